@@ -1,0 +1,175 @@
+//! Lenient readers for the many shapes real CloudTrail records come in.
+//!
+//! CloudTrail has changed its JSON over the years and different services serialise the
+//! same concept differently: lists as `{"items": [...]}`, as bare arrays or as `{}`, ports
+//! as numbers or strings, account ids as numbers. These helpers accept every shape seen in
+//! the wild and never fail; the decision code then decides strictly on what they return.
+
+use serde::{Deserialize, Deserializer};
+use serde_json::Value;
+
+/// A scalar as a string: strings as they are, numbers and booleans in their JSON spelling.
+/// Objects, arrays and null read as absent.
+pub fn scalar_string(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// The string at `key` of an object, leniently (see [`scalar_string`]).
+pub fn str_at(v: &Value, key: &str) -> Option<String> {
+    v.get(key).and_then(scalar_string).filter(|s| !s.is_empty())
+}
+
+/// The first of several spellings of a key (CloudTrail mixes `groupId` and `GroupId`).
+pub fn str_any(v: &Value, keys: &[&str]) -> Option<String> {
+    keys.iter().find_map(|k| str_at(v, k))
+}
+
+/// An integer from a number or a numeric string ("22", " 22 ", 22, 22.0).
+pub fn int(v: &Value) -> Option<i64> {
+    match v {
+        Value::Number(n) => n
+            .as_i64()
+            .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 1e12).map(|f| f as i64)),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+pub fn int_at(v: &Value, key: &str) -> Option<i64> {
+    v.get(key).and_then(int)
+}
+
+pub fn int_any(v: &Value, keys: &[&str]) -> Option<i64> {
+    keys.iter().find_map(|k| int_at(v, k))
+}
+
+/// A float from a number or a numeric string (GuardDuty severities are both).
+pub fn float(v: &Value) -> Option<f64> {
+    match v {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+    .filter(|f: &f64| f.is_finite())
+}
+
+/// A boolean from `true`, `"true"`, `"TRUE"`, `1`.
+pub fn boolean(v: &Value) -> Option<bool> {
+    match v {
+        Value::Bool(b) => Some(*b),
+        Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" => Some(true),
+            "false" | "0" | "no" => Some(false),
+            _ => None,
+        },
+        Value::Number(n) => n.as_i64().map(|i| i != 0),
+        _ => None,
+    }
+}
+
+pub fn bool_any(v: &Value, keys: &[&str]) -> Option<bool> {
+    keys.iter().find_map(|k| v.get(*k).and_then(boolean))
+}
+
+/// The elements of a CloudTrail list in any of its shapes: `{"items": [...]}`, `[...]`,
+/// `{"item": ...}`, a single object, `{}` or null (empty).
+pub fn items(v: &Value) -> Vec<&Value> {
+    match v {
+        Value::Array(a) => a.iter().collect(),
+        Value::Object(o) => {
+            for key in ["items", "item", "Items", "Item"] {
+                if let Some(inner) = o.get(key) {
+                    return items(inner);
+                }
+            }
+            if o.is_empty() {
+                Vec::new()
+            } else {
+                vec![v]
+            }
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// The elements of the list at the first of `keys` that is present.
+pub fn items_any<'a>(v: &'a Value, keys: &[&str]) -> Vec<&'a Value> {
+    keys.iter()
+        .find_map(|k| v.get(*k).filter(|x| !x.is_null()))
+        .map(items)
+        .unwrap_or_default()
+}
+
+/// Serde adapter: an optional string that also accepts numbers and booleans and reads any
+/// other shape as absent instead of failing the whole record.
+pub fn opt_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let v = Value::deserialize(d)?;
+    Ok(scalar_string(&v))
+}
+
+/// Serde adapter: an optional float from a number or a numeric string.
+pub fn opt_float<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    let v = Value::deserialize(d)?;
+    Ok(float(&v))
+}
+
+/// Serde adapter: a nested struct that falls back to its default when the field has the
+/// wrong shape, so one odd sub-object does not make the whole event unreadable.
+pub fn or_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: serde::de::DeserializeOwned + Default,
+{
+    let v = Value::deserialize(d)?;
+    Ok(serde_json::from_value(v).unwrap_or_default())
+}
+
+/// Serde adapter: a list of structs; a non-list becomes a one- or zero-element list and
+/// elements of the wrong shape are dropped.
+pub fn list_of<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    let v = Value::deserialize(d)?;
+    Ok(items(&v)
+        .into_iter()
+        .filter_map(|x| serde_json::from_value(x.clone()).ok())
+        .collect())
+}
+
+/// Serde adapter: any JSON value, with absent and null both read as null.
+pub fn any_value<'de, D: Deserializer<'de>>(d: D) -> Result<Value, D::Error> {
+    Value::deserialize(d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn items_accepts_every_shape() {
+        assert_eq!(items(&json!({"items": [1, 2]})).len(), 2);
+        assert_eq!(items(&json!([1, 2, 3])).len(), 3);
+        assert_eq!(items(&json!({})).len(), 0);
+        assert_eq!(items(&json!(null)).len(), 0);
+        assert_eq!(items(&json!({"cidrIp": "x"})).len(), 1);
+        assert_eq!(items(&json!({"items": {"cidrIp": "x"}})).len(), 1);
+    }
+
+    #[test]
+    fn ints_from_strings_and_numbers() {
+        assert_eq!(int(&json!("22")), Some(22));
+        assert_eq!(int(&json!(22)), Some(22));
+        assert_eq!(int(&json!(22.0)), Some(22));
+        assert_eq!(int(&json!("-1")), Some(-1));
+        assert_eq!(int(&json!("x")), None);
+        assert_eq!(int(&json!(1e300)), None);
+    }
+}

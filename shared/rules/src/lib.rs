@@ -1,0 +1,83 @@
+//! trailguard's decisions, pure: an event and a policy in, a [`Decision`] out.
+//!
+//! This crate does no I/O, reads no clock and no environment, and never panics: every
+//! decision trailguard can make is here and can be tried offline (`trailguard decide`).
+//! When a decision depends on something the event does not say (a group's tags, the owner
+//! of a key), [`decide`] answers [`Verdict::NeedFacts`] naming exactly what to look up; the
+//! caller fetches those facts and asks again.
+
+pub mod action;
+pub mod decision;
+pub mod event;
+pub mod facts;
+pub mod glob;
+pub mod guards;
+pub mod lenient;
+pub mod net;
+pub mod policy;
+pub mod time;
+
+pub use action::{Action, Notice, Permission, PrincipalKind, Severity};
+pub use decision::{Decision, Kind, Verdict};
+pub use event::{Event, ParseError};
+pub use facts::{FactRequest, Facts, GroupFacts, Tags};
+pub use policy::{Guard, Mode, Policy, PolicyError};
+
+/// Decide for one guard (one function). Events that guard does not handle are ignored
+/// with a reason that names the guard.
+pub fn decide_guard(guard: Guard, event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
+    if !guards::applies(guard, event) {
+        let mut d = Decision::ignore(format!("{} ({}) is not an event {} handles", event.name(), event.envelope.source.as_deref().unwrap_or("?"), guard.function_name()));
+        d.guard = Some(guard);
+        d.mode = policy.mode(guard);
+        return Verdict::Decided(d);
+    }
+    guards::run(guard, event, policy, facts)
+}
+
+/// Decide across every guard that handles the event (what `trailguard decide` shows). When
+/// several apply (a honeytoken key opening a security group), the strongest decision wins
+/// and carries the others' actions too.
+pub fn decide(event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
+    let mut decided: Vec<Decision> = Vec::new();
+    let mut needed: Vec<FactRequest> = Vec::new();
+    for guard in Guard::ALL {
+        if !guards::applies(guard, event) {
+            continue;
+        }
+        match guards::run(guard, event, policy, facts) {
+            Verdict::Decided(d) => decided.push(d),
+            Verdict::NeedFacts(f) => needed.extend(f),
+        }
+    }
+    if !needed.is_empty() {
+        return Verdict::NeedFacts(needed);
+    }
+    let Some(first) = decided.first().cloned() else {
+        return Verdict::Decided(Decision::ignore(format!(
+            "no guard handles {} events ({})",
+            event.envelope.source.as_deref().unwrap_or("unknown-source"),
+            event.envelope.detail_type.as_deref().unwrap_or("no detail-type")
+        )));
+    };
+    // The first guard that applies is the most specific one (Guard::ALL puts the access-key
+    // guard, which reads every CloudTrail call, last); a stronger later decision wins.
+    let mut best = decided.iter().filter(|d| d.kind > first.kind).max_by_key(|d| d.kind).cloned().unwrap_or(first);
+    for d in &decided {
+        if d.guard != best.guard && d.kind != Kind::Ignore {
+            best.actions.extend(d.actions.iter().cloned());
+            best.assumed.extend(d.assumed.iter().cloned());
+            best.reason = format!("{}; {}", best.reason, d.reason);
+        }
+    }
+    Verdict::Decided(best)
+}
+
+/// Decide offline: facts the event lacks are taken as absent, and the decision lists them.
+pub fn decide_offline(event: &Event, policy: &Policy) -> Decision {
+    match decide(event, policy, &Facts::offline()) {
+        Verdict::Decided(d) => d,
+        // Offline facts answer every request, so this is not reached; say so rather than panic.
+        Verdict::NeedFacts(f) => Decision::ignore(format!("facts could not be assumed offline: {f:?}")),
+    }
+}

@@ -1,0 +1,145 @@
+//! Property test: parse + decide never panics, whatever is done to real samples: fields
+//! dropped, retyped (string/number/null/array/object) or nested one level deeper.
+
+use proptest::prelude::*;
+use serde_json::{json, Value};
+use trailguard_rules::{decide, decide_offline, Event, Facts, GroupFacts, Guard, Policy, Verdict};
+
+fn samples() -> &'static [Value] {
+    static SAMPLES: std::sync::OnceLock<Vec<Value>> = std::sync::OnceLock::new();
+    SAMPLES.get_or_init(load_samples)
+}
+
+fn load_samples() -> Vec<Value> {
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../events");
+    let mut out: Vec<Value> = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| {
+            let p = e.ok()?.path();
+            let name = p.file_name()?.to_str()?.to_string();
+            (name.ends_with(".json") && name != "manifest.json" && name != "policy.json").then(|| serde_json::from_str(&std::fs::read_to_string(&p).ok()?).ok())?
+        })
+        .collect();
+    out.sort_by_key(|v| v.to_string());
+    out
+}
+
+/// Every path to a value in the document.
+fn paths(v: &Value, prefix: &mut Vec<PathStep>, out: &mut Vec<Vec<PathStep>>) {
+    out.push(prefix.clone());
+    match v {
+        Value::Object(o) => {
+            for (k, c) in o {
+                prefix.push(PathStep::Key(k.clone()));
+                paths(c, prefix, out);
+                prefix.pop();
+            }
+        }
+        Value::Array(a) => {
+            for (i, c) in a.iter().enumerate() {
+                prefix.push(PathStep::Index(i));
+                paths(c, prefix, out);
+                prefix.pop();
+            }
+        }
+        _ => {}
+    }
+}
+
+#[derive(Clone, Debug)]
+enum PathStep {
+    Key(String),
+    Index(usize),
+}
+
+fn get_mut<'a>(v: &'a mut Value, path: &[PathStep]) -> Option<&'a mut Value> {
+    let mut cur = v;
+    for s in path {
+        cur = match s {
+            PathStep::Key(k) => cur.get_mut(k.as_str())?,
+            PathStep::Index(i) => cur.get_mut(*i)?,
+        };
+    }
+    Some(cur)
+}
+
+fn mutate(mut doc: Value, which: usize, how: u8) -> Value {
+    let mut all = Vec::new();
+    paths(&doc, &mut Vec::new(), &mut all);
+    let path = all[which % all.len()].clone();
+    if how == 0 && !path.is_empty() {
+        // Drop the field or element.
+        let (last, parent) = path.split_last().unwrap();
+        if let Some(p) = get_mut(&mut doc, parent) {
+            match (p, last) {
+                (Value::Object(o), PathStep::Key(k)) => {
+                    o.remove(k);
+                }
+                (Value::Array(a), PathStep::Index(i)) if *i < a.len() => {
+                    a.remove(*i);
+                }
+                _ => {}
+            }
+        }
+        return doc;
+    }
+    if let Some(target) = get_mut(&mut doc, &path) {
+        let old = target.take();
+        *target = match how {
+            1 => Value::Null,
+            2 => json!(-1),
+            3 => json!("-1"),
+            4 => json!(1e308),
+            5 => json!([old]),
+            6 => json!({"items": [old]}),
+            7 => json!({}),
+            8 => json!(""),
+            9 => json!(true),
+            10 => json!("0.0.0.0/0"),
+            11 => json!(65536),
+            _ => json!({"nested": old}),
+        };
+    }
+    doc
+}
+
+fn facts_for_everything() -> Facts {
+    let mut f = Facts::default();
+    f.own_role_arn = Some("arn:aws:iam::123456789012:role/trailguard".into());
+    f.security_groups.push(GroupFacts { group_id: "sg-0a1b2c3d4e5f60789".into(), group_name: Some("default".into()), tags: Default::default() });
+    f.rules_looked_up = true;
+    f
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1500, ..ProptestConfig::default() })]
+
+    #[test]
+    fn parse_and_decide_never_panic(sample in 0usize..1000, which in 0usize..10_000, how in 0u8..13, times in 1usize..4) {
+        let all = samples();
+        let mut doc = all[sample % all.len()].clone();
+        for t in 0..times {
+            doc = mutate(doc, which.wrapping_mul(t + 1).wrapping_add(t), how.wrapping_add(t as u8) % 13);
+        }
+        let policy = Policy::default();
+        if let Ok(event) = Event::parse(&doc) {
+            let d = decide_offline(&event, &policy);
+            let _ = d.to_json(Some(&event));
+            let _ = decide(&event, &policy, &facts_for_everything());
+            for g in Guard::ALL {
+                if let Verdict::Decided(d) = trailguard_rules::decide_guard(g, &event, &policy, &Facts::default()) {
+                    let _ = d.to_json(Some(&event));
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn arbitrary_json_never_panics() {
+    for doc in [json!(null), json!(1), json!("x"), json!([]), json!({}), json!({"source": 1}), json!({"source": "aws.ec2", "detail-type": "AWS API Call via CloudTrail", "detail": []}), json!({"eventName": {}})] {
+        if let Ok(e) = Event::parse(&doc) {
+            let _ = decide_offline(&e, &Policy::default());
+        }
+    }
+}
