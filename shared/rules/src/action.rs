@@ -129,7 +129,9 @@ impl Action {
             Action::AuthorizeSecurityGroupPermissions { egress, .. } => {
                 vec![if *egress { "ec2:AuthorizeSecurityGroupEgress" } else { "ec2:AuthorizeSecurityGroupIngress" }]
             }
-            Action::DeactivateAccessKey { .. } => vec!["iam:UpdateAccessKey"],
+            // ListAccessKeys first, so a key already Inactive or deleted is reported as already
+            // done, and the only mutating call is the one UpdateAccessKey.
+            Action::DeactivateAccessKey { .. } => vec!["iam:ListAccessKeys", "iam:UpdateAccessKey"],
             Action::RevokeSessions { principal: PrincipalKind::User, .. } => vec!["iam:PutUserPolicy"],
             Action::RevokeSessions { principal: PrincipalKind::Role, .. } => vec!["iam:PutRolePolicy"],
             Action::TagUser { .. } => vec!["iam:TagUser"],

@@ -505,3 +505,50 @@ mod tests {
         assert!(Guard::ALL.iter().all(|g| p.mode(*g) == Mode::DryRun));
     }
 }
+
+/// IAM actions every function needs to tell people: the SNS notification and the optional
+/// "Remediation Performed" event.
+pub const NOTIFY_IAM_ACTIONS: [&str; 2] = ["sns:Publish", "events:PutEvents"];
+
+impl Guard {
+    /// Every IAM action this guard's function can call: its remediation steps, its fact
+    /// lookups, and notification. template.yaml grants exactly these (a test checks).
+    pub fn iam_actions(self) -> std::collections::BTreeSet<&'static str> {
+        use crate::action::{Action, PrincipalKind};
+        use crate::facts::FactRequest;
+        let s = String::new;
+        let actions: Vec<Action> = match self {
+            Guard::SecurityGroup => [false, true]
+                .into_iter()
+                .flat_map(|egress| {
+                    [
+                        Action::RevokeSecurityGroupRules { group_id: s(), egress, rule_ids: vec![] },
+                        Action::RevokeSecurityGroupPermissions { group_id: None, group_name: None, egress, permissions: vec![] },
+                        Action::AuthorizeSecurityGroupPermissions { group_id: s(), egress, permissions: vec![] },
+                    ]
+                })
+                .collect(),
+            Guard::AccessKey => vec![
+                Action::DeactivateAccessKey { user_name: None, access_key_id: s() },
+                Action::RevokeSessions { principal: PrincipalKind::User, name: None, policy_name: s() },
+                Action::RevokeSessions { principal: PrincipalKind::Role, name: None, policy_name: s() },
+                Action::TagUser { user_name: None, key: s(), reason: s() },
+                Action::SummarizeKeyActivity { access_key_id: s(), hours: 0 },
+            ],
+            Guard::NetworkAcl => vec![Action::DeleteNetworkAclEntry { network_acl_id: s(), rule_number: 0, egress: false }],
+            Guard::Cloudtrail => vec![Action::StartLogging { trail: s() }, Action::UpdateTrail { trail: s(), multi_region: None, log_file_validation: None }],
+        };
+        let facts: Vec<FactRequest> = match self {
+            Guard::SecurityGroup => vec![FactRequest::SecurityGroup { group_id: None, group_name: None }, FactRequest::SecurityGroupRules { group_id: s(), rule_ids: vec![] }],
+            Guard::AccessKey => vec![FactRequest::AccessKeyOwner { access_key_id: s() }],
+            Guard::NetworkAcl => vec![FactRequest::NetworkAcl { network_acl_id: s() }],
+            Guard::Cloudtrail => vec![],
+        };
+        actions
+            .iter()
+            .flat_map(|a| a.iam_actions())
+            .chain(facts.iter().map(|f| f.iam_action()))
+            .chain(NOTIFY_IAM_ACTIONS)
+            .collect()
+    }
+}
