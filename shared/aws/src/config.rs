@@ -1,0 +1,109 @@
+//! Configuration, read once at cold start. Every error names the variable that is wrong; a
+//! bad configuration fails the init, visibly, instead of remediating with the wrong policy.
+
+use thiserror::Error;
+use trailguard_rules::{Guard, Mode, Policy, PolicyError};
+
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("environment variable {var}: {source}")]
+    Policy { var: &'static str, source: PolicyError },
+    #[error("environment variable {var}: {problem}")]
+    Invalid { var: &'static str, problem: String },
+}
+
+/// What a function knows about itself and its policy.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub guard: Guard,
+    pub policy: Policy,
+    /// The function's own role ARN: its own changes are never acted on.
+    pub own_role_arn: Option<String>,
+    pub topic_arn: Option<String>,
+    pub event_bus: Option<String>,
+}
+
+impl Settings {
+    /// Read `TRAILGUARD_POLICY` (inline JSON; empty means the embedded default) or
+    /// `TRAILGUARD_POLICY_FILE`, `TRAILGUARD_MODE` (`enforce` | `dry-run`; empty keeps the
+    /// policy's modes), `TRAILGUARD_TOPIC_ARN`, `TRAILGUARD_EVENT_BUS` and
+    /// `TRAILGUARD_OWN_ROLE_ARN` through `get`.
+    pub fn from_vars(guard: Guard, get: impl Fn(&str) -> Option<String>) -> Result<Settings, ConfigError> {
+        let non_empty = |k: &str| get(k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        let mut policy = match (non_empty("TRAILGUARD_POLICY"), non_empty("TRAILGUARD_POLICY_FILE")) {
+            (Some(text), _) => Policy::from_json(&text).map_err(|source| ConfigError::Policy { var: "TRAILGUARD_POLICY", source })?,
+            (None, Some(path)) => {
+                let text = std::fs::read_to_string(&path).map_err(|e| ConfigError::Invalid { var: "TRAILGUARD_POLICY_FILE", problem: format!("{path}: {e}") })?;
+                Policy::from_json(&text).map_err(|source| ConfigError::Policy { var: "TRAILGUARD_POLICY_FILE", source })?
+            }
+            (None, None) => Policy::default(),
+        };
+        if let Some(m) = non_empty("TRAILGUARD_MODE") {
+            let mode = Mode::parse(&m).ok_or_else(|| ConfigError::Invalid { var: "TRAILGUARD_MODE", problem: format!("`{m}` is not `enforce` or `dry-run`") })?;
+            policy = policy.with_mode_override(mode);
+        }
+        let own_role_arn = non_empty("TRAILGUARD_OWN_ROLE_ARN");
+        if let Some(arn) = &own_role_arn {
+            if !arn.contains(":role/") {
+                return Err(ConfigError::Invalid { var: "TRAILGUARD_OWN_ROLE_ARN", problem: format!("`{arn}` is not a role ARN") });
+            }
+        }
+        let topic_arn = non_empty("TRAILGUARD_TOPIC_ARN");
+        if let Some(t) = &topic_arn {
+            if !t.starts_with("arn:") {
+                return Err(ConfigError::Invalid { var: "TRAILGUARD_TOPIC_ARN", problem: format!("`{t}` is not an SNS topic ARN") });
+            }
+        }
+        Ok(Settings { guard, policy, own_role_arn, topic_arn, event_bus: non_empty("TRAILGUARD_EVENT_BUS") })
+    }
+
+    pub fn from_env(guard: Guard) -> Result<Settings, ConfigError> {
+        Settings::from_vars(guard, |k| std::env::var(k).ok())
+    }
+}
+
+/// The shared AWS configuration: region, credentials and `AWS_ENDPOINT_URL` (which points
+/// every client at moto in the tests and the demo) from the environment.
+pub async fn sdk_config() -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await
+}
+
+/// When the template did not pass the role ARN (a `cargo lambda deploy` without it), ask
+/// STS once at cold start: `arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION` names the role.
+pub async fn discover_own_role(sdk: &aws_config::SdkConfig) -> Option<String> {
+    let out = aws_sdk_sts::Client::new(sdk).get_caller_identity().send().await.ok()?;
+    let arn = out.arn()?;
+    let f: Vec<&str> = arn.splitn(6, ':').collect();
+    let role = f.get(5)?.strip_prefix("assumed-role/")?.split('/').next()?;
+    Some(format!("arn:{}:iam::{}:role/{role}", f.get(1)?, f.get(4)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn vars(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let m: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        move |k| m.get(k).cloned()
+    }
+
+    #[test]
+    fn errors_name_the_variable_and_field() {
+        let e = Settings::from_vars(Guard::SecurityGroup, vars(&[("TRAILGUARD_POLICY", r#"{"public_ports": ["tcp/x"]}"#)])).unwrap_err().to_string();
+        assert!(e.contains("TRAILGUARD_POLICY") && e.contains("public_ports[0]"), "{e}");
+        let e = Settings::from_vars(Guard::SecurityGroup, vars(&[("TRAILGUARD_MODE", "yolo")])).unwrap_err().to_string();
+        assert!(e.contains("TRAILGUARD_MODE"), "{e}");
+        let e = Settings::from_vars(Guard::SecurityGroup, vars(&[("TRAILGUARD_TOPIC_ARN", "my-topic")])).unwrap_err().to_string();
+        assert!(e.contains("TRAILGUARD_TOPIC_ARN"), "{e}");
+    }
+
+    #[test]
+    fn mode_override_and_defaults() {
+        let s = Settings::from_vars(Guard::AccessKey, vars(&[("TRAILGUARD_MODE", "dry-run"), ("TRAILGUARD_POLICY", "")])).unwrap();
+        assert_eq!(s.policy.mode(Guard::AccessKey), Mode::DryRun);
+        let s = Settings::from_vars(Guard::AccessKey, vars(&[])).unwrap();
+        assert_eq!(s.policy.mode(Guard::AccessKey), Mode::Enforce);
+        assert!(s.topic_arn.is_none());
+    }
+}

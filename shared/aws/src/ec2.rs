@@ -1,0 +1,189 @@
+//! The EC2 port on the SDK client.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_ec2::types::{Filter, IpPermission, IpRange, Ipv6Range, PrefixListId, UserIdGroupPair};
+use aws_sdk_ec2::Client;
+use trailguard_rules::{GroupFacts, Permission, Tags};
+
+use crate::error::{classify, code_of};
+use crate::ports::{Change, Ec2Port, PortResult};
+
+/// Codes that mean "the thing to remove is already gone".
+const GONE: &[&str] = &[
+    "InvalidPermission.NotFound",
+    "InvalidSecurityGroupRuleId.NotFound",
+    "InvalidGroup.NotFound",
+    "InvalidGroupId.NotFound",
+    "InvalidNetworkAclEntry.NotFound",
+    "InvalidNetworkAclID.NotFound",
+];
+
+fn ip_permission(p: &Permission) -> IpPermission {
+    let mut b = IpPermission::builder().ip_protocol(p.protocol.api_name());
+    // Ports go back exactly as the request wrote them, so the revoke matches the rule.
+    if let Some(f) = p.from_port {
+        b = b.from_port(f as i32);
+    }
+    if let Some(t) = p.to_port {
+        b = b.to_port(t as i32);
+    }
+    if let Some(c) = &p.cidr_ipv4 {
+        b = b.ip_ranges(IpRange::builder().cidr_ip(c).set_description(p.description.clone()).build());
+    }
+    if let Some(c) = &p.cidr_ipv6 {
+        b = b.ipv6_ranges(Ipv6Range::builder().cidr_ipv6(c).set_description(p.description.clone()).build());
+    }
+    if let Some(c) = &p.prefix_list_id {
+        b = b.prefix_list_ids(PrefixListId::builder().prefix_list_id(c).set_description(p.description.clone()).build());
+    }
+    if let Some(g) = &p.source_group_id {
+        b = b.user_id_group_pairs(UserIdGroupPair::builder().group_id(g).set_description(p.description.clone()).build());
+    }
+    b.build()
+}
+
+fn tags_of(tags: &[aws_sdk_ec2::types::Tag]) -> Tags {
+    tags.iter().filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string()))).collect()
+}
+
+/// What a successful revoke said: real EC2 answers a revoke of rules that do not exist with
+/// success and lists them in `UnknownIpPermissions`; that is "already done" too.
+fn revoked(unknown: usize, asked: usize) -> Change {
+    if unknown > 0 && unknown >= asked {
+        Change::AlreadyDone("EC2 reported the rules as unknown (already revoked)".into())
+    } else {
+        Change::Done
+    }
+}
+
+impl Ec2Port for Client {
+    async fn revoke_rules(&self, group_id: &str, egress: bool, rule_ids: &[String]) -> PortResult<Change> {
+        let ids = Some(rule_ids.to_vec());
+        if egress {
+            let r = self.revoke_security_group_egress().group_id(group_id).set_security_group_rule_ids(ids).send().await;
+            revoke_result(r.map(|o| o.unknown_ip_permissions().len()), rule_ids.len(), "RevokeSecurityGroupEgress", "ec2:RevokeSecurityGroupEgress")
+        } else {
+            let r = self.revoke_security_group_ingress().group_id(group_id).set_security_group_rule_ids(ids).send().await;
+            revoke_result(r.map(|o| o.unknown_ip_permissions().len()), rule_ids.len(), "RevokeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress")
+        }
+    }
+
+    async fn revoke_permissions(&self, group_id: Option<&str>, group_name: Option<&str>, egress: bool, perms: &[Permission]) -> PortResult<Change> {
+        let ps: Vec<IpPermission> = perms.iter().map(ip_permission).collect();
+        if egress {
+            let r = self.revoke_security_group_egress().set_group_id(group_id.map(String::from)).set_ip_permissions(Some(ps)).send().await;
+            revoke_result(r.map(|o| o.unknown_ip_permissions().len()), perms.len(), "RevokeSecurityGroupEgress", "ec2:RevokeSecurityGroupEgress")
+        } else {
+            // EC2 takes a group name instead of an id only for the default VPC, which is
+            // where events that name only the group come from.
+            let r = self
+                .revoke_security_group_ingress()
+                .set_group_id(group_id.map(String::from))
+                .set_group_name(if group_id.is_none() { group_name.map(String::from) } else { None })
+                .set_ip_permissions(Some(ps))
+                .send()
+                .await;
+            revoke_result(r.map(|o| o.unknown_ip_permissions().len()), perms.len(), "RevokeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress")
+        }
+    }
+
+    async fn authorize_permissions(&self, group_id: &str, egress: bool, perms: &[Permission]) -> PortResult<Change> {
+        let ps: Vec<IpPermission> = perms.iter().map(ip_permission).collect();
+        if egress {
+            let r = self.authorize_security_group_egress().group_id(group_id).set_ip_permissions(Some(ps)).send().await;
+            authorize_result(r.map(|_| ()), "AuthorizeSecurityGroupEgress", "ec2:AuthorizeSecurityGroupEgress")
+        } else {
+            let r = self.authorize_security_group_ingress().group_id(group_id).set_ip_permissions(Some(ps)).send().await;
+            authorize_result(r.map(|_| ()), "AuthorizeSecurityGroupIngress", "ec2:AuthorizeSecurityGroupIngress")
+        }
+    }
+
+    async fn describe_group(&self, group_id: Option<&str>, group_name: Option<&str>) -> PortResult<Option<GroupFacts>> {
+        let mut req = self.describe_security_groups();
+        req = match (group_id, group_name) {
+            (Some(id), _) => req.group_ids(id),
+            (None, Some(name)) => req.filters(Filter::builder().name("group-name").values(name).build()),
+            (None, None) => return Ok(None),
+        };
+        match req.send().await {
+            Ok(out) => {
+                let groups = out.security_groups();
+                // A name is unique only within a VPC; several matches cannot be resolved safely.
+                if groups.len() != 1 {
+                    return Ok(None);
+                }
+                let g = &groups[0];
+                Ok(Some(GroupFacts { group_id: g.group_id().unwrap_or_default().to_string(), group_name: g.group_name().map(String::from), tags: tags_of(g.tags()) }))
+            }
+            Err(e) if code_of(&e).is_some_and(|c| GONE.contains(&c.as_str())) => Ok(None),
+            Err(e) => Err(classify("DescribeSecurityGroups", "ec2:DescribeSecurityGroups", e)),
+        }
+    }
+
+    async fn rule_directions(&self, group_id: &str, rule_ids: &[String]) -> PortResult<BTreeMap<String, bool>> {
+        let out = self
+            .describe_security_group_rules()
+            .filters(Filter::builder().name("group-id").values(group_id).build())
+            .send()
+            .await
+            .map_err(|e| classify("DescribeSecurityGroupRules", "ec2:DescribeSecurityGroupRules", e))?;
+        Ok(out
+            .security_group_rules()
+            .iter()
+            .filter_map(|r| Some((r.security_group_rule_id()?.to_string(), r.is_egress().unwrap_or(false))))
+            .filter(|(id, _)| rule_ids.contains(id))
+            .collect())
+    }
+
+    async fn delete_nacl_entry(&self, acl_id: &str, rule_number: i64, egress: bool) -> PortResult<Change> {
+        let Ok(n) = i32::try_from(rule_number) else {
+            return Ok(Change::AlreadyDone(format!("rule number {rule_number} cannot exist")));
+        };
+        match self.delete_network_acl_entry().network_acl_id(acl_id).rule_number(n).egress(egress).send().await {
+            Ok(_) => Ok(Change::Done),
+            Err(e) => gone_or(e, "DeleteNetworkAclEntry", "ec2:DeleteNetworkAclEntry"),
+        }
+    }
+
+    async fn nacl_tags(&self, acl_id: &str) -> PortResult<Option<Tags>> {
+        match self.describe_network_acls().network_acl_ids(acl_id).send().await {
+            Ok(out) => Ok(out.network_acls().first().map(|a| tags_of(a.tags()))),
+            Err(e) if code_of(&e).is_some_and(|c| GONE.contains(&c.as_str())) => Ok(None),
+            Err(e) => Err(classify("DescribeNetworkAcls", "ec2:DescribeNetworkAcls", e)),
+        }
+    }
+}
+
+type Sdk<E> = aws_smithy_runtime_api::client::result::SdkError<E, aws_smithy_runtime_api::client::orchestrator::HttpResponse>;
+
+fn revoke_result<E>(r: Result<usize, Sdk<E>>, asked: usize, op: &'static str, iam: &'static str) -> PortResult<Change>
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + 'static,
+{
+    match r {
+        Ok(unknown) => Ok(revoked(unknown, asked)),
+        Err(e) => gone_or(e, op, iam),
+    }
+}
+
+fn authorize_result<E>(r: Result<(), Sdk<E>>, op: &'static str, iam: &'static str) -> PortResult<Change>
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + 'static,
+{
+    match r {
+        Ok(()) => Ok(Change::Done),
+        Err(e) if code_of(&e).as_deref() == Some("InvalidPermission.Duplicate") => Ok(Change::AlreadyDone("the rules are already present".into())),
+        Err(e) => Err(classify(op, iam, e)),
+    }
+}
+
+fn gone_or<E>(e: aws_smithy_runtime_api::client::result::SdkError<E, aws_smithy_runtime_api::client::orchestrator::HttpResponse>, op: &'static str, iam: &'static str) -> PortResult<Change>
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + 'static,
+{
+    match code_of(&e) {
+        Some(c) if GONE.contains(&c.as_str()) => Ok(Change::AlreadyDone(format!("{c}: already gone"))),
+        _ => Err(classify(op, iam, e)),
+    }
+}

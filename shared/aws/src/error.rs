@@ -1,0 +1,112 @@
+//! Errors from AWS calls, classified the way Lambda needs them: retryable (Lambda retries,
+//! then the on-failure destination keeps the event) or permanent (retrying cannot help, but
+//! the event is still kept and people are told).
+
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use thiserror::Error;
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum PortError {
+    /// Throttling, 5xx, timeouts, connection failures: the SDK already retried.
+    #[error("{op} failed transiently ({code}): {message}")]
+    Transient { op: &'static str, code: String, message: String },
+    /// The function's role lacks a permission: names the IAM action to grant.
+    #[error("{op} was denied: the function's role needs IAM action {iam_action} ({code}: {message})")]
+    AccessDenied { op: &'static str, iam_action: &'static str, code: String, message: String },
+    /// Anything else the service refused.
+    #[error("{op} failed ({code}): {message}")]
+    Permanent { op: &'static str, code: String, message: String },
+    /// This function was not built with a client for the call (a misrouted action).
+    #[error("{op} is not available in this function: it was built without that AWS client")]
+    NotWired { op: &'static str },
+}
+
+impl PortError {
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, PortError::Transient { .. })
+    }
+
+    pub fn code(&self) -> &str {
+        match self {
+            PortError::Transient { code, .. } | PortError::AccessDenied { code, .. } | PortError::Permanent { code, .. } => code,
+            PortError::NotWired { .. } => "NotWired",
+        }
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            PortError::Transient { .. } => "retryable",
+            _ => "permanent",
+        }
+    }
+}
+
+const THROTTLING: &[&str] = &[
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "RequestLimitExceeded",
+    "TooManyRequestsException",
+    "RequestThrottled",
+    "RequestThrottledException",
+    "SlowDown",
+    "ServiceUnavailable",
+    "ServiceUnavailableException",
+    "InternalError",
+    "InternalFailure",
+    "InternalServerError",
+    "Unavailable",
+];
+
+const DENIED: &[&str] = &["AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "Client.UnauthorizedOperation", "AuthorizationError", "UnrecognizedClientException"];
+
+/// The error code of a failed call, when the service sent one.
+pub fn code_of<E: ProvideErrorMetadata>(e: &SdkError<E, HttpResponse>) -> Option<String> {
+    match e {
+        SdkError::ServiceError(se) => se.err().code().map(String::from),
+        _ => None,
+    }
+}
+
+/// Classify an SDK error for the call `op`, which needs IAM action `iam_action`.
+pub fn classify<E>(op: &'static str, iam_action: &'static str, e: SdkError<E, HttpResponse>) -> PortError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    match &e {
+        SdkError::ServiceError(se) => {
+            let code = se.err().code().unwrap_or("Unknown").to_string();
+            let message = se.err().message().unwrap_or_default().to_string();
+            let status = se.raw().status().as_u16();
+            if DENIED.contains(&code.as_str()) || status == 403 {
+                PortError::AccessDenied { op, iam_action, code, message }
+            } else if THROTTLING.contains(&code.as_str()) || status >= 500 || status == 429 {
+                PortError::Transient { op, code, message }
+            } else {
+                PortError::Permanent { op, code, message }
+            }
+        }
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            PortError::Transient { op, code: "NetworkError".into(), message: format!("{}", aws_smithy_types::error::display::DisplayErrorContext(&e)) }
+        }
+        _ => PortError::Permanent { op, code: "ClientError".into(), message: format!("{}", aws_smithy_types::error::display::DisplayErrorContext(&e)) },
+    }
+}
+
+/// Errors that stop a handler invocation. Lambda sees the message; every variant says
+/// whether a retry can help.
+#[derive(Debug, Error)]
+pub enum HandlerError {
+    #[error("malformed event (permanent; kept by the on-failure destination): {0}")]
+    Malformed(String),
+    #[error("looking up a fact failed ({kind}): {0}", kind = .0.kind())]
+    Lookup(PortError),
+    #[error("{failed} remediation step(s) failed ({kind}): {summary}")]
+    Remediation { failed: usize, kind: &'static str, summary: String },
+    #[error("notification failed ({kind}): {0}", kind = .0.kind())]
+    Notify(PortError),
+    #[error("internal: {0}")]
+    Internal(String),
+}
