@@ -140,6 +140,17 @@ impl Ec2Port for Client {
         let Ok(n) = i32::try_from(rule_number) else {
             return Ok(Change::AlreadyDone(format!("rule number {rule_number} cannot exist")));
         };
+        // Look first: an entry already deleted is "already done", and some EC2 emulators
+        // answer a delete of a missing entry with a 500 that would be retried forever.
+        let acls = match self.describe_network_acls().network_acl_ids(acl_id).send().await {
+            Ok(o) => o,
+            Err(e) if code_of(&e).is_some_and(|c| GONE.contains(&c.as_str())) => return Ok(Change::AlreadyDone(format!("network ACL {acl_id} no longer exists"))),
+            Err(e) => return Err(classify("DescribeNetworkAcls", "ec2:DescribeNetworkAcls", e)),
+        };
+        let exists = acls.network_acls().iter().flat_map(|a| a.entries()).any(|e| e.rule_number() == Some(n) && e.egress() == Some(egress));
+        if !exists {
+            return Ok(Change::AlreadyDone(format!("entry {rule_number} of {acl_id} is already gone")));
+        }
         match self.delete_network_acl_entry().network_acl_id(acl_id).rule_number(n).egress(egress).send().await {
             Ok(_) => Ok(Change::Done),
             Err(e) => gone_or(e, "DeleteNetworkAclEntry", "ec2:DeleteNetworkAclEntry"),

@@ -136,7 +136,8 @@ impl Action {
             Action::RevokeSessions { principal: PrincipalKind::Role, .. } => vec!["iam:PutRolePolicy"],
             Action::TagUser { .. } => vec!["iam:TagUser"],
             Action::SummarizeKeyActivity { .. } => vec!["cloudtrail:LookupEvents"],
-            Action::DeleteNetworkAclEntry { .. } => vec!["ec2:DeleteNetworkAclEntry"],
+            // DescribeNetworkAcls first, so an entry already deleted is reported as already done.
+            Action::DeleteNetworkAclEntry { .. } => vec!["ec2:DescribeNetworkAcls", "ec2:DeleteNetworkAclEntry"],
             // GetTrailStatus first, so a trail already logging is reported as already done.
             Action::StartLogging { .. } => vec!["cloudtrail:GetTrailStatus", "cloudtrail:StartLogging"],
             Action::UpdateTrail { .. } => vec!["cloudtrail:UpdateTrail"],

@@ -1,0 +1,71 @@
+# Shared helpers for scripts/test.sh, scripts/demo.sh and scripts/bench.sh. Sourced, not run.
+#
+# Tools live in virtual environments under a stable cache directory, keyed by the hash of
+# their requirements file, so a new machine installs them and later runs reuse them.
+
+TG_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+TG_CACHE="${TRAILGUARD_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/trailguard}"
+export SAM_CLI_TELEMETRY=0
+
+if [ -t 1 ]; then
+  tg_bold=$'\e[1m'; tg_green=$'\e[32m'; tg_red=$'\e[31m'; tg_dim=$'\e[2m'; tg_reset=$'\e[0m'
+else
+  tg_bold=""; tg_green=""; tg_red=""; tg_dim=""; tg_reset=""
+fi
+
+tg_say() { printf '%s==> %s%s\n' "$tg_bold" "$*" "$tg_reset"; }
+tg_die() { printf '%serror: %s%s\n' "$tg_red" "$*" "$tg_reset" >&2; exit 1; }
+
+# tg_venv NAME: make sure the venv for scripts/requirements-NAME.txt exists and is current;
+# prints its directory.
+tg_venv() {
+  local name="$1" req="$TG_ROOT/scripts/requirements-$1.txt"
+  local hash dir
+  hash="$(sha256sum "$req" | cut -c1-12)"
+  dir="$TG_CACHE/venv-$name-$hash"
+  if [ ! -x "$dir/bin/python" ] || [ ! -f "$dir/.complete" ]; then
+    rm -rf "$dir"
+    python3 -m venv "$dir" >&2 || tg_die "python3 -m venv failed (install python3-venv)"
+    "$dir/bin/pip" install --quiet --disable-pip-version-check -r "$req" >&2 || tg_die "pip install -r $req failed"
+    touch "$dir/.complete"
+  fi
+  printf '%s\n' "$dir"
+}
+
+# tg_free_port: a free TCP port on 127.0.0.1.
+tg_free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+# tg_start_moto VENV: start moto_server on a free loopback port; sets MOTO_PID and
+# exports AWS_ENDPOINT_URL, dummy credentials and a region.
+tg_start_moto() {
+  local venv="$1" port log
+  port="$(tg_free_port)"
+  log="${TG_LOGDIR:-$(mktemp -d)}/moto.log"
+  "$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
+  MOTO_PID=$!
+  export AWS_ENDPOINT_URL="http://127.0.0.1:$port"
+  export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_SESSION_TOKEN=testing
+  export AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
+  local i
+  for i in $(seq 1 100); do
+    if curl -fsS -o /dev/null "$AWS_ENDPOINT_URL/moto-api/" 2>/dev/null; then
+      return 0
+    fi
+    kill -0 "$MOTO_PID" 2>/dev/null || { cat "$log" >&2; tg_die "moto_server exited"; }
+    sleep 0.1
+  done
+  tg_die "moto_server did not answer on $AWS_ENDPOINT_URL"
+}
+
+tg_stop_pid() {
+  local pid="$1"
+  [ -n "$pid" ] || return 0
+  if kill -0 "$pid" 2>/dev/null; then
+    kill "$pid" 2>/dev/null
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null
+  fi
+  wait "$pid" 2>/dev/null || true
+}

@@ -1,0 +1,157 @@
+//! disable-compromised-key against moto: a user with two keys; events naming key 1 disable
+//! exactly key 1, revoke the user's older sessions, tag the user and tell people.
+
+mod common;
+
+use aws_sdk_iam::types::StatusType;
+use common::*;
+use serde_json::{json, Value};
+use trailguard_aws::process;
+
+struct User {
+    name: String,
+    key1: String,
+    key2: String,
+    iam: aws_sdk_iam::Client,
+}
+
+async fn user_with_two_keys(sdk: &aws_config::SdkConfig) -> User {
+    let iam = aws_sdk_iam::Client::new(sdk);
+    let name = unique("bob");
+    iam.create_user().user_name(&name).send().await.unwrap();
+    let k1 = iam.create_access_key().user_name(&name).send().await.unwrap().access_key().unwrap().access_key_id().to_string();
+    let k2 = iam.create_access_key().user_name(&name).send().await.unwrap().access_key().unwrap().access_key_id().to_string();
+    User { name, key1: k1, key2: k2, iam }
+}
+
+async fn status(u: &User, key: &str) -> String {
+    let keys = u.iam.list_access_keys().user_name(&u.name).send().await.unwrap();
+    keys.access_key_metadata().iter().find(|k| k.access_key_id() == Some(key)).and_then(|k| k.status()).map(|s| s.as_str().to_string()).unwrap_or("missing".into())
+}
+
+async fn deny_policy(u: &User) -> Option<Value> {
+    let r = u.iam.get_user_policy().user_name(&u.name).policy_name("trailguard-revoke-older-sessions").send().await.ok()?;
+    let doc = r.policy_document();
+    let decoded = urlencoding_decode(doc);
+    serde_json::from_str(&decoded).ok()
+}
+
+fn urlencoding_decode(s: &str) -> String {
+    // IAM returns policy documents URL-encoded.
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(if bytes[i] == b'+' { b' ' } else { bytes[i] });
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+async fn tags(u: &User) -> Vec<(String, String)> {
+    u.iam.list_user_tags().user_name(&u.name).send().await.unwrap().tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect()
+}
+
+fn health(key: &str) -> Value {
+    let mut ev = sample("aws.health-AWS_RISK_CREDENTIALS_EXPOSED-key-on-github.json");
+    ev["id"] = json!(unique("health"));
+    ev["detail"]["affectedEntities"] = json!([{"entityValue": key, "tags": {}}]);
+    ev
+}
+
+fn guardduty(key: &str, user: &str) -> Value {
+    let mut ev = sample("aws.guardduty-UnauthorizedAccess-IAMUser-TorIPCaller-high.json");
+    ev["id"] = json!(unique("gd"));
+    ev["detail"]["resource"]["accessKeyDetails"] = json!({"accessKeyId": key, "principalId": "AIDAX", "userName": user, "userType": "IAMUser"});
+    ev
+}
+
+fn honeytoken(key: &str, user: &str) -> Value {
+    let mut ev = sample("aws.iam-ListUsers-honeytoken.json");
+    ev["id"] = json!(unique("ht"));
+    ev["detail"]["userIdentity"]["accessKeyId"] = json!(key);
+    ev["detail"]["userIdentity"]["userName"] = json!(user);
+    ev["detail"]["userIdentity"]["arn"] = json!(format!("arn:aws:iam::{ACCOUNT}:user/{user}"));
+    ev
+}
+
+#[tokio::test]
+async fn health_guardduty_and_honeytoken_each_contain_exactly_key_one() {
+    if !moto_enabled() {
+        return;
+    }
+    let sdk = sdk().await;
+    for (label, make) in [("health", 0), ("guardduty", 1), ("honeytoken", 2)] {
+        let u = user_with_two_keys(&sdk).await;
+        let (topic, queue) = topic_with_queue(&sdk).await;
+        let policy = json!({"honeytoken_access_keys": [u.key1]}).to_string();
+        let deps = key_deps(&sdk, &policy, Some(topic));
+        let event = match make {
+            0 => health(&u.key1),
+            1 => guardduty(&u.key1, &u.name),
+            _ => honeytoken(&u.key1, &u.name),
+        };
+        let before = trailguard_aws::system_clock();
+        let r = process(&deps, event.clone()).await.unwrap();
+        assert_eq!(status(&u, &u.key1).await, "Inactive", "{label}: {r}");
+        assert_eq!(status(&u, &u.key2).await, "Active", "{label}: the other key is untouched");
+        let doc = deny_policy(&u).await.unwrap_or_else(|| panic!("{label}: no deny policy"));
+        assert_eq!(doc["Statement"][0]["Effect"], "Deny");
+        let cutoff = doc["Statement"][0]["Condition"]["DateLessThan"]["aws:TokenIssueTime"].as_str().unwrap().to_string();
+        assert!(cutoff >= trailguard_rules::time::format_epoch(before), "{label}: {cutoff}");
+        let t = tags(&u).await;
+        assert!(t.iter().any(|(k, v)| k == "trailguard:quarantined" && v.len() > 20), "{label}: {t:?}");
+        // moto has no LookupEvents: the summary fails soft and containment stands.
+        let summary = r["actions"].as_array().unwrap().iter().find(|a| a["type"] == "summarize_key_activity").unwrap();
+        assert_eq!(summary["outcome"], "failed", "{label}");
+        let msgs = drain(&sdk, &queue).await;
+        assert_eq!(msgs.len(), 1, "{label}");
+        assert!(msgs[0].contains(&u.key1) && msgs[0].contains("Key activity summary unavailable"), "{label}: {}", msgs[0]);
+
+        // Redelivery: same state, no error, the deny policy overwritten (still one).
+        for _ in 0..10 {
+            let again = process(&deps, event.clone()).await.unwrap();
+            assert_eq!(again["actions"][0]["outcome"], "already_done", "{label}: {again}");
+        }
+        let policies = u.iam.list_user_policies().user_name(&u.name).send().await.unwrap();
+        assert_eq!(policies.policy_names(), ["trailguard-revoke-older-sessions"]);
+        assert_eq!(status(&u, &u.key2).await, "Active");
+    }
+}
+
+#[tokio::test]
+async fn dry_run_exempt_and_unknown_keys_change_nothing() {
+    if !moto_enabled() {
+        return;
+    }
+    let sdk = sdk().await;
+    let u = user_with_two_keys(&sdk).await;
+    let dry = key_deps(&sdk, r#"{"mode": {"access_key": "dry-run"}}"#, None);
+    let r = process(&dry, health(&u.key1)).await.unwrap();
+    assert_eq!(r["actions"][0]["outcome"], "dry_run");
+    let exempt = key_deps(&sdk, &json!({"exempt_principals": [format!("arn:aws:iam::*:user/{}", u.name)]}).to_string(), None);
+    let r = process(&exempt, guardduty(&u.key1, &u.name)).await.unwrap();
+    assert_eq!(r["decision"], "notify");
+    assert_eq!(status(&u, &u.key1).await, "Active");
+    assert!(deny_policy(&u).await.is_none());
+    assert!(tags(&u).await.is_empty());
+
+    let enforce = key_deps(&sdk, "{}", None);
+    let r = process(&enforce, health("AKIA5DOESNOTEXIST001")).await.unwrap();
+    assert_eq!(r["decision"], "notify", "{r}");
+    assert!(r["notice"]["details"].to_string().contains("not found"), "{r}");
+
+    // A key deleted after the finding: already done, not an error.
+    let v = user_with_two_keys(&sdk).await;
+    v.iam.delete_access_key().user_name(&v.name).access_key_id(&v.key1).send().await.unwrap();
+    let r = process(&enforce, guardduty(&v.key1, &v.name)).await.unwrap();
+    assert_eq!(r["actions"][0]["outcome"], "already_done", "{r}");
+    let _ = StatusType::Active;
+}

@@ -1,0 +1,88 @@
+//! revert-network-acl and guard-cloudtrail against moto.
+
+mod common;
+
+use common::*;
+use serde_json::json;
+use trailguard_aws::{process, Deps, Unwired};
+use trailguard_rules::Guard;
+
+#[tokio::test]
+async fn an_open_nacl_entry_is_deleted_once() {
+    if !moto_enabled() {
+        return;
+    }
+    let sdk = sdk().await;
+    let ec2 = aws_sdk_ec2::Client::new(&sdk);
+    let vpc = ec2.create_vpc().cidr_block("10.1.0.0/16").send().await.unwrap().vpc().unwrap().vpc_id().unwrap().to_string();
+    let acl = ec2.create_network_acl().vpc_id(vpc).send().await.unwrap().network_acl().unwrap().network_acl_id().unwrap().to_string();
+    let entry = |n: i32, from: i32, to: i32| {
+        ec2.create_network_acl_entry()
+            .network_acl_id(&acl)
+            .rule_number(n)
+            .protocol("6")
+            .rule_action(aws_sdk_ec2::types::RuleAction::Allow)
+            .egress(false)
+            .cidr_block("0.0.0.0/0")
+            .port_range(aws_sdk_ec2::types::PortRange::builder().from(from).to(to).build())
+            .send()
+    };
+    entry(90, 22, 22).await.unwrap();
+    entry(200, 1024, 65535).await.unwrap();
+    let mut ev = sample("aws.ec2-CreateNetworkAclEntry-open-ssh.json");
+    ev["detail"]["requestParameters"]["networkAclId"] = json!(acl);
+    let deps = ec2_deps(&sdk, Guard::NetworkAcl, "{}", None);
+    let r = process(&deps, ev.clone()).await.unwrap();
+    assert_eq!(r["actions"][0]["outcome"], "done", "{r}");
+    let numbers = |acls: aws_sdk_ec2::operation::describe_network_acls::DescribeNetworkAclsOutput| -> Vec<i32> {
+        acls.network_acls()[0].entries().iter().filter(|e| e.egress() == Some(false)).filter_map(|e| e.rule_number()).collect()
+    };
+    let after = numbers(ec2.describe_network_acls().network_acl_ids(&acl).send().await.unwrap());
+    assert!(!after.contains(&90) && after.contains(&200), "{after:?}");
+    for _ in 0..3 {
+        let again = process(&deps, ev.clone()).await.unwrap();
+        assert_eq!(again["actions"][0]["outcome"], "already_done", "{again}");
+    }
+    let mut eph = sample("aws.ec2-CreateNetworkAclEntry-ephemeral-ports.json");
+    eph["detail"]["requestParameters"]["networkAclId"] = json!(acl);
+    assert_eq!(process(&deps, eph).await.unwrap()["decision"], "ignore");
+}
+
+#[tokio::test]
+async fn stopped_logging_is_started_again() {
+    if !moto_enabled() {
+        return;
+    }
+    let sdk = sdk().await;
+    let s3 = aws_sdk_s3_free_bucket(&sdk).await;
+    let ct = aws_sdk_cloudtrail::Client::new(&sdk);
+    let name = unique("management-events");
+    ct.create_trail().name(&name).s3_bucket_name(&s3).send().await.unwrap();
+    ct.start_logging().name(&name).send().await.unwrap();
+    ct.stop_logging().name(&name).send().await.unwrap();
+    assert_eq!(ct.get_trail_status().name(&name).send().await.unwrap().is_logging(), Some(false));
+    let mut ev = sample("aws.cloudtrail-StopLogging-by-name.json");
+    ev["detail"]["requestParameters"]["name"] = json!(name);
+    // The sample's caller also trips the long-term-key guard; this function only sees its own.
+    let deps = Deps { ec2: Unwired, iam: Unwired, trail: ct.clone(), notify: notifier(&sdk, None), settings: settings(Guard::Cloudtrail, "{}", None), clock: trailguard_aws::system_clock };
+    let r = process(&deps, ev.clone()).await.unwrap();
+    assert_eq!(r["actions"][0]["outcome"], "done", "{r}");
+    assert_eq!(r["actions"].as_array().unwrap().len(), 1);
+    assert_eq!(ct.get_trail_status().name(&name).send().await.unwrap().is_logging(), Some(true));
+    let r = process(&deps, ev).await.unwrap();
+    assert_eq!(r["actions"][0]["outcome"], "already_done", "{r}");
+}
+
+/// CloudTrail needs a bucket; moto accepts any name for CreateTrail only if it exists.
+async fn aws_sdk_s3_free_bucket(_sdk: &aws_config::SdkConfig) -> String {
+    let name = unique("trail-logs").to_lowercase();
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap();
+    let hostport = endpoint.trim_start_matches("http://").to_string();
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(&hostport).unwrap();
+    write!(s, "PUT /{name} HTTP/1.1\r\nHost: {hostport}\r\nContent-Length: 0\r\nAuthorization: AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=x\r\nConnection: close\r\n\r\n").unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).unwrap();
+    assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+    name
+}
