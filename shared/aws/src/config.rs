@@ -25,8 +25,9 @@ pub struct Settings {
 
 impl Settings {
     /// Read `TRAILGUARD_POLICY` (inline JSON; empty means the embedded default) or
-    /// `TRAILGUARD_POLICY_FILE`, `TRAILGUARD_MODE` (`enforce` | `dry-run`; empty keeps the
-    /// policy's modes), `TRAILGUARD_TOPIC_ARN`, `TRAILGUARD_EVENT_BUS` and
+    /// `TRAILGUARD_POLICY_FILE`, `TRAILGUARD_HONEYTOKEN_KEYS` and `TRAILGUARD_TRUSTED_NETWORKS`
+    /// (comma-separated, added to the policy), `TRAILGUARD_MODE` (`enforce` | `dry-run`;
+    /// empty keeps the policy's modes), `TRAILGUARD_TOPIC_ARN`, `TRAILGUARD_EVENT_BUS` and
     /// `TRAILGUARD_OWN_ROLE_ARN` through `get`.
     pub fn from_vars(guard: Guard, get: impl Fn(&str) -> Option<String>) -> Result<Settings, ConfigError> {
         let non_empty = |k: &str| get(k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
@@ -38,6 +39,11 @@ impl Settings {
             }
             (None, None) => Policy::default(),
         };
+        let list = |k: &str| -> Vec<String> { non_empty(k).map(|v| v.split(',').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect()).unwrap_or_default() };
+        let (honeytokens, trusted) = (list("TRAILGUARD_HONEYTOKEN_KEYS"), list("TRAILGUARD_TRUSTED_NETWORKS"));
+        if !honeytokens.is_empty() || !trusted.is_empty() {
+            policy = policy.with_additions(&honeytokens, &trusted).map_err(|source| ConfigError::Policy { var: "TRAILGUARD_HONEYTOKEN_KEYS/TRAILGUARD_TRUSTED_NETWORKS", source })?;
+        }
         if let Some(m) = non_empty("TRAILGUARD_MODE") {
             let mode = Mode::parse(&m).ok_or_else(|| ConfigError::Invalid { var: "TRAILGUARD_MODE", problem: format!("`{m}` is not `enforce` or `dry-run`") })?;
             policy = policy.with_mode_override(mode);
@@ -96,6 +102,15 @@ mod tests {
         assert!(e.contains("TRAILGUARD_MODE"), "{e}");
         let e = Settings::from_vars(Guard::SecurityGroup, vars(&[("TRAILGUARD_TOPIC_ARN", "my-topic")])).unwrap_err().to_string();
         assert!(e.contains("TRAILGUARD_TOPIC_ARN"), "{e}");
+    }
+
+    #[test]
+    fn template_lists_are_added_to_the_policy() {
+        let s = Settings::from_vars(Guard::AccessKey, vars(&[("TRAILGUARD_HONEYTOKEN_KEYS", "AKIA5HONEYTOKEN00001, "), ("TRAILGUARD_TRUSTED_NETWORKS", "198.51.100.0/24")])).unwrap();
+        assert_eq!(s.policy.honeytoken_access_keys, ["AKIA5HONEYTOKEN00001"]);
+        assert!(s.policy.is_trusted_ip("198.51.100.7"));
+        let e = Settings::from_vars(Guard::AccessKey, vars(&[("TRAILGUARD_TRUSTED_NETWORKS", "office")])).unwrap_err().to_string();
+        assert!(e.contains("trusted_networks[0]"), "{e}");
     }
 
     #[test]

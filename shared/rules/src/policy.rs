@@ -380,6 +380,18 @@ impl Policy {
         })
     }
 
+    /// The policy with more honeytoken keys and trusted networks: the template passes these
+    /// as parameters, because its event patterns need them too. Validated like the file.
+    pub fn with_additions(&self, honeytokens: &[String], trusted_networks: &[String]) -> Result<Policy, PolicyError> {
+        let mut file = self.file.clone();
+        file.honeytoken_access_keys.extend(honeytokens.iter().filter(|k| !file.honeytoken_access_keys.contains(k)).cloned().collect::<Vec<_>>());
+        file.trusted_networks.extend(trusted_networks.iter().cloned());
+        let modes = self.modes;
+        let mut p = Policy::validate(file)?;
+        p.modes = modes;
+        Ok(p)
+    }
+
     pub fn mode(&self, guard: Guard) -> Mode {
         self.modes.iter().find(|(g, _)| *g == guard).map(|(_, m)| *m).unwrap_or(Mode::DryRun)
     }
