@@ -47,7 +47,12 @@ fn run(args: &[&str]) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
         ["iam-actions", function] => {
-            let guard = Guard::from_function_name(function).ok_or_else(|| format!("unknown function `{function}` (one of: {})", function_names()))?;
+            let guard = Guard::from_function_name(function).ok_or_else(|| {
+                format!(
+                    "unknown function `{function}` (one of: {})",
+                    function_names()
+                )
+            })?;
             println!("{}", json!(guard.iam_actions()));
             Ok(ExitCode::SUCCESS)
         }
@@ -60,7 +65,11 @@ fn run(args: &[&str]) -> Result<ExitCode, String> {
 }
 
 fn function_names() -> String {
-    Guard::ALL.iter().map(|g| g.function_name()).collect::<Vec<_>>().join(", ")
+    Guard::ALL
+        .iter()
+        .map(|g| g.function_name())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn load_policy(file: &str) -> Result<Policy, String> {
@@ -78,7 +87,9 @@ fn decide_cmd(args: &[&str]) -> Result<ExitCode, String> {
             "--policy" => policy = load_policy(it.next().ok_or("--policy needs a file")?)?,
             "--guard" => {
                 let name = it.next().ok_or("--guard needs a function name")?;
-                guard = Some(Guard::from_function_name(name).ok_or_else(|| format!("unknown function `{name}` (one of: {})", function_names()))?);
+                guard = Some(Guard::from_function_name(name).ok_or_else(|| {
+                    format!("unknown function `{name}` (one of: {})", function_names())
+                })?);
             }
             f => files.push(f),
         }
@@ -96,10 +107,16 @@ fn decide_cmd(args: &[&str]) -> Result<ExitCode, String> {
                     match Event::parse(ev) {
                         Ok(event) => {
                             let d = match guard {
-                                Some(g) => match decide_guard(g, &event, &policy, &Facts::offline()) {
-                                    Verdict::Decided(d) => d,
-                                    Verdict::NeedFacts(f) => trailguard_rules::Decision::ignore(format!("unresolved facts offline: {f:?}")),
-                                },
+                                Some(g) => {
+                                    match decide_guard(g, &event, &policy, &Facts::offline()) {
+                                        Verdict::Decided(d) => d,
+                                        Verdict::NeedFacts(f) => {
+                                            trailguard_rules::Decision::ignore(format!(
+                                                "unresolved facts offline: {f:?}"
+                                            ))
+                                        }
+                                    }
+                                }
                                 None => decide_offline(&event, &policy),
                             };
                             let mut v = d.to_json(Some(&event));
@@ -108,7 +125,11 @@ fn decide_cmd(args: &[&str]) -> Result<ExitCode, String> {
                         }
                         Err(e) => {
                             failed = true;
-                            let at = if events.len() > 1 { format!(" (record {i})") } else { String::new() };
+                            let at = if events.len() > 1 {
+                                format!(" (record {i})")
+                            } else {
+                                String::new()
+                            };
                             eprintln!("trailguard: {file}{at}: {e}");
                         }
                     }
@@ -120,7 +141,11 @@ fn decide_cmd(args: &[&str]) -> Result<ExitCode, String> {
             }
         }
     }
-    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// The events in a file: one envelope or record, a CloudTrail log file's `Records`, or a
@@ -128,18 +153,24 @@ fn decide_cmd(args: &[&str]) -> Result<ExitCode, String> {
 fn read_events(file: &str) -> Result<Vec<Value>, String> {
     let mut bytes = Vec::new();
     if file == "-" {
-        std::io::stdin().read_to_end(&mut bytes).map_err(|e| e.to_string())?;
+        std::io::stdin()
+            .read_to_end(&mut bytes)
+            .map_err(|e| e.to_string())?;
     } else {
         bytes = std::fs::read(file).map_err(|e| e.to_string())?;
     }
     if bytes.starts_with(&[0x1f, 0x8b]) {
         let mut plain = Vec::new();
-        flate2::read::MultiGzDecoder::new(&bytes[..]).read_to_end(&mut plain).map_err(|e| format!("not valid gzip: {e}"))?;
+        flate2::read::MultiGzDecoder::new(&bytes[..])
+            .read_to_end(&mut plain)
+            .map_err(|e| format!("not valid gzip: {e}"))?;
         bytes = plain;
     }
     let v: Value = serde_json::from_slice(&bytes).map_err(|e| format!("not valid JSON: {e}"))?;
     Ok(match v {
-        Value::Object(ref o) if o.get("Records").is_some_and(Value::is_array) => o["Records"].as_array().cloned().unwrap_or_default(),
+        Value::Object(ref o) if o.get("Records").is_some_and(Value::is_array) => {
+            o["Records"].as_array().cloned().unwrap_or_default()
+        }
         Value::Array(a) => a,
         other => vec![other],
     })

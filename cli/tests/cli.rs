@@ -14,22 +14,48 @@ fn events() -> std::path::PathBuf {
 }
 
 fn lines(out: &[u8]) -> Vec<Value> {
-    String::from_utf8_lossy(out).lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    String::from_utf8_lossy(out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
 
 #[test]
 fn decide_prints_one_decision_per_sample_matching_the_manifest() {
-    let manifest: Value = serde_json::from_str(&std::fs::read_to_string(events().join("manifest.json")).unwrap()).unwrap();
-    let files: Vec<String> = manifest.as_object().unwrap().keys().map(|f| events().join(f).to_string_lossy().into_owned()).collect();
-    let out = bin().arg("decide").arg("--policy").arg(events().join("policy.json")).args(&files).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let manifest: Value =
+        serde_json::from_str(&std::fs::read_to_string(events().join("manifest.json")).unwrap())
+            .unwrap();
+    let files: Vec<String> = manifest
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(|f| events().join(f).to_string_lossy().into_owned())
+        .collect();
+    let out = bin()
+        .arg("decide")
+        .arg("--policy")
+        .arg(events().join("policy.json"))
+        .args(&files)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let decisions = lines(&out.stdout);
     assert_eq!(decisions.len(), files.len());
     for d in &decisions {
         let file = d["source_file"].as_str().unwrap();
-        let name = std::path::Path::new(file).file_name().unwrap().to_str().unwrap();
+        let name = std::path::Path::new(file)
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap();
         assert_eq!(d["decision"], manifest[name]["decision"], "{name}");
-        for key in ["event_id", "decision", "reason", "actions", "notice", "mode", "event"] {
+        for key in [
+            "event_id", "decision", "reason", "actions", "notice", "mode", "event",
+        ] {
             assert!(d.get(key).is_some(), "{name}: missing {key}");
         }
     }
@@ -44,10 +70,19 @@ fn malformed_input_names_the_file_and_the_others_still_run() {
     let no_source = dir.join("weird.json");
     std::fs::write(&no_source, r#"{"hello": "world"}"#).unwrap();
     let good = events().join("aws.ec2-AuthorizeSecurityGroupIngress-open-ssh.json");
-    let out = bin().args(["decide"]).arg(&bad).arg(&no_source).arg(&good).output().unwrap();
+    let out = bin()
+        .args(["decide"])
+        .arg(&bad)
+        .arg(&no_source)
+        .arg(&good)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("bad.json") && err.contains("not valid JSON"), "{err}");
+    assert!(
+        err.contains("bad.json") && err.contains("not valid JSON"),
+        "{err}"
+    );
     assert!(err.contains("weird.json"), "{err}");
     assert_eq!(lines(&out.stdout).len(), 1);
     assert_eq!(lines(&out.stdout)[0]["decision"], "remediate");
@@ -57,20 +92,35 @@ fn malformed_input_names_the_file_and_the_others_still_run() {
 fn cloudtrail_log_files_plain_and_gzipped() {
     let dir = std::env::temp_dir().join(format!("trailguard-cli-gz-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let records: Vec<Value> = ["aws.ec2-AuthorizeSecurityGroupIngress-open-ssh.json", "aws.cloudtrail-StopLogging-remediate.json", "aws.ec2-AuthorizeSecurityGroupIngress-narrow-cidr.json"]
-        .iter()
-        .map(|f| serde_json::from_str::<Value>(&std::fs::read_to_string(events().join(f)).unwrap()).unwrap()["detail"].clone())
-        .collect();
+    let records: Vec<Value> = [
+        "aws.ec2-AuthorizeSecurityGroupIngress-open-ssh.json",
+        "aws.cloudtrail-StopLogging-remediate.json",
+        "aws.ec2-AuthorizeSecurityGroupIngress-narrow-cidr.json",
+    ]
+    .iter()
+    .map(|f| {
+        serde_json::from_str::<Value>(&std::fs::read_to_string(events().join(f)).unwrap()).unwrap()
+            ["detail"]
+            .clone()
+    })
+    .collect();
     let log = serde_json::json!({ "Records": records }).to_string();
     let plain = dir.join("123456789012_CloudTrail_us-east-1_20261120T1015Z_abc.json");
     std::fs::write(&plain, &log).unwrap();
     let gz = dir.join("123456789012_CloudTrail_us-east-1_20261120T1015Z_abc.json.gz");
-    let mut enc = flate2::write::GzEncoder::new(std::fs::File::create(&gz).unwrap(), flate2::Compression::default());
+    let mut enc = flate2::write::GzEncoder::new(
+        std::fs::File::create(&gz).unwrap(),
+        flate2::Compression::default(),
+    );
     enc.write_all(log.as_bytes()).unwrap();
     enc.finish().unwrap();
     for f in [&plain, &gz] {
         let out = bin().arg("decide").arg(f).output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let d = lines(&out.stdout);
         let kinds: Vec<&str> = d.iter().map(|x| x["decision"].as_str().unwrap()).collect();
         assert_eq!(kinds, ["remediate", "remediate", "ignore"], "{f:?}");
@@ -87,7 +137,12 @@ fn policy_commands() {
     std::fs::create_dir_all(&dir).unwrap();
     let p = dir.join("p.json");
     std::fs::write(&p, &out.stdout).unwrap();
-    assert!(bin().args(["policy", "check"]).arg(&p).status().unwrap().success());
+    assert!(bin()
+        .args(["policy", "check"])
+        .arg(&p)
+        .status()
+        .unwrap()
+        .success());
     std::fs::write(&p, r#"{"public_ports": ["tcp/22", "ssh"]}"#).unwrap();
     let out = bin().args(["policy", "check"]).arg(&p).output().unwrap();
     assert!(!out.status.success());
@@ -96,9 +151,16 @@ fn policy_commands() {
 
 #[test]
 fn iam_actions_per_function() {
-    let out = bin().args(["iam-actions", "revert-security-group"]).output().unwrap();
+    let out = bin()
+        .args(["iam-actions", "revert-security-group"])
+        .output()
+        .unwrap();
     let v: Vec<String> = serde_json::from_slice(&out.stdout).unwrap();
     assert!(v.contains(&"ec2:RevokeSecurityGroupIngress".to_string()));
     assert!(!v.iter().any(|a| a.starts_with("iam:")));
-    assert!(!bin().args(["iam-actions", "nope"]).status().unwrap().success());
+    assert!(!bin()
+        .args(["iam-actions", "nope"])
+        .status()
+        .unwrap()
+        .success());
 }

@@ -7,7 +7,10 @@ use trailguard_rules::{Guard, Mode, Policy, PolicyError};
 #[derive(Debug, Error)]
 pub enum ConfigError {
     #[error("environment variable {var}: {source}")]
-    Policy { var: &'static str, source: PolicyError },
+    Policy {
+        var: &'static str,
+        source: PolicyError,
+    },
     #[error("environment variable {var}: {problem}")]
     Invalid { var: &'static str, problem: String },
 }
@@ -29,38 +32,89 @@ impl Settings {
     /// (comma-separated, added to the policy), `TRAILGUARD_MODE` (`enforce` | `dry-run`;
     /// empty keeps the policy's modes), `TRAILGUARD_TOPIC_ARN`, `TRAILGUARD_EVENT_BUS` and
     /// `TRAILGUARD_OWN_ROLE_ARN` through `get`.
-    pub fn from_vars(guard: Guard, get: impl Fn(&str) -> Option<String>) -> Result<Settings, ConfigError> {
-        let non_empty = |k: &str| get(k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
-        let mut policy = match (non_empty("TRAILGUARD_POLICY"), non_empty("TRAILGUARD_POLICY_FILE")) {
-            (Some(text), _) => Policy::from_json(&text).map_err(|source| ConfigError::Policy { var: "TRAILGUARD_POLICY", source })?,
+    pub fn from_vars(
+        guard: Guard,
+        get: impl Fn(&str) -> Option<String>,
+    ) -> Result<Settings, ConfigError> {
+        let non_empty = |k: &str| {
+            get(k)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        let mut policy = match (
+            non_empty("TRAILGUARD_POLICY"),
+            non_empty("TRAILGUARD_POLICY_FILE"),
+        ) {
+            (Some(text), _) => Policy::from_json(&text).map_err(|source| ConfigError::Policy {
+                var: "TRAILGUARD_POLICY",
+                source,
+            })?,
             (None, Some(path)) => {
-                let text = std::fs::read_to_string(&path).map_err(|e| ConfigError::Invalid { var: "TRAILGUARD_POLICY_FILE", problem: format!("{path}: {e}") })?;
-                Policy::from_json(&text).map_err(|source| ConfigError::Policy { var: "TRAILGUARD_POLICY_FILE", source })?
+                let text = std::fs::read_to_string(&path).map_err(|e| ConfigError::Invalid {
+                    var: "TRAILGUARD_POLICY_FILE",
+                    problem: format!("{path}: {e}"),
+                })?;
+                Policy::from_json(&text).map_err(|source| ConfigError::Policy {
+                    var: "TRAILGUARD_POLICY_FILE",
+                    source,
+                })?
             }
             (None, None) => Policy::default(),
         };
-        let list = |k: &str| -> Vec<String> { non_empty(k).map(|v| v.split(',').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect()).unwrap_or_default() };
-        let (honeytokens, trusted) = (list("TRAILGUARD_HONEYTOKEN_KEYS"), list("TRAILGUARD_TRUSTED_NETWORKS"));
+        let list = |k: &str| -> Vec<String> {
+            non_empty(k)
+                .map(|v| {
+                    v.split(',')
+                        .map(|x| x.trim().to_string())
+                        .filter(|x| !x.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let (honeytokens, trusted) = (
+            list("TRAILGUARD_HONEYTOKEN_KEYS"),
+            list("TRAILGUARD_TRUSTED_NETWORKS"),
+        );
         if !honeytokens.is_empty() || !trusted.is_empty() {
-            policy = policy.with_additions(&honeytokens, &trusted).map_err(|source| ConfigError::Policy { var: "TRAILGUARD_HONEYTOKEN_KEYS/TRAILGUARD_TRUSTED_NETWORKS", source })?;
+            policy = policy
+                .with_additions(&honeytokens, &trusted)
+                .map_err(|source| ConfigError::Policy {
+                    var: "TRAILGUARD_HONEYTOKEN_KEYS/TRAILGUARD_TRUSTED_NETWORKS",
+                    source,
+                })?;
         }
         if let Some(m) = non_empty("TRAILGUARD_MODE") {
-            let mode = Mode::parse(&m).ok_or_else(|| ConfigError::Invalid { var: "TRAILGUARD_MODE", problem: format!("`{m}` is not `enforce` or `dry-run`") })?;
+            let mode = Mode::parse(&m).ok_or_else(|| ConfigError::Invalid {
+                var: "TRAILGUARD_MODE",
+                problem: format!("`{m}` is not `enforce` or `dry-run`"),
+            })?;
             policy = policy.with_mode_override(mode);
         }
         let own_role_arn = non_empty("TRAILGUARD_OWN_ROLE_ARN");
         if let Some(arn) = &own_role_arn {
             if !arn.contains(":role/") {
-                return Err(ConfigError::Invalid { var: "TRAILGUARD_OWN_ROLE_ARN", problem: format!("`{arn}` is not a role ARN") });
+                return Err(ConfigError::Invalid {
+                    var: "TRAILGUARD_OWN_ROLE_ARN",
+                    problem: format!("`{arn}` is not a role ARN"),
+                });
             }
         }
         let topic_arn = non_empty("TRAILGUARD_TOPIC_ARN");
         if let Some(t) = &topic_arn {
             if !t.starts_with("arn:") {
-                return Err(ConfigError::Invalid { var: "TRAILGUARD_TOPIC_ARN", problem: format!("`{t}` is not an SNS topic ARN") });
+                return Err(ConfigError::Invalid {
+                    var: "TRAILGUARD_TOPIC_ARN",
+                    problem: format!("`{t}` is not an SNS topic ARN"),
+                });
             }
         }
-        Ok(Settings { guard, policy, own_role_arn, topic_arn, event_bus: non_empty("TRAILGUARD_EVENT_BUS") })
+        Ok(Settings {
+            guard,
+            policy,
+            own_role_arn,
+            topic_arn,
+            event_bus: non_empty("TRAILGUARD_EVENT_BUS"),
+        })
     }
 
     pub fn from_env(guard: Guard) -> Result<Settings, ConfigError> {
@@ -71,13 +125,19 @@ impl Settings {
 /// The shared AWS configuration: region, credentials and `AWS_ENDPOINT_URL` (which points
 /// every client at moto in the tests and the demo) from the environment.
 pub async fn sdk_config() -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .load()
+        .await
 }
 
 /// When the template did not pass the role ARN (a `cargo lambda deploy` without it), ask
 /// STS once at cold start: `arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION` names the role.
 pub async fn discover_own_role(sdk: &aws_config::SdkConfig) -> Option<String> {
-    let out = aws_sdk_sts::Client::new(sdk).get_caller_identity().send().await.ok()?;
+    let out = aws_sdk_sts::Client::new(sdk)
+        .get_caller_identity()
+        .send()
+        .await
+        .ok()?;
     let arn = out.arn()?;
     let f: Vec<&str> = arn.splitn(6, ':').collect();
     let role = f.get(5)?.strip_prefix("assumed-role/")?.split('/').next()?;
@@ -90,32 +150,66 @@ mod tests {
     use std::collections::HashMap;
 
     fn vars(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let m: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let m: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         move |k| m.get(k).cloned()
     }
 
     #[test]
     fn errors_name_the_variable_and_field() {
-        let e = Settings::from_vars(Guard::SecurityGroup, vars(&[("TRAILGUARD_POLICY", r#"{"public_ports": ["tcp/x"]}"#)])).unwrap_err().to_string();
-        assert!(e.contains("TRAILGUARD_POLICY") && e.contains("public_ports[0]"), "{e}");
-        let e = Settings::from_vars(Guard::SecurityGroup, vars(&[("TRAILGUARD_MODE", "yolo")])).unwrap_err().to_string();
+        let e = Settings::from_vars(
+            Guard::SecurityGroup,
+            vars(&[("TRAILGUARD_POLICY", r#"{"public_ports": ["tcp/x"]}"#)]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("TRAILGUARD_POLICY") && e.contains("public_ports[0]"),
+            "{e}"
+        );
+        let e = Settings::from_vars(Guard::SecurityGroup, vars(&[("TRAILGUARD_MODE", "yolo")]))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("TRAILGUARD_MODE"), "{e}");
-        let e = Settings::from_vars(Guard::SecurityGroup, vars(&[("TRAILGUARD_TOPIC_ARN", "my-topic")])).unwrap_err().to_string();
+        let e = Settings::from_vars(
+            Guard::SecurityGroup,
+            vars(&[("TRAILGUARD_TOPIC_ARN", "my-topic")]),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("TRAILGUARD_TOPIC_ARN"), "{e}");
     }
 
     #[test]
     fn template_lists_are_added_to_the_policy() {
-        let s = Settings::from_vars(Guard::AccessKey, vars(&[("TRAILGUARD_HONEYTOKEN_KEYS", "AKIA5HONEYTOKEN00001, "), ("TRAILGUARD_TRUSTED_NETWORKS", "198.51.100.0/24")])).unwrap();
+        let s = Settings::from_vars(
+            Guard::AccessKey,
+            vars(&[
+                ("TRAILGUARD_HONEYTOKEN_KEYS", "AKIA5HONEYTOKEN00001, "),
+                ("TRAILGUARD_TRUSTED_NETWORKS", "198.51.100.0/24"),
+            ]),
+        )
+        .unwrap();
         assert_eq!(s.policy.honeytoken_access_keys, ["AKIA5HONEYTOKEN00001"]);
         assert!(s.policy.is_trusted_ip("198.51.100.7"));
-        let e = Settings::from_vars(Guard::AccessKey, vars(&[("TRAILGUARD_TRUSTED_NETWORKS", "office")])).unwrap_err().to_string();
+        let e = Settings::from_vars(
+            Guard::AccessKey,
+            vars(&[("TRAILGUARD_TRUSTED_NETWORKS", "office")]),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("trusted_networks[0]"), "{e}");
     }
 
     #[test]
     fn mode_override_and_defaults() {
-        let s = Settings::from_vars(Guard::AccessKey, vars(&[("TRAILGUARD_MODE", "dry-run"), ("TRAILGUARD_POLICY", "")])).unwrap();
+        let s = Settings::from_vars(
+            Guard::AccessKey,
+            vars(&[("TRAILGUARD_MODE", "dry-run"), ("TRAILGUARD_POLICY", "")]),
+        )
+        .unwrap();
         assert_eq!(s.policy.mode(Guard::AccessKey), Mode::DryRun);
         let s = Settings::from_vars(Guard::AccessKey, vars(&[])).unwrap();
         assert_eq!(s.policy.mode(Guard::AccessKey), Mode::Enforce);

@@ -29,22 +29,49 @@ fn ip_permission(p: &Permission) -> IpPermission {
         b = b.to_port(t as i32);
     }
     if let Some(c) = &p.cidr_ipv4 {
-        b = b.ip_ranges(IpRange::builder().cidr_ip(c).set_description(p.description.clone()).build());
+        b = b.ip_ranges(
+            IpRange::builder()
+                .cidr_ip(c)
+                .set_description(p.description.clone())
+                .build(),
+        );
     }
     if let Some(c) = &p.cidr_ipv6 {
-        b = b.ipv6_ranges(Ipv6Range::builder().cidr_ipv6(c).set_description(p.description.clone()).build());
+        b = b.ipv6_ranges(
+            Ipv6Range::builder()
+                .cidr_ipv6(c)
+                .set_description(p.description.clone())
+                .build(),
+        );
     }
     if let Some(c) = &p.prefix_list_id {
-        b = b.prefix_list_ids(PrefixListId::builder().prefix_list_id(c).set_description(p.description.clone()).build());
+        b = b.prefix_list_ids(
+            PrefixListId::builder()
+                .prefix_list_id(c)
+                .set_description(p.description.clone())
+                .build(),
+        );
     }
     if let Some(g) = &p.source_group_id {
-        b = b.user_id_group_pairs(UserIdGroupPair::builder().group_id(g).set_description(p.description.clone()).build());
+        b = b.user_id_group_pairs(
+            UserIdGroupPair::builder()
+                .group_id(g)
+                .set_description(p.description.clone())
+                .build(),
+        );
     }
     b.build()
 }
 
 fn tags_of(tags: &[aws_sdk_ec2::types::Tag]) -> Tags {
-    tags.iter().filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string()))).collect()
+    tags.iter()
+        .filter_map(|t| {
+            Some((
+                t.key()?.to_string(),
+                t.value().unwrap_or_default().to_string(),
+            ))
+        })
+        .collect()
 }
 
 /// What a successful revoke said: real EC2 answers a revoke of rules that do not exist with
@@ -58,52 +85,131 @@ fn revoked(unknown: usize, asked: usize) -> Change {
 }
 
 impl Ec2Port for Client {
-    async fn revoke_rules(&self, group_id: &str, egress: bool, rule_ids: &[String]) -> PortResult<Change> {
+    async fn revoke_rules(
+        &self,
+        group_id: &str,
+        egress: bool,
+        rule_ids: &[String],
+    ) -> PortResult<Change> {
         let ids = Some(rule_ids.to_vec());
         if egress {
-            let r = self.revoke_security_group_egress().group_id(group_id).set_security_group_rule_ids(ids).send().await;
-            revoke_result(r.map(|o| o.unknown_ip_permissions().len()), rule_ids.len(), "RevokeSecurityGroupEgress", "ec2:RevokeSecurityGroupEgress")
+            let r = self
+                .revoke_security_group_egress()
+                .group_id(group_id)
+                .set_security_group_rule_ids(ids)
+                .send()
+                .await;
+            revoke_result(
+                r.map(|o| o.unknown_ip_permissions().len()),
+                rule_ids.len(),
+                "RevokeSecurityGroupEgress",
+                "ec2:RevokeSecurityGroupEgress",
+            )
         } else {
-            let r = self.revoke_security_group_ingress().group_id(group_id).set_security_group_rule_ids(ids).send().await;
-            revoke_result(r.map(|o| o.unknown_ip_permissions().len()), rule_ids.len(), "RevokeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress")
+            let r = self
+                .revoke_security_group_ingress()
+                .group_id(group_id)
+                .set_security_group_rule_ids(ids)
+                .send()
+                .await;
+            revoke_result(
+                r.map(|o| o.unknown_ip_permissions().len()),
+                rule_ids.len(),
+                "RevokeSecurityGroupIngress",
+                "ec2:RevokeSecurityGroupIngress",
+            )
         }
     }
 
-    async fn revoke_permissions(&self, group_id: Option<&str>, group_name: Option<&str>, egress: bool, perms: &[Permission]) -> PortResult<Change> {
+    async fn revoke_permissions(
+        &self,
+        group_id: Option<&str>,
+        group_name: Option<&str>,
+        egress: bool,
+        perms: &[Permission],
+    ) -> PortResult<Change> {
         let ps: Vec<IpPermission> = perms.iter().map(ip_permission).collect();
         if egress {
-            let r = self.revoke_security_group_egress().set_group_id(group_id.map(String::from)).set_ip_permissions(Some(ps)).send().await;
-            revoke_result(r.map(|o| o.unknown_ip_permissions().len()), perms.len(), "RevokeSecurityGroupEgress", "ec2:RevokeSecurityGroupEgress")
+            let r = self
+                .revoke_security_group_egress()
+                .set_group_id(group_id.map(String::from))
+                .set_ip_permissions(Some(ps))
+                .send()
+                .await;
+            revoke_result(
+                r.map(|o| o.unknown_ip_permissions().len()),
+                perms.len(),
+                "RevokeSecurityGroupEgress",
+                "ec2:RevokeSecurityGroupEgress",
+            )
         } else {
             // EC2 takes a group name instead of an id only for the default VPC, which is
             // where events that name only the group come from.
             let r = self
                 .revoke_security_group_ingress()
                 .set_group_id(group_id.map(String::from))
-                .set_group_name(if group_id.is_none() { group_name.map(String::from) } else { None })
+                .set_group_name(if group_id.is_none() {
+                    group_name.map(String::from)
+                } else {
+                    None
+                })
                 .set_ip_permissions(Some(ps))
                 .send()
                 .await;
-            revoke_result(r.map(|o| o.unknown_ip_permissions().len()), perms.len(), "RevokeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress")
+            revoke_result(
+                r.map(|o| o.unknown_ip_permissions().len()),
+                perms.len(),
+                "RevokeSecurityGroupIngress",
+                "ec2:RevokeSecurityGroupIngress",
+            )
         }
     }
 
-    async fn authorize_permissions(&self, group_id: &str, egress: bool, perms: &[Permission]) -> PortResult<Change> {
+    async fn authorize_permissions(
+        &self,
+        group_id: &str,
+        egress: bool,
+        perms: &[Permission],
+    ) -> PortResult<Change> {
         let ps: Vec<IpPermission> = perms.iter().map(ip_permission).collect();
         if egress {
-            let r = self.authorize_security_group_egress().group_id(group_id).set_ip_permissions(Some(ps)).send().await;
-            authorize_result(r.map(|_| ()), "AuthorizeSecurityGroupEgress", "ec2:AuthorizeSecurityGroupEgress")
+            let r = self
+                .authorize_security_group_egress()
+                .group_id(group_id)
+                .set_ip_permissions(Some(ps))
+                .send()
+                .await;
+            authorize_result(
+                r.map(|_| ()),
+                "AuthorizeSecurityGroupEgress",
+                "ec2:AuthorizeSecurityGroupEgress",
+            )
         } else {
-            let r = self.authorize_security_group_ingress().group_id(group_id).set_ip_permissions(Some(ps)).send().await;
-            authorize_result(r.map(|_| ()), "AuthorizeSecurityGroupIngress", "ec2:AuthorizeSecurityGroupIngress")
+            let r = self
+                .authorize_security_group_ingress()
+                .group_id(group_id)
+                .set_ip_permissions(Some(ps))
+                .send()
+                .await;
+            authorize_result(
+                r.map(|_| ()),
+                "AuthorizeSecurityGroupIngress",
+                "ec2:AuthorizeSecurityGroupIngress",
+            )
         }
     }
 
-    async fn describe_group(&self, group_id: Option<&str>, group_name: Option<&str>) -> PortResult<Option<GroupFacts>> {
+    async fn describe_group(
+        &self,
+        group_id: Option<&str>,
+        group_name: Option<&str>,
+    ) -> PortResult<Option<GroupFacts>> {
         let mut req = self.describe_security_groups();
         req = match (group_id, group_name) {
             (Some(id), _) => req.group_ids(id),
-            (None, Some(name)) => req.filters(Filter::builder().name("group-name").values(name).build()),
+            (None, Some(name)) => {
+                req.filters(Filter::builder().name("group-name").values(name).build())
+            }
             (None, None) => return Ok(None),
         };
         match req.send().await {
@@ -114,61 +220,136 @@ impl Ec2Port for Client {
                     return Ok(None);
                 }
                 let g = &groups[0];
-                Ok(Some(GroupFacts { group_id: g.group_id().unwrap_or_default().to_string(), group_name: g.group_name().map(String::from), tags: tags_of(g.tags()) }))
+                Ok(Some(GroupFacts {
+                    group_id: g.group_id().unwrap_or_default().to_string(),
+                    group_name: g.group_name().map(String::from),
+                    tags: tags_of(g.tags()),
+                }))
             }
             Err(e) if code_of(&e).is_some_and(|c| GONE.contains(&c.as_str())) => Ok(None),
-            Err(e) => Err(classify("DescribeSecurityGroups", "ec2:DescribeSecurityGroups", e)),
+            Err(e) => Err(classify(
+                "DescribeSecurityGroups",
+                "ec2:DescribeSecurityGroups",
+                e,
+            )),
         }
     }
 
-    async fn rule_directions(&self, group_id: &str, rule_ids: &[String]) -> PortResult<BTreeMap<String, bool>> {
+    async fn rule_directions(
+        &self,
+        group_id: &str,
+        rule_ids: &[String],
+    ) -> PortResult<BTreeMap<String, bool>> {
         let out = self
             .describe_security_group_rules()
             .filters(Filter::builder().name("group-id").values(group_id).build())
             .send()
             .await
-            .map_err(|e| classify("DescribeSecurityGroupRules", "ec2:DescribeSecurityGroupRules", e))?;
+            .map_err(|e| {
+                classify(
+                    "DescribeSecurityGroupRules",
+                    "ec2:DescribeSecurityGroupRules",
+                    e,
+                )
+            })?;
         Ok(out
             .security_group_rules()
             .iter()
-            .filter_map(|r| Some((r.security_group_rule_id()?.to_string(), r.is_egress().unwrap_or(false))))
+            .filter_map(|r| {
+                Some((
+                    r.security_group_rule_id()?.to_string(),
+                    r.is_egress().unwrap_or(false),
+                ))
+            })
             .filter(|(id, _)| rule_ids.contains(id))
             .collect())
     }
 
-    async fn delete_nacl_entry(&self, acl_id: &str, rule_number: i64, egress: bool) -> PortResult<Change> {
+    async fn delete_nacl_entry(
+        &self,
+        acl_id: &str,
+        rule_number: i64,
+        egress: bool,
+    ) -> PortResult<Change> {
         let Ok(n) = i32::try_from(rule_number) else {
-            return Ok(Change::AlreadyDone(format!("rule number {rule_number} cannot exist")));
+            return Ok(Change::AlreadyDone(format!(
+                "rule number {rule_number} cannot exist"
+            )));
         };
         // Look first: an entry already deleted is "already done", and some EC2 emulators
         // answer a delete of a missing entry with a 500 that would be retried forever.
-        let acls = match self.describe_network_acls().network_acl_ids(acl_id).send().await {
+        let acls = match self
+            .describe_network_acls()
+            .network_acl_ids(acl_id)
+            .send()
+            .await
+        {
             Ok(o) => o,
-            Err(e) if code_of(&e).is_some_and(|c| GONE.contains(&c.as_str())) => return Ok(Change::AlreadyDone(format!("network ACL {acl_id} no longer exists"))),
-            Err(e) => return Err(classify("DescribeNetworkAcls", "ec2:DescribeNetworkAcls", e)),
+            Err(e) if code_of(&e).is_some_and(|c| GONE.contains(&c.as_str())) => {
+                return Ok(Change::AlreadyDone(format!(
+                    "network ACL {acl_id} no longer exists"
+                )))
+            }
+            Err(e) => {
+                return Err(classify(
+                    "DescribeNetworkAcls",
+                    "ec2:DescribeNetworkAcls",
+                    e,
+                ))
+            }
         };
-        let exists = acls.network_acls().iter().flat_map(|a| a.entries()).any(|e| e.rule_number() == Some(n) && e.egress() == Some(egress));
+        let exists = acls
+            .network_acls()
+            .iter()
+            .flat_map(|a| a.entries())
+            .any(|e| e.rule_number() == Some(n) && e.egress() == Some(egress));
         if !exists {
-            return Ok(Change::AlreadyDone(format!("entry {rule_number} of {acl_id} is already gone")));
+            return Ok(Change::AlreadyDone(format!(
+                "entry {rule_number} of {acl_id} is already gone"
+            )));
         }
-        match self.delete_network_acl_entry().network_acl_id(acl_id).rule_number(n).egress(egress).send().await {
+        match self
+            .delete_network_acl_entry()
+            .network_acl_id(acl_id)
+            .rule_number(n)
+            .egress(egress)
+            .send()
+            .await
+        {
             Ok(_) => Ok(Change::Done),
             Err(e) => gone_or(e, "DeleteNetworkAclEntry", "ec2:DeleteNetworkAclEntry"),
         }
     }
 
     async fn nacl_tags(&self, acl_id: &str) -> PortResult<Option<Tags>> {
-        match self.describe_network_acls().network_acl_ids(acl_id).send().await {
+        match self
+            .describe_network_acls()
+            .network_acl_ids(acl_id)
+            .send()
+            .await
+        {
             Ok(out) => Ok(out.network_acls().first().map(|a| tags_of(a.tags()))),
             Err(e) if code_of(&e).is_some_and(|c| GONE.contains(&c.as_str())) => Ok(None),
-            Err(e) => Err(classify("DescribeNetworkAcls", "ec2:DescribeNetworkAcls", e)),
+            Err(e) => Err(classify(
+                "DescribeNetworkAcls",
+                "ec2:DescribeNetworkAcls",
+                e,
+            )),
         }
     }
 }
 
-type Sdk<E> = aws_smithy_runtime_api::client::result::SdkError<E, aws_smithy_runtime_api::client::orchestrator::HttpResponse>;
+type Sdk<E> = aws_smithy_runtime_api::client::result::SdkError<
+    E,
+    aws_smithy_runtime_api::client::orchestrator::HttpResponse,
+>;
 
-fn revoke_result<E>(r: Result<usize, Sdk<E>>, asked: usize, op: &'static str, iam: &'static str) -> PortResult<Change>
+fn revoke_result<E>(
+    r: Result<usize, Sdk<E>>,
+    asked: usize,
+    op: &'static str,
+    iam: &'static str,
+) -> PortResult<Change>
 where
     E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + 'static,
 {
@@ -178,23 +359,38 @@ where
     }
 }
 
-fn authorize_result<E>(r: Result<(), Sdk<E>>, op: &'static str, iam: &'static str) -> PortResult<Change>
+fn authorize_result<E>(
+    r: Result<(), Sdk<E>>,
+    op: &'static str,
+    iam: &'static str,
+) -> PortResult<Change>
 where
     E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + 'static,
 {
     match r {
         Ok(()) => Ok(Change::Done),
-        Err(e) if code_of(&e).as_deref() == Some("InvalidPermission.Duplicate") => Ok(Change::AlreadyDone("the rules are already present".into())),
+        Err(e) if code_of(&e).as_deref() == Some("InvalidPermission.Duplicate") => {
+            Ok(Change::AlreadyDone("the rules are already present".into()))
+        }
         Err(e) => Err(classify(op, iam, e)),
     }
 }
 
-fn gone_or<E>(e: aws_smithy_runtime_api::client::result::SdkError<E, aws_smithy_runtime_api::client::orchestrator::HttpResponse>, op: &'static str, iam: &'static str) -> PortResult<Change>
+fn gone_or<E>(
+    e: aws_smithy_runtime_api::client::result::SdkError<
+        E,
+        aws_smithy_runtime_api::client::orchestrator::HttpResponse,
+    >,
+    op: &'static str,
+    iam: &'static str,
+) -> PortResult<Change>
 where
     E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + 'static,
 {
     match code_of(&e) {
-        Some(c) if GONE.contains(&c.as_str()) => Ok(Change::AlreadyDone(format!("{c}: already gone"))),
+        Some(c) if GONE.contains(&c.as_str()) => {
+            Ok(Change::AlreadyDone(format!("{c}: already gone")))
+        }
         _ => Err(classify(op, iam, e)),
     }
 }

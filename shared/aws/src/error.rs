@@ -11,13 +11,28 @@ use thiserror::Error;
 pub enum PortError {
     /// Throttling, 5xx, timeouts, connection failures: the SDK already retried.
     #[error("{op} failed transiently ({code}): {message}")]
-    Transient { op: &'static str, code: String, message: String },
+    Transient {
+        op: &'static str,
+        code: String,
+        message: String,
+    },
     /// The function's role lacks a permission: names the IAM action to grant.
-    #[error("{op} was denied: the function's role needs IAM action {iam_action} ({code}: {message})")]
-    AccessDenied { op: &'static str, iam_action: &'static str, code: String, message: String },
+    #[error(
+        "{op} was denied: the function's role needs IAM action {iam_action} ({code}: {message})"
+    )]
+    AccessDenied {
+        op: &'static str,
+        iam_action: &'static str,
+        code: String,
+        message: String,
+    },
     /// Anything else the service refused.
     #[error("{op} failed ({code}): {message}")]
-    Permanent { op: &'static str, code: String, message: String },
+    Permanent {
+        op: &'static str,
+        code: String,
+        message: String,
+    },
     /// This function was not built with a client for the call (a misrouted action).
     #[error("{op} is not available in this function: it was built without that AWS client")]
     NotWired { op: &'static str },
@@ -30,7 +45,9 @@ impl PortError {
 
     pub fn code(&self) -> &str {
         match self {
-            PortError::Transient { code, .. } | PortError::AccessDenied { code, .. } | PortError::Permanent { code, .. } => code,
+            PortError::Transient { code, .. }
+            | PortError::AccessDenied { code, .. }
+            | PortError::Permanent { code, .. } => code,
             PortError::NotWired { .. } => "NotWired",
         }
     }
@@ -60,7 +77,14 @@ const THROTTLING: &[&str] = &[
     "Unavailable",
 ];
 
-const DENIED: &[&str] = &["AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "Client.UnauthorizedOperation", "AuthorizationError", "UnrecognizedClientException"];
+const DENIED: &[&str] = &[
+    "AccessDenied",
+    "AccessDeniedException",
+    "UnauthorizedOperation",
+    "Client.UnauthorizedOperation",
+    "AuthorizationError",
+    "UnrecognizedClientException",
+];
 
 /// The error code of a failed call, when the service sent one.
 pub fn code_of<E: ProvideErrorMetadata>(e: &SdkError<E, HttpResponse>) -> Option<String> {
@@ -71,7 +95,11 @@ pub fn code_of<E: ProvideErrorMetadata>(e: &SdkError<E, HttpResponse>) -> Option
 }
 
 /// Classify an SDK error for the call `op`, which needs IAM action `iam_action`.
-pub fn classify<E>(op: &'static str, iam_action: &'static str, e: SdkError<E, HttpResponse>) -> PortError
+pub fn classify<E>(
+    op: &'static str,
+    iam_action: &'static str,
+    e: SdkError<E, HttpResponse>,
+) -> PortError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
@@ -81,7 +109,12 @@ where
             let message = se.err().message().unwrap_or_default().to_string();
             let status = se.raw().status().as_u16();
             if DENIED.contains(&code.as_str()) || status == 403 {
-                PortError::AccessDenied { op, iam_action, code, message }
+                PortError::AccessDenied {
+                    op,
+                    iam_action,
+                    code,
+                    message,
+                }
             } else if THROTTLING.contains(&code.as_str()) || status >= 500 || status == 429 {
                 PortError::Transient { op, code, message }
             } else {
@@ -89,9 +122,23 @@ where
             }
         }
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
-            PortError::Transient { op, code: "NetworkError".into(), message: format!("{}", aws_smithy_types::error::display::DisplayErrorContext(&e)) }
+            PortError::Transient {
+                op,
+                code: "NetworkError".into(),
+                message: format!(
+                    "{}",
+                    aws_smithy_types::error::display::DisplayErrorContext(&e)
+                ),
+            }
         }
-        _ => PortError::Permanent { op, code: "ClientError".into(), message: format!("{}", aws_smithy_types::error::display::DisplayErrorContext(&e)) },
+        _ => PortError::Permanent {
+            op,
+            code: "ClientError".into(),
+            message: format!(
+                "{}",
+                aws_smithy_types::error::display::DisplayErrorContext(&e)
+            ),
+        },
     }
 }
 
@@ -104,7 +151,11 @@ pub enum HandlerError {
     #[error("looking up a fact failed ({kind}): {0}", kind = .0.kind())]
     Lookup(PortError),
     #[error("{failed} remediation step(s) failed ({kind}): {summary}")]
-    Remediation { failed: usize, kind: &'static str, summary: String },
+    Remediation {
+        failed: usize,
+        kind: &'static str,
+        summary: String,
+    },
     #[error("notification failed ({kind}): {0}", kind = .0.kind())]
     Notify(PortError),
     #[error("internal: {0}")]

@@ -9,7 +9,10 @@ use crate::ports::TrailEvent;
 fn top(counts: BTreeMap<String, usize>, n: usize) -> Vec<Value> {
     let mut v: Vec<(String, usize)> = counts.into_iter().collect();
     v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-    v.into_iter().take(n).map(|(k, c)| json!({"value": k, "count": c})).collect()
+    v.into_iter()
+        .take(n)
+        .map(|(k, c)| json!({"value": k, "count": c}))
+        .collect()
 }
 
 pub fn summarize(events: &[TrailEvent], hours: u32) -> Value {

@@ -13,32 +13,79 @@ impl IamPort for Client {
         // so instead of claiming a change.
         let keys = match self.list_access_keys().user_name(user).send().await {
             Ok(o) => o,
-            Err(e) if code_of(&e).as_deref() == Some("NoSuchEntity") => return Ok(Change::AlreadyDone(format!("user {user} no longer exists"))),
+            Err(e) if code_of(&e).as_deref() == Some("NoSuchEntity") => {
+                return Ok(Change::AlreadyDone(format!("user {user} no longer exists")))
+            }
             Err(e) => return Err(classify("ListAccessKeys", "iam:ListAccessKeys", e)),
         };
-        match keys.access_key_metadata().iter().find(|k| k.access_key_id() == Some(key_id)) {
-            None => return Ok(Change::AlreadyDone(format!("key {key_id} no longer exists (deleted)"))),
-            Some(k) if k.status() == Some(&StatusType::Inactive) => return Ok(Change::AlreadyDone(format!("key {key_id} is already Inactive"))),
+        match keys
+            .access_key_metadata()
+            .iter()
+            .find(|k| k.access_key_id() == Some(key_id))
+        {
+            None => {
+                return Ok(Change::AlreadyDone(format!(
+                    "key {key_id} no longer exists (deleted)"
+                )))
+            }
+            Some(k) if k.status() == Some(&StatusType::Inactive) => {
+                return Ok(Change::AlreadyDone(format!(
+                    "key {key_id} is already Inactive"
+                )))
+            }
             Some(_) => {}
         }
-        match self.update_access_key().user_name(user).access_key_id(key_id).status(StatusType::Inactive).send().await {
+        match self
+            .update_access_key()
+            .user_name(user)
+            .access_key_id(key_id)
+            .status(StatusType::Inactive)
+            .send()
+            .await
+        {
             Ok(_) => Ok(Change::Done),
-            Err(e) if code_of(&e).as_deref() == Some("NoSuchEntity") => Ok(Change::AlreadyDone(format!("key {key_id} no longer exists (deleted)"))),
+            Err(e) if code_of(&e).as_deref() == Some("NoSuchEntity") => Ok(Change::AlreadyDone(
+                format!("key {key_id} no longer exists (deleted)"),
+            )),
             Err(e) => Err(classify("UpdateAccessKey", "iam:UpdateAccessKey", e)),
         }
     }
 
-    async fn put_deny_policy(&self, kind: PrincipalKind, name: &str, policy_name: &str, document: &str) -> PortResult<Change> {
+    async fn put_deny_policy(
+        &self,
+        kind: PrincipalKind,
+        name: &str,
+        policy_name: &str,
+        document: &str,
+    ) -> PortResult<Change> {
         // PutUserPolicy/PutRolePolicy overwrite a policy of the same name: redelivery
         // replaces it, never adds a second one.
-        let gone = || Ok(Change::AlreadyDone(format!("{name} no longer exists: no sessions to revoke")));
+        let gone = || {
+            Ok(Change::AlreadyDone(format!(
+                "{name} no longer exists: no sessions to revoke"
+            )))
+        };
         match kind {
-            PrincipalKind::User => match self.put_user_policy().user_name(name).policy_name(policy_name).policy_document(document).send().await {
+            PrincipalKind::User => match self
+                .put_user_policy()
+                .user_name(name)
+                .policy_name(policy_name)
+                .policy_document(document)
+                .send()
+                .await
+            {
                 Ok(_) => Ok(Change::Done),
                 Err(e) if code_of(&e).as_deref() == Some("NoSuchEntity") => gone(),
                 Err(e) => Err(classify("PutUserPolicy", "iam:PutUserPolicy", e)),
             },
-            PrincipalKind::Role => match self.put_role_policy().role_name(name).policy_name(policy_name).policy_document(document).send().await {
+            PrincipalKind::Role => match self
+                .put_role_policy()
+                .role_name(name)
+                .policy_name(policy_name)
+                .policy_document(document)
+                .send()
+                .await
+            {
                 Ok(_) => Ok(Change::Done),
                 Err(e) if code_of(&e).as_deref() == Some("NoSuchEntity") => gone(),
                 Err(e) => Err(classify("PutRolePolicy", "iam:PutRolePolicy", e)),
@@ -47,21 +94,41 @@ impl IamPort for Client {
     }
 
     async fn tag_user(&self, user: &str, key: &str, value: &str) -> PortResult<Change> {
-        let tag = Tag::builder().key(key).value(value).build().map_err(|e| PortError::Permanent { op: "TagUser", code: "BuildError".into(), message: e.to_string() })?;
+        let tag =
+            Tag::builder()
+                .key(key)
+                .value(value)
+                .build()
+                .map_err(|e| PortError::Permanent {
+                    op: "TagUser",
+                    code: "BuildError".into(),
+                    message: e.to_string(),
+                })?;
         match self.tag_user().user_name(user).tags(tag).send().await {
             Ok(_) => Ok(Change::Done),
-            Err(e) if code_of(&e).as_deref() == Some("NoSuchEntity") => Ok(Change::AlreadyDone(format!("user {user} no longer exists"))),
+            Err(e) if code_of(&e).as_deref() == Some("NoSuchEntity") => {
+                Ok(Change::AlreadyDone(format!("user {user} no longer exists")))
+            }
             Err(e) => Err(classify("TagUser", "iam:TagUser", e)),
         }
     }
 
     async fn key_owner(&self, key_id: &str) -> PortResult<Option<String>> {
-        match self.get_access_key_last_used().access_key_id(key_id).send().await {
+        match self
+            .get_access_key_last_used()
+            .access_key_id(key_id)
+            .send()
+            .await
+        {
             Ok(o) => Ok(o.user_name().filter(|u| !u.is_empty()).map(String::from)),
             // IAM answers an unknown key with NoSuchEntity, or AccessDenied when the key
             // belongs to another account; only the first means "not here".
             Err(e) if code_of(&e).as_deref() == Some("NoSuchEntity") => Ok(None),
-            Err(e) => Err(classify("GetAccessKeyLastUsed", "iam:GetAccessKeyLastUsed", e)),
+            Err(e) => Err(classify(
+                "GetAccessKeyLastUsed",
+                "iam:GetAccessKeyLastUsed",
+                e,
+            )),
         }
     }
 }

@@ -23,7 +23,9 @@ pub use trailguard_rules::Guard;
 
 /// Build the settings and shared AWS configuration once, at cold start. Errors name the
 /// variable that is wrong.
-pub async fn init(guard: Guard) -> Result<(Settings, aws_config::SdkConfig), lambda_runtime::Error> {
+pub async fn init(
+    guard: Guard,
+) -> Result<(Settings, aws_config::SdkConfig), lambda_runtime::Error> {
     let mut settings = Settings::from_env(guard)?;
     let sdk = sdk_config().await;
     if settings.own_role_arn.is_none() {

@@ -3,7 +3,14 @@
 use serde_json::json;
 use trailguard_rules::{Decision, Kind};
 
-const COUNTERS: [&str; 6] = ["remediated", "already_done", "dry_run", "ignored", "failed", "notified"];
+const COUNTERS: [&str; 6] = [
+    "remediated",
+    "already_done",
+    "dry_run",
+    "ignored",
+    "failed",
+    "notified",
+];
 
 fn line(function: &str, action: &str, counter: &str, timestamp_ms: u128) {
     let mut v = json!({
@@ -26,9 +33,16 @@ fn line(function: &str, action: &str, counter: &str, timestamp_ms: u128) {
 
 /// One metric line per action outcome, or one for the decision when there is no action.
 pub fn emit_outcomes(function: &str, d: &Decision, statuses: &[&str]) {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0);
     if d.actions.is_empty() {
-        let counter = if d.kind == Kind::Ignore { "ignored" } else { "notified" };
+        let counter = if d.kind == Kind::Ignore {
+            "ignored"
+        } else {
+            "notified"
+        };
         line(function, "none", counter, now);
         return;
     }

@@ -10,7 +10,16 @@ use crate::ports::{NotifyPort, PortResult};
 
 /// SNS subjects are limited to 100 printable ASCII characters.
 pub fn subject_line(s: &str) -> String {
-    let clean: String = s.chars().map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '?' }).collect();
+    let clean: String = s
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '?'
+            }
+        })
+        .collect();
     clean.chars().take(100).collect()
 }
 
@@ -23,30 +32,72 @@ pub struct Notifier {
 
 impl NotifyPort for Notifier {
     async fn publish(&self, subject: &str, message: &str, report: &Value) -> PortResult<()> {
-        let Some(topic) = &self.topic_arn else { return Ok(()) };
-        let mut req = self.sns.publish().topic_arn(topic).subject(subject_line(subject)).message(message);
+        let Some(topic) = &self.topic_arn else {
+            return Ok(());
+        };
+        let mut req = self
+            .sns
+            .publish()
+            .topic_arn(topic)
+            .subject(subject_line(subject))
+            .message(message);
         // Subscribers can filter on these without parsing the body.
-        for (name, field) in [("decision", "decision"), ("function", "function"), ("event_id", "event_id")] {
-            if let Some(v) = report.get(field).and_then(Value::as_str).filter(|v| !v.is_empty()) {
+        for (name, field) in [
+            ("decision", "decision"),
+            ("function", "function"),
+            ("event_id", "event_id"),
+        ] {
+            if let Some(v) = report
+                .get(field)
+                .and_then(Value::as_str)
+                .filter(|v| !v.is_empty())
+            {
                 let attr = MessageAttributeValue::builder()
                     .data_type("String")
                     .string_value(v)
                     .build()
-                    .map_err(|e| PortError::Permanent { op: "Publish", code: "BuildError".into(), message: e.to_string() })?;
+                    .map_err(|e| PortError::Permanent {
+                        op: "Publish",
+                        code: "BuildError".into(),
+                        message: e.to_string(),
+                    })?;
                 req = req.message_attributes(name, attr);
             }
         }
-        req.send().await.map_err(|e| classify("Publish", "sns:Publish", e))?;
+        req.send()
+            .await
+            .map_err(|e| classify("Publish", "sns:Publish", e))?;
         Ok(())
     }
 
     async fn put_event(&self, detail_type: &str, detail: &Value) -> PortResult<()> {
-        let Some(bus) = &self.event_bus else { return Ok(()) };
-        let entry = PutEventsRequestEntry::builder().source("trailguard").detail_type(detail_type).detail(detail.to_string()).event_bus_name(bus).build();
-        let out = self.events.put_events().entries(entry).send().await.map_err(|e| classify("PutEvents", "events:PutEvents", e))?;
+        let Some(bus) = &self.event_bus else {
+            return Ok(());
+        };
+        let entry = PutEventsRequestEntry::builder()
+            .source("trailguard")
+            .detail_type(detail_type)
+            .detail(detail.to_string())
+            .event_bus_name(bus)
+            .build();
+        let out = self
+            .events
+            .put_events()
+            .entries(entry)
+            .send()
+            .await
+            .map_err(|e| classify("PutEvents", "events:PutEvents", e))?;
         if out.failed_entry_count() > 0 {
-            let why = out.entries().iter().find_map(|e| e.error_message().map(String::from)).unwrap_or_default();
-            return Err(PortError::Transient { op: "PutEvents", code: "FailedEntry".into(), message: why });
+            let why = out
+                .entries()
+                .iter()
+                .find_map(|e| e.error_message().map(String::from))
+                .unwrap_or_default();
+            return Err(PortError::Transient {
+                op: "PutEvents",
+                code: "FailedEntry".into(),
+                message: why,
+            });
         }
         Ok(())
     }

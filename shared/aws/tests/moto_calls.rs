@@ -16,13 +16,28 @@ fn recorded() -> Vec<(String, String)> {
         .map(|v| {
             let raw = v["body"].as_str().unwrap_or_default();
             // The recorder keeps bodies base64-encoded when it says so.
-            let body = if v["body_encoded"] == true { String::from_utf8_lossy(&aws_smithy_types::base64::decode(raw).unwrap_or_default()).into_owned() } else { raw.to_string() };
+            let body = if v["body_encoded"] == true {
+                String::from_utf8_lossy(&aws_smithy_types::base64::decode(raw).unwrap_or_default())
+                    .into_owned()
+            } else {
+                raw.to_string()
+            };
             let action = match v["headers"]["X-Amz-Target"].as_str() {
                 // JSON protocols (CloudTrail, EventBridge) name the operation in a header.
                 Some(t) => t.rsplit('.').next().unwrap_or_default().to_string(),
-                None => body.split("Action=").nth(1).map(|r| r.split('&').next().unwrap_or_default().to_string()).unwrap_or_default(),
+                None => body
+                    .split("Action=")
+                    .nth(1)
+                    .map(|r| r.split('&').next().unwrap_or_default().to_string())
+                    .unwrap_or_default(),
             };
-            let host = v["headers"]["Authorization"].as_str().unwrap_or_default().split('/').nth(3).unwrap_or_default().to_string();
+            let host = v["headers"]["Authorization"]
+                .as_str()
+                .unwrap_or_default()
+                .split('/')
+                .nth(3)
+                .unwrap_or_default()
+                .to_string();
             (host, action)
         })
         .collect()
@@ -36,16 +51,50 @@ async fn one_ec2_call_to_revert_and_one_iam_mutation_per_key() {
     let sdk = sdk().await;
     // Set up outside the recording.
     let ec2 = aws_sdk_ec2::Client::new(&sdk);
-    let vpc = ec2.create_vpc().cidr_block("10.2.0.0/16").send().await.unwrap().vpc().unwrap().vpc_id().unwrap().to_string();
-    let gid = ec2.create_security_group().group_name(unique("count")).description("c").vpc_id(vpc).send().await.unwrap().group_id().unwrap().to_string();
+    let vpc = ec2
+        .create_vpc()
+        .cidr_block("10.2.0.0/16")
+        .send()
+        .await
+        .unwrap()
+        .vpc()
+        .unwrap()
+        .vpc_id()
+        .unwrap()
+        .to_string();
+    let gid = ec2
+        .create_security_group()
+        .group_name(unique("count"))
+        .description("c")
+        .vpc_id(vpc)
+        .send()
+        .await
+        .unwrap()
+        .group_id()
+        .unwrap()
+        .to_string();
     let out = ec2
         .authorize_security_group_ingress()
         .group_id(&gid)
-        .ip_permissions(aws_sdk_ec2::types::IpPermission::builder().ip_protocol("tcp").from_port(22).to_port(22).ip_ranges(aws_sdk_ec2::types::IpRange::builder().cidr_ip("0.0.0.0/0").build()).build())
+        .ip_permissions(
+            aws_sdk_ec2::types::IpPermission::builder()
+                .ip_protocol("tcp")
+                .from_port(22)
+                .to_port(22)
+                .ip_ranges(
+                    aws_sdk_ec2::types::IpRange::builder()
+                        .cidr_ip("0.0.0.0/0")
+                        .build(),
+                )
+                .build(),
+        )
         .send()
         .await
         .unwrap();
-    let rule_id = out.security_group_rules()[0].security_group_rule_id().unwrap().to_string();
+    let rule_id = out.security_group_rules()[0]
+        .security_group_rule_id()
+        .unwrap()
+        .to_string();
     let (topic, _queue) = topic_with_queue(&sdk).await;
     let mut ev = sample("aws.ec2-AuthorizeSecurityGroupIngress-open-ssh.json");
     ev["detail"]["requestParameters"] = json!({"groupId": gid, "ipPermissions": {"items": [{"ipProtocol": "tcp", "fromPort": 22, "toPort": 22, "ipRanges": {"items": [{"cidrIp": "0.0.0.0/0"}]}}]}});
@@ -60,22 +109,50 @@ async fn one_ec2_call_to_revert_and_one_iam_mutation_per_key() {
     assert_eq!(r["actions"][0]["outcome"], "done", "{r}");
     let calls = recorded();
     let actions: Vec<&str> = calls.iter().map(|(_, a)| a.as_str()).collect();
-    assert_eq!(actions, ["RevokeSecurityGroupIngress", "Publish"], "{calls:?}");
+    assert_eq!(
+        actions,
+        ["RevokeSecurityGroupIngress", "Publish"],
+        "{calls:?}"
+    );
 
     // A key whose user the event names: one mutating IAM call for the key (UpdateAccessKey),
     // after one read (ListAccessKeys); with sessions and tagging on, one call each more.
     let iam = aws_sdk_iam::Client::new(&sdk);
     let user = unique("carol");
     iam.create_user().user_name(&user).send().await.unwrap();
-    let key = iam.create_access_key().user_name(&user).send().await.unwrap().access_key().unwrap().access_key_id().to_string();
+    let key = iam
+        .create_access_key()
+        .user_name(&user)
+        .send()
+        .await
+        .unwrap()
+        .access_key()
+        .unwrap()
+        .access_key_id()
+        .to_string();
     let mut gd = sample("aws.guardduty-UnauthorizedAccess-IAMUser-TorIPCaller-high.json");
-    gd["detail"]["resource"]["accessKeyDetails"] = json!({"accessKeyId": key, "userName": user, "userType": "IAMUser"});
+    gd["detail"]["resource"]["accessKeyDetails"] =
+        json!({"accessKeyId": key, "userName": user, "userType": "IAMUser"});
     let kd = key_deps(&sdk, "{}", Some(topic));
     moto_api("POST", "/moto-api/recorder/reset-recording");
     moto_api("POST", "/moto-api/recorder/start-recording");
     process(&kd, gd).await.unwrap();
     moto_api("POST", "/moto-api/recorder/stop-recording");
     let calls = recorded();
-    let actions: Vec<&str> = calls.iter().map(|(_, a)| a.as_str()).filter(|a| *a != "LookupEvents").collect();
-    assert_eq!(actions, ["ListAccessKeys", "UpdateAccessKey", "PutUserPolicy", "TagUser", "Publish"], "{calls:?}");
+    let actions: Vec<&str> = calls
+        .iter()
+        .map(|(_, a)| a.as_str())
+        .filter(|a| *a != "LookupEvents")
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "ListAccessKeys",
+            "UpdateAccessKey",
+            "PutUserPolicy",
+            "TagUser",
+            "Publish"
+        ],
+        "{calls:?}"
+    );
 }

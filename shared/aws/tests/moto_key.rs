@@ -19,18 +19,59 @@ async fn user_with_two_keys(sdk: &aws_config::SdkConfig) -> User {
     let iam = aws_sdk_iam::Client::new(sdk);
     let name = unique("bob");
     iam.create_user().user_name(&name).send().await.unwrap();
-    let k1 = iam.create_access_key().user_name(&name).send().await.unwrap().access_key().unwrap().access_key_id().to_string();
-    let k2 = iam.create_access_key().user_name(&name).send().await.unwrap().access_key().unwrap().access_key_id().to_string();
-    User { name, key1: k1, key2: k2, iam }
+    let k1 = iam
+        .create_access_key()
+        .user_name(&name)
+        .send()
+        .await
+        .unwrap()
+        .access_key()
+        .unwrap()
+        .access_key_id()
+        .to_string();
+    let k2 = iam
+        .create_access_key()
+        .user_name(&name)
+        .send()
+        .await
+        .unwrap()
+        .access_key()
+        .unwrap()
+        .access_key_id()
+        .to_string();
+    User {
+        name,
+        key1: k1,
+        key2: k2,
+        iam,
+    }
 }
 
 async fn status(u: &User, key: &str) -> String {
-    let keys = u.iam.list_access_keys().user_name(&u.name).send().await.unwrap();
-    keys.access_key_metadata().iter().find(|k| k.access_key_id() == Some(key)).and_then(|k| k.status()).map(|s| s.as_str().to_string()).unwrap_or("missing".into())
+    let keys = u
+        .iam
+        .list_access_keys()
+        .user_name(&u.name)
+        .send()
+        .await
+        .unwrap();
+    keys.access_key_metadata()
+        .iter()
+        .find(|k| k.access_key_id() == Some(key))
+        .and_then(|k| k.status())
+        .map(|s| s.as_str().to_string())
+        .unwrap_or("missing".into())
 }
 
 async fn deny_policy(u: &User) -> Option<Value> {
-    let r = u.iam.get_user_policy().user_name(&u.name).policy_name("trailguard-revoke-older-sessions").send().await.ok()?;
+    let r = u
+        .iam
+        .get_user_policy()
+        .user_name(&u.name)
+        .policy_name("trailguard-revoke-older-sessions")
+        .send()
+        .await
+        .ok()?;
     let doc = r.policy_document();
     let decoded = urlencoding_decode(doc);
     serde_json::from_str(&decoded).ok()
@@ -56,7 +97,16 @@ fn urlencoding_decode(s: &str) -> String {
 }
 
 async fn tags(u: &User) -> Vec<(String, String)> {
-    u.iam.list_user_tags().user_name(&u.name).send().await.unwrap().tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect()
+    u.iam
+        .list_user_tags()
+        .user_name(&u.name)
+        .send()
+        .await
+        .unwrap()
+        .tags()
+        .iter()
+        .map(|t| (t.key().to_string(), t.value().to_string()))
+        .collect()
 }
 
 fn health(key: &str) -> Value {
@@ -101,27 +151,64 @@ async fn health_guardduty_and_honeytoken_each_contain_exactly_key_one() {
         let before = trailguard_aws::system_clock();
         let r = process(&deps, event.clone()).await.unwrap();
         assert_eq!(status(&u, &u.key1).await, "Inactive", "{label}: {r}");
-        assert_eq!(status(&u, &u.key2).await, "Active", "{label}: the other key is untouched");
-        let doc = deny_policy(&u).await.unwrap_or_else(|| panic!("{label}: no deny policy"));
+        assert_eq!(
+            status(&u, &u.key2).await,
+            "Active",
+            "{label}: the other key is untouched"
+        );
+        let doc = deny_policy(&u)
+            .await
+            .unwrap_or_else(|| panic!("{label}: no deny policy"));
         assert_eq!(doc["Statement"][0]["Effect"], "Deny");
-        let cutoff = doc["Statement"][0]["Condition"]["DateLessThan"]["aws:TokenIssueTime"].as_str().unwrap().to_string();
-        assert!(cutoff >= trailguard_rules::time::format_epoch(before), "{label}: {cutoff}");
+        let cutoff = doc["Statement"][0]["Condition"]["DateLessThan"]["aws:TokenIssueTime"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(
+            cutoff >= trailguard_rules::time::format_epoch(before),
+            "{label}: {cutoff}"
+        );
         let t = tags(&u).await;
-        assert!(t.iter().any(|(k, v)| k == "trailguard:quarantined" && v.len() > 20), "{label}: {t:?}");
+        assert!(
+            t.iter()
+                .any(|(k, v)| k == "trailguard:quarantined" && v.len() > 20),
+            "{label}: {t:?}"
+        );
         // moto has no LookupEvents: the summary fails soft and containment stands.
-        let summary = r["actions"].as_array().unwrap().iter().find(|a| a["type"] == "summarize_key_activity").unwrap();
+        let summary = r["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["type"] == "summarize_key_activity")
+            .unwrap();
         assert_eq!(summary["outcome"], "failed", "{label}");
         let msgs = drain(&sdk, &queue).await;
         assert_eq!(msgs.len(), 1, "{label}");
-        assert!(msgs[0].contains(&u.key1) && msgs[0].contains("Key activity summary unavailable"), "{label}: {}", msgs[0]);
+        assert!(
+            msgs[0].contains(&u.key1) && msgs[0].contains("Key activity summary unavailable"),
+            "{label}: {}",
+            msgs[0]
+        );
 
         // Redelivery: same state, no error, the deny policy overwritten (still one).
         for _ in 0..10 {
             let again = process(&deps, event.clone()).await.unwrap();
-            assert_eq!(again["actions"][0]["outcome"], "already_done", "{label}: {again}");
+            assert_eq!(
+                again["actions"][0]["outcome"], "already_done",
+                "{label}: {again}"
+            );
         }
-        let policies = u.iam.list_user_policies().user_name(&u.name).send().await.unwrap();
-        assert_eq!(policies.policy_names(), ["trailguard-revoke-older-sessions"]);
+        let policies = u
+            .iam
+            .list_user_policies()
+            .user_name(&u.name)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            policies.policy_names(),
+            ["trailguard-revoke-older-sessions"]
+        );
         assert_eq!(status(&u, &u.key2).await, "Active");
     }
 }
@@ -136,7 +223,11 @@ async fn dry_run_exempt_and_unknown_keys_change_nothing() {
     let dry = key_deps(&sdk, r#"{"mode": {"access_key": "dry-run"}}"#, None);
     let r = process(&dry, health(&u.key1)).await.unwrap();
     assert_eq!(r["actions"][0]["outcome"], "dry_run");
-    let exempt = key_deps(&sdk, &json!({"exempt_principals": [format!("arn:aws:iam::*:user/{}", u.name)]}).to_string(), None);
+    let exempt = key_deps(
+        &sdk,
+        &json!({"exempt_principals": [format!("arn:aws:iam::*:user/{}", u.name)]}).to_string(),
+        None,
+    );
     let r = process(&exempt, guardduty(&u.key1, &u.name)).await.unwrap();
     assert_eq!(r["decision"], "notify");
     assert_eq!(status(&u, &u.key1).await, "Active");
@@ -144,14 +235,27 @@ async fn dry_run_exempt_and_unknown_keys_change_nothing() {
     assert!(tags(&u).await.is_empty());
 
     let enforce = key_deps(&sdk, "{}", None);
-    let r = process(&enforce, health("AKIA5DOESNOTEXIST001")).await.unwrap();
+    let r = process(&enforce, health("AKIA5DOESNOTEXIST001"))
+        .await
+        .unwrap();
     assert_eq!(r["decision"], "notify", "{r}");
-    assert!(r["notice"]["details"].to_string().contains("not found"), "{r}");
+    assert!(
+        r["notice"]["details"].to_string().contains("not found"),
+        "{r}"
+    );
 
     // A key deleted after the finding: already done, not an error.
     let v = user_with_two_keys(&sdk).await;
-    v.iam.delete_access_key().user_name(&v.name).access_key_id(&v.key1).send().await.unwrap();
-    let r = process(&enforce, guardduty(&v.key1, &v.name)).await.unwrap();
+    v.iam
+        .delete_access_key()
+        .user_name(&v.name)
+        .access_key_id(&v.key1)
+        .send()
+        .await
+        .unwrap();
+    let r = process(&enforce, guardduty(&v.key1, &v.name))
+        .await
+        .unwrap();
     assert_eq!(r["actions"][0]["outcome"], "already_done", "{r}");
     let _ = StatusType::Active;
 }

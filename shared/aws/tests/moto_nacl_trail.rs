@@ -14,8 +14,28 @@ async fn an_open_nacl_entry_is_deleted_once() {
     }
     let sdk = sdk().await;
     let ec2 = aws_sdk_ec2::Client::new(&sdk);
-    let vpc = ec2.create_vpc().cidr_block("10.1.0.0/16").send().await.unwrap().vpc().unwrap().vpc_id().unwrap().to_string();
-    let acl = ec2.create_network_acl().vpc_id(vpc).send().await.unwrap().network_acl().unwrap().network_acl_id().unwrap().to_string();
+    let vpc = ec2
+        .create_vpc()
+        .cidr_block("10.1.0.0/16")
+        .send()
+        .await
+        .unwrap()
+        .vpc()
+        .unwrap()
+        .vpc_id()
+        .unwrap()
+        .to_string();
+    let acl = ec2
+        .create_network_acl()
+        .vpc_id(vpc)
+        .send()
+        .await
+        .unwrap()
+        .network_acl()
+        .unwrap()
+        .network_acl_id()
+        .unwrap()
+        .to_string();
     let entry = |n: i32, from: i32, to: i32| {
         ec2.create_network_acl_entry()
             .network_acl_id(&acl)
@@ -24,7 +44,12 @@ async fn an_open_nacl_entry_is_deleted_once() {
             .rule_action(aws_sdk_ec2::types::RuleAction::Allow)
             .egress(false)
             .cidr_block("0.0.0.0/0")
-            .port_range(aws_sdk_ec2::types::PortRange::builder().from(from).to(to).build())
+            .port_range(
+                aws_sdk_ec2::types::PortRange::builder()
+                    .from(from)
+                    .to(to)
+                    .build(),
+            )
             .send()
     };
     entry(90, 22, 22).await.unwrap();
@@ -37,7 +62,13 @@ async fn an_open_nacl_entry_is_deleted_once() {
     let numbers = |acls: aws_sdk_ec2::operation::describe_network_acls::DescribeNetworkAclsOutput| -> Vec<i32> {
         acls.network_acls()[0].entries().iter().filter(|e| e.egress() == Some(false)).filter_map(|e| e.rule_number()).collect()
     };
-    let after = numbers(ec2.describe_network_acls().network_acl_ids(&acl).send().await.unwrap());
+    let after = numbers(
+        ec2.describe_network_acls()
+            .network_acl_ids(&acl)
+            .send()
+            .await
+            .unwrap(),
+    );
     assert!(!after.contains(&90) && after.contains(&200), "{after:?}");
     for _ in 0..3 {
         let again = process(&deps, ev.clone()).await.unwrap();
@@ -57,18 +88,46 @@ async fn stopped_logging_is_started_again() {
     let s3 = aws_sdk_s3_free_bucket(&sdk).await;
     let ct = aws_sdk_cloudtrail::Client::new(&sdk);
     let name = unique("management-events");
-    ct.create_trail().name(&name).s3_bucket_name(&s3).send().await.unwrap();
+    ct.create_trail()
+        .name(&name)
+        .s3_bucket_name(&s3)
+        .send()
+        .await
+        .unwrap();
     ct.start_logging().name(&name).send().await.unwrap();
     ct.stop_logging().name(&name).send().await.unwrap();
-    assert_eq!(ct.get_trail_status().name(&name).send().await.unwrap().is_logging(), Some(false));
+    assert_eq!(
+        ct.get_trail_status()
+            .name(&name)
+            .send()
+            .await
+            .unwrap()
+            .is_logging(),
+        Some(false)
+    );
     let mut ev = sample("aws.cloudtrail-StopLogging-by-name.json");
     ev["detail"]["requestParameters"]["name"] = json!(name);
     // The sample's caller also trips the long-term-key guard; this function only sees its own.
-    let deps = Deps { ec2: Unwired, iam: Unwired, trail: ct.clone(), notify: notifier(&sdk, None), settings: settings(Guard::Cloudtrail, "{}", None), clock: trailguard_aws::system_clock };
+    let deps = Deps {
+        ec2: Unwired,
+        iam: Unwired,
+        trail: ct.clone(),
+        notify: notifier(&sdk, None),
+        settings: settings(Guard::Cloudtrail, "{}", None),
+        clock: trailguard_aws::system_clock,
+    };
     let r = process(&deps, ev.clone()).await.unwrap();
     assert_eq!(r["actions"][0]["outcome"], "done", "{r}");
     assert_eq!(r["actions"].as_array().unwrap().len(), 1);
-    assert_eq!(ct.get_trail_status().name(&name).send().await.unwrap().is_logging(), Some(true));
+    assert_eq!(
+        ct.get_trail_status()
+            .name(&name)
+            .send()
+            .await
+            .unwrap()
+            .is_logging(),
+        Some(true)
+    );
     let r = process(&deps, ev).await.unwrap();
     assert_eq!(r["actions"][0]["outcome"], "already_done", "{r}");
 }

@@ -3,7 +3,7 @@
 
 mod common;
 
-use aws_sdk_ec2::types::{IpPermission, IpRange, Ipv6Range, Tag, TagSpecification, ResourceType};
+use aws_sdk_ec2::types::{IpPermission, IpRange, Ipv6Range, ResourceType, Tag, TagSpecification};
 use common::*;
 use serde_json::{json, Value};
 use trailguard_aws::process;
@@ -16,8 +16,22 @@ struct Group {
 
 async fn group(sdk: &aws_config::SdkConfig, tags: &[(&str, &str)]) -> Group {
     let ec2 = aws_sdk_ec2::Client::new(sdk);
-    let vpc = ec2.create_vpc().cidr_block("10.0.0.0/16").send().await.unwrap().vpc().unwrap().vpc_id().unwrap().to_string();
-    let mut req = ec2.create_security_group().group_name(unique("web")).description("web").vpc_id(vpc);
+    let vpc = ec2
+        .create_vpc()
+        .cidr_block("10.0.0.0/16")
+        .send()
+        .await
+        .unwrap()
+        .vpc()
+        .unwrap()
+        .vpc_id()
+        .unwrap()
+        .to_string();
+    let mut req = ec2
+        .create_security_group()
+        .group_name(unique("web"))
+        .description("web")
+        .vpc_id(vpc);
     if !tags.is_empty() {
         let mut spec = TagSpecification::builder().resource_type(ResourceType::SecurityGroup);
         for (k, v) in tags {
@@ -30,12 +44,28 @@ async fn group(sdk: &aws_config::SdkConfig, tags: &[(&str, &str)]) -> Group {
 }
 
 fn tcp(port: i32, cidr: &str) -> IpPermission {
-    IpPermission::builder().ip_protocol("tcp").from_port(port).to_port(port).ip_ranges(IpRange::builder().cidr_ip(cidr).build()).build()
+    IpPermission::builder()
+        .ip_protocol("tcp")
+        .from_port(port)
+        .to_port(port)
+        .ip_ranges(IpRange::builder().cidr_ip(cidr).build())
+        .build()
 }
 
 /// (rule id, egress, protocol, from, to, cidr) of every rule of the group, sorted.
 async fn rules(g: &Group) -> Vec<(String, bool, String, i32, i32, String)> {
-    let out = g.ec2.describe_security_group_rules().filters(aws_sdk_ec2::types::Filter::builder().name("group-id").values(&g.id).build()).send().await.unwrap();
+    let out = g
+        .ec2
+        .describe_security_group_rules()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("group-id")
+                .values(&g.id)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
     let mut v: Vec<_> = out
         .security_group_rules()
         .iter()
@@ -46,7 +76,10 @@ async fn rules(g: &Group) -> Vec<(String, bool, String, i32, i32, String)> {
                 r.ip_protocol().unwrap().to_string(),
                 r.from_port().unwrap_or(-1),
                 r.to_port().unwrap_or(-1),
-                r.cidr_ipv4().or(r.cidr_ipv6()).unwrap_or_default().to_string(),
+                r.cidr_ipv4()
+                    .or(r.cidr_ipv6())
+                    .unwrap_or_default()
+                    .to_string(),
             )
         })
         .collect();
@@ -92,7 +125,14 @@ async fn exactly_the_open_rule_is_revoked_and_the_compliant_one_stays() {
     }
     let sdk = sdk().await;
     let g = group(&sdk, &[]).await;
-    g.ec2.authorize_security_group_ingress().group_id(&g.id).ip_permissions(tcp(22, "0.0.0.0/0")).ip_permissions(tcp(443, "0.0.0.0/0")).send().await.unwrap();
+    g.ec2
+        .authorize_security_group_ingress()
+        .group_id(&g.id)
+        .ip_permissions(tcp(22, "0.0.0.0/0"))
+        .ip_permissions(tcp(443, "0.0.0.0/0"))
+        .send()
+        .await
+        .unwrap();
     let before = rules(&g).await;
     let event = cloudtrail_event(
         "aws.ec2-AuthorizeSecurityGroupIngress-open-ssh.json",
@@ -105,12 +145,22 @@ async fn exactly_the_open_rule_is_revoked_and_the_compliant_one_stays() {
     assert_eq!(report["actions"][0]["outcome"], "done", "{report}");
     let after = rules(&g).await;
     let ssh_id = before.iter().find(|r| r.3 == 22).unwrap().0.clone();
-    assert!(!after.iter().any(|r| r.0 == ssh_id), "the SSH rule is gone: {after:?}");
-    assert!(after.iter().any(|r| r.3 == 443 && !r.1), "the HTTPS rule stays: {after:?}");
+    assert!(
+        !after.iter().any(|r| r.0 == ssh_id),
+        "the SSH rule is gone: {after:?}"
+    );
+    assert!(
+        after.iter().any(|r| r.3 == 443 && !r.1),
+        "the HTTPS rule stays: {after:?}"
+    );
     assert_eq!(after.len(), before.len() - 1);
     let msgs = drain(&sdk, &queue).await;
     assert_eq!(msgs.len(), 1);
-    assert!(msgs[0].contains("tcp/22 from 0.0.0.0/0") && msgs[0].contains(&g.id), "{}", msgs[0]);
+    assert!(
+        msgs[0].contains("tcp/22 from 0.0.0.0/0") && msgs[0].contains(&g.id),
+        "{}",
+        msgs[0]
+    );
 
     // Delivered ten more times: same state, no error, reported as already done.
     for _ in 0..10 {
@@ -128,15 +178,35 @@ async fn legacy_flat_form_ipv6_and_all_protocols() {
     let sdk = sdk().await;
     let g = group(&sdk, &[]).await;
     // The legacy flat form: AuthorizeSecurityGroupIngress with CidrIp/IpProtocol/ports.
-    g.ec2.authorize_security_group_ingress().group_id(&g.id).cidr_ip("0.0.0.0/0").ip_protocol("tcp").from_port(3389).to_port(3389).send().await.unwrap();
     g.ec2
         .authorize_security_group_ingress()
         .group_id(&g.id)
-        .ip_permissions(IpPermission::builder().ip_protocol("-1").ipv6_ranges(Ipv6Range::builder().cidr_ipv6("::/0").build()).build())
+        .cidr_ip("0.0.0.0/0")
+        .ip_protocol("tcp")
+        .from_port(3389)
+        .to_port(3389)
         .send()
         .await
         .unwrap();
-    g.ec2.authorize_security_group_ingress().group_id(&g.id).ip_permissions(tcp(443, "0.0.0.0/0")).send().await.unwrap();
+    g.ec2
+        .authorize_security_group_ingress()
+        .group_id(&g.id)
+        .ip_permissions(
+            IpPermission::builder()
+                .ip_protocol("-1")
+                .ipv6_ranges(Ipv6Range::builder().cidr_ipv6("::/0").build())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    g.ec2
+        .authorize_security_group_ingress()
+        .group_id(&g.id)
+        .ip_permissions(tcp(443, "0.0.0.0/0"))
+        .send()
+        .await
+        .unwrap();
     let deps = ec2_deps(&sdk, Guard::SecurityGroup, "{}", None);
     let flat = cloudtrail_event(
         "aws.ec2-AuthorizeSecurityGroupIngress-legacy-flat-form.json",
@@ -156,7 +226,10 @@ async fn legacy_flat_form_ipv6_and_all_protocols() {
     let r = process(&deps, ev).await.unwrap();
     assert_eq!(r["actions"][0]["outcome"], "done", "{r}");
     let after = rules(&g).await;
-    assert!(!after.iter().any(|x| x.3 == 3389 || x.5 == "::/0"), "{after:?}");
+    assert!(
+        !after.iter().any(|x| x.3 == 3389 || x.5 == "::/0"),
+        "{after:?}"
+    );
     assert!(after.iter().any(|x| x.3 == 443), "{after:?}");
 }
 
@@ -167,22 +240,51 @@ async fn protected_group_egress_is_reverted_and_removed_rules_come_back() {
     }
     let sdk = sdk().await;
     let g = group(&sdk, &[("trailguard:protected", "true")]).await;
-    g.ec2.authorize_security_group_egress().group_id(&g.id).ip_permissions(tcp(25, "0.0.0.0/0")).send().await.unwrap();
+    g.ec2
+        .authorize_security_group_egress()
+        .group_id(&g.id)
+        .ip_permissions(tcp(25, "0.0.0.0/0"))
+        .send()
+        .await
+        .unwrap();
     let all = rules(&g).await;
     let smtp: Vec<_> = all.iter().filter(|x| x.3 == 25).cloned().collect();
     let deps = ec2_deps(&sdk, Guard::SecurityGroup, "{}", None);
-    let ev = cloudtrail_event("aws.ec2-AuthorizeSecurityGroupEgress-protected-group.json", json!({"groupId": g.id, "ipPermissions": perms_json(&[("tcp", 25, "0.0.0.0/0")])}), rule_set(&g, &smtp, true));
+    let ev = cloudtrail_event(
+        "aws.ec2-AuthorizeSecurityGroupEgress-protected-group.json",
+        json!({"groupId": g.id, "ipPermissions": perms_json(&[("tcp", 25, "0.0.0.0/0")])}),
+        rule_set(&g, &smtp, true),
+    );
     let r = process(&deps, ev).await.unwrap();
     assert_eq!(r["actions"][0]["outcome"], "done", "{r}");
     assert!(!rules(&g).await.iter().any(|x| x.3 == 25));
 
     // Someone removes the HTTPS-from-the-office rule of the protected group: it comes back.
-    g.ec2.authorize_security_group_ingress().group_id(&g.id).ip_permissions(tcp(443, "10.20.0.0/16")).send().await.unwrap();
-    g.ec2.revoke_security_group_ingress().group_id(&g.id).ip_permissions(tcp(443, "10.20.0.0/16")).send().await.unwrap();
-    let ev = cloudtrail_event("aws.ec2-RevokeSecurityGroupIngress-protected-group.json", json!({"groupId": g.id, "ipPermissions": perms_json(&[("tcp", 443, "10.20.0.0/16")])}), json!({"_return": true}));
+    g.ec2
+        .authorize_security_group_ingress()
+        .group_id(&g.id)
+        .ip_permissions(tcp(443, "10.20.0.0/16"))
+        .send()
+        .await
+        .unwrap();
+    g.ec2
+        .revoke_security_group_ingress()
+        .group_id(&g.id)
+        .ip_permissions(tcp(443, "10.20.0.0/16"))
+        .send()
+        .await
+        .unwrap();
+    let ev = cloudtrail_event(
+        "aws.ec2-RevokeSecurityGroupIngress-protected-group.json",
+        json!({"groupId": g.id, "ipPermissions": perms_json(&[("tcp", 443, "10.20.0.0/16")])}),
+        json!({"_return": true}),
+    );
     let r = process(&deps, ev.clone()).await.unwrap();
     assert_eq!(r["actions"][0]["outcome"], "done", "{r}");
-    assert!(rules(&g).await.iter().any(|x| x.3 == 443 && x.5 == "10.20.0.0/16"));
+    assert!(rules(&g)
+        .await
+        .iter()
+        .any(|x| x.3 == 443 && x.5 == "10.20.0.0/16"));
     let r = process(&deps, ev).await.unwrap();
     assert_eq!(r["actions"][0]["outcome"], "already_done", "{r}");
 }
@@ -194,16 +296,49 @@ async fn dry_run_own_role_and_exempt_principal_change_nothing() {
     }
     let sdk = sdk().await;
     let g = group(&sdk, &[]).await;
-    g.ec2.authorize_security_group_ingress().group_id(&g.id).ip_permissions(tcp(22, "0.0.0.0/0")).send().await.unwrap();
+    g.ec2
+        .authorize_security_group_ingress()
+        .group_id(&g.id)
+        .ip_permissions(tcp(22, "0.0.0.0/0"))
+        .send()
+        .await
+        .unwrap();
     let before = rules(&g).await;
     let ssh: Vec<_> = before.iter().filter(|x| x.3 == 22).cloned().collect();
     let req = json!({"groupId": g.id, "ipPermissions": perms_json(&[("tcp", 22, "0.0.0.0/0")])});
-    let dry = ec2_deps(&sdk, Guard::SecurityGroup, r#"{"mode": {"default": "dry-run"}}"#, None);
-    let r = process(&dry, cloudtrail_event("aws.ec2-AuthorizeSecurityGroupIngress-open-ssh.json", req.clone(), rule_set(&g, &ssh, false))).await.unwrap();
+    let dry = ec2_deps(
+        &sdk,
+        Guard::SecurityGroup,
+        r#"{"mode": {"default": "dry-run"}}"#,
+        None,
+    );
+    let r = process(
+        &dry,
+        cloudtrail_event(
+            "aws.ec2-AuthorizeSecurityGroupIngress-open-ssh.json",
+            req.clone(),
+            rule_set(&g, &ssh, false),
+        ),
+    )
+    .await
+    .unwrap();
     assert_eq!(r["actions"][0]["outcome"], "dry_run");
-    let enforce = ec2_deps(&sdk, Guard::SecurityGroup, r#"{"exempt_principals": ["arn:aws:iam::*:role/BreakGlassAdmin"]}"#, None);
-    for template in ["aws.ec2-AuthorizeSecurityGroupIngress-own-role.json", "aws.ec2-AuthorizeSecurityGroupIngress-exempt-principal.json"] {
-        let r = process(&enforce, cloudtrail_event(template, req.clone(), rule_set(&g, &ssh, false))).await.unwrap();
+    let enforce = ec2_deps(
+        &sdk,
+        Guard::SecurityGroup,
+        r#"{"exempt_principals": ["arn:aws:iam::*:role/BreakGlassAdmin"]}"#,
+        None,
+    );
+    for template in [
+        "aws.ec2-AuthorizeSecurityGroupIngress-own-role.json",
+        "aws.ec2-AuthorizeSecurityGroupIngress-exempt-principal.json",
+    ] {
+        let r = process(
+            &enforce,
+            cloudtrail_event(template, req.clone(), rule_set(&g, &ssh, false)),
+        )
+        .await
+        .unwrap();
         assert_eq!(r["decision"], "ignore", "{template}: {r}");
     }
     assert_eq!(rules(&g).await, before);
@@ -218,9 +353,26 @@ async fn a_group_named_only_by_name_is_resolved() {
     let ec2 = aws_sdk_ec2::Client::new(&sdk);
     // EC2 takes group names only in the default VPC, which is where such events come from.
     let name = unique("legacy");
-    let id = ec2.create_security_group().group_name(&name).description("legacy").send().await.unwrap().group_id().unwrap().to_string();
-    ec2.authorize_security_group_ingress().group_name(&name).ip_permissions(tcp(5432, "0.0.0.0/0")).send().await.unwrap();
-    let g = Group { id: id.clone(), ec2 };
+    let id = ec2
+        .create_security_group()
+        .group_name(&name)
+        .description("legacy")
+        .send()
+        .await
+        .unwrap()
+        .group_id()
+        .unwrap()
+        .to_string();
+    ec2.authorize_security_group_ingress()
+        .group_name(&name)
+        .ip_permissions(tcp(5432, "0.0.0.0/0"))
+        .send()
+        .await
+        .unwrap();
+    let g = Group {
+        id: id.clone(),
+        ec2,
+    };
     let ev = cloudtrail_event(
         "aws.ec2-AuthorizeSecurityGroupIngress-group-name-only.json",
         json!({"groupName": name, "ipPermissions": perms_json(&[("tcp", 5432, "0.0.0.0/0")])}),

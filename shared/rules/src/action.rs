@@ -44,7 +44,9 @@ impl Permission {
         } else if let Some(p) = &self.prefix_list_id {
             Some(Peer::PrefixList(p.clone()))
         } else {
-            self.source_group_id.as_ref().map(|g| Peer::Group(g.clone()))
+            self.source_group_id
+                .as_ref()
+                .map(|g| Peer::Group(g.clone()))
         }
     }
 
@@ -84,7 +86,11 @@ pub enum PrincipalKind {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Action {
     /// Revoke rules by their security-group-rule ids (one EC2 call).
-    RevokeSecurityGroupRules { group_id: String, egress: bool, rule_ids: Vec<String> },
+    RevokeSecurityGroupRules {
+        group_id: String,
+        egress: bool,
+        rule_ids: Vec<String>,
+    },
     /// Revoke rules by their exact permissions (when the event carries no rule ids).
     RevokeSecurityGroupPermissions {
         #[serde(skip_serializing_if = "Option::is_none")]
@@ -95,20 +101,44 @@ pub enum Action {
         permissions: Vec<Permission>,
     },
     /// Put back rules removed from a protected group.
-    AuthorizeSecurityGroupPermissions { group_id: String, egress: bool, permissions: Vec<Permission> },
+    AuthorizeSecurityGroupPermissions {
+        group_id: String,
+        egress: bool,
+        permissions: Vec<Permission>,
+    },
     /// Set exactly this key Inactive. Never deletes it: the key is evidence. The user is
     /// null only in offline decisions (the CLI) where the event does not name the owner;
     /// the functions always resolve it first.
-    DeactivateAccessKey { user_name: Option<String>, access_key_id: String },
+    DeactivateAccessKey {
+        user_name: Option<String>,
+        access_key_id: String,
+    },
     /// Attach the inline deny-all policy for sessions issued before the action runs.
-    RevokeSessions { principal: PrincipalKind, name: Option<String>, policy_name: String },
+    RevokeSessions {
+        principal: PrincipalKind,
+        name: Option<String>,
+        policy_name: String,
+    },
     /// Tag the user `trailguard:quarantined` = "<time> <reason>".
-    TagUser { user_name: Option<String>, key: String, reason: String },
+    TagUser {
+        user_name: Option<String>,
+        key: String,
+        reason: String,
+    },
     /// Best effort: summarise what the key did (CloudTrail LookupEvents). Never blocks or
     /// fails containment.
-    SummarizeKeyActivity { access_key_id: String, hours: u32 },
-    DeleteNetworkAclEntry { network_acl_id: String, rule_number: i64, egress: bool },
-    StartLogging { trail: String },
+    SummarizeKeyActivity {
+        access_key_id: String,
+        hours: u32,
+    },
+    DeleteNetworkAclEntry {
+        network_acl_id: String,
+        rule_number: i64,
+        egress: bool,
+    },
+    StartLogging {
+        trail: String,
+    },
     /// Switch back on trail settings an UpdateTrail switched off.
     UpdateTrail {
         trail: String,
@@ -123,23 +153,42 @@ impl Action {
     /// The IAM actions the executor calls for this step.
     pub fn iam_actions(&self) -> Vec<&'static str> {
         match self {
-            Action::RevokeSecurityGroupRules { egress, .. } | Action::RevokeSecurityGroupPermissions { egress, .. } => {
-                vec![if *egress { "ec2:RevokeSecurityGroupEgress" } else { "ec2:RevokeSecurityGroupIngress" }]
+            Action::RevokeSecurityGroupRules { egress, .. }
+            | Action::RevokeSecurityGroupPermissions { egress, .. } => {
+                vec![if *egress {
+                    "ec2:RevokeSecurityGroupEgress"
+                } else {
+                    "ec2:RevokeSecurityGroupIngress"
+                }]
             }
             Action::AuthorizeSecurityGroupPermissions { egress, .. } => {
-                vec![if *egress { "ec2:AuthorizeSecurityGroupEgress" } else { "ec2:AuthorizeSecurityGroupIngress" }]
+                vec![if *egress {
+                    "ec2:AuthorizeSecurityGroupEgress"
+                } else {
+                    "ec2:AuthorizeSecurityGroupIngress"
+                }]
             }
             // ListAccessKeys first, so a key already Inactive or deleted is reported as already
             // done, and the only mutating call is the one UpdateAccessKey.
             Action::DeactivateAccessKey { .. } => vec!["iam:ListAccessKeys", "iam:UpdateAccessKey"],
-            Action::RevokeSessions { principal: PrincipalKind::User, .. } => vec!["iam:PutUserPolicy"],
-            Action::RevokeSessions { principal: PrincipalKind::Role, .. } => vec!["iam:PutRolePolicy"],
+            Action::RevokeSessions {
+                principal: PrincipalKind::User,
+                ..
+            } => vec!["iam:PutUserPolicy"],
+            Action::RevokeSessions {
+                principal: PrincipalKind::Role,
+                ..
+            } => vec!["iam:PutRolePolicy"],
             Action::TagUser { .. } => vec!["iam:TagUser"],
             Action::SummarizeKeyActivity { .. } => vec!["cloudtrail:LookupEvents"],
             // DescribeNetworkAcls first, so an entry already deleted is reported as already done.
-            Action::DeleteNetworkAclEntry { .. } => vec!["ec2:DescribeNetworkAcls", "ec2:DeleteNetworkAclEntry"],
+            Action::DeleteNetworkAclEntry { .. } => {
+                vec!["ec2:DescribeNetworkAcls", "ec2:DeleteNetworkAclEntry"]
+            }
             // GetTrailStatus first, so a trail already logging is reported as already done.
-            Action::StartLogging { .. } => vec!["cloudtrail:GetTrailStatus", "cloudtrail:StartLogging"],
+            Action::StartLogging { .. } => {
+                vec!["cloudtrail:GetTrailStatus", "cloudtrail:StartLogging"]
+            }
             Action::UpdateTrail { .. } => vec!["cloudtrail:UpdateTrail"],
         }
     }
@@ -159,7 +208,9 @@ impl Action {
         match self {
             Action::RevokeSecurityGroupRules { .. } => "revoke_security_group_rules",
             Action::RevokeSecurityGroupPermissions { .. } => "revoke_security_group_permissions",
-            Action::AuthorizeSecurityGroupPermissions { .. } => "authorize_security_group_permissions",
+            Action::AuthorizeSecurityGroupPermissions { .. } => {
+                "authorize_security_group_permissions"
+            }
             Action::DeactivateAccessKey { .. } => "deactivate_access_key",
             Action::RevokeSessions { .. } => "revoke_sessions",
             Action::TagUser { .. } => "tag_user",
@@ -173,31 +224,90 @@ impl Action {
     /// One line for humans: what this step does (or would do).
     pub fn describe(&self) -> String {
         match self {
-            Action::RevokeSecurityGroupRules { group_id, egress, rule_ids } => {
-                format!("revoke {} rule(s) {} of {group_id}", if *egress { "egress" } else { "ingress" }, rule_ids.join(", "))
+            Action::RevokeSecurityGroupRules {
+                group_id,
+                egress,
+                rule_ids,
+            } => {
+                format!(
+                    "revoke {} rule(s) {} of {group_id}",
+                    if *egress { "egress" } else { "ingress" },
+                    rule_ids.join(", ")
+                )
             }
-            Action::RevokeSecurityGroupPermissions { group_id, group_name, egress, permissions } => format!(
+            Action::RevokeSecurityGroupPermissions {
+                group_id,
+                group_name,
+                egress,
+                permissions,
+            } => format!(
                 "revoke {} {} of {}",
                 if *egress { "egress" } else { "ingress" },
-                permissions.iter().map(Permission::describe).collect::<Vec<_>>().join("; "),
+                permissions
+                    .iter()
+                    .map(Permission::describe)
+                    .collect::<Vec<_>>()
+                    .join("; "),
                 group_id.as_deref().or(group_name.as_deref()).unwrap_or("?")
             ),
-            Action::AuthorizeSecurityGroupPermissions { group_id, egress, permissions } => format!(
+            Action::AuthorizeSecurityGroupPermissions {
+                group_id,
+                egress,
+                permissions,
+            } => format!(
                 "re-authorize {} {} on protected {group_id}",
                 if *egress { "egress" } else { "ingress" },
-                permissions.iter().map(Permission::describe).collect::<Vec<_>>().join("; ")
+                permissions
+                    .iter()
+                    .map(Permission::describe)
+                    .collect::<Vec<_>>()
+                    .join("; ")
             ),
-            Action::DeactivateAccessKey { user_name, access_key_id } => format!("deactivate access key {access_key_id} of user {}", owner(user_name)),
-            Action::RevokeSessions { principal, name, policy_name } => {
-                format!("deny sessions issued before now to {} {} (inline policy {policy_name})", if *principal == PrincipalKind::User { "user" } else { "role" }, owner(name))
+            Action::DeactivateAccessKey {
+                user_name,
+                access_key_id,
+            } => format!(
+                "deactivate access key {access_key_id} of user {}",
+                owner(user_name)
+            ),
+            Action::RevokeSessions {
+                principal,
+                name,
+                policy_name,
+            } => {
+                format!(
+                    "deny sessions issued before now to {} {} (inline policy {policy_name})",
+                    if *principal == PrincipalKind::User {
+                        "user"
+                    } else {
+                        "role"
+                    },
+                    owner(name)
+                )
             }
-            Action::TagUser { user_name, key, .. } => format!("tag user {} with {key}", owner(user_name)),
-            Action::SummarizeKeyActivity { access_key_id, hours } => format!("summarise the last {hours}h of activity of {access_key_id}"),
-            Action::DeleteNetworkAclEntry { network_acl_id, rule_number, egress } => {
-                format!("delete {} entry {rule_number} of {network_acl_id}", if *egress { "egress" } else { "ingress" })
+            Action::TagUser { user_name, key, .. } => {
+                format!("tag user {} with {key}", owner(user_name))
+            }
+            Action::SummarizeKeyActivity {
+                access_key_id,
+                hours,
+            } => format!("summarise the last {hours}h of activity of {access_key_id}"),
+            Action::DeleteNetworkAclEntry {
+                network_acl_id,
+                rule_number,
+                egress,
+            } => {
+                format!(
+                    "delete {} entry {rule_number} of {network_acl_id}",
+                    if *egress { "egress" } else { "ingress" }
+                )
             }
             Action::StartLogging { trail } => format!("start logging on trail {trail}"),
-            Action::UpdateTrail { trail, multi_region, log_file_validation } => {
+            Action::UpdateTrail {
+                trail,
+                multi_region,
+                log_file_validation,
+            } => {
                 let mut what = Vec::new();
                 if multi_region == &Some(true) {
                     what.push("multi-region");

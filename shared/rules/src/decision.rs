@@ -33,15 +33,34 @@ pub struct Decision {
 
 impl Decision {
     pub fn ignore(reason: impl Into<String>) -> Decision {
-        Decision { kind: Kind::Ignore, reason: reason.into(), guard: None, mode: Mode::Enforce, actions: vec![], notice: None, assumed: vec![] }
+        Decision {
+            kind: Kind::Ignore,
+            reason: reason.into(),
+            guard: None,
+            mode: Mode::Enforce,
+            actions: vec![],
+            notice: None,
+            assumed: vec![],
+        }
     }
 
     pub fn notify(reason: impl Into<String>, notice: Notice) -> Decision {
-        Decision { kind: Kind::Notify, reason: reason.into(), notice: Some(notice), ..Decision::ignore("") }
+        Decision {
+            kind: Kind::Notify,
+            reason: reason.into(),
+            notice: Some(notice),
+            ..Decision::ignore("")
+        }
     }
 
     pub fn remediate(reason: impl Into<String>, actions: Vec<Action>, notice: Notice) -> Decision {
-        Decision { kind: Kind::Remediate, reason: reason.into(), actions, notice: Some(notice), ..Decision::ignore("") }
+        Decision {
+            kind: Kind::Remediate,
+            reason: reason.into(),
+            actions,
+            notice: Some(notice),
+            ..Decision::ignore("")
+        }
     }
 
     /// The decision's JSON, without per-action outcomes. Stable: scripts rely on it.
@@ -90,7 +109,11 @@ pub fn event_summary(e: &Event) -> Value {
         EventBody::Manual(m) => (m.requested_by.clone(), None, m.access_key_id.clone(), None),
         _ => (None, None, None, None),
     };
-    let time = e.envelope.time.clone().or_else(|| e.cloudtrail().and_then(|r| r.event_time.clone()));
+    let time = e
+        .envelope
+        .time
+        .clone()
+        .or_else(|| e.cloudtrail().and_then(|r| r.event_time.clone()));
     json!({
         "source": e.envelope.source,
         "detail_type": e.envelope.detail_type,

@@ -16,7 +16,10 @@ pub enum FactRequest {
         group_name: Option<String>,
     },
     /// Whether each of these rules is ingress or egress (ModifySecurityGroupRules does not say).
-    SecurityGroupRules { group_id: String, rule_ids: Vec<String> },
+    SecurityGroupRules {
+        group_id: String,
+        rule_ids: Vec<String>,
+    },
     /// The IAM user that owns an access key.
     AccessKeyOwner { access_key_id: String },
     /// A network ACL's tags.
@@ -71,7 +74,10 @@ pub(crate) enum Known<T> {
 
 impl Facts {
     pub fn offline() -> Facts {
-        Facts { offline: true, ..Facts::default() }
+        Facts {
+            offline: true,
+            ..Facts::default()
+        }
     }
 
     pub(crate) fn group(&self, id: Option<&str>, name: Option<&str>) -> Known<Option<GroupFacts>> {
@@ -87,14 +93,23 @@ impl Facts {
         if self.offline || self.missing_groups.iter().any(|m| m == key) {
             return Known::Yes(None);
         }
-        Known::Need(FactRequest::SecurityGroup { group_id: id.map(String::from), group_name: if id.is_none() { name.map(String::from) } else { None } })
+        Known::Need(FactRequest::SecurityGroup {
+            group_id: id.map(String::from),
+            group_name: if id.is_none() {
+                name.map(String::from)
+            } else {
+                None
+            },
+        })
     }
 
     pub(crate) fn key_owner(&self, key: &str) -> Known<Option<String>> {
         match self.key_owners.get(key) {
             Some(o) => Known::Yes(o.clone()),
             None if self.offline => Known::Yes(None),
-            None => Known::Need(FactRequest::AccessKeyOwner { access_key_id: key.to_string() }),
+            None => Known::Need(FactRequest::AccessKeyOwner {
+                access_key_id: key.to_string(),
+            }),
         }
     }
 
@@ -102,12 +117,17 @@ impl Facts {
         match self.network_acls.get(id) {
             Some(t) => Known::Yes(t.clone()),
             None if self.offline => Known::Yes(Tags::new()),
-            None => Known::Need(FactRequest::NetworkAcl { network_acl_id: id.to_string() }),
+            None => Known::Need(FactRequest::NetworkAcl {
+                network_acl_id: id.to_string(),
+            }),
         }
     }
 }
 
 /// Whether a tag is set to a true value ("true", "yes", "1", any case).
 pub fn tag_is_true(tags: &Tags, key: &str) -> bool {
-    !key.is_empty() && tags.get(key).is_some_and(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "true" | "yes" | "1"))
+    !key.is_empty()
+        && tags
+            .get(key)
+            .is_some_and(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "true" | "yes" | "1"))
 }

@@ -36,12 +36,21 @@ mod tests {
 
     #[test]
     fn globs() {
-        assert!(matches("arn:aws:iam::*:role/BreakGlass*", "arn:aws:iam::123456789012:role/BreakGlassAdmin"));
-        assert!(!matches("arn:aws:iam::*:role/BreakGlass*", "arn:aws:iam::123456789012:role/Dev"));
+        assert!(matches(
+            "arn:aws:iam::*:role/BreakGlass*",
+            "arn:aws:iam::123456789012:role/BreakGlassAdmin"
+        ));
+        assert!(!matches(
+            "arn:aws:iam::*:role/BreakGlass*",
+            "arn:aws:iam::123456789012:role/Dev"
+        ));
         assert!(matches("*", ""));
         assert!(matches("a?c", "abc"));
         assert!(!matches("a?c", "ac"));
         assert!(matches("*:user/alice", "arn:aws:iam::1:user/alice"));
-        assert!(!matches("arn:aws:iam::1:user/alice", "arn:aws:iam::1:user/alice2"));
+        assert!(!matches(
+            "arn:aws:iam::1:user/alice",
+            "arn:aws:iam::1:user/alice2"
+        ));
     }
 }

@@ -27,7 +27,12 @@ pub use policy::{Guard, Mode, Policy, PolicyError};
 /// with a reason that names the guard.
 pub fn decide_guard(guard: Guard, event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
     if !guards::applies(guard, event) {
-        let mut d = Decision::ignore(format!("{} ({}) is not an event {} handles", event.name(), event.envelope.source.as_deref().unwrap_or("?"), guard.function_name()));
+        let mut d = Decision::ignore(format!(
+            "{} ({}) is not an event {} handles",
+            event.name(),
+            event.envelope.source.as_deref().unwrap_or("?"),
+            guard.function_name()
+        ));
         d.guard = Some(guard);
         d.mode = policy.mode(guard);
         return Verdict::Decided(d);
@@ -57,12 +62,21 @@ pub fn decide(event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
         return Verdict::Decided(Decision::ignore(format!(
             "no guard handles {} events ({})",
             event.envelope.source.as_deref().unwrap_or("unknown-source"),
-            event.envelope.detail_type.as_deref().unwrap_or("no detail-type")
+            event
+                .envelope
+                .detail_type
+                .as_deref()
+                .unwrap_or("no detail-type")
         )));
     };
     // The first guard that applies is the most specific one (Guard::ALL puts the access-key
     // guard, which reads every CloudTrail call, last); a stronger later decision wins.
-    let mut best = decided.iter().filter(|d| d.kind > first.kind).max_by_key(|d| d.kind).cloned().unwrap_or(first);
+    let mut best = decided
+        .iter()
+        .filter(|d| d.kind > first.kind)
+        .max_by_key(|d| d.kind)
+        .cloned()
+        .unwrap_or(first);
     for d in &decided {
         if d.guard != best.guard && d.kind != Kind::Ignore {
             best.actions.extend(d.actions.iter().cloned());
@@ -78,6 +92,8 @@ pub fn decide_offline(event: &Event, policy: &Policy) -> Decision {
     match decide(event, policy, &Facts::offline()) {
         Verdict::Decided(d) => d,
         // Offline facts answer every request, so this is not reached; say so rather than panic.
-        Verdict::NeedFacts(f) => Decision::ignore(format!("facts could not be assumed offline: {f:?}")),
+        Verdict::NeedFacts(f) => {
+            Decision::ignore(format!("facts could not be assumed offline: {f:?}"))
+        }
     }
 }

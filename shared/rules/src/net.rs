@@ -84,10 +84,19 @@ impl PortRange {
         match (from, to) {
             (Some(f), Some(t)) if f >= 0 && t >= 0 => {
                 let (a, b) = (clamp(f), clamp(t));
-                PortRange { from: a.min(b), to: a.max(b) }
+                PortRange {
+                    from: a.min(b),
+                    to: a.max(b),
+                }
             }
-            (Some(f), None) if f >= 0 => PortRange { from: clamp(f), to: clamp(f) },
-            (None, Some(t)) if t >= 0 => PortRange { from: clamp(t), to: clamp(t) },
+            (Some(f), None) if f >= 0 => PortRange {
+                from: clamp(f),
+                to: clamp(f),
+            },
+            (None, Some(t)) if t >= 0 => PortRange {
+                from: clamp(t),
+                to: clamp(t),
+            },
             _ => PortRange::ALL,
         }
     }
@@ -135,7 +144,11 @@ impl PortSpec {
                     return Err(format!("`{raw}`: only tcp and udp take ports"));
                 }
                 let (a, b) = r.split_once('-').unwrap_or((r, r));
-                let p = |x: &str| x.trim().parse::<u16>().map_err(|_| format!("`{raw}`: `{x}` is not a port number (0-65535)"));
+                let p = |x: &str| {
+                    x.trim()
+                        .parse::<u16>()
+                        .map_err(|_| format!("`{raw}`: `{x}` is not a port number (0-65535)"))
+                };
                 let (from, to) = (p(a)?, p(b)?);
                 if from > to {
                     return Err(format!("`{raw}`: the range runs backwards"));
@@ -215,8 +228,17 @@ mod tests {
 
     #[test]
     fn port_specs() {
-        assert_eq!(PortSpec::parse("tcp/443").unwrap().ports, PortRange { from: 443, to: 443 });
-        assert_eq!(PortSpec::parse("TCP/8000-8080").unwrap().ports, PortRange { from: 8000, to: 8080 });
+        assert_eq!(
+            PortSpec::parse("tcp/443").unwrap().ports,
+            PortRange { from: 443, to: 443 }
+        );
+        assert_eq!(
+            PortSpec::parse("TCP/8000-8080").unwrap().ports,
+            PortRange {
+                from: 8000,
+                to: 8080
+            }
+        );
         assert_eq!(PortSpec::parse("icmp").unwrap().protocol, Protocol::Icmp);
         assert_eq!(PortSpec::parse("50").unwrap().protocol, Protocol::Other(50));
         assert!(PortSpec::parse("tcp/99999").is_err());
@@ -227,12 +249,30 @@ mod tests {
 
     #[test]
     fn coverage() {
-        let a = [PortRange { from: 80, to: 80 }, PortRange { from: 443, to: 443 }];
+        let a = [
+            PortRange { from: 80, to: 80 },
+            PortRange { from: 443, to: 443 },
+        ];
         assert!(covered(PortRange { from: 80, to: 80 }, &a));
         assert!(!covered(PortRange { from: 80, to: 443 }, &a));
         assert!(!covered(PortRange { from: 22, to: 22 }, &a));
-        assert!(covered(PortRange { from: 1100, to: 2000 }, &[PortRange { from: 1024, to: 65535 }]));
-        assert!(covered(PortRange { from: 10, to: 20 }, &[PortRange { from: 10, to: 15 }, PortRange { from: 16, to: 20 }]));
+        assert!(covered(
+            PortRange {
+                from: 1100,
+                to: 2000
+            },
+            &[PortRange {
+                from: 1024,
+                to: 65535
+            }]
+        ));
+        assert!(covered(
+            PortRange { from: 10, to: 20 },
+            &[
+                PortRange { from: 10, to: 15 },
+                PortRange { from: 16, to: 20 }
+            ]
+        ));
         assert!(covered(PortRange::ALL, &[PortRange::ALL]));
         assert!(!covered(PortRange::ALL, &[]));
     }
@@ -241,6 +281,9 @@ mod tests {
     fn bounds() {
         assert_eq!(PortRange::from_bounds(Some(-1), Some(-1)), PortRange::ALL);
         assert_eq!(PortRange::from_bounds(None, None), PortRange::ALL);
-        assert_eq!(PortRange::from_bounds(Some(25), Some(22)), PortRange { from: 22, to: 25 });
+        assert_eq!(
+            PortRange::from_bounds(Some(25), Some(22)),
+            PortRange { from: 22, to: 25 }
+        );
     }
 }

@@ -50,7 +50,12 @@ pub enum Guard {
 }
 
 impl Guard {
-    pub const ALL: [Guard; 4] = [Guard::SecurityGroup, Guard::NetworkAcl, Guard::Cloudtrail, Guard::AccessKey];
+    pub const ALL: [Guard; 4] = [
+        Guard::SecurityGroup,
+        Guard::NetworkAcl,
+        Guard::Cloudtrail,
+        Guard::AccessKey,
+    ];
 
     /// The function (crate and template resource) that runs this guard.
     pub fn function_name(self) -> &'static str {
@@ -173,7 +178,13 @@ impl Default for PolicyFile {
 
 impl Default for ModeFile {
     fn default() -> Self {
-        ModeFile { default: Mode::Enforce, security_group: None, access_key: None, network_acl: None, cloudtrail: None }
+        ModeFile {
+            default: Mode::Enforce,
+            security_group: None,
+            access_key: None,
+            network_acl: None,
+            cloudtrail: None,
+        }
     }
 }
 
@@ -182,26 +193,38 @@ impl Default for PublicNetworksFile {
         PublicNetworksFile {
             ipv4_prefix_shorter_than: 16,
             ipv6_prefix_shorter_than: 32,
-            private_ranges: vec!["10.0.0.0/8".into(), "172.16.0.0/12".into(), "192.168.0.0/16".into()],
+            private_ranges: vec![
+                "10.0.0.0/8".into(),
+                "172.16.0.0/12".into(),
+                "192.168.0.0/16".into(),
+            ],
         }
     }
 }
 
 impl Default for GuardDutyFile {
     fn default() -> Self {
-        GuardDutyFile { act_at: 7.0, notify_at: 4.0 }
+        GuardDutyFile {
+            act_at: 7.0,
+            notify_at: 4.0,
+        }
     }
 }
 
 impl Default for NetworkAclFile {
     fn default() -> Self {
-        NetworkAclFile { ephemeral_ports: vec!["tcp/1024-65535".into(), "udp/1024-65535".into()], on_replace: OnReplace::Notify }
+        NetworkAclFile {
+            ephemeral_ports: vec!["tcp/1024-65535".into(), "udp/1024-65535".into()],
+            on_replace: OnReplace::Notify,
+        }
     }
 }
 
 impl Default for CloudTrailFile {
     fn default() -> Self {
-        CloudTrailFile { revert_trail_settings: true }
+        CloudTrailFile {
+            revert_trail_settings: true,
+        }
     }
 }
 
@@ -251,7 +274,9 @@ impl Default for Policy {
     fn default() -> Self {
         // The embedded default is checked by a unit test, so this cannot fail at run time;
         // the fallback keeps the promise never to panic even if that test were skipped.
-        Policy::from_json(DEFAULT_POLICY_JSON).unwrap_or_else(|_| Policy::validate(PolicyFile::default()).unwrap_or_else(|_| unreachable_policy()))
+        Policy::from_json(DEFAULT_POLICY_JSON).unwrap_or_else(|_| {
+            Policy::validate(PolicyFile::default()).unwrap_or_else(|_| unreachable_policy())
+        })
     }
 }
 
@@ -259,7 +284,12 @@ fn unreachable_policy() -> Policy {
     // Built field by field from values that need no validation.
     let file = PolicyFile::default();
     Policy {
-        modes: [(Guard::SecurityGroup, Mode::DryRun), (Guard::AccessKey, Mode::DryRun), (Guard::NetworkAcl, Mode::DryRun), (Guard::Cloudtrail, Mode::DryRun)],
+        modes: [
+            (Guard::SecurityGroup, Mode::DryRun),
+            (Guard::AccessKey, Mode::DryRun),
+            (Guard::NetworkAcl, Mode::DryRun),
+            (Guard::Cloudtrail, Mode::DryRun),
+        ],
         public_ports: vec![],
         ipv4_prefix_shorter_than: 16,
         ipv6_prefix_shorter_than: 32,
@@ -289,35 +319,61 @@ impl Policy {
     /// errors (a typo must not silently weaken the policy).
     pub fn from_json(text: &str) -> Result<Policy, PolicyError> {
         let de = &mut serde_json::Deserializer::from_str(text);
-        let file: PolicyFile = serde_path_to_error::deserialize(de).map_err(|e| PolicyError::Syntax {
-            path: e.path().to_string(),
-            problem: e.inner().to_string(),
-        })?;
+        let file: PolicyFile =
+            serde_path_to_error::deserialize(de).map_err(|e| PolicyError::Syntax {
+                path: e.path().to_string(),
+                problem: e.inner().to_string(),
+            })?;
         Policy::validate(file)
     }
 
     fn validate(file: PolicyFile) -> Result<Policy, PolicyError> {
-        let field = |f: String, p: String| PolicyError::Field { field: f, problem: p };
+        let field = |f: String, p: String| PolicyError::Field {
+            field: f,
+            problem: p,
+        };
         let specs = |name: &str, list: &[String]| -> Result<Vec<PortSpec>, PolicyError> {
-            list.iter().enumerate().map(|(i, s)| PortSpec::parse(s).map_err(|p| field(format!("{name}[{i}]"), p))).collect()
+            list.iter()
+                .enumerate()
+                .map(|(i, s)| PortSpec::parse(s).map_err(|p| field(format!("{name}[{i}]"), p)))
+                .collect()
         };
         let nets = |name: &str, list: &[String]| -> Result<Vec<IpNet>, PolicyError> {
             list.iter()
                 .enumerate()
-                .map(|(i, s)| s.trim().parse::<IpNet>().map(|n| n.trunc()).map_err(|_| field(format!("{name}[{i}]"), format!("`{s}` is not a CIDR block such as 10.0.0.0/8"))))
+                .map(|(i, s)| {
+                    s.trim().parse::<IpNet>().map(|n| n.trunc()).map_err(|_| {
+                        field(
+                            format!("{name}[{i}]"),
+                            format!("`{s}` is not a CIDR block such as 10.0.0.0/8"),
+                        )
+                    })
+                })
                 .collect()
         };
         let pn = &file.public_networks;
         if pn.ipv4_prefix_shorter_than > 32 {
-            return Err(field("public_networks.ipv4_prefix_shorter_than".into(), "must be 0 to 32".into()));
+            return Err(field(
+                "public_networks.ipv4_prefix_shorter_than".into(),
+                "must be 0 to 32".into(),
+            ));
         }
         if pn.ipv6_prefix_shorter_than > 128 {
-            return Err(field("public_networks.ipv6_prefix_shorter_than".into(), "must be 0 to 128".into()));
+            return Err(field(
+                "public_networks.ipv6_prefix_shorter_than".into(),
+                "must be 0 to 128".into(),
+            ));
         }
         let g = &file.guardduty;
-        for (name, v) in [("guardduty.act_at", g.act_at), ("guardduty.notify_at", g.notify_at)] {
+        for (name, v) in [
+            ("guardduty.act_at", g.act_at),
+            ("guardduty.notify_at", g.notify_at),
+        ] {
             if !(0.0..=10.0).contains(&v) {
-                return Err(field(name.into(), format!("{v} is outside GuardDuty's severity scale 0-10")));
+                return Err(field(
+                    name.into(),
+                    format!("{v} is outside GuardDuty's severity scale 0-10"),
+                ));
             }
         }
         if g.notify_at > g.act_at {
@@ -325,26 +381,54 @@ impl Policy {
         }
         for (i, p) in file.exempt_principals.iter().enumerate() {
             if p.trim().is_empty() {
-                return Err(field(format!("exempt_principals[{i}]"), "empty pattern".into()));
+                return Err(field(
+                    format!("exempt_principals[{i}]"),
+                    "empty pattern".into(),
+                ));
             }
             if p.trim() == "*" {
-                return Err(field(format!("exempt_principals[{i}]"), "`*` would exempt everyone; use mode dry-run to switch remediation off".into()));
+                return Err(field(
+                    format!("exempt_principals[{i}]"),
+                    "`*` would exempt everyone; use mode dry-run to switch remediation off".into(),
+                ));
             }
         }
         for (i, r) in file.own_roles.iter().enumerate() {
             if !(r.starts_with("arn:") && r.contains(":role/")) {
-                return Err(field(format!("own_roles[{i}]"), format!("`{r}` is not a role ARN (arn:aws:iam::ACCOUNT:role/NAME)")));
+                return Err(field(
+                    format!("own_roles[{i}]"),
+                    format!("`{r}` is not a role ARN (arn:aws:iam::ACCOUNT:role/NAME)"),
+                ));
             }
         }
         for (i, k) in file.honeytoken_access_keys.iter().enumerate() {
             if !is_access_key_id(k) {
-                return Err(field(format!("honeytoken_access_keys[{i}]"), format!("`{k}` is not an access key id (AKIA... or ASIA..., 16-128 characters)")));
+                return Err(field(
+                    format!("honeytoken_access_keys[{i}]"),
+                    format!(
+                        "`{k}` is not an access key id (AKIA... or ASIA..., 16-128 characters)"
+                    ),
+                ));
             }
         }
-        for (name, list, prefix) in [("protected_security_groups", &file.protected_security_groups, "sg-"), ("protected_network_acls", &file.protected_network_acls, "acl-")] {
+        for (name, list, prefix) in [
+            (
+                "protected_security_groups",
+                &file.protected_security_groups,
+                "sg-",
+            ),
+            (
+                "protected_network_acls",
+                &file.protected_network_acls,
+                "acl-",
+            ),
+        ] {
             for (i, id) in list.iter().enumerate() {
                 if !id.starts_with(prefix) {
-                    return Err(field(format!("{name}[{i}]"), format!("`{id}` is not an id starting with {prefix}")));
+                    return Err(field(
+                        format!("{name}[{i}]"),
+                        format!("`{id}` is not an id starting with {prefix}"),
+                    ));
                 }
             }
         }
@@ -361,7 +445,11 @@ impl Policy {
             ipv6_prefix_shorter_than: pn.ipv6_prefix_shorter_than,
             private_ranges: nets("public_networks.private_ranges", &pn.private_ranges)?,
             allow_public_icmp: file.allow_public_icmp,
-            exempt_principals: file.exempt_principals.iter().map(|s| s.trim().to_string()).collect(),
+            exempt_principals: file
+                .exempt_principals
+                .iter()
+                .map(|s| s.trim().to_string())
+                .collect(),
             own_roles: file.own_roles.clone(),
             exempt_tag: file.exempt_tag.trim().to_string(),
             protected_tag: file.protected_tag.trim().to_string(),
@@ -373,7 +461,10 @@ impl Policy {
             guardduty_act_at: g.act_at,
             guardduty_notify_at: g.notify_at,
             revoke_sessions: file.revoke_sessions,
-            nacl_ephemeral_ports: specs("network_acl.ephemeral_ports", &file.network_acl.ephemeral_ports)?,
+            nacl_ephemeral_ports: specs(
+                "network_acl.ephemeral_ports",
+                &file.network_acl.ephemeral_ports,
+            )?,
             nacl_on_replace: file.network_acl.on_replace,
             revert_trail_settings: file.cloudtrail.revert_trail_settings,
             file,
@@ -382,10 +473,21 @@ impl Policy {
 
     /// The policy with more honeytoken keys and trusted networks: the template passes these
     /// as parameters, because its event patterns need them too. Validated like the file.
-    pub fn with_additions(&self, honeytokens: &[String], trusted_networks: &[String]) -> Result<Policy, PolicyError> {
+    pub fn with_additions(
+        &self,
+        honeytokens: &[String],
+        trusted_networks: &[String],
+    ) -> Result<Policy, PolicyError> {
         let mut file = self.file.clone();
-        file.honeytoken_access_keys.extend(honeytokens.iter().filter(|k| !file.honeytoken_access_keys.contains(k)).cloned().collect::<Vec<_>>());
-        file.trusted_networks.extend(trusted_networks.iter().cloned());
+        file.honeytoken_access_keys.extend(
+            honeytokens
+                .iter()
+                .filter(|k| !file.honeytoken_access_keys.contains(k))
+                .cloned()
+                .collect::<Vec<_>>(),
+        );
+        file.trusted_networks
+            .extend(trusted_networks.iter().cloned());
         let modes = self.modes;
         let mut p = Policy::validate(file)?;
         p.modes = modes;
@@ -393,7 +495,11 @@ impl Policy {
     }
 
     pub fn mode(&self, guard: Guard) -> Mode {
-        self.modes.iter().find(|(g, _)| *g == guard).map(|(_, m)| *m).unwrap_or(Mode::DryRun)
+        self.modes
+            .iter()
+            .find(|(g, _)| *g == guard)
+            .map(|(_, m)| *m)
+            .unwrap_or(Mode::DryRun)
     }
 
     /// Force one mode for every guard (the `TRAILGUARD_MODE` environment variable and the
@@ -402,7 +508,13 @@ impl Policy {
         for (_, m) in self.modes.iter_mut() {
             *m = mode;
         }
-        self.file.mode = ModeFile { default: mode, security_group: None, access_key: None, network_acl: None, cloudtrail: None };
+        self.file.mode = ModeFile {
+            default: mode,
+            security_group: None,
+            access_key: None,
+            network_acl: None,
+            cloudtrail: None,
+        };
         self
     }
 
@@ -425,11 +537,15 @@ impl Policy {
     /// Whether `(protocol, ports)` from a public source is allowed by `public_ports` (and
     /// `allow_public_icmp`).
     pub fn publicly_allowed(&self, protocol: Protocol, ports: PortRange) -> bool {
-        allowed_by(&self.public_ports, protocol, ports) || (protocol.is_icmp() && self.allow_public_icmp)
+        allowed_by(&self.public_ports, protocol, ports)
+            || (protocol.is_icmp() && self.allow_public_icmp)
     }
 
     pub fn is_exempt_principal(&self, arns: &[&str]) -> Option<String> {
-        self.exempt_principals.iter().find(|p| arns.iter().any(|a| crate::glob::matches(p, a))).cloned()
+        self.exempt_principals
+            .iter()
+            .find(|p| arns.iter().any(|a| crate::glob::matches(p, a)))
+            .cloned()
     }
 
     pub fn is_trusted_ip(&self, ip: &str) -> bool {
@@ -448,7 +564,11 @@ pub fn allowed_by(specs: &[PortSpec], protocol: Protocol, ports: PortRange) -> b
     if protocol == Protocol::All {
         return false;
     }
-    let ranges: Vec<PortRange> = specs.iter().filter(|s| s.protocol == protocol).map(|s| s.ports).collect();
+    let ranges: Vec<PortRange> = specs
+        .iter()
+        .filter(|s| s.protocol == protocol)
+        .map(|s| s.ports)
+        .collect();
     if protocol.has_ports() {
         crate::net::covered(ports, &ranges)
     } else {
@@ -458,7 +578,10 @@ pub fn allowed_by(specs: &[PortSpec], protocol: Protocol, ports: PortRange) -> b
 
 /// Whether `s` looks like an IAM access key id (long-term AKIA or temporary ASIA).
 pub fn is_access_key_id(s: &str) -> bool {
-    (16..=128).contains(&s.len()) && s.chars().all(|c| c.is_ascii_alphanumeric()) && s.chars().all(|c| !c.is_ascii_lowercase()) && s.starts_with(|c: char| c.is_ascii_uppercase())
+    (16..=128).contains(&s.len())
+        && s.chars().all(|c| c.is_ascii_alphanumeric())
+        && s.chars().all(|c| !c.is_ascii_lowercase())
+        && s.starts_with(|c: char| c.is_ascii_uppercase())
 }
 
 #[cfg(test)]
@@ -534,26 +657,79 @@ impl Guard {
                 .into_iter()
                 .flat_map(|egress| {
                     [
-                        Action::RevokeSecurityGroupRules { group_id: s(), egress, rule_ids: vec![] },
-                        Action::RevokeSecurityGroupPermissions { group_id: None, group_name: None, egress, permissions: vec![] },
-                        Action::AuthorizeSecurityGroupPermissions { group_id: s(), egress, permissions: vec![] },
+                        Action::RevokeSecurityGroupRules {
+                            group_id: s(),
+                            egress,
+                            rule_ids: vec![],
+                        },
+                        Action::RevokeSecurityGroupPermissions {
+                            group_id: None,
+                            group_name: None,
+                            egress,
+                            permissions: vec![],
+                        },
+                        Action::AuthorizeSecurityGroupPermissions {
+                            group_id: s(),
+                            egress,
+                            permissions: vec![],
+                        },
                     ]
                 })
                 .collect(),
             Guard::AccessKey => vec![
-                Action::DeactivateAccessKey { user_name: None, access_key_id: s() },
-                Action::RevokeSessions { principal: PrincipalKind::User, name: None, policy_name: s() },
-                Action::RevokeSessions { principal: PrincipalKind::Role, name: None, policy_name: s() },
-                Action::TagUser { user_name: None, key: s(), reason: s() },
-                Action::SummarizeKeyActivity { access_key_id: s(), hours: 0 },
+                Action::DeactivateAccessKey {
+                    user_name: None,
+                    access_key_id: s(),
+                },
+                Action::RevokeSessions {
+                    principal: PrincipalKind::User,
+                    name: None,
+                    policy_name: s(),
+                },
+                Action::RevokeSessions {
+                    principal: PrincipalKind::Role,
+                    name: None,
+                    policy_name: s(),
+                },
+                Action::TagUser {
+                    user_name: None,
+                    key: s(),
+                    reason: s(),
+                },
+                Action::SummarizeKeyActivity {
+                    access_key_id: s(),
+                    hours: 0,
+                },
             ],
-            Guard::NetworkAcl => vec![Action::DeleteNetworkAclEntry { network_acl_id: s(), rule_number: 0, egress: false }],
-            Guard::Cloudtrail => vec![Action::StartLogging { trail: s() }, Action::UpdateTrail { trail: s(), multi_region: None, log_file_validation: None }],
+            Guard::NetworkAcl => vec![Action::DeleteNetworkAclEntry {
+                network_acl_id: s(),
+                rule_number: 0,
+                egress: false,
+            }],
+            Guard::Cloudtrail => vec![
+                Action::StartLogging { trail: s() },
+                Action::UpdateTrail {
+                    trail: s(),
+                    multi_region: None,
+                    log_file_validation: None,
+                },
+            ],
         };
         let facts: Vec<FactRequest> = match self {
-            Guard::SecurityGroup => vec![FactRequest::SecurityGroup { group_id: None, group_name: None }, FactRequest::SecurityGroupRules { group_id: s(), rule_ids: vec![] }],
+            Guard::SecurityGroup => vec![
+                FactRequest::SecurityGroup {
+                    group_id: None,
+                    group_name: None,
+                },
+                FactRequest::SecurityGroupRules {
+                    group_id: s(),
+                    rule_ids: vec![],
+                },
+            ],
             Guard::AccessKey => vec![FactRequest::AccessKeyOwner { access_key_id: s() }],
-            Guard::NetworkAcl => vec![FactRequest::NetworkAcl { network_acl_id: s() }],
+            Guard::NetworkAcl => vec![FactRequest::NetworkAcl {
+                network_acl_id: s(),
+            }],
             Guard::Cloudtrail => vec![],
         };
         actions

@@ -56,7 +56,9 @@ fn parse_rfc1123(s: &str) -> Option<i64> {
         return None;
     }
     let d: i64 = parts[0].parse().ok()?;
-    const MONTHS: [&str; 12] = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
+    const MONTHS: [&str; 12] = [
+        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+    ];
     let mon = parts[1].to_ascii_lowercase();
     let mo = MONTHS.iter().position(|m| mon.starts_with(m))? as i64 + 1;
     let y: i64 = parts[2].parse().ok()?;
@@ -73,7 +75,13 @@ fn parse_rfc1123(s: &str) -> Option<i64> {
 }
 
 fn to_epoch(y: i64, mo: i64, d: i64, h: i64, mi: i64, s: i64) -> Option<i64> {
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || s > 60 || !(1970..=9999).contains(&y) {
+    if !(1..=12).contains(&mo)
+        || !(1..=31).contains(&d)
+        || h > 23
+        || mi > 59
+        || s > 60
+        || !(1970..=9999).contains(&y)
+    {
         return None;
     }
     Some(days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + s)
@@ -103,7 +111,12 @@ pub fn format_epoch(secs: i64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + if m <= 2 { 1 } else { 0 };
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 #[cfg(test)]
@@ -112,13 +125,34 @@ mod tests {
 
     #[test]
     fn real_formats() {
-        assert_eq!(normalize("2024-05-01T12:00:00Z").as_deref(), Some("2024-05-01T12:00:00Z"));
-        assert_eq!(normalize("2024-05-01T12:00:00.123Z").as_deref(), Some("2024-05-01T12:00:00Z"));
-        assert_eq!(normalize("2024-05-01T14:00:00+02:00").as_deref(), Some("2024-05-01T12:00:00Z"));
-        assert_eq!(normalize("Sat, 05 Jun 2016 15:10:09 GMT").as_deref(), Some("2016-06-05T15:10:09Z"));
-        assert_eq!(normalize("1464707409").as_deref(), Some("2016-05-31T15:10:09Z"));
-        assert_eq!(normalize("1464707409000").as_deref(), Some("2016-05-31T15:10:09Z"));
-        assert_eq!(normalize("2024-02-29T00:00:00Z").as_deref(), Some("2024-02-29T00:00:00Z"));
+        assert_eq!(
+            normalize("2024-05-01T12:00:00Z").as_deref(),
+            Some("2024-05-01T12:00:00Z")
+        );
+        assert_eq!(
+            normalize("2024-05-01T12:00:00.123Z").as_deref(),
+            Some("2024-05-01T12:00:00Z")
+        );
+        assert_eq!(
+            normalize("2024-05-01T14:00:00+02:00").as_deref(),
+            Some("2024-05-01T12:00:00Z")
+        );
+        assert_eq!(
+            normalize("Sat, 05 Jun 2016 15:10:09 GMT").as_deref(),
+            Some("2016-06-05T15:10:09Z")
+        );
+        assert_eq!(
+            normalize("1464707409").as_deref(),
+            Some("2016-05-31T15:10:09Z")
+        );
+        assert_eq!(
+            normalize("1464707409000").as_deref(),
+            Some("2016-05-31T15:10:09Z")
+        );
+        assert_eq!(
+            normalize("2024-02-29T00:00:00Z").as_deref(),
+            Some("2024-02-29T00:00:00Z")
+        );
         assert_eq!(normalize("yesterday"), None);
         assert_eq!(normalize("2024-13-01T00:00:00Z"), None);
         assert_eq!(normalize("9999-99-99T99:99:99Z"), None);

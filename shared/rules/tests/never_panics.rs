@@ -17,7 +17,8 @@ fn load_samples() -> Vec<Value> {
         .filter_map(|e| {
             let p = e.ok()?.path();
             let name = p.file_name()?.to_str()?.to_string();
-            (name.ends_with(".json") && name != "manifest.json" && name != "policy.json").then(|| serde_json::from_str(&std::fs::read_to_string(&p).ok()?).ok())?
+            (name.ends_with(".json") && name != "manifest.json" && name != "policy.json")
+                .then(|| serde_json::from_str(&std::fs::read_to_string(&p).ok()?).ok())?
         })
         .collect();
     out.sort_by_key(|v| v.to_string());
@@ -106,7 +107,11 @@ fn mutate(mut doc: Value, which: usize, how: u8) -> Value {
 fn facts_for_everything() -> Facts {
     let mut f = Facts::default();
     f.own_role_arn = Some("arn:aws:iam::123456789012:role/trailguard".into());
-    f.security_groups.push(GroupFacts { group_id: "sg-0a1b2c3d4e5f60789".into(), group_name: Some("default".into()), tags: Default::default() });
+    f.security_groups.push(GroupFacts {
+        group_id: "sg-0a1b2c3d4e5f60789".into(),
+        group_name: Some("default".into()),
+        tags: Default::default(),
+    });
     f.rules_looked_up = true;
     f
 }
@@ -137,7 +142,16 @@ proptest! {
 
 #[test]
 fn arbitrary_json_never_panics() {
-    for doc in [json!(null), json!(1), json!("x"), json!([]), json!({}), json!({"source": 1}), json!({"source": "aws.ec2", "detail-type": "AWS API Call via CloudTrail", "detail": []}), json!({"eventName": {}})] {
+    for doc in [
+        json!(null),
+        json!(1),
+        json!("x"),
+        json!([]),
+        json!({}),
+        json!({"source": 1}),
+        json!({"source": "aws.ec2", "detail-type": "AWS API Call via CloudTrail", "detail": []}),
+        json!({"eventName": {}}),
+    ] {
         if let Ok(e) = Event::parse(&doc) {
             let _ = decide_offline(&e, &Policy::default());
         }

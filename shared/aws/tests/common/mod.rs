@@ -13,10 +13,14 @@ pub const ACCOUNT: &str = "123456789012";
 
 /// Whether the emulator tests run. Without moto they return at once, saying why.
 pub fn moto_enabled() -> bool {
-    if std::env::var("TRAILGUARD_MOTO").as_deref() == Ok("1") && std::env::var("AWS_ENDPOINT_URL").is_ok() {
+    if std::env::var("TRAILGUARD_MOTO").as_deref() == Ok("1")
+        && std::env::var("AWS_ENDPOINT_URL").is_ok()
+    {
         true
     } else {
-        eprintln!("moto tests not run: scripts/test.sh sets TRAILGUARD_MOTO=1 and AWS_ENDPOINT_URL");
+        eprintln!(
+            "moto tests not run: scripts/test.sh sets TRAILGUARD_MOTO=1 and AWS_ENDPOINT_URL"
+        );
         false
     }
 }
@@ -26,36 +30,64 @@ pub async fn sdk() -> aws_config::SdkConfig {
 }
 
 pub fn sample(name: &str) -> Value {
-    let p = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../events").join(name);
+    let p = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../events")
+        .join(name);
     serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
 }
 
 pub fn unique(prefix: &str) -> String {
     use std::sync::atomic::{AtomicU32, Ordering};
     static N: AtomicU32 = AtomicU32::new(0);
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
-    format!("{prefix}-{}-{nanos}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!(
+        "{prefix}-{}-{nanos}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 pub fn settings(guard: Guard, policy: &str, topic: Option<String>) -> Settings {
     Settings {
         guard,
         policy: Policy::from_json(policy).unwrap(),
-        own_role_arn: Some(format!("arn:aws:iam::{ACCOUNT}:role/trailguard-RevertSecurityGroupRole-EXAMPLE")),
+        own_role_arn: Some(format!(
+            "arn:aws:iam::{ACCOUNT}:role/trailguard-RevertSecurityGroupRole-EXAMPLE"
+        )),
         topic_arn: topic,
         event_bus: None,
     }
 }
 
 pub fn notifier(sdk: &aws_config::SdkConfig, topic: Option<String>) -> Notifier {
-    Notifier { sns: aws_sdk_sns::Client::new(sdk), topic_arn: topic, events: aws_sdk_eventbridge::Client::new(sdk), event_bus: None }
+    Notifier {
+        sns: aws_sdk_sns::Client::new(sdk),
+        topic_arn: topic,
+        events: aws_sdk_eventbridge::Client::new(sdk),
+        event_bus: None,
+    }
 }
 
 pub type Ec2Deps = Deps<aws_sdk_ec2::Client, Unwired, Unwired, Notifier>;
 pub type KeyDeps = Deps<Unwired, aws_sdk_iam::Client, aws_sdk_cloudtrail::Client, Notifier>;
 
-pub fn ec2_deps(sdk: &aws_config::SdkConfig, guard: Guard, policy: &str, topic: Option<String>) -> Ec2Deps {
-    Deps { ec2: aws_sdk_ec2::Client::new(sdk), iam: Unwired, trail: Unwired, notify: notifier(sdk, topic.clone()), settings: settings(guard, policy, topic), clock: trailguard_aws::system_clock }
+pub fn ec2_deps(
+    sdk: &aws_config::SdkConfig,
+    guard: Guard,
+    policy: &str,
+    topic: Option<String>,
+) -> Ec2Deps {
+    Deps {
+        ec2: aws_sdk_ec2::Client::new(sdk),
+        iam: Unwired,
+        trail: Unwired,
+        notify: notifier(sdk, topic.clone()),
+        settings: settings(guard, policy, topic),
+        clock: trailguard_aws::system_clock,
+    }
 }
 
 pub fn key_deps(sdk: &aws_config::SdkConfig, policy: &str, topic: Option<String>) -> KeyDeps {
@@ -73,11 +105,34 @@ pub fn key_deps(sdk: &aws_config::SdkConfig, policy: &str, topic: Option<String>
 pub async fn topic_with_queue(sdk: &aws_config::SdkConfig) -> (String, String) {
     let sns = aws_sdk_sns::Client::new(sdk);
     let sqs = aws_sdk_sqs::Client::new(sdk);
-    let topic = sns.create_topic().name(unique("trailguard")).send().await.unwrap().topic_arn().unwrap().to_string();
+    let topic = sns
+        .create_topic()
+        .name(unique("trailguard"))
+        .send()
+        .await
+        .unwrap()
+        .topic_arn()
+        .unwrap()
+        .to_string();
     let queue_name = unique("notices");
-    let queue_url = sqs.create_queue().queue_name(&queue_name).send().await.unwrap().queue_url().unwrap().to_string();
+    let queue_url = sqs
+        .create_queue()
+        .queue_name(&queue_name)
+        .send()
+        .await
+        .unwrap()
+        .queue_url()
+        .unwrap()
+        .to_string();
     let queue_arn = format!("arn:aws:sqs:us-east-1:{ACCOUNT}:{queue_name}");
-    sns.subscribe().topic_arn(&topic).protocol("sqs").endpoint(queue_arn).attributes("RawMessageDelivery", "true").send().await.unwrap();
+    sns.subscribe()
+        .topic_arn(&topic)
+        .protocol("sqs")
+        .endpoint(queue_arn)
+        .attributes("RawMessageDelivery", "true")
+        .send()
+        .await
+        .unwrap();
     (topic, queue_url)
 }
 
@@ -86,14 +141,25 @@ pub async fn drain(sdk: &aws_config::SdkConfig, queue_url: &str) -> Vec<String> 
     let sqs = aws_sdk_sqs::Client::new(sdk);
     let mut out = Vec::new();
     loop {
-        let r = sqs.receive_message().queue_url(queue_url).max_number_of_messages(10).send().await.unwrap();
+        let r = sqs
+            .receive_message()
+            .queue_url(queue_url)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .unwrap();
         let msgs = r.messages();
         if msgs.is_empty() {
             return out;
         }
         for m in msgs {
             out.push(m.body().unwrap_or_default().to_string());
-            sqs.delete_message().queue_url(queue_url).receipt_handle(m.receipt_handle().unwrap()).send().await.unwrap();
+            sqs.delete_message()
+                .queue_url(queue_url)
+                .receipt_handle(m.receipt_handle().unwrap())
+                .send()
+                .await
+                .unwrap();
         }
     }
 }
@@ -112,10 +178,15 @@ pub fn cloudtrail_event(template: &str, request: Value, response: Value) -> Valu
 /// A raw HTTP call to moto's own API (reset, recorder), over loopback.
 pub fn moto_api(method: &str, path: &str) -> String {
     let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap();
-    let hostport = endpoint.trim_start_matches("http://").trim_end_matches('/').to_string();
+    let hostport = endpoint
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_string();
     let mut s = std::net::TcpStream::connect(&hostport).unwrap();
     write!(s, "{method} {path} HTTP/1.1\r\nHost: {hostport}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").unwrap();
     let mut resp = String::new();
     s.read_to_string(&mut resp).unwrap();
-    resp.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default()
+    resp.split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default()
 }

@@ -35,49 +35,111 @@ impl Fake {
         self.calls.lock().unwrap().push(call);
     }
     fn reply(&self, op: &'static str) -> PortResult<Change> {
-        self.answers.lock().unwrap().get(op).cloned().unwrap_or(Ok(Change::Done))
+        self.answers
+            .lock()
+            .unwrap()
+            .get(op)
+            .cloned()
+            .unwrap_or(Ok(Change::Done))
     }
     pub fn calls(&self) -> Vec<String> {
         self.calls.lock().unwrap().clone()
     }
     pub fn ops(&self) -> Vec<String> {
-        self.calls().iter().map(|c| c.split('(').next().unwrap_or_default().to_string()).collect()
+        self.calls()
+            .iter()
+            .map(|c| c.split('(').next().unwrap_or_default().to_string())
+            .collect()
     }
 }
 
 impl Ec2Port for &Fake {
-    async fn revoke_rules(&self, group_id: &str, egress: bool, rule_ids: &[String]) -> PortResult<Change> {
-        self.record(format!("RevokeRules({group_id},{},{})", if egress { "egress" } else { "ingress" }, rule_ids.join("+")));
+    async fn revoke_rules(
+        &self,
+        group_id: &str,
+        egress: bool,
+        rule_ids: &[String],
+    ) -> PortResult<Change> {
+        self.record(format!(
+            "RevokeRules({group_id},{},{})",
+            if egress { "egress" } else { "ingress" },
+            rule_ids.join("+")
+        ));
         self.reply("RevokeRules")
     }
-    async fn revoke_permissions(&self, group_id: Option<&str>, group_name: Option<&str>, egress: bool, perms: &[Permission]) -> PortResult<Change> {
+    async fn revoke_permissions(
+        &self,
+        group_id: Option<&str>,
+        group_name: Option<&str>,
+        egress: bool,
+        perms: &[Permission],
+    ) -> PortResult<Change> {
         let p: Vec<String> = perms.iter().map(|p| p.describe()).collect();
-        self.record(format!("RevokePermissions({},{},{})", group_id.or(group_name).unwrap_or("?"), if egress { "egress" } else { "ingress" }, p.join("+")));
+        self.record(format!(
+            "RevokePermissions({},{},{})",
+            group_id.or(group_name).unwrap_or("?"),
+            if egress { "egress" } else { "ingress" },
+            p.join("+")
+        ));
         self.reply("RevokePermissions")
     }
-    async fn authorize_permissions(&self, group_id: &str, egress: bool, perms: &[Permission]) -> PortResult<Change> {
+    async fn authorize_permissions(
+        &self,
+        group_id: &str,
+        egress: bool,
+        perms: &[Permission],
+    ) -> PortResult<Change> {
         let p: Vec<String> = perms.iter().map(|p| p.describe()).collect();
-        self.record(format!("Authorize({group_id},{},{})", if egress { "egress" } else { "ingress" }, p.join("+")));
+        self.record(format!(
+            "Authorize({group_id},{},{})",
+            if egress { "egress" } else { "ingress" },
+            p.join("+")
+        ));
         self.reply("Authorize")
     }
-    async fn describe_group(&self, group_id: Option<&str>, group_name: Option<&str>) -> PortResult<Option<GroupFacts>> {
-        self.record(format!("DescribeGroup({})", group_id.or(group_name).unwrap_or("?")));
+    async fn describe_group(
+        &self,
+        group_id: Option<&str>,
+        group_name: Option<&str>,
+    ) -> PortResult<Option<GroupFacts>> {
+        self.record(format!(
+            "DescribeGroup({})",
+            group_id.or(group_name).unwrap_or("?")
+        ));
         if let Some(Err(e)) = self.answers.lock().unwrap().get("DescribeGroup") {
             return Err(e.clone());
         }
-        Ok(self.groups.iter().find(|g| Some(g.group_id.as_str()) == group_id || (group_id.is_none() && g.group_name.as_deref() == group_name)).cloned())
+        Ok(self
+            .groups
+            .iter()
+            .find(|g| {
+                Some(g.group_id.as_str()) == group_id
+                    || (group_id.is_none() && g.group_name.as_deref() == group_name)
+            })
+            .cloned())
     }
-    async fn rule_directions(&self, group_id: &str, _: &[String]) -> PortResult<BTreeMap<String, bool>> {
+    async fn rule_directions(
+        &self,
+        group_id: &str,
+        _: &[String],
+    ) -> PortResult<BTreeMap<String, bool>> {
         self.record(format!("DescribeRules({group_id})"));
         Ok(self.rule_directions.clone())
     }
-    async fn delete_nacl_entry(&self, acl_id: &str, rule_number: i64, egress: bool) -> PortResult<Change> {
+    async fn delete_nacl_entry(
+        &self,
+        acl_id: &str,
+        rule_number: i64,
+        egress: bool,
+    ) -> PortResult<Change> {
         self.record(format!("DeleteNaclEntry({acl_id},{rule_number},{egress})"));
         self.reply("DeleteNaclEntry")
     }
     async fn nacl_tags(&self, acl_id: &str) -> PortResult<Option<Tags>> {
         self.record(format!("DescribeNacl({acl_id})"));
-        Ok(Some(self.nacl_tags.get(acl_id).cloned().unwrap_or_default()))
+        Ok(Some(
+            self.nacl_tags.get(acl_id).cloned().unwrap_or_default(),
+        ))
     }
 }
 
@@ -86,9 +148,18 @@ impl IamPort for &Fake {
         self.record(format!("DeactivateKey({user},{key_id})"));
         self.reply("DeactivateKey")
     }
-    async fn put_deny_policy(&self, kind: PrincipalKind, name: &str, policy_name: &str, document: &str) -> PortResult<Change> {
+    async fn put_deny_policy(
+        &self,
+        kind: PrincipalKind,
+        name: &str,
+        policy_name: &str,
+        document: &str,
+    ) -> PortResult<Change> {
         self.record(format!("PutDenyPolicy({kind:?},{name},{policy_name})"));
-        self.policies.lock().unwrap().push((name.to_string(), document.to_string()));
+        self.policies
+            .lock()
+            .unwrap()
+            .push((name.to_string(), document.to_string()));
         self.reply("PutDenyPolicy")
     }
     async fn tag_user(&self, user: &str, key: &str, value: &str) -> PortResult<Change> {
@@ -106,11 +177,22 @@ impl TrailPort for &Fake {
         self.record(format!("StartLogging({trail})"));
         self.reply("StartLogging")
     }
-    async fn update_trail(&self, trail: &str, m: Option<bool>, v: Option<bool>) -> PortResult<Change> {
+    async fn update_trail(
+        &self,
+        trail: &str,
+        m: Option<bool>,
+        v: Option<bool>,
+    ) -> PortResult<Change> {
         self.record(format!("UpdateTrail({trail},{m:?},{v:?})"));
         self.reply("UpdateTrail")
     }
-    async fn lookup_key_events(&self, key_id: &str, start: i64, end: i64, _: usize) -> PortResult<Vec<TrailEvent>> {
+    async fn lookup_key_events(
+        &self,
+        key_id: &str,
+        start: i64,
+        end: i64,
+        _: usize,
+    ) -> PortResult<Vec<TrailEvent>> {
         self.record(format!("LookupEvents({key_id},{})", end - start));
         self.trail_events.clone().unwrap_or_else(|| Ok(vec![]))
     }
@@ -121,11 +203,17 @@ impl NotifyPort for &Fake {
         if let Some(e) = &self.publish_error {
             return Err(e.clone());
         }
-        self.published.lock().unwrap().push((subject.to_string(), message.to_string()));
+        self.published
+            .lock()
+            .unwrap()
+            .push((subject.to_string(), message.to_string()));
         Ok(())
     }
     async fn put_event(&self, detail_type: &str, detail: &Value) -> PortResult<()> {
-        self.events_put.lock().unwrap().push((detail_type.to_string(), detail.clone()));
+        self.events_put
+            .lock()
+            .unwrap()
+            .push((detail_type.to_string(), detail.clone()));
         Ok(())
     }
 }

@@ -7,7 +7,13 @@ use crate::facts::Facts;
 use crate::lenient::{bool_any, boolean, items_any, str_any};
 use crate::policy::Policy;
 
-pub const EVENT_NAMES: &[&str] = &["StopLogging", "DeleteTrail", "UpdateTrail", "PutEventSelectors", "PutInsightSelectors"];
+pub const EVENT_NAMES: &[&str] = &[
+    "StopLogging",
+    "DeleteTrail",
+    "UpdateTrail",
+    "PutEventSelectors",
+    "PutInsightSelectors",
+];
 
 pub fn decide(event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
     let Some(r) = event.cloudtrail() else {
@@ -19,7 +25,11 @@ pub fn decide(event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
     let name = r.event_name.as_deref().unwrap_or_default();
     let rp = &r.request_parameters;
     let trail = str_any(rp, &["name", "Name", "trailName", "TrailName"]);
-    let who = format!("by {} from {}", r.user_identity.display(), r.source_ip_address.as_deref().unwrap_or("?"));
+    let who = format!(
+        "by {} from {}",
+        r.user_identity.display(),
+        r.source_ip_address.as_deref().unwrap_or("?")
+    );
     let Some(trail) = trail else {
         return Verdict::Decided(Decision::ignore(format!("{name} names no trail")));
     };

@@ -1,8 +1,12 @@
 //! Access keys: contain a leaked or abused key, and only that key.
 
-use crate::action::{Action, Notice, PrincipalKind, Severity, FORENSICS_HOURS, QUARANTINE_TAG, SESSION_POLICY_NAME};
+use crate::action::{
+    Action, Notice, PrincipalKind, Severity, FORENSICS_HOURS, QUARANTINE_TAG, SESSION_POLICY_NAME,
+};
 use crate::decision::{Decision, Verdict};
-use crate::event::{CloudTrailRecord, Event, EventBody, GuardDutyFinding, HealthDetail, ManualRequest};
+use crate::event::{
+    CloudTrailRecord, Event, EventBody, GuardDutyFinding, HealthDetail, ManualRequest,
+};
 use crate::facts::{FactRequest, Facts, Known};
 use crate::lenient::str_any;
 use crate::policy::{is_access_key_id, Policy};
@@ -25,45 +29,88 @@ pub fn decide(event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
 }
 
 fn health(event: &Event, h: &HealthDetail, policy: &Policy, facts: &Facts) -> Verdict {
-    if !h.service.as_deref().is_some_and(|s| s.eq_ignore_ascii_case("RISK")) {
-        return Verdict::Decided(Decision::ignore(format!("AWS Health event for service {} is not a credential risk", h.service.as_deref().unwrap_or("?"))));
+    if !h
+        .service
+        .as_deref()
+        .is_some_and(|s| s.eq_ignore_ascii_case("RISK"))
+    {
+        return Verdict::Decided(Decision::ignore(format!(
+            "AWS Health event for service {} is not a credential risk",
+            h.service.as_deref().unwrap_or("?")
+        )));
     }
     let code = h.event_type_code.clone().unwrap_or_default();
     if !code.starts_with("AWS_RISK_") {
-        return Verdict::Decided(Decision::ignore(format!("AWS Health RISK event {code} is not an AWS_RISK_* credential event")));
+        return Verdict::Decided(Decision::ignore(format!(
+            "AWS Health RISK event {code} is not an AWS_RISK_* credential event"
+        )));
     }
-    let keys: Vec<String> = h.affected_entities.iter().filter_map(|e| e.entity_value.clone()).filter(|k| is_access_key_id(k)).collect();
-    let description = h.event_description.iter().find_map(|d| d.latest_description.clone());
+    let keys: Vec<String> = h
+        .affected_entities
+        .iter()
+        .filter_map(|e| e.entity_value.clone())
+        .filter(|k| is_access_key_id(k))
+        .collect();
+    let description = h
+        .event_description
+        .iter()
+        .find_map(|d| d.latest_description.clone());
     if keys.is_empty() {
         let notice = Notice {
             severity: Severity::High,
             title: format!("AWS Health {code} names no access key"),
             details: description.into_iter().collect(),
         };
-        return Verdict::Decided(Decision::notify("the risk event names no access key id to contain", notice));
+        return Verdict::Decided(Decision::notify(
+            "the risk event names no access key id to contain",
+            notice,
+        ));
     }
     let context = Context {
         why: format!("AWS Health {code}"),
         severity: Severity::Critical,
-        details: description.into_iter().map(|d| d.chars().take(500).collect()).collect(),
+        details: description
+            .into_iter()
+            .map(|d| d.chars().take(500).collect())
+            .collect(),
     };
-    contain_keys(event, keys.into_iter().map(|k| (k, None)).collect(), context, policy, facts)
+    contain_keys(
+        event,
+        keys.into_iter().map(|k| (k, None)).collect(),
+        context,
+        policy,
+        facts,
+    )
 }
 
 fn guardduty(event: &Event, f: &GuardDutyFinding, policy: &Policy, facts: &Facts) -> Verdict {
     let ftype = f.finding_type.clone().unwrap_or_default();
     let severity = f.severity.unwrap_or(0.0);
     if is_sample(f) {
-        return Verdict::Decided(Decision::ignore(format!("GuardDuty sample finding {ftype}")));
+        return Verdict::Decided(Decision::ignore(format!(
+            "GuardDuty sample finding {ftype}"
+        )));
     }
     if f.service.get("archived").and_then(crate::lenient::boolean) == Some(true) {
-        return Verdict::Decided(Decision::ignore(format!("GuardDuty finding {ftype} is archived")));
+        return Verdict::Decided(Decision::ignore(format!(
+            "GuardDuty finding {ftype} is archived"
+        )));
     }
     if severity < policy.guardduty_notify_at {
-        return Verdict::Decided(Decision::ignore(format!("GuardDuty {ftype} severity {severity} is below notify_at {}", policy.guardduty_notify_at)));
+        return Verdict::Decided(Decision::ignore(format!(
+            "GuardDuty {ftype} severity {severity} is below notify_at {}",
+            policy.guardduty_notify_at
+        )));
     }
-    let Some(d) = f.resource.access_key_details.clone().filter(|d| d.access_key_id.is_some() || d.user_name.is_some()) else {
-        return Verdict::Decided(Decision::ignore(format!("GuardDuty {ftype} is not about an access key")));
+    let Some(d) = f
+        .resource
+        .access_key_details
+        .clone()
+        .filter(|d| d.access_key_id.is_some() || d.user_name.is_some())
+    else {
+        return Verdict::Decided(Decision::ignore(format!(
+            "GuardDuty {ftype} is not about an access key"
+        )));
     };
     let key = d.access_key_id.clone().unwrap_or_default();
     let user = d.user_name.clone();
@@ -78,52 +125,136 @@ fn guardduty(event: &Event, f: &GuardDutyFinding, policy: &Policy, facts: &Facts
     let act = severity >= policy.guardduty_act_at;
     let title_who = user.clone().unwrap_or_else(|| key.clone());
     if user_type.eq_ignore_ascii_case("Root") {
-        let notice = Notice { severity: Severity::Critical, title: format!("GuardDuty: root credentials involved in {ftype}"), details };
-        return Verdict::Decided(Decision::notify("root credentials cannot be disabled by any API: a human must act", notice));
+        let notice = Notice {
+            severity: Severity::Critical,
+            title: format!("GuardDuty: root credentials involved in {ftype}"),
+            details,
+        };
+        return Verdict::Decided(Decision::notify(
+            "root credentials cannot be disabled by any API: a human must act",
+            notice,
+        ));
     }
     if !act {
-        let notice = Notice { severity: Severity::Medium, title: format!("GuardDuty {ftype} on {title_who}"), details };
-        return Verdict::Decided(Decision::notify(format!("severity {severity} is below act_at {}: notify only", policy.guardduty_act_at), notice));
+        let notice = Notice {
+            severity: Severity::Medium,
+            title: format!("GuardDuty {ftype} on {title_who}"),
+            details,
+        };
+        return Verdict::Decided(Decision::notify(
+            format!(
+                "severity {severity} is below act_at {}: notify only",
+                policy.guardduty_act_at
+            ),
+            notice,
+        ));
     }
     if user_type.eq_ignore_ascii_case("AssumedRole") || user_type.eq_ignore_ascii_case("Role") {
         let Some(role) = user else {
-            let notice = Notice { severity: Severity::High, title: format!("GuardDuty {ftype}: role credentials {key}"), details };
-            return Verdict::Decided(Decision::notify("the finding does not name the role", notice));
+            let notice = Notice {
+                severity: Severity::High,
+                title: format!("GuardDuty {ftype}: role credentials {key}"),
+                details,
+            };
+            return Verdict::Decided(Decision::notify(
+                "the finding does not name the role",
+                notice,
+            ));
         };
-        if let Some(p) = policy.is_exempt_principal(&[&format!("arn:aws:iam::{}:role/{role}", event.account().unwrap_or("*"))]) {
-            let notice = Notice { severity: Severity::High, title: format!("GuardDuty {ftype} on exempt role {role}"), details };
-            return Verdict::Decided(Decision::notify(format!("role {role} is exempt by policy pattern `{p}`: notify only"), notice));
+        if let Some(p) = policy.is_exempt_principal(&[&format!(
+            "arn:aws:iam::{}:role/{role}",
+            event.account().unwrap_or("*")
+        )]) {
+            let notice = Notice {
+                severity: Severity::High,
+                title: format!("GuardDuty {ftype} on exempt role {role}"),
+                details,
+            };
+            return Verdict::Decided(Decision::notify(
+                format!("role {role} is exempt by policy pattern `{p}`: notify only"),
+                notice,
+            ));
         }
         if !policy.revoke_sessions {
-            let notice = Notice { severity: Severity::High, title: format!("GuardDuty {ftype} on role {role}"), details };
-            return Verdict::Decided(Decision::notify("temporary role credentials; revoke_sessions is off in the policy", notice));
+            let notice = Notice {
+                severity: Severity::High,
+                title: format!("GuardDuty {ftype} on role {role}"),
+                details,
+            };
+            return Verdict::Decided(Decision::notify(
+                "temporary role credentials; revoke_sessions is off in the policy",
+                notice,
+            ));
         }
-        details.push(format!("temporary credentials {key}: sessions of role {role} issued before now are denied"));
-        let notice = Notice { severity: Severity::Critical, title: format!("GuardDuty {ftype}: sessions of role {role} revoked"), details };
-        let action = Action::RevokeSessions { principal: PrincipalKind::Role, name: Some(role.clone()), policy_name: SESSION_POLICY_NAME.into() };
-        return Verdict::Decided(Decision::remediate(format!("temporary credentials of role {role} are compromised ({ftype})"), vec![action], notice));
+        details.push(format!(
+            "temporary credentials {key}: sessions of role {role} issued before now are denied"
+        ));
+        let notice = Notice {
+            severity: Severity::Critical,
+            title: format!("GuardDuty {ftype}: sessions of role {role} revoked"),
+            details,
+        };
+        let action = Action::RevokeSessions {
+            principal: PrincipalKind::Role,
+            name: Some(role.clone()),
+            policy_name: SESSION_POLICY_NAME.into(),
+        };
+        return Verdict::Decided(Decision::remediate(
+            format!("temporary credentials of role {role} are compromised ({ftype})"),
+            vec![action],
+            notice,
+        ));
     }
     if !user_type.is_empty() && !user_type.eq_ignore_ascii_case("IAMUser") {
-        let notice = Notice { severity: Severity::High, title: format!("GuardDuty {ftype} on {user_type} {title_who}"), details };
-        return Verdict::Decided(Decision::notify(format!("credentials of type {user_type} cannot be disabled by trailguard"), notice));
+        let notice = Notice {
+            severity: Severity::High,
+            title: format!("GuardDuty {ftype} on {user_type} {title_who}"),
+            details,
+        };
+        return Verdict::Decided(Decision::notify(
+            format!("credentials of type {user_type} cannot be disabled by trailguard"),
+            notice,
+        ));
     }
     if !is_access_key_id(&key) {
-        let notice = Notice { severity: Severity::High, title: format!("GuardDuty {ftype} on {title_who}"), details };
-        return Verdict::Decided(Decision::notify("the finding names no access key id", notice));
+        let notice = Notice {
+            severity: Severity::High,
+            title: format!("GuardDuty {ftype} on {title_who}"),
+            details,
+        };
+        return Verdict::Decided(Decision::notify(
+            "the finding names no access key id",
+            notice,
+        ));
     }
-    let context = Context { why: format!("GuardDuty {ftype} (severity {severity})"), severity: Severity::Critical, details };
+    let context = Context {
+        why: format!("GuardDuty {ftype} (severity {severity})"),
+        severity: Severity::Critical,
+        details,
+    };
     contain_keys(event, vec![(key, user)], context, policy, facts)
 }
 
 fn is_sample(f: &GuardDutyFinding) -> bool {
-    f.service.get("additionalInfo").and_then(|a| a.get("sample")).and_then(crate::lenient::boolean) == Some(true)
-        || f.resource.access_key_details.as_ref().and_then(|d| d.access_key_id.as_deref()) == Some("GeneratedFindingAccessKeyId")
+    f.service
+        .get("additionalInfo")
+        .and_then(|a| a.get("sample"))
+        .and_then(crate::lenient::boolean)
+        == Some(true)
+        || f.resource
+            .access_key_details
+            .as_ref()
+            .and_then(|d| d.access_key_id.as_deref())
+            == Some("GeneratedFindingAccessKeyId")
 }
 
 fn manual(event: &Event, m: &ManualRequest, policy: &Policy, facts: &Facts) -> Verdict {
     let action = m.action.to_ascii_lowercase().replace([' ', '-', '_'], "");
     if action != "disableaccesskey" {
-        return Verdict::Decided(Decision::ignore(format!("unknown manual action `{}` (supported: \"Disable Access Key\")", m.action)));
+        return Verdict::Decided(Decision::ignore(format!(
+            "unknown manual action `{}` (supported: \"Disable Access Key\")",
+            m.action
+        )));
     }
     let Some(key) = m.access_key_id.clone().filter(|k| is_access_key_id(k)) else {
         let notice = Notice {
@@ -131,7 +262,10 @@ fn manual(event: &Event, m: &ManualRequest, policy: &Policy, facts: &Facts) -> V
             title: "Manual \"Disable Access Key\" request without a valid access key id".into(),
             details: vec![format!("detail.accessKeyId = {:?}", m.access_key_id)],
         };
-        return Verdict::Decided(Decision::notify("the manual request names no valid access key id (detail.accessKeyId)", notice));
+        return Verdict::Decided(Decision::notify(
+            "the manual request names no valid access key id (detail.accessKeyId)",
+            notice,
+        ));
     };
     let mut details = vec![];
     if let Some(r) = &m.reason {
@@ -140,8 +274,24 @@ fn manual(event: &Event, m: &ManualRequest, policy: &Policy, facts: &Facts) -> V
     if let Some(b) = &m.requested_by {
         details.push(format!("requested by: {b}"));
     }
-    let context = Context { why: format!("manual request{}", m.reason.as_ref().map(|r| format!(": {r}")).unwrap_or_default()), severity: Severity::High, details };
-    contain_keys(event, vec![(key, m.user_name.clone())], context, policy, facts)
+    let context = Context {
+        why: format!(
+            "manual request{}",
+            m.reason
+                .as_ref()
+                .map(|r| format!(": {r}"))
+                .unwrap_or_default()
+        ),
+        severity: Severity::High,
+        details,
+    };
+    contain_keys(
+        event,
+        vec![(key, m.user_name.clone())],
+        context,
+        policy,
+        facts,
+    )
 }
 
 fn cloudtrail(event: &Event, r: &CloudTrailRecord, policy: &Policy, facts: &Facts) -> Verdict {
@@ -150,56 +300,125 @@ fn cloudtrail(event: &Event, r: &CloudTrailRecord, policy: &Policy, facts: &Fact
     let ip = r.source_ip_address.clone().unwrap_or_default();
     let key = id.access_key_id.clone().unwrap_or_default();
     if let Some(own) = super::own_role(r, policy, facts) {
-        return Verdict::Decided(Decision::ignore(format!("the call was made by trailguard's own role {own}")));
+        return Verdict::Decided(Decision::ignore(format!(
+            "the call was made by trailguard's own role {own}"
+        )));
     }
     let who = id.display();
-    let base_details = vec![format!("call: {name} by {who}"), format!("from: {ip}"), format!("user agent: {}", r.user_agent.as_deref().unwrap_or("?"))];
+    let base_details = vec![
+        format!("call: {name} by {who}"),
+        format!("from: {ip}"),
+        format!("user agent: {}", r.user_agent.as_deref().unwrap_or("?")),
+    ];
     // A honeytoken has no legitimate use: any call with it, failed or not, is an intruder
     // holding it. Failed calls are the usual case, as honeytokens carry no permissions.
     if !key.is_empty() && policy.honeytoken_access_keys.contains(&key) {
-        let user = if id.is_type("IAMUser") { id.user_name.clone() } else { None };
+        let user = if id.is_type("IAMUser") {
+            id.user_name.clone()
+        } else {
+            None
+        };
         let mut details = base_details;
         if let Some(code) = &r.error_code {
-            details.push(format!("the call failed with {code}, as honeytoken calls should"));
+            details.push(format!(
+                "the call failed with {code}, as honeytoken calls should"
+            ));
         }
-        let context = Context { why: format!("honeytoken access key {key} used for {name}"), severity: Severity::Critical, details };
+        let context = Context {
+            why: format!("honeytoken access key {key} used for {name}"),
+            severity: Severity::Critical,
+            details,
+        };
         return contain_keys(event, vec![(key, user)], context, policy, facts);
     }
     if r.error_code.is_some() {
-        return Verdict::Decided(Decision::ignore(format!("the call failed ({}): nothing to contain", r.error_code.as_deref().unwrap_or_default())));
+        return Verdict::Decided(Decision::ignore(format!(
+            "the call failed ({}): nothing to contain",
+            r.error_code.as_deref().unwrap_or_default()
+        )));
     }
     if id.is_type("Root") {
-        let console_success = name == "ConsoleLogin" && str_any(&r.response_elements, &["ConsoleLogin"]).as_deref() == Some("Success");
-        let root_key = name == "CreateAccessKey" && str_any(&r.request_parameters, &["userName"]).is_none();
+        let console_success = name == "ConsoleLogin"
+            && str_any(&r.response_elements, &["ConsoleLogin"]).as_deref() == Some("Success");
+        let root_key =
+            name == "CreateAccessKey" && str_any(&r.request_parameters, &["userName"]).is_none();
         if console_success || root_key {
-            let title = if console_success { format!("Root console sign-in from {ip}") } else { format!("Root access key created from {ip}") };
-            let notice = Notice { severity: Severity::Critical, title, details: base_details };
-            return Verdict::Decided(Decision::notify("root credentials used: no API can contain root, a human must review", notice));
+            let title = if console_success {
+                format!("Root console sign-in from {ip}")
+            } else {
+                format!("Root access key created from {ip}")
+            };
+            let notice = Notice {
+                severity: Severity::Critical,
+                title,
+                details: base_details,
+            };
+            return Verdict::Decided(Decision::notify(
+                "root credentials used: no API can contain root, a human must review",
+                notice,
+            ));
         }
     }
     if name == "AttachUserPolicy" {
         let arn = str_any(&r.request_parameters, &["policyArn"]).unwrap_or_default();
         if arn.contains(QUARANTINE_POLICY_MARKER) {
             let Some(user) = str_any(&r.request_parameters, &["userName"]) else {
-                return Verdict::Decided(Decision::ignore("AWSCompromisedKeyQuarantine attached, but the event names no user"));
+                return Verdict::Decided(Decision::ignore(
+                    "AWSCompromisedKeyQuarantine attached, but the event names no user",
+                ));
             };
             let mut details = base_details;
-            details.push(format!("AWS attached {arn} to user {user}: AWS believes a key of this user is exposed"));
+            details.push(format!(
+                "AWS attached {arn} to user {user}: AWS believes a key of this user is exposed"
+            ));
             if !policy.revoke_sessions {
-                let notice = Notice { severity: Severity::Critical, title: format!("AWS quarantined user {user}"), details };
-                return Verdict::Decided(Decision::notify("revoke_sessions is off in the policy: notify only", notice));
+                let notice = Notice {
+                    severity: Severity::Critical,
+                    title: format!("AWS quarantined user {user}"),
+                    details,
+                };
+                return Verdict::Decided(Decision::notify(
+                    "revoke_sessions is off in the policy: notify only",
+                    notice,
+                ));
             }
-            let notice = Notice { severity: Severity::Critical, title: format!("AWS quarantined user {user}: older sessions revoked"), details };
-            let action = Action::RevokeSessions { principal: PrincipalKind::User, name: Some(user.clone()), policy_name: SESSION_POLICY_NAME.into() };
-            return Verdict::Decided(Decision::remediate(format!("{arn} attached to {user}"), vec![action], notice));
+            let notice = Notice {
+                severity: Severity::Critical,
+                title: format!("AWS quarantined user {user}: older sessions revoked"),
+                details,
+            };
+            let action = Action::RevokeSessions {
+                principal: PrincipalKind::User,
+                name: Some(user.clone()),
+                policy_name: SESSION_POLICY_NAME.into(),
+            };
+            return Verdict::Decided(Decision::remediate(
+                format!("{arn} attached to {user}"),
+                vec![action],
+                notice,
+            ));
         }
     }
-    if !policy.trusted_networks.is_empty() && key.starts_with("AKIA") && ip.parse::<std::net::IpAddr>().is_ok() && !policy.is_trusted_ip(&ip) {
-        let user = if id.is_type("IAMUser") { id.user_name.clone() } else { None };
-        let context = Context { why: format!("long-term key {key} used from {ip}, outside the trusted networks"), severity: Severity::High, details: base_details };
+    if !policy.trusted_networks.is_empty()
+        && key.starts_with("AKIA")
+        && ip.parse::<std::net::IpAddr>().is_ok()
+        && !policy.is_trusted_ip(&ip)
+    {
+        let user = if id.is_type("IAMUser") {
+            id.user_name.clone()
+        } else {
+            None
+        };
+        let context = Context {
+            why: format!("long-term key {key} used from {ip}, outside the trusted networks"),
+            severity: Severity::High,
+            details: base_details,
+        };
         return contain_keys(event, vec![(key, user)], context, policy, facts);
     }
-    Verdict::Decided(Decision::ignore(format!("{name} by {who}: no access-key signal")))
+    Verdict::Decided(Decision::ignore(format!(
+        "{name} by {who}: no access-key signal"
+    )))
 }
 
 struct Context {
@@ -210,7 +429,13 @@ struct Context {
 
 /// Disable each key (resolving its owner when the event does not name it), revoke the
 /// owner's older sessions, tag the owner and summarise what the key did.
-fn contain_keys(event: &Event, keys: Vec<(String, Option<String>)>, ctx: Context, policy: &Policy, facts: &Facts) -> Verdict {
+fn contain_keys(
+    event: &Event,
+    keys: Vec<(String, Option<String>)>,
+    ctx: Context,
+    policy: &Policy,
+    facts: &Facts,
+) -> Verdict {
     let mut needed = Vec::new();
     let mut resolved = Vec::new();
     let mut assumed = Vec::new();
@@ -221,7 +446,9 @@ fn contain_keys(event: &Event, keys: Vec<(String, Option<String>)>, ctx: Context
                 Known::Need(r) => needed.push(r),
                 Known::Yes(owner) => {
                     if owner.is_none() && facts.offline {
-                        assumed.push(FactRequest::AccessKeyOwner { access_key_id: key.clone() });
+                        assumed.push(FactRequest::AccessKeyOwner {
+                            access_key_id: key.clone(),
+                        });
                     }
                     resolved.push((key, owner))
                 }
@@ -244,7 +471,9 @@ fn contain_keys(event: &Event, keys: Vec<(String, Option<String>)>, ctx: Context
             continue;
         }
         if let Some(u) = user {
-            if let Some(p) = policy.is_exempt_principal(&[&format!("arn:aws:iam::{account}:user/{u}")]) {
+            if let Some(p) =
+                policy.is_exempt_principal(&[&format!("arn:aws:iam::{account}:user/{u}")])
+            {
                 exempt.push(format!("{key} of {u} (exempt by `{p}`)"));
                 continue;
             }
@@ -252,12 +481,26 @@ fn contain_keys(event: &Event, keys: Vec<(String, Option<String>)>, ctx: Context
         } else {
             details.push(format!("key {key}: owner not in the event (resolved with GetAccessKeyLastUsed at run time)"));
         }
-        actions.push(Action::DeactivateAccessKey { user_name: user.clone(), access_key_id: key.clone() });
+        actions.push(Action::DeactivateAccessKey {
+            user_name: user.clone(),
+            access_key_id: key.clone(),
+        });
         if policy.revoke_sessions {
-            actions.push(Action::RevokeSessions { principal: PrincipalKind::User, name: user.clone(), policy_name: SESSION_POLICY_NAME.into() });
+            actions.push(Action::RevokeSessions {
+                principal: PrincipalKind::User,
+                name: user.clone(),
+                policy_name: SESSION_POLICY_NAME.into(),
+            });
         }
-        actions.push(Action::TagUser { user_name: user.clone(), key: QUARANTINE_TAG.into(), reason: ctx.why.clone() });
-        actions.push(Action::SummarizeKeyActivity { access_key_id: key.clone(), hours: FORENSICS_HOURS });
+        actions.push(Action::TagUser {
+            user_name: user.clone(),
+            key: QUARANTINE_TAG.into(),
+            reason: ctx.why.clone(),
+        });
+        actions.push(Action::SummarizeKeyActivity {
+            access_key_id: key.clone(),
+            hours: FORENSICS_HOURS,
+        });
     }
     for k in &unknown {
         details.push(format!("key {k} was not found in account {account}: already deleted, or not this account's key"));
@@ -265,16 +508,46 @@ fn contain_keys(event: &Event, keys: Vec<(String, Option<String>)>, ctx: Context
     for e in &exempt {
         details.push(format!("not disabled: {e}"));
     }
-    let who = resolved.iter().map(|(k, u)| format!("{k}{}", u.as_ref().map(|u| format!(" ({u})")).unwrap_or_default())).collect::<Vec<_>>().join(", ");
+    let who = resolved
+        .iter()
+        .map(|(k, u)| {
+            format!(
+                "{k}{}",
+                u.as_ref().map(|u| format!(" ({u})")).unwrap_or_default()
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
     let mut d = if actions.is_empty() {
         let reason = if !exempt.is_empty() {
-            format!("{}: the key's user is exempt by policy, notify only", ctx.why)
+            format!(
+                "{}: the key's user is exempt by policy, notify only",
+                ctx.why
+            )
         } else {
-            format!("{}: no such key in this account, nothing to disable", ctx.why)
+            format!(
+                "{}: no such key in this account, nothing to disable",
+                ctx.why
+            )
         };
-        Decision::notify(reason, Notice { severity: ctx.severity, title: format!("Access key {who}: {}", ctx.why), details })
+        Decision::notify(
+            reason,
+            Notice {
+                severity: ctx.severity,
+                title: format!("Access key {who}: {}", ctx.why),
+                details,
+            },
+        )
     } else {
-        Decision::remediate(ctx.why.clone(), actions, Notice { severity: ctx.severity, title: format!("Compromised access key {who}"), details })
+        Decision::remediate(
+            ctx.why.clone(),
+            actions,
+            Notice {
+                severity: ctx.severity,
+                title: format!("Compromised access key {who}"),
+                details,
+            },
+        )
     };
     d.assumed = assumed;
     Verdict::Decided(d)

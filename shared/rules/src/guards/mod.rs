@@ -16,7 +16,13 @@ pub fn applies(guard: Guard, event: &Event) -> bool {
         Guard::SecurityGroup => ct_event(event, "ec2.amazonaws.com", sg::EVENT_NAMES),
         Guard::NetworkAcl => ct_event(event, "ec2.amazonaws.com", nacl::EVENT_NAMES),
         Guard::Cloudtrail => ct_event(event, "cloudtrail.amazonaws.com", cloudtrail::EVENT_NAMES),
-        Guard::AccessKey => matches!(event.body, EventBody::Health(_) | EventBody::GuardDuty(_) | EventBody::Manual(_) | EventBody::CloudTrail(_)),
+        Guard::AccessKey => matches!(
+            event.body,
+            EventBody::Health(_)
+                | EventBody::GuardDuty(_)
+                | EventBody::Manual(_)
+                | EventBody::CloudTrail(_)
+        ),
     }
 }
 
@@ -50,21 +56,37 @@ pub fn run(guard: Guard, event: &Event, policy: &Policy, facts: &Facts) -> Verdi
 /// exempt by policy.
 pub(crate) fn preamble(r: &CloudTrailRecord, policy: &Policy, facts: &Facts) -> Option<Decision> {
     if let Some(code) = &r.error_code {
-        return Some(Decision::ignore(format!("the call failed ({code}): nothing changed")));
+        return Some(Decision::ignore(format!(
+            "the call failed ({code}): nothing changed"
+        )));
     }
     if let Some(own) = own_role(r, policy, facts) {
-        return Some(Decision::ignore(format!("the change was made by trailguard's own role {own}: acting on it would loop")));
+        return Some(Decision::ignore(format!(
+            "the change was made by trailguard's own role {own}: acting on it would loop"
+        )));
     }
     if let Some(p) = policy.is_exempt_principal(&r.user_identity.arns()) {
-        return Some(Decision::ignore(format!("principal {} is exempt by policy pattern `{p}`", r.user_identity.display())));
+        return Some(Decision::ignore(format!(
+            "principal {} is exempt by policy pattern `{p}`",
+            r.user_identity.display()
+        )));
     }
     None
 }
 
 /// The trailguard role that made this call, if one did: the running function's own role,
 /// or one the policy lists in `own_roles`.
-pub(crate) fn own_role<'a>(r: &CloudTrailRecord, policy: &'a Policy, facts: &'a Facts) -> Option<&'a str> {
-    facts.own_role_arn.iter().chain(policy.own_roles.iter()).map(String::as_str).find(|own| is_own_role(r, own))
+pub(crate) fn own_role<'a>(
+    r: &CloudTrailRecord,
+    policy: &'a Policy,
+    facts: &'a Facts,
+) -> Option<&'a str> {
+    facts
+        .own_role_arn
+        .iter()
+        .chain(policy.own_roles.iter())
+        .map(String::as_str)
+        .find(|own| is_own_role(r, own))
 }
 
 /// Whether the record's caller is the given role (by its role ARN, with or without a path),
@@ -82,7 +104,13 @@ pub fn is_own_role(r: &CloudTrailRecord, own_role_arn: &str) -> bool {
     // arn:aws:sts::123456789012:assumed-role/NAME/SESSION
     id.arn.as_deref().is_some_and(|a| {
         let f: Vec<&str> = a.splitn(6, ':').collect();
-        f.len() == 6 && f[2] == "sts" && f[4] == own_account && f[5].strip_prefix("assumed-role/").and_then(|r| r.split('/').next()) == Some(own_name)
+        f.len() == 6
+            && f[2] == "sts"
+            && f[4] == own_account
+            && f[5]
+                .strip_prefix("assumed-role/")
+                .and_then(|r| r.split('/').next())
+                == Some(own_name)
     })
 }
 

@@ -19,38 +19,73 @@ pub fn decide(event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
     }
     let name = r.event_name.as_deref().unwrap_or_default();
     let rp = &r.request_parameters;
-    let (Some(acl), Some(rule_number)) = (str_any(rp, &["networkAclId", "NetworkAclId"]), int_any(rp, &["ruleNumber", "RuleNumber"])) else {
-        return Verdict::Decided(Decision::ignore(format!("{name} does not name the ACL and rule number")));
+    let (Some(acl), Some(rule_number)) = (
+        str_any(rp, &["networkAclId", "NetworkAclId"]),
+        int_any(rp, &["ruleNumber", "RuleNumber"]),
+    ) else {
+        return Verdict::Decided(Decision::ignore(format!(
+            "{name} does not name the ACL and rule number"
+        )));
     };
     let egress = bool_any(rp, &["egress", "Egress"]).unwrap_or(false);
-    let allow = str_any(rp, &["ruleAction", "RuleAction"]).is_some_and(|a| a.eq_ignore_ascii_case("allow"));
-    let protocol = str_any(rp, &["aclProtocol", "protocol", "Protocol"]).and_then(|p| Protocol::parse(&p));
-    let ports = rp.get("portRange").or_else(|| rp.get("PortRange")).map(|p| PortRange::from_bounds(int_any(p, &["from", "From"]), int_any(p, &["to", "To"]))).unwrap_or(PortRange::ALL);
-    let peer = str_any(rp, &["cidrBlock", "CidrBlock", "ipv6CidrBlock", "Ipv6CidrBlock"]).map(|c| Peer::cidr(&c));
+    let allow =
+        str_any(rp, &["ruleAction", "RuleAction"]).is_some_and(|a| a.eq_ignore_ascii_case("allow"));
+    let protocol =
+        str_any(rp, &["aclProtocol", "protocol", "Protocol"]).and_then(|p| Protocol::parse(&p));
+    let ports = rp
+        .get("portRange")
+        .or_else(|| rp.get("PortRange"))
+        .map(|p| PortRange::from_bounds(int_any(p, &["from", "From"]), int_any(p, &["to", "To"])))
+        .unwrap_or(PortRange::ALL);
+    let peer = str_any(
+        rp,
+        &["cidrBlock", "CidrBlock", "ipv6CidrBlock", "Ipv6CidrBlock"],
+    )
+    .map(|c| Peer::cidr(&c));
     let entry = format!(
         "{} {} rule {rule_number}: {} {} from {}",
         if egress { "egress" } else { "ingress" },
         if allow { "allow" } else { "deny" },
-        protocol.map(|p| if p == Protocol::All { "all traffic".to_string() } else { p.to_string() }).unwrap_or_else(|| "?".into()),
-        if protocol.is_some_and(|p| p.has_ports()) { ports.to_string() } else { String::new() },
-        peer.as_ref().map(|p| p.to_string()).unwrap_or_else(|| "?".into())
+        protocol
+            .map(|p| if p == Protocol::All {
+                "all traffic".to_string()
+            } else {
+                p.to_string()
+            })
+            .unwrap_or_else(|| "?".into()),
+        if protocol.is_some_and(|p| p.has_ports()) {
+            ports.to_string()
+        } else {
+            String::new()
+        },
+        peer.as_ref()
+            .map(|p| p.to_string())
+            .unwrap_or_else(|| "?".into())
     );
     let violation = !egress
         && allow
         && matches!(&peer, Some(Peer::Cidr(n)) if policy.is_public(n))
         && protocol.is_some_and(|p| {
-            let allowed: Vec<PortSpec> = policy.public_ports.iter().chain(policy.nacl_ephemeral_ports.iter()).copied().collect();
+            let allowed: Vec<PortSpec> = policy
+                .public_ports
+                .iter()
+                .chain(policy.nacl_ephemeral_ports.iter())
+                .copied()
+                .collect();
             !(allowed_by(&allowed, p, ports) || (p.is_icmp() && policy.allow_public_icmp))
         });
     let by_id = policy.protected_network_acls.contains(&acl);
-    let tags_matter = (!policy.exempt_tag.is_empty() && violation) || (!policy.protected_tag.is_empty() && !by_id);
+    let tags_matter = (!policy.exempt_tag.is_empty() && violation)
+        || (!policy.protected_tag.is_empty() && !by_id);
     let mut assumed = vec![];
     let tags = if tags_matter {
         match facts.nacl_tags(&acl) {
             Known::Need(req) => return Verdict::NeedFacts(vec![req]),
             Known::Yes(t) => {
                 if facts.offline && t.is_empty() {
-                    assumed.push(FactRequest::NetworkAcl { network_acl_id: acl.clone() });
+                    assumed.push(FactRequest::NetworkAcl {
+                        network_acl_id: acl.clone(),
+                    });
                 }
                 t
             }
@@ -63,21 +98,56 @@ pub fn decide(event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
         Verdict::Decided(d)
     };
     if tag_is_true(&tags, &policy.exempt_tag) {
-        return finish(Decision::ignore(format!("network ACL {acl} is tagged {}=true", policy.exempt_tag)));
+        return finish(Decision::ignore(format!(
+            "network ACL {acl} is tagged {}=true",
+            policy.exempt_tag
+        )));
     }
     let protected = by_id || tag_is_true(&tags, &policy.protected_tag);
     if !violation && !protected {
-        return finish(Decision::ignore(format!("{entry}: allowed by policy (deny, egress, non-public source, or allowed ports)")));
+        return finish(Decision::ignore(format!(
+            "{entry}: allowed by policy (deny, egress, non-public source, or allowed ports)"
+        )));
     }
-    let why = if violation { format!("{entry} opens the subnet to the internet") } else { format!("network ACL {acl} is protected: {entry} is reverted") };
-    let mut details = vec![format!("entry: {entry}"), format!("by {} from {}", r.user_identity.display(), r.source_ip_address.as_deref().unwrap_or("?"))];
+    let why = if violation {
+        format!("{entry} opens the subnet to the internet")
+    } else {
+        format!("network ACL {acl} is protected: {entry} is reverted")
+    };
+    let mut details = vec![
+        format!("entry: {entry}"),
+        format!(
+            "by {} from {}",
+            r.user_identity.display(),
+            r.source_ip_address.as_deref().unwrap_or("?")
+        ),
+    ];
     if let Some(region) = event.region() {
         details.push(format!("console: https://{region}.console.aws.amazon.com/vpcconsole/home?region={region}#NetworkAclDetails:networkAclId={acl}"));
     }
-    let delete = Action::DeleteNetworkAclEntry { network_acl_id: acl.clone(), rule_number, egress };
+    let delete = Action::DeleteNetworkAclEntry {
+        network_acl_id: acl.clone(),
+        rule_number,
+        egress,
+    };
     if name == "ReplaceNetworkAclEntry" && policy.nacl_on_replace == OnReplace::Notify {
         details.push("the entry it replaced is not in the event; network_acl.on_replace is \"notify\", so it is left for a human".into());
-        return finish(Decision::notify(why, Notice { severity: Severity::High, title: format!("Network ACL {acl} entry {rule_number} replaced"), details }));
+        return finish(Decision::notify(
+            why,
+            Notice {
+                severity: Severity::High,
+                title: format!("Network ACL {acl} entry {rule_number} replaced"),
+                details,
+            },
+        ));
     }
-    finish(Decision::remediate(why, vec![delete], Notice { severity: Severity::High, title: format!("Network ACL {acl} opened to the internet"), details }))
+    finish(Decision::remediate(
+        why,
+        vec![delete],
+        Notice {
+            severity: Severity::High,
+            title: format!("Network ACL {acl} opened to the internet"),
+            details,
+        },
+    ))
 }

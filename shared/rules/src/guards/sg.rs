@@ -45,16 +45,29 @@ pub fn decide(event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
                 group_id = str_from_response_group(&r.response_elements);
             }
             if rules.is_empty() {
-                rules = permissions_from_request(rp).into_iter().map(|perm| Rule { id: None, egress, perm }).collect();
+                rules = permissions_from_request(rp)
+                    .into_iter()
+                    .map(|perm| Rule {
+                        id: None,
+                        egress,
+                        perm,
+                    })
+                    .collect();
             }
             if rules.is_empty() {
-                return Verdict::Decided(Decision::ignore(format!("{name} names no rules trailguard can read")));
+                return Verdict::Decided(Decision::ignore(format!(
+                    "{name} names no rules trailguard can read"
+                )));
             }
             decide_added(event, policy, facts, group_id, group_name, rules)
         }
         "ModifySecurityGroupRules" => decide_modify(event, policy, facts),
-        "RevokeSecurityGroupIngress" | "RevokeSecurityGroupEgress" => decide_removed(name, rp, policy, facts),
-        other => Verdict::Decided(Decision::ignore(format!("{other} is not a security-group change trailguard reverts"))),
+        "RevokeSecurityGroupIngress" | "RevokeSecurityGroupEgress" => {
+            decide_removed(name, rp, policy, facts)
+        }
+        other => Verdict::Decided(Decision::ignore(format!(
+            "{other} is not a security-group change trailguard reverts"
+        ))),
     }
 }
 
@@ -70,20 +83,50 @@ fn violation(rule: &Rule, policy: &Policy) -> Option<String> {
     let (proto, ports) = (rule.perm.protocol, rule.perm.ports());
     if rule.egress {
         let denied = policy.egress_denied_ports.iter().any(|s| {
-            s.protocol == Protocol::All || proto == Protocol::All || (s.protocol == proto && (!proto.has_ports() || (s.ports.from <= ports.to && ports.from <= s.ports.to)))
+            s.protocol == Protocol::All
+                || proto == Protocol::All
+                || (s.protocol == proto
+                    && (!proto.has_ports()
+                        || (s.ports.from <= ports.to && ports.from <= s.ports.to)))
         });
-        denied.then(|| format!("egress {} is denied by policy egress_denied_ports", rule.perm.describe().replacen(" from ", " to ", 1)))
+        denied.then(|| {
+            format!(
+                "egress {} is denied by policy egress_denied_ports",
+                rule.perm.describe().replacen(" from ", " to ", 1)
+            )
+        })
     } else if policy.publicly_allowed(proto, ports) {
         None
     } else {
-        Some(format!("{} exposes {} to the internet", rule.perm.describe(), if proto == Protocol::All { "every port".to_string() } else { format!("{proto} {ports}") }))
+        Some(format!(
+            "{} exposes {} to the internet",
+            rule.perm.describe(),
+            if proto == Protocol::All {
+                "every port".to_string()
+            } else {
+                format!("{proto} {ports}")
+            }
+        ))
     }
 }
 
-fn decide_added(event: &Event, policy: &Policy, facts: &Facts, group_id: Option<String>, group_name: Option<String>, rules: Vec<Rule>) -> Verdict {
-    let violations: Vec<(Rule, String)> = rules.iter().filter_map(|r| violation(r, policy).map(|why| (r.clone(), why))).collect();
-    let protected_by_id = group_id.as_ref().is_some_and(|g| policy.protected_security_groups.contains(g));
-    let tags_matter = !policy.exempt_tag.is_empty() && !violations.is_empty() || !policy.protected_tag.is_empty() && !protected_by_id;
+fn decide_added(
+    event: &Event,
+    policy: &Policy,
+    facts: &Facts,
+    group_id: Option<String>,
+    group_name: Option<String>,
+    rules: Vec<Rule>,
+) -> Verdict {
+    let violations: Vec<(Rule, String)> = rules
+        .iter()
+        .filter_map(|r| violation(r, policy).map(|why| (r.clone(), why)))
+        .collect();
+    let protected_by_id = group_id
+        .as_ref()
+        .is_some_and(|g| policy.protected_security_groups.contains(g));
+    let tags_matter = !policy.exempt_tag.is_empty() && !violations.is_empty()
+        || !policy.protected_tag.is_empty() && !protected_by_id;
     let mut assumed = vec![];
     let mut gid = group_id.clone();
     let mut tags = Default::default();
@@ -96,7 +139,12 @@ fn decide_added(event: &Event, policy: &Policy, facts: &Facts, group_id: Option<
                 gid = Some(g.group_id.clone());
                 tags = g.tags;
             }
-            Known::Yes(None) if facts.offline => assumed.push(crate::facts::FactRequest::SecurityGroup { group_id: group_id.clone(), group_name: group_name.clone() }),
+            Known::Yes(None) if facts.offline => {
+                assumed.push(crate::facts::FactRequest::SecurityGroup {
+                    group_id: group_id.clone(),
+                    group_name: group_name.clone(),
+                })
+            }
             Known::Yes(None) => {
                 return Verdict::Decided(Decision::ignore(format!(
                     "security group {} no longer exists: nothing to revert",
@@ -105,17 +153,39 @@ fn decide_added(event: &Event, policy: &Policy, facts: &Facts, group_id: Option<
             }
         }
     }
-    let label = gid.clone().or_else(|| group_name.clone()).unwrap_or_else(|| "?".into());
+    let label = gid
+        .clone()
+        .or_else(|| group_name.clone())
+        .unwrap_or_else(|| "?".into());
     if tag_is_true(&tags, &policy.exempt_tag) {
-        return Verdict::Decided(with_assumed(Decision::ignore(format!("security group {label} is tagged {}=true", policy.exempt_tag)), assumed));
+        return Verdict::Decided(with_assumed(
+            Decision::ignore(format!(
+                "security group {label} is tagged {}=true",
+                policy.exempt_tag
+            )),
+            assumed,
+        ));
     }
     let protected = protected_by_id || tag_is_true(&tags, &policy.protected_tag);
     let (targets, reason): (Vec<Rule>, String) = if protected {
-        (rules.clone(), format!("security group {label} is protected: every rule added to it is reverted"))
+        (
+            rules.clone(),
+            format!("security group {label} is protected: every rule added to it is reverted"),
+        )
     } else if violations.is_empty() {
-        return Verdict::Decided(with_assumed(Decision::ignore(format!("every rule added to {label} is allowed by policy")), assumed));
+        return Verdict::Decided(with_assumed(
+            Decision::ignore(format!("every rule added to {label} is allowed by policy")),
+            assumed,
+        ));
     } else {
-        (violations.iter().map(|(r, _)| r.clone()).collect(), violations.iter().map(|(_, w)| w.clone()).collect::<Vec<_>>().join("; "))
+        (
+            violations.iter().map(|(r, _)| r.clone()).collect(),
+            violations
+                .iter()
+                .map(|(_, w)| w.clone())
+                .collect::<Vec<_>>()
+                .join("; "),
+        )
     };
     let mut actions = Vec::new();
     for egress in [false, true] {
@@ -125,63 +195,127 @@ fn decide_added(event: &Event, policy: &Policy, facts: &Facts, group_id: Option<
         }
         let ids: Option<Vec<String>> = part.iter().map(|r| r.id.clone()).collect();
         match (ids, &gid) {
-            (Some(rule_ids), Some(g)) => actions.push(Action::RevokeSecurityGroupRules { group_id: g.clone(), egress, rule_ids }),
+            (Some(rule_ids), Some(g)) => actions.push(Action::RevokeSecurityGroupRules {
+                group_id: g.clone(),
+                egress,
+                rule_ids,
+            }),
             _ => actions.push(Action::RevokeSecurityGroupPermissions {
                 group_id: gid.clone(),
-                group_name: if gid.is_none() { group_name.clone() } else { None },
+                group_name: if gid.is_none() {
+                    group_name.clone()
+                } else {
+                    None
+                },
                 egress,
                 permissions: part.iter().map(|r| r.perm.clone()).collect(),
             }),
         }
     }
-    let kept: Vec<String> = rules.iter().filter(|r| !targets.iter().any(|t| t.perm == r.perm && t.egress == r.egress)).map(|r| r.perm.describe()).collect();
-    let mut details: Vec<String> = targets.iter().map(|r| format!("opened: {}{}", r.perm.describe(), r.id.as_deref().map(|i| format!(" ({i})")).unwrap_or_default())).collect();
+    let kept: Vec<String> = rules
+        .iter()
+        .filter(|r| {
+            !targets
+                .iter()
+                .any(|t| t.perm == r.perm && t.egress == r.egress)
+        })
+        .map(|r| r.perm.describe())
+        .collect();
+    let mut details: Vec<String> = targets
+        .iter()
+        .map(|r| {
+            format!(
+                "opened: {}{}",
+                r.perm.describe(),
+                r.id.as_deref()
+                    .map(|i| format!(" ({i})"))
+                    .unwrap_or_default()
+            )
+        })
+        .collect();
     details.extend(kept.iter().map(|k| format!("kept (allowed): {k}")));
     if let Some(region) = event.region() {
         details.push(format!("console: https://{region}.console.aws.amazon.com/ec2/home?region={region}#SecurityGroup:groupId={label}"));
     }
-    let notice = Notice { severity: Severity::High, title: format!("Security group {label} opened to the internet"), details };
-    Verdict::Decided(with_assumed(Decision::remediate(reason, actions, notice), assumed))
+    let notice = Notice {
+        severity: Severity::High,
+        title: format!("Security group {label} opened to the internet"),
+        details,
+    };
+    Verdict::Decided(with_assumed(
+        Decision::remediate(reason, actions, notice),
+        assumed,
+    ))
 }
 
 fn decide_modify(event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
     let Some(r) = event.cloudtrail() else {
         return Verdict::Decided(Decision::ignore("not a CloudTrail event"));
     };
-    let rp = r.request_parameters.get("ModifySecurityGroupRulesRequest").unwrap_or(&r.request_parameters);
+    let rp = r
+        .request_parameters
+        .get("ModifySecurityGroupRulesRequest")
+        .unwrap_or(&r.request_parameters);
     let Some(group_id) = str_any(rp, &["GroupId", "groupId"]) else {
         return Verdict::Decided(Decision::ignore("ModifySecurityGroupRules names no group"));
     };
     let mut changed: Vec<(String, Permission)> = Vec::new();
-    for item in items_any(rp, &["SecurityGroupRule", "securityGroupRuleSet", "SecurityGroupRules"]) {
-        let Some(id) = str_any(item, &["SecurityGroupRuleId", "securityGroupRuleId"]) else { continue };
+    for item in items_any(
+        rp,
+        &[
+            "SecurityGroupRule",
+            "securityGroupRuleSet",
+            "SecurityGroupRules",
+        ],
+    ) {
+        let Some(id) = str_any(item, &["SecurityGroupRuleId", "securityGroupRuleId"]) else {
+            continue;
+        };
         let def = item.get("SecurityGroupRule").unwrap_or(item);
         if let Some(perm) = permission_from_rule(def) {
             changed.push((id, perm));
         }
     }
     if changed.is_empty() {
-        return Verdict::Decided(Decision::ignore("ModifySecurityGroupRules carries no rule definitions"));
+        return Verdict::Decided(Decision::ignore(
+            "ModifySecurityGroupRules carries no rule definitions",
+        ));
     }
     // The request does not say whether a rule is ingress or egress: ask.
     let mut assumed = vec![];
     let ids: Vec<String> = changed.iter().map(|(i, _)| i.clone()).collect();
     if !facts.rules_looked_up && !facts.offline {
-        return Verdict::NeedFacts(vec![crate::facts::FactRequest::SecurityGroupRules { group_id, rule_ids: ids }]);
+        return Verdict::NeedFacts(vec![crate::facts::FactRequest::SecurityGroupRules {
+            group_id,
+            rule_ids: ids,
+        }]);
     }
     if facts.offline && !facts.rules_looked_up {
-        assumed.push(crate::facts::FactRequest::SecurityGroupRules { group_id: group_id.clone(), rule_ids: ids });
+        assumed.push(crate::facts::FactRequest::SecurityGroupRules {
+            group_id: group_id.clone(),
+            rule_ids: ids,
+        });
     }
     let rules: Vec<Rule> = changed
         .into_iter()
         .filter_map(|(id, perm)| {
             // Offline, direction unknown: modified rules are nearly always ingress.
-            let egress = if facts.rules_looked_up { *facts.rule_directions.get(&id)? } else { false };
-            Some(Rule { id: Some(id), egress, perm })
+            let egress = if facts.rules_looked_up {
+                *facts.rule_directions.get(&id)?
+            } else {
+                false
+            };
+            Some(Rule {
+                id: Some(id),
+                egress,
+                perm,
+            })
         })
         .collect();
     if rules.is_empty() {
-        return Verdict::Decided(Decision::ignore(format!("the modified rules of {group_id} no longer exist")));
+        return Verdict::Decided(Decision::ignore(format!(
+            "the modified rules of {group_id} no longer exist"
+        )));
     }
     match decide_added(event, policy, facts, Some(group_id), None, rules) {
         Verdict::Decided(d) => Verdict::Decided(with_assumed(d, assumed)),
@@ -193,9 +327,13 @@ fn decide_removed(name: &str, rp: &Value, policy: &Policy, facts: &Facts) -> Ver
     let egress = name.ends_with("Egress");
     let group_id = str_any(rp, &["groupId", "GroupId"]);
     let group_name = str_any(rp, &["groupName", "GroupName"]);
-    let by_id = group_id.as_ref().is_some_and(|g| policy.protected_security_groups.contains(g));
+    let by_id = group_id
+        .as_ref()
+        .is_some_and(|g| policy.protected_security_groups.contains(g));
     if !by_id && policy.protected_tag.is_empty() {
-        return Verdict::Decided(Decision::ignore(format!("{name} removes access; only protected groups are restored")));
+        return Verdict::Decided(Decision::ignore(format!(
+            "{name} removes access; only protected groups are restored"
+        )));
     }
     let mut assumed = vec![];
     let (gid, tags) = if by_id {
@@ -206,33 +344,67 @@ fn decide_removed(name: &str, rp: &Value, policy: &Policy, facts: &Facts) -> Ver
             Known::Yes(Some(g)) => (Some(g.group_id), g.tags),
             Known::Yes(None) => {
                 if facts.offline {
-                    assumed.push(crate::facts::FactRequest::SecurityGroup { group_id: group_id.clone(), group_name: group_name.clone() });
+                    assumed.push(crate::facts::FactRequest::SecurityGroup {
+                        group_id: group_id.clone(),
+                        group_name: group_name.clone(),
+                    });
                 }
                 (group_id.clone(), Default::default())
             }
         }
     };
     let label = gid.clone().or(group_name).unwrap_or_else(|| "?".into());
-    if !(by_id || tag_is_true(&tags, &policy.protected_tag)) || tag_is_true(&tags, &policy.exempt_tag) {
-        return Verdict::Decided(with_assumed(Decision::ignore(format!("{name} on {label} removes access and the group is not protected")), assumed));
+    if !(by_id || tag_is_true(&tags, &policy.protected_tag))
+        || tag_is_true(&tags, &policy.exempt_tag)
+    {
+        return Verdict::Decided(with_assumed(
+            Decision::ignore(format!(
+                "{name} on {label} removes access and the group is not protected"
+            )),
+            assumed,
+        ));
     }
     let perms = permissions_from_request(rp);
     let Some(gid) = gid else {
         return Verdict::Decided(Decision::ignore("the protected group's id is unknown"));
     };
     if perms.is_empty() {
-        let ids: Vec<String> = items_any(rp, &["securityGroupRuleIds", "SecurityGroupRuleIds"]).into_iter().filter_map(crate::lenient::scalar_string).collect();
+        let ids: Vec<String> = items_any(rp, &["securityGroupRuleIds", "SecurityGroupRuleIds"])
+            .into_iter()
+            .filter_map(crate::lenient::scalar_string)
+            .collect();
         let notice = Notice {
             severity: Severity::High,
             title: format!("Rules removed from protected security group {gid}"),
             details: vec![format!("removed by rule id: {}; the event does not carry their definitions, so they cannot be restored automatically", ids.join(", "))],
         };
-        return Verdict::Decided(with_assumed(Decision::notify("rules removed from a protected group by id only", notice), assumed));
+        return Verdict::Decided(with_assumed(
+            Decision::notify("rules removed from a protected group by id only", notice),
+            assumed,
+        ));
     }
-    let details = perms.iter().map(|p| format!("removed: {}", p.describe())).collect();
-    let notice = Notice { severity: Severity::High, title: format!("Rules removed from protected security group {gid}"), details };
-    let action = Action::AuthorizeSecurityGroupPermissions { group_id: gid.clone(), egress, permissions: perms };
-    Verdict::Decided(with_assumed(Decision::remediate(format!("security group {gid} is protected: removed rules are put back"), vec![action], notice), assumed))
+    let details = perms
+        .iter()
+        .map(|p| format!("removed: {}", p.describe()))
+        .collect();
+    let notice = Notice {
+        severity: Severity::High,
+        title: format!("Rules removed from protected security group {gid}"),
+        details,
+    };
+    let action = Action::AuthorizeSecurityGroupPermissions {
+        group_id: gid.clone(),
+        egress,
+        permissions: perms,
+    };
+    Verdict::Decided(with_assumed(
+        Decision::remediate(
+            format!("security group {gid} is protected: removed rules are put back"),
+            vec![action],
+            notice,
+        ),
+        assumed,
+    ))
 }
 
 fn with_assumed(mut d: Decision, assumed: Vec<crate::facts::FactRequest>) -> Decision {
@@ -241,7 +413,9 @@ fn with_assumed(mut d: Decision, assumed: Vec<crate::facts::FactRequest>) -> Dec
 }
 
 fn str_from_response_group(resp: &Value) -> Option<String> {
-    items_any(resp, &["securityGroupRuleSet"]).into_iter().find_map(|i| str_any(i, &["groupId"]))
+    items_any(resp, &["securityGroupRuleSet"])
+        .into_iter()
+        .find_map(|i| str_any(i, &["groupId"]))
 }
 
 /// Rules from `responseElements.securityGroupRuleSet`: one per peer, with their ids.
@@ -263,7 +437,10 @@ fn rules_from_response(resp: &Value, default_egress: bool) -> Vec<Rule> {
 /// `cidrIpv4`/`CidrIpv4`, `referencedGroupInfo`/`ReferencedGroupId`, ...).
 fn permission_from_rule(v: &Value) -> Option<Permission> {
     let protocol = Protocol::parse(&str_any(v, &["ipProtocol", "IpProtocol"])?)?;
-    let group = str_any(v, &["ReferencedGroupId"]).or_else(|| v.get("referencedGroupInfo").and_then(|g| str_any(g, &["groupId"])));
+    let group = str_any(v, &["ReferencedGroupId"]).or_else(|| {
+        v.get("referencedGroupInfo")
+            .and_then(|g| str_any(g, &["groupId"]))
+    });
     Some(Permission {
         protocol,
         from_port: int_any(v, &["fromPort", "FromPort"]),
@@ -281,7 +458,11 @@ fn permission_from_rule(v: &Value) -> Option<Permission> {
 pub(crate) fn permissions_from_request(rp: &Value) -> Vec<Permission> {
     let mut out = Vec::new();
     for p in items_any(rp, &["ipPermissions", "IpPermissions"]) {
-        let Some(protocol) = str_any(p, &["ipProtocol", "IpProtocol"]).and_then(|s| Protocol::parse(&s)) else { continue };
+        let Some(protocol) =
+            str_any(p, &["ipProtocol", "IpProtocol"]).and_then(|s| Protocol::parse(&s))
+        else {
+            continue;
+        };
         let base = Permission {
             protocol,
             from_port: int_any(p, &["fromPort", "FromPort"]),
@@ -294,29 +475,55 @@ pub(crate) fn permissions_from_request(rp: &Value) -> Vec<Permission> {
         };
         for r in items_any(p, &["ipRanges", "IpRanges"]) {
             if let Some(c) = str_any(r, &["cidrIp", "CidrIp"]) {
-                out.push(Permission { cidr_ipv4: Some(c), description: str_any(r, &["description", "Description"]), ..base.clone() });
+                out.push(Permission {
+                    cidr_ipv4: Some(c),
+                    description: str_any(r, &["description", "Description"]),
+                    ..base.clone()
+                });
             }
         }
         for r in items_any(p, &["ipv6Ranges", "Ipv6Ranges"]) {
             if let Some(c) = str_any(r, &["cidrIpv6", "CidrIpv6"]) {
-                out.push(Permission { cidr_ipv6: Some(c), description: str_any(r, &["description", "Description"]), ..base.clone() });
+                out.push(Permission {
+                    cidr_ipv6: Some(c),
+                    description: str_any(r, &["description", "Description"]),
+                    ..base.clone()
+                });
             }
         }
         for r in items_any(p, &["prefixListIds", "PrefixListIds"]) {
             if let Some(c) = str_any(r, &["prefixListId", "PrefixListId"]) {
-                out.push(Permission { prefix_list_id: Some(c), description: str_any(r, &["description", "Description"]), ..base.clone() });
+                out.push(Permission {
+                    prefix_list_id: Some(c),
+                    description: str_any(r, &["description", "Description"]),
+                    ..base.clone()
+                });
             }
         }
-        for r in items_any(p, &["groups", "Groups", "userIdGroupPairs", "UserIdGroupPairs"]) {
+        for r in items_any(
+            p,
+            &["groups", "Groups", "userIdGroupPairs", "UserIdGroupPairs"],
+        ) {
             if let Some(c) = str_any(r, &["groupId", "GroupId"]) {
-                out.push(Permission { source_group_id: Some(c), description: str_any(r, &["description", "Description"]), ..base.clone() });
+                out.push(Permission {
+                    source_group_id: Some(c),
+                    description: str_any(r, &["description", "Description"]),
+                    ..base.clone()
+                });
             }
         }
     }
     // The legacy flat form: one CIDR and protocol at the top level.
     if out.is_empty() {
-        if let (Some(cidr), Some(protocol)) = (str_any(rp, &["cidrIp", "CidrIp"]), str_any(rp, &["ipProtocol", "IpProtocol"]).and_then(|s| Protocol::parse(&s))) {
-            let (cidr_ipv4, cidr_ipv6) = if cidr.contains(':') { (None, Some(cidr)) } else { (Some(cidr), None) };
+        if let (Some(cidr), Some(protocol)) = (
+            str_any(rp, &["cidrIp", "CidrIp"]),
+            str_any(rp, &["ipProtocol", "IpProtocol"]).and_then(|s| Protocol::parse(&s)),
+        ) {
+            let (cidr_ipv4, cidr_ipv6) = if cidr.contains(':') {
+                (None, Some(cidr))
+            } else {
+                (Some(cidr), None)
+            };
             out.push(Permission {
                 protocol,
                 from_port: int_any(rp, &["fromPort", "FromPort"]),

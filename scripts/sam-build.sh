@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# sam build with the rust-cargolambda build method, for the architecture given (default
+# x86_64: the host here; nothing is fetched). Needs cargo-lambda on PATH (scripts/lib.sh's
+# lambda venv provides it, with zig). Prints each function's artifact size.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$TG_ROOT"
+ARCH="${1:-x86_64}"
+SAM_VENV="$(tg_venv sam)"
+command -v cargo-lambda >/dev/null || export PATH="$(tg_venv lambda)/bin:$PATH"
+# The rust-cargolambda builder is a SAM beta feature.
+"$SAM_VENV/bin/sam" build --beta-features --template template.yaml --build-dir .aws-sam/build \
+  --parameter-overrides "Architecture=$ARCH"
+for d in .aws-sam/build/*Function; do
+  [ -f "$d/bootstrap" ] || tg_die "sam build produced no bootstrap in $d"
+  printf '  %-40s %s bytes\n' "$(basename "$d")" "$(stat -c %s "$d/bootstrap")"
+done
