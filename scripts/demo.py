@@ -5,8 +5,10 @@ real responses), and show the state before and after trailguard.
 Usage: python demo.py STATE_DIR seed|attack|dry-attack|show|check|check-dry
 """
 
+import datetime
 import json
 import os
+import urllib.parse
 import sys
 import uuid
 
@@ -30,9 +32,12 @@ def clients():
 def sample(name):
     with open(os.path.join(EVENTS, name)) as f:
         ev = json.load(f)
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     ev["id"] = str(uuid.uuid4())
+    ev["time"] = now
     if "eventID" in ev["detail"]:
         ev["detail"]["eventID"] = str(uuid.uuid4())
+        ev["detail"]["eventTime"] = now
     return ev
 
 
@@ -145,6 +150,11 @@ def show(state_dir):
         print(f"  access key {k}: {(bad if st == 'Active' and k == snap['key1'] else good)(st)}")
     print(f"  security group ingress: {', '.join(bad(r) if 'tcp/443' not in r else good(r) for r in snap['rules']) or 'none'}")
     print(f"  bob's inline policies: {', '.join(snap['policies']) or 'none'}")
+    for name in snap["policies"]:
+        doc = clients()["iam"].get_user_policy(UserName="bob", PolicyName=name)["PolicyDocument"]
+        doc = json.loads(urllib.parse.unquote(doc)) if isinstance(doc, str) else doc
+        st = doc["Statement"][0]
+        print(f"    {name}: {st['Effect']} {st['Action']} when aws:TokenIssueTime < {st['Condition']['DateLessThan']['aws:TokenIssueTime']}")
     print(f"  bob's tags: {snap['tags'] or 'none'}")
     print(f"  network ACL ingress entries: {snap['nacl'] or 'none'}")
     print(f"  CloudTrail logging: {good('on') if snap['logging'] else bad('off')}")

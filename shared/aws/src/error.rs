@@ -105,9 +105,13 @@ where
 {
     match &e {
         SdkError::ServiceError(se) => {
-            let code = se.err().code().unwrap_or("Unknown").to_string();
-            let message = se.err().message().unwrap_or_default().to_string();
             let status = se.raw().status().as_u16();
+            let code = se
+                .err()
+                .code()
+                .map(String::from)
+                .unwrap_or_else(|| format!("HTTP {status}"));
+            let message = se.err().message().unwrap_or("no error message").to_string();
             if DENIED.contains(&code.as_str()) || status == 403 {
                 PortError::AccessDenied {
                     op,

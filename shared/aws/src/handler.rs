@@ -2,7 +2,7 @@
 //! decide, act (or plan, in dry-run), report, tell people, and return an error Lambda can
 //! retry when something that matters failed.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use trailguard_rules::decision::action_json;
@@ -88,6 +88,9 @@ pub async fn process<E: Ec2Port, I: IamPort, T: TrailPort, N: NotifyPort>(
     payload: Value,
 ) -> Result<Value, HandlerError> {
     let s = &deps.settings;
+    let started = Instant::now();
+    // Time spent waiting on AWS, so the report can show trailguard's own overhead.
+    let mut aws = Duration::ZERO;
     let event = Event::parse(&payload).map_err(|e| {
         HandlerError::Malformed(format!(
             "{e} (event id {})",
@@ -97,16 +100,17 @@ pub async fn process<E: Ec2Port, I: IamPort, T: TrailPort, N: NotifyPort>(
                 .unwrap_or("unknown")
         ))
     })?;
-    let decision = decide_with_facts(deps, &event).await?;
+    let decision = decide_with_facts(deps, &event, &mut aws).await?;
     let mut report = decision.to_json(Some(&event));
     emit(
         &json!({"level": "INFO", "kind": "decision", "function": s.guard.function_name(), "event_id": event.id(), "decision": decision.kind, "reason": decision.reason, "mode": decision.mode, "actions": decision.actions.len()}),
     );
 
-    let outcomes = execute(deps, &decision).await;
+    let outcomes = execute(deps, &decision, &mut aws).await;
     let mut failures = Vec::new();
     for (i, (action, outcome)) in decision.actions.iter().zip(&outcomes).enumerate() {
         let mut v = action_json(action);
+        v["target"] = json!(action.describe());
         v["outcome"] = json!(outcome.status);
         if let Some(n) = &outcome.note {
             v["note"] = json!(n);
@@ -135,6 +139,7 @@ pub async fn process<E: Ec2Port, I: IamPort, T: TrailPort, N: NotifyPort>(
     // People are told about every remediation, notice and failure; ignored events only log.
     if decision.kind != Kind::Ignore || !failures.is_empty() {
         let (subject, body) = message::render(&report);
+        let t = Instant::now();
         deps.notify
             .publish(&subject, &body, &report)
             .await
@@ -150,8 +155,17 @@ pub async fn process<E: Ec2Port, I: IamPort, T: TrailPort, N: NotifyPort>(
                 .await
                 .map_err(HandlerError::Notify)?;
         }
+        aws += t.elapsed();
         report["notified"] = json!(true);
     }
+    // The report shows how long trailguard itself took beyond waiting on AWS.
+    let total = started.elapsed();
+    let ms = |d: Duration| (d.as_secs_f64() * 1e6).round() / 1e3;
+    report["timing"] = json!({
+        "total_ms": ms(total),
+        "aws_ms": ms(aws),
+        "overhead_ms": ms(total.saturating_sub(aws)),
+    });
     if !failures.is_empty() {
         let kind = if failures.iter().all(|f| f.is_retryable()) {
             "retryable"
@@ -177,6 +191,7 @@ pub async fn process<E: Ec2Port, I: IamPort, T: TrailPort, N: NotifyPort>(
 async fn decide_with_facts<E: Ec2Port, I: IamPort, T: TrailPort, N: NotifyPort>(
     deps: &Deps<E, I, T, N>,
     event: &Event,
+    aws: &mut Duration,
 ) -> Result<Decision, HandlerError> {
     let s = &deps.settings;
     let mut facts = Facts {
@@ -188,9 +203,10 @@ async fn decide_with_facts<E: Ec2Port, I: IamPort, T: TrailPort, N: NotifyPort>(
             Verdict::Decided(d) => return Ok(d),
             Verdict::NeedFacts(requests) => {
                 for r in &requests {
-                    fetch(deps, r, &mut facts)
-                        .await
-                        .map_err(HandlerError::Lookup)?;
+                    let t = Instant::now();
+                    let fetched = fetch(deps, r, &mut facts).await;
+                    *aws += t.elapsed();
+                    fetched.map_err(HandlerError::Lookup)?;
                 }
             }
         }
@@ -244,6 +260,7 @@ async fn fetch<E: Ec2Port, I: IamPort, T: TrailPort, N: NotifyPort>(
 async fn execute<E: Ec2Port, I: IamPort, T: TrailPort, N: NotifyPort>(
     deps: &Deps<E, I, T, N>,
     d: &Decision,
+    aws: &mut Duration,
 ) -> Vec<Outcome> {
     let mut out = Vec::with_capacity(d.actions.len());
     for a in &d.actions {
@@ -256,7 +273,9 @@ async fn execute<E: Ec2Port, I: IamPort, T: TrailPort, N: NotifyPort>(
             });
             continue;
         }
+        let t = Instant::now();
         out.push(run_action(deps, a).await);
+        *aws += t.elapsed();
     }
     out
 }

@@ -13,9 +13,6 @@ pub const SESSION_POLICY_NAME: &str = "trailguard-revoke-older-sessions";
 /// The tag trailguard puts on a user whose key it disabled.
 pub const QUARANTINE_TAG: &str = "trailguard:quarantined";
 
-/// How far back the key-activity summary looks.
-pub const FORENSICS_HOURS: u32 = 24;
-
 /// One security-group permission with exactly one peer, as EC2 takes it back in a revoke or
 /// authorize call. Ports are kept exactly as the request wrote them so the revoke matches.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -110,6 +110,8 @@ struct PolicyFile {
     trusted_networks: Vec<String>,
     guardduty: GuardDutyFile,
     revoke_sessions: bool,
+    tag_users: bool,
+    key_activity_hours: u32,
     network_acl: NetworkAclFile,
     cloudtrail: CloudTrailFile,
 }
@@ -170,6 +172,8 @@ impl Default for PolicyFile {
             trusted_networks: vec![],
             guardduty: GuardDutyFile::default(),
             revoke_sessions: true,
+            tag_users: true,
+            key_activity_hours: 24,
             network_acl: NetworkAclFile::default(),
             cloudtrail: CloudTrailFile::default(),
         }
@@ -255,6 +259,10 @@ pub struct Policy {
     pub guardduty_act_at: f64,
     pub guardduty_notify_at: f64,
     pub revoke_sessions: bool,
+    /// Tag the owner of a contained key `trailguard:quarantined`.
+    pub tag_users: bool,
+    /// How far back the key-activity summary looks; 0 switches it off.
+    pub key_activity_hours: u32,
     pub nacl_ephemeral_ports: Vec<PortSpec>,
     pub nacl_on_replace: OnReplace,
     pub revert_trail_settings: bool,
@@ -307,6 +315,8 @@ fn unreachable_policy() -> Policy {
         guardduty_act_at: 7.0,
         guardduty_notify_at: 4.0,
         revoke_sessions: true,
+        tag_users: true,
+        key_activity_hours: 24,
         nacl_ephemeral_ports: vec![],
         nacl_on_replace: OnReplace::Notify,
         revert_trail_settings: false,
@@ -432,6 +442,15 @@ impl Policy {
                 }
             }
         }
+        if file.key_activity_hours > 90 * 24 {
+            return Err(field(
+                "key_activity_hours".into(),
+                format!(
+                    "{} is beyond the 90 days CloudTrail's event history keeps",
+                    file.key_activity_hours
+                ),
+            ));
+        }
         let m = &file.mode;
         Ok(Policy {
             modes: [
@@ -461,6 +480,8 @@ impl Policy {
             guardduty_act_at: g.act_at,
             guardduty_notify_at: g.notify_at,
             revoke_sessions: file.revoke_sessions,
+            tag_users: file.tag_users,
+            key_activity_hours: file.key_activity_hours,
             nacl_ephemeral_ports: specs(
                 "network_acl.ephemeral_ports",
                 &file.network_acl.ephemeral_ports,

@@ -1,8 +1,6 @@
 //! Access keys: contain a leaked or abused key, and only that key.
 
-use crate::action::{
-    Action, Notice, PrincipalKind, Severity, FORENSICS_HOURS, QUARANTINE_TAG, SESSION_POLICY_NAME,
-};
+use crate::action::{Action, Notice, PrincipalKind, Severity, QUARANTINE_TAG, SESSION_POLICY_NAME};
 use crate::decision::{Decision, Verdict};
 use crate::event::{
     CloudTrailRecord, Event, EventBody, GuardDutyFinding, HealthDetail, ManualRequest,
@@ -492,15 +490,19 @@ fn contain_keys(
                 policy_name: SESSION_POLICY_NAME.into(),
             });
         }
-        actions.push(Action::TagUser {
-            user_name: user.clone(),
-            key: QUARANTINE_TAG.into(),
-            reason: ctx.why.clone(),
-        });
-        actions.push(Action::SummarizeKeyActivity {
-            access_key_id: key.clone(),
-            hours: FORENSICS_HOURS,
-        });
+        if policy.tag_users {
+            actions.push(Action::TagUser {
+                user_name: user.clone(),
+                key: QUARANTINE_TAG.into(),
+                reason: ctx.why.clone(),
+            });
+        }
+        if policy.key_activity_hours > 0 {
+            actions.push(Action::SummarizeKeyActivity {
+                access_key_id: key.clone(),
+                hours: policy.key_activity_hours,
+            });
+        }
     }
     for k in &unknown {
         details.push(format!("key {k} was not found in account {account}: already deleted, or not this account's key"));
