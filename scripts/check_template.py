@@ -3,8 +3,8 @@
 1. Least privilege: each function role's Trailguard* statements grant exactly the IAM
    actions the code declares (`trailguard iam-actions FUNCTION`), in both directions.
 2. Routing, with a real EventBridge matcher (moto's, in process): every sample in events/
-   reaches exactly the functions events/manifest.json names in `routes_to`, and every
-   near-miss reaches none. Parameters are set as events/policy.json expects (honeytoken
+   reaches exactly the functions events/meta/manifest.json names in `routes_to`, and every
+   near-miss reaches none. Parameters are set as events/meta/policy.json expects (honeytoken
    key, trusted networks), so the conditional rules are exercised too.
 
 Limit: moto's matcher flattens nested objects but not arrays of objects, so no pattern here
@@ -127,7 +127,7 @@ def main():
             for t in res["Properties"]["Targets"]:
                 target = t["Arn"].value.split(".")[0]
                 patterns.setdefault(functions[target], []).append((lid, resolve(res["Properties"]["EventPattern"], resources)))
-    with open(os.path.join(events_dir, "manifest.json")) as f:
+    with open(os.path.join(events_dir, "meta", "manifest.json")) as f:
         manifest = json.load(f)
     for fixture, expected in sorted(manifest.items()):
         with open(os.path.join(events_dir, fixture)) as f:

@@ -8,6 +8,14 @@ cd "$TG_ROOT"
 ARCH="${1:-x86_64}"
 SAM_VENV="$(tg_venv sam)"
 command -v cargo-lambda >/dev/null || export PATH="$(tg_venv lambda)/bin:$PATH"
+if [ "${TRAILGUARD_FAST_RELEASE:-0}" = "1" ]; then
+  # The test command only proves the build method works: an unoptimised "release" in a
+  # target directory of its own builds in minutes instead of a quarter of an hour, and
+  # leaves the real release artifacts (scripts/bench.sh) alone.
+  export CARGO_PROFILE_RELEASE_OPT_LEVEL=0 CARGO_PROFILE_RELEASE_LTO=false
+  export CARGO_PROFILE_RELEASE_CODEGEN_UNITS=256 CARGO_PROFILE_RELEASE_DEBUG=false
+  export CARGO_TARGET_DIR="$TG_ROOT/target/sam-check"
+fi
 # The rust-cargolambda builder is a SAM beta feature.
 "$SAM_VENV/bin/sam" build --beta-features --template template.yaml --build-dir .aws-sam/build \
   --parameter-overrides "Architecture=$ARCH"

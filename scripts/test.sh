@@ -55,7 +55,7 @@ step "template: least privilege and routing (moto's EventBridge matcher)"
 "$MOTO_VENV/bin/python" scripts/check_template.py template.yaml events target/debug/trailguard
 
 step "trailguard decide over every sample"
-target/debug/trailguard decide --policy events/policy.json events/*.json >"$TG_LOGDIR/decide.jsonl"
+target/debug/trailguard decide --policy events/meta/policy.json events/*.json >"$TG_LOGDIR/decide.jsonl"
 echo "ok   $(wc -l <"$TG_LOGDIR/decide.jsonl") decisions"
 
 tg_stop_pid "$MOTO_PID"; MOTO_PID=""
@@ -64,8 +64,8 @@ step "demo in check mode: real binaries under cargo lambda watch, against a fres
 TRAILGUARD_DEMO_CHECK=1 bash scripts/demo.sh
 
 if [ "${TRAILGUARD_SAM_BUILD:-1}" = "1" ]; then
-  step "sam build (rust-cargolambda, x86_64, release)"
-  PATH="$LAMBDA_VENV/bin:$PATH" bash scripts/sam-build.sh x86_64
+  step "sam build (rust-cargolambda, x86_64; unoptimised profile: this proves the build method)"
+  PATH="$LAMBDA_VENV/bin:$PATH" TRAILGUARD_FAST_RELEASE=1 bash scripts/sam-build.sh x86_64
 fi
 
 step "all checks passed in $(( $(date +%s) - started ))s"

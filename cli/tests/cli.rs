@@ -23,7 +23,7 @@ fn lines(out: &[u8]) -> Vec<Value> {
 #[test]
 fn decide_prints_one_decision_per_sample_matching_the_manifest() {
     let manifest: Value =
-        serde_json::from_str(&std::fs::read_to_string(events().join("manifest.json")).unwrap())
+        serde_json::from_str(&std::fs::read_to_string(events().join("meta/manifest.json")).unwrap())
             .unwrap();
     let files: Vec<String> = manifest
         .as_object()
@@ -34,7 +34,7 @@ fn decide_prints_one_decision_per_sample_matching_the_manifest() {
     let out = bin()
         .arg("decide")
         .arg("--policy")
-        .arg(events().join("policy.json"))
+        .arg(events().join("meta/policy.json"))
         .args(&files)
         .output()
         .unwrap();

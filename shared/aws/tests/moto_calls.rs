@@ -51,17 +51,7 @@ async fn one_ec2_call_to_revert_and_one_iam_mutation_per_key() {
     let sdk = sdk().await;
     // Set up outside the recording.
     let ec2 = aws_sdk_ec2::Client::new(&sdk);
-    let vpc = ec2
-        .create_vpc()
-        .cidr_block("10.2.0.0/16")
-        .send()
-        .await
-        .unwrap()
-        .vpc()
-        .unwrap()
-        .vpc_id()
-        .unwrap()
-        .to_string();
+    let vpc = create_vpc(&ec2, "10.2.0.0/16").await;
     let gid = ec2
         .create_security_group()
         .group_name(unique("count"))
@@ -118,18 +108,8 @@ async fn one_ec2_call_to_revert_and_one_iam_mutation_per_key() {
     // A key whose user the event names: one mutating IAM call for the key (UpdateAccessKey),
     // after one read (ListAccessKeys); with sessions and tagging on, one call each more.
     let iam = aws_sdk_iam::Client::new(&sdk);
-    let user = unique("carol");
-    iam.create_user().user_name(&user).send().await.unwrap();
-    let key = iam
-        .create_access_key()
-        .user_name(&user)
-        .send()
-        .await
-        .unwrap()
-        .access_key()
-        .unwrap()
-        .access_key_id()
-        .to_string();
+    let (user, keys) = create_user_with_keys(&iam, "carol", 1).await;
+    let key = &keys[0];
     let mut gd = sample("aws.guardduty-UnauthorizedAccess-IAMUser-TorIPCaller-high.json");
     gd["detail"]["resource"]["accessKeyDetails"] =
         json!({"accessKeyId": key, "userName": user, "userType": "IAMUser"});

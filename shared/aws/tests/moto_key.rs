@@ -17,32 +17,11 @@ struct User {
 
 async fn user_with_two_keys(sdk: &aws_config::SdkConfig) -> User {
     let iam = aws_sdk_iam::Client::new(sdk);
-    let name = unique("bob");
-    iam.create_user().user_name(&name).send().await.unwrap();
-    let k1 = iam
-        .create_access_key()
-        .user_name(&name)
-        .send()
-        .await
-        .unwrap()
-        .access_key()
-        .unwrap()
-        .access_key_id()
-        .to_string();
-    let k2 = iam
-        .create_access_key()
-        .user_name(&name)
-        .send()
-        .await
-        .unwrap()
-        .access_key()
-        .unwrap()
-        .access_key_id()
-        .to_string();
+    let (name, keys) = create_user_with_keys(&iam, "bob", 2).await;
     User {
         name,
-        key1: k1,
-        key2: k2,
+        key1: keys[0].clone(),
+        key2: keys[1].clone(),
         iam,
     }
 }

@@ -14,17 +14,7 @@ async fn an_open_nacl_entry_is_deleted_once() {
     }
     let sdk = sdk().await;
     let ec2 = aws_sdk_ec2::Client::new(&sdk);
-    let vpc = ec2
-        .create_vpc()
-        .cidr_block("10.1.0.0/16")
-        .send()
-        .await
-        .unwrap()
-        .vpc()
-        .unwrap()
-        .vpc_id()
-        .unwrap()
-        .to_string();
+    let vpc = create_vpc(&ec2, "10.1.0.0/16").await;
     let acl = ec2
         .create_network_acl()
         .vpc_id(vpc)
@@ -132,16 +122,12 @@ async fn stopped_logging_is_started_again() {
     assert_eq!(r["actions"][0]["outcome"], "already_done", "{r}");
 }
 
-/// CloudTrail needs a bucket; moto accepts any name for CreateTrail only if it exists.
+/// CloudTrail needs a bucket; an S3 client only for this is not worth its build time, so
+/// the bucket is made with one signed-looking request moto accepts.
 async fn aws_sdk_s3_free_bucket(_sdk: &aws_config::SdkConfig) -> String {
     let name = unique("trail-logs").to_lowercase();
-    let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap();
-    let hostport = endpoint.trim_start_matches("http://").to_string();
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(&hostport).unwrap();
-    write!(s, "PUT /{name} HTTP/1.1\r\nHost: {hostport}\r\nContent-Length: 0\r\nAuthorization: AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=x\r\nConnection: close\r\n\r\n").unwrap();
-    let mut resp = String::new();
-    s.read_to_string(&mut resp).unwrap();
-    assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+    let auth = "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=x";
+    let (status, body) = raw_http("PUT", &format!("/{name}"), &[("Authorization", auth)]);
+    assert!(status.contains(" 200"), "{status}: {body}");
     name
 }

@@ -16,17 +16,7 @@ struct Group {
 
 async fn group(sdk: &aws_config::SdkConfig, tags: &[(&str, &str)]) -> Group {
     let ec2 = aws_sdk_ec2::Client::new(sdk);
-    let vpc = ec2
-        .create_vpc()
-        .cidr_block("10.0.0.0/16")
-        .send()
-        .await
-        .unwrap()
-        .vpc()
-        .unwrap()
-        .vpc_id()
-        .unwrap()
-        .to_string();
+    let vpc = create_vpc(&ec2, "10.0.0.0/16").await;
     let mut req = ec2
         .create_security_group()
         .group_name(unique("web"))

@@ -1,6 +1,6 @@
 //! Every sample in events/ through one `check(fixture, expected)` helper, against the policy
-//! the samples are written for (events/policy.json); every sample also round-trips through
-//! serde. The expectations live in events/manifest.json, which the template pattern test
+//! the samples are written for (events/meta/policy.json); every sample also round-trips through
+//! serde. The expectations live in events/meta/manifest.json, which the template pattern test
 //! reads too.
 
 use std::collections::BTreeMap;
@@ -21,7 +21,7 @@ fn load(name: &str) -> Value {
 }
 
 fn sample_policy() -> Policy {
-    let text = std::fs::read_to_string(events_dir().join("policy.json")).unwrap();
+    let text = std::fs::read_to_string(events_dir().join("meta/policy.json")).unwrap();
     Policy::from_json(&text).unwrap()
 }
 
@@ -83,7 +83,7 @@ fn round_trip(fixture: &str, raw: &Value) {
 #[test]
 fn every_sample_decides_as_its_manifest_says() {
     let manifest: BTreeMap<String, Expected> =
-        serde_json::from_value(load("manifest.json")).unwrap();
+        serde_json::from_value(load("meta/manifest.json")).unwrap();
     let policy = sample_policy();
     for (fixture, expected) in &manifest {
         check(fixture, expected, &policy);
@@ -92,12 +92,12 @@ fn every_sample_decides_as_its_manifest_says() {
     let on_disk: Vec<String> = std::fs::read_dir(events_dir())
         .unwrap()
         .filter_map(|e| e.ok()?.file_name().into_string().ok())
-        .filter(|n| n.ends_with(".json") && n != "manifest.json" && n != "policy.json")
+        .filter(|n| n.ends_with(".json"))
         .collect();
     for f in &on_disk {
         assert!(
             manifest.contains_key(f),
-            "{f} is not in events/manifest.json"
+            "{f} is not in events/meta/manifest.json"
         );
     }
     assert!(manifest.len() >= 40, "only {} samples", manifest.len());

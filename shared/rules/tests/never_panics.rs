@@ -17,7 +17,7 @@ fn load_samples() -> Vec<Value> {
         .filter_map(|e| {
             let p = e.ok()?.path();
             let name = p.file_name()?.to_str()?.to_string();
-            (name.ends_with(".json") && name != "manifest.json" && name != "policy.json")
+            name.ends_with(".json")
                 .then(|| serde_json::from_str(&std::fs::read_to_string(&p).ok()?).ok())?
         })
         .collect();
