@@ -22,9 +22,10 @@ fn lines(out: &[u8]) -> Vec<Value> {
 
 #[test]
 fn decide_prints_one_decision_per_sample_matching_the_manifest() {
-    let manifest: Value =
-        serde_json::from_str(&std::fs::read_to_string(events().join("meta/manifest.json")).unwrap())
-            .unwrap();
+    let manifest: Value = serde_json::from_str(
+        &std::fs::read_to_string(events().join("meta/manifest.json")).unwrap(),
+    )
+    .unwrap();
     let files: Vec<String> = manifest
         .as_object()
         .unwrap()

@@ -175,18 +175,55 @@ pub fn cloudtrail_event(template: &str, request: Value, response: Value) -> Valu
     ev
 }
 
-/// A raw HTTP call to moto's own API (reset, recorder), over loopback.
-pub fn moto_api(method: &str, path: &str) -> String {
+/// A raw HTTP request to moto over loopback: (status line, body).
+pub fn raw_http(method: &str, path: &str, headers: &[(&str, &str)]) -> (String, String) {
     let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap();
     let hostport = endpoint
         .trim_start_matches("http://")
         .trim_end_matches('/')
         .to_string();
     let mut s = std::net::TcpStream::connect(&hostport).unwrap();
-    write!(s, "{method} {path} HTTP/1.1\r\nHost: {hostport}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").unwrap();
+    let extra: String = headers
+        .iter()
+        .map(|(k, v)| format!("{k}: {v}\r\n"))
+        .collect();
+    write!(s, "{method} {path} HTTP/1.1\r\nHost: {hostport}\r\n{extra}Content-Length: 0\r\nConnection: close\r\n\r\n").unwrap();
     let mut resp = String::new();
     s.read_to_string(&mut resp).unwrap();
-    resp.split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default()
+    let (head, body) = resp.split_once("\r\n\r\n").unwrap_or((&resp, ""));
+    (
+        head.lines().next().unwrap_or_default().to_string(),
+        body.to_string(),
+    )
+}
+
+/// moto's own API (reset, recorder).
+pub fn moto_api(method: &str, path: &str) -> String {
+    raw_http(method, path, &[]).1
+}
+
+pub async fn create_vpc(ec2: &aws_sdk_ec2::Client, cidr: &str) -> String {
+    let out = ec2.create_vpc().cidr_block(cidr).send().await.unwrap();
+    out.vpc().unwrap().vpc_id().unwrap().to_string()
+}
+
+/// A new IAM user (name starting with `prefix`) with `n` access keys.
+pub async fn create_user_with_keys(
+    iam: &aws_sdk_iam::Client,
+    prefix: &str,
+    n: usize,
+) -> (String, Vec<String>) {
+    let name = unique(prefix);
+    iam.create_user().user_name(&name).send().await.unwrap();
+    let mut keys = Vec::new();
+    for _ in 0..n {
+        let out = iam
+            .create_access_key()
+            .user_name(&name)
+            .send()
+            .await
+            .unwrap();
+        keys.push(out.access_key().unwrap().access_key_id().to_string());
+    }
+    (name, keys)
 }
