@@ -30,7 +30,7 @@ deps="$(cargo tree -p trailguard-rules -e normal --prefix none --offline 2>/dev/
 if printf '%s\n' "$deps" | grep -E '^(tokio|aws-|hyper|reqwest|h2|rustls|mio|socket2|lambda_runtime|tracing) ' ; then
   tg_die "shared/rules depends on an I/O crate (listed above)"
 fi
-if grep -rnE 'std::(fs|net|env|process|time::SystemTime)|tokio|println!' shared/rules/src; then
+if grep -rnE 'std::(fs|env|process|io|thread)|TcpStream|UdpSocket|TcpListener|ToSocketAddrs|SystemTime|Instant::now|tokio|println!|eprintln!' shared/rules/src; then
   tg_die "shared/rules/src does I/O (listed above)"
 fi
 
