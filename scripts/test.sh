@@ -22,8 +22,9 @@ MOTO_VENV="$(tg_venv moto)"
 SAM_VENV="$(tg_venv sam)"
 LAMBDA_VENV="$(tg_venv lambda)"
 
-step "format"
+step "format and lints"
 cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --quiet -- -D warnings
 
 step "shared/rules is pure: no async runtime, SDK, network or HTTP crate among its dependencies"
 deps="$(cargo tree -p trailguard-rules -e normal --prefix none --offline 2>/dev/null || cargo tree -p trailguard-rules -e normal --prefix none)"

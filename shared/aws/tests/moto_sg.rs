@@ -211,7 +211,7 @@ async fn legacy_flat_form_ipv6_and_all_protocols() {
     let ev = cloudtrail_event(
         "aws.ec2-AuthorizeSecurityGroupIngress-ipv6-all-protocols.json",
         json!({"groupId": g.id, "ipPermissions": perms_json(&[("-1", -1, "::/0")])}),
-        rule_set(&g, &[v6.clone()], false),
+        rule_set(&g, std::slice::from_ref(&v6), false),
     );
     let r = process(&deps, ev).await.unwrap();
     assert_eq!(r["actions"][0]["outcome"], "done", "{r}");

@@ -78,7 +78,8 @@ fn failing(code: &'static str) -> Rule {
 
 #[tokio::test]
 async fn errors_are_classified_for_lambda() {
-    let cases: [(&str, fn(&PortError) -> bool); 5] = [
+    type Expect = fn(&PortError) -> bool;
+    let cases: [(&str, Expect); 5] = [
         ("InvalidPermission.NotFound", |_| false),
         ("InvalidSecurityGroupRuleId.NotFound", |_| false),
         ("RequestLimitExceeded", |e| {

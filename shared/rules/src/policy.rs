@@ -605,63 +605,6 @@ pub fn is_access_key_id(s: &str) -> bool {
         && s.starts_with(|c: char| c.is_ascii_uppercase())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn embedded_default_is_valid_and_matches_the_code_defaults() {
-        let p = Policy::from_json(DEFAULT_POLICY_JSON).unwrap();
-        let from_empty = Policy::from_json("{}").unwrap();
-        assert_eq!(p.to_json_pretty(), from_empty.to_json_pretty());
-        assert_eq!(p.mode(Guard::SecurityGroup), Mode::Enforce);
-    }
-
-    #[test]
-    fn errors_name_the_field() {
-        let e = Policy::from_json(r#"{"public_ports": ["tcp/80", "tcp/http"]}"#).unwrap_err();
-        assert!(e.to_string().contains("public_ports[1]"), "{e}");
-        let e = Policy::from_json(r#"{"guardduty": {"act_at": "high"}}"#).unwrap_err();
-        assert!(e.to_string().contains("guardduty.act_at"), "{e}");
-        let e = Policy::from_json(r#"{"exempt_principal": []}"#).unwrap_err();
-        assert!(e.to_string().contains("exempt_principal"), "{e}");
-        let e = Policy::from_json(r#"{"trusted_networks": ["10.0.0.0/33"]}"#).unwrap_err();
-        assert!(e.to_string().contains("trusted_networks[0]"), "{e}");
-        let e = Policy::from_json(r#"{"mode": {"access_key": "sometimes"}}"#).unwrap_err();
-        assert!(e.to_string().contains("mode.access_key"), "{e}");
-        let e = Policy::from_json(r#"{"guardduty": {"act_at": 3, "notify_at": 5}}"#).unwrap_err();
-        assert!(e.to_string().contains("guardduty.notify_at"), "{e}");
-        let e = Policy::from_json(r#"{"honeytoken_access_keys": ["nope"]}"#).unwrap_err();
-        assert!(e.to_string().contains("honeytoken_access_keys[0]"), "{e}");
-        let e = Policy::from_json("[1,2]").unwrap_err();
-        assert!(matches!(e, PolicyError::Syntax { .. }), "{e}");
-    }
-
-    #[test]
-    fn public_definition() {
-        let p = Policy::default();
-        let n = |s: &str| s.parse::<IpNet>().unwrap();
-        assert!(p.is_public(&n("0.0.0.0/0")));
-        assert!(p.is_public(&n("1.0.0.0/8")));
-        assert!(!p.is_public(&n("203.0.113.0/24")));
-        assert!(!p.is_public(&n("10.0.0.0/8")));
-        assert!(!p.is_public(&n("172.16.0.0/12")));
-        assert!(p.is_public(&n("::/0")));
-        assert!(!p.is_public(&n("2001:db8::/48")));
-        assert!(p.publicly_allowed(Protocol::Tcp, PortRange { from: 443, to: 443 }));
-        assert!(!p.publicly_allowed(Protocol::Tcp, PortRange { from: 22, to: 22 }));
-        assert!(!p.publicly_allowed(Protocol::All, PortRange::ALL));
-        assert!(p.publicly_allowed(Protocol::Icmp, PortRange::ALL));
-        assert!(!p.publicly_allowed(Protocol::Udp, PortRange { from: 443, to: 443 }));
-    }
-
-    #[test]
-    fn override_forces_dry_run() {
-        let p = Policy::default().with_mode_override(Mode::DryRun);
-        assert!(Guard::ALL.iter().all(|g| p.mode(*g) == Mode::DryRun));
-    }
-}
-
 /// IAM actions every function needs to tell people: the SNS notification and the optional
 /// "Remediation Performed" event.
 pub const NOTIFY_IAM_ACTIONS: [&str; 2] = ["sns:Publish", "events:PutEvents"];
@@ -759,5 +702,62 @@ impl Guard {
             .chain(facts.iter().map(|f| f.iam_action()))
             .chain(NOTIFY_IAM_ACTIONS)
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_default_is_valid_and_matches_the_code_defaults() {
+        let p = Policy::from_json(DEFAULT_POLICY_JSON).unwrap();
+        let from_empty = Policy::from_json("{}").unwrap();
+        assert_eq!(p.to_json_pretty(), from_empty.to_json_pretty());
+        assert_eq!(p.mode(Guard::SecurityGroup), Mode::Enforce);
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let e = Policy::from_json(r#"{"public_ports": ["tcp/80", "tcp/http"]}"#).unwrap_err();
+        assert!(e.to_string().contains("public_ports[1]"), "{e}");
+        let e = Policy::from_json(r#"{"guardduty": {"act_at": "high"}}"#).unwrap_err();
+        assert!(e.to_string().contains("guardduty.act_at"), "{e}");
+        let e = Policy::from_json(r#"{"exempt_principal": []}"#).unwrap_err();
+        assert!(e.to_string().contains("exempt_principal"), "{e}");
+        let e = Policy::from_json(r#"{"trusted_networks": ["10.0.0.0/33"]}"#).unwrap_err();
+        assert!(e.to_string().contains("trusted_networks[0]"), "{e}");
+        let e = Policy::from_json(r#"{"mode": {"access_key": "sometimes"}}"#).unwrap_err();
+        assert!(e.to_string().contains("mode.access_key"), "{e}");
+        let e = Policy::from_json(r#"{"guardduty": {"act_at": 3, "notify_at": 5}}"#).unwrap_err();
+        assert!(e.to_string().contains("guardduty.notify_at"), "{e}");
+        let e = Policy::from_json(r#"{"honeytoken_access_keys": ["nope"]}"#).unwrap_err();
+        assert!(e.to_string().contains("honeytoken_access_keys[0]"), "{e}");
+        let e = Policy::from_json("[1,2]").unwrap_err();
+        assert!(matches!(e, PolicyError::Syntax { .. }), "{e}");
+    }
+
+    #[test]
+    fn public_definition() {
+        let p = Policy::default();
+        let n = |s: &str| s.parse::<IpNet>().unwrap();
+        assert!(p.is_public(&n("0.0.0.0/0")));
+        assert!(p.is_public(&n("1.0.0.0/8")));
+        assert!(!p.is_public(&n("203.0.113.0/24")));
+        assert!(!p.is_public(&n("10.0.0.0/8")));
+        assert!(!p.is_public(&n("172.16.0.0/12")));
+        assert!(p.is_public(&n("::/0")));
+        assert!(!p.is_public(&n("2001:db8::/48")));
+        assert!(p.publicly_allowed(Protocol::Tcp, PortRange { from: 443, to: 443 }));
+        assert!(!p.publicly_allowed(Protocol::Tcp, PortRange { from: 22, to: 22 }));
+        assert!(!p.publicly_allowed(Protocol::All, PortRange::ALL));
+        assert!(p.publicly_allowed(Protocol::Icmp, PortRange::ALL));
+        assert!(!p.publicly_allowed(Protocol::Udp, PortRange { from: 443, to: 443 }));
+    }
+
+    #[test]
+    fn override_forces_dry_run() {
+        let p = Policy::default().with_mode_override(Mode::DryRun);
+        assert!(Guard::ALL.iter().all(|g| p.mode(*g) == Mode::DryRun));
     }
 }

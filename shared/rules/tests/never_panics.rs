@@ -105,8 +105,10 @@ fn mutate(mut doc: Value, which: usize, how: u8) -> Value {
 }
 
 fn facts_for_everything() -> Facts {
-    let mut f = Facts::default();
-    f.own_role_arn = Some("arn:aws:iam::123456789012:role/trailguard".into());
+    let mut f = Facts {
+        own_role_arn: Some("arn:aws:iam::123456789012:role/trailguard".into()),
+        ..Facts::default()
+    };
     f.security_groups.push(GroupFacts {
         group_id: "sg-0a1b2c3d4e5f60789".into(),
         group_name: Some("default".into()),

@@ -28,7 +28,7 @@ pub fn applies(guard: Guard, event: &Event) -> bool {
 
 fn ct_event(event: &Event, service: &str, names: &[&str]) -> bool {
     event.cloudtrail().is_some_and(|r| {
-        let from_service = r.event_source.as_deref().map_or(true, |s| s == service);
+        let from_service = r.event_source.as_deref().is_none_or(|s| s == service);
         from_service && r.event_name.as_deref().is_some_and(|n| names.contains(&n))
     })
 }
