@@ -3,7 +3,6 @@
 
 mod common;
 
-use aws_sdk_iam::types::StatusType;
 use common::*;
 use serde_json::{json, Value};
 use trailguard_aws::process;
@@ -236,5 +235,4 @@ async fn dry_run_exempt_and_unknown_keys_change_nothing() {
         .await
         .unwrap();
     assert_eq!(r["actions"][0]["outcome"], "already_done", "{r}");
-    let _ = StatusType::Active;
 }

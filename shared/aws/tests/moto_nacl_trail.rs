@@ -75,7 +75,7 @@ async fn stopped_logging_is_started_again() {
         return;
     }
     let sdk = sdk().await;
-    let s3 = aws_sdk_s3_free_bucket(&sdk).await;
+    let s3 = create_trail_bucket();
     let ct = aws_sdk_cloudtrail::Client::new(&sdk);
     let name = unique("management-events");
     ct.create_trail()
@@ -124,7 +124,7 @@ async fn stopped_logging_is_started_again() {
 
 /// CloudTrail needs a bucket; an S3 client only for this is not worth its build time, so
 /// the bucket is made with one signed-looking request moto accepts.
-async fn aws_sdk_s3_free_bucket(_sdk: &aws_config::SdkConfig) -> String {
+fn create_trail_bucket() -> String {
     let name = unique("trail-logs").to_lowercase();
     let auth = "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=x";
     let (status, body) = raw_http("PUT", &format!("/{name}"), &[("Authorization", auth)]);

@@ -192,11 +192,7 @@ fn guardduty(event: &Event, f: &GuardDutyFinding, policy: &Policy, facts: &Facts
             title: format!("GuardDuty {ftype}: sessions of role {role} revoked"),
             details,
         };
-        let action = Action::RevokeSessions {
-            principal: PrincipalKind::Role,
-            name: Some(role.clone()),
-            policy_name: SESSION_POLICY_NAME.into(),
-        };
+        let action = revoke_sessions(PrincipalKind::Role, &role);
         return Verdict::Decided(Decision::remediate(
             format!("temporary credentials of role {role} are compromised ({ftype})"),
             vec![action],
@@ -385,11 +381,7 @@ fn cloudtrail(event: &Event, r: &CloudTrailRecord, policy: &Policy, facts: &Fact
                 title: format!("AWS quarantined user {user}: older sessions revoked"),
                 details,
             };
-            let action = Action::RevokeSessions {
-                principal: PrincipalKind::User,
-                name: Some(user.clone()),
-                policy_name: SESSION_POLICY_NAME.into(),
-            };
+            let action = revoke_sessions(PrincipalKind::User, &user);
             return Verdict::Decided(Decision::remediate(
                 format!("{arn} attached to {user}"),
                 vec![action],
@@ -417,6 +409,14 @@ fn cloudtrail(event: &Event, r: &CloudTrailRecord, policy: &Policy, facts: &Fact
     Verdict::Decided(Decision::ignore(format!(
         "{name} by {who}: no access-key signal"
     )))
+}
+
+fn revoke_sessions(principal: PrincipalKind, name: &str) -> Action {
+    Action::RevokeSessions {
+        principal,
+        name: Some(name.to_string()),
+        policy_name: SESSION_POLICY_NAME.into(),
+    }
 }
 
 struct Context {
