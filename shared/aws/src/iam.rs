@@ -35,20 +35,16 @@ impl IamPort for Client {
             }
             Some(_) => {}
         }
-        match self
+        let r = self
             .update_access_key()
             .user_name(user)
             .access_key_id(key_id)
             .status(StatusType::Inactive)
             .send()
-            .await
-        {
-            Ok(_) => Ok(Change::Done),
-            Err(e) if code_of(&e).as_deref() == Some("NoSuchEntity") => Ok(Change::AlreadyDone(
-                format!("key {key_id} no longer exists (deleted)"),
-            )),
-            Err(e) => Err(classify("UpdateAccessKey", "iam:UpdateAccessKey", e)),
-        }
+            .await;
+        changed(r, "UpdateAccessKey", "iam:UpdateAccessKey", || {
+            format!("key {key_id} no longer exists (deleted)")
+        })
     }
 
     async fn put_deny_policy(
@@ -60,36 +56,28 @@ impl IamPort for Client {
     ) -> PortResult<Change> {
         // PutUserPolicy/PutRolePolicy overwrite a policy of the same name: redelivery
         // replaces it, never adds a second one.
-        let gone = || {
-            Ok(Change::AlreadyDone(format!(
-                "{name} no longer exists: no sessions to revoke"
-            )))
-        };
+        let gone = || format!("{name} no longer exists: no sessions to revoke");
         match kind {
-            PrincipalKind::User => match self
-                .put_user_policy()
-                .user_name(name)
-                .policy_name(policy_name)
-                .policy_document(document)
-                .send()
-                .await
-            {
-                Ok(_) => Ok(Change::Done),
-                Err(e) if code_of(&e).as_deref() == Some("NoSuchEntity") => gone(),
-                Err(e) => Err(classify("PutUserPolicy", "iam:PutUserPolicy", e)),
-            },
-            PrincipalKind::Role => match self
-                .put_role_policy()
-                .role_name(name)
-                .policy_name(policy_name)
-                .policy_document(document)
-                .send()
-                .await
-            {
-                Ok(_) => Ok(Change::Done),
-                Err(e) if code_of(&e).as_deref() == Some("NoSuchEntity") => gone(),
-                Err(e) => Err(classify("PutRolePolicy", "iam:PutRolePolicy", e)),
-            },
+            PrincipalKind::User => {
+                let r = self
+                    .put_user_policy()
+                    .user_name(name)
+                    .policy_name(policy_name)
+                    .policy_document(document)
+                    .send()
+                    .await;
+                changed(r, "PutUserPolicy", "iam:PutUserPolicy", gone)
+            }
+            PrincipalKind::Role => {
+                let r = self
+                    .put_role_policy()
+                    .role_name(name)
+                    .policy_name(policy_name)
+                    .policy_document(document)
+                    .send()
+                    .await;
+                changed(r, "PutRolePolicy", "iam:PutRolePolicy", gone)
+            }
         }
     }
 
@@ -104,13 +92,10 @@ impl IamPort for Client {
                     code: "BuildError".into(),
                     message: e.to_string(),
                 })?;
-        match self.tag_user().user_name(user).tags(tag).send().await {
-            Ok(_) => Ok(Change::Done),
-            Err(e) if code_of(&e).as_deref() == Some("NoSuchEntity") => {
-                Ok(Change::AlreadyDone(format!("user {user} no longer exists")))
-            }
-            Err(e) => Err(classify("TagUser", "iam:TagUser", e)),
-        }
+        let r = self.tag_user().user_name(user).tags(tag).send().await;
+        changed(r, "TagUser", "iam:TagUser", || {
+            format!("user {user} no longer exists")
+        })
     }
 
     async fn key_owner(&self, key_id: &str) -> PortResult<Option<String>> {
@@ -130,5 +115,29 @@ impl IamPort for Client {
                 e,
             )),
         }
+    }
+}
+
+/// A mutating IAM call's result: done, already done when the user, role or key it names no
+/// longer exists (`NoSuchEntity`), or the classified error.
+fn changed<T, E>(
+    r: Result<
+        T,
+        aws_smithy_runtime_api::client::result::SdkError<
+            E,
+            aws_smithy_runtime_api::client::orchestrator::HttpResponse,
+        >,
+    >,
+    op: &'static str,
+    iam_action: &'static str,
+    gone: impl FnOnce() -> String,
+) -> PortResult<Change>
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + 'static,
+{
+    match r {
+        Ok(_) => Ok(Change::Done),
+        Err(e) if code_of(&e).as_deref() == Some("NoSuchEntity") => Ok(Change::AlreadyDone(gone())),
+        Err(e) => Err(classify(op, iam_action, e)),
     }
 }
