@@ -2,13 +2,17 @@
 
 1. Least privilege: each function role's Trailguard* statements grant exactly the IAM
    actions the code declares (`trailguard iam-actions FUNCTION`), in both directions.
-2. Routing, with a real EventBridge matcher (moto's, in process): every sample in events/
-   reaches exactly the functions events/meta/manifest.json names in `routes_to`, and every
-   near-miss reaches none. Parameters are set as events/meta/policy.json expects (honeytoken
-   key, trusted networks), so the conditional rules are exercised too.
-
-Limit: moto's matcher flattens nested objects but not arrays of objects, so no pattern here
-matches inside arrays of objects (EventBridge itself cannot either).
+2. Patterns: each function's rules are exactly the ones its guard declares
+   (`trailguard patterns FUNCTION`): same names, same State, same condition, and the same
+   pattern once the template-only parts are set aside (the clause that leaves out the
+   function's own role, and parameter values, which are set to the test values below).
+3. Routing: every sample in events/ reaches exactly the functions events/meta/manifest.json
+   names in `routes_to`, matched with LocalStack's port of AWS's event-ruler (it matches
+   fields inside arrays of objects, as EventBridge does) and with EventBridge's delivery rule
+   for read-only calls: a sample whose record has `readOnly: true` reaches a function only
+   through a rule whose State is ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS. moto's
+   matcher gives a second opinion; a disagreement fails the check unless it is one of moto's
+   known differences, named in MOTO_DIFFERENCES.
 
 Usage: python check_template.py TEMPLATE EVENTS_DIR TRAILGUARD_BIN
 """
@@ -19,6 +23,7 @@ import subprocess
 import sys
 
 import yaml
+from localstack.services.events.event_rule_engine import EventPatternCompiler, EventRuleEngine
 from moto.events.models import EventPattern
 
 ACCOUNT = "123456789012"
@@ -31,6 +36,17 @@ PARAMS = {
     "HoneytokenAccessKeyIds": ["AKIA5HONEYTOKEN00001"],
     "TrustedNetworks": ["198.51.100.0/24", "10.0.0.0/8"],
 }
+# Conditions, as the parameters above make them.
+CONDITIONS = {"HasHoneytokens": True, "WatchLongTermKeys": True}
+READ_ONLY_STATE = "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS"
+
+# Where moto's matcher is known to differ from EventBridge. Each entry: a test on the
+# pattern and the event, and why moto answers differently.
+MOTO_DIFFERENCES = [
+    (lambda p, e: "wildcard" in json.dumps(p), "moto has no `wildcard` matcher"),
+    (lambda p, e: reaches_array_of_objects(p, e), "moto does not match fields inside arrays of objects"),
+    (lambda p, e: empty_value_for_exists_false(p, e), "moto treats `[]`/`{}` as present for `exists: false`"),
+]
 
 
 class Tagged:
@@ -67,8 +83,7 @@ def resolve(v, resources):
             while i < len(text):
                 if text.startswith("${", i):
                     j = text.index("}", i)
-                    name = text[i + 2 : j]
-                    r = resolve(Tagged("Ref", name), resources)
+                    r = resolve(Tagged("Ref", text[i + 2 : j]), resources)
                     out += r if isinstance(r, str) else ",".join(r)
                     i = j + 1
                 else:
@@ -88,18 +103,92 @@ def resolve(v, resources):
     return v
 
 
+def fill_placeholders(v):
+    """The registry writes a list parameter as "{{Name}}": spread its test values."""
+    if isinstance(v, dict):
+        return {k: fill_placeholders(x) for k, x in v.items()}
+    if isinstance(v, list):
+        out = []
+        for x in v:
+            if isinstance(x, str) and x.startswith("{{") and x.endswith("}}"):
+                out.extend(PARAMS[x[2:-2]])
+            else:
+                out.append(fill_placeholders(x))
+        return out
+    return v
+
+
+def normal(v):
+    """Patterns compare without regard to the order of values in a list."""
+    if isinstance(v, dict):
+        return {k: normal(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return sorted((normal(x) for x in v), key=lambda x: json.dumps(x, sort_keys=True))
+    return v
+
+
+def reaches_array_of_objects(pattern, event):
+    def walk(p, e):
+        if isinstance(e, list):
+            return any(isinstance(x, dict) for x in e) or any(walk(p, x) for x in e)
+        if isinstance(p, dict) and isinstance(e, dict):
+            return any(walk(v, e.get(k)) for k, v in p.items() if k != "$or")
+        return False
+
+    return walk(pattern, event)
+
+
+def empty_value_for_exists_false(pattern, event):
+    def walk(p, e):
+        if isinstance(p, dict) and isinstance(e, dict):
+            for k, v in p.items():
+                if isinstance(v, list) and {"exists": False} in v and e.get(k) in ([], {}):
+                    return True
+                if isinstance(v, dict) and walk(v, e.get(k)):
+                    return True
+        return False
+
+    return walk(pattern, event)
+
+
+def is_read_only(event):
+    return event.get("detail-type") == "AWS API Call via CloudTrail" and event.get("detail", {}).get("readOnly") is True
+
+
+def own_role_clause(pattern):
+    """Take the template-only clause that leaves out the function's own role off a pattern."""
+    detail = dict(pattern.get("detail", {}))
+    clause = detail.pop("$or", None)
+    return {**pattern, "detail": detail}, clause
+
+
+def template_rules(template):
+    """function -> [rule], where a rule is (name, pattern, state, condition)."""
+    resources = template["Resources"]
+    functions = {lid: res["Metadata"]["BuildProperties"]["Binary"] for lid, res in resources.items() if res["Type"] == "AWS::Serverless::Function"}
+    rules = {}
+    for lid, binary in functions.items():
+        for name, ev in resources[lid]["Properties"].get("Events", {}).items():
+            if ev["Type"] == "EventBridgeRule":
+                p = ev["Properties"]
+                rules.setdefault(binary, []).append((name, resolve(p["Pattern"], resources), p.get("State", "ENABLED"), None))
+    for lid, res in resources.items():
+        if res["Type"] == "AWS::Events::Rule" and "EventPattern" in res["Properties"]:
+            for t in res["Properties"]["Targets"]:
+                target = t["Arn"].value.split(".")[0]
+                if target in functions:
+                    p = res["Properties"]
+                    rules.setdefault(functions[target], []).append((lid, resolve(p["EventPattern"], resources), p.get("State", "ENABLED"), res.get("Condition")))
+    return functions, rules
+
+
 def main():
     template_path, events_dir, trailguard = sys.argv[1:4]
     with open(template_path) as f:
         template = yaml.safe_load(f)
     resources = template["Resources"]
     failures = []
-
-    # Which function each logical id belongs to.
-    functions = {}
-    for lid, res in resources.items():
-        if res["Type"] == "AWS::Serverless::Function":
-            functions[lid] = res["Metadata"]["BuildProperties"]["Binary"]
+    functions, rules = template_rules(template)
 
     # 1. Least privilege.
     for lid, binary in functions.items():
@@ -116,27 +205,72 @@ def main():
         else:
             print(f"ok   least privilege: {binary} grants exactly {len(declared)} actions")
 
-    # 2. Routing.
-    patterns = {}  # function -> [(rule name, EventPattern)]
-    for lid, binary in functions.items():
-        for name, ev in resources[lid]["Properties"].get("Events", {}).items():
-            if ev["Type"] == "EventBridgeRule":
-                patterns.setdefault(binary, []).append((name, resolve(ev["Properties"]["Pattern"], resources)))
-    for lid, res in resources.items():
-        if res["Type"] == "AWS::Events::Rule":
-            for t in res["Properties"]["Targets"]:
-                target = t["Arn"].value.split(".")[0]
-                patterns.setdefault(functions[target], []).append((lid, resolve(res["Properties"]["EventPattern"], resources)))
+    # 2. Patterns: the template's rules are the registry's.
+    compared = 0
+    for binary in functions.values():
+        declared = {r["rule"]: r for r in json.loads(subprocess.check_output([trailguard, "patterns", binary]))}
+        have = {name: (pattern, state, cond) for name, pattern, state, cond in rules.get(binary, [])}
+        for name in sorted(set(declared) | set(have)):
+            if name not in have:
+                failures.append(f"{binary}: the code declares rule {name}, template.yaml has no such rule")
+                continue
+            if name not in declared:
+                failures.append(f"{binary}: template.yaml has rule {name}, which the code does not declare")
+                continue
+            pattern, state, cond = have[name]
+            want = declared[name]
+            if want["excludes_own_role"]:
+                pattern, clause = own_role_clause(pattern)
+                if not clause:
+                    failures.append(f"{binary} {name}: the rule must leave out the function's own role ($or clause)")
+            if normal(pattern) != normal(fill_placeholders(want["pattern"])):
+                failures.append(f"{binary} {name}: pattern differs from the code's:\n     template: {json.dumps(pattern, sort_keys=True)}\n     code:     {json.dumps(fill_placeholders(want['pattern']), sort_keys=True)}")
+            if state != want["state"]:
+                failures.append(f"{binary} {name}: State {state}, the code says {want['state']}")
+            if cond != want["condition"]:
+                failures.append(f"{binary} {name}: condition {cond}, the code says {want['condition']}")
+            compared += 1
+    if not any(" rule " in f or "pattern differs" in f or "State" in f for f in failures):
+        print(f"ok   patterns: {compared} rules in template.yaml equal the code's (`trailguard patterns`)")
+
+    # 3. Routing, with a faithful matcher and the read-only delivery rule.
+    compiler, engine = EventPatternCompiler(), EventRuleEngine()
+    compiled = {}
     with open(os.path.join(events_dir, "meta", "manifest.json")) as f:
         manifest = json.load(f)
+    explained = {}
+    routing_failures = 0
     for fixture, expected in sorted(manifest.items()):
         with open(os.path.join(events_dir, fixture)) as f:
             event = json.load(f)
-        reached = sorted({fn for fn, pats in patterns.items() for _, p in pats if EventPattern.load(json.dumps(p)).matches_event(event)})
-        want = sorted(set(expected["routes_to"]))
+        reached = set()
+        for binary, rs in rules.items():
+            for name, pattern, state, cond in rs:
+                if cond and not CONDITIONS.get(cond, False):
+                    continue
+                key = (binary, name)
+                if key not in compiled:
+                    compiled[key] = compiler.compile_event_pattern(pattern)
+                faithful = engine.evaluate_pattern_on_event(compiled[key], event)
+                delivered = faithful and (state == READ_ONLY_STATE or not is_read_only(event))
+                if delivered:
+                    reached.add(binary)
+                second = EventPattern.load(json.dumps(pattern)).matches_event(event)
+                if second != faithful:
+                    why = next((w for test, w in MOTO_DIFFERENCES if test(pattern, event)), None)
+                    if why is None:
+                        failures.append(f"{fixture}: moto's matcher says {second} for {binary} {name}, event-ruler says {faithful}, and no known difference explains it")
+                    else:
+                        explained.setdefault(why, 0)
+                        explained[why] += 1
+        want = set(expected["routes_to"])
         if reached != want:
-            failures.append(f"{fixture}: reaches {reached}, manifest says {want}")
-    print(f"ok   routing: {len(manifest)} samples against {sum(len(p) for p in patterns.values())} rules" if not any("reaches" in f for f in failures) else "FAIL routing")
+            routing_failures += 1
+            failures.append(f"{fixture}: reaches {sorted(reached)}, manifest says {sorted(want)}")
+    if not routing_failures:
+        print(f"ok   routing: {len(manifest)} samples against {sum(len(r) for r in rules.values())} rules (event-ruler, read-only delivery rule)")
+    for why, n in sorted(explained.items()):
+        print(f"     moto's matcher differs on {n} sample/rule pair(s): {why}")
 
     for f in failures:
         print("FAIL " + f)

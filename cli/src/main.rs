@@ -1,25 +1,33 @@
-//! `trailguard`: try events against a policy offline, and check policies.
+//! `trailguard`: try events against a policy offline, check policies, and print what a
+//! function needs from its template (IAM actions, EventBridge patterns).
 //!
 //! ```text
-//! trailguard decide [--policy FILE] [--guard FUNCTION] FILE...
+//! trailguard decide [--policy FILE] [--guard FUNCTION] [--world FILE] FILE...
 //! trailguard policy check FILE
 //! trailguard policy default
 //! trailguard iam-actions FUNCTION
+//! trailguard patterns FUNCTION
 //! ```
 
 use std::io::{Read, Write};
 use std::process::ExitCode;
 
 use serde_json::{json, Value};
-use trailguard_rules::{decide_guard, decide_offline, Event, Facts, Guard, Policy, Verdict};
+use trailguard_rules::facts::World;
+use trailguard_rules::{
+    decide, decide_guard, Decision, Event, Facts, Guard, Policy, Report, Verdict,
+};
 
 const USAGE: &str = "usage:
-  trailguard decide [--policy FILE] [--guard FUNCTION] FILE...
+  trailguard decide [--policy FILE] [--guard FUNCTION] [--world FILE] FILE...
       Print one JSON decision per event (EventBridge envelopes, raw CloudTrail records,
       or CloudTrail log files {\"Records\": [...]}, plain or .gz). '-' reads standard input.
+      Facts the events lack are taken as absent, or read from --world (the account's
+      security groups, key owners, ... as in events/meta/world.json).
   trailguard policy check FILE     validate a policy; prints it with defaults filled in
-  trailguard policy default        print the embedded default policy
-  trailguard iam-actions FUNCTION  the IAM actions a function needs (as template.yaml grants)";
+  trailguard policy default        print the default policy
+  trailguard iam-actions FUNCTION  the IAM actions a function needs (as template.yaml grants)
+  trailguard patterns FUNCTION     the EventBridge rules a function needs (as template.yaml has)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -43,17 +51,18 @@ fn run(args: &[&str]) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
         ["policy", "default"] => {
-            print!("{}", trailguard_rules::policy::DEFAULT_POLICY_JSON);
+            println!("{}", Policy::default().to_json_pretty());
             Ok(ExitCode::SUCCESS)
         }
         ["iam-actions", function] => {
-            let guard = Guard::from_function_name(function).ok_or_else(|| {
-                format!(
-                    "unknown function `{function}` (one of: {})",
-                    function_names()
-                )
-            })?;
-            println!("{}", json!(guard.iam_actions()));
+            println!("{}", json!(guard(function)?.iam_actions()));
+            Ok(ExitCode::SUCCESS)
+        }
+        ["patterns", function] => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&guard(function)?.patterns()).unwrap_or_default()
+            );
             Ok(ExitCode::SUCCESS)
         }
         ["-h" | "--help" | "help"] => {
@@ -64,12 +73,13 @@ fn run(args: &[&str]) -> Result<ExitCode, String> {
     }
 }
 
-fn function_names() -> String {
-    Guard::ALL
-        .iter()
-        .map(|g| g.function_name())
-        .collect::<Vec<_>>()
-        .join(", ")
+fn guard(function: &str) -> Result<Guard, String> {
+    Guard::from_function_name(function).ok_or_else(|| {
+        format!(
+            "unknown function `{function}` (one of: {})",
+            Guard::function_names()
+        )
+    })
 }
 
 fn load_policy(file: &str) -> Result<Policy, String> {
@@ -77,20 +87,54 @@ fn load_policy(file: &str) -> Result<Policy, String> {
     Policy::from_json(&text).map_err(|e| format!("{file}: {e}"))
 }
 
+fn load_world(file: &str) -> Result<World, String> {
+    let text = std::fs::read_to_string(file).map_err(|e| format!("{file}: {e}"))?;
+    serde_json::from_str(&text).map_err(|e| format!("{file}: not a world description: {e}"))
+}
+
+/// Decide with the facts a world gives, or offline (absent facts assumed absent, listed).
+fn decide_one(
+    event: &Event,
+    policy: &Policy,
+    guard: Option<Guard>,
+    world: Option<&World>,
+) -> Decision {
+    let mut facts = if world.is_some() {
+        Facts::default()
+    } else {
+        Facts::offline()
+    };
+    for _ in 0..3 {
+        let verdict = match guard {
+            Some(g) => decide_guard(g, event, policy, &facts),
+            None => decide(event, policy, &facts),
+        };
+        match (verdict, world) {
+            (Verdict::Decided(d), _) => return d,
+            (Verdict::NeedFacts(requests), Some(w)) => {
+                requests.iter().for_each(|r| w.answer(r, &mut facts))
+            }
+            (Verdict::NeedFacts(requests), None) => {
+                return Decision::ignore(format!("unresolved facts offline: {requests:?}"))
+            }
+        }
+    }
+    Decision::ignore("the rules kept asking for facts")
+}
+
 fn decide_cmd(args: &[&str]) -> Result<ExitCode, String> {
     let mut policy = Policy::default();
-    let mut guard = None;
+    let mut guard_filter = None;
+    let mut world = None;
     let mut files = Vec::new();
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match *a {
             "--policy" => policy = load_policy(it.next().ok_or("--policy needs a file")?)?,
             "--guard" => {
-                let name = it.next().ok_or("--guard needs a function name")?;
-                guard = Some(Guard::from_function_name(name).ok_or_else(|| {
-                    format!("unknown function `{name}` (one of: {})", function_names())
-                })?);
+                guard_filter = Some(guard(it.next().ok_or("--guard needs a function name")?)?)
             }
+            "--world" => world = Some(load_world(it.next().ok_or("--world needs a file")?)?),
             f => files.push(f),
         }
     }
@@ -103,34 +147,17 @@ fn decide_cmd(args: &[&str]) -> Result<ExitCode, String> {
     for file in files {
         match read_events(file) {
             Ok(events) => {
-                for (i, ev) in events.iter().enumerate() {
-                    match Event::parse(ev) {
+                for (i, ev) in events.into_iter().enumerate() {
+                    match Event::from_value(ev) {
                         Ok(event) => {
-                            let d = match guard {
-                                Some(g) => {
-                                    match decide_guard(g, &event, &policy, &Facts::offline()) {
-                                        Verdict::Decided(d) => d,
-                                        Verdict::NeedFacts(f) => {
-                                            trailguard_rules::Decision::ignore(format!(
-                                                "unresolved facts offline: {f:?}"
-                                            ))
-                                        }
-                                    }
-                                }
-                                None => decide_offline(&event, &policy),
-                            };
-                            let mut v = d.to_json(Some(&event));
-                            v["source_file"] = json!(file);
-                            let _ = writeln!(out, "{v}");
+                            let d = decide_one(&event, &policy, guard_filter, world.as_ref());
+                            let mut report = Report::new(&d, Some(&event));
+                            report.source_file = Some(file.to_string());
+                            let _ = writeln!(out, "{}", report.to_value());
                         }
                         Err(e) => {
                             failed = true;
-                            let at = if events.len() > 1 {
-                                format!(" (record {i})")
-                            } else {
-                                String::new()
-                            };
-                            eprintln!("trailguard: {file}{at}: {e}");
+                            eprintln!("trailguard: {file} (record {i}): {e}");
                         }
                     }
                 }
@@ -168,8 +195,11 @@ fn read_events(file: &str) -> Result<Vec<Value>, String> {
     }
     let v: Value = serde_json::from_slice(&bytes).map_err(|e| format!("not valid JSON: {e}"))?;
     Ok(match v {
-        Value::Object(ref o) if o.get("Records").is_some_and(Value::is_array) => {
-            o["Records"].as_array().cloned().unwrap_or_default()
+        Value::Object(mut o) if o.get("Records").is_some_and(Value::is_array) => {
+            match o.remove("Records") {
+                Some(Value::Array(a)) => a,
+                _ => vec![],
+            }
         }
         Value::Array(a) => a,
         other => vec![other],

@@ -165,3 +165,52 @@ fn iam_actions_per_function() {
         .unwrap()
         .success());
 }
+
+#[test]
+fn patterns_per_function() {
+    let out = bin()
+        .args(["patterns", "disable-compromised-key"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let rules: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let honeytoken = rules
+        .iter()
+        .find(|r| r["rule"] == "HoneytokenRule")
+        .unwrap();
+    assert_eq!(
+        honeytoken["state"],
+        "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS"
+    );
+    assert_eq!(honeytoken["condition"], "HasHoneytokens");
+    assert_eq!(
+        honeytoken["pattern"]["detail"]["userIdentity"]["accessKeyId"],
+        serde_json::json!(["{{HoneytokenAccessKeyIds}}"])
+    );
+    let err = bin().args(["patterns", "nope"]).output().unwrap();
+    assert_eq!(err.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&err.stderr).contains("revert-security-group"));
+}
+
+#[test]
+fn decide_with_a_world_looks_facts_up_there() {
+    let sample = events().join("aws.ec2-AuthorizeSecurityGroupIngress-group-name-only.json");
+    let offline = bin()
+        .args(["decide", "--guard", "revert-security-group"])
+        .arg(&sample)
+        .output()
+        .unwrap();
+    let d = &lines(&offline.stdout)[0];
+    assert_eq!(d["actions"][0]["group_name"], "default");
+    assert_eq!(d["assumed_absent"][0]["fact"], "security_group");
+    let with_world = bin()
+        .args(["decide", "--guard", "revert-security-group", "--world"])
+        .arg(events().join("meta/world.json"))
+        .arg(&sample)
+        .output()
+        .unwrap();
+    assert!(with_world.status.success());
+    let d = &lines(&with_world.stdout)[0];
+    assert_eq!(d["actions"][0]["group_id"], "sg-0a1b2c3d4e5f60789");
+    assert!(d.get("assumed_absent").is_none(), "{d}");
+}

@@ -1,22 +1,15 @@
 //! guard-cloudtrail: switches CloudTrail logging back on and reports tampering.
 //!
 //! Wiring only. What it decides lives in shared/rules (guards/cloudtrail.rs); how it acts, reports
-//! and notifies lives in shared/aws. Clients are built once, at cold start.
+//! and notifies lives in shared/aws. Settings, policy and clients are built once, at cold
+//! start.
 
 use lambda_runtime::{run, service_fn, Error};
-use trailguard_aws::{handle, init, notifier, system_clock, Deps, Guard, Unwired};
+use trailguard_aws::{guards::cloudtrail, Deps, Sdk};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let (settings, sdk) = init(Guard::Cloudtrail).await?;
-    let deps = Deps {
-        ec2: Unwired,
-        iam: Unwired,
-        trail: trailguard_aws::aws_sdk_cloudtrail::Client::new(&sdk),
-        notify: notifier(&settings, &sdk),
-        settings,
-        clock: system_clock,
-    };
-    run(service_fn(|event| handle(&deps, event))).await
+    let deps = Deps::from_env(&cloudtrail::GUARD, |sdk| Sdk::none().with_cloudtrail(sdk)).await?;
+    run(service_fn(|event| deps.handle(event))).await
 }

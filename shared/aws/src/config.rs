@@ -31,7 +31,8 @@ impl Settings {
     /// `TRAILGUARD_POLICY_FILE`, `TRAILGUARD_HONEYTOKEN_KEYS` and `TRAILGUARD_TRUSTED_NETWORKS`
     /// (comma-separated, added to the policy), `TRAILGUARD_MODE` (`enforce` | `dry-run`;
     /// empty keeps the policy's modes), `TRAILGUARD_TOPIC_ARN`, `TRAILGUARD_EVENT_BUS` and
-    /// `TRAILGUARD_OWN_ROLE_ARN` through `get`.
+    /// `TRAILGUARD_OWN_ROLE_ARN` through `get`. `TRAILGUARD_MODE=dry-run` makes every guard
+    /// plan without acting, whatever the policy says; `enforce` leaves the policy's modes.
     pub fn from_vars(
         guard: Guard,
         get: impl Fn(&str) -> Option<String>,
@@ -88,7 +89,7 @@ impl Settings {
                 var: "TRAILGUARD_MODE",
                 problem: format!("`{m}` is not `enforce` or `dry-run`"),
             })?;
-            policy = policy.with_mode_override(mode);
+            policy = policy.with_mode_ceiling(mode);
         }
         let own_role_arn = non_empty("TRAILGUARD_OWN_ROLE_ARN");
         if let Some(arn) = &own_role_arn {
@@ -149,6 +150,14 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
+    fn sg() -> Guard {
+        Guard::by_name("security_group").unwrap()
+    }
+
+    fn key() -> Guard {
+        Guard::by_name("access_key").unwrap()
+    }
+
     fn vars(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
         let m: HashMap<String, String> = pairs
             .iter()
@@ -160,7 +169,7 @@ mod tests {
     #[test]
     fn errors_name_the_variable_and_field() {
         let e = Settings::from_vars(
-            Guard::SecurityGroup,
+            sg(),
             vars(&[("TRAILGUARD_POLICY", r#"{"public_ports": ["tcp/x"]}"#)]),
         )
         .unwrap_err()
@@ -169,23 +178,20 @@ mod tests {
             e.contains("TRAILGUARD_POLICY") && e.contains("public_ports[0]"),
             "{e}"
         );
-        let e = Settings::from_vars(Guard::SecurityGroup, vars(&[("TRAILGUARD_MODE", "yolo")]))
+        let e = Settings::from_vars(sg(), vars(&[("TRAILGUARD_MODE", "yolo")]))
             .unwrap_err()
             .to_string();
         assert!(e.contains("TRAILGUARD_MODE"), "{e}");
-        let e = Settings::from_vars(
-            Guard::SecurityGroup,
-            vars(&[("TRAILGUARD_TOPIC_ARN", "my-topic")]),
-        )
-        .unwrap_err()
-        .to_string();
+        let e = Settings::from_vars(sg(), vars(&[("TRAILGUARD_TOPIC_ARN", "my-topic")]))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("TRAILGUARD_TOPIC_ARN"), "{e}");
     }
 
     #[test]
     fn template_lists_are_added_to_the_policy() {
         let s = Settings::from_vars(
-            Guard::AccessKey,
+            key(),
             vars(&[
                 ("TRAILGUARD_HONEYTOKEN_KEYS", "AKIA5HONEYTOKEN00001, "),
                 ("TRAILGUARD_TRUSTED_NETWORKS", "198.51.100.0/24"),
@@ -194,25 +200,35 @@ mod tests {
         .unwrap();
         assert_eq!(s.policy.honeytoken_access_keys, ["AKIA5HONEYTOKEN00001"]);
         assert!(s.policy.is_trusted_ip("198.51.100.7"));
-        let e = Settings::from_vars(
-            Guard::AccessKey,
-            vars(&[("TRAILGUARD_TRUSTED_NETWORKS", "office")]),
-        )
-        .unwrap_err()
-        .to_string();
+        let e = Settings::from_vars(key(), vars(&[("TRAILGUARD_TRUSTED_NETWORKS", "office")]))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("trusted_networks[0]"), "{e}");
     }
 
     #[test]
     fn mode_override_and_defaults() {
         let s = Settings::from_vars(
-            Guard::AccessKey,
+            key(),
             vars(&[("TRAILGUARD_MODE", "dry-run"), ("TRAILGUARD_POLICY", "")]),
         )
         .unwrap();
-        assert_eq!(s.policy.mode(Guard::AccessKey), Mode::DryRun);
-        let s = Settings::from_vars(Guard::AccessKey, vars(&[])).unwrap();
-        assert_eq!(s.policy.mode(Guard::AccessKey), Mode::Enforce);
+        assert_eq!(s.policy.mode(key()), Mode::DryRun);
+        let s = Settings::from_vars(key(), vars(&[])).unwrap();
+        assert_eq!(s.policy.mode(key()), Mode::Enforce);
+        // Enforce from outside leaves a guard the policy keeps in dry-run alone.
+        let s = Settings::from_vars(
+            key(),
+            vars(&[
+                ("TRAILGUARD_MODE", "enforce"),
+                (
+                    "TRAILGUARD_POLICY",
+                    r#"{"mode": {"access_key": "dry-run"}}"#,
+                ),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.policy.mode(key()), Mode::DryRun);
         assert!(s.topic_arn.is_none());
     }
 }

@@ -8,6 +8,7 @@ use trailguard_rules::{GroupFacts, Permission, Tags};
 
 use crate::error::{classify, code_of};
 use crate::ports::{Change, Ec2Port, PortResult};
+use trailguard_rules::ops::{self, Op};
 
 /// Codes that mean "the thing to remove is already gone".
 const GONE: &[&str] = &[
@@ -102,8 +103,7 @@ impl Ec2Port for Client {
             revoke_result(
                 r.map(|o| o.unknown_ip_permissions().len()),
                 rule_ids.len(),
-                "RevokeSecurityGroupEgress",
-                "ec2:RevokeSecurityGroupEgress",
+                &ops::REVOKE_SG_EGRESS,
             )
         } else {
             let r = self
@@ -115,8 +115,7 @@ impl Ec2Port for Client {
             revoke_result(
                 r.map(|o| o.unknown_ip_permissions().len()),
                 rule_ids.len(),
-                "RevokeSecurityGroupIngress",
-                "ec2:RevokeSecurityGroupIngress",
+                &ops::REVOKE_SG_INGRESS,
             )
         }
     }
@@ -139,8 +138,7 @@ impl Ec2Port for Client {
             revoke_result(
                 r.map(|o| o.unknown_ip_permissions().len()),
                 perms.len(),
-                "RevokeSecurityGroupEgress",
-                "ec2:RevokeSecurityGroupEgress",
+                &ops::REVOKE_SG_EGRESS,
             )
         } else {
             // EC2 takes a group name instead of an id only for the default VPC, which is
@@ -159,8 +157,7 @@ impl Ec2Port for Client {
             revoke_result(
                 r.map(|o| o.unknown_ip_permissions().len()),
                 perms.len(),
-                "RevokeSecurityGroupIngress",
-                "ec2:RevokeSecurityGroupIngress",
+                &ops::REVOKE_SG_INGRESS,
             )
         }
     }
@@ -179,11 +176,7 @@ impl Ec2Port for Client {
                 .set_ip_permissions(Some(ps))
                 .send()
                 .await;
-            authorize_result(
-                r.map(|_| ()),
-                "AuthorizeSecurityGroupEgress",
-                "ec2:AuthorizeSecurityGroupEgress",
-            )
+            authorize_result(r.map(|_| ()), &ops::AUTHORIZE_SG_EGRESS)
         } else {
             let r = self
                 .authorize_security_group_ingress()
@@ -191,11 +184,7 @@ impl Ec2Port for Client {
                 .set_ip_permissions(Some(ps))
                 .send()
                 .await;
-            authorize_result(
-                r.map(|_| ()),
-                "AuthorizeSecurityGroupIngress",
-                "ec2:AuthorizeSecurityGroupIngress",
-            )
+            authorize_result(r.map(|_| ()), &ops::AUTHORIZE_SG_INGRESS)
         }
     }
 
@@ -227,11 +216,7 @@ impl Ec2Port for Client {
                 }))
             }
             Err(e) if code_of(&e).is_some_and(|c| GONE.contains(&c.as_str())) => Ok(None),
-            Err(e) => Err(classify(
-                "DescribeSecurityGroups",
-                "ec2:DescribeSecurityGroups",
-                e,
-            )),
+            Err(e) => Err(classify(&ops::DESCRIBE_SECURITY_GROUPS, e)),
         }
     }
 
@@ -245,13 +230,7 @@ impl Ec2Port for Client {
             .filters(Filter::builder().name("group-id").values(group_id).build())
             .send()
             .await
-            .map_err(|e| {
-                classify(
-                    "DescribeSecurityGroupRules",
-                    "ec2:DescribeSecurityGroupRules",
-                    e,
-                )
-            })?;
+            .map_err(|e| classify(&ops::DESCRIBE_SG_RULES, e))?;
         Ok(out
             .security_group_rules()
             .iter()
@@ -290,13 +269,7 @@ impl Ec2Port for Client {
                     "network ACL {acl_id} no longer exists"
                 )))
             }
-            Err(e) => {
-                return Err(classify(
-                    "DescribeNetworkAcls",
-                    "ec2:DescribeNetworkAcls",
-                    e,
-                ))
-            }
+            Err(e) => return Err(classify(&ops::DESCRIBE_NETWORK_ACLS, e)),
         };
         let exists = acls
             .network_acls()
@@ -317,7 +290,7 @@ impl Ec2Port for Client {
             .await
         {
             Ok(_) => Ok(Change::Done),
-            Err(e) => gone_or(e, "DeleteNetworkAclEntry", "ec2:DeleteNetworkAclEntry"),
+            Err(e) => gone_or(e, &ops::DELETE_NACL_ENTRY),
         }
     }
 
@@ -330,11 +303,7 @@ impl Ec2Port for Client {
         {
             Ok(out) => Ok(out.network_acls().first().map(|a| tags_of(a.tags()))),
             Err(e) if code_of(&e).is_some_and(|c| GONE.contains(&c.as_str())) => Ok(None),
-            Err(e) => Err(classify(
-                "DescribeNetworkAcls",
-                "ec2:DescribeNetworkAcls",
-                e,
-            )),
+            Err(e) => Err(classify(&ops::DESCRIBE_NETWORK_ACLS, e)),
         }
     }
 }
@@ -344,26 +313,17 @@ type Sdk<E> = aws_smithy_runtime_api::client::result::SdkError<
     aws_smithy_runtime_api::client::orchestrator::HttpResponse,
 >;
 
-fn revoke_result<E>(
-    r: Result<usize, Sdk<E>>,
-    asked: usize,
-    op: &'static str,
-    iam: &'static str,
-) -> PortResult<Change>
+fn revoke_result<E>(r: Result<usize, Sdk<E>>, asked: usize, op: &'static Op) -> PortResult<Change>
 where
     E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + 'static,
 {
     match r {
         Ok(unknown) => Ok(revoked(unknown, asked)),
-        Err(e) => gone_or(e, op, iam),
+        Err(e) => gone_or(e, op),
     }
 }
 
-fn authorize_result<E>(
-    r: Result<(), Sdk<E>>,
-    op: &'static str,
-    iam: &'static str,
-) -> PortResult<Change>
+fn authorize_result<E>(r: Result<(), Sdk<E>>, op: &'static Op) -> PortResult<Change>
 where
     E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + 'static,
 {
@@ -372,7 +332,7 @@ where
         Err(e) if code_of(&e).as_deref() == Some("InvalidPermission.Duplicate") => {
             Ok(Change::AlreadyDone("the rules are already present".into()))
         }
-        Err(e) => Err(classify(op, iam, e)),
+        Err(e) => Err(classify(op, e)),
     }
 }
 
@@ -381,8 +341,7 @@ fn gone_or<E>(
         E,
         aws_smithy_runtime_api::client::orchestrator::HttpResponse,
     >,
-    op: &'static str,
-    iam: &'static str,
+    op: &'static Op,
 ) -> PortResult<Change>
 where
     E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + 'static,
@@ -391,6 +350,6 @@ where
         Some(c) if GONE.contains(&c.as_str()) => {
             Ok(Change::AlreadyDone(format!("{c}: already gone")))
         }
-        _ => Err(classify(op, iam, e)),
+        _ => Err(classify(op, e)),
     }
 }

@@ -6,6 +6,8 @@ use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use thiserror::Error;
+use trailguard_rules::ops::Op;
+use trailguard_rules::report::ErrorReport;
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum PortError {
@@ -58,9 +60,19 @@ impl PortError {
             _ => "permanent",
         }
     }
+
+    pub fn report(&self) -> ErrorReport {
+        ErrorReport {
+            message: self.to_string(),
+            code: self.code().to_string(),
+            kind: self.kind(),
+        }
+    }
 }
 
-const THROTTLING: &[&str] = &[
+/// Error codes that mean "try again later": throttling and the service's own failures. The
+/// SDK has already retried these; Lambda retrying the whole event may still succeed.
+const TRANSIENT_CODES: &[&str] = &[
     "Throttling",
     "ThrottlingException",
     "ThrottledException",
@@ -94,15 +106,12 @@ pub fn code_of<E: ProvideErrorMetadata>(e: &SdkError<E, HttpResponse>) -> Option
     }
 }
 
-/// Classify an SDK error for the call `op`, which needs IAM action `iam_action`.
-pub fn classify<E>(
-    op: &'static str,
-    iam_action: &'static str,
-    e: SdkError<E, HttpResponse>,
-) -> PortError
+/// Classify an SDK error of the call `op` (which names its IAM action).
+pub fn classify<E>(op: &'static Op, e: SdkError<E, HttpResponse>) -> PortError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
+    let (iam_action, op) = (op.iam, op.api);
     match &e {
         SdkError::ServiceError(se) => {
             let status = se.raw().status().as_u16();
@@ -119,7 +128,7 @@ where
                     code,
                     message,
                 }
-            } else if THROTTLING.contains(&code.as_str()) || status >= 500 || status == 429 {
+            } else if TRANSIENT_CODES.contains(&code.as_str()) || status >= 500 || status == 429 {
                 PortError::Transient { op, code, message }
             } else {
                 PortError::Permanent { op, code, message }

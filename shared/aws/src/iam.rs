@@ -6,6 +6,7 @@ use trailguard_rules::PrincipalKind;
 
 use crate::error::{classify, code_of, PortError};
 use crate::ports::{Change, IamPort, PortResult};
+use trailguard_rules::ops::{self, Op};
 
 impl IamPort for Client {
     async fn deactivate_key(&self, user: &str, key_id: &str) -> PortResult<Change> {
@@ -16,7 +17,7 @@ impl IamPort for Client {
             Err(e) if code_of(&e).as_deref() == Some("NoSuchEntity") => {
                 return Ok(Change::AlreadyDone(format!("user {user} no longer exists")))
             }
-            Err(e) => return Err(classify("ListAccessKeys", "iam:ListAccessKeys", e)),
+            Err(e) => return Err(classify(&ops::LIST_ACCESS_KEYS, e)),
         };
         match keys
             .access_key_metadata()
@@ -42,7 +43,7 @@ impl IamPort for Client {
             .status(StatusType::Inactive)
             .send()
             .await;
-        changed(r, "UpdateAccessKey", "iam:UpdateAccessKey", || {
+        changed(r, &ops::UPDATE_ACCESS_KEY, || {
             format!("key {key_id} no longer exists (deleted)")
         })
     }
@@ -66,7 +67,7 @@ impl IamPort for Client {
                     .policy_document(document)
                     .send()
                     .await;
-                changed(r, "PutUserPolicy", "iam:PutUserPolicy", gone)
+                changed(r, &ops::PUT_USER_POLICY, gone)
             }
             PrincipalKind::Role => {
                 let r = self
@@ -76,7 +77,7 @@ impl IamPort for Client {
                     .policy_document(document)
                     .send()
                     .await;
-                changed(r, "PutRolePolicy", "iam:PutRolePolicy", gone)
+                changed(r, &ops::PUT_ROLE_POLICY, gone)
             }
         }
     }
@@ -93,7 +94,7 @@ impl IamPort for Client {
                     message: e.to_string(),
                 })?;
         let r = self.tag_user().user_name(user).tags(tag).send().await;
-        changed(r, "TagUser", "iam:TagUser", || {
+        changed(r, &ops::TAG_USER, || {
             format!("user {user} no longer exists")
         })
     }
@@ -109,11 +110,7 @@ impl IamPort for Client {
             // IAM answers an unknown key with NoSuchEntity, or AccessDenied when the key
             // belongs to another account; only the first means "not here".
             Err(e) if code_of(&e).as_deref() == Some("NoSuchEntity") => Ok(None),
-            Err(e) => Err(classify(
-                "GetAccessKeyLastUsed",
-                "iam:GetAccessKeyLastUsed",
-                e,
-            )),
+            Err(e) => Err(classify(&ops::GET_ACCESS_KEY_LAST_USED, e)),
         }
     }
 }
@@ -128,8 +125,7 @@ fn changed<T, E>(
             aws_smithy_runtime_api::client::orchestrator::HttpResponse,
         >,
     >,
-    op: &'static str,
-    iam_action: &'static str,
+    op: &'static Op,
     gone: impl FnOnce() -> String,
 ) -> PortResult<Change>
 where
@@ -138,6 +134,6 @@ where
     match r {
         Ok(_) => Ok(Change::Done),
         Err(e) if code_of(&e).as_deref() == Some("NoSuchEntity") => Ok(Change::AlreadyDone(gone())),
-        Err(e) => Err(classify(op, iam_action, e)),
+        Err(e) => Err(classify(op, e)),
     }
 }

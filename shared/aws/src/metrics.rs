@@ -1,7 +1,7 @@
 //! CloudWatch metrics as Embedded Metric Format log lines: no API call, no latency.
 
 use serde_json::json;
-use trailguard_rules::{Decision, Kind};
+use trailguard_rules::{Kind, Report, Status};
 
 const COUNTERS: [&str; 6] = [
     "remediated",
@@ -31,14 +31,25 @@ fn line(function: &str, action: &str, counter: &str, timestamp_ms: u128) {
     println!("{v}");
 }
 
+/// The counter an action outcome adds to.
+fn counter(status: Option<Status>) -> &'static str {
+    match status {
+        Some(Status::Done) => "remediated",
+        Some(Status::AlreadyDone) => "already_done",
+        Some(Status::DryRun) => "dry_run",
+        Some(Status::Failed) | None => "failed",
+    }
+}
+
 /// One metric line per action outcome, or one for the decision when there is no action.
-pub fn emit_outcomes(function: &str, d: &Decision, statuses: &[&str]) {
+pub fn emit_outcomes(report: &Report) {
+    let function = report.function.unwrap_or("unknown");
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis())
         .unwrap_or(0);
-    if d.actions.is_empty() {
-        let counter = if d.kind == Kind::Ignore {
+    if report.actions.is_empty() {
+        let counter = if report.decision == Kind::Ignore {
             "ignored"
         } else {
             "notified"
@@ -46,13 +57,7 @@ pub fn emit_outcomes(function: &str, d: &Decision, statuses: &[&str]) {
         line(function, "none", counter, now);
         return;
     }
-    for (a, status) in d.actions.iter().zip(statuses) {
-        let counter = match *status {
-            "done" => "remediated",
-            "already_done" => "already_done",
-            "dry_run" => "dry_run",
-            _ => "failed",
-        };
-        line(function, a.type_name(), counter, now);
+    for a in &report.actions {
+        line(function, a.action.type_name(), counter(a.outcome), now);
     }
 }

@@ -3,10 +3,12 @@
 
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 use aws_sdk_sns::types::MessageAttributeValue;
-use serde_json::Value;
+use serde_json::json;
+use trailguard_rules::Report;
 
 use crate::error::{classify, PortError};
 use crate::ports::{NotifyPort, PortResult};
+use trailguard_rules::ops;
 
 /// SNS subjects are limited to 100 printable ASCII characters.
 pub fn subject_line(s: &str) -> String {
@@ -30,8 +32,20 @@ pub struct Notifier {
     pub event_bus: Option<String>,
 }
 
+impl Notifier {
+    /// SNS, and EventBridge when a bus is configured.
+    pub fn new(settings: &crate::Settings, sdk: &aws_config::SdkConfig) -> Notifier {
+        Notifier {
+            sns: aws_sdk_sns::Client::new(sdk),
+            topic_arn: settings.topic_arn.clone(),
+            events: aws_sdk_eventbridge::Client::new(sdk),
+            event_bus: settings.event_bus.clone(),
+        }
+    }
+}
+
 impl NotifyPort for Notifier {
-    async fn publish(&self, subject: &str, message: &str, report: &Value) -> PortResult<()> {
+    async fn publish(&self, subject: &str, message: &str, report: &Report) -> PortResult<()> {
         let Some(topic) = &self.topic_arn else {
             return Ok(());
         };
@@ -42,16 +56,13 @@ impl NotifyPort for Notifier {
             .subject(subject_line(subject))
             .message(message);
         // Subscribers can filter on these without parsing the body.
-        for (name, field) in [
-            ("decision", "decision"),
-            ("function", "function"),
-            ("event_id", "event_id"),
+        let decision = json!(report.decision);
+        for (name, value) in [
+            ("decision", decision.as_str()),
+            ("function", report.function),
+            ("event_id", report.event_id.as_deref()),
         ] {
-            if let Some(v) = report
-                .get(field)
-                .and_then(Value::as_str)
-                .filter(|v| !v.is_empty())
-            {
+            if let Some(v) = value.filter(|v| !v.is_empty()) {
                 let attr = MessageAttributeValue::builder()
                     .data_type("String")
                     .string_value(v)
@@ -66,18 +77,18 @@ impl NotifyPort for Notifier {
         }
         req.send()
             .await
-            .map_err(|e| classify("Publish", "sns:Publish", e))?;
+            .map_err(|e| classify(&ops::SNS_PUBLISH, e))?;
         Ok(())
     }
 
-    async fn put_event(&self, detail_type: &str, detail: &Value) -> PortResult<()> {
+    async fn put_event(&self, detail_type: &str, report: &Report) -> PortResult<()> {
         let Some(bus) = &self.event_bus else {
             return Ok(());
         };
         let entry = PutEventsRequestEntry::builder()
             .source("trailguard")
             .detail_type(detail_type)
-            .detail(detail.to_string())
+            .detail(report.to_value().to_string())
             .event_bus_name(bus)
             .build();
         let out = self
@@ -86,7 +97,7 @@ impl NotifyPort for Notifier {
             .entries(entry)
             .send()
             .await
-            .map_err(|e| classify("PutEvents", "events:PutEvents", e))?;
+            .map_err(|e| classify(&ops::PUT_EVENTS, e))?;
         if out.failed_entry_count() > 0 {
             let why = out
                 .entries()

@@ -1,12 +1,16 @@
 //! The ports: one small trait per AWS service trailguard calls, implemented directly on the
-//! SDK clients (see ec2.rs, iam.rs, trail.rs, notify.rs) and by recording fakes in tests.
-//! Handlers are generic over them, so a function links only the clients it uses.
+//! SDK clients (ec2.rs, iam.rs, trail.rs, notify.rs) and by recording fakes in tests.
+//!
+//! Every method has a default body that fails with [`PortError::NotWired`]: [`Unwired`]
+//! stands in for a service a function does not use, so each binary links only the clients
+//! it needs, and reaching an unwired port is a clear, permanent error instead of a no-op.
 
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::sync::Arc;
 
-use serde_json::Value;
-use trailguard_rules::{GroupFacts, Permission, PrincipalKind, Tags};
+use trailguard_rules::ops::{self, Op};
+use trailguard_rules::{GroupFacts, Permission, PrincipalKind, Report, Tags};
 
 use crate::error::PortError;
 
@@ -20,68 +24,109 @@ pub enum Change {
 
 pub type PortResult<T> = Result<T, PortError>;
 
+fn not_wired<T: Send>(op: &'static Op) -> impl Future<Output = PortResult<T>> + Send {
+    std::future::ready(Err(PortError::NotWired { op: op.api }))
+}
+
 pub trait Ec2Port: Send + Sync {
     fn revoke_rules(
         &self,
-        group_id: &str,
+        _group_id: &str,
         egress: bool,
-        rule_ids: &[String],
-    ) -> impl Future<Output = PortResult<Change>> + Send;
+        _rule_ids: &[String],
+    ) -> impl Future<Output = PortResult<Change>> + Send {
+        not_wired(if egress {
+            &ops::REVOKE_SG_EGRESS
+        } else {
+            &ops::REVOKE_SG_INGRESS
+        })
+    }
     fn revoke_permissions(
         &self,
-        group_id: Option<&str>,
-        group_name: Option<&str>,
+        _group_id: Option<&str>,
+        _group_name: Option<&str>,
         egress: bool,
-        perms: &[Permission],
-    ) -> impl Future<Output = PortResult<Change>> + Send;
+        _perms: &[Permission],
+    ) -> impl Future<Output = PortResult<Change>> + Send {
+        not_wired(if egress {
+            &ops::REVOKE_SG_EGRESS
+        } else {
+            &ops::REVOKE_SG_INGRESS
+        })
+    }
     fn authorize_permissions(
         &self,
-        group_id: &str,
+        _group_id: &str,
         egress: bool,
-        perms: &[Permission],
-    ) -> impl Future<Output = PortResult<Change>> + Send;
+        _perms: &[Permission],
+    ) -> impl Future<Output = PortResult<Change>> + Send {
+        not_wired(if egress {
+            &ops::AUTHORIZE_SG_EGRESS
+        } else {
+            &ops::AUTHORIZE_SG_INGRESS
+        })
+    }
     fn describe_group(
         &self,
-        group_id: Option<&str>,
-        group_name: Option<&str>,
-    ) -> impl Future<Output = PortResult<Option<GroupFacts>>> + Send;
+        _group_id: Option<&str>,
+        _group_name: Option<&str>,
+    ) -> impl Future<Output = PortResult<Option<GroupFacts>>> + Send {
+        not_wired(&ops::DESCRIBE_SECURITY_GROUPS)
+    }
     /// Rule id -> is egress, for the rules that exist.
     fn rule_directions(
         &self,
-        group_id: &str,
-        rule_ids: &[String],
-    ) -> impl Future<Output = PortResult<BTreeMap<String, bool>>> + Send;
+        _group_id: &str,
+        _rule_ids: &[String],
+    ) -> impl Future<Output = PortResult<BTreeMap<String, bool>>> + Send {
+        not_wired(&ops::DESCRIBE_SG_RULES)
+    }
     fn delete_nacl_entry(
         &self,
-        acl_id: &str,
-        rule_number: i64,
-        egress: bool,
-    ) -> impl Future<Output = PortResult<Change>> + Send;
+        _acl_id: &str,
+        _rule_number: i64,
+        _egress: bool,
+    ) -> impl Future<Output = PortResult<Change>> + Send {
+        not_wired(&ops::DELETE_NACL_ENTRY)
+    }
     /// None when the ACL does not exist.
-    fn nacl_tags(&self, acl_id: &str) -> impl Future<Output = PortResult<Option<Tags>>> + Send;
+    fn nacl_tags(&self, _acl_id: &str) -> impl Future<Output = PortResult<Option<Tags>>> + Send {
+        not_wired(&ops::DESCRIBE_NETWORK_ACLS)
+    }
 }
 
 pub trait IamPort: Send + Sync {
     fn deactivate_key(
         &self,
-        user: &str,
-        key_id: &str,
-    ) -> impl Future<Output = PortResult<Change>> + Send;
+        _user: &str,
+        _key_id: &str,
+    ) -> impl Future<Output = PortResult<Change>> + Send {
+        not_wired(&ops::UPDATE_ACCESS_KEY)
+    }
     fn put_deny_policy(
         &self,
         kind: PrincipalKind,
-        name: &str,
-        policy_name: &str,
-        document: &str,
-    ) -> impl Future<Output = PortResult<Change>> + Send;
+        _name: &str,
+        _policy_name: &str,
+        _document: &str,
+    ) -> impl Future<Output = PortResult<Change>> + Send {
+        not_wired(match kind {
+            PrincipalKind::User => &ops::PUT_USER_POLICY,
+            PrincipalKind::Role => &ops::PUT_ROLE_POLICY,
+        })
+    }
     fn tag_user(
         &self,
-        user: &str,
-        key: &str,
-        value: &str,
-    ) -> impl Future<Output = PortResult<Change>> + Send;
+        _user: &str,
+        _key: &str,
+        _value: &str,
+    ) -> impl Future<Output = PortResult<Change>> + Send {
+        not_wired(&ops::TAG_USER)
+    }
     /// The user owning a key, or None when the key does not exist in this account.
-    fn key_owner(&self, key_id: &str) -> impl Future<Output = PortResult<Option<String>>> + Send;
+    fn key_owner(&self, _key_id: &str) -> impl Future<Output = PortResult<Option<String>>> + Send {
+        not_wired(&ops::GET_ACCESS_KEY_LAST_USED)
+    }
 }
 
 /// One CloudTrail event of the forensic lookup.
@@ -94,21 +139,27 @@ pub struct TrailEvent {
 }
 
 pub trait TrailPort: Send + Sync {
-    fn start_logging(&self, trail: &str) -> impl Future<Output = PortResult<Change>> + Send;
+    fn start_logging(&self, _trail: &str) -> impl Future<Output = PortResult<Change>> + Send {
+        not_wired(&ops::START_LOGGING)
+    }
     fn update_trail(
         &self,
-        trail: &str,
-        multi_region: Option<bool>,
-        log_file_validation: Option<bool>,
-    ) -> impl Future<Output = PortResult<Change>> + Send;
+        _trail: &str,
+        _multi_region: Option<bool>,
+        _log_file_validation: Option<bool>,
+    ) -> impl Future<Output = PortResult<Change>> + Send {
+        not_wired(&ops::UPDATE_TRAIL)
+    }
     /// Events made with a key between two epoch seconds, at most `max_pages` pages.
     fn lookup_key_events(
         &self,
-        key_id: &str,
-        start: i64,
-        end: i64,
-        max_pages: usize,
-    ) -> impl Future<Output = PortResult<Vec<TrailEvent>>> + Send;
+        _key_id: &str,
+        _start: i64,
+        _end: i64,
+        _max_pages: usize,
+    ) -> impl Future<Output = PortResult<Vec<TrailEvent>>> + Send {
+        not_wired(&ops::LOOKUP_EVENTS)
+    }
 }
 
 pub trait NotifyPort: Send + Sync {
@@ -117,116 +168,86 @@ pub trait NotifyPort: Send + Sync {
         &self,
         subject: &str,
         message: &str,
-        report: &Value,
+        report: &Report,
     ) -> impl Future<Output = PortResult<()>> + Send;
     /// Put a "Remediation Performed" event on the configured bus (no-op when none).
     fn put_event(
         &self,
         detail_type: &str,
-        detail: &Value,
+        report: &Report,
     ) -> impl Future<Output = PortResult<()>> + Send;
 }
 
-/// A port a function was built without: every call says so. The rules route each event to
-/// one guard, so a function never reaches a port it does not wire; if it did, the error is
-/// clear and permanent instead of a silent no-op.
+/// A port a function was built without.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Unwired;
 
-impl Ec2Port for Unwired {
-    async fn revoke_rules(&self, _: &str, _: bool, _: &[String]) -> PortResult<Change> {
-        Err(PortError::NotWired {
-            op: "RevokeSecurityGroup*",
-        })
-    }
-    async fn revoke_permissions(
-        &self,
-        _: Option<&str>,
-        _: Option<&str>,
-        _: bool,
-        _: &[Permission],
-    ) -> PortResult<Change> {
-        Err(PortError::NotWired {
-            op: "RevokeSecurityGroup*",
-        })
-    }
-    async fn authorize_permissions(
-        &self,
-        _: &str,
-        _: bool,
-        _: &[Permission],
-    ) -> PortResult<Change> {
-        Err(PortError::NotWired {
-            op: "AuthorizeSecurityGroup*",
-        })
-    }
-    async fn describe_group(
-        &self,
-        _: Option<&str>,
-        _: Option<&str>,
-    ) -> PortResult<Option<GroupFacts>> {
-        Err(PortError::NotWired {
-            op: "DescribeSecurityGroups",
-        })
-    }
-    async fn rule_directions(&self, _: &str, _: &[String]) -> PortResult<BTreeMap<String, bool>> {
-        Err(PortError::NotWired {
-            op: "DescribeSecurityGroupRules",
-        })
-    }
-    async fn delete_nacl_entry(&self, _: &str, _: i64, _: bool) -> PortResult<Change> {
-        Err(PortError::NotWired {
-            op: "DeleteNetworkAclEntry",
-        })
-    }
-    async fn nacl_tags(&self, _: &str) -> PortResult<Option<Tags>> {
-        Err(PortError::NotWired {
-            op: "DescribeNetworkAcls",
-        })
+impl Ec2Port for Unwired {}
+impl IamPort for Unwired {}
+impl TrailPort for Unwired {}
+
+/// The clients for one account and region.
+pub trait Clients: Send + Sync + 'static {
+    type Ec2: Ec2Port;
+    type Iam: IamPort;
+    type Trail: TrailPort;
+    fn ec2(&self) -> &Self::Ec2;
+    fn iam(&self) -> &Self::Iam;
+    fn trail(&self) -> &Self::Trail;
+}
+
+/// The clients a function wires, by service; `Unwired` for the others.
+#[derive(Debug, Clone, Default)]
+pub struct Sdk<E = Unwired, I = Unwired, T = Unwired> {
+    pub ec2: E,
+    pub iam: I,
+    pub trail: T,
+}
+
+impl Sdk {
+    /// No client yet: wire the ones the function uses with `with_ec2`, `with_iam`, ...
+    pub fn none() -> Sdk {
+        Sdk::default()
     }
 }
 
-impl IamPort for Unwired {
-    async fn deactivate_key(&self, _: &str, _: &str) -> PortResult<Change> {
-        Err(PortError::NotWired {
-            op: "UpdateAccessKey",
-        })
+impl<E: Ec2Port + 'static, I: IamPort + 'static, T: TrailPort + 'static> Clients for Sdk<E, I, T> {
+    type Ec2 = E;
+    type Iam = I;
+    type Trail = T;
+    fn ec2(&self) -> &E {
+        &self.ec2
     }
-    async fn put_deny_policy(
-        &self,
-        _: PrincipalKind,
-        _: &str,
-        _: &str,
-        _: &str,
-    ) -> PortResult<Change> {
-        Err(PortError::NotWired {
-            op: "PutUserPolicy/PutRolePolicy",
-        })
+    fn iam(&self) -> &I {
+        &self.iam
     }
-    async fn tag_user(&self, _: &str, _: &str, _: &str) -> PortResult<Change> {
-        Err(PortError::NotWired { op: "TagUser" })
-    }
-    async fn key_owner(&self, _: &str) -> PortResult<Option<String>> {
-        Err(PortError::NotWired {
-            op: "GetAccessKeyLastUsed",
-        })
+    fn trail(&self) -> &T {
+        &self.trail
     }
 }
 
-impl TrailPort for Unwired {
-    async fn start_logging(&self, _: &str) -> PortResult<Change> {
-        Err(PortError::NotWired { op: "StartLogging" })
-    }
-    async fn update_trail(&self, _: &str, _: Option<bool>, _: Option<bool>) -> PortResult<Change> {
-        Err(PortError::NotWired { op: "UpdateTrail" })
-    }
-    async fn lookup_key_events(
+/// Where an event's changes are: the account and region the function acts in.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct Target {
+    pub account: Option<String>,
+    pub region: Option<String>,
+}
+
+/// Hands out the clients for a target.
+pub trait Connect: Send + Sync {
+    type Clients: Clients;
+    fn connect(
         &self,
-        _: &str,
-        _: i64,
-        _: i64,
-        _: usize,
-    ) -> PortResult<Vec<TrailEvent>> {
-        Err(PortError::NotWired { op: "LookupEvents" })
+        target: &Target,
+    ) -> impl Future<Output = PortResult<Arc<Self::Clients>>> + Send;
+}
+
+/// The function's own account and region only.
+pub struct Home<C>(pub Arc<C>);
+
+impl<C: Clients> Connect for Home<C> {
+    type Clients = C;
+    async fn connect(&self, _target: &Target) -> PortResult<Arc<C>> {
+        Ok(self.0.clone())
     }
 }

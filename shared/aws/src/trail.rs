@@ -6,6 +6,7 @@ use aws_sdk_cloudtrail::Client;
 
 use crate::error::{classify, PortError};
 use crate::ports::{Change, PortResult, TrailEvent, TrailPort};
+use trailguard_rules::ops;
 
 impl TrailPort for Client {
     async fn start_logging(&self, trail: &str) -> PortResult<Change> {
@@ -14,7 +15,7 @@ impl TrailPort for Client {
             .name(trail)
             .send()
             .await
-            .map_err(|e| classify("GetTrailStatus", "cloudtrail:GetTrailStatus", e))?;
+            .map_err(|e| classify(&ops::GET_TRAIL_STATUS, e))?;
         if status.is_logging() == Some(true) {
             return Ok(Change::AlreadyDone(format!(
                 "trail {trail} is already logging"
@@ -24,7 +25,7 @@ impl TrailPort for Client {
             .name(trail)
             .send()
             .await
-            .map_err(|e| classify("StartLogging", "cloudtrail:StartLogging", e))?;
+            .map_err(|e| classify(&ops::START_LOGGING, e))?;
         Ok(Change::Done)
     }
 
@@ -40,7 +41,7 @@ impl TrailPort for Client {
             .set_enable_log_file_validation(log_file_validation)
             .send()
             .await
-            .map_err(|e| classify("UpdateTrail", "cloudtrail:UpdateTrail", e))?;
+            .map_err(|e| classify(&ops::UPDATE_TRAIL, e))?;
         Ok(Change::Done)
     }
 
@@ -72,7 +73,7 @@ impl TrailPort for Client {
                 .set_next_token(token.take())
                 .send()
                 .await
-                .map_err(|e| classify("LookupEvents", "cloudtrail:LookupEvents", e))?;
+                .map_err(|e| classify(&ops::LOOKUP_EVENTS, e))?;
             for ev in page.events() {
                 let detail: serde_json::Value = ev
                     .cloud_trail_event()

@@ -1,104 +1,139 @@
-//! Every branch of the handler, with recording fakes: which AWS calls are made, in which
-//! order, and what the report, the notification and the error say.
+//! The handler with recording fakes: which AWS calls it makes, in which order, and what the
+//! report, the notification and the error say.
+//!
+//! Every sample runs through every function that receives it, against the account of
+//! events/meta/world.json, and must make exactly the calls its manifest entry lists
+//! (`functions.<name>.calls`; `UPDATE_EXPECT=1` rewrites them from what the handler does).
+//! The tests after that drive what the samples cannot: other policies, failures, dry-run.
 
 mod fakes;
 
-use fakes::Fake;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use fakes::*;
 use serde_json::{json, Value};
 use trailguard_aws::ports::TrailEvent;
-use trailguard_aws::{process, Change, Deps, HandlerError, PortError, Settings};
-use trailguard_rules::{GroupFacts, Guard, Policy};
-
-const NOW: i64 = 1_795_000_000; // 2026-11-18T11:06:40Z
-
-fn clock() -> i64 {
-    NOW
-}
-
-fn sample(name: &str) -> Value {
-    let p = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../events")
-        .join(name);
-    serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
-}
-
-fn settings(guard: Guard, policy: &str) -> Settings {
-    Settings {
-        guard,
-        policy: Policy::from_json(policy).unwrap(),
-        own_role_arn: Some(
-            "arn:aws:iam::123456789012:role/trailguard-RevertSecurityGroupRole-EXAMPLE".into(),
-        ),
-        topic_arn: Some("arn:aws:sns:us-east-1:123456789012:trailguard".into()),
-        event_bus: None,
-    }
-}
-
-fn deps<'a>(
-    f: &'a Fake,
-    guard: Guard,
-    policy: &str,
-) -> Deps<&'a Fake, &'a Fake, &'a Fake, &'a Fake> {
-    Deps {
-        ec2: f,
-        iam: f,
-        trail: f,
-        notify: f,
-        settings: settings(guard, policy),
-        clock,
-    }
-}
-
-async fn run(f: &Fake, guard: Guard, policy: &str, event: &str) -> Result<Value, HandlerError> {
-    process(&deps(f, guard, policy), sample(event)).await
-}
-
-fn sg_fake() -> Fake {
-    Fake {
-        groups: vec![
-            GroupFacts {
-                group_id: "sg-0a1b2c3d4e5f60789".into(),
-                group_name: Some("default".into()),
-                tags: Default::default(),
-            },
-            GroupFacts {
-                group_id: "sg-0b1a2c3d4e5f60718".into(),
-                group_name: Some("db".into()),
-                tags: [("trailguard:protected".to_string(), "true".to_string())].into(),
-            },
-        ],
-        ..Fake::default()
-    }
-}
+use trailguard_aws::{Change, Deps, HandlerError, Home, PortError, Sdk};
+use trailguard_rules::{Kind, Report, Status};
 
 const NO_TAGS: &str = r#"{"exempt_tag": "", "protected_tag": ""}"#;
 
-// ---- security groups ----
+async fn run(
+    f: &Arc<Fake>,
+    function: &str,
+    policy: &str,
+    event: &str,
+) -> Result<Report, HandlerError> {
+    deps(f, function, policy).process(load(event)).await
+}
+
+fn bless() -> bool {
+    std::env::var("UPDATE_EXPECT").as_deref() == Ok("1")
+}
 
 #[tokio::test]
-async fn open_ssh_is_revoked_by_rule_id_after_one_tag_lookup() {
-    let f = sg_fake();
+async fn every_sample_makes_the_calls_its_manifest_lists() {
+    let mut manifest: BTreeMap<String, Value> =
+        serde_json::from_value(load("meta/manifest.json")).unwrap();
+    let policy = sample_policy_json();
+    let mut checked = 0;
+    for (fixture, expected) in manifest.iter_mut() {
+        let Some(functions) = expected.get_mut("functions").and_then(Value::as_object_mut) else {
+            continue;
+        };
+        for (function, want) in functions.iter_mut() {
+            let f = Arc::new(Fake::new());
+            let r = run(&f, function, &policy, fixture)
+                .await
+                .unwrap_or_else(|e| panic!("{fixture}, {function}: {e}"));
+            if bless() {
+                want["calls"] = json!(f.calls());
+            }
+            assert_eq!(json!(f.calls()), want["calls"], "{fixture}, {function}");
+            assert_eq!(json!(r.decision), want["decision"], "{fixture}, {function}");
+            assert_eq!(r.function.unwrap_or_default(), function.as_str());
+            for a in &r.actions {
+                assert!(
+                    matches!(a.outcome, Some(Status::Done)),
+                    "{fixture}, {function}: {a:?}"
+                );
+            }
+            let told = r.decision != Kind::Ignore;
+            assert_eq!(r.notified, told, "{fixture}, {function}");
+            assert_eq!(
+                f.published().len(),
+                usize::from(told),
+                "{fixture}, {function}"
+            );
+            checked += 1;
+        }
+    }
+    if bless() {
+        let text = serde_json::to_string_pretty(&manifest).unwrap() + "\n";
+        std::fs::write(events_dir().join("meta/manifest.json"), text).unwrap();
+    }
+    assert!(checked >= 50, "only {checked} sample runs");
+}
+
+#[tokio::test]
+async fn the_report_keeps_its_documented_schema() {
+    let f = Arc::new(Fake::new());
     let r = run(
         &f,
-        Guard::SecurityGroup,
+        "revert-security-group",
         "{}",
         "aws.ec2-AuthorizeSecurityGroupIngress-open-ssh.json",
     )
     .await
-    .unwrap();
+    .unwrap()
+    .to_value();
+    let keys = |v: &Value| -> Vec<String> { v.as_object().unwrap().keys().cloned().collect() };
+    let mut top = keys(&r);
+    top.sort();
     assert_eq!(
-        f.calls(),
+        top,
         [
-            "DescribeGroup(sg-0a1b2c3d4e5f60789)",
-            "RevokeRules(sg-0a1b2c3d4e5f60789,ingress,sgr-0aa11bb22cc33dd44)"
+            "actions", "decision", "event", "event_id", "function", "guard", "mode", "notice",
+            "notified", "reason", "timing"
         ]
     );
+    let mut action = keys(&r["actions"][0]);
+    action.sort();
+    assert_eq!(
+        action,
+        [
+            "egress",
+            "group_id",
+            "iam_actions",
+            "outcome",
+            "rule_ids",
+            "target",
+            "type"
+        ]
+    );
+    let mut event = keys(&r["event"]);
+    event.sort();
+    assert_eq!(
+        event,
+        [
+            "access_key_id",
+            "account",
+            "actor",
+            "actor_type",
+            "detail_type",
+            "name",
+            "region",
+            "source",
+            "source_ip",
+            "time"
+        ]
+    );
+    assert_eq!(r["guard"], "security_group");
+    assert_eq!(r["function"], "revert-security-group");
     assert_eq!(r["decision"], "remediate");
     assert_eq!(r["actions"][0]["outcome"], "done");
-    assert_eq!(r["function"], "revert-security-group");
-    let published = f.published.lock().unwrap();
-    assert_eq!(published.len(), 1);
-    let (subject, body) = &published[0];
+    let (subject, body) = f.published()[0].clone();
     assert!(subject.starts_with("[trailguard] REMEDIATED"), "{subject}");
     for needle in [
         "alice@example.com",
@@ -116,12 +151,14 @@ async fn open_ssh_is_revoked_by_rule_id_after_one_tag_lookup() {
     assert_eq!(f.events_put.lock().unwrap()[0].0, "Remediation Performed");
 }
 
+// ---- security groups ----
+
 #[tokio::test]
 async fn without_tag_knobs_a_revert_is_a_single_call() {
-    let f = sg_fake();
+    let f = Arc::new(Fake::new());
     run(
         &f,
-        Guard::SecurityGroup,
+        "revert-security-group",
         NO_TAGS,
         "aws.ec2-AuthorizeSecurityGroupIngress-open-ssh.json",
     )
@@ -131,205 +168,56 @@ async fn without_tag_knobs_a_revert_is_a_single_call() {
 }
 
 #[tokio::test]
-async fn legacy_flat_form_is_revoked_by_permission() {
-    let f = sg_fake();
-    run(
-        &f,
-        Guard::SecurityGroup,
-        NO_TAGS,
-        "aws.ec2-AuthorizeSecurityGroupIngress-legacy-flat-form.json",
-    )
-    .await
-    .unwrap();
-    assert_eq!(
-        f.calls(),
-        ["RevokePermissions(sg-0a1b2c3d4e5f60789,ingress,tcp/3389 from 0.0.0.0/0)"]
-    );
-}
-
-#[tokio::test]
-async fn group_named_only_by_name_is_resolved_first() {
-    let f = sg_fake();
-    run(
-        &f,
-        Guard::SecurityGroup,
-        NO_TAGS,
-        "aws.ec2-AuthorizeSecurityGroupIngress-group-name-only.json",
-    )
-    .await
-    .unwrap();
-    assert_eq!(
-        f.calls(),
-        [
-            "DescribeGroup(default)",
-            "RevokePermissions(sg-0a1b2c3d4e5f60789,ingress,tcp/5432 from 0.0.0.0/0)"
-        ]
-    );
-}
-
-#[tokio::test]
-async fn modify_looks_up_the_direction_then_revokes() {
-    let mut f = sg_fake();
-    f.rule_directions = [("sgr-0f0f0f0f0f0f0f0f0".to_string(), false)].into();
-    run(
-        &f,
-        Guard::SecurityGroup,
-        NO_TAGS,
-        "aws.ec2-ModifySecurityGroupRules-open-rdp.json",
-    )
-    .await
-    .unwrap();
-    assert_eq!(
-        f.calls(),
-        [
-            "DescribeRules(sg-0a1b2c3d4e5f60789)",
-            "RevokeRules(sg-0a1b2c3d4e5f60789,ingress,sgr-0f0f0f0f0f0f0f0f0)"
-        ]
-    );
-    // A rule that no longer exists: nothing to do.
-    let f = sg_fake();
+async fn a_modified_rule_that_no_longer_exists_is_left_alone() {
+    let mut fake = Fake::new();
+    fake.world.rule_directions.clear();
+    let f = Arc::new(fake);
     let r = run(
         &f,
-        Guard::SecurityGroup,
+        "revert-security-group",
         NO_TAGS,
         "aws.ec2-ModifySecurityGroupRules-open-rdp.json",
     )
     .await
     .unwrap();
-    assert_eq!(r["decision"], "ignore");
+    assert_eq!(r.decision, Kind::Ignore);
     assert_eq!(f.ops(), ["DescribeRules"]);
 }
 
 #[tokio::test]
-async fn compliant_narrow_private_egress_and_failed_calls_change_nothing() {
-    for event in [
-        "aws.ec2-AuthorizeSecurityGroupIngress-allowed-https.json",
-        "aws.ec2-AuthorizeSecurityGroupIngress-narrow-cidr.json",
-        "aws.ec2-AuthorizeSecurityGroupIngress-private-cidr.json",
-        "aws.ec2-AuthorizeSecurityGroupEgress-anywhere.json",
-        "aws.ec2-AuthorizeSecurityGroupIngress-error-code.json",
-        "aws.ec2-RevokeSecurityGroupIngress-unprotected.json",
-    ] {
-        let f = sg_fake();
-        let r = run(&f, Guard::SecurityGroup, "{}", event).await.unwrap();
-        assert_eq!(r["decision"], "ignore", "{event}");
-        assert!(
-            !f.ops()
-                .iter()
-                .any(|o| o.starts_with("Revoke") || o.starts_with("Authorize")),
-            "{event}: {:?}",
-            f.calls()
-        );
-        assert!(
-            f.published.lock().unwrap().is_empty(),
-            "{event}: ignored events are not notified"
-        );
-    }
-}
-
-#[tokio::test]
-async fn own_role_and_exempt_principal_are_never_acted_on() {
-    let f = sg_fake();
-    let r = run(
-        &f,
-        Guard::SecurityGroup,
-        "{}",
-        "aws.ec2-AuthorizeSecurityGroupIngress-own-role.json",
-    )
-    .await
-    .unwrap();
-    assert_eq!(r["decision"], "ignore");
-    assert!(r["reason"].as_str().unwrap().contains("own role"));
-    let r = run(
-        &f,
-        Guard::SecurityGroup,
-        "{}",
-        "aws.ec2-RevokeSecurityGroupIngress-own-role-protected.json",
-    )
-    .await
-    .unwrap();
-    assert_eq!(r["decision"], "ignore");
-    let r = run(
-        &f,
-        Guard::SecurityGroup,
-        r#"{"exempt_principals": ["arn:aws:iam::*:role/BreakGlass*"]}"#,
-        "aws.ec2-AuthorizeSecurityGroupIngress-exempt-principal.json",
-    )
-    .await
-    .unwrap();
-    assert_eq!(r["decision"], "ignore");
-    assert!(f.calls().is_empty(), "{:?}", f.calls());
-}
-
-#[tokio::test]
 async fn exempt_tag_keeps_the_rule() {
-    let mut f = sg_fake();
-    f.groups[0]
+    let mut fake = Fake::new();
+    fake.world.security_groups[0]
         .tags
         .insert("trailguard:exempt".into(), "true".into());
+    let f = Arc::new(fake);
     let r = run(
         &f,
-        Guard::SecurityGroup,
+        "revert-security-group",
         "{}",
         "aws.ec2-AuthorizeSecurityGroupIngress-open-ssh.json",
     )
     .await
     .unwrap();
-    assert_eq!(r["decision"], "ignore");
+    assert_eq!(r.decision, Kind::Ignore);
     assert_eq!(f.ops(), ["DescribeGroup"]);
 }
 
 #[tokio::test]
-async fn protected_group_reverts_egress_and_restores_removed_rules() {
-    let f = sg_fake();
-    run(
-        &f,
-        Guard::SecurityGroup,
-        "{}",
-        "aws.ec2-AuthorizeSecurityGroupEgress-protected-group.json",
-    )
-    .await
-    .unwrap();
-    assert_eq!(
-        f.calls(),
-        [
-            "DescribeGroup(sg-0b1a2c3d4e5f60718)",
-            "RevokeRules(sg-0b1a2c3d4e5f60718,egress,sgr-0eeeeeeeeeeeeeee1)"
-        ]
-    );
-    let f = sg_fake();
-    run(
-        &f,
-        Guard::SecurityGroup,
-        "{}",
-        "aws.ec2-RevokeSecurityGroupIngress-protected-group.json",
-    )
-    .await
-    .unwrap();
-    assert_eq!(
-        f.calls(),
-        [
-            "DescribeGroup(sg-0b1a2c3d4e5f60718)",
-            "Authorize(sg-0b1a2c3d4e5f60718,ingress,tcp/443 from 10.20.0.0/16)"
-        ]
-    );
-}
-
-#[tokio::test]
 async fn dry_run_plans_and_notifies_but_changes_nothing() {
-    let f = sg_fake();
+    let f = Arc::new(Fake::new());
     let r = run(
         &f,
-        Guard::SecurityGroup,
+        "revert-security-group",
         r#"{"mode": {"default": "dry-run"}}"#,
         "aws.ec2-AuthorizeSecurityGroupIngress-open-ssh.json",
     )
     .await
     .unwrap();
     assert_eq!(f.ops(), ["DescribeGroup"]);
-    assert_eq!(r["mode"], "dry-run");
-    assert_eq!(r["actions"][0]["outcome"], "dry_run");
-    let (subject, body) = f.published.lock().unwrap()[0].clone();
+    assert_eq!(json!(r.mode), "dry-run");
+    assert_eq!(r.actions[0].outcome, Some(Status::DryRun));
+    let (subject, body) = f.published()[0].clone();
     assert!(subject.contains("DRY-RUN"), "{subject}");
     assert!(
         body.contains("would do (dry-run, nothing was changed)"),
@@ -340,7 +228,7 @@ async fn dry_run_plans_and_notifies_but_changes_nothing() {
 
 #[tokio::test]
 async fn already_done_is_success() {
-    let f = sg_fake();
+    let f = Arc::new(Fake::new());
     f.answer(
         "RevokeRules",
         Ok(Change::AlreadyDone(
@@ -349,18 +237,18 @@ async fn already_done_is_success() {
     );
     let r = run(
         &f,
-        Guard::SecurityGroup,
+        "revert-security-group",
         NO_TAGS,
         "aws.ec2-AuthorizeSecurityGroupIngress-open-ssh.json",
     )
     .await
     .unwrap();
-    assert_eq!(r["actions"][0]["outcome"], "already_done");
+    assert_eq!(r.actions[0].outcome, Some(Status::AlreadyDone));
 }
 
 #[tokio::test]
 async fn transient_failure_is_retryable_and_still_notified() {
-    let f = sg_fake();
+    let f = Arc::new(Fake::new());
     f.answer(
         "RevokeRules",
         Err(PortError::Transient {
@@ -371,7 +259,7 @@ async fn transient_failure_is_retryable_and_still_notified() {
     );
     let e = run(
         &f,
-        Guard::SecurityGroup,
+        "revert-security-group",
         NO_TAGS,
         "aws.ec2-AuthorizeSecurityGroupIngress-open-ssh.json",
     )
@@ -387,12 +275,12 @@ async fn transient_failure_is_retryable_and_still_notified() {
         ),
         "{e}"
     );
-    assert!(f.published.lock().unwrap()[0].0.contains("FAILED"));
+    assert!(f.published()[0].0.contains("FAILED"));
 }
 
 #[tokio::test]
 async fn access_denied_names_the_missing_iam_action() {
-    let f = sg_fake();
+    let f = Arc::new(Fake::new());
     f.answer(
         "RevokeRules",
         Err(PortError::AccessDenied {
@@ -404,7 +292,7 @@ async fn access_denied_names_the_missing_iam_action() {
     );
     let e = run(
         &f,
-        Guard::SecurityGroup,
+        "revert-security-group",
         NO_TAGS,
         "aws.ec2-AuthorizeSecurityGroupIngress-open-ssh.json",
     )
@@ -415,7 +303,7 @@ async fn access_denied_names_the_missing_iam_action() {
         e.contains("ec2:RevokeSecurityGroupIngress") && e.contains("permanent"),
         "{e}"
     );
-    let (_, body) = f.published.lock().unwrap()[0].clone();
+    let (_, body) = f.published()[0].clone();
     assert!(
         body.contains("needs IAM action ec2:RevokeSecurityGroupIngress"),
         "{body}"
@@ -424,7 +312,7 @@ async fn access_denied_names_the_missing_iam_action() {
 
 #[tokio::test]
 async fn lookup_failure_fails_the_invocation() {
-    let f = sg_fake();
+    let f = Arc::new(Fake::new());
     f.answer(
         "DescribeGroup",
         Err(PortError::Transient {
@@ -435,7 +323,7 @@ async fn lookup_failure_fails_the_invocation() {
     );
     let e = run(
         &f,
-        Guard::SecurityGroup,
+        "revert-security-group",
         "{}",
         "aws.ec2-AuthorizeSecurityGroupIngress-open-ssh.json",
     )
@@ -446,18 +334,18 @@ async fn lookup_failure_fails_the_invocation() {
 
 #[tokio::test]
 async fn notification_failure_fails_the_invocation() {
-    let f = Fake {
+    let f = Arc::new(Fake {
         publish_error: Some(PortError::Transient {
             op: "Publish",
             code: "Throttling".into(),
             message: "x".into(),
         }),
-        ..sg_fake()
-    };
+        ..Fake::new()
+    });
     assert!(matches!(
         run(
             &f,
-            Guard::SecurityGroup,
+            "revert-security-group",
             NO_TAGS,
             "aws.ec2-AuthorizeSecurityGroupIngress-open-ssh.json"
         )
@@ -468,97 +356,93 @@ async fn notification_failure_fails_the_invocation() {
 
 #[tokio::test]
 async fn malformed_and_misrouted_events() {
-    let f = sg_fake();
-    let d = deps(&f, Guard::SecurityGroup, "{}");
-    let e = process(&d, json!({"source": "aws.ec2", "detail-type": "AWS API Call via CloudTrail", "detail": "oops"})).await.unwrap_err().to_string();
+    let f = Arc::new(Fake::new());
+    let d = deps(&f, "revert-security-group", "{}");
+    let e = d
+        .process(json!({"source": "aws.ec2", "detail-type": "AWS API Call via CloudTrail", "detail": "oops"}))
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("malformed") && e.contains("detail"), "{e}");
-    let e = process(&d, json!([1, 2])).await.unwrap_err().to_string();
+    let e = d.process(json!([1, 2])).await.unwrap_err().to_string();
     assert!(e.contains("not a JSON object"), "{e}");
+    // An envelope that does not fit the EventBridge type (a number for the account) is
+    // still read, leniently.
+    let mut odd = load("aws.ec2-AuthorizeSecurityGroupIngress-open-ssh.json");
+    odd["account"] = json!(123456789012u64);
+    odd["time"] = json!("20 Nov 2026 10:15:30 GMT");
+    assert_eq!(d.process(odd).await.unwrap().decision, Kind::Remediate);
     // A key event sent to the security-group function is ignored with a reason.
-    let r = process(
-        &d,
-        sample("aws.health-AWS_RISK_CREDENTIALS_EXPOSED-key-on-github.json"),
-    )
-    .await
-    .unwrap();
-    assert_eq!(r["decision"], "ignore");
-    assert!(r["reason"]
-        .as_str()
-        .unwrap()
-        .contains("revert-security-group"));
-    assert!(f.calls().is_empty());
-}
-
-#[tokio::test]
-async fn unwired_ports_fail_clearly() {
-    let f = sg_fake();
-    let d = Deps {
-        ec2: trailguard_aws::Unwired,
-        iam: &f,
-        trail: &f,
-        notify: &f,
-        settings: settings(Guard::SecurityGroup, NO_TAGS),
-        clock,
-    };
-    let e = process(
-        &d,
-        sample("aws.ec2-AuthorizeSecurityGroupIngress-open-ssh.json"),
-    )
-    .await
-    .unwrap_err()
-    .to_string();
-    assert!(e.contains("built without that AWS client"), "{e}");
-}
-
-// ---- access keys ----
-
-fn key_fake() -> Fake {
-    Fake {
-        key_owners: [("AKIA5EXAMPLEBOBKEY01".to_string(), "bob".to_string())].into(),
-        ..Fake::default()
-    }
-}
-
-const KEY_CALLS: [&str; 5] = [
-    "KeyOwner(AKIA5EXAMPLEBOBKEY01)",
-    "DeactivateKey(bob,AKIA5EXAMPLEBOBKEY01)",
-    "PutDenyPolicy(User,bob,trailguard-revoke-older-sessions)",
-    "TagUser(bob,trailguard:quarantined=2026-11-18T11:06:40Z AWS Health AWS_RISK_CREDENTIALS_EXPOSED)",
-    "LookupEvents(AKIA5EXAMPLEBOBKEY01,86400)",
-];
-
-#[tokio::test]
-async fn health_event_resolves_the_owner_and_contains_exactly_that_key() {
-    let mut f = key_fake();
-    f.trail_events = Some(Ok(vec![
-        TrailEvent {
-            name: "ListBuckets".into(),
-            time: Some(NOW - 3600),
-            source_ip: Some("185.220.101.45".into()),
-            region: Some("us-east-1".into()),
-        },
-        TrailEvent {
-            name: "ListBuckets".into(),
-            time: Some(NOW - 60),
-            source_ip: Some("185.220.101.45".into()),
-            region: Some("eu-west-1".into()),
-        },
-        TrailEvent {
-            name: "GetCallerIdentity".into(),
-            time: Some(NOW - 7200),
-            source_ip: Some("185.220.101.46".into()),
-            region: Some("us-east-1".into()),
-        },
-    ]));
+    let f = Arc::new(Fake::new());
     let r = run(
         &f,
-        Guard::AccessKey,
+        "revert-security-group",
         "{}",
         "aws.health-AWS_RISK_CREDENTIALS_EXPOSED-key-on-github.json",
     )
     .await
     .unwrap();
-    assert_eq!(f.calls(), KEY_CALLS);
+    assert_eq!(r.decision, Kind::Ignore);
+    assert!(r.reason.contains("revert-security-group"), "{}", r.reason);
+    assert!(f.calls().is_empty());
+    assert!(
+        f.connects.lock().unwrap().is_empty(),
+        "an ignored event connects to nothing"
+    );
+}
+
+#[tokio::test]
+async fn unwired_ports_fail_clearly() {
+    let f = Arc::new(Fake::new());
+    let d = Deps {
+        connect: Home(Arc::new(Sdk::none())),
+        notify: Via(f.clone()),
+        settings: settings("revert-security-group", NO_TAGS),
+        clock,
+    };
+    let e = d
+        .process(load("aws.ec2-AuthorizeSecurityGroupIngress-open-ssh.json"))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("built without that AWS client"), "{e}");
+}
+
+// ---- access keys ----
+
+#[tokio::test]
+async fn health_event_contains_the_key_and_summarises_what_it_did() {
+    let f = Arc::new(Fake {
+        trail_events: Some(Ok(vec![
+            TrailEvent {
+                name: "ListBuckets".into(),
+                time: Some(NOW - 3600),
+                source_ip: Some("185.220.101.45".into()),
+                region: Some("us-east-1".into()),
+            },
+            TrailEvent {
+                name: "ListBuckets".into(),
+                time: Some(NOW - 60),
+                source_ip: Some("185.220.101.45".into()),
+                region: Some("eu-west-1".into()),
+            },
+            TrailEvent {
+                name: "GetCallerIdentity".into(),
+                time: Some(NOW - 7200),
+                source_ip: Some("185.220.101.46".into()),
+                region: Some("us-east-1".into()),
+            },
+        ])),
+        ..Fake::new()
+    });
+    let r = run(
+        &f,
+        "disable-compromised-key",
+        "{}",
+        "aws.health-AWS_RISK_CREDENTIALS_EXPOSED-key-on-github.json",
+    )
+    .await
+    .unwrap();
     let (_, doc) = f.policies.lock().unwrap()[0].clone();
     let doc: Value = serde_json::from_str(&doc).unwrap();
     assert_eq!(doc["Statement"][0]["Effect"], "Deny");
@@ -566,14 +450,14 @@ async fn health_event_resolves_the_owner_and_contains_exactly_that_key() {
         doc["Statement"][0]["Condition"]["DateLessThan"]["aws:TokenIssueTime"],
         "2026-11-18T11:06:40Z"
     );
-    let summary = &r["actions"][3]["result"];
+    let summary = r.actions[3].result.clone().unwrap();
     assert_eq!(summary["events"], 3);
     assert_eq!(
         summary["top_event_names"][0],
         json!({"value": "ListBuckets", "count": 2})
     );
     assert_eq!(summary["first_seen"], "2026-11-18T09:06:40Z");
-    let (_, body) = f.published.lock().unwrap()[0].clone();
+    let (_, body) = f.published()[0].clone();
     assert!(
         body.contains("Key activity, last 24h: 3 events") && body.contains("185.220.101.45 (2)"),
         "{body}"
@@ -582,45 +466,35 @@ async fn health_event_resolves_the_owner_and_contains_exactly_that_key() {
 
 #[tokio::test]
 async fn forensics_failure_never_blocks_containment() {
-    let mut f = key_fake();
-    f.trail_events = Some(Err(PortError::Permanent {
-        op: "LookupEvents",
-        code: "InvalidAction".into(),
-        message: "not implemented".into(),
-    }));
+    let f = Arc::new(Fake {
+        trail_events: Some(Err(PortError::Permanent {
+            op: "LookupEvents",
+            code: "InvalidAction".into(),
+            message: "not implemented".into(),
+        })),
+        ..Fake::new()
+    });
     let r = run(
         &f,
-        Guard::AccessKey,
+        "disable-compromised-key",
         "{}",
         "aws.health-AWS_RISK_CREDENTIALS_EXPOSED-key-on-github.json",
     )
     .await
     .unwrap();
-    assert_eq!(r["actions"][0]["outcome"], "done");
-    assert_eq!(r["actions"][3]["outcome"], "failed");
-    let (_, body) = f.published.lock().unwrap()[0].clone();
+    assert_eq!(r.actions[0].outcome, Some(Status::Done));
+    assert_eq!(r.actions[3].outcome, Some(Status::Failed));
+    let (subject, body) = f.published()[0].clone();
+    assert!(subject.contains("REMEDIATED"), "{subject}");
     assert!(body.contains("Key activity summary unavailable"), "{body}");
 }
 
 #[tokio::test]
-async fn a_named_user_needs_no_lookup() {
-    let f = key_fake();
+async fn session_revocation_can_be_switched_off() {
+    let f = Arc::new(Fake::new());
     run(
         &f,
-        Guard::AccessKey,
-        "{}",
-        "aws.guardduty-UnauthorizedAccess-IAMUser-TorIPCaller-high.json",
-    )
-    .await
-    .unwrap();
-    assert_eq!(
-        f.ops(),
-        ["DeactivateKey", "PutDenyPolicy", "TagUser", "LookupEvents"]
-    );
-    let f = key_fake();
-    run(
-        &f,
-        Guard::AccessKey,
+        "disable-compromised-key",
         r#"{"revoke_sessions": false}"#,
         "trailguard-DisableAccessKey-manual.json",
     )
@@ -630,161 +504,83 @@ async fn a_named_user_needs_no_lookup() {
 }
 
 #[tokio::test]
-async fn assumed_role_credentials_revoke_the_role_sessions() {
-    let f = key_fake();
-    run(
-        &f,
-        Guard::AccessKey,
-        "{}",
-        "aws.guardduty-InstanceCredentialExfiltration-assumed-role.json",
-    )
-    .await
-    .unwrap();
-    assert_eq!(
-        f.calls(),
-        ["PutDenyPolicy(Role,web-app-instance-role,trailguard-revoke-older-sessions)"]
-    );
-}
-
-#[tokio::test]
-async fn unknown_key_exempt_user_root_and_low_severity_change_nothing() {
-    let f = Fake::default();
+async fn an_unknown_key_or_an_exempt_user_changes_nothing() {
+    let mut fake = Fake::new();
+    fake.world.key_owners.clear();
+    let f = Arc::new(fake);
     let r = run(
         &f,
-        Guard::AccessKey,
+        "disable-compromised-key",
         "{}",
         "aws.health-AWS_RISK_CREDENTIALS_EXPOSED-key-on-github.json",
     )
     .await
     .unwrap();
-    assert_eq!(r["decision"], "notify");
+    assert_eq!(r.decision, Kind::Notify);
     assert!(
-        r["notice"]["details"].to_string().contains("was not found"),
-        "{r}"
+        json!(r.notice).to_string().contains("was not found"),
+        "{:?}",
+        r.notice
     );
     assert_eq!(f.ops(), ["KeyOwner"]);
-    let f = key_fake();
+    let f = Arc::new(Fake::new());
     let r = run(
         &f,
-        Guard::AccessKey,
+        "disable-compromised-key",
         r#"{"exempt_principals": ["arn:aws:iam::*:user/bob"]}"#,
         "aws.guardduty-UnauthorizedAccess-IAMUser-TorIPCaller-high.json",
     )
     .await
     .unwrap();
-    assert_eq!(r["decision"], "notify");
+    assert_eq!(r.decision, Kind::Notify);
     assert!(f.calls().is_empty());
-    assert_eq!(f.published.lock().unwrap().len(), 1);
-    for event in [
-        "aws.guardduty-Policy-IAMUser-RootCredentialUsage-root.json",
-        "aws.guardduty-Recon-IAMUser-MaliciousIPCaller-low-severity.json",
-        "aws.signin-ConsoleLogin-root-success.json",
-    ] {
-        let f = key_fake();
-        run(&f, Guard::AccessKey, "{}", event).await.unwrap();
-        assert!(f.calls().is_empty(), "{event}: {:?}", f.calls());
-    }
-}
-
-#[tokio::test]
-async fn honeytoken_and_quarantine_policy() {
-    let f = key_fake();
-    run(
-        &f,
-        Guard::AccessKey,
-        r#"{"honeytoken_access_keys": ["AKIA5HONEYTOKEN00001"]}"#,
-        "aws.iam-ListUsers-honeytoken.json",
-    )
-    .await
-    .unwrap();
-    assert_eq!(
-        f.ops(),
-        ["DeactivateKey", "PutDenyPolicy", "TagUser", "LookupEvents"]
-    );
-    assert!(f.calls()[0].contains("svc-backup-legacy,AKIA5HONEYTOKEN00001"));
-    let f = key_fake();
-    run(
-        &f,
-        Guard::AccessKey,
-        "{}",
-        "aws.iam-AttachUserPolicy-compromised-key-quarantine.json",
-    )
-    .await
-    .unwrap();
-    assert_eq!(
-        f.calls(),
-        ["PutDenyPolicy(User,bob,trailguard-revoke-older-sessions)"]
-    );
+    assert_eq!(f.published().len(), 1);
 }
 
 #[tokio::test]
 async fn key_dry_run_still_summarises() {
-    let f = key_fake();
+    let f = Arc::new(Fake::new());
     let r = run(
         &f,
-        Guard::AccessKey,
+        "disable-compromised-key",
         r#"{"mode": {"access_key": "dry-run"}}"#,
         "aws.guardduty-UnauthorizedAccess-IAMUser-TorIPCaller-high.json",
     )
     .await
     .unwrap();
     assert_eq!(f.ops(), ["LookupEvents"], "reads only");
-    let outcomes: Vec<&str> = r["actions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["outcome"].as_str().unwrap())
-        .collect();
-    assert_eq!(outcomes, ["dry_run", "dry_run", "dry_run", "done"]);
-}
-
-// ---- network ACLs and CloudTrail ----
-
-#[tokio::test]
-async fn nacl_entry_is_deleted_and_gone_is_already_done() {
-    let f = Fake::default();
-    let r = run(
-        &f,
-        Guard::NetworkAcl,
-        "{}",
-        "aws.ec2-CreateNetworkAclEntry-open-ssh.json",
-    )
-    .await
-    .unwrap();
+    let outcomes: Vec<Option<Status>> = r.actions.iter().map(|a| a.outcome).collect();
     assert_eq!(
-        f.calls(),
+        outcomes,
         [
-            "DescribeNacl(acl-0a1b2c3d4e5f6a7b8)",
-            "DeleteNaclEntry(acl-0a1b2c3d4e5f6a7b8,90,false)"
+            Some(Status::DryRun),
+            Some(Status::DryRun),
+            Some(Status::DryRun),
+            Some(Status::Done)
         ]
     );
-    assert_eq!(r["actions"][0]["outcome"], "done");
-    let f = Fake::default();
+}
+
+// ---- network ACLs ----
+
+#[tokio::test]
+async fn nacl_entries_already_gone_replaced_or_protected() {
+    let f = Arc::new(Fake::new());
     f.answer("DeleteNaclEntry", Ok(Change::AlreadyDone("gone".into())));
     let r = run(
         &f,
-        Guard::NetworkAcl,
+        "revert-network-acl",
         NO_TAGS,
         "aws.ec2-CreateNetworkAclEntry-open-ssh.json",
     )
     .await
     .unwrap();
     assert_eq!(f.ops(), ["DeleteNaclEntry"]);
-    assert_eq!(r["actions"][0]["outcome"], "already_done");
-    let f = Fake::default();
-    let r = run(
-        &f,
-        Guard::NetworkAcl,
-        NO_TAGS,
-        "aws.ec2-ReplaceNetworkAclEntry-open-all.json",
-    )
-    .await
-    .unwrap();
-    assert_eq!(r["decision"], "notify");
-    let f = Fake::default();
+    assert_eq!(r.actions[0].outcome, Some(Status::AlreadyDone));
+    let f = Arc::new(Fake::new());
     run(
         &f,
-        Guard::NetworkAcl,
+        "revert-network-acl",
         r#"{"network_acl": {"on_replace": "delete"}, "exempt_tag": "", "protected_tag": ""}"#,
         "aws.ec2-ReplaceNetworkAclEntry-open-all.json",
     )
@@ -794,14 +590,15 @@ async fn nacl_entry_is_deleted_and_gone_is_already_done() {
         f.calls(),
         ["DeleteNaclEntry(acl-0a1b2c3d4e5f6a7b8,100,false)"]
     );
-    let mut f = Fake::default();
-    f.nacl_tags.insert(
+    let mut fake = Fake::new();
+    fake.world.network_acls.insert(
         "acl-0a1b2c3d4e5f6a7b8".into(),
         [("trailguard:protected".to_string(), "true".to_string())].into(),
     );
+    let f = Arc::new(fake);
     run(
         &f,
-        Guard::NetworkAcl,
+        "revert-network-acl",
         "{}",
         "aws.ec2-CreateNetworkAclEntry-ephemeral-ports.json",
     )
@@ -812,91 +609,4 @@ async fn nacl_entry_is_deleted_and_gone_is_already_done() {
         ["DescribeNacl", "DeleteNaclEntry"],
         "protected ACL: any added entry is reverted"
     );
-}
-
-#[tokio::test]
-async fn cloudtrail_guard() {
-    let f = Fake::default();
-    run(
-        &f,
-        Guard::Cloudtrail,
-        "{}",
-        "aws.cloudtrail-StopLogging-remediate.json",
-    )
-    .await
-    .unwrap();
-    assert_eq!(
-        f.calls(),
-        ["StartLogging(arn:aws:cloudtrail:us-east-1:123456789012:trail/management-events)"]
-    );
-    let f = Fake::default();
-    run(
-        &f,
-        Guard::Cloudtrail,
-        "{}",
-        "aws.cloudtrail-UpdateTrail-disable-multi-region.json",
-    )
-    .await
-    .unwrap();
-    assert_eq!(
-        f.calls(),
-        ["UpdateTrail(management-events,Some(true),Some(true))"]
-    );
-    let f = Fake::default();
-    let r = run(
-        &f,
-        Guard::Cloudtrail,
-        "{}",
-        "aws.cloudtrail-DeleteTrail-notify.json",
-    )
-    .await
-    .unwrap();
-    assert_eq!(r["decision"], "notify");
-    assert!(f.calls().is_empty());
-    assert!(f.published.lock().unwrap()[0].0.contains("NOTICE"));
-    let f = Fake::default();
-    let mut s = settings(Guard::Cloudtrail, "{}");
-    s.own_role_arn =
-        Some("arn:aws:iam::123456789012:role/trailguard-GuardCloudTrailRole-EXAMPLE".into());
-    let d = Deps {
-        ec2: &f,
-        iam: &f,
-        trail: &f,
-        notify: &f,
-        settings: s,
-        clock,
-    };
-    let r = process(&d, sample("aws.cloudtrail-StopLogging-own-role.json"))
-        .await
-        .unwrap();
-    assert_eq!(r["decision"], "ignore");
-    assert!(f.calls().is_empty());
-}
-
-#[tokio::test]
-async fn redelivery_ends_in_the_same_state() {
-    let f = sg_fake();
-    run(
-        &f,
-        Guard::SecurityGroup,
-        NO_TAGS,
-        "aws.ec2-AuthorizeSecurityGroupIngress-open-ssh.json",
-    )
-    .await
-    .unwrap();
-    f.answer(
-        "RevokeRules",
-        Ok(Change::AlreadyDone("already gone".into())),
-    );
-    for _ in 0..9 {
-        let r = run(
-            &f,
-            Guard::SecurityGroup,
-            NO_TAGS,
-            "aws.ec2-AuthorizeSecurityGroupIngress-open-ssh.json",
-        )
-        .await
-        .unwrap();
-        assert_eq!(r["actions"][0]["outcome"], "already_done");
-    }
 }

@@ -1,9 +1,13 @@
-//! What trailguard can do: plain values that name their target exactly, and the IAM actions
-//! each needs (template.yaml grants exactly these; a test keeps the two in step).
+//! What trailguard can do: plain values that name their target exactly, and the AWS
+//! operations each calls (template.yaml grants exactly those; a test keeps the two in step).
+//!
+//! An action type is one struct implementing [`Step`] plus one line in the `actions!` list
+//! below; everything else (its JSON, its IAM actions, its report line) follows from those.
 
 use serde::Serialize;
 
 use crate::net::{Peer, PortRange, Protocol};
+use crate::ops::{self, Op};
 
 /// The name of the inline deny policy that cuts off sessions issued before containment.
 /// Fixed so responders can find and remove it: `aws iam delete-user-policy --user-name U
@@ -12,6 +16,114 @@ pub const SESSION_POLICY_NAME: &str = "trailguard-revoke-older-sessions";
 
 /// The tag trailguard puts on a user whose key it disabled.
 pub const QUARANTINE_TAG: &str = "trailguard:quarantined";
+
+/// What every action type says about itself.
+pub trait Step {
+    /// The AWS operations this step calls, in order.
+    fn ops(&self) -> Vec<&'static Op>;
+    /// One line for humans: what this step does (or would do).
+    fn describe(&self) -> String;
+    /// Whether the step changes anything. Read-only steps run in dry-run too.
+    fn mutates(&self) -> bool {
+        true
+    }
+}
+
+/// An action type, statically: its JSON `type` and every operation any instance may call.
+/// Guards list the action types they may plan; their functions' roles grant these.
+#[derive(Debug)]
+pub struct ActionInfo {
+    pub type_name: &'static str,
+    pub ops: &'static [&'static Op],
+}
+
+macro_rules! actions {
+    ($($(#[$doc:meta])* $variant:ident($ty:ident) = $name:literal,)*) => {
+        /// One remediation step. Serialised with `"type"` and the target's fields.
+        #[derive(Debug, Clone, PartialEq, Serialize)]
+        #[serde(tag = "type")]
+        pub enum Action {
+            $($(#[$doc])* #[serde(rename = $name)] $variant($ty),)*
+        }
+
+        impl Action {
+            pub fn step(&self) -> &dyn Step {
+                match self {
+                    $(Action::$variant(s) => s,)*
+                }
+            }
+
+            pub fn info(&self) -> &'static ActionInfo {
+                match self {
+                    $(Action::$variant(_) => &$ty::INFO,)*
+                }
+            }
+        }
+
+        $(impl From<$ty> for Action {
+            fn from(s: $ty) -> Action {
+                Action::$variant(s)
+            }
+        })*
+
+        /// Every action type.
+        pub const ALL_ACTIONS: &[&ActionInfo] = &[$(&$ty::INFO,)*];
+    };
+}
+
+actions! {
+    /// Revoke rules by their security-group-rule ids (one EC2 call).
+    RevokeSecurityGroupRules(RevokeRules) = "revoke_security_group_rules",
+    /// Revoke rules by their exact permissions (when the event carries no rule ids).
+    RevokeSecurityGroupPermissions(RevokePermissions) = "revoke_security_group_permissions",
+    /// Put back rules removed from a protected group.
+    AuthorizeSecurityGroupPermissions(AuthorizePermissions) = "authorize_security_group_permissions",
+    DeactivateAccessKey(DeactivateKey) = "deactivate_access_key",
+    RevokeSessions(RevokeSessions) = "revoke_sessions",
+    TagUser(TagUser) = "tag_user",
+    SummarizeKeyActivity(SummarizeKeyActivity) = "summarize_key_activity",
+    DeleteNetworkAclEntry(DeleteNaclEntry) = "delete_network_acl_entry",
+    StartLogging(StartLogging) = "start_logging",
+    UpdateTrail(UpdateTrail) = "update_trail",
+}
+
+impl Action {
+    pub fn type_name(&self) -> &'static str {
+        self.info().type_name
+    }
+
+    /// The IAM actions the executor calls for this step.
+    pub fn iam_actions(&self) -> Vec<&'static str> {
+        self.step().ops().iter().map(|o| o.iam).collect()
+    }
+
+    pub fn mutates(&self) -> bool {
+        self.step().mutates()
+    }
+
+    /// Whether a failure of this step must fail the invocation (so Lambda retries and the
+    /// failure queue keeps the event). The one place that says so: enrichment never does,
+    /// because containment must not wait on or fail because of it.
+    pub fn is_critical(&self) -> bool {
+        self.mutates()
+    }
+
+    pub fn describe(&self) -> String {
+        self.step().describe()
+    }
+}
+
+fn direction(egress: bool) -> &'static str {
+    if egress {
+        "egress"
+    } else {
+        "ingress"
+    }
+}
+
+fn owner(name: &Option<String>) -> &str {
+    name.as_deref().unwrap_or("(owner resolved at run time)")
+}
 
 /// One security-group permission with exactly one peer, as EC2 takes it back in a revoke or
 /// authorize call. Ports are kept exactly as the request wrote them so the revoke matches.
@@ -70,6 +182,147 @@ impl Permission {
     }
 }
 
+fn describe_all(perms: &[Permission]) -> String {
+    perms
+        .iter()
+        .map(Permission::describe)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RevokeRules {
+    pub group_id: String,
+    pub egress: bool,
+    pub rule_ids: Vec<String>,
+}
+
+impl RevokeRules {
+    pub const INFO: ActionInfo = ActionInfo {
+        type_name: "revoke_security_group_rules",
+        ops: &[&ops::REVOKE_SG_INGRESS, &ops::REVOKE_SG_EGRESS],
+    };
+}
+
+impl Step for RevokeRules {
+    fn ops(&self) -> Vec<&'static Op> {
+        vec![if self.egress {
+            &ops::REVOKE_SG_EGRESS
+        } else {
+            &ops::REVOKE_SG_INGRESS
+        }]
+    }
+    fn describe(&self) -> String {
+        format!(
+            "revoke {} rule(s) {} of {}",
+            direction(self.egress),
+            self.rule_ids.join(", "),
+            self.group_id
+        )
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RevokePermissions {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group_name: Option<String>,
+    pub egress: bool,
+    pub permissions: Vec<Permission>,
+}
+
+impl RevokePermissions {
+    pub const INFO: ActionInfo = ActionInfo {
+        type_name: "revoke_security_group_permissions",
+        ops: &[&ops::REVOKE_SG_INGRESS, &ops::REVOKE_SG_EGRESS],
+    };
+}
+
+impl Step for RevokePermissions {
+    fn ops(&self) -> Vec<&'static Op> {
+        vec![if self.egress {
+            &ops::REVOKE_SG_EGRESS
+        } else {
+            &ops::REVOKE_SG_INGRESS
+        }]
+    }
+    fn describe(&self) -> String {
+        format!(
+            "revoke {} {} of {}",
+            direction(self.egress),
+            describe_all(&self.permissions),
+            self.group_id
+                .as_deref()
+                .or(self.group_name.as_deref())
+                .unwrap_or("?")
+        )
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AuthorizePermissions {
+    pub group_id: String,
+    pub egress: bool,
+    pub permissions: Vec<Permission>,
+}
+
+impl AuthorizePermissions {
+    pub const INFO: ActionInfo = ActionInfo {
+        type_name: "authorize_security_group_permissions",
+        ops: &[&ops::AUTHORIZE_SG_INGRESS, &ops::AUTHORIZE_SG_EGRESS],
+    };
+}
+
+impl Step for AuthorizePermissions {
+    fn ops(&self) -> Vec<&'static Op> {
+        vec![if self.egress {
+            &ops::AUTHORIZE_SG_EGRESS
+        } else {
+            &ops::AUTHORIZE_SG_INGRESS
+        }]
+    }
+    fn describe(&self) -> String {
+        format!(
+            "re-authorize {} {} on protected {}",
+            direction(self.egress),
+            describe_all(&self.permissions),
+            self.group_id
+        )
+    }
+}
+
+/// Set exactly this key Inactive. Never deletes it: the key is evidence. The user is null
+/// only in offline decisions (the CLI) where the event does not name the owner; the
+/// functions always resolve it first.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DeactivateKey {
+    pub user_name: Option<String>,
+    pub access_key_id: String,
+}
+
+impl DeactivateKey {
+    pub const INFO: ActionInfo = ActionInfo {
+        type_name: "deactivate_access_key",
+        ops: &[&ops::LIST_ACCESS_KEYS, &ops::UPDATE_ACCESS_KEY],
+    };
+}
+
+impl Step for DeactivateKey {
+    // ListAccessKeys first, so a key already Inactive or deleted is reported as already
+    // done, and the only mutating call is the one UpdateAccessKey.
+    fn ops(&self) -> Vec<&'static Op> {
+        Self::INFO.ops.to_vec()
+    }
+    fn describe(&self) -> String {
+        format!(
+            "deactivate access key {} of user {}",
+            self.access_key_id,
+            owner(&self.user_name)
+        )
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PrincipalKind {
@@ -77,249 +330,223 @@ pub enum PrincipalKind {
     Role,
 }
 
-/// One remediation step. Serialised with `"type"` and the target's fields; the report adds
-/// `iam_actions` from [`Action::iam_actions`].
+/// Attach the inline deny-all policy for sessions issued before the action runs.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum Action {
-    /// Revoke rules by their security-group-rule ids (one EC2 call).
-    RevokeSecurityGroupRules {
-        group_id: String,
-        egress: bool,
-        rule_ids: Vec<String>,
-    },
-    /// Revoke rules by their exact permissions (when the event carries no rule ids).
-    RevokeSecurityGroupPermissions {
-        #[serde(skip_serializing_if = "Option::is_none")]
-        group_id: Option<String>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        group_name: Option<String>,
-        egress: bool,
-        permissions: Vec<Permission>,
-    },
-    /// Put back rules removed from a protected group.
-    AuthorizeSecurityGroupPermissions {
-        group_id: String,
-        egress: bool,
-        permissions: Vec<Permission>,
-    },
-    /// Set exactly this key Inactive. Never deletes it: the key is evidence. The user is
-    /// null only in offline decisions (the CLI) where the event does not name the owner;
-    /// the functions always resolve it first.
-    DeactivateAccessKey {
-        user_name: Option<String>,
-        access_key_id: String,
-    },
-    /// Attach the inline deny-all policy for sessions issued before the action runs.
-    RevokeSessions {
-        principal: PrincipalKind,
-        name: Option<String>,
-        policy_name: String,
-    },
-    /// Tag the user `trailguard:quarantined` = "<time> <reason>".
-    TagUser {
-        user_name: Option<String>,
-        key: String,
-        reason: String,
-    },
-    /// Best effort: summarise what the key did (CloudTrail LookupEvents). Never blocks or
-    /// fails containment.
-    SummarizeKeyActivity {
-        access_key_id: String,
-        hours: u32,
-    },
-    DeleteNetworkAclEntry {
-        network_acl_id: String,
-        rule_number: i64,
-        egress: bool,
-    },
-    StartLogging {
-        trail: String,
-    },
-    /// Switch back on trail settings an UpdateTrail switched off.
-    UpdateTrail {
-        trail: String,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        multi_region: Option<bool>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        log_file_validation: Option<bool>,
-    },
+pub struct RevokeSessions {
+    pub principal: PrincipalKind,
+    pub name: Option<String>,
+    pub policy_name: String,
 }
 
-impl Action {
-    /// The IAM actions the executor calls for this step.
-    pub fn iam_actions(&self) -> Vec<&'static str> {
-        match self {
-            Action::RevokeSecurityGroupRules { egress, .. }
-            | Action::RevokeSecurityGroupPermissions { egress, .. } => {
-                vec![if *egress {
-                    "ec2:RevokeSecurityGroupEgress"
-                } else {
-                    "ec2:RevokeSecurityGroupIngress"
-                }]
-            }
-            Action::AuthorizeSecurityGroupPermissions { egress, .. } => {
-                vec![if *egress {
-                    "ec2:AuthorizeSecurityGroupEgress"
-                } else {
-                    "ec2:AuthorizeSecurityGroupIngress"
-                }]
-            }
-            // ListAccessKeys first, so a key already Inactive or deleted is reported as already
-            // done, and the only mutating call is the one UpdateAccessKey.
-            Action::DeactivateAccessKey { .. } => vec!["iam:ListAccessKeys", "iam:UpdateAccessKey"],
-            Action::RevokeSessions {
-                principal: PrincipalKind::User,
-                ..
-            } => vec!["iam:PutUserPolicy"],
-            Action::RevokeSessions {
-                principal: PrincipalKind::Role,
-                ..
-            } => vec!["iam:PutRolePolicy"],
-            Action::TagUser { .. } => vec!["iam:TagUser"],
-            Action::SummarizeKeyActivity { .. } => vec!["cloudtrail:LookupEvents"],
-            // DescribeNetworkAcls first, so an entry already deleted is reported as already done.
-            Action::DeleteNetworkAclEntry { .. } => {
-                vec!["ec2:DescribeNetworkAcls", "ec2:DeleteNetworkAclEntry"]
-            }
-            // GetTrailStatus first, so a trail already logging is reported as already done.
-            Action::StartLogging { .. } => {
-                vec!["cloudtrail:GetTrailStatus", "cloudtrail:StartLogging"]
-            }
-            Action::UpdateTrail { .. } => vec!["cloudtrail:UpdateTrail"],
+impl RevokeSessions {
+    pub const INFO: ActionInfo = ActionInfo {
+        type_name: "revoke_sessions",
+        ops: &[&ops::PUT_USER_POLICY, &ops::PUT_ROLE_POLICY],
+    };
+
+    pub fn of(principal: PrincipalKind, name: Option<String>) -> RevokeSessions {
+        RevokeSessions {
+            principal,
+            name,
+            policy_name: SESSION_POLICY_NAME.into(),
         }
     }
 
-    /// Whether the step changes anything. Read-only steps run in dry-run too.
-    pub fn mutates(&self) -> bool {
-        !matches!(self, Action::SummarizeKeyActivity { .. })
-    }
-
-    /// Whether a failure of this step must fail the invocation (so Lambda retries).
-    /// Enrichment never does: containment must not wait on or fail because of it.
-    pub fn is_critical(&self) -> bool {
-        self.mutates()
-    }
-
-    pub fn type_name(&self) -> &'static str {
-        match self {
-            Action::RevokeSecurityGroupRules { .. } => "revoke_security_group_rules",
-            Action::RevokeSecurityGroupPermissions { .. } => "revoke_security_group_permissions",
-            Action::AuthorizeSecurityGroupPermissions { .. } => {
-                "authorize_security_group_permissions"
-            }
-            Action::DeactivateAccessKey { .. } => "deactivate_access_key",
-            Action::RevokeSessions { .. } => "revoke_sessions",
-            Action::TagUser { .. } => "tag_user",
-            Action::SummarizeKeyActivity { .. } => "summarize_key_activity",
-            Action::DeleteNetworkAclEntry { .. } => "delete_network_acl_entry",
-            Action::StartLogging { .. } => "start_logging",
-            Action::UpdateTrail { .. } => "update_trail",
-        }
-    }
-
-    /// One line for humans: what this step does (or would do).
-    pub fn describe(&self) -> String {
-        match self {
-            Action::RevokeSecurityGroupRules {
-                group_id,
-                egress,
-                rule_ids,
-            } => {
-                format!(
-                    "revoke {} rule(s) {} of {group_id}",
-                    if *egress { "egress" } else { "ingress" },
-                    rule_ids.join(", ")
-                )
-            }
-            Action::RevokeSecurityGroupPermissions {
-                group_id,
-                group_name,
-                egress,
-                permissions,
-            } => format!(
-                "revoke {} {} of {}",
-                if *egress { "egress" } else { "ingress" },
-                permissions
-                    .iter()
-                    .map(Permission::describe)
-                    .collect::<Vec<_>>()
-                    .join("; "),
-                group_id.as_deref().or(group_name.as_deref()).unwrap_or("?")
-            ),
-            Action::AuthorizeSecurityGroupPermissions {
-                group_id,
-                egress,
-                permissions,
-            } => format!(
-                "re-authorize {} {} on protected {group_id}",
-                if *egress { "egress" } else { "ingress" },
-                permissions
-                    .iter()
-                    .map(Permission::describe)
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            ),
-            Action::DeactivateAccessKey {
-                user_name,
-                access_key_id,
-            } => format!(
-                "deactivate access key {access_key_id} of user {}",
-                owner(user_name)
-            ),
-            Action::RevokeSessions {
-                principal,
-                name,
-                policy_name,
-            } => {
-                format!(
-                    "deny sessions issued before now to {} {} (inline policy {policy_name})",
-                    if *principal == PrincipalKind::User {
-                        "user"
-                    } else {
-                        "role"
-                    },
-                    owner(name)
-                )
-            }
-            Action::TagUser { user_name, key, .. } => {
-                format!("tag user {} with {key}", owner(user_name))
-            }
-            Action::SummarizeKeyActivity {
-                access_key_id,
-                hours,
-            } => format!("summarise the last {hours}h of activity of {access_key_id}"),
-            Action::DeleteNetworkAclEntry {
-                network_acl_id,
-                rule_number,
-                egress,
-            } => {
-                format!(
-                    "delete {} entry {rule_number} of {network_acl_id}",
-                    if *egress { "egress" } else { "ingress" }
-                )
-            }
-            Action::StartLogging { trail } => format!("start logging on trail {trail}"),
-            Action::UpdateTrail {
-                trail,
-                multi_region,
-                log_file_validation,
-            } => {
-                let mut what = Vec::new();
-                if multi_region == &Some(true) {
-                    what.push("multi-region");
-                }
-                if log_file_validation == &Some(true) {
-                    what.push("log file validation");
-                }
-                format!("switch {} back on for trail {trail}", what.join(" and "))
-            }
-        }
+    /// The inline policy that denies everything to sessions issued before `now` (epoch
+    /// seconds): what the IAM console's "Revoke active sessions" does. Long-term keys carry
+    /// no token issue time, so the condition never matches them; the key itself is
+    /// disabled separately.
+    pub fn document(now: i64) -> String {
+        serde_json::json!({
+            "Version": "2012-10-17",
+            "Statement": [{
+                "Sid": "TrailguardRevokeOlderSessions",
+                "Effect": "Deny",
+                "Action": "*",
+                "Resource": "*",
+                "Condition": {"DateLessThan": {"aws:TokenIssueTime": crate::time::format_epoch(now)}}
+            }]
+        })
+        .to_string()
     }
 }
 
-fn owner(name: &Option<String>) -> &str {
-    name.as_deref().unwrap_or("(owner resolved at run time)")
+impl Step for RevokeSessions {
+    fn ops(&self) -> Vec<&'static Op> {
+        vec![match self.principal {
+            PrincipalKind::User => &ops::PUT_USER_POLICY,
+            PrincipalKind::Role => &ops::PUT_ROLE_POLICY,
+        }]
+    }
+    fn describe(&self) -> String {
+        format!(
+            "deny sessions issued before now to {} {} (inline policy {})",
+            match self.principal {
+                PrincipalKind::User => "user",
+                PrincipalKind::Role => "role",
+            },
+            owner(&self.name),
+            self.policy_name
+        )
+    }
+}
+
+/// Tag the user `trailguard:quarantined` = "<time> <reason>".
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TagUser {
+    pub user_name: Option<String>,
+    pub key: String,
+    pub reason: String,
+}
+
+impl TagUser {
+    pub const INFO: ActionInfo = ActionInfo {
+        type_name: "tag_user",
+        ops: &[&ops::TAG_USER],
+    };
+
+    /// The tag's value at `now`: "<time> <reason>", within what IAM allows in tag values
+    /// (letters, digits, spaces and `_ . : / = + - @`, up to 256 characters).
+    pub fn value(&self, now: i64) -> String {
+        let raw = format!("{} {}", crate::time::format_epoch(now), self.reason);
+        raw.chars()
+            .map(|c| {
+                if c.is_alphanumeric() || " _.:/=+-@".contains(c) {
+                    c
+                } else {
+                    ' '
+                }
+            })
+            .take(256)
+            .collect()
+    }
+}
+
+impl Step for TagUser {
+    fn ops(&self) -> Vec<&'static Op> {
+        Self::INFO.ops.to_vec()
+    }
+    fn describe(&self) -> String {
+        format!("tag user {} with {}", owner(&self.user_name), self.key)
+    }
+}
+
+/// Best effort: summarise what the key did (CloudTrail LookupEvents). Never blocks or fails
+/// containment.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SummarizeKeyActivity {
+    pub access_key_id: String,
+    pub hours: u32,
+}
+
+impl SummarizeKeyActivity {
+    pub const INFO: ActionInfo = ActionInfo {
+        type_name: "summarize_key_activity",
+        ops: &[&ops::LOOKUP_EVENTS],
+    };
+}
+
+impl Step for SummarizeKeyActivity {
+    fn ops(&self) -> Vec<&'static Op> {
+        Self::INFO.ops.to_vec()
+    }
+    fn describe(&self) -> String {
+        format!(
+            "summarise the last {}h of activity of {}",
+            self.hours, self.access_key_id
+        )
+    }
+    fn mutates(&self) -> bool {
+        false
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DeleteNaclEntry {
+    pub network_acl_id: String,
+    pub rule_number: i64,
+    pub egress: bool,
+}
+
+impl DeleteNaclEntry {
+    pub const INFO: ActionInfo = ActionInfo {
+        type_name: "delete_network_acl_entry",
+        ops: &[&ops::DESCRIBE_NETWORK_ACLS, &ops::DELETE_NACL_ENTRY],
+    };
+}
+
+impl Step for DeleteNaclEntry {
+    // DescribeNetworkAcls first, so an entry already deleted is reported as already done.
+    fn ops(&self) -> Vec<&'static Op> {
+        Self::INFO.ops.to_vec()
+    }
+    fn describe(&self) -> String {
+        format!(
+            "delete {} entry {} of {}",
+            direction(self.egress),
+            self.rule_number,
+            self.network_acl_id
+        )
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StartLogging {
+    pub trail: String,
+}
+
+impl StartLogging {
+    pub const INFO: ActionInfo = ActionInfo {
+        type_name: "start_logging",
+        ops: &[&ops::GET_TRAIL_STATUS, &ops::START_LOGGING],
+    };
+}
+
+impl Step for StartLogging {
+    // GetTrailStatus first, so a trail already logging is reported as already done.
+    fn ops(&self) -> Vec<&'static Op> {
+        Self::INFO.ops.to_vec()
+    }
+    fn describe(&self) -> String {
+        format!("start logging on trail {}", self.trail)
+    }
+}
+
+/// Switch back on trail settings an UpdateTrail switched off.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UpdateTrail {
+    pub trail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub multi_region: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_file_validation: Option<bool>,
+}
+
+impl UpdateTrail {
+    pub const INFO: ActionInfo = ActionInfo {
+        type_name: "update_trail",
+        ops: &[&ops::UPDATE_TRAIL],
+    };
+}
+
+impl Step for UpdateTrail {
+    fn ops(&self) -> Vec<&'static Op> {
+        Self::INFO.ops.to_vec()
+    }
+    fn describe(&self) -> String {
+        let mut what = Vec::new();
+        if self.multi_region == Some(true) {
+            what.push("multi-region");
+        }
+        if self.log_file_validation == Some(true) {
+            what.push("log file validation");
+        }
+        format!(
+            "switch {} back on for trail {}",
+            what.join(" and "),
+            self.trail
+        )
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -339,4 +566,70 @@ pub struct Notice {
     pub title: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub details: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_has_the_type_and_the_target_fields() {
+        let a: Action = RevokeRules {
+            group_id: "sg-1".into(),
+            egress: false,
+            rule_ids: vec!["sgr-1".into()],
+        }
+        .into();
+        assert_eq!(
+            serde_json::to_value(&a).unwrap(),
+            serde_json::json!({"type": "revoke_security_group_rules", "group_id": "sg-1", "egress": false, "rule_ids": ["sgr-1"]})
+        );
+        assert_eq!(a.iam_actions(), ["ec2:RevokeSecurityGroupIngress"]);
+        assert!(a.is_critical());
+    }
+
+    #[test]
+    fn every_instance_calls_only_what_its_type_declares() {
+        let samples: Vec<Action> = vec![
+            RevokeRules {
+                group_id: "g".into(),
+                egress: true,
+                rule_ids: vec![],
+            }
+            .into(),
+            RevokeSessions::of(PrincipalKind::Role, None).into(),
+            SummarizeKeyActivity {
+                access_key_id: "k".into(),
+                hours: 1,
+            }
+            .into(),
+        ];
+        for a in &samples {
+            for op in a.step().ops() {
+                assert!(a.info().ops.contains(&op), "{a:?} calls {op:?}");
+            }
+        }
+        assert!(!samples[2].is_critical());
+    }
+
+    #[test]
+    fn documents_and_tag_values() {
+        let doc: serde_json::Value =
+            serde_json::from_str(&RevokeSessions::document(1_795_000_000)).unwrap();
+        assert_eq!(
+            doc["Statement"][0]["Condition"]["DateLessThan"]["aws:TokenIssueTime"],
+            "2026-11-18T11:06:40Z"
+        );
+        let t = TagUser {
+            user_name: None,
+            key: QUARANTINE_TAG.into(),
+            reason: "GuardDuty <x> \"y\"".repeat(40),
+        };
+        let v = t.value(0);
+        assert!(
+            v.starts_with("1970-01-01T00:00:00Z GuardDuty  x   y "),
+            "{v}"
+        );
+        assert_eq!(v.chars().count(), 256);
+    }
 }

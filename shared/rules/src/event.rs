@@ -1,15 +1,16 @@
 //! The event model: what EventBridge delivers to trailguard, parsed leniently.
 //!
 //! `aws_lambda_events`' CloudTrail type lacks `errorCode` and `userIdentity.accessKeyId`
-//! and rejects records without `creationDate`, so trailguard has its own types. Every field
-//! is optional and every reader accepts the odd shapes real records have; what is missing
-//! is decided on later, strictly, by the guards.
+//! and rejects records without `creationDate`, so the detail is read by trailguard's own
+//! types (the functions still receive `aws_lambda_events`' EventBridge envelope). Every field
+//! is optional and every reader accepts the odd shapes real records have ([`Text`] for
+//! strings); what is missing is decided on later, strictly, by the guards.
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{json, Value};
 use thiserror::Error;
 
-use crate::lenient;
+use crate::lenient::{self, Text};
 
 /// Why a JSON document is not an event trailguard can read.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -29,51 +30,20 @@ pub enum ParseError {
     },
 }
 
-/// The EventBridge envelope, as EventBridge delivers it to a Lambda function.
+/// The EventBridge envelope, without its detail (the body holds that, typed).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Envelope {
-    #[serde(
-        deserialize_with = "lenient::opt_string",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub version: Option<String>,
-    #[serde(
-        deserialize_with = "lenient::opt_string",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub id: Option<String>,
-    #[serde(
-        rename = "detail-type",
-        deserialize_with = "lenient::opt_string",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub detail_type: Option<String>,
-    #[serde(
-        deserialize_with = "lenient::opt_string",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub source: Option<String>,
+    pub version: Text,
+    pub id: Text,
+    #[serde(rename = "detail-type")]
+    pub detail_type: Text,
+    pub source: Text,
     /// A string in the EventBridge schema; some producers write a number.
-    #[serde(
-        deserialize_with = "lenient::opt_string",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub account: Option<String>,
-    #[serde(
-        deserialize_with = "lenient::opt_string",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub time: Option<String>,
-    #[serde(
-        deserialize_with = "lenient::opt_string",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub region: Option<String>,
-    #[serde(deserialize_with = "lenient::any_value")]
+    pub account: Text,
+    pub time: Text,
+    pub region: Text,
     pub resources: Value,
-    #[serde(deserialize_with = "lenient::any_value")]
-    pub detail: Value,
 }
 
 /// One CloudTrail record: the `detail` of an "AWS API Call via CloudTrail" or "AWS Console
@@ -81,123 +51,41 @@ pub struct Envelope {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct CloudTrailRecord {
-    #[serde(
-        deserialize_with = "lenient::opt_string",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub event_version: Option<String>,
+    pub event_version: Text,
     #[serde(deserialize_with = "lenient::or_default")]
     pub user_identity: UserIdentity,
-    #[serde(
-        deserialize_with = "lenient::opt_string",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub event_time: Option<String>,
-    #[serde(
-        deserialize_with = "lenient::opt_string",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub event_source: Option<String>,
-    #[serde(
-        deserialize_with = "lenient::opt_string",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub event_name: Option<String>,
-    #[serde(
-        deserialize_with = "lenient::opt_string",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub aws_region: Option<String>,
-    #[serde(
-        rename = "sourceIPAddress",
-        deserialize_with = "lenient::opt_string",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub source_ip_address: Option<String>,
-    #[serde(
-        deserialize_with = "lenient::opt_string",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub user_agent: Option<String>,
-    #[serde(
-        deserialize_with = "lenient::opt_string",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub error_code: Option<String>,
-    #[serde(
-        deserialize_with = "lenient::opt_string",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub error_message: Option<String>,
-    #[serde(deserialize_with = "lenient::any_value")]
+    pub event_time: Text,
+    pub event_source: Text,
+    pub event_name: Text,
+    pub aws_region: Text,
+    #[serde(rename = "sourceIPAddress")]
+    pub source_ip_address: Text,
+    pub user_agent: Text,
+    pub error_code: Text,
+    pub error_message: Text,
     pub request_parameters: Value,
-    #[serde(deserialize_with = "lenient::any_value")]
     pub response_elements: Value,
-    #[serde(deserialize_with = "lenient::any_value")]
     pub additional_event_data: Value,
-    #[serde(
-        rename = "requestID",
-        deserialize_with = "lenient::opt_string",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub request_id: Option<String>,
-    #[serde(
-        rename = "eventID",
-        deserialize_with = "lenient::opt_string",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub event_id: Option<String>,
-    #[serde(
-        deserialize_with = "lenient::opt_string",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub event_type: Option<String>,
-    #[serde(
-        deserialize_with = "lenient::opt_string",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub recipient_account_id: Option<String>,
+    #[serde(rename = "requestID")]
+    pub request_id: Text,
+    #[serde(rename = "eventID")]
+    pub event_id: Text,
+    pub event_type: Text,
+    pub read_only: Text,
+    pub recipient_account_id: Text,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct UserIdentity {
-    #[serde(
-        rename = "type",
-        deserialize_with = "lenient::opt_string",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub identity_type: Option<String>,
-    #[serde(
-        deserialize_with = "lenient::opt_string",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub principal_id: Option<String>,
-    #[serde(
-        deserialize_with = "lenient::opt_string",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub arn: Option<String>,
-    #[serde(
-        deserialize_with = "lenient::opt_string",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub account_id: Option<String>,
-    #[serde(
-        deserialize_with = "lenient::opt_string",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub access_key_id: Option<String>,
-    #[serde(
-        deserialize_with = "lenient::opt_string",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub user_name: Option<String>,
-    #[serde(
-        deserialize_with = "lenient::opt_string",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub invoked_by: Option<String>,
+    #[serde(rename = "type")]
+    pub identity_type: Text,
+    pub principal_id: Text,
+    pub arn: Text,
+    pub account_id: Text,
+    pub access_key_id: Text,
+    pub user_name: Text,
+    pub invoked_by: Text,
     #[serde(deserialize_with = "lenient::or_default")]
     pub session_context: SessionContext,
 }
@@ -212,22 +100,10 @@ pub struct SessionContext {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct SessionIssuer {
-    #[serde(
-        rename = "type",
-        deserialize_with = "lenient::opt_string",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub issuer_type: Option<String>,
-    #[serde(
-        deserialize_with = "lenient::opt_string",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub arn: Option<String>,
-    #[serde(
-        deserialize_with = "lenient::opt_string",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub user_name: Option<String>,
+    #[serde(rename = "type")]
+    pub issuer_type: Text,
+    pub arn: Text,
+    pub user_name: Text,
 }
 
 impl UserIdentity {
@@ -235,14 +111,15 @@ impl UserIdentity {
     /// identity's own ARN, or for services the service name.
     pub fn display(&self) -> String {
         self.arn
+            .0
             .clone()
-            .or_else(|| self.invoked_by.clone())
-            .or_else(|| self.user_name.clone())
-            .or_else(|| self.principal_id.clone())
+            .or_else(|| self.invoked_by.0.clone())
+            .or_else(|| self.user_name.0.clone())
+            .or_else(|| self.principal_id.0.clone())
             .unwrap_or_else(|| {
                 format!(
                     "unknown {}",
-                    self.identity_type.as_deref().unwrap_or("principal")
+                    self.identity_type.get().unwrap_or("principal")
                 )
             })
     }
@@ -251,10 +128,10 @@ impl UserIdentity {
     /// role (session issuer) ARN too, so policies can name roles rather than sessions.
     pub fn arns(&self) -> Vec<&str> {
         let mut out = Vec::new();
-        if let Some(a) = self.arn.as_deref() {
+        if let Some(a) = self.arn.get() {
             out.push(a);
         }
-        if let Some(a) = self.session_context.session_issuer.arn.as_deref() {
+        if let Some(a) = self.session_context.session_issuer.arn.get() {
             out.push(a);
         }
         out
@@ -262,7 +139,7 @@ impl UserIdentity {
 
     pub fn is_type(&self, t: &str) -> bool {
         self.identity_type
-            .as_deref()
+            .get()
             .is_some_and(|x| x.eq_ignore_ascii_case(t))
     }
 }
@@ -271,37 +148,13 @@ impl UserIdentity {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct HealthDetail {
-    #[serde(
-        deserialize_with = "lenient::opt_string",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub event_arn: Option<String>,
-    #[serde(
-        deserialize_with = "lenient::opt_string",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub service: Option<String>,
-    #[serde(
-        deserialize_with = "lenient::opt_string",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub event_type_code: Option<String>,
-    #[serde(
-        deserialize_with = "lenient::opt_string",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub event_type_category: Option<String>,
-    #[serde(
-        deserialize_with = "lenient::opt_string",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub start_time: Option<String>,
+    pub event_arn: Text,
+    pub service: Text,
+    pub event_type_code: Text,
+    pub event_type_category: Text,
+    pub start_time: Text,
     /// Present in events from the organizational view: the member account affected.
-    #[serde(
-        deserialize_with = "lenient::opt_string",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub affected_account: Option<String>,
+    pub affected_account: Text,
     #[serde(deserialize_with = "lenient::list_of")]
     pub affected_entities: Vec<AffectedEntity>,
     #[serde(deserialize_with = "lenient::list_of")]
@@ -311,107 +164,48 @@ pub struct HealthDetail {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct AffectedEntity {
-    #[serde(
-        deserialize_with = "lenient::opt_string",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub entity_value: Option<String>,
+    pub entity_value: Text,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct EventDescription {
-    #[serde(
-        deserialize_with = "lenient::opt_string",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub language: Option<String>,
-    #[serde(
-        deserialize_with = "lenient::opt_string",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub latest_description: Option<String>,
+    pub language: Text,
+    pub latest_description: Text,
 }
 
 /// The `detail` of a "GuardDuty Finding" event, as far as trailguard reads it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct GuardDutyFinding {
-    #[serde(
-        deserialize_with = "lenient::opt_string",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub id: Option<String>,
-    #[serde(
-        rename = "type",
-        deserialize_with = "lenient::opt_string",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub finding_type: Option<String>,
-    #[serde(
-        deserialize_with = "lenient::opt_float",
-        skip_serializing_if = "Option::is_none"
-    )]
+    pub id: Text,
+    #[serde(rename = "type")]
+    pub finding_type: Text,
+    #[serde(deserialize_with = "lenient::opt_float")]
     pub severity: Option<f64>,
-    #[serde(
-        deserialize_with = "lenient::opt_string",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub title: Option<String>,
-    #[serde(
-        deserialize_with = "lenient::opt_string",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub account_id: Option<String>,
-    #[serde(
-        deserialize_with = "lenient::opt_string",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub region: Option<String>,
+    pub title: Text,
+    pub account_id: Text,
+    pub region: Text,
     #[serde(deserialize_with = "lenient::or_default")]
     pub resource: GuardDutyResource,
-    #[serde(deserialize_with = "lenient::any_value")]
     pub service: Value,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct GuardDutyResource {
-    #[serde(
-        deserialize_with = "lenient::opt_string",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub resource_type: Option<String>,
-    #[serde(
-        deserialize_with = "lenient::or_default",
-        skip_serializing_if = "Option::is_none"
-    )]
+    pub resource_type: Text,
+    #[serde(deserialize_with = "lenient::or_default")]
     pub access_key_details: Option<AccessKeyDetails>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct AccessKeyDetails {
-    #[serde(
-        deserialize_with = "lenient::opt_string",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub access_key_id: Option<String>,
-    #[serde(
-        deserialize_with = "lenient::opt_string",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub principal_id: Option<String>,
-    #[serde(
-        deserialize_with = "lenient::opt_string",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub user_name: Option<String>,
-    #[serde(
-        deserialize_with = "lenient::opt_string",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub user_type: Option<String>,
+    pub access_key_id: Text,
+    pub principal_id: Text,
+    pub user_name: Text,
+    pub user_type: Text,
 }
 
 impl GuardDutyFinding {
@@ -460,11 +254,13 @@ pub enum EventBody {
     Other,
 }
 
-/// A parsed event: its envelope (synthesised for raw CloudTrail records) and its body.
+/// A parsed event: its envelope (synthesised for raw CloudTrail records), its body, and the
+/// event as EventBridge delivers it (what rule patterns are matched against).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event {
     pub envelope: Envelope,
     pub body: EventBody,
+    pub raw: Value,
 }
 
 pub const DETAIL_TYPE_API_CALL: &str = "AWS API Call via CloudTrail";
@@ -474,123 +270,139 @@ impl Event {
     /// Parse an EventBridge envelope, or a bare CloudTrail record (as found in a CloudTrail
     /// log file's `Records`).
     pub fn parse(v: &Value) -> Result<Event, ParseError> {
-        let Value::Object(obj) = v else {
-            return Err(ParseError::NotAnObject { found: kind(v) });
+        Event::from_value(v.clone())
+    }
+
+    /// [`Event::parse`], taking the document.
+    pub fn from_value(v: Value) -> Result<Event, ParseError> {
+        let Value::Object(obj) = &v else {
+            return Err(ParseError::NotAnObject { found: kind(&v) });
         };
         if obj.contains_key("source") || obj.contains_key("detail-type") {
-            let envelope: Envelope =
-                serde_json::from_value(v.clone()).map_err(|e| ParseError::Invalid {
-                    field: "envelope",
-                    problem: e.to_string(),
-                })?;
-            Self::from_envelope(envelope)
+            let envelope = Envelope::deserialize(&v).map_err(|e| ParseError::Invalid {
+                field: "envelope",
+                problem: e.to_string(),
+            })?;
+            let body = Event::body(&envelope, v.get("detail").unwrap_or(&Value::Null))?;
+            Ok(Event {
+                envelope,
+                body,
+                raw: v,
+            })
         } else if obj.contains_key("eventName") || obj.contains_key("eventSource") {
-            let record: CloudTrailRecord =
-                serde_json::from_value(v.clone()).map_err(|e| ParseError::Invalid {
-                    field: "record",
-                    problem: e.to_string(),
-                })?;
-            Ok(Self::from_record(record))
+            let record = CloudTrailRecord::deserialize(&v).map_err(|e| ParseError::Invalid {
+                field: "record",
+                problem: e.to_string(),
+            })?;
+            Ok(Event::from_record(record, v))
         } else {
             Err(ParseError::UnknownShape)
         }
     }
 
-    /// Wrap a bare CloudTrail record in the envelope EventBridge would have given it.
-    pub fn from_record(record: CloudTrailRecord) -> Event {
+    /// Wrap a bare CloudTrail record (parsed, and as read) in the envelope EventBridge would
+    /// have given it.
+    pub fn from_record(record: CloudTrailRecord, raw_record: Value) -> Event {
         let service = record
             .event_source
-            .as_deref()
+            .get()
             .and_then(|s| s.strip_suffix(".amazonaws.com"))
             .map(|s| format!("aws.{s}"));
-        let detail_type = if record.event_type.as_deref() == Some("AwsConsoleSignIn") {
+        let detail_type = if record.event_type.get() == Some("AwsConsoleSignIn") {
             DETAIL_TYPE_CONSOLE_SIGN_IN
         } else {
             DETAIL_TYPE_API_CALL
         };
         let envelope = Envelope {
-            version: Some("0".into()),
+            version: Text::new("0"),
             id: record.event_id.clone(),
-            detail_type: Some(detail_type.into()),
-            source: service,
-            account: record
-                .recipient_account_id
-                .clone()
-                .or_else(|| record.user_identity.account_id.clone()),
+            detail_type: Text::new(detail_type),
+            source: Text(service),
+            account: Text(
+                record
+                    .recipient_account_id
+                    .0
+                    .clone()
+                    .or_else(|| record.user_identity.account_id.0.clone()),
+            ),
             time: record.event_time.clone(),
             region: record.aws_region.clone(),
             resources: Value::Array(vec![]),
-            detail: serde_json::to_value(&record).unwrap_or(Value::Null),
         };
+        let raw = json!({
+            "version": envelope.version,
+            "id": envelope.id,
+            "detail-type": envelope.detail_type,
+            "source": envelope.source,
+            "account": envelope.account,
+            "time": envelope.time,
+            "region": envelope.region,
+            "resources": [],
+            "detail": raw_record,
+        });
         Event {
             envelope,
             body: EventBody::CloudTrail(Box::new(record)),
+            raw,
         }
     }
 
-    pub fn from_envelope(envelope: Envelope) -> Result<Event, ParseError> {
+    fn body(envelope: &Envelope, detail: &Value) -> Result<EventBody, ParseError> {
         let source = envelope
             .source
-            .clone()
+            .get()
             .ok_or(ParseError::Missing { field: "source" })?;
-        let detail_type = envelope.detail_type.clone().unwrap_or_default();
-        let detail = &envelope.detail;
-        let body =
+        let detail_type = envelope.detail_type.get().unwrap_or_default();
+        let object = |what: &str| -> Result<(), ParseError> {
+            if detail.is_object() {
+                Ok(())
+            } else {
+                Err(ParseError::Invalid {
+                    field: "detail",
+                    problem: format!("expected {what} object, found {}", kind(detail)),
+                })
+            }
+        };
+        Ok(
             if detail_type == DETAIL_TYPE_API_CALL || detail_type == DETAIL_TYPE_CONSOLE_SIGN_IN {
-                if !detail.is_object() {
-                    return Err(ParseError::Invalid {
-                        field: "detail",
-                        problem: format!(
-                            "expected a CloudTrail record object, found {}",
-                            kind(detail)
-                        ),
-                    });
-                }
-                let record: CloudTrailRecord =
-                    serde_json::from_value(detail.clone()).map_err(|e| ParseError::Invalid {
+                object("a CloudTrail record")?;
+                let record =
+                    CloudTrailRecord::deserialize(detail).map_err(|e| ParseError::Invalid {
                         field: "detail",
                         problem: e.to_string(),
                     })?;
-                if record.event_name.is_none() {
+                if record.event_name.is_absent() {
                     return Err(ParseError::Missing {
                         field: "detail.eventName",
                     });
                 }
                 EventBody::CloudTrail(Box::new(record))
             } else if source == "aws.health" {
-                if !detail.is_object() {
-                    return Err(ParseError::Invalid {
-                        field: "detail",
-                        problem: format!(
-                            "expected an AWS Health event object, found {}",
-                            kind(detail)
-                        ),
-                    });
-                }
-                EventBody::Health(serde_json::from_value(detail.clone()).unwrap_or_default())
+                object("an AWS Health event")?;
+                EventBody::Health(HealthDetail::deserialize(detail).unwrap_or_default())
             } else if source == "aws.guardduty" && detail_type == "GuardDuty Finding" {
-                if !detail.is_object() {
-                    return Err(ParseError::Invalid {
-                        field: "detail",
-                        problem: format!(
-                            "expected a GuardDuty finding object, found {}",
-                            kind(detail)
-                        ),
-                    });
-                }
+                object("a GuardDuty finding")?;
                 EventBody::GuardDuty(Box::new(
-                    serde_json::from_value(detail.clone()).unwrap_or_default(),
+                    GuardDutyFinding::deserialize(detail).unwrap_or_default(),
                 ))
             } else if source == "trailguard" {
-                EventBody::Manual(parse_manual(&detail_type, detail)?)
+                EventBody::Manual(parse_manual(detail_type, detail)?)
             } else {
                 EventBody::Other
-            };
-        Ok(Event { envelope, body })
+            },
+        )
     }
 
     pub fn id(&self) -> Option<&str> {
-        self.envelope.id.as_deref()
+        self.envelope.id.get()
+    }
+
+    pub fn source(&self) -> Option<&str> {
+        self.envelope.source.get()
+    }
+
+    pub fn detail_type(&self) -> Option<&str> {
+        self.envelope.detail_type.get()
     }
 
     pub fn cloudtrail(&self) -> Option<&CloudTrailRecord> {
@@ -604,29 +416,29 @@ impl Event {
     /// events the affected member account.
     pub fn account(&self) -> Option<&str> {
         match &self.body {
-            EventBody::Health(h) if h.affected_account.is_some() => h.affected_account.as_deref(),
+            EventBody::Health(h) if h.affected_account.is_some() => h.affected_account.get(),
             EventBody::CloudTrail(r) if self.envelope.account.is_none() => {
-                r.recipient_account_id.as_deref()
+                r.recipient_account_id.get()
             }
-            _ => self.envelope.account.as_deref(),
+            _ => self.envelope.account.get(),
         }
     }
 
     pub fn region(&self) -> Option<&str> {
         self.envelope
             .region
-            .as_deref()
-            .or_else(|| self.cloudtrail().and_then(|r| r.aws_region.as_deref()))
+            .get()
+            .or_else(|| self.cloudtrail().and_then(|r| r.aws_region.get()))
     }
 
     /// A short name for the kind of event: the CloudTrail event name, the Health event type
     /// code, the GuardDuty finding type, or the detail-type.
     pub fn name(&self) -> String {
         match &self.body {
-            EventBody::CloudTrail(r) => r.event_name.clone().unwrap_or_default(),
-            EventBody::Health(h) => h.event_type_code.clone().unwrap_or_default(),
-            EventBody::GuardDuty(f) => f.finding_type.clone().unwrap_or_default(),
-            _ => self.envelope.detail_type.clone().unwrap_or_default(),
+            EventBody::CloudTrail(r) => r.event_name.0.clone().unwrap_or_default(),
+            EventBody::Health(h) => h.event_type_code.0.clone().unwrap_or_default(),
+            EventBody::GuardDuty(f) => f.finding_type.0.clone().unwrap_or_default(),
+            _ => self.envelope.detail_type.0.clone().unwrap_or_default(),
         }
     }
 }

@@ -3,7 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+
+use crate::ops::{self, Op};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "fact", rename_all = "snake_case")]
@@ -26,21 +28,43 @@ pub enum FactRequest {
     NetworkAcl { network_acl_id: String },
 }
 
-impl FactRequest {
-    /// The IAM action the lookup needs.
-    pub fn iam_action(&self) -> &'static str {
+/// The kinds of fact, statically: guards list the kinds they may ask for, and their
+/// functions' roles grant the operations that look them up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FactKind {
+    SecurityGroup,
+    SecurityGroupRules,
+    AccessKeyOwner,
+    NetworkAcl,
+}
+
+impl FactKind {
+    /// The operation that looks the fact up.
+    pub fn op(self) -> &'static Op {
         match self {
-            FactRequest::SecurityGroup { .. } => "ec2:DescribeSecurityGroups",
-            FactRequest::SecurityGroupRules { .. } => "ec2:DescribeSecurityGroupRules",
-            FactRequest::AccessKeyOwner { .. } => "iam:GetAccessKeyLastUsed",
-            FactRequest::NetworkAcl { .. } => "ec2:DescribeNetworkAcls",
+            FactKind::SecurityGroup => &ops::DESCRIBE_SECURITY_GROUPS,
+            FactKind::SecurityGroupRules => &ops::DESCRIBE_SG_RULES,
+            FactKind::AccessKeyOwner => &ops::GET_ACCESS_KEY_LAST_USED,
+            FactKind::NetworkAcl => &ops::DESCRIBE_NETWORK_ACLS,
+        }
+    }
+}
+
+impl FactRequest {
+    pub fn kind(&self) -> FactKind {
+        match self {
+            FactRequest::SecurityGroup { .. } => FactKind::SecurityGroup,
+            FactRequest::SecurityGroupRules { .. } => FactKind::SecurityGroupRules,
+            FactRequest::AccessKeyOwner { .. } => FactKind::AccessKeyOwner,
+            FactRequest::NetworkAcl { .. } => FactKind::NetworkAcl,
         }
     }
 }
 
 pub type Tags = BTreeMap<String, String>;
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct GroupFacts {
     pub group_id: String,
     pub group_name: Option<String>,
@@ -120,6 +144,80 @@ impl Facts {
             None => Known::Need(FactRequest::NetworkAcl {
                 network_acl_id: id.to_string(),
             }),
+        }
+    }
+}
+
+/// What an account looks like, as far as facts go: the answers a lookup would give. The
+/// tests describe their emulated account with one (events/meta/world.json), and
+/// `trailguard decide --world FILE` decides with it instead of assuming facts absent.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct World {
+    pub security_groups: Vec<GroupFacts>,
+    /// Rule id -> is egress.
+    pub rule_directions: BTreeMap<String, bool>,
+    /// Access key id -> owning user.
+    pub key_owners: BTreeMap<String, String>,
+    /// Network ACL id -> tags (every ACL not listed does not exist).
+    pub network_acls: BTreeMap<String, Tags>,
+}
+
+impl World {
+    /// The group a lookup by id, or else by name, finds (None: no such group, or a name
+    /// several groups share).
+    pub fn group(&self, id: Option<&str>, name: Option<&str>) -> Option<GroupFacts> {
+        let found: Vec<&GroupFacts> = self
+            .security_groups
+            .iter()
+            .filter(|g| match (id, name) {
+                (Some(i), _) => g.group_id == i,
+                (None, Some(n)) => g.group_name.as_deref() == Some(n),
+                _ => false,
+            })
+            .collect();
+        match found.as_slice() {
+            [one] => Some((*one).clone()),
+            _ => None,
+        }
+    }
+
+    /// Answer one request into `facts`, as the functions' lookups would.
+    pub fn answer(&self, request: &FactRequest, facts: &mut Facts) {
+        match request {
+            FactRequest::SecurityGroup {
+                group_id,
+                group_name,
+            } => match self.group(group_id.as_deref(), group_name.as_deref()) {
+                Some(g) => facts.security_groups.push(g),
+                None => facts
+                    .missing_groups
+                    .push(group_id.clone().or(group_name.clone()).unwrap_or_default()),
+            },
+            FactRequest::SecurityGroupRules { rule_ids, .. } => {
+                facts.rule_directions = self
+                    .rule_directions
+                    .iter()
+                    .filter(|(id, _)| rule_ids.contains(id))
+                    .map(|(k, v)| (k.clone(), *v))
+                    .collect();
+                facts.rules_looked_up = true;
+            }
+            FactRequest::AccessKeyOwner { access_key_id } => {
+                facts.key_owners.insert(
+                    access_key_id.clone(),
+                    self.key_owners.get(access_key_id).cloned(),
+                );
+            }
+            FactRequest::NetworkAcl { network_acl_id } => {
+                facts.network_acls.insert(
+                    network_acl_id.clone(),
+                    self.network_acls
+                        .get(network_acl_id)
+                        .cloned()
+                        .unwrap_or_default(),
+                );
+            }
         }
     }
 }

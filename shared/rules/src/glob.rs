@@ -5,17 +5,26 @@
 /// Whether `text` matches `pattern`. Iterative with backtracking over the last `*`, so it is
 /// linear in practice and cannot overflow the stack on hostile input.
 pub fn matches(pattern: &str, text: &str) -> bool {
+    glob(pattern, text, true)
+}
+
+/// EventBridge's `wildcard`: only `*` is special.
+pub fn matches_star_only(pattern: &str, text: &str) -> bool {
+    glob(pattern, text, false)
+}
+
+fn glob(pattern: &str, text: &str, question_mark: bool) -> bool {
     let p: Vec<char> = pattern.chars().collect();
     let t: Vec<char> = text.chars().collect();
     let (mut pi, mut ti) = (0usize, 0usize);
     let mut star: Option<(usize, usize)> = None;
     while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
+        if pi < p.len() && p[pi] == '*' {
             star = Some((pi, ti));
             pi += 1;
+        } else if pi < p.len() && ((question_mark && p[pi] == '?') || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
         } else if let Some((sp, st)) = star {
             pi = sp + 1;
             ti = st + 1;
@@ -32,7 +41,7 @@ pub fn matches(pattern: &str, text: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::matches;
+    use super::{matches, matches_star_only};
 
     #[test]
     fn globs() {
@@ -52,5 +61,8 @@ mod tests {
             "arn:aws:iam::1:user/alice",
             "arn:aws:iam::1:user/alice2"
         ));
+        assert!(matches("a*", "a*b"));
+        assert!(matches_star_only("a?c", "a?c"));
+        assert!(!matches_star_only("a?c", "abc"));
     }
 }

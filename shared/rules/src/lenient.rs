@@ -5,8 +5,101 @@
 //! as numbers or strings, account ids as numbers. These helpers accept every shape seen in
 //! the wild and never fail; the decision code then decides strictly on what they return.
 
-use serde::{Deserialize, Deserializer};
+use std::fmt;
+use std::ops::Deref;
+
+use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
+
+/// A string field read leniently: a string as it is, a number or boolean in its JSON
+/// spelling; any other shape (object, array, null) reads as absent instead of failing the
+/// whole record. Dereferences to `Option<String>`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct Text(pub Option<String>);
+
+impl Text {
+    pub fn new(s: impl Into<String>) -> Text {
+        Text(Some(s.into()))
+    }
+
+    /// The value, or None when absent.
+    pub fn get(&self) -> Option<&str> {
+        self.0.as_deref()
+    }
+
+    pub fn is_absent(&self) -> bool {
+        self.0.is_none()
+    }
+}
+
+impl Deref for Text {
+    type Target = Option<String>;
+    fn deref(&self) -> &Option<String> {
+        &self.0
+    }
+}
+
+impl From<Option<String>> for Text {
+    fn from(v: Option<String>) -> Text {
+        Text(v)
+    }
+}
+
+impl Serialize for Text {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Text {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Text, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Text;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Text, E> {
+                Ok(Text::new(v))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Text, E> {
+                Ok(Text(Some(v)))
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Text, E> {
+                Ok(Text::new(v.to_string()))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Text, E> {
+                Ok(Text::new(v.to_string()))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Text, E> {
+                Ok(Text::new(v.to_string()))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Text, E> {
+                // The same spelling as serde_json gives the number (1.0 stays "1.0").
+                Ok(Text(serde_json::Number::from_f64(v).map(|n| n.to_string())))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Text, E> {
+                Ok(Text(None))
+            }
+            fn visit_none<E: de::Error>(self) -> Result<Text, E> {
+                Ok(Text(None))
+            }
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Text, D::Error> {
+                d.deserialize_any(V)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<Text, A::Error> {
+                while a.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Text(None))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<Text, A::Error> {
+                while a.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(Text(None))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
 
 /// A scalar as a string: strings as they are, numbers and booleans in their JSON spelling.
 /// Objects, arrays and null read as absent.
@@ -107,13 +200,6 @@ pub fn items_any<'a>(v: &'a Value, keys: &[&str]) -> Vec<&'a Value> {
         .unwrap_or_default()
 }
 
-/// Serde adapter: an optional string that also accepts numbers and booleans and reads any
-/// other shape as absent instead of failing the whole record.
-pub fn opt_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    let v = Value::deserialize(d)?;
-    Ok(scalar_string(&v))
-}
-
 /// Serde adapter: an optional float from a number or a numeric string.
 pub fn opt_float<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
     let v = Value::deserialize(d)?;
@@ -163,6 +249,25 @@ mod tests {
         assert_eq!(items(&json!(null)).len(), 0);
         assert_eq!(items(&json!({"cidrIp": "x"})).len(), 1);
         assert_eq!(items(&json!({"items": {"cidrIp": "x"}})).len(), 1);
+    }
+
+    #[test]
+    fn text_reads_any_shape() {
+        let t: Vec<Text> =
+            serde_json::from_value(json!(["a", 12, 1.5, true, null, {"x": 1}, [1]])).unwrap();
+        let got: Vec<Option<&str>> = t.iter().map(Text::get).collect();
+        assert_eq!(
+            got,
+            [
+                Some("a"),
+                Some("12"),
+                Some("1.5"),
+                Some("true"),
+                None,
+                None,
+                None
+            ]
+        );
     }
 
     #[test]

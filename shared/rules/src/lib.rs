@@ -14,30 +14,47 @@ pub mod glob;
 pub mod guards;
 pub mod lenient;
 pub mod net;
+pub mod ops;
+pub mod pattern;
 pub mod policy;
+pub mod render;
+pub mod report;
 pub mod time;
 
 pub use action::{Action, Notice, Permission, PrincipalKind, Severity};
 pub use decision::{Decision, Kind, Verdict};
 pub use event::{Event, ParseError};
 pub use facts::{FactRequest, Facts, GroupFacts, Tags};
-pub use policy::{Guard, Mode, Policy, PolicyError};
+pub use guards::Guard;
+pub use policy::{Mode, Policy, PolicyError};
+pub use report::{ActionReport, Report, Status};
 
-/// Decide for one guard (one function). Events that guard does not handle are ignored
-/// with a reason that names the guard.
+/// Decide for one guard (one function). Events none of the guard's rules would deliver are
+/// ignored with a reason that names the guard.
 pub fn decide_guard(guard: Guard, event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
-    if !guards::applies(guard, event) {
+    if !guard.applies(event, policy) {
         let mut d = Decision::ignore(format!(
             "{} ({}) is not an event {} handles",
             event.name(),
-            event.envelope.source.as_deref().unwrap_or("?"),
+            event.source().unwrap_or("?"),
             guard.function_name()
         ));
         d.guard = Some(guard);
         d.mode = policy.mode(guard);
         return Verdict::Decided(d);
     }
-    guards::run(guard, event, policy, facts)
+    run(guard, event, policy, facts)
+}
+
+fn run(guard: Guard, event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
+    match (guard.spec().decide)(event, policy, facts) {
+        Verdict::Decided(mut d) => {
+            d.guard = Some(guard);
+            d.mode = policy.mode(guard);
+            Verdict::Decided(d)
+        }
+        need => need,
+    }
 }
 
 /// Decide across every guard that handles the event (what `trailguard decide` shows). When
@@ -46,11 +63,11 @@ pub fn decide_guard(guard: Guard, event: &Event, policy: &Policy, facts: &Facts)
 pub fn decide(event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
     let mut decided: Vec<Decision> = Vec::new();
     let mut needed: Vec<FactRequest> = Vec::new();
-    for guard in Guard::ALL {
-        if !guards::applies(guard, event) {
+    for guard in Guard::all() {
+        if !guard.applies(event, policy) {
             continue;
         }
-        match guards::run(guard, event, policy, facts) {
+        match run(guard, event, policy, facts) {
             Verdict::Decided(d) => decided.push(d),
             Verdict::NeedFacts(f) => needed.extend(f),
         }
@@ -61,16 +78,12 @@ pub fn decide(event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
     let Some(first) = decided.first().cloned() else {
         return Verdict::Decided(Decision::ignore(format!(
             "no guard handles {} events ({})",
-            event.envelope.source.as_deref().unwrap_or("unknown-source"),
-            event
-                .envelope
-                .detail_type
-                .as_deref()
-                .unwrap_or("no detail-type")
+            event.source().unwrap_or("unknown-source"),
+            event.detail_type().unwrap_or("no detail-type")
         )));
     };
-    // The first guard that applies is the most specific one (Guard::ALL puts the access-key
-    // guard, which reads every CloudTrail call, last); a stronger later decision wins.
+    // The first guard that applies is the most specific one (Guard::all puts the guards
+    // that read every call last); a stronger later decision wins.
     let mut best = decided
         .iter()
         .filter(|d| d.kind > first.kind)
@@ -92,6 +105,16 @@ pub fn decide_offline(event: &Event, policy: &Policy) -> Decision {
     match decide(event, policy, &Facts::offline()) {
         Verdict::Decided(d) => d,
         // Offline facts answer every request, so this is not reached; say so rather than panic.
+        Verdict::NeedFacts(f) => {
+            Decision::ignore(format!("facts could not be assumed offline: {f:?}"))
+        }
+    }
+}
+
+/// One guard's decision offline, facts the event lacks taken as absent.
+pub fn decide_guard_offline(guard: Guard, event: &Event, policy: &Policy) -> Decision {
+    match decide_guard(guard, event, policy, &Facts::offline()) {
+        Verdict::Decided(d) => d,
         Verdict::NeedFacts(f) => {
             Decision::ignore(format!("facts could not be assumed offline: {f:?}"))
         }

@@ -1,18 +1,21 @@
 //! The policy: what trailguard enforces, as data. Written as JSON, validated once at cold
 //! start; every error names the field that is wrong.
+//!
+//! One source for the defaults: [`Policy::default`], built from typed values (so it cannot
+//! fail); the file form users write ([`PolicyFile`]) takes its defaults from it, and
+//! `trailguard policy default` prints it.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use crate::guards::Guard;
 use crate::net::{PortRange, PortSpec, Protocol};
 
-/// The policy trailguard uses when none is given: documented in the README.
-pub const DEFAULT_POLICY_JSON: &str = include_str!("default-policy.json");
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Mode {
     #[serde(rename = "enforce")]
     Enforce,
@@ -39,48 +42,6 @@ impl fmt::Display for Mode {
     }
 }
 
-/// The four guards trailguard runs, one per Lambda function.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Guard {
-    SecurityGroup,
-    AccessKey,
-    NetworkAcl,
-    Cloudtrail,
-}
-
-impl Guard {
-    pub const ALL: [Guard; 4] = [
-        Guard::SecurityGroup,
-        Guard::NetworkAcl,
-        Guard::Cloudtrail,
-        Guard::AccessKey,
-    ];
-
-    /// The function (crate and template resource) that runs this guard.
-    pub fn function_name(self) -> &'static str {
-        match self {
-            Guard::SecurityGroup => "revert-security-group",
-            Guard::AccessKey => "disable-compromised-key",
-            Guard::NetworkAcl => "revert-network-acl",
-            Guard::Cloudtrail => "guard-cloudtrail",
-        }
-    }
-
-    pub fn from_function_name(name: &str) -> Option<Guard> {
-        Guard::ALL.into_iter().find(|g| g.function_name() == name)
-    }
-
-    pub fn key(self) -> &'static str {
-        match self {
-            Guard::SecurityGroup => "security_group",
-            Guard::AccessKey => "access_key",
-            Guard::NetworkAcl => "network_acl",
-            Guard::Cloudtrail => "cloudtrail",
-        }
-    }
-}
-
 /// What to do with a ReplaceNetworkAclEntry that opens an ACL: the event does not carry the
 /// entry it replaced, so trailguard can only delete the new one or tell people.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -92,10 +53,12 @@ pub enum OnReplace {
 
 // ---- The file format (what users write) ----
 
+/// The policy as users write it. Every field is optional; left out, it takes the default.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
-struct PolicyFile {
-    mode: ModeFile,
+pub struct PolicyFile {
+    /// `default` and one entry per guard name (`security_group`, `access_key`, ...).
+    mode: BTreeMap<String, Mode>,
     public_ports: Vec<String>,
     public_networks: PublicNetworksFile,
     allow_public_icmp: bool,
@@ -117,127 +80,88 @@ struct PolicyFile {
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-struct ModeFile {
-    default: Mode,
-    security_group: Option<Mode>,
-    access_key: Option<Mode>,
-    network_acl: Option<Mode>,
-    cloudtrail: Option<Mode>,
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(deny_unknown_fields)]
 struct PublicNetworksFile {
+    #[serde(default = "default_v4_limit")]
     ipv4_prefix_shorter_than: u8,
+    #[serde(default = "default_v6_limit")]
     ipv6_prefix_shorter_than: u8,
+    #[serde(default = "default_private_ranges")]
     private_ranges: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(deny_unknown_fields)]
 struct GuardDutyFile {
+    #[serde(default = "default_act_at")]
     act_at: f64,
+    #[serde(default = "default_notify_at")]
     notify_at: f64,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(deny_unknown_fields)]
 struct NetworkAclFile {
+    #[serde(default = "default_ephemeral")]
     ephemeral_ports: Vec<String>,
+    #[serde(default = "default_on_replace")]
     on_replace: OnReplace,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(deny_unknown_fields)]
 struct CloudTrailFile {
+    #[serde(default = "default_true")]
     revert_trail_settings: bool,
+}
+
+// Nested sections take their defaults field by field from the one default policy.
+fn default_v4_limit() -> u8 {
+    Policy::default().ipv4_prefix_shorter_than
+}
+fn default_v6_limit() -> u8 {
+    Policy::default().ipv6_prefix_shorter_than
+}
+fn default_private_ranges() -> Vec<String> {
+    strings(&Policy::default().private_ranges)
+}
+fn default_act_at() -> f64 {
+    Policy::default().guardduty_act_at
+}
+fn default_notify_at() -> f64 {
+    Policy::default().guardduty_notify_at
+}
+fn default_ephemeral() -> Vec<String> {
+    strings(&Policy::default().nacl_ephemeral_ports)
+}
+fn default_on_replace() -> OnReplace {
+    Policy::default().nacl_on_replace
+}
+fn default_true() -> bool {
+    true
+}
+
+fn strings<T: fmt::Display>(v: &[T]) -> Vec<String> {
+    v.iter().map(T::to_string).collect()
 }
 
 impl Default for PolicyFile {
     fn default() -> Self {
-        PolicyFile {
-            mode: ModeFile::default(),
-            public_ports: vec!["tcp/80".into(), "tcp/443".into()],
-            public_networks: PublicNetworksFile::default(),
-            allow_public_icmp: true,
-            exempt_principals: vec![],
-            own_roles: vec![],
-            exempt_tag: "trailguard:exempt".into(),
-            protected_tag: "trailguard:protected".into(),
-            protected_security_groups: vec![],
-            protected_network_acls: vec![],
-            egress_denied_ports: vec![],
-            honeytoken_access_keys: vec![],
-            trusted_networks: vec![],
-            guardduty: GuardDutyFile::default(),
-            revoke_sessions: true,
-            tag_users: true,
-            key_activity_hours: 24,
-            network_acl: NetworkAclFile::default(),
-            cloudtrail: CloudTrailFile::default(),
-        }
-    }
-}
-
-impl Default for ModeFile {
-    fn default() -> Self {
-        ModeFile {
-            default: Mode::Enforce,
-            security_group: None,
-            access_key: None,
-            network_acl: None,
-            cloudtrail: None,
-        }
-    }
-}
-
-impl Default for PublicNetworksFile {
-    fn default() -> Self {
-        PublicNetworksFile {
-            ipv4_prefix_shorter_than: 16,
-            ipv6_prefix_shorter_than: 32,
-            private_ranges: vec![
-                "10.0.0.0/8".into(),
-                "172.16.0.0/12".into(),
-                "192.168.0.0/16".into(),
-            ],
-        }
-    }
-}
-
-impl Default for GuardDutyFile {
-    fn default() -> Self {
-        GuardDutyFile {
-            act_at: 7.0,
-            notify_at: 4.0,
-        }
-    }
-}
-
-impl Default for NetworkAclFile {
-    fn default() -> Self {
-        NetworkAclFile {
-            ephemeral_ports: vec!["tcp/1024-65535".into(), "udp/1024-65535".into()],
-            on_replace: OnReplace::Notify,
-        }
-    }
-}
-
-impl Default for CloudTrailFile {
-    fn default() -> Self {
-        CloudTrailFile {
-            revert_trail_settings: true,
-        }
+        Policy::default().to_file()
     }
 }
 
 // ---- The validated policy (what the guards read) ----
 
 /// A validated policy. Built only through [`Policy::from_json`] or [`Policy::default`].
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Policy {
-    modes: [(Guard, Mode); 4],
+    mode_default: Mode,
+    /// Per-guard modes, by guard name.
+    modes: BTreeMap<String, Mode>,
+    /// A mode forced from outside the policy (the template's `Mode`): dry-run there means
+    /// nothing is changed, whatever the policy says.
+    ceiling: Option<Mode>,
     pub public_ports: Vec<PortSpec>,
     pub ipv4_prefix_shorter_than: u8,
     pub ipv6_prefix_shorter_than: u8,
@@ -266,7 +190,6 @@ pub struct Policy {
     pub nacl_ephemeral_ports: Vec<PortSpec>,
     pub nacl_on_replace: OnReplace,
     pub revert_trail_settings: bool,
-    file: PolicyFile,
 }
 
 /// What is wrong with a policy, naming the field.
@@ -278,48 +201,88 @@ pub enum PolicyError {
     Field { field: String, problem: String },
 }
 
-impl Default for Policy {
-    fn default() -> Self {
-        // The embedded default is checked by a unit test, so the fallback is never used; it
-        // keeps the promise never to panic, and fails safe: it changes nothing.
-        Policy::from_json(DEFAULT_POLICY_JSON).unwrap_or_else(|_| inert_policy())
+fn tcp(from: u16, to: u16) -> PortSpec {
+    PortSpec {
+        protocol: Protocol::Tcp,
+        ports: PortRange { from, to },
     }
 }
 
-/// A policy that plans but never acts (every guard in dry-run), built without validation.
-fn inert_policy() -> Policy {
-    let file = PolicyFile::default();
-    Policy {
-        modes: [
-            (Guard::SecurityGroup, Mode::DryRun),
-            (Guard::AccessKey, Mode::DryRun),
-            (Guard::NetworkAcl, Mode::DryRun),
-            (Guard::Cloudtrail, Mode::DryRun),
-        ],
-        public_ports: vec![],
-        ipv4_prefix_shorter_than: 16,
-        ipv6_prefix_shorter_than: 32,
-        private_ranges: vec![],
-        allow_public_icmp: true,
-        exempt_principals: vec![],
-        own_roles: vec![],
-        exempt_tag: String::new(),
-        protected_tag: String::new(),
-        protected_security_groups: vec![],
-        protected_network_acls: vec![],
-        egress_denied_ports: vec![],
-        honeytoken_access_keys: vec![],
-        trusted_networks: vec![],
-        guardduty_act_at: 7.0,
-        guardduty_notify_at: 4.0,
-        revoke_sessions: true,
-        tag_users: true,
-        key_activity_hours: 24,
-        nacl_ephemeral_ports: vec![],
-        nacl_on_replace: OnReplace::Notify,
-        revert_trail_settings: false,
-        file,
+fn net(a: [u8; 4], prefix: u8) -> IpNet {
+    IpNet::V4(ipnet::Ipv4Net::new(a.into(), prefix).unwrap_or_default())
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            mode_default: Mode::Enforce,
+            modes: BTreeMap::new(),
+            ceiling: None,
+            public_ports: vec![tcp(80, 80), tcp(443, 443)],
+            ipv4_prefix_shorter_than: 16,
+            ipv6_prefix_shorter_than: 32,
+            private_ranges: vec![
+                net([10, 0, 0, 0], 8),
+                net([172, 16, 0, 0], 12),
+                net([192, 168, 0, 0], 16),
+            ],
+            allow_public_icmp: true,
+            exempt_principals: vec![],
+            own_roles: vec![],
+            exempt_tag: "trailguard:exempt".into(),
+            protected_tag: "trailguard:protected".into(),
+            protected_security_groups: vec![],
+            protected_network_acls: vec![],
+            egress_denied_ports: vec![],
+            honeytoken_access_keys: vec![],
+            trusted_networks: vec![],
+            guardduty_act_at: 7.0,
+            guardduty_notify_at: 4.0,
+            revoke_sessions: true,
+            tag_users: true,
+            key_activity_hours: 24,
+            nacl_ephemeral_ports: vec![
+                tcp(1024, 65535),
+                PortSpec {
+                    protocol: Protocol::Udp,
+                    ports: PortRange {
+                        from: 1024,
+                        to: 65535,
+                    },
+                },
+            ],
+            nacl_on_replace: OnReplace::Notify,
+            revert_trail_settings: true,
+        }
     }
+}
+
+fn field(f: impl Into<String>, p: impl Into<String>) -> PolicyError {
+    PolicyError::Field {
+        field: f.into(),
+        problem: p.into(),
+    }
+}
+
+fn specs(name: &str, list: &[String]) -> Result<Vec<PortSpec>, PolicyError> {
+    list.iter()
+        .enumerate()
+        .map(|(i, s)| PortSpec::parse(s).map_err(|p| field(format!("{name}[{i}]"), p)))
+        .collect()
+}
+
+fn nets(name: &str, list: &[String]) -> Result<Vec<IpNet>, PolicyError> {
+    list.iter()
+        .enumerate()
+        .map(|(i, s)| {
+            s.trim().parse::<IpNet>().map(|n| n.trunc()).map_err(|_| {
+                field(
+                    format!("{name}[{i}]"),
+                    format!("`{s}` is not a CIDR block (e.g. 203.0.113.0/24)"),
+                )
+            })
+        })
+        .collect()
 }
 
 impl Policy {
@@ -336,40 +299,37 @@ impl Policy {
     }
 
     fn validate(file: PolicyFile) -> Result<Policy, PolicyError> {
-        let field = |f: String, p: String| PolicyError::Field {
-            field: f,
-            problem: p,
-        };
-        let specs = |name: &str, list: &[String]| -> Result<Vec<PortSpec>, PolicyError> {
-            list.iter()
-                .enumerate()
-                .map(|(i, s)| PortSpec::parse(s).map_err(|p| field(format!("{name}[{i}]"), p)))
-                .collect()
-        };
-        let nets = |name: &str, list: &[String]| -> Result<Vec<IpNet>, PolicyError> {
-            list.iter()
-                .enumerate()
-                .map(|(i, s)| {
-                    s.trim().parse::<IpNet>().map(|n| n.trunc()).map_err(|_| {
-                        field(
-                            format!("{name}[{i}]"),
-                            format!("`{s}` is not a CIDR block such as 10.0.0.0/8"),
-                        )
-                    })
-                })
-                .collect()
-        };
+        let mut mode_default = Mode::Enforce;
+        let mut modes = BTreeMap::new();
+        for (k, m) in &file.mode {
+            if k == "default" {
+                mode_default = *m;
+            } else if Guard::by_name(k).is_some() {
+                modes.insert(k.clone(), *m);
+            } else {
+                return Err(field(
+                    format!("mode.{k}"),
+                    format!(
+                        "no guard is called `{k}` (one of: default, {})",
+                        Guard::all()
+                            .map(|g| g.name())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ));
+            }
+        }
         let pn = &file.public_networks;
         if pn.ipv4_prefix_shorter_than > 32 {
             return Err(field(
-                "public_networks.ipv4_prefix_shorter_than".into(),
-                "must be 0 to 32".into(),
+                "public_networks.ipv4_prefix_shorter_than",
+                "an IPv4 prefix is at most 32",
             ));
         }
         if pn.ipv6_prefix_shorter_than > 128 {
             return Err(field(
-                "public_networks.ipv6_prefix_shorter_than".into(),
-                "must be 0 to 128".into(),
+                "public_networks.ipv6_prefix_shorter_than",
+                "an IPv6 prefix is at most 128",
             ));
         }
         let g = &file.guardduty;
@@ -379,25 +339,28 @@ impl Policy {
         ] {
             if !(0.0..=10.0).contains(&v) {
                 return Err(field(
-                    name.into(),
+                    name,
                     format!("{v} is outside GuardDuty's severity scale 0-10"),
                 ));
             }
         }
         if g.notify_at > g.act_at {
-            return Err(field("guardduty.notify_at".into(), format!("{} is above act_at {}: findings serious enough to act on must also be notified", g.notify_at, g.act_at)));
+            return Err(field(
+                "guardduty.notify_at",
+                format!(
+                    "{} is above act_at {}: findings serious enough to act on must also be notified",
+                    g.notify_at, g.act_at
+                ),
+            ));
         }
         for (i, p) in file.exempt_principals.iter().enumerate() {
             if p.trim().is_empty() {
-                return Err(field(
-                    format!("exempt_principals[{i}]"),
-                    "empty pattern".into(),
-                ));
+                return Err(field(format!("exempt_principals[{i}]"), "empty pattern"));
             }
             if p.trim() == "*" {
                 return Err(field(
                     format!("exempt_principals[{i}]"),
-                    "`*` would exempt everyone; use mode dry-run to switch remediation off".into(),
+                    "`*` would exempt everyone; use mode dry-run to switch remediation off",
                 ));
             }
         }
@@ -442,21 +405,17 @@ impl Policy {
         }
         if file.key_activity_hours > 90 * 24 {
             return Err(field(
-                "key_activity_hours".into(),
+                "key_activity_hours",
                 format!(
                     "{} is beyond the 90 days CloudTrail's event history keeps",
                     file.key_activity_hours
                 ),
             ));
         }
-        let m = &file.mode;
         Ok(Policy {
-            modes: [
-                (Guard::SecurityGroup, m.security_group.unwrap_or(m.default)),
-                (Guard::AccessKey, m.access_key.unwrap_or(m.default)),
-                (Guard::NetworkAcl, m.network_acl.unwrap_or(m.default)),
-                (Guard::Cloudtrail, m.cloudtrail.unwrap_or(m.default)),
-            ],
+            mode_default,
+            modes,
+            ceiling: None,
             public_ports: specs("public_ports", &file.public_ports)?,
             ipv4_prefix_shorter_than: pn.ipv4_prefix_shorter_than,
             ipv6_prefix_shorter_than: pn.ipv6_prefix_shorter_than,
@@ -486,8 +445,46 @@ impl Policy {
             )?,
             nacl_on_replace: file.network_acl.on_replace,
             revert_trail_settings: file.cloudtrail.revert_trail_settings,
-            file,
         })
+    }
+
+    /// The policy in the form users write, every default filled in.
+    pub fn to_file(&self) -> PolicyFile {
+        let mut mode = BTreeMap::from([("default".to_string(), self.mode_default)]);
+        mode.extend(self.modes.iter().map(|(k, m)| (k.clone(), *m)));
+        PolicyFile {
+            mode,
+            public_ports: strings(&self.public_ports),
+            public_networks: PublicNetworksFile {
+                ipv4_prefix_shorter_than: self.ipv4_prefix_shorter_than,
+                ipv6_prefix_shorter_than: self.ipv6_prefix_shorter_than,
+                private_ranges: strings(&self.private_ranges),
+            },
+            allow_public_icmp: self.allow_public_icmp,
+            exempt_principals: self.exempt_principals.clone(),
+            own_roles: self.own_roles.clone(),
+            exempt_tag: self.exempt_tag.clone(),
+            protected_tag: self.protected_tag.clone(),
+            protected_security_groups: self.protected_security_groups.clone(),
+            protected_network_acls: self.protected_network_acls.clone(),
+            egress_denied_ports: strings(&self.egress_denied_ports),
+            honeytoken_access_keys: self.honeytoken_access_keys.clone(),
+            trusted_networks: strings(&self.trusted_networks),
+            guardduty: GuardDutyFile {
+                act_at: self.guardduty_act_at,
+                notify_at: self.guardduty_notify_at,
+            },
+            revoke_sessions: self.revoke_sessions,
+            tag_users: self.tag_users,
+            key_activity_hours: self.key_activity_hours,
+            network_acl: NetworkAclFile {
+                ephemeral_ports: strings(&self.nacl_ephemeral_ports),
+                on_replace: self.nacl_on_replace,
+            },
+            cloudtrail: CloudTrailFile {
+                revert_trail_settings: self.revert_trail_settings,
+            },
+        }
     }
 
     /// The policy with more honeytoken keys and trusted networks: the template passes these
@@ -497,50 +494,44 @@ impl Policy {
         honeytokens: &[String],
         trusted_networks: &[String],
     ) -> Result<Policy, PolicyError> {
-        let mut file = self.file.clone();
-        file.honeytoken_access_keys.extend(
-            honeytokens
-                .iter()
-                .filter(|k| !file.honeytoken_access_keys.contains(k))
-                .cloned()
-                .collect::<Vec<_>>(),
-        );
+        let mut file = self.to_file();
+        for k in honeytokens {
+            if !file.honeytoken_access_keys.contains(k) {
+                file.honeytoken_access_keys.push(k.clone());
+            }
+        }
         file.trusted_networks
             .extend(trusted_networks.iter().cloned());
-        let modes = self.modes;
         let mut p = Policy::validate(file)?;
-        p.modes = modes;
+        p.ceiling = self.ceiling;
         Ok(p)
     }
 
+    /// The mode a guard runs in: the policy's `mode.<guard>`, else `mode.default`; a ceiling
+    /// of dry-run ([`Policy::with_mode_ceiling`]) wins over both.
     pub fn mode(&self, guard: Guard) -> Mode {
-        self.modes
-            .iter()
-            .find(|(g, _)| *g == guard)
-            .map(|(_, m)| *m)
-            .unwrap_or(Mode::DryRun)
+        let own = self
+            .modes
+            .get(guard.name())
+            .copied()
+            .unwrap_or(self.mode_default);
+        match self.ceiling {
+            Some(Mode::DryRun) => Mode::DryRun,
+            _ => own,
+        }
     }
 
-    /// Force one mode for every guard (the `TRAILGUARD_MODE` environment variable and the
-    /// template's Mode parameter): dry-run there wins over the policy file.
-    pub fn with_mode_override(mut self, mode: Mode) -> Policy {
-        for (_, m) in self.modes.iter_mut() {
-            *m = mode;
-        }
-        self.file.mode = ModeFile {
-            default: mode,
-            security_group: None,
-            access_key: None,
-            network_acl: None,
-            cloudtrail: None,
-        };
+    /// A mode set from outside the policy (`TRAILGUARD_MODE`, the template's `Mode`):
+    /// `dry-run` makes every guard plan without acting; `enforce` leaves the policy's modes.
+    pub fn with_mode_ceiling(mut self, mode: Mode) -> Policy {
+        self.ceiling = Some(mode);
         self
     }
 
     /// The policy with every default filled in, as JSON (what `trailguard policy default`
     /// prints and what `policy check` echoes back).
     pub fn to_json_pretty(&self) -> String {
-        serde_json::to_string_pretty(&self.file).unwrap_or_default()
+        serde_json::to_string_pretty(&self.to_file()).unwrap_or_default()
     }
 
     /// Whether a CIDR counts as public: shorter than the policy's prefix limit and not
@@ -558,6 +549,25 @@ impl Policy {
     pub fn publicly_allowed(&self, protocol: Protocol, ports: PortRange) -> bool {
         allowed_by(&self.public_ports, protocol, ports)
             || (protocol.is_icmp() && self.allow_public_icmp)
+    }
+
+    /// The values of a template parameter that some rule patterns use (`"{{Name}}"`): the
+    /// template gives the same values to the policy, so the code matches as the rule does.
+    pub fn template_parameter(&self, name: &str) -> Option<Vec<String>> {
+        match name {
+            "HoneytokenAccessKeyIds" => Some(self.honeytoken_access_keys.clone()),
+            _ => None,
+        }
+    }
+
+    /// Whether a template condition that creates a rule holds for this policy. Conditions
+    /// the policy does not decide hold (the rule exists when the event arrives).
+    pub fn template_condition(&self, name: &str) -> bool {
+        match name {
+            "HasHoneytokens" => !self.honeytoken_access_keys.is_empty(),
+            "WatchLongTermKeys" => !self.trusted_networks.is_empty(),
+            _ => true,
+        }
     }
 
     pub fn is_exempt_principal(&self, arns: &[&str]) -> Option<String> {
@@ -603,116 +613,23 @@ pub fn is_access_key_id(s: &str) -> bool {
         && s.starts_with(|c: char| c.is_ascii_uppercase())
 }
 
-/// IAM actions every function needs to tell people: the SNS notification and the optional
-/// "Remediation Performed" event.
-pub const NOTIFY_IAM_ACTIONS: [&str; 2] = ["sns:Publish", "events:PutEvents"];
-
-impl Guard {
-    /// Every IAM action this guard's function can call: its remediation steps, its fact
-    /// lookups, and notification. template.yaml grants exactly these (a test checks).
-    pub fn iam_actions(self) -> std::collections::BTreeSet<&'static str> {
-        use crate::action::{Action, PrincipalKind};
-        use crate::facts::FactRequest;
-        let s = String::new;
-        let actions: Vec<Action> = match self {
-            Guard::SecurityGroup => [false, true]
-                .into_iter()
-                .flat_map(|egress| {
-                    [
-                        Action::RevokeSecurityGroupRules {
-                            group_id: s(),
-                            egress,
-                            rule_ids: vec![],
-                        },
-                        Action::RevokeSecurityGroupPermissions {
-                            group_id: None,
-                            group_name: None,
-                            egress,
-                            permissions: vec![],
-                        },
-                        Action::AuthorizeSecurityGroupPermissions {
-                            group_id: s(),
-                            egress,
-                            permissions: vec![],
-                        },
-                    ]
-                })
-                .collect(),
-            Guard::AccessKey => vec![
-                Action::DeactivateAccessKey {
-                    user_name: None,
-                    access_key_id: s(),
-                },
-                Action::RevokeSessions {
-                    principal: PrincipalKind::User,
-                    name: None,
-                    policy_name: s(),
-                },
-                Action::RevokeSessions {
-                    principal: PrincipalKind::Role,
-                    name: None,
-                    policy_name: s(),
-                },
-                Action::TagUser {
-                    user_name: None,
-                    key: s(),
-                    reason: s(),
-                },
-                Action::SummarizeKeyActivity {
-                    access_key_id: s(),
-                    hours: 0,
-                },
-            ],
-            Guard::NetworkAcl => vec![Action::DeleteNetworkAclEntry {
-                network_acl_id: s(),
-                rule_number: 0,
-                egress: false,
-            }],
-            Guard::Cloudtrail => vec![
-                Action::StartLogging { trail: s() },
-                Action::UpdateTrail {
-                    trail: s(),
-                    multi_region: None,
-                    log_file_validation: None,
-                },
-            ],
-        };
-        let facts: Vec<FactRequest> = match self {
-            Guard::SecurityGroup => vec![
-                FactRequest::SecurityGroup {
-                    group_id: None,
-                    group_name: None,
-                },
-                FactRequest::SecurityGroupRules {
-                    group_id: s(),
-                    rule_ids: vec![],
-                },
-            ],
-            Guard::AccessKey => vec![FactRequest::AccessKeyOwner { access_key_id: s() }],
-            Guard::NetworkAcl => vec![FactRequest::NetworkAcl {
-                network_acl_id: s(),
-            }],
-            Guard::Cloudtrail => vec![],
-        };
-        actions
-            .iter()
-            .flat_map(|a| a.iam_actions())
-            .chain(facts.iter().map(|f| f.iam_action()))
-            .chain(NOTIFY_IAM_ACTIONS)
-            .collect()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn guard(name: &str) -> Guard {
+        Guard::by_name(name).unwrap()
+    }
+
     #[test]
-    fn embedded_default_is_valid_and_matches_the_code_defaults() {
-        let p = Policy::from_json(DEFAULT_POLICY_JSON).unwrap();
-        let from_empty = Policy::from_json("{}").unwrap();
-        assert_eq!(p.to_json_pretty(), from_empty.to_json_pretty());
-        assert_eq!(p.mode(Guard::SecurityGroup), Mode::Enforce);
+    fn one_source_for_the_defaults() {
+        let d = Policy::default();
+        assert_eq!(Policy::from_json("{}").unwrap(), d);
+        assert_eq!(Policy::from_json(&d.to_json_pretty()).unwrap(), d);
+        // A nested section given in part takes the rest of its defaults.
+        let p = Policy::from_json(r#"{"guardduty": {"act_at": 8}}"#).unwrap();
+        assert_eq!(p.guardduty_notify_at, d.guardduty_notify_at);
+        assert_eq!(d.mode(guard("security_group")), Mode::Enforce);
     }
 
     #[test]
@@ -727,6 +644,8 @@ mod tests {
         assert!(e.to_string().contains("trusted_networks[0]"), "{e}");
         let e = Policy::from_json(r#"{"mode": {"access_key": "sometimes"}}"#).unwrap_err();
         assert!(e.to_string().contains("mode.access_key"), "{e}");
+        let e = Policy::from_json(r#"{"mode": {"acess_key": "dry-run"}}"#).unwrap_err();
+        assert!(e.to_string().contains("mode.acess_key"), "{e}");
         let e = Policy::from_json(r#"{"guardduty": {"act_at": 3, "notify_at": 5}}"#).unwrap_err();
         assert!(e.to_string().contains("guardduty.notify_at"), "{e}");
         let e = Policy::from_json(r#"{"honeytoken_access_keys": ["nope"]}"#).unwrap_err();
@@ -754,8 +673,16 @@ mod tests {
     }
 
     #[test]
-    fn override_forces_dry_run() {
-        let p = Policy::default().with_mode_override(Mode::DryRun);
-        assert!(Guard::ALL.iter().all(|g| p.mode(*g) == Mode::DryRun));
+    fn modes_per_guard_and_the_ceiling() {
+        let p = Policy::from_json(r#"{"mode": {"default": "dry-run", "access_key": "enforce"}}"#)
+            .unwrap();
+        assert_eq!(p.mode(guard("access_key")), Mode::Enforce);
+        assert_eq!(p.mode(guard("security_group")), Mode::DryRun);
+        let enforce = p.clone().with_mode_ceiling(Mode::Enforce);
+        assert_eq!(enforce.mode(guard("security_group")), Mode::DryRun);
+        let dry = Policy::default().with_mode_ceiling(Mode::DryRun);
+        assert!(Guard::all().all(|g| dry.mode(g) == Mode::DryRun));
+        let back = Policy::from_json(&p.to_json_pretty()).unwrap();
+        assert_eq!(back, p);
     }
 }

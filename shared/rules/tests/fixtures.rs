@@ -1,14 +1,27 @@
 //! Every sample in events/ through one `check(fixture, expected)` helper, against the policy
-//! the samples are written for (events/meta/policy.json); every sample also round-trips through
-//! serde. The expectations live in events/meta/manifest.json, which the template pattern test
-//! reads too.
+//! the samples are written for (events/meta/policy.json) and the account they describe
+//! (events/meta/world.json). The expectations live in events/meta/manifest.json, which the
+//! handler tests and the template checks read too:
+//!
+//! - `decision` / `actions`: what `trailguard decide` prints (every guard, offline);
+//! - `routes_to`: the functions whose rules deliver the sample (checked here against each
+//!   guard's patterns, and by scripts/check_template.py against template.yaml);
+//! - `functions.<name>`: what that function decides, with the exact plan (`plan`), and the
+//!   calls it makes (`calls`, checked by the handler tests).
+//!
+//! `UPDATE_EXPECT=1 cargo test -p trailguard-rules --test fixtures` rewrites `decision`,
+//! `actions` and each function's `decision` and `plan` from what the code decides; review
+//! the diff before committing it.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use serde_json::Value;
+use serde_json::{json, Value};
 use trailguard_rules::event::{CloudTrailRecord, Envelope};
-use trailguard_rules::{decide_offline, Event, Policy};
+use trailguard_rules::facts::World;
+use trailguard_rules::{
+    decide_guard, decide_offline, Decision, Event, Facts, Guard, Policy, Verdict,
+};
 
 fn events_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../events")
@@ -21,51 +34,130 @@ fn load(name: &str) -> Value {
 }
 
 fn sample_policy() -> Policy {
-    let text = std::fs::read_to_string(events_dir().join("meta/policy.json")).unwrap();
-    Policy::from_json(&text).unwrap()
+    Policy::from_json(&serde_json::to_string(&load("meta/policy.json")).unwrap()).unwrap()
 }
 
-#[derive(serde::Deserialize)]
-struct Expected {
-    decision: String,
-    actions: Vec<String>,
+fn world() -> World {
+    serde_json::from_value(load("meta/world.json")).unwrap()
 }
 
-fn check(fixture: &str, expected: &Expected, policy: &Policy) {
+fn bless() -> bool {
+    std::env::var("UPDATE_EXPECT").as_deref() == Ok("1")
+}
+
+/// Decide as the function would: ask, look the facts up in the world, ask again.
+fn decide_with_world(guard: Guard, event: &Event, policy: &Policy, world: &World) -> Decision {
+    let mut facts = Facts::default();
+    for _ in 0..3 {
+        match decide_guard(guard, event, policy, &facts) {
+            Verdict::Decided(d) => return d,
+            Verdict::NeedFacts(requests) => {
+                for r in &requests {
+                    assert!(
+                        guard.spec().facts.contains(&r.kind()),
+                        "{guard} asked for {r:?}, which it does not declare"
+                    );
+                    world.answer(r, &mut facts);
+                }
+            }
+        }
+    }
+    panic!("{guard} kept asking for facts")
+}
+
+/// The plan as the manifest writes it: each action's JSON without its IAM actions.
+fn plan(d: &Decision) -> Value {
+    Value::Array(
+        d.actions
+            .iter()
+            .map(|a| serde_json::to_value(a).unwrap())
+            .collect(),
+    )
+}
+
+/// Check one sample against its manifest entry; with UPDATE_EXPECT=1, rewrite the entry.
+fn check(fixture: &str, expected: &mut Value, policy: &Policy, world: &World) {
     let raw = load(fixture);
     let event = Event::parse(&raw).unwrap_or_else(|e| panic!("{fixture}: does not parse: {e}"));
+    round_trip(fixture, &raw);
+
+    // What `trailguard decide` prints: every guard, offline.
     let d = decide_offline(&event, policy);
-    let json = d.to_json(Some(&event));
-    assert_eq!(
-        json["decision"],
-        expected.decision.as_str(),
-        "{fixture}: {}",
-        serde_json::to_string_pretty(&json).unwrap()
-    );
     let types: Vec<&str> = d.actions.iter().map(|a| a.type_name()).collect();
+    if bless() {
+        expected["decision"] = json!(d.kind);
+        expected["actions"] = json!(types);
+    }
+    let pretty =
+        || serde_json::to_string_pretty(&trailguard_rules::Report::new(&d, Some(&event))).unwrap();
     assert_eq!(
-        types,
-        expected.actions,
+        json!(d.kind),
+        expected["decision"],
         "{fixture}: {}",
-        serde_json::to_string_pretty(&json).unwrap()
+        pretty()
     );
+    assert_eq!(json!(types), expected["actions"], "{fixture}: {}", pretty());
     assert!(
         !d.reason.is_empty(),
         "{fixture}: every decision gives a reason"
     );
-    for a in &d.actions {
-        assert!(
-            !a.iam_actions().is_empty(),
-            "{fixture}: {a:?} declares no IAM action"
+
+    // Which functions' rules deliver it.
+    let routes: Vec<String> = serde_json::from_value(expected["routes_to"].clone()).unwrap();
+    for g in Guard::all() {
+        assert_eq!(
+            g.applies(&event, policy),
+            routes.iter().any(|r| r == g.function_name()),
+            "{fixture}: {}'s patterns disagree with routes_to {routes:?}",
+            g.function_name()
         );
     }
-    if expected.decision != "ignore" {
-        assert!(
-            d.notice.is_some(),
-            "{fixture}: acting or notifying always tells people"
-        );
+
+    // What each function decides, with the facts the world gives.
+    let mut functions: Vec<String> = routes.clone();
+    if let Some(extra) = expected["functions"].as_object() {
+        functions.extend(extra.keys().filter(|k| !routes.contains(k)).cloned());
     }
-    round_trip(fixture, &raw);
+    for function in functions {
+        let guard = Guard::from_function_name(&function)
+            .unwrap_or_else(|| panic!("{fixture}: no function {function}"));
+        let d = decide_with_world(guard, &event, policy, world);
+        let got = json!({"decision": d.kind, "plan": plan(&d)});
+        if bless() {
+            let entry = &mut expected["functions"][&function];
+            entry["decision"] = got["decision"].clone();
+            entry["plan"] = got["plan"].clone();
+        }
+        let want = &expected["functions"][&function];
+        assert_eq!(
+            (&got["decision"], &got["plan"]),
+            (&want["decision"], &want["plan"]),
+            "{fixture}, {function}: {}",
+            d.reason
+        );
+        assert!(!d.reason.is_empty(), "{fixture}, {function}: no reason");
+        if d.kind != trailguard_rules::Kind::Ignore {
+            assert!(
+                d.notice.is_some(),
+                "{fixture}, {function}: acting or notifying tells people"
+            );
+        }
+        for a in &d.actions {
+            assert!(
+                guard
+                    .spec()
+                    .actions
+                    .iter()
+                    .any(|i| i.type_name == a.type_name()),
+                "{fixture}: {function} plans {} but does not declare it",
+                a.type_name()
+            );
+            assert!(
+                !a.iam_actions().is_empty(),
+                "{fixture}: {a:?} declares no IAM action"
+            );
+        }
+    }
 }
 
 /// Parse, serialise, parse again: the typed model must be stable.
@@ -82,11 +174,15 @@ fn round_trip(fixture: &str, raw: &Value) {
 
 #[test]
 fn every_sample_decides_as_its_manifest_says() {
-    let manifest: BTreeMap<String, Expected> =
+    let mut manifest: BTreeMap<String, Value> =
         serde_json::from_value(load("meta/manifest.json")).unwrap();
-    let policy = sample_policy();
-    for (fixture, expected) in &manifest {
-        check(fixture, expected, &policy);
+    let (policy, world) = (sample_policy(), world());
+    for (fixture, expected) in manifest.iter_mut() {
+        check(fixture, expected, &policy, &world);
+    }
+    if bless() {
+        let text = serde_json::to_string_pretty(&manifest).unwrap() + "\n";
+        std::fs::write(events_dir().join("meta/manifest.json"), text).unwrap();
     }
     // Every sample is in the manifest, and there are enough of them.
     let on_disk: Vec<String> = std::fs::read_dir(events_dir())
@@ -107,33 +203,19 @@ fn every_sample_decides_as_its_manifest_says() {
 fn the_open_ssh_sample_revokes_exactly_the_ssh_rule() {
     let event = Event::parse(&load("aws.ec2-AuthorizeSecurityGroupIngress-open-ssh.json")).unwrap();
     let d = decide_offline(&event, &Policy::default());
-    let json = d.to_json(Some(&event));
+    let json = trailguard_rules::Report::new(&d, Some(&event)).to_value();
     assert_eq!(
         json["actions"][0]["rule_ids"],
-        serde_json::json!(["sgr-0aa11bb22cc33dd44"])
+        json!(["sgr-0aa11bb22cc33dd44"])
     );
     assert_eq!(json["actions"][0]["group_id"], "sg-0a1b2c3d4e5f60789");
     assert_eq!(
         json["actions"][0]["iam_actions"],
-        serde_json::json!(["ec2:RevokeSecurityGroupIngress"])
+        json!(["ec2:RevokeSecurityGroupIngress"])
     );
     assert_eq!(json["event"]["source_ip"], "203.0.113.45");
     // Offline, the group's tags are unknown: the decision says it assumed none.
     assert_eq!(json["assumed_absent"][0]["fact"], "security_group");
-}
-
-#[test]
-fn the_legacy_flat_form_is_revoked_by_permission() {
-    let event = Event::parse(&load(
-        "aws.ec2-AuthorizeSecurityGroupIngress-legacy-flat-form.json",
-    ))
-    .unwrap();
-    let d = decide_offline(&event, &Policy::default());
-    let a = &d.to_json(Some(&event))["actions"][0];
-    assert_eq!(
-        a["permissions"],
-        serde_json::json!([{"protocol": "tcp", "from_port": 3389, "to_port": 3389, "cidr_ipv4": "0.0.0.0/0"}])
-    );
 }
 
 #[test]
@@ -142,7 +224,9 @@ fn non_iso_and_numeric_shapes_are_normalised() {
         "aws.ec2-AuthorizeSecurityGroupIngress-split-world-numeric-account.json",
     ))
     .unwrap();
-    let json = decide_offline(&event, &Policy::default()).to_json(Some(&event));
+    let json =
+        trailguard_rules::Report::new(&decide_offline(&event, &Policy::default()), Some(&event))
+            .to_value();
     assert_eq!(json["event"]["account"], "123456789012");
     assert_eq!(json["event"]["time"], "2026-11-20T10:15:30Z");
     let h = Event::parse(&load(
@@ -170,13 +254,13 @@ fn policy_knobs_change_decisions() {
     ] {
         let e = Event::parse(&load(fixture)).unwrap();
         assert_eq!(
-            decide_offline(&e, &def).to_json(Some(&e))["decision"],
+            json!(decide_offline(&e, &def).kind),
             decision,
             "{fixture} under the default policy"
         );
     }
     // Dry-run is carried on the decision; the plan is the same.
-    let dry = sample_policy().with_mode_override(trailguard_rules::Mode::DryRun);
+    let dry = sample_policy().with_mode_ceiling(trailguard_rules::Mode::DryRun);
     let e = Event::parse(&load("aws.ec2-AuthorizeSecurityGroupIngress-open-ssh.json")).unwrap();
     let d = decide_offline(&e, &dry);
     assert_eq!(d.mode, trailguard_rules::Mode::DryRun);
@@ -192,4 +276,17 @@ fn policy_knobs_change_decisions() {
         decide_offline(&e, &p).kind,
         trailguard_rules::Kind::Remediate
     );
+}
+
+#[test]
+fn every_guard_declares_what_its_role_needs() {
+    for g in Guard::all() {
+        let iam = g.iam_actions();
+        assert!(iam.contains("sns:Publish"), "{g}");
+        for a in g.spec().actions {
+            for op in a.ops {
+                assert!(iam.contains(op.iam), "{g}: {} missing", op.iam);
+            }
+        }
+    }
 }

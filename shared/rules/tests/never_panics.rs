@@ -1,9 +1,14 @@
-//! Property test: parse + decide never panics, whatever is done to real samples: fields
-//! dropped, retyped (string/number/null/array/object) or nested one level deeper.
+//! Property test: whatever is done to real samples (fields dropped, retyped to
+//! string/number/null/array/object, nested one level deeper), parsing gives either a clear
+//! error that names what is wrong or an event, and every guard then gives a well-formed
+//! decision (or asks for facts). Nothing panics.
 
 use proptest::prelude::*;
 use serde_json::{json, Value};
-use trailguard_rules::{decide, decide_offline, Event, Facts, GroupFacts, Guard, Policy, Verdict};
+use trailguard_rules::{
+    decide, decide_offline, Decision, Event, Facts, GroupFacts, Guard, Kind, Policy, Report,
+    Verdict,
+};
 
 fn samples() -> &'static [Value] {
     static SAMPLES: std::sync::OnceLock<Vec<Value>> = std::sync::OnceLock::new();
@@ -118,6 +123,72 @@ fn facts_for_everything() -> Facts {
     f
 }
 
+/// A decision is well formed: it gives a reason, a remediation has actions and tells
+/// people, a notice tells people, and its report is a JSON object naming the decision.
+fn assert_well_formed(d: &Decision, event: &Event) {
+    assert!(!d.reason.trim().is_empty(), "no reason: {d:?}");
+    match d.kind {
+        Kind::Remediate => {
+            assert!(!d.actions.is_empty(), "remediate without actions: {d:?}");
+            assert!(d.notice.is_some(), "remediate without a notice: {d:?}");
+        }
+        Kind::Notify => assert!(d.notice.is_some(), "notify without a notice: {d:?}"),
+        Kind::Ignore => assert!(d.actions.is_empty(), "ignore with actions: {d:?}"),
+    }
+    for a in &d.actions {
+        assert!(!a.iam_actions().is_empty(), "{a:?}");
+        assert!(!a.describe().is_empty(), "{a:?}");
+    }
+    let v = Report::new(d, Some(event)).to_value();
+    assert_eq!(v["decision"], json!(d.kind));
+}
+
+/// What the mutated document became: a parse error that says what is wrong, or an event
+/// every guard decides on.
+#[derive(Debug, PartialEq)]
+enum Outcome {
+    Rejected,
+    Decided,
+}
+
+fn exercise(doc: &Value) -> Outcome {
+    let policy = Policy::default();
+    match Event::parse(doc) {
+        Err(e) => {
+            let msg = e.to_string();
+            assert!(
+                msg.contains("field `")
+                    || msg.contains("not a JSON object")
+                    || msg.contains("no `source`"),
+                "a parse error must say what is wrong: {msg}"
+            );
+            Outcome::Rejected
+        }
+        Ok(event) => {
+            assert_well_formed(&decide_offline(&event, &policy), &event);
+            match decide(&event, &policy, &facts_for_everything()) {
+                Verdict::Decided(d) => assert_well_formed(&d, &event),
+                Verdict::NeedFacts(f) => assert!(!f.is_empty()),
+            }
+            for g in Guard::all() {
+                match trailguard_rules::decide_guard(g, &event, &policy, &Facts::default()) {
+                    Verdict::Decided(d) => {
+                        assert_eq!(d.guard, Some(g));
+                        assert_well_formed(&d, &event);
+                    }
+                    Verdict::NeedFacts(f) => {
+                        assert!(!f.is_empty());
+                        for r in f {
+                            assert!(g.spec().facts.contains(&r.kind()), "{g}: {r:?}");
+                        }
+                    }
+                }
+            }
+            Outcome::Decided
+        }
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 1500, ..ProptestConfig::default() })]
 
@@ -128,34 +199,46 @@ proptest! {
         for t in 0..times {
             doc = mutate(doc, which.wrapping_mul(t + 1).wrapping_add(t), how.wrapping_add(t as u8) % 13);
         }
-        let policy = Policy::default();
-        if let Ok(event) = Event::parse(&doc) {
-            let d = decide_offline(&event, &policy);
-            let _ = d.to_json(Some(&event));
-            let _ = decide(&event, &policy, &facts_for_everything());
-            for g in Guard::ALL {
-                if let Verdict::Decided(d) = trailguard_rules::decide_guard(g, &event, &policy, &Facts::default()) {
-                    let _ = d.to_json(Some(&event));
+        exercise(&doc);
+    }
+}
+
+/// Every mutation of every top-level path of every sample, once: both outcomes occur, so
+/// the property above exercises the deciding code and not only the parser.
+#[test]
+fn mutations_reach_both_the_parser_errors_and_the_guards() {
+    let (mut rejected, mut decided) = (0, 0);
+    for doc in samples() {
+        let mut all = Vec::new();
+        paths(doc, &mut Vec::new(), &mut all);
+        for which in 0..all.len().min(40) {
+            for how in 0..13 {
+                match exercise(&mutate(doc.clone(), which, how)) {
+                    Outcome::Rejected => rejected += 1,
+                    Outcome::Decided => decided += 1,
                 }
             }
         }
     }
+    assert!(rejected > 100, "only {rejected} mutations were rejected");
+    assert!(decided > 1000, "only {decided} mutations were decided");
 }
 
 #[test]
 fn arbitrary_json_never_panics() {
-    for doc in [
-        json!(null),
-        json!(1),
-        json!("x"),
-        json!([]),
-        json!({}),
-        json!({"source": 1}),
-        json!({"source": "aws.ec2", "detail-type": "AWS API Call via CloudTrail", "detail": []}),
-        json!({"eventName": {}}),
+    for (doc, want) in [
+        (json!(null), Outcome::Rejected),
+        (json!(1), Outcome::Rejected),
+        (json!("x"), Outcome::Rejected),
+        (json!([]), Outcome::Rejected),
+        (json!({}), Outcome::Rejected),
+        (json!({"source": 1}), Outcome::Decided),
+        (
+            json!({"source": "aws.ec2", "detail-type": "AWS API Call via CloudTrail", "detail": []}),
+            Outcome::Rejected,
+        ),
+        (json!({"eventName": {}}), Outcome::Decided),
     ] {
-        if let Ok(e) = Event::parse(&doc) {
-            let _ = decide_offline(&e, &Policy::default());
-        }
+        assert_eq!(exercise(&doc), want, "{doc}");
     }
 }

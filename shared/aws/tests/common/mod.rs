@@ -1,32 +1,44 @@
-//! Helpers for the tests against moto server (a real AWS API emulator). They run only when
-//! the test script has started moto and set `TRAILGUARD_MOTO=1` and `AWS_ENDPOINT_URL`.
+//! Helpers for the tests against moto server (a real AWS API emulator). Those tests are
+//! `#[ignore = "needs moto server: bash scripts/test.sh"]`: the test script starts moto, sets
+//! `AWS_ENDPOINT_URL` and runs them with `--include-ignored`; run without moto, they fail.
 
 #![allow(dead_code)]
 
 use std::io::{Read, Write};
+use std::sync::Arc;
 
 use serde_json::{json, Value};
-use trailguard_aws::{Deps, Notifier, Settings, Unwired};
+use trailguard_aws::{Deps, HandlerError, Home, Notifier, NotifyPort, Sdk, Settings, Unwired};
 use trailguard_rules::{Guard, Policy};
 
 pub const ACCOUNT: &str = "123456789012";
 
-/// Whether the emulator tests run. Without moto they return at once, saying why.
-pub fn moto_enabled() -> bool {
-    if std::env::var("TRAILGUARD_MOTO").as_deref() == Ok("1")
-        && std::env::var("AWS_ENDPOINT_URL").is_ok()
-    {
-        true
-    } else {
-        eprintln!(
-            "moto tests not run: scripts/test.sh sets TRAILGUARD_MOTO=1 and AWS_ENDPOINT_URL"
-        );
-        false
-    }
+/// The SDK configuration for moto; fails the test when the script did not start moto.
+pub async fn sdk() -> aws_config::SdkConfig {
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_default();
+    assert!(
+        endpoint.starts_with("http://127.0.0.1:"),
+        "this test needs moto server on 127.0.0.1: run it through bash scripts/test.sh \
+         (AWS_ENDPOINT_URL is `{endpoint}`)"
+    );
+    // The SDK's standard retries, with a short first backoff: moto answers some calls
+    // (LookupEvents) with a 500 that is retried, and waiting a second each time only slows
+    // the tests. The functions keep the SDK's defaults.
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .retry_config(
+            aws_config::retry::RetryConfig::standard()
+                .with_initial_backoff(std::time::Duration::from_millis(5)),
+        )
+        .load()
+        .await
 }
 
-pub async fn sdk() -> aws_config::SdkConfig {
-    trailguard_aws::sdk_config().await
+/// Run the handler and give its report as JSON (what Lambda returns).
+pub async fn process<C: trailguard_aws::Connect, N: NotifyPort>(
+    deps: &Deps<C, N>,
+    event: Value,
+) -> Result<Value, HandlerError> {
+    deps.process(event).await.map(|r| r.to_value())
 }
 
 pub fn sample(name: &str) -> Value {
@@ -50,9 +62,9 @@ pub fn unique(prefix: &str) -> String {
     )
 }
 
-pub fn settings(guard: Guard, policy: &str, topic: Option<String>) -> Settings {
+pub fn settings(function: &str, policy: &str, topic: Option<String>) -> Settings {
     Settings {
-        guard,
+        guard: Guard::from_function_name(function).unwrap(),
         policy: Policy::from_json(policy).unwrap(),
         own_role_arn: Some(format!(
             "arn:aws:iam::{ACCOUNT}:role/trailguard-RevertSecurityGroupRole-EXAMPLE"
@@ -71,32 +83,39 @@ pub fn notifier(sdk: &aws_config::SdkConfig, topic: Option<String>) -> Notifier 
     }
 }
 
-pub type Ec2Deps = Deps<aws_sdk_ec2::Client, Unwired, Unwired, Notifier>;
-pub type KeyDeps = Deps<Unwired, aws_sdk_iam::Client, aws_sdk_cloudtrail::Client, Notifier>;
+pub type Ec2Deps = Deps<Home<Sdk<aws_sdk_ec2::Client, Unwired, Unwired>>, Notifier>;
+pub type KeyDeps =
+    Deps<Home<Sdk<Unwired, aws_sdk_iam::Client, aws_sdk_cloudtrail::Client>>, Notifier>;
+pub type TrailDeps = Deps<Home<Sdk<Unwired, Unwired, aws_sdk_cloudtrail::Client>>, Notifier>;
 
 pub fn ec2_deps(
     sdk: &aws_config::SdkConfig,
-    guard: Guard,
+    function: &str,
     policy: &str,
     topic: Option<String>,
 ) -> Ec2Deps {
     Deps {
-        ec2: aws_sdk_ec2::Client::new(sdk),
-        iam: Unwired,
-        trail: Unwired,
+        connect: Home(Arc::new(Sdk::none().with_ec2(sdk))),
         notify: notifier(sdk, topic.clone()),
-        settings: settings(guard, policy, topic),
+        settings: settings(function, policy, topic),
         clock: trailguard_aws::system_clock,
     }
 }
 
 pub fn key_deps(sdk: &aws_config::SdkConfig, policy: &str, topic: Option<String>) -> KeyDeps {
     Deps {
-        ec2: Unwired,
-        iam: aws_sdk_iam::Client::new(sdk),
-        trail: aws_sdk_cloudtrail::Client::new(sdk),
+        connect: Home(Arc::new(Sdk::none().with_iam(sdk).with_cloudtrail(sdk))),
         notify: notifier(sdk, topic.clone()),
-        settings: settings(Guard::AccessKey, policy, topic),
+        settings: settings("disable-compromised-key", policy, topic),
+        clock: trailguard_aws::system_clock,
+    }
+}
+
+pub fn trail_deps(sdk: &aws_config::SdkConfig, policy: &str, topic: Option<String>) -> TrailDeps {
+    Deps {
+        connect: Home(Arc::new(Sdk::none().with_cloudtrail(sdk))),
+        notify: notifier(sdk, topic.clone()),
+        settings: settings("guard-cloudtrail", policy, topic),
         clock: trailguard_aws::system_clock,
     }
 }

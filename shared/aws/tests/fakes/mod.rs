@@ -1,33 +1,68 @@
-//! A recording fake of every port: it records each call in order and answers from a small
-//! script (what exists, what fails), so every branch of the handler can be driven.
+//! A recording fake of every port: it records each call in order and answers from the
+//! world the samples describe (events/meta/world.json) and a small script of answers (what
+//! fails, what is already done), so every branch of the handler can be driven.
 
 #![allow(dead_code)]
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
-use serde_json::Value;
 use trailguard_aws::ports::{PortResult, TrailEvent};
-use trailguard_aws::{Change, Ec2Port, IamPort, NotifyPort, PortError, TrailPort};
-use trailguard_rules::{GroupFacts, Permission, PrincipalKind, Tags};
+use trailguard_aws::{
+    Change, Clients, Connect, Deps, Ec2Port, IamPort, NotifyPort, PortError, Settings, Target,
+    TrailPort,
+};
+use trailguard_rules::facts::World;
+use trailguard_rules::{GroupFacts, Guard, Permission, Policy, PrincipalKind, Report, Tags};
 
 #[derive(Default)]
 pub struct Fake {
+    pub world: World,
     pub calls: Mutex<Vec<String>>,
+    pub connects: Mutex<Vec<Target>>,
     /// Answers by operation name; absent means success (`Change::Done`).
     pub answers: Mutex<HashMap<&'static str, Result<Change, PortError>>>,
-    pub groups: Vec<GroupFacts>,
-    pub rule_directions: BTreeMap<String, bool>,
-    pub key_owners: HashMap<String, String>,
-    pub nacl_tags: HashMap<String, Tags>,
     pub trail_events: Option<Result<Vec<TrailEvent>, PortError>>,
     pub published: Mutex<Vec<(String, String)>>,
-    pub events_put: Mutex<Vec<(String, Value)>>,
+    pub events_put: Mutex<Vec<(String, Report)>>,
     pub policies: Mutex<Vec<(String, String)>>,
     pub publish_error: Option<PortError>,
+    pub connect_error: Option<PortError>,
+}
+
+pub const NOW: i64 = 1_795_000_000; // 2026-11-18T11:06:40Z
+
+pub fn clock() -> i64 {
+    NOW
+}
+
+pub fn events_dir() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../events")
+}
+
+pub fn load(name: &str) -> serde_json::Value {
+    let text =
+        std::fs::read_to_string(events_dir().join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+pub fn world() -> World {
+    serde_json::from_value(load("meta/world.json")).unwrap()
+}
+
+pub fn sample_policy_json() -> String {
+    load("meta/policy.json").to_string()
 }
 
 impl Fake {
+    /// A fake account as events/meta/world.json describes it.
+    pub fn new() -> Fake {
+        Fake {
+            world: world(),
+            ..Fake::default()
+        }
+    }
+
     pub fn answer(&self, op: &'static str, r: Result<Change, PortError>) {
         self.answers.lock().unwrap().insert(op, r);
     }
@@ -42,6 +77,12 @@ impl Fake {
             .cloned()
             .unwrap_or(Ok(Change::Done))
     }
+    fn failure(&self, op: &'static str) -> Option<PortError> {
+        match self.answers.lock().unwrap().get(op) {
+            Some(Err(e)) => Some(e.clone()),
+            _ => None,
+        }
+    }
     pub fn calls(&self) -> Vec<String> {
         self.calls.lock().unwrap().clone()
     }
@@ -51,9 +92,65 @@ impl Fake {
             .map(|c| c.split('(').next().unwrap_or_default().to_string())
             .collect()
     }
+    pub fn published(&self) -> Vec<(String, String)> {
+        self.published.lock().unwrap().clone()
+    }
 }
 
-impl Ec2Port for &Fake {
+/// The fake as a function's dependencies: every port, for the given guard and policy.
+pub fn deps(fake: &Arc<Fake>, guard: &str, policy: &str) -> Deps<Via, Via> {
+    Deps {
+        connect: Via(fake.clone()),
+        notify: Via(fake.clone()),
+        settings: settings(guard, policy),
+        clock,
+    }
+}
+
+pub fn settings(guard: &str, policy: &str) -> Settings {
+    Settings {
+        guard: Guard::from_function_name(guard)
+            .or_else(|| Guard::by_name(guard))
+            .unwrap_or_else(|| panic!("no guard {guard}")),
+        policy: Policy::from_json(policy).unwrap(),
+        own_role_arn: Some(
+            "arn:aws:iam::123456789012:role/trailguard-RevertSecurityGroupRole-EXAMPLE".into(),
+        ),
+        topic_arn: Some("arn:aws:sns:us-east-1:123456789012:trailguard".into()),
+        event_bus: None,
+    }
+}
+
+/// The fake behind an `Arc`, as the connector and the notifier.
+pub struct Via(pub Arc<Fake>);
+
+impl Connect for Via {
+    type Clients = Fake;
+    async fn connect(&self, target: &Target) -> PortResult<Arc<Fake>> {
+        self.0.connects.lock().unwrap().push(target.clone());
+        match &self.0.connect_error {
+            Some(e) => Err(e.clone()),
+            None => Ok(self.0.clone()),
+        }
+    }
+}
+
+impl Clients for Fake {
+    type Ec2 = Fake;
+    type Iam = Fake;
+    type Trail = Fake;
+    fn ec2(&self) -> &Fake {
+        self
+    }
+    fn iam(&self) -> &Fake {
+        self
+    }
+    fn trail(&self) -> &Fake {
+        self
+    }
+}
+
+impl Ec2Port for Fake {
     async fn revoke_rules(
         &self,
         group_id: &str,
@@ -106,25 +203,24 @@ impl Ec2Port for &Fake {
             "DescribeGroup({})",
             group_id.or(group_name).unwrap_or("?")
         ));
-        if let Some(Err(e)) = self.answers.lock().unwrap().get("DescribeGroup") {
-            return Err(e.clone());
+        if let Some(e) = self.failure("DescribeGroup") {
+            return Err(e);
         }
-        Ok(self
-            .groups
-            .iter()
-            .find(|g| {
-                Some(g.group_id.as_str()) == group_id
-                    || (group_id.is_none() && g.group_name.as_deref() == group_name)
-            })
-            .cloned())
+        Ok(self.world.group(group_id, group_name))
     }
     async fn rule_directions(
         &self,
         group_id: &str,
-        _: &[String],
+        rule_ids: &[String],
     ) -> PortResult<BTreeMap<String, bool>> {
         self.record(format!("DescribeRules({group_id})"));
-        Ok(self.rule_directions.clone())
+        Ok(self
+            .world
+            .rule_directions
+            .iter()
+            .filter(|(id, _)| rule_ids.contains(id))
+            .map(|(k, v)| (k.clone(), *v))
+            .collect())
     }
     async fn delete_nacl_entry(
         &self,
@@ -137,13 +233,11 @@ impl Ec2Port for &Fake {
     }
     async fn nacl_tags(&self, acl_id: &str) -> PortResult<Option<Tags>> {
         self.record(format!("DescribeNacl({acl_id})"));
-        Ok(Some(
-            self.nacl_tags.get(acl_id).cloned().unwrap_or_default(),
-        ))
+        Ok(self.world.network_acls.get(acl_id).cloned())
     }
 }
 
-impl IamPort for &Fake {
+impl IamPort for Fake {
     async fn deactivate_key(&self, user: &str, key_id: &str) -> PortResult<Change> {
         self.record(format!("DeactivateKey({user},{key_id})"));
         self.reply("DeactivateKey")
@@ -168,11 +262,11 @@ impl IamPort for &Fake {
     }
     async fn key_owner(&self, key_id: &str) -> PortResult<Option<String>> {
         self.record(format!("KeyOwner({key_id})"));
-        Ok(self.key_owners.get(key_id).cloned())
+        Ok(self.world.key_owners.get(key_id).cloned())
     }
 }
 
-impl TrailPort for &Fake {
+impl TrailPort for Fake {
     async fn start_logging(&self, trail: &str) -> PortResult<Change> {
         self.record(format!("StartLogging({trail})"));
         self.reply("StartLogging")
@@ -198,22 +292,24 @@ impl TrailPort for &Fake {
     }
 }
 
-impl NotifyPort for &Fake {
-    async fn publish(&self, subject: &str, message: &str, _: &Value) -> PortResult<()> {
-        if let Some(e) = &self.publish_error {
+impl NotifyPort for Via {
+    async fn publish(&self, subject: &str, message: &str, _: &Report) -> PortResult<()> {
+        if let Some(e) = &self.0.publish_error {
             return Err(e.clone());
         }
-        self.published
+        self.0
+            .published
             .lock()
             .unwrap()
             .push((subject.to_string(), message.to_string()));
         Ok(())
     }
-    async fn put_event(&self, detail_type: &str, detail: &Value) -> PortResult<()> {
-        self.events_put
+    async fn put_event(&self, detail_type: &str, report: &Report) -> PortResult<()> {
+        self.0
+            .events_put
             .lock()
             .unwrap()
-            .push((detail_type.to_string(), detail.clone()));
+            .push((detail_type.to_string(), report.clone()));
         Ok(())
     }
 }

@@ -1,13 +1,139 @@
 //! Access keys: contain a leaked or abused key, and only that key.
 
-use crate::action::{Action, Notice, PrincipalKind, Severity, QUARANTINE_TAG, SESSION_POLICY_NAME};
+use std::sync::OnceLock;
+
+use crate::action::{
+    Action, DeactivateKey, Notice, PrincipalKind, RevokeSessions, Severity, SummarizeKeyActivity,
+    TagUser, QUARANTINE_TAG,
+};
 use crate::decision::{Decision, Verdict};
 use crate::event::{
     CloudTrailRecord, Event, EventBody, GuardDutyFinding, HealthDetail, ManualRequest,
 };
-use crate::facts::{FactRequest, Facts, Known};
+use crate::facts::{FactKind, FactRequest, Facts, Known};
+use crate::guards::{Delivery, GuardSpec, Trigger};
 use crate::lenient::str_any;
 use crate::policy::{is_access_key_id, Policy};
+
+pub static GUARD: GuardSpec = GuardSpec {
+    name: "access_key",
+    function: "disable-compromised-key",
+    summary: "Contains a leaked or abused IAM access key, and only that key.",
+    triggers: &[
+        Trigger {
+            rule: "HealthRisk",
+            pattern: r#"{
+                "source": ["aws.health"],
+                "detail-type": ["AWS Health Event"],
+                "detail": {"service": ["RISK"], "eventTypeCode": [{"prefix": "AWS_RISK_"}]}
+            }"#,
+            delivery: Delivery::Changes,
+            excludes_own_role: false,
+            condition: None,
+        },
+        Trigger {
+            rule: "GuardDutyAccessKey",
+            pattern: r#"{
+                "source": ["aws.guardduty"],
+                "detail-type": ["GuardDuty Finding"],
+                "detail": {"resource": {"resourceType": ["AccessKey"]}}
+            }"#,
+            delivery: Delivery::Changes,
+            excludes_own_role: false,
+            condition: None,
+        },
+        Trigger {
+            rule: "ManualTrigger",
+            pattern: r#"{"source": ["trailguard"], "detail-type": ["Disable Access Key"]}"#,
+            delivery: Delivery::Changes,
+            excludes_own_role: false,
+            condition: None,
+        },
+        Trigger {
+            rule: "RootSignIn",
+            pattern: r#"{
+                "source": ["aws.signin"],
+                "detail-type": ["AWS Console Sign In via CloudTrail"],
+                "detail": {
+                    "eventName": ["ConsoleLogin"],
+                    "userIdentity": {"type": ["Root"]},
+                    "responseElements": {"ConsoleLogin": ["Success"]}
+                }
+            }"#,
+            delivery: Delivery::Changes,
+            excludes_own_role: false,
+            condition: None,
+        },
+        Trigger {
+            rule: "RootAccessKey",
+            pattern: r#"{
+                "source": ["aws.iam"],
+                "detail-type": ["AWS API Call via CloudTrail"],
+                "detail": {
+                    "eventName": ["CreateAccessKey"],
+                    "userIdentity": {"type": ["Root"]},
+                    "errorCode": [{"exists": false}]
+                }
+            }"#,
+            delivery: Delivery::Changes,
+            excludes_own_role: false,
+            condition: None,
+        },
+        Trigger {
+            rule: "QuarantinePolicy",
+            pattern: r#"{
+                "source": ["aws.iam"],
+                "detail-type": ["AWS API Call via CloudTrail"],
+                "detail": {
+                    "eventName": ["AttachUserPolicy"],
+                    "requestParameters": {
+                        "policyArn": [{"wildcard": "arn:*:iam::aws:policy/AWSCompromisedKeyQuarantine*"}]
+                    },
+                    "errorCode": [{"exists": false}]
+                }
+            }"#,
+            delivery: Delivery::Changes,
+            excludes_own_role: false,
+            condition: None,
+        },
+        // A honeytoken's first call is usually a read (GetCallerIdentity, List*), and its
+        // calls fail by design: this rule takes reads and failed calls.
+        Trigger {
+            rule: "HoneytokenRule",
+            pattern: r#"{
+                "detail-type": ["AWS API Call via CloudTrail", "AWS Console Sign In via CloudTrail"],
+                "detail": {"userIdentity": {"accessKeyId": ["{{HoneytokenAccessKeyIds}}"]}}
+            }"#,
+            delivery: Delivery::ChangesAndReads,
+            excludes_own_role: false,
+            condition: Some("HasHoneytokens"),
+        },
+        // Reads are how a stolen key is tried out, so they count as use from outside too.
+        Trigger {
+            rule: "LongTermKeyRule",
+            pattern: r#"{
+                "detail-type": ["AWS API Call via CloudTrail"],
+                "detail": {
+                    "userIdentity": {"accessKeyId": [{"prefix": "AKIA"}]},
+                    "errorCode": [{"exists": false}]
+                }
+            }"#,
+            delivery: Delivery::ChangesAndReads,
+            excludes_own_role: false,
+            condition: Some("WatchLongTermKeys"),
+        },
+    ],
+    facts: &[FactKind::AccessKeyOwner],
+    actions: &[
+        &DeactivateKey::INFO,
+        &RevokeSessions::INFO,
+        &TagUser::INFO,
+        &SummarizeKeyActivity::INFO,
+    ],
+    decide,
+    reads_every_call: true,
+    compiled: OnceLock::new(),
+};
 
 /// AWS attaches policies of this name to users whose keys it found exposed.
 const QUARANTINE_POLICY_MARKER: &str = ":policy/AWSCompromisedKeyQuarantine";
@@ -37,7 +163,7 @@ fn health(event: &Event, h: &HealthDetail, policy: &Policy, facts: &Facts) -> Ve
             h.service.as_deref().unwrap_or("?")
         )));
     }
-    let code = h.event_type_code.clone().unwrap_or_default();
+    let code = h.event_type_code.0.clone().unwrap_or_default();
     if !code.starts_with("AWS_RISK_") {
         return Verdict::Decided(Decision::ignore(format!(
             "AWS Health RISK event {code} is not an AWS_RISK_* credential event"
@@ -46,13 +172,13 @@ fn health(event: &Event, h: &HealthDetail, policy: &Policy, facts: &Facts) -> Ve
     let keys: Vec<String> = h
         .affected_entities
         .iter()
-        .filter_map(|e| e.entity_value.clone())
+        .filter_map(|e| e.entity_value.0.clone())
         .filter(|k| is_access_key_id(k))
         .collect();
     let description = h
         .event_description
         .iter()
-        .find_map(|d| d.latest_description.clone());
+        .find_map(|d| d.latest_description.0.clone());
     if keys.is_empty() {
         let notice = Notice {
             severity: Severity::High,
@@ -82,7 +208,7 @@ fn health(event: &Event, h: &HealthDetail, policy: &Policy, facts: &Facts) -> Ve
 }
 
 fn guardduty(event: &Event, f: &GuardDutyFinding, policy: &Policy, facts: &Facts) -> Verdict {
-    let ftype = f.finding_type.clone().unwrap_or_default();
+    let ftype = f.finding_type.0.clone().unwrap_or_default();
     let severity = f.severity.unwrap_or(0.0);
     if is_sample(f) {
         return Verdict::Decided(Decision::ignore(format!(
@@ -110,12 +236,12 @@ fn guardduty(event: &Event, f: &GuardDutyFinding, policy: &Policy, facts: &Facts
             "GuardDuty {ftype} is not about an access key"
         )));
     };
-    let key = d.access_key_id.clone().unwrap_or_default();
-    let user = d.user_name.clone();
-    let user_type = d.user_type.clone().unwrap_or_default();
+    let key = d.access_key_id.0.clone().unwrap_or_default();
+    let user = d.user_name.0.clone();
+    let user_type = d.user_type.0.clone().unwrap_or_default();
     let mut details = vec![format!("finding: {ftype} (severity {severity})")];
-    if let Some(t) = &f.title {
-        details.push(t.clone());
+    if let Some(t) = f.title.get() {
+        details.push(t.to_string());
     }
     if let Some(ip) = f.remote_ip() {
         details.push(format!("caller IP: {ip}"));
@@ -290,9 +416,9 @@ fn manual(event: &Event, m: &ManualRequest, policy: &Policy, facts: &Facts) -> V
 
 fn cloudtrail(event: &Event, r: &CloudTrailRecord, policy: &Policy, facts: &Facts) -> Verdict {
     let id = &r.user_identity;
-    let name = r.event_name.clone().unwrap_or_default();
-    let ip = r.source_ip_address.clone().unwrap_or_default();
-    let key = id.access_key_id.clone().unwrap_or_default();
+    let name = r.event_name.0.clone().unwrap_or_default();
+    let ip = r.source_ip_address.0.clone().unwrap_or_default();
+    let key = id.access_key_id.0.clone().unwrap_or_default();
     if let Some(own) = super::own_role(r, policy, facts) {
         return Verdict::Decided(Decision::ignore(format!(
             "the call was made by trailguard's own role {own}"
@@ -308,12 +434,12 @@ fn cloudtrail(event: &Event, r: &CloudTrailRecord, policy: &Policy, facts: &Fact
     // holding it. Failed calls are the usual case, as honeytokens carry no permissions.
     if !key.is_empty() && policy.honeytoken_access_keys.contains(&key) {
         let user = if id.is_type("IAMUser") {
-            id.user_name.clone()
+            id.user_name.0.clone()
         } else {
             None
         };
         let mut details = base_details;
-        if let Some(code) = &r.error_code {
+        if let Some(code) = r.error_code.get() {
             details.push(format!(
                 "the call failed with {code}, as honeytoken calls should"
             ));
@@ -395,7 +521,7 @@ fn cloudtrail(event: &Event, r: &CloudTrailRecord, policy: &Policy, facts: &Fact
         && !policy.is_trusted_ip(&ip)
     {
         let user = if id.is_type("IAMUser") {
-            id.user_name.clone()
+            id.user_name.0.clone()
         } else {
             None
         };
@@ -412,11 +538,7 @@ fn cloudtrail(event: &Event, r: &CloudTrailRecord, policy: &Policy, facts: &Fact
 }
 
 fn revoke_sessions(principal: PrincipalKind, name: &str) -> Action {
-    Action::RevokeSessions {
-        principal,
-        name: Some(name.to_string()),
-        policy_name: SESSION_POLICY_NAME.into(),
-    }
+    RevokeSessions::of(principal, Some(name.to_string())).into()
 }
 
 struct Context {
@@ -457,7 +579,7 @@ fn contain_keys(
         return Verdict::NeedFacts(needed);
     }
     let account = event.account().unwrap_or("*").to_string();
-    let mut actions = Vec::new();
+    let mut actions: Vec<Action> = Vec::new();
     let mut details = ctx.details;
     let mut exempt = Vec::new();
     let mut unknown = Vec::new();
@@ -479,29 +601,34 @@ fn contain_keys(
         } else {
             details.push(format!("key {key}: owner not in the event (resolved with GetAccessKeyLastUsed at run time)"));
         }
-        actions.push(Action::DeactivateAccessKey {
-            user_name: user.clone(),
-            access_key_id: key.clone(),
-        });
+        actions.push(
+            DeactivateKey {
+                user_name: user.clone(),
+                access_key_id: key.clone(),
+            }
+            .into(),
+        );
         if policy.revoke_sessions {
-            actions.push(Action::RevokeSessions {
-                principal: PrincipalKind::User,
-                name: user.clone(),
-                policy_name: SESSION_POLICY_NAME.into(),
-            });
+            actions.push(RevokeSessions::of(PrincipalKind::User, user.clone()).into());
         }
         if policy.tag_users {
-            actions.push(Action::TagUser {
-                user_name: user.clone(),
-                key: QUARANTINE_TAG.into(),
-                reason: ctx.why.clone(),
-            });
+            actions.push(
+                TagUser {
+                    user_name: user.clone(),
+                    key: QUARANTINE_TAG.into(),
+                    reason: ctx.why.clone(),
+                }
+                .into(),
+            );
         }
         if policy.key_activity_hours > 0 {
-            actions.push(Action::SummarizeKeyActivity {
-                access_key_id: key.clone(),
-                hours: policy.key_activity_hours,
-            });
+            actions.push(
+                SummarizeKeyActivity {
+                    access_key_id: key.clone(),
+                    hours: policy.key_activity_hours,
+                }
+                .into(),
+            );
         }
     }
     for k in &unknown {

@@ -1,53 +1,221 @@
-//! The guards: one per function. Each reads one kind of event and decides.
+//! The guards: one per function, each declared once in its own module here.
+//!
+//! Every file in this folder other than this one is a guard module with a
+//! `pub static GUARD: GuardSpec`: its name, its function, the EventBridge rules that trigger
+//! it, the facts it may ask for, the action types it may plan, and its decision function.
+//! The build script lists the files and writes the module declarations and [`ALL`], so a new
+//! guard is one new file here and nothing else in this crate.
 
-pub mod cloudtrail;
-pub mod key;
-pub mod nacl;
-pub mod sg;
+use std::collections::BTreeSet;
+use std::fmt;
+use std::sync::OnceLock;
 
+use serde::{Serialize, Serializer};
+use serde_json::{json, Value};
+
+use crate::action::ActionInfo;
 use crate::decision::{Decision, Verdict};
-use crate::event::{CloudTrailRecord, Event, EventBody};
-use crate::facts::Facts;
-use crate::policy::{Guard, Policy};
+use crate::event::{CloudTrailRecord, Event, DETAIL_TYPE_API_CALL};
+use crate::facts::{FactKind, Facts};
+use crate::ops;
+use crate::pattern::Pattern;
+use crate::policy::Policy;
 
-/// Whether `guard` is the one that handles this event.
-pub fn applies(guard: Guard, event: &Event) -> bool {
-    match guard {
-        Guard::SecurityGroup => ct_event(event, "ec2.amazonaws.com", sg::EVENT_NAMES),
-        Guard::NetworkAcl => ct_event(event, "ec2.amazonaws.com", nacl::EVENT_NAMES),
-        Guard::Cloudtrail => ct_event(event, "cloudtrail.amazonaws.com", cloudtrail::EVENT_NAMES),
-        Guard::AccessKey => matches!(
-            event.body,
-            EventBody::Health(_)
-                | EventBody::GuardDuty(_)
-                | EventBody::Manual(_)
-                | EventBody::CloudTrail(_)
-        ),
+include!(concat!(env!("OUT_DIR"), "/guards.rs"));
+
+/// Which management events a rule receives. EventBridge delivers read-only CloudTrail calls
+/// (`readOnly: true`: Describe*, Get*, List*, sts:GetCallerIdentity) only to rules whose state
+/// is `ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS`; those are high volume, so only rules
+/// that must see reads (a honeytoken's first call is usually one) ask for them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// State `ENABLED`: changes only.
+    Changes,
+    /// State `ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS`: reads too.
+    ChangesAndReads,
+}
+
+impl Delivery {
+    pub fn state(self) -> &'static str {
+        match self {
+            Delivery::Changes => "ENABLED",
+            Delivery::ChangesAndReads => "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS",
+        }
     }
 }
 
-fn ct_event(event: &Event, service: &str, names: &[&str]) -> bool {
-    event.cloudtrail().is_some_and(|r| {
-        let from_service = r.event_source.as_deref().is_none_or(|s| s == service);
-        from_service && r.event_name.as_deref().is_some_and(|n| names.contains(&n))
-    })
+/// One EventBridge rule that invokes a guard's function.
+#[derive(Debug)]
+pub struct Trigger {
+    /// The rule's name in template.yaml (the SAM event name, or the resource's logical id).
+    pub rule: &'static str,
+    /// The event pattern as JSON. A string `"{{Name}}"` in a list stands for the template
+    /// parameter `Name` (a list of values the user gives at deploy time).
+    pub pattern: &'static str,
+    pub delivery: Delivery,
+    /// Whether the template adds the clause that leaves out calls made by trailguard's own
+    /// role (it names the role, which only the template knows).
+    pub excludes_own_role: bool,
+    /// The template condition that creates the rule, when it exists only on request.
+    pub condition: Option<&'static str>,
 }
 
-/// Run one guard.
-pub fn run(guard: Guard, event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
-    let verdict = match guard {
-        Guard::SecurityGroup => sg::decide(event, policy, facts),
-        Guard::NetworkAcl => nacl::decide(event, policy, facts),
-        Guard::Cloudtrail => cloudtrail::decide(event, policy, facts),
-        Guard::AccessKey => key::decide(event, policy, facts),
-    };
-    match verdict {
-        Verdict::Decided(mut d) => {
-            d.guard = Some(guard);
-            d.mode = policy.mode(guard);
-            Verdict::Decided(d)
-        }
-        need => need,
+/// One guard: everything the rest of trailguard needs to know about it.
+pub struct GuardSpec {
+    /// The policy's name for it (`mode.<name>`) and the report's `guard`.
+    pub name: &'static str,
+    /// The function (crate, binary and template resource) that runs it.
+    pub function: &'static str,
+    pub summary: &'static str,
+    pub triggers: &'static [Trigger],
+    /// The facts it may ask for (each looked up with one read-only call).
+    pub facts: &'static [FactKind],
+    /// The action types it may plan.
+    pub actions: &'static [&'static ActionInfo],
+    pub decide: fn(&Event, &Policy, &Facts) -> Verdict,
+    /// A guard that reads every CloudTrail call (the access-key guard) comes after those
+    /// that read one kind of call, when [`crate::decide`] merges their decisions.
+    pub reads_every_call: bool,
+    pub compiled: OnceLock<Vec<Option<Pattern>>>,
+}
+
+/// A guard, by reference to its declaration. Compared, hashed and serialised by name.
+#[derive(Clone, Copy)]
+pub struct Guard(pub &'static GuardSpec);
+
+impl Guard {
+    /// Every guard, those that read every call last.
+    pub fn all() -> impl Iterator<Item = Guard> {
+        let specific = ALL.iter().filter(|g| !g.reads_every_call);
+        let general = ALL.iter().filter(|g| g.reads_every_call);
+        specific.chain(general).map(|g| Guard(g))
+    }
+
+    pub fn by_name(name: &str) -> Option<Guard> {
+        Guard::all().find(|g| g.name() == name)
+    }
+
+    pub fn from_function_name(name: &str) -> Option<Guard> {
+        Guard::all().find(|g| g.function_name() == name)
+    }
+
+    pub fn function_names() -> String {
+        Guard::all()
+            .map(|g| g.function_name())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    pub fn spec(self) -> &'static GuardSpec {
+        self.0
+    }
+
+    pub fn name(self) -> &'static str {
+        self.0.name
+    }
+
+    pub fn function_name(self) -> &'static str {
+        self.0.function
+    }
+
+    /// Every IAM action this guard's function can call: its actions' operations, its fact
+    /// lookups, and notification. template.yaml grants exactly these (a test checks).
+    pub fn iam_actions(self) -> BTreeSet<&'static str> {
+        self.0
+            .actions
+            .iter()
+            .flat_map(|a| a.ops.iter().map(|o| o.iam))
+            .chain(self.0.facts.iter().map(|f| f.op().iam))
+            .chain(ops::NOTIFY.iter().map(|o| o.iam))
+            .collect()
+    }
+
+    /// Whether one of this guard's rules delivers the event, as deployed with this policy
+    /// (the template gives its parameters to both): the rule exists, its pattern matches, and
+    /// read-only calls come only through rules that receive them.
+    pub fn applies(self, event: &Event, policy: &Policy) -> bool {
+        let compiled = self.0.compiled.get_or_init(|| {
+            self.0
+                .triggers
+                .iter()
+                .map(|t| Pattern::parse(&t.pattern_json()).ok())
+                .collect()
+        });
+        let read_only = is_read_only_call(&event.raw);
+        let params = |name: &str| policy.template_parameter(name);
+        // The template leaves out calls by trailguard's own role; the policy lists the roles.
+        let by_own_role = event
+            .cloudtrail()
+            .is_some_and(|r| policy.own_roles.iter().any(|own| is_own_role(r, own)));
+        self.0.triggers.iter().zip(compiled).any(|(t, p)| {
+            t.condition.is_none_or(|c| policy.template_condition(c))
+                && (!read_only || t.delivery == Delivery::ChangesAndReads)
+                && !(t.excludes_own_role && by_own_role)
+                && p.as_ref()
+                    .is_some_and(|p| p.matches_with(&event.raw, &params))
+        })
+    }
+
+    /// The rules this guard's function needs, as `trailguard patterns` prints them.
+    pub fn patterns(self) -> Vec<Value> {
+        self.0
+            .triggers
+            .iter()
+            .map(|t| {
+                json!({
+                    "rule": t.rule,
+                    "state": t.delivery.state(),
+                    "excludes_own_role": t.excludes_own_role,
+                    "condition": t.condition,
+                    "pattern": t.pattern_json(),
+                })
+            })
+            .collect()
+    }
+}
+
+/// Whether EventBridge treats the event as a read-only management call.
+pub fn is_read_only_call(raw: &Value) -> bool {
+    raw.get("detail-type").and_then(Value::as_str) == Some(DETAIL_TYPE_API_CALL)
+        && crate::lenient::boolean(&raw["detail"]["readOnly"]) == Some(true)
+}
+
+impl Trigger {
+    /// The pattern as JSON; `"{{Name}}"` placeholders are kept.
+    pub fn pattern_json(&self) -> Value {
+        serde_json::from_str(self.pattern).unwrap_or(Value::Null)
+    }
+}
+
+impl PartialEq for Guard {
+    fn eq(&self, other: &Guard) -> bool {
+        self.name() == other.name()
+    }
+}
+
+impl Eq for Guard {}
+
+impl std::hash::Hash for Guard {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.name().hash(h)
+    }
+}
+
+impl fmt::Debug for Guard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl fmt::Display for Guard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl Serialize for Guard {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
     }
 }
 
@@ -55,7 +223,7 @@ pub fn run(guard: Guard, event: &Event, policy: &Policy, facts: &Facts) -> Verdi
 /// changed), the change is trailguard's own (acting on it would loop), or the principal is
 /// exempt by policy.
 pub(crate) fn preamble(r: &CloudTrailRecord, policy: &Policy, facts: &Facts) -> Option<Decision> {
-    if let Some(code) = &r.error_code {
+    if let Some(code) = r.error_code.get() {
         return Some(Decision::ignore(format!(
             "the call failed ({code}): nothing changed"
         )));
@@ -96,13 +264,13 @@ pub fn is_own_role(r: &CloudTrailRecord, own_role_arn: &str) -> bool {
         return false;
     };
     let id = &r.user_identity;
-    if let Some(issuer) = id.session_context.session_issuer.arn.as_deref() {
+    if let Some(issuer) = id.session_context.session_issuer.arn.get() {
         if role_parts(issuer) == Some((own_account, own_name)) {
             return true;
         }
     }
     // arn:aws:sts::123456789012:assumed-role/NAME/SESSION
-    id.arn.as_deref().is_some_and(|a| {
+    id.arn.get().is_some_and(|a| {
         let f: Vec<&str> = a.splitn(6, ':').collect();
         f.len() == 6
             && f[2] == "sts"
@@ -122,4 +290,37 @@ fn role_parts(arn: &str) -> Option<(&str, &str)> {
     }
     let name = f[5].strip_prefix("role/")?.rsplit('/').next()?;
     Some((f[4], name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_pattern_parses_and_names_are_unique() {
+        let mut names = BTreeSet::new();
+        let mut functions = BTreeSet::new();
+        let mut rules = BTreeSet::new();
+        for g in Guard::all() {
+            assert!(names.insert(g.name()), "{g}: name used twice");
+            assert!(
+                functions.insert(g.function_name()),
+                "{g}: function used twice"
+            );
+            assert!(!g.spec().triggers.is_empty(), "{g}: no trigger");
+            for t in g.spec().triggers {
+                assert!(rules.insert(t.rule), "{}: rule name used twice", t.rule);
+                Pattern::parse(&t.pattern_json()).unwrap_or_else(|e| panic!("{g} {}: {e}", t.rule));
+            }
+        }
+        assert!(names.len() >= 4);
+    }
+
+    #[test]
+    fn guards_reading_every_call_come_last() {
+        let order: Vec<bool> = Guard::all().map(|g| g.spec().reads_every_call).collect();
+        let mut sorted = order.clone();
+        sorted.sort();
+        assert_eq!(order, sorted);
+    }
 }

@@ -1,14 +1,41 @@
 //! Network ACLs: delete entries that open a subnet to the world.
 
-use crate::action::{Action, Notice, Severity};
+use std::sync::OnceLock;
+
+use crate::action::{DeleteNaclEntry, Notice, Severity};
 use crate::decision::{Decision, Verdict};
 use crate::event::Event;
-use crate::facts::{tag_is_true, FactRequest, Facts, Known};
+use crate::facts::{tag_is_true, FactKind, FactRequest, Facts, Known};
+use crate::guards::{Delivery, GuardSpec, Trigger};
 use crate::lenient::{bool_any, int_any, str_any};
 use crate::net::{Peer, PortRange, PortSpec, Protocol};
 use crate::policy::{allowed_by, OnReplace, Policy};
 
-pub const EVENT_NAMES: &[&str] = &["CreateNetworkAclEntry", "ReplaceNetworkAclEntry"];
+pub static GUARD: GuardSpec = GuardSpec {
+    name: "network_acl",
+    function: "revert-network-acl",
+    summary: "Deletes network ACL entries that open a subnet to the internet.",
+    triggers: &[Trigger {
+        rule: "NetworkAclChange",
+        pattern: r#"{
+            "source": ["aws.ec2"],
+            "detail-type": ["AWS API Call via CloudTrail"],
+            "detail": {
+                "eventSource": ["ec2.amazonaws.com"],
+                "eventName": ["CreateNetworkAclEntry", "ReplaceNetworkAclEntry"],
+                "errorCode": [{"exists": false}]
+            }
+        }"#,
+        delivery: Delivery::Changes,
+        excludes_own_role: true,
+        condition: None,
+    }],
+    facts: &[FactKind::NetworkAcl],
+    actions: &[&DeleteNaclEntry::INFO],
+    decide,
+    reads_every_call: false,
+    compiled: OnceLock::new(),
+};
 
 pub fn decide(event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
     let Some(r) = event.cloudtrail() else {
@@ -125,7 +152,7 @@ pub fn decide(event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
     if let Some(region) = event.region() {
         details.push(format!("console: https://{region}.console.aws.amazon.com/vpcconsole/home?region={region}#NetworkAclDetails:networkAclId={acl}"));
     }
-    let delete = Action::DeleteNetworkAclEntry {
+    let delete = DeleteNaclEntry {
         network_acl_id: acl.clone(),
         rule_number,
         egress,
@@ -143,7 +170,7 @@ pub fn decide(event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
     }
     finish(Decision::remediate(
         why,
-        vec![delete],
+        vec![delete.into()],
         Notice {
             severity: Severity::High,
             title: format!("Network ACL {acl} opened to the internet"),

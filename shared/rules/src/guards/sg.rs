@@ -2,21 +2,50 @@
 
 use serde_json::Value;
 
-use crate::action::{Action, Notice, Permission, Severity};
+use std::sync::OnceLock;
+
+use crate::action::{
+    Action, AuthorizePermissions, Notice, Permission, RevokePermissions, RevokeRules, Severity,
+};
 use crate::decision::{Decision, Verdict};
 use crate::event::Event;
-use crate::facts::{tag_is_true, Facts, Known};
+use crate::facts::{tag_is_true, FactKind, Facts, Known};
+use crate::guards::{Delivery, GuardSpec, Trigger};
 use crate::lenient::{bool_any, int_any, items_any, str_any};
 use crate::net::{Peer, Protocol};
 use crate::policy::Policy;
 
-pub const EVENT_NAMES: &[&str] = &[
-    "AuthorizeSecurityGroupIngress",
-    "AuthorizeSecurityGroupEgress",
-    "ModifySecurityGroupRules",
-    "RevokeSecurityGroupIngress",
-    "RevokeSecurityGroupEgress",
-];
+pub static GUARD: GuardSpec = GuardSpec {
+    name: "security_group",
+    function: "revert-security-group",
+    summary: "Reverts security-group rules that open a group to the internet.",
+    triggers: &[Trigger {
+        rule: "SecurityGroupChange",
+        pattern: r#"{
+            "source": ["aws.ec2"],
+            "detail-type": ["AWS API Call via CloudTrail"],
+            "detail": {
+                "eventSource": ["ec2.amazonaws.com"],
+                "eventName": ["AuthorizeSecurityGroupIngress", "AuthorizeSecurityGroupEgress",
+                              "ModifySecurityGroupRules",
+                              "RevokeSecurityGroupIngress", "RevokeSecurityGroupEgress"],
+                "errorCode": [{"exists": false}]
+            }
+        }"#,
+        delivery: Delivery::Changes,
+        excludes_own_role: true,
+        condition: None,
+    }],
+    facts: &[FactKind::SecurityGroup, FactKind::SecurityGroupRules],
+    actions: &[
+        &RevokeRules::INFO,
+        &RevokePermissions::INFO,
+        &AuthorizePermissions::INFO,
+    ],
+    decide,
+    reads_every_call: false,
+    compiled: OnceLock::new(),
+};
 
 /// A rule the event added or changed, with its id when the response carries one.
 #[derive(Debug, Clone)]
@@ -187,7 +216,7 @@ fn decide_added(
                 .join("; "),
         )
     };
-    let mut actions = Vec::new();
+    let mut actions: Vec<Action> = Vec::new();
     for egress in [false, true] {
         let part: Vec<&Rule> = targets.iter().filter(|r| r.egress == egress).collect();
         if part.is_empty() {
@@ -195,21 +224,27 @@ fn decide_added(
         }
         let ids: Option<Vec<String>> = part.iter().map(|r| r.id.clone()).collect();
         match (ids, &gid) {
-            (Some(rule_ids), Some(g)) => actions.push(Action::RevokeSecurityGroupRules {
-                group_id: g.clone(),
-                egress,
-                rule_ids,
-            }),
-            _ => actions.push(Action::RevokeSecurityGroupPermissions {
-                group_id: gid.clone(),
-                group_name: if gid.is_none() {
-                    group_name.clone()
-                } else {
-                    None
-                },
-                egress,
-                permissions: part.iter().map(|r| r.perm.clone()).collect(),
-            }),
+            (Some(rule_ids), Some(g)) => actions.push(
+                RevokeRules {
+                    group_id: g.clone(),
+                    egress,
+                    rule_ids,
+                }
+                .into(),
+            ),
+            _ => actions.push(
+                RevokePermissions {
+                    group_id: gid.clone(),
+                    group_name: if gid.is_none() {
+                        group_name.clone()
+                    } else {
+                        None
+                    },
+                    egress,
+                    permissions: part.iter().map(|r| r.perm.clone()).collect(),
+                }
+                .into(),
+            ),
         }
     }
     let kept: Vec<String> = rules
@@ -392,11 +427,12 @@ fn decide_removed(name: &str, rp: &Value, policy: &Policy, facts: &Facts) -> Ver
         title: format!("Rules removed from protected security group {gid}"),
         details,
     };
-    let action = Action::AuthorizeSecurityGroupPermissions {
+    let action: Action = AuthorizePermissions {
         group_id: gid.clone(),
         egress,
         permissions: perms,
-    };
+    }
+    .into();
     Verdict::Decided(with_assumed(
         Decision::remediate(
             format!("security group {gid} is protected: removed rules are put back"),

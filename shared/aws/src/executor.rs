@@ -1,0 +1,172 @@
+//! Carrying out a plan: each action through the ports of the target's clients, in order
+//! (containment first, enrichment last). A failed step does not stop the others: containing
+//! part of an incident beats containing none of it.
+
+use std::time::Duration;
+
+use trailguard_rules::action::RevokeSessions;
+use trailguard_rules::{Action, ActionReport, Status};
+
+use crate::attempts::counted;
+use crate::error::PortError;
+use crate::forensics;
+use crate::ports::{Change, Clients, Ec2Port, IamPort, PortResult, TrailPort};
+
+/// How long the forensic lookup may take: containment is already done by then, and the
+/// notification must not wait long for enrichment.
+pub const FORENSICS_TIMEOUT: Duration = Duration::from_secs(8);
+const FORENSICS_MAX_PAGES: usize = 5;
+
+/// What one action came to.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub status: Status,
+    pub note: Option<String>,
+    pub error: Option<PortError>,
+    pub result: Option<serde_json::Value>,
+}
+
+impl Outcome {
+    fn of(r: PortResult<Change>) -> Outcome {
+        match r {
+            Ok(Change::Done) => Outcome::status(Status::Done, None),
+            Ok(Change::AlreadyDone(why)) => Outcome::status(Status::AlreadyDone, Some(why)),
+            Err(e) => Outcome {
+                status: Status::Failed,
+                note: None,
+                error: Some(e),
+                result: None,
+            },
+        }
+    }
+
+    /// Mode dry-run: what the action would do, nothing called.
+    pub fn dry_run(action: &Action) -> Outcome {
+        Outcome::status(Status::DryRun, Some(format!("would {}", action.describe())))
+    }
+
+    pub fn failed(e: PortError) -> Outcome {
+        Outcome::of(Err(e))
+    }
+
+    fn status(status: Status, note: Option<String>) -> Outcome {
+        Outcome {
+            status,
+            note,
+            error: None,
+            result: None,
+        }
+    }
+
+    /// Write the outcome into the action's report line.
+    pub fn record(self, report: &mut ActionReport, attempts: u32) {
+        report.target = Some(report.action.describe());
+        report.outcome = Some(self.status);
+        report.note = self.note;
+        report.error = self.error.as_ref().map(PortError::report);
+        report.result = self.result;
+        report.attempts = (attempts > 0).then_some(attempts);
+    }
+}
+
+/// Run one action. Returns its outcome and the HTTP attempts made.
+pub async fn run<C: Clients>(clients: &C, action: &Action, now: i64) -> (Outcome, u32) {
+    counted(act(clients, action, now)).await
+}
+
+async fn act<C: Clients>(c: &C, action: &Action, now: i64) -> Outcome {
+    let unresolved = |what: &str| {
+        Outcome::of(Err(PortError::Permanent {
+            op: "resolve",
+            code: "OwnerUnknown".into(),
+            message: format!("the {what} was not resolved before acting"),
+        }))
+    };
+    match action {
+        Action::RevokeSecurityGroupRules(a) => Outcome::of(
+            c.ec2()
+                .revoke_rules(&a.group_id, a.egress, &a.rule_ids)
+                .await,
+        ),
+        Action::RevokeSecurityGroupPermissions(a) => Outcome::of(
+            c.ec2()
+                .revoke_permissions(
+                    a.group_id.as_deref(),
+                    a.group_name.as_deref(),
+                    a.egress,
+                    &a.permissions,
+                )
+                .await,
+        ),
+        Action::AuthorizeSecurityGroupPermissions(a) => Outcome::of(
+            c.ec2()
+                .authorize_permissions(&a.group_id, a.egress, &a.permissions)
+                .await,
+        ),
+        Action::DeactivateAccessKey(a) => match &a.user_name {
+            Some(user) => Outcome::of(c.iam().deactivate_key(user, &a.access_key_id).await),
+            None => unresolved("key's owner"),
+        },
+        Action::RevokeSessions(a) => match &a.name {
+            Some(name) => {
+                let doc = RevokeSessions::document(now);
+                let mut o = Outcome::of(
+                    c.iam()
+                        .put_deny_policy(a.principal, name, &a.policy_name, &doc)
+                        .await,
+                );
+                o.result = Some(serde_json::json!({
+                    "policy_name": a.policy_name,
+                    "token_issued_before": trailguard_rules::time::format_epoch(now),
+                }));
+                o
+            }
+            None => unresolved("key's owner"),
+        },
+        Action::TagUser(a) => match &a.user_name {
+            Some(user) => Outcome::of(c.iam().tag_user(user, &a.key, &a.value(now)).await),
+            None => unresolved("key's owner"),
+        },
+        Action::SummarizeKeyActivity(a) => {
+            let start = now - i64::from(a.hours) * 3600;
+            let lookup =
+                c.trail()
+                    .lookup_key_events(&a.access_key_id, start, now, FORENSICS_MAX_PAGES);
+            match tokio::time::timeout(FORENSICS_TIMEOUT, lookup).await {
+                Ok(Ok(events)) => Outcome {
+                    status: Status::Done,
+                    note: None,
+                    error: None,
+                    result: Some(forensics::summarize(&events, a.hours)),
+                },
+                Ok(Err(e)) => Outcome {
+                    status: Status::Failed,
+                    note: Some(format!("key activity summary unavailable: {e}")),
+                    error: Some(e),
+                    result: None,
+                },
+                Err(_) => Outcome {
+                    status: Status::Failed,
+                    note: Some("key activity summary unavailable: the lookup timed out".into()),
+                    error: Some(PortError::Transient {
+                        op: "LookupEvents",
+                        code: "Timeout".into(),
+                        message: format!("no answer within {}s", FORENSICS_TIMEOUT.as_secs()),
+                    }),
+                    result: None,
+                },
+            }
+        }
+        Action::DeleteNetworkAclEntry(a) => Outcome::of(
+            c.ec2()
+                .delete_nacl_entry(&a.network_acl_id, a.rule_number, a.egress)
+                .await,
+        ),
+        Action::StartLogging(a) => Outcome::of(c.trail().start_logging(&a.trail).await),
+        Action::UpdateTrail(a) => Outcome::of(
+            c.trail()
+                .update_trail(&a.trail, a.multi_region, a.log_file_validation)
+                .await,
+        ),
+    }
+}

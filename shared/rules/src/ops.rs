@@ -1,0 +1,78 @@
+//! Every AWS operation trailguard calls, named once: the API name the SDK calls and the IAM
+//! action a role needs to call it. Actions and fact lookups list the operations they use
+//! (template.yaml grants exactly those; a test compares), and the ports classify errors with
+//! the same constants, so an IAM action is written in one place only.
+
+use serde::Serialize;
+
+/// One AWS API operation.
+#[derive(Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct Op {
+    /// The operation as the API names it: `RevokeSecurityGroupIngress`.
+    pub api: &'static str,
+    /// The IAM action that allows it: `ec2:RevokeSecurityGroupIngress`.
+    pub iam: &'static str,
+}
+
+/// `op!(ec2, RevokeSecurityGroupIngress)`: the IAM action is the service prefix and the API name.
+/// `op!(s3, ListObjectsV2 => ListBucket)` for the few operations whose IAM action differs.
+macro_rules! op {
+    ($service:ident, $api:ident) => {
+        Op {
+            api: stringify!($api),
+            iam: concat!(stringify!($service), ":", stringify!($api)),
+        }
+    };
+    ($service:ident, $api:ident => $iam:ident) => {
+        Op {
+            api: stringify!($api),
+            iam: concat!(stringify!($service), ":", stringify!($iam)),
+        }
+    };
+}
+
+// EC2: security groups.
+pub const REVOKE_SG_INGRESS: Op = op!(ec2, RevokeSecurityGroupIngress);
+pub const REVOKE_SG_EGRESS: Op = op!(ec2, RevokeSecurityGroupEgress);
+pub const AUTHORIZE_SG_INGRESS: Op = op!(ec2, AuthorizeSecurityGroupIngress);
+pub const AUTHORIZE_SG_EGRESS: Op = op!(ec2, AuthorizeSecurityGroupEgress);
+pub const DESCRIBE_SECURITY_GROUPS: Op = op!(ec2, DescribeSecurityGroups);
+pub const DESCRIBE_SG_RULES: Op = op!(ec2, DescribeSecurityGroupRules);
+
+// EC2: network ACLs.
+pub const DESCRIBE_NETWORK_ACLS: Op = op!(ec2, DescribeNetworkAcls);
+pub const DELETE_NACL_ENTRY: Op = op!(ec2, DeleteNetworkAclEntry);
+
+// IAM.
+pub const LIST_ACCESS_KEYS: Op = op!(iam, ListAccessKeys);
+pub const UPDATE_ACCESS_KEY: Op = op!(iam, UpdateAccessKey);
+pub const GET_ACCESS_KEY_LAST_USED: Op = op!(iam, GetAccessKeyLastUsed);
+pub const PUT_USER_POLICY: Op = op!(iam, PutUserPolicy);
+pub const PUT_ROLE_POLICY: Op = op!(iam, PutRolePolicy);
+pub const TAG_USER: Op = op!(iam, TagUser);
+
+// CloudTrail.
+pub const GET_TRAIL_STATUS: Op = op!(cloudtrail, GetTrailStatus);
+pub const START_LOGGING: Op = op!(cloudtrail, StartLogging);
+pub const UPDATE_TRAIL: Op = op!(cloudtrail, UpdateTrail);
+pub const LOOKUP_EVENTS: Op = op!(cloudtrail, LookupEvents);
+
+// Telling people.
+pub const SNS_PUBLISH: Op = op!(sns, Publish);
+pub const PUT_EVENTS: Op = op!(events, PutEvents);
+
+/// What every function calls to tell people: the SNS notification and the optional
+/// "Remediation Performed" event.
+pub const NOTIFY: [&Op; 2] = [&SNS_PUBLISH, &PUT_EVENTS];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iam_actions_are_service_prefixed_api_names() {
+        assert_eq!(REVOKE_SG_INGRESS.iam, "ec2:RevokeSecurityGroupIngress");
+        assert_eq!(REVOKE_SG_INGRESS.api, "RevokeSecurityGroupIngress");
+        assert_eq!(PUT_EVENTS.iam, "events:PutEvents");
+    }
+}

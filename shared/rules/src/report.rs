@@ -1,0 +1,237 @@
+//! The report: a decision, what became of each action, and whether people were told. The
+//! functions return it as their Lambda response and log it; `trailguard decide` prints the
+//! same schema without outcomes. The README documents the JSON; keep it stable.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::action::{Action, Notice};
+use crate::decision::{Decision, Kind};
+use crate::event::{Event, EventBody};
+use crate::facts::FactRequest;
+use crate::guards::Guard;
+use crate::policy::Mode;
+
+/// What became of one action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Done,
+    /// Nothing to do: the state was already what the action wants.
+    AlreadyDone,
+    /// Mode dry-run: planned, not done.
+    DryRun,
+    Failed,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Done => "done",
+            Status::AlreadyDone => "already_done",
+            Status::DryRun => "dry_run",
+            Status::Failed => "failed",
+        }
+    }
+}
+
+/// Why an action failed, and whether a retry can help.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ErrorReport {
+    pub message: String,
+    pub code: String,
+    /// `retryable` or `permanent`.
+    pub kind: &'static str,
+}
+
+/// One action of the plan, with its outcome once it ran.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ActionReport {
+    #[serde(flatten)]
+    pub action: Action,
+    pub iam_actions: Vec<&'static str>,
+    /// What the action does, for humans.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<Status>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorReport>,
+    /// What a read-only step found (the key-activity summary).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub result: Option<Value>,
+    /// HTTP requests made for this action, retries included.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attempts: Option<u32>,
+}
+
+impl ActionReport {
+    pub fn planned(action: &Action) -> ActionReport {
+        ActionReport {
+            iam_actions: action.iam_actions(),
+            action: action.clone(),
+            target: None,
+            outcome: None,
+            note: None,
+            error: None,
+            result: None,
+            attempts: None,
+        }
+    }
+
+    /// Whether this action failed in a way that must fail the invocation.
+    pub fn failed_critically(&self) -> bool {
+        self.outcome == Some(Status::Failed) && self.action.is_critical()
+    }
+}
+
+/// Who did what, from where: the part of the event a reader needs.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct EventSummary {
+    pub source: Option<String>,
+    pub detail_type: Option<String>,
+    pub name: String,
+    pub account: Option<String>,
+    pub region: Option<String>,
+    pub time: Option<String>,
+    pub actor: Option<String>,
+    pub actor_type: Option<String>,
+    pub access_key_id: Option<String>,
+    pub source_ip: Option<String>,
+}
+
+impl EventSummary {
+    pub fn of(e: &Event) -> EventSummary {
+        let (actor, actor_type, key, ip) = match &e.body {
+            EventBody::CloudTrail(r) => (
+                Some(r.user_identity.display()),
+                r.user_identity.identity_type.0.clone(),
+                r.user_identity.access_key_id.0.clone(),
+                r.source_ip_address.0.clone(),
+            ),
+            EventBody::GuardDuty(f) => {
+                let d = f.resource.access_key_details.clone().unwrap_or_default();
+                (
+                    d.user_name.0,
+                    d.user_type.0,
+                    d.access_key_id.0,
+                    f.remote_ip(),
+                )
+            }
+            EventBody::Manual(m) => (m.requested_by.clone(), None, m.access_key_id.clone(), None),
+            _ => (None, None, None, None),
+        };
+        let time = e
+            .envelope
+            .time
+            .0
+            .clone()
+            .or_else(|| e.cloudtrail().and_then(|r| r.event_time.0.clone()));
+        EventSummary {
+            source: e.source().map(String::from),
+            detail_type: e.detail_type().map(String::from),
+            name: e.name(),
+            account: e.account().map(String::from),
+            region: e.region().map(String::from),
+            time: time.as_deref().and_then(crate::time::normalize).or(time),
+            actor,
+            actor_type,
+            access_key_id: key,
+            source_ip: ip,
+        }
+    }
+}
+
+/// How long the invocation took, and how much of it was waiting on AWS.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Timing {
+    pub total_ms: f64,
+    pub aws_ms: f64,
+    pub overhead_ms: f64,
+}
+
+/// The decision about one event and what became of it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    /// The file the event came from (`trailguard decide` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_file: Option<String>,
+    pub event_id: Option<String>,
+    pub event: Option<EventSummary>,
+    /// The guard that decided (None when no guard handles the event).
+    pub guard: Option<Guard>,
+    pub function: Option<&'static str>,
+    pub decision: Kind,
+    pub reason: String,
+    pub mode: Mode,
+    pub actions: Vec<ActionReport>,
+    pub notice: Option<Notice>,
+    /// Offline decisions: the facts taken as absent.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub assumed_absent: Vec<FactRequest>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub notified: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timing: Option<Timing>,
+}
+
+impl Report {
+    /// The report of a decision, before anything ran.
+    pub fn new(d: &Decision, event: Option<&Event>) -> Report {
+        Report {
+            source_file: None,
+            event_id: event.and_then(|e| e.id()).map(String::from),
+            event: event.map(EventSummary::of),
+            guard: d.guard,
+            function: d.guard.map(Guard::function_name),
+            decision: d.kind,
+            reason: d.reason.clone(),
+            mode: d.mode,
+            actions: d.actions.iter().map(ActionReport::planned).collect(),
+            notice: d.notice.clone(),
+            assumed_absent: d.assumed.clone(),
+            notified: false,
+            timing: None,
+        }
+    }
+
+    /// The actions whose failure fails the invocation.
+    pub fn critical_failures(&self) -> impl Iterator<Item = &ActionReport> {
+        self.actions.iter().filter(|a| a.failed_critically())
+    }
+
+    pub fn is_dry_run(&self) -> bool {
+        self.mode == Mode::DryRun
+    }
+
+    pub fn to_value(&self) -> Value {
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::action::RevokeRules;
+    use serde_json::json;
+
+    #[test]
+    fn action_reports_flatten_the_action() {
+        let a: Action = RevokeRules {
+            group_id: "sg-1".into(),
+            egress: false,
+            rule_ids: vec!["sgr-1".into()],
+        }
+        .into();
+        let mut r = ActionReport::planned(&a);
+        assert_eq!(
+            serde_json::to_value(&r).unwrap(),
+            json!({"type": "revoke_security_group_rules", "group_id": "sg-1", "egress": false,
+                   "rule_ids": ["sgr-1"], "iam_actions": ["ec2:RevokeSecurityGroupIngress"]})
+        );
+        r.outcome = Some(Status::AlreadyDone);
+        assert_eq!(serde_json::to_value(&r).unwrap()["outcome"], "already_done");
+    }
+}
