@@ -1,0 +1,123 @@
+//! What real AWS answers and moto does not, through the real SDK clients: an HTTP client
+//! that answers with canned responses, written as EC2 writes them, so the SDK's own
+//! deserialisers, retries and error parsing run.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+use aws_sdk_ec2::config::{BehaviorVersion, Credentials, Region};
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_runtime_api::http::StatusCode;
+use aws_smithy_types::body::SdkBody;
+use trailguard_aws::attempts::{counted, AttemptCounter};
+use trailguard_aws::{Change, Ec2Port, PortError};
+
+/// Answers each request with the next canned (status, body); the last one repeats.
+#[derive(Debug, Clone)]
+struct Canned(Arc<Mutex<VecDeque<(u16, String)>>>);
+
+impl Canned {
+    fn new(answers: &[(u16, &str)]) -> Canned {
+        Canned(Arc::new(Mutex::new(
+            answers.iter().map(|(s, b)| (*s, b.to_string())).collect(),
+        )))
+    }
+}
+
+impl HttpConnector for Canned {
+    fn call(&self, _request: HttpRequest) -> HttpConnectorFuture {
+        let mut q = self.0.lock().unwrap();
+        let (status, body) = if q.len() > 1 {
+            q.pop_front().unwrap()
+        } else {
+            q.front().cloned().unwrap()
+        };
+        let resp = HttpResponse::new(StatusCode::try_from(status).unwrap(), SdkBody::from(body));
+        HttpConnectorFuture::ready(Ok(resp))
+    }
+}
+
+impl HttpClient for Canned {
+    fn http_connector(
+        &self,
+        _: &HttpConnectorSettings,
+        _: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        SharedHttpConnector::new(self.clone())
+    }
+}
+
+fn ec2(answers: &[(u16, &str)], retries: bool) -> aws_sdk_ec2::Client {
+    let retry = if retries {
+        aws_sdk_ec2::config::retry::RetryConfig::standard()
+            .with_initial_backoff(std::time::Duration::from_millis(1))
+    } else {
+        aws_sdk_ec2::config::retry::RetryConfig::disabled()
+    };
+    let conf = aws_sdk_ec2::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("AKIDTEST", "secret", None, None, "test"))
+        .retry_config(retry)
+        .http_client(Canned::new(answers))
+        .interceptor(AttemptCounter)
+        .build();
+    aws_sdk_ec2::Client::from_conf(conf)
+}
+
+const REVOKED: &str = r#"<RevokeSecurityGroupIngressResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>r</requestId><return>true</return></RevokeSecurityGroupIngressResponse>"#;
+
+const UNKNOWN: &str = r#"<RevokeSecurityGroupIngressResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>r</requestId><return>true</return><unknownIpPermissionSet><item><ipProtocol>tcp</ipProtocol><fromPort>22</fromPort><toPort>22</toPort><groups/><ipRanges><item><cidrIp>0.0.0.0/0</cidrIp></item></ipRanges><ipv6Ranges/><prefixListIds/></item></unknownIpPermissionSet></RevokeSecurityGroupIngressResponse>"#;
+
+fn error(code: &str) -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error><Code>{code}</Code><Message>from the canned answer</Message></Error></Errors><RequestID>r</RequestID></Response>"#
+    )
+}
+
+async fn revoke(c: &aws_sdk_ec2::Client) -> Result<Change, PortError> {
+    c.revoke_rules("sg-1", false, &["sgr-1".to_string()]).await
+}
+
+#[tokio::test]
+async fn unknown_ip_permissions_on_success_is_already_done() {
+    // Real EC2 answers a revoke of rules that are not there with Return=true and lists them.
+    let r = revoke(&ec2(&[(200, UNKNOWN)], false)).await.unwrap();
+    assert!(matches!(r, Change::AlreadyDone(_)), "{r:?}");
+    assert_eq!(revoke(&ec2(&[(200, REVOKED)], false)).await.unwrap(), Change::Done);
+}
+
+#[tokio::test]
+async fn errors_are_classified_for_lambda() {
+    for (status, code) in [
+        (400, "InvalidPermission.NotFound"),
+        (400, "InvalidSecurityGroupRuleId.NotFound"),
+    ] {
+        let r = revoke(&ec2(&[(status, &error(code))], false)).await;
+        assert!(matches!(r, Ok(Change::AlreadyDone(_))), "{code}: {r:?}");
+    }
+    let r = revoke(&ec2(&[(503, &error("RequestLimitExceeded"))], false)).await;
+    assert!(matches!(r, Err(PortError::Transient { .. })), "{r:?}");
+    let r = revoke(&ec2(&[(403, &error("UnauthorizedOperation"))], false)).await;
+    match r {
+        Err(PortError::AccessDenied { iam_action, .. }) => {
+            assert_eq!(iam_action, "ec2:RevokeSecurityGroupIngress")
+        }
+        other => panic!("{other:?}"),
+    }
+    let r = revoke(&ec2(&[(400, &error("InvalidParameterValue"))], false)).await;
+    assert!(matches!(r, Err(PortError::Permanent { .. })), "{r:?}");
+}
+
+#[tokio::test]
+async fn throttled_twice_then_done_counts_three_attempts() {
+    let throttled = error("RequestLimitExceeded");
+    let c = ec2(&[(503, &throttled), (503, &throttled), (200, REVOKED)], true);
+    let (r, attempts) = counted(revoke(&c)).await;
+    assert_eq!(r.unwrap(), Change::Done);
+    assert_eq!(attempts, 3);
+}
