@@ -88,7 +88,10 @@ async fn unknown_ip_permissions_on_success_is_already_done() {
     // Real EC2 answers a revoke of rules that are not there with Return=true and lists them.
     let r = revoke(&ec2(&[(200, UNKNOWN)], false)).await.unwrap();
     assert!(matches!(r, Change::AlreadyDone(_)), "{r:?}");
-    assert_eq!(revoke(&ec2(&[(200, REVOKED)], false)).await.unwrap(), Change::Done);
+    assert_eq!(
+        revoke(&ec2(&[(200, REVOKED)], false)).await.unwrap(),
+        Change::Done
+    );
 }
 
 #[tokio::test]
@@ -116,7 +119,10 @@ async fn errors_are_classified_for_lambda() {
 #[tokio::test]
 async fn throttled_twice_then_done_counts_three_attempts() {
     let throttled = error("RequestLimitExceeded");
-    let c = ec2(&[(503, &throttled), (503, &throttled), (200, REVOKED)], true);
+    let c = ec2(
+        &[(503, &throttled), (503, &throttled), (200, REVOKED)],
+        true,
+    );
     let (r, attempts) = counted(revoke(&c)).await;
     assert_eq!(r.unwrap(), Change::Done);
     assert_eq!(attempts, 3);
