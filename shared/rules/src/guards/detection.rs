@@ -1,0 +1,202 @@
+//! Detection and logging switched off: VPC flow logs, Route 53 Resolver query logs, GuardDuty,
+//! AWS Config, membership of the organization. None of these can be safely switched back on
+//! from the event alone (the previous configuration is not in it, and re-creating a detector
+//! or recorder needs choices only the owner can make), so this guard tells people, with the
+//! severity and what to check.
+
+use std::sync::OnceLock;
+
+use serde_json::Value;
+
+use crate::action::{Notice, Severity};
+use crate::decision::{Decision, Verdict};
+use crate::event::Event;
+use crate::facts::Facts;
+use crate::guards::{Delivery, GuardSpec, Trigger};
+use crate::lenient::{boolean, items, scalar_string, str_any};
+use crate::policy::Policy;
+
+pub static GUARD: GuardSpec = GuardSpec {
+    name: "detection",
+    function: "guard-detection",
+    summary: "Reports logging and threat detection being switched off.",
+    triggers: &[Trigger {
+        rule: "DetectionChange",
+        pattern: r#"{
+            "source": ["aws.ec2", "aws.route53resolver", "aws.guardduty", "aws.config",
+                       "aws.organizations"],
+            "detail-type": ["AWS API Call via CloudTrail"],
+            "detail": {
+                "eventSource": ["ec2.amazonaws.com", "route53resolver.amazonaws.com",
+                                "guardduty.amazonaws.com", "config.amazonaws.com",
+                                "organizations.amazonaws.com"],
+                "eventName": ["DeleteFlowLogs",
+                              "DeleteResolverQueryLogConfig", "DisassociateResolverQueryLogConfig",
+                              "DeleteDetector", "UpdateDetector",
+                              "DisassociateFromMasterAccount", "DisassociateFromAdministratorAccount",
+                              "StopConfigurationRecorder", "DeleteConfigurationRecorder",
+                              "DeleteDeliveryChannel",
+                              "LeaveOrganization"],
+                "errorCode": [{"exists": false}]
+            }
+        }"#,
+        delivery: Delivery::Changes,
+        excludes_own_role: true,
+        condition: None,
+    }],
+    facts: &[],
+    actions: &[],
+    decide,
+    reads_every_call: false,
+    compiled: OnceLock::new(),
+};
+
+/// The identifiers a request names, under any of the keys, at the top or one level down, in
+/// any list shape (DeleteFlowLogs records `{"DeleteFlowLogsRequest": {"FlowLogId": {"tag": 1,
+/// "content": "fl-..."}}}`).
+fn ids(rp: &Value, keys: &[&str]) -> Vec<String> {
+    let roots = std::iter::once(rp).chain(rp.as_object().into_iter().flat_map(|o| o.values()));
+    let mut out: Vec<String> = Vec::new();
+    for root in roots {
+        for v in keys.iter().filter_map(|k| root.get(*k)) {
+            let found: Vec<String> = match scalar_string(v) {
+                Some(id) => vec![id],
+                None => items(v)
+                    .into_iter()
+                    .filter_map(|i| scalar_string(i).or_else(|| str_any(i, &["content"])))
+                    .collect(),
+            };
+            for id in found {
+                if !out.contains(&id) {
+                    out.push(id);
+                }
+            }
+        }
+    }
+    out
+}
+
+pub fn decide(event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
+    let Some(r) = event.cloudtrail() else {
+        return Verdict::Decided(Decision::ignore("not a CloudTrail event"));
+    };
+    if let Some(d) = super::preamble(r, policy, facts) {
+        return Verdict::Decided(d);
+    }
+    let name = r.event_name.get().unwrap_or_default();
+    let rp = &r.request_parameters;
+    let list = |keys: &[&str]| {
+        let found = ids(rp, keys);
+        if found.is_empty() {
+            "(not named in the event)".to_string()
+        } else {
+            found.join(", ")
+        }
+    };
+    let (severity, title, check) = match name {
+        "DeleteFlowLogs" => (
+            Severity::High,
+            format!("VPC flow logs deleted: {}", list(&["FlowLogId", "flowLogIds", "FlowLogIds"])),
+            "network traffic of those VPCs, subnets or interfaces is no longer recorded; \
+             re-create the flow logs (aws ec2 create-flow-logs) and review what the caller did before"
+                .to_string(),
+        ),
+        "DeleteResolverQueryLogConfig" | "DisassociateResolverQueryLogConfig" => (
+            Severity::High,
+            format!(
+                "Route 53 Resolver query logging {} for {}",
+                if name.starts_with("Delete") {
+                    "deleted"
+                } else {
+                    "detached from a VPC"
+                },
+                list(&["resolverQueryLogConfigId", "ResolverQueryLogConfigId"])
+            ),
+            "DNS queries of the VPC are no longer logged, a common step before exfiltration over DNS; \
+             associate the VPC with a query logging configuration again"
+                .to_string(),
+        ),
+        "DeleteDetector" => (
+            Severity::Critical,
+            format!("GuardDuty detector {} deleted", list(&["detectorId", "DetectorId"])),
+            "GuardDuty no longer watches this account and region, and its findings are gone; \
+             enable it again and find out why it was deleted"
+                .to_string(),
+        ),
+        "UpdateDetector" => {
+            let disabled = rp.get("enable").or_else(|| rp.get("Enable")).and_then(boolean) == Some(false);
+            if !disabled {
+                return Verdict::Decided(Decision::ignore(
+                    "UpdateDetector leaves GuardDuty enabled",
+                ));
+            }
+            (
+                Severity::Critical,
+                format!("GuardDuty detector {} suspended", list(&["detectorId", "DetectorId"])),
+                "GuardDuty stopped producing findings in this account and region; \
+                 enable it again (aws guardduty update-detector --enable)"
+                    .to_string(),
+            )
+        }
+        "DisassociateFromMasterAccount" | "DisassociateFromAdministratorAccount" => (
+            Severity::High,
+            "GuardDuty member account left its administrator account".to_string(),
+            "the security account no longer sees this account's findings; \
+             invite it again from the GuardDuty administrator account"
+                .to_string(),
+        ),
+        "StopConfigurationRecorder" | "DeleteConfigurationRecorder" => (
+            Severity::High,
+            format!(
+                "AWS Config recorder {} {}",
+                list(&["configurationRecorderName", "ConfigurationRecorderName"]),
+                if name.starts_with("Stop") {
+                    "stopped"
+                } else {
+                    "deleted"
+                }
+            ),
+            "configuration changes are no longer recorded, and Config rules stop evaluating; \
+             start the recorder again (aws configservice start-configuration-recorder)"
+                .to_string(),
+        ),
+        "DeleteDeliveryChannel" => (
+            Severity::Medium,
+            format!(
+                "AWS Config delivery channel {} deleted",
+                list(&["deliveryChannelName", "DeliveryChannelName"])
+            ),
+            "configuration snapshots and history are no longer delivered to S3; \
+             re-create the delivery channel"
+                .to_string(),
+        ),
+        "LeaveOrganization" => (
+            Severity::Critical,
+            "Account left the AWS Organization".to_string(),
+            "service control policies and organization-wide controls no longer apply to it; \
+             find out who did it, and invite the account back"
+                .to_string(),
+        ),
+        other => {
+            return Verdict::Decided(Decision::ignore(format!(
+                "{other} is not a change to logging or detection trailguard watches"
+            )))
+        }
+    };
+    let details = vec![
+        format!(
+            "by {} from {}",
+            r.user_identity.display(),
+            r.source_ip_address.get().unwrap_or("?")
+        ),
+        format!("what to check: {check}"),
+    ];
+    Verdict::Decided(Decision::notify(
+        format!("{name}: {title}; no safe automatic revert, people are told"),
+        Notice {
+            severity,
+            title,
+            details,
+        },
+    ))
+}
