@@ -2,8 +2,12 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_ec2::types::{Filter, IpPermission, IpRange, Ipv6Range, PrefixListId, UserIdGroupPair};
+use aws_sdk_ec2::types::{
+    Filter, IpPermission, IpRange, Ipv6Range, PrefixListId, SecurityGroupRule, UserIdGroupPair,
+};
 use aws_sdk_ec2::Client;
+use trailguard_rules::facts::GroupRule;
+use trailguard_rules::net::Protocol;
 use trailguard_rules::{GroupFacts, Permission, Tags};
 
 use crate::error::{classify, code_of};
@@ -213,6 +217,7 @@ impl Ec2Port for Client {
                     group_id: g.group_id().unwrap_or_default().to_string(),
                     group_name: g.group_name().map(String::from),
                     tags: tags_of(g.tags()),
+                    rules: vec![],
                 }))
             }
             Err(e) if code_of(&e).is_some_and(|c| GONE.contains(&c.as_str())) => Ok(None),
@@ -225,14 +230,8 @@ impl Ec2Port for Client {
         group_id: &str,
         rule_ids: &[String],
     ) -> PortResult<BTreeMap<String, bool>> {
-        let out = self
-            .describe_security_group_rules()
-            .filters(Filter::builder().name("group-id").values(group_id).build())
-            .send()
-            .await
-            .map_err(|e| classify(&ops::DESCRIBE_SG_RULES, e))?;
-        Ok(out
-            .security_group_rules()
+        Ok(group_rules(self, group_id)
+            .await?
             .iter()
             .filter_map(|r| {
                 Some((
@@ -242,6 +241,18 @@ impl Ec2Port for Client {
             })
             .filter(|(id, _)| rule_ids.contains(id))
             .collect())
+    }
+
+    async fn group_state(&self, group_id: &str) -> PortResult<Option<GroupFacts>> {
+        let Some(mut group) = self.describe_group(Some(group_id), None).await? else {
+            return Ok(None);
+        };
+        group.rules = group_rules(self, group_id)
+            .await?
+            .iter()
+            .filter_map(group_rule)
+            .collect();
+        Ok(Some(group))
     }
 
     async fn delete_nacl_entry(
@@ -306,6 +317,51 @@ impl Ec2Port for Client {
             Err(e) => Err(classify(&ops::DESCRIBE_NETWORK_ACLS, e)),
         }
     }
+}
+
+/// Every rule of a group, all pages.
+async fn group_rules(ec2: &Client, group_id: &str) -> PortResult<Vec<SecurityGroupRule>> {
+    let mut out = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let page = ec2
+            .describe_security_group_rules()
+            .filters(Filter::builder().name("group-id").values(group_id).build())
+            .max_results(1000)
+            .set_next_token(token.take())
+            .send()
+            .await
+            .map_err(|e| classify(&ops::DESCRIBE_SG_RULES, e))?;
+        out.extend(page.security_group_rules().iter().cloned());
+        token = page
+            .next_token()
+            .filter(|t| !t.is_empty())
+            .map(String::from);
+        if token.is_none() {
+            return Ok(out);
+        }
+    }
+}
+
+/// A rule as the rules crate reads it; None for a protocol it cannot name.
+fn group_rule(r: &SecurityGroupRule) -> Option<GroupRule> {
+    Some(GroupRule {
+        rule_id: r.security_group_rule_id()?.to_string(),
+        egress: r.is_egress().unwrap_or(false),
+        permission: Permission {
+            protocol: Protocol::parse(r.ip_protocol()?)?,
+            from_port: r.from_port().map(i64::from),
+            to_port: r.to_port().map(i64::from),
+            cidr_ipv4: r.cidr_ipv4().map(String::from),
+            cidr_ipv6: r.cidr_ipv6().map(String::from),
+            prefix_list_id: r.prefix_list_id().map(String::from),
+            source_group_id: r
+                .referenced_group_info()
+                .and_then(|g| g.group_id())
+                .map(String::from),
+            description: r.description().map(String::from),
+        },
+    })
 }
 
 type Sdk<E> = aws_smithy_runtime_api::client::result::SdkError<

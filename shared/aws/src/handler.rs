@@ -265,6 +265,10 @@ async fn fetch<C: Clients>(c: &C, r: &FactRequest, facts: &mut Facts) -> Result<
             let owner = c.iam().key_owner(access_key_id).await?;
             facts.key_owners.insert(access_key_id.clone(), owner);
         }
+        FactRequest::SecurityGroupState { group_id } => {
+            let state = c.ec2().group_state(group_id).await?;
+            facts.group_states.insert(group_id.clone(), state);
+        }
         FactRequest::NetworkAcl { network_acl_id } => {
             let tags = c.ec2().nacl_tags(network_acl_id).await?.unwrap_or_default();
             facts.network_acls.insert(network_acl_id.clone(), tags);

@@ -81,6 +81,13 @@ pub trait Ec2Port: Send + Sync {
     ) -> impl Future<Output = PortResult<BTreeMap<String, bool>>> + Send {
         not_wired(&ops::DESCRIBE_SG_RULES)
     }
+    /// A group with its tags and every rule; None when it does not exist.
+    fn group_state(
+        &self,
+        _group_id: &str,
+    ) -> impl Future<Output = PortResult<Option<GroupFacts>>> + Send {
+        not_wired(&ops::DESCRIBE_SG_RULES)
+    }
     fn delete_nacl_entry(
         &self,
         _acl_id: &str,

@@ -6,86 +6,6 @@ mod common;
 use common::*;
 use serde_json::{json, Value};
 
-struct User {
-    name: String,
-    key1: String,
-    key2: String,
-    iam: aws_sdk_iam::Client,
-}
-
-async fn user_with_two_keys(sdk: &aws_config::SdkConfig) -> User {
-    let iam = aws_sdk_iam::Client::new(sdk);
-    let (name, keys) = create_user_with_keys(&iam, "bob", 2).await;
-    User {
-        name,
-        key1: keys[0].clone(),
-        key2: keys[1].clone(),
-        iam,
-    }
-}
-
-async fn status(u: &User, key: &str) -> String {
-    let keys = u
-        .iam
-        .list_access_keys()
-        .user_name(&u.name)
-        .send()
-        .await
-        .unwrap();
-    keys.access_key_metadata()
-        .iter()
-        .find(|k| k.access_key_id() == Some(key))
-        .and_then(|k| k.status())
-        .map(|s| s.as_str().to_string())
-        .unwrap_or("missing".into())
-}
-
-async fn deny_policy(u: &User) -> Option<Value> {
-    let r = u
-        .iam
-        .get_user_policy()
-        .user_name(&u.name)
-        .policy_name("trailguard-revoke-older-sessions")
-        .send()
-        .await
-        .ok()?;
-    let doc = r.policy_document();
-    let decoded = urlencoding_decode(doc);
-    serde_json::from_str(&decoded).ok()
-}
-
-fn urlencoding_decode(s: &str) -> String {
-    // IAM returns policy documents URL-encoded.
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                out.push(b);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(if bytes[i] == b'+' { b' ' } else { bytes[i] });
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-async fn tags(u: &User) -> Vec<(String, String)> {
-    u.iam
-        .list_user_tags()
-        .user_name(&u.name)
-        .send()
-        .await
-        .unwrap()
-        .tags()
-        .iter()
-        .map(|t| (t.key().to_string(), t.value().to_string()))
-        .collect()
-}
-
 fn health(key: &str) -> Value {
     let mut ev = sample("aws.health-AWS_RISK_CREDENTIALS_EXPOSED-key-on-github.json");
     ev["id"] = json!(unique("health"));
@@ -100,8 +20,10 @@ fn guardduty(key: &str, user: &str) -> Value {
     ev
 }
 
-fn honeytoken(key: &str, user: &str) -> Value {
-    let mut ev = sample("aws.iam-ListUsers-honeytoken.json");
+/// A honeytoken's call: `ListUsers` failing, or `GetCallerIdentity`, a read-only call
+/// EventBridge delivers only to the rule that takes reads.
+fn honeytoken(key: &str, user: &str, template: &str) -> Value {
+    let mut ev = sample(template);
     ev["id"] = json!(unique("ht"));
     ev["detail"]["userIdentity"]["accessKeyId"] = json!(key);
     ev["detail"]["userIdentity"]["userName"] = json!(user);
@@ -113,7 +35,12 @@ fn honeytoken(key: &str, user: &str) -> Value {
 #[ignore = "needs moto server: bash scripts/test.sh"]
 async fn health_guardduty_and_honeytoken_each_contain_exactly_key_one() {
     let sdk = sdk().await;
-    for (label, make) in [("health", 0), ("guardduty", 1), ("honeytoken", 2)] {
+    for (label, make) in [
+        ("health", 0),
+        ("guardduty", 1),
+        ("honeytoken", 2),
+        ("honeytoken read", 3),
+    ] {
         let u = user_with_two_keys(&sdk).await;
         let (topic, queue) = topic_with_queue(&sdk).await;
         let policy = json!({"honeytoken_access_keys": [u.key1]}).to_string();
@@ -121,7 +48,12 @@ async fn health_guardduty_and_honeytoken_each_contain_exactly_key_one() {
         let event = match make {
             0 => health(&u.key1),
             1 => guardduty(&u.key1, &u.name),
-            _ => honeytoken(&u.key1, &u.name),
+            2 => honeytoken(&u.key1, &u.name, "aws.iam-ListUsers-honeytoken.json"),
+            _ => honeytoken(
+                &u.key1,
+                &u.name,
+                "aws.sts-GetCallerIdentity-honeytoken.json",
+            ),
         };
         let before = trailguard_aws::system_clock();
         let r = process(&deps, event.clone()).await.unwrap();
@@ -165,7 +97,9 @@ async fn health_guardduty_and_honeytoken_each_contain_exactly_key_one() {
             msgs[0]
         );
 
-        // Redelivery: same state, no error, the deny policy overwritten (still one).
+        // Redelivered ten times: no error, each reported as already done, and the account as
+        // it was after the first delivery (the deny policy overwritten, still one).
+        let first = user_state(&u).await;
         for _ in 0..10 {
             let again = process(&deps, event.clone()).await.unwrap();
             assert_eq!(
@@ -184,7 +118,11 @@ async fn health_guardduty_and_honeytoken_each_contain_exactly_key_one() {
             policies.policy_names(),
             ["trailguard-revoke-older-sessions"]
         );
-        assert_eq!(status(&u, &u.key2).await, "Active");
+        assert_eq!(
+            user_state(&u).await,
+            first,
+            "{label}: the tenth delivery changed the state"
+        );
     }
 }
 

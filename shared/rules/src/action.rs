@@ -6,6 +6,7 @@
 
 use serde::Serialize;
 
+use crate::ids::{IdKind, Target};
 use crate::net::{Peer, PortRange, Protocol};
 use crate::ops::{self, Op};
 
@@ -26,6 +27,11 @@ pub trait Step {
     /// Whether the step changes anything. Read-only steps run in dry-run too.
     fn mutates(&self) -> bool {
         true
+    }
+    /// The identifiers the step sends to AWS, with the field that names each: none may be
+    /// a placeholder (ids.rs).
+    fn targets(&self) -> Vec<Target> {
+        vec![]
     }
 }
 
@@ -127,7 +133,7 @@ fn owner(name: &Option<String>) -> &str {
 
 /// One security-group permission with exactly one peer, as EC2 takes it back in a revoke or
 /// authorize call. Ports are kept exactly as the request wrote them so the revoke matches.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Permission {
     pub protocol: Protocol,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -212,6 +218,19 @@ impl Step for RevokeRules {
             &ops::REVOKE_SG_INGRESS
         }]
     }
+    fn targets(&self) -> Vec<Target> {
+        let mut t = vec![Target::new(
+            "group_id",
+            &self.group_id,
+            IdKind::SecurityGroup,
+        )];
+        t.extend(
+            self.rule_ids
+                .iter()
+                .map(|r| Target::new("rule_ids", r, IdKind::SecurityGroupRule)),
+        );
+        t
+    }
     fn describe(&self) -> String {
         format!(
             "revoke {} rule(s) {} of {}",
@@ -246,6 +265,13 @@ impl Step for RevokePermissions {
         } else {
             &ops::REVOKE_SG_INGRESS
         }]
+    }
+    fn targets(&self) -> Vec<Target> {
+        match (&self.group_id, &self.group_name) {
+            (Some(id), _) => vec![Target::new("group_id", id, IdKind::SecurityGroup)],
+            (None, Some(name)) => vec![Target::new("group_name", name, IdKind::SecurityGroupName)],
+            (None, None) => vec![Target::new("group_id", "", IdKind::SecurityGroup)],
+        }
     }
     fn describe(&self) -> String {
         format!(
@@ -282,6 +308,13 @@ impl Step for AuthorizePermissions {
             &ops::AUTHORIZE_SG_INGRESS
         }]
     }
+    fn targets(&self) -> Vec<Target> {
+        vec![Target::new(
+            "group_id",
+            &self.group_id,
+            IdKind::SecurityGroup,
+        )]
+    }
     fn describe(&self) -> String {
         format!(
             "re-authorize {} {} on protected {}",
@@ -313,6 +346,19 @@ impl Step for DeactivateKey {
     // done, and the only mutating call is the one UpdateAccessKey.
     fn ops(&self) -> Vec<&'static Op> {
         Self::INFO.ops.to_vec()
+    }
+    fn targets(&self) -> Vec<Target> {
+        let mut t = vec![Target::new(
+            "access_key_id",
+            &self.access_key_id,
+            IdKind::AccessKey,
+        )];
+        t.extend(
+            self.user_name
+                .iter()
+                .map(|u| Target::new("user_name", u, IdKind::IamName)),
+        );
+        t
     }
     fn describe(&self) -> String {
         format!(
@@ -378,6 +424,12 @@ impl Step for RevokeSessions {
             PrincipalKind::Role => &ops::PUT_ROLE_POLICY,
         }]
     }
+    fn targets(&self) -> Vec<Target> {
+        self.name
+            .iter()
+            .map(|n| Target::new("name", n, IdKind::IamName))
+            .collect()
+    }
     fn describe(&self) -> String {
         format!(
             "deny sessions issued before now to {} {} (inline policy {})",
@@ -426,6 +478,12 @@ impl Step for TagUser {
     fn ops(&self) -> Vec<&'static Op> {
         Self::INFO.ops.to_vec()
     }
+    fn targets(&self) -> Vec<Target> {
+        self.user_name
+            .iter()
+            .map(|u| Target::new("user_name", u, IdKind::IamName))
+            .collect()
+    }
     fn describe(&self) -> String {
         format!("tag user {} with {}", owner(&self.user_name), self.key)
     }
@@ -449,6 +507,13 @@ impl SummarizeKeyActivity {
 impl Step for SummarizeKeyActivity {
     fn ops(&self) -> Vec<&'static Op> {
         Self::INFO.ops.to_vec()
+    }
+    fn targets(&self) -> Vec<Target> {
+        vec![Target::new(
+            "access_key_id",
+            &self.access_key_id,
+            IdKind::AccessKey,
+        )]
     }
     fn describe(&self) -> String {
         format!(
@@ -480,6 +545,16 @@ impl Step for DeleteNaclEntry {
     fn ops(&self) -> Vec<&'static Op> {
         Self::INFO.ops.to_vec()
     }
+    fn targets(&self) -> Vec<Target> {
+        vec![
+            Target::new("network_acl_id", &self.network_acl_id, IdKind::NetworkAcl),
+            Target::new(
+                "rule_number",
+                self.rule_number,
+                IdKind::NetworkAclRuleNumber,
+            ),
+        ]
+    }
     fn describe(&self) -> String {
         format!(
             "delete {} entry {} of {}",
@@ -507,6 +582,9 @@ impl Step for StartLogging {
     fn ops(&self) -> Vec<&'static Op> {
         Self::INFO.ops.to_vec()
     }
+    fn targets(&self) -> Vec<Target> {
+        vec![Target::new("trail", &self.trail, IdKind::Trail)]
+    }
     fn describe(&self) -> String {
         format!("start logging on trail {}", self.trail)
     }
@@ -532,6 +610,9 @@ impl UpdateTrail {
 impl Step for UpdateTrail {
     fn ops(&self) -> Vec<&'static Op> {
         Self::INFO.ops.to_vec()
+    }
+    fn targets(&self) -> Vec<Target> {
+        vec![Target::new("trail", &self.trail, IdKind::Trail)]
     }
     fn describe(&self) -> String {
         let mut what = Vec::new();

@@ -227,6 +227,202 @@ impl GuardDutyFinding {
     }
 }
 
+/// The `detail` of a "Security Hub Findings - Imported" event: findings in the AWS Security
+/// Finding Format (ASFF, PascalCase), as far as trailguard reads them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SecurityHubDetail {
+    #[serde(deserialize_with = "lenient::list_of")]
+    pub findings: Vec<AsffFinding>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+pub struct AsffFinding {
+    pub id: Text,
+    pub product_arn: Text,
+    pub product_name: Text,
+    pub generator_id: Text,
+    pub aws_account_id: Text,
+    pub region: Text,
+    #[serde(deserialize_with = "lenient::list_of")]
+    pub types: Vec<Text>,
+    pub title: Text,
+    pub description: Text,
+    pub severity: Value,
+    pub finding_provider_fields: Value,
+    pub product_fields: Value,
+    #[serde(deserialize_with = "lenient::list_of")]
+    pub resources: Vec<AsffResource>,
+    pub compliance: Value,
+    pub workflow: Value,
+    pub workflow_state: Text,
+    pub record_state: Text,
+    /// Set on findings GuardDuty and Security Hub generate as samples.
+    pub sample: Value,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+pub struct AsffResource {
+    #[serde(rename = "Type")]
+    pub resource_type: Text,
+    pub id: Text,
+    pub region: Text,
+    pub details: Value,
+}
+
+impl AsffFinding {
+    /// The product that produced the finding: `GuardDuty`, `Security Hub`, ...
+    pub fn product(&self) -> String {
+        self.product_name
+            .0
+            .clone()
+            .or_else(|| lenient::str_at(&self.product_fields, "aws/securityhub/ProductName"))
+            .or_else(|| {
+                self.product_arn
+                    .get()
+                    .and_then(|a| a.rsplit('/').next())
+                    .map(String::from)
+            })
+            .unwrap_or_default()
+    }
+
+    pub fn is_guardduty(&self) -> bool {
+        self.product().eq_ignore_ascii_case("guardduty")
+    }
+
+    /// The Security Hub control the finding is about (`EC2.19`), in the consolidated form
+    /// (`Compliance.SecurityControlId`) or the per-standard form (`ProductFields.ControlId`).
+    pub fn control_id(&self) -> Option<String> {
+        lenient::str_at(&self.compliance, "SecurityControlId")
+            .or_else(|| lenient::str_at(&self.product_fields, "ControlId"))
+            .or_else(|| {
+                self.generator_id
+                    .get()
+                    .and_then(|g| g.rsplit('/').next())
+                    .filter(|c| c.contains('.'))
+                    .map(String::from)
+            })
+    }
+
+    pub fn compliance_status(&self) -> Option<String> {
+        lenient::str_at(&self.compliance, "Status")
+    }
+
+    pub fn workflow_status(&self) -> Option<String> {
+        lenient::str_at(&self.workflow, "Status").or_else(|| self.workflow_state.0.clone())
+    }
+
+    /// Why the finding is no longer live (archived, suppressed, resolved), if it is not.
+    pub fn closed(&self) -> Option<String> {
+        if self
+            .record_state
+            .get()
+            .is_some_and(|s| s.eq_ignore_ascii_case("ARCHIVED"))
+        {
+            return Some("its RecordState is ARCHIVED".into());
+        }
+        match self.workflow_status() {
+            Some(w) if ["SUPPRESSED", "RESOLVED"].contains(&w.to_ascii_uppercase().as_str()) => {
+                Some(format!("its Workflow.Status is {w}"))
+            }
+            _ => None,
+        }
+    }
+
+    /// The finding's numeric severity on GuardDuty's 0-10 scale: the product's own
+    /// (`FindingProviderFields.Severity.Original`, `Severity.Original`, `Severity.Product`),
+    /// or else the label's lower bound.
+    pub fn guardduty_severity(&self) -> Option<f64> {
+        [
+            &self.finding_provider_fields["Severity"]["Original"],
+            &self.severity["Original"],
+            &self.severity["Product"],
+        ]
+        .into_iter()
+        .find_map(lenient::float)
+        .or_else(|| {
+            let label = lenient::str_at(&self.severity, "Label")?;
+            Some(match label.to_ascii_uppercase().as_str() {
+                "CRITICAL" => 9.0,
+                "HIGH" => 7.0,
+                "MEDIUM" => 4.0,
+                "LOW" => 1.0,
+                _ => 0.0,
+            })
+        })
+    }
+
+    /// The GuardDuty finding type: the `Types` entry that carries it (ASFF writes
+    /// `UnauthorizedAccess:IAMUser/TorIPCaller` as `.../UnauthorizedAccess:IAMUser-TorIPCaller`).
+    pub fn guardduty_type(&self) -> Option<String> {
+        self.types.iter().filter_map(Text::get).find_map(|t| {
+            let last = t.rsplit('/').next()?;
+            let (prefix, rest) = last.split_once(':')?;
+            Some(match rest.split_once('-') {
+                Some((resource, name)) => format!("{prefix}:{resource}/{name}"),
+                None => last.to_string(),
+            })
+        })
+    }
+
+    /// A GuardDuty finding carried in ASFF, in the native finding's terms, so both forms
+    /// get the same decisions.
+    pub fn as_guardduty(&self) -> GuardDutyFinding {
+        let key = self.resources.iter().find(|r| {
+            r.resource_type
+                .get()
+                .is_some_and(|t| t.eq_ignore_ascii_case("AwsIamAccessKey"))
+        });
+        let details = key
+            .map(|r| {
+                r.details
+                    .get("AwsIamAccessKey")
+                    .cloned()
+                    .unwrap_or_default()
+            })
+            .unwrap_or_default();
+        let key_id = lenient::str_at(&details, "AccessKeyId").or_else(|| {
+            key.and_then(|r| r.id.get())
+                .and_then(|id| id.rsplit(':').next())
+                .map(String::from)
+        });
+        let pf = &self.product_fields;
+        let flag = |k: &str| lenient::str_at(pf, k).unwrap_or_default();
+        let ip = lenient::str_any(
+            pf,
+            &[
+                "aws/guardduty/service/action/awsApiCallAction/remoteIpDetails/ipAddressV4",
+                "aws/guardduty/service/action/awsApiCallAction/remoteIpDetails/ipAddressV6",
+            ],
+        );
+        GuardDutyFinding {
+            id: self.id.clone(),
+            finding_type: Text(self.guardduty_type()),
+            severity: self.guardduty_severity(),
+            title: self.title.clone(),
+            account_id: self.aws_account_id.clone(),
+            region: self.region.clone(),
+            resource: GuardDutyResource {
+                resource_type: Text::new(if key.is_some() { "AccessKey" } else { "Other" }),
+                access_key_details: key.map(|_| AccessKeyDetails {
+                    access_key_id: Text(key_id),
+                    principal_id: Text(lenient::str_at(&details, "PrincipalId")),
+                    user_name: Text(lenient::str_any(&details, &["PrincipalName", "UserName"])),
+                    user_type: Text(lenient::str_at(&details, "PrincipalType")),
+                }),
+            },
+            service: serde_json::json!({
+                "archived": flag("aws/guardduty/service/archived") == "true",
+                "additionalInfo": {"sample": flag("aws/guardduty/service/additionalInfo/sample") == "true"
+                    || lenient::boolean(&self.sample) == Some(true)},
+                "action": {"awsApiCallAction": {"remoteIpDetails": {"ipAddressV4": ip}}},
+            }),
+        }
+    }
+}
+
 /// A responder's manual trigger: `source: "trailguard"`, e.g. detail-type "Disable Access
 /// Key", so `aws events put-events` gets the same containment as an automatic finding.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -248,6 +444,7 @@ pub enum EventBody {
     CloudTrail(Box<CloudTrailRecord>),
     Health(HealthDetail),
     GuardDuty(Box<GuardDutyFinding>),
+    SecurityHub(Box<SecurityHubDetail>),
     Manual(ManualRequest),
     /// An event from a source trailguard does not act on; kept so it can be ignored with a
     /// reason rather than failing.
@@ -385,6 +582,13 @@ impl Event {
                 EventBody::GuardDuty(Box::new(
                     GuardDutyFinding::deserialize(detail).unwrap_or_default(),
                 ))
+            } else if source == "aws.securityhub"
+                && detail_type.starts_with("Security Hub Findings")
+            {
+                object("a Security Hub findings")?;
+                EventBody::SecurityHub(Box::new(
+                    SecurityHubDetail::deserialize(detail).unwrap_or_default(),
+                ))
             } else if source == "trailguard" {
                 EventBody::Manual(parse_manual(detail_type, detail)?)
             } else {
@@ -413,10 +617,14 @@ impl Event {
     }
 
     /// The account the event happened in: the envelope's, or for organization-wide Health
-    /// events the affected member account.
+    /// events the affected member account, or for Security Hub findings aggregated in an
+    /// administrator account the finding's account.
     pub fn account(&self) -> Option<&str> {
         match &self.body {
             EventBody::Health(h) if h.affected_account.is_some() => h.affected_account.get(),
+            EventBody::SecurityHub(d) if d.findings.iter().any(|f| f.aws_account_id.is_some()) => {
+                d.findings.iter().find_map(|f| f.aws_account_id.get())
+            }
             EventBody::CloudTrail(r) if self.envelope.account.is_none() => {
                 r.recipient_account_id.get()
             }
@@ -424,7 +632,14 @@ impl Event {
         }
     }
 
+    /// The region the event happened in: the envelope's, or for Security Hub findings
+    /// aggregated from other regions the finding's.
     pub fn region(&self) -> Option<&str> {
+        if let EventBody::SecurityHub(d) = &self.body {
+            if let Some(r) = d.findings.iter().find_map(|f| f.region.get()) {
+                return Some(r);
+            }
+        }
         self.envelope
             .region
             .get()
@@ -438,6 +653,15 @@ impl Event {
             EventBody::CloudTrail(r) => r.event_name.0.clone().unwrap_or_default(),
             EventBody::Health(h) => h.event_type_code.0.clone().unwrap_or_default(),
             EventBody::GuardDuty(f) => f.finding_type.0.clone().unwrap_or_default(),
+            EventBody::SecurityHub(d) => d
+                .findings
+                .first()
+                .and_then(|f| {
+                    f.control_id()
+                        .or_else(|| f.guardduty_type())
+                        .or_else(|| f.title.0.clone())
+                })
+                .unwrap_or_default(),
             _ => self.envelope.detail_type.0.clone().unwrap_or_default(),
         }
     }

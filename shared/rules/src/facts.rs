@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::action::Permission;
+use crate::ids::{IdKind, Target};
 use crate::ops::{self, Op};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -26,6 +28,9 @@ pub enum FactRequest {
     AccessKeyOwner { access_key_id: String },
     /// A network ACL's tags.
     NetworkAcl { network_acl_id: String },
+    /// A security group as it is now: its tags and every rule (for findings about a group's
+    /// state, which name the group but not the rule).
+    SecurityGroupState { group_id: String },
 }
 
 /// The kinds of fact, statically: guards list the kinds they may ask for, and their
@@ -36,39 +41,99 @@ pub enum FactKind {
     SecurityGroupRules,
     AccessKeyOwner,
     NetworkAcl,
+    SecurityGroupState,
 }
 
 impl FactKind {
-    /// The operation that looks the fact up.
-    pub fn op(self) -> &'static Op {
+    /// The operations that look the fact up.
+    pub fn ops(self) -> &'static [&'static Op] {
         match self {
-            FactKind::SecurityGroup => &ops::DESCRIBE_SECURITY_GROUPS,
-            FactKind::SecurityGroupRules => &ops::DESCRIBE_SG_RULES,
-            FactKind::AccessKeyOwner => &ops::GET_ACCESS_KEY_LAST_USED,
-            FactKind::NetworkAcl => &ops::DESCRIBE_NETWORK_ACLS,
+            FactKind::SecurityGroup => &[&ops::DESCRIBE_SECURITY_GROUPS],
+            FactKind::SecurityGroupRules => &[&ops::DESCRIBE_SG_RULES],
+            FactKind::AccessKeyOwner => &[&ops::GET_ACCESS_KEY_LAST_USED],
+            FactKind::NetworkAcl => &[&ops::DESCRIBE_NETWORK_ACLS],
+            FactKind::SecurityGroupState => {
+                &[&ops::DESCRIBE_SECURITY_GROUPS, &ops::DESCRIBE_SG_RULES]
+            }
         }
     }
 }
 
 impl FactRequest {
+    /// The identifiers the lookup sends to AWS: none may be a placeholder (ids.rs).
+    pub fn targets(&self) -> Vec<Target> {
+        match self {
+            FactRequest::SecurityGroup {
+                group_id: Some(g), ..
+            }
+            | FactRequest::SecurityGroupState { group_id: g } => {
+                vec![Target::new("group_id", g, IdKind::SecurityGroup)]
+            }
+            FactRequest::SecurityGroup {
+                group_id: None,
+                group_name,
+            } => vec![Target::new(
+                "group_name",
+                group_name.as_deref().unwrap_or_default(),
+                IdKind::SecurityGroupName,
+            )],
+            FactRequest::SecurityGroupRules { group_id, rule_ids } => {
+                std::iter::once(Target::new("group_id", group_id, IdKind::SecurityGroup))
+                    .chain(
+                        rule_ids
+                            .iter()
+                            .map(|r| Target::new("rule_ids", r, IdKind::SecurityGroupRule)),
+                    )
+                    .collect()
+            }
+            FactRequest::AccessKeyOwner { access_key_id } => {
+                vec![Target::new(
+                    "access_key_id",
+                    access_key_id,
+                    IdKind::AccessKey,
+                )]
+            }
+            FactRequest::NetworkAcl { network_acl_id } => {
+                vec![Target::new(
+                    "network_acl_id",
+                    network_acl_id,
+                    IdKind::NetworkAcl,
+                )]
+            }
+        }
+    }
+
     pub fn kind(&self) -> FactKind {
         match self {
             FactRequest::SecurityGroup { .. } => FactKind::SecurityGroup,
             FactRequest::SecurityGroupRules { .. } => FactKind::SecurityGroupRules,
             FactRequest::AccessKeyOwner { .. } => FactKind::AccessKeyOwner,
             FactRequest::NetworkAcl { .. } => FactKind::NetworkAcl,
+            FactRequest::SecurityGroupState { .. } => FactKind::SecurityGroupState,
         }
     }
 }
 
 pub type Tags = BTreeMap<String, String>;
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct GroupFacts {
     pub group_id: String,
     pub group_name: Option<String>,
     pub tags: Tags,
+    /// Every rule of the group (filled in only for a [`FactRequest::SecurityGroupState`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<GroupRule>,
+}
+
+/// One rule of a security group as it is now.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GroupRule {
+    pub rule_id: String,
+    pub egress: bool,
+    #[serde(flatten)]
+    pub permission: Permission,
 }
 
 /// What the caller knows. Empty at first; filled with the answers to the requests.
@@ -86,6 +151,8 @@ pub struct Facts {
     /// Access key id -> owning user (None: no such key in this account).
     pub key_owners: BTreeMap<String, Option<String>>,
     pub network_acls: BTreeMap<String, Tags>,
+    /// Security groups as they are now, by id (None: no such group).
+    pub group_states: BTreeMap<String, Option<GroupFacts>>,
     /// Offline (the CLI): facts not given are taken as absent instead of requested, and the
     /// decision says what it assumed.
     pub offline: bool,
@@ -137,6 +204,16 @@ impl Facts {
         }
     }
 
+    pub(crate) fn group_state(&self, id: &str) -> Known<Option<GroupFacts>> {
+        match self.group_states.get(id) {
+            Some(g) => Known::Yes(g.clone()),
+            None if self.offline => Known::Yes(None),
+            None => Known::Need(FactRequest::SecurityGroupState {
+                group_id: id.to_string(),
+            }),
+        }
+    }
+
     pub(crate) fn nacl_tags(&self, id: &str) -> Known<Tags> {
         match self.network_acls.get(id) {
             Some(t) => Known::Yes(t.clone()),
@@ -151,7 +228,7 @@ impl Facts {
 /// What an account looks like, as far as facts go: the answers a lookup would give. The
 /// tests describe their emulated account with one (events/meta/world.json), and
 /// `trailguard decide --world FILE` decides with it instead of assuming facts absent.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct World {
     pub security_groups: Vec<GroupFacts>,
@@ -208,6 +285,11 @@ impl World {
                     access_key_id.clone(),
                     self.key_owners.get(access_key_id).cloned(),
                 );
+            }
+            FactRequest::SecurityGroupState { group_id } => {
+                facts
+                    .group_states
+                    .insert(group_id.clone(), self.group(Some(group_id), None));
             }
             FactRequest::NetworkAcl { network_acl_id } => {
                 facts.network_acls.insert(

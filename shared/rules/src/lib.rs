@@ -12,6 +12,7 @@ pub mod event;
 pub mod facts;
 pub mod glob;
 pub mod guards;
+pub mod ids;
 pub mod lenient;
 pub mod net;
 pub mod ops;
@@ -47,13 +48,79 @@ pub fn decide_guard(guard: Guard, event: &Event, policy: &Policy, facts: &Facts)
 }
 
 fn run(guard: Guard, event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
-    match (guard.spec().decide)(event, policy, facts) {
+    let verdict = match (guard.spec().decide)(event, policy, facts) {
+        Verdict::Decided(d) => {
+            let bad = invalid_targets(
+                d.actions
+                    .iter()
+                    .map(|a| (a.type_name(), a.step().targets())),
+            );
+            if bad.is_empty() {
+                Verdict::Decided(d)
+            } else {
+                Verdict::Decided(not_acted_on(event, bad, Some(d)))
+            }
+        }
+        Verdict::NeedFacts(requests) => {
+            let bad = invalid_targets(requests.iter().map(|r| ("lookup", r.targets())));
+            if bad.is_empty() {
+                Verdict::NeedFacts(requests)
+            } else {
+                Verdict::Decided(not_acted_on(event, bad, None))
+            }
+        }
+    };
+    match verdict {
         Verdict::Decided(mut d) => {
             d.guard = Some(guard);
             d.mode = policy.mode(guard);
             Verdict::Decided(d)
         }
         need => need,
+    }
+}
+
+/// The targets that cannot be real ids, described: `type.field = value is not a valid id`.
+fn invalid_targets<'a>(targets: impl Iterator<Item = (&'a str, Vec<ids::Target>)>) -> Vec<String> {
+    targets
+        .flat_map(|(what, ts)| {
+            ts.into_iter()
+                .filter(|t| !t.kind.is_valid(&t.value))
+                .map(move |t| {
+                    format!(
+                        "{what}.{} = `{}` is not a valid id (expected {})",
+                        t.field,
+                        t.value,
+                        t.kind.expected()
+                    )
+                })
+        })
+        .collect()
+}
+
+/// A plan or a lookup whose targets are not all real ids (a published or redacted event:
+/// `sg-xxxx`, `ACCESS_KEY_ID_HERE`, `...`) becomes a notice that names the field: trailguard
+/// never calls AWS with a target that cannot exist.
+fn not_acted_on(event: &Event, bad: Vec<String>, planned: Option<Decision>) -> Decision {
+    let (notice, reason, assumed) = match planned {
+        Some(d) => (d.notice, d.reason, d.assumed),
+        None => (
+            None,
+            format!("{} needs a lookup first", event.name()),
+            vec![],
+        ),
+    };
+    let mut n = notice.unwrap_or(Notice {
+        severity: Severity::Medium,
+        title: event.name(),
+        details: vec![],
+    });
+    n.title = format!("Not acted on, the target is not a valid id: {}", n.title);
+    n.details.extend(bad.iter().cloned());
+    Decision {
+        reason: format!("target is not a valid id: {} ({reason})", bad.join("; ")),
+        assumed,
+        ..Decision::notify("", n)
     }
 }
 

@@ -67,6 +67,15 @@ impl Serialize for Protocol {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for Protocol {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Protocol, D::Error> {
+        let raw = crate::lenient::Text::deserialize(d)?;
+        raw.get()
+            .and_then(Protocol::parse)
+            .ok_or_else(|| serde::de::Error::custom(format!("not a protocol: {:?}", raw.get())))
+    }
+}
+
 /// An inclusive port range.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct PortRange {

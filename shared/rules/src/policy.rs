@@ -75,6 +75,7 @@ pub struct PolicyFile {
     revoke_sessions: bool,
     tag_users: bool,
     key_activity_hours: u32,
+    notify_root_activity: bool,
     network_acl: NetworkAclFile,
     cloudtrail: CloudTrailFile,
 }
@@ -187,6 +188,9 @@ pub struct Policy {
     pub tag_users: bool,
     /// How far back the key-activity summary looks; 0 switches it off.
     pub key_activity_hours: u32,
+    /// Tell people about any successful call made with root credentials, and about
+    /// GuardDuty root findings at any severity.
+    pub notify_root_activity: bool,
     pub nacl_ephemeral_ports: Vec<PortSpec>,
     pub nacl_on_replace: OnReplace,
     pub revert_trail_settings: bool,
@@ -241,6 +245,7 @@ impl Default for Policy {
             revoke_sessions: true,
             tag_users: true,
             key_activity_hours: 24,
+            notify_root_activity: true,
             nacl_ephemeral_ports: vec![
                 tcp(1024, 65535),
                 PortSpec {
@@ -439,6 +444,7 @@ impl Policy {
             revoke_sessions: file.revoke_sessions,
             tag_users: file.tag_users,
             key_activity_hours: file.key_activity_hours,
+            notify_root_activity: file.notify_root_activity,
             nacl_ephemeral_ports: specs(
                 "network_acl.ephemeral_ports",
                 &file.network_acl.ephemeral_ports,
@@ -477,6 +483,7 @@ impl Policy {
             revoke_sessions: self.revoke_sessions,
             tag_users: self.tag_users,
             key_activity_hours: self.key_activity_hours,
+            notify_root_activity: self.notify_root_activity,
             network_acl: NetworkAclFile {
                 ephemeral_ports: strings(&self.nacl_ephemeral_ports),
                 on_replace: self.nacl_on_replace,

@@ -268,9 +268,9 @@ fn policy_knobs_change_decisions() {
     // Egress denied by policy.
     let p = Policy::from_json(r#"{"egress_denied_ports": ["tcp/25"]}"#).unwrap();
     let mut raw = load("aws.ec2-AuthorizeSecurityGroupEgress-protected-group.json");
-    raw["detail"]["requestParameters"]["groupId"] = "sg-0123".into();
+    raw["detail"]["requestParameters"]["groupId"] = "sg-0123456789abcdef0".into();
     raw["detail"]["responseElements"]["securityGroupRuleSet"]["items"][0]["groupId"] =
-        "sg-0123".into();
+        "sg-0123456789abcdef0".into();
     let e = Event::parse(&raw).unwrap();
     assert_eq!(
         decide_offline(&e, &p).kind,

@@ -114,11 +114,14 @@ fn facts_for_everything() -> Facts {
         own_role_arn: Some("arn:aws:iam::123456789012:role/trailguard".into()),
         ..Facts::default()
     };
-    f.security_groups.push(GroupFacts {
+    let group = GroupFacts {
         group_id: "sg-0a1b2c3d4e5f60789".into(),
         group_name: Some("default".into()),
         tags: Default::default(),
-    });
+        rules: vec![],
+    };
+    f.security_groups.push(group.clone());
+    f.group_states.insert(group.group_id.clone(), Some(group));
     f.rules_looked_up = true;
     f
 }

@@ -246,3 +246,107 @@ pub async fn create_user_with_keys(
     }
     (name, keys)
 }
+
+// ---- IAM users and their keys ----
+
+pub struct User {
+    pub name: String,
+    pub key1: String,
+    pub key2: String,
+    pub iam: aws_sdk_iam::Client,
+}
+
+pub async fn user_with_two_keys(sdk: &aws_config::SdkConfig) -> User {
+    let iam = aws_sdk_iam::Client::new(sdk);
+    let (name, keys) = create_user_with_keys(&iam, "bob", 2).await;
+    User {
+        name,
+        key1: keys[0].clone(),
+        key2: keys[1].clone(),
+        iam,
+    }
+}
+
+pub async fn status(u: &User, key: &str) -> String {
+    let keys = u
+        .iam
+        .list_access_keys()
+        .user_name(&u.name)
+        .send()
+        .await
+        .unwrap();
+    keys.access_key_metadata()
+        .iter()
+        .find(|k| k.access_key_id() == Some(key))
+        .and_then(|k| k.status())
+        .map(|s| s.as_str().to_string())
+        .unwrap_or("missing".into())
+}
+
+pub async fn deny_policy(u: &User) -> Option<Value> {
+    let r = u
+        .iam
+        .get_user_policy()
+        .user_name(&u.name)
+        .policy_name("trailguard-revoke-older-sessions")
+        .send()
+        .await
+        .ok()?;
+    let doc = r.policy_document();
+    let decoded = urlencoding_decode(doc);
+    serde_json::from_str(&decoded).ok()
+}
+
+pub fn urlencoding_decode(s: &str) -> String {
+    // IAM returns policy documents URL-encoded.
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(if bytes[i] == b'+' { b' ' } else { bytes[i] });
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+pub async fn tags(u: &User) -> Vec<(String, String)> {
+    u.iam
+        .list_user_tags()
+        .user_name(&u.name)
+        .send()
+        .await
+        .unwrap()
+        .tags()
+        .iter()
+        .map(|t| (t.key().to_string(), t.value().to_string()))
+        .collect()
+}
+
+/// What a user's containment changes, to compare across deliveries: both keys' status, the
+/// inline policies, and the tag keys.
+pub async fn user_state(u: &User) -> (String, String, Vec<String>, Vec<String>) {
+    let policies = u
+        .iam
+        .list_user_policies()
+        .user_name(&u.name)
+        .send()
+        .await
+        .unwrap()
+        .policy_names()
+        .to_vec();
+    let mut tag_keys: Vec<String> = tags(u).await.into_iter().map(|(k, _)| k).collect();
+    tag_keys.sort();
+    (
+        status(u, &u.key1).await,
+        status(u, &u.key2).await,
+        policies,
+        tag_keys,
+    )
+}

@@ -222,6 +222,10 @@ impl Ec2Port for Fake {
             .map(|(k, v)| (k.clone(), *v))
             .collect())
     }
+    async fn group_state(&self, group_id: &str) -> PortResult<Option<GroupFacts>> {
+        self.record(format!("DescribeGroupState({group_id})"));
+        Ok(self.world.group(Some(group_id), None))
+    }
     async fn delete_nacl_entry(
         &self,
         acl_id: &str,

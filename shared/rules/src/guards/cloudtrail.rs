@@ -25,6 +25,7 @@ pub static GUARD: GuardSpec = GuardSpec {
                 "eventSource": ["cloudtrail.amazonaws.com"],
                 "eventName": ["StopLogging", "DeleteTrail", "UpdateTrail",
                               "PutEventSelectors", "PutInsightSelectors"],
+                "eventType": ["AwsApiCall"],
                 "errorCode": [{"exists": false}]
             }
         }"#,

@@ -37,6 +37,7 @@ pub static GUARD: GuardSpec = GuardSpec {
                               "StopConfigurationRecorder", "DeleteConfigurationRecorder",
                               "DeleteDeliveryChannel",
                               "LeaveOrganization"],
+                "eventType": ["AwsApiCall"],
                 "errorCode": [{"exists": false}]
             }
         }"#,

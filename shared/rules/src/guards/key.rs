@@ -9,9 +9,11 @@ use crate::action::{
 use crate::decision::{Decision, Verdict};
 use crate::event::{
     CloudTrailRecord, Event, EventBody, GuardDutyFinding, HealthDetail, ManualRequest,
+    SecurityHubDetail,
 };
 use crate::facts::{FactKind, FactRequest, Facts, Known};
 use crate::guards::{Delivery, GuardSpec, Trigger};
+use crate::ids::IdKind;
 use crate::lenient::str_any;
 use crate::policy::{is_access_key_id, Policy};
 
@@ -50,46 +52,52 @@ pub static GUARD: GuardSpec = GuardSpec {
             condition: None,
         },
         Trigger {
-            rule: "RootSignIn",
+            rule: "SecurityHubGuardDuty",
             pattern: r#"{
-                "source": ["aws.signin"],
-                "detail-type": ["AWS Console Sign In via CloudTrail"],
-                "detail": {
-                    "eventName": ["ConsoleLogin"],
-                    "userIdentity": {"type": ["Root"]},
-                    "responseElements": {"ConsoleLogin": ["Success"]}
-                }
+                "source": ["aws.securityhub"],
+                "detail-type": ["Security Hub Findings - Imported"],
+                "detail": {"findings": {
+                    "ProductArn": [{"suffix": ":product/aws/guardduty"}],
+                    "Resources": {"Type": ["AwsIamAccessKey"]},
+                    "RecordState": ["ACTIVE"]
+                }}
             }"#,
             delivery: Delivery::Changes,
             excludes_own_role: false,
             condition: None,
         },
+        // Any successful call with root credentials, reads included: root usage itself is
+        // the signal (CIS AWS Foundations 1.7), and root calls are few.
         Trigger {
-            rule: "RootAccessKey",
+            rule: "RootActivity",
             pattern: r#"{
-                "source": ["aws.iam"],
-                "detail-type": ["AWS API Call via CloudTrail"],
+                "detail-type": ["AWS API Call via CloudTrail", "AWS Console Sign In via CloudTrail"],
                 "detail": {
-                    "eventName": ["CreateAccessKey"],
-                    "userIdentity": {"type": ["Root"]},
+                    "userIdentity": {"type": ["Root"], "invokedBy": [{"exists": false}]},
+                    "eventType": ["AwsApiCall", "AwsConsoleSignIn"],
                     "errorCode": [{"exists": false}]
                 }
             }"#,
-            delivery: Delivery::Changes,
+            delivery: Delivery::ChangesAndReads,
             excludes_own_role: false,
             condition: None,
         },
+        // AWS's quarantine of a user with an exposed key: the managed policy attached, or
+        // (its newer form) an inline policy of that name put, in any partition.
         Trigger {
             rule: "QuarantinePolicy",
             pattern: r#"{
                 "source": ["aws.iam"],
                 "detail-type": ["AWS API Call via CloudTrail"],
                 "detail": {
-                    "eventName": ["AttachUserPolicy"],
-                    "requestParameters": {
-                        "policyArn": [{"wildcard": "arn:*:iam::aws:policy/AWSCompromisedKeyQuarantine*"}]
-                    },
-                    "errorCode": [{"exists": false}]
+                    "eventType": ["AwsApiCall"],
+                    "errorCode": [{"exists": false}],
+                    "$or": [
+                        {"eventName": ["AttachUserPolicy"],
+                         "requestParameters": {"policyArn": [{"wildcard": "arn:*:iam::aws:policy/AWSCompromisedKeyQuarantine*"}]}},
+                        {"eventName": ["PutUserPolicy"],
+                         "requestParameters": {"policyName": [{"prefix": "AWSCompromisedKeyQuarantine"}]}}
+                    ]
                 }
             }"#,
             delivery: Delivery::Changes,
@@ -102,7 +110,10 @@ pub static GUARD: GuardSpec = GuardSpec {
             rule: "HoneytokenRule",
             pattern: r#"{
                 "detail-type": ["AWS API Call via CloudTrail", "AWS Console Sign In via CloudTrail"],
-                "detail": {"userIdentity": {"accessKeyId": ["{{HoneytokenAccessKeyIds}}"]}}
+                "detail": {
+                    "userIdentity": {"accessKeyId": ["{{HoneytokenAccessKeyIds}}"]},
+                    "eventType": ["AwsApiCall", "AwsConsoleSignIn"]
+                }
             }"#,
             delivery: Delivery::ChangesAndReads,
             excludes_own_role: false,
@@ -115,6 +126,7 @@ pub static GUARD: GuardSpec = GuardSpec {
                 "detail-type": ["AWS API Call via CloudTrail"],
                 "detail": {
                     "userIdentity": {"accessKeyId": [{"prefix": "AKIA"}]},
+                    "eventType": ["AwsApiCall"],
                     "errorCode": [{"exists": false}]
                 }
             }"#,
@@ -135,8 +147,9 @@ pub static GUARD: GuardSpec = GuardSpec {
     compiled: OnceLock::new(),
 };
 
-/// AWS attaches policies of this name to users whose keys it found exposed.
-const QUARANTINE_POLICY_MARKER: &str = ":policy/AWSCompromisedKeyQuarantine";
+/// AWS attaches policies of this name (`AWSCompromisedKeyQuarantineV2`, an inline
+/// `AWSCompromisedKeyQuarantineV3`, ...) to users whose keys it found exposed.
+const QUARANTINE_POLICY: &str = "AWSCompromisedKeyQuarantine";
 
 pub fn decide(event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
     match &event.body {
@@ -144,6 +157,7 @@ pub fn decide(event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
         EventBody::GuardDuty(f) => guardduty(event, f, policy, facts),
         EventBody::Manual(m) => manual(event, m, policy, facts),
         EventBody::CloudTrail(r) => cloudtrail(event, r, policy, facts),
+        EventBody::SecurityHub(d) => security_hub(event, d, policy, facts),
         EventBody::Other => Verdict::Decided(Decision::ignore(format!(
             "events from {} ({}) are not acted on",
             event.envelope.source.as_deref().unwrap_or("?"),
@@ -169,26 +183,43 @@ fn health(event: &Event, h: &HealthDetail, policy: &Policy, facts: &Facts) -> Ve
             "AWS Health RISK event {code} is not an AWS_RISK_* credential event"
         )));
     }
-    let keys: Vec<String> = h
+    type Entities = Vec<(usize, String)>;
+    let (keys, not_keys): (Entities, Entities) = h
         .affected_entities
         .iter()
-        .filter_map(|e| e.entity_value.0.clone())
-        .filter(|k| is_access_key_id(k))
-        .collect();
+        .enumerate()
+        .filter_map(|(i, e)| Some((i, e.entity_value.0.clone()?)))
+        .partition(|(_, k)| IdKind::AccessKey.is_valid(k));
+    let keys: Vec<String> = keys.into_iter().map(|(_, k)| k).collect();
     let description = h
         .event_description
         .iter()
         .find_map(|d| d.latest_description.0.clone());
     if keys.is_empty() {
+        let mut details: Vec<String> = not_keys
+            .iter()
+            .map(|(i, v)| {
+                format!(
+                    "affectedEntities[{i}].entityValue = `{v}` is not a valid id (expected {})",
+                    IdKind::AccessKey.expected()
+                )
+            })
+            .collect();
+        details.extend(description);
         let notice = Notice {
             severity: Severity::High,
             title: format!("AWS Health {code} names no access key"),
-            details: description.into_iter().collect(),
+            details,
         };
-        return Verdict::Decided(Decision::notify(
-            "the risk event names no access key id to contain",
-            notice,
-        ));
+        let reason = if not_keys.is_empty() {
+            "the risk event names no access key id to contain".to_string()
+        } else {
+            format!(
+                "target is not a valid id: affectedEntities[{}].entityValue = `{}`",
+                not_keys[0].0, not_keys[0].1
+            )
+        };
+        return Verdict::Decided(Decision::notify(reason, notice));
     }
     let context = Context {
         why: format!("AWS Health {code}"),
@@ -220,7 +251,14 @@ fn guardduty(event: &Event, f: &GuardDutyFinding, policy: &Policy, facts: &Facts
             "GuardDuty finding {ftype} is archived"
         )));
     }
-    if severity < policy.guardduty_notify_at {
+    let root = f
+        .resource
+        .access_key_details
+        .as_ref()
+        .is_some_and(|d| d.user_type.get().is_some_and(|t| t.eq_ignore_ascii_case("Root")));
+    // Root usage is always worth telling (GuardDuty rates RootCredentialUsage 2, below
+    // any sensible notify_at), when the policy says so.
+    if severity < policy.guardduty_notify_at && !(root && policy.notify_root_activity) {
         return Verdict::Decided(Decision::ignore(format!(
             "GuardDuty {ftype} severity {severity} is below notify_at {}",
             policy.guardduty_notify_at
@@ -424,11 +462,14 @@ fn cloudtrail(event: &Event, r: &CloudTrailRecord, policy: &Policy, facts: &Fact
             "the call was made by trailguard's own role {own}"
         )));
     }
+    if let Some(d) = super::not_the_call(r) {
+        return Verdict::Decided(d);
+    }
     let who = id.display();
     let base_details = vec![
         format!("call: {name} by {who}"),
         format!("from: {ip}"),
-        format!("user agent: {}", r.user_agent.as_deref().unwrap_or("?")),
+        format!("user agent: {}", r.user_agent.get().unwrap_or("?")),
     ];
     // A honeytoken has no legitimate use: any call with it, failed or not, is an intruder
     // holding it. Failed calls are the usual case, as honeytokens carry no permissions.
@@ -451,69 +492,25 @@ fn cloudtrail(event: &Event, r: &CloudTrailRecord, policy: &Policy, facts: &Fact
         };
         return contain_keys(event, vec![(key, user)], context, policy, facts);
     }
-    if r.error_code.is_some() {
+    if let Some(code) = r.error_code.get() {
         return Verdict::Decided(Decision::ignore(format!(
-            "the call failed ({}): nothing to contain",
-            r.error_code.as_deref().unwrap_or_default()
+            "the call failed ({code}): nothing to contain"
         )));
     }
-    if id.is_type("Root") {
-        let console_success = name == "ConsoleLogin"
-            && str_any(&r.response_elements, &["ConsoleLogin"]).as_deref() == Some("Success");
-        let root_key =
-            name == "CreateAccessKey" && str_any(&r.request_parameters, &["userName"]).is_none();
-        if console_success || root_key {
-            let title = if console_success {
-                format!("Root console sign-in from {ip}")
-            } else {
-                format!("Root access key created from {ip}")
-            };
-            let notice = Notice {
-                severity: Severity::Critical,
-                title,
-                details: base_details,
-            };
-            return Verdict::Decided(Decision::notify(
-                "root credentials used: no API can contain root, a human must review",
-                notice,
-            ));
+    let sign_in = str_any(&r.response_elements, &["ConsoleLogin"]);
+    if name == "ConsoleLogin" && sign_in.as_deref() != Some("Success") {
+        return Verdict::Decided(Decision::ignore(format!(
+            "a sign-in that did not succeed ({}) changes nothing",
+            sign_in.as_deref().unwrap_or("no result in the event")
+        )));
+    }
+    if id.is_type("Root") && id.invoked_by.is_absent() {
+        if let Some(d) = root_activity(r, &name, &ip, policy, base_details.clone()) {
+            return Verdict::Decided(d);
         }
     }
-    if name == "AttachUserPolicy" {
-        let arn = str_any(&r.request_parameters, &["policyArn"]).unwrap_or_default();
-        if arn.contains(QUARANTINE_POLICY_MARKER) {
-            let Some(user) = str_any(&r.request_parameters, &["userName"]) else {
-                return Verdict::Decided(Decision::ignore(
-                    "AWSCompromisedKeyQuarantine attached, but the event names no user",
-                ));
-            };
-            let mut details = base_details;
-            details.push(format!(
-                "AWS attached {arn} to user {user}: AWS believes a key of this user is exposed"
-            ));
-            if !policy.revoke_sessions {
-                let notice = Notice {
-                    severity: Severity::Critical,
-                    title: format!("AWS quarantined user {user}"),
-                    details,
-                };
-                return Verdict::Decided(Decision::notify(
-                    "revoke_sessions is off in the policy: notify only",
-                    notice,
-                ));
-            }
-            let notice = Notice {
-                severity: Severity::Critical,
-                title: format!("AWS quarantined user {user}: older sessions revoked"),
-                details,
-            };
-            let action = revoke_sessions(PrincipalKind::User, &user);
-            return Verdict::Decided(Decision::remediate(
-                format!("{arn} attached to {user}"),
-                vec![action],
-                notice,
-            ));
-        }
+    if let Some(v) = quarantine(event, r, &name, policy, base_details.clone()) {
+        return v;
     }
     if !policy.trusted_networks.is_empty()
         && key.starts_with("AKIA")
@@ -535,6 +532,131 @@ fn cloudtrail(event: &Event, r: &CloudTrailRecord, policy: &Policy, facts: &Fact
     Verdict::Decided(Decision::ignore(format!(
         "{name} by {who}: no access-key signal"
     )))
+}
+
+/// A successful call made with root credentials (not by an AWS service on root's behalf).
+/// No API can disable root: people are told. A console sign-in and a root access key are
+/// always told; any other call when `notify_root_activity` is on (CIS AWS Foundations 1.7).
+fn root_activity(
+    r: &CloudTrailRecord,
+    name: &str,
+    ip: &str,
+    policy: &Policy,
+    details: Vec<String>,
+) -> Option<Decision> {
+    let for_user = str_any(&r.request_parameters, &["userName"]);
+    let (severity, title) = match (name, &for_user) {
+        ("ConsoleLogin", _) => (Severity::Critical, format!("Root console sign-in from {ip}")),
+        ("CreateAccessKey", None) => (Severity::Critical, format!("Root access key created from {ip}")),
+        _ if !policy.notify_root_activity => return None,
+        ("CreateAccessKey", Some(u)) => (
+            Severity::High,
+            format!("Root created an access key for user {u} from {ip}"),
+        ),
+        _ => (Severity::High, format!("Root credentials used for {name} from {ip}")),
+    };
+    Some(Decision::notify(
+        "root credentials used: no API can contain root, a human must review",
+        Notice {
+            severity,
+            title,
+            details,
+        },
+    ))
+}
+
+/// AWS's own quarantine of a user whose key it found exposed: the managed policy
+/// `AWSCompromisedKeyQuarantine*` attached (`AttachUserPolicy`), or, in its newer form, an
+/// inline policy of that name (`PutUserPolicy`). The user's older sessions are revoked and
+/// the user tagged: AWS's policy denies some actions, not everything a session can do.
+fn quarantine(
+    event: &Event,
+    r: &CloudTrailRecord,
+    name: &str,
+    policy: &Policy,
+    mut details: Vec<String>,
+) -> Option<Verdict> {
+    let rp = &r.request_parameters;
+    let marker = match name {
+        "AttachUserPolicy" => str_any(rp, &["policyArn"])
+            .filter(|a| a.rsplit('/').next().is_some_and(|n| n.starts_with(QUARANTINE_POLICY)))?,
+        "PutUserPolicy" => {
+            if rp.is_null() {
+                return Some(Verdict::Decided(Decision::ignore(
+                    "PutUserPolicy without request parameters proves nothing about quarantine",
+                )));
+            }
+            str_any(rp, &["policyName"]).filter(|n| n.starts_with(QUARANTINE_POLICY))?
+        }
+        _ => return None,
+    };
+    let Some(user) = str_any(rp, &["userName"]) else {
+        return Some(Verdict::Decided(Decision::ignore(format!(
+            "{marker} applied, but the event names no user"
+        ))));
+    };
+    details.push(format!(
+        "AWS applied {marker} to user {user}: AWS believes a key of this user is exposed"
+    ));
+    let account = event.account().unwrap_or("*");
+    if let Some(p) = policy.is_exempt_principal(&[&format!("arn:aws:iam::{account}:user/{user}")]) {
+        return Some(Verdict::Decided(Decision::notify(
+            format!("user {user} is exempt by policy pattern `{p}`: notify only"),
+            Notice {
+                severity: Severity::Critical,
+                title: format!("AWS quarantined exempt user {user}"),
+                details,
+            },
+        )));
+    }
+    let mut actions: Vec<Action> = Vec::new();
+    if policy.revoke_sessions {
+        actions.push(revoke_sessions(PrincipalKind::User, &user));
+    }
+    if policy.tag_users {
+        actions.push(
+            TagUser {
+                user_name: Some(user.clone()),
+                key: QUARANTINE_TAG.into(),
+                reason: format!("AWS quarantine policy {marker}"),
+            }
+            .into(),
+        );
+    }
+    let notice = |title: String| Notice {
+        severity: Severity::Critical,
+        title,
+        details: details.clone(),
+    };
+    Some(Verdict::Decided(if actions.is_empty() {
+        Decision::notify(
+            "revoke_sessions and tag_users are off in the policy: notify only",
+            notice(format!("AWS quarantined user {user}")),
+        )
+    } else {
+        Decision::remediate(
+            format!("{marker} applied to {user}"),
+            actions,
+            notice(format!("AWS quarantined user {user}: older sessions revoked")),
+        )
+    }))
+}
+
+/// Security Hub findings: GuardDuty's, carried in ASFF, decided as the native finding is.
+fn security_hub(event: &Event, d: &SecurityHubDetail, policy: &Policy, facts: &Facts) -> Verdict {
+    let Some(f) = d.findings.iter().find(|f| f.is_guardduty()) else {
+        return Verdict::Decided(Decision::ignore(format!(
+            "Security Hub finding from {} is not a GuardDuty finding",
+            d.findings.first().map(|f| f.product()).unwrap_or_else(|| "no product".into())
+        )));
+    };
+    if let Some(why) = f.closed() {
+        return Verdict::Decided(Decision::ignore(format!(
+            "GuardDuty finding {} in Security Hub is closed: {why}",
+            f.guardduty_type().unwrap_or_default()
+        )));
+    }
+    guardduty(event, &f.as_guardduty(), policy, facts)
 }
 
 fn revoke_sessions(principal: PrincipalKind, name: &str) -> Action {

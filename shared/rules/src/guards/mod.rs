@@ -125,7 +125,12 @@ impl Guard {
             .actions
             .iter()
             .flat_map(|a| a.ops.iter().map(|o| o.iam))
-            .chain(self.0.facts.iter().map(|f| f.op().iam))
+            .chain(
+                self.0
+                    .facts
+                    .iter()
+                    .flat_map(|f| f.ops().iter().map(|o| o.iam)),
+            )
             .chain(ops::NOTIFY.iter().map(|o| o.iam))
             .collect()
     }
@@ -219,10 +224,26 @@ impl Serialize for Guard {
     }
 }
 
-/// The checks every guard of a CloudTrail change makes first: the call failed (nothing
-/// changed), the change is trailguard's own (acting on it would loop), or the principal is
-/// exempt by policy.
+/// CloudTrail also writes records about a call that are not the call: the VPC endpoint's
+/// view of it (`AwsVpceEvent`), records of what a service did (`AwsServiceEvent`), Insights.
+/// Only the call itself (`AwsApiCall`, and `AwsConsoleSignIn` for a sign-in) is acted on; a
+/// record without an event type (old records) is taken as the call.
+pub(crate) fn not_the_call(r: &CloudTrailRecord) -> Option<Decision> {
+    let t = r.event_type.get()?;
+    (!["AwsApiCall", "AwsConsoleSignIn"].contains(&t)).then(|| {
+        Decision::ignore(format!(
+            "a CloudTrail {t} record is about a call, not the call itself: only AwsApiCall and AwsConsoleSignIn records are acted on"
+        ))
+    })
+}
+
+/// The checks every guard of a CloudTrail change makes first: the record is not the call
+/// itself, the call failed (nothing changed), the change is trailguard's own (acting on it
+/// would loop), or the principal is exempt by policy.
 pub(crate) fn preamble(r: &CloudTrailRecord, policy: &Policy, facts: &Facts) -> Option<Decision> {
+    if let Some(d) = not_the_call(r) {
+        return Some(d);
+    }
     if let Some(code) = r.error_code.get() {
         return Some(Decision::ignore(format!(
             "the call failed ({code}): nothing changed"

@@ -23,6 +23,7 @@ pub static GUARD: GuardSpec = GuardSpec {
             "detail": {
                 "eventSource": ["ec2.amazonaws.com"],
                 "eventName": ["CreateNetworkAclEntry", "ReplaceNetworkAclEntry"],
+                "eventType": ["AwsApiCall"],
                 "errorCode": [{"exists": false}]
             }
         }"#,

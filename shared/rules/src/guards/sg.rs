@@ -8,8 +8,8 @@ use crate::action::{
     Action, AuthorizePermissions, Notice, Permission, RevokePermissions, RevokeRules, Severity,
 };
 use crate::decision::{Decision, Verdict};
-use crate::event::Event;
-use crate::facts::{tag_is_true, FactKind, Facts, Known};
+use crate::event::{Event, EventBody};
+use crate::facts::{tag_is_true, FactKind, FactRequest, Facts, GroupFacts, Known};
 use crate::guards::{Delivery, GuardSpec, Trigger};
 use crate::lenient::{bool_any, int_any, items_any, str_any};
 use crate::net::{Peer, Protocol};
@@ -19,7 +19,8 @@ pub static GUARD: GuardSpec = GuardSpec {
     name: "security_group",
     function: "revert-security-group",
     summary: "Reverts security-group rules that open a group to the internet.",
-    triggers: &[Trigger {
+    triggers: &[
+        Trigger {
         rule: "SecurityGroupChange",
         pattern: r#"{
             "source": ["aws.ec2"],
@@ -29,14 +30,41 @@ pub static GUARD: GuardSpec = GuardSpec {
                 "eventName": ["AuthorizeSecurityGroupIngress", "AuthorizeSecurityGroupEgress",
                               "ModifySecurityGroupRules",
                               "RevokeSecurityGroupIngress", "RevokeSecurityGroupEgress"],
+                "eventType": ["AwsApiCall"],
                 "errorCode": [{"exists": false}]
             }
         }"#,
         delivery: Delivery::Changes,
         excludes_own_role: true,
         condition: None,
-    }],
-    facts: &[FactKind::SecurityGroup, FactKind::SecurityGroupRules],
+    },
+        // Security Hub's control findings about open groups: they name the group, and the
+        // function decides on its rules as they are.
+        Trigger {
+            rule: "SecurityHubControl",
+            pattern: r#"{
+                "source": ["aws.securityhub"],
+                "detail-type": ["Security Hub Findings - Imported"],
+                "detail": {"findings": {
+                    "Compliance": {"Status": ["FAILED"]},
+                    "RecordState": ["ACTIVE"],
+                    "Resources": {"Type": ["AwsEc2SecurityGroup"]},
+                    "$or": [
+                        {"Compliance": {"SecurityControlId": ["EC2.18", "EC2.19", "EC2.2"]}},
+                        {"ProductFields": {"ControlId": ["EC2.18", "EC2.19", "EC2.2"]}}
+                    ]
+                }}
+            }"#,
+            delivery: Delivery::Changes,
+            excludes_own_role: false,
+            condition: None,
+        },
+    ],
+    facts: &[
+        FactKind::SecurityGroup,
+        FactKind::SecurityGroupRules,
+        FactKind::SecurityGroupState,
+    ],
     actions: &[
         &RevokeRules::INFO,
         &RevokePermissions::INFO,
@@ -56,6 +84,9 @@ struct Rule {
 }
 
 pub fn decide(event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
+    if let EventBody::SecurityHub(d) = &event.body {
+        return security_hub(d, policy, facts);
+    }
     let Some(r) = event.cloudtrail() else {
         return Verdict::Decided(Decision::ignore("not a CloudTrail event"));
     };
@@ -216,37 +247,7 @@ fn decide_added(
                 .join("; "),
         )
     };
-    let mut actions: Vec<Action> = Vec::new();
-    for egress in [false, true] {
-        let part: Vec<&Rule> = targets.iter().filter(|r| r.egress == egress).collect();
-        if part.is_empty() {
-            continue;
-        }
-        let ids: Option<Vec<String>> = part.iter().map(|r| r.id.clone()).collect();
-        match (ids, &gid) {
-            (Some(rule_ids), Some(g)) => actions.push(
-                RevokeRules {
-                    group_id: g.clone(),
-                    egress,
-                    rule_ids,
-                }
-                .into(),
-            ),
-            _ => actions.push(
-                RevokePermissions {
-                    group_id: gid.clone(),
-                    group_name: if gid.is_none() {
-                        group_name.clone()
-                    } else {
-                        None
-                    },
-                    egress,
-                    permissions: part.iter().map(|r| r.perm.clone()).collect(),
-                }
-                .into(),
-            ),
-        }
-    }
+    let actions = revert_actions(&gid, &group_name, &targets);
     let kept: Vec<String> = rules
         .iter()
         .filter(|r| {
@@ -281,6 +282,182 @@ fn decide_added(
         Decision::remediate(reason, actions, notice),
         assumed,
     ))
+}
+
+/// Revoke `targets`, one action per direction: by rule id when every target has one (one
+/// EC2 call, exactly those rules), else by their permissions.
+fn revert_actions(gid: &Option<String>, group_name: &Option<String>, targets: &[Rule]) -> Vec<Action> {
+    let mut actions: Vec<Action> = Vec::new();
+    for egress in [false, true] {
+        let part: Vec<&Rule> = targets.iter().filter(|r| r.egress == egress).collect();
+        if part.is_empty() {
+            continue;
+        }
+        let ids: Option<Vec<String>> = part.iter().map(|r| r.id.clone()).collect();
+        match (ids, gid) {
+            (Some(rule_ids), Some(g)) => actions.push(
+                RevokeRules {
+                    group_id: g.clone(),
+                    egress,
+                    rule_ids,
+                }
+                .into(),
+            ),
+            _ => actions.push(
+                RevokePermissions {
+                    group_id: gid.clone(),
+                    group_name: if gid.is_none() {
+                        group_name.clone()
+                    } else {
+                        None
+                    },
+                    egress,
+                    permissions: part.iter().map(|r| r.perm.clone()).collect(),
+                }
+                .into(),
+            ),
+        }
+    }
+    actions
+}
+
+/// Decide on a group as it is now (a finding names the group, not the rule): revoke
+/// exactly the rules that violate the policy. Being protected says nothing here, as there is
+/// no change to revert; exempt still means hands off.
+pub fn decide_state(group: &GroupFacts, policy: &Policy, why: &str) -> Decision {
+    let gid = &group.group_id;
+    if tag_is_true(&group.tags, &policy.exempt_tag) {
+        return Decision::ignore(format!(
+            "security group {gid} is tagged {}=true",
+            policy.exempt_tag
+        ));
+    }
+    let rules: Vec<Rule> = group
+        .rules
+        .iter()
+        .map(|r| Rule {
+            id: Some(r.rule_id.clone()),
+            egress: r.egress,
+            perm: r.permission.clone(),
+        })
+        .collect();
+    let violations: Vec<(Rule, String)> = rules
+        .iter()
+        .filter_map(|r| violation(r, policy).map(|w| (r.clone(), w)))
+        .collect();
+    if violations.is_empty() {
+        return Decision::ignore(format!(
+            "no rule of {gid} violates the policy now ({} rule(s) checked)",
+            rules.len()
+        ));
+    }
+    let targets: Vec<Rule> = violations.iter().map(|(r, _)| r.clone()).collect();
+    let mut details: Vec<String> = violations
+        .iter()
+        .map(|(r, w)| format!("{} ({w})", r.id.as_deref().unwrap_or("?")))
+        .collect();
+    details.push(format!(
+        "kept: {} rule(s) the policy allows",
+        rules.len() - targets.len()
+    ));
+    details.push(why.to_string());
+    Decision::remediate(
+        violations
+            .iter()
+            .map(|(_, w)| w.clone())
+            .collect::<Vec<_>>()
+            .join("; "),
+        revert_actions(&Some(gid.clone()), &group.group_name, &targets),
+        Notice {
+            severity: Severity::High,
+            title: format!("Security group {gid} is open to the internet"),
+            details,
+        },
+    )
+}
+
+/// The Security Hub controls about security groups: EC2.18 (ingress beyond the authorised
+/// ports) and EC2.19 (high-risk ports) are decided on the group's rules now; EC2.2 (the
+/// default group allows traffic) is told, as emptying a default group breaks whatever
+/// relies on it.
+const CONTROLS: [&str; 3] = ["EC2.18", "EC2.19", "EC2.2"];
+
+fn security_hub(
+    d: &crate::event::SecurityHubDetail,
+    policy: &Policy,
+    facts: &Facts,
+) -> Verdict {
+    let found = d.findings.iter().find_map(|f| {
+        let control = f.control_id().filter(|c| CONTROLS.contains(&c.as_str()))?;
+        Some((f, control))
+    });
+    let Some((f, control)) = found else {
+        return Verdict::Decided(Decision::ignore(
+            "no Security Hub finding about a security-group control trailguard acts on",
+        ));
+    };
+    if let Some(why) = f.closed() {
+        return Verdict::Decided(Decision::ignore(format!("{control} finding is closed: {why}")));
+    }
+    if f.compliance_status().as_deref() != Some("FAILED") {
+        return Verdict::Decided(Decision::ignore(format!(
+            "{control} finding is not FAILED ({})",
+            f.compliance_status().unwrap_or_else(|| "no status".into())
+        )));
+    }
+    let group = f
+        .resources
+        .iter()
+        .filter(|r| r.resource_type.get() == Some("AwsEc2SecurityGroup"))
+        .find_map(|r| {
+            str_any(&r.details["AwsEc2SecurityGroup"], &["GroupId"]).or_else(|| {
+                r.id.get()
+                    .and_then(|id| id.rsplit_once("security-group/"))
+                    .map(|(_, g)| g.to_string())
+            })
+        });
+    let Some(gid) = group else {
+        return Verdict::Decided(Decision::ignore(format!(
+            "{control} finding names no security group"
+        )));
+    };
+    let why = format!(
+        "Security Hub {control}: {}",
+        f.title.get().unwrap_or("security group control failed")
+    );
+    if control == "EC2.2" {
+        let notice = Notice {
+            severity: Severity::Medium,
+            title: format!("Default security group {gid} allows traffic"),
+            details: vec![
+                why,
+                "remove the default group's rules by hand once nothing relies on them".into(),
+            ],
+        };
+        return Verdict::Decided(Decision::notify(
+            format!("{control}: the default group {gid} allows traffic; emptying it could break what relies on it"),
+            notice,
+        ));
+    }
+    match facts.group_state(&gid) {
+        Known::Need(r) => Verdict::NeedFacts(vec![r]),
+        Known::Yes(Some(g)) => Verdict::Decided(decide_state(&g, policy, &why)),
+        Known::Yes(None) if facts.offline => {
+            let mut d = Decision::notify(
+                format!("{control} on {gid}: the group's rules are not in the finding; the function looks them up"),
+                Notice {
+                    severity: Severity::High,
+                    title: format!("Security group {gid} fails {control}"),
+                    details: vec![why],
+                },
+            );
+            d.assumed.push(FactRequest::SecurityGroupState { group_id: gid });
+            Verdict::Decided(d)
+        }
+        Known::Yes(None) => Verdict::Decided(Decision::ignore(format!(
+            "security group {gid} no longer exists: nothing to revert"
+        ))),
+    }
 }
 
 fn decide_modify(event: &Event, policy: &Policy, facts: &Facts) -> Verdict {

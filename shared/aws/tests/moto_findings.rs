@@ -1,0 +1,184 @@
+//! Findings and signals beyond a single change, against moto: a Security Hub control finding
+//! that names a group (its rules are looked up, exactly the violating one is revoked), AWS's
+//! inline quarantine policy (the user's older sessions revoked and the user tagged), and root
+//! activity (people told, nothing changed).
+
+mod common;
+
+use aws_sdk_ec2::types::{IpPermission, IpRange};
+use common::*;
+use serde_json::json;
+
+fn tcp(port: i32, cidr: &str) -> IpPermission {
+    IpPermission::builder()
+        .ip_protocol("tcp")
+        .from_port(port)
+        .to_port(port)
+        .ip_ranges(IpRange::builder().cidr_ip(cidr).build())
+        .build()
+}
+
+/// (port, cidr) of each ingress rule of the group, sorted.
+async fn ingress(ec2: &aws_sdk_ec2::Client, group: &str) -> Vec<(i32, String)> {
+    let out = ec2
+        .describe_security_group_rules()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("group-id")
+                .values(group)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let mut v: Vec<(i32, String)> = out
+        .security_group_rules()
+        .iter()
+        .filter(|r| r.is_egress() == Some(false))
+        .map(|r| {
+            (
+                r.from_port().unwrap_or(-1),
+                r.cidr_ipv4().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[tokio::test]
+#[ignore = "needs moto server: bash scripts/test.sh"]
+async fn a_control_finding_revokes_exactly_the_rule_that_violates_the_policy() {
+    let sdk = sdk().await;
+    let ec2 = aws_sdk_ec2::Client::new(&sdk);
+    let vpc = create_vpc(&ec2, "10.3.0.0/16").await;
+    let group = ec2
+        .create_security_group()
+        .group_name(unique("finding"))
+        .description("f")
+        .vpc_id(vpc)
+        .send()
+        .await
+        .unwrap()
+        .group_id()
+        .unwrap()
+        .to_string();
+    ec2.authorize_security_group_ingress()
+        .group_id(&group)
+        .ip_permissions(tcp(22, "0.0.0.0/0"))
+        .ip_permissions(tcp(443, "0.0.0.0/0"))
+        .ip_permissions(tcp(5432, "10.0.0.0/8"))
+        .send()
+        .await
+        .unwrap();
+    // The finding Security Hub would import for this group (EC2.19, high-risk port open).
+    let mut ev = sample("aws.securityhub-EC2.19-high-risk-port-open.json");
+    ev["id"] = json!(unique("sh"));
+    let arn = format!("arn:aws:ec2:us-east-1:{ACCOUNT}:security-group/{group}");
+    ev["detail"]["findings"][0]["Resources"][0]["Id"] = json!(arn);
+    ev["detail"]["findings"][0]["Resources"][0]["Details"]["AwsEc2SecurityGroup"]["GroupId"] =
+        json!(group);
+    let (topic, queue) = topic_with_queue(&sdk).await;
+    let deps = ec2_deps(&sdk, "revert-security-group", "{}", Some(topic));
+    let r = process(&deps, ev.clone()).await.unwrap();
+    assert_eq!(r["decision"], "remediate", "{r}");
+    assert_eq!(r["actions"][0]["outcome"], "done", "{r}");
+    assert_eq!(
+        ingress(&ec2, &group).await,
+        [
+            (443, "0.0.0.0/0".to_string()),
+            (5432, "10.0.0.0/8".to_string())
+        ]
+    );
+    let msgs = drain(&sdk, &queue).await;
+    assert_eq!(msgs.len(), 1);
+    assert!(
+        msgs[0].contains("EC2.19") && msgs[0].contains(&group),
+        "{}",
+        msgs[0]
+    );
+    // Imported again (Security Hub re-imports on every update): nothing left to revoke.
+    let r = process(&deps, ev).await.unwrap();
+    assert_eq!(r["decision"], "ignore", "{r}");
+    assert_eq!(ingress(&ec2, &group).await.len(), 2);
+}
+
+#[tokio::test]
+#[ignore = "needs moto server: bash scripts/test.sh"]
+async fn aws_inline_quarantine_revokes_the_users_older_sessions_and_tags_it() {
+    let sdk = sdk().await;
+    let u = user_with_two_keys(&sdk).await;
+    // What AWS does when it finds a key exposed: an inline deny policy on the user.
+    u.iam
+        .put_user_policy()
+        .user_name(&u.name)
+        .policy_name("AWSCompromisedKeyQuarantineV3")
+        .policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":["iam:CreateAccessKey"],"Resource":"*"}]}"#)
+        .send()
+        .await
+        .unwrap();
+    let mut ev = sample("aws.iam-PutUserPolicy-compromised-key-quarantine-inline.json");
+    ev["id"] = json!(unique("q"));
+    ev["detail"]["requestParameters"]["userName"] = json!(u.name);
+    ev["detail"]["userIdentity"]["userName"] = json!(u.name);
+    let deps = key_deps(&sdk, "{}", None);
+    let r = process(&deps, ev.clone()).await.unwrap();
+    assert_eq!(r["decision"], "remediate", "{r}");
+    let doc = deny_policy(&u)
+        .await
+        .expect("the deny-older-sessions policy");
+    assert_eq!(doc["Statement"][0]["Effect"], "Deny");
+    assert!(tags(&u)
+        .await
+        .iter()
+        .any(|(k, v)| k == "trailguard:quarantined" && v.contains("AWSCompromisedKeyQuarantine")));
+    // AWS's policy stays; the keys are AWS's and the owner's to deal with.
+    let (k1, k2, mut policies, _) = user_state(&u).await;
+    policies.sort();
+    assert_eq!((k1.as_str(), k2.as_str()), ("Active", "Active"));
+    assert_eq!(
+        policies,
+        [
+            "AWSCompromisedKeyQuarantineV3",
+            "trailguard-revoke-older-sessions"
+        ]
+    );
+    let first = user_state(&u).await;
+    let again = process(&deps, ev).await.unwrap();
+    assert_eq!(again["decision"], "remediate", "{again}");
+    assert_eq!(user_state(&u).await, first);
+}
+
+#[tokio::test]
+#[ignore = "needs moto server: bash scripts/test.sh"]
+async fn root_activity_is_told_and_nothing_is_changed() {
+    let sdk = sdk().await;
+    let (topic, queue) = topic_with_queue(&sdk).await;
+    let deps = key_deps(&sdk, "{}", Some(topic));
+    for sample_name in [
+        "aws.ec2-RunInstances-root.json",
+        "aws.iam-CreateAccessKey-root-for-another-user.json",
+        "aws.s3-ListBuckets-root-read.json",
+        "aws.securityhub-GuardDuty-Policy-IAMUser-RootCredentialUsage.json",
+    ] {
+        let mut ev = sample(sample_name);
+        ev["id"] = json!(unique("root"));
+        let r = process(&deps, ev).await.unwrap();
+        assert_eq!(r["decision"], "notify", "{sample_name}: {r}");
+        assert!(r["actions"].as_array().unwrap().is_empty());
+        let msgs = drain(&sdk, &queue).await;
+        assert_eq!(msgs.len(), 1, "{sample_name}");
+        let body = msgs[0].to_lowercase();
+        assert!(
+            body.contains("why:") && body.contains("root"),
+            "{}",
+            msgs[0]
+        );
+    }
+    // Switched off, a root call other than a sign-in or a root key is not told.
+    let quiet = key_deps(&sdk, r#"{"notify_root_activity": false}"#, None);
+    let r = process(&quiet, sample("aws.ec2-RunInstances-root.json"))
+        .await
+        .unwrap();
+    assert_eq!(r["decision"], "ignore", "{r}");
+}

@@ -1,0 +1,136 @@
+//! What real AWS identifiers look like. Published and redacted events carry placeholders
+//! (`"..."`, `ACCESS_KEY_ID_HERE`, `sg-xxxx`); trailguard never calls AWS with a target that
+//! cannot be a real id, and says which field was wrong.
+
+/// The kinds of identifier an action targets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdKind {
+    SecurityGroup,
+    SecurityGroupRule,
+    SecurityGroupName,
+    NetworkAcl,
+    NetworkAclRuleNumber,
+    AccessKey,
+    IamName,
+    Trail,
+}
+
+impl IdKind {
+    /// What a valid id of this kind looks like, for the message.
+    pub fn expected(self) -> &'static str {
+        match self {
+            IdKind::SecurityGroup => "sg- and 8 or 17 hexadecimal digits",
+            IdKind::SecurityGroupRule => "sgr- and 8 or 17 hexadecimal digits",
+            IdKind::SecurityGroupName => "a group name (1-255 characters, not a placeholder)",
+            IdKind::NetworkAcl => "acl- and 8 or 17 hexadecimal digits",
+            IdKind::NetworkAclRuleNumber => "a rule number from 1 to 32766",
+            IdKind::AccessKey => "AKIA.../ASIA...: 16-128 upper-case letters and digits",
+            IdKind::IamName => "an IAM name: 1-64 letters, digits and +=,.@_-",
+            IdKind::Trail => "a trail name (3-128 letters, digits, . _ -) or a trail ARN",
+        }
+    }
+
+    pub fn is_valid(self, v: &str) -> bool {
+        match self {
+            IdKind::SecurityGroup => hex_id(v, "sg-"),
+            IdKind::SecurityGroupRule => hex_id(v, "sgr-"),
+            IdKind::NetworkAcl => hex_id(v, "acl-"),
+            IdKind::SecurityGroupName => (1..=255).contains(&v.chars().count()) && !placeholder(v),
+            IdKind::NetworkAclRuleNumber => {
+                v.parse::<i64>().is_ok_and(|n| (1..=32766).contains(&n))
+            }
+            IdKind::AccessKey => crate::policy::is_access_key_id(v) && !placeholder(v),
+            IdKind::IamName => {
+                (1..=64).contains(&v.len())
+                    && v.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c))
+                    && !placeholder(v)
+            }
+            IdKind::Trail => match v.strip_prefix("arn:") {
+                Some(rest) => {
+                    let parts: Vec<&str> = rest.splitn(5, ':').collect();
+                    parts.len() == 5
+                        && parts[1] == "cloudtrail"
+                        && parts[3].len() == 12
+                        && parts[3].chars().all(|c| c.is_ascii_digit())
+                        && parts[4].strip_prefix("trail/").is_some_and(trail_name)
+                }
+                None => trail_name(v),
+            },
+        }
+    }
+}
+
+fn hex_id(v: &str, prefix: &str) -> bool {
+    v.strip_prefix(prefix).is_some_and(|h| {
+        (h.len() == 8 || h.len() == 17)
+            && h.chars()
+                .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
+    })
+}
+
+fn trail_name(v: &str) -> bool {
+    (3..=128).contains(&v.len())
+        && v.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && v.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+        && !placeholder(v)
+}
+
+/// Words that stand for a value in documentation and redacted events.
+fn placeholder(v: &str) -> bool {
+    let u = v.to_ascii_uppercase();
+    v.contains("...")
+        || u.contains("_HERE")
+        || u.contains("REDACTED")
+        || u.starts_with('<')
+        || u.starts_with("XXX")
+        || u.ends_with("XXXX")
+}
+
+/// One target an action names: the field, its value, and what it must look like.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub field: &'static str,
+    pub value: String,
+    pub kind: IdKind,
+}
+
+impl Target {
+    pub fn new(field: &'static str, value: impl ToString, kind: IdKind) -> Target {
+        Target {
+            field,
+            value: value.to_string(),
+            kind,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::IdKind::*;
+
+    #[test]
+    fn real_ids_pass_and_placeholders_do_not() {
+        assert!(SecurityGroup.is_valid("sg-0a1b2c3d4e5f60789"));
+        assert!(SecurityGroup.is_valid("sg-12345678"));
+        assert!(!SecurityGroup.is_valid("sg-xxxx"));
+        assert!(!SecurityGroup.is_valid("sg-xxxxxxxxxxxxxxxxx"));
+        assert!(!SecurityGroup.is_valid("..."));
+        assert!(SecurityGroupRule.is_valid("sgr-0aa11bb22cc33dd44"));
+        assert!(NetworkAcl.is_valid("acl-0a1b2c3d4e5f6a7b8"));
+        assert!(NetworkAclRuleNumber.is_valid("100"));
+        assert!(!NetworkAclRuleNumber.is_valid("32767"));
+        assert!(AccessKey.is_valid("AKIA5EXAMPLEBOBKEY01"));
+        assert!(!AccessKey.is_valid("ACCESS_KEY_ID_HERE"));
+        assert!(!AccessKey.is_valid("AKIAXXXXXXXXXXXXXXXX"));
+        assert!(IamName.is_valid("svc-backup.legacy@corp"));
+        assert!(!IamName.is_valid("<user-name>"));
+        assert!(Trail.is_valid("management-events"));
+        assert!(Trail.is_valid("arn:aws:cloudtrail:us-east-1:123456789012:trail/management-events"));
+        assert!(!Trail.is_valid("..."));
+        assert!(!Trail.is_valid("arn:aws:cloudtrail:us-east-1:ACCOUNT:trail/x"));
+        assert!(SecurityGroupName.is_valid("default"));
+        assert!(!SecurityGroupName.is_valid("REDACTED"));
+    }
+}
