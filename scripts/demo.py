@@ -179,7 +179,7 @@ def show_notifications(state_dir, full_first=True):
     for i, body in enumerate(msgs):
         human = body.split("--- report (JSON) ---")[0].rstrip()
         lines = human.splitlines()
-        if i == 0 and full_first:
+        if (i == 0 and full_first) or "Key activity," in human:
             print(c("2", "  ┌" + "─" * 70))
             for line in lines:
                 print(c("2", "  │ ") + line)
@@ -217,6 +217,10 @@ def check(state_dir, dry):
             problems.append("CloudTrail is not logging")
         if len(msgs) != 4:
             problems.append(f"{len(msgs)} notifications instead of 4")
+        key = load(state_dir, "report-disable-compromised-key-event-health.json")
+        summary = next((a.get("result") for a in key["actions"] if a["type"] == "summarize_key_activity"), None)
+        if not summary or summary.get("events") != 11:
+            problems.append(f"no key-activity summary from the recorded LookupEvents answer: {summary}")
     for p in problems:
         print(c("31", f"  CHECK FAILED: {p}"))
     if problems:

@@ -14,31 +14,39 @@ CHECK="${TRAILGUARD_DEMO_CHECK:-0}"
 STATE="$TG_ROOT/.tmp/demo"
 rm -rf "$STATE"; mkdir -p "$STATE"
 export TG_LOGDIR="$STATE"
-MOTO_PID=""; WATCH_PID=""
-cleanup() { tg_stop_pid "$WATCH_PID"; tg_stop_pid "$MOTO_PID"; }
+MOTO_PID=""; WATCH_PID=""; PROXY_PID=""
+cleanup() { tg_stop_pid "$WATCH_PID"; tg_stop_pid "$PROXY_PID"; tg_stop_pid "$MOTO_PID"; }
 trap cleanup EXIT
 
 section() { printf '\n%s── %s%s\n' "$tg_bold" "$*" "$tg_reset"; }
 
 section "1. Tools and build"
+echo "  The first run on a machine installs moto and cargo-lambda (about a minute) and compiles"
+echo "  the AWS SDK once (about 5 minutes on 2 cores); later runs take seconds."
 MOTO_VENV="$(tg_venv moto)"
 LAMBDA_VENV="$(tg_venv lambda)"
 export PATH="$LAMBDA_VENV/bin:$PATH"
 PY="$MOTO_VENV/bin/python"
-cargo build --workspace --bins --quiet
-echo "  built: revert-security-group, disable-compromised-key, revert-network-acl, guard-cloudtrail"
+tg_run "cargo build" cargo build --workspace --bins $TG_CARGO_QUIET
+echo "  built: $(sed -n 's/^    "functions\/\(.*\)",/\1/p' Cargo.toml | paste -sd ' ')"
 
 section "2. An AWS account (moto server on 127.0.0.1)"
 tg_start_moto "$MOTO_VENV"
 "$PY" scripts/demo.py "$STATE" seed
 TOPIC="$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["topic"])' "$STATE/state.json")"
+# moto has no CloudTrail LookupEvents, which the key-activity summary reads. A proxy in front
+# of moto answers it with a recorded answer (scripts/demo/lookup-events-recorded.json), so
+# the demo shows what the summary looks like; every other call goes to moto unchanged.
+tg_start_proxy "$MOTO_VENV"
+curl -fsS -X PUT "$PROXY_URL/__proxy/rules" -d "[{\"operation\": \"LookupEvents\", \"fault\": \"respond\", \"body_file\": \"$TG_ROOT/scripts/demo/lookup-events-recorded.json\"}]" >/dev/null
+echo "  a proxy on $PROXY_URL answers CloudTrail LookupEvents with a recorded answer (moto has none)"
 
 WATCH_PORT=""
 start_watch() {
   local mode="$1"
   WATCH_PORT="$(tg_free_port)"
   cat >"$STATE/watch.env" <<ENV
-AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL
+AWS_ENDPOINT_URL=$PROXY_URL
 AWS_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID
 AWS_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY
 AWS_SESSION_TOKEN=$AWS_SESSION_TOKEN
@@ -65,11 +73,19 @@ invoke() {
     tg_die "invoking $fn failed (log: $STATE/watch-*.log)"
   fi
   "$PY" - "$out" "$fn" <<'PYEOF'
-import json, sys
+import json, sys, textwrap
 r = json.load(open(sys.argv[1]))
-print(f"  {sys.argv[2]}: {r['decision']} ({r['mode']}) - {r['reason'][:110]}")
+say = lambda text, indent: print(textwrap.fill(text, 96, initial_indent=indent, subsequent_indent=indent + "  "))
+say(f"{sys.argv[2]}: {r['decision']} ({r['mode']}): {r['reason']}", "  ")
+critical = lambda a: a["type"] != "summarize_key_activity"
 for a in r.get("actions", []):
-    print(f"      {a['type']}: {a.get('outcome')}" + (f" ({a['note'][:90]})" if a.get("note") else ""))
+    outcome = "not available" if a.get("outcome") == "failed" and not critical(a) else a.get("outcome")
+    say(f"{a['type']}: {outcome}" + (f" ({a['note']})" if a.get("note") and outcome != "dry_run" else ""), "      ")
+    s = a.get("result") or {}
+    if a["type"] == "summarize_key_activity" and s.get("events") is not None:
+        top = ", ".join(f"{x['value']} ({x['count']})" for x in s["top_event_names"])
+        ips = ", ".join(f"{x['value']} ({x['count']})" for x in s["source_ips"])
+        say(f"key activity, from a RECORDED LookupEvents answer (moto has none): {s['events']} calls; top: {top}; from: {ips}", "        ")
 PYEOF
 }
 

@@ -24,6 +24,7 @@ tg_venv() {
   hash="$(sha256sum "$req" | cut -c1-12)"
   dir="$TG_CACHE/venv-$name-$hash"
   if [ ! -x "$dir/bin/python" ] || [ ! -f "$dir/.complete" ]; then
+    printf '    installing the %s tools into %s (once per machine, about a minute)\n' "$name" "$dir" >&2
     rm -rf "$dir"
     python3 -m venv "$dir" >&2 || tg_die "python3 -m venv failed (install python3-venv)"
     "$dir/bin/pip" install --quiet --disable-pip-version-check -r "$req" >&2 || tg_die "pip install -r $req failed"
@@ -60,6 +61,47 @@ tg_start_moto() {
   done
   tg_die "moto_server did not answer on $AWS_ENDPOINT_URL"
 }
+
+# tg_start_proxy: start scripts/awsproxy.py on a free loopback port in front of
+# $AWS_ENDPOINT_URL; sets PROXY_PID and PROXY_URL. Rules: PUT $PROXY_URL/__proxy/rules.
+tg_start_proxy() {
+  local venv="$1" port log
+  port="$(tg_free_port)"
+  log="${TG_LOGDIR:-$(mktemp -d)}/awsproxy.log"
+  "$venv/bin/python" "$TG_ROOT/scripts/awsproxy.py" --port "$port" --upstream "$AWS_ENDPOINT_URL" >"$log" 2>&1 &
+  PROXY_PID=$!
+  PROXY_URL="http://127.0.0.1:$port"
+  local i
+  for i in $(seq 1 100); do
+    if curl -fsS -o /dev/null "$PROXY_URL/__proxy/stats" 2>/dev/null; then
+      return 0
+    fi
+    kill -0 "$PROXY_PID" 2>/dev/null || { cat "$log" >&2; tg_die "awsproxy exited"; }
+    sleep 0.1
+  done
+  tg_die "awsproxy did not answer on $PROXY_URL"
+}
+
+# tg_run LABEL [--hidden] CMD...: a long step. On a terminal the command shows its own
+# progress (cargo's progress bar); otherwise, or when its output goes to a log (--hidden), a
+# line every 30 s says it is still running. Either way the end says how long it took.
+tg_run() {
+  local label="$1"; shift
+  local t0 rc=0 hb="" hidden=0
+  [ "${1:-}" = "--hidden" ] && { hidden=1; shift; }
+  t0=$(date +%s)
+  if [ ! -t 2 ] || [ "$hidden" = 1 ]; then
+    ( n=0; while sleep 1; do n=$((n + 1)); [ $((n % 30)) -eq 0 ] && printf '    ... %s: %ss\n' "$label" "$n"; done ) &
+    hb=$!
+  fi
+  "$@" || rc=$?
+  tg_stop_pid "$hb"
+  [ "$rc" -eq 0 ] || return "$rc"
+  printf '    %s: %ss\n' "$label" $(( $(date +%s) - t0 ))
+}
+
+# Cargo's own progress on a terminal; quiet otherwise (tg_run says what is happening).
+if [ -t 2 ]; then TG_CARGO_QUIET=""; else TG_CARGO_QUIET="--quiet"; fi
 
 tg_stop_pid() {
   local pid="$1"

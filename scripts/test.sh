@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# THE test command (README, .ci/run). From nothing: Python venvs for moto, SAM/cfn-lint and
-# cargo-lambda, moto server on a free loopback port, the whole Rust test suite (unit,
-# property, CLI and end-to-end against moto), the template checks, and the demo in check
-# mode (the real function binaries under cargo lambda's local Lambda runtime). Exits
-# non-zero on any failure; stops every process it started, by PID.
+# THE test command (README, .ci/run). From nothing: Python venvs for moto (with LocalStack's
+# event-ruler), SAM/cfn-lint and cargo-lambda, moto server on a free loopback port, the whole
+# Rust test suite (unit, property, CLI and end-to-end against moto), the template checks, the
+# demo in check mode (the real function binaries under cargo lambda's local Lambda runtime),
+# `sam build`, and the stack deployed to moto's CloudFormation and checked. Exits non-zero on
+# any failure; stops every process it started, by PID.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$TG_ROOT"
@@ -17,14 +18,18 @@ trap cleanup EXIT
 started=$(date +%s)
 step() { tg_say "$* (+$(( $(date +%s) - started ))s)"; }
 
-step "tools: Python venvs (moto, sam + cfn-lint, cargo-lambda)"
+echo "The first run on a new 2-core machine takes about 20 minutes: Python tools (about 2 min),"
+echo "and the AWS SDK compiles three times (lints, tests, the Lambda build; about 4-5 min each)."
+echo "Later runs take a few minutes. Logs: $TG_LOGDIR"
+
+step "tools: Python venvs (moto + event-ruler, sam + cfn-lint, cargo-lambda)"
 MOTO_VENV="$(tg_venv moto)"
 SAM_VENV="$(tg_venv sam)"
 LAMBDA_VENV="$(tg_venv lambda)"
 
 step "format and lints"
 cargo fmt --all -- --check
-cargo clippy --workspace --all-targets --quiet -- -D warnings
+tg_run "clippy" cargo clippy --workspace --all-targets $TG_CARGO_QUIET -- -D warnings
 
 step "shared/rules is pure: no async runtime, SDK, network or HTTP crate among its dependencies"
 deps="$(cargo tree -p trailguard-rules -e normal --prefix none --offline 2>/dev/null || cargo tree -p trailguard-rules -e normal --prefix none)"
@@ -42,8 +47,15 @@ echo "    $AWS_ENDPOINT_URL (pid $MOTO_PID)"
 # The end-to-end tests are #[ignore = "needs moto server"]: a plain `cargo test` lists them
 # as ignored; here moto runs, so they run too.
 step "cargo test --workspace -- --include-ignored (unit, property, CLI, handler fakes, moto end-to-end)"
-cargo test --workspace -- --include-ignored 2>&1 | tee "$TG_LOGDIR/cargo-test.log"
-[ "${PIPESTATUS[0]}" -eq 0 ] || tg_die "cargo test failed"
+# Compiling lines and test results as they come (cargo's progress bar needs a terminal).
+t0=$(date +%s)
+if ! cargo test --workspace -- --include-ignored 2>&1 | tee "$TG_LOGDIR/cargo-test.log" \
+    | { grep --line-buffered -E '^ +(Compiling|Finished)|^test result|FAILED|panicked' || true; }; then
+  tail -60 "$TG_LOGDIR/cargo-test.log"
+  tg_die "cargo test failed (log: $TG_LOGDIR/cargo-test.log)"
+fi
+echo "    cargo test: $(( $(date +%s) - t0 ))s"
+grep -E '^test result' "$TG_LOGDIR/cargo-test.log" | awk '{p+=$4; f+=$6; i+=$8} END {printf "    %d passed, %d failed, %d ignored\n", p, f, i}'
 if grep -E '^test .* \.\.\. ignored' "$TG_LOGDIR/cargo-test.log"; then
   tg_die "tests were skipped (listed above)"
 fi
@@ -66,11 +78,22 @@ echo "ok   $(wc -l <"$TG_LOGDIR/decide.jsonl") decisions"
 tg_stop_pid "$MOTO_PID"; MOTO_PID=""
 
 step "demo in check mode: real binaries under cargo lambda watch, against a fresh moto"
-TRAILGUARD_DEMO_CHECK=1 bash scripts/demo.sh
+TRAILGUARD_DEMO_CHECK=1 bash scripts/demo.sh >"$TG_LOGDIR/demo.log" 2>&1 \
+  || { cat "$TG_LOGDIR/demo.log"; tg_die "the demo's checks failed"; }
+grep -E 'checks passed|CHECK FAILED' "$TG_LOGDIR/demo.log" | sed 's/^ */    demo: /'
 
 if [ "${TRAILGUARD_SAM_BUILD:-1}" = "1" ]; then
   step "sam build (rust-cargolambda, x86_64; unoptimised profile: this proves the build method)"
-  PATH="$LAMBDA_VENV/bin:$PATH" TRAILGUARD_FAST_RELEASE=1 bash scripts/sam-build.sh x86_64
+  tg_run "sam build" --hidden env PATH="$LAMBDA_VENV/bin:$PATH" TRAILGUARD_FAST_RELEASE=1 bash scripts/sam-build.sh x86_64 >"$TG_LOGDIR/sam-build.log" 2>&1 \
+    || { tail -40 "$TG_LOGDIR/sam-build.log"; tg_die "sam build failed"; }
+  grep -E 'Function +[0-9]+ bytes' "$TG_LOGDIR/sam-build.log" || true
+
+  step "deploy: sam package to moto, CreateStack in moto's CloudFormation, the stack checked through the AWS APIs"
+  tg_start_moto "$MOTO_VENV"
+  bash scripts/deploy-check.sh
+  tg_stop_pid "$MOTO_PID"; MOTO_PID=""
+else
+  echo "    TRAILGUARD_SAM_BUILD=0: sam build and the deployment check skipped"
 fi
 
 step "all checks passed in $(( $(date +%s) - started ))s"

@@ -24,6 +24,9 @@ pub struct Settings {
     pub own_role_arn: Option<String>,
     pub topic_arn: Option<String>,
     pub event_bus: Option<String>,
+    /// `AWS_ENDPOINT_URL`, when the clients talk to something other than AWS (an emulator):
+    /// messages about calls it does not answer say so.
+    pub endpoint_url: Option<String>,
 }
 
 impl Settings {
@@ -115,6 +118,7 @@ impl Settings {
             own_role_arn,
             topic_arn,
             event_bus: non_empty("TRAILGUARD_EVENT_BUS"),
+            endpoint_url: non_empty("AWS_ENDPOINT_URL"),
         })
     }
 

@@ -69,12 +69,38 @@ impl Outcome {
     }
 }
 
-/// Run one action. Returns its outcome and the HTTP attempts made.
-pub async fn run<C: Clients>(clients: &C, action: &Action, now: i64) -> (Outcome, u32) {
-    counted(act(clients, action, now)).await
+/// What an action needs to know beyond its target.
+#[derive(Debug, Clone, Copy)]
+pub struct Context<'a> {
+    /// Seconds since the epoch.
+    pub now: i64,
+    /// `AWS_ENDPOINT_URL`, when the clients talk to an endpoint that is not AWS.
+    pub endpoint: Option<&'a str>,
 }
 
-async fn act<C: Clients>(c: &C, action: &Action, now: i64) -> Outcome {
+/// Run one action. Returns its outcome and the HTTP attempts made.
+pub async fn run<C: Clients>(clients: &C, action: &Action, ctx: Context<'_>) -> (Outcome, u32) {
+    counted(act(clients, action, ctx)).await
+}
+
+/// Why there is no key-activity summary, in words a reader can act on.
+fn no_summary(e: &PortError, hours: u32, endpoint: Option<&str>) -> String {
+    match (e, endpoint) {
+        (PortError::Transient { code, .. } | PortError::Permanent { code, .. }, Some(url)) => format!(
+            "no key activity summary: {url} is not AWS and did not answer CloudTrail LookupEvents ({code}); \
+             against AWS the summary lists the key's calls of the last {hours} h. Containment is not affected"
+        ),
+        (PortError::AccessDenied { iam_action, .. }, _) => format!(
+            "no key activity summary: the function's role lacks {iam_action}. Containment is not affected"
+        ),
+        _ => format!(
+            "no key activity summary: {e}. Containment is not affected; the key's calls are in CloudTrail's event history"
+        ),
+    }
+}
+
+async fn act<C: Clients>(c: &C, action: &Action, ctx: Context<'_>) -> Outcome {
+    let now = ctx.now;
     let unresolved = |what: &str| {
         Outcome::of(Err(PortError::Permanent {
             op: "resolve",
@@ -141,13 +167,16 @@ async fn act<C: Clients>(c: &C, action: &Action, now: i64) -> Outcome {
                 },
                 Ok(Err(e)) => Outcome {
                     status: Status::Failed,
-                    note: Some(format!("key activity summary unavailable: {e}")),
+                    note: Some(no_summary(&e, a.hours, ctx.endpoint)),
                     error: Some(e),
                     result: None,
                 },
                 Err(_) => Outcome {
                     status: Status::Failed,
-                    note: Some("key activity summary unavailable: the lookup timed out".into()),
+                    note: Some(format!(
+                        "no key activity summary: CloudTrail did not answer within {}s. Containment is not affected",
+                        FORENSICS_TIMEOUT.as_secs()
+                    )),
                     error: Some(PortError::Transient {
                         op: "LookupEvents",
                         code: "Timeout".into(),

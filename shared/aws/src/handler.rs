@@ -146,8 +146,12 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
             let (outcome, attempts) = if decision.mode == Mode::DryRun && action.mutates() {
                 (Outcome::dry_run(action), 0)
             } else {
+                let ctx = executor::Context {
+                    now,
+                    endpoint: self.settings.endpoint_url.as_deref(),
+                };
                 match clients.get().await {
-                    Ok(c) => executor::run(&*c, action, now).await,
+                    Ok(c) => executor::run(&*c, action, ctx).await,
                     Err(e) => (Outcome::failed(e), 0),
                 }
             };

@@ -92,7 +92,10 @@ async fn health_guardduty_and_honeytoken_each_contain_exactly_key_one() {
         let msgs = drain(&sdk, &queue).await;
         assert_eq!(msgs.len(), 1, "{label}");
         assert!(
-            msgs[0].contains(&u.key1) && msgs[0].contains("Key activity summary unavailable"),
+            msgs[0].contains(&u.key1)
+                && msgs[0].contains("is not AWS and did not answer CloudTrail LookupEvents")
+                && msgs[0].contains("summarise the last 24h of activity")
+                && msgs[0].contains("not available"),
             "{label}: {}",
             msgs[0]
         );

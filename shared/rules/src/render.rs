@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use crate::action::Action;
 use crate::decision::Kind;
-use crate::report::Report;
+use crate::report::{Report, Status};
 
 /// (subject, body) for one report.
 pub fn render(report: &Report) -> (String, String) {
@@ -49,10 +49,20 @@ pub fn render(report: &Report) -> (String, String) {
             "\nWhat trailguard did:\n"
         });
         for a in &report.actions {
-            let outcome = a.outcome.map(|s| s.as_str()).unwrap_or("planned");
+            // A read-only step that could not run is not a failed containment.
+            let outcome = match a.outcome {
+                Some(Status::Failed) if !a.action.is_critical() => "not available",
+                Some(s) => s.as_str(),
+                None => "planned",
+            };
             let what = a.target.clone().unwrap_or_else(|| a.action.describe());
             b.push_str(&format!("  - {what}: {outcome}"));
-            if let Some(n) = &a.note {
+            // A dry-run note repeats the target ("would ..."); others add to it.
+            if let Some(n) = a
+                .note
+                .as_ref()
+                .filter(|_| a.outcome != Some(Status::DryRun))
+            {
                 b.push_str(&format!(" ({n})"));
             }
             if let Some(err) = &a.error {
@@ -72,8 +82,8 @@ pub fn render(report: &Report) -> (String, String) {
             match &a.result {
                 Some(r) => key_activity(&mut b, r),
                 None => b.push_str(&format!(
-                    "\nKey activity summary unavailable: {}\n",
-                    a.note.as_deref().unwrap_or("unknown reason")
+                    "\nKey activity: {}\n",
+                    a.note.as_deref().unwrap_or("no summary")
                 )),
             }
         }

@@ -71,6 +71,7 @@ pub fn settings(function: &str, policy: &str, topic: Option<String>) -> Settings
         )),
         topic_arn: topic,
         event_bus: None,
+        endpoint_url: std::env::var("AWS_ENDPOINT_URL").ok(),
     }
 }
 

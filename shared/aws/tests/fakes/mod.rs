@@ -118,6 +118,7 @@ pub fn settings(guard: &str, policy: &str) -> Settings {
         ),
         topic_arn: Some("arn:aws:sns:us-east-1:123456789012:trailguard".into()),
         event_bus: None,
+        endpoint_url: None,
     }
 }
 

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Proof that the templates deploy: `sam package` the built template to a bucket in moto,
+# translate it to plain CloudFormation (moto has no SAM transform), create the stack in moto's
+# CloudFormation, and check what was created through the AWS APIs (scripts/check_deploy.py),
+# once with the defaults and once with every optional part switched on.
+#
+# Needs: a `sam build` in .aws-sam/build (scripts/sam-build.sh), and moto running with
+# AWS_ENDPOINT_URL exported (scripts/lib.sh's tg_start_moto).
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$TG_ROOT"
+SAM_VENV="$(tg_venv sam)"
+MOTO_VENV="$(tg_venv moto)"
+OUT="${TG_LOGDIR:-$TG_ROOT/.tmp}/deploy"
+mkdir -p "$OUT"
+[ -f .aws-sam/build/template.yaml ] || tg_die "no sam build in .aws-sam/build (run scripts/sam-build.sh)"
+
+"$MOTO_VENV/bin/python" -c 'import boto3; boto3.client("s3").create_bucket(Bucket="trailguard-artifacts")'
+"$SAM_VENV/bin/sam" package --template-file .aws-sam/build/template.yaml \
+  --s3-bucket trailguard-artifacts --output-template-file "$OUT/packaged.yaml" >"$OUT/package.log" 2>&1 \
+  || { cat "$OUT/package.log" >&2; tg_die "sam package failed"; }
+AWS_DEFAULT_REGION=us-east-1 "$SAM_VENV/bin/python" scripts/translate_sam.py "$OUT/packaged.yaml" "$OUT/packaged.cfn.json"
+
+"$MOTO_VENV/bin/python" scripts/check_deploy.py "$OUT/packaged.cfn.json" trailguard-defaults
+"$MOTO_VENV/bin/python" scripts/check_deploy.py "$OUT/packaged.cfn.json" trailguard-everything \
+  Architecture=x86_64 Mode=enforce \
+  HoneytokenAccessKeyIds=AKIA5HONEYTOKEN00001,AKIA5HONEYTOKEN00002 \
+  TrustedNetworks=198.51.100.0/24 NotificationEmail=secops@example.com \
+  PublishRemediationEvents=true
