@@ -17,7 +17,8 @@ MOTO_PID=""
 trap 'tg_stop_pid "$MOTO_PID"' EXIT
 
 tg_say "release build (cargo lambda, x86_64)"
-cargo lambda build --release --bin revert-security-group --bin disable-compromised-key --bin revert-network-acl --bin guard-cloudtrail
+# Every function under functions/ (the CLI is not a Lambda function).
+cargo lambda build --release $(for f in functions/*/; do printf -- '--bin %s ' "$(basename "$f")"; done)
 tg_say "moto server"
 tg_start_moto "$MOTO_VENV"
 tg_say "measuring: $RUNS cold starts x $WARM warm events per implementation"

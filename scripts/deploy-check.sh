@@ -26,4 +26,5 @@ AWS_DEFAULT_REGION=us-east-1 "$SAM_VENV/bin/python" scripts/translate_sam.py "$O
   Architecture=x86_64 Mode=enforce \
   HoneytokenAccessKeyIds=AKIA5HONEYTOKEN00001,AKIA5HONEYTOKEN00002 \
   TrustedNetworks=198.51.100.0/24 NotificationEmail=secops@example.com \
+  TrustedAccounts=444455556666,210987654321 OrganizationId=o-a1b2c3d4e5 \
   PublishRemediationEvents=true

@@ -110,7 +110,7 @@ fn decide_one(
             None => decide(event, policy, &facts),
         };
         match (verdict, world) {
-            (Verdict::Decided(d), _) => return d,
+            (Verdict::Decided(d), _) => return trailguard_rules::with_assumptions(d, &facts),
             (Verdict::NeedFacts(requests), Some(w)) => {
                 requests.iter().for_each(|r| w.answer(r, &mut facts))
             }

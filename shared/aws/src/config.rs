@@ -2,7 +2,7 @@
 //! bad configuration fails the init, visibly, instead of remediating with the wrong policy.
 
 use thiserror::Error;
-use trailguard_rules::{Guard, Mode, Policy, PolicyError};
+use trailguard_rules::{Additions, Guard, Mode, Policy, PolicyError};
 
 #[derive(Debug, Error)]
 pub enum ConfigError {
@@ -31,8 +31,9 @@ pub struct Settings {
 
 impl Settings {
     /// Read `TRAILGUARD_POLICY` (inline JSON; empty means the embedded default) or
-    /// `TRAILGUARD_POLICY_FILE`, `TRAILGUARD_HONEYTOKEN_KEYS` and `TRAILGUARD_TRUSTED_NETWORKS`
-    /// (comma-separated, added to the policy), `TRAILGUARD_MODE` (`enforce` | `dry-run`;
+    /// `TRAILGUARD_POLICY_FILE`, `TRAILGUARD_HONEYTOKEN_KEYS`, `TRAILGUARD_TRUSTED_NETWORKS` and
+    /// `TRAILGUARD_TRUSTED_ACCOUNTS` (comma-separated, added to the policy),
+    /// `TRAILGUARD_ORGANIZATION_ID` (replaces the policy's), `TRAILGUARD_MODE` (`enforce` | `dry-run`;
     /// empty keeps the policy's modes), `TRAILGUARD_TOPIC_ARN`, `TRAILGUARD_EVENT_BUS` and
     /// `TRAILGUARD_OWN_ROLE_ARN` through `get`. `TRAILGUARD_MODE=dry-run` makes every guard
     /// plan without acting, whatever the policy says; `enforce` leaves the policy's modes.
@@ -75,15 +76,17 @@ impl Settings {
                 })
                 .unwrap_or_default()
         };
-        let (honeytokens, trusted) = (
-            list("TRAILGUARD_HONEYTOKEN_KEYS"),
-            list("TRAILGUARD_TRUSTED_NETWORKS"),
-        );
-        if !honeytokens.is_empty() || !trusted.is_empty() {
+        let additions = Additions {
+            honeytoken_access_keys: list("TRAILGUARD_HONEYTOKEN_KEYS"),
+            trusted_networks: list("TRAILGUARD_TRUSTED_NETWORKS"),
+            trusted_accounts: list("TRAILGUARD_TRUSTED_ACCOUNTS"),
+            organization_id: non_empty("TRAILGUARD_ORGANIZATION_ID"),
+        };
+        if !additions.is_empty() {
             policy = policy
-                .with_additions(&honeytokens, &trusted)
+                .with_additions(&additions)
                 .map_err(|source| ConfigError::Policy {
-                    var: "TRAILGUARD_HONEYTOKEN_KEYS/TRAILGUARD_TRUSTED_NETWORKS",
+                    var: "TRAILGUARD_HONEYTOKEN_KEYS/TRUSTED_NETWORKS/TRUSTED_ACCOUNTS/ORGANIZATION_ID",
                     source,
                 })?;
         }
@@ -208,6 +211,32 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("trusted_networks[0]"), "{e}");
+    }
+
+    #[test]
+    fn the_trusted_set_comes_from_the_template_parameters() {
+        let s = Settings::from_vars(
+            key(),
+            vars(&[
+                (
+                    "TRAILGUARD_POLICY",
+                    r#"{"trusted_accounts": ["444455556666"]}"#,
+                ),
+                ("TRAILGUARD_TRUSTED_ACCOUNTS", "111122223333, 444455556666"),
+                ("TRAILGUARD_ORGANIZATION_ID", "o-a1b2c3d4e5"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.policy.trusted_accounts, ["444455556666", "111122223333"]);
+        assert_eq!(s.policy.organization_id, "o-a1b2c3d4e5");
+        let e = Settings::from_vars(key(), vars(&[("TRAILGUARD_TRUSTED_ACCOUNTS", "vendor")]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("trusted_accounts[0]"), "{e}");
+        let e = Settings::from_vars(key(), vars(&[("TRAILGUARD_ORGANIZATION_ID", "ou-x")]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("organization_id"), "{e}");
     }
 
     #[test]

@@ -3,7 +3,9 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_ec2::types::{
-    Filter, IpPermission, IpRange, Ipv6Range, PrefixListId, SecurityGroupRule, UserIdGroupPair,
+    Filter, ImageAttributeName, IpPermission, IpRange, Ipv6Range, LaunchPermission,
+    LaunchPermissionModifications, OperationType, PermissionGroup, PrefixListId, SecurityGroupRule,
+    SnapshotAttributeName, UserIdGroupPair,
 };
 use aws_sdk_ec2::Client;
 use trailguard_rules::facts::GroupRule;
@@ -305,6 +307,106 @@ impl Ec2Port for Client {
         }
     }
 
+    async fn unshare_image(
+        &self,
+        image_id: &str,
+        accounts: &[String],
+        public: bool,
+        organizations: &[String],
+    ) -> PortResult<Change> {
+        // Look first: only what is still shared is removed, and nothing left is already done.
+        let attr = match self
+            .describe_image_attribute()
+            .image_id(image_id)
+            .attribute(ImageAttributeName::LaunchPermission)
+            .send()
+            .await
+        {
+            Ok(a) => a,
+            Err(e) if code_of(&e).is_some_and(|c| c.starts_with("InvalidAMIID")) => {
+                return Ok(Change::AlreadyDone(format!(
+                    "image {image_id} no longer exists"
+                )))
+            }
+            Err(e) => return Err(classify(&ops::DESCRIBE_IMAGE_ATTRIBUTE, e)),
+        };
+        let remove =
+            launch_permissions_present(attr.launch_permissions(), accounts, public, organizations);
+        if remove.is_empty() {
+            return Ok(Change::AlreadyDone(format!(
+                "image {image_id} is no longer shared with them"
+            )));
+        }
+        match self
+            .modify_image_attribute()
+            .image_id(image_id)
+            .launch_permission(
+                LaunchPermissionModifications::builder()
+                    .set_remove(Some(remove))
+                    .build(),
+            )
+            .send()
+            .await
+        {
+            Ok(_) => Ok(Change::Done),
+            Err(e) if code_of(&e).is_some_and(|c| c.starts_with("InvalidAMIID")) => Ok(
+                Change::AlreadyDone(format!("image {image_id} no longer exists")),
+            ),
+            Err(e) => Err(classify(&ops::MODIFY_IMAGE_ATTRIBUTE, e)),
+        }
+    }
+
+    async fn unshare_snapshot(
+        &self,
+        snapshot_id: &str,
+        accounts: &[String],
+        public: bool,
+    ) -> PortResult<Change> {
+        let attr = match self
+            .describe_snapshot_attribute()
+            .snapshot_id(snapshot_id)
+            .attribute(SnapshotAttributeName::CreateVolumePermission)
+            .send()
+            .await
+        {
+            Ok(a) => a,
+            Err(e) if code_of(&e).is_some_and(|c| c.starts_with("InvalidSnapshot")) => {
+                return Ok(Change::AlreadyDone(format!(
+                    "snapshot {snapshot_id} no longer exists"
+                )))
+            }
+            Err(e) => return Err(classify(&ops::DESCRIBE_SNAPSHOT_ATTRIBUTE, e)),
+        };
+        let present = attr.create_volume_permissions();
+        let users: Vec<String> = present
+            .iter()
+            .filter_map(|p| p.user_id())
+            .filter(|u| accounts.iter().any(|a| a == u))
+            .map(String::from)
+            .collect();
+        let everyone = public
+            && present
+                .iter()
+                .any(|p| p.group() == Some(&PermissionGroup::All));
+        if users.is_empty() && !everyone {
+            return Ok(Change::AlreadyDone(format!(
+                "snapshot {snapshot_id} is no longer shared with them"
+            )));
+        }
+        // The flat form (operation type, user ids, group names): EC2 takes it as well as the
+        // structured one, and it is the form every emulator implements.
+        self.modify_snapshot_attribute()
+            .snapshot_id(snapshot_id)
+            .attribute(SnapshotAttributeName::CreateVolumePermission)
+            .operation_type(OperationType::Remove)
+            .set_user_ids(Some(users))
+            .set_group_names(everyone.then(|| vec!["all".to_string()]))
+            .send()
+            .await
+            .map_err(|e| classify(&ops::MODIFY_SNAPSHOT_ATTRIBUTE, e))?;
+        Ok(Change::Done)
+    }
+
     async fn nacl_tags(&self, acl_id: &str) -> PortResult<Option<Tags>> {
         match self
             .describe_network_acls()
@@ -317,6 +419,45 @@ impl Ec2Port for Client {
             Err(e) => Err(classify(&ops::DESCRIBE_NETWORK_ACLS, e)),
         }
     }
+}
+
+/// The launch permissions of `wanted` still on an image, as EC2 takes them in a remove.
+fn launch_permissions_present(
+    present: &[LaunchPermission],
+    accounts: &[String],
+    public: bool,
+    organizations: &[String],
+) -> Vec<LaunchPermission> {
+    let mut out = Vec::new();
+    for p in present {
+        if let Some(u) = p.user_id().filter(|u| accounts.iter().any(|a| a == u)) {
+            out.push(LaunchPermission::builder().user_id(u).build());
+        }
+        if public && p.group() == Some(&PermissionGroup::All) {
+            out.push(
+                LaunchPermission::builder()
+                    .group(PermissionGroup::All)
+                    .build(),
+            );
+        }
+        if let Some(o) = p
+            .organization_arn()
+            .filter(|o| organizations.iter().any(|a| a == o))
+        {
+            out.push(LaunchPermission::builder().organization_arn(o).build());
+        }
+        if let Some(o) = p
+            .organizational_unit_arn()
+            .filter(|o| organizations.iter().any(|a| a == o))
+        {
+            out.push(
+                LaunchPermission::builder()
+                    .organizational_unit_arn(o)
+                    .build(),
+            );
+        }
+    }
+    out
 }
 
 /// Every rule of a group, all pages.

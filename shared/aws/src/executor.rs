@@ -10,7 +10,7 @@ use trailguard_rules::{Action, ActionReport, Status};
 use crate::attempts::counted;
 use crate::error::PortError;
 use crate::forensics;
-use crate::ports::{Change, Clients, Ec2Port, IamPort, PortResult, TrailPort};
+use crate::ports::{Change, Clients, Ec2Port, IamPort, LambdaPort, PortResult, RdsPort, TrailPort};
 
 /// How long the forensic lookup may take: containment is already done by then, and the
 /// notification must not wait long for enrichment.
@@ -195,6 +195,34 @@ async fn act<C: Clients>(c: &C, action: &Action, ctx: Context<'_>) -> Outcome {
         Action::UpdateTrail(a) => Outcome::of(
             c.trail()
                 .update_trail(&a.trail, a.multi_region, a.log_file_validation)
+                .await,
+        ),
+        Action::RestoreManagementEvents(a) => {
+            Outcome::of(c.trail().restore_management_events(&a.trail).await)
+        }
+        Action::UnshareImage(a) => Outcome::of(
+            c.ec2()
+                .unshare_image(&a.image_id, &a.accounts, a.public, &a.organizations)
+                .await,
+        ),
+        Action::UnshareSnapshot(a) => Outcome::of(
+            c.ec2()
+                .unshare_snapshot(&a.snapshot_id, &a.accounts, a.public)
+                .await,
+        ),
+        Action::UnshareDbSnapshot(a) => Outcome::of(
+            c.rds()
+                .unshare_db_snapshot(&a.snapshot, a.cluster, &a.values)
+                .await,
+        ),
+        Action::RemoveLambdaPermission(a) => Outcome::of(
+            c.lambda()
+                .remove_permission(&a.function_name, &a.statement_id, a.qualifier.as_deref())
+                .await,
+        ),
+        Action::RestrictRoleTrust(a) => Outcome::of(
+            c.iam()
+                .restrict_role_trust(&a.role_name, &a.principals)
                 .await,
         ),
     }

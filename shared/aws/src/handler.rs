@@ -18,7 +18,7 @@ use crate::config::Settings;
 use crate::error::{HandlerError, PortError};
 use crate::executor::{self, Outcome};
 use crate::metrics;
-use crate::ports::{Clients, Connect, Ec2Port, IamPort, NotifyPort, Target};
+use crate::ports::{Clients, Connect, Ec2Port, IamPort, NotifyPort, OrgPort, Target, TrailPort};
 
 /// Everything a handler needs, built once at cold start.
 pub struct Deps<C, N> {
@@ -231,8 +231,9 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
                 Verdict::NeedFacts(requests) => {
                     let t = Instant::now();
                     let c = clients.get().await.map_err(HandlerError::Lookup)?;
+                    let home = self.connect.home();
                     for r in &requests {
-                        fetch(&*c, r, &mut facts)
+                        fetch(&*c, &*home, r, &mut facts)
                             .await
                             .map_err(HandlerError::Lookup)?;
                     }
@@ -246,7 +247,14 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
     }
 }
 
-async fn fetch<C: Clients>(c: &C, r: &FactRequest, facts: &mut Facts) -> Result<(), PortError> {
+/// Look up one fact: in the event's account (`c`), or for the organization's accounts in the
+/// function's own (`home`), where the organization is visible.
+async fn fetch<C: Clients>(
+    c: &C,
+    home: &C,
+    r: &FactRequest,
+    facts: &mut Facts,
+) -> Result<(), PortError> {
     match r {
         FactRequest::SecurityGroup {
             group_id,
@@ -276,6 +284,16 @@ async fn fetch<C: Clients>(c: &C, r: &FactRequest, facts: &mut Facts) -> Result<
         FactRequest::NetworkAcl { network_acl_id } => {
             let tags = c.ec2().nacl_tags(network_acl_id).await?.unwrap_or_default();
             facts.network_acls.insert(network_acl_id.clone(), tags);
+        }
+        FactRequest::OrganizationAccounts => {
+            facts.organization_accounts = Some(home.org().organization_accounts().await?);
+        }
+        FactRequest::RoleTags { role_name } => {
+            let tags = c.iam().role_tags(role_name).await?;
+            facts.role_tags.insert(role_name.clone(), tags);
+        }
+        FactRequest::TrailBuckets => {
+            facts.trail_buckets = Some(c.trail().trail_buckets().await?);
         }
     }
     Ok(())

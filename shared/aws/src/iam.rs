@@ -2,7 +2,7 @@
 
 use aws_sdk_iam::types::{StatusType, Tag};
 use aws_sdk_iam::Client;
-use trailguard_rules::PrincipalKind;
+use trailguard_rules::{trust, PrincipalKind, Tags};
 
 use crate::error::{classify, code_of, PortError};
 use crate::ports::{Change, IamPort, PortResult};
@@ -97,6 +97,60 @@ impl IamPort for Client {
         changed(r, &ops::TAG_USER, || {
             format!("user {user} no longer exists")
         })
+    }
+
+    async fn restrict_role_trust(&self, role: &str, principals: &[String]) -> PortResult<Change> {
+        // The trust policy as it is now: the event's may have been changed since.
+        let current = match self.get_role().role_name(role).send().await {
+            Ok(o) => o,
+            Err(e) if code_of(&e).as_deref() == Some("NoSuchEntity") => {
+                return Ok(Change::AlreadyDone(format!("role {role} no longer exists")))
+            }
+            Err(e) => return Err(classify(&ops::GET_ROLE, e)),
+        };
+        let doc = current
+            .role()
+            .and_then(|r| r.assume_role_policy_document())
+            .and_then(|d| trust::document(&serde_json::Value::String(d.to_string())))
+            .ok_or_else(|| PortError::Permanent {
+                op: "GetRole",
+                code: "UnreadableTrustPolicy".into(),
+                message: format!("the trust policy of {role} is not a JSON document"),
+            })?;
+        // Every AWS principal that may assume the role now (nothing counted as trusted).
+        let named = trust::outsiders(&doc, &|_| false);
+        if !principals.iter().any(|p| named.contains(p)) {
+            return Ok(Change::AlreadyDone(format!(
+                "the trust policy of {role} no longer lets them assume it"
+            )));
+        }
+        let restricted = trust::without(&doc, principals);
+        let r = self
+            .update_assume_role_policy()
+            .role_name(role)
+            .policy_document(restricted.to_string())
+            .send()
+            .await;
+        changed(r, &ops::UPDATE_ASSUME_ROLE_POLICY, || {
+            format!("role {role} no longer exists")
+        })
+    }
+
+    async fn role_tags(&self, role: &str) -> PortResult<Option<Tags>> {
+        match self.get_role().role_name(role).send().await {
+            Ok(o) => Ok(Some(
+                o.role()
+                    .map(|r| {
+                        r.tags()
+                            .iter()
+                            .map(|t| (t.key().to_string(), t.value().to_string()))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            )),
+            Err(e) if code_of(&e).as_deref() == Some("NoSuchEntity") => Ok(None),
+            Err(e) => Err(classify(&ops::GET_ROLE, e)),
+        }
     }
 
     async fn key_owner(&self, key_id: &str) -> PortResult<Option<String>> {

@@ -10,9 +10,12 @@ pub mod executor;
 pub mod forensics;
 pub mod handler;
 pub mod iam;
+pub mod lambda;
 pub mod metrics;
 pub mod notify;
+pub mod org;
 pub mod ports;
+pub mod rds;
 pub mod trail;
 
 use std::sync::Arc;
@@ -22,35 +25,65 @@ pub use error::{HandlerError, PortError};
 pub use handler::{system_clock, Deps, Incoming};
 pub use notify::Notifier;
 pub use ports::{
-    Change, Clients, Connect, Ec2Port, Home, IamPort, NotifyPort, Sdk, Target, TrailPort, Unwired,
+    Change, Clients, Connect, Ec2Port, Home, IamPort, LambdaPort, NotifyPort, OrgPort, RdsPort,
+    Sdk, Target, TrailPort, Unwired,
 };
 pub use trailguard_rules::guards;
 pub use trailguard_rules::Guard;
 
 use attempts::AttemptCounter;
 
-impl<E, I, T> Sdk<E, I, T> {
+/// An SDK client of one service from the shared configuration, counting its attempts.
+macro_rules! counted {
+    ($krate:ident, $sdk:expr) => {
+        $krate::Client::from_conf(
+            $krate::config::Builder::from($sdk)
+                .interceptor(AttemptCounter)
+                .build(),
+        )
+    };
+}
+
+impl<E, I, T, R, L, O> Sdk<E, I, T, R, L, O> {
     /// Wire the EC2 client.
-    pub fn with_ec2(self, sdk: &aws_config::SdkConfig) -> Sdk<aws_sdk_ec2::Client, I, T> {
-        let conf = aws_sdk_ec2::config::Builder::from(sdk)
-            .interceptor(AttemptCounter)
-            .build();
+    pub fn with_ec2(self, sdk: &aws_config::SdkConfig) -> Sdk<aws_sdk_ec2::Client, I, T, R, L, O> {
+        let Sdk {
+            iam,
+            trail,
+            rds,
+            lambda,
+            org,
+            ..
+        } = self;
+        let ec2 = counted!(aws_sdk_ec2, sdk);
         Sdk {
-            ec2: aws_sdk_ec2::Client::from_conf(conf),
-            iam: self.iam,
-            trail: self.trail,
+            ec2,
+            iam,
+            trail,
+            rds,
+            lambda,
+            org,
         }
     }
 
     /// Wire the IAM client.
-    pub fn with_iam(self, sdk: &aws_config::SdkConfig) -> Sdk<E, aws_sdk_iam::Client, T> {
-        let conf = aws_sdk_iam::config::Builder::from(sdk)
-            .interceptor(AttemptCounter)
-            .build();
+    pub fn with_iam(self, sdk: &aws_config::SdkConfig) -> Sdk<E, aws_sdk_iam::Client, T, R, L, O> {
+        let Sdk {
+            ec2,
+            trail,
+            rds,
+            lambda,
+            org,
+            ..
+        } = self;
+        let iam = counted!(aws_sdk_iam, sdk);
         Sdk {
-            ec2: self.ec2,
-            iam: aws_sdk_iam::Client::from_conf(conf),
-            trail: self.trail,
+            ec2,
+            iam,
+            trail,
+            rds,
+            lambda,
+            org,
         }
     }
 
@@ -58,14 +91,92 @@ impl<E, I, T> Sdk<E, I, T> {
     pub fn with_cloudtrail(
         self,
         sdk: &aws_config::SdkConfig,
-    ) -> Sdk<E, I, aws_sdk_cloudtrail::Client> {
-        let conf = aws_sdk_cloudtrail::config::Builder::from(sdk)
-            .interceptor(AttemptCounter)
-            .build();
+    ) -> Sdk<E, I, aws_sdk_cloudtrail::Client, R, L, O> {
+        let Sdk {
+            ec2,
+            iam,
+            rds,
+            lambda,
+            org,
+            ..
+        } = self;
+        let trail = counted!(aws_sdk_cloudtrail, sdk);
         Sdk {
-            ec2: self.ec2,
-            iam: self.iam,
-            trail: aws_sdk_cloudtrail::Client::from_conf(conf),
+            ec2,
+            iam,
+            trail,
+            rds,
+            lambda,
+            org,
+        }
+    }
+
+    /// Wire the RDS client.
+    pub fn with_rds(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, aws_sdk_rds::Client, L, O> {
+        let Sdk {
+            ec2,
+            iam,
+            trail,
+            lambda,
+            org,
+            ..
+        } = self;
+        let rds = counted!(aws_sdk_rds, sdk);
+        Sdk {
+            ec2,
+            iam,
+            trail,
+            rds,
+            lambda,
+            org,
+        }
+    }
+
+    /// Wire the Lambda client.
+    pub fn with_lambda(
+        self,
+        sdk: &aws_config::SdkConfig,
+    ) -> Sdk<E, I, T, R, aws_sdk_lambda::Client, O> {
+        let Sdk {
+            ec2,
+            iam,
+            trail,
+            rds,
+            org,
+            ..
+        } = self;
+        let lambda = counted!(aws_sdk_lambda, sdk);
+        Sdk {
+            ec2,
+            iam,
+            trail,
+            rds,
+            lambda,
+            org,
+        }
+    }
+
+    /// Wire the Organizations client (with its cache of the organization's accounts).
+    pub fn with_organizations(
+        self,
+        sdk: &aws_config::SdkConfig,
+    ) -> Sdk<E, I, T, R, L, org::Organization> {
+        let Sdk {
+            ec2,
+            iam,
+            trail,
+            rds,
+            lambda,
+            ..
+        } = self;
+        let org = org::Organization::new(counted!(aws_sdk_organizations, sdk));
+        Sdk {
+            ec2,
+            iam,
+            trail,
+            rds,
+            lambda,
+            org,
         }
     }
 }

@@ -5,7 +5,7 @@
 //! stands in for a service a function does not use, so each binary links only the clients
 //! it needs, and reaching an unwired port is a clear, permanent error instead of a no-op.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::sync::Arc;
 
@@ -100,6 +100,25 @@ pub trait Ec2Port: Send + Sync {
     fn nacl_tags(&self, _acl_id: &str) -> impl Future<Output = PortResult<Option<Tags>>> + Send {
         not_wired(&ops::DESCRIBE_NETWORK_ACLS)
     }
+    /// Remove these launch permissions from an image (those still there).
+    fn unshare_image(
+        &self,
+        _image_id: &str,
+        _accounts: &[String],
+        _public: bool,
+        _organizations: &[String],
+    ) -> impl Future<Output = PortResult<Change>> + Send {
+        not_wired(&ops::MODIFY_IMAGE_ATTRIBUTE)
+    }
+    /// Remove these create-volume permissions from a snapshot (those still there).
+    fn unshare_snapshot(
+        &self,
+        _snapshot_id: &str,
+        _accounts: &[String],
+        _public: bool,
+    ) -> impl Future<Output = PortResult<Change>> + Send {
+        not_wired(&ops::MODIFY_SNAPSHOT_ATTRIBUTE)
+    }
 }
 
 pub trait IamPort: Send + Sync {
@@ -134,6 +153,18 @@ pub trait IamPort: Send + Sync {
     fn key_owner(&self, _key_id: &str) -> impl Future<Output = PortResult<Option<String>>> + Send {
         not_wired(&ops::GET_ACCESS_KEY_LAST_USED)
     }
+    /// Take these principals out of a role's trust policy as it is now.
+    fn restrict_role_trust(
+        &self,
+        _role: &str,
+        _principals: &[String],
+    ) -> impl Future<Output = PortResult<Change>> + Send {
+        not_wired(&ops::UPDATE_ASSUME_ROLE_POLICY)
+    }
+    /// A role's tags, or None when the role does not exist.
+    fn role_tags(&self, _role: &str) -> impl Future<Output = PortResult<Option<Tags>>> + Send {
+        not_wired(&ops::GET_ROLE)
+    }
 }
 
 /// One CloudTrail event of the forensic lookup.
@@ -167,6 +198,52 @@ pub trait TrailPort: Send + Sync {
     ) -> impl Future<Output = PortResult<Vec<TrailEvent>>> + Send {
         not_wired(&ops::LOOKUP_EVENTS)
     }
+    /// Record management events again, keeping the trail's data-event selectors.
+    fn restore_management_events(
+        &self,
+        _trail: &str,
+    ) -> impl Future<Output = PortResult<Change>> + Send {
+        not_wired(&ops::PUT_EVENT_SELECTORS)
+    }
+    /// The buckets the account's trails deliver to.
+    fn trail_buckets(&self) -> impl Future<Output = PortResult<BTreeSet<String>>> + Send {
+        not_wired(&ops::DESCRIBE_TRAILS)
+    }
+}
+
+pub trait RdsPort: Send + Sync {
+    /// Remove these `restore` values from a DB (or cluster) snapshot (those still there).
+    fn unshare_db_snapshot(
+        &self,
+        _snapshot: &str,
+        cluster: bool,
+        _values: &[String],
+    ) -> impl Future<Output = PortResult<Change>> + Send {
+        not_wired(if cluster {
+            &ops::MODIFY_DB_CLUSTER_SNAPSHOT_ATTRIBUTE
+        } else {
+            &ops::MODIFY_DB_SNAPSHOT_ATTRIBUTE
+        })
+    }
+}
+
+pub trait LambdaPort: Send + Sync {
+    /// Remove one statement from a function's resource policy.
+    fn remove_permission(
+        &self,
+        _function: &str,
+        _statement_id: &str,
+        _qualifier: Option<&str>,
+    ) -> impl Future<Output = PortResult<Change>> + Send {
+        not_wired(&ops::LAMBDA_REMOVE_PERMISSION)
+    }
+}
+
+pub trait OrgPort: Send + Sync {
+    /// The accounts of the organization (looked up once per container and hour).
+    fn organization_accounts(&self) -> impl Future<Output = PortResult<BTreeSet<String>>> + Send {
+        not_wired(&ops::LIST_ACCOUNTS)
+    }
 }
 
 pub trait NotifyPort: Send + Sync {
@@ -192,23 +269,35 @@ pub struct Unwired;
 impl Ec2Port for Unwired {}
 impl IamPort for Unwired {}
 impl TrailPort for Unwired {}
+impl RdsPort for Unwired {}
+impl LambdaPort for Unwired {}
+impl OrgPort for Unwired {}
 
 /// The clients for one account and region.
 pub trait Clients: Send + Sync + 'static {
     type Ec2: Ec2Port;
     type Iam: IamPort;
     type Trail: TrailPort;
+    type Rds: RdsPort;
+    type Lambda: LambdaPort;
+    type Org: OrgPort;
     fn ec2(&self) -> &Self::Ec2;
     fn iam(&self) -> &Self::Iam;
     fn trail(&self) -> &Self::Trail;
+    fn rds(&self) -> &Self::Rds;
+    fn lambda(&self) -> &Self::Lambda;
+    fn org(&self) -> &Self::Org;
 }
 
 /// The clients a function wires, by service; `Unwired` for the others.
 #[derive(Debug, Clone, Default)]
-pub struct Sdk<E = Unwired, I = Unwired, T = Unwired> {
+pub struct Sdk<E = Unwired, I = Unwired, T = Unwired, R = Unwired, L = Unwired, O = Unwired> {
     pub ec2: E,
     pub iam: I,
     pub trail: T,
+    pub rds: R,
+    pub lambda: L,
+    pub org: O,
 }
 
 impl Sdk {
@@ -218,10 +307,21 @@ impl Sdk {
     }
 }
 
-impl<E: Ec2Port + 'static, I: IamPort + 'static, T: TrailPort + 'static> Clients for Sdk<E, I, T> {
+impl<E, I, T, R, L, O> Clients for Sdk<E, I, T, R, L, O>
+where
+    E: Ec2Port + 'static,
+    I: IamPort + 'static,
+    T: TrailPort + 'static,
+    R: RdsPort + 'static,
+    L: LambdaPort + 'static,
+    O: OrgPort + 'static,
+{
     type Ec2 = E;
     type Iam = I;
     type Trail = T;
+    type Rds = R;
+    type Lambda = L;
+    type Org = O;
     fn ec2(&self) -> &E {
         &self.ec2
     }
@@ -230,6 +330,15 @@ impl<E: Ec2Port + 'static, I: IamPort + 'static, T: TrailPort + 'static> Clients
     }
     fn trail(&self) -> &T {
         &self.trail
+    }
+    fn rds(&self) -> &R {
+        &self.rds
+    }
+    fn lambda(&self) -> &L {
+        &self.lambda
+    }
+    fn org(&self) -> &O {
+        &self.org
     }
 }
 
@@ -247,6 +356,8 @@ pub trait Connect: Send + Sync {
         &self,
         target: &Target,
     ) -> impl Future<Output = PortResult<Arc<Self::Clients>>> + Send;
+    /// The clients of the function's own account (organization lookups are made there).
+    fn home(&self) -> Arc<Self::Clients>;
 }
 
 /// The function's own account and region only.
@@ -256,5 +367,8 @@ impl<C: Clients> Connect for Home<C> {
     type Clients = C;
     async fn connect(&self, _target: &Target) -> PortResult<Arc<C>> {
         Ok(self.0.clone())
+    }
+    fn home(&self) -> Arc<C> {
+        self.0.clone()
     }
 }

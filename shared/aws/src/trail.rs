@@ -1,7 +1,12 @@
 //! The CloudTrail port on the SDK client.
 
 use aws_sdk_cloudtrail::primitives::DateTime;
-use aws_sdk_cloudtrail::types::{LookupAttribute, LookupAttributeKey};
+use std::collections::BTreeSet;
+
+use aws_sdk_cloudtrail::types::{
+    AdvancedEventSelector, AdvancedFieldSelector, EventSelector, LookupAttribute,
+    LookupAttributeKey, ReadWriteType,
+};
 use aws_sdk_cloudtrail::Client;
 
 use crate::error::{classify, PortError};
@@ -98,5 +103,100 @@ impl TrailPort for Client {
             }
         }
         Ok(out)
+    }
+
+    async fn restore_management_events(&self, trail: &str) -> PortResult<Change> {
+        let current = self
+            .get_event_selectors()
+            .trail_name(trail)
+            .send()
+            .await
+            .map_err(|e| classify(&ops::GET_EVENT_SELECTORS, e))?;
+        let advanced = current.advanced_event_selectors();
+        let req = self.put_event_selectors().trail_name(trail);
+        let req = if !advanced.is_empty() {
+            let management = |s: &AdvancedEventSelector| {
+                s.field_selectors().iter().any(|f| {
+                    f.field() == "eventCategory" && f.equals().iter().any(|v| v == "Management")
+                })
+            };
+            if advanced.iter().any(management) {
+                return Ok(Change::AlreadyDone(format!(
+                    "trail {trail} records management events"
+                )));
+            }
+            let selector = AdvancedEventSelector::builder()
+                .name("Management events (restored by trailguard)")
+                .field_selectors(
+                    AdvancedFieldSelector::builder()
+                        .field("eventCategory")
+                        .equals("Management")
+                        .build()
+                        .map_err(|e| build_error("PutEventSelectors", e))?,
+                )
+                .build()
+                .map_err(|e| build_error("PutEventSelectors", e))?;
+            let mut all = advanced.to_vec();
+            all.push(selector);
+            req.set_advanced_event_selectors(Some(all))
+        } else {
+            let basic = current.event_selectors();
+            if basic
+                .iter()
+                .any(|s| s.include_management_events() == Some(true))
+            {
+                return Ok(Change::AlreadyDone(format!(
+                    "trail {trail} records management events"
+                )));
+            }
+            // The data-event selectors stay as they are; the first one records management
+            // events again (or a new one does, when there is none).
+            let mut all: Vec<EventSelector> = basic.to_vec();
+            match all.first_mut() {
+                Some(first) => {
+                    *first = EventSelector::builder()
+                        .set_read_write_type(first.read_write_type().cloned())
+                        .include_management_events(true)
+                        .set_data_resources(Some(first.data_resources().to_vec()))
+                        .set_exclude_management_event_sources(Some(
+                            first.exclude_management_event_sources().to_vec(),
+                        ))
+                        .build()
+                }
+                None => all.push(
+                    EventSelector::builder()
+                        .read_write_type(ReadWriteType::All)
+                        .include_management_events(true)
+                        .build(),
+                ),
+            }
+            req.set_event_selectors(Some(all))
+        };
+        req.send()
+            .await
+            .map_err(|e| classify(&ops::PUT_EVENT_SELECTORS, e))?;
+        Ok(Change::Done)
+    }
+
+    async fn trail_buckets(&self) -> PortResult<BTreeSet<String>> {
+        let out = self
+            .describe_trails()
+            .include_shadow_trails(true)
+            .send()
+            .await
+            .map_err(|e| classify(&ops::DESCRIBE_TRAILS, e))?;
+        Ok(out
+            .trail_list()
+            .iter()
+            .filter_map(|t| t.s3_bucket_name().map(String::from))
+            .collect())
+    }
+}
+
+fn build_error(op: &'static str, e: impl std::fmt::Display) -> PortError {
+    PortError::Permanent {
+        op,
+        code: "BuildError".into(),
+        message: e.to_string(),
     }
 }

@@ -69,7 +69,7 @@ async fn an_open_nacl_entry_is_deleted_once() {
 #[ignore = "needs moto server: bash scripts/test.sh"]
 async fn stopped_logging_is_started_again() {
     let sdk = sdk().await;
-    let s3 = create_trail_bucket();
+    let s3 = create_bucket();
     let ct = aws_sdk_cloudtrail::Client::new(&sdk);
     let name = unique("management-events");
     ct.create_trail()
@@ -107,14 +107,4 @@ async fn stopped_logging_is_started_again() {
     );
     let r = process(&deps, ev).await.unwrap();
     assert_eq!(r["actions"][0]["outcome"], "already_done", "{r}");
-}
-
-/// CloudTrail needs a bucket; an S3 client only for this is not worth its build time, so
-/// the bucket is made with one signed-looking request moto accepts.
-fn create_trail_bucket() -> String {
-    let name = unique("trail-logs").to_lowercase();
-    let auth = "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=x";
-    let (status, body) = raw_http("PUT", &format!("/{name}"), &[("Authorization", auth)]);
-    assert!(status.contains(" 200"), "{status}: {body}");
-    name
 }

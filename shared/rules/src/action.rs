@@ -91,6 +91,12 @@ actions! {
     DeleteNetworkAclEntry(DeleteNaclEntry) = "delete_network_acl_entry",
     StartLogging(StartLogging) = "start_logging",
     UpdateTrail(UpdateTrail) = "update_trail",
+    RestoreManagementEvents(RestoreManagementEvents) = "restore_management_events",
+    UnshareImage(UnshareImage) = "unshare_image",
+    UnshareSnapshot(UnshareSnapshot) = "unshare_snapshot",
+    UnshareDbSnapshot(UnshareDbSnapshot) = "unshare_db_snapshot",
+    RemoveLambdaPermission(RemoveLambdaPermission) = "remove_lambda_permission",
+    RestrictRoleTrust(RestrictRoleTrust) = "restrict_role_trust",
 }
 
 impl Action {
@@ -626,6 +632,267 @@ impl Step for UpdateTrail {
             "switch {} back on for trail {}",
             what.join(" and "),
             self.trail
+        )
+    }
+}
+
+/// Switch management events back on for a trail, keeping its data-event selectors.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RestoreManagementEvents {
+    pub trail: String,
+}
+
+impl RestoreManagementEvents {
+    pub const INFO: ActionInfo = ActionInfo {
+        type_name: "restore_management_events",
+        ops: &[&ops::GET_EVENT_SELECTORS, &ops::PUT_EVENT_SELECTORS],
+    };
+}
+
+impl Step for RestoreManagementEvents {
+    // GetEventSelectors first: the selectors as they are now are kept, and a trail that
+    // records management events again is already done.
+    fn ops(&self) -> Vec<&'static Op> {
+        Self::INFO.ops.to_vec()
+    }
+    fn targets(&self) -> Vec<Target> {
+        vec![Target::new("trail", &self.trail, IdKind::Trail)]
+    }
+    fn describe(&self) -> String {
+        format!(
+            "record management events again on trail {} (data selectors kept)",
+            self.trail
+        )
+    }
+}
+
+fn shared_with(accounts: &[String], public: bool, organizations: &[String]) -> String {
+    let mut who: Vec<String> = Vec::new();
+    if public {
+        who.push("everyone (group all)".into());
+    }
+    who.extend(accounts.iter().map(|a| format!("account {a}")));
+    who.extend(organizations.iter().cloned());
+    who.join(", ")
+}
+
+/// Take back exactly the launch permissions a ModifyImageAttribute gave outsiders.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UnshareImage {
+    pub image_id: String,
+    pub accounts: Vec<String>,
+    pub public: bool,
+    /// Organization and OU ARNs outside the trusted set.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub organizations: Vec<String>,
+}
+
+impl UnshareImage {
+    pub const INFO: ActionInfo = ActionInfo {
+        type_name: "unshare_image",
+        ops: &[&ops::DESCRIBE_IMAGE_ATTRIBUTE, &ops::MODIFY_IMAGE_ATTRIBUTE],
+    };
+}
+
+impl Step for UnshareImage {
+    // DescribeImageAttribute first: only permissions still there are removed, and none
+    // left is already done.
+    fn ops(&self) -> Vec<&'static Op> {
+        Self::INFO.ops.to_vec()
+    }
+    fn targets(&self) -> Vec<Target> {
+        let mut t = vec![Target::new("image_id", &self.image_id, IdKind::Image)];
+        t.extend(
+            self.accounts
+                .iter()
+                .map(|a| Target::new("accounts", a, IdKind::Account)),
+        );
+        t
+    }
+    fn describe(&self) -> String {
+        format!(
+            "stop sharing image {} with {}",
+            self.image_id,
+            shared_with(&self.accounts, self.public, &self.organizations)
+        )
+    }
+}
+
+/// Take back exactly the create-volume permissions a ModifySnapshotAttribute gave outsiders.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UnshareSnapshot {
+    pub snapshot_id: String,
+    pub accounts: Vec<String>,
+    pub public: bool,
+}
+
+impl UnshareSnapshot {
+    pub const INFO: ActionInfo = ActionInfo {
+        type_name: "unshare_snapshot",
+        ops: &[
+            &ops::DESCRIBE_SNAPSHOT_ATTRIBUTE,
+            &ops::MODIFY_SNAPSHOT_ATTRIBUTE,
+        ],
+    };
+}
+
+impl Step for UnshareSnapshot {
+    fn ops(&self) -> Vec<&'static Op> {
+        Self::INFO.ops.to_vec()
+    }
+    fn targets(&self) -> Vec<Target> {
+        let mut t = vec![Target::new(
+            "snapshot_id",
+            &self.snapshot_id,
+            IdKind::Snapshot,
+        )];
+        t.extend(
+            self.accounts
+                .iter()
+                .map(|a| Target::new("accounts", a, IdKind::Account)),
+        );
+        t
+    }
+    fn describe(&self) -> String {
+        format!(
+            "stop sharing snapshot {} with {}",
+            self.snapshot_id,
+            shared_with(&self.accounts, self.public, &[])
+        )
+    }
+}
+
+/// Take back exactly the `restore` values a ModifyDB(Cluster)SnapshotAttribute added for
+/// outsiders (`all` for public).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UnshareDbSnapshot {
+    pub snapshot: String,
+    pub cluster: bool,
+    pub values: Vec<String>,
+}
+
+impl UnshareDbSnapshot {
+    pub const INFO: ActionInfo = ActionInfo {
+        type_name: "unshare_db_snapshot",
+        ops: &[
+            &ops::DESCRIBE_DB_SNAPSHOT_ATTRIBUTES,
+            &ops::MODIFY_DB_SNAPSHOT_ATTRIBUTE,
+            &ops::DESCRIBE_DB_CLUSTER_SNAPSHOT_ATTRIBUTES,
+            &ops::MODIFY_DB_CLUSTER_SNAPSHOT_ATTRIBUTE,
+        ],
+    };
+}
+
+impl Step for UnshareDbSnapshot {
+    fn ops(&self) -> Vec<&'static Op> {
+        if self.cluster {
+            vec![
+                &ops::DESCRIBE_DB_CLUSTER_SNAPSHOT_ATTRIBUTES,
+                &ops::MODIFY_DB_CLUSTER_SNAPSHOT_ATTRIBUTE,
+            ]
+        } else {
+            vec![
+                &ops::DESCRIBE_DB_SNAPSHOT_ATTRIBUTES,
+                &ops::MODIFY_DB_SNAPSHOT_ATTRIBUTE,
+            ]
+        }
+    }
+    fn targets(&self) -> Vec<Target> {
+        let mut t = vec![Target::new("snapshot", &self.snapshot, IdKind::DbSnapshot)];
+        t.extend(
+            self.values
+                .iter()
+                .filter(|v| v.as_str() != "all")
+                .map(|a| Target::new("values", a, IdKind::Account)),
+        );
+        t
+    }
+    fn describe(&self) -> String {
+        let public = self.values.iter().any(|v| v == "all");
+        let accounts: Vec<String> = self
+            .values
+            .iter()
+            .filter(|v| *v != "all")
+            .cloned()
+            .collect();
+        format!(
+            "stop sharing RDS {}snapshot {} with {}",
+            if self.cluster { "cluster " } else { "" },
+            self.snapshot,
+            shared_with(&accounts, public, &[])
+        )
+    }
+}
+
+/// Remove exactly the statement an AddPermission put on a function's resource policy.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RemoveLambdaPermission {
+    pub function_name: String,
+    pub statement_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub qualifier: Option<String>,
+}
+
+impl RemoveLambdaPermission {
+    pub const INFO: ActionInfo = ActionInfo {
+        type_name: "remove_lambda_permission",
+        ops: &[&ops::LAMBDA_GET_POLICY, &ops::LAMBDA_REMOVE_PERMISSION],
+    };
+}
+
+impl Step for RemoveLambdaPermission {
+    // GetPolicy first: a statement already gone is already done.
+    fn ops(&self) -> Vec<&'static Op> {
+        Self::INFO.ops.to_vec()
+    }
+    fn targets(&self) -> Vec<Target> {
+        vec![
+            Target::new("function_name", &self.function_name, IdKind::LambdaFunction),
+            Target::new("statement_id", &self.statement_id, IdKind::StatementId),
+        ]
+    }
+    fn describe(&self) -> String {
+        format!(
+            "remove permission {} from function {}{}",
+            self.statement_id,
+            self.function_name,
+            self.qualifier
+                .as_deref()
+                .map(|q| format!(":{q}"))
+                .unwrap_or_default()
+        )
+    }
+}
+
+/// Set a role's trust policy to the same document without the principals outside the
+/// trusted set (trust.rs says how).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RestrictRoleTrust {
+    pub role_name: String,
+    pub principals: Vec<String>,
+}
+
+impl RestrictRoleTrust {
+    pub const INFO: ActionInfo = ActionInfo {
+        type_name: "restrict_role_trust",
+        ops: &[&ops::GET_ROLE, &ops::UPDATE_ASSUME_ROLE_POLICY],
+    };
+}
+
+impl Step for RestrictRoleTrust {
+    // GetRole first: the trust policy as it is now is changed, and one without those
+    // principals is already done.
+    fn ops(&self) -> Vec<&'static Op> {
+        Self::INFO.ops.to_vec()
+    }
+    fn targets(&self) -> Vec<Target> {
+        vec![Target::new("role_name", &self.role_name, IdKind::IamName)]
+    }
+    fn describe(&self) -> String {
+        format!(
+            "remove {} from the trust policy of role {}",
+            self.principals.join(", "),
+            self.role_name
         )
     }
 }

@@ -1,7 +1,7 @@
 //! Facts the event does not carry but a decision may depend on. The guards ask for exactly
 //! the facts they need ([`FactRequest`]); the caller fetches those and decides again.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -31,6 +31,13 @@ pub enum FactRequest {
     /// A security group as it is now: its tags and every rule (for findings about a group's
     /// state, which name the group but not the rule).
     SecurityGroupState { group_id: String },
+    /// The accounts of the organization (`organization_id`), to tell a share with one of
+    /// them from a share with an outsider.
+    OrganizationAccounts,
+    /// An IAM role's tags (whether it is exempt).
+    RoleTags { role_name: String },
+    /// The S3 buckets the account's trails deliver to.
+    TrailBuckets,
 }
 
 /// The kinds of fact, statically: guards list the kinds they may ask for, and their
@@ -42,6 +49,9 @@ pub enum FactKind {
     AccessKeyOwner,
     NetworkAcl,
     SecurityGroupState,
+    OrganizationAccounts,
+    RoleTags,
+    TrailBuckets,
 }
 
 impl FactKind {
@@ -55,6 +65,9 @@ impl FactKind {
             FactKind::SecurityGroupState => {
                 &[&ops::DESCRIBE_SECURITY_GROUPS, &ops::DESCRIBE_SG_RULES]
             }
+            FactKind::OrganizationAccounts => &[&ops::LIST_ACCOUNTS],
+            FactKind::RoleTags => &[&ops::GET_ROLE],
+            FactKind::TrailBuckets => &[&ops::DESCRIBE_TRAILS],
         }
     }
 }
@@ -100,6 +113,10 @@ impl FactRequest {
                     IdKind::NetworkAcl,
                 )]
             }
+            FactRequest::RoleTags { role_name } => {
+                vec![Target::new("role_name", role_name, IdKind::IamName)]
+            }
+            FactRequest::OrganizationAccounts | FactRequest::TrailBuckets => vec![],
         }
     }
 
@@ -110,6 +127,9 @@ impl FactRequest {
             FactRequest::AccessKeyOwner { .. } => FactKind::AccessKeyOwner,
             FactRequest::NetworkAcl { .. } => FactKind::NetworkAcl,
             FactRequest::SecurityGroupState { .. } => FactKind::SecurityGroupState,
+            FactRequest::OrganizationAccounts => FactKind::OrganizationAccounts,
+            FactRequest::RoleTags { .. } => FactKind::RoleTags,
+            FactRequest::TrailBuckets => FactKind::TrailBuckets,
         }
     }
 }
@@ -153,9 +173,18 @@ pub struct Facts {
     pub network_acls: BTreeMap<String, Tags>,
     /// Security groups as they are now, by id (None: no such group).
     pub group_states: BTreeMap<String, Option<GroupFacts>>,
+    /// The organization's accounts, once looked up.
+    pub organization_accounts: Option<BTreeSet<String>>,
+    /// Role name -> tags (None: no such role).
+    pub role_tags: BTreeMap<String, Option<Tags>>,
+    /// The buckets the account's trails deliver to, once looked up.
+    pub trail_buckets: Option<BTreeSet<String>>,
     /// Offline (the CLI): facts not given are taken as absent instead of requested, and the
     /// decision says what it assumed.
     pub offline: bool,
+    /// What was taken as absent offline, recorded as the guards read it, so a guard does not
+    /// have to list its assumptions itself.
+    pub assumed: std::cell::RefCell<Vec<FactRequest>>,
 }
 
 pub(crate) enum Known<T> {
@@ -214,6 +243,52 @@ impl Facts {
         }
     }
 
+    pub(crate) fn organization_accounts(&self) -> Known<BTreeSet<String>> {
+        match &self.organization_accounts {
+            Some(a) => Known::Yes(a.clone()),
+            None if self.offline => self.assume(FactRequest::OrganizationAccounts, BTreeSet::new()),
+            None => Known::Need(FactRequest::OrganizationAccounts),
+        }
+    }
+
+    pub(crate) fn role_tags(&self, role: &str) -> Known<Option<Tags>> {
+        match self.role_tags.get(role) {
+            Some(t) => Known::Yes(t.clone()),
+            None => {
+                let request = FactRequest::RoleTags {
+                    role_name: role.to_string(),
+                };
+                if self.offline {
+                    self.assume(request, Some(Tags::new()))
+                } else {
+                    Known::Need(request)
+                }
+            }
+        }
+    }
+
+    pub(crate) fn trail_buckets(&self) -> Known<BTreeSet<String>> {
+        match &self.trail_buckets {
+            Some(b) => Known::Yes(b.clone()),
+            None if self.offline => self.assume(FactRequest::TrailBuckets, BTreeSet::new()),
+            None => Known::Need(FactRequest::TrailBuckets),
+        }
+    }
+
+    /// Offline: take `value` for the fact `request` asks, and remember that it was assumed.
+    fn assume<T>(&self, request: FactRequest, value: T) -> Known<T> {
+        let mut assumed = self.assumed.borrow_mut();
+        if !assumed.contains(&request) {
+            assumed.push(request);
+        }
+        Known::Yes(value)
+    }
+
+    /// The facts taken as absent so far (offline).
+    pub fn assumptions(&self) -> Vec<FactRequest> {
+        self.assumed.borrow().clone()
+    }
+
     pub(crate) fn nacl_tags(&self, id: &str) -> Known<Tags> {
         match self.network_acls.get(id) {
             Some(t) => Known::Yes(t.clone()),
@@ -238,6 +313,12 @@ pub struct World {
     pub key_owners: BTreeMap<String, String>,
     /// Network ACL id -> tags (every ACL not listed does not exist).
     pub network_acls: BTreeMap<String, Tags>,
+    /// The accounts of the organization.
+    pub organization_accounts: Vec<String>,
+    /// Role name -> tags (every role not listed does not exist).
+    pub roles: BTreeMap<String, Tags>,
+    /// The buckets the trails deliver to.
+    pub trail_buckets: Vec<String>,
 }
 
 impl World {
@@ -290,6 +371,18 @@ impl World {
                 facts
                     .group_states
                     .insert(group_id.clone(), self.group(Some(group_id), None));
+            }
+            FactRequest::OrganizationAccounts => {
+                facts.organization_accounts =
+                    Some(self.organization_accounts.iter().cloned().collect());
+            }
+            FactRequest::RoleTags { role_name } => {
+                facts
+                    .role_tags
+                    .insert(role_name.clone(), self.roles.get(role_name).cloned());
+            }
+            FactRequest::TrailBuckets => {
+                facts.trail_buckets = Some(self.trail_buckets.iter().cloned().collect());
             }
             FactRequest::NetworkAcl { network_acl_id } => {
                 facts.network_acls.insert(

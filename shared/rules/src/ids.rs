@@ -13,6 +13,12 @@ pub enum IdKind {
     AccessKey,
     IamName,
     Trail,
+    Account,
+    Image,
+    Snapshot,
+    DbSnapshot,
+    LambdaFunction,
+    StatementId,
 }
 
 impl IdKind {
@@ -27,6 +33,14 @@ impl IdKind {
             IdKind::AccessKey => "AKIA.../ASIA...: 16-128 upper-case letters and digits",
             IdKind::IamName => "an IAM name: 1-64 letters, digits and +=,.@_-",
             IdKind::Trail => "a trail name (3-128 letters, digits, . _ -) or a trail ARN",
+            IdKind::Account => "an account id: 12 digits",
+            IdKind::Image => "ami- and 8 or 17 hexadecimal digits",
+            IdKind::Snapshot => "snap- and 8 or 17 hexadecimal digits",
+            IdKind::DbSnapshot => {
+                "an RDS snapshot identifier (letters, digits, hyphens, colons) or ARN"
+            }
+            IdKind::LambdaFunction => "a function name (letters, digits, - _) or ARN",
+            IdKind::StatementId => "a statement id: 1-100 letters, digits, - _",
         }
     }
 
@@ -44,6 +58,38 @@ impl IdKind {
                 (1..=64).contains(&v.len())
                     && v.chars()
                         .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c))
+                    && !placeholder(v)
+            }
+            IdKind::Account => crate::policy::is_account_id(v),
+            IdKind::Image => hex_id(v, "ami-"),
+            IdKind::Snapshot => hex_id(v, "snap-"),
+            IdKind::DbSnapshot => {
+                (1..=255).contains(&v.len())
+                    && v.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "-:".contains(c))
+                    && !placeholder(v)
+            }
+            IdKind::LambdaFunction => {
+                let name = match v.strip_prefix("arn:") {
+                    Some(rest) => rest
+                        .split(":function:")
+                        .nth(1)
+                        .unwrap_or("")
+                        .split(':')
+                        .next()
+                        .unwrap_or(""),
+                    None => v.split(':').next().unwrap_or(""),
+                };
+                (1..=64).contains(&name.len())
+                    && name
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "-_".contains(c))
+                    && !placeholder(v)
+            }
+            IdKind::StatementId => {
+                (1..=100).contains(&v.len())
+                    && v.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "-_".contains(c))
                     && !placeholder(v)
             }
             IdKind::Trail => match v.strip_prefix("arn:") {

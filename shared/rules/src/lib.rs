@@ -21,13 +21,14 @@ pub mod policy;
 pub mod render;
 pub mod report;
 pub mod time;
+pub mod trust;
 
 pub use action::{Action, Notice, Permission, PrincipalKind, Severity};
 pub use decision::{Decision, Kind, Verdict};
 pub use event::{Event, ParseError};
 pub use facts::{FactRequest, Facts, GroupFacts, Tags};
 pub use guards::Guard;
-pub use policy::{Mode, Policy, PolicyError};
+pub use policy::{Additions, Mode, Policy, PolicyError};
 pub use report::{ActionReport, Report, Status};
 
 /// Decide for one guard (one function). Events none of the guard's rules would deliver are
@@ -169,8 +170,9 @@ pub fn decide(event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
 
 /// Decide offline: facts the event lacks are taken as absent, and the decision lists them.
 pub fn decide_offline(event: &Event, policy: &Policy) -> Decision {
-    match decide(event, policy, &Facts::offline()) {
-        Verdict::Decided(d) => d,
+    let facts = Facts::offline();
+    match decide(event, policy, &facts) {
+        Verdict::Decided(d) => with_assumptions(d, &facts),
         // Offline facts answer every request, so this is not reached; say so rather than panic.
         Verdict::NeedFacts(f) => {
             Decision::ignore(format!("facts could not be assumed offline: {f:?}"))
@@ -180,10 +182,21 @@ pub fn decide_offline(event: &Event, policy: &Policy) -> Decision {
 
 /// One guard's decision offline, facts the event lacks taken as absent.
 pub fn decide_guard_offline(guard: Guard, event: &Event, policy: &Policy) -> Decision {
-    match decide_guard(guard, event, policy, &Facts::offline()) {
-        Verdict::Decided(d) => d,
+    let facts = Facts::offline();
+    match decide_guard(guard, event, policy, &facts) {
+        Verdict::Decided(d) => with_assumptions(d, &facts),
         Verdict::NeedFacts(f) => {
             Decision::ignore(format!("facts could not be assumed offline: {f:?}"))
         }
     }
+}
+
+/// The decision with every fact the guards took as absent (offline) listed once.
+pub fn with_assumptions(mut d: Decision, facts: &Facts) -> Decision {
+    for a in facts.assumptions() {
+        if !d.assumed.contains(&a) {
+            d.assumed.push(a);
+        }
+    }
+    d
 }

@@ -51,11 +51,38 @@ pub const PUT_USER_POLICY: Op = op!(iam, PutUserPolicy);
 pub const PUT_ROLE_POLICY: Op = op!(iam, PutRolePolicy);
 pub const TAG_USER: Op = op!(iam, TagUser);
 
+// IAM: role trust.
+pub const GET_ROLE: Op = op!(iam, GetRole);
+pub const UPDATE_ASSUME_ROLE_POLICY: Op = op!(iam, UpdateAssumeRolePolicy);
+
 // CloudTrail.
 pub const GET_TRAIL_STATUS: Op = op!(cloudtrail, GetTrailStatus);
 pub const START_LOGGING: Op = op!(cloudtrail, StartLogging);
 pub const UPDATE_TRAIL: Op = op!(cloudtrail, UpdateTrail);
 pub const LOOKUP_EVENTS: Op = op!(cloudtrail, LookupEvents);
+pub const GET_EVENT_SELECTORS: Op = op!(cloudtrail, GetEventSelectors);
+pub const PUT_EVENT_SELECTORS: Op = op!(cloudtrail, PutEventSelectors);
+pub const DESCRIBE_TRAILS: Op = op!(cloudtrail, DescribeTrails);
+
+// EC2: images and snapshots.
+pub const DESCRIBE_IMAGE_ATTRIBUTE: Op = op!(ec2, DescribeImageAttribute);
+pub const MODIFY_IMAGE_ATTRIBUTE: Op = op!(ec2, ModifyImageAttribute);
+pub const DESCRIBE_SNAPSHOT_ATTRIBUTE: Op = op!(ec2, DescribeSnapshotAttribute);
+pub const MODIFY_SNAPSHOT_ATTRIBUTE: Op = op!(ec2, ModifySnapshotAttribute);
+
+// RDS snapshots.
+pub const DESCRIBE_DB_SNAPSHOT_ATTRIBUTES: Op = op!(rds, DescribeDBSnapshotAttributes);
+pub const MODIFY_DB_SNAPSHOT_ATTRIBUTE: Op = op!(rds, ModifyDBSnapshotAttribute);
+pub const DESCRIBE_DB_CLUSTER_SNAPSHOT_ATTRIBUTES: Op =
+    op!(rds, DescribeDBClusterSnapshotAttributes);
+pub const MODIFY_DB_CLUSTER_SNAPSHOT_ATTRIBUTE: Op = op!(rds, ModifyDBClusterSnapshotAttribute);
+
+// Lambda.
+pub const LAMBDA_GET_POLICY: Op = op!(lambda, GetPolicy);
+pub const LAMBDA_REMOVE_PERMISSION: Op = op!(lambda, RemovePermission);
+
+// Organizations.
+pub const LIST_ACCOUNTS: Op = op!(organizations, ListAccounts);
 
 // Telling people.
 pub const SNS_PUBLISH: Op = op!(sns, Publish);

@@ -76,6 +76,11 @@ pub struct PolicyFile {
     tag_users: bool,
     key_activity_hours: u32,
     notify_root_activity: bool,
+    notify_console_login_without_mfa: bool,
+    trusted_accounts: Vec<String>,
+    organization_id: String,
+    iam_admins: Vec<String>,
+    iam: IamFile,
     network_acl: NetworkAclFile,
     cloudtrail: CloudTrailFile,
 }
@@ -114,6 +119,17 @@ struct NetworkAclFile {
 struct CloudTrailFile {
     #[serde(default = "default_true")]
     revert_trail_settings: bool,
+    #[serde(default = "default_true")]
+    restore_management_events: bool,
+    #[serde(default = "default_min_log_retention")]
+    min_log_retention_days: u32,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct IamFile {
+    #[serde(default)]
+    contain_backdoor_keys: bool,
 }
 
 // Nested sections take their defaults field by field from the one default policy.
@@ -140,6 +156,9 @@ fn default_on_replace() -> OnReplace {
 }
 fn default_true() -> bool {
     true
+}
+fn default_min_log_retention() -> u32 {
+    Policy::default().min_log_retention_days
 }
 
 fn strings<T: fmt::Display>(v: &[T]) -> Vec<String> {
@@ -191,6 +210,23 @@ pub struct Policy {
     /// Tell people about any successful call made with root credentials, and about
     /// GuardDuty root findings at any severity.
     pub notify_root_activity: bool,
+    /// Tell people about an IAM user signing in to the console without MFA.
+    pub notify_console_login_without_mfa: bool,
+    /// Accounts resources may be shared with and roles may trust (vendors, your own
+    /// accounts), besides the account itself and, when `organization_id` is set, its
+    /// organization's accounts.
+    pub trusted_accounts: Vec<String>,
+    /// The organization whose accounts are trusted (`o-...`), or empty.
+    pub organization_id: String,
+    /// ARN globs of the principals expected to change IAM (the SSO administrator role, the
+    /// deployment pipeline): their IAM changes are not reported.
+    pub iam_admins: Vec<String>,
+    /// Deactivate an access key a non-admin created for another user.
+    pub contain_backdoor_keys: bool,
+    /// Switch management events back on after a PutEventSelectors switched them off.
+    pub restore_management_events: bool,
+    /// The shortest expiry, in days, the CloudTrail log buckets may be given.
+    pub min_log_retention_days: u32,
     pub nacl_ephemeral_ports: Vec<PortSpec>,
     pub nacl_on_replace: OnReplace,
     pub revert_trail_settings: bool,
@@ -246,6 +282,13 @@ impl Default for Policy {
             tag_users: true,
             key_activity_hours: 24,
             notify_root_activity: true,
+            notify_console_login_without_mfa: true,
+            trusted_accounts: vec![],
+            organization_id: String::new(),
+            iam_admins: vec![],
+            contain_backdoor_keys: false,
+            restore_management_events: true,
+            min_log_retention_days: 365,
             nacl_ephemeral_ports: vec![
                 tcp(1024, 65535),
                 PortSpec {
@@ -288,6 +331,25 @@ fn nets(name: &str, list: &[String]) -> Result<Vec<IpNet>, PolicyError> {
             })
         })
         .collect()
+}
+
+/// What the deployment's parameters add to the policy (template parameters arrive as
+/// environment variables): lists are added to the policy's, an organization replaces it.
+#[derive(Debug, Clone, Default)]
+pub struct Additions {
+    pub honeytoken_access_keys: Vec<String>,
+    pub trusted_networks: Vec<String>,
+    pub trusted_accounts: Vec<String>,
+    pub organization_id: Option<String>,
+}
+
+impl Additions {
+    pub fn is_empty(&self) -> bool {
+        self.honeytoken_access_keys.is_empty()
+            && self.trusted_networks.is_empty()
+            && self.trusted_accounts.is_empty()
+            && self.organization_id.is_none()
+    }
 }
 
 impl Policy {
@@ -408,6 +470,28 @@ impl Policy {
                 }
             }
         }
+        for (i, a) in file.trusted_accounts.iter().enumerate() {
+            if !is_account_id(a) {
+                return Err(field(
+                    format!("trusted_accounts[{i}]"),
+                    format!("`{a}` is not an account id (12 digits)"),
+                ));
+            }
+        }
+        let org = file.organization_id.trim();
+        if !org.is_empty() && !is_organization_id(org) {
+            return Err(field(
+                "organization_id",
+                format!(
+                    "`{org}` is not an organization id (o- and 10-32 lower-case letters or digits)"
+                ),
+            ));
+        }
+        for (i, p) in file.iam_admins.iter().enumerate() {
+            if p.trim().is_empty() {
+                return Err(field(format!("iam_admins[{i}]"), "empty pattern"));
+            }
+        }
         if file.key_activity_hours > 90 * 24 {
             return Err(field(
                 "key_activity_hours",
@@ -445,6 +529,17 @@ impl Policy {
             tag_users: file.tag_users,
             key_activity_hours: file.key_activity_hours,
             notify_root_activity: file.notify_root_activity,
+            notify_console_login_without_mfa: file.notify_console_login_without_mfa,
+            trusted_accounts: file.trusted_accounts.clone(),
+            organization_id: org.to_string(),
+            iam_admins: file
+                .iam_admins
+                .iter()
+                .map(|s| s.trim().to_string())
+                .collect(),
+            contain_backdoor_keys: file.iam.contain_backdoor_keys,
+            restore_management_events: file.cloudtrail.restore_management_events,
+            min_log_retention_days: file.cloudtrail.min_log_retention_days,
             nacl_ephemeral_ports: specs(
                 "network_acl.ephemeral_ports",
                 &file.network_acl.ephemeral_ports,
@@ -484,31 +579,45 @@ impl Policy {
             tag_users: self.tag_users,
             key_activity_hours: self.key_activity_hours,
             notify_root_activity: self.notify_root_activity,
+            notify_console_login_without_mfa: self.notify_console_login_without_mfa,
+            trusted_accounts: self.trusted_accounts.clone(),
+            organization_id: self.organization_id.clone(),
+            iam_admins: self.iam_admins.clone(),
+            iam: IamFile {
+                contain_backdoor_keys: self.contain_backdoor_keys,
+            },
             network_acl: NetworkAclFile {
                 ephemeral_ports: strings(&self.nacl_ephemeral_ports),
                 on_replace: self.nacl_on_replace,
             },
             cloudtrail: CloudTrailFile {
                 revert_trail_settings: self.revert_trail_settings,
+                restore_management_events: self.restore_management_events,
+                min_log_retention_days: self.min_log_retention_days,
             },
         }
     }
 
     /// The policy with more honeytoken keys and trusted networks: the template passes these
     /// as parameters, because its event patterns need them too. Validated like the file.
-    pub fn with_additions(
-        &self,
-        honeytokens: &[String],
-        trusted_networks: &[String],
-    ) -> Result<Policy, PolicyError> {
+    pub fn with_additions(&self, add: &Additions) -> Result<Policy, PolicyError> {
         let mut file = self.to_file();
-        for k in honeytokens {
-            if !file.honeytoken_access_keys.contains(k) {
-                file.honeytoken_access_keys.push(k.clone());
+        let extend = |to: &mut Vec<String>, from: &[String]| {
+            for k in from {
+                if !to.contains(k) {
+                    to.push(k.clone());
+                }
             }
+        };
+        extend(
+            &mut file.honeytoken_access_keys,
+            &add.honeytoken_access_keys,
+        );
+        extend(&mut file.trusted_networks, &add.trusted_networks);
+        extend(&mut file.trusted_accounts, &add.trusted_accounts);
+        if let Some(org) = &add.organization_id {
+            file.organization_id = org.clone();
         }
-        file.trusted_networks
-            .extend(trusted_networks.iter().cloned());
         let mut p = Policy::validate(file)?;
         p.ceiling = self.ceiling;
         Ok(p)
@@ -577,6 +686,14 @@ impl Policy {
         }
     }
 
+    /// The `iam_admins` pattern a principal matches, if one does.
+    pub fn is_iam_admin(&self, arns: &[&str]) -> Option<String> {
+        self.iam_admins
+            .iter()
+            .find(|p| arns.iter().any(|a| crate::glob::matches(p, a)))
+            .cloned()
+    }
+
     pub fn is_exempt_principal(&self, arns: &[&str]) -> Option<String> {
         self.exempt_principals
             .iter()
@@ -610,6 +727,21 @@ pub fn allowed_by(specs: &[PortSpec], protocol: Protocol, ports: PortRange) -> b
     } else {
         !ranges.is_empty()
     }
+}
+
+/// Whether `s` is an organization id: `o-` and 10 to 32 lower-case letters or digits.
+pub fn is_organization_id(s: &str) -> bool {
+    s.strip_prefix("o-").is_some_and(|rest| {
+        (10..=32).contains(&rest.len())
+            && rest
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+    })
+}
+
+/// Whether `s` is an AWS account id: 12 digits.
+pub fn is_account_id(s: &str) -> bool {
+    s.len() == 12 && s.chars().all(|c| c.is_ascii_digit())
 }
 
 /// Whether `s` looks like an IAM access key id (long-term AKIA or temporary ASIA).

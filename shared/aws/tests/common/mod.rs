@@ -351,3 +351,69 @@ pub async fn user_state(u: &User) -> (String, String, Vec<String>, Vec<String>) 
         tag_keys,
     )
 }
+
+/// A function's dependencies with the given clients, against moto.
+pub fn deps_with<C: trailguard_aws::Clients>(
+    sdk: &aws_config::SdkConfig,
+    function: &str,
+    policy: &str,
+    clients: C,
+) -> Deps<Home<C>, Notifier> {
+    Deps {
+        connect: Home(Arc::new(clients)),
+        notify: notifier(sdk, None),
+        settings: settings(function, policy, None),
+        clock: trailguard_aws::system_clock,
+    }
+}
+
+/// The organization moto keeps for the whole server (created by the first test that asks),
+/// and a new member account in it: (organization id, member account id).
+pub async fn organization_with_member(sdk: &aws_config::SdkConfig) -> (String, String) {
+    let org = aws_sdk_organizations::Client::new(sdk);
+    // Tests run in parallel against one server: whoever creates it first wins, the others
+    // find it.
+    let _ = org
+        .create_organization()
+        .feature_set(aws_sdk_organizations::types::OrganizationFeatureSet::All)
+        .send()
+        .await;
+    let id = org
+        .describe_organization()
+        .send()
+        .await
+        .unwrap()
+        .organization()
+        .unwrap()
+        .id()
+        .unwrap()
+        .to_string();
+    let member = create_member_account(&org).await;
+    (id, member)
+}
+
+pub async fn create_member_account(org: &aws_sdk_organizations::Client) -> String {
+    let name = unique("member");
+    let status = org
+        .create_account()
+        .account_name(&name)
+        .email(format!("{name}@example.com"))
+        .send()
+        .await
+        .unwrap();
+    status
+        .create_account_status()
+        .and_then(|s| s.account_id())
+        .expect("moto creates the account at once")
+        .to_string()
+}
+
+/// A new S3 bucket (CloudTrail needs one). An S3 client only for this is not worth its
+/// build time, so the bucket is made with one signed-looking request moto accepts.
+pub fn create_bucket() -> String {
+    let name = unique("trail-logs").to_lowercase();
+    let auth = "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=x";
+    let (status, body) = raw_http("PUT", &format!("/{name}"), &[("Authorization", auth)]);
+    assert!(status.contains(" 200"), "{status}: {body}");
+    name
+}

@@ -4,13 +4,13 @@
 
 #![allow(dead_code)]
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
 use trailguard_aws::ports::{PortResult, TrailEvent};
 use trailguard_aws::{
-    Change, Clients, Connect, Deps, Ec2Port, IamPort, NotifyPort, PortError, Settings, Target,
-    TrailPort,
+    Change, Clients, Connect, Deps, Ec2Port, IamPort, LambdaPort, NotifyPort, OrgPort, PortError,
+    RdsPort, Settings, Target, TrailPort,
 };
 use trailguard_rules::facts::World;
 use trailguard_rules::{GroupFacts, Guard, Permission, Policy, PrincipalKind, Report, Tags};
@@ -134,12 +134,27 @@ impl Connect for Via {
             None => Ok(self.0.clone()),
         }
     }
+    fn home(&self) -> Arc<Fake> {
+        self.0.clone()
+    }
 }
 
 impl Clients for Fake {
     type Ec2 = Fake;
     type Iam = Fake;
     type Trail = Fake;
+    type Rds = Fake;
+    type Lambda = Fake;
+    type Org = Fake;
+    fn rds(&self) -> &Fake {
+        self
+    }
+    fn lambda(&self) -> &Fake {
+        self
+    }
+    fn org(&self) -> &Fake {
+        self
+    }
     fn ec2(&self) -> &Fake {
         self
     }
@@ -240,6 +255,32 @@ impl Ec2Port for Fake {
         self.record(format!("DescribeNacl({acl_id})"));
         Ok(self.world.network_acls.get(acl_id).cloned())
     }
+    async fn unshare_image(
+        &self,
+        image_id: &str,
+        accounts: &[String],
+        public: bool,
+        organizations: &[String],
+    ) -> PortResult<Change> {
+        self.record(format!(
+            "UnshareImage({image_id},{},{public},{})",
+            accounts.join("+"),
+            organizations.join("+")
+        ));
+        self.reply("UnshareImage")
+    }
+    async fn unshare_snapshot(
+        &self,
+        snapshot_id: &str,
+        accounts: &[String],
+        public: bool,
+    ) -> PortResult<Change> {
+        self.record(format!(
+            "UnshareSnapshot({snapshot_id},{},{public})",
+            accounts.join("+")
+        ));
+        self.reply("UnshareSnapshot")
+    }
 }
 
 impl IamPort for Fake {
@@ -269,6 +310,17 @@ impl IamPort for Fake {
         self.record(format!("KeyOwner({key_id})"));
         Ok(self.world.key_owners.get(key_id).cloned())
     }
+    async fn restrict_role_trust(&self, role: &str, principals: &[String]) -> PortResult<Change> {
+        self.record(format!(
+            "RestrictRoleTrust({role},{})",
+            principals.join("+")
+        ));
+        self.reply("RestrictRoleTrust")
+    }
+    async fn role_tags(&self, role: &str) -> PortResult<Option<Tags>> {
+        self.record(format!("RoleTags({role})"));
+        Ok(self.world.roles.get(role).cloned())
+    }
 }
 
 impl TrailPort for Fake {
@@ -294,6 +346,51 @@ impl TrailPort for Fake {
     ) -> PortResult<Vec<TrailEvent>> {
         self.record(format!("LookupEvents({key_id},{})", end - start));
         self.trail_events.clone().unwrap_or_else(|| Ok(vec![]))
+    }
+    async fn restore_management_events(&self, trail: &str) -> PortResult<Change> {
+        self.record(format!("RestoreManagementEvents({trail})"));
+        self.reply("RestoreManagementEvents")
+    }
+    async fn trail_buckets(&self) -> PortResult<BTreeSet<String>> {
+        self.record("TrailBuckets()".into());
+        Ok(self.world.trail_buckets.iter().cloned().collect())
+    }
+}
+
+impl RdsPort for Fake {
+    async fn unshare_db_snapshot(
+        &self,
+        snapshot: &str,
+        cluster: bool,
+        values: &[String],
+    ) -> PortResult<Change> {
+        self.record(format!(
+            "UnshareDbSnapshot({snapshot},{cluster},{})",
+            values.join("+")
+        ));
+        self.reply("UnshareDbSnapshot")
+    }
+}
+
+impl LambdaPort for Fake {
+    async fn remove_permission(
+        &self,
+        function: &str,
+        statement_id: &str,
+        qualifier: Option<&str>,
+    ) -> PortResult<Change> {
+        self.record(format!(
+            "RemovePermission({function},{statement_id},{})",
+            qualifier.unwrap_or("-")
+        ));
+        self.reply("RemovePermission")
+    }
+}
+
+impl OrgPort for Fake {
+    async fn organization_accounts(&self) -> PortResult<BTreeSet<String>> {
+        self.record("OrganizationAccounts()".into());
+        Ok(self.world.organization_accounts.iter().cloned().collect())
     }
 }
 

@@ -4,19 +4,20 @@ use std::sync::OnceLock;
 
 use serde_json::Value;
 
-use crate::action::{Notice, Severity, StartLogging, UpdateTrail};
+use crate::action::{Notice, RestoreManagementEvents, Severity, StartLogging, UpdateTrail};
 use crate::decision::{Decision, Verdict};
 use crate::event::Event;
-use crate::facts::Facts;
+use crate::facts::{FactKind, Facts, Known};
 use crate::guards::{Delivery, GuardSpec, Trigger};
-use crate::lenient::{bool_any, boolean, items_any, str_any};
+use crate::lenient::{bool_any, boolean, int_any, items_any, str_any};
 use crate::policy::Policy;
 
 pub static GUARD: GuardSpec = GuardSpec {
     name: "cloudtrail",
     function: "guard-cloudtrail",
     summary: "Switches CloudTrail logging back on and reports tampering.",
-    triggers: &[Trigger {
+    triggers: &[
+        Trigger {
         rule: "CloudTrailChange",
         pattern: r#"{
             "source": ["aws.cloudtrail"],
@@ -32,9 +33,31 @@ pub static GUARD: GuardSpec = GuardSpec {
         delivery: Delivery::Changes,
         excludes_own_role: true,
         condition: None,
-    }],
-    facts: &[],
-    actions: &[&StartLogging::INFO, &UpdateTrail::INFO],
+    },
+        // A lifecycle rule that expires the trail's logs early erases the evidence.
+        Trigger {
+            rule: "TrailBucketLifecycle",
+            pattern: r#"{
+                "source": ["aws.s3"],
+                "detail-type": ["AWS API Call via CloudTrail"],
+                "detail": {
+                    "eventSource": ["s3.amazonaws.com"],
+                    "eventName": ["PutBucketLifecycle", "PutBucketLifecycleConfiguration"],
+                    "eventType": ["AwsApiCall"],
+                    "errorCode": [{"exists": false}]
+                }
+            }"#,
+            delivery: Delivery::Changes,
+            excludes_own_role: true,
+            condition: None,
+        },
+    ],
+    facts: &[FactKind::TrailBuckets],
+    actions: &[
+        &StartLogging::INFO,
+        &UpdateTrail::INFO,
+        &RestoreManagementEvents::INFO,
+    ],
     decide,
     reads_every_call: false,
     compiled: OnceLock::new(),
@@ -49,6 +72,9 @@ pub fn decide(event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
     }
     let name = r.event_name.as_deref().unwrap_or_default();
     let rp = &r.request_parameters;
+    if name.starts_with("PutBucketLifecycle") {
+        return bucket_lifecycle(r, policy, facts);
+    }
     let Some(trail) = str_any(rp, &["name", "Name", "trailName", "TrailName"]) else {
         return Verdict::Decided(Decision::ignore(format!("{name} names no trail")));
     };
@@ -94,19 +120,30 @@ pub fn decide(event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
         "UpdateTrail" => update_trail(rp, &trail, policy, details),
         "PutEventSelectors" => {
             if stops_management_events(rp) {
-                details.push(
-                    "management events are no longer recorded; \
-                     the previous selectors are not in the event"
-                        .into(),
-                );
-                Decision::notify(
-                    format!("PutEventSelectors on {trail} stops recording management events"),
-                    notice(
-                        Severity::High,
-                        format!("CloudTrail trail {trail} stopped recording management events"),
-                        details,
-                    ),
-                )
+                let reason =
+                    format!("PutEventSelectors on {trail} stops recording management events");
+                let title =
+                    format!("CloudTrail trail {trail} stopped recording management events");
+                if policy.restore_management_events {
+                    details.push(
+                        "management events are switched back on; the data-event selectors are kept"
+                            .into(),
+                    );
+                    Decision::remediate(
+                        reason,
+                        vec![RestoreManagementEvents {
+                            trail: trail.clone(),
+                        }
+                        .into()],
+                        notice(Severity::High, title, details),
+                    )
+                } else {
+                    details.push(
+                        "cloudtrail.restore_management_events is off: management events stay off"
+                            .into(),
+                    );
+                    Decision::notify(reason, notice(Severity::High, title, details))
+                }
             } else {
                 Decision::ignore(format!(
                     "PutEventSelectors on {trail} still records management events"
@@ -211,4 +248,72 @@ fn stops_management_events(rp: &Value) -> bool {
             .and_then(boolean)
             .unwrap_or(true)
     })
+}
+
+/// The shortest expiry, in days, among the enabled rules of a lifecycle configuration
+/// (`Expiration.Days`, `NoncurrentVersionExpiration.NoncurrentDays`), as CloudTrail records it
+/// (`LifecycleConfiguration.Rule`, one rule or a list).
+fn shortest_expiry(rp: &Value) -> Option<i64> {
+    let config = rp
+        .get("LifecycleConfiguration")
+        .or_else(|| rp.get("lifecycleConfiguration"))?;
+    items_any(config, &["Rule", "Rules", "rule"])
+        .into_iter()
+        .filter(|r| {
+            str_any(r, &["Status", "status"]).is_none_or(|s| s.eq_ignore_ascii_case("Enabled"))
+        })
+        .flat_map(|r| {
+            [
+                r.get("Expiration").and_then(|e| int_any(e, &["Days"])),
+                r.get("NoncurrentVersionExpiration")
+                    .and_then(|e| int_any(e, &["NoncurrentDays"])),
+            ]
+        })
+        .flatten()
+        .min()
+}
+
+fn bucket_lifecycle(
+    r: &crate::event::CloudTrailRecord,
+    policy: &Policy,
+    facts: &Facts,
+) -> Verdict {
+    let rp = &r.request_parameters;
+    let Some(bucket) = str_any(rp, &["bucketName", "BucketName"]) else {
+        return Verdict::Decided(Decision::ignore("PutBucketLifecycle names no bucket"));
+    };
+    let min = i64::from(policy.min_log_retention_days);
+    let Some(days) = shortest_expiry(rp).filter(|d| *d < min) else {
+        return Verdict::Decided(Decision::ignore(format!(
+            "the lifecycle of bucket {bucket} keeps objects at least {min} days (cloudtrail.min_log_retention_days)"
+        )));
+    };
+    // Only now, for a short expiry, is it worth asking which buckets the trails use.
+    let buckets = match facts.trail_buckets() {
+        Known::Need(req) => return Verdict::NeedFacts(vec![req]),
+        Known::Yes(b) => b,
+    };
+    if !buckets.contains(&bucket) {
+        return Verdict::Decided(Decision::ignore(format!(
+            "bucket {bucket} is not a bucket a trail delivers to"
+        )));
+    }
+    Verdict::Decided(Decision::notify(
+        format!("CloudTrail logs in bucket {bucket} now expire after {days} day(s), below {min}"),
+        Notice {
+            severity: Severity::High,
+            title: format!("CloudTrail log bucket {bucket} expires logs after {days} day(s)"),
+            details: vec![
+                format!(
+                    "by {} from {}",
+                    r.user_identity.display(),
+                    r.source_ip_address.get().unwrap_or("?")
+                ),
+                format!(
+                    "what to check: the lifecycle rule (aws s3api get-bucket-lifecycle-configuration --bucket {bucket}); \
+                     logs older than {days} day(s) will be deleted, the evidence with them"
+                ),
+            ],
+        },
+    ))
 }

@@ -1,5 +1,5 @@
 //! Detection and logging switched off: VPC flow logs, Route 53 Resolver query logs, GuardDuty,
-//! AWS Config, membership of the organization. None of these can be safely switched back on
+//! AWS Config, membership of the organization, Bedrock invocation logging and guardrails. None of these can be safely switched back on
 //! from the event alone (the previous configuration is not in it, and re-creating a detector
 //! or recorder needs choices only the owner can make), so this guard tells people, with the
 //! severity and what to check.
@@ -24,19 +24,20 @@ pub static GUARD: GuardSpec = GuardSpec {
         rule: "DetectionChange",
         pattern: r#"{
             "source": ["aws.ec2", "aws.route53resolver", "aws.guardduty", "aws.config",
-                       "aws.organizations"],
+                       "aws.organizations", "aws.bedrock"],
             "detail-type": ["AWS API Call via CloudTrail"],
             "detail": {
                 "eventSource": ["ec2.amazonaws.com", "route53resolver.amazonaws.com",
                                 "guardduty.amazonaws.com", "config.amazonaws.com",
-                                "organizations.amazonaws.com"],
+                                "organizations.amazonaws.com", "bedrock.amazonaws.com"],
                 "eventName": ["DeleteFlowLogs",
                               "DeleteResolverQueryLogConfig", "DisassociateResolverQueryLogConfig",
                               "DeleteDetector", "UpdateDetector",
                               "DisassociateFromMasterAccount", "DisassociateFromAdministratorAccount",
                               "StopConfigurationRecorder", "DeleteConfigurationRecorder",
                               "DeleteDeliveryChannel",
-                              "LeaveOrganization"],
+                              "LeaveOrganization",
+                              "DeleteModelInvocationLoggingConfiguration", "DeleteGuardrail"],
                 "eventType": ["AwsApiCall"],
                 "errorCode": [{"exists": false}]
             }
@@ -178,6 +179,35 @@ pub fn decide(event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
              find out who did it, and invite the account back"
                 .to_string(),
         ),
+        "DeleteModelInvocationLoggingConfiguration" => (
+            Severity::High,
+            format!(
+                "Bedrock model invocation logging deleted in {}",
+                r.aws_region.get().unwrap_or("?")
+            ),
+            "prompts and responses of Bedrock models are no longer logged, so misuse of the \
+             models leaves no trace; configure invocation logging again \
+             (aws bedrock put-model-invocation-logging-configuration)"
+                .to_string(),
+        ),
+        "DeleteGuardrail" => {
+            // Deleting one version keeps the guardrail; only the whole guardrail matters here.
+            if str_any(rp, &["guardrailVersion", "GuardrailVersion"]).is_some() {
+                return Verdict::Decided(Decision::ignore(
+                    "DeleteGuardrail removes one version; the guardrail stays",
+                ));
+            }
+            (
+                Severity::Medium,
+                format!(
+                    "Bedrock guardrail {} deleted",
+                    list(&["guardrailIdentifier", "GuardrailIdentifier"])
+                ),
+                "applications that used it call models without its filters; \
+                 find out who deleted it and restore it from your infrastructure code"
+                    .to_string(),
+            )
+        }
         other => {
             return Verdict::Decided(Decision::ignore(format!(
                 "{other} is not a change to logging or detection trailguard watches"

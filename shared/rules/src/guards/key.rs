@@ -104,6 +104,23 @@ pub static GUARD: GuardSpec = GuardSpec {
             excludes_own_role: false,
             condition: None,
         },
+        // An IAM user signing in to the console without MFA (a stolen password is enough).
+        Trigger {
+            rule: "ConsoleLoginWithoutMfa",
+            pattern: r#"{
+                "source": ["aws.signin"],
+                "detail-type": ["AWS Console Sign In via CloudTrail"],
+                "detail": {
+                    "eventName": ["ConsoleLogin"],
+                    "userIdentity": {"type": ["IAMUser"]},
+                    "additionalEventData": {"MFAUsed": ["No"]},
+                    "responseElements": {"ConsoleLogin": ["Success"]}
+                }
+            }"#,
+            delivery: Delivery::Changes,
+            excludes_own_role: false,
+            condition: None,
+        },
         // A honeytoken's first call is usually a read (GetCallerIdentity, List*), and its
         // calls fail by design: this rule takes reads and failed calls.
         Trigger {
@@ -503,6 +520,27 @@ fn cloudtrail(event: &Event, r: &CloudTrailRecord, policy: &Policy, facts: &Fact
             "a sign-in that did not succeed ({}) changes nothing",
             sign_in.as_deref().unwrap_or("no result in the event")
         )));
+    }
+    if name == "ConsoleLogin"
+        && id.is_type("IAMUser")
+        && str_any(&r.additional_event_data, &["MFAUsed"]).as_deref() == Some("No")
+        && policy.notify_console_login_without_mfa
+    {
+        let user = id.user_name.get().unwrap_or("?");
+        return Verdict::Decided(Decision::notify(
+            format!("IAM user {user} signed in to the console without MFA"),
+            Notice {
+                severity: Severity::Medium,
+                title: format!("Console sign-in without MFA: {user} from {ip}"),
+                details: {
+                    let mut d = base_details;
+                    d.push(format!(
+                        "what to check: whether {user} signed in from {ip}; require MFA for console users"
+                    ));
+                    d
+                },
+            },
+        ));
     }
     if id.is_type("Root") && id.invoked_by.is_absent() {
         if let Some(d) = root_activity(r, &name, &ip, policy, base_details.clone()) {

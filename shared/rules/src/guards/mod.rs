@@ -263,6 +263,45 @@ pub(crate) fn preamble(r: &CloudTrailRecord, policy: &Policy, facts: &Facts) -> 
     None
 }
 
+/// The accounts among `accounts` that are outside the trusted set: not the account the event
+/// is about, not one of the policy's `trusted_accounts`, and, when the policy names an
+/// `organization_id`, not one of its accounts (looked up once, as a fact, only when an
+/// account is not trusted otherwise).
+pub(crate) fn outside_accounts(
+    account: Option<&str>,
+    accounts: &[String],
+    policy: &Policy,
+    facts: &Facts,
+) -> crate::facts::Known<Vec<String>> {
+    use crate::facts::Known;
+    let candidates: Vec<String> = accounts
+        .iter()
+        .filter(|a| Some(a.as_str()) != account && !policy.trusted_accounts.contains(a))
+        .cloned()
+        .collect();
+    if candidates.is_empty() || policy.organization_id.is_empty() {
+        return Known::Yes(candidates);
+    }
+    match facts.organization_accounts() {
+        Known::Need(r) => Known::Need(r),
+        Known::Yes(org) => Known::Yes(
+            candidates
+                .into_iter()
+                .filter(|a| !org.contains(a))
+                .collect(),
+        ),
+    }
+}
+
+/// Whether an organization or OU ARN (`arn:aws:organizations::111122223333:organization/o-x`,
+/// `...:ou/o-x/ou-y`) belongs to the policy's organization.
+pub(crate) fn own_organization(arn: &str, policy: &Policy) -> bool {
+    !policy.organization_id.is_empty()
+        && arn
+            .split(['/', ':'])
+            .any(|part| part == policy.organization_id)
+}
+
 /// The trailguard role that made this call, if one did: the running function's own role,
 /// or one the policy lists in `own_roles`.
 pub(crate) fn own_role<'a>(

@@ -1,0 +1,19 @@
+//! guard-iam: closes role trust opened to outside principals and reports the ways attackers
+//! stay in through IAM.
+//!
+//! Wiring only. What it decides lives in shared/rules (guards/iam.rs); how it acts, reports
+//! and notifies lives in shared/aws. Settings, policy and clients are built once, at cold
+//! start.
+
+use lambda_runtime::{run, service_fn, Error};
+use trailguard_aws::{guards::iam, Deps, Sdk};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let deps = Deps::from_env(&iam::GUARD, |sdk| {
+        Sdk::none().with_iam(sdk).with_organizations(sdk)
+    })
+    .await?;
+    run(service_fn(|event| deps.handle(event))).await
+}

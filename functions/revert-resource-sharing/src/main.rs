@@ -1,0 +1,23 @@
+//! revert-resource-sharing: takes back AMI, EBS snapshot, RDS snapshot and Lambda shares with
+//! accounts outside the trusted set.
+//!
+//! Wiring only. What it decides lives in shared/rules (guards/sharing.rs); how it acts,
+//! reports and notifies lives in shared/aws. Settings, policy and clients are built once, at
+//! cold start.
+
+use lambda_runtime::{run, service_fn, Error};
+use trailguard_aws::{guards::sharing, Deps, Sdk};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let deps = Deps::from_env(&sharing::GUARD, |sdk| {
+        Sdk::none()
+            .with_ec2(sdk)
+            .with_rds(sdk)
+            .with_lambda(sdk)
+            .with_organizations(sdk)
+    })
+    .await?;
+    run(service_fn(|event| deps.handle(event))).await
+}

@@ -1,0 +1,316 @@
+//! IAM: a role's trust opened to outsiders is closed again (exactly those principals are
+//! taken out of the trust policy); the ways attackers stay in (a key or console password for
+//! another user, an administrator policy attached, an inline policy allowing everything,
+//! federation tokens, a Roles Anywhere trust anchor) are told, unless made by one of the
+//! policy's `iam_admins`, whose job that is. A key created for another user by a non-admin is
+//! deactivated when `iam.contain_backdoor_keys` is on.
+
+use std::sync::OnceLock;
+
+use serde_json::Value;
+
+use crate::action::{Action, DeactivateKey, Notice, RestrictRoleTrust, Severity};
+use crate::decision::{Decision, Verdict};
+use crate::event::{CloudTrailRecord, Event};
+use crate::facts::{tag_is_true, FactKind, Facts, Known, Tags};
+use crate::guards::{outside_accounts, Delivery, GuardSpec, Trigger};
+use crate::lenient::{items, items_any, scalar_string, str_any};
+use crate::policy::Policy;
+use crate::trust;
+
+pub static GUARD: GuardSpec = GuardSpec {
+    name: "iam",
+    function: "guard-iam",
+    summary: "Closes role trust opened to outsiders and reports IAM persistence.",
+    triggers: &[
+        Trigger {
+            rule: "IamChange",
+            pattern: r#"{
+                "source": ["aws.iam"],
+                "detail-type": ["AWS API Call via CloudTrail"],
+                "detail": {
+                    "eventSource": ["iam.amazonaws.com"],
+                    "eventName": ["UpdateAssumeRolePolicy", "CreateRole",
+                                  "CreateAccessKey", "CreateLoginProfile", "UpdateLoginProfile",
+                                  "AttachUserPolicy", "AttachRolePolicy", "AttachGroupPolicy",
+                                  "PutUserPolicy", "PutRolePolicy", "PutGroupPolicy"],
+                    "eventType": ["AwsApiCall"],
+                    "errorCode": [{"exists": false}]
+                }
+            }"#,
+            delivery: Delivery::Changes,
+            excludes_own_role: true,
+            condition: None,
+        },
+        // Long-lived temporary credentials for an IAM user, and a way in from outside AWS.
+        // CloudTrail may mark token calls read-only, so this narrow rule takes reads.
+        Trigger {
+            rule: "IamPersistenceElsewhereRule",
+            pattern: r#"{
+                "source": ["aws.sts", "aws.rolesanywhere"],
+                "detail-type": ["AWS API Call via CloudTrail"],
+                "detail": {
+                    "eventName": ["GetFederationToken", "CreateTrustAnchor"],
+                    "eventType": ["AwsApiCall"],
+                    "errorCode": [{"exists": false}]
+                }
+            }"#,
+            delivery: Delivery::ChangesAndReads,
+            excludes_own_role: false,
+            condition: None,
+        },
+    ],
+    facts: &[FactKind::OrganizationAccounts, FactKind::RoleTags],
+    actions: &[&RestrictRoleTrust::INFO, &DeactivateKey::INFO],
+    decide,
+    reads_every_call: false,
+    compiled: OnceLock::new(),
+};
+
+/// Managed policies that make their holder an administrator of the account or of IAM.
+const ADMIN_POLICIES: [&str; 2] = [":policy/AdministratorAccess", ":policy/IAMFullAccess"];
+
+pub fn decide(event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
+    let Some(r) = event.cloudtrail() else {
+        return Verdict::Decided(Decision::ignore("not a CloudTrail event"));
+    };
+    if let Some(d) = super::preamble(r, policy, facts) {
+        return Verdict::Decided(d);
+    }
+    if r.user_identity.is_type("Root") {
+        return Verdict::Decided(Decision::ignore(
+            "a root call: root activity is told by disable-compromised-key",
+        ));
+    }
+    let name = r.event_name.get().unwrap_or_default();
+    match name {
+        "UpdateAssumeRolePolicy" | "CreateRole" => role_trust(event, r, policy, facts),
+        _ => persistence(r, name, policy),
+    }
+}
+
+fn by(r: &CloudTrailRecord) -> String {
+    format!(
+        "by {} from {}",
+        r.user_identity.display(),
+        r.source_ip_address.get().unwrap_or("?")
+    )
+}
+
+fn role_trust(event: &Event, r: &CloudTrailRecord, policy: &Policy, facts: &Facts) -> Verdict {
+    let name = r.event_name.get().unwrap_or_default();
+    let rp = &r.request_parameters;
+    let Some(role) = str_any(rp, &["roleName", "RoleName"]) else {
+        return Verdict::Decided(Decision::ignore(format!("{name} names no role")));
+    };
+    let Some(doc) = rp
+        .get("policyDocument")
+        .or_else(|| rp.get("assumeRolePolicyDocument"))
+        .and_then(trust::document)
+    else {
+        return Verdict::Decided(Decision::ignore(format!(
+            "{name} on {role}: the trust policy is not in the event"
+        )));
+    };
+    // Every account a principal names, to ask about the trusted set once.
+    let named: Vec<String> = trust::outsiders(&doc, &|_| false)
+        .iter()
+        .filter_map(|p| trust::principal_account(p).map(String::from))
+        .collect();
+    let outside = match outside_accounts(event.account(), &named, policy, facts) {
+        Known::Need(req) => return Verdict::NeedFacts(vec![req]),
+        Known::Yes(o) => o,
+    };
+    let principals = trust::outsiders(&doc, &|acct| !outside.iter().any(|o| o == acct));
+    if principals.is_empty() {
+        return Verdict::Decided(Decision::ignore(format!(
+            "the trust policy of {role} lets only trusted principals and services assume it"
+        )));
+    }
+    // A role created with an exempt tag carries it in the event; an existing role's tags are
+    // looked up.
+    let tags: Tags = if name == "CreateRole" {
+        items_any(rp, &["tags", "Tags"])
+            .into_iter()
+            .filter_map(|t| Some((str_any(t, &["key", "Key"])?, str_any(t, &["value", "Value"]).unwrap_or_default())))
+            .collect()
+    } else {
+        match facts.role_tags(&role) {
+            Known::Need(req) => return Verdict::NeedFacts(vec![req]),
+            Known::Yes(Some(t)) => t,
+            Known::Yes(None) => {
+                return Verdict::Decided(Decision::ignore(format!(
+                    "role {role} no longer exists: nothing to close"
+                )))
+            }
+        }
+    };
+    let mut details = vec![
+        format!("{name} on role {role} lets these principals assume it: {}", principals.join(", ")),
+        by(r),
+    ];
+    if tag_is_true(&tags, &policy.exempt_tag) {
+        details.push(format!("role {role} is tagged {}=true: left as it is", policy.exempt_tag));
+        return Verdict::Decided(Decision::notify(
+            format!("role {role} trusts principals outside the trusted set, and is exempt"),
+            Notice {
+                severity: Severity::High,
+                title: format!("Exempt role {role} trusts outside principals"),
+                details,
+            },
+        ));
+    }
+    details.push("service principals, trusted accounts and conditioned statements are kept".into());
+    Verdict::Decided(Decision::remediate(
+        format!("role {role} can be assumed from outside the trusted set"),
+        vec![RestrictRoleTrust {
+            role_name: role.clone(),
+            principals,
+        }
+        .into()],
+        Notice {
+            severity: Severity::Critical,
+            title: format!("Role {role} opened to outside principals"),
+            details,
+        },
+    ))
+}
+
+/// Whether an inline policy allows every action on every resource.
+fn allows_everything(doc: &Value) -> bool {
+    items(doc.get("Statement").unwrap_or(&Value::Null))
+        .into_iter()
+        .any(|st| {
+            let all = |key: &str| {
+                let v = st.get(key).unwrap_or(&Value::Null);
+                scalar_string(v)
+                    .into_iter()
+                    .chain(items(v).into_iter().filter_map(scalar_string))
+                    .any(|a| a == "*" || a == "*:*")
+            };
+            st.get("Effect").and_then(Value::as_str) == Some("Allow") && all("Action") && all("Resource")
+        })
+}
+
+fn persistence(r: &CloudTrailRecord, name: &str, policy: &Policy) -> Verdict {
+    let rp = &r.request_parameters;
+    let caller = &r.user_identity;
+    if let Some(p) = policy.is_iam_admin(&caller.arns()) {
+        return Verdict::Decided(Decision::ignore(format!(
+            "{name} by {}, an IAM administrator by policy pattern `{p}`",
+            caller.display()
+        )));
+    }
+    let target_user = str_any(rp, &["userName", "UserName"]);
+    let for_another = |u: &Option<String>| match (u, caller.is_type("IAMUser")) {
+        (Some(u), true) => caller.user_name.get() != Some(u.as_str()),
+        (Some(_), false) => true,
+        (None, _) => false,
+    };
+    let notice = |severity, title: String, what: String| Notice {
+        severity,
+        title,
+        details: vec![what, by(r)],
+    };
+    let d = match name {
+        "CreateAccessKey" if for_another(&target_user) => {
+            let user = target_user.clone().unwrap_or_default();
+            let key = r
+                .response_elements
+                .get("accessKey")
+                .and_then(|k| str_any(k, &["accessKeyId", "AccessKeyId"]));
+            let n = notice(
+                Severity::High,
+                format!("Access key created for another user: {user}"),
+                format!(
+                    "{} created key {} for {user}: a way back in that outlives the caller's own credentials",
+                    caller.display(),
+                    key.as_deref().unwrap_or("(not in the event)")
+                ),
+            );
+            match key.filter(|_| policy.contain_backdoor_keys) {
+                Some(k) => Decision::remediate(
+                    format!("{} created an access key for {user}, and iam.contain_backdoor_keys is on", caller.display()),
+                    vec![Action::from(DeactivateKey {
+                        user_name: Some(user.clone()),
+                        access_key_id: k,
+                    })],
+                    n,
+                ),
+                None => Decision::notify(format!("an access key was created for another user, {user}"), n),
+            }
+        }
+        "CreateLoginProfile" | "UpdateLoginProfile" if for_another(&target_user) => {
+            let user = target_user.clone().unwrap_or_default();
+            Decision::notify(
+                format!("{name}: a console password was set for another user, {user}"),
+                notice(
+                    Severity::High,
+                    format!("Console password set for user {user}"),
+                    format!("{name} for {user}: whoever set it can now sign in as {user}"),
+                ),
+            )
+        }
+        "AttachUserPolicy" | "AttachRolePolicy" | "AttachGroupPolicy" => {
+            let arn = str_any(rp, &["policyArn", "PolicyArn"]).unwrap_or_default();
+            if !ADMIN_POLICIES.iter().any(|p| arn.ends_with(p)) {
+                return Verdict::Decided(Decision::ignore(format!("{name} attaches {arn}, not an administrator policy")));
+            }
+            let holder = str_any(rp, &["userName", "roleName", "groupName", "UserName", "RoleName", "GroupName"]).unwrap_or_default();
+            Decision::notify(
+                format!("{name}: {arn} attached to {holder}"),
+                notice(
+                    Severity::High,
+                    format!("Administrator policy attached to {holder}"),
+                    format!("{arn} attached to {holder}"),
+                ),
+            )
+        }
+        "PutUserPolicy" | "PutRolePolicy" | "PutGroupPolicy" => {
+            let Some(doc) = rp.get("policyDocument").and_then(trust::document) else {
+                return Verdict::Decided(Decision::ignore(format!("{name}: the policy is not in the event")));
+            };
+            if !allows_everything(&doc) {
+                return Verdict::Decided(Decision::ignore(format!("{name}: the inline policy does not allow everything")));
+            }
+            let holder = str_any(rp, &["userName", "roleName", "groupName"]).unwrap_or_default();
+            let policy_name = str_any(rp, &["policyName", "PolicyName"]).unwrap_or_default();
+            Decision::notify(
+                format!("{name}: inline policy {policy_name} allows every action on every resource to {holder}"),
+                notice(
+                    Severity::High,
+                    format!("Inline administrator policy on {holder}"),
+                    format!("inline policy {policy_name} on {holder} allows \"*\" on \"*\""),
+                ),
+            )
+        }
+        "GetFederationToken" if caller.is_type("IAMUser") => Decision::notify(
+            format!("{} took a federation token", caller.display()),
+            notice(
+                Severity::Medium,
+                format!("Federation token taken by {}", caller.display()),
+                "GetFederationToken gives temporary credentials that keep working after the \
+                 user's access key is disabled (for up to 36 hours)"
+                    .to_string(),
+            ),
+        ),
+        "CreateTrustAnchor" => Decision::notify(
+            "an IAM Roles Anywhere trust anchor was created".to_string(),
+            notice(
+                Severity::High,
+                "IAM Roles Anywhere trust anchor created".to_string(),
+                format!(
+                    "trust anchor {}: certificates it trusts can assume roles from outside AWS",
+                    str_any(rp, &["name", "Name"]).unwrap_or_default()
+                ),
+            ),
+        ),
+        _ => {
+            return Verdict::Decided(Decision::ignore(format!(
+                "{name} by {} is not an IAM change trailguard acts on",
+                caller.display()
+            )))
+        }
+    };
+    Verdict::Decided(d)
+}

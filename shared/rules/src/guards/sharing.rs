@@ -1,0 +1,400 @@
+//! Resources shared with outsiders: an AMI, an EBS snapshot or an RDS snapshot shared with an
+//! account outside the trusted set (or with everyone), a Lambda function opened to everyone
+//! or to an outside account. Exactly what the call added for outsiders is taken back; shares
+//! with trusted accounts stay. A bucket policy opened the same way is told: a bucket policy
+//! is one document with many readers, and rewriting it could break them.
+
+use std::sync::OnceLock;
+
+use serde_json::Value;
+
+use crate::action::{
+    Action, Notice, RemoveLambdaPermission, Severity, UnshareDbSnapshot, UnshareImage,
+    UnshareSnapshot,
+};
+use crate::decision::{Decision, Verdict};
+use crate::event::{CloudTrailRecord, Event};
+use crate::facts::{FactKind, Facts, Known};
+use crate::guards::{outside_accounts, own_organization, Delivery, GuardSpec, Trigger};
+use crate::lenient::{items, items_any, scalar_string, str_any};
+use crate::policy::Policy;
+use crate::trust::{principal_account, restricted};
+
+pub static GUARD: GuardSpec = GuardSpec {
+    name: "resource_sharing",
+    function: "revert-resource-sharing",
+    summary: "Takes back AMI, snapshot, RDS snapshot and Lambda shares with outsiders.",
+    triggers: &[Trigger {
+        rule: "SharingChange",
+        pattern: r#"{
+            "source": ["aws.ec2", "aws.rds", "aws.lambda", "aws.s3"],
+            "detail-type": ["AWS API Call via CloudTrail"],
+            "detail": {
+                "eventSource": ["ec2.amazonaws.com", "rds.amazonaws.com", "lambda.amazonaws.com",
+                                "s3.amazonaws.com"],
+                "eventName": ["ModifyImageAttribute", "ModifySnapshotAttribute",
+                              "ModifyDBSnapshotAttribute", "ModifyDBClusterSnapshotAttribute",
+                              {"prefix": "AddPermission"}, "PutBucketPolicy"],
+                "eventType": ["AwsApiCall"],
+                "errorCode": [{"exists": false}]
+            }
+        }"#,
+        delivery: Delivery::Changes,
+        excludes_own_role: true,
+        condition: None,
+    }],
+    facts: &[FactKind::OrganizationAccounts],
+    actions: &[
+        &UnshareImage::INFO,
+        &UnshareSnapshot::INFO,
+        &UnshareDbSnapshot::INFO,
+        &RemoveLambdaPermission::INFO,
+    ],
+    decide,
+    reads_every_call: false,
+    compiled: OnceLock::new(),
+};
+
+/// What an EC2 attribute call added: account ids, `group: all`, organization/OU ARNs.
+#[derive(Debug, Default)]
+struct Added {
+    accounts: Vec<String>,
+    public: bool,
+    organizations: Vec<String>,
+}
+
+/// The permissions an EC2 ModifyImageAttribute/ModifySnapshotAttribute call added, in the
+/// structured form (`launchPermission.add.items`) or the older flat one (`operationType:
+/// add` with `userId`/`userGroup` lists).
+fn added(rp: &Value, attribute: &str) -> Added {
+    let mut out = Added::default();
+    let structured = rp
+        .get(attribute)
+        .and_then(|p| p.get("add").or_else(|| p.get("Add")))
+        .map(items)
+        .unwrap_or_default();
+    let flat_add = str_any(rp, &["operationType", "OperationType"]).is_some_and(|o| o == "add");
+    let mut entries: Vec<&Value> = structured;
+    if flat_add {
+        // One value is recorded as a scalar, several as a list.
+        for keys in [
+            &["userId", "UserId", "userIds"][..],
+            &["userGroup", "UserGroup", "groupNames"][..],
+        ] {
+            match keys.iter().find_map(|k| rp.get(*k)) {
+                Some(v @ (Value::String(_) | Value::Number(_))) => entries.push(v),
+                Some(v) => entries.extend(items(v)),
+                None => {}
+            }
+        }
+    }
+    for e in entries {
+        if let Some(a) = str_any(e, &["userId", "UserId"]).or_else(|| scalar_string(e).filter(|s| s != "all")) {
+            if !out.accounts.contains(&a) {
+                out.accounts.push(a);
+            }
+        }
+        if str_any(e, &["group", "Group", "userGroup"]).as_deref() == Some("all") || scalar_string(e).as_deref() == Some("all") {
+            out.public = true;
+        }
+        for k in ["organizationArn", "OrganizationArn", "organizationalUnitArn", "OrganizationalUnitArn"] {
+            if let Some(arn) = str_any(e, &[k]) {
+                out.organizations.push(arn);
+            }
+        }
+    }
+    out
+}
+
+fn details(r: &CloudTrailRecord, what: String) -> Vec<String> {
+    vec![
+        what,
+        format!(
+            "by {} from {}",
+            r.user_identity.display(),
+            r.source_ip_address.get().unwrap_or("?")
+        ),
+    ]
+}
+
+pub fn decide(event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
+    let Some(r) = event.cloudtrail() else {
+        return Verdict::Decided(Decision::ignore("not a CloudTrail event"));
+    };
+    if let Some(d) = super::preamble(r, policy, facts) {
+        return Verdict::Decided(d);
+    }
+    let name = r.event_name.get().unwrap_or_default();
+    let rp = &r.request_parameters;
+    if rp.is_null() {
+        return Verdict::Decided(Decision::ignore(format!(
+            "{name} without request parameters names nothing that was shared"
+        )));
+    }
+    match name {
+        "ModifyImageAttribute" | "ModifySnapshotAttribute" => ec2_share(event, r, policy, facts),
+        "ModifyDBSnapshotAttribute" | "ModifyDBClusterSnapshotAttribute" => {
+            rds_share(event, r, policy, facts)
+        }
+        n if n.starts_with("AddPermission") => lambda_permission(event, r, policy, facts),
+        "PutBucketPolicy" => bucket_policy(event, r, policy, facts),
+        other => Verdict::Decided(Decision::ignore(format!(
+            "{other} is not a share trailguard watches"
+        ))),
+    }
+}
+
+fn ec2_share(event: &Event, r: &CloudTrailRecord, policy: &Policy, facts: &Facts) -> Verdict {
+    let name = r.event_name.get().unwrap_or_default();
+    let rp = &r.request_parameters;
+    let image = name == "ModifyImageAttribute";
+    let (id, attribute, kind) = if image {
+        (str_any(rp, &["imageId", "ImageId"]), "launchPermission", "image")
+    } else {
+        (str_any(rp, &["snapshotId", "SnapshotId"]), "createVolumePermission", "snapshot")
+    };
+    let Some(id) = id else {
+        return Verdict::Decided(Decision::ignore(format!("{name} names no {kind}")));
+    };
+    let add = added(rp, attribute);
+    if add.accounts.is_empty() && !add.public && add.organizations.is_empty() {
+        return Verdict::Decided(Decision::ignore(format!(
+            "{name} on {id} adds no {attribute}"
+        )));
+    }
+    let outside = match outside_accounts(event.account(), &add.accounts, policy, facts) {
+        Known::Need(req) => return Verdict::NeedFacts(vec![req]),
+        Known::Yes(o) => o,
+    };
+    let orgs: Vec<String> = add
+        .organizations
+        .iter()
+        .filter(|a| !own_organization(a, policy))
+        .cloned()
+        .collect();
+    if outside.is_empty() && !add.public && orgs.is_empty() {
+        return Verdict::Decided(Decision::ignore(format!(
+            "{kind} {id} is shared only within the trusted set"
+        )));
+    }
+    let action: Action = if image {
+        UnshareImage {
+            image_id: id.clone(),
+            accounts: outside.clone(),
+            public: add.public,
+            organizations: orgs,
+        }
+        .into()
+    } else {
+        UnshareSnapshot {
+            snapshot_id: id.clone(),
+            accounts: outside.clone(),
+            public: add.public,
+        }
+        .into()
+    };
+    let who = action.describe();
+    let mut d = details(r, format!("shared: {}", who.trim_start_matches("stop sharing ")));
+    let kept: Vec<&String> = add.accounts.iter().filter(|a| !outside.contains(a)).collect();
+    if !kept.is_empty() {
+        d.push(format!(
+            "kept (trusted): {}",
+            kept.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+        ));
+    }
+    Verdict::Decided(Decision::remediate(
+        format!(
+            "{kind} {id} shared outside the trusted set{}",
+            if add.public { ", publicly" } else { "" }
+        ),
+        vec![action],
+        Notice {
+            severity: Severity::Critical,
+            title: format!("EC2 {kind} {id} shared outside the account"),
+            details: d,
+        },
+    ))
+}
+
+fn rds_share(event: &Event, r: &CloudTrailRecord, policy: &Policy, facts: &Facts) -> Verdict {
+    let name = r.event_name.get().unwrap_or_default();
+    let rp = &r.request_parameters;
+    let cluster = name == "ModifyDBClusterSnapshotAttribute";
+    let id = if cluster {
+        str_any(rp, &["dBClusterSnapshotIdentifier", "DBClusterSnapshotIdentifier"])
+    } else {
+        str_any(rp, &["dBSnapshotIdentifier", "DBSnapshotIdentifier"])
+    };
+    let Some(id) = id else {
+        return Verdict::Decided(Decision::ignore(format!("{name} names no snapshot")));
+    };
+    let attribute = str_any(rp, &["attributeName", "AttributeName"]).unwrap_or_default();
+    if !attribute.eq_ignore_ascii_case("restore") {
+        return Verdict::Decided(Decision::ignore(format!(
+            "{name} changes attribute `{attribute}`, not who may restore the snapshot"
+        )));
+    }
+    let values: Vec<String> = items_any(rp, &["valuesToAdd", "ValuesToAdd"])
+        .into_iter()
+        .filter_map(scalar_string)
+        .collect();
+    let public = values.iter().any(|v| v.eq_ignore_ascii_case("all"));
+    let accounts: Vec<String> = values.iter().filter(|v| !v.eq_ignore_ascii_case("all")).cloned().collect();
+    let outside = match outside_accounts(event.account(), &accounts, policy, facts) {
+        Known::Need(req) => return Verdict::NeedFacts(vec![req]),
+        Known::Yes(o) => o,
+    };
+    if outside.is_empty() && !public {
+        return Verdict::Decided(Decision::ignore(format!(
+            "RDS snapshot {id} is shared only within the trusted set"
+        )));
+    }
+    let mut remove = outside.clone();
+    if public {
+        remove.push("all".into());
+    }
+    let action = UnshareDbSnapshot {
+        snapshot: id.clone(),
+        cluster,
+        values: remove,
+    };
+    let d = details(r, format!("shared: {}", action.describe_target()));
+    Verdict::Decided(Decision::remediate(
+        format!("RDS snapshot {id} shared outside the trusted set"),
+        vec![action.into()],
+        Notice {
+            severity: Severity::Critical,
+            title: format!("RDS {}snapshot {id} shared outside the account", if cluster { "cluster " } else { "" }),
+            details: d,
+        },
+    ))
+}
+
+impl UnshareDbSnapshot {
+    fn describe_target(&self) -> String {
+        self.values
+            .iter()
+            .map(|v| if v == "all" { "everyone (all)".to_string() } else { format!("account {v}") })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+fn lambda_permission(event: &Event, r: &CloudTrailRecord, policy: &Policy, facts: &Facts) -> Verdict {
+    let rp = &r.request_parameters;
+    let (Some(function), Some(sid)) = (
+        str_any(rp, &["functionName", "FunctionName"]),
+        str_any(rp, &["statementId", "StatementId"]),
+    ) else {
+        return Verdict::Decided(Decision::ignore("AddPermission names no function or statement"));
+    };
+    let principal = str_any(rp, &["principal", "Principal"]).unwrap_or_default();
+    let conditioned = ["sourceAccount", "sourceArn", "principalOrgID", "SourceAccount", "SourceArn", "PrincipalOrgID"]
+        .iter()
+        .any(|k| str_any(rp, &[k]).is_some());
+    if conditioned {
+        return Verdict::Decided(Decision::ignore(format!(
+            "permission {sid} on {function} is restricted by a source or organization condition"
+        )));
+    }
+    let outside = if principal == "*" {
+        true
+    } else if let Some(acct) = principal_account(&principal) {
+        match outside_accounts(event.account(), &[acct.to_string()], policy, facts) {
+            Known::Need(req) => return Verdict::NeedFacts(vec![req]),
+            Known::Yes(o) => !o.is_empty(),
+        }
+    } else {
+        false
+    };
+    if !outside {
+        return Verdict::Decided(Decision::ignore(format!(
+            "permission {sid} on {function} grants {principal}, which is trusted or a service"
+        )));
+    }
+    let action = RemoveLambdaPermission {
+        function_name: function.clone(),
+        statement_id: sid.clone(),
+        qualifier: str_any(rp, &["qualifier", "Qualifier"]),
+    };
+    let mut d = details(
+        r,
+        format!(
+            "statement {sid} lets {} call {}",
+            if principal == "*" { "everyone".to_string() } else { principal.clone() },
+            str_any(rp, &["action", "Action"]).unwrap_or_else(|| "the function".into())
+        ),
+    );
+    if let Some(url) = str_any(rp, &["functionUrlAuthType", "FunctionUrlAuthType"]) {
+        d.push(format!("function URL auth type: {url}"));
+    }
+    Verdict::Decided(Decision::remediate(
+        format!("function {function} opened to {} without a condition", if principal == "*" { "everyone" } else { "an outside account" }),
+        vec![action.into()],
+        Notice {
+            severity: Severity::Critical,
+            title: format!("Lambda function {function} opened outside the account"),
+            details: d,
+        },
+    ))
+}
+
+fn bucket_policy(event: &Event, r: &CloudTrailRecord, policy: &Policy, facts: &Facts) -> Verdict {
+    let rp = &r.request_parameters;
+    let bucket = str_any(rp, &["bucketName", "BucketName"]).unwrap_or_else(|| "?".into());
+    let Some(doc) = rp
+        .get("bucketPolicy")
+        .or_else(|| rp.get("policy"))
+        .and_then(crate::trust::document)
+    else {
+        return Verdict::Decided(Decision::ignore(format!(
+            "PutBucketPolicy on {bucket}: the policy is not in the event"
+        )));
+    };
+    let mut open = Vec::new();
+    let mut accounts = Vec::new();
+    for st in items(doc.get("Statement").unwrap_or(&Value::Null)) {
+        if st.get("Effect").and_then(Value::as_str) != Some("Allow") || restricted(st) {
+            continue;
+        }
+        let principals: Vec<String> = match st.get("Principal") {
+            Some(Value::String(s)) => vec![s.clone()],
+            Some(p) => items(p.get("AWS").unwrap_or(&Value::Null))
+                .into_iter()
+                .filter_map(scalar_string)
+                .chain(p.get("AWS").and_then(scalar_string))
+                .collect(),
+            None => vec![],
+        };
+        for p in principals {
+            if p == "*" {
+                open.push("everyone (*)".to_string());
+            } else if let Some(a) = principal_account(&p) {
+                accounts.push(a.to_string());
+            }
+        }
+    }
+    let outside = match outside_accounts(event.account(), &accounts, policy, facts) {
+        Known::Need(req) => return Verdict::NeedFacts(vec![req]),
+        Known::Yes(o) => o,
+    };
+    open.extend(outside.iter().map(|a| format!("account {a}")));
+    open.dedup();
+    if open.is_empty() {
+        return Verdict::Decided(Decision::ignore(format!(
+            "the policy of bucket {bucket} grants only trusted principals, or only under conditions"
+        )));
+    }
+    let mut d = details(r, format!("granted without a restricting condition to: {}", open.join(", ")));
+    d.push(format!(
+        "what to check: whether the bucket should be reachable by them; the previous policy is not in the event (aws s3api get-bucket-policy --bucket {bucket})"
+    ));
+    Verdict::Decided(Decision::notify(
+        format!("the policy of bucket {bucket} grants access outside the trusted set"),
+        Notice {
+            severity: Severity::High,
+            title: format!("S3 bucket {bucket} policy opened outside the account"),
+            details: d,
+        },
+    ))
+}
