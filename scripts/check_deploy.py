@@ -30,7 +30,7 @@ import boto3
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
 # Types moto's CloudFormation accepts but does not create: reported, not failed.
-NOT_MODELLED = {"AWS::Lambda::EventInvokeConfig", "AWS::SQS::QueuePolicy", "AWS::SNS::Subscription"}
+NOT_MODELLED = {"AWS::Lambda::EventInvokeConfig", "AWS::SQS::QueuePolicy", "AWS::SNS::Subscription", "AWS::Events::EventBusPolicy"}
 # Properties moto's CloudFormation drops when it creates a function (it keeps the API's
 # default): checked in the template only, and reported.
 FUNCTION_PROPERTIES_NOT_KEPT = {"Architectures"}
@@ -90,6 +90,13 @@ class Stack:
                 return events.describe_rule(Name=pid.split("|")[-1], EventBusName=self.bus_of(lid))["Arn"]
             if typ == "AWS::SNS::Topic":
                 return pid
+            if typ == "AWS::DynamoDB::Table":
+                return boto3.client("dynamodb", region_name=REGION).describe_table(TableName=pid)["Table"]["TableArn"]
+            if typ == "AWS::Events::EventBus":
+                return events.describe_event_bus(Name=self.attr(lid, "Name"))["Arn"]
+        if attr == "Name" and typ == "AWS::Events::EventBus":
+            # moto's physical id of a bus is not its name; the template names it.
+            return self.resolve(self.t["Resources"][lid]["Properties"]["Name"])
         if attr == "QueueName" and typ == "AWS::SQS::Queue":
             return pid.rsplit("/", 1)[1]
         raise ValueError(f"cannot resolve Fn::GetAtt {lid}.{attr}")
@@ -185,6 +192,10 @@ def statements(doc):
     does not."""
     out = []
     for st in doc.get("Statement", []):
+        # moto's CloudFormation keeps an `AWS::NoValue` list element as null; CloudFormation
+        # drops it.
+        if st is None:
+            continue
         st = dict(st)
         for k in ("Action", "Resource", "NotAction"):
             if k in st and not isinstance(st[k], list):
@@ -219,9 +230,10 @@ def check_function(s, lid, props, seen):
     for k, v in env.items():
         if got_env.get(k) != str(v):
             fail(f"{lid}: environment {k} is {got_env.get(k)!r}, the template says {v!r}")
-    if "ReservedConcurrentExecutions" in props:
+    reserved = s.resolve(props.get("ReservedConcurrentExecutions", NO_VALUE))
+    if reserved is not NO_VALUE:
         got = lam.get_function_concurrency(FunctionName=name).get("ReservedConcurrentExecutions")
-        if got != int(s.resolve(props["ReservedConcurrentExecutions"])):
+        if got != int(reserved):
             fail(f"{lid}: reserved concurrency {got}, the template says {props['ReservedConcurrentExecutions']}")
     seen.append(f"function {conf['FunctionName']} ({conf['Runtime']}, {conf['Handler']}, {conf['MemorySize']} MB, {conf['Timeout']} s)")
 
@@ -306,7 +318,38 @@ def check_log_group(s, lid, props, seen):
     seen.append(f"log group {name}")
 
 
+def check_table(s, lid, props, seen):
+    name = s.physical[lid]
+    ddb = boto3.client("dynamodb", region_name=REGION)
+    try:
+        t = ddb.describe_table(TableName=name)["Table"]
+    except Exception as e:
+        return fail(f"{lid}: table {name} not found ({e})")
+    keys = [(k["AttributeName"], k["KeyType"]) for k in t["KeySchema"]]
+    if keys != [("pk", "HASH")]:
+        fail(f"{lid}: key schema {keys}, the ledger needs pk (HASH)")
+    want_ttl = s.resolve(props.get("TimeToLiveSpecification", {})).get("AttributeName")
+    ttl = ddb.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
+    if ttl.get("TimeToLiveStatus") == "DISABLED" and want_ttl:
+        # moto's CloudFormation creates the table without applying its TTL.
+        moto_gaps.add(f"table TimeToLiveSpecification (the template says {want_ttl})")
+    elif ttl.get("AttributeName") != want_ttl:
+        fail(f"{lid}: time to live {ttl}, the template says {want_ttl}")
+    seen.append(f"table {name} (key pk)")
+
+
+def check_bus(s, lid, props, seen):
+    name = s.resolve(props["Name"])
+    try:
+        events.describe_event_bus(Name=name)
+    except Exception as e:
+        return fail(f"{lid}: event bus {name} not found ({e})")
+    seen.append(f"event bus {name}")
+
+
 CHECKS = {
+    "AWS::DynamoDB::Table": check_table,
+    "AWS::Events::EventBus": check_bus,
     "AWS::Lambda::Function": check_function,
     "AWS::Events::Rule": check_rule,
     "AWS::IAM::Role": check_role,

@@ -37,7 +37,7 @@ PARAMS = {
     "TrustedNetworks": ["198.51.100.0/24", "10.0.0.0/8"],
 }
 # Conditions, as the parameters above make them.
-CONDITIONS = {"HasHoneytokens": True, "WatchLongTermKeys": True}
+CONDITIONS = {"HasHoneytokens": True, "WatchLongTermKeys": True, "HasManualTrigger": True}
 READ_ONLY_STATE = "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS"
 
 # Where moto's matcher is known to differ from EventBridge. Each entry: a test on the
@@ -162,8 +162,25 @@ def own_role_clause(pattern):
     return {**pattern, "detail": detail}, clause
 
 
+BUSES = {"EventBusName": "main", "ManualTriggerBus": "manual_trigger"}
+
+
+def bus_of(props):
+    """Which bus a rule is on: the template refers to it by parameter or resource."""
+    ref = props.get("EventBusName")
+    name = None
+    if isinstance(ref, Tagged) and ref.tag == "Ref":
+        name = ref.value
+    elif isinstance(ref, Tagged) and ref.tag == "GetAtt":
+        target = ref.value if isinstance(ref.value, str) else ".".join(ref.value)
+        name = target[: -len(".Name")] if target.endswith(".Name") else None
+    if name not in BUSES:
+        raise ValueError(f"a rule on an unknown bus: {ref!r}")
+    return BUSES[name]
+
+
 def template_rules(template):
-    """function -> [rule], where a rule is (name, pattern, state, condition)."""
+    """function -> [rule], where a rule is (name, pattern, state, condition, bus)."""
     resources = template["Resources"]
     functions = {lid: res["Metadata"]["BuildProperties"]["Binary"] for lid, res in resources.items() if res["Type"] == "AWS::Serverless::Function"}
     rules = {}
@@ -171,14 +188,14 @@ def template_rules(template):
         for name, ev in resources[lid]["Properties"].get("Events", {}).items():
             if ev["Type"] == "EventBridgeRule":
                 p = ev["Properties"]
-                rules.setdefault(binary, []).append((name, resolve(p["Pattern"], resources), p.get("State", "ENABLED"), None))
+                rules.setdefault(binary, []).append((name, resolve(p["Pattern"], resources), p.get("State", "ENABLED"), None, bus_of(p)))
     for lid, res in resources.items():
         if res["Type"] == "AWS::Events::Rule" and "EventPattern" in res["Properties"]:
             for t in res["Properties"]["Targets"]:
                 target = t["Arn"].value.split(".")[0]
                 if target in functions:
                     p = res["Properties"]
-                    rules.setdefault(functions[target], []).append((lid, resolve(p["EventPattern"], resources), p.get("State", "ENABLED"), res.get("Condition")))
+                    rules.setdefault(functions[target], []).append((lid, resolve(p["EventPattern"], resources), p.get("State", "ENABLED"), res.get("Condition"), bus_of(p)))
     return functions, rules
 
 
@@ -196,7 +213,7 @@ def main():
         granted = set()
         for pol in resources[role_id]["Properties"]["Policies"]:
             for st in pol["PolicyDocument"]["Statement"]:
-                if st.get("Sid", "").startswith("Trailguard"):
+                if isinstance(st, dict) and st.get("Sid", "").startswith("Trailguard"):
                     acts = st["Action"]
                     granted.update([acts] if isinstance(acts, str) else acts)
         declared = set(json.loads(subprocess.check_output([trailguard, "iam-actions", binary])))
@@ -209,7 +226,7 @@ def main():
     compared = 0
     for binary in functions.values():
         declared = {r["rule"]: r for r in json.loads(subprocess.check_output([trailguard, "patterns", binary]))}
-        have = {name: (pattern, state, cond) for name, pattern, state, cond in rules.get(binary, [])}
+        have = {name: (pattern, state, cond, bus) for name, pattern, state, cond, bus in rules.get(binary, [])}
         for name in sorted(set(declared) | set(have)):
             if name not in have:
                 failures.append(f"{binary}: the code declares rule {name}, template.yaml has no such rule")
@@ -217,7 +234,9 @@ def main():
             if name not in declared:
                 failures.append(f"{binary}: template.yaml has rule {name}, which the code does not declare")
                 continue
-            pattern, state, cond = have[name]
+            pattern, state, cond, bus = have[name]
+            if bus != declared[name]["bus"]:
+                failures.append(f"{binary} {name}: on the {bus} bus, the code says {declared[name]['bus']}")
             want = declared[name]
             if want["excludes_own_role"]:
                 pattern, clause = own_role_clause(pattern)
@@ -233,6 +252,19 @@ def main():
     if not any(" rule " in f or "pattern differs" in f or "State" in f for f in failures):
         print(f"ok   patterns: {compared} rules in template.yaml equal the code's (`trailguard patterns`)")
 
+    # 2b. The manual trigger can be put only by ManualTriggerPrincipals: its bus's policy
+    # denies everyone else explicitly (an Allow alone would not stop principals of the same
+    # account whose IAM policy grants events:PutEvents on "*").
+    deny = resources.get("ManualTriggerBusDeny", {}).get("Properties", {})
+    st = deny.get("Statement", {})
+    cond = st.get("Condition", {}).get("ArnNotLike", {}).get("aws:PrincipalArn")
+    if not (st.get("Effect") == "Deny" and st.get("Principal") == "*" and st.get("Action") == "events:PutEvents"
+            and isinstance(cond, Tagged) and cond.value == "ManualTriggerPrincipals"
+            and bus_of(deny) == "manual_trigger"):
+        failures.append("the manual-trigger bus's policy must deny events:PutEvents to every principal but ManualTriggerPrincipals")
+    else:
+        print("ok   manual trigger: only ManualTriggerPrincipals may put on its bus (explicit deny for everyone else)")
+
     # 3. Routing, with a faithful matcher and the read-only delivery rule.
     compiler, engine = EventPatternCompiler(), EventRuleEngine()
     compiled = {}
@@ -243,9 +275,13 @@ def main():
     for fixture, expected in sorted(manifest.items()):
         with open(os.path.join(events_dir, fixture)) as f:
             event = json.load(f)
-        reached = set()
+        # The sample is put on its bus (the main one unless the manifest says otherwise); a
+        # rule on another bus never sees it, and the check below proves the same sample put
+        # there reaches nothing.
+        on_bus = expected.get("bus", "main")
+        reached, elsewhere = set(), set()
         for binary, rs in rules.items():
-            for name, pattern, state, cond in rs:
+            for name, pattern, state, cond, bus in rs:
                 if cond and not CONDITIONS.get(cond, False):
                     continue
                 key = (binary, name)
@@ -254,7 +290,7 @@ def main():
                 faithful = engine.evaluate_pattern_on_event(compiled[key], event)
                 delivered = faithful and (state == READ_ONLY_STATE or not is_read_only(event))
                 if delivered:
-                    reached.add(binary)
+                    (reached if bus == on_bus else elsewhere).add(f"{binary}" if bus == on_bus else f"{binary} ({name} on the {bus} bus)")
                 second = EventPattern.load(json.dumps(pattern)).matches_event(event)
                 if second != faithful:
                     why = next((w for test, w in MOTO_DIFFERENCES if test(pattern, event)), None)
@@ -267,6 +303,9 @@ def main():
         if reached != want:
             routing_failures += 1
             failures.append(f"{fixture}: reaches {sorted(reached)}, manifest says {sorted(want)}")
+        if elsewhere:
+            routing_failures += 1
+            failures.append(f"{fixture} (put on the {on_bus} bus) would also reach {sorted(elsewhere)} if put on another bus")
     if not routing_failures:
         print(f"ok   routing: {len(manifest)} samples against {sum(len(r) for r in rules.values())} rules (event-ruler, read-only delivery rule)")
     for why, n in sorted(explained.items()):

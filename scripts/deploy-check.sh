@@ -22,7 +22,9 @@ mkdir -p "$OUT"
 AWS_DEFAULT_REGION=us-east-1 "$SAM_VENV/bin/python" scripts/translate_sam.py "$OUT/packaged.yaml" "$OUT/packaged.cfn.json"
 
 "$MOTO_VENV/bin/python" scripts/check_deploy.py "$OUT/packaged.cfn.json" trailguard-defaults
+KEY_ARN="$("$MOTO_VENV/bin/python" -c 'import boto3; print(boto3.client("kms").create_key(Description="trailguard")["KeyMetadata"]["Arn"])')"
 "$MOTO_VENV/bin/python" scripts/check_deploy.py "$OUT/packaged.cfn.json" trailguard-everything \
+  ManualTriggerPrincipals=arn:aws:iam::123456789012:role/security-oncall KmsKeyArn="$KEY_ARN" ReservedConcurrency=5 \
   Architecture=x86_64 Mode=enforce \
   HoneytokenAccessKeyIds=AKIA5HONEYTOKEN00001,AKIA5HONEYTOKEN00002 \
   TrustedNetworks=198.51.100.0/24 NotificationEmail=secops@example.com \

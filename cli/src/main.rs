@@ -7,7 +7,11 @@
 //! trailguard policy default
 //! trailguard iam-actions FUNCTION
 //! trailguard patterns FUNCTION
+//! trailguard disable-key --access-key-id AKIA… --reason "…" [--bus NAME] [--user NAME]
+//! trailguard breaker reset --guard NAME [--table NAME]
 //! ```
+
+mod remote;
 
 use std::io::{Read, Write};
 use std::process::ExitCode;
@@ -27,7 +31,14 @@ const USAGE: &str = "usage:
   trailguard policy check FILE     validate a policy; prints it with defaults filled in
   trailguard policy default        print the default policy
   trailguard iam-actions FUNCTION  the IAM actions a function needs (as template.yaml grants)
-  trailguard patterns FUNCTION     the EventBridge rules a function needs (as template.yaml has)";
+  trailguard patterns FUNCTION     the EventBridge rules a function needs (as template.yaml has)
+  trailguard disable-key --access-key-id AKIA... --reason \"...\" [--bus NAME] [--user NAME]
+      Ask disable-compromised-key to contain one key: puts the manual trigger on the stack's
+      manual-trigger bus (its ManualTriggerBusName output, or TRAILGUARD_MANUAL_BUS). Only the
+      principals in the stack's ManualTriggerPrincipals may put it there.
+  trailguard breaker reset --guard NAME [--table NAME]
+      Close a guard's blast-radius breaker (the stack's LedgerTableName output, or
+      TRAILGUARD_LEDGER_TABLE): it acts again.";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -65,6 +76,8 @@ fn run(args: &[&str]) -> Result<ExitCode, String> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        ["disable-key", rest @ ..] => remote::disable_key(rest),
+        ["breaker", "reset", rest @ ..] => remote::breaker_reset(rest),
         ["-h" | "--help" | "help"] => {
             println!("{USAGE}");
             Ok(ExitCode::SUCCESS)

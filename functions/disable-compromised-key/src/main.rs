@@ -11,7 +11,10 @@ use trailguard_aws::{guards::key, Deps, Sdk};
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let deps = Deps::from_env(&key::GUARD, |sdk| {
-        Sdk::none().with_iam(sdk).with_cloudtrail(sdk)
+        Sdk::none()
+            .with_iam(sdk)
+            .with_cloudtrail(sdk)
+            .with_ledger(sdk)
     })
     .await?;
     run(service_fn(|event| deps.handle(event))).await

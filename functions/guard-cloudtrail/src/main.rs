@@ -10,6 +10,9 @@ use trailguard_aws::{guards::cloudtrail, Deps, Sdk};
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let deps = Deps::from_env(&cloudtrail::GUARD, |sdk| Sdk::none().with_cloudtrail(sdk)).await?;
+    let deps = Deps::from_env(&cloudtrail::GUARD, |sdk| {
+        Sdk::none().with_cloudtrail(sdk).with_ledger(sdk)
+    })
+    .await?;
     run(service_fn(|event| deps.handle(event))).await
 }

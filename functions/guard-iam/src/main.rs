@@ -12,7 +12,10 @@ use trailguard_aws::{guards::iam, Deps, Sdk};
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let deps = Deps::from_env(&iam::GUARD, |sdk| {
-        Sdk::none().with_iam(sdk).with_organizations(sdk)
+        Sdk::none()
+            .with_iam(sdk)
+            .with_organizations(sdk)
+            .with_ledger(sdk)
     })
     .await?;
     run(service_fn(|event| deps.handle(event))).await

@@ -17,6 +17,7 @@ async fn main() -> Result<(), Error> {
             .with_rds(sdk)
             .with_lambda(sdk)
             .with_organizations(sdk)
+            .with_ledger(sdk)
     })
     .await?;
     run(service_fn(|event| deps.handle(event))).await

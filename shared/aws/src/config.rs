@@ -27,6 +27,9 @@ pub struct Settings {
     /// `AWS_ENDPOINT_URL`, when the clients talk to something other than AWS (an emulator):
     /// messages about calls it does not answer say so.
     pub endpoint_url: Option<String>,
+    /// The ledger table (`TRAILGUARD_LEDGER_TABLE`): the breaker's counts and exactly-once
+    /// claims. None: neither (a function deployed without the stack's table).
+    pub ledger_table: Option<String>,
 }
 
 impl Settings {
@@ -122,6 +125,7 @@ impl Settings {
             topic_arn,
             event_bus: non_empty("TRAILGUARD_EVENT_BUS"),
             endpoint_url: non_empty("AWS_ENDPOINT_URL"),
+            ledger_table: non_empty("TRAILGUARD_LEDGER_TABLE"),
         })
     }
 
@@ -134,8 +138,19 @@ impl Settings {
 /// every client at moto in the tests and the demo) from the environment.
 pub async fn sdk_config() -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(http_client())
         .load()
         .await
+}
+
+/// The HTTPS client the SDK clients share: hyper and rustls with ring, trusting the system's
+/// certificates. The SDK's default client is rustls with aws-lc, which makes each binary
+/// about 1.5 MB larger for the same handshakes.
+pub fn http_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https()
 }
 
 /// When the template did not pass the role ARN (a `cargo lambda deploy` without it), ask

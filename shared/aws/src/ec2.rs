@@ -407,6 +407,67 @@ impl Ec2Port for Client {
         Ok(Change::Done)
     }
 
+    async fn remove_tag(&self, resource_ids: &[String], key: &str) -> PortResult<Change> {
+        let carrying: Vec<String> = tagged(self, resource_ids, key).await?.into_keys().collect();
+        if carrying.is_empty() {
+            return Ok(Change::AlreadyDone(format!(
+                "{} no longer carry {key}",
+                resource_ids.join(", ")
+            )));
+        }
+        match self
+            .delete_tags()
+            .set_resources(Some(carrying))
+            .tags(aws_sdk_ec2::types::Tag::builder().key(key).build())
+            .send()
+            .await
+        {
+            Ok(_) => Ok(Change::Done),
+            Err(e) if code_of(&e).is_some_and(|c| c.ends_with(".NotFound")) => Ok(
+                Change::AlreadyDone(format!("{} no longer exist", resource_ids.join(", "))),
+            ),
+            Err(e) => Err(classify(&ops::DELETE_TAGS, e)),
+        }
+    }
+
+    async fn restore_tag(
+        &self,
+        resource_ids: &[String],
+        key: &str,
+        value: &str,
+    ) -> PortResult<Change> {
+        let now = tagged(self, resource_ids, key).await?;
+        let missing: Vec<String> = resource_ids
+            .iter()
+            .filter(|r| now.get(*r).map(String::as_str) != Some(value))
+            .cloned()
+            .collect();
+        if missing.is_empty() {
+            return Ok(Change::AlreadyDone(format!(
+                "{} carry {key}={value} again",
+                resource_ids.join(", ")
+            )));
+        }
+        match self
+            .create_tags()
+            .set_resources(Some(missing))
+            .tags(
+                aws_sdk_ec2::types::Tag::builder()
+                    .key(key)
+                    .value(value)
+                    .build(),
+            )
+            .send()
+            .await
+        {
+            Ok(_) => Ok(Change::Done),
+            Err(e) if code_of(&e).is_some_and(|c| c.ends_with(".NotFound")) => Ok(
+                Change::AlreadyDone(format!("{} no longer exist", resource_ids.join(", "))),
+            ),
+            Err(e) => Err(classify(&ops::CREATE_TAGS, e)),
+        }
+    }
+
     async fn nacl_tags(&self, acl_id: &str) -> PortResult<Option<Tags>> {
         match self
             .describe_network_acls()
@@ -417,6 +478,40 @@ impl Ec2Port for Client {
             Ok(out) => Ok(out.network_acls().first().map(|a| tags_of(a.tags()))),
             Err(e) if code_of(&e).is_some_and(|c| GONE.contains(&c.as_str())) => Ok(None),
             Err(e) => Err(classify(&ops::DESCRIBE_NETWORK_ACLS, e)),
+        }
+    }
+}
+
+/// Resource id -> value of tag `key`, for those of `resource_ids` that carry it.
+async fn tagged(
+    ec2: &Client,
+    resource_ids: &[String],
+    key: &str,
+) -> PortResult<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    let mut token: Option<String> = None;
+    loop {
+        let page = ec2
+            .describe_tags()
+            .filters(
+                Filter::builder()
+                    .name("resource-id")
+                    .set_values(Some(resource_ids.to_vec()))
+                    .build(),
+            )
+            .filters(Filter::builder().name("key").values(key).build())
+            .set_next_token(token.take())
+            .send()
+            .await
+            .map_err(|e| classify(&ops::DESCRIBE_TAGS, e))?;
+        for t in page.tags() {
+            if let (Some(r), Some(v)) = (t.resource_id(), t.value()) {
+                out.insert(r.to_string(), v.to_string());
+            }
+        }
+        token = page.next_token().map(String::from);
+        if token.is_none() {
+            return Ok(out);
         }
     }
 }

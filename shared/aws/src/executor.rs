@@ -45,6 +45,27 @@ impl Outcome {
         Outcome::status(Status::DryRun, Some(format!("would {}", action.describe())))
     }
 
+    /// Another delivery of the same event made this action.
+    pub fn done_elsewhere(outcome: &str) -> Outcome {
+        Outcome::status(
+            Status::AlreadyDone,
+            Some(format!(
+                "another delivery of this event made it (outcome {outcome})"
+            )),
+        )
+    }
+
+    /// The guard's breaker is open: planned, not made.
+    pub fn held(action: &Action, guard: &str, count: u32, limit: u32) -> Outcome {
+        Outcome::status(
+            Status::DryRun,
+            Some(format!(
+                "breaker open: {count} {guard} actions in the last hour, max_actions_per_hour is {limit}; would {}. Close it with `trailguard breaker reset --guard {guard}`",
+                action.describe()
+            )),
+        )
+    }
+
     pub fn failed(e: PortError) -> Outcome {
         Outcome::of(Err(e))
     }
@@ -220,6 +241,11 @@ async fn act<C: Clients>(c: &C, action: &Action, ctx: Context<'_>) -> Outcome {
                 .remove_permission(&a.function_name, &a.statement_id, a.qualifier.as_deref())
                 .await,
         ),
+        Action::RemoveTag(a) => Outcome::of(c.ec2().remove_tag(&a.resource_ids, &a.key).await),
+        Action::RestoreTag(a) => {
+            Outcome::of(c.ec2().restore_tag(&a.resource_ids, &a.key, &a.value).await)
+        }
+        Action::UntagRole(a) => Outcome::of(c.iam().untag_role(&a.role_name, &a.key).await),
         Action::RestrictRoleTrust(a) => Outcome::of(
             c.iam()
                 .restrict_role_trust(&a.role_name, &a.principals)

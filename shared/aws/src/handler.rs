@@ -18,7 +18,16 @@ use crate::config::Settings;
 use crate::error::{HandlerError, PortError};
 use crate::executor::{self, Outcome};
 use crate::metrics;
-use crate::ports::{Clients, Connect, Ec2Port, IamPort, NotifyPort, OrgPort, Target, TrailPort};
+use crate::ports::{
+    Claim, Clients, Connect, Ec2Port, IamPort, LedgerPort, NotifyPort, OrgPort, Slot, Target,
+    TrailPort,
+};
+
+/// How long a delivery holds its claim on an action: longer than any action takes, shorter
+/// than Lambda's retry delay, so a delivery that crashed mid-action is taken over by the retry.
+const CLAIM_LEASE_SECS: i64 = 60;
+/// How long a delivery waits for another one acting on the same action to finish.
+const CLAIM_WAIT: Duration = Duration::from_secs(10);
 
 /// Everything a handler needs, built once at cold start.
 pub struct Deps<C, N> {
@@ -143,13 +152,16 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
         let now = (self.clock)();
         for (action, line) in decision.actions.iter().zip(report.actions.iter_mut()) {
             let t = Instant::now();
+            let ctx = executor::Context {
+                now,
+                endpoint: self.settings.endpoint_url.as_deref(),
+            };
             let (outcome, attempts) = if decision.mode == Mode::DryRun && action.mutates() {
                 (Outcome::dry_run(action), 0)
+            } else if action.mutates() && self.settings.ledger_table.is_some() {
+                self.once_within_breaker(&event, &decision, action, &mut clients, ctx)
+                    .await
             } else {
-                let ctx = executor::Context {
-                    now,
-                    endpoint: self.settings.endpoint_url.as_deref(),
-                };
                 match clients.get().await {
                     Ok(c) => executor::run(&*c, action, ctx).await,
                     Err(e) => (Outcome::failed(e), 0),
@@ -210,6 +222,128 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
             });
         }
         Ok(report)
+    }
+
+    /// A mutating action of an enforced plan, through the ledger: once per event however
+    /// many deliveries of it run (the first claims it; the others report what it did), and
+    /// within the guard's breaker (a slot is taken before the call, never after).
+    async fn once_within_breaker(
+        &self,
+        event: &Event,
+        decision: &Decision,
+        action: &trailguard_rules::Action,
+        clients: &mut Lazy<'_, C>,
+        ctx: executor::Context<'_>,
+    ) -> (Outcome, u32) {
+        let table = self.settings.ledger_table.as_deref().unwrap_or_default();
+        let home = self.connect.home();
+        let ledger = home.ledger();
+        let owner = delivery_id();
+        let key = claim_key(event, action);
+        if let Some(key) = &key {
+            match ledger
+                .claim(table, key, &owner, ctx.now, CLAIM_LEASE_SECS)
+                .await
+            {
+                Ok(Claim::Won) => {}
+                Ok(Claim::Done { outcome }) => return (Outcome::done_elsewhere(&outcome), 0),
+                Ok(Claim::Busy { .. }) => return (self.wait_for(table, key).await, 0),
+                Err(e) => return (Outcome::failed(e), 0),
+            }
+        }
+        let release = |why: Outcome| async {
+            if let Some(key) = &key {
+                // Best effort: a claim not released expires with its lease.
+                let _ = ledger.release(table, key, &owner).await;
+            }
+            (why, 0)
+        };
+        let guard = self.settings.guard;
+        let limit = self.settings.policy.max_actions_per_hour(guard);
+        if limit > 0 {
+            match ledger
+                .take_slot(table, guard.name(), limit, ctx.now * 1000)
+                .await
+            {
+                Ok(Slot::Granted { .. }) => {}
+                Ok(Slot::Refused { count, first }) => {
+                    if first {
+                        self.breaker_opened(event, decision, count, limit).await;
+                    }
+                    return release(Outcome::held(action, guard.name(), count, limit)).await;
+                }
+                Err(e) => return release(Outcome::failed(e)).await,
+            }
+        }
+        let (outcome, attempts) = match clients.get().await {
+            Ok(c) => executor::run(&*c, action, ctx).await,
+            Err(e) => (Outcome::failed(e), 0),
+        };
+        if let Some(key) = &key {
+            if outcome.error.is_some() {
+                let _ = ledger.release(table, key, &owner).await;
+            } else {
+                let _ = ledger
+                    .finish(table, key, &owner, outcome.status.as_str())
+                    .await;
+            }
+        }
+        (outcome, attempts)
+    }
+
+    /// Another delivery holds the claim: wait for its outcome, or fail retryably (Lambda
+    /// delivers again later, and the lease of a crashed delivery will have run out).
+    async fn wait_for(&self, table: &str, key: &str) -> Outcome {
+        let home = self.connect.home();
+        let waited = Instant::now();
+        while waited.elapsed() < CLAIM_WAIT {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            match home.ledger().claim_state(table, key).await {
+                Ok(Some(Claim::Done { outcome })) => return Outcome::done_elsewhere(&outcome),
+                Ok(Some(Claim::Busy { .. })) => continue,
+                // Released: the other delivery failed; this one fails too, and is retried.
+                Ok(None) | Ok(Some(Claim::Won)) => break,
+                Err(e) => return Outcome::failed(e),
+            }
+        }
+        Outcome::failed(PortError::Transient {
+            op: "claim",
+            code: "ActionInProgress".into(),
+            message: format!(
+                "another delivery of this event held the action for {}s without finishing; retried later",
+                CLAIM_WAIT.as_secs()
+            ),
+        })
+    }
+
+    /// The breaker just opened: tell people once, with how to close it.
+    async fn breaker_opened(&self, event: &Event, decision: &Decision, count: u32, limit: u32) {
+        let guard = self.settings.guard.name();
+        let subject = format!(
+            "[trailguard] BREAKER OPEN: {guard} stopped acting after {count} actions in an hour"
+        );
+        let body = format!(
+            "The blast-radius breaker of guard `{guard}` ({}) opened: {count} mutating actions in the \
+             last hour, the most max_actions_per_hour allows is {limit}.\n\n\
+             Until the hour has room again, this guard plans and notifies but changes nothing \
+             (outcome dry_run, with the breaker named). A real incident rarely comes near this; a \
+             flood of forged or replayed events, or a policy that matches too much, does.\n\n\
+             What to check: the recent notices of this guard and who caused them.\n\
+             To close the breaker: trailguard breaker reset --guard {guard} --table {}\n",
+            self.function(),
+            self.settings.ledger_table.as_deref().unwrap_or("?"),
+        );
+        let mut report = Report::new(decision, Some(event));
+        report.function = Some(self.function());
+        emit(
+            &json!({"level": "WARN", "kind": "breaker_open", "function": self.function(), "guard": guard, "count": count, "limit": limit}),
+        );
+        // The event's own notification follows; a failure here is logged, not fatal.
+        if let Err(e) = self.notify.publish(&subject, &body, &report).await {
+            emit(
+                &json!({"level": "ERROR", "kind": "breaker_notice_failed", "function": self.function(), "error": e.to_string()}),
+            );
+        }
     }
 
     /// Decide, looking up exactly the facts the rules ask for. Two rounds cover every guard
@@ -297,6 +431,37 @@ async fn fetch<C: Clients>(
         }
     }
     Ok(())
+}
+
+/// The claim of one action of one event: the same for every delivery of the event (its
+/// EventBridge id, or the CloudTrail record's eventID) and action (its JSON). None when the
+/// event carries no id: every delivery then acts, as without a ledger.
+fn claim_key(event: &Event, action: &trailguard_rules::Action) -> Option<String> {
+    let id = event
+        .id()
+        .filter(|i| !i.is_empty() && *i != "unknown")
+        .or_else(|| event.cloudtrail().and_then(|r| r.event_id.get()))?;
+    let text = serde_json::to_string(action).unwrap_or_default();
+    // FNV-1a: stable across processes and releases, unlike the std hasher.
+    let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    Some(format!("claim#{id}#{hash:016x}"))
+}
+
+/// This delivery, for the ledger: process, time and a counter.
+fn delivery_id() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!(
+        "{}-{nanos}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// One JSON log line on stdout (CloudWatch Logs keeps it as is).

@@ -136,6 +136,24 @@ impl IamPort for Client {
         })
     }
 
+    async fn untag_role(&self, role: &str, key: &str) -> PortResult<Change> {
+        let gone = || format!("role {role} no longer exists");
+        let tags = match self.list_role_tags().role_name(role).send().await {
+            Ok(o) => o,
+            Err(e) if code_of(&e).as_deref() == Some("NoSuchEntity") => {
+                return Ok(Change::AlreadyDone(gone()))
+            }
+            Err(e) => return Err(classify(&ops::LIST_ROLE_TAGS, e)),
+        };
+        if !tags.tags().iter().any(|t| t.key() == key) {
+            return Ok(Change::AlreadyDone(format!(
+                "role {role} no longer carries {key}"
+            )));
+        }
+        let r = self.untag_role().role_name(role).tag_keys(key).send().await;
+        changed(r, &ops::UNTAG_ROLE, gone)
+    }
+
     async fn role_tags(&self, role: &str) -> PortResult<Option<Tags>> {
         match self.get_role().role_name(role).send().await {
             Ok(o) => Ok(Some(

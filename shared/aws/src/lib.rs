@@ -11,6 +11,7 @@ pub mod forensics;
 pub mod handler;
 pub mod iam;
 pub mod lambda;
+pub mod ledger;
 pub mod metrics;
 pub mod notify;
 pub mod org;
@@ -25,8 +26,8 @@ pub use error::{HandlerError, PortError};
 pub use handler::{system_clock, Deps, Incoming};
 pub use notify::Notifier;
 pub use ports::{
-    Change, Clients, Connect, Ec2Port, Home, IamPort, LambdaPort, NotifyPort, OrgPort, RdsPort,
-    Sdk, Target, TrailPort, Unwired,
+    Change, Claim, Clients, Connect, Ec2Port, Home, IamPort, LambdaPort, LedgerPort, NotifyPort,
+    OrgPort, RdsPort, Sdk, Slot, Target, TrailPort, Unwired,
 };
 pub use trailguard_rules::guards;
 pub use trailguard_rules::Guard;
@@ -44,140 +45,50 @@ macro_rules! counted {
     };
 }
 
-impl<E, I, T, R, L, O> Sdk<E, I, T, R, L, O> {
+// Each builder replaces one field, and so one type parameter: written out, because a struct
+// update (`..self`) cannot change a type.
+#[rustfmt::skip]
+impl<E, I, T, R, L, O, D> Sdk<E, I, T, R, L, O, D> {
     /// Wire the EC2 client.
-    pub fn with_ec2(self, sdk: &aws_config::SdkConfig) -> Sdk<aws_sdk_ec2::Client, I, T, R, L, O> {
-        let Sdk {
-            iam,
-            trail,
-            rds,
-            lambda,
-            org,
-            ..
-        } = self;
-        let ec2 = counted!(aws_sdk_ec2, sdk);
-        Sdk {
-            ec2,
-            iam,
-            trail,
-            rds,
-            lambda,
-            org,
-        }
+    pub fn with_ec2(self, sdk: &aws_config::SdkConfig) -> Sdk<aws_sdk_ec2::Client, I, T, R, L, O, D> {
+        let Sdk { iam, trail, rds, lambda, org, ledger, .. } = self;
+        Sdk { ec2: counted!(aws_sdk_ec2, sdk), iam, trail, rds, lambda, org, ledger }
     }
 
     /// Wire the IAM client.
-    pub fn with_iam(self, sdk: &aws_config::SdkConfig) -> Sdk<E, aws_sdk_iam::Client, T, R, L, O> {
-        let Sdk {
-            ec2,
-            trail,
-            rds,
-            lambda,
-            org,
-            ..
-        } = self;
-        let iam = counted!(aws_sdk_iam, sdk);
-        Sdk {
-            ec2,
-            iam,
-            trail,
-            rds,
-            lambda,
-            org,
-        }
+    pub fn with_iam(self, sdk: &aws_config::SdkConfig) -> Sdk<E, aws_sdk_iam::Client, T, R, L, O, D> {
+        let Sdk { ec2, trail, rds, lambda, org, ledger, .. } = self;
+        Sdk { iam: counted!(aws_sdk_iam, sdk), ec2, trail, rds, lambda, org, ledger }
     }
 
     /// Wire the CloudTrail client.
-    pub fn with_cloudtrail(
-        self,
-        sdk: &aws_config::SdkConfig,
-    ) -> Sdk<E, I, aws_sdk_cloudtrail::Client, R, L, O> {
-        let Sdk {
-            ec2,
-            iam,
-            rds,
-            lambda,
-            org,
-            ..
-        } = self;
-        let trail = counted!(aws_sdk_cloudtrail, sdk);
-        Sdk {
-            ec2,
-            iam,
-            trail,
-            rds,
-            lambda,
-            org,
-        }
+    pub fn with_cloudtrail(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, aws_sdk_cloudtrail::Client, R, L, O, D> {
+        let Sdk { ec2, iam, rds, lambda, org, ledger, .. } = self;
+        Sdk { trail: counted!(aws_sdk_cloudtrail, sdk), ec2, iam, rds, lambda, org, ledger }
     }
 
     /// Wire the RDS client.
-    pub fn with_rds(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, aws_sdk_rds::Client, L, O> {
-        let Sdk {
-            ec2,
-            iam,
-            trail,
-            lambda,
-            org,
-            ..
-        } = self;
-        let rds = counted!(aws_sdk_rds, sdk);
-        Sdk {
-            ec2,
-            iam,
-            trail,
-            rds,
-            lambda,
-            org,
-        }
+    pub fn with_rds(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, aws_sdk_rds::Client, L, O, D> {
+        let Sdk { ec2, iam, trail, lambda, org, ledger, .. } = self;
+        Sdk { rds: counted!(aws_sdk_rds, sdk), ec2, iam, trail, lambda, org, ledger }
     }
 
     /// Wire the Lambda client.
-    pub fn with_lambda(
-        self,
-        sdk: &aws_config::SdkConfig,
-    ) -> Sdk<E, I, T, R, aws_sdk_lambda::Client, O> {
-        let Sdk {
-            ec2,
-            iam,
-            trail,
-            rds,
-            org,
-            ..
-        } = self;
-        let lambda = counted!(aws_sdk_lambda, sdk);
-        Sdk {
-            ec2,
-            iam,
-            trail,
-            rds,
-            lambda,
-            org,
-        }
+    pub fn with_lambda(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, aws_sdk_lambda::Client, O, D> {
+        let Sdk { ec2, iam, trail, rds, org, ledger, .. } = self;
+        Sdk { lambda: counted!(aws_sdk_lambda, sdk), ec2, iam, trail, rds, org, ledger }
     }
 
     /// Wire the Organizations client (with its cache of the organization's accounts).
-    pub fn with_organizations(
-        self,
-        sdk: &aws_config::SdkConfig,
-    ) -> Sdk<E, I, T, R, L, org::Organization> {
-        let Sdk {
-            ec2,
-            iam,
-            trail,
-            rds,
-            lambda,
-            ..
-        } = self;
-        let org = org::Organization::new(counted!(aws_sdk_organizations, sdk));
-        Sdk {
-            ec2,
-            iam,
-            trail,
-            rds,
-            lambda,
-            org,
-        }
+    pub fn with_organizations(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, org::Organization, D> {
+        let Sdk { ec2, iam, trail, rds, lambda, ledger, .. } = self;
+        Sdk { org: org::Organization::new(counted!(aws_sdk_organizations, sdk)), ec2, iam, trail, rds, lambda, ledger }
+    }
+
+    /// Wire the ledger: the DynamoDB table of breaker counts and exactly-once claims.
+    pub fn with_ledger(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, aws_sdk_dynamodb::Client> {
+        let Sdk { ec2, iam, trail, rds, lambda, org, .. } = self;
+        Sdk { ledger: counted!(aws_sdk_dynamodb, sdk), ec2, iam, trail, rds, lambda, org }
     }
 }
 

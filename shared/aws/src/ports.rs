@@ -110,6 +110,23 @@ pub trait Ec2Port: Send + Sync {
     ) -> impl Future<Output = PortResult<Change>> + Send {
         not_wired(&ops::MODIFY_IMAGE_ATTRIBUTE)
     }
+    /// Take a tag off the resources that still carry it.
+    fn remove_tag(
+        &self,
+        _resource_ids: &[String],
+        _key: &str,
+    ) -> impl Future<Output = PortResult<Change>> + Send {
+        not_wired(&ops::DELETE_TAGS)
+    }
+    /// Put a tag on the resources that lack it (or carry another value).
+    fn restore_tag(
+        &self,
+        _resource_ids: &[String],
+        _key: &str,
+        _value: &str,
+    ) -> impl Future<Output = PortResult<Change>> + Send {
+        not_wired(&ops::CREATE_TAGS)
+    }
     /// Remove these create-volume permissions from a snapshot (those still there).
     fn unshare_snapshot(
         &self,
@@ -160,6 +177,14 @@ pub trait IamPort: Send + Sync {
         _principals: &[String],
     ) -> impl Future<Output = PortResult<Change>> + Send {
         not_wired(&ops::UPDATE_ASSUME_ROLE_POLICY)
+    }
+    /// Take a tag off a role, if it still carries it.
+    fn untag_role(
+        &self,
+        _role: &str,
+        _key: &str,
+    ) -> impl Future<Output = PortResult<Change>> + Send {
+        not_wired(&ops::UNTAG_ROLE)
     }
     /// A role's tags, or None when the role does not exist.
     fn role_tags(&self, _role: &str) -> impl Future<Output = PortResult<Option<Tags>>> + Send {
@@ -246,6 +271,90 @@ pub trait OrgPort: Send + Sync {
     }
 }
 
+/// A breaker's answer: the action may go, or the guard has acted enough this hour.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Slot {
+    /// Counted: `count` actions in the last hour, this one included.
+    Granted { count: u32 },
+    /// Refused: `count` actions in the last hour already; `first` for the refusal that
+    /// opened the breaker (the one that tells people).
+    Refused { count: u32, first: bool },
+}
+
+/// Who acts on one action of one event, when several deliveries of it run at once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// This delivery acts.
+    Won,
+    /// Another delivery acted, with this outcome.
+    Done { outcome: String },
+    /// Another delivery is acting, its lease running until this epoch second.
+    Busy { lease_until: i64 },
+}
+
+/// The ledger: a DynamoDB table shared by every container and account, for the breaker's
+/// counts and exactly-once claims. Every write is conditional, so concurrent deliveries never
+/// count past a limit or both win a claim.
+pub trait LedgerPort: Send + Sync {
+    /// Count one mutating action of `guard` at `now_ms`, unless `limit` actions were counted
+    /// in the hour before it.
+    fn take_slot(
+        &self,
+        _table: &str,
+        _guard: &str,
+        _limit: u32,
+        _now_ms: i64,
+    ) -> impl Future<Output = PortResult<Slot>> + Send {
+        not_wired(&ops::LEDGER_UPDATE)
+    }
+    /// Claim an action of an event for this delivery (`owner`), for `lease` seconds.
+    fn claim(
+        &self,
+        _table: &str,
+        _key: &str,
+        _owner: &str,
+        _now: i64,
+        _lease: i64,
+    ) -> impl Future<Output = PortResult<Claim>> + Send {
+        not_wired(&ops::LEDGER_PUT)
+    }
+    /// What a claim says now (after waiting on a busy one).
+    fn claim_state(
+        &self,
+        _table: &str,
+        _key: &str,
+    ) -> impl Future<Output = PortResult<Option<Claim>>> + Send {
+        not_wired(&ops::LEDGER_GET)
+    }
+    /// Record the outcome of a won claim.
+    fn finish(
+        &self,
+        _table: &str,
+        _key: &str,
+        _owner: &str,
+        _outcome: &str,
+    ) -> impl Future<Output = PortResult<()>> + Send {
+        not_wired(&ops::LEDGER_UPDATE)
+    }
+    /// Give a won claim up (the action failed, or was not made), so a redelivery acts.
+    fn release(
+        &self,
+        _table: &str,
+        _key: &str,
+        _owner: &str,
+    ) -> impl Future<Output = PortResult<()>> + Send {
+        not_wired(&ops::LEDGER_DELETE)
+    }
+    /// Close a guard's breaker: forget its counts. True when there was something to forget.
+    fn reset_breaker(
+        &self,
+        _table: &str,
+        _guard: &str,
+    ) -> impl Future<Output = PortResult<bool>> + Send {
+        not_wired(&ops::LEDGER_DELETE)
+    }
+}
+
 pub trait NotifyPort: Send + Sync {
     /// Publish to the notification topic (no-op when none is configured).
     fn publish(
@@ -272,6 +381,7 @@ impl TrailPort for Unwired {}
 impl RdsPort for Unwired {}
 impl LambdaPort for Unwired {}
 impl OrgPort for Unwired {}
+impl LedgerPort for Unwired {}
 
 /// The clients for one account and region.
 pub trait Clients: Send + Sync + 'static {
@@ -281,23 +391,34 @@ pub trait Clients: Send + Sync + 'static {
     type Rds: RdsPort;
     type Lambda: LambdaPort;
     type Org: OrgPort;
+    type Ledger: LedgerPort;
     fn ec2(&self) -> &Self::Ec2;
     fn iam(&self) -> &Self::Iam;
     fn trail(&self) -> &Self::Trail;
     fn rds(&self) -> &Self::Rds;
     fn lambda(&self) -> &Self::Lambda;
     fn org(&self) -> &Self::Org;
+    fn ledger(&self) -> &Self::Ledger;
 }
 
 /// The clients a function wires, by service; `Unwired` for the others.
 #[derive(Debug, Clone, Default)]
-pub struct Sdk<E = Unwired, I = Unwired, T = Unwired, R = Unwired, L = Unwired, O = Unwired> {
+pub struct Sdk<
+    E = Unwired,
+    I = Unwired,
+    T = Unwired,
+    R = Unwired,
+    L = Unwired,
+    O = Unwired,
+    D = Unwired,
+> {
     pub ec2: E,
     pub iam: I,
     pub trail: T,
     pub rds: R,
     pub lambda: L,
     pub org: O,
+    pub ledger: D,
 }
 
 impl Sdk {
@@ -307,7 +428,7 @@ impl Sdk {
     }
 }
 
-impl<E, I, T, R, L, O> Clients for Sdk<E, I, T, R, L, O>
+impl<E, I, T, R, L, O, D> Clients for Sdk<E, I, T, R, L, O, D>
 where
     E: Ec2Port + 'static,
     I: IamPort + 'static,
@@ -315,6 +436,7 @@ where
     R: RdsPort + 'static,
     L: LambdaPort + 'static,
     O: OrgPort + 'static,
+    D: LedgerPort + 'static,
 {
     type Ec2 = E;
     type Iam = I;
@@ -322,6 +444,10 @@ where
     type Rds = R;
     type Lambda = L;
     type Org = O;
+    type Ledger = D;
+    fn ledger(&self) -> &D {
+        &self.ledger
+    }
     fn ec2(&self) -> &E {
         &self.ec2
     }

@@ -614,3 +614,124 @@ async fn nacl_entries_already_gone_replaced_or_protected() {
         "protected ACL: any added entry is reverted"
     );
 }
+
+// ---- The ledger: exactly once per event, and the blast-radius breaker ----
+
+fn with_ledger(f: &Arc<Fake>, function: &str, policy: &str) -> Deps<Via, Via> {
+    let mut d = deps(f, function, policy);
+    d.settings.ledger_table = Some("trailguard-ledger".into());
+    d
+}
+
+/// The open-SSH sample as a different event (its own id), as a flood of them would come.
+fn open_ssh(n: usize) -> Value {
+    let mut ev = load("aws.ec2-AuthorizeSecurityGroupIngress-open-ssh.json");
+    ev["id"] = json!(format!("flood-{n}"));
+    ev
+}
+
+#[tokio::test]
+async fn the_breaker_holds_every_action_past_the_limit_and_tells_people_once() {
+    let f = Arc::new(Fake::new());
+    let policy = json!({"max_actions_per_hour": {"security_group": 20}, "exempt_tag": "", "protected_tag": ""}).to_string();
+    let d = with_ledger(&f, "revert-security-group", &policy);
+    let mut outcomes = Vec::new();
+    for n in 0..25 {
+        let r = d.process(open_ssh(n)).await.unwrap();
+        outcomes.push((r.actions[0].outcome, r.actions[0].note.clone()));
+    }
+    let done = outcomes
+        .iter()
+        .filter(|(s, _)| *s == Some(Status::Done))
+        .count();
+    let held: Vec<_> = outcomes
+        .iter()
+        .filter(|(s, _)| *s == Some(Status::DryRun))
+        .collect();
+    assert_eq!((done, held.len()), (20, 5), "{outcomes:?}");
+    assert!(outcomes[..20].iter().all(|(s, _)| *s == Some(Status::Done)));
+    for (_, note) in &held {
+        let note = note.as_deref().unwrap_or_default();
+        assert!(
+            note.contains("breaker open: 20 security_group actions"),
+            "{note}"
+        );
+        assert!(
+            note.contains("trailguard breaker reset --guard security_group"),
+            "{note}"
+        );
+    }
+    // Exactly 20 revokes reached EC2, and one breaker notice among the notifications.
+    assert_eq!(f.ops().iter().filter(|o| *o == "RevokeRules").count(), 20);
+    let published = f.published();
+    let breaker: Vec<_> = published
+        .iter()
+        .filter(|(s, _)| s.contains("BREAKER OPEN"))
+        .collect();
+    assert_eq!(breaker.len(), 1, "{published:?}");
+    assert!(breaker[0]
+        .0
+        .contains("security_group stopped acting after 20 actions"));
+    assert!(published
+        .iter()
+        .any(|(s, _)| s.starts_with("[trailguard] HELD (breaker open)")));
+    // Reset: it acts again.
+    use trailguard_aws::LedgerPort;
+    assert!(f
+        .reset_breaker("trailguard-ledger", "security_group")
+        .await
+        .unwrap());
+    let r = d.process(open_ssh(99)).await.unwrap();
+    assert_eq!(r.actions[0].outcome, Some(Status::Done));
+}
+
+#[tokio::test]
+async fn redeliveries_of_one_event_act_once() {
+    let f = Arc::new(Fake::new());
+    let d = with_ledger(&f, "revert-security-group", NO_TAGS);
+    let mut statuses = Vec::new();
+    for _ in 0..5 {
+        let r = d.process(open_ssh(1)).await.unwrap();
+        statuses.push(r.actions[0].outcome);
+        if statuses.len() > 1 {
+            assert!(
+                r.actions[0]
+                    .note
+                    .as_deref()
+                    .unwrap_or_default()
+                    .contains("another delivery of this event made it"),
+                "{:?}",
+                r.actions[0]
+            );
+        }
+    }
+    assert_eq!(statuses[0], Some(Status::Done));
+    assert!(
+        statuses[1..]
+            .iter()
+            .all(|s| *s == Some(Status::AlreadyDone)),
+        "{statuses:?}"
+    );
+    assert_eq!(f.ops().iter().filter(|o| *o == "RevokeRules").count(), 1);
+    // The breaker counted the one action, not the redeliveries.
+    assert_eq!(f.breaker.lock().unwrap()["security_group"].0.len(), 1);
+}
+
+#[tokio::test]
+async fn a_failed_action_gives_its_claim_back_for_the_retry() {
+    let f = Arc::new(Fake::new());
+    f.answer(
+        "RevokeRules",
+        Err(PortError::Transient {
+            op: "RevokeSecurityGroupIngress",
+            code: "RequestLimitExceeded".into(),
+            message: "slow down".into(),
+        }),
+    );
+    let d = with_ledger(&f, "revert-security-group", NO_TAGS);
+    assert!(d.process(open_ssh(7)).await.is_err());
+    f.answers.lock().unwrap().clear();
+    let r = d.process(open_ssh(7)).await.unwrap();
+    assert_eq!(r.actions[0].outcome, Some(Status::Done));
+    assert_eq!(f.ops().iter().filter(|o| *o == "RevokeRules").count(), 2);
+}

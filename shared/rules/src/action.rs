@@ -97,6 +97,9 @@ actions! {
     UnshareDbSnapshot(UnshareDbSnapshot) = "unshare_db_snapshot",
     RemoveLambdaPermission(RemoveLambdaPermission) = "remove_lambda_permission",
     RestrictRoleTrust(RestrictRoleTrust) = "restrict_role_trust",
+    RemoveTag(RemoveTag) = "remove_tag",
+    RestoreTag(RestoreTag) = "restore_tag",
+    UntagRole(UntagRole) = "untag_role",
 }
 
 impl Action {
@@ -894,6 +897,104 @@ impl Step for RestrictRoleTrust {
             self.principals.join(", "),
             self.role_name
         )
+    }
+}
+
+/// Take a tag off EC2 resources where it still is (an exemption granted by someone not
+/// allowed to grant it).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RemoveTag {
+    pub resource_ids: Vec<String>,
+    pub key: String,
+}
+
+impl RemoveTag {
+    pub const INFO: ActionInfo = ActionInfo {
+        type_name: "remove_tag",
+        ops: &[&ops::DESCRIBE_TAGS, &ops::DELETE_TAGS],
+    };
+}
+
+impl Step for RemoveTag {
+    // DescribeTags first: resources that no longer carry the tag are already done.
+    fn ops(&self) -> Vec<&'static Op> {
+        Self::INFO.ops.to_vec()
+    }
+    fn targets(&self) -> Vec<Target> {
+        self.resource_ids
+            .iter()
+            .map(|r| Target::new("resource_ids", r, IdKind::Ec2Resource))
+            .collect()
+    }
+    fn describe(&self) -> String {
+        format!(
+            "remove tag {} from {}",
+            self.key,
+            self.resource_ids.join(", ")
+        )
+    }
+}
+
+/// Put a tag back on EC2 resources (a protection removed by someone not allowed to).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RestoreTag {
+    pub resource_ids: Vec<String>,
+    pub key: String,
+    pub value: String,
+}
+
+impl RestoreTag {
+    pub const INFO: ActionInfo = ActionInfo {
+        type_name: "restore_tag",
+        ops: &[&ops::DESCRIBE_TAGS, &ops::CREATE_TAGS],
+    };
+}
+
+impl Step for RestoreTag {
+    // DescribeTags first: resources that carry the tag again are already done.
+    fn ops(&self) -> Vec<&'static Op> {
+        Self::INFO.ops.to_vec()
+    }
+    fn targets(&self) -> Vec<Target> {
+        self.resource_ids
+            .iter()
+            .map(|r| Target::new("resource_ids", r, IdKind::Ec2Resource))
+            .collect()
+    }
+    fn describe(&self) -> String {
+        format!(
+            "put tag {}={} back on {}",
+            self.key,
+            self.value,
+            self.resource_ids.join(", ")
+        )
+    }
+}
+
+/// Take a tag off an IAM role where it still is.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UntagRole {
+    pub role_name: String,
+    pub key: String,
+}
+
+impl UntagRole {
+    pub const INFO: ActionInfo = ActionInfo {
+        type_name: "untag_role",
+        ops: &[&ops::LIST_ROLE_TAGS, &ops::UNTAG_ROLE],
+    };
+}
+
+impl Step for UntagRole {
+    // ListRoleTags first: a role without the tag (or gone) is already done.
+    fn ops(&self) -> Vec<&'static Op> {
+        Self::INFO.ops.to_vec()
+    }
+    fn targets(&self) -> Vec<Target> {
+        vec![Target::new("role_name", &self.role_name, IdKind::IamName)]
+    }
+    fn describe(&self) -> String {
+        format!("remove tag {} from role {}", self.key, self.role_name)
     }
 }
 

@@ -19,6 +19,7 @@ pub enum IdKind {
     DbSnapshot,
     LambdaFunction,
     StatementId,
+    Ec2Resource,
 }
 
 impl IdKind {
@@ -41,6 +42,9 @@ impl IdKind {
             }
             IdKind::LambdaFunction => "a function name (letters, digits, - _) or ARN",
             IdKind::StatementId => "a statement id: 1-100 letters, digits, - _",
+            IdKind::Ec2Resource => {
+                "an EC2 resource id: a prefix (sg-, acl-, vpc-, ...) and 8 or 17 hexadecimal digits"
+            }
         }
     }
 
@@ -62,6 +66,11 @@ impl IdKind {
             }
             IdKind::Account => crate::policy::is_account_id(v),
             IdKind::Image => hex_id(v, "ami-"),
+            IdKind::Ec2Resource => v.rsplit_once('-').is_some_and(|(prefix, _)| {
+                !prefix.is_empty()
+                    && prefix.chars().all(|c| c.is_ascii_lowercase() || c == '-')
+                    && hex_id(v, &format!("{prefix}-"))
+            }),
             IdKind::Snapshot => hex_id(v, "snap-"),
             IdKind::DbSnapshot => {
                 (1..=255).contains(&v.len())

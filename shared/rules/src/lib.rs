@@ -34,7 +34,7 @@ pub use report::{ActionReport, Report, Status};
 /// Decide for one guard (one function). Events none of the guard's rules would deliver are
 /// ignored with a reason that names the guard.
 pub fn decide_guard(guard: Guard, event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
-    if !guard.applies(event, policy) {
+    if !guard.applies_anywhere(event, policy) {
         let mut d = Decision::ignore(format!(
             "{} ({}) is not an event {} handles",
             event.name(),
@@ -132,7 +132,7 @@ pub fn decide(event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
     let mut decided: Vec<Decision> = Vec::new();
     let mut needed: Vec<FactRequest> = Vec::new();
     for guard in Guard::all() {
-        if !guard.applies(event, policy) {
+        if !guard.applies_anywhere(event, policy) {
             continue;
         }
         match run(guard, event, policy, facts) {

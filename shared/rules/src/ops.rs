@@ -92,6 +92,22 @@ pub const PUT_EVENTS: Op = op!(events, PutEvents);
 /// "Remediation Performed" event.
 pub const NOTIFY: [&Op; 2] = [&SNS_PUBLISH, &PUT_EVENTS];
 
+// EC2 and IAM tags: exemptions granted by those not allowed to grant them are taken back.
+pub const DESCRIBE_TAGS: Op = op!(ec2, DescribeTags);
+pub const CREATE_TAGS: Op = op!(ec2, CreateTags);
+pub const DELETE_TAGS: Op = op!(ec2, DeleteTags);
+pub const LIST_ROLE_TAGS: Op = op!(iam, ListRoleTags);
+pub const UNTAG_ROLE: Op = op!(iam, UntagRole);
+
+// DynamoDB: the ledger (the blast-radius breaker's counts, exactly-once claims).
+pub const LEDGER_GET: Op = op!(dynamodb, GetItem);
+pub const LEDGER_PUT: Op = op!(dynamodb, PutItem);
+pub const LEDGER_UPDATE: Op = op!(dynamodb, UpdateItem);
+pub const LEDGER_DELETE: Op = op!(dynamodb, DeleteItem);
+/// What a function that acts needs of the ledger: read and write counts and claims, and
+/// delete a claim it gives up.
+pub const LEDGER: [&Op; 4] = [&LEDGER_GET, &LEDGER_PUT, &LEDGER_UPDATE, &LEDGER_DELETE];
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -80,6 +80,9 @@ pub struct PolicyFile {
     trusted_accounts: Vec<String>,
     organization_id: String,
     iam_admins: Vec<String>,
+    tag_admins: Vec<String>,
+    /// Guard name -> the most mutating actions in any hour (the blast-radius breaker).
+    max_actions_per_hour: BTreeMap<String, u32>,
     iam: IamFile,
     network_acl: NetworkAclFile,
     cloudtrail: CloudTrailFile,
@@ -221,6 +224,12 @@ pub struct Policy {
     /// ARN globs of the principals expected to change IAM (the SSO administrator role, the
     /// deployment pipeline): their IAM changes are not reported.
     pub iam_admins: Vec<String>,
+    /// ARN globs of the principals who may add or remove `trailguard:*` tags; anyone else's
+    /// change that weakens protection is taken back.
+    pub tag_admins: Vec<String>,
+    /// Guard name -> breaker limit, for the guards the policy sets (others take their
+    /// declared default).
+    max_actions: BTreeMap<String, u32>,
     /// Deactivate an access key a non-admin created for another user.
     pub contain_backdoor_keys: bool,
     /// Switch management events back on after a PutEventSelectors switched them off.
@@ -286,6 +295,8 @@ impl Default for Policy {
             trusted_accounts: vec![],
             organization_id: String::new(),
             iam_admins: vec![],
+            tag_admins: vec![],
+            max_actions: BTreeMap::new(),
             contain_backdoor_keys: false,
             restore_management_events: true,
             min_log_retention_days: 365,
@@ -420,15 +431,55 @@ impl Policy {
                 ),
             ));
         }
-        for (i, p) in file.exempt_principals.iter().enumerate() {
-            if p.trim().is_empty() {
-                return Err(field(format!("exempt_principals[{i}]"), "empty pattern"));
+        for (name, list) in [
+            ("exempt_principals", &file.exempt_principals),
+            ("iam_admins", &file.iam_admins),
+            ("tag_admins", &file.tag_admins),
+        ] {
+            for (i, p) in list.iter().enumerate() {
+                if let Some(problem) = too_broad(p) {
+                    return Err(field(format!("{name}[{i}]"), problem));
+                }
             }
-            if p.trim() == "*" {
+        }
+        for (name, tag) in [
+            ("exempt_tag", &file.exempt_tag),
+            ("protected_tag", &file.protected_tag),
+        ] {
+            if !tag.is_empty() && !tag.starts_with(WATCHED_TAG_PREFIX) {
                 return Err(field(
-                    format!("exempt_principals[{i}]"),
-                    "`*` would exempt everyone; use mode dry-run to switch remediation off",
+                    name,
+                    format!(
+                        "`{tag}` does not start with `{WATCHED_TAG_PREFIX}`: only those tag keys are watched, so anyone could set this one to switch trailguard off"
+                    ),
                 ));
+            }
+        }
+        let mut max_actions = BTreeMap::new();
+        for (k, n) in &file.max_actions_per_hour {
+            match Guard::by_name(k) {
+                Some(g) if g.spec().actions.is_empty() => {
+                    return Err(field(
+                        format!("max_actions_per_hour.{k}"),
+                        format!("guard `{k}` never acts, so it has no breaker"),
+                    ))
+                }
+                Some(_) => {
+                    max_actions.insert(k.clone(), *n);
+                }
+                None => {
+                    return Err(field(
+                        format!("max_actions_per_hour.{k}"),
+                        format!(
+                            "no guard is called `{k}` (one of: {})",
+                            Guard::all()
+                                .filter(|g| !g.spec().actions.is_empty())
+                                .map(|g| g.name())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    ))
+                }
             }
         }
         for (i, r) in file.own_roles.iter().enumerate() {
@@ -487,11 +538,6 @@ impl Policy {
                 ),
             ));
         }
-        for (i, p) in file.iam_admins.iter().enumerate() {
-            if p.trim().is_empty() {
-                return Err(field(format!("iam_admins[{i}]"), "empty pattern"));
-            }
-        }
         if file.key_activity_hours > 90 * 24 {
             return Err(field(
                 "key_activity_hours",
@@ -537,6 +583,12 @@ impl Policy {
                 .iter()
                 .map(|s| s.trim().to_string())
                 .collect(),
+            tag_admins: file
+                .tag_admins
+                .iter()
+                .map(|s| s.trim().to_string())
+                .collect(),
+            max_actions,
             contain_backdoor_keys: file.iam.contain_backdoor_keys,
             restore_management_events: file.cloudtrail.restore_management_events,
             min_log_retention_days: file.cloudtrail.min_log_retention_days,
@@ -583,6 +635,8 @@ impl Policy {
             trusted_accounts: self.trusted_accounts.clone(),
             organization_id: self.organization_id.clone(),
             iam_admins: self.iam_admins.clone(),
+            tag_admins: self.tag_admins.clone(),
+            max_actions_per_hour: self.max_actions.clone(),
             iam: IamFile {
                 contain_backdoor_keys: self.contain_backdoor_keys,
             },
@@ -686,6 +740,23 @@ impl Policy {
         }
     }
 
+    /// The breaker's limit for a guard: the policy's `max_actions_per_hour.<name>`, else the
+    /// guard's declared default. 0: no limit.
+    pub fn max_actions_per_hour(&self, guard: Guard) -> u32 {
+        self.max_actions
+            .get(guard.name())
+            .copied()
+            .unwrap_or(guard.spec().max_actions_per_hour)
+    }
+
+    /// The `tag_admins` pattern a principal matches, if one does.
+    pub fn is_tag_admin(&self, arns: &[&str]) -> Option<String> {
+        self.tag_admins
+            .iter()
+            .find(|p| arns.iter().any(|a| crate::glob::matches(p, a)))
+            .cloned()
+    }
+
     /// The `iam_admins` pattern a principal matches, if one does.
     pub fn is_iam_admin(&self, arns: &[&str]) -> Option<String> {
         self.iam_admins
@@ -727,6 +798,45 @@ pub fn allowed_by(specs: &[PortSpec], protocol: Protocol, ports: PortRange) -> b
     } else {
         !ranges.is_empty()
     }
+}
+
+/// The tag keys trailguard watches for changes: its exemption and protection tags must be
+/// among them.
+pub const WATCHED_TAG_PREFIX: &str = "trailguard:";
+
+/// Why a principal pattern is too broad to exempt anyone with, or None. A pattern must name
+/// principals: an ARN whose name part (after `user/`, `role/`, `assumed-role/`) has at least
+/// three characters that are not wildcards, so `*`, `arn:aws:iam::*:role/*` and
+/// `arn:aws:iam::123456789012:*` are refused and `arn:aws:iam::*:role/BreakGlass*` is not.
+pub fn too_broad(pattern: &str) -> Option<String> {
+    let p = pattern.trim();
+    if p.is_empty() {
+        return Some("empty pattern".into());
+    }
+    let everyone = || {
+        format!(
+            "`{p}` matches every principal (or every one of an account); name the principals, e.g. arn:aws:iam::*:role/BreakGlassAdmin"
+        )
+    };
+    let Some(resource) = p.strip_prefix("arn:").and_then(|r| r.splitn(5, ':').nth(4)) else {
+        return Some(if p.chars().all(|c| c == '*' || c == '?') {
+            everyone()
+        } else {
+            format!("`{p}` is not an ARN pattern (arn:aws:iam::ACCOUNT:role/NAME)")
+        });
+    };
+    let name = resource
+        .split_once('/')
+        .map(|(_, rest)| rest)
+        .unwrap_or(resource);
+    let literal = name
+        .chars()
+        .filter(|c| !matches!(c, '*' | '?' | '/'))
+        .count();
+    if literal < 3 || resource == "root" && p.contains("::*:") {
+        return Some(everyone());
+    }
+    None
 }
 
 /// Whether `s` is an organization id: `o-` and 10 to 32 lower-case letters or digits.
@@ -791,6 +901,72 @@ mod tests {
         assert!(e.to_string().contains("honeytoken_access_keys[0]"), "{e}");
         let e = Policy::from_json("[1,2]").unwrap_err();
         assert!(matches!(e, PolicyError::Syntax { .. }), "{e}");
+    }
+
+    #[test]
+    fn exemptions_must_name_principals() {
+        for broad in [
+            "*",
+            "arn:*",
+            "arn:aws:iam::*:role/*",
+            "arn:aws:iam::*:user/*",
+            "arn:aws:iam::123456789012:*",
+            "arn:aws:iam::123456789012:role/*",
+            "arn:aws:sts::*:assumed-role/*/*",
+            "arn:aws:iam::*:root",
+            "arn:aws:iam::*:role/a?",
+        ] {
+            for f in ["exempt_principals", "tag_admins", "iam_admins"] {
+                let json = serde_json::json!({ f: ["arn:aws:iam::*:role/BreakGlassAdmin", broad] });
+                let e = Policy::from_json(&json.to_string())
+                    .unwrap_err()
+                    .to_string();
+                assert!(e.contains(&format!("{f}[1]")), "{broad}: {e}");
+            }
+        }
+        for named in [
+            "arn:aws:iam::*:role/BreakGlassAdmin",
+            "arn:aws:iam::*:user/breakglass-*",
+            "arn:aws:sts::*:assumed-role/terraform-*/*",
+            "arn:aws:iam::123456789012:root",
+            "arn:aws:iam::*:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_SecurityAdmin_*",
+        ] {
+            assert_eq!(too_broad(named), None, "{named}");
+        }
+        let e = Policy::from_json(r#"{"tag_admins": ["security team"]}"#).unwrap_err();
+        assert!(e.to_string().contains("tag_admins[0]"), "{e}");
+    }
+
+    #[test]
+    fn trailguard_tags_are_the_watched_ones() {
+        let e = Policy::from_json(r#"{"exempt_tag": "skip-remediation"}"#).unwrap_err();
+        assert!(e.to_string().contains("exempt_tag"), "{e}");
+        assert!(Policy::from_json(r#"{"exempt_tag": "trailguard:skip"}"#).is_ok());
+        assert!(Policy::from_json(r#"{"protected_tag": ""}"#).is_ok());
+    }
+
+    #[test]
+    fn breaker_limits_per_guard() {
+        let p = Policy::from_json(r#"{"max_actions_per_hour": {"access_key": 5}}"#).unwrap();
+        assert_eq!(p.max_actions_per_hour(guard("access_key")), 5);
+        assert_eq!(
+            p.max_actions_per_hour(guard("security_group")),
+            guard("security_group").spec().max_actions_per_hour
+        );
+        assert_eq!(Policy::from_json(&p.to_json_pretty()).unwrap(), p);
+        let e = Policy::from_json(r#"{"max_actions_per_hour": {"keys": 5}}"#).unwrap_err();
+        assert!(e.to_string().contains("max_actions_per_hour.keys"), "{e}");
+        let e = Policy::from_json(r#"{"max_actions_per_hour": {"detection": 5}}"#).unwrap_err();
+        assert!(e.to_string().contains("never acts"), "{e}");
+        // Every guard that acts has a breaker by default; those that do not, none.
+        for g in Guard::all() {
+            assert_eq!(
+                g.spec().max_actions_per_hour > 0,
+                !g.spec().actions.is_empty(),
+                "{}",
+                g.name()
+            );
+        }
     }
 
     #[test]

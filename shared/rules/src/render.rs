@@ -7,8 +7,151 @@ use crate::action::Action;
 use crate::decision::Kind;
 use crate::report::{Report, Status};
 
-/// (subject, body) for one report.
+/// The longest any one line of the human part may be, and the whole human part: names and
+/// descriptions come from whoever made the call, and a chat client should not receive a
+/// 10 KB group description.
+pub const MAX_LINE: usize = 400;
+pub const MAX_HUMAN: usize = 8 * 1024;
+/// Strings in the JSON report longer than this are cut (the full event is in the logs), so
+/// the message stays far below SNS's 256 KB whatever the event carried.
+pub const MAX_JSON_STRING: usize = 1024;
+
+/// (subject, body) for one report. Every string that came from an event is made inert:
+/// see [`defang`] for the human part and [`inert_json`] for the report.
 pub fn render(report: &Report) -> (String, String) {
+    let (subject, human) = human(report);
+    let mut b = bounded(&defang(&human), MAX_HUMAN);
+    b.push_str("\n--- report (JSON) ---\n");
+    b.push_str(&inert_json(
+        &serde_json::to_value(report).unwrap_or_default(),
+    ));
+    b.push('\n');
+    // The "[trailguard] TAG: " prefix is ours; the title after it is made inert.
+    let subject = match subject.split_once(": ") {
+        Some((prefix, title)) => format!("{prefix}: {}", defang(title).replace('\n', " ")),
+        None => defang(&subject).replace('\n', " "),
+    };
+    (subject, b)
+}
+
+/// Text with nothing a mail or chat client would turn into a link, a mention or formatting:
+/// control characters become spaces (one line stays one line); `<` and `>` (HTML, and
+/// chat mentions and links such as `<!channel>`, `<@U123>`, `<http://x|y>`) become `‹ ›`;
+/// an `@` that starts a word gets a zero-width space (no `@here`, `@channel`, `@someone`;
+/// addresses stay as they are);
+/// markdown's `*`, `~`, backtick, `[`, `]`, `|`, `#`, and `_` at a word's edge, are escaped
+/// with a backslash;
+/// URLs lose their scheme (`hxxps://`) and `www.` its dot. Each line is cut at
+/// [`MAX_LINE`] characters, on a character boundary, with an ellipsis.
+pub fn defang(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for line in s.split('\n') {
+        if !out.is_empty() || s.starts_with('\n') {
+            out.push('\n');
+        }
+        out.push_str(&defang_line(line));
+    }
+    out
+}
+
+fn defang_line(line: &str) -> String {
+    let line = line
+        .replace("http://", "hxxp://")
+        .replace("https://", "hxxps://")
+        .replace("HTTP://", "hxxp://")
+        .replace("HTTPS://", "hxxps://")
+        .replace("www.", "www[.]");
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars().peekable();
+    let (mut n, mut prev) = (0, ' ');
+    while let Some(c) = chars.next() {
+        if n >= MAX_LINE {
+            out.push('…');
+            break;
+        }
+        n += 1;
+        match c {
+            c if c.is_control() => out.push(' '),
+            '<' => out.push('‹'),
+            '>' => out.push('›'),
+            // `@here`, `@channel`, `@someone`, not the `@` of an address (alice@example.com).
+            '@' if !prev.is_alphanumeric() && chars.peek().is_some_and(|n| n.is_alphanumeric()) => {
+                out.push('@');
+                out.push('\u{200B}');
+            }
+            // Inside a word (`AWSReservedSSO_Admin`) an underscore formats nothing.
+            '_' if prev.is_alphanumeric() && chars.peek().is_some_and(|n| n.is_alphanumeric()) => {
+                out.push('_')
+            }
+            '*' | '_' | '~' | '`' | '[' | ']' | '|' | '#' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+        prev = c;
+    }
+    out
+}
+
+/// At most `max` bytes of `s`, cut at a line end or a character boundary.
+fn bounded(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    let cut = s[..end].rfind('\n').unwrap_or(end);
+    format!("{}\n… (cut; the full report follows)\n", &s[..cut])
+}
+
+/// The report as JSON that parses to the same value, but with long strings cut and the
+/// characters chat clients format written as escapes (`\u003c` for `<`, ...): a client
+/// that renders the message shows them, and none acts on them.
+pub fn inert_json(v: &Value) -> String {
+    let cut = cut_strings(v);
+    let text = serde_json::to_string_pretty(&cut).unwrap_or_default();
+    let mut out = String::with_capacity(text.len());
+    // Only inside strings: brackets outside them are the JSON's own. serde_json escapes `"`
+    // and `\` inside strings, so a quote not preceded by a backslash ends one.
+    let (mut in_string, mut escaped) = (false, false);
+    for c in text.chars() {
+        match c {
+            '"' if !escaped => in_string = !in_string,
+            '<' | '>' | '@' | '`' | '*' | '~' | '[' | ']' | '|' | '#' | '&' if in_string => {
+                out.push_str(&format!("\\u{:04x}", c as u32));
+                escaped = false;
+                continue;
+            }
+            _ => {}
+        }
+        escaped = in_string && c == '\\' && !escaped;
+        out.push(c);
+    }
+    out
+}
+
+fn cut_strings(v: &Value) -> Value {
+    match v {
+        Value::String(s) if s.chars().count() > MAX_JSON_STRING => {
+            let kept: String = s.chars().take(MAX_JSON_STRING).collect();
+            Value::String(format!(
+                "{kept}… [cut: {} more characters]",
+                s.chars().count() - MAX_JSON_STRING
+            ))
+        }
+        Value::Array(a) => Value::Array(a.iter().map(cut_strings).collect()),
+        Value::Object(o) => {
+            Value::Object(o.iter().map(|(k, v)| (k.clone(), cut_strings(v))).collect())
+        }
+        other => other.clone(),
+    }
+}
+
+/// (subject, the human part) before it is made inert.
+fn human(report: &Report) -> (String, String) {
     let dry = report.is_dry_run();
     let title = report
         .notice
@@ -16,8 +159,15 @@ pub fn render(report: &Report) -> (String, String) {
         .map(|n| n.title.as_str())
         .unwrap_or(report.reason.as_str());
     let failed = report.critical_failures().next().is_some();
+    // Enforced, yet planned only: the guard's breaker is open.
+    let held = !dry
+        && report
+            .actions
+            .iter()
+            .any(|a| a.outcome == Some(Status::DryRun));
     let tag = match (report.decision, dry, failed) {
         (_, _, true) => "FAILED",
+        (Kind::Remediate, false, _) if held => "HELD (breaker open)",
         (Kind::Remediate, true, _) => "DRY-RUN",
         (Kind::Remediate, false, _) => "REMEDIATED",
         (Kind::Notify, _, _) => "NOTICE",
@@ -57,11 +207,11 @@ pub fn render(report: &Report) -> (String, String) {
             };
             let what = a.target.clone().unwrap_or_else(|| a.action.describe());
             b.push_str(&format!("  - {what}: {outcome}"));
-            // A dry-run note repeats the target ("would ..."); others add to it.
+            // A dry-run note repeats the target ("would ..."); others (the breaker's) add to it.
             if let Some(n) = a
                 .note
                 .as_ref()
-                .filter(|_| a.outcome != Some(Status::DryRun))
+                .filter(|_| a.outcome != Some(Status::DryRun) || !dry)
             {
                 b.push_str(&format!(" ({n})"));
             }
@@ -89,9 +239,6 @@ pub fn render(report: &Report) -> (String, String) {
         }
     }
     b.push_str("\nTo undo a remediation by hand, see the README section \"Rolling back\".\n");
-    b.push_str("\n--- report (JSON) ---\n");
-    b.push_str(&serde_json::to_string_pretty(report).unwrap_or_default());
-    b.push('\n');
     (subject, b)
 }
 
@@ -123,5 +270,95 @@ fn key_activity(b: &mut String, r: &Value) {
                 list.join(", ")
             }
         ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::action::{Notice, Severity};
+    use crate::decision::Decision;
+
+    fn hostile(title: &str, details: Vec<String>) -> (String, String) {
+        let d = Decision::notify(
+            title.to_string(),
+            Notice {
+                severity: Severity::High,
+                title: title.to_string(),
+                details,
+            },
+        );
+        render(&Report::new(&d, None))
+    }
+
+    #[test]
+    fn names_from_events_cannot_mention_link_or_format() {
+        let (subject, body) = hostile(
+            "group <!channel> *urgent* [login](https://evil.example/x) @here",
+            vec![
+                "description: <@U024BE7LH> `rm -rf` ~~gone~~ _it_ | # big | www.evil.example"
+                    .into(),
+                "owner: alice@example.com, role AWSReservedSSO_Admin_1a2b".into(),
+            ],
+        );
+        let human = body.split("--- report (JSON) ---").next().unwrap();
+        // Present, and not escaped by a backslash right before it.
+        let active = |text: &str, pat: &str| {
+            text.match_indices(pat)
+                .any(|(i, _)| i == 0 || !text[..i].ends_with('\\'))
+        };
+        for text in [subject.as_str(), human] {
+            for bad in [
+                "<!channel>",
+                "<@U024",
+                "https://",
+                "[login",
+                "*urgent",
+                "@here",
+                "`rm",
+                "www.evil",
+                "~~",
+                "| #",
+            ] {
+                assert!(!active(text, bad), "{bad} left in: {text}");
+            }
+        }
+        assert!(subject.starts_with("[trailguard] NOTICE: "), "{subject}");
+        // Addresses and names with inner underscores stay readable.
+        assert!(human.contains("alice@example.com"), "{human}");
+        assert!(human.contains("AWSReservedSSO_Admin_1a2b"), "{human}");
+        assert!(human.contains("\\_it\\_"), "{human}");
+    }
+
+    #[test]
+    fn the_json_report_parses_to_the_same_values_without_active_characters() {
+        let title = "<!channel> @here [x](https://evil.example) `code` \"quoted\" back\\slash";
+        let (_, body) = hostile(title, vec![]);
+        let json = body.split("--- report (JSON) ---\n").nth(1).unwrap();
+        let strings_part: String = json.chars().filter(|c| !matches!(c, '[' | ']')).collect();
+        for c in ['<', '>', '@', '`', '*', '~', '|', '#'] {
+            assert!(!strings_part.contains(c), "{c} in {json}");
+        }
+        let v: Value = serde_json::from_str(json).unwrap();
+        assert_eq!(v["reason"], title);
+        assert_eq!(v["notice"]["title"], title);
+    }
+
+    #[test]
+    fn ten_kilobyte_names_are_cut() {
+        let long = "A".repeat(10 * 1024);
+        let (subject, body) = hostile(&format!("group {long}"), vec![format!("name: é{long}")]);
+        assert!(subject.chars().count() < MAX_LINE + 40, "{}", subject.len());
+        let (human, json) = body.split_once("--- report (JSON) ---\n").unwrap();
+        assert!(human.len() <= MAX_HUMAN + 64, "{}", human.len());
+        assert!(human.lines().all(|l| l.chars().count() <= MAX_LINE + 8));
+        let v: Value = serde_json::from_str(json).unwrap();
+        let reason = v["reason"].as_str().unwrap();
+        assert!(
+            reason.ends_with("more characters]"),
+            "{}",
+            &reason[reason.len() - 40..]
+        );
+        assert!(body.len() < 32 * 1024, "{}", body.len());
     }
 }

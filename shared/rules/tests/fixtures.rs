@@ -19,6 +19,7 @@ use std::path::PathBuf;
 use serde_json::{json, Value};
 use trailguard_rules::event::{CloudTrailRecord, Envelope};
 use trailguard_rules::facts::World;
+use trailguard_rules::guards::Bus;
 use trailguard_rules::{
     decide_guard, decide_offline, Decision, Event, Facts, Guard, Policy, Verdict,
 };
@@ -102,15 +103,31 @@ fn check(fixture: &str, expected: &mut Value, policy: &Policy, world: &World) {
         "{fixture}: every decision gives a reason"
     );
 
-    // Which functions' rules deliver it.
+    // Which functions' rules deliver it, on the bus it is put on (`bus`, the main bus when
+    // not said); on any other bus it reaches nothing.
     let routes: Vec<String> = serde_json::from_value(expected["routes_to"].clone()).unwrap();
+    let bus = match expected["bus"].as_str() {
+        None | Some("main") => Bus::Main,
+        Some("manual_trigger") => Bus::ManualTrigger,
+        Some(other) => panic!("{fixture}: unknown bus {other}"),
+    };
     for g in Guard::all() {
         assert_eq!(
-            g.applies(&event, policy),
+            g.applies_on(bus, &event, policy),
             routes.iter().any(|r| r == g.function_name()),
             "{fixture}: {}'s patterns disagree with routes_to {routes:?}",
             g.function_name()
         );
+        for other in [Bus::Main, Bus::ManualTrigger]
+            .into_iter()
+            .filter(|b| *b != bus)
+        {
+            assert!(
+                !g.applies_on(other, &event, policy),
+                "{fixture}: reaches {} on the {other:?} bus too",
+                g.function_name()
+            );
+        }
     }
 
     // What each function decides, with the facts the world gives.

@@ -25,6 +25,7 @@ pub async fn sdk() -> aws_config::SdkConfig {
     // (LookupEvents) with a 500 that is retried, and waiting a second each time only slows
     // the tests. The functions keep the SDK's defaults.
     aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(trailguard_aws::config::http_client())
         .retry_config(
             aws_config::retry::RetryConfig::standard()
                 .with_initial_backoff(std::time::Duration::from_millis(5)),
@@ -72,6 +73,7 @@ pub fn settings(function: &str, policy: &str, topic: Option<String>) -> Settings
         topic_arn: topic,
         event_bus: None,
         endpoint_url: std::env::var("AWS_ENDPOINT_URL").ok(),
+        ledger_table: None,
     }
 }
 
@@ -415,5 +417,35 @@ pub fn create_bucket() -> String {
     let auth = "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=x";
     let (status, body) = raw_http("PUT", &format!("/{name}"), &[("Authorization", auth)]);
     assert!(status.contains(" 200"), "{status}: {body}");
+    name
+}
+
+/// A ledger table as the stack creates it (string key `pk`), with a unique name.
+pub async fn create_ledger_table(sdk: &aws_config::SdkConfig) -> String {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    };
+    let name = unique("ledger");
+    aws_sdk_dynamodb::Client::new(sdk)
+        .create_table()
+        .table_name(&name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("pk")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("pk")
+                .key_type(KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
     name
 }

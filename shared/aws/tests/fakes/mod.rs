@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex};
 
 use trailguard_aws::ports::{PortResult, TrailEvent};
 use trailguard_aws::{
-    Change, Clients, Connect, Deps, Ec2Port, IamPort, LambdaPort, NotifyPort, OrgPort, PortError,
-    RdsPort, Settings, Target, TrailPort,
+    Change, Claim, Clients, Connect, Deps, Ec2Port, IamPort, LambdaPort, LedgerPort, NotifyPort,
+    OrgPort, PortError, RdsPort, Settings, Slot, Target, TrailPort,
 };
 use trailguard_rules::facts::World;
 use trailguard_rules::{GroupFacts, Guard, Permission, Policy, PrincipalKind, Report, Tags};
@@ -27,6 +27,9 @@ pub struct Fake {
     pub events_put: Mutex<Vec<(String, Report)>>,
     pub policies: Mutex<Vec<(String, String)>>,
     pub publish_error: Option<PortError>,
+    /// The ledger, in memory: breaker times by guard, claims by key (state, owner).
+    pub breaker: Mutex<HashMap<String, (Vec<i64>, bool)>>,
+    pub claims: Mutex<HashMap<String, (String, String)>>,
     pub connect_error: Option<PortError>,
 }
 
@@ -119,6 +122,7 @@ pub fn settings(guard: &str, policy: &str) -> Settings {
         topic_arn: Some("arn:aws:sns:us-east-1:123456789012:trailguard".into()),
         event_bus: None,
         endpoint_url: None,
+        ledger_table: None,
     }
 }
 
@@ -146,6 +150,10 @@ impl Clients for Fake {
     type Rds = Fake;
     type Lambda = Fake;
     type Org = Fake;
+    type Ledger = Fake;
+    fn ledger(&self) -> &Fake {
+        self
+    }
     fn rds(&self) -> &Fake {
         self
     }
@@ -269,6 +277,22 @@ impl Ec2Port for Fake {
         ));
         self.reply("UnshareImage")
     }
+    async fn remove_tag(&self, resource_ids: &[String], key: &str) -> PortResult<Change> {
+        self.record(format!("RemoveTag({},{key})", resource_ids.join("+")));
+        self.reply("RemoveTag")
+    }
+    async fn restore_tag(
+        &self,
+        resource_ids: &[String],
+        key: &str,
+        value: &str,
+    ) -> PortResult<Change> {
+        self.record(format!(
+            "RestoreTag({},{key}={value})",
+            resource_ids.join("+")
+        ));
+        self.reply("RestoreTag")
+    }
     async fn unshare_snapshot(
         &self,
         snapshot_id: &str,
@@ -316,6 +340,10 @@ impl IamPort for Fake {
             principals.join("+")
         ));
         self.reply("RestrictRoleTrust")
+    }
+    async fn untag_role(&self, role: &str, key: &str) -> PortResult<Change> {
+        self.record(format!("UntagRole({role},{key})"));
+        self.reply("UntagRole")
     }
     async fn role_tags(&self, role: &str) -> PortResult<Option<Tags>> {
         self.record(format!("RoleTags({role})"));
@@ -384,6 +412,62 @@ impl LambdaPort for Fake {
             qualifier.unwrap_or("-")
         ));
         self.reply("RemovePermission")
+    }
+}
+
+/// The ledger's semantics, in memory (the DynamoDB implementation is tested against moto).
+impl LedgerPort for Fake {
+    async fn take_slot(&self, _: &str, guard: &str, limit: u32, now_ms: i64) -> PortResult<Slot> {
+        let mut b = self.breaker.lock().unwrap();
+        let (times, open) = b.entry(guard.to_string()).or_default();
+        times.retain(|t| *t > now_ms - 3_600_000);
+        let count = times.len() as u32;
+        if count < limit {
+            times.push(now_ms);
+            Ok(Slot::Granted { count: count + 1 })
+        } else {
+            let first = !*open;
+            *open = true;
+            Ok(Slot::Refused { count, first })
+        }
+    }
+    async fn claim(&self, _: &str, key: &str, owner: &str, _: i64, _: i64) -> PortResult<Claim> {
+        let mut c = self.claims.lock().unwrap();
+        match c.get(key) {
+            Some((state, _)) if state != "acting" => Ok(Claim::Done {
+                outcome: state.clone(),
+            }),
+            Some(_) => Ok(Claim::Busy { lease_until: 0 }),
+            None => {
+                c.insert(key.to_string(), ("acting".into(), owner.to_string()));
+                Ok(Claim::Won)
+            }
+        }
+    }
+    async fn claim_state(&self, _: &str, key: &str) -> PortResult<Option<Claim>> {
+        Ok(self.claims.lock().unwrap().get(key).map(|(state, _)| {
+            if state == "acting" {
+                Claim::Busy { lease_until: 0 }
+            } else {
+                Claim::Done {
+                    outcome: state.clone(),
+                }
+            }
+        }))
+    }
+    async fn finish(&self, _: &str, key: &str, owner: &str, outcome: &str) -> PortResult<()> {
+        self.claims
+            .lock()
+            .unwrap()
+            .insert(key.to_string(), (outcome.to_string(), owner.to_string()));
+        Ok(())
+    }
+    async fn release(&self, _: &str, key: &str, _: &str) -> PortResult<()> {
+        self.claims.lock().unwrap().remove(key);
+        Ok(())
+    }
+    async fn reset_breaker(&self, _: &str, guard: &str) -> PortResult<bool> {
+        Ok(self.breaker.lock().unwrap().remove(guard).is_some())
     }
 }
 

@@ -8,7 +8,7 @@ use crate::action::{Notice, RestoreManagementEvents, Severity, StartLogging, Upd
 use crate::decision::{Decision, Verdict};
 use crate::event::Event;
 use crate::facts::{FactKind, Facts, Known};
-use crate::guards::{Delivery, GuardSpec, Trigger};
+use crate::guards::{Bus, Delivery, GuardSpec, Trigger};
 use crate::lenient::{bool_any, boolean, int_any, items_any, str_any};
 use crate::policy::Policy;
 
@@ -31,6 +31,7 @@ pub static GUARD: GuardSpec = GuardSpec {
             }
         }"#,
         delivery: Delivery::Changes,
+        bus: Bus::Main,
         excludes_own_role: true,
         condition: None,
     },
@@ -48,6 +49,7 @@ pub static GUARD: GuardSpec = GuardSpec {
                 }
             }"#,
             delivery: Delivery::Changes,
+            bus: Bus::Main,
             excludes_own_role: true,
             condition: None,
         },
@@ -60,6 +62,7 @@ pub static GUARD: GuardSpec = GuardSpec {
     ],
     decide,
     reads_every_call: false,
+    max_actions_per_hour: 20,
     compiled: OnceLock::new(),
 };
 

@@ -12,7 +12,7 @@ use crate::action::{Notice, Severity};
 use crate::decision::{Decision, Verdict};
 use crate::event::Event;
 use crate::facts::Facts;
-use crate::guards::{Delivery, GuardSpec, Trigger};
+use crate::guards::{Bus, Delivery, GuardSpec, Trigger};
 use crate::lenient::{boolean, items, scalar_string, str_any};
 use crate::policy::Policy;
 
@@ -43,6 +43,7 @@ pub static GUARD: GuardSpec = GuardSpec {
             }
         }"#,
         delivery: Delivery::Changes,
+        bus: Bus::Main,
         excludes_own_role: true,
         condition: None,
     }],
@@ -50,6 +51,7 @@ pub static GUARD: GuardSpec = GuardSpec {
     actions: &[],
     decide,
     reads_every_call: false,
+    max_actions_per_hour: 0,
     compiled: OnceLock::new(),
 };
 

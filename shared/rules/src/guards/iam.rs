@@ -13,7 +13,7 @@ use crate::action::{Action, DeactivateKey, Notice, RestrictRoleTrust, Severity};
 use crate::decision::{Decision, Verdict};
 use crate::event::{CloudTrailRecord, Event};
 use crate::facts::{tag_is_true, FactKind, Facts, Known, Tags};
-use crate::guards::{outside_accounts, Delivery, GuardSpec, Trigger};
+use crate::guards::{Bus, outside_accounts, Delivery, GuardSpec, Trigger};
 use crate::lenient::{items, items_any, scalar_string, str_any};
 use crate::policy::Policy;
 use crate::trust;
@@ -39,6 +39,7 @@ pub static GUARD: GuardSpec = GuardSpec {
                 }
             }"#,
             delivery: Delivery::Changes,
+            bus: Bus::Main,
             excludes_own_role: true,
             condition: None,
         },
@@ -56,6 +57,7 @@ pub static GUARD: GuardSpec = GuardSpec {
                 }
             }"#,
             delivery: Delivery::ChangesAndReads,
+            bus: Bus::Main,
             excludes_own_role: false,
             condition: None,
         },
@@ -64,6 +66,7 @@ pub static GUARD: GuardSpec = GuardSpec {
     actions: &[&RestrictRoleTrust::INFO, &DeactivateKey::INFO],
     decide,
     reads_every_call: false,
+    max_actions_per_hour: 20,
     compiled: OnceLock::new(),
 };
 

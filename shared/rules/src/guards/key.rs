@@ -12,7 +12,7 @@ use crate::event::{
     SecurityHubDetail,
 };
 use crate::facts::{FactKind, FactRequest, Facts, Known};
-use crate::guards::{Delivery, GuardSpec, Trigger};
+use crate::guards::{Bus, Delivery, GuardSpec, Trigger};
 use crate::ids::IdKind;
 use crate::lenient::str_any;
 use crate::policy::{is_access_key_id, Policy};
@@ -30,6 +30,7 @@ pub static GUARD: GuardSpec = GuardSpec {
                 "detail": {"service": ["RISK"], "eventTypeCode": [{"prefix": "AWS_RISK_"}]}
             }"#,
             delivery: Delivery::Changes,
+            bus: Bus::Main,
             excludes_own_role: false,
             condition: None,
         },
@@ -41,15 +42,19 @@ pub static GUARD: GuardSpec = GuardSpec {
                 "detail": {"resource": {"resourceType": ["AccessKey"]}}
             }"#,
             delivery: Delivery::Changes,
+            bus: Bus::Main,
             excludes_own_role: false,
             condition: None,
         },
         Trigger {
-            rule: "ManualTrigger",
+            // Only on the stack's own bus, which only ManualTriggerPrincipals may put on: a
+            // custom source can be forged by anyone allowed to put events on a bus.
+            rule: "ManualTriggerRule",
             pattern: r#"{"source": ["trailguard"], "detail-type": ["Disable Access Key"]}"#,
             delivery: Delivery::Changes,
+            bus: Bus::ManualTrigger,
             excludes_own_role: false,
-            condition: None,
+            condition: Some("HasManualTrigger"),
         },
         Trigger {
             rule: "SecurityHubGuardDuty",
@@ -63,6 +68,7 @@ pub static GUARD: GuardSpec = GuardSpec {
                 }}
             }"#,
             delivery: Delivery::Changes,
+            bus: Bus::Main,
             excludes_own_role: false,
             condition: None,
         },
@@ -79,6 +85,7 @@ pub static GUARD: GuardSpec = GuardSpec {
                 }
             }"#,
             delivery: Delivery::ChangesAndReads,
+            bus: Bus::Main,
             excludes_own_role: false,
             condition: None,
         },
@@ -101,6 +108,7 @@ pub static GUARD: GuardSpec = GuardSpec {
                 }
             }"#,
             delivery: Delivery::Changes,
+            bus: Bus::Main,
             excludes_own_role: false,
             condition: None,
         },
@@ -118,6 +126,7 @@ pub static GUARD: GuardSpec = GuardSpec {
                 }
             }"#,
             delivery: Delivery::Changes,
+            bus: Bus::Main,
             excludes_own_role: false,
             condition: None,
         },
@@ -133,6 +142,7 @@ pub static GUARD: GuardSpec = GuardSpec {
                 }
             }"#,
             delivery: Delivery::ChangesAndReads,
+            bus: Bus::Main,
             excludes_own_role: false,
             condition: Some("HasHoneytokens"),
         },
@@ -148,6 +158,7 @@ pub static GUARD: GuardSpec = GuardSpec {
                 }
             }"#,
             delivery: Delivery::ChangesAndReads,
+            bus: Bus::Main,
             excludes_own_role: false,
             condition: Some("WatchLongTermKeys"),
         },
@@ -161,6 +172,7 @@ pub static GUARD: GuardSpec = GuardSpec {
     ],
     decide,
     reads_every_call: true,
+    max_actions_per_hour: 20,
     compiled: OnceLock::new(),
 };
 

@@ -44,6 +44,17 @@ impl Delivery {
     }
 }
 
+/// Which bus a rule listens on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Bus {
+    /// The bus CloudTrail, Health, GuardDuty and Security Hub deliver to (`EventBusName`: the
+    /// default bus, or a central one).
+    Main,
+    /// The stack's own manual-trigger bus, which only `ManualTriggerPrincipals` may put on.
+    ManualTrigger,
+}
+
 /// One EventBridge rule that invokes a guard's function.
 #[derive(Debug)]
 pub struct Trigger {
@@ -53,6 +64,8 @@ pub struct Trigger {
     /// parameter `Name` (a list of values the user gives at deploy time).
     pub pattern: &'static str,
     pub delivery: Delivery,
+    /// The bus the rule listens on.
+    pub bus: Bus,
     /// Whether the template adds the clause that leaves out calls made by trailguard's own
     /// role (it names the role, which only the template knows).
     pub excludes_own_role: bool,
@@ -76,6 +89,11 @@ pub struct GuardSpec {
     /// A guard that reads every CloudTrail call (the access-key guard) comes after those
     /// that read one kind of call, when [`crate::decide`] merges their decisions.
     pub reads_every_call: bool,
+    /// The blast-radius breaker's default: at most this many mutating actions in any hour,
+    /// across every container and account (`max_actions_per_hour.<name>` overrides it; 0
+    /// for a guard that never acts). A real incident stays far below it; a flood of forged
+    /// or replayed events, or a bad policy, does not.
+    pub max_actions_per_hour: u32,
     pub compiled: OnceLock<Vec<Option<Pattern>>>,
 }
 
@@ -132,13 +150,33 @@ impl Guard {
                     .flat_map(|f| f.ops().iter().map(|o| o.iam)),
             )
             .chain(ops::NOTIFY.iter().map(|o| o.iam))
+            // A guard that acts counts its actions in the ledger (breaker, exactly-once).
+            .chain(
+                (!self.0.actions.is_empty())
+                    .then_some(ops::LEDGER.iter().map(|o| o.iam))
+                    .into_iter()
+                    .flatten(),
+            )
             .collect()
     }
 
-    /// Whether one of this guard's rules delivers the event, as deployed with this policy
-    /// (the template gives its parameters to both): the rule exists, its pattern matches, and
-    /// read-only calls come only through rules that receive them.
+    /// Whether one of this guard's rules on the main bus delivers the event, as deployed with
+    /// this policy (the template gives its parameters to both): the rule exists, its pattern
+    /// matches, and read-only calls come only through rules that receive them.
     pub fn applies(self, event: &Event, policy: &Policy) -> bool {
+        self.applies_on(Bus::Main, event, policy)
+    }
+
+    /// Whether one of its rules on any bus delivers the event: what the function itself can
+    /// tell (it does not learn which bus delivered; the manual-trigger bus's policy decides
+    /// who may put events there).
+    pub fn applies_anywhere(self, event: &Event, policy: &Policy) -> bool {
+        self.applies_on(Bus::Main, event, policy)
+            || self.applies_on(Bus::ManualTrigger, event, policy)
+    }
+
+    /// [`Guard::applies`], for an event put on `bus`.
+    pub fn applies_on(self, bus: Bus, event: &Event, policy: &Policy) -> bool {
         let compiled = self.0.compiled.get_or_init(|| {
             self.0
                 .triggers
@@ -153,7 +191,8 @@ impl Guard {
             .cloudtrail()
             .is_some_and(|r| policy.own_roles.iter().any(|own| is_own_role(r, own)));
         self.0.triggers.iter().zip(compiled).any(|(t, p)| {
-            t.condition.is_none_or(|c| policy.template_condition(c))
+            t.bus == bus
+                && t.condition.is_none_or(|c| policy.template_condition(c))
                 && (!read_only || t.delivery == Delivery::ChangesAndReads)
                 && !(t.excludes_own_role && by_own_role)
                 && p.as_ref()
@@ -169,6 +208,7 @@ impl Guard {
             .map(|t| {
                 json!({
                     "rule": t.rule,
+                    "bus": t.bus,
                     "state": t.delivery.state(),
                     "excludes_own_role": t.excludes_own_role,
                     "condition": t.condition,

@@ -6,7 +6,7 @@ use crate::action::{DeleteNaclEntry, Notice, Severity};
 use crate::decision::{Decision, Verdict};
 use crate::event::Event;
 use crate::facts::{tag_is_true, FactKind, FactRequest, Facts, Known};
-use crate::guards::{Delivery, GuardSpec, Trigger};
+use crate::guards::{Bus, Delivery, GuardSpec, Trigger};
 use crate::lenient::{bool_any, int_any, str_any};
 use crate::net::{Peer, PortRange, PortSpec, Protocol};
 use crate::policy::{allowed_by, OnReplace, Policy};
@@ -28,6 +28,7 @@ pub static GUARD: GuardSpec = GuardSpec {
             }
         }"#,
         delivery: Delivery::Changes,
+        bus: Bus::Main,
         excludes_own_role: true,
         condition: None,
     }],
@@ -35,6 +36,7 @@ pub static GUARD: GuardSpec = GuardSpec {
     actions: &[&DeleteNaclEntry::INFO],
     decide,
     reads_every_call: false,
+    max_actions_per_hour: 50,
     compiled: OnceLock::new(),
 };
 

@@ -10,7 +10,7 @@ use crate::action::{
 use crate::decision::{Decision, Verdict};
 use crate::event::{Event, EventBody};
 use crate::facts::{tag_is_true, FactKind, FactRequest, Facts, GroupFacts, Known};
-use crate::guards::{Delivery, GuardSpec, Trigger};
+use crate::guards::{Bus, Delivery, GuardSpec, Trigger};
 use crate::lenient::{bool_any, int_any, items_any, str_any};
 use crate::net::{Peer, Protocol};
 use crate::policy::Policy;
@@ -35,6 +35,7 @@ pub static GUARD: GuardSpec = GuardSpec {
             }
         }"#,
         delivery: Delivery::Changes,
+        bus: Bus::Main,
         excludes_own_role: true,
         condition: None,
     },
@@ -56,6 +57,7 @@ pub static GUARD: GuardSpec = GuardSpec {
                 }}
             }"#,
             delivery: Delivery::Changes,
+            bus: Bus::Main,
             excludes_own_role: false,
             condition: None,
         },
@@ -72,6 +74,7 @@ pub static GUARD: GuardSpec = GuardSpec {
     ],
     decide,
     reads_every_call: false,
+    max_actions_per_hour: 100,
     compiled: OnceLock::new(),
 };
 

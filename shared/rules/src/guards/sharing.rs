@@ -15,7 +15,7 @@ use crate::action::{
 use crate::decision::{Decision, Verdict};
 use crate::event::{CloudTrailRecord, Event};
 use crate::facts::{FactKind, Facts, Known};
-use crate::guards::{outside_accounts, own_organization, Delivery, GuardSpec, Trigger};
+use crate::guards::{Bus, outside_accounts, own_organization, Delivery, GuardSpec, Trigger};
 use crate::lenient::{items, items_any, scalar_string, str_any};
 use crate::policy::Policy;
 use crate::trust::{principal_account, restricted};
@@ -40,6 +40,7 @@ pub static GUARD: GuardSpec = GuardSpec {
             }
         }"#,
         delivery: Delivery::Changes,
+        bus: Bus::Main,
         excludes_own_role: true,
         condition: None,
     }],
@@ -52,6 +53,7 @@ pub static GUARD: GuardSpec = GuardSpec {
     ],
     decide,
     reads_every_call: false,
+    max_actions_per_hour: 50,
     compiled: OnceLock::new(),
 };
 

@@ -1,0 +1,168 @@
+//! The commands that talk to AWS: the manual trigger, and closing a breaker. They use the
+//! usual credential chain and region, and `AWS_ENDPOINT_URL` like the functions.
+
+use std::process::ExitCode;
+
+use serde_json::json;
+use trailguard_aws::LedgerPort;
+use trailguard_rules::policy::is_access_key_id;
+use trailguard_rules::Guard;
+
+/// `--name value` pairs; every flag takes a value.
+fn flags<'a>(args: &[&'a str], known: &[&str]) -> Result<Vec<(&'a str, &'a str)>, String> {
+    let mut out = Vec::new();
+    let mut it = args.iter();
+    while let Some(flag) = it.next() {
+        if !known.contains(flag) {
+            return Err(format!(
+                "unknown option `{flag}` (expected one of {})",
+                known.join(", ")
+            ));
+        }
+        let value = it.next().ok_or_else(|| format!("`{flag}` needs a value"))?;
+        out.push((*flag, *value));
+    }
+    Ok(out)
+}
+
+fn get<'a>(flags: &[(&'a str, &'a str)], name: &str) -> Option<&'a str> {
+    flags.iter().find(|(f, _)| *f == name).map(|(_, v)| *v)
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))
+}
+
+/// `trailguard disable-key --access-key-id AKIA… --reason "…" [--bus NAME] [--user NAME]`:
+/// put the manual "Disable Access Key" event on the stack's manual-trigger bus. The key is
+/// looked up first, so a key that is not in the account is an error here, not a notice later.
+pub fn disable_key(args: &[&str]) -> Result<ExitCode, String> {
+    let f = flags(args, &["--access-key-id", "--reason", "--bus", "--user"])?;
+    let key = get(&f, "--access-key-id").ok_or("--access-key-id is required")?;
+    if !is_access_key_id(key) {
+        return Err(format!(
+            "--access-key-id `{key}` is not an access key id (AKIA… or ASIA…, 16-128 upper-case letters and digits)"
+        ));
+    }
+    let reason = get(&f, "--reason").unwrap_or_default().trim();
+    if reason.is_empty() {
+        return Err("--reason is required: it is in the notification and the audit trail".into());
+    }
+    if reason.chars().count() > 512 {
+        return Err("--reason is longer than 512 characters".into());
+    }
+    let bus = get(&f, "--bus")
+        .map(String::from)
+        .or_else(|| env("TRAILGUARD_MANUAL_BUS"))
+        .ok_or(
+            "--bus is required (the stack's ManualTriggerBusName output), or TRAILGUARD_MANUAL_BUS",
+        )?;
+    runtime()?.block_on(async {
+        let sdk = trailguard_aws::sdk_config().await;
+        let iam = aws_sdk_iam::Client::new(&sdk);
+        // The key's owner, as the function will find it: an unknown key stops here.
+        let user = match iam.get_access_key_last_used().access_key_id(key).send().await {
+            Ok(o) => o.user_name().map(String::from),
+            Err(e) => {
+                let code = trailguard_aws::error::code_of(&e).unwrap_or_default();
+                if code == "NoSuchEntity" || code == "InvalidClientTokenId" {
+                    return Err(format!("no access key {key} in this account ({code})"));
+                }
+                eprintln!("trailguard: could not look the key up ({code}); putting the event anyway");
+                None
+            }
+        };
+        let user = get(&f, "--user").map(String::from).or(user);
+        let caller = aws_sdk_sts::Client::new(&sdk)
+            .get_caller_identity()
+            .send()
+            .await
+            .ok()
+            .and_then(|o| o.arn().map(String::from));
+        let detail = json!({
+            "accessKeyId": key,
+            "userName": user,
+            "reason": reason,
+            "requestedBy": caller,
+        });
+        let out = aws_sdk_eventbridge::Client::new(&sdk)
+            .put_events()
+            .entries(
+                aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
+                    .source("trailguard")
+                    .detail_type("Disable Access Key")
+                    .detail(detail.to_string())
+                    .event_bus_name(&bus)
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| {
+                format!(
+                    "PutEvents on {bus} failed: {}",
+                    trailguard_aws::error::classify(&trailguard_rules::ops::PUT_EVENTS, e)
+                )
+            })?;
+        match out.entries().first() {
+            Some(e) if e.error_code().is_some() => Err(format!(
+                "PutEvents on {bus} refused the event: {} {} (is your principal in ManualTriggerPrincipals?)",
+                e.error_code().unwrap_or_default(),
+                e.error_message().unwrap_or_default()
+            )),
+            Some(e) => {
+                println!(
+                    "put event {} on {bus}: disable-compromised-key will disable {key}{} and notify",
+                    e.event_id().unwrap_or("?"),
+                    user.as_deref().map(|u| format!(" of {u}")).unwrap_or_default()
+                );
+                Ok(ExitCode::SUCCESS)
+            }
+            None => Err(format!("PutEvents on {bus} answered with no entry")),
+        }
+    })
+}
+
+/// `trailguard breaker reset --guard NAME [--table NAME]`: forget a guard's counts, so it
+/// acts again.
+pub fn breaker_reset(args: &[&str]) -> Result<ExitCode, String> {
+    let f = flags(args, &["--guard", "--table"])?;
+    let name = get(&f, "--guard").ok_or("--guard is required")?;
+    let guard = Guard::by_name(name)
+        .or_else(|| Guard::from_function_name(name))
+        .ok_or_else(|| {
+            format!(
+                "no guard `{name}` (one of: {})",
+                Guard::all()
+                    .map(|g| g.name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        })?;
+    let table = get(&f, "--table")
+        .map(String::from)
+        .or_else(|| env("TRAILGUARD_LEDGER_TABLE"))
+        .ok_or(
+            "--table is required (the stack's LedgerTableName output), or TRAILGUARD_LEDGER_TABLE",
+        )?;
+    runtime()?.block_on(async {
+        let sdk = trailguard_aws::sdk_config().await;
+        let ledger = aws_sdk_dynamodb::Client::new(&sdk);
+        let was = ledger
+            .reset_breaker(&table, guard.name())
+            .await
+            .map_err(|e| format!("{table}: {e}"))?;
+        println!(
+            "breaker of {} {}: it acts again, counting from zero",
+            guard.name(),
+            if was { "closed" } else { "had nothing counted" },
+        );
+        Ok(ExitCode::SUCCESS)
+    })
+}

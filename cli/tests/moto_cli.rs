@@ -1,0 +1,237 @@
+//! The commands that talk to AWS, as a user runs them (the real `trailguard` binary),
+//! against moto: the manual trigger reaches disable-compromised-key only through the
+//! dedicated bus, and `breaker reset` closes a breaker.
+
+#[path = "../../shared/aws/tests/common/mod.rs"]
+mod common;
+
+use std::process::Command;
+
+use common::*;
+use serde_json::Value;
+use trailguard_aws::{LedgerPort, Sdk, Slot};
+use trailguard_rules::guards::Bus;
+use trailguard_rules::Guard;
+
+fn trailguard(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_trailguard"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A queue that receives whatever the rules on `bus` deliver for `patterns`.
+async fn rules_to_queue(sdk: &aws_config::SdkConfig, bus: &str, patterns: &[Value]) -> String {
+    let events = aws_sdk_eventbridge::Client::new(sdk);
+    let sqs = aws_sdk_sqs::Client::new(sdk);
+    let name = unique("routed");
+    let url = sqs
+        .create_queue()
+        .queue_name(&name)
+        .send()
+        .await
+        .unwrap()
+        .queue_url()
+        .unwrap()
+        .to_string();
+    let arn = format!("arn:aws:sqs:us-east-1:{ACCOUNT}:{name}");
+    for (i, p) in patterns.iter().enumerate() {
+        let rule = format!("{name}-{i}");
+        events
+            .put_rule()
+            .name(&rule)
+            .event_bus_name(bus)
+            .event_pattern(p.to_string())
+            .send()
+            .await
+            .unwrap();
+        events
+            .put_targets()
+            .rule(&rule)
+            .event_bus_name(bus)
+            .targets(
+                aws_sdk_eventbridge::types::Target::builder()
+                    .id("q")
+                    .arn(&arn)
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+    }
+    url
+}
+
+/// Every rule the key function has on one bus, as the code declares it.
+fn key_patterns(bus: Bus) -> Vec<Value> {
+    let g = Guard::from_function_name("disable-compromised-key").unwrap();
+    g.spec()
+        .triggers
+        .iter()
+        .filter(|t| t.bus == bus && !t.pattern.contains("{{"))
+        .map(|t| t.pattern_json())
+        .collect()
+}
+
+#[tokio::test]
+#[ignore = "needs moto server: bash scripts/test.sh"]
+async fn the_manual_trigger_works_only_on_its_own_bus_and_disables_exactly_that_key() {
+    let sdk = sdk().await;
+    let iam = aws_sdk_iam::Client::new(&sdk);
+    let (user, keys) = create_user_with_keys(&iam, "bob", 2).await;
+    let bus = unique("trailguard-manual-trigger");
+    aws_sdk_eventbridge::Client::new(&sdk)
+        .create_event_bus()
+        .name(&bus)
+        .send()
+        .await
+        .unwrap();
+    let on_default = rules_to_queue(&sdk, "default", &key_patterns(Bus::Main)).await;
+    let on_manual = rules_to_queue(&sdk, &bus, &key_patterns(Bus::ManualTrigger)).await;
+
+    // Put on the default bus (what anyone with events:PutEvents could do): nothing takes it.
+    let (ok, out, err) = trailguard(&[
+        "disable-key",
+        "--access-key-id",
+        &keys[0],
+        "--reason",
+        "INC-1: pasted in chat",
+        "--bus",
+        "default",
+    ]);
+    assert!(ok, "{out}{err}");
+    assert!(
+        drain(&sdk, &on_default).await.is_empty(),
+        "the default bus delivered it"
+    );
+
+    // Put on the dedicated bus: the key function's rule delivers it, and it contains that key.
+    let (ok, out, err) = trailguard(&[
+        "disable-key",
+        "--access-key-id",
+        &keys[0],
+        "--reason",
+        "INC-1: pasted in chat",
+        "--bus",
+        &bus,
+    ]);
+    assert!(ok, "{out}{err}");
+    assert!(
+        out.contains(&format!("will disable {} of {user}", keys[0])),
+        "{out}"
+    );
+    let delivered = drain(&sdk, &on_manual).await;
+    assert_eq!(delivered.len(), 1, "{delivered:?}");
+    let event: Value = serde_json::from_str(&delivered[0]).unwrap();
+    assert_eq!(event["detail"]["reason"], "INC-1: pasted in chat");
+    let deps = deps_with(
+        &sdk,
+        "disable-compromised-key",
+        r#"{"revoke_sessions": false, "tag_users": false, "key_activity_hours": 0}"#,
+        Sdk::none().with_iam(&sdk).with_cloudtrail(&sdk),
+    );
+    let r = process(&deps, event).await.unwrap();
+    assert_eq!(r["actions"][0]["outcome"], "done", "{r}");
+    let status = |k: &str| {
+        let (iam, user, k) = (iam.clone(), user.clone(), k.to_string());
+        async move {
+            iam.list_access_keys()
+                .user_name(user)
+                .send()
+                .await
+                .unwrap()
+                .access_key_metadata()
+                .iter()
+                .find(|m| m.access_key_id() == Some(&k))
+                .and_then(|m| m.status().map(|s| s.as_str().to_string()))
+                .unwrap()
+        }
+    };
+    assert_eq!(status(&keys[0]).await, "Inactive");
+    assert_eq!(status(&keys[1]).await, "Active");
+}
+
+#[tokio::test]
+#[ignore = "needs moto server: bash scripts/test.sh"]
+async fn the_manual_trigger_refuses_bad_input_clearly() {
+    let _sdk = sdk().await;
+    let (ok, _, err) = trailguard(&[
+        "disable-key",
+        "--access-key-id",
+        "AKIA5EXAMPLENOSUCH1",
+        "--reason",
+        "test",
+        "--bus",
+        "default",
+    ]);
+    assert!(!ok);
+    assert!(
+        err.contains("no access key AKIA5EXAMPLENOSUCH1 in this account"),
+        "{err}"
+    );
+    let (ok, _, err) = trailguard(&[
+        "disable-key",
+        "--access-key-id",
+        "AKIA...",
+        "--reason",
+        "x",
+        "--bus",
+        "b",
+    ]);
+    assert!(!ok && err.contains("is not an access key id"), "{err}");
+    let (ok, _, err) = trailguard(&[
+        "disable-key",
+        "--access-key-id",
+        "AKIA5EXAMPLENOSUCH1",
+        "--bus",
+        "b",
+    ]);
+    assert!(!ok && err.contains("--reason is required"), "{err}");
+}
+
+#[tokio::test]
+#[ignore = "needs moto server: bash scripts/test.sh"]
+async fn breaker_reset_lets_the_guard_act_again() {
+    let sdk = sdk().await;
+    let table = create_ledger_table(&sdk).await;
+    let ledger = aws_sdk_dynamodb::Client::new(&sdk);
+    let now = trailguard_aws::system_clock() * 1000;
+    for i in 0..3 {
+        ledger
+            .take_slot(&table, "security_group", 3, now + i)
+            .await
+            .unwrap();
+    }
+    assert!(matches!(
+        ledger
+            .take_slot(&table, "security_group", 3, now + 10)
+            .await
+            .unwrap(),
+        Slot::Refused { first: true, .. }
+    ));
+    let (ok, out, err) = trailguard(&[
+        "breaker",
+        "reset",
+        "--guard",
+        "security_group",
+        "--table",
+        &table,
+    ]);
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("breaker of security_group closed"), "{out}");
+    assert_eq!(
+        ledger
+            .take_slot(&table, "security_group", 3, now + 20)
+            .await
+            .unwrap(),
+        Slot::Granted { count: 1 }
+    );
+    let (ok, _, err) = trailguard(&["breaker", "reset", "--guard", "nope", "--table", &table]);
+    assert!(!ok && err.contains("no guard `nope`"), "{err}");
+}

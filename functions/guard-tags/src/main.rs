@@ -1,0 +1,19 @@
+//! guard-tags: takes back trailguard exemptions granted, and protections removed, by anyone
+//! but the policy's tag admins.
+//!
+//! Wiring only. What it decides lives in shared/rules (guards/tags.rs); how it acts, reports
+//! and notifies lives in shared/aws. Settings, policy and clients are built once, at cold
+//! start.
+
+use lambda_runtime::{run, service_fn, Error};
+use trailguard_aws::{guards::tags, Deps, Sdk};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let deps = Deps::from_env(&tags::GUARD, |sdk| {
+        Sdk::none().with_ec2(sdk).with_iam(sdk).with_ledger(sdk)
+    })
+    .await?;
+    run(service_fn(|event| deps.handle(event))).await
+}

@@ -1,0 +1,238 @@
+//! The ledger port on the DynamoDB client: one table (`pk` string key, `expires_at` TTL)
+//! holds each guard's breaker (`breaker#<guard>`: the epoch milliseconds of its mutating
+//! actions in the last hour, and a version) and each action's claim (`claim#<event>#<action>`:
+//! who acts, until when, and the outcome). Every write is conditional on what was read, so
+//! concurrent deliveries, containers and accounts never count past a limit or both win a
+//! claim: the loser reads again and decides again.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::Client;
+use trailguard_rules::ops;
+
+use crate::error::{classify, code_of, PortError};
+use crate::ports::{Claim, LedgerPort, PortResult, Slot};
+
+const HOUR_MS: i64 = 3_600_000;
+/// Optimistic writes retried before giving up with a retryable error.
+const MAX_CONFLICTS: usize = 50;
+
+type Item = HashMap<String, AttributeValue>;
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn n(v: i64) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+fn num(item: &Item, key: &str) -> Option<i64> {
+    item.get(key)?.as_n().ok()?.parse().ok()
+}
+
+fn text(item: &Item, key: &str) -> Option<String> {
+    item.get(key)?.as_s().ok().cloned()
+}
+
+fn conflict(code: &Option<String>) -> bool {
+    code.as_deref() == Some("ConditionalCheckFailedException")
+}
+
+fn contention(table: &str) -> PortError {
+    PortError::Transient {
+        op: "PutItem",
+        code: "LedgerContention".into(),
+        message: format!("{table}: {MAX_CONFLICTS} conflicting writes in a row"),
+    }
+}
+
+async fn get(c: &Client, table: &str, pk: &str) -> PortResult<Option<Item>> {
+    let out = c
+        .get_item()
+        .table_name(table)
+        .key("pk", s(pk))
+        .consistent_read(true)
+        .send()
+        .await
+        .map_err(|e| classify(&ops::LEDGER_GET, e))?;
+    Ok(out.item)
+}
+
+impl LedgerPort for Client {
+    async fn take_slot(
+        &self,
+        table: &str,
+        guard: &str,
+        limit: u32,
+        now_ms: i64,
+    ) -> PortResult<Slot> {
+        let pk = format!("breaker#{guard}");
+        for attempt in 0..MAX_CONFLICTS {
+            if attempt > 0 {
+                // Spread the retries of racing writers.
+                tokio::time::sleep(std::time::Duration::from_millis(
+                    2 + (attempt as u64 * 7) % 23,
+                ))
+                .await;
+            }
+            let item = get(self, table, &pk).await?;
+            let version = item.as_ref().and_then(|i| num(i, "version"));
+            let mut times: Vec<i64> = item
+                .as_ref()
+                .and_then(|i| i.get("times"))
+                .and_then(|v| v.as_l().ok())
+                .map(|l| {
+                    l.iter()
+                        .filter_map(|v| v.as_n().ok()?.parse().ok())
+                        .collect()
+                })
+                .unwrap_or_default();
+            times.retain(|t| *t > now_ms - HOUR_MS);
+            let open_since = item.as_ref().and_then(|i| num(i, "open_since"));
+            let count = times.len() as u32;
+            let granted = count < limit;
+            if !granted && open_since.is_some() {
+                return Ok(Slot::Refused {
+                    count,
+                    first: false,
+                });
+            }
+            if granted {
+                times.push(now_ms);
+            }
+            let mut put = self
+                .put_item()
+                .table_name(table)
+                .item("pk", s(&pk))
+                .item(
+                    "times",
+                    AttributeValue::L(times.iter().map(|t| n(*t)).collect()),
+                )
+                .item("version", n(version.unwrap_or(0) + 1))
+                // Idle breakers disappear an hour after their last action.
+                .item("expires_at", n(now_ms / 1000 + 7200));
+            if !granted {
+                put = put.item("open_since", n(now_ms));
+            }
+            put = match version {
+                Some(v) => put
+                    .condition_expression("version = :v")
+                    .expression_attribute_values(":v", n(v)),
+                None => put.condition_expression("attribute_not_exists(pk)"),
+            };
+            match put.send().await {
+                Ok(_) if granted => return Ok(Slot::Granted { count: count + 1 }),
+                Ok(_) => return Ok(Slot::Refused { count, first: true }),
+                Err(e) if conflict(&code_of(&e)) => continue,
+                Err(e) => return Err(classify(&ops::LEDGER_PUT, e)),
+            }
+        }
+        Err(contention(table))
+    }
+
+    async fn claim(
+        &self,
+        table: &str,
+        key: &str,
+        owner: &str,
+        now: i64,
+        lease: i64,
+    ) -> PortResult<Claim> {
+        for _ in 0..MAX_CONFLICTS {
+            let r = self
+                .put_item()
+                .table_name(table)
+                .item("pk", s(key))
+                .item("state", s("acting"))
+                .item("owner", s(owner))
+                .item("lease_until", n(now + lease))
+                .item("expires_at", n(now + 7 * 86_400))
+                // Free, or held by a delivery whose lease ran out (it crashed mid-action).
+                .condition_expression(
+                    "attribute_not_exists(pk) OR (#state = :acting AND lease_until < :now)",
+                )
+                .expression_attribute_names("#state", "state")
+                .expression_attribute_values(":acting", s("acting"))
+                .expression_attribute_values(":now", n(now))
+                .send()
+                .await;
+            match r {
+                Ok(_) => return Ok(Claim::Won),
+                Err(e) if conflict(&code_of(&e)) => {
+                    if let Some(c) = self.claim_state(table, key).await? {
+                        return Ok(c);
+                    }
+                    // Released between the write and the read: try again.
+                }
+                Err(e) => return Err(classify(&ops::LEDGER_PUT, e)),
+            }
+        }
+        Err(contention(table))
+    }
+
+    async fn claim_state(&self, table: &str, key: &str) -> PortResult<Option<Claim>> {
+        Ok(get(self, table, key)
+            .await?
+            .map(|item| match text(&item, "state").as_deref() {
+                Some("done") => Claim::Done {
+                    outcome: text(&item, "outcome").unwrap_or_else(|| "done".into()),
+                },
+                _ => Claim::Busy {
+                    lease_until: num(&item, "lease_until").unwrap_or(0),
+                },
+            }))
+    }
+
+    async fn finish(&self, table: &str, key: &str, owner: &str, outcome: &str) -> PortResult<()> {
+        let r = self
+            .update_item()
+            .table_name(table)
+            .key("pk", s(key))
+            .update_expression("SET #state = :done, outcome = :outcome")
+            .condition_expression("#owner = :me")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_names("#owner", "owner")
+            .expression_attribute_values(":done", s("done"))
+            .expression_attribute_values(":outcome", s(outcome))
+            .expression_attribute_values(":me", s(owner))
+            .send()
+            .await;
+        match r {
+            // The lease ran out and another delivery took over: its outcome stands.
+            Err(e) if conflict(&code_of(&e)) => Ok(()),
+            Err(e) => Err(classify(&ops::LEDGER_UPDATE, e)),
+            Ok(_) => Ok(()),
+        }
+    }
+
+    async fn release(&self, table: &str, key: &str, owner: &str) -> PortResult<()> {
+        let r = self
+            .delete_item()
+            .table_name(table)
+            .key("pk", s(key))
+            .condition_expression("#owner = :me")
+            .expression_attribute_names("#owner", "owner")
+            .expression_attribute_values(":me", s(owner))
+            .send()
+            .await;
+        match r {
+            Err(e) if conflict(&code_of(&e)) => Ok(()),
+            Err(e) => Err(classify(&ops::LEDGER_DELETE, e)),
+            Ok(_) => Ok(()),
+        }
+    }
+
+    async fn reset_breaker(&self, table: &str, guard: &str) -> PortResult<bool> {
+        let out = self
+            .delete_item()
+            .table_name(table)
+            .key("pk", s(format!("breaker#{guard}")))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(|e| classify(&ops::LEDGER_DELETE, e))?;
+        Ok(out.attributes.is_some_and(|a| !a.is_empty()))
+    }
+}

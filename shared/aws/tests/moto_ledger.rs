@@ -1,0 +1,199 @@
+//! The ledger against moto's DynamoDB: the breaker's counts and the exactly-once claims hold
+//! under concurrent writers (conditional writes, not luck), and the breaker stops a flood of
+//! key-exposure events at the limit.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::*;
+use serde_json::json;
+use trailguard_aws::{Claim, LedgerPort, Sdk, Slot};
+
+#[tokio::test]
+#[ignore = "needs moto server: bash scripts/test.sh"]
+async fn racing_writers_never_count_past_the_limit() {
+    let sdk = sdk().await;
+    let table = create_ledger_table(&sdk).await;
+    // Two clients (two containers, as far as DynamoDB can tell), 25 writers each.
+    let clients = [
+        Arc::new(aws_sdk_dynamodb::Client::new(&sdk)),
+        Arc::new(aws_sdk_dynamodb::Client::new(&sdk)),
+    ];
+    let now = trailguard_aws::system_clock() * 1000;
+    let mut tasks = Vec::new();
+    for i in 0..50 {
+        let (c, table) = (clients[i % 2].clone(), table.clone());
+        tasks.push(tokio::spawn(async move {
+            c.take_slot(&table, "access_key", 20, now + i as i64).await
+        }));
+    }
+    let mut granted = 0;
+    let mut opened = 0;
+    for t in tasks {
+        match t.await.unwrap().unwrap() {
+            Slot::Granted { count } => {
+                assert!(count <= 20, "{count}");
+                granted += 1
+            }
+            Slot::Refused { count, first } => {
+                assert_eq!(count, 20);
+                opened += usize::from(first)
+            }
+        }
+    }
+    assert_eq!(
+        (granted, opened),
+        (20, 1),
+        "exactly the limit, and one refusal opened it"
+    );
+    // An hour later the window has room again.
+    let later = clients[0]
+        .take_slot(&table, "access_key", 20, now + 3_600_000 + 100)
+        .await
+        .unwrap();
+    assert_eq!(later, Slot::Granted { count: 1 });
+    // Other guards count on their own.
+    assert_eq!(
+        clients[1]
+            .take_slot(&table, "security_group", 20, now)
+            .await
+            .unwrap(),
+        Slot::Granted { count: 1 }
+    );
+    assert!(clients[0]
+        .reset_breaker(&table, "access_key")
+        .await
+        .unwrap());
+    assert!(!clients[0]
+        .reset_breaker(&table, "access_key")
+        .await
+        .unwrap());
+}
+
+#[tokio::test]
+#[ignore = "needs moto server: bash scripts/test.sh"]
+async fn one_delivery_wins_a_claim_and_the_others_see_its_outcome() {
+    let sdk = sdk().await;
+    let table = create_ledger_table(&sdk).await;
+    let now = trailguard_aws::system_clock();
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let (c, table) = (aws_sdk_dynamodb::Client::new(&sdk), table.clone());
+        tasks.push(tokio::spawn(async move {
+            c.claim(&table, "claim#ev-1#a", &format!("delivery-{i}"), now, 60)
+                .await
+                .map(|c| (i, c))
+        }));
+    }
+    let mut winners = Vec::new();
+    for t in tasks {
+        let (i, c) = t.await.unwrap().unwrap();
+        match c {
+            Claim::Won => winners.push(i),
+            Claim::Busy { lease_until } => assert_eq!(lease_until, now + 60),
+            Claim::Done { .. } => panic!("nobody finished yet"),
+        }
+    }
+    assert_eq!(winners.len(), 1, "{winners:?}");
+    let c = aws_sdk_dynamodb::Client::new(&sdk);
+    let owner = format!("delivery-{}", winners[0]);
+    // Only the owner finishes it.
+    c.finish(&table, "claim#ev-1#a", "someone-else", "done")
+        .await
+        .unwrap();
+    assert!(matches!(
+        c.claim_state(&table, "claim#ev-1#a").await.unwrap(),
+        Some(Claim::Busy { .. })
+    ));
+    c.finish(&table, "claim#ev-1#a", &owner, "done")
+        .await
+        .unwrap();
+    assert_eq!(
+        c.claim(&table, "claim#ev-1#a", "late", now + 1, 60)
+            .await
+            .unwrap(),
+        Claim::Done {
+            outcome: "done".into()
+        }
+    );
+    // A delivery that crashed mid-action: its lease runs out and the next one takes over.
+    assert_eq!(
+        c.claim(&table, "claim#ev-2#a", "crashed", now, 60)
+            .await
+            .unwrap(),
+        Claim::Won
+    );
+    assert!(matches!(
+        c.claim(&table, "claim#ev-2#a", "retry", now + 30, 60)
+            .await
+            .unwrap(),
+        Claim::Busy { .. }
+    ));
+    assert_eq!(
+        c.claim(&table, "claim#ev-2#a", "retry", now + 61, 60)
+            .await
+            .unwrap(),
+        Claim::Won
+    );
+    // A released claim is free again.
+    c.release(&table, "claim#ev-2#a", "retry").await.unwrap();
+    assert_eq!(c.claim_state(&table, "claim#ev-2#a").await.unwrap(), None);
+}
+
+#[tokio::test]
+#[ignore = "needs moto server: bash scripts/test.sh"]
+async fn a_flood_of_key_exposures_stops_at_the_breaker() {
+    let sdk = sdk().await;
+    let table = create_ledger_table(&sdk).await;
+    let (topic, queue) = topic_with_queue(&sdk).await;
+    let iam = aws_sdk_iam::Client::new(&sdk);
+    let mut keys = Vec::new();
+    for _ in 0..25 {
+        let (user, k) = create_user_with_keys(&iam, "flood", 1).await;
+        keys.push((user, k[0].clone()));
+    }
+    let policy = json!({"max_actions_per_hour": {"access_key": 20}, "revoke_sessions": false, "tag_users": false, "key_activity_hours": 0}).to_string();
+    let mut deps = deps_with(
+        &sdk,
+        "disable-compromised-key",
+        &policy,
+        Sdk::none()
+            .with_iam(&sdk)
+            .with_cloudtrail(&sdk)
+            .with_ledger(&sdk),
+    );
+    deps.notify = notifier(&sdk, Some(topic.clone()));
+    deps.settings.topic_arn = Some(topic);
+    deps.settings.ledger_table = Some(table.clone());
+    let mut outcomes = Vec::new();
+    for (_, key) in &keys {
+        let mut ev = sample("aws.health-AWS_RISK_CREDENTIALS_EXPOSED-key-on-github.json");
+        ev["id"] = json!(unique("health"));
+        ev["detail"]["affectedEntities"] = json!([{"entityValue": key, "tags": {}}]);
+        let r = process(&deps, ev).await.unwrap();
+        outcomes.push(r["actions"][0]["outcome"].as_str().unwrap().to_string());
+    }
+    let count = |s: &str| outcomes.iter().filter(|o| *o == s).count();
+    assert_eq!((count("done"), count("dry_run")), (20, 5), "{outcomes:?}");
+    let mut inactive = 0;
+    for (user, key) in &keys {
+        let k = iam.list_access_keys().user_name(user).send().await.unwrap();
+        let m = &k.access_key_metadata()[0];
+        assert_eq!(m.access_key_id(), Some(key.as_str()));
+        inactive += usize::from(m.status().map(|s| s.as_str()) == Some("Inactive"));
+    }
+    assert_eq!(inactive, 20, "exactly the limit was acted on");
+    let messages = drain(&sdk, &queue).await;
+    let breaker: Vec<&String> = messages
+        .iter()
+        .filter(|m| m.contains("blast-radius breaker of guard `access_key`"))
+        .collect();
+    assert_eq!(
+        breaker.len(),
+        1,
+        "one breaker notice among {} messages",
+        messages.len()
+    );
+    assert!(breaker[0].contains("trailguard breaker reset --guard access_key"));
+}
