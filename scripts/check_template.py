@@ -252,6 +252,30 @@ def main():
     if not any(" rule " in f or "pattern differs" in f or "State" in f for f in failures):
         print(f"ok   patterns: {compared} rules in template.yaml equal the code's (`trailguard patterns`)")
 
+    # 2a. Sweeps: a function whose guard sweeps (`trailguard sweeps`) has the schedule that
+    # starts it, on SweepSchedule and off when it is "off"; a function that does not sweep
+    # has no schedule.
+    scheduled = set()
+    for lid, binary in functions.items():
+        kinds = json.loads(subprocess.check_output([trailguard, "sweeps", binary]))
+        events = resources[lid]["Properties"].get("Events", {})
+        schedules = {n: e for n, e in events.items() if e["Type"] in ("Schedule", "ScheduleV2")}
+        if not kinds:
+            if schedules:
+                failures.append(f"{binary}: its guard does not sweep, yet template.yaml schedules {sorted(schedules)}")
+            continue
+        s = schedules.get("ReconciliationSweep", {}).get("Properties", {})
+        expr, state = s.get("Schedule"), s.get("State")
+        ok = (len(schedules) == 1
+              and isinstance(expr, Tagged) and expr.tag == "If" and expr.value[0] == "SweepOn"
+              and isinstance(expr.value[1], Tagged) and expr.value[1].value == "SweepSchedule"
+              and isinstance(state, Tagged) and state.value == ["SweepOn", "ENABLED", "DISABLED"])
+        if not ok:
+            failures.append(f"{binary}: sweeps {kinds}, so it needs one schedule ReconciliationSweep on SweepSchedule (State off when SweepOn is false)")
+        else:
+            scheduled.add(binary)
+            print(f"ok   sweep: {binary} sweeps {', '.join(kinds)} on SweepSchedule")
+
     # 2b. The manual trigger can be put only by ManualTriggerPrincipals: its bus's policy
     # denies everyone else explicitly (an Allow alone would not stop principals of the same
     # account whose IAM policy grants events:PutEvents on "*").
@@ -299,6 +323,12 @@ def main():
                     else:
                         explained.setdefault(why, 0)
                         explained[why] += 1
+        # A schedule's event reaches the scheduled functions, and no pattern.
+        if expected.get("delivery") == "schedule":
+            if reached:
+                failures.append(f"{fixture}: a schedule's event, yet patterns deliver it to {sorted(reached)}")
+            if event.get("source") == "aws.events" and event.get("detail-type") == "Scheduled Event":
+                reached = set(scheduled)
         want = set(expected["routes_to"])
         if reached != want:
             routing_failures += 1

@@ -131,6 +131,37 @@ def dry_attack(state_dir):
     print(f"  GuardDuty UnauthorizedAccess:IAMUser/TorIPCaller on {s['key2']}")
 
 
+def unseen(state_dir):
+    a, s = clients(), load(state_dir, "state.json")
+    legacy = a["ec2"].create_security_group(GroupName="legacy-db", Description="made before trailguard", VpcId=s["vpc"])["GroupId"]
+    a["ec2"].authorize_security_group_ingress(GroupId=legacy, IpPermissions=[{"IpProtocol": "tcp", "FromPort": 3306, "ToPort": 3306, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
+    s["legacy"] = legacy
+    save(state_dir, "state.json", s)
+    print(f"  before trailguard was deployed: {legacy} (legacy-db) opened tcp/3306 to 0.0.0.0/0; no event will ever say so")
+    print(f"  still open from the dry-run pass: tcp/3389 on {s['sg']}")
+
+
+def check_sweep(state_dir):
+    a, s = clients(), load(state_dir, "state.json")
+    problems = []
+    if rules(a, s["legacy"]):
+        problems.append(f"legacy-db still has {[(r['FromPort'], r['CidrIpv4']) for r in rules(a, s['legacy'])]}")
+    open_rdp = [r for r in rules(a, s["sg"]) if r["FromPort"] == 3389]
+    if open_rdp:
+        problems.append("the RDP rule left by the dry-run pass is still open")
+    report = load(state_dir, "report-revert-security-group-aws.events-Scheduled-Event-sweep.json")
+    if not report.get("sweep") or len(report["findings"]) != 2 or not report["complete"]:
+        problems.append(f"sweep report: {len(report.get('findings', []))} findings, complete={report.get('complete')}")
+    msgs = notifications(state_dir)
+    if len(msgs) != 1 or "The reconciliation sweep" not in msgs[0]:
+        problems.append(f"{len(msgs)} sweep notifications instead of 1")
+    for p in problems:
+        print(c("31", f"  CHECK FAILED: {p}"))
+    if problems:
+        sys.exit(1)
+    print(c("32", "  checks passed"))
+
+
 def snapshot(state_dir):
     a, s = clients(), load(state_dir, "state.json")
     keys = {k["AccessKeyId"]: k["Status"] for k in a["iam"].list_access_keys(UserName="bob")["AccessKeyMetadata"]}
@@ -232,4 +263,5 @@ if __name__ == "__main__":
     d, cmd = sys.argv[1], sys.argv[2]
     os.makedirs(d, exist_ok=True)
     {"seed": seed, "attack": attack, "dry-attack": dry_attack, "show": show,
-     "notifications": show_notifications, "check": lambda d: check(d, False), "check-dry": lambda d: check(d, True)}[cmd](d)
+     "notifications": show_notifications, "check": lambda d: check(d, False), "check-dry": lambda d: check(d, True),
+     "unseen": unseen, "check-sweep": check_sweep}[cmd](d)

@@ -118,6 +118,24 @@ tg_stop_pid "$WATCH_PID"; WATCH_PID=""
 "$PY" scripts/demo.py "$STATE" notifications
 if [ "$CHECK" = "1" ]; then "$PY" scripts/demo.py "$STATE" check-dry; fi
 
+section "8. The sweep: what no event reported"
+"$PY" scripts/demo.py "$STATE" unseen
+start_watch enforce
+out="$STATE/report-revert-security-group-aws.events-Scheduled-Event-sweep.json"
+# The schedule's event, as the ReconciliationSweep schedule sends it every SweepSchedule.
+cargo lambda invoke revert-security-group -A 127.0.0.1 -P "$WATCH_PORT" --data-file events/aws.events-Scheduled-Event-sweep.json -o json >"$out" 2>"$out.err" \
+  || { cat "$out" "$out.err" >&2; tg_die "the sweep failed (log: $STATE/watch-enforce.log)"; }
+tg_stop_pid "$WATCH_PID"; WATCH_PID=""
+"$PY" - "$out" <<'PYEOF'
+import json, sys
+r = json.load(open(sys.argv[1]))
+listed = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in r["listed"].items())
+print(f"  revert-security-group swept {listed}: {len(r['findings'])} finding(s), outcomes {r['outcomes']}")
+for f in r["findings"]:
+    print(f"      {f['resource']}: {f['report']['reason']}")
+PYEOF
+if [ "$CHECK" = "1" ]; then "$PY" scripts/demo.py "$STATE" check-sweep; else "$PY" scripts/demo.py "$STATE" notifications; fi
+
 section "Done"
 echo "  Reports: $STATE/report-*.json   Function logs: $STATE/watch-*.log"
 echo "  Every process this demo started has been stopped."

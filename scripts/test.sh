@@ -2,7 +2,8 @@
 # THE test command (README, .ci/run). From nothing: Python venvs for moto (with LocalStack's
 # event-ruler), SAM/cfn-lint and cargo-lambda, moto server on a free loopback port, the whole
 # Rust test suite (unit, property, CLI and end-to-end against moto), the template checks, the
-# demo in check mode (the real function binaries under cargo lambda's local Lambda runtime),
+# faults and redelivery storms through the real binaries (scripts/reliability.py), the demo
+# in check mode (the real function binaries under cargo lambda's local Lambda runtime),
 # `sam build`, and the stack deployed to moto's CloudFormation and checked. Exits non-zero on
 # any failure; stops every process it started, by PID.
 set -euo pipefail
@@ -11,8 +12,8 @@ cd "$TG_ROOT"
 
 export TG_LOGDIR="$TG_ROOT/.tmp/test-logs"
 mkdir -p "$TG_LOGDIR"
-MOTO_PID=""
-cleanup() { tg_stop_pid "$MOTO_PID"; }
+MOTO_PID=""; PROXY_PID=""
+cleanup() { tg_stop_pid "$PROXY_PID"; tg_stop_pid "$MOTO_PID"; }
 trap cleanup EXIT
 
 started=$(date +%s)
@@ -91,6 +92,14 @@ PY
 step "trailguard decide over every sample"
 target/debug/trailguard decide --policy events/meta/policy.json events/*.json >"$TG_LOGDIR/decide.jsonl"
 echo "ok   $(wc -l <"$TG_LOGDIR/decide.jsonl") decisions"
+
+step "faults and storms through the real binaries (Runtime API + fault-injecting proxy + moto)"
+tg_start_proxy "$MOTO_VENV"
+if ! "$MOTO_VENV/bin/python" scripts/reliability.py target/debug "$PROXY_URL" "$TG_LOGDIR/reliability.json" >"$TG_LOGDIR/reliability.log" 2>&1; then
+  tg_stop_pid "$PROXY_PID"; cat "$TG_LOGDIR/reliability.log"; tg_die "the fault and storm checks failed"
+fi
+tg_stop_pid "$PROXY_PID"; PROXY_PID=""
+grep -E '^  (ok|FAIL)' "$TG_LOGDIR/reliability.log" | sed 's/^  /    /'
 
 tg_stop_pid "$MOTO_PID"; MOTO_PID=""
 

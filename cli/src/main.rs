@@ -31,6 +31,7 @@ const USAGE: &str = "usage:
   trailguard policy check FILE     validate a policy; prints it with defaults filled in
   trailguard policy default        print the default policy
   trailguard iam-actions FUNCTION  the IAM actions a function needs (as template.yaml grants)
+  trailguard sweeps FUNCTION       what the function's reconciliation sweep lists (template.yaml schedules it)
   trailguard patterns FUNCTION     the EventBridge rules a function needs (as template.yaml has)
   trailguard disable-key --access-key-id AKIA... --reason \"...\" [--bus NAME] [--user NAME]
       Ask disable-compromised-key to contain one key: puts the manual trigger on the stack's
@@ -67,6 +68,10 @@ fn run(args: &[&str]) -> Result<ExitCode, String> {
         }
         ["iam-actions", function] => {
             println!("{}", json!(guard(function)?.iam_actions()));
+            Ok(ExitCode::SUCCESS)
+        }
+        ["sweeps", function] => {
+            println!("{}", json!(guard(function)?.spec().sweeps));
             Ok(ExitCode::SUCCESS)
         }
         ["patterns", function] => {

@@ -30,6 +30,12 @@ pub struct Settings {
     /// The ledger table (`TRAILGUARD_LEDGER_TABLE`): the breaker's counts and exactly-once
     /// claims. None: neither (a function deployed without the stack's table).
     pub ledger_table: Option<String>,
+    /// The region the function runs in (`AWS_REGION`, which Lambda sets): where a sweep
+    /// lists.
+    pub region: Option<String>,
+    /// The most resources one sweep run looks at (`TRAILGUARD_SWEEP_MAX_RESOURCES`; None: as
+    /// many as the invocation's time allows). Bounds a run's API calls in very large accounts.
+    pub sweep_max_resources: Option<u64>,
 }
 
 impl Settings {
@@ -109,6 +115,18 @@ impl Settings {
                 });
             }
         }
+        let sweep_max_resources = match non_empty("TRAILGUARD_SWEEP_MAX_RESOURCES") {
+            None => None,
+            Some(v) => match v.parse::<u64>() {
+                Ok(n) if n > 0 => Some(n),
+                _ => {
+                    return Err(ConfigError::Invalid {
+                        var: "TRAILGUARD_SWEEP_MAX_RESOURCES",
+                        problem: format!("`{v}` is not a whole number above 0"),
+                    })
+                }
+            },
+        };
         let topic_arn = non_empty("TRAILGUARD_TOPIC_ARN");
         if let Some(t) = &topic_arn {
             if !t.starts_with("arn:") {
@@ -126,6 +144,8 @@ impl Settings {
             event_bus: non_empty("TRAILGUARD_EVENT_BUS"),
             endpoint_url: non_empty("AWS_ENDPOINT_URL"),
             ledger_table: non_empty("TRAILGUARD_LEDGER_TABLE"),
+            region: non_empty("AWS_REGION").or_else(|| non_empty("AWS_DEFAULT_REGION")),
+            sweep_max_resources,
         })
     }
 
@@ -139,8 +159,20 @@ impl Settings {
 pub async fn sdk_config() -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
         .http_client(http_client())
+        .timeout_config(timeouts())
         .load()
         .await
+}
+
+/// A call that hangs must not eat the invocation: each attempt gets 5 s (AWS answers these
+/// calls in well under a second), the call with its retries 20 s, so a 30 s function still
+/// has time to report the failure, notify and return a retryable error.
+pub fn timeouts() -> aws_config::timeout::TimeoutConfig {
+    aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(std::time::Duration::from_secs(3))
+        .operation_attempt_timeout(std::time::Duration::from_secs(5))
+        .operation_timeout(std::time::Duration::from_secs(20))
+        .build()
 }
 
 /// The HTTPS client the SDK clients share: hyper and rustls with ring, trusting the system's

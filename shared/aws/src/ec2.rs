@@ -10,10 +10,11 @@ use aws_sdk_ec2::types::{
 use aws_sdk_ec2::Client;
 use trailguard_rules::facts::GroupRule;
 use trailguard_rules::net::Protocol;
+use trailguard_rules::sweep::{AclEntry, AclState, ShareState};
 use trailguard_rules::{GroupFacts, Permission, Tags};
 
 use crate::error::{classify, code_of};
-use crate::ports::{Change, Ec2Port, PortResult};
+use crate::ports::{Change, Ec2Port, Page, PortResult};
 use trailguard_rules::ops::{self, Op};
 
 /// Codes that mean "the thing to remove is already gone".
@@ -407,6 +408,209 @@ impl Ec2Port for Client {
         Ok(Change::Done)
     }
 
+    async fn list_groups(&self, token: Option<String>) -> PortResult<Page<GroupFacts>> {
+        let page = self
+            .describe_security_groups()
+            .max_results(SWEEP_PAGE)
+            .set_next_token(token)
+            .send()
+            .await
+            .map_err(|e| classify(&ops::DESCRIBE_SECURITY_GROUPS, e))?;
+        let mut groups: Vec<GroupFacts> = page
+            .security_groups()
+            .iter()
+            .map(|g| GroupFacts {
+                group_id: g.group_id().unwrap_or_default().to_string(),
+                group_name: g.group_name().map(String::from),
+                tags: tags_of(g.tags()),
+                rules: vec![],
+            })
+            .collect();
+        // Every rule of the page's groups, in as few calls as the rule pages need; group ids
+        // go in filters of at most a page's worth (a server that ignores MaxResults answers
+        // with more groups than a filter may name).
+        let ids: Vec<String> = groups.iter().map(|g| g.group_id.clone()).collect();
+        let mut rules: BTreeMap<String, Vec<GroupRule>> = BTreeMap::new();
+        for chunk in ids.chunks(SWEEP_PAGE as usize) {
+            let mut next: Option<String> = None;
+            loop {
+                let out = self
+                    .describe_security_group_rules()
+                    .filters(
+                        Filter::builder()
+                            .name("group-id")
+                            .set_values(Some(chunk.to_vec()))
+                            .build(),
+                    )
+                    .max_results(1000)
+                    .set_next_token(next.take())
+                    .send()
+                    .await
+                    .map_err(|e| classify(&ops::DESCRIBE_SG_RULES, e))?;
+                for r in out.security_group_rules() {
+                    if let (Some(g), Some(rule)) = (r.group_id(), group_rule(r)) {
+                        rules.entry(g.to_string()).or_default().push(rule);
+                    }
+                }
+                next = out.next_token().filter(|t| !t.is_empty()).map(String::from);
+                if next.is_none() {
+                    break;
+                }
+            }
+        }
+        for g in &mut groups {
+            g.rules = rules.remove(&g.group_id).unwrap_or_default();
+        }
+        Ok(Page {
+            items: groups,
+            next: page
+                .next_token()
+                .filter(|t| !t.is_empty())
+                .map(String::from),
+        })
+    }
+
+    async fn list_acls(&self, token: Option<String>) -> PortResult<Page<AclState>> {
+        let page = self
+            .describe_network_acls()
+            .max_results(SWEEP_PAGE)
+            .set_next_token(token)
+            .send()
+            .await
+            .map_err(|e| classify(&ops::DESCRIBE_NETWORK_ACLS, e))?;
+        let items = page
+            .network_acls()
+            .iter()
+            .map(|a| AclState {
+                network_acl_id: a.network_acl_id().unwrap_or_default().to_string(),
+                is_default: a.is_default().unwrap_or(false),
+                tags: tags_of(a.tags()),
+                entries: a
+                    .entries()
+                    .iter()
+                    .map(|e| AclEntry {
+                        rule_number: e.rule_number().map(i64::from).unwrap_or(32767),
+                        egress: e.egress().unwrap_or(false),
+                        allow: e.rule_action().map(|r| r.as_str()) == Some("allow"),
+                        protocol: e.protocol().unwrap_or("-1").to_string(),
+                        from_port: e.port_range().and_then(|p| p.from()).map(i64::from),
+                        to_port: e.port_range().and_then(|p| p.to()).map(i64::from),
+                        cidr: e.cidr_block().or(e.ipv6_cidr_block()).map(String::from),
+                    })
+                    .collect(),
+            })
+            .collect();
+        Ok(Page {
+            items,
+            next: page
+                .next_token()
+                .filter(|t| !t.is_empty())
+                .map(String::from),
+        })
+    }
+
+    async fn list_image_shares(&self, token: Option<String>) -> PortResult<Page<ShareState>> {
+        let page = self
+            .describe_images()
+            .owners("self")
+            .max_results(SWEEP_PAGE)
+            .set_next_token(token)
+            .send()
+            .await
+            .map_err(|e| classify(&ops::DESCRIBE_IMAGES, e))?;
+        let mut items = Vec::new();
+        for image in page.images() {
+            let Some(id) = image.image_id() else { continue };
+            let attr = match self
+                .describe_image_attribute()
+                .image_id(id)
+                .attribute(ImageAttributeName::LaunchPermission)
+                .send()
+                .await
+            {
+                Ok(a) => a,
+                // Deregistered since the listing.
+                Err(e) if code_of(&e).is_some_and(|c| c.starts_with("InvalidAMIID")) => continue,
+                Err(e) => return Err(classify(&ops::DESCRIBE_IMAGE_ATTRIBUTE, e)),
+            };
+            let perms = attr.launch_permissions();
+            items.push(ShareState {
+                id: id.to_string(),
+                accounts: perms
+                    .iter()
+                    .filter_map(|p| p.user_id().map(String::from))
+                    .collect(),
+                public: perms
+                    .iter()
+                    .any(|p| p.group() == Some(&PermissionGroup::All)),
+                organizations: perms
+                    .iter()
+                    .filter_map(|p| {
+                        p.organization_arn()
+                            .or(p.organizational_unit_arn())
+                            .map(String::from)
+                    })
+                    .collect(),
+                tags: tags_of(image.tags()),
+            });
+        }
+        Ok(Page {
+            items,
+            next: page
+                .next_token()
+                .filter(|t| !t.is_empty())
+                .map(String::from),
+        })
+    }
+
+    async fn list_snapshot_shares(&self, token: Option<String>) -> PortResult<Page<ShareState>> {
+        let page = self
+            .describe_snapshots()
+            .owner_ids("self")
+            .max_results(SWEEP_PAGE)
+            .set_next_token(token)
+            .send()
+            .await
+            .map_err(|e| classify(&ops::DESCRIBE_SNAPSHOTS, e))?;
+        let mut items = Vec::new();
+        for snap in page.snapshots() {
+            let Some(id) = snap.snapshot_id() else {
+                continue;
+            };
+            let attr = match self
+                .describe_snapshot_attribute()
+                .snapshot_id(id)
+                .attribute(SnapshotAttributeName::CreateVolumePermission)
+                .send()
+                .await
+            {
+                Ok(a) => a,
+                Err(e) if code_of(&e).is_some_and(|c| c.starts_with("InvalidSnapshot")) => continue,
+                Err(e) => return Err(classify(&ops::DESCRIBE_SNAPSHOT_ATTRIBUTE, e)),
+            };
+            let perms = attr.create_volume_permissions();
+            items.push(ShareState {
+                id: id.to_string(),
+                accounts: perms
+                    .iter()
+                    .filter_map(|p| p.user_id().map(String::from))
+                    .collect(),
+                public: perms
+                    .iter()
+                    .any(|p| p.group() == Some(&PermissionGroup::All)),
+                organizations: vec![],
+                tags: tags_of(snap.tags()),
+            });
+        }
+        Ok(Page {
+            items,
+            next: page
+                .next_token()
+                .filter(|t| !t.is_empty())
+                .map(String::from),
+        })
+    }
+
     async fn remove_tag(&self, resource_ids: &[String], key: &str) -> PortResult<Change> {
         let carrying: Vec<String> = tagged(self, resource_ids, key).await?.into_keys().collect();
         if carrying.is_empty() {
@@ -554,6 +758,10 @@ fn launch_permissions_present(
     }
     out
 }
+
+/// Resources per page of a sweep's listing: pages stay well inside a call's time, and a
+/// sweep that runs out of budget loses at most one page of work.
+const SWEEP_PAGE: i32 = 100;
 
 /// Every rule of a group, all pages.
 async fn group_rules(ec2: &Client, group_id: &str) -> PortResult<Vec<SecurityGroupRule>> {

@@ -66,7 +66,27 @@ impl From<Value> for Incoming {
     }
 }
 
+/// What an invocation returns: an event's report, or a sweep's.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(untagged)]
+// Boxing the event's report too would only move the allocation: it is the common answer.
+#[allow(clippy::large_enum_variant)]
+pub enum Response {
+    Event(Report),
+    Sweep(Box<trailguard_rules::sweep::SweepReport>),
+}
+
 impl Incoming {
+    /// EventBridge's event for a schedule rule.
+    pub fn is_scheduled(&self) -> bool {
+        match self {
+            Incoming::EventBridge(e) => {
+                e.source == "aws.events" && e.detail_type == "Scheduled Event"
+            }
+            Incoming::Other(v) => trailguard_rules::sweep::is_scheduled(v),
+        }
+    }
+
     fn id(&self) -> String {
         match self {
             Incoming::EventBridge(e) => e.id.clone(),
@@ -90,10 +110,10 @@ impl Incoming {
 
 /// The clients of one invocation's target, connected on first use: an event that is
 /// ignored, or only planned, never connects (in another account, never assumes a role).
-struct Lazy<'a, C: Connect> {
-    connect: &'a C,
-    target: Target,
-    clients: Option<Result<Arc<C::Clients>, PortError>>,
+pub(crate) struct Lazy<'a, C: Connect> {
+    pub(crate) connect: &'a C,
+    pub(crate) target: Target,
+    pub(crate) clients: Option<Result<Arc<C::Clients>, PortError>>,
 }
 
 impl<C: Connect> Lazy<'_, C> {
@@ -108,12 +128,36 @@ impl<C: Connect> Lazy<'_, C> {
 }
 
 impl<C: Connect, N: NotifyPort> Deps<C, N> {
-    /// The Lambda entry point: the report on success, an error Lambda retries otherwise.
+    /// The Lambda entry point: the report on success, an error Lambda retries otherwise. A
+    /// scheduled event starts the guard's reconciliation sweep, which stops listing before
+    /// the invocation's deadline.
     pub async fn handle(
         &self,
         event: lambda_runtime::LambdaEvent<Incoming>,
-    ) -> Result<Report, lambda_runtime::Error> {
-        self.process(event.payload).await.map_err(|e| {
+    ) -> Result<Response, lambda_runtime::Error> {
+        let result = if event.payload.is_scheduled() && !self.settings.guard.0.sweeps.is_empty() {
+            let now_ms = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis() as u64)
+                .unwrap_or(0);
+            // Lambda always gives a deadline ahead; a local runtime may give none, or one
+            // already past: the sweep then runs without one (and says so).
+            let deadline = match event.context.deadline.checked_sub(now_ms) {
+                Some(left) if left > 0 => Some(Instant::now() + Duration::from_millis(left)),
+                _ => {
+                    emit(
+                        &json!({"level": "WARN", "kind": "no_deadline", "function": self.function(), "deadline_ms": event.context.deadline, "now_ms": now_ms}),
+                    );
+                    None
+                }
+            };
+            self.sweep(deadline)
+                .await
+                .map(|r| Response::Sweep(Box::new(r)))
+        } else {
+            self.process(event.payload).await.map(Response::Event)
+        };
+        result.map_err(|e| {
             emit(&json!({"level": "ERROR", "kind": "invocation_failed", "function": self.function(), "error": e.to_string()}));
             lambda_runtime::Error::from(e.to_string())
         })
@@ -148,31 +192,9 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
         );
         let mut report = Report::new(&decision, Some(&event));
         report.function = Some(self.function());
-
-        let now = (self.clock)();
-        for (action, line) in decision.actions.iter().zip(report.actions.iter_mut()) {
-            let t = Instant::now();
-            let ctx = executor::Context {
-                now,
-                endpoint: self.settings.endpoint_url.as_deref(),
-            };
-            let (outcome, attempts) = if decision.mode == Mode::DryRun && action.mutates() {
-                (Outcome::dry_run(action), 0)
-            } else if action.mutates() && self.settings.ledger_table.is_some() {
-                self.once_within_breaker(&event, &decision, action, &mut clients, ctx)
-                    .await
-            } else {
-                match clients.get().await {
-                    Ok(c) => executor::run(&*c, action, ctx).await,
-                    Err(e) => (Outcome::failed(e), 0),
-                }
-            };
-            aws += t.elapsed();
-            emit(
-                &json!({"level": if outcome.error.is_some() { "ERROR" } else { "INFO" }, "kind": "action_outcome", "function": self.function(), "event_id": event.id(), "action": action.type_name(), "target": action.describe(), "outcome": outcome.status, "attempts": attempts, "error": outcome.error.as_ref().map(|e| e.to_string())}),
-            );
-            outcome.record(line, attempts);
-        }
+        aws += self
+            .run_plan(Some(&event), &decision, &mut report, &mut clients)
+            .await;
         metrics::emit_outcomes(&report);
 
         // People are told about every remediation, notice and failure; ignored events only log.
@@ -224,12 +246,48 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
         Ok(report)
     }
 
+    /// Carry out a decision's plan (or only plan it, in dry-run), recording each outcome in
+    /// the report. The time spent on it is time spent waiting on AWS.
+    pub(crate) async fn run_plan(
+        &self,
+        event: Option<&Event>,
+        decision: &Decision,
+        report: &mut Report,
+        clients: &mut Lazy<'_, C>,
+    ) -> Duration {
+        let started = Instant::now();
+        let now = (self.clock)();
+        let event_id = event.and_then(Event::id);
+        for (action, line) in decision.actions.iter().zip(report.actions.iter_mut()) {
+            let ctx = executor::Context {
+                now,
+                endpoint: self.settings.endpoint_url.as_deref(),
+            };
+            let (outcome, attempts) = if decision.mode == Mode::DryRun && action.mutates() {
+                (Outcome::dry_run(action), 0)
+            } else if action.mutates() && self.settings.ledger_table.is_some() {
+                self.once_within_breaker(event, decision, action, clients, ctx)
+                    .await
+            } else {
+                match clients.get().await {
+                    Ok(c) => executor::run(&*c, action, ctx).await,
+                    Err(e) => (Outcome::failed(e), 0),
+                }
+            };
+            emit(
+                &json!({"level": if outcome.error.is_some() { "ERROR" } else { "INFO" }, "kind": "action_outcome", "function": self.function(), "event_id": event_id, "action": action.type_name(), "target": action.describe(), "outcome": outcome.status, "attempts": attempts, "error": outcome.error.as_ref().map(|e| e.to_string())}),
+            );
+            outcome.record(line, attempts);
+        }
+        started.elapsed()
+    }
+
     /// A mutating action of an enforced plan, through the ledger: once per event however
     /// many deliveries of it run (the first claims it; the others report what it did), and
     /// within the guard's breaker (a slot is taken before the call, never after).
     async fn once_within_breaker(
         &self,
-        event: &Event,
+        event: Option<&Event>,
         decision: &Decision,
         action: &trailguard_rules::Action,
         clients: &mut Lazy<'_, C>,
@@ -239,7 +297,9 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
         let home = self.connect.home();
         let ledger = home.ledger();
         let owner = delivery_id();
-        let key = claim_key(event, action);
+        // A sweep has no event: each run acts on what it finds (acting is idempotent, and
+        // the next run finds nothing left to do).
+        let key = event.and_then(|e| claim_key(e, action));
         if let Some(key) = &key {
             match ledger
                 .claim(table, key, &owner, ctx.now, CLAIM_LEASE_SECS)
@@ -317,7 +377,13 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
     }
 
     /// The breaker just opened: tell people once, with how to close it.
-    async fn breaker_opened(&self, event: &Event, decision: &Decision, count: u32, limit: u32) {
+    async fn breaker_opened(
+        &self,
+        event: Option<&Event>,
+        decision: &Decision,
+        count: u32,
+        limit: u32,
+    ) {
         let guard = self.settings.guard.name();
         let subject = format!(
             "[trailguard] BREAKER OPEN: {guard} stopped acting after {count} actions in an hour"
@@ -333,7 +399,7 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
             self.function(),
             self.settings.ledger_table.as_deref().unwrap_or("?"),
         );
-        let mut report = Report::new(decision, Some(event));
+        let mut report = Report::new(decision, event);
         report.function = Some(self.function());
         emit(
             &json!({"level": "WARN", "kind": "breaker_open", "function": self.function(), "guard": guard, "count": count, "limit": limit}),
@@ -383,7 +449,7 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
 
 /// Look up one fact: in the event's account (`c`), or for the organization's accounts in the
 /// function's own (`home`), where the organization is visible.
-async fn fetch<C: Clients>(
+pub(crate) async fn fetch<C: Clients>(
     c: &C,
     home: &C,
     r: &FactRequest,

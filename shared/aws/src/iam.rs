@@ -2,6 +2,7 @@
 
 use aws_sdk_iam::types::{StatusType, Tag};
 use aws_sdk_iam::Client;
+use trailguard_rules::sweep::KeyState;
 use trailguard_rules::{trust, PrincipalKind, Tags};
 
 use crate::error::{classify, code_of, PortError};
@@ -171,6 +172,77 @@ impl IamPort for Client {
         }
     }
 
+    async fn sweep_keys(&self, honeytokens: &[String]) -> PortResult<Vec<KeyState>> {
+        let mut out: Vec<KeyState> = Vec::new();
+        let keys_of = |user: String| async move {
+            self.list_access_keys()
+                .user_name(&user)
+                .send()
+                .await
+                .map(|o| (user, o.access_key_metadata().to_vec()))
+                .map_err(|e| classify(&ops::LIST_ACCESS_KEYS, e))
+        };
+        for key in honeytokens {
+            let Some(user) = self.key_owner(key).await? else {
+                continue;
+            };
+            let (user, keys) = keys_of(user).await?;
+            if let Some(k) = keys
+                .iter()
+                .find(|k| k.access_key_id() == Some(key.as_str()))
+            {
+                out.push(KeyState {
+                    access_key_id: key.clone(),
+                    user_name: user,
+                    active: k.status() == Some(&StatusType::Active),
+                    quarantined_by: None,
+                });
+            }
+        }
+        for version in QUARANTINE_POLICIES {
+            let arn = format!("arn:aws:iam::aws:policy/{version}");
+            let mut marker: Option<String> = None;
+            loop {
+                let page = match self
+                    .list_entities_for_policy()
+                    .policy_arn(&arn)
+                    .entity_filter(aws_sdk_iam::types::EntityType::User)
+                    .set_marker(marker.take())
+                    .send()
+                    .await
+                {
+                    Ok(p) => p,
+                    // A version AWS has not published (or this partition lacks).
+                    Err(e) if code_of(&e).as_deref() == Some("NoSuchEntity") => break,
+                    Err(e) => return Err(classify(&ops::LIST_ENTITIES_FOR_POLICY, e)),
+                };
+                for u in page.policy_users() {
+                    let Some(name) = u.user_name() else { continue };
+                    let (user, keys) = keys_of(name.to_string()).await?;
+                    for k in keys
+                        .iter()
+                        .filter(|k| k.status() == Some(&StatusType::Active))
+                    {
+                        out.push(KeyState {
+                            access_key_id: k.access_key_id().unwrap_or_default().to_string(),
+                            user_name: user.clone(),
+                            active: true,
+                            quarantined_by: Some(version.to_string()),
+                        });
+                    }
+                }
+                marker = page
+                    .marker()
+                    .map(String::from)
+                    .filter(|_| page.is_truncated());
+                if marker.is_none() {
+                    break;
+                }
+            }
+        }
+        Ok(out)
+    }
+
     async fn key_owner(&self, key_id: &str) -> PortResult<Option<String>> {
         match self
             .get_access_key_last_used()
@@ -186,6 +258,14 @@ impl IamPort for Client {
         }
     }
 }
+
+/// The versions of AWS's managed quarantine policy (attached to users whose key AWS found
+/// exposed).
+const QUARANTINE_POLICIES: [&str; 3] = [
+    "AWSCompromisedKeyQuarantine",
+    "AWSCompromisedKeyQuarantineV2",
+    "AWSCompromisedKeyQuarantineV3",
+];
 
 /// A mutating IAM call's result: done, already done when the user, role or key it names no
 /// longer exists (`NoSuchEntity`), or the classified error.

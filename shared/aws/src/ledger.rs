@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 use trailguard_rules::ops;
+use trailguard_rules::sweep::Checkpoint;
 
 use crate::error::{classify, code_of, PortError};
 use crate::ports::{Claim, LedgerPort, PortResult, Slot};
@@ -222,6 +223,58 @@ impl LedgerPort for Client {
             Err(e) => Err(classify(&ops::LEDGER_DELETE, e)),
             Ok(_) => Ok(()),
         }
+    }
+
+    async fn checkpoint(&self, table: &str, key: &str) -> PortResult<Option<Checkpoint>> {
+        let Some(item) = get(self, table, key).await? else {
+            return Ok(None);
+        };
+        // A checkpoint this release cannot read is dropped: the sweep starts over, which
+        // costs calls but misses nothing.
+        Ok(text(&item, "kind")
+            .and_then(|k| serde_json::from_value(serde_json::Value::String(k)).ok())
+            .map(|kind| Checkpoint {
+                kind,
+                token: text(&item, "token"),
+                skip: num(&item, "skip").unwrap_or(0).max(0) as u64,
+            }))
+    }
+
+    async fn save_checkpoint(
+        &self,
+        table: &str,
+        key: &str,
+        checkpoint: Option<&Checkpoint>,
+        now: i64,
+    ) -> PortResult<()> {
+        let Some(cp) = checkpoint else {
+            self.delete_item()
+                .table_name(table)
+                .key("pk", s(key))
+                .send()
+                .await
+                .map_err(|e| classify(&ops::LEDGER_DELETE, e))?;
+            return Ok(());
+        };
+        let kind = serde_json::to_value(cp.kind)
+            .ok()
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or_default();
+        let mut put = self
+            .put_item()
+            .table_name(table)
+            .item("pk", s(key))
+            .item("kind", s(kind))
+            .item("skip", n(cp.skip as i64))
+            // Next-page tokens expire within hours; a stale checkpoint is worth nothing.
+            .item("expires_at", n(now + 86_400));
+        if let Some(token) = &cp.token {
+            put = put.item("token", s(token));
+        }
+        put.send()
+            .await
+            .map_err(|e| classify(&ops::LEDGER_PUT, e))?;
+        Ok(())
     }
 
     async fn reset_breaker(&self, table: &str, guard: &str) -> PortResult<bool> {

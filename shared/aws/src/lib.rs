@@ -17,13 +17,14 @@ pub mod notify;
 pub mod org;
 pub mod ports;
 pub mod rds;
+pub mod sweep;
 pub mod trail;
 
 use std::sync::Arc;
 
 pub use config::{sdk_config, Settings};
 pub use error::{HandlerError, PortError};
-pub use handler::{system_clock, Deps, Incoming};
+pub use handler::{system_clock, Deps, Incoming, Response};
 pub use notify::Notifier;
 pub use ports::{
     Change, Claim, Clients, Connect, Ec2Port, Home, IamPort, LambdaPort, LedgerPort, NotifyPort,

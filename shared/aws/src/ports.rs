@@ -10,6 +10,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use trailguard_rules::ops::{self, Op};
+use trailguard_rules::sweep::{AclState, Checkpoint, KeyState, ShareState, TrailState};
 use trailguard_rules::{GroupFacts, Permission, PrincipalKind, Report, Tags};
 
 use crate::error::PortError;
@@ -23,6 +24,13 @@ pub enum Change {
 }
 
 pub type PortResult<T> = Result<T, PortError>;
+
+/// One page of a sweep's listing, and where the next one starts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next: Option<String>,
+}
 
 fn not_wired<T: Send>(op: &'static Op) -> impl Future<Output = PortResult<T>> + Send {
     std::future::ready(Err(PortError::NotWired { op: op.api }))
@@ -110,6 +118,34 @@ pub trait Ec2Port: Send + Sync {
     ) -> impl Future<Output = PortResult<Change>> + Send {
         not_wired(&ops::MODIFY_IMAGE_ATTRIBUTE)
     }
+    /// A page of security groups, each with its tags and every rule (the sweep).
+    fn list_groups(
+        &self,
+        _token: Option<String>,
+    ) -> impl Future<Output = PortResult<Page<GroupFacts>>> + Send {
+        not_wired(&ops::DESCRIBE_SECURITY_GROUPS)
+    }
+    /// A page of network ACLs with their entries and tags (the sweep).
+    fn list_acls(
+        &self,
+        _token: Option<String>,
+    ) -> impl Future<Output = PortResult<Page<AclState>>> + Send {
+        not_wired(&ops::DESCRIBE_NETWORK_ACLS)
+    }
+    /// A page of the account's own images, with whom each is shared (the sweep).
+    fn list_image_shares(
+        &self,
+        _token: Option<String>,
+    ) -> impl Future<Output = PortResult<Page<ShareState>>> + Send {
+        not_wired(&ops::DESCRIBE_IMAGES)
+    }
+    /// A page of the account's own snapshots, with whom each is shared (the sweep).
+    fn list_snapshot_shares(
+        &self,
+        _token: Option<String>,
+    ) -> impl Future<Output = PortResult<Page<ShareState>>> + Send {
+        not_wired(&ops::DESCRIBE_SNAPSHOTS)
+    }
     /// Take a tag off the resources that still carry it.
     fn remove_tag(
         &self,
@@ -178,6 +214,14 @@ pub trait IamPort: Send + Sync {
     ) -> impl Future<Output = PortResult<Change>> + Send {
         not_wired(&ops::UPDATE_ASSUME_ROLE_POLICY)
     }
+    /// The keys a sweep looks at: the honeytokens that exist in this account, and the keys
+    /// of users carrying AWS's quarantine policy.
+    fn sweep_keys(
+        &self,
+        _honeytokens: &[String],
+    ) -> impl Future<Output = PortResult<Vec<KeyState>>> + Send {
+        not_wired(&ops::LIST_ENTITIES_FOR_POLICY)
+    }
     /// Take a tag off a role, if it still carries it.
     fn untag_role(
         &self,
@@ -229,6 +273,10 @@ pub trait TrailPort: Send + Sync {
         _trail: &str,
     ) -> impl Future<Output = PortResult<Change>> + Send {
         not_wired(&ops::PUT_EVENT_SELECTORS)
+    }
+    /// The trails of this region (and organization trails visible here), with their status.
+    fn list_trails(&self) -> impl Future<Output = PortResult<Vec<TrailState>>> + Send {
+        not_wired(&ops::DESCRIBE_TRAILS)
     }
     /// The buckets the account's trails deliver to.
     fn trail_buckets(&self) -> impl Future<Output = PortResult<BTreeSet<String>>> + Send {
@@ -344,6 +392,24 @@ pub trait LedgerPort: Send + Sync {
         _owner: &str,
     ) -> impl Future<Output = PortResult<()>> + Send {
         not_wired(&ops::LEDGER_DELETE)
+    }
+    /// Where the last sweep of `key` stopped (None: it finished, or never ran).
+    fn checkpoint(
+        &self,
+        _table: &str,
+        _key: &str,
+    ) -> impl Future<Output = PortResult<Option<Checkpoint>>> + Send {
+        not_wired(&ops::LEDGER_GET)
+    }
+    /// Remember where a sweep stopped, or (None) that it finished.
+    fn save_checkpoint(
+        &self,
+        _table: &str,
+        _key: &str,
+        _checkpoint: Option<&Checkpoint>,
+        _now: i64,
+    ) -> impl Future<Output = PortResult<()>> + Send {
+        not_wired(&ops::LEDGER_PUT)
     }
     /// Close a guard's breaker: forget its counts. True when there was something to forget.
     fn reset_breaker(

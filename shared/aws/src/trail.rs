@@ -9,6 +9,8 @@ use aws_sdk_cloudtrail::types::{
 };
 use aws_sdk_cloudtrail::Client;
 
+use trailguard_rules::sweep::TrailState;
+
 use crate::error::{classify, PortError};
 use crate::ports::{Change, PortResult, TrailEvent, TrailPort};
 use trailguard_rules::ops;
@@ -176,6 +178,36 @@ impl TrailPort for Client {
             .await
             .map_err(|e| classify(&ops::PUT_EVENT_SELECTORS, e))?;
         Ok(Change::Done)
+    }
+
+    async fn list_trails(&self) -> PortResult<Vec<TrailState>> {
+        // Trails of this region and the organization's trails (shadow trails of other
+        // regions are swept in their own region).
+        let out = self
+            .describe_trails()
+            .include_shadow_trails(false)
+            .send()
+            .await
+            .map_err(|e| classify(&ops::DESCRIBE_TRAILS, e))?;
+        let mut trails = Vec::new();
+        for t in out.trail_list() {
+            let Some(arn) = t.trail_arn().or(t.name()) else {
+                continue;
+            };
+            let status = self
+                .get_trail_status()
+                .name(arn)
+                .send()
+                .await
+                .map_err(|e| classify(&ops::GET_TRAIL_STATUS, e))?;
+            trails.push(TrailState {
+                trail: t.name().unwrap_or(arn).to_string(),
+                is_logging: status.is_logging().unwrap_or(false),
+                log_file_validation: t.log_file_validation_enabled().unwrap_or(false),
+                tags: Default::default(),
+            });
+        }
+        Ok(trails)
     }
 
     async fn trail_buckets(&self) -> PortResult<BTreeSet<String>> {

@@ -609,6 +609,11 @@ impl Event {
         self.envelope.detail_type.get()
     }
 
+    /// EventBridge's event for a schedule rule: it starts a sweep.
+    pub fn is_scheduled(&self) -> bool {
+        self.source() == Some("aws.events") && self.detail_type() == Some("Scheduled Event")
+    }
+
     pub fn cloudtrail(&self) -> Option<&CloudTrailRecord> {
         match &self.body {
             EventBody::CloudTrail(r) => Some(r),

@@ -20,6 +20,7 @@ pub mod pattern;
 pub mod policy;
 pub mod render;
 pub mod report;
+pub mod sweep;
 pub mod time;
 pub mod trust;
 
@@ -144,6 +145,17 @@ pub fn decide(event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
         return Verdict::NeedFacts(needed);
     }
     let Some(first) = decided.first().cloned() else {
+        if event.is_scheduled() {
+            let sweeping: Vec<&str> = Guard::all()
+                .filter(|g| !g.spec().sweeps.is_empty())
+                .map(|g| g.function_name())
+                .collect();
+            return Verdict::Decided(Decision::ignore(format!(
+                "a scheduled event: it starts the reconciliation sweep of {}, which lists the \
+                 account's current state; deciding offline lists nothing",
+                sweeping.join(", ")
+            )));
+        }
         return Verdict::Decided(Decision::ignore(format!(
             "no guard handles {} events ({})",
             event.source().unwrap_or("unknown-source"),

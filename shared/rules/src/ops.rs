@@ -99,6 +99,11 @@ pub const DELETE_TAGS: Op = op!(ec2, DeleteTags);
 pub const LIST_ROLE_TAGS: Op = op!(iam, ListRoleTags);
 pub const UNTAG_ROLE: Op = op!(iam, UntagRole);
 
+// The sweep's listings.
+pub const LIST_ENTITIES_FOR_POLICY: Op = op!(iam, ListEntitiesForPolicy);
+pub const DESCRIBE_IMAGES: Op = op!(ec2, DescribeImages);
+pub const DESCRIBE_SNAPSHOTS: Op = op!(ec2, DescribeSnapshots);
+
 // DynamoDB: the ledger (the blast-radius breaker's counts, exactly-once claims).
 pub const LEDGER_GET: Op = op!(dynamodb, GetItem);
 pub const LEDGER_PUT: Op = op!(dynamodb, PutItem);

@@ -115,6 +115,8 @@ struct NetworkAclFile {
     ephemeral_ports: Vec<String>,
     #[serde(default = "default_on_replace")]
     on_replace: OnReplace,
+    #[serde(default)]
+    sweep_default_acls: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -238,6 +240,9 @@ pub struct Policy {
     pub min_log_retention_days: u32,
     pub nacl_ephemeral_ports: Vec<PortSpec>,
     pub nacl_on_replace: OnReplace,
+    /// The sweep also deletes open entries of VPCs' default ACLs (which allow everything by
+    /// design).
+    pub nacl_sweep_default_acls: bool,
     pub revert_trail_settings: bool,
 }
 
@@ -311,6 +316,7 @@ impl Default for Policy {
                 },
             ],
             nacl_on_replace: OnReplace::Notify,
+            nacl_sweep_default_acls: false,
             revert_trail_settings: true,
         }
     }
@@ -597,6 +603,7 @@ impl Policy {
                 &file.network_acl.ephemeral_ports,
             )?,
             nacl_on_replace: file.network_acl.on_replace,
+            nacl_sweep_default_acls: file.network_acl.sweep_default_acls,
             revert_trail_settings: file.cloudtrail.revert_trail_settings,
         })
     }
@@ -643,6 +650,7 @@ impl Policy {
             network_acl: NetworkAclFile {
                 ephemeral_ports: strings(&self.nacl_ephemeral_ports),
                 on_replace: self.nacl_on_replace,
+                sweep_default_acls: self.nacl_sweep_default_acls,
             },
             cloudtrail: CloudTrailFile {
                 revert_trail_settings: self.revert_trail_settings,

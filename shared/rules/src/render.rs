@@ -6,6 +6,7 @@ use serde_json::Value;
 use crate::action::Action;
 use crate::decision::Kind;
 use crate::report::{Report, Status};
+use crate::sweep::SweepReport;
 
 /// The longest any one line of the human part may be, and the whole human part: names and
 /// descriptions come from whoever made the call, and a chat client should not receive a
@@ -178,6 +179,13 @@ fn human(report: &Report) -> (String, String) {
     let or_q = |v: &Option<String>| v.clone().unwrap_or_else(|| "?".into());
     let mut b = String::new();
     b.push_str(&format!("{title}\n\n"));
+    if failed {
+        // Raw SNS deliveries (chat, queues) lose the subject: the body says it too.
+        b.push_str(
+            "CONTAINMENT FAILED: the incident is not contained yet. Lambda retries the event; \
+             when retries run out, the failure queue keeps it.\n\n",
+        );
+    }
     b.push_str(&format!(
         "What happened: {} ({})\n",
         e.name,
@@ -192,6 +200,15 @@ fn human(report: &Report) -> (String, String) {
         or_q(&e.region)
     ));
     b.push_str(&format!("Why:           {}\n", report.reason));
+    plan_and_details(&mut b, report);
+    b.push_str("\nTo undo a remediation by hand, see the README section \"Rolling back\".\n");
+    (subject, b)
+}
+
+/// What was done (or would be) and the notice's details: the part of a report an event's
+/// message and a sweep's finding share.
+fn plan_and_details(b: &mut String, report: &Report) {
+    let dry = report.is_dry_run();
     if !report.actions.is_empty() {
         b.push_str(if dry {
             "\nWhat trailguard would do (dry-run, nothing was changed):\n"
@@ -230,7 +247,7 @@ fn human(report: &Report) -> (String, String) {
     for a in &report.actions {
         if let Action::SummarizeKeyActivity(_) = a.action {
             match &a.result {
-                Some(r) => key_activity(&mut b, r),
+                Some(r) => key_activity(b, r),
                 None => b.push_str(&format!(
                     "\nKey activity: {}\n",
                     a.note.as_deref().unwrap_or("no summary")
@@ -238,8 +255,85 @@ fn human(report: &Report) -> (String, String) {
             }
         }
     }
-    b.push_str("\nTo undo a remediation by hand, see the README section \"Rolling back\".\n");
-    (subject, b)
+}
+
+/// (subject, body) for one sweep: the counts, then each finding, then the JSON report.
+pub fn render_sweep(r: &SweepReport) -> (String, String) {
+    let dry = r.mode == crate::Mode::DryRun;
+    let failed = r.critical_failures().next().is_some();
+    let fixed = r
+        .findings
+        .iter()
+        .filter(|f| f.report.decision == Kind::Remediate)
+        .count();
+    let noticed = r.findings.len() - fixed;
+    let tag = match (failed, dry, r.count("dry_run") > 0) {
+        (true, _, _) => "SWEEP FAILED",
+        (false, true, _) => "SWEEP DRY-RUN",
+        (false, false, true) => "SWEEP HELD (breaker open)",
+        _ => "SWEEP",
+    };
+    let or_q = |v: &Option<String>| v.clone().unwrap_or_else(|| "?".into());
+    let where_ = format!("account {}, {}", or_q(&r.account), or_q(&r.region));
+    let verb = if dry { "to fix" } else { "fixed" };
+    let subject = format!(
+        "[trailguard] {tag}: {}: {fixed} resource(s) {verb}, {noticed} notice(s) in {where_}",
+        r.guard.name()
+    );
+    let mut b = format!(
+        "The reconciliation sweep of {} ({}) looked at the current state in {where_}.\n\n",
+        r.guard.name(),
+        r.function
+    );
+    let listed: Vec<String> = r
+        .listed
+        .iter()
+        .map(|(k, n)| format!("{n} {}", k.name()))
+        .collect();
+    b.push_str(&format!(
+        "Looked at:  {} ({} page(s))\n",
+        if listed.is_empty() {
+            "nothing".into()
+        } else {
+            listed.join(", ")
+        },
+        r.pages
+    ));
+    let outcomes: Vec<String> = r.outcomes.iter().map(|(s, n)| format!("{n} {s}")).collect();
+    b.push_str(&format!(
+        "Actions:    {}\n",
+        if outcomes.is_empty() {
+            "none".into()
+        } else {
+            outcomes.join(", ")
+        }
+    ));
+    match (&r.checkpoint, &r.stopped) {
+        (Some(cp), why) => b.push_str(&format!(
+            "Unfinished: {}; the next run continues with {}\n",
+            why.as_deref().unwrap_or("stopped"),
+            cp.kind.name()
+        )),
+        (None, _) => b.push_str("Finished:   every resource listed\n"),
+    }
+    for f in &r.findings {
+        b.push_str(&format!(
+            "\n== {} {}: {}\n",
+            f.kind.name(),
+            f.resource,
+            f.report.reason
+        ));
+        plan_and_details(&mut b, &f.report);
+    }
+    let mut body = bounded(&defang(&b), MAX_HUMAN);
+    body.push_str("\n--- report (JSON) ---\n");
+    body.push_str(&inert_json(&serde_json::to_value(r).unwrap_or_default()));
+    body.push('\n');
+    let subject = match subject.split_once(": ") {
+        Some((prefix, title)) => format!("{prefix}: {}", defang(title).replace('\n', " ")),
+        None => defang(&subject).replace('\n', " "),
+    };
+    (subject, body)
 }
 
 fn key_activity(b: &mut String, r: &Value) {

@@ -111,6 +111,32 @@ fn check(fixture: &str, expected: &mut Value, policy: &Policy, world: &World) {
         Some("manual_trigger") => Bus::ManualTrigger,
         Some(other) => panic!("{fixture}: unknown bus {other}"),
     };
+    // A schedule rule's event reaches no pattern: the template's schedule delivers it to
+    // every function that sweeps, and each starts its sweep (tested in the handler tests).
+    if expected["delivery"] == "schedule" {
+        assert!(event.is_scheduled(), "{fixture}: not a scheduled event");
+        let sweeping: Vec<&str> = Guard::all()
+            .filter(|g| !g.spec().sweeps.is_empty())
+            .map(|g| g.function_name())
+            .collect();
+        let mut want: Vec<&str> = routes.iter().map(String::as_str).collect();
+        want.sort();
+        let mut have = sweeping.clone();
+        have.sort();
+        assert_eq!(
+            want, have,
+            "{fixture}: routes_to must be the sweeping functions"
+        );
+        for g in Guard::all() {
+            for b in [Bus::Main, Bus::ManualTrigger] {
+                assert!(
+                    !g.applies_on(b, &event, policy),
+                    "{fixture}: a pattern of {g} matches it"
+                );
+            }
+        }
+        return;
+    }
     for g in Guard::all() {
         assert_eq!(
             g.applies_on(bus, &event, policy),

@@ -74,6 +74,8 @@ pub fn settings(function: &str, policy: &str, topic: Option<String>) -> Settings
         event_bus: None,
         endpoint_url: std::env::var("AWS_ENDPOINT_URL").ok(),
         ledger_table: None,
+        region: Some("us-east-1".into()),
+        sweep_max_resources: None,
     }
 }
 

@@ -7,12 +7,13 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
-use trailguard_aws::ports::{PortResult, TrailEvent};
+use trailguard_aws::ports::{Page, PortResult, TrailEvent};
 use trailguard_aws::{
     Change, Claim, Clients, Connect, Deps, Ec2Port, IamPort, LambdaPort, LedgerPort, NotifyPort,
     OrgPort, PortError, RdsPort, Settings, Slot, Target, TrailPort,
 };
 use trailguard_rules::facts::World;
+use trailguard_rules::sweep::{AclState, Checkpoint, KeyState, ShareState, State, TrailState};
 use trailguard_rules::{GroupFacts, Guard, Permission, Policy, PrincipalKind, Report, Tags};
 
 #[derive(Default)]
@@ -31,6 +32,35 @@ pub struct Fake {
     pub breaker: Mutex<HashMap<String, (Vec<i64>, bool)>>,
     pub claims: Mutex<HashMap<String, (String, String)>>,
     pub connect_error: Option<PortError>,
+    /// What a sweep lists, paged two at a time.
+    pub state: Mutex<Vec<State>>,
+    pub checkpoints: Mutex<HashMap<String, Checkpoint>>,
+}
+
+impl Fake {
+    /// A page of the listed state of one kind, two at a time (`token`: the index).
+    fn page<T>(
+        &self,
+        op: &str,
+        token: Option<String>,
+        pick: fn(&State) -> Option<T>,
+    ) -> PortResult<Page<T>> {
+        self.record(format!("{op}({})", token.clone().unwrap_or_default()));
+        if let Some(e) = self.failure(match op {
+            "ListGroups" => "ListGroups",
+            _ => "List",
+        }) {
+            return Err(e);
+        }
+        let all: Vec<T> = self.state.lock().unwrap().iter().filter_map(pick).collect();
+        let start: usize = token.map(|t| t.parse().unwrap()).unwrap_or(0);
+        let end = (start + 2).min(all.len());
+        let next = (end < all.len()).then(|| end.to_string());
+        Ok(Page {
+            items: all.into_iter().skip(start).take(end - start).collect(),
+            next,
+        })
+    }
 }
 
 pub const NOW: i64 = 1_795_000_000; // 2026-11-18T11:06:40Z
@@ -123,6 +153,8 @@ pub fn settings(guard: &str, policy: &str) -> Settings {
         event_bus: None,
         endpoint_url: None,
         ledger_table: None,
+        region: Some("us-east-1".into()),
+        sweep_max_resources: None,
     }
 }
 
@@ -175,6 +207,30 @@ impl Clients for Fake {
 }
 
 impl Ec2Port for Fake {
+    async fn list_groups(&self, token: Option<String>) -> PortResult<Page<GroupFacts>> {
+        self.page("ListGroups", token, |s| match s {
+            State::SecurityGroup(g) => Some(g.clone()),
+            _ => None,
+        })
+    }
+    async fn list_acls(&self, token: Option<String>) -> PortResult<Page<AclState>> {
+        self.page("ListAcls", token, |s| match s {
+            State::NetworkAcl(a) => Some(a.clone()),
+            _ => None,
+        })
+    }
+    async fn list_image_shares(&self, token: Option<String>) -> PortResult<Page<ShareState>> {
+        self.page("ListImages", token, |s| match s {
+            State::Image(a) => Some(a.clone()),
+            _ => None,
+        })
+    }
+    async fn list_snapshot_shares(&self, token: Option<String>) -> PortResult<Page<ShareState>> {
+        self.page("ListSnapshots", token, |s| match s {
+            State::Snapshot(a) => Some(a.clone()),
+            _ => None,
+        })
+    }
     async fn revoke_rules(
         &self,
         group_id: &str,
@@ -308,6 +364,14 @@ impl Ec2Port for Fake {
 }
 
 impl IamPort for Fake {
+    async fn sweep_keys(&self, _: &[String]) -> PortResult<Vec<KeyState>> {
+        Ok(self
+            .page("ListKeys", None, |s| match s {
+                State::AccessKey(k) => Some(k.clone()),
+                _ => None,
+            })?
+            .items)
+    }
     async fn deactivate_key(&self, user: &str, key_id: &str) -> PortResult<Change> {
         self.record(format!("DeactivateKey({user},{key_id})"));
         self.reply("DeactivateKey")
@@ -352,6 +416,14 @@ impl IamPort for Fake {
 }
 
 impl TrailPort for Fake {
+    async fn list_trails(&self) -> PortResult<Vec<TrailState>> {
+        Ok(self
+            .page("ListTrails", None, |s| match s {
+                State::Trail(t) => Some(t.clone()),
+                _ => None,
+            })?
+            .items)
+    }
     async fn start_logging(&self, trail: &str) -> PortResult<Change> {
         self.record(format!("StartLogging({trail})"));
         self.reply("StartLogging")
@@ -464,6 +536,23 @@ impl LedgerPort for Fake {
     }
     async fn release(&self, _: &str, key: &str, _: &str) -> PortResult<()> {
         self.claims.lock().unwrap().remove(key);
+        Ok(())
+    }
+    async fn checkpoint(&self, _: &str, key: &str) -> PortResult<Option<Checkpoint>> {
+        Ok(self.checkpoints.lock().unwrap().get(key).cloned())
+    }
+    async fn save_checkpoint(
+        &self,
+        _: &str,
+        key: &str,
+        cp: Option<&Checkpoint>,
+        _: i64,
+    ) -> PortResult<()> {
+        let mut c = self.checkpoints.lock().unwrap();
+        match cp {
+            Some(cp) => c.insert(key.to_string(), cp.clone()),
+            None => c.remove(key),
+        };
         Ok(())
     }
     async fn reset_breaker(&self, _: &str, guard: &str) -> PortResult<bool> {

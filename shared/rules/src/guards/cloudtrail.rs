@@ -8,6 +8,7 @@ use crate::action::{Notice, RestoreManagementEvents, Severity, StartLogging, Upd
 use crate::decision::{Decision, Verdict};
 use crate::event::Event;
 use crate::facts::{FactKind, Facts, Known};
+use crate::sweep::StateKind;
 use crate::guards::{Bus, Delivery, GuardSpec, Trigger};
 use crate::lenient::{bool_any, boolean, int_any, items_any, str_any};
 use crate::policy::Policy;
@@ -63,8 +64,50 @@ pub static GUARD: GuardSpec = GuardSpec {
     decide,
     reads_every_call: false,
     max_actions_per_hour: 20,
+    sweeps: &[StateKind::Trails],
     compiled: OnceLock::new(),
 };
+
+/// Decide on a trail as it is now (the sweep): logging switched on again, and log file
+/// validation when the policy reverts trail settings (it costs nothing and proves the logs
+/// untouched). Multi-region is left alone: a single-region trail may always have been one,
+/// and only the event that switched it says otherwise.
+pub fn decide_state(t: &crate::sweep::TrailState, policy: &Policy) -> Decision {
+    let trail = &t.trail;
+    if crate::facts::tag_is_true(&t.tags, &policy.exempt_tag) {
+        return Decision::ignore(format!("trail {trail} is tagged {}=true", policy.exempt_tag));
+    }
+    let mut actions: Vec<crate::action::Action> = Vec::new();
+    let mut details = Vec::new();
+    if !t.is_logging {
+        details.push(format!("trail {trail} is not logging"));
+        actions.push(StartLogging { trail: trail.clone() }.into());
+    }
+    if !t.log_file_validation && policy.revert_trail_settings {
+        details.push(format!("trail {trail} does not validate its log files"));
+        actions.push(
+            UpdateTrail {
+                trail: trail.clone(),
+                multi_region: None,
+                log_file_validation: Some(true),
+            }
+            .into(),
+        );
+    }
+    if actions.is_empty() {
+        return Decision::ignore(format!("trail {trail} is logging as the policy wants"));
+    }
+    details.push(crate::sweep::WHY.to_string());
+    Decision::remediate(
+        details[..details.len() - 1].join("; "),
+        actions,
+        Notice {
+            severity: Severity::High,
+            title: format!("CloudTrail trail {trail} not logging as it should"),
+            details,
+        },
+    )
+}
 
 pub fn decide(event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
     let Some(r) = event.cloudtrail() else {

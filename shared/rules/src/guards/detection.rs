@@ -52,6 +52,7 @@ pub static GUARD: GuardSpec = GuardSpec {
     decide,
     reads_every_call: false,
     max_actions_per_hour: 0,
+    sweeps: &[],
     compiled: OnceLock::new(),
 };
 

@@ -67,6 +67,7 @@ pub static GUARD: GuardSpec = GuardSpec {
     decide,
     reads_every_call: false,
     max_actions_per_hour: 20,
+    sweeps: &[],
     compiled: OnceLock::new(),
 };
 

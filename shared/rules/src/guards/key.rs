@@ -12,6 +12,7 @@ use crate::event::{
     SecurityHubDetail,
 };
 use crate::facts::{FactKind, FactRequest, Facts, Known};
+use crate::sweep::StateKind;
 use crate::guards::{Bus, Delivery, GuardSpec, Trigger};
 use crate::ids::IdKind;
 use crate::lenient::str_any;
@@ -173,6 +174,7 @@ pub static GUARD: GuardSpec = GuardSpec {
     decide,
     reads_every_call: true,
     max_actions_per_hour: 20,
+    sweeps: &[StateKind::AccessKeys],
     compiled: OnceLock::new(),
 };
 
@@ -258,8 +260,7 @@ fn health(event: &Event, h: &HealthDetail, policy: &Policy, facts: &Facts) -> Ve
             .map(|d| d.chars().take(500).collect())
             .collect(),
     };
-    contain_keys(
-        event,
+    contain_keys(event.account(),
         keys.into_iter().map(|k| (k, None)).collect(),
         context,
         policy,
@@ -419,7 +420,7 @@ fn guardduty(event: &Event, f: &GuardDutyFinding, policy: &Policy, facts: &Facts
         severity: Severity::Critical,
         details,
     };
-    contain_keys(event, vec![(key, user)], context, policy, facts)
+    contain_keys(event.account(), vec![(key, user)], context, policy, facts)
 }
 
 fn is_sample(f: &GuardDutyFinding) -> bool {
@@ -472,8 +473,7 @@ fn manual(event: &Event, m: &ManualRequest, policy: &Policy, facts: &Facts) -> V
         severity: Severity::High,
         details,
     };
-    contain_keys(
-        event,
+    contain_keys(event.account(),
         vec![(key, m.user_name.clone())],
         context,
         policy,
@@ -519,7 +519,7 @@ fn cloudtrail(event: &Event, r: &CloudTrailRecord, policy: &Policy, facts: &Fact
             severity: Severity::Critical,
             details,
         };
-        return contain_keys(event, vec![(key, user)], context, policy, facts);
+        return contain_keys(event.account(), vec![(key, user)], context, policy, facts);
     }
     if let Some(code) = r.error_code.get() {
         return Verdict::Decided(Decision::ignore(format!(
@@ -577,7 +577,7 @@ fn cloudtrail(event: &Event, r: &CloudTrailRecord, policy: &Policy, facts: &Fact
             severity: Severity::High,
             details: base_details,
         };
-        return contain_keys(event, vec![(key, user)], context, policy, facts);
+        return contain_keys(event.account(), vec![(key, user)], context, policy, facts);
     }
     Verdict::Decided(Decision::ignore(format!(
         "{name} by {who}: no access-key signal"
@@ -709,6 +709,46 @@ fn security_hub(event: &Event, d: &SecurityHubDetail, policy: &Policy, facts: &F
     guardduty(event, &f.as_guardduty(), policy, facts)
 }
 
+/// Decide on a key as it is now (the sweep): an active honeytoken, or an active key of a
+/// user AWS quarantined, is contained as its event would have been.
+pub fn decide_state(
+    k: &crate::sweep::KeyState,
+    account: Option<&str>,
+    policy: &Policy,
+    facts: &Facts,
+) -> Verdict {
+    let id = &k.access_key_id;
+    if !k.active {
+        return Verdict::Decided(Decision::ignore(format!("key {id} is already inactive")));
+    }
+    let (why, detail) = if policy.honeytoken_access_keys.contains(id) {
+        (
+            format!("honeytoken key {id} is active"),
+            "a honeytoken must never be usable; its use would have been contained".to_string(),
+        )
+    } else if let Some(p) = &k.quarantined_by {
+        (
+            format!("key {id} of {} is active although AWS quarantined the user", k.user_name),
+            format!("AWS attached {p}: the key is known to be exposed"),
+        )
+    } else {
+        return Verdict::Decided(Decision::ignore(format!(
+            "key {id} is neither a honeytoken nor a quarantined user's"
+        )));
+    };
+    contain_keys(
+        account,
+        vec![(id.clone(), Some(k.user_name.clone()))],
+        Context {
+            why,
+            severity: Severity::Critical,
+            details: vec![detail, crate::sweep::WHY.to_string()],
+        },
+        policy,
+        facts,
+    )
+}
+
 fn revoke_sessions(principal: PrincipalKind, name: &str) -> Action {
     RevokeSessions::of(principal, Some(name.to_string())).into()
 }
@@ -722,7 +762,7 @@ struct Context {
 /// Disable each key (resolving its owner when the event does not name it), revoke the
 /// owner's older sessions, tag the owner and summarise what the key did.
 fn contain_keys(
-    event: &Event,
+    account: Option<&str>,
     keys: Vec<(String, Option<String>)>,
     ctx: Context,
     policy: &Policy,
@@ -750,7 +790,7 @@ fn contain_keys(
     if !needed.is_empty() {
         return Verdict::NeedFacts(needed);
     }
-    let account = event.account().unwrap_or("*").to_string();
+    let account = account.unwrap_or("*").to_string();
     let mut actions: Vec<Action> = Vec::new();
     let mut details = ctx.details;
     let mut exempt = Vec::new();

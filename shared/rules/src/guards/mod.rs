@@ -94,6 +94,9 @@ pub struct GuardSpec {
     /// for a guard that never acts). A real incident stays far below it; a flood of forged
     /// or replayed events, or a bad policy, does not.
     pub max_actions_per_hour: u32,
+    /// What its reconciliation sweep lists (none: the guard has nothing to sweep, or a
+    /// sweep could not tell a change from how things always were).
+    pub sweeps: &'static [crate::sweep::StateKind],
     pub compiled: OnceLock<Vec<Option<Pattern>>>,
 }
 
@@ -148,6 +151,12 @@ impl Guard {
                     .facts
                     .iter()
                     .flat_map(|f| f.ops().iter().map(|o| o.iam)),
+            )
+            .chain(
+                self.0
+                    .sweeps
+                    .iter()
+                    .flat_map(|k| k.ops().iter().map(|o| o.iam)),
             )
             .chain(ops::NOTIFY.iter().map(|o| o.iam))
             // A guard that acts counts its actions in the ledger (breaker, exactly-once).

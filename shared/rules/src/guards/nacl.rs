@@ -6,10 +6,12 @@ use crate::action::{DeleteNaclEntry, Notice, Severity};
 use crate::decision::{Decision, Verdict};
 use crate::event::Event;
 use crate::facts::{tag_is_true, FactKind, FactRequest, Facts, Known};
+use crate::sweep::StateKind;
 use crate::guards::{Bus, Delivery, GuardSpec, Trigger};
 use crate::lenient::{bool_any, int_any, str_any};
 use crate::net::{Peer, PortRange, PortSpec, Protocol};
 use crate::policy::{allowed_by, OnReplace, Policy};
+use crate::sweep::AclState;
 
 pub static GUARD: GuardSpec = GuardSpec {
     name: "network_acl",
@@ -37,8 +39,90 @@ pub static GUARD: GuardSpec = GuardSpec {
     decide,
     reads_every_call: false,
     max_actions_per_hour: 50,
+    sweeps: &[StateKind::NetworkAcls],
     compiled: OnceLock::new(),
 };
+
+/// Whether an entry opens the subnet beyond the policy: an ingress allow from a public
+/// network on ports the policy does not allow (return traffic's ephemeral ports are).
+fn violates(
+    egress: bool,
+    allow: bool,
+    protocol: Option<Protocol>,
+    ports: PortRange,
+    peer: Option<&Peer>,
+    policy: &Policy,
+) -> bool {
+    !egress
+        && allow
+        && matches!(peer, Some(Peer::Cidr(n)) if policy.is_public(n))
+        && protocol.is_some_and(|p| {
+            let allowed: Vec<PortSpec> = policy
+                .public_ports
+                .iter()
+                .chain(policy.nacl_ephemeral_ports.iter())
+                .copied()
+                .collect();
+            !(allowed_by(&allowed, p, ports) || (p.is_icmp() && policy.allow_public_icmp))
+        })
+}
+
+/// Decide on an ACL as it is now (the sweep): delete exactly the entries that open it
+/// beyond the policy. A VPC's default ACL allows everything from anywhere by design, with
+/// security left to security groups, so it is swept only when the policy asks
+/// (`network_acl.sweep_default_acls`).
+pub fn decide_state(acl: &AclState, policy: &Policy) -> Decision {
+    let id = &acl.network_acl_id;
+    if tag_is_true(&acl.tags, &policy.exempt_tag) {
+        return Decision::ignore(format!("network ACL {id} is tagged {}=true", policy.exempt_tag));
+    }
+    if acl.is_default && !policy.nacl_sweep_default_acls {
+        return Decision::ignore(format!(
+            "network ACL {id} is its VPC's default ACL, which allows all traffic by design (network_acl.sweep_default_acls is off)"
+        ));
+    }
+    let mut actions = Vec::new();
+    let mut details = Vec::new();
+    // 32767 is the ACL's fixed last entry (deny all), not one anyone added.
+    for e in acl.entries.iter().filter(|e| e.rule_number < 32767) {
+        let protocol = Protocol::parse(&e.protocol);
+        let ports = PortRange::from_bounds(e.from_port, e.to_port);
+        let peer = e.cidr.as_deref().map(Peer::cidr);
+        if violates(e.egress, e.allow, protocol, ports, peer.as_ref(), policy) {
+            details.push(format!(
+                "ingress allow rule {}: {} {} from {}",
+                e.rule_number,
+                protocol.map(|p| p.to_string()).unwrap_or_else(|| e.protocol.clone()),
+                ports,
+                e.cidr.as_deref().unwrap_or("?")
+            ));
+            actions.push(
+                DeleteNaclEntry {
+                    network_acl_id: id.clone(),
+                    rule_number: e.rule_number,
+                    egress: e.egress,
+                }
+                .into(),
+            );
+        }
+    }
+    if actions.is_empty() {
+        return Decision::ignore(format!(
+            "no entry of {id} opens it beyond the policy ({} entries checked)",
+            acl.entries.len()
+        ));
+    }
+    details.push(crate::sweep::WHY.to_string());
+    Decision::remediate(
+        format!("{} entr{} of {id} open the subnet to the internet", actions.len(), if actions.len() == 1 { "y" } else { "ies" }),
+        actions,
+        Notice {
+            severity: Severity::High,
+            title: format!("Network ACL {id} open to the internet"),
+            details,
+        },
+    )
+}
 
 pub fn decide(event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
     let Some(r) = event.cloudtrail() else {
@@ -92,18 +176,7 @@ pub fn decide(event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
             .map(|p| p.to_string())
             .unwrap_or_else(|| "?".into())
     );
-    let violation = !egress
-        && allow
-        && matches!(&peer, Some(Peer::Cidr(n)) if policy.is_public(n))
-        && protocol.is_some_and(|p| {
-            let allowed: Vec<PortSpec> = policy
-                .public_ports
-                .iter()
-                .chain(policy.nacl_ephemeral_ports.iter())
-                .copied()
-                .collect();
-            !(allowed_by(&allowed, p, ports) || (p.is_icmp() && policy.allow_public_icmp))
-        });
+    let violation = violates(egress, allow, protocol, ports, peer.as_ref(), policy);
     let by_id = policy.protected_network_acls.contains(&acl);
     let tags_matter = (!policy.exempt_tag.is_empty() && violation)
         || (!policy.protected_tag.is_empty() && !by_id);

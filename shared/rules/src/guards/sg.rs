@@ -10,6 +10,7 @@ use crate::action::{
 use crate::decision::{Decision, Verdict};
 use crate::event::{Event, EventBody};
 use crate::facts::{tag_is_true, FactKind, FactRequest, Facts, GroupFacts, Known};
+use crate::sweep::StateKind;
 use crate::guards::{Bus, Delivery, GuardSpec, Trigger};
 use crate::lenient::{bool_any, int_any, items_any, str_any};
 use crate::net::{Peer, Protocol};
@@ -75,6 +76,7 @@ pub static GUARD: GuardSpec = GuardSpec {
     decide,
     reads_every_call: false,
     max_actions_per_hour: 100,
+    sweeps: &[StateKind::SecurityGroups],
     compiled: OnceLock::new(),
 };
 
@@ -325,8 +327,10 @@ fn revert_actions(gid: &Option<String>, group_name: &Option<String>, targets: &[
 }
 
 /// Decide on a group as it is now (a finding names the group, not the rule): revoke
-/// exactly the rules that violate the policy. Being protected says nothing here, as there is
-/// no change to revert; exempt still means hands off.
+/// exactly the rules that violate the policy. On a protected group, where every added rule
+/// is reverted, a state cannot tell what was added: any rule open to the internet, in
+/// either direction, is revoked, except the allow-all egress rule AWS gives every new group
+/// (revoking it would break the group, not repair it). Exempt still means hands off.
 pub fn decide_state(group: &GroupFacts, policy: &Policy, why: &str) -> Decision {
     let gid = &group.group_id;
     if tag_is_true(&group.tags, &policy.exempt_tag) {
@@ -344,9 +348,24 @@ pub fn decide_state(group: &GroupFacts, policy: &Policy, why: &str) -> Decision 
             perm: r.permission.clone(),
         })
         .collect();
+    let protected = policy.protected_security_groups.contains(gid)
+        || tag_is_true(&group.tags, &policy.protected_tag);
+    let open_on_protected = |r: &Rule| {
+        let public = matches!(r.perm.peer(), Some(Peer::Cidr(n)) if policy.is_public(&n));
+        (protected && public && !(r.egress && r.perm.protocol == Protocol::All)).then(|| {
+            format!(
+                "{} is open to the internet on protected group {gid}",
+                r.perm.describe()
+            )
+        })
+    };
     let violations: Vec<(Rule, String)> = rules
         .iter()
-        .filter_map(|r| violation(r, policy).map(|w| (r.clone(), w)))
+        .filter_map(|r| {
+            violation(r, policy)
+                .or_else(|| open_on_protected(r))
+                .map(|w| (r.clone(), w))
+        })
         .collect();
     if violations.is_empty() {
         return Decision::ignore(format!(

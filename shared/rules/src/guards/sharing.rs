@@ -15,6 +15,7 @@ use crate::action::{
 use crate::decision::{Decision, Verdict};
 use crate::event::{CloudTrailRecord, Event};
 use crate::facts::{FactKind, Facts, Known};
+use crate::sweep::StateKind;
 use crate::guards::{Bus, outside_accounts, own_organization, Delivery, GuardSpec, Trigger};
 use crate::lenient::{items, items_any, scalar_string, str_any};
 use crate::policy::Policy;
@@ -54,6 +55,7 @@ pub static GUARD: GuardSpec = GuardSpec {
     decide,
     reads_every_call: false,
     max_actions_per_hour: 50,
+    sweeps: &[StateKind::Images, StateKind::Snapshots],
     compiled: OnceLock::new(),
 };
 
@@ -117,6 +119,68 @@ fn details(r: &CloudTrailRecord, what: String) -> Vec<String> {
             r.source_ip_address.get().unwrap_or("?")
         ),
     ]
+}
+
+/// Decide on an image or snapshot as it is now (the sweep): take back every share outside
+/// the trusted set, as the event that made it would have.
+pub fn decide_state(
+    st: &crate::sweep::ShareState,
+    image: bool,
+    account: Option<&str>,
+    policy: &Policy,
+    facts: &Facts,
+) -> Verdict {
+    let (id, kind) = (&st.id, if image { "image" } else { "snapshot" });
+    if crate::facts::tag_is_true(&st.tags, &policy.exempt_tag) {
+        return Verdict::Decided(Decision::ignore(format!(
+            "{kind} {id} is tagged {}=true",
+            policy.exempt_tag
+        )));
+    }
+    let outside = match outside_accounts(account, &st.accounts, policy, facts) {
+        Known::Need(req) => return Verdict::NeedFacts(vec![req]),
+        Known::Yes(o) => o,
+    };
+    let orgs: Vec<String> = st
+        .organizations
+        .iter()
+        .filter(|a| !own_organization(a, policy))
+        .cloned()
+        .collect();
+    if outside.is_empty() && !st.public && orgs.is_empty() {
+        return Verdict::Decided(Decision::ignore(format!(
+            "{kind} {id} is shared only within the trusted set"
+        )));
+    }
+    let action: Action = if image {
+        UnshareImage {
+            image_id: id.clone(),
+            accounts: outside,
+            public: st.public,
+            organizations: orgs,
+        }
+        .into()
+    } else {
+        UnshareSnapshot {
+            snapshot_id: id.clone(),
+            accounts: outside,
+            public: st.public,
+        }
+        .into()
+    };
+    let what = action.describe();
+    Verdict::Decided(Decision::remediate(
+        format!("{kind} {id} is shared outside the trusted set"),
+        vec![action],
+        Notice {
+            severity: Severity::Critical,
+            title: format!("EC2 {kind} {id} shared outside the account"),
+            details: vec![
+                format!("shared: {}", what.trim_start_matches("stop sharing ")),
+                crate::sweep::WHY.to_string(),
+            ],
+        },
+    ))
 }
 
 pub fn decide(event: &Event, policy: &Policy, facts: &Facts) -> Verdict {

@@ -63,6 +63,7 @@ pub static GUARD: GuardSpec = GuardSpec {
     decide,
     reads_every_call: false,
     max_actions_per_hour: 50,
+    sweeps: &[],
     compiled: OnceLock::new(),
 };
 

@@ -1,0 +1,364 @@
+//! The reconciliation sweep, on the effectful side: list the current state page by page,
+//! decide each resource with the same rules an event goes through
+//! (`trailguard_rules::sweep::decide_state`), act through the same plan runner (dry-run,
+//! exempt tags and the breaker included), and send one report for the whole sweep.
+//!
+//! A run stops before the invocation's deadline (keeping [`MARGIN`] to finish a batch,
+//! notify and save) or after `TRAILGUARD_SWEEP_MAX_RESOURCES` resources, checking every
+//! [`BATCH`] resources, and leaves a checkpoint in the ledger table
+//! (`sweep#<guard>#<account>#<region>`: the kind, the page's token and how far into the page)
+//! where the next scheduled run continues.
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use trailguard_rules::render;
+use trailguard_rules::report::Timing;
+use trailguard_rules::sweep::{self, Checkpoint, Finding, State, StateKind, SweepReport};
+use trailguard_rules::{Decision, Facts, Kind, Report, Verdict};
+
+use crate::error::{HandlerError, PortError};
+use crate::handler::{emit, fetch, Deps, Lazy};
+use crate::ports::{
+    Clients, Connect, Ec2Port, IamPort, LedgerPort, NotifyPort, Page, Target, TrailPort,
+};
+
+/// Time kept back from the deadline when a sweep decides whether to list another page: a
+/// page's actions, the notification and the checkpoint must fit in it.
+pub const MARGIN: Duration = Duration::from_secs(10);
+/// Resources decided between two checks of the budget.
+const BATCH: usize = 100;
+
+/// The account an own-role ARN belongs to (`arn:aws:iam::<account>:role/...`).
+fn account_of(arn: &str) -> Option<String> {
+    arn.split(':')
+        .nth(4)
+        .filter(|a| a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit()))
+        .map(String::from)
+}
+
+async fn list<C: Clients>(
+    c: &C,
+    kind: StateKind,
+    token: Option<String>,
+    honeytokens: &[String],
+) -> Result<Page<State>, PortError> {
+    fn map<T>(p: Page<T>, f: fn(T) -> State) -> Page<State> {
+        Page {
+            items: p.items.into_iter().map(f).collect(),
+            next: p.next,
+        }
+    }
+    Ok(match kind {
+        StateKind::SecurityGroups => map(c.ec2().list_groups(token).await?, State::SecurityGroup),
+        StateKind::NetworkAcls => map(c.ec2().list_acls(token).await?, State::NetworkAcl),
+        StateKind::Images => map(c.ec2().list_image_shares(token).await?, State::Image),
+        StateKind::Snapshots => map(c.ec2().list_snapshot_shares(token).await?, State::Snapshot),
+        // One region's trails and the account's keys of interest fit in one answer.
+        StateKind::Trails => Page {
+            items: c
+                .trail()
+                .list_trails()
+                .await?
+                .into_iter()
+                .map(State::Trail)
+                .collect(),
+            next: None,
+        },
+        StateKind::AccessKeys => Page {
+            items: c
+                .iam()
+                .sweep_keys(honeytokens)
+                .await?
+                .into_iter()
+                .map(State::AccessKey)
+                .collect(),
+            next: None,
+        },
+    })
+}
+
+impl<C: Connect, N: NotifyPort> Deps<C, N> {
+    /// One sweep run. `deadline` is the invocation's (None: no time limit, as in the CLI).
+    pub async fn sweep(&self, deadline: Option<Instant>) -> Result<SweepReport, HandlerError> {
+        let started = Instant::now();
+        let s = &self.settings;
+        let guard = s.guard;
+        let account = s.own_role_arn.as_deref().and_then(account_of);
+        let mut report = SweepReport::new(guard, &s.policy, account.clone(), s.region.clone());
+        let home = self.connect.home();
+        let table = s.ledger_table.as_deref();
+        let key = format!(
+            "sweep#{}#{}#{}",
+            guard.name(),
+            account.as_deref().unwrap_or("self"),
+            s.region.as_deref().unwrap_or("default")
+        );
+        let kinds = guard.0.sweeps;
+
+        let resumed = match table {
+            Some(t) => home
+                .ledger()
+                .checkpoint(t, &key)
+                .await
+                .map_err(HandlerError::Lookup)?,
+            None => None,
+        };
+        // A checkpoint of a kind this guard no longer sweeps is worth nothing.
+        let (first, mut token, mut skip) = resumed
+            .as_ref()
+            .and_then(|c| {
+                Some((
+                    kinds.iter().position(|k| *k == c.kind)?,
+                    c.token.clone(),
+                    c.skip,
+                ))
+            })
+            .unwrap_or_default();
+        report.resumed_from = resumed;
+
+        let mut clients = Lazy {
+            connect: &self.connect,
+            target: Target {
+                account: None,
+                region: None,
+            },
+            clients: Some(Ok(home.clone())),
+        };
+        let mut failure: Option<PortError> = None;
+        let mut looked_at = 0u64;
+        'kinds: for (i, kind) in kinds.iter().copied().enumerate().skip(first) {
+            if i > first {
+                (token, skip) = (None, 0);
+            }
+            loop {
+                let here = |skip| Checkpoint {
+                    kind,
+                    token: token.clone(),
+                    skip,
+                };
+                if let Some(why) = self.out_of_budget(deadline, looked_at) {
+                    report.checkpoint = Some(here(skip));
+                    report.stopped = Some(why);
+                    break 'kinds;
+                }
+                let page = match list(
+                    &*home,
+                    kind,
+                    token.clone(),
+                    &s.policy.honeytoken_access_keys,
+                )
+                .await
+                {
+                    Ok(p) => p,
+                    Err(e) => {
+                        report.stopped = Some(format!("listing {} failed: {e}", kind.name()));
+                        report.checkpoint = Some(here(skip));
+                        failure = Some(e);
+                        break 'kinds;
+                    }
+                };
+                report.pages += 1;
+                // The budget is checked every BATCH resources too: a server may answer more
+                // than a page's worth at once.
+                for (n, state) in page.items.iter().enumerate().skip(skip as usize) {
+                    if n as u64 > skip && (n % BATCH) == 0 {
+                        if let Some(why) = self.out_of_budget(deadline, looked_at) {
+                            report.checkpoint = Some(here(n as u64));
+                            report.stopped = Some(why);
+                            break 'kinds;
+                        }
+                    }
+                    looked_at += 1;
+                    *report.listed.entry(kind).or_default() += 1;
+                    let decision = match self.decide_state(state, account.as_deref(), &*home).await
+                    {
+                        Ok(d) => d,
+                        Err(e) => {
+                            // Looked at again next run; what was fixed stays fixed.
+                            report.stopped =
+                                Some(format!("looking up facts about {} failed: {e}", state.id()));
+                            report.checkpoint = Some(here(n as u64));
+                            failure = Some(e);
+                            break 'kinds;
+                        }
+                    };
+                    if decision.kind == Kind::Ignore {
+                        continue;
+                    }
+                    emit(
+                        &json!({"level": "INFO", "kind": "decision", "function": self.function_name(), "sweep": true, "resource": state.id(), "decision": decision.kind, "reason": decision.reason, "mode": decision.mode, "actions": decision.actions.len()}),
+                    );
+                    let mut r = Report::new(&decision, None);
+                    r.function = Some(self.function_name());
+                    self.run_plan(None, &decision, &mut r, &mut clients).await;
+                    report.add(Finding {
+                        kind,
+                        resource: state.id().to_string(),
+                        report: r,
+                    });
+                }
+                (token, skip) = (page.next, 0);
+                if token.is_none() {
+                    break;
+                }
+            }
+        }
+        report.complete = report.checkpoint.is_none();
+        if let Some(t) = table {
+            // Best effort: without it the next run starts over, which misses nothing.
+            if let Err(e) = home
+                .ledger()
+                .save_checkpoint(t, &key, report.checkpoint.as_ref(), (self.clock)())
+                .await
+            {
+                emit(
+                    &json!({"level": "ERROR", "kind": "checkpoint_failed", "function": self.function_name(), "error": e.to_string()}),
+                );
+            }
+        }
+        emit(
+            &json!({"level": "INFO", "kind": "sweep", "function": self.function_name(), "listed": report.listed, "pages": report.pages, "findings": report.findings.len(), "outcomes": report.outcomes, "complete": report.complete, "stopped": report.stopped}),
+        );
+
+        let critical: Vec<_> = report
+            .critical_failures()
+            .filter_map(|a| a.error.clone())
+            .collect();
+        if !report.findings.is_empty() || failure.is_some() {
+            report.notified = true;
+            let (subject, body) = render::render_sweep(&report);
+            self.notify
+                .publish(&subject, &body, &summary(&report))
+                .await
+                .map_err(HandlerError::Notify)?;
+            for f in report
+                .findings
+                .iter()
+                .filter(|f| f.report.decision == Kind::Remediate)
+            {
+                let detail_type = if f.report.is_dry_run() {
+                    "Remediation Planned"
+                } else {
+                    "Remediation Performed"
+                };
+                self.notify
+                    .put_event(detail_type, &f.report)
+                    .await
+                    .map_err(HandlerError::Notify)?;
+            }
+        }
+        let ms = |d: Duration| (d.as_secs_f64() * 1e6).round() / 1e3;
+        report.timing = Some(Timing {
+            total_ms: ms(started.elapsed()),
+            aws_ms: 0.0,
+            overhead_ms: 0.0,
+        });
+        if let Some(e) = failure {
+            return Err(HandlerError::Lookup(e));
+        }
+        if !critical.is_empty() {
+            let retryable = critical.iter().all(|e| e.kind == "retryable");
+            return Err(HandlerError::Remediation {
+                failed: critical.len(),
+                kind: if retryable { "retryable" } else { "permanent" },
+                summary: critical
+                    .iter()
+                    .map(|e| e.message.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            });
+        }
+        Ok(report)
+    }
+
+    fn function_name(&self) -> &'static str {
+        self.settings.guard.function_name()
+    }
+
+    /// Why this run should look at no further resource, if it should not.
+    fn out_of_budget(&self, deadline: Option<Instant>, looked_at: u64) -> Option<String> {
+        if let Some(max) = self
+            .settings
+            .sweep_max_resources
+            .filter(|m| looked_at >= *m)
+        {
+            return Some(format!(
+                "looked at {max} resource(s), the most TRAILGUARD_SWEEP_MAX_RESOURCES allows"
+            ));
+        }
+        let left = deadline?.saturating_duration_since(Instant::now());
+        (left < MARGIN).then(|| {
+            format!(
+                "{} ms before the invocation's deadline (kept back: {} s)",
+                left.as_millis(),
+                MARGIN.as_secs()
+            )
+        })
+    }
+
+    /// Decide one resource, looking up the facts the rules ask for (as for an event).
+    async fn decide_state(
+        &self,
+        state: &State,
+        account: Option<&str>,
+        home: &C::Clients,
+    ) -> Result<Decision, PortError> {
+        let s = &self.settings;
+        let mut facts = Facts {
+            own_role_arn: s.own_role_arn.clone(),
+            ..Facts::default()
+        };
+        for _ in 0..3 {
+            match sweep::decide_state(s.guard, state, account, &s.policy, &facts) {
+                Verdict::Decided(d) => return Ok(d),
+                Verdict::NeedFacts(requests) => {
+                    for r in &requests {
+                        fetch(home, home, r, &mut facts).await?;
+                    }
+                }
+            }
+        }
+        Err(PortError::Permanent {
+            op: "decide",
+            code: "FactLoop".into(),
+            message: format!("the rules kept asking for facts about {}", state.id()),
+        })
+    }
+}
+
+/// The report whose fields the notification's attributes carry: the sweep's strongest
+/// decision, no event id.
+fn summary(r: &SweepReport) -> Report {
+    let decision = if r
+        .findings
+        .iter()
+        .any(|f| f.report.decision == Kind::Remediate)
+    {
+        Kind::Remediate
+    } else {
+        Kind::Notify
+    };
+    let mut d = Decision::ignore(format!("sweep of {}", r.guard.name()));
+    d.kind = decision;
+    d.guard = Some(r.guard);
+    d.mode = r.mode;
+    let mut report = Report::new(&d, None);
+    report.function = Some(r.function);
+    report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_account_comes_from_the_role_arn() {
+        assert_eq!(
+            account_of("arn:aws:iam::123456789012:role/trailguard-X").as_deref(),
+            Some("123456789012")
+        );
+        assert_eq!(account_of("arn:aws:iam::role/x"), None);
+        assert_eq!(account_of("nonsense"), None);
+    }
+}

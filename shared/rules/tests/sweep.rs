@@ -1,0 +1,247 @@
+//! "What an event would do" and "what the sweep does" cannot disagree: for every sample
+//! whose change leaves a state the sweep lists (a rule opened, an entry added, a trail
+//! stopped, a honeytoken used, an image or snapshot shared), the state is built from the
+//! sample alone and decided by the sweep; its plan must be the event's plan, restricted to
+//! what a state can show (the event's plan may also revoke sessions, tag the user or
+//! summarise activity: facts about the call, not the state).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde_json::{json, Value};
+use trailguard_rules::facts::{GroupRule, World};
+use trailguard_rules::sweep::{self, AclEntry, AclState, KeyState, ShareState, State, TrailState};
+use trailguard_rules::{
+    decide_guard, Decision, Event, Facts, GroupFacts, Guard, Kind, Policy, Verdict,
+};
+
+fn events_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../events")
+}
+
+fn load(name: &str) -> Value {
+    let text = std::fs::read_to_string(events_dir().join(name)).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+/// A list in any of CloudTrail's shapes: an array, `{"items": [...]}`, or one object.
+fn items(v: &Value) -> Vec<&Value> {
+    match v {
+        Value::Array(a) => a.iter().collect(),
+        Value::Object(o) => match o.get("items") {
+            Some(Value::Array(a)) => a.iter().collect(),
+            Some(_) => vec![],
+            None if o.is_empty() => vec![],
+            None => vec![v],
+        },
+        _ => vec![],
+    }
+}
+
+fn text(v: &Value, key: &str) -> Option<String> {
+    match v.get(key)? {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+fn int(v: &Value, key: &str) -> Option<i64> {
+    text(v, key)?.parse().ok()
+}
+
+/// The state the sample's call left behind, as the sweep would list it (tags from the
+/// sample world, like the event's facts).
+fn state_left(guard: &str, detail: &Value, policy: &Policy, world: &World) -> Option<State> {
+    let name = detail["eventName"].as_str()?;
+    let rp = &detail["requestParameters"];
+    let resp = &detail["responseElements"];
+    match (guard, name) {
+        ("security_group", "AuthorizeSecurityGroupIngress" | "AuthorizeSecurityGroupEgress") => {
+            let set = items(resp.get("securityGroupRuleSet")?);
+            let group_id = set.first().and_then(|r| text(r, "groupId"))?;
+            let rules: Option<Vec<GroupRule>> = set
+                .iter()
+                .map(|r| {
+                    serde_json::from_value(json!({
+                        "rule_id": text(r, "securityGroupRuleId")?,
+                        "egress": r["isEgress"].as_bool().unwrap_or(name.ends_with("Egress")),
+                        "protocol": text(r, "ipProtocol")?,
+                        "from_port": int(r, "fromPort"),
+                        "to_port": int(r, "toPort"),
+                        "cidr_ipv4": text(r, "cidrIpv4"),
+                        "cidr_ipv6": text(r, "cidrIpv6"),
+                        "prefix_list_id": text(r, "prefixListId"),
+                    }))
+                    .ok()
+                })
+                .collect();
+            let tags = world
+                .security_groups
+                .iter()
+                .find(|g| g.group_id == group_id)
+                .map(|g| g.tags.clone())
+                .unwrap_or_default();
+            Some(State::SecurityGroup(GroupFacts {
+                group_id,
+                group_name: None,
+                tags,
+                rules: rules?,
+            }))
+        }
+        ("network_acl", "CreateNetworkAclEntry" | "ReplaceNetworkAclEntry") => {
+            let id = text(rp, "networkAclId")?;
+            let ports = &rp["portRange"];
+            Some(State::NetworkAcl(AclState {
+                tags: world.network_acls.get(&id).cloned().unwrap_or_default(),
+                network_acl_id: id,
+                is_default: false,
+                entries: vec![AclEntry {
+                    rule_number: int(rp, "ruleNumber")?,
+                    egress: rp["egress"].as_bool().unwrap_or(false),
+                    allow: text(rp, "ruleAction")?.eq_ignore_ascii_case("allow"),
+                    protocol: text(rp, "aclProtocol").or_else(|| text(rp, "protocol"))?,
+                    from_port: int(ports, "from"),
+                    to_port: int(ports, "to"),
+                    cidr: text(rp, "cidrBlock").or_else(|| text(rp, "ipv6CidrBlock")),
+                }],
+            }))
+        }
+        ("cloudtrail", "StopLogging") => Some(State::Trail(TrailState {
+            trail: text(rp, "name")?,
+            is_logging: false,
+            log_file_validation: true,
+            tags: Default::default(),
+        })),
+        ("access_key", _) => {
+            let key = detail["userIdentity"]["accessKeyId"].as_str()?;
+            policy
+                .honeytoken_access_keys
+                .iter()
+                .any(|k| k == key)
+                .then(|| {
+                    State::AccessKey(KeyState {
+                        access_key_id: key.into(),
+                        user_name: detail["userIdentity"]["userName"]
+                            .as_str()
+                            .unwrap_or("honeytoken")
+                            .into(),
+                        active: true,
+                        quarantined_by: None,
+                    })
+                })
+        }
+        ("resource_sharing", "ModifyImageAttribute" | "ModifySnapshotAttribute") => {
+            let image = name == "ModifyImageAttribute";
+            let (id_key, attr) = if image {
+                ("imageId", "launchPermission")
+            } else {
+                ("snapshotId", "createVolumePermission")
+            };
+            let added = items(rp.get(attr)?.get("add")?);
+            Some({
+                let st = ShareState {
+                    id: text(rp, id_key)?,
+                    accounts: added.iter().filter_map(|a| text(a, "userId")).collect(),
+                    public: added
+                        .iter()
+                        .any(|a| text(a, "group").as_deref() == Some("all")),
+                    organizations: added
+                        .iter()
+                        .filter_map(|a| {
+                            text(a, "organizationArn").or_else(|| text(a, "organizationalUnitArn"))
+                        })
+                        .collect(),
+                    tags: Default::default(),
+                };
+                if image {
+                    State::Image(st)
+                } else {
+                    State::Snapshot(st)
+                }
+            })
+        }
+        _ => None,
+    }
+}
+
+fn decide_with(world: &World, mut f: impl FnMut(&Facts) -> Verdict) -> Decision {
+    let mut facts = Facts::default();
+    for _ in 0..3 {
+        match f(&facts) {
+            Verdict::Decided(d) => return d,
+            Verdict::NeedFacts(rs) => rs.iter().for_each(|r| world.answer(r, &mut facts)),
+        }
+    }
+    panic!("kept asking for facts")
+}
+
+/// What a state can show: the changes to the resource itself, as JSON.
+fn state_changes(d: &Decision) -> Vec<Value> {
+    const STATE_ACTIONS: [&str; 6] = [
+        "revoke_security_group_rules",
+        "delete_network_acl_entry",
+        "start_logging",
+        "deactivate_access_key",
+        "unshare_image",
+        "unshare_snapshot",
+    ];
+    let mut v: Vec<Value> = d
+        .actions
+        .iter()
+        .filter(|a| STATE_ACTIONS.contains(&a.type_name()))
+        .map(|a| serde_json::to_value(a).unwrap())
+        .collect();
+    v.sort_by_key(|a| a.to_string());
+    v
+}
+
+#[test]
+fn a_sweep_plans_what_the_event_planned() {
+    let manifest: BTreeMap<String, Value> =
+        serde_json::from_value(load("meta/manifest.json")).unwrap();
+    let policy = Policy::from_json(&load("meta/policy.json").to_string()).unwrap();
+    let world: World = serde_json::from_value(load("meta/world.json")).unwrap();
+    let mut compared = BTreeMap::<&str, usize>::new();
+    for (fixture, expected) in &manifest {
+        let raw = load(fixture);
+        let event = Event::parse(&raw).unwrap();
+        for function in expected["routes_to"].as_array().into_iter().flatten() {
+            let guard = Guard::from_function_name(function.as_str().unwrap()).unwrap();
+            if guard.spec().sweeps.is_empty() || event.is_scheduled() {
+                continue;
+            }
+            let by_event = decide_with(&world, |f| decide_guard(guard, &event, &policy, f));
+            // Only a change that was made is left in the state (not one refused, ignored as
+            // our own, or exempt by who made it).
+            if by_event.kind != Kind::Remediate {
+                continue;
+            }
+            let Some(state) = state_left(guard.name(), &raw["detail"], &policy, &world) else {
+                continue;
+            };
+            let account = raw["account"].as_str();
+            let by_sweep = decide_with(&world, |f| {
+                sweep::decide_state(guard, &state, account, &policy, f)
+            });
+            assert_eq!(
+                state_changes(&by_sweep),
+                state_changes(&by_event),
+                "{fixture}: the sweep ({}) and the event ({}) disagree",
+                by_sweep.reason,
+                by_event.reason
+            );
+            assert_eq!(by_sweep.mode, by_event.mode, "{fixture}");
+            *compared.entry(guard.name()).or_default() += 1;
+        }
+    }
+    // Every sweeping guard is compared on several samples.
+    for g in Guard::all().filter(|g| !g.spec().sweeps.is_empty()) {
+        assert!(
+            compared.get(g.name()).copied().unwrap_or(0) >= 1,
+            "no sample compared for {}: {compared:?}",
+            g.name()
+        );
+    }
+    eprintln!("compared: {compared:?}");
+}
