@@ -17,6 +17,24 @@ use crate::error::{classify, code_of};
 use crate::ports::{Change, Ec2Port, Page, PortResult};
 use trailguard_rules::ops::{self, Op};
 
+/// A listing's next-page token (an empty one means the end, as a missing one does).
+fn next_token(t: Option<&str>) -> Option<String> {
+    t.filter(|t| !t.is_empty()).map(String::from)
+}
+
+/// Who a launch or create-volume permission list shares with: the accounts, and whether
+/// the group `all` (everyone) is among them.
+fn shared_with<'a>(
+    perms: impl Iterator<Item = (Option<&'a str>, Option<&'a PermissionGroup>)>,
+) -> (Vec<String>, bool) {
+    let (mut accounts, mut public) = (Vec::new(), false);
+    for (user, group) in perms {
+        accounts.extend(user.map(String::from));
+        public |= group == Some(&PermissionGroup::All);
+    }
+    (accounts, public)
+}
+
 /// Codes that mean "the thing to remove is already gone".
 const GONE: &[&str] = &[
     "InvalidPermission.NotFound",
@@ -452,7 +470,7 @@ impl Ec2Port for Client {
                         rules.entry(g.to_string()).or_default().push(rule);
                     }
                 }
-                next = out.next_token().filter(|t| !t.is_empty()).map(String::from);
+                next = next_token(out.next_token());
                 if next.is_none() {
                     break;
                 }
@@ -463,10 +481,7 @@ impl Ec2Port for Client {
         }
         Ok(Page {
             items: groups,
-            next: page
-                .next_token()
-                .filter(|t| !t.is_empty())
-                .map(String::from),
+            next: next_token(page.next_token()),
         })
     }
 
@@ -502,10 +517,7 @@ impl Ec2Port for Client {
             .collect();
         Ok(Page {
             items,
-            next: page
-                .next_token()
-                .filter(|t| !t.is_empty())
-                .map(String::from),
+            next: next_token(page.next_token()),
         })
     }
 
@@ -534,15 +546,11 @@ impl Ec2Port for Client {
                 Err(e) => return Err(classify(&ops::DESCRIBE_IMAGE_ATTRIBUTE, e)),
             };
             let perms = attr.launch_permissions();
+            let (accounts, public) = shared_with(perms.iter().map(|p| (p.user_id(), p.group())));
             items.push(ShareState {
                 id: id.to_string(),
-                accounts: perms
-                    .iter()
-                    .filter_map(|p| p.user_id().map(String::from))
-                    .collect(),
-                public: perms
-                    .iter()
-                    .any(|p| p.group() == Some(&PermissionGroup::All)),
+                accounts,
+                public,
                 organizations: perms
                     .iter()
                     .filter_map(|p| {
@@ -556,10 +564,7 @@ impl Ec2Port for Client {
         }
         Ok(Page {
             items,
-            next: page
-                .next_token()
-                .filter(|t| !t.is_empty())
-                .map(String::from),
+            next: next_token(page.next_token()),
         })
     }
 
@@ -589,25 +594,18 @@ impl Ec2Port for Client {
                 Err(e) => return Err(classify(&ops::DESCRIBE_SNAPSHOT_ATTRIBUTE, e)),
             };
             let perms = attr.create_volume_permissions();
+            let (accounts, public) = shared_with(perms.iter().map(|p| (p.user_id(), p.group())));
             items.push(ShareState {
                 id: id.to_string(),
-                accounts: perms
-                    .iter()
-                    .filter_map(|p| p.user_id().map(String::from))
-                    .collect(),
-                public: perms
-                    .iter()
-                    .any(|p| p.group() == Some(&PermissionGroup::All)),
+                accounts,
+                public,
                 organizations: vec![],
                 tags: tags_of(snap.tags()),
             });
         }
         Ok(Page {
             items,
-            next: page
-                .next_token()
-                .filter(|t| !t.is_empty())
-                .map(String::from),
+            next: next_token(page.next_token()),
         })
     }
 

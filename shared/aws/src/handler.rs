@@ -231,19 +231,10 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
             aws_ms: ms(aws),
             overhead_ms: ms(total.saturating_sub(aws)),
         });
-        if !failures.is_empty() {
-            let retryable = failures.iter().all(|e| e.kind == "retryable");
-            return Err(HandlerError::Remediation {
-                failed: failures.len(),
-                kind: if retryable { "retryable" } else { "permanent" },
-                summary: failures
-                    .iter()
-                    .map(|e| e.message.as_str())
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            });
+        match remediation_error(&failures) {
+            Some(e) => Err(e),
+            None => Ok(report),
         }
-        Ok(report)
     }
 
     /// Carry out a decision's plan (or only plan it, in dry-run), recording each outcome in
@@ -528,6 +519,24 @@ fn delivery_id() -> String {
         std::process::id(),
         N.fetch_add(1, Ordering::Relaxed)
     )
+}
+
+/// The invocation's error when critical actions failed: retryable only if every failure is
+/// (a permanent one will not go away by delivering the event again).
+pub(crate) fn remediation_error(failures: &[ErrorReport]) -> Option<HandlerError> {
+    if failures.is_empty() {
+        return None;
+    }
+    let retryable = failures.iter().all(|e| e.kind == "retryable");
+    Some(HandlerError::Remediation {
+        failed: failures.len(),
+        kind: if retryable { "retryable" } else { "permanent" },
+        summary: failures
+            .iter()
+            .map(|e| e.message.as_str())
+            .collect::<Vec<_>>()
+            .join("; "),
+    })
 }
 
 /// One JSON log line on stdout (CloudWatch Logs keeps it as is).

@@ -18,7 +18,7 @@ use trailguard_rules::sweep::{self, Checkpoint, Finding, State, StateKind, Sweep
 use trailguard_rules::{Decision, Facts, Kind, Report, Verdict};
 
 use crate::error::{HandlerError, PortError};
-use crate::handler::{emit, fetch, Deps, Lazy};
+use crate::handler::{emit, fetch, remediation_error, Deps, Lazy};
 use crate::ports::{
     Clients, Connect, Ec2Port, IamPort, LedgerPort, NotifyPort, Page, Target, TrailPort,
 };
@@ -257,19 +257,10 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
         if let Some(e) = failure {
             return Err(HandlerError::Lookup(e));
         }
-        if !critical.is_empty() {
-            let retryable = critical.iter().all(|e| e.kind == "retryable");
-            return Err(HandlerError::Remediation {
-                failed: critical.len(),
-                kind: if retryable { "retryable" } else { "permanent" },
-                summary: critical
-                    .iter()
-                    .map(|e| e.message.as_str())
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            });
+        match remediation_error(&critical) {
+            Some(e) => Err(e),
+            None => Ok(report),
         }
-        Ok(report)
     }
 
     fn function_name(&self) -> &'static str {

@@ -3,7 +3,7 @@
 
 mod common;
 
-use aws_sdk_ec2::types::{IpPermission, IpRange, Ipv6Range, ResourceType, Tag, TagSpecification};
+use aws_sdk_ec2::types::{IpPermission, IpRange, Ipv6Range};
 use common::*;
 use serde_json::{json, Value};
 
@@ -15,19 +15,7 @@ struct Group {
 async fn group(sdk: &aws_config::SdkConfig, tags: &[(&str, &str)]) -> Group {
     let ec2 = aws_sdk_ec2::Client::new(sdk);
     let vpc = create_vpc(&ec2, "10.0.0.0/16").await;
-    let mut req = ec2
-        .create_security_group()
-        .group_name(unique("web"))
-        .description("web")
-        .vpc_id(vpc);
-    if !tags.is_empty() {
-        let mut spec = TagSpecification::builder().resource_type(ResourceType::SecurityGroup);
-        for (k, v) in tags {
-            spec = spec.tags(Tag::builder().key(*k).value(*v).build());
-        }
-        req = req.tag_specifications(spec.build());
-    }
-    let id = req.send().await.unwrap().group_id().unwrap().to_string();
+    let id = create_group(&ec2, &vpc, &unique("web"), tags).await;
     Group { id, ec2 }
 }
 

@@ -8,7 +8,7 @@
 mod common;
 
 use aws_config::Region;
-use aws_sdk_ec2::types::{IpPermission, IpRange, ResourceType, Tag, TagSpecification};
+use aws_sdk_ec2::types::{IpPermission, IpRange};
 use common::*;
 use trailguard_aws::attempts::counted;
 use trailguard_rules::sweep::StateKind;
@@ -26,21 +26,7 @@ fn in_region(mut d: Ec2Deps, region: &str) -> Ec2Deps {
     d
 }
 
-async fn group(ec2: &aws_sdk_ec2::Client, vpc: &str, name: &str, tags: &[(&str, &str)]) -> String {
-    let mut req = ec2
-        .create_security_group()
-        .group_name(name)
-        .description("sweep test")
-        .vpc_id(vpc);
-    if !tags.is_empty() {
-        let mut spec = TagSpecification::builder().resource_type(ResourceType::SecurityGroup);
-        for (k, v) in tags {
-            spec = spec.tags(Tag::builder().key(*k).value(*v).build());
-        }
-        req = req.tag_specifications(spec.build());
-    }
-    req.send().await.unwrap().group_id().unwrap().to_string()
-}
+use common::create_group as group;
 
 async fn open(ec2: &aws_sdk_ec2::Client, group_id: &str, port: i32, cidr: &str) {
     ec2.authorize_security_group_ingress()

@@ -27,12 +27,17 @@ pub fn render(report: &Report) -> (String, String) {
         &serde_json::to_value(report).unwrap_or_default(),
     ));
     b.push('\n');
-    // The "[trailguard] TAG: " prefix is ours; the title after it is made inert.
-    let subject = match subject.split_once(": ") {
-        Some((prefix, title)) => format!("{prefix}: {}", defang(title).replace('\n', " ")),
-        None => defang(&subject).replace('\n', " "),
-    };
+    let subject = inert_subject(&subject);
     (subject, b)
+}
+
+/// The subject made inert: the "[trailguard] TAG: " prefix is ours, the title after it
+/// comes from events.
+fn inert_subject(subject: &str) -> String {
+    match subject.split_once(": ") {
+        Some((prefix, title)) => format!("{prefix}: {}", defang(title).replace('\n', " ")),
+        None => defang(subject).replace('\n', " "),
+    }
 }
 
 /// Text with nothing a mail or chat client would turn into a link, a mention or formatting:
@@ -329,10 +334,7 @@ pub fn render_sweep(r: &SweepReport) -> (String, String) {
     body.push_str("\n--- report (JSON) ---\n");
     body.push_str(&inert_json(&serde_json::to_value(r).unwrap_or_default()));
     body.push('\n');
-    let subject = match subject.split_once(": ") {
-        Some((prefix, title)) => format!("{prefix}: {}", defang(title).replace('\n', " ")),
-        None => defang(&subject).replace('\n', " "),
-    };
+    let subject = inert_subject(&subject);
     (subject, body)
 }
 

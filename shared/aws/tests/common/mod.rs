@@ -226,6 +226,29 @@ pub fn moto_api(method: &str, path: &str) -> String {
     raw_http(method, path, &[]).1
 }
 
+/// A security group in `vpc` with the given tags: its id.
+pub async fn create_group(
+    ec2: &aws_sdk_ec2::Client,
+    vpc: &str,
+    name: &str,
+    tags: &[(&str, &str)],
+) -> String {
+    use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
+    let mut req = ec2
+        .create_security_group()
+        .group_name(name)
+        .description(name)
+        .vpc_id(vpc);
+    if !tags.is_empty() {
+        let mut spec = TagSpecification::builder().resource_type(ResourceType::SecurityGroup);
+        for (k, v) in tags {
+            spec = spec.tags(Tag::builder().key(*k).value(*v).build());
+        }
+        req = req.tag_specifications(spec.build());
+    }
+    req.send().await.unwrap().group_id().unwrap().to_string()
+}
+
 pub async fn create_vpc(ec2: &aws_sdk_ec2::Client, cidr: &str) -> String {
     let out = ec2.create_vpc().cidr_block(cidr).send().await.unwrap();
     out.vpc().unwrap().vpc_id().unwrap().to_string()
