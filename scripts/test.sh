@@ -94,6 +94,8 @@ target/debug/trailguard decide --policy events/meta/policy.json events/*.json >"
 echo "ok   $(wc -l <"$TG_LOGDIR/decide.jsonl") decisions"
 
 step "faults and storms through the real binaries (Runtime API + fault-injecting proxy + moto)"
+# `cargo test` builds the binaries only of packages with integration tests: build them all.
+tg_run "cargo build --bins" cargo build --workspace --bins $TG_CARGO_QUIET
 tg_start_proxy "$MOTO_VENV"
 if ! "$MOTO_VENV/bin/python" scripts/reliability.py target/debug "$PROXY_URL" "$TG_LOGDIR/reliability.json" >"$TG_LOGDIR/reliability.log" 2>&1; then
   tg_stop_pid "$PROXY_PID"; cat "$TG_LOGDIR/reliability.log"; tg_die "the fault and storm checks failed"
