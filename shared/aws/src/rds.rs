@@ -19,50 +19,59 @@ impl RdsPort for Client {
         values: &[String],
     ) -> PortResult<Change> {
         // Look first: only values still there are removed, and none left is already done.
-        let present: Vec<String> = if cluster {
-            match self
-                .describe_db_cluster_snapshot_attributes()
+        let present = if cluster {
+            self.describe_db_cluster_snapshot_attributes()
                 .db_cluster_snapshot_identifier(snapshot)
                 .send()
                 .await
-            {
-                Ok(o) => o
-                    .db_cluster_snapshot_attributes_result()
-                    .map(|r| r.db_cluster_snapshot_attributes())
-                    .unwrap_or_default()
-                    .iter()
-                    .filter(|a| a.attribute_name() == Some("restore"))
-                    .flat_map(|a| a.attribute_values().iter().cloned())
-                    .collect(),
-                Err(e) if gone(code_of(&e)) => {
-                    return Ok(Change::AlreadyDone(format!(
-                        "snapshot {snapshot} no longer exists"
-                    )))
-                }
-                Err(e) => return Err(classify(&ops::DESCRIBE_DB_CLUSTER_SNAPSHOT_ATTRIBUTES, e)),
-            }
+                .map(|o| {
+                    let attrs = o
+                        .db_cluster_snapshot_attributes_result()
+                        .map(|r| r.db_cluster_snapshot_attributes())
+                        .unwrap_or_default();
+                    restore_values(
+                        attrs
+                            .iter()
+                            .map(|a| (a.attribute_name(), a.attribute_values())),
+                    )
+                })
+                .map_err(|e| {
+                    (
+                        code_of(&e),
+                        classify(&ops::DESCRIBE_DB_CLUSTER_SNAPSHOT_ATTRIBUTES, e),
+                    )
+                })
         } else {
-            match self
-                .describe_db_snapshot_attributes()
+            self.describe_db_snapshot_attributes()
                 .db_snapshot_identifier(snapshot)
                 .send()
                 .await
-            {
-                Ok(o) => o
-                    .db_snapshot_attributes_result()
-                    .map(|r| r.db_snapshot_attributes())
-                    .unwrap_or_default()
-                    .iter()
-                    .filter(|a| a.attribute_name() == Some("restore"))
-                    .flat_map(|a| a.attribute_values().iter().cloned())
-                    .collect(),
-                Err(e) if gone(code_of(&e)) => {
-                    return Ok(Change::AlreadyDone(format!(
-                        "snapshot {snapshot} no longer exists"
-                    )))
-                }
-                Err(e) => return Err(classify(&ops::DESCRIBE_DB_SNAPSHOT_ATTRIBUTES, e)),
+                .map(|o| {
+                    let attrs = o
+                        .db_snapshot_attributes_result()
+                        .map(|r| r.db_snapshot_attributes())
+                        .unwrap_or_default();
+                    restore_values(
+                        attrs
+                            .iter()
+                            .map(|a| (a.attribute_name(), a.attribute_values())),
+                    )
+                })
+                .map_err(|e| {
+                    (
+                        code_of(&e),
+                        classify(&ops::DESCRIBE_DB_SNAPSHOT_ATTRIBUTES, e),
+                    )
+                })
+        };
+        let present = match present {
+            Ok(p) => p,
+            Err((code, _)) if gone(code.clone()) => {
+                return Ok(Change::AlreadyDone(format!(
+                    "snapshot {snapshot} no longer exists"
+                )))
             }
+            Err((_, e)) => return Err(e),
         };
         let remove: Vec<String> = values
             .iter()
@@ -93,4 +102,12 @@ impl RdsPort for Client {
         }
         Ok(Change::Done)
     }
+}
+
+/// Who a snapshot's `restore` attribute names (account ids, or `all`).
+fn restore_values<'a>(attrs: impl Iterator<Item = (Option<&'a str>, &'a [String])>) -> Vec<String> {
+    attrs
+        .filter(|(name, _)| *name == Some("restore"))
+        .flat_map(|(_, values)| values.iter().cloned())
+        .collect()
 }

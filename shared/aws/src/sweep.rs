@@ -82,6 +82,8 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
     /// One sweep run. `deadline` is the invocation's (None: no time limit, as in the CLI).
     pub async fn sweep(&self, deadline: Option<Instant>) -> Result<SweepReport, HandlerError> {
         let started = Instant::now();
+        // Time spent waiting on AWS (listing, lookups, actions, notifying), for the report.
+        let mut aws = Duration::ZERO;
         let s = &self.settings;
         let guard = s.guard;
         let account = s.own_role_arn.as_deref().and_then(account_of);
@@ -142,14 +144,16 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
                     report.stopped = Some(why);
                     break 'kinds;
                 }
-                let page = match list(
+                let t = Instant::now();
+                let listed = list(
                     &*home,
                     kind,
                     token.clone(),
                     &s.policy.honeytoken_access_keys,
                 )
-                .await
-                {
+                .await;
+                aws += t.elapsed();
+                let page = match listed {
                     Ok(p) => p,
                     Err(e) => {
                         report.stopped = Some(format!("listing {} failed: {e}", kind.name()));
@@ -171,8 +175,10 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
                     }
                     looked_at += 1;
                     *report.listed.entry(kind).or_default() += 1;
-                    let decision = match self.decide_state(state, account.as_deref(), &*home).await
-                    {
+                    let t = Instant::now();
+                    let decided = self.decide_state(state, account.as_deref(), &*home).await;
+                    aws += t.elapsed();
+                    let decision = match decided {
                         Ok(d) => d,
                         Err(e) => {
                             // Looked at again next run; what was fixed stays fixed.
@@ -191,7 +197,7 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
                     );
                     let mut r = Report::new(&decision, None);
                     r.function = Some(self.function_name());
-                    self.run_plan(None, &decision, &mut r, &mut clients).await;
+                    aws += self.run_plan(None, &decision, &mut r, &mut clients).await;
                     report.add(Finding {
                         kind,
                         resource: state.id().to_string(),
@@ -226,6 +232,7 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
             .filter_map(|a| a.error.clone())
             .collect();
         if !report.findings.is_empty() || failure.is_some() {
+            let t = Instant::now();
             report.notified = true;
             let (subject, body) = render::render_sweep(&report);
             self.notify
@@ -247,12 +254,14 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
                     .await
                     .map_err(HandlerError::Notify)?;
             }
+            aws += t.elapsed();
         }
         let ms = |d: Duration| (d.as_secs_f64() * 1e6).round() / 1e3;
+        let total = started.elapsed();
         report.timing = Some(Timing {
-            total_ms: ms(started.elapsed()),
-            aws_ms: 0.0,
-            overhead_ms: 0.0,
+            total_ms: ms(total),
+            aws_ms: ms(aws),
+            overhead_ms: ms(total.saturating_sub(aws)),
         });
         if let Some(e) = failure {
             return Err(HandlerError::Lookup(e));

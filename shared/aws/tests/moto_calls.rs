@@ -48,17 +48,7 @@ async fn one_ec2_call_to_revert_and_one_iam_mutation_per_key() {
     // Set up outside the recording.
     let ec2 = aws_sdk_ec2::Client::new(&sdk);
     let vpc = create_vpc(&ec2, "10.2.0.0/16").await;
-    let gid = ec2
-        .create_security_group()
-        .group_name(unique("count"))
-        .description("c")
-        .vpc_id(vpc)
-        .send()
-        .await
-        .unwrap()
-        .group_id()
-        .unwrap()
-        .to_string();
+    let gid = create_group(&ec2, &vpc, &unique("count"), &[]).await;
     let out = ec2
         .authorize_security_group_ingress()
         .group_id(&gid)

@@ -52,17 +52,7 @@ async fn a_control_finding_revokes_exactly_the_rule_that_violates_the_policy() {
     let sdk = sdk().await;
     let ec2 = aws_sdk_ec2::Client::new(&sdk);
     let vpc = create_vpc(&ec2, "10.3.0.0/16").await;
-    let group = ec2
-        .create_security_group()
-        .group_name(unique("finding"))
-        .description("f")
-        .vpc_id(vpc)
-        .send()
-        .await
-        .unwrap()
-        .group_id()
-        .unwrap()
-        .to_string();
+    let group = create_group(&ec2, &vpc, &unique("finding"), &[]).await;
     ec2.authorize_security_group_ingress()
         .group_id(&group)
         .ip_permissions(tcp(22, "0.0.0.0/0"))

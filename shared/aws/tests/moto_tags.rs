@@ -70,17 +70,7 @@ async fn exemptions_come_off_and_protections_come_back_unless_a_tag_admin_did_it
     let sdk = sdk().await;
     let ec2 = aws_sdk_ec2::Client::new(&sdk);
     let vpc = create_vpc(&ec2, "10.9.0.0/16").await;
-    let group = ec2
-        .create_security_group()
-        .group_name(unique("web"))
-        .description("web")
-        .vpc_id(vpc)
-        .send()
-        .await
-        .unwrap()
-        .group_id()
-        .unwrap()
-        .to_string();
+    let group = create_group(&ec2, &vpc, &unique("web"), &[]).await;
     tag(&ec2, &group, "Name", "web").await;
     let deps = deps_with(
         &sdk,

@@ -41,15 +41,12 @@ impl Fake {
     /// A page of the listed state of one kind, two at a time (`token`: the index).
     fn page<T>(
         &self,
-        op: &str,
+        op: &'static str,
         token: Option<String>,
         pick: fn(&State) -> Option<T>,
     ) -> PortResult<Page<T>> {
         self.record(format!("{op}({})", token.clone().unwrap_or_default()));
-        if let Some(e) = self.failure(match op {
-            "ListGroups" => "ListGroups",
-            _ => "List",
-        }) {
+        if let Some(e) = self.failure(op) {
             return Err(e);
         }
         let all: Vec<T> = self.state.lock().unwrap().iter().filter_map(pick).collect();
