@@ -33,6 +33,7 @@ PARAMS = {
     "AWS::Region": "us-east-1",
     "AWS::StackName": "trailguard",
     "EventBusName": "default",
+    "MemberRoleName": "trailguard-member",
     "HoneytokenAccessKeyIds": ["AKIA5HONEYTOKEN00001"],
     "TrustedNetworks": ["198.51.100.0/24", "10.0.0.0/8"],
 }
@@ -162,12 +163,38 @@ def own_role_clause(pattern):
     return {**pattern, "detail": detail}, clause
 
 
+def own_role_clause_problem(clause, own_role):
+    """What is wrong with a rule's own-role clause: it must let through every caller but
+    sessions of the function's own role (`own_role`, as resolved) and of the member role in
+    any account (a central deployment's changes in member accounts), or None."""
+    want = [
+        {"userIdentity": {"type": [{"anything-but": "AssumedRole"}]}},
+        {"userIdentity": {"arn": [{"anything-but": {"wildcard": sorted([
+            f"arn:aws:sts::{ACCOUNT}:assumed-role/{own_role}/*",
+            f"arn:aws:sts::*:assumed-role/{PARAMS['MemberRoleName']}/*",
+        ])}}]}},
+    ]
+    have = json.loads(json.dumps(clause))
+    for branch in have or []:
+        for item in branch.get("userIdentity", {}).get("arn", []):
+            if isinstance(item, dict) and isinstance(item.get("anything-but", {}).get("wildcard"), list):
+                item["anything-but"]["wildcard"] = sorted(item["anything-but"]["wildcard"])
+    if have != want:
+        return f"the own-role clause must leave out exactly the function's role and the member role:\n     template: {json.dumps(have)}\n     expected: {json.dumps(want)}"
+    return None
+
+
 BUSES = {"EventBusName": "main", "ManualTriggerBus": "manual_trigger"}
 
 
 def bus_of(props):
     """Which bus a rule is on: the template refers to it by parameter or resource."""
     ref = props.get("EventBusName")
+    # Rules on the main bus listen on the central bus in a central deployment.
+    if isinstance(ref, Tagged) and ref.tag == "If":
+        cond, central, plain = ref.value
+        if cond == "Central" and getattr(central, "value", None) == "CentralEventBus":
+            ref = plain
     name = None
     if isinstance(ref, Tagged) and ref.tag == "Ref":
         name = ref.value
@@ -197,6 +224,93 @@ def template_rules(template):
                     p = res["Properties"]
                     rules.setdefault(functions[target], []).append((lid, resolve(p["EventPattern"], resources), p.get("State", "ENABLED"), res.get("Condition"), bus_of(p)))
     return functions, rules
+
+
+def check_central(template_path, template, rules, trailguard, failures):
+    """The central bus accepts only the organization; function roles may assume only the
+    member role, inside the organization; member.yaml is what scripts/member_template.py
+    writes, its role trusts only the central roles (inside the organization) and grants
+    exactly `trailguard iam-actions --member`, and it forwards exactly the central patterns."""
+    resources = template["Resources"]
+    before = len(failures)
+    pol = resources.get("CentralEventBusPolicy", {})
+    st = pol.get("Properties", {}).get("Statement", {})
+    org = st.get("Condition", {}).get("StringEquals", {}).get("aws:PrincipalOrgID")
+    if not (pol.get("Condition") == "Central" and st.get("Effect") == "Allow" and st.get("Action") == "events:PutEvents"
+            and isinstance(org, Tagged) and org.value == "OrganizationId" and set(st.get("Condition", {})) == {"StringEquals"}):
+        failures.append("the central bus's policy must allow events:PutEvents only on aws:PrincipalOrgID = OrganizationId")
+    for lid, res in resources.items():
+        if res["Type"] != "AWS::IAM::Role" or not lid.endswith("Role") or "Policies" not in res["Properties"]:
+            continue
+        stmts = res["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+        central = [s for s in stmts if isinstance(s, Tagged) and s.tag == "If" and s.value[0] == "Central"]
+        plain = [s for s in stmts if isinstance(s, dict)]
+        if any("sts:" in json.dumps(s.get("Action")) for s in plain):
+            failures.append(f"{lid}: sts actions outside the Central condition")
+        if len(central) != 1:
+            failures.append(f"{lid}: needs exactly one statement under Central (sts:AssumeRole on the member role)")
+            continue
+        s = central[0].value[1]
+        res_arn = s.get("Resource")
+        ok = (s.get("Action") == "sts:AssumeRole" and isinstance(res_arn, Tagged)
+              and res_arn.value == "arn:${AWS::Partition}:iam::*:role/${MemberRoleName}"
+              and getattr(s.get("Condition", {}).get("StringEquals", {}).get("aws:ResourceOrgID"), "value", None) == "OrganizationId")
+        if not ok:
+            failures.append(f"{lid}: under Central it may sts:AssumeRole only the member role, in the organization")
+
+    member_path = os.path.join(os.path.dirname(os.path.abspath(template_path)), "member.yaml")
+    here = os.path.dirname(os.path.abspath(__file__))
+    generated = subprocess.check_output([sys.executable, os.path.join(here, "member_template.py"), template_path, trailguard], text=True)
+    with open(member_path) as f:
+        text = f.read()
+    if text.rstrip("\n") != generated.rstrip("\n"):
+        failures.append("member.yaml is not what scripts/member_template.py writes from template.yaml: regenerate it")
+    member = yaml.safe_load(text)
+    mres = member["Resources"]
+    role = mres["MemberRole"]["Properties"]
+    trust = role["AssumeRolePolicyDocument"]["Statement"]
+    ok = (len(trust) == 1 and trust[0]["Action"] == "sts:AssumeRole"
+          and getattr(trust[0]["Principal"].get("AWS"), "value", None) == "CentralRoleArns"
+          and getattr(trust[0]["Condition"]["StringEquals"].get("aws:PrincipalOrgID"), "value", None) == "OrganizationId")
+    if not ok:
+        failures.append("member.yaml: the member role must trust only CentralRoleArns, inside OrganizationId")
+    granted = set()
+    for s in mres["MemberRolePolicy"]["Properties"]["PolicyDocument"]["Statement"]:
+        granted.update([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+    declared = set(json.loads(subprocess.check_output([trailguard, "iam-actions", "--member"])))
+    union = set()
+    for binary in {b for b in rules}:
+        union |= set(json.loads(subprocess.check_output([trailguard, "iam-actions", binary])))
+    if granted != declared:
+        failures.append(f"member.yaml: the member role grants {sorted(granted - declared)} no function calls in a member account, and lacks {sorted(declared - granted)}")
+    elif not declared <= union:
+        failures.append(f"member.yaml: the member role grants {sorted(declared - union)}, which no function role has")
+    else:
+        print(f"ok   least privilege: the member role grants exactly the {len(declared)} actions the functions call in member accounts")
+    # Forwarding: the central main-bus rules' patterns, State and condition, each forwarded.
+    forwards = []
+    for lid, r in mres.items():
+        if r["Type"] == "AWS::Events::Rule":
+            p = r["Properties"]
+            pattern, clause = own_role_clause(resolve(p["EventPattern"], mres))
+            forwards.append((normal(pattern), p.get("State", "ENABLED"), r.get("Condition"), clause))
+            if p["Targets"][0]["Arn"].value != "CentralEventBusArn" or p.get("EventBusName") != "default":
+                failures.append(f"member.yaml {lid}: must forward from the default bus to CentralEventBusArn")
+            if clause is not None and clause != [
+                {"userIdentity": {"type": [{"anything-but": "AssumedRole"}]}},
+                {"userIdentity": {"arn": [{"anything-but": {"wildcard": [f"arn:aws:sts::*:assumed-role/{PARAMS['MemberRoleName']}/*"]}}]}},
+            ]:
+                failures.append(f"member.yaml {lid}: its own-role clause must leave out the member role's sessions: {clause}")
+    central_rules = [(normal(own_role_clause(pattern)[0]), state, cond, own_role_clause(pattern)[1] is not None)
+                     for rs in rules.values() for _, pattern, state, cond, bus in rs if bus == "main"]
+    for pattern, state, cond, has_clause in central_rules:
+        if not any(f[0] == pattern and f[1] == state and f[2] == cond and (f[3] is not None) == has_clause for f in forwards):
+            failures.append(f"member.yaml forwards no rule with the central pattern {json.dumps(pattern)[:160]} (State {state})")
+    for f in forwards:
+        if not any(f[0] == c[0] and f[1] == c[1] for c in central_rules):
+            failures.append(f"member.yaml forwards a pattern no central rule has: {json.dumps(f[0])[:160]}")
+    if len(failures) == before:
+        print(f"ok   organization: central bus only for the organization, function roles assume only the member role, member.yaml forwards the {len(central_rules)} central rules' patterns ({len(forwards)} distinct)")
 
 
 def main():
@@ -240,8 +354,11 @@ def main():
             want = declared[name]
             if want["excludes_own_role"]:
                 pattern, clause = own_role_clause(pattern)
-                if not clause:
-                    failures.append(f"{binary} {name}: the rule must leave out the function's own role ($or clause)")
+                role_id = next(lid for lid, b in functions.items() if b == binary)
+                own_role = f"trailguard-{resources[role_id]['Properties']['Role'].value.split('.')[0]}-EXAMPLE"
+                problem = own_role_clause_problem(clause, own_role)
+                if problem:
+                    failures.append(f"{binary} {name}: {problem}")
             if normal(pattern) != normal(fill_placeholders(want["pattern"])):
                 failures.append(f"{binary} {name}: pattern differs from the code's:\n     template: {json.dumps(pattern, sort_keys=True)}\n     code:     {json.dumps(fill_placeholders(want['pattern']), sort_keys=True)}")
             if state != want["state"]:
@@ -288,6 +405,9 @@ def main():
         failures.append("the manual-trigger bus's policy must deny events:PutEvents to every principal but ManualTriggerPrincipals")
     else:
         print("ok   manual trigger: only ManualTriggerPrincipals may put on its bus (explicit deny for everyone else)")
+
+    # 2c. Central deployment and member accounts.
+    check_central(template_path, template, rules, trailguard, failures)
 
     # 3. Routing, with a faithful matcher and the read-only delivery rule.
     compiler, engine = EventPatternCompiler(), EventRuleEngine()

@@ -62,20 +62,22 @@ if grep -E '^test .* \.\.\. ignored' "$TG_LOGDIR/cargo-test.log"; then
   tg_die "tests were skipped (listed above)"
 fi
 
-step "template: sam validate --lint"
+step "template: sam validate --lint (template.yaml, member.yaml)"
 (cd "$TG_ROOT" && AWS_DEFAULT_REGION=us-east-1 "$SAM_VENV/bin/sam" validate --lint --template template.yaml)
+(cd "$TG_ROOT" && AWS_DEFAULT_REGION=us-east-1 "$SAM_VENV/bin/sam" validate --lint --template member.yaml)
 
 step "template: translated to CloudFormation (aws-sam-translator), then cfn-lint"
 AWS_DEFAULT_REGION=us-east-1 "$SAM_VENV/bin/python" scripts/translate_sam.py template.yaml "$TG_ROOT/.tmp/template.cfn.json"
-"$SAM_VENV/bin/cfn-lint" "$TG_ROOT/.tmp/template.cfn.json"
-echo "ok   cfn-lint: clean"
+"$SAM_VENV/bin/cfn-lint" "$TG_ROOT/.tmp/template.cfn.json" "$TG_ROOT/member.yaml"
+echo "ok   cfn-lint: clean (template.yaml translated, member.yaml)"
 
 step "template: least privilege, patterns from the code, routing (event-ruler, read-only delivery)"
 "$MOTO_VENV/bin/python" scripts/check_template.py template.yaml events target/debug/trailguard
 
 step "template: checkov (zero failed checks; each remaining finding suppressed next to its resource, with a reason)"
-"$CHECKOV_VENV/bin/checkov" -f template.yaml --framework cloudformation -o json >"$TG_LOGDIR/checkov.json" 2>"$TG_LOGDIR/checkov.err" || true
-"$MOTO_VENV/bin/python" - "$TG_LOGDIR/checkov.json" <<'PY'
+for t in template.yaml member.yaml; do
+"$CHECKOV_VENV/bin/checkov" -f "$t" --framework cloudformation -o json >"$TG_LOGDIR/checkov-$t.json" 2>"$TG_LOGDIR/checkov-$t.err" || true
+"$MOTO_VENV/bin/python" - "$TG_LOGDIR/checkov-$t.json" "$t" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
 d = d if isinstance(d, dict) else d[0]
@@ -85,9 +87,10 @@ for c in failed:
 skipped = d["results"].get("skipped_checks", [])
 if any(not (c.get("check_result", {}).get("suppress_comment") or "").strip() for c in skipped):
     print("FAIL a suppression without a reason"); sys.exit(1)
-print(f"ok   checkov {s['checkov_version']}: {s['passed']} passed, {s['failed']} failed, {s['skipped']} suppressed with reasons")
+print(f"ok   checkov {s['checkov_version']} {sys.argv[2]}: {s['passed']} passed, {s['failed']} failed, {s['skipped']} suppressed with reasons")
 sys.exit(1 if failed or s["parsing_errors"] else 0)
 PY
+done
 
 step "trailguard decide over every sample"
 target/debug/trailguard decide --policy events/meta/policy.json events/*.json >"$TG_LOGDIR/decide.jsonl"

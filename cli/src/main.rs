@@ -31,6 +31,8 @@ const USAGE: &str = "usage:
   trailguard policy check FILE     validate a policy; prints it with defaults filled in
   trailguard policy default        print the default policy
   trailguard iam-actions FUNCTION  the IAM actions a function needs (as template.yaml grants)
+  trailguard iam-actions --member  what the member role grants (member.yaml): every function's
+      actions in the account an event is about
   trailguard sweeps FUNCTION       what the function's reconciliation sweep lists (template.yaml schedules it)
   trailguard patterns FUNCTION     the EventBridge rules a function needs (as template.yaml has)
   trailguard disable-key --access-key-id AKIA... --reason \"...\" [--bus NAME] [--user NAME]
@@ -64,6 +66,12 @@ fn run(args: &[&str]) -> Result<ExitCode, String> {
         }
         ["policy", "default"] => {
             println!("{}", Policy::default().to_json_pretty());
+            Ok(ExitCode::SUCCESS)
+        }
+        ["iam-actions", "--member"] => {
+            let all: std::collections::BTreeSet<&str> =
+                Guard::all().flat_map(|g| g.member_iam_actions()).collect();
+            println!("{}", json!(all));
             Ok(ExitCode::SUCCESS)
         }
         ["iam-actions", function] => {

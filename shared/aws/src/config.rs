@@ -36,6 +36,12 @@ pub struct Settings {
     /// The most resources one sweep run looks at (`TRAILGUARD_SWEEP_MAX_RESOURCES`; None: as
     /// many as the invocation's time allows). Bounds a run's API calls in very large accounts.
     pub sweep_max_resources: Option<u64>,
+    /// The role a central deployment assumes in member accounts (`TRAILGUARD_MEMBER_ROLE_NAME`,
+    /// the templates' MemberRoleName). None: the function acts in its own account only.
+    pub member_role_name: Option<String>,
+    /// The function's own account: from its role ARN, or asked of STS at cold start. Events
+    /// from it need no role.
+    pub own_account: Option<String>,
 }
 
 impl Settings {
@@ -127,6 +133,19 @@ impl Settings {
                 }
             },
         };
+        let member_role_name = non_empty("TRAILGUARD_MEMBER_ROLE_NAME");
+        if let Some(name) = &member_role_name {
+            if let Some(problem) = role_name_problem(name) {
+                return Err(ConfigError::Invalid {
+                    var: "TRAILGUARD_MEMBER_ROLE_NAME",
+                    problem,
+                });
+            }
+            // The member role's sessions make trailguard's changes in member accounts: in
+            // any account, they are trailguard's own and never acted on.
+            policy.own_roles.push(format!("arn:aws:iam::*:role/{name}"));
+        }
+        let own_account = own_role_arn.as_deref().and_then(account_of_arn);
         let topic_arn = non_empty("TRAILGUARD_TOPIC_ARN");
         if let Some(t) = &topic_arn {
             if !t.starts_with("arn:") {
@@ -146,6 +165,8 @@ impl Settings {
             ledger_table: non_empty("TRAILGUARD_LEDGER_TABLE"),
             region: non_empty("AWS_REGION").or_else(|| non_empty("AWS_DEFAULT_REGION")),
             sweep_max_resources,
+            member_role_name,
+            own_account,
         })
     }
 
@@ -186,17 +207,52 @@ pub fn http_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
 }
 
 /// When the template did not pass the role ARN (a `cargo lambda deploy` without it), ask
-/// STS once at cold start: `arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION` names the role.
-pub async fn discover_own_role(sdk: &aws_config::SdkConfig) -> Option<String> {
-    let out = aws_sdk_sts::Client::new(sdk)
+/// STS once at cold start: `arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION` names the role
+/// and the account. A caller that is not a role (a local run with a user's keys) still
+/// tells the account.
+pub async fn discover_own_role(sdk: &aws_config::SdkConfig) -> (Option<String>, Option<String>) {
+    let Ok(out) = aws_sdk_sts::Client::new(sdk)
         .get_caller_identity()
         .send()
         .await
-        .ok()?;
-    let arn = out.arn()?;
-    let f: Vec<&str> = arn.splitn(6, ':').collect();
-    let role = f.get(5)?.strip_prefix("assumed-role/")?.split('/').next()?;
-    Some(format!("arn:{}:iam::{}:role/{role}", f.get(1)?, f.get(4)?))
+    else {
+        return (None, None);
+    };
+    let account = out.account().map(String::from);
+    let role = out.arn().and_then(|arn| {
+        let f: Vec<&str> = arn.splitn(6, ':').collect();
+        let role = f.get(5)?.strip_prefix("assumed-role/")?.split('/').next()?;
+        Some(format!("arn:{}:iam::{}:role/{role}", f.get(1)?, f.get(4)?))
+    });
+    (role, account)
+}
+
+/// The account of an ARN (`arn:aws:iam::123456789012:role/x`).
+pub fn account_of_arn(arn: &str) -> Option<String> {
+    arn.split(':')
+        .nth(4)
+        .filter(|a| trailguard_rules::policy::is_account_id(a))
+        .map(String::from)
+}
+
+/// What IAM would refuse in a role name: 1-64 letters, digits and `+=,.@_-`.
+pub fn role_name_problem(name: &str) -> Option<String> {
+    let bad: Vec<char> = name
+        .chars()
+        .filter(|c| !(c.is_ascii_alphanumeric() || "+=,.@_-".contains(*c)))
+        .collect();
+    if name.is_empty() || name.len() > 64 {
+        Some(format!(
+            "`{name}` is not a role name: IAM role names are 1-64 characters"
+        ))
+    } else if !bad.is_empty() {
+        Some(format!(
+            "`{name}` is not a role name: IAM refuses {:?} (letters, digits and +=,.@_- only)",
+            bad
+        ))
+    } else {
+        None
+    }
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use aws_lambda_events::eventbridge::EventBridgeEvent;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use trailguard_rules::render;
-use trailguard_rules::report::{ErrorReport, Timing};
+use trailguard_rules::report::{Connection, ErrorReport, Status, Timing};
 use trailguard_rules::{
     decide_guard, Decision, Event, FactRequest, Facts, Kind, Mode, ParseError, Report, Verdict,
 };
@@ -117,6 +117,29 @@ pub(crate) struct Lazy<'a, C: Connect> {
 }
 
 impl<C: Connect> Lazy<'_, C> {
+    /// Whether connecting was tried and failed.
+    fn failed(&self) -> bool {
+        matches!(self.clients, Some(Err(_)))
+    }
+
+    /// The member role the invocation went through, and how that went (None in the
+    /// function's own account, or when nothing needed a connection).
+    fn connection(&self) -> Option<Connection> {
+        let role = self.connect.role_for(&self.target)?;
+        let result = self.clients.as_ref()?;
+        Some(Connection {
+            account: self.target.account.clone(),
+            region: self.target.region.clone(),
+            role,
+            outcome: if result.is_ok() {
+                Status::Done
+            } else {
+                Status::Failed
+            },
+            error: result.as_ref().err().map(PortError::report),
+        })
+    }
+
     async fn get(&mut self) -> Result<Arc<C::Clients>, PortError> {
         if self.clients.is_none() {
             self.clients = Some(self.connect.connect(&self.target).await);
@@ -173,20 +196,34 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
         let mut aws = Duration::ZERO;
         let payload = payload.into();
         let id = payload.id();
-        let event = payload.into_event().map_err(|e| {
-            let e = HandlerError::Malformed(format!("{e} (event id {id})"));
-            emit(&json!({"level": "ERROR", "kind": "decision", "function": self.function(), "event_id": id, "decision": "malformed", "reason": e.to_string()}));
-            e
-        })?;
+        // The account and region are checked before anything is done there (a central
+        // deployment assumes a role in that account and builds clients for that region).
+        let event = payload
+            .into_event()
+            .and_then(|e| e.check_target().map(|()| e))
+            .map_err(|e| {
+                let e = HandlerError::Malformed(format!("{e} (event id {id})"));
+                emit(&json!({"level": "ERROR", "kind": "decision", "function": self.function(), "event_id": id, "decision": "malformed", "reason": e.to_string()}));
+                e
+            })?;
         let mut clients = Lazy {
             connect: &self.connect,
             target: Target {
                 account: event.account().map(String::from),
                 region: event.region().map(String::from),
+                event_id: event.id().map(String::from),
             },
             clients: None,
         };
-        let decision = self.decide(&event, &mut clients, &mut aws).await?;
+        let decision = match self.decide(&event, &mut clients, &mut aws).await {
+            Ok(d) => d,
+            // The event's account could not be reached: no decision is possible, and people
+            // are told which role failed before Lambda retries the event.
+            Err(HandlerError::Lookup(e)) if clients.failed() => {
+                return Err(self.unreachable(&event, &clients, e).await);
+            }
+            Err(e) => return Err(e),
+        };
         emit(
             &json!({"level": "INFO", "kind": "decision", "function": self.function(), "event_id": event.id(), "decision": decision.kind, "reason": decision.reason, "mode": decision.mode, "actions": decision.actions.len()}),
         );
@@ -195,6 +232,7 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
         aws += self
             .run_plan(Some(&event), &decision, &mut report, &mut clients)
             .await;
+        report.connection = clients.connection();
         metrics::emit_outcomes(&report);
 
         // People are told about every remediation, notice and failure; ignored events only log.
@@ -365,6 +403,39 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
                 CLAIM_WAIT.as_secs()
             ),
         })
+    }
+
+    /// The event's account could not be reached while looking up facts: report it as a
+    /// failed connection, tell people (naming the role and what to check), and return the
+    /// error, so Lambda retries and the failure queue keeps the event.
+    async fn unreachable(
+        &self,
+        event: &Event,
+        clients: &Lazy<'_, C>,
+        e: PortError,
+    ) -> HandlerError {
+        let mut decision = Decision::unreachable(
+            event.account().unwrap_or("?"),
+            event.region().unwrap_or("?"),
+            &e.to_string(),
+        );
+        decision.guard = Some(self.settings.guard);
+        decision.mode = self
+            .settings
+            .policy
+            .mode_in(self.settings.guard, event.account());
+        let mut report = Report::new(&decision, Some(event));
+        report.function = Some(self.function());
+        report.connection = clients.connection();
+        report.notified = true;
+        emit(
+            &json!({"level": "ERROR", "kind": "decision", "function": self.function(), "event_id": event.id(), "decision": "unreachable", "reason": decision.reason, "error": e.to_string()}),
+        );
+        let (subject, body) = render::render(&report);
+        if let Err(n) = self.notify.publish(&subject, &body, &report).await {
+            return HandlerError::Notify(n);
+        }
+        HandlerError::Lookup(e)
     }
 
     /// The breaker just opened: tell people once, with how to close it.

@@ -3,6 +3,7 @@
 //! pure `trailguard-rules` crate; this crate only carries them out.
 
 pub mod attempts;
+pub mod central;
 pub mod config;
 pub mod ec2;
 pub mod error;
@@ -19,8 +20,6 @@ pub mod ports;
 pub mod rds;
 pub mod sweep;
 pub mod trail;
-
-use std::sync::Arc;
 
 pub use config::{sdk_config, Settings};
 pub use error::{HandlerError, PortError};
@@ -93,20 +92,34 @@ impl<E, I, T, R, L, O, D> Sdk<E, I, T, R, L, O, D> {
     }
 }
 
-impl<C: Clients> Deps<Home<C>, Notifier> {
+impl<C, W> Deps<central::Central<C, W>, Notifier>
+where
+    C: Clients,
+    W: Fn(&aws_config::SdkConfig) -> C + Send + Sync,
+{
     /// Cold start: settings from the environment (errors name the variable), the shared
-    /// AWS configuration, the function's own role, and the clients `wire` builds, once.
+    /// AWS configuration, the function's own role, and the clients `wire` builds for the
+    /// function's own account and region. Clients for other regions and member accounts are
+    /// built from the same `wire` when an event first needs them; nothing is assumed here.
     pub async fn from_env(
         guard: &'static guards::GuardSpec,
-        wire: impl FnOnce(&aws_config::SdkConfig) -> C,
+        wire: W,
     ) -> Result<Self, lambda_runtime::Error> {
         let mut settings = Settings::from_env(Guard(guard))?;
         let sdk = sdk_config().await;
-        if settings.own_role_arn.is_none() {
-            settings.own_role_arn = config::discover_own_role(&sdk).await;
+        if settings.own_role_arn.is_none() || settings.own_account.is_none() {
+            let (role, account) = config::discover_own_role(&sdk).await;
+            settings.own_role_arn = settings.own_role_arn.or(role);
+            settings.own_account = settings.own_account.or(account);
         }
         Ok(Deps {
-            connect: Home(Arc::new(wire(&sdk))),
+            connect: central::Central::new(
+                sdk.clone(),
+                wire,
+                settings.guard.function_name(),
+                settings.own_account.clone(),
+                settings.member_role_name.clone(),
+            ),
             notify: Notifier::new(&settings, &sdk),
             settings,
             clock: system_clock,

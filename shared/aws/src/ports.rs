@@ -539,6 +539,8 @@ where
 pub struct Target {
     pub account: Option<String>,
     pub region: Option<String>,
+    /// The event that needs the target (named in a member role's session name).
+    pub event_id: Option<String>,
 }
 
 /// Hands out the clients for a target.
@@ -550,6 +552,10 @@ pub trait Connect: Send + Sync {
     ) -> impl Future<Output = PortResult<Arc<Self::Clients>>> + Send;
     /// The clients of the function's own account (organization lookups are made there).
     fn home(&self) -> Arc<Self::Clients>;
+    /// The role the function acts through in the target's account, when it is not its own.
+    fn role_for(&self, _target: &Target) -> Option<String> {
+        None
+    }
 }
 
 /// The function's own account and region only.

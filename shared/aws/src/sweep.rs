@@ -121,10 +121,7 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
 
         let mut clients = Lazy {
             connect: &self.connect,
-            target: Target {
-                account: None,
-                region: None,
-            },
+            target: Target::default(),
             clients: Some(Ok(home.clone())),
         };
         let mut failure: Option<PortError> = None;

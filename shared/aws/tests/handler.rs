@@ -735,3 +735,96 @@ async fn a_failed_action_gives_its_claim_back_for_the_retry() {
     assert_eq!(r.actions[0].outcome, Some(Status::Done));
     assert_eq!(f.ops().iter().filter(|o| *o == "RevokeRules").count(), 2);
 }
+
+// ---- Central mode: where the handler connects, and a member account it cannot reach ----
+
+fn unassumable() -> PortError {
+    PortError::Permanent {
+        op: "AssumeRole",
+        code: "AccessDenied".into(),
+        message: "cannot assume arn:aws:iam::222233334444:role/trailguard-member (AccessDenied: not authorized): the member role is missing in that account, or its trust policy does not trust this function's role".into(),
+    }
+}
+
+#[tokio::test]
+async fn the_handler_connects_to_the_account_and_region_the_event_is_about() {
+    let f = Arc::new(Fake::new());
+    let r = run(
+        &f,
+        "disable-compromised-key",
+        r#"{"key_activity_hours": 0}"#,
+        "aws.guardduty-UnauthorizedAccess-IAMUser-TorIPCaller-member-account.json",
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.decision, Kind::Remediate);
+    let targets = f.connects.lock().unwrap().clone();
+    assert!(!targets.is_empty());
+    for t in &targets {
+        // The member's account (the finding's), not the GuardDuty administrator's envelope.
+        assert_eq!(t.account.as_deref(), Some("222233334444"), "{t:?}");
+        assert_eq!(t.region.as_deref(), Some("eu-central-1"), "{t:?}");
+        assert_eq!(
+            t.event_id.as_deref(),
+            Some("4b8e2f10-93d5-4c7a-a0e6-5f1d2c3b4a59")
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_member_account_that_cannot_be_reached_fails_the_plan_and_is_told() {
+    // No lookup first: the plan's actions fail with the role's error, people are told, and
+    // the invocation fails so Lambda retries and the failure queue keeps the event.
+    let f = Arc::new(Fake {
+        connect_error: Some(unassumable()),
+        ..Fake::new()
+    });
+    let e = run(
+        &f,
+        "disable-compromised-key",
+        r#"{"key_activity_hours": 0}"#,
+        "aws.guardduty-UnauthorizedAccess-IAMUser-TorIPCaller-member-account.json",
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(e, HandlerError::Remediation { .. }), "{e}");
+    assert!(e.to_string().contains("trailguard-member"), "{e}");
+    assert!(
+        f.calls().iter().all(|c| !c.starts_with("DeactivateKey")),
+        "{:?}",
+        f.calls()
+    );
+    let published = f.published();
+    assert_eq!(published.len(), 1, "{published:?}");
+    assert!(
+        published[0].1.contains("trailguard-member"),
+        "{}",
+        published[0].1
+    );
+}
+
+#[tokio::test]
+async fn a_member_account_that_cannot_be_reached_for_a_lookup_is_told_and_retried() {
+    let f = Arc::new(Fake {
+        connect_error: Some(unassumable()),
+        ..Fake::new()
+    });
+    let e = run(
+        &f,
+        "revert-security-group",
+        "{}",
+        "aws.ec2-AuthorizeSecurityGroupIngress-open-ssh.json",
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(e, HandlerError::Lookup(_)), "{e}");
+    assert!(f.calls().is_empty(), "nothing was called: {:?}", f.calls());
+    let published = f.published();
+    assert_eq!(published.len(), 1, "{published:?}");
+    let (subject, body) = &published[0];
+    assert!(subject.contains("cannot act in account"), "{subject}");
+    assert!(
+        body.contains("trailguard-member") && body.contains("trust"),
+        "{body}"
+    );
+}

@@ -62,6 +62,26 @@ impl Decision {
     }
 }
 
+impl Decision {
+    /// The event is in an account or region the function could not reach (the member role
+    /// cannot be assumed): nothing could be looked up or decided there, and people must know.
+    pub fn unreachable(account: &str, region: &str, problem: &str) -> Decision {
+        Decision::notify(
+            format!(
+                "the event is in account {account}, region {region}, which trailguard could not reach: nothing was looked up or changed there"
+            ),
+            Notice {
+                severity: crate::action::Severity::High,
+                title: format!("trailguard cannot act in account {account} ({region})"),
+                details: vec![
+                    problem.to_string(),
+                    "The event is retried, then kept by the failure queue: fix the member role and redrive it.".into(),
+                ],
+            },
+        )
+    }
+}
+
 /// Either a decision, or the facts needed to make one.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Verdict {

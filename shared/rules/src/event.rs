@@ -633,6 +633,9 @@ impl Event {
             EventBody::CloudTrail(r) if self.envelope.account.is_none() => {
                 r.recipient_account_id.get()
             }
+            // A GuardDuty administrator account receives its members' findings: the finding's
+            // account is where the key or instance is.
+            EventBody::GuardDuty(f) if f.account_id.is_some() => f.account_id.get(),
             _ => self.envelope.account.get(),
         }
     }
@@ -649,6 +652,29 @@ impl Event {
             .region
             .get()
             .or_else(|| self.cloudtrail().and_then(|r| r.aws_region.get()))
+    }
+
+    /// Checks the account and region the event is about, before anything is done there: a
+    /// central deployment assumes a role in that account and builds clients for that region,
+    /// so a value that cannot be one is an error naming the field, never a call.
+    pub fn check_target(&self) -> Result<(), ParseError> {
+        if let Some(a) = self.account() {
+            if !crate::policy::is_account_id(a) {
+                return Err(ParseError::Invalid {
+                    field: "account",
+                    problem: format!("`{a}` is not an AWS account id (12 digits)"),
+                });
+            }
+        }
+        if let Some(r) = self.region() {
+            if !is_region_name(r) {
+                return Err(ParseError::Invalid {
+                    field: "region",
+                    problem: format!("`{r}` is not an AWS region name (like eu-west-1)"),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// A short name for the kind of event: the CloudTrail event name, the Health event type
@@ -697,4 +723,19 @@ pub(crate) fn kind(v: &Value) -> &'static str {
         Value::Array(_) => "an array",
         Value::Object(_) => "an object",
     }
+}
+
+/// Whether `s` has the shape of an AWS region name: a two-letter area, one or more words,
+/// a number (`eu-west-1`, `us-gov-west-1`, `ap-southeast-5`).
+pub fn is_region_name(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    s.len() <= 32
+        && parts.len() >= 3
+        && parts[0].len() == 2
+        && parts[..parts.len() - 1]
+            .iter()
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase()))
+        && parts[parts.len() - 1]
+            .parse::<u8>()
+            .is_ok_and(|n| n > 0 && !parts[parts.len() - 1].starts_with('0'))
 }

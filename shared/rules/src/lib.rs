@@ -50,6 +50,14 @@ pub fn decide_guard(guard: Guard, event: &Event, policy: &Policy, facts: &Facts)
 }
 
 fn run(guard: Guard, event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
+    // A central deployment receives every member account's events; only the policy's
+    // accounts are acted on (or even looked at: nothing is fetched for the others).
+    if let Some(reason) = policy.out_of_scope(event.account()) {
+        let mut d = Decision::ignore(reason);
+        d.guard = Some(guard);
+        d.mode = policy.mode_in(guard, event.account());
+        return Verdict::Decided(d);
+    }
     let verdict = match (guard.spec().decide)(event, policy, facts) {
         Verdict::Decided(d) => {
             let bad = invalid_targets(
@@ -75,7 +83,7 @@ fn run(guard: Guard, event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
     match verdict {
         Verdict::Decided(mut d) => {
             d.guard = Some(guard);
-            d.mode = policy.mode(guard);
+            d.mode = policy.mode_in(guard, event.account());
             Verdict::Decided(d)
         }
         need => need,

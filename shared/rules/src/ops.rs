@@ -109,6 +109,9 @@ pub const LEDGER_GET: Op = op!(dynamodb, GetItem);
 pub const LEDGER_PUT: Op = op!(dynamodb, PutItem);
 pub const LEDGER_UPDATE: Op = op!(dynamodb, UpdateItem);
 pub const LEDGER_DELETE: Op = op!(dynamodb, DeleteItem);
+// STS: a central deployment acts in a member account through the member role.
+pub const ASSUME_ROLE: Op = op!(sts, AssumeRole);
+
 /// What a function that acts needs of the ledger: read and write counts and claims, and
 /// delete a claim it gives up.
 pub const LEDGER: [&Op; 4] = [&LEDGER_GET, &LEDGER_PUT, &LEDGER_UPDATE, &LEDGER_DELETE];

@@ -86,6 +86,19 @@ pub struct PolicyFile {
     iam: IamFile,
     network_acl: NetworkAclFile,
     cloudtrail: CloudTrailFile,
+    /// The accounts trailguard acts in (central deployments receive every member's events).
+    accounts: AccountsFile,
+    /// Account id -> mode, over the guards' modes for events from that account.
+    mode_by_account: BTreeMap<String, Mode>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct AccountsFile {
+    #[serde(default = "default_include")]
+    include: Vec<String>,
+    #[serde(default)]
+    exclude: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -158,6 +171,9 @@ fn default_ephemeral() -> Vec<String> {
 }
 fn default_on_replace() -> OnReplace {
     Policy::default().nacl_on_replace
+}
+fn default_include() -> Vec<String> {
+    Policy::default().accounts_include
 }
 fn default_true() -> bool {
     true
@@ -244,6 +260,11 @@ pub struct Policy {
     /// design).
     pub nacl_sweep_default_acls: bool,
     pub revert_trail_settings: bool,
+    /// Account ids (or `*`) whose events are acted on; `accounts_exclude` wins over it.
+    pub accounts_include: Vec<String>,
+    pub accounts_exclude: Vec<String>,
+    /// Account id -> mode, over the guards' modes (the dry-run ceiling still wins).
+    mode_by_account: BTreeMap<String, Mode>,
 }
 
 /// What is wrong with a policy, naming the field.
@@ -318,6 +339,9 @@ impl Default for Policy {
             nacl_on_replace: OnReplace::Notify,
             nacl_sweep_default_acls: false,
             revert_trail_settings: true,
+            accounts_include: vec!["*".into()],
+            accounts_exclude: vec![],
+            mode_by_account: BTreeMap::new(),
         }
     }
 }
@@ -492,7 +516,30 @@ impl Policy {
             if !(r.starts_with("arn:") && r.contains(":role/")) {
                 return Err(field(
                     format!("own_roles[{i}]"),
-                    format!("`{r}` is not a role ARN (arn:aws:iam::ACCOUNT:role/NAME)"),
+                    format!(
+                        "`{r}` is not a role ARN (arn:aws:iam::ACCOUNT:role/NAME, ACCOUNT may be * for a member role in every account)"
+                    ),
+                ));
+            }
+        }
+        for (name, list) in [
+            ("accounts.include", &file.accounts.include),
+            ("accounts.exclude", &file.accounts.exclude),
+        ] {
+            for (i, a) in list.iter().enumerate() {
+                if a != "*" && !is_account_id(a) {
+                    return Err(field(
+                        format!("{name}[{i}]"),
+                        format!("`{a}` is not an account id (12 digits) or `*`"),
+                    ));
+                }
+            }
+        }
+        for a in file.mode_by_account.keys() {
+            if !is_account_id(a) {
+                return Err(field(
+                    format!("mode_by_account.{a}"),
+                    format!("`{a}` is not an account id (12 digits)"),
                 ));
             }
         }
@@ -605,6 +652,9 @@ impl Policy {
             nacl_on_replace: file.network_acl.on_replace,
             nacl_sweep_default_acls: file.network_acl.sweep_default_acls,
             revert_trail_settings: file.cloudtrail.revert_trail_settings,
+            accounts_include: file.accounts.include.clone(),
+            accounts_exclude: file.accounts.exclude.clone(),
+            mode_by_account: file.mode_by_account.clone(),
         })
     }
 
@@ -657,6 +707,11 @@ impl Policy {
                 restore_management_events: self.restore_management_events,
                 min_log_retention_days: self.min_log_retention_days,
             },
+            accounts: AccountsFile {
+                include: self.accounts_include.clone(),
+                exclude: self.accounts_exclude.clone(),
+            },
+            mode_by_account: self.mode_by_account.clone(),
         }
     }
 
@@ -696,6 +751,39 @@ impl Policy {
         match self.ceiling {
             Some(Mode::DryRun) => Mode::DryRun,
             _ => own,
+        }
+    }
+
+    /// The mode a guard runs in for an event from `account`: `mode_by_account.<account>`
+    /// when the policy sets one (enforce in sandboxes, dry-run in production), else
+    /// [`Policy::mode`]; a ceiling of dry-run still wins.
+    pub fn mode_in(&self, guard: Guard, account: Option<&str>) -> Mode {
+        match (
+            self.ceiling,
+            account.and_then(|a| self.mode_by_account.get(a)),
+        ) {
+            (Some(Mode::DryRun), _) => Mode::DryRun,
+            (_, Some(m)) => *m,
+            _ => self.mode(guard),
+        }
+    }
+
+    /// Why an event from `account` is outside the accounts trailguard acts in, or None when
+    /// it is inside: listed in (or `*` in) `accounts.include` and not in `accounts.exclude`.
+    /// An event that names no account is about the function's own.
+    pub fn out_of_scope(&self, account: Option<&str>) -> Option<String> {
+        let a = account?;
+        let listed = |list: &[String]| list.iter().any(|x| x == "*" || x == a);
+        if listed(&self.accounts_exclude) {
+            Some(format!(
+                "account {a} is excluded by the policy (accounts.exclude): trailguard does not act there"
+            ))
+        } else if !listed(&self.accounts_include) {
+            Some(format!(
+                "account {a} is outside the policy's accounts.include: trailguard does not act there"
+            ))
+        } else {
+            None
         }
     }
 

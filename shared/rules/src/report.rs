@@ -144,6 +144,19 @@ impl EventSummary {
     }
 }
 
+/// Where the function acted when it was not its own account: the member role it assumed,
+/// and whether that worked.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Connection {
+    pub account: Option<String>,
+    pub region: Option<String>,
+    pub role: String,
+    /// `done` or `failed`.
+    pub outcome: Status,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorReport>,
+}
+
 /// How long the invocation took, and how much of it was waiting on AWS.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Timing {
@@ -171,6 +184,9 @@ pub struct Report {
     /// Offline decisions: the facts taken as absent.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub assumed_absent: Vec<FactRequest>,
+    /// A central deployment acting in a member account: through which role.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connection: Option<Connection>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub notified: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -192,6 +208,7 @@ impl Report {
             actions: d.actions.iter().map(ActionReport::planned).collect(),
             notice: d.notice.clone(),
             assumed_absent: d.assumed.clone(),
+            connection: None,
             notified: false,
             timing: None,
         }

@@ -76,6 +76,8 @@ pub fn settings(function: &str, policy: &str, topic: Option<String>) -> Settings
         ledger_table: None,
         region: Some("us-east-1".into()),
         sweep_max_resources: None,
+        member_role_name: None,
+        own_account: Some(ACCOUNT.into()),
     }
 }
 

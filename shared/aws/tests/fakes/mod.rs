@@ -152,6 +152,8 @@ pub fn settings(guard: &str, policy: &str) -> Settings {
         ledger_table: None,
         region: Some("us-east-1".into()),
         sweep_max_resources: None,
+        member_role_name: None,
+        own_account: None,
     }
 }
 

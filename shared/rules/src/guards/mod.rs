@@ -169,6 +169,25 @@ impl Guard {
             .collect()
     }
 
+    /// The IAM actions this guard's function calls in the account an event is about: its
+    /// actions and fact lookups, without what it does only in its own account (notifying,
+    /// the ledger, the sweep, organization lookups). A central deployment's member role
+    /// grants the union of these over all guards (member.yaml; a test compares).
+    pub fn member_iam_actions(self) -> BTreeSet<&'static str> {
+        self.0
+            .actions
+            .iter()
+            .flat_map(|a| a.ops.iter().map(|o| o.iam))
+            .chain(
+                self.0
+                    .facts
+                    .iter()
+                    .filter(|f| !matches!(f, crate::facts::FactKind::OrganizationAccounts))
+                    .flat_map(|f| f.ops().iter().map(|o| o.iam)),
+            )
+            .collect()
+    }
+
     /// Whether one of this guard's rules on the main bus delivers the event, as deployed with
     /// this policy (the template gives its parameters to both): the rule exists, its pattern
     /// matches, and read-only calls come only through rules that receive them.
@@ -367,14 +386,17 @@ pub(crate) fn own_role<'a>(
 }
 
 /// Whether the record's caller is the given role (by its role ARN, with or without a path),
-/// through its session issuer or its assumed-role ARN.
+/// through its session issuer or its assumed-role ARN. An account of `*`
+/// (`arn:aws:iam::*:role/NAME`) is the member role of a central deployment: the role of that
+/// name in any account.
 pub fn is_own_role(r: &CloudTrailRecord, own_role_arn: &str) -> bool {
     let Some((own_account, own_name)) = role_parts(own_role_arn) else {
         return false;
     };
+    let account_matches = |a: &str| own_account == "*" || a == own_account;
     let id = &r.user_identity;
     if let Some(issuer) = id.session_context.session_issuer.arn.get() {
-        if role_parts(issuer) == Some((own_account, own_name)) {
+        if role_parts(issuer).is_some_and(|(a, n)| account_matches(a) && n == own_name) {
             return true;
         }
     }
@@ -383,7 +405,7 @@ pub fn is_own_role(r: &CloudTrailRecord, own_role_arn: &str) -> bool {
         let f: Vec<&str> = a.splitn(6, ':').collect();
         f.len() == 6
             && f[2] == "sts"
-            && f[4] == own_account
+            && account_matches(f[4])
             && f[5]
                 .strip_prefix("assumed-role/")
                 .and_then(|r| r.split('/').next())

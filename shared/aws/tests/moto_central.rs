@@ -1,0 +1,439 @@
+//! Central mode against moto, with several accounts: the functions run in account A (moto's
+//! default, `ACCOUNT`), events come from member accounts, and the changes happen in the
+//! member account and region, through the member role. moto answers `AssumeRole` with
+//! credentials that act in the role's account, as AWS does; it does not check trust
+//! policies, so the refusal AWS gives for an untrusted role is answered by a thin HTTP layer
+//! in front of moto (every other call still goes to moto).
+
+mod common;
+
+use aws_sdk_ec2::types::{Filter, IpPermission, IpRange};
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
+    SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_runtime_api::http::StatusCode;
+use aws_smithy_types::body::SdkBody;
+use common::*;
+use serde_json::{json, Value};
+use trailguard_aws::central::Central;
+use trailguard_aws::{Clients, Deps, Notifier, Sdk};
+
+const MEMBER_ROLE: &str = "trailguard-member";
+
+/// A member account of its own for each test (moto keeps state per account).
+fn member_account(n: u8) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!(
+        "{n}{:011}",
+        (nanos as u64 * 7919 + std::process::id() as u64) % 100_000_000_000
+    )
+}
+
+/// Credentials in `account` for setting up its resources (moto lets any role be assumed).
+async fn as_account(
+    sdk: &aws_config::SdkConfig,
+    account: &str,
+    region: &str,
+) -> aws_config::SdkConfig {
+    let sts = aws_sdk_sts::Client::new(sdk);
+    let out = sts
+        .assume_role()
+        .role_arn(format!("arn:aws:iam::{account}:role/test-setup"))
+        .role_session_name("test-setup")
+        .send()
+        .await
+        .unwrap();
+    let c = out.credentials().unwrap();
+    sdk.to_builder()
+        .region(aws_config::Region::new(region.to_string()))
+        .credentials_provider(aws_sdk_sts::config::SharedCredentialsProvider::new(
+            aws_sdk_sts::config::Credentials::new(
+                c.access_key_id(),
+                c.secret_access_key(),
+                Some(c.session_token().to_string()),
+                None,
+                "test",
+            ),
+        ))
+        .build()
+}
+
+/// The member role in `account`, trusting the central function's role, as member.yaml
+/// creates it.
+async fn member_role(member: &aws_config::SdkConfig) {
+    let trust = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Principal": {"AWS": format!("arn:aws:iam::{ACCOUNT}:role/trailguard-RevertSecurityGroupRole-EXAMPLE")},
+        "Action": "sts:AssumeRole"}]});
+    let _ = aws_sdk_iam::Client::new(member)
+        .create_role()
+        .role_name(MEMBER_ROLE)
+        .assume_role_policy_document(trust.to_string())
+        .send()
+        .await;
+}
+
+/// A group with SSH open to the world: (ec2 client, group id, rule id).
+async fn open_group(cfg: &aws_config::SdkConfig) -> (aws_sdk_ec2::Client, String, String) {
+    let ec2 = aws_sdk_ec2::Client::new(cfg);
+    let vpc = create_vpc(&ec2, "10.0.0.0/16").await;
+    let id = create_group(&ec2, &vpc, &unique("web"), &[]).await;
+    ec2.authorize_security_group_ingress()
+        .group_id(&id)
+        .ip_permissions(
+            IpPermission::builder()
+                .ip_protocol("tcp")
+                .from_port(22)
+                .to_port(22)
+                .ip_ranges(IpRange::builder().cidr_ip("0.0.0.0/0").build())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let rule = ingress_rules(&ec2, &id).await.remove(0);
+    (ec2, id, rule)
+}
+
+async fn ingress_rules(ec2: &aws_sdk_ec2::Client, group: &str) -> Vec<String> {
+    let out = ec2
+        .describe_security_group_rules()
+        .filters(Filter::builder().name("group-id").values(group).build())
+        .send()
+        .await
+        .unwrap();
+    out.security_group_rules()
+        .iter()
+        .filter(|r| r.is_egress() == Some(false))
+        .map(|r| r.security_group_rule_id().unwrap().to_string())
+        .collect()
+}
+
+/// The CloudTrail event of opening SSH on `group`, made in `account` and `region`.
+fn opened(account: &str, region: &str, group: &str, rule: &str) -> Value {
+    let mut ev = cloudtrail_event(
+        "aws.ec2-AuthorizeSecurityGroupIngress-open-ssh.json",
+        json!({"groupId": group, "ipPermissions": {"items": [{"ipProtocol": "tcp", "fromPort": 22, "toPort": 22,
+            "ipRanges": {"items": [{"cidrIp": "0.0.0.0/0"}]}}]}}),
+        json!({"_return": true, "securityGroupRuleSet": {"items": [{"groupOwnerId": account, "groupId": group,
+            "securityGroupRuleId": rule, "isEgress": false, "ipProtocol": "tcp", "fromPort": 22, "toPort": 22,
+            "cidrIpv4": "0.0.0.0/0"}]}}),
+    );
+    ev["account"] = json!(account);
+    ev["region"] = json!(region);
+    ev["detail"]["recipientAccountId"] = json!(account);
+    ev["detail"]["awsRegion"] = json!(region);
+    ev["detail"]["userIdentity"]["accountId"] = json!(account);
+    ev
+}
+
+fn settings_for(function: &str, policy: &str, topic: Option<String>) -> trailguard_aws::Settings {
+    let mut s = settings(function, policy, None);
+    let central = trailguard_aws::Settings::from_vars(s.guard, |k| match k {
+        "TRAILGUARD_POLICY" => Some(policy.to_string()),
+        "TRAILGUARD_MEMBER_ROLE_NAME" => Some(MEMBER_ROLE.to_string()),
+        _ => None,
+    })
+    .unwrap();
+    s.policy = central.policy;
+    s.member_role_name = central.member_role_name;
+    s.topic_arn = topic;
+    s
+}
+
+/// A central function's dependencies: its own account's clients from `sdk`, members' through
+/// the member role.
+fn central<C, W>(
+    sdk: &aws_config::SdkConfig,
+    function: &'static str,
+    policy: &str,
+    topic: Option<String>,
+    wire: W,
+) -> Deps<Central<C, W>, Notifier>
+where
+    C: Clients,
+    W: Fn(&aws_config::SdkConfig) -> C + Send + Sync,
+{
+    Deps {
+        connect: Central::new(
+            sdk.clone(),
+            wire,
+            function,
+            Some(ACCOUNT.to_string()),
+            Some(MEMBER_ROLE.to_string()),
+        ),
+        notify: notifier(sdk, topic.clone()),
+        settings: settings_for(function, policy, topic),
+        clock: trailguard_aws::system_clock,
+    }
+}
+
+/// (action, body) of every request moto recorded.
+fn recorded() -> Vec<(String, String)> {
+    let body = moto_api("GET", "/moto-api/recorder/download-recording");
+    body.lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .map(|v| {
+            let raw = v["body"].as_str().unwrap_or_default();
+            let body = if v["body_encoded"] == true {
+                String::from_utf8_lossy(&aws_smithy_types::base64::decode(raw).unwrap_or_default())
+                    .into_owned()
+            } else {
+                raw.to_string()
+            };
+            let action = body
+                .split("Action=")
+                .nth(1)
+                .map(|r| r.split('&').next().unwrap_or_default().to_string())
+                .unwrap_or_default();
+            (action, urlencoding_decode(&body))
+        })
+        .collect()
+}
+
+#[tokio::test]
+#[ignore = "needs moto server: bash scripts/test.sh"]
+async fn events_from_a_member_are_contained_in_the_member_account_and_region() {
+    let sdk = sdk().await;
+    let b = member_account(2);
+    let b_east = as_account(&sdk, &b, "us-east-1").await;
+    let b_west = as_account(&sdk, &b, "eu-west-1").await;
+    member_role(&b_east).await;
+
+    // The same open rule in the central account must stay: events from B act in B only.
+    let (a_ec2, a_group, a_rule) = open_group(&sdk).await;
+    let (east, g1, r1) = open_group(&b_east).await;
+    let (_, g2, r2) = open_group(&b_east).await;
+    let (west, g3, r3) = open_group(&b_west).await;
+    let iam_b = aws_sdk_iam::Client::new(&b_east);
+    let (user, keys) = create_user_with_keys(&iam_b, "exposed", 1).await;
+
+    let (topic, queue) = topic_with_queue(&sdk).await;
+    let sg = central(
+        &sdk,
+        "revert-security-group",
+        "{}",
+        Some(topic.clone()),
+        |c| Sdk::none().with_ec2(c),
+    );
+    let keys_fn = central(
+        &sdk,
+        "disable-compromised-key",
+        r#"{"key_activity_hours": 0}"#,
+        Some(topic),
+        |c| Sdk::none().with_iam(c).with_cloudtrail(c),
+    );
+
+    moto_api("POST", "/moto-api/recorder/reset-recording");
+    moto_api("POST", "/moto-api/recorder/start-recording");
+    let mut reports = vec![];
+    for (region, g, r) in [
+        ("us-east-1", &g1, &r1),
+        ("us-east-1", &g2, &r2),
+        ("eu-west-1", &g3, &r3),
+    ] {
+        reports.push(process(&sg, opened(&b, region, g, r)).await.unwrap());
+    }
+    let mut health = sample("aws.health-AWS_RISK_CREDENTIALS_EXPOSED-key-on-github.json");
+    health["id"] = json!(unique("health"));
+    health["account"] = json!(b);
+    health["detail"]["affectedEntities"] = json!([{"entityValue": keys[0], "tags": {}}]);
+    let key_report = process(&keys_fn, health).await.unwrap();
+    moto_api("POST", "/moto-api/recorder/stop-recording");
+
+    for r in &reports {
+        assert_eq!(r["actions"][0]["outcome"], "done", "{r}");
+        assert_eq!(
+            r["connection"]["role"],
+            format!("arn:aws:iam::{b}:role/{MEMBER_ROLE}"),
+            "{r}"
+        );
+        assert_eq!(r["connection"]["outcome"], "done", "{r}");
+    }
+    assert_eq!(reports[2]["connection"]["region"], "eu-west-1");
+    assert_eq!(key_report["actions"][0]["outcome"], "done", "{key_report}");
+
+    // In B, in each region: the rules are gone and the key is inactive.
+    assert!(ingress_rules(&east, &g1).await.is_empty());
+    assert!(ingress_rules(&east, &g2).await.is_empty());
+    assert!(ingress_rules(&west, &g3).await.is_empty());
+    let listed = iam_b
+        .list_access_keys()
+        .user_name(&user)
+        .send()
+        .await
+        .unwrap();
+    let status = listed.access_key_metadata()[0]
+        .status()
+        .unwrap()
+        .as_str()
+        .to_string();
+    assert_eq!(status, "Inactive");
+    // In A: untouched.
+    assert_eq!(ingress_rules(&a_ec2, &a_group).await, vec![a_rule]);
+
+    // One AssumeRole per (account, container): the security-group function assumed B's role
+    // once for three events in two regions, the key function once for its event.
+    let assumed: Vec<String> = recorded()
+        .into_iter()
+        .filter(|(a, body)| {
+            a == "AssumeRole" && body.contains(&format!("iam::{b}:role/{MEMBER_ROLE}"))
+        })
+        .map(|(_, body)| body)
+        .collect();
+    assert_eq!(assumed.len(), 2, "{assumed:#?}");
+    assert!(
+        assumed[0].contains("RoleSessionName=trailguard.revert-security-group."),
+        "the session names the function and the event: {}",
+        assumed[0]
+    );
+    assert!(assumed[1].contains("RoleSessionName=trailguard.disable-compromised-key."));
+    assert_eq!(drain(&sdk, &queue).await.len(), 4);
+}
+
+#[tokio::test]
+#[ignore = "needs moto server: bash scripts/test.sh"]
+async fn scope_and_per_account_modes_hold_in_member_accounts() {
+    let sdk = sdk().await;
+    let (out, dry) = (member_account(3), member_account(4));
+    let out_cfg = as_account(&sdk, &out, "us-east-1").await;
+    let dry_cfg = as_account(&sdk, &dry, "us-east-1").await;
+    let (out_ec2, out_group, out_rule) = open_group(&out_cfg).await;
+    let (dry_ec2, dry_group, dry_rule) = open_group(&dry_cfg).await;
+    let policy = json!({"accounts": {"include": ["*"], "exclude": [out]}, "mode_by_account": {dry.clone(): "dry-run"}}).to_string();
+    let deps = central(&sdk, "revert-security-group", &policy, None, |c| {
+        Sdk::none().with_ec2(c)
+    });
+
+    let r = process(&deps, opened(&out, "us-east-1", &out_group, &out_rule))
+        .await
+        .unwrap();
+    assert_eq!(r["decision"], "ignore", "{r}");
+    assert!(
+        r["reason"].as_str().unwrap().contains("accounts.exclude"),
+        "{r}"
+    );
+    assert!(
+        r.get("connection").is_none(),
+        "nothing assumed for an excluded account: {r}"
+    );
+    assert_eq!(ingress_rules(&out_ec2, &out_group).await, vec![out_rule]);
+
+    let r = process(&deps, opened(&dry, "us-east-1", &dry_group, &dry_rule))
+        .await
+        .unwrap();
+    assert_eq!(r["mode"], "dry-run", "{r}");
+    assert_eq!(r["actions"][0]["outcome"], "dry_run", "{r}");
+    assert_eq!(ingress_rules(&dry_ec2, &dry_group).await, vec![dry_rule]);
+}
+
+/// moto in front of which STS refuses `AssumeRole` of one role, as AWS does when the role's
+/// trust policy does not name the caller.
+#[derive(Debug, Clone)]
+struct Untrusting {
+    inner: SharedHttpClient,
+    role_arn: String,
+}
+
+#[derive(Debug)]
+struct UntrustingConnector {
+    inner: SharedHttpConnector,
+    role_arn: String,
+}
+
+impl HttpConnector for UntrustingConnector {
+    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+        let body = request
+            .body()
+            .bytes()
+            .map(|b| urlencoding_decode(&String::from_utf8_lossy(b)))
+            .unwrap_or_default();
+        if body.contains("Action=AssumeRole") && body.contains(&self.role_arn) {
+            let xml = format!(
+                r#"<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>User: arn:aws:sts::{ACCOUNT}:assumed-role/central/x is not authorized to perform: sts:AssumeRole on resource: {}</Message></Error><RequestId>r</RequestId></ErrorResponse>"#,
+                self.role_arn
+            );
+            let resp = HttpResponse::new(StatusCode::try_from(403).unwrap(), SdkBody::from(xml));
+            return HttpConnectorFuture::ready(Ok(resp));
+        }
+        self.inner.call(request)
+    }
+}
+
+impl HttpClient for Untrusting {
+    fn http_connector(
+        &self,
+        settings: &HttpConnectorSettings,
+        components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        SharedHttpConnector::new(UntrustingConnector {
+            inner: self.inner.http_connector(settings, components),
+            role_arn: self.role_arn.clone(),
+        })
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs moto server: bash scripts/test.sh"]
+async fn a_role_that_cannot_be_assumed_fails_names_the_role_and_is_told() {
+    let sdk = sdk().await;
+    let c = member_account(5);
+    let c_cfg = as_account(&sdk, &c, "us-east-1").await;
+    let (ec2, group, rule) = open_group(&c_cfg).await;
+    let role_arn = format!("arn:aws:iam::{c}:role/{MEMBER_ROLE}");
+    let refusing = sdk
+        .to_builder()
+        .http_client(Untrusting {
+            inner: trailguard_aws::config::http_client(),
+            role_arn: role_arn.clone(),
+        })
+        .build();
+    let (topic, queue) = topic_with_queue(&sdk).await;
+    let deps = central(&refusing, "revert-security-group", "{}", Some(topic), |c| {
+        Sdk::none().with_ec2(c)
+    });
+
+    let event = opened(&c, "us-east-1", &group, &rule);
+    let err = deps.process(event.clone()).await.unwrap_err().to_string();
+    assert!(
+        err.contains(&role_arn) && err.contains("AccessDenied"),
+        "{err}"
+    );
+    assert!(err.contains("trust"), "the error says what to check: {err}");
+    let msgs = drain(&sdk, &queue).await;
+    assert_eq!(msgs.len(), 1, "{msgs:?}");
+    assert!(
+        msgs[0].contains(&role_arn) && msgs[0].contains(&c),
+        "{}",
+        msgs[0]
+    );
+    assert!(msgs[0].contains("cannot act in account"), "{}", msgs[0]);
+    // The open rule is still there: nothing was done, and the event is kept for a retry.
+    assert_eq!(ingress_rules(&ec2, &group).await, vec![rule]);
+}
+
+#[tokio::test]
+#[ignore = "needs moto server: bash scripts/test.sh"]
+async fn bad_accounts_and_regions_are_errors_that_name_the_field() {
+    let sdk = sdk().await;
+    let deps = central(&sdk, "revert-security-group", "{}", None, |c| {
+        Sdk::none().with_ec2(c)
+    });
+    let mut ev = opened(
+        "123",
+        "us-east-1",
+        "sg-0123456789abcdef0",
+        "sgr-0123456789abcdef0",
+    );
+    let err = deps.process(ev.clone()).await.unwrap_err().to_string();
+    assert!(err.contains("`account`") && err.contains("`123`"), "{err}");
+    ev["account"] = json!("222222222222");
+    ev["region"] = json!("eu-west-1; rm -rf /");
+    let err = deps.process(ev).await.unwrap_err().to_string();
+    assert!(err.contains("`region`"), "{err}");
+}
