@@ -193,7 +193,7 @@ def bus_of(props):
     # Rules on the main bus listen on the central bus in a central deployment.
     if isinstance(ref, Tagged) and ref.tag == "If":
         cond, central, plain = ref.value
-        if cond == "Central" and getattr(central, "value", None) == "CentralEventBus":
+        if cond == "Central" and getattr(central, "value", None) in ("CentralEventBus.Name", ["CentralEventBus", "Name"]):
             ref = plain
     name = None
     if isinstance(ref, Tagged) and ref.tag == "Ref":
@@ -275,7 +275,7 @@ def check_central(template_path, template, rules, trailguard, failures):
     if not ok:
         failures.append("member.yaml: the member role must trust only CentralRoleArns, inside OrganizationId")
     granted = set()
-    for s in mres["MemberRolePolicy"]["Properties"]["PolicyDocument"]["Statement"]:
+    for s in role["Policies"][0]["PolicyDocument"]["Statement"]:
         granted.update([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
     declared = set(json.loads(subprocess.check_output([trailguard, "iam-actions", "--member"])))
     union = set()

@@ -220,6 +220,68 @@ def show_notifications(state_dir, full_first=True):
     save(state_dir, "notifications.json", msgs)
 
 
+MEMBER = "222233334444"
+
+
+def member_clients(region="us-east-1"):
+    """Clients in the member account (moto gives any role's credentials in its account)."""
+    kw = dict(endpoint_url=os.environ["AWS_ENDPOINT_URL"], region_name=region)
+    c = boto3.client("sts", **kw).assume_role(RoleArn=f"arn:aws:iam::{MEMBER}:role/OrganizationAccountAccessRole", RoleSessionName="demo-setup")["Credentials"]
+    creds = dict(aws_access_key_id=c["AccessKeyId"], aws_secret_access_key=c["SecretAccessKey"], aws_session_token=c["SessionToken"])
+    return {s: boto3.client(s, **kw, **creds) for s in ("ec2", "iam")}
+
+
+def member(state_dir):
+    """A member account with the member role (as member.yaml creates it), and the same
+    careless change made there; EventBridge forwards its event to the central bus."""
+    m = member_clients()
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:role/trailguard-demo"}, "Action": "sts:AssumeRole", "Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-a1b2c3d4e5"}}}]}
+    m["iam"].create_role(RoleName="trailguard-member", AssumeRolePolicyDocument=json.dumps(trust))
+    vpc = m["ec2"].create_vpc(CidrBlock="10.1.0.0/16")["Vpc"]["VpcId"]
+    sg = m["ec2"].create_security_group(GroupName="web", Description="web servers", VpcId=vpc)["GroupId"]
+    before = {r["SecurityGroupRuleId"] for r in rules(m, sg)}
+    m["ec2"].authorize_security_group_ingress(GroupId=sg, IpPermissions=[{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
+    new = [r for r in rules(m, sg) if r["SecurityGroupRuleId"] not in before]
+    ev = sg_event(sg, [(22, "0.0.0.0/0")], new)
+    ev["account"] = MEMBER
+    ev["detail"]["recipientAccountId"] = MEMBER
+    ev["detail"]["userIdentity"]["accountId"] = MEMBER
+    for item in ev["detail"]["responseElements"]["securityGroupRuleSet"]["items"]:
+        item["groupOwnerId"] = MEMBER
+    save(state_dir, "event-sg-member.json", ev)
+    s = load(state_dir, "state.json")
+    s["member_sg"] = sg
+    save(state_dir, "state.json", s)
+    print(f"  account {MEMBER}: role trailguard-member (trusts the central function's role), group {sg}")
+    print(f"  careless admin in {MEMBER}: AuthorizeSecurityGroupIngress {sg}: tcp/22 from 0.0.0.0/0")
+    print(f"  rules in {MEMBER}'s {sg}: {[describe(r) for r in rules(m, sg)]}")
+
+
+def describe(r):
+    return f"{r['IpProtocol']}/{r['FromPort']} from {r.get('CidrIpv4') or r.get('CidrIpv6')}"
+
+
+def check_member(state_dir):
+    s, a, m = load(state_dir, "state.json"), clients(), member_clients()
+    left = [describe(r) for r in rules(m, s["member_sg"])]
+    own = [describe(r) for r in rules(a, s["sg"])]
+    report = load(state_dir, "report-revert-security-group-event-sg-member.json")
+    print(f"  rules in {MEMBER}'s {s['member_sg']}: {left}; in the central account's {s['sg']}: {own}")
+    conn = report.get("connection") or {}
+    print(f"  acted through {conn.get('role')} ({conn.get('outcome')})")
+    problems = []
+    if left:
+        problems.append(f"the member's group still has {left}")
+    if own != ["tcp/443 from 0.0.0.0/0"]:
+        problems.append(f"the central account's group changed: {own}")
+    if conn.get("role") != f"arn:aws:iam::{MEMBER}:role/trailguard-member" or conn.get("outcome") != "done":
+        problems.append(f"the report does not name the member role: {conn}")
+    for p in problems:
+        print(c("31", f"  CHECK FAILED: {p}"))
+    if problems and os.environ.get("TRAILGUARD_DEMO_CHECK") == "1":
+        sys.exit(1)
+
+
 def check(state_dir, dry):
     snap = snapshot(state_dir)
     msgs = load(state_dir, "notifications.json")
@@ -264,4 +326,4 @@ if __name__ == "__main__":
     os.makedirs(d, exist_ok=True)
     {"seed": seed, "attack": attack, "dry-attack": dry_attack, "show": show,
      "notifications": show_notifications, "check": lambda d: check(d, False), "check-dry": lambda d: check(d, True),
-     "unseen": unseen, "check-sweep": check_sweep}[cmd](d)
+     "unseen": unseen, "check-sweep": check_sweep, "member": member, "check-member": check_member}[cmd](d)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The one-command local demo: watch trailguard disable a key, revert a security-group rule,
 # delete a NACL entry and restart CloudTrail logging, then a dry-run pass that changes
-# nothing. Everything runs on this machine: moto server emulates AWS on 127.0.0.1, and the
+# nothing, a sweep, and the same change contained in a second (member) account. Everything runs on this machine: moto server emulates AWS on 127.0.0.1, and the
 # real function binaries run under cargo lambda's local Lambda runtime.
 #
 #   bash scripts/demo.sh                        # the demo
@@ -43,7 +43,7 @@ echo "  a proxy on $PROXY_URL answers CloudTrail LookupEvents with a recorded an
 
 WATCH_PORT=""
 start_watch() {
-  local mode="$1"
+  local mode="$1" extra="${2:-}"
   WATCH_PORT="$(tg_free_port)"
   cat >"$STATE/watch.env" <<ENV
 AWS_ENDPOINT_URL=$PROXY_URL
@@ -55,6 +55,7 @@ AWS_EC2_METADATA_DISABLED=true
 TRAILGUARD_TOPIC_ARN=$TOPIC
 TRAILGUARD_MODE=$mode
 TRAILGUARD_OWN_ROLE_ARN=arn:aws:iam::123456789012:role/trailguard-demo
+$extra
 ENV
   cargo lambda watch -A 127.0.0.1 -P "$WATCH_PORT" --env-file "$STATE/watch.env" --ignore-changes >"$STATE/watch-$mode.log" 2>&1 &
   WATCH_PID=$!
@@ -135,6 +136,15 @@ for f in r["findings"]:
     print(f"      {f['resource']}: {f['report']['reason']}")
 PYEOF
 if [ "$CHECK" = "1" ]; then "$PY" scripts/demo.py "$STATE" check-sweep; else "$PY" scripts/demo.py "$STATE" notifications; fi
+
+section "9. A second account: one central deployment, acting in a member account"
+echo "  The functions run in 123456789012 (central); account 222233334444 forwards its events"
+echo "  (member.yaml) and has the member role. The same careless change, made there:"
+"$PY" scripts/demo.py "$STATE" member
+start_watch enforce "TRAILGUARD_MEMBER_ROLE_NAME=trailguard-member"
+invoke revert-security-group "$STATE/event-sg-member.json"
+tg_stop_pid "$WATCH_PID"; WATCH_PID=""
+"$PY" scripts/demo.py "$STATE" check-member
 
 section "Done"
 echo "  Reports: $STATE/report-*.json   Function logs: $STATE/watch-*.log"

@@ -102,22 +102,20 @@ def main():
     actions = json.loads(subprocess.check_output([trailguard, "iam-actions", "--member"]))
 
     out = [HEADER.rstrip("\n")]
-    out.append("  MemberRolePolicy:")
-    out.append("    Type: AWS::IAM::RolePolicy")
-    out.append("    Condition: RoleRegion")
-    out.append("    Properties:")
-    out.append("      RoleName: !Ref MemberRole")
-    out.append("      PolicyName: trailguard")
-    out.append("      PolicyDocument:")
-    out.append('        Version: "2012-10-17"')
-    out.append("        Statement:")
-    out.append("          # Exactly `trailguard iam-actions --member`: what the functions call in the")
-    out.append("          # account an event is about (scripts/check_template.py compares).")
-    out.append("          - Sid: TrailguardMember")
-    out.append("            Effect: Allow")
-    out.append("            Action:")
-    out.extend(f"              - {a}" for a in actions)
-    out.append('            Resource: "*"')
+    out.append("      Policies:")
+    out.append("        - PolicyName: trailguard")
+    out.append("          PolicyDocument:")
+    out.append('            Version: "2012-10-17"')
+    out.append("            Statement:")
+    out.append("              # Exactly `trailguard iam-actions --member`: what the functions call in the")
+    out.append("              # account an event is about (scripts/check_template.py compares).")
+    out.append("              - Sid: TrailguardMember")
+    out.append("                Effect: Allow")
+    out.append("                Action:")
+    out.extend(f"                  - {a}" for a in actions)
+    out.append('                Resource: "*"')
+    out.append("")
+    out.append(TAIL.rstrip("\n"))
     out.append("")
     for i, (name, pattern, state, cond) in enumerate(sorted(forwards.values(), key=lambda f: f[0])):
         out.append(f"  Forward{name}:")
@@ -206,8 +204,9 @@ Resources:
             Condition:
               StringEquals:
                 aws:PrincipalOrgID: !Ref OrganizationId
+"""
 
-  # EventBridge puts the matching events on the central bus as this role.
+TAIL = """  # EventBridge puts the matching events on the central bus as this role.
   ForwardingRole:
     Type: AWS::IAM::Role
     Condition: RoleRegion

@@ -367,4 +367,35 @@ mod tests {
         assert_eq!(s.policy.mode(key()), Mode::DryRun);
         assert!(s.topic_arn.is_none());
     }
+
+    #[test]
+    fn the_member_role_is_checked_and_becomes_trailguards_own() {
+        for bad in ["trailguard member", "role/x", "", &"r".repeat(65)] {
+            let e = Settings::from_vars(sg(), vars(&[("TRAILGUARD_MEMBER_ROLE_NAME", bad)]));
+            if bad.is_empty() {
+                // Empty is unset: a function of its own account only.
+                assert!(e.unwrap().member_role_name.is_none());
+                continue;
+            }
+            let e = e.unwrap_err().to_string();
+            assert!(e.contains("TRAILGUARD_MEMBER_ROLE_NAME"), "{e}");
+        }
+        let s = Settings::from_vars(
+            sg(),
+            vars(&[
+                ("TRAILGUARD_MEMBER_ROLE_NAME", "trailguard-member"),
+                (
+                    "TRAILGUARD_OWN_ROLE_ARN",
+                    "arn:aws:iam::111122223333:role/trailguard-RevertSecurityGroupRole-X",
+                ),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.member_role_name.as_deref(), Some("trailguard-member"));
+        assert_eq!(s.own_account.as_deref(), Some("111122223333"));
+        assert!(s
+            .policy
+            .own_roles
+            .contains(&"arn:aws:iam::*:role/trailguard-member".to_string()));
+    }
 }
