@@ -11,12 +11,14 @@
 //! trailguard breaker reset --guard NAME [--table NAME]
 //! ```
 
+mod backtest;
 mod remote;
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::process::ExitCode;
 
 use serde_json::{json, Value};
+use trailguard_backtest::scan;
 use trailguard_rules::facts::World;
 use trailguard_rules::{
     decide, decide_guard, Decision, Event, Facts, Guard, Policy, Report, Verdict,
@@ -39,6 +41,9 @@ const USAGE: &str = "usage:
       Ask disable-compromised-key to contain one key: puts the manual trigger on the stack's
       manual-trigger bus (its ManualTriggerBusName output, or TRAILGUARD_MANUAL_BUS). Only the
       principals in the stack's ManualTriggerPrincipals may put it there.
+  trailguard backtest [OPTIONS] SOURCE...   (trailguard backtest --help)
+      What trailguard would have done over an archive of CloudTrail logs (files, directories,
+      s3://bucket/prefix): counts by function and decision, reasons, actors, days.
   trailguard breaker reset --guard NAME [--table NAME]
       Close a guard's blast-radius breaker (the stack's LedgerTableName output, or
       TRAILGUARD_LEDGER_TABLE): it acts again.";
@@ -90,6 +95,11 @@ fn run(args: &[&str]) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
         ["disable-key", rest @ ..] => remote::disable_key(rest),
+        ["backtest", "--help" | "-h"] => {
+            println!("{}", backtest::USAGE);
+            Ok(ExitCode::SUCCESS)
+        }
+        ["backtest", rest @ ..] => backtest::cmd(rest),
         ["breaker", "reset", rest @ ..] => remote::breaker_reset(rest),
         ["-h" | "--help" | "help"] => {
             println!("{USAGE}");
@@ -99,7 +109,7 @@ fn run(args: &[&str]) -> Result<ExitCode, String> {
     }
 }
 
-fn guard(function: &str) -> Result<Guard, String> {
+pub(crate) fn guard(function: &str) -> Result<Guard, String> {
     Guard::from_function_name(function).ok_or_else(|| {
         format!(
             "unknown function `{function}` (one of: {})",
@@ -108,7 +118,7 @@ fn guard(function: &str) -> Result<Guard, String> {
     })
 }
 
-fn load_policy(file: &str) -> Result<Policy, String> {
+pub(crate) fn load_policy(file: &str) -> Result<Policy, String> {
     let text = std::fs::read_to_string(file).map_err(|e| format!("{file}: {e}"))?;
     Policy::from_json(&text).map_err(|e| format!("{file}: {e}"))
 }
@@ -171,10 +181,28 @@ fn decide_cmd(args: &[&str]) -> Result<ExitCode, String> {
     let mut out = stdout.lock();
     let mut failed = false;
     for file in files {
-        match read_events(file) {
-            Ok(events) => {
-                for (i, ev) in events.into_iter().enumerate() {
-                    match Event::from_value(ev) {
+        // The backtest's reader: one record at a time, whatever the file's size.
+        let input: Box<dyn std::io::BufRead> = if file == "-" {
+            Box::new(std::io::BufReader::new(std::io::stdin()))
+        } else {
+            match std::fs::File::open(file) {
+                Ok(f) => Box::new(std::io::BufReader::with_capacity(256 * 1024, f)),
+                Err(e) => {
+                    failed = true;
+                    eprintln!("trailguard: {file}: {e}");
+                    continue;
+                }
+            }
+        };
+        let mut i = 0usize;
+        let result = scan::decompressing(input)
+            .map_err(|e| format!("not valid gzip: {e}"))
+            .and_then(|reader| {
+                scan::for_each_record(reader, |bytes| {
+                    let event = serde_json::from_slice::<Value>(bytes)
+                        .map_err(|e| format!("not valid JSON: {e}"))
+                        .and_then(|v| Event::from_value(v).map_err(|e| e.to_string()));
+                    match event {
                         Ok(event) => {
                             let d = decide_one(&event, &policy, guard_filter, world.as_ref());
                             let mut report = Report::new(&d, Some(&event));
@@ -186,48 +214,18 @@ fn decide_cmd(args: &[&str]) -> Result<ExitCode, String> {
                             eprintln!("trailguard: {file} (record {i}): {e}");
                         }
                     }
-                }
-            }
-            Err(e) => {
-                failed = true;
-                eprintln!("trailguard: {file}: {e}");
-            }
+                    i += 1;
+                })
+                .map_err(|e| e.to_string())
+            });
+        if let Err(e) = result {
+            failed = true;
+            eprintln!("trailguard: {file}: {e}");
         }
     }
     Ok(if failed {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
-    })
-}
-
-/// The events in a file: one envelope or record, a CloudTrail log file's `Records`, or a
-/// JSON array of either. Gzip is recognised by its magic bytes, whatever the file is called.
-fn read_events(file: &str) -> Result<Vec<Value>, String> {
-    let mut bytes = Vec::new();
-    if file == "-" {
-        std::io::stdin()
-            .read_to_end(&mut bytes)
-            .map_err(|e| e.to_string())?;
-    } else {
-        bytes = std::fs::read(file).map_err(|e| e.to_string())?;
-    }
-    if bytes.starts_with(&[0x1f, 0x8b]) {
-        let mut plain = Vec::new();
-        flate2::read::MultiGzDecoder::new(&bytes[..])
-            .read_to_end(&mut plain)
-            .map_err(|e| format!("not valid gzip: {e}"))?;
-        bytes = plain;
-    }
-    let v: Value = serde_json::from_slice(&bytes).map_err(|e| format!("not valid JSON: {e}"))?;
-    Ok(match v {
-        Value::Object(mut o) if o.get("Records").is_some_and(Value::is_array) => {
-            match o.remove("Records") {
-                Some(Value::Array(a)) => a,
-                _ => vec![],
-            }
-        }
-        Value::Array(a) => a,
-        other => vec![other],
     })
 }

@@ -18,6 +18,7 @@ pub mod net;
 pub mod ops;
 pub mod pattern;
 pub mod policy;
+pub mod prefilter;
 pub mod render;
 pub mod report;
 pub mod sweep;

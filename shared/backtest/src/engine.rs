@@ -1,0 +1,341 @@
+//! Deciding one record of an archive: a fast look at a few fields, then, only for records a
+//! rule could deliver, the whole record through the rules, as `trailguard decide` does
+//! (offline: facts a backtest cannot look up are taken as absent and counted).
+
+use std::borrow::Cow;
+
+use serde::{Deserialize, Deserializer};
+use serde_json::Value;
+use trailguard_rules::prefilter::{self, Prefilter};
+use trailguard_rules::{decide_guard_offline, Event, Guard, Kind, Policy, Report};
+
+use crate::summary::Summary;
+
+/// What a backtest looks at: dates (`YYYY-MM-DD`, inclusive), accounts, regions, functions.
+/// Empty lists mean all.
+#[derive(Debug, Clone, Default)]
+pub struct Filters {
+    pub since: Option<String>,
+    pub until: Option<String>,
+    pub accounts: Vec<String>,
+    pub regions: Vec<String>,
+    pub functions: Vec<String>,
+}
+
+impl Filters {
+    pub fn day_in(&self, day: &str) -> bool {
+        self.since.as_deref().is_none_or(|s| day >= s)
+            && self.until.as_deref().is_none_or(|u| day <= u)
+    }
+    pub fn account_in(&self, a: &str) -> bool {
+        self.accounts.is_empty() || self.accounts.iter().any(|x| x == a)
+    }
+    pub fn region_in(&self, r: &str) -> bool {
+        self.regions.is_empty() || self.regions.iter().any(|x| x == r)
+    }
+}
+
+/// The policy, the guards in play and the filters, shared by every worker.
+pub struct Engine {
+    pub policy: Policy,
+    pub filters: Filters,
+    guards: Vec<Guard>,
+    prefilter: Prefilter,
+}
+
+/// The fields of a record read on the fast path, borrowed from its bytes where possible.
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct View<'a> {
+    #[serde(borrow)]
+    event_source: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    event_name: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    event_type: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    error_code: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    event_time: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    aws_region: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    recipient_account_id: Option<Cow<'a, str>>,
+    #[serde(deserialize_with = "bool_or_text")]
+    read_only: Option<bool>,
+    #[serde(borrow)]
+    user_identity: Option<IdentityView<'a>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct IdentityView<'a> {
+    #[serde(borrow, rename = "type")]
+    identity_type: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    invoked_by: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    access_key_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    arn: Option<Cow<'a, str>>,
+}
+
+/// CloudTrail writes `readOnly` as a boolean; some exports write it as a string.
+fn bool_or_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum B<'a> {
+        Bool(bool),
+        #[serde(borrow)]
+        Text(Cow<'a, str>),
+    }
+    Ok(match Option::<B>::deserialize(d)? {
+        Some(B::Bool(b)) => Some(b),
+        Some(B::Text(t)) => t.parse().ok(),
+        None => None,
+    })
+}
+
+/// A reason with its ids taken out (`snapshot snap-0ab… shared outside the trusted set` ->
+/// `snapshot {id} shared outside the trusted set`), so reasons of one kind count together.
+pub fn reason_class(reason: &str) -> String {
+    let placeholder = |token: &str| -> Option<&'static str> {
+        let t = token
+            .trim_end_matches([',', '.', ';', ':', ')'])
+            .trim_start_matches('(');
+        let t = t.trim_matches('`');
+        if t.starts_with("arn:") {
+            return Some("{arn}");
+        }
+        if (t.starts_with("AKIA") || t.starts_with("ASIA")) && t.len() >= 16 {
+            return Some("{key}");
+        }
+        if t.len() == 12 && t.chars().all(|c| c.is_ascii_digit()) {
+            return Some("{account}");
+        }
+        if t.parse::<std::net::IpAddr>().is_ok() {
+            return Some("{ip}");
+        }
+        let id_prefix = [
+            "sg-", "sgr-", "snap-", "ami-", "acl-", "i-", "vpc-", "subnet-", "eni-", "o-", "ou-",
+            "r-",
+        ];
+        if let Some(rest) = id_prefix.iter().find_map(|p| t.strip_prefix(p)) {
+            if rest.len() >= 6 && rest.chars().all(|c| c.is_ascii_hexdigit()) {
+                return Some("{id}");
+            }
+        }
+        None
+    };
+    reason
+        .split(' ')
+        .map(|tok| match placeholder(tok) {
+            Some(p) => {
+                let t = tok.trim_end_matches([',', '.', ';', ':', ')']);
+                format!("{p}{}", &tok[t.len()..])
+            }
+            None => tok.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The day of a CloudTrail time (`2026-08-01T10:15:30Z`, or the older forms the rules read).
+fn day_of(time: &str) -> Option<String> {
+    let t = trailguard_rules::time::normalize(time)?;
+    Some(t.get(..10)?.to_string())
+}
+
+impl Engine {
+    pub fn new(policy: Policy, filters: Filters) -> Result<Engine, String> {
+        let guards: Vec<Guard> = Guard::all()
+            .filter(|g| {
+                filters.functions.is_empty()
+                    || filters.functions.iter().any(|f| f == g.function_name())
+            })
+            .collect();
+        if guards.is_empty() {
+            return Err(format!(
+                "no function is called {} (one of: {})",
+                filters.functions.join(", "),
+                Guard::function_names()
+            ));
+        }
+        Ok(Engine {
+            prefilter: Prefilter::new(&guards),
+            policy,
+            filters,
+            guards,
+        })
+    }
+
+    /// Decide one record (or event) and count it in `s`; `decided` receives the report of
+    /// every notify or remediate decision (the `decide` schema).
+    pub fn record(
+        &self,
+        bytes: &[u8],
+        s: &mut Summary,
+        source: &str,
+        decided: &mut dyn FnMut(&Report),
+    ) {
+        s.records += 1;
+        s.bytes += bytes.len() as u64 + 1;
+        let (candidates, day, fast) = match serde_json::from_slice::<View>(bytes) {
+            // A CloudTrail record (it names its call): the fast path.
+            Ok(v) if v.event_name.is_some() => {
+                if !self.in_scope(
+                    v.recipient_account_id.as_deref(),
+                    v.aws_region.as_deref(),
+                    v.event_time.as_deref(),
+                ) {
+                    s.records_filtered += 1;
+                    return;
+                }
+                let id = v.user_identity.unwrap_or_default();
+                let summary = prefilter::Summary {
+                    event_source: v.event_source.as_deref(),
+                    event_name: v.event_name.as_deref(),
+                    event_type: v.event_type.as_deref(),
+                    error_code: v.error_code.as_deref(),
+                    read_only: v.read_only,
+                    identity_type: id.identity_type.as_deref(),
+                    invoked_by: id.invoked_by.as_deref(),
+                    access_key_id: id.access_key_id.as_deref(),
+                    arn: id.arn.as_deref(),
+                };
+                let c = self.prefilter.candidates(&summary, &self.policy);
+                if c.is_empty() {
+                    s.not_delivered += 1;
+                    return;
+                }
+                (c, v.event_time.as_deref().and_then(day_of), true)
+            }
+            // An EventBridge event, or a record the fast path cannot read: the lenient
+            // reader decides.
+            _ => (self.guards.clone(), None, false),
+        };
+        let event = match serde_json::from_slice::<Value>(bytes)
+            .map_err(|e| e.to_string())
+            .and_then(|v| Event::from_value(v).map_err(|e| e.to_string()))
+        {
+            Ok(e) => e,
+            Err(_) => {
+                s.bad_records += 1;
+                return;
+            }
+        };
+        let day = day.or_else(|| {
+            event
+                .envelope
+                .time
+                .get()
+                .or_else(|| event.cloudtrail().and_then(|r| r.event_time.get()))
+                .and_then(day_of)
+        });
+        if !fast && !self.in_scope(event.account(), event.region(), day.as_deref()) {
+            s.records_filtered += 1;
+            return;
+        }
+        let mut delivered = false;
+        for g in candidates {
+            if !g.applies(&event, &self.policy) {
+                continue;
+            }
+            delivered = true;
+            let d = decide_guard_offline(g, &event, &self.policy);
+            let function = g.function_name().to_string();
+            let kind = match d.kind {
+                Kind::Ignore => "ignore",
+                Kind::Notify => "notify",
+                Kind::Remediate => "remediate",
+            };
+            *s.decisions
+                .entry(function.clone())
+                .or_default()
+                .entry(kind.into())
+                .or_default() += 1;
+            *s.timeline
+                .entry(day.clone().unwrap_or_else(|| "unknown".into()))
+                .or_default()
+                .entry(kind.into())
+                .or_default() += 1;
+            for a in &d.assumed {
+                let name = serde_json::to_value(a)
+                    .ok()
+                    .and_then(|v| v.get("fact").and_then(Value::as_str).map(String::from))
+                    .unwrap_or_else(|| "fact".into());
+                *s.assumed.entry(name).or_default() += 1;
+            }
+            if d.kind == Kind::Ignore {
+                continue;
+            }
+            *s.reasons
+                .entry(function.clone())
+                .or_default()
+                .entry(kind.into())
+                .or_default()
+                .entry(reason_class(&d.reason))
+                .or_default() += 1;
+            let mut report = Report::new(&d, Some(&event));
+            if d.kind == Kind::Remediate {
+                let actor = report
+                    .event
+                    .as_ref()
+                    .and_then(|e| e.actor.clone())
+                    .unwrap_or_else(|| "(unknown)".into());
+                *s.actors
+                    .entry(actor)
+                    .or_default()
+                    .entry(function)
+                    .or_default() += 1;
+            }
+            report.source_file = Some(source.to_string());
+            decided(&report);
+        }
+        if !delivered {
+            s.not_delivered += 1;
+        }
+    }
+
+    fn in_scope(&self, account: Option<&str>, region: Option<&str>, time: Option<&str>) -> bool {
+        let f = &self.filters;
+        account.is_none_or(|a| f.account_in(a))
+            && region.is_none_or(|r| f.region_in(r))
+            && time
+                .and_then(|t| {
+                    if t.len() == 10 {
+                        Some(t.to_string())
+                    } else {
+                        day_of(t)
+                    }
+                })
+                .is_none_or(|d| f.day_in(&d))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasons_of_one_kind_count_together() {
+        assert_eq!(
+            reason_class("long-term key AKIA5EXAMPLE001366B2 used from 192.0.2.237, outside the trusted networks"),
+            "long-term key {key} used from {ip}, outside the trusted networks"
+        );
+        assert_eq!(
+            reason_class("snapshot snap-03c87c3508b501e10 shared outside the trusted set"),
+            "snapshot {id} shared outside the trusted set"
+        );
+        assert_eq!(
+            reason_class(
+                "logging was stopped on trail arn:aws:cloudtrail:us-east-1:111122223333:trail/x"
+            ),
+            "logging was stopped on trail {arn}"
+        );
+        assert_eq!(
+            reason_class("tcp/22 from 0.0.0.0/0 exposes tcp 22"),
+            "tcp/22 from 0.0.0.0/0 exposes tcp 22"
+        );
+    }
+}

@@ -1,0 +1,278 @@
+//! Running a backtest over many objects: one worker thread per core, each deciding whole
+//! files and keeping its own summary (merged at the end), a shared writer for the decisions,
+//! and a progress line on a terminal. S3 objects are fetched with bounded concurrency and
+//! handed to the same workers.
+
+use std::io::{BufReader, Write};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use trailguard_rules::Report;
+
+use crate::engine::Engine;
+use crate::scan;
+use crate::source;
+use crate::summary::Summary;
+
+/// How a run reports as it goes.
+pub struct Options {
+    /// Worker threads (0: one per core).
+    pub jobs: usize,
+    /// A progress line on standard error.
+    pub progress: bool,
+    /// One JSON line per notify or remediate decision (the `decide` schema).
+    pub decisions: Option<Mutex<Box<dyn Write + Send>>>,
+    /// S3 objects fetched at once.
+    pub fetches: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            jobs: 0,
+            progress: false,
+            decisions: None,
+            fetches: 16,
+        }
+    }
+}
+
+impl Options {
+    fn workers(&self) -> usize {
+        if self.jobs > 0 {
+            self.jobs
+        } else {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        }
+    }
+}
+
+#[derive(Default)]
+struct Progress {
+    total: AtomicU64,
+    done: AtomicU64,
+    records: AtomicU64,
+    stop: AtomicBool,
+}
+
+impl Progress {
+    /// A line on standard error every quarter second until stopped: objects, records,
+    /// records/s and the time left.
+    fn show(self: &Arc<Self>) -> std::thread::JoinHandle<()> {
+        let p = self.clone();
+        std::thread::spawn(move || {
+            let started = Instant::now();
+            while !p.stop.load(Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(250));
+                let (done, total, records) = (
+                    p.done.load(Ordering::Relaxed),
+                    p.total.load(Ordering::Relaxed),
+                    p.records.load(Ordering::Relaxed),
+                );
+                let secs = started.elapsed().as_secs_f64().max(1e-3);
+                let eta = if done > 0 {
+                    (total.saturating_sub(done)) as f64 * secs / done as f64
+                } else {
+                    0.0
+                };
+                eprint!(
+                    "\r\x1b[2K  {done}/{total} objects  {records} records  {:.0} records/s  ETA {}:{:02}",
+                    records as f64 / secs,
+                    eta as u64 / 60,
+                    eta as u64 % 60
+                );
+            }
+            eprint!("\r\x1b[2K");
+        })
+    }
+}
+
+/// Decide one object's bytes (any reader) into `s`; an object that cannot be read is
+/// counted and named, and its records read so far stay counted.
+fn object(
+    engine: &Engine,
+    name: &str,
+    input: impl std::io::BufRead,
+    s: &mut Summary,
+    opts: &Options,
+    progress: &Progress,
+) {
+    let mut local = Summary::default();
+    let mut write = |r: &Report| {
+        if let Some(w) = &opts.decisions {
+            if let Ok(mut w) = w.lock() {
+                let _ = writeln!(w, "{}", r.to_value());
+            }
+        }
+    };
+    let result = scan::decompressing(input)
+        .map_err(|e| e.to_string())
+        .and_then(|reader| {
+            scan::for_each_record(reader, |rec| {
+                engine.record(rec, &mut local, name, &mut write);
+                if local.records % 4096 == 0 {
+                    progress.records.fetch_add(4096, Ordering::Relaxed);
+                }
+            })
+            .map_err(|e| e.to_string())
+        });
+    progress
+        .records
+        .fetch_add(local.records % 4096, Ordering::Relaxed);
+    local.objects = 1;
+    if let Err(e) = result {
+        local.skip(name, e);
+    }
+    s.merge(&local);
+    progress.done.fetch_add(1, Ordering::Relaxed);
+}
+
+/// A backtest over local files (already listed).
+pub fn local(engine: &Engine, files: &[PathBuf], opts: &Options) -> Summary {
+    let progress = Arc::new(Progress::default());
+    let mut total = Summary::default();
+    let todo: Vec<&PathBuf> = files
+        .iter()
+        .filter(|p| {
+            let key = p.to_string_lossy();
+            if source::not_a_log(&key) || source::filtered_out(&key, &engine.filters) {
+                total.objects_filtered += 1;
+                false
+            } else {
+                true
+            }
+        })
+        .collect();
+    progress.total.store(todo.len() as u64, Ordering::Relaxed);
+    let shower = opts.progress.then(|| progress.show());
+    let next = AtomicU64::new(0);
+    let parts: Vec<Summary> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..opts.workers())
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut s = Summary::default();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed) as usize;
+                        let Some(path) = todo.get(i) else { break };
+                        let name = path.display().to_string();
+                        match std::fs::File::open(path) {
+                            Ok(f) => object(
+                                engine,
+                                &name,
+                                BufReader::with_capacity(256 * 1024, f),
+                                &mut s,
+                                opts,
+                                &progress,
+                            ),
+                            Err(e) => {
+                                s.skip(&name, format!("cannot open: {e}"));
+                                progress.done.fetch_add(1, Ordering::Relaxed);
+                            }
+                        }
+                    }
+                    s
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    progress.stop.store(true, Ordering::Relaxed);
+    if let Some(h) = shower {
+        let _ = h.join();
+    }
+    for p in &parts {
+        total.merge(p);
+    }
+    total
+}
+
+/// A backtest over S3 objects (keys already listed): fetched `opts.fetches` at a time on the
+/// caller's runtime, decided by worker threads as they arrive. Memory stays bounded: at most
+/// `fetches` objects in flight and two per worker waiting.
+pub async fn s3(
+    engine: Arc<Engine>,
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    keys: &[String],
+    opts: Arc<Options>,
+) -> Summary {
+    let progress = Arc::new(Progress::default());
+    let mut total = Summary::default();
+    let todo: Vec<String> = keys
+        .iter()
+        .filter(|k| {
+            if source::not_a_log(k) || source::filtered_out(k, &engine.filters) {
+                total.objects_filtered += 1;
+                false
+            } else {
+                true
+            }
+        })
+        .cloned()
+        .collect();
+    progress.total.store(todo.len() as u64, Ordering::Relaxed);
+    let shower = opts.progress.then(|| progress.show());
+    let (tx, rx) =
+        tokio::sync::mpsc::channel::<(String, Result<Vec<u8>, String>)>(opts.workers() * 2);
+    let rx = Arc::new(Mutex::new(rx));
+    let workers: Vec<std::thread::JoinHandle<Summary>> = (0..opts.workers())
+        .map(|_| {
+            let (engine, opts, progress, rx) =
+                (engine.clone(), opts.clone(), progress.clone(), rx.clone());
+            std::thread::spawn(move || {
+                let mut s = Summary::default();
+                loop {
+                    let item = match rx.lock() {
+                        Ok(mut r) => r.blocking_recv(),
+                        Err(_) => None,
+                    };
+                    let Some((name, body)) = item else { break };
+                    match body {
+                        Ok(bytes) => object(&engine, &name, &bytes[..], &mut s, &opts, &progress),
+                        Err(e) => {
+                            s.skip(&name, format!("cannot read: {e}"));
+                            progress.done.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                }
+                s
+            })
+        })
+        .collect();
+    let mut fetching = tokio::task::JoinSet::new();
+    for key in todo {
+        while fetching.len() >= opts.fetches.max(1) {
+            let _ = fetching.join_next().await;
+        }
+        let (client, bucket, tx) = (client.clone(), bucket.to_string(), tx.clone());
+        fetching.spawn(async move {
+            let body = source::s3_get(&client, &bucket, &key).await;
+            let _ = tx.send((format!("s3://{bucket}/{key}"), body)).await;
+        });
+    }
+    while fetching.join_next().await.is_some() {}
+    drop(tx);
+    let parts = tokio::task::spawn_blocking(move || {
+        workers
+            .into_iter()
+            .map(|h| h.join().unwrap_or_default())
+            .collect::<Vec<_>>()
+    })
+    .await
+    .unwrap_or_default();
+    progress.stop.store(true, Ordering::Relaxed);
+    if let Some(h) = shower {
+        let _ = h.join();
+    }
+    for p in &parts {
+        total.merge(p);
+    }
+    total
+}

@@ -1,0 +1,413 @@
+//! Reading a CloudTrail log file one record at a time, whatever its size: the decompressed
+//! bytes stream through a buffer that holds at most one record beyond the current read.
+//!
+//! A log file is `{"Records": [record, record, ...]}` (other top-level keys are skipped);
+//! an array of records or events, and a single record or event, are read too (the shapes
+//! `trailguard decide` takes). The scanner finds where each element of the array ends,
+//! tracking strings and nesting only (a byte search jumps through strings), and hands the
+//! element's bytes to the caller, which parses them with serde_json from a slice: that is
+//! the fast way to parse JSON with serde, and nothing but the current record is held.
+
+use std::io::{self, Read};
+
+use thiserror::Error;
+
+/// How much is read from the decompressor at a time.
+const CHUNK: usize = 256 * 1024;
+/// No record is larger than this: CloudTrail's largest are about 256 KB; something much
+/// larger is not a CloudTrail record, and reading on would only grow memory.
+pub const MAX_RECORD: usize = 64 * 1024 * 1024;
+
+#[derive(Debug, Error)]
+pub enum ScanError {
+    #[error("reading or decompressing failed: {0}")]
+    Io(#[from] io::Error),
+    #[error("not valid JSON at byte {at}: {problem}")]
+    Shape { at: u64, problem: String },
+}
+
+/// The shape of what was read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// `{"Records": [...]}`: a CloudTrail log file.
+    Log,
+    /// `[...]`: an array of records or events.
+    Array,
+    /// One record or event.
+    Single,
+}
+
+struct Buf<R> {
+    inner: R,
+    buf: Vec<u8>,
+    /// Start of the unconsumed bytes in `buf`.
+    pos: usize,
+    /// Bytes consumed before `buf[0]` (for error positions).
+    offset: u64,
+    eof: bool,
+}
+
+impl<R: Read> Buf<R> {
+    /// Make at least `n` bytes available from `pos` if the input has them; false at the end.
+    fn fill(&mut self, n: usize) -> io::Result<bool> {
+        while self.buf.len() - self.pos < n {
+            if self.eof {
+                return Ok(false);
+            }
+            if self.pos > 0 && self.pos >= self.buf.len() / 2 {
+                self.buf.drain(..self.pos);
+                self.offset += self.pos as u64;
+                self.pos = 0;
+            }
+            let len = self.buf.len();
+            self.buf.resize(len + CHUNK, 0);
+            let got = loop {
+                match self.inner.read(&mut self.buf[len..]) {
+                    Ok(n) => break n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => {
+                        self.buf.truncate(len);
+                        return Err(e);
+                    }
+                }
+            };
+            self.buf.truncate(len + got);
+            if got == 0 {
+                self.eof = true;
+            }
+        }
+        Ok(true)
+    }
+
+    fn err(&self, at: usize, problem: impl Into<String>) -> ScanError {
+        ScanError::Shape {
+            at: self.offset + at as u64,
+            problem: problem.into(),
+        }
+    }
+
+    /// The next byte that is not white space, without consuming it.
+    fn peek_token(&mut self) -> Result<Option<u8>, ScanError> {
+        loop {
+            if !self.fill(1)? {
+                return Ok(None);
+            }
+            let b = self.buf[self.pos];
+            if b.is_ascii_whitespace() {
+                self.pos += 1;
+            } else {
+                return Ok(Some(b));
+            }
+        }
+    }
+
+    fn expect(&mut self, want: u8) -> Result<(), ScanError> {
+        match self.peek_token()? {
+            Some(b) if b == want => {
+                self.pos += 1;
+                Ok(())
+            }
+            Some(b) => Err(self.err(
+                self.pos,
+                format!("expected `{}`, found `{}`", want as char, b as char),
+            )),
+            None => Err(self.err(
+                self.pos,
+                format!("ended where `{}` was expected", want as char),
+            )),
+        }
+    }
+
+    /// The end (exclusive, relative to `pos`) of the JSON value starting at `pos`, reading
+    /// more as needed. Strings and nesting are tracked; the value is validated by serde later.
+    fn value_len(&mut self) -> Result<usize, ScanError> {
+        let mut i = 0usize;
+        let mut depth = 0usize;
+        loop {
+            if !self.fill(i + 1)? {
+                return Err(self.err(self.pos + i, "the file ends inside a value (truncated?)"));
+            }
+            if i > MAX_RECORD {
+                return Err(self.err(self.pos, format!("a value larger than {MAX_RECORD} bytes")));
+            }
+            let b = self.buf[self.pos + i];
+            match b {
+                b'"' => {
+                    i += 1;
+                    // Jump to the closing quote, skipping escaped characters.
+                    loop {
+                        if !self.fill(i + 1)? {
+                            return Err(self
+                                .err(self.pos + i, "the file ends inside a string (truncated?)"));
+                        }
+                        let hay = &self.buf[self.pos + i..];
+                        match memchr::memchr2(b'"', b'\\', hay) {
+                            Some(k) if hay[k] == b'"' => {
+                                i += k + 1;
+                                break;
+                            }
+                            Some(k) => {
+                                // An escape: skip it and the character it escapes.
+                                i += k + 2;
+                            }
+                            None => {
+                                i += hay.len();
+                                if !self.fill(i + 1)? {
+                                    return Err(self.err(
+                                        self.pos + i,
+                                        "the file ends inside a string (truncated?)",
+                                    ));
+                                }
+                            }
+                        }
+                    }
+                    if depth == 0 {
+                        return Ok(i);
+                    }
+                }
+                b'{' | b'[' => {
+                    depth += 1;
+                    i += 1;
+                }
+                b'}' | b']' => {
+                    if depth == 0 {
+                        return Err(self.err(self.pos + i, format!("unexpected `{}`", b as char)));
+                    }
+                    depth -= 1;
+                    i += 1;
+                    if depth == 0 {
+                        return Ok(i);
+                    }
+                }
+                _ if depth == 0 => {
+                    // A scalar at the top: up to the next delimiter.
+                    let mut j = i;
+                    loop {
+                        if !self.fill(j + 1)? {
+                            return Ok(j);
+                        }
+                        let c = self.buf[self.pos + j];
+                        if matches!(c, b',' | b']' | b'}') || c.is_ascii_whitespace() {
+                            return Ok(j);
+                        }
+                        j += 1;
+                    }
+                }
+                _ => i += 1,
+            }
+        }
+    }
+
+    /// Consume and return the value at `pos`.
+    fn take_value(&mut self) -> Result<(usize, usize), ScanError> {
+        self.peek_token()?;
+        let n = self.value_len()?;
+        let start = self.pos;
+        self.pos += n;
+        Ok((start, start + n))
+    }
+}
+
+/// Call `each` with the bytes of every record (or event) in `input`, in order. Returns the
+/// shape and the number of records. Stops at the first `Err` of `each` and returns it as an
+/// I/O error of kind Other.
+pub fn for_each_record<R: Read>(
+    input: R,
+    mut each: impl FnMut(&[u8]),
+) -> Result<(Shape, u64), ScanError> {
+    let mut b = Buf {
+        inner: input,
+        buf: Vec::with_capacity(CHUNK * 2),
+        pos: 0,
+        offset: 0,
+        eof: false,
+    };
+    let mut n = 0u64;
+    let array = |b: &mut Buf<R>,
+                 each: &mut dyn FnMut(&[u8]),
+                 n: &mut u64|
+     -> Result<(), ScanError> {
+        b.expect(b'[')?;
+        if b.peek_token()? == Some(b']') {
+            b.pos += 1;
+            return Ok(());
+        }
+        loop {
+            let (s, e) = b.take_value()?;
+            each(&b.buf[s..e]);
+            *n += 1;
+            match b.peek_token()? {
+                Some(b',') => b.pos += 1,
+                Some(b']') => {
+                    b.pos += 1;
+                    return Ok(());
+                }
+                Some(c) => {
+                    return Err(b.err(
+                        b.pos,
+                        format!("expected `,` or `]` between records, found `{}`", c as char),
+                    ))
+                }
+                None => return Err(b.err(b.pos, "the file ends inside the records (truncated?)")),
+            }
+        }
+    };
+    let shape = match b.peek_token()? {
+        None => return Err(b.err(0, "empty")),
+        Some(b'[') => {
+            array(&mut b, &mut each, &mut n)?;
+            Shape::Array
+        }
+        Some(b'{') => {
+            // A log file's first key is `Records`; anything else is read whole (one event,
+            // or a file whose `Records` comes later, which is rare and small).
+            let start = b.pos;
+            b.pos += 1;
+            let first_key = match b.peek_token()? {
+                Some(b'"') => {
+                    let (s, e) = b.take_value()?;
+                    Some(b.buf[s..e].to_vec())
+                }
+                _ => None,
+            };
+            if first_key.as_deref() == Some(b"\"Records\"") {
+                b.expect(b':')?;
+                array(&mut b, &mut each, &mut n)?;
+                // The rest of the object: other keys, skipped.
+                loop {
+                    match b.peek_token()? {
+                        Some(b',') => {
+                            b.pos += 1;
+                            b.take_value()?;
+                            b.expect(b':')?;
+                            b.take_value()?;
+                        }
+                        Some(b'}') => {
+                            b.pos += 1;
+                            break;
+                        }
+                        _ => return Err(b.err(b.pos, "the log object is not closed (truncated?)")),
+                    }
+                }
+                Shape::Log
+            } else {
+                b.pos = start;
+                let (s, e) = b.take_value()?;
+                let whole = b.buf[s..e].to_vec();
+                // `{"...": ..., "Records": [...]}`: a log file with its keys in another order.
+                match serde_json::from_slice::<serde_json::Value>(&whole) {
+                    Ok(serde_json::Value::Object(mut o))
+                        if o.get("Records").is_some_and(|r| r.is_array()) =>
+                    {
+                        if let Some(serde_json::Value::Array(records)) = o.remove("Records") {
+                            for r in records {
+                                each(&serde_json::to_vec(&r).unwrap_or_default());
+                                n += 1;
+                            }
+                        }
+                        Shape::Log
+                    }
+                    _ => {
+                        each(&whole);
+                        n += 1;
+                        Shape::Single
+                    }
+                }
+            }
+        }
+        Some(c) => {
+            return Err(b.err(
+                b.pos,
+                format!("starts with `{}`, not a JSON object or array", c as char),
+            ))
+        }
+    };
+    if let Some(c) = b.peek_token()? {
+        return Err(b.err(b.pos, format!("`{}` after the end of the JSON", c as char)));
+    }
+    Ok((shape, n))
+}
+
+/// The reader for a file's bytes: decompressed when they start with gzip's magic bytes
+/// (CloudTrail writes `.json.gz`; the name is not trusted).
+pub fn decompressing<'a, R: io::BufRead + 'a>(mut input: R) -> io::Result<Box<dyn Read + 'a>> {
+    let head = input.fill_buf()?;
+    if head.starts_with(&[0x1f, 0x8b]) {
+        Ok(Box::new(flate2::bufread::MultiGzDecoder::new(input)))
+    } else {
+        Ok(Box::new(input))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn records(text: &str) -> Result<(Shape, Vec<String>), ScanError> {
+        let mut out = vec![];
+        let (shape, n) = for_each_record(text.as_bytes(), |r| {
+            out.push(String::from_utf8_lossy(r).into_owned())
+        })?;
+        assert_eq!(n as usize, out.len());
+        Ok((shape, out))
+    }
+
+    #[test]
+    fn log_files_arrays_and_single_events() {
+        let (s, r) =
+            records(r#" {"Records": [ {"a": "x\"}]", "b": [1, {"c": 2}]} , {"d": "\\"} ] } "#)
+                .unwrap();
+        assert_eq!(s, Shape::Log);
+        assert_eq!(
+            r,
+            [r#"{"a": "x\"}]", "b": [1, {"c": 2}]}"#, r#"{"d": "\\"}"#]
+        );
+        assert_eq!(records(r#"{"Records": []}"#).unwrap().1.len(), 0);
+        assert_eq!(
+            records(r#"[{"a": 1},{"b": 2}]"#).unwrap(),
+            (
+                Shape::Array,
+                vec![r#"{"a": 1}"#.into(), r#"{"b": 2}"#.into()]
+            )
+        );
+        assert_eq!(records(r#"{"eventName": "X"}"#).unwrap().0, Shape::Single);
+        let (s, r) = records(r#"{"x": 1, "Records": [{"a": 1}]}"#).unwrap();
+        assert_eq!((s, r.len()), (Shape::Log, 1));
+        // Trailing keys after Records are skipped.
+        assert_eq!(
+            records(r#"{"Records": [{"a": 1}], "digest": {"k": [1]}}"#)
+                .unwrap()
+                .1
+                .len(),
+            1
+        );
+    }
+
+    #[test]
+    fn truncated_and_foreign_input_are_errors_with_a_position() {
+        for bad in [
+            r#"{"Records": [{"a": 1}, {"b": "#,
+            r#"{"Records": [{"a": "unterminated"#,
+            "",
+            "hello",
+            r#"{"Records": [1] "#,
+            r#"[{"a":1}] x"#,
+        ] {
+            let e = records(bad).unwrap_err().to_string();
+            assert!(e.contains("byte") || e.contains("empty"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn records_across_chunk_boundaries() {
+        let rec = format!(
+            r#"{{"eventName": "{}", "n": "\\\"{}"}}"#,
+            "x".repeat(CHUNK / 3),
+            "y".repeat(1000)
+        );
+        let text = format!(r#"{{"Records": [{}]}}"#, [rec.as_str(); 9].join(","));
+        let (_, r) = records(&text).unwrap();
+        assert_eq!(r.len(), 9);
+        assert!(r.iter().all(|x| x == &rec));
+    }
+}

@@ -1,0 +1,354 @@
+//! A fixture archive in CloudTrail's layout (two accounts, two regions, three days, plain and
+//! gzip files, a corrupt gzip, a file that is not a log, a truncated log, a digest file), its
+//! summary checked field by field, with and without filters, on one thread and on several.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde_json::{json, Value};
+use trailguard_backtest::run::{self, Options};
+use trailguard_backtest::{source, Engine, Filters, Summary};
+use trailguard_rules::Policy;
+
+const ACCOUNTS: [&str; 2] = ["111122223333", "444455556666"];
+const REGIONS: [&str; 2] = ["us-east-1", "eu-west-1"];
+const DAYS: [&str; 3] = ["2026-08-01", "2026-08-02", "2026-08-03"];
+
+fn sample_record(name: &str) -> Value {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../events")
+        .join(name);
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
+    v["detail"].clone()
+}
+
+/// The records of one file: a port opened to the world (revert-security-group remediates), a
+/// trail stopped (guard-cloudtrail remediates), a key made for another user (guard-iam
+/// notifies), two reads and a failed call (no rule delivers them).
+fn file_records(account: &str, region: &str, day: &str) -> Vec<Value> {
+    [
+        "aws.ec2-AuthorizeSecurityGroupIngress-open-ssh.json",
+        "aws.cloudtrail-StopLogging-remediate.json",
+        "aws.iam-CreateAccessKey-for-another-user.json",
+        "aws.ec2-DescribeInstances-trusted-network.json",
+        "aws.ec2-DescribeInstances-trusted-network.json",
+        "aws.ec2-AuthorizeSecurityGroupIngress-error-code.json",
+    ]
+    .iter()
+    .map(|s| {
+        let mut r = sample_record(s);
+        r["recipientAccountId"] = json!(account);
+        r["awsRegion"] = json!(region);
+        r["eventTime"] = json!(format!("{day}T10:15:30Z"));
+        r
+    })
+    .collect()
+}
+
+fn write(path: &Path, bytes: &[u8], gzip: bool) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let mut f = std::fs::File::create(path).unwrap();
+    if gzip {
+        let mut z = flate2::write::GzEncoder::new(f, flate2::Compression::fast());
+        z.write_all(bytes).unwrap();
+        z.finish().unwrap();
+    } else {
+        f.write_all(bytes).unwrap();
+    }
+}
+
+fn key(account: &str, region: &str, day: &str, name: &str) -> String {
+    let (y, m, d) = (&day[..4], &day[5..7], &day[8..]);
+    format!("AWSLogs/{account}/CloudTrail/{region}/{y}/{m}/{d}/{name}")
+}
+
+/// The archive under `root`; returns the keys of the objects that cannot be read.
+fn archive(root: &Path) -> Vec<String> {
+    let mut n = 0;
+    for a in ACCOUNTS {
+        for r in REGIONS {
+            for d in DAYS {
+                n += 1;
+                let gz = n % 2 == 0;
+                let name = format!(
+                    "{a}_CloudTrail_{r}_{}T1015Z_{n:04}.json{}",
+                    d.replace('-', ""),
+                    if gz { ".gz" } else { "" }
+                );
+                let body = json!({"Records": file_records(a, r, d)}).to_string();
+                write(&root.join(key(a, r, d, &name)), body.as_bytes(), gz);
+            }
+        }
+    }
+    let corrupt = key(ACCOUNTS[0], REGIONS[0], DAYS[1], "corrupt.json.gz");
+    write(
+        &root.join(&corrupt),
+        b"\x1f\x8b\x08\x00garbage that is not deflate",
+        false,
+    );
+    let notes = "notes.txt".to_string();
+    write(
+        &root.join(&notes),
+        b"hello, this is not a CloudTrail log",
+        false,
+    );
+    // One whole record, then the file stops in the middle of the next.
+    let truncated = key(ACCOUNTS[1], REGIONS[1], DAYS[0], "truncated.json");
+    let records = file_records(ACCOUNTS[1], REGIONS[1], DAYS[0]);
+    let text = format!(
+        "{{\"Records\": [{}, {}",
+        records[0],
+        &records[1].to_string()[..200]
+    );
+    write(&root.join(&truncated), text.as_bytes(), false);
+    // A digest file: hashes, no records; never read as a log.
+    let digest = format!(
+        "AWSLogs/{}/CloudTrail-Digest/us-east-1/2026/08/01/digest.json.gz",
+        ACCOUNTS[0]
+    );
+    write(
+        &root.join(digest),
+        br#"{"awsAccountId": "111122223333", "logFiles": []}"#,
+        true,
+    );
+    vec![corrupt, notes, truncated]
+}
+
+fn root() -> PathBuf {
+    let r = std::env::temp_dir().join(format!(
+        "trailguard-archive-{}-{:?}",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    let _ = std::fs::remove_dir_all(&r);
+    r
+}
+
+fn backtest(root: &Path, filters: Filters, jobs: usize) -> Summary {
+    let engine = Engine::new(Policy::default(), filters).unwrap();
+    let files = source::local_files(&[root.to_path_buf()]).unwrap();
+    run::local(
+        &engine,
+        &files,
+        &Options {
+            jobs,
+            ..Options::default()
+        },
+    )
+}
+
+fn day(s: &Summary, d: &str, kind: &str) -> u64 {
+    s.timeline
+        .get(d)
+        .and_then(|m| m.get(kind))
+        .copied()
+        .unwrap_or(0)
+}
+
+#[test]
+fn the_whole_archive_field_by_field() {
+    let root = root();
+    let bad = archive(&root);
+    let s = backtest(&root, Filters::default(), 2);
+    // 12 logs and the 3 unreadable objects were opened; the digest was never read.
+    assert_eq!(s.objects, 15);
+    assert_eq!(s.objects_filtered, 1);
+    assert_eq!(s.skipped, 3);
+    let mut named: Vec<String> = s.skipped_objects.iter().map(|k| k.object.clone()).collect();
+    named.sort();
+    let mut want: Vec<String> = bad
+        .iter()
+        .map(|b| root.join(b).display().to_string())
+        .collect();
+    want.sort();
+    assert_eq!(named, want);
+    let problem = |suffix: &str| {
+        s.skipped_objects
+            .iter()
+            .find(|k| k.object.ends_with(suffix))
+            .map(|k| k.problem.clone())
+            .unwrap_or_default()
+    };
+    assert!(
+        problem("corrupt.json.gz").contains("decompressing failed: corrupt deflate stream"),
+        "{:?}",
+        s.skipped_objects
+    );
+    assert!(
+        problem("notes.txt").contains("not valid JSON at byte 0"),
+        "{:?}",
+        s.skipped_objects
+    );
+    assert!(
+        s.skipped_objects
+            .iter()
+            .any(|k| k.object.ends_with("truncated.json") && k.problem.contains("truncated")),
+        "{:?}",
+        s.skipped_objects
+    );
+    // 12 files of 6 records, and the truncated file's one whole record.
+    assert_eq!(s.records, 73);
+    assert_eq!(s.bad_records, 0);
+    assert_eq!(s.records_filtered, 0);
+    assert_eq!(s.count("revert-security-group", "remediate"), 13);
+    assert_eq!(s.count("guard-cloudtrail", "remediate"), 12);
+    assert_eq!(s.count("guard-iam", "notify"), 12);
+    assert_eq!(
+        s.decisions.values().flat_map(|m| m.values()).sum::<u64>(),
+        37
+    );
+    assert_eq!(s.not_delivered, 36);
+    assert_eq!(
+        s.reasons["revert-security-group"]["remediate"]
+            ["tcp/22 from 0.0.0.0/0 exposes tcp 22 to the internet"],
+        13
+    );
+    assert_eq!(
+        s.reasons["guard-cloudtrail"]["remediate"]
+            .values()
+            .sum::<u64>(),
+        12
+    );
+    // Per day: 4 files a day, and the truncated file's record on the first.
+    assert_eq!(
+        (
+            day(&s, "2026-08-01", "remediate"),
+            day(&s, "2026-08-01", "notify")
+        ),
+        (9, 4)
+    );
+    assert_eq!(
+        (
+            day(&s, "2026-08-02", "remediate"),
+            day(&s, "2026-08-02", "notify")
+        ),
+        (8, 4)
+    );
+    assert_eq!(
+        (
+            day(&s, "2026-08-03", "remediate"),
+            day(&s, "2026-08-03", "notify")
+        ),
+        (8, 4)
+    );
+    let alice = "arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_AdministratorAccess_1a2b3c4d5e6f7a8b/alice@example.com";
+    assert_eq!(s.actors[alice]["revert-security-group"], 13);
+    assert_eq!(s.actors[alice]["guard-cloudtrail"], 12);
+    assert_eq!(
+        s.actors.len(),
+        1,
+        "only remediations name actors: {:?}",
+        s.actors.keys()
+    );
+    // One thread or several: the same summary.
+    assert_eq!(backtest(&root, Filters::default(), 1), s);
+    assert_eq!(backtest(&root, Filters::default(), 5), s);
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+#[test]
+fn filters_leave_objects_unread_and_records_uncounted() {
+    let root = root();
+    archive(&root);
+    let since = backtest(
+        &root,
+        Filters {
+            since: Some("2026-08-02".into()),
+            ..Filters::default()
+        },
+        2,
+    );
+    // The first day's 4 logs and the truncated one (also on the first day) are never opened.
+    assert_eq!(since.objects_filtered, 1 + 4 + 1);
+    assert_eq!(since.objects, 8 + 2);
+    assert_eq!(since.count("revert-security-group", "remediate"), 8);
+    assert_eq!(day(&since, "2026-08-01", "remediate"), 0);
+    let one = backtest(
+        &root,
+        Filters {
+            accounts: vec!["444455556666".into()],
+            until: Some("2026-08-02".into()),
+            ..Filters::default()
+        },
+        2,
+    );
+    assert_eq!(one.count("guard-cloudtrail", "remediate"), 4);
+    assert_eq!(one.count("revert-security-group", "remediate"), 5);
+    let iam = backtest(
+        &root,
+        Filters {
+            functions: vec!["guard-iam".into()],
+            ..Filters::default()
+        },
+        2,
+    );
+    assert_eq!(iam.decisions.keys().collect::<Vec<_>>(), ["guard-iam"]);
+    assert_eq!(iam.count("guard-iam", "notify"), 12);
+    // Records outside the layout are filtered one by one, by their own fields.
+    let flat = root.join("flat");
+    let mixed = [
+        file_records("111122223333", "us-east-1", "2026-08-01"),
+        file_records("444455556666", "eu-west-1", "2026-08-03"),
+    ]
+    .concat();
+    write(
+        &flat.join("mixed.json"),
+        json!({ "Records": mixed }).to_string().as_bytes(),
+        false,
+    );
+    let r = backtest(
+        &flat,
+        Filters {
+            regions: vec!["eu-west-1".into()],
+            ..Filters::default()
+        },
+        1,
+    );
+    assert_eq!((r.records, r.records_filtered), (12, 6));
+    assert_eq!(r.count("revert-security-group", "remediate"), 1);
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+#[test]
+fn decisions_are_written_one_json_line_each() {
+    let root = root();
+    archive(&root);
+    let engine = Engine::new(Policy::default(), Filters::default()).unwrap();
+    let files = source::local_files(std::slice::from_ref(&root)).unwrap();
+    let path = root.join("decisions.jsonl");
+    let opts = Options {
+        jobs: 3,
+        decisions: Some(std::sync::Mutex::new(Box::new(
+            std::fs::File::create(&path).unwrap(),
+        ))),
+        ..Options::default()
+    };
+    let s = run::local(&engine, &files, &opts);
+    drop(opts);
+    let lines: Vec<Value> = std::fs::read_to_string(&path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        lines.len() as u64,
+        s.count("revert-security-group", "remediate")
+            + s.count("guard-cloudtrail", "remediate")
+            + s.count("guard-iam", "notify")
+    );
+    for l in &lines {
+        for k in [
+            "source_file",
+            "event",
+            "function",
+            "decision",
+            "reason",
+            "mode",
+            "actions",
+        ] {
+            assert!(l.get(k).is_some(), "{k} missing: {l}");
+        }
+        assert_ne!(l["decision"], "ignore");
+    }
+    let _ = std::fs::remove_dir_all(&root);
+}

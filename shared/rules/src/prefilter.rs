@@ -1,0 +1,201 @@
+//! Which CloudTrail records could reach a guard at all, from a few fields only: a backtest
+//! reads millions of records, and most are calls no rule delivers (Describe*, List*, KMS,
+//! STS). A record's [`Summary`] (the fields below) is matched against every main-bus rule
+//! with its conditions on other fields dropped: a weaker pattern, so a record it refuses is
+//! one the real rule refuses too. Only the records it lets through are read whole and decided.
+
+use serde_json::{json, Map, Value};
+
+use crate::guards::{is_read_only_call, Bus, Delivery, Guard};
+use crate::pattern::Pattern;
+use crate::policy::Policy;
+
+/// The fields of a record the prefilter reads (paths in the EventBridge event).
+pub const FIELDS: &[&str] = &[
+    "source",
+    "detail-type",
+    "detail.eventSource",
+    "detail.eventName",
+    "detail.eventType",
+    "detail.errorCode",
+    "detail.readOnly",
+    "detail.userIdentity.type",
+    "detail.userIdentity.invokedBy",
+    "detail.userIdentity.accessKeyId",
+    "detail.userIdentity.arn",
+];
+
+/// The few fields of one record the prefilter reads (absent fields are None).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Summary<'a> {
+    pub event_source: Option<&'a str>,
+    pub event_name: Option<&'a str>,
+    pub event_type: Option<&'a str>,
+    pub error_code: Option<&'a str>,
+    pub read_only: Option<bool>,
+    pub identity_type: Option<&'a str>,
+    pub invoked_by: Option<&'a str>,
+    pub access_key_id: Option<&'a str>,
+    pub arn: Option<&'a str>,
+}
+
+impl Summary<'_> {
+    /// The event EventBridge would deliver for the record, with only these fields.
+    pub fn to_event(&self) -> Value {
+        let mut detail = Map::new();
+        let put = |m: &mut Map<String, Value>, k: &str, v: Option<&str>| {
+            if let Some(v) = v {
+                m.insert(k.into(), Value::String(v.into()));
+            }
+        };
+        put(&mut detail, "eventSource", self.event_source);
+        put(&mut detail, "eventName", self.event_name);
+        put(&mut detail, "eventType", self.event_type);
+        put(&mut detail, "errorCode", self.error_code);
+        if let Some(r) = self.read_only {
+            detail.insert("readOnly".into(), Value::Bool(r));
+        }
+        let mut id = Map::new();
+        put(&mut id, "type", self.identity_type);
+        put(&mut id, "invokedBy", self.invoked_by);
+        put(&mut id, "accessKeyId", self.access_key_id);
+        put(&mut id, "arn", self.arn);
+        detail.insert("userIdentity".into(), Value::Object(id));
+        let source = self
+            .event_source
+            .and_then(|s| s.strip_suffix(".amazonaws.com"))
+            .map(|s| format!("aws.{s}"));
+        let detail_type = if self.event_type == Some("AwsConsoleSignIn") {
+            crate::event::DETAIL_TYPE_CONSOLE_SIGN_IN
+        } else {
+            crate::event::DETAIL_TYPE_API_CALL
+        };
+        json!({"source": source, "detail-type": detail_type, "detail": detail})
+    }
+}
+
+struct Rule {
+    guard: Guard,
+    pattern: Pattern,
+    reads: bool,
+    condition: Option<&'static str>,
+    /// The rule names the calls it takes: a record of another name never matches.
+    names: Option<Vec<String>>,
+}
+
+/// The main-bus rules of every guard, weakened to [`FIELDS`].
+pub struct Prefilter {
+    rules: Vec<Rule>,
+}
+
+impl Prefilter {
+    pub fn new(guards: &[Guard]) -> Prefilter {
+        let mut rules = Vec::new();
+        for g in guards {
+            for t in g.spec().triggers.iter().filter(|t| t.bus == Bus::Main) {
+                let full = t.pattern_json();
+                let weak = project(&full, "").unwrap_or_else(|| Value::Object(Map::new()));
+                let names = weak["detail"]["eventName"].as_array().and_then(|a| {
+                    a.iter()
+                        .map(|v| v.as_str().map(String::from))
+                        .collect::<Option<Vec<_>>>()
+                });
+                if let Ok(pattern) = Pattern::parse(&weak) {
+                    rules.push(Rule {
+                        guard: *g,
+                        pattern,
+                        reads: t.delivery == Delivery::ChangesAndReads,
+                        condition: t.condition,
+                        names,
+                    });
+                }
+            }
+        }
+        Prefilter { rules }
+    }
+
+    /// The guards whose rules might deliver the record (a superset of those that do).
+    pub fn candidates(&self, s: &Summary<'_>, policy: &Policy) -> Vec<Guard> {
+        let mut out: Vec<Guard> = Vec::new();
+        let mut event: Option<Value> = None;
+        for r in &self.rules {
+            if out.contains(&r.guard) {
+                continue;
+            }
+            if let (Some(names), Some(name)) = (&r.names, s.event_name) {
+                if !names.iter().any(|n| n == name) {
+                    continue;
+                }
+            }
+            if r.condition.is_some_and(|c| !policy.template_condition(c)) {
+                continue;
+            }
+            let e = event.get_or_insert_with(|| s.to_event());
+            if is_read_only_call(e) && !r.reads {
+                continue;
+            }
+            let params = |name: &str| policy.template_parameter(name);
+            if r.pattern.matches_with(e, &params) {
+                out.push(r.guard);
+            }
+        }
+        out
+    }
+}
+
+/// The pattern with every condition on a field outside [`FIELDS`] dropped (None: nothing
+/// left). A `$or` with a branch left empty constrains nothing and goes.
+fn project(v: &Value, prefix: &str) -> Option<Value> {
+    let Value::Object(o) = v else {
+        return None;
+    };
+    let mut out = Map::new();
+    for (k, x) in o {
+        if k == "$or" {
+            let branches: Vec<Option<Value>> = x
+                .as_array()
+                .map(|a| a.iter().map(|b| project(b, prefix)).collect())
+                .unwrap_or_default();
+            if !branches.is_empty() && branches.iter().all(Option::is_some) {
+                out.insert(
+                    k.clone(),
+                    Value::Array(branches.into_iter().flatten().collect()),
+                );
+            }
+            continue;
+        }
+        let path = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
+        match x {
+            Value::Object(_) => {
+                if let Some(p) = project(x, &path) {
+                    out.insert(k.clone(), p);
+                }
+            }
+            _ if FIELDS.contains(&path.as_str()) => {
+                out.insert(k.clone(), x.clone());
+            }
+            _ => {}
+        }
+    }
+    (!out.is_empty()).then_some(Value::Object(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn weakened_patterns_keep_only_what_the_summary_has() {
+        let p = json!({"source": ["aws.iam"], "detail": {"eventName": ["PutUserPolicy"],
+            "requestParameters": {"policyName": [{"prefix": "AWSCompromisedKeyQuarantine"}]},
+            "$or": [{"userIdentity": {"type": ["Root"]}}, {"additionalEventData": {"MFAUsed": ["No"]}}]}});
+        assert_eq!(
+            project(&p, "").unwrap(),
+            json!({"source": ["aws.iam"], "detail": {"eventName": ["PutUserPolicy"]}})
+        );
+    }
+}
