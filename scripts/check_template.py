@@ -226,7 +226,7 @@ def template_rules(template):
     return functions, rules
 
 
-def check_central(template_path, template, rules, trailguard, failures):
+def check_central(template_path, template, rules, functions, trailguard, failures):
     """The central bus accepts only the organization; function roles may assume only the
     member role, inside the organization; member.yaml is what scripts/member_template.py
     writes, its role trusts only the central roles (inside the organization) and grants
@@ -239,8 +239,9 @@ def check_central(template_path, template, rules, trailguard, failures):
     if not (pol.get("Condition") == "Central" and st.get("Effect") == "Allow" and st.get("Action") == "events:PutEvents"
             and isinstance(org, Tagged) and org.value == "OrganizationId" and set(st.get("Condition", {})) == {"StringEquals"}):
         failures.append("the central bus's policy must allow events:PutEvents only on aws:PrincipalOrgID = OrganizationId")
+    guard_roles = {resources[lid]["Properties"]["Role"].value.split(".")[0] for lid, b in functions.items() if b != "backtest"}
     for lid, res in resources.items():
-        if res["Type"] != "AWS::IAM::Role" or not lid.endswith("Role") or "Policies" not in res["Properties"]:
+        if lid not in guard_roles:
             continue
         stmts = res["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
         central = [s for s in stmts if isinstance(s, Tagged) and s.tag == "If" and s.value[0] == "Central"]
@@ -407,7 +408,7 @@ def main():
         print("ok   manual trigger: only ManualTriggerPrincipals may put on its bus (explicit deny for everyone else)")
 
     # 2c. Central deployment and member accounts.
-    check_central(template_path, template, rules, trailguard, failures)
+    check_central(template_path, template, rules, functions, trailguard, failures)
 
     # 3. Routing, with a faithful matcher and the read-only delivery rule.
     compiler, engine = EventPatternCompiler(), EventRuleEngine()

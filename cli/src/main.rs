@@ -79,6 +79,15 @@ fn run(args: &[&str]) -> Result<ExitCode, String> {
             println!("{}", json!(all));
             Ok(ExitCode::SUCCESS)
         }
+        // The backtest function is not a guard: it reads archives and writes summaries.
+        ["iam-actions", "backtest"] => {
+            println!("{}", json!(trailguard_backtest::IAM_ACTIONS));
+            Ok(ExitCode::SUCCESS)
+        }
+        ["patterns" | "sweeps", "backtest"] => {
+            println!("[]");
+            Ok(ExitCode::SUCCESS)
+        }
         ["iam-actions", function] => {
             println!("{}", json!(guard(function)?.iam_actions()));
             Ok(ExitCode::SUCCESS)

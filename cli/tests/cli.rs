@@ -214,3 +214,103 @@ fn decide_with_a_world_looks_facts_up_there() {
     assert_eq!(d["actions"][0]["group_id"], "sg-0a1b2c3d4e5f60789");
     assert!(d.get("assumed_absent").is_none(), "{d}");
 }
+
+/// A small archive: two log files (one gzip) of the open-SSH sample's record, and a file
+/// that is not a log.
+fn archive(dir: &std::path::Path) {
+    let sample: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            events().join("aws.ec2-AuthorizeSecurityGroupIngress-open-ssh.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let log = serde_json::json!({"Records": [sample["detail"], sample["detail"]]}).to_string();
+    let day = dir.join("AWSLogs/123456789012/CloudTrail/us-east-1/2026/11/20");
+    std::fs::create_dir_all(&day).unwrap();
+    std::fs::write(day.join("a.json"), &log).unwrap();
+    let mut z = flate2::write::GzEncoder::new(
+        std::fs::File::create(day.join("b.json.gz")).unwrap(),
+        flate2::Compression::fast(),
+    );
+    z.write_all(log.as_bytes()).unwrap();
+    z.finish().unwrap();
+    std::fs::write(dir.join("README.txt"), "not a log").unwrap();
+}
+
+#[test]
+fn backtest_summarises_names_what_it_skipped_and_exits_1() {
+    let dir = std::env::temp_dir().join(format!("trailguard-cli-backtest-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    archive(&dir);
+    let decisions = dir.with_extension("jsonl");
+    let out = bin()
+        .args(["backtest", "--json", "--decisions"])
+        .arg(&decisions)
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(s["records"], 4);
+    assert_eq!(s["decisions"]["revert-security-group"]["remediate"], 4);
+    assert_eq!(s["skipped"], 1);
+    assert!(s["skipped_objects"][0]["object"]
+        .as_str()
+        .unwrap()
+        .ends_with("README.txt"));
+    assert_eq!(
+        std::fs::read_to_string(&decisions).unwrap().lines().count(),
+        4
+    );
+    // The same archive without the stray file: exit 0, and Markdown for a review.
+    std::fs::remove_file(dir.join("README.txt")).unwrap();
+    let _ = std::fs::remove_file(&decisions);
+    let out = bin()
+        .args(["backtest", "--markdown"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let md = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        md.contains("| `revert-security-group` | 4 | 0 | 0 |"),
+        "{md}"
+    );
+    // Filters by the key: nothing on that day is read.
+    let out = bin()
+        .args(["backtest", "--json", "--since", "2026-11-21"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let s: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (s["objects"].as_u64(), s["objects_filtered"].as_u64()),
+        (Some(0), Some(2))
+    );
+    // Bad options name themselves.
+    for (args, says) in [
+        (vec!["--since", "2026-13"], "--since"),
+        (vec!["--account", "12"], "--account"),
+        (vec!["--region", "moon-1"], "--region"),
+        (vec!["--function", "nope"], "nope"),
+    ] {
+        let out = bin()
+            .arg("backtest")
+            .args(&args)
+            .arg(&dir)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(says),
+            "{args:?}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -2,127 +2,15 @@
 //! gzip files, a corrupt gzip, a file that is not a log, a truncated log, a digest file), its
 //! summary checked field by field, with and without filters, on one thread and on several.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
+mod fixture;
 
+use std::path::Path;
+
+use fixture::*;
 use serde_json::{json, Value};
 use trailguard_backtest::run::{self, Options};
 use trailguard_backtest::{source, Engine, Filters, Summary};
 use trailguard_rules::Policy;
-
-const ACCOUNTS: [&str; 2] = ["111122223333", "444455556666"];
-const REGIONS: [&str; 2] = ["us-east-1", "eu-west-1"];
-const DAYS: [&str; 3] = ["2026-08-01", "2026-08-02", "2026-08-03"];
-
-fn sample_record(name: &str) -> Value {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../events")
-        .join(name);
-    let v: Value = serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
-    v["detail"].clone()
-}
-
-/// The records of one file: a port opened to the world (revert-security-group remediates), a
-/// trail stopped (guard-cloudtrail remediates), a key made for another user (guard-iam
-/// notifies), two reads and a failed call (no rule delivers them).
-fn file_records(account: &str, region: &str, day: &str) -> Vec<Value> {
-    [
-        "aws.ec2-AuthorizeSecurityGroupIngress-open-ssh.json",
-        "aws.cloudtrail-StopLogging-remediate.json",
-        "aws.iam-CreateAccessKey-for-another-user.json",
-        "aws.ec2-DescribeInstances-trusted-network.json",
-        "aws.ec2-DescribeInstances-trusted-network.json",
-        "aws.ec2-AuthorizeSecurityGroupIngress-error-code.json",
-    ]
-    .iter()
-    .map(|s| {
-        let mut r = sample_record(s);
-        r["recipientAccountId"] = json!(account);
-        r["awsRegion"] = json!(region);
-        r["eventTime"] = json!(format!("{day}T10:15:30Z"));
-        r
-    })
-    .collect()
-}
-
-fn write(path: &Path, bytes: &[u8], gzip: bool) {
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    let mut f = std::fs::File::create(path).unwrap();
-    if gzip {
-        let mut z = flate2::write::GzEncoder::new(f, flate2::Compression::fast());
-        z.write_all(bytes).unwrap();
-        z.finish().unwrap();
-    } else {
-        f.write_all(bytes).unwrap();
-    }
-}
-
-fn key(account: &str, region: &str, day: &str, name: &str) -> String {
-    let (y, m, d) = (&day[..4], &day[5..7], &day[8..]);
-    format!("AWSLogs/{account}/CloudTrail/{region}/{y}/{m}/{d}/{name}")
-}
-
-/// The archive under `root`; returns the keys of the objects that cannot be read.
-fn archive(root: &Path) -> Vec<String> {
-    let mut n = 0;
-    for a in ACCOUNTS {
-        for r in REGIONS {
-            for d in DAYS {
-                n += 1;
-                let gz = n % 2 == 0;
-                let name = format!(
-                    "{a}_CloudTrail_{r}_{}T1015Z_{n:04}.json{}",
-                    d.replace('-', ""),
-                    if gz { ".gz" } else { "" }
-                );
-                let body = json!({"Records": file_records(a, r, d)}).to_string();
-                write(&root.join(key(a, r, d, &name)), body.as_bytes(), gz);
-            }
-        }
-    }
-    let corrupt = key(ACCOUNTS[0], REGIONS[0], DAYS[1], "corrupt.json.gz");
-    write(
-        &root.join(&corrupt),
-        b"\x1f\x8b\x08\x00garbage that is not deflate",
-        false,
-    );
-    let notes = "notes.txt".to_string();
-    write(
-        &root.join(&notes),
-        b"hello, this is not a CloudTrail log",
-        false,
-    );
-    // One whole record, then the file stops in the middle of the next.
-    let truncated = key(ACCOUNTS[1], REGIONS[1], DAYS[0], "truncated.json");
-    let records = file_records(ACCOUNTS[1], REGIONS[1], DAYS[0]);
-    let text = format!(
-        "{{\"Records\": [{}, {}",
-        records[0],
-        &records[1].to_string()[..200]
-    );
-    write(&root.join(&truncated), text.as_bytes(), false);
-    // A digest file: hashes, no records; never read as a log.
-    let digest = format!(
-        "AWSLogs/{}/CloudTrail-Digest/us-east-1/2026/08/01/digest.json.gz",
-        ACCOUNTS[0]
-    );
-    write(
-        &root.join(digest),
-        br#"{"awsAccountId": "111122223333", "logFiles": []}"#,
-        true,
-    );
-    vec![corrupt, notes, truncated]
-}
-
-fn root() -> PathBuf {
-    let r = std::env::temp_dir().join(format!(
-        "trailguard-archive-{}-{:?}",
-        std::process::id(),
-        std::thread::current().id()
-    ));
-    let _ = std::fs::remove_dir_all(&r);
-    r
-}
 
 fn backtest(root: &Path, filters: Filters, jobs: usize) -> Summary {
     let engine = Engine::new(Policy::default(), filters).unwrap();

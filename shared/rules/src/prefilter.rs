@@ -79,8 +79,51 @@ struct Rule {
     pattern: Pattern,
     reads: bool,
     condition: Option<&'static str>,
-    /// The rule names the calls it takes: a record of another name never matches.
-    names: Option<Vec<String>>,
+    /// Fields the rule lists exact values for (outside any `$or`): a record whose value is
+    /// not among them never matches, and is refused without building its event.
+    literals: Vec<(Field, Vec<String>)>,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Field {
+    Source,
+    DetailType,
+    EventName,
+    EventType,
+    IdentityType,
+}
+
+impl Field {
+    const ALL: [(Field, &'static [&'static str]); 5] = [
+        (Field::Source, &["source"]),
+        (Field::DetailType, &["detail-type"]),
+        (Field::EventName, &["detail", "eventName"]),
+        (Field::EventType, &["detail", "eventType"]),
+        (Field::IdentityType, &["detail", "userIdentity", "type"]),
+    ];
+
+    /// Whether the record's value of this field is one of `values`.
+    fn admits(self, s: &Summary<'_>, values: &[String]) -> bool {
+        let one_of = |v: Option<&str>| v.is_some_and(|v| values.iter().any(|x| x == v));
+        match self {
+            Field::Source => {
+                let service = s
+                    .event_source
+                    .and_then(|e| e.strip_suffix(".amazonaws.com"));
+                values
+                    .iter()
+                    .any(|x| x.strip_prefix("aws.").is_some_and(|x| Some(x) == service))
+            }
+            Field::DetailType => one_of(Some(if s.event_type == Some("AwsConsoleSignIn") {
+                crate::event::DETAIL_TYPE_CONSOLE_SIGN_IN
+            } else {
+                crate::event::DETAIL_TYPE_API_CALL
+            })),
+            Field::EventName => one_of(s.event_name),
+            Field::EventType => one_of(s.event_type),
+            Field::IdentityType => one_of(s.identity_type),
+        }
+    }
 }
 
 /// The main-bus rules of every guard, weakened to [`FIELDS`].
@@ -95,18 +138,31 @@ impl Prefilter {
             for t in g.spec().triggers.iter().filter(|t| t.bus == Bus::Main) {
                 let full = t.pattern_json();
                 let weak = project(&full, "").unwrap_or_else(|| Value::Object(Map::new()));
-                let names = weak["detail"]["eventName"].as_array().and_then(|a| {
-                    a.iter()
-                        .map(|v| v.as_str().map(String::from))
-                        .collect::<Option<Vec<_>>>()
-                });
+                let literals = Field::ALL
+                    .iter()
+                    .filter_map(|(field, path)| {
+                        let v = path.iter().try_fold(&weak, |v, k| v.get(*k))?;
+                        // Plain strings only: `{{Parameter}}` and operators are left to the
+                        // pattern.
+                        let values = v
+                            .as_array()?
+                            .iter()
+                            .map(|x| {
+                                x.as_str()
+                                    .filter(|s| !s.starts_with("{{"))
+                                    .map(String::from)
+                            })
+                            .collect::<Option<Vec<_>>>()?;
+                        Some((*field, values))
+                    })
+                    .collect();
                 if let Ok(pattern) = Pattern::parse(&weak) {
                     rules.push(Rule {
                         guard: *g,
                         pattern,
                         reads: t.delivery == Delivery::ChangesAndReads,
                         condition: t.condition,
-                        names,
+                        literals,
                     });
                 }
             }
@@ -122,10 +178,8 @@ impl Prefilter {
             if out.contains(&r.guard) {
                 continue;
             }
-            if let (Some(names), Some(name)) = (&r.names, s.event_name) {
-                if !names.iter().any(|n| n == name) {
-                    continue;
-                }
+            if !r.literals.iter().all(|(f, values)| f.admits(s, values)) {
+                continue;
             }
             if r.condition.is_some_and(|c| !policy.template_condition(c)) {
                 continue;
