@@ -109,7 +109,9 @@ pub fn cmd(args: &[&str]) -> Result<ExitCode, String> {
         if sources.is_empty() {
             return Err(format!("backtest needs at least one source\n{USAGE}"));
         }
-        let engine = Arc::new(Engine::new(policy, filters)?);
+        let mut engine = Engine::new(policy, filters)?;
+        engine.reports = decisions.is_some();
+        let engine = Arc::new(engine);
         let writer: Option<Mutex<Box<dyn Write + Send>>> = match &decisions {
             Some(path) => Some(Mutex::new(Box::new(std::io::BufWriter::new(
                 std::fs::File::create(path).map_err(|e| format!("--decisions {path}: {e}"))?,

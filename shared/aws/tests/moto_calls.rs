@@ -4,40 +4,13 @@
 mod common;
 
 use common::*;
-use serde_json::{json, Value};
+use serde_json::json;
 
 /// (service, action) of every request moto recorded.
 fn recorded() -> Vec<(String, String)> {
-    let body = moto_api("GET", "/moto-api/recorder/download-recording");
-    body.lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .map(|v| {
-            let raw = v["body"].as_str().unwrap_or_default();
-            // The recorder keeps bodies base64-encoded when it says so.
-            let body = if v["body_encoded"] == true {
-                String::from_utf8_lossy(&aws_smithy_types::base64::decode(raw).unwrap_or_default())
-                    .into_owned()
-            } else {
-                raw.to_string()
-            };
-            let action = match v["headers"]["X-Amz-Target"].as_str() {
-                // JSON protocols (CloudTrail, EventBridge) name the operation in a header.
-                Some(t) => t.rsplit('.').next().unwrap_or_default().to_string(),
-                None => body
-                    .split("Action=")
-                    .nth(1)
-                    .map(|r| r.split('&').next().unwrap_or_default().to_string())
-                    .unwrap_or_default(),
-            };
-            let host = v["headers"]["Authorization"]
-                .as_str()
-                .unwrap_or_default()
-                .split('/')
-                .nth(3)
-                .unwrap_or_default()
-                .to_string();
-            (host, action)
-        })
+    recorded_requests()
+        .into_iter()
+        .map(|r| (r.service, r.action))
         .collect()
 }
 

@@ -173,26 +173,11 @@ where
     }
 }
 
-/// (action, body) of every request moto recorded.
+/// (action, decoded body) of every request moto recorded.
 fn recorded() -> Vec<(String, String)> {
-    let body = moto_api("GET", "/moto-api/recorder/download-recording");
-    body.lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .map(|v| {
-            let raw = v["body"].as_str().unwrap_or_default();
-            let body = if v["body_encoded"] == true {
-                String::from_utf8_lossy(&aws_smithy_types::base64::decode(raw).unwrap_or_default())
-                    .into_owned()
-            } else {
-                raw.to_string()
-            };
-            let action = body
-                .split("Action=")
-                .nth(1)
-                .map(|r| r.split('&').next().unwrap_or_default().to_string())
-                .unwrap_or_default();
-            (action, urlencoding_decode(&body))
-        })
+    recorded_requests()
+        .into_iter()
+        .map(|r| (r.action, urlencoding_decode(&r.body)))
         .collect()
 }
 

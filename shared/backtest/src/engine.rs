@@ -2,13 +2,12 @@
 //! rule could deliver, the whole record through the rules, as `trailguard decide` does
 //! (offline: facts a backtest cannot look up are taken as absent and counted).
 
-use std::borrow::Cow;
-
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 use trailguard_rules::prefilter::{self, Prefilter};
 use trailguard_rules::{decide_guard_offline, Event, Guard, Kind, Policy, Report};
 
+use crate::scan::Step;
 use crate::summary::Summary;
 
 /// What a backtest looks at: dates (`YYYY-MM-DD`, inclusive), accounts, regions, functions.
@@ -39,28 +38,32 @@ impl Filters {
 pub struct Engine {
     pub policy: Policy,
     pub filters: Filters,
+    /// Build each notify and remediate decision's report for `decided` (a decisions file).
+    pub reports: bool,
     guards: Vec<Guard>,
     prefilter: Prefilter,
 }
 
-/// The fields of a record read on the fast path, borrowed from its bytes where possible.
+/// The fields of a record read on the fast path, borrowed from its bytes. `&str`, not
+/// `Cow`: serde never borrows an `Option<Cow<str>>` (it would allocate every field of every
+/// record); a field with escapes fails the view and the record takes the lenient path.
 #[derive(Deserialize, Default)]
 #[serde(default, rename_all = "camelCase")]
 struct View<'a> {
     #[serde(borrow)]
-    event_source: Option<Cow<'a, str>>,
+    event_source: Option<&'a str>,
     #[serde(borrow)]
-    event_name: Option<Cow<'a, str>>,
+    event_name: Option<&'a str>,
     #[serde(borrow)]
-    event_type: Option<Cow<'a, str>>,
+    event_type: Option<&'a str>,
     #[serde(borrow)]
-    error_code: Option<Cow<'a, str>>,
+    error_code: Option<&'a str>,
     #[serde(borrow)]
-    event_time: Option<Cow<'a, str>>,
+    event_time: Option<&'a str>,
     #[serde(borrow)]
-    aws_region: Option<Cow<'a, str>>,
+    aws_region: Option<&'a str>,
     #[serde(borrow)]
-    recipient_account_id: Option<Cow<'a, str>>,
+    recipient_account_id: Option<&'a str>,
     #[serde(deserialize_with = "bool_or_text")]
     read_only: Option<bool>,
     #[serde(borrow)]
@@ -71,29 +74,41 @@ struct View<'a> {
 #[serde(default, rename_all = "camelCase")]
 struct IdentityView<'a> {
     #[serde(borrow, rename = "type")]
-    identity_type: Option<Cow<'a, str>>,
+    identity_type: Option<&'a str>,
     #[serde(borrow)]
-    invoked_by: Option<Cow<'a, str>>,
+    invoked_by: Option<&'a str>,
     #[serde(borrow)]
-    access_key_id: Option<Cow<'a, str>>,
+    access_key_id: Option<&'a str>,
     #[serde(borrow)]
-    arn: Option<Cow<'a, str>>,
+    arn: Option<&'a str>,
 }
 
-/// CloudTrail writes `readOnly` as a boolean; some exports write it as a string.
+/// CloudTrail writes `readOnly` as a boolean; some exports write it as a string. Read
+/// without buffering (an untagged enum would copy the value first).
 fn bool_or_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum B<'a> {
-        Bool(bool),
-        #[serde(borrow)]
-        Text(Cow<'a, str>),
+    struct V;
+    impl<'de> serde::de::Visitor<'de> for V {
+        type Value = Option<bool>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a boolean, or true/false as a string")
+        }
+        fn visit_bool<E>(self, b: bool) -> Result<Self::Value, E> {
+            Ok(Some(b))
+        }
+        fn visit_str<E>(self, t: &str) -> Result<Self::Value, E> {
+            Ok(t.parse().ok())
+        }
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D2: Deserializer<'de>>(self, d: D2) -> Result<Self::Value, D2::Error> {
+            d.deserialize_any(V)
+        }
     }
-    Ok(match Option::<B>::deserialize(d)? {
-        Some(B::Bool(b)) => Some(b),
-        Some(B::Text(t)) => t.parse().ok(),
-        None => None,
-    })
+    d.deserialize_option(V)
 }
 
 /// A reason with its ids taken out (`snapshot snap-0ab… shared outside the trusted set` ->
@@ -162,6 +177,7 @@ impl Engine {
             ));
         }
         Ok(Engine {
+            reports: false,
             prefilter: Prefilter::new(&guards),
             policy,
             filters,
@@ -171,6 +187,31 @@ impl Engine {
 
     /// Decide one record (or event) and count it in `s`; `decided` receives the report of
     /// every notify or remediate decision (the `decide` schema).
+    /// The one-pass path for a log file's records: parse the view straight from the read
+    /// buffer (`rest` starts at a record); serde finds where the record ends. A record the
+    /// view cannot read goes to [`Engine::record`] through the scanner.
+    pub fn parse_record(
+        &self,
+        rest: &[u8],
+        eof: bool,
+        s: &mut Summary,
+        source: &str,
+        decided: &mut dyn FnMut(&Report),
+    ) -> Step {
+        let mut it = serde_json::Deserializer::from_slice(rest).into_iter::<View>();
+        match it.next() {
+            Some(Ok(v)) if v.event_name.is_some() => {
+                let used = it.byte_offset();
+                s.records += 1;
+                s.bytes += used as u64 + 1;
+                self.view(v, &rest[..used], s, source, decided);
+                Step::Used(used)
+            }
+            Some(Err(e)) if e.is_eof() && !eof => Step::NeedMore,
+            _ => Step::Scan,
+        }
+    }
+
     pub fn record(
         &self,
         bytes: &[u8],
@@ -180,40 +221,64 @@ impl Engine {
     ) {
         s.records += 1;
         s.bytes += bytes.len() as u64 + 1;
-        let (candidates, day, fast) = match serde_json::from_slice::<View>(bytes) {
-            // A CloudTrail record (it names its call): the fast path.
-            Ok(v) if v.event_name.is_some() => {
-                if !self.in_scope(
-                    v.recipient_account_id.as_deref(),
-                    v.aws_region.as_deref(),
-                    v.event_time.as_deref(),
-                ) {
+        match serde_json::from_slice::<View>(bytes) {
+            Ok(v) if v.event_name.is_some() => self.view(v, bytes, s, source, decided),
+            // An EventBridge event, or a record the fast path cannot read: the lenient
+            // reader decides.
+            _ => self.decide(self.guards.clone(), None, false, bytes, s, source, decided),
+        }
+    }
+
+    /// A CloudTrail record (it names its call), seen through its view: filters, prefilter,
+    /// and the whole record to the rules only if a rule could deliver it.
+    fn view(
+        &self,
+        v: View<'_>,
+        bytes: &[u8],
+        s: &mut Summary,
+        source: &str,
+        decided: &mut dyn FnMut(&Report),
+    ) {
+        let (candidates, day) = {
+            {
+                if !self.in_scope(v.recipient_account_id, v.aws_region, v.event_time) {
                     s.records_filtered += 1;
                     return;
                 }
                 let id = v.user_identity.unwrap_or_default();
                 let summary = prefilter::Summary {
-                    event_source: v.event_source.as_deref(),
-                    event_name: v.event_name.as_deref(),
-                    event_type: v.event_type.as_deref(),
-                    error_code: v.error_code.as_deref(),
+                    event_source: v.event_source,
+                    event_name: v.event_name,
+                    event_type: v.event_type,
+                    error_code: v.error_code,
                     read_only: v.read_only,
-                    identity_type: id.identity_type.as_deref(),
-                    invoked_by: id.invoked_by.as_deref(),
-                    access_key_id: id.access_key_id.as_deref(),
-                    arn: id.arn.as_deref(),
+                    identity_type: id.identity_type,
+                    invoked_by: id.invoked_by,
+                    access_key_id: id.access_key_id,
+                    arn: id.arn,
                 };
                 let c = self.prefilter.candidates(&summary, &self.policy);
                 if c.is_empty() {
                     s.not_delivered += 1;
                     return;
                 }
-                (c, v.event_time.as_deref().and_then(day_of), true)
+                (c, v.event_time.and_then(day_of))
             }
-            // An EventBridge event, or a record the fast path cannot read: the lenient
-            // reader decides.
-            _ => (self.guards.clone(), None, false),
         };
+        self.decide(candidates, day, true, bytes, s, source, decided);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn decide(
+        &self,
+        candidates: Vec<Guard>,
+        day: Option<String>,
+        fast: bool,
+        bytes: &[u8],
+        s: &mut Summary,
+        source: &str,
+        decided: &mut dyn FnMut(&Report),
+    ) {
         let event = match serde_json::from_slice::<Value>(bytes)
             .map_err(|e| e.to_string())
             .and_then(|v| Event::from_value(v).map_err(|e| e.to_string()))
@@ -276,21 +341,25 @@ impl Engine {
                 .or_default()
                 .entry(reason_class(&d.reason))
                 .or_default() += 1;
-            let mut report = Report::new(&d, Some(&event));
             if d.kind == Kind::Remediate {
-                let actor = report
-                    .event
-                    .as_ref()
-                    .and_then(|e| e.actor.clone())
-                    .unwrap_or_else(|| "(unknown)".into());
+                let actor = match event.cloudtrail() {
+                    Some(r) => Some(r.user_identity.display()),
+                    None => trailguard_rules::report::EventSummary::of(&event).actor,
+                }
+                .unwrap_or_else(|| "(unknown)".into());
                 *s.actors
                     .entry(actor)
                     .or_default()
                     .entry(function)
                     .or_default() += 1;
             }
-            report.source_file = Some(source.to_string());
-            decided(&report);
+            // The report (decide's schema) only for a decisions file: building it for every
+            // decision would cost more than deciding.
+            if self.reports {
+                let mut report = Report::new(&d, Some(&event));
+                report.source_file = Some(source.to_string());
+                decided(&report);
+            }
         }
         if !delivered {
             s.not_delivered += 1;
@@ -299,6 +368,9 @@ impl Engine {
 
     fn in_scope(&self, account: Option<&str>, region: Option<&str>, time: Option<&str>) -> bool {
         let f = &self.filters;
+        if f.accounts.is_empty() && f.regions.is_empty() && f.since.is_none() && f.until.is_none() {
+            return true;
+        }
         account.is_none_or(|a| f.account_in(a))
             && region.is_none_or(|r| f.region_in(r))
             && time
@@ -316,6 +388,37 @@ impl Engine {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_record_the_view_cannot_borrow_takes_the_lenient_path() {
+        let sample: Value = serde_json::from_str(include_str!(
+            "../../../events/aws.ec2-AuthorizeSecurityGroupIngress-open-ssh.json"
+        ))
+        .unwrap();
+        let text = sample["detail"].to_string();
+        // The same record with its event name written with an escape, as some exporters do.
+        let escaped = text.replace(
+            "\"AuthorizeSecurityGroupIngress\"",
+            "\"Authorize\\u0053ecurityGroupIngress\"",
+        );
+        assert_ne!(escaped, text);
+        let engine = Engine::new(Policy::default(), Filters::default()).unwrap();
+        for t in [&text, &escaped] {
+            let mut s = Summary::default();
+            let (_, n) = crate::scan::for_each_element(
+                format!("{{\"Records\": [{t}]}}").as_bytes(),
+                |rest, eof| {
+                    engine.parse_record(rest, eof, &mut Summary::default(), "x", &mut |_| {})
+                },
+                |rec| engine.record(rec, &mut s, "x", &mut |_| {}),
+            )
+            .unwrap();
+            assert_eq!(n, 1);
+            if t == &escaped {
+                assert_eq!(s.count("revert-security-group", "remediate"), 1, "{s:?}");
+            }
+        }
+    }
 
     #[test]
     fn reasons_of_one_kind_count_together() {

@@ -101,28 +101,49 @@ fn object(
     opts: &Options,
     progress: &Progress,
 ) {
-    let mut local = Summary::default();
-    let mut write = |r: &Report| {
+    let local = Summary::default();
+    let write = |r: &Report| {
         if let Some(w) = &opts.decisions {
             if let Ok(mut w) = w.lock() {
                 let _ = writeln!(w, "{}", r.to_value());
             }
         }
     };
+    // The two paths share the summary (one at a time); the progress counter is touched once
+    // per 4096 records.
+    let local_cell = std::cell::RefCell::new(local);
+    let reported = std::cell::Cell::new(0u64);
+    let tick = |s: &Summary| {
+        if s.records - reported.get() >= 4096 {
+            progress
+                .records
+                .fetch_add(s.records - reported.get(), Ordering::Relaxed);
+            reported.set(s.records);
+        }
+    };
     let result = scan::decompressing(input)
         .map_err(|e| e.to_string())
         .and_then(|reader| {
-            scan::for_each_record(reader, |rec| {
-                engine.record(rec, &mut local, name, &mut write);
-                if local.records % 4096 == 0 {
-                    progress.records.fetch_add(4096, Ordering::Relaxed);
-                }
-            })
+            scan::for_each_element(
+                reader,
+                |rest, eof| {
+                    let mut s = local_cell.borrow_mut();
+                    let step = engine.parse_record(rest, eof, &mut s, name, &mut |r| write(r));
+                    tick(&s);
+                    step
+                },
+                |rec| {
+                    let mut s = local_cell.borrow_mut();
+                    engine.record(rec, &mut s, name, &mut |r| write(r));
+                    tick(&s);
+                },
+            )
             .map_err(|e| e.to_string())
         });
+    let mut local = local_cell.into_inner();
     progress
         .records
-        .fetch_add(local.records % 4096, Ordering::Relaxed);
+        .fetch_add(local.records - reported.get(), Ordering::Relaxed);
     local.objects = 1;
     if let Err(e) = result {
         local.skip(name, e);
@@ -131,22 +152,52 @@ fn object(
     progress.done.fetch_add(1, Ordering::Relaxed);
 }
 
+/// The objects a run reads: not digest files, not left out by the filters on their key
+/// (those are counted in `total`, never opened).
+fn wanted<'a, T>(
+    engine: &Engine,
+    objects: &'a [T],
+    key: impl Fn(&T) -> String,
+    total: &mut Summary,
+) -> Vec<&'a T> {
+    objects
+        .iter()
+        .filter(|o| {
+            let k = key(o);
+            let skip = source::not_a_log(&k) || source::filtered_out(&k, &engine.filters);
+            total.objects_filtered += u64::from(skip);
+            !skip
+        })
+        .collect()
+}
+
+/// Stop the progress line and add the workers' summaries up.
+fn finish(
+    progress: &Progress,
+    shower: Option<std::thread::JoinHandle<()>>,
+    mut total: Summary,
+    parts: &[Summary],
+) -> Summary {
+    progress.stop.store(true, Ordering::Relaxed);
+    if let Some(h) = shower {
+        let _ = h.join();
+    }
+    for p in parts {
+        total.merge(p);
+    }
+    total
+}
+
 /// A backtest over local files (already listed).
 pub fn local(engine: &Engine, files: &[PathBuf], opts: &Options) -> Summary {
     let progress = Arc::new(Progress::default());
     let mut total = Summary::default();
-    let todo: Vec<&PathBuf> = files
-        .iter()
-        .filter(|p| {
-            let key = p.to_string_lossy();
-            if source::not_a_log(&key) || source::filtered_out(&key, &engine.filters) {
-                total.objects_filtered += 1;
-                false
-            } else {
-                true
-            }
-        })
-        .collect();
+    let todo = wanted(
+        engine,
+        files,
+        |p| p.to_string_lossy().into_owned(),
+        &mut total,
+    );
     progress.total.store(todo.len() as u64, Ordering::Relaxed);
     let shower = opts.progress.then(|| progress.show());
     let next = AtomicU64::new(0);
@@ -183,14 +234,7 @@ pub fn local(engine: &Engine, files: &[PathBuf], opts: &Options) -> Summary {
             .map(|h| h.join().unwrap_or_default())
             .collect()
     });
-    progress.stop.store(true, Ordering::Relaxed);
-    if let Some(h) = shower {
-        let _ = h.join();
-    }
-    for p in &parts {
-        total.merge(p);
-    }
-    total
+    finish(&progress, shower, total, &parts)
 }
 
 /// A backtest over S3 objects (keys already listed): fetched `opts.fetches` at a time on the
@@ -205,16 +249,8 @@ pub async fn s3(
 ) -> Summary {
     let progress = Arc::new(Progress::default());
     let mut total = Summary::default();
-    let todo: Vec<String> = keys
-        .iter()
-        .filter(|k| {
-            if source::not_a_log(k) || source::filtered_out(k, &engine.filters) {
-                total.objects_filtered += 1;
-                false
-            } else {
-                true
-            }
-        })
+    let todo: Vec<String> = wanted(&engine, keys, String::clone, &mut total)
+        .into_iter()
         .cloned()
         .collect();
     progress.total.store(todo.len() as u64, Ordering::Relaxed);
@@ -267,12 +303,5 @@ pub async fn s3(
     })
     .await
     .unwrap_or_default();
-    progress.stop.store(true, Ordering::Relaxed);
-    if let Some(h) = shower {
-        let _ = h.join();
-    }
-    for p in &parts {
-        total.merge(p);
-    }
-    total
+    finish(&progress, shower, total, &parts)
 }

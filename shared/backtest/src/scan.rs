@@ -208,11 +208,31 @@ impl<R: Read> Buf<R> {
     }
 }
 
+/// What a caller's parser made of the bytes at the start of a record.
+pub enum Step {
+    /// It read a whole record of this many bytes (and dealt with it).
+    Used(usize),
+    /// The buffer ends inside the record: read more and ask again.
+    NeedMore,
+    /// It cannot read this record: the scanner finds its end and hands it to `each`.
+    Scan,
+}
+
 /// Call `each` with the bytes of every record (or event) in `input`, in order. Returns the
-/// shape and the number of records. Stops at the first `Err` of `each` and returns it as an
-/// I/O error of kind Other.
+/// shape and the number of records.
 pub fn for_each_record<R: Read>(
     input: R,
+    each: impl FnMut(&[u8]),
+) -> Result<(Shape, u64), ScanError> {
+    for_each_element(input, |_, _| Step::Scan, each)
+}
+
+/// [`for_each_record`], letting `parse` read each record of a log file straight from the
+/// buffer first (one pass over its bytes: the parser finds where it ends); a record it cannot
+/// read goes through the scanner to `each`.
+pub fn for_each_element<R: Read>(
+    input: R,
+    mut parse: impl FnMut(&[u8], bool) -> Step,
     mut each: impl FnMut(&[u8]),
 ) -> Result<(Shape, u64), ScanError> {
     let mut b = Buf {
@@ -224,6 +244,7 @@ pub fn for_each_record<R: Read>(
     };
     let mut n = 0u64;
     let array = |b: &mut Buf<R>,
+                 parse: &mut dyn FnMut(&[u8], bool) -> Step,
                  each: &mut dyn FnMut(&[u8]),
                  n: &mut u64|
      -> Result<(), ScanError> {
@@ -233,8 +254,22 @@ pub fn for_each_record<R: Read>(
             return Ok(());
         }
         loop {
-            let (s, e) = b.take_value()?;
-            each(&b.buf[s..e]);
+            b.peek_token()?;
+            match parse(&b.buf[b.pos..], b.eof) {
+                Step::Used(used) => b.pos += used,
+                Step::NeedMore if !b.eof => {
+                    let have = b.buf.len() - b.pos;
+                    if have > MAX_RECORD {
+                        return Err(b.err(b.pos, format!("a value larger than {MAX_RECORD} bytes")));
+                    }
+                    b.fill(have + 1)?;
+                    continue;
+                }
+                _ => {
+                    let (s, e) = b.take_value()?;
+                    each(&b.buf[s..e]);
+                }
+            }
             *n += 1;
             match b.peek_token()? {
                 Some(b',') => b.pos += 1,
@@ -255,7 +290,7 @@ pub fn for_each_record<R: Read>(
     let shape = match b.peek_token()? {
         None => return Err(b.err(0, "empty")),
         Some(b'[') => {
-            array(&mut b, &mut each, &mut n)?;
+            array(&mut b, &mut parse, &mut each, &mut n)?;
             Shape::Array
         }
         Some(b'{') => {
@@ -272,7 +307,7 @@ pub fn for_each_record<R: Read>(
             };
             if first_key.as_deref() == Some(b"\"Records\"") {
                 b.expect(b':')?;
-                array(&mut b, &mut each, &mut n)?;
+                array(&mut b, &mut parse, &mut each, &mut n)?;
                 // The rest of the object: other keys, skipped.
                 loop {
                     match b.peek_token()? {

@@ -201,7 +201,8 @@ fn filters_leave_objects_unread_and_records_uncounted() {
 fn decisions_are_written_one_json_line_each() {
     let root = root();
     archive(&root);
-    let engine = Engine::new(Policy::default(), Filters::default()).unwrap();
+    let mut engine = Engine::new(Policy::default(), Filters::default()).unwrap();
+    engine.reports = true;
     let files = source::local_files(std::slice::from_ref(&root)).unwrap();
     let path = root.join("decisions.jsonl");
     let opts = Options {
@@ -237,6 +238,37 @@ fn decisions_are_written_one_json_line_each() {
             assert!(l.get(k).is_some(), "{k} missing: {l}");
         }
         assert_ne!(l["decision"], "ignore");
+    }
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+#[test]
+fn records_across_read_buffer_boundaries_are_read_once_each() {
+    // About 4 MB of records in one file, plain and gzip: many of them straddle the reader's
+    // 256 KB chunks, where the one-pass parser asks for more and starts again.
+    let root = root();
+    let records: Vec<Value> = (0..500)
+        .flat_map(|_| file_records(ACCOUNTS[0], REGIONS[0], DAYS[0]))
+        .collect();
+    let body = json!({ "Records": records }).to_string();
+    assert!(body.len() > 3_000_000);
+    for (name, gz) in [("big.json", false), ("big.json.gz", true)] {
+        let dir = root.join(name.replace('.', "-"));
+        write(
+            &dir.join(key(ACCOUNTS[0], REGIONS[0], DAYS[0], name)),
+            body.as_bytes(),
+            gz,
+        );
+        let s = backtest(&dir, Filters::default(), 1);
+        assert_eq!(
+            (s.objects, s.records, s.skipped, s.bad_records),
+            (1, 3000, 0, 0),
+            "{name}"
+        );
+        assert_eq!(s.count("revert-security-group", "remediate"), 500);
+        assert_eq!(s.count("guard-iam", "notify"), 500);
+        assert_eq!(s.not_delivered, 1500);
+        assert_eq!(s.bytes as usize, body.len() - r#"{"Records":[]}"#.len() + 1);
     }
     let _ = std::fs::remove_dir_all(&root);
 }

@@ -228,6 +228,55 @@ pub fn moto_api(method: &str, path: &str) -> String {
     raw_http(method, path, &[]).1
 }
 
+/// One request moto's recorder kept.
+pub struct Recorded {
+    /// The service, from the request's signature (`ec2`, `iam`, `sts`, ...).
+    pub service: String,
+    /// The API action (`RevokeSecurityGroupIngress`).
+    pub action: String,
+    /// The request body, decoded (query protocols: `Action=...&RoleArn=...`, URL-encoded).
+    pub body: String,
+}
+
+/// Every request moto recorded since the last reset.
+pub fn recorded_requests() -> Vec<Recorded> {
+    let body = moto_api("GET", "/moto-api/recorder/download-recording");
+    body.lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .map(|v| {
+            let raw = v["body"].as_str().unwrap_or_default();
+            // The recorder keeps bodies base64-encoded when it says so.
+            let body = if v["body_encoded"] == true {
+                String::from_utf8_lossy(&aws_smithy_types::base64::decode(raw).unwrap_or_default())
+                    .into_owned()
+            } else {
+                raw.to_string()
+            };
+            let action = match v["headers"]["X-Amz-Target"].as_str() {
+                // JSON protocols (CloudTrail, EventBridge) name the operation in a header.
+                Some(t) => t.rsplit('.').next().unwrap_or_default().to_string(),
+                None => body
+                    .split("Action=")
+                    .nth(1)
+                    .map(|r| r.split('&').next().unwrap_or_default().to_string())
+                    .unwrap_or_default(),
+            };
+            let service = v["headers"]["Authorization"]
+                .as_str()
+                .unwrap_or_default()
+                .split('/')
+                .nth(3)
+                .unwrap_or_default()
+                .to_string();
+            Recorded {
+                service,
+                action,
+                body,
+            }
+        })
+        .collect()
+}
+
 /// A security group in `vpc` with the given tags: its id.
 pub async fn create_group(
     ec2: &aws_sdk_ec2::Client,

@@ -142,14 +142,14 @@ impl Guard {
     /// Every IAM action this guard's function can call: its actions' operations, its fact
     /// lookups, and notification. template.yaml grants exactly these (a test checks).
     pub fn iam_actions(self) -> BTreeSet<&'static str> {
-        self.0
-            .actions
-            .iter()
-            .flat_map(|a| a.ops.iter().map(|o| o.iam))
+        self.member_iam_actions()
+            .into_iter()
+            // The organization's accounts are looked up in the function's own account.
             .chain(
                 self.0
                     .facts
                     .iter()
+                    .filter(|f| matches!(f, crate::facts::FactKind::OrganizationAccounts))
                     .flat_map(|f| f.ops().iter().map(|o| o.iam)),
             )
             .chain(
