@@ -29,7 +29,7 @@ KEY_ARN="$("$MOTO_VENV/bin/python" -c 'import boto3; print(boto3.client("kms").c
   HoneytokenAccessKeyIds=AKIA5HONEYTOKEN00001,AKIA5HONEYTOKEN00002 \
   TrustedNetworks=198.51.100.0/24 NotificationEmail=secops@example.com \
   TrustedAccounts=444455556666,210987654321 OrganizationId=o-a1b2c3d4e5 \
-  PublishRemediationEvents=true
+  PublishRemediationEvents=true BacktestBucket=trailguard-archive BacktestPrefix=AWSLogs/
 
 # A central deployment: its organization bus, the rules on it, the member-role statement.
 "$MOTO_VENV/bin/python" scripts/check_deploy.py "$OUT/packaged.cfn.json" trailguard-central \

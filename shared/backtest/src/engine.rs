@@ -198,6 +198,33 @@ impl Engine {
         source: &str,
         decided: &mut dyn FnMut(&Report),
     ) -> Step {
+        match crate::quick::read(rest) {
+            crate::quick::Quick::Record(f, used) => {
+                s.records += 1;
+                s.bytes += used as u64 + 1;
+                let v = View {
+                    event_source: f.event_source,
+                    event_name: f.event_name,
+                    event_type: f.event_type,
+                    error_code: f.error_code,
+                    event_time: f.event_time,
+                    aws_region: f.aws_region,
+                    recipient_account_id: f.recipient_account_id,
+                    read_only: f.read_only,
+                    user_identity: Some(IdentityView {
+                        identity_type: f.identity_type,
+                        invoked_by: f.invoked_by,
+                        access_key_id: f.access_key_id,
+                        arn: f.arn,
+                    }),
+                };
+                self.view(v, &rest[..used], s, source, decided);
+                return Step::Used(used);
+            }
+            crate::quick::Quick::NeedMore if !eof => return Step::NeedMore,
+            _ => {}
+        }
+        // What the quick reader leaves (escapes, unusual types): serde's view.
         let mut it = serde_json::Deserializer::from_slice(rest).into_iter::<View>();
         match it.next() {
             Some(Ok(v)) if v.event_name.is_some() => {

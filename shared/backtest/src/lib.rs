@@ -5,6 +5,7 @@
 
 pub mod engine;
 pub mod lambda;
+pub mod quick;
 pub mod render;
 pub mod run;
 pub mod scan;
