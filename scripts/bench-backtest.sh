@@ -38,19 +38,25 @@ measure() {
 for mb in "${SIZES[@]}"; do
   for kind in plain gz; do
     dir="$DATA/$kind-$mb"
-    if [ ! -f "$dir/.done" ]; then
+    if [ ! -f "$dir.done" ]; then
       tg_say "generating $dir ($mb MB of records, $kind)"
       rm -rf "$dir"
       python3 scripts/gen_cloudtrail.py "$dir" --mb "$mb" $([ "$kind" = gz ] && echo --gzip) --days 30 >"$dir.json"
-      touch "$dir/.done"
+      touch "$dir.done"
     fi
     info="$(cat "$dir.json")"
     echo
     echo "archive: $dir: $info, $(du -sm "$dir" | cut -f1) MB on disk"
-    # One result line for the record count (the run itself prints the summary as JSON).
-    "$BIN" backtest --quiet --json --jobs 1 --policy events/meta/policy.json "$dir" \
-      | python3 -c 'import json,sys; s=json.load(sys.stdin); print(f"   summary: {s[\"records\"]} records, {s[\"not_delivered\"]} delivered to no function, decisions {sum(sum(m.values()) for m in s[\"decisions\"].values())}")'
-    measure "$kind $mb MB, 1 worker" "$BIN" backtest --quiet --json --jobs 1 --policy events/meta/policy.json "$dir"
-    measure "$kind $mb MB, $(nproc) workers" "$BIN" backtest --quiet --json --jobs "$(nproc)" --policy events/meta/policy.json "$dir"
+    # Two policies: the default one, and the samples' (trusted networks set, so every call
+    # with a long-term key is decided: a quarter of these records).
+    for policy in default events/meta/policy.json; do
+      flag=(); [ "$policy" = default ] || flag=(--policy "$policy")
+      "$BIN" backtest --quiet --json --jobs 1 "${flag[@]}" "$dir" \
+        | python3 -c 'import json, sys; s = json.load(sys.stdin); d = sum(sum(m.values()) for m in s["decisions"].values()); print("   policy %s: %d records, %d delivered to no function, %d decisions, %d skipped" % (sys.argv[1], s["records"], s["not_delivered"], d, s["skipped"]))' "$policy"
+      if [ "$mb" -le 2048 ]; then
+        measure "$kind $mb MB, policy $policy, 1 worker" "$BIN" backtest --quiet --json --jobs 1 "${flag[@]}" "$dir"
+      fi
+      measure "$kind $mb MB, policy $policy, $(nproc) workers" "$BIN" backtest --quiet --json --jobs "$(nproc)" "${flag[@]}" "$dir"
+    done
   done
 done

@@ -129,6 +129,11 @@ impl Field {
 /// The main-bus rules of every guard, weakened to [`FIELDS`].
 pub struct Prefilter {
     rules: Vec<Rule>,
+    /// Service (`ec2` of `ec2.amazonaws.com`) -> the rules that may take its calls, in
+    /// rule order: those naming the service, and those naming no source.
+    by_service: std::collections::HashMap<String, Vec<usize>>,
+    /// The rules that name no source (for a service no rule names).
+    any_service: Vec<usize>,
 }
 
 impl Prefilter {
@@ -167,14 +172,48 @@ impl Prefilter {
                 }
             }
         }
-        Prefilter { rules }
+        let any_service: Vec<usize> = (0..rules.len())
+            .filter(|&i| {
+                !rules[i]
+                    .literals
+                    .iter()
+                    .any(|(f, _)| matches!(f, Field::Source))
+            })
+            .collect();
+        let mut by_service: std::collections::HashMap<String, Vec<usize>> = Default::default();
+        for (i, r) in rules.iter().enumerate() {
+            for (f, values) in &r.literals {
+                if matches!(f, Field::Source) {
+                    for v in values.iter().filter_map(|v| v.strip_prefix("aws.")) {
+                        by_service.entry(v.to_string()).or_default().push(i);
+                    }
+                }
+            }
+        }
+        for list in by_service.values_mut() {
+            list.extend(&any_service);
+            list.sort_unstable();
+            list.dedup();
+        }
+        Prefilter {
+            rules,
+            by_service,
+            any_service,
+        }
     }
 
     /// The guards whose rules might deliver the record (a superset of those that do).
     pub fn candidates(&self, s: &Summary<'_>, policy: &Policy) -> Vec<Guard> {
         let mut out: Vec<Guard> = Vec::new();
         let mut event: Option<Value> = None;
-        for r in &self.rules {
+        // Only the rules that may take this service's calls: a few of them, not all.
+        let service = s
+            .event_source
+            .and_then(|e| e.strip_suffix(".amazonaws.com"));
+        let rules = service
+            .and_then(|svc| self.by_service.get(svc))
+            .unwrap_or(&self.any_service);
+        for r in rules.iter().map(|&i| &self.rules[i]) {
             if out.contains(&r.guard) {
                 continue;
             }
