@@ -746,6 +746,14 @@ fn unassumable() -> PortError {
     }
 }
 
+/// A fake whose member account cannot be reached.
+fn unreachable_member() -> Arc<Fake> {
+    Arc::new(Fake {
+        connect_error: Some(unassumable()),
+        ..Fake::new()
+    })
+}
+
 #[tokio::test]
 async fn the_handler_connects_to_the_account_and_region_the_event_is_about() {
     let f = Arc::new(Fake::new());
@@ -775,10 +783,7 @@ async fn the_handler_connects_to_the_account_and_region_the_event_is_about() {
 async fn a_member_account_that_cannot_be_reached_fails_the_plan_and_is_told() {
     // No lookup first: the plan's actions fail with the role's error, people are told, and
     // the invocation fails so Lambda retries and the failure queue keeps the event.
-    let f = Arc::new(Fake {
-        connect_error: Some(unassumable()),
-        ..Fake::new()
-    });
+    let f = unreachable_member();
     let e = run(
         &f,
         "disable-compromised-key",
@@ -805,10 +810,7 @@ async fn a_member_account_that_cannot_be_reached_fails_the_plan_and_is_told() {
 
 #[tokio::test]
 async fn a_member_account_that_cannot_be_reached_for_a_lookup_is_told_and_retried() {
-    let f = Arc::new(Fake {
-        connect_error: Some(unassumable()),
-        ..Fake::new()
-    });
+    let f = unreachable_member();
     let e = run(
         &f,
         "revert-security-group",

@@ -7,6 +7,7 @@ use serde_json::Value;
 use trailguard_rules::prefilter::{self, Prefilter};
 use trailguard_rules::{decide_guard_offline, Event, Guard, Kind, Policy, Report};
 
+use crate::quick::Fields;
 use crate::scan::Step;
 use crate::summary::Summary;
 
@@ -81,6 +82,34 @@ struct IdentityView<'a> {
     access_key_id: Option<&'a str>,
     #[serde(borrow)]
     arn: Option<&'a str>,
+}
+
+impl<'a> View<'a> {
+    fn fields(self) -> Fields<'a> {
+        let id = self.user_identity.unwrap_or_default();
+        Fields {
+            record: prefilter::Summary {
+                event_source: self.event_source,
+                event_name: self.event_name,
+                event_type: self.event_type,
+                error_code: self.error_code,
+                read_only: self.read_only,
+                identity_type: id.identity_type,
+                invoked_by: id.invoked_by,
+                access_key_id: id.access_key_id,
+                arn: id.arn,
+            },
+            event_time: self.event_time,
+            aws_region: self.aws_region,
+            recipient_account_id: self.recipient_account_id,
+        }
+    }
+}
+
+/// A record read: counted with its separator.
+fn counted(s: &mut Summary, len: usize) {
+    s.records += 1;
+    s.bytes += len as u64 + 1;
 }
 
 /// CloudTrail writes `readOnly` as a boolean; some exports write it as a string. Read
@@ -185,8 +214,6 @@ impl Engine {
         })
     }
 
-    /// Decide one record (or event) and count it in `s`; `decided` receives the report of
-    /// every notify or remediate decision (the `decide` schema).
     /// The one-pass path for a log file's records: parse the view straight from the read
     /// buffer (`rest` starts at a record); serde finds where the record ends. A record the
     /// view cannot read goes to [`Engine::record`] through the scanner.
@@ -200,25 +227,8 @@ impl Engine {
     ) -> Step {
         match crate::quick::read(rest) {
             crate::quick::Quick::Record(f, used) => {
-                s.records += 1;
-                s.bytes += used as u64 + 1;
-                let v = View {
-                    event_source: f.event_source,
-                    event_name: f.event_name,
-                    event_type: f.event_type,
-                    error_code: f.error_code,
-                    event_time: f.event_time,
-                    aws_region: f.aws_region,
-                    recipient_account_id: f.recipient_account_id,
-                    read_only: f.read_only,
-                    user_identity: Some(IdentityView {
-                        identity_type: f.identity_type,
-                        invoked_by: f.invoked_by,
-                        access_key_id: f.access_key_id,
-                        arn: f.arn,
-                    }),
-                };
-                self.view(v, &rest[..used], s, source, decided);
+                counted(s, used);
+                self.view(f, &rest[..used], s, source, decided);
                 return Step::Used(used);
             }
             crate::quick::Quick::NeedMore if !eof => return Step::NeedMore,
@@ -229,9 +239,8 @@ impl Engine {
         match it.next() {
             Some(Ok(v)) if v.event_name.is_some() => {
                 let used = it.byte_offset();
-                s.records += 1;
-                s.bytes += used as u64 + 1;
-                self.view(v, &rest[..used], s, source, decided);
+                counted(s, used);
+                self.view(v.fields(), &rest[..used], s, source, decided);
                 Step::Used(used)
             }
             Some(Err(e)) if e.is_eof() && !eof => Step::NeedMore,
@@ -239,6 +248,8 @@ impl Engine {
         }
     }
 
+    /// Decide one record (or event) and count it in `s`; `decided` receives the report of
+    /// every notify or remediate decision (the `decide` schema).
     pub fn record(
         &self,
         bytes: &[u8],
@@ -246,10 +257,9 @@ impl Engine {
         source: &str,
         decided: &mut dyn FnMut(&Report),
     ) {
-        s.records += 1;
-        s.bytes += bytes.len() as u64 + 1;
+        counted(s, bytes.len());
         match serde_json::from_slice::<View>(bytes) {
-            Ok(v) if v.event_name.is_some() => self.view(v, bytes, s, source, decided),
+            Ok(v) if v.event_name.is_some() => self.view(v.fields(), bytes, s, source, decided),
             // An EventBridge event, or a record the fast path cannot read: the lenient
             // reader decides.
             _ => self.decide(self.guards.clone(), None, false, bytes, s, source, decided),
@@ -260,38 +270,22 @@ impl Engine {
     /// and the whole record to the rules only if a rule could deliver it.
     fn view(
         &self,
-        v: View<'_>,
+        f: Fields<'_>,
         bytes: &[u8],
         s: &mut Summary,
         source: &str,
         decided: &mut dyn FnMut(&Report),
     ) {
-        let (candidates, day) = {
-            {
-                if !self.in_scope(v.recipient_account_id, v.aws_region, v.event_time) {
-                    s.records_filtered += 1;
-                    return;
-                }
-                let id = v.user_identity.unwrap_or_default();
-                let summary = prefilter::Summary {
-                    event_source: v.event_source,
-                    event_name: v.event_name,
-                    event_type: v.event_type,
-                    error_code: v.error_code,
-                    read_only: v.read_only,
-                    identity_type: id.identity_type,
-                    invoked_by: id.invoked_by,
-                    access_key_id: id.access_key_id,
-                    arn: id.arn,
-                };
-                let c = self.prefilter.candidates(&summary, &self.policy);
-                if c.is_empty() {
-                    s.not_delivered += 1;
-                    return;
-                }
-                (c, v.event_time.and_then(day_of))
-            }
-        };
+        if !self.in_scope(f.recipient_account_id, f.aws_region, f.event_time) {
+            s.records_filtered += 1;
+            return;
+        }
+        let candidates = self.prefilter.candidates(&f.record, &self.policy);
+        if candidates.is_empty() {
+            s.not_delivered += 1;
+            return;
+        }
+        let day = f.event_time.and_then(day_of);
         self.decide(candidates, day, true, bytes, s, source, decided);
     }
 

@@ -5,21 +5,16 @@
 //! anything unusual (an escape in a kept field, a kept field that is not a string) is left
 //! to serde by answering [`Quick::Other`].
 
-/// The fields kept, borrowed from the record's bytes.
+use trailguard_rules::prefilter;
+
+/// The fields kept, borrowed from the record's bytes: what the prefilter reads, and what the
+/// filters read.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Fields<'a> {
-    pub event_source: Option<&'a str>,
-    pub event_name: Option<&'a str>,
-    pub event_type: Option<&'a str>,
-    pub error_code: Option<&'a str>,
+    pub record: prefilter::Summary<'a>,
     pub event_time: Option<&'a str>,
     pub aws_region: Option<&'a str>,
     pub recipient_account_id: Option<&'a str>,
-    pub read_only: Option<bool>,
-    pub identity_type: Option<&'a str>,
-    pub invoked_by: Option<&'a str>,
-    pub access_key_id: Option<&'a str>,
-    pub arn: Option<&'a str>,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -183,15 +178,15 @@ pub fn read(b: &[u8]) -> Quick<'_> {
     let mut f = Fields::default();
     let r = c.object(|c, key| {
         match key {
-            b"eventSource" => f.event_source = c.text()?,
-            b"eventName" => f.event_name = c.text()?,
-            b"eventType" => f.event_type = c.text()?,
-            b"errorCode" => f.error_code = c.text()?,
+            b"eventSource" => f.record.event_source = c.text()?,
+            b"eventName" => f.record.event_name = c.text()?,
+            b"eventType" => f.record.event_type = c.text()?,
+            b"errorCode" => f.record.error_code = c.text()?,
             b"eventTime" => f.event_time = c.text()?,
             b"awsRegion" => f.aws_region = c.text()?,
             b"recipientAccountId" => f.recipient_account_id = c.text()?,
             b"readOnly" => {
-                f.read_only = match c.ws()? {
+                f.record.read_only = match c.ws()? {
                     b't' if c.b[c.i..].starts_with(b"true") => Some(true),
                     b'f' if c.b[c.i..].starts_with(b"false") => Some(false),
                     _ => return Err(Err::Other),
@@ -200,10 +195,10 @@ pub fn read(b: &[u8]) -> Quick<'_> {
             }
             b"userIdentity" if c.ws()? == b'{' => c.object(|c, key| {
                 match key {
-                    b"type" => f.identity_type = c.text()?,
-                    b"invokedBy" => f.invoked_by = c.text()?,
-                    b"accessKeyId" => f.access_key_id = c.text()?,
-                    b"arn" => f.arn = c.text()?,
+                    b"type" => f.record.identity_type = c.text()?,
+                    b"invokedBy" => f.record.invoked_by = c.text()?,
+                    b"accessKeyId" => f.record.access_key_id = c.text()?,
+                    b"arn" => f.record.arn = c.text()?,
                     _ => c.skip()?,
                 }
                 Ok(())
@@ -213,7 +208,7 @@ pub fn read(b: &[u8]) -> Quick<'_> {
         Ok(())
     });
     match r {
-        Ok(()) if f.event_name.is_some() => Quick::Record(f, c.i),
+        Ok(()) if f.record.event_name.is_some() => Quick::Record(f, c.i),
         Ok(()) => Quick::Other,
         Err(Err::End) => Quick::NeedMore,
         Err(Err::Other) => Quick::Other,
@@ -231,12 +226,12 @@ mod tests {
             panic!("{:?}", read(rec))
         };
         assert_eq!(&rec[end..end + 3], b" , ");
-        assert_eq!(f.event_name, Some("RunInstances"));
-        assert_eq!(f.event_source, Some("ec2.amazonaws.com"));
-        assert_eq!(f.identity_type, Some("AssumedRole"));
-        assert_eq!(f.access_key_id, Some("ASIAX"));
-        assert_eq!(f.read_only, Some(false));
-        assert_eq!(f.error_code, None);
+        assert_eq!(f.record.event_name, Some("RunInstances"));
+        assert_eq!(f.record.event_source, Some("ec2.amazonaws.com"));
+        assert_eq!(f.record.identity_type, Some("AssumedRole"));
+        assert_eq!(f.record.access_key_id, Some("ASIAX"));
+        assert_eq!(f.record.read_only, Some(false));
+        assert_eq!(f.record.error_code, None);
         // Cut anywhere inside, it asks for more.
         for cut in [1, 10, 50, 200, end - 1] {
             assert_eq!(read(&rec[..cut]), Quick::NeedMore, "cut at {cut}");

@@ -26,7 +26,7 @@ pub const FIELDS: &[&str] = &[
 ];
 
 /// The few fields of one record the prefilter reads (absent fields are None).
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Summary<'a> {
     pub event_source: Option<&'a str>,
     pub event_name: Option<&'a str>,
