@@ -38,7 +38,9 @@ PARAMS = {
     "TrustedNetworks": ["198.51.100.0/24", "10.0.0.0/8"],
 }
 # Conditions, as the parameters above make them.
-CONDITIONS = {"HasHoneytokens": True, "WatchLongTermKeys": True, "HasManualTrigger": True}
+# Central: the routing check deploys the stack as a central one, where the own-role clause
+# is the most involved (the member role is trailguard's only in member accounts).
+CONDITIONS = {"HasHoneytokens": True, "WatchLongTermKeys": True, "HasManualTrigger": True, "Central": True}
 READ_ONLY_STATE = "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS"
 
 # Where moto's matcher is known to differ from EventBridge. Each entry: a test on the
@@ -91,6 +93,9 @@ def resolve(v, resources):
                     out += text[i]
                     i += 1
             return out
+        if v.tag == "If":
+            cond, yes, no = v.value
+            return resolve(yes if CONDITIONS[cond] else no, resources)
         raise ValueError(f"unsupported intrinsic !{v.tag} in a pattern")
     if isinstance(v, dict):
         return {k: resolve(x, resources) for k, x in v.items()}
@@ -165,14 +170,15 @@ def own_role_clause(pattern):
 
 def own_role_clause_problem(clause, own_role):
     """What is wrong with a rule's own-role clause: it must let through every caller but
-    sessions of the function's own role (`own_role`, as resolved) and of the member role in
-    any account (a central deployment's changes in member accounts), or None."""
+    sessions of the function's own role (`own_role`, as resolved, in the stack's account) and,
+    in a central deployment, of the member role in member accounts (any account but the
+    stack's own: a role of that name there is anyone's), or None."""
+    own = f"arn:aws:sts::{ACCOUNT}:assumed-role/{own_role}/*"
+    member = f"arn:aws:sts::*:assumed-role/{PARAMS['MemberRoleName']}/*"
     want = [
         {"userIdentity": {"type": [{"anything-but": "AssumedRole"}]}},
-        {"userIdentity": {"arn": [{"anything-but": {"wildcard": sorted([
-            f"arn:aws:sts::{ACCOUNT}:assumed-role/{own_role}/*",
-            f"arn:aws:sts::*:assumed-role/{PARAMS['MemberRoleName']}/*",
-        ])}}]}},
+        {"userIdentity": {"arn": [{"anything-but": {"wildcard": sorted([own, member] if CONDITIONS["Central"] else [own])}}]}},
+        {"account": [ACCOUNT], "userIdentity": {"arn": [{"anything-but": {"wildcard": [own]}}]}},
     ]
     have = json.loads(json.dumps(clause))
     for branch in have or []:
@@ -227,7 +233,7 @@ def template_rules(template):
 
 
 def check_central(template_path, template, rules, functions, trailguard, failures):
-    """The central bus accepts only the organization; function roles may assume only the
+    """The central bus accepts only the organization, and only AWS's sources; function roles may assume only the
     member role, inside the organization; member.yaml is what scripts/member_template.py
     writes, its role trusts only the central roles (inside the organization) and grants
     exactly `trailguard iam-actions --member`, and it forwards exactly the central patterns."""
@@ -236,9 +242,11 @@ def check_central(template_path, template, rules, functions, trailguard, failure
     pol = resources.get("CentralEventBusPolicy", {})
     st = pol.get("Properties", {}).get("Statement", {})
     org = st.get("Condition", {}).get("StringEquals", {}).get("aws:PrincipalOrgID")
+    source = st.get("Condition", {}).get("StringLike", {})
     if not (pol.get("Condition") == "Central" and st.get("Effect") == "Allow" and st.get("Action") == "events:PutEvents"
-            and isinstance(org, Tagged) and org.value == "OrganizationId" and set(st.get("Condition", {})) == {"StringEquals"}):
-        failures.append("the central bus's policy must allow events:PutEvents only on aws:PrincipalOrgID = OrganizationId")
+            and isinstance(org, Tagged) and org.value == "OrganizationId" and set(st.get("Condition", {})) == {"StringEquals", "StringLike"}
+            and source == {"events:source": "aws.*"}):
+        failures.append("the central bus's policy must allow events:PutEvents only on aws:PrincipalOrgID = OrganizationId and events:source aws.*")
     guard_roles = {resources[lid]["Properties"]["Role"].value.split(".")[0] for lid, b in functions.items() if b != "backtest"}
     for lid, res in resources.items():
         if lid not in guard_roles:
@@ -369,6 +377,27 @@ def main():
             compared += 1
     if not any(" rule " in f or "pattern differs" in f or "State" in f for f in failures):
         print(f"ok   patterns: {compared} rules in template.yaml equal the code's (`trailguard patterns`)")
+
+    # 2. Forgery: EventBridge reserves only `aws.*` sources; detail-types are free text. Every
+    # rule matches `source`; on the main bus (where anyone with events:PutEvents, or any
+    # organization account on the central bus, can put) only AWS's own sources.
+    unsourced = 0
+    for binary, rs in rules.items():
+        for name, pattern, state, cond, bus in rs:
+            sources = pattern.get("source") if isinstance(pattern, dict) else None
+            if not isinstance(sources, list) or not sources:
+                failures.append(f"{binary} {name}: its pattern has no `source`: anyone allowed to put events can forge what it matches")
+                unsourced += 1
+                continue
+            if bus != "main":
+                continue
+            for s in sources:
+                aws = (isinstance(s, str) and s.startswith("aws.")) or s == {"prefix": "aws."}
+                if not aws:
+                    failures.append(f"{binary} {name}: source {json.dumps(s)} on the main bus is not AWS's (only aws.* sources are reserved)")
+                    unsourced += 1
+    if not unsourced:
+        print(f"ok   sources: every rule matches `source`, and every main-bus rule only AWS's (aws.*)")
 
     # 2a. Sweeps: a function whose guard sweeps (`trailguard sweeps`) has the schedule that
     # starts it, on SweepSchedule and off when it is "off"; a function that does not sweep

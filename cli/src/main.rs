@@ -8,7 +8,7 @@
 //! trailguard iam-actions FUNCTION
 //! trailguard patterns FUNCTION
 //! trailguard disable-key --access-key-id AKIA… --reason "…" [--bus NAME] [--user NAME]
-//! trailguard breaker reset --guard NAME [--table NAME]
+//! trailguard breaker reset --guard NAME [--account ID] [--table NAME]
 //! ```
 
 mod backtest;
@@ -47,9 +47,10 @@ const USAGE: &str = "usage:
   trailguard backtest [OPTIONS] SOURCE...   (trailguard backtest --help)
       What trailguard would have done over an archive of CloudTrail logs (files, directories,
       s3://bucket/prefix): counts by function and decision, reasons, actors, days.
-  trailguard breaker reset --guard NAME [--table NAME]
-      Close a guard's blast-radius breaker (the stack's LedgerTableName output, or
-      TRAILGUARD_LEDGER_TABLE): it acts again.";
+  trailguard breaker reset --guard NAME [--account ID] [--table NAME]
+      Close a guard's blast-radius breaker in one account (default: the caller's own) in the
+      ledger table (the stack's LedgerTableName output, or TRAILGUARD_LEDGER_TABLE): it acts
+      there again.";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -129,10 +129,10 @@ pub fn disable_key(args: &[&str]) -> Result<ExitCode, String> {
     })
 }
 
-/// `trailguard breaker reset --guard NAME [--table NAME]`: forget a guard's counts, so it
-/// acts again.
+/// `trailguard breaker reset --guard NAME [--account ID] [--table NAME]`: forget a guard's
+/// counts in one account (the caller's own when not given), so it acts there again.
 pub fn breaker_reset(args: &[&str]) -> Result<ExitCode, String> {
-    let f = flags(args, &["--guard", "--table"])?;
+    let f = flags(args, &["--guard", "--account", "--table"])?;
     let name = get(&f, "--guard").ok_or("--guard is required")?;
     let guard = Guard::by_name(name)
         .or_else(|| Guard::from_function_name(name))
@@ -151,15 +151,33 @@ pub fn breaker_reset(args: &[&str]) -> Result<ExitCode, String> {
         .ok_or(
             "--table is required (the stack's LedgerTableName output), or TRAILGUARD_LEDGER_TABLE",
         )?;
+    let account = get(&f, "--account");
+    if let Some(a) = account {
+        if !trailguard_rules::policy::is_account_id(a) {
+            return Err(format!(
+                "--account: `{a}` is not an AWS account id (12 digits)"
+            ));
+        }
+    }
     runtime()?.block_on(async {
         let sdk = trailguard_aws::sdk_config().await;
+        let account = match account {
+            Some(a) => a.to_string(),
+            None => trailguard_aws::config::discover_own_role(&sdk)
+                .await
+                .1
+                .ok_or(
+                    "--account is required: the caller's own account could not be read from STS",
+                )?,
+        };
         let ledger = aws_sdk_dynamodb::Client::new(&sdk);
+        let scope = trailguard_aws::handler::breaker_scope(guard.name(), &account);
         let was = ledger
-            .reset_breaker(&table, guard.name())
+            .reset_breaker(&table, &scope)
             .await
             .map_err(|e| format!("{table}: {e}"))?;
         println!(
-            "breaker of {} {}: it acts again, counting from zero",
+            "breaker of {} in {account} {}: it acts there again, counting from zero",
             guard.name(),
             if was { "closed" } else { "had nothing counted" },
         );

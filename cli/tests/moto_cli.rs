@@ -130,10 +130,21 @@ async fn the_manual_trigger_works_only_on_its_own_bus_and_disables_exactly_that_
     assert_eq!(delivered.len(), 1, "{delivered:?}");
     let event: Value = serde_json::from_str(&delivered[0]).unwrap();
     assert_eq!(event["detail"]["reason"], "INC-1: pasted in chat");
-    let deps = deps_with(
+    // A stack deployed without a manual trigger does not honour the request, however it
+    // reached the function (a direct invocation): the key stays as it is.
+    let without = deps_with(
         &sdk,
         "disable-compromised-key",
         r#"{"revoke_sessions": false, "tag_users": false, "key_activity_hours": 0}"#,
+        Sdk::none().with_iam(&sdk).with_cloudtrail(&sdk),
+    );
+    let r = process(&without, event.clone()).await.unwrap();
+    assert_eq!(r["decision"], "ignore", "{r}");
+    assert!(r["actions"].as_array().unwrap().is_empty(), "{r}");
+    let deps = deps_with(
+        &sdk,
+        "disable-compromised-key",
+        r#"{"manual_trigger": true, "revoke_sessions": false, "tag_users": false, "key_activity_hours": 0}"#,
         Sdk::none().with_iam(&sdk).with_cloudtrail(&sdk),
     );
     let r = process(&deps, event).await.unwrap();
@@ -202,19 +213,19 @@ async fn breaker_reset_lets_the_guard_act_again() {
     let table = create_ledger_table(&sdk).await;
     let ledger = aws_sdk_dynamodb::Client::new(&sdk);
     let now = trailguard_aws::system_clock() * 1000;
-    for i in 0..3 {
-        ledger
-            .take_slot(&table, "security_group", 3, now + i)
-            .await
-            .unwrap();
+    // One breaker per guard and account: moto's own account (the caller's), and another.
+    let here = "security_group@123456789012";
+    let there = "security_group@210987654321";
+    for scope in [here, there] {
+        for i in 0..3 {
+            ledger.take_slot(&table, scope, 3, now + i).await.unwrap();
+        }
+        assert!(matches!(
+            ledger.take_slot(&table, scope, 3, now + 10).await.unwrap(),
+            Slot::Refused { first: true, .. }
+        ));
     }
-    assert!(matches!(
-        ledger
-            .take_slot(&table, "security_group", 3, now + 10)
-            .await
-            .unwrap(),
-        Slot::Refused { first: true, .. }
-    ));
+    // Without --account: the caller's own account's breaker.
     let (ok, out, err) = trailguard(&[
         "breaker",
         "reset",
@@ -224,14 +235,46 @@ async fn breaker_reset_lets_the_guard_act_again() {
         &table,
     ]);
     assert!(ok, "{out}{err}");
-    assert!(out.contains("breaker of security_group closed"), "{out}");
+    assert!(
+        out.contains("breaker of security_group in 123456789012 closed"),
+        "{out}"
+    );
     assert_eq!(
-        ledger
-            .take_slot(&table, "security_group", 3, now + 20)
-            .await
-            .unwrap(),
+        ledger.take_slot(&table, here, 3, now + 20).await.unwrap(),
         Slot::Granted { count: 1 }
     );
+    // The other account's breaker is still open, until it is reset by name.
+    assert!(matches!(
+        ledger.take_slot(&table, there, 3, now + 21).await.unwrap(),
+        Slot::Refused { first: false, .. }
+    ));
+    let (ok, out, err) = trailguard(&[
+        "breaker",
+        "reset",
+        "--guard",
+        "security_group",
+        "--account",
+        "210987654321",
+        "--table",
+        &table,
+    ]);
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("in 210987654321 closed"), "{out}");
+    assert_eq!(
+        ledger.take_slot(&table, there, 3, now + 22).await.unwrap(),
+        Slot::Granted { count: 1 }
+    );
+    let (ok, _, err) = trailguard(&[
+        "breaker",
+        "reset",
+        "--guard",
+        "security_group",
+        "--account",
+        "42",
+        "--table",
+        &table,
+    ]);
+    assert!(!ok && err.contains("--account: `42`"), "{err}");
     let (ok, _, err) = trailguard(&["breaker", "reset", "--guard", "nope", "--table", &table]);
     assert!(!ok && err.contains("no guard `nope`"), "{err}");
 }

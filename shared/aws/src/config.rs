@@ -141,11 +141,24 @@ impl Settings {
                     problem,
                 });
             }
-            // The member role's sessions make trailguard's changes in member accounts: in
-            // any account, they are trailguard's own and never acted on.
-            policy.own_roles.push(format!("arn:aws:iam::*:role/{name}"));
         }
         let own_account = own_role_arn.as_deref().and_then(account_of_arn);
+        if let Some(name) = &member_role_name {
+            // The member role's sessions make trailguard's changes in member accounts: there,
+            // and only there, they are trailguard's own and never acted on.
+            policy = policy.with_member_role(name, own_account.as_deref());
+        }
+        match non_empty("TRAILGUARD_MANUAL_TRIGGER").as_deref() {
+            None => {}
+            Some("true") => policy = policy.with_manual_trigger(true),
+            Some("false") => policy = policy.with_manual_trigger(false),
+            Some(v) => {
+                return Err(ConfigError::Invalid {
+                    var: "TRAILGUARD_MANUAL_TRIGGER",
+                    problem: format!("`{v}` is not `true` or `false`"),
+                })
+            }
+        }
         let topic_arn = non_empty("TRAILGUARD_TOPIC_ARN");
         if let Some(t) = &topic_arn {
             if !t.starts_with("arn:") {
@@ -393,9 +406,9 @@ mod tests {
         .unwrap();
         assert_eq!(s.member_role_name.as_deref(), Some("trailguard-member"));
         assert_eq!(s.own_account.as_deref(), Some("111122223333"));
-        assert!(s
-            .policy
-            .own_roles
-            .contains(&"arn:aws:iam::*:role/trailguard-member".to_string()));
+        let member = s.policy.member_role().unwrap();
+        assert_eq!(member.name, "trailguard-member");
+        assert_eq!(member.home_account.as_deref(), Some("111122223333"));
+        assert!(s.policy.own_roles.is_empty());
     }
 }

@@ -17,6 +17,9 @@ use crate::ports::{Change, Clients, Ec2Port, IamPort, LambdaPort, PortResult, Rd
 pub const FORENSICS_TIMEOUT: Duration = Duration::from_secs(8);
 const FORENSICS_MAX_PAGES: usize = 5;
 
+/// The error code of an action the breaker held.
+pub const BREAKER_OPEN: &str = "BreakerOpen";
+
 /// What one action came to.
 #[derive(Debug, Clone)]
 pub struct Outcome {
@@ -55,15 +58,25 @@ impl Outcome {
         )
     }
 
-    /// The guard's breaker is open: planned, not made.
-    pub fn held(action: &Action, guard: &str, count: u32, limit: u32) -> Outcome {
-        Outcome::status(
-            Status::DryRun,
-            Some(format!(
-                "breaker open: {count} {guard} actions in the last hour, max_actions_per_hour is {limit}; would {}. Close it with `trailguard breaker reset --guard {guard}`",
-                action.describe()
-            )),
-        )
+    /// The guard's breaker is open in this account: not made, and a retryable failure, so
+    /// Lambda retries the event and the failure queue keeps it until the breaker is closed.
+    pub fn held(action: &Action, guard: &str, account: &str, count: u32, limit: u32) -> Outcome {
+        let message = format!(
+            "breaker open: {count} {guard} actions in account {account} in the last hour, \
+             max_actions_per_hour is {limit}; held, not made: {}. Close it with `trailguard \
+             breaker reset --guard {guard} --account {account}`, then redrive the failure queue",
+            action.describe()
+        );
+        Outcome {
+            status: Status::Failed,
+            note: Some(message.clone()),
+            error: Some(PortError::Transient {
+                op: "breaker",
+                code: BREAKER_OPEN.into(),
+                message,
+            }),
+            result: None,
+        }
     }
 
     pub fn failed(e: PortError) -> Outcome {

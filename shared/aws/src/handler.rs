@@ -349,17 +349,28 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
         };
         let guard = self.settings.guard;
         let limit = self.settings.policy.max_actions_per_hour(guard);
-        if limit > 0 {
-            match ledger
-                .take_slot(table, guard.name(), limit, ctx.now * 1000)
-                .await
-            {
+        // One breaker per guard and account: a flood in one account (a sandbox's own
+        // resources, forged or not) does not hold back containment in the others. Putting a
+        // safeguard back (logging, an exemption taken back) is never held.
+        let account = clients
+            .target
+            .account
+            .clone()
+            .or_else(|| self.settings.own_account.clone())
+            .unwrap_or_else(|| "unknown".into());
+        let scope = breaker_scope(guard.name(), &account);
+        let now_ms = ctx.now * 1000;
+        let counted = limit > 0 && !action.restores_safeguard();
+        if counted {
+            match ledger.take_slot(table, &scope, limit, now_ms).await {
                 Ok(Slot::Granted { .. }) => {}
                 Ok(Slot::Refused { count, first }) => {
                     if first {
-                        self.breaker_opened(event, decision, count, limit).await;
+                        self.breaker_opened(event, decision, &account, count, limit)
+                            .await;
                     }
-                    return release(Outcome::held(action, guard.name(), count, limit)).await;
+                    return release(Outcome::held(action, guard.name(), &account, count, limit))
+                        .await;
                 }
                 Err(e) => return release(Outcome::failed(e)).await,
             }
@@ -368,6 +379,11 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
             Ok(c) => executor::run(&*c, action, ctx).await,
             Err(e) => (Outcome::failed(e), 0),
         };
+        // Only what changed counts: a no-op ("already done") or a failed call gives its slot
+        // back, so forged or replayed events that change nothing cannot open the breaker.
+        if counted && outcome.status != trailguard_rules::Status::Done {
+            let _ = ledger.give_back_slot(table, &scope, now_ms).await;
+        }
         if let Some(key) = &key {
             if outcome.error.is_some() {
                 let _ = ledger.release(table, key, &owner).await;
@@ -443,28 +459,33 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
         &self,
         event: Option<&Event>,
         decision: &Decision,
+        account: &str,
         count: u32,
         limit: u32,
     ) {
         let guard = self.settings.guard.name();
         let subject = format!(
-            "[trailguard] BREAKER OPEN: {guard} stopped acting after {count} actions in an hour"
+            "[trailguard] BREAKER OPEN: {guard} stopped acting in {account} after {count} actions in an hour"
         );
         let body = format!(
-            "The blast-radius breaker of guard `{guard}` ({}) opened: {count} mutating actions in the \
-             last hour, the most max_actions_per_hour allows is {limit}.\n\n\
-             Until the hour has room again, this guard plans and notifies but changes nothing \
-             (outcome dry_run, with the breaker named). A real incident rarely comes near this; a \
-             flood of forged or replayed events, or a policy that matches too much, does.\n\n\
+            "The blast-radius breaker of guard `{guard}` ({}) in account {account} opened: {count} \
+             changes made in the last hour, the most max_actions_per_hour allows is {limit}.\n\n\
+             Until the hour has room again, this guard's changes in that account are held: each \
+             held action fails retryably (error BreakerOpen), so Lambda retries the event and then \
+             the failure queue keeps it (redrive it once the breaker is closed), and the sweep \
+             finds what is left. Other accounts are not affected; restoring logging and taking back \
+             exemptions are never held. Only changes that were made count (no-ops and failed calls \
+             do not). A real incident rarely comes near this; a flood of replayed events, or a \
+             policy that matches too much, does.\n\n\
              What to check: the recent notices of this guard and who caused them.\n\
-             To close the breaker: trailguard breaker reset --guard {guard} --table {}\n",
+             To close the breaker: trailguard breaker reset --guard {guard} --account {account} --table {}\n",
             self.function(),
             self.settings.ledger_table.as_deref().unwrap_or("?"),
         );
         let mut report = Report::new(decision, event);
         report.function = Some(self.function());
         emit(
-            &json!({"level": "WARN", "kind": "breaker_open", "function": self.function(), "guard": guard, "count": count, "limit": limit}),
+            &json!({"level": "WARN", "kind": "breaker_open", "function": self.function(), "guard": guard, "account": account, "count": count, "limit": limit}),
         );
         // The event's own notification follows; a failure here is logged, not fatal.
         if let Err(e) = self.notify.publish(&subject, &body, &report).await {
@@ -578,6 +599,11 @@ fn claim_key(event: &Event, action: &trailguard_rules::Action) -> Option<String>
 }
 
 /// This delivery, for the ledger: process, time and a counter.
+/// The ledger key of a guard's breaker in one account.
+pub fn breaker_scope(guard: &str, account: &str) -> String {
+    format!("{guard}@{account}")
+}
+
 fn delivery_id() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(0);

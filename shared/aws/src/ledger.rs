@@ -1,6 +1,6 @@
 //! The ledger port on the DynamoDB client: one table (`pk` string key, `expires_at` TTL)
-//! holds each guard's breaker (`breaker#<guard>`: the epoch milliseconds of its mutating
-//! actions in the last hour, and a version) and each action's claim (`claim#<event>#<action>`:
+//! holds each guard's breaker per account (`breaker#<guard>@<account>`: the epoch
+//! milliseconds of the changes it made there in the last hour, and a version) and each action's claim (`claim#<event>#<action>`:
 //! who acts, until when, and the outcome). Every write is conditional on what was read, so
 //! concurrent deliveries, containers and accounts never count past a limit or both win a
 //! claim: the loser reads again and decides again.
@@ -65,11 +65,11 @@ impl LedgerPort for Client {
     async fn take_slot(
         &self,
         table: &str,
-        guard: &str,
+        scope: &str,
         limit: u32,
         now_ms: i64,
     ) -> PortResult<Slot> {
-        let pk = format!("breaker#{guard}");
+        let pk = format!("breaker#{scope}");
         for attempt in 0..MAX_CONFLICTS {
             if attempt > 0 {
                 // Spread the retries of racing writers.
@@ -128,6 +128,47 @@ impl LedgerPort for Client {
                 Ok(_) => return Ok(Slot::Refused { count, first: true }),
                 Err(e) if conflict(&code_of(&e)) => continue,
                 Err(e) => return Err(classify(&ops::LEDGER_PUT, e)),
+            }
+        }
+        Err(contention(table))
+    }
+
+    async fn give_back_slot(&self, table: &str, scope: &str, at_ms: i64) -> PortResult<()> {
+        let pk = format!("breaker#{scope}");
+        for _ in 0..MAX_CONFLICTS {
+            let Some(item) = get(self, table, &pk).await? else {
+                return Ok(());
+            };
+            let Some(version) = num(&item, "version") else {
+                return Ok(());
+            };
+            let mut times: Vec<AttributeValue> = item
+                .get("times")
+                .and_then(|v| v.as_l().ok())
+                .cloned()
+                .unwrap_or_default();
+            let Some(i) = times
+                .iter()
+                .position(|v| v.as_n().ok().and_then(|n| n.parse::<i64>().ok()) == Some(at_ms))
+            else {
+                return Ok(());
+            };
+            times.remove(i);
+            let r = self
+                .update_item()
+                .table_name(table)
+                .key("pk", s(&pk))
+                .update_expression("SET times = :times, version = :next")
+                .condition_expression("version = :v")
+                .expression_attribute_values(":times", AttributeValue::L(times))
+                .expression_attribute_values(":next", n(version + 1))
+                .expression_attribute_values(":v", n(version))
+                .send()
+                .await;
+            match r {
+                Ok(_) => return Ok(()),
+                Err(e) if conflict(&code_of(&e)) => continue,
+                Err(e) => return Err(classify(&ops::LEDGER_UPDATE, e)),
             }
         }
         Err(contention(table))
@@ -277,11 +318,11 @@ impl LedgerPort for Client {
         Ok(())
     }
 
-    async fn reset_breaker(&self, table: &str, guard: &str) -> PortResult<bool> {
+    async fn reset_breaker(&self, table: &str, scope: &str) -> PortResult<bool> {
         let out = self
             .delete_item()
             .table_name(table)
-            .key("pk", s(format!("breaker#{guard}")))
+            .key("pk", s(format!("breaker#{scope}")))
             .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
             .send()
             .await

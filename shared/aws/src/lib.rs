@@ -111,6 +111,12 @@ where
             let (role, account) = config::discover_own_role(&sdk).await;
             settings.own_role_arn = settings.own_role_arn.or(role);
             settings.own_account = settings.own_account.or(account);
+            if let Some(name) = &settings.member_role_name {
+                settings.policy = settings
+                    .policy
+                    .clone()
+                    .with_member_role(name, settings.own_account.as_deref());
+            }
         }
         Ok(Deps {
             connect: central::Central::new(

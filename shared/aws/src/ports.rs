@@ -344,15 +344,26 @@ pub enum Claim {
 /// counts and exactly-once claims. Every write is conditional, so concurrent deliveries never
 /// count past a limit or both win a claim.
 pub trait LedgerPort: Send + Sync {
-    /// Count one mutating action of `guard` at `now_ms`, unless `limit` actions were counted
-    /// in the hour before it.
+    /// Count one mutating action in a breaker's `scope` (a guard in one account,
+    /// `handler::breaker_scope`) at `now_ms`, unless `limit` actions were counted in the hour
+    /// before it.
     fn take_slot(
         &self,
         _table: &str,
-        _guard: &str,
+        _scope: &str,
         _limit: u32,
         _now_ms: i64,
     ) -> impl Future<Output = PortResult<Slot>> + Send {
+        not_wired(&ops::LEDGER_UPDATE)
+    }
+    /// Give back the slot taken at `at_ms`: the action changed nothing (already done) or
+    /// failed, and only changes count.
+    fn give_back_slot(
+        &self,
+        _table: &str,
+        _scope: &str,
+        _at_ms: i64,
+    ) -> impl Future<Output = PortResult<()>> + Send {
         not_wired(&ops::LEDGER_UPDATE)
     }
     /// Claim an action of an event for this delivery (`owner`), for `lease` seconds.
@@ -411,11 +422,12 @@ pub trait LedgerPort: Send + Sync {
     ) -> impl Future<Output = PortResult<()>> + Send {
         not_wired(&ops::LEDGER_PUT)
     }
-    /// Close a guard's breaker: forget its counts. True when there was something to forget.
+    /// Close a breaker (a guard in one account): forget its counts. True when there was
+    /// something to forget.
     fn reset_breaker(
         &self,
         _table: &str,
-        _guard: &str,
+        _scope: &str,
     ) -> impl Future<Output = PortResult<bool>> + Send {
         not_wired(&ops::LEDGER_DELETE)
     }

@@ -499,7 +499,7 @@ async fn session_revocation_can_be_switched_off() {
     run(
         &f,
         "disable-compromised-key",
-        r#"{"revoke_sessions": false}"#,
+        r#"{"revoke_sessions": false, "manual_trigger": true}"#,
         "trailguard-DisableAccessKey-manual.json",
     )
     .await
@@ -630,35 +630,46 @@ fn open_ssh(n: usize) -> Value {
     ev
 }
 
+/// The open-SSH sample made in `account`, as its own event.
+fn open_ssh_in(n: usize, account: &str) -> Value {
+    let mut ev = open_ssh(n);
+    ev["account"] = json!(account);
+    ev["detail"]["recipientAccountId"] = json!(account);
+    ev["detail"]["userIdentity"]["accountId"] = json!(account);
+    ev
+}
+
 #[tokio::test]
-async fn the_breaker_holds_every_action_past_the_limit_and_tells_people_once() {
+async fn the_breaker_holds_every_change_past_the_limit_in_that_account_and_tells_people_once() {
     let f = Arc::new(Fake::new());
     let policy = json!({"max_actions_per_hour": {"security_group": 20}, "exempt_tag": "", "protected_tag": ""}).to_string();
     let d = with_ledger(&f, "revert-security-group", &policy);
-    let mut outcomes = Vec::new();
+    let mut done = 0;
+    let mut held = Vec::new();
     for n in 0..25 {
-        let r = d.process(open_ssh(n)).await.unwrap();
-        outcomes.push((r.actions[0].outcome, r.actions[0].note.clone()));
+        match d.process(open_ssh(n)).await {
+            Ok(r) => {
+                assert_eq!(r.actions[0].outcome, Some(Status::Done), "{r:?}");
+                done += 1;
+            }
+            // Held: a retryable failure, so Lambda retries and the failure queue keeps it.
+            Err(HandlerError::Remediation { kind, summary, .. }) => {
+                assert_eq!(kind, "retryable");
+                held.push(summary);
+            }
+            Err(e) => panic!("{e}"),
+        }
     }
-    let done = outcomes
-        .iter()
-        .filter(|(s, _)| *s == Some(Status::Done))
-        .count();
-    let held: Vec<_> = outcomes
-        .iter()
-        .filter(|(s, _)| *s == Some(Status::DryRun))
-        .collect();
-    assert_eq!((done, held.len()), (20, 5), "{outcomes:?}");
-    assert!(outcomes[..20].iter().all(|(s, _)| *s == Some(Status::Done)));
-    for (_, note) in &held {
-        let note = note.as_deref().unwrap_or_default();
+    assert_eq!((done, held.len()), (20, 5));
+    for s in &held {
+        assert!(s.contains("BreakerOpen"), "{s}");
         assert!(
-            note.contains("breaker open: 20 security_group actions"),
-            "{note}"
+            s.contains("breaker open: 20 security_group actions in account 123456789012"),
+            "{s}"
         );
         assert!(
-            note.contains("trailguard breaker reset --guard security_group"),
-            "{note}"
+            s.contains("trailguard breaker reset --guard security_group --account 123456789012"),
+            "{s}"
         );
     }
     // Exactly 20 revokes reached EC2, and one breaker notice among the notifications.
@@ -671,18 +682,84 @@ async fn the_breaker_holds_every_action_past_the_limit_and_tells_people_once() {
     assert_eq!(breaker.len(), 1, "{published:?}");
     assert!(breaker[0]
         .0
-        .contains("security_group stopped acting after 20 actions"));
-    assert!(published
-        .iter()
-        .any(|(s, _)| s.starts_with("[trailguard] HELD (breaker open)")));
-    // Reset: it acts again.
+        .contains("security_group stopped acting in 123456789012 after 20 actions"));
+    assert_eq!(
+        published
+            .iter()
+            .filter(|(s, _)| s.starts_with("[trailguard] HELD (breaker open)"))
+            .count(),
+        5
+    );
+    // Another account's breaker is its own: containment there goes on.
+    let r = d.process(open_ssh_in(50, "210987654321")).await.unwrap();
+    assert_eq!(r.actions[0].outcome, Some(Status::Done));
+    // Reset: it acts again in that account.
     use trailguard_aws::LedgerPort;
     assert!(f
-        .reset_breaker("trailguard-ledger", "security_group")
+        .reset_breaker("trailguard-ledger", "security_group@123456789012")
         .await
         .unwrap());
     let r = d.process(open_ssh(99)).await.unwrap();
     assert_eq!(r.actions[0].outcome, Some(Status::Done));
+}
+
+#[tokio::test]
+async fn only_changes_count_against_the_breaker() {
+    // Fifty events whose revokes change nothing (the rule is already gone: a replay, or a
+    // forged event naming a rule that never existed) leave the breaker closed.
+    let f = Arc::new(Fake::new());
+    f.answer(
+        "RevokeRules",
+        Ok(Change::AlreadyDone("no such rule".into())),
+    );
+    let policy = json!({"max_actions_per_hour": {"security_group": 3}, "exempt_tag": "", "protected_tag": ""}).to_string();
+    let d = with_ledger(&f, "revert-security-group", &policy);
+    for n in 0..50 {
+        let r = d.process(open_ssh(n)).await.unwrap();
+        assert_eq!(r.actions[0].outcome, Some(Status::AlreadyDone));
+    }
+    assert!(f.breaker.lock().unwrap()["security_group@123456789012"]
+        .0
+        .is_empty());
+    // Failed calls give their slot back too.
+    f.answer(
+        "RevokeRules",
+        Err(PortError::Permanent {
+            op: "RevokeSecurityGroupIngress",
+            code: "InvalidGroup.NotFound".into(),
+            message: "gone".into(),
+        }),
+    );
+    for n in 50..60 {
+        assert!(d.process(open_ssh(n)).await.is_err());
+    }
+    assert!(f.breaker.lock().unwrap()["security_group@123456789012"]
+        .0
+        .is_empty());
+    // A real change is counted, and then contained: three, then held.
+    f.answer("RevokeRules", Ok(Change::Done));
+    for n in 60..63 {
+        d.process(open_ssh(n)).await.unwrap();
+    }
+    assert!(d.process(open_ssh(63)).await.is_err());
+}
+
+#[tokio::test]
+async fn restoring_logging_is_never_held_by_the_breaker() {
+    let f = Arc::new(Fake::new());
+    let policy = json!({"max_actions_per_hour": {"cloudtrail": 1}}).to_string();
+    let d = with_ledger(&f, "guard-cloudtrail", &policy);
+    for n in 0..5 {
+        let mut ev = load("aws.cloudtrail-StopLogging-remediate.json");
+        ev["id"] = json!(format!("stop-{n}"));
+        let r = d.process(ev).await.unwrap();
+        assert!(
+            r.actions.iter().all(|a| a.outcome == Some(Status::Done)),
+            "{:?}",
+            r.actions
+        );
+    }
+    assert_eq!(f.ops().iter().filter(|o| *o == "StartLogging").count(), 5);
 }
 
 #[tokio::test]
@@ -714,7 +791,12 @@ async fn redeliveries_of_one_event_act_once() {
     );
     assert_eq!(f.ops().iter().filter(|o| *o == "RevokeRules").count(), 1);
     // The breaker counted the one action, not the redeliveries.
-    assert_eq!(f.breaker.lock().unwrap()["security_group"].0.len(), 1);
+    assert_eq!(
+        f.breaker.lock().unwrap()["security_group@123456789012"]
+            .0
+            .len(),
+        1
+    );
 }
 
 #[tokio::test]

@@ -137,6 +137,7 @@ fn settings_for(function: &str, policy: &str, topic: Option<String>) -> trailgua
     let central = trailguard_aws::Settings::from_vars(s.guard, |k| match k {
         "TRAILGUARD_POLICY" => Some(policy.to_string()),
         "TRAILGUARD_MEMBER_ROLE_NAME" => Some(MEMBER_ROLE.to_string()),
+        "TRAILGUARD_OWN_ROLE_ARN" => s.own_role_arn.clone(),
         _ => None,
     })
     .unwrap();
@@ -279,6 +280,114 @@ async fn events_from_a_member_are_contained_in_the_member_account_and_region() {
     );
     assert!(assumed[1].contains("RoleSessionName=trailguard.disable-compromised-key."));
     assert_eq!(drain(&sdk, &queue).await.len(), 4);
+}
+
+/// `ev` as made by a session of a role called `role` in `account`.
+fn by_role(mut ev: Value, account: &str, role: &str) -> Value {
+    ev["detail"]["userIdentity"] = json!({
+        "type": "AssumedRole",
+        "principalId": "AROA5EXAMPLEROLEID01:session",
+        "arn": format!("arn:aws:sts::{account}:assumed-role/{role}/session"),
+        "accountId": account,
+        "accessKeyId": "ASIA5EXAMPLESESSION1",
+        "sessionContext": {"sessionIssuer": {"type": "Role", "principalId": "AROA5EXAMPLEROLEID01",
+            "arn": format!("arn:aws:iam::{account}:role/{role}"), "accountId": account, "userName": role}}
+    });
+    ev
+}
+
+#[tokio::test]
+#[ignore = "needs moto server: bash scripts/test.sh"]
+async fn a_role_named_like_the_member_role_is_trailguards_only_in_member_accounts() {
+    // Attack: create a role called `trailguard-member` where it is not the member role (the
+    // central account itself) and open a group with it. Before, every rule and the code left
+    // that role's changes out in any account.
+    let sdk = sdk().await;
+    let b = member_account(3);
+    let b_east = as_account(&sdk, &b, "us-east-1").await;
+    member_role(&b_east).await;
+    let sg = central(&sdk, "revert-security-group", "{}", None, |c| {
+        Sdk::none().with_ec2(c)
+    });
+    // In the central account: the borrowed name changes nothing, the rule is revoked.
+    let (a_ec2, a_group, a_rule) = open_group(&sdk).await;
+    let ev = by_role(
+        opened(ACCOUNT, "us-east-1", &a_group, &a_rule),
+        ACCOUNT,
+        MEMBER_ROLE,
+    );
+    let r = process(&sg, ev).await.unwrap();
+    assert_eq!(r["decision"], "remediate", "{r}");
+    assert_eq!(r["actions"][0]["outcome"], "done", "{r}");
+    assert!(ingress_rules(&a_ec2, &a_group).await.is_empty());
+    // In a member account, the member role's own change is trailguard's: left alone.
+    let (b_ec2, b_group, b_rule) = open_group(&b_east).await;
+    let ev = by_role(opened(&b, "us-east-1", &b_group, &b_rule), &b, MEMBER_ROLE);
+    let r = process(&sg, ev).await.unwrap();
+    assert_eq!(r["decision"], "ignore", "{r}");
+    assert_eq!(ingress_rules(&b_ec2, &b_group).await, [b_rule.clone()]);
+    // A deployment that is not central has no member role: the name is anyone's there too.
+    let single = deps_with(
+        &b_east,
+        "revert-security-group",
+        "{}",
+        Sdk::none().with_ec2(&b_east),
+    );
+    let ev = by_role(opened(&b, "us-east-1", &b_group, &b_rule), &b, MEMBER_ROLE);
+    let r = process(&single, ev).await.unwrap();
+    assert_eq!(r["decision"], "remediate", "{r}");
+    assert!(ingress_rules(&b_ec2, &b_group).await.is_empty());
+}
+
+#[tokio::test]
+#[ignore = "needs moto server: bash scripts/test.sh"]
+async fn a_forged_cloudtrail_event_disables_no_key() {
+    // Attack: put an event with a made-up source and the detail-type "AWS API Call via
+    // CloudTrail" naming another user's real key and an outside IP.
+    let sdk = sdk().await;
+    let iam = aws_sdk_iam::Client::new(&sdk);
+    let (user, keys) = create_user_with_keys(&iam, "victim", 1).await;
+    let policy = r#"{"trusted_networks": ["198.51.100.0/24"], "key_activity_hours": 0}"#;
+    let deps = deps_with(
+        &sdk,
+        "disable-compromised-key",
+        policy,
+        Sdk::none().with_iam(&sdk).with_cloudtrail(&sdk),
+    );
+    let status = || {
+        let (iam, user) = (iam.clone(), user.clone());
+        async move {
+            iam.list_access_keys()
+                .user_name(user)
+                .send()
+                .await
+                .unwrap()
+                .access_key_metadata()[0]
+                .status()
+                .unwrap()
+                .as_str()
+                .to_string()
+        }
+    };
+    let event = |source: &str| {
+        let mut ev = sample("forged.my-app-CloudTrail-long-term-key-outside.json");
+        ev["id"] = json!(unique("forged"));
+        ev["source"] = json!(source);
+        ev["detail"]["userIdentity"]["accessKeyId"] = json!(keys[0]);
+        ev["detail"]["userIdentity"]["userName"] = json!(user);
+        ev["detail"]["userIdentity"]["arn"] = json!(format!("arn:aws:iam::{ACCOUNT}:user/{user}"));
+        ev
+    };
+    for source in ["my.app", "aws", "awsx.s3"] {
+        let r = process(&deps, event(source)).await.unwrap();
+        assert_eq!(r["decision"], "ignore", "{r}");
+        assert!(r["reason"].as_str().unwrap().contains("forged"), "{r}");
+        assert_eq!(status().await, "Active");
+    }
+    // The same record from AWS (source aws.s3) is contained: the test can tell the two apart.
+    let r = process(&deps, event("aws.s3")).await.unwrap();
+    assert_eq!(r["decision"], "remediate", "{r}");
+    assert_eq!(status().await, "Inactive");
 }
 
 #[tokio::test]

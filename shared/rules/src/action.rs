@@ -126,6 +126,21 @@ impl Action {
     pub fn describe(&self) -> String {
         self.step().describe()
     }
+
+    /// Whether this step puts one of the account's safeguards back (logging, a trail's
+    /// settings, an exemption taken back) rather than changing a workload. The blast-radius
+    /// breaker never holds these back: a flood of changes, forged or real, must not leave
+    /// logging off or an attacker's exemption in place for an hour.
+    pub fn restores_safeguard(&self) -> bool {
+        matches!(
+            self,
+            Action::StartLogging(_)
+                | Action::UpdateTrail(_)
+                | Action::RestoreManagementEvents(_)
+                | Action::RemoveTag(_)
+                | Action::UntagRole(_)
+        )
+    }
 }
 
 fn direction(egress: bool) -> &'static str {

@@ -561,7 +561,11 @@ impl Event {
             }
         };
         Ok(
-            if detail_type == DETAIL_TYPE_API_CALL || detail_type == DETAIL_TYPE_CONSOLE_SIGN_IN {
+            // Only AWS can put events with an `aws.*` source; the detail-type is free text, so
+            // a record under any other source is a forgery (see [`Event::forged`]).
+            if (detail_type == DETAIL_TYPE_API_CALL || detail_type == DETAIL_TYPE_CONSOLE_SIGN_IN)
+                && is_aws_source(source)
+            {
                 object("a CloudTrail record")?;
                 let record =
                     CloudTrailRecord::deserialize(detail).map_err(|e| ParseError::Invalid {
@@ -599,6 +603,27 @@ impl Event {
 
     pub fn id(&self) -> Option<&str> {
         self.envelope.id.get()
+    }
+
+    /// Why the event cannot be AWS's although it is dressed as AWS's, if it is: a
+    /// detail-type AWS writes (CloudTrail, Health, GuardDuty, Security Hub) under a source
+    /// that is not `aws.*`. EventBridge reserves only `aws.*` sources; anyone allowed to put
+    /// events on a bus can write any detail-type.
+    pub fn forged(&self) -> Option<String> {
+        let source = self.source().unwrap_or_default();
+        let detail_type = self.detail_type()?;
+        let aws_shaped = detail_type == DETAIL_TYPE_API_CALL
+            || detail_type == DETAIL_TYPE_CONSOLE_SIGN_IN
+            || detail_type == "AWS Health Event"
+            || detail_type == "GuardDuty Finding"
+            || detail_type.starts_with("Security Hub Findings");
+        (aws_shaped && !is_aws_source(source)).then(|| {
+            format!(
+                "forged: detail-type `{detail_type}` under source `{source}`, which is not AWS's \
+                 (only aws.* sources are reserved to AWS; anyone allowed to put events can write a \
+                 detail-type): refused"
+            )
+        })
     }
 
     pub fn source(&self) -> Option<&str> {
@@ -712,6 +737,11 @@ fn parse_manual(detail_type: &str, detail: &Value) -> Result<ManualRequest, Pars
         reason: lenient::str_any(detail, &["reason", "Reason"]),
         requested_by: lenient::str_any(detail, &["requestedBy", "requested_by"]),
     })
+}
+
+/// Whether a source is AWS's own: EventBridge refuses `aws.*` sources from PutEvents.
+pub fn is_aws_source(source: &str) -> bool {
+    source.starts_with("aws.") && source.len() > 4
 }
 
 pub(crate) fn kind(v: &Value) -> &'static str {

@@ -36,6 +36,12 @@ pub use report::{ActionReport, Report, Status};
 /// Decide for one guard (one function). Events none of the guard's rules would deliver are
 /// ignored with a reason that names the guard.
 pub fn decide_guard(guard: Guard, event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
+    if let Some(d) = refused(event, policy, facts) {
+        let mut d = d;
+        d.guard = Some(guard);
+        d.mode = policy.mode(guard);
+        return Verdict::Decided(d);
+    }
     if !guard.applies_anywhere(event, policy) {
         let mut d = Decision::ignore(format!(
             "{} ({}) is not an event {} handles",
@@ -48,6 +54,32 @@ pub fn decide_guard(guard: Guard, event: &Event, policy: &Policy, facts: &Facts)
         return Verdict::Decided(d);
     }
     run(guard, event, policy, facts)
+}
+
+/// Events refused before any guard reads them: an AWS detail-type under a source that is
+/// not AWS's, and a finding about another account delivered from an account that is neither
+/// that one nor this deployment's own (only an administrator account's copies, which arrive
+/// in the deployment's own account, act elsewhere).
+fn refused(event: &Event, policy: &Policy, facts: &Facts) -> Option<Decision> {
+    if let Some(reason) = event.forged() {
+        return Some(Decision::ignore(reason));
+    }
+    let (Some(about), Some(from)) = (event.account(), event.envelope.account.get()) else {
+        return None;
+    };
+    let home = facts
+        .own_role_arn
+        .as_deref()
+        .and_then(|a| a.splitn(6, ':').nth(4))
+        .or_else(|| policy.member_role().and_then(|m| m.home_account.as_deref()));
+    match home {
+        Some(home) if about != from && from != home => Some(Decision::ignore(format!(
+            "the event is about account {about} but came from account {from}, which is neither \
+             that account nor this deployment's ({home}): only copies aggregated in this \
+             deployment's own account act in another account"
+        ))),
+        _ => None,
+    }
 }
 
 fn run(guard: Guard, event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
@@ -139,6 +171,9 @@ fn not_acted_on(event: &Event, bad: Vec<String>, planned: Option<Decision>) -> D
 /// several apply (a honeytoken key opening a security group), the strongest decision wins
 /// and carries the others' actions too.
 pub fn decide(event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
+    if let Some(d) = refused(event, policy, facts) {
+        return Verdict::Decided(d);
+    }
     let mut decided: Vec<Decision> = Vec::new();
     let mut needed: Vec<FactRequest> = Vec::new();
     for guard in Guard::all() {

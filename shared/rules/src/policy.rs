@@ -90,6 +90,10 @@ pub struct PolicyFile {
     accounts: AccountsFile,
     /// Account id -> mode, over the guards' modes for events from that account.
     mode_by_account: BTreeMap<String, Mode>,
+    /// Whether the stack has a manual trigger (its own bus, ManualTriggerPrincipals): only
+    /// then is a "Disable Access Key" request honoured. The template sets it
+    /// (`TRAILGUARD_MANUAL_TRIGGER`, which wins over this field).
+    manual_trigger: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -265,6 +269,22 @@ pub struct Policy {
     pub accounts_exclude: Vec<String>,
     /// Account id -> mode, over the guards' modes (the dry-run ceiling still wins).
     mode_by_account: BTreeMap<String, Mode>,
+    /// Whether a manual "Disable Access Key" request is honoured (the stack has a manual
+    /// trigger).
+    pub manual_trigger: bool,
+    /// A central deployment's member role: its sessions are trailguard's own in member
+    /// accounts only (set from the deployment, never from the policy file).
+    member_role: Option<MemberRole>,
+}
+
+/// The role a central deployment assumes in member accounts, and the account the
+/// deployment itself runs in: a role of that name there (or anywhere, outside a central
+/// deployment) is anyone's, not trailguard's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberRole {
+    pub name: String,
+    /// The central account. Unknown: no session of the member role counts as trailguard's.
+    pub home_account: Option<String>,
 }
 
 /// What is wrong with a policy, naming the field.
@@ -342,6 +362,8 @@ impl Default for Policy {
             accounts_include: vec!["*".into()],
             accounts_exclude: vec![],
             mode_by_account: BTreeMap::new(),
+            manual_trigger: false,
+            member_role: None,
         }
     }
 }
@@ -513,11 +535,22 @@ impl Policy {
             }
         }
         for (i, r) in file.own_roles.iter().enumerate() {
+            let account = r.splitn(6, ':').nth(4).unwrap_or_default();
             if !(r.starts_with("arn:") && r.contains(":role/")) {
                 return Err(field(
                     format!("own_roles[{i}]"),
+                    format!("`{r}` is not a role ARN (arn:aws:iam::ACCOUNT:role/NAME)"),
+                ));
+            }
+            // A role name alone is anyone's: whoever creates a role of that name in any
+            // account would make changes trailguard never looks at.
+            if !is_account_id(account) || r.contains(['*', '?']) {
+                return Err(field(
+                    format!("own_roles[{i}]"),
                     format!(
-                        "`{r}` is not a role ARN (arn:aws:iam::ACCOUNT:role/NAME, ACCOUNT may be * for a member role in every account)"
+                        "`{r}` must name one role exactly, in one account (no `*` or `?`): a name alone \
+                         would let anyone who creates a role of that name act unseen. A central \
+                         deployment's member role is known from the template (MemberRoleName)"
                     ),
                 ));
             }
@@ -655,6 +688,8 @@ impl Policy {
             accounts_include: file.accounts.include.clone(),
             accounts_exclude: file.accounts.exclude.clone(),
             mode_by_account: file.mode_by_account.clone(),
+            manual_trigger: file.manual_trigger,
+            member_role: None,
         })
     }
 
@@ -712,6 +747,7 @@ impl Policy {
                 exclude: self.accounts_exclude.clone(),
             },
             mode_by_account: self.mode_by_account.clone(),
+            manual_trigger: self.manual_trigger,
         }
     }
 
@@ -737,6 +773,7 @@ impl Policy {
         }
         let mut p = Policy::validate(file)?;
         p.ceiling = self.ceiling;
+        p.member_role = self.member_role.clone();
         Ok(p)
     }
 
@@ -794,6 +831,26 @@ impl Policy {
         self
     }
 
+    /// The deployment's word on the manual trigger (`TRAILGUARD_MANUAL_TRIGGER`): it wins
+    /// over the file, so a policy cannot honour requests the stack has no bus for.
+    pub fn with_manual_trigger(mut self, on: bool) -> Policy {
+        self.manual_trigger = on;
+        self
+    }
+
+    /// A central deployment's member role, and the central account it runs in.
+    pub fn with_member_role(mut self, name: &str, home_account: Option<&str>) -> Policy {
+        self.member_role = Some(MemberRole {
+            name: name.to_string(),
+            home_account: home_account.map(String::from),
+        });
+        self
+    }
+
+    pub fn member_role(&self) -> Option<&MemberRole> {
+        self.member_role.as_ref()
+    }
+
     /// The policy with every default filled in, as JSON (what `trailguard policy default`
     /// prints and what `policy check` echoes back).
     pub fn to_json_pretty(&self) -> String {
@@ -832,6 +889,7 @@ impl Policy {
         match name {
             "HasHoneytokens" => !self.honeytoken_access_keys.is_empty(),
             "WatchLongTermKeys" => !self.trusted_networks.is_empty(),
+            "HasManualTrigger" => self.manual_trigger,
             _ => true,
         }
     }

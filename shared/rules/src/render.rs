@@ -165,15 +165,16 @@ fn human(report: &Report) -> (String, String) {
         .map(|n| n.title.as_str())
         .unwrap_or(report.reason.as_str());
     let failed = report.critical_failures().next().is_some();
-    // Enforced, yet planned only: the guard's breaker is open.
+    // Enforced, yet held: the guard's breaker is open in the event's account (the held
+    // actions fail retryably, so the event is retried and kept).
     let held = !dry
         && report
             .actions
             .iter()
-            .any(|a| a.outcome == Some(Status::DryRun));
+            .any(|a| a.error.as_ref().is_some_and(|e| e.code == "BreakerOpen"));
     let tag = match (report.decision, dry, failed) {
-        (_, _, true) => "FAILED",
         (Kind::Remediate, false, _) if held => "HELD (breaker open)",
+        (_, _, true) => "FAILED",
         (Kind::Remediate, true, _) => "DRY-RUN",
         (Kind::Remediate, false, _) => "REMEDIATED",
         (Kind::Notify, _, _) => "NOTICE",
@@ -272,10 +273,16 @@ pub fn render_sweep(r: &SweepReport) -> (String, String) {
         .filter(|f| f.report.decision == Kind::Remediate)
         .count();
     let noticed = r.findings.len() - fixed;
-    let tag = match (failed, dry, r.count("dry_run") > 0) {
+    let held = r.findings.iter().any(|f| {
+        f.report
+            .actions
+            .iter()
+            .any(|a| a.error.as_ref().is_some_and(|e| e.code == "BreakerOpen"))
+    });
+    let tag = match (failed, dry, held) {
+        (_, false, true) => "SWEEP HELD (breaker open)",
         (true, _, _) => "SWEEP FAILED",
         (false, true, _) => "SWEEP DRY-RUN",
-        (false, false, true) => "SWEEP HELD (breaker open)",
         _ => "SWEEP",
     };
     let or_q = |v: &Option<String>| v.clone().unwrap_or_else(|| "?".into());

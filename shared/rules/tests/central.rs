@@ -1,5 +1,5 @@
 //! A central deployment's decisions: which accounts are acted in, in which mode, and that
-//! the member role's changes are trailguard's own in every account.
+//! the member role's changes are trailguard's own only in member accounts.
 
 use std::path::PathBuf;
 
@@ -109,41 +109,74 @@ fn scope_errors_name_the_field() {
 }
 
 #[test]
-fn the_member_roles_changes_are_trailguards_own_in_any_account() {
+fn the_member_roles_changes_are_trailguards_own_only_in_member_accounts_of_a_central_deployment() {
+    // The sample: the member role's session in member account 222233334444.
     let sample = Event::from_value(load(
         "aws.ec2-AuthorizeSecurityGroupIngress-member-role.json",
     ))
     .unwrap();
-    let member = policy(json!({"own_roles": ["arn:aws:iam::*:role/trailguard-member"]}));
-    // The code's own-role check (behind the pattern's) matches the member role in any account.
     let r = sample.cloudtrail().unwrap();
-    assert!(trailguard_rules::guards::is_own_role(
-        r,
-        "arn:aws:iam::*:role/trailguard-member"
-    ));
-    assert!(!trailguard_rules::guards::is_own_role(
-        r,
-        "arn:aws:iam::111111111111:role/trailguard-member"
-    ));
-    assert!(!trailguard_rules::guards::is_own_role(
-        r,
-        "arn:aws:iam::*:role/trailguard"
-    ));
-    // Ignored: the template's rule leaves the member role's sessions out, and so does the code.
-    let d = decide_guard_offline(sg(), &sample, &member);
+    // A central deployment running in 111122223333: its member role, in a member account, is
+    // trailguard's own (the pattern leaves it out, and so does the code).
+    let central = Policy::default().with_member_role("trailguard-member", Some("111122223333"));
+    assert_eq!(
+        trailguard_rules::guards::member_role_session(r, &central).as_deref(),
+        Some("arn:aws:iam::222233334444:role/trailguard-member")
+    );
+    let d = decide_guard_offline(sg(), &sample, &central);
     assert_eq!(d.kind, Kind::Ignore, "{d:?}");
-    // A role of another name is not trailguard's: the same change is reverted.
-    let other = policy(json!({"own_roles": ["arn:aws:iam::*:role/someone-else"]}));
+    // The same role name in the central account itself is anyone's: acted on.
+    let home = Policy::default().with_member_role("trailguard-member", Some("222233334444"));
+    assert_eq!(
+        trailguard_rules::guards::member_role_session(r, &home),
+        None
+    );
+    assert_eq!(
+        decide_guard_offline(sg(), &sample, &home).kind,
+        Kind::Remediate
+    );
+    // Not a central deployment (no member role), or its own account unknown: a role named
+    // `trailguard-member` is anyone's in every account.
+    assert_eq!(
+        decide_guard_offline(sg(), &sample, &Policy::default()).kind,
+        Kind::Remediate
+    );
+    let unknown = Policy::default().with_member_role("trailguard-member", None);
+    assert_eq!(
+        decide_guard_offline(sg(), &sample, &unknown).kind,
+        Kind::Remediate
+    );
+    // A role of another name is not trailguard's either.
+    let other = Policy::default().with_member_role("someone-else", Some("111122223333"));
     assert_eq!(
         decide_guard_offline(sg(), &sample, &other).kind,
         Kind::Remediate
     );
-    // A role of that name pinned to one other account does not cover this one.
+    // `own_roles` names roles exactly: the role in this account is own, in another it is not.
+    let exact = policy(json!({"own_roles": ["arn:aws:iam::222233334444:role/trailguard-member"]}));
+    assert_eq!(
+        decide_guard_offline(sg(), &sample, &exact).kind,
+        Kind::Ignore
+    );
     let pinned = policy(json!({"own_roles": ["arn:aws:iam::999999999999:role/trailguard-member"]}));
     assert_eq!(
         decide_guard_offline(sg(), &sample, &pinned).kind,
         Kind::Remediate
     );
+    assert!(!trailguard_rules::guards::is_own_role(
+        r,
+        "arn:aws:iam::*:role/trailguard-member"
+    ));
+    // A name alone (any account), or a glob, is refused by the policy, naming the field.
+    for bad in [
+        "arn:aws:iam::*:role/trailguard-member",
+        "arn:aws:iam::222233334444:role/trailguard-*",
+    ] {
+        let e = Policy::from_json(&json!({"own_roles": [bad]}).to_string())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("own_roles[0]"), "{bad}: {e}");
+    }
 }
 
 #[test]

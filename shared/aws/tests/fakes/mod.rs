@@ -488,9 +488,9 @@ impl LambdaPort for Fake {
 
 /// The ledger's semantics, in memory (the DynamoDB implementation is tested against moto).
 impl LedgerPort for Fake {
-    async fn take_slot(&self, _: &str, guard: &str, limit: u32, now_ms: i64) -> PortResult<Slot> {
+    async fn take_slot(&self, _: &str, scope: &str, limit: u32, now_ms: i64) -> PortResult<Slot> {
         let mut b = self.breaker.lock().unwrap();
-        let (times, open) = b.entry(guard.to_string()).or_default();
+        let (times, open) = b.entry(scope.to_string()).or_default();
         times.retain(|t| *t > now_ms - 3_600_000);
         let count = times.len() as u32;
         if count < limit {
@@ -501,6 +501,15 @@ impl LedgerPort for Fake {
             *open = true;
             Ok(Slot::Refused { count, first })
         }
+    }
+    async fn give_back_slot(&self, _: &str, scope: &str, at_ms: i64) -> PortResult<()> {
+        let mut b = self.breaker.lock().unwrap();
+        if let Some((times, _)) = b.get_mut(scope) {
+            if let Some(i) = times.iter().position(|t| *t == at_ms) {
+                times.remove(i);
+            }
+        }
+        Ok(())
     }
     async fn claim(&self, _: &str, key: &str, owner: &str, _: i64, _: i64) -> PortResult<Claim> {
         let mut c = self.claims.lock().unwrap();
@@ -554,8 +563,8 @@ impl LedgerPort for Fake {
         };
         Ok(())
     }
-    async fn reset_breaker(&self, _: &str, guard: &str) -> PortResult<bool> {
-        Ok(self.breaker.lock().unwrap().remove(guard).is_some())
+    async fn reset_breaker(&self, _: &str, scope: &str) -> PortResult<bool> {
+        Ok(self.breaker.lock().unwrap().remove(scope).is_some())
     }
 }
 

@@ -78,6 +78,7 @@ pub static GUARD: GuardSpec = GuardSpec {
         Trigger {
             rule: "RootActivity",
             pattern: r#"{
+                "source": [{"prefix": "aws."}],
                 "detail-type": ["AWS API Call via CloudTrail", "AWS Console Sign In via CloudTrail"],
                 "detail": {
                     "userIdentity": {"type": ["Root"], "invokedBy": [{"exists": false}]},
@@ -136,6 +137,7 @@ pub static GUARD: GuardSpec = GuardSpec {
         Trigger {
             rule: "HoneytokenRule",
             pattern: r#"{
+                "source": [{"prefix": "aws."}],
                 "detail-type": ["AWS API Call via CloudTrail", "AWS Console Sign In via CloudTrail"],
                 "detail": {
                     "userIdentity": {"accessKeyId": ["{{HoneytokenAccessKeyIds}}"]},
@@ -151,6 +153,7 @@ pub static GUARD: GuardSpec = GuardSpec {
         Trigger {
             rule: "LongTermKeyRule",
             pattern: r#"{
+                "source": [{"prefix": "aws."}],
                 "detail-type": ["AWS API Call via CloudTrail"],
                 "detail": {
                     "userIdentity": {"accessKeyId": [{"prefix": "AKIA"}]},

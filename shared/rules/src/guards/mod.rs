@@ -215,9 +215,10 @@ impl Guard {
         let read_only = is_read_only_call(&event.raw);
         let params = |name: &str| policy.template_parameter(name);
         // The template leaves out calls by trailguard's own role; the policy lists the roles.
-        let by_own_role = event
-            .cloudtrail()
-            .is_some_and(|r| policy.own_roles.iter().any(|own| is_own_role(r, own)));
+        let by_own_role = event.cloudtrail().is_some_and(|r| {
+            policy.own_roles.iter().any(|own| is_own_role(r, own))
+                || member_role_session(r, policy).is_some()
+        });
         self.0.triggers.iter().zip(compiled).any(|(t, p)| {
             t.bus == bus
                 && t.condition.is_none_or(|c| policy.template_condition(c))
@@ -371,46 +372,64 @@ pub(crate) fn own_organization(arn: &str, policy: &Policy) -> bool {
 }
 
 /// The trailguard role that made this call, if one did: the running function's own role,
-/// or one the policy lists in `own_roles`.
-pub(crate) fn own_role<'a>(
-    r: &CloudTrailRecord,
-    policy: &'a Policy,
-    facts: &'a Facts,
-) -> Option<&'a str> {
+/// one the policy lists in `own_roles` (exact role ARNs), or a central deployment's member
+/// role in a member account.
+pub(crate) fn own_role(r: &CloudTrailRecord, policy: &Policy, facts: &Facts) -> Option<String> {
     facts
         .own_role_arn
         .iter()
         .chain(policy.own_roles.iter())
-        .map(String::as_str)
         .find(|own| is_own_role(r, own))
+        .cloned()
+        .or_else(|| member_role_session(r, policy))
 }
 
 /// Whether the record's caller is the given role (by its role ARN, with or without a path),
-/// through its session issuer or its assumed-role ARN. An account of `*`
-/// (`arn:aws:iam::*:role/NAME`) is the member role of a central deployment: the role of that
-/// name in any account.
+/// through its session issuer or its assumed-role ARN: the same name in the same account,
+/// never a name alone (anyone can create a role of any name in their own account).
 pub fn is_own_role(r: &CloudTrailRecord, own_role_arn: &str) -> bool {
     let Some((own_account, own_name)) = role_parts(own_role_arn) else {
         return false;
     };
-    let account_matches = |a: &str| own_account == "*" || a == own_account;
+    crate::policy::is_account_id(own_account)
+        && caller_role(r).is_some_and(|(a, n)| a == own_account && n == own_name)
+}
+
+/// The member role of a central deployment, when it made this call in a member account:
+/// its ARN there. A role of that name in the central account itself, or anywhere when the
+/// deployment is not central (no member role) or its own account is unknown, is someone
+/// else's. Only the organization's accounts can put events on the central bus, so any other
+/// account an event comes from is a member.
+pub fn member_role_session(r: &CloudTrailRecord, policy: &Policy) -> Option<String> {
+    let member = policy.member_role()?;
+    let home = member.home_account.as_deref()?;
+    let (account, name) = caller_role(r)?;
+    (name == member.name && account != home && crate::policy::is_account_id(account))
+        .then(|| format!("arn:aws:iam::{account}:role/{name}"))
+}
+
+/// (account, role name) of the role whose session made the call: the session issuer's role
+/// ARN (CloudTrail writes it), or the assumed-role ARN
+/// (`arn:aws:sts::ACCOUNT:assumed-role/NAME/SESSION`; the session name is the caller's choice
+/// and never read).
+fn caller_role(r: &CloudTrailRecord) -> Option<(&str, &str)> {
     let id = &r.user_identity;
-    if let Some(issuer) = id.session_context.session_issuer.arn.get() {
-        if role_parts(issuer).is_some_and(|(a, n)| account_matches(a) && n == own_name) {
-            return true;
-        }
+    if let Some(parts) = id
+        .session_context
+        .session_issuer
+        .arn
+        .get()
+        .and_then(role_parts)
+    {
+        return Some(parts);
     }
-    // arn:aws:sts::123456789012:assumed-role/NAME/SESSION
-    id.arn.get().is_some_and(|a| {
-        let f: Vec<&str> = a.splitn(6, ':').collect();
-        f.len() == 6
-            && f[2] == "sts"
-            && account_matches(f[4])
-            && f[5]
-                .strip_prefix("assumed-role/")
-                .and_then(|r| r.split('/').next())
-                == Some(own_name)
-    })
+    let a = id.arn.get()?;
+    let f: Vec<&str> = a.splitn(6, ':').collect();
+    if f.len() != 6 || f[2] != "sts" {
+        return None;
+    }
+    let name = f[5].strip_prefix("assumed-role/")?.split('/').next()?;
+    Some((f[4], name))
 }
 
 /// (account, role name) of `arn:aws:iam::ACCOUNT:role/PATH/NAME`.
