@@ -178,7 +178,7 @@ def own_role_clause_problem(clause, own_role):
     want = [
         {"userIdentity": {"type": [{"anything-but": "AssumedRole"}]}},
         {"userIdentity": {"arn": [{"anything-but": {"wildcard": sorted([own, member] if CONDITIONS["Central"] else [own])}}]}},
-        {"account": [ACCOUNT], "userIdentity": {"arn": [{"anything-but": {"wildcard": [own]}}]}},
+        {"userIdentity": {"accountId": [ACCOUNT], "arn": [{"anything-but": {"wildcard": [own]}}]}},
     ]
     have = json.loads(json.dumps(clause))
     for branch in have or []:
