@@ -16,7 +16,7 @@ use crate::facts::{tag_is_true, FactKind, Facts, Known, Tags};
 use crate::guards::{Bus, outside_accounts, Delivery, GuardSpec, Trigger};
 use crate::lenient::{items, items_any, scalar_string, str_any};
 use crate::policy::Policy;
-use crate::trust;
+use crate::trust::{self, Unit};
 
 pub static GUARD: GuardSpec = GuardSpec {
     name: "iam",
@@ -116,21 +116,25 @@ fn role_trust(event: &Event, r: &CloudTrailRecord, policy: &Policy, facts: &Fact
             "{name} on {role}: the trust policy is not in the event"
         )));
     };
-    // Every account a principal names, to ask about the trusted set once.
-    let named: Vec<String> = trust::outsiders(&doc, &|_| false)
-        .iter()
-        .filter_map(|p| trust::principal_account(p).map(String::from))
-        .collect();
+    // Every account a principal or a condition names, to ask about the trusted set once.
+    let named = trust::named_accounts(&doc);
     let outside = match outside_accounts(event.account(), &named, policy, facts) {
         Known::Need(req) => return Verdict::NeedFacts(vec![req]),
         Known::Yes(o) => o,
     };
-    let principals = trust::outsiders(&doc, &|acct| !outside.iter().any(|o| o == acct));
+    let inside = |u: Unit<'_>| match u {
+        Unit::Account(a) => !outside.iter().any(|o| o == a),
+        Unit::Organization(o) => !policy.organization_id.is_empty() && o == policy.organization_id,
+        // An endpoint's owner is not in its id: the attacker's own endpoint would do.
+        Unit::Endpoint(_) => false,
+    };
+    let principals = trust::outsiders(&doc, &inside);
     if principals.is_empty() {
         return Verdict::Decided(Decision::ignore(format!(
             "the trust policy of {role} lets only trusted principals and services assume it"
         )));
     }
+    let untrusted_values = trust::untrusted_values(&doc, &inside);
     // A role created with an exempt tag carries it in the event; an existing role's tags are
     // looked up.
     let tags: Tags = if name == "CreateRole" {
@@ -164,12 +168,22 @@ fn role_trust(event: &Event, r: &CloudTrailRecord, policy: &Policy, facts: &Fact
             },
         ));
     }
-    details.push("service principals, trusted accounts and conditioned statements are kept".into());
+    if principals.iter().any(|p| trust::is_federated(p)) {
+        details.push(
+            "a federated principal without audience and subject conditions lets in anyone its \
+             provider issues a token for: it is taken out of the trust like an outside principal"
+                .into(),
+        );
+    }
+    details.push(
+        "service principals, trusted accounts and statements a condition restricts to the trusted set are kept".into(),
+    );
     Verdict::Decided(Decision::remediate(
         format!("role {role} can be assumed from outside the trusted set"),
         vec![RestrictRoleTrust {
             role_name: role.clone(),
             principals,
+            untrusted_values,
         }
         .into()],
         Notice {
