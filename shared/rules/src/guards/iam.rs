@@ -1,7 +1,8 @@
 //! IAM: a role's trust opened to outsiders is closed again (exactly those principals are
 //! taken out of the trust policy); the ways attackers stay in (a key or console password for
 //! another user, an administrator policy attached, an inline policy allowing everything,
-//! federation tokens, a Roles Anywhere trust anchor) are told, unless made by one of the
+//! federation tokens, a Roles Anywhere trust anchor, a new OIDC or SAML identity provider)
+//! are told, unless made by one of the
 //! policy's `iam_admins`, whose job that is. A key created for another user by a non-admin is
 //! deactivated when `iam.contain_backdoor_keys` is on.
 
@@ -34,6 +35,24 @@ pub static GUARD: GuardSpec = GuardSpec {
                                   "CreateAccessKey", "CreateLoginProfile", "UpdateLoginProfile",
                                   "AttachUserPolicy", "AttachRolePolicy", "AttachGroupPolicy",
                                   "PutUserPolicy", "PutRolePolicy", "PutGroupPolicy"],
+                    "eventType": ["AwsApiCall"],
+                    "errorCode": [{"exists": false}]
+                }
+            }"#,
+            delivery: Delivery::Changes,
+            bus: Bus::Main,
+            excludes_own_role: true,
+            condition: None,
+        },
+        // A new identity provider: whoever controls it can assume the roles that trust it.
+        Trigger {
+            rule: "IamIdentityProviderChange",
+            pattern: r#"{
+                "source": ["aws.iam"],
+                "detail-type": ["AWS API Call via CloudTrail"],
+                "detail": {
+                    "eventSource": ["iam.amazonaws.com"],
+                    "eventName": ["CreateOpenIDConnectProvider", "CreateSAMLProvider"],
                     "eventType": ["AwsApiCall"],
                     "errorCode": [{"exists": false}]
                 }
@@ -312,6 +331,40 @@ fn persistence(r: &CloudTrailRecord, name: &str, policy: &Policy) -> Verdict {
                     .to_string(),
             ),
         ),
+        "CreateOpenIDConnectProvider" | "CreateSAMLProvider" => {
+            let saml = name == "CreateSAMLProvider";
+            // The provider's ARN is in the response; its URL or name in the request.
+            let provider = str_any(
+                &r.response_elements,
+                &["openIDConnectProviderArn", "sAMLProviderArn", "samlProviderArn", "SAMLProviderArn"],
+            )
+            .or_else(|| str_any(rp, &["url", "Url", "name", "Name"]))
+            .unwrap_or_else(|| "(not in the event)".into());
+            let mut n = notice(
+                Severity::High,
+                format!("{} identity provider created: {provider}", if saml { "SAML" } else { "OpenID Connect" }),
+                format!(
+                    "{name}: {provider} is a new identity provider; anyone controlling it can assume \
+                     the roles whose trust names it"
+                ),
+            );
+            if !saml {
+                let audiences: Vec<String> = items_any(rp, &["clientIDList", "ClientIDList"])
+                    .into_iter()
+                    .filter_map(scalar_string)
+                    .collect();
+                n.details.push(format!(
+                    "audiences (client ids): {}",
+                    if audiences.is_empty() { "none listed".to_string() } else { audiences.join(", ") }
+                ));
+            }
+            n.details.push(
+                "what to check: who asked for it, and that every role trusting it requires its \
+                 audience and a specific subject"
+                    .to_string(),
+            );
+            Decision::notify(format!("{name} by {}: {provider}", caller.display()), n)
+        }
         "CreateTrustAnchor" => Decision::notify(
             "an IAM Roles Anywhere trust anchor was created".to_string(),
             notice(
