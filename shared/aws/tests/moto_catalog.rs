@@ -726,27 +726,48 @@ async fn each_trust_bypass_is_taken_out_and_the_trusted_statements_stay() {
          "Condition": {"StringEquals": {aud.clone(): "sts.amazonaws.com", sub.clone(): "repo:acme/app:ref:refs/heads/main"}}}
     ]);
     let anyone = |extra: Value| {
-        let mut st = json!({"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"});
-        st.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        let mut st =
+            json!({"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"});
+        st.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
         st
     };
     let bypasses = [
-        ("an outside account by aws:PrincipalAccount",
-         anyone(json!({"Condition": {"StringEquals": {"aws:PrincipalAccount": "666666666666"}}}))),
-        ("another organization",
-         anyone(json!({"Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-attacker0000"}}}))),
+        (
+            "an outside account by aws:PrincipalAccount",
+            anyone(
+                json!({"Condition": {"StringEquals": {"aws:PrincipalAccount": "666666666666"}}}),
+            ),
+        ),
+        (
+            "another organization",
+            anyone(
+                json!({"Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-attacker0000"}}}),
+            ),
+        ),
         // `sts:Assume*` and `NotAction` are not here: moto refuses any trust whose actions
         // are not listed exactly (the rules tests and samples cover them).
-        ("Null aws:SourceVpc",
-         anyone(json!({"Condition": {"Null": {"aws:SourceVpc": "true"}}}))),
-        ("ForAllValues on the organization",
-         anyone(json!({"Condition": {"ForAllValues:StringEquals": {"aws:PrincipalOrgID": org}}}))),
-        ("GitHub OIDC without a subject",
-         json!({"Effect": "Allow", "Principal": {"Federated": provider}, "Action": "sts:AssumeRoleWithWebIdentity",
-                "Condition": {"StringEquals": {aud.clone(): "sts.amazonaws.com"}}})),
-        ("GitHub OIDC for any repository",
-         json!({"Effect": "Allow", "Principal": {"Federated": provider}, "Action": "sts:AssumeRoleWithWebIdentity",
-                "Condition": {"StringEquals": {aud.clone(): "sts.amazonaws.com"}, "StringLike": {sub.clone(): "repo:*"}}})),
+        (
+            "Null aws:SourceVpc",
+            anyone(json!({"Condition": {"Null": {"aws:SourceVpc": "true"}}})),
+        ),
+        (
+            "ForAllValues on the organization",
+            anyone(
+                json!({"Condition": {"ForAllValues:StringEquals": {"aws:PrincipalOrgID": org}}}),
+            ),
+        ),
+        (
+            "GitHub OIDC without a subject",
+            json!({"Effect": "Allow", "Principal": {"Federated": provider}, "Action": "sts:AssumeRoleWithWebIdentity",
+                "Condition": {"StringEquals": {aud.clone(): "sts.amazonaws.com"}}}),
+        ),
+        (
+            "GitHub OIDC for any repository",
+            json!({"Effect": "Allow", "Principal": {"Federated": provider}, "Action": "sts:AssumeRoleWithWebIdentity",
+                "Condition": {"StringEquals": {aud.clone(): "sts.amazonaws.com"}, "StringLike": {sub.clone(): "repo:*"}}}),
+        ),
     ];
     let deps = iam_guard(&sdk, &policy(&org, json!({})));
     for (what, bypass) in bypasses {

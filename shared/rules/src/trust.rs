@@ -164,7 +164,7 @@ pub fn restricted_to(statement: &Value, inside: Inside) -> bool {
                 !vals.is_empty()
                     && vals
                         .iter()
-                        .all(|x| condition_unit(key, x).is_some_and(|u| inside(u)))
+                        .all(|x| condition_unit(key, x).is_some_and(inside))
             })
     })
 }
@@ -225,10 +225,7 @@ pub fn untrusted_values(doc: &Value, inside: Inside) -> Vec<String> {
 /// The judge the function uses, acting on a decision: outside are the accounts of the AWS
 /// principals it names, the condition values it found outside, and every VPC endpoint, as
 /// the guard judged them; any other value is inside (a later change has its own event).
-pub fn judged_as_decided(
-    principals: &[String],
-    untrusted: &[String],
-) -> impl Fn(Unit<'_>) -> bool {
+pub fn judged_as_decided(principals: &[String], untrusted: &[String]) -> impl Fn(Unit<'_>) -> bool {
     let mut outside: Vec<String> = untrusted.to_vec();
     outside.extend(
         principals
@@ -489,39 +486,155 @@ mod tests {
     #[test]
     fn a_condition_restricts_by_operator_key_and_every_value() {
         let cases: &[(&str, Value, bool)] = &[
-            ("own organization", json!({"StringEquals": {"aws:PrincipalOrgID": ORG}}), true),
-            ("operator and key in any case", json!({"stringequals": {"AWS:PRINCIPALORGID": ORG}}), true),
-            ("own account, as a list", json!({"StringEquals": {"aws:PrincipalAccount": [OWN]}}), true),
-            ("own account as a number", json!({"StringEquals": {"aws:PrincipalAccount": 123456789012_u64}}), true),
-            ("ForAnyValue over the organization paths", json!({"ForAnyValue:StringLike": {"aws:PrincipalOrgPaths": format!("{ORG}/r-ab12/*")}}), true),
-            ("a role ARN glob within the account", json!({"ArnLike": {"aws:PrincipalArn": format!("arn:aws:iam::{OWN}:role/ci-*")}}), true),
-            ("source account", json!({"StringEquals": {"aws:SourceAccount": OWN}}), true),
-            ("source ARN of the account", json!({"ArnEquals": {"aws:SourceArn": format!("arn:aws:sns:us-east-1:{OWN}:alerts")}}), true),
-            ("one restricting pair among others", json!({"Null": {"aws:SourceVpc": "true"}, "StringEquals": {"aws:PrincipalOrgID": ORG}}), true),
-            ("outside account", json!({"StringEquals": {"aws:PrincipalAccount": "666666666666"}}), false),
-            ("own and outside account", json!({"StringEquals": {"aws:PrincipalAccount": [OWN, "666666666666"]}}), false),
-            ("another organization", json!({"StringEquals": {"aws:PrincipalOrgID": "o-attacker0000"}}), false),
-            ("organization wildcard", json!({"StringLike": {"aws:PrincipalOrgID": "o-*"}}), false),
-            ("organization prefix glob", json!({"StringLike": {"aws:PrincipalOrgPaths": format!("{ORG}*")}}), false),
-            ("account wildcard in an ARN", json!({"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::*:role/ci"}}), false),
-            ("wildcard before the account field", json!({"StringLike": {"aws:PrincipalArn": format!("arn:aws:iam:*:{OWN}:*")}}), false),
-            ("an S3 ARN has no account", json!({"ArnLike": {"aws:SourceArn": "arn:aws:s3:::acme-uploads"}}), false),
-            ("account glob", json!({"StringLike": {"aws:PrincipalAccount": "1234*"}}), false),
-            ("bare wildcard", json!({"StringLike": {"aws:PrincipalAccount": "*"}}), false),
-            ("IfExists passes a missing key", json!({"StringEqualsIfExists": {"aws:PrincipalOrgID": ORG}}), false),
-            ("ForAllValues passes a missing key", json!({"ForAllValues:StringEquals": {"aws:PrincipalOrgID": ORG}}), false),
-            ("negated operator", json!({"StringNotEquals": {"aws:PrincipalOrgID": ORG}}), false),
-            ("negated ARN operator", json!({"ArnNotLike": {"aws:PrincipalArn": format!("arn:aws:iam::{OWN}:*")}}), false),
+            (
+                "own organization",
+                json!({"StringEquals": {"aws:PrincipalOrgID": ORG}}),
+                true,
+            ),
+            (
+                "operator and key in any case",
+                json!({"stringequals": {"AWS:PRINCIPALORGID": ORG}}),
+                true,
+            ),
+            (
+                "own account, as a list",
+                json!({"StringEquals": {"aws:PrincipalAccount": [OWN]}}),
+                true,
+            ),
+            (
+                "own account as a number",
+                json!({"StringEquals": {"aws:PrincipalAccount": 123456789012_u64}}),
+                true,
+            ),
+            (
+                "ForAnyValue over the organization paths",
+                json!({"ForAnyValue:StringLike": {"aws:PrincipalOrgPaths": format!("{ORG}/r-ab12/*")}}),
+                true,
+            ),
+            (
+                "a role ARN glob within the account",
+                json!({"ArnLike": {"aws:PrincipalArn": format!("arn:aws:iam::{OWN}:role/ci-*")}}),
+                true,
+            ),
+            (
+                "source account",
+                json!({"StringEquals": {"aws:SourceAccount": OWN}}),
+                true,
+            ),
+            (
+                "source ARN of the account",
+                json!({"ArnEquals": {"aws:SourceArn": format!("arn:aws:sns:us-east-1:{OWN}:alerts")}}),
+                true,
+            ),
+            (
+                "one restricting pair among others",
+                json!({"Null": {"aws:SourceVpc": "true"}, "StringEquals": {"aws:PrincipalOrgID": ORG}}),
+                true,
+            ),
+            (
+                "outside account",
+                json!({"StringEquals": {"aws:PrincipalAccount": "666666666666"}}),
+                false,
+            ),
+            (
+                "own and outside account",
+                json!({"StringEquals": {"aws:PrincipalAccount": [OWN, "666666666666"]}}),
+                false,
+            ),
+            (
+                "another organization",
+                json!({"StringEquals": {"aws:PrincipalOrgID": "o-attacker0000"}}),
+                false,
+            ),
+            (
+                "organization wildcard",
+                json!({"StringLike": {"aws:PrincipalOrgID": "o-*"}}),
+                false,
+            ),
+            (
+                "organization prefix glob",
+                json!({"StringLike": {"aws:PrincipalOrgPaths": format!("{ORG}*")}}),
+                false,
+            ),
+            (
+                "account wildcard in an ARN",
+                json!({"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::*:role/ci"}}),
+                false,
+            ),
+            (
+                "wildcard before the account field",
+                json!({"StringLike": {"aws:PrincipalArn": format!("arn:aws:iam:*:{OWN}:*")}}),
+                false,
+            ),
+            (
+                "an S3 ARN has no account",
+                json!({"ArnLike": {"aws:SourceArn": "arn:aws:s3:::acme-uploads"}}),
+                false,
+            ),
+            (
+                "account glob",
+                json!({"StringLike": {"aws:PrincipalAccount": "1234*"}}),
+                false,
+            ),
+            (
+                "bare wildcard",
+                json!({"StringLike": {"aws:PrincipalAccount": "*"}}),
+                false,
+            ),
+            (
+                "IfExists passes a missing key",
+                json!({"StringEqualsIfExists": {"aws:PrincipalOrgID": ORG}}),
+                false,
+            ),
+            (
+                "ForAllValues passes a missing key",
+                json!({"ForAllValues:StringEquals": {"aws:PrincipalOrgID": ORG}}),
+                false,
+            ),
+            (
+                "negated operator",
+                json!({"StringNotEquals": {"aws:PrincipalOrgID": ORG}}),
+                false,
+            ),
+            (
+                "negated ARN operator",
+                json!({"ArnNotLike": {"aws:PrincipalArn": format!("arn:aws:iam::{OWN}:*")}}),
+                false,
+            ),
             ("Null", json!({"Null": {"aws:SourceVpc": "true"}}), false),
-            ("Bool", json!({"Bool": {"aws:SecureTransport": "true"}}), false),
-            ("a key that does not say who calls", json!({"StringEquals": {"aws:RequestedRegion": "us-east-1"}}), false),
-            ("an endpoint anyone can own", json!({"StringEquals": {"aws:SourceVpce": "vpce-0a1b2c3d4e5f67890"}}), false),
-            ("no values", json!({"StringEquals": {"aws:PrincipalOrgID": []}}), false),
-            ("a value that is not a string", json!({"StringEquals": {"aws:PrincipalOrgID": [ORG, {"x": 1}]}}), false),
+            (
+                "Bool",
+                json!({"Bool": {"aws:SecureTransport": "true"}}),
+                false,
+            ),
+            (
+                "a key that does not say who calls",
+                json!({"StringEquals": {"aws:RequestedRegion": "us-east-1"}}),
+                false,
+            ),
+            (
+                "an endpoint anyone can own",
+                json!({"StringEquals": {"aws:SourceVpce": "vpce-0a1b2c3d4e5f67890"}}),
+                false,
+            ),
+            (
+                "no values",
+                json!({"StringEquals": {"aws:PrincipalOrgID": []}}),
+                false,
+            ),
+            (
+                "a value that is not a string",
+                json!({"StringEquals": {"aws:PrincipalOrgID": [ORG, {"x": 1}]}}),
+                false,
+            ),
             ("not an object", json!("StringEquals"), false),
         ];
         for (what, condition, safe) in cases {
-            assert_eq!(restricted_to(&statement(condition.clone()), &inside), *safe, "{what}");
+            assert_eq!(
+                restricted_to(&statement(condition.clone()), &inside),
+                *safe,
+                "{what}"
+            );
             let doc = json!({"Statement": [statement(condition.clone())]});
             let expected: &[&str] = if *safe { &[] } else { &["*"] };
             assert_eq!(outsiders(&doc, &inside), expected, "{what}");
@@ -537,19 +650,45 @@ mod tests {
             ("the call", json!({"Action": "sts:AssumeRole"}), true),
             ("any case", json!({"Action": "STS:assumerole"}), true),
             ("prefix glob", json!({"Action": "sts:Assume*"}), true),
-            ("single-character glob", json!({"Action": "sts:AssumeRol?"}), true),
+            (
+                "single-character glob",
+                json!({"Action": "sts:AssumeRol?"}),
+                true,
+            ),
             ("every action", json!({"Action": "*"}), true),
-            ("in a list", json!({"Action": ["sts:TagSession", "sts:AssumeRoleWithWebIdentity"]}), true),
+            (
+                "in a list",
+                json!({"Action": ["sts:TagSession", "sts:AssumeRoleWithWebIdentity"]}),
+                true,
+            ),
             ("SAML", json!({"Action": "sts:AssumeRoleWithSAML"}), true),
-            ("NotAction leaving the calls in", json!({"NotAction": "sts:TagSession"}), true),
-            ("NotAction leaving one in", json!({"NotAction": ["sts:AssumeRole", "sts:AssumeRoleWithSAML"]}), true),
-            ("NotAction excluding them all", json!({"NotAction": "sts:Assume*"}), false),
-            ("other actions", json!({"Action": ["sts:TagSession", "sts:SetSourceIdentity"]}), false),
+            (
+                "NotAction leaving the calls in",
+                json!({"NotAction": "sts:TagSession"}),
+                true,
+            ),
+            (
+                "NotAction leaving one in",
+                json!({"NotAction": ["sts:AssumeRole", "sts:AssumeRoleWithSAML"]}),
+                true,
+            ),
+            (
+                "NotAction excluding them all",
+                json!({"NotAction": "sts:Assume*"}),
+                false,
+            ),
+            (
+                "other actions",
+                json!({"Action": ["sts:TagSession", "sts:SetSourceIdentity"]}),
+                false,
+            ),
             ("no action", json!({}), false),
         ];
         for (what, action, grants) in cases {
             let mut st = json!({"Effect": "Allow", "Principal": {"AWS": "*"}});
-            st.as_object_mut().unwrap().extend(action.as_object().unwrap().clone());
+            st.as_object_mut()
+                .unwrap()
+                .extend(action.as_object().unwrap().clone());
             assert_eq!(grants_assume_role(&st), *grants, "{what}");
             st["Effect"] = json!("Deny");
             assert!(!grants_assume_role(&st), "Deny is no grant: {what}");
@@ -567,7 +706,12 @@ mod tests {
         let aud = json!({"token.actions.githubusercontent.com:aud": "sts.amazonaws.com"});
         let with_sub = |op: &str, sub: Value| {
             let mut c = json!({"StringEquals": aud.clone()});
-            c.as_object_mut().unwrap().entry(op).or_insert(json!({})).as_object_mut().unwrap()
+            c.as_object_mut()
+                .unwrap()
+                .entry(op)
+                .or_insert(json!({}))
+                .as_object_mut()
+                .unwrap()
                 .insert("token.actions.githubusercontent.com:sub".into(), sub);
             c
         };
@@ -599,7 +743,11 @@ mod tests {
             let st = web(principal, condition.clone());
             assert_eq!(federated_open(&st, principal), *open, "{what}");
             let doc = json!({"Statement": [st]});
-            let expected: Vec<String> = if *open { vec![principal.to_string()] } else { vec![] };
+            let expected: Vec<String> = if *open {
+                vec![principal.to_string()]
+            } else {
+                vec![]
+            };
             assert_eq!(outsiders(&doc, &inside), expected, "{what}");
         }
     }
@@ -645,7 +793,9 @@ mod tests {
         let principals = outsiders(&doc, &vendorless);
         let untrusted = untrusted_values(&doc, &vendorless);
         let mut with_provider = principals.clone();
-        with_provider.push(format!("arn:aws:iam::{OWN}:oidc-provider/token.actions.githubusercontent.com"));
+        with_provider.push(format!(
+            "arn:aws:iam::{OWN}:oidc-provider/token.actions.githubusercontent.com"
+        ));
         let later = judged_as_decided(&with_provider, &untrusted);
         assert_eq!(outsiders(&doc, &later), principals);
         assert!(later(Unit::Account(OWN)) && later(Unit::Organization(ORG)));
@@ -702,8 +852,11 @@ mod tests {
     #[test]
     fn an_open_federated_principal_is_taken_out_where_it_is_open() {
         let gh = "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com";
-        let narrow = web(gh, json!({"StringEquals": {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
-            "token.actions.githubusercontent.com:sub": "repo:acme/app:ref:refs/heads/main"}}));
+        let narrow = web(
+            gh,
+            json!({"StringEquals": {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
+            "token.actions.githubusercontent.com:sub": "repo:acme/app:ref:refs/heads/main"}}),
+        );
         let doc = json!({"Statement": [
             narrow,
             {"Effect": "Allow", "Principal": {"Federated": gh, "Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRoleWithWebIdentity"},
