@@ -261,7 +261,7 @@ async fn act<C: Clients>(c: &C, action: &Action, ctx: Context<'_>) -> Outcome {
         Action::UntagRole(a) => Outcome::of(c.iam().untag_role(&a.role_name, &a.key).await),
         Action::RestrictRoleTrust(a) => Outcome::of(
             c.iam()
-                .restrict_role_trust(&a.role_name, &a.principals)
+                .restrict_role_trust(&a.role_name, &a.principals, &a.untrusted_values)
                 .await,
         ),
     }

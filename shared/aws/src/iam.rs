@@ -100,7 +100,12 @@ impl IamPort for Client {
         })
     }
 
-    async fn restrict_role_trust(&self, role: &str, principals: &[String]) -> PortResult<Change> {
+    async fn restrict_role_trust(
+        &self,
+        role: &str,
+        principals: &[String],
+        untrusted: &[String],
+    ) -> PortResult<Change> {
         // The trust policy as it is now: the event's may have been changed since.
         let current = match self.get_role().role_name(role).send().await {
             Ok(o) => o,
@@ -118,14 +123,16 @@ impl IamPort for Client {
                 code: "UnreadableTrustPolicy".into(),
                 message: format!("the trust policy of {role} is not a JSON document"),
             })?;
-        // Every AWS principal that may assume the role now (nothing counted as trusted).
-        let named = trust::outsiders(&doc, &|_| false);
-        if !principals.iter().any(|p| named.contains(p)) {
+        // The principals open now, judged as the decision judged them: the accounts it found
+        // outside are outside, any other value is the subject of its own event.
+        let inside = trust::judged_as_decided(principals, untrusted);
+        let open = trust::outsiders(&doc, &inside);
+        if !principals.iter().any(|p| open.contains(p)) {
             return Ok(Change::AlreadyDone(format!(
                 "the trust policy of {role} no longer lets them assume it"
             )));
         }
-        let restricted = trust::without(&doc, principals);
+        let restricted = trust::without(&doc, principals, &inside);
         let r = self
             .update_assume_role_policy()
             .role_name(role)

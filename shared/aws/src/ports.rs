@@ -206,11 +206,13 @@ pub trait IamPort: Send + Sync {
     fn key_owner(&self, _key_id: &str) -> impl Future<Output = PortResult<Option<String>>> + Send {
         not_wired(&ops::GET_ACCESS_KEY_LAST_USED)
     }
-    /// Take these principals out of a role's trust policy as it is now.
+    /// Take these principals out of a role's trust policy as it is now, where no condition
+    /// restricts them to the trusted set (`untrusted` are the condition values outside it).
     fn restrict_role_trust(
         &self,
         _role: &str,
         _principals: &[String],
+        _untrusted: &[String],
     ) -> impl Future<Output = PortResult<Change>> + Send {
         not_wired(&ops::UPDATE_ASSUME_ROLE_POLICY)
     }

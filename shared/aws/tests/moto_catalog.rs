@@ -529,6 +529,36 @@ async fn a_public_lambda_permission_is_removed_and_the_trigger_stays() {
     let again = deps.run(event).await;
     assert_eq!(outcome(&again), "already_done", "{again}");
     assert_eq!(sids().await, ["s3-invoke"]);
+
+    // Everyone in another organization is everyone: taken back. Everyone in the policy's
+    // organization stays.
+    for (sid, org_id) in [("partner", "o-attacker0000"), ("org-invoke", org.as_str())] {
+        lambda
+            .add_permission()
+            .function_name(&function)
+            .statement_id(sid)
+            .action("lambda:InvokeFunction")
+            .principal("*")
+            .principal_org_id(org_id)
+            .send()
+            .await
+            .unwrap();
+    }
+    let event = |sid: &str, org_id: &str| {
+        cloudtrail_event(
+            "aws.lambda-AddPermission-public-other-organization.json",
+            json!({"functionName": function, "statementId": sid, "action": "lambda:InvokeFunction",
+                   "principal": "*", "principalOrgID": org_id}),
+            Value::Null,
+        )
+    };
+    let r = deps.run(event("partner", "o-attacker0000")).await;
+    assert_eq!(outcome(&r), "done", "{r}");
+    let r = deps.run(event("org-invoke", &org)).await;
+    assert_eq!(r["decision"], "ignore", "{r}");
+    assert_eq!(sids().await, ["s3-invoke", "org-invoke"]);
+    let again = deps.run(event("partner", "o-attacker0000")).await;
+    assert_eq!(outcome(&again), "already_done", "{again}");
 }
 
 // ---- IAM role trust ----
@@ -666,6 +696,122 @@ async fn an_exempt_role_or_dry_run_keeps_its_trust_and_a_backdoor_role_is_closed
         current_trust(&iam, &backdoor).await["Statement"],
         json!([{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}])
     );
+}
+
+/// Attack 4 of issue 22: trusts a name-based check took for restricted. Each is put on a role
+/// beside statements the trusted set may use; the guard takes out only the bypass.
+#[tokio::test]
+#[ignore = "needs moto server: bash scripts/test.sh"]
+async fn each_trust_bypass_is_taken_out_and_the_trusted_statements_stay() {
+    let sdk = sdk().await;
+    let (org, _) = organization_with_member(&sdk).await;
+    let iam = aws_sdk_iam::Client::new(&sdk);
+    let github = "token.actions.githubusercontent.com";
+    // The provider the federated statements name (moto keeps one per URL).
+    let _ = iam
+        .create_open_id_connect_provider()
+        .url(format!("https://{github}"))
+        .client_id_list("sts.amazonaws.com")
+        .thumbprint_list("6938fd4d98bab03faadb97b34396831e3780aea1")
+        .send()
+        .await;
+    let provider = format!("arn:aws:iam::{ACCOUNT}:oidc-provider/{github}");
+    let aud = format!("{github}:aud");
+    let sub = format!("{github}:sub");
+    let trusted = json!([
+        {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"},
+        {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole",
+         "Condition": {"StringEquals": {"aws:PrincipalOrgID": org}}},
+        {"Effect": "Allow", "Principal": {"Federated": provider}, "Action": "sts:AssumeRoleWithWebIdentity",
+         "Condition": {"StringEquals": {aud.clone(): "sts.amazonaws.com", sub.clone(): "repo:acme/app:ref:refs/heads/main"}}}
+    ]);
+    let anyone = |extra: Value| {
+        let mut st =
+            json!({"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"});
+        st.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        st
+    };
+    let bypasses = [
+        (
+            "an outside account by aws:PrincipalAccount",
+            anyone(
+                json!({"Condition": {"StringEquals": {"aws:PrincipalAccount": "666666666666"}}}),
+            ),
+        ),
+        (
+            "another organization",
+            anyone(
+                json!({"Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-attacker0000"}}}),
+            ),
+        ),
+        // `sts:Assume*` and `NotAction` are not here: moto refuses any trust whose actions
+        // are not listed exactly (the rules tests and samples cover them).
+        (
+            "Null aws:SourceVpc",
+            anyone(json!({"Condition": {"Null": {"aws:SourceVpc": "true"}}})),
+        ),
+        (
+            "ForAllValues on the organization",
+            anyone(
+                json!({"Condition": {"ForAllValues:StringEquals": {"aws:PrincipalOrgID": org}}}),
+            ),
+        ),
+        (
+            "GitHub OIDC without a subject",
+            json!({"Effect": "Allow", "Principal": {"Federated": provider}, "Action": "sts:AssumeRoleWithWebIdentity",
+                "Condition": {"StringEquals": {aud.clone(): "sts.amazonaws.com"}}}),
+        ),
+        (
+            "GitHub OIDC for any repository",
+            json!({"Effect": "Allow", "Principal": {"Federated": provider}, "Action": "sts:AssumeRoleWithWebIdentity",
+                "Condition": {"StringEquals": {aud.clone(): "sts.amazonaws.com"}, "StringLike": {sub.clone(): "repo:*"}}}),
+        ),
+    ];
+    let deps = iam_guard(&sdk, &policy(&org, json!({})));
+    for (what, bypass) in bypasses {
+        let role = unique("deploy");
+        let before = json!({"Version": "2012-10-17", "Statement": trusted}).to_string();
+        iam.create_role()
+            .role_name(&role)
+            .assume_role_policy_document(&before)
+            .send()
+            .await
+            .unwrap();
+        // The attacker's call: the bypass beside what was trusted.
+        let mut statements = trusted.as_array().unwrap().clone();
+        statements.push(bypass);
+        let opened = json!({"Version": "2012-10-17", "Statement": statements}).to_string();
+        iam.update_assume_role_policy()
+            .role_name(&role)
+            .policy_document(&opened)
+            .send()
+            .await
+            .unwrap();
+        let event = trust_event(&role, &opened);
+
+        let r = deps.run(event.clone()).await;
+        assert_eq!(r["decision"], "remediate", "{what}: {r}");
+        assert_eq!(outcome(&r), "done", "{what}: {r}");
+        let now = current_trust(&iam, &role).await;
+        assert_eq!(now["Statement"], trusted, "{what}: {now}");
+        let again = deps.run(event).await;
+        assert_eq!(outcome(&again), "already_done", "{what}: {again}");
+        assert_eq!(current_trust(&iam, &role).await, now, "{what}");
+    }
+    // The trusted statements alone are left as they are: nothing to restrict.
+    let role = unique("deploy");
+    let before = json!({"Version": "2012-10-17", "Statement": trusted}).to_string();
+    iam.create_role()
+        .role_name(&role)
+        .assume_role_policy_document(&before)
+        .send()
+        .await
+        .unwrap();
+    let r = deps.run(trust_event(&role, &before)).await;
+    assert_eq!(r["decision"], "ignore", "{r}");
+    assert_eq!(current_trust(&iam, &role).await["Statement"], trusted);
 }
 
 // ---- IAM backdoor keys (optional containment) ----

@@ -888,6 +888,11 @@ impl Step for RemoveLambdaPermission {
 pub struct RestrictRoleTrust {
     pub role_name: String,
     pub principals: Vec<String>,
+    /// The accounts and organizations the trust's conditions named that the decision found
+    /// outside the trusted set: the function judges the trust as it is when it acts the same
+    /// way (`trust::inside_unless`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub untrusted_values: Vec<String>,
 }
 
 impl RestrictRoleTrust {

@@ -397,9 +397,19 @@ impl IamPort for Fake {
         self.record(format!("KeyOwner({key_id})"));
         Ok(self.world.key_owners.get(key_id).cloned())
     }
-    async fn restrict_role_trust(&self, role: &str, principals: &[String]) -> PortResult<Change> {
+    async fn restrict_role_trust(
+        &self,
+        role: &str,
+        principals: &[String],
+        untrusted: &[String],
+    ) -> PortResult<Change> {
+        let values = if untrusted.is_empty() {
+            String::new()
+        } else {
+            format!(",outside:{}", untrusted.join("+"))
+        };
         self.record(format!(
-            "RestrictRoleTrust({role},{})",
+            "RestrictRoleTrust({role},{}{values})",
             principals.join("+")
         ));
         self.reply("RestrictRoleTrust")

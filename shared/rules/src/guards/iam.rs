@@ -1,7 +1,8 @@
 //! IAM: a role's trust opened to outsiders is closed again (exactly those principals are
 //! taken out of the trust policy); the ways attackers stay in (a key or console password for
 //! another user, an administrator policy attached, an inline policy allowing everything,
-//! federation tokens, a Roles Anywhere trust anchor) are told, unless made by one of the
+//! federation tokens, a Roles Anywhere trust anchor, a new OIDC or SAML identity provider)
+//! are told, unless made by one of the
 //! policy's `iam_admins`, whose job that is. A key created for another user by a non-admin is
 //! deactivated when `iam.contain_backdoor_keys` is on.
 
@@ -16,7 +17,7 @@ use crate::facts::{tag_is_true, FactKind, Facts, Known, Tags};
 use crate::guards::{Bus, outside_accounts, Delivery, GuardSpec, Trigger};
 use crate::lenient::{items, items_any, scalar_string, str_any};
 use crate::policy::Policy;
-use crate::trust;
+use crate::trust::{self, Unit};
 
 pub static GUARD: GuardSpec = GuardSpec {
     name: "iam",
@@ -34,6 +35,24 @@ pub static GUARD: GuardSpec = GuardSpec {
                                   "CreateAccessKey", "CreateLoginProfile", "UpdateLoginProfile",
                                   "AttachUserPolicy", "AttachRolePolicy", "AttachGroupPolicy",
                                   "PutUserPolicy", "PutRolePolicy", "PutGroupPolicy"],
+                    "eventType": ["AwsApiCall"],
+                    "errorCode": [{"exists": false}]
+                }
+            }"#,
+            delivery: Delivery::Changes,
+            bus: Bus::Main,
+            excludes_own_role: true,
+            condition: None,
+        },
+        // A new identity provider: whoever controls it can assume the roles that trust it.
+        Trigger {
+            rule: "IamIdentityProviderChange",
+            pattern: r#"{
+                "source": ["aws.iam"],
+                "detail-type": ["AWS API Call via CloudTrail"],
+                "detail": {
+                    "eventSource": ["iam.amazonaws.com"],
+                    "eventName": ["CreateOpenIDConnectProvider", "CreateSAMLProvider"],
                     "eventType": ["AwsApiCall"],
                     "errorCode": [{"exists": false}]
                 }
@@ -116,21 +135,25 @@ fn role_trust(event: &Event, r: &CloudTrailRecord, policy: &Policy, facts: &Fact
             "{name} on {role}: the trust policy is not in the event"
         )));
     };
-    // Every account a principal names, to ask about the trusted set once.
-    let named: Vec<String> = trust::outsiders(&doc, &|_| false)
-        .iter()
-        .filter_map(|p| trust::principal_account(p).map(String::from))
-        .collect();
+    // Every account a principal or a condition names, to ask about the trusted set once.
+    let named = trust::named_accounts(&doc);
     let outside = match outside_accounts(event.account(), &named, policy, facts) {
         Known::Need(req) => return Verdict::NeedFacts(vec![req]),
         Known::Yes(o) => o,
     };
-    let principals = trust::outsiders(&doc, &|acct| !outside.iter().any(|o| o == acct));
+    let inside = |u: Unit<'_>| match u {
+        Unit::Account(a) => !outside.iter().any(|o| o == a),
+        Unit::Organization(o) => !policy.organization_id.is_empty() && o == policy.organization_id,
+        // An endpoint's owner is not in its id: the attacker's own endpoint would do.
+        Unit::Endpoint(_) => false,
+    };
+    let principals = trust::outsiders(&doc, &inside);
     if principals.is_empty() {
         return Verdict::Decided(Decision::ignore(format!(
             "the trust policy of {role} lets only trusted principals and services assume it"
         )));
     }
+    let untrusted_values = trust::untrusted_values(&doc, &inside);
     // A role created with an exempt tag carries it in the event; an existing role's tags are
     // looked up.
     let tags: Tags = if name == "CreateRole" {
@@ -164,12 +187,22 @@ fn role_trust(event: &Event, r: &CloudTrailRecord, policy: &Policy, facts: &Fact
             },
         ));
     }
-    details.push("service principals, trusted accounts and conditioned statements are kept".into());
+    if principals.iter().any(|p| trust::is_federated(p)) {
+        details.push(
+            "a federated principal without audience and subject conditions lets in anyone its \
+             provider issues a token for: it is taken out of the trust like an outside principal"
+                .into(),
+        );
+    }
+    details.push(
+        "service principals, trusted accounts and statements a condition restricts to the trusted set are kept".into(),
+    );
     Verdict::Decided(Decision::remediate(
         format!("role {role} can be assumed from outside the trusted set"),
         vec![RestrictRoleTrust {
             role_name: role.clone(),
             principals,
+            untrusted_values,
         }
         .into()],
         Notice {
@@ -298,6 +331,40 @@ fn persistence(r: &CloudTrailRecord, name: &str, policy: &Policy) -> Verdict {
                     .to_string(),
             ),
         ),
+        "CreateOpenIDConnectProvider" | "CreateSAMLProvider" => {
+            let saml = name == "CreateSAMLProvider";
+            // The provider's ARN is in the response; its URL or name in the request.
+            let provider = str_any(
+                &r.response_elements,
+                &["openIDConnectProviderArn", "sAMLProviderArn", "samlProviderArn", "SAMLProviderArn"],
+            )
+            .or_else(|| str_any(rp, &["url", "Url", "name", "Name"]))
+            .unwrap_or_else(|| "(not in the event)".into());
+            let mut n = notice(
+                Severity::High,
+                format!("{} identity provider created: {provider}", if saml { "SAML" } else { "OpenID Connect" }),
+                format!(
+                    "{name}: {provider} is a new identity provider; anyone controlling it can assume \
+                     the roles whose trust names it"
+                ),
+            );
+            if !saml {
+                let audiences: Vec<String> = items_any(rp, &["clientIDList", "ClientIDList"])
+                    .into_iter()
+                    .filter_map(scalar_string)
+                    .collect();
+                n.details.push(format!(
+                    "audiences (client ids): {}",
+                    if audiences.is_empty() { "none listed".to_string() } else { audiences.join(", ") }
+                ));
+            }
+            n.details.push(
+                "what to check: who asked for it, and that every role trusting it requires its \
+                 audience and a specific subject"
+                    .to_string(),
+            );
+            Decision::notify(format!("{name} by {}: {provider}", caller.display()), n)
+        }
         "CreateTrustAnchor" => Decision::notify(
             "an IAM Roles Anywhere trust anchor was created".to_string(),
             notice(

@@ -19,7 +19,7 @@ use crate::sweep::StateKind;
 use crate::guards::{Bus, outside_accounts, own_organization, Delivery, GuardSpec, Trigger};
 use crate::lenient::{items, items_any, scalar_string, str_any};
 use crate::policy::Policy;
-use crate::trust::{principal_account, restricted};
+use crate::trust::{condition_unit, named_accounts, principal_account, restricted_to, Unit};
 
 pub static GUARD: GuardSpec = GuardSpec {
     name: "resource_sharing",
@@ -355,24 +355,40 @@ fn lambda_permission(event: &Event, r: &CloudTrailRecord, policy: &Policy, facts
         return Verdict::Decided(Decision::ignore("AddPermission names no function or statement"));
     };
     let principal = str_any(rp, &["principal", "Principal"]).unwrap_or_default();
-    let conditioned = ["sourceAccount", "sourceArn", "principalOrgID", "SourceAccount", "SourceArn", "PrincipalOrgID"]
+    // The request's conditions, as the key each becomes in the function's policy.
+    let conditions: Vec<(&str, String)> = [
+        ("aws:SourceAccount", ["sourceAccount", "SourceAccount"]),
+        ("aws:SourceArn", ["sourceArn", "SourceArn"]),
+        ("aws:PrincipalOrgID", ["principalOrgID", "PrincipalOrgID"]),
+    ]
+    .into_iter()
+    .filter_map(|(key, fields)| Some((key, str_any(rp, &fields)?)))
+    .collect();
+    let named: Vec<String> = principal_account(&principal)
+        .map(String::from)
+        .into_iter()
+        .chain(conditions.iter().filter_map(|(key, v)| match condition_unit(key, v) {
+            Some(Unit::Account(a)) => Some(a.to_string()),
+            _ => None,
+        }))
+        .collect();
+    let outside = match outside_accounts(event.account(), &named, policy, facts) {
+        Known::Need(req) => return Verdict::NeedFacts(vec![req]),
+        Known::Yes(o) => o,
+    };
+    let inside = |u: Unit<'_>| trusted_unit(u, &outside, policy);
+    // A condition restricts the grant only when what it names is inside the trusted set: an
+    // attacker's own organization, account or resource lets the attacker in.
+    if let Some((key, v)) = conditions
         .iter()
-        .any(|k| str_any(rp, &[k]).is_some());
-    if conditioned {
+        .find(|(key, v)| condition_unit(key, v).is_some_and(inside))
+    {
         return Verdict::Decided(Decision::ignore(format!(
-            "permission {sid} on {function} is restricted by a source or organization condition"
+            "permission {sid} on {function} is restricted by {key} {v}, inside the trusted set"
         )));
     }
-    let outside = if principal == "*" {
-        true
-    } else if let Some(acct) = principal_account(&principal) {
-        match outside_accounts(event.account(), &[acct.to_string()], policy, facts) {
-            Known::Need(req) => return Verdict::NeedFacts(vec![req]),
-            Known::Yes(o) => !o.is_empty(),
-        }
-    } else {
-        false
-    };
+    let outside = principal == "*"
+        || principal_account(&principal).is_some_and(|a| outside.iter().any(|o| o == a));
     if !outside {
         return Verdict::Decided(Decision::ignore(format!(
             "permission {sid} on {function} grants {principal}, which is trusted or a service"
@@ -391,11 +407,14 @@ fn lambda_permission(event: &Event, r: &CloudTrailRecord, policy: &Policy, facts
             str_any(rp, &["action", "Action"]).unwrap_or_else(|| "the function".into())
         ),
     );
+    for (key, v) in &conditions {
+        d.push(format!("condition {key} = {v}: outside the trusted set, restricts nothing"));
+    }
     if let Some(url) = str_any(rp, &["functionUrlAuthType", "FunctionUrlAuthType"]) {
         d.push(format!("function URL auth type: {url}"));
     }
     Verdict::Decided(Decision::remediate(
-        format!("function {function} opened to {} without a condition", if principal == "*" { "everyone" } else { "an outside account" }),
+        format!("function {function} opened to {} without a condition restricting it to the trusted set", if principal == "*" { "everyone" } else { "an outside account" }),
         vec![action.into()],
         Notice {
             severity: Severity::Critical,
@@ -417,10 +436,21 @@ fn bucket_policy(event: &Event, r: &CloudTrailRecord, policy: &Policy, facts: &F
             "PutBucketPolicy on {bucket}: the policy is not in the event"
         )));
     };
+    let outside = match outside_accounts(event.account(), &named_accounts(&doc), policy, facts) {
+        Known::Need(req) => return Verdict::NeedFacts(vec![req]),
+        Known::Yes(o) => o,
+    };
+    // A VPC endpoint counts as restricting here: the common way to keep a bucket private, and
+    // this guard only tells.
+    let inside = |u: Unit<'_>| matches!(u, Unit::Endpoint(_)) || trusted_unit(u, &outside, policy);
     let mut open = Vec::new();
     let mut accounts = Vec::new();
     for st in items(doc.get("Statement").unwrap_or(&Value::Null)) {
-        if st.get("Effect").and_then(Value::as_str) != Some("Allow") || restricted(st) {
+        let allow = st
+            .get("Effect")
+            .and_then(Value::as_str)
+            .is_some_and(|e| e.eq_ignore_ascii_case("allow"));
+        if !allow || restricted_to(st, &inside) {
             continue;
         }
         let principals: Vec<String> = match st.get("Principal") {
@@ -436,15 +466,13 @@ fn bucket_policy(event: &Event, r: &CloudTrailRecord, policy: &Policy, facts: &F
             if p == "*" {
                 open.push("everyone (*)".to_string());
             } else if let Some(a) = principal_account(&p) {
-                accounts.push(a.to_string());
+                if outside.iter().any(|o| o == a) && !accounts.iter().any(|x| x == a) {
+                    accounts.push(a.to_string());
+                }
             }
         }
     }
-    let outside = match outside_accounts(event.account(), &accounts, policy, facts) {
-        Known::Need(req) => return Verdict::NeedFacts(vec![req]),
-        Known::Yes(o) => o,
-    };
-    open.extend(outside.iter().map(|a| format!("account {a}")));
+    open.extend(accounts.iter().map(|a| format!("account {a}")));
     open.dedup();
     if open.is_empty() {
         return Verdict::Decided(Decision::ignore(format!(
@@ -463,4 +491,15 @@ fn bucket_policy(event: &Event, r: &CloudTrailRecord, policy: &Policy, facts: &F
             details: d,
         },
     ))
+}
+
+/// Whether a condition's unit is inside the trusted set: an account not among `outside` (the
+/// named accounts [`outside_accounts`] refused), the policy's organization. An endpoint's
+/// owner is not in its id.
+fn trusted_unit(u: Unit<'_>, outside: &[String], policy: &Policy) -> bool {
+    match u {
+        Unit::Account(a) => !outside.iter().any(|o| o == a),
+        Unit::Organization(o) => !policy.organization_id.is_empty() && o == policy.organization_id,
+        Unit::Endpoint(_) => false,
+    }
 }
