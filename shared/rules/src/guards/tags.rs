@@ -37,7 +37,7 @@ use crate::policy::Policy;
 pub static GUARD: GuardSpec = GuardSpec {
     name: "tags",
     function: "guard-tags",
-    summary: "Takes back trailguard exemptions granted, and protections removed, by anyone but the tag admins.",
+    summary: "Takes back trailguard exemptions granted by anyone but the tag admins, and tells protections removed.",
     triggers: &[
         Trigger {
             rule: "TagChange",
