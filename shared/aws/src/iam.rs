@@ -336,7 +336,10 @@ mod tests {
     use std::sync::Mutex;
 
     fn tags(pairs: &[(&str, &str)]) -> Tags {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     /// A recording read: answers `answers` in turn, and counts the reads.

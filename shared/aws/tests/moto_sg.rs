@@ -318,7 +318,8 @@ async fn a_revoke_of_a_rule_a_protected_group_never_had_opens_nothing() {
     );
     let msgs = drain(&sdk, &queue).await;
     assert!(
-        msgs.iter().any(|m| m.contains(&g.id) && m.contains("unknown")),
+        msgs.iter()
+            .any(|m| m.contains(&g.id) && m.contains("unknown")),
         "{msgs:?}"
     );
 }

@@ -7,10 +7,14 @@ use std::path::PathBuf;
 
 use serde_json::{json, Value};
 use trailguard_rules::facts::World;
-use trailguard_rules::{decide_guard, Action, Decision, Event, Facts, Guard, Kind, Policy, Verdict};
+use trailguard_rules::{
+    decide_guard, Action, Decision, Event, Facts, Guard, Kind, Policy, Verdict,
+};
 
 fn load(name: &str) -> Value {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../events").join(name);
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../events")
+        .join(name);
     serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
 }
 
@@ -77,7 +81,11 @@ fn a_revoke_of_a_rule_the_group_never_had_authorises_nothing() {
         json!({"_return": true}),
         Value::Null,
     ] {
-        let ev = with(REVOKE, json!({"groupId": PROTECTED, "ipPermissions": all}), response.clone());
+        let ev = with(
+            REVOKE,
+            json!({"groupId": PROTECTED, "ipPermissions": all}),
+            response.clone(),
+        );
         let d = decide("revert-security-group", &ev);
         assert!(authorised(&d).is_empty(), "{response}: {d:?}");
         assert_eq!(d.kind, Kind::Notify, "{response}: {d:?}");
@@ -156,7 +164,8 @@ fn restores_a_tag(d: &Decision) -> bool {
 
 #[test]
 fn deleting_the_protection_never_adds_it() {
-    let groups = json!({"items": [{"resourceId": "sg-0a1b2c3d4e5f60789"}, {"resourceId": PROTECTED}]});
+    let groups =
+        json!({"items": [{"resourceId": "sg-0a1b2c3d4e5f60789"}, {"resourceId": PROTECTED}]});
     for tag_set in [
         Some(json!({"items": [{"key": "trailguard:protected"}]})),
         Some(json!({"items": [{"key": "trailguard:protected", "value": "true"}]})),
@@ -170,7 +179,10 @@ fn deleting_the_protection_never_adds_it() {
         }
         let ev = with(DELETE, request, json!({"_return": true}));
         let d = decide("guard-tags", &ev);
-        assert!(d.actions.is_empty() && !restores_a_tag(&d), "{tag_set:?}: {d:?}");
+        assert!(
+            d.actions.is_empty() && !restores_a_tag(&d),
+            "{tag_set:?}: {d:?}"
+        );
         assert_eq!(d.kind, Kind::Notify, "{tag_set:?}: {d:?}");
         let notice = d.notice.as_ref().unwrap();
         assert!(
@@ -183,16 +195,31 @@ fn deleting_the_protection_never_adds_it() {
 #[test]
 fn exemptions_given_at_creation_come_off_unless_a_tag_admin_gave_them() {
     for (sample, function, id) in [
-        ("aws.ec2-CreateSecurityGroup-exempt-tag-spec.json", "guard-tags", "sg-0e5f6a7b8c9d0e1f2"),
-        ("aws.ec2-RunInstances-exempt-tag-spec.json", "guard-tags", "i-0a1b2c3d4e5f60718"),
-        ("aws.iam-CreateRole-exempt-tag.json", "guard-tags", "partner-integration"),
+        (
+            "aws.ec2-CreateSecurityGroup-exempt-tag-spec.json",
+            "guard-tags",
+            "sg-0e5f6a7b8c9d0e1f2",
+        ),
+        (
+            "aws.ec2-RunInstances-exempt-tag-spec.json",
+            "guard-tags",
+            "i-0a1b2c3d4e5f60718",
+        ),
+        (
+            "aws.iam-CreateRole-exempt-tag.json",
+            "guard-tags",
+            "partner-integration",
+        ),
     ] {
         let ev = load(sample);
         let d = decide(function, &ev);
         assert_eq!(d.kind, Kind::Remediate, "{sample}: {d:?}");
         let plan = serde_json::to_value(&d.actions).unwrap();
         assert!(plan.to_string().contains(id), "{sample}: {plan}");
-        assert!(plan.to_string().contains("trailguard:exempt"), "{sample}: {plan}");
+        assert!(
+            plan.to_string().contains("trailguard:exempt"),
+            "{sample}: {plan}"
+        );
         // The same call by a tag admin is told, and nothing is taken back.
         let mut by_admin = ev.clone();
         by_admin["detail"]["userIdentity"] =
@@ -203,7 +230,6 @@ fn exemptions_given_at_creation_come_off_unless_a_tag_admin_gave_them() {
     }
     // An exempt tag set to false, or another trailguard tag, is not an exemption.
     let mut ev = load("aws.ec2-CreateSecurityGroup-exempt-tag-spec.json");
-    ev["detail"]["requestParameters"]["tagSpecificationSet"]["items"][0]["tags"] =
-        json!([{"key": "trailguard:exempt", "value": "false"}, {"key": "trailguard:protected", "value": "true"}]);
+    ev["detail"]["requestParameters"]["tagSpecificationSet"]["items"][0]["tags"] = json!([{"key": "trailguard:exempt", "value": "false"}, {"key": "trailguard:protected", "value": "true"}]);
     assert_eq!(decide("guard-tags", &ev).kind, Kind::Ignore);
 }
