@@ -1,5 +1,5 @@
-//! guard-tags: takes back trailguard exemptions granted, and protections removed, by anyone
-//! but the policy's tag admins.
+//! guard-tags: takes back trailguard exemptions granted by anyone but the policy's tag
+//! admins, and tells protections removed.
 //!
 //! Wiring only. What it decides lives in shared/rules (guards/tags.rs); how it acts, reports
 //! and notifies lives in shared/aws. Settings, policy and clients are built once, at cold

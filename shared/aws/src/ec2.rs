@@ -632,44 +632,6 @@ impl Ec2Port for Client {
         }
     }
 
-    async fn restore_tag(
-        &self,
-        resource_ids: &[String],
-        key: &str,
-        value: &str,
-    ) -> PortResult<Change> {
-        let now = tagged(self, resource_ids, key).await?;
-        let missing: Vec<String> = resource_ids
-            .iter()
-            .filter(|r| now.get(*r).map(String::as_str) != Some(value))
-            .cloned()
-            .collect();
-        if missing.is_empty() {
-            return Ok(Change::AlreadyDone(format!(
-                "{} carry {key}={value} again",
-                resource_ids.join(", ")
-            )));
-        }
-        match self
-            .create_tags()
-            .set_resources(Some(missing))
-            .tags(
-                aws_sdk_ec2::types::Tag::builder()
-                    .key(key)
-                    .value(value)
-                    .build(),
-            )
-            .send()
-            .await
-        {
-            Ok(_) => Ok(Change::Done),
-            Err(e) if code_of(&e).is_some_and(|c| c.ends_with(".NotFound")) => Ok(
-                Change::AlreadyDone(format!("{} no longer exist", resource_ids.join(", "))),
-            ),
-            Err(e) => Err(classify(&ops::CREATE_TAGS, e)),
-        }
-    }
-
     async fn nacl_tags(&self, acl_id: &str) -> PortResult<Option<Tags>> {
         match self
             .describe_network_acls()

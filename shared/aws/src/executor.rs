@@ -255,9 +255,6 @@ async fn act<C: Clients>(c: &C, action: &Action, ctx: Context<'_>) -> Outcome {
                 .await,
         ),
         Action::RemoveTag(a) => Outcome::of(c.ec2().remove_tag(&a.resource_ids, &a.key).await),
-        Action::RestoreTag(a) => {
-            Outcome::of(c.ec2().restore_tag(&a.resource_ids, &a.key, &a.value).await)
-        }
         Action::UntagRole(a) => Outcome::of(c.iam().untag_role(&a.role_name, &a.key).await),
         Action::RestrictRoleTrust(a) => Outcome::of(
             c.iam()

@@ -2,6 +2,8 @@
 
 use aws_sdk_iam::types::{StatusType, Tag};
 use aws_sdk_iam::Client;
+use std::future::Future;
+use std::time::Duration;
 use trailguard_rules::sweep::KeyState;
 use trailguard_rules::{trust, PrincipalKind, Tags};
 
@@ -163,20 +165,7 @@ impl IamPort for Client {
     }
 
     async fn role_tags(&self, role: &str) -> PortResult<Option<Tags>> {
-        match self.get_role().role_name(role).send().await {
-            Ok(o) => Ok(Some(
-                o.role()
-                    .map(|r| {
-                        r.tags()
-                            .iter()
-                            .map(|t| (t.key().to_string(), t.value().to_string()))
-                            .collect()
-                    })
-                    .unwrap_or_default(),
-            )),
-            Err(e) if code_of(&e).as_deref() == Some("NoSuchEntity") => Ok(None),
-            Err(e) => Err(classify(&ops::GET_ROLE, e)),
-        }
+        settled_role_tags(|| read_role_tags(self, role), ROLE_TAG_SETTLE).await
     }
 
     async fn sweep_keys(&self, honeytokens: &[String]) -> PortResult<Vec<KeyState>> {
@@ -294,5 +283,141 @@ where
         Ok(_) => Ok(Change::Done),
         Err(e) if code_of(&e).as_deref() == Some("NoSuchEntity") => Ok(Change::AlreadyDone(gone())),
         Err(e) => Err(classify(op, e)),
+    }
+}
+
+/// How long the role-tags lookup waits before reading an exempt role's tags again: long
+/// enough for guard-tags, delivered the TagRole of the same moment, to take back an
+/// exemption a non-admin granted (one EventBridge delivery and two IAM calls), well under
+/// the functions' 30-second timeout.
+pub const ROLE_TAG_SETTLE: Duration = Duration::from_secs(6);
+
+async fn read_role_tags(client: &Client, role: &str) -> PortResult<Option<Tags>> {
+    match client.get_role().role_name(role).send().await {
+        Ok(o) => Ok(Some(
+            o.role()
+                .map(|r| {
+                    r.tags()
+                        .iter()
+                        .map(|t| (t.key().to_string(), t.value().to_string()))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        )),
+        Err(e) if code_of(&e).as_deref() == Some("NoSuchEntity") => Ok(None),
+        Err(e) => Err(classify(&ops::GET_ROLE, e)),
+    }
+}
+
+/// Whether the tags carry one of trailguard's tags (`trailguard:` keys, the only ones
+/// guard-tags watches and takes back) set to a true value: an exemption a caller may have
+/// added a moment ago.
+fn claims_exemption(tags: &Tags) -> bool {
+    tags.keys()
+        .any(|k| k.starts_with("trailguard:") && trailguard_rules::facts::tag_is_true(tags, k))
+}
+
+/// A role's tags for a decision, settled. guard-iam asks for them only when a role's trust
+/// was opened and an exemption is the one thing that would stop it acting. An attacker who
+/// tags the role `trailguard:exempt=true` and changes its trust in the same second would have
+/// guard-iam read the exemption before guard-tags takes it back; so when the tags claim an
+/// exemption, they are read again after `settle`, and the second reading decides. A role
+/// without trailguard's tags costs one read and no wait; an exemption a tag admin granted is
+/// still there on the second read.
+pub async fn settled_role_tags<F, Fut>(read: F, settle: Duration) -> PortResult<Option<Tags>>
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = PortResult<Option<Tags>>>,
+{
+    let first = read().await?;
+    if !first.as_ref().is_some_and(claims_exemption) {
+        return Ok(first);
+    }
+    tokio::time::sleep(settle).await;
+    read().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    fn tags(pairs: &[(&str, &str)]) -> Tags {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    /// A recording read: answers `answers` in turn, and counts the reads.
+    struct Reads {
+        answers: Vec<Option<Tags>>,
+        count: Mutex<usize>,
+    }
+
+    impl Reads {
+        fn new(answers: Vec<Option<Tags>>) -> Reads {
+            Reads {
+                answers,
+                count: Mutex::new(0),
+            }
+        }
+        async fn read(&self) -> PortResult<Option<Tags>> {
+            let mut n = self.count.lock().unwrap();
+            let a = self.answers[(*n).min(self.answers.len() - 1)].clone();
+            *n += 1;
+            Ok(a)
+        }
+        fn count(&self) -> usize {
+            *self.count.lock().unwrap()
+        }
+    }
+
+    const SETTLE: Duration = Duration::from_millis(30);
+
+    #[tokio::test]
+    async fn an_exemption_taken_back_while_settling_is_not_honoured() {
+        let reads = Reads::new(vec![
+            Some(tags(&[("team", "platform"), ("trailguard:exempt", "true")])),
+            Some(tags(&[("team", "platform")])),
+        ]);
+        let started = std::time::Instant::now();
+        let got = settled_role_tags(|| reads.read(), SETTLE).await.unwrap();
+        assert_eq!(got, Some(tags(&[("team", "platform")])));
+        assert_eq!(reads.count(), 2);
+        assert!(started.elapsed() >= SETTLE);
+    }
+
+    #[tokio::test]
+    async fn an_exemption_still_there_after_settling_is_honoured() {
+        let exempt = Some(tags(&[("trailguard:exempt", "TRUE")]));
+        let reads = Reads::new(vec![exempt.clone(), exempt.clone()]);
+        let got = settled_role_tags(|| reads.read(), SETTLE).await.unwrap();
+        assert_eq!(got, exempt);
+        assert_eq!(reads.count(), 2);
+    }
+
+    #[tokio::test]
+    async fn tags_without_an_exemption_are_read_once_without_waiting() {
+        for answer in [
+            None,
+            Some(tags(&[("team", "platform")])),
+            Some(tags(&[("trailguard:exempt", "false")])),
+        ] {
+            let reads = Reads::new(vec![answer.clone(), Some(tags(&[("x", "y")]))]);
+            let started = std::time::Instant::now();
+            let got = settled_role_tags(|| reads.read(), Duration::from_secs(5))
+                .await
+                .unwrap();
+            assert_eq!(got, answer);
+            assert_eq!(reads.count(), 1);
+            assert!(started.elapsed() < Duration::from_secs(1));
+        }
+    }
+
+    #[test]
+    fn the_settle_is_well_under_the_function_timeout() {
+        assert!(ROLE_TAG_SETTLE >= Duration::from_secs(3));
+        assert!(ROLE_TAG_SETTLE <= Duration::from_secs(10));
     }
 }

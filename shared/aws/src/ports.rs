@@ -154,15 +154,6 @@ pub trait Ec2Port: Send + Sync {
     ) -> impl Future<Output = PortResult<Change>> + Send {
         not_wired(&ops::DELETE_TAGS)
     }
-    /// Put a tag on the resources that lack it (or carry another value).
-    fn restore_tag(
-        &self,
-        _resource_ids: &[String],
-        _key: &str,
-        _value: &str,
-    ) -> impl Future<Output = PortResult<Change>> + Send {
-        not_wired(&ops::CREATE_TAGS)
-    }
     /// Remove these create-volume permissions from a snapshot (those still there).
     fn unshare_snapshot(
         &self,

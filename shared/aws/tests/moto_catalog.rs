@@ -814,6 +814,56 @@ async fn each_trust_bypass_is_taken_out_and_the_trusted_statements_stay() {
     assert_eq!(current_trust(&iam, &role).await["Statement"], trusted);
 }
 
+/// Issue 22: a non-admin tags a role `trailguard:exempt=true` and opens its trust in the
+/// same second. guard-iam finds the exemption, waits `ROLE_TAG_SETTLE` and reads the tags
+/// again; guard-tags (here: the untag it makes, a second later) has taken the exemption back
+/// by then, so the trust is restricted.
+#[tokio::test]
+#[ignore = "needs moto server: bash scripts/test.sh"]
+async fn an_exemption_taken_back_while_guard_iam_settles_does_not_count() {
+    let sdk = sdk().await;
+    let (org, _) = organization_with_member(&sdk).await;
+    let iam = aws_sdk_iam::Client::new(&sdk);
+    let opened = trust(json!(format!("arn:aws:iam::{OUTSIDER}:root")));
+    let role = unique("app-deploy");
+    iam.create_role()
+        .role_name(&role)
+        .assume_role_policy_document(&opened)
+        .tags(
+            aws_sdk_iam::types::Tag::builder()
+                .key("trailguard:exempt")
+                .value("true")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let untag = {
+        let (iam, role) = (iam.clone(), role.clone());
+        tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            iam.untag_role()
+                .role_name(role)
+                .tag_keys("trailguard:exempt")
+                .send()
+                .await
+                .unwrap();
+        })
+    };
+    let deps = iam_guard(&sdk, &policy(&org, json!({})));
+    let started = std::time::Instant::now();
+    let r = deps.run(trust_event(&role, &opened)).await;
+    untag.await.unwrap();
+    assert!(started.elapsed() >= std::time::Duration::from_secs(1));
+    assert_eq!(r["decision"], "remediate", "{r}");
+    assert_eq!(outcome(&r), "done", "{r}");
+    assert_eq!(
+        current_trust(&iam, &role).await["Statement"],
+        json!([{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}])
+    );
+}
+
 // ---- IAM backdoor keys (optional containment) ----
 
 #[tokio::test]

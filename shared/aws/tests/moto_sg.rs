@@ -237,6 +237,7 @@ async fn protected_group_egress_is_reverted_and_removed_rules_come_back() {
         .send()
         .await
         .unwrap();
+    let https: Vec<_> = rules(&g).await.into_iter().filter(|x| x.3 == 443).collect();
     g.ec2
         .revoke_security_group_ingress()
         .group_id(&g.id)
@@ -244,10 +245,12 @@ async fn protected_group_egress_is_reverted_and_removed_rules_come_back() {
         .send()
         .await
         .unwrap();
+    // CloudTrail's record lists the removed rule in `revokedSecurityGroupRuleSet`.
+    let removed = rule_set(&g, &https, false)["securityGroupRuleSet"].clone();
     let ev = cloudtrail_event(
         "aws.ec2-RevokeSecurityGroupIngress-protected-group.json",
         json!({"groupId": g.id, "ipPermissions": perms_json(&[("tcp", 443, "10.20.0.0/16")])}),
-        json!({"_return": true}),
+        json!({"_return": true, "revokedSecurityGroupRuleSet": removed}),
     );
     let r = process(&deps, ev.clone()).await.unwrap();
     assert_eq!(r["actions"][0]["outcome"], "done", "{r}");
@@ -257,6 +260,68 @@ async fn protected_group_egress_is_reverted_and_removed_rules_come_back() {
         .any(|x| x.3 == 443 && x.5 == "10.20.0.0/16"));
     let r = process(&deps, ev).await.unwrap();
     assert_eq!(r["actions"][0]["outcome"], "already_done", "{r}");
+}
+
+/// The AuthorizeSecurityGroup* requests moto recorded for `group`.
+fn authorizations_of(group: &str) -> Vec<String> {
+    recorded_requests()
+        .into_iter()
+        .filter(|r| r.action.starts_with("AuthorizeSecurityGroup") && r.body.contains(group))
+        .map(|r| r.body)
+        .collect()
+}
+
+#[tokio::test]
+#[ignore = "needs moto server: bash scripts/test.sh"]
+async fn a_revoke_of_a_rule_a_protected_group_never_had_opens_nothing() {
+    // Issue 22, attack 2: revoke "all traffic from anywhere" on a protected group that never
+    // had it. EC2 answers success and lists it in `unknownIpPermissionSet`; trailguard used to
+    // authorise what the request named.
+    let sdk = sdk().await;
+    let g = group(&sdk, &[("trailguard:protected", "true")]).await;
+    g.ec2
+        .authorize_security_group_ingress()
+        .group_id(&g.id)
+        .ip_permissions(tcp(443, "10.20.0.0/16"))
+        .send()
+        .await
+        .unwrap();
+    let before = rules(&g).await;
+    let all = json!({"items": [{"ipProtocol": "-1", "groups": {}, "ipRanges": {"items": [{"cidrIp": "0.0.0.0/0"}]}, "ipv6Ranges": {}, "prefixListIds": {}}]});
+    let ev = cloudtrail_event(
+        "aws.ec2-RevokeSecurityGroupIngress-protected-unknown-permission.json",
+        json!({"groupId": g.id, "ipPermissions": all}),
+        json!({"requestId": "r", "_return": true, "unknownIpPermissionSet": all}),
+    );
+    let (topic, queue) = topic_with_queue(&sdk).await;
+    let deps = ec2_deps(&sdk, "revert-security-group", "{}", Some(topic));
+
+    moto_api("POST", "/moto-api/recorder/start-recording");
+    let r = process(&deps, ev.clone()).await.unwrap();
+    let again = process(&deps, ev).await.unwrap();
+    moto_api("POST", "/moto-api/recorder/stop-recording");
+    assert_eq!(r["decision"], "notify", "{r}");
+    assert_eq!(r["actions"], json!([]), "{r}");
+    assert_eq!(again["actions"], json!([]), "{again}");
+    assert_eq!(authorizations_of(&g.id), Vec::<String>::new());
+    // The recorder did record this test's calls: the lookup of the group's tags.
+    assert!(
+        recorded_requests()
+            .iter()
+            .any(|r| r.action == "DescribeSecurityGroups" && r.body.contains(&g.id)),
+        "the recording holds the group lookup"
+    );
+    assert_eq!(rules(&g).await, before, "the group's rules are unchanged");
+    assert!(
+        !rules(&g).await.iter().any(|x| x.2 == "-1" && !x.1),
+        "no all-traffic ingress rule"
+    );
+    let msgs = drain(&sdk, &queue).await;
+    assert!(
+        msgs.iter()
+            .any(|m| m.contains(&g.id) && m.contains("unknown")),
+        "{msgs:?}"
+    );
 }
 
 #[tokio::test]

@@ -1,6 +1,6 @@
-//! guard-tags against moto: an exemption added by someone who is not a tag admin comes off,
-//! a tag admin's stays (and is told), a removed protection comes back, and a role's
-//! exemption comes off too.
+//! guard-tags against moto: an exemption added by someone who is not a tag admin comes off
+//! (by CreateTags, or in the tags a group is created with), a tag admin's stays (and is
+//! told), a removed protection is told and never added, and a role's exemption comes off too.
 
 mod common;
 
@@ -66,7 +66,7 @@ fn tag_event(template: &str, name: &str, group: &str, key: &str, value: Option<&
 
 #[tokio::test]
 #[ignore = "needs moto server: bash scripts/test.sh"]
-async fn exemptions_come_off_and_protections_come_back_unless_a_tag_admin_did_it() {
+async fn exemptions_come_off_unless_a_tag_admin_did_it_and_removed_protections_are_told() {
     let sdk = sdk().await;
     let ec2 = aws_sdk_ec2::Client::new(&sdk);
     let vpc = create_vpc(&ec2, "10.9.0.0/16").await;
@@ -107,7 +107,8 @@ async fn exemptions_come_off_and_protections_come_back_unless_a_tag_admin_did_it
         .await
         .contains(&("trailguard:exempt".into(), "true".into())));
 
-    // A non-admin removes the protection: it comes back.
+    // A non-admin removes the protection: told, not put back (nothing in the record proves
+    // it was there; see guards/tags.rs `UNPROVEN`).
     tag(&ec2, &group, "trailguard:protected", "true").await;
     ec2.delete_tags()
         .resources(&group)
@@ -127,10 +128,125 @@ async fn exemptions_come_off_and_protections_come_back_unless_a_tag_admin_did_it
         None,
     );
     let r = process(&deps, ev).await.unwrap();
+    assert_eq!(r["decision"], "notify", "{r}");
+    assert_eq!(r["actions"], json!([]), "{r}");
+    assert!(!group_tags(&ec2, &group)
+        .await
+        .iter()
+        .any(|(k, _)| k == "trailguard:protected"));
+}
+
+/// Issue 22, attack 2: `DeleteTags Key=trailguard:protected` (with `Value=true`, or no tag
+/// list at all) on groups that never had the tag must not make trailguard protect them: the
+/// sweep would then revoke their allowed public rules.
+#[tokio::test]
+#[ignore = "needs moto server: bash scripts/test.sh"]
+async fn deleting_a_protection_groups_never_had_adds_none() {
+    let sdk = sdk().await;
+    let ec2 = aws_sdk_ec2::Client::new(&sdk);
+    let vpc = create_vpc(&ec2, "10.11.0.0/16").await;
+    let a = create_group(&ec2, &vpc, &unique("lb-a"), &[("Name", "lb-a")]).await;
+    let b = create_group(&ec2, &vpc, &unique("lb-b"), &[("Name", "lb-b")]).await;
+    let deps = deps_with(
+        &sdk,
+        "guard-tags",
+        POLICY,
+        Sdk::none().with_ec2(&sdk).with_iam(&sdk),
+    );
+    let resources = json!({"items": [{"resourceId": a}, {"resourceId": b}]});
+    for tag_set in [
+        Some(json!({"items": [{"key": "trailguard:protected", "value": "true"}]})),
+        Some(json!({"items": [{"key": "trailguard:protected"}]})),
+        None,
+    ] {
+        // The call itself, as the attacker makes it (it succeeds on groups without the tag).
+        let mut del = ec2.delete_tags().resources(&a).resources(&b);
+        if tag_set.is_some() {
+            del = del.tags(
+                aws_sdk_ec2::types::Tag::builder()
+                    .key("trailguard:protected")
+                    .value("true")
+                    .build(),
+            );
+        }
+        del.send().await.unwrap();
+        let mut request = json!({"resourcesSet": resources});
+        if let Some(t) = &tag_set {
+            request["tagSet"] = t.clone();
+        }
+        let ev = cloudtrail_event(
+            "aws.ec2-DeleteTags-protected-true-never-tagged.json",
+            request,
+            json!({"_return": true}),
+        );
+        let r = process(&deps, ev).await.unwrap();
+        assert_eq!(r["decision"], "notify", "{tag_set:?}: {r}");
+        assert_eq!(r["actions"], json!([]), "{tag_set:?}: {r}");
+        for g in [&a, &b] {
+            assert!(
+                !group_tags(&ec2, g)
+                    .await
+                    .iter()
+                    .any(|(k, _)| k == "trailguard:protected"),
+                "{tag_set:?}: {g} was given a protection"
+            );
+        }
+    }
+}
+
+/// An exemption in the tags a group is created with, by someone not in `tag_admins`, comes
+/// off; the group's other tags stay. A tag admin's stays and is told.
+#[tokio::test]
+#[ignore = "needs moto server: bash scripts/test.sh"]
+async fn an_exemption_a_group_is_created_with_comes_off_unless_a_tag_admin_gave_it() {
+    let sdk = sdk().await;
+    let ec2 = aws_sdk_ec2::Client::new(&sdk);
+    let vpc = create_vpc(&ec2, "10.12.0.0/16").await;
+    let deps = deps_with(
+        &sdk,
+        "guard-tags",
+        POLICY,
+        Sdk::none().with_ec2(&sdk).with_iam(&sdk),
+    );
+    let tags = [("Name", "batch"), ("trailguard:exempt", "true")];
+    let spec = |g: &str| {
+        json!({"groupName": g, "groupDescription": g, "vpcId": vpc,
+               "tagSpecificationSet": {"items": [{"resourceType": "security-group",
+                   "tags": tags.iter().map(|(k, v)| json!({"key": k, "value": v})).collect::<Vec<_>>()}]}})
+    };
+
+    let name = unique("batch");
+    let group = create_group(&ec2, &vpc, &name, &tags).await;
+    let ev = cloudtrail_event(
+        "aws.ec2-CreateSecurityGroup-exempt-tag-spec.json",
+        spec(&name),
+        json!({"_return": true, "groupId": group}),
+    );
+    let r = process(&deps, ev.clone()).await.unwrap();
     assert_eq!(r["actions"][0]["outcome"], "done", "{r}");
+    assert_eq!(
+        group_tags(&ec2, &group).await,
+        [("Name".into(), "batch".into())]
+    );
+    let again = process(&deps, ev).await.unwrap();
+    assert_eq!(again["actions"][0]["outcome"], "already_done", "{again}");
+
+    let name = unique("vendor");
+    let group = create_group(&ec2, &vpc, &name, &tags).await;
+    let ev = cloudtrail_event(
+        "aws.ec2-CreateSecurityGroup-exempt-by-tag-admin.json",
+        spec(&name),
+        json!({"_return": true, "groupId": group}),
+    );
+    assert!(ev["detail"]["userIdentity"]["arn"]
+        .as_str()
+        .unwrap()
+        .contains("security-tag-admin"));
+    let r = process(&deps, ev).await.unwrap();
+    assert_eq!(r["decision"], "notify", "{r}");
     assert!(group_tags(&ec2, &group)
         .await
-        .contains(&("trailguard:protected".into(), "true".into())));
+        .contains(&("trailguard:exempt".into(), "true".into())));
 }
 
 #[tokio::test]

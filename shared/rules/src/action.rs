@@ -98,7 +98,6 @@ actions! {
     RemoveLambdaPermission(RemoveLambdaPermission) = "remove_lambda_permission",
     RestrictRoleTrust(RestrictRoleTrust) = "restrict_role_trust",
     RemoveTag(RemoveTag) = "remove_tag",
-    RestoreTag(RestoreTag) = "restore_tag",
     UntagRole(UntagRole) = "untag_role",
 }
 
@@ -950,42 +949,6 @@ impl Step for RemoveTag {
         format!(
             "remove tag {} from {}",
             self.key,
-            self.resource_ids.join(", ")
-        )
-    }
-}
-
-/// Put a tag back on EC2 resources (a protection removed by someone not allowed to).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct RestoreTag {
-    pub resource_ids: Vec<String>,
-    pub key: String,
-    pub value: String,
-}
-
-impl RestoreTag {
-    pub const INFO: ActionInfo = ActionInfo {
-        type_name: "restore_tag",
-        ops: &[&ops::DESCRIBE_TAGS, &ops::CREATE_TAGS],
-    };
-}
-
-impl Step for RestoreTag {
-    // DescribeTags first: resources that carry the tag again are already done.
-    fn ops(&self) -> Vec<&'static Op> {
-        Self::INFO.ops.to_vec()
-    }
-    fn targets(&self) -> Vec<Target> {
-        self.resource_ids
-            .iter()
-            .map(|r| Target::new("resource_ids", r, IdKind::Ec2Resource))
-            .collect()
-    }
-    fn describe(&self) -> String {
-        format!(
-            "put tag {}={} back on {}",
-            self.key,
-            self.value,
             self.resource_ids.join(", ")
         )
     }

@@ -336,18 +336,6 @@ impl Ec2Port for Fake {
         self.record(format!("RemoveTag({},{key})", resource_ids.join("+")));
         self.reply("RemoveTag")
     }
-    async fn restore_tag(
-        &self,
-        resource_ids: &[String],
-        key: &str,
-        value: &str,
-    ) -> PortResult<Change> {
-        self.record(format!(
-            "RestoreTag({},{key}={value})",
-            resource_ids.join("+")
-        ));
-        self.reply("RestoreTag")
-    }
     async fn unshare_snapshot(
         &self,
         snapshot_id: &str,

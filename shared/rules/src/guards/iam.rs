@@ -155,11 +155,14 @@ fn role_trust(event: &Event, r: &CloudTrailRecord, policy: &Policy, facts: &Fact
     }
     let untrusted_values = trust::untrusted_values(&doc, &inside);
     // A role created with an exempt tag carries it in the event; an existing role's tags are
-    // looked up.
+    // looked up. An exemption given at creation counts only when a tag admin gave it: anyone
+    // else's is taken back by guard-tags, and honouring it here would leave the trust open.
     let tags: Tags = if name == "CreateRole" {
+        let by_tag_admin = policy.is_tag_admin(&r.user_identity.arns()).is_some();
         items_any(rp, &["tags", "Tags"])
             .into_iter()
             .filter_map(|t| Some((str_any(t, &["key", "Key"])?, str_any(t, &["value", "Value"]).unwrap_or_default())))
+            .filter(|(k, _)| by_tag_admin || k != &policy.exempt_tag)
             .collect()
     } else {
         match facts.role_tags(&role) {

@@ -128,7 +128,7 @@ pub fn decide(event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
         }
         "ModifySecurityGroupRules" => decide_modify(event, policy, facts),
         "RevokeSecurityGroupIngress" | "RevokeSecurityGroupEgress" => {
-            decide_removed(name, rp, policy, facts)
+            decide_removed(name, rp, &r.response_elements, policy, facts)
         }
         other => Verdict::Decided(Decision::ignore(format!(
             "{other} is not a security-group change trailguard reverts"
@@ -350,22 +350,9 @@ pub fn decide_state(group: &GroupFacts, policy: &Policy, why: &str) -> Decision 
         .collect();
     let protected = policy.protected_security_groups.contains(gid)
         || tag_is_true(&group.tags, &policy.protected_tag);
-    let open_on_protected = |r: &Rule| {
-        let public = matches!(r.perm.peer(), Some(Peer::Cidr(n)) if policy.is_public(&n));
-        (protected && public && !(r.egress && r.perm.protocol == Protocol::All)).then(|| {
-            format!(
-                "{} is open to the internet on protected group {gid}",
-                r.perm.describe()
-            )
-        })
-    };
     let violations: Vec<(Rule, String)> = rules
         .iter()
-        .filter_map(|r| {
-            violation(r, policy)
-                .or_else(|| open_on_protected(r))
-                .map(|w| (r.clone(), w))
-        })
+        .filter_map(|r| reverted_on_group(r, policy, protected, gid).map(|w| (r.clone(), w)))
         .collect();
     if violations.is_empty() {
         return Decision::ignore(format!(
@@ -396,6 +383,22 @@ pub fn decide_state(group: &GroupFacts, policy: &Policy, why: &str) -> Decision 
             details,
         },
     )
+}
+
+/// Why the sweep would revoke `rule` on group `gid` as it stands, or None: a policy
+/// violation, or on a protected group any rule open to the internet except the allow-all
+/// egress rule every new group has. A revoke's removed rules are put back only when this is
+/// None, so trailguard never restores what it would then revoke.
+fn reverted_on_group(rule: &Rule, policy: &Policy, protected: bool, gid: &str) -> Option<String> {
+    violation(rule, policy).or_else(|| {
+        let public = matches!(rule.perm.peer(), Some(Peer::Cidr(n)) if policy.is_public(&n));
+        (protected && public && !(rule.egress && rule.perm.protocol == Protocol::All)).then(|| {
+            format!(
+                "{} is open to the internet on protected group {gid}",
+                rule.perm.describe()
+            )
+        })
+    })
 }
 
 /// The Security Hub controls about security groups: EC2.18 (ingress beyond the authorised
@@ -557,9 +560,20 @@ fn decide_modify(event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
     }
 }
 
-fn decide_removed(name: &str, rp: &Value, policy: &Policy, facts: &Facts) -> Verdict {
+/// A revoke on a protected group: put back exactly the rules EC2 says it removed.
+///
+/// A revoke names permissions, but EC2 answers success for permissions that never existed
+/// (listing them in `unknownIpPermissionSet`), so the request is no proof of what was
+/// there: re-authorising it would let anyone make trailguard open a protected group (a
+/// revoke of `-1` from `0.0.0.0/0` that matched nothing). Only the rules in the response's
+/// `revokedSecurityGroupRuleSet` existed and were removed; anything else is told, never
+/// authorised. A removed rule the policy itself reverts on a protected group (open to the
+/// internet) is not put back either: trailguard would only revoke it again.
+fn decide_removed(name: &str, rp: &Value, resp: &Value, policy: &Policy, facts: &Facts) -> Verdict {
     let egress = name.ends_with("Egress");
-    let group_id = str_any(rp, &["groupId", "GroupId"]);
+    let revoked = revoked_rules(resp, egress);
+    let group_id = str_any(rp, &["groupId", "GroupId"])
+        .or_else(|| revoked.iter().find_map(|(g, _)| g.clone()));
     let group_name = str_any(rp, &["groupName", "GroupName"]);
     let by_id = group_id
         .as_ref()
@@ -598,48 +612,132 @@ fn decide_removed(name: &str, rp: &Value, policy: &Policy, facts: &Facts) -> Ver
             assumed,
         ));
     }
-    let perms = permissions_from_request(rp);
     let Some(gid) = gid else {
         return Verdict::Decided(Decision::ignore("the protected group's id is unknown"));
     };
-    if perms.is_empty() {
-        let ids: Vec<String> = items_any(rp, &["securityGroupRuleIds", "SecurityGroupRuleIds"])
-            .into_iter()
-            .filter_map(crate::lenient::scalar_string)
+    let title = format!("Rules removed from protected security group {gid}");
+    let mut details: Vec<String> = Vec::new();
+    let unknown = permissions_from_list(items_any(
+        resp,
+        &["unknownIpPermissionSet", "UnknownIpPermissions"],
+    ));
+    for p in &unknown {
+        details.push(format!(
+            "not put back: {} (EC2 listed it as unknown: the group never had it)",
+            p.describe()
+        ));
+    }
+    // Rules of another group in the response are not this decision's to restore.
+    let (restore, reverted): (Vec<Rule>, Vec<(Rule, String)>) = revoked
+        .into_iter()
+        .filter(|(g, _)| g.as_deref().is_none_or(|g| g == gid))
+        .fold((vec![], vec![]), |(mut ok, mut no), (_, r)| {
+            match reverted_on_group(&r, policy, true, &gid) {
+                Some(why) => no.push((r, why)),
+                None => ok.push(r),
+            }
+            (ok, no)
+        });
+    for (r, why) in &reverted {
+        details.push(format!(
+            "removed, not put back: {}{} ({why})",
+            r.perm.describe(),
+            r.id.as_deref().map(|i| format!(" ({i})")).unwrap_or_default()
+        ));
+    }
+    if restore.is_empty() {
+        let named: Vec<String> = permissions_from_request(rp)
+            .iter()
+            .map(|p| p.describe())
+            .chain(
+                items_any(rp, &["securityGroupRuleIds", "SecurityGroupRuleIds"])
+                    .into_iter()
+                    .filter_map(crate::lenient::scalar_string),
+            )
             .collect();
-        let notice = Notice {
-            severity: Severity::High,
-            title: format!("Rules removed from protected security group {gid}"),
-            details: vec![format!("removed by rule id: {}; the event does not carry their definitions, so they cannot be restored automatically", ids.join(", "))],
+        let why = if reverted.is_empty() {
+            "the response names no revoked rule (revokedSecurityGroupRuleSet), so nothing proves what the group had: nothing is put back"
+        } else {
+            "every rule the response says was removed is one the policy reverts on a protected group"
         };
+        details.insert(
+            0,
+            format!("{name} named: {}", if named.is_empty() { "nothing trailguard can read".into() } else { named.join(", ") }),
+        );
+        details.push(format!("{why}; check the group's rules and put back by hand what it needs"));
         return Verdict::Decided(with_assumed(
-            Decision::notify("rules removed from a protected group by id only", notice),
+            Decision::notify(
+                format!("{name} on protected group {gid}: nothing proven removed that trailguard may put back"),
+                Notice {
+                    // Removing only rules the policy reverts anyway makes the group safer.
+                    severity: if reverted.is_empty() { Severity::High } else { Severity::Medium },
+                    title,
+                    details,
+                },
+            ),
             assumed,
         ));
     }
-    let details = perms
+    let mut lines: Vec<String> = restore
         .iter()
-        .map(|p| format!("removed: {}", p.describe()))
+        .map(|r| {
+            format!(
+                "removed, put back: {}{}",
+                r.perm.describe(),
+                r.id.as_deref().map(|i| format!(" ({i})")).unwrap_or_default()
+            )
+        })
         .collect();
-    let notice = Notice {
-        severity: Severity::High,
-        title: format!("Rules removed from protected security group {gid}"),
-        details,
-    };
-    let action: Action = AuthorizePermissions {
-        group_id: gid.clone(),
-        egress,
-        permissions: perms,
-    }
-    .into();
+    lines.extend(details);
+    let actions: Vec<Action> = [false, true]
+        .into_iter()
+        .filter_map(|eg| {
+            let permissions: Vec<Permission> = restore
+                .iter()
+                .filter(|r| r.egress == eg)
+                .map(|r| r.perm.clone())
+                .collect();
+            (!permissions.is_empty()).then(|| {
+                AuthorizePermissions {
+                    group_id: gid.clone(),
+                    egress: eg,
+                    permissions,
+                }
+                .into()
+            })
+        })
+        .collect();
     Verdict::Decided(with_assumed(
         Decision::remediate(
-            format!("security group {gid} is protected: removed rules are put back"),
-            vec![action],
-            notice,
+            format!("security group {gid} is protected: the rules EC2 says were removed are put back"),
+            actions,
+            Notice {
+                severity: Severity::High,
+                title,
+                details: lines,
+            },
         ),
         assumed,
     ))
+}
+
+/// The rules a revoke's response says it removed (`revokedSecurityGroupRuleSet`), each
+/// with the group the response names for it.
+fn revoked_rules(resp: &Value, default_egress: bool) -> Vec<(Option<String>, Rule)> {
+    items_any(resp, &["revokedSecurityGroupRuleSet", "RevokedSecurityGroupRules"])
+        .into_iter()
+        .filter_map(|item| {
+            let perm = permission_from_rule(item)?;
+            Some((
+                str_any(item, &["groupId", "GroupId"]),
+                Rule {
+                    id: str_any(item, &["securityGroupRuleId", "SecurityGroupRuleId"]),
+                    egress: bool_any(item, &["isEgress", "IsEgress"]).unwrap_or(default_egress),
+                    perm,
+                },
+            ))
+        })
+        .collect()
 }
 
 fn with_assumed(mut d: Decision, assumed: Vec<crate::facts::FactRequest>) -> Decision {
@@ -672,7 +770,7 @@ fn rules_from_response(resp: &Value, default_egress: bool) -> Vec<Rule> {
 /// `cidrIpv4`/`CidrIpv4`, `referencedGroupInfo`/`ReferencedGroupId`, ...).
 fn permission_from_rule(v: &Value) -> Option<Permission> {
     let protocol = Protocol::parse(&str_any(v, &["ipProtocol", "IpProtocol"])?)?;
-    let group = str_any(v, &["ReferencedGroupId"]).or_else(|| {
+    let group = str_any(v, &["ReferencedGroupId", "referencedGroupId"]).or_else(|| {
         v.get("referencedGroupInfo")
             .and_then(|g| str_any(g, &["groupId"]))
     });
@@ -691,8 +789,38 @@ fn permission_from_rule(v: &Value) -> Option<Permission> {
 /// Permissions from a request's `ipPermissions` (any list shape), or from the legacy flat
 /// form (`cidrIp`, `ipProtocol`, `fromPort`, `toPort` at the top level), one per peer.
 pub(crate) fn permissions_from_request(rp: &Value) -> Vec<Permission> {
+    let mut out = permissions_from_list(items_any(rp, &["ipPermissions", "IpPermissions"]));
+    // The legacy flat form: one CIDR and protocol at the top level.
+    if out.is_empty() {
+        if let (Some(cidr), Some(protocol)) = (
+            str_any(rp, &["cidrIp", "CidrIp"]),
+            str_any(rp, &["ipProtocol", "IpProtocol"]).and_then(|s| Protocol::parse(&s)),
+        ) {
+            let (cidr_ipv4, cidr_ipv6) = if cidr.contains(':') {
+                (None, Some(cidr))
+            } else {
+                (Some(cidr), None)
+            };
+            out.push(Permission {
+                protocol,
+                from_port: int_any(rp, &["fromPort", "FromPort"]),
+                to_port: int_any(rp, &["toPort", "ToPort"]),
+                cidr_ipv4,
+                cidr_ipv6,
+                prefix_list_id: None,
+                source_group_id: None,
+                description: None,
+            });
+        }
+    }
+    out
+}
+
+/// Permissions from a list of `IpPermission`s (a request's, or a response's
+/// `unknownIpPermissionSet`), one per peer.
+fn permissions_from_list(list: Vec<&Value>) -> Vec<Permission> {
     let mut out = Vec::new();
-    for p in items_any(rp, &["ipPermissions", "IpPermissions"]) {
+    for p in list {
         let Some(protocol) =
             str_any(p, &["ipProtocol", "IpProtocol"]).and_then(|s| Protocol::parse(&s))
         else {
@@ -746,29 +874,6 @@ pub(crate) fn permissions_from_request(rp: &Value) -> Vec<Permission> {
                     ..base.clone()
                 });
             }
-        }
-    }
-    // The legacy flat form: one CIDR and protocol at the top level.
-    if out.is_empty() {
-        if let (Some(cidr), Some(protocol)) = (
-            str_any(rp, &["cidrIp", "CidrIp"]),
-            str_any(rp, &["ipProtocol", "IpProtocol"]).and_then(|s| Protocol::parse(&s)),
-        ) {
-            let (cidr_ipv4, cidr_ipv6) = if cidr.contains(':') {
-                (None, Some(cidr))
-            } else {
-                (Some(cidr), None)
-            };
-            out.push(Permission {
-                protocol,
-                from_port: int_any(rp, &["fromPort", "FromPort"]),
-                to_port: int_any(rp, &["toPort", "ToPort"]),
-                cidr_ipv4,
-                cidr_ipv6,
-                prefix_list_id: None,
-                source_group_id: None,
-                description: None,
-            });
         }
     }
     out

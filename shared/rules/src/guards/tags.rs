@@ -1,25 +1,43 @@
-//! trailguard's own tags: an exemption (`trailguard:exempt`) added, or a protection
-//! (`trailguard:protected`) removed, by a principal outside the policy's `tag_admins` is
-//! taken back, because otherwise anyone allowed to tag could switch trailguard off for a
-//! resource and then open it. A tag admin's change is told, not reverted. Changes that make
-//! protection stronger (an exemption removed, a protection added) are none of its business.
+//! trailguard's own tags: an exemption (`trailguard:exempt`) added by a principal outside
+//! the policy's `tag_admins` is taken back, because otherwise anyone allowed to tag could
+//! switch trailguard off for a resource and then open it: by `CreateTags`/`TagRole`, and by
+//! the tags a resource is created with (`CreateSecurityGroup`, `RunInstances`, `CreateRole`).
+//! A protection (`trailguard:protected`) removed, by name or by a `DeleteTags` with no tag
+//! list (which removes every tag), is told and never put back: see [`UNPROVEN`].
+//! A tag admin's change is told, not reverted. Changes that make protection stronger (an
+//! exemption removed, a protection added) are none of its business.
 
 use std::sync::OnceLock;
 
 use serde_json::Value;
 
-use crate::action::{Action, Notice, RemoveTag, RestoreTag, Severity, UntagRole};
+use crate::action::{Action, Notice, RemoveTag, Severity, UntagRole};
 use crate::decision::{Decision, Verdict};
 use crate::event::Event;
 use crate::facts::Facts;
 use crate::guards::{Bus, Delivery, GuardSpec, Trigger};
 use crate::lenient::{items, items_any, scalar_string, str_any};
+
+/// The resource kinds whose `trailguard:protected` tag a guard reads (security groups and
+/// network ACLs): removing every tag from anything else removes no protection.
+const PROTECTABLE: [&str; 2] = ["sg-", "acl-"];
+
+/// Why a removed protection is told and never put back. A DeleteTags record does not say
+/// whether the tag was there: DeleteTags succeeds on resources that never had it, and a
+/// value named in the request (`Value=true`) is the caller's choice, not EC2's answer, so it
+/// proves nothing either. A lookup now shows only that the tag is absent, which it is either
+/// way. Putting back a tag that was never there would add protection the owners never chose,
+/// and the sweep would then revoke every public rule of the group, the ports the policy
+/// allows included: an outage anyone allowed to call DeleteTags could cause. Losing a
+/// protection leaves the policy's own rules in force (an open port is still reverted); a
+/// person who knows which resources were protected restores it.
+pub const UNPROVEN: &str = "not put back: the DeleteTags record does not show the tag was there (DeleteTags succeeds without it, and a value in the request is the caller's), and protecting a resource that was not protected would revoke its allowed public rules too";
 use crate::policy::Policy;
 
 pub static GUARD: GuardSpec = GuardSpec {
     name: "tags",
     function: "guard-tags",
-    summary: "Takes back trailguard exemptions granted, and protections removed, by anyone but the tag admins.",
+    summary: "Takes back trailguard exemptions granted by anyone but the tag admins, and tells protections removed.",
     triggers: &[
         Trigger {
             rule: "TagChange",
@@ -39,6 +57,46 @@ pub static GUARD: GuardSpec = GuardSpec {
             excludes_own_role: true,
             condition: None,
         },
+        // `DeleteTags` with no tag list removes every tag, trailguard's included; its record
+        // has no tag key to match on, hence a rule of its own.
+        Trigger {
+            rule: "AllTagsDeleted",
+            pattern: r#"{
+                "source": ["aws.ec2"],
+                "detail-type": ["AWS API Call via CloudTrail"],
+                "detail": {
+                    "eventSource": ["ec2.amazonaws.com"],
+                    "eventName": ["DeleteTags"],
+                    "eventType": ["AwsApiCall"],
+                    "errorCode": [{"exists": false}],
+                    "requestParameters": {"tagSet": {"items": {"key": [{"exists": false}]}}}
+                }
+            }"#,
+            delivery: Delivery::Changes,
+            bus: Bus::Main,
+            excludes_own_role: true,
+            condition: None,
+        },
+        // Resources created with trailguard's tags (tag specifications): the exemption comes
+        // with the resource, and no CreateTags is recorded for it.
+        Trigger {
+            rule: "TaggedAtCreation",
+            pattern: r#"{
+                "source": ["aws.ec2"],
+                "detail-type": ["AWS API Call via CloudTrail"],
+                "detail": {
+                    "eventSource": ["ec2.amazonaws.com"],
+                    "eventName": ["CreateSecurityGroup", "RunInstances"],
+                    "eventType": ["AwsApiCall"],
+                    "errorCode": [{"exists": false}],
+                    "requestParameters": {"tagSpecificationSet": {"items": {"tags": {"key": [{"prefix": "trailguard:"}]}}}}
+                }
+            }"#,
+            delivery: Delivery::Changes,
+            bus: Bus::Main,
+            excludes_own_role: true,
+            condition: None,
+        },
         Trigger {
             rule: "RoleTagChange",
             pattern: r#"{
@@ -46,7 +104,7 @@ pub static GUARD: GuardSpec = GuardSpec {
                 "detail-type": ["AWS API Call via CloudTrail"],
                 "detail": {
                     "eventSource": ["iam.amazonaws.com"],
-                    "eventName": ["TagRole"],
+                    "eventName": ["TagRole", "CreateRole"],
                     "eventType": ["AwsApiCall"],
                     "errorCode": [{"exists": false}],
                     "requestParameters": {"tags": {"key": [{"prefix": "trailguard:"}]}}
@@ -59,7 +117,7 @@ pub static GUARD: GuardSpec = GuardSpec {
         },
     ],
     facts: &[],
-    actions: &[&RemoveTag::INFO, &RestoreTag::INFO, &UntagRole::INFO],
+    actions: &[&RemoveTag::INFO, &UntagRole::INFO],
     decide,
     reads_every_call: false,
     max_actions_per_hour: 50,
@@ -101,6 +159,35 @@ fn truthy(v: Option<&str>) -> bool {
     v.is_some_and(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "true" | "yes" | "1"))
 }
 
+/// The tags a create call's tag specifications give: (resource type, key, value).
+fn tag_specifications(rp: &Value) -> Vec<(String, String, Option<String>)> {
+    let mut out = Vec::new();
+    for spec in items_any(rp, &["tagSpecificationSet", "TagSpecification", "TagSpecifications"]) {
+        let kind = str_any(spec, &["resourceType", "ResourceType"]).unwrap_or_default();
+        for t in items_any(spec, &["tags", "Tags", "tag", "Tag", "tagSet"]) {
+            if let Some(key) = str_any(t, &["key", "Key"]) {
+                out.push((kind.clone(), key, str_any(t, &["value", "Value"])));
+            }
+        }
+    }
+    out
+}
+
+/// The ids of the resources of `kind` a create call's response names (security group,
+/// instances); empty for kinds the response does not name (volumes, interfaces, ...).
+fn created_ids(name: &str, kind: &str, resp: &Value) -> Vec<String> {
+    match (name, kind) {
+        ("CreateSecurityGroup", "security-group" | "") => {
+            str_any(resp, &["groupId", "GroupId"]).into_iter().collect()
+        }
+        ("RunInstances", "instance") => items_any(resp, &["instancesSet", "Instances"])
+            .into_iter()
+            .filter_map(|i| str_any(i, &["instanceId", "InstanceId"]))
+            .collect(),
+        _ => vec![],
+    }
+}
+
 pub fn decide(event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
     let Some(r) = event.cloudtrail() else {
         return Verdict::Decided(Decision::ignore("not a CloudTrail event"));
@@ -115,17 +202,36 @@ pub fn decide(event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
     // What weakens protection, and the action that takes it back.
     let mut weakened: Vec<String> = Vec::new();
     let mut actions: Vec<Action> = Vec::new();
+    // Weakened, but what was there before is not in the event: told only.
     let mut unknown_before: Vec<String> = Vec::new();
+    // A protection removed: told, never put back (`UNPROVEN`).
+    let mut unproven: Vec<String> = Vec::new();
     match name {
         "CreateTags" | "DeleteTags" => {
             let ids = resources(rp);
             if ids.is_empty() {
                 return Verdict::Decided(Decision::ignore(format!("{name} names no resource")));
             }
+            let on = ids.join(", ");
+            if name == "DeleteTags" && changed.is_empty() && !protected.is_empty() {
+                let protectable: Vec<&str> = ids
+                    .iter()
+                    .map(String::as_str)
+                    .filter(|i| PROTECTABLE.iter().any(|p| i.starts_with(p)))
+                    .collect();
+                if !protectable.is_empty() {
+                    unproven.push(format!(
+                        "every tag removed from {} (DeleteTags with no tag list), {protected} among them if it was there",
+                        protectable.join(", ")
+                    ));
+                }
+            }
             for (key, value) in &changed {
-                let on = ids.join(", ");
                 if name == "CreateTags" && key == exempt && truthy(value.as_deref()) {
-                    weakened.push(format!("{key}={} added to {on}", value.as_deref().unwrap_or("")));
+                    weakened.push(format!(
+                        "{key}={} added to {on}",
+                        value.as_deref().unwrap_or("")
+                    ));
                     actions.push(
                         RemoveTag {
                             resource_ids: ids.clone(),
@@ -137,15 +243,7 @@ pub fn decide(event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
                     && key == protected
                     && value.as_deref().is_none_or(|v| truthy(Some(v)))
                 {
-                    weakened.push(format!("{key} removed from {on}"));
-                    actions.push(
-                        RestoreTag {
-                            resource_ids: ids.clone(),
-                            key: key.clone(),
-                            value: "true".into(),
-                        }
-                        .into(),
-                    );
+                    unproven.push(format!("{key} removed from {on}"));
                 } else if name == "CreateTags" && key == protected && !truthy(value.as_deref()) {
                     // The value before is not in the event: it may have been `true`.
                     unknown_before.push(format!(
@@ -155,15 +253,42 @@ pub fn decide(event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
                 }
             }
         }
-        "TagRole" => {
+        "CreateSecurityGroup" | "RunInstances" => {
+            for (kind, key, value) in tag_specifications(rp) {
+                if key != exempt || !truthy(value.as_deref()) {
+                    continue;
+                }
+                let what = format!(
+                    "{key}={} given to the {kind} created by {name}",
+                    value.as_deref().unwrap_or("")
+                );
+                let ids = created_ids(name, &kind, &r.response_elements);
+                if ids.is_empty() {
+                    unknown_before.push(format!(
+                        "{what}: the response does not name it, so the tag is left for a person to remove"
+                    ));
+                } else {
+                    weakened.push(format!("{what} ({})", ids.join(", ")));
+                    actions.push(
+                        RemoveTag {
+                            resource_ids: ids,
+                            key,
+                        }
+                        .into(),
+                    );
+                }
+            }
+        }
+        "TagRole" | "CreateRole" => {
             let Some(role) = str_any(rp, &["roleName", "RoleName"]) else {
-                return Verdict::Decided(Decision::ignore("TagRole names no role"));
+                return Verdict::Decided(Decision::ignore(format!("{name} names no role")));
             };
             for (key, value) in &changed {
                 if key == exempt && truthy(value.as_deref()) {
                     weakened.push(format!(
-                        "{key}={} added to role {role}",
-                        value.as_deref().unwrap_or("")
+                        "{key}={} {} role {role}",
+                        value.as_deref().unwrap_or(""),
+                        if name == "CreateRole" { "given to the new" } else { "added to" }
                     ));
                     actions.push(
                         UntagRole {
@@ -181,7 +306,7 @@ pub fn decide(event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
             )))
         }
     }
-    if weakened.is_empty() && unknown_before.is_empty() {
+    if weakened.is_empty() && unknown_before.is_empty() && unproven.is_empty() {
         return Verdict::Decided(Decision::ignore(format!(
             "{name} does not weaken trailguard's protection (exemption removed, protection added, or another trailguard tag)"
         )));
@@ -192,20 +317,39 @@ pub fn decide(event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
         caller.display(),
         r.source_ip_address.get().unwrap_or("?")
     );
-    let mut details: Vec<String> = weakened.iter().chain(&unknown_before).cloned().collect();
+    let all: Vec<String> = weakened
+        .iter()
+        .chain(&unproven)
+        .chain(&unknown_before)
+        .cloned()
+        .collect();
+    let mut details = all.clone();
     details.push(by);
     if let Some(p) = policy.is_tag_admin(&caller.arns()) {
         details.push(format!("a tag admin (`{p}`): left as it is"));
         return Verdict::Decided(Decision::notify(
-            format!("{name} by tag admin {}: {}", caller.display(), weakened.iter().chain(&unknown_before).cloned().collect::<Vec<_>>().join("; ")),
+            format!(
+                "{name} by tag admin {}: {}",
+                caller.display(),
+                all.join("; ")
+            ),
             Notice {
                 severity: Severity::Medium,
-                title: format!("trailguard protection changed by a tag admin: {}", caller.display()),
+                title: format!(
+                    "trailguard protection changed by a tag admin: {}",
+                    caller.display()
+                ),
                 details,
             },
         ));
     }
-    if !unknown_before.is_empty() {
+    if !unproven.is_empty() {
+        details.push(UNPROVEN.to_string());
+        details.push(format!(
+            "what to check: whether these resources carried {protected}=true; if they did, a tag admin tags them again"
+        ));
+    }
+    if unknown_before.iter().any(|u| u.starts_with(protected)) {
         details.push(format!(
             "what to check: whether the resource carried {protected}=true before; if it did, tag it again (the previous value is not in the event)"
         ));
@@ -217,7 +361,7 @@ pub fn decide(event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
     let reason = format!(
         "{name} by {}, who is not in tag_admins: {}",
         caller.display(),
-        weakened.iter().chain(&unknown_before).cloned().collect::<Vec<_>>().join("; ")
+        all.join("; ")
     );
     let notice = Notice {
         severity: Severity::High,
