@@ -322,6 +322,81 @@ def check_central(template_path, template, rules, functions, trailguard, failure
         print(f"ok   organization: central bus only for the organization, function roles assume only the member role, member.yaml forwards the {len(central_rules)} central rules' patterns ({len(forwards)} distinct)")
 
 
+def check_scp(readme_path, failures):
+    """The README's Service Control Policy decides the requests the README says it decides:
+    a small evaluator of the operators it uses (a Deny statement applies when its action,
+    resource and every condition match), against an attacker, the tag admin and the
+    deployment. It checks what the README claims, DeleteTags with no tag list included."""
+    import fnmatch
+    import re
+    text = open(readme_path).read()
+    m = re.search(r"<!-- scp:begin -->\s*```json\n(.*?)```\s*<!-- scp:end -->", text, re.S)
+    if not m:
+        failures.append("README: no Service Control Policy between scp:begin and scp:end")
+        return
+    scp = json.loads(m.group(1))
+
+    def globs(v):
+        return [v] if isinstance(v, str) else list(v)
+
+    def like(pattern, value, case=True):
+        return fnmatch.fnmatchcase(value if case else value.lower(), pattern if case else pattern.lower())
+
+    def holds(op, key, want, ctx):
+        have = ctx.get(key)
+        want = globs(want)
+        if op == "Null":
+            return (have is None) == (want[0] == "true")
+        if op.startswith("ForAnyValue:"):
+            inner = op.split(":", 1)[1]
+            return have is not None and any(holds(inner, key, want, {key: v}) for v in globs(have))
+        if have is None:
+            return False
+        if op in ("StringLike", "ArnLike"):
+            return any(like(w, have) for w in want)
+        if op == "ArnNotLike":
+            return not any(like(w, have) for w in want)
+        if op == "StringEquals":
+            return have in want
+        raise ValueError(f"the evaluator does not know {op}")
+
+    def denied(action, resource, ctx):
+        for st in scp["Statement"]:
+            if st["Effect"] != "Deny":
+                continue
+            if not any(like(a, action, case=False) for a in globs(st["Action"])):
+                continue
+            if not any(like(r, resource) for r in globs(st["Resource"])):
+                continue
+            if all(holds(op, k, v, ctx) for op, kv in st.get("Condition", {}).items() for k, v in kv.items()):
+                return st["Sid"]
+        return None
+
+    attacker = "arn:aws:iam::123456789012:role/developer"
+    admin = "arn:aws:iam::123456789012:role/security-tag-admin"
+    deployer = "arn:aws:iam::123456789012:role/trailguard-deployer"
+    sg = "arn:aws:ec2:us-east-1:123456789012:security-group/sg-0123456789abcdef0"
+    protected = {"aws:ResourceTag/trailguard:protected": "true"}
+    cases = [
+        ("tag an exemption", "ec2:CreateTags", sg, {"aws:PrincipalArn": attacker, "aws:TagKeys": ["trailguard:exempt"]}, True),
+        ("remove the protection by key", "ec2:DeleteTags", sg, {"aws:PrincipalArn": attacker, "aws:TagKeys": ["trailguard:protected"], **protected}, True),
+        ("DeleteTags with no tag list on a protected group", "ec2:DeleteTags", sg, {"aws:PrincipalArn": attacker, **protected}, True),
+        ("DeleteTags with no tag list on an unprotected group", "ec2:DeleteTags", sg, {"aws:PrincipalArn": attacker}, False),
+        ("the tag admin's exemption", "ec2:CreateTags", sg, {"aws:PrincipalArn": admin, "aws:TagKeys": ["trailguard:exempt"]}, False),
+        ("an ordinary tag", "ec2:CreateTags", sg, {"aws:PrincipalArn": attacker, "aws:TagKeys": ["team"]}, False),
+        ("invoke a function directly", "lambda:InvokeFunction", "arn:aws:lambda:us-east-1:123456789012:function:trailguard-disable-compromised-key", {"aws:PrincipalArn": attacker}, True),
+        ("disable a rule", "events:DisableRule", "arn:aws:events:us-east-1:123456789012:rule/trailguard-RevertSecurityGroupFunctionSecurityGroupChange-ABC", {"aws:PrincipalArn": attacker}, True),
+        ("remove a central-bus rule's targets", "events:RemoveTargets", "arn:aws:events:us-east-1:123456789012:rule/trailguard-central/trailguard-HoneytokenRule-ABC", {"aws:PrincipalArn": attacker}, True),
+        ("create a role named like trailguard's", "iam:CreateRole", "arn:aws:iam::123456789012:role/trailguard-member", {"aws:PrincipalArn": attacker}, True),
+        ("the deployment updates a function", "lambda:UpdateFunctionCode", "arn:aws:lambda:us-east-1:123456789012:function:trailguard-guard-iam", {"aws:PrincipalArn": deployer}, False),
+    ]
+    wrong = [f"{what}: {'allowed' if want else 'denied'} ({denied(a, r, c)})" for what, a, r, c, want in cases if bool(denied(a, r, c)) != want]
+    if wrong:
+        failures.append("README's Service Control Policy decides differently from what it says: " + "; ".join(wrong))
+    else:
+        print(f"ok   README's Service Control Policy: {len(cases)} requests decided as documented (DeleteTags with no tag list included)")
+
+
 def main():
     template_path, events_dir, trailguard = sys.argv[1:4]
     with open(template_path) as f:
@@ -438,6 +513,9 @@ def main():
 
     # 2c. Central deployment and member accounts.
     check_central(template_path, template, rules, functions, trailguard, failures)
+
+    # 2d. The Service Control Policy the README gives.
+    check_scp(os.path.join(os.path.dirname(os.path.abspath(template_path)), "README.md"), failures)
 
     # 3. Routing, with a faithful matcher and the read-only delivery rule.
     compiler, engine = EventPatternCompiler(), EventRuleEngine()
