@@ -4,9 +4,9 @@ use std::sync::OnceLock;
 
 use crate::action::{
     Action, DeactivateKey, Notice, PrincipalKind, RevokeSessions, Severity, SummarizeKeyActivity,
-    TagUser, QUARANTINE_TAG,
+    TagUser, QUARANTINE_TAG, SESSION_POLICY_NAME,
 };
-use crate::decision::{Decision, Verdict};
+use crate::decision::{Decision, Kind, Verdict};
 use crate::event::{
     CloudTrailRecord, Event, EventBody, GuardDutyFinding, HealthDetail, ManualRequest,
     SecurityHubDetail,
@@ -111,6 +111,62 @@ pub static GUARD: GuardSpec = GuardSpec {
             delivery: Delivery::Changes,
             bus: Bus::Main,
             excludes_own_role: false,
+            condition: None,
+        },
+        // Containment undone: a key re-activated, or a key created, by anyone but trailguard
+        // (the own-role clause); decided by whether trailguard quarantined the key's user.
+        Trigger {
+            rule: "KeyReactivated",
+            pattern: r#"{
+                "source": ["aws.iam"],
+                "detail-type": ["AWS API Call via CloudTrail"],
+                "detail": {
+                    "eventSource": ["iam.amazonaws.com"],
+                    "eventName": ["UpdateAccessKey"],
+                    "eventType": ["AwsApiCall"],
+                    "errorCode": [{"exists": false}],
+                    "requestParameters": {"status": ["Active"]}
+                }
+            }"#,
+            delivery: Delivery::Changes,
+            bus: Bus::Main,
+            excludes_own_role: true,
+            condition: None,
+        },
+        Trigger {
+            rule: "KeyCreated",
+            pattern: r#"{
+                "source": ["aws.iam"],
+                "detail-type": ["AWS API Call via CloudTrail"],
+                "detail": {
+                    "eventSource": ["iam.amazonaws.com"],
+                    "eventName": ["CreateAccessKey"],
+                    "eventType": ["AwsApiCall"],
+                    "errorCode": [{"exists": false}]
+                }
+            }"#,
+            delivery: Delivery::Changes,
+            bus: Bus::Main,
+            excludes_own_role: true,
+            condition: None,
+        },
+        // trailguard's deny-older-sessions policy deleted or overwritten by anyone else.
+        Trigger {
+            rule: "SessionPolicyChanged",
+            pattern: r#"{
+                "source": ["aws.iam"],
+                "detail-type": ["AWS API Call via CloudTrail"],
+                "detail": {
+                    "eventSource": ["iam.amazonaws.com"],
+                    "eventName": ["DeleteUserPolicy", "DeleteRolePolicy", "PutUserPolicy", "PutRolePolicy"],
+                    "eventType": ["AwsApiCall"],
+                    "errorCode": [{"exists": false}],
+                    "requestParameters": {"policyName": ["trailguard-revoke-older-sessions"]}
+                }
+            }"#,
+            delivery: Delivery::Changes,
+            bus: Bus::Main,
+            excludes_own_role: true,
             condition: None,
         },
         // An IAM user signing in to the console without MFA (a stolen password is enough).
@@ -562,6 +618,7 @@ fn cloudtrail(event: &Event, r: &CloudTrailRecord, policy: &Policy, facts: &Fact
     if let Some(v) = quarantine(event, r, &name, policy, base_details.clone()) {
         return v;
     }
+    let undone = containment_undone(event, r, &name, policy, base_details.clone());
     if !policy.trusted_networks.is_empty()
         && key.starts_with("AKIA")
         && ip.parse::<std::net::IpAddr>().is_ok()
@@ -577,7 +634,23 @@ fn cloudtrail(event: &Event, r: &CloudTrailRecord, policy: &Policy, facts: &Fact
             severity: Severity::High,
             details: base_details,
         };
-        return contain_keys(event.account(), vec![(key, user)], context, policy, facts);
+        let v = contain_keys(event.account(), vec![(key, user)], context, policy, facts);
+        // The caller's key is contained, and what the call undid is put back too.
+        return match (v, undone) {
+            (Verdict::Decided(mut d), Some(u)) if u.kind == Kind::Remediate => {
+                d.kind = Kind::Remediate;
+                d.reason = format!("{}; {}", d.reason, u.reason);
+                d.actions.extend(u.actions);
+                if let (Some(n), Some(un)) = (d.notice.as_mut(), u.notice) {
+                    n.details.extend(un.details.into_iter().skip(3));
+                }
+                Verdict::Decided(d)
+            }
+            (v, _) => v,
+        };
+    }
+    if let Some(d) = undone {
+        return Verdict::Decided(d);
     }
     Verdict::Decided(Decision::ignore(format!(
         "{name} by {who}: no access-key signal"
@@ -645,6 +718,23 @@ fn quarantine(
             "{marker} applied, but the event names no user"
         ))));
     };
+    if !made_by_aws(r, &user) {
+        let who = r.user_identity.display();
+        details.push(format!(
+            "{who} gave user {user} a policy named like AWS's quarantine ({marker}); AWS's own quarantine is made by an AWS service, so this is not AWS's signal and nothing was changed"
+        ));
+        details.push(format!(
+            "what to check: why {who} did this; a policy of that name can make tools treat {user}'s keys as exposed"
+        ));
+        return Some(Verdict::Decided(Decision::notify(
+            format!("{marker} applied to {user} by {who}, not by AWS: told, not acted on"),
+            Notice {
+                severity: Severity::High,
+                title: format!("{marker} applied to {user} by {who}, not by AWS"),
+                details,
+            },
+        )));
+    }
     details.push(format!(
         "AWS applied {marker} to user {user}: AWS believes a key of this user is exposed"
     ));
@@ -690,6 +780,176 @@ fn quarantine(
             notice(format!("AWS quarantined user {user}: older sessions revoked")),
         )
     }))
+}
+
+/// Whether AWS itself made the call: an AWS service's identity (`AWSService`, which no
+/// customer principal can take), or the form AWS's inline quarantine is recorded in: the
+/// user's own name, from and through AWS's internal network (`AWS Internal` as both source
+/// address and user agent), on that same user only. Anyone else's call, from anywhere, is
+/// not AWS's signal.
+fn made_by_aws(r: &CloudTrailRecord, target_user: &str) -> bool {
+    let id = &r.user_identity;
+    if id.is_type("AWSService") {
+        return true;
+    }
+    let internal = |t: &crate::lenient::Text| t.get() == Some("AWS Internal");
+    internal(&r.source_ip_address)
+        && internal(&r.user_agent)
+        && id.is_type("IAMUser")
+        && id.user_name.get() == Some(target_user)
+}
+
+/// Containment taken back by someone other than trailguard: a key re-activated
+/// (`UpdateAccessKey` to Active) or a key created for a user trailguard quarantined, or
+/// trailguard's deny-older-sessions policy deleted or overwritten. Whether the user is
+/// quarantined is read when the action runs (the user's `trailguard:quarantined` tag), so
+/// an unrelated user's key is left alone. `iam_admins` are told, not reverted: that is how
+/// a responder lifts a quarantine.
+fn containment_undone(
+    event: &Event,
+    r: &CloudTrailRecord,
+    name: &str,
+    policy: &Policy,
+    mut details: Vec<String>,
+) -> Option<Decision> {
+    let rp = &r.request_parameters;
+    let id = &r.user_identity;
+    let who = id.display();
+    // A user's own call may leave the user name out: it is then the caller's.
+    let own_user = || id.is_type("IAMUser").then(|| id.user_name.0.clone()).flatten();
+    let admin = policy.is_iam_admin(&id.arns());
+    let account = event.account().unwrap_or("*");
+    match name {
+        "UpdateAccessKey" | "CreateAccessKey" => {
+            let (key, user, what) = if name == "UpdateAccessKey" {
+                let status = str_any(rp, &["status"])?;
+                if !status.eq_ignore_ascii_case("Active") {
+                    return None;
+                }
+                let key = str_any(rp, &["accessKeyId"])?;
+                (key, str_any(rp, &["userName"]).or_else(own_user), "re-activated")
+            } else {
+                // An admin's new key is the responder's or the pipeline's: guard-iam's to
+                // report; trailguard cannot tell from the event whether the user is
+                // quarantined, and telling every key an admin makes is noise.
+                if admin.is_some() {
+                    return None;
+                }
+                let created = r.response_elements.get("accessKey")?;
+                let key = str_any(created, &["accessKeyId"])?;
+                let user = str_any(created, &["userName"])
+                    .or_else(|| str_any(rp, &["userName"]))
+                    .or_else(own_user);
+                (key, user, "created")
+            };
+            if !is_access_key_id(&key) {
+                return Some(Decision::ignore(format!(
+                    "{name}: `{key}` is not a valid access key id (expected {})",
+                    IdKind::AccessKey.expected()
+                )));
+            }
+            let Some(user) = user else {
+                return Some(Decision::ignore(format!(
+                    "{name} of key {key}: the event names no user"
+                )));
+            };
+            details.push(format!("key {key} of user {user} {what} by {who}"));
+            if let Some(p) = admin {
+                details.push(format!(
+                    "{who} is an iam_admin (`{p}`): if {user} was quarantined, this lifts the quarantine"
+                ));
+                return Some(Decision::notify(
+                    format!("access key {key} of {user} {what} by iam_admin {who}: told, not reverted"),
+                    Notice {
+                        severity: Severity::Medium,
+                        title: format!("Access key {key} of {user} {what} by an iam_admin"),
+                        details,
+                    },
+                ));
+            }
+            if let Some(p) =
+                policy.is_exempt_principal(&[&format!("arn:aws:iam::{account}:user/{user}")])
+            {
+                return Some(Decision::ignore(format!(
+                    "key {key} of {user} {what}: {user} is exempt by policy pattern `{p}`"
+                )));
+            }
+            if !policy.tag_users {
+                return Some(Decision::ignore(format!(
+                    "key {key} of {user} {what}: tag_users is off, so trailguard marks no user quarantined to compare with"
+                )));
+            }
+            details.push(format!(
+                "deactivated only if {user} carries {QUARANTINE_TAG} (trailguard contained a key of {user}); a responder in iam_admins lifts the quarantine"
+            ));
+            Some(Decision::remediate(
+                format!("access key {key} of {user} {what} by {who}, not an iam_admin"),
+                vec![DeactivateKey {
+                    user_name: Some(user.clone()),
+                    access_key_id: key.clone(),
+                    only_if_user_tagged: Some(QUARANTINE_TAG.into()),
+                }
+                .into()],
+                Notice {
+                    severity: Severity::High,
+                    title: format!("Access key {key} of {user} {what} by {who}"),
+                    details,
+                },
+            ))
+        }
+        "DeleteUserPolicy" | "DeleteRolePolicy" | "PutUserPolicy" | "PutRolePolicy" => {
+            if str_any(rp, &["policyName"]).as_deref() != Some(SESSION_POLICY_NAME) {
+                return None;
+            }
+            let (kind, field, noun) = if name.contains("User") {
+                (PrincipalKind::User, "userName", "user")
+            } else {
+                (PrincipalKind::Role, "roleName", "role")
+            };
+            let Some(target) = str_any(rp, &[field]) else {
+                return Some(Decision::ignore(format!(
+                    "{name} of {SESSION_POLICY_NAME}: the event names no {noun}"
+                )));
+            };
+            let what = if name.starts_with("Delete") {
+                "deleted"
+            } else {
+                "overwritten"
+            };
+            details.push(format!(
+                "trailguard's {SESSION_POLICY_NAME} on {noun} {target} {what} by {who}"
+            ));
+            if let Some(p) = admin {
+                details.push(format!(
+                    "{who} is an iam_admin (`{p}`): sessions of {target} issued before containment are no longer denied"
+                ));
+                return Some(Decision::notify(
+                    format!("{SESSION_POLICY_NAME} on {target} {what} by iam_admin {who}: told, not reverted"),
+                    Notice {
+                        severity: Severity::Medium,
+                        title: format!("Containment of {noun} {target} lifted by an iam_admin"),
+                        details,
+                    },
+                ));
+            }
+            // The containment time is not in the event: the policy is put back with a new
+            // "now", which still denies every session issued before it, the attacker's
+            // included (and any issued while the policy was gone).
+            details.push(format!(
+                "put back under the same name, denying {noun} {target}'s sessions issued before now"
+            ));
+            Some(Decision::remediate(
+                format!("{SESSION_POLICY_NAME} on {target} {what} by {who}, not an iam_admin"),
+                vec![RevokeSessions::of(kind, Some(target.clone())).into()],
+                Notice {
+                    severity: Severity::Critical,
+                    title: format!("Containment of {noun} {target} undone by {who}: put back"),
+                    details,
+                },
+            ))
+        }
+        _ => None,
+    }
 }
 
 /// Security Hub findings: GuardDuty's, carried in ASFF, decided as the native finding is.
@@ -813,13 +1073,7 @@ fn contain_keys(
         } else {
             details.push(format!("key {key}: owner not in the event (resolved with GetAccessKeyLastUsed at run time)"));
         }
-        actions.push(
-            DeactivateKey {
-                user_name: user.clone(),
-                access_key_id: key.clone(),
-            }
-            .into(),
-        );
+        actions.push(DeactivateKey::of(user.clone(), key.clone()).into());
         if policy.revoke_sessions {
             actions.push(RevokeSessions::of(PrincipalKind::User, user.clone()).into());
         }
