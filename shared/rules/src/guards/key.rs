@@ -619,6 +619,8 @@ fn cloudtrail(event: &Event, r: &CloudTrailRecord, policy: &Policy, facts: &Fact
         return v;
     }
     let undone = containment_undone(event, r, &name, policy, base_details.clone());
+    // The undoing's own lines come after the call's, which the containment notice has.
+    let shared_lines = base_details.len();
     if !policy.trusted_networks.is_empty()
         && key.starts_with("AKIA")
         && ip.parse::<std::net::IpAddr>().is_ok()
@@ -642,7 +644,7 @@ fn cloudtrail(event: &Event, r: &CloudTrailRecord, policy: &Policy, facts: &Fact
                 d.reason = format!("{}; {}", d.reason, u.reason);
                 d.actions.extend(u.actions);
                 if let (Some(n), Some(un)) = (d.notice.as_mut(), u.notice) {
-                    n.details.extend(un.details.into_iter().skip(3));
+                    n.details.extend(un.details.into_iter().skip(shared_lines));
                 }
                 Verdict::Decided(d)
             }
@@ -1146,4 +1148,133 @@ fn contain_keys(
     };
     d.assumed = assumed;
     Verdict::Decided(d)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{json, Value};
+
+    use super::*;
+
+    fn call(name: &str, identity: Value, ip: &str, ua: &str, params: Value) -> Event {
+        Event::from_value(json!({
+            "version": "0", "id": "e1", "source": "aws.iam", "account": "123456789012",
+            "region": "us-east-1", "detail-type": "AWS API Call via CloudTrail",
+            "detail": {
+                "eventName": name, "eventSource": "iam.amazonaws.com", "eventType": "AwsApiCall",
+                "userIdentity": identity, "sourceIPAddress": ip, "userAgent": ua,
+                "requestParameters": params, "eventID": "r1"
+            }
+        }))
+        .unwrap()
+    }
+
+    fn user(name: &str, key: &str) -> Value {
+        json!({"type": "IAMUser", "arn": format!("arn:aws:iam::123456789012:user/{name}"),
+               "userName": name, "accessKeyId": key, "accountId": "123456789012"})
+    }
+
+    fn decided(v: Verdict) -> Decision {
+        match v {
+            Verdict::Decided(d) => d,
+            Verdict::NeedFacts(f) => panic!("asked for {f:?}"),
+        }
+    }
+
+    fn policy(extra: Value) -> Policy {
+        let mut p = json!({"trusted_networks": ["198.51.100.0/24"],
+                           "iam_admins": ["arn:aws:iam::*:role/terraform-deployer"]});
+        p.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        Policy::from_json(&p.to_string()).unwrap()
+    }
+
+    #[test]
+    fn a_quarantine_policy_name_counts_only_when_aws_puts_it() {
+        let p = policy(json!({}));
+        let params = json!({"userName": "bob", "policyName": "AWSCompromisedKeyQuarantineV3"});
+        // AWS's inline form: the user's own name, from AWS's internal network.
+        let aws = call("PutUserPolicy", user("bob", "ASIA5EXAMPLEBOBSESS1"), "AWS Internal", "AWS Internal", params.clone());
+        assert_eq!(decided(decide(&aws, &p, &Facts::offline())).kind, Kind::Remediate);
+        // The same call from an address, or by someone else for bob, or "AWS Internal" for
+        // another user: told, not acted on.
+        for (who, ip, ua) in [
+            ("bob", "198.51.100.7", "aws-cli/2.17"),
+            ("bob", "AWS Internal", "aws-cli/2.17"),
+            ("mallory", "AWS Internal", "AWS Internal"),
+            ("mallory", "198.51.100.7", "aws-cli/2.17"),
+        ] {
+            let e = call("PutUserPolicy", user(who, "ASIA5EXAMPLEMALLORY1"), ip, ua, params.clone());
+            let d = decided(decide(&e, &p, &Facts::offline()));
+            assert_eq!(d.kind, Kind::Notify, "{who} {ip} {ua}: {}", d.reason);
+            assert!(d.actions.is_empty());
+        }
+        // An AWS service's identity.
+        let svc = call("AttachUserPolicy", json!({"type": "AWSService", "invokedBy": "iam.amazonaws.com"}),
+            "iam.amazonaws.com", "iam.amazonaws.com",
+            json!({"userName": "bob", "policyArn": "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV2"}));
+        assert_eq!(decided(decide(&svc, &p, &Facts::offline())).kind, Kind::Remediate);
+    }
+
+    #[test]
+    fn reactivation_is_reverted_only_for_non_admins_and_only_while_tagging() {
+        let params = json!({"userName": "dave", "accessKeyId": "AKIA5EXAMPLEDAVEKEY1", "status": "Active"});
+        let e = call("UpdateAccessKey", user("mallory", "ASIA5EXAMPLEMALLORY1"), "198.51.100.7", "cli", params.clone());
+        let d = decided(decide(&e, &policy(json!({})), &Facts::offline()));
+        assert_eq!(d.kind, Kind::Remediate, "{}", d.reason);
+        assert_eq!(
+            d.actions,
+            vec![Action::from(DeactivateKey {
+                user_name: Some("dave".into()),
+                access_key_id: "AKIA5EXAMPLEDAVEKEY1".into(),
+                only_if_user_tagged: Some(QUARANTINE_TAG.into()),
+            })]
+        );
+        // Without the tag, trailguard cannot tell its quarantined users: nothing to compare.
+        let d = decided(decide(&e, &policy(json!({"tag_users": false})), &Facts::offline()));
+        assert_eq!(d.kind, Kind::Ignore, "{}", d.reason);
+        // The caller's session name is theirs to choose: a session of another role named
+        // like the admin role is not an admin.
+        let forged_admin = json!({"type": "AssumedRole",
+            "arn": "arn:aws:sts::123456789012:assumed-role/developer/terraform-deployer",
+            "sessionContext": {"sessionIssuer": {"arn": "arn:aws:iam::123456789012:role/developer"}}});
+        let e = call("UpdateAccessKey", forged_admin, "198.51.100.7", "cli", params.clone());
+        assert_eq!(decided(decide(&e, &policy(json!({})), &Facts::offline())).kind, Kind::Remediate);
+        let admin = json!({"type": "AssumedRole",
+            "arn": "arn:aws:sts::123456789012:assumed-role/terraform-deployer/ir",
+            "sessionContext": {"sessionIssuer": {"arn": "arn:aws:iam::123456789012:role/terraform-deployer"}}});
+        let e = call("UpdateAccessKey", admin, "198.51.100.7", "cli", params);
+        assert_eq!(decided(decide(&e, &policy(json!({})), &Facts::offline())).kind, Kind::Notify);
+    }
+
+    #[test]
+    fn an_outside_key_undoing_containment_is_contained_and_the_undoing_reverted() {
+        let params = json!({"userName": "dave", "accessKeyId": "AKIA5EXAMPLEDAVEKEY1", "status": "Active"});
+        let e = call("UpdateAccessKey", user("mallory", "AKIA5EXAMPLEMALLORY1"), "203.0.113.9", "cli", params);
+        let mut facts = Facts::offline();
+        facts.key_owners.insert("AKIA5EXAMPLEMALLORY1".into(), Some("mallory".into()));
+        let d = decided(decide(&e, &policy(json!({})), &facts));
+        let keys: Vec<&str> = d
+            .actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::DeactivateAccessKey(k) => Some(k.access_key_id.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(keys, ["AKIA5EXAMPLEMALLORY1", "AKIA5EXAMPLEDAVEKEY1"], "{:?}", d.actions);
+    }
+
+    #[test]
+    fn the_deny_policy_is_put_back_unless_an_admin_removed_it() {
+        let params = json!({"roleName": "app-ingest", "policyName": SESSION_POLICY_NAME});
+        let e = call("DeleteRolePolicy", user("mallory", "ASIA5EXAMPLEMALLORY1"), "198.51.100.7", "cli", params.clone());
+        let d = decided(decide(&e, &policy(json!({})), &Facts::offline()));
+        assert_eq!(d.actions, vec![RevokeSessions::of(PrincipalKind::Role, Some("app-ingest".into())).into()]);
+        // Another inline policy of the role is not trailguard's.
+        let other = json!({"roleName": "app-ingest", "policyName": "app-permissions"});
+        let e = call("DeleteRolePolicy", user("mallory", "ASIA5EXAMPLEMALLORY1"), "198.51.100.7", "cli", other);
+        assert_eq!(decided(decide(&e, &policy(json!({})), &Facts::offline())).kind, Kind::Ignore);
+    }
 }
