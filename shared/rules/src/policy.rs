@@ -935,12 +935,17 @@ pub fn too_broad(pattern: &str) -> Option<String> {
     }
     // The part that names someone: the name after the path (`role/team/*` names no role);
     // for a session, the role (its session name is the caller's choice, so it names no one).
-    let name = match resource.split_once('/') {
-        Some(("assumed-role", rest)) => rest.split('/').next().unwrap_or_default(),
-        Some((_, rest)) => rest.rsplit('/').next().unwrap_or_default(),
-        None => resource,
+    let (name, session) = match resource.split_once('/') {
+        Some(("assumed-role", rest)) => (rest.split('/').next().unwrap_or_default(), true),
+        Some((_, rest)) => (rest.rsplit('/').next().unwrap_or_default(), false),
+        None => (resource, false),
     };
     let named = name.chars().filter(|c| c.is_alphanumeric()).count();
+    if named < 3 && session {
+        return Some(format!(
+            "`{p}` names no role: a session is matched by its role, and its session name is whoever assumes the role's choice; name the role, e.g. arn:aws:sts::*:assumed-role/BreakGlassAdmin/*"
+        ));
+    }
     if named < 3 || resource == "root" && account == "*" {
         return Some(everyone());
     }
