@@ -212,9 +212,21 @@ fn human(report: &Report) -> (String, String) {
             .actions
             .iter()
             .any(|a| a.outcome == Some(Status::DryRun));
+    // Every change was already so (a redelivery, or a key of a user trailguard did not
+    // quarantine): the subject must not claim a remediation.
+    let changes: Vec<_> = report
+        .actions
+        .iter()
+        .filter(|a| a.action.mutates())
+        .collect();
+    let unchanged = !changes.is_empty()
+        && changes
+            .iter()
+            .all(|a| a.outcome == Some(Status::AlreadyDone));
     let tag = match (report.decision, dry, failed) {
         (_, _, true) => "FAILED",
         (Kind::Remediate, false, _) if held => "HELD (breaker open)",
+        (Kind::Remediate, false, _) if unchanged => "NO CHANGE NEEDED",
         (Kind::Remediate, true, _) => "DRY-RUN",
         (Kind::Remediate, false, _) => "REMEDIATED",
         (Kind::Notify, _, _) => "NOTICE",
@@ -545,6 +557,32 @@ mod tests {
         for c in ['\u{200B}', '\u{2065}', '\u{202F}', 'é'] {
             assert!(!is_bidi_control(c), "{c:?}");
         }
+    }
+
+    #[test]
+    fn a_plan_that_found_everything_already_so_is_not_called_remediated() {
+        use crate::action::{Action, DeactivateKey};
+        let d = Decision::remediate(
+            "key re-activated",
+            vec![Action::from(DeactivateKey::of(
+                Some("carol".into()),
+                "AKIA5EXAMPLECAROL02".into(),
+            ))],
+            Notice {
+                severity: Severity::High,
+                title: "Access key re-activated".into(),
+                details: vec![],
+            },
+        );
+        let mut r = Report::new(&d, None);
+        r.actions[0].outcome = Some(Status::AlreadyDone);
+        assert!(
+            render(&r).0.contains("NO CHANGE NEEDED"),
+            "{}",
+            render(&r).0
+        );
+        r.actions[0].outcome = Some(Status::Done);
+        assert!(render(&r).0.contains("REMEDIATED"), "{}", render(&r).0);
     }
 
     #[test]
