@@ -239,6 +239,21 @@ impl IamPort for Client {
         Ok(out)
     }
 
+    async fn user_has_tag(&self, user: &str, key: &str) -> PortResult<Option<bool>> {
+        // IAM users carry at most 50 tags: one page of 100 holds them all.
+        match self
+            .list_user_tags()
+            .user_name(user)
+            .max_items(100)
+            .send()
+            .await
+        {
+            Ok(o) => Ok(Some(o.tags().iter().any(|t| t.key() == key))),
+            Err(e) if code_of(&e).as_deref() == Some("NoSuchEntity") => Ok(None),
+            Err(e) => Err(classify(&ops::LIST_USER_TAGS, e)),
+        }
+    }
+
     async fn key_owner(&self, key_id: &str) -> PortResult<Option<String>> {
         match self
             .get_access_key_last_used()

@@ -223,6 +223,14 @@ pub trait IamPort: Send + Sync {
     ) -> impl Future<Output = PortResult<Change>> + Send {
         not_wired(&ops::UNTAG_ROLE)
     }
+    /// Whether a user carries a tag (any value), or None when the user does not exist.
+    fn user_has_tag(
+        &self,
+        _user: &str,
+        _key: &str,
+    ) -> impl Future<Output = PortResult<Option<bool>>> + Send {
+        not_wired(&ops::LIST_USER_TAGS)
+    }
     /// A role's tags, or None when the role does not exist.
     fn role_tags(&self, _role: &str) -> impl Future<Output = PortResult<Option<Tags>>> + Send {
         not_wired(&ops::GET_ROLE)

@@ -172,3 +172,105 @@ async fn dry_run_exempt_and_unknown_keys_change_nothing() {
         .unwrap();
     assert_eq!(r["actions"][0]["outcome"], "already_done", "{r}");
 }
+
+/// The attacker's `UpdateAccessKey` to Active on `key` of `user`, as CloudTrail records it.
+fn reactivated(key: &str, user: &str) -> Value {
+    let mut ev = sample("aws.iam-UpdateAccessKey-reactivate-quarantined-key.json");
+    ev["id"] = json!(unique("reactivate"));
+    ev["detail"]["eventID"] = json!(unique("reactivate-record"));
+    ev["detail"]["requestParameters"] =
+        json!({"userName": user, "accessKeyId": key, "status": "Active"});
+    ev
+}
+
+#[tokio::test]
+#[ignore = "needs moto server: bash scripts/test.sh"]
+async fn a_contained_key_reactivated_by_a_non_admin_is_deactivated_again() {
+    let sdk = sdk().await;
+    let u = user_with_two_keys(&sdk).await;
+    let deps = key_deps(&sdk, "{}", None);
+    // Contained through the handler: key 1 Inactive, the user tagged trailguard:quarantined.
+    process(&deps, health(&u.key1)).await.unwrap();
+    assert_eq!(status(&u, &u.key1).await, "Inactive");
+
+    // The attacker switches it back on.
+    u.iam
+        .update_access_key()
+        .user_name(&u.name)
+        .access_key_id(&u.key1)
+        .status(aws_sdk_iam::types::StatusType::Active)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(status(&u, &u.key1).await, "Active");
+
+    let event = reactivated(&u.key1, &u.name);
+    let r = process(&deps, event.clone()).await.unwrap();
+    assert_eq!(r["decision"], "remediate", "{r}");
+    assert_eq!(r["actions"][0]["outcome"], "done", "{r}");
+    assert_eq!(status(&u, &u.key1).await, "Inactive", "{r}");
+    assert_eq!(
+        status(&u, &u.key2).await,
+        "Active",
+        "the other key is untouched"
+    );
+
+    // Redelivered: already done, nothing changes.
+    let first = user_state(&u).await;
+    let again = process(&deps, event).await.unwrap();
+    assert_eq!(again["actions"][0]["outcome"], "already_done", "{again}");
+    assert_eq!(user_state(&u).await, first);
+}
+
+#[tokio::test]
+#[ignore = "needs moto server: bash scripts/test.sh"]
+async fn a_key_of_a_user_trailguard_never_quarantined_is_left_active() {
+    let sdk = sdk().await;
+    let u = user_with_two_keys(&sdk).await;
+    let deps = key_deps(&sdk, "{}", None);
+    let r = process(&deps, reactivated(&u.key1, &u.name)).await.unwrap();
+    assert_eq!(r["actions"][0]["outcome"], "already_done", "{r}");
+    assert!(
+        r["actions"][0]["note"]
+            .as_str()
+            .is_some_and(|n| n.contains("does not carry trailguard:quarantined")),
+        "{r}"
+    );
+    assert_eq!(status(&u, &u.key1).await, "Active");
+    assert_eq!(status(&u, &u.key2).await, "Active");
+}
+
+#[tokio::test]
+#[ignore = "needs moto server: bash scripts/test.sh"]
+async fn the_deny_older_sessions_policy_deleted_by_a_non_admin_is_put_back() {
+    let sdk = sdk().await;
+    let u = user_with_two_keys(&sdk).await;
+    let deps = key_deps(&sdk, "{}", None);
+    process(&deps, health(&u.key1)).await.unwrap();
+    assert!(deny_policy(&u).await.is_some());
+    u.iam
+        .delete_user_policy()
+        .user_name(&u.name)
+        .policy_name("trailguard-revoke-older-sessions")
+        .send()
+        .await
+        .unwrap();
+    assert!(deny_policy(&u).await.is_none());
+
+    let mut ev = sample("aws.iam-DeleteUserPolicy-trailguard-session-policy.json");
+    ev["id"] = json!(unique("delete-policy"));
+    ev["detail"]["requestParameters"]["userName"] = json!(u.name);
+    let before = trailguard_aws::system_clock();
+    let r = process(&deps, ev).await.unwrap();
+    assert_eq!(r["actions"][0]["outcome"], "done", "{r}");
+    let doc = deny_policy(&u).await.expect("the deny policy is back");
+    let cutoff = doc["Statement"][0]["Condition"]["DateLessThan"]["aws:TokenIssueTime"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // A new "now": every session older than the restoration is denied.
+    assert!(
+        cutoff >= trailguard_rules::time::format_epoch(before),
+        "{cutoff}"
+    );
+}

@@ -81,9 +81,12 @@ fn the_whole_archive_field_by_field() {
     assert_eq!(s.count("revert-security-group", "remediate"), 13);
     assert_eq!(s.count("guard-cloudtrail", "remediate"), 12);
     assert_eq!(s.count("guard-iam", "notify"), 12);
+    // The same 12 key creations reach the key function too (a new key may be a quarantined
+    // user's): planned as a deactivation only if the user carries trailguard:quarantined.
+    assert_eq!(s.count("disable-compromised-key", "remediate"), 12);
     assert_eq!(
         s.decisions.values().flat_map(|m| m.values()).sum::<u64>(),
-        37
+        49
     );
     assert_eq!(s.not_delivered, 36);
     assert_eq!(
@@ -97,34 +100,39 @@ fn the_whole_archive_field_by_field() {
             .sum::<u64>(),
         12
     );
-    // Per day: 4 files a day, and the truncated file's record on the first.
+    // Per day: 4 files a day, and the truncated file's record on the first (each day's 4 key
+    // creations count as the key function's conditional remediations).
     assert_eq!(
         (
             day(&s, "2026-08-01", "remediate"),
             day(&s, "2026-08-01", "notify")
         ),
-        (9, 4)
+        (13, 4)
     );
     assert_eq!(
         (
             day(&s, "2026-08-02", "remediate"),
             day(&s, "2026-08-02", "notify")
         ),
-        (8, 4)
+        (12, 4)
     );
     assert_eq!(
         (
             day(&s, "2026-08-03", "remediate"),
             day(&s, "2026-08-03", "notify")
         ),
-        (8, 4)
+        (12, 4)
     );
     let alice = "arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_AdministratorAccess_1a2b3c4d5e6f7a8b/alice@example.com";
     assert_eq!(s.actors[alice]["revert-security-group"], 13);
     assert_eq!(s.actors[alice]["guard-cloudtrail"], 12);
     assert_eq!(
+        s.actors["arn:aws:iam::123456789012:user/carol"]["disable-compromised-key"],
+        12
+    );
+    assert_eq!(
         s.actors.len(),
-        1,
+        2,
         "only remediations name actors: {:?}",
         s.actors.keys()
     );
@@ -224,6 +232,7 @@ fn decisions_are_written_one_json_line_each() {
         s.count("revert-security-group", "remediate")
             + s.count("guard-cloudtrail", "remediate")
             + s.count("guard-iam", "notify")
+            + s.count("disable-compromised-key", "remediate")
     );
     for l in &lines {
         for k in [

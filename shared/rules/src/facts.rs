@@ -319,6 +319,9 @@ pub struct World {
     pub roles: BTreeMap<String, Tags>,
     /// The buckets the trails deliver to.
     pub trail_buckets: Vec<String>,
+    /// IAM user name -> tags (users not listed carry none).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub user_tags: BTreeMap<String, Tags>,
 }
 
 impl World {

@@ -50,6 +50,7 @@ pub const GET_ACCESS_KEY_LAST_USED: Op = op!(iam, GetAccessKeyLastUsed);
 pub const PUT_USER_POLICY: Op = op!(iam, PutUserPolicy);
 pub const PUT_ROLE_POLICY: Op = op!(iam, PutRolePolicy);
 pub const TAG_USER: Op = op!(iam, TagUser);
+pub const LIST_USER_TAGS: Op = op!(iam, ListUserTags);
 
 // IAM: role trust.
 pub const GET_ROLE: Op = op!(iam, GetRole);

@@ -907,7 +907,7 @@ impl Policy {
     pub fn is_tag_admin(&self, arns: &[&str]) -> Option<String> {
         self.tag_admins
             .iter()
-            .find(|p| arns.iter().any(|a| crate::glob::matches(p, a)))
+            .find(|p| arns.iter().any(|a| crate::glob::principal_matches(p, a)))
             .cloned()
     }
 
@@ -915,14 +915,14 @@ impl Policy {
     pub fn is_iam_admin(&self, arns: &[&str]) -> Option<String> {
         self.iam_admins
             .iter()
-            .find(|p| arns.iter().any(|a| crate::glob::matches(p, a)))
+            .find(|p| arns.iter().any(|a| crate::glob::principal_matches(p, a)))
             .cloned()
     }
 
     pub fn is_exempt_principal(&self, arns: &[&str]) -> Option<String> {
         self.exempt_principals
             .iter()
-            .find(|p| arns.iter().any(|a| crate::glob::matches(p, a)))
+            .find(|p| arns.iter().any(|a| crate::glob::principal_matches(p, a)))
             .cloned()
     }
 
@@ -959,8 +959,10 @@ pub fn allowed_by(specs: &[PortSpec], protocol: Protocol, ports: PortRange) -> b
 pub const WATCHED_TAG_PREFIX: &str = "trailguard:";
 
 /// Why a principal pattern is too broad to exempt anyone with, or None. A pattern must name
-/// principals: an ARN whose name part (after `user/`, `role/`, `assumed-role/`) has at least
-/// three characters that are not wildcards, so `*`, `arn:aws:iam::*:role/*` and
+/// principals: an ARN whose account is `*` or twelve digits and whose name (after `user/`,
+/// `role/` and any path; for `assumed-role/` the role's name, not the session's, which the
+/// caller chooses) has at least three letters or digits, so `*`, `arn:aws:iam::*:role/*`,
+/// `arn:aws:iam::*:role/*-*-*-*`, `arn:aws:sts::*:assumed-role/*/admin` and
 /// `arn:aws:iam::123456789012:*` are refused and `arn:aws:iam::*:role/BreakGlass*` is not.
 pub fn too_broad(pattern: &str) -> Option<String> {
     let p = pattern.trim();
@@ -972,22 +974,37 @@ pub fn too_broad(pattern: &str) -> Option<String> {
             "`{p}` matches every principal (or every one of an account); name the principals, e.g. arn:aws:iam::*:role/BreakGlassAdmin"
         )
     };
-    let Some(resource) = p.strip_prefix("arn:").and_then(|r| r.splitn(5, ':').nth(4)) else {
+    let Some(fields) = p
+        .strip_prefix("arn:")
+        .map(|r| r.splitn(5, ':').collect::<Vec<_>>())
+        .filter(|f| f.len() == 5)
+    else {
         return Some(if p.chars().all(|c| c == '*' || c == '?') {
             everyone()
         } else {
             format!("`{p}` is not an ARN pattern (arn:aws:iam::ACCOUNT:role/NAME)")
         });
     };
-    let name = resource
-        .split_once('/')
-        .map(|(_, rest)| rest)
-        .unwrap_or(resource);
-    let literal = name
-        .chars()
-        .filter(|c| !matches!(c, '*' | '?' | '/'))
-        .count();
-    if literal < 3 || resource == "root" && p.contains("::*:") {
+    let (account, resource) = (fields[3], fields[4]);
+    if account != "*" && !is_account_id(account) {
+        return Some(format!(
+            "`{p}`: the account `{account}` is neither `*` nor a 12-digit account id; a partial account glob matches accounts no one chose"
+        ));
+    }
+    // The part that names someone: the name after the path (`role/team/*` names no role);
+    // for a session, the role (its session name is the caller's choice, so it names no one).
+    let (name, session) = match resource.split_once('/') {
+        Some(("assumed-role", rest)) => (rest.split('/').next().unwrap_or_default(), true),
+        Some((_, rest)) => (rest.rsplit('/').next().unwrap_or_default(), false),
+        None => (resource, false),
+    };
+    let named = name.chars().filter(|c| c.is_alphanumeric()).count();
+    if named < 3 && session {
+        return Some(format!(
+            "`{p}` names no role: a session is matched by its role, and its session name is whoever assumes the role's choice; name the role, e.g. arn:aws:sts::*:assumed-role/BreakGlassAdmin/*"
+        ));
+    }
+    if named < 3 || resource == "root" && account == "*" {
         return Some(everyone());
     }
     None
@@ -1069,6 +1086,16 @@ mod tests {
             "arn:aws:sts::*:assumed-role/*/*",
             "arn:aws:iam::*:root",
             "arn:aws:iam::*:role/a?",
+            // Only wildcards and separators: every role with three dashes in its name.
+            "arn:aws:iam::*:role/*-*-*-*",
+            "arn:aws:iam::*:user/*_*.*+*=*,*@*",
+            "arn:aws:iam::123456789012:role/service-role/*",
+            // The session name is the caller's choice: it names no one.
+            "arn:aws:sts::*:assumed-role/*/BreakGlassAdmin",
+            "arn:aws:sts::123456789012:assumed-role/*-*/terraform",
+            // A partial account glob matches accounts no one chose.
+            "arn:aws:iam::1234*:role/BreakGlassAdmin",
+            "arn:aws:iam::*:*",
         ] {
             for f in ["exempt_principals", "tag_admins", "iam_admins"] {
                 let json = serde_json::json!({ f: ["arn:aws:iam::*:role/BreakGlassAdmin", broad] });
@@ -1084,6 +1111,8 @@ mod tests {
             "arn:aws:sts::*:assumed-role/terraform-*/*",
             "arn:aws:iam::123456789012:root",
             "arn:aws:iam::*:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_SecurityAdmin_*",
+            "arn:aws:sts::123456789012:assumed-role/BreakGlassAdmin/*",
+            "arn:aws:iam::*:role/ops-*-admin",
         ] {
             assert_eq!(too_broad(named), None, "{named}");
         }

@@ -47,7 +47,9 @@ fn inert_subject(subject: &str) -> String {
 /// addresses stay as they are);
 /// markdown's `*`, `~`, backtick, `[`, `]`, `|`, `#`, and `_` at a word's edge, are escaped
 /// with a backslash;
-/// URLs lose their scheme (`hxxps://`) and `www.` its dot. Each line is cut at
+/// bidirectional controls (U+202E and the others, [`is_bidi_control`]) become U+FFFD, so a
+/// name cannot reorder what is shown around it;
+/// URLs lose their scheme (`hxxps://`, whatever the letter case) and `www.` its dot. Each line is cut at
 /// [`MAX_LINE`] characters, on a character boundary, with an ellipsis.
 pub fn defang(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -60,13 +62,45 @@ pub fn defang(s: &str) -> String {
     out
 }
 
+/// Characters that reorder the text around them (Unicode's bidirectional controls): a name
+/// with U+202E can show `exe.txt` as `txt.exe`, or put an innocent-looking part first.
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// URL schemes and `www.` in any letter case (`Https://`, `WWW.`) made inert: the scheme's
+/// `tt`/`t` becomes `xx`/`x` and `www.` loses its dot, keeping the rest as written.
+fn defang_links(line: &str) -> String {
+    const LIVE: [(&str, &str); 4] = [
+        ("https://", "hxxps://"),
+        ("http://", "hxxp://"),
+        ("ftp://", "fxp://"),
+        ("www.", "www[.]"),
+    ];
+    let mut out = String::with_capacity(line.len() + 8);
+    let mut rest = line;
+    'outer: while !rest.is_empty() {
+        for (live, inert) in LIVE {
+            if rest
+                .get(..live.len())
+                .is_some_and(|head| head.eq_ignore_ascii_case(live))
+            {
+                out.push_str(inert);
+                rest = &rest[live.len()..];
+                continue 'outer;
+            }
+        }
+        let mut chars = rest.chars();
+        if let Some(c) = chars.next() {
+            out.push(c);
+        }
+        rest = chars.as_str();
+    }
+    out
+}
+
 fn defang_line(line: &str) -> String {
-    let line = line
-        .replace("http://", "hxxp://")
-        .replace("https://", "hxxps://")
-        .replace("HTTP://", "hxxp://")
-        .replace("HTTPS://", "hxxps://")
-        .replace("www.", "www[.]");
+    let line = defang_links(line);
     let mut out = String::with_capacity(line.len());
     let mut chars = line.chars().peekable();
     let (mut n, mut prev) = (0, ' ');
@@ -78,6 +112,7 @@ fn defang_line(line: &str) -> String {
         n += 1;
         match c {
             c if c.is_control() => out.push(' '),
+            c if is_bidi_control(c) => out.push('\u{FFFD}'),
             '<' => out.push('‹'),
             '>' => out.push('›'),
             // `@here`, `@channel`, `@someone`, not the `@` of an address (alice@example.com).
@@ -114,7 +149,8 @@ fn bounded(s: &str, max: usize) -> String {
 }
 
 /// The report as JSON that parses to the same value, but with long strings cut and the
-/// characters chat clients format written as escapes (`\u003c` for `<`, ...): a client
+/// characters chat clients format (and bidirectional controls) written as escapes (`\u003c`
+/// for `<`, `\u202e`, ...): a client
 /// that renders the message shows them, and none acts on them.
 pub fn inert_json(v: &Value) -> String {
     let cut = cut_strings(v);
@@ -126,7 +162,12 @@ pub fn inert_json(v: &Value) -> String {
     for c in text.chars() {
         match c {
             '"' if !escaped => in_string = !in_string,
-            '<' | '>' | '@' | '`' | '*' | '~' | '[' | ']' | '|' | '#' | '&' if in_string => {
+            c if in_string
+                && (matches!(
+                    c,
+                    '<' | '>' | '@' | '`' | '*' | '~' | '[' | ']' | '|' | '#' | '&'
+                ) || is_bidi_control(c)) =>
+            {
                 out.push_str(&format!("\\u{:04x}", c as u32));
                 escaped = false;
                 continue;
@@ -172,8 +213,20 @@ fn human(report: &Report) -> (String, String) {
             .actions
             .iter()
             .any(|a| a.error.as_ref().is_some_and(|e| e.code == "BreakerOpen"));
+    // Every change was already so (a redelivery, or a key of a user trailguard did not
+    // quarantine): the subject must not claim a remediation.
+    let changes: Vec<_> = report
+        .actions
+        .iter()
+        .filter(|a| a.action.mutates())
+        .collect();
+    let unchanged = !changes.is_empty()
+        && changes
+            .iter()
+            .all(|a| a.outcome == Some(Status::AlreadyDone));
     let tag = match (report.decision, dry, failed) {
         (Kind::Remediate, false, _) if held => "HELD (breaker open)",
+        (Kind::Remediate, false, _) if unchanged => "NO CHANGE NEEDED",
         (_, _, true) => "FAILED",
         (Kind::Remediate, true, _) => "DRY-RUN",
         (Kind::Remediate, false, _) => "REMEDIATED",
@@ -445,6 +498,98 @@ mod tests {
         let v: Value = serde_json::from_str(json).unwrap();
         assert_eq!(v["reason"], title);
         assert_eq!(v["notice"]["title"], title);
+    }
+
+    #[test]
+    fn links_are_defanged_in_any_letter_case() {
+        for (raw, inert) in [
+            ("https://evil.example", "hxxps://evil.example"),
+            ("Https://evil.example", "hxxps://evil.example"),
+            ("hTtPs://evil.example", "hxxps://evil.example"),
+            ("HTTP://evil.example", "hxxp://evil.example"),
+            ("Http://evil.example", "hxxp://evil.example"),
+            ("FTP://evil.example", "fxp://evil.example"),
+            ("www.evil.example", "www\\[.\\]evil.example"),
+            ("WWW.evil.example", "www\\[.\\]evil.example"),
+            ("Www.evil.example", "www\\[.\\]evil.example"),
+            ("see wWw.a and HTTPS://b", "see www\\[.\\]a and hxxps://b"),
+            ("é https://x", "é hxxps://x"),
+        ] {
+            assert_eq!(defang(raw), inert, "{raw}");
+        }
+        // Every letter-case spelling of every live prefix, inside other text.
+        for live in ["http://", "https://", "ftp://", "www."] {
+            let n = live.chars().filter(|c| c.is_ascii_alphabetic()).count();
+            for mask in 0..(1u32 << n) {
+                let mut i = 0;
+                let spelled: String = live
+                    .chars()
+                    .map(|c| {
+                        if !c.is_ascii_alphabetic() {
+                            return c;
+                        }
+                        i += 1;
+                        if mask & (1 << (i - 1)) != 0 {
+                            c.to_ascii_uppercase()
+                        } else {
+                            c
+                        }
+                    })
+                    .collect();
+                let out = defang(&format!("x {spelled}evil.example y")).to_ascii_lowercase();
+                assert!(!out.contains(live), "{spelled}: {out}");
+            }
+        }
+    }
+
+    #[test]
+    fn bidirectional_controls_never_reach_a_notification() {
+        let bidi = [
+            '\u{061C}', '\u{200E}', '\u{200F}', '\u{202A}', '\u{202B}', '\u{202C}', '\u{202D}',
+            '\u{202E}', '\u{2066}', '\u{2067}', '\u{2068}', '\u{2069}',
+        ];
+        for c in bidi {
+            assert!(is_bidi_control(c), "{c:?}");
+            let name = format!("user-{c}gpj.exe");
+            assert_eq!(defang(&name), "user-\u{FFFD}gpj.exe", "{c:?}");
+            let (subject, body) = hostile(&format!("group {name}"), vec![format!("owner {name}")]);
+            assert!(!subject.contains(c), "{c:?} in {subject:?}");
+            assert!(!body.contains(c), "{c:?} in the body");
+            // The JSON part still parses to the original value.
+            let json = body.split("--- report (JSON) ---\n").nth(1).unwrap();
+            let v: Value = serde_json::from_str(json).unwrap();
+            assert_eq!(v["notice"]["details"][0], format!("owner {name}"));
+        }
+        // Neighbours that do not reorder text stay as they are.
+        for c in ['\u{200B}', '\u{2065}', '\u{202F}', 'é'] {
+            assert!(!is_bidi_control(c), "{c:?}");
+        }
+    }
+
+    #[test]
+    fn a_plan_that_found_everything_already_so_is_not_called_remediated() {
+        use crate::action::{Action, DeactivateKey};
+        let d = Decision::remediate(
+            "key re-activated",
+            vec![Action::from(DeactivateKey::of(
+                Some("carol".into()),
+                "AKIA5EXAMPLECAROL02".into(),
+            ))],
+            Notice {
+                severity: Severity::High,
+                title: "Access key re-activated".into(),
+                details: vec![],
+            },
+        );
+        let mut r = Report::new(&d, None);
+        r.actions[0].outcome = Some(Status::AlreadyDone);
+        assert!(
+            render(&r).0.contains("NO CHANGE NEEDED"),
+            "{}",
+            render(&r).0
+        );
+        r.actions[0].outcome = Some(Status::Done);
+        assert!(render(&r).0.contains("REMEDIATED"), "{}", render(&r).0);
     }
 
     #[test]

@@ -406,6 +406,15 @@ impl IamPort for Fake {
         self.record(format!("UntagRole({role},{key})"));
         self.reply("UntagRole")
     }
+    async fn user_has_tag(&self, user: &str, key: &str) -> PortResult<Option<bool>> {
+        self.record(format!("UserHasTag({user},{key})"));
+        Ok(Some(
+            self.world
+                .user_tags
+                .get(user)
+                .is_some_and(|t| t.contains_key(key)),
+        ))
+    }
     async fn role_tags(&self, role: &str) -> PortResult<Option<Tags>> {
         self.record(format!("RoleTags({role})"));
         Ok(self.world.roles.get(role).cloned())

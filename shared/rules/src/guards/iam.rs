@@ -271,10 +271,7 @@ fn persistence(r: &CloudTrailRecord, name: &str, policy: &Policy) -> Verdict {
             match key.filter(|_| policy.contain_backdoor_keys) {
                 Some(k) => Decision::remediate(
                     format!("{} created an access key for {user}, and iam.contain_backdoor_keys is on", caller.display()),
-                    vec![Action::from(DeactivateKey {
-                        user_name: Some(user.clone()),
-                        access_key_id: k,
-                    })],
+                    vec![Action::from(DeactivateKey::of(Some(user.clone()), k))],
                     n,
                 ),
                 None => Decision::notify(format!("an access key was created for another user, {user}"), n),

@@ -4,9 +4,9 @@ use std::sync::OnceLock;
 
 use crate::action::{
     Action, DeactivateKey, Notice, PrincipalKind, RevokeSessions, Severity, SummarizeKeyActivity,
-    TagUser, QUARANTINE_TAG,
+    TagUser, QUARANTINE_TAG, SESSION_POLICY_NAME,
 };
-use crate::decision::{Decision, Verdict};
+use crate::decision::{Decision, Kind, Verdict};
 use crate::event::{
     CloudTrailRecord, Event, EventBody, GuardDutyFinding, HealthDetail, ManualRequest,
     SecurityHubDetail,
@@ -112,6 +112,62 @@ pub static GUARD: GuardSpec = GuardSpec {
             delivery: Delivery::Changes,
             bus: Bus::Main,
             excludes_own_role: false,
+            condition: None,
+        },
+        // Containment undone: a key re-activated, or a key created, by anyone but trailguard
+        // (the own-role clause); decided by whether trailguard quarantined the key's user.
+        Trigger {
+            rule: "KeyReactivated",
+            pattern: r#"{
+                "source": ["aws.iam"],
+                "detail-type": ["AWS API Call via CloudTrail"],
+                "detail": {
+                    "eventSource": ["iam.amazonaws.com"],
+                    "eventName": ["UpdateAccessKey"],
+                    "eventType": ["AwsApiCall"],
+                    "errorCode": [{"exists": false}],
+                    "requestParameters": {"status": ["Active"]}
+                }
+            }"#,
+            delivery: Delivery::Changes,
+            bus: Bus::Main,
+            excludes_own_role: true,
+            condition: None,
+        },
+        Trigger {
+            rule: "KeyCreated",
+            pattern: r#"{
+                "source": ["aws.iam"],
+                "detail-type": ["AWS API Call via CloudTrail"],
+                "detail": {
+                    "eventSource": ["iam.amazonaws.com"],
+                    "eventName": ["CreateAccessKey"],
+                    "eventType": ["AwsApiCall"],
+                    "errorCode": [{"exists": false}]
+                }
+            }"#,
+            delivery: Delivery::Changes,
+            bus: Bus::Main,
+            excludes_own_role: true,
+            condition: None,
+        },
+        // trailguard's deny-older-sessions policy deleted or overwritten by anyone else.
+        Trigger {
+            rule: "SessionPolicyChanged",
+            pattern: r#"{
+                "source": ["aws.iam"],
+                "detail-type": ["AWS API Call via CloudTrail"],
+                "detail": {
+                    "eventSource": ["iam.amazonaws.com"],
+                    "eventName": ["DeleteUserPolicy", "DeleteRolePolicy", "PutUserPolicy", "PutRolePolicy"],
+                    "eventType": ["AwsApiCall"],
+                    "errorCode": [{"exists": false}],
+                    "requestParameters": {"policyName": ["trailguard-revoke-older-sessions"]}
+                }
+            }"#,
+            delivery: Delivery::Changes,
+            bus: Bus::Main,
+            excludes_own_role: true,
             condition: None,
         },
         // An IAM user signing in to the console without MFA (a stolen password is enough).
@@ -565,6 +621,9 @@ fn cloudtrail(event: &Event, r: &CloudTrailRecord, policy: &Policy, facts: &Fact
     if let Some(v) = quarantine(event, r, &name, policy, base_details.clone()) {
         return v;
     }
+    let undone = containment_undone(event, r, &name, policy, base_details.clone());
+    // The undoing's own lines come after the call's, which the containment notice has.
+    let shared_lines = base_details.len();
     if !policy.trusted_networks.is_empty()
         && key.starts_with("AKIA")
         && ip.parse::<std::net::IpAddr>().is_ok()
@@ -580,7 +639,23 @@ fn cloudtrail(event: &Event, r: &CloudTrailRecord, policy: &Policy, facts: &Fact
             severity: Severity::High,
             details: base_details,
         };
-        return contain_keys(event.account(), vec![(key, user)], context, policy, facts);
+        let v = contain_keys(event.account(), vec![(key, user)], context, policy, facts);
+        // The caller's key is contained, and what the call undid is put back too.
+        return match (v, undone) {
+            (Verdict::Decided(mut d), Some(u)) if u.kind == Kind::Remediate => {
+                d.kind = Kind::Remediate;
+                d.reason = format!("{}; {}", d.reason, u.reason);
+                d.actions.extend(u.actions);
+                if let (Some(n), Some(un)) = (d.notice.as_mut(), u.notice) {
+                    n.details.extend(un.details.into_iter().skip(shared_lines));
+                }
+                Verdict::Decided(d)
+            }
+            (v, _) => v,
+        };
+    }
+    if let Some(d) = undone {
+        return Verdict::Decided(d);
     }
     Verdict::Decided(Decision::ignore(format!(
         "{name} by {who}: no access-key signal"
@@ -648,6 +723,23 @@ fn quarantine(
             "{marker} applied, but the event names no user"
         ))));
     };
+    if !made_by_aws(r, &user) {
+        let who = r.user_identity.display();
+        details.push(format!(
+            "{who} gave user {user} a policy named like AWS's quarantine ({marker}); AWS's own quarantine is made by an AWS service, so this is not AWS's signal and nothing was changed"
+        ));
+        details.push(format!(
+            "what to check: why {who} did this; a policy of that name can make tools treat {user}'s keys as exposed"
+        ));
+        return Some(Verdict::Decided(Decision::notify(
+            format!("{marker} applied to {user} by {who}, not by AWS: told, not acted on"),
+            Notice {
+                severity: Severity::High,
+                title: format!("{marker} applied to {user} by {who}, not by AWS"),
+                details,
+            },
+        )));
+    }
     details.push(format!(
         "AWS applied {marker} to user {user}: AWS believes a key of this user is exposed"
     ));
@@ -693,6 +785,176 @@ fn quarantine(
             notice(format!("AWS quarantined user {user}: older sessions revoked")),
         )
     }))
+}
+
+/// Whether AWS itself made the call: an AWS service's identity (`AWSService`, which no
+/// customer principal can take), or the form AWS's inline quarantine is recorded in: the
+/// user's own name, from and through AWS's internal network (`AWS Internal` as both source
+/// address and user agent), on that same user only. Anyone else's call, from anywhere, is
+/// not AWS's signal.
+fn made_by_aws(r: &CloudTrailRecord, target_user: &str) -> bool {
+    let id = &r.user_identity;
+    if id.is_type("AWSService") {
+        return true;
+    }
+    let internal = |t: &crate::lenient::Text| t.get() == Some("AWS Internal");
+    internal(&r.source_ip_address)
+        && internal(&r.user_agent)
+        && id.is_type("IAMUser")
+        && id.user_name.get() == Some(target_user)
+}
+
+/// Containment taken back by someone other than trailguard: a key re-activated
+/// (`UpdateAccessKey` to Active) or a key created for a user trailguard quarantined, or
+/// trailguard's deny-older-sessions policy deleted or overwritten. Whether the user is
+/// quarantined is read when the action runs (the user's `trailguard:quarantined` tag), so
+/// an unrelated user's key is left alone. `iam_admins` are told, not reverted: that is how
+/// a responder lifts a quarantine.
+fn containment_undone(
+    event: &Event,
+    r: &CloudTrailRecord,
+    name: &str,
+    policy: &Policy,
+    mut details: Vec<String>,
+) -> Option<Decision> {
+    let rp = &r.request_parameters;
+    let id = &r.user_identity;
+    let who = id.display();
+    // A user's own call may leave the user name out: it is then the caller's.
+    let own_user = || id.is_type("IAMUser").then(|| id.user_name.0.clone()).flatten();
+    let admin = policy.is_iam_admin(&id.arns());
+    let account = event.account().unwrap_or("*");
+    match name {
+        "UpdateAccessKey" | "CreateAccessKey" => {
+            let (key, user, what) = if name == "UpdateAccessKey" {
+                let status = str_any(rp, &["status"])?;
+                if !status.eq_ignore_ascii_case("Active") {
+                    return None;
+                }
+                let key = str_any(rp, &["accessKeyId"])?;
+                (key, str_any(rp, &["userName"]).or_else(own_user), "re-activated")
+            } else {
+                // An admin's new key is the responder's or the pipeline's: guard-iam's to
+                // report; trailguard cannot tell from the event whether the user is
+                // quarantined, and telling every key an admin makes is noise.
+                if admin.is_some() {
+                    return None;
+                }
+                let created = r.response_elements.get("accessKey")?;
+                let key = str_any(created, &["accessKeyId"])?;
+                let user = str_any(created, &["userName"])
+                    .or_else(|| str_any(rp, &["userName"]))
+                    .or_else(own_user);
+                (key, user, "created")
+            };
+            if !is_access_key_id(&key) {
+                return Some(Decision::ignore(format!(
+                    "{name}: `{key}` is not a valid access key id (expected {})",
+                    IdKind::AccessKey.expected()
+                )));
+            }
+            let Some(user) = user else {
+                return Some(Decision::ignore(format!(
+                    "{name} of key {key}: the event names no user"
+                )));
+            };
+            details.push(format!("key {key} of user {user} {what} by {who}"));
+            if let Some(p) = admin {
+                details.push(format!(
+                    "{who} is an iam_admin (`{p}`): if {user} was quarantined, this lifts the quarantine"
+                ));
+                return Some(Decision::notify(
+                    format!("access key {key} of {user} {what} by iam_admin {who}: told, not reverted"),
+                    Notice {
+                        severity: Severity::Medium,
+                        title: format!("Access key {key} of {user} {what} by an iam_admin"),
+                        details,
+                    },
+                ));
+            }
+            if let Some(p) =
+                policy.is_exempt_principal(&[&format!("arn:aws:iam::{account}:user/{user}")])
+            {
+                return Some(Decision::ignore(format!(
+                    "key {key} of {user} {what}: {user} is exempt by policy pattern `{p}`"
+                )));
+            }
+            if !policy.tag_users {
+                return Some(Decision::ignore(format!(
+                    "key {key} of {user} {what}: tag_users is off, so trailguard marks no user quarantined to compare with"
+                )));
+            }
+            details.push(format!(
+                "deactivated only if {user} carries {QUARANTINE_TAG} (trailguard contained a key of {user}); a responder in iam_admins lifts the quarantine"
+            ));
+            Some(Decision::remediate(
+                format!("access key {key} of {user} {what} by {who}, not an iam_admin"),
+                vec![DeactivateKey {
+                    user_name: Some(user.clone()),
+                    access_key_id: key.clone(),
+                    only_if_user_tagged: Some(QUARANTINE_TAG.into()),
+                }
+                .into()],
+                Notice {
+                    severity: Severity::High,
+                    title: format!("Access key {key} of {user} {what} by {who}"),
+                    details,
+                },
+            ))
+        }
+        "DeleteUserPolicy" | "DeleteRolePolicy" | "PutUserPolicy" | "PutRolePolicy" => {
+            if str_any(rp, &["policyName"]).as_deref() != Some(SESSION_POLICY_NAME) {
+                return None;
+            }
+            let (kind, field, noun) = if name.contains("User") {
+                (PrincipalKind::User, "userName", "user")
+            } else {
+                (PrincipalKind::Role, "roleName", "role")
+            };
+            let Some(target) = str_any(rp, &[field]) else {
+                return Some(Decision::ignore(format!(
+                    "{name} of {SESSION_POLICY_NAME}: the event names no {noun}"
+                )));
+            };
+            let what = if name.starts_with("Delete") {
+                "deleted"
+            } else {
+                "overwritten"
+            };
+            details.push(format!(
+                "trailguard's {SESSION_POLICY_NAME} on {noun} {target} {what} by {who}"
+            ));
+            if let Some(p) = admin {
+                details.push(format!(
+                    "{who} is an iam_admin (`{p}`): sessions of {target} issued before containment are no longer denied"
+                ));
+                return Some(Decision::notify(
+                    format!("{SESSION_POLICY_NAME} on {target} {what} by iam_admin {who}: told, not reverted"),
+                    Notice {
+                        severity: Severity::Medium,
+                        title: format!("Containment of {noun} {target} lifted by an iam_admin"),
+                        details,
+                    },
+                ));
+            }
+            // The containment time is not in the event: the policy is put back with a new
+            // "now", which still denies every session issued before it, the attacker's
+            // included (and any issued while the policy was gone).
+            details.push(format!(
+                "put back under the same name, denying {noun} {target}'s sessions issued before now"
+            ));
+            Some(Decision::remediate(
+                format!("{SESSION_POLICY_NAME} on {target} {what} by {who}, not an iam_admin"),
+                vec![RevokeSessions::of(kind, Some(target.clone())).into()],
+                Notice {
+                    severity: Severity::Critical,
+                    title: format!("Containment of {noun} {target} undone by {who}: put back"),
+                    details,
+                },
+            ))
+        }
+        _ => None,
+    }
 }
 
 /// Security Hub findings: GuardDuty's, carried in ASFF, decided as the native finding is.
@@ -816,13 +1078,7 @@ fn contain_keys(
         } else {
             details.push(format!("key {key}: owner not in the event (resolved with GetAccessKeyLastUsed at run time)"));
         }
-        actions.push(
-            DeactivateKey {
-                user_name: user.clone(),
-                access_key_id: key.clone(),
-            }
-            .into(),
-        );
+        actions.push(DeactivateKey::of(user.clone(), key.clone()).into());
         if policy.revoke_sessions {
             actions.push(RevokeSessions::of(PrincipalKind::User, user.clone()).into());
         }
@@ -895,4 +1151,133 @@ fn contain_keys(
     };
     d.assumed = assumed;
     Verdict::Decided(d)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{json, Value};
+
+    use super::*;
+
+    fn call(name: &str, identity: Value, ip: &str, ua: &str, params: Value) -> Event {
+        Event::from_value(json!({
+            "version": "0", "id": "e1", "source": "aws.iam", "account": "123456789012",
+            "region": "us-east-1", "detail-type": "AWS API Call via CloudTrail",
+            "detail": {
+                "eventName": name, "eventSource": "iam.amazonaws.com", "eventType": "AwsApiCall",
+                "userIdentity": identity, "sourceIPAddress": ip, "userAgent": ua,
+                "requestParameters": params, "eventID": "r1"
+            }
+        }))
+        .unwrap()
+    }
+
+    fn user(name: &str, key: &str) -> Value {
+        json!({"type": "IAMUser", "arn": format!("arn:aws:iam::123456789012:user/{name}"),
+               "userName": name, "accessKeyId": key, "accountId": "123456789012"})
+    }
+
+    fn decided(v: Verdict) -> Decision {
+        match v {
+            Verdict::Decided(d) => d,
+            Verdict::NeedFacts(f) => panic!("asked for {f:?}"),
+        }
+    }
+
+    fn policy(extra: Value) -> Policy {
+        let mut p = json!({"trusted_networks": ["198.51.100.0/24"],
+                           "iam_admins": ["arn:aws:iam::*:role/terraform-deployer"]});
+        p.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        Policy::from_json(&p.to_string()).unwrap()
+    }
+
+    #[test]
+    fn a_quarantine_policy_name_counts_only_when_aws_puts_it() {
+        let p = policy(json!({}));
+        let params = json!({"userName": "bob", "policyName": "AWSCompromisedKeyQuarantineV3"});
+        // AWS's inline form: the user's own name, from AWS's internal network.
+        let aws = call("PutUserPolicy", user("bob", "ASIA5EXAMPLEBOBSESS1"), "AWS Internal", "AWS Internal", params.clone());
+        assert_eq!(decided(decide(&aws, &p, &Facts::offline())).kind, Kind::Remediate);
+        // The same call from an address, or by someone else for bob, or "AWS Internal" for
+        // another user: told, not acted on.
+        for (who, ip, ua) in [
+            ("bob", "198.51.100.7", "aws-cli/2.17"),
+            ("bob", "AWS Internal", "aws-cli/2.17"),
+            ("mallory", "AWS Internal", "AWS Internal"),
+            ("mallory", "198.51.100.7", "aws-cli/2.17"),
+        ] {
+            let e = call("PutUserPolicy", user(who, "ASIA5EXAMPLEMALLORY1"), ip, ua, params.clone());
+            let d = decided(decide(&e, &p, &Facts::offline()));
+            assert_eq!(d.kind, Kind::Notify, "{who} {ip} {ua}: {}", d.reason);
+            assert!(d.actions.is_empty());
+        }
+        // An AWS service's identity.
+        let svc = call("AttachUserPolicy", json!({"type": "AWSService", "invokedBy": "iam.amazonaws.com"}),
+            "iam.amazonaws.com", "iam.amazonaws.com",
+            json!({"userName": "bob", "policyArn": "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV2"}));
+        assert_eq!(decided(decide(&svc, &p, &Facts::offline())).kind, Kind::Remediate);
+    }
+
+    #[test]
+    fn reactivation_is_reverted_only_for_non_admins_and_only_while_tagging() {
+        let params = json!({"userName": "dave", "accessKeyId": "AKIA5EXAMPLEDAVEKEY1", "status": "Active"});
+        let e = call("UpdateAccessKey", user("mallory", "ASIA5EXAMPLEMALLORY1"), "198.51.100.7", "cli", params.clone());
+        let d = decided(decide(&e, &policy(json!({})), &Facts::offline()));
+        assert_eq!(d.kind, Kind::Remediate, "{}", d.reason);
+        assert_eq!(
+            d.actions,
+            vec![Action::from(DeactivateKey {
+                user_name: Some("dave".into()),
+                access_key_id: "AKIA5EXAMPLEDAVEKEY1".into(),
+                only_if_user_tagged: Some(QUARANTINE_TAG.into()),
+            })]
+        );
+        // Without the tag, trailguard cannot tell its quarantined users: nothing to compare.
+        let d = decided(decide(&e, &policy(json!({"tag_users": false})), &Facts::offline()));
+        assert_eq!(d.kind, Kind::Ignore, "{}", d.reason);
+        // The caller's session name is theirs to choose: a session of another role named
+        // like the admin role is not an admin.
+        let forged_admin = json!({"type": "AssumedRole",
+            "arn": "arn:aws:sts::123456789012:assumed-role/developer/terraform-deployer",
+            "sessionContext": {"sessionIssuer": {"arn": "arn:aws:iam::123456789012:role/developer"}}});
+        let e = call("UpdateAccessKey", forged_admin, "198.51.100.7", "cli", params.clone());
+        assert_eq!(decided(decide(&e, &policy(json!({})), &Facts::offline())).kind, Kind::Remediate);
+        let admin = json!({"type": "AssumedRole",
+            "arn": "arn:aws:sts::123456789012:assumed-role/terraform-deployer/ir",
+            "sessionContext": {"sessionIssuer": {"arn": "arn:aws:iam::123456789012:role/terraform-deployer"}}});
+        let e = call("UpdateAccessKey", admin, "198.51.100.7", "cli", params);
+        assert_eq!(decided(decide(&e, &policy(json!({})), &Facts::offline())).kind, Kind::Notify);
+    }
+
+    #[test]
+    fn an_outside_key_undoing_containment_is_contained_and_the_undoing_reverted() {
+        let params = json!({"userName": "dave", "accessKeyId": "AKIA5EXAMPLEDAVEKEY1", "status": "Active"});
+        let e = call("UpdateAccessKey", user("mallory", "AKIA5EXAMPLEMALLORY1"), "203.0.113.9", "cli", params);
+        let mut facts = Facts::offline();
+        facts.key_owners.insert("AKIA5EXAMPLEMALLORY1".into(), Some("mallory".into()));
+        let d = decided(decide(&e, &policy(json!({})), &facts));
+        let keys: Vec<&str> = d
+            .actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::DeactivateAccessKey(k) => Some(k.access_key_id.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(keys, ["AKIA5EXAMPLEMALLORY1", "AKIA5EXAMPLEDAVEKEY1"], "{:?}", d.actions);
+    }
+
+    #[test]
+    fn the_deny_policy_is_put_back_unless_an_admin_removed_it() {
+        let params = json!({"roleName": "app-ingest", "policyName": SESSION_POLICY_NAME});
+        let e = call("DeleteRolePolicy", user("mallory", "ASIA5EXAMPLEMALLORY1"), "198.51.100.7", "cli", params.clone());
+        let d = decided(decide(&e, &policy(json!({})), &Facts::offline()));
+        assert_eq!(d.actions, vec![RevokeSessions::of(PrincipalKind::Role, Some("app-ingest".into())).into()]);
+        // Another inline policy of the role is not trailguard's.
+        let other = json!({"roleName": "app-ingest", "policyName": "app-permissions"});
+        let e = call("DeleteRolePolicy", user("mallory", "ASIA5EXAMPLEMALLORY1"), "198.51.100.7", "cli", other);
+        assert_eq!(decided(decide(&e, &policy(json!({})), &Facts::offline())).kind, Kind::Ignore);
+    }
 }
