@@ -246,6 +246,14 @@ pub struct TrailEvent {
 }
 
 pub trait TrailPort: Send + Sync {
+    /// Whether the trail is logging now (`GetTrailStatus`; `None` when the answer omits it).
+    fn trail_is_logging(
+        &self,
+        _trail: &str,
+    ) -> impl Future<Output = PortResult<Option<bool>>> + Send {
+        not_wired(&ops::GET_TRAIL_STATUS)
+    }
+    /// `StartLogging` alone: idempotent, so it needs no status read to be safe.
     fn start_logging(&self, _trail: &str) -> impl Future<Output = PortResult<Change>> + Send {
         not_wired(&ops::START_LOGGING)
     }

@@ -16,18 +16,17 @@ use crate::ports::{Change, PortResult, TrailEvent, TrailPort};
 use trailguard_rules::ops;
 
 impl TrailPort for Client {
-    async fn start_logging(&self, trail: &str) -> PortResult<Change> {
+    async fn trail_is_logging(&self, trail: &str) -> PortResult<Option<bool>> {
         let status = self
             .get_trail_status()
             .name(trail)
             .send()
             .await
             .map_err(|e| classify(&ops::GET_TRAIL_STATUS, e))?;
-        if status.is_logging() == Some(true) {
-            return Ok(Change::AlreadyDone(format!(
-                "trail {trail} is already logging"
-            )));
-        }
+        Ok(status.is_logging())
+    }
+
+    async fn start_logging(&self, trail: &str) -> PortResult<Change> {
         self.start_logging()
             .name(trail)
             .send()

@@ -423,6 +423,13 @@ impl TrailPort for Fake {
             })?
             .items)
     }
+    async fn trail_is_logging(&self, trail: &str) -> PortResult<Option<bool>> {
+        self.record(format!("GetTrailStatus({trail})"));
+        match self.reply("GetTrailStatus")? {
+            Change::AlreadyDone(_) => Ok(Some(true)),
+            Change::Done => Ok(Some(false)),
+        }
+    }
     async fn start_logging(&self, trail: &str) -> PortResult<Change> {
         self.record(format!("StartLogging({trail})"));
         self.reply("StartLogging")
