@@ -243,7 +243,12 @@ async fn act<C: Clients>(c: &C, action: &Action, ctx: Context<'_>) -> Outcome {
         Action::StartLogging(a) => start_logging(c.trail(), &a.trail).await,
         Action::UpdateTrail(a) => Outcome::of(
             c.trail()
-                .update_trail(&a.trail, a.multi_region, a.log_file_validation)
+                .update_trail(
+                    &a.trail,
+                    a.multi_region,
+                    a.log_file_validation,
+                    a.global_service_events,
+                )
                 .await,
         ),
         Action::RestoreManagementEvents(a) => {

@@ -262,6 +262,7 @@ pub trait TrailPort: Send + Sync {
         _trail: &str,
         _multi_region: Option<bool>,
         _log_file_validation: Option<bool>,
+        _global_service_events: Option<bool>,
     ) -> impl Future<Output = PortResult<Change>> + Send {
         not_wired(&ops::UPDATE_TRAIL)
     }
@@ -275,7 +276,8 @@ pub trait TrailPort: Send + Sync {
     ) -> impl Future<Output = PortResult<Vec<TrailEvent>>> + Send {
         not_wired(&ops::LOOKUP_EVENTS)
     }
-    /// Record management events again, keeping the trail's data-event selectors.
+    /// Record management events again, reads and writes, keeping the trail's data-event
+    /// selectors.
     fn restore_management_events(
         &self,
         _trail: &str,

@@ -607,6 +607,8 @@ pub struct UpdateTrail {
     pub multi_region: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log_file_validation: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub global_service_events: Option<bool>,
 }
 
 impl UpdateTrail {
@@ -630,6 +632,9 @@ impl Step for UpdateTrail {
         }
         if self.log_file_validation == Some(true) {
             what.push("log file validation");
+        }
+        if self.global_service_events == Some(true) {
+            what.push("global service events");
         }
         format!(
             "switch {} back on for trail {}",

@@ -439,8 +439,10 @@ impl TrailPort for Fake {
         trail: &str,
         m: Option<bool>,
         v: Option<bool>,
+        g: Option<bool>,
     ) -> PortResult<Change> {
-        self.record(format!("UpdateTrail({trail},{m:?},{v:?})"));
+        let global = g.map(|g| format!(",global={g}")).unwrap_or_default();
+        self.record(format!("UpdateTrail({trail},{m:?},{v:?}{global})"));
         self.reply("UpdateTrail")
     }
     async fn lookup_key_events(
