@@ -8,7 +8,7 @@ use aws_sdk_ec2::types::{
     SnapshotAttributeName, UserIdGroupPair,
 };
 use aws_sdk_ec2::Client;
-use trailguard_rules::facts::GroupRule;
+use trailguard_rules::facts::{GroupRule, PrefixListFacts};
 use trailguard_rules::net::Protocol;
 use trailguard_rules::sweep::{AclEntry, AclState, ShareState};
 use trailguard_rules::{GroupFacts, Permission, Tags};
@@ -668,6 +668,52 @@ impl Ec2Port for Client {
             ),
             Err(e) => Err(classify(&ops::CREATE_TAGS, e)),
         }
+    }
+
+    async fn prefix_list(&self, prefix_list_id: &str) -> PortResult<Option<PrefixListFacts>> {
+        let described = match self
+            .describe_managed_prefix_lists()
+            .prefix_list_ids(prefix_list_id)
+            .send()
+            .await
+        {
+            Ok(out) => out,
+            Err(e) if code_of(&e).is_some_and(|c| c.ends_with(".NotFound")) => return Ok(None),
+            Err(e) => return Err(classify(&ops::DESCRIBE_MANAGED_PREFIX_LISTS, e)),
+        };
+        let Some(list) = described
+            .prefix_lists()
+            .iter()
+            .find(|l| l.prefix_list_id() == Some(prefix_list_id))
+        else {
+            return Ok(None);
+        };
+        let mut cidrs = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = self
+                .get_managed_prefix_list_entries()
+                .prefix_list_id(prefix_list_id)
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(|e| classify(&ops::GET_MANAGED_PREFIX_LIST_ENTRIES, e))?;
+            cidrs.extend(
+                page.entries()
+                    .iter()
+                    .filter_map(|e| e.cidr().map(String::from)),
+            );
+            token = next_token(page.next_token());
+            if token.is_none() {
+                break;
+            }
+        }
+        Ok(Some(PrefixListFacts {
+            prefix_list_id: prefix_list_id.to_string(),
+            owner_id: list.owner_id().map(String::from),
+            name: list.prefix_list_name().map(String::from),
+            cidrs,
+        }))
     }
 
     async fn nacl_tags(&self, acl_id: &str) -> PortResult<Option<Tags>> {

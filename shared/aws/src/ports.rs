@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::sync::Arc;
 
+use trailguard_rules::facts::PrefixListFacts;
 use trailguard_rules::ops::{self, Op};
 use trailguard_rules::sweep::{AclState, Checkpoint, KeyState, ShareState, TrailState};
 use trailguard_rules::{GroupFacts, Permission, PrincipalKind, Report, Tags};
@@ -103,6 +104,13 @@ pub trait Ec2Port: Send + Sync {
         _egress: bool,
     ) -> impl Future<Output = PortResult<Change>> + Send {
         not_wired(&ops::DELETE_NACL_ENTRY)
+    }
+    /// A managed prefix list's owner, name and entries; None when it does not exist.
+    fn prefix_list(
+        &self,
+        _prefix_list_id: &str,
+    ) -> impl Future<Output = PortResult<Option<PrefixListFacts>>> + Send {
+        not_wired(&ops::DESCRIBE_MANAGED_PREFIX_LISTS)
     }
     /// None when the ACL does not exist.
     fn nacl_tags(&self, _acl_id: &str) -> impl Future<Output = PortResult<Option<Tags>>> + Send {

@@ -133,3 +133,126 @@ fn global_service_events_switched_off_are_switched_back_on() {
     raw["detail"]["requestParameters"]["includeGlobalServiceEvents"] = json!(true);
     assert_eq!(decide(&raw).kind, Kind::Ignore);
 }
+
+// ---- security-group rules from a managed prefix list ----
+
+fn world() -> trailguard_rules::facts::World {
+    serde_json::from_value(load("meta/world.json")).unwrap()
+}
+
+/// Decide as the function does, answering from the samples' world; also the facts asked.
+fn decide_online(
+    guard: &str,
+    raw: &Value,
+    world: &trailguard_rules::facts::World,
+) -> (trailguard_rules::Decision, Vec<Value>) {
+    use trailguard_rules::{decide_guard, Facts, Guard, Verdict};
+    let guard = Guard::from_function_name(guard).unwrap();
+    let event = Event::parse(raw).unwrap();
+    let mut facts = Facts::default();
+    let mut asked = Vec::new();
+    for _ in 0..4 {
+        match decide_guard(guard, &event, &policy(), &facts) {
+            Verdict::Decided(d) => return (d, asked),
+            Verdict::NeedFacts(requests) => {
+                for r in &requests {
+                    asked.push(serde_json::to_value(r).unwrap());
+                    world.answer(r, &mut facts);
+                }
+            }
+        }
+    }
+    panic!("kept asking for facts: {asked:?}")
+}
+
+fn prefix_list_rule(list: &str, port: i64) -> Value {
+    let mut raw = load("aws.ec2-AuthorizeSecurityGroupIngress-prefix-list-public.json");
+    let rp = &mut raw["detail"]["requestParameters"]["ipPermissions"]["items"][0];
+    rp["fromPort"] = json!(port);
+    rp["toPort"] = json!(port);
+    rp["prefixListIds"]["items"][0]["prefixListId"] = json!(list);
+    let rule = &mut raw["detail"]["responseElements"]["securityGroupRuleSet"]["items"][0];
+    rule["fromPort"] = json!(port);
+    rule["toPort"] = json!(port);
+    rule["prefixListId"] = json!(list);
+    raw
+}
+
+#[test]
+fn a_rule_from_a_prefix_list_holding_the_internet_is_revoked_by_rule_id() {
+    let raw = load("aws.ec2-AuthorizeSecurityGroupIngress-prefix-list-public.json");
+    let (d, asked) = decide_online("revert-security-group", &raw, &world());
+    assert_eq!(d.kind, Kind::Remediate, "{d:?}");
+    assert_eq!(
+        serde_json::to_value(&d.actions).unwrap(),
+        json!([{"type": "revoke_security_group_rules", "group_id": "sg-0a1b2c3d4e5f60789",
+                "egress": false, "rule_ids": ["sgr-0d4c3b2a19f8e7d61"]}])
+    );
+    assert!(d.reason.contains("0.0.0.0/0"), "{}", d.reason);
+    assert!(
+        asked.contains(&json!({"fact": "prefix_list", "prefix_list_id": "pl-0f1e2d3c4b5a69788"}))
+    );
+    // Offline the list is assumed absent (nothing public), and the decision says so.
+    let e = Event::parse(&raw).unwrap();
+    let offline = decide_offline(&e, &policy());
+    assert_eq!(offline.kind, Kind::Ignore);
+    assert!(serde_json::to_value(&offline.assumed)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .contains(&json!({"fact": "prefix_list", "prefix_list_id": "pl-0f1e2d3c4b5a69788"})));
+}
+
+#[test]
+fn prefix_lists_that_are_not_public_or_do_not_matter_are_left_alone() {
+    let w = world();
+    // AWS-managed (by owner, and by name alone).
+    let raw = load("aws.ec2-AuthorizeSecurityGroupIngress-prefix-list-aws-managed.json");
+    assert_eq!(
+        decide_online("revert-security-group", &raw, &w).0.kind,
+        Kind::Ignore
+    );
+    let mut by_name = w.clone();
+    let list = by_name
+        .prefix_lists
+        .get_mut("pl-0f1e2d3c4b5a69788")
+        .unwrap();
+    list.owner_id = None;
+    list.name = Some("com.amazonaws.us-east-1.s3".into());
+    let public = load("aws.ec2-AuthorizeSecurityGroupIngress-prefix-list-public.json");
+    assert_eq!(
+        decide_online("revert-security-group", &public, &by_name)
+            .0
+            .kind,
+        Kind::Ignore
+    );
+    // A customer list of narrow ranges only; a list that does not exist.
+    for list in ["pl-0a0b0c0d0e0f01234", "pl-0999999999999999f"] {
+        let (d, _) = decide_online("revert-security-group", &prefix_list_rule(list, 22), &w);
+        assert_eq!(d.kind, Kind::Ignore, "{list}: {d:?}");
+    }
+    // A port the policy allows to the internet: the list is not even looked up.
+    let (d, asked) = decide_online(
+        "revert-security-group",
+        &prefix_list_rule("pl-0f1e2d3c4b5a69788", 443),
+        &w,
+    );
+    assert_eq!(d.kind, Kind::Ignore, "{d:?}");
+    assert!(
+        !asked.iter().any(|a| a["fact"] == "prefix_list"),
+        "{asked:?}"
+    );
+    // An IPv6 world entry counts as well.
+    let mut v6 = w.clone();
+    v6.prefix_lists
+        .get_mut("pl-0a0b0c0d0e0f01234")
+        .unwrap()
+        .cidrs
+        .push("::/0".into());
+    let (d, _) = decide_online(
+        "revert-security-group",
+        &prefix_list_rule("pl-0a0b0c0d0e0f01234", 3389),
+        &v6,
+    );
+    assert_eq!(d.kind, Kind::Remediate, "{d:?}");
+}

@@ -12,7 +12,7 @@ use trailguard_aws::{
     Change, Claim, Clients, Connect, Deps, Ec2Port, IamPort, LambdaPort, LedgerPort, NotifyPort,
     OrgPort, PortError, RdsPort, Settings, Slot, Target, TrailPort,
 };
-use trailguard_rules::facts::World;
+use trailguard_rules::facts::{PrefixListFacts, World};
 use trailguard_rules::sweep::{AclState, Checkpoint, KeyState, ShareState, State, TrailState};
 use trailguard_rules::{GroupFacts, Guard, Permission, Policy, PrincipalKind, Report, Tags};
 
@@ -313,6 +313,13 @@ impl Ec2Port for Fake {
     ) -> PortResult<Change> {
         self.record(format!("DeleteNaclEntry({acl_id},{rule_number},{egress})"));
         self.reply("DeleteNaclEntry")
+    }
+    async fn prefix_list(&self, id: &str) -> PortResult<Option<PrefixListFacts>> {
+        self.record(format!("DescribePrefixList({id})"));
+        if let Some(e) = self.failure("DescribePrefixList") {
+            return Err(e);
+        }
+        Ok(self.world.prefix_lists.get(id).cloned())
     }
     async fn nacl_tags(&self, acl_id: &str) -> PortResult<Option<Tags>> {
         self.record(format!("DescribeNacl({acl_id})"));

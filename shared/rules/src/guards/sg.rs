@@ -9,7 +9,9 @@ use crate::action::{
 };
 use crate::decision::{Decision, Verdict};
 use crate::event::{Event, EventBody};
-use crate::facts::{tag_is_true, FactKind, FactRequest, Facts, GroupFacts, Known};
+use crate::facts::{
+    tag_is_true, FactKind, FactRequest, Facts, GroupFacts, Known, PrefixListFacts,
+};
 use crate::sweep::StateKind;
 use crate::guards::{Bus, Delivery, GuardSpec, Trigger};
 use crate::lenient::{bool_any, int_any, items_any, str_any};
@@ -67,6 +69,7 @@ pub static GUARD: GuardSpec = GuardSpec {
         FactKind::SecurityGroup,
         FactKind::SecurityGroupRules,
         FactKind::SecurityGroupState,
+        FactKind::PrefixList,
     ],
     actions: &[
         &RevokeRules::INFO,
@@ -136,11 +139,74 @@ pub fn decide(event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
     }
 }
 
-/// Why a rule violates the policy, or None if it is allowed.
-fn violation(rule: &Rule, policy: &Policy) -> Option<String> {
-    let Some(Peer::Cidr(net)) = rule.perm.peer() else {
-        // Security-group references and prefix lists are not "the world".
+/// The prefix lists looked up for a decision, by id (None: no such list).
+type PrefixLists = std::collections::BTreeMap<String, Option<PrefixListFacts>>;
+
+/// The public entry of a customer-managed prefix list, if it has one: a rule naming the
+/// list is then as open as that entry. AWS-managed lists hold AWS's own ranges.
+fn public_entry(list: &PrefixListFacts, policy: &Policy) -> Option<String> {
+    if list.aws_managed() {
         return None;
+    }
+    list.cidrs
+        .iter()
+        .find(|c| matches!(Peer::cidr(c), Peer::Cidr(net) if policy.is_public(&net)))
+        .cloned()
+}
+
+/// The prefix lists the decision depends on, looked up: those named by a rule that would
+/// violate the policy if the list were public (ports allowed to the internet need no
+/// lookup).
+fn prefix_lists(rules: &[Rule], policy: &Policy, facts: &Facts) -> Result<PrefixLists, Verdict> {
+    let mut lists = PrefixLists::new();
+    let mut needed = Vec::new();
+    for r in rules {
+        let Some(Peer::PrefixList(id)) = r.perm.peer() else {
+            continue;
+        };
+        let as_public = Rule {
+            perm: Permission {
+                prefix_list_id: None,
+                cidr_ipv4: Some("0.0.0.0/0".into()),
+                ..r.perm.clone()
+            },
+            ..r.clone()
+        };
+        if lists.contains_key(&id) || violation(&as_public, policy, &lists).is_none() {
+            continue;
+        }
+        match facts.prefix_list(&id) {
+            Known::Yes(l) => {
+                lists.insert(id, l);
+            }
+            Known::Need(req) => {
+                if !needed.contains(&req) {
+                    needed.push(req);
+                }
+            }
+        }
+    }
+    if needed.is_empty() {
+        Ok(lists)
+    } else {
+        Err(Verdict::NeedFacts(needed))
+    }
+}
+
+/// Why a rule violates the policy, or None if it is allowed.
+fn violation(rule: &Rule, policy: &Policy, lists: &PrefixLists) -> Option<String> {
+    let (net, through) = match rule.perm.peer() {
+        Some(Peer::Cidr(net)) => (net, String::new()),
+        // A customer's prefix list is as open as its widest entry.
+        Some(Peer::PrefixList(id)) => {
+            let entry = lists.get(&id)?.as_ref().and_then(|l| public_entry(l, policy))?;
+            let Peer::Cidr(net) = Peer::cidr(&entry) else {
+                return None;
+            };
+            (net, format!(" (the list holds {entry})"))
+        }
+        // Security-group references are not "the world".
+        _ => return None,
     };
     if !policy.is_public(&net) {
         return None;
@@ -156,7 +222,7 @@ fn violation(rule: &Rule, policy: &Policy) -> Option<String> {
         });
         denied.then(|| {
             format!(
-                "egress {} is denied by policy egress_denied_ports",
+                "egress {}{through} is denied by policy egress_denied_ports",
                 rule.perm.describe().replacen(" from ", " to ", 1)
             )
         })
@@ -164,7 +230,7 @@ fn violation(rule: &Rule, policy: &Policy) -> Option<String> {
         None
     } else {
         Some(format!(
-            "{} exposes {} to the internet",
+            "{}{through} exposes {} to the internet",
             rule.perm.describe(),
             if proto == Protocol::All {
                 "every port".to_string()
@@ -183,9 +249,13 @@ fn decide_added(
     group_name: Option<String>,
     rules: Vec<Rule>,
 ) -> Verdict {
+    let lists = match prefix_lists(&rules, policy, facts) {
+        Ok(l) => l,
+        Err(need) => return need,
+    };
     let violations: Vec<(Rule, String)> = rules
         .iter()
-        .filter_map(|r| violation(r, policy).map(|why| (r.clone(), why)))
+        .filter_map(|r| violation(r, policy, &lists).map(|why| (r.clone(), why)))
         .collect();
     let protected_by_id = group_id
         .as_ref()
@@ -331,13 +401,13 @@ fn revert_actions(gid: &Option<String>, group_name: &Option<String>, targets: &[
 /// is reverted, a state cannot tell what was added: any rule open to the internet, in
 /// either direction, is revoked, except the allow-all egress rule AWS gives every new group
 /// (revoking it would break the group, not repair it). Exempt still means hands off.
-pub fn decide_state(group: &GroupFacts, policy: &Policy, why: &str) -> Decision {
+pub fn decide_state(group: &GroupFacts, policy: &Policy, why: &str, facts: &Facts) -> Verdict {
     let gid = &group.group_id;
     if tag_is_true(&group.tags, &policy.exempt_tag) {
-        return Decision::ignore(format!(
+        return Verdict::Decided(Decision::ignore(format!(
             "security group {gid} is tagged {}=true",
             policy.exempt_tag
-        ));
+        )));
     }
     let rules: Vec<Rule> = group
         .rules
@@ -348,6 +418,10 @@ pub fn decide_state(group: &GroupFacts, policy: &Policy, why: &str) -> Decision 
             perm: r.permission.clone(),
         })
         .collect();
+    let lists = match prefix_lists(&rules, policy, facts) {
+        Ok(l) => l,
+        Err(need) => return need,
+    };
     let protected = policy.protected_security_groups.contains(gid)
         || tag_is_true(&group.tags, &policy.protected_tag);
     let open_on_protected = |r: &Rule| {
@@ -362,16 +436,16 @@ pub fn decide_state(group: &GroupFacts, policy: &Policy, why: &str) -> Decision 
     let violations: Vec<(Rule, String)> = rules
         .iter()
         .filter_map(|r| {
-            violation(r, policy)
+            violation(r, policy, &lists)
                 .or_else(|| open_on_protected(r))
                 .map(|w| (r.clone(), w))
         })
         .collect();
     if violations.is_empty() {
-        return Decision::ignore(format!(
+        return Verdict::Decided(Decision::ignore(format!(
             "no rule of {gid} violates the policy now ({} rule(s) checked)",
             rules.len()
-        ));
+        )));
     }
     let targets: Vec<Rule> = violations.iter().map(|(r, _)| r.clone()).collect();
     let mut details: Vec<String> = violations
@@ -383,7 +457,7 @@ pub fn decide_state(group: &GroupFacts, policy: &Policy, why: &str) -> Decision 
         rules.len() - targets.len()
     ));
     details.push(why.to_string());
-    Decision::remediate(
+    Verdict::Decided(Decision::remediate(
         violations
             .iter()
             .map(|(_, w)| w.clone())
@@ -395,7 +469,7 @@ pub fn decide_state(group: &GroupFacts, policy: &Policy, why: &str) -> Decision 
             title: format!("Security group {gid} is open to the internet"),
             details,
         },
-    )
+    ))
 }
 
 /// The Security Hub controls about security groups: EC2.18 (ingress beyond the authorised
@@ -463,7 +537,7 @@ fn security_hub(
     }
     match facts.group_state(&gid) {
         Known::Need(r) => Verdict::NeedFacts(vec![r]),
-        Known::Yes(Some(g)) => Verdict::Decided(decide_state(&g, policy, &why)),
+        Known::Yes(Some(g)) => decide_state(&g, policy, &why, facts),
         Known::Yes(None) if facts.offline => {
             let mut d = Decision::notify(
                 format!("{control} on {gid}: the group's rules are not in the finding; the function looks them up"),

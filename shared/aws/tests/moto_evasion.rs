@@ -1,0 +1,118 @@
+//! Evasions against moto (issue 22): rules that open a group through a managed prefix list,
+//! and prefix lists opened to the internet.
+
+mod common;
+
+use aws_sdk_ec2::types::{AddPrefixListEntry, Filter, IpPermission, PrefixListId};
+use common::*;
+use serde_json::json;
+
+async fn prefix_list(ec2: &aws_sdk_ec2::Client, name: &str, cidrs: &[&str]) -> String {
+    let mut req = ec2
+        .create_managed_prefix_list()
+        .prefix_list_name(name)
+        .max_entries(10)
+        .address_family("IPv4");
+    for c in cidrs {
+        req = req.entries(AddPrefixListEntry::builder().cidr(*c).build());
+    }
+    req.send()
+        .await
+        .unwrap()
+        .prefix_list()
+        .unwrap()
+        .prefix_list_id()
+        .unwrap()
+        .to_string()
+}
+
+/// (rule id, from port, prefix list id) of the group's ingress rules.
+async fn ingress(ec2: &aws_sdk_ec2::Client, group: &str) -> Vec<(String, i32, Option<String>)> {
+    let out = ec2
+        .describe_security_group_rules()
+        .filters(Filter::builder().name("group-id").values(group).build())
+        .send()
+        .await
+        .unwrap();
+    let mut v: Vec<_> = out
+        .security_group_rules()
+        .iter()
+        .filter(|r| r.is_egress() == Some(false))
+        .map(|r| {
+            (
+                r.security_group_rule_id().unwrap().to_string(),
+                r.from_port().unwrap_or(-1),
+                r.prefix_list_id().map(String::from),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+fn from_list(port: i32, list: &str) -> IpPermission {
+    IpPermission::builder()
+        .ip_protocol("tcp")
+        .from_port(port)
+        .to_port(port)
+        .prefix_list_ids(PrefixListId::builder().prefix_list_id(list).build())
+        .build()
+}
+
+#[tokio::test]
+#[ignore = "needs moto server: bash scripts/test.sh"]
+async fn a_rule_from_a_prefix_list_holding_the_internet_is_revoked_alone() {
+    let sdk = sdk().await;
+    let ec2 = aws_sdk_ec2::Client::new(&sdk);
+    let vpc = create_vpc(&ec2, "10.3.0.0/16").await;
+    let group = create_group(&ec2, &vpc, &unique("web"), &[]).await;
+    let open = prefix_list(&ec2, &unique("partners"), &["198.51.100.0/24", "0.0.0.0/0"]).await;
+    let narrow = prefix_list(&ec2, &unique("offices"), &["198.51.100.0/24"]).await;
+    // SSH from the open list, and from the narrow one: only the first is the internet.
+    for perm in [from_list(22, &open), from_list(3389, &narrow)] {
+        ec2.authorize_security_group_ingress()
+            .group_id(&group)
+            .ip_permissions(perm)
+            .send()
+            .await
+            .unwrap();
+    }
+    let before = ingress(&ec2, &group).await;
+    let rule = |port: i32| before.iter().find(|r| r.1 == port).unwrap().clone();
+    let (open_rule, narrow_rule) = (rule(22), rule(3389));
+    assert_eq!(open_rule.2.as_deref(), Some(open.as_str()));
+
+    let mut ev = sample("aws.ec2-AuthorizeSecurityGroupIngress-prefix-list-public.json");
+    let d = &mut ev["detail"];
+    d["requestParameters"]["groupId"] = json!(group);
+    d["requestParameters"]["ipPermissions"]["items"][0]["prefixListIds"]["items"][0]
+        ["prefixListId"] = json!(open);
+    let item = &mut d["responseElements"]["securityGroupRuleSet"]["items"][0];
+    item["groupId"] = json!(group);
+    item["securityGroupRuleId"] = json!(open_rule.0);
+    item["prefixListId"] = json!(open);
+    let deps = ec2_deps(&sdk, "revert-security-group", "{}", None);
+    let r = process(&deps, ev.clone()).await.unwrap();
+    assert_eq!(r["decision"], "remediate", "{r}");
+    assert_eq!(r["actions"][0]["rule_ids"], json!([open_rule.0]), "{r}");
+    assert_eq!(r["actions"][0]["outcome"], "done", "{r}");
+    assert_eq!(ingress(&ec2, &group).await, vec![narrow_rule.clone()]);
+    let again = process(&deps, ev.clone()).await.unwrap();
+    assert_eq!(again["actions"][0]["outcome"], "already_done", "{again}");
+
+    // The same rule from the narrow list is left alone.
+    let mut benign = ev.clone();
+    let d = &mut benign["detail"];
+    d["requestParameters"]["ipPermissions"]["items"][0]["fromPort"] = json!(3389);
+    d["requestParameters"]["ipPermissions"]["items"][0]["toPort"] = json!(3389);
+    d["requestParameters"]["ipPermissions"]["items"][0]["prefixListIds"]["items"][0]
+        ["prefixListId"] = json!(narrow);
+    let item = &mut d["responseElements"]["securityGroupRuleSet"]["items"][0];
+    item["securityGroupRuleId"] = json!(narrow_rule.0);
+    item["prefixListId"] = json!(narrow);
+    item["fromPort"] = json!(3389);
+    item["toPort"] = json!(3389);
+    let r = process(&deps, benign).await.unwrap();
+    assert_eq!(r["decision"], "ignore", "{r}");
+    assert_eq!(ingress(&ec2, &group).await, vec![narrow_rule]);
+}
