@@ -256,3 +256,77 @@ fn prefix_lists_that_are_not_public_or_do_not_matter_are_left_alone() {
     );
     assert_eq!(d.kind, Kind::Remediate, "{d:?}");
 }
+
+// ---- blinding: GuardDuty archive filters, trailguard's own EventBridge rules ----
+
+fn told(raw: &Value) -> Option<(String, String)> {
+    let d = decide(raw);
+    let notice = d.notice.as_ref()?;
+    assert_eq!(d.kind, Kind::Notify, "{d:?}");
+    Some((
+        serde_json::to_value(notice.severity)
+            .unwrap()
+            .as_str()
+            .unwrap()
+            .to_string(),
+        notice.title.clone(),
+    ))
+}
+
+#[test]
+fn archive_filters_are_told_and_saved_views_are_not() {
+    let (severity, title) = told(&load("aws.guardduty-CreateFilter-archive.json")).unwrap();
+    assert_eq!(severity, "high");
+    assert!(title.contains("suppress-noise"), "{title}");
+    assert_eq!(
+        told(&load("aws.guardduty-CreateFilter-noarchive.json")),
+        None
+    );
+    // UpdateFilter names the filter as filterName, and turning a view into an archive rule counts.
+    let mut raw = load("aws.guardduty-CreateFilter-noarchive.json");
+    raw["detail"]["eventName"] = json!("UpdateFilter");
+    let rp = raw["detail"]["requestParameters"].as_object_mut().unwrap();
+    rp.remove("name");
+    rp.insert("filterName".into(), json!("saved-view-high"));
+    rp.insert("action".into(), json!("archive"));
+    let (_, title) = told(&raw).unwrap();
+    assert!(title.contains("saved-view-high"), "{title}");
+}
+
+#[test]
+fn trailguards_own_rules_disabled_deleted_or_emptied_are_told() {
+    for fixture in [
+        "aws.events-DisableRule-trailguard-rule.json",
+        "aws.events-DeleteRule-member-forwarding.json",
+    ] {
+        let (severity, title) = told(&load(fixture)).unwrap_or_else(|| panic!("{fixture}"));
+        assert_eq!(severity, "high", "{fixture}");
+        assert!(title.contains("trailguard's EventBridge rule"), "{title}");
+    }
+    assert_eq!(
+        told(&load("aws.events-RemoveTargets-other-rule.json")),
+        None
+    );
+    // Someone else's rule, by a name CloudFormation gave it under another stack.
+    let mut raw = load("aws.events-DisableRule-trailguard-rule.json");
+    raw["detail"]["requestParameters"]["name"] = json!("billing-NightlyReportRule-1A2B3C4D5E6F");
+    assert_eq!(told(&raw), None);
+    // A stack deployed under another name: the logical id's start is in the rule's name.
+    raw["detail"]["requestParameters"]["name"] =
+        json!("secops-GuardCloudTrailFunctionCloudTrailChan-0Z9Y8X7W6V5U");
+    assert!(told(&raw).is_some());
+    // Targets removed from a rule named otherwise, when the target is a trailguard function.
+    let mut raw = load("aws.events-RemoveTargets-other-rule.json");
+    raw["detail"]["requestParameters"]["ids"] = json!(["disable-compromised-key"]);
+    assert!(told(&raw).is_some());
+    // PutRule: disabling is told; an enabled rewrite is told unless CloudFormation made it.
+    let mut raw = load("aws.events-DisableRule-trailguard-rule.json");
+    raw["detail"]["eventName"] = json!("PutRule");
+    raw["detail"]["requestParameters"]["state"] = json!("DISABLED");
+    assert!(told(&raw).unwrap().1.contains("disabled"));
+    raw["detail"]["requestParameters"]["state"] = json!("ENABLED");
+    raw["detail"]["requestParameters"]["eventPattern"] = json!("{\"source\":[\"nothing\"]}");
+    assert!(told(&raw).unwrap().1.contains("rewritten"));
+    raw["detail"]["userIdentity"]["invokedBy"] = json!("cloudformation.amazonaws.com");
+    assert_eq!(told(&raw), None);
+}
