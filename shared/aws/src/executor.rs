@@ -278,6 +278,11 @@ async fn act<C: Clients>(c: &C, action: &Action, ctx: Context<'_>) -> Outcome {
         Action::RestoreTag(a) => {
             Outcome::of(c.ec2().restore_tag(&a.resource_ids, &a.key, &a.value).await)
         }
+        Action::RemovePrefixListEntries(a) => Outcome::of(
+            c.ec2()
+                .remove_prefix_list_entries(&a.prefix_list_id, &a.cidrs, a.previous_version)
+                .await,
+        ),
         Action::UntagRole(a) => Outcome::of(c.iam().untag_role(&a.role_name, &a.key).await),
         Action::RestrictRoleTrust(a) => Outcome::of(
             c.iam()

@@ -112,6 +112,16 @@ pub trait Ec2Port: Send + Sync {
     ) -> impl Future<Output = PortResult<Option<PrefixListFacts>>> + Send {
         not_wired(&ops::DESCRIBE_MANAGED_PREFIX_LISTS)
     }
+    /// Remove these CIDRs from a managed prefix list: those still in it and not in version
+    /// `previous_version` (what the list held before the call that added them).
+    fn remove_prefix_list_entries(
+        &self,
+        _prefix_list_id: &str,
+        _cidrs: &[String],
+        _previous_version: Option<i64>,
+    ) -> impl Future<Output = PortResult<Change>> + Send {
+        not_wired(&ops::MODIFY_MANAGED_PREFIX_LIST)
+    }
     /// None when the ACL does not exist.
     fn nacl_tags(&self, _acl_id: &str) -> impl Future<Output = PortResult<Option<Tags>>> + Send {
         not_wired(&ops::DESCRIBE_NETWORK_ACLS)

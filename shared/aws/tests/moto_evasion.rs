@@ -116,3 +116,78 @@ async fn a_rule_from_a_prefix_list_holding_the_internet_is_revoked_alone() {
     assert_eq!(r["decision"], "ignore", "{r}");
     assert_eq!(ingress(&ec2, &group).await, vec![narrow_rule]);
 }
+
+async fn entries(ec2: &aws_sdk_ec2::Client, list: &str) -> Vec<String> {
+    let out = ec2
+        .get_managed_prefix_list_entries()
+        .prefix_list_id(list)
+        .send()
+        .await
+        .unwrap();
+    let mut v: Vec<String> = out
+        .entries()
+        .iter()
+        .filter_map(|e| e.cidr().map(String::from))
+        .collect();
+    v.sort();
+    v
+}
+
+async fn version(ec2: &aws_sdk_ec2::Client, list: &str) -> i64 {
+    ec2.describe_managed_prefix_lists()
+        .prefix_list_ids(list)
+        .send()
+        .await
+        .unwrap()
+        .prefix_lists()[0]
+        .version()
+        .unwrap()
+}
+
+#[tokio::test]
+#[ignore = "needs moto server: bash scripts/test.sh"]
+async fn the_internet_added_to_a_prefix_list_is_taken_out_and_nothing_else() {
+    let sdk = sdk().await;
+    let ec2 = aws_sdk_ec2::Client::new(&sdk);
+    let list = prefix_list(&ec2, &unique("offices"), &["198.51.100.0/24"]).await;
+    let before = version(&ec2, &list).await;
+    // The attacker's call: the internet and a narrow range, in one change.
+    ec2.modify_managed_prefix_list()
+        .prefix_list_id(&list)
+        .current_version(before)
+        .add_entries(AddPrefixListEntry::builder().cidr("0.0.0.0/0").build())
+        .add_entries(AddPrefixListEntry::builder().cidr("192.0.2.0/28").build())
+        .send()
+        .await
+        .unwrap();
+    let mut ev = sample("aws.ec2-ModifyManagedPrefixList-add-world.json");
+    let req = &mut ev["detail"]["requestParameters"]["ModifyManagedPrefixListRequest"];
+    req["PrefixListId"] = json!(list);
+    req["CurrentVersion"] = json!(before);
+    let deps = ec2_deps(&sdk, "revert-security-group", "{}", None);
+    let r = process(&deps, ev.clone()).await.unwrap();
+    assert_eq!(r["actions"][0]["outcome"], "done", "{r}");
+    assert_eq!(
+        entries(&ec2, &list).await,
+        ["192.0.2.0/28", "198.51.100.0/24"]
+    );
+    let again = process(&deps, ev.clone()).await.unwrap();
+    assert_eq!(again["actions"][0]["outcome"], "already_done", "{again}");
+
+    // A list that held 0.0.0.0/0 before the call keeps it: the call did not add it.
+    let open = prefix_list(&ec2, &unique("open"), &["0.0.0.0/0"]).await;
+    let v = version(&ec2, &open).await;
+    ec2.modify_managed_prefix_list()
+        .prefix_list_id(&open)
+        .current_version(v)
+        .add_entries(AddPrefixListEntry::builder().cidr("0.0.0.0/0").build())
+        .send()
+        .await
+        .unwrap();
+    let req = &mut ev["detail"]["requestParameters"]["ModifyManagedPrefixListRequest"];
+    req["PrefixListId"] = json!(open);
+    req["CurrentVersion"] = json!(v);
+    let r = process(&deps, ev).await.unwrap();
+    assert_eq!(r["actions"][0]["outcome"], "already_done", "{r}");
+    assert_eq!(entries(&ec2, &open).await, ["0.0.0.0/0"]);
+}

@@ -330,3 +330,45 @@ fn trailguards_own_rules_disabled_deleted_or_emptied_are_told() {
     raw["detail"]["userIdentity"]["invokedBy"] = json!("cloudformation.amazonaws.com");
     assert_eq!(told(&raw), None);
 }
+
+// ---- ModifyManagedPrefixList ----
+
+#[test]
+fn public_entries_added_to_a_prefix_list_are_taken_out_exactly() {
+    let raw = load("aws.ec2-ModifyManagedPrefixList-add-world.json");
+    let d = decide(&raw);
+    assert_eq!(d.kind, Kind::Remediate, "{d:?}");
+    assert_eq!(
+        serde_json::to_value(&d.actions).unwrap(),
+        json!([{"type": "remove_prefix_list_entries", "prefix_list_id": "pl-0a0b0c0d0e0f01234",
+                "cidrs": ["0.0.0.0/0"], "previous_version": 3}])
+    );
+    assert_eq!(
+        decide(&load("aws.ec2-ModifyManagedPrefixList-add-office.json")).kind,
+        Kind::Ignore
+    );
+    // Several entries (lower-case keys): only the public ones; IPv6 too.
+    let mut several = raw.clone();
+    let req = &mut several["detail"]["requestParameters"]["ModifyManagedPrefixListRequest"];
+    req["AddEntry"] = json!([{"cidr": "192.0.2.0/28"}, {"cidr": "::/0"}, {"cidr": "0.0.0.0/1"}]);
+    assert_eq!(
+        serde_json::to_value(&decide(&several).actions).unwrap()[0]["cidrs"],
+        json!(["::/0", "0.0.0.0/1"])
+    );
+    // Without CurrentVersion, the version before the response's.
+    let mut no_request_version = raw.clone();
+    no_request_version["detail"]["requestParameters"]["ModifyManagedPrefixListRequest"]
+        .as_object_mut()
+        .unwrap()
+        .remove("CurrentVersion");
+    assert_eq!(
+        serde_json::to_value(&decide(&no_request_version).actions).unwrap()[0]["previous_version"],
+        json!(3)
+    );
+    // With neither, what the list held before cannot be told: people are told instead.
+    let mut unknown = no_request_version;
+    unknown["detail"]["responseElements"] = Value::Null;
+    let d = decide(&unknown);
+    assert_eq!(d.kind, Kind::Notify, "{d:?}");
+    assert!(d.actions.is_empty());
+}

@@ -321,6 +321,18 @@ impl Ec2Port for Fake {
         }
         Ok(self.world.prefix_lists.get(id).cloned())
     }
+    async fn remove_prefix_list_entries(
+        &self,
+        id: &str,
+        cidrs: &[String],
+        previous_version: Option<i64>,
+    ) -> PortResult<Change> {
+        self.record(format!(
+            "RemovePrefixListEntries({id},{},{previous_version:?})",
+            cidrs.join("+")
+        ));
+        self.reply("RemovePrefixListEntries")
+    }
     async fn nacl_tags(&self, acl_id: &str) -> PortResult<Option<Tags>> {
         self.record(format!("DescribeNacl({acl_id})"));
         Ok(self.world.network_acls.get(acl_id).cloned())

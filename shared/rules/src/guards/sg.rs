@@ -31,7 +31,7 @@ pub static GUARD: GuardSpec = GuardSpec {
             "detail": {
                 "eventSource": ["ec2.amazonaws.com"],
                 "eventName": ["AuthorizeSecurityGroupIngress", "AuthorizeSecurityGroupEgress",
-                              "ModifySecurityGroupRules",
+                              "ModifySecurityGroupRules", "ModifyManagedPrefixList",
                               "RevokeSecurityGroupIngress", "RevokeSecurityGroupEgress"],
                 "eventType": ["AwsApiCall"],
                 "errorCode": [{"exists": false}]
@@ -75,6 +75,7 @@ pub static GUARD: GuardSpec = GuardSpec {
         &RevokeRules::INFO,
         &RevokePermissions::INFO,
         &AuthorizePermissions::INFO,
+        &crate::action::RemovePrefixListEntries::INFO,
     ],
     decide,
     reads_every_call: false,
@@ -130,6 +131,7 @@ pub fn decide(event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
             decide_added(event, policy, facts, group_id, group_name, rules)
         }
         "ModifySecurityGroupRules" => decide_modify(event, policy, facts),
+        "ModifyManagedPrefixList" => Verdict::Decided(decide_prefix_list_change(r, policy)),
         "RevokeSecurityGroupIngress" | "RevokeSecurityGroupEgress" => {
             decide_removed(name, rp, policy, facts)
         }
@@ -846,4 +848,90 @@ pub(crate) fn permissions_from_request(rp: &Value) -> Vec<Permission> {
         }
     }
     out
+}
+
+/// `ModifyManagedPrefixList` adding public CIDRs: every security group (and route table)
+/// that names the list, now and later, on whatever ports it uses, is opened to them, so the
+/// public entries the call added are taken out again. The entries the list held before the
+/// call stay (the executor reads the version the call changed), and so do the call's other
+/// entries and its removals.
+fn decide_prefix_list_change(r: &crate::event::CloudTrailRecord, policy: &Policy) -> Decision {
+    let rp = r
+        .request_parameters
+        .get("ModifyManagedPrefixListRequest")
+        .unwrap_or(&r.request_parameters);
+    let Some(list) = str_any(rp, &["PrefixListId", "prefixListId"]) else {
+        return Decision::ignore("ModifyManagedPrefixList names no prefix list");
+    };
+    let added: Vec<String> = items_any(rp, &["AddEntry", "addEntry", "AddEntries", "addEntries"])
+        .into_iter()
+        .filter_map(|e| str_any(e, &["Cidr", "cidr"]))
+        .collect();
+    let public: Vec<String> = added
+        .iter()
+        .filter(|c| matches!(Peer::cidr(c), Peer::Cidr(net) if policy.is_public(&net)))
+        .cloned()
+        .collect();
+    if public.is_empty() {
+        return Decision::ignore(format!(
+            "ModifyManagedPrefixList adds no public CIDR to {list} ({} entr(ies) added)",
+            added.len()
+        ));
+    }
+    // The version the call changed: as the request names it, or the one before the version
+    // the response reports (each modification adds one).
+    let previous_version = int_any(rp, &["CurrentVersion", "currentVersion"]).or_else(|| {
+        let resp = &r.response_elements;
+        let pl = resp
+            .get("ModifyManagedPrefixListResponse")
+            .unwrap_or(resp)
+            .get("prefixList")
+            .unwrap_or(&Value::Null);
+        int_any(pl, &["version", "Version"]).map(|v| v - 1)
+    });
+    let mut details = vec![
+        format!(
+            "by {} from {}",
+            r.user_identity.display(),
+            r.source_ip_address.get().unwrap_or("?")
+        ),
+        format!("added: {}", public.join(", ")),
+        "every security group rule and route that names the list now reaches these addresses"
+            .into(),
+    ];
+    let title = format!("Prefix list {list} opened to the internet");
+    let Some(previous_version) = previous_version else {
+        // Without the version the call changed, an entry the list already held cannot be
+        // told from one the call added: removing it could take out what was there before.
+        details.push(
+            "not reverted: the event names neither the version changed nor the new one; \
+             remove the entries by hand (aws ec2 modify-managed-prefix-list --remove-entries)"
+                .into(),
+        );
+        return Decision::notify(
+            format!("ModifyManagedPrefixList added {} to prefix list {list}; the version it changed is not in the event", public.join(", ")),
+            Notice {
+                severity: Severity::High,
+                title,
+                details,
+            },
+        );
+    };
+    Decision::remediate(
+        format!(
+            "ModifyManagedPrefixList added {} to prefix list {list}",
+            public.join(", ")
+        ),
+        vec![crate::action::RemovePrefixListEntries {
+            prefix_list_id: list.clone(),
+            cidrs: public,
+            previous_version: Some(previous_version),
+        }
+        .into()],
+        Notice {
+            severity: Severity::High,
+            title,
+            details,
+        },
+    )
 }
