@@ -493,28 +493,7 @@ impl Ec2Port for Client {
             .send()
             .await
             .map_err(|e| classify(&ops::DESCRIBE_NETWORK_ACLS, e))?;
-        let items = page
-            .network_acls()
-            .iter()
-            .map(|a| AclState {
-                network_acl_id: a.network_acl_id().unwrap_or_default().to_string(),
-                is_default: a.is_default().unwrap_or(false),
-                tags: tags_of(a.tags()),
-                entries: a
-                    .entries()
-                    .iter()
-                    .map(|e| AclEntry {
-                        rule_number: e.rule_number().map(i64::from).unwrap_or(32767),
-                        egress: e.egress().unwrap_or(false),
-                        allow: e.rule_action().map(|r| r.as_str()) == Some("allow"),
-                        protocol: e.protocol().unwrap_or("-1").to_string(),
-                        from_port: e.port_range().and_then(|p| p.from()).map(i64::from),
-                        to_port: e.port_range().and_then(|p| p.to()).map(i64::from),
-                        cidr: e.cidr_block().or(e.ipv6_cidr_block()).map(String::from),
-                    })
-                    .collect(),
-            })
-            .collect();
+        let items = page.network_acls().iter().map(acl_state_of).collect();
         Ok(Page {
             items,
             next: next_token(page.next_token()),
@@ -757,6 +736,19 @@ impl Ec2Port for Client {
         Ok(Change::Done)
     }
 
+    async fn acl_state(&self, acl_id: &str) -> PortResult<Option<AclState>> {
+        match self
+            .describe_network_acls()
+            .network_acl_ids(acl_id)
+            .send()
+            .await
+        {
+            Ok(out) => Ok(out.network_acls().first().map(acl_state_of)),
+            Err(e) if code_of(&e).is_some_and(|c| GONE.contains(&c.as_str())) => Ok(None),
+            Err(e) => Err(classify(&ops::DESCRIBE_NETWORK_ACLS, e)),
+        }
+    }
+
     async fn nacl_tags(&self, acl_id: &str) -> PortResult<Option<Tags>> {
         match self
             .describe_network_acls()
@@ -768,6 +760,27 @@ impl Ec2Port for Client {
             Err(e) if code_of(&e).is_some_and(|c| GONE.contains(&c.as_str())) => Ok(None),
             Err(e) => Err(classify(&ops::DESCRIBE_NETWORK_ACLS, e)),
         }
+    }
+}
+
+fn acl_state_of(a: &aws_sdk_ec2::types::NetworkAcl) -> AclState {
+    AclState {
+        network_acl_id: a.network_acl_id().unwrap_or_default().to_string(),
+        is_default: a.is_default().unwrap_or(false),
+        tags: tags_of(a.tags()),
+        entries: a
+            .entries()
+            .iter()
+            .map(|e| AclEntry {
+                rule_number: e.rule_number().map(i64::from).unwrap_or(32767),
+                egress: e.egress().unwrap_or(false),
+                allow: e.rule_action().map(|r| r.as_str()) == Some("allow"),
+                protocol: e.protocol().unwrap_or("-1").to_string(),
+                from_port: e.port_range().and_then(|p| p.from()).map(i64::from),
+                to_port: e.port_range().and_then(|p| p.to()).map(i64::from),
+                cidr: e.cidr_block().or(e.ipv6_cidr_block()).map(String::from),
+            })
+            .collect(),
     }
 }
 

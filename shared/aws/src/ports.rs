@@ -122,6 +122,13 @@ pub trait Ec2Port: Send + Sync {
     ) -> impl Future<Output = PortResult<Change>> + Send {
         not_wired(&ops::MODIFY_MANAGED_PREFIX_LIST)
     }
+    /// A network ACL with its entries; None when it does not exist.
+    fn acl_state(
+        &self,
+        _acl_id: &str,
+    ) -> impl Future<Output = PortResult<Option<AclState>>> + Send {
+        not_wired(&ops::DESCRIBE_NETWORK_ACLS)
+    }
     /// None when the ACL does not exist.
     fn nacl_tags(&self, _acl_id: &str) -> impl Future<Output = PortResult<Option<Tags>>> + Send {
         not_wired(&ops::DESCRIBE_NETWORK_ACLS)

@@ -191,3 +191,85 @@ async fn the_internet_added_to_a_prefix_list_is_taken_out_and_nothing_else() {
     assert_eq!(r["actions"][0]["outcome"], "already_done", "{r}");
     assert_eq!(entries(&ec2, &open).await, ["0.0.0.0/0"]);
 }
+
+#[tokio::test]
+#[ignore = "needs moto server: bash scripts/test.sh"]
+async fn a_subnet_moved_to_an_acl_open_to_the_internet_is_told() {
+    let sdk = sdk().await;
+    let ec2 = aws_sdk_ec2::Client::new(&sdk);
+    let vpc = create_vpc(&ec2, "10.4.0.0/16").await;
+    let subnet = ec2
+        .create_subnet()
+        .vpc_id(&vpc)
+        .cidr_block("10.4.1.0/24")
+        .send()
+        .await
+        .unwrap()
+        .subnet()
+        .unwrap()
+        .subnet_id()
+        .unwrap()
+        .to_string();
+    let acl = ec2
+        .create_network_acl()
+        .vpc_id(&vpc)
+        .send()
+        .await
+        .unwrap()
+        .network_acl()
+        .unwrap()
+        .network_acl_id()
+        .unwrap()
+        .to_string();
+    ec2.create_network_acl_entry()
+        .network_acl_id(&acl)
+        .rule_number(100)
+        .protocol("-1")
+        .rule_action(aws_sdk_ec2::types::RuleAction::Allow)
+        .egress(false)
+        .cidr_block("0.0.0.0/0")
+        .send()
+        .await
+        .unwrap();
+    let current = ec2
+        .describe_network_acls()
+        .filters(
+            Filter::builder()
+                .name("association.subnet-id")
+                .values(&subnet)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let association = current.network_acls()[0]
+        .associations()
+        .iter()
+        .find(|a| a.subnet_id() == Some(subnet.as_str()))
+        .unwrap()
+        .network_acl_association_id()
+        .unwrap()
+        .to_string();
+    let new = ec2
+        .replace_network_acl_association()
+        .association_id(&association)
+        .network_acl_id(&acl)
+        .send()
+        .await
+        .unwrap()
+        .new_association_id()
+        .unwrap()
+        .to_string();
+    let mut ev = sample("aws.ec2-ReplaceNetworkAclAssociation-open-acl.json");
+    ev["detail"]["requestParameters"] = json!({"associationId": association, "networkAclId": acl});
+    ev["detail"]["responseElements"]["newAssociationId"] = json!(new);
+    let deps = ec2_deps(&sdk, "revert-network-acl", "{}", None);
+    let r = process(&deps, ev).await.unwrap();
+    assert_eq!(r["decision"], "notify", "{r}");
+    assert!(r["actions"].as_array().unwrap().is_empty(), "{r}");
+    let text = r["notice"].to_string();
+    assert!(
+        text.contains(&acl) && text.contains("rule 100: all traffic from 0.0.0.0/0"),
+        "{text}"
+    );
+}

@@ -41,6 +41,8 @@ pub enum FactRequest {
     /// A managed prefix list's owner, name and entries (a security-group rule that names it
     /// is as open as its widest entry).
     PrefixList { prefix_list_id: String },
+    /// A network ACL's entries (a subnet associated with it is as open as they are).
+    NetworkAclState { network_acl_id: String },
 }
 
 /// The kinds of fact, statically: guards list the kinds they may ask for, and their
@@ -56,6 +58,7 @@ pub enum FactKind {
     RoleTags,
     TrailBuckets,
     PrefixList,
+    NetworkAclState,
 }
 
 impl FactKind {
@@ -72,6 +75,7 @@ impl FactKind {
             FactKind::OrganizationAccounts => &[&ops::LIST_ACCOUNTS],
             FactKind::RoleTags => &[&ops::GET_ROLE],
             FactKind::TrailBuckets => &[&ops::DESCRIBE_TRAILS],
+            FactKind::NetworkAclState => &[&ops::DESCRIBE_NETWORK_ACLS],
             FactKind::PrefixList => &[
                 &ops::DESCRIBE_MANAGED_PREFIX_LISTS,
                 &ops::GET_MANAGED_PREFIX_LIST_ENTRIES,
@@ -114,7 +118,8 @@ impl FactRequest {
                     IdKind::AccessKey,
                 )]
             }
-            FactRequest::NetworkAcl { network_acl_id } => {
+            FactRequest::NetworkAcl { network_acl_id }
+            | FactRequest::NetworkAclState { network_acl_id } => {
                 vec![Target::new(
                     "network_acl_id",
                     network_acl_id,
@@ -146,6 +151,7 @@ impl FactRequest {
             FactRequest::RoleTags { .. } => FactKind::RoleTags,
             FactRequest::TrailBuckets => FactKind::TrailBuckets,
             FactRequest::PrefixList { .. } => FactKind::PrefixList,
+            FactRequest::NetworkAclState { .. } => FactKind::NetworkAclState,
         }
     }
 }
@@ -221,6 +227,8 @@ pub struct Facts {
     pub trail_buckets: Option<BTreeSet<String>>,
     /// Prefix list id -> the list (None: no such list).
     pub prefix_lists: BTreeMap<String, Option<PrefixListFacts>>,
+    /// Network ACL id -> the ACL with its entries (None: no such ACL).
+    pub acl_states: BTreeMap<String, Option<crate::sweep::AclState>>,
     /// Offline (the CLI): facts not given are taken as absent instead of requested, and the
     /// decision says what it assumed.
     pub offline: bool,
@@ -333,6 +341,22 @@ impl Facts {
         }
     }
 
+    pub(crate) fn acl_state(&self, id: &str) -> Known<Option<crate::sweep::AclState>> {
+        match self.acl_states.get(id) {
+            Some(a) => Known::Yes(a.clone()),
+            None => {
+                let request = FactRequest::NetworkAclState {
+                    network_acl_id: id.to_string(),
+                };
+                if self.offline {
+                    self.assume(request, None)
+                } else {
+                    Known::Need(request)
+                }
+            }
+        }
+    }
+
     /// Offline: take `value` for the fact `request` asks, and remember that it was assumed.
     fn assume<T>(&self, request: FactRequest, value: T) -> Known<T> {
         let mut assumed = self.assumed.borrow_mut();
@@ -379,6 +403,8 @@ pub struct World {
     pub trail_buckets: Vec<String>,
     /// Prefix list id -> the list (every list not listed does not exist).
     pub prefix_lists: BTreeMap<String, PrefixListFacts>,
+    /// Network ACL id -> the ACL with its entries (every ACL not listed has none to show).
+    pub acl_states: BTreeMap<String, crate::sweep::AclState>,
 }
 
 impl World {
@@ -443,6 +469,12 @@ impl World {
             }
             FactRequest::TrailBuckets => {
                 facts.trail_buckets = Some(self.trail_buckets.iter().cloned().collect());
+            }
+            FactRequest::NetworkAclState { network_acl_id } => {
+                facts.acl_states.insert(
+                    network_acl_id.clone(),
+                    self.acl_states.get(network_acl_id).cloned(),
+                );
             }
             FactRequest::PrefixList { prefix_list_id } => {
                 facts.prefix_lists.insert(

@@ -372,3 +372,59 @@ fn public_entries_added_to_a_prefix_list_are_taken_out_exactly() {
     assert_eq!(d.kind, Kind::Notify, "{d:?}");
     assert!(d.actions.is_empty());
 }
+
+// ---- ReplaceNetworkAclAssociation ----
+
+#[test]
+fn a_subnet_moved_to_an_open_acl_is_told_not_reverted() {
+    let w = world();
+    let (d, asked) = decide_online(
+        "revert-network-acl",
+        &load("aws.ec2-ReplaceNetworkAclAssociation-open-acl.json"),
+        &w,
+    );
+    assert_eq!(d.kind, Kind::Notify, "{d:?}");
+    assert!(d.actions.is_empty());
+    assert_eq!(
+        asked,
+        [json!({"fact": "network_acl_state", "network_acl_id": "acl-0f0e0d0c0b0a09081"})]
+    );
+    let notice = d.notice.unwrap();
+    assert!(
+        notice
+            .details
+            .iter()
+            .any(|l| l.contains("rule 100: all traffic") && l.contains("0.0.0.0/0")),
+        "{:?}",
+        notice.details
+    );
+    let (d, _) = decide_online(
+        "revert-network-acl",
+        &load("aws.ec2-ReplaceNetworkAclAssociation-restricted-acl.json"),
+        &w,
+    );
+    assert_eq!(d.kind, Kind::Ignore, "{d:?}");
+    // An allow shadowed by a lower-numbered deny of everything lets nothing in.
+    let mut shadowed = w.clone();
+    let acl = shadowed
+        .acl_states
+        .get_mut("acl-0f0e0d0c0b0a09081")
+        .unwrap();
+    let mut deny = acl.entries[2].clone();
+    deny.rule_number = 50;
+    acl.entries.push(deny);
+    let (d, _) = decide_online(
+        "revert-network-acl",
+        &load("aws.ec2-ReplaceNetworkAclAssociation-open-acl.json"),
+        &shadowed,
+    );
+    assert_eq!(d.kind, Kind::Ignore, "{d:?}");
+    // Offline the entries are assumed absent, and listed.
+    let e = Event::parse(&load("aws.ec2-ReplaceNetworkAclAssociation-open-acl.json")).unwrap();
+    let offline = decide_offline(&e, &policy());
+    assert_eq!(offline.kind, Kind::Ignore);
+    assert_eq!(
+        serde_json::to_value(&offline.assumed).unwrap(),
+        json!([{"fact": "network_acl_state", "network_acl_id": "acl-0f0e0d0c0b0a09081"}])
+    );
+}

@@ -333,6 +333,10 @@ impl Ec2Port for Fake {
         ));
         self.reply("RemovePrefixListEntries")
     }
+    async fn acl_state(&self, acl_id: &str) -> PortResult<Option<AclState>> {
+        self.record(format!("DescribeNaclState({acl_id})"));
+        Ok(self.world.acl_states.get(acl_id).cloned())
+    }
     async fn nacl_tags(&self, acl_id: &str) -> PortResult<Option<Tags>> {
         self.record(format!("DescribeNacl({acl_id})"));
         Ok(self.world.network_acls.get(acl_id).cloned())
