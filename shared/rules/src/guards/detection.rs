@@ -322,7 +322,8 @@ fn own_rule(
     if rule.is_empty() {
         return Err(format!("{name} names no rule"));
     }
-    if !is_own_rule_name(&rule) && !(name == "RemoveTargets" && own_target) {
+    let ours = is_own_rule_name(&rule) || (name == "RemoveTargets" && own_target);
+    if !ours {
         return Err(format!(
             "{name} on rule {rule}: not one of trailguard's rules (by its name{})",
             if name == "RemoveTargets" { " or target ids" } else { "" }

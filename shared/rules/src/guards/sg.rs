@@ -159,7 +159,11 @@ fn public_entry(list: &PrefixListFacts, policy: &Policy) -> Option<String> {
 /// The prefix lists the decision depends on, looked up: those named by a rule that would
 /// violate the policy if the list were public (ports allowed to the internet need no
 /// lookup).
-fn prefix_lists(rules: &[Rule], policy: &Policy, facts: &Facts) -> Result<PrefixLists, Verdict> {
+fn prefix_lists(
+    rules: &[Rule],
+    policy: &Policy,
+    facts: &Facts,
+) -> Result<PrefixLists, Vec<FactRequest>> {
     let mut lists = PrefixLists::new();
     let mut needed = Vec::new();
     for r in rules {
@@ -191,7 +195,7 @@ fn prefix_lists(rules: &[Rule], policy: &Policy, facts: &Facts) -> Result<Prefix
     if needed.is_empty() {
         Ok(lists)
     } else {
-        Err(Verdict::NeedFacts(needed))
+        Err(needed)
     }
 }
 
@@ -253,7 +257,7 @@ fn decide_added(
 ) -> Verdict {
     let lists = match prefix_lists(&rules, policy, facts) {
         Ok(l) => l,
-        Err(need) => return need,
+        Err(need) => return Verdict::NeedFacts(need),
     };
     let violations: Vec<(Rule, String)> = rules
         .iter()
@@ -422,7 +426,7 @@ pub fn decide_state(group: &GroupFacts, policy: &Policy, why: &str, facts: &Fact
         .collect();
     let lists = match prefix_lists(&rules, policy, facts) {
         Ok(l) => l,
-        Err(need) => return need,
+        Err(need) => return Verdict::NeedFacts(need),
     };
     let protected = policy.protected_security_groups.contains(gid)
         || tag_is_true(&group.tags, &policy.protected_tag);
