@@ -4,11 +4,11 @@ use std::collections::BTreeMap;
 
 use aws_sdk_ec2::types::{
     Filter, ImageAttributeName, IpPermission, IpRange, Ipv6Range, LaunchPermission,
-    LaunchPermissionModifications, OperationType, PermissionGroup, PrefixListId, SecurityGroupRule,
-    SnapshotAttributeName, UserIdGroupPair,
+    LaunchPermissionModifications, OperationType, PermissionGroup, PrefixListId,
+    RemovePrefixListEntry, SecurityGroupRule, SnapshotAttributeName, UserIdGroupPair,
 };
 use aws_sdk_ec2::Client;
-use trailguard_rules::facts::GroupRule;
+use trailguard_rules::facts::{GroupRule, PrefixListFacts};
 use trailguard_rules::net::Protocol;
 use trailguard_rules::sweep::{AclEntry, AclState, ShareState};
 use trailguard_rules::{GroupFacts, Permission, Tags};
@@ -493,28 +493,7 @@ impl Ec2Port for Client {
             .send()
             .await
             .map_err(|e| classify(&ops::DESCRIBE_NETWORK_ACLS, e))?;
-        let items = page
-            .network_acls()
-            .iter()
-            .map(|a| AclState {
-                network_acl_id: a.network_acl_id().unwrap_or_default().to_string(),
-                is_default: a.is_default().unwrap_or(false),
-                tags: tags_of(a.tags()),
-                entries: a
-                    .entries()
-                    .iter()
-                    .map(|e| AclEntry {
-                        rule_number: e.rule_number().map(i64::from).unwrap_or(32767),
-                        egress: e.egress().unwrap_or(false),
-                        allow: e.rule_action().map(|r| r.as_str()) == Some("allow"),
-                        protocol: e.protocol().unwrap_or("-1").to_string(),
-                        from_port: e.port_range().and_then(|p| p.from()).map(i64::from),
-                        to_port: e.port_range().and_then(|p| p.to()).map(i64::from),
-                        cidr: e.cidr_block().or(e.ipv6_cidr_block()).map(String::from),
-                    })
-                    .collect(),
-            })
-            .collect();
+        let items = page.network_acls().iter().map(acl_state_of).collect();
         Ok(Page {
             items,
             next: next_token(page.next_token()),
@@ -632,6 +611,106 @@ impl Ec2Port for Client {
         }
     }
 
+    async fn prefix_list(&self, prefix_list_id: &str) -> PortResult<Option<PrefixListFacts>> {
+        let described = match self
+            .describe_managed_prefix_lists()
+            .prefix_list_ids(prefix_list_id)
+            .send()
+            .await
+        {
+            Ok(out) => out,
+            Err(e) if code_of(&e).is_some_and(|c| c.ends_with(".NotFound")) => return Ok(None),
+            Err(e) => return Err(classify(&ops::DESCRIBE_MANAGED_PREFIX_LISTS, e)),
+        };
+        let Some(list) = described
+            .prefix_lists()
+            .iter()
+            .find(|l| l.prefix_list_id() == Some(prefix_list_id))
+        else {
+            return Ok(None);
+        };
+        let cidrs = prefix_list_cidrs(self, prefix_list_id, None).await?;
+        Ok(Some(PrefixListFacts {
+            prefix_list_id: prefix_list_id.to_string(),
+            owner_id: list.owner_id().map(String::from),
+            name: list.prefix_list_name().map(String::from),
+            cidrs,
+        }))
+    }
+
+    async fn remove_prefix_list_entries(
+        &self,
+        prefix_list_id: &str,
+        cidrs: &[String],
+        previous_version: Option<i64>,
+    ) -> PortResult<Change> {
+        let described = match self
+            .describe_managed_prefix_lists()
+            .prefix_list_ids(prefix_list_id)
+            .send()
+            .await
+        {
+            Ok(out) => out,
+            Err(e) if code_of(&e).is_some_and(|c| c.ends_with(".NotFound")) => {
+                return Ok(Change::AlreadyDone(format!(
+                    "prefix list {prefix_list_id} no longer exists"
+                )))
+            }
+            Err(e) => return Err(classify(&ops::DESCRIBE_MANAGED_PREFIX_LISTS, e)),
+        };
+        let Some(version) = described
+            .prefix_lists()
+            .iter()
+            .find(|l| l.prefix_list_id() == Some(prefix_list_id))
+            .and_then(|l| l.version())
+        else {
+            return Ok(Change::AlreadyDone(format!(
+                "prefix list {prefix_list_id} no longer exists"
+            )));
+        };
+        let now = prefix_list_cidrs(self, prefix_list_id, None).await?;
+        let before = match previous_version {
+            Some(v) => prefix_list_cidrs(self, prefix_list_id, Some(v)).await?,
+            None => Vec::new(),
+        };
+        let remove: Vec<&String> = cidrs
+            .iter()
+            .filter(|c| now.contains(c) && !before.contains(c))
+            .collect();
+        if remove.is_empty() {
+            return Ok(Change::AlreadyDone(format!(
+                "prefix list {prefix_list_id} holds none of {} (or held them before the call)",
+                cidrs.join(", ")
+            )));
+        }
+        self.modify_managed_prefix_list()
+            .prefix_list_id(prefix_list_id)
+            .current_version(version)
+            .set_remove_entries(Some(
+                remove
+                    .iter()
+                    .map(|c| RemovePrefixListEntry::builder().cidr(*c).build())
+                    .collect(),
+            ))
+            .send()
+            .await
+            .map_err(|e| classify(&ops::MODIFY_MANAGED_PREFIX_LIST, e))?;
+        Ok(Change::Done)
+    }
+
+    async fn acl_state(&self, acl_id: &str) -> PortResult<Option<AclState>> {
+        match self
+            .describe_network_acls()
+            .network_acl_ids(acl_id)
+            .send()
+            .await
+        {
+            Ok(out) => Ok(out.network_acls().first().map(acl_state_of)),
+            Err(e) if code_of(&e).is_some_and(|c| GONE.contains(&c.as_str())) => Ok(None),
+            Err(e) => Err(classify(&ops::DESCRIBE_NETWORK_ACLS, e)),
+        }
+    }
+
     async fn nacl_tags(&self, acl_id: &str) -> PortResult<Option<Tags>> {
         match self
             .describe_network_acls()
@@ -642,6 +721,56 @@ impl Ec2Port for Client {
             Ok(out) => Ok(out.network_acls().first().map(|a| tags_of(a.tags()))),
             Err(e) if code_of(&e).is_some_and(|c| GONE.contains(&c.as_str())) => Ok(None),
             Err(e) => Err(classify(&ops::DESCRIBE_NETWORK_ACLS, e)),
+        }
+    }
+}
+
+fn acl_state_of(a: &aws_sdk_ec2::types::NetworkAcl) -> AclState {
+    AclState {
+        network_acl_id: a.network_acl_id().unwrap_or_default().to_string(),
+        is_default: a.is_default().unwrap_or(false),
+        tags: tags_of(a.tags()),
+        entries: a
+            .entries()
+            .iter()
+            .map(|e| AclEntry {
+                rule_number: e.rule_number().map(i64::from).unwrap_or(32767),
+                egress: e.egress().unwrap_or(false),
+                allow: e.rule_action().map(|r| r.as_str()) == Some("allow"),
+                protocol: e.protocol().unwrap_or("-1").to_string(),
+                from_port: e.port_range().and_then(|p| p.from()).map(i64::from),
+                to_port: e.port_range().and_then(|p| p.to()).map(i64::from),
+                cidr: e.cidr_block().or(e.ipv6_cidr_block()).map(String::from),
+            })
+            .collect(),
+    }
+}
+
+/// The CIDRs of a managed prefix list, now or at `version`, every page.
+async fn prefix_list_cidrs(
+    ec2: &Client,
+    prefix_list_id: &str,
+    version: Option<i64>,
+) -> PortResult<Vec<String>> {
+    let mut cidrs = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let page = ec2
+            .get_managed_prefix_list_entries()
+            .prefix_list_id(prefix_list_id)
+            .set_target_version(version)
+            .set_next_token(token.take())
+            .send()
+            .await
+            .map_err(|e| classify(&ops::GET_MANAGED_PREFIX_LIST_ENTRIES, e))?;
+        cidrs.extend(
+            page.entries()
+                .iter()
+                .filter_map(|e| e.cidr().map(String::from)),
+        );
+        token = next_token(page.next_token());
+        if token.is_none() {
+            return Ok(cidrs);
         }
     }
 }

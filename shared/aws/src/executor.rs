@@ -133,6 +133,34 @@ fn no_summary(e: &PortError, hours: u32, endpoint: Option<&str>) -> String {
     }
 }
 
+/// Start logging on a trail. The status is read only to report a trail already logging as
+/// `already_done`: when that read fails (throttled, denied, or an emulator without the
+/// operation), the trail is started anyway, since `StartLogging` is idempotent and a trail
+/// left stopped is the harm, and the read's failure is the action's note.
+async fn start_logging<T: TrailPort>(t: &T, trail: &str) -> Outcome {
+    let lookup_failed = match t.trail_is_logging(trail).await {
+        Ok(Some(true)) => {
+            return Outcome::status(
+                Status::AlreadyDone,
+                Some(format!("trail {trail} is already logging")),
+            )
+        }
+        Ok(_) => None,
+        Err(e) => Some(e),
+    };
+    let mut outcome = Outcome::of(t.start_logging(trail).await);
+    if let Some(e) = lookup_failed {
+        let note = format!(
+            "the trail's status could not be read ({e}); StartLogging was called anyway (it is idempotent)"
+        );
+        outcome.note = Some(match outcome.note.take() {
+            Some(n) => format!("{n}; {note}"),
+            None => note,
+        });
+    }
+    outcome
+}
+
 async fn act<C: Clients>(c: &C, action: &Action, ctx: Context<'_>) -> Outcome {
     let now = ctx.now;
     let unresolved = |what: &str| {
@@ -243,10 +271,15 @@ async fn act<C: Clients>(c: &C, action: &Action, ctx: Context<'_>) -> Outcome {
                 .delete_nacl_entry(&a.network_acl_id, a.rule_number, a.egress)
                 .await,
         ),
-        Action::StartLogging(a) => Outcome::of(c.trail().start_logging(&a.trail).await),
+        Action::StartLogging(a) => start_logging(c.trail(), &a.trail).await,
         Action::UpdateTrail(a) => Outcome::of(
             c.trail()
-                .update_trail(&a.trail, a.multi_region, a.log_file_validation)
+                .update_trail(
+                    &a.trail,
+                    a.multi_region,
+                    a.log_file_validation,
+                    a.global_service_events,
+                )
                 .await,
         ),
         Action::RestoreManagementEvents(a) => {
@@ -273,6 +306,11 @@ async fn act<C: Clients>(c: &C, action: &Action, ctx: Context<'_>) -> Outcome {
                 .await,
         ),
         Action::RemoveTag(a) => Outcome::of(c.ec2().remove_tag(&a.resource_ids, &a.key).await),
+        Action::RemovePrefixListEntries(a) => Outcome::of(
+            c.ec2()
+                .remove_prefix_list_entries(&a.prefix_list_id, &a.cidrs, a.previous_version)
+                .await,
+        ),
         Action::UntagRole(a) => Outcome::of(c.iam().untag_role(&a.role_name, &a.key).await),
         Action::RestrictRoleTrust(a) => Outcome::of(
             c.iam()

@@ -578,6 +578,14 @@ pub(crate) async fn fetch<C: Clients>(
         FactRequest::TrailBuckets => {
             facts.trail_buckets = Some(c.trail().trail_buckets().await?);
         }
+        FactRequest::NetworkAclState { network_acl_id } => {
+            let state = c.ec2().acl_state(network_acl_id).await?;
+            facts.acl_states.insert(network_acl_id.clone(), state);
+        }
+        FactRequest::PrefixList { prefix_list_id } => {
+            let list = c.ec2().prefix_list(prefix_list_id).await?;
+            facts.prefix_lists.insert(prefix_list_id.clone(), list);
+        }
     }
     Ok(())
 }

@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::sync::Arc;
 
+use trailguard_rules::facts::PrefixListFacts;
 use trailguard_rules::ops::{self, Op};
 use trailguard_rules::sweep::{AclState, Checkpoint, KeyState, ShareState, TrailState};
 use trailguard_rules::{GroupFacts, Permission, PrincipalKind, Report, Tags};
@@ -103,6 +104,30 @@ pub trait Ec2Port: Send + Sync {
         _egress: bool,
     ) -> impl Future<Output = PortResult<Change>> + Send {
         not_wired(&ops::DELETE_NACL_ENTRY)
+    }
+    /// A managed prefix list's owner, name and entries; None when it does not exist.
+    fn prefix_list(
+        &self,
+        _prefix_list_id: &str,
+    ) -> impl Future<Output = PortResult<Option<PrefixListFacts>>> + Send {
+        not_wired(&ops::DESCRIBE_MANAGED_PREFIX_LISTS)
+    }
+    /// Remove these CIDRs from a managed prefix list: those still in it and not in version
+    /// `previous_version` (what the list held before the call that added them).
+    fn remove_prefix_list_entries(
+        &self,
+        _prefix_list_id: &str,
+        _cidrs: &[String],
+        _previous_version: Option<i64>,
+    ) -> impl Future<Output = PortResult<Change>> + Send {
+        not_wired(&ops::MODIFY_MANAGED_PREFIX_LIST)
+    }
+    /// A network ACL with its entries; None when it does not exist.
+    fn acl_state(
+        &self,
+        _acl_id: &str,
+    ) -> impl Future<Output = PortResult<Option<AclState>>> + Send {
+        not_wired(&ops::DESCRIBE_NETWORK_ACLS)
     }
     /// None when the ACL does not exist.
     fn nacl_tags(&self, _acl_id: &str) -> impl Future<Output = PortResult<Option<Tags>>> + Send {
@@ -247,6 +272,14 @@ pub struct TrailEvent {
 }
 
 pub trait TrailPort: Send + Sync {
+    /// Whether the trail is logging now (`GetTrailStatus`; `None` when the answer omits it).
+    fn trail_is_logging(
+        &self,
+        _trail: &str,
+    ) -> impl Future<Output = PortResult<Option<bool>>> + Send {
+        not_wired(&ops::GET_TRAIL_STATUS)
+    }
+    /// `StartLogging` alone: idempotent, so it needs no status read to be safe.
     fn start_logging(&self, _trail: &str) -> impl Future<Output = PortResult<Change>> + Send {
         not_wired(&ops::START_LOGGING)
     }
@@ -255,6 +288,7 @@ pub trait TrailPort: Send + Sync {
         _trail: &str,
         _multi_region: Option<bool>,
         _log_file_validation: Option<bool>,
+        _global_service_events: Option<bool>,
     ) -> impl Future<Output = PortResult<Change>> + Send {
         not_wired(&ops::UPDATE_TRAIL)
     }
@@ -268,7 +302,8 @@ pub trait TrailPort: Send + Sync {
     ) -> impl Future<Output = PortResult<Vec<TrailEvent>>> + Send {
         not_wired(&ops::LOOKUP_EVENTS)
     }
-    /// Record management events again, keeping the trail's data-event selectors.
+    /// Record management events again, reads and writes, keeping the trail's data-event
+    /// selectors.
     fn restore_management_events(
         &self,
         _trail: &str,

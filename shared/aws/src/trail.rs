@@ -16,18 +16,17 @@ use crate::ports::{Change, PortResult, TrailEvent, TrailPort};
 use trailguard_rules::ops;
 
 impl TrailPort for Client {
-    async fn start_logging(&self, trail: &str) -> PortResult<Change> {
+    async fn trail_is_logging(&self, trail: &str) -> PortResult<Option<bool>> {
         let status = self
             .get_trail_status()
             .name(trail)
             .send()
             .await
             .map_err(|e| classify(&ops::GET_TRAIL_STATUS, e))?;
-        if status.is_logging() == Some(true) {
-            return Ok(Change::AlreadyDone(format!(
-                "trail {trail} is already logging"
-            )));
-        }
+        Ok(status.is_logging())
+    }
+
+    async fn start_logging(&self, trail: &str) -> PortResult<Change> {
         self.start_logging()
             .name(trail)
             .send()
@@ -41,11 +40,13 @@ impl TrailPort for Client {
         trail: &str,
         multi_region: Option<bool>,
         log_file_validation: Option<bool>,
+        global_service_events: Option<bool>,
     ) -> PortResult<Change> {
         self.update_trail()
             .name(trail)
             .set_is_multi_region_trail(multi_region)
             .set_enable_log_file_validation(log_file_validation)
+            .set_include_global_service_events(global_service_events)
             .send()
             .await
             .map_err(|e| classify(&ops::UPDATE_TRAIL, e))?;
@@ -117,62 +118,23 @@ impl TrailPort for Client {
         let advanced = current.advanced_event_selectors();
         let req = self.put_event_selectors().trail_name(trail);
         let req = if !advanced.is_empty() {
-            let management = |s: &AdvancedEventSelector| {
-                s.field_selectors().iter().any(|f| {
-                    f.field() == "eventCategory" && f.equals().iter().any(|v| v == "Management")
-                })
-            };
-            if advanced.iter().any(management) {
-                return Ok(Change::AlreadyDone(format!(
-                    "trail {trail} records management events"
-                )));
-            }
-            let selector = AdvancedEventSelector::builder()
-                .name("Management events (restored by trailguard)")
-                .field_selectors(
-                    AdvancedFieldSelector::builder()
-                        .field("eventCategory")
-                        .equals("Management")
-                        .build()
-                        .map_err(|e| build_error("PutEventSelectors", e))?,
-                )
-                .build()
-                .map_err(|e| build_error("PutEventSelectors", e))?;
-            let mut all = advanced.to_vec();
-            all.push(selector);
-            req.set_advanced_event_selectors(Some(all))
-        } else {
-            let basic = current.event_selectors();
-            if basic
-                .iter()
-                .any(|s| s.include_management_events() == Some(true))
-            {
-                return Ok(Change::AlreadyDone(format!(
-                    "trail {trail} records management events"
-                )));
-            }
-            // The data-event selectors stay as they are; the first one records management
-            // events again (or a new one does, when there is none).
-            let mut all: Vec<EventSelector> = basic.to_vec();
-            match all.first_mut() {
-                Some(first) => {
-                    *first = EventSelector::builder()
-                        .set_read_write_type(first.read_write_type().cloned())
-                        .include_management_events(true)
-                        .set_data_resources(Some(first.data_resources().to_vec()))
-                        .set_exclude_management_event_sources(Some(
-                            first.exclude_management_event_sources().to_vec(),
-                        ))
-                        .build()
+            match restored_advanced(advanced)? {
+                None => {
+                    return Ok(Change::AlreadyDone(format!(
+                        "trail {trail} records management events, writes included"
+                    )))
                 }
-                None => all.push(
-                    EventSelector::builder()
-                        .read_write_type(ReadWriteType::All)
-                        .include_management_events(true)
-                        .build(),
-                ),
+                Some(all) => req.set_advanced_event_selectors(Some(all)),
             }
-            req.set_event_selectors(Some(all))
+        } else {
+            match restored_basic(current.event_selectors()) {
+                None => {
+                    return Ok(Change::AlreadyDone(format!(
+                        "trail {trail} records management events, writes included"
+                    )))
+                }
+                Some(all) => req.set_event_selectors(Some(all)),
+            }
         };
         req.send()
             .await
@@ -231,4 +193,107 @@ fn build_error(op: &'static str, e: impl std::fmt::Display) -> PortError {
         code: "BuildError".into(),
         message: e.to_string(),
     }
+}
+
+/// Whether a basic selector records management writes (`ReadWriteType` `All`, `WriteOnly`,
+/// or unset, which CloudTrail reads as `All`).
+fn records_management_writes(s: &EventSelector) -> bool {
+    s.include_management_events() == Some(true)
+        && !matches!(s.read_write_type(), Some(ReadWriteType::ReadOnly))
+}
+
+/// Basic selectors that record management events, reads and writes (`None`: they already
+/// record writes). The selector that records management reads only, else the first one,
+/// records management events again with `ReadWriteType` `All`; its data resources and every
+/// other selector stay as they are. With no selector at all, one is added.
+fn restored_basic(current: &[EventSelector]) -> Option<Vec<EventSelector>> {
+    if current.iter().any(records_management_writes) {
+        return None;
+    }
+    let mut all = current.to_vec();
+    let at = all
+        .iter()
+        .position(|s| s.include_management_events() == Some(true))
+        .unwrap_or(0);
+    match all.get_mut(at) {
+        Some(s) => {
+            *s = EventSelector::builder()
+                .read_write_type(ReadWriteType::All)
+                .include_management_events(true)
+                .set_data_resources(Some(s.data_resources().to_vec()))
+                .set_exclude_management_event_sources(Some(
+                    s.exclude_management_event_sources().to_vec(),
+                ))
+                .build()
+        }
+        None => all.push(
+            EventSelector::builder()
+                .read_write_type(ReadWriteType::All)
+                .include_management_events(true)
+                .build(),
+        ),
+    }
+    Some(all)
+}
+
+fn is_management(s: &AdvancedEventSelector) -> bool {
+    s.field_selectors()
+        .iter()
+        .any(|f| f.field() == "eventCategory" && f.equals().iter().any(|v| v == "Management"))
+}
+
+fn is_read_only_limit(f: &AdvancedFieldSelector) -> bool {
+    f.field() == "readOnly"
+}
+
+/// Advanced selectors that record management events, reads and writes (`None`: one already
+/// does). Management selectors limited by `readOnly` lose that limit (their other fields
+/// stay); without any, a management selector is added. Data selectors are kept as they are.
+fn restored_advanced(
+    current: &[AdvancedEventSelector],
+) -> PortResult<Option<Vec<AdvancedEventSelector>>> {
+    let management: Vec<&AdvancedEventSelector> =
+        current.iter().filter(|s| is_management(s)).collect();
+    if management
+        .iter()
+        .any(|s| !s.field_selectors().iter().any(is_read_only_limit))
+    {
+        return Ok(None);
+    }
+    let mut all = Vec::with_capacity(current.len() + 1);
+    for s in current {
+        if is_management(s) {
+            let fields: Vec<AdvancedFieldSelector> = s
+                .field_selectors()
+                .iter()
+                .filter(|f| !is_read_only_limit(f))
+                .cloned()
+                .collect();
+            all.push(
+                AdvancedEventSelector::builder()
+                    .set_name(s.name().map(String::from))
+                    .set_field_selectors(Some(fields))
+                    .build()
+                    .map_err(|e| build_error("PutEventSelectors", e))?,
+            );
+        } else {
+            all.push(s.clone());
+        }
+    }
+    if management.is_empty() {
+        all.push(
+            AdvancedEventSelector::builder()
+                .name("Management events (restored by trailguard)")
+                .field_selectors(
+                    AdvancedFieldSelector::builder()
+                        .field("eventCategory")
+                        .equals("Management")
+                        .build()
+                        .map_err(|e| build_error("PutEventSelectors", e))?,
+                )
+                .build()
+                .map_err(|e| build_error("PutEventSelectors", e))?,
+        );
+    }
+    Ok(Some(all))
 }

@@ -571,6 +571,78 @@ async fn key_dry_run_still_summarises() {
     );
 }
 
+// ---- CloudTrail ----
+
+#[tokio::test]
+async fn a_failed_status_read_does_not_keep_the_trail_stopped() {
+    // GetTrailStatus only tells a trail already logging apart; throttled, denied or missing
+    // (moto 5.2.6 answers 404), StartLogging is still called and the failure is the note.
+    let f = Arc::new(Fake::new());
+    f.answer(
+        "GetTrailStatus",
+        Err(PortError::Permanent {
+            op: "GetTrailStatus",
+            code: "404".into(),
+            message: "not found".into(),
+        }),
+    );
+    let r = run(
+        &f,
+        "guard-cloudtrail",
+        NO_TAGS,
+        "aws.cloudtrail-StopLogging-remediate.json",
+    )
+    .await
+    .unwrap();
+    assert_eq!(f.ops(), ["GetTrailStatus", "StartLogging"]);
+    assert_eq!(r.actions[0].outcome, Some(Status::Done));
+    let note = r.actions[0].note.clone().unwrap_or_default();
+    assert!(
+        note.contains("GetTrailStatus") && note.contains("StartLogging was called anyway"),
+        "{note}"
+    );
+
+    // A trail already logging is already done, and nothing is called after the read.
+    let f = Arc::new(Fake::new());
+    f.answer("GetTrailStatus", Ok(Change::AlreadyDone("logging".into())));
+    let r = run(
+        &f,
+        "guard-cloudtrail",
+        NO_TAGS,
+        "aws.cloudtrail-StopLogging-remediate.json",
+    )
+    .await
+    .unwrap();
+    assert_eq!(f.ops(), ["GetTrailStatus"]);
+    assert_eq!(r.actions[0].outcome, Some(Status::AlreadyDone));
+
+    // A failed StartLogging still fails the action (and names both failures).
+    let f = Arc::new(Fake::new());
+    let denied = |op: &'static str, iam_action: &'static str| PortError::AccessDenied {
+        op,
+        iam_action,
+        code: "AccessDeniedException".into(),
+        message: "denied".into(),
+    };
+    f.answer(
+        "GetTrailStatus",
+        Err(denied("GetTrailStatus", "cloudtrail:GetTrailStatus")),
+    );
+    f.answer(
+        "StartLogging",
+        Err(denied("StartLogging", "cloudtrail:StartLogging")),
+    );
+    let e = run(
+        &f,
+        "guard-cloudtrail",
+        NO_TAGS,
+        "aws.cloudtrail-StopLogging-remediate.json",
+    )
+    .await;
+    assert!(e.is_err(), "{e:?}");
+    assert_eq!(f.ops(), ["GetTrailStatus", "StartLogging"]);
+}
+
 // ---- network ACLs ----
 
 #[tokio::test]

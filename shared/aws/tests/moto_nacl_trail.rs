@@ -108,3 +108,135 @@ async fn stopped_logging_is_started_again() {
     let r = process(&deps, ev).await.unwrap();
     assert_eq!(r["actions"][0]["outcome"], "already_done", "{r}");
 }
+
+#[tokio::test]
+#[ignore = "needs moto server: bash scripts/test.sh"]
+async fn management_events_recorded_read_only_are_recorded_in_full_again() {
+    use aws_sdk_cloudtrail::types::{DataResource, EventSelector, ReadWriteType};
+    let sdk = sdk().await;
+    let s3 = create_bucket();
+    let ct = aws_sdk_cloudtrail::Client::new(&sdk);
+    let name = unique("management-events");
+    ct.create_trail()
+        .name(&name)
+        .s3_bucket_name(&s3)
+        .send()
+        .await
+        .unwrap();
+    let data = DataResource::builder()
+        .r#type("AWS::S3::Object")
+        .values("arn:aws:s3:::payroll-exports/")
+        .build();
+    // The attacker's call: management reads only, the data selector kept.
+    ct.put_event_selectors()
+        .trail_name(&name)
+        .event_selectors(
+            EventSelector::builder()
+                .read_write_type(ReadWriteType::ReadOnly)
+                .include_management_events(true)
+                .data_resources(data.clone())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let mut ev = sample("aws.cloudtrail-PutEventSelectors-read-only.json");
+    ev["detail"]["requestParameters"]["trailName"] = json!(name);
+    let deps = trail_deps(&sdk, "{}", None);
+    let r = process(&deps, ev.clone()).await.unwrap();
+    assert_eq!(r["actions"][0]["outcome"], "done", "{r}");
+    let after = ct
+        .get_event_selectors()
+        .trail_name(&name)
+        .send()
+        .await
+        .unwrap();
+    let selectors = after.event_selectors();
+    assert_eq!(selectors.len(), 1, "{selectors:?}");
+    assert_eq!(selectors[0].read_write_type(), Some(&ReadWriteType::All));
+    assert_eq!(selectors[0].include_management_events(), Some(true));
+    assert_eq!(selectors[0].data_resources(), [data]);
+    for _ in 0..3 {
+        let again = process(&deps, ev.clone()).await.unwrap();
+        assert_eq!(again["actions"][0]["outcome"], "already_done", "{again}");
+    }
+    // Global service events switched off, and on again.
+    ct.update_trail()
+        .name(&name)
+        .include_global_service_events(false)
+        .send()
+        .await
+        .unwrap();
+    let mut ev = sample("aws.cloudtrail-UpdateTrail-no-global-events.json");
+    ev["detail"]["requestParameters"]["name"] = json!(name);
+    let r = process(&deps, ev).await.unwrap();
+    assert_eq!(r["actions"][0]["outcome"], "done", "{r}");
+    let trail = ct.get_trail().name(&name).send().await.unwrap();
+    assert_eq!(
+        trail.trail().unwrap().include_global_service_events(),
+        Some(true)
+    );
+}
+
+#[tokio::test]
+#[ignore = "needs moto server: bash scripts/test.sh"]
+async fn advanced_selectors_limited_to_reads_lose_the_limit_and_keep_data_selectors() {
+    use aws_sdk_cloudtrail::types::{AdvancedEventSelector, AdvancedFieldSelector};
+    let sdk = sdk().await;
+    let s3 = create_bucket();
+    let ct = aws_sdk_cloudtrail::Client::new(&sdk);
+    let name = unique("management-events");
+    ct.create_trail()
+        .name(&name)
+        .s3_bucket_name(&s3)
+        .send()
+        .await
+        .unwrap();
+    let field = |f: &str, v: &str| {
+        AdvancedFieldSelector::builder()
+            .field(f)
+            .equals(v)
+            .build()
+            .unwrap()
+    };
+    let data = AdvancedEventSelector::builder()
+        .name("S3 objects")
+        .field_selectors(field("eventCategory", "Data"))
+        .field_selectors(field("resources.type", "AWS::S3::Object"))
+        .build()
+        .unwrap();
+    let reads = AdvancedEventSelector::builder()
+        .name("Management reads")
+        .field_selectors(field("eventCategory", "Management"))
+        .field_selectors(field("readOnly", "true"))
+        .build()
+        .unwrap();
+    ct.put_event_selectors()
+        .trail_name(&name)
+        .advanced_event_selectors(data.clone())
+        .advanced_event_selectors(reads)
+        .send()
+        .await
+        .unwrap();
+    let mut ev = sample("aws.cloudtrail-PutEventSelectors-advanced-read-only.json");
+    ev["detail"]["requestParameters"]["trailName"] = json!(name);
+    let deps = trail_deps(&sdk, "{}", None);
+    let r = process(&deps, ev.clone()).await.unwrap();
+    assert_eq!(r["actions"][0]["outcome"], "done", "{r}");
+    let after = ct
+        .get_event_selectors()
+        .trail_name(&name)
+        .send()
+        .await
+        .unwrap();
+    let all = after.advanced_event_selectors();
+    assert_eq!(all.len(), 2, "{all:?}");
+    assert_eq!(all[0], data);
+    assert_eq!(all[1].name(), Some("Management reads"));
+    assert_eq!(
+        all[1].field_selectors(),
+        [field("eventCategory", "Management")]
+    );
+    let again = process(&deps, ev).await.unwrap();
+    assert_eq!(again["actions"][0]["outcome"], "already_done", "{again}");
+}

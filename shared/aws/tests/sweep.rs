@@ -212,7 +212,11 @@ async fn the_schedule_event_starts_the_sweep_and_other_events_do_not() {
     };
     assert_eq!(
         f.calls(),
-        ["ListTrails()", "StartLogging(management-events)"]
+        [
+            "ListTrails()",
+            "GetTrailStatus(management-events)",
+            "StartLogging(management-events)"
+        ]
     );
     assert_eq!(r.findings.len(), 1);
     let v = serde_json::to_value(&*r).unwrap();

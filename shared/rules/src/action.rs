@@ -99,6 +99,8 @@ actions! {
     RestrictRoleTrust(RestrictRoleTrust) = "restrict_role_trust",
     RemoveTag(RemoveTag) = "remove_tag",
     UntagRole(UntagRole) = "untag_role",
+    /// Take out of a managed prefix list the entries a call added (and nothing it had before).
+    RemovePrefixListEntries(RemovePrefixListEntries) = "remove_prefix_list_entries",
 }
 
 impl Action {
@@ -639,6 +641,50 @@ impl Step for StartLogging {
     }
 }
 
+/// Remove from a customer-managed prefix list the CIDRs a `ModifyManagedPrefixList` added:
+/// those still there, and none the list held before the call (`previous_version`, the
+/// version the call changed, read with `GetManagedPrefixListEntries --target-version`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RemovePrefixListEntries {
+    pub prefix_list_id: String,
+    pub cidrs: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous_version: Option<i64>,
+}
+
+impl RemovePrefixListEntries {
+    pub const INFO: ActionInfo = ActionInfo {
+        type_name: "remove_prefix_list_entries",
+        ops: &[
+            &ops::DESCRIBE_MANAGED_PREFIX_LISTS,
+            &ops::GET_MANAGED_PREFIX_LIST_ENTRIES,
+            &ops::MODIFY_MANAGED_PREFIX_LIST,
+        ],
+    };
+}
+
+impl Step for RemovePrefixListEntries {
+    // The list's version and entries first: ModifyManagedPrefixList needs the current
+    // version, and only entries still there, and not there before the call, are removed.
+    fn ops(&self) -> Vec<&'static Op> {
+        Self::INFO.ops.to_vec()
+    }
+    fn targets(&self) -> Vec<Target> {
+        vec![Target::new(
+            "prefix_list_id",
+            &self.prefix_list_id,
+            IdKind::PrefixList,
+        )]
+    }
+    fn describe(&self) -> String {
+        format!(
+            "remove {} from prefix list {}",
+            self.cidrs.join(", "),
+            self.prefix_list_id
+        )
+    }
+}
+
 /// Switch back on trail settings an UpdateTrail switched off.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct UpdateTrail {
@@ -647,6 +693,8 @@ pub struct UpdateTrail {
     pub multi_region: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log_file_validation: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub global_service_events: Option<bool>,
 }
 
 impl UpdateTrail {
@@ -670,6 +718,9 @@ impl Step for UpdateTrail {
         }
         if self.log_file_validation == Some(true) {
             what.push("log file validation");
+        }
+        if self.global_service_events == Some(true) {
+            what.push("global service events");
         }
         format!(
             "switch {} back on for trail {}",

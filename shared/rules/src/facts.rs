@@ -38,6 +38,11 @@ pub enum FactRequest {
     RoleTags { role_name: String },
     /// The S3 buckets the account's trails deliver to.
     TrailBuckets,
+    /// A managed prefix list's owner, name and entries (a security-group rule that names it
+    /// is as open as its widest entry).
+    PrefixList { prefix_list_id: String },
+    /// A network ACL's entries (a subnet associated with it is as open as they are).
+    NetworkAclState { network_acl_id: String },
 }
 
 /// The kinds of fact, statically: guards list the kinds they may ask for, and their
@@ -52,6 +57,8 @@ pub enum FactKind {
     OrganizationAccounts,
     RoleTags,
     TrailBuckets,
+    PrefixList,
+    NetworkAclState,
 }
 
 impl FactKind {
@@ -68,6 +75,11 @@ impl FactKind {
             FactKind::OrganizationAccounts => &[&ops::LIST_ACCOUNTS],
             FactKind::RoleTags => &[&ops::GET_ROLE],
             FactKind::TrailBuckets => &[&ops::DESCRIBE_TRAILS],
+            FactKind::NetworkAclState => &[&ops::DESCRIBE_NETWORK_ACLS],
+            FactKind::PrefixList => &[
+                &ops::DESCRIBE_MANAGED_PREFIX_LISTS,
+                &ops::GET_MANAGED_PREFIX_LIST_ENTRIES,
+            ],
         }
     }
 }
@@ -106,7 +118,8 @@ impl FactRequest {
                     IdKind::AccessKey,
                 )]
             }
-            FactRequest::NetworkAcl { network_acl_id } => {
+            FactRequest::NetworkAcl { network_acl_id }
+            | FactRequest::NetworkAclState { network_acl_id } => {
                 vec![Target::new(
                     "network_acl_id",
                     network_acl_id,
@@ -115,6 +128,13 @@ impl FactRequest {
             }
             FactRequest::RoleTags { role_name } => {
                 vec![Target::new("role_name", role_name, IdKind::IamName)]
+            }
+            FactRequest::PrefixList { prefix_list_id } => {
+                vec![Target::new(
+                    "prefix_list_id",
+                    prefix_list_id,
+                    IdKind::PrefixList,
+                )]
             }
             FactRequest::OrganizationAccounts | FactRequest::TrailBuckets => vec![],
         }
@@ -130,6 +150,8 @@ impl FactRequest {
             FactRequest::OrganizationAccounts => FactKind::OrganizationAccounts,
             FactRequest::RoleTags { .. } => FactKind::RoleTags,
             FactRequest::TrailBuckets => FactKind::TrailBuckets,
+            FactRequest::PrefixList { .. } => FactKind::PrefixList,
+            FactRequest::NetworkAclState { .. } => FactKind::NetworkAclState,
         }
     }
 }
@@ -156,6 +178,30 @@ pub struct GroupRule {
     pub permission: Permission,
 }
 
+/// A managed prefix list as `DescribeManagedPrefixLists` and `GetManagedPrefixListEntries`
+/// show it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PrefixListFacts {
+    pub prefix_list_id: String,
+    /// `AWS` for the lists AWS manages (`com.amazonaws.<region>.s3`, ...), else an account.
+    pub owner_id: Option<String>,
+    pub name: Option<String>,
+    pub cidrs: Vec<String>,
+}
+
+impl PrefixListFacts {
+    /// Whether AWS manages the list: its entries are AWS's own service ranges, which a
+    /// customer cannot change, so a rule naming it opens nothing to the internet at large.
+    pub fn aws_managed(&self) -> bool {
+        self.owner_id.as_deref() == Some("AWS")
+            || self
+                .name
+                .as_deref()
+                .is_some_and(|n| n.starts_with("com.amazonaws."))
+    }
+}
+
 /// What the caller knows. Empty at first; filled with the answers to the requests.
 #[derive(Debug, Clone, Default)]
 pub struct Facts {
@@ -179,6 +225,10 @@ pub struct Facts {
     pub role_tags: BTreeMap<String, Option<Tags>>,
     /// The buckets the account's trails deliver to, once looked up.
     pub trail_buckets: Option<BTreeSet<String>>,
+    /// Prefix list id -> the list (None: no such list).
+    pub prefix_lists: BTreeMap<String, Option<PrefixListFacts>>,
+    /// Network ACL id -> the ACL with its entries (None: no such ACL).
+    pub acl_states: BTreeMap<String, Option<crate::sweep::AclState>>,
     /// Offline (the CLI): facts not given are taken as absent instead of requested, and the
     /// decision says what it assumed.
     pub offline: bool,
@@ -275,6 +325,38 @@ impl Facts {
         }
     }
 
+    pub(crate) fn prefix_list(&self, id: &str) -> Known<Option<PrefixListFacts>> {
+        match self.prefix_lists.get(id) {
+            Some(l) => Known::Yes(l.clone()),
+            None => {
+                let request = FactRequest::PrefixList {
+                    prefix_list_id: id.to_string(),
+                };
+                if self.offline {
+                    self.assume(request, None)
+                } else {
+                    Known::Need(request)
+                }
+            }
+        }
+    }
+
+    pub(crate) fn acl_state(&self, id: &str) -> Known<Option<crate::sweep::AclState>> {
+        match self.acl_states.get(id) {
+            Some(a) => Known::Yes(a.clone()),
+            None => {
+                let request = FactRequest::NetworkAclState {
+                    network_acl_id: id.to_string(),
+                };
+                if self.offline {
+                    self.assume(request, None)
+                } else {
+                    Known::Need(request)
+                }
+            }
+        }
+    }
+
     /// Offline: take `value` for the fact `request` asks, and remember that it was assumed.
     fn assume<T>(&self, request: FactRequest, value: T) -> Known<T> {
         let mut assumed = self.assumed.borrow_mut();
@@ -322,6 +404,10 @@ pub struct World {
     /// IAM user name -> tags (users not listed carry none).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub user_tags: BTreeMap<String, Tags>,
+    /// Prefix list id -> the list (every list not listed does not exist).
+    pub prefix_lists: BTreeMap<String, PrefixListFacts>,
+    /// Network ACL id -> the ACL with its entries (every ACL not listed has none to show).
+    pub acl_states: BTreeMap<String, crate::sweep::AclState>,
 }
 
 impl World {
@@ -386,6 +472,18 @@ impl World {
             }
             FactRequest::TrailBuckets => {
                 facts.trail_buckets = Some(self.trail_buckets.iter().cloned().collect());
+            }
+            FactRequest::NetworkAclState { network_acl_id } => {
+                facts.acl_states.insert(
+                    network_acl_id.clone(),
+                    self.acl_states.get(network_acl_id).cloned(),
+                );
+            }
+            FactRequest::PrefixList { prefix_list_id } => {
+                facts.prefix_lists.insert(
+                    prefix_list_id.clone(),
+                    self.prefix_lists.get(prefix_list_id).cloned(),
+                );
             }
             FactRequest::NetworkAcl { network_acl_id } => {
                 facts.network_acls.insert(

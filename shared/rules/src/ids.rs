@@ -10,6 +10,7 @@ pub enum IdKind {
     SecurityGroupName,
     NetworkAcl,
     NetworkAclRuleNumber,
+    PrefixList,
     AccessKey,
     IamName,
     Trail,
@@ -30,6 +31,7 @@ impl IdKind {
             IdKind::SecurityGroupRule => "sgr- and 8 or 17 hexadecimal digits",
             IdKind::SecurityGroupName => "a group name (1-255 characters, not a placeholder)",
             IdKind::NetworkAcl => "acl- and 8 or 17 hexadecimal digits",
+            IdKind::PrefixList => "pl- and 8 or 17 hexadecimal digits",
             IdKind::NetworkAclRuleNumber => "a rule number from 1 to 32766",
             IdKind::AccessKey => "AKIA.../ASIA...: 16-128 upper-case letters and digits",
             IdKind::IamName => "an IAM name: 1-64 letters, digits and +=,.@_-",
@@ -53,6 +55,7 @@ impl IdKind {
             IdKind::SecurityGroup => hex_id(v, "sg-"),
             IdKind::SecurityGroupRule => hex_id(v, "sgr-"),
             IdKind::NetworkAcl => hex_id(v, "acl-"),
+            IdKind::PrefixList => hex_id(v, "pl-"),
             IdKind::SecurityGroupName => (1..=255).contains(&v.chars().count()) && !placeholder(v),
             IdKind::NetworkAclRuleNumber => {
                 v.parse::<i64>().is_ok_and(|n| (1..=32766).contains(&n))

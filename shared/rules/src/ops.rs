@@ -39,6 +39,11 @@ pub const AUTHORIZE_SG_EGRESS: Op = op!(ec2, AuthorizeSecurityGroupEgress);
 pub const DESCRIBE_SECURITY_GROUPS: Op = op!(ec2, DescribeSecurityGroups);
 pub const DESCRIBE_SG_RULES: Op = op!(ec2, DescribeSecurityGroupRules);
 
+// EC2: managed prefix lists.
+pub const DESCRIBE_MANAGED_PREFIX_LISTS: Op = op!(ec2, DescribeManagedPrefixLists);
+pub const GET_MANAGED_PREFIX_LIST_ENTRIES: Op = op!(ec2, GetManagedPrefixListEntries);
+pub const MODIFY_MANAGED_PREFIX_LIST: Op = op!(ec2, ModifyManagedPrefixList);
+
 // EC2: network ACLs.
 pub const DESCRIBE_NETWORK_ACLS: Op = op!(ec2, DescribeNetworkAcls);
 pub const DELETE_NACL_ENTRY: Op = op!(ec2, DeleteNetworkAclEntry);

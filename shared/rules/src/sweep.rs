@@ -145,9 +145,7 @@ pub fn decide_state(
 ) -> Verdict {
     use crate::guards::{cloudtrail, key, nacl, sg, sharing};
     let mut verdict = match (guard.name(), state) {
-        ("security_group", State::SecurityGroup(g)) => {
-            Verdict::Decided(sg::decide_state(g, policy, WHY))
-        }
+        ("security_group", State::SecurityGroup(g)) => sg::decide_state(g, policy, WHY, facts),
         ("network_acl", State::NetworkAcl(a)) => Verdict::Decided(nacl::decide_state(a, policy)),
         ("cloudtrail", State::Trail(t)) => Verdict::Decided(cloudtrail::decide_state(t, policy)),
         ("access_key", State::AccessKey(k)) => key::decide_state(k, account, policy, facts),

@@ -12,7 +12,7 @@ use trailguard_aws::{
     Change, Claim, Clients, Connect, Deps, Ec2Port, IamPort, LambdaPort, LedgerPort, NotifyPort,
     OrgPort, PortError, RdsPort, Settings, Slot, Target, TrailPort,
 };
-use trailguard_rules::facts::World;
+use trailguard_rules::facts::{PrefixListFacts, World};
 use trailguard_rules::sweep::{AclState, Checkpoint, KeyState, ShareState, State, TrailState};
 use trailguard_rules::{GroupFacts, Guard, Permission, Policy, PrincipalKind, Report, Tags};
 
@@ -314,6 +314,29 @@ impl Ec2Port for Fake {
         self.record(format!("DeleteNaclEntry({acl_id},{rule_number},{egress})"));
         self.reply("DeleteNaclEntry")
     }
+    async fn prefix_list(&self, id: &str) -> PortResult<Option<PrefixListFacts>> {
+        self.record(format!("DescribePrefixList({id})"));
+        if let Some(e) = self.failure("DescribePrefixList") {
+            return Err(e);
+        }
+        Ok(self.world.prefix_lists.get(id).cloned())
+    }
+    async fn remove_prefix_list_entries(
+        &self,
+        id: &str,
+        cidrs: &[String],
+        previous_version: Option<i64>,
+    ) -> PortResult<Change> {
+        self.record(format!(
+            "RemovePrefixListEntries({id},{},{previous_version:?})",
+            cidrs.join("+")
+        ));
+        self.reply("RemovePrefixListEntries")
+    }
+    async fn acl_state(&self, acl_id: &str) -> PortResult<Option<AclState>> {
+        self.record(format!("DescribeNaclState({acl_id})"));
+        Ok(self.world.acl_states.get(acl_id).cloned())
+    }
     async fn nacl_tags(&self, acl_id: &str) -> PortResult<Option<Tags>> {
         self.record(format!("DescribeNacl({acl_id})"));
         Ok(self.world.network_acls.get(acl_id).cloned())
@@ -430,6 +453,13 @@ impl TrailPort for Fake {
             })?
             .items)
     }
+    async fn trail_is_logging(&self, trail: &str) -> PortResult<Option<bool>> {
+        self.record(format!("GetTrailStatus({trail})"));
+        match self.reply("GetTrailStatus")? {
+            Change::AlreadyDone(_) => Ok(Some(true)),
+            Change::Done => Ok(Some(false)),
+        }
+    }
     async fn start_logging(&self, trail: &str) -> PortResult<Change> {
         self.record(format!("StartLogging({trail})"));
         self.reply("StartLogging")
@@ -439,8 +469,10 @@ impl TrailPort for Fake {
         trail: &str,
         m: Option<bool>,
         v: Option<bool>,
+        g: Option<bool>,
     ) -> PortResult<Change> {
-        self.record(format!("UpdateTrail({trail},{m:?},{v:?})"));
+        let global = g.map(|g| format!(",global={g}")).unwrap_or_default();
+        self.record(format!("UpdateTrail({trail},{m:?},{v:?}{global})"));
         self.reply("UpdateTrail")
     }
     async fn lookup_key_events(

@@ -90,6 +90,7 @@ pub fn decide_state(t: &crate::sweep::TrailState, policy: &Policy) -> Decision {
                 trail: trail.clone(),
                 multi_region: None,
                 log_file_validation: Some(true),
+                global_service_events: None,
             }
             .into(),
         );
@@ -165,14 +166,13 @@ pub fn decide(event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
         ),
         "UpdateTrail" => update_trail(rp, &trail, policy, details),
         "PutEventSelectors" => {
-            if stops_management_events(rp) {
-                let reason =
-                    format!("PutEventSelectors on {trail} stops recording management events");
-                let title =
-                    format!("CloudTrail trail {trail} stopped recording management events");
+            if let Some(what) = management_writes_off(rp) {
+                let reason = format!("PutEventSelectors on {trail} {what}");
+                let title = format!("CloudTrail trail {trail} no longer records management writes");
+                details.push(format!("the new selectors {what}"));
                 if policy.restore_management_events {
                     details.push(
-                        "management events are switched back on; the data-event selectors are kept"
+                        "management events, reads and writes, are switched back on; the data-event selectors are kept"
                             .into(),
                     );
                     Decision::remediate(
@@ -221,13 +221,23 @@ fn update_trail(rp: &Value, trail: &str, policy: &Policy, mut details: Vec<Strin
         bool_any(rp, &["isMultiRegionTrail", "IsMultiRegionTrail"]) == Some(false);
     let validation_off =
         bool_any(rp, &["enableLogFileValidation", "EnableLogFileValidation"]) == Some(false);
-    if multi_region_off || validation_off {
+    // Without global service events a trail no longer records IAM, STS and CloudFront calls
+    // (they are written to us-east-1 as global events): the calls an attacker who holds a
+    // key makes first.
+    let global_off = bool_any(
+        rp,
+        &["includeGlobalServiceEvents", "IncludeGlobalServiceEvents"],
+    ) == Some(false);
+    if multi_region_off || validation_off || global_off {
         let mut off = vec![];
         if multi_region_off {
             off.push("multi-region logging");
         }
         if validation_off {
             off.push("log file validation");
+        }
+        if global_off {
+            off.push("global service events (IAM, STS, CloudFront)");
         }
         let off = off.join(" and ");
         details.push(format!("switched off: {off}"));
@@ -246,6 +256,7 @@ fn update_trail(rp: &Value, trail: &str, policy: &Policy, mut details: Vec<Strin
             trail: trail.to_string(),
             multi_region: multi_region_off.then_some(true),
             log_file_validation: validation_off.then_some(true),
+            global_service_events: global_off.then_some(true),
         };
         return Decision::remediate(
             format!("UpdateTrail switched off {off} on {trail}"),
@@ -271,29 +282,77 @@ fn update_trail(rp: &Value, trail: &str, policy: &Policy, mut details: Vec<Strin
     ))
 }
 
-/// Whether the selectors of a PutEventSelectors call record no management events: no basic
-/// selector includes them, or no advanced selector selects the Management category.
-fn stops_management_events(rp: &Value) -> bool {
+/// How the selectors of a PutEventSelectors call stop recording management writes, if they
+/// do: what an attacker changes next is a write, so a trail that records only reads is as
+/// blind as one that records no management events.
+///
+/// Basic selectors record writes when one includes management events (the default) with
+/// `ReadWriteType` `All` or `WriteOnly` (the default is `All`). Advanced selectors record
+/// them when one selects the Management category without limiting `readOnly` to `true`.
+fn management_writes_off(rp: &Value) -> Option<&'static str> {
     let basic = items_any(rp, &["eventSelectors", "EventSelectors"]);
     let advanced = items_any(rp, &["advancedEventSelectors", "AdvancedEventSelectors"]);
     if !advanced.is_empty() {
-        return !advanced.iter().any(|s| {
-            items_any(s, &["fieldSelectors", "FieldSelectors"])
-                .iter()
-                .any(|f| {
-                    str_any(f, &["field", "Field"]).as_deref() == Some("eventCategory")
-                        && items_any(f, &["equals", "Equals"])
-                            .iter()
-                            .any(|e| e.as_str() == Some("Management"))
+        let management: Vec<&Value> = advanced
+            .iter()
+            .copied()
+            .filter(|s| {
+                fields(s).iter().any(|f| {
+                    field_is(f, "eventCategory")
+                        && values(f, &["equals", "Equals"]).contains(&"Management")
                 })
-        });
+            })
+            .collect();
+        if management.is_empty() {
+            return Some("records no management events");
+        }
+        let reads_only = |s: &&Value| {
+            fields(s).iter().any(|f| {
+                let equals = values(f, &["equals", "Equals"]);
+                let not_equals = values(f, &["notEquals", "NotEquals"]);
+                field_is(f, "readOnly")
+                    && ((!equals.is_empty() && equals.iter().all(|v| v.eq_ignore_ascii_case("true")))
+                        || not_equals.iter().any(|v| v.eq_ignore_ascii_case("false")))
+            })
+        };
+        if management.iter().all(reads_only) {
+            return Some("records management reads only (readOnly = true)");
+        }
+        return None;
     }
-    !basic.iter().any(|s| {
+    let includes = |s: &&Value| {
         s.get("includeManagementEvents")
             .or_else(|| s.get("IncludeManagementEvents"))
             .and_then(boolean)
             .unwrap_or(true)
-    })
+    };
+    let management: Vec<&Value> = basic.iter().copied().filter(includes).collect();
+    if management.is_empty() {
+        return Some("records no management events");
+    }
+    let records_writes = |s: &&Value| {
+        str_any(s, &["readWriteType", "ReadWriteType"])
+            .is_none_or(|t| t.eq_ignore_ascii_case("All") || t.eq_ignore_ascii_case("WriteOnly"))
+    };
+    if !management.iter().any(records_writes) {
+        return Some("records management reads only (ReadWriteType ReadOnly)");
+    }
+    None
+}
+
+fn fields(selector: &Value) -> Vec<&Value> {
+    items_any(selector, &["fieldSelectors", "FieldSelectors"])
+}
+
+fn field_is(f: &Value, name: &str) -> bool {
+    str_any(f, &["field", "Field"]).as_deref() == Some(name)
+}
+
+fn values<'a>(f: &'a Value, keys: &[&str]) -> Vec<&'a str> {
+    items_any(f, keys)
+        .into_iter()
+        .filter_map(Value::as_str)
+        .collect()
 }
 
 /// The shortest expiry, in days, among the enabled rules of a lifecycle configuration

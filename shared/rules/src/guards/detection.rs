@@ -1,5 +1,8 @@
 //! Detection and logging switched off: VPC flow logs, Route 53 Resolver query logs, GuardDuty,
-//! AWS Config, membership of the organization, Bedrock invocation logging and guardrails. None of these can be safely switched back on
+//! AWS Config, membership of the organization, Bedrock invocation logging and guardrails;
+//! and blinding: GuardDuty filters that archive findings before EventBridge sees them,
+//! trailguard's own EventBridge rules (or a member's forwarding rules) disabled, deleted,
+//! emptied of targets or rewritten. None of these can be safely switched back on
 //! from the event alone (the previous configuration is not in it, and re-creating a detector
 //! or recorder needs choices only the owner can make), so this guard tells people, with the
 //! severity and what to check.
@@ -24,12 +27,13 @@ pub static GUARD: GuardSpec = GuardSpec {
         rule: "DetectionChange",
         pattern: r#"{
             "source": ["aws.ec2", "aws.route53resolver", "aws.guardduty", "aws.config",
-                       "aws.organizations", "aws.bedrock"],
+                       "aws.organizations", "aws.bedrock", "aws.events"],
             "detail-type": ["AWS API Call via CloudTrail"],
             "detail": {
                 "eventSource": ["ec2.amazonaws.com", "route53resolver.amazonaws.com",
                                 "guardduty.amazonaws.com", "config.amazonaws.com",
-                                "organizations.amazonaws.com", "bedrock.amazonaws.com"],
+                                "organizations.amazonaws.com", "bedrock.amazonaws.com",
+                                "events.amazonaws.com"],
                 "eventName": ["DeleteFlowLogs",
                               "DeleteResolverQueryLogConfig", "DisassociateResolverQueryLogConfig",
                               "DeleteDetector", "UpdateDetector",
@@ -37,7 +41,9 @@ pub static GUARD: GuardSpec = GuardSpec {
                               "StopConfigurationRecorder", "DeleteConfigurationRecorder",
                               "DeleteDeliveryChannel",
                               "LeaveOrganization",
-                              "DeleteModelInvocationLoggingConfiguration", "DeleteGuardrail"],
+                              "DeleteModelInvocationLoggingConfiguration", "DeleteGuardrail",
+                              "CreateFilter", "UpdateFilter",
+                              "DisableRule", "DeleteRule", "RemoveTargets", "PutRule"],
                 "eventType": ["AwsApiCall"],
                 "errorCode": [{"exists": false}]
             }
@@ -211,6 +217,36 @@ pub fn decide(event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
                     .to_string(),
             )
         }
+        "CreateFilter" | "UpdateFilter" => {
+            let action = str_any(rp, &["action", "Action"]).unwrap_or_default();
+            if !action.eq_ignore_ascii_case("ARCHIVE") {
+                return Verdict::Decided(Decision::ignore(format!(
+                    "{name} does not archive findings (action {})",
+                    if action.is_empty() { "not set" } else { &action }
+                )));
+            }
+            let criteria = rp
+                .get("findingCriteria")
+                .or_else(|| rp.get("FindingCriteria"))
+                .map(|c| c.to_string().chars().take(300).collect::<String>())
+                .unwrap_or_else(|| "(not in the event)".into());
+            (
+                Severity::High,
+                format!(
+                    "GuardDuty filter {} archives findings automatically",
+                    list(&["name", "filterName", "Name", "FilterName"])
+                ),
+                format!(
+                    "findings matching it are archived as they arrive and never reach EventBridge,                      so trailguard and every other consumer stop seeing them; criteria: {criteria}.                      Check the filter (aws guardduty get-filter) and delete it unless the security team made it"
+                ),
+            )
+        }
+        "DisableRule" | "DeleteRule" | "RemoveTargets" | "PutRule" => {
+            match own_rule(name, rp, &r.user_identity) {
+                Ok(found) => found,
+                Err(why) => return Verdict::Decided(Decision::ignore(why)),
+            }
+        }
         other => {
             return Verdict::Decided(Decision::ignore(format!(
                 "{other} is not a change to logging or detection trailguard watches"
@@ -232,5 +268,116 @@ pub fn decide(event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
             title,
             details,
         },
+    ))
+}
+
+/// Whether an EventBridge rule is trailguard's, from what the event shows: its name. Rules
+/// made by the stacks are named by CloudFormation `<stack>-<logical id>-<suffix>` (each part
+/// cut to fit 64 characters), so the name holds the stack's name (`trailguard` unless
+/// deployed under another) or the start of a logical id: a function's
+/// (`RevertSecurityGroupFunction…`, SAM's rules), one of template.yaml's own rules, or
+/// member.yaml's `Forward<rule>`. A target id of trailguard's (its function names, `central`
+/// of the forwarding rules) also makes it ours for `RemoveTargets`.
+fn is_own_rule_name(rule: &str) -> bool {
+    let camel = |function: &str| -> String {
+        function
+            .split('-')
+            .map(|w| {
+                let mut c = w.chars();
+                c.next()
+                    .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                    .unwrap_or_default()
+            })
+            .collect()
+    };
+    // At least this much of a logical id survives CloudFormation's shortening, and it is
+    // long enough not to be a word of someone else's rule name.
+    const KEPT: usize = 12;
+    // Compared without case: the function `guard-cloudtrail` is `GuardCloudTrailFunction`.
+    let start = |id: String| id.to_ascii_lowercase().chars().take(KEPT).collect::<String>();
+    let rule = rule.to_ascii_lowercase();
+    rule.contains("trailguard")
+        || super::Guard::all().any(|g| {
+            rule.contains(&start(camel(g.function_name()) + "Function"))
+                || g.spec().triggers.iter().any(|t| {
+                    rule.contains(&format!("-{}", t.rule.to_ascii_lowercase()))
+                        || rule.contains(&start(format!("Forward{}", t.rule)))
+                })
+        })
+}
+
+type Found = (Severity, String, String);
+
+fn own_rule(
+    name: &str,
+    rp: &Value,
+    who: &crate::event::UserIdentity,
+) -> Result<Found, String> {
+    let rule = str_any(rp, &["name", "Name", "rule", "Rule"]).unwrap_or_default();
+    let bus = str_any(rp, &["eventBusName", "EventBusName"]).unwrap_or_else(|| "default".into());
+    let target_ids = ids(rp, &["ids", "Ids"]);
+    let own_target = target_ids.iter().any(|t| {
+        t == "central" || super::Guard::all().any(|g| t.contains(g.function_name()))
+    });
+    if rule.is_empty() {
+        return Err(format!("{name} names no rule"));
+    }
+    let ours = is_own_rule_name(&rule) || (name == "RemoveTargets" && own_target);
+    if !ours {
+        return Err(format!(
+            "{name} on rule {rule}: not one of trailguard's rules (by its name{})",
+            if name == "RemoveTargets" { " or target ids" } else { "" }
+        ));
+    }
+    let state = str_any(rp, &["state", "State"]).unwrap_or_default();
+    let by_cloudformation = who.invoked_by.get() == Some("cloudformation.amazonaws.com");
+    let (severity, what, check) = match name {
+        "DisableRule" => (
+            Severity::High,
+            "disabled",
+            "events it matched no longer reach trailguard: enable it again (aws events enable-rule)",
+        ),
+        "DeleteRule" => (
+            Severity::High,
+            "deleted",
+            "events it matched no longer reach trailguard: redeploy the stack that made it",
+        ),
+        "RemoveTargets" => (
+            Severity::High,
+            "emptied of targets",
+            "events it matches go nowhere: redeploy the stack that made it",
+        ),
+        _ if state.eq_ignore_ascii_case("DISABLED") => (
+            Severity::High,
+            "disabled (PutRule)",
+            "events it matched no longer reach trailguard: enable it again (aws events enable-rule)",
+        ),
+        _ if by_cloudformation => {
+            return Err(format!(
+                "PutRule on {rule} by CloudFormation with the rule enabled: a stack update"
+            ))
+        }
+        _ => (
+            Severity::High,
+            "rewritten (PutRule)",
+            "its pattern may no longer match what trailguard must see: compare it with the template              (aws events describe-rule) and redeploy the stack if it differs",
+        ),
+    };
+    let targets = if target_ids.is_empty() {
+        String::new()
+    } else {
+        format!(" (targets {})", target_ids.join(", "))
+    };
+    Ok((
+        severity,
+        format!("trailguard's EventBridge rule {rule} on bus {bus} {what}{targets}"),
+        format!(
+            "{check}{}",
+            if by_cloudformation {
+                "; CloudFormation made the call: if no one deployed or deleted the stack, find out who changed it"
+            } else {
+                ""
+            }
+        ),
     ))
 }

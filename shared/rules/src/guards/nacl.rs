@@ -24,7 +24,8 @@ pub static GUARD: GuardSpec = GuardSpec {
             "detail-type": ["AWS API Call via CloudTrail"],
             "detail": {
                 "eventSource": ["ec2.amazonaws.com"],
-                "eventName": ["CreateNetworkAclEntry", "ReplaceNetworkAclEntry"],
+                "eventName": ["CreateNetworkAclEntry", "ReplaceNetworkAclEntry",
+                              "ReplaceNetworkAclAssociation"],
                 "eventType": ["AwsApiCall"],
                 "errorCode": [{"exists": false}]
             }
@@ -34,7 +35,7 @@ pub static GUARD: GuardSpec = GuardSpec {
         excludes_own_role: true,
         condition: None,
     }],
-    facts: &[FactKind::NetworkAcl],
+    facts: &[FactKind::NetworkAcl, FactKind::NetworkAclState],
     actions: &[&DeleteNaclEntry::INFO],
     decide,
     reads_every_call: false,
@@ -133,6 +134,9 @@ pub fn decide(event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
     }
     let name = r.event_name.as_deref().unwrap_or_default();
     let rp = &r.request_parameters;
+    if name == "ReplaceNetworkAclAssociation" {
+        return association(r, policy, facts);
+    }
     let (Some(acl), Some(rule_number)) = (
         str_any(rp, &["networkAclId", "NetworkAclId"]),
         int_any(rp, &["ruleNumber", "RuleNumber"]),
@@ -250,6 +254,110 @@ pub fn decide(event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
         Notice {
             severity: Severity::High,
             title: format!("Network ACL {acl} opened to the internet"),
+            details,
+        },
+    ))
+}
+
+/// The ingress entries through which an ACL lets the internet in beyond the policy: allow
+/// entries `violates` flags that no lower-numbered deny of all traffic from a wider block
+/// shadows (entries are evaluated in rule-number order, the first match wins).
+fn open_entries(acl: &AclState, policy: &Policy) -> Vec<String> {
+    let mut ingress: Vec<&crate::sweep::AclEntry> = acl
+        .entries
+        .iter()
+        .filter(|e| !e.egress && e.rule_number < 32767)
+        .collect();
+    ingress.sort_by_key(|e| e.rule_number);
+    let mut open = Vec::new();
+    for (i, e) in ingress.iter().enumerate() {
+        let protocol = Protocol::parse(&e.protocol);
+        let ports = PortRange::from_bounds(e.from_port, e.to_port);
+        let peer = e.cidr.as_deref().map(Peer::cidr);
+        if !violates(false, e.allow, protocol, ports, peer.as_ref(), policy) {
+            continue;
+        }
+        let Some(Peer::Cidr(net)) = peer else {
+            continue;
+        };
+        let shadowed = ingress[..i].iter().any(|d| {
+            !d.allow
+                && Protocol::parse(&d.protocol) == Some(Protocol::All)
+                && matches!(d.cidr.as_deref().map(Peer::cidr), Some(Peer::Cidr(w)) if w.contains(&net))
+        });
+        if !shadowed {
+            let what = match protocol {
+                Some(Protocol::All) => "all traffic".to_string(),
+                Some(p) if p.has_ports() => format!("{p} {ports}"),
+                Some(p) => p.to_string(),
+                None => e.protocol.clone(),
+            };
+            open.push(format!("rule {}: {what} from {net}", e.rule_number));
+        }
+    }
+    open
+}
+
+/// `ReplaceNetworkAclAssociation`: a subnet moved to another ACL. The event names the new
+/// ACL and the association it replaced, but not the subnet nor the ACL it used before, and
+/// once replaced the old association no longer exists to be read: the move cannot be undone
+/// exactly, so people are told when the new ACL lets the internet in.
+fn association(r: &crate::event::CloudTrailRecord, policy: &Policy, facts: &Facts) -> Verdict {
+    let rp = &r.request_parameters;
+    let Some(acl) = str_any(rp, &["networkAclId", "NetworkAclId"]) else {
+        return Verdict::Decided(Decision::ignore(
+            "ReplaceNetworkAclAssociation names no network ACL",
+        ));
+    };
+    let state = match facts.acl_state(&acl) {
+        Known::Need(req) => return Verdict::NeedFacts(vec![req]),
+        Known::Yes(Some(s)) => s,
+        Known::Yes(None) => {
+            return Verdict::Decided(Decision::ignore(if facts.offline {
+                format!("network ACL {acl}'s entries are looked up by the function (assumed absent offline)")
+            } else {
+                format!("network ACL {acl} no longer exists")
+            }))
+        }
+    };
+    if tag_is_true(&state.tags, &policy.exempt_tag) {
+        return Verdict::Decided(Decision::ignore(format!(
+            "network ACL {acl} is tagged {}=true",
+            policy.exempt_tag
+        )));
+    }
+    let open = open_entries(&state, policy);
+    if open.is_empty() {
+        return Verdict::Decided(Decision::ignore(format!(
+            "network ACL {acl}, now associated with a subnet, lets the internet in on no port beyond the policy"
+        )));
+    }
+    let new_association = str_any(&r.response_elements, &["newAssociationId", "NewAssociationId"]);
+    let old_association = str_any(rp, &["associationId", "AssociationId"]);
+    let mut details = vec![format!(
+        "by {} from {}",
+        r.user_identity.display(),
+        r.source_ip_address.get().unwrap_or("?")
+    )];
+    details.push(format!(
+        "a subnet now uses network ACL {acl}{}, which allows the internet in: {}",
+        if state.is_default { " (its VPC's default ACL)" } else { "" },
+        open.join("; ")
+    ));
+    details.push(format!(
+        "not reverted: the event names neither the subnet nor the ACL it used before (association {} was replaced{}). \
+         Find the subnet (aws ec2 describe-network-acls --network-acl-ids {acl}) and move it back \
+         (aws ec2 replace-network-acl-association --association-id <its association> --network-acl-id <previous ACL>)",
+        old_association.as_deref().unwrap_or("?"),
+        new_association
+            .map(|a| format!(" by {a}"))
+            .unwrap_or_default()
+    ));
+    Verdict::Decided(Decision::notify(
+        format!("ReplaceNetworkAclAssociation moved a subnet to network ACL {acl}, which lets the internet in"),
+        Notice {
+            severity: Severity::High,
+            title: format!("Subnet moved to network ACL {acl}, open to the internet"),
             details,
         },
     ))

@@ -9,7 +9,9 @@ use crate::action::{
 };
 use crate::decision::{Decision, Verdict};
 use crate::event::{Event, EventBody};
-use crate::facts::{tag_is_true, FactKind, FactRequest, Facts, GroupFacts, Known};
+use crate::facts::{
+    tag_is_true, FactKind, FactRequest, Facts, GroupFacts, Known, PrefixListFacts,
+};
 use crate::sweep::StateKind;
 use crate::guards::{Bus, Delivery, GuardSpec, Trigger};
 use crate::lenient::{bool_any, int_any, items_any, str_any};
@@ -29,7 +31,7 @@ pub static GUARD: GuardSpec = GuardSpec {
             "detail": {
                 "eventSource": ["ec2.amazonaws.com"],
                 "eventName": ["AuthorizeSecurityGroupIngress", "AuthorizeSecurityGroupEgress",
-                              "ModifySecurityGroupRules",
+                              "ModifySecurityGroupRules", "ModifyManagedPrefixList",
                               "RevokeSecurityGroupIngress", "RevokeSecurityGroupEgress"],
                 "eventType": ["AwsApiCall"],
                 "errorCode": [{"exists": false}]
@@ -67,11 +69,13 @@ pub static GUARD: GuardSpec = GuardSpec {
         FactKind::SecurityGroup,
         FactKind::SecurityGroupRules,
         FactKind::SecurityGroupState,
+        FactKind::PrefixList,
     ],
     actions: &[
         &RevokeRules::INFO,
         &RevokePermissions::INFO,
         &AuthorizePermissions::INFO,
+        &crate::action::RemovePrefixListEntries::INFO,
     ],
     decide,
     reads_every_call: false,
@@ -127,6 +131,7 @@ pub fn decide(event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
             decide_added(event, policy, facts, group_id, group_name, rules)
         }
         "ModifySecurityGroupRules" => decide_modify(event, policy, facts),
+        "ModifyManagedPrefixList" => Verdict::Decided(decide_prefix_list_change(r, policy)),
         "RevokeSecurityGroupIngress" | "RevokeSecurityGroupEgress" => {
             decide_removed(name, rp, &r.response_elements, policy, facts)
         }
@@ -136,11 +141,78 @@ pub fn decide(event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
     }
 }
 
-/// Why a rule violates the policy, or None if it is allowed.
-fn violation(rule: &Rule, policy: &Policy) -> Option<String> {
-    let Some(Peer::Cidr(net)) = rule.perm.peer() else {
-        // Security-group references and prefix lists are not "the world".
+/// The prefix lists looked up for a decision, by id (None: no such list).
+type PrefixLists = std::collections::BTreeMap<String, Option<PrefixListFacts>>;
+
+/// The public entry of a customer-managed prefix list, if it has one: a rule naming the
+/// list is then as open as that entry. AWS-managed lists hold AWS's own ranges.
+fn public_entry(list: &PrefixListFacts, policy: &Policy) -> Option<String> {
+    if list.aws_managed() {
         return None;
+    }
+    list.cidrs
+        .iter()
+        .find(|c| matches!(Peer::cidr(c), Peer::Cidr(net) if policy.is_public(&net)))
+        .cloned()
+}
+
+/// The prefix lists the decision depends on, looked up: those named by a rule that would
+/// violate the policy if the list were public (ports allowed to the internet need no
+/// lookup).
+fn prefix_lists(
+    rules: &[Rule],
+    policy: &Policy,
+    facts: &Facts,
+) -> Result<PrefixLists, Vec<FactRequest>> {
+    let mut lists = PrefixLists::new();
+    let mut needed = Vec::new();
+    for r in rules {
+        let Some(Peer::PrefixList(id)) = r.perm.peer() else {
+            continue;
+        };
+        let as_public = Rule {
+            perm: Permission {
+                prefix_list_id: None,
+                cidr_ipv4: Some("0.0.0.0/0".into()),
+                ..r.perm.clone()
+            },
+            ..r.clone()
+        };
+        if lists.contains_key(&id) || violation(&as_public, policy, &lists).is_none() {
+            continue;
+        }
+        match facts.prefix_list(&id) {
+            Known::Yes(l) => {
+                lists.insert(id, l);
+            }
+            Known::Need(req) => {
+                if !needed.contains(&req) {
+                    needed.push(req);
+                }
+            }
+        }
+    }
+    if needed.is_empty() {
+        Ok(lists)
+    } else {
+        Err(needed)
+    }
+}
+
+/// Why a rule violates the policy, or None if it is allowed.
+fn violation(rule: &Rule, policy: &Policy, lists: &PrefixLists) -> Option<String> {
+    let (net, through) = match rule.perm.peer() {
+        Some(Peer::Cidr(net)) => (net, String::new()),
+        // A customer's prefix list is as open as its widest entry.
+        Some(Peer::PrefixList(id)) => {
+            let entry = lists.get(&id)?.as_ref().and_then(|l| public_entry(l, policy))?;
+            let Peer::Cidr(net) = Peer::cidr(&entry) else {
+                return None;
+            };
+            (net, format!(" (the list holds {entry})"))
+        }
+        // Security-group references are not "the world".
+        _ => return None,
     };
     if !policy.is_public(&net) {
         return None;
@@ -156,7 +228,7 @@ fn violation(rule: &Rule, policy: &Policy) -> Option<String> {
         });
         denied.then(|| {
             format!(
-                "egress {} is denied by policy egress_denied_ports",
+                "egress {}{through} is denied by policy egress_denied_ports",
                 rule.perm.describe().replacen(" from ", " to ", 1)
             )
         })
@@ -164,7 +236,7 @@ fn violation(rule: &Rule, policy: &Policy) -> Option<String> {
         None
     } else {
         Some(format!(
-            "{} exposes {} to the internet",
+            "{}{through} exposes {} to the internet",
             rule.perm.describe(),
             if proto == Protocol::All {
                 "every port".to_string()
@@ -183,9 +255,13 @@ fn decide_added(
     group_name: Option<String>,
     rules: Vec<Rule>,
 ) -> Verdict {
+    let lists = match prefix_lists(&rules, policy, facts) {
+        Ok(l) => l,
+        Err(need) => return Verdict::NeedFacts(need),
+    };
     let violations: Vec<(Rule, String)> = rules
         .iter()
-        .filter_map(|r| violation(r, policy).map(|why| (r.clone(), why)))
+        .filter_map(|r| violation(r, policy, &lists).map(|why| (r.clone(), why)))
         .collect();
     let protected_by_id = group_id
         .as_ref()
@@ -331,13 +407,13 @@ fn revert_actions(gid: &Option<String>, group_name: &Option<String>, targets: &[
 /// is reverted, a state cannot tell what was added: any rule open to the internet, in
 /// either direction, is revoked, except the allow-all egress rule AWS gives every new group
 /// (revoking it would break the group, not repair it). Exempt still means hands off.
-pub fn decide_state(group: &GroupFacts, policy: &Policy, why: &str) -> Decision {
+pub fn decide_state(group: &GroupFacts, policy: &Policy, why: &str, facts: &Facts) -> Verdict {
     let gid = &group.group_id;
     if tag_is_true(&group.tags, &policy.exempt_tag) {
-        return Decision::ignore(format!(
+        return Verdict::Decided(Decision::ignore(format!(
             "security group {gid} is tagged {}=true",
             policy.exempt_tag
-        ));
+        )));
     }
     let rules: Vec<Rule> = group
         .rules
@@ -348,17 +424,21 @@ pub fn decide_state(group: &GroupFacts, policy: &Policy, why: &str) -> Decision 
             perm: r.permission.clone(),
         })
         .collect();
+    let lists = match prefix_lists(&rules, policy, facts) {
+        Ok(l) => l,
+        Err(need) => return Verdict::NeedFacts(need),
+    };
     let protected = policy.protected_security_groups.contains(gid)
         || tag_is_true(&group.tags, &policy.protected_tag);
     let violations: Vec<(Rule, String)> = rules
         .iter()
-        .filter_map(|r| reverted_on_group(r, policy, protected, gid).map(|w| (r.clone(), w)))
+        .filter_map(|r| reverted_on_group(r, policy, Some(&lists), protected, gid).map(|w| (r.clone(), w)))
         .collect();
     if violations.is_empty() {
-        return Decision::ignore(format!(
+        return Verdict::Decided(Decision::ignore(format!(
             "no rule of {gid} violates the policy now ({} rule(s) checked)",
             rules.len()
-        ));
+        )));
     }
     let targets: Vec<Rule> = violations.iter().map(|(r, _)| r.clone()).collect();
     let mut details: Vec<String> = violations
@@ -370,7 +450,7 @@ pub fn decide_state(group: &GroupFacts, policy: &Policy, why: &str) -> Decision 
         rules.len() - targets.len()
     ));
     details.push(why.to_string());
-    Decision::remediate(
+    Verdict::Decided(Decision::remediate(
         violations
             .iter()
             .map(|(_, w)| w.clone())
@@ -382,15 +462,33 @@ pub fn decide_state(group: &GroupFacts, policy: &Policy, why: &str) -> Decision 
             title: format!("Security group {gid} is open to the internet"),
             details,
         },
-    )
+    ))
 }
 
 /// Why the sweep would revoke `rule` on group `gid` as it stands, or None: a policy
 /// violation, or on a protected group any rule open to the internet except the allow-all
 /// egress rule every new group has. A revoke's removed rules are put back only when this is
 /// None, so trailguard never restores what it would then revoke.
-fn reverted_on_group(rule: &Rule, policy: &Policy, protected: bool, gid: &str) -> Option<String> {
-    violation(rule, policy).or_else(|| {
+/// Why a rule is (or would be) reverted on a group, if it is. `lists`: the customer prefix
+/// lists looked up, or None where none were: a rule naming a list is then taken as reverted
+/// (putting back a rule whose list may hold 0.0.0.0/0 could open the group).
+fn reverted_on_group(
+    rule: &Rule,
+    policy: &Policy,
+    lists: Option<&PrefixLists>,
+    protected: bool,
+    gid: &str,
+) -> Option<String> {
+    let Some(lists) = lists else {
+        if let Some(Peer::PrefixList(id)) = rule.perm.peer() {
+            return Some(format!(
+                "{} names prefix list {id}, whose entries were not looked up",
+                rule.perm.describe()
+            ));
+        }
+        return reverted_on_group(rule, policy, Some(&PrefixLists::new()), protected, gid);
+    };
+    violation(rule, policy, lists).or_else(|| {
         let public = matches!(rule.perm.peer(), Some(Peer::Cidr(n)) if policy.is_public(&n));
         (protected && public && !(rule.egress && rule.perm.protocol == Protocol::All)).then(|| {
             format!(
@@ -466,7 +564,7 @@ fn security_hub(
     }
     match facts.group_state(&gid) {
         Known::Need(r) => Verdict::NeedFacts(vec![r]),
-        Known::Yes(Some(g)) => Verdict::Decided(decide_state(&g, policy, &why)),
+        Known::Yes(Some(g)) => decide_state(&g, policy, &why, facts),
         Known::Yes(None) if facts.offline => {
             let mut d = Decision::notify(
                 format!("{control} on {gid}: the group's rules are not in the finding; the function looks them up"),
@@ -632,7 +730,7 @@ fn decide_removed(name: &str, rp: &Value, resp: &Value, policy: &Policy, facts: 
         .into_iter()
         .filter(|(g, _)| g.as_deref().is_none_or(|g| g == gid))
         .fold((vec![], vec![]), |(mut ok, mut no), (_, r)| {
-            match reverted_on_group(&r, policy, true, &gid) {
+            match reverted_on_group(&r, policy, None, true, &gid) {
                 Some(why) => no.push((r, why)),
                 None => ok.push(r),
             }
@@ -877,4 +975,90 @@ fn permissions_from_list(list: Vec<&Value>) -> Vec<Permission> {
         }
     }
     out
+}
+
+/// `ModifyManagedPrefixList` adding public CIDRs: every security group (and route table)
+/// that names the list, now and later, on whatever ports it uses, is opened to them, so the
+/// public entries the call added are taken out again. The entries the list held before the
+/// call stay (the executor reads the version the call changed), and so do the call's other
+/// entries and its removals.
+fn decide_prefix_list_change(r: &crate::event::CloudTrailRecord, policy: &Policy) -> Decision {
+    let rp = r
+        .request_parameters
+        .get("ModifyManagedPrefixListRequest")
+        .unwrap_or(&r.request_parameters);
+    let Some(list) = str_any(rp, &["PrefixListId", "prefixListId"]) else {
+        return Decision::ignore("ModifyManagedPrefixList names no prefix list");
+    };
+    let added: Vec<String> = items_any(rp, &["AddEntry", "addEntry", "AddEntries", "addEntries"])
+        .into_iter()
+        .filter_map(|e| str_any(e, &["Cidr", "cidr"]))
+        .collect();
+    let public: Vec<String> = added
+        .iter()
+        .filter(|c| matches!(Peer::cidr(c), Peer::Cidr(net) if policy.is_public(&net)))
+        .cloned()
+        .collect();
+    if public.is_empty() {
+        return Decision::ignore(format!(
+            "ModifyManagedPrefixList adds no public CIDR to {list} ({} entr(ies) added)",
+            added.len()
+        ));
+    }
+    // The version the call changed: as the request names it, or the one before the version
+    // the response reports (each modification adds one).
+    let previous_version = int_any(rp, &["CurrentVersion", "currentVersion"]).or_else(|| {
+        let resp = &r.response_elements;
+        let pl = resp
+            .get("ModifyManagedPrefixListResponse")
+            .unwrap_or(resp)
+            .get("prefixList")
+            .unwrap_or(&Value::Null);
+        int_any(pl, &["version", "Version"]).map(|v| v - 1)
+    });
+    let mut details = vec![
+        format!(
+            "by {} from {}",
+            r.user_identity.display(),
+            r.source_ip_address.get().unwrap_or("?")
+        ),
+        format!("added: {}", public.join(", ")),
+        "every security group rule and route that names the list now reaches these addresses"
+            .into(),
+    ];
+    let title = format!("Prefix list {list} opened to the internet");
+    let Some(previous_version) = previous_version else {
+        // Without the version the call changed, an entry the list already held cannot be
+        // told from one the call added: removing it could take out what was there before.
+        details.push(
+            "not reverted: the event names neither the version changed nor the new one; \
+             remove the entries by hand (aws ec2 modify-managed-prefix-list --remove-entries)"
+                .into(),
+        );
+        return Decision::notify(
+            format!("ModifyManagedPrefixList added {} to prefix list {list}; the version it changed is not in the event", public.join(", ")),
+            Notice {
+                severity: Severity::High,
+                title,
+                details,
+            },
+        );
+    };
+    Decision::remediate(
+        format!(
+            "ModifyManagedPrefixList added {} to prefix list {list}",
+            public.join(", ")
+        ),
+        vec![crate::action::RemovePrefixListEntries {
+            prefix_list_id: list.clone(),
+            cidrs: public,
+            previous_version: Some(previous_version),
+        }
+        .into()],
+        Notice {
+            severity: Severity::High,
+            title,
+            details,
+        },
+    )
 }
