@@ -191,27 +191,9 @@ async fn act<C: Clients>(c: &C, action: &Action, ctx: Context<'_>) -> Outcome {
                 .authorize_permissions(&a.group_id, a.egress, &a.permissions)
                 .await,
         ),
-        Action::DeactivateAccessKey(a) => match (&a.user_name, &a.only_if_user_tagged) {
-            (Some(user), None) => Outcome::of(c.iam().deactivate_key(user, &a.access_key_id).await),
-            // Only a user trailguard quarantined: what the tag says now, not at the event.
-            (Some(user), Some(tag)) => match c.iam().user_has_tag(user, tag).await {
-                Ok(Some(true)) => {
-                    Outcome::of(c.iam().deactivate_key(user, &a.access_key_id).await)
-                }
-                Ok(Some(false)) => Outcome::status(
-                    Status::AlreadyDone,
-                    Some(format!(
-                        "user {user} does not carry {tag}: not quarantined by trailguard, key {} left as it is",
-                        a.access_key_id
-                    )),
-                ),
-                Ok(None) => Outcome::status(
-                    Status::AlreadyDone,
-                    Some(format!("user {user} no longer exists")),
-                ),
-                Err(e) => Outcome::failed(e),
-            },
-            (None, _) => unresolved("key's owner"),
+        Action::DeactivateAccessKey(a) => match &a.user_name {
+            Some(user) => Outcome::of(c.iam().deactivate_key(user, &a.access_key_id).await),
+            None => unresolved("key's owner"),
         },
         Action::RevokeSessions(a) => match &a.name {
             Some(name) => {

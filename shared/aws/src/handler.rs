@@ -571,6 +571,13 @@ pub(crate) async fn fetch<C: Clients>(
         FactRequest::OrganizationAccounts => {
             facts.organization_accounts = Some(home.org().organization_accounts().await?);
         }
+        FactRequest::UserQuarantined { user_name } => {
+            let q = c
+                .iam()
+                .user_has_tag(user_name, trailguard_rules::action::QUARANTINE_TAG)
+                .await?;
+            facts.user_quarantined.insert(user_name.clone(), q);
+        }
         FactRequest::RoleTags { role_name } => {
             let tags = c.iam().role_tags(role_name).await?;
             facts.role_tags.insert(role_name.clone(), tags);

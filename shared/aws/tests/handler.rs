@@ -15,7 +15,7 @@ use fakes::*;
 use serde_json::{json, Value};
 use trailguard_aws::ports::TrailEvent;
 use trailguard_aws::{Change, Deps, HandlerError, Home, PortError, Sdk};
-use trailguard_rules::{Action, Kind, Report, Status};
+use trailguard_rules::{Kind, Report, Status};
 
 const NO_TAGS: &str = r#"{"exempt_tag": "", "protected_tag": ""}"#;
 
@@ -54,14 +54,8 @@ async fn every_sample_makes_the_calls_its_manifest_lists() {
             assert_eq!(json!(r.decision), want["decision"], "{fixture}, {function}");
             assert_eq!(r.function.unwrap_or_default(), function.as_str());
             for a in &r.actions {
-                // A key deactivated only for a quarantined user is left alone for any other.
-                let conditional = matches!(
-                    &a.action,
-                    Action::DeactivateAccessKey(k) if k.only_if_user_tagged.is_some()
-                );
                 assert!(
-                    matches!(a.outcome, Some(Status::Done))
-                        || conditional && matches!(a.outcome, Some(Status::AlreadyDone)),
+                    matches!(a.outcome, Some(Status::Done)),
                     "{fixture}, {function}: {a:?}"
                 );
             }

@@ -967,7 +967,9 @@ async fn management_events_come_back_and_data_selectors_stay() {
         .unwrap();
     let s = &now.event_selectors()[0];
     assert_eq!(s.include_management_events(), Some(true));
-    assert_eq!(s.read_write_type(), Some(&ReadWriteType::WriteOnly));
+    // Management events come back in full: the caller's ReadWriteType is not kept (a
+    // ReadOnly one would leave every management write unrecorded).
+    assert_eq!(s.read_write_type(), Some(&ReadWriteType::All));
     assert_eq!(s.data_resources(), [data]);
     let again = process(&deps, event).await.unwrap();
     assert_eq!(outcome(&again), "already_done", "{again}");

@@ -229,13 +229,15 @@ async fn a_key_of_a_user_trailguard_never_quarantined_is_left_active() {
     let u = user_with_two_keys(&sdk).await;
     let deps = key_deps(&sdk, "{}", None);
     let r = process(&deps, reactivated(&u.key1, &u.name)).await.unwrap();
-    assert_eq!(r["actions"][0]["outcome"], "already_done", "{r}");
+    // Its tag is read first: not a user trailguard contained, so nothing is planned or told.
+    assert_eq!(r["decision"], "ignore", "{r}");
     assert!(
-        r["actions"][0]["note"]
+        r["reason"]
             .as_str()
-            .is_some_and(|n| n.contains("does not carry trailguard:quarantined")),
+            .is_some_and(|n| n.contains("carries no trailguard:quarantined")),
         "{r}"
     );
+    assert_ne!(r["notified"], true, "{r}");
     assert_eq!(status(&u, &u.key1).await, "Active");
     assert_eq!(status(&u, &u.key2).await, "Active");
 }

@@ -82,8 +82,9 @@ fn the_whole_archive_field_by_field() {
     assert_eq!(s.count("guard-cloudtrail", "remediate"), 12);
     assert_eq!(s.count("guard-iam", "notify"), 12);
     // The same 12 key creations reach the key function too (a new key may be a quarantined
-    // user's): planned as a deactivation only if the user carries trailguard:quarantined.
-    assert_eq!(s.count("disable-compromised-key", "remediate"), 12);
+    // user's): offline, no user is taken as quarantined, so none is planned.
+    assert_eq!(s.count("disable-compromised-key", "remediate"), 0);
+    assert_eq!(s.count("disable-compromised-key", "ignore"), 12);
     assert_eq!(
         s.decisions.values().flat_map(|m| m.values()).sum::<u64>(),
         49

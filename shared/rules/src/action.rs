@@ -357,29 +357,19 @@ impl Step for AuthorizePermissions {
 pub struct DeactivateKey {
     pub user_name: Option<String>,
     pub access_key_id: String,
-    /// Only if the user carries this tag when the action runs (read with ListUserTags
-    /// first): a key re-activated or created after trailguard quarantined its user is
-    /// contained again, while any other user's key is left as it is. None: unconditionally.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub only_if_user_tagged: Option<String>,
 }
 
 impl DeactivateKey {
     pub const INFO: ActionInfo = ActionInfo {
         type_name: "deactivate_access_key",
-        ops: &[
-            &ops::LIST_USER_TAGS,
-            &ops::LIST_ACCESS_KEYS,
-            &ops::UPDATE_ACCESS_KEY,
-        ],
+        ops: &[&ops::LIST_ACCESS_KEYS, &ops::UPDATE_ACCESS_KEY],
     };
 
-    /// Deactivate this key, whoever its user is.
+    /// Deactivate this key of this user (None: resolved from the key at run time).
     pub fn of(user_name: Option<String>, access_key_id: String) -> DeactivateKey {
         DeactivateKey {
             user_name,
             access_key_id,
-            only_if_user_tagged: None,
         }
     }
 }
@@ -388,11 +378,7 @@ impl Step for DeactivateKey {
     // ListAccessKeys first, so a key already Inactive or deleted is reported as already
     // done, and the only mutating call is the one UpdateAccessKey.
     fn ops(&self) -> Vec<&'static Op> {
-        let ops = Self::INFO.ops;
-        match self.only_if_user_tagged {
-            Some(_) => ops.to_vec(),
-            None => ops[1..].to_vec(),
-        }
+        Self::INFO.ops.to_vec()
     }
     fn targets(&self) -> Vec<Target> {
         let mut t = vec![Target::new(
@@ -409,13 +395,9 @@ impl Step for DeactivateKey {
     }
     fn describe(&self) -> String {
         format!(
-            "deactivate access key {} of user {}{}",
+            "deactivate access key {} of user {}",
             self.access_key_id,
-            owner(&self.user_name),
-            self.only_if_user_tagged
-                .as_ref()
-                .map(|t| format!(" if the user carries {t}"))
-                .unwrap_or_default()
+            owner(&self.user_name)
         )
     }
 }

@@ -36,6 +36,9 @@ pub enum FactRequest {
     OrganizationAccounts,
     /// An IAM role's tags (whether it is exempt).
     RoleTags { role_name: String },
+    /// Whether an IAM user carries trailguard's quarantine tag (trailguard contained one of
+    /// its keys): a key re-activated or created for that user undoes the containment.
+    UserQuarantined { user_name: String },
     /// The S3 buckets the account's trails deliver to.
     TrailBuckets,
     /// A managed prefix list's owner, name and entries (a security-group rule that names it
@@ -56,6 +59,7 @@ pub enum FactKind {
     SecurityGroupState,
     OrganizationAccounts,
     RoleTags,
+    UserQuarantined,
     TrailBuckets,
     PrefixList,
     NetworkAclState,
@@ -74,6 +78,7 @@ impl FactKind {
             }
             FactKind::OrganizationAccounts => &[&ops::LIST_ACCOUNTS],
             FactKind::RoleTags => &[&ops::GET_ROLE],
+            FactKind::UserQuarantined => &[&ops::LIST_USER_TAGS],
             FactKind::TrailBuckets => &[&ops::DESCRIBE_TRAILS],
             FactKind::NetworkAclState => &[&ops::DESCRIBE_NETWORK_ACLS],
             FactKind::PrefixList => &[
@@ -129,6 +134,9 @@ impl FactRequest {
             FactRequest::RoleTags { role_name } => {
                 vec![Target::new("role_name", role_name, IdKind::IamName)]
             }
+            FactRequest::UserQuarantined { user_name } => {
+                vec![Target::new("user_name", user_name, IdKind::IamName)]
+            }
             FactRequest::PrefixList { prefix_list_id } => {
                 vec![Target::new(
                     "prefix_list_id",
@@ -149,6 +157,7 @@ impl FactRequest {
             FactRequest::SecurityGroupState { .. } => FactKind::SecurityGroupState,
             FactRequest::OrganizationAccounts => FactKind::OrganizationAccounts,
             FactRequest::RoleTags { .. } => FactKind::RoleTags,
+            FactRequest::UserQuarantined { .. } => FactKind::UserQuarantined,
             FactRequest::TrailBuckets => FactKind::TrailBuckets,
             FactRequest::PrefixList { .. } => FactKind::PrefixList,
             FactRequest::NetworkAclState { .. } => FactKind::NetworkAclState,
@@ -223,6 +232,8 @@ pub struct Facts {
     pub organization_accounts: Option<BTreeSet<String>>,
     /// Role name -> tags (None: no such role).
     pub role_tags: BTreeMap<String, Option<Tags>>,
+    /// User name -> whether it carries trailguard's quarantine tag (None: no such user).
+    pub user_quarantined: BTreeMap<String, Option<bool>>,
     /// The buckets the account's trails deliver to, once looked up.
     pub trail_buckets: Option<BTreeSet<String>>,
     /// Prefix list id -> the list (None: no such list).
@@ -310,6 +321,23 @@ impl Facts {
                 };
                 if self.offline {
                     self.assume(request, Some(Tags::new()))
+                } else {
+                    Known::Need(request)
+                }
+            }
+        }
+    }
+
+    /// Whether trailguard quarantined a user; offline, taken as not.
+    pub(crate) fn user_quarantined(&self, user: &str) -> Known<Option<bool>> {
+        match self.user_quarantined.get(user) {
+            Some(q) => Known::Yes(*q),
+            None => {
+                let request = FactRequest::UserQuarantined {
+                    user_name: user.to_string(),
+                };
+                if self.offline {
+                    self.assume(request, Some(false))
                 } else {
                     Known::Need(request)
                 }
@@ -469,6 +497,15 @@ impl World {
                 facts
                     .role_tags
                     .insert(role_name.clone(), self.roles.get(role_name).cloned());
+            }
+            FactRequest::UserQuarantined { user_name } => {
+                let tagged = self
+                    .user_tags
+                    .get(user_name)
+                    .is_some_and(|t| t.contains_key(crate::action::QUARANTINE_TAG));
+                facts
+                    .user_quarantined
+                    .insert(user_name.clone(), Some(tagged));
             }
             FactRequest::TrailBuckets => {
                 facts.trail_buckets = Some(self.trail_buckets.iter().cloned().collect());

@@ -223,7 +223,7 @@ pub static GUARD: GuardSpec = GuardSpec {
             condition: Some("WatchLongTermKeys"),
         },
     ],
-    facts: &[FactKind::AccessKeyOwner],
+    facts: &[FactKind::AccessKeyOwner, FactKind::UserQuarantined],
     actions: &[
         &DeactivateKey::INFO,
         &RevokeSessions::INFO,
@@ -621,7 +621,11 @@ fn cloudtrail(event: &Event, r: &CloudTrailRecord, policy: &Policy, facts: &Fact
     if let Some(v) = quarantine(event, r, &name, policy, base_details.clone()) {
         return v;
     }
-    let undone = containment_undone(event, r, &name, policy, base_details.clone());
+    let undone = match containment_undone(event, r, &name, policy, facts, base_details.clone()) {
+        Some(Verdict::NeedFacts(need)) => return Verdict::NeedFacts(need),
+        Some(Verdict::Decided(d)) => Some(d),
+        None => None,
+    };
     // The undoing's own lines come after the call's, which the containment notice has.
     let shared_lines = base_details.len();
     if !policy.trusted_networks.is_empty()
@@ -815,8 +819,9 @@ fn containment_undone(
     r: &CloudTrailRecord,
     name: &str,
     policy: &Policy,
+    facts: &Facts,
     mut details: Vec<String>,
-) -> Option<Decision> {
+) -> Option<Verdict> {
     let rp = &r.request_parameters;
     let id = &r.user_identity;
     let who = id.display();
@@ -848,59 +853,65 @@ fn containment_undone(
                 (key, user, "created")
             };
             if !is_access_key_id(&key) {
-                return Some(Decision::ignore(format!(
+                return Some(Verdict::Decided(Decision::ignore(format!(
                     "{name}: `{key}` is not a valid access key id (expected {})",
                     IdKind::AccessKey.expected()
-                )));
+                ))));
             }
             let Some(user) = user else {
-                return Some(Decision::ignore(format!(
+                return Some(Verdict::Decided(Decision::ignore(format!(
                     "{name} of key {key}: the event names no user"
-                )));
+                ))));
             };
             details.push(format!("key {key} of user {user} {what} by {who}"));
             if let Some(p) = admin {
                 details.push(format!(
                     "{who} is an iam_admin (`{p}`): if {user} was quarantined, this lifts the quarantine"
                 ));
-                return Some(Decision::notify(
+                return Some(Verdict::Decided(Decision::notify(
                     format!("access key {key} of {user} {what} by iam_admin {who}: told, not reverted"),
                     Notice {
                         severity: Severity::Medium,
                         title: format!("Access key {key} of {user} {what} by an iam_admin"),
                         details,
                     },
-                ));
+                )));
             }
             if let Some(p) =
                 policy.is_exempt_principal(&[&format!("arn:aws:iam::{account}:user/{user}")])
             {
-                return Some(Decision::ignore(format!(
+                return Some(Verdict::Decided(Decision::ignore(format!(
                     "key {key} of {user} {what}: {user} is exempt by policy pattern `{p}`"
-                )));
+                ))));
             }
             if !policy.tag_users {
-                return Some(Decision::ignore(format!(
+                return Some(Verdict::Decided(Decision::ignore(format!(
                     "key {key} of {user} {what}: tag_users is off, so trailguard marks no user quarantined to compare with"
-                )));
+                ))));
+            }
+            // Only a user trailguard contained (its quarantine tag, read now): any other
+            // user's keys are none of this guard's business.
+            match facts.user_quarantined(&user) {
+                Known::Need(r) => return Some(Verdict::NeedFacts(vec![r])),
+                Known::Yes(Some(true)) => {}
+                Known::Yes(_) => {
+                    return Some(Verdict::Decided(Decision::ignore(format!(
+                        "key {key} of {user} {what} by {who}: {user} carries no {QUARANTINE_TAG}, so trailguard contained none of its keys"
+                    ))))
+                }
             }
             details.push(format!(
-                "deactivated only if {user} carries {QUARANTINE_TAG} (trailguard contained a key of {user}); a responder in iam_admins lifts the quarantine"
+                "{user} carries {QUARANTINE_TAG}: trailguard contained a key of {user}; a responder in iam_admins lifts the quarantine"
             ));
-            Some(Decision::remediate(
-                format!("access key {key} of {user} {what} by {who}, not an iam_admin"),
-                vec![DeactivateKey {
-                    user_name: Some(user.clone()),
-                    access_key_id: key.clone(),
-                    only_if_user_tagged: Some(QUARANTINE_TAG.into()),
-                }
-                .into()],
+            Some(Verdict::Decided(Decision::remediate(
+                format!("access key {key} of quarantined user {user} {what} by {who}, not an iam_admin"),
+                vec![DeactivateKey::of(Some(user.clone()), key.clone()).into()],
                 Notice {
                     severity: Severity::High,
-                    title: format!("Access key {key} of {user} {what} by {who}"),
+                    title: format!("Access key {key} of quarantined user {user} {what} by {who}"),
                     details,
                 },
-            ))
+            )))
         }
         "DeleteUserPolicy" | "DeleteRolePolicy" | "PutUserPolicy" | "PutRolePolicy" => {
             if str_any(rp, &["policyName"]).as_deref() != Some(SESSION_POLICY_NAME) {
@@ -912,9 +923,9 @@ fn containment_undone(
                 (PrincipalKind::Role, "roleName", "role")
             };
             let Some(target) = str_any(rp, &[field]) else {
-                return Some(Decision::ignore(format!(
+                return Some(Verdict::Decided(Decision::ignore(format!(
                     "{name} of {SESSION_POLICY_NAME}: the event names no {noun}"
-                )));
+                ))));
             };
             let what = if name.starts_with("Delete") {
                 "deleted"
@@ -928,14 +939,14 @@ fn containment_undone(
                 details.push(format!(
                     "{who} is an iam_admin (`{p}`): sessions of {target} issued before containment are no longer denied"
                 ));
-                return Some(Decision::notify(
+                return Some(Verdict::Decided(Decision::notify(
                     format!("{SESSION_POLICY_NAME} on {target} {what} by iam_admin {who}: told, not reverted"),
                     Notice {
                         severity: Severity::Medium,
                         title: format!("Containment of {noun} {target} lifted by an iam_admin"),
                         details,
                     },
-                ));
+                )));
             }
             // The containment time is not in the event: the policy is put back with a new
             // "now", which still denies every session issued before it, the attacker's
@@ -943,7 +954,7 @@ fn containment_undone(
             details.push(format!(
                 "put back under the same name, denying {noun} {target}'s sessions issued before now"
             ));
-            Some(Decision::remediate(
+            Some(Verdict::Decided(Decision::remediate(
                 format!("{SESSION_POLICY_NAME} on {target} {what} by {who}, not an iam_admin"),
                 vec![RevokeSessions::of(kind, Some(target.clone())).into()],
                 Notice {
@@ -951,7 +962,7 @@ fn containment_undone(
                     title: format!("Containment of {noun} {target} undone by {who}: put back"),
                     details,
                 },
-            ))
+            )))
         }
         _ => None,
     }
@@ -1224,18 +1235,31 @@ mod tests {
     fn reactivation_is_reverted_only_for_non_admins_and_only_while_tagging() {
         let params = json!({"userName": "dave", "accessKeyId": "AKIA5EXAMPLEDAVEKEY1", "status": "Active"});
         let e = call("UpdateAccessKey", user("mallory", "ASIA5EXAMPLEMALLORY1"), "198.51.100.7", "cli", params.clone());
-        let d = decided(decide(&e, &policy(json!({})), &Facts::offline()));
+        // Online, the user's quarantine tag is asked for first.
+        let need = decide(&e, &policy(json!({})), &Facts::default());
+        assert!(
+            matches!(&need, Verdict::NeedFacts(r) if r == &vec![FactRequest::UserQuarantined { user_name: "dave".into() }]),
+            "{need:?}"
+        );
+        let quarantined = |q: bool| {
+            let mut f = Facts::offline();
+            f.user_quarantined.insert("dave".into(), Some(q));
+            f
+        };
+        let d = decided(decide(&e, &policy(json!({})), &quarantined(true)));
         assert_eq!(d.kind, Kind::Remediate, "{}", d.reason);
         assert_eq!(
             d.actions,
-            vec![Action::from(DeactivateKey {
-                user_name: Some("dave".into()),
-                access_key_id: "AKIA5EXAMPLEDAVEKEY1".into(),
-                only_if_user_tagged: Some(QUARANTINE_TAG.into()),
-            })]
+            vec![Action::from(DeactivateKey::of(
+                Some("dave".into()),
+                "AKIA5EXAMPLEDAVEKEY1".into()
+            ))]
         );
+        // A user trailguard did not quarantine: none of its business, and nobody is told.
+        let d = decided(decide(&e, &policy(json!({})), &quarantined(false)));
+        assert_eq!(d.kind, Kind::Ignore, "{}", d.reason);
         // Without the tag, trailguard cannot tell its quarantined users: nothing to compare.
-        let d = decided(decide(&e, &policy(json!({"tag_users": false})), &Facts::offline()));
+        let d = decided(decide(&e, &policy(json!({"tag_users": false})), &quarantined(true)));
         assert_eq!(d.kind, Kind::Ignore, "{}", d.reason);
         // The caller's session name is theirs to choose: a session of another role named
         // like the admin role is not an admin.
@@ -1243,12 +1267,12 @@ mod tests {
             "arn": "arn:aws:sts::123456789012:assumed-role/developer/terraform-deployer",
             "sessionContext": {"sessionIssuer": {"arn": "arn:aws:iam::123456789012:role/developer"}}});
         let e = call("UpdateAccessKey", forged_admin, "198.51.100.7", "cli", params.clone());
-        assert_eq!(decided(decide(&e, &policy(json!({})), &Facts::offline())).kind, Kind::Remediate);
+        assert_eq!(decided(decide(&e, &policy(json!({})), &quarantined(true))).kind, Kind::Remediate);
         let admin = json!({"type": "AssumedRole",
             "arn": "arn:aws:sts::123456789012:assumed-role/terraform-deployer/ir",
             "sessionContext": {"sessionIssuer": {"arn": "arn:aws:iam::123456789012:role/terraform-deployer"}}});
         let e = call("UpdateAccessKey", admin, "198.51.100.7", "cli", params);
-        assert_eq!(decided(decide(&e, &policy(json!({})), &Facts::offline())).kind, Kind::Notify);
+        assert_eq!(decided(decide(&e, &policy(json!({})), &quarantined(true))).kind, Kind::Notify);
     }
 
     #[test]
@@ -1257,6 +1281,7 @@ mod tests {
         let e = call("UpdateAccessKey", user("mallory", "AKIA5EXAMPLEMALLORY1"), "203.0.113.9", "cli", params);
         let mut facts = Facts::offline();
         facts.key_owners.insert("AKIA5EXAMPLEMALLORY1".into(), Some("mallory".into()));
+        facts.user_quarantined.insert("dave".into(), Some(true));
         let d = decided(decide(&e, &policy(json!({})), &facts));
         let keys: Vec<&str> = d
             .actions
