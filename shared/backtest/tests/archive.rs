@@ -101,39 +101,34 @@ fn the_whole_archive_field_by_field() {
             .sum::<u64>(),
         12
     );
-    // Per day: 4 files a day, and the truncated file's record on the first (each day's 4 key
-    // creations count as the key function's conditional remediations).
+    // Per day: 4 files a day, and the truncated file's record on the first.
     assert_eq!(
         (
             day(&s, "2026-08-01", "remediate"),
             day(&s, "2026-08-01", "notify")
         ),
-        (13, 4)
+        (9, 4)
     );
     assert_eq!(
         (
             day(&s, "2026-08-02", "remediate"),
             day(&s, "2026-08-02", "notify")
         ),
-        (12, 4)
+        (8, 4)
     );
     assert_eq!(
         (
             day(&s, "2026-08-03", "remediate"),
             day(&s, "2026-08-03", "notify")
         ),
-        (12, 4)
+        (8, 4)
     );
     let alice = "arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_AdministratorAccess_1a2b3c4d5e6f7a8b/alice@example.com";
     assert_eq!(s.actors[alice]["revert-security-group"], 13);
     assert_eq!(s.actors[alice]["guard-cloudtrail"], 12);
     assert_eq!(
-        s.actors["arn:aws:iam::123456789012:user/carol"]["disable-compromised-key"],
-        12
-    );
-    assert_eq!(
         s.actors.len(),
-        2,
+        1,
         "only remediations name actors: {:?}",
         s.actors.keys()
     );
@@ -233,7 +228,6 @@ fn decisions_are_written_one_json_line_each() {
         s.count("revert-security-group", "remediate")
             + s.count("guard-cloudtrail", "remediate")
             + s.count("guard-iam", "notify")
-            + s.count("disable-compromised-key", "remediate")
     );
     for l in &lines {
         for k in [
