@@ -288,8 +288,17 @@ impl AsffFinding {
             .unwrap_or_default()
     }
 
+    /// GuardDuty's own finding: its product ARN is AWS's GuardDuty product (a name can be
+    /// written by anyone who imports findings; the product ARN of an import is the caller's).
     pub fn is_guardduty(&self) -> bool {
-        self.product().eq_ignore_ascii_case("guardduty")
+        self.is_aws_product("guardduty")
+    }
+
+    /// Whether AWS's own product `name` produced the finding (`...:product/aws/<name>`).
+    pub fn is_aws_product(&self, name: &str) -> bool {
+        self.product_arn
+            .get()
+            .is_some_and(|a| a.ends_with(&format!(":product/aws/{name}")))
     }
 
     /// The Security Hub control the finding is about (`EC2.19`), in the consolidated form

@@ -70,7 +70,7 @@ fn refused(event: &Event, policy: &Policy, facts: &Facts) -> Option<Decision> {
     let home = facts
         .own_role_arn
         .as_deref()
-        .and_then(|a| a.splitn(6, ':').nth(4))
+        .and_then(|a| a.split(':').nth(4))
         .or_else(|| policy.member_role().and_then(|m| m.home_account.as_deref()));
     match home {
         Some(home) if about != from && from != home => Some(Decision::ignore(format!(

@@ -535,7 +535,7 @@ impl Policy {
             }
         }
         for (i, r) in file.own_roles.iter().enumerate() {
-            let account = r.splitn(6, ':').nth(4).unwrap_or_default();
+            let account = r.split(':').nth(4).unwrap_or_default();
             if !(r.starts_with("arn:") && r.contains(":role/")) {
                 return Err(field(
                     format!("own_roles[{i}]"),

@@ -948,6 +948,30 @@ fn containment_undone(
                     },
                 )));
             }
+            // Only where trailguard contained: a user carries its quarantine tag. Anyone who
+            // can put a policy of that name on a role could otherwise make trailguard cut off
+            // every running session of a production role; a role is not tagged by
+            // containment, so a role's is told (high), not put back.
+            let quarantined = match kind {
+                PrincipalKind::User => match facts.user_quarantined(&target) {
+                    Known::Need(r) => return Some(Verdict::NeedFacts(vec![r])),
+                    Known::Yes(q) => q == Some(true),
+                },
+                PrincipalKind::Role => false,
+            };
+            if !quarantined {
+                details.push(format!(
+                    "not put back: nothing shows trailguard contained {noun} {target} (a user carries {QUARANTINE_TAG} when it did); putting it back would deny every session of {target} issued before now. Check who changed it and whether {target} was contained"
+                ));
+                return Some(Verdict::Decided(Decision::notify(
+                    format!("{SESSION_POLICY_NAME} on {noun} {target} {what} by {who}: told, not put back (containment of {target} unproven)"),
+                    Notice {
+                        severity: Severity::High,
+                        title: format!("trailguard's session policy on {noun} {target} {what} by {who}"),
+                        details,
+                    },
+                )));
+            }
             // The containment time is not in the event: the policy is put back with a new
             // "now", which still denies every session issued before it, the attacker's
             // included (and any issued while the policy was gone).
@@ -1295,11 +1319,24 @@ mod tests {
     }
 
     #[test]
-    fn the_deny_policy_is_put_back_unless_an_admin_removed_it() {
-        let params = json!({"roleName": "app-ingest", "policyName": SESSION_POLICY_NAME});
-        let e = call("DeleteRolePolicy", user("mallory", "ASIA5EXAMPLEMALLORY1"), "198.51.100.7", "cli", params.clone());
+    fn the_deny_policy_is_put_back_only_on_a_quarantined_user_unless_an_admin_removed_it() {
+        let params = json!({"userName": "dave", "policyName": SESSION_POLICY_NAME});
+        let e = call("DeleteUserPolicy", user("mallory", "ASIA5EXAMPLEMALLORY1"), "198.51.100.7", "cli", params.clone());
+        let mut facts = Facts::offline();
+        facts.user_quarantined.insert("dave".into(), Some(true));
+        let d = decided(decide(&e, &policy(json!({})), &facts));
+        assert_eq!(d.actions, vec![RevokeSessions::of(PrincipalKind::User, Some("dave".into())).into()]);
+        // A user trailguard did not contain (or offline, not known to be): told only.
         let d = decided(decide(&e, &policy(json!({})), &Facts::offline()));
-        assert_eq!(d.actions, vec![RevokeSessions::of(PrincipalKind::Role, Some("app-ingest".into())).into()]);
+        assert_eq!((d.kind, d.actions.len()), (Kind::Notify, 0), "{}", d.reason);
+        // A role carries no mark of containment: a policy of that name put on a production
+        // role must not make trailguard deny all its running sessions.
+        let params = json!({"roleName": "app-ingest", "policyName": SESSION_POLICY_NAME});
+        for call_name in ["DeleteRolePolicy", "PutRolePolicy"] {
+            let e = call(call_name, user("mallory", "ASIA5EXAMPLEMALLORY1"), "198.51.100.7", "cli", params.clone());
+            let d = decided(decide(&e, &policy(json!({})), &Facts::offline()));
+            assert_eq!((d.kind, d.actions.len()), (Kind::Notify, 0), "{}", d.reason);
+        }
         // Another inline policy of the role is not trailguard's.
         let other = json!({"roleName": "app-ingest", "policyName": "app-permissions"});
         let e = call("DeleteRolePolicy", user("mallory", "ASIA5EXAMPLEMALLORY1"), "198.51.100.7", "cli", other);

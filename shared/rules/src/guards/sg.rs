@@ -50,6 +50,7 @@ pub static GUARD: GuardSpec = GuardSpec {
                 "source": ["aws.securityhub"],
                 "detail-type": ["Security Hub Findings - Imported"],
                 "detail": {"findings": {
+                    "ProductArn": [{"suffix": ":product/aws/securityhub"}],
                     "Compliance": {"Status": ["FAILED"]},
                     "RecordState": ["ACTIVE"],
                     "Resources": {"Type": ["AwsEc2SecurityGroup"]},
@@ -510,13 +511,15 @@ fn security_hub(
     policy: &Policy,
     facts: &Facts,
 ) -> Verdict {
+    // Only Security Hub's own control findings: an imported finding carries its importer's
+    // product ARN, whatever control id it claims.
     let found = d.findings.iter().find_map(|f| {
         let control = f.control_id().filter(|c| CONTROLS.contains(&c.as_str()))?;
-        Some((f, control))
+        f.is_aws_product("securityhub").then_some((f, control))
     });
     let Some((f, control)) = found else {
         return Verdict::Decided(Decision::ignore(
-            "no Security Hub finding about a security-group control trailguard acts on",
+            "no Security Hub finding (product aws/securityhub) about a security-group control trailguard acts on",
         ));
     };
     if let Some(why) = f.closed() {
