@@ -218,10 +218,28 @@ async fn breaker_reset_lets_the_guard_act_again() {
     let there = "security_group@210987654321";
     for scope in [here, there] {
         for i in 0..3 {
-            ledger.take_slot(&table, scope, 3, now + i).await.unwrap();
+            ledger
+                .take_slot(
+                    &table,
+                    scope,
+                    "arn:aws:iam::123456789012:user/ci",
+                    3,
+                    now + i,
+                )
+                .await
+                .unwrap();
         }
         assert!(matches!(
-            ledger.take_slot(&table, scope, 3, now + 10).await.unwrap(),
+            ledger
+                .take_slot(
+                    &table,
+                    scope,
+                    "arn:aws:iam::123456789012:user/ci",
+                    3,
+                    now + 10
+                )
+                .await
+                .unwrap(),
             Slot::Refused { first: true, .. }
         ));
     }
@@ -240,12 +258,30 @@ async fn breaker_reset_lets_the_guard_act_again() {
         "{out}"
     );
     assert_eq!(
-        ledger.take_slot(&table, here, 3, now + 20).await.unwrap(),
+        ledger
+            .take_slot(
+                &table,
+                here,
+                "arn:aws:iam::123456789012:user/ci",
+                3,
+                now + 20
+            )
+            .await
+            .unwrap(),
         Slot::Granted { count: 1 }
     );
     // The other account's breaker is still open, until it is reset by name.
     assert!(matches!(
-        ledger.take_slot(&table, there, 3, now + 21).await.unwrap(),
+        ledger
+            .take_slot(
+                &table,
+                there,
+                "arn:aws:iam::123456789012:user/ci",
+                3,
+                now + 21
+            )
+            .await
+            .unwrap(),
         Slot::Refused { first: false, .. }
     ));
     let (ok, out, err) = trailguard(&[
@@ -261,7 +297,16 @@ async fn breaker_reset_lets_the_guard_act_again() {
     assert!(ok, "{out}{err}");
     assert!(out.contains("in 210987654321 closed"), "{out}");
     assert_eq!(
-        ledger.take_slot(&table, there, 3, now + 22).await.unwrap(),
+        ledger
+            .take_slot(
+                &table,
+                there,
+                "arn:aws:iam::123456789012:user/ci",
+                3,
+                now + 22
+            )
+            .await
+            .unwrap(),
         Slot::Granted { count: 1 }
     );
     let (ok, _, err) = trailguard(&[

@@ -60,10 +60,17 @@ impl Outcome {
 
     /// The guard's breaker is open in this account: not made, and a retryable failure, so
     /// Lambda retries the event and the failure queue keeps it until the breaker is closed.
-    pub fn held(action: &Action, guard: &str, account: &str, count: u32, limit: u32) -> Outcome {
+    pub fn held(
+        action: &Action,
+        guard: &str,
+        account: &str,
+        whose: &str,
+        count: u32,
+        limit: u32,
+    ) -> Outcome {
         let message = format!(
-            "breaker open: {count} {guard} actions in account {account} in the last hour, \
-             max_actions_per_hour is {limit}; held, not made: {}. Close it with `trailguard \
+            "breaker open: {count} {guard} actions {whose}in account {account} in the last hour, \
+             the limit is {limit}; held, not made: {}. Close it with `trailguard \
              breaker reset --guard {guard} --account {account}`, then redrive the failure queue",
             action.describe()
         );

@@ -359,18 +359,42 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
             .or_else(|| self.settings.own_account.clone())
             .unwrap_or_else(|| "unknown".into());
         let scope = breaker_scope(guard.name(), &account);
+        // Who caused the change: one principal's flood holds back only its own (see
+        // `ports::ACCOUNT_FACTOR`).
+        let actor = event.map_or_else(|| "sweep".to_string(), breaker_actor);
         let now_ms = ctx.now * 1000;
         let counted = limit > 0 && !action.restores_safeguard();
         if counted {
-            match ledger.take_slot(table, &scope, limit, now_ms).await {
+            match ledger.take_slot(table, &scope, &actor, limit, now_ms).await {
                 Ok(Slot::Granted { .. }) => {}
-                Ok(Slot::Refused { count, first }) => {
+                Ok(Slot::Refused {
+                    count,
+                    first,
+                    by_actor,
+                }) => {
+                    let whose = if by_actor {
+                        format!("caused by {actor} ")
+                    } else {
+                        String::new()
+                    };
+                    let limit = if by_actor {
+                        limit
+                    } else {
+                        limit * crate::ports::ACCOUNT_FACTOR
+                    };
                     if first {
-                        self.breaker_opened(event, decision, &account, count, limit)
+                        self.breaker_opened(event, decision, &account, &whose, count, limit)
                             .await;
                     }
-                    return release(Outcome::held(action, guard.name(), &account, count, limit))
-                        .await;
+                    return release(Outcome::held(
+                        action,
+                        guard.name(),
+                        &account,
+                        &whose,
+                        count,
+                        limit,
+                    ))
+                    .await;
                 }
                 Err(e) => return release(Outcome::failed(e)).await,
             }
@@ -382,7 +406,7 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
         // Only what changed counts: a no-op ("already done") or a failed call gives its slot
         // back, so forged or replayed events that change nothing cannot open the breaker.
         if counted && outcome.status != trailguard_rules::Status::Done {
-            let _ = ledger.give_back_slot(table, &scope, now_ms).await;
+            let _ = ledger.give_back_slot(table, &scope, &actor, now_ms).await;
         }
         if let Some(key) = &key {
             if outcome.error.is_some() {
@@ -460,16 +484,18 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
         event: Option<&Event>,
         decision: &Decision,
         account: &str,
+        whose: &str,
         count: u32,
         limit: u32,
     ) {
         let guard = self.settings.guard.name();
         let subject = format!(
-            "[trailguard] BREAKER OPEN: {guard} stopped acting in {account} after {count} actions in an hour"
+            "[trailguard] BREAKER OPEN: {guard} stopped acting in {account} after {count} actions {whose}in an hour"
         );
         let body = format!(
             "The blast-radius breaker of guard `{guard}` ({}) in account {account} opened: {count} \
-             changes made in the last hour, the most max_actions_per_hour allows is {limit}.\n\n\
+             changes {whose}made in the last hour, the most it allows is {limit} \
+             (max_actions_per_hour for one actor's changes, {} times that in one account).\n\n\
              Until the hour has room again, this guard's changes in that account are held: each \
              held action fails retryably (error BreakerOpen), so Lambda retries the event and then \
              the failure queue keeps it (redrive it once the breaker is closed), and the sweep \
@@ -480,6 +506,7 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
              What to check: the recent notices of this guard and who caused them.\n\
              To close the breaker: trailguard breaker reset --guard {guard} --account {account} --table {}\n",
             self.function(),
+            crate::ports::ACCOUNT_FACTOR,
             self.settings.ledger_table.as_deref().unwrap_or("?"),
         );
         let mut report = Report::new(decision, event);
@@ -614,6 +641,26 @@ fn claim_key(event: &Event, action: &trailguard_rules::Action) -> Option<String>
 }
 
 /// This delivery, for the ledger: process, time and a counter.
+/// Who caused an event's change, for the breaker: the role of an assumed-role session (its
+/// session name is the caller's choice), the principal's ARN, or the AWS service that
+/// reported it.
+fn breaker_actor(event: &Event) -> String {
+    match event.cloudtrail() {
+        Some(r) => {
+            let id = &r.user_identity;
+            id.session_context
+                .session_issuer
+                .arn
+                .get()
+                .or_else(|| id.arn.get())
+                .or_else(|| id.invoked_by.get())
+                .unwrap_or("unknown")
+                .to_string()
+        }
+        None => event.source().unwrap_or("unknown").to_string(),
+    }
+}
+
 /// The ledger key of a guard's breaker in one account.
 pub fn breaker_scope(guard: &str, account: &str) -> String {
     format!("{guard}@{account}")

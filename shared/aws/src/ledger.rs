@@ -1,6 +1,6 @@
 //! The ledger port on the DynamoDB client: one table (`pk` string key, `expires_at` TTL)
 //! holds each guard's breaker per account (`breaker#<guard>@<account>`: the epoch
-//! milliseconds of the changes it made there in the last hour, and a version) and each action's claim (`claim#<event>#<action>`:
+//! milliseconds and the actor of the changes it made there in the last hour, and a version) and each action's claim (`claim#<event>#<action>`:
 //! who acts, until when, and the outcome). Every write is conditional on what was read, so
 //! concurrent deliveries, containers and accounts never count past a limit or both win a
 //! claim: the loser reads again and decides again.
@@ -13,7 +13,7 @@ use trailguard_rules::ops;
 use trailguard_rules::sweep::Checkpoint;
 
 use crate::error::{classify, code_of, PortError};
-use crate::ports::{Claim, LedgerPort, PortResult, Slot};
+use crate::ports::{Claim, LedgerPort, PortResult, Slot, ACCOUNT_FACTOR};
 
 const HOUR_MS: i64 = 3_600_000;
 /// Optimistic writes retried before giving up with a retryable error.
@@ -61,11 +61,91 @@ async fn get(c: &Client, table: &str, pk: &str) -> PortResult<Option<Item>> {
     Ok(out.item)
 }
 
+/// A breaker's last hour: (epoch ms, actor) of each change, and the actors (or `*`, the
+/// whole account) whose refusal has been told.
+struct Window {
+    entries: Vec<(i64, String)>,
+    opened: Vec<String>,
+}
+
+impl Window {
+    fn read(item: Option<&Item>, now_ms: i64) -> Window {
+        let list = |k: &str| -> Vec<AttributeValue> {
+            item.and_then(|i| i.get(k))
+                .and_then(|v| v.as_l().ok())
+                .cloned()
+                .unwrap_or_default()
+        };
+        let times = list("times");
+        let actors = list("actors");
+        let entries = times
+            .iter()
+            .enumerate()
+            .filter_map(|(i, t)| {
+                let t: i64 = t.as_n().ok()?.parse().ok()?;
+                let a = actors
+                    .get(i)
+                    .and_then(|a| a.as_s().ok())
+                    .cloned()
+                    .unwrap_or_default();
+                Some((t, a))
+            })
+            .filter(|(t, _)| *t > now_ms - HOUR_MS)
+            .collect();
+        let opened = list("opened")
+            .iter()
+            .filter_map(|a| a.as_s().ok().cloned())
+            .collect();
+        Window { entries, opened }
+    }
+
+    /// Count a change by `actor` unless it or the account is at its limit: (count granted,
+    /// or the refusal).
+    fn take(&mut self, actor: &str, limit: u32, now_ms: i64) -> (u32, Option<Slot>) {
+        let by_actor = self.entries.iter().filter(|(_, a)| a == actor).count() as u32;
+        let total = self.entries.len() as u32;
+        let account_limit = limit.saturating_mul(ACCOUNT_FACTOR);
+        let over = if by_actor >= limit {
+            Some((actor.to_string(), by_actor, true))
+        } else if total >= account_limit {
+            Some(("*".to_string(), total, false))
+        } else {
+            None
+        };
+        if let Some((who, count, actor_limited)) = over {
+            let first = !self.opened.contains(&who);
+            if first {
+                self.opened.push(who);
+            }
+            return (
+                0,
+                Some(Slot::Refused {
+                    count,
+                    first,
+                    by_actor: actor_limited,
+                }),
+            );
+        }
+        self.entries.push((now_ms, actor.to_string()));
+        // A breaker that had room again may open again, and tell again.
+        let entries = &self.entries;
+        self.opened.retain(|w| {
+            if w == "*" {
+                entries.len() as u32 >= account_limit
+            } else {
+                entries.iter().filter(|(_, a)| a == w).count() as u32 >= limit
+            }
+        });
+        (by_actor + 1, None)
+    }
+}
+
 impl LedgerPort for Client {
     async fn take_slot(
         &self,
         table: &str,
         scope: &str,
+        actor: &str,
         limit: u32,
         now_ms: i64,
     ) -> PortResult<Slot> {
@@ -80,28 +160,10 @@ impl LedgerPort for Client {
             }
             let item = get(self, table, &pk).await?;
             let version = item.as_ref().and_then(|i| num(i, "version"));
-            let mut times: Vec<i64> = item
-                .as_ref()
-                .and_then(|i| i.get("times"))
-                .and_then(|v| v.as_l().ok())
-                .map(|l| {
-                    l.iter()
-                        .filter_map(|v| v.as_n().ok()?.parse().ok())
-                        .collect()
-                })
-                .unwrap_or_default();
-            times.retain(|t| *t > now_ms - HOUR_MS);
-            let open_since = item.as_ref().and_then(|i| num(i, "open_since"));
-            let count = times.len() as u32;
-            let granted = count < limit;
-            if !granted && open_since.is_some() {
-                return Ok(Slot::Refused {
-                    count,
-                    first: false,
-                });
-            }
-            if granted {
-                times.push(now_ms);
+            let mut window = Window::read(item.as_ref(), now_ms);
+            let (granted, refused) = window.take(actor, limit, now_ms);
+            if let Some(Slot::Refused { first: false, .. }) = refused {
+                return Ok(refused.unwrap_or(Slot::Granted { count: 0 }));
             }
             let mut put = self
                 .put_item()
@@ -109,13 +171,20 @@ impl LedgerPort for Client {
                 .item("pk", s(&pk))
                 .item(
                     "times",
-                    AttributeValue::L(times.iter().map(|t| n(*t)).collect()),
+                    AttributeValue::L(window.entries.iter().map(|(t, _)| n(*t)).collect()),
+                )
+                .item(
+                    "actors",
+                    AttributeValue::L(window.entries.iter().map(|(_, a)| s(a)).collect()),
                 )
                 .item("version", n(version.unwrap_or(0) + 1))
                 // Idle breakers disappear an hour after their last action.
                 .item("expires_at", n(now_ms / 1000 + 7200));
-            if !granted {
-                put = put.item("open_since", n(now_ms));
+            if !window.opened.is_empty() {
+                put = put.item(
+                    "opened",
+                    AttributeValue::L(window.opened.iter().map(s).collect()),
+                );
             }
             put = match version {
                 Some(v) => put
@@ -124,8 +193,7 @@ impl LedgerPort for Client {
                 None => put.condition_expression("attribute_not_exists(pk)"),
             };
             match put.send().await {
-                Ok(_) if granted => return Ok(Slot::Granted { count: count + 1 }),
-                Ok(_) => return Ok(Slot::Refused { count, first: true }),
+                Ok(_) => return Ok(refused.unwrap_or(Slot::Granted { count: granted })),
                 Err(e) if conflict(&code_of(&e)) => continue,
                 Err(e) => return Err(classify(&ops::LEDGER_PUT, e)),
             }
@@ -133,7 +201,13 @@ impl LedgerPort for Client {
         Err(contention(table))
     }
 
-    async fn give_back_slot(&self, table: &str, scope: &str, at_ms: i64) -> PortResult<()> {
+    async fn give_back_slot(
+        &self,
+        table: &str,
+        scope: &str,
+        actor: &str,
+        at_ms: i64,
+    ) -> PortResult<()> {
         let pk = format!("breaker#{scope}");
         for _ in 0..MAX_CONFLICTS {
             let Some(item) = get(self, table, &pk).await? else {
@@ -142,25 +216,29 @@ impl LedgerPort for Client {
             let Some(version) = num(&item, "version") else {
                 return Ok(());
             };
-            let mut times: Vec<AttributeValue> = item
-                .get("times")
-                .and_then(|v| v.as_l().ok())
-                .cloned()
-                .unwrap_or_default();
-            let Some(i) = times
+            let mut window = Window::read(Some(&item), i64::MIN / 2);
+            let Some(i) = window
+                .entries
                 .iter()
-                .position(|v| v.as_n().ok().and_then(|n| n.parse::<i64>().ok()) == Some(at_ms))
+                .position(|(t, a)| *t == at_ms && a == actor)
             else {
                 return Ok(());
             };
-            times.remove(i);
+            window.entries.remove(i);
             let r = self
                 .update_item()
                 .table_name(table)
                 .key("pk", s(&pk))
-                .update_expression("SET times = :times, version = :next")
+                .update_expression("SET times = :times, actors = :actors, version = :next")
                 .condition_expression("version = :v")
-                .expression_attribute_values(":times", AttributeValue::L(times))
+                .expression_attribute_values(
+                    ":times",
+                    AttributeValue::L(window.entries.iter().map(|(t, _)| n(*t)).collect()),
+                )
+                .expression_attribute_values(
+                    ":actors",
+                    AttributeValue::L(window.entries.iter().map(|(_, a)| s(a)).collect()),
+                )
                 .expression_attribute_values(":next", n(version + 1))
                 .expression_attribute_values(":v", n(version))
                 .send()

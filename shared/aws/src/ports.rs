@@ -360,10 +360,21 @@ pub trait OrgPort: Send + Sync {
 pub enum Slot {
     /// Counted: `count` actions in the last hour, this one included.
     Granted { count: u32 },
-    /// Refused: `count` actions in the last hour already; `first` for the refusal that
-    /// opened the breaker (the one that tells people).
-    Refused { count: u32, first: bool },
+    /// Refused: `count` actions in the last hour already (the actor's when `by_actor`,
+    /// else the account's); `first` for the refusal that opened the breaker (the one that
+    /// tells people).
+    Refused {
+        count: u32,
+        first: bool,
+        by_actor: bool,
+    },
 }
+
+/// One actor's changes may open a breaker for that actor only: the account's breaker holds
+/// this many times `max_actions_per_hour`, so a principal who floods trailguard with its own
+/// containment (self-service keys used from outside, its own sandbox opened again and again)
+/// holds back only its own, and the account stays bounded.
+pub const ACCOUNT_FACTOR: u32 = 5;
 
 /// Who acts on one action of one event, when several deliveries of it run at once.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -380,13 +391,14 @@ pub enum Claim {
 /// counts and exactly-once claims. Every write is conditional, so concurrent deliveries never
 /// count past a limit or both win a claim.
 pub trait LedgerPort: Send + Sync {
-    /// Count one mutating action in a breaker's `scope` (a guard in one account,
-    /// `handler::breaker_scope`) at `now_ms`, unless `limit` actions were counted in the hour
-    /// before it.
+    /// Count one mutating action caused by `actor` in a breaker's `scope` (a guard in one
+    /// account, `handler::breaker_scope`) at `now_ms`, unless `limit` actions of that actor,
+    /// or `limit * ACCOUNT_FACTOR` in all, were counted in the hour before it.
     fn take_slot(
         &self,
         _table: &str,
         _scope: &str,
+        _actor: &str,
         _limit: u32,
         _now_ms: i64,
     ) -> impl Future<Output = PortResult<Slot>> + Send {
@@ -398,6 +410,7 @@ pub trait LedgerPort: Send + Sync {
         &self,
         _table: &str,
         _scope: &str,
+        _actor: &str,
         _at_ms: i64,
     ) -> impl Future<Output = PortResult<()>> + Send {
         not_wired(&ops::LEDGER_UPDATE)

@@ -736,7 +736,8 @@ async fn the_breaker_holds_every_change_past_the_limit_in_that_account_and_tells
     for s in &held {
         assert!(s.contains("BreakerOpen"), "{s}");
         assert!(
-            s.contains("breaker open: 20 security_group actions in account 123456789012"),
+            s.contains("breaker open: 20 security_group actions caused by")
+                && s.contains("in account 123456789012"),
             "{s}"
         );
         assert!(
@@ -772,6 +773,32 @@ async fn the_breaker_holds_every_change_past_the_limit_in_that_account_and_tells
         .await
         .unwrap());
     let r = d.process(open_ssh(99)).await.unwrap();
+    assert_eq!(r.actions[0].outcome, Some(Status::Done));
+}
+
+#[tokio::test]
+async fn one_principals_flood_holds_back_only_its_own_containment() {
+    // Mallory gets her own key contained again and again (used from outside, recreated):
+    // her breaker opens, and another user's stolen key is still contained.
+    let f = Arc::new(Fake::new());
+    let policy = json!({"max_actions_per_hour": {"security_group": 3}, "exempt_tag": "", "protected_tag": ""}).to_string();
+    let d = with_ledger(&f, "revert-security-group", &policy);
+    let by = |n: usize, who: &str| {
+        let mut ev = open_ssh(n);
+        ev["detail"]["userIdentity"] = json!({"type": "IAMUser",
+            "arn": format!("arn:aws:iam::123456789012:user/{who}"), "accountId": "123456789012",
+            "userName": who, "accessKeyId": "AKIA5EXAMPLEFLOODER1"});
+        ev
+    };
+    for n in 0..3 {
+        d.process(by(n, "mallory")).await.unwrap();
+    }
+    let e = d.process(by(3, "mallory")).await.unwrap_err().to_string();
+    assert!(
+        e.contains("BreakerOpen") && e.contains("caused by arn:aws:iam::123456789012:user/mallory"),
+        "{e}"
+    );
+    let r = d.process(by(4, "bob")).await.unwrap();
     assert_eq!(r.actions[0].outcome, Some(Status::Done));
 }
 

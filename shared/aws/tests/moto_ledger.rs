@@ -25,7 +25,14 @@ async fn racing_writers_never_count_past_the_limit() {
     for i in 0..50 {
         let (c, table) = (clients[i % 2].clone(), table.clone());
         tasks.push(tokio::spawn(async move {
-            c.take_slot(&table, "access_key", 20, now + i as i64).await
+            c.take_slot(
+                &table,
+                "access_key",
+                "arn:aws:iam::123456789012:user/ci",
+                20,
+                now + i as i64,
+            )
+            .await
         }));
     }
     let mut granted = 0;
@@ -36,7 +43,7 @@ async fn racing_writers_never_count_past_the_limit() {
                 assert!(count <= 20, "{count}");
                 granted += 1
             }
-            Slot::Refused { count, first } => {
+            Slot::Refused { count, first, .. } => {
                 assert_eq!(count, 20);
                 opened += usize::from(first)
             }
@@ -49,14 +56,26 @@ async fn racing_writers_never_count_past_the_limit() {
     );
     // An hour later the window has room again.
     let later = clients[0]
-        .take_slot(&table, "access_key", 20, now + 3_600_000 + 100)
+        .take_slot(
+            &table,
+            "access_key",
+            "arn:aws:iam::123456789012:user/ci",
+            20,
+            now + 3_600_000 + 100,
+        )
         .await
         .unwrap();
     assert_eq!(later, Slot::Granted { count: 1 });
     // Other guards count on their own.
     assert_eq!(
         clients[1]
-            .take_slot(&table, "security_group", 20, now)
+            .take_slot(
+                &table,
+                "security_group",
+                "arn:aws:iam::123456789012:user/ci",
+                20,
+                now
+            )
             .await
             .unwrap(),
         Slot::Granted { count: 1 }
@@ -73,6 +92,82 @@ async fn racing_writers_never_count_past_the_limit() {
 
 #[tokio::test]
 #[ignore = "needs moto server: bash scripts/test.sh"]
+async fn one_actors_flood_holds_back_only_its_own_changes_and_the_account_stays_bounded() {
+    let sdk = sdk().await;
+    let table = create_ledger_table(&sdk).await;
+    let c = aws_sdk_dynamodb::Client::new(&sdk);
+    let now = trailguard_aws::system_clock() * 1000;
+    let scope = "access_key@123456789012";
+    let user = |n: usize| format!("arn:aws:iam::123456789012:user/u{n}");
+    // Mallory's own containments: 3 counted, the 4th held, told once.
+    for i in 0..3 {
+        assert_eq!(
+            c.take_slot(&table, scope, &user(0), 3, now + i)
+                .await
+                .unwrap(),
+            Slot::Granted {
+                count: i as u32 + 1
+            }
+        );
+    }
+    assert_eq!(
+        c.take_slot(&table, scope, &user(0), 3, now + 10)
+            .await
+            .unwrap(),
+        Slot::Refused {
+            count: 3,
+            first: true,
+            by_actor: true
+        }
+    );
+    assert_eq!(
+        c.take_slot(&table, scope, &user(0), 3, now + 11)
+            .await
+            .unwrap(),
+        Slot::Refused {
+            count: 3,
+            first: false,
+            by_actor: true
+        }
+    );
+    // Someone else's stolen key is still contained.
+    assert_eq!(
+        c.take_slot(&table, scope, &user(1), 3, now + 12)
+            .await
+            .unwrap(),
+        Slot::Granted { count: 1 }
+    );
+    // The account holds at most ACCOUNT_FACTOR times the limit, whoever causes it.
+    let account_limit = 3 * trailguard_aws::ports::ACCOUNT_FACTOR as usize;
+    let mut n = 2;
+    let mut counted = 4;
+    while counted < account_limit {
+        for _ in 0..3 {
+            if counted < account_limit {
+                let s = c
+                    .take_slot(&table, scope, &user(n), 3, now + 100 + counted as i64)
+                    .await
+                    .unwrap();
+                assert!(matches!(s, Slot::Granted { .. }), "{s:?}");
+                counted += 1;
+            }
+        }
+        n += 1;
+    }
+    assert_eq!(
+        c.take_slot(&table, scope, &user(99), 3, now + 500)
+            .await
+            .unwrap(),
+        Slot::Refused {
+            count: account_limit as u32,
+            first: true,
+            by_actor: false
+        }
+    );
+}
+
+#[tokio::test]
+#[ignore = "needs moto server: bash scripts/test.sh"]
 async fn a_slot_given_back_no_longer_counts_even_with_writers_racing() {
     let sdk = sdk().await;
     let table = create_ledger_table(&sdk).await;
@@ -85,9 +180,20 @@ async fn a_slot_given_back_no_longer_counts_even_with_writers_racing() {
     for i in 0..10i64 {
         let (c, table) = (c.clone(), table.clone());
         tasks.push(tokio::spawn(async move {
-            let slot = c.take_slot(&table, scope, 20, now + i).await.unwrap();
+            let slot = c
+                .take_slot(
+                    &table,
+                    scope,
+                    "arn:aws:iam::123456789012:user/ci",
+                    20,
+                    now + i,
+                )
+                .await
+                .unwrap();
             if i % 2 == 0 {
-                c.give_back_slot(&table, scope, now + i).await.unwrap();
+                c.give_back_slot(&table, scope, "arn:aws:iam::123456789012:user/ci", now + i)
+                    .await
+                    .unwrap();
             }
             slot
         }));
@@ -96,14 +202,32 @@ async fn a_slot_given_back_no_longer_counts_even_with_writers_racing() {
         assert!(matches!(t.await.unwrap(), Slot::Granted { .. }));
     }
     // Giving back a slot never taken, or in a breaker never used, changes nothing.
-    c.give_back_slot(&table, scope, now + 999).await.unwrap();
-    c.give_back_slot(&table, "never-used@123456789012", now)
-        .await
-        .unwrap();
+    c.give_back_slot(
+        &table,
+        scope,
+        "arn:aws:iam::123456789012:user/ci",
+        now + 999,
+    )
+    .await
+    .unwrap();
+    c.give_back_slot(
+        &table,
+        "never-used@123456789012",
+        "arn:aws:iam::123456789012:user/ci",
+        now,
+    )
+    .await
+    .unwrap();
     // 5 kept: exactly 15 more fit under the limit of 20.
     let mut more = 0;
     while let Slot::Granted { count } = c
-        .take_slot(&table, scope, 20, now + 100 + more)
+        .take_slot(
+            &table,
+            scope,
+            "arn:aws:iam::123456789012:user/ci",
+            20,
+            now + 100 + more,
+        )
         .await
         .unwrap()
     {

@@ -29,7 +29,8 @@ pub struct Fake {
     pub policies: Mutex<Vec<(String, String)>>,
     pub publish_error: Option<PortError>,
     /// The ledger, in memory: breaker times by guard, claims by key (state, owner).
-    pub breaker: Mutex<HashMap<String, (Vec<i64>, bool)>>,
+    /// Breaker scope -> (epoch ms and actor of each counted change, who has been told).
+    pub breaker: Mutex<HashMap<String, (Vec<(i64, String)>, BTreeSet<String>)>>,
     pub claims: Mutex<HashMap<String, (String, String)>>,
     pub connect_error: Option<PortError>,
     /// What a sweep lists, paged two at a time.
@@ -527,24 +528,48 @@ impl LambdaPort for Fake {
 
 /// The ledger's semantics, in memory (the DynamoDB implementation is tested against moto).
 impl LedgerPort for Fake {
-    async fn take_slot(&self, _: &str, scope: &str, limit: u32, now_ms: i64) -> PortResult<Slot> {
+    async fn take_slot(
+        &self,
+        _: &str,
+        scope: &str,
+        actor: &str,
+        limit: u32,
+        now_ms: i64,
+    ) -> PortResult<Slot> {
         let mut b = self.breaker.lock().unwrap();
         let (times, open) = b.entry(scope.to_string()).or_default();
-        times.retain(|t| *t > now_ms - 3_600_000);
-        let count = times.len() as u32;
-        if count < limit {
-            times.push(now_ms);
-            Ok(Slot::Granted { count: count + 1 })
+        times.retain(|(t, _)| *t > now_ms - 3_600_000);
+        let mine = times.iter().filter(|(_, a)| a == actor).count() as u32;
+        let total = times.len() as u32;
+        let over = if mine >= limit {
+            Some((actor.to_string(), mine, true))
+        } else if total >= limit * trailguard_aws::ports::ACCOUNT_FACTOR {
+            Some(("*".to_string(), total, false))
         } else {
-            let first = !*open;
-            *open = true;
-            Ok(Slot::Refused { count, first })
+            None
+        };
+        match over {
+            Some((who, count, by_actor)) => Ok(Slot::Refused {
+                count,
+                first: open.insert(who),
+                by_actor,
+            }),
+            None => {
+                times.push((now_ms, actor.to_string()));
+                Ok(Slot::Granted { count: mine + 1 })
+            }
         }
     }
-    async fn give_back_slot(&self, _: &str, scope: &str, at_ms: i64) -> PortResult<()> {
+    async fn give_back_slot(
+        &self,
+        _: &str,
+        scope: &str,
+        actor: &str,
+        at_ms: i64,
+    ) -> PortResult<()> {
         let mut b = self.breaker.lock().unwrap();
         if let Some((times, _)) = b.get_mut(scope) {
-            if let Some(i) = times.iter().position(|t| *t == at_ms) {
+            if let Some(i) = times.iter().position(|(t, a)| *t == at_ms && a == actor) {
                 times.remove(i);
             }
         }
