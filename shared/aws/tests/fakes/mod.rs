@@ -16,6 +16,9 @@ use trailguard_rules::facts::{PrefixListFacts, World};
 use trailguard_rules::sweep::{AclState, Checkpoint, KeyState, ShareState, State, TrailState};
 use trailguard_rules::{GroupFacts, Guard, Permission, Policy, PrincipalKind, Report, Tags};
 
+/// One breaker's last hour: (epoch ms, actor) of each counted change, and who has been told.
+pub type Breaker = (Vec<(i64, String)>, BTreeSet<String>);
+
 #[derive(Default)]
 pub struct Fake {
     pub world: World,
@@ -30,7 +33,7 @@ pub struct Fake {
     pub publish_error: Option<PortError>,
     /// The ledger, in memory: breaker times by guard, claims by key (state, owner).
     /// Breaker scope -> (epoch ms and actor of each counted change, who has been told).
-    pub breaker: Mutex<HashMap<String, (Vec<(i64, String)>, BTreeSet<String>)>>,
+    pub breaker: Mutex<HashMap<String, Breaker>>,
     pub claims: Mutex<HashMap<String, (String, String)>>,
     pub connect_error: Option<PortError>,
     /// What a sweep lists, paged two at a time.
