@@ -5,9 +5,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::action::Permission;
 use crate::ids::{IdKind, Target};
 use crate::ops::{self, Op};
+pub use crate::state::{tag_is_true, GroupFacts, GroupRule, Tags};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "fact", rename_all = "snake_case")]
@@ -165,28 +165,6 @@ impl FactRequest {
     }
 }
 
-pub type Tags = BTreeMap<String, String>;
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct GroupFacts {
-    pub group_id: String,
-    pub group_name: Option<String>,
-    pub tags: Tags,
-    /// Every rule of the group (filled in only for a [`FactRequest::SecurityGroupState`]).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub rules: Vec<GroupRule>,
-}
-
-/// One rule of a security group as it is now.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct GroupRule {
-    pub rule_id: String,
-    pub egress: bool,
-    #[serde(flatten)]
-    pub permission: Permission,
-}
-
 /// A managed prefix list as `DescribeManagedPrefixLists` and `GetManagedPrefixListEntries`
 /// show it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -239,7 +217,7 @@ pub struct Facts {
     /// Prefix list id -> the list (None: no such list).
     pub prefix_lists: BTreeMap<String, Option<PrefixListFacts>>,
     /// Network ACL id -> the ACL with its entries (None: no such ACL).
-    pub acl_states: BTreeMap<String, Option<crate::sweep::AclState>>,
+    pub acl_states: BTreeMap<String, Option<crate::state::AclState>>,
     /// Offline (the CLI): facts not given are taken as absent instead of requested, and the
     /// decision says what it assumed.
     pub offline: bool,
@@ -369,7 +347,7 @@ impl Facts {
         }
     }
 
-    pub(crate) fn acl_state(&self, id: &str) -> Known<Option<crate::sweep::AclState>> {
+    pub(crate) fn acl_state(&self, id: &str) -> Known<Option<crate::state::AclState>> {
         match self.acl_states.get(id) {
             Some(a) => Known::Yes(a.clone()),
             None => {
@@ -435,7 +413,7 @@ pub struct World {
     /// Prefix list id -> the list (every list not listed does not exist).
     pub prefix_lists: BTreeMap<String, PrefixListFacts>,
     /// Network ACL id -> the ACL with its entries (every ACL not listed has none to show).
-    pub acl_states: BTreeMap<String, crate::sweep::AclState>,
+    pub acl_states: BTreeMap<String, crate::state::AclState>,
 }
 
 impl World {
@@ -533,12 +511,4 @@ impl World {
             }
         }
     }
-}
-
-/// Whether a tag is set to a true value ("true", "yes", "1", any case).
-pub fn tag_is_true(tags: &Tags, key: &str) -> bool {
-    !key.is_empty()
-        && tags
-            .get(key)
-            .is_some_and(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "true" | "yes" | "1"))
 }
