@@ -454,16 +454,16 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
         clients: &Lazy<'_, C>,
         e: PortError,
     ) -> HandlerError {
-        let mut decision = Decision::unreachable(
-            event.account().unwrap_or("?"),
-            event.region().unwrap_or("?"),
-            &e.to_string(),
+        let decision = trailguard_rules::settle_decision(
+            self.settings.guard,
+            Decision::unreachable(
+                event.account().unwrap_or("?"),
+                event.region().unwrap_or("?"),
+                &e.to_string(),
+            ),
+            event.account(),
+            &self.settings.policy,
         );
-        decision.guard = Some(self.settings.guard);
-        decision.mode = self
-            .settings
-            .policy
-            .mode_in(self.settings.guard, event.account());
         let mut report = Report::new(&decision, Some(event));
         report.function = Some(self.function());
         report.connection = clients.connection();

@@ -88,6 +88,12 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
         let guard = s.guard;
         let account = s.own_role_arn.as_deref().and_then(account_of);
         let mut report = SweepReport::new(guard, &s.policy, account.clone(), s.region.clone());
+        // An account the policy leaves out is not listed at all, as its events are not read.
+        if let Some(reason) = s.policy.out_of_scope(account.as_deref()) {
+            report.complete = true;
+            report.stopped = Some(format!("not swept: {reason}"));
+            return Ok(report);
+        }
         let home = self.connect.home();
         let table = s.ledger_table.as_deref();
         let key = format!(
@@ -338,7 +344,7 @@ fn summary(r: &SweepReport) -> Report {
     };
     let mut d = Decision::ignore(format!("sweep of {}", r.guard.name()));
     d.kind = decision;
-    d.guard = Some(r.guard);
+    d.guard = Some(r.guard.id());
     d.mode = r.mode;
     let mut report = Report::new(&d, None);
     report.function = Some(r.function);

@@ -7,8 +7,8 @@
 use serde::Serialize;
 
 use crate::ids::{IdKind, Target};
-pub use crate::permission::Permission;
 use crate::ops::{self, Op};
+pub use crate::permission::Permission;
 
 /// The name of the inline deny policy that cuts off sessions issued before containment.
 /// Fixed so responders can find and remove it: `aws iam delete-user-policy --user-name U

@@ -4,8 +4,21 @@ use serde::Serialize;
 
 use crate::action::{Action, Notice};
 use crate::facts::FactRequest;
-use crate::guards::Guard;
 use crate::policy::Mode;
+
+/// A guard as a decision names it: the policy's name for it and its function. The registry
+/// (guards/) sits above decisions, so a decision carries the names, not the declaration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct GuardId {
+    pub name: &'static str,
+    pub function: &'static str,
+}
+
+impl Serialize for GuardId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name)
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -21,7 +34,7 @@ pub struct Decision {
     pub kind: Kind,
     pub reason: String,
     /// The guard that decided (None when no guard applies to the event).
-    pub guard: Option<Guard>,
+    pub guard: Option<GuardId>,
     pub mode: Mode,
     pub actions: Vec<Action>,
     pub notice: Option<Notice>,

@@ -28,7 +28,7 @@ pub mod time;
 pub mod trust;
 
 pub use action::{Action, Notice, Permission, PrincipalKind, Severity};
-pub use decision::{Decision, Kind, Verdict};
+pub use decision::{Decision, GuardId, Kind, Verdict};
 pub use event::{Event, ParseError};
 pub use facts::{FactRequest, Facts, GroupFacts, Tags};
 pub use guards::Guard;
@@ -39,23 +39,41 @@ pub use report::{ActionReport, Report, Status};
 /// ignored with a reason that names the guard.
 pub fn decide_guard(guard: Guard, event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
     if let Some(d) = refused(event, policy, facts) {
-        let mut d = d;
-        d.guard = Some(guard);
-        d.mode = policy.mode(guard);
-        return Verdict::Decided(d);
+        return settle(guard, Verdict::Decided(d), event.account(), policy);
     }
     if !guard.applies_anywhere(event, policy) {
-        let mut d = Decision::ignore(format!(
+        let d = Decision::ignore(format!(
             "{} ({}) is not an event {} handles",
             event.name(),
             event.source().unwrap_or("?"),
             guard.function_name()
         ));
-        d.guard = Some(guard);
-        d.mode = policy.mode(guard);
-        return Verdict::Decided(d);
+        return settle(guard, Verdict::Decided(d), event.account(), policy);
     }
     run(guard, event, policy, facts)
+}
+
+/// The one place a decision gets its guard and its mode, for an event, a sweep's resource, or
+/// a notice that a member account could not be reached: the guard's mode in the account the
+/// decision is about (`mode_by_account` over the guard's mode, under the template's dry-run
+/// ceiling). A verdict still asking for facts is returned as it is.
+pub fn settle(guard: Guard, verdict: Verdict, account: Option<&str>, policy: &Policy) -> Verdict {
+    match verdict {
+        Verdict::Decided(d) => Verdict::Decided(settle_decision(guard, d, account, policy)),
+        need => need,
+    }
+}
+
+/// [`settle`] for a decision already made.
+pub fn settle_decision(
+    guard: Guard,
+    mut d: Decision,
+    account: Option<&str>,
+    policy: &Policy,
+) -> Decision {
+    d.guard = Some(guard.id());
+    d.mode = policy.mode_in(guard, account);
+    d
 }
 
 /// Events refused before any guard reads them: an AWS detail-type under a source that is
@@ -88,10 +106,12 @@ fn run(guard: Guard, event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
     // A central deployment receives every member account's events; only the policy's
     // accounts are acted on (or even looked at: nothing is fetched for the others).
     if let Some(reason) = policy.out_of_scope(event.account()) {
-        let mut d = Decision::ignore(reason);
-        d.guard = Some(guard);
-        d.mode = policy.mode_in(guard, event.account());
-        return Verdict::Decided(d);
+        return settle(
+            guard,
+            Verdict::Decided(Decision::ignore(reason)),
+            event.account(),
+            policy,
+        );
     }
     let verdict = match (guard.spec().decide)(event, policy, facts) {
         Verdict::Decided(d) => {
@@ -115,14 +135,7 @@ fn run(guard: Guard, event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
             }
         }
     };
-    match verdict {
-        Verdict::Decided(mut d) => {
-            d.guard = Some(guard);
-            d.mode = policy.mode_in(guard, event.account());
-            Verdict::Decided(d)
-        }
-        need => need,
-    }
+    settle(guard, verdict, event.account(), policy)
 }
 
 /// The targets that cannot be real ids, described: `type.field = value is not a valid id`.

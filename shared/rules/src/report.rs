@@ -6,10 +6,10 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::action::{Action, Notice};
+use crate::decision::GuardId;
 use crate::decision::{Decision, Kind};
 use crate::event::{Event, EventBody};
 use crate::facts::FactRequest;
-use crate::guards::Guard;
 use crate::policy::Mode;
 
 /// What became of one action.
@@ -174,7 +174,7 @@ pub struct Report {
     pub event_id: Option<String>,
     pub event: Option<EventSummary>,
     /// The guard that decided (None when no guard handles the event).
-    pub guard: Option<Guard>,
+    pub guard: Option<GuardId>,
     pub function: Option<&'static str>,
     pub decision: Kind,
     pub reason: String,
@@ -201,7 +201,7 @@ impl Report {
             event_id: event.and_then(|e| e.id()).map(String::from),
             event: event.map(EventSummary::of),
             guard: d.guard,
-            function: d.guard.map(Guard::function_name),
+            function: d.guard.map(|g| g.function),
             decision: d.kind,
             reason: d.reason.clone(),
             mode: d.mode,

@@ -115,6 +115,18 @@ pub enum State {
 }
 
 impl State {
+    /// Which listing it comes from.
+    pub fn kind(&self) -> StateKind {
+        match self {
+            State::SecurityGroup(_) => StateKind::SecurityGroups,
+            State::NetworkAcl(_) => StateKind::NetworkAcls,
+            State::Trail(_) => StateKind::Trails,
+            State::AccessKey(_) => StateKind::AccessKeys,
+            State::Image(_) => StateKind::Images,
+            State::Snapshot(_) => StateKind::Snapshots,
+        }
+    }
+
     /// The resource's id, for the sweep report.
     pub fn id(&self) -> &str {
         match self {

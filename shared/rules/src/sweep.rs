@@ -15,8 +15,11 @@ pub use crate::state::{
     AclEntry, AclState, KeyState, ShareState, State, StateKind, TrailState, WHY,
 };
 
-/// A guard's decision on one resource as it is now. The account is the one the sweep runs
-/// in (trusted-set checks need it). A guard that does not sweep this kind ignores it.
+/// A guard's decision on one resource as it is now, through the guard's declaration
+/// ([`crate::guards::GuardSpec::decide_state`]). The account is the one the sweep runs in:
+/// scope and mode are that account's, decided in the one place events use too
+/// ([`crate::settle`]), so an account `mode_by_account` sets to dry-run is not changed by a
+/// sweep either.
 pub fn decide_state(
     guard: Guard,
     state: &State,
@@ -24,28 +27,22 @@ pub fn decide_state(
     policy: &Policy,
     facts: &Facts,
 ) -> Verdict {
-    use crate::guards::{cloudtrail, key, nacl, sg, sharing};
-    let mut verdict = match (guard.name(), state) {
-        ("security_group", State::SecurityGroup(g)) => sg::decide_state(g, policy, WHY, facts),
-        ("network_acl", State::NetworkAcl(a)) => Verdict::Decided(nacl::decide_state(a, policy)),
-        ("cloudtrail", State::Trail(t)) => Verdict::Decided(cloudtrail::decide_state(t, policy)),
-        ("access_key", State::AccessKey(k)) => key::decide_state(k, account, policy, facts),
-        ("resource_sharing", State::Image(s)) => {
-            sharing::decide_state(s, true, account, policy, facts)
-        }
-        ("resource_sharing", State::Snapshot(s)) => {
-            sharing::decide_state(s, false, account, policy, facts)
-        }
-        (name, other) => Verdict::Decided(Decision::ignore(format!(
-            "guard {name} does not sweep {}",
-            other.id()
-        ))),
-    };
-    if let Verdict::Decided(d) = &mut verdict {
-        d.guard = Some(guard);
-        d.mode = policy.mode(guard);
+    if let Some(reason) = policy.out_of_scope(account) {
+        return crate::settle(
+            guard,
+            Verdict::Decided(Decision::ignore(reason)),
+            account,
+            policy,
+        );
     }
-    verdict
+    let spec = guard.spec();
+    let verdict = match spec.decide_state {
+        Some(decide) if spec.sweeps.contains(&state.kind()) => {
+            decide(state, account, policy, facts)
+        }
+        _ => crate::guards::not_swept(guard.name(), state),
+    };
+    crate::settle(guard, verdict, account, policy)
 }
 
 /// Where an unfinished sweep continues: the kind it was listing and the page it had reached.
@@ -112,7 +109,7 @@ impl SweepReport {
             sweep: true,
             guard,
             function: guard.function_name(),
-            mode: policy.mode(guard),
+            mode: policy.mode_in(guard, account.as_deref()),
             account,
             region,
             resumed_from: None,

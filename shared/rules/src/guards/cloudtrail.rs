@@ -8,7 +8,7 @@ use crate::action::{Notice, RestoreManagementEvents, Severity, StartLogging, Upd
 use crate::decision::{Decision, Verdict};
 use crate::event::Event;
 use crate::facts::{FactKind, Facts, Known};
-use crate::sweep::StateKind;
+use crate::state::{State, StateKind};
 use crate::guards::{Bus, Delivery, GuardSpec, Trigger};
 use crate::lenient::{bool_any, boolean, int_any, items_any, str_any};
 use crate::policy::Policy;
@@ -65,6 +65,7 @@ pub static GUARD: GuardSpec = GuardSpec {
     reads_every_call: false,
     max_actions_per_hour: 20,
     sweeps: &[StateKind::Trails],
+    decide_state: Some(swept),
     compiled: OnceLock::new(),
 };
 
@@ -72,7 +73,7 @@ pub static GUARD: GuardSpec = GuardSpec {
 /// validation when the policy reverts trail settings (it costs nothing and proves the logs
 /// untouched). Multi-region is left alone: a single-region trail may always have been one,
 /// and only the event that switched it says otherwise.
-pub fn decide_state(t: &crate::sweep::TrailState, policy: &Policy) -> Decision {
+pub fn decide_state(t: &crate::state::TrailState, policy: &Policy) -> Decision {
     let trail = &t.trail;
     if crate::facts::tag_is_true(&t.tags, &policy.exempt_tag) {
         return Decision::ignore(format!("trail {trail} is tagged {}=true", policy.exempt_tag));
@@ -98,7 +99,7 @@ pub fn decide_state(t: &crate::sweep::TrailState, policy: &Policy) -> Decision {
     if actions.is_empty() {
         return Decision::ignore(format!("trail {trail} is logging as the policy wants"));
     }
-    details.push(crate::sweep::WHY.to_string());
+    details.push(crate::state::WHY.to_string());
     Decision::remediate(
         details[..details.len() - 1].join("; "),
         actions,
@@ -421,4 +422,12 @@ fn bucket_lifecycle(
             ],
         },
     ))
+}
+
+/// The sweep's view: a trail as it is now.
+fn swept(state: &State, _account: Option<&str>, policy: &Policy, _facts: &Facts) -> Verdict {
+    match state {
+        State::Trail(t) => Verdict::Decided(decide_state(t, policy)),
+        other => super::not_swept(GUARD.name, other),
+    }
 }

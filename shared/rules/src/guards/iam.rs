@@ -87,6 +87,7 @@ pub static GUARD: GuardSpec = GuardSpec {
     reads_every_call: false,
     max_actions_per_hour: 20,
     sweeps: &[],
+    decide_state: None,
     compiled: OnceLock::new(),
 };
 

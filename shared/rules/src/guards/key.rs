@@ -12,7 +12,7 @@ use crate::event::{
     SecurityHubDetail,
 };
 use crate::facts::{FactKind, FactRequest, Facts, Known};
-use crate::sweep::StateKind;
+use crate::state::{State, StateKind};
 use crate::guards::{Bus, Delivery, GuardSpec, Trigger};
 use crate::ids::IdKind;
 use crate::lenient::str_any;
@@ -234,6 +234,7 @@ pub static GUARD: GuardSpec = GuardSpec {
     reads_every_call: true,
     max_actions_per_hour: 20,
     sweeps: &[StateKind::AccessKeys],
+    decide_state: Some(swept),
     compiled: OnceLock::new(),
 };
 
@@ -1012,7 +1013,7 @@ fn security_hub(event: &Event, d: &SecurityHubDetail, policy: &Policy, facts: &F
 /// Decide on a key as it is now (the sweep): an active honeytoken, or an active key of a
 /// user AWS quarantined, is contained as its event would have been.
 pub fn decide_state(
-    k: &crate::sweep::KeyState,
+    k: &crate::state::KeyState,
     account: Option<&str>,
     policy: &Policy,
     facts: &Facts,
@@ -1042,7 +1043,7 @@ pub fn decide_state(
         Context {
             why,
             severity: Severity::Critical,
-            details: vec![detail, crate::sweep::WHY.to_string()],
+            details: vec![detail, crate::state::WHY.to_string()],
         },
         policy,
         facts,
@@ -1186,6 +1187,14 @@ fn contain_keys(
     };
     d.assumed = assumed;
     Verdict::Decided(d)
+}
+
+/// The sweep's view: a honeytoken, or a key of a user AWS quarantined, as it is now.
+fn swept(state: &State, account: Option<&str>, policy: &Policy, facts: &Facts) -> Verdict {
+    match state {
+        State::AccessKey(k) => decide_state(k, account, policy, facts),
+        other => super::not_swept(GUARD.name, other),
+    }
 }
 
 #[cfg(test)]

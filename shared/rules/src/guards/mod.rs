@@ -14,12 +14,13 @@ use serde::{Serialize, Serializer};
 use serde_json::{json, Value};
 
 use crate::action::ActionInfo;
-use crate::decision::{Decision, Verdict};
+use crate::decision::{Decision, GuardId, Verdict};
 use crate::event::{CloudTrailRecord, Event, DETAIL_TYPE_API_CALL};
 use crate::facts::{FactKind, Facts};
 use crate::ops;
 use crate::pattern::Pattern;
 use crate::policy::Policy;
+use crate::state::{State, StateKind};
 
 include!(concat!(env!("OUT_DIR"), "/guards.rs"));
 
@@ -96,8 +97,24 @@ pub struct GuardSpec {
     pub max_actions_per_hour: u32,
     /// What its reconciliation sweep lists (none: the guard has nothing to sweep, or a
     /// sweep could not tell a change from how things always were).
-    pub sweeps: &'static [crate::sweep::StateKind],
+    pub sweeps: &'static [StateKind],
+    /// Its decision on one resource its sweep lists, as it is now (None: it does not sweep).
+    /// The sweep runs it through [`crate::sweep::decide_state`], which adds scope and mode.
+    pub decide_state: Option<DecideState>,
     pub compiled: OnceLock<Vec<Option<Pattern>>>,
+}
+
+/// A sweeping guard's decision on one resource: the resource as listed, the account swept
+/// (trusted-set checks need it), the policy, the facts looked up so far.
+pub type DecideState = fn(&State, Option<&str>, &Policy, &Facts) -> Verdict;
+
+/// What a sweeping guard answers for a kind of resource it does not sweep.
+pub fn not_swept(guard: &str, state: &State) -> Verdict {
+    Verdict::Decided(Decision::ignore(format!(
+        "guard {guard} does not sweep {} ({})",
+        state.id(),
+        state.kind().name()
+    )))
 }
 
 /// A guard, by reference to its declaration. Compared, hashed and serialised by name.
@@ -125,6 +142,14 @@ impl Guard {
             .map(|g| g.function_name())
             .collect::<Vec<_>>()
             .join(", ")
+    }
+
+    /// The names a decision carries.
+    pub fn id(self) -> GuardId {
+        GuardId {
+            name: self.0.name,
+            function: self.0.function,
+        }
     }
 
     pub fn spec(self) -> &'static GuardSpec {
@@ -258,6 +283,19 @@ impl Trigger {
     /// The pattern as JSON; `"{{Name}}"` placeholders are kept.
     pub fn pattern_json(&self) -> Value {
         serde_json::from_str(self.pattern).unwrap_or(Value::Null)
+    }
+}
+
+impl GuardId {
+    /// The declaration a decision's guard names.
+    pub fn guard(self) -> Option<Guard> {
+        Guard::by_name(self.name)
+    }
+}
+
+impl From<Guard> for GuardId {
+    fn from(g: Guard) -> GuardId {
+        g.id()
     }
 }
 

@@ -6,12 +6,12 @@ use crate::action::{DeleteNaclEntry, Notice, Severity};
 use crate::decision::{Decision, Verdict};
 use crate::event::Event;
 use crate::facts::{tag_is_true, FactKind, FactRequest, Facts, Known};
-use crate::sweep::StateKind;
+use crate::state::{State, StateKind};
 use crate::guards::{Bus, Delivery, GuardSpec, Trigger};
 use crate::lenient::{bool_any, int_any, str_any};
 use crate::net::{Peer, PortRange, PortSpec, Protocol};
 use crate::policy::{allowed_by, OnReplace, Policy};
-use crate::sweep::AclState;
+use crate::state::AclState;
 
 pub static GUARD: GuardSpec = GuardSpec {
     name: "network_acl",
@@ -41,6 +41,7 @@ pub static GUARD: GuardSpec = GuardSpec {
     reads_every_call: false,
     max_actions_per_hour: 50,
     sweeps: &[StateKind::NetworkAcls],
+    decide_state: Some(swept),
     compiled: OnceLock::new(),
 };
 
@@ -113,7 +114,7 @@ pub fn decide_state(acl: &AclState, policy: &Policy) -> Decision {
             acl.entries.len()
         ));
     }
-    details.push(crate::sweep::WHY.to_string());
+    details.push(crate::state::WHY.to_string());
     Decision::remediate(
         format!("{} entr{} of {id} open the subnet to the internet", actions.len(), if actions.len() == 1 { "y" } else { "ies" }),
         actions,
@@ -263,7 +264,7 @@ pub fn decide(event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
 /// entries `violates` flags that no lower-numbered deny of all traffic from a wider block
 /// shadows (entries are evaluated in rule-number order, the first match wins).
 fn open_entries(acl: &AclState, policy: &Policy) -> Vec<String> {
-    let mut ingress: Vec<&crate::sweep::AclEntry> = acl
+    let mut ingress: Vec<&crate::state::AclEntry> = acl
         .entries
         .iter()
         .filter(|e| !e.egress && e.rule_number < 32767)
@@ -361,4 +362,12 @@ fn association(r: &crate::event::CloudTrailRecord, policy: &Policy, facts: &Fact
             details,
         },
     ))
+}
+
+/// The sweep's view: a network ACL as it is now.
+fn swept(state: &State, _account: Option<&str>, policy: &Policy, _facts: &Facts) -> Verdict {
+    match state {
+        State::NetworkAcl(a) => Verdict::Decided(decide_state(a, policy)),
+        other => super::not_swept(GUARD.name, other),
+    }
 }

@@ -12,7 +12,7 @@ use crate::event::{Event, EventBody};
 use crate::facts::{
     tag_is_true, FactKind, FactRequest, Facts, GroupFacts, Known, PrefixListFacts,
 };
-use crate::sweep::StateKind;
+use crate::state::{State, StateKind};
 use crate::guards::{Bus, Delivery, GuardSpec, Trigger};
 use crate::lenient::{bool_any, int_any, items_any, str_any};
 use crate::net::{Peer, Protocol};
@@ -82,6 +82,7 @@ pub static GUARD: GuardSpec = GuardSpec {
     reads_every_call: false,
     max_actions_per_hour: 100,
     sweeps: &[StateKind::SecurityGroups],
+    decide_state: Some(swept),
     compiled: OnceLock::new(),
 };
 
@@ -1064,4 +1065,12 @@ fn decide_prefix_list_change(r: &crate::event::CloudTrailRecord, policy: &Policy
             details,
         },
     )
+}
+
+/// The sweep's view: a security group with every rule, as it is now.
+fn swept(state: &State, _account: Option<&str>, policy: &Policy, facts: &Facts) -> Verdict {
+    match state {
+        State::SecurityGroup(g) => decide_state(g, policy, crate::state::WHY, facts),
+        other => super::not_swept(GUARD.name, other),
+    }
 }

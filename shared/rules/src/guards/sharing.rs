@@ -15,7 +15,7 @@ use crate::action::{
 use crate::decision::{Decision, Verdict};
 use crate::event::{CloudTrailRecord, Event};
 use crate::facts::{FactKind, Facts, Known};
-use crate::sweep::StateKind;
+use crate::state::{State, StateKind};
 use crate::guards::{Bus, outside_accounts, own_organization, Delivery, GuardSpec, Trigger};
 use crate::lenient::{items, items_any, scalar_string, str_any};
 use crate::policy::Policy;
@@ -56,6 +56,7 @@ pub static GUARD: GuardSpec = GuardSpec {
     reads_every_call: false,
     max_actions_per_hour: 50,
     sweeps: &[StateKind::Images, StateKind::Snapshots],
+    decide_state: Some(swept),
     compiled: OnceLock::new(),
 };
 
@@ -124,7 +125,7 @@ fn details(r: &CloudTrailRecord, what: String) -> Vec<String> {
 /// Decide on an image or snapshot as it is now (the sweep): take back every share outside
 /// the trusted set, as the event that made it would have.
 pub fn decide_state(
-    st: &crate::sweep::ShareState,
+    st: &crate::state::ShareState,
     image: bool,
     account: Option<&str>,
     policy: &Policy,
@@ -177,7 +178,7 @@ pub fn decide_state(
             title: format!("EC2 {kind} {id} shared outside the account"),
             details: vec![
                 format!("shared: {}", what.trim_start_matches("stop sharing ")),
-                crate::sweep::WHY.to_string(),
+                crate::state::WHY.to_string(),
             ],
         },
     ))
@@ -501,5 +502,14 @@ fn trusted_unit(u: Unit<'_>, outside: &[String], policy: &Policy) -> bool {
         Unit::Account(a) => !outside.iter().any(|o| o == a),
         Unit::Organization(o) => !policy.organization_id.is_empty() && o == policy.organization_id,
         Unit::Endpoint(_) => false,
+    }
+}
+
+/// The sweep's view: an image or a snapshot, with whom it is shared now.
+fn swept(state: &State, account: Option<&str>, policy: &Policy, facts: &Facts) -> Verdict {
+    match state {
+        State::Image(s) => decide_state(s, true, account, policy, facts),
+        State::Snapshot(s) => decide_state(s, false, account, policy, facts),
+        other => super::not_swept(GUARD.name, other),
     }
 }
