@@ -99,8 +99,12 @@ impl Outcome {
         }
     }
 
-    /// Write the outcome into the action's report line.
-    pub fn record(self, report: &mut ActionReport, attempts: u32) {
+    /// Write the outcome into the action's report line; an action done gets the command
+    /// that undoes it (`region`: where it was done).
+    pub fn record(self, report: &mut ActionReport, attempts: u32, region: Option<&str>) {
+        report.undo = (self.status == Status::Done)
+            .then(|| report.action.undo(region))
+            .flatten();
         report.target = Some(report.action.describe());
         report.outcome = Some(self.status);
         report.note = self.note;

@@ -306,7 +306,13 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
             emit(
                 &json!({"level": if outcome.error.is_some() { "ERROR" } else { "INFO" }, "kind": "action_outcome", "function": self.function(), "event_id": event_id, "action": action.type_name(), "target": action.describe(), "outcome": outcome.status, "attempts": attempts, "error": outcome.error.as_ref().map(|e| e.to_string())}),
             );
-            outcome.record(line, attempts);
+            outcome.record(
+                line,
+                attempts,
+                event
+                    .and_then(Event::region)
+                    .or(self.settings.region.as_deref()),
+            );
         }
         started.elapsed()
     }

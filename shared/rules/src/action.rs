@@ -9,6 +9,8 @@ use serde::Serialize;
 use crate::ids::{IdKind, Target};
 use crate::ops::{self, Op};
 pub use crate::permission::Permission;
+use crate::shell::{quote, words};
+use crate::state::AclEntry;
 
 /// The name of the inline deny policy that cuts off sessions issued before containment.
 /// Fixed so responders can find and remove it: `aws iam delete-user-policy --user-name U
@@ -33,24 +35,80 @@ pub trait Step {
     fn targets(&self) -> Vec<Target> {
         vec![]
     }
+    /// The exact command that undoes the step once done, for an action type whose inverse
+    /// is [`Inverse::Calls`] (None when the fields do not say all that call needs). Every
+    /// value is a quoted shell word (shell.rs): the fields came from an event.
+    fn undo(&self) -> Option<String> {
+        None
+    }
 }
 
-/// An action type, statically: its JSON `type` and every operation any instance may call.
-/// Guards list the action types they may plan; their functions' roles grant these.
+/// An action type, statically: its JSON `type`, every operation any instance may call, the
+/// calls that undo it, and whether it puts a safeguard back. Declared once, in the
+/// `actions!` list below; guards list the action types they may plan, and their functions'
+/// roles grant these operations (template.yaml; `scripts/check_template.py` compares).
 #[derive(Debug)]
 pub struct ActionInfo {
     pub type_name: &'static str,
     pub ops: &'static [&'static Op],
+    pub inverse: Inverse,
+    /// It puts one of the account's safeguards back (logging, a trail's settings, an
+    /// exemption taken back) rather than changing a workload: the blast-radius breaker never
+    /// holds it back, since a flood of changes, forged or real, must not leave logging off or
+    /// an attacker's exemption in place for an hour.
+    pub restores_safeguard: bool,
+}
+
+/// What undoes an action type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Inverse {
+    /// These calls undo it; [`Step::undo`] writes the exact command from the action's fields.
+    Calls(&'static [&'static Op]),
+    /// It changes nothing: there is nothing to undo.
+    ReadOnly,
+    /// No call made from the action's fields alone undoes it: why, and what does.
+    None(&'static str),
+}
+
+impl Inverse {
+    pub fn ops(self) -> &'static [&'static Op] {
+        match self {
+            Inverse::Calls(ops) => ops,
+            Inverse::ReadOnly | Inverse::None(_) => &[],
+        }
+    }
+}
+
+/// How to undo one action that was done: the exact command, or why there is none.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Undo {
+    Command(String),
+    None(String),
 }
 
 macro_rules! actions {
-    ($($(#[$doc:meta])* $variant:ident($ty:ident) = $name:literal,)*) => {
+    ($($(#[$doc:meta])* $variant:ident($ty:ident) = $name:literal {
+        ops: [$($op:ident),* $(,)?],
+        inverse: $inverse:expr,
+        restores_safeguard: $safeguard:literal $(,)?
+    },)*) => {
         /// One remediation step. Serialised with `"type"` and the target's fields.
         #[derive(Debug, Clone, PartialEq, Serialize)]
         #[serde(tag = "type")]
         pub enum Action {
             $($(#[$doc])* #[serde(rename = $name)] $variant($ty),)*
         }
+
+        $(impl $ty {
+            /// The action type's declaration.
+            pub const INFO: ActionInfo = ActionInfo {
+                type_name: $name,
+                ops: &[$(&ops::$op),*],
+                inverse: $inverse,
+                restores_safeguard: $safeguard,
+            };
+        })*
 
         impl Action {
             pub fn step(&self) -> &dyn Step {
@@ -79,28 +137,140 @@ macro_rules! actions {
 
 actions! {
     /// Revoke rules by their security-group-rule ids (one EC2 call).
-    RevokeSecurityGroupRules(RevokeRules) = "revoke_security_group_rules",
+    RevokeSecurityGroupRules(RevokeRules) = "revoke_security_group_rules" {
+        ops: [REVOKE_SG_INGRESS, REVOKE_SG_EGRESS],
+        inverse: Inverse::Calls(&[&ops::AUTHORIZE_SG_INGRESS, &ops::AUTHORIZE_SG_EGRESS]),
+        restores_safeguard: false,
+    },
     /// Revoke rules by their exact permissions (when the event carries no rule ids).
-    RevokeSecurityGroupPermissions(RevokePermissions) = "revoke_security_group_permissions",
+    RevokeSecurityGroupPermissions(RevokePermissions) = "revoke_security_group_permissions" {
+        ops: [REVOKE_SG_INGRESS, REVOKE_SG_EGRESS],
+        inverse: Inverse::Calls(&[&ops::AUTHORIZE_SG_INGRESS, &ops::AUTHORIZE_SG_EGRESS]),
+        restores_safeguard: false,
+    },
     /// Put back rules removed from a protected group.
-    AuthorizeSecurityGroupPermissions(AuthorizePermissions) = "authorize_security_group_permissions",
-    DeactivateAccessKey(DeactivateKey) = "deactivate_access_key",
-    RevokeSessions(RevokeSessions) = "revoke_sessions",
-    TagUser(TagUser) = "tag_user",
-    SummarizeKeyActivity(SummarizeKeyActivity) = "summarize_key_activity",
-    DeleteNetworkAclEntry(DeleteNaclEntry) = "delete_network_acl_entry",
-    StartLogging(StartLogging) = "start_logging",
-    UpdateTrail(UpdateTrail) = "update_trail",
-    RestoreManagementEvents(RestoreManagementEvents) = "restore_management_events",
-    UnshareImage(UnshareImage) = "unshare_image",
-    UnshareSnapshot(UnshareSnapshot) = "unshare_snapshot",
-    UnshareDbSnapshot(UnshareDbSnapshot) = "unshare_db_snapshot",
-    RemoveLambdaPermission(RemoveLambdaPermission) = "remove_lambda_permission",
-    RestrictRoleTrust(RestrictRoleTrust) = "restrict_role_trust",
-    RemoveTag(RemoveTag) = "remove_tag",
-    UntagRole(UntagRole) = "untag_role",
+    AuthorizeSecurityGroupPermissions(AuthorizePermissions) = "authorize_security_group_permissions" {
+        ops: [AUTHORIZE_SG_INGRESS, AUTHORIZE_SG_EGRESS],
+        inverse: Inverse::Calls(&[&ops::REVOKE_SG_INGRESS, &ops::REVOKE_SG_EGRESS]),
+        restores_safeguard: false,
+    },
+    /// Set one access key Inactive (never deleted: it is evidence).
+    DeactivateAccessKey(DeactivateKey) = "deactivate_access_key" {
+        ops: [LIST_ACCESS_KEYS, UPDATE_ACCESS_KEY],
+        inverse: Inverse::Calls(&[&ops::UPDATE_ACCESS_KEY]),
+        restores_safeguard: false,
+    },
+    /// Deny everything to the principal's sessions issued before now (an inline policy).
+    RevokeSessions(RevokeSessions) = "revoke_sessions" {
+        ops: [PUT_USER_POLICY, PUT_ROLE_POLICY],
+        inverse: Inverse::Calls(&[&ops::DELETE_USER_POLICY, &ops::DELETE_ROLE_POLICY]),
+        restores_safeguard: false,
+    },
+    /// Tag the owner of a contained key.
+    TagUser(TagUser) = "tag_user" {
+        ops: [TAG_USER],
+        inverse: Inverse::Calls(&[&ops::UNTAG_USER]),
+        restores_safeguard: false,
+    },
+    /// The key's calls of the last hours, for the notice (read-only).
+    SummarizeKeyActivity(SummarizeKeyActivity) = "summarize_key_activity" {
+        ops: [LOOKUP_EVENTS],
+        inverse: Inverse::ReadOnly,
+        restores_safeguard: false,
+    },
+    /// Delete one network ACL entry.
+    DeleteNetworkAclEntry(DeleteNaclEntry) = "delete_network_acl_entry" {
+        ops: [DESCRIBE_NETWORK_ACLS, DELETE_NACL_ENTRY],
+        inverse: Inverse::Calls(&[&ops::CREATE_NACL_ENTRY]),
+        restores_safeguard: false,
+    },
+    /// Start a stopped trail.
+    StartLogging(StartLogging) = "start_logging" {
+        ops: [GET_TRAIL_STATUS, START_LOGGING],
+        inverse: Inverse::Calls(&[&ops::STOP_LOGGING]),
+        restores_safeguard: true,
+    },
+    /// Switch a trail's settings back on.
+    UpdateTrail(UpdateTrail) = "update_trail" {
+        ops: [UPDATE_TRAIL],
+        inverse: Inverse::Calls(&[&ops::UPDATE_TRAIL]),
+        restores_safeguard: true,
+    },
+    /// Record management events again.
+    RestoreManagementEvents(RestoreManagementEvents) = "restore_management_events" {
+        ops: [GET_EVENT_SELECTORS, PUT_EVENT_SELECTORS],
+        inverse: Inverse::None(
+            "the selectors it replaced are the event's own (requestParameters: eventSelectors or \
+             advancedEventSelectors): put them back with `aws cloudtrail put-event-selectors`",
+        ),
+        restores_safeguard: true,
+    },
+    /// Take launch permissions off an image.
+    UnshareImage(UnshareImage) = "unshare_image" {
+        ops: [DESCRIBE_IMAGE_ATTRIBUTE, MODIFY_IMAGE_ATTRIBUTE],
+        inverse: Inverse::Calls(&[&ops::MODIFY_IMAGE_ATTRIBUTE]),
+        restores_safeguard: false,
+    },
+    /// Take create-volume permissions off a snapshot.
+    UnshareSnapshot(UnshareSnapshot) = "unshare_snapshot" {
+        ops: [DESCRIBE_SNAPSHOT_ATTRIBUTE, MODIFY_SNAPSHOT_ATTRIBUTE],
+        inverse: Inverse::Calls(&[&ops::MODIFY_SNAPSHOT_ATTRIBUTE]),
+        restores_safeguard: false,
+    },
+    /// Take `restore` values off a DB or cluster snapshot.
+    UnshareDbSnapshot(UnshareDbSnapshot) = "unshare_db_snapshot" {
+        ops: [
+            DESCRIBE_DB_SNAPSHOT_ATTRIBUTES,
+            MODIFY_DB_SNAPSHOT_ATTRIBUTE,
+            DESCRIBE_DB_CLUSTER_SNAPSHOT_ATTRIBUTES,
+            MODIFY_DB_CLUSTER_SNAPSHOT_ATTRIBUTE,
+        ],
+        inverse: Inverse::Calls(&[
+            &ops::MODIFY_DB_SNAPSHOT_ATTRIBUTE,
+            &ops::MODIFY_DB_CLUSTER_SNAPSHOT_ATTRIBUTE,
+        ]),
+        restores_safeguard: false,
+    },
+    /// Remove one statement from a function's resource policy.
+    RemoveLambdaPermission(RemoveLambdaPermission) = "remove_lambda_permission" {
+        ops: [LAMBDA_GET_POLICY, LAMBDA_REMOVE_PERMISSION],
+        inverse: Inverse::None(
+            "the statement is the event's AddPermission request (requestParameters): \
+             `aws lambda add-permission` with its fields creates it again",
+        ),
+        restores_safeguard: false,
+    },
+    /// Take outside principals out of a role's trust policy.
+    RestrictRoleTrust(RestrictRoleTrust) = "restrict_role_trust" {
+        ops: [GET_ROLE, UPDATE_ASSUME_ROLE_POLICY],
+        inverse: Inverse::None(
+            "the trust policy as the call left it is the event's policyDocument \
+             (requestParameters): `aws iam update-assume-role-policy` with it puts it back",
+        ),
+        restores_safeguard: false,
+    },
+    /// Take an exemption tag off EC2 resources.
+    RemoveTag(RemoveTag) = "remove_tag" {
+        ops: [DESCRIBE_TAGS, DELETE_TAGS],
+        inverse: Inverse::Calls(&[&ops::CREATE_TAGS]),
+        restores_safeguard: true,
+    },
+    /// Take an exemption tag off a role.
+    UntagRole(UntagRole) = "untag_role" {
+        ops: [LIST_ROLE_TAGS, UNTAG_ROLE],
+        inverse: Inverse::Calls(&[&ops::TAG_ROLE]),
+        restores_safeguard: true,
+    },
     /// Take out of a managed prefix list the entries a call added (and nothing it had before).
-    RemovePrefixListEntries(RemovePrefixListEntries) = "remove_prefix_list_entries",
+    RemovePrefixListEntries(RemovePrefixListEntries) = "remove_prefix_list_entries" {
+        ops: [
+            DESCRIBE_MANAGED_PREFIX_LISTS,
+            GET_MANAGED_PREFIX_LIST_ENTRIES,
+            MODIFY_MANAGED_PREFIX_LIST,
+        ],
+        inverse: Inverse::Calls(&[&ops::MODIFY_MANAGED_PREFIX_LIST]),
+        restores_safeguard: false,
+    },
 }
 
 impl Action {
@@ -133,14 +303,29 @@ impl Action {
     /// breaker never holds these back: a flood of changes, forged or real, must not leave
     /// logging off or an attacker's exemption in place for an hour.
     pub fn restores_safeguard(&self) -> bool {
-        matches!(
-            self,
-            Action::StartLogging(_)
-                | Action::UpdateTrail(_)
-                | Action::RestoreManagementEvents(_)
-                | Action::RemoveTag(_)
-                | Action::UntagRole(_)
-        )
+        self.info().restores_safeguard
+    }
+
+    /// How to undo this action once done (None for a read-only step): the exact command,
+    /// with `--region` when the service is regional and the region is known.
+    pub fn undo(&self, region: Option<&str>) -> Option<Undo> {
+        match self.info().inverse {
+            Inverse::ReadOnly => None,
+            Inverse::None(why) => Some(Undo::None(why.to_string())),
+            Inverse::Calls(_) => Some(match self.step().undo() {
+                Some(mut command) => {
+                    if let Some(r) = region.filter(|_| !command.starts_with("aws iam ")) {
+                        command.push_str(" --region ");
+                        command.push_str(&crate::shell::quote(r));
+                    }
+                    Undo::Command(command)
+                }
+                None => Undo::None(format!(
+                    "the action's fields do not say all the undoing call needs: {}",
+                    self.describe()
+                )),
+            }),
+        }
     }
 }
 
@@ -169,16 +354,23 @@ pub struct RevokeRules {
     pub group_id: String,
     pub egress: bool,
     pub rule_ids: Vec<String>,
-}
-
-impl RevokeRules {
-    pub const INFO: ActionInfo = ActionInfo {
-        type_name: "revoke_security_group_rules",
-        ops: &[&ops::REVOKE_SG_INGRESS, &ops::REVOKE_SG_EGRESS],
-    };
+    /// The rules' permissions as the event shows them: not sent (the ids say which rules),
+    /// kept for the command that puts them back.
+    #[serde(skip)]
+    pub permissions: Vec<Permission>,
 }
 
 impl Step for RevokeRules {
+    fn undo(&self) -> Option<String> {
+        (!self.permissions.is_empty()).then(|| {
+            format!(
+                "aws ec2 authorize-security-group-{} --group-id {} --ip-permissions {}",
+                direction(self.egress),
+                quote(&self.group_id),
+                quote(&crate::permission::api_json(&self.permissions).to_string())
+            )
+        })
+    }
     fn ops(&self) -> Vec<&'static Op> {
         vec![if self.egress {
             &ops::REVOKE_SG_EGRESS
@@ -219,14 +411,19 @@ pub struct RevokePermissions {
     pub permissions: Vec<Permission>,
 }
 
-impl RevokePermissions {
-    pub const INFO: ActionInfo = ActionInfo {
-        type_name: "revoke_security_group_permissions",
-        ops: &[&ops::REVOKE_SG_INGRESS, &ops::REVOKE_SG_EGRESS],
-    };
-}
-
 impl Step for RevokePermissions {
+    fn undo(&self) -> Option<String> {
+        let group = match (&self.group_id, &self.group_name) {
+            (Some(id), _) => format!("--group-id {}", quote(id)),
+            (None, Some(name)) => format!("--group-name {}", quote(name)),
+            (None, None) => return None,
+        };
+        Some(format!(
+            "aws ec2 authorize-security-group-{} {group} --ip-permissions {}",
+            direction(self.egress),
+            quote(&crate::permission::api_json(&self.permissions).to_string())
+        ))
+    }
     fn ops(&self) -> Vec<&'static Op> {
         vec![if self.egress {
             &ops::REVOKE_SG_EGRESS
@@ -261,14 +458,17 @@ pub struct AuthorizePermissions {
     pub permissions: Vec<Permission>,
 }
 
-impl AuthorizePermissions {
-    pub const INFO: ActionInfo = ActionInfo {
-        type_name: "authorize_security_group_permissions",
-        ops: &[&ops::AUTHORIZE_SG_INGRESS, &ops::AUTHORIZE_SG_EGRESS],
-    };
-}
-
 impl Step for AuthorizePermissions {
+    fn undo(&self) -> Option<String> {
+        (!self.permissions.is_empty()).then(|| {
+            format!(
+                "aws ec2 revoke-security-group-{} --group-id {} --ip-permissions {}",
+                direction(self.egress),
+                quote(&self.group_id),
+                quote(&crate::permission::api_json(&self.permissions).to_string())
+            )
+        })
+    }
     fn ops(&self) -> Vec<&'static Op> {
         vec![if self.egress {
             &ops::AUTHORIZE_SG_EGRESS
@@ -303,11 +503,6 @@ pub struct DeactivateKey {
 }
 
 impl DeactivateKey {
-    pub const INFO: ActionInfo = ActionInfo {
-        type_name: "deactivate_access_key",
-        ops: &[&ops::LIST_ACCESS_KEYS, &ops::UPDATE_ACCESS_KEY],
-    };
-
     /// Deactivate this key of this user (None: resolved from the key at run time).
     pub fn of(user_name: Option<String>, access_key_id: String) -> DeactivateKey {
         DeactivateKey {
@@ -318,6 +513,15 @@ impl DeactivateKey {
 }
 
 impl Step for DeactivateKey {
+    fn undo(&self) -> Option<String> {
+        self.user_name.as_ref().map(|u| {
+            format!(
+                "aws iam update-access-key --user-name {} --access-key-id {} --status Active",
+                quote(u),
+                quote(&self.access_key_id)
+            )
+        })
+    }
     // ListAccessKeys first, so a key already Inactive or deleted is reported as already
     // done, and the only mutating call is the one UpdateAccessKey.
     fn ops(&self) -> Vec<&'static Op> {
@@ -361,11 +565,6 @@ pub struct RevokeSessions {
 }
 
 impl RevokeSessions {
-    pub const INFO: ActionInfo = ActionInfo {
-        type_name: "revoke_sessions",
-        ops: &[&ops::PUT_USER_POLICY, &ops::PUT_ROLE_POLICY],
-    };
-
     pub fn of(principal: PrincipalKind, name: Option<String>) -> RevokeSessions {
         RevokeSessions {
             principal,
@@ -394,6 +593,19 @@ impl RevokeSessions {
 }
 
 impl Step for RevokeSessions {
+    fn undo(&self) -> Option<String> {
+        let kind = match self.principal {
+            PrincipalKind::User => "user",
+            PrincipalKind::Role => "role",
+        };
+        self.name.as_ref().map(|n| {
+            format!(
+                "aws iam delete-{kind}-policy --{kind}-name {} --policy-name {}",
+                quote(n),
+                quote(&self.policy_name)
+            )
+        })
+    }
     fn ops(&self) -> Vec<&'static Op> {
         vec![match self.principal {
             PrincipalKind::User => &ops::PUT_USER_POLICY,
@@ -428,11 +640,6 @@ pub struct TagUser {
 }
 
 impl TagUser {
-    pub const INFO: ActionInfo = ActionInfo {
-        type_name: "tag_user",
-        ops: &[&ops::TAG_USER],
-    };
-
     /// The tag's value at `now`: "<time> <reason>", within what IAM allows in tag values
     /// (letters, digits, spaces and `_ . : / = + - @`, up to 256 characters).
     pub fn value(&self, now: i64) -> String {
@@ -451,6 +658,15 @@ impl TagUser {
 }
 
 impl Step for TagUser {
+    fn undo(&self) -> Option<String> {
+        self.user_name.as_ref().map(|u| {
+            format!(
+                "aws iam untag-user --user-name {} --tag-keys {}",
+                quote(u),
+                quote(&self.key)
+            )
+        })
+    }
     fn ops(&self) -> Vec<&'static Op> {
         Self::INFO.ops.to_vec()
     }
@@ -471,13 +687,6 @@ impl Step for TagUser {
 pub struct SummarizeKeyActivity {
     pub access_key_id: String,
     pub hours: u32,
-}
-
-impl SummarizeKeyActivity {
-    pub const INFO: ActionInfo = ActionInfo {
-        type_name: "summarize_key_activity",
-        ops: &[&ops::LOOKUP_EVENTS],
-    };
 }
 
 impl Step for SummarizeKeyActivity {
@@ -507,16 +716,40 @@ pub struct DeleteNaclEntry {
     pub network_acl_id: String,
     pub rule_number: i64,
     pub egress: bool,
-}
-
-impl DeleteNaclEntry {
-    pub const INFO: ActionInfo = ActionInfo {
-        type_name: "delete_network_acl_entry",
-        ops: &[&ops::DESCRIBE_NETWORK_ACLS, &ops::DELETE_NACL_ENTRY],
-    };
+    /// The entry as the event or the listing shows it: not sent (the number says which
+    /// entry), kept for the command that creates it again.
+    #[serde(skip)]
+    pub entry: Option<AclEntry>,
 }
 
 impl Step for DeleteNaclEntry {
+    fn undo(&self) -> Option<String> {
+        let e = self.entry.as_ref()?;
+        // ICMP entries also carry a type and code, which the entry does not keep.
+        if matches!(e.protocol.as_str(), "1" | "58" | "icmp" | "icmpv6") {
+            return None;
+        }
+        let ports = match (e.from_port, e.to_port) {
+            (Some(f), Some(t)) if e.protocol != "-1" => format!(" --port-range From={f},To={t}"),
+            _ => String::new(),
+        };
+        let cidr = e.cidr.as_ref()?;
+        let block = if cidr.contains(':') {
+            "--ipv6-cidr-block"
+        } else {
+            "--cidr-block"
+        };
+        Some(format!(
+            "aws ec2 create-network-acl-entry --network-acl-id {} --rule-number {} --{} \
+             --protocol {}{ports} {block} {} --rule-action {}",
+            quote(&self.network_acl_id),
+            self.rule_number,
+            direction(self.egress),
+            quote(&e.protocol),
+            quote(cidr),
+            if e.allow { "allow" } else { "deny" }
+        ))
+    }
     // DescribeNetworkAcls first, so an entry already deleted is reported as already done.
     fn ops(&self) -> Vec<&'static Op> {
         Self::INFO.ops.to_vec()
@@ -546,14 +779,13 @@ pub struct StartLogging {
     pub trail: String,
 }
 
-impl StartLogging {
-    pub const INFO: ActionInfo = ActionInfo {
-        type_name: "start_logging",
-        ops: &[&ops::GET_TRAIL_STATUS, &ops::START_LOGGING],
-    };
-}
-
 impl Step for StartLogging {
+    fn undo(&self) -> Option<String> {
+        Some(format!(
+            "aws cloudtrail stop-logging --name {}",
+            quote(&self.trail)
+        ))
+    }
     // GetTrailStatus first, so a trail already logging is reported as already done.
     fn ops(&self) -> Vec<&'static Op> {
         Self::INFO.ops.to_vec()
@@ -577,18 +809,15 @@ pub struct RemovePrefixListEntries {
     pub previous_version: Option<i64>,
 }
 
-impl RemovePrefixListEntries {
-    pub const INFO: ActionInfo = ActionInfo {
-        type_name: "remove_prefix_list_entries",
-        ops: &[
-            &ops::DESCRIBE_MANAGED_PREFIX_LISTS,
-            &ops::GET_MANAGED_PREFIX_LIST_ENTRIES,
-            &ops::MODIFY_MANAGED_PREFIX_LIST,
-        ],
-    };
-}
-
 impl Step for RemovePrefixListEntries {
+    fn undo(&self) -> Option<String> {
+        let entries: Vec<String> = self.cidrs.iter().map(|c| format!("Cidr={c}")).collect();
+        Some(format!(
+            "aws ec2 modify-managed-prefix-list --prefix-list-id {} --add-entries {}",
+            quote(&self.prefix_list_id),
+            words(&entries)
+        ))
+    }
     // The list's version and entries first: ModifyManagedPrefixList needs the current
     // version, and only entries still there, and not there before the call, are removed.
     fn ops(&self) -> Vec<&'static Op> {
@@ -622,14 +851,21 @@ pub struct UpdateTrail {
     pub global_service_events: Option<bool>,
 }
 
-impl UpdateTrail {
-    pub const INFO: ActionInfo = ActionInfo {
-        type_name: "update_trail",
-        ops: &[&ops::UPDATE_TRAIL],
-    };
-}
-
 impl Step for UpdateTrail {
+    fn undo(&self) -> Option<String> {
+        let flag = |on: Option<bool>, name: &str| match on {
+            Some(true) => format!(" --no-{name}"),
+            Some(false) => format!(" --{name}"),
+            None => String::new(),
+        };
+        Some(format!(
+            "aws cloudtrail update-trail --name {}{}{}{}",
+            quote(&self.trail),
+            flag(self.multi_region, "is-multi-region-trail"),
+            flag(self.log_file_validation, "enable-log-file-validation"),
+            flag(self.global_service_events, "include-global-service-events")
+        ))
+    }
     fn ops(&self) -> Vec<&'static Op> {
         Self::INFO.ops.to_vec()
     }
@@ -659,13 +895,6 @@ impl Step for UpdateTrail {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RestoreManagementEvents {
     pub trail: String,
-}
-
-impl RestoreManagementEvents {
-    pub const INFO: ActionInfo = ActionInfo {
-        type_name: "restore_management_events",
-        ops: &[&ops::GET_EVENT_SELECTORS, &ops::PUT_EVENT_SELECTORS],
-    };
 }
 
 impl Step for RestoreManagementEvents {
@@ -706,14 +935,29 @@ pub struct UnshareImage {
     pub organizations: Vec<String>,
 }
 
-impl UnshareImage {
-    pub const INFO: ActionInfo = ActionInfo {
-        type_name: "unshare_image",
-        ops: &[&ops::DESCRIBE_IMAGE_ATTRIBUTE, &ops::MODIFY_IMAGE_ATTRIBUTE],
-    };
-}
-
 impl Step for UnshareImage {
+    fn undo(&self) -> Option<String> {
+        let mut add: Vec<serde_json::Value> = self
+            .accounts
+            .iter()
+            .map(|a| serde_json::json!({"UserId": a}))
+            .collect();
+        if self.public {
+            add.push(serde_json::json!({"Group": "all"}));
+        }
+        add.extend(self.organizations.iter().map(|o| {
+            if o.contains(":ou/") {
+                serde_json::json!({"OrganizationalUnitArn": o})
+            } else {
+                serde_json::json!({"OrganizationArn": o})
+            }
+        }));
+        Some(format!(
+            "aws ec2 modify-image-attribute --image-id {} --launch-permission {}",
+            quote(&self.image_id),
+            quote(&serde_json::json!({"Add": add}).to_string())
+        ))
+    }
     // DescribeImageAttribute first: only permissions still there are removed, and none
     // left is already done.
     fn ops(&self) -> Vec<&'static Op> {
@@ -745,17 +989,20 @@ pub struct UnshareSnapshot {
     pub public: bool,
 }
 
-impl UnshareSnapshot {
-    pub const INFO: ActionInfo = ActionInfo {
-        type_name: "unshare_snapshot",
-        ops: &[
-            &ops::DESCRIBE_SNAPSHOT_ATTRIBUTE,
-            &ops::MODIFY_SNAPSHOT_ATTRIBUTE,
-        ],
-    };
-}
-
 impl Step for UnshareSnapshot {
+    fn undo(&self) -> Option<String> {
+        let mut command = format!(
+            "aws ec2 modify-snapshot-attribute --snapshot-id {} --attribute createVolumePermission --operation-type add",
+            quote(&self.snapshot_id)
+        );
+        if !self.accounts.is_empty() {
+            command.push_str(&format!(" --user-ids {}", words(&self.accounts)));
+        }
+        if self.public {
+            command.push_str(" --group-names all");
+        }
+        Some(command)
+    }
     fn ops(&self) -> Vec<&'static Op> {
         Self::INFO.ops.to_vec()
     }
@@ -790,19 +1037,19 @@ pub struct UnshareDbSnapshot {
     pub values: Vec<String>,
 }
 
-impl UnshareDbSnapshot {
-    pub const INFO: ActionInfo = ActionInfo {
-        type_name: "unshare_db_snapshot",
-        ops: &[
-            &ops::DESCRIBE_DB_SNAPSHOT_ATTRIBUTES,
-            &ops::MODIFY_DB_SNAPSHOT_ATTRIBUTE,
-            &ops::DESCRIBE_DB_CLUSTER_SNAPSHOT_ATTRIBUTES,
-            &ops::MODIFY_DB_CLUSTER_SNAPSHOT_ATTRIBUTE,
-        ],
-    };
-}
-
 impl Step for UnshareDbSnapshot {
+    fn undo(&self) -> Option<String> {
+        let kind = if self.cluster {
+            "db-cluster-snapshot"
+        } else {
+            "db-snapshot"
+        };
+        Some(format!(
+            "aws rds modify-{kind}-attribute --{kind}-identifier {} --attribute-name restore --values-to-add {}",
+            quote(&self.snapshot),
+            words(&self.values)
+        ))
+    }
     fn ops(&self) -> Vec<&'static Op> {
         if self.cluster {
             vec![
@@ -852,13 +1099,6 @@ pub struct RemoveLambdaPermission {
     pub qualifier: Option<String>,
 }
 
-impl RemoveLambdaPermission {
-    pub const INFO: ActionInfo = ActionInfo {
-        type_name: "remove_lambda_permission",
-        ops: &[&ops::LAMBDA_GET_POLICY, &ops::LAMBDA_REMOVE_PERMISSION],
-    };
-}
-
 impl Step for RemoveLambdaPermission {
     // GetPolicy first: a statement already gone is already done.
     fn ops(&self) -> Vec<&'static Op> {
@@ -896,13 +1136,6 @@ pub struct RestrictRoleTrust {
     pub untrusted_values: Vec<String>,
 }
 
-impl RestrictRoleTrust {
-    pub const INFO: ActionInfo = ActionInfo {
-        type_name: "restrict_role_trust",
-        ops: &[&ops::GET_ROLE, &ops::UPDATE_ASSUME_ROLE_POLICY],
-    };
-}
-
 impl Step for RestrictRoleTrust {
     // GetRole first: the trust policy as it is now is changed, and one without those
     // principals is already done.
@@ -929,14 +1162,14 @@ pub struct RemoveTag {
     pub key: String,
 }
 
-impl RemoveTag {
-    pub const INFO: ActionInfo = ActionInfo {
-        type_name: "remove_tag",
-        ops: &[&ops::DESCRIBE_TAGS, &ops::DELETE_TAGS],
-    };
-}
-
 impl Step for RemoveTag {
+    fn undo(&self) -> Option<String> {
+        Some(format!(
+            "aws ec2 create-tags --resources {} --tags {}",
+            words(&self.resource_ids),
+            quote(&format!("Key={},Value=true", self.key))
+        ))
+    }
     // DescribeTags first: resources that no longer carry the tag are already done.
     fn ops(&self) -> Vec<&'static Op> {
         Self::INFO.ops.to_vec()
@@ -963,14 +1196,14 @@ pub struct UntagRole {
     pub key: String,
 }
 
-impl UntagRole {
-    pub const INFO: ActionInfo = ActionInfo {
-        type_name: "untag_role",
-        ops: &[&ops::LIST_ROLE_TAGS, &ops::UNTAG_ROLE],
-    };
-}
-
 impl Step for UntagRole {
+    fn undo(&self) -> Option<String> {
+        Some(format!(
+            "aws iam tag-role --role-name {} --tags {}",
+            quote(&self.role_name),
+            quote(&format!("Key={},Value=true", self.key))
+        ))
+    }
     // ListRoleTags first: a role without the tag (or gone) is already done.
     fn ops(&self) -> Vec<&'static Op> {
         Self::INFO.ops.to_vec()
@@ -1012,6 +1245,7 @@ mod tests {
             group_id: "sg-1".into(),
             egress: false,
             rule_ids: vec!["sgr-1".into()],
+            permissions: vec![],
         }
         .into();
         assert_eq!(
@@ -1029,6 +1263,7 @@ mod tests {
                 group_id: "g".into(),
                 egress: true,
                 rule_ids: vec![],
+                permissions: vec![],
             }
             .into(),
             RevokeSessions::of(PrincipalKind::Role, None).into(),

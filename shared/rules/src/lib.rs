@@ -22,6 +22,7 @@ pub mod policy;
 pub mod prefilter;
 pub mod render;
 pub mod report;
+pub mod shell;
 pub mod state;
 pub mod sweep;
 pub mod time;

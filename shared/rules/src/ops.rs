@@ -48,6 +48,14 @@ pub const MODIFY_MANAGED_PREFIX_LIST: Op = op!(ec2, ModifyManagedPrefixList);
 pub const DESCRIBE_NETWORK_ACLS: Op = op!(ec2, DescribeNetworkAcls);
 pub const DELETE_NACL_ENTRY: Op = op!(ec2, DeleteNetworkAclEntry);
 
+// The calls that undo actions (never made by trailguard: its undo commands name them).
+pub const CREATE_NACL_ENTRY: Op = op!(ec2, CreateNetworkAclEntry);
+pub const DELETE_USER_POLICY: Op = op!(iam, DeleteUserPolicy);
+pub const DELETE_ROLE_POLICY: Op = op!(iam, DeleteRolePolicy);
+pub const UNTAG_USER: Op = op!(iam, UntagUser);
+pub const TAG_ROLE: Op = op!(iam, TagRole);
+pub const STOP_LOGGING: Op = op!(cloudtrail, StopLogging);
+
 // IAM.
 pub const LIST_ACCESS_KEYS: Op = op!(iam, ListAccessKeys);
 pub const UPDATE_ACCESS_KEY: Op = op!(iam, UpdateAccessKey);

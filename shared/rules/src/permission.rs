@@ -61,3 +61,45 @@ impl Permission {
         }
     }
 }
+
+/// The permissions as the EC2 API (and `--ip-permissions` of the AWS CLI) writes them, one
+/// element per permission, ports exactly as given.
+pub fn api_json(perms: &[Permission]) -> serde_json::Value {
+    perms
+        .iter()
+        .map(|p| {
+            let mut o = serde_json::Map::new();
+            o.insert("IpProtocol".into(), p.protocol.api_name().into());
+            if let Some(f) = p.from_port {
+                o.insert("FromPort".into(), f.into());
+            }
+            if let Some(t) = p.to_port {
+                o.insert("ToPort".into(), t.into());
+            }
+            let described = |mut peer: serde_json::Map<String, serde_json::Value>| {
+                if let Some(d) = &p.description {
+                    peer.insert("Description".into(), d.clone().into());
+                }
+                serde_json::Value::Array(vec![peer.into()])
+            };
+            let one = |k: &str, v: &str| {
+                let mut m = serde_json::Map::new();
+                m.insert(k.into(), v.into());
+                m
+            };
+            if let Some(c) = &p.cidr_ipv4 {
+                o.insert("IpRanges".into(), described(one("CidrIp", c)));
+            }
+            if let Some(c) = &p.cidr_ipv6 {
+                o.insert("Ipv6Ranges".into(), described(one("CidrIpv6", c)));
+            }
+            if let Some(c) = &p.prefix_list_id {
+                o.insert("PrefixListIds".into(), described(one("PrefixListId", c)));
+            }
+            if let Some(g) = &p.source_group_id {
+                o.insert("UserIdGroupPairs".into(), described(one("GroupId", g)));
+            }
+            serde_json::Value::Object(o)
+        })
+        .collect()
+}

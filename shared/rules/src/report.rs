@@ -5,7 +5,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::action::{Action, Notice};
+use crate::action::{Action, Notice, Undo};
 use crate::decision::GuardId;
 use crate::decision::{Decision, Kind};
 use crate::event::{Event, EventBody};
@@ -65,6 +65,9 @@ pub struct ActionReport {
     /// HTTP requests made for this action, retries included.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub attempts: Option<u32>,
+    /// For an action done: the exact command that undoes it, or why there is none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub undo: Option<Undo>,
 }
 
 impl ActionReport {
@@ -78,6 +81,7 @@ impl ActionReport {
             error: None,
             result: None,
             attempts: None,
+            undo: None,
         }
     }
 
@@ -240,6 +244,7 @@ mod tests {
             group_id: "sg-1".into(),
             egress: false,
             rule_ids: vec!["sgr-1".into()],
+            permissions: vec![],
         }
         .into();
         let mut r = ActionReport::planned(&a);

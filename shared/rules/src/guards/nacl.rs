@@ -6,12 +6,11 @@ use crate::action::{DeleteNaclEntry, Notice, Severity};
 use crate::decision::{Decision, Verdict};
 use crate::event::Event;
 use crate::facts::{tag_is_true, FactKind, FactRequest, Facts, Known};
-use crate::state::{State, StateKind};
+use crate::state::{AclEntry, AclState, State, StateKind};
 use crate::guards::{Bus, Delivery, GuardSpec, Trigger};
 use crate::lenient::{bool_any, int_any, str_any};
 use crate::net::{Peer, PortRange, PortSpec, Protocol};
 use crate::policy::{allowed_by, OnReplace, Policy};
-use crate::state::AclState;
 
 pub static GUARD: GuardSpec = GuardSpec {
     name: "network_acl",
@@ -103,6 +102,7 @@ pub fn decide_state(acl: &AclState, policy: &Policy) -> Decision {
                     network_acl_id: id.clone(),
                     rule_number: e.rule_number,
                     egress: e.egress,
+                    entry: Some((*e).clone()),
                 }
                 .into(),
             );
@@ -233,10 +233,23 @@ pub fn decide(event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
     if let Some(region) = event.region() {
         details.push(format!("console: https://{region}.console.aws.amazon.com/vpcconsole/home?region={region}#NetworkAclDetails:networkAclId={acl}"));
     }
+    let range = rp.get("portRange").or_else(|| rp.get("PortRange"));
     let delete = DeleteNaclEntry {
         network_acl_id: acl.clone(),
         rule_number,
         egress,
+        entry: Some(AclEntry {
+            rule_number,
+            egress,
+            allow,
+            protocol: str_any(rp, &["aclProtocol", "protocol", "Protocol"]).unwrap_or_default(),
+            from_port: range.and_then(|p| int_any(p, &["from", "From"])),
+            to_port: range.and_then(|p| int_any(p, &["to", "To"])),
+            cidr: str_any(
+                rp,
+                &["cidrBlock", "CidrBlock", "ipv6CidrBlock", "Ipv6CidrBlock"],
+            ),
+        }),
     };
     if name == "ReplaceNetworkAclEntry" && policy.nacl_on_replace == OnReplace::Notify {
         details.push("the entry it replaced is not in the event; network_acl.on_replace is \"notify\", so it is left for a human".into());

@@ -383,6 +383,7 @@ fn revert_actions(gid: &Option<String>, group_name: &Option<String>, targets: &[
                     group_id: g.clone(),
                     egress,
                     rule_ids,
+                    permissions: part.iter().map(|r| r.perm.clone()).collect(),
                 }
                 .into(),
             ),

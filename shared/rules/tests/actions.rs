@@ -1,0 +1,234 @@
+//! Every action type is declared once (action.rs's `actions!` list): its name, its
+//! operations, its inverse. These tests hold the declarations to what the code does: the
+//! undo command of every action the samples plan is the declared inverse call, with every
+//! field of the action in it, quoted.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+use serde_json::Value;
+use trailguard_rules::action::{Inverse, Undo, ALL_ACTIONS};
+use trailguard_rules::facts::World;
+use trailguard_rules::{decide_guard, Action, Decision, Event, Facts, Guard, Policy, Verdict};
+
+fn events_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../events")
+}
+
+fn load(name: &str) -> Value {
+    let text = std::fs::read_to_string(events_dir().join(name)).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+fn decide_with_world(guard: Guard, event: &Event, policy: &Policy, world: &World) -> Decision {
+    let mut facts = Facts::default();
+    for _ in 0..4 {
+        match decide_guard(guard, event, policy, &facts) {
+            Verdict::Decided(d) => return d,
+            Verdict::NeedFacts(requests) => {
+                for r in &requests {
+                    world.answer(r, &mut facts);
+                }
+            }
+        }
+    }
+    Decision::ignore("kept asking for facts")
+}
+
+/// `ModifyDBSnapshotAttribute` -> `modify-db-snapshot-attribute`, as the AWS CLI names it.
+fn kebab(api: &str) -> String {
+    let chars: Vec<char> = api.chars().collect();
+    let mut out = String::new();
+    for (i, c) in chars.iter().enumerate() {
+        let prev_lower = i > 0 && chars[i - 1].is_ascii_lowercase();
+        let acronym_ends = i > 0
+            && chars[i - 1].is_ascii_uppercase()
+            && chars.get(i + 1).is_some_and(|n| n.is_ascii_lowercase());
+        if c.is_ascii_uppercase() && (prev_lower || acronym_ends) {
+            out.push('-');
+        }
+        out.push(c.to_ascii_lowercase());
+    }
+    out
+}
+
+/// Every action the samples plan, by type.
+fn planned() -> BTreeMap<&'static str, Vec<(String, Action)>> {
+    let manifest: BTreeMap<String, Value> =
+        serde_json::from_value(load("meta/manifest.json")).unwrap();
+    let policy = Policy::from_json(&load("meta/policy.json").to_string()).unwrap();
+    let world: World = serde_json::from_value(load("meta/world.json")).unwrap();
+    let mut by_type: BTreeMap<&'static str, Vec<(String, Action)>> = BTreeMap::new();
+    for (fixture, expected) in &manifest {
+        let Ok(event) = Event::parse(&load(fixture)) else {
+            continue; // malformed samples plan nothing; fixtures.rs pins their errors
+        };
+        for function in expected["routes_to"].as_array().into_iter().flatten() {
+            let Some(guard) = function.as_str().and_then(Guard::from_function_name) else {
+                continue;
+            };
+            let d = decide_with_world(guard, &event, &policy, &world);
+            for a in d.actions {
+                by_type
+                    .entry(a.type_name())
+                    .or_default()
+                    .push((fixture.clone(), a));
+            }
+        }
+    }
+    by_type
+}
+
+#[test]
+fn every_action_type_declares_an_inverse_its_plans_follow() {
+    let planned = planned();
+    let mut failures = Vec::new();
+    // Every action type is planned by some sample, so its undo is tried on a real plan.
+    for info in ALL_ACTIONS {
+        if !planned.contains_key(info.type_name) {
+            failures.push(format!("no sample plans {}", info.type_name));
+        }
+    }
+    for info in ALL_ACTIONS {
+        let instances = planned
+            .get(info.type_name)
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
+        match info.inverse {
+            Inverse::ReadOnly => {
+                for (fixture, a) in instances {
+                    if a.mutates() || a.undo(None).is_some() {
+                        failures.push(format!(
+                            "{fixture}: {} is declared read-only",
+                            info.type_name
+                        ));
+                    }
+                }
+            }
+            Inverse::None(why) => {
+                if why.len() < 40 {
+                    failures.push(format!(
+                        "{}: the reason there is no undo is too thin: {why}",
+                        info.type_name
+                    ));
+                }
+            }
+            Inverse::Calls(ops) => {
+                let commands: BTreeSet<String> = ops
+                    .iter()
+                    .map(|o| {
+                        let service = o.iam.split(':').next().unwrap_or_default();
+                        format!("aws {service} {} ", kebab(o.api))
+                    })
+                    .collect();
+                for (fixture, a) in instances {
+                    match a.undo(Some("eu-west-1")) {
+                        Some(Undo::Command(c)) => {
+                            if !commands.iter().any(|p| c.starts_with(p.as_str())) {
+                                failures.push(format!(
+                                    "{fixture}: {}'s undo `{c}` is none of its declared inverse calls {commands:?}",
+                                    info.type_name
+                                ));
+                            }
+                            let regional = !c.starts_with("aws iam ");
+                            if regional != c.ends_with(" --region eu-west-1") {
+                                failures.push(format!("{fixture}: `{c}`: --region belongs to every regional call and to no IAM call"));
+                            }
+                        }
+                        other => failures.push(format!(
+                            "{fixture}: {} ({}) has no undo command: {other:?}",
+                            info.type_name,
+                            a.describe()
+                        )),
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn undo_commands_name_exactly_what_was_done() {
+    let planned = planned();
+    let one = |t: &str| -> (String, String) {
+        let (fixture, a) = planned
+            .get(t)
+            .and_then(|v| v.first())
+            .unwrap_or_else(|| panic!("no sample plans {t}"));
+        match a.undo(Some("us-east-1")) {
+            Some(Undo::Command(c)) => (fixture.clone(), c),
+            other => panic!("{fixture}: {t}: {other:?}"),
+        }
+    };
+    let (f, c) = one("revoke_security_group_rules");
+    assert!(
+        c.starts_with("aws ec2 authorize-security-group-")
+            && c.contains(r#"--ip-permissions '[{"#)
+            && c.contains(r#""IpProtocol":"tcp""#),
+        "{f}: {c}"
+    );
+    let (f, c) = one("deactivate_access_key");
+    assert!(
+        c.starts_with("aws iam update-access-key --user-name ") && c.ends_with("--status Active"),
+        "{f}: {c}"
+    );
+    let (f, c) = one("delete_network_acl_entry");
+    assert!(
+        c.starts_with("aws ec2 create-network-acl-entry --network-acl-id acl-")
+            && c.contains("--rule-action allow"),
+        "{f}: {c}"
+    );
+    let (f, c) = one("start_logging");
+    assert!(
+        c.starts_with("aws cloudtrail stop-logging --name "),
+        "{f}: {c}"
+    );
+}
+
+#[test]
+fn undo_commands_quote_what_came_from_the_event() {
+    use trailguard_rules::action::AuthorizePermissions;
+    use trailguard_rules::net::Protocol;
+    use trailguard_rules::Permission;
+    let a: Action = AuthorizePermissions {
+        group_id: "sg-0123456789abcdef0".into(),
+        egress: false,
+        permissions: vec![Permission {
+            protocol: Protocol::Tcp,
+            from_port: Some(22),
+            to_port: Some(22),
+            cidr_ipv4: Some("10.0.0.0/8".into()),
+            cidr_ipv6: None,
+            prefix_list_id: None,
+            source_group_id: None,
+            description: Some("it's $(id); `rm -rf /`".into()),
+        }],
+    }
+    .into();
+    let Some(Undo::Command(c)) = a.undo(None) else {
+        panic!("no command")
+    };
+    // The description stays inside one single-quoted word: its own quote is closed,
+    // escaped and reopened, and nothing else ends the word.
+    assert!(c.contains(r#"it'\''s $(id); `rm -rf /`"#), "{c}");
+    assert_eq!(c.matches('\'').count(), 5, "{c}");
+}
+
+#[test]
+fn the_cli_names_of_inverse_calls() {
+    assert_eq!(
+        kebab("ModifyDBSnapshotAttribute"),
+        "modify-db-snapshot-attribute"
+    );
+    assert_eq!(
+        kebab("AuthorizeSecurityGroupIngress"),
+        "authorize-security-group-ingress"
+    );
+    assert_eq!(kebab("UntagUser"), "untag-user");
+}
