@@ -5,14 +5,27 @@
 //! start.
 
 use lambda_runtime::{run, service_fn, Error};
-use trailguard_aws::{guards::cloudtrail, Deps, Sdk};
+use trailguard_aws::{guards::cloudtrail, Clients, Deps, Sdk, SdkConfig};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let deps = Deps::from_env(&cloudtrail::GUARD, |sdk| {
-        Sdk::none().with_cloudtrail(sdk).with_ledger(sdk)
-    })
-    .await?;
+    let deps = Deps::from_env(&cloudtrail::GUARD, wire).await?;
     run(service_fn(|event| deps.handle(event))).await
+}
+
+/// The clients the function acts through, in its own account and in any other.
+fn wire(sdk: &SdkConfig) -> impl Clients {
+    Sdk::none().with_cloudtrail(sdk).with_ledger(sdk)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn main_wires_every_client_its_guard_needs() {
+        assert_eq!(
+            trailguard_aws::wiring_problems(&super::cloudtrail::GUARD, super::wire),
+            Vec::<String>::new()
+        );
+    }
 }

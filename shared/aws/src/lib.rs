@@ -118,17 +118,39 @@ where
                     .with_member_role(name, settings.own_account.as_deref());
             }
         }
+        let connect = central::Central::new(
+            sdk.clone(),
+            wire,
+            settings.guard.function_name(),
+            settings.own_account.clone(),
+            settings.member_role_name.clone(),
+        );
+        let missing = ports::missing_clients(settings.guard, &*connect.home());
+        if !missing.is_empty() {
+            return Err(missing.join("; ").into());
+        }
         Ok(Deps {
-            connect: central::Central::new(
-                sdk.clone(),
-                wire,
-                settings.guard.function_name(),
-                settings.own_account.clone(),
-                settings.member_role_name.clone(),
-            ),
+            connect,
             notify: Notifier::new(&settings, &sdk),
             settings,
             clock: system_clock,
         })
     }
 }
+
+/// What `wire` leaves unwired that the guard needs (ports::missing_clients), built from a
+/// configuration that reaches nothing: each function's test calls it on its own `wire`, so
+/// a client missing from main.rs fails `cargo test`, before any deployment.
+pub fn wiring_problems<C: Clients>(
+    guard: &'static guards::GuardSpec,
+    wire: impl Fn(&aws_config::SdkConfig) -> C,
+) -> Vec<String> {
+    let sdk = aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::from_static("us-east-1"))
+        .build();
+    ports::missing_clients(Guard(guard), &wire(&sdk))
+}
+
+/// The configuration `wire` functions take.
+pub use aws_config::SdkConfig;

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use trailguard_rules::facts::PrefixListFacts;
 use trailguard_rules::ops::{self, Op};
 use trailguard_rules::sweep::{AclState, Checkpoint, KeyState, ShareState, TrailState};
-use trailguard_rules::{GroupFacts, Permission, PrincipalKind, Report, Tags};
+use trailguard_rules::{GroupFacts, Guard, Permission, PrincipalKind, Report, Tags};
 
 use crate::error::PortError;
 
@@ -38,6 +38,10 @@ fn not_wired<T: Send>(op: &'static Op) -> impl Future<Output = PortResult<T>> + 
 }
 
 pub trait Ec2Port: Send + Sync {
+    /// Whether a client stands behind the port ([`Unwired`] says no).
+    fn wired(&self) -> bool {
+        true
+    }
     fn revoke_rules(
         &self,
         _group_id: &str,
@@ -191,6 +195,10 @@ pub trait Ec2Port: Send + Sync {
 }
 
 pub trait IamPort: Send + Sync {
+    /// Whether a client stands behind the port ([`Unwired`] says no).
+    fn wired(&self) -> bool {
+        true
+    }
     fn deactivate_key(
         &self,
         _user: &str,
@@ -272,6 +280,10 @@ pub struct TrailEvent {
 }
 
 pub trait TrailPort: Send + Sync {
+    /// Whether a client stands behind the port ([`Unwired`] says no).
+    fn wired(&self) -> bool {
+        true
+    }
     /// Whether the trail is logging now (`GetTrailStatus`; `None` when the answer omits it).
     fn trail_is_logging(
         &self,
@@ -321,6 +333,10 @@ pub trait TrailPort: Send + Sync {
 }
 
 pub trait RdsPort: Send + Sync {
+    /// Whether a client stands behind the port ([`Unwired`] says no).
+    fn wired(&self) -> bool {
+        true
+    }
     /// Remove these `restore` values from a DB (or cluster) snapshot (those still there).
     fn unshare_db_snapshot(
         &self,
@@ -337,6 +353,10 @@ pub trait RdsPort: Send + Sync {
 }
 
 pub trait LambdaPort: Send + Sync {
+    /// Whether a client stands behind the port ([`Unwired`] says no).
+    fn wired(&self) -> bool {
+        true
+    }
     /// Remove one statement from a function's resource policy.
     fn remove_permission(
         &self,
@@ -349,6 +369,10 @@ pub trait LambdaPort: Send + Sync {
 }
 
 pub trait OrgPort: Send + Sync {
+    /// Whether a client stands behind the port ([`Unwired`] says no).
+    fn wired(&self) -> bool {
+        true
+    }
     /// The accounts of the organization (looked up once per container and hour).
     fn organization_accounts(&self) -> impl Future<Output = PortResult<BTreeSet<String>>> + Send {
         not_wired(&ops::LIST_ACCOUNTS)
@@ -391,6 +415,10 @@ pub enum Claim {
 /// counts and exactly-once claims. Every write is conditional, so concurrent deliveries never
 /// count past a limit or both win a claim.
 pub trait LedgerPort: Send + Sync {
+    /// Whether a client stands behind the port ([`Unwired`] says no).
+    fn wired(&self) -> bool {
+        true
+    }
     /// Count one mutating action caused by `actor` in a breaker's `scope` (a guard in one
     /// account, `handler::breaker_scope`) at `now_ms`, unless `limit` actions of that actor,
     /// or `limit * ACCOUNT_FACTOR` in all, were counted in the hour before it.
@@ -502,13 +530,17 @@ pub trait NotifyPort: Send + Sync {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Unwired;
 
-impl Ec2Port for Unwired {}
-impl IamPort for Unwired {}
-impl TrailPort for Unwired {}
-impl RdsPort for Unwired {}
-impl LambdaPort for Unwired {}
-impl OrgPort for Unwired {}
-impl LedgerPort for Unwired {}
+macro_rules! unwired {
+    ($($port:ident),*) => {
+        $(impl $port for Unwired {
+            fn wired(&self) -> bool {
+                false
+            }
+        })*
+    };
+}
+
+unwired!(Ec2Port, IamPort, TrailPort, RdsPort, LambdaPort, OrgPort, LedgerPort);
 
 /// The clients for one account and region.
 pub trait Clients: Send + Sync + 'static {
@@ -526,6 +558,69 @@ pub trait Clients: Send + Sync + 'static {
     fn lambda(&self) -> &Self::Lambda;
     fn org(&self) -> &Self::Org;
     fn ledger(&self) -> &Self::Ledger;
+
+    /// Each service as IAM prefixes its actions, the `Sdk` builder that wires it, and
+    /// whether it is wired.
+    fn services(&self) -> [(&'static str, &'static str, bool); 7] {
+        [
+            ("ec2", "with_ec2", self.ec2().wired()),
+            ("iam", "with_iam", self.iam().wired()),
+            ("cloudtrail", "with_cloudtrail", self.trail().wired()),
+            ("rds", "with_rds", self.rds().wired()),
+            ("lambda", "with_lambda", self.lambda().wired()),
+            ("organizations", "with_organizations", self.org().wired()),
+            ("dynamodb", "with_ledger", self.ledger().wired()),
+        ]
+    }
+}
+
+/// What a function's clients lack for its guard: for every service one of its action types,
+/// fact lookups, sweep listings or its ledger calls (IAM prefix) and no client is wired
+/// for, the builder to add and what needs it. Checked at cold start (`Deps::from_env`) and
+/// by each function's own test, so a missing client fails the build's tests or the cold
+/// start, never an event.
+pub fn missing_clients<C: Clients>(guard: Guard, clients: &C) -> Vec<String> {
+    let spec = guard.spec();
+    let needs = |prefix: &str| -> Vec<String> {
+        let calls = |ops: &[&Op]| ops.iter().any(|o| o.iam.split(':').next() == Some(prefix));
+        let mut why: Vec<String> = spec
+            .actions
+            .iter()
+            .filter(|a| calls(a.ops))
+            .map(|a| format!("action {}", a.type_name))
+            .collect();
+        why.extend(
+            spec.facts
+                .iter()
+                .filter(|f| calls(f.ops()))
+                .map(|f| format!("fact {f:?}")),
+        );
+        why.extend(
+            spec.sweeps
+                .iter()
+                .filter(|k| calls(k.ops()))
+                .map(|k| format!("sweep of {}", k.name())),
+        );
+        if !spec.actions.is_empty() && calls(&ops::LEDGER) {
+            why.push("the ledger (breaker, exactly-once claims)".into());
+        }
+        why
+    };
+    clients
+        .services()
+        .into_iter()
+        .filter(|(_, _, wired)| !wired)
+        .filter_map(|(prefix, builder, _)| {
+            let why = needs(prefix);
+            (!why.is_empty()).then(|| {
+                format!(
+                    "{} needs a {prefix} client ({}) and main.rs wires none: add `.{builder}(sdk)`",
+                    spec.function,
+                    why.join(", ")
+                )
+            })
+        })
+        .collect()
 }
 
 /// The clients a function wires, by service; `Unwired` for the others.
