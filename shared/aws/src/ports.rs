@@ -33,241 +33,127 @@ pub struct Page<T> {
     pub next: Option<String>,
 }
 
-fn not_wired<T: Send>(op: &'static Op) -> impl Future<Output = PortResult<T>> + Send {
-    std::future::ready(Err(PortError::NotWired { op: op.api }))
+fn not_wired<T: Send>(method: &'static str) -> impl Future<Output = PortResult<T>> + Send {
+    std::future::ready(Err(PortError::NotWired { op: method }))
 }
 
-pub trait Ec2Port: Send + Sync {
-    /// Whether a client stands behind the port ([`Unwired`] says no).
-    fn wired(&self) -> bool {
-        true
-    }
-    fn revoke_rules(
-        &self,
-        _group_id: &str,
-        egress: bool,
-        _rule_ids: &[String],
-    ) -> impl Future<Output = PortResult<Change>> + Send {
-        not_wired(if egress {
-            &ops::REVOKE_SG_EGRESS
-        } else {
-            &ops::REVOKE_SG_INGRESS
-        })
-    }
+/// A port: a trait whose every method a wired client must implement (the compiler checks the
+/// SDK adapters and the fakes), and its [`Unwired`] stand-in, whose every method fails as
+/// not wired. Written once, so a new method is one line here and its implementations.
+macro_rules! port {
+    ($(#[$doc:meta])* pub trait $port:ident {
+        $($(#[$mdoc:meta])* fn $method:ident(&self $(, $arg:ident: $ty:ty)* $(,)?) -> $ret:ty;)*
+    }) => {
+        $(#[$doc])*
+        pub trait $port: Send + Sync {
+            /// Whether a client stands behind the port ([`Unwired`] says no).
+            fn wired(&self) -> bool {
+                true
+            }
+            $($(#[$mdoc])*
+            fn $method(&self $(, $arg: $ty)*) -> impl Future<Output = PortResult<$ret>> + Send;)*
+        }
+
+        impl $port for Unwired {
+            fn wired(&self) -> bool {
+                false
+            }
+            $(fn $method(&self $(, _: $ty)*) -> impl Future<Output = PortResult<$ret>> + Send {
+                not_wired(stringify!($method))
+            })*
+        }
+    };
+}
+
+port! {
+pub trait Ec2Port {
+    fn revoke_rules(&self, group_id: &str, egress: bool, rule_ids: &[String]) -> Change;
     fn revoke_permissions(
         &self,
-        _group_id: Option<&str>,
-        _group_name: Option<&str>,
+        group_id: Option<&str>,
+        group_name: Option<&str>,
         egress: bool,
-        _perms: &[Permission],
-    ) -> impl Future<Output = PortResult<Change>> + Send {
-        not_wired(if egress {
-            &ops::REVOKE_SG_EGRESS
-        } else {
-            &ops::REVOKE_SG_INGRESS
-        })
-    }
-    fn authorize_permissions(
-        &self,
-        _group_id: &str,
-        egress: bool,
-        _perms: &[Permission],
-    ) -> impl Future<Output = PortResult<Change>> + Send {
-        not_wired(if egress {
-            &ops::AUTHORIZE_SG_EGRESS
-        } else {
-            &ops::AUTHORIZE_SG_INGRESS
-        })
-    }
+        perms: &[Permission],
+    ) -> Change;
+    fn authorize_permissions(&self, group_id: &str, egress: bool, perms: &[Permission]) -> Change;
     fn describe_group(
         &self,
-        _group_id: Option<&str>,
-        _group_name: Option<&str>,
-    ) -> impl Future<Output = PortResult<Option<GroupFacts>>> + Send {
-        not_wired(&ops::DESCRIBE_SECURITY_GROUPS)
-    }
+        group_id: Option<&str>,
+        group_name: Option<&str>,
+    ) -> Option<GroupFacts>;
     /// Rule id -> is egress, for the rules that exist.
-    fn rule_directions(
-        &self,
-        _group_id: &str,
-        _rule_ids: &[String],
-    ) -> impl Future<Output = PortResult<BTreeMap<String, bool>>> + Send {
-        not_wired(&ops::DESCRIBE_SG_RULES)
-    }
+    fn rule_directions(&self, group_id: &str, rule_ids: &[String]) -> BTreeMap<String, bool>;
     /// A group with its tags and every rule; None when it does not exist.
-    fn group_state(
-        &self,
-        _group_id: &str,
-    ) -> impl Future<Output = PortResult<Option<GroupFacts>>> + Send {
-        not_wired(&ops::DESCRIBE_SG_RULES)
-    }
-    fn delete_nacl_entry(
-        &self,
-        _acl_id: &str,
-        _rule_number: i64,
-        _egress: bool,
-    ) -> impl Future<Output = PortResult<Change>> + Send {
-        not_wired(&ops::DELETE_NACL_ENTRY)
-    }
+    fn group_state(&self, group_id: &str) -> Option<GroupFacts>;
+    fn delete_nacl_entry(&self, acl_id: &str, rule_number: i64, egress: bool) -> Change;
     /// A managed prefix list's owner, name and entries; None when it does not exist.
-    fn prefix_list(
-        &self,
-        _prefix_list_id: &str,
-    ) -> impl Future<Output = PortResult<Option<PrefixListFacts>>> + Send {
-        not_wired(&ops::DESCRIBE_MANAGED_PREFIX_LISTS)
-    }
+    fn prefix_list(&self, prefix_list_id: &str) -> Option<PrefixListFacts>;
     /// Remove these CIDRs from a managed prefix list: those still in it and not in version
     /// `previous_version` (what the list held before the call that added them).
     fn remove_prefix_list_entries(
         &self,
-        _prefix_list_id: &str,
-        _cidrs: &[String],
-        _previous_version: Option<i64>,
-    ) -> impl Future<Output = PortResult<Change>> + Send {
-        not_wired(&ops::MODIFY_MANAGED_PREFIX_LIST)
-    }
+        prefix_list_id: &str,
+        cidrs: &[String],
+        previous_version: Option<i64>,
+    ) -> Change;
     /// A network ACL with its entries; None when it does not exist.
-    fn acl_state(
-        &self,
-        _acl_id: &str,
-    ) -> impl Future<Output = PortResult<Option<AclState>>> + Send {
-        not_wired(&ops::DESCRIBE_NETWORK_ACLS)
-    }
+    fn acl_state(&self, acl_id: &str) -> Option<AclState>;
     /// None when the ACL does not exist.
-    fn nacl_tags(&self, _acl_id: &str) -> impl Future<Output = PortResult<Option<Tags>>> + Send {
-        not_wired(&ops::DESCRIBE_NETWORK_ACLS)
-    }
+    fn nacl_tags(&self, acl_id: &str) -> Option<Tags>;
     /// Remove these launch permissions from an image (those still there).
     fn unshare_image(
         &self,
-        _image_id: &str,
-        _accounts: &[String],
-        _public: bool,
-        _organizations: &[String],
-    ) -> impl Future<Output = PortResult<Change>> + Send {
-        not_wired(&ops::MODIFY_IMAGE_ATTRIBUTE)
-    }
+        image_id: &str,
+        accounts: &[String],
+        public: bool,
+        organizations: &[String],
+    ) -> Change;
     /// A page of security groups, each with its tags and every rule (the sweep).
-    fn list_groups(
-        &self,
-        _token: Option<String>,
-    ) -> impl Future<Output = PortResult<Page<GroupFacts>>> + Send {
-        not_wired(&ops::DESCRIBE_SECURITY_GROUPS)
-    }
+    fn list_groups(&self, token: Option<String>) -> Page<GroupFacts>;
     /// A page of network ACLs with their entries and tags (the sweep).
-    fn list_acls(
-        &self,
-        _token: Option<String>,
-    ) -> impl Future<Output = PortResult<Page<AclState>>> + Send {
-        not_wired(&ops::DESCRIBE_NETWORK_ACLS)
-    }
+    fn list_acls(&self, token: Option<String>) -> Page<AclState>;
     /// A page of the account's own images, with whom each is shared (the sweep).
-    fn list_image_shares(
-        &self,
-        _token: Option<String>,
-    ) -> impl Future<Output = PortResult<Page<ShareState>>> + Send {
-        not_wired(&ops::DESCRIBE_IMAGES)
-    }
+    fn list_image_shares(&self, token: Option<String>) -> Page<ShareState>;
     /// A page of the account's own snapshots, with whom each is shared (the sweep).
-    fn list_snapshot_shares(
-        &self,
-        _token: Option<String>,
-    ) -> impl Future<Output = PortResult<Page<ShareState>>> + Send {
-        not_wired(&ops::DESCRIBE_SNAPSHOTS)
-    }
+    fn list_snapshot_shares(&self, token: Option<String>) -> Page<ShareState>;
     /// Take a tag off the resources that still carry it.
-    fn remove_tag(
-        &self,
-        _resource_ids: &[String],
-        _key: &str,
-    ) -> impl Future<Output = PortResult<Change>> + Send {
-        not_wired(&ops::DELETE_TAGS)
-    }
+    fn remove_tag(&self, resource_ids: &[String], key: &str) -> Change;
     /// Remove these create-volume permissions from a snapshot (those still there).
-    fn unshare_snapshot(
-        &self,
-        _snapshot_id: &str,
-        _accounts: &[String],
-        _public: bool,
-    ) -> impl Future<Output = PortResult<Change>> + Send {
-        not_wired(&ops::MODIFY_SNAPSHOT_ATTRIBUTE)
-    }
+    fn unshare_snapshot(&self, snapshot_id: &str, accounts: &[String], public: bool) -> Change;
+}
 }
 
-pub trait IamPort: Send + Sync {
-    /// Whether a client stands behind the port ([`Unwired`] says no).
-    fn wired(&self) -> bool {
-        true
-    }
-    fn deactivate_key(
-        &self,
-        _user: &str,
-        _key_id: &str,
-    ) -> impl Future<Output = PortResult<Change>> + Send {
-        not_wired(&ops::UPDATE_ACCESS_KEY)
-    }
+port! {
+pub trait IamPort {
+    fn deactivate_key(&self, user: &str, key_id: &str) -> Change;
     fn put_deny_policy(
         &self,
         kind: PrincipalKind,
-        _name: &str,
-        _policy_name: &str,
-        _document: &str,
-    ) -> impl Future<Output = PortResult<Change>> + Send {
-        not_wired(match kind {
-            PrincipalKind::User => &ops::PUT_USER_POLICY,
-            PrincipalKind::Role => &ops::PUT_ROLE_POLICY,
-        })
-    }
-    fn tag_user(
-        &self,
-        _user: &str,
-        _key: &str,
-        _value: &str,
-    ) -> impl Future<Output = PortResult<Change>> + Send {
-        not_wired(&ops::TAG_USER)
-    }
+        name: &str,
+        policy_name: &str,
+        document: &str,
+    ) -> Change;
+    fn tag_user(&self, user: &str, key: &str, value: &str) -> Change;
     /// The user owning a key, or None when the key does not exist in this account.
-    fn key_owner(&self, _key_id: &str) -> impl Future<Output = PortResult<Option<String>>> + Send {
-        not_wired(&ops::GET_ACCESS_KEY_LAST_USED)
-    }
+    fn key_owner(&self, key_id: &str) -> Option<String>;
     /// Take these principals out of a role's trust policy as it is now, where no condition
     /// restricts them to the trusted set (`untrusted` are the condition values outside it).
     fn restrict_role_trust(
         &self,
-        _role: &str,
-        _principals: &[String],
-        _untrusted: &[String],
-    ) -> impl Future<Output = PortResult<Change>> + Send {
-        not_wired(&ops::UPDATE_ASSUME_ROLE_POLICY)
-    }
+        role: &str,
+        principals: &[String],
+        untrusted: &[String],
+    ) -> Change;
     /// The keys a sweep looks at: the honeytokens that exist in this account, and the keys
     /// of users carrying AWS's quarantine policy.
-    fn sweep_keys(
-        &self,
-        _honeytokens: &[String],
-    ) -> impl Future<Output = PortResult<Vec<KeyState>>> + Send {
-        not_wired(&ops::LIST_ENTITIES_FOR_POLICY)
-    }
+    fn sweep_keys(&self, honeytokens: &[String]) -> Vec<KeyState>;
     /// Take a tag off a role, if it still carries it.
-    fn untag_role(
-        &self,
-        _role: &str,
-        _key: &str,
-    ) -> impl Future<Output = PortResult<Change>> + Send {
-        not_wired(&ops::UNTAG_ROLE)
-    }
+    fn untag_role(&self, role: &str, key: &str) -> Change;
     /// Whether a user carries a tag (any value), or None when the user does not exist.
-    fn user_has_tag(
-        &self,
-        _user: &str,
-        _key: &str,
-    ) -> impl Future<Output = PortResult<Option<bool>>> + Send {
-        not_wired(&ops::LIST_USER_TAGS)
-    }
+    fn user_has_tag(&self, user: &str, key: &str) -> Option<bool>;
     /// A role's tags, or None when the role does not exist.
-    fn role_tags(&self, _role: &str) -> impl Future<Output = PortResult<Option<Tags>>> + Send {
-        not_wired(&ops::GET_ROLE)
-    }
+    fn role_tags(&self, role: &str) -> Option<Tags>;
+}
 }
 
 /// One CloudTrail event of the forensic lookup.
@@ -279,104 +165,61 @@ pub struct TrailEvent {
     pub region: Option<String>,
 }
 
-pub trait TrailPort: Send + Sync {
-    /// Whether a client stands behind the port ([`Unwired`] says no).
-    fn wired(&self) -> bool {
-        true
-    }
+port! {
+pub trait TrailPort {
     /// Whether the trail is logging now (`GetTrailStatus`; `None` when the answer omits it).
-    fn trail_is_logging(
-        &self,
-        _trail: &str,
-    ) -> impl Future<Output = PortResult<Option<bool>>> + Send {
-        not_wired(&ops::GET_TRAIL_STATUS)
-    }
+    fn trail_is_logging(&self, trail: &str) -> Option<bool>;
     /// `StartLogging` alone: idempotent, so it needs no status read to be safe.
-    fn start_logging(&self, _trail: &str) -> impl Future<Output = PortResult<Change>> + Send {
-        not_wired(&ops::START_LOGGING)
-    }
+    fn start_logging(&self, trail: &str) -> Change;
     fn update_trail(
         &self,
-        _trail: &str,
-        _multi_region: Option<bool>,
-        _log_file_validation: Option<bool>,
-        _global_service_events: Option<bool>,
-    ) -> impl Future<Output = PortResult<Change>> + Send {
-        not_wired(&ops::UPDATE_TRAIL)
-    }
+        trail: &str,
+        multi_region: Option<bool>,
+        log_file_validation: Option<bool>,
+        global_service_events: Option<bool>,
+    ) -> Change;
     /// Events made with a key between two epoch seconds, at most `max_pages` pages.
     fn lookup_key_events(
         &self,
-        _key_id: &str,
-        _start: i64,
-        _end: i64,
-        _max_pages: usize,
-    ) -> impl Future<Output = PortResult<Vec<TrailEvent>>> + Send {
-        not_wired(&ops::LOOKUP_EVENTS)
-    }
+        key_id: &str,
+        start: i64,
+        end: i64,
+        max_pages: usize,
+    ) -> Vec<TrailEvent>;
     /// Record management events again, reads and writes, keeping the trail's data-event
     /// selectors.
-    fn restore_management_events(
-        &self,
-        _trail: &str,
-    ) -> impl Future<Output = PortResult<Change>> + Send {
-        not_wired(&ops::PUT_EVENT_SELECTORS)
-    }
+    fn restore_management_events(&self, trail: &str) -> Change;
     /// The trails of this region (and organization trails visible here), with their status.
-    fn list_trails(&self) -> impl Future<Output = PortResult<Vec<TrailState>>> + Send {
-        not_wired(&ops::DESCRIBE_TRAILS)
-    }
+    fn list_trails(&self) -> Vec<TrailState>;
     /// The buckets the account's trails deliver to.
-    fn trail_buckets(&self) -> impl Future<Output = PortResult<BTreeSet<String>>> + Send {
-        not_wired(&ops::DESCRIBE_TRAILS)
-    }
+    fn trail_buckets(&self) -> BTreeSet<String>;
+}
 }
 
-pub trait RdsPort: Send + Sync {
-    /// Whether a client stands behind the port ([`Unwired`] says no).
-    fn wired(&self) -> bool {
-        true
-    }
+port! {
+pub trait RdsPort {
     /// Remove these `restore` values from a DB (or cluster) snapshot (those still there).
-    fn unshare_db_snapshot(
-        &self,
-        _snapshot: &str,
-        cluster: bool,
-        _values: &[String],
-    ) -> impl Future<Output = PortResult<Change>> + Send {
-        not_wired(if cluster {
-            &ops::MODIFY_DB_CLUSTER_SNAPSHOT_ATTRIBUTE
-        } else {
-            &ops::MODIFY_DB_SNAPSHOT_ATTRIBUTE
-        })
-    }
+    fn unshare_db_snapshot(&self, snapshot: &str, cluster: bool, values: &[String]) -> Change;
+}
 }
 
-pub trait LambdaPort: Send + Sync {
-    /// Whether a client stands behind the port ([`Unwired`] says no).
-    fn wired(&self) -> bool {
-        true
-    }
+port! {
+pub trait LambdaPort {
     /// Remove one statement from a function's resource policy.
     fn remove_permission(
         &self,
-        _function: &str,
-        _statement_id: &str,
-        _qualifier: Option<&str>,
-    ) -> impl Future<Output = PortResult<Change>> + Send {
-        not_wired(&ops::LAMBDA_REMOVE_PERMISSION)
-    }
+        function: &str,
+        statement_id: &str,
+        qualifier: Option<&str>,
+    ) -> Change;
+}
 }
 
-pub trait OrgPort: Send + Sync {
-    /// Whether a client stands behind the port ([`Unwired`] says no).
-    fn wired(&self) -> bool {
-        true
-    }
+port! {
+pub trait OrgPort {
     /// The accounts of the organization (looked up once per container and hour).
-    fn organization_accounts(&self) -> impl Future<Output = PortResult<BTreeSet<String>>> + Send {
-        not_wired(&ops::LIST_ACCOUNTS)
-    }
+    fn organization_accounts(&self) -> BTreeSet<String>;
+}
 }
 
 /// A breaker's answer: the action may go, or the guard has acted enough this hour.
@@ -411,103 +254,40 @@ pub enum Claim {
     Busy { lease_until: i64 },
 }
 
+port! {
 /// The ledger: a DynamoDB table shared by every container and account, for the breaker's
 /// counts and exactly-once claims. Every write is conditional, so concurrent deliveries never
 /// count past a limit or both win a claim.
-pub trait LedgerPort: Send + Sync {
-    /// Whether a client stands behind the port ([`Unwired`] says no).
-    fn wired(&self) -> bool {
-        true
-    }
+pub trait LedgerPort {
     /// Count one mutating action caused by `actor` in a breaker's `scope` (a guard in one
     /// account, `handler::breaker_scope`) at `now_ms`, unless `limit` actions of that actor,
     /// or `limit * ACCOUNT_FACTOR` in all, were counted in the hour before it.
-    fn take_slot(
-        &self,
-        _table: &str,
-        _scope: &str,
-        _actor: &str,
-        _limit: u32,
-        _now_ms: i64,
-    ) -> impl Future<Output = PortResult<Slot>> + Send {
-        not_wired(&ops::LEDGER_UPDATE)
-    }
+    fn take_slot(&self, table: &str, scope: &str, actor: &str, limit: u32, now_ms: i64) -> Slot;
     /// Give back the slot taken at `at_ms`: the action changed nothing (already done) or
     /// failed, and only changes count.
-    fn give_back_slot(
-        &self,
-        _table: &str,
-        _scope: &str,
-        _actor: &str,
-        _at_ms: i64,
-    ) -> impl Future<Output = PortResult<()>> + Send {
-        not_wired(&ops::LEDGER_UPDATE)
-    }
+    fn give_back_slot(&self, table: &str, scope: &str, actor: &str, at_ms: i64) -> ();
     /// Claim an action of an event for this delivery (`owner`), for `lease` seconds.
-    fn claim(
-        &self,
-        _table: &str,
-        _key: &str,
-        _owner: &str,
-        _now: i64,
-        _lease: i64,
-    ) -> impl Future<Output = PortResult<Claim>> + Send {
-        not_wired(&ops::LEDGER_PUT)
-    }
+    fn claim(&self, table: &str, key: &str, owner: &str, now: i64, lease: i64) -> Claim;
     /// What a claim says now (after waiting on a busy one).
-    fn claim_state(
-        &self,
-        _table: &str,
-        _key: &str,
-    ) -> impl Future<Output = PortResult<Option<Claim>>> + Send {
-        not_wired(&ops::LEDGER_GET)
-    }
+    fn claim_state(&self, table: &str, key: &str) -> Option<Claim>;
     /// Record the outcome of a won claim.
-    fn finish(
-        &self,
-        _table: &str,
-        _key: &str,
-        _owner: &str,
-        _outcome: &str,
-    ) -> impl Future<Output = PortResult<()>> + Send {
-        not_wired(&ops::LEDGER_UPDATE)
-    }
+    fn finish(&self, table: &str, key: &str, owner: &str, outcome: &str) -> ();
     /// Give a won claim up (the action failed, or was not made), so a redelivery acts.
-    fn release(
-        &self,
-        _table: &str,
-        _key: &str,
-        _owner: &str,
-    ) -> impl Future<Output = PortResult<()>> + Send {
-        not_wired(&ops::LEDGER_DELETE)
-    }
+    fn release(&self, table: &str, key: &str, owner: &str) -> ();
     /// Where the last sweep of `key` stopped (None: it finished, or never ran).
-    fn checkpoint(
-        &self,
-        _table: &str,
-        _key: &str,
-    ) -> impl Future<Output = PortResult<Option<Checkpoint>>> + Send {
-        not_wired(&ops::LEDGER_GET)
-    }
+    fn checkpoint(&self, table: &str, key: &str) -> Option<Checkpoint>;
     /// Remember where a sweep stopped, or (None) that it finished.
     fn save_checkpoint(
         &self,
-        _table: &str,
-        _key: &str,
-        _checkpoint: Option<&Checkpoint>,
-        _now: i64,
-    ) -> impl Future<Output = PortResult<()>> + Send {
-        not_wired(&ops::LEDGER_PUT)
-    }
+        table: &str,
+        key: &str,
+        checkpoint: Option<&Checkpoint>,
+        now: i64,
+    ) -> ();
     /// Close a breaker (a guard in one account): forget its counts. True when there was
     /// something to forget.
-    fn reset_breaker(
-        &self,
-        _table: &str,
-        _scope: &str,
-    ) -> impl Future<Output = PortResult<bool>> + Send {
-        not_wired(&ops::LEDGER_DELETE)
-    }
+    fn reset_breaker(&self, table: &str, scope: &str) -> bool;
+}
 }
 
 pub trait NotifyPort: Send + Sync {
@@ -530,17 +310,6 @@ pub trait NotifyPort: Send + Sync {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Unwired;
 
-macro_rules! unwired {
-    ($($port:ident),*) => {
-        $(impl $port for Unwired {
-            fn wired(&self) -> bool {
-                false
-            }
-        })*
-    };
-}
-
-unwired!(Ec2Port, IamPort, TrailPort, RdsPort, LambdaPort, OrgPort, LedgerPort);
 
 /// The clients for one account and region.
 pub trait Clients: Send + Sync + 'static {

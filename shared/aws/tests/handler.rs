@@ -109,8 +109,17 @@ async fn the_report_keeps_its_documented_schema() {
             "outcome",
             "rule_ids",
             "target",
-            "type"
+            "type",
+            "undo"
         ]
+    );
+    // The action done says how to undo it: the exact rule put back, in the event's region.
+    let undo = r["actions"][0]["undo"]["command"].as_str().unwrap();
+    assert!(
+        undo.starts_with("aws ec2 authorize-security-group-ingress --group-id sg-")
+            && undo.contains(r#""FromPort":22"#)
+            && undo.ends_with("--region us-east-1"),
+        "{undo}"
     );
     let mut event = keys(&r["event"]);
     event.sort();
