@@ -85,7 +85,7 @@ fn run(args: &[&str]) -> Result<ExitCode, String> {
         }
         // The backtest function is not a guard: it reads archives and writes summaries.
         ["iam-actions", "backtest"] => {
-            println!("{}", json!(trailguard_backtest::IAM_ACTIONS));
+            println!("{}", json!(trailguard_backtest::iam_actions()));
             Ok(ExitCode::SUCCESS)
         }
         ["patterns" | "sweeps", "backtest"] => {

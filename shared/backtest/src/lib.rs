@@ -15,10 +15,10 @@ pub mod summary;
 pub use engine::{Engine, Filters};
 pub use summary::Summary;
 
-/// The IAM actions the backtest function calls: GetObject (archive objects, partials),
-/// ListBucket (ListObjectsV2 of the partials to merge) and PutObject (partials, summaries).
-/// template.yaml's BacktestRole grants exactly these (scripts/check_template.py compares).
-pub const IAM_ACTIONS: [&str; 3] = ["s3:GetObject", "s3:ListBucket", "s3:PutObject"];
+/// The IAM actions the backtest function calls (declared with the others in ops.rs).
+pub fn iam_actions() -> Vec<&'static str> {
+    trailguard_rules::ops::BACKTEST.iter().map(|o| o.iam).collect()
+}
 
 /// The name of a batch's partial summary: the same for the same objects, so a retried batch
 /// overwrites its own partial instead of adding a second one.

@@ -118,6 +118,16 @@ pub const LIST_ENTITIES_FOR_POLICY: Op = op!(iam, ListEntitiesForPolicy);
 pub const DESCRIBE_IMAGES: Op = op!(ec2, DescribeImages);
 pub const DESCRIBE_SNAPSHOTS: Op = op!(ec2, DescribeSnapshots);
 
+// S3: the backtest reads archive objects and writes its partial and final summaries.
+pub const S3_GET_OBJECT: Op = op!(s3, GetObject);
+pub const S3_LIST_OBJECTS: Op = op!(s3, ListObjectsV2 => ListBucket);
+pub const S3_PUT_OBJECT: Op = op!(s3, PutObject);
+
+/// What the backtest function calls: GetObject (archive objects, partials), ListObjectsV2
+/// (the partials to merge) and PutObject (partials, summaries). template.yaml's BacktestRole
+/// grants exactly these (scripts/check_template.py compares).
+pub const BACKTEST: [&Op; 3] = [&S3_GET_OBJECT, &S3_LIST_OBJECTS, &S3_PUT_OBJECT];
+
 // DynamoDB: the ledger (the blast-radius breaker's counts, exactly-once claims).
 pub const LEDGER_GET: Op = op!(dynamodb, GetItem);
 pub const LEDGER_PUT: Op = op!(dynamodb, PutItem);
