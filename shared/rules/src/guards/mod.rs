@@ -485,6 +485,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_guard_sweeps_exactly_when_it_declares_how_to_decide_a_swept_resource() {
+        for g in Guard::all() {
+            assert_eq!(
+                g.spec().sweeps.is_empty(),
+                g.spec().decide_state.is_none(),
+                "{g}: sweeps {:?}",
+                g.spec().sweeps
+            );
+        }
+    }
+
+    #[test]
     fn every_pattern_parses_and_names_are_unique() {
         let mut names = BTreeSet::new();
         let mut functions = BTreeSet::new();
