@@ -15,7 +15,7 @@ use fakes::*;
 use serde_json::{json, Value};
 use trailguard_aws::ports::TrailEvent;
 use trailguard_aws::{Change, Deps, HandlerError, Home, PortError, Sdk};
-use trailguard_rules::{Kind, Report, Status};
+use trailguard_rules::{Action, Kind, PrincipalKind, Report, Status};
 
 const NO_TAGS: &str = r#"{"exempt_tag": "", "protected_tag": ""}"#;
 
@@ -1066,3 +1066,151 @@ async fn a_member_account_that_cannot_be_reached_for_a_lookup_is_told_and_retrie
     );
 }
 
+// ---- Least privilege: an action calls only what its type declares ----
+
+/// Actions in shapes no sample plans, run as well: the other branch of each action whose
+/// AWS calls depend on its fields. An action type no sample plans gets its case here.
+fn extra_cases() -> Vec<(&'static str, Action)> {
+    use trailguard_rules::action::{RevokeRules, RevokeSessions, UnshareDbSnapshot};
+    vec![
+        (
+            "an egress rule revoked",
+            RevokeRules {
+                group_id: "sg-0a1b2c3d4e5f60789".into(),
+                egress: true,
+                rule_ids: vec!["sgr-0aa11bb22cc33dd44".into()],
+            }
+            .into(),
+        ),
+        (
+            "a role's sessions revoked",
+            RevokeSessions::of(PrincipalKind::Role, Some("ci-deployer".into())).into(),
+        ),
+        (
+            "a user's sessions revoked",
+            RevokeSessions::of(PrincipalKind::User, Some("bob".into())).into(),
+        ),
+        (
+            "a cluster snapshot unshared",
+            UnshareDbSnapshot {
+                snapshot: "prod-cluster-snap".into(),
+                cluster: true,
+                values: vec!["all".into()],
+            }
+            .into(),
+        ),
+        (
+            "an instance snapshot unshared",
+            UnshareDbSnapshot {
+                snapshot: "prod-db-snap".into(),
+                cluster: false,
+                values: vec!["all".into()],
+            }
+            .into(),
+        ),
+    ]
+}
+
+/// What least privilege rests on: every action the samples plan (and every extra case) is
+/// run alone through the recording fake, and each AWS operation the fake saw must be an IAM
+/// action that the action declares (`Action::iam_actions()`), within what its type declares
+/// (`ActionInfo.ops`, what the template grants). Every action type must be exercised.
+#[tokio::test]
+async fn an_action_calls_only_what_its_type_declares() {
+    let manifest: BTreeMap<String, Value> =
+        serde_json::from_value(load("meta/manifest.json")).unwrap();
+    let policy = sample_policy_json();
+    // The actions to run: what each function planned for each sample, then the extra cases.
+    let mut cases: Vec<(String, Action)> = Vec::new();
+    let mut problems: Vec<String> = Vec::new();
+    for (fixture, expected) in &manifest {
+        let Some(functions) = expected.get("functions").and_then(Value::as_object) else {
+            continue;
+        };
+        for function in functions.keys() {
+            match run(&Arc::new(Fake::new()), function, &policy, fixture).await {
+                Ok(r) => cases.extend(
+                    r.actions
+                        .into_iter()
+                        .map(|a| (format!("{fixture}, {function}"), a.action)),
+                ),
+                Err(e) => problems.push(format!("{fixture}, {function}: failed: {e}")),
+            }
+        }
+    }
+    let from_samples = cases.len();
+    cases.extend(
+        extra_cases()
+            .into_iter()
+            .map(|(why, a)| (format!("extra case: {why}"), a)),
+    );
+
+    let mut exercised = BTreeMap::<&'static str, usize>::new();
+    for (source, action) in &cases {
+        let info = action.info();
+        let by_type: Vec<&str> = info.ops.iter().map(|o| o.iam).collect();
+        let declared = action.iam_actions();
+        for iam in &declared {
+            if !by_type.contains(iam) {
+                problems.push(format!(
+                    "{source}: {} declares {iam}, which its type does not ({by_type:?})",
+                    info.type_name
+                ));
+            }
+        }
+        let f = Arc::new(Fake::new());
+        let ctx = trailguard_aws::executor::Context {
+            now: NOW,
+            endpoint: None,
+        };
+        let (outcome, _) = trailguard_aws::executor::run(&*f, action, ctx).await;
+        let seen = f.calls_with_ops();
+        if seen.is_empty() {
+            problems.push(format!(
+                "{source}: {} reached no AWS operation ({:?}: {})",
+                info.type_name,
+                outcome.status,
+                outcome.note.unwrap_or_default()
+            ));
+            continue;
+        }
+        *exercised.entry(info.type_name).or_default() += 1;
+        for (call, ops) in seen {
+            if ops.is_empty() {
+                problems.push(format!(
+                    "{source}: the fake's {call} names no AWS operation"
+                ));
+            }
+            for op in ops {
+                if !declared.contains(&op.iam) || !by_type.contains(&op.iam) {
+                    problems.push(format!(
+                        "{source}: {} called {call}, which needs {}; the action declares \
+                         {declared:?}, its type {by_type:?}",
+                        info.type_name, op.iam
+                    ));
+                }
+            }
+        }
+    }
+    for info in trailguard_rules::action::ALL_ACTIONS {
+        if !exercised.contains_key(info.type_name) {
+            problems.push(format!(
+                "{} is never exercised: no sample plans it and no extra case runs it",
+                info.type_name
+            ));
+        }
+    }
+    eprintln!(
+        "{} action types exercised by {} actions ({from_samples} from samples): {exercised:?}",
+        exercised.len(),
+        cases.len()
+    );
+    problems.sort();
+    problems.dedup();
+    assert!(
+        problems.is_empty(),
+        "{} least-privilege problems:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
+}
