@@ -46,6 +46,8 @@ fn decide_prints_one_decision_per_sample_matching_the_manifest() {
     );
     let decisions = lines(&out.stdout);
     assert_eq!(decisions.len(), files.len());
+    // Every sample that differs, listed in one failure.
+    let mut failures: Vec<String> = Vec::new();
     for d in &decisions {
         let file = d["source_file"].as_str().unwrap();
         let name = std::path::Path::new(file)
@@ -53,13 +55,26 @@ fn decide_prints_one_decision_per_sample_matching_the_manifest() {
             .unwrap()
             .to_str()
             .unwrap();
-        assert_eq!(d["decision"], manifest[name]["decision"], "{name}");
+        if d["decision"] != manifest[name]["decision"] {
+            failures.push(format!(
+                "{name}: decision {}, the manifest says {}",
+                d["decision"], manifest[name]["decision"]
+            ));
+        }
         for key in [
             "event_id", "decision", "reason", "actions", "notice", "mode", "event",
         ] {
-            assert!(d.get(key).is_some(), "{name}: missing {key}");
+            if d.get(key).is_none() {
+                failures.push(format!("{name}: missing {key}"));
+            }
         }
     }
+    assert!(
+        failures.is_empty(),
+        "{} problems:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]

@@ -12,8 +12,13 @@
 //! `UPDATE_EXPECT=1 cargo test -p trailguard-rules --test fixtures` rewrites `decision`,
 //! `actions` and each function's `decision` and `plan` from what the code decides; review
 //! the diff before committing it.
+//!
+//! The sample table collects what differs for every sample and fails once, listing each
+//! failing sample with what differed, so one run shows them all.
 
 use std::collections::BTreeMap;
+use std::fmt::Debug;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 
 use serde_json::{json, Value};
@@ -46,24 +51,67 @@ fn bless() -> bool {
     std::env::var("UPDATE_EXPECT").as_deref() == Ok("1")
 }
 
+/// What differed for one sample: each entry one line of the failure message.
+#[derive(Default)]
+struct Problems(Vec<String>);
+
+impl Problems {
+    /// Note `what` when `ok` does not hold.
+    fn check(&mut self, ok: bool, what: impl FnOnce() -> String) {
+        if !ok {
+            self.0.push(what());
+        }
+    }
+
+    /// Note it when the code's answer is not the manifest's.
+    fn same<T: PartialEq + Debug>(&mut self, got: T, want: T, what: impl FnOnce() -> String) {
+        if got != want {
+            self.0
+                .push(format!("{}: got {got:?}, expected {want:?}", what()));
+        }
+    }
+
+    /// The same for JSON values, written as JSON.
+    fn same_json(&mut self, got: &Value, want: &Value, what: impl FnOnce() -> String) {
+        if got != want {
+            self.0
+                .push(format!("{}: got {got}, expected {want}", what()));
+        }
+    }
+}
+
+/// The text of a panic, for the report.
+fn panic_text(e: &(dyn std::any::Any + Send)) -> String {
+    e.downcast_ref::<String>()
+        .cloned()
+        .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "panicked".into())
+}
+
 /// Decide as the function would: ask, look the facts up in the world, ask again.
-fn decide_with_world(guard: Guard, event: &Event, policy: &Policy, world: &World) -> Decision {
+fn decide_with_world(
+    guard: Guard,
+    event: &Event,
+    policy: &Policy,
+    world: &World,
+) -> Result<Decision, String> {
     let mut facts = Facts::default();
     for _ in 0..3 {
         match decide_guard(guard, event, policy, &facts) {
-            Verdict::Decided(d) => return d,
+            Verdict::Decided(d) => return Ok(d),
             Verdict::NeedFacts(requests) => {
                 for r in &requests {
-                    assert!(
-                        guard.spec().facts.contains(&r.kind()),
-                        "{guard} asked for {r:?}, which it does not declare"
-                    );
+                    if !guard.spec().facts.contains(&r.kind()) {
+                        return Err(format!(
+                            "{guard} asked for {r:?}, which it does not declare"
+                        ));
+                    }
                     world.answer(r, &mut facts);
                 }
             }
         }
     }
-    panic!("{guard} kept asking for facts")
+    Err(format!("{guard} kept asking for facts"))
 }
 
 /// The plan as the manifest writes it: each action's JSON without its IAM actions.
@@ -76,11 +124,15 @@ fn plan(d: &Decision) -> Value {
     )
 }
 
-/// Check one sample against its manifest entry; with UPDATE_EXPECT=1, rewrite the entry.
-fn check(fixture: &str, expected: &mut Value, policy: &Policy, world: &World) {
+/// Check one sample against its manifest entry, noting in `p` everything that differs;
+/// with UPDATE_EXPECT=1, rewrite the entry.
+fn check(fixture: &str, expected: &mut Value, policy: &Policy, world: &World, p: &mut Problems) {
     let raw = load(fixture);
-    let event = Event::parse(&raw).unwrap_or_else(|e| panic!("{fixture}: does not parse: {e}"));
-    round_trip(fixture, &raw);
+    let event = match Event::parse(&raw) {
+        Ok(e) => e,
+        Err(e) => return p.0.push(format!("does not parse: {e}")),
+    };
+    round_trip(&raw, p);
 
     // What `trailguard decide` prints: every guard, offline.
     let d = decide_offline(&event, policy);
@@ -91,68 +143,68 @@ fn check(fixture: &str, expected: &mut Value, policy: &Policy, world: &World) {
     }
     let pretty =
         || serde_json::to_string_pretty(&trailguard_rules::Report::new(&d, Some(&event))).unwrap();
-    assert_eq!(
-        json!(d.kind),
-        expected["decision"],
-        "{fixture}: {}",
-        pretty()
-    );
-    assert_eq!(json!(types), expected["actions"], "{fixture}: {}", pretty());
-    assert!(
-        !d.reason.is_empty(),
-        "{fixture}: every decision gives a reason"
-    );
+    p.same_json(&json!(d.kind), &expected["decision"], || {
+        format!("decision (offline) ({})", d.reason)
+    });
+    p.same_json(&json!(types), &expected["actions"], || {
+        format!("actions (offline), report {}", pretty())
+    });
+    p.check(!d.reason.is_empty(), || {
+        "every decision gives a reason".into()
+    });
 
     // Which functions' rules deliver it, on the bus it is put on (`bus`, the main bus when
     // not said); on any other bus it reaches nothing.
-    let routes: Vec<String> = serde_json::from_value(expected["routes_to"].clone()).unwrap();
+    let routes: Vec<String> = match serde_json::from_value(expected["routes_to"].clone()) {
+        Ok(r) => r,
+        Err(e) => return p.0.push(format!("routes_to is not a list of names: {e}")),
+    };
     let bus = match expected["bus"].as_str() {
         None | Some("main") => Bus::Main,
         Some("manual_trigger") => Bus::ManualTrigger,
-        Some(other) => panic!("{fixture}: unknown bus {other}"),
+        Some(other) => return p.0.push(format!("unknown bus {other}")),
     };
     // A schedule rule's event reaches no pattern: the template's schedule delivers it to
     // every function that sweeps, and each starts its sweep (tested in the handler tests).
     if expected["delivery"] == "schedule" {
-        assert!(event.is_scheduled(), "{fixture}: not a scheduled event");
-        let sweeping: Vec<&str> = Guard::all()
+        p.check(event.is_scheduled(), || "not a scheduled event".into());
+        let mut have: Vec<&str> = Guard::all()
             .filter(|g| !g.spec().sweeps.is_empty())
             .map(|g| g.function_name())
             .collect();
+        have.sort();
         let mut want: Vec<&str> = routes.iter().map(String::as_str).collect();
         want.sort();
-        let mut have = sweeping.clone();
-        have.sort();
-        assert_eq!(
-            want, have,
-            "{fixture}: routes_to must be the sweeping functions"
-        );
+        p.same(have, want, || {
+            "routes_to must be the sweeping functions".into()
+        });
         for g in Guard::all() {
             for b in [Bus::Main, Bus::ManualTrigger] {
-                assert!(
-                    !g.applies_on(b, &event, policy),
-                    "{fixture}: a pattern of {g} matches it"
-                );
+                p.check(!g.applies_on(b, &event, policy), || {
+                    format!("a pattern of {g} matches it on the {b:?} bus")
+                });
             }
         }
         return;
     }
     for g in Guard::all() {
-        assert_eq!(
+        p.same(
             g.applies_on(bus, &event, policy),
             routes.iter().any(|r| r == g.function_name()),
-            "{fixture}: {}'s patterns disagree with routes_to {routes:?}",
-            g.function_name()
+            || {
+                format!(
+                    "{}'s patterns (on the {bus:?} bus) disagree with routes_to {routes:?}",
+                    g.function_name()
+                )
+            },
         );
         for other in [Bus::Main, Bus::ManualTrigger]
             .into_iter()
             .filter(|b| *b != bus)
         {
-            assert!(
-                !g.applies_on(other, &event, policy),
-                "{fixture}: reaches {} on the {other:?} bus too",
-                g.function_name()
-            );
+            p.check(!g.applies_on(other, &event, policy), || {
+                format!("reaches {} on the {other:?} bus too", g.function_name())
+            });
         }
     }
 
@@ -162,9 +214,17 @@ fn check(fixture: &str, expected: &mut Value, policy: &Policy, world: &World) {
         functions.extend(extra.keys().filter(|k| !routes.contains(k)).cloned());
     }
     for function in functions {
-        let guard = Guard::from_function_name(&function)
-            .unwrap_or_else(|| panic!("{fixture}: no function {function}"));
-        let d = decide_with_world(guard, &event, policy, world);
+        let Some(guard) = Guard::from_function_name(&function) else {
+            p.0.push(format!("no function {function}"));
+            continue;
+        };
+        let d = match decide_with_world(guard, &event, policy, world) {
+            Ok(d) => d,
+            Err(e) => {
+                p.0.push(format!("{function}: {e}"));
+                continue;
+            }
+        };
         let got = json!({"decision": d.kind, "plan": plan(&d)});
         if bless() {
             let entry = &mut expected["functions"][&function];
@@ -172,47 +232,57 @@ fn check(fixture: &str, expected: &mut Value, policy: &Policy, world: &World) {
             entry["plan"] = got["plan"].clone();
         }
         let want = &expected["functions"][&function];
-        assert_eq!(
-            (&got["decision"], &got["plan"]),
-            (&want["decision"], &want["plan"]),
-            "{fixture}, {function}: {}",
-            d.reason
-        );
-        assert!(!d.reason.is_empty(), "{fixture}, {function}: no reason");
+        p.same_json(&got["decision"], &want["decision"], || {
+            format!("{function} decision ({})", d.reason)
+        });
+        p.same_json(&got["plan"], &want["plan"], || format!("{function} plan"));
+        p.check(!d.reason.is_empty(), || format!("{function}: no reason"));
         if d.kind != trailguard_rules::Kind::Ignore {
-            assert!(
-                d.notice.is_some(),
-                "{fixture}, {function}: acting or notifying tells people"
-            );
+            p.check(d.notice.is_some(), || {
+                format!("{function}: acting or notifying tells people, and there is no notice")
+            });
         }
         for a in &d.actions {
-            assert!(
+            p.check(
                 guard
                     .spec()
                     .actions
                     .iter()
                     .any(|i| i.type_name == a.type_name()),
-                "{fixture}: {function} plans {} but does not declare it",
-                a.type_name()
+                || format!("{function} plans {} but does not declare it", a.type_name()),
             );
-            assert!(
-                !a.iam_actions().is_empty(),
-                "{fixture}: {a:?} declares no IAM action"
-            );
+            p.check(!a.iam_actions().is_empty(), || {
+                format!("{a:?} declares no IAM action")
+            });
         }
     }
 }
 
 /// Parse, serialise, parse again: the typed model must be stable.
-fn round_trip(fixture: &str, raw: &Value) {
-    let env: Envelope = serde_json::from_value(raw.clone()).unwrap();
+fn round_trip(raw: &Value, p: &mut Problems) {
+    let env: Envelope = match serde_json::from_value(raw.clone()) {
+        Ok(e) => e,
+        Err(e) => return p.0.push(format!("not an envelope: {e}")),
+    };
     let again: Envelope = serde_json::from_value(serde_json::to_value(&env).unwrap()).unwrap();
-    assert_eq!(env, again, "{fixture}: envelope round trip");
-    if let Some(r) = Event::parse(raw).unwrap().cloudtrail() {
+    p.same(&env, &again, || "envelope round trip".into());
+    if let Some(r) = Event::parse(raw).ok().as_ref().and_then(Event::cloudtrail) {
         let back: CloudTrailRecord =
             serde_json::from_value(serde_json::to_value(r).unwrap()).unwrap();
-        assert_eq!(r, &back, "{fixture}: CloudTrail record round trip");
+        p.same(r, &back, || "CloudTrail record round trip".into());
     }
+}
+
+/// One failure message for every sample that failed: each sample, then what differed.
+fn report(failures: &[(String, Vec<String>)], of: usize) -> String {
+    let mut out = format!("{} of {of} samples fail:\n", failures.len());
+    for (fixture, problems) in failures {
+        out += &format!("- {fixture}\n");
+        for p in problems {
+            out += &format!("    {}\n", p.replace('\n', "\n      "));
+        }
+    }
+    out
 }
 
 #[test]
@@ -220,25 +290,49 @@ fn every_sample_decides_as_its_manifest_says() {
     let mut manifest: BTreeMap<String, Value> =
         serde_json::from_value(load("meta/manifest.json")).unwrap();
     let (policy, world) = (sample_policy(), world());
+    let mut failures: Vec<(String, Vec<String>)> = Vec::new();
     for (fixture, expected) in manifest.iter_mut() {
-        check(fixture, expected, &policy, &world);
+        let mut p = Problems::default();
+        // A panic in the code under test is one more thing that failed for this sample.
+        if let Err(e) = catch_unwind(AssertUnwindSafe(|| {
+            check(fixture, expected, &policy, &world, &mut p)
+        })) {
+            p.0.push(format!("panicked: {}", panic_text(&*e)));
+        }
+        if !p.0.is_empty() {
+            failures.push((fixture.clone(), p.0));
+        }
     }
-    if bless() {
+    // Blessing rewrites the manifest only when nothing else failed: what it cannot rewrite
+    // (routes, reasons, declarations) is to be fixed first. A new sample's entry is written
+    // by hand with its `routes_to` and `functions`; blessing fills in the rest.
+    let rewritten = bless() && failures.is_empty();
+    if rewritten {
         let text = serde_json::to_string_pretty(&manifest).unwrap() + "\n";
         std::fs::write(events_dir().join("meta/manifest.json"), text).unwrap();
     }
-    // Every sample is in the manifest, and there are enough of them.
-    let on_disk: Vec<String> = std::fs::read_dir(events_dir())
+    // Every sample is in the manifest.
+    let mut on_disk: Vec<String> = std::fs::read_dir(events_dir())
         .unwrap()
         .filter_map(|e| e.ok()?.file_name().into_string().ok())
         .filter(|n| n.ends_with(".json"))
         .collect();
-    for f in &on_disk {
-        assert!(
-            manifest.contains_key(f),
-            "{f} is not in events/meta/manifest.json"
-        );
+    on_disk.sort();
+    for f in on_disk {
+        if !manifest.contains_key(&f) {
+            failures.push((f, vec!["not in events/meta/manifest.json".into()]));
+        }
     }
+    assert!(
+        failures.is_empty(),
+        "{}{}",
+        report(&failures, manifest.len()),
+        if bless() && !rewritten {
+            "(UPDATE_EXPECT=1: events/meta/manifest.json was not rewritten)"
+        } else {
+            ""
+        }
+    );
     assert!(manifest.len() >= 40, "only {} samples", manifest.len());
 }
 

@@ -13,6 +13,7 @@ use trailguard_aws::{
     OrgPort, PortError, RdsPort, Settings, Slot, Target, TrailPort,
 };
 use trailguard_rules::facts::{PrefixListFacts, World};
+use trailguard_rules::ops::{self, Op};
 use trailguard_rules::sweep::{AclState, Checkpoint, KeyState, ShareState, State, TrailState};
 use trailguard_rules::{GroupFacts, Guard, Permission, Policy, PrincipalKind, Report, Tags};
 
@@ -23,6 +24,8 @@ pub type Breaker = (Vec<(i64, String)>, BTreeSet<String>);
 pub struct Fake {
     pub world: World,
     pub calls: Mutex<Vec<String>>,
+    /// For each call in `calls`, the AWS operations (`trailguard_rules::ops`) it stands for.
+    pub ops_seen: Mutex<Vec<Vec<&'static Op>>>,
     pub connects: Mutex<Vec<Target>>,
     /// Answers by operation name; absent means success (`Change::Done`).
     pub answers: Mutex<HashMap<&'static str, Result<Change, PortError>>>,
@@ -46,10 +49,11 @@ impl Fake {
     fn page<T>(
         &self,
         op: &'static str,
+        ops: &[&'static Op],
         token: Option<String>,
         pick: fn(&State) -> Option<T>,
     ) -> PortResult<Page<T>> {
-        self.record(format!("{op}({})", token.clone().unwrap_or_default()));
+        self.record(ops, format!("{op}({})", token.clone().unwrap_or_default()));
         if let Some(e) = self.failure(op) {
             return Err(e);
         }
@@ -61,6 +65,15 @@ impl Fake {
             items: all.into_iter().skip(start).take(end - start).collect(),
             next,
         })
+    }
+}
+
+/// A security-group revoke: ingress or egress.
+fn revoke(egress: bool) -> &'static Op {
+    if egress {
+        &ops::REVOKE_SG_EGRESS
+    } else {
+        &ops::REVOKE_SG_INGRESS
     }
 }
 
@@ -100,8 +113,10 @@ impl Fake {
     pub fn answer(&self, op: &'static str, r: Result<Change, PortError>) {
         self.answers.lock().unwrap().insert(op, r);
     }
-    fn record(&self, call: String) {
+    /// Note a call, with the AWS operations the SDK adapter's method may call for it.
+    fn record(&self, ops: &[&'static Op], call: String) {
         self.calls.lock().unwrap().push(call);
+        self.ops_seen.lock().unwrap().push(ops.to_vec());
     }
     fn reply(&self, op: &'static str) -> PortResult<Change> {
         self.answers
@@ -116,6 +131,14 @@ impl Fake {
             Some(Err(e)) => Some(e.clone()),
             _ => None,
         }
+    }
+    /// Each call made, with the AWS operations it stands for (what the SDK adapter's
+    /// method may call: a read before a change included).
+    pub fn calls_with_ops(&self) -> Vec<(String, Vec<&'static Op>)> {
+        self.calls()
+            .into_iter()
+            .zip(self.ops_seen.lock().unwrap().iter().cloned())
+            .collect()
     }
     pub fn calls(&self) -> Vec<String> {
         self.calls.lock().unwrap().clone()
@@ -211,28 +234,48 @@ impl Clients for Fake {
 
 impl Ec2Port for Fake {
     async fn list_groups(&self, token: Option<String>) -> PortResult<Page<GroupFacts>> {
-        self.page("ListGroups", token, |s| match s {
-            State::SecurityGroup(g) => Some(g.clone()),
-            _ => None,
-        })
+        self.page(
+            "ListGroups",
+            &[&ops::DESCRIBE_SECURITY_GROUPS, &ops::DESCRIBE_SG_RULES],
+            token,
+            |s| match s {
+                State::SecurityGroup(g) => Some(g.clone()),
+                _ => None,
+            },
+        )
     }
     async fn list_acls(&self, token: Option<String>) -> PortResult<Page<AclState>> {
-        self.page("ListAcls", token, |s| match s {
-            State::NetworkAcl(a) => Some(a.clone()),
-            _ => None,
-        })
+        self.page(
+            "ListAcls",
+            &[&ops::DESCRIBE_NETWORK_ACLS],
+            token,
+            |s| match s {
+                State::NetworkAcl(a) => Some(a.clone()),
+                _ => None,
+            },
+        )
     }
     async fn list_image_shares(&self, token: Option<String>) -> PortResult<Page<ShareState>> {
-        self.page("ListImages", token, |s| match s {
-            State::Image(a) => Some(a.clone()),
-            _ => None,
-        })
+        self.page(
+            "ListImages",
+            &[&ops::DESCRIBE_IMAGES, &ops::DESCRIBE_IMAGE_ATTRIBUTE],
+            token,
+            |s| match s {
+                State::Image(a) => Some(a.clone()),
+                _ => None,
+            },
+        )
     }
     async fn list_snapshot_shares(&self, token: Option<String>) -> PortResult<Page<ShareState>> {
-        self.page("ListSnapshots", token, |s| match s {
-            State::Snapshot(a) => Some(a.clone()),
-            _ => None,
-        })
+        self.page(
+            "ListSnapshots",
+            &[&ops::DESCRIBE_SNAPSHOTS, &ops::DESCRIBE_SNAPSHOT_ATTRIBUTE],
+            token,
+            |s| match s {
+                State::Snapshot(a) => Some(a.clone()),
+                _ => None,
+            },
+        )
     }
     async fn revoke_rules(
         &self,
@@ -240,11 +283,14 @@ impl Ec2Port for Fake {
         egress: bool,
         rule_ids: &[String],
     ) -> PortResult<Change> {
-        self.record(format!(
-            "RevokeRules({group_id},{},{})",
-            if egress { "egress" } else { "ingress" },
-            rule_ids.join("+")
-        ));
+        self.record(
+            &[revoke(egress)],
+            format!(
+                "RevokeRules({group_id},{},{})",
+                if egress { "egress" } else { "ingress" },
+                rule_ids.join("+")
+            ),
+        );
         self.reply("RevokeRules")
     }
     async fn revoke_permissions(
@@ -255,12 +301,15 @@ impl Ec2Port for Fake {
         perms: &[Permission],
     ) -> PortResult<Change> {
         let p: Vec<String> = perms.iter().map(|p| p.describe()).collect();
-        self.record(format!(
-            "RevokePermissions({},{},{})",
-            group_id.or(group_name).unwrap_or("?"),
-            if egress { "egress" } else { "ingress" },
-            p.join("+")
-        ));
+        self.record(
+            &[revoke(egress)],
+            format!(
+                "RevokePermissions({},{},{})",
+                group_id.or(group_name).unwrap_or("?"),
+                if egress { "egress" } else { "ingress" },
+                p.join("+")
+            ),
+        );
         self.reply("RevokePermissions")
     }
     async fn authorize_permissions(
@@ -270,11 +319,18 @@ impl Ec2Port for Fake {
         perms: &[Permission],
     ) -> PortResult<Change> {
         let p: Vec<String> = perms.iter().map(|p| p.describe()).collect();
-        self.record(format!(
-            "Authorize({group_id},{},{})",
-            if egress { "egress" } else { "ingress" },
-            p.join("+")
-        ));
+        self.record(
+            &[if egress {
+                &ops::AUTHORIZE_SG_EGRESS
+            } else {
+                &ops::AUTHORIZE_SG_INGRESS
+            }],
+            format!(
+                "Authorize({group_id},{},{})",
+                if egress { "egress" } else { "ingress" },
+                p.join("+")
+            ),
+        );
         self.reply("Authorize")
     }
     async fn describe_group(
@@ -282,10 +338,10 @@ impl Ec2Port for Fake {
         group_id: Option<&str>,
         group_name: Option<&str>,
     ) -> PortResult<Option<GroupFacts>> {
-        self.record(format!(
-            "DescribeGroup({})",
-            group_id.or(group_name).unwrap_or("?")
-        ));
+        self.record(
+            &[&ops::DESCRIBE_SECURITY_GROUPS],
+            format!("DescribeGroup({})", group_id.or(group_name).unwrap_or("?")),
+        );
         if let Some(e) = self.failure("DescribeGroup") {
             return Err(e);
         }
@@ -296,7 +352,10 @@ impl Ec2Port for Fake {
         group_id: &str,
         rule_ids: &[String],
     ) -> PortResult<BTreeMap<String, bool>> {
-        self.record(format!("DescribeRules({group_id})"));
+        self.record(
+            &[&ops::DESCRIBE_SG_RULES],
+            format!("DescribeRules({group_id})"),
+        );
         Ok(self
             .world
             .rule_directions
@@ -306,7 +365,10 @@ impl Ec2Port for Fake {
             .collect())
     }
     async fn group_state(&self, group_id: &str) -> PortResult<Option<GroupFacts>> {
-        self.record(format!("DescribeGroupState({group_id})"));
+        self.record(
+            &[&ops::DESCRIBE_SECURITY_GROUPS, &ops::DESCRIBE_SG_RULES],
+            format!("DescribeGroupState({group_id})"),
+        );
         Ok(self.world.group(Some(group_id), None))
     }
     async fn delete_nacl_entry(
@@ -315,11 +377,20 @@ impl Ec2Port for Fake {
         rule_number: i64,
         egress: bool,
     ) -> PortResult<Change> {
-        self.record(format!("DeleteNaclEntry({acl_id},{rule_number},{egress})"));
+        self.record(
+            &[&ops::DESCRIBE_NETWORK_ACLS, &ops::DELETE_NACL_ENTRY],
+            format!("DeleteNaclEntry({acl_id},{rule_number},{egress})"),
+        );
         self.reply("DeleteNaclEntry")
     }
     async fn prefix_list(&self, id: &str) -> PortResult<Option<PrefixListFacts>> {
-        self.record(format!("DescribePrefixList({id})"));
+        self.record(
+            &[
+                &ops::DESCRIBE_MANAGED_PREFIX_LISTS,
+                &ops::GET_MANAGED_PREFIX_LIST_ENTRIES,
+            ],
+            format!("DescribePrefixList({id})"),
+        );
         if let Some(e) = self.failure("DescribePrefixList") {
             return Err(e);
         }
@@ -331,18 +402,31 @@ impl Ec2Port for Fake {
         cidrs: &[String],
         previous_version: Option<i64>,
     ) -> PortResult<Change> {
-        self.record(format!(
-            "RemovePrefixListEntries({id},{},{previous_version:?})",
-            cidrs.join("+")
-        ));
+        self.record(
+            &[
+                &ops::DESCRIBE_MANAGED_PREFIX_LISTS,
+                &ops::GET_MANAGED_PREFIX_LIST_ENTRIES,
+                &ops::MODIFY_MANAGED_PREFIX_LIST,
+            ],
+            format!(
+                "RemovePrefixListEntries({id},{},{previous_version:?})",
+                cidrs.join("+")
+            ),
+        );
         self.reply("RemovePrefixListEntries")
     }
     async fn acl_state(&self, acl_id: &str) -> PortResult<Option<AclState>> {
-        self.record(format!("DescribeNaclState({acl_id})"));
+        self.record(
+            &[&ops::DESCRIBE_NETWORK_ACLS],
+            format!("DescribeNaclState({acl_id})"),
+        );
         Ok(self.world.acl_states.get(acl_id).cloned())
     }
     async fn nacl_tags(&self, acl_id: &str) -> PortResult<Option<Tags>> {
-        self.record(format!("DescribeNacl({acl_id})"));
+        self.record(
+            &[&ops::DESCRIBE_NETWORK_ACLS],
+            format!("DescribeNacl({acl_id})"),
+        );
         Ok(self.world.network_acls.get(acl_id).cloned())
     }
     async fn unshare_image(
@@ -352,15 +436,21 @@ impl Ec2Port for Fake {
         public: bool,
         organizations: &[String],
     ) -> PortResult<Change> {
-        self.record(format!(
-            "UnshareImage({image_id},{},{public},{})",
-            accounts.join("+"),
-            organizations.join("+")
-        ));
+        self.record(
+            &[&ops::DESCRIBE_IMAGE_ATTRIBUTE, &ops::MODIFY_IMAGE_ATTRIBUTE],
+            format!(
+                "UnshareImage({image_id},{},{public},{})",
+                accounts.join("+"),
+                organizations.join("+")
+            ),
+        );
         self.reply("UnshareImage")
     }
     async fn remove_tag(&self, resource_ids: &[String], key: &str) -> PortResult<Change> {
-        self.record(format!("RemoveTag({},{key})", resource_ids.join("+")));
+        self.record(
+            &[&ops::DESCRIBE_TAGS, &ops::DELETE_TAGS],
+            format!("RemoveTag({},{key})", resource_ids.join("+")),
+        );
         self.reply("RemoveTag")
     }
     async fn unshare_snapshot(
@@ -369,10 +459,16 @@ impl Ec2Port for Fake {
         accounts: &[String],
         public: bool,
     ) -> PortResult<Change> {
-        self.record(format!(
-            "UnshareSnapshot({snapshot_id},{},{public})",
-            accounts.join("+")
-        ));
+        self.record(
+            &[
+                &ops::DESCRIBE_SNAPSHOT_ATTRIBUTE,
+                &ops::MODIFY_SNAPSHOT_ATTRIBUTE,
+            ],
+            format!(
+                "UnshareSnapshot({snapshot_id},{},{public})",
+                accounts.join("+")
+            ),
+        );
         self.reply("UnshareSnapshot")
     }
 }
@@ -380,14 +476,26 @@ impl Ec2Port for Fake {
 impl IamPort for Fake {
     async fn sweep_keys(&self, _: &[String]) -> PortResult<Vec<KeyState>> {
         Ok(self
-            .page("ListKeys", None, |s| match s {
-                State::AccessKey(k) => Some(k.clone()),
-                _ => None,
-            })?
+            .page(
+                "ListKeys",
+                &[
+                    &ops::GET_ACCESS_KEY_LAST_USED,
+                    &ops::LIST_ACCESS_KEYS,
+                    &ops::LIST_ENTITIES_FOR_POLICY,
+                ],
+                None,
+                |s| match s {
+                    State::AccessKey(k) => Some(k.clone()),
+                    _ => None,
+                },
+            )?
             .items)
     }
     async fn deactivate_key(&self, user: &str, key_id: &str) -> PortResult<Change> {
-        self.record(format!("DeactivateKey({user},{key_id})"));
+        self.record(
+            &[&ops::LIST_ACCESS_KEYS, &ops::UPDATE_ACCESS_KEY],
+            format!("DeactivateKey({user},{key_id})"),
+        );
         self.reply("DeactivateKey")
     }
     async fn put_deny_policy(
@@ -397,7 +505,13 @@ impl IamPort for Fake {
         policy_name: &str,
         document: &str,
     ) -> PortResult<Change> {
-        self.record(format!("PutDenyPolicy({kind:?},{name},{policy_name})"));
+        self.record(
+            &[match kind {
+                PrincipalKind::User => &ops::PUT_USER_POLICY,
+                PrincipalKind::Role => &ops::PUT_ROLE_POLICY,
+            }],
+            format!("PutDenyPolicy({kind:?},{name},{policy_name})"),
+        );
         self.policies
             .lock()
             .unwrap()
@@ -405,11 +519,14 @@ impl IamPort for Fake {
         self.reply("PutDenyPolicy")
     }
     async fn tag_user(&self, user: &str, key: &str, value: &str) -> PortResult<Change> {
-        self.record(format!("TagUser({user},{key}={value})"));
+        self.record(&[&ops::TAG_USER], format!("TagUser({user},{key}={value})"));
         self.reply("TagUser")
     }
     async fn key_owner(&self, key_id: &str) -> PortResult<Option<String>> {
-        self.record(format!("KeyOwner({key_id})"));
+        self.record(
+            &[&ops::GET_ACCESS_KEY_LAST_USED],
+            format!("KeyOwner({key_id})"),
+        );
         Ok(self.world.key_owners.get(key_id).cloned())
     }
     async fn restrict_role_trust(
@@ -423,18 +540,21 @@ impl IamPort for Fake {
         } else {
             format!(",outside:{}", untrusted.join("+"))
         };
-        self.record(format!(
-            "RestrictRoleTrust({role},{}{values})",
-            principals.join("+")
-        ));
+        self.record(
+            &[&ops::GET_ROLE, &ops::UPDATE_ASSUME_ROLE_POLICY],
+            format!("RestrictRoleTrust({role},{}{values})", principals.join("+")),
+        );
         self.reply("RestrictRoleTrust")
     }
     async fn untag_role(&self, role: &str, key: &str) -> PortResult<Change> {
-        self.record(format!("UntagRole({role},{key})"));
+        self.record(
+            &[&ops::LIST_ROLE_TAGS, &ops::UNTAG_ROLE],
+            format!("UntagRole({role},{key})"),
+        );
         self.reply("UntagRole")
     }
     async fn user_has_tag(&self, user: &str, key: &str) -> PortResult<Option<bool>> {
-        self.record(format!("UserHasTag({user},{key})"));
+        self.record(&[&ops::LIST_USER_TAGS], format!("UserHasTag({user},{key})"));
         Ok(Some(
             self.world
                 .user_tags
@@ -443,7 +563,7 @@ impl IamPort for Fake {
         ))
     }
     async fn role_tags(&self, role: &str) -> PortResult<Option<Tags>> {
-        self.record(format!("RoleTags({role})"));
+        self.record(&[&ops::GET_ROLE], format!("RoleTags({role})"));
         Ok(self.world.roles.get(role).cloned())
     }
 }
@@ -451,21 +571,29 @@ impl IamPort for Fake {
 impl TrailPort for Fake {
     async fn list_trails(&self) -> PortResult<Vec<TrailState>> {
         Ok(self
-            .page("ListTrails", None, |s| match s {
-                State::Trail(t) => Some(t.clone()),
-                _ => None,
-            })?
+            .page(
+                "ListTrails",
+                &[&ops::DESCRIBE_TRAILS, &ops::GET_TRAIL_STATUS],
+                None,
+                |s| match s {
+                    State::Trail(t) => Some(t.clone()),
+                    _ => None,
+                },
+            )?
             .items)
     }
     async fn trail_is_logging(&self, trail: &str) -> PortResult<Option<bool>> {
-        self.record(format!("GetTrailStatus({trail})"));
+        self.record(
+            &[&ops::GET_TRAIL_STATUS],
+            format!("GetTrailStatus({trail})"),
+        );
         match self.reply("GetTrailStatus")? {
             Change::AlreadyDone(_) => Ok(Some(true)),
             Change::Done => Ok(Some(false)),
         }
     }
     async fn start_logging(&self, trail: &str) -> PortResult<Change> {
-        self.record(format!("StartLogging({trail})"));
+        self.record(&[&ops::START_LOGGING], format!("StartLogging({trail})"));
         self.reply("StartLogging")
     }
     async fn update_trail(
@@ -476,7 +604,10 @@ impl TrailPort for Fake {
         g: Option<bool>,
     ) -> PortResult<Change> {
         let global = g.map(|g| format!(",global={g}")).unwrap_or_default();
-        self.record(format!("UpdateTrail({trail},{m:?},{v:?}{global})"));
+        self.record(
+            &[&ops::UPDATE_TRAIL],
+            format!("UpdateTrail({trail},{m:?},{v:?}{global})"),
+        );
         self.reply("UpdateTrail")
     }
     async fn lookup_key_events(
@@ -486,15 +617,21 @@ impl TrailPort for Fake {
         end: i64,
         _: usize,
     ) -> PortResult<Vec<TrailEvent>> {
-        self.record(format!("LookupEvents({key_id},{})", end - start));
+        self.record(
+            &[&ops::LOOKUP_EVENTS],
+            format!("LookupEvents({key_id},{})", end - start),
+        );
         self.trail_events.clone().unwrap_or_else(|| Ok(vec![]))
     }
     async fn restore_management_events(&self, trail: &str) -> PortResult<Change> {
-        self.record(format!("RestoreManagementEvents({trail})"));
+        self.record(
+            &[&ops::GET_EVENT_SELECTORS, &ops::PUT_EVENT_SELECTORS],
+            format!("RestoreManagementEvents({trail})"),
+        );
         self.reply("RestoreManagementEvents")
     }
     async fn trail_buckets(&self) -> PortResult<BTreeSet<String>> {
-        self.record("TrailBuckets()".into());
+        self.record(&[&ops::DESCRIBE_TRAILS], "TrailBuckets()".into());
         Ok(self.world.trail_buckets.iter().cloned().collect())
     }
 }
@@ -506,10 +643,23 @@ impl RdsPort for Fake {
         cluster: bool,
         values: &[String],
     ) -> PortResult<Change> {
-        self.record(format!(
-            "UnshareDbSnapshot({snapshot},{cluster},{})",
-            values.join("+")
-        ));
+        self.record(
+            if cluster {
+                &[
+                    &ops::DESCRIBE_DB_CLUSTER_SNAPSHOT_ATTRIBUTES,
+                    &ops::MODIFY_DB_CLUSTER_SNAPSHOT_ATTRIBUTE,
+                ]
+            } else {
+                &[
+                    &ops::DESCRIBE_DB_SNAPSHOT_ATTRIBUTES,
+                    &ops::MODIFY_DB_SNAPSHOT_ATTRIBUTE,
+                ]
+            },
+            format!(
+                "UnshareDbSnapshot({snapshot},{cluster},{})",
+                values.join("+")
+            ),
+        );
         self.reply("UnshareDbSnapshot")
     }
 }
@@ -521,10 +671,13 @@ impl LambdaPort for Fake {
         statement_id: &str,
         qualifier: Option<&str>,
     ) -> PortResult<Change> {
-        self.record(format!(
-            "RemovePermission({function},{statement_id},{})",
-            qualifier.unwrap_or("-")
-        ));
+        self.record(
+            &[&ops::LAMBDA_GET_POLICY, &ops::LAMBDA_REMOVE_PERMISSION],
+            format!(
+                "RemovePermission({function},{statement_id},{})",
+                qualifier.unwrap_or("-")
+            ),
+        );
         self.reply("RemovePermission")
     }
 }
@@ -637,7 +790,7 @@ impl LedgerPort for Fake {
 
 impl OrgPort for Fake {
     async fn organization_accounts(&self) -> PortResult<BTreeSet<String>> {
-        self.record("OrganizationAccounts()".into());
+        self.record(&[&ops::LIST_ACCOUNTS], "OrganizationAccounts()".into());
         Ok(self.world.organization_accounts.iter().cloned().collect())
     }
 }
