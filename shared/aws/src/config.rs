@@ -244,7 +244,7 @@ pub async fn discover_own_role(sdk: &aws_config::SdkConfig) -> (Option<String>, 
 pub fn account_of_arn(arn: &str) -> Option<String> {
     arn.split(':')
         .nth(4)
-        .filter(|a| trailguard_rules::policy::is_account_id(a))
+        .filter(|a| trailguard_rules::ids::is_account_id(a))
         .map(String::from)
 }
 

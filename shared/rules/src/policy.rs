@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::guards::Guard;
+use crate::ids::{is_access_key_id, is_account_id, is_organization_id};
 use crate::net::{PortRange, PortSpec, Protocol};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -1008,29 +1009,6 @@ pub fn too_broad(pattern: &str) -> Option<String> {
         return Some(everyone());
     }
     None
-}
-
-/// Whether `s` is an organization id: `o-` and 10 to 32 lower-case letters or digits.
-pub fn is_organization_id(s: &str) -> bool {
-    s.strip_prefix("o-").is_some_and(|rest| {
-        (10..=32).contains(&rest.len())
-            && rest
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
-    })
-}
-
-/// Whether `s` is an AWS account id: 12 digits.
-pub fn is_account_id(s: &str) -> bool {
-    s.len() == 12 && s.chars().all(|c| c.is_ascii_digit())
-}
-
-/// Whether `s` looks like an IAM access key id (long-term AKIA or temporary ASIA).
-pub fn is_access_key_id(s: &str) -> bool {
-    (16..=128).contains(&s.len())
-        && s.chars().all(|c| c.is_ascii_alphanumeric())
-        && s.chars().all(|c| !c.is_ascii_lowercase())
-        && s.starts_with(|c: char| c.is_ascii_uppercase())
 }
 
 #[cfg(test)]

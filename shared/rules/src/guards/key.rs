@@ -16,7 +16,8 @@ use crate::sweep::StateKind;
 use crate::guards::{Bus, Delivery, GuardSpec, Trigger};
 use crate::ids::IdKind;
 use crate::lenient::str_any;
-use crate::policy::{is_access_key_id, Policy};
+use crate::ids::is_access_key_id;
+use crate::policy::Policy;
 
 pub static GUARD: GuardSpec = GuardSpec {
     name: "access_key",

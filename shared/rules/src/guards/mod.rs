@@ -391,7 +391,7 @@ pub fn is_own_role(r: &CloudTrailRecord, own_role_arn: &str) -> bool {
     let Some((own_account, own_name)) = role_parts(own_role_arn) else {
         return false;
     };
-    crate::policy::is_account_id(own_account)
+    crate::ids::is_account_id(own_account)
         && caller_role(r).is_some_and(|(a, n)| a == own_account && n == own_name)
 }
 
@@ -404,7 +404,7 @@ pub fn member_role_session(r: &CloudTrailRecord, policy: &Policy) -> Option<Stri
     let member = policy.member_role()?;
     let home = member.home_account.as_deref()?;
     let (account, name) = caller_role(r)?;
-    (name == member.name && account != home && crate::policy::is_account_id(account))
+    (name == member.name && account != home && crate::ids::is_account_id(account))
         .then(|| format!("arn:aws:iam::{account}:role/{name}"))
 }
 
