@@ -348,7 +348,7 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
             (why, 0)
         };
         let guard = self.settings.guard;
-        let limit = self.settings.policy.max_actions_per_hour(guard);
+        let limit = guard.max_actions_per_hour(&self.settings.policy);
         // One breaker per guard and account: a flood in one account (a sandbox's own
         // resources, forged or not) does not hold back containment in the others. Putting a
         // safeguard back (logging, an exemption taken back) is never held.
@@ -462,8 +462,8 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
         decision.guard = Some(self.settings.guard);
         decision.mode = self
             .settings
-            .policy
-            .mode_in(self.settings.guard, event.account());
+            .guard
+            .mode_in(&self.settings.policy, event.account());
         let mut report = Report::new(&decision, Some(event));
         report.function = Some(self.function());
         report.connection = clients.connection();

@@ -14,6 +14,7 @@ pub mod glob;
 pub mod guards;
 pub mod ids;
 pub mod lenient;
+mod load;
 pub mod net;
 pub mod ops;
 pub mod pattern;
@@ -39,7 +40,7 @@ pub fn decide_guard(guard: Guard, event: &Event, policy: &Policy, facts: &Facts)
     if let Some(d) = refused(event, policy, facts) {
         let mut d = d;
         d.guard = Some(guard);
-        d.mode = policy.mode(guard);
+        d.mode = guard.mode(policy);
         return Verdict::Decided(d);
     }
     if !guard.applies_anywhere(event, policy) {
@@ -50,7 +51,7 @@ pub fn decide_guard(guard: Guard, event: &Event, policy: &Policy, facts: &Facts)
             guard.function_name()
         ));
         d.guard = Some(guard);
-        d.mode = policy.mode(guard);
+        d.mode = guard.mode(policy);
         return Verdict::Decided(d);
     }
     run(guard, event, policy, facts)
@@ -88,7 +89,7 @@ fn run(guard: Guard, event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
     if let Some(reason) = policy.out_of_scope(event.account()) {
         let mut d = Decision::ignore(reason);
         d.guard = Some(guard);
-        d.mode = policy.mode_in(guard, event.account());
+        d.mode = guard.mode_in(policy, event.account());
         return Verdict::Decided(d);
     }
     let verdict = match (guard.spec().decide)(event, policy, facts) {
@@ -116,7 +117,7 @@ fn run(guard: Guard, event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
     match verdict {
         Verdict::Decided(mut d) => {
             d.guard = Some(guard);
-            d.mode = policy.mode_in(guard, event.account());
+            d.mode = guard.mode_in(policy, event.account());
             Verdict::Decided(d)
         }
         need => need,

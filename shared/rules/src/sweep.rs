@@ -162,7 +162,7 @@ pub fn decide_state(
     };
     if let Verdict::Decided(d) = &mut verdict {
         d.guard = Some(guard);
-        d.mode = policy.mode(guard);
+        d.mode = guard.mode(policy);
     }
     verdict
 }
@@ -231,7 +231,7 @@ impl SweepReport {
             sweep: true,
             guard,
             function: guard.function_name(),
-            mode: policy.mode(guard),
+            mode: guard.mode(policy),
             account,
             region,
             resumed_from: None,

@@ -59,6 +59,7 @@ pub static GUARD: GuardSpec = GuardSpec {
     reads_every_call: false,
     max_actions_per_hour: 0,
     sweeps: &[],
+    settings: None,
     compiled: OnceLock::new(),
 };
 

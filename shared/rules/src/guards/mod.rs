@@ -19,7 +19,7 @@ use crate::event::{CloudTrailRecord, Event, DETAIL_TYPE_API_CALL};
 use crate::facts::{FactKind, Facts};
 use crate::ops;
 use crate::pattern::Pattern;
-use crate::policy::Policy;
+use crate::policy::{Mode, Policy, SettingsSpec};
 
 include!(concat!(env!("OUT_DIR"), "/guards.rs"));
 
@@ -97,6 +97,9 @@ pub struct GuardSpec {
     /// What its reconciliation sweep lists (none: the guard has nothing to sweep, or a
     /// sweep could not tell a change from how things always were).
     pub sweeps: &'static [crate::sweep::StateKind],
+    /// The policy keys this guard alone reads, with their defaults and checks (its
+    /// `Settings`, read back with `Policy::section`); none when it reads only shared ones.
+    pub settings: Option<&'static SettingsSpec>,
     pub compiled: OnceLock<Vec<Option<Pattern>>>,
 }
 
@@ -137,6 +140,23 @@ impl Guard {
 
     pub fn function_name(self) -> &'static str {
         self.0.function
+    }
+
+    /// The mode this guard runs in by the policy (`mode.<name>`, else `mode.default`; a
+    /// dry-run ceiling wins).
+    pub fn mode(self, policy: &Policy) -> Mode {
+        policy.mode(self.name())
+    }
+
+    /// The mode this guard runs in for an event from `account` (`mode_by_account` first).
+    pub fn mode_in(self, policy: &Policy, account: Option<&str>) -> Mode {
+        policy.mode_in(self.name(), account)
+    }
+
+    /// This guard's breaker limit: the policy's `max_actions_per_hour.<name>`, else its
+    /// declared default. 0: no limit.
+    pub fn max_actions_per_hour(self, policy: &Policy) -> u32 {
+        policy.max_actions_per_hour(self.name(), self.0.max_actions_per_hour)
     }
 
     /// Every IAM action this guard's function can call: its actions' operations, its fact

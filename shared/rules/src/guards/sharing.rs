@@ -56,6 +56,7 @@ pub static GUARD: GuardSpec = GuardSpec {
     reads_every_call: false,
     max_actions_per_hour: 50,
     sweeps: &[StateKind::Images, StateKind::Snapshots],
+    settings: None,
     compiled: OnceLock::new(),
 };
 

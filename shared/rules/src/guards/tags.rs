@@ -122,6 +122,7 @@ pub static GUARD: GuardSpec = GuardSpec {
     reads_every_call: false,
     max_actions_per_hour: 50,
     sweeps: &[],
+    settings: None,
     compiled: OnceLock::new(),
 };
 
