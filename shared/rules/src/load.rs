@@ -51,10 +51,10 @@ impl Policy {
         }
         let shared_keys = shared_keys();
         if let Some(k) = file.keys().find(|k| !shared_keys.contains(k)) {
-            let expected = shared_keys
+            let mut known: Vec<String> = shared_keys.iter().cloned().chain(guard_keys).collect();
+            known.sort();
+            let expected = known
                 .iter()
-                .cloned()
-                .chain(guard_keys)
                 .map(|k| format!("`{k}`"))
                 .collect::<Vec<_>>()
                 .join(", ");

@@ -2,7 +2,8 @@
 //!
 //! Every file in this folder other than this one is a guard module with a
 //! `pub static GUARD: GuardSpec`: its name, its function, the EventBridge rules that trigger
-//! it, the facts it may ask for, the action types it may plan, and its decision function.
+//! it, the facts it may ask for, the action types it may plan, its decision function, and
+//! the policy settings only it reads (its `Settings`).
 //! The build script lists the files and writes the module declarations and [`ALL`], so a new
 //! guard is one new file here and nothing else in this crate.
 

@@ -1,5 +1,5 @@
 //! The shared settings as users write them. Every field is optional; left out, it takes the
-//! default, and the defaults come from the one default policy ([`Policy::shared_default`]).
+//! default, and the defaults come from the one default policy (`Policy::shared_default`).
 //! Guards' own keys are not here: each guard's `Settings` is its own file form.
 
 use std::collections::BTreeMap;

@@ -132,8 +132,7 @@ pub enum PolicyError {
     Field { field: String, problem: String },
 }
 
-/// A TCP port range, as the defaults write them.
-pub fn tcp(from: u16, to: u16) -> PortSpec {
+fn tcp(from: u16, to: u16) -> PortSpec {
     PortSpec {
         protocol: Protocol::Tcp,
         ports: PortRange { from, to },

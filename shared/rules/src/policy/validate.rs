@@ -75,11 +75,6 @@ impl<T> Parsed<T> {
     pub fn values(&self) -> &[T] {
         &self.values
     }
-
-    /// The strings as the file writes them.
-    pub fn written(&self) -> &[String] {
-        &self.written
-    }
 }
 
 impl Parsed<PortSpec> {
