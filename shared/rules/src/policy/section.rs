@@ -59,6 +59,9 @@ pub trait GuardSettings:
     }
 }
 
+/// A guard's settings parsed and validated, or what is wrong with them.
+pub type Parse = Result<Box<dyn Section>, PolicyError>;
+
 /// A guard's declaration of its settings (`GuardSpec::settings`): functions over the
 /// policy file's JSON, so the loader needs no guard's types.
 pub struct SettingsSpec {
@@ -66,7 +69,7 @@ pub struct SettingsSpec {
     /// The defaults, validated.
     pub default: fn() -> Box<dyn Section>,
     /// Parse and validate the guard's keys, taken out of the file's top-level object.
-    pub parse: fn(Map<String, Value>) -> Result<Box<dyn Section>, PolicyError>,
+    pub parse: fn(Map<String, Value>) -> Parse,
 }
 
 impl SettingsSpec {
