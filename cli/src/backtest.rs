@@ -54,7 +54,7 @@ pub fn cmd(args: &[&str]) -> Result<ExitCode, String> {
             "--until" => filters.until = Some(day("--until", &value("a date")?)?),
             "--account" => {
                 let v = value("an account id")?;
-                if !trailguard_rules::policy::is_account_id(&v) {
+                if !trailguard_rules::ids::is_account_id(&v) {
                     return Err(format!("--account `{v}` is not an account id (12 digits)"));
                 }
                 filters.accounts.push(v);

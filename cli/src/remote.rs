@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use serde_json::json;
 use trailguard_aws::LedgerPort;
-use trailguard_rules::policy::is_access_key_id;
+use trailguard_rules::ids::is_access_key_id;
 use trailguard_rules::Guard;
 
 /// `--name value` pairs; every flag takes a value.
@@ -153,7 +153,7 @@ pub fn breaker_reset(args: &[&str]) -> Result<ExitCode, String> {
         )?;
     let account = get(&f, "--account");
     if let Some(a) = account {
-        if !trailguard_rules::policy::is_account_id(a) {
+        if !trailguard_rules::ids::is_account_id(a) {
             return Err(format!(
                 "--account: `{a}` is not an AWS account id (12 digits)"
             ));

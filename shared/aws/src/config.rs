@@ -244,7 +244,7 @@ pub async fn discover_own_role(sdk: &aws_config::SdkConfig) -> (Option<String>, 
 pub fn account_of_arn(arn: &str) -> Option<String> {
     arn.split(':')
         .nth(4)
-        .filter(|a| trailguard_rules::policy::is_account_id(a))
+        .filter(|a| trailguard_rules::ids::is_account_id(a))
         .map(String::from)
 }
 
@@ -321,8 +321,11 @@ mod tests {
             ]),
         )
         .unwrap();
-        assert_eq!(s.policy.honeytoken_access_keys, ["AKIA5HONEYTOKEN00001"]);
-        assert!(s.policy.is_trusted_ip("198.51.100.7"));
+        assert_eq!(
+            trailguard_rules::guards::key::settings(&s.policy).honeytoken_access_keys,
+            ["AKIA5HONEYTOKEN00001"]
+        );
+        assert!(trailguard_rules::guards::key::settings(&s.policy).is_trusted_ip("198.51.100.7"));
         let e = Settings::from_vars(key(), vars(&[("TRAILGUARD_TRUSTED_NETWORKS", "office")]))
             .unwrap_err()
             .to_string();
@@ -362,9 +365,9 @@ mod tests {
             vars(&[("TRAILGUARD_MODE", "dry-run"), ("TRAILGUARD_POLICY", "")]),
         )
         .unwrap();
-        assert_eq!(s.policy.mode(key()), Mode::DryRun);
+        assert_eq!(key().mode(&s.policy), Mode::DryRun);
         let s = Settings::from_vars(key(), vars(&[])).unwrap();
-        assert_eq!(s.policy.mode(key()), Mode::Enforce);
+        assert_eq!(key().mode(&s.policy), Mode::Enforce);
         // Enforce from outside leaves a guard the policy keeps in dry-run alone.
         let s = Settings::from_vars(
             key(),
@@ -377,7 +380,7 @@ mod tests {
             ]),
         )
         .unwrap();
-        assert_eq!(s.policy.mode(key()), Mode::DryRun);
+        assert_eq!(key().mode(&s.policy), Mode::DryRun);
         assert!(s.topic_arn.is_none());
     }
 

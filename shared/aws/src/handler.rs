@@ -354,7 +354,7 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
             (why, 0)
         };
         let guard = self.settings.guard;
-        let limit = self.settings.policy.max_actions_per_hour(guard);
+        let limit = guard.max_actions_per_hour(&self.settings.policy);
         // One breaker per guard and account: a flood in one account (a sandbox's own
         // resources, forged or not) does not hold back containment in the others. Putting a
         // safeguard back (logging, an exemption taken back) is never held.

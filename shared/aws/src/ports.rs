@@ -310,7 +310,6 @@ pub trait NotifyPort: Send + Sync {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Unwired;
 
-
 /// The clients for one account and region.
 pub trait Clients: Send + Sync + 'static {
     type Ec2: Ec2Port;

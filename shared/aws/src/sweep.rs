@@ -152,7 +152,7 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
                     &*home,
                     kind,
                     token.clone(),
-                    &s.policy.honeytoken_access_keys,
+                    &trailguard_rules::guards::key::settings(&s.policy).honeytoken_access_keys,
                 )
                 .await;
                 aws += t.elapsed();

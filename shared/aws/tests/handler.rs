@@ -1088,6 +1088,7 @@ fn extra_cases() -> Vec<(&'static str, Action)> {
                 group_id: "sg-0a1b2c3d4e5f60789".into(),
                 egress: true,
                 rule_ids: vec!["sgr-0aa11bb22cc33dd44".into()],
+                permissions: vec![],
             }
             .into(),
         ),

@@ -22,10 +22,12 @@ fn a_function_without_clients_is_told_which_to_wire() {
     let sg = Guard::from_function_name("revert-security-group").unwrap();
     assert_eq!(
         wiring_problems(sg.spec(), |sdk| Sdk::none().with_ledger(sdk)),
-        ["revert-security-group needs a ec2 client (action revoke_security_group_rules, \
+        [
+            "revert-security-group needs a ec2 client (action revoke_security_group_rules, \
           action revoke_security_group_permissions, action authorize_security_group_permissions, \
           action remove_prefix_list_entries, fact SecurityGroup, fact SecurityGroupRules, \
           fact SecurityGroupState, fact PrefixList, sweep of security groups) and main.rs \
-          wires none: add `.with_ec2(sdk)`"]
+          wires none: add `.with_ec2(sdk)`"
+        ]
     );
 }

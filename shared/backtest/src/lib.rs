@@ -17,7 +17,10 @@ pub use summary::Summary;
 
 /// The IAM actions the backtest function calls (declared with the others in ops.rs).
 pub fn iam_actions() -> Vec<&'static str> {
-    trailguard_rules::ops::BACKTEST.iter().map(|o| o.iam).collect()
+    trailguard_rules::ops::BACKTEST
+        .iter()
+        .map(|o| o.iam)
+        .collect()
 }
 
 /// The name of a batch's partial summary: the same for the same objects, so a retried batch

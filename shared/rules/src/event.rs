@@ -693,7 +693,7 @@ impl Event {
     /// so a value that cannot be one is an error naming the field, never a call.
     pub fn check_target(&self) -> Result<(), ParseError> {
         if let Some(a) = self.account() {
-            if !crate::policy::is_account_id(a) {
+            if !crate::ids::is_account_id(a) {
                 return Err(ParseError::Invalid {
                     field: "account",
                     problem: format!("`{a}` is not an AWS account id (12 digits)"),

@@ -60,14 +60,14 @@ impl IdKind {
             IdKind::NetworkAclRuleNumber => {
                 v.parse::<i64>().is_ok_and(|n| (1..=32766).contains(&n))
             }
-            IdKind::AccessKey => crate::policy::is_access_key_id(v) && !placeholder(v),
+            IdKind::AccessKey => is_access_key_id(v) && !placeholder(v),
             IdKind::IamName => {
                 (1..=64).contains(&v.len())
                     && v.chars()
                         .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c))
                     && !placeholder(v)
             }
-            IdKind::Account => crate::policy::is_account_id(v),
+            IdKind::Account => is_account_id(v),
             IdKind::Image => hex_id(v, "ami-"),
             IdKind::Ec2Resource => v.rsplit_once('-').is_some_and(|(prefix, _)| {
                 !prefix.is_empty()
@@ -162,6 +162,29 @@ impl Target {
             kind,
         }
     }
+}
+
+/// Whether `s` is an organization id: `o-` and 10 to 32 lower-case letters or digits.
+pub fn is_organization_id(s: &str) -> bool {
+    s.strip_prefix("o-").is_some_and(|rest| {
+        (10..=32).contains(&rest.len())
+            && rest
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+    })
+}
+
+/// Whether `s` is an AWS account id: 12 digits.
+pub fn is_account_id(s: &str) -> bool {
+    s.len() == 12 && s.chars().all(|c| c.is_ascii_digit())
+}
+
+/// Whether `s` looks like an IAM access key id (long-term AKIA or temporary ASIA).
+pub fn is_access_key_id(s: &str) -> bool {
+    (16..=128).contains(&s.len())
+        && s.chars().all(|c| c.is_ascii_alphanumeric())
+        && s.chars().all(|c| !c.is_ascii_lowercase())
+        && s.starts_with(|c: char| c.is_ascii_uppercase())
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ pub mod glob;
 pub mod guards;
 pub mod ids;
 pub mod lenient;
+mod load;
 pub mod net;
 pub mod ops;
 pub mod pattern;
@@ -73,7 +74,7 @@ pub fn settle_decision(
     policy: &Policy,
 ) -> Decision {
     d.guard = Some(guard.id());
-    d.mode = policy.mode_in(guard, account);
+    d.mode = guard.mode_in(policy, account);
     d
 }
 

@@ -109,7 +109,7 @@ impl SweepReport {
             sweep: true,
             guard,
             function: guard.function_name(),
-            mode: policy.mode_in(guard, account.as_deref()),
+            mode: guard.mode_in(policy, account.as_deref()),
             account,
             region,
             resumed_from: None,

@@ -44,11 +44,11 @@ fn percent_decode(s: &str) -> String {
 /// a role, user or session ARN. None for `*` (anyone) and for unique ids (`AROA...`), which
 /// do not say.
 pub fn principal_account(p: &str) -> Option<&str> {
-    if crate::policy::is_account_id(p) {
+    if crate::ids::is_account_id(p) {
         return Some(p);
     }
     match p.splitn(6, ':').collect::<Vec<&str>>()[..] {
-        ["arn", _, _, _, account, _] if crate::policy::is_account_id(account) => Some(account),
+        ["arn", _, _, _, account, _] if crate::ids::is_account_id(account) => Some(account),
         _ => None,
     }
 }
@@ -97,7 +97,7 @@ fn arn_account(value: &str) -> Option<&str> {
             if !has_glob(partition)
                 && !has_glob(service)
                 && !has_glob(region)
-                && crate::policy::is_account_id(account) =>
+                && crate::ids::is_account_id(account) =>
         {
             Some(account)
         }
@@ -108,7 +108,7 @@ fn arn_account(value: &str) -> Option<&str> {
 /// The unit a value of a condition key ties a grant to. None when the key does not say who
 /// calls, or the value is a wildcard or malformed (it allows more than it names).
 pub fn condition_unit<'v>(key: &str, value: &'v str) -> Option<Unit<'v>> {
-    use crate::policy::{is_account_id, is_organization_id};
+    use crate::ids::{is_account_id, is_organization_id};
     match key.to_ascii_lowercase().as_str() {
         "aws:principalaccount" | "aws:sourceaccount" | "aws:sourceowner" => {
             is_account_id(value).then_some(Unit::Account(value))

@@ -119,7 +119,7 @@ fn state_left(guard: &str, detail: &Value, policy: &Policy, world: &World) -> Op
         })),
         ("access_key", _) => {
             let key = detail["userIdentity"]["accessKeyId"].as_str()?;
-            policy
+            trailguard_rules::guards::key::settings(policy)
                 .honeytoken_access_keys
                 .iter()
                 .any(|k| k == key)

@@ -1,7 +1,9 @@
 //! CloudTrail: keep the account's own eyes open.
 
+use std::borrow::Cow;
 use std::sync::OnceLock;
 
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::action::{Notice, RestoreManagementEvents, Severity, StartLogging, UpdateTrail};
@@ -11,7 +13,7 @@ use crate::facts::{FactKind, Facts, Known};
 use crate::state::{State, StateKind};
 use crate::guards::{Bus, Delivery, GuardSpec, Trigger};
 use crate::lenient::{bool_any, boolean, int_any, items_any, str_any};
-use crate::policy::Policy;
+use crate::policy::{GuardSettings, Policy, SettingsSpec};
 
 pub static GUARD: GuardSpec = GuardSpec {
     name: "cloudtrail",
@@ -66,8 +68,47 @@ pub static GUARD: GuardSpec = GuardSpec {
     max_actions_per_hour: 20,
     sweeps: &[StateKind::Trails],
     decide_state: Some(swept),
+    settings: Some(&SETTINGS),
     compiled: OnceLock::new(),
 };
+
+/// The policy's `cloudtrail` section: what only this guard reads.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    pub cloudtrail: CloudTrailSettings,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CloudTrailSettings {
+    /// Switch multi-region logging and log-file validation back on after an `UpdateTrail`
+    /// turned them off (otherwise told).
+    pub revert_trail_settings: bool,
+    /// Switch management events back on after a `PutEventSelectors` switched them off.
+    pub restore_management_events: bool,
+    /// The shortest expiry, in days, the CloudTrail log buckets may be given.
+    pub min_log_retention_days: u32,
+}
+
+impl Default for CloudTrailSettings {
+    fn default() -> Self {
+        CloudTrailSettings {
+            revert_trail_settings: true,
+            restore_management_events: true,
+            min_log_retention_days: 365,
+        }
+    }
+}
+
+impl GuardSettings for Settings {}
+
+const SETTINGS: SettingsSpec = SettingsSpec::of::<Settings>();
+
+/// This guard's settings in `policy`.
+pub fn settings(policy: &Policy) -> Cow<'_, Settings> {
+    policy.section()
+}
 
 /// Decide on a trail as it is now (the sweep): logging switched on again, and log file
 /// validation when the policy reverts trail settings (it costs nothing and proves the logs
@@ -84,7 +125,7 @@ pub fn decide_state(t: &crate::state::TrailState, policy: &Policy) -> Decision {
         details.push(format!("trail {trail} is not logging"));
         actions.push(StartLogging { trail: trail.clone() }.into());
     }
-    if !t.log_file_validation && policy.revert_trail_settings {
+    if !t.log_file_validation && settings(policy).cloudtrail.revert_trail_settings {
         details.push(format!("trail {trail} does not validate its log files"));
         actions.push(
             UpdateTrail {
@@ -171,7 +212,7 @@ pub fn decide(event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
                 let reason = format!("PutEventSelectors on {trail} {what}");
                 let title = format!("CloudTrail trail {trail} no longer records management writes");
                 details.push(format!("the new selectors {what}"));
-                if policy.restore_management_events {
+                if settings(policy).cloudtrail.restore_management_events {
                     details.push(
                         "management events, reads and writes, are switched back on; the data-event selectors are kept"
                             .into(),
@@ -247,7 +288,7 @@ fn update_trail(rp: &Value, trail: &str, policy: &Policy, mut details: Vec<Strin
             title: format!("CloudTrail trail {trail} weakened"),
             details,
         };
-        if !policy.revert_trail_settings {
+        if !settings(policy).cloudtrail.revert_trail_settings {
             return Decision::notify(
                 "cloudtrail.revert_trail_settings is off: notify only",
                 notice,
@@ -388,7 +429,7 @@ fn bucket_lifecycle(
     let Some(bucket) = str_any(rp, &["bucketName", "BucketName"]) else {
         return Verdict::Decided(Decision::ignore("PutBucketLifecycle names no bucket"));
     };
-    let min = i64::from(policy.min_log_retention_days);
+    let min = i64::from(settings(policy).cloudtrail.min_log_retention_days);
     let Some(days) = shortest_expiry(rp).filter(|d| *d < min) else {
         return Verdict::Decided(Decision::ignore(format!(
             "the lifecycle of bucket {bucket} keeps objects at least {min} days (cloudtrail.min_log_retention_days)"

@@ -60,6 +60,7 @@ pub static GUARD: GuardSpec = GuardSpec {
     max_actions_per_hour: 0,
     sweeps: &[],
     decide_state: None,
+    settings: None,
     compiled: OnceLock::new(),
 };
 

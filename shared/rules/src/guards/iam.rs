@@ -6,8 +6,10 @@
 //! policy's `iam_admins`, whose job that is. A key created for another user by a non-admin is
 //! deactivated when `iam.contain_backdoor_keys` is on.
 
+use std::borrow::Cow;
 use std::sync::OnceLock;
 
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::action::{Action, DeactivateKey, Notice, RestrictRoleTrust, Severity};
@@ -16,7 +18,7 @@ use crate::event::{CloudTrailRecord, Event};
 use crate::facts::{tag_is_true, FactKind, Facts, Known, Tags};
 use crate::guards::{Bus, outside_accounts, Delivery, GuardSpec, Trigger};
 use crate::lenient::{items, items_any, scalar_string, str_any};
-use crate::policy::Policy;
+use crate::policy::{GuardSettings, Policy, SettingsSpec};
 use crate::trust::{self, Unit};
 
 pub static GUARD: GuardSpec = GuardSpec {
@@ -88,8 +90,32 @@ pub static GUARD: GuardSpec = GuardSpec {
     max_actions_per_hour: 20,
     sweeps: &[],
     decide_state: None,
+    settings: Some(&SETTINGS),
     compiled: OnceLock::new(),
 };
+
+/// The policy's `iam` section: what only this guard reads.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    pub iam: IamSettings,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IamSettings {
+    /// Deactivate an access key a non-admin created for another user (otherwise told).
+    pub contain_backdoor_keys: bool,
+}
+
+impl GuardSettings for Settings {}
+
+const SETTINGS: SettingsSpec = SettingsSpec::of::<Settings>();
+
+/// This guard's settings in `policy`.
+pub fn settings(policy: &Policy) -> Cow<'_, Settings> {
+    policy.section()
+}
 
 /// Managed policies that make their holder an administrator of the account or of IAM.
 const ADMIN_POLICIES: [&str; 2] = [":policy/AdministratorAccess", ":policy/IAMFullAccess"];
@@ -269,7 +295,7 @@ fn persistence(r: &CloudTrailRecord, name: &str, policy: &Policy) -> Verdict {
                     key.as_deref().unwrap_or("(not in the event)")
                 ),
             );
-            match key.filter(|_| policy.contain_backdoor_keys) {
+            match key.filter(|_| settings(policy).iam.contain_backdoor_keys) {
                 Some(k) => Decision::remediate(
                     format!("{} created an access key for {user}, and iam.contain_backdoor_keys is on", caller.display()),
                     vec![Action::from(DeactivateKey::of(Some(user.clone()), k))],

@@ -1,6 +1,10 @@
 //! Access keys: contain a leaked or abused key, and only that key.
 
+use std::borrow::Cow;
 use std::sync::OnceLock;
+
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
 
 use crate::action::{
     Action, DeactivateKey, Notice, PrincipalKind, RevokeSessions, Severity, SummarizeKeyActivity,
@@ -16,7 +20,8 @@ use crate::state::{State, StateKind};
 use crate::guards::{Bus, Delivery, GuardSpec, Trigger};
 use crate::ids::IdKind;
 use crate::lenient::str_any;
-use crate::policy::{is_access_key_id, Policy};
+use crate::ids::is_access_key_id;
+use crate::policy::{each, field, GuardSettings, Parsed, Policy, PolicyError, SettingsSpec};
 
 pub static GUARD: GuardSpec = GuardSpec {
     name: "access_key",
@@ -235,8 +240,122 @@ pub static GUARD: GuardSpec = GuardSpec {
     max_actions_per_hour: 20,
     sweeps: &[StateKind::AccessKeys],
     decide_state: Some(swept),
+    settings: Some(&SETTINGS),
     compiled: OnceLock::new(),
 };
+
+/// What only this guard reads.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// Keys that must never be used (the template's `HoneytokenAccessKeyIds` adds to it).
+    pub honeytoken_access_keys: Vec<String>,
+    /// CIDRs long-term keys may be used from; empty switches the check off (the template's
+    /// `TrustedNetworks` adds to it).
+    pub trusted_networks: Parsed<IpNet>,
+    pub guardduty: GuardDutySettings,
+    /// Attach the deny-older-sessions policy when containing a key.
+    pub revoke_sessions: bool,
+    /// Tag the owner of a contained key `trailguard:quarantined`.
+    pub tag_users: bool,
+    /// How far back the key-activity summary looks; 0 switches it off.
+    pub key_activity_hours: u32,
+    /// Tell people about any successful call made with root credentials, and about
+    /// GuardDuty root findings at any severity.
+    pub notify_root_activity: bool,
+    /// Tell people about an IAM user signing in to the console without MFA.
+    pub notify_console_login_without_mfa: bool,
+}
+
+/// GuardDuty severities (0-10) to contain a key at and to tell people at.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GuardDutySettings {
+    pub act_at: f64,
+    pub notify_at: f64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            honeytoken_access_keys: vec![],
+            trusted_networks: Parsed::default(),
+            guardduty: GuardDutySettings::default(),
+            revoke_sessions: true,
+            tag_users: true,
+            key_activity_hours: 24,
+            notify_root_activity: true,
+            notify_console_login_without_mfa: true,
+        }
+    }
+}
+
+impl Default for GuardDutySettings {
+    fn default() -> Self {
+        GuardDutySettings {
+            act_at: 7.0,
+            notify_at: 4.0,
+        }
+    }
+}
+
+impl GuardSettings for Settings {
+    fn validate(&mut self) -> Result<(), PolicyError> {
+        let g = &self.guardduty;
+        for (name, v) in [
+            ("guardduty.act_at", g.act_at),
+            ("guardduty.notify_at", g.notify_at),
+        ] {
+            if !(0.0..=10.0).contains(&v) {
+                return Err(field(
+                    name,
+                    format!("{v} is outside GuardDuty's severity scale 0-10"),
+                ));
+            }
+        }
+        if g.notify_at > g.act_at {
+            return Err(field(
+                "guardduty.notify_at",
+                format!(
+                    "{} is above act_at {}: findings serious enough to act on must also be notified",
+                    g.notify_at, g.act_at
+                ),
+            ));
+        }
+        each("honeytoken_access_keys", &self.honeytoken_access_keys, |k| {
+            (!is_access_key_id(k)).then(|| {
+                format!("`{k}` is not an access key id (AKIA... or ASIA..., 16-128 characters)")
+            })
+        })?;
+        if self.key_activity_hours > 90 * 24 {
+            return Err(field(
+                "key_activity_hours",
+                format!(
+                    "{} is beyond the 90 days CloudTrail's event history keeps",
+                    self.key_activity_hours
+                ),
+            ));
+        }
+        self.trusted_networks.parse_networks("trusted_networks")
+    }
+}
+
+impl Settings {
+    /// Whether `ip` is inside one of `trusted_networks`.
+    pub fn is_trusted_ip(&self, ip: &str) -> bool {
+        match ip.trim().parse::<std::net::IpAddr>() {
+            Ok(addr) => self.trusted_networks.values().iter().any(|n| n.contains(&addr)),
+            Err(_) => false,
+        }
+    }
+}
+
+const SETTINGS: SettingsSpec = SettingsSpec::of::<Settings>();
+
+/// This guard's settings in `policy`.
+pub fn settings(policy: &Policy) -> Cow<'_, Settings> {
+    policy.section()
+}
 
 /// AWS attaches policies of this name (`AWSCompromisedKeyQuarantineV2`, an inline
 /// `AWSCompromisedKeyQuarantineV3`, ...) to users whose keys it found exposed.
@@ -348,10 +467,10 @@ fn guardduty(event: &Event, f: &GuardDutyFinding, policy: &Policy, facts: &Facts
         .is_some_and(|d| d.user_type.get().is_some_and(|t| t.eq_ignore_ascii_case("Root")));
     // Root usage is always worth telling (GuardDuty rates RootCredentialUsage 2, below
     // any sensible notify_at), when the policy says so.
-    if severity < policy.guardduty_notify_at && !(root && policy.notify_root_activity) {
+    if severity < settings(policy).guardduty.notify_at && !(root && settings(policy).notify_root_activity) {
         return Verdict::Decided(Decision::ignore(format!(
             "GuardDuty {ftype} severity {severity} is below notify_at {}",
-            policy.guardduty_notify_at
+            settings(policy).guardduty.notify_at
         )));
     }
     let Some(d) = f
@@ -374,7 +493,7 @@ fn guardduty(event: &Event, f: &GuardDutyFinding, policy: &Policy, facts: &Facts
     if let Some(ip) = f.remote_ip() {
         details.push(format!("caller IP: {ip}"));
     }
-    let act = severity >= policy.guardduty_act_at;
+    let act = severity >= settings(policy).guardduty.act_at;
     let title_who = user.clone().unwrap_or_else(|| key.clone());
     if user_type.eq_ignore_ascii_case("Root") {
         let notice = Notice {
@@ -396,7 +515,7 @@ fn guardduty(event: &Event, f: &GuardDutyFinding, policy: &Policy, facts: &Facts
         return Verdict::Decided(Decision::notify(
             format!(
                 "severity {severity} is below act_at {}: notify only",
-                policy.guardduty_act_at
+                settings(policy).guardduty.act_at
             ),
             notice,
         ));
@@ -427,7 +546,7 @@ fn guardduty(event: &Event, f: &GuardDutyFinding, policy: &Policy, facts: &Facts
                 notice,
             ));
         }
-        if !policy.revoke_sessions {
+        if !settings(policy).revoke_sessions {
             let notice = Notice {
                 severity: Severity::High,
                 title: format!("GuardDuty {ftype} on role {role}"),
@@ -562,7 +681,7 @@ fn cloudtrail(event: &Event, r: &CloudTrailRecord, policy: &Policy, facts: &Fact
     ];
     // A honeytoken has no legitimate use: any call with it, failed or not, is an intruder
     // holding it. Failed calls are the usual case, as honeytokens carry no permissions.
-    if !key.is_empty() && policy.honeytoken_access_keys.contains(&key) {
+    if !key.is_empty() && settings(policy).honeytoken_access_keys.contains(&key) {
         let user = if id.is_type("IAMUser") {
             id.user_name.0.clone()
         } else {
@@ -596,7 +715,7 @@ fn cloudtrail(event: &Event, r: &CloudTrailRecord, policy: &Policy, facts: &Fact
     if name == "ConsoleLogin"
         && id.is_type("IAMUser")
         && str_any(&r.additional_event_data, &["MFAUsed"]).as_deref() == Some("No")
-        && policy.notify_console_login_without_mfa
+        && settings(policy).notify_console_login_without_mfa
     {
         let user = id.user_name.get().unwrap_or("?");
         return Verdict::Decided(Decision::notify(
@@ -629,10 +748,10 @@ fn cloudtrail(event: &Event, r: &CloudTrailRecord, policy: &Policy, facts: &Fact
     };
     // The undoing's own lines come after the call's, which the containment notice has.
     let shared_lines = base_details.len();
-    if !policy.trusted_networks.is_empty()
+    if !settings(policy).trusted_networks.values().is_empty()
         && key.starts_with("AKIA")
         && ip.parse::<std::net::IpAddr>().is_ok()
-        && !policy.is_trusted_ip(&ip)
+        && !settings(policy).is_trusted_ip(&ip)
     {
         let user = if id.is_type("IAMUser") {
             id.user_name.0.clone()
@@ -681,7 +800,7 @@ fn root_activity(
     let (severity, title) = match (name, &for_user) {
         ("ConsoleLogin", _) => (Severity::Critical, format!("Root console sign-in from {ip}")),
         ("CreateAccessKey", None) => (Severity::Critical, format!("Root access key created from {ip}")),
-        _ if !policy.notify_root_activity => return None,
+        _ if !settings(policy).notify_root_activity => return None,
         ("CreateAccessKey", Some(u)) => (
             Severity::High,
             format!("Root created an access key for user {u} from {ip}"),
@@ -760,10 +879,10 @@ fn quarantine(
         )));
     }
     let mut actions: Vec<Action> = Vec::new();
-    if policy.revoke_sessions {
+    if settings(policy).revoke_sessions {
         actions.push(revoke_sessions(PrincipalKind::User, &user));
     }
-    if policy.tag_users {
+    if settings(policy).tag_users {
         actions.push(
             TagUser {
                 user_name: Some(user.clone()),
@@ -885,7 +1004,7 @@ fn containment_undone(
                     "key {key} of {user} {what}: {user} is exempt by policy pattern `{p}`"
                 ))));
             }
-            if !policy.tag_users {
+            if !settings(policy).tag_users {
                 return Some(Verdict::Decided(Decision::ignore(format!(
                     "key {key} of {user} {what}: tag_users is off, so trailguard marks no user quarantined to compare with"
                 ))));
@@ -1022,7 +1141,7 @@ pub fn decide_state(
     if !k.active {
         return Verdict::Decided(Decision::ignore(format!("key {id} is already inactive")));
     }
-    let (why, detail) = if policy.honeytoken_access_keys.contains(id) {
+    let (why, detail) = if settings(policy).honeytoken_access_keys.contains(id) {
         (
             format!("honeytoken key {id} is active"),
             "a honeytoken must never be usable; its use would have been contained".to_string(),
@@ -1115,10 +1234,10 @@ fn contain_keys(
             details.push(format!("key {key}: owner not in the event (resolved with GetAccessKeyLastUsed at run time)"));
         }
         actions.push(DeactivateKey::of(user.clone(), key.clone()).into());
-        if policy.revoke_sessions {
+        if settings(policy).revoke_sessions {
             actions.push(RevokeSessions::of(PrincipalKind::User, user.clone()).into());
         }
-        if policy.tag_users {
+        if settings(policy).tag_users {
             actions.push(
                 TagUser {
                     user_name: user.clone(),
@@ -1128,11 +1247,11 @@ fn contain_keys(
                 .into(),
             );
         }
-        if policy.key_activity_hours > 0 {
+        if settings(policy).key_activity_hours > 0 {
             actions.push(
                 SummarizeKeyActivity {
                     access_key_id: key.clone(),
-                    hours: policy.key_activity_hours,
+                    hours: settings(policy).key_activity_hours,
                 }
                 .into(),
             );

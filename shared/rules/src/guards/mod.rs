@@ -2,7 +2,8 @@
 //!
 //! Every file in this folder other than this one is a guard module with a
 //! `pub static GUARD: GuardSpec`: its name, its function, the EventBridge rules that trigger
-//! it, the facts it may ask for, the action types it may plan, and its decision function.
+//! it, the facts it may ask for, the action types it may plan, its decision function, and
+//! the policy settings only it reads (its `Settings`).
 //! The build script lists the files and writes the module declarations and [`ALL`], so a new
 //! guard is one new file here and nothing else in this crate.
 
@@ -19,7 +20,7 @@ use crate::event::{CloudTrailRecord, Event, DETAIL_TYPE_API_CALL};
 use crate::facts::{FactKind, Facts};
 use crate::ops;
 use crate::pattern::Pattern;
-use crate::policy::Policy;
+use crate::policy::{Mode, Policy, SettingsSpec};
 use crate::state::{State, StateKind};
 
 include!(concat!(env!("OUT_DIR"), "/guards.rs"));
@@ -101,6 +102,9 @@ pub struct GuardSpec {
     /// Its decision on one resource its sweep lists, as it is now (None: it does not sweep).
     /// The sweep runs it through [`crate::sweep::decide_state`], which adds scope and mode.
     pub decide_state: Option<DecideState>,
+    /// The policy keys this guard alone reads, with their defaults and checks (its
+    /// `Settings`, read back with `Policy::section`); none when it reads only shared ones.
+    pub settings: Option<&'static SettingsSpec>,
     pub compiled: OnceLock<Vec<Option<Pattern>>>,
 }
 
@@ -162,6 +166,23 @@ impl Guard {
 
     pub fn function_name(self) -> &'static str {
         self.0.function
+    }
+
+    /// The mode this guard runs in by the policy (`mode.<name>`, else `mode.default`; a
+    /// dry-run ceiling wins).
+    pub fn mode(self, policy: &Policy) -> Mode {
+        policy.mode(self.name())
+    }
+
+    /// The mode this guard runs in for an event from `account` (`mode_by_account` first).
+    pub fn mode_in(self, policy: &Policy, account: Option<&str>) -> Mode {
+        policy.mode_in(self.name(), account)
+    }
+
+    /// This guard's breaker limit: the policy's `max_actions_per_hour.<name>`, else its
+    /// declared default. 0: no limit.
+    pub fn max_actions_per_hour(self, policy: &Policy) -> u32 {
+        policy.max_actions_per_hour(self.name(), self.0.max_actions_per_hour)
     }
 
     /// Every IAM action this guard's function can call: its actions' operations, its fact
@@ -429,7 +450,7 @@ pub fn is_own_role(r: &CloudTrailRecord, own_role_arn: &str) -> bool {
     let Some((own_account, own_name)) = role_parts(own_role_arn) else {
         return false;
     };
-    crate::policy::is_account_id(own_account)
+    crate::ids::is_account_id(own_account)
         && caller_role(r).is_some_and(|(a, n)| a == own_account && n == own_name)
 }
 
@@ -442,7 +463,7 @@ pub fn member_role_session(r: &CloudTrailRecord, policy: &Policy) -> Option<Stri
     let member = policy.member_role()?;
     let home = member.home_account.as_deref()?;
     let (account, name) = caller_role(r)?;
-    (name == member.name && account != home && crate::policy::is_account_id(account))
+    (name == member.name && account != home && crate::ids::is_account_id(account))
         .then(|| format!("arn:aws:iam::{account}:role/{name}"))
 }
 

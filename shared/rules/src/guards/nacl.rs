@@ -1,6 +1,9 @@
 //! Network ACLs: delete entries that open a subnet to the world.
 
+use std::borrow::Cow;
 use std::sync::OnceLock;
+
+use serde::{Deserialize, Serialize};
 
 use crate::action::{DeleteNaclEntry, Notice, Severity};
 use crate::decision::{Decision, Verdict};
@@ -10,7 +13,7 @@ use crate::state::{AclEntry, AclState, State, StateKind};
 use crate::guards::{Bus, Delivery, GuardSpec, Trigger};
 use crate::lenient::{bool_any, int_any, str_any};
 use crate::net::{Peer, PortRange, PortSpec, Protocol};
-use crate::policy::{allowed_by, OnReplace, Policy};
+use crate::policy::{allowed_by, each, GuardSettings, Parsed, Policy, PolicyError, SettingsSpec};
 
 pub static GUARD: GuardSpec = GuardSpec {
     name: "network_acl",
@@ -41,8 +44,79 @@ pub static GUARD: GuardSpec = GuardSpec {
     max_actions_per_hour: 50,
     sweeps: &[StateKind::NetworkAcls],
     decide_state: Some(swept),
+    settings: Some(&SETTINGS),
     compiled: OnceLock::new(),
 };
+
+/// What only this guard reads: `protected_network_acls` and the `network_acl` section.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// ACL ids protected without tags: any entry that opens them is deleted.
+    pub protected_network_acls: Vec<String>,
+    pub network_acl: NetworkAclSettings,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NetworkAclSettings {
+    /// Return-traffic ports allowed in from the world besides `public_ports`.
+    pub ephemeral_ports: Parsed<PortSpec>,
+    pub on_replace: OnReplace,
+    /// The sweep also deletes open entries of VPCs' default ACLs (which allow everything by
+    /// design).
+    pub sweep_default_acls: bool,
+}
+
+impl Default for NetworkAclSettings {
+    fn default() -> Self {
+        let ephemeral = PortRange {
+            from: 1024,
+            to: 65535,
+        };
+        NetworkAclSettings {
+            ephemeral_ports: Parsed::of(vec![
+                PortSpec {
+                    protocol: Protocol::Tcp,
+                    ports: ephemeral,
+                },
+                PortSpec {
+                    protocol: Protocol::Udp,
+                    ports: ephemeral,
+                },
+            ]),
+            on_replace: OnReplace::Notify,
+            sweep_default_acls: false,
+        }
+    }
+}
+
+/// What to do with a ReplaceNetworkAclEntry that opens an ACL: the event does not carry the
+/// entry it replaced, so trailguard can only delete the new one or tell people.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnReplace {
+    Notify,
+    Delete,
+}
+
+impl GuardSettings for Settings {
+    fn validate(&mut self) -> Result<(), PolicyError> {
+        each("protected_network_acls", &self.protected_network_acls, |id| {
+            (!id.starts_with("acl-")).then(|| format!("`{id}` is not an id starting with acl-"))
+        })?;
+        self.network_acl
+            .ephemeral_ports
+            .parse_ports("network_acl.ephemeral_ports")
+    }
+}
+
+const SETTINGS: SettingsSpec = SettingsSpec::of::<Settings>();
+
+/// This guard's settings in `policy`.
+pub fn settings(policy: &Policy) -> Cow<'_, Settings> {
+    policy.section()
+}
 
 /// Whether an entry opens the subnet beyond the policy: an ingress allow from a public
 /// network on ports the policy does not allow (return traffic's ephemeral ports are).
@@ -61,7 +135,7 @@ fn violates(
             let allowed: Vec<PortSpec> = policy
                 .public_ports
                 .iter()
-                .chain(policy.nacl_ephemeral_ports.iter())
+                .chain(settings(policy).network_acl.ephemeral_ports.values().iter())
                 .copied()
                 .collect();
             !(allowed_by(&allowed, p, ports) || (p.is_icmp() && policy.allow_public_icmp))
@@ -77,7 +151,7 @@ pub fn decide_state(acl: &AclState, policy: &Policy) -> Decision {
     if tag_is_true(&acl.tags, &policy.exempt_tag) {
         return Decision::ignore(format!("network ACL {id} is tagged {}=true", policy.exempt_tag));
     }
-    if acl.is_default && !policy.nacl_sweep_default_acls {
+    if acl.is_default && !settings(policy).network_acl.sweep_default_acls {
         return Decision::ignore(format!(
             "network ACL {id} is its VPC's default ACL, which allows all traffic by design (network_acl.sweep_default_acls is off)"
         ));
@@ -182,7 +256,7 @@ pub fn decide(event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
             .unwrap_or_else(|| "?".into())
     );
     let violation = violates(egress, allow, protocol, ports, peer.as_ref(), policy);
-    let by_id = policy.protected_network_acls.contains(&acl);
+    let by_id = settings(policy).protected_network_acls.contains(&acl);
     let tags_matter = (!policy.exempt_tag.is_empty() && violation)
         || (!policy.protected_tag.is_empty() && !by_id);
     let mut assumed = vec![];
@@ -251,7 +325,7 @@ pub fn decide(event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
             ),
         }),
     };
-    if name == "ReplaceNetworkAclEntry" && policy.nacl_on_replace == OnReplace::Notify {
+    if name == "ReplaceNetworkAclEntry" && settings(policy).network_acl.on_replace == OnReplace::Notify {
         details.push("the entry it replaced is not in the event; network_acl.on_replace is \"notify\", so it is left for a human".into());
         return finish(Decision::notify(
             why,

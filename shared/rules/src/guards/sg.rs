@@ -2,7 +2,10 @@
 
 use serde_json::Value;
 
+use std::borrow::Cow;
 use std::sync::OnceLock;
+
+use serde::{Deserialize, Serialize};
 
 use crate::action::{
     Action, AuthorizePermissions, Notice, Permission, RevokePermissions, RevokeRules, Severity,
@@ -15,8 +18,8 @@ use crate::facts::{
 use crate::state::{State, StateKind};
 use crate::guards::{Bus, Delivery, GuardSpec, Trigger};
 use crate::lenient::{bool_any, int_any, items_any, str_any};
-use crate::net::{Peer, Protocol};
-use crate::policy::Policy;
+use crate::net::{Peer, PortSpec, Protocol};
+use crate::policy::{each, GuardSettings, Parsed, Policy, PolicyError, SettingsSpec};
 
 pub static GUARD: GuardSpec = GuardSpec {
     name: "security_group",
@@ -83,8 +86,36 @@ pub static GUARD: GuardSpec = GuardSpec {
     max_actions_per_hour: 100,
     sweeps: &[StateKind::SecurityGroups],
     decide_state: Some(swept),
+    settings: Some(&SETTINGS),
     compiled: OnceLock::new(),
 };
+
+/// What only this guard reads (what counts as public is shared with the NACL guard).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// Group ids protected without tags: rules removed from them are put back, and any
+    /// rule open to the world is revoked.
+    pub protected_security_groups: Vec<String>,
+    /// Egress to the world that is reverted (e.g. `tcp/25`); egress is otherwise kept.
+    pub egress_denied_ports: Parsed<PortSpec>,
+}
+
+impl GuardSettings for Settings {
+    fn validate(&mut self) -> Result<(), PolicyError> {
+        each("protected_security_groups", &self.protected_security_groups, |id| {
+            (!id.starts_with("sg-")).then(|| format!("`{id}` is not an id starting with sg-"))
+        })?;
+        self.egress_denied_ports.parse_ports("egress_denied_ports")
+    }
+}
+
+const SETTINGS: SettingsSpec = SettingsSpec::of::<Settings>();
+
+/// This guard's settings in `policy`.
+pub fn settings(policy: &Policy) -> Cow<'_, Settings> {
+    policy.section()
+}
 
 /// A rule the event added or changed, with its id when the response carries one.
 #[derive(Debug, Clone)]
@@ -221,7 +252,7 @@ fn violation(rule: &Rule, policy: &Policy, lists: &PrefixLists) -> Option<String
     }
     let (proto, ports) = (rule.perm.protocol, rule.perm.ports());
     if rule.egress {
-        let denied = policy.egress_denied_ports.iter().any(|s| {
+        let denied = settings(policy).egress_denied_ports.values().iter().any(|s| {
             s.protocol == Protocol::All
                 || proto == Protocol::All
                 || (s.protocol == proto
@@ -267,7 +298,7 @@ fn decide_added(
         .collect();
     let protected_by_id = group_id
         .as_ref()
-        .is_some_and(|g| policy.protected_security_groups.contains(g));
+        .is_some_and(|g| settings(policy).protected_security_groups.contains(g));
     let tags_matter = !policy.exempt_tag.is_empty() && !violations.is_empty()
         || !policy.protected_tag.is_empty() && !protected_by_id;
     let mut assumed = vec![];
@@ -431,7 +462,7 @@ pub fn decide_state(group: &GroupFacts, policy: &Policy, why: &str, facts: &Fact
         Ok(l) => l,
         Err(need) => return Verdict::NeedFacts(need),
     };
-    let protected = policy.protected_security_groups.contains(gid)
+    let protected = settings(policy).protected_security_groups.contains(gid)
         || tag_is_true(&group.tags, &policy.protected_tag);
     let violations: Vec<(Rule, String)> = rules
         .iter()
@@ -680,7 +711,7 @@ fn decide_removed(name: &str, rp: &Value, resp: &Value, policy: &Policy, facts: 
     let group_name = str_any(rp, &["groupName", "GroupName"]);
     let by_id = group_id
         .as_ref()
-        .is_some_and(|g| policy.protected_security_groups.contains(g));
+        .is_some_and(|g| settings(policy).protected_security_groups.contains(g));
     if !by_id && policy.protected_tag.is_empty() {
         return Verdict::Decided(Decision::ignore(format!(
             "{name} removes access; only protected groups are restored"

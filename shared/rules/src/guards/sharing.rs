@@ -57,6 +57,7 @@ pub static GUARD: GuardSpec = GuardSpec {
     max_actions_per_hour: 50,
     sweeps: &[StateKind::Images, StateKind::Snapshots],
     decide_state: Some(swept),
+    settings: None,
     compiled: OnceLock::new(),
 };
 

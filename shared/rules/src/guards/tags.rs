@@ -123,6 +123,7 @@ pub static GUARD: GuardSpec = GuardSpec {
     max_actions_per_hour: 50,
     sweeps: &[],
     decide_state: None,
+    settings: None,
     compiled: OnceLock::new(),
 };
 
