@@ -7,6 +7,7 @@
 //! caller fetches those facts and asks again.
 
 pub mod action;
+pub mod ask;
 pub mod decision;
 pub mod event;
 pub mod facts;

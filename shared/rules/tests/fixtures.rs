@@ -17,11 +17,12 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde_json::{json, Value};
+use trailguard_rules::ask::{self, Ask};
 use trailguard_rules::event::{CloudTrailRecord, Envelope};
 use trailguard_rules::facts::World;
 use trailguard_rules::guards::Bus;
 use trailguard_rules::{
-    decide_guard, decide_offline, Decision, Event, Facts, Guard, Policy, Verdict,
+    decide_guard, decide_offline, Decision, Event, FactRequest, Facts, Guard, Policy,
 };
 
 fn events_dir() -> PathBuf {
@@ -48,22 +49,16 @@ fn bless() -> bool {
 
 /// Decide as the function would: ask, look the facts up in the world, ask again.
 fn decide_with_world(guard: Guard, event: &Event, policy: &Policy, world: &World) -> Decision {
-    let mut facts = Facts::default();
-    for _ in 0..3 {
-        match decide_guard(guard, event, policy, &facts) {
-            Verdict::Decided(d) => return d,
-            Verdict::NeedFacts(requests) => {
-                for r in &requests {
-                    assert!(
-                        guard.spec().facts.contains(&r.kind()),
-                        "{guard} asked for {r:?}, which it does not declare"
-                    );
-                    world.answer(r, &mut facts);
-                }
-            }
-        }
-    }
-    panic!("{guard} kept asking for facts")
+    let decide = |facts: &Facts| decide_guard(guard, event, policy, facts);
+    let answer = |r: &FactRequest, facts: &mut Facts| {
+        assert!(
+            guard.spec().facts.contains(&r.kind()),
+            "{guard} asked for {r:?}, which it does not declare"
+        );
+        world.answer(r, facts);
+    };
+    ask::settle(&mut Ask::new(Facts::default()), decide, answer)
+        .unwrap_or_else(|s| panic!("{guard}: {s}"))
 }
 
 /// The plan as the manifest writes it: each action's JSON without its IAM actions.
