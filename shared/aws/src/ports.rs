@@ -392,7 +392,7 @@ pub enum Claim {
 /// count past a limit or both win a claim.
 pub trait LedgerPort: Send + Sync {
     /// Count one mutating action caused by `actor` in a breaker's `scope` (a guard in one
-    /// account, `handler::breaker_scope`) at `now_ms`, unless `limit` actions of that actor,
+    /// account, `gate::breaker_scope`) at `now_ms`, unless `limit` actions of that actor,
     /// or `limit * ACCOUNT_FACTOR` in all, were counted in the hour before it.
     fn take_slot(
         &self,
