@@ -22,10 +22,9 @@ use std::process::ExitCode;
 
 use serde_json::{json, Value};
 use trailguard_backtest::scan;
+use trailguard_rules::ask::{self, Ask};
 use trailguard_rules::facts::World;
-use trailguard_rules::{
-    decide, decide_guard, Decision, Event, Facts, Guard, Policy, Report, Verdict,
-};
+use trailguard_rules::{decide, decide_guard, Decision, Event, Facts, Guard, Policy, Report};
 
 const USAGE: &str = "usage:
   trailguard decide [--policy FILE] [--guard FUNCTION] [--world FILE] FILE...
@@ -148,27 +147,30 @@ fn decide_one(
     guard: Option<Guard>,
     world: Option<&World>,
 ) -> Decision {
-    let mut facts = if world.is_some() {
-        Facts::default()
-    } else {
-        Facts::offline()
+    let decide = |facts: &Facts| match guard {
+        Some(g) => decide_guard(g, event, policy, facts),
+        None => decide(event, policy, facts),
     };
-    for _ in 0..3 {
-        let verdict = match guard {
-            Some(g) => decide_guard(g, event, policy, &facts),
-            None => decide(event, policy, &facts),
-        };
-        match (verdict, world) {
-            (Verdict::Decided(d), _) => return trailguard_rules::with_assumptions(d, &facts),
-            (Verdict::NeedFacts(requests), Some(w)) => {
-                requests.iter().for_each(|r| w.answer(r, &mut facts))
-            }
-            (Verdict::NeedFacts(requests), None) => {
-                return Decision::ignore(format!("unresolved facts offline: {requests:?}"))
-            }
+    let (ask, result) = match world {
+        Some(w) => {
+            let mut ask = Ask::new(Facts::default());
+            let result = ask::settle_in(w, &mut ask, decide);
+            (ask, result)
         }
+        // Offline facts answer every request: one verdict, nothing to fetch.
+        None => {
+            let mut ask = Ask::new(Facts::offline()).rounds(1);
+            let result = ask::settle(&mut ask, decide, |_, _| {});
+            (ask, result)
+        }
+    };
+    match result {
+        Ok(d) => trailguard_rules::with_assumptions(d, ask.facts()),
+        Err(stuck) if world.is_none() => {
+            Decision::ignore(format!("unresolved facts offline: {:?}", stuck.requests))
+        }
+        Err(_) => Decision::ignore("the rules kept asking for facts"),
     }
-    Decision::ignore("the rules kept asking for facts")
 }
 
 fn decide_cmd(args: &[&str]) -> Result<ExitCode, String> {

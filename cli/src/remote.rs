@@ -171,7 +171,7 @@ pub fn breaker_reset(args: &[&str]) -> Result<ExitCode, String> {
                 )?,
         };
         let ledger = aws_sdk_dynamodb::Client::new(&sdk);
-        let scope = trailguard_aws::handler::breaker_scope(guard.name(), &account);
+        let scope = trailguard_aws::gate::breaker_scope(guard.name(), &account);
         let was = ledger
             .reset_breaker(&table, &scope)
             .await

@@ -9,13 +9,18 @@ pub mod ec2;
 pub mod error;
 pub mod executor;
 pub mod forensics;
+pub mod gate;
 pub mod handler;
 pub mod iam;
+pub mod incoming;
 pub mod lambda;
+mod lazy;
 pub mod ledger;
+mod lookup;
 pub mod metrics;
 pub mod notify;
 pub mod org;
+mod plan;
 pub mod ports;
 pub mod rds;
 pub mod sweep;
@@ -23,7 +28,8 @@ pub mod trail;
 
 pub use config::{sdk_config, Settings};
 pub use error::{HandlerError, PortError};
-pub use handler::{system_clock, Deps, Incoming, Response};
+pub use handler::{system_clock, Deps};
+pub use incoming::{Incoming, Response};
 pub use notify::Notifier;
 pub use ports::{
     Change, Claim, Clients, Connect, Ec2Port, Home, IamPort, LambdaPort, LedgerPort, NotifyPort,

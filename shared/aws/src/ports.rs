@@ -260,7 +260,7 @@ port! {
 /// count past a limit or both win a claim.
 pub trait LedgerPort {
     /// Count one mutating action caused by `actor` in a breaker's `scope` (a guard in one
-    /// account, `handler::breaker_scope`) at `now_ms`, unless `limit` actions of that actor,
+    /// account, `gate::breaker_scope`) at `now_ms`, unless `limit` actions of that actor,
     /// or `limit * ACCOUNT_FACTOR` in all, were counted in the hour before it.
     fn take_slot(&self, table: &str, scope: &str, actor: &str, limit: u32, now_ms: i64) -> Slot;
     /// Give back the slot taken at `at_ms`: the action changed nothing (already done) or

@@ -15,10 +15,12 @@ use serde_json::json;
 use trailguard_rules::render;
 use trailguard_rules::report::Timing;
 use trailguard_rules::sweep::{self, Checkpoint, Finding, State, StateKind, SweepReport};
-use trailguard_rules::{Decision, Facts, Kind, Report, Verdict};
+use trailguard_rules::{Decision, Facts, Kind, Report};
 
 use crate::error::{HandlerError, PortError};
-use crate::handler::{emit, fetch, remediation_error, Deps, Lazy};
+use crate::handler::{emit, remediation_error, Deps};
+use crate::lazy::Lazy;
+use crate::lookup::{self, Unsettled};
 use crate::ports::{
     Clients, Connect, Ec2Port, IamPort, LedgerPort, NotifyPort, Page, Target, TrailPort,
 };
@@ -179,7 +181,9 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
                     looked_at += 1;
                     *report.listed.entry(kind).or_default() += 1;
                     let t = Instant::now();
-                    let decided = self.decide_state(state, account.as_deref(), &*home).await;
+                    let decided = self
+                        .decide_state(state, account.as_deref(), &mut clients)
+                        .await;
                     aws += t.elapsed();
                     let decision = match decided {
                         Ok(d) => d,
@@ -300,33 +304,31 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
         })
     }
 
-    /// Decide one resource, looking up the facts the rules ask for (as for an event).
+    /// Decide one resource, looking up the facts the rules ask for (as for an event; the
+    /// sweep's clients are the function's own).
     async fn decide_state(
         &self,
         state: &State,
         account: Option<&str>,
-        home: &C::Clients,
+        clients: &mut Lazy<'_, C>,
     ) -> Result<Decision, PortError> {
         let s = &self.settings;
-        let mut facts = Facts {
+        let facts = Facts {
             own_role_arn: s.own_role_arn.clone(),
             ..Facts::default()
         };
-        for _ in 0..3 {
-            match sweep::decide_state(s.guard, state, account, &s.policy, &facts) {
-                Verdict::Decided(d) => return Ok(d),
-                Verdict::NeedFacts(requests) => {
-                    for r in &requests {
-                        fetch(home, home, r, &mut facts).await?;
-                    }
-                }
-            }
+        let decide = |facts: &Facts| sweep::decide_state(s.guard, state, account, &s.policy, facts);
+        // The sweep times the whole decision itself.
+        let mut looked_up = Duration::ZERO;
+        match lookup::settle(clients, facts, decide, &mut looked_up).await {
+            Ok(d) => Ok(d),
+            Err(Unsettled::Lookup(e)) => Err(e),
+            Err(Unsettled::Stuck) => Err(PortError::Permanent {
+                op: "decide",
+                code: "FactLoop".into(),
+                message: format!("the rules kept asking for facts about {}", state.id()),
+            }),
         }
-        Err(PortError::Permanent {
-            op: "decide",
-            code: "FactLoop".into(),
-            message: format!("the rules kept asking for facts about {}", state.id()),
-        })
     }
 }
 

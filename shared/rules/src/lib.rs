@@ -7,6 +7,7 @@
 //! caller fetches those facts and asks again.
 
 pub mod action;
+pub mod ask;
 pub mod decision;
 pub mod event;
 pub mod facts;
@@ -41,7 +42,7 @@ pub use report::{ActionReport, Report, Status};
 /// ignored with a reason that names the guard.
 pub fn decide_guard(guard: Guard, event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
     if let Some(d) = refused(event, policy, facts) {
-        return settle(guard, Verdict::Decided(d), event.account(), policy);
+        return attribute(guard, Verdict::Decided(d), event.account(), policy);
     }
     if !guard.applies_anywhere(event, policy) {
         let d = Decision::ignore(format!(
@@ -50,7 +51,7 @@ pub fn decide_guard(guard: Guard, event: &Event, policy: &Policy, facts: &Facts)
             event.source().unwrap_or("?"),
             guard.function_name()
         ));
-        return settle(guard, Verdict::Decided(d), event.account(), policy);
+        return attribute(guard, Verdict::Decided(d), event.account(), policy);
     }
     run(guard, event, policy, facts)
 }
@@ -59,15 +60,20 @@ pub fn decide_guard(guard: Guard, event: &Event, policy: &Policy, facts: &Facts)
 /// a notice that a member account could not be reached: the guard's mode in the account the
 /// decision is about (`mode_by_account` over the guard's mode, under the template's dry-run
 /// ceiling). A verdict still asking for facts is returned as it is.
-pub fn settle(guard: Guard, verdict: Verdict, account: Option<&str>, policy: &Policy) -> Verdict {
+pub fn attribute(
+    guard: Guard,
+    verdict: Verdict,
+    account: Option<&str>,
+    policy: &Policy,
+) -> Verdict {
     match verdict {
-        Verdict::Decided(d) => Verdict::Decided(settle_decision(guard, d, account, policy)),
+        Verdict::Decided(d) => Verdict::Decided(attribute_decision(guard, d, account, policy)),
         need => need,
     }
 }
 
-/// [`settle`] for a decision already made.
-pub fn settle_decision(
+/// [`attribute`] for a decision already made.
+pub fn attribute_decision(
     guard: Guard,
     mut d: Decision,
     account: Option<&str>,
@@ -108,7 +114,7 @@ fn run(guard: Guard, event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
     // A central deployment receives every member account's events; only the policy's
     // accounts are acted on (or even looked at: nothing is fetched for the others).
     if let Some(reason) = policy.out_of_scope(event.account()) {
-        return settle(
+        return attribute(
             guard,
             Verdict::Decided(Decision::ignore(reason)),
             event.account(),
@@ -137,7 +143,7 @@ fn run(guard: Guard, event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
             }
         }
     };
-    settle(guard, verdict, event.account(), policy)
+    attribute(guard, verdict, event.account(), policy)
 }
 
 /// The targets that cannot be real ids, described: `type.field = value is not a valid id`.

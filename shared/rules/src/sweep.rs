@@ -18,7 +18,7 @@ pub use crate::state::{
 /// A guard's decision on one resource as it is now, through the guard's declaration
 /// ([`crate::guards::GuardSpec::decide_state`]). The account is the one the sweep runs in:
 /// scope and mode are that account's, decided in the one place events use too
-/// ([`crate::settle`]), so an account `mode_by_account` sets to dry-run is not changed by a
+/// ([`crate::attribute`]), so an account `mode_by_account` sets to dry-run is not changed by a
 /// sweep either.
 pub fn decide_state(
     guard: Guard,
@@ -28,7 +28,7 @@ pub fn decide_state(
     facts: &Facts,
 ) -> Verdict {
     if let Some(reason) = policy.out_of_scope(account) {
-        return crate::settle(
+        return crate::attribute(
             guard,
             Verdict::Decided(Decision::ignore(reason)),
             account,
@@ -42,7 +42,7 @@ pub fn decide_state(
         }
         _ => crate::guards::not_swept(guard.name(), state),
     };
-    crate::settle(guard, verdict, account, policy)
+    crate::attribute(guard, verdict, account, policy)
 }
 
 /// Where an unfinished sweep continues: the kind it was listing and the page it had reached.

@@ -8,8 +8,9 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 use trailguard_rules::action::{Inverse, Undo, ALL_ACTIONS};
+use trailguard_rules::ask::{self, Ask};
 use trailguard_rules::facts::World;
-use trailguard_rules::{decide_guard, Action, Decision, Event, Facts, Guard, Policy, Verdict};
+use trailguard_rules::{decide_guard, Action, Decision, Event, Facts, Guard, Policy};
 
 fn events_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../events")
@@ -21,18 +22,10 @@ fn load(name: &str) -> Value {
 }
 
 fn decide_with_world(guard: Guard, event: &Event, policy: &Policy, world: &World) -> Decision {
-    let mut facts = Facts::default();
-    for _ in 0..4 {
-        match decide_guard(guard, event, policy, &facts) {
-            Verdict::Decided(d) => return d,
-            Verdict::NeedFacts(requests) => {
-                for r in &requests {
-                    world.answer(r, &mut facts);
-                }
-            }
-        }
-    }
-    Decision::ignore("kept asking for facts")
+    ask::settle_in(world, &mut Ask::new(Facts::default()), |facts| {
+        decide_guard(guard, event, policy, facts)
+    })
+    .unwrap_or_else(|s| Decision::ignore(format!("{guard}: {s}")))
 }
 
 /// `ModifyDBSnapshotAttribute` -> `modify-db-snapshot-attribute`, as the AWS CLI names it.

@@ -146,23 +146,20 @@ fn decide_online(
     raw: &Value,
     world: &trailguard_rules::facts::World,
 ) -> (trailguard_rules::Decision, Vec<Value>) {
-    use trailguard_rules::{decide_guard, Facts, Guard, Verdict};
+    use trailguard_rules::ask::{self, Ask};
+    use trailguard_rules::{decide_guard, Facts, Guard};
     let guard = Guard::from_function_name(guard).unwrap();
     let event = Event::parse(raw).unwrap();
-    let mut facts = Facts::default();
-    let mut asked = Vec::new();
-    for _ in 0..4 {
-        match decide_guard(guard, &event, &policy(), &facts) {
-            Verdict::Decided(d) => return (d, asked),
-            Verdict::NeedFacts(requests) => {
-                for r in &requests {
-                    asked.push(serde_json::to_value(r).unwrap());
-                    world.answer(r, &mut facts);
-                }
-            }
-        }
-    }
-    panic!("kept asking for facts: {asked:?}")
+    let policy = policy();
+    let mut ask = Ask::new(Facts::default());
+    let decide = |facts: &Facts| decide_guard(guard, &event, &policy, facts);
+    let d = ask::settle_in(world, &mut ask, decide).unwrap_or_else(|s| panic!("{s}"));
+    let asked = ask
+        .asked()
+        .iter()
+        .map(|r| serde_json::to_value(r).unwrap())
+        .collect();
+    (d, asked)
 }
 
 fn prefix_list_rule(list: &str, port: i64) -> Value {

@@ -22,11 +22,12 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 
 use serde_json::{json, Value};
+use trailguard_rules::ask::{self, Ask};
 use trailguard_rules::event::{CloudTrailRecord, Envelope};
 use trailguard_rules::facts::World;
 use trailguard_rules::guards::Bus;
 use trailguard_rules::{
-    decide_guard, decide_offline, Decision, Event, Facts, Guard, Policy, Verdict,
+    decide_guard, decide_offline, Decision, Event, FactRequest, Facts, Guard, Policy,
 };
 
 fn events_dir() -> PathBuf {
@@ -95,23 +96,22 @@ fn decide_with_world(
     policy: &Policy,
     world: &World,
 ) -> Result<Decision, String> {
-    let mut facts = Facts::default();
-    for _ in 0..3 {
-        match decide_guard(guard, event, policy, &facts) {
-            Verdict::Decided(d) => return Ok(d),
-            Verdict::NeedFacts(requests) => {
-                for r in &requests {
-                    if !guard.spec().facts.contains(&r.kind()) {
-                        return Err(format!(
-                            "{guard} asked for {r:?}, which it does not declare"
-                        ));
-                    }
-                    world.answer(r, &mut facts);
-                }
-            }
+    let mut undeclared: Option<String> = None;
+    let decide = |facts: &Facts| decide_guard(guard, event, policy, facts);
+    let answer = |r: &FactRequest, facts: &mut Facts| {
+        if undeclared.is_none() && !guard.spec().facts.contains(&r.kind()) {
+            undeclared = Some(format!(
+                "{guard} asked for {r:?}, which it does not declare"
+            ));
         }
+        world.answer(r, facts);
+    };
+    let d = ask::settle(&mut Ask::new(Facts::default()), decide, answer)
+        .map_err(|s| format!("{guard}: {s}"))?;
+    match undeclared {
+        Some(e) => Err(e),
+        None => Ok(d),
     }
-    Err(format!("{guard} kept asking for facts"))
 }
 
 /// The plan as the manifest writes it: each action's JSON without its IAM actions.

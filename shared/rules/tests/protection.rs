@@ -6,10 +6,9 @@
 use std::path::PathBuf;
 
 use serde_json::{json, Value};
+use trailguard_rules::ask::{self, Ask};
 use trailguard_rules::facts::World;
-use trailguard_rules::{
-    decide_guard, Action, Decision, Event, Facts, Guard, Kind, Policy, Verdict,
-};
+use trailguard_rules::{decide_guard, Action, Decision, Event, Facts, Guard, Kind, Policy};
 
 fn load(name: &str) -> Value {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -27,14 +26,10 @@ fn decide(function: &str, ev: &Value) -> Decision {
     let guard = Guard::from_function_name(function).unwrap();
     let event = Event::parse(ev).unwrap();
     let world: World = serde_json::from_value(load("meta/world.json")).unwrap();
-    let mut facts = Facts::default();
-    for _ in 0..3 {
-        match decide_guard(guard, &event, &policy(), &facts) {
-            Verdict::Decided(d) => return d,
-            Verdict::NeedFacts(rs) => rs.iter().for_each(|r| world.answer(r, &mut facts)),
-        }
-    }
-    panic!("{function} kept asking for facts")
+    let policy = policy();
+    let decide = |facts: &Facts| decide_guard(guard, &event, &policy, facts);
+    ask::settle_in(&world, &mut Ask::new(Facts::default()), decide)
+        .unwrap_or_else(|s| panic!("{function}: {s}"))
 }
 
 fn with(sample: &str, request: Value, response: Value) -> Value {

@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde_json::{json, Value};
+use trailguard_rules::ask::{self, Ask};
 use trailguard_rules::facts::{GroupRule, World};
 use trailguard_rules::sweep::{self, AclEntry, AclState, KeyState, ShareState, State, TrailState};
 use trailguard_rules::{
@@ -199,15 +200,8 @@ fn state_left(guard: &str, detail: &Value, policy: &Policy, world: &World) -> Op
     }
 }
 
-fn decide_with(world: &World, mut f: impl FnMut(&Facts) -> Verdict) -> Decision {
-    let mut facts = Facts::default();
-    for _ in 0..3 {
-        match f(&facts) {
-            Verdict::Decided(d) => return d,
-            Verdict::NeedFacts(rs) => rs.iter().for_each(|r| world.answer(r, &mut facts)),
-        }
-    }
-    panic!("kept asking for facts")
+fn decide_with(world: &World, f: impl FnMut(&Facts) -> Verdict) -> Decision {
+    ask::settle_in(world, &mut Ask::new(Facts::default()), f).unwrap_or_else(|s| panic!("{s}"))
 }
 
 /// What a state can show: the changes to the resource itself, as JSON.

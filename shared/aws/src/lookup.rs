@@ -1,0 +1,118 @@
+//! Fact lookups: the facts loop (`trailguard_rules::ask`) driven through the ports, for an
+//! event and for a sweep's resource alike.
+
+use std::time::{Duration, Instant};
+
+use trailguard_rules::ask::{Ask, Next};
+use trailguard_rules::{Decision, FactRequest, Facts, Verdict};
+
+use crate::error::PortError;
+use crate::lazy::Lazy;
+use crate::ports::{Clients, Connect, Ec2Port, IamPort, OrgPort, TrailPort};
+
+/// Why no decision came out of the lookups.
+#[derive(Debug)]
+pub(crate) enum Unsettled {
+    /// A lookup (or connecting to the target) failed.
+    Lookup(PortError),
+    /// The rules kept asking (see `trailguard_rules::ask::ROUNDS`); each caller says so in
+    /// its own words.
+    Stuck,
+}
+
+/// Decide, looking up exactly the facts the rules ask for: in the target's account (connected
+/// on first use, so a decision that needs no fact connects nowhere) and, for the
+/// organization's accounts, in the function's own. The time spent connecting and looking up
+/// is added to `aws`.
+pub(crate) async fn settle<C: Connect>(
+    clients: &mut Lazy<'_, C>,
+    facts: Facts,
+    mut decide: impl FnMut(&Facts) -> Verdict,
+    aws: &mut Duration,
+) -> Result<Decision, Unsettled> {
+    let mut ask = Ask::new(facts);
+    loop {
+        match ask.next(decide(ask.facts())) {
+            Next::Decided(d) => return Ok(d),
+            Next::Stuck(_) => return Err(Unsettled::Stuck),
+            Next::Fetch(requests) => {
+                let t = Instant::now();
+                let c = clients.get().await.map_err(Unsettled::Lookup)?;
+                let home = clients.connect.home();
+                for r in &requests {
+                    fetch(&*c, &*home, r, ask.facts_mut())
+                        .await
+                        .map_err(Unsettled::Lookup)?;
+                }
+                *aws += t.elapsed();
+            }
+        }
+    }
+}
+
+/// Look up one fact: in the event's account (`c`), or for the organization's accounts in the
+/// function's own (`home`), where the organization is visible.
+pub(crate) async fn fetch<C: Clients>(
+    c: &C,
+    home: &C,
+    r: &FactRequest,
+    facts: &mut Facts,
+) -> Result<(), PortError> {
+    match r {
+        FactRequest::SecurityGroup {
+            group_id,
+            group_name,
+        } => match c
+            .ec2()
+            .describe_group(group_id.as_deref(), group_name.as_deref())
+            .await?
+        {
+            Some(g) => facts.security_groups.push(g),
+            None => facts
+                .missing_groups
+                .push(group_id.clone().or(group_name.clone()).unwrap_or_default()),
+        },
+        FactRequest::SecurityGroupRules { group_id, rule_ids } => {
+            facts.rule_directions = c.ec2().rule_directions(group_id, rule_ids).await?;
+            facts.rules_looked_up = true;
+        }
+        FactRequest::AccessKeyOwner { access_key_id } => {
+            let owner = c.iam().key_owner(access_key_id).await?;
+            facts.key_owners.insert(access_key_id.clone(), owner);
+        }
+        FactRequest::SecurityGroupState { group_id } => {
+            let state = c.ec2().group_state(group_id).await?;
+            facts.group_states.insert(group_id.clone(), state);
+        }
+        FactRequest::NetworkAcl { network_acl_id } => {
+            let tags = c.ec2().nacl_tags(network_acl_id).await?.unwrap_or_default();
+            facts.network_acls.insert(network_acl_id.clone(), tags);
+        }
+        FactRequest::OrganizationAccounts => {
+            facts.organization_accounts = Some(home.org().organization_accounts().await?);
+        }
+        FactRequest::UserQuarantined { user_name } => {
+            let q = c
+                .iam()
+                .user_has_tag(user_name, trailguard_rules::action::QUARANTINE_TAG)
+                .await?;
+            facts.user_quarantined.insert(user_name.clone(), q);
+        }
+        FactRequest::RoleTags { role_name } => {
+            let tags = c.iam().role_tags(role_name).await?;
+            facts.role_tags.insert(role_name.clone(), tags);
+        }
+        FactRequest::TrailBuckets => {
+            facts.trail_buckets = Some(c.trail().trail_buckets().await?);
+        }
+        FactRequest::NetworkAclState { network_acl_id } => {
+            let state = c.ec2().acl_state(network_acl_id).await?;
+            facts.acl_states.insert(network_acl_id.clone(), state);
+        }
+        FactRequest::PrefixList { prefix_list_id } => {
+            let list = c.ec2().prefix_list(prefix_list_id).await?;
+            facts.prefix_lists.insert(prefix_list_id.clone(), list);
+        }
+    }
+    Ok(())
+}

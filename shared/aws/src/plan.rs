@@ -1,0 +1,56 @@
+//! The plan runner: the one place actions run (or are only planned, in dry-run), each
+//! mutating action of an enforced plan through the ledger gate when there is a ledger.
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use trailguard_rules::{Decision, Event, Mode, Report};
+
+use crate::executor::{self, Outcome};
+use crate::handler::{emit, Deps};
+use crate::lazy::Lazy;
+use crate::ports::{Connect, NotifyPort};
+
+impl<C: Connect, N: NotifyPort> Deps<C, N> {
+    /// Carry out a decision's plan (or only plan it, in dry-run), recording each outcome in
+    /// the report. The time spent on it is time spent waiting on AWS.
+    pub(crate) async fn run_plan(
+        &self,
+        event: Option<&Event>,
+        decision: &Decision,
+        report: &mut Report,
+        clients: &mut Lazy<'_, C>,
+    ) -> Duration {
+        let started = Instant::now();
+        let now = (self.clock)();
+        let event_id = event.and_then(Event::id);
+        for (action, line) in decision.actions.iter().zip(report.actions.iter_mut()) {
+            let ctx = executor::Context {
+                now,
+                endpoint: self.settings.endpoint_url.as_deref(),
+            };
+            let (outcome, attempts) = if decision.mode == Mode::DryRun && action.mutates() {
+                (Outcome::dry_run(action), 0)
+            } else if action.mutates() && self.settings.ledger_table.is_some() {
+                self.once_within_breaker(event, decision, action, clients, ctx)
+                    .await
+            } else {
+                match clients.get().await {
+                    Ok(c) => executor::run(&*c, action, ctx).await,
+                    Err(e) => (Outcome::failed(e), 0),
+                }
+            };
+            emit(
+                &json!({"level": if outcome.error.is_some() { "ERROR" } else { "INFO" }, "kind": "action_outcome", "function": self.function(), "event_id": event_id, "action": action.type_name(), "target": action.describe(), "outcome": outcome.status, "attempts": attempts, "error": outcome.error.as_ref().map(|e| e.to_string())}),
+            );
+            outcome.record(
+                line,
+                attempts,
+                event
+                    .and_then(Event::region)
+                    .or(self.settings.region.as_deref()),
+            );
+        }
+        started.elapsed()
+    }
+}
