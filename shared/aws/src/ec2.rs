@@ -351,6 +351,16 @@ impl Ec2Port for Client {
         };
         let remove =
             launch_permissions_present(attr.launch_permissions(), accounts, public, organizations);
+        let removed: Vec<String> = remove
+            .iter()
+            .filter_map(|p| {
+                p.user_id()
+                    .or(p.organization_arn())
+                    .or(p.organizational_unit_arn())
+                    .map(String::from)
+                    .or_else(|| (p.group() == Some(&PermissionGroup::All)).then(|| "all".into()))
+            })
+            .collect();
         if remove.is_empty() {
             return Ok(Change::AlreadyDone(format!(
                 "image {image_id} is no longer shared with them"
@@ -367,7 +377,7 @@ impl Ec2Port for Client {
             .send()
             .await
         {
-            Ok(_) => Ok(Change::Done),
+            Ok(_) => Ok(Change::Removed(removed)),
             Err(e) if code_of(&e).is_some_and(|c| c.starts_with("InvalidAMIID")) => Ok(
                 Change::AlreadyDone(format!("image {image_id} no longer exists")),
             ),
@@ -407,6 +417,10 @@ impl Ec2Port for Client {
             && present
                 .iter()
                 .any(|p| p.group() == Some(&PermissionGroup::All));
+        let mut removed = users.clone();
+        if everyone {
+            removed.push("all".into());
+        }
         if users.is_empty() && !everyone {
             return Ok(Change::AlreadyDone(format!(
                 "snapshot {snapshot_id} is no longer shared with them"
@@ -423,7 +437,7 @@ impl Ec2Port for Client {
             .send()
             .await
             .map_err(|e| classify(&ops::MODIFY_SNAPSHOT_ATTRIBUTE, e))?;
-        Ok(Change::Done)
+        Ok(Change::Removed(removed))
     }
 
     async fn list_groups(&self, token: Option<String>) -> PortResult<Page<GroupFacts>> {
@@ -598,12 +612,12 @@ impl Ec2Port for Client {
         }
         match self
             .delete_tags()
-            .set_resources(Some(carrying))
+            .set_resources(Some(carrying.clone()))
             .tags(aws_sdk_ec2::types::Tag::builder().key(key).build())
             .send()
             .await
         {
-            Ok(_) => Ok(Change::Done),
+            Ok(_) => Ok(Change::Removed(carrying)),
             Err(e) if code_of(&e).is_some_and(|c| c.ends_with(".NotFound")) => Ok(
                 Change::AlreadyDone(format!("{} no longer exist", resource_ids.join(", "))),
             ),
@@ -695,7 +709,7 @@ impl Ec2Port for Client {
             .send()
             .await
             .map_err(|e| classify(&ops::MODIFY_MANAGED_PREFIX_LIST, e))?;
-        Ok(Change::Done)
+        Ok(Change::Removed(remove.into_iter().cloned().collect()))
     }
 
     async fn acl_state(&self, acl_id: &str) -> PortResult<Option<AclState>> {

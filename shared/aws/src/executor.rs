@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use trailguard_rules::action::RevokeSessions;
+use trailguard_rules::action::Undo;
 use trailguard_rules::{Action, ActionReport, Status};
 
 use crate::attempts::counted;
@@ -27,18 +28,28 @@ pub struct Outcome {
     pub note: Option<String>,
     pub error: Option<PortError>,
     pub result: Option<serde_json::Value>,
+    /// What the call proved it changed, when narrower than the action (`Change::Removed`).
+    pub removed: Option<Vec<String>>,
+    /// The state before the call was not read: no command can say how to go back to it.
+    pub unproven: bool,
 }
 
 impl Outcome {
     fn of(r: PortResult<Change>) -> Outcome {
         match r {
             Ok(Change::Done) => Outcome::status(Status::Done, None),
+            Ok(Change::Removed(values)) => Outcome {
+                removed: Some(values),
+                ..Outcome::status(Status::Done, None)
+            },
             Ok(Change::AlreadyDone(why)) => Outcome::status(Status::AlreadyDone, Some(why)),
             Err(e) => Outcome {
                 status: Status::Failed,
                 note: None,
                 error: Some(e),
                 result: None,
+                removed: None,
+                unproven: false,
             },
         }
     }
@@ -83,6 +94,8 @@ impl Outcome {
                 message,
             }),
             result: None,
+            removed: None,
+            unproven: false,
         }
     }
 
@@ -96,22 +109,56 @@ impl Outcome {
             note,
             error: None,
             result: None,
+            removed: None,
+            unproven: false,
         }
     }
 
     /// Write the outcome into the action's report line; an action done gets the command
-    /// that undoes it (`region`: where it was done).
-    pub fn record(self, report: &mut ActionReport, attempts: u32, region: Option<&str>) {
-        report.undo = (self.status == Status::Done)
-            .then(|| report.action.undo(region))
-            .flatten();
+    /// that undoes exactly what the call changed, in the account and region it was done.
+    pub fn record(self, report: &mut ActionReport, attempts: u32, place: Place<'_>) {
+        report.undo = if self.status != Status::Done {
+            None
+        } else if self.unproven {
+            Some(Undo::None(
+                "the state before the call was not read, so no command can say what it was; \
+                 the trail's history is in CloudTrail"
+                    .into(),
+            ))
+        } else {
+            let done = match &self.removed {
+                Some(values) => report.action.narrowed(values),
+                None => report.action.clone(),
+            };
+            done.undo(place.account, place.region)
+        };
+        let partly = self
+            .removed
+            .as_ref()
+            .filter(|values| report.action.narrowed(values) != report.action)
+            .map(|values| {
+                format!(
+                    "only {} still there and taken away; the rest was already gone",
+                    values.join(", ")
+                )
+            });
         report.target = Some(report.action.describe());
         report.outcome = Some(self.status);
-        report.note = self.note;
+        report.note = match (self.note, partly) {
+            (Some(n), Some(p)) => Some(format!("{n}; {p}")),
+            (n, p) => n.or(p),
+        };
         report.error = self.error.as_ref().map(PortError::report);
         report.result = self.result;
         report.attempts = (attempts > 0).then_some(attempts);
     }
+}
+
+/// Where an action was done: the account and region its undo command must run in.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Place<'a> {
+    pub account: Option<&'a str>,
+    pub region: Option<&'a str>,
 }
 
 /// What an action needs to know beyond its target.
@@ -161,6 +208,8 @@ async fn start_logging<T: TrailPort>(t: &T, trail: &str) -> Outcome {
     };
     let mut outcome = Outcome::of(t.start_logging(trail).await);
     if let Some(e) = lookup_failed {
+        // Whether the trail was logging before is not known: no undo is offered.
+        outcome.unproven = true;
         let note = format!(
             "the trail's status could not be read ({e}); StartLogging was called anyway (it is idempotent)"
         );
@@ -237,12 +286,16 @@ async fn act<C: Clients>(c: &C, action: &Action, ctx: Context<'_>) -> Outcome {
                     note: None,
                     error: None,
                     result: Some(forensics::summarize(&events, a.hours)),
+                    removed: None,
+                    unproven: false,
                 },
                 Ok(Err(e)) => Outcome {
                     status: Status::Failed,
                     note: Some(no_summary(&e, a.hours, ctx.endpoint)),
                     error: Some(e),
                     result: None,
+                    removed: None,
+                    unproven: false,
                 },
                 Err(_) => Outcome {
                     status: Status::Failed,
@@ -256,6 +309,8 @@ async fn act<C: Clients>(c: &C, action: &Action, ctx: Context<'_>) -> Outcome {
                         message: format!("no answer within {}s", FORENSICS_TIMEOUT.as_secs()),
                     }),
                     result: None,
+                    removed: None,
+                    unproven: false,
                 },
             }
         }

@@ -43,13 +43,17 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
             emit(
                 &json!({"level": if outcome.error.is_some() { "ERROR" } else { "INFO" }, "kind": "action_outcome", "function": self.function(), "event_id": event_id, "action": action.type_name(), "target": action.describe(), "outcome": outcome.status, "attempts": attempts, "error": outcome.error.as_ref().map(|e| e.to_string())}),
             );
-            outcome.record(
-                line,
-                attempts,
-                event
+            let place = executor::Place {
+                account: clients
+                    .target
+                    .account
+                    .as_deref()
+                    .or(self.settings.own_account.as_deref()),
+                region: event
                     .and_then(Event::region)
                     .or(self.settings.region.as_deref()),
-            );
+            };
+            outcome.record(line, attempts, place);
         }
         started.elapsed()
     }

@@ -20,6 +20,10 @@ use crate::error::PortError;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
     Done,
+    /// Done, and exactly these of the action's values were there and were taken away
+    /// (accounts, `all`, organization ARNs, resource ids, CIDRs): the undo puts back these,
+    /// never more than was there.
+    Removed(Vec<String>),
     /// Nothing to do: the state was already what the action wants (why).
     AlreadyDone(String),
 }

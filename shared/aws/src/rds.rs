@@ -87,7 +87,7 @@ impl RdsPort for Client {
             self.modify_db_cluster_snapshot_attribute()
                 .db_cluster_snapshot_identifier(snapshot)
                 .attribute_name("restore")
-                .set_values_to_remove(Some(remove))
+                .set_values_to_remove(Some(remove.clone()))
                 .send()
                 .await
                 .map_err(|e| classify(&ops::MODIFY_DB_CLUSTER_SNAPSHOT_ATTRIBUTE, e))?;
@@ -95,12 +95,12 @@ impl RdsPort for Client {
             self.modify_db_snapshot_attribute()
                 .db_snapshot_identifier(snapshot)
                 .attribute_name("restore")
-                .set_values_to_remove(Some(remove))
+                .set_values_to_remove(Some(remove.clone()))
                 .send()
                 .await
                 .map_err(|e| classify(&ops::MODIFY_DB_SNAPSHOT_ATTRIBUTE, e))?;
         }
-        Ok(Change::Done)
+        Ok(Change::Removed(remove))
     }
 }
 

@@ -90,8 +90,14 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
         let guard = s.guard;
         let account = s.own_role_arn.as_deref().and_then(account_of);
         let mut report = SweepReport::new(guard, &s.policy, account.clone(), s.region.clone());
-        // An account the policy leaves out is not listed at all, as its events are not read.
-        if let Some(reason) = s.policy.out_of_scope(account.as_deref()) {
+        // An account the policy leaves out is not listed at all, as its events are not read;
+        // nor one the function cannot name when the policy's scope or modes depend on it.
+        let unknown = (account.is_none() && s.policy.depends_on_account()).then(|| {
+            "the function's own account is unknown (no role ARN), and the policy's accounts \
+             or mode_by_account depend on it"
+                .to_string()
+        });
+        if let Some(reason) = unknown.or_else(|| s.policy.out_of_scope(account.as_deref())) {
             report.complete = true;
             report.stopped = Some(format!("not swept: {reason}"));
             return Ok(report);

@@ -170,7 +170,9 @@ async fn the_report_keeps_its_documented_schema() {
     // The action done says how to undo it: the exact rule put back, in the event's region.
     let undo = r["actions"][0]["undo"]["command"].as_str().unwrap();
     assert!(
-        undo.starts_with("aws ec2 authorize-security-group-ingress --group-id sg-")
+        undo.starts_with(
+            r#"[ "$(aws sts get-caller-identity --query Account --output text)" = 123456789012 ] && aws ec2 authorize-security-group-ingress --group-id sg-"#
+        )
             && undo.contains(r#""FromPort":22"#)
             && undo.ends_with("--region us-east-1"),
         "{undo}"

@@ -193,7 +193,11 @@ actions! {
     /// Switch a trail's settings back on.
     UpdateTrail(UpdateTrail) = "update_trail" {
         ops: [UPDATE_TRAIL],
-        inverse: Inverse::Calls(&[&ops::UPDATE_TRAIL]),
+        inverse: Inverse::None(
+            "the trail's settings are not read before they are switched back on, so no command \
+             can say which were off; the call that switched them off is the event \
+             (requestParameters), and `aws cloudtrail update-trail` with it repeats it",
+        ),
         restores_safeguard: true,
     },
     /// Record management events again.
@@ -307,16 +311,30 @@ impl Action {
     }
 
     /// How to undo this action once done (None for a read-only step): the exact command,
-    /// with `--region` when the service is regional and the region is known.
-    pub fn undo(&self, region: Option<&str>) -> Option<Undo> {
+    /// with `--region` when the service is regional and the region is known, and, when the
+    /// account is known, run only by credentials of that account (a name such as a role's
+    /// or a trail's means another thing in another account).
+    pub fn undo(&self, account: Option<&str>, region: Option<&str>) -> Option<Undo> {
         match self.info().inverse {
             Inverse::ReadOnly => None,
             Inverse::None(why) => Some(Undo::None(why.to_string())),
             Inverse::Calls(_) => Some(match self.step().undo() {
+                // The AWS CLI reads a parameter that starts with file://, fileb:// (or, in
+                // version 1, fetches http(s)://) instead of taking it as written.
+                Some(command) if crate::shell::loads_from_elsewhere(&command) => Undo::None(
+                    "a value from the event starts with file://, fileb:// or http(s)://, which \
+                     the AWS CLI would read instead of sending: undo it by hand"
+                        .into(),
+                ),
                 Some(mut command) => {
                     if let Some(r) = region.filter(|_| !command.starts_with("aws iam ")) {
                         command.push_str(" --region ");
                         command.push_str(&crate::shell::quote(r));
+                    }
+                    if let Some(a) = account.filter(|a| crate::ids::is_account_id(a)) {
+                        command = format!(
+                            "[ \"$(aws sts get-caller-identity --query Account --output text)\" = {a} ] && {command}"
+                        );
                     }
                     Undo::Command(command)
                 }
@@ -325,6 +343,48 @@ impl Action {
                     self.describe()
                 )),
             }),
+        }
+    }
+
+    /// The action as far as the call proved it done: of its values (accounts, `all`,
+    /// organization ARNs, resource ids, CIDRs), only those `removed` names. An action type
+    /// without such values is returned as it is.
+    pub fn narrowed(&self, removed: &[String]) -> Action {
+        let kept = |values: &[String]| -> Vec<String> {
+            values
+                .iter()
+                .filter(|v| removed.contains(v))
+                .cloned()
+                .collect()
+        };
+        let all = removed.iter().any(|v| v == "all");
+        match self {
+            Action::UnshareImage(a) => Action::UnshareImage(UnshareImage {
+                accounts: kept(&a.accounts),
+                public: a.public && all,
+                organizations: kept(&a.organizations),
+                ..a.clone()
+            }),
+            Action::UnshareSnapshot(a) => Action::UnshareSnapshot(UnshareSnapshot {
+                accounts: kept(&a.accounts),
+                public: a.public && all,
+                ..a.clone()
+            }),
+            Action::UnshareDbSnapshot(a) => Action::UnshareDbSnapshot(UnshareDbSnapshot {
+                values: kept(&a.values),
+                ..a.clone()
+            }),
+            Action::RemoveTag(a) => Action::RemoveTag(RemoveTag {
+                resource_ids: kept(&a.resource_ids),
+                ..a.clone()
+            }),
+            Action::RemovePrefixListEntries(a) => {
+                Action::RemovePrefixListEntries(RemovePrefixListEntries {
+                    cidrs: kept(&a.cidrs),
+                    ..a.clone()
+                })
+            }
+            other => other.clone(),
         }
     }
 }
@@ -852,20 +912,6 @@ pub struct UpdateTrail {
 }
 
 impl Step for UpdateTrail {
-    fn undo(&self) -> Option<String> {
-        let flag = |on: Option<bool>, name: &str| match on {
-            Some(true) => format!(" --no-{name}"),
-            Some(false) => format!(" --{name}"),
-            None => String::new(),
-        };
-        Some(format!(
-            "aws cloudtrail update-trail --name {}{}{}{}",
-            quote(&self.trail),
-            flag(self.multi_region, "is-multi-region-trail"),
-            flag(self.log_file_validation, "enable-log-file-validation"),
-            flag(self.global_service_events, "include-global-service-events")
-        ))
-    }
     fn ops(&self) -> Vec<&'static Op> {
         Self::INFO.ops.to_vec()
     }

@@ -14,6 +14,20 @@ pub fn quote(s: &str) -> String {
     }
 }
 
+/// Whether a command has a word the AWS CLI would load from somewhere instead of sending:
+/// a parameter value starting with `file://`, `fileb://`, `http://` or `https://`.
+pub fn loads_from_elsewhere(command: &str) -> bool {
+    const PREFIXES: [&str; 4] = ["file://", "fileb://", "http://", "https://"];
+    command
+        .split(' ')
+        .map(|w| w.trim_start_matches('\''))
+        .any(|w| {
+            PREFIXES
+                .iter()
+                .any(|p| w.to_ascii_lowercase().starts_with(p))
+        })
+}
+
 /// Several words, each quoted, joined by spaces.
 pub fn words<'a>(items: impl IntoIterator<Item = &'a String>) -> String {
     items

@@ -90,7 +90,7 @@ fn every_action_type_declares_an_inverse_its_plans_follow() {
         match info.inverse {
             Inverse::ReadOnly => {
                 for (fixture, a) in instances {
-                    if a.mutates() || a.undo(None).is_some() {
+                    if a.mutates() || a.undo(None, None).is_some() {
                         failures.push(format!(
                             "{fixture}: {} is declared read-only",
                             info.type_name
@@ -115,7 +115,7 @@ fn every_action_type_declares_an_inverse_its_plans_follow() {
                     })
                     .collect();
                 for (fixture, a) in instances {
-                    match a.undo(Some("eu-west-1")) {
+                    match a.undo(None, Some("eu-west-1")) {
                         Some(Undo::Command(c)) => {
                             if !commands.iter().any(|p| c.starts_with(p.as_str())) {
                                 failures.push(format!(
@@ -154,7 +154,7 @@ fn undo_commands_name_exactly_what_was_done() {
             .get(t)
             .and_then(|v| v.first())
             .unwrap_or_else(|| panic!("no sample plans {t}"));
-        match a.undo(Some("us-east-1")) {
+        match a.undo(None, Some("us-east-1")) {
             Some(Undo::Command(c)) => (fixture.clone(), c),
             other => panic!("{fixture}: {t}: {other:?}"),
         }
@@ -204,7 +204,7 @@ fn undo_commands_quote_what_came_from_the_event() {
         }],
     }
     .into();
-    let Some(Undo::Command(c)) = a.undo(None) else {
+    let Some(Undo::Command(c)) = a.undo(None, None) else {
         panic!("no command")
     };
     // The description stays inside one single-quoted word: its own quote is closed,
@@ -224,4 +224,74 @@ fn the_cli_names_of_inverse_calls() {
         "authorize-security-group-ingress"
     );
     assert_eq!(kebab("UntagUser"), "untag-user");
+}
+
+#[test]
+fn an_undo_runs_only_in_the_account_it_was_done_in() {
+    let planned = planned();
+    let (fixture, a) = &planned["start_logging"][0];
+    let Some(Undo::Command(c)) = a.undo(Some("123456789012"), Some("us-east-1")) else {
+        panic!("{fixture}: no command")
+    };
+    assert!(
+        c.starts_with(
+            r#"[ "$(aws sts get-caller-identity --query Account --output text)" = 123456789012 ] && aws cloudtrail stop-logging --name "#
+        ),
+        "{fixture}: {c}"
+    );
+}
+
+#[test]
+fn an_undo_puts_back_only_what_the_call_took_away() {
+    use trailguard_rules::action::UnshareSnapshot;
+    let a: Action = UnshareSnapshot {
+        snapshot_id: "snap-0123456789abcdef0".into(),
+        accounts: vec!["999988887777".into()],
+        public: true,
+    }
+    .into();
+    // Someone made it private before trailguard acted: only the account was still there.
+    let done = a.narrowed(&["999988887777".into()]);
+    let Some(Undo::Command(c)) = done.undo(None, None) else {
+        panic!("no command")
+    };
+    assert!(
+        c.contains("--user-ids 999988887777") && !c.contains("all"),
+        "{c}"
+    );
+    let Some(Undo::Command(c)) = a.narrowed(&["all".into()]).undo(None, None) else {
+        panic!("no command")
+    };
+    assert!(
+        c.ends_with("--group-names all") && !c.contains("--user-ids"),
+        "{c}"
+    );
+}
+
+#[test]
+fn no_undo_command_reads_a_file_the_event_names() {
+    use trailguard_rules::action::RevokePermissions;
+    use trailguard_rules::net::Protocol;
+    use trailguard_rules::Permission;
+    let a: Action = RevokePermissions {
+        group_id: None,
+        group_name: Some("file:///home/u/.aws/credentials".into()),
+        egress: false,
+        permissions: vec![Permission {
+            protocol: Protocol::Tcp,
+            from_port: Some(22),
+            to_port: Some(22),
+            cidr_ipv4: Some("0.0.0.0/0".into()),
+            cidr_ipv6: None,
+            prefix_list_id: None,
+            source_group_id: None,
+            description: None,
+        }],
+    }
+    .into();
+    assert!(
+        matches!(a.undo(None, None), Some(Undo::None(_))),
+        "{:?}",
+        a.undo(None, None)
+    );
 }

@@ -589,7 +589,7 @@ impl TrailPort for Fake {
         );
         match self.reply("GetTrailStatus")? {
             Change::AlreadyDone(_) => Ok(Some(true)),
-            Change::Done => Ok(Some(false)),
+            Change::Done | Change::Removed(_) => Ok(Some(false)),
         }
     }
     async fn start_logging(&self, trail: &str) -> PortResult<Change> {

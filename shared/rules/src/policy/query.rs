@@ -42,6 +42,14 @@ impl Policy {
     /// Why an event from `account` is outside the accounts trailguard acts in, or None when
     /// it is inside: listed in (or `*` in) `accounts.include` and not in `accounts.exclude`.
     /// An event that names no account is about the function's own.
+    /// Whether what trailguard does depends on the account (`accounts` or `mode_by_account`
+    /// say something): then an action in an account it cannot name must not be taken.
+    pub fn depends_on_account(&self) -> bool {
+        !self.mode_by_account.is_empty()
+            || !self.accounts_exclude.is_empty()
+            || !self.accounts_include.iter().any(|a| a == "*")
+    }
+
     pub fn out_of_scope(&self, account: Option<&str>) -> Option<String> {
         let a = account?;
         let listed = |list: &[String]| list.iter().any(|x| x == "*" || x == a);
