@@ -117,6 +117,18 @@ impl Outcome {
     /// Write the outcome into the action's report line; an action done gets the command
     /// that undoes exactly what the call changed, in the account and region it was done.
     pub fn record(self, report: &mut ActionReport, attempts: u32, place: Place<'_>) {
+        // What the call proved it did, when narrower than the action planned.
+        let done = self
+            .removed
+            .as_ref()
+            .map(|values| report.action.narrowed(values))
+            .filter(|narrowed| *narrowed != report.action);
+        let partly = done.as_ref().and(self.removed.as_ref()).map(|values| {
+            format!(
+                "only {} still there and taken away; the rest was already gone",
+                values.join(", ")
+            )
+        });
         report.undo = if self.status != Status::Done {
             None
         } else if self.unproven {
@@ -126,22 +138,10 @@ impl Outcome {
                     .into(),
             ))
         } else {
-            let done = match &self.removed {
-                Some(values) => report.action.narrowed(values),
-                None => report.action.clone(),
-            };
-            done.undo(place.account, place.region)
+            done.as_ref()
+                .unwrap_or(&report.action)
+                .undo(place.account, place.region)
         };
-        let partly = self
-            .removed
-            .as_ref()
-            .filter(|values| report.action.narrowed(values) != report.action)
-            .map(|values| {
-                format!(
-                    "only {} still there and taken away; the rest was already gone",
-                    values.join(", ")
-                )
-            });
         report.target = Some(report.action.describe());
         report.outcome = Some(self.status);
         report.note = match (self.note, partly) {

@@ -70,15 +70,6 @@ pub enum Inverse {
     None(&'static str),
 }
 
-impl Inverse {
-    pub fn ops(self) -> &'static [&'static Op] {
-        match self {
-            Inverse::Calls(ops) => ops,
-            Inverse::ReadOnly | Inverse::None(_) => &[],
-        }
-    }
-}
-
 /// How to undo one action that was done: the exact command, or why there is none.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]

@@ -307,19 +307,6 @@ impl Trigger {
     }
 }
 
-impl GuardId {
-    /// The declaration a decision's guard names.
-    pub fn guard(self) -> Option<Guard> {
-        Guard::by_name(self.name)
-    }
-}
-
-impl From<Guard> for GuardId {
-    fn from(g: Guard) -> GuardId {
-        g.id()
-    }
-}
-
 impl PartialEq for Guard {
     fn eq(&self, other: &Guard) -> bool {
         self.name() == other.name()
