@@ -261,3 +261,72 @@ async fn a_stopped_trail_logs_again_after_the_sweep() {
         "{again:#?}"
     );
 }
+
+#[tokio::test]
+#[ignore = "needs moto server: bash scripts/test.sh"]
+async fn an_account_set_to_dry_run_is_not_changed_by_the_sweep() {
+    const REGION: &str = "eu-north-1";
+    let sdk = sdk_in(REGION).await;
+    let ec2 = aws_sdk_ec2::Client::new(&sdk);
+    let vpc = create_vpc(&ec2, "10.33.0.0/16").await;
+    let opened = group(&ec2, &vpc, &unique("dry"), &[]).await;
+    open(&ec2, &opened, 22, "0.0.0.0/0").await;
+
+    // This account in dry-run: the sweep finds the rule, plans its revoke, and leaves it.
+    let policy = format!(r#"{{"mode_by_account": {{"{ACCOUNT}": "dry-run"}}}}"#);
+    let d = in_region(
+        ec2_deps(&sdk, "revert-security-group", &policy, None),
+        REGION,
+    );
+    let r = d.sweep(None).await.unwrap();
+    assert_eq!(r.mode, trailguard_rules::Mode::DryRun);
+    assert_eq!(r.count("dry_run"), 1, "{:#?}", r.findings);
+    assert_eq!(r.count("done"), 0);
+    assert_eq!(ingress(&ec2, &opened).await, ["tcp/22 0.0.0.0/0"]);
+
+    // Another account in dry-run: this one is enforced, and the report says how to undo it.
+    let policy = r#"{"mode_by_account": {"210987654321": "dry-run"}}"#;
+    let d = in_region(
+        ec2_deps(&sdk, "revert-security-group", policy, None),
+        REGION,
+    );
+    let r = d.sweep(None).await.unwrap();
+    assert_eq!(r.count("done"), 1, "{:#?}", r.findings);
+    assert!(ingress(&ec2, &opened).await.is_empty());
+    let undo = serde_json::to_value(&r.findings[0].report.actions[0].undo).unwrap();
+    let command = undo["command"].as_str().unwrap();
+    assert!(
+        command.contains(&format!(
+            "= {ACCOUNT} ] && aws ec2 authorize-security-group-ingress --group-id {opened}"
+        )) && command.ends_with(&format!("--region {REGION}")),
+        "{command}"
+    );
+
+    // The command's --ip-permissions, sent as the AWS CLI would, puts the rule back exactly.
+    let json = command
+        .split("--ip-permissions '")
+        .nth(1)
+        .and_then(|rest| rest.split('\'').next())
+        .unwrap();
+    let perms: Vec<serde_json::Value> = serde_json::from_str(json).unwrap();
+    for p in perms {
+        let mut b = IpPermission::builder()
+            .ip_protocol(p["IpProtocol"].as_str().unwrap())
+            .from_port(p["FromPort"].as_i64().unwrap() as i32)
+            .to_port(p["ToPort"].as_i64().unwrap() as i32);
+        for r in p["IpRanges"].as_array().unwrap() {
+            b = b.ip_ranges(
+                IpRange::builder()
+                    .cidr_ip(r["CidrIp"].as_str().unwrap())
+                    .build(),
+            );
+        }
+        ec2.authorize_security_group_ingress()
+            .group_id(&opened)
+            .ip_permissions(b.build())
+            .send()
+            .await
+            .unwrap();
+    }
+    assert_eq!(ingress(&ec2, &opened).await, ["tcp/22 0.0.0.0/0"]);
+}
