@@ -12,6 +12,7 @@ pub mod decision;
 pub mod event;
 pub mod facts;
 pub mod glob;
+pub mod grants;
 pub mod guards;
 pub mod ids;
 pub mod lenient;

@@ -249,7 +249,7 @@ fn strings(v: &Value) -> Vec<String> {
     }
 }
 
-fn is_allow(statement: &Value) -> bool {
+pub(crate) fn is_allow(statement: &Value) -> bool {
     statement
         .get("Effect")
         .and_then(Value::as_str)
@@ -381,9 +381,14 @@ fn open_principals(st: &Value, inside: Inside) -> Vec<String> {
 /// any token of their provider satisfies, in Allow statements granting an assume call that
 /// no condition restricts to the trusted set. Service principals are not counted.
 pub fn outsiders(doc: &Value, inside: Inside) -> Vec<String> {
+    outsiders_of(doc, inside, grants_assume_role)
+}
+
+/// [`outsiders`] over the statements `grants` picks (an Allow granting what matters).
+pub(crate) fn outsiders_of(doc: &Value, inside: Inside, grants: fn(&Value) -> bool) -> Vec<String> {
     let mut out = Vec::new();
     for st in items(doc.get("Statement").unwrap_or(&Value::Null)) {
-        if !grants_assume_role(st) || restricted_to(st, inside) {
+        if !grants(st) || restricted_to(st, inside) {
             continue;
         }
         for p in open_principals(st, inside) {
@@ -411,9 +416,37 @@ fn keep(list: &Value, remove: &dyn Fn(&str) -> bool) -> Option<Value> {
 /// are dropped, and a policy left with no statement trusts nobody (an explicit deny),
 /// because IAM refuses an empty trust policy.
 pub fn without(doc: &Value, principals: &[String], inside: Inside) -> Value {
+    let mut statements = kept_statements(doc, principals, inside, grants_assume_role);
+    if statements.is_empty() {
+        statements.push(json!({
+            "Sid": "TrailguardTrustsNobody",
+            "Effect": "Deny",
+            "Principal": {"AWS": "*"},
+            "Action": "sts:AssumeRole"
+        }));
+    }
+    with_statements(doc, statements)
+}
+
+/// The document with these statements (its other keys kept, a `Version` added if missing).
+pub(crate) fn with_statements(doc: &Value, statements: Vec<Value>) -> Value {
+    let mut out = doc.as_object().cloned().unwrap_or_else(Map::new);
+    out.insert("Statement".into(), Value::Array(statements));
+    out.entry("Version").or_insert(json!("2012-10-17"));
+    Value::Object(out)
+}
+
+/// The statements of [`without`], over those `grants` picks, with nothing added when none
+/// is left.
+pub(crate) fn kept_statements(
+    doc: &Value,
+    principals: &[String],
+    inside: Inside,
+    grants: fn(&Value) -> bool,
+) -> Vec<Value> {
     let mut statements = Vec::new();
     for st in items(doc.get("Statement").unwrap_or(&Value::Null)) {
-        if !grants_assume_role(st) || restricted_to(st, inside) {
+        if !grants(st) || restricted_to(st, inside) {
             statements.push(st.clone());
             continue;
         }
@@ -449,18 +482,7 @@ pub fn without(doc: &Value, principals: &[String], inside: Inside) -> Value {
         }
         statements.push(st);
     }
-    if statements.is_empty() {
-        statements.push(json!({
-            "Sid": "TrailguardTrustsNobody",
-            "Effect": "Deny",
-            "Principal": {"AWS": "*"},
-            "Action": "sts:AssumeRole"
-        }));
-    }
-    let mut out = doc.as_object().cloned().unwrap_or_else(Map::new);
-    out.insert("Statement".into(), Value::Array(statements));
-    out.entry("Version").or_insert(json!("2012-10-17"));
-    Value::Object(out)
+    statements
 }
 
 #[cfg(test)]
