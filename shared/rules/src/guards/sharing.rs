@@ -19,7 +19,7 @@ use crate::state::{State, StateKind};
 use crate::guards::{Bus, outside_accounts, own_organization, Delivery, GuardSpec, Trigger};
 use crate::lenient::{items, items_any, scalar_string, str_any};
 use crate::policy::Policy;
-use crate::trust::{condition_unit, named_accounts, principal_account, restricted_to, Unit};
+use crate::trust::{condition_unit, principal_account, Unit};
 
 pub static GUARD: GuardSpec = GuardSpec {
     name: "resource_sharing",
@@ -438,50 +438,17 @@ fn bucket_policy(event: &Event, r: &CloudTrailRecord, policy: &Policy, facts: &F
             "PutBucketPolicy on {bucket}: the policy is not in the event"
         )));
     };
-    let outside = match outside_accounts(event.account(), &named_accounts(&doc), policy, facts) {
+    let exposure = match crate::grants::exposure(&doc, event.account(), policy, facts) {
         Known::Need(req) => return Verdict::NeedFacts(vec![req]),
-        Known::Yes(o) => o,
+        Known::Yes(e) => e,
     };
-    // A VPC endpoint counts as restricting here: the common way to keep a bucket private, and
-    // this guard only tells.
-    let inside = |u: Unit<'_>| matches!(u, Unit::Endpoint(_)) || trusted_unit(u, &outside, policy);
-    let mut open = Vec::new();
-    let mut accounts = Vec::new();
-    for st in items(doc.get("Statement").unwrap_or(&Value::Null)) {
-        let allow = st
-            .get("Effect")
-            .and_then(Value::as_str)
-            .is_some_and(|e| e.eq_ignore_ascii_case("allow"));
-        if !allow || restricted_to(st, &inside) {
-            continue;
-        }
-        let principals: Vec<String> = match st.get("Principal") {
-            Some(Value::String(s)) => vec![s.clone()],
-            Some(p) => items(p.get("AWS").unwrap_or(&Value::Null))
-                .into_iter()
-                .filter_map(scalar_string)
-                .chain(p.get("AWS").and_then(scalar_string))
-                .collect(),
-            None => vec![],
-        };
-        for p in principals {
-            if p == "*" {
-                open.push("everyone (*)".to_string());
-            } else if let Some(a) = principal_account(&p) {
-                if outside.iter().any(|o| o == a) && !accounts.iter().any(|x| x == a) {
-                    accounts.push(a.to_string());
-                }
-            }
-        }
-    }
-    open.extend(accounts.iter().map(|a| format!("account {a}")));
-    open.dedup();
+    let open = exposure.open;
     if open.is_empty() {
         return Verdict::Decided(Decision::ignore(format!(
             "the policy of bucket {bucket} grants only trusted principals, or only under conditions"
         )));
     }
-    let mut d = details(r, format!("granted without a restricting condition to: {}", open.join(", ")));
+    let mut d = details(r, format!("granted without a restricting condition to: {}", crate::grants::Exposure::describe(&open)));
     d.push(format!(
         "what to check: whether the bucket should be reachable by them; the previous policy is not in the event (aws s3api get-bucket-policy --bucket {bucket})"
     ));
