@@ -11,7 +11,9 @@ use trailguard_rules::{Action, ActionReport, Status};
 use crate::attempts::counted;
 use crate::error::PortError;
 use crate::forensics;
-use crate::ports::{Change, Clients, Ec2Port, IamPort, LambdaPort, PortResult, RdsPort, TrailPort};
+use crate::ports::{
+    Change, Clients, Ec2Port, IamPort, LambdaPort, PortResult, RdsPort, RedshiftPort, TrailPort,
+};
 
 /// How long the forensic lookup may take: containment is already done by then, and the
 /// notification must not wait long for enrichment.

@@ -1,10 +1,16 @@
 //! The RDS port on the SDK client.
 
+use aws_sdk_rds::types::{DbCluster, DbInstance, Tag};
 use aws_sdk_rds::Client;
 use trailguard_rules::ops;
+use trailguard_rules::sweep::{DatabaseState, DbKind};
+use trailguard_rules::Tags;
 
 use crate::error::{classify, code_of};
-use crate::ports::{Change, PortResult, RdsPort};
+use crate::ports::{Change, Page, PortResult, RdsPort};
+
+/// Listing page size (the API's maximum).
+const PAGE: i32 = 100;
 
 /// Codes that mean the snapshot is gone.
 fn gone(code: Option<String>) -> bool {
@@ -101,6 +107,88 @@ impl RdsPort for Client {
                 .map_err(|e| classify(&ops::MODIFY_DB_SNAPSHOT_ATTRIBUTE, e))?;
         }
         Ok(Change::Removed(remove))
+    }
+
+    async fn db_instance(&self, id: &str) -> PortResult<Option<DatabaseState>> {
+        match self.describe_db_instances().db_instance_identifier(id).send().await {
+            Ok(o) => Ok(o.db_instances().first().map(instance_state)),
+            Err(e) if gone(code_of(&e)) => Ok(None),
+            Err(e) => Err(classify(&ops::DESCRIBE_DB_INSTANCES, e)),
+        }
+    }
+
+    async fn db_cluster(&self, id: &str) -> PortResult<Option<DatabaseState>> {
+        match self.describe_db_clusters().db_cluster_identifier(id).send().await {
+            Ok(o) => Ok(o.db_clusters().first().map(cluster_state)),
+            Err(e) if gone(code_of(&e)) => Ok(None),
+            Err(e) => Err(classify(&ops::DESCRIBE_DB_CLUSTERS, e)),
+        }
+    }
+
+    async fn list_db_instances(&self, token: Option<String>) -> PortResult<Page<DatabaseState>> {
+        let o = self
+            .describe_db_instances()
+            .set_marker(token)
+            .max_records(PAGE)
+            .send()
+            .await
+            .map_err(|e| classify(&ops::DESCRIBE_DB_INSTANCES, e))?;
+        Ok(Page {
+            items: o
+                .db_instances()
+                .iter()
+                // A Multi-AZ DB cluster's instances are public or not as their cluster is
+                // (they cannot be modified one by one): the cluster listing covers them.
+                // Aurora's instances carry their own setting.
+                .filter(|i| {
+                    i.db_cluster_identifier().is_none()
+                        || i.engine().is_some_and(|e| e.starts_with("aurora"))
+                })
+                .map(instance_state)
+                .collect(),
+            next: o.marker().map(String::from),
+        })
+    }
+
+    async fn list_db_clusters(&self, token: Option<String>) -> PortResult<Page<DatabaseState>> {
+        let o = self
+            .describe_db_clusters()
+            .set_marker(token)
+            .max_records(PAGE)
+            .send()
+            .await
+            .map_err(|e| classify(&ops::DESCRIBE_DB_CLUSTERS, e))?;
+        Ok(Page {
+            items: o.db_clusters().iter().map(cluster_state).collect(),
+            next: o.marker().map(String::from),
+        })
+    }
+}
+
+fn tags(list: &[Tag]) -> Tags {
+    list.iter()
+        .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
+        .collect()
+}
+
+fn instance_state(i: &DbInstance) -> DatabaseState {
+    DatabaseState {
+        kind: DbKind::Instance,
+        id: i.db_instance_identifier().unwrap_or_default().to_string(),
+        public: i.publicly_accessible() == Some(true),
+        status: i.db_instance_status().map(String::from),
+        tags: tags(i.tag_list()),
+    }
+}
+
+/// An Aurora cluster has no `PubliclyAccessible` of its own (its instances do): not public.
+fn cluster_state(c: &DbCluster) -> DatabaseState {
+    DatabaseState {
+        kind: DbKind::Cluster,
+        id: c.db_cluster_identifier().unwrap_or_default().to_string(),
+        public: c.publicly_accessible() == Some(true),
+        status: c.status().map(String::from),
+        tags: tags(c.tag_list()),
     }
 }
 
