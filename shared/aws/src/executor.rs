@@ -367,5 +367,8 @@ async fn act<C: Clients>(c: &C, action: &Action, ctx: Context<'_>) -> Outcome {
                 .restrict_role_trust(&a.role_name, &a.principals, &a.untrusted_values)
                 .await,
         ),
+        Action::MakeDbInstancePrivate(a) => {
+            Outcome::of(c.rds().make_db_instance_private(&a.db_instance).await)
+        }
     }
 }

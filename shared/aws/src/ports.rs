@@ -215,6 +215,8 @@ pub trait RdsPort {
     fn list_db_instances(&self, token: Option<String>) -> Page<DatabaseState>;
     /// A page of the account's DB clusters (the sweep).
     fn list_db_clusters(&self, token: Option<String>) -> Page<DatabaseState>;
+    /// Make a DB instance not publicly accessible, at once.
+    fn make_db_instance_private(&self, id: &str) -> Change;
 }
 }
 

@@ -6,7 +6,7 @@ use trailguard_rules::ops;
 use trailguard_rules::sweep::{DatabaseState, DbKind};
 use trailguard_rules::Tags;
 
-use crate::error::{classify, code_of};
+use crate::error::{classify, code_of, PortError};
 use crate::ports::{Change, Page, PortResult, RdsPort};
 
 /// Listing page size (the API's maximum).
@@ -150,6 +150,10 @@ impl RdsPort for Client {
         })
     }
 
+    async fn make_db_instance_private(&self, id: &str) -> PortResult<Change> {
+        make_instance_private(self, id).await
+    }
+
     async fn list_db_clusters(&self, token: Option<String>) -> PortResult<Page<DatabaseState>> {
         let o = self
             .describe_db_clusters()
@@ -163,6 +167,70 @@ impl RdsPort for Client {
             next: o.marker().map(String::from),
         })
     }
+}
+
+/// A database that cannot be modified yet (being created, or another change under way): a
+/// retryable failure, so Lambda retries the event and the failure queue keeps it; the
+/// reconciliation sweep makes it private once it can be modified.
+pub(crate) fn not_yet(op: &'static ops::Op, code: &str, what: &str, status: &str) -> PortError {
+    PortError::Transient {
+        op: op.api,
+        code: code.into(),
+        message: format!(
+            "{what} is {status} and cannot be modified yet: Lambda retries the event, the \
+             failure queue keeps it, and the reconciliation sweep makes it private once it is \
+             available"
+        ),
+    }
+}
+
+/// States in which a modification is refused.
+pub(crate) fn unmodifiable(status: &str) -> bool {
+    matches!(
+        status,
+        "creating" | "deleting" | "rebooting" | "renaming" | "starting" | "stopping" | "stopped"
+            | "backtracking" | "upgrading" | "migrating" | "restore-error"
+    )
+}
+
+async fn make_instance_private(c: &Client, id: &str) -> PortResult<Change> {
+        // Read first: an instance that is not public (or gone) is already done.
+        let Some(now) = c.db_instance(id).await? else {
+            return Ok(Change::AlreadyDone(format!(
+                "DB instance {id} no longer exists"
+            )));
+        };
+        if !now.public {
+            return Ok(Change::AlreadyDone(format!(
+                "DB instance {id} is not publicly accessible"
+            )));
+        }
+        let status = now.status.unwrap_or_default();
+        if unmodifiable(&status) {
+            return Err(not_yet(
+                &ops::MODIFY_DB_INSTANCE,
+                "InvalidDBInstanceState",
+                &format!("DB instance {id}"),
+                &status,
+            ));
+        }
+        match c
+            .modify_db_instance()
+            .db_instance_identifier(id)
+            .publicly_accessible(false)
+            .apply_immediately(true)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(Change::Done),
+            Err(e) if code_of(&e).as_deref() == Some("InvalidDBInstanceState") => Err(not_yet(
+                &ops::MODIFY_DB_INSTANCE,
+                "InvalidDBInstanceState",
+                &format!("DB instance {id}"),
+                "in a state that refuses changes",
+            )),
+            Err(e) => Err(classify(&ops::MODIFY_DB_INSTANCE, e)),
+        }
 }
 
 fn tags(list: &[Tag]) -> Tags {

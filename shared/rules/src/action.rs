@@ -266,6 +266,13 @@ actions! {
         inverse: Inverse::Calls(&[&ops::MODIFY_MANAGED_PREFIX_LIST]),
         restores_safeguard: false,
     },
+    /// Make an RDS DB instance not publicly accessible (read first: one that is not is
+    /// already done).
+    MakeDbInstancePrivate(MakeDbInstancePrivate) = "make_db_instance_private" {
+        ops: [DESCRIBE_DB_INSTANCES, MODIFY_DB_INSTANCE],
+        inverse: Inverse::Calls(&[&ops::MODIFY_DB_INSTANCE]),
+        restores_safeguard: false,
+    },
 }
 
 impl Action {
@@ -1250,6 +1257,39 @@ impl Step for UntagRole {
     }
     fn describe(&self) -> String {
         format!("remove tag {} from role {}", self.key, self.role_name)
+    }
+}
+
+/// Make one RDS DB instance not publicly accessible, at once (`ApplyImmediately`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MakeDbInstancePrivate {
+    pub db_instance: String,
+}
+
+impl Step for MakeDbInstancePrivate {
+    fn undo(&self) -> Option<String> {
+        Some(format!(
+            "aws rds modify-db-instance --db-instance-identifier {} --publicly-accessible --apply-immediately",
+            quote(&self.db_instance)
+        ))
+    }
+    // DescribeDBInstances first: an instance that is not public is already done, and one
+    // still being created cannot be modified yet (a retryable failure).
+    fn ops(&self) -> Vec<&'static Op> {
+        Self::INFO.ops.to_vec()
+    }
+    fn targets(&self) -> Vec<Target> {
+        vec![Target::new(
+            "db_instance",
+            &self.db_instance,
+            IdKind::DbIdentifier,
+        )]
+    }
+    fn describe(&self) -> String {
+        format!(
+            "make RDS DB instance {} not publicly accessible",
+            self.db_instance
+        )
     }
 }
 

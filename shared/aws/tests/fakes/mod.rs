@@ -692,6 +692,13 @@ impl RdsPort for Fake {
             |s| database_of(s, DbKind::Cluster),
         )
     }
+    async fn make_db_instance_private(&self, id: &str) -> PortResult<Change> {
+        self.record(
+            &[&ops::DESCRIBE_DB_INSTANCES, &ops::MODIFY_DB_INSTANCE],
+            format!("MakeDbInstancePrivate({id})"),
+        );
+        self.reply("MakeDbInstancePrivate")
+    }
 }
 
 impl RedshiftPort for Fake {
