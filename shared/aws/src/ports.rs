@@ -217,6 +217,9 @@ pub trait RdsPort {
     fn list_db_clusters(&self, token: Option<String>) -> Page<DatabaseState>;
     /// Make a DB instance not publicly accessible, at once.
     fn make_db_instance_private(&self, id: &str) -> Change;
+    /// Make a DB cluster's public instances not publicly accessible, at once: the members
+    /// changed (`Change::Removed`).
+    fn make_db_cluster_private(&self, id: &str) -> Change;
 }
 }
 

@@ -154,6 +154,42 @@ impl RdsPort for Client {
         make_instance_private(self, id).await
     }
 
+    async fn make_db_cluster_private(&self, id: &str) -> PortResult<Change> {
+        // Read first: the cluster's members, then each one; only those still public are
+        // changed, and none public (or the cluster gone) is already done.
+        let members: Vec<String> = match self.describe_db_clusters().db_cluster_identifier(id).send().await {
+            Ok(o) => o
+                .db_clusters()
+                .iter()
+                .flat_map(|c| c.db_cluster_members())
+                .filter_map(|m| m.db_instance_identifier().map(String::from))
+                .collect(),
+            Err(e) if gone(code_of(&e)) => {
+                return Ok(Change::AlreadyDone(format!("DB cluster {id} no longer exists")))
+            }
+            Err(e) => return Err(classify(&ops::DESCRIBE_DB_CLUSTERS, e)),
+        };
+        let mut changed = Vec::new();
+        let mut failed = None;
+        for m in &members {
+            match make_instance_private(self, m).await {
+                Ok(Change::AlreadyDone(_)) => {}
+                Ok(_) => changed.push(m.clone()),
+                // The other members are still made private: partial containment beats none.
+                Err(e) => failed = failed.or(Some(e)),
+            }
+        }
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        if changed.is_empty() {
+            return Ok(Change::AlreadyDone(format!(
+                "no instance of DB cluster {id} is publicly accessible"
+            )));
+        }
+        Ok(Change::Removed(changed))
+    }
+
     async fn list_db_clusters(&self, token: Option<String>) -> PortResult<Page<DatabaseState>> {
         let o = self
             .describe_db_clusters()

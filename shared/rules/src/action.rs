@@ -273,6 +273,16 @@ actions! {
         inverse: Inverse::Calls(&[&ops::MODIFY_DB_INSTANCE]),
         restores_safeguard: false,
     },
+    /// Make a DB cluster's public instances not publicly accessible (read first).
+    MakeDbClusterPrivate(MakeDbClusterPrivate) = "make_db_cluster_private" {
+        ops: [DESCRIBE_DB_CLUSTERS, DESCRIBE_DB_INSTANCES, MODIFY_DB_INSTANCE],
+        inverse: Inverse::None(
+            "the members made private are known only once done (the report's note names them): \
+             for each, `aws rds modify-db-instance --db-instance-identifier MEMBER \
+             --publicly-accessible --apply-immediately` makes it public again",
+        ),
+        restores_safeguard: false,
+    },
 }
 
 impl Action {
@@ -370,6 +380,10 @@ impl Action {
             }),
             Action::UnshareDbSnapshot(a) => Action::UnshareDbSnapshot(UnshareDbSnapshot {
                 values: kept(&a.values),
+                ..a.clone()
+            }),
+            Action::MakeDbClusterPrivate(a) => Action::MakeDbClusterPrivate(MakeDbClusterPrivate {
+                instances: removed.to_vec(),
                 ..a.clone()
             }),
             Action::RemoveTag(a) => Action::RemoveTag(RemoveTag {
@@ -1290,6 +1304,47 @@ impl Step for MakeDbInstancePrivate {
             "make RDS DB instance {} not publicly accessible",
             self.db_instance
         )
+    }
+}
+
+/// Make the public instances of one RDS DB cluster not publicly accessible, at once. A
+/// cluster's public access is its instances' (`ModifyDBCluster` has no such setting): the
+/// function lists the members (DescribeDBClusters) and modifies each one still public.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MakeDbClusterPrivate {
+    pub db_cluster: String,
+    /// The members made private: empty when planned (every public member); once done, the
+    /// ones the call changed (`Change::Removed`), which the report names.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub instances: Vec<String>,
+}
+
+impl Step for MakeDbClusterPrivate {
+    // DescribeDBClusters first, then each member: one that is not public is left as it is,
+    // and none public is already done.
+    fn ops(&self) -> Vec<&'static Op> {
+        Self::INFO.ops.to_vec()
+    }
+    fn targets(&self) -> Vec<Target> {
+        vec![Target::new(
+            "db_cluster",
+            &self.db_cluster,
+            IdKind::DbIdentifier,
+        )]
+    }
+    fn describe(&self) -> String {
+        if self.instances.is_empty() {
+            format!(
+                "make the public instances of RDS DB cluster {} not publicly accessible",
+                self.db_cluster
+            )
+        } else {
+            format!(
+                "make instances {} of RDS DB cluster {} not publicly accessible",
+                self.instances.join(", "),
+                self.db_cluster
+            )
+        }
     }
 }
 

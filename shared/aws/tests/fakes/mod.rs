@@ -699,6 +699,17 @@ impl RdsPort for Fake {
         );
         self.reply("MakeDbInstancePrivate")
     }
+    async fn make_db_cluster_private(&self, id: &str) -> PortResult<Change> {
+        self.record(
+            &[
+                &ops::DESCRIBE_DB_CLUSTERS,
+                &ops::DESCRIBE_DB_INSTANCES,
+                &ops::MODIFY_DB_INSTANCE,
+            ],
+            format!("MakeDbClusterPrivate({id})"),
+        );
+        self.reply("MakeDbClusterPrivate")
+    }
 }
 
 impl RedshiftPort for Fake {
