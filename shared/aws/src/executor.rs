@@ -370,6 +370,9 @@ async fn act<C: Clients>(c: &C, action: &Action, ctx: Context<'_>) -> Outcome {
         Action::MakeDbInstancePrivate(a) => {
             Outcome::of(c.rds().make_db_instance_private(&a.db_instance).await)
         }
+        Action::MakeRedshiftClusterPrivate(a) => {
+            Outcome::of(c.redshift().make_redshift_cluster_private(&a.cluster).await)
+        }
         Action::MakeDbClusterPrivate(a) => {
             Outcome::of(c.rds().make_db_cluster_private(&a.db_cluster).await)
         }

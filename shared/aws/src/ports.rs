@@ -229,6 +229,8 @@ pub trait RedshiftPort {
     fn redshift_cluster(&self, id: &str) -> Option<DatabaseState>;
     /// A page of the account's Redshift clusters (the sweep).
     fn list_redshift_clusters(&self, token: Option<String>) -> Page<DatabaseState>;
+    /// Make a Redshift cluster not publicly accessible.
+    fn make_redshift_cluster_private(&self, id: &str) -> Change;
 }
 }
 

@@ -6,6 +6,8 @@ use trailguard_rules::ops;
 use trailguard_rules::sweep::{DatabaseState, DbKind};
 
 use crate::error::{classify, code_of};
+use crate::ports::Change;
+use crate::rds::{not_yet, unmodifiable};
 use crate::ports::{Page, PortResult, RedshiftPort};
 
 /// Listing page size (the API's maximum).
@@ -16,6 +18,48 @@ fn gone(code: Option<String>) -> bool {
 }
 
 impl RedshiftPort for Client {
+    async fn make_redshift_cluster_private(&self, id: &str) -> PortResult<Change> {
+        // Read first: a cluster that is not public (or gone) is already done.
+        let Some(now) = self.redshift_cluster(id).await? else {
+            return Ok(Change::AlreadyDone(format!(
+                "Redshift cluster {id} no longer exists"
+            )));
+        };
+        if !now.public {
+            return Ok(Change::AlreadyDone(format!(
+                "Redshift cluster {id} is not publicly accessible"
+            )));
+        }
+        let status = now.status.unwrap_or_default();
+        let what = format!("Redshift cluster {id}");
+        if unmodifiable(&status) || status == "paused" {
+            return Err(not_yet(
+                &ops::REDSHIFT_MODIFY_CLUSTER,
+                "InvalidClusterState",
+                &what,
+                &status,
+            ));
+        }
+        match self
+            .modify_cluster()
+            .cluster_identifier(id)
+            .publicly_accessible(false)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(Change::Done),
+            Err(e) if code_of(&e).is_some_and(|c| c.starts_with("InvalidClusterState")) => {
+                Err(not_yet(
+                    &ops::REDSHIFT_MODIFY_CLUSTER,
+                    "InvalidClusterState",
+                    &what,
+                    "in a state that refuses changes",
+                ))
+            }
+            Err(e) => Err(classify(&ops::REDSHIFT_MODIFY_CLUSTER, e)),
+        }
+    }
+
     async fn redshift_cluster(&self, id: &str) -> PortResult<Option<DatabaseState>> {
         match self.describe_clusters().cluster_identifier(id).send().await {
             Ok(o) => Ok(o.clusters().first().map(state)),

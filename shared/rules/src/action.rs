@@ -283,6 +283,12 @@ actions! {
         ),
         restores_safeguard: false,
     },
+    /// Make a Redshift cluster not publicly accessible (read first).
+    MakeRedshiftClusterPrivate(MakeRedshiftClusterPrivate) = "make_redshift_cluster_private" {
+        ops: [REDSHIFT_DESCRIBE_CLUSTERS, REDSHIFT_MODIFY_CLUSTER],
+        inverse: Inverse::Calls(&[&ops::REDSHIFT_MODIFY_CLUSTER]),
+        restores_safeguard: false,
+    },
 }
 
 impl Action {
@@ -1345,6 +1351,35 @@ impl Step for MakeDbClusterPrivate {
                 self.db_cluster
             )
         }
+    }
+}
+
+/// Make one Redshift cluster not publicly accessible.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MakeRedshiftClusterPrivate {
+    pub cluster: String,
+}
+
+impl Step for MakeRedshiftClusterPrivate {
+    fn undo(&self) -> Option<String> {
+        Some(format!(
+            "aws redshift modify-cluster --cluster-identifier {} --publicly-accessible",
+            quote(&self.cluster)
+        ))
+    }
+    // DescribeClusters first: a cluster that is not public is already done, and one still
+    // being created cannot be modified yet (a retryable failure).
+    fn ops(&self) -> Vec<&'static Op> {
+        Self::INFO.ops.to_vec()
+    }
+    fn targets(&self) -> Vec<Target> {
+        vec![Target::new("cluster", &self.cluster, IdKind::DbIdentifier)]
+    }
+    fn describe(&self) -> String {
+        format!(
+            "make Redshift cluster {} not publicly accessible",
+            self.cluster
+        )
     }
 }
 

@@ -731,6 +731,13 @@ impl RedshiftPort for Fake {
             |s| database_of(s, DbKind::Redshift),
         )
     }
+    async fn make_redshift_cluster_private(&self, id: &str) -> PortResult<Change> {
+        self.record(
+            &[&ops::REDSHIFT_DESCRIBE_CLUSTERS, &ops::REDSHIFT_MODIFY_CLUSTER],
+            format!("MakeRedshiftClusterPrivate({id})"),
+        );
+        self.reply("MakeRedshiftClusterPrivate")
+    }
 }
 
 impl Fake {
