@@ -96,7 +96,6 @@ pub const MODIFY_DB_CLUSTER_SNAPSHOT_ATTRIBUTE: Op = op!(rds, ModifyDBClusterSna
 pub const DESCRIBE_DB_INSTANCES: Op = op!(rds, DescribeDBInstances);
 pub const MODIFY_DB_INSTANCE: Op = op!(rds, ModifyDBInstance);
 pub const DESCRIBE_DB_CLUSTERS: Op = op!(rds, DescribeDBClusters);
-pub const MODIFY_DB_CLUSTER: Op = op!(rds, ModifyDBCluster);
 pub const REDSHIFT_DESCRIBE_CLUSTERS: Op = op!(redshift, DescribeClusters);
 pub const REDSHIFT_MODIFY_CLUSTER: Op = op!(redshift, ModifyCluster);
 
