@@ -303,3 +303,27 @@ fn restore_values<'a>(attrs: impl Iterator<Item = (Option<&'a str>, &'a [String]
         .flat_map(|(_, values)| values.iter().cloned())
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_database_being_created_fails_retryably_and_says_what_happens_next() {
+        assert!(unmodifiable("creating"));
+        assert!(!unmodifiable("available"));
+        assert!(!unmodifiable("modifying"));
+        let e = not_yet(
+            &ops::MODIFY_DB_INSTANCE,
+            "InvalidDBInstanceState",
+            "DB instance orders",
+            "creating",
+        );
+        assert!(e.is_retryable(), "{e}");
+        let text = e.to_string();
+        assert!(
+            text.contains("creating") && text.contains("failure queue") && text.contains("sweep"),
+            "{text}"
+        );
+    }
+}
