@@ -110,7 +110,12 @@ impl RdsPort for Client {
     }
 
     async fn db_instance(&self, id: &str) -> PortResult<Option<DatabaseState>> {
-        match self.describe_db_instances().db_instance_identifier(id).send().await {
+        match self
+            .describe_db_instances()
+            .db_instance_identifier(id)
+            .send()
+            .await
+        {
             Ok(o) => Ok(o.db_instances().first().map(instance_state)),
             Err(e) if gone(code_of(&e)) => Ok(None),
             Err(e) => Err(classify(&ops::DESCRIBE_DB_INSTANCES, e)),
@@ -118,7 +123,12 @@ impl RdsPort for Client {
     }
 
     async fn db_cluster(&self, id: &str) -> PortResult<Option<DatabaseState>> {
-        match self.describe_db_clusters().db_cluster_identifier(id).send().await {
+        match self
+            .describe_db_clusters()
+            .db_cluster_identifier(id)
+            .send()
+            .await
+        {
             Ok(o) => Ok(o.db_clusters().first().map(cluster_state)),
             Err(e) if gone(code_of(&e)) => Ok(None),
             Err(e) => Err(classify(&ops::DESCRIBE_DB_CLUSTERS, e)),
@@ -157,7 +167,12 @@ impl RdsPort for Client {
     async fn make_db_cluster_private(&self, id: &str) -> PortResult<Change> {
         // Read first: the cluster's members, then each one; only those still public are
         // changed, and none public (or the cluster gone) is already done.
-        let members: Vec<String> = match self.describe_db_clusters().db_cluster_identifier(id).send().await {
+        let members: Vec<String> = match self
+            .describe_db_clusters()
+            .db_cluster_identifier(id)
+            .send()
+            .await
+        {
             Ok(o) => o
                 .db_clusters()
                 .iter()
@@ -165,7 +180,9 @@ impl RdsPort for Client {
                 .filter_map(|m| m.db_instance_identifier().map(String::from))
                 .collect(),
             Err(e) if gone(code_of(&e)) => {
-                return Ok(Change::AlreadyDone(format!("DB cluster {id} no longer exists")))
+                return Ok(Change::AlreadyDone(format!(
+                    "DB cluster {id} no longer exists"
+                )))
             }
             Err(e) => return Err(classify(&ops::DESCRIBE_DB_CLUSTERS, e)),
         };
@@ -224,54 +241,68 @@ pub(crate) fn not_yet(op: &'static ops::Op, code: &str, what: &str, status: &str
 pub(crate) fn unmodifiable(status: &str) -> bool {
     matches!(
         status,
-        "creating" | "deleting" | "rebooting" | "renaming" | "starting" | "stopping" | "stopped"
-            | "backtracking" | "upgrading" | "migrating" | "restore-error"
+        "creating"
+            | "deleting"
+            | "rebooting"
+            | "renaming"
+            | "starting"
+            | "stopping"
+            | "stopped"
+            | "backtracking"
+            | "upgrading"
+            | "migrating"
+            | "restore-error"
     )
 }
 
 async fn make_instance_private(c: &Client, id: &str) -> PortResult<Change> {
-        // Read first: an instance that is not public (or gone) is already done.
-        let Some(now) = c.db_instance(id).await? else {
-            return Ok(Change::AlreadyDone(format!(
-                "DB instance {id} no longer exists"
-            )));
-        };
-        if !now.public {
-            return Ok(Change::AlreadyDone(format!(
-                "DB instance {id} is not publicly accessible"
-            )));
-        }
-        let status = now.status.unwrap_or_default();
-        if unmodifiable(&status) {
-            return Err(not_yet(
-                &ops::MODIFY_DB_INSTANCE,
-                "InvalidDBInstanceState",
-                &format!("DB instance {id}"),
-                &status,
-            ));
-        }
-        match c
-            .modify_db_instance()
-            .db_instance_identifier(id)
-            .publicly_accessible(false)
-            .apply_immediately(true)
-            .send()
-            .await
-        {
-            Ok(_) => Ok(Change::Done),
-            Err(e) if code_of(&e).as_deref() == Some("InvalidDBInstanceState") => Err(not_yet(
-                &ops::MODIFY_DB_INSTANCE,
-                "InvalidDBInstanceState",
-                &format!("DB instance {id}"),
-                "in a state that refuses changes",
-            )),
-            Err(e) => Err(classify(&ops::MODIFY_DB_INSTANCE, e)),
-        }
+    // Read first: an instance that is not public (or gone) is already done.
+    let Some(now) = c.db_instance(id).await? else {
+        return Ok(Change::AlreadyDone(format!(
+            "DB instance {id} no longer exists"
+        )));
+    };
+    if !now.public {
+        return Ok(Change::AlreadyDone(format!(
+            "DB instance {id} is not publicly accessible"
+        )));
+    }
+    let status = now.status.unwrap_or_default();
+    if unmodifiable(&status) {
+        return Err(not_yet(
+            &ops::MODIFY_DB_INSTANCE,
+            "InvalidDBInstanceState",
+            &format!("DB instance {id}"),
+            &status,
+        ));
+    }
+    match c
+        .modify_db_instance()
+        .db_instance_identifier(id)
+        .publicly_accessible(false)
+        .apply_immediately(true)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(Change::Done),
+        Err(e) if code_of(&e).as_deref() == Some("InvalidDBInstanceState") => Err(not_yet(
+            &ops::MODIFY_DB_INSTANCE,
+            "InvalidDBInstanceState",
+            &format!("DB instance {id}"),
+            "in a state that refuses changes",
+        )),
+        Err(e) => Err(classify(&ops::MODIFY_DB_INSTANCE, e)),
+    }
 }
 
 fn tags(list: &[Tag]) -> Tags {
     list.iter()
-        .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
+        .filter_map(|t| {
+            Some((
+                t.key()?.to_string(),
+                t.value().unwrap_or_default().to_string(),
+            ))
+        })
         .collect()
 }
 

@@ -7,8 +7,8 @@ use trailguard_rules::sweep::{DatabaseState, DbKind};
 
 use crate::error::{classify, code_of};
 use crate::ports::Change;
-use crate::rds::{not_yet, unmodifiable};
 use crate::ports::{Page, PortResult, RedshiftPort};
+use crate::rds::{not_yet, unmodifiable};
 
 /// Listing page size (the API's maximum).
 const PAGE: i32 = 100;
@@ -95,7 +95,12 @@ fn state(c: &Cluster) -> DatabaseState {
         tags: c
             .tags()
             .iter()
-            .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
+            .filter_map(|t| {
+                Some((
+                    t.key()?.to_string(),
+                    t.value().unwrap_or_default().to_string(),
+                ))
+            })
             .collect(),
     }
 }

@@ -16,10 +16,8 @@ use common::*;
 use serde_json::{json, Value};
 use trailguard_aws::Sdk;
 
-fn database_guard(
-    sdk: &aws_config::SdkConfig,
-    policy: &str,
-) -> trailguard_aws::Deps<
+/// revert-public-database's dependencies against moto, with its clients.
+type DatabaseDeps = trailguard_aws::Deps<
     trailguard_aws::Home<
         Sdk<
             trailguard_aws::Unwired,
@@ -33,7 +31,9 @@ fn database_guard(
         >,
     >,
     trailguard_aws::Notifier,
-> {
+>;
+
+fn database_guard(sdk: &aws_config::SdkConfig, policy: &str) -> DatabaseDeps {
     deps_with(
         sdk,
         "revert-public-database",
@@ -155,7 +155,9 @@ async fn an_instance_made_public_is_private_again_and_nothing_else_changed() {
         },
         "only public access changed"
     );
-    let undo = r["actions"][0]["undo"]["command"].as_str().unwrap_or_default();
+    let undo = r["actions"][0]["undo"]["command"]
+        .as_str()
+        .unwrap_or_default();
     assert!(
         undo.contains(&format!(
             "aws rds modify-db-instance --db-instance-identifier {db} --publicly-accessible --apply-immediately --region us-east-1"

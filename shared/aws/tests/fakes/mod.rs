@@ -733,7 +733,10 @@ impl RedshiftPort for Fake {
     }
     async fn make_redshift_cluster_private(&self, id: &str) -> PortResult<Change> {
         self.record(
-            &[&ops::REDSHIFT_DESCRIBE_CLUSTERS, &ops::REDSHIFT_MODIFY_CLUSTER],
+            &[
+                &ops::REDSHIFT_DESCRIBE_CLUSTERS,
+                &ops::REDSHIFT_MODIFY_CLUSTER,
+            ],
             format!("MakeRedshiftClusterPrivate({id})"),
         );
         self.reply("MakeRedshiftClusterPrivate")
