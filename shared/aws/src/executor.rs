@@ -11,7 +11,9 @@ use trailguard_rules::{Action, ActionReport, Status};
 use crate::attempts::counted;
 use crate::error::PortError;
 use crate::forensics;
-use crate::ports::{Change, Clients, Ec2Port, IamPort, LambdaPort, PortResult, RdsPort, TrailPort};
+use crate::ports::{
+    Change, Clients, Ec2Port, IamPort, LambdaPort, PortResult, RdsPort, RedshiftPort, TrailPort,
+};
 
 /// How long the forensic lookup may take: containment is already done by then, and the
 /// notification must not wait long for enrichment.
@@ -365,5 +367,14 @@ async fn act<C: Clients>(c: &C, action: &Action, ctx: Context<'_>) -> Outcome {
                 .restrict_role_trust(&a.role_name, &a.principals, &a.untrusted_values)
                 .await,
         ),
+        Action::MakeDbInstancePrivate(a) => {
+            Outcome::of(c.rds().make_db_instance_private(&a.db_instance).await)
+        }
+        Action::MakeRedshiftClusterPrivate(a) => {
+            Outcome::of(c.redshift().make_redshift_cluster_private(&a.cluster).await)
+        }
+        Action::MakeDbClusterPrivate(a) => {
+            Outcome::of(c.rds().make_db_cluster_private(&a.db_cluster).await)
+        }
     }
 }

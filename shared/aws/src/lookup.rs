@@ -8,7 +8,7 @@ use trailguard_rules::{Decision, FactRequest, Facts, Verdict};
 
 use crate::error::PortError;
 use crate::lazy::Lazy;
-use crate::ports::{Clients, Connect, Ec2Port, IamPort, OrgPort, TrailPort};
+use crate::ports::{Clients, Connect, Ec2Port, IamPort, OrgPort, RdsPort, RedshiftPort, TrailPort};
 
 /// Why no decision came out of the lookups.
 #[derive(Debug)]
@@ -108,6 +108,15 @@ pub(crate) async fn fetch<C: Clients>(
         FactRequest::NetworkAclState { network_acl_id } => {
             let state = c.ec2().acl_state(network_acl_id).await?;
             facts.acl_states.insert(network_acl_id.clone(), state);
+        }
+        FactRequest::Database { kind, id } => {
+            use trailguard_rules::sweep::DbKind;
+            let state = match kind {
+                DbKind::Instance => c.rds().db_instance(id).await?,
+                DbKind::Cluster => c.rds().db_cluster(id).await?,
+                DbKind::Redshift => c.redshift().redshift_cluster(id).await?,
+            };
+            facts.databases.insert((*kind, id.clone()), state);
         }
         FactRequest::PrefixList { prefix_list_id } => {
             let list = c.ec2().prefix_list(prefix_list_id).await?;

@@ -11,7 +11,9 @@ use std::sync::Arc;
 
 use trailguard_rules::facts::PrefixListFacts;
 use trailguard_rules::ops::{self, Op};
-use trailguard_rules::sweep::{AclState, Checkpoint, KeyState, ShareState, TrailState};
+use trailguard_rules::sweep::{
+    AclState, Checkpoint, DatabaseState, KeyState, ShareState, TrailState,
+};
 use trailguard_rules::{GroupFacts, Guard, Permission, PrincipalKind, Report, Tags};
 
 use crate::error::PortError;
@@ -204,6 +206,31 @@ port! {
 pub trait RdsPort {
     /// Remove these `restore` values from a DB (or cluster) snapshot (those still there).
     fn unshare_db_snapshot(&self, snapshot: &str, cluster: bool, values: &[String]) -> Change;
+    /// A DB instance as it is now (public, status, tags); None when it does not exist.
+    fn db_instance(&self, id: &str) -> Option<DatabaseState>;
+    /// A DB cluster as it is now; None when it does not exist.
+    fn db_cluster(&self, id: &str) -> Option<DatabaseState>;
+    /// A page of the account's DB instances (the sweep; members of Multi-AZ DB clusters,
+    /// whose public access is the cluster's, are left to the cluster listing).
+    fn list_db_instances(&self, token: Option<String>) -> Page<DatabaseState>;
+    /// A page of the account's DB clusters (the sweep).
+    fn list_db_clusters(&self, token: Option<String>) -> Page<DatabaseState>;
+    /// Make a DB instance not publicly accessible, at once.
+    fn make_db_instance_private(&self, id: &str) -> Change;
+    /// Make a DB cluster's public instances not publicly accessible, at once: the members
+    /// changed (`Change::Removed`).
+    fn make_db_cluster_private(&self, id: &str) -> Change;
+}
+}
+
+port! {
+pub trait RedshiftPort {
+    /// A Redshift cluster as it is now; None when it does not exist.
+    fn redshift_cluster(&self, id: &str) -> Option<DatabaseState>;
+    /// A page of the account's Redshift clusters (the sweep).
+    fn list_redshift_clusters(&self, token: Option<String>) -> Page<DatabaseState>;
+    /// Make a Redshift cluster not publicly accessible.
+    fn make_redshift_cluster_private(&self, id: &str) -> Change;
 }
 }
 
@@ -323,6 +350,7 @@ pub trait Clients: Send + Sync + 'static {
     type Lambda: LambdaPort;
     type Org: OrgPort;
     type Ledger: LedgerPort;
+    type Redshift: RedshiftPort;
     fn ec2(&self) -> &Self::Ec2;
     fn iam(&self) -> &Self::Iam;
     fn trail(&self) -> &Self::Trail;
@@ -330,10 +358,11 @@ pub trait Clients: Send + Sync + 'static {
     fn lambda(&self) -> &Self::Lambda;
     fn org(&self) -> &Self::Org;
     fn ledger(&self) -> &Self::Ledger;
+    fn redshift(&self) -> &Self::Redshift;
 
     /// Each service as IAM prefixes its actions, the `Sdk` builder that wires it, and
     /// whether it is wired.
-    fn services(&self) -> [(&'static str, &'static str, bool); 7] {
+    fn services(&self) -> [(&'static str, &'static str, bool); 8] {
         [
             ("ec2", "with_ec2", self.ec2().wired()),
             ("iam", "with_iam", self.iam().wired()),
@@ -342,6 +371,7 @@ pub trait Clients: Send + Sync + 'static {
             ("lambda", "with_lambda", self.lambda().wired()),
             ("organizations", "with_organizations", self.org().wired()),
             ("dynamodb", "with_ledger", self.ledger().wired()),
+            ("redshift", "with_redshift", self.redshift().wired()),
         ]
     }
 }
@@ -405,6 +435,7 @@ pub struct Sdk<
     L = Unwired,
     O = Unwired,
     D = Unwired,
+    S = Unwired,
 > {
     pub ec2: E,
     pub iam: I,
@@ -413,6 +444,7 @@ pub struct Sdk<
     pub lambda: L,
     pub org: O,
     pub ledger: D,
+    pub redshift: S,
 }
 
 impl Sdk {
@@ -422,7 +454,7 @@ impl Sdk {
     }
 }
 
-impl<E, I, T, R, L, O, D> Clients for Sdk<E, I, T, R, L, O, D>
+impl<E, I, T, R, L, O, D, S> Clients for Sdk<E, I, T, R, L, O, D, S>
 where
     E: Ec2Port + 'static,
     I: IamPort + 'static,
@@ -431,6 +463,7 @@ where
     L: LambdaPort + 'static,
     O: OrgPort + 'static,
     D: LedgerPort + 'static,
+    S: RedshiftPort + 'static,
 {
     type Ec2 = E;
     type Iam = I;
@@ -439,8 +472,12 @@ where
     type Lambda = L;
     type Org = O;
     type Ledger = D;
+    type Redshift = S;
     fn ledger(&self) -> &D {
         &self.ledger
+    }
+    fn redshift(&self) -> &S {
+        &self.redshift
     }
     fn ec2(&self) -> &E {
         &self.ec2

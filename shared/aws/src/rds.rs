@@ -1,10 +1,16 @@
 //! The RDS port on the SDK client.
 
+use aws_sdk_rds::types::{DbCluster, DbInstance, Tag};
 use aws_sdk_rds::Client;
 use trailguard_rules::ops;
+use trailguard_rules::sweep::{DatabaseState, DbKind};
+use trailguard_rules::Tags;
 
-use crate::error::{classify, code_of};
-use crate::ports::{Change, PortResult, RdsPort};
+use crate::error::{classify, code_of, PortError};
+use crate::ports::{Change, Page, PortResult, RdsPort};
+
+/// Listing page size (the API's maximum).
+const PAGE: i32 = 100;
 
 /// Codes that mean the snapshot is gone.
 fn gone(code: Option<String>) -> bool {
@@ -102,6 +108,223 @@ impl RdsPort for Client {
         }
         Ok(Change::Removed(remove))
     }
+
+    async fn db_instance(&self, id: &str) -> PortResult<Option<DatabaseState>> {
+        match self
+            .describe_db_instances()
+            .db_instance_identifier(id)
+            .send()
+            .await
+        {
+            Ok(o) => Ok(o.db_instances().first().map(instance_state)),
+            Err(e) if gone(code_of(&e)) => Ok(None),
+            Err(e) => Err(classify(&ops::DESCRIBE_DB_INSTANCES, e)),
+        }
+    }
+
+    async fn db_cluster(&self, id: &str) -> PortResult<Option<DatabaseState>> {
+        match self
+            .describe_db_clusters()
+            .db_cluster_identifier(id)
+            .send()
+            .await
+        {
+            Ok(o) => Ok(o.db_clusters().first().map(cluster_state)),
+            Err(e) if gone(code_of(&e)) => Ok(None),
+            Err(e) => Err(classify(&ops::DESCRIBE_DB_CLUSTERS, e)),
+        }
+    }
+
+    async fn list_db_instances(&self, token: Option<String>) -> PortResult<Page<DatabaseState>> {
+        let o = self
+            .describe_db_instances()
+            .set_marker(token)
+            .max_records(PAGE)
+            .send()
+            .await
+            .map_err(|e| classify(&ops::DESCRIBE_DB_INSTANCES, e))?;
+        Ok(Page {
+            items: o
+                .db_instances()
+                .iter()
+                // A Multi-AZ DB cluster's instances are public or not as their cluster is
+                // (they cannot be modified one by one): the cluster listing covers them.
+                // Aurora's instances carry their own setting.
+                .filter(|i| {
+                    i.db_cluster_identifier().is_none()
+                        || i.engine().is_some_and(|e| e.starts_with("aurora"))
+                })
+                .map(instance_state)
+                .collect(),
+            next: o.marker().map(String::from),
+        })
+    }
+
+    async fn make_db_instance_private(&self, id: &str) -> PortResult<Change> {
+        make_instance_private(self, id).await
+    }
+
+    async fn make_db_cluster_private(&self, id: &str) -> PortResult<Change> {
+        // Read first: the cluster's members, then each one; only those still public are
+        // changed, and none public (or the cluster gone) is already done.
+        let members: Vec<String> = match self
+            .describe_db_clusters()
+            .db_cluster_identifier(id)
+            .send()
+            .await
+        {
+            Ok(o) => o
+                .db_clusters()
+                .iter()
+                .flat_map(|c| c.db_cluster_members())
+                .filter_map(|m| m.db_instance_identifier().map(String::from))
+                .collect(),
+            Err(e) if gone(code_of(&e)) => {
+                return Ok(Change::AlreadyDone(format!(
+                    "DB cluster {id} no longer exists"
+                )))
+            }
+            Err(e) => return Err(classify(&ops::DESCRIBE_DB_CLUSTERS, e)),
+        };
+        let mut changed = Vec::new();
+        let mut failed = None;
+        for m in &members {
+            match make_instance_private(self, m).await {
+                Ok(Change::AlreadyDone(_)) => {}
+                Ok(_) => changed.push(m.clone()),
+                // The other members are still made private: partial containment beats none.
+                Err(e) => failed = failed.or(Some(e)),
+            }
+        }
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        if changed.is_empty() {
+            return Ok(Change::AlreadyDone(format!(
+                "no instance of DB cluster {id} is publicly accessible"
+            )));
+        }
+        Ok(Change::Removed(changed))
+    }
+
+    async fn list_db_clusters(&self, token: Option<String>) -> PortResult<Page<DatabaseState>> {
+        let o = self
+            .describe_db_clusters()
+            .set_marker(token)
+            .max_records(PAGE)
+            .send()
+            .await
+            .map_err(|e| classify(&ops::DESCRIBE_DB_CLUSTERS, e))?;
+        Ok(Page {
+            items: o.db_clusters().iter().map(cluster_state).collect(),
+            next: o.marker().map(String::from),
+        })
+    }
+}
+
+/// A database that cannot be modified yet (being created, or another change under way): a
+/// retryable failure, so Lambda retries the event and the failure queue keeps it; the
+/// reconciliation sweep makes it private once it can be modified.
+pub(crate) fn not_yet(op: &'static ops::Op, code: &str, what: &str, status: &str) -> PortError {
+    PortError::Transient {
+        op: op.api,
+        code: code.into(),
+        message: format!(
+            "{what} is {status} and cannot be modified yet: Lambda retries the event, the \
+             failure queue keeps it, and the reconciliation sweep makes it private once it is \
+             available"
+        ),
+    }
+}
+
+/// States in which a modification is refused.
+pub(crate) fn unmodifiable(status: &str) -> bool {
+    matches!(
+        status,
+        "creating"
+            | "deleting"
+            | "rebooting"
+            | "renaming"
+            | "starting"
+            | "stopping"
+            | "stopped"
+            | "backtracking"
+            | "upgrading"
+            | "migrating"
+            | "restore-error"
+    )
+}
+
+async fn make_instance_private(c: &Client, id: &str) -> PortResult<Change> {
+    // Read first: an instance that is not public (or gone) is already done.
+    let Some(now) = c.db_instance(id).await? else {
+        return Ok(Change::AlreadyDone(format!(
+            "DB instance {id} no longer exists"
+        )));
+    };
+    if !now.public {
+        return Ok(Change::AlreadyDone(format!(
+            "DB instance {id} is not publicly accessible"
+        )));
+    }
+    let status = now.status.unwrap_or_default();
+    if unmodifiable(&status) {
+        return Err(not_yet(
+            &ops::MODIFY_DB_INSTANCE,
+            "InvalidDBInstanceState",
+            &format!("DB instance {id}"),
+            &status,
+        ));
+    }
+    match c
+        .modify_db_instance()
+        .db_instance_identifier(id)
+        .publicly_accessible(false)
+        .apply_immediately(true)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(Change::Done),
+        Err(e) if code_of(&e).as_deref() == Some("InvalidDBInstanceState") => Err(not_yet(
+            &ops::MODIFY_DB_INSTANCE,
+            "InvalidDBInstanceState",
+            &format!("DB instance {id}"),
+            "in a state that refuses changes",
+        )),
+        Err(e) => Err(classify(&ops::MODIFY_DB_INSTANCE, e)),
+    }
+}
+
+fn tags(list: &[Tag]) -> Tags {
+    list.iter()
+        .filter_map(|t| {
+            Some((
+                t.key()?.to_string(),
+                t.value().unwrap_or_default().to_string(),
+            ))
+        })
+        .collect()
+}
+
+fn instance_state(i: &DbInstance) -> DatabaseState {
+    DatabaseState {
+        kind: DbKind::Instance,
+        id: i.db_instance_identifier().unwrap_or_default().to_string(),
+        public: i.publicly_accessible() == Some(true),
+        status: i.db_instance_status().map(String::from),
+        tags: tags(i.tag_list()),
+    }
+}
+
+/// An Aurora cluster has no `PubliclyAccessible` of its own (its instances do): not public.
+fn cluster_state(c: &DbCluster) -> DatabaseState {
+    DatabaseState {
+        kind: DbKind::Cluster,
+        id: c.db_cluster_identifier().unwrap_or_default().to_string(),
+        public: c.publicly_accessible() == Some(true),
+        status: c.status().map(String::from),
+        tags: tags(c.tag_list()),
+    }
 }
 
 /// Who a snapshot's `restore` attribute names (account ids, or `all`).
@@ -110,4 +333,28 @@ fn restore_values<'a>(attrs: impl Iterator<Item = (Option<&'a str>, &'a [String]
         .filter(|(name, _)| *name == Some("restore"))
         .flat_map(|(_, values)| values.iter().cloned())
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_database_being_created_fails_retryably_and_says_what_happens_next() {
+        assert!(unmodifiable("creating"));
+        assert!(!unmodifiable("available"));
+        assert!(!unmodifiable("modifying"));
+        let e = not_yet(
+            &ops::MODIFY_DB_INSTANCE,
+            "InvalidDBInstanceState",
+            "DB instance orders",
+            "creating",
+        );
+        assert!(e.is_retryable(), "{e}");
+        let text = e.to_string();
+        assert!(
+            text.contains("creating") && text.contains("failure queue") && text.contains("sweep"),
+            "{text}"
+        );
+    }
 }

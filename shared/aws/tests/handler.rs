@@ -398,6 +398,43 @@ async fn lookup_failure_fails_the_invocation() {
 }
 
 #[tokio::test]
+async fn a_database_still_being_created_fails_retryably_and_people_are_told_why() {
+    let f = Arc::new(Fake::new());
+    f.answer(
+        "MakeDbInstancePrivate",
+        Err(PortError::Transient {
+            op: "ModifyDBInstance",
+            code: "InvalidDBInstanceState".into(),
+            message: "DB instance staging-orders is creating and cannot be modified yet: Lambda \
+                      retries the event, the failure queue keeps it, and the reconciliation \
+                      sweep makes it private once it is available"
+                .into(),
+        }),
+    );
+    let e = run(
+        &f,
+        "revert-public-database",
+        "{}",
+        "aws.rds-CreateDBInstance-default-vpc-public.json",
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            HandlerError::Remediation {
+                kind: "retryable",
+                ..
+            }
+        ),
+        "{e}"
+    );
+    let (subject, body) = &f.published()[0];
+    assert!(subject.contains("FAILED"), "{subject}");
+    assert!(body.contains("sweep"), "{body}");
+}
+
+#[tokio::test]
 async fn notification_failure_fails_the_invocation() {
     let f = Arc::new(Fake {
         publish_error: Some(PortError::Transient {

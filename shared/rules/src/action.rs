@@ -266,6 +266,29 @@ actions! {
         inverse: Inverse::Calls(&[&ops::MODIFY_MANAGED_PREFIX_LIST]),
         restores_safeguard: false,
     },
+    /// Make an RDS DB instance not publicly accessible (read first: one that is not is
+    /// already done).
+    MakeDbInstancePrivate(MakeDbInstancePrivate) = "make_db_instance_private" {
+        ops: [DESCRIBE_DB_INSTANCES, MODIFY_DB_INSTANCE],
+        inverse: Inverse::Calls(&[&ops::MODIFY_DB_INSTANCE]),
+        restores_safeguard: false,
+    },
+    /// Make a DB cluster's public instances not publicly accessible (read first).
+    MakeDbClusterPrivate(MakeDbClusterPrivate) = "make_db_cluster_private" {
+        ops: [DESCRIBE_DB_CLUSTERS, DESCRIBE_DB_INSTANCES, MODIFY_DB_INSTANCE],
+        inverse: Inverse::None(
+            "the members made private are known only once done (the report's note names them): \
+             for each, `aws rds modify-db-instance --db-instance-identifier MEMBER \
+             --publicly-accessible --apply-immediately` makes it public again",
+        ),
+        restores_safeguard: false,
+    },
+    /// Make a Redshift cluster not publicly accessible (read first).
+    MakeRedshiftClusterPrivate(MakeRedshiftClusterPrivate) = "make_redshift_cluster_private" {
+        ops: [REDSHIFT_DESCRIBE_CLUSTERS, REDSHIFT_MODIFY_CLUSTER],
+        inverse: Inverse::Calls(&[&ops::REDSHIFT_MODIFY_CLUSTER]),
+        restores_safeguard: false,
+    },
 }
 
 impl Action {
@@ -363,6 +386,10 @@ impl Action {
             }),
             Action::UnshareDbSnapshot(a) => Action::UnshareDbSnapshot(UnshareDbSnapshot {
                 values: kept(&a.values),
+                ..a.clone()
+            }),
+            Action::MakeDbClusterPrivate(a) => Action::MakeDbClusterPrivate(MakeDbClusterPrivate {
+                instances: removed.to_vec(),
                 ..a.clone()
             }),
             Action::RemoveTag(a) => Action::RemoveTag(RemoveTag {
@@ -1250,6 +1277,109 @@ impl Step for UntagRole {
     }
     fn describe(&self) -> String {
         format!("remove tag {} from role {}", self.key, self.role_name)
+    }
+}
+
+/// Make one RDS DB instance not publicly accessible, at once (`ApplyImmediately`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MakeDbInstancePrivate {
+    pub db_instance: String,
+}
+
+impl Step for MakeDbInstancePrivate {
+    fn undo(&self) -> Option<String> {
+        Some(format!(
+            "aws rds modify-db-instance --db-instance-identifier {} --publicly-accessible --apply-immediately",
+            quote(&self.db_instance)
+        ))
+    }
+    // DescribeDBInstances first: an instance that is not public is already done, and one
+    // still being created cannot be modified yet (a retryable failure).
+    fn ops(&self) -> Vec<&'static Op> {
+        Self::INFO.ops.to_vec()
+    }
+    fn targets(&self) -> Vec<Target> {
+        vec![Target::new(
+            "db_instance",
+            &self.db_instance,
+            IdKind::DbIdentifier,
+        )]
+    }
+    fn describe(&self) -> String {
+        format!(
+            "make RDS DB instance {} not publicly accessible",
+            self.db_instance
+        )
+    }
+}
+
+/// Make the public instances of one RDS DB cluster not publicly accessible, at once. A
+/// cluster's public access is its instances' (`ModifyDBCluster` has no such setting): the
+/// function lists the members (DescribeDBClusters) and modifies each one still public.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MakeDbClusterPrivate {
+    pub db_cluster: String,
+    /// The members made private: empty when planned (every public member); once done, the
+    /// ones the call changed (`Change::Removed`), which the report names.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub instances: Vec<String>,
+}
+
+impl Step for MakeDbClusterPrivate {
+    // DescribeDBClusters first, then each member: one that is not public is left as it is,
+    // and none public is already done.
+    fn ops(&self) -> Vec<&'static Op> {
+        Self::INFO.ops.to_vec()
+    }
+    fn targets(&self) -> Vec<Target> {
+        vec![Target::new(
+            "db_cluster",
+            &self.db_cluster,
+            IdKind::DbIdentifier,
+        )]
+    }
+    fn describe(&self) -> String {
+        if self.instances.is_empty() {
+            format!(
+                "make the public instances of RDS DB cluster {} not publicly accessible",
+                self.db_cluster
+            )
+        } else {
+            format!(
+                "make instances {} of RDS DB cluster {} not publicly accessible",
+                self.instances.join(", "),
+                self.db_cluster
+            )
+        }
+    }
+}
+
+/// Make one Redshift cluster not publicly accessible.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MakeRedshiftClusterPrivate {
+    pub cluster: String,
+}
+
+impl Step for MakeRedshiftClusterPrivate {
+    fn undo(&self) -> Option<String> {
+        Some(format!(
+            "aws redshift modify-cluster --cluster-identifier {} --publicly-accessible",
+            quote(&self.cluster)
+        ))
+    }
+    // DescribeClusters first: a cluster that is not public is already done, and one still
+    // being created cannot be modified yet (a retryable failure).
+    fn ops(&self) -> Vec<&'static Op> {
+        Self::INFO.ops.to_vec()
+    }
+    fn targets(&self) -> Vec<Target> {
+        vec![Target::new("cluster", &self.cluster, IdKind::DbIdentifier)]
+    }
+    fn describe(&self) -> String {
+        format!(
+            "make Redshift cluster {} not publicly accessible",
+            self.cluster
+        )
     }
 }
 

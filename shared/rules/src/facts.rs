@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::{IdKind, Target};
 use crate::ops::{self, Op};
-pub use crate::state::{tag_is_true, GroupFacts, GroupRule, Tags};
+pub use crate::state::{tag_is_true, DatabaseState, DbKind, GroupFacts, GroupRule, Tags};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "fact", rename_all = "snake_case")]
@@ -46,6 +46,9 @@ pub enum FactRequest {
     PrefixList { prefix_list_id: String },
     /// A network ACL's entries (a subnet associated with it is as open as they are).
     NetworkAclState { network_acl_id: String },
+    /// A database as it is now: whether it is public, its status and tags (whether it is
+    /// exempt).
+    Database { kind: DbKind, id: String },
 }
 
 /// The kinds of fact, statically: guards list the kinds they may ask for, and their
@@ -63,6 +66,9 @@ pub enum FactKind {
     TrailBuckets,
     PrefixList,
     NetworkAclState,
+    DbInstance,
+    DbCluster,
+    RedshiftCluster,
 }
 
 impl FactKind {
@@ -85,6 +91,9 @@ impl FactKind {
                 &ops::DESCRIBE_MANAGED_PREFIX_LISTS,
                 &ops::GET_MANAGED_PREFIX_LIST_ENTRIES,
             ],
+            FactKind::DbInstance => &[&ops::DESCRIBE_DB_INSTANCES],
+            FactKind::DbCluster => &[&ops::DESCRIBE_DB_CLUSTERS],
+            FactKind::RedshiftCluster => &[&ops::REDSHIFT_DESCRIBE_CLUSTERS],
         }
     }
 }
@@ -144,6 +153,9 @@ impl FactRequest {
                     IdKind::PrefixList,
                 )]
             }
+            FactRequest::Database { id, .. } => {
+                vec![Target::new("id", id, IdKind::DbIdentifier)]
+            }
             FactRequest::OrganizationAccounts | FactRequest::TrailBuckets => vec![],
         }
     }
@@ -161,6 +173,11 @@ impl FactRequest {
             FactRequest::TrailBuckets => FactKind::TrailBuckets,
             FactRequest::PrefixList { .. } => FactKind::PrefixList,
             FactRequest::NetworkAclState { .. } => FactKind::NetworkAclState,
+            FactRequest::Database { kind, .. } => match kind {
+                DbKind::Instance => FactKind::DbInstance,
+                DbKind::Cluster => FactKind::DbCluster,
+                DbKind::Redshift => FactKind::RedshiftCluster,
+            },
         }
     }
 }
@@ -218,6 +235,8 @@ pub struct Facts {
     pub prefix_lists: BTreeMap<String, Option<PrefixListFacts>>,
     /// Network ACL id -> the ACL with its entries (None: no such ACL).
     pub acl_states: BTreeMap<String, Option<crate::state::AclState>>,
+    /// Databases looked up, by kind and id (None: no such database).
+    pub databases: BTreeMap<(DbKind, String), Option<DatabaseState>>,
     /// Offline (the CLI): facts not given are taken as absent instead of requested, and the
     /// decision says what it assumed.
     pub offline: bool,
@@ -363,6 +382,25 @@ impl Facts {
         }
     }
 
+    /// A database as it is now; offline, taken as absent (the guard then decides as if it
+    /// carried no tags, and says so).
+    pub(crate) fn database(&self, kind: DbKind, id: &str) -> Known<Option<DatabaseState>> {
+        match self.databases.get(&(kind, id.to_string())) {
+            Some(d) => Known::Yes(d.clone()),
+            None => {
+                let request = FactRequest::Database {
+                    kind,
+                    id: id.to_string(),
+                };
+                if self.offline {
+                    self.assume(request, None)
+                } else {
+                    Known::Need(request)
+                }
+            }
+        }
+    }
+
     /// Offline: take `value` for the fact `request` asks, and remember that it was assumed.
     fn assume<T>(&self, request: FactRequest, value: T) -> Known<T> {
         let mut assumed = self.assumed.borrow_mut();
@@ -414,6 +452,9 @@ pub struct World {
     pub prefix_lists: BTreeMap<String, PrefixListFacts>,
     /// Network ACL id -> the ACL with its entries (every ACL not listed has none to show).
     pub acl_states: BTreeMap<String, crate::state::AclState>,
+    /// The account's databases (every one not listed does not exist).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub databases: Vec<DatabaseState>,
 }
 
 impl World {
@@ -499,6 +540,14 @@ impl World {
                     prefix_list_id.clone(),
                     self.prefix_lists.get(prefix_list_id).cloned(),
                 );
+            }
+            FactRequest::Database { kind, id } => {
+                let found = self
+                    .databases
+                    .iter()
+                    .find(|d| d.kind == *kind && d.id == *id)
+                    .cloned();
+                facts.databases.insert((*kind, id.clone()), found);
             }
             FactRequest::NetworkAcl { network_acl_id } => {
                 facts.network_acls.insert(

@@ -21,6 +21,8 @@ pub enum IdKind {
     LambdaFunction,
     StatementId,
     Ec2Resource,
+    /// An RDS DB instance or cluster identifier, or a Redshift cluster identifier.
+    DbIdentifier,
 }
 
 impl IdKind {
@@ -46,6 +48,9 @@ impl IdKind {
             IdKind::StatementId => "a statement id: 1-100 letters, digits, - _",
             IdKind::Ec2Resource => {
                 "an EC2 resource id: a prefix (sg-, acl-, vpc-, ...) and 8 or 17 hexadecimal digits"
+            }
+            IdKind::DbIdentifier => {
+                "a database identifier: a letter, then up to 62 letters, digits and single hyphens"
             }
         }
     }
@@ -75,6 +80,14 @@ impl IdKind {
                     && hex_id(v, &format!("{prefix}-"))
             }),
             IdKind::Snapshot => hex_id(v, "snap-"),
+            IdKind::DbIdentifier => {
+                (1..=63).contains(&v.len())
+                    && v.starts_with(|c: char| c.is_ascii_alphabetic())
+                    && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                    && !v.ends_with('-')
+                    && !v.contains("--")
+                    && !placeholder(v)
+            }
             IdKind::DbSnapshot => {
                 (1..=255).contains(&v.len())
                     && v.chars()

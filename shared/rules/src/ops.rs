@@ -91,6 +91,14 @@ pub const DESCRIBE_DB_CLUSTER_SNAPSHOT_ATTRIBUTES: Op =
     op!(rds, DescribeDBClusterSnapshotAttributes);
 pub const MODIFY_DB_CLUSTER_SNAPSHOT_ATTRIBUTE: Op = op!(rds, ModifyDBClusterSnapshotAttribute);
 
+// RDS and Redshift: databases made publicly accessible (the modify calls are their own
+// inverse: the undo commands name them with the flag the other way).
+pub const DESCRIBE_DB_INSTANCES: Op = op!(rds, DescribeDBInstances);
+pub const MODIFY_DB_INSTANCE: Op = op!(rds, ModifyDBInstance);
+pub const DESCRIBE_DB_CLUSTERS: Op = op!(rds, DescribeDBClusters);
+pub const REDSHIFT_DESCRIBE_CLUSTERS: Op = op!(redshift, DescribeClusters);
+pub const REDSHIFT_MODIFY_CLUSTER: Op = op!(redshift, ModifyCluster);
+
 // Lambda.
 pub const LAMBDA_GET_POLICY: Op = op!(lambda, GetPolicy);
 pub const LAMBDA_REMOVE_PERMISSION: Op = op!(lambda, RemovePermission);

@@ -18,6 +18,9 @@ pub enum StateKind {
     AccessKeys,
     Images,
     Snapshots,
+    DbInstances,
+    DbClusters,
+    RedshiftClusters,
 }
 
 impl StateKind {
@@ -34,6 +37,9 @@ impl StateKind {
             ],
             StateKind::Images => &[&ops::DESCRIBE_IMAGES, &ops::DESCRIBE_IMAGE_ATTRIBUTE],
             StateKind::Snapshots => &[&ops::DESCRIBE_SNAPSHOTS, &ops::DESCRIBE_SNAPSHOT_ATTRIBUTE],
+            StateKind::DbInstances => &[&ops::DESCRIBE_DB_INSTANCES],
+            StateKind::DbClusters => &[&ops::DESCRIBE_DB_CLUSTERS],
+            StateKind::RedshiftClusters => &[&ops::REDSHIFT_DESCRIBE_CLUSTERS],
         }
     }
 
@@ -45,6 +51,9 @@ impl StateKind {
             StateKind::AccessKeys => "access keys",
             StateKind::Images => "images",
             StateKind::Snapshots => "snapshots",
+            StateKind::DbInstances => "RDS DB instances",
+            StateKind::DbClusters => "RDS DB clusters",
+            StateKind::RedshiftClusters => "Redshift clusters",
         }
     }
 }
@@ -102,6 +111,41 @@ pub struct ShareState {
     pub tags: Tags,
 }
 
+/// Which kind of database: an RDS DB instance, an RDS DB cluster (Multi-AZ DB clusters carry
+/// their own `PubliclyAccessible`), a Redshift cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DbKind {
+    Instance,
+    Cluster,
+    Redshift,
+}
+
+impl DbKind {
+    /// How people call it.
+    pub fn name(self) -> &'static str {
+        match self {
+            DbKind::Instance => "RDS DB instance",
+            DbKind::Cluster => "RDS DB cluster",
+            DbKind::Redshift => "Redshift cluster",
+        }
+    }
+}
+
+/// A database as DescribeDBInstances, DescribeDBClusters or Redshift's DescribeClusters show
+/// it: whether it is publicly accessible, its status and its tags.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DatabaseState {
+    pub kind: DbKind,
+    pub id: String,
+    pub public: bool,
+    /// `available`, `creating`, `modifying`, ... (None: not said).
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub tags: Tags,
+}
+
 /// One resource, as it is now.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -112,6 +156,7 @@ pub enum State {
     AccessKey(KeyState),
     Image(ShareState),
     Snapshot(ShareState),
+    Database(DatabaseState),
 }
 
 impl State {
@@ -124,6 +169,11 @@ impl State {
             State::AccessKey(_) => StateKind::AccessKeys,
             State::Image(_) => StateKind::Images,
             State::Snapshot(_) => StateKind::Snapshots,
+            State::Database(d) => match d.kind {
+                DbKind::Instance => StateKind::DbInstances,
+                DbKind::Cluster => StateKind::DbClusters,
+                DbKind::Redshift => StateKind::RedshiftClusters,
+            },
         }
     }
 
@@ -135,6 +185,7 @@ impl State {
             State::Trail(t) => &t.trail,
             State::AccessKey(k) => &k.access_key_id,
             State::Image(s) | State::Snapshot(s) => &s.id,
+            State::Database(d) => &d.id,
         }
     }
 }

@@ -14,6 +14,7 @@ use crate::policy::Policy;
 pub use crate::state::{
     AclEntry, AclState, KeyState, ShareState, State, StateKind, TrailState, WHY,
 };
+pub use crate::state::{DatabaseState, DbKind};
 
 /// A guard's decision on one resource as it is now, through the guard's declaration
 /// ([`crate::guards::GuardSpec::decide_state`]). The account is the one the sweep runs in:

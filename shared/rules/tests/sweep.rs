@@ -196,6 +196,36 @@ fn state_left(guard: &str, detail: &Value, policy: &Policy, world: &World) -> Op
                 }
             })
         }
+        // A database the call left publicly accessible, as the describe calls list it (its
+        // tags from the sample world, like the event's facts).
+        ("public_database", _) => {
+            let re = &detail["responseElements"];
+            let (kind, key) = match name {
+                "CreateDBCluster" | "ModifyDBCluster" => {
+                    (sweep::DbKind::Cluster, "dBClusterIdentifier")
+                }
+                "CreateCluster" | "ModifyCluster" | "RestoreFromClusterSnapshot" => {
+                    (sweep::DbKind::Redshift, "clusterIdentifier")
+                }
+                _ => (sweep::DbKind::Instance, "dBInstanceIdentifier"),
+            };
+            let id = text(re, key)?;
+            let tags = world
+                .databases
+                .iter()
+                .find(|d| d.kind == kind && d.id == id)
+                .map(|d| d.tags.clone())
+                .unwrap_or_default();
+            Some(State::Database(sweep::DatabaseState {
+                kind,
+                id,
+                public: re["publiclyAccessible"] == json!(true),
+                status: text(re, "dBInstanceStatus")
+                    .or_else(|| text(re, "status"))
+                    .or_else(|| text(re, "clusterStatus")),
+                tags,
+            }))
+        }
         _ => None,
     }
 }

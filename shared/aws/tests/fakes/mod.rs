@@ -10,11 +10,13 @@ use std::sync::{Arc, Mutex};
 use trailguard_aws::ports::{Page, PortResult, TrailEvent};
 use trailguard_aws::{
     Change, Claim, Clients, Connect, Deps, Ec2Port, IamPort, LambdaPort, LedgerPort, NotifyPort,
-    OrgPort, PortError, RdsPort, Settings, Slot, Target, TrailPort,
+    OrgPort, PortError, RdsPort, RedshiftPort, Settings, Slot, Target, TrailPort,
 };
 use trailguard_rules::facts::{PrefixListFacts, World};
 use trailguard_rules::ops::{self, Op};
-use trailguard_rules::sweep::{AclState, Checkpoint, KeyState, ShareState, State, TrailState};
+use trailguard_rules::sweep::{
+    AclState, Checkpoint, DatabaseState, DbKind, KeyState, ShareState, State, TrailState,
+};
 use trailguard_rules::{GroupFacts, Guard, Permission, Policy, PrincipalKind, Report, Tags};
 
 /// One breaker's last hour: (epoch ms, actor) of each counted change, and who has been told.
@@ -209,7 +211,11 @@ impl Clients for Fake {
     type Lambda = Fake;
     type Org = Fake;
     type Ledger = Fake;
+    type Redshift = Fake;
     fn ledger(&self) -> &Fake {
+        self
+    }
+    fn redshift(&self) -> &Fake {
         self
     }
     fn rds(&self) -> &Fake {
@@ -661,6 +667,97 @@ impl RdsPort for Fake {
             ),
         );
         self.reply("UnshareDbSnapshot")
+    }
+    async fn db_instance(&self, id: &str) -> PortResult<Option<DatabaseState>> {
+        self.record(&[&ops::DESCRIBE_DB_INSTANCES], format!("DbInstance({id})"));
+        Ok(self.database(DbKind::Instance, id))
+    }
+    async fn db_cluster(&self, id: &str) -> PortResult<Option<DatabaseState>> {
+        self.record(&[&ops::DESCRIBE_DB_CLUSTERS], format!("DbCluster({id})"));
+        Ok(self.database(DbKind::Cluster, id))
+    }
+    async fn list_db_instances(&self, token: Option<String>) -> PortResult<Page<DatabaseState>> {
+        self.page(
+            "ListDbInstances",
+            &[&ops::DESCRIBE_DB_INSTANCES],
+            token,
+            |s| database_of(s, DbKind::Instance),
+        )
+    }
+    async fn list_db_clusters(&self, token: Option<String>) -> PortResult<Page<DatabaseState>> {
+        self.page(
+            "ListDbClusters",
+            &[&ops::DESCRIBE_DB_CLUSTERS],
+            token,
+            |s| database_of(s, DbKind::Cluster),
+        )
+    }
+    async fn make_db_instance_private(&self, id: &str) -> PortResult<Change> {
+        self.record(
+            &[&ops::DESCRIBE_DB_INSTANCES, &ops::MODIFY_DB_INSTANCE],
+            format!("MakeDbInstancePrivate({id})"),
+        );
+        self.reply("MakeDbInstancePrivate")
+    }
+    async fn make_db_cluster_private(&self, id: &str) -> PortResult<Change> {
+        self.record(
+            &[
+                &ops::DESCRIBE_DB_CLUSTERS,
+                &ops::DESCRIBE_DB_INSTANCES,
+                &ops::MODIFY_DB_INSTANCE,
+            ],
+            format!("MakeDbClusterPrivate({id})"),
+        );
+        self.reply("MakeDbClusterPrivate")
+    }
+}
+
+impl RedshiftPort for Fake {
+    async fn redshift_cluster(&self, id: &str) -> PortResult<Option<DatabaseState>> {
+        self.record(
+            &[&ops::REDSHIFT_DESCRIBE_CLUSTERS],
+            format!("RedshiftCluster({id})"),
+        );
+        Ok(self.database(DbKind::Redshift, id))
+    }
+    async fn list_redshift_clusters(
+        &self,
+        token: Option<String>,
+    ) -> PortResult<Page<DatabaseState>> {
+        self.page(
+            "ListRedshiftClusters",
+            &[&ops::REDSHIFT_DESCRIBE_CLUSTERS],
+            token,
+            |s| database_of(s, DbKind::Redshift),
+        )
+    }
+    async fn make_redshift_cluster_private(&self, id: &str) -> PortResult<Change> {
+        self.record(
+            &[
+                &ops::REDSHIFT_DESCRIBE_CLUSTERS,
+                &ops::REDSHIFT_MODIFY_CLUSTER,
+            ],
+            format!("MakeRedshiftClusterPrivate({id})"),
+        );
+        self.reply("MakeRedshiftClusterPrivate")
+    }
+}
+
+impl Fake {
+    /// A database of the world (events/meta/world.json).
+    fn database(&self, kind: DbKind, id: &str) -> Option<DatabaseState> {
+        self.world
+            .databases
+            .iter()
+            .find(|d| d.kind == kind && d.id == id)
+            .cloned()
+    }
+}
+
+fn database_of(s: &State, kind: DbKind) -> Option<DatabaseState> {
+    match s {
+        State::Database(d) if d.kind == kind => Some(d.clone()),
+        _ => None,
     }
 }
 

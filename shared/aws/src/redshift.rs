@@ -1,0 +1,106 @@
+//! The Redshift port on the SDK client.
+
+use aws_sdk_redshift::types::Cluster;
+use aws_sdk_redshift::Client;
+use trailguard_rules::ops;
+use trailguard_rules::sweep::{DatabaseState, DbKind};
+
+use crate::error::{classify, code_of};
+use crate::ports::Change;
+use crate::ports::{Page, PortResult, RedshiftPort};
+use crate::rds::{not_yet, unmodifiable};
+
+/// Listing page size (the API's maximum).
+const PAGE: i32 = 100;
+
+fn gone(code: Option<String>) -> bool {
+    code.is_some_and(|c| c.contains("NotFound"))
+}
+
+impl RedshiftPort for Client {
+    async fn make_redshift_cluster_private(&self, id: &str) -> PortResult<Change> {
+        // Read first: a cluster that is not public (or gone) is already done.
+        let Some(now) = self.redshift_cluster(id).await? else {
+            return Ok(Change::AlreadyDone(format!(
+                "Redshift cluster {id} no longer exists"
+            )));
+        };
+        if !now.public {
+            return Ok(Change::AlreadyDone(format!(
+                "Redshift cluster {id} is not publicly accessible"
+            )));
+        }
+        let status = now.status.unwrap_or_default();
+        let what = format!("Redshift cluster {id}");
+        if unmodifiable(&status) || status == "paused" {
+            return Err(not_yet(
+                &ops::REDSHIFT_MODIFY_CLUSTER,
+                "InvalidClusterState",
+                &what,
+                &status,
+            ));
+        }
+        match self
+            .modify_cluster()
+            .cluster_identifier(id)
+            .publicly_accessible(false)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(Change::Done),
+            Err(e) if code_of(&e).is_some_and(|c| c.starts_with("InvalidClusterState")) => {
+                Err(not_yet(
+                    &ops::REDSHIFT_MODIFY_CLUSTER,
+                    "InvalidClusterState",
+                    &what,
+                    "in a state that refuses changes",
+                ))
+            }
+            Err(e) => Err(classify(&ops::REDSHIFT_MODIFY_CLUSTER, e)),
+        }
+    }
+
+    async fn redshift_cluster(&self, id: &str) -> PortResult<Option<DatabaseState>> {
+        match self.describe_clusters().cluster_identifier(id).send().await {
+            Ok(o) => Ok(o.clusters().first().map(state)),
+            Err(e) if gone(code_of(&e)) => Ok(None),
+            Err(e) => Err(classify(&ops::REDSHIFT_DESCRIBE_CLUSTERS, e)),
+        }
+    }
+
+    async fn list_redshift_clusters(
+        &self,
+        token: Option<String>,
+    ) -> PortResult<Page<DatabaseState>> {
+        let o = self
+            .describe_clusters()
+            .set_marker(token)
+            .max_records(PAGE)
+            .send()
+            .await
+            .map_err(|e| classify(&ops::REDSHIFT_DESCRIBE_CLUSTERS, e))?;
+        Ok(Page {
+            items: o.clusters().iter().map(state).collect(),
+            next: o.marker().map(String::from),
+        })
+    }
+}
+
+fn state(c: &Cluster) -> DatabaseState {
+    DatabaseState {
+        kind: DbKind::Redshift,
+        id: c.cluster_identifier().unwrap_or_default().to_string(),
+        public: c.publicly_accessible() == Some(true),
+        status: c.cluster_status().map(String::from),
+        tags: c
+            .tags()
+            .iter()
+            .filter_map(|t| {
+                Some((
+                    t.key()?.to_string(),
+                    t.value().unwrap_or_default().to_string(),
+                ))
+            })
+            .collect(),
+    }
+}
