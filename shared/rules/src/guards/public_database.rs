@@ -188,13 +188,22 @@ pub fn decide(event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
     if !call.modifies {
         details.push(STILL_CREATING.into());
     }
-    // The tags the call set, when it set the exemption tag: no lookup needed.
-    if tag_is_true(&event_tags(rp, re), &policy.exempt_tag) {
+    // An exemption the call itself set counts only when a tag admin made the call: anyone
+    // allowed to create a database could otherwise create it public and exempt at once.
+    let set_here = tag_is_true(&event_tags(rp, re), &policy.exempt_tag);
+    let by_tag_admin = policy.is_tag_admin(&r.user_identity.arns()).is_some();
+    if set_here && by_tag_admin {
         return Verdict::Decided(exempt(call.kind, &id, name, policy, details));
+    }
+    if set_here {
+        details.push(format!(
+            "the call tagged it {}=true, but its caller is not in tag_admins: the exemption is not honoured",
+            policy.exempt_tag
+        ));
     }
     match facts.database(call.kind, &id) {
         Known::Need(req) => Verdict::NeedFacts(vec![req]),
-        Known::Yes(Some(now)) if tag_is_true(&now.tags, &policy.exempt_tag) => {
+        Known::Yes(Some(now)) if !set_here && tag_is_true(&now.tags, &policy.exempt_tag) => {
             Verdict::Decided(exempt(call.kind, &id, name, policy, details))
         }
         Known::Yes(None) if !facts.offline => Verdict::Decided(Decision::ignore(format!(
