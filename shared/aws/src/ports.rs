@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use trailguard_rules::facts::PrefixListFacts;
 use trailguard_rules::ops::{self, Op};
+use trailguard_rules::state::{AccountBlockState, BucketState};
 use trailguard_rules::sweep::{AclState, Checkpoint, KeyState, ShareState, TrailState};
 use trailguard_rules::{GroupFacts, Guard, Permission, PrincipalKind, Report, Tags};
 
@@ -220,6 +221,37 @@ pub trait LambdaPort {
 }
 
 port! {
+/// S3 (buckets) and S3 Control (the account's public access block).
+pub trait S3Port {
+    /// Switch these public access block switches on for a bucket, over those on (the
+    /// block before is what `Change::Removed` carries: its JSON, or empty for none).
+    fn put_bucket_block(&self, bucket: &str, flags: &[String]) -> Change;
+    /// The same for the account's block (S3 Control).
+    fn put_account_block(&self, account: &str, flags: &[String]) -> Change;
+    /// Take every grant to these public groups out of a bucket's ACL as it is now (the ACL
+    /// before is what `Change::Removed` carries).
+    fn remove_bucket_acl_grants(&self, bucket: &str, groups: &[String]) -> Change;
+    /// Take these principals out of a bucket's policy as it is now, where no condition
+    /// restricts them (`untrusted`: the condition values outside the trusted set); delete
+    /// the policy when nothing is left (the policy before is what `Change::Removed` carries).
+    fn restrict_bucket_policy(
+        &self,
+        bucket: &str,
+        principals: &[String],
+        untrusted: &[String],
+    ) -> Change;
+    /// A bucket's tags, or None when the bucket does not exist.
+    fn bucket_tags(&self, bucket: &str) -> Option<Tags>;
+    /// A bucket as it is now, or None when it does not exist.
+    fn bucket_state(&self, bucket: &str) -> Option<BucketState>;
+    /// A page of this region's buckets, each as it is now (the sweep).
+    fn list_buckets(&self, token: Option<String>) -> Page<BucketState>;
+    /// The account's public access block (the sweep).
+    fn account_block(&self, account: &str) -> AccountBlockState;
+}
+}
+
+port! {
 pub trait OrgPort {
     /// The accounts of the organization (looked up once per container and hour).
     fn organization_accounts(&self) -> BTreeSet<String>;
@@ -323,6 +355,7 @@ pub trait Clients: Send + Sync + 'static {
     type Lambda: LambdaPort;
     type Org: OrgPort;
     type Ledger: LedgerPort;
+    type S3: S3Port;
     fn ec2(&self) -> &Self::Ec2;
     fn iam(&self) -> &Self::Iam;
     fn trail(&self) -> &Self::Trail;
@@ -330,10 +363,11 @@ pub trait Clients: Send + Sync + 'static {
     fn lambda(&self) -> &Self::Lambda;
     fn org(&self) -> &Self::Org;
     fn ledger(&self) -> &Self::Ledger;
+    fn s3(&self) -> &Self::S3;
 
     /// Each service as IAM prefixes its actions, the `Sdk` builder that wires it, and
     /// whether it is wired.
-    fn services(&self) -> [(&'static str, &'static str, bool); 7] {
+    fn services(&self) -> [(&'static str, &'static str, bool); 8] {
         [
             ("ec2", "with_ec2", self.ec2().wired()),
             ("iam", "with_iam", self.iam().wired()),
@@ -342,6 +376,7 @@ pub trait Clients: Send + Sync + 'static {
             ("lambda", "with_lambda", self.lambda().wired()),
             ("organizations", "with_organizations", self.org().wired()),
             ("dynamodb", "with_ledger", self.ledger().wired()),
+            ("s3", "with_s3", self.s3().wired()),
         ]
     }
 }
@@ -405,6 +440,7 @@ pub struct Sdk<
     L = Unwired,
     O = Unwired,
     D = Unwired,
+    S = Unwired,
 > {
     pub ec2: E,
     pub iam: I,
@@ -413,6 +449,7 @@ pub struct Sdk<
     pub lambda: L,
     pub org: O,
     pub ledger: D,
+    pub s3: S,
 }
 
 impl Sdk {
@@ -422,7 +459,7 @@ impl Sdk {
     }
 }
 
-impl<E, I, T, R, L, O, D> Clients for Sdk<E, I, T, R, L, O, D>
+impl<E, I, T, R, L, O, D, S> Clients for Sdk<E, I, T, R, L, O, D, S>
 where
     E: Ec2Port + 'static,
     I: IamPort + 'static,
@@ -431,6 +468,7 @@ where
     L: LambdaPort + 'static,
     O: OrgPort + 'static,
     D: LedgerPort + 'static,
+    S: S3Port + 'static,
 {
     type Ec2 = E;
     type Iam = I;
@@ -439,8 +477,12 @@ where
     type Lambda = L;
     type Org = O;
     type Ledger = D;
+    type S3 = S;
     fn ledger(&self) -> &D {
         &self.ledger
+    }
+    fn s3(&self) -> &S {
+        &self.s3
     }
     fn ec2(&self) -> &E {
         &self.ec2

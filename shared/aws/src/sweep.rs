@@ -22,7 +22,7 @@ use crate::handler::{emit, remediation_error, Deps};
 use crate::lazy::Lazy;
 use crate::lookup::{self, Unsettled};
 use crate::ports::{
-    Clients, Connect, Ec2Port, IamPort, LedgerPort, NotifyPort, Page, Target, TrailPort,
+    Clients, Connect, Ec2Port, IamPort, LedgerPort, NotifyPort, Page, S3Port, Target, TrailPort,
 };
 
 /// Time kept back from the deadline when a sweep decides whether to list another page: a
@@ -44,6 +44,7 @@ async fn list<C: Clients>(
     kind: StateKind,
     token: Option<String>,
     honeytokens: &[String],
+    account: Option<&str>,
 ) -> Result<Page<State>, PortError> {
     fn map<T>(p: Page<T>, f: fn(T) -> State) -> Page<State> {
         Page {
@@ -65,6 +66,15 @@ async fn list<C: Clients>(
                 .into_iter()
                 .map(State::Trail)
                 .collect(),
+            next: None,
+        },
+        StateKind::Buckets => map(c.s3().list_buckets(token).await?, State::Bucket),
+        // The account's one block; an account the function cannot name has none to read.
+        StateKind::AccountPublicAccessBlock => Page {
+            items: match account {
+                Some(a) => vec![State::AccountBlock(c.s3().account_block(a).await?)],
+                None => vec![],
+            },
             next: None,
         },
         StateKind::AccessKeys => Page {
@@ -161,6 +171,7 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
                     kind,
                     token.clone(),
                     &trailguard_rules::guards::key::settings(&s.policy).honeytoken_access_keys,
+                    account.as_deref(),
                 )
                 .await;
                 aws += t.elapsed();

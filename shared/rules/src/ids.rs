@@ -21,6 +21,8 @@ pub enum IdKind {
     LambdaFunction,
     StatementId,
     Ec2Resource,
+    Bucket,
+    ObjectKey,
 }
 
 impl IdKind {
@@ -47,6 +49,8 @@ impl IdKind {
             IdKind::Ec2Resource => {
                 "an EC2 resource id: a prefix (sg-, acl-, vpc-, ...) and 8 or 17 hexadecimal digits"
             }
+            IdKind::Bucket => "a bucket name: 3-63 lower-case letters, digits, . and -",
+            IdKind::ObjectKey => "an object key: 1-1024 bytes",
         }
     }
 
@@ -104,6 +108,14 @@ impl IdKind {
                         .all(|c| c.is_ascii_alphanumeric() || "-_".contains(c))
                     && !placeholder(v)
             }
+            IdKind::Bucket => {
+                (3..=63).contains(&v.len())
+                    && v.chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || ".-".contains(c))
+                    && v.starts_with(|c: char| c.is_ascii_alphanumeric())
+                    && v.ends_with(|c: char| c.is_ascii_alphanumeric())
+            }
+            IdKind::ObjectKey => (1..=1024).contains(&v.len()) && !placeholder(v),
             IdKind::Trail => match v.strip_prefix("arn:") {
                 Some(rest) => {
                     let parts: Vec<&str> = rest.splitn(5, ':').collect();
