@@ -381,6 +381,11 @@ async fn act<C: Clients>(c: &C, action: &Action, ctx: Context<'_>) -> Outcome {
         Action::RemoveBucketAclGrants(a) => {
             Outcome::of(c.s3().remove_bucket_acl_grants(&a.bucket, &a.groups).await)
         }
+        Action::RemoveObjectAclGrants(a) => Outcome::of(
+            c.s3()
+                .remove_object_acl_grants(&a.bucket, &a.key, a.version_id.as_deref(), &a.groups)
+                .await,
+        ),
         Action::RestrictBucketPolicy(a) => Outcome::of(
             c.s3()
                 .restrict_bucket_policy(&a.bucket, &a.principals, &a.untrusted_values)

@@ -231,6 +231,14 @@ pub trait S3Port {
     /// Take every grant to these public groups out of a bucket's ACL as it is now (the ACL
     /// before is what `Change::Removed` carries).
     fn remove_bucket_acl_grants(&self, bucket: &str, groups: &[String]) -> Change;
+    /// The same for one object (or one version of it).
+    fn remove_object_acl_grants(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        groups: &[String],
+    ) -> Change;
     /// Take these principals out of a bucket's policy as it is now, where no condition
     /// restricts them (`untrusted`: the condition values outside the trusted set); delete
     /// the policy when nothing is left (the policy before is what `Change::Removed` carries).

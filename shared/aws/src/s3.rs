@@ -272,6 +272,67 @@ impl S3Port for S3 {
         )
     }
 
+    async fn remove_object_acl_grants(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        groups: &[String],
+    ) -> PortResult<Change> {
+        let (get, put) = match version_id {
+            Some(_) => (&ops::GET_OBJECT_VERSION_ACL, &ops::PUT_OBJECT_VERSION_ACL),
+            None => (&ops::GET_OBJECT_ACL, &ops::PUT_OBJECT_ACL),
+        };
+        let gone = || {
+            Ok(Change::AlreadyDone(format!(
+                "object s3://{bucket}/{key} no longer exists"
+            )))
+        };
+        let acl = match self
+            .s3
+            .get_object_acl()
+            .bucket(bucket)
+            .key(key)
+            .set_version_id(version_id.map(String::from))
+            .send()
+            .await
+        {
+            Ok(o) => o,
+            Err(e) if is(&e, NO_BUCKET) || is(&e, "NoSuchKey") || is(&e, "NoSuchVersion") => {
+                return gone()
+            }
+            Err(e) => return Err(classify(get, e)),
+        };
+        let public = |g: &aws_sdk_s3::types::Grant| {
+            public_grantee(g).is_some_and(|p| groups.iter().any(|x| x == p))
+        };
+        if !acl.grants().iter().any(public) {
+            return Ok(Change::AlreadyDone(format!(
+                "the ACL of s3://{bucket}/{key} no longer grants them anything"
+            )));
+        }
+        let kept: Vec<aws_sdk_s3::types::Grant> =
+            acl.grants().iter().filter(|g| !public(g)).cloned().collect();
+        let policy = aws_sdk_s3::types::AccessControlPolicy::builder()
+            .set_grants(Some(kept))
+            .set_owner(acl.owner().cloned())
+            .build();
+        match self
+            .s3
+            .put_object_acl()
+            .bucket(bucket)
+            .key(key)
+            .set_version_id(version_id.map(String::from))
+            .access_control_policy(policy)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(Change::Removed(vec![acl_json(acl.owner(), acl.grants())])),
+            Err(e) if is(&e, NO_BUCKET) || is(&e, "NoSuchKey") || is(&e, "NoSuchVersion") => gone(),
+            Err(e) => Err(classify(put, e)),
+        }
+    }
+
     async fn restrict_bucket_policy(
         &self,
         bucket: &str,

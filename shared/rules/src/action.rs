@@ -284,6 +284,12 @@ actions! {
         inverse: Inverse::Calls(&[&ops::PUT_BUCKET_ACL]),
         restores_safeguard: false,
     },
+    /// Take the grants to everyone / every AWS account out of one object's ACL.
+    RemoveObjectAclGrants(RemoveObjectAclGrants) = "remove_object_acl_grants" {
+        ops: [GET_OBJECT_ACL, PUT_OBJECT_ACL, GET_OBJECT_VERSION_ACL, PUT_OBJECT_VERSION_ACL],
+        inverse: Inverse::Calls(&[&ops::PUT_OBJECT_ACL, &ops::PUT_OBJECT_VERSION_ACL]),
+        restores_safeguard: false,
+    },
     /// Take outside principals out of a bucket policy (deleted when nothing is left).
     RestrictBucketPolicy(RestrictBucketPolicy) = "restrict_bucket_policy" {
         ops: [GET_BUCKET_POLICY, PUT_BUCKET_POLICY, DELETE_BUCKET_POLICY],
@@ -419,6 +425,12 @@ impl Action {
                     ..a.clone()
                 })
             }
+            Action::RemoveObjectAclGrants(a) => {
+                Action::RemoveObjectAclGrants(RemoveObjectAclGrants {
+                    previous: removed.first().cloned(),
+                    ..a.clone()
+                })
+            }
             Action::RestrictBucketPolicy(a) => Action::RestrictBucketPolicy(RestrictBucketPolicy {
                 previous: removed.first().cloned(),
                 ..a.clone()
@@ -435,6 +447,7 @@ impl Action {
             Action::PutBucketPublicAccessBlock(_)
                 | Action::PutAccountPublicAccessBlock(_)
                 | Action::RemoveBucketAclGrants(_)
+                | Action::RemoveObjectAclGrants(_)
                 | Action::RestrictBucketPolicy(_)
         )
     }
@@ -1440,6 +1453,65 @@ impl Step for RemoveBucketAclGrants {
             "remove the grants to {} from the ACL of bucket {}",
             groups_named(&self.groups),
             self.bucket
+        )
+    }
+}
+
+/// Take every grant to these public groups out of one object's ACL (a `PutObjectAcl` data
+/// event), as for a bucket.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RemoveObjectAclGrants {
+    pub bucket: String,
+    pub key: String,
+    /// The version the call changed, when it named one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<String>,
+    pub groups: Vec<String>,
+    /// The object's ACL before the call (`--access-control-policy` JSON), read when acting.
+    #[serde(skip)]
+    pub previous: Option<String>,
+}
+
+impl Step for RemoveObjectAclGrants {
+    // GetObjectAcl first: an ACL without those grants is already done.
+    fn ops(&self) -> Vec<&'static Op> {
+        if self.version_id.is_some() {
+            vec![&ops::GET_OBJECT_VERSION_ACL, &ops::PUT_OBJECT_VERSION_ACL]
+        } else {
+            vec![&ops::GET_OBJECT_ACL, &ops::PUT_OBJECT_ACL]
+        }
+    }
+    fn undo(&self) -> Option<String> {
+        let version = self
+            .version_id
+            .as_deref()
+            .map(|v| format!(" --version-id {}", quote(v)))
+            .unwrap_or_default();
+        self.previous.as_deref().map(|p| {
+            format!(
+                "aws s3api put-object-acl --bucket {} --key {}{version} --access-control-policy {}",
+                quote(&self.bucket),
+                quote(&self.key),
+                quote(p)
+            )
+        })
+    }
+    fn targets(&self) -> Vec<Target> {
+        vec![
+            Target::new("bucket", &self.bucket, IdKind::Bucket),
+            Target::new("key", &self.key, IdKind::ObjectKey),
+        ]
+    }
+    fn describe(&self) -> String {
+        format!(
+            "remove the grants to {} from the ACL of s3://{}/{}{}",
+            groups_named(&self.groups),
+            self.bucket,
+            self.key,
+            self.version_id
+                .as_deref()
+                .map(|v| format!(" (version {v})"))
+                .unwrap_or_default()
         )
     }
 }

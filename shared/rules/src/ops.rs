@@ -145,6 +145,9 @@ pub const GET_BUCKET_POLICY: Op = op!(s3, GetBucketPolicy);
 pub const PUT_BUCKET_POLICY: Op = op!(s3, PutBucketPolicy);
 pub const DELETE_BUCKET_POLICY: Op = op!(s3, DeleteBucketPolicy);
 pub const GET_BUCKET_TAGGING: Op = op!(s3, GetBucketTagging);
+// The same calls on one version of an object take their own IAM actions.
+pub const GET_OBJECT_VERSION_ACL: Op = op!(s3, GetObjectAcl => GetObjectVersionAcl);
+pub const PUT_OBJECT_VERSION_ACL: Op = op!(s3, PutObjectAcl => PutObjectVersionAcl);
 pub const LIST_BUCKETS: Op = op!(s3, ListBuckets => ListAllMyBuckets);
 
 // DynamoDB: the ledger (the blast-radius breaker's counts, exactly-once claims).

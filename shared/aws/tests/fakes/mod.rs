@@ -712,6 +712,27 @@ impl S3Port for Fake {
         );
         self.reply("RemoveBucketAclGrants")
     }
+    async fn remove_object_acl_grants(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        groups: &[String],
+    ) -> PortResult<Change> {
+        self.record(
+            if version_id.is_some() {
+                &[&ops::GET_OBJECT_VERSION_ACL, &ops::PUT_OBJECT_VERSION_ACL]
+            } else {
+                &[&ops::GET_OBJECT_ACL, &ops::PUT_OBJECT_ACL]
+            },
+            format!(
+                "RemoveObjectAclGrants({bucket},{key},{},{})",
+                version_id.unwrap_or("-"),
+                groups.join("+")
+            ),
+        );
+        self.reply("RemoveObjectAclGrants")
+    }
     async fn restrict_bucket_policy(
         &self,
         bucket: &str,

@@ -17,7 +17,7 @@ use serde_json::Value;
 
 use crate::action::{
     Action, Step, Notice, PutAccountPublicAccessBlock, PutBucketPublicAccessBlock,
-    RemoveBucketAclGrants, RestrictBucketPolicy, Severity,
+    RemoveBucketAclGrants, RemoveObjectAclGrants, RestrictBucketPolicy, Severity,
 };
 use crate::decision::{Decision, Verdict};
 use crate::event::{CloudTrailRecord, Event, EventBody, SecurityHubDetail};
@@ -45,7 +45,7 @@ pub static GUARD: GuardSpec = GuardSpec {
                     "eventName": ["PutBucketPublicAccessBlock", "DeleteBucketPublicAccessBlock",
                                   "DeletePublicAccessBlock", "PutAccountPublicAccessBlock",
                                   "DeleteAccountPublicAccessBlock", "PutBucketAcl",
-                                  "CreateBucket", "PutBucketPolicy"],
+                                  "CreateBucket", "PutBucketPolicy", "PutObjectAcl"],
                     "eventType": ["AwsApiCall"],
                     "errorCode": [{"exists": false}]
                 }
@@ -88,6 +88,7 @@ pub static GUARD: GuardSpec = GuardSpec {
         &PutBucketPublicAccessBlock::INFO,
         &PutAccountPublicAccessBlock::INFO,
         &RemoveBucketAclGrants::INFO,
+        &RemoveObjectAclGrants::INFO,
         &RestrictBucketPolicy::INFO,
     ],
     decide,
@@ -177,6 +178,7 @@ pub fn decide(event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
         }
         ("PutBucketAcl" | "CreateBucket", Some(b)) => bucket_acl(r, &b, policy, facts),
         ("PutBucketPolicy", Some(b)) => bucket_policy(event, r, &b, policy, facts),
+        ("PutObjectAcl", Some(b)) => object_acl(r, &b, policy, facts),
         (other, None) => Verdict::Decided(Decision::ignore(format!("{other} names no bucket"))),
         (other, Some(_)) => Verdict::Decided(Decision::ignore(format!(
             "{other} is not a change trailguard watches on buckets"
@@ -416,6 +418,42 @@ fn bucket_acl(r: &CloudTrailRecord, bucket: &str, policy: &Policy, facts: &Facts
         Notice {
             severity: Severity::Critical,
             title: format!("S3 bucket {bucket} made public by its ACL"),
+            details: vec![what, by(r)],
+        },
+    ))
+}
+
+/// A `PutObjectAcl` (a data event: it reaches EventBridge only from a trail that logs S3
+/// data events) granting everyone or every AWS account: those grants leave that object's
+/// ACL (that version's, when the call named one).
+fn object_acl(r: &CloudTrailRecord, bucket: &str, policy: &Policy, facts: &Facts) -> Verdict {
+    let rp = &r.request_parameters;
+    let Some(key) = str_any(rp, &["key", "Key"]) else {
+        return Verdict::Decided(Decision::ignore("PutObjectAcl names no object key"));
+    };
+    let groups = granted_groups(rp);
+    if groups.is_empty() {
+        return Verdict::Decided(Decision::ignore(format!(
+            "PutObjectAcl on s3://{bucket}/{key} grants nothing to everyone (AllUsers) or every AWS account (AuthenticatedUsers)"
+        )));
+    }
+    let action = RemoveObjectAclGrants {
+        bucket: bucket.to_string(),
+        key: key.clone(),
+        version_id: str_any(rp, &["versionId", "VersionId"]),
+        groups,
+        previous: None,
+    };
+    let what = format!("the object's ACL: {}", action.describe());
+    if let Some(v) = exempt(bucket, policy, facts, &what) {
+        return v;
+    }
+    Verdict::Decided(Decision::remediate(
+        format!("PutObjectAcl made s3://{bucket}/{key} public"),
+        vec![action.into()],
+        Notice {
+            severity: Severity::High,
+            title: format!("S3 object in {bucket} made public by its ACL"),
             details: vec![what, by(r)],
         },
     ))
