@@ -648,3 +648,103 @@ async fn the_sweep_closes_a_bucket_opened_before_trailguard_and_leaves_an_exempt
         .await
         .unwrap();
 }
+
+// ---- one object's ACL (a data event) ----
+
+async fn object_grants(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Vec<(String, String)> {
+    let out = s3
+        .get_object_acl()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .unwrap();
+    let mut v: Vec<(String, String)> = out
+        .grants()
+        .iter()
+        .map(|g| {
+            let who = g
+                .grantee()
+                .and_then(|t| t.uri().or(t.id()))
+                .unwrap_or_default()
+                .to_string();
+            (who, g.permission().map(|p| p.as_str().to_string()).unwrap_or_default())
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// An object made public with the public-read canned ACL, and the data event CloudTrail
+/// writes for it.
+async fn public_object(s3: &aws_sdk_s3::Client, bucket: &str) -> (String, Value) {
+    let key = "exports/q3 customers.csv".to_string();
+    s3.put_object()
+        .bucket(bucket)
+        .key(&key)
+        .body(aws_sdk_s3::primitives::ByteStream::from_static(b"id,name\n"))
+        .send()
+        .await
+        .unwrap();
+    s3.put_object_acl()
+        .bucket(bucket)
+        .key(&key)
+        .acl(aws_sdk_s3::types::ObjectCannedAcl::PublicRead)
+        .send()
+        .await
+        .unwrap();
+    let mut event = bucket_event(
+        "aws.s3-PutObjectAcl-public-read.json",
+        bucket,
+        json!({"acl": "", "key": key, "x-amz-acl": ["public-read"]}),
+    );
+    event["detail"]["resources"] = json!([
+        {"type": "AWS::S3::Object", "ARN": format!("arn:aws:s3:::{bucket}/{key}")},
+        {"accountId": ACCOUNT, "type": "AWS::S3::Bucket", "ARN": format!("arn:aws:s3:::{bucket}")}
+    ]);
+    (key, event)
+}
+
+#[tokio::test]
+#[ignore = "needs moto server: bash scripts/test.sh"]
+async fn a_public_object_acl_grant_is_taken_out_and_the_owner_keeps_its_grant() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let sdk = sdk().await;
+    let s3 = aws_sdk_s3::Client::new(&sdk);
+    let bucket = new_bucket(&s3).await;
+    let (key, event) = public_object(&s3, &bucket).await;
+    let opened = object_grants(&s3, &bucket, &key).await;
+    assert!(opened.iter().any(|(g, _)| g == ALL_USERS), "{opened:?}");
+    let d = deps(&sdk, POLICY);
+    let r = run(&d, event.clone()).await;
+    assert_eq!(outcome(&r), "done", "{r}");
+    let expected: Vec<(String, String)> = opened
+        .iter()
+        .filter(|(g, _)| g != ALL_USERS)
+        .cloned()
+        .collect();
+    assert!(!expected.is_empty(), "the owner's grant: {opened:?}");
+    assert_eq!(object_grants(&s3, &bucket, &key).await, expected);
+    let u = undo(&r);
+    assert!(
+        u.contains("aws s3api put-object-acl --bucket")
+            && u.contains("--key 'exports/q3 customers.csv'")
+            && u.contains(ALL_USERS),
+        "{u}"
+    );
+    let again = run(&d, event).await;
+    assert_eq!(outcome(&again), "already_done", "{again}");
+    assert_eq!(object_grants(&s3, &bucket, &key).await, expected);
+
+    // Dry-run, then exempt: the object stays public.
+    let bucket = new_bucket(&s3).await;
+    let (key, event) = public_object(&s3, &bucket).await;
+    let before = object_grants(&s3, &bucket, &key).await;
+    let r = run(&deps(&sdk, DRY_RUN), event.clone()).await;
+    assert_eq!(outcome(&r), "dry_run", "{r}");
+    assert_eq!(object_grants(&s3, &bucket, &key).await, before);
+    tag_exempt(&s3, &bucket).await;
+    let r = run(&d, event).await;
+    assert_eq!(r["decision"], "notify", "{r}");
+    assert_eq!(object_grants(&s3, &bucket, &key).await, before);
+}
