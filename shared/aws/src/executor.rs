@@ -131,11 +131,11 @@ impl Outcome {
             .filter(|_| !report.action.removed_is_previous())
             .and(self.removed.as_ref())
             .map(|values| {
-            format!(
-                "only {} still there and taken away; the rest was already gone",
-                values.join(", ")
-            )
-        });
+                format!(
+                    "only {} still there and taken away; the rest was already gone",
+                    values.join(", ")
+                )
+            });
         report.undo = if self.status != Status::Done {
             None
         } else if self.unproven {

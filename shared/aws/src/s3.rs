@@ -70,7 +70,10 @@ fn previous_block(b: Option<BlockFlags>) -> String {
 }
 
 /// An ACL as `--access-control-policy` takes it.
-fn acl_json(owner: Option<&aws_sdk_s3::types::Owner>, grants: &[aws_sdk_s3::types::Grant]) -> String {
+fn acl_json(
+    owner: Option<&aws_sdk_s3::types::Owner>,
+    grants: &[aws_sdk_s3::types::Grant],
+) -> String {
     let grants: Vec<Value> = grants
         .iter()
         .map(|g| {
@@ -112,7 +115,13 @@ fn public_grantee(g: &aws_sdk_s3::types::Grant) -> Option<&'static str> {
 
 impl S3 {
     async fn block(&self, bucket: &str) -> Result<Option<Option<BlockFlags>>, PortError> {
-        match self.s3.get_public_access_block().bucket(bucket).send().await {
+        match self
+            .s3
+            .get_public_access_block()
+            .bucket(bucket)
+            .send()
+            .await
+        {
             Ok(o) => Ok(Some(
                 o.public_access_block_configuration().map(|c| flags_of!(c)),
             )),
@@ -251,8 +260,12 @@ impl S3Port for S3 {
                 "the ACL of bucket {bucket} no longer grants them anything"
             )));
         }
-        let kept: Vec<aws_sdk_s3::types::Grant> =
-            acl.grants().iter().filter(|g| !public(g)).cloned().collect();
+        let kept: Vec<aws_sdk_s3::types::Grant> = acl
+            .grants()
+            .iter()
+            .filter(|g| !public(g))
+            .cloned()
+            .collect();
         let policy = aws_sdk_s3::types::AccessControlPolicy::builder()
             .set_grants(Some(kept))
             .set_owner(acl.owner().cloned())
@@ -311,8 +324,12 @@ impl S3Port for S3 {
                 "the ACL of s3://{bucket}/{key} no longer grants them anything"
             )));
         }
-        let kept: Vec<aws_sdk_s3::types::Grant> =
-            acl.grants().iter().filter(|g| !public(g)).cloned().collect();
+        let kept: Vec<aws_sdk_s3::types::Grant> = acl
+            .grants()
+            .iter()
+            .filter(|g| !public(g))
+            .cloned()
+            .collect();
         let policy = aws_sdk_s3::types::AccessControlPolicy::builder()
             .set_grants(Some(kept))
             .set_owner(acl.owner().cloned())
@@ -349,13 +366,12 @@ impl S3Port for S3 {
             }
             Some(Some(t)) => t,
         };
-        let doc = trust::document(&Value::String(text.clone())).ok_or_else(|| {
-            PortError::Permanent {
+        let doc =
+            trust::document(&Value::String(text.clone())).ok_or_else(|| PortError::Permanent {
                 op: "GetBucketPolicy",
                 code: "UnreadablePolicy".into(),
                 message: format!("the policy of bucket {bucket} is not a JSON document"),
-            }
-        })?;
+            })?;
         // Judged as the decision judged it: the accounts it found outside are outside, any
         // other value is the subject of its own event.
         let inside = grants::judge(principals, untrusted);

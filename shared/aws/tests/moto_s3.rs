@@ -79,7 +79,8 @@ fn deps(sdk: &aws_config::SdkConfig, policy: &str) -> BucketDeps {
 }
 
 const POLICY: &str = r#"{"trusted_accounts": ["444455556666"]}"#;
-const DRY_RUN: &str = r#"{"trusted_accounts": ["444455556666"], "mode": {"public_bucket": "dry-run"}}"#;
+const DRY_RUN: &str =
+    r#"{"trusted_accounts": ["444455556666"], "mode": {"public_bucket": "dry-run"}}"#;
 
 async fn run(d: &BucketDeps, event: Value) -> Value {
     process(d, event).await.unwrap()
@@ -416,7 +417,12 @@ async fn grants(s3: &aws_sdk_s3::Client, bucket: &str) -> Vec<(String, String)> 
                 .and_then(|t| t.uri().or(t.id()))
                 .unwrap_or_default()
                 .to_string();
-            (who, g.permission().map(|p| p.as_str().to_string()).unwrap_or_default())
+            (
+                who,
+                g.permission()
+                    .map(|p| p.as_str().to_string())
+                    .unwrap_or_default(),
+            )
         })
         .collect();
     v.sort();
@@ -449,9 +455,7 @@ async fn open_acl(s3: &aws_sdk_s3::Client, bucket: &str) -> Value {
         .send()
         .await
         .unwrap();
-    let grant = |kind: &str, key: &str, who: &str, p: &str| {
-        json!({"Grantee": {"xsi:type": kind, "xmlns:xsi": "http://www.w3.org/2001/XMLSchema-instance", key: who}, "Permission": p})
-    };
+    let grant = |kind: &str, key: &str, who: &str, p: &str| json!({"Grantee": {"xsi:type": kind, "xmlns:xsi": "http://www.w3.org/2001/XMLSchema-instance", key: who}, "Permission": p});
     bucket_event(
         "aws.s3-PutBucketAcl-all-users-read.json",
         bucket,
@@ -599,11 +603,17 @@ async fn a_bucket_policy_loses_exactly_the_outside_principals() {
     let event = put_policy(&s3, &bucket, &doc).await;
     let r = run(&deps(&sdk, DRY_RUN), event).await;
     assert_eq!(outcome(&r), "dry_run", "{r}");
-    assert_eq!(bucket_policy(&s3, &bucket).await.unwrap()["Statement"], doc["Statement"]);
+    assert_eq!(
+        bucket_policy(&s3, &bucket).await.unwrap()["Statement"],
+        doc["Statement"]
+    );
     tag_exempt(&s3, &bucket).await;
     let r = run(&d, put_policy(&s3, &bucket, &doc).await).await;
     assert_eq!(r["decision"], "notify", "{r}");
-    assert_eq!(bucket_policy(&s3, &bucket).await.unwrap()["Statement"], doc["Statement"]);
+    assert_eq!(
+        bucket_policy(&s3, &bucket).await.unwrap()["Statement"],
+        doc["Statement"]
+    );
 }
 
 // ---- the sweep ----
@@ -668,7 +678,12 @@ async fn object_grants(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Vec<
                 .and_then(|t| t.uri().or(t.id()))
                 .unwrap_or_default()
                 .to_string();
-            (who, g.permission().map(|p| p.as_str().to_string()).unwrap_or_default())
+            (
+                who,
+                g.permission()
+                    .map(|p| p.as_str().to_string())
+                    .unwrap_or_default(),
+            )
         })
         .collect();
     v.sort();
@@ -682,7 +697,9 @@ async fn public_object(s3: &aws_sdk_s3::Client, bucket: &str) -> (String, Value)
     s3.put_object()
         .bucket(bucket)
         .key(&key)
-        .body(aws_sdk_s3::primitives::ByteStream::from_static(b"id,name\n"))
+        .body(aws_sdk_s3::primitives::ByteStream::from_static(
+            b"id,name\n",
+        ))
         .send()
         .await
         .unwrap();

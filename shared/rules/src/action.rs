@@ -1332,7 +1332,10 @@ fn block_undo(previous: &str, put: String, delete: String) -> String {
     if previous.is_empty() {
         delete
     } else {
-        format!("{put} --public-access-block-configuration {}", quote(previous))
+        format!(
+            "{put} --public-access-block-configuration {}",
+            quote(previous)
+        )
     }
 }
 

@@ -135,8 +135,7 @@ pub const PUT_BUCKET_PAB: Op = op!(s3, PutPublicAccessBlock => PutBucketPublicAc
 pub const DELETE_BUCKET_PAB: Op = op!(s3, DeletePublicAccessBlock => PutBucketPublicAccessBlock);
 pub const GET_ACCOUNT_PAB: Op = op!(s3, GetPublicAccessBlock => GetAccountPublicAccessBlock);
 pub const PUT_ACCOUNT_PAB: Op = op!(s3, PutPublicAccessBlock => PutAccountPublicAccessBlock);
-pub const DELETE_ACCOUNT_PAB: Op =
-    op!(s3, DeletePublicAccessBlock => PutAccountPublicAccessBlock);
+pub const DELETE_ACCOUNT_PAB: Op = op!(s3, DeletePublicAccessBlock => PutAccountPublicAccessBlock);
 pub const GET_BUCKET_ACL: Op = op!(s3, GetBucketAcl);
 pub const PUT_BUCKET_ACL: Op = op!(s3, PutBucketAcl);
 pub const GET_OBJECT_ACL: Op = op!(s3, GetObjectAcl);

@@ -334,7 +334,10 @@ fn an_s3_undo_writes_back_the_document_read_before_the_change() {
     let Some(Undo::Command(c)) = block.narrowed(&[String::new()]).undo(None, None) else {
         panic!("no command")
     };
-    assert_eq!(c, "aws s3api delete-public-access-block --bucket acme-exports");
+    assert_eq!(
+        c,
+        "aws s3api delete-public-access-block --bucket acme-exports"
+    );
     let policy: Action = RestrictBucketPolicy {
         bucket: "acme-exports".into(),
         principals: vec!["*".into()],

@@ -778,7 +778,12 @@ impl S3Port for Fake {
             ],
             format!("BucketState({bucket})"),
         );
-        Ok(self.world.buckets.iter().find(|b| b.bucket == bucket).cloned())
+        Ok(self
+            .world
+            .buckets
+            .iter()
+            .find(|b| b.bucket == bucket)
+            .cloned())
     }
     async fn list_buckets(
         &self,
