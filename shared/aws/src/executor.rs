@@ -12,7 +12,8 @@ use crate::attempts::counted;
 use crate::error::PortError;
 use crate::forensics;
 use crate::ports::{
-    Change, Clients, Ec2Port, IamPort, LambdaPort, PortResult, RdsPort, RedshiftPort, TrailPort,
+    Change, Clients, Ec2Port, IamPort, LambdaPort, PortResult, RdsPort, RedshiftPort, S3Port,
+    TrailPort,
 };
 
 /// How long the forensic lookup may take: containment is already done by then, and the
@@ -125,12 +126,17 @@ impl Outcome {
             .as_ref()
             .map(|values| report.action.narrowed(values))
             .filter(|narrowed| *narrowed != report.action);
-        let partly = done.as_ref().and(self.removed.as_ref()).map(|values| {
-            format!(
-                "only {} still there and taken away; the rest was already gone",
-                values.join(", ")
-            )
-        });
+        // (S3's removed value is the document before the call, not a part of the action.)
+        let partly = done
+            .as_ref()
+            .filter(|_| !report.action.removed_is_previous())
+            .and(self.removed.as_ref())
+            .map(|values| {
+                format!(
+                    "only {} still there and taken away; the rest was already gone",
+                    values.join(", ")
+                )
+            });
         report.undo = if self.status != Status::Done {
             None
         } else if self.unproven {
@@ -376,5 +382,24 @@ async fn act<C: Clients>(c: &C, action: &Action, ctx: Context<'_>) -> Outcome {
         Action::MakeDbClusterPrivate(a) => {
             Outcome::of(c.rds().make_db_cluster_private(&a.db_cluster).await)
         }
+        Action::PutBucketPublicAccessBlock(a) => {
+            Outcome::of(c.s3().put_bucket_block(&a.bucket, &a.flags).await)
+        }
+        Action::PutAccountPublicAccessBlock(a) => {
+            Outcome::of(c.s3().put_account_block(&a.account_id, &a.flags).await)
+        }
+        Action::RemoveBucketAclGrants(a) => {
+            Outcome::of(c.s3().remove_bucket_acl_grants(&a.bucket, &a.groups).await)
+        }
+        Action::RemoveObjectAclGrants(a) => Outcome::of(
+            c.s3()
+                .remove_object_acl_grants(&a.bucket, &a.key, a.version_id.as_deref(), &a.groups)
+                .await,
+        ),
+        Action::RestrictBucketPolicy(a) => Outcome::of(
+            c.s3()
+                .restrict_bucket_policy(&a.bucket, &a.principals, &a.untrusted_values)
+                .await,
+        ),
     }
 }

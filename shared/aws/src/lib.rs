@@ -24,6 +24,7 @@ mod plan;
 pub mod ports;
 pub mod rds;
 pub mod redshift;
+pub mod s3;
 pub mod sweep;
 pub mod trail;
 
@@ -34,7 +35,7 @@ pub use incoming::{Incoming, Response};
 pub use notify::Notifier;
 pub use ports::{
     Change, Claim, Clients, Connect, Ec2Port, Home, IamPort, LambdaPort, LedgerPort, NotifyPort,
-    OrgPort, RdsPort, RedshiftPort, Sdk, Slot, Target, TrailPort, Unwired,
+    OrgPort, RdsPort, RedshiftPort, S3Port, Sdk, Slot, Target, TrailPort, Unwired,
 };
 pub use trailguard_rules::guards;
 pub use trailguard_rules::Guard;
@@ -55,53 +56,59 @@ macro_rules! counted {
 // Each builder replaces one field, and so one type parameter: written out, because a struct
 // update (`..self`) cannot change a type.
 #[rustfmt::skip]
-impl<E, I, T, R, L, O, D, S> Sdk<E, I, T, R, L, O, D, S> {
+impl<E, I, T, R, L, O, D, S, B> Sdk<E, I, T, R, L, O, D, S, B> {
     /// Wire the EC2 client.
-    pub fn with_ec2(self, sdk: &aws_config::SdkConfig) -> Sdk<aws_sdk_ec2::Client, I, T, R, L, O, D, S> {
-        let Sdk { iam, trail, rds, lambda, org, ledger, redshift, .. } = self;
-        Sdk { ec2: counted!(aws_sdk_ec2, sdk), iam, trail, rds, lambda, org, ledger, redshift }
+    pub fn with_ec2(self, sdk: &aws_config::SdkConfig) -> Sdk<aws_sdk_ec2::Client, I, T, R, L, O, D, S, B> {
+        let Sdk { iam, trail, rds, lambda, org, ledger, redshift, s3, .. } = self;
+        Sdk { ec2: counted!(aws_sdk_ec2, sdk), iam, trail, rds, lambda, org, ledger, redshift, s3 }
     }
 
     /// Wire the IAM client.
-    pub fn with_iam(self, sdk: &aws_config::SdkConfig) -> Sdk<E, aws_sdk_iam::Client, T, R, L, O, D, S> {
-        let Sdk { ec2, trail, rds, lambda, org, ledger, redshift, .. } = self;
-        Sdk { iam: counted!(aws_sdk_iam, sdk), ec2, trail, rds, lambda, org, ledger, redshift }
+    pub fn with_iam(self, sdk: &aws_config::SdkConfig) -> Sdk<E, aws_sdk_iam::Client, T, R, L, O, D, S, B> {
+        let Sdk { ec2, trail, rds, lambda, org, ledger, redshift, s3, .. } = self;
+        Sdk { iam: counted!(aws_sdk_iam, sdk), ec2, trail, rds, lambda, org, ledger, redshift, s3 }
     }
 
     /// Wire the CloudTrail client.
-    pub fn with_cloudtrail(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, aws_sdk_cloudtrail::Client, R, L, O, D, S> {
-        let Sdk { ec2, iam, rds, lambda, org, ledger, redshift, .. } = self;
-        Sdk { trail: counted!(aws_sdk_cloudtrail, sdk), ec2, iam, rds, lambda, org, ledger, redshift }
+    pub fn with_cloudtrail(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, aws_sdk_cloudtrail::Client, R, L, O, D, S, B> {
+        let Sdk { ec2, iam, rds, lambda, org, ledger, redshift, s3, .. } = self;
+        Sdk { trail: counted!(aws_sdk_cloudtrail, sdk), ec2, iam, rds, lambda, org, ledger, redshift, s3 }
     }
 
     /// Wire the RDS client.
-    pub fn with_rds(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, aws_sdk_rds::Client, L, O, D, S> {
-        let Sdk { ec2, iam, trail, lambda, org, ledger, redshift, .. } = self;
-        Sdk { rds: counted!(aws_sdk_rds, sdk), ec2, iam, trail, lambda, org, ledger, redshift }
+    pub fn with_rds(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, aws_sdk_rds::Client, L, O, D, S, B> {
+        let Sdk { ec2, iam, trail, lambda, org, ledger, redshift, s3, .. } = self;
+        Sdk { rds: counted!(aws_sdk_rds, sdk), ec2, iam, trail, lambda, org, ledger, redshift, s3 }
     }
 
     /// Wire the Lambda client.
-    pub fn with_lambda(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, aws_sdk_lambda::Client, O, D, S> {
-        let Sdk { ec2, iam, trail, rds, org, ledger, redshift, .. } = self;
-        Sdk { lambda: counted!(aws_sdk_lambda, sdk), ec2, iam, trail, rds, org, ledger, redshift }
+    pub fn with_lambda(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, aws_sdk_lambda::Client, O, D, S, B> {
+        let Sdk { ec2, iam, trail, rds, org, ledger, redshift, s3, .. } = self;
+        Sdk { lambda: counted!(aws_sdk_lambda, sdk), ec2, iam, trail, rds, org, ledger, redshift, s3 }
     }
 
     /// Wire the Organizations client (with its cache of the organization's accounts).
-    pub fn with_organizations(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, org::Organization, D, S> {
-        let Sdk { ec2, iam, trail, rds, lambda, ledger, redshift, .. } = self;
-        Sdk { org: org::Organization::new(counted!(aws_sdk_organizations, sdk)), ec2, iam, trail, rds, lambda, ledger, redshift }
-    }
-
-    /// Wire the Redshift client.
-    pub fn with_redshift(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, D, aws_sdk_redshift::Client> {
-        let Sdk { ec2, iam, trail, rds, lambda, org, ledger, .. } = self;
-        Sdk { redshift: counted!(aws_sdk_redshift, sdk), ec2, iam, trail, rds, lambda, org, ledger }
+    pub fn with_organizations(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, org::Organization, D, S, B> {
+        let Sdk { ec2, iam, trail, rds, lambda, ledger, redshift, s3, .. } = self;
+        Sdk { org: org::Organization::new(counted!(aws_sdk_organizations, sdk)), ec2, iam, trail, rds, lambda, ledger, redshift, s3 }
     }
 
     /// Wire the ledger: the DynamoDB table of breaker counts and exactly-once claims.
-    pub fn with_ledger(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, aws_sdk_dynamodb::Client, S> {
-        let Sdk { ec2, iam, trail, rds, lambda, org, redshift, .. } = self;
-        Sdk { ledger: counted!(aws_sdk_dynamodb, sdk), ec2, iam, trail, rds, lambda, org, redshift }
+    pub fn with_ledger(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, aws_sdk_dynamodb::Client, S, B> {
+        let Sdk { ec2, iam, trail, rds, lambda, org, redshift, s3, .. } = self;
+        Sdk { ledger: counted!(aws_sdk_dynamodb, sdk), ec2, iam, trail, rds, lambda, org, redshift, s3 }
+    }
+
+    /// Wire the Redshift client.
+    pub fn with_redshift(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, D, aws_sdk_redshift::Client, B> {
+        let Sdk { ec2, iam, trail, rds, lambda, org, ledger, s3, .. } = self;
+        Sdk { redshift: counted!(aws_sdk_redshift, sdk), ec2, iam, trail, rds, lambda, org, ledger, s3 }
+    }
+
+    /// Wire S3 and S3 Control (public buckets, the account's public access block).
+    pub fn with_s3(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, D, S, s3::S3> {
+        let Sdk { ec2, iam, trail, rds, lambda, org, ledger, redshift, .. } = self;
+        Sdk { s3: s3::S3 { s3: counted!(aws_sdk_s3, sdk), control: counted!(aws_sdk_s3control, sdk) }, ec2, iam, trail, rds, lambda, org, ledger, redshift }
     }
 }
 

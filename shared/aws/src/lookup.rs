@@ -8,7 +8,9 @@ use trailguard_rules::{Decision, FactRequest, Facts, Verdict};
 
 use crate::error::PortError;
 use crate::lazy::Lazy;
-use crate::ports::{Clients, Connect, Ec2Port, IamPort, OrgPort, RdsPort, RedshiftPort, TrailPort};
+use crate::ports::{
+    Clients, Connect, Ec2Port, IamPort, OrgPort, RdsPort, RedshiftPort, S3Port, TrailPort,
+};
 
 /// Why no decision came out of the lookups.
 #[derive(Debug)]
@@ -117,6 +119,14 @@ pub(crate) async fn fetch<C: Clients>(
                 DbKind::Redshift => c.redshift().redshift_cluster(id).await?,
             };
             facts.databases.insert((*kind, id.clone()), state);
+        }
+        FactRequest::BucketTags { bucket } => {
+            let tags = c.s3().bucket_tags(bucket).await?;
+            facts.bucket_tags.insert(bucket.clone(), tags);
+        }
+        FactRequest::BucketState { bucket } => {
+            let state = c.s3().bucket_state(bucket).await?;
+            facts.bucket_states.insert(bucket.clone(), state);
         }
         FactRequest::PrefixList { prefix_list_id } => {
             let list = c.ec2().prefix_list(prefix_list_id).await?;

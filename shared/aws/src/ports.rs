@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use trailguard_rules::facts::PrefixListFacts;
 use trailguard_rules::ops::{self, Op};
+use trailguard_rules::state::{AccountBlockState, BucketState};
 use trailguard_rules::sweep::{
     AclState, Checkpoint, DatabaseState, KeyState, ShareState, TrailState,
 };
@@ -247,6 +248,45 @@ pub trait LambdaPort {
 }
 
 port! {
+/// S3 (buckets) and S3 Control (the account's public access block).
+pub trait S3Port {
+    /// Switch these public access block switches on for a bucket, over those on (the
+    /// block before is what `Change::Removed` carries: its JSON, or empty for none).
+    fn put_bucket_block(&self, bucket: &str, flags: &[String]) -> Change;
+    /// The same for the account's block (S3 Control).
+    fn put_account_block(&self, account: &str, flags: &[String]) -> Change;
+    /// Take every grant to these public groups out of a bucket's ACL as it is now (the ACL
+    /// before is what `Change::Removed` carries).
+    fn remove_bucket_acl_grants(&self, bucket: &str, groups: &[String]) -> Change;
+    /// The same for one object (or one version of it).
+    fn remove_object_acl_grants(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        groups: &[String],
+    ) -> Change;
+    /// Take these principals out of a bucket's policy as it is now, where no condition
+    /// restricts them (`untrusted`: the condition values outside the trusted set); delete
+    /// the policy when nothing is left (the policy before is what `Change::Removed` carries).
+    fn restrict_bucket_policy(
+        &self,
+        bucket: &str,
+        principals: &[String],
+        untrusted: &[String],
+    ) -> Change;
+    /// A bucket's tags, or None when the bucket does not exist.
+    fn bucket_tags(&self, bucket: &str) -> Option<Tags>;
+    /// A bucket as it is now, or None when it does not exist.
+    fn bucket_state(&self, bucket: &str) -> Option<BucketState>;
+    /// A page of this region's buckets, each as it is now (the sweep).
+    fn list_buckets(&self, token: Option<String>) -> Page<BucketState>;
+    /// The account's public access block (the sweep).
+    fn account_block(&self, account: &str) -> AccountBlockState;
+}
+}
+
+port! {
 pub trait OrgPort {
     /// The accounts of the organization (looked up once per container and hour).
     fn organization_accounts(&self) -> BTreeSet<String>;
@@ -351,6 +391,7 @@ pub trait Clients: Send + Sync + 'static {
     type Org: OrgPort;
     type Ledger: LedgerPort;
     type Redshift: RedshiftPort;
+    type S3: S3Port;
     fn ec2(&self) -> &Self::Ec2;
     fn iam(&self) -> &Self::Iam;
     fn trail(&self) -> &Self::Trail;
@@ -359,10 +400,11 @@ pub trait Clients: Send + Sync + 'static {
     fn org(&self) -> &Self::Org;
     fn ledger(&self) -> &Self::Ledger;
     fn redshift(&self) -> &Self::Redshift;
+    fn s3(&self) -> &Self::S3;
 
     /// Each service as IAM prefixes its actions, the `Sdk` builder that wires it, and
     /// whether it is wired.
-    fn services(&self) -> [(&'static str, &'static str, bool); 8] {
+    fn services(&self) -> [(&'static str, &'static str, bool); 9] {
         [
             ("ec2", "with_ec2", self.ec2().wired()),
             ("iam", "with_iam", self.iam().wired()),
@@ -372,6 +414,7 @@ pub trait Clients: Send + Sync + 'static {
             ("organizations", "with_organizations", self.org().wired()),
             ("dynamodb", "with_ledger", self.ledger().wired()),
             ("redshift", "with_redshift", self.redshift().wired()),
+            ("s3", "with_s3", self.s3().wired()),
         ]
     }
 }
@@ -436,6 +479,7 @@ pub struct Sdk<
     O = Unwired,
     D = Unwired,
     S = Unwired,
+    B = Unwired,
 > {
     pub ec2: E,
     pub iam: I,
@@ -445,6 +489,7 @@ pub struct Sdk<
     pub org: O,
     pub ledger: D,
     pub redshift: S,
+    pub s3: B,
 }
 
 impl Sdk {
@@ -454,7 +499,7 @@ impl Sdk {
     }
 }
 
-impl<E, I, T, R, L, O, D, S> Clients for Sdk<E, I, T, R, L, O, D, S>
+impl<E, I, T, R, L, O, D, S, B> Clients for Sdk<E, I, T, R, L, O, D, S, B>
 where
     E: Ec2Port + 'static,
     I: IamPort + 'static,
@@ -464,6 +509,7 @@ where
     O: OrgPort + 'static,
     D: LedgerPort + 'static,
     S: RedshiftPort + 'static,
+    B: S3Port + 'static,
 {
     type Ec2 = E;
     type Iam = I;
@@ -473,12 +519,7 @@ where
     type Org = O;
     type Ledger = D;
     type Redshift = S;
-    fn ledger(&self) -> &D {
-        &self.ledger
-    }
-    fn redshift(&self) -> &S {
-        &self.redshift
-    }
+    type S3 = B;
     fn ec2(&self) -> &E {
         &self.ec2
     }
@@ -496,6 +537,15 @@ where
     }
     fn org(&self) -> &O {
         &self.org
+    }
+    fn ledger(&self) -> &D {
+        &self.ledger
+    }
+    fn redshift(&self) -> &S {
+        &self.redshift
+    }
+    fn s3(&self) -> &B {
+        &self.s3
     }
 }
 

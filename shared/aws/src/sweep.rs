@@ -23,7 +23,7 @@ use crate::lazy::Lazy;
 use crate::lookup::{self, Unsettled};
 use crate::ports::{
     Clients, Connect, Ec2Port, IamPort, LedgerPort, NotifyPort, Page, RdsPort, RedshiftPort,
-    Target, TrailPort,
+    S3Port, Target, TrailPort,
 };
 
 /// Time kept back from the deadline when a sweep decides whether to list another page: a
@@ -45,6 +45,7 @@ async fn list<C: Clients>(
     kind: StateKind,
     token: Option<String>,
     honeytokens: &[String],
+    account: Option<&str>,
 ) -> Result<Page<State>, PortError> {
     fn map<T>(p: Page<T>, f: fn(T) -> State) -> Page<State> {
         Page {
@@ -72,6 +73,15 @@ async fn list<C: Clients>(
                 .into_iter()
                 .map(State::Trail)
                 .collect(),
+            next: None,
+        },
+        StateKind::Buckets => map(c.s3().list_buckets(token).await?, State::Bucket),
+        // The account's one block; an account the function cannot name has none to read.
+        StateKind::AccountPublicAccessBlock => Page {
+            items: match account {
+                Some(a) => vec![State::AccountBlock(c.s3().account_block(a).await?)],
+                None => vec![],
+            },
             next: None,
         },
         StateKind::AccessKeys => Page {
@@ -168,6 +178,7 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
                     kind,
                     token.clone(),
                     &trailguard_rules::guards::key::settings(&s.policy).honeytoken_access_keys,
+                    account.as_deref(),
                 )
                 .await;
                 aws += t.elapsed();

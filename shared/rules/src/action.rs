@@ -289,6 +289,36 @@ actions! {
         inverse: Inverse::Calls(&[&ops::REDSHIFT_MODIFY_CLUSTER]),
         restores_safeguard: false,
     },
+    /// Switch a bucket's public access block back on (the enforced switches over those on).
+    PutBucketPublicAccessBlock(PutBucketPublicAccessBlock) = "put_bucket_public_access_block" {
+        ops: [GET_BUCKET_PAB, PUT_BUCKET_PAB],
+        inverse: Inverse::Calls(&[&ops::PUT_BUCKET_PAB, &ops::DELETE_BUCKET_PAB]),
+        restores_safeguard: true,
+    },
+    /// Switch the account's S3 public access block back on.
+    PutAccountPublicAccessBlock(PutAccountPublicAccessBlock) = "put_account_public_access_block" {
+        ops: [GET_ACCOUNT_PAB, PUT_ACCOUNT_PAB],
+        inverse: Inverse::Calls(&[&ops::PUT_ACCOUNT_PAB, &ops::DELETE_ACCOUNT_PAB]),
+        restores_safeguard: true,
+    },
+    /// Take the grants to everyone / every AWS account out of a bucket's ACL.
+    RemoveBucketAclGrants(RemoveBucketAclGrants) = "remove_bucket_acl_grants" {
+        ops: [GET_BUCKET_ACL, PUT_BUCKET_ACL],
+        inverse: Inverse::Calls(&[&ops::PUT_BUCKET_ACL]),
+        restores_safeguard: false,
+    },
+    /// Take the grants to everyone / every AWS account out of one object's ACL.
+    RemoveObjectAclGrants(RemoveObjectAclGrants) = "remove_object_acl_grants" {
+        ops: [GET_OBJECT_ACL, PUT_OBJECT_ACL, GET_OBJECT_VERSION_ACL, PUT_OBJECT_VERSION_ACL],
+        inverse: Inverse::Calls(&[&ops::PUT_OBJECT_ACL, &ops::PUT_OBJECT_VERSION_ACL]),
+        restores_safeguard: false,
+    },
+    /// Take outside principals out of a bucket policy (deleted when nothing is left).
+    RestrictBucketPolicy(RestrictBucketPolicy) = "restrict_bucket_policy" {
+        ops: [GET_BUCKET_POLICY, PUT_BUCKET_POLICY, DELETE_BUCKET_POLICY],
+        inverse: Inverse::Calls(&[&ops::PUT_BUCKET_POLICY]),
+        restores_safeguard: false,
+    },
 }
 
 impl Action {
@@ -402,8 +432,51 @@ impl Action {
                     ..a.clone()
                 })
             }
+            // S3: the call's one removed value is the document before it (the undo writes
+            // it back exactly).
+            Action::PutBucketPublicAccessBlock(a) => {
+                Action::PutBucketPublicAccessBlock(PutBucketPublicAccessBlock {
+                    previous: removed.first().cloned(),
+                    ..a.clone()
+                })
+            }
+            Action::PutAccountPublicAccessBlock(a) => {
+                Action::PutAccountPublicAccessBlock(PutAccountPublicAccessBlock {
+                    previous: removed.first().cloned(),
+                    ..a.clone()
+                })
+            }
+            Action::RemoveBucketAclGrants(a) => {
+                Action::RemoveBucketAclGrants(RemoveBucketAclGrants {
+                    previous: removed.first().cloned(),
+                    ..a.clone()
+                })
+            }
+            Action::RemoveObjectAclGrants(a) => {
+                Action::RemoveObjectAclGrants(RemoveObjectAclGrants {
+                    previous: removed.first().cloned(),
+                    ..a.clone()
+                })
+            }
+            Action::RestrictBucketPolicy(a) => Action::RestrictBucketPolicy(RestrictBucketPolicy {
+                previous: removed.first().cloned(),
+                ..a.clone()
+            }),
             other => other.clone(),
         }
+    }
+
+    /// Whether the call's `Change::Removed` is the document before it (an S3 block, ACL or
+    /// policy), rather than some of the action's values.
+    pub fn removed_is_previous(&self) -> bool {
+        matches!(
+            self,
+            Action::PutBucketPublicAccessBlock(_)
+                | Action::PutAccountPublicAccessBlock(_)
+                | Action::RemoveBucketAclGrants(_)
+                | Action::RemoveObjectAclGrants(_)
+                | Action::RestrictBucketPolicy(_)
+        )
     }
 }
 
@@ -1467,5 +1540,239 @@ mod tests {
             "{v}"
         );
         assert_eq!(v.chars().count(), 256);
+    }
+}
+/// A public access block as the AWS CLI takes it (`--public-access-block-configuration`),
+/// from the document the function read before changing it; empty: there was none.
+fn block_undo(previous: &str, put: String, delete: String) -> String {
+    if previous.is_empty() {
+        delete
+    } else {
+        format!(
+            "{put} --public-access-block-configuration {}",
+            quote(previous)
+        )
+    }
+}
+
+/// Switch a bucket's public access block back on: `flags` (the policy's
+/// `s3.public_access_block`) over the switches already on; never one switched off.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PutBucketPublicAccessBlock {
+    pub bucket: String,
+    pub flags: Vec<String>,
+    /// The block before the call (JSON; empty: none), read when acting, for the undo.
+    #[serde(skip)]
+    pub previous: Option<String>,
+}
+
+impl Step for PutBucketPublicAccessBlock {
+    // GetPublicAccessBlock first: a bucket whose block already has the switches on is
+    // already done, and the switches on are kept.
+    fn ops(&self) -> Vec<&'static Op> {
+        Self::INFO.ops.to_vec()
+    }
+    fn undo(&self) -> Option<String> {
+        let bucket = quote(&self.bucket);
+        self.previous.as_deref().map(|p| {
+            block_undo(
+                p,
+                format!("aws s3api put-public-access-block --bucket {bucket}"),
+                format!("aws s3api delete-public-access-block --bucket {bucket}"),
+            )
+        })
+    }
+    fn targets(&self) -> Vec<Target> {
+        vec![Target::new("bucket", &self.bucket, IdKind::Bucket)]
+    }
+    fn describe(&self) -> String {
+        format!(
+            "switch {} back on in the public access block of bucket {}",
+            self.flags.join(", "),
+            self.bucket
+        )
+    }
+}
+
+/// Switch the account's S3 public access block back on (S3 Control), as for a bucket.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PutAccountPublicAccessBlock {
+    pub account_id: String,
+    pub flags: Vec<String>,
+    #[serde(skip)]
+    pub previous: Option<String>,
+}
+
+impl Step for PutAccountPublicAccessBlock {
+    fn ops(&self) -> Vec<&'static Op> {
+        Self::INFO.ops.to_vec()
+    }
+    fn undo(&self) -> Option<String> {
+        let account = quote(&self.account_id);
+        self.previous.as_deref().map(|p| {
+            block_undo(
+                p,
+                format!("aws s3control put-public-access-block --account-id {account}"),
+                format!("aws s3control delete-public-access-block --account-id {account}"),
+            )
+        })
+    }
+    fn targets(&self) -> Vec<Target> {
+        vec![Target::new("account_id", &self.account_id, IdKind::Account)]
+    }
+    fn describe(&self) -> String {
+        format!(
+            "switch {} back on in the S3 public access block of account {}",
+            self.flags.join(", "),
+            self.account_id
+        )
+    }
+}
+
+/// The public groups, for people.
+fn groups_named(groups: &[String]) -> String {
+    groups
+        .iter()
+        .map(|g| g.rsplit('/').next().unwrap_or(g).to_string())
+        .collect::<Vec<_>>()
+        .join(" and ")
+}
+
+/// Take every grant to these public groups (`AllUsers`, `AuthenticatedUsers`) out of a
+/// bucket's ACL as it is when acting; the owner, named accounts and the log-delivery group
+/// keep theirs.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RemoveBucketAclGrants {
+    pub bucket: String,
+    pub groups: Vec<String>,
+    /// The ACL before the call (`--access-control-policy` JSON), read when acting.
+    #[serde(skip)]
+    pub previous: Option<String>,
+}
+
+impl Step for RemoveBucketAclGrants {
+    // GetBucketAcl first: an ACL without those grants is already done.
+    fn ops(&self) -> Vec<&'static Op> {
+        Self::INFO.ops.to_vec()
+    }
+    fn undo(&self) -> Option<String> {
+        self.previous.as_deref().map(|p| {
+            format!(
+                "aws s3api put-bucket-acl --bucket {} --access-control-policy {}",
+                quote(&self.bucket),
+                quote(p)
+            )
+        })
+    }
+    fn targets(&self) -> Vec<Target> {
+        vec![Target::new("bucket", &self.bucket, IdKind::Bucket)]
+    }
+    fn describe(&self) -> String {
+        format!(
+            "remove the grants to {} from the ACL of bucket {}",
+            groups_named(&self.groups),
+            self.bucket
+        )
+    }
+}
+
+/// Take every grant to these public groups out of one object's ACL (a `PutObjectAcl` data
+/// event), as for a bucket.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RemoveObjectAclGrants {
+    pub bucket: String,
+    pub key: String,
+    /// The version the call changed, when it named one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<String>,
+    pub groups: Vec<String>,
+    /// The object's ACL before the call (`--access-control-policy` JSON), read when acting.
+    #[serde(skip)]
+    pub previous: Option<String>,
+}
+
+impl Step for RemoveObjectAclGrants {
+    // GetObjectAcl first: an ACL without those grants is already done.
+    fn ops(&self) -> Vec<&'static Op> {
+        if self.version_id.is_some() {
+            vec![&ops::GET_OBJECT_VERSION_ACL, &ops::PUT_OBJECT_VERSION_ACL]
+        } else {
+            vec![&ops::GET_OBJECT_ACL, &ops::PUT_OBJECT_ACL]
+        }
+    }
+    fn undo(&self) -> Option<String> {
+        let version = self
+            .version_id
+            .as_deref()
+            .map(|v| format!(" --version-id {}", quote(v)))
+            .unwrap_or_default();
+        self.previous.as_deref().map(|p| {
+            format!(
+                "aws s3api put-object-acl --bucket {} --key {}{version} --access-control-policy {}",
+                quote(&self.bucket),
+                quote(&self.key),
+                quote(p)
+            )
+        })
+    }
+    fn targets(&self) -> Vec<Target> {
+        vec![
+            Target::new("bucket", &self.bucket, IdKind::Bucket),
+            Target::new("key", &self.key, IdKind::ObjectKey),
+        ]
+    }
+    fn describe(&self) -> String {
+        format!(
+            "remove the grants to {} from the ACL of s3://{}/{}{}",
+            groups_named(&self.groups),
+            self.bucket,
+            self.key,
+            self.version_id
+                .as_deref()
+                .map(|v| format!(" (version {v})"))
+                .unwrap_or_default()
+        )
+    }
+}
+
+/// Set a bucket's policy to the same document without the principals outside the trusted
+/// set (grants.rs says how); delete it when no statement is left.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RestrictBucketPolicy {
+    pub bucket: String,
+    pub principals: Vec<String>,
+    /// The accounts and organizations the policy's conditions named that the decision found
+    /// outside the trusted set (`grants::judge`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub untrusted_values: Vec<String>,
+    /// The policy before the call, read when acting, for the undo.
+    #[serde(skip)]
+    pub previous: Option<String>,
+}
+
+impl Step for RestrictBucketPolicy {
+    // GetBucketPolicy first: the policy as it is now is changed, and one without those
+    // principals is already done.
+    fn ops(&self) -> Vec<&'static Op> {
+        Self::INFO.ops.to_vec()
+    }
+    fn undo(&self) -> Option<String> {
+        self.previous.as_deref().map(|p| {
+            format!(
+                "aws s3api put-bucket-policy --bucket {} --policy {}",
+                quote(&self.bucket),
+                quote(p)
+            )
+        })
+    }
+    fn targets(&self) -> Vec<Target> {
+        vec![Target::new("bucket", &self.bucket, IdKind::Bucket)]
+    }
+    fn describe(&self) -> String {
+        format!(
+            "remove {} from the policy of bucket {}",
+            crate::grants::Exposure::describe(&self.principals),
+            self.bucket
+        )
     }
 }

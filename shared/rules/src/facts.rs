@@ -49,6 +49,11 @@ pub enum FactRequest {
     /// A database as it is now: whether it is public, its status and tags (whether it is
     /// exempt).
     Database { kind: DbKind, id: String },
+    /// An S3 bucket's tags (whether it is exempt).
+    BucketTags { bucket: String },
+    /// An S3 bucket as it is now: tags, block, the public groups its ACL grants, its policy
+    /// (for a Security Hub finding, which names the bucket but not what opened it).
+    BucketState { bucket: String },
 }
 
 /// The kinds of fact, statically: guards list the kinds they may ask for, and their
@@ -69,6 +74,8 @@ pub enum FactKind {
     DbInstance,
     DbCluster,
     RedshiftCluster,
+    BucketTags,
+    BucketState,
 }
 
 impl FactKind {
@@ -87,6 +94,13 @@ impl FactKind {
             FactKind::UserQuarantined => &[&ops::LIST_USER_TAGS],
             FactKind::TrailBuckets => &[&ops::DESCRIBE_TRAILS],
             FactKind::NetworkAclState => &[&ops::DESCRIBE_NETWORK_ACLS],
+            FactKind::BucketTags => &[&ops::GET_BUCKET_TAGGING],
+            FactKind::BucketState => &[
+                &ops::GET_BUCKET_TAGGING,
+                &ops::GET_BUCKET_PAB,
+                &ops::GET_BUCKET_ACL,
+                &ops::GET_BUCKET_POLICY,
+            ],
             FactKind::PrefixList => &[
                 &ops::DESCRIBE_MANAGED_PREFIX_LISTS,
                 &ops::GET_MANAGED_PREFIX_LIST_ENTRIES,
@@ -156,6 +170,9 @@ impl FactRequest {
             FactRequest::Database { id, .. } => {
                 vec![Target::new("id", id, IdKind::DbIdentifier)]
             }
+            FactRequest::BucketTags { bucket } | FactRequest::BucketState { bucket } => {
+                vec![Target::new("bucket", bucket, IdKind::Bucket)]
+            }
             FactRequest::OrganizationAccounts | FactRequest::TrailBuckets => vec![],
         }
     }
@@ -178,6 +195,8 @@ impl FactRequest {
                 DbKind::Cluster => FactKind::DbCluster,
                 DbKind::Redshift => FactKind::RedshiftCluster,
             },
+            FactRequest::BucketTags { .. } => FactKind::BucketTags,
+            FactRequest::BucketState { .. } => FactKind::BucketState,
         }
     }
 }
@@ -237,6 +256,10 @@ pub struct Facts {
     pub acl_states: BTreeMap<String, Option<crate::state::AclState>>,
     /// Databases looked up, by kind and id (None: no such database).
     pub databases: BTreeMap<(DbKind, String), Option<DatabaseState>>,
+    /// Bucket -> tags (None: no such bucket).
+    pub bucket_tags: BTreeMap<String, Option<Tags>>,
+    /// Bucket -> the bucket as it is now (None: no such bucket).
+    pub bucket_states: BTreeMap<String, Option<crate::state::BucketState>>,
     /// Offline (the CLI): facts not given are taken as absent instead of requested, and the
     /// decision says what it assumed.
     pub offline: bool,
@@ -400,6 +423,40 @@ impl Facts {
             }
         }
     }
+    /// A bucket's tags; offline, taken as none (not exempt).
+    pub(crate) fn bucket_tags(&self, bucket: &str) -> Known<Option<Tags>> {
+        if let Some(t) = self.bucket_tags.get(bucket) {
+            return Known::Yes(t.clone());
+        }
+        if let Some(Some(b)) = self.bucket_states.get(bucket) {
+            return Known::Yes(Some(b.tags.clone()));
+        }
+        let request = FactRequest::BucketTags {
+            bucket: bucket.to_string(),
+        };
+        if self.offline {
+            self.assume(request, Some(Tags::new()))
+        } else {
+            Known::Need(request)
+        }
+    }
+
+    /// A bucket as it is now; offline, taken as unknown (None).
+    pub(crate) fn bucket_state(&self, bucket: &str) -> Known<Option<crate::state::BucketState>> {
+        match self.bucket_states.get(bucket) {
+            Some(b) => Known::Yes(b.clone()),
+            None => {
+                let request = FactRequest::BucketState {
+                    bucket: bucket.to_string(),
+                };
+                if self.offline {
+                    self.assume(request, None)
+                } else {
+                    Known::Need(request)
+                }
+            }
+        }
+    }
 
     /// Offline: take `value` for the fact `request` asks, and remember that it was assumed.
     fn assume<T>(&self, request: FactRequest, value: T) -> Known<T> {
@@ -455,6 +512,9 @@ pub struct World {
     /// The account's databases (every one not listed does not exist).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub databases: Vec<DatabaseState>,
+    /// S3 buckets as they are (every bucket not listed does not exist).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub buckets: Vec<crate::state::BucketState>,
 }
 
 impl World {
@@ -548,6 +608,16 @@ impl World {
                     .find(|d| d.kind == *kind && d.id == *id)
                     .cloned();
                 facts.databases.insert((*kind, id.clone()), found);
+            }
+            FactRequest::BucketTags { bucket } => {
+                let found = self.buckets.iter().find(|b| &b.bucket == bucket);
+                facts
+                    .bucket_tags
+                    .insert(bucket.clone(), found.map(|b| b.tags.clone()));
+            }
+            FactRequest::BucketState { bucket } => {
+                let found = self.buckets.iter().find(|b| &b.bucket == bucket);
+                facts.bucket_states.insert(bucket.clone(), found.cloned());
             }
             FactRequest::NetworkAcl { network_acl_id } => {
                 facts.network_acls.insert(

@@ -23,6 +23,8 @@ pub enum IdKind {
     Ec2Resource,
     /// An RDS DB instance or cluster identifier, or a Redshift cluster identifier.
     DbIdentifier,
+    Bucket,
+    ObjectKey,
 }
 
 impl IdKind {
@@ -52,6 +54,8 @@ impl IdKind {
             IdKind::DbIdentifier => {
                 "a database identifier: a letter, then up to 62 letters, digits and single hyphens"
             }
+            IdKind::Bucket => "a bucket name: 3-63 lower-case letters, digits, . and -",
+            IdKind::ObjectKey => "an object key: 1-1024 bytes",
         }
     }
 
@@ -117,6 +121,14 @@ impl IdKind {
                         .all(|c| c.is_ascii_alphanumeric() || "-_".contains(c))
                     && !placeholder(v)
             }
+            IdKind::Bucket => {
+                (3..=63).contains(&v.len())
+                    && v.chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || ".-".contains(c))
+                    && v.starts_with(|c: char| c.is_ascii_alphanumeric())
+                    && v.ends_with(|c: char| c.is_ascii_alphanumeric())
+            }
+            IdKind::ObjectKey => (1..=1024).contains(&v.len()) && !placeholder(v),
             IdKind::Trail => match v.strip_prefix("arn:") {
                 Some(rest) => {
                     let parts: Vec<&str> = rest.splitn(5, ':').collect();

@@ -136,6 +136,27 @@ pub const S3_PUT_OBJECT: Op = op!(s3, PutObject);
 /// grants exactly these (scripts/check_template.py compares).
 pub const BACKTEST: [&Op; 3] = [&S3_GET_OBJECT, &S3_LIST_OBJECTS, &S3_PUT_OBJECT];
 
+// S3: public buckets and the account's public access block (revert-public-bucket). A
+// block is deleted with the same IAM action that puts it.
+pub const GET_BUCKET_PAB: Op = op!(s3, GetPublicAccessBlock => GetBucketPublicAccessBlock);
+pub const PUT_BUCKET_PAB: Op = op!(s3, PutPublicAccessBlock => PutBucketPublicAccessBlock);
+pub const DELETE_BUCKET_PAB: Op = op!(s3, DeletePublicAccessBlock => PutBucketPublicAccessBlock);
+pub const GET_ACCOUNT_PAB: Op = op!(s3, GetPublicAccessBlock => GetAccountPublicAccessBlock);
+pub const PUT_ACCOUNT_PAB: Op = op!(s3, PutPublicAccessBlock => PutAccountPublicAccessBlock);
+pub const DELETE_ACCOUNT_PAB: Op = op!(s3, DeletePublicAccessBlock => PutAccountPublicAccessBlock);
+pub const GET_BUCKET_ACL: Op = op!(s3, GetBucketAcl);
+pub const PUT_BUCKET_ACL: Op = op!(s3, PutBucketAcl);
+pub const GET_OBJECT_ACL: Op = op!(s3, GetObjectAcl);
+pub const PUT_OBJECT_ACL: Op = op!(s3, PutObjectAcl);
+pub const GET_BUCKET_POLICY: Op = op!(s3, GetBucketPolicy);
+pub const PUT_BUCKET_POLICY: Op = op!(s3, PutBucketPolicy);
+pub const DELETE_BUCKET_POLICY: Op = op!(s3, DeleteBucketPolicy);
+pub const GET_BUCKET_TAGGING: Op = op!(s3, GetBucketTagging);
+// The same calls on one version of an object take their own IAM actions.
+pub const GET_OBJECT_VERSION_ACL: Op = op!(s3, GetObjectAcl => GetObjectVersionAcl);
+pub const PUT_OBJECT_VERSION_ACL: Op = op!(s3, PutObjectAcl => PutObjectVersionAcl);
+pub const LIST_BUCKETS: Op = op!(s3, ListBuckets => ListAllMyBuckets);
+
 // DynamoDB: the ledger (the blast-radius breaker's counts, exactly-once claims).
 pub const LEDGER_GET: Op = op!(dynamodb, GetItem);
 pub const LEDGER_PUT: Op = op!(dynamodb, PutItem);

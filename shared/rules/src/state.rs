@@ -21,6 +21,8 @@ pub enum StateKind {
     DbInstances,
     DbClusters,
     RedshiftClusters,
+    Buckets,
+    AccountPublicAccessBlock,
 }
 
 impl StateKind {
@@ -40,6 +42,14 @@ impl StateKind {
             StateKind::DbInstances => &[&ops::DESCRIBE_DB_INSTANCES],
             StateKind::DbClusters => &[&ops::DESCRIBE_DB_CLUSTERS],
             StateKind::RedshiftClusters => &[&ops::REDSHIFT_DESCRIBE_CLUSTERS],
+            StateKind::Buckets => &[
+                &ops::LIST_BUCKETS,
+                &ops::GET_BUCKET_TAGGING,
+                &ops::GET_BUCKET_PAB,
+                &ops::GET_BUCKET_ACL,
+                &ops::GET_BUCKET_POLICY,
+            ],
+            StateKind::AccountPublicAccessBlock => &[&ops::GET_ACCOUNT_PAB],
         }
     }
 
@@ -54,6 +64,8 @@ impl StateKind {
             StateKind::DbInstances => "RDS DB instances",
             StateKind::DbClusters => "RDS DB clusters",
             StateKind::RedshiftClusters => "Redshift clusters",
+            StateKind::Buckets => "buckets",
+            StateKind::AccountPublicAccessBlock => "the account's public access block",
         }
     }
 }
@@ -146,6 +158,131 @@ pub struct DatabaseState {
     pub tags: Tags,
 }
 
+/// The four switches of an S3 public access block (a bucket's or the account's), as the
+/// API names them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+pub struct BlockFlags {
+    pub block_public_acls: bool,
+    pub ignore_public_acls: bool,
+    pub block_public_policy: bool,
+    pub restrict_public_buckets: bool,
+}
+
+impl BlockFlags {
+    /// The switches, as the API and the policy name them.
+    pub const NAMES: [&'static str; 4] = [
+        "BlockPublicAcls",
+        "IgnorePublicAcls",
+        "BlockPublicPolicy",
+        "RestrictPublicBuckets",
+    ];
+
+    /// All four on.
+    pub const ALL: BlockFlags = BlockFlags {
+        block_public_acls: true,
+        ignore_public_acls: true,
+        block_public_policy: true,
+        restrict_public_buckets: true,
+    };
+
+    fn slot(&mut self, name: &str) -> Option<&mut bool> {
+        match name {
+            "BlockPublicAcls" => Some(&mut self.block_public_acls),
+            "IgnorePublicAcls" => Some(&mut self.ignore_public_acls),
+            "BlockPublicPolicy" => Some(&mut self.block_public_policy),
+            "RestrictPublicBuckets" => Some(&mut self.restrict_public_buckets),
+            _ => None,
+        }
+    }
+
+    /// The switches named on (unknown names are ignored).
+    pub fn of(names: &[String]) -> BlockFlags {
+        let mut f = BlockFlags::default();
+        for n in names {
+            if let Some(slot) = f.slot(n) {
+                *slot = true;
+            }
+        }
+        f
+    }
+
+    /// The names of the switches that are on.
+    pub fn names(&self) -> Vec<String> {
+        let on = [
+            self.block_public_acls,
+            self.ignore_public_acls,
+            self.block_public_policy,
+            self.restrict_public_buckets,
+        ];
+        Self::NAMES
+            .iter()
+            .zip(on)
+            .filter(|(_, on)| *on)
+            .map(|(n, _)| n.to_string())
+            .collect()
+    }
+
+    /// Every switch on in either.
+    pub fn or(self, o: BlockFlags) -> BlockFlags {
+        BlockFlags {
+            block_public_acls: self.block_public_acls || o.block_public_acls,
+            ignore_public_acls: self.ignore_public_acls || o.ignore_public_acls,
+            block_public_policy: self.block_public_policy || o.block_public_policy,
+            restrict_public_buckets: self.restrict_public_buckets || o.restrict_public_buckets,
+        }
+    }
+
+    /// The switches of `wanted` that are off here.
+    pub fn lacking(&self, wanted: BlockFlags) -> Vec<String> {
+        let have = self.names();
+        wanted
+            .names()
+            .into_iter()
+            .filter(|n| !have.contains(n))
+            .collect()
+    }
+}
+
+/// The group URIs that make an S3 grant public: everyone, and every AWS account.
+pub const ALL_USERS: &str = "http://acs.amazonaws.com/groups/global/AllUsers";
+pub const AUTHENTICATED_USERS: &str = "http://acs.amazonaws.com/groups/global/AuthenticatedUsers";
+
+/// The public group a grantee URI names (`ALL_USERS` or `AUTHENTICATED_USERS`, whatever its
+/// scheme or case), if it names one.
+pub fn public_group(uri: &str) -> Option<&'static str> {
+    let tail = uri.trim().trim_matches('"').rsplit('/').next()?;
+    let global = uri.to_ascii_lowercase().contains("/groups/global/");
+    match tail {
+        t if global && t.eq_ignore_ascii_case("AllUsers") => Some(ALL_USERS),
+        t if global && t.eq_ignore_ascii_case("AuthenticatedUsers") => Some(AUTHENTICATED_USERS),
+        _ => None,
+    }
+}
+
+/// A bucket as the sweep (and a Security Hub finding's lookup) sees it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BucketState {
+    pub bucket: String,
+    pub tags: Tags,
+    /// Its public access block (None: it has none).
+    pub block: Option<BlockFlags>,
+    /// The public groups its ACL grants anything to ([`ALL_USERS`], [`AUTHENTICATED_USERS`]).
+    pub public_groups: Vec<String>,
+    /// Its bucket policy, as S3 returns it (None: it has none).
+    pub policy: Option<String>,
+}
+
+/// The account's S3 public access block.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AccountBlockState {
+    pub account: String,
+    /// None: the account has none.
+    pub block: Option<BlockFlags>,
+}
+
 /// One resource, as it is now.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -157,6 +294,8 @@ pub enum State {
     Image(ShareState),
     Snapshot(ShareState),
     Database(DatabaseState),
+    Bucket(BucketState),
+    AccountBlock(AccountBlockState),
 }
 
 impl State {
@@ -174,6 +313,8 @@ impl State {
                 DbKind::Cluster => StateKind::DbClusters,
                 DbKind::Redshift => StateKind::RedshiftClusters,
             },
+            State::Bucket(_) => StateKind::Buckets,
+            State::AccountBlock(_) => StateKind::AccountPublicAccessBlock,
         }
     }
 
@@ -186,6 +327,8 @@ impl State {
             State::AccessKey(k) => &k.access_key_id,
             State::Image(s) | State::Snapshot(s) => &s.id,
             State::Database(d) => &d.id,
+            State::Bucket(b) => &b.bucket,
+            State::AccountBlock(a) => &a.account,
         }
     }
 }

@@ -72,6 +72,9 @@ fn planned() -> BTreeMap<&'static str, Vec<(String, Action)>> {
     by_type
 }
 
+/// A document an S3 action read before changing it (a block, an ACL, a policy).
+const PREVIOUS: &str = r#"{"BlockPublicAcls":false,"IgnorePublicAcls":false,"BlockPublicPolicy":false,"RestrictPublicBuckets":false}"#;
+
 #[test]
 fn every_action_type_declares_an_inverse_its_plans_follow() {
     let planned = planned();
@@ -107,14 +110,27 @@ fn every_action_type_declares_an_inverse_its_plans_follow() {
                 }
             }
             Inverse::Calls(ops) => {
+                // The AWS CLI names S3's calls under s3api, and S3 Control's under s3control.
                 let commands: BTreeSet<String> = ops
                     .iter()
-                    .map(|o| {
+                    .flat_map(|o| {
                         let service = o.iam.split(':').next().unwrap_or_default();
-                        format!("aws {service} {} ", kebab(o.api))
+                        let cli: &[&str] = match service {
+                            "s3" => &["s3api", "s3control"],
+                            _ => &[service],
+                        };
+                        cli.iter()
+                            .map(|c| format!("aws {c} {} ", kebab(o.api)))
+                            .collect::<Vec<_>>()
                     })
                     .collect();
                 for (fixture, a) in instances {
+                    // An S3 undo writes back the document read before the change: as done.
+                    let a = &if a.removed_is_previous() {
+                        a.narrowed(&[PREVIOUS.to_string()])
+                    } else {
+                        a.clone()
+                    };
                     match a.undo(None, Some("eu-west-1")) {
                         Some(Undo::Command(c)) => {
                             if !commands.iter().any(|p| c.starts_with(p.as_str())) {
@@ -293,5 +309,48 @@ fn no_undo_command_reads_a_file_the_event_names() {
         matches!(a.undo(None, None), Some(Undo::None(_))),
         "{:?}",
         a.undo(None, None)
+    );
+}
+
+#[test]
+fn an_s3_undo_writes_back_the_document_read_before_the_change() {
+    use trailguard_rules::action::{PutBucketPublicAccessBlock, RestrictBucketPolicy};
+    let block: Action = PutBucketPublicAccessBlock {
+        bucket: "acme-exports".into(),
+        flags: vec!["BlockPublicAcls".into()],
+        previous: None,
+    }
+    .into();
+    // Not done: nothing says what was there.
+    assert!(matches!(block.undo(None, None), Some(Undo::None(_))));
+    let Some(Undo::Command(c)) = block.narrowed(&[PREVIOUS.into()]).undo(None, None) else {
+        panic!("no command")
+    };
+    assert_eq!(
+        c,
+        format!("aws s3api put-public-access-block --bucket acme-exports --public-access-block-configuration '{PREVIOUS}'")
+    );
+    // There was no block: the undo deletes the one put.
+    let Some(Undo::Command(c)) = block.narrowed(&[String::new()]).undo(None, None) else {
+        panic!("no command")
+    };
+    assert_eq!(
+        c,
+        "aws s3api delete-public-access-block --bucket acme-exports"
+    );
+    let policy: Action = RestrictBucketPolicy {
+        bucket: "acme-exports".into(),
+        principals: vec!["*".into()],
+        untrusted_values: vec![],
+        previous: None,
+    }
+    .into();
+    let before = r#"{"Statement":[{"Effect":"Allow","Principal":"*","Sid":"it's"}]}"#;
+    let Some(Undo::Command(c)) = policy.narrowed(&[before.into()]).undo(None, None) else {
+        panic!("no command")
+    };
+    assert_eq!(
+        c,
+        r#"aws s3api put-bucket-policy --bucket acme-exports --policy '{"Statement":[{"Effect":"Allow","Principal":"*","Sid":"it'\''s"}]}'"#
     );
 }

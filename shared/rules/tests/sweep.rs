@@ -226,8 +226,59 @@ fn state_left(guard: &str, detail: &Value, policy: &Policy, world: &World) -> Op
                 tags,
             }))
         }
+        ("public_bucket", _) => bucket_left(name, detail, world),
         _ => None,
     }
+}
+
+/// The bucket (or the account's block) an S3 sample's call left behind.
+fn bucket_left(name: &str, detail: &Value, world: &World) -> Option<State> {
+    use trailguard_rules::state::{AccountBlockState, BlockFlags, BucketState};
+    let rp = &detail["requestParameters"];
+    let flags = |rp: &Value| -> Option<BlockFlags> {
+        let c = rp.get("PublicAccessBlockConfiguration")?;
+        let on = |k: &str| c[k].as_bool().unwrap_or(false);
+        Some(BlockFlags {
+            block_public_acls: on("BlockPublicAcls"),
+            ignore_public_acls: on("IgnorePublicAcls"),
+            block_public_policy: on("BlockPublicPolicy"),
+            restrict_public_buckets: on("RestrictPublicBuckets"),
+        })
+    };
+    if name.contains("Account") {
+        return Some(State::AccountBlock(AccountBlockState {
+            account: detail["recipientAccountId"].as_str()?.into(),
+            block: flags(rp),
+        }));
+    }
+    let bucket = text(rp, "bucketName")?;
+    let mut st = BucketState {
+        tags: world
+            .buckets
+            .iter()
+            .find(|b| b.bucket == bucket)
+            .map(|b| b.tags.clone())
+            .unwrap_or_default(),
+        bucket,
+        block: Some(BlockFlags::ALL),
+        public_groups: vec![],
+        policy: None,
+    };
+    match name {
+        "PutBucketPublicAccessBlock" => st.block = flags(rp),
+        "DeleteBucketPublicAccessBlock" | "DeletePublicAccessBlock" => st.block = None,
+        "PutBucketAcl" | "CreateBucket" => {
+            st.public_groups = trailguard_rules::guards::public_bucket::granted_groups(rp)
+        }
+        "PutBucketPolicy" => {
+            st.policy = Some(match &rp["bucketPolicy"] {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            })
+        }
+        _ => return None,
+    }
+    Some(State::Bucket(st))
 }
 
 fn decide_with(world: &World, f: impl FnMut(&Facts) -> Verdict) -> Decision {
@@ -236,13 +287,17 @@ fn decide_with(world: &World, f: impl FnMut(&Facts) -> Verdict) -> Decision {
 
 /// What a state can show: the changes to the resource itself, as JSON.
 fn state_changes(d: &Decision) -> Vec<Value> {
-    const STATE_ACTIONS: [&str; 6] = [
+    const STATE_ACTIONS: [&str; 10] = [
         "revoke_security_group_rules",
         "delete_network_acl_entry",
         "start_logging",
         "deactivate_access_key",
         "unshare_image",
         "unshare_snapshot",
+        "put_bucket_public_access_block",
+        "put_account_public_access_block",
+        "remove_bucket_acl_grants",
+        "restrict_bucket_policy",
     ];
     let mut v: Vec<Value> = d
         .actions

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use trailguard_aws::ports::{Page, PortResult, TrailEvent};
 use trailguard_aws::{
     Change, Claim, Clients, Connect, Deps, Ec2Port, IamPort, LambdaPort, LedgerPort, NotifyPort,
-    OrgPort, PortError, RdsPort, RedshiftPort, Settings, Slot, Target, TrailPort,
+    OrgPort, PortError, RdsPort, RedshiftPort, S3Port, Settings, Slot, Target, TrailPort,
 };
 use trailguard_rules::facts::{PrefixListFacts, World};
 use trailguard_rules::ops::{self, Op};
@@ -216,6 +216,10 @@ impl Clients for Fake {
         self
     }
     fn redshift(&self) -> &Fake {
+        self
+    }
+    type S3 = Fake;
+    fn s3(&self) -> &Fake {
         self
     }
     fn rds(&self) -> &Fake {
@@ -776,6 +780,143 @@ impl LambdaPort for Fake {
             ),
         );
         self.reply("RemovePermission")
+    }
+}
+
+impl S3Port for Fake {
+    async fn put_bucket_block(&self, bucket: &str, flags: &[String]) -> PortResult<Change> {
+        self.record(
+            &[&ops::GET_BUCKET_PAB, &ops::PUT_BUCKET_PAB],
+            format!("PutBucketBlock({bucket},{})", flags.join("+")),
+        );
+        self.reply("PutBucketBlock")
+    }
+    async fn put_account_block(&self, account: &str, flags: &[String]) -> PortResult<Change> {
+        self.record(
+            &[&ops::GET_ACCOUNT_PAB, &ops::PUT_ACCOUNT_PAB],
+            format!("PutAccountBlock({account},{})", flags.join("+")),
+        );
+        self.reply("PutAccountBlock")
+    }
+    async fn remove_bucket_acl_grants(
+        &self,
+        bucket: &str,
+        groups: &[String],
+    ) -> PortResult<Change> {
+        self.record(
+            &[&ops::GET_BUCKET_ACL, &ops::PUT_BUCKET_ACL],
+            format!("RemoveBucketAclGrants({bucket},{})", groups.join("+")),
+        );
+        self.reply("RemoveBucketAclGrants")
+    }
+    async fn remove_object_acl_grants(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        groups: &[String],
+    ) -> PortResult<Change> {
+        self.record(
+            if version_id.is_some() {
+                &[&ops::GET_OBJECT_VERSION_ACL, &ops::PUT_OBJECT_VERSION_ACL]
+            } else {
+                &[&ops::GET_OBJECT_ACL, &ops::PUT_OBJECT_ACL]
+            },
+            format!(
+                "RemoveObjectAclGrants({bucket},{key},{},{})",
+                version_id.unwrap_or("-"),
+                groups.join("+")
+            ),
+        );
+        self.reply("RemoveObjectAclGrants")
+    }
+    async fn restrict_bucket_policy(
+        &self,
+        bucket: &str,
+        principals: &[String],
+        untrusted: &[String],
+    ) -> PortResult<Change> {
+        self.record(
+            &[
+                &ops::GET_BUCKET_POLICY,
+                &ops::PUT_BUCKET_POLICY,
+                &ops::DELETE_BUCKET_POLICY,
+            ],
+            format!(
+                "RestrictBucketPolicy({bucket},{},{})",
+                principals.join("+"),
+                untrusted.join("+")
+            ),
+        );
+        self.reply("RestrictBucketPolicy")
+    }
+    async fn bucket_tags(&self, bucket: &str) -> PortResult<Option<Tags>> {
+        self.record(&[&ops::GET_BUCKET_TAGGING], format!("BucketTags({bucket})"));
+        if let Some(e) = self.failure("BucketTags") {
+            return Err(e);
+        }
+        Ok(self
+            .world
+            .buckets
+            .iter()
+            .find(|b| b.bucket == bucket)
+            .map(|b| b.tags.clone()))
+    }
+    async fn bucket_state(
+        &self,
+        bucket: &str,
+    ) -> PortResult<Option<trailguard_rules::state::BucketState>> {
+        self.record(
+            &[
+                &ops::GET_BUCKET_TAGGING,
+                &ops::GET_BUCKET_PAB,
+                &ops::GET_BUCKET_ACL,
+                &ops::GET_BUCKET_POLICY,
+            ],
+            format!("BucketState({bucket})"),
+        );
+        Ok(self
+            .world
+            .buckets
+            .iter()
+            .find(|b| b.bucket == bucket)
+            .cloned())
+    }
+    async fn list_buckets(
+        &self,
+        token: Option<String>,
+    ) -> PortResult<Page<trailguard_rules::state::BucketState>> {
+        self.page(
+            "ListBuckets",
+            trailguard_rules::sweep::StateKind::Buckets.ops(),
+            token,
+            |s| match s {
+                State::Bucket(b) => Some(b.clone()),
+                _ => None,
+            },
+        )
+    }
+    async fn account_block(
+        &self,
+        account: &str,
+    ) -> PortResult<trailguard_rules::state::AccountBlockState> {
+        self.record(&[&ops::GET_ACCOUNT_PAB], format!("AccountBlock({account})"));
+        if let Some(e) = self.failure("AccountBlock") {
+            return Err(e);
+        }
+        Ok(self
+            .state
+            .lock()
+            .unwrap()
+            .iter()
+            .find_map(|s| match s {
+                State::AccountBlock(a) => Some(a.clone()),
+                _ => None,
+            })
+            .unwrap_or(trailguard_rules::state::AccountBlockState {
+                account: account.to_string(),
+                block: Some(trailguard_rules::state::BlockFlags::ALL),
+            }))
     }
 }
 

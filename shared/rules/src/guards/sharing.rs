@@ -1,8 +1,7 @@
 //! Resources shared with outsiders: an AMI, an EBS snapshot or an RDS snapshot shared with an
 //! account outside the trusted set (or with everyone), a Lambda function opened to everyone
 //! or to an outside account. Exactly what the call added for outsiders is taken back; shares
-//! with trusted accounts stay. A bucket policy opened the same way is told: a bucket policy
-//! is one document with many readers, and rewriting it could break them.
+//! with trusted accounts stay. Bucket policies are the public_bucket guard's.
 
 use std::sync::OnceLock;
 
@@ -28,14 +27,13 @@ pub static GUARD: GuardSpec = GuardSpec {
     triggers: &[Trigger {
         rule: "SharingChange",
         pattern: r#"{
-            "source": ["aws.ec2", "aws.rds", "aws.lambda", "aws.s3"],
+            "source": ["aws.ec2", "aws.rds", "aws.lambda"],
             "detail-type": ["AWS API Call via CloudTrail"],
             "detail": {
-                "eventSource": ["ec2.amazonaws.com", "rds.amazonaws.com", "lambda.amazonaws.com",
-                                "s3.amazonaws.com"],
+                "eventSource": ["ec2.amazonaws.com", "rds.amazonaws.com", "lambda.amazonaws.com"],
                 "eventName": ["ModifyImageAttribute", "ModifySnapshotAttribute",
                               "ModifyDBSnapshotAttribute", "ModifyDBClusterSnapshotAttribute",
-                              {"prefix": "AddPermission"}, "PutBucketPolicy"],
+                              {"prefix": "AddPermission"}],
                 "eventType": ["AwsApiCall"],
                 "errorCode": [{"exists": false}]
             }
@@ -205,7 +203,6 @@ pub fn decide(event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
             rds_share(event, r, policy, facts)
         }
         n if n.starts_with("AddPermission") => lambda_permission(event, r, policy, facts),
-        "PutBucketPolicy" => bucket_policy(event, r, policy, facts),
         other => Verdict::Decided(Decision::ignore(format!(
             "{other} is not a share trailguard watches"
         ))),
@@ -421,42 +418,6 @@ fn lambda_permission(event: &Event, r: &CloudTrailRecord, policy: &Policy, facts
         Notice {
             severity: Severity::Critical,
             title: format!("Lambda function {function} opened outside the account"),
-            details: d,
-        },
-    ))
-}
-
-fn bucket_policy(event: &Event, r: &CloudTrailRecord, policy: &Policy, facts: &Facts) -> Verdict {
-    let rp = &r.request_parameters;
-    let bucket = str_any(rp, &["bucketName", "BucketName"]).unwrap_or_else(|| "?".into());
-    let Some(doc) = rp
-        .get("bucketPolicy")
-        .or_else(|| rp.get("policy"))
-        .and_then(crate::trust::document)
-    else {
-        return Verdict::Decided(Decision::ignore(format!(
-            "PutBucketPolicy on {bucket}: the policy is not in the event"
-        )));
-    };
-    let exposure = match crate::grants::exposure(&doc, event.account(), policy, facts) {
-        Known::Need(req) => return Verdict::NeedFacts(vec![req]),
-        Known::Yes(e) => e,
-    };
-    let open = exposure.open;
-    if open.is_empty() {
-        return Verdict::Decided(Decision::ignore(format!(
-            "the policy of bucket {bucket} grants only trusted principals, or only under conditions"
-        )));
-    }
-    let mut d = details(r, format!("granted without a restricting condition to: {}", crate::grants::Exposure::describe(&open)));
-    d.push(format!(
-        "what to check: whether the bucket should be reachable by them; the previous policy is not in the event (aws s3api get-bucket-policy --bucket {bucket})"
-    ));
-    Verdict::Decided(Decision::notify(
-        format!("the policy of bucket {bucket} grants access outside the trusted set"),
-        Notice {
-            severity: Severity::High,
-            title: format!("S3 bucket {bucket} policy opened outside the account"),
             details: d,
         },
     ))

@@ -1,0 +1,36 @@
+//! revert-public-bucket: takes back S3 public access blocks switched off (a bucket's or the
+//! account's), ACL grants to everyone or every AWS account, and bucket policies opened outside
+//! the trusted set.
+//!
+//! Wiring only. What it decides lives in shared/rules (guards/public_bucket.rs); how it acts,
+//! reports and notifies lives in shared/aws. Settings, policy and clients are built once, at
+//! cold start.
+
+use lambda_runtime::{run, service_fn, Error};
+use trailguard_aws::{guards::public_bucket, Clients, Deps, Sdk, SdkConfig};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let deps = Deps::from_env(&public_bucket::GUARD, wire).await?;
+    run(service_fn(|event| deps.handle(event))).await
+}
+
+/// The clients the function acts through, in its own account and in any other.
+fn wire(sdk: &SdkConfig) -> impl Clients {
+    Sdk::none()
+        .with_s3(sdk)
+        .with_organizations(sdk)
+        .with_ledger(sdk)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn main_wires_every_client_its_guard_needs() {
+        assert_eq!(
+            trailguard_aws::wiring_problems(&super::public_bucket::GUARD, super::wire),
+            Vec::<String>::new()
+        );
+    }
+}
