@@ -507,7 +507,7 @@ async fn a_public_acl_grant_is_taken_out_and_the_other_grants_stay() {
     assert_eq!(outcome(&again), "already_done", "{again}");
     assert_eq!(grants(&s3, &bucket).await, expected);
 
-    // The canned ACL on a new bucket's settings (public-read), in dry-run and exempt.
+    // Dry-run, then exempt: the public grant stays.
     let bucket = new_bucket(&s3).await;
     let event = open_acl(&s3, &bucket).await;
     let before = grants(&s3, &bucket).await;
