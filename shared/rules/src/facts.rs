@@ -46,6 +46,12 @@ pub enum FactRequest {
     PrefixList { prefix_list_id: String },
     /// A network ACL's entries (a subnet associated with it is as open as they are).
     NetworkAclState { network_acl_id: String },
+    /// A resource's policy and tags as they are now (its exemption tag; a Security Hub
+    /// finding, which names the resource but not its policy).
+    PolicyResource {
+        kind: crate::resources::PolicyKind,
+        resource: String,
+    },
 }
 
 /// The kinds of fact, statically: guards list the kinds they may ask for, and their
@@ -63,6 +69,7 @@ pub enum FactKind {
     TrailBuckets,
     PrefixList,
     NetworkAclState,
+    PolicyResource(crate::resources::PolicyKind),
 }
 
 impl FactKind {
@@ -85,6 +92,7 @@ impl FactKind {
                 &ops::DESCRIBE_MANAGED_PREFIX_LISTS,
                 &ops::GET_MANAGED_PREFIX_LIST_ENTRIES,
             ],
+            FactKind::PolicyResource(kind) => kind.lookup_ops(),
         }
     }
 }
@@ -144,6 +152,9 @@ impl FactRequest {
                     IdKind::PrefixList,
                 )]
             }
+            FactRequest::PolicyResource { resource, .. } => {
+                vec![Target::new("resource", resource, IdKind::PolicyResource)]
+            }
             FactRequest::OrganizationAccounts | FactRequest::TrailBuckets => vec![],
         }
     }
@@ -161,6 +172,7 @@ impl FactRequest {
             FactRequest::TrailBuckets => FactKind::TrailBuckets,
             FactRequest::PrefixList { .. } => FactKind::PrefixList,
             FactRequest::NetworkAclState { .. } => FactKind::NetworkAclState,
+            FactRequest::PolicyResource { kind, .. } => FactKind::PolicyResource(*kind),
         }
     }
 }
@@ -218,6 +230,11 @@ pub struct Facts {
     pub prefix_lists: BTreeMap<String, Option<PrefixListFacts>>,
     /// Network ACL id -> the ACL with its entries (None: no such ACL).
     pub acl_states: BTreeMap<String, Option<crate::state::AclState>>,
+    /// (kind, resource) -> its policy and tags (None: no such resource).
+    pub policy_resources: BTreeMap<
+        (crate::resources::PolicyKind, String),
+        Option<crate::resources::PolicyState>,
+    >,
     /// Offline (the CLI): facts not given are taken as absent instead of requested, and the
     /// decision says what it assumed.
     pub offline: bool,
@@ -347,6 +364,28 @@ impl Facts {
         }
     }
 
+    /// A resource's policy and tags; offline, taken as absent (not exempt).
+    pub(crate) fn policy_resource(
+        &self,
+        kind: crate::resources::PolicyKind,
+        resource: &str,
+    ) -> Known<Option<crate::resources::PolicyState>> {
+        match self.policy_resources.get(&(kind, resource.to_string())) {
+            Some(p) => Known::Yes(p.clone()),
+            None => {
+                let request = FactRequest::PolicyResource {
+                    kind,
+                    resource: resource.to_string(),
+                };
+                if self.offline {
+                    self.assume(request, None)
+                } else {
+                    Known::Need(request)
+                }
+            }
+        }
+    }
+
     pub(crate) fn acl_state(&self, id: &str) -> Known<Option<crate::state::AclState>> {
         match self.acl_states.get(id) {
             Some(a) => Known::Yes(a.clone()),
@@ -414,6 +453,9 @@ pub struct World {
     pub prefix_lists: BTreeMap<String, PrefixListFacts>,
     /// Network ACL id -> the ACL with its entries (every ACL not listed has none to show).
     pub acl_states: BTreeMap<String, crate::state::AclState>,
+    /// Resources with a policy (every resource not listed does not exist).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub policy_resources: Vec<crate::resources::PolicyState>,
 }
 
 impl World {
@@ -499,6 +541,16 @@ impl World {
                     prefix_list_id.clone(),
                     self.prefix_lists.get(prefix_list_id).cloned(),
                 );
+            }
+            FactRequest::PolicyResource { kind, resource } => {
+                let found = self
+                    .policy_resources
+                    .iter()
+                    .find(|p| p.kind == *kind && p.resource == *resource)
+                    .cloned();
+                facts
+                    .policy_resources
+                    .insert((*kind, resource.clone()), found);
             }
             FactRequest::NetworkAcl { network_acl_id } => {
                 facts.network_acls.insert(

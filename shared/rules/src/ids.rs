@@ -21,6 +21,8 @@ pub enum IdKind {
     LambdaFunction,
     StatementId,
     Ec2Resource,
+    /// A queue URL, topic ARN, secret, key, repository, domain, vault or file system.
+    PolicyResource,
 }
 
 impl IdKind {
@@ -44,6 +46,9 @@ impl IdKind {
             }
             IdKind::LambdaFunction => "a function name (letters, digits, - _) or ARN",
             IdKind::StatementId => "a statement id: 1-100 letters, digits, - _",
+            IdKind::PolicyResource => {
+                "a resource name, id, URL or ARN: 1-2048 characters without spaces, not a placeholder"
+            }
             IdKind::Ec2Resource => {
                 "an EC2 resource id: a prefix (sg-, acl-, vpc-, ...) and 8 or 17 hexadecimal digits"
             }
@@ -75,6 +80,11 @@ impl IdKind {
                     && hex_id(v, &format!("{prefix}-"))
             }),
             IdKind::Snapshot => hex_id(v, "snap-"),
+            IdKind::PolicyResource => {
+                (1..=2048).contains(&v.len())
+                    && !v.chars().any(|c| c.is_whitespace() || c.is_control())
+                    && !placeholder(v)
+            }
             IdKind::DbSnapshot => {
                 (1..=255).contains(&v.len())
                     && v.chars()

@@ -128,6 +128,44 @@ pub const S3_PUT_OBJECT: Op = op!(s3, PutObject);
 /// grants exactly these (scripts/check_template.py compares).
 pub const BACKTEST: [&Op; 3] = [&S3_GET_OBJECT, &S3_LIST_OBJECTS, &S3_PUT_OBJECT];
 
+// Resource policies (resources.rs): read, write, delete, tags, sweep listings.
+pub const SQS_GET_QUEUE_ATTRIBUTES: Op = op!(sqs, GetQueueAttributes);
+pub const SQS_SET_QUEUE_ATTRIBUTES: Op = op!(sqs, SetQueueAttributes);
+pub const SQS_LIST_QUEUE_TAGS: Op = op!(sqs, ListQueueTags);
+pub const SQS_LIST_QUEUES: Op = op!(sqs, ListQueues);
+pub const SNS_GET_TOPIC_ATTRIBUTES: Op = op!(sns, GetTopicAttributes);
+pub const SNS_SET_TOPIC_ATTRIBUTES: Op = op!(sns, SetTopicAttributes);
+pub const SNS_LIST_TAGS: Op = op!(sns, ListTagsForResource);
+pub const SNS_LIST_TOPICS: Op = op!(sns, ListTopics);
+pub const SM_GET_RESOURCE_POLICY: Op = op!(secretsmanager, GetResourcePolicy);
+pub const SM_PUT_RESOURCE_POLICY: Op = op!(secretsmanager, PutResourcePolicy);
+pub const SM_DELETE_RESOURCE_POLICY: Op = op!(secretsmanager, DeleteResourcePolicy);
+pub const SM_DESCRIBE_SECRET: Op = op!(secretsmanager, DescribeSecret);
+pub const SM_LIST_SECRETS: Op = op!(secretsmanager, ListSecrets);
+pub const KMS_GET_KEY_POLICY: Op = op!(kms, GetKeyPolicy);
+pub const KMS_PUT_KEY_POLICY: Op = op!(kms, PutKeyPolicy);
+pub const KMS_LIST_RESOURCE_TAGS: Op = op!(kms, ListResourceTags);
+pub const KMS_LIST_KEYS: Op = op!(kms, ListKeys);
+pub const KMS_DESCRIBE_KEY: Op = op!(kms, DescribeKey);
+pub const ECR_GET_REPOSITORY_POLICY: Op = op!(ecr, GetRepositoryPolicy);
+pub const ECR_SET_REPOSITORY_POLICY: Op = op!(ecr, SetRepositoryPolicy);
+pub const ECR_DELETE_REPOSITORY_POLICY: Op = op!(ecr, DeleteRepositoryPolicy);
+pub const ECR_LIST_TAGS: Op = op!(ecr, ListTagsForResource);
+pub const ECR_DESCRIBE_REPOSITORIES: Op = op!(ecr, DescribeRepositories);
+pub const ES_DESCRIBE_DOMAIN_CONFIG: Op = op!(es, DescribeDomainConfig);
+pub const ES_UPDATE_DOMAIN_CONFIG: Op = op!(es, UpdateDomainConfig);
+pub const ES_LIST_TAGS: Op = op!(es, ListTags);
+pub const ES_LIST_DOMAIN_NAMES: Op = op!(es, ListDomainNames);
+pub const GLACIER_GET_VAULT_ACCESS_POLICY: Op = op!(glacier, GetVaultAccessPolicy);
+pub const GLACIER_SET_VAULT_ACCESS_POLICY: Op = op!(glacier, SetVaultAccessPolicy);
+pub const GLACIER_DELETE_VAULT_ACCESS_POLICY: Op = op!(glacier, DeleteVaultAccessPolicy);
+pub const GLACIER_LIST_TAGS: Op = op!(glacier, ListTagsForVault);
+pub const GLACIER_LIST_VAULTS: Op = op!(glacier, ListVaults);
+pub const EFS_DESCRIBE_FILE_SYSTEM_POLICY: Op = op!(elasticfilesystem, DescribeFileSystemPolicy);
+pub const EFS_PUT_FILE_SYSTEM_POLICY: Op = op!(elasticfilesystem, PutFileSystemPolicy);
+pub const EFS_DELETE_FILE_SYSTEM_POLICY: Op = op!(elasticfilesystem, DeleteFileSystemPolicy);
+pub const EFS_DESCRIBE_FILE_SYSTEMS: Op = op!(elasticfilesystem, DescribeFileSystems);
+
 // DynamoDB: the ledger (the blast-radius breaker's counts, exactly-once claims).
 pub const LEDGER_GET: Op = op!(dynamodb, GetItem);
 pub const LEDGER_PUT: Op = op!(dynamodb, PutItem);

@@ -18,6 +18,15 @@ pub enum StateKind {
     AccessKeys,
     Images,
     Snapshots,
+    // Resource policies (resources.rs).
+    QueuePolicies,
+    TopicPolicies,
+    SecretPolicies,
+    KeyPolicies,
+    RepositoryPolicies,
+    DomainPolicies,
+    VaultPolicies,
+    FileSystemPolicies,
 }
 
 impl StateKind {
@@ -34,6 +43,42 @@ impl StateKind {
             ],
             StateKind::Images => &[&ops::DESCRIBE_IMAGES, &ops::DESCRIBE_IMAGE_ATTRIBUTE],
             StateKind::Snapshots => &[&ops::DESCRIBE_SNAPSHOTS, &ops::DESCRIBE_SNAPSHOT_ATTRIBUTE],
+            StateKind::QueuePolicies => &[
+                &ops::SQS_LIST_QUEUES,
+                &ops::SQS_GET_QUEUE_ATTRIBUTES,
+                &ops::SQS_LIST_QUEUE_TAGS,
+            ],
+            StateKind::TopicPolicies => &[
+                &ops::SNS_LIST_TOPICS,
+                &ops::SNS_GET_TOPIC_ATTRIBUTES,
+                &ops::SNS_LIST_TAGS,
+            ],
+            StateKind::SecretPolicies => &[&ops::SM_LIST_SECRETS, &ops::SM_GET_RESOURCE_POLICY],
+            StateKind::KeyPolicies => &[
+                &ops::KMS_LIST_KEYS,
+                &ops::KMS_DESCRIBE_KEY,
+                &ops::KMS_GET_KEY_POLICY,
+                &ops::KMS_LIST_RESOURCE_TAGS,
+            ],
+            StateKind::RepositoryPolicies => &[
+                &ops::ECR_DESCRIBE_REPOSITORIES,
+                &ops::ECR_GET_REPOSITORY_POLICY,
+                &ops::ECR_LIST_TAGS,
+            ],
+            StateKind::DomainPolicies => &[
+                &ops::ES_LIST_DOMAIN_NAMES,
+                &ops::ES_DESCRIBE_DOMAIN_CONFIG,
+                &ops::ES_LIST_TAGS,
+            ],
+            StateKind::VaultPolicies => &[
+                &ops::GLACIER_LIST_VAULTS,
+                &ops::GLACIER_GET_VAULT_ACCESS_POLICY,
+                &ops::GLACIER_LIST_TAGS,
+            ],
+            StateKind::FileSystemPolicies => &[
+                &ops::EFS_DESCRIBE_FILE_SYSTEMS,
+                &ops::EFS_DESCRIBE_FILE_SYSTEM_POLICY,
+            ],
         }
     }
 
@@ -45,7 +90,31 @@ impl StateKind {
             StateKind::AccessKeys => "access keys",
             StateKind::Images => "images",
             StateKind::Snapshots => "snapshots",
+            StateKind::QueuePolicies => "SQS queue policies",
+            StateKind::TopicPolicies => "SNS topic policies",
+            StateKind::SecretPolicies => "secret policies",
+            StateKind::KeyPolicies => "KMS key policies",
+            StateKind::RepositoryPolicies => "ECR repository policies",
+            StateKind::DomainPolicies => "OpenSearch domain access policies",
+            StateKind::VaultPolicies => "Glacier vault access policies",
+            StateKind::FileSystemPolicies => "EFS file system policies",
         }
+    }
+
+    /// The resource-policy kind a listing is of, if it is one.
+    pub fn policy_kind(self) -> Option<crate::resources::PolicyKind> {
+        use crate::resources::PolicyKind;
+        Some(match self {
+            StateKind::QueuePolicies => PolicyKind::Queue,
+            StateKind::TopicPolicies => PolicyKind::Topic,
+            StateKind::SecretPolicies => PolicyKind::Secret,
+            StateKind::KeyPolicies => PolicyKind::Key,
+            StateKind::RepositoryPolicies => PolicyKind::Repository,
+            StateKind::DomainPolicies => PolicyKind::Domain,
+            StateKind::VaultPolicies => PolicyKind::Vault,
+            StateKind::FileSystemPolicies => PolicyKind::FileSystem,
+            _ => return None,
+        })
     }
 }
 
@@ -112,6 +181,7 @@ pub enum State {
     AccessKey(KeyState),
     Image(ShareState),
     Snapshot(ShareState),
+    ResourcePolicy(crate::resources::PolicyState),
 }
 
 impl State {
@@ -124,6 +194,7 @@ impl State {
             State::AccessKey(_) => StateKind::AccessKeys,
             State::Image(_) => StateKind::Images,
             State::Snapshot(_) => StateKind::Snapshots,
+            State::ResourcePolicy(p) => p.kind.state_kind(),
         }
     }
 
@@ -135,6 +206,7 @@ impl State {
             State::Trail(t) => &t.trail,
             State::AccessKey(k) => &k.access_key_id,
             State::Image(s) | State::Snapshot(s) => &s.id,
+            State::ResourcePolicy(p) => &p.resource,
         }
     }
 }

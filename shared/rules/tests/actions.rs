@@ -115,7 +115,14 @@ fn every_action_type_declares_an_inverse_its_plans_follow() {
                     })
                     .collect();
                 for (fixture, a) in instances {
-                    match a.undo(None, Some("eu-west-1")) {
+                    // A rewritten policy's undo writes back the policy the call found, which
+                    // the outcome fills in once done.
+                    let done = if a.rewrites_policy() {
+                        a.narrowed(&[r#"{"Statement":[]}"#.to_string()])
+                    } else {
+                        a.clone()
+                    };
+                    match done.undo(None, Some("eu-west-1")) {
                         Some(Undo::Command(c)) => {
                             if !commands.iter().any(|p| c.starts_with(p.as_str())) {
                                 failures.push(format!(
