@@ -123,7 +123,12 @@ impl Outcome {
             .as_ref()
             .map(|values| report.action.narrowed(values))
             .filter(|narrowed| *narrowed != report.action);
-        let partly = done.as_ref().and(self.removed.as_ref()).map(|values| {
+        // A rewritten policy "removed" the policy as it was: kept for the undo, not a note.
+        let partly = done
+            .as_ref()
+            .filter(|d| !d.rewrites_policy())
+            .and(self.removed.as_ref())
+            .map(|values| {
             format!(
                 "only {} still there and taken away; the rest was already gone",
                 values.join(", ")
@@ -365,5 +370,18 @@ async fn act<C: Clients>(c: &C, action: &Action, ctx: Context<'_>) -> Outcome {
                 .restrict_role_trust(&a.role_name, &a.principals, &a.untrusted_values)
                 .await,
         ),
+        // Resource policies: one restriction, written once (policies.rs).
+        Action::RestrictQueuePolicy(a) => policy(c, a.restriction()).await,
+        Action::RestrictTopicPolicy(a) => policy(c, a.restriction()).await,
+        Action::RestrictSecretPolicy(a) => policy(c, a.restriction()).await,
+        Action::RestrictKeyPolicy(a) => policy(c, a.restriction()).await,
+        Action::RestrictRepositoryPolicy(a) => policy(c, a.restriction()).await,
     }
+}
+
+async fn policy<C: Clients>(
+    c: &C,
+    r: trailguard_rules::resources::Restriction<'_>,
+) -> Outcome {
+    Outcome::of(crate::policies::restrict(c.policy(), r).await)
 }

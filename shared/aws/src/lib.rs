@@ -6,12 +6,14 @@ pub mod attempts;
 pub mod central;
 pub mod config;
 pub mod ec2;
+pub mod ecr;
 pub mod error;
 pub mod executor;
 pub mod forensics;
 pub mod gate;
 pub mod handler;
 pub mod iam;
+pub mod kms;
 pub mod incoming;
 pub mod lambda;
 mod lazy;
@@ -20,9 +22,13 @@ mod lookup;
 pub mod metrics;
 pub mod notify;
 pub mod org;
+pub mod policies;
 mod plan;
 pub mod ports;
 pub mod rds;
+pub mod secrets;
+pub mod sns;
+pub mod sqs;
 pub mod sweep;
 pub mod trail;
 
@@ -33,7 +39,7 @@ pub use incoming::{Incoming, Response};
 pub use notify::Notifier;
 pub use ports::{
     Change, Claim, Clients, Connect, Ec2Port, Home, IamPort, LambdaPort, LedgerPort, NotifyPort,
-    OrgPort, RdsPort, Sdk, Slot, Target, TrailPort, Unwired,
+    OrgPort, PolicyPort, RdsPort, Sdk, Slot, Target, TrailPort, Unwired,
 };
 pub use trailguard_rules::guards;
 pub use trailguard_rules::Guard;
@@ -54,48 +60,83 @@ macro_rules! counted {
 // Each builder replaces one field, and so one type parameter: written out, because a struct
 // update (`..self`) cannot change a type.
 #[rustfmt::skip]
-impl<E, I, T, R, L, O, D> Sdk<E, I, T, R, L, O, D> {
+impl<E, I, T, R, L, O, D, P> Sdk<E, I, T, R, L, O, D, P> {
     /// Wire the EC2 client.
-    pub fn with_ec2(self, sdk: &aws_config::SdkConfig) -> Sdk<aws_sdk_ec2::Client, I, T, R, L, O, D> {
-        let Sdk { iam, trail, rds, lambda, org, ledger, .. } = self;
-        Sdk { ec2: counted!(aws_sdk_ec2, sdk), iam, trail, rds, lambda, org, ledger }
+    pub fn with_ec2(self, sdk: &aws_config::SdkConfig) -> Sdk<aws_sdk_ec2::Client, I, T, R, L, O, D, P> {
+        let Sdk { iam, trail, rds, lambda, org, ledger, policy, .. } = self;
+        Sdk { ec2: counted!(aws_sdk_ec2, sdk), iam, trail, rds, lambda, org, ledger, policy }
     }
 
     /// Wire the IAM client.
-    pub fn with_iam(self, sdk: &aws_config::SdkConfig) -> Sdk<E, aws_sdk_iam::Client, T, R, L, O, D> {
-        let Sdk { ec2, trail, rds, lambda, org, ledger, .. } = self;
-        Sdk { iam: counted!(aws_sdk_iam, sdk), ec2, trail, rds, lambda, org, ledger }
+    pub fn with_iam(self, sdk: &aws_config::SdkConfig) -> Sdk<E, aws_sdk_iam::Client, T, R, L, O, D, P> {
+        let Sdk { ec2, trail, rds, lambda, org, ledger, policy, .. } = self;
+        Sdk { iam: counted!(aws_sdk_iam, sdk), ec2, trail, rds, lambda, org, ledger, policy }
     }
 
     /// Wire the CloudTrail client.
-    pub fn with_cloudtrail(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, aws_sdk_cloudtrail::Client, R, L, O, D> {
-        let Sdk { ec2, iam, rds, lambda, org, ledger, .. } = self;
-        Sdk { trail: counted!(aws_sdk_cloudtrail, sdk), ec2, iam, rds, lambda, org, ledger }
+    pub fn with_cloudtrail(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, aws_sdk_cloudtrail::Client, R, L, O, D, P> {
+        let Sdk { ec2, iam, rds, lambda, org, ledger, policy, .. } = self;
+        Sdk { trail: counted!(aws_sdk_cloudtrail, sdk), ec2, iam, rds, lambda, org, ledger, policy }
     }
 
     /// Wire the RDS client.
-    pub fn with_rds(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, aws_sdk_rds::Client, L, O, D> {
-        let Sdk { ec2, iam, trail, lambda, org, ledger, .. } = self;
-        Sdk { rds: counted!(aws_sdk_rds, sdk), ec2, iam, trail, lambda, org, ledger }
+    pub fn with_rds(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, aws_sdk_rds::Client, L, O, D, P> {
+        let Sdk { ec2, iam, trail, lambda, org, ledger, policy, .. } = self;
+        Sdk { rds: counted!(aws_sdk_rds, sdk), ec2, iam, trail, lambda, org, ledger, policy }
     }
 
     /// Wire the Lambda client.
-    pub fn with_lambda(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, aws_sdk_lambda::Client, O, D> {
-        let Sdk { ec2, iam, trail, rds, org, ledger, .. } = self;
-        Sdk { lambda: counted!(aws_sdk_lambda, sdk), ec2, iam, trail, rds, org, ledger }
+    pub fn with_lambda(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, aws_sdk_lambda::Client, O, D, P> {
+        let Sdk { ec2, iam, trail, rds, org, ledger, policy, .. } = self;
+        Sdk { lambda: counted!(aws_sdk_lambda, sdk), ec2, iam, trail, rds, org, ledger, policy }
     }
 
     /// Wire the Organizations client (with its cache of the organization's accounts).
-    pub fn with_organizations(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, org::Organization, D> {
-        let Sdk { ec2, iam, trail, rds, lambda, ledger, .. } = self;
-        Sdk { org: org::Organization::new(counted!(aws_sdk_organizations, sdk)), ec2, iam, trail, rds, lambda, ledger }
+    pub fn with_organizations(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, org::Organization, D, P> {
+        let Sdk { ec2, iam, trail, rds, lambda, ledger, policy, .. } = self;
+        Sdk { org: org::Organization::new(counted!(aws_sdk_organizations, sdk)), ec2, iam, trail, rds, lambda, ledger, policy }
     }
 
     /// Wire the ledger: the DynamoDB table of breaker counts and exactly-once claims.
-    pub fn with_ledger(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, aws_sdk_dynamodb::Client> {
-        let Sdk { ec2, iam, trail, rds, lambda, org, .. } = self;
-        Sdk { ledger: counted!(aws_sdk_dynamodb, sdk), ec2, iam, trail, rds, lambda, org }
+    pub fn with_ledger(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, aws_sdk_dynamodb::Client, P> {
+        let Sdk { ec2, iam, trail, rds, lambda, org, policy, .. } = self;
+        Sdk { ledger: counted!(aws_sdk_dynamodb, sdk), ec2, iam, trail, rds, lambda, org, policy }
     }
+
+    /// Wire a resource-policy client (SQS, SNS, Secrets Manager, KMS, ECR, OpenSearch,
+    /// Glacier, EFS): it answers for its own kind, the clients wired before for theirs.
+    fn with_policy<C>(self, client: C) -> Sdk<E, I, T, R, L, O, D, (P, C)> {
+        let Sdk { ec2, iam, trail, rds, lambda, org, ledger, policy } = self;
+        Sdk { ec2, iam, trail, rds, lambda, org, ledger, policy: (policy, client) }
+    }
+
+    /// Wire the SQS client (queue policies).
+    pub fn with_sqs(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, D, (P, aws_sdk_sqs::Client)> {
+        self.with_policy(counted!(aws_sdk_sqs, sdk))
+    }
+
+    /// Wire an SNS client for topic policies (notification has its own).
+    pub fn with_sns(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, D, (P, aws_sdk_sns::Client)> {
+        self.with_policy(counted!(aws_sdk_sns, sdk))
+    }
+
+    /// Wire the Secrets Manager client (secrets' resource policies).
+    pub fn with_secretsmanager(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, D, (P, aws_sdk_secretsmanager::Client)> {
+        self.with_policy(counted!(aws_sdk_secretsmanager, sdk))
+    }
+
+    /// Wire the KMS client (key policies).
+    pub fn with_kms(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, D, (P, aws_sdk_kms::Client)> {
+        self.with_policy(counted!(aws_sdk_kms, sdk))
+    }
+
+    /// Wire the ECR client (repository policies).
+    pub fn with_ecr(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, D, (P, aws_sdk_ecr::Client)> {
+        self.with_policy(counted!(aws_sdk_ecr, sdk))
+    }
+
+
+
 }
 
 impl<C, W> Deps<central::Central<C, W>, Notifier>

@@ -8,7 +8,7 @@ use trailguard_rules::{Decision, FactRequest, Facts, Verdict};
 
 use crate::error::PortError;
 use crate::lazy::Lazy;
-use crate::ports::{Clients, Connect, Ec2Port, IamPort, OrgPort, TrailPort};
+use crate::ports::{Clients, Connect, Ec2Port, IamPort, OrgPort, PolicyPort, TrailPort};
 
 /// Why no decision came out of the lookups.
 #[derive(Debug)]
@@ -108,6 +108,10 @@ pub(crate) async fn fetch<C: Clients>(
         FactRequest::NetworkAclState { network_acl_id } => {
             let state = c.ec2().acl_state(network_acl_id).await?;
             facts.acl_states.insert(network_acl_id.clone(), state);
+        }
+        FactRequest::PolicyResource { kind, resource } => {
+            let state = c.policy().describe_policy(*kind, resource).await?;
+            facts.policy_resources.insert((*kind, resource.clone()), state);
         }
         FactRequest::PrefixList { prefix_list_id } => {
             let list = c.ec2().prefix_list(prefix_list_id).await?;

@@ -22,7 +22,8 @@ use crate::handler::{emit, remediation_error, Deps};
 use crate::lazy::Lazy;
 use crate::lookup::{self, Unsettled};
 use crate::ports::{
-    Clients, Connect, Ec2Port, IamPort, LedgerPort, NotifyPort, Page, Target, TrailPort,
+    Clients, Connect, Ec2Port, IamPort, LedgerPort, NotifyPort, Page, PolicyPort, Target,
+    TrailPort,
 };
 
 /// Time kept back from the deadline when a sweep decides whether to list another page: a
@@ -56,6 +57,17 @@ async fn list<C: Clients>(
         StateKind::NetworkAcls => map(c.ec2().list_acls(token).await?, State::NetworkAcl),
         StateKind::Images => map(c.ec2().list_image_shares(token).await?, State::Image),
         StateKind::Snapshots => map(c.ec2().list_snapshot_shares(token).await?, State::Snapshot),
+        StateKind::QueuePolicies
+        | StateKind::TopicPolicies
+        | StateKind::SecretPolicies
+        | StateKind::KeyPolicies
+        | StateKind::RepositoryPolicies
+        | StateKind::DomainPolicies
+        | StateKind::VaultPolicies
+        | StateKind::FileSystemPolicies => match kind.policy_kind() {
+            Some(k) => map(c.policy().list_policies(k, token).await?, State::ResourcePolicy),
+            None => Page { items: vec![], next: None },
+        },
         // One region's trails and the account's keys of interest fit in one answer.
         StateKind::Trails => Page {
             items: c
