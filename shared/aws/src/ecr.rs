@@ -41,7 +41,12 @@ impl PolicyPort for Client {
     }
 
     async fn read_policy(&self, _: PolicyKind, name: &str) -> PortResult<Option<Option<String>>> {
-        match self.get_repository_policy().repository_name(name).send().await {
+        match self
+            .get_repository_policy()
+            .repository_name(name)
+            .send()
+            .await
+        {
             Ok(o) => Ok(Some(o.policy_text().map(String::from))),
             Err(e) if is_gone(&e, NO_POLICY) => Ok(Some(None)),
             Err(e) if is_gone(&e, GONE) => Ok(None),
@@ -50,12 +55,21 @@ impl PolicyPort for Client {
     }
 
     async fn describe_policy(&self, _: PolicyKind, name: &str) -> PortResult<Option<PolicyState>> {
-        let repos = match self.describe_repositories().repository_names(name).send().await {
+        let repos = match self
+            .describe_repositories()
+            .repository_names(name)
+            .send()
+            .await
+        {
             Ok(o) => o,
             Err(e) if is_gone(&e, GONE) => return Ok(None),
             Err(e) => return Err(classify(&ops::ECR_DESCRIBE_REPOSITORIES, e)),
         };
-        let Some(arn) = repos.repositories().first().and_then(|r| r.repository_arn()) else {
+        let Some(arn) = repos
+            .repositories()
+            .first()
+            .and_then(|r| r.repository_arn())
+        else {
             return Ok(None);
         };
         repository_state(self, name, arn).await
@@ -68,20 +82,38 @@ impl PolicyPort for Client {
             .policy_text(document)
             .send()
             .await;
-        changed(r, &ops::ECR_SET_REPOSITORY_POLICY, GONE, &format!("repository {name}"))
+        changed(
+            r,
+            &ops::ECR_SET_REPOSITORY_POLICY,
+            GONE,
+            &format!("repository {name}"),
+        )
     }
 
     async fn delete_policy(&self, _: PolicyKind, name: &str) -> PortResult<Change> {
-        let r = self.delete_repository_policy().repository_name(name).send().await;
+        let r = self
+            .delete_repository_policy()
+            .repository_name(name)
+            .send()
+            .await;
         match r {
             Err(e) if is_gone(&e, NO_POLICY) => Ok(Change::AlreadyDone(format!(
                 "repository {name} has no policy now"
             ))),
-            r => changed(r, &ops::ECR_DELETE_REPOSITORY_POLICY, GONE, &format!("repository {name}")),
+            r => changed(
+                r,
+                &ops::ECR_DELETE_REPOSITORY_POLICY,
+                GONE,
+                &format!("repository {name}"),
+            ),
         }
     }
 
-    async fn list_policies(&self, _: PolicyKind, token: Option<String>) -> PortResult<Page<PolicyState>> {
+    async fn list_policies(
+        &self,
+        _: PolicyKind,
+        token: Option<String>,
+    ) -> PortResult<Page<PolicyState>> {
         let page = self
             .describe_repositories()
             .set_next_token(token)

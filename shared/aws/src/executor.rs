@@ -129,11 +129,11 @@ impl Outcome {
             .filter(|d| !d.rewrites_policy())
             .and(self.removed.as_ref())
             .map(|values| {
-            format!(
-                "only {} still there and taken away; the rest was already gone",
-                values.join(", ")
-            )
-        });
+                format!(
+                    "only {} still there and taken away; the rest was already gone",
+                    values.join(", ")
+                )
+            });
         report.undo = if self.status != Status::Done {
             None
         } else if self.unproven {
@@ -379,9 +379,6 @@ async fn act<C: Clients>(c: &C, action: &Action, ctx: Context<'_>) -> Outcome {
     }
 }
 
-async fn policy<C: Clients>(
-    c: &C,
-    r: trailguard_rules::resources::Restriction<'_>,
-) -> Outcome {
+async fn policy<C: Clients>(c: &C, r: trailguard_rules::resources::Restriction<'_>) -> Outcome {
     Outcome::of(crate::policies::restrict(c.policy(), r).await)
 }

@@ -18,14 +18,24 @@ impl PolicyPort for Client {
     }
 
     async fn read_policy(&self, _: PolicyKind, key: &str) -> PortResult<Option<Option<String>>> {
-        match self.get_key_policy().key_id(key).policy_name("default").send().await {
+        match self
+            .get_key_policy()
+            .key_id(key)
+            .policy_name("default")
+            .send()
+            .await
+        {
             Ok(o) => Ok(Some(o.policy().map(String::from))),
             Err(e) if is_gone(&e, GONE) => Ok(None),
             Err(e) => Err(classify(&ops::KMS_GET_KEY_POLICY, e)),
         }
     }
 
-    async fn describe_policy(&self, kind: PolicyKind, key: &str) -> PortResult<Option<PolicyState>> {
+    async fn describe_policy(
+        &self,
+        kind: PolicyKind,
+        key: &str,
+    ) -> PortResult<Option<PolicyState>> {
         let Some(policy) = self.read_policy(kind, key).await? else {
             return Ok(None);
         };
@@ -62,7 +72,11 @@ impl PolicyPort for Client {
         })
     }
 
-    async fn list_policies(&self, kind: PolicyKind, token: Option<String>) -> PortResult<Page<PolicyState>> {
+    async fn list_policies(
+        &self,
+        kind: PolicyKind,
+        token: Option<String>,
+    ) -> PortResult<Page<PolicyState>> {
         let page = self
             .list_keys()
             .set_marker(token)

@@ -111,7 +111,9 @@ pub(crate) async fn fetch<C: Clients>(
         }
         FactRequest::PolicyResource { kind, resource } => {
             let state = c.policy().describe_policy(*kind, resource).await?;
-            facts.policy_resources.insert((*kind, resource.clone()), state);
+            facts
+                .policy_resources
+                .insert((*kind, resource.clone()), state);
         }
         FactRequest::PrefixList { prefix_list_id } => {
             let list = c.ec2().prefix_list(prefix_list_id).await?;

@@ -25,13 +25,16 @@ pub async fn restrict<P: PolicyPort>(p: &P, r: Restriction<'_>) -> PortResult<Ch
         Some(c) => c,
     };
     let Some(text) = current.filter(|t| !t.trim().is_empty()) else {
-        return Ok(Change::AlreadyDone(format!("{noun} {resource} has no policy now")));
+        return Ok(Change::AlreadyDone(format!(
+            "{noun} {resource} has no policy now"
+        )));
     };
-    let doc = trust::document(&Value::String(text.clone())).ok_or_else(|| PortError::Permanent {
-        op: "describe_policy",
-        code: "UnreadablePolicy".into(),
-        message: format!("the policy of {noun} {resource} is not a JSON document"),
-    })?;
+    let doc =
+        trust::document(&Value::String(text.clone())).ok_or_else(|| PortError::Permanent {
+            op: "describe_policy",
+            code: "UnreadablePolicy".into(),
+            message: format!("the policy of {noun} {resource} is not a JSON document"),
+        })?;
     // The principals open now, judged as the decision judged them: the accounts it found
     // outside are outside, any other value is the subject of its own event.
     let inside = grants::judge(r.principals, r.untrusted_values);
@@ -51,13 +54,12 @@ pub async fn restrict<P: PolicyPort>(p: &P, r: Restriction<'_>) -> PortResult<Ch
         None if kind.deletable() => p.delete_policy(kind, resource).await?,
         None if kind == PolicyKind::Topic => {
             // A topic's policy cannot be deleted: AWS's default for the owner account.
-            let default = resources::default_topic_policy(resource).ok_or_else(|| {
-                PortError::Permanent {
+            let default =
+                resources::default_topic_policy(resource).ok_or_else(|| PortError::Permanent {
                     op: "SetTopicAttributes",
                     code: "NoOwner".into(),
                     message: format!("{resource} is not a topic ARN: no default policy to write"),
-                }
-            })?;
+                })?;
             p.put_policy(kind, resource, &default.to_string()).await?
         }
         None => return Err(lockout(resource)),
@@ -120,7 +122,9 @@ where
 }
 
 /// Tags as a map, from any SDK's key/value pairs.
-pub(crate) fn tags<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> trailguard_rules::Tags {
+pub(crate) fn tags<'a>(
+    pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> trailguard_rules::Tags {
     pairs
         .into_iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))

@@ -287,19 +287,40 @@ impl PolicyPort for Unwired {
     fn serves(&self, _: PolicyKind) -> bool {
         false
     }
-    fn read_policy(&self, kind: PolicyKind, _: &str) -> impl Future<Output = PortResult<Option<Option<String>>>> + Send {
+    fn read_policy(
+        &self,
+        kind: PolicyKind,
+        _: &str,
+    ) -> impl Future<Output = PortResult<Option<Option<String>>>> + Send {
         unserved(kind)
     }
-    fn describe_policy(&self, kind: PolicyKind, _: &str) -> impl Future<Output = PortResult<Option<PolicyState>>> + Send {
+    fn describe_policy(
+        &self,
+        kind: PolicyKind,
+        _: &str,
+    ) -> impl Future<Output = PortResult<Option<PolicyState>>> + Send {
         unserved(kind)
     }
-    fn put_policy(&self, kind: PolicyKind, _: &str, _: &str) -> impl Future<Output = PortResult<Change>> + Send {
+    fn put_policy(
+        &self,
+        kind: PolicyKind,
+        _: &str,
+        _: &str,
+    ) -> impl Future<Output = PortResult<Change>> + Send {
         unserved(kind)
     }
-    fn delete_policy(&self, kind: PolicyKind, _: &str) -> impl Future<Output = PortResult<Change>> + Send {
+    fn delete_policy(
+        &self,
+        kind: PolicyKind,
+        _: &str,
+    ) -> impl Future<Output = PortResult<Change>> + Send {
         unserved(kind)
     }
-    fn list_policies(&self, kind: PolicyKind, _: Option<String>) -> impl Future<Output = PortResult<Page<PolicyState>>> + Send {
+    fn list_policies(
+        &self,
+        kind: PolicyKind,
+        _: Option<String>,
+    ) -> impl Future<Output = PortResult<Page<PolicyState>>> + Send {
         unserved(kind)
     }
 }
@@ -309,21 +330,34 @@ impl<A: PolicyPort, B: PolicyPort> PolicyPort for (A, B) {
     fn serves(&self, kind: PolicyKind) -> bool {
         self.0.serves(kind) || self.1.serves(kind)
     }
-    async fn read_policy(&self, kind: PolicyKind, resource: &str) -> PortResult<Option<Option<String>>> {
+    async fn read_policy(
+        &self,
+        kind: PolicyKind,
+        resource: &str,
+    ) -> PortResult<Option<Option<String>>> {
         if self.1.serves(kind) {
             self.1.read_policy(kind, resource).await
         } else {
             self.0.read_policy(kind, resource).await
         }
     }
-    async fn describe_policy(&self, kind: PolicyKind, resource: &str) -> PortResult<Option<PolicyState>> {
+    async fn describe_policy(
+        &self,
+        kind: PolicyKind,
+        resource: &str,
+    ) -> PortResult<Option<PolicyState>> {
         if self.1.serves(kind) {
             self.1.describe_policy(kind, resource).await
         } else {
             self.0.describe_policy(kind, resource).await
         }
     }
-    async fn put_policy(&self, kind: PolicyKind, resource: &str, document: &str) -> PortResult<Change> {
+    async fn put_policy(
+        &self,
+        kind: PolicyKind,
+        resource: &str,
+        document: &str,
+    ) -> PortResult<Change> {
         if self.1.serves(kind) {
             self.1.put_policy(kind, resource, document).await
         } else {
@@ -337,7 +371,11 @@ impl<A: PolicyPort, B: PolicyPort> PolicyPort for (A, B) {
             self.0.delete_policy(kind, resource).await
         }
     }
-    async fn list_policies(&self, kind: PolicyKind, token: Option<String>) -> PortResult<Page<PolicyState>> {
+    async fn list_policies(
+        &self,
+        kind: PolicyKind,
+        token: Option<String>,
+    ) -> PortResult<Page<PolicyState>> {
         if self.1.serves(kind) {
             self.1.list_policies(kind, token).await
         } else {
@@ -467,7 +505,11 @@ pub trait Clients: Send + Sync + 'static {
             ("dynamodb", "with_ledger", self.ledger().wired()),
             ("sqs", "with_sqs", p(PolicyKind::Queue)),
             ("sns", "with_sns", p(PolicyKind::Topic)),
-            ("secretsmanager", "with_secretsmanager", p(PolicyKind::Secret)),
+            (
+                "secretsmanager",
+                "with_secretsmanager",
+                p(PolicyKind::Secret),
+            ),
             ("kms", "with_kms", p(PolicyKind::Key)),
             ("ecr", "with_ecr", p(PolicyKind::Repository)),
         ]

@@ -23,7 +23,11 @@ impl PolicyPort for Client {
         }
     }
 
-    async fn describe_policy(&self, kind: PolicyKind, secret: &str) -> PortResult<Option<PolicyState>> {
+    async fn describe_policy(
+        &self,
+        kind: PolicyKind,
+        secret: &str,
+    ) -> PortResult<Option<PolicyState>> {
         let described = match self.describe_secret().secret_id(secret).send().await {
             Ok(o) => o,
             Err(e) if is_gone(&e, GONE) => return Ok(None),
@@ -53,15 +57,29 @@ impl PolicyPort for Client {
             .resource_policy(document)
             .send()
             .await;
-        changed(r, &ops::SM_PUT_RESOURCE_POLICY, GONE, &format!("secret {secret}"))
+        changed(
+            r,
+            &ops::SM_PUT_RESOURCE_POLICY,
+            GONE,
+            &format!("secret {secret}"),
+        )
     }
 
     async fn delete_policy(&self, _: PolicyKind, secret: &str) -> PortResult<Change> {
         let r = self.delete_resource_policy().secret_id(secret).send().await;
-        changed(r, &ops::SM_DELETE_RESOURCE_POLICY, GONE, &format!("secret {secret}"))
+        changed(
+            r,
+            &ops::SM_DELETE_RESOURCE_POLICY,
+            GONE,
+            &format!("secret {secret}"),
+        )
     }
 
-    async fn list_policies(&self, _: PolicyKind, token: Option<String>) -> PortResult<Page<PolicyState>> {
+    async fn list_policies(
+        &self,
+        _: PolicyKind,
+        token: Option<String>,
+    ) -> PortResult<Page<PolicyState>> {
         let page = self
             .list_secrets()
             .set_next_token(token)

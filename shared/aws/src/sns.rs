@@ -24,7 +24,11 @@ impl PolicyPort for Client {
         }
     }
 
-    async fn describe_policy(&self, kind: PolicyKind, arn: &str) -> PortResult<Option<PolicyState>> {
+    async fn describe_policy(
+        &self,
+        kind: PolicyKind,
+        arn: &str,
+    ) -> PortResult<Option<PolicyState>> {
         let Some(policy) = self.read_policy(kind, arn).await? else {
             return Ok(None);
         };
@@ -50,7 +54,12 @@ impl PolicyPort for Client {
             .attribute_value(document)
             .send()
             .await;
-        changed(r, &ops::SNS_SET_TOPIC_ATTRIBUTES, GONE, &format!("topic {arn}"))
+        changed(
+            r,
+            &ops::SNS_SET_TOPIC_ATTRIBUTES,
+            GONE,
+            &format!("topic {arn}"),
+        )
     }
 
     async fn delete_policy(&self, kind: PolicyKind, arn: &str) -> PortResult<Change> {
@@ -61,7 +70,11 @@ impl PolicyPort for Client {
         self.put_policy(kind, arn, &default).await
     }
 
-    async fn list_policies(&self, kind: PolicyKind, token: Option<String>) -> PortResult<Page<PolicyState>> {
+    async fn list_policies(
+        &self,
+        kind: PolicyKind,
+        token: Option<String>,
+    ) -> PortResult<Page<PolicyState>> {
         let page = self
             .list_topics()
             .set_next_token(token)

@@ -39,12 +39,21 @@ impl PolicyPort for Client {
         }
     }
 
-    async fn describe_policy(&self, kind: PolicyKind, url: &str) -> PortResult<Option<PolicyState>> {
+    async fn describe_policy(
+        &self,
+        kind: PolicyKind,
+        url: &str,
+    ) -> PortResult<Option<PolicyState>> {
         let Some(policy) = self.read_policy(kind, url).await? else {
             return Ok(None);
         };
         let t = match self.list_queue_tags().queue_url(url).send().await {
-            Ok(o) => tags(o.tags().into_iter().flatten().map(|(k, v)| (k.as_str(), v.as_str()))),
+            Ok(o) => tags(
+                o.tags()
+                    .into_iter()
+                    .flatten()
+                    .map(|(k, v)| (k.as_str(), v.as_str())),
+            ),
             Err(e) if is_gone(&e, GONE) => return Ok(None),
             Err(e) => return Err(classify(&ops::SQS_LIST_QUEUE_TAGS, e)),
         };
@@ -64,14 +73,23 @@ impl PolicyPort for Client {
             .attributes(QueueAttributeName::Policy, document)
             .send()
             .await;
-        changed(r, &ops::SQS_SET_QUEUE_ATTRIBUTES, GONE, &format!("queue {url}"))
+        changed(
+            r,
+            &ops::SQS_SET_QUEUE_ATTRIBUTES,
+            GONE,
+            &format!("queue {url}"),
+        )
     }
 
     async fn delete_policy(&self, kind: PolicyKind, url: &str) -> PortResult<Change> {
         self.put_policy(kind, url, "").await
     }
 
-    async fn list_policies(&self, kind: PolicyKind, token: Option<String>) -> PortResult<Page<PolicyState>> {
+    async fn list_policies(
+        &self,
+        kind: PolicyKind,
+        token: Option<String>,
+    ) -> PortResult<Page<PolicyState>> {
         let page = self
             .list_queues()
             .set_next_token(token)

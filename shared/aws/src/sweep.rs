@@ -22,8 +22,7 @@ use crate::handler::{emit, remediation_error, Deps};
 use crate::lazy::Lazy;
 use crate::lookup::{self, Unsettled};
 use crate::ports::{
-    Clients, Connect, Ec2Port, IamPort, LedgerPort, NotifyPort, Page, PolicyPort, Target,
-    TrailPort,
+    Clients, Connect, Ec2Port, IamPort, LedgerPort, NotifyPort, Page, PolicyPort, Target, TrailPort,
 };
 
 /// Time kept back from the deadline when a sweep decides whether to list another page: a
@@ -65,8 +64,14 @@ async fn list<C: Clients>(
         | StateKind::DomainPolicies
         | StateKind::VaultPolicies
         | StateKind::FileSystemPolicies => match kind.policy_kind() {
-            Some(k) => map(c.policy().list_policies(k, token).await?, State::ResourcePolicy),
-            None => Page { items: vec![], next: None },
+            Some(k) => map(
+                c.policy().list_policies(k, token).await?,
+                State::ResourcePolicy,
+            ),
+            None => Page {
+                items: vec![],
+                next: None,
+            },
         },
         // One region's trails and the account's keys of interest fit in one answer.
         StateKind::Trails => Page {

@@ -27,7 +27,6 @@ fn event(template: &str, request: Value) -> Value {
     cloudtrail_event(template, request, Value::Null)
 }
 
-
 macro_rules! deps {
     ($sdk:expr, $policy:expr) => {
         deps_with(
@@ -70,7 +69,10 @@ async fn an_sqs_queue_loses_exactly_what_was_opened() {
         .queue_url()
         .unwrap()
         .to_string();
-    let arn = format!("arn:aws:sqs:us-east-1:{ACCOUNT}:{}", url.rsplit('/').next().unwrap());
+    let arn = format!(
+        "arn:aws:sqs:us-east-1:{ACCOUNT}:{}",
+        url.rsplit('/').next().unwrap()
+    );
     let app = json!({"Sid": "AppSend", "Effect": "Allow",
         "Principal": {"AWS": format!("arn:aws:iam::{ACCOUNT}:role/orders-api")},
         "Action": "sqs:SendMessage", "Resource": arn});
@@ -104,11 +106,18 @@ async fn an_sqs_queue_loses_exactly_what_was_opened() {
     // https://, sent as written; shell.rs).
     let undo = &r["actions"][0]["undo"];
     assert!(
-        undo["command"].as_str().is_some_and(|c| c.starts_with("aws sqs set-queue-attributes --queue-url "))
-            || undo["none"].as_str().is_some_and(|w| w.contains("http(s)://")),
+        undo["command"]
+            .as_str()
+            .is_some_and(|c| c.starts_with("aws sqs set-queue-attributes --queue-url "))
+            || undo["none"]
+                .as_str()
+                .is_some_and(|w| w.contains("http(s)://")),
         "{r}"
     );
-    assert_eq!(statements(&queue_policy(&sqs, &url).await.unwrap()), json!([app]));
+    assert_eq!(
+        statements(&queue_policy(&sqs, &url).await.unwrap()),
+        json!([app])
+    );
     let again = process(&deps, ev).await.unwrap();
     assert_eq!(again["actions"][0]["outcome"], "already_done", "{again}");
 
@@ -128,7 +137,10 @@ async fn an_sqs_queue_loses_exactly_what_was_opened() {
     );
     let r = process(&deps, ev.clone()).await.unwrap();
     assert_eq!(r["actions"][0]["outcome"], "done", "{r}");
-    assert_eq!(statements(&queue_policy(&sqs, &url).await.unwrap()), json!([app]));
+    assert_eq!(
+        statements(&queue_policy(&sqs, &url).await.unwrap()),
+        json!([app])
+    );
     let again = process(&deps, ev).await.unwrap();
     assert_eq!(again["actions"][0]["outcome"], "already_done", "{again}");
 
@@ -218,7 +230,10 @@ async fn an_sns_topic_loses_exactly_what_was_opened_and_keeps_a_default_policy()
     );
     let r = process(&deps!(&sdk, DRY_RUN), ev.clone()).await.unwrap();
     assert_eq!(r["actions"][0]["outcome"], "dry_run", "{r}");
-    assert_eq!(statements(&topic_policy(&sns, &arn).await), json!([owner, anyone]));
+    assert_eq!(
+        statements(&topic_policy(&sns, &arn).await),
+        json!([owner, anyone])
+    );
 
     let deps = deps!(&sdk, POLICY);
     let r = process(&deps, ev.clone()).await.unwrap();
@@ -243,7 +258,10 @@ async fn an_sns_topic_loses_exactly_what_was_opened_and_keeps_a_default_policy()
     let r = process(&deps, ev).await.unwrap();
     assert_eq!(r["actions"][0]["outcome"], "done", "{r}");
     let left = statements(&topic_policy(&sns, &arn).await);
-    assert_eq!(left[0]["Condition"]["StringEquals"]["AWS:SourceOwner"], ACCOUNT, "{left}");
+    assert_eq!(
+        left[0]["Condition"]["StringEquals"]["AWS:SourceOwner"], ACCOUNT,
+        "{left}"
+    );
     assert_eq!(left.as_array().unwrap().len(), 1);
 
     // AddPermission for an outside account.
@@ -272,7 +290,12 @@ async fn a_secret_loses_the_outside_account_and_an_empty_policy_is_deleted() {
     let sdk = sdk().await;
     let sm = aws_sdk_secretsmanager::Client::new(&sdk);
     let name = unique("prod-db");
-    sm.create_secret().name(&name).secret_string("s3cr3t").send().await.unwrap();
+    sm.create_secret()
+        .name(&name)
+        .secret_string("s3cr3t")
+        .send()
+        .await
+        .unwrap();
     let app = json!({"Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{ACCOUNT}:role/app")},
         "Action": "secretsmanager:GetSecretValue", "Resource": "*"});
     let outsider = json!({"Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{OUTSIDER}:root")},
@@ -377,7 +400,9 @@ async fn a_key_loses_the_public_grant_but_never_its_administrator() {
     assert_eq!(again["actions"][0]["outcome"], "already_done", "{again}");
 
     // The only administrator is everyone: told, never written.
-    let everyone = doc(json!([{"Sid": "Everyone", "Effect": "Allow", "Principal": "*", "Action": "kms:*", "Resource": "*"}]));
+    let everyone = doc(
+        json!([{"Sid": "Everyone", "Effect": "Allow", "Principal": "*", "Action": "kms:*", "Resource": "*"}]),
+    );
     put(everyone.clone()).await;
     let ev = event(
         "aws.kms-PutKeyPolicy-public-only-administrator.json",
@@ -394,9 +419,23 @@ async fn an_ecr_repository_loses_the_outside_account_and_a_public_only_policy() 
     let sdk = sdk().await;
     let ecr = aws_sdk_ecr::Client::new(&sdk);
     let name = unique("images/worker");
-    ecr.create_repository().repository_name(&name).send().await.unwrap();
-    let deps = deps_with(&sdk, "revert-storage-policy", POLICY, Sdk::none().with_ecr(&sdk));
-    let dry = deps_with(&sdk, "revert-storage-policy", DRY_RUN, Sdk::none().with_ecr(&sdk));
+    ecr.create_repository()
+        .repository_name(&name)
+        .send()
+        .await
+        .unwrap();
+    let deps = deps_with(
+        &sdk,
+        "revert-storage-policy",
+        POLICY,
+        Sdk::none().with_ecr(&sdk),
+    );
+    let dry = deps_with(
+        &sdk,
+        "revert-storage-policy",
+        DRY_RUN,
+        Sdk::none().with_ecr(&sdk),
+    );
     let ci = json!({"Sid": "CiPush", "Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{ACCOUNT}:role/ci")},
         "Action": ["ecr:PutImage"]});
     let vendor = json!({"Sid": "VendorPush", "Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{OUTSIDER}:root")},
@@ -406,15 +445,28 @@ async fn an_ecr_repository_loses_the_outside_account_and_a_public_only_policy() 
     let policy = || {
         let (ecr, name) = (ecr.clone(), name.clone());
         async move {
-            match ecr.get_repository_policy().repository_name(&name).send().await {
-                Ok(o) => o.policy_text().map(|p| statements(p)),
+            match ecr
+                .get_repository_policy()
+                .repository_name(&name)
+                .send()
+                .await
+            {
+                Ok(o) => o.policy_text().map(statements),
                 Err(_) => None,
             }
         }
     };
     for (written, left, template) in [
-        (json!([ci, vendor]), Some(json!([ci])), "aws.ecr-SetRepositoryPolicy-outside-account-push.json"),
-        (json!([public]), None, "aws.ecr-SetRepositoryPolicy-public-pull.json"),
+        (
+            json!([ci, vendor]),
+            Some(json!([ci])),
+            "aws.ecr-SetRepositoryPolicy-outside-account-push.json",
+        ),
+        (
+            json!([public]),
+            None,
+            "aws.ecr-SetRepositoryPolicy-public-pull.json",
+        ),
     ] {
         let opened = doc(written.clone());
         ecr.set_repository_policy()
@@ -423,7 +475,10 @@ async fn an_ecr_repository_loses_the_outside_account_and_a_public_only_policy() 
             .send()
             .await
             .unwrap();
-        let ev = event(template, json!({"repositoryName": name, "policyText": opened}));
+        let ev = event(
+            template,
+            json!({"repositoryName": name, "policyText": opened}),
+        );
         let r = process(&dry, ev.clone()).await.unwrap();
         assert_eq!(r["actions"][0]["outcome"], "dry_run", "{r}");
         assert_eq!(policy().await, Some(written));
@@ -447,12 +502,23 @@ async fn an_ecr_repository_loses_the_outside_account_and_a_public_only_policy() 
         .to_string();
     ecr.tag_resource()
         .resource_arn(&arn)
-        .tags(aws_sdk_ecr::types::Tag::builder().key("trailguard:exempt").value("true").build().unwrap())
+        .tags(
+            aws_sdk_ecr::types::Tag::builder()
+                .key("trailguard:exempt")
+                .value("true")
+                .build()
+                .unwrap(),
+        )
         .send()
         .await
         .unwrap();
     let opened = doc(json!([public]));
-    ecr.set_repository_policy().repository_name(&name).policy_text(&opened).send().await.unwrap();
+    ecr.set_repository_policy()
+        .repository_name(&name)
+        .policy_text(&opened)
+        .send()
+        .await
+        .unwrap();
     let ev = event(
         "aws.ecr-SetRepositoryPolicy-public-pull.json",
         json!({"repositoryName": name, "policyText": opened}),

@@ -9,12 +9,12 @@ use serde::Serialize;
 use crate::ids::{IdKind, Target};
 use crate::ops::{self, Op};
 pub use crate::permission::Permission;
-use crate::shell::{quote, words};
-use crate::state::AclEntry;
 pub use crate::resources::{
     RestrictKeyPolicy, RestrictQueuePolicy, RestrictRepositoryPolicy, RestrictSecretPolicy,
     RestrictTopicPolicy,
 };
+use crate::shell::{quote, words};
+use crate::state::AclEntry;
 
 /// The name of the inline deny policy that cuts off sessions issued before containment.
 /// Fixed so responders can find and remove it: `aws iam delete-user-policy --user-name U

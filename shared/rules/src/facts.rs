@@ -231,10 +231,8 @@ pub struct Facts {
     /// Network ACL id -> the ACL with its entries (None: no such ACL).
     pub acl_states: BTreeMap<String, Option<crate::state::AclState>>,
     /// (kind, resource) -> its policy and tags (None: no such resource).
-    pub policy_resources: BTreeMap<
-        (crate::resources::PolicyKind, String),
-        Option<crate::resources::PolicyState>,
-    >,
+    pub policy_resources:
+        BTreeMap<(crate::resources::PolicyKind, String), Option<crate::resources::PolicyState>>,
     /// Offline (the CLI): facts not given are taken as absent instead of requested, and the
     /// decision says what it assumed.
     pub offline: bool,

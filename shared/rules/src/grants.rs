@@ -132,12 +132,17 @@ pub fn keeps_administrator(doc: &Value, action: &str) -> bool {
     let action = action.to_ascii_lowercase();
     let covers = |pattern: &str| {
         let p = pattern.to_ascii_lowercase();
-        p == action || p.strip_suffix('*').is_some_and(|prefix| action.starts_with(prefix))
+        p == action
+            || p.strip_suffix('*')
+                .is_some_and(|prefix| action.starts_with(prefix))
     };
     let strings = |v: &Value| -> Vec<String> {
         match v {
             Value::String(s) => vec![s.clone()],
-            Value::Array(a) => a.iter().filter_map(|x| x.as_str().map(String::from)).collect(),
+            Value::Array(a) => a
+                .iter()
+                .filter_map(|x| x.as_str().map(String::from))
+                .collect(),
             _ => vec![],
         }
     };
@@ -252,15 +257,28 @@ mod tests {
 
     #[test]
     fn an_administrator_is_a_named_principal_allowed_the_action() {
-        let admin = |principal: Value, action: Value| {
-            json!({"Statement": [{"Effect": "Allow", "Principal": principal, "Action": action, "Resource": "*"}]})
-        };
+        let admin = |principal: Value, action: Value| json!({"Statement": [{"Effect": "Allow", "Principal": principal, "Action": action, "Resource": "*"}]});
         let root = json!({"AWS": format!("arn:aws:iam::{OWN}:root")});
-        assert!(keeps_administrator(&admin(root.clone(), json!("kms:*")), "kms:PutKeyPolicy"));
-        assert!(keeps_administrator(&admin(root.clone(), json!(["kms:Put*"])), "kms:PutKeyPolicy"));
-        assert!(!keeps_administrator(&admin(root.clone(), json!("kms:Decrypt")), "kms:PutKeyPolicy"));
-        assert!(!keeps_administrator(&admin(json!("*"), json!("kms:*")), "kms:PutKeyPolicy"));
-        assert!(!keeps_administrator(&json!({"Statement": []}), "kms:PutKeyPolicy"));
+        assert!(keeps_administrator(
+            &admin(root.clone(), json!("kms:*")),
+            "kms:PutKeyPolicy"
+        ));
+        assert!(keeps_administrator(
+            &admin(root.clone(), json!(["kms:Put*"])),
+            "kms:PutKeyPolicy"
+        ));
+        assert!(!keeps_administrator(
+            &admin(root.clone(), json!("kms:Decrypt")),
+            "kms:PutKeyPolicy"
+        ));
+        assert!(!keeps_administrator(
+            &admin(json!("*"), json!("kms:*")),
+            "kms:PutKeyPolicy"
+        ));
+        assert!(!keeps_administrator(
+            &json!({"Statement": []}),
+            "kms:PutKeyPolicy"
+        ));
     }
 
     #[test]

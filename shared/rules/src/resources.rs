@@ -74,7 +74,10 @@ impl PolicyKind {
                 &ops::ECR_LIST_TAGS,
             ],
             PolicyKind::Domain => &[&ops::ES_DESCRIBE_DOMAIN_CONFIG, &ops::ES_LIST_TAGS],
-            PolicyKind::Vault => &[&ops::GLACIER_GET_VAULT_ACCESS_POLICY, &ops::GLACIER_LIST_TAGS],
+            PolicyKind::Vault => &[
+                &ops::GLACIER_GET_VAULT_ACCESS_POLICY,
+                &ops::GLACIER_LIST_TAGS,
+            ],
             PolicyKind::FileSystem => &[
                 &ops::EFS_DESCRIBE_FILE_SYSTEM_POLICY,
                 &ops::EFS_DESCRIBE_FILE_SYSTEMS,
@@ -296,7 +299,10 @@ pub fn restrict(
 /// AWS's default policy of a new SNS topic: the owner account may administer and publish
 /// (what a topic holds when nothing else is left; its policy cannot be deleted).
 pub fn default_topic_policy(topic_arn: &str) -> Option<Value> {
-    let account = topic_arn.split(':').nth(4).filter(|a| crate::ids::is_account_id(a))?;
+    let account = topic_arn
+        .split(':')
+        .nth(4)
+        .filter(|a| crate::ids::is_account_id(a))?;
     Some(json!({
         "Version": "2008-10-17",
         "Id": "__default_policy_ID",

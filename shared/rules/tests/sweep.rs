@@ -13,9 +13,9 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde_json::{json, Value};
-use trailguard_rules::resources::PolicyState;
 use trailguard_rules::ask::{self, Ask};
 use trailguard_rules::facts::{GroupRule, World};
+use trailguard_rules::resources::PolicyState;
 use trailguard_rules::sweep::{self, AclEntry, AclState, KeyState, ShareState, State, TrailState};
 use trailguard_rules::{
     decide_guard, Decision, Event, Facts, GroupFacts, Guard, Kind, Policy, Verdict,
@@ -200,11 +200,15 @@ fn state_left(guard: &str, detail: &Value, policy: &Policy, world: &World) -> Op
         ("resource_policy" | "storage_policy", _) => {
             // The resource's policy as the call wrote it.
             let (kind, resource, field): (&str, Option<String>, &Value) = match name {
-                "SetQueueAttributes" => ("queue", text(rp, "queueUrl"), &rp["attributes"]["Policy"]),
+                "SetQueueAttributes" => {
+                    ("queue", text(rp, "queueUrl"), &rp["attributes"]["Policy"])
+                }
                 "SetTopicAttributes" => ("topic", text(rp, "topicArn"), &rp["attributeValue"]),
                 "PutResourcePolicy" => ("secret", text(rp, "secretId"), &rp["resourcePolicy"]),
                 "PutKeyPolicy" => ("key", text(rp, "keyId"), &rp["policy"]),
-                "SetRepositoryPolicy" => ("repository", text(rp, "repositoryName"), &rp["policyText"]),
+                "SetRepositoryPolicy" => {
+                    ("repository", text(rp, "repositoryName"), &rp["policyText"])
+                }
                 _ => return None,
             };
             let resource = resource?;

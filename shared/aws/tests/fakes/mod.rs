@@ -12,9 +12,9 @@ use trailguard_aws::{
     Change, Claim, Clients, Connect, Deps, Ec2Port, IamPort, LambdaPort, LedgerPort, NotifyPort,
     OrgPort, PolicyPort, PortError, RdsPort, Settings, Slot, Target, TrailPort,
 };
-use trailguard_rules::resources::{PolicyKind, PolicyState};
 use trailguard_rules::facts::{PrefixListFacts, World};
 use trailguard_rules::ops::{self, Op};
+use trailguard_rules::resources::{PolicyKind, PolicyState};
 use trailguard_rules::sweep::{AclState, Checkpoint, KeyState, ShareState, State, TrailState};
 use trailguard_rules::{GroupFacts, Guard, Permission, Policy, PrincipalKind, Report, Tags};
 
@@ -898,22 +898,44 @@ impl PolicyPort for Fake {
     fn serves(&self, _: PolicyKind) -> bool {
         true
     }
-    async fn read_policy(&self, kind: PolicyKind, resource: &str) -> PortResult<Option<Option<String>>> {
-        self.record(&[policy_ops(kind).0], format!("ReadPolicy({kind:?},{resource})"));
+    async fn read_policy(
+        &self,
+        kind: PolicyKind,
+        resource: &str,
+    ) -> PortResult<Option<Option<String>>> {
+        self.record(
+            &[policy_ops(kind).0],
+            format!("ReadPolicy({kind:?},{resource})"),
+        );
         if let Some(e) = self.failure("ReadPolicy") {
             return Err(e);
         }
         Ok(self.policy_resource(kind, resource).map(|s| s.policy))
     }
-    async fn describe_policy(&self, kind: PolicyKind, resource: &str) -> PortResult<Option<PolicyState>> {
-        self.record(kind.lookup_ops(), format!("DescribePolicy({kind:?},{resource})"));
+    async fn describe_policy(
+        &self,
+        kind: PolicyKind,
+        resource: &str,
+    ) -> PortResult<Option<PolicyState>> {
+        self.record(
+            kind.lookup_ops(),
+            format!("DescribePolicy({kind:?},{resource})"),
+        );
         if let Some(e) = self.failure("DescribePolicy") {
             return Err(e);
         }
         Ok(self.policy_resource(kind, resource))
     }
-    async fn put_policy(&self, kind: PolicyKind, resource: &str, document: &str) -> PortResult<Change> {
-        self.record(&[policy_ops(kind).1], format!("PutPolicy({kind:?},{resource})"));
+    async fn put_policy(
+        &self,
+        kind: PolicyKind,
+        resource: &str,
+        document: &str,
+    ) -> PortResult<Change> {
+        self.record(
+            &[policy_ops(kind).1],
+            format!("PutPolicy({kind:?},{resource})"),
+        );
         let r = self.reply("PutPolicy");
         if matches!(r, Ok(Change::Done)) {
             self.resource_policies
@@ -924,7 +946,10 @@ impl PolicyPort for Fake {
         r
     }
     async fn delete_policy(&self, kind: PolicyKind, resource: &str) -> PortResult<Change> {
-        self.record(&[policy_ops(kind).2], format!("DeletePolicy({kind:?},{resource})"));
+        self.record(
+            &[policy_ops(kind).2],
+            format!("DeletePolicy({kind:?},{resource})"),
+        );
         let r = self.reply("DeletePolicy");
         if matches!(r, Ok(Change::Done)) {
             self.resource_policies
@@ -934,7 +959,11 @@ impl PolicyPort for Fake {
         }
         r
     }
-    async fn list_policies(&self, kind: PolicyKind, token: Option<String>) -> PortResult<Page<PolicyState>> {
+    async fn list_policies(
+        &self,
+        kind: PolicyKind,
+        token: Option<String>,
+    ) -> PortResult<Page<PolicyState>> {
         let ops: &'static [&'static Op] = kind.state_kind().ops();
         self.page("ListPolicies", ops, token, move |s| match s {
             State::ResourcePolicy(p) => Some(p.clone()),
