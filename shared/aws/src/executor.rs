@@ -126,7 +126,8 @@ impl Outcome {
             .as_ref()
             .map(|values| report.action.narrowed(values))
             .filter(|narrowed| *narrowed != report.action);
-        // (S3's removed value is the document before the call, not a part of the action.)
+        // A rewritten block, ACL or policy "removed" the document as it was: kept for the
+        // undo, not a note.
         let partly = done
             .as_ref()
             .filter(|_| !report.action.removed_is_previous())
@@ -401,5 +402,15 @@ async fn act<C: Clients>(c: &C, action: &Action, ctx: Context<'_>) -> Outcome {
                 .restrict_bucket_policy(&a.bucket, &a.principals, &a.untrusted_values)
                 .await,
         ),
+        // Resource policies: one restriction, written once (policies.rs).
+        Action::RestrictQueuePolicy(a) => policy(c, a.restriction()).await,
+        Action::RestrictTopicPolicy(a) => policy(c, a.restriction()).await,
+        Action::RestrictSecretPolicy(a) => policy(c, a.restriction()).await,
+        Action::RestrictKeyPolicy(a) => policy(c, a.restriction()).await,
+        Action::RestrictRepositoryPolicy(a) => policy(c, a.restriction()).await,
     }
+}
+
+async fn policy<C: Clients>(c: &C, r: trailguard_rules::resources::Restriction<'_>) -> Outcome {
+    Outcome::of(crate::policies::restrict(c.policy(), r).await)
 }

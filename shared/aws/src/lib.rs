@@ -6,6 +6,7 @@ pub mod attempts;
 pub mod central;
 pub mod config;
 pub mod ec2;
+pub mod ecr;
 pub mod error;
 pub mod executor;
 pub mod forensics;
@@ -13,6 +14,7 @@ pub mod gate;
 pub mod handler;
 pub mod iam;
 pub mod incoming;
+pub mod kms;
 pub mod lambda;
 mod lazy;
 pub mod ledger;
@@ -21,10 +23,14 @@ pub mod metrics;
 pub mod notify;
 pub mod org;
 mod plan;
+pub mod policies;
 pub mod ports;
 pub mod rds;
 pub mod redshift;
 pub mod s3;
+pub mod secrets;
+pub mod sns;
+pub mod sqs;
 pub mod sweep;
 pub mod trail;
 
@@ -35,7 +41,7 @@ pub use incoming::{Incoming, Response};
 pub use notify::Notifier;
 pub use ports::{
     Change, Claim, Clients, Connect, Ec2Port, Home, IamPort, LambdaPort, LedgerPort, NotifyPort,
-    OrgPort, RdsPort, RedshiftPort, S3Port, Sdk, Slot, Target, TrailPort, Unwired,
+    OrgPort, PolicyPort, RdsPort, RedshiftPort, S3Port, Sdk, Slot, Target, TrailPort, Unwired,
 };
 pub use trailguard_rules::guards;
 pub use trailguard_rules::Guard;
@@ -56,59 +62,92 @@ macro_rules! counted {
 // Each builder replaces one field, and so one type parameter: written out, because a struct
 // update (`..self`) cannot change a type.
 #[rustfmt::skip]
-impl<E, I, T, R, L, O, D, S, B> Sdk<E, I, T, R, L, O, D, S, B> {
+impl<E, I, T, R, L, O, D, S, B, P> Sdk<E, I, T, R, L, O, D, S, B, P> {
     /// Wire the EC2 client.
-    pub fn with_ec2(self, sdk: &aws_config::SdkConfig) -> Sdk<aws_sdk_ec2::Client, I, T, R, L, O, D, S, B> {
-        let Sdk { iam, trail, rds, lambda, org, ledger, redshift, s3, .. } = self;
-        Sdk { ec2: counted!(aws_sdk_ec2, sdk), iam, trail, rds, lambda, org, ledger, redshift, s3 }
+    pub fn with_ec2(self, sdk: &aws_config::SdkConfig) -> Sdk<aws_sdk_ec2::Client, I, T, R, L, O, D, S, B, P> {
+        let Sdk { iam, trail, rds, lambda, org, ledger, redshift, s3, policy, .. } = self;
+        Sdk { ec2: counted!(aws_sdk_ec2, sdk), iam, trail, rds, lambda, org, ledger, redshift, s3, policy }
     }
 
     /// Wire the IAM client.
-    pub fn with_iam(self, sdk: &aws_config::SdkConfig) -> Sdk<E, aws_sdk_iam::Client, T, R, L, O, D, S, B> {
-        let Sdk { ec2, trail, rds, lambda, org, ledger, redshift, s3, .. } = self;
-        Sdk { iam: counted!(aws_sdk_iam, sdk), ec2, trail, rds, lambda, org, ledger, redshift, s3 }
+    pub fn with_iam(self, sdk: &aws_config::SdkConfig) -> Sdk<E, aws_sdk_iam::Client, T, R, L, O, D, S, B, P> {
+        let Sdk { ec2, trail, rds, lambda, org, ledger, redshift, s3, policy, .. } = self;
+        Sdk { iam: counted!(aws_sdk_iam, sdk), ec2, trail, rds, lambda, org, ledger, redshift, s3, policy }
     }
 
     /// Wire the CloudTrail client.
-    pub fn with_cloudtrail(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, aws_sdk_cloudtrail::Client, R, L, O, D, S, B> {
-        let Sdk { ec2, iam, rds, lambda, org, ledger, redshift, s3, .. } = self;
-        Sdk { trail: counted!(aws_sdk_cloudtrail, sdk), ec2, iam, rds, lambda, org, ledger, redshift, s3 }
+    pub fn with_cloudtrail(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, aws_sdk_cloudtrail::Client, R, L, O, D, S, B, P> {
+        let Sdk { ec2, iam, rds, lambda, org, ledger, redshift, s3, policy, .. } = self;
+        Sdk { trail: counted!(aws_sdk_cloudtrail, sdk), ec2, iam, rds, lambda, org, ledger, redshift, s3, policy }
     }
 
     /// Wire the RDS client.
-    pub fn with_rds(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, aws_sdk_rds::Client, L, O, D, S, B> {
-        let Sdk { ec2, iam, trail, lambda, org, ledger, redshift, s3, .. } = self;
-        Sdk { rds: counted!(aws_sdk_rds, sdk), ec2, iam, trail, lambda, org, ledger, redshift, s3 }
+    pub fn with_rds(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, aws_sdk_rds::Client, L, O, D, S, B, P> {
+        let Sdk { ec2, iam, trail, lambda, org, ledger, redshift, s3, policy, .. } = self;
+        Sdk { rds: counted!(aws_sdk_rds, sdk), ec2, iam, trail, lambda, org, ledger, redshift, s3, policy }
     }
 
     /// Wire the Lambda client.
-    pub fn with_lambda(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, aws_sdk_lambda::Client, O, D, S, B> {
-        let Sdk { ec2, iam, trail, rds, org, ledger, redshift, s3, .. } = self;
-        Sdk { lambda: counted!(aws_sdk_lambda, sdk), ec2, iam, trail, rds, org, ledger, redshift, s3 }
+    pub fn with_lambda(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, aws_sdk_lambda::Client, O, D, S, B, P> {
+        let Sdk { ec2, iam, trail, rds, org, ledger, redshift, s3, policy, .. } = self;
+        Sdk { lambda: counted!(aws_sdk_lambda, sdk), ec2, iam, trail, rds, org, ledger, redshift, s3, policy }
     }
 
     /// Wire the Organizations client (with its cache of the organization's accounts).
-    pub fn with_organizations(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, org::Organization, D, S, B> {
-        let Sdk { ec2, iam, trail, rds, lambda, ledger, redshift, s3, .. } = self;
-        Sdk { org: org::Organization::new(counted!(aws_sdk_organizations, sdk)), ec2, iam, trail, rds, lambda, ledger, redshift, s3 }
+    pub fn with_organizations(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, org::Organization, D, S, B, P> {
+        let Sdk { ec2, iam, trail, rds, lambda, ledger, redshift, s3, policy, .. } = self;
+        Sdk { org: org::Organization::new(counted!(aws_sdk_organizations, sdk)), ec2, iam, trail, rds, lambda, ledger, redshift, s3, policy }
     }
 
     /// Wire the ledger: the DynamoDB table of breaker counts and exactly-once claims.
-    pub fn with_ledger(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, aws_sdk_dynamodb::Client, S, B> {
-        let Sdk { ec2, iam, trail, rds, lambda, org, redshift, s3, .. } = self;
-        Sdk { ledger: counted!(aws_sdk_dynamodb, sdk), ec2, iam, trail, rds, lambda, org, redshift, s3 }
+    pub fn with_ledger(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, aws_sdk_dynamodb::Client, S, B, P> {
+        let Sdk { ec2, iam, trail, rds, lambda, org, redshift, s3, policy, .. } = self;
+        Sdk { ledger: counted!(aws_sdk_dynamodb, sdk), ec2, iam, trail, rds, lambda, org, redshift, s3, policy }
     }
 
     /// Wire the Redshift client.
-    pub fn with_redshift(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, D, aws_sdk_redshift::Client, B> {
-        let Sdk { ec2, iam, trail, rds, lambda, org, ledger, s3, .. } = self;
-        Sdk { redshift: counted!(aws_sdk_redshift, sdk), ec2, iam, trail, rds, lambda, org, ledger, s3 }
+    pub fn with_redshift(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, D, aws_sdk_redshift::Client, B, P> {
+        let Sdk { ec2, iam, trail, rds, lambda, org, ledger, s3, policy, .. } = self;
+        Sdk { redshift: counted!(aws_sdk_redshift, sdk), ec2, iam, trail, rds, lambda, org, ledger, s3, policy }
     }
 
     /// Wire S3 and S3 Control (public buckets, the account's public access block).
-    pub fn with_s3(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, D, S, s3::S3> {
-        let Sdk { ec2, iam, trail, rds, lambda, org, ledger, redshift, .. } = self;
-        Sdk { s3: s3::S3 { s3: counted!(aws_sdk_s3, sdk), control: counted!(aws_sdk_s3control, sdk) }, ec2, iam, trail, rds, lambda, org, ledger, redshift }
+    pub fn with_s3(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, D, S, s3::S3, P> {
+        let Sdk { ec2, iam, trail, rds, lambda, org, ledger, redshift, policy, .. } = self;
+        Sdk { s3: s3::S3 { s3: counted!(aws_sdk_s3, sdk), control: counted!(aws_sdk_s3control, sdk) }, ec2, iam, trail, rds, lambda, org, ledger, redshift, policy }
+    }
+
+
+    /// Wire a resource-policy client (SQS, SNS, Secrets Manager, KMS, ECR): it answers for
+    /// its own kind, the clients wired before for theirs.
+    fn with_policy<C>(self, client: C) -> Sdk<E, I, T, R, L, O, D, S, B, (P, C)> {
+        let Sdk { ec2, iam, trail, rds, lambda, org, ledger, redshift, s3, policy } = self;
+        Sdk { ec2, iam, trail, rds, lambda, org, ledger, redshift, s3, policy: (policy, client) }
+    }
+
+    /// Wire the SQS client (queue policies).
+    pub fn with_sqs(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, D, S, B, (P, aws_sdk_sqs::Client)> {
+        self.with_policy(counted!(aws_sdk_sqs, sdk))
+    }
+
+    /// Wire an SNS client for topic policies (notification has its own).
+    pub fn with_sns(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, D, S, B, (P, aws_sdk_sns::Client)> {
+        self.with_policy(counted!(aws_sdk_sns, sdk))
+    }
+
+    /// Wire the Secrets Manager client (secrets' resource policies).
+    pub fn with_secretsmanager(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, D, S, B, (P, aws_sdk_secretsmanager::Client)> {
+        self.with_policy(counted!(aws_sdk_secretsmanager, sdk))
+    }
+
+    /// Wire the KMS client (key policies).
+    pub fn with_kms(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, D, S, B, (P, aws_sdk_kms::Client)> {
+        self.with_policy(counted!(aws_sdk_kms, sdk))
+    }
+
+    /// Wire the ECR client (repository policies).
+    pub fn with_ecr(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, D, S, B, (P, aws_sdk_ecr::Client)> {
+        self.with_policy(counted!(aws_sdk_ecr, sdk))
     }
 }
 

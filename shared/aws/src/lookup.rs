@@ -9,7 +9,8 @@ use trailguard_rules::{Decision, FactRequest, Facts, Verdict};
 use crate::error::PortError;
 use crate::lazy::Lazy;
 use crate::ports::{
-    Clients, Connect, Ec2Port, IamPort, OrgPort, RdsPort, RedshiftPort, S3Port, TrailPort,
+    Clients, Connect, Ec2Port, IamPort, OrgPort, PolicyPort, RdsPort, RedshiftPort, S3Port,
+    TrailPort,
 };
 
 /// Why no decision came out of the lookups.
@@ -127,6 +128,12 @@ pub(crate) async fn fetch<C: Clients>(
         FactRequest::BucketState { bucket } => {
             let state = c.s3().bucket_state(bucket).await?;
             facts.bucket_states.insert(bucket.clone(), state);
+        }
+        FactRequest::PolicyResource { kind, resource } => {
+            let state = c.policy().describe_policy(*kind, resource).await?;
+            facts
+                .policy_resources
+                .insert((*kind, resource.clone()), state);
         }
         FactRequest::PrefixList { prefix_list_id } => {
             let list = c.ec2().prefix_list(prefix_list_id).await?;

@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use trailguard_rules::facts::PrefixListFacts;
 use trailguard_rules::ops::{self, Op};
+use trailguard_rules::resources::{PolicyKind, PolicyState};
 use trailguard_rules::state::{AccountBlockState, BucketState};
 use trailguard_rules::sweep::{
     AclState, Checkpoint, DatabaseState, KeyState, ShareState, TrailState,
@@ -293,6 +294,163 @@ pub trait OrgPort {
 }
 }
 
+/// Resource policies (SQS, SNS, Secrets Manager, KMS, ECR, OpenSearch, Glacier, EFS): one
+/// port over every kind, each SDK client serving its own ([`PolicyPort::serves`]); a function
+/// wires the clients of its kinds one by one (`with_sqs`, `with_kms`, ...), which nest as
+/// pairs. Restricting is written once, over these calls (policies.rs).
+pub trait PolicyPort: Send + Sync {
+    /// Whether this port answers for resources of `kind`.
+    fn serves(&self, kind: PolicyKind) -> bool;
+    /// The resource's policy now (Some(None): it has none); None when the resource does not
+    /// exist. One call: what restricting reads.
+    fn read_policy(
+        &self,
+        kind: PolicyKind,
+        resource: &str,
+    ) -> impl Future<Output = PortResult<Option<Option<String>>>> + Send;
+    /// The resource's policy and tags now; None when the resource does not exist.
+    fn describe_policy(
+        &self,
+        kind: PolicyKind,
+        resource: &str,
+    ) -> impl Future<Output = PortResult<Option<PolicyState>>> + Send;
+    /// Replace the resource's policy.
+    fn put_policy(
+        &self,
+        kind: PolicyKind,
+        resource: &str,
+        document: &str,
+    ) -> impl Future<Output = PortResult<Change>> + Send;
+    /// Delete the resource's policy (where the service allows it).
+    fn delete_policy(
+        &self,
+        kind: PolicyKind,
+        resource: &str,
+    ) -> impl Future<Output = PortResult<Change>> + Send;
+    /// A page of the account's resources of `kind`, with their policies and tags (the sweep).
+    fn list_policies(
+        &self,
+        kind: PolicyKind,
+        token: Option<String>,
+    ) -> impl Future<Output = PortResult<Page<PolicyState>>> + Send;
+}
+
+fn unserved<T: Send>(kind: PolicyKind) -> impl Future<Output = PortResult<T>> + Send {
+    std::future::ready(Err(PortError::NotWired {
+        op: match kind {
+            PolicyKind::Queue => "sqs",
+            PolicyKind::Topic => "sns",
+            PolicyKind::Secret => "secretsmanager",
+            PolicyKind::Key => "kms",
+            PolicyKind::Repository => "ecr",
+            PolicyKind::Domain => "opensearch",
+            PolicyKind::Vault => "glacier",
+            PolicyKind::FileSystem => "efs",
+        },
+    }))
+}
+
+impl PolicyPort for Unwired {
+    fn serves(&self, _: PolicyKind) -> bool {
+        false
+    }
+    fn read_policy(
+        &self,
+        kind: PolicyKind,
+        _: &str,
+    ) -> impl Future<Output = PortResult<Option<Option<String>>>> + Send {
+        unserved(kind)
+    }
+    fn describe_policy(
+        &self,
+        kind: PolicyKind,
+        _: &str,
+    ) -> impl Future<Output = PortResult<Option<PolicyState>>> + Send {
+        unserved(kind)
+    }
+    fn put_policy(
+        &self,
+        kind: PolicyKind,
+        _: &str,
+        _: &str,
+    ) -> impl Future<Output = PortResult<Change>> + Send {
+        unserved(kind)
+    }
+    fn delete_policy(
+        &self,
+        kind: PolicyKind,
+        _: &str,
+    ) -> impl Future<Output = PortResult<Change>> + Send {
+        unserved(kind)
+    }
+    fn list_policies(
+        &self,
+        kind: PolicyKind,
+        _: Option<String>,
+    ) -> impl Future<Output = PortResult<Page<PolicyState>>> + Send {
+        unserved(kind)
+    }
+}
+
+/// Two policy ports: the second answers for the kinds it serves, the first for the rest.
+impl<A: PolicyPort, B: PolicyPort> PolicyPort for (A, B) {
+    fn serves(&self, kind: PolicyKind) -> bool {
+        self.0.serves(kind) || self.1.serves(kind)
+    }
+    async fn read_policy(
+        &self,
+        kind: PolicyKind,
+        resource: &str,
+    ) -> PortResult<Option<Option<String>>> {
+        if self.1.serves(kind) {
+            self.1.read_policy(kind, resource).await
+        } else {
+            self.0.read_policy(kind, resource).await
+        }
+    }
+    async fn describe_policy(
+        &self,
+        kind: PolicyKind,
+        resource: &str,
+    ) -> PortResult<Option<PolicyState>> {
+        if self.1.serves(kind) {
+            self.1.describe_policy(kind, resource).await
+        } else {
+            self.0.describe_policy(kind, resource).await
+        }
+    }
+    async fn put_policy(
+        &self,
+        kind: PolicyKind,
+        resource: &str,
+        document: &str,
+    ) -> PortResult<Change> {
+        if self.1.serves(kind) {
+            self.1.put_policy(kind, resource, document).await
+        } else {
+            self.0.put_policy(kind, resource, document).await
+        }
+    }
+    async fn delete_policy(&self, kind: PolicyKind, resource: &str) -> PortResult<Change> {
+        if self.1.serves(kind) {
+            self.1.delete_policy(kind, resource).await
+        } else {
+            self.0.delete_policy(kind, resource).await
+        }
+    }
+    async fn list_policies(
+        &self,
+        kind: PolicyKind,
+        token: Option<String>,
+    ) -> PortResult<Page<PolicyState>> {
+        if self.1.serves(kind) {
+            self.1.list_policies(kind, token).await
+        } else {
+            self.0.list_policies(kind, token).await
+        }
+    }
+}
+
 /// A breaker's answer: the action may go, or the guard has acted enough this hour.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Slot {
@@ -392,6 +550,7 @@ pub trait Clients: Send + Sync + 'static {
     type Ledger: LedgerPort;
     type Redshift: RedshiftPort;
     type S3: S3Port;
+    type Policy: PolicyPort;
     fn ec2(&self) -> &Self::Ec2;
     fn iam(&self) -> &Self::Iam;
     fn trail(&self) -> &Self::Trail;
@@ -401,10 +560,12 @@ pub trait Clients: Send + Sync + 'static {
     fn ledger(&self) -> &Self::Ledger;
     fn redshift(&self) -> &Self::Redshift;
     fn s3(&self) -> &Self::S3;
+    fn policy(&self) -> &Self::Policy;
 
     /// Each service as IAM prefixes its actions, the `Sdk` builder that wires it, and
     /// whether it is wired.
-    fn services(&self) -> [(&'static str, &'static str, bool); 9] {
+    fn services(&self) -> [(&'static str, &'static str, bool); 14] {
+        let p = |kind| self.policy().serves(kind);
         [
             ("ec2", "with_ec2", self.ec2().wired()),
             ("iam", "with_iam", self.iam().wired()),
@@ -415,6 +576,15 @@ pub trait Clients: Send + Sync + 'static {
             ("dynamodb", "with_ledger", self.ledger().wired()),
             ("redshift", "with_redshift", self.redshift().wired()),
             ("s3", "with_s3", self.s3().wired()),
+            ("sqs", "with_sqs", p(PolicyKind::Queue)),
+            ("sns", "with_sns", p(PolicyKind::Topic)),
+            (
+                "secretsmanager",
+                "with_secretsmanager",
+                p(PolicyKind::Secret),
+            ),
+            ("kms", "with_kms", p(PolicyKind::Key)),
+            ("ecr", "with_ecr", p(PolicyKind::Repository)),
         ]
     }
 }
@@ -480,6 +650,7 @@ pub struct Sdk<
     D = Unwired,
     S = Unwired,
     B = Unwired,
+    P = Unwired,
 > {
     pub ec2: E,
     pub iam: I,
@@ -490,6 +661,8 @@ pub struct Sdk<
     pub ledger: D,
     pub redshift: S,
     pub s3: B,
+    /// The resource-policy clients (`with_sqs`, `with_kms`, ...), nested as pairs.
+    pub policy: P,
 }
 
 impl Sdk {
@@ -499,7 +672,7 @@ impl Sdk {
     }
 }
 
-impl<E, I, T, R, L, O, D, S, B> Clients for Sdk<E, I, T, R, L, O, D, S, B>
+impl<E, I, T, R, L, O, D, S, B, P> Clients for Sdk<E, I, T, R, L, O, D, S, B, P>
 where
     E: Ec2Port + 'static,
     I: IamPort + 'static,
@@ -510,6 +683,7 @@ where
     D: LedgerPort + 'static,
     S: RedshiftPort + 'static,
     B: S3Port + 'static,
+    P: PolicyPort + 'static,
 {
     type Ec2 = E;
     type Iam = I;
@@ -520,6 +694,7 @@ where
     type Ledger = D;
     type Redshift = S;
     type S3 = B;
+    type Policy = P;
     fn ec2(&self) -> &E {
         &self.ec2
     }
@@ -546,6 +721,9 @@ where
     }
     fn s3(&self) -> &B {
         &self.s3
+    }
+    fn policy(&self) -> &P {
+        &self.policy
     }
 }
 

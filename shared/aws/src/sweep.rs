@@ -22,8 +22,8 @@ use crate::handler::{emit, remediation_error, Deps};
 use crate::lazy::Lazy;
 use crate::lookup::{self, Unsettled};
 use crate::ports::{
-    Clients, Connect, Ec2Port, IamPort, LedgerPort, NotifyPort, Page, RdsPort, RedshiftPort,
-    S3Port, Target, TrailPort,
+    Clients, Connect, Ec2Port, IamPort, LedgerPort, NotifyPort, Page, PolicyPort, RdsPort,
+    RedshiftPort, S3Port, Target, TrailPort,
 };
 
 /// Time kept back from the deadline when a sweep decides whether to list another page: a
@@ -64,6 +64,23 @@ async fn list<C: Clients>(
             c.redshift().list_redshift_clusters(token).await?,
             State::Database,
         ),
+        StateKind::QueuePolicies
+        | StateKind::TopicPolicies
+        | StateKind::SecretPolicies
+        | StateKind::KeyPolicies
+        | StateKind::RepositoryPolicies
+        | StateKind::DomainPolicies
+        | StateKind::VaultPolicies
+        | StateKind::FileSystemPolicies => match kind.policy_kind() {
+            Some(k) => map(
+                c.policy().list_policies(k, token).await?,
+                State::ResourcePolicy,
+            ),
+            None => Page {
+                items: vec![],
+                next: None,
+            },
+        },
         // One region's trails and the account's keys of interest fit in one answer.
         StateKind::Trails => Page {
             items: c

@@ -9,6 +9,10 @@ use serde::Serialize;
 use crate::ids::{IdKind, Target};
 use crate::ops::{self, Op};
 pub use crate::permission::Permission;
+pub use crate::resources::{
+    RestrictKeyPolicy, RestrictQueuePolicy, RestrictRepositoryPolicy, RestrictSecretPolicy,
+    RestrictTopicPolicy,
+};
 use crate::shell::{quote, words};
 use crate::state::AclEntry;
 
@@ -319,6 +323,39 @@ actions! {
         inverse: Inverse::Calls(&[&ops::PUT_BUCKET_POLICY]),
         restores_safeguard: false,
     },
+
+    // Resource policies (resources.rs): one action type per service, so each role grants
+    // exactly its service's calls; the undo puts the previous policy back.
+    /// Take principals out of an SQS queue's policy.
+    RestrictQueuePolicy(RestrictQueuePolicy) = "restrict_queue_policy" {
+        ops: [SQS_GET_QUEUE_ATTRIBUTES, SQS_SET_QUEUE_ATTRIBUTES],
+        inverse: Inverse::Calls(&[&ops::SQS_SET_QUEUE_ATTRIBUTES]),
+        restores_safeguard: false,
+    },
+    /// Take principals out of an SNS topic's policy.
+    RestrictTopicPolicy(RestrictTopicPolicy) = "restrict_topic_policy" {
+        ops: [SNS_GET_TOPIC_ATTRIBUTES, SNS_SET_TOPIC_ATTRIBUTES],
+        inverse: Inverse::Calls(&[&ops::SNS_SET_TOPIC_ATTRIBUTES]),
+        restores_safeguard: false,
+    },
+    /// Take principals out of a secret's resource policy.
+    RestrictSecretPolicy(RestrictSecretPolicy) = "restrict_secret_policy" {
+        ops: [SM_GET_RESOURCE_POLICY, SM_PUT_RESOURCE_POLICY, SM_DELETE_RESOURCE_POLICY],
+        inverse: Inverse::Calls(&[&ops::SM_PUT_RESOURCE_POLICY]),
+        restores_safeguard: false,
+    },
+    /// Take principals out of a KMS key policy.
+    RestrictKeyPolicy(RestrictKeyPolicy) = "restrict_key_policy" {
+        ops: [KMS_GET_KEY_POLICY, KMS_PUT_KEY_POLICY],
+        inverse: Inverse::Calls(&[&ops::KMS_PUT_KEY_POLICY]),
+        restores_safeguard: false,
+    },
+    /// Take principals out of an ECR repository policy.
+    RestrictRepositoryPolicy(RestrictRepositoryPolicy) = "restrict_repository_policy" {
+        ops: [ECR_GET_REPOSITORY_POLICY, ECR_SET_REPOSITORY_POLICY, ECR_DELETE_REPOSITORY_POLICY],
+        inverse: Inverse::Calls(&[&ops::ECR_SET_REPOSITORY_POLICY]),
+        restores_safeguard: false,
+    },
 }
 
 impl Action {
@@ -462,12 +499,34 @@ impl Action {
                 previous: removed.first().cloned(),
                 ..a.clone()
             }),
+            Action::RestrictQueuePolicy(a) => Action::RestrictQueuePolicy(RestrictQueuePolicy {
+                previous: removed.first().cloned(),
+                ..a.clone()
+            }),
+            Action::RestrictTopicPolicy(a) => Action::RestrictTopicPolicy(RestrictTopicPolicy {
+                previous: removed.first().cloned(),
+                ..a.clone()
+            }),
+            Action::RestrictSecretPolicy(a) => Action::RestrictSecretPolicy(RestrictSecretPolicy {
+                previous: removed.first().cloned(),
+                ..a.clone()
+            }),
+            Action::RestrictKeyPolicy(a) => Action::RestrictKeyPolicy(RestrictKeyPolicy {
+                previous: removed.first().cloned(),
+                ..a.clone()
+            }),
+            Action::RestrictRepositoryPolicy(a) => {
+                Action::RestrictRepositoryPolicy(RestrictRepositoryPolicy {
+                    previous: removed.first().cloned(),
+                    ..a.clone()
+                })
+            }
             other => other.clone(),
         }
     }
 
     /// Whether the call's `Change::Removed` is the document before it (an S3 block, ACL or
-    /// policy), rather than some of the action's values.
+    /// policy, a resource policy), kept for the undo, rather than some of the action's values.
     pub fn removed_is_previous(&self) -> bool {
         matches!(
             self,
@@ -476,6 +535,11 @@ impl Action {
                 | Action::RemoveBucketAclGrants(_)
                 | Action::RemoveObjectAclGrants(_)
                 | Action::RestrictBucketPolicy(_)
+                | Action::RestrictQueuePolicy(_)
+                | Action::RestrictTopicPolicy(_)
+                | Action::RestrictSecretPolicy(_)
+                | Action::RestrictKeyPolicy(_)
+                | Action::RestrictRepositoryPolicy(_)
         )
     }
 }

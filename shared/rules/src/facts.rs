@@ -54,6 +54,12 @@ pub enum FactRequest {
     /// An S3 bucket as it is now: tags, block, the public groups its ACL grants, its policy
     /// (for a Security Hub finding, which names the bucket but not what opened it).
     BucketState { bucket: String },
+    /// A resource's policy and tags as they are now (its exemption tag; a Security Hub
+    /// finding, which names the resource but not its policy).
+    PolicyResource {
+        kind: crate::resources::PolicyKind,
+        resource: String,
+    },
 }
 
 /// The kinds of fact, statically: guards list the kinds they may ask for, and their
@@ -76,6 +82,7 @@ pub enum FactKind {
     RedshiftCluster,
     BucketTags,
     BucketState,
+    PolicyResource(crate::resources::PolicyKind),
 }
 
 impl FactKind {
@@ -108,6 +115,7 @@ impl FactKind {
             FactKind::DbInstance => &[&ops::DESCRIBE_DB_INSTANCES],
             FactKind::DbCluster => &[&ops::DESCRIBE_DB_CLUSTERS],
             FactKind::RedshiftCluster => &[&ops::REDSHIFT_DESCRIBE_CLUSTERS],
+            FactKind::PolicyResource(kind) => kind.lookup_ops(),
         }
     }
 }
@@ -173,6 +181,9 @@ impl FactRequest {
             FactRequest::BucketTags { bucket } | FactRequest::BucketState { bucket } => {
                 vec![Target::new("bucket", bucket, IdKind::Bucket)]
             }
+            FactRequest::PolicyResource { resource, .. } => {
+                vec![Target::new("resource", resource, IdKind::PolicyResource)]
+            }
             FactRequest::OrganizationAccounts | FactRequest::TrailBuckets => vec![],
         }
     }
@@ -197,6 +208,7 @@ impl FactRequest {
             },
             FactRequest::BucketTags { .. } => FactKind::BucketTags,
             FactRequest::BucketState { .. } => FactKind::BucketState,
+            FactRequest::PolicyResource { kind, .. } => FactKind::PolicyResource(*kind),
         }
     }
 }
@@ -260,6 +272,9 @@ pub struct Facts {
     pub bucket_tags: BTreeMap<String, Option<Tags>>,
     /// Bucket -> the bucket as it is now (None: no such bucket).
     pub bucket_states: BTreeMap<String, Option<crate::state::BucketState>>,
+    /// (kind, resource) -> its policy and tags (None: no such resource).
+    pub policy_resources:
+        BTreeMap<(crate::resources::PolicyKind, String), Option<crate::resources::PolicyState>>,
     /// Offline (the CLI): facts not given are taken as absent instead of requested, and the
     /// decision says what it assumed.
     pub offline: bool,
@@ -379,6 +394,28 @@ impl Facts {
             None => {
                 let request = FactRequest::PrefixList {
                     prefix_list_id: id.to_string(),
+                };
+                if self.offline {
+                    self.assume(request, None)
+                } else {
+                    Known::Need(request)
+                }
+            }
+        }
+    }
+
+    /// A resource's policy and tags; offline, taken as absent (not exempt).
+    pub(crate) fn policy_resource(
+        &self,
+        kind: crate::resources::PolicyKind,
+        resource: &str,
+    ) -> Known<Option<crate::resources::PolicyState>> {
+        match self.policy_resources.get(&(kind, resource.to_string())) {
+            Some(p) => Known::Yes(p.clone()),
+            None => {
+                let request = FactRequest::PolicyResource {
+                    kind,
+                    resource: resource.to_string(),
                 };
                 if self.offline {
                     self.assume(request, None)
@@ -515,6 +552,9 @@ pub struct World {
     /// S3 buckets as they are (every bucket not listed does not exist).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub buckets: Vec<crate::state::BucketState>,
+    /// Resources with a policy (every resource not listed does not exist).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub policy_resources: Vec<crate::resources::PolicyState>,
 }
 
 impl World {
@@ -618,6 +658,16 @@ impl World {
             FactRequest::BucketState { bucket } => {
                 let found = self.buckets.iter().find(|b| &b.bucket == bucket);
                 facts.bucket_states.insert(bucket.clone(), found.cloned());
+            }
+            FactRequest::PolicyResource { kind, resource } => {
+                let found = self
+                    .policy_resources
+                    .iter()
+                    .find(|p| p.kind == *kind && p.resource == *resource)
+                    .cloned();
+                facts
+                    .policy_resources
+                    .insert((*kind, resource.clone()), found);
             }
             FactRequest::NetworkAcl { network_acl_id } => {
                 facts.network_acls.insert(

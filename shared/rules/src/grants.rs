@@ -123,6 +123,48 @@ pub fn without_principals(doc: &Value, principals: &[String], inside: Inside) ->
     (!statements.is_empty()).then(|| trust::with_statements(doc, statements))
 }
 
+/// Whether some Allow statement still lets a principal other than everyone call `action`
+/// (`kms:PutKeyPolicy`: someone can still administer a key): an AWS principal that is not
+/// `*`, an action list naming it (exactly, by a trailing `*` or `*`), or a `NotAction` not
+/// naming it. What [`without_principals`] left is inside the trusted set, so such a principal
+/// is one of the account's own.
+pub fn keeps_administrator(doc: &Value, action: &str) -> bool {
+    let action = action.to_ascii_lowercase();
+    let covers = |pattern: &str| {
+        let p = pattern.to_ascii_lowercase();
+        p == action
+            || p.strip_suffix('*')
+                .is_some_and(|prefix| action.starts_with(prefix))
+    };
+    let strings = |v: &Value| -> Vec<String> {
+        match v {
+            Value::String(s) => vec![s.clone()],
+            Value::Array(a) => a
+                .iter()
+                .filter_map(|x| x.as_str().map(String::from))
+                .collect(),
+            _ => vec![],
+        }
+    };
+    crate::lenient::items(doc.get("Statement").unwrap_or(&Value::Null))
+        .into_iter()
+        .filter(|st| trust::is_allow(st) && st.get("NotPrincipal").is_none())
+        .any(|st| {
+            let principals = match st.get("Principal") {
+                Some(Value::Object(p)) => strings(p.get("AWS").unwrap_or(&Value::Null)),
+                Some(v) => strings(v),
+                None => vec![],
+            };
+            let named = principals.iter().any(|p| p != "*");
+            let allowed = match (st.get("Action"), st.get("NotAction")) {
+                (Some(a), _) => strings(a).iter().any(|p| covers(p)),
+                (None, Some(n)) => !strings(n).iter().any(|p| covers(p)),
+                (None, None) => false,
+            };
+            named && allowed
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -211,6 +253,32 @@ mod tests {
             without_principals(&doc, &e.open, &judge(&e.open, &[])),
             None
         );
+    }
+
+    #[test]
+    fn an_administrator_is_a_named_principal_allowed_the_action() {
+        let admin = |principal: Value, action: Value| json!({"Statement": [{"Effect": "Allow", "Principal": principal, "Action": action, "Resource": "*"}]});
+        let root = json!({"AWS": format!("arn:aws:iam::{OWN}:root")});
+        assert!(keeps_administrator(
+            &admin(root.clone(), json!("kms:*")),
+            "kms:PutKeyPolicy"
+        ));
+        assert!(keeps_administrator(
+            &admin(root.clone(), json!(["kms:Put*"])),
+            "kms:PutKeyPolicy"
+        ));
+        assert!(!keeps_administrator(
+            &admin(root.clone(), json!("kms:Decrypt")),
+            "kms:PutKeyPolicy"
+        ));
+        assert!(!keeps_administrator(
+            &admin(json!("*"), json!("kms:*")),
+            "kms:PutKeyPolicy"
+        ));
+        assert!(!keeps_administrator(
+            &json!({"Statement": []}),
+            "kms:PutKeyPolicy"
+        ));
     }
 
     #[test]

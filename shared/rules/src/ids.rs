@@ -25,6 +25,8 @@ pub enum IdKind {
     DbIdentifier,
     Bucket,
     ObjectKey,
+    /// A queue URL, topic ARN, secret, key, repository, domain, vault or file system.
+    PolicyResource,
 }
 
 impl IdKind {
@@ -48,6 +50,9 @@ impl IdKind {
             }
             IdKind::LambdaFunction => "a function name (letters, digits, - _) or ARN",
             IdKind::StatementId => "a statement id: 1-100 letters, digits, - _",
+            IdKind::PolicyResource => {
+                "a resource name, id, URL or ARN: 1-2048 characters without spaces, not a placeholder"
+            }
             IdKind::Ec2Resource => {
                 "an EC2 resource id: a prefix (sg-, acl-, vpc-, ...) and 8 or 17 hexadecimal digits"
             }
@@ -90,6 +95,11 @@ impl IdKind {
                     && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
                     && !v.ends_with('-')
                     && !v.contains("--")
+                    && !placeholder(v)
+            }
+            IdKind::PolicyResource => {
+                (1..=2048).contains(&v.len())
+                    && !v.chars().any(|c| c.is_whitespace() || c.is_control())
                     && !placeholder(v)
             }
             IdKind::DbSnapshot => {

@@ -25,6 +25,7 @@ pub mod policy;
 pub mod prefilter;
 pub mod render;
 pub mod report;
+pub mod resources;
 pub mod shell;
 pub mod state;
 pub mod sweep;

@@ -16,16 +16,18 @@ pub fn quote(s: &str) -> String {
 
 /// Whether a command has a word the AWS CLI would load from somewhere instead of sending:
 /// a parameter value starting with `file://`, `fileb://`, `http://` or `https://`.
+///
+/// An SQS queue URL (`--queue-url https://...`) is sent as written: the CLI never loads a
+/// queue URL (version 1 lists every `sqs.*.queue-url` among the parameters it does not
+/// fetch; version 2 fetches no URL), and a file:// one is still refused.
 pub fn loads_from_elsewhere(command: &str) -> bool {
     const PREFIXES: [&str; 4] = ["file://", "fileb://", "http://", "https://"];
-    command
-        .split(' ')
-        .map(|w| w.trim_start_matches('\''))
-        .any(|w| {
-            PREFIXES
-                .iter()
-                .any(|p| w.to_ascii_lowercase().starts_with(p))
-        })
+    let words: Vec<&str> = command.split(' ').collect();
+    words.iter().enumerate().any(|(i, w)| {
+        let w = w.trim_start_matches('\'').to_ascii_lowercase();
+        let queue_url = i > 0 && words[i - 1] == "--queue-url" && w.starts_with("https://");
+        !queue_url && PREFIXES.iter().any(|p| w.starts_with(p))
+    })
 }
 
 /// Several words, each quoted, joined by spaces.

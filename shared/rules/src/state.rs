@@ -23,6 +23,15 @@ pub enum StateKind {
     RedshiftClusters,
     Buckets,
     AccountPublicAccessBlock,
+    // Resource policies (resources.rs).
+    QueuePolicies,
+    TopicPolicies,
+    SecretPolicies,
+    KeyPolicies,
+    RepositoryPolicies,
+    DomainPolicies,
+    VaultPolicies,
+    FileSystemPolicies,
 }
 
 impl StateKind {
@@ -50,6 +59,42 @@ impl StateKind {
                 &ops::GET_BUCKET_POLICY,
             ],
             StateKind::AccountPublicAccessBlock => &[&ops::GET_ACCOUNT_PAB],
+            StateKind::QueuePolicies => &[
+                &ops::SQS_LIST_QUEUES,
+                &ops::SQS_GET_QUEUE_ATTRIBUTES,
+                &ops::SQS_LIST_QUEUE_TAGS,
+            ],
+            StateKind::TopicPolicies => &[
+                &ops::SNS_LIST_TOPICS,
+                &ops::SNS_GET_TOPIC_ATTRIBUTES,
+                &ops::SNS_LIST_TAGS,
+            ],
+            StateKind::SecretPolicies => &[&ops::SM_LIST_SECRETS, &ops::SM_GET_RESOURCE_POLICY],
+            StateKind::KeyPolicies => &[
+                &ops::KMS_LIST_KEYS,
+                &ops::KMS_DESCRIBE_KEY,
+                &ops::KMS_GET_KEY_POLICY,
+                &ops::KMS_LIST_RESOURCE_TAGS,
+            ],
+            StateKind::RepositoryPolicies => &[
+                &ops::ECR_DESCRIBE_REPOSITORIES,
+                &ops::ECR_GET_REPOSITORY_POLICY,
+                &ops::ECR_LIST_TAGS,
+            ],
+            StateKind::DomainPolicies => &[
+                &ops::ES_LIST_DOMAIN_NAMES,
+                &ops::ES_DESCRIBE_DOMAIN_CONFIG,
+                &ops::ES_LIST_TAGS,
+            ],
+            StateKind::VaultPolicies => &[
+                &ops::GLACIER_LIST_VAULTS,
+                &ops::GLACIER_GET_VAULT_ACCESS_POLICY,
+                &ops::GLACIER_LIST_TAGS,
+            ],
+            StateKind::FileSystemPolicies => &[
+                &ops::EFS_DESCRIBE_FILE_SYSTEMS,
+                &ops::EFS_DESCRIBE_FILE_SYSTEM_POLICY,
+            ],
         }
     }
 
@@ -66,7 +111,31 @@ impl StateKind {
             StateKind::RedshiftClusters => "Redshift clusters",
             StateKind::Buckets => "buckets",
             StateKind::AccountPublicAccessBlock => "the account's public access block",
+            StateKind::QueuePolicies => "SQS queue policies",
+            StateKind::TopicPolicies => "SNS topic policies",
+            StateKind::SecretPolicies => "secret policies",
+            StateKind::KeyPolicies => "KMS key policies",
+            StateKind::RepositoryPolicies => "ECR repository policies",
+            StateKind::DomainPolicies => "OpenSearch domain access policies",
+            StateKind::VaultPolicies => "Glacier vault access policies",
+            StateKind::FileSystemPolicies => "EFS file system policies",
         }
+    }
+
+    /// The resource-policy kind a listing is of, if it is one.
+    pub fn policy_kind(self) -> Option<crate::resources::PolicyKind> {
+        use crate::resources::PolicyKind;
+        Some(match self {
+            StateKind::QueuePolicies => PolicyKind::Queue,
+            StateKind::TopicPolicies => PolicyKind::Topic,
+            StateKind::SecretPolicies => PolicyKind::Secret,
+            StateKind::KeyPolicies => PolicyKind::Key,
+            StateKind::RepositoryPolicies => PolicyKind::Repository,
+            StateKind::DomainPolicies => PolicyKind::Domain,
+            StateKind::VaultPolicies => PolicyKind::Vault,
+            StateKind::FileSystemPolicies => PolicyKind::FileSystem,
+            _ => return None,
+        })
     }
 }
 
@@ -296,6 +365,7 @@ pub enum State {
     Database(DatabaseState),
     Bucket(BucketState),
     AccountBlock(AccountBlockState),
+    ResourcePolicy(crate::resources::PolicyState),
 }
 
 impl State {
@@ -315,6 +385,7 @@ impl State {
             },
             State::Bucket(_) => StateKind::Buckets,
             State::AccountBlock(_) => StateKind::AccountPublicAccessBlock,
+            State::ResourcePolicy(p) => p.kind.state_kind(),
         }
     }
 
@@ -329,6 +400,7 @@ impl State {
             State::Database(d) => &d.id,
             State::Bucket(b) => &b.bucket,
             State::AccountBlock(a) => &a.account,
+            State::ResourcePolicy(p) => &p.resource,
         }
     }
 }

@@ -15,6 +15,7 @@ use std::path::PathBuf;
 use serde_json::{json, Value};
 use trailguard_rules::ask::{self, Ask};
 use trailguard_rules::facts::{GroupRule, World};
+use trailguard_rules::resources::PolicyState;
 use trailguard_rules::sweep::{self, AclEntry, AclState, KeyState, ShareState, State, TrailState};
 use trailguard_rules::{
     decide_guard, Decision, Event, Facts, GroupFacts, Guard, Kind, Policy, Verdict,
@@ -227,6 +228,35 @@ fn state_left(guard: &str, detail: &Value, policy: &Policy, world: &World) -> Op
             }))
         }
         ("public_bucket", _) => bucket_left(name, detail, world),
+        ("resource_policy" | "storage_policy", _) => {
+            // The resource's policy as the call wrote it.
+            let (kind, resource, field): (&str, Option<String>, &Value) = match name {
+                "SetQueueAttributes" => {
+                    ("queue", text(rp, "queueUrl"), &rp["attributes"]["Policy"])
+                }
+                "SetTopicAttributes" => ("topic", text(rp, "topicArn"), &rp["attributeValue"]),
+                "PutResourcePolicy" => ("secret", text(rp, "secretId"), &rp["resourcePolicy"]),
+                "PutKeyPolicy" => ("key", text(rp, "keyId"), &rp["policy"]),
+                "SetRepositoryPolicy" => {
+                    ("repository", text(rp, "repositoryName"), &rp["policyText"])
+                }
+                _ => return None,
+            };
+            let resource = resource?;
+            let tags = world
+                .policy_resources
+                .iter()
+                .find(|p| p.resource == resource)
+                .map(|p| p.tags.clone())
+                .unwrap_or_default();
+            Some(State::ResourcePolicy(PolicyState {
+                kind: serde_json::from_value(json!(kind)).ok()?,
+                resource,
+                policy: Some(field.as_str()?.to_string()),
+                tags,
+                in_vpc: false,
+            }))
+        }
         _ => None,
     }
 }
@@ -287,7 +317,12 @@ fn decide_with(world: &World, f: impl FnMut(&Facts) -> Verdict) -> Decision {
 
 /// What a state can show: the changes to the resource itself, as JSON.
 fn state_changes(d: &Decision) -> Vec<Value> {
-    const STATE_ACTIONS: [&str; 10] = [
+    const STATE_ACTIONS: [&str; 15] = [
+        "restrict_queue_policy",
+        "restrict_topic_policy",
+        "restrict_secret_policy",
+        "restrict_key_policy",
+        "restrict_repository_policy",
         "revoke_security_group_rules",
         "delete_network_acl_entry",
         "start_logging",

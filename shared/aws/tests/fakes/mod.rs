@@ -10,10 +10,12 @@ use std::sync::{Arc, Mutex};
 use trailguard_aws::ports::{Page, PortResult, TrailEvent};
 use trailguard_aws::{
     Change, Claim, Clients, Connect, Deps, Ec2Port, IamPort, LambdaPort, LedgerPort, NotifyPort,
-    OrgPort, PortError, RdsPort, RedshiftPort, S3Port, Settings, Slot, Target, TrailPort,
+    OrgPort, PolicyPort, PortError, RdsPort, RedshiftPort, S3Port, Settings, Slot, Target,
+    TrailPort,
 };
 use trailguard_rules::facts::{PrefixListFacts, World};
 use trailguard_rules::ops::{self, Op};
+use trailguard_rules::resources::{PolicyKind, PolicyState};
 use trailguard_rules::sweep::{
     AclState, Checkpoint, DatabaseState, DbKind, KeyState, ShareState, State, TrailState,
 };
@@ -44,6 +46,9 @@ pub struct Fake {
     /// What a sweep lists, paged two at a time.
     pub state: Mutex<Vec<State>>,
     pub checkpoints: Mutex<HashMap<String, Checkpoint>>,
+    /// Resource policies written or deleted, by (kind, resource): None once deleted. Those
+    /// not here are as the world says.
+    pub resource_policies: Mutex<HashMap<(PolicyKind, String), Option<String>>>,
 }
 
 impl Fake {
@@ -212,6 +217,10 @@ impl Clients for Fake {
     type Org = Fake;
     type Ledger = Fake;
     type Redshift = Fake;
+    type Policy = Fake;
+    fn policy(&self) -> &Fake {
+        self
+    }
     fn ledger(&self) -> &Fake {
         self
     }
@@ -1052,5 +1061,156 @@ impl NotifyPort for Via {
             .unwrap()
             .push((detail_type.to_string(), report.clone()));
         Ok(())
+    }
+}
+
+/// The read, write and delete calls of each kind of resource policy.
+fn policy_ops(kind: PolicyKind) -> (&'static Op, &'static Op, &'static Op) {
+    match kind {
+        PolicyKind::Queue => (
+            &ops::SQS_GET_QUEUE_ATTRIBUTES,
+            &ops::SQS_SET_QUEUE_ATTRIBUTES,
+            &ops::SQS_SET_QUEUE_ATTRIBUTES,
+        ),
+        PolicyKind::Topic => (
+            &ops::SNS_GET_TOPIC_ATTRIBUTES,
+            &ops::SNS_SET_TOPIC_ATTRIBUTES,
+            &ops::SNS_SET_TOPIC_ATTRIBUTES,
+        ),
+        PolicyKind::Secret => (
+            &ops::SM_GET_RESOURCE_POLICY,
+            &ops::SM_PUT_RESOURCE_POLICY,
+            &ops::SM_DELETE_RESOURCE_POLICY,
+        ),
+        PolicyKind::Key => (
+            &ops::KMS_GET_KEY_POLICY,
+            &ops::KMS_PUT_KEY_POLICY,
+            &ops::KMS_PUT_KEY_POLICY,
+        ),
+        PolicyKind::Repository => (
+            &ops::ECR_GET_REPOSITORY_POLICY,
+            &ops::ECR_SET_REPOSITORY_POLICY,
+            &ops::ECR_DELETE_REPOSITORY_POLICY,
+        ),
+        PolicyKind::Domain => (
+            &ops::ES_DESCRIBE_DOMAIN_CONFIG,
+            &ops::ES_UPDATE_DOMAIN_CONFIG,
+            &ops::ES_UPDATE_DOMAIN_CONFIG,
+        ),
+        PolicyKind::Vault => (
+            &ops::GLACIER_GET_VAULT_ACCESS_POLICY,
+            &ops::GLACIER_SET_VAULT_ACCESS_POLICY,
+            &ops::GLACIER_DELETE_VAULT_ACCESS_POLICY,
+        ),
+        PolicyKind::FileSystem => (
+            &ops::EFS_DESCRIBE_FILE_SYSTEM_POLICY,
+            &ops::EFS_PUT_FILE_SYSTEM_POLICY,
+            &ops::EFS_DELETE_FILE_SYSTEM_POLICY,
+        ),
+    }
+}
+
+impl Fake {
+    /// A resource as the world describes it, with what was written since.
+    fn policy_resource(&self, kind: PolicyKind, resource: &str) -> Option<PolicyState> {
+        let mut state = self
+            .world
+            .policy_resources
+            .iter()
+            .find(|p| p.kind == kind && p.resource == resource)
+            .cloned()?;
+        if let Some(p) = self
+            .resource_policies
+            .lock()
+            .unwrap()
+            .get(&(kind, resource.to_string()))
+        {
+            state.policy = p.clone();
+        }
+        Some(state)
+    }
+}
+
+/// Every kind is served: the fake stands for every client. Resources the world does not
+/// list do not exist.
+impl PolicyPort for Fake {
+    fn serves(&self, _: PolicyKind) -> bool {
+        true
+    }
+    async fn read_policy(
+        &self,
+        kind: PolicyKind,
+        resource: &str,
+    ) -> PortResult<Option<Option<String>>> {
+        self.record(
+            &[policy_ops(kind).0],
+            format!("ReadPolicy({kind:?},{resource})"),
+        );
+        if let Some(e) = self.failure("ReadPolicy") {
+            return Err(e);
+        }
+        Ok(self.policy_resource(kind, resource).map(|s| s.policy))
+    }
+    async fn describe_policy(
+        &self,
+        kind: PolicyKind,
+        resource: &str,
+    ) -> PortResult<Option<PolicyState>> {
+        self.record(
+            kind.lookup_ops(),
+            format!("DescribePolicy({kind:?},{resource})"),
+        );
+        if let Some(e) = self.failure("DescribePolicy") {
+            return Err(e);
+        }
+        Ok(self.policy_resource(kind, resource))
+    }
+    async fn put_policy(
+        &self,
+        kind: PolicyKind,
+        resource: &str,
+        document: &str,
+    ) -> PortResult<Change> {
+        self.record(
+            &[policy_ops(kind).1],
+            format!("PutPolicy({kind:?},{resource})"),
+        );
+        let r = self.reply("PutPolicy");
+        if matches!(r, Ok(Change::Done)) {
+            self.resource_policies
+                .lock()
+                .unwrap()
+                .insert((kind, resource.to_string()), Some(document.to_string()));
+        }
+        r
+    }
+    async fn delete_policy(&self, kind: PolicyKind, resource: &str) -> PortResult<Change> {
+        self.record(
+            &[policy_ops(kind).2],
+            format!("DeletePolicy({kind:?},{resource})"),
+        );
+        let r = self.reply("DeletePolicy");
+        if matches!(r, Ok(Change::Done)) {
+            self.resource_policies
+                .lock()
+                .unwrap()
+                .insert((kind, resource.to_string()), None);
+        }
+        r
+    }
+    async fn list_policies(
+        &self,
+        kind: PolicyKind,
+        token: Option<String>,
+    ) -> PortResult<Page<PolicyState>> {
+        let ops: &'static [&'static Op] = kind.state_kind().ops();
+        self.page("ListPolicies", ops, token, move |s| match s {
+            State::ResourcePolicy(p) => Some(p.clone()),
+            _ => None,
+        })
+        .map(|p| Page {
+            items: p.items.into_iter().filter(|s| s.kind == kind).collect(),
+            next: p.next,
+        })
     }
 }

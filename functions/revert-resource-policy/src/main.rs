@@ -1,0 +1,37 @@
+//! revert-resource-policy: takes principals outside the trusted set back out of SQS queue,
+//! SNS topic, Secrets Manager secret and KMS key policies.
+//!
+//! Wiring only. What it decides lives in shared/rules (guards/resource_policy.rs); how it
+//! acts (policies.rs and one port per service), reports and notifies lives in shared/aws.
+
+use lambda_runtime::{run, service_fn, Error};
+use trailguard_aws::{guards::resource_policy, Clients, Deps, Sdk, SdkConfig};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let deps = Deps::from_env(&resource_policy::GUARD, wire).await?;
+    run(service_fn(|event| deps.handle(event))).await
+}
+
+/// The clients the function acts through, in its own account and in any other.
+pub fn wire(sdk: &SdkConfig) -> impl Clients {
+    Sdk::none()
+        .with_sqs(sdk)
+        .with_sns(sdk)
+        .with_secretsmanager(sdk)
+        .with_kms(sdk)
+        .with_organizations(sdk)
+        .with_ledger(sdk)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn main_wires_every_client_its_guard_needs() {
+        assert_eq!(
+            trailguard_aws::wiring_problems(&super::resource_policy::GUARD, super::wire),
+            Vec::<String>::new()
+        );
+    }
+}

@@ -1,0 +1,34 @@
+//! revert-storage-policy: takes principals outside the trusted set back out of ECR repository
+//! policies, and tells about OpenSearch, Glacier and EFS policies opened the same way.
+//!
+//! Wiring only. What it decides lives in shared/rules (guards/storage_policy.rs); how it
+//! acts, reports and notifies lives in shared/aws.
+
+use lambda_runtime::{run, service_fn, Error};
+use trailguard_aws::{guards::storage_policy, Clients, Deps, Sdk, SdkConfig};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let deps = Deps::from_env(&storage_policy::GUARD, wire).await?;
+    run(service_fn(|event| deps.handle(event))).await
+}
+
+/// The clients the function acts through, in its own account and in any other.
+pub fn wire(sdk: &SdkConfig) -> impl Clients {
+    Sdk::none()
+        .with_ecr(sdk)
+        .with_organizations(sdk)
+        .with_ledger(sdk)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn main_wires_every_client_its_guard_needs() {
+        assert_eq!(
+            trailguard_aws::wiring_problems(&super::storage_policy::GUARD, super::wire),
+            Vec::<String>::new()
+        );
+    }
+}

@@ -1,0 +1,322 @@
+//! Resource policies of eight services (SQS queues, SNS topics, Secrets Manager secrets, KMS
+//! keys, ECR repositories, OpenSearch domains, Glacier vaults, EFS file systems): the kinds,
+//! a resource as a lookup or a sweep sees it, and the one action shape every kind shares
+//! (`restrict_<kind>_policy`: the resource's policy without exactly the principals a decision
+//! found open, grants.rs), declared once here and listed per kind in action.rs's `actions!`,
+//! so each kind's role grants exactly its own service's calls.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::ids::{IdKind, Target};
+use crate::ops::{self, Op};
+use crate::shell::quote;
+use crate::state::{StateKind, Tags};
+
+/// The services whose resource policy trailguard restricts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PolicyKind {
+    Queue,
+    Topic,
+    Secret,
+    Key,
+    Repository,
+    Domain,
+    Vault,
+    FileSystem,
+}
+
+impl PolicyKind {
+    pub const ALL: [PolicyKind; 8] = [
+        PolicyKind::Queue,
+        PolicyKind::Topic,
+        PolicyKind::Secret,
+        PolicyKind::Key,
+        PolicyKind::Repository,
+        PolicyKind::Domain,
+        PolicyKind::Vault,
+        PolicyKind::FileSystem,
+    ];
+
+    /// For people: `SQS queue`, `KMS key`, ...
+    pub fn noun(self) -> &'static str {
+        match self {
+            PolicyKind::Queue => "SQS queue",
+            PolicyKind::Topic => "SNS topic",
+            PolicyKind::Secret => "secret",
+            PolicyKind::Key => "KMS key",
+            PolicyKind::Repository => "ECR repository",
+            PolicyKind::Domain => "OpenSearch domain",
+            PolicyKind::Vault => "Glacier vault",
+            PolicyKind::FileSystem => "EFS file system",
+        }
+    }
+
+    /// Whether the service lets a policy be deleted when no statement is left. A KMS key
+    /// always has a policy; an SNS topic's can only be replaced (trailguard writes AWS's
+    /// default topic policy for the owner account then).
+    pub fn deletable(self) -> bool {
+        !matches!(self, PolicyKind::Key | PolicyKind::Topic)
+    }
+
+    /// The calls that read a resource's policy and its tags (a lookup: the exemption tag,
+    /// a Security Hub finding's resource).
+    pub fn lookup_ops(self) -> &'static [&'static Op] {
+        match self {
+            PolicyKind::Queue => &[&ops::SQS_GET_QUEUE_ATTRIBUTES, &ops::SQS_LIST_QUEUE_TAGS],
+            PolicyKind::Topic => &[&ops::SNS_GET_TOPIC_ATTRIBUTES, &ops::SNS_LIST_TAGS],
+            PolicyKind::Secret => &[&ops::SM_GET_RESOURCE_POLICY, &ops::SM_DESCRIBE_SECRET],
+            PolicyKind::Key => &[&ops::KMS_GET_KEY_POLICY, &ops::KMS_LIST_RESOURCE_TAGS],
+            PolicyKind::Repository => &[
+                &ops::ECR_DESCRIBE_REPOSITORIES,
+                &ops::ECR_GET_REPOSITORY_POLICY,
+                &ops::ECR_LIST_TAGS,
+            ],
+            PolicyKind::Domain => &[&ops::ES_DESCRIBE_DOMAIN_CONFIG, &ops::ES_LIST_TAGS],
+            PolicyKind::Vault => &[
+                &ops::GLACIER_GET_VAULT_ACCESS_POLICY,
+                &ops::GLACIER_LIST_TAGS,
+            ],
+            PolicyKind::FileSystem => &[
+                &ops::EFS_DESCRIBE_FILE_SYSTEM_POLICY,
+                &ops::EFS_DESCRIBE_FILE_SYSTEMS,
+            ],
+        }
+    }
+
+    /// The sweep's listing of this kind.
+    pub fn state_kind(self) -> StateKind {
+        match self {
+            PolicyKind::Queue => StateKind::QueuePolicies,
+            PolicyKind::Topic => StateKind::TopicPolicies,
+            PolicyKind::Secret => StateKind::SecretPolicies,
+            PolicyKind::Key => StateKind::KeyPolicies,
+            PolicyKind::Repository => StateKind::RepositoryPolicies,
+            PolicyKind::Domain => StateKind::DomainPolicies,
+            PolicyKind::Vault => StateKind::VaultPolicies,
+            PolicyKind::FileSystem => StateKind::FileSystemPolicies,
+        }
+    }
+
+    /// The kind of a Security Hub resource type (`AwsSqsQueue`, ...).
+    pub fn of_asff_type(t: &str) -> Option<PolicyKind> {
+        Some(match t {
+            "AwsSqsQueue" => PolicyKind::Queue,
+            "AwsSnsTopic" => PolicyKind::Topic,
+            "AwsSecretsManagerSecret" => PolicyKind::Secret,
+            "AwsKmsKey" => PolicyKind::Key,
+            "AwsEcrRepository" => PolicyKind::Repository,
+            "AwsOpenSearchServiceDomain" | "AwsElasticsearchDomain" => PolicyKind::Domain,
+            "AwsEfsFileSystem" => PolicyKind::FileSystem,
+            _ => return None,
+        })
+    }
+}
+
+/// One resource's policy as it is now (a lookup, a sweep's listing).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PolicyState {
+    /// (`resource_kind`: a sweep's `State` is tagged by `kind`.)
+    #[serde(rename = "resource_kind")]
+    pub kind: PolicyKind,
+    /// What the service's calls name it by: the queue URL, the topic ARN, the secret's ARN
+    /// or name, the key id or ARN, the repository, domain or vault name, the file system id.
+    pub resource: String,
+    /// The policy document as the service returns it; None when it has none.
+    #[serde(default)]
+    pub policy: Option<String>,
+    #[serde(default)]
+    pub tags: Tags,
+    /// An OpenSearch domain inside a VPC: reachable only from it, whatever its policy says.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub in_vpc: bool,
+}
+
+/// What every `restrict_<kind>_policy` action says, whatever its kind.
+#[derive(Debug, Clone, Copy)]
+pub struct Restriction<'a> {
+    pub kind: PolicyKind,
+    pub resource: &'a str,
+    pub principals: &'a [String],
+    pub untrusted_values: &'a [String],
+    /// The policy as it was before the action changed it (what the undo puts back).
+    pub previous: Option<&'a str>,
+}
+
+impl Restriction<'_> {
+    pub fn describe(&self) -> String {
+        format!(
+            "remove {} from the policy of {} {}",
+            self.principals.join(", "),
+            self.kind.noun(),
+            self.resource
+        )
+    }
+
+    /// The command that puts the previous policy back (it restores a deleted one too).
+    pub fn undo(&self) -> Option<String> {
+        let prev = self.previous?;
+        let r = quote(self.resource);
+        Some(match self.kind {
+            PolicyKind::Queue => format!(
+                "aws sqs set-queue-attributes --queue-url {r} --attributes {}",
+                quote(&json!({ "Policy": prev }).to_string())
+            ),
+            PolicyKind::Topic => format!(
+                "aws sns set-topic-attributes --topic-arn {r} --attribute-name Policy --attribute-value {}",
+                quote(prev)
+            ),
+            PolicyKind::Secret => format!(
+                "aws secretsmanager put-resource-policy --secret-id {r} --resource-policy {}",
+                quote(prev)
+            ),
+            PolicyKind::Key => format!(
+                "aws kms put-key-policy --key-id {r} --policy-name default --policy {}",
+                quote(prev)
+            ),
+            PolicyKind::Repository => format!(
+                "aws ecr set-repository-policy --repository-name {r} --policy-text {}",
+                quote(prev)
+            ),
+            PolicyKind::Domain => format!(
+                "aws opensearch update-domain-config --domain-name {r} --access-policies {}",
+                quote(prev)
+            ),
+            PolicyKind::Vault => format!(
+                "aws glacier set-vault-access-policy --account-id - --vault-name {r} --policy {}",
+                quote(&json!({ "Policy": prev }).to_string())
+            ),
+            PolicyKind::FileSystem => format!(
+                "aws efs put-file-system-policy --file-system-id {r} --policy {}",
+                quote(prev)
+            ),
+        })
+    }
+
+    pub fn targets(&self, field: &'static str) -> Vec<Target> {
+        vec![Target::new(field, self.resource, IdKind::PolicyResource)]
+    }
+}
+
+/// One `restrict_<kind>_policy` action type: the struct (its resource field named as the
+/// service names it) and its `Step`. Its line in `actions!` (action.rs) gives its JSON name,
+/// its operations and its inverse.
+macro_rules! restrict_policy {
+    ($(#[$doc:meta])* $ty:ident, $kind:expr, $field:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Serialize)]
+        pub struct $ty {
+            pub $field: String,
+            /// The principals to take out, as the policy writes them.
+            pub principals: Vec<String>,
+            /// The condition values the decision found outside the trusted set: the function
+            /// judges the policy it finds the same way (`grants::judge`).
+            #[serde(skip_serializing_if = "Vec::is_empty")]
+            pub untrusted_values: Vec<String>,
+            /// The policy before the action (filled in once done: the undo puts it back).
+            #[serde(skip_serializing_if = "Option::is_none")]
+            pub previous: Option<String>,
+        }
+
+        impl $ty {
+            pub const KIND: PolicyKind = $kind;
+
+            pub fn new(resource: String, principals: Vec<String>, untrusted_values: Vec<String>) -> Self {
+                $ty { $field: resource, principals, untrusted_values, previous: None }
+            }
+
+            pub fn restriction(&self) -> Restriction<'_> {
+                Restriction {
+                    kind: $kind,
+                    resource: &self.$field,
+                    principals: &self.principals,
+                    untrusted_values: &self.untrusted_values,
+                    previous: self.previous.as_deref(),
+                }
+            }
+        }
+
+        impl crate::action::Step for $ty {
+            // The policy is read first: one that no longer lets them in is already done.
+            fn ops(&self) -> Vec<&'static Op> {
+                Self::INFO.ops.to_vec()
+            }
+            fn targets(&self) -> Vec<Target> {
+                self.restriction().targets(stringify!($field))
+            }
+            fn describe(&self) -> String {
+                self.restriction().describe()
+            }
+            fn undo(&self) -> Option<String> {
+                self.restriction().undo()
+            }
+        }
+    };
+}
+
+restrict_policy!(
+    /// Take principals out of an SQS queue's policy (`Policy` attribute; "" deletes it).
+    RestrictQueuePolicy, PolicyKind::Queue, queue_url
+);
+restrict_policy!(
+    /// Take principals out of an SNS topic's policy (never deleted: AWS's default instead).
+    RestrictTopicPolicy, PolicyKind::Topic, topic_arn
+);
+restrict_policy!(
+    /// Take principals out of a secret's resource policy.
+    RestrictSecretPolicy, PolicyKind::Secret, secret_id
+);
+restrict_policy!(
+    /// Take principals out of a KMS key policy, never leaving the key without an administrator.
+    RestrictKeyPolicy, PolicyKind::Key, key_id
+);
+restrict_policy!(
+    /// Take principals out of an ECR repository policy.
+    RestrictRepositoryPolicy, PolicyKind::Repository, repository_name
+);
+
+/// The action that restricts a resource of `kind`; None for the kinds trailguard only tells
+/// about (OpenSearch, Glacier, EFS: no function writes their policies yet).
+pub fn restrict(
+    kind: PolicyKind,
+    resource: String,
+    principals: Vec<String>,
+    untrusted: Vec<String>,
+) -> Option<crate::action::Action> {
+    Some(match kind {
+        PolicyKind::Queue => RestrictQueuePolicy::new(resource, principals, untrusted).into(),
+        PolicyKind::Topic => RestrictTopicPolicy::new(resource, principals, untrusted).into(),
+        PolicyKind::Secret => RestrictSecretPolicy::new(resource, principals, untrusted).into(),
+        PolicyKind::Key => RestrictKeyPolicy::new(resource, principals, untrusted).into(),
+        PolicyKind::Repository => {
+            RestrictRepositoryPolicy::new(resource, principals, untrusted).into()
+        }
+        PolicyKind::Domain | PolicyKind::Vault | PolicyKind::FileSystem => return None,
+    })
+}
+
+/// AWS's default policy of a new SNS topic: the owner account may administer and publish
+/// (what a topic holds when nothing else is left; its policy cannot be deleted).
+pub fn default_topic_policy(topic_arn: &str) -> Option<Value> {
+    let account = topic_arn
+        .split(':')
+        .nth(4)
+        .filter(|a| crate::ids::is_account_id(a))?;
+    Some(json!({
+        "Version": "2008-10-17",
+        "Id": "__default_policy_ID",
+        "Statement": [{
+            "Sid": "__default_statement_ID",
+            "Effect": "Allow",
+            "Principal": {"AWS": "*"},
+            "Action": [
+                "SNS:GetTopicAttributes", "SNS:SetTopicAttributes", "SNS:AddPermission",
+                "SNS:RemovePermission", "SNS:DeleteTopic", "SNS:Subscribe",
+                "SNS:ListSubscriptionsByTopic", "SNS:Publish"
+            ],
+            "Resource": topic_arn,
+            "Condition": {"StringEquals": {"AWS:SourceOwner": account}}
+        }]
+    }))
+}
