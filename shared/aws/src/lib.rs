@@ -60,8 +60,10 @@ macro_rules! counted {
 }
 
 // Each builder replaces one field, and so one type parameter: written out, because a struct
-// update (`..self`) cannot change a type.
+// update (`..self`) cannot change a type. The types are `Sdk` written out, one parameter
+// per service: naming them would only move the same list.
 #[rustfmt::skip]
+#[allow(clippy::type_complexity)]
 impl<E, I, T, R, L, O, D, S, B, P> Sdk<E, I, T, R, L, O, D, S, B, P> {
     /// Wire the EC2 client.
     pub fn with_ec2(self, sdk: &aws_config::SdkConfig) -> Sdk<aws_sdk_ec2::Client, I, T, R, L, O, D, S, B, P> {
