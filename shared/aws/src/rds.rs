@@ -280,7 +280,9 @@ async fn make_instance_private(c: &Client, id: &str) -> PortResult<Change> {
         .modify_db_instance()
         .db_instance_identifier(id)
         .publicly_accessible(false)
-        .apply_immediately(true)
+        // No ApplyImmediately: a change to PubliclyAccessible takes effect at once anyway,
+        // and ApplyImmediately would also push through every change queued for the
+        // maintenance window (class, engine version, storage) under trailguard's name.
         .send()
         .await
     {

@@ -160,7 +160,7 @@ async fn an_instance_made_public_is_private_again_and_nothing_else_changed() {
         .unwrap_or_default();
     assert!(
         undo.contains(&format!(
-            "aws rds modify-db-instance --db-instance-identifier {db} --publicly-accessible --apply-immediately --region us-east-1"
+            "aws rds modify-db-instance --db-instance-identifier {db} --publicly-accessible --region us-east-1"
         )),
         "{r}"
     );

@@ -283,7 +283,7 @@ actions! {
         inverse: Inverse::None(
             "the members made private are known only once done (the report's note names them): \
              for each, `aws rds modify-db-instance --db-instance-identifier MEMBER \
-             --publicly-accessible --apply-immediately` makes it public again",
+             --publicly-accessible` makes it public again",
         ),
         restores_safeguard: false,
     },
@@ -1417,7 +1417,8 @@ impl Step for UntagRole {
     }
 }
 
-/// Make one RDS DB instance not publicly accessible, at once (`ApplyImmediately`).
+/// Make one RDS DB instance not publicly accessible (a change RDS applies at once, without
+/// `ApplyImmediately`, which would also apply the changes queued for the maintenance window).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct MakeDbInstancePrivate {
     pub db_instance: String,
@@ -1426,7 +1427,7 @@ pub struct MakeDbInstancePrivate {
 impl Step for MakeDbInstancePrivate {
     fn undo(&self) -> Option<String> {
         Some(format!(
-            "aws rds modify-db-instance --db-instance-identifier {} --publicly-accessible --apply-immediately",
+            "aws rds modify-db-instance --db-instance-identifier {} --publicly-accessible",
             quote(&self.db_instance)
         ))
     }

@@ -245,6 +245,22 @@ mod tests {
     }
 
     #[test]
+    fn a_key_policy_statement_for_the_accounts_own_callers_through_a_service_stays() {
+        // AWS's default statement for EBS and other services: `*`, but only callers of the
+        // key's own account, only through the service.
+        let ebs = json!({"Statement": [{
+            "Sid": "Allow access through EBS for all principals in the account",
+            "Effect": "Allow", "Principal": {"AWS": "*"},
+            "Action": ["kms:Encrypt", "kms:Decrypt", "kms:CreateGrant"], "Resource": "*",
+            "Condition": {"StringEquals": {"kms:CallerAccount": OWN, "kms:ViaService": "ec2.us-east-1.amazonaws.com"}}
+        }]});
+        assert!(!decide(&ebs).is_open());
+        let mut outside = ebs.clone();
+        outside["Statement"][0]["Condition"]["StringEquals"]["kms:CallerAccount"] = json!(OUTSIDER);
+        assert!(decide(&outside).is_open());
+    }
+
+    #[test]
     fn not_principal_is_everyone_and_a_policy_left_empty_is_none() {
         let doc = json!({"Statement": {"Effect": "Allow", "NotPrincipal": {"AWS": format!("arn:aws:iam::{OWN}:root")}, "Action": "sqs:*"}});
         let e = decide(&doc);

@@ -110,7 +110,9 @@ fn arn_account(value: &str) -> Option<&str> {
 pub fn condition_unit<'v>(key: &str, value: &'v str) -> Option<Unit<'v>> {
     use crate::ids::{is_account_id, is_organization_id};
     match key.to_ascii_lowercase().as_str() {
-        "aws:principalaccount" | "aws:sourceaccount" | "aws:sourceowner" => {
+        // kms:CallerAccount: the account of whoever calls (AWS's default key policy allows
+        // `*` through a service with it set to the key's own account).
+        "aws:principalaccount" | "aws:sourceaccount" | "aws:sourceowner" | "kms:calleraccount" => {
             is_account_id(value).then_some(Unit::Account(value))
         }
         "aws:principalorgid" | "aws:sourceorgid" => {
