@@ -1,6 +1,6 @@
-//! revert-public-bucket: takes back S3 public access blocks switched off (a bucket's or the
-//! account's), ACL grants to everyone or every AWS account, and bucket policies opened outside
-//! the trusted set.
+//! revert-public-bucket: takes back buckets' S3 public access blocks switched off, ACL grants
+//! to everyone or every AWS account, and bucket policies opened outside the trusted set (the
+//! account's block is restore-account-guardrails's).
 //!
 //! Wiring only. What it decides lives in shared/rules (guards/public_bucket.rs); how it acts,
 //! reports and notifies lives in shared/aws. Settings, policy and clients are built once, at

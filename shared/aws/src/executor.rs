@@ -12,7 +12,7 @@ use crate::attempts::counted;
 use crate::error::PortError;
 use crate::forensics;
 use crate::ports::{
-    Change, Clients, Ec2Port, IamPort, LambdaPort, PortResult, RdsPort, RedshiftPort, S3Port,
+    Change, Clients, Ec2Port, IamPort, LambdaPort, PortResult, RdsPort, RedshiftPort, S3ControlPort, S3Port,
     TrailPort,
 };
 
@@ -387,7 +387,7 @@ async fn act<C: Clients>(c: &C, action: &Action, ctx: Context<'_>) -> Outcome {
             Outcome::of(c.s3().put_bucket_block(&a.bucket, &a.flags).await)
         }
         Action::PutAccountPublicAccessBlock(a) => {
-            Outcome::of(c.s3().put_account_block(&a.account_id, &a.flags).await)
+            Outcome::of(c.s3control().put_account_block(&a.account_id, &a.flags).await)
         }
         Action::RemoveBucketAclGrants(a) => {
             Outcome::of(c.s3().remove_bucket_acl_grants(&a.bucket, &a.groups).await)

@@ -28,6 +28,7 @@ pub mod ports;
 pub mod rds;
 pub mod redshift;
 pub mod s3;
+pub mod s3control;
 pub mod secrets;
 pub mod sns;
 pub mod sqs;
@@ -41,7 +42,7 @@ pub use incoming::{Incoming, Response};
 pub use notify::Notifier;
 pub use ports::{
     Change, Claim, Clients, Connect, Ec2Port, Home, IamPort, LambdaPort, LedgerPort, NotifyPort,
-    OrgPort, PolicyPort, RdsPort, RedshiftPort, S3Port, Sdk, Slot, Target, TrailPort, Unwired,
+    OrgPort, PolicyPort, RdsPort, RedshiftPort, S3ControlPort, S3Port, Sdk, Slot, Target, TrailPort, Unwired,
 };
 pub use trailguard_rules::guards;
 pub use trailguard_rules::Guard;
@@ -64,91 +65,97 @@ macro_rules! counted {
 // per service: naming them would only move the same list.
 #[rustfmt::skip]
 #[allow(clippy::type_complexity)]
-impl<E, I, T, R, L, O, D, S, B, P> Sdk<E, I, T, R, L, O, D, S, B, P> {
+impl<E, I, T, R, L, O, D, S, B, P, A> Sdk<E, I, T, R, L, O, D, S, B, P, A> {
     /// Wire the EC2 client.
-    pub fn with_ec2(self, sdk: &aws_config::SdkConfig) -> Sdk<aws_sdk_ec2::Client, I, T, R, L, O, D, S, B, P> {
-        let Sdk { iam, trail, rds, lambda, org, ledger, redshift, s3, policy, .. } = self;
-        Sdk { ec2: counted!(aws_sdk_ec2, sdk), iam, trail, rds, lambda, org, ledger, redshift, s3, policy }
+    pub fn with_ec2(self, sdk: &aws_config::SdkConfig) -> Sdk<aws_sdk_ec2::Client, I, T, R, L, O, D, S, B, P, A> {
+        let Sdk { iam, trail, rds, lambda, org, ledger, redshift, s3, policy, s3control, .. } = self;
+        Sdk { ec2: counted!(aws_sdk_ec2, sdk), iam, trail, rds, lambda, org, ledger, redshift, s3, policy, s3control }
     }
 
     /// Wire the IAM client.
-    pub fn with_iam(self, sdk: &aws_config::SdkConfig) -> Sdk<E, aws_sdk_iam::Client, T, R, L, O, D, S, B, P> {
-        let Sdk { ec2, trail, rds, lambda, org, ledger, redshift, s3, policy, .. } = self;
-        Sdk { iam: counted!(aws_sdk_iam, sdk), ec2, trail, rds, lambda, org, ledger, redshift, s3, policy }
+    pub fn with_iam(self, sdk: &aws_config::SdkConfig) -> Sdk<E, aws_sdk_iam::Client, T, R, L, O, D, S, B, P, A> {
+        let Sdk { ec2, trail, rds, lambda, org, ledger, redshift, s3, policy, s3control, .. } = self;
+        Sdk { iam: counted!(aws_sdk_iam, sdk), ec2, trail, rds, lambda, org, ledger, redshift, s3, policy, s3control }
     }
 
     /// Wire the CloudTrail client.
-    pub fn with_cloudtrail(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, aws_sdk_cloudtrail::Client, R, L, O, D, S, B, P> {
-        let Sdk { ec2, iam, rds, lambda, org, ledger, redshift, s3, policy, .. } = self;
-        Sdk { trail: counted!(aws_sdk_cloudtrail, sdk), ec2, iam, rds, lambda, org, ledger, redshift, s3, policy }
+    pub fn with_cloudtrail(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, aws_sdk_cloudtrail::Client, R, L, O, D, S, B, P, A> {
+        let Sdk { ec2, iam, rds, lambda, org, ledger, redshift, s3, policy, s3control, .. } = self;
+        Sdk { trail: counted!(aws_sdk_cloudtrail, sdk), ec2, iam, rds, lambda, org, ledger, redshift, s3, policy, s3control }
     }
 
     /// Wire the RDS client.
-    pub fn with_rds(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, aws_sdk_rds::Client, L, O, D, S, B, P> {
-        let Sdk { ec2, iam, trail, lambda, org, ledger, redshift, s3, policy, .. } = self;
-        Sdk { rds: counted!(aws_sdk_rds, sdk), ec2, iam, trail, lambda, org, ledger, redshift, s3, policy }
+    pub fn with_rds(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, aws_sdk_rds::Client, L, O, D, S, B, P, A> {
+        let Sdk { ec2, iam, trail, lambda, org, ledger, redshift, s3, policy, s3control, .. } = self;
+        Sdk { rds: counted!(aws_sdk_rds, sdk), ec2, iam, trail, lambda, org, ledger, redshift, s3, policy, s3control }
     }
 
     /// Wire the Lambda client.
-    pub fn with_lambda(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, aws_sdk_lambda::Client, O, D, S, B, P> {
-        let Sdk { ec2, iam, trail, rds, org, ledger, redshift, s3, policy, .. } = self;
-        Sdk { lambda: counted!(aws_sdk_lambda, sdk), ec2, iam, trail, rds, org, ledger, redshift, s3, policy }
+    pub fn with_lambda(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, aws_sdk_lambda::Client, O, D, S, B, P, A> {
+        let Sdk { ec2, iam, trail, rds, org, ledger, redshift, s3, policy, s3control, .. } = self;
+        Sdk { lambda: counted!(aws_sdk_lambda, sdk), ec2, iam, trail, rds, org, ledger, redshift, s3, policy, s3control }
     }
 
     /// Wire the Organizations client (with its cache of the organization's accounts).
-    pub fn with_organizations(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, org::Organization, D, S, B, P> {
-        let Sdk { ec2, iam, trail, rds, lambda, ledger, redshift, s3, policy, .. } = self;
-        Sdk { org: org::Organization::new(counted!(aws_sdk_organizations, sdk)), ec2, iam, trail, rds, lambda, ledger, redshift, s3, policy }
+    pub fn with_organizations(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, org::Organization, D, S, B, P, A> {
+        let Sdk { ec2, iam, trail, rds, lambda, ledger, redshift, s3, policy, s3control, .. } = self;
+        Sdk { org: org::Organization::new(counted!(aws_sdk_organizations, sdk)), ec2, iam, trail, rds, lambda, ledger, redshift, s3, policy, s3control }
     }
 
     /// Wire the ledger: the DynamoDB table of breaker counts and exactly-once claims.
-    pub fn with_ledger(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, aws_sdk_dynamodb::Client, S, B, P> {
-        let Sdk { ec2, iam, trail, rds, lambda, org, redshift, s3, policy, .. } = self;
-        Sdk { ledger: counted!(aws_sdk_dynamodb, sdk), ec2, iam, trail, rds, lambda, org, redshift, s3, policy }
+    pub fn with_ledger(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, aws_sdk_dynamodb::Client, S, B, P, A> {
+        let Sdk { ec2, iam, trail, rds, lambda, org, redshift, s3, policy, s3control, .. } = self;
+        Sdk { ledger: counted!(aws_sdk_dynamodb, sdk), ec2, iam, trail, rds, lambda, org, redshift, s3, policy, s3control }
     }
 
     /// Wire the Redshift client.
-    pub fn with_redshift(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, D, aws_sdk_redshift::Client, B, P> {
-        let Sdk { ec2, iam, trail, rds, lambda, org, ledger, s3, policy, .. } = self;
-        Sdk { redshift: counted!(aws_sdk_redshift, sdk), ec2, iam, trail, rds, lambda, org, ledger, s3, policy }
+    pub fn with_redshift(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, D, aws_sdk_redshift::Client, B, P, A> {
+        let Sdk { ec2, iam, trail, rds, lambda, org, ledger, s3, policy, s3control, .. } = self;
+        Sdk { redshift: counted!(aws_sdk_redshift, sdk), ec2, iam, trail, rds, lambda, org, ledger, s3, policy, s3control }
     }
 
-    /// Wire S3 and S3 Control (public buckets, the account's public access block).
-    pub fn with_s3(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, D, S, s3::S3, P> {
-        let Sdk { ec2, iam, trail, rds, lambda, org, ledger, redshift, policy, .. } = self;
-        Sdk { s3: s3::S3 { s3: counted!(aws_sdk_s3, sdk), control: counted!(aws_sdk_s3control, sdk) }, ec2, iam, trail, rds, lambda, org, ledger, redshift, policy }
+    /// Wire the S3 client (public buckets).
+    pub fn with_s3(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, D, S, s3::S3, P, A> {
+        let Sdk { ec2, iam, trail, rds, lambda, org, ledger, redshift, policy, s3control, .. } = self;
+        Sdk { s3: s3::S3 { s3: counted!(aws_sdk_s3, sdk) }, ec2, iam, trail, rds, lambda, org, ledger, redshift, policy, s3control }
+    }
+
+    /// Wire the S3 Control client (the account's public access block).
+    pub fn with_s3control(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, D, S, B, P, aws_sdk_s3control::Client> {
+        let Sdk { ec2, iam, trail, rds, lambda, org, ledger, redshift, s3, policy, .. } = self;
+        Sdk { s3control: counted!(aws_sdk_s3control, sdk), ec2, iam, trail, rds, lambda, org, ledger, redshift, s3, policy }
     }
 
 
     /// Wire a resource-policy client (SQS, SNS, Secrets Manager, KMS, ECR): it answers for
     /// its own kind, the clients wired before for theirs.
-    fn with_policy<C>(self, client: C) -> Sdk<E, I, T, R, L, O, D, S, B, (P, C)> {
-        let Sdk { ec2, iam, trail, rds, lambda, org, ledger, redshift, s3, policy } = self;
-        Sdk { ec2, iam, trail, rds, lambda, org, ledger, redshift, s3, policy: (policy, client) }
+    fn with_policy<C>(self, client: C) -> Sdk<E, I, T, R, L, O, D, S, B, (P, C), A> {
+        let Sdk { ec2, iam, trail, rds, lambda, org, ledger, redshift, s3, policy, s3control } = self;
+        Sdk { ec2, iam, trail, rds, lambda, org, ledger, redshift, s3, policy: (policy, client), s3control }
     }
 
     /// Wire the SQS client (queue policies).
-    pub fn with_sqs(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, D, S, B, (P, aws_sdk_sqs::Client)> {
+    pub fn with_sqs(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, D, S, B, (P, aws_sdk_sqs::Client), A> {
         self.with_policy(counted!(aws_sdk_sqs, sdk))
     }
 
     /// Wire an SNS client for topic policies (notification has its own).
-    pub fn with_sns(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, D, S, B, (P, aws_sdk_sns::Client)> {
+    pub fn with_sns(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, D, S, B, (P, aws_sdk_sns::Client), A> {
         self.with_policy(counted!(aws_sdk_sns, sdk))
     }
 
     /// Wire the Secrets Manager client (secrets' resource policies).
-    pub fn with_secretsmanager(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, D, S, B, (P, aws_sdk_secretsmanager::Client)> {
+    pub fn with_secretsmanager(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, D, S, B, (P, aws_sdk_secretsmanager::Client), A> {
         self.with_policy(counted!(aws_sdk_secretsmanager, sdk))
     }
 
     /// Wire the KMS client (key policies).
-    pub fn with_kms(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, D, S, B, (P, aws_sdk_kms::Client)> {
+    pub fn with_kms(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, D, S, B, (P, aws_sdk_kms::Client), A> {
         self.with_policy(counted!(aws_sdk_kms, sdk))
     }
 
     /// Wire the ECR client (repository policies).
-    pub fn with_ecr(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, D, S, B, (P, aws_sdk_ecr::Client)> {
+    pub fn with_ecr(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, D, S, B, (P, aws_sdk_ecr::Client), A> {
         self.with_policy(counted!(aws_sdk_ecr, sdk))
     }
 }

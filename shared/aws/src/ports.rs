@@ -249,13 +249,11 @@ pub trait LambdaPort {
 }
 
 port! {
-/// S3 (buckets) and S3 Control (the account's public access block).
+/// S3: buckets.
 pub trait S3Port {
     /// Switch these public access block switches on for a bucket, over those on (the
     /// block before is what `Change::Removed` carries: its JSON, or empty for none).
     fn put_bucket_block(&self, bucket: &str, flags: &[String]) -> Change;
-    /// The same for the account's block (S3 Control).
-    fn put_account_block(&self, account: &str, flags: &[String]) -> Change;
     /// Take every grant to these public groups out of a bucket's ACL as it is now (the ACL
     /// before is what `Change::Removed` carries).
     fn remove_bucket_acl_grants(&self, bucket: &str, groups: &[String]) -> Change;
@@ -282,6 +280,15 @@ pub trait S3Port {
     fn bucket_state(&self, bucket: &str) -> Option<BucketState>;
     /// A page of this region's buckets, each as it is now (the sweep).
     fn list_buckets(&self, token: Option<String>) -> Page<BucketState>;
+}
+}
+
+port! {
+/// S3 Control: the account's public access block.
+pub trait S3ControlPort {
+    /// Switch these public access block switches on for the account, over those on (the
+    /// block before is what `Change::Removed` carries: its JSON, or empty for none).
+    fn put_account_block(&self, account: &str, flags: &[String]) -> Change;
     /// The account's public access block (the sweep).
     fn account_block(&self, account: &str) -> AccountBlockState;
 }
@@ -551,6 +558,7 @@ pub trait Clients: Send + Sync + 'static {
     type Redshift: RedshiftPort;
     type S3: S3Port;
     type Policy: PolicyPort;
+    type S3Control: S3ControlPort;
     fn ec2(&self) -> &Self::Ec2;
     fn iam(&self) -> &Self::Iam;
     fn trail(&self) -> &Self::Trail;
@@ -561,10 +569,11 @@ pub trait Clients: Send + Sync + 'static {
     fn redshift(&self) -> &Self::Redshift;
     fn s3(&self) -> &Self::S3;
     fn policy(&self) -> &Self::Policy;
+    fn s3control(&self) -> &Self::S3Control;
 
     /// Each service as IAM prefixes its actions, the `Sdk` builder that wires it, and
     /// whether it is wired.
-    fn services(&self) -> [(&'static str, &'static str, bool); 14] {
+    fn services(&self) -> [(&'static str, &'static str, bool); 15] {
         let p = |kind| self.policy().serves(kind);
         [
             ("ec2", "with_ec2", self.ec2().wired()),
@@ -576,6 +585,7 @@ pub trait Clients: Send + Sync + 'static {
             ("dynamodb", "with_ledger", self.ledger().wired()),
             ("redshift", "with_redshift", self.redshift().wired()),
             ("s3", "with_s3", self.s3().wired()),
+            ("s3control", "with_s3control", self.s3control().wired()),
             ("sqs", "with_sqs", p(PolicyKind::Queue)),
             ("sns", "with_sns", p(PolicyKind::Topic)),
             (
@@ -590,14 +600,14 @@ pub trait Clients: Send + Sync + 'static {
 }
 
 /// What a function's clients lack for its guard: for every service one of its action types,
-/// fact lookups, sweep listings or its ledger calls (IAM prefix) and no client is wired
+/// fact lookups, sweep listings or its ledger calls (`Op::client`) and no client is wired
 /// for, the builder to add and what needs it. Checked at cold start (`Deps::from_env`) and
 /// by each function's own test, so a missing client fails the build's tests or the cold
 /// start, never an event.
 pub fn missing_clients<C: Clients>(guard: Guard, clients: &C) -> Vec<String> {
     let spec = guard.spec();
     let needs = |prefix: &str| -> Vec<String> {
-        let calls = |ops: &[&Op]| ops.iter().any(|o| o.iam.split(':').next() == Some(prefix));
+        let calls = |ops: &[&Op]| ops.iter().any(|o| o.client() == prefix);
         let mut why: Vec<String> = spec
             .actions
             .iter()
@@ -651,6 +661,7 @@ pub struct Sdk<
     S = Unwired,
     B = Unwired,
     P = Unwired,
+    A = Unwired,
 > {
     pub ec2: E,
     pub iam: I,
@@ -663,6 +674,7 @@ pub struct Sdk<
     pub s3: B,
     /// The resource-policy clients (`with_sqs`, `with_kms`, ...), nested as pairs.
     pub policy: P,
+    pub s3control: A,
 }
 
 impl Sdk {
@@ -672,7 +684,7 @@ impl Sdk {
     }
 }
 
-impl<E, I, T, R, L, O, D, S, B, P> Clients for Sdk<E, I, T, R, L, O, D, S, B, P>
+impl<E, I, T, R, L, O, D, S, B, P, A> Clients for Sdk<E, I, T, R, L, O, D, S, B, P, A>
 where
     E: Ec2Port + 'static,
     I: IamPort + 'static,
@@ -684,6 +696,7 @@ where
     S: RedshiftPort + 'static,
     B: S3Port + 'static,
     P: PolicyPort + 'static,
+    A: S3ControlPort + 'static,
 {
     type Ec2 = E;
     type Iam = I;
@@ -695,6 +708,7 @@ where
     type Redshift = S;
     type S3 = B;
     type Policy = P;
+    type S3Control = A;
     fn ec2(&self) -> &E {
         &self.ec2
     }
@@ -724,6 +738,9 @@ where
     }
     fn policy(&self) -> &P {
         &self.policy
+    }
+    fn s3control(&self) -> &A {
+        &self.s3control
     }
 }
 

@@ -1,28 +1,27 @@
-//! The S3 port on the SDK clients: S3 for buckets, S3 Control for the account's public
-//! access block. Every change reads first: what is already so is `already_done`, and the
+//! The S3 port on the SDK client: buckets (s3control.rs holds the account's public access
+//! block). Every change reads first: what is already so is `already_done`, and the
 //! document before the change (block, ACL, policy) is what `Change::Removed` carries, so the
 //! undo writes exactly it back.
 
 use serde_json::{json, Value};
 use trailguard_rules::grants;
 use trailguard_rules::ops::{self, Op};
-use trailguard_rules::state::{public_group, AccountBlockState, BlockFlags, BucketState};
+use trailguard_rules::state::{public_group, BlockFlags, BucketState};
 use trailguard_rules::{trust, Tags};
 
 use crate::error::{classify, code_of, PortError};
 use crate::ports::{Change, Page, PortResult, S3Port};
 
-/// The S3 and S3 Control clients of one account and region.
+/// The S3 client of one account and region.
 #[derive(Debug, Clone)]
 pub struct S3 {
     pub s3: aws_sdk_s3::Client,
-    pub control: aws_sdk_s3control::Client,
 }
 
 /// Buckets listed per page of the sweep: each costs four reads.
 const BUCKETS_PER_PAGE: i32 = 50;
 
-const NO_BLOCK: &str = "NoSuchPublicAccessBlockConfiguration";
+pub(crate) const NO_BLOCK: &str = "NoSuchPublicAccessBlockConfiguration";
 const NO_BUCKET: &str = "NoSuchBucket";
 
 fn gone(bucket: &str) -> PortResult<Change> {
@@ -31,7 +30,7 @@ fn gone(bucket: &str) -> PortResult<Change> {
     )))
 }
 
-fn is<E: aws_smithy_types::error::metadata::ProvideErrorMetadata>(
+pub(crate) fn is<E: aws_smithy_types::error::metadata::ProvideErrorMetadata>(
     e: &aws_smithy_runtime_api::client::result::SdkError<
         E,
         aws_smithy_runtime_api::client::orchestrator::HttpResponse,
@@ -41,6 +40,7 @@ fn is<E: aws_smithy_types::error::metadata::ProvideErrorMetadata>(
     code_of(e).as_deref() == Some(code)
 }
 
+/// A block's switches from either SDK's configuration (S3's, S3 Control's).
 macro_rules! flags_of {
     ($c:expr) => {
         BlockFlags {
@@ -52,6 +52,9 @@ macro_rules! flags_of {
     };
 }
 
+pub(crate) use flags_of;
+
+/// Either SDK's configuration from the switches.
 macro_rules! config_of {
     ($krate:ident, $f:expr) => {
         $krate::types::PublicAccessBlockConfiguration::builder()
@@ -63,8 +66,10 @@ macro_rules! config_of {
     };
 }
 
+pub(crate) use config_of;
+
 /// The block before a change, as the undo puts it back: its JSON, or empty for none.
-fn previous_block(b: Option<BlockFlags>) -> String {
+pub(crate) fn previous_block(b: Option<BlockFlags>) -> String {
     b.map(|f| serde_json::to_string(&f).unwrap_or_default())
         .unwrap_or_default()
 }
@@ -128,20 +133,6 @@ impl S3 {
             Err(e) if is(&e, NO_BLOCK) => Ok(Some(None)),
             Err(e) if is(&e, NO_BUCKET) => Ok(None),
             Err(e) => Err(classify(&ops::GET_BUCKET_PAB, e)),
-        }
-    }
-
-    async fn account_flags(&self, account: &str) -> Result<Option<BlockFlags>, PortError> {
-        match self
-            .control
-            .get_public_access_block()
-            .account_id(account)
-            .send()
-            .await
-        {
-            Ok(o) => Ok(o.public_access_block_configuration().map(|c| flags_of!(c))),
-            Err(e) if is(&e, NO_BLOCK) => Ok(None),
-            Err(e) => Err(classify(&ops::GET_ACCOUNT_PAB, e)),
         }
     }
 
@@ -217,29 +208,6 @@ impl S3Port for S3 {
             .send()
             .await;
         s3_changed(r, &ops::PUT_BUCKET_PAB, bucket, previous_block(current))
-    }
-
-    async fn put_account_block(&self, account: &str, flags: &[String]) -> PortResult<Change> {
-        let wanted = BlockFlags::of(flags);
-        let current = self.account_flags(account).await?;
-        if current.unwrap_or_default().lacking(wanted).is_empty() {
-            return Ok(Change::AlreadyDone(format!(
-                "the S3 public access block of account {account} already has {} on",
-                wanted.names().join(", ")
-            )));
-        }
-        let new = current.unwrap_or_default().or(wanted);
-        match self
-            .control
-            .put_public_access_block()
-            .account_id(account)
-            .public_access_block_configuration(config_of!(aws_sdk_s3control, new))
-            .send()
-            .await
-        {
-            Ok(_) => Ok(Change::Removed(vec![previous_block(current)])),
-            Err(e) => Err(classify(&ops::PUT_ACCOUNT_PAB, e)),
-        }
     }
 
     async fn remove_bucket_acl_grants(
@@ -463,13 +431,6 @@ impl S3Port for S3 {
         Ok(Page {
             items,
             next: out.continuation_token().map(String::from),
-        })
-    }
-
-    async fn account_block(&self, account: &str) -> PortResult<AccountBlockState> {
-        Ok(AccountBlockState {
-            account: account.to_string(),
-            block: self.account_flags(account).await?,
         })
     }
 }

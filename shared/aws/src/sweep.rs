@@ -23,7 +23,7 @@ use crate::lazy::Lazy;
 use crate::lookup::{self, Unsettled};
 use crate::ports::{
     Clients, Connect, Ec2Port, IamPort, LedgerPort, NotifyPort, Page, PolicyPort, RdsPort,
-    RedshiftPort, S3Port, Target, TrailPort,
+    RedshiftPort, S3ControlPort, S3Port, Target, TrailPort,
 };
 
 /// Time kept back from the deadline when a sweep decides whether to list another page: a
@@ -96,7 +96,7 @@ async fn list<C: Clients>(
         // The account's one block; an account the function cannot name has none to read.
         StateKind::AccountPublicAccessBlock => Page {
             items: match account {
-                Some(a) => vec![State::AccountBlock(c.s3().account_block(a).await?)],
+                Some(a) => vec![State::AccountBlock(c.s3control().account_block(a).await?)],
                 None => vec![],
             },
             next: None,

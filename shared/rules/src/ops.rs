@@ -14,6 +14,17 @@ pub struct Op {
     pub iam: &'static str,
 }
 
+impl Op {
+    /// The SDK client that makes the call (`Sdk::with_<client>`): the IAM prefix, except for
+    /// S3 Control's account calls, which IAM names under `s3:` but the S3 client cannot make.
+    pub fn client(&self) -> &'static str {
+        if S3_CONTROL.iter().any(|o| *o == self) {
+            return "s3control";
+        }
+        self.iam.split(':').next().unwrap_or_default()
+    }
+}
+
 /// `op!(ec2, RevokeSecurityGroupIngress)`: the IAM action is the service prefix and the API name.
 /// `op!(s3, ListObjectsV2 => ListBucket)` for the few operations whose IAM action differs.
 macro_rules! op {
@@ -136,14 +147,17 @@ pub const S3_PUT_OBJECT: Op = op!(s3, PutObject);
 /// grants exactly these (scripts/check_template.py compares).
 pub const BACKTEST: [&Op; 3] = [&S3_GET_OBJECT, &S3_LIST_OBJECTS, &S3_PUT_OBJECT];
 
-// S3: public buckets and the account's public access block (revert-public-bucket). A
-// block is deleted with the same IAM action that puts it.
+// S3: public buckets (revert-public-bucket) and, through S3 Control, the account's public
+// access block (restore-account-guardrails). A block is deleted with the same IAM action
+// that puts it.
 pub const GET_BUCKET_PAB: Op = op!(s3, GetPublicAccessBlock => GetBucketPublicAccessBlock);
 pub const PUT_BUCKET_PAB: Op = op!(s3, PutPublicAccessBlock => PutBucketPublicAccessBlock);
 pub const DELETE_BUCKET_PAB: Op = op!(s3, DeletePublicAccessBlock => PutBucketPublicAccessBlock);
 pub const GET_ACCOUNT_PAB: Op = op!(s3, GetPublicAccessBlock => GetAccountPublicAccessBlock);
 pub const PUT_ACCOUNT_PAB: Op = op!(s3, PutPublicAccessBlock => PutAccountPublicAccessBlock);
 pub const DELETE_ACCOUNT_PAB: Op = op!(s3, DeletePublicAccessBlock => PutAccountPublicAccessBlock);
+/// The calls S3 Control makes (restore-account-guardrails), not S3.
+pub const S3_CONTROL: [&Op; 3] = [&GET_ACCOUNT_PAB, &PUT_ACCOUNT_PAB, &DELETE_ACCOUNT_PAB];
 pub const GET_BUCKET_ACL: Op = op!(s3, GetBucketAcl);
 pub const PUT_BUCKET_ACL: Op = op!(s3, PutBucketAcl);
 pub const GET_OBJECT_ACL: Op = op!(s3, GetObjectAcl);

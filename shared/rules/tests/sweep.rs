@@ -227,7 +227,7 @@ fn state_left(guard: &str, detail: &Value, policy: &Policy, world: &World) -> Op
                 tags,
             }))
         }
-        ("public_bucket", _) => bucket_left(name, detail, world),
+        ("public_bucket" | "account_guardrails", _) => bucket_left(name, detail, world),
         ("resource_policy" | "storage_policy", _) => {
             // The resource's policy as the call wrote it.
             let (kind, resource, field): (&str, Option<String>, &Value) = match name {

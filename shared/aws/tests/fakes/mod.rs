@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use trailguard_aws::ports::{Page, PortResult, TrailEvent};
 use trailguard_aws::{
     Change, Claim, Clients, Connect, Deps, Ec2Port, IamPort, LambdaPort, LedgerPort, NotifyPort,
-    OrgPort, PolicyPort, PortError, RdsPort, RedshiftPort, S3Port, Settings, Slot, Target,
+    OrgPort, PolicyPort, PortError, RdsPort, RedshiftPort, S3ControlPort, S3Port, Settings, Slot, Target,
     TrailPort,
 };
 use trailguard_rules::facts::{PrefixListFacts, World};
@@ -229,6 +229,10 @@ impl Clients for Fake {
     }
     type S3 = Fake;
     fn s3(&self) -> &Fake {
+        self
+    }
+    type S3Control = Fake;
+    fn s3control(&self) -> &Fake {
         self
     }
     fn rds(&self) -> &Fake {
@@ -800,13 +804,6 @@ impl S3Port for Fake {
         );
         self.reply("PutBucketBlock")
     }
-    async fn put_account_block(&self, account: &str, flags: &[String]) -> PortResult<Change> {
-        self.record(
-            &[&ops::GET_ACCOUNT_PAB, &ops::PUT_ACCOUNT_PAB],
-            format!("PutAccountBlock({account},{})", flags.join("+")),
-        );
-        self.reply("PutAccountBlock")
-    }
     async fn remove_bucket_acl_grants(
         &self,
         bucket: &str,
@@ -904,6 +901,16 @@ impl S3Port for Fake {
                 _ => None,
             },
         )
+    }
+}
+
+impl S3ControlPort for Fake {
+    async fn put_account_block(&self, account: &str, flags: &[String]) -> PortResult<Change> {
+        self.record(
+            &[&ops::GET_ACCOUNT_PAB, &ops::PUT_ACCOUNT_PAB],
+            format!("PutAccountBlock({account},{})", flags.join("+")),
+        );
+        self.reply("PutAccountBlock")
     }
     async fn account_block(
         &self,

@@ -352,6 +352,43 @@ pub(crate) fn not_the_call(r: &CloudTrailRecord) -> Option<Decision> {
     })
 }
 
+/// One of Security Hub's own control findings about `controls`, live and FAILED: the
+/// finding, its control id and the reason reports give ("Security Hub S3.8: <title>").
+/// Anything else is the decision to ignore the event, saying why (`about`: what the
+/// controls are about, for that message). Only Security Hub's own findings count: an
+/// imported finding carries its importer's product ARN, whatever control id it claims.
+pub(crate) fn failed_control<'a>(
+    d: &'a crate::event::SecurityHubDetail,
+    controls: &[&str],
+    about: &str,
+) -> Result<(&'a crate::event::AsffFinding, String, String), Verdict> {
+    let found = d.findings.iter().find_map(|f| {
+        let control = f.control_id().filter(|c| controls.contains(&c.as_str()))?;
+        f.is_aws_product("securityhub").then_some((f, control))
+    });
+    let Some((f, control)) = found else {
+        return Err(Verdict::Decided(Decision::ignore(format!(
+            "no Security Hub finding (product aws/securityhub) about {about} trailguard acts on"
+        ))));
+    };
+    if let Some(why) = f.closed() {
+        return Err(Verdict::Decided(Decision::ignore(format!(
+            "{control} finding is closed: {why}"
+        ))));
+    }
+    if f.compliance_status().as_deref() != Some("FAILED") {
+        return Err(Verdict::Decided(Decision::ignore(format!(
+            "{control} finding is not FAILED ({})",
+            f.compliance_status().unwrap_or_else(|| "no status".into())
+        ))));
+    }
+    let why = format!(
+        "Security Hub {control}: {}",
+        f.title.get().unwrap_or("control failed")
+    );
+    Ok((f, control, why))
+}
+
 /// The checks every guard of a CloudTrail change makes first: the record is not the call
 /// itself, the call failed (nothing changed), the change is trailguard's own (acting on it
 /// would loop), or the principal is exempt by policy.

@@ -1,13 +1,14 @@
-//! Public S3 buckets: a bucket's public access block switched off or deleted, the account's
-//! block switched off or deleted, an ACL (a bucket's, or a new bucket's canned ACL) granting
+//! Public S3 buckets: a bucket's public access block switched off or deleted, an ACL (a bucket's, or a new bucket's canned ACL) granting
 //! everyone or every AWS account, a bucket policy letting in everyone or an outside account
 //! without a condition restricting it to the trusted set. Exactly that is taken back: the
 //! block's switches are put back on (never one switched off), the public groups leave the
 //! ACL (the owner, named accounts and the log-delivery group keep their grants), the outside
 //! principals leave the policy (Deny statements, service principals and restricted
 //! statements stay). A bucket tagged with the exemption tag (a public website) is left alone
-//! and people are told. Security Hub's S3.1, S3.2, S3.3 and S3.8 findings and the sweep are
-//! decided by the same code.
+//! and people are told. Security Hub's S3.2, S3.3 and S3.8 findings and the sweep are
+//! decided by the same code. The account's block is guards/account_guardrails.rs's: it needs
+//! S3 Control, not S3, and a function of its own keeps each binary small and each role to
+//! its own calls.
 
 use std::borrow::Cow;
 use std::sync::OnceLock;
@@ -16,8 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::action::{
-    Action, Step, Notice, PutAccountPublicAccessBlock, PutBucketPublicAccessBlock,
-    RemoveBucketAclGrants, RemoveObjectAclGrants, RestrictBucketPolicy, Severity,
+    Action, Step, Notice, PutBucketPublicAccessBlock, RemoveBucketAclGrants, RemoveObjectAclGrants, RestrictBucketPolicy, Severity,
 };
 use crate::decision::{Decision, Verdict};
 use crate::event::{CloudTrailRecord, Event, EventBody, SecurityHubDetail};
@@ -26,14 +26,14 @@ use crate::guards::{Bus, Delivery, GuardSpec, Trigger};
 use crate::lenient::{bool_any, items, items_any, scalar_string, str_any};
 use crate::policy::{each, GuardSettings, Policy, PolicyError, SettingsSpec};
 use crate::state::{
-    public_group, AccountBlockState, BlockFlags, BucketState, State, StateKind,
+    public_group, BlockFlags, BucketState, State, StateKind,
     AUTHENTICATED_USERS, ALL_USERS,
 };
 
 pub static GUARD: GuardSpec = GuardSpec {
     name: "public_bucket",
     function: "revert-public-bucket",
-    summary: "Takes back S3 public access blocks switched off, public ACL grants and bucket policies opened outside the trusted set.",
+    summary: "Takes back S3 buckets' public access blocks switched off, public ACL grants and bucket policies opened outside the trusted set.",
     triggers: &[
         Trigger {
             rule: "PublicBucketChange",
@@ -43,9 +43,8 @@ pub static GUARD: GuardSpec = GuardSpec {
                 "detail": {
                     "eventSource": ["s3.amazonaws.com"],
                     "eventName": ["PutBucketPublicAccessBlock", "DeleteBucketPublicAccessBlock",
-                                  "DeletePublicAccessBlock", "PutAccountPublicAccessBlock",
-                                  "DeleteAccountPublicAccessBlock", "PutBucketAcl",
-                                  "CreateBucket", "PutBucketPolicy", "PutObjectAcl"],
+                                  "DeletePublicAccessBlock", "PutBucketAcl", "CreateBucket",
+                                  "PutBucketPolicy", "PutObjectAcl"],
                     "eventType": ["AwsApiCall"],
                     "errorCode": [{"exists": false}]
                 }
@@ -55,8 +54,8 @@ pub static GUARD: GuardSpec = GuardSpec {
             excludes_own_role: true,
             condition: None,
         },
-        // Security Hub's control findings about public buckets and the account's block:
-        // they name the bucket (or the account), and the function decides on it as it is.
+        // Security Hub's control findings about public buckets: they name the bucket, and
+        // the function decides on it as it is.
         Trigger {
             rule: "S3SecurityHubControl",
             pattern: r#"{
@@ -66,10 +65,10 @@ pub static GUARD: GuardSpec = GuardSpec {
                     "ProductArn": [{"suffix": ":product/aws/securityhub"}],
                     "Compliance": {"Status": ["FAILED"]},
                     "RecordState": ["ACTIVE"],
-                    "Resources": {"Type": ["AwsS3Bucket", "AwsAccount"]},
+                    "Resources": {"Type": ["AwsS3Bucket"]},
                     "$or": [
-                        {"Compliance": {"SecurityControlId": ["S3.1", "S3.2", "S3.3", "S3.8"]}},
-                        {"ProductFields": {"ControlId": ["S3.1", "S3.2", "S3.3", "S3.8"]}}
+                        {"Compliance": {"SecurityControlId": ["S3.2", "S3.3", "S3.8"]}},
+                        {"ProductFields": {"ControlId": ["S3.2", "S3.3", "S3.8"]}}
                     ]
                 }}
             }"#,
@@ -86,7 +85,6 @@ pub static GUARD: GuardSpec = GuardSpec {
     ],
     actions: &[
         &PutBucketPublicAccessBlock::INFO,
-        &PutAccountPublicAccessBlock::INFO,
         &RemoveBucketAclGrants::INFO,
         &RemoveObjectAclGrants::INFO,
         &RestrictBucketPolicy::INFO,
@@ -94,13 +92,14 @@ pub static GUARD: GuardSpec = GuardSpec {
     decide,
     reads_every_call: false,
     max_actions_per_hour: 50,
-    sweeps: &[StateKind::AccountPublicAccessBlock, StateKind::Buckets],
+    sweeps: &[StateKind::Buckets],
     decide_state: Some(swept),
     settings: Some(&SETTINGS),
     compiled: OnceLock::new(),
 };
 
-/// The policy's `s3` section: what only this guard reads.
+/// The policy's `s3` section (guards/account_guardrails.rs reads it too: one set of switches
+/// for buckets and for the account).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
@@ -140,7 +139,7 @@ pub fn settings(policy: &Policy) -> Cow<'_, Settings> {
 }
 
 /// The switches the policy puts back on.
-fn enforced(policy: &Policy) -> BlockFlags {
+pub(crate) fn enforced(policy: &Policy) -> BlockFlags {
     BlockFlags::of(&settings(policy).s3.public_access_block)
 }
 
@@ -170,12 +169,6 @@ pub fn decide(event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
         ("DeleteBucketPublicAccessBlock" | "DeletePublicAccessBlock", Some(b)) => {
             bucket_block(r, &b, None, policy, facts)
         }
-        ("PutAccountPublicAccessBlock" | "PutPublicAccessBlock", None) => {
-            account_block(event, r, Some(requested_flags(rp)), policy)
-        }
-        ("DeleteAccountPublicAccessBlock" | "DeletePublicAccessBlock", None) => {
-            account_block(event, r, None, policy)
-        }
         ("PutBucketAcl" | "CreateBucket", Some(b)) => bucket_acl(r, &b, policy, facts),
         ("PutBucketPolicy", Some(b)) => bucket_policy(event, r, &b, policy, facts),
         ("PutObjectAcl", Some(b)) => object_acl(r, &b, policy, facts),
@@ -187,7 +180,7 @@ pub fn decide(event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
 }
 
 /// The switches a PutPublicAccessBlock sets (a switch left out is off, as S3 takes it).
-fn requested_flags(rp: &Value) -> BlockFlags {
+pub(crate) fn requested_flags(rp: &Value) -> BlockFlags {
     let c = rp
         .get("PublicAccessBlockConfiguration")
         .or_else(|| rp.get("publicAccessBlockConfiguration"))
@@ -201,7 +194,7 @@ fn requested_flags(rp: &Value) -> BlockFlags {
     }
 }
 
-fn by(r: &CloudTrailRecord) -> String {
+pub(crate) fn by(r: &CloudTrailRecord) -> String {
     format!(
         "by {} from {}",
         r.user_identity.display(),
@@ -274,47 +267,6 @@ fn bucket_block(
         Notice {
             severity: Severity::High,
             title: format!("S3 bucket {bucket}: public access block weakened"),
-            details: vec![what, by(r)],
-        },
-    ))
-}
-
-fn account_block(
-    event: &Event,
-    r: &CloudTrailRecord,
-    requested: Option<BlockFlags>,
-    policy: &Policy,
-) -> Verdict {
-    let Some(account) = event.account().filter(|a| crate::ids::is_account_id(a)) else {
-        return Verdict::Decided(Decision::ignore("the event names no account"));
-    };
-    let wanted = enforced(policy);
-    if wanted.names().is_empty() {
-        return Verdict::Decided(Decision::ignore(
-            "s3.public_access_block puts no switch back on",
-        ));
-    }
-    let off = requested.unwrap_or_default().lacking(wanted);
-    if off.is_empty() {
-        return Verdict::Decided(Decision::ignore(format!(
-            "the S3 public access block of account {account} keeps every enforced switch on"
-        )));
-    }
-    let what = match requested {
-        Some(_) => format!("switched off: {}", off.join(", ")),
-        None => "the account's S3 public access block was deleted".to_string(),
-    };
-    let action = PutAccountPublicAccessBlock {
-        account_id: account.to_string(),
-        flags: wanted.names(),
-        previous: None,
-    };
-    Verdict::Decided(Decision::remediate(
-        format!("the S3 public access block of account {account} was weakened"),
-        vec![action.into()],
-        Notice {
-            severity: Severity::Critical,
-            title: format!("Account {account}: S3 public access block weakened"),
             details: vec![what, by(r)],
         },
     ))
@@ -644,42 +596,9 @@ fn decide_bucket(
     ))
 }
 
-/// The account's block as it is now (the sweep, S3.1).
-fn decide_account(a: &AccountBlockState, policy: &Policy, why: &str) -> Verdict {
-    let account = &a.account;
-    let wanted = enforced(policy);
-    let off = a.block.unwrap_or_default().lacking(wanted);
-    if off.is_empty() || !crate::ids::is_account_id(account) {
-        return Verdict::Decided(Decision::ignore(format!(
-            "the S3 public access block of account {account} has every enforced switch on"
-        )));
-    }
-    Verdict::Decided(Decision::remediate(
-        format!("the S3 public access block of account {account} is off"),
-        vec![PutAccountPublicAccessBlock {
-            account_id: account.clone(),
-            flags: wanted.names(),
-            previous: None,
-        }
-        .into()],
-        Notice {
-            severity: Severity::Critical,
-            title: format!("Account {account}: S3 public access block off"),
-            details: vec![
-                match a.block {
-                    Some(_) => format!("switches off: {}", off.join(", ")),
-                    None => "the account has no S3 public access block".to_string(),
-                },
-                why.to_string(),
-            ],
-        },
-    ))
-}
-
-/// The sweep's view: the account's block, and each bucket.
+/// The sweep's view: each bucket.
 fn swept(state: &State, account: Option<&str>, policy: &Policy, facts: &Facts) -> Verdict {
     match state {
-        State::AccountBlock(a) => decide_account(a, policy, crate::state::WHY),
         State::Bucket(b) => decide_bucket(
             b,
             account,
@@ -695,51 +614,16 @@ fn swept(state: &State, account: Option<&str>, policy: &Policy, facts: &Facts) -
     }
 }
 
-/// The Security Hub controls about public buckets: S3.1 (the account's block), S3.8 (a
-/// bucket's block), S3.2 and S3.3 (a bucket readable or writable by the public: its ACL and
-/// policy, looked up).
-const CONTROLS: [&str; 4] = ["S3.1", "S3.2", "S3.3", "S3.8"];
+/// The Security Hub controls about public buckets: S3.8 (a bucket's block), S3.2 and S3.3
+/// (a bucket readable or writable by the public: its ACL and policy, looked up). S3.1 (the
+/// account's block) is guards/account_guardrails.rs's.
+const CONTROLS: [&str; 3] = ["S3.2", "S3.3", "S3.8"];
 
 fn security_hub(event: &Event, d: &SecurityHubDetail, policy: &Policy, facts: &Facts) -> Verdict {
-    // Only Security Hub's own control findings: an imported finding carries its importer's
-    // product ARN, whatever control id it claims.
-    let found = d.findings.iter().find_map(|f| {
-        let control = f.control_id().filter(|c| CONTROLS.contains(&c.as_str()))?;
-        f.is_aws_product("securityhub").then_some((f, control))
-    });
-    let Some((f, control)) = found else {
-        return Verdict::Decided(Decision::ignore(
-            "no Security Hub finding (product aws/securityhub) about an S3 control trailguard acts on",
-        ));
+    let (f, control, why) = match super::failed_control(d, &CONTROLS, "a bucket control") {
+        Ok(found) => found,
+        Err(v) => return v,
     };
-    if let Some(why) = f.closed() {
-        return Verdict::Decided(Decision::ignore(format!("{control} finding is closed: {why}")));
-    }
-    if f.compliance_status().as_deref() != Some("FAILED") {
-        return Verdict::Decided(Decision::ignore(format!(
-            "{control} finding is not FAILED ({})",
-            f.compliance_status().unwrap_or_else(|| "no status".into())
-        )));
-    }
-    let why = format!(
-        "Security Hub {control}: {}",
-        f.title.get().unwrap_or("S3 control failed")
-    );
-    if control == "S3.1" {
-        let Some(account) = event.account() else {
-            return Verdict::Decided(Decision::ignore("S3.1 finding names no account"));
-        };
-        // The finding does not say which switches are off: all enforced ones are put back,
-        // over those on (the function reads the block first).
-        return decide_account(
-            &AccountBlockState {
-                account: account.to_string(),
-                block: None,
-            },
-            policy,
-            &why,
-        );
-    }
     let bucket = f
         .resources
         .iter()

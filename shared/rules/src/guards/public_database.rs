@@ -398,39 +398,20 @@ fn finding_database(f: &AsffFinding, resource_type: &str) -> Option<String> {
 }
 
 fn security_hub(d: &SecurityHubDetail, policy: &Policy, facts: &Facts) -> Verdict {
-    // Only Security Hub's own control findings: an imported finding carries its importer's
-    // product ARN, whatever control id it claims.
-    let found = d.findings.iter().find_map(|f| {
-        let control = f.control_id()?;
-        let (c, t, k) = CONTROLS.iter().find(|(c, _, _)| *c == control)?;
-        f.is_aws_product("securityhub").then_some((f, *c, *t, *k))
-    });
-    let Some((f, control, resource_type, kind)) = found else {
-        return Verdict::Decided(Decision::ignore(
-            "no Security Hub finding (product aws/securityhub) about a database control trailguard acts on",
-        ));
+    let ids = CONTROLS.map(|(c, _, _)| c);
+    let (f, control, why) = match super::failed_control(d, &ids, "a database control") {
+        Ok(found) => found,
+        Err(v) => return v,
     };
-    if let Some(why) = f.closed() {
-        return Verdict::Decided(Decision::ignore(format!(
-            "{control} finding is closed: {why}"
-        )));
-    }
-    if f.compliance_status().as_deref() != Some("FAILED") {
-        return Verdict::Decided(Decision::ignore(format!(
-            "{control} finding is not FAILED ({})",
-            f.compliance_status().unwrap_or_else(|| "no status".into())
-        )));
-    }
+    let Some(&(_, resource_type, kind)) = CONTROLS.iter().find(|(c, _, _)| *c == control) else {
+        return Verdict::Decided(Decision::ignore(format!("{control} is not a database control")));
+    };
     let Some(id) = finding_database(f, resource_type) else {
         return Verdict::Decided(Decision::ignore(format!(
             "{control} finding names no {}",
             kind.name()
         )));
     };
-    let why = format!(
-        "Security Hub {control}: {}",
-        f.title.get().unwrap_or("database control failed")
-    );
     match facts.database(kind, &id) {
         Known::Need(r) => Verdict::NeedFacts(vec![r]),
         Known::Yes(Some(now)) => Verdict::Decided(decide_state(&now, policy, &why)),

@@ -515,24 +515,10 @@ pub(crate) fn security_hub(
     policy: &Policy,
     facts: &Facts,
 ) -> Verdict {
-    let found = d.findings.iter().find_map(|f| {
-        let control = f.control_id().filter(|c| controls.contains(&c.as_str()))?;
-        f.is_aws_product("securityhub").then_some((f, control))
-    });
-    let Some((f, control)) = found else {
-        return Verdict::Decided(Decision::ignore(
-            "no Security Hub finding (product aws/securityhub) about a resource-policy control trailguard acts on",
-        ));
+    let (f, control, why) = match super::failed_control(d, controls, "a resource-policy control") {
+        Ok(found) => found,
+        Err(v) => return v,
     };
-    if let Some(why) = f.closed() {
-        return Verdict::Decided(Decision::ignore(format!("{control} finding is closed: {why}")));
-    }
-    if f.compliance_status().as_deref() != Some("FAILED") {
-        return Verdict::Decided(Decision::ignore(format!(
-            "{control} finding is not FAILED ({})",
-            f.compliance_status().unwrap_or_else(|| "no status".into())
-        )));
-    }
     let Some((kind, resource)) = f.resources.iter().find_map(|r| {
         let kind = PolicyKind::of_asff_type(r.resource_type.get()?)?;
         Some((kind, finding_resource(kind, r.id.get()?)?))
@@ -541,10 +527,6 @@ pub(crate) fn security_hub(
             "{control} finding names no resource whose policy trailguard restricts"
         )));
     };
-    let why = format!(
-        "Security Hub {control}: {}",
-        f.title.get().unwrap_or("resource policy control failed")
-    );
     match facts.policy_resource(kind, &resource) {
         Known::Need(req) => Verdict::NeedFacts(vec![req]),
         Known::Yes(Some(st)) => decide_state(&st, account, policy, facts, &why),

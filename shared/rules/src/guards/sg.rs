@@ -544,26 +544,10 @@ fn security_hub(
     policy: &Policy,
     facts: &Facts,
 ) -> Verdict {
-    // Only Security Hub's own control findings: an imported finding carries its importer's
-    // product ARN, whatever control id it claims.
-    let found = d.findings.iter().find_map(|f| {
-        let control = f.control_id().filter(|c| CONTROLS.contains(&c.as_str()))?;
-        f.is_aws_product("securityhub").then_some((f, control))
-    });
-    let Some((f, control)) = found else {
-        return Verdict::Decided(Decision::ignore(
-            "no Security Hub finding (product aws/securityhub) about a security-group control trailguard acts on",
-        ));
+    let (f, control, why) = match super::failed_control(d, &CONTROLS, "a security-group control") {
+        Ok(found) => found,
+        Err(v) => return v,
     };
-    if let Some(why) = f.closed() {
-        return Verdict::Decided(Decision::ignore(format!("{control} finding is closed: {why}")));
-    }
-    if f.compliance_status().as_deref() != Some("FAILED") {
-        return Verdict::Decided(Decision::ignore(format!(
-            "{control} finding is not FAILED ({})",
-            f.compliance_status().unwrap_or_else(|| "no status".into())
-        )));
-    }
     let group = f
         .resources
         .iter()
@@ -580,10 +564,6 @@ fn security_hub(
             "{control} finding names no security group"
         )));
     };
-    let why = format!(
-        "Security Hub {control}: {}",
-        f.title.get().unwrap_or("security group control failed")
-    );
     if control == "EC2.2" {
         let notice = Notice {
             severity: Severity::Medium,

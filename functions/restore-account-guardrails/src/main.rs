@@ -1,0 +1,32 @@
+//! restore-account-guardrails: puts account-wide guardrails back when they are switched off:
+//! the account's S3 public access block.
+//!
+//! Wiring only. What it decides lives in shared/rules (guards/account_guardrails.rs); how it
+//! acts, reports and notifies lives in shared/aws. Settings, policy and clients are built
+//! once, at cold start.
+
+use lambda_runtime::{run, service_fn, Error};
+use trailguard_aws::{guards::account_guardrails, Clients, Deps, Sdk, SdkConfig};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let deps = Deps::from_env(&account_guardrails::GUARD, wire).await?;
+    run(service_fn(|event| deps.handle(event))).await
+}
+
+/// The clients the function acts through, in its own account and in any other.
+fn wire(sdk: &SdkConfig) -> impl Clients {
+    Sdk::none().with_s3control(sdk).with_ledger(sdk)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn main_wires_every_client_its_guard_needs() {
+        assert_eq!(
+            trailguard_aws::wiring_problems(&super::account_guardrails::GUARD, super::wire),
+            Vec::<String>::new()
+        );
+    }
+}

@@ -1,0 +1,249 @@
+//! Account-wide guardrails switched off: the account's S3 public access block
+//! (S3 Control's `PutPublicAccessBlock` / `DeletePublicAccessBlock`, which CloudTrail names
+//! `PutAccountPublicAccessBlock` / `DeleteAccountPublicAccessBlock`). The switches the
+//! policy enforces (`s3.public_access_block`, guards/public_bucket.rs's setting: one set for
+//! buckets and for the account) are put back on, over those still on; none is ever switched
+//! off. Security Hub's S3.1 finding and the sweep are decided by the same code.
+//!
+//! A function of its own, not revert-public-bucket's: the account's block is S3 Control's,
+//! a client of its own, and `s3:PutAccountPublicAccessBlock` changes every bucket of the
+//! account, so only this role holds it.
+
+use std::sync::OnceLock;
+
+use crate::action::{Notice, PutAccountPublicAccessBlock, Severity};
+use crate::decision::{Decision, Verdict};
+use crate::event::{CloudTrailRecord, Event, EventBody, SecurityHubDetail};
+use crate::facts::Facts;
+use crate::guards::public_bucket::{by, enforced, requested_flags};
+use crate::guards::{Bus, Delivery, GuardSpec, Trigger};
+use crate::lenient::str_any;
+use crate::policy::Policy;
+use crate::state::{AccountBlockState, BlockFlags, State, StateKind};
+
+pub static GUARD: GuardSpec = GuardSpec {
+    name: "account_guardrails",
+    function: "restore-account-guardrails",
+    summary: "Puts the account's S3 public access block back on when it is switched off or deleted.",
+    triggers: &[
+        Trigger {
+            rule: "AccountBlockChange",
+            pattern: r#"{
+                "source": ["aws.s3"],
+                "detail-type": ["AWS API Call via CloudTrail"],
+                "detail": {
+                    "eventSource": ["s3.amazonaws.com"],
+                    "eventName": ["PutAccountPublicAccessBlock", "DeleteAccountPublicAccessBlock"],
+                    "eventType": ["AwsApiCall"],
+                    "errorCode": [{"exists": false}]
+                }
+            }"#,
+            delivery: Delivery::Changes,
+            bus: Bus::Main,
+            excludes_own_role: true,
+            condition: None,
+        },
+        // Security Hub's S3.1: the account's block is not fully on. It names the account
+        // only, and the function reads the block before it writes.
+        Trigger {
+            rule: "AccountBlockSecurityHubControl",
+            pattern: r#"{
+                "source": ["aws.securityhub"],
+                "detail-type": ["Security Hub Findings - Imported"],
+                "detail": {"findings": {
+                    "ProductArn": [{"suffix": ":product/aws/securityhub"}],
+                    "Compliance": {"Status": ["FAILED"]},
+                    "RecordState": ["ACTIVE"],
+                    "Resources": {"Type": ["AwsAccount"]},
+                    "$or": [
+                        {"Compliance": {"SecurityControlId": ["S3.1"]}},
+                        {"ProductFields": {"ControlId": ["S3.1"]}}
+                    ]
+                }}
+            }"#,
+            delivery: Delivery::Changes,
+            bus: Bus::Main,
+            excludes_own_role: false,
+            condition: None,
+        },
+    ],
+    facts: &[],
+    actions: &[&PutAccountPublicAccessBlock::INFO],
+    decide,
+    reads_every_call: false,
+    max_actions_per_hour: 20,
+    sweeps: &[StateKind::AccountPublicAccessBlock],
+    decide_state: Some(swept),
+    settings: None,
+    compiled: OnceLock::new(),
+};
+
+/// The Security Hub controls about account-wide guardrails this guard puts back.
+const CONTROLS: [&str; 1] = ["S3.1"];
+
+pub fn decide(event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
+    if let EventBody::SecurityHub(d) = &event.body {
+        return security_hub(event, d, policy);
+    }
+    let Some(r) = event.cloudtrail() else {
+        return Verdict::Decided(Decision::ignore("not a CloudTrail event"));
+    };
+    if let Some(d) = super::preamble(r, policy, facts) {
+        return Verdict::Decided(d);
+    }
+    if r.event_source.get() != Some("s3.amazonaws.com") {
+        return Verdict::Decided(Decision::ignore(format!(
+            "event source {} is not S3",
+            r.event_source.get().unwrap_or("?")
+        )));
+    }
+    let rp = &r.request_parameters;
+    // A bucket's block is revert-public-bucket's: a call naming a bucket is not the account's.
+    if let Some(bucket) = str_any(rp, &["bucketName", "BucketName"]) {
+        return Verdict::Decided(Decision::ignore(format!(
+            "the call names bucket {bucket}: a bucket's block is the public_bucket guard's"
+        )));
+    }
+    match r.event_name.get().unwrap_or_default() {
+        "PutAccountPublicAccessBlock" | "PutPublicAccessBlock" => {
+            account_block(event, r, Some(requested_flags(rp)), policy)
+        }
+        "DeleteAccountPublicAccessBlock" | "DeletePublicAccessBlock" => {
+            account_block(event, r, None, policy)
+        }
+        other => Verdict::Decided(Decision::ignore(format!(
+            "{other} is not a change to an account-wide guardrail trailguard watches"
+        ))),
+    }
+}
+
+/// The account whose block the call changed: the record's own account (S3 Control's
+/// `accountId` parameter must name it, or S3 refuses the call).
+fn account_of<'a>(event: &'a Event, r: &CloudTrailRecord) -> Result<&'a str, Verdict> {
+    let Some(account) = event.account().filter(|a| crate::ids::is_account_id(a)) else {
+        return Err(Verdict::Decided(Decision::ignore(
+            "the event names no account",
+        )));
+    };
+    match str_any(&r.request_parameters, &["accountId", "AccountId", "x-amz-account-id"]) {
+        Some(named) if named != account => Err(Verdict::Decided(Decision::ignore(format!(
+            "the call names account {named}, not the record's account {account}: S3 Control refuses that, so nothing changed"
+        )))),
+        _ => Ok(account),
+    }
+}
+
+fn account_block(
+    event: &Event,
+    r: &CloudTrailRecord,
+    requested: Option<BlockFlags>,
+    policy: &Policy,
+) -> Verdict {
+    let account = match account_of(event, r) {
+        Ok(a) => a,
+        Err(v) => return v,
+    };
+    let wanted = enforced(policy);
+    if wanted.names().is_empty() {
+        return Verdict::Decided(Decision::ignore(
+            "s3.public_access_block puts no switch back on",
+        ));
+    }
+    let off = requested.unwrap_or_default().lacking(wanted);
+    if off.is_empty() {
+        return Verdict::Decided(Decision::ignore(format!(
+            "the S3 public access block of account {account} keeps every enforced switch on"
+        )));
+    }
+    let what = match requested {
+        Some(_) => format!("switched off: {}", off.join(", ")),
+        None => "the account's S3 public access block was deleted".to_string(),
+    };
+    let action = PutAccountPublicAccessBlock {
+        account_id: account.to_string(),
+        flags: wanted.names(),
+        previous: None,
+    };
+    Verdict::Decided(Decision::remediate(
+        format!("the S3 public access block of account {account} was weakened"),
+        vec![action.into()],
+        Notice {
+            severity: Severity::Critical,
+            title: format!("Account {account}: S3 public access block weakened"),
+            details: vec![what, by(r)],
+        },
+    ))
+}
+
+/// The account's block as it is now (the sweep, S3.1).
+fn decide_account(a: &AccountBlockState, policy: &Policy, why: &str) -> Verdict {
+    let account = &a.account;
+    let wanted = enforced(policy);
+    let off = a.block.unwrap_or_default().lacking(wanted);
+    if off.is_empty() || !crate::ids::is_account_id(account) {
+        return Verdict::Decided(Decision::ignore(format!(
+            "the S3 public access block of account {account} has every enforced switch on"
+        )));
+    }
+    Verdict::Decided(Decision::remediate(
+        format!("the S3 public access block of account {account} is off"),
+        vec![PutAccountPublicAccessBlock {
+            account_id: account.clone(),
+            flags: wanted.names(),
+            previous: None,
+        }
+        .into()],
+        Notice {
+            severity: Severity::Critical,
+            title: format!("Account {account}: S3 public access block off"),
+            details: vec![
+                match a.block {
+                    Some(_) => format!("switches off: {}", off.join(", ")),
+                    None => "the account has no S3 public access block".to_string(),
+                },
+                why.to_string(),
+            ],
+        },
+    ))
+}
+
+fn swept(state: &State, _account: Option<&str>, policy: &Policy, _facts: &Facts) -> Verdict {
+    match state {
+        State::AccountBlock(a) => decide_account(a, policy, crate::state::WHY),
+        other => super::not_swept(GUARD.name, other),
+    }
+}
+
+fn security_hub(event: &Event, d: &SecurityHubDetail, policy: &Policy) -> Verdict {
+    let (f, control, why) = match super::failed_control(d, &CONTROLS, "an account guardrail control") {
+        Ok(found) => found,
+        Err(v) => return v,
+    };
+    // The finding's account resource (`AWS::::Account:<id>`) must be the event's account:
+    // the function acts in the event's account, and a finding about another is not its own.
+    let Some(account) = event.account().filter(|a| crate::ids::is_account_id(a)) else {
+        return Verdict::Decided(Decision::ignore(format!("{control} finding names no account")));
+    };
+    let named = f
+        .resources
+        .iter()
+        .filter(|r| r.resource_type.get() == Some("AwsAccount"))
+        .filter_map(|r| r.id.get())
+        .filter_map(|id| id.rsplit(':').next())
+        .find(|id| crate::ids::is_account_id(id));
+    if let Some(other) = named.filter(|n| *n != account) {
+        return Verdict::Decided(Decision::ignore(format!(
+            "{control} finding is about account {other}, not the event's account {account}"
+        )));
+    }
+    // The finding does not say which switches are off: every enforced one is put back, over
+    // those on (the function reads the block first).
+    decide_account(
+        &AccountBlockState {
+            account: account.to_string(),
+            block: None,
+        },
+        policy,
+        &why,
+    )
+}
