@@ -12,8 +12,8 @@ use crate::attempts::counted;
 use crate::error::PortError;
 use crate::forensics;
 use crate::ports::{
-    Change, Clients, Ec2Port, IamPort, LambdaPort, PortResult, RdsPort, RedshiftPort, S3ControlPort, S3Port,
-    TrailPort,
+    Change, Clients, Ec2Port, IamPort, LambdaPort, PortResult, RdsPort, RedshiftPort,
+    S3ControlPort, S3Port, TrailPort,
 };
 
 /// How long the forensic lookup may take: containment is already done by then, and the
@@ -386,9 +386,11 @@ async fn act<C: Clients>(c: &C, action: &Action, ctx: Context<'_>) -> Outcome {
         Action::PutBucketPublicAccessBlock(a) => {
             Outcome::of(c.s3().put_bucket_block(&a.bucket, &a.flags).await)
         }
-        Action::PutAccountPublicAccessBlock(a) => {
-            Outcome::of(c.s3control().put_account_block(&a.account_id, &a.flags).await)
-        }
+        Action::PutAccountPublicAccessBlock(a) => Outcome::of(
+            c.s3control()
+                .put_account_block(&a.account_id, &a.flags)
+                .await,
+        ),
         Action::RemoveBucketAclGrants(a) => {
             Outcome::of(c.s3().remove_bucket_acl_grants(&a.bucket, &a.groups).await)
         }

@@ -42,7 +42,8 @@ pub use incoming::{Incoming, Response};
 pub use notify::Notifier;
 pub use ports::{
     Change, Claim, Clients, Connect, Ec2Port, Home, IamPort, LambdaPort, LedgerPort, NotifyPort,
-    OrgPort, PolicyPort, RdsPort, RedshiftPort, S3ControlPort, S3Port, Sdk, Slot, Target, TrailPort, Unwired,
+    OrgPort, PolicyPort, RdsPort, RedshiftPort, S3ControlPort, S3Port, Sdk, Slot, Target,
+    TrailPort, Unwired,
 };
 pub use trailguard_rules::guards;
 pub use trailguard_rules::Guard;

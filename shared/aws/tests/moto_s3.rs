@@ -436,7 +436,10 @@ async fn the_sweep_puts_back_an_account_block_switched_off_before_trailguard() {
     assert!(r.complete, "{r:?}");
     assert_eq!(account_block(&c).await, Some([true, true, true, false]));
     let again = d.sweep(None).await.unwrap();
-    assert!(again.findings.iter().all(|f| f.resource != ACCOUNT), "{again:?}");
+    assert!(
+        again.findings.iter().all(|f| f.resource != ACCOUNT),
+        "{again:?}"
+    );
     c.delete_public_access_block()
         .account_id(ACCOUNT)
         .send()

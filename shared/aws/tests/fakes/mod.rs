@@ -10,8 +10,8 @@ use std::sync::{Arc, Mutex};
 use trailguard_aws::ports::{Page, PortResult, TrailEvent};
 use trailguard_aws::{
     Change, Claim, Clients, Connect, Deps, Ec2Port, IamPort, LambdaPort, LedgerPort, NotifyPort,
-    OrgPort, PolicyPort, PortError, RdsPort, RedshiftPort, S3ControlPort, S3Port, Settings, Slot, Target,
-    TrailPort,
+    OrgPort, PolicyPort, PortError, RdsPort, RedshiftPort, S3ControlPort, S3Port, Settings, Slot,
+    Target, TrailPort,
 };
 use trailguard_rules::facts::{PrefixListFacts, World};
 use trailguard_rules::ops::{self, Op};
