@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use crate::action::{Action, Notice, RemoveTag, Severity, UntagRole};
 use crate::decision::{Decision, Verdict};
-use crate::event::Event;
+use crate::event::{CloudTrailRecord, Event};
 use crate::facts::Facts;
 use crate::guards::{Bus, Delivery, GuardSpec, Trigger};
 use crate::lenient::{items, items_any, scalar_string, str_any};
@@ -188,6 +188,89 @@ fn created_ids(name: &str, kind: &str, resp: &Value) -> Vec<String> {
             .collect(),
         _ => vec![],
     }
+}
+
+/// The tags one field of a request gives, in any of the shapes AWS's APIs write them: a
+/// list of `{key, value}` (`Key`/`Value`, KMS's `TagKey`/`TagValue`), S3's
+/// `{TagSet: {Tag: [...]}}`, or a map of key to value (SQS's `tags`).
+pub(crate) fn given_tags(v: &Value) -> Vec<(String, Option<String>)> {
+    if let Some(set) = v.get("TagSet").or_else(|| v.get("tagSet")) {
+        let tags = set.get("Tag").or_else(|| set.get("tag")).unwrap_or(set);
+        return given_tags(tags);
+    }
+    let pair = |t: &Value| {
+        Some((
+            str_any(t, &["key", "Key", "TagKey", "tagKey"])?,
+            str_any(t, &["value", "Value", "TagValue", "tagValue"]),
+        ))
+    };
+    match v {
+        Value::Array(list) => list.iter().filter_map(pair).collect(),
+        Value::Object(map) => match pair(v) {
+            Some(one) => vec![one],
+            None => map
+                .iter()
+                .map(|(k, v)| (k.clone(), scalar_string(v)))
+                .collect(),
+        },
+        _ => vec![],
+    }
+}
+
+/// An exemption given to a resource another guard watches (a bucket, a database, a queue,
+/// ...): the tag call, or the tags a create call gives. That guard honours the exemption tag,
+/// so an exemption from anyone but a tag admin would be an off switch for it: taken back with
+/// `untag(key)` (the guard's own action type, on its own service's client), and people are
+/// told. A tag admin's exemption is told, not taken back. None when the call gives no
+/// exemption (another tag, the exemption set to false).
+pub(crate) fn exemption_given(
+    r: &CloudTrailRecord,
+    policy: &Policy,
+    given: &[(String, Option<String>)],
+    resource: &str,
+    untag: impl FnOnce(String) -> Action,
+) -> Option<Decision> {
+    let exempt = policy.exempt_tag.as_str();
+    let (key, value) = given
+        .iter()
+        .find(|(k, v)| !exempt.is_empty() && k == exempt && truthy(v.as_deref()))?;
+    let name = r.event_name.get().unwrap_or_default();
+    let caller = &r.user_identity;
+    let what = format!(
+        "{key}={} given to {resource} by {name}",
+        value.as_deref().unwrap_or("")
+    );
+    let by = format!(
+        "by {} from {}",
+        caller.display(),
+        r.source_ip_address.get().unwrap_or("?")
+    );
+    if let Some(p) = policy.is_tag_admin(&caller.arns()) {
+        return Some(Decision::notify(
+            format!("{what}, by tag admin {}", caller.display()),
+            Notice {
+                severity: Severity::Medium,
+                title: format!("{resource} exempted from trailguard by a tag admin"),
+                details: vec![what, by, format!("a tag admin (`{p}`): left as it is")],
+            },
+        ));
+    }
+    Some(Decision::remediate(
+        format!("{what}, by {}, who is not in tag_admins", caller.display()),
+        vec![untag(key.clone())],
+        Notice {
+            severity: Severity::High,
+            title: format!(
+                "trailguard exemption of {resource} taken back: {} is not a tag admin",
+                caller.display()
+            ),
+            details: vec![
+                what,
+                by,
+                "only a principal in tag_admins may exempt a resource from trailguard".into(),
+            ],
+        },
+    ))
 }
 
 pub fn decide(event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
