@@ -404,6 +404,15 @@ async fn act<C: Clients>(c: &C, action: &Action, ctx: Context<'_>) -> Outcome {
                 .restrict_bucket_policy(&a.bucket, &a.principals, &a.untrusted_values)
                 .await,
         ),
+        Action::UntagBucket(a) => Outcome::of(c.s3().remove_bucket_tag(&a.bucket, &a.key).await),
+        Action::UntagDbResource(a) => {
+            Outcome::of(c.rds().remove_db_tag(&a.resource_arn, &a.key).await)
+        }
+        Action::UntagRedshiftCluster(a) => Outcome::of(
+            c.redshift()
+                .remove_redshift_tag(&a.resource_arn, &a.key)
+                .await,
+        ),
         // Resource policies: one restriction, written once (policies.rs).
         Action::RestrictQueuePolicy(a) => policy(c, a.restriction()).await,
         Action::RestrictTopicPolicy(a) => policy(c, a.restriction()).await,

@@ -222,6 +222,9 @@ pub trait RdsPort {
     /// Make a DB cluster's public instances not publicly accessible, at once: the members
     /// changed (`Change::Removed`).
     fn make_db_cluster_private(&self, id: &str) -> Change;
+    /// Take a tag off a DB instance or cluster (by ARN), read first: without it (or gone),
+    /// already done.
+    fn remove_db_tag(&self, arn: &str, key: &str) -> Change;
 }
 }
 
@@ -233,6 +236,8 @@ pub trait RedshiftPort {
     fn list_redshift_clusters(&self, token: Option<String>) -> Page<DatabaseState>;
     /// Make a Redshift cluster not publicly accessible.
     fn make_redshift_cluster_private(&self, id: &str) -> Change;
+    /// Take a tag off a Redshift cluster (by ARN), read first.
+    fn remove_redshift_tag(&self, arn: &str, key: &str) -> Change;
 }
 }
 
@@ -280,6 +285,9 @@ pub trait S3Port {
     fn bucket_state(&self, bucket: &str) -> Option<BucketState>;
     /// A page of this region's buckets, each as it is now (the sweep).
     fn list_buckets(&self, token: Option<String>) -> Page<BucketState>;
+    /// Take a tag out of a bucket's tag set as it is now (the set before is what
+    /// `Change::Removed` carries: `--tagging` JSON).
+    fn remove_bucket_tag(&self, bucket: &str, key: &str) -> Change;
 }
 }
 

@@ -164,6 +164,37 @@ impl RdsPort for Client {
         make_instance_private(self, id).await
     }
 
+    async fn remove_db_tag(&self, arn: &str, key: &str) -> PortResult<Change> {
+        let listed = self
+            .list_tags_for_resource()
+            .resource_name(arn)
+            .send()
+            .await;
+        let has = match listed {
+            Ok(o) => o.tag_list().iter().any(|t| t.key() == Some(key)),
+            Err(e) if gone(code_of(&e)) => {
+                return Ok(Change::AlreadyDone(format!("{arn} no longer exists")))
+            }
+            Err(e) => return Err(classify(&ops::RDS_LIST_TAGS, e)),
+        };
+        if !has {
+            return Ok(Change::AlreadyDone(format!("{arn} has no tag {key}")));
+        }
+        match self
+            .remove_tags_from_resource()
+            .resource_name(arn)
+            .tag_keys(key)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(Change::Done),
+            Err(e) if gone(code_of(&e)) => {
+                Ok(Change::AlreadyDone(format!("{arn} no longer exists")))
+            }
+            Err(e) => Err(classify(&ops::RDS_REMOVE_TAGS, e)),
+        }
+    }
+
     async fn make_db_cluster_private(&self, id: &str) -> PortResult<Change> {
         // Read first: the cluster's members, then each one; only those still public are
         // changed, and none public (or the cluster gone) is already done.

@@ -18,6 +18,41 @@ fn gone(code: Option<String>) -> bool {
 }
 
 impl RedshiftPort for Client {
+    async fn remove_redshift_tag(&self, arn: &str, key: &str) -> PortResult<Change> {
+        let listed = self
+            .describe_tags()
+            .resource_name(arn)
+            .tag_keys(key)
+            .send()
+            .await;
+        let has = match listed {
+            Ok(o) => o
+                .tagged_resources()
+                .iter()
+                .any(|r| r.tag().and_then(|t| t.key()) == Some(key)),
+            Err(e) if gone(code_of(&e)) => {
+                return Ok(Change::AlreadyDone(format!("{arn} no longer exists")))
+            }
+            Err(e) => return Err(classify(&ops::REDSHIFT_DESCRIBE_TAGS, e)),
+        };
+        if !has {
+            return Ok(Change::AlreadyDone(format!("{arn} has no tag {key}")));
+        }
+        match self
+            .delete_tags()
+            .resource_name(arn)
+            .tag_keys(key)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(Change::Done),
+            Err(e) if gone(code_of(&e)) => {
+                Ok(Change::AlreadyDone(format!("{arn} no longer exists")))
+            }
+            Err(e) => Err(classify(&ops::REDSHIFT_DELETE_TAGS, e)),
+        }
+    }
+
     async fn make_redshift_cluster_private(&self, id: &str) -> PortResult<Change> {
         // Read first: a cluster that is not public (or gone) is already done.
         let Some(now) = self.redshift_cluster(id).await? else {

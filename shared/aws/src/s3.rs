@@ -408,6 +408,49 @@ impl S3Port for S3 {
         }))
     }
 
+    async fn remove_bucket_tag(&self, bucket: &str, key: &str) -> PortResult<Change> {
+        // S3 writes a bucket's whole tag set: read it, write it back without the key.
+        let set: Vec<aws_sdk_s3::types::Tag> =
+            match self.s3.get_bucket_tagging().bucket(bucket).send().await {
+                Ok(o) => o.tag_set().to_vec(),
+                Err(e) if is(&e, "NoSuchTagSet") => vec![],
+                Err(e) if is(&e, NO_BUCKET) => return gone(bucket),
+                Err(e) => return Err(classify(&ops::GET_BUCKET_TAGGING, e)),
+            };
+        if !set.iter().any(|t| t.key() == key) {
+            return Ok(Change::AlreadyDone(format!(
+                "bucket {bucket} has no tag {key}"
+            )));
+        }
+        let previous = json!({"TagSet": set
+            .iter()
+            .map(|t| json!({"Key": t.key(), "Value": t.value()}))
+            .collect::<Vec<_>>()})
+        .to_string();
+        let kept: Vec<aws_sdk_s3::types::Tag> =
+            set.into_iter().filter(|t| t.key() != key).collect();
+        if kept.is_empty() {
+            let r = self.s3.delete_bucket_tagging().bucket(bucket).send().await;
+            return s3_changed(r, &ops::DELETE_BUCKET_TAGGING, bucket, previous);
+        }
+        let tagging = aws_sdk_s3::types::Tagging::builder()
+            .set_tag_set(Some(kept))
+            .build()
+            .map_err(|e| PortError::Permanent {
+                op: "PutBucketTagging",
+                code: "InvalidTagging".into(),
+                message: e.to_string(),
+            })?;
+        let r = self
+            .s3
+            .put_bucket_tagging()
+            .bucket(bucket)
+            .tagging(tagging)
+            .send()
+            .await;
+        s3_changed(r, &ops::PUT_BUCKET_TAGGING, bucket, previous)
+    }
+
     async fn list_buckets(&self, token: Option<String>) -> PortResult<Page<BucketState>> {
         // This region's buckets: the others are swept where they are.
         let region = self.s3.config().region().map(|r| r.to_string());

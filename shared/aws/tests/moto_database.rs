@@ -458,3 +458,117 @@ impl<C: trailguard_aws::Clients> Run
         process(self, event).await.unwrap()
     }
 }
+
+// ---- exemptions given by anyone but the tag admins ----
+
+#[tokio::test]
+#[ignore = "needs moto server: bash scripts/test.sh"]
+async fn an_exemption_tag_from_a_non_admin_is_taken_back_and_the_database_is_no_longer_exempt() {
+    let sdk = sdk().await;
+    let rds = aws_sdk_rds::Client::new(&sdk);
+    let db = unique("orders").to_lowercase();
+    create_instance(&rds, &db, true).await;
+    let arn = format!("arn:aws:rds:us-east-1:{ACCOUNT}:db:{db}");
+    // The attacker exempts the database (a principal outside tag_admins).
+    let exempt = || async {
+        rds.add_tags_to_resource()
+            .resource_name(&arn)
+            .tags(
+                aws_sdk_rds::types::Tag::builder()
+                    .key("trailguard:exempt")
+                    .value("true")
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        cloudtrail_event(
+            "aws.rds-AddTagsToResource-exempt.json",
+            json!({"resourceName": arn, "tags": [{"key": "trailguard:exempt", "value": "true"}]}),
+            Value::Null,
+        )
+    };
+    let event = exempt().await;
+    let tagged = instance(&rds, &db).await;
+    assert!(tagged
+        .tags
+        .contains(&("trailguard:exempt".into(), "true".into())));
+    let r = database_guard(&sdk, DRY_RUN).run(event.clone()).await;
+    assert_eq!(outcome(&r), "dry_run", "{r}");
+    assert_eq!(instance(&rds, &db).await, tagged);
+
+    let d = database_guard(&sdk, "{}");
+    let r = d.run(event.clone()).await;
+    assert_eq!(outcome(&r), "done", "{r}");
+    let after = instance(&rds, &db).await;
+    assert_eq!(after.tags, vec![("team".to_string(), "orders".to_string())]);
+    assert_eq!(after.public, Some(true), "only the tag is taken back");
+    assert!(
+        r["actions"][0]["undo"]["command"]
+            .as_str()
+            .is_some_and(|u| u.contains("aws rds add-tags-to-resource")),
+        "{r}"
+    );
+    let again = d.run(event).await;
+    assert_eq!(outcome(&again), "already_done", "{again}");
+
+    // No longer exempt: the public database is made private.
+    let r = d.run(modify_event(&db)).await;
+    assert_eq!(outcome(&r), "done", "{r}");
+    assert_eq!(instance(&rds, &db).await.public, Some(false));
+}
+
+#[tokio::test]
+#[ignore = "needs moto server: bash scripts/test.sh"]
+async fn a_redshift_exemption_tag_from_a_non_admin_is_taken_back() {
+    let sdk = sdk().await;
+    let rs = aws_sdk_redshift::Client::new(&sdk);
+    let id = unique("warehouse").to_lowercase();
+    rs.create_cluster()
+        .cluster_identifier(&id)
+        .node_type("ra3.xlplus")
+        .master_username("admin")
+        .master_user_password("Correct-horse-1")
+        .cluster_type("single-node")
+        .publicly_accessible(false)
+        .tags(
+            aws_sdk_redshift::types::Tag::builder()
+                .key("team")
+                .value("bi")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let arn = format!("arn:aws:redshift:us-east-1:{ACCOUNT}:cluster:{id}");
+    rs.create_tags()
+        .resource_name(&arn)
+        .tags(
+            aws_sdk_redshift::types::Tag::builder()
+                .key("trailguard:exempt")
+                .value("yes")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let event = cloudtrail_event(
+        "aws.redshift-CreateTags-exempt.json",
+        json!({"resourceName": arn, "tags": [{"key": "trailguard:exempt", "value": "yes"}]}),
+        Value::Null,
+    );
+    let before = warehouse(&rs, &id).await;
+    let r = database_guard(&sdk, DRY_RUN).run(event.clone()).await;
+    assert_eq!(outcome(&r), "dry_run", "{r}");
+    assert_eq!(warehouse(&rs, &id).await, before);
+
+    let d = database_guard(&sdk, "{}");
+    let r = d.run(event.clone()).await;
+    assert_eq!(outcome(&r), "done", "{r}");
+    assert_eq!(
+        warehouse(&rs, &id).await.tags,
+        vec![("team".to_string(), "bi".to_string())]
+    );
+    let again = d.run(event).await;
+    assert_eq!(outcome(&again), "already_done", "{again}");
+}

@@ -832,3 +832,77 @@ async fn a_public_object_acl_grant_is_taken_out_and_the_owner_keeps_its_grant() 
     assert_eq!(r["decision"], "notify", "{r}");
     assert_eq!(object_grants(&s3, &bucket, &key).await, before);
 }
+
+// ---- an exemption given by anyone but the tag admins ----
+
+async fn bucket_tags(s3: &aws_sdk_s3::Client, bucket: &str) -> Vec<(String, String)> {
+    let mut tags: Vec<(String, String)> = match s3.get_bucket_tagging().bucket(bucket).send().await
+    {
+        Ok(o) => o
+            .tag_set()
+            .iter()
+            .map(|t| (t.key().to_string(), t.value().to_string()))
+            .collect(),
+        Err(_) => vec![],
+    };
+    tags.sort();
+    tags
+}
+
+#[tokio::test]
+#[ignore = "needs moto server: bash scripts/test.sh"]
+async fn an_exemption_from_a_non_admin_is_taken_back_and_the_bucket_policy_is_then_restricted() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let sdk = sdk().await;
+    let s3 = aws_sdk_s3::Client::new(&sdk);
+    let bucket = new_bucket(&s3).await;
+    let tag = |k: &str, v: &str| Tag::builder().key(k).value(v).build().unwrap();
+    // The attacker's call: the bucket's tags with the exemption added.
+    s3.put_bucket_tagging()
+        .bucket(&bucket)
+        .tagging(
+            Tagging::builder()
+                .tag_set(tag("team", "analytics"))
+                .tag_set(tag("trailguard:exempt", "true"))
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let event = bucket_event(
+        "aws.s3-PutBucketTagging-exempt-by-outsider.json",
+        &bucket,
+        json!({"tagging": "", "Tagging": {"TagSet": {"Tag": [
+            {"Key": "team", "Value": "analytics"},
+            {"Key": "trailguard:exempt", "Value": "true"}
+        ]}}}),
+    );
+    let tagged = bucket_tags(&s3, &bucket).await;
+    let r = run(&deps(&sdk, DRY_RUN), event.clone()).await;
+    assert_eq!(outcome(&r), "dry_run", "{r}");
+    assert_eq!(bucket_tags(&s3, &bucket).await, tagged);
+
+    let d = deps(&sdk, POLICY);
+    let r = run(&d, event.clone()).await;
+    assert_eq!(outcome(&r), "done", "{r}");
+    assert_eq!(
+        bucket_tags(&s3, &bucket).await,
+        vec![("team".to_string(), "analytics".to_string())]
+    );
+    let u = undo(&r);
+    assert!(
+        u.contains(&format!("aws s3api put-bucket-tagging --bucket {bucket}"))
+            && u.contains("trailguard:exempt"),
+        "{u}"
+    );
+    let again = run(&d, event).await;
+    assert_eq!(outcome(&again), "already_done", "{again}");
+
+    // No longer exempt: the public policy the attacker writes next is taken back.
+    let doc = json!({"Version": "2012-10-17", "Statement": [statement("Public", json!("*"), "Allow", &bucket)]});
+    let event = put_policy(&s3, &bucket, &doc).await;
+    let r = run(&d, event).await;
+    assert_eq!(outcome(&r), "done", "{r}");
+    assert_eq!(bucket_policy(&s3, &bucket).await, None);
+}

@@ -317,6 +317,25 @@ actions! {
         inverse: Inverse::Calls(&[&ops::PUT_OBJECT_ACL, &ops::PUT_OBJECT_VERSION_ACL]),
         restores_safeguard: false,
     },
+    /// Take an exemption tag given by anyone but the tag admins off a bucket (S3 writes the
+    /// whole tag set: the others stay).
+    UntagBucket(UntagBucket) = "untag_bucket" {
+        ops: [GET_BUCKET_TAGGING, PUT_BUCKET_TAGGING, DELETE_BUCKET_TAGGING],
+        inverse: Inverse::Calls(&[&ops::PUT_BUCKET_TAGGING]),
+        restores_safeguard: true,
+    },
+    /// Take an exemption tag off an RDS DB instance or cluster.
+    UntagDbResource(UntagDbResource) = "untag_db_resource" {
+        ops: [RDS_LIST_TAGS, RDS_REMOVE_TAGS],
+        inverse: Inverse::Calls(&[&ops::RDS_ADD_TAGS]),
+        restores_safeguard: true,
+    },
+    /// Take an exemption tag off a Redshift cluster.
+    UntagRedshiftCluster(UntagRedshiftCluster) = "untag_redshift_cluster" {
+        ops: [REDSHIFT_DESCRIBE_TAGS, REDSHIFT_DELETE_TAGS],
+        inverse: Inverse::Calls(&[&ops::REDSHIFT_CREATE_TAGS]),
+        restores_safeguard: true,
+    },
     /// Take outside principals out of a bucket policy (deleted when nothing is left).
     RestrictBucketPolicy(RestrictBucketPolicy) = "restrict_bucket_policy" {
         ops: [GET_BUCKET_POLICY, PUT_BUCKET_POLICY, DELETE_BUCKET_POLICY],
@@ -499,6 +518,10 @@ impl Action {
                 previous: removed.first().cloned(),
                 ..a.clone()
             }),
+            Action::UntagBucket(a) => Action::UntagBucket(UntagBucket {
+                previous: removed.first().cloned(),
+                ..a.clone()
+            }),
             Action::RestrictQueuePolicy(a) => Action::RestrictQueuePolicy(RestrictQueuePolicy {
                 previous: removed.first().cloned(),
                 ..a.clone()
@@ -535,6 +558,7 @@ impl Action {
                 | Action::RemoveBucketAclGrants(_)
                 | Action::RemoveObjectAclGrants(_)
                 | Action::RestrictBucketPolicy(_)
+                | Action::UntagBucket(_)
                 | Action::RestrictQueuePolicy(_)
                 | Action::RestrictTopicPolicy(_)
                 | Action::RestrictSecretPolicy(_)
@@ -1414,6 +1438,102 @@ impl Step for UntagRole {
     }
     fn describe(&self) -> String {
         format!("remove tag {} from role {}", self.key, self.role_name)
+    }
+}
+
+/// Take an exemption tag off a bucket where it still is: S3 writes a bucket's whole tag set,
+/// so the set is read, written back without the key (deleted when nothing is left), and the
+/// set before is what the undo writes back.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UntagBucket {
+    pub bucket: String,
+    pub key: String,
+    /// The tag set before (`--tagging` JSON), read when acting.
+    #[serde(skip)]
+    pub previous: Option<String>,
+}
+
+impl Step for UntagBucket {
+    // GetBucketTagging first: a bucket without the tag (or gone) is already done.
+    fn ops(&self) -> Vec<&'static Op> {
+        Self::INFO.ops.to_vec()
+    }
+    fn undo(&self) -> Option<String> {
+        self.previous.as_deref().map(|p| {
+            format!(
+                "aws s3api put-bucket-tagging --bucket {} --tagging {}",
+                quote(&self.bucket),
+                quote(p)
+            )
+        })
+    }
+    fn targets(&self) -> Vec<Target> {
+        vec![Target::new("bucket", &self.bucket, IdKind::Bucket)]
+    }
+    fn describe(&self) -> String {
+        format!("remove tag {} from bucket {}", self.key, self.bucket)
+    }
+}
+
+/// Take a tag off an RDS DB instance or cluster (by ARN) where it still is.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UntagDbResource {
+    pub resource_arn: String,
+    pub key: String,
+}
+
+impl Step for UntagDbResource {
+    // ListTagsForResource first: a database without the tag (or gone) is already done.
+    fn ops(&self) -> Vec<&'static Op> {
+        Self::INFO.ops.to_vec()
+    }
+    fn undo(&self) -> Option<String> {
+        Some(format!(
+            "aws rds add-tags-to-resource --resource-name {} --tags {}",
+            quote(&self.resource_arn),
+            quote(&format!("Key={},Value=true", self.key))
+        ))
+    }
+    fn targets(&self) -> Vec<Target> {
+        vec![Target::new(
+            "resource_arn",
+            &self.resource_arn,
+            IdKind::DatabaseArn,
+        )]
+    }
+    fn describe(&self) -> String {
+        format!("remove tag {} from {}", self.key, self.resource_arn)
+    }
+}
+
+/// Take a tag off a Redshift cluster (by ARN) where it still is.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UntagRedshiftCluster {
+    pub resource_arn: String,
+    pub key: String,
+}
+
+impl Step for UntagRedshiftCluster {
+    // DescribeTags first: a cluster without the tag (or gone) is already done.
+    fn ops(&self) -> Vec<&'static Op> {
+        Self::INFO.ops.to_vec()
+    }
+    fn undo(&self) -> Option<String> {
+        Some(format!(
+            "aws redshift create-tags --resource-name {} --tags {}",
+            quote(&self.resource_arn),
+            quote(&format!("Key={},Value=true", self.key))
+        ))
+    }
+    fn targets(&self) -> Vec<Target> {
+        vec![Target::new(
+            "resource_arn",
+            &self.resource_arn,
+            IdKind::DatabaseArn,
+        )]
+    }
+    fn describe(&self) -> String {
+        format!("remove tag {} from {}", self.key, self.resource_arn)
     }
 }
 

@@ -23,6 +23,8 @@ pub enum IdKind {
     Ec2Resource,
     /// An RDS DB instance or cluster identifier, or a Redshift cluster identifier.
     DbIdentifier,
+    /// An RDS DB instance's or cluster's ARN, or a Redshift cluster's.
+    DatabaseArn,
     Bucket,
     ObjectKey,
     /// A queue URL, topic ARN, secret, key, repository, domain, vault or file system.
@@ -58,6 +60,9 @@ impl IdKind {
             }
             IdKind::DbIdentifier => {
                 "a database identifier: a letter, then up to 62 letters, digits and single hyphens"
+            }
+            IdKind::DatabaseArn => {
+                "arn:<partition>:rds:<region>:<account>:db|cluster:<identifier>, or arn:<partition>:redshift:<region>:<account>:cluster:<identifier>"
             }
             IdKind::Bucket => "a bucket name: 3-63 lower-case letters, digits, . and -",
             IdKind::ObjectKey => "an object key: 1-1024 bytes",
@@ -96,6 +101,19 @@ impl IdKind {
                     && !v.ends_with('-')
                     && !v.contains("--")
                     && !placeholder(v)
+            }
+            IdKind::DatabaseArn => {
+                let parts: Vec<&str> = v.split(':').collect();
+                parts.len() == 7
+                    && parts[0] == "arn"
+                    && parts[1].starts_with("aws")
+                    && !parts[3].is_empty()
+                    && is_account_id(parts[4])
+                    && matches!(
+                        (parts[2], parts[5]),
+                        ("rds", "db" | "cluster") | ("redshift", "cluster")
+                    )
+                    && IdKind::DbIdentifier.is_valid(parts[6])
             }
             IdKind::PolicyResource => {
                 (1..=2048).contains(&v.len())

@@ -18,7 +18,7 @@ impl Op {
     /// The SDK client that makes the call (`Sdk::with_<client>`): the IAM prefix, except for
     /// S3 Control's account calls, which IAM names under `s3:` but the S3 client cannot make.
     pub fn client(&self) -> &'static str {
-        if S3_CONTROL.iter().any(|o| *o == self) {
+        if S3_CONTROL.contains(&self) {
             return "s3control";
         }
         self.iam.split(':').next().unwrap_or_default()
@@ -109,6 +109,13 @@ pub const MODIFY_DB_INSTANCE: Op = op!(rds, ModifyDBInstance);
 pub const DESCRIBE_DB_CLUSTERS: Op = op!(rds, DescribeDBClusters);
 pub const REDSHIFT_DESCRIBE_CLUSTERS: Op = op!(redshift, DescribeClusters);
 pub const REDSHIFT_MODIFY_CLUSTER: Op = op!(redshift, ModifyCluster);
+// Exemption tags given by anyone but the tag admins, taken back (and put back by the undo).
+pub const RDS_LIST_TAGS: Op = op!(rds, ListTagsForResource);
+pub const RDS_REMOVE_TAGS: Op = op!(rds, RemoveTagsFromResource);
+pub const RDS_ADD_TAGS: Op = op!(rds, AddTagsToResource);
+pub const REDSHIFT_DESCRIBE_TAGS: Op = op!(redshift, DescribeTags);
+pub const REDSHIFT_DELETE_TAGS: Op = op!(redshift, DeleteTags);
+pub const REDSHIFT_CREATE_TAGS: Op = op!(redshift, CreateTags);
 
 // Lambda.
 pub const LAMBDA_GET_POLICY: Op = op!(lambda, GetPolicy);
@@ -166,6 +173,9 @@ pub const GET_BUCKET_POLICY: Op = op!(s3, GetBucketPolicy);
 pub const PUT_BUCKET_POLICY: Op = op!(s3, PutBucketPolicy);
 pub const DELETE_BUCKET_POLICY: Op = op!(s3, DeleteBucketPolicy);
 pub const GET_BUCKET_TAGGING: Op = op!(s3, GetBucketTagging);
+/// S3 replaces a bucket's whole tag set; deleting it takes the same IAM action.
+pub const PUT_BUCKET_TAGGING: Op = op!(s3, PutBucketTagging);
+pub const DELETE_BUCKET_TAGGING: Op = op!(s3, DeleteBucketTagging => PutBucketTagging);
 // The same calls on one version of an object take their own IAM actions.
 pub const GET_OBJECT_VERSION_ACL: Op = op!(s3, GetObjectAcl => GetObjectVersionAcl);
 pub const PUT_OBJECT_VERSION_ACL: Op = op!(s3, PutObjectAcl => PutObjectVersionAcl);

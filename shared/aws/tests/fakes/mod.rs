@@ -716,6 +716,13 @@ impl RdsPort for Fake {
         );
         self.reply("MakeDbInstancePrivate")
     }
+    async fn remove_db_tag(&self, arn: &str, key: &str) -> PortResult<Change> {
+        self.record(
+            &[&ops::RDS_LIST_TAGS, &ops::RDS_REMOVE_TAGS],
+            format!("RemoveDbTag({arn},{key})"),
+        );
+        self.reply("RemoveDbTag")
+    }
     async fn make_db_cluster_private(&self, id: &str) -> PortResult<Change> {
         self.record(
             &[
@@ -747,6 +754,13 @@ impl RedshiftPort for Fake {
             token,
             |s| database_of(s, DbKind::Redshift),
         )
+    }
+    async fn remove_redshift_tag(&self, arn: &str, key: &str) -> PortResult<Change> {
+        self.record(
+            &[&ops::REDSHIFT_DESCRIBE_TAGS, &ops::REDSHIFT_DELETE_TAGS],
+            format!("RemoveRedshiftTag({arn},{key})"),
+        );
+        self.reply("RemoveRedshiftTag")
     }
     async fn make_redshift_cluster_private(&self, id: &str) -> PortResult<Change> {
         self.record(
@@ -887,6 +901,17 @@ impl S3Port for Fake {
             .iter()
             .find(|b| b.bucket == bucket)
             .cloned())
+    }
+    async fn remove_bucket_tag(&self, bucket: &str, key: &str) -> PortResult<Change> {
+        self.record(
+            &[
+                &ops::GET_BUCKET_TAGGING,
+                &ops::PUT_BUCKET_TAGGING,
+                &ops::DELETE_BUCKET_TAGGING,
+            ],
+            format!("RemoveBucketTag({bucket},{key})"),
+        );
+        self.reply("RemoveBucketTag")
     }
     async fn list_buckets(
         &self,

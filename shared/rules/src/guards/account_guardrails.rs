@@ -119,16 +119,16 @@ pub fn decide(event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
 
 /// The account whose block the call changed: the record's own account (S3 Control's
 /// `accountId` parameter must name it, or S3 refuses the call).
-fn account_of<'a>(event: &'a Event, r: &CloudTrailRecord) -> Result<&'a str, Verdict> {
+fn account_of<'a>(event: &'a Event, r: &CloudTrailRecord) -> Result<&'a str, Box<Verdict>> {
     let Some(account) = event.account().filter(|a| crate::ids::is_account_id(a)) else {
-        return Err(Verdict::Decided(Decision::ignore(
+        return Err(Box::new(Verdict::Decided(Decision::ignore(
             "the event names no account",
-        )));
+        ))));
     };
     match str_any(&r.request_parameters, &["accountId", "AccountId", "x-amz-account-id"]) {
-        Some(named) if named != account => Err(Verdict::Decided(Decision::ignore(format!(
+        Some(named) if named != account => Err(Box::new(Verdict::Decided(Decision::ignore(format!(
             "the call names account {named}, not the record's account {account}: S3 Control refuses that, so nothing changed"
-        )))),
+        ))))),
         _ => Ok(account),
     }
 }
@@ -141,7 +141,7 @@ fn account_block(
 ) -> Verdict {
     let account = match account_of(event, r) {
         Ok(a) => a,
-        Err(v) => return v,
+        Err(v) => return *v,
     };
     let wanted = enforced(policy);
     if wanted.names().is_empty() {
@@ -217,7 +217,7 @@ fn swept(state: &State, _account: Option<&str>, policy: &Policy, _facts: &Facts)
 fn security_hub(event: &Event, d: &SecurityHubDetail, policy: &Policy) -> Verdict {
     let (f, control, why) = match super::failed_control(d, &CONTROLS, "an account guardrail control") {
         Ok(found) => found,
-        Err(v) => return v,
+        Err(v) => return *v,
     };
     // The finding's account resource (`AWS::::Account:<id>`) must be the event's account:
     // the function acts in the event's account, and a finding about another is not its own.

@@ -361,26 +361,25 @@ pub(crate) fn failed_control<'a>(
     d: &'a crate::event::SecurityHubDetail,
     controls: &[&str],
     about: &str,
-) -> Result<(&'a crate::event::AsffFinding, String, String), Verdict> {
+) -> Result<(&'a crate::event::AsffFinding, String, String), Box<Verdict>> {
+    let ignore = |why: String| Box::new(Verdict::Decided(Decision::ignore(why)));
     let found = d.findings.iter().find_map(|f| {
         let control = f.control_id().filter(|c| controls.contains(&c.as_str()))?;
         f.is_aws_product("securityhub").then_some((f, control))
     });
     let Some((f, control)) = found else {
-        return Err(Verdict::Decided(Decision::ignore(format!(
+        return Err(ignore(format!(
             "no Security Hub finding (product aws/securityhub) about {about} trailguard acts on"
-        ))));
+        )));
     };
     if let Some(why) = f.closed() {
-        return Err(Verdict::Decided(Decision::ignore(format!(
-            "{control} finding is closed: {why}"
-        ))));
+        return Err(ignore(format!("{control} finding is closed: {why}")));
     }
     if f.compliance_status().as_deref() != Some("FAILED") {
-        return Err(Verdict::Decided(Decision::ignore(format!(
+        return Err(ignore(format!(
             "{control} finding is not FAILED ({})",
             f.compliance_status().unwrap_or_else(|| "no status".into())
-        ))));
+        )));
     }
     let why = format!(
         "Security Hub {control}: {}",

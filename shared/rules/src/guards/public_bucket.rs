@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::action::{
-    Action, Step, Notice, PutBucketPublicAccessBlock, RemoveBucketAclGrants, RemoveObjectAclGrants, RestrictBucketPolicy, Severity,
+    Action, Step, Notice, PutBucketPublicAccessBlock, RemoveBucketAclGrants, RemoveObjectAclGrants, RestrictBucketPolicy, Severity, UntagBucket,
 };
 use crate::decision::{Decision, Verdict};
 use crate::event::{CloudTrailRecord, Event, EventBody, SecurityHubDetail};
@@ -44,7 +44,7 @@ pub static GUARD: GuardSpec = GuardSpec {
                     "eventSource": ["s3.amazonaws.com"],
                     "eventName": ["PutBucketPublicAccessBlock", "DeleteBucketPublicAccessBlock",
                                   "DeletePublicAccessBlock", "PutBucketAcl", "CreateBucket",
-                                  "PutBucketPolicy", "PutObjectAcl"],
+                                  "PutBucketPolicy", "PutObjectAcl", "PutBucketTagging"],
                     "eventType": ["AwsApiCall"],
                     "errorCode": [{"exists": false}]
                 }
@@ -88,6 +88,7 @@ pub static GUARD: GuardSpec = GuardSpec {
         &RemoveBucketAclGrants::INFO,
         &RemoveObjectAclGrants::INFO,
         &RestrictBucketPolicy::INFO,
+        &UntagBucket::INFO,
     ],
     decide,
     reads_every_call: false,
@@ -172,6 +173,7 @@ pub fn decide(event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
         ("PutBucketAcl" | "CreateBucket", Some(b)) => bucket_acl(r, &b, policy, facts),
         ("PutBucketPolicy", Some(b)) => bucket_policy(event, r, &b, policy, facts),
         ("PutObjectAcl", Some(b)) => object_acl(r, &b, policy, facts),
+        ("PutBucketTagging", Some(b)) => bucket_tagging(r, &b, policy),
         (other, None) => Verdict::Decided(Decision::ignore(format!("{other} names no bucket"))),
         (other, Some(_)) => Verdict::Decided(Decision::ignore(format!(
             "{other} is not a change trailguard watches on buckets"
@@ -270,6 +272,29 @@ fn bucket_block(
             details: vec![what, by(r)],
         },
     ))
+}
+
+/// A bucket tagged exempt by anyone but the tag admins: the exemption is taken back (it
+/// would switch this guard off for the bucket). S3 replaces the whole tag set, so the
+/// request's set is what the bucket carries now.
+fn bucket_tagging(r: &CloudTrailRecord, bucket: &str, policy: &Policy) -> Verdict {
+    let rp = &r.request_parameters;
+    let given = crate::guards::tags::given_tags(rp.get("Tagging").unwrap_or(&Value::Null));
+    let untag = |key| {
+        UntagBucket {
+            bucket: bucket.to_string(),
+            key,
+            previous: None,
+        }
+        .into()
+    };
+    match crate::guards::tags::exemption_given(r, policy, &given, &format!("bucket {bucket}"), untag) {
+        Some(d) => Verdict::Decided(d),
+        None => Verdict::Decided(Decision::ignore(format!(
+            "PutBucketTagging on {bucket} gives no {}=true",
+            policy.exempt_tag
+        ))),
+    }
 }
 
 /// The canned ACLs that grant a public group.
@@ -622,7 +647,7 @@ const CONTROLS: [&str; 3] = ["S3.2", "S3.3", "S3.8"];
 fn security_hub(event: &Event, d: &SecurityHubDetail, policy: &Policy, facts: &Facts) -> Verdict {
     let (f, control, why) = match super::failed_control(d, &CONTROLS, "a bucket control") {
         Ok(found) => found,
-        Err(v) => return v,
+        Err(v) => return *v,
     };
     let bucket = f
         .resources

@@ -15,10 +15,11 @@ use serde_json::Value;
 
 use crate::action::{
     Action, MakeDbClusterPrivate, MakeDbInstancePrivate, MakeRedshiftClusterPrivate, Notice,
-    Severity,
+    Severity, UntagDbResource, UntagRedshiftCluster,
 };
+use crate::ids::IdKind;
 use crate::decision::{Decision, Verdict};
-use crate::event::{AsffFinding, Event, EventBody, SecurityHubDetail};
+use crate::event::{AsffFinding, CloudTrailRecord, Event, EventBody, SecurityHubDetail};
 use crate::facts::{tag_is_true, FactKind, Facts, Known, Tags};
 use crate::guards::{Bus, Delivery, GuardSpec, Trigger};
 use crate::lenient::{bool_any, items_any, str_any};
@@ -42,7 +43,8 @@ pub static GUARD: GuardSpec = GuardSpec {
                                   "RestoreDBInstanceToPointInTime", "RestoreDBInstanceFromS3",
                                   "CreateDBCluster", "ModifyDBCluster",
                                   "RestoreDBClusterFromSnapshot", "RestoreDBClusterToPointInTime",
-                                  "CreateCluster", "ModifyCluster", "RestoreFromClusterSnapshot"],
+                                  "CreateCluster", "ModifyCluster", "RestoreFromClusterSnapshot",
+                                  "AddTagsToResource", "CreateTags"],
                     "eventType": ["AwsApiCall"],
                     "errorCode": [{"exists": false}]
                 }
@@ -85,6 +87,8 @@ pub static GUARD: GuardSpec = GuardSpec {
         &MakeDbInstancePrivate::INFO,
         &MakeDbClusterPrivate::INFO,
         &MakeRedshiftClusterPrivate::INFO,
+        &UntagDbResource::INFO,
+        &UntagRedshiftCluster::INFO,
     ],
     decide,
     reads_every_call: false,
@@ -121,6 +125,12 @@ pub fn decide(event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
     }
     let name = r.event_name.get().unwrap_or_default();
     let source = r.event_source.get().unwrap_or_default();
+    if matches!(
+        (source, name),
+        ("rds.amazonaws.com", "AddTagsToResource") | ("redshift.amazonaws.com", "CreateTags")
+    ) {
+        return tagged(r, policy);
+    }
     let Some(call) = Call::of(source, name) else {
         return Verdict::Decided(Decision::ignore(format!(
             "{name} ({source}) is not a database call trailguard watches"
@@ -168,11 +178,37 @@ pub fn decide(event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
             }
         }
     };
+    // An exemption the call itself set counts only when a tag admin made the call: anyone
+    // allowed to create a database could otherwise create it public and exempt at once. One
+    // set by anyone else is taken off, public or not: left on, it would exempt the database
+    // from the next change.
+    let set_here = tag_is_true(&event_tags(rp, re), &policy.exempt_tag);
+    let by_tag_admin = policy.is_tag_admin(&r.user_identity.arns()).is_some();
+    let untag = (set_here && !by_tag_admin)
+        .then(|| database_arn(event, r, call.kind, &id, response))
+        .flatten()
+        .map(|arn| untag_action(call.kind, arn, policy.exempt_tag.clone()));
     if !public {
-        return Verdict::Decided(Decision::ignore(format!(
+        let ignored = format!(
             "{} {id} is not publicly accessible after {name}",
             call.kind.name()
-        )));
+        );
+        return Verdict::Decided(match untag {
+            Some(a) => Decision::remediate(
+                format!("{ignored}; it was tagged {}=true by {}, who is not in tag_admins", policy.exempt_tag, r.user_identity.display()),
+                vec![a],
+                Notice {
+                    severity: Severity::High,
+                    title: format!("trailguard exemption of {} {id} taken back", call.kind.name()),
+                    details: vec![
+                        format!("{name} tagged it {}=true", policy.exempt_tag),
+                        format!("by {} from {}", r.user_identity.display(), r.source_ip_address.get().unwrap_or("?")),
+                        "only a principal in tag_admins may exempt a resource from trailguard".into(),
+                    ],
+                },
+            ),
+            None => Decision::ignore(ignored),
+        });
     }
     let mut details = vec![format!(
         "by {} from {}",
@@ -188,10 +224,6 @@ pub fn decide(event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
     if !call.modifies {
         details.push(STILL_CREATING.into());
     }
-    // An exemption the call itself set counts only when a tag admin made the call: anyone
-    // allowed to create a database could otherwise create it public and exempt at once.
-    let set_here = tag_is_true(&event_tags(rp, re), &policy.exempt_tag);
-    let by_tag_admin = policy.is_tag_admin(&r.user_identity.arns()).is_some();
     if set_here && by_tag_admin {
         return Verdict::Decided(exempt(call.kind, &id, name, policy, details));
     }
@@ -211,12 +243,77 @@ pub fn decide(event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
             call.kind.name()
         ))),
         // Offline the database is taken as untagged (the decision lists the assumption).
-        Known::Yes(_) => Verdict::Decided(remediate(
-            call.kind,
-            &id,
-            format!("{} {id} made publicly accessible by {name}", call.kind.name()),
-            details,
-        )),
+        Known::Yes(_) => {
+            let mut d = remediate(
+                call.kind,
+                &id,
+                format!("{} {id} made publicly accessible by {name}", call.kind.name()),
+                details,
+            );
+            d.actions.extend(untag);
+            Verdict::Decided(d)
+        }
+    }
+}
+
+/// The ARN of the database a call created: the response's (`dBInstanceArn`,
+/// `dBClusterArn`), or, for Redshift, built from the event's partition, region and account.
+fn database_arn(
+    event: &Event,
+    r: &CloudTrailRecord,
+    kind: DbKind,
+    id: &str,
+    response: &Value,
+) -> Option<String> {
+    let arn = match kind {
+        DbKind::Instance => str_any(response, &["dBInstanceArn", "DBInstanceArn"]),
+        DbKind::Cluster => str_any(response, &["dBClusterArn", "DBClusterArn"]),
+        DbKind::Redshift => {
+            let region = r.aws_region.get().or(event.region())?;
+            let account = event.account()?;
+            Some(format!("arn:aws:redshift:{region}:{account}:cluster:{id}"))
+        }
+    }?;
+    IdKind::DatabaseArn.is_valid(&arn).then_some(arn)
+}
+
+fn untag_action(kind: DbKind, resource_arn: String, key: String) -> Action {
+    match kind {
+        DbKind::Redshift => UntagRedshiftCluster { resource_arn, key }.into(),
+        DbKind::Instance | DbKind::Cluster => UntagDbResource { resource_arn, key }.into(),
+    }
+}
+
+/// A tag call on a database (`AddTagsToResource`, Redshift `CreateTags`): an exemption from
+/// anyone but the tag admins is taken back, since this guard honours it.
+fn tagged(r: &CloudTrailRecord, policy: &Policy) -> Verdict {
+    let rp = &r.request_parameters;
+    let name = r.event_name.get().unwrap_or_default();
+    let Some(arn) = str_any(rp, &["resourceName", "ResourceName"]) else {
+        return Verdict::Decided(Decision::ignore(format!("{name} names no resource")));
+    };
+    // Only the databases this guard exempts: a snapshot's, a subnet group's tags exempt
+    // nothing here.
+    if !IdKind::DatabaseArn.is_valid(&arn) {
+        return Verdict::Decided(Decision::ignore(format!(
+            "{name} on {arn}: not a DB instance, DB cluster or Redshift cluster"
+        )));
+    }
+    let redshift = arn.split(':').nth(2) == Some("redshift");
+    let given = crate::guards::tags::given_tags(rp.get("tags").or_else(|| rp.get("Tags")).unwrap_or(&Value::Null));
+    let untag = |key| {
+        if redshift {
+            UntagRedshiftCluster { resource_arn: arn.clone(), key }.into()
+        } else {
+            UntagDbResource { resource_arn: arn.clone(), key }.into()
+        }
+    };
+    match crate::guards::tags::exemption_given(r, policy, &given, &arn, untag) {
+        Some(d) => Verdict::Decided(d),
+        None => Verdict::Decided(Decision::ignore(format!(
+            "{name} on {arn} gives no {}=true",
+            policy.exempt_tag
+        ))),
     }
 }
 
@@ -401,7 +498,7 @@ fn security_hub(d: &SecurityHubDetail, policy: &Policy, facts: &Facts) -> Verdic
     let ids = CONTROLS.map(|(c, _, _)| c);
     let (f, control, why) = match super::failed_control(d, &ids, "a database control") {
         Ok(found) => found,
-        Err(v) => return v,
+        Err(v) => return *v,
     };
     let Some(&(_, resource_type, kind)) = CONTROLS.iter().find(|(c, _, _)| *c == control) else {
         return Verdict::Decided(Decision::ignore(format!("{control} is not a database control")));

@@ -517,7 +517,7 @@ pub(crate) fn security_hub(
 ) -> Verdict {
     let (f, control, why) = match super::failed_control(d, controls, "a resource-policy control") {
         Ok(found) => found,
-        Err(v) => return v,
+        Err(v) => return *v,
     };
     let Some((kind, resource)) = f.resources.iter().find_map(|r| {
         let kind = PolicyKind::of_asff_type(r.resource_type.get()?)?;

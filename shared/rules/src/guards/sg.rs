@@ -546,7 +546,7 @@ fn security_hub(
 ) -> Verdict {
     let (f, control, why) = match super::failed_control(d, &CONTROLS, "a security-group control") {
         Ok(found) => found,
-        Err(v) => return v,
+        Err(v) => return *v,
     };
     let group = f
         .resources

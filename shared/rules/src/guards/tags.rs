@@ -459,3 +459,37 @@ pub fn decide(event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
         Decision::remediate(reason, actions, notice)
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::given_tags;
+    use serde_json::json;
+
+    fn pairs(v: serde_json::Value) -> Vec<(String, Option<String>)> {
+        let mut p = given_tags(&v);
+        p.sort();
+        p
+    }
+
+    #[test]
+    fn tags_are_read_in_every_shape_aws_writes_them() {
+        let exempt = ("trailguard:exempt".to_string(), Some("true".to_string()));
+        // RDS, Redshift, SNS, Secrets Manager, ECR: a list of key/value.
+        assert_eq!(pairs(json!([{"key": "trailguard:exempt", "value": "true"}])), vec![exempt.clone()]);
+        assert_eq!(pairs(json!([{"Key": "trailguard:exempt", "Value": "true"}])), vec![exempt.clone()]);
+        // KMS.
+        assert_eq!(pairs(json!([{"tagKey": "trailguard:exempt", "tagValue": "true"}])), vec![exempt.clone()]);
+        // S3: a TagSet whose one Tag is an object, or a list.
+        assert_eq!(pairs(json!({"TagSet": {"Tag": {"Key": "trailguard:exempt", "Value": "true"}}})), vec![exempt.clone()]);
+        assert_eq!(
+            pairs(json!({"xmlns": "x", "TagSet": {"Tag": [{"Key": "a", "Value": "1"}, {"Key": "trailguard:exempt", "Value": "true"}]}})),
+            vec![("a".to_string(), Some("1".to_string())), exempt.clone()]
+        );
+        // SQS: a map.
+        assert_eq!(pairs(json!({"trailguard:exempt": "true"})), vec![exempt]);
+        // A key without a value; nothing at all.
+        assert_eq!(pairs(json!([{"key": "k"}])), vec![("k".to_string(), None)]);
+        assert!(given_tags(&json!(null)).is_empty());
+        assert!(given_tags(&json!("")).is_empty());
+    }
+}
