@@ -129,7 +129,7 @@ pub fn decide(event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
         (source, name),
         ("rds.amazonaws.com", "AddTagsToResource") | ("redshift.amazonaws.com", "CreateTags")
     ) {
-        return tagged(r, policy);
+        return tagged(event, r, policy);
     }
     let Some(call) = Call::of(source, name) else {
         return Verdict::Decided(Decision::ignore(format!(
@@ -286,7 +286,7 @@ fn untag_action(kind: DbKind, resource_arn: String, key: String) -> Action {
 
 /// A tag call on a database (`AddTagsToResource`, Redshift `CreateTags`): an exemption from
 /// anyone but the tag admins is taken back, since this guard honours it.
-fn tagged(r: &CloudTrailRecord, policy: &Policy) -> Verdict {
+fn tagged(event: &Event, r: &CloudTrailRecord, policy: &Policy) -> Verdict {
     let rp = &r.request_parameters;
     let name = r.event_name.get().unwrap_or_default();
     let Some(arn) = str_any(rp, &["resourceName", "ResourceName"]) else {
@@ -297,6 +297,15 @@ fn tagged(r: &CloudTrailRecord, policy: &Policy) -> Verdict {
     if !IdKind::DatabaseArn.is_valid(&arn) {
         return Verdict::Decided(Decision::ignore(format!(
             "{name} on {arn}: not a DB instance, DB cluster or Redshift cluster"
+        )));
+    }
+    // The function acts in the event's account: a resource named in another is not this
+    // call's (a tag call cannot reach across accounts).
+    let owner = arn.split(':').nth(4);
+    if owner != event.account() {
+        return Verdict::Decided(Decision::ignore(format!(
+            "{name} on {arn}: not a resource of the event's account {}",
+            event.account().unwrap_or("?")
         )));
     }
     let redshift = arn.split(':').nth(2) == Some("redshift");
