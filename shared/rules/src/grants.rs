@@ -31,6 +31,10 @@ pub struct Exposure {
     /// The accounts and organizations the policy's conditions name that were judged outside:
     /// the function judges the policy it finds the same way ([`judge`]).
     pub untrusted_values: Vec<String>,
+    /// S3 canonical user ids an unrestricted Allow statement lets in: an id does not say
+    /// which account it is (a CloudFront origin access identity's, or another account's),
+    /// so they are told, never taken out.
+    pub canonical_users: Vec<String>,
 }
 
 impl Exposure {
@@ -93,10 +97,23 @@ pub(crate) fn exposure(
         .into_iter()
         .filter(|p| !open.contains(p))
         .collect();
+    let mut canonical_users: Vec<String> = Vec::new();
+    for st in crate::lenient::items(doc.get("Statement").unwrap_or(&Value::Null)) {
+        if !trust::is_allow(st) || trust::restricted_to(st, &strict) {
+            continue;
+        }
+        let principal = st.get("Principal").unwrap_or(&Value::Null);
+        for id in trust::strings(principal.get("CanonicalUser").unwrap_or(&Value::Null)) {
+            if !canonical_users.contains(&id) {
+                canonical_users.push(id);
+            }
+        }
+    }
     Known::Yes(Exposure {
         open,
         endpoint_only,
         untrusted_values: trust::untrusted_values(doc, &strict),
+        canonical_users,
     })
 }
 
@@ -186,6 +203,23 @@ mod tests {
 
     fn statement(principal: Value) -> Value {
         json!({"Effect": "Allow", "Principal": principal, "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"})
+    }
+
+    #[test]
+    fn canonical_users_are_told_apart_and_never_open() {
+        let doc = json!({"Statement": [
+            statement(json!({"CanonicalUser": "5f1c0d9e7b3a2c4d6e8f0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f"})),
+            // Restricted to the own account: not told.
+            {"Effect": "Allow", "Principal": {"CanonicalUser": "aa11"}, "Action": "s3:GetObject",
+             "Resource": "*", "Condition": {"StringEquals": {"aws:PrincipalAccount": OWN}}},
+            {"Effect": "Deny", "Principal": {"CanonicalUser": "bb22"}, "Action": "s3:*", "Resource": "*"},
+        ]});
+        let e = decide(&doc);
+        assert!(e.open.is_empty(), "{e:?}");
+        assert_eq!(
+            e.canonical_users,
+            vec!["5f1c0d9e7b3a2c4d6e8f0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f".to_string()]
+        );
     }
 
     #[test]

@@ -241,7 +241,7 @@ pub fn judged_as_decided(principals: &[String], untrusted: &[String]) -> impl Fn
     }
 }
 
-fn strings(v: &Value) -> Vec<String> {
+pub(crate) fn strings(v: &Value) -> Vec<String> {
     match v {
         Value::String(s) => vec![s.clone()],
         other => items(other)

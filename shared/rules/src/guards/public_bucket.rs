@@ -364,13 +364,77 @@ pub fn granted_groups(rp: &Value) -> Vec<String> {
     out
 }
 
+/// The grantees an ACL names by canonical user id or e-mail address other than its owner:
+/// other accounts, which an id does not name (trailguard cannot judge them against the
+/// trusted set, so they are told, never taken out). A grant header's id is left out: the
+/// header does not say who the owner is, and granting the owner is the common case.
+pub fn granted_others(rp: &Value) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut add = |g: String| {
+        if !out.contains(&g) {
+            out.push(g);
+        }
+    };
+    if let Some(m) = rp.as_object() {
+        for (k, v) in m {
+            if !k.to_ascii_lowercase().starts_with("x-amz-grant-") {
+                continue;
+            }
+            let headers: Vec<String> = match v {
+                Value::Array(_) | Value::Object(_) => {
+                    items(v).into_iter().filter_map(scalar_string).collect()
+                }
+                other => scalar_string(other).into_iter().collect(),
+            };
+            for part in headers.iter().flat_map(|h| h.split(',')) {
+                if let Some((key, value)) = part.split_once('=') {
+                    if key.trim().eq_ignore_ascii_case("emailAddress") {
+                        add(format!("e-mail {}", value.trim().trim_matches('"')));
+                    }
+                }
+            }
+        }
+    }
+    let policy = rp.get("AccessControlPolicy").unwrap_or(&Value::Null);
+    let owner = str_any(policy.get("Owner").unwrap_or(&Value::Null), &["ID", "Id", "id"]);
+    let acl = policy.get("AccessControlList").unwrap_or(policy);
+    for grant in items_any(acl, &["Grant", "Grants", "grant"]) {
+        let grantee = grant.get("Grantee").unwrap_or(grant);
+        if let Some(mail) = str_any(grantee, &["EmailAddress", "emailAddress"]) {
+            add(format!("e-mail {mail}"));
+        } else if let Some(id) = str_any(grantee, &["ID", "Id", "id"]) {
+            if owner.as_deref().is_some_and(|o| o != id) {
+                add(format!("canonical user {id}"));
+            }
+        }
+    }
+    out
+}
+
 fn bucket_acl(r: &CloudTrailRecord, bucket: &str, policy: &Policy, facts: &Facts) -> Verdict {
     let name = r.event_name.get().unwrap_or_default();
     let groups = granted_groups(&r.request_parameters);
+    let others = granted_others(&r.request_parameters);
+    let told = (!others.is_empty()).then(|| {
+        format!(
+            "also granted to {} (told, kept: an id does not say which account it is)",
+            others.join(", ")
+        )
+    });
     if groups.is_empty() {
-        return Verdict::Decided(Decision::ignore(format!(
-            "{name} on {bucket} grants nothing to everyone (AllUsers) or every AWS account (AuthenticatedUsers)"
-        )));
+        return Verdict::Decided(match told {
+            Some(t) => Decision::notify(
+                format!("{name} on {bucket} grants other accounts by id or e-mail"),
+                Notice {
+                    severity: Severity::Medium,
+                    title: format!("S3 bucket {bucket} ACL grants other accounts"),
+                    details: vec![t, by(r)],
+                },
+            ),
+            None => Decision::ignore(format!(
+                "{name} on {bucket} grants nothing to everyone (AllUsers) or every AWS account (AuthenticatedUsers)"
+            )),
+        });
     }
     let action = RemoveBucketAclGrants {
         bucket: bucket.to_string(),
@@ -389,13 +453,15 @@ fn bucket_acl(r: &CloudTrailRecord, bucket: &str, policy: &Policy, facts: &Facts
     if let Some(v) = exempt(bucket, policy, facts, &what) {
         return v;
     }
+    let mut details = vec![what, by(r)];
+    details.extend(told);
     Verdict::Decided(Decision::remediate(
         format!("{name} made bucket {bucket} public through its ACL"),
         vec![action.into()],
         Notice {
             severity: Severity::Critical,
             title: format!("S3 bucket {bucket} made public by its ACL"),
-            details: vec![what, by(r)],
+            details,
         },
     ))
 }
@@ -475,6 +541,24 @@ fn policy_verdict(
             crate::grants::Exposure::describe(&e.endpoint_only)
         )
     });
+    let canonical = (!e.canonical_users.is_empty()).then(|| {
+        format!(
+            "let in by canonical user id (told, kept: an id does not say which account it is, a CloudFront origin access identity's or another's): {}",
+            e.canonical_users.join(", ")
+        )
+    });
+    if e.open.is_empty() && endpoint.is_none() {
+        if let Some(c) = canonical {
+            return Verdict::Decided(Decision::notify(
+                format!("the policy of bucket {bucket} lets principals in by canonical user id"),
+                Notice {
+                    severity: Severity::Medium,
+                    title: format!("S3 bucket {bucket} policy grants canonical users"),
+                    details: vec![c, context],
+                },
+            ));
+        }
+    }
     if e.open.is_empty() {
         return Verdict::Decided(match endpoint {
             Some(d) => Decision::notify(
@@ -482,7 +566,7 @@ fn policy_verdict(
                 Notice {
                     severity: Severity::Medium,
                     title: format!("S3 bucket {bucket} policy grants through a VPC endpoint"),
-                    details: vec![d, context],
+                    details: [Some(d), Some(context), canonical].into_iter().flatten().collect(),
                 },
             ),
             None => Decision::ignore(format!(
@@ -499,6 +583,7 @@ fn policy_verdict(
     }
     let mut details = vec![what, context];
     details.extend(endpoint);
+    details.extend(canonical);
     Verdict::Decided(Decision::remediate(
         format!("the policy of bucket {bucket} grants access outside the trusted set"),
         vec![RestrictBucketPolicy {
