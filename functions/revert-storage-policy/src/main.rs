@@ -1,5 +1,6 @@
 //! revert-storage-policy: takes principals outside the trusted set back out of ECR repository
-//! policies, and tells about OpenSearch, Glacier and EFS policies opened the same way.
+//! and OpenSearch domain policies, and tells about Glacier and EFS policies opened the same
+//! way.
 //!
 //! Wiring only. What it decides lives in shared/rules (guards/storage_policy.rs); how it
 //! acts, reports and notifies lives in shared/aws.
@@ -18,6 +19,7 @@ async fn main() -> Result<(), Error> {
 pub fn wire(sdk: &SdkConfig) -> impl Clients {
     Sdk::none()
         .with_ecr(sdk)
+        .with_opensearch(sdk)
         .with_organizations(sdk)
         .with_ledger(sdk)
 }

@@ -21,6 +21,7 @@ pub mod ledger;
 mod lookup;
 pub mod metrics;
 pub mod notify;
+pub mod opensearch;
 pub mod org;
 mod plan;
 pub mod policies;
@@ -150,6 +151,11 @@ impl<E, I, T, R, L, O, D, S, B, P> Sdk<E, I, T, R, L, O, D, S, B, P> {
     /// Wire the ECR client (repository policies).
     pub fn with_ecr(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, D, S, B, (P, aws_sdk_ecr::Client)> {
         self.with_policy(counted!(aws_sdk_ecr, sdk))
+    }
+
+    /// Wire the OpenSearch client (domain access policies, Elasticsearch domains too).
+    pub fn with_opensearch(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, D, S, B, (P, aws_sdk_opensearch::Client)> {
+        self.with_policy(counted!(aws_sdk_opensearch, sdk))
     }
 }
 

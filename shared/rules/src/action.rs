@@ -10,8 +10,8 @@ use crate::ids::{IdKind, Target};
 use crate::ops::{self, Op};
 pub use crate::permission::Permission;
 pub use crate::resources::{
-    RestrictKeyPolicy, RestrictQueuePolicy, RestrictRepositoryPolicy, RestrictSecretPolicy,
-    RestrictTopicPolicy,
+    RestrictDomainPolicy, RestrictKeyPolicy, RestrictQueuePolicy, RestrictRepositoryPolicy,
+    RestrictSecretPolicy, RestrictTopicPolicy,
 };
 use crate::shell::{quote, words};
 use crate::state::AclEntry;
@@ -356,6 +356,12 @@ actions! {
         inverse: Inverse::Calls(&[&ops::ECR_SET_REPOSITORY_POLICY]),
         restores_safeguard: false,
     },
+    /// Take principals out of an OpenSearch domain's access policy.
+    RestrictDomainPolicy(RestrictDomainPolicy) = "restrict_domain_policy" {
+        ops: [ES_DESCRIBE_DOMAIN_CONFIG, ES_UPDATE_DOMAIN_CONFIG],
+        inverse: Inverse::Calls(&[&ops::ES_UPDATE_DOMAIN_CONFIG]),
+        restores_safeguard: false,
+    },
 }
 
 impl Action {
@@ -521,6 +527,10 @@ impl Action {
                     ..a.clone()
                 })
             }
+            Action::RestrictDomainPolicy(a) => Action::RestrictDomainPolicy(RestrictDomainPolicy {
+                previous: removed.first().cloned(),
+                ..a.clone()
+            }),
             other => other.clone(),
         }
     }
@@ -540,6 +550,7 @@ impl Action {
                 | Action::RestrictSecretPolicy(_)
                 | Action::RestrictKeyPolicy(_)
                 | Action::RestrictRepositoryPolicy(_)
+                | Action::RestrictDomainPolicy(_)
         )
     }
 }

@@ -73,7 +73,8 @@ impl PolicyKind {
                 &ops::ECR_GET_REPOSITORY_POLICY,
                 &ops::ECR_LIST_TAGS,
             ],
-            PolicyKind::Domain => &[&ops::ES_DESCRIBE_DOMAIN_CONFIG, &ops::ES_LIST_TAGS],
+            // The domain's ARN (its tags are read by ARN), policy and VPC in one answer.
+            PolicyKind::Domain => &[&ops::ES_DESCRIBE_DOMAINS, &ops::ES_LIST_TAGS],
             PolicyKind::Vault => &[
                 &ops::GLACIER_GET_VAULT_ACCESS_POLICY,
                 &ops::GLACIER_LIST_TAGS,
@@ -275,9 +276,15 @@ restrict_policy!(
     /// Take principals out of an ECR repository policy.
     RestrictRepositoryPolicy, PolicyKind::Repository, repository_name
 );
+restrict_policy!(
+    /// Take principals out of an OpenSearch (or Elasticsearch) domain's access policy (an
+    /// empty one written when nothing is left: the domain then answers only to signed calls
+    /// its own account's IAM policies allow).
+    RestrictDomainPolicy, PolicyKind::Domain, domain_name
+);
 
 /// The action that restricts a resource of `kind`; None for the kinds trailguard only tells
-/// about (OpenSearch, Glacier, EFS: no function writes their policies yet).
+/// about (Glacier, EFS: no function writes their policies yet).
 pub fn restrict(
     kind: PolicyKind,
     resource: String,
@@ -292,7 +299,8 @@ pub fn restrict(
         PolicyKind::Repository => {
             RestrictRepositoryPolicy::new(resource, principals, untrusted).into()
         }
-        PolicyKind::Domain | PolicyKind::Vault | PolicyKind::FileSystem => return None,
+        PolicyKind::Domain => RestrictDomainPolicy::new(resource, principals, untrusted).into(),
+        PolicyKind::Vault | PolicyKind::FileSystem => return None,
     })
 }
 

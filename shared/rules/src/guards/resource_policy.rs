@@ -420,10 +420,17 @@ fn act(
         }
     }
     // The exemption tag, read only once something would be done.
-    let tags = match facts.policy_resource(kind, &resource) {
+    let (tags, in_vpc) = match facts.policy_resource(kind, &resource) {
         Known::Need(req) => return Verdict::NeedFacts(vec![req]),
-        Known::Yes(state) => state.map(|s| s.tags).unwrap_or_default(),
+        Known::Yes(state) => state.map(|s| (s.tags, s.in_vpc)).unwrap_or_default(),
     };
+    // An OpenSearch domain the event did not show inside a VPC, but is: its policy opens it
+    // to nobody outside the VPC (and VPC domains commonly rely on an open one).
+    if in_vpc {
+        return Verdict::Decided(Decision::ignore(format!(
+            "{noun} {resource} is inside a VPC: its access policy opens it to nobody outside the VPC"
+        )));
+    }
     if tag_is_true(&tags, &policy.exempt_tag) {
         details.push(format!("left alone: tagged {}=true", policy.exempt_tag));
         return Verdict::Decided(Decision::notify(
