@@ -1,5 +1,5 @@
-//! revert-storage-policy: takes principals outside the trusted set back out of ECR repository
-//! and OpenSearch domain policies, and tells about Glacier and EFS policies opened the same
+//! revert-storage-policy: takes principals outside the trusted set back out of ECR repository,
+//! OpenSearch domain and Glacier vault policies, and tells about EFS policies opened the same
 //! way.
 //!
 //! Wiring only. What it decides lives in shared/rules (guards/storage_policy.rs); how it
@@ -20,6 +20,7 @@ pub fn wire(sdk: &SdkConfig) -> impl Clients {
     Sdk::none()
         .with_ecr(sdk)
         .with_opensearch(sdk)
+        .with_glacier(sdk)
         .with_organizations(sdk)
         .with_ledger(sdk)
 }

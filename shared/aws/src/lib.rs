@@ -11,6 +11,7 @@ pub mod error;
 pub mod executor;
 pub mod forensics;
 pub mod gate;
+pub mod glacier;
 pub mod handler;
 pub mod iam;
 pub mod incoming;
@@ -156,6 +157,11 @@ impl<E, I, T, R, L, O, D, S, B, P> Sdk<E, I, T, R, L, O, D, S, B, P> {
     /// Wire the OpenSearch client (domain access policies, Elasticsearch domains too).
     pub fn with_opensearch(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, D, S, B, (P, aws_sdk_opensearch::Client)> {
         self.with_policy(counted!(aws_sdk_opensearch, sdk))
+    }
+
+    /// Wire the Glacier client (vault access policies).
+    pub fn with_glacier(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, D, S, B, (P, aws_sdk_glacier::Client)> {
+        self.with_policy(counted!(aws_sdk_glacier, sdk))
     }
 }
 

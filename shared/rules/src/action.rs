@@ -11,7 +11,7 @@ use crate::ops::{self, Op};
 pub use crate::permission::Permission;
 pub use crate::resources::{
     RestrictDomainPolicy, RestrictKeyPolicy, RestrictQueuePolicy, RestrictRepositoryPolicy,
-    RestrictSecretPolicy, RestrictTopicPolicy,
+    RestrictSecretPolicy, RestrictTopicPolicy, RestrictVaultPolicy,
 };
 use crate::shell::{quote, words};
 use crate::state::AclEntry;
@@ -362,6 +362,12 @@ actions! {
         inverse: Inverse::Calls(&[&ops::ES_UPDATE_DOMAIN_CONFIG]),
         restores_safeguard: false,
     },
+    /// Take principals out of a Glacier vault's access policy.
+    RestrictVaultPolicy(RestrictVaultPolicy) = "restrict_vault_policy" {
+        ops: [GLACIER_GET_VAULT_ACCESS_POLICY, GLACIER_SET_VAULT_ACCESS_POLICY, GLACIER_DELETE_VAULT_ACCESS_POLICY],
+        inverse: Inverse::Calls(&[&ops::GLACIER_SET_VAULT_ACCESS_POLICY]),
+        restores_safeguard: false,
+    },
 }
 
 impl Action {
@@ -531,6 +537,10 @@ impl Action {
                 previous: removed.first().cloned(),
                 ..a.clone()
             }),
+            Action::RestrictVaultPolicy(a) => Action::RestrictVaultPolicy(RestrictVaultPolicy {
+                previous: removed.first().cloned(),
+                ..a.clone()
+            }),
             other => other.clone(),
         }
     }
@@ -551,6 +561,7 @@ impl Action {
                 | Action::RestrictKeyPolicy(_)
                 | Action::RestrictRepositoryPolicy(_)
                 | Action::RestrictDomainPolicy(_)
+                | Action::RestrictVaultPolicy(_)
         )
     }
 }

@@ -282,9 +282,13 @@ restrict_policy!(
     /// its own account's IAM policies allow).
     RestrictDomainPolicy, PolicyKind::Domain, domain_name
 );
+restrict_policy!(
+    /// Take principals out of a Glacier vault's access policy.
+    RestrictVaultPolicy, PolicyKind::Vault, vault_name
+);
 
 /// The action that restricts a resource of `kind`; None for the kinds trailguard only tells
-/// about (Glacier, EFS: no function writes their policies yet).
+/// about (EFS: no function writes its policies yet).
 pub fn restrict(
     kind: PolicyKind,
     resource: String,
@@ -300,7 +304,8 @@ pub fn restrict(
             RestrictRepositoryPolicy::new(resource, principals, untrusted).into()
         }
         PolicyKind::Domain => RestrictDomainPolicy::new(resource, principals, untrusted).into(),
-        PolicyKind::Vault | PolicyKind::FileSystem => return None,
+        PolicyKind::Vault => RestrictVaultPolicy::new(resource, principals, untrusted).into(),
+        PolicyKind::FileSystem => return None,
     })
 }
 

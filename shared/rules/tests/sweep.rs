@@ -246,6 +246,7 @@ fn state_left(guard: &str, detail: &Value, policy: &Policy, world: &World) -> Op
                 | "UpdateElasticsearchDomainConfig" => {
                     ("domain", text(rp, "domainName"), &rp["accessPolicies"])
                 }
+                "SetVaultAccessPolicy" => ("vault", text(rp, "vaultName"), &rp["policy"]["policy"]),
                 _ => return None,
             };
             // A domain the call put inside a VPC (its subnets in the request).
@@ -330,13 +331,14 @@ fn decide_with(world: &World, f: impl FnMut(&Facts) -> Verdict) -> Decision {
 
 /// What a state can show: the changes to the resource itself, as JSON.
 fn state_changes(d: &Decision) -> Vec<Value> {
-    const STATE_ACTIONS: [&str; 16] = [
+    const STATE_ACTIONS: [&str; 17] = [
         "restrict_queue_policy",
         "restrict_topic_policy",
         "restrict_secret_policy",
         "restrict_key_policy",
         "restrict_repository_policy",
         "restrict_domain_policy",
+        "restrict_vault_policy",
         "revoke_security_group_rules",
         "delete_network_acl_entry",
         "start_logging",
