@@ -1,6 +1,5 @@
 //! revert-storage-policy: takes principals outside the trusted set back out of ECR repository,
-//! OpenSearch domain and Glacier vault policies, and tells about EFS policies opened the same
-//! way.
+//! OpenSearch domain, Glacier vault and EFS file system policies.
 //!
 //! Wiring only. What it decides lives in shared/rules (guards/storage_policy.rs); how it
 //! acts, reports and notifies lives in shared/aws.
@@ -21,6 +20,7 @@ pub fn wire(sdk: &SdkConfig) -> impl Clients {
         .with_ecr(sdk)
         .with_opensearch(sdk)
         .with_glacier(sdk)
+        .with_efs(sdk)
         .with_organizations(sdk)
         .with_ledger(sdk)
 }

@@ -7,6 +7,7 @@ pub mod central;
 pub mod config;
 pub mod ec2;
 pub mod ecr;
+pub mod efs;
 pub mod error;
 pub mod executor;
 pub mod forensics;
@@ -122,8 +123,8 @@ impl<E, I, T, R, L, O, D, S, B, P> Sdk<E, I, T, R, L, O, D, S, B, P> {
     }
 
 
-    /// Wire a resource-policy client (SQS, SNS, Secrets Manager, KMS, ECR): it answers for
-    /// its own kind, the clients wired before for theirs.
+    /// Wire a resource-policy client (SQS, SNS, Secrets Manager, KMS, ECR, OpenSearch,
+    /// Glacier, EFS): it answers for its own kind, the clients wired before for theirs.
     fn with_policy<C>(self, client: C) -> Sdk<E, I, T, R, L, O, D, S, B, (P, C)> {
         let Sdk { ec2, iam, trail, rds, lambda, org, ledger, redshift, s3, policy } = self;
         Sdk { ec2, iam, trail, rds, lambda, org, ledger, redshift, s3, policy: (policy, client) }
@@ -162,6 +163,11 @@ impl<E, I, T, R, L, O, D, S, B, P> Sdk<E, I, T, R, L, O, D, S, B, P> {
     /// Wire the Glacier client (vault access policies).
     pub fn with_glacier(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, D, S, B, (P, aws_sdk_glacier::Client)> {
         self.with_policy(counted!(aws_sdk_glacier, sdk))
+    }
+
+    /// Wire the EFS client (file system policies).
+    pub fn with_efs(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, D, S, B, (P, aws_sdk_efs::Client)> {
+        self.with_policy(counted!(aws_sdk_efs, sdk))
     }
 }
 

@@ -564,7 +564,7 @@ pub trait Clients: Send + Sync + 'static {
 
     /// Each service as IAM prefixes its actions, the `Sdk` builder that wires it, and
     /// whether it is wired.
-    fn services(&self) -> [(&'static str, &'static str, bool); 16] {
+    fn services(&self) -> [(&'static str, &'static str, bool); 17] {
         let p = |kind| self.policy().serves(kind);
         [
             ("ec2", "with_ec2", self.ec2().wired()),
@@ -587,6 +587,7 @@ pub trait Clients: Send + Sync + 'static {
             ("ecr", "with_ecr", p(PolicyKind::Repository)),
             ("es", "with_opensearch", p(PolicyKind::Domain)),
             ("glacier", "with_glacier", p(PolicyKind::Vault)),
+            ("elasticfilesystem", "with_efs", p(PolicyKind::FileSystem)),
         ]
     }
 }

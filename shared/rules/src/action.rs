@@ -10,8 +10,8 @@ use crate::ids::{IdKind, Target};
 use crate::ops::{self, Op};
 pub use crate::permission::Permission;
 pub use crate::resources::{
-    RestrictDomainPolicy, RestrictKeyPolicy, RestrictQueuePolicy, RestrictRepositoryPolicy,
-    RestrictSecretPolicy, RestrictTopicPolicy, RestrictVaultPolicy,
+    RestrictDomainPolicy, RestrictFileSystemPolicy, RestrictKeyPolicy, RestrictQueuePolicy,
+    RestrictRepositoryPolicy, RestrictSecretPolicy, RestrictTopicPolicy, RestrictVaultPolicy,
 };
 use crate::shell::{quote, words};
 use crate::state::AclEntry;
@@ -368,6 +368,12 @@ actions! {
         inverse: Inverse::Calls(&[&ops::GLACIER_SET_VAULT_ACCESS_POLICY]),
         restores_safeguard: false,
     },
+    /// Take principals out of an EFS file system policy.
+    RestrictFileSystemPolicy(RestrictFileSystemPolicy) = "restrict_file_system_policy" {
+        ops: [EFS_DESCRIBE_FILE_SYSTEM_POLICY, EFS_PUT_FILE_SYSTEM_POLICY],
+        inverse: Inverse::Calls(&[&ops::EFS_PUT_FILE_SYSTEM_POLICY]),
+        restores_safeguard: false,
+    },
 }
 
 impl Action {
@@ -541,6 +547,12 @@ impl Action {
                 previous: removed.first().cloned(),
                 ..a.clone()
             }),
+            Action::RestrictFileSystemPolicy(a) => {
+                Action::RestrictFileSystemPolicy(RestrictFileSystemPolicy {
+                    previous: removed.first().cloned(),
+                    ..a.clone()
+                })
+            }
             other => other.clone(),
         }
     }
@@ -562,6 +574,7 @@ impl Action {
                 | Action::RestrictRepositoryPolicy(_)
                 | Action::RestrictDomainPolicy(_)
                 | Action::RestrictVaultPolicy(_)
+                | Action::RestrictFileSystemPolicy(_)
         )
     }
 }

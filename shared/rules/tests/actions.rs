@@ -111,7 +111,7 @@ fn every_action_type_declares_an_inverse_its_plans_follow() {
             }
             Inverse::Calls(ops) => {
                 // The AWS CLI names S3's calls under s3api, and S3 Control's under s3control;
-                // OpenSearch's (IAM prefix es) under opensearch.
+                // OpenSearch's (IAM prefix es) under opensearch, EFS's under efs.
                 let commands: BTreeSet<String> = ops
                     .iter()
                     .flat_map(|o| {
@@ -119,6 +119,7 @@ fn every_action_type_declares_an_inverse_its_plans_follow() {
                         let cli: &[&str] = match service {
                             "s3" => &["s3api", "s3control"],
                             "es" => &["opensearch"],
+                            "elasticfilesystem" => &["efs"],
                             _ => &[service],
                         };
                         cli.iter()

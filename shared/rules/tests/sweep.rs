@@ -247,6 +247,7 @@ fn state_left(guard: &str, detail: &Value, policy: &Policy, world: &World) -> Op
                     ("domain", text(rp, "domainName"), &rp["accessPolicies"])
                 }
                 "SetVaultAccessPolicy" => ("vault", text(rp, "vaultName"), &rp["policy"]["policy"]),
+                "PutFileSystemPolicy" => ("file_system", text(rp, "fileSystemId"), &rp["policy"]),
                 _ => return None,
             };
             // A domain the call put inside a VPC (its subnets in the request).
@@ -331,7 +332,7 @@ fn decide_with(world: &World, f: impl FnMut(&Facts) -> Verdict) -> Decision {
 
 /// What a state can show: the changes to the resource itself, as JSON.
 fn state_changes(d: &Decision) -> Vec<Value> {
-    const STATE_ACTIONS: [&str; 17] = [
+    const STATE_ACTIONS: [&str; 18] = [
         "restrict_queue_policy",
         "restrict_topic_policy",
         "restrict_secret_policy",
@@ -339,6 +340,7 @@ fn state_changes(d: &Decision) -> Vec<Value> {
         "restrict_repository_policy",
         "restrict_domain_policy",
         "restrict_vault_policy",
+        "restrict_file_system_policy",
         "revoke_security_group_rules",
         "delete_network_acl_entry",
         "start_logging",

@@ -5,7 +5,8 @@
 //! trusted set, in the statements no condition restricts to it (grants.rs), are taken out of
 //! the resource's policy as it is when the function acts; everything else stays. A policy
 //! left empty is deleted where the service allows it (an SNS topic gets AWS's default policy
-//! back; a KMS key policy is never left without an administrator: told instead).
+//! back; a KMS key policy is never left without an administrator, nor an EFS file system
+//! without a statement, which would give it EFS's wider default: told instead).
 
 use std::sync::OnceLock;
 
@@ -379,25 +380,12 @@ fn act(
     let noun = kind.noun();
     let public = exposure.open.iter().any(|p| p == "*");
     let who = Exposure::describe(&exposure.open);
-    let Some(action) = resources::restrict(
+    let action = resources::restrict(
         kind,
         resource.clone(),
         exposure.open.clone(),
         exposure.untrusted_values.clone(),
-    ) else {
-        details.push(format!("opened to: {who}"));
-        details.push(format!(
-            "told only: trailguard does not restrict {noun} policies yet; take them out of the policy by hand"
-        ));
-        return Verdict::Decided(Decision::notify(
-            format!("the policy of {noun} {resource} lets outsiders in without a condition restricting it to the trusted set"),
-            Notice {
-                severity: if public { Severity::Critical } else { Severity::High },
-                title: format!("{noun} {resource} policy opened outside the account"),
-                details,
-            },
-        ));
-    };
+    );
     // A key policy cannot be deleted, and one nobody may administer locks the account out
     // of the key: told, never written.
     if kind == PolicyKind::Key {
@@ -413,6 +401,27 @@ fn act(
                 format!("the policy of {noun} {resource} lets outsiders in, and taking them out would leave no administrator"),
                 Notice {
                     severity: Severity::Critical,
+                    title: format!("{noun} {resource} policy opened outside the account"),
+                    details,
+                },
+            ));
+        }
+    }
+    // An EFS file system left without a statement would fall back to EFS's default policy,
+    // which lets every client that reaches a mount target mount, write and act as root: more
+    // than the policy grants now. Told, never deleted.
+    if kind == PolicyKind::FileSystem {
+        let judge = grants::judge(&exposure.open, &exposure.untrusted_values);
+        if doc.is_some_and(|d| grants::without_principals(d, &exposure.open, &judge).is_none()) {
+            details.push(format!("opened to: {}", Exposure::describe(&exposure.open)));
+            details.push(
+                "not changed: without them the policy would have no statement left, and an EFS file system without a policy falls back to EFS's default, which lets every client that reaches a mount target mount, write and act as root; write a policy that names only your own principals"
+                    .into(),
+            );
+            return Verdict::Decided(Decision::notify(
+                format!("the policy of {noun} {resource} lets outsiders in, and taking them out would leave EFS's default policy, which lets in more"),
+                Notice {
+                    severity: if public { Severity::Critical } else { Severity::High },
                     title: format!("{noun} {resource} policy opened outside the account"),
                     details,
                 },
