@@ -1,5 +1,5 @@
-//! revert-storage-policy: takes principals outside the trusted set back out of ECR repository
-//! policies, and tells about OpenSearch, Glacier and EFS policies opened the same way.
+//! revert-storage-policy: takes principals outside the trusted set back out of ECR repository,
+//! OpenSearch domain, Glacier vault and EFS file system policies.
 //!
 //! Wiring only. What it decides lives in shared/rules (guards/storage_policy.rs); how it
 //! acts, reports and notifies lives in shared/aws.
@@ -18,6 +18,9 @@ async fn main() -> Result<(), Error> {
 pub fn wire(sdk: &SdkConfig) -> impl Clients {
     Sdk::none()
         .with_ecr(sdk)
+        .with_opensearch(sdk)
+        .with_glacier(sdk)
+        .with_efs(sdk)
         .with_organizations(sdk)
         .with_ledger(sdk)
 }

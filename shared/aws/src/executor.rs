@@ -419,6 +419,9 @@ async fn act<C: Clients>(c: &C, action: &Action, ctx: Context<'_>) -> Outcome {
         Action::RestrictSecretPolicy(a) => policy(c, a.restriction()).await,
         Action::RestrictKeyPolicy(a) => policy(c, a.restriction()).await,
         Action::RestrictRepositoryPolicy(a) => policy(c, a.restriction()).await,
+        Action::RestrictDomainPolicy(a) => policy(c, a.restriction()).await,
+        Action::RestrictVaultPolicy(a) => policy(c, a.restriction()).await,
+        Action::RestrictFileSystemPolicy(a) => policy(c, a.restriction()).await,
     }
 }
 

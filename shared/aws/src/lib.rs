@@ -7,10 +7,12 @@ pub mod central;
 pub mod config;
 pub mod ec2;
 pub mod ecr;
+pub mod efs;
 pub mod error;
 pub mod executor;
 pub mod forensics;
 pub mod gate;
+pub mod glacier;
 pub mod handler;
 pub mod iam;
 pub mod incoming;
@@ -21,6 +23,7 @@ pub mod ledger;
 mod lookup;
 pub mod metrics;
 pub mod notify;
+pub mod opensearch;
 pub mod org;
 mod plan;
 pub mod policies;
@@ -128,8 +131,8 @@ impl<E, I, T, R, L, O, D, S, B, P, A> Sdk<E, I, T, R, L, O, D, S, B, P, A> {
     }
 
 
-    /// Wire a resource-policy client (SQS, SNS, Secrets Manager, KMS, ECR): it answers for
-    /// its own kind, the clients wired before for theirs.
+    /// Wire a resource-policy client (SQS, SNS, Secrets Manager, KMS, ECR, OpenSearch,
+    /// Glacier, EFS): it answers for its own kind, the clients wired before for theirs.
     fn with_policy<C>(self, client: C) -> Sdk<E, I, T, R, L, O, D, S, B, (P, C), A> {
         let Sdk { ec2, iam, trail, rds, lambda, org, ledger, redshift, s3, policy, s3control } = self;
         Sdk { ec2, iam, trail, rds, lambda, org, ledger, redshift, s3, policy: (policy, client), s3control }
@@ -158,6 +161,21 @@ impl<E, I, T, R, L, O, D, S, B, P, A> Sdk<E, I, T, R, L, O, D, S, B, P, A> {
     /// Wire the ECR client (repository policies).
     pub fn with_ecr(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, D, S, B, (P, aws_sdk_ecr::Client), A> {
         self.with_policy(counted!(aws_sdk_ecr, sdk))
+    }
+
+    /// Wire the OpenSearch client (domain access policies, Elasticsearch domains too).
+    pub fn with_opensearch(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, D, S, B, (P, aws_sdk_opensearch::Client), A> {
+        self.with_policy(counted!(aws_sdk_opensearch, sdk))
+    }
+
+    /// Wire the Glacier client (vault access policies).
+    pub fn with_glacier(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, D, S, B, (P, aws_sdk_glacier::Client), A> {
+        self.with_policy(counted!(aws_sdk_glacier, sdk))
+    }
+
+    /// Wire the EFS client (file system policies).
+    pub fn with_efs(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, D, S, B, (P, aws_sdk_efs::Client), A> {
+        self.with_policy(counted!(aws_sdk_efs, sdk))
     }
 }
 

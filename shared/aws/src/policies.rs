@@ -62,6 +62,7 @@ pub async fn restrict<P: PolicyPort>(p: &P, r: Restriction<'_>) -> PortResult<Ch
                 })?;
             p.put_policy(kind, resource, &default.to_string()).await?
         }
+        None if kind == PolicyKind::FileSystem => return Err(default_opens(resource)),
         None => return Err(lockout(resource)),
     };
     Ok(match change {
@@ -79,6 +80,21 @@ fn lockout(key: &str) -> PortError {
             "without them the policy of KMS key {key} would let no one administer the key \
              (kms:PutKeyPolicy), and a key policy cannot be deleted: not written; write one \
              that keeps your administrators"
+        ),
+    }
+}
+
+/// An EFS file system policy left with no statement: never deleted, since EFS's default
+/// policy would let in every client that reaches a mount target.
+fn default_opens(file_system: &str) -> PortError {
+    PortError::Permanent {
+        op: "PutFileSystemPolicy",
+        code: "WouldOpen".into(),
+        message: format!(
+            "without them the policy of EFS file system {file_system} would have no statement \
+             left, and without a policy EFS lets every client that reaches a mount target \
+             mount, write and act as root: not changed; write a policy that names only your \
+             own principals"
         ),
     }
 }

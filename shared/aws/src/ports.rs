@@ -581,7 +581,7 @@ pub trait Clients: Send + Sync + 'static {
 
     /// Each service as IAM prefixes its actions, the `Sdk` builder that wires it, and
     /// whether it is wired.
-    fn services(&self) -> [(&'static str, &'static str, bool); 15] {
+    fn services(&self) -> [(&'static str, &'static str, bool); 18] {
         let p = |kind| self.policy().serves(kind);
         [
             ("ec2", "with_ec2", self.ec2().wired()),
@@ -603,6 +603,9 @@ pub trait Clients: Send + Sync + 'static {
             ),
             ("kms", "with_kms", p(PolicyKind::Key)),
             ("ecr", "with_ecr", p(PolicyKind::Repository)),
+            ("es", "with_opensearch", p(PolicyKind::Domain)),
+            ("glacier", "with_glacier", p(PolicyKind::Vault)),
+            ("elasticfilesystem", "with_efs", p(PolicyKind::FileSystem)),
         ]
     }
 }

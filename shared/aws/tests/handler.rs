@@ -1263,3 +1263,104 @@ async fn an_action_calls_only_what_its_type_declares() {
         problems.join("\n")
     );
 }
+
+/// What moto 5.2.5 cannot answer for revert-storage-policy (moto_storage.rs says why): a
+/// Glacier vault's policy rewritten or deleted (moto has no vault access-policy calls), and an
+/// OpenSearch domain's emptied (moto keeps the old policy for `AccessPolicies` ""). Through
+/// the fakes: done once, then already done; dry-run and the exemption tag write nothing.
+#[tokio::test]
+async fn glacier_vault_and_emptied_domain_policies_through_the_fakes() {
+    use trailguard_rules::resources::PolicyKind;
+    let written = |f: &Fake, kind, name: &str| {
+        f.resource_policies
+            .lock()
+            .unwrap()
+            .get(&(kind, name.to_string()))
+            .cloned()
+    };
+    let statements = |p: Option<String>| -> Value {
+        serde_json::from_str::<Value>(&p.unwrap()).unwrap()["Statement"].clone()
+    };
+    let dry = r#"{"mode": {"default": "dry-run"}}"#;
+    for (sample, kind, name, write) in [
+        (
+            "aws.glacier-SetVaultAccessPolicy-public.json",
+            PolicyKind::Vault,
+            "backups",
+            "DeletePolicy",
+        ),
+        (
+            "aws.glacier-SetVaultAccessPolicy-outside-account.json",
+            PolicyKind::Vault,
+            "archive",
+            "PutPolicy",
+        ),
+        (
+            "aws.es-UpdateDomainConfig-public.json",
+            PolicyKind::Domain,
+            "search",
+            "DeletePolicy",
+        ),
+    ] {
+        let f = Arc::new(Fake::new());
+        let r = run(&f, "revert-storage-policy", dry, sample).await.unwrap();
+        assert_eq!(r.actions[0].outcome, Some(Status::DryRun), "{sample}");
+        assert!(
+            !f.ops().iter().any(|o| o == write),
+            "{sample}: {:?}",
+            f.calls()
+        );
+
+        let d = deps(&f, "revert-storage-policy", "{}");
+        let r = d.process(load(sample)).await.unwrap();
+        assert_eq!(r.actions[0].outcome, Some(Status::Done), "{sample}");
+        assert_eq!(
+            f.ops().iter().filter(|o| *o == write).count(),
+            1,
+            "{sample}"
+        );
+        match write {
+            // Nothing left: deleted (a domain's emptied).
+            "DeletePolicy" => assert_eq!(written(&f, kind, name), Some(None), "{sample}"),
+            // The restore role's statement stays, the outside account's is gone.
+            _ => assert_eq!(
+                statements(written(&f, kind, name).unwrap()),
+                json!([{"Sid": "OwnRestore", "Effect": "Allow",
+                    "Principal": {"AWS": "arn:aws:iam::123456789012:role/restore"},
+                    "Action": ["glacier:InitiateJob", "glacier:GetJobOutput"],
+                    "Resource": "arn:aws:glacier:us-east-1:123456789012:vaults/archive"}]),
+                "{sample}"
+            ),
+        }
+        let again = d.process(load(sample)).await.unwrap();
+        assert_eq!(
+            again.actions[0].outcome,
+            Some(Status::AlreadyDone),
+            "{sample}"
+        );
+        assert_eq!(
+            f.ops().iter().filter(|o| *o == write).count(),
+            1,
+            "{sample}"
+        );
+    }
+
+    // The vault tagged trailguard:exempt=true: told, nothing written.
+    let f = Arc::new(Fake::new());
+    let r = run(
+        &f,
+        "revert-storage-policy",
+        "{}",
+        "aws.glacier-SetVaultAccessPolicy-exempt.json",
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.decision, Kind::Notify);
+    assert!(
+        !f.ops()
+            .iter()
+            .any(|o| o == "PutPolicy" || o == "DeletePolicy"),
+        "{:?}",
+        f.calls()
+    );
+}

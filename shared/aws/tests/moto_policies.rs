@@ -3,7 +3,8 @@
 //! exactly the principals the call let in (every other statement as it was), deleted when
 //! nothing is left (the topic gets AWS's default, the key is never left without an
 //! administrator); redelivery is already done, dry-run and the exemption tag change nothing.
-//! OpenSearch, Glacier and EFS policies are told, not restricted (no SDK call is made).
+//! OpenSearch and EFS policies: moto_storage.rs; Glacier (moto has no vault policy calls): the
+//! fakes, handler.rs.
 
 mod common;
 

@@ -10,8 +10,8 @@ use crate::ids::{IdKind, Target};
 use crate::ops::{self, Op};
 pub use crate::permission::Permission;
 pub use crate::resources::{
-    RestrictKeyPolicy, RestrictQueuePolicy, RestrictRepositoryPolicy, RestrictSecretPolicy,
-    RestrictTopicPolicy,
+    RestrictDomainPolicy, RestrictFileSystemPolicy, RestrictKeyPolicy, RestrictQueuePolicy,
+    RestrictRepositoryPolicy, RestrictSecretPolicy, RestrictTopicPolicy, RestrictVaultPolicy,
 };
 use crate::shell::{quote, words};
 use crate::state::AclEntry;
@@ -375,6 +375,24 @@ actions! {
         inverse: Inverse::Calls(&[&ops::ECR_SET_REPOSITORY_POLICY]),
         restores_safeguard: false,
     },
+    /// Take principals out of an OpenSearch domain's access policy.
+    RestrictDomainPolicy(RestrictDomainPolicy) = "restrict_domain_policy" {
+        ops: [ES_DESCRIBE_DOMAIN_CONFIG, ES_UPDATE_DOMAIN_CONFIG],
+        inverse: Inverse::Calls(&[&ops::ES_UPDATE_DOMAIN_CONFIG]),
+        restores_safeguard: false,
+    },
+    /// Take principals out of a Glacier vault's access policy.
+    RestrictVaultPolicy(RestrictVaultPolicy) = "restrict_vault_policy" {
+        ops: [GLACIER_GET_VAULT_ACCESS_POLICY, GLACIER_SET_VAULT_ACCESS_POLICY, GLACIER_DELETE_VAULT_ACCESS_POLICY],
+        inverse: Inverse::Calls(&[&ops::GLACIER_SET_VAULT_ACCESS_POLICY]),
+        restores_safeguard: false,
+    },
+    /// Take principals out of an EFS file system policy.
+    RestrictFileSystemPolicy(RestrictFileSystemPolicy) = "restrict_file_system_policy" {
+        ops: [EFS_DESCRIBE_FILE_SYSTEM_POLICY, EFS_PUT_FILE_SYSTEM_POLICY],
+        inverse: Inverse::Calls(&[&ops::EFS_PUT_FILE_SYSTEM_POLICY]),
+        restores_safeguard: false,
+    },
 }
 
 impl Action {
@@ -544,6 +562,20 @@ impl Action {
                     ..a.clone()
                 })
             }
+            Action::RestrictDomainPolicy(a) => Action::RestrictDomainPolicy(RestrictDomainPolicy {
+                previous: removed.first().cloned(),
+                ..a.clone()
+            }),
+            Action::RestrictVaultPolicy(a) => Action::RestrictVaultPolicy(RestrictVaultPolicy {
+                previous: removed.first().cloned(),
+                ..a.clone()
+            }),
+            Action::RestrictFileSystemPolicy(a) => {
+                Action::RestrictFileSystemPolicy(RestrictFileSystemPolicy {
+                    previous: removed.first().cloned(),
+                    ..a.clone()
+                })
+            }
             other => other.clone(),
         }
     }
@@ -564,6 +596,9 @@ impl Action {
                 | Action::RestrictSecretPolicy(_)
                 | Action::RestrictKeyPolicy(_)
                 | Action::RestrictRepositoryPolicy(_)
+                | Action::RestrictDomainPolicy(_)
+                | Action::RestrictVaultPolicy(_)
+                | Action::RestrictFileSystemPolicy(_)
         )
     }
 }

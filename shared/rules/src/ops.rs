@@ -208,6 +208,7 @@ pub const ES_DESCRIBE_DOMAIN_CONFIG: Op = op!(es, DescribeDomainConfig);
 pub const ES_UPDATE_DOMAIN_CONFIG: Op = op!(es, UpdateDomainConfig);
 pub const ES_LIST_TAGS: Op = op!(es, ListTags);
 pub const ES_LIST_DOMAIN_NAMES: Op = op!(es, ListDomainNames);
+pub const ES_DESCRIBE_DOMAINS: Op = op!(es, DescribeDomains);
 pub const GLACIER_GET_VAULT_ACCESS_POLICY: Op = op!(glacier, GetVaultAccessPolicy);
 pub const GLACIER_SET_VAULT_ACCESS_POLICY: Op = op!(glacier, SetVaultAccessPolicy);
 pub const GLACIER_DELETE_VAULT_ACCESS_POLICY: Op = op!(glacier, DeleteVaultAccessPolicy);

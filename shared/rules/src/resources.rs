@@ -55,9 +55,16 @@ impl PolicyKind {
 
     /// Whether the service lets a policy be deleted when no statement is left. A KMS key
     /// always has a policy; an SNS topic's can only be replaced (trailguard writes AWS's
-    /// default topic policy for the owner account then).
+    /// default topic policy for the owner account then). An OpenSearch domain's is
+    /// "deleted" by writing an empty one (UpdateDomainConfig, `AccessPolicies` ""). An EFS
+    /// file system's could be deleted, but one without a policy falls back to AWS's default,
+    /// which lets every client that reaches a mount target mount, write and act as root: more
+    /// than any policy open to everyone grants, so it is never deleted (told instead).
     pub fn deletable(self) -> bool {
-        !matches!(self, PolicyKind::Key | PolicyKind::Topic)
+        !matches!(
+            self,
+            PolicyKind::Key | PolicyKind::Topic | PolicyKind::FileSystem
+        )
     }
 
     /// The calls that read a resource's policy and its tags (a lookup: the exemption tag,
@@ -73,7 +80,8 @@ impl PolicyKind {
                 &ops::ECR_GET_REPOSITORY_POLICY,
                 &ops::ECR_LIST_TAGS,
             ],
-            PolicyKind::Domain => &[&ops::ES_DESCRIBE_DOMAIN_CONFIG, &ops::ES_LIST_TAGS],
+            // The domain's ARN (its tags are read by ARN), policy and VPC in one answer.
+            PolicyKind::Domain => &[&ops::ES_DESCRIBE_DOMAINS, &ops::ES_LIST_TAGS],
             PolicyKind::Vault => &[
                 &ops::GLACIER_GET_VAULT_ACCESS_POLICY,
                 &ops::GLACIER_LIST_TAGS,
@@ -276,15 +284,30 @@ restrict_policy!(
     RestrictRepositoryPolicy, PolicyKind::Repository, repository_name
 );
 
-/// The action that restricts a resource of `kind`; None for the kinds trailguard only tells
-/// about (OpenSearch, Glacier, EFS: no function writes their policies yet).
+restrict_policy!(
+    /// Take principals out of an OpenSearch (or Elasticsearch) domain's access policy (an
+    /// empty one written when nothing is left: the domain then answers only to signed calls
+    /// its own account's IAM policies allow).
+    RestrictDomainPolicy, PolicyKind::Domain, domain_name
+);
+restrict_policy!(
+    /// Take principals out of a Glacier vault's access policy.
+    RestrictVaultPolicy, PolicyKind::Vault, vault_name
+);
+restrict_policy!(
+    /// Take principals out of an EFS file system policy (never deleted: without one, EFS's
+    /// default lets every client that reaches a mount target in).
+    RestrictFileSystemPolicy, PolicyKind::FileSystem, file_system_id
+);
+
+/// The action that restricts a resource of `kind`.
 pub fn restrict(
     kind: PolicyKind,
     resource: String,
     principals: Vec<String>,
     untrusted: Vec<String>,
-) -> Option<crate::action::Action> {
-    Some(match kind {
+) -> crate::action::Action {
+    match kind {
         PolicyKind::Queue => RestrictQueuePolicy::new(resource, principals, untrusted).into(),
         PolicyKind::Topic => RestrictTopicPolicy::new(resource, principals, untrusted).into(),
         PolicyKind::Secret => RestrictSecretPolicy::new(resource, principals, untrusted).into(),
@@ -292,8 +315,12 @@ pub fn restrict(
         PolicyKind::Repository => {
             RestrictRepositoryPolicy::new(resource, principals, untrusted).into()
         }
-        PolicyKind::Domain | PolicyKind::Vault | PolicyKind::FileSystem => return None,
-    })
+        PolicyKind::Domain => RestrictDomainPolicy::new(resource, principals, untrusted).into(),
+        PolicyKind::Vault => RestrictVaultPolicy::new(resource, principals, untrusted).into(),
+        PolicyKind::FileSystem => {
+            RestrictFileSystemPolicy::new(resource, principals, untrusted).into()
+        }
+    }
 }
 
 /// AWS's default policy of a new SNS topic: the owner account may administer and publish

@@ -83,7 +83,7 @@ impl StateKind {
             ],
             StateKind::DomainPolicies => &[
                 &ops::ES_LIST_DOMAIN_NAMES,
-                &ops::ES_DESCRIBE_DOMAIN_CONFIG,
+                &ops::ES_DESCRIBE_DOMAINS,
                 &ops::ES_LIST_TAGS,
             ],
             StateKind::VaultPolicies => &[

@@ -110,13 +110,16 @@ fn every_action_type_declares_an_inverse_its_plans_follow() {
                 }
             }
             Inverse::Calls(ops) => {
-                // The AWS CLI names S3's calls under s3api (S3 Control's under s3control).
+                // The AWS CLI names S3's calls under s3api, and S3 Control's under s3control;
+                // OpenSearch's (IAM prefix es) under opensearch, EFS's under efs.
                 let commands: BTreeSet<String> = ops
                     .iter()
                     .flat_map(|o| {
                         let service = o.client();
                         let cli: &[&str] = match service {
                             "s3" => &["s3api"],
+                            "es" => &["opensearch"],
+                            "elasticfilesystem" => &["efs"],
                             _ => &[service],
                         };
                         cli.iter()

@@ -240,8 +240,23 @@ fn state_left(guard: &str, detail: &Value, policy: &Policy, world: &World) -> Op
                 "SetRepositoryPolicy" => {
                     ("repository", text(rp, "repositoryName"), &rp["policyText"])
                 }
+                "CreateDomain"
+                | "UpdateDomainConfig"
+                | "CreateElasticsearchDomain"
+                | "UpdateElasticsearchDomainConfig" => {
+                    ("domain", text(rp, "domainName"), &rp["accessPolicies"])
+                }
+                "SetVaultAccessPolicy" => ("vault", text(rp, "vaultName"), &rp["policy"]["policy"]),
+                "PutFileSystemPolicy" => ("file_system", text(rp, "fileSystemId"), &rp["policy"]),
                 _ => return None,
             };
+            // A domain the call put inside a VPC (its subnets in the request).
+            let in_vpc = ["vPCOptions", "VPCOptions"].iter().any(|k| {
+                rp[*k]["subnetIds"]
+                    .as_array()
+                    .or(rp[*k]["SubnetIds"].as_array())
+                    .is_some_and(|a| !a.is_empty())
+            });
             let resource = resource?;
             let tags = world
                 .policy_resources
@@ -254,7 +269,7 @@ fn state_left(guard: &str, detail: &Value, policy: &Policy, world: &World) -> Op
                 resource,
                 policy: Some(field.as_str()?.to_string()),
                 tags,
-                in_vpc: false,
+                in_vpc,
             }))
         }
         _ => None,
@@ -317,12 +332,15 @@ fn decide_with(world: &World, f: impl FnMut(&Facts) -> Verdict) -> Decision {
 
 /// What a state can show: the changes to the resource itself, as JSON.
 fn state_changes(d: &Decision) -> Vec<Value> {
-    const STATE_ACTIONS: [&str; 15] = [
+    const STATE_ACTIONS: [&str; 18] = [
         "restrict_queue_policy",
         "restrict_topic_policy",
         "restrict_secret_policy",
         "restrict_key_policy",
         "restrict_repository_policy",
+        "restrict_domain_policy",
+        "restrict_vault_policy",
+        "restrict_file_system_policy",
         "revoke_security_group_rules",
         "delete_network_acl_entry",
         "start_logging",

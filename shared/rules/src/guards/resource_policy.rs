@@ -5,7 +5,8 @@
 //! trusted set, in the statements no condition restricts to it (grants.rs), are taken out of
 //! the resource's policy as it is when the function acts; everything else stays. A policy
 //! left empty is deleted where the service allows it (an SNS topic gets AWS's default policy
-//! back; a KMS key policy is never left without an administrator: told instead).
+//! back; a KMS key policy is never left without an administrator, nor an EFS file system
+//! without a statement, which would give it EFS's wider default: told instead).
 
 use std::sync::OnceLock;
 
@@ -379,25 +380,12 @@ fn act(
     let noun = kind.noun();
     let public = exposure.open.iter().any(|p| p == "*");
     let who = Exposure::describe(&exposure.open);
-    let Some(action) = resources::restrict(
+    let action = resources::restrict(
         kind,
         resource.clone(),
         exposure.open.clone(),
         exposure.untrusted_values.clone(),
-    ) else {
-        details.push(format!("opened to: {who}"));
-        details.push(format!(
-            "told only: trailguard does not restrict {noun} policies yet; take them out of the policy by hand"
-        ));
-        return Verdict::Decided(Decision::notify(
-            format!("the policy of {noun} {resource} lets outsiders in without a condition restricting it to the trusted set"),
-            Notice {
-                severity: if public { Severity::Critical } else { Severity::High },
-                title: format!("{noun} {resource} policy opened outside the account"),
-                details,
-            },
-        ));
-    };
+    );
     // A key policy cannot be deleted, and one nobody may administer locks the account out
     // of the key: told, never written.
     if kind == PolicyKind::Key {
@@ -419,11 +407,39 @@ fn act(
             ));
         }
     }
+    // An EFS file system left without a statement would fall back to EFS's default policy,
+    // which lets every client that reaches a mount target mount, write and act as root: more
+    // than the policy grants now. Told, never deleted.
+    if kind == PolicyKind::FileSystem {
+        let judge = grants::judge(&exposure.open, &exposure.untrusted_values);
+        if doc.is_some_and(|d| grants::without_principals(d, &exposure.open, &judge).is_none()) {
+            details.push(format!("opened to: {}", Exposure::describe(&exposure.open)));
+            details.push(
+                "not changed: without them the policy would have no statement left, and an EFS file system without a policy falls back to EFS's default, which lets every client that reaches a mount target mount, write and act as root; write a policy that names only your own principals"
+                    .into(),
+            );
+            return Verdict::Decided(Decision::notify(
+                format!("the policy of {noun} {resource} lets outsiders in, and taking them out would leave EFS's default policy, which lets in more"),
+                Notice {
+                    severity: if public { Severity::Critical } else { Severity::High },
+                    title: format!("{noun} {resource} policy opened outside the account"),
+                    details,
+                },
+            ));
+        }
+    }
     // The exemption tag, read only once something would be done.
-    let tags = match facts.policy_resource(kind, &resource) {
+    let (tags, in_vpc) = match facts.policy_resource(kind, &resource) {
         Known::Need(req) => return Verdict::NeedFacts(vec![req]),
-        Known::Yes(state) => state.map(|s| s.tags).unwrap_or_default(),
+        Known::Yes(state) => state.map(|s| (s.tags, s.in_vpc)).unwrap_or_default(),
     };
+    // An OpenSearch domain the event did not show inside a VPC, but is: its policy opens it
+    // to nobody outside the VPC (and VPC domains commonly rely on an open one).
+    if in_vpc {
+        return Verdict::Decided(Decision::ignore(format!(
+            "{noun} {resource} is inside a VPC: its access policy opens it to nobody outside the VPC"
+        )));
+    }
     if tag_is_true(&tags, &policy.exempt_tag) {
         details.push(format!("left alone: tagged {}=true", policy.exempt_tag));
         return Verdict::Decided(Decision::notify(

@@ -1,6 +1,6 @@
 //! Data stores' resource policies opened to everyone or to outside accounts: ECR
 //! repositories, OpenSearch (and Elasticsearch) domains outside a VPC, Glacier vaults and EFS
-//! file systems (the last three told, not yet restricted). The same decision as guards/resource_policy.rs (which holds it); a separate
+//! file systems. The same decision as guards/resource_policy.rs (which holds it); a separate
 //! function, so each role grants only its own services' calls and each binary stays small.
 
 use std::sync::OnceLock;
@@ -11,7 +11,8 @@ use crate::facts::{FactKind, Facts};
 use crate::guards::resource_policy::{decide_call, decide_state};
 use crate::guards::{Bus, Delivery, GuardSpec, Trigger};
 use crate::policy::Policy;
-use crate::resources::{PolicyKind, RestrictRepositoryPolicy};
+use crate::resources::{PolicyKind, RestrictDomainPolicy, RestrictFileSystemPolicy};
+use crate::resources::{RestrictRepositoryPolicy, RestrictVaultPolicy};
 use crate::state::{State, StateKind};
 
 pub static GUARD: GuardSpec = GuardSpec {
@@ -43,13 +44,25 @@ pub static GUARD: GuardSpec = GuardSpec {
     facts: &[
         FactKind::OrganizationAccounts,
         FactKind::PolicyResource(PolicyKind::Repository),
+        FactKind::PolicyResource(PolicyKind::Domain),
+        FactKind::PolicyResource(PolicyKind::Vault),
+        FactKind::PolicyResource(PolicyKind::FileSystem),
     ],
-    // OpenSearch, Glacier and EFS policies are told, not yet restricted (no action type).
-    actions: &[&RestrictRepositoryPolicy::INFO],
+    actions: &[
+        &RestrictRepositoryPolicy::INFO,
+        &RestrictDomainPolicy::INFO,
+        &RestrictVaultPolicy::INFO,
+        &RestrictFileSystemPolicy::INFO,
+    ],
     decide,
     reads_every_call: false,
     max_actions_per_hour: 50,
-    sweeps: &[StateKind::RepositoryPolicies],
+    sweeps: &[
+        StateKind::RepositoryPolicies,
+        StateKind::DomainPolicies,
+        StateKind::VaultPolicies,
+        StateKind::FileSystemPolicies,
+    ],
     decide_state: Some(swept),
     settings: None,
     compiled: OnceLock::new(),
