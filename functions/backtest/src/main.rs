@@ -12,7 +12,6 @@ use trailguard_rules::Policy;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    lambda_runtime::tracing::init_default_subscriber();
     let policy = match std::env::var("TRAILGUARD_POLICY")
         .ok()
         .filter(|p| !p.trim().is_empty())

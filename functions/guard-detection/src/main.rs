@@ -8,7 +8,6 @@ use trailguard_aws::{guards::detection, Clients, Deps, Sdk, SdkConfig};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    lambda_runtime::tracing::init_default_subscriber();
     let deps = Deps::from_env(&detection::GUARD, wire).await?;
     run(service_fn(|event| deps.handle(event))).await
 }

@@ -10,7 +10,6 @@ use trailguard_aws::{guards::tags, Clients, Deps, Sdk, SdkConfig};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    lambda_runtime::tracing::init_default_subscriber();
     let deps = Deps::from_env(&tags::GUARD, wire).await?;
     run(service_fn(|event| deps.handle(event))).await
 }

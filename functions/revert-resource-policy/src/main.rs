@@ -9,7 +9,6 @@ use trailguard_aws::{guards::resource_policy, Clients, Deps, Sdk, SdkConfig};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    lambda_runtime::tracing::init_default_subscriber();
     let deps = Deps::from_env(&resource_policy::GUARD, wire).await?;
     run(service_fn(|event| deps.handle(event))).await
 }
