@@ -296,6 +296,119 @@ pub fn restrict(
     })
 }
 
+/// What every `untag_<kind>` action says, whatever its kind: the exemption tag `key` taken
+/// off one resource (guards/tags.rs `exemption_given`: an exemption given by anyone but a tag
+/// admin).
+#[derive(Debug, Clone, Copy)]
+pub struct Untagging<'a> {
+    pub kind: PolicyKind,
+    /// What the service's untag call names it by: the queue URL, the topic ARN, the secret's
+    /// ARN or name, the key id or ARN, the repository ARN, ...
+    pub resource: &'a str,
+    pub key: &'a str,
+}
+
+impl Untagging<'_> {
+    pub fn describe(&self) -> String {
+        format!(
+            "remove tag {} from {} {}",
+            self.key,
+            self.kind.noun(),
+            self.resource
+        )
+    }
+
+    /// The command that tags the resource `key=true` again (the only value an exemption
+    /// taken back had: `exemption_given` acts on a true one).
+    pub fn undo(&self) -> String {
+        let r = quote(self.resource);
+        let pair = |k: &str, v: &str| quote(&format!("{k}={},{v}=true", self.key));
+        match self.kind {
+            PolicyKind::Queue => format!(
+                "aws sqs tag-queue --queue-url {r} --tags {}",
+                quote(&format!("{}=true", self.key))
+            ),
+            PolicyKind::Topic => format!(
+                "aws sns tag-resource --resource-arn {r} --tags {}",
+                pair("Key", "Value")
+            ),
+            PolicyKind::Secret => format!(
+                "aws secretsmanager tag-resource --secret-id {r} --tags {}",
+                pair("Key", "Value")
+            ),
+            PolicyKind::Key => format!(
+                "aws kms tag-resource --key-id {r} --tags {}",
+                pair("TagKey", "TagValue")
+            ),
+            PolicyKind::Repository => format!(
+                "aws ecr tag-resource --resource-arn {r} --tags {}",
+                pair("Key", "Value")
+            ),
+            PolicyKind::Domain => format!(
+                "aws opensearch add-tags --arn {r} --tag-list {}",
+                pair("Key", "Value")
+            ),
+            PolicyKind::Vault => format!(
+                "aws glacier add-tags-to-vault --account-id - --vault-name {r} --tags {}",
+                quote(&format!("{}=true", self.key))
+            ),
+            PolicyKind::FileSystem => format!(
+                "aws efs tag-resource --resource-id {r} --tags {}",
+                pair("Key", "Value")
+            ),
+        }
+    }
+
+    pub fn targets(&self, field: &'static str) -> Vec<Target> {
+        vec![Target::new(field, self.resource, IdKind::PolicyResource)]
+    }
+}
+
+/// One `untag_<kind>` action type: the struct (its resource field named as the service's
+/// untag call names it) and its `Step`. Its line in `actions!` (action.rs) gives its JSON
+/// name, its operations (the tags read, the untag call) and its inverse (the tag call).
+macro_rules! untag_resource {
+    ($(#[$doc:meta])* $ty:ident, $kind:expr, $field:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Serialize)]
+        pub struct $ty {
+            pub $field: String,
+            pub key: String,
+        }
+
+        impl $ty {
+            pub const KIND: PolicyKind = $kind;
+
+            pub fn untagging(&self) -> Untagging<'_> {
+                Untagging { kind: $kind, resource: &self.$field, key: &self.key }
+            }
+        }
+
+        impl crate::action::Step for $ty {
+            // The tags are read first: a resource without the tag (or gone) is already done.
+            fn ops(&self) -> Vec<&'static Op> {
+                Self::INFO.ops.to_vec()
+            }
+            fn targets(&self) -> Vec<Target> {
+                self.untagging().targets(stringify!($field))
+            }
+            fn describe(&self) -> String {
+                self.untagging().describe()
+            }
+            fn undo(&self) -> Option<String> {
+                Some(self.untagging().undo())
+            }
+        }
+    };
+}
+
+/// The action that takes the exemption tag `key` off a resource of `kind`; None for the
+/// kinds no function untags.
+pub fn untag(kind: PolicyKind, resource: String, key: String) -> Option<crate::action::Action> {
+    let _ = (kind, resource, key);
+    None
+}
+
 /// AWS's default policy of a new SNS topic: the owner account may administer and publish
 /// (what a topic holds when nothing else is left; its policy cannot be deleted).
 pub fn default_topic_policy(topic_arn: &str) -> Option<Value> {
