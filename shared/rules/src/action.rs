@@ -11,7 +11,7 @@ use crate::ops::{self, Op};
 pub use crate::permission::Permission;
 pub use crate::resources::{
     RestrictKeyPolicy, RestrictQueuePolicy, RestrictRepositoryPolicy, RestrictSecretPolicy,
-    RestrictTopicPolicy,
+    RestrictTopicPolicy, UntagQueue,
 };
 use crate::shell::{quote, words};
 use crate::state::AclEntry;
@@ -355,6 +355,14 @@ actions! {
         ops: [ECR_GET_REPOSITORY_POLICY, ECR_SET_REPOSITORY_POLICY, ECR_DELETE_REPOSITORY_POLICY],
         inverse: Inverse::Calls(&[&ops::ECR_SET_REPOSITORY_POLICY]),
         restores_safeguard: false,
+    },
+    // Exemption tags given by anyone but a tag admin (resources.rs `untag_resource!`): one
+    // action type per service, so each role grants exactly its service's calls.
+    /// Take an exemption tag off an SQS queue.
+    UntagQueue(UntagQueue) = "untag_queue" {
+        ops: [SQS_LIST_QUEUE_TAGS, SQS_UNTAG_QUEUE],
+        inverse: Inverse::Calls(&[&ops::SQS_TAG_QUEUE]),
+        restores_safeguard: true,
     },
 }
 

@@ -402,11 +402,22 @@ macro_rules! untag_resource {
     };
 }
 
+untag_resource!(
+    /// Take an exemption tag off an SQS queue.
+    UntagQueue, PolicyKind::Queue, queue_url
+);
+
 /// The action that takes the exemption tag `key` off a resource of `kind`; None for the
 /// kinds no function untags.
 pub fn untag(kind: PolicyKind, resource: String, key: String) -> Option<crate::action::Action> {
-    let _ = (kind, resource, key);
-    None
+    Some(match kind {
+        PolicyKind::Queue => UntagQueue {
+            queue_url: resource,
+            key,
+        }
+        .into(),
+        _ => return None,
+    })
 }
 
 /// AWS's default policy of a new SNS topic: the owner account may administer and publish
