@@ -11,7 +11,7 @@ use crate::ops::{self, Op};
 pub use crate::permission::Permission;
 pub use crate::resources::{
     RestrictKeyPolicy, RestrictQueuePolicy, RestrictRepositoryPolicy, RestrictSecretPolicy,
-    RestrictTopicPolicy, UntagQueue,
+    RestrictTopicPolicy, UntagQueue, UntagTopic,
 };
 use crate::shell::{quote, words};
 use crate::state::AclEntry;
@@ -362,6 +362,12 @@ actions! {
     UntagQueue(UntagQueue) = "untag_queue" {
         ops: [SQS_LIST_QUEUE_TAGS, SQS_UNTAG_QUEUE],
         inverse: Inverse::Calls(&[&ops::SQS_TAG_QUEUE]),
+        restores_safeguard: true,
+    },
+    /// Take an exemption tag off an SNS topic.
+    UntagTopic(UntagTopic) = "untag_topic" {
+        ops: [SNS_LIST_TAGS, SNS_UNTAG_RESOURCE],
+        inverse: Inverse::Calls(&[&ops::SNS_TAG_RESOURCE]),
         restores_safeguard: true,
     },
 }

@@ -407,12 +407,22 @@ untag_resource!(
     UntagQueue, PolicyKind::Queue, queue_url
 );
 
+untag_resource!(
+    /// Take an exemption tag off an SNS topic.
+    UntagTopic, PolicyKind::Topic, topic_arn
+);
+
 /// The action that takes the exemption tag `key` off a resource of `kind`; None for the
 /// kinds no function untags.
 pub fn untag(kind: PolicyKind, resource: String, key: String) -> Option<crate::action::Action> {
     Some(match kind {
         PolicyKind::Queue => UntagQueue {
             queue_url: resource,
+            key,
+        }
+        .into(),
+        PolicyKind::Topic => UntagTopic {
+            topic_arn: resource,
             key,
         }
         .into(),
