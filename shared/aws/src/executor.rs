@@ -413,6 +413,7 @@ async fn act<C: Clients>(c: &C, action: &Action, ctx: Context<'_>) -> Outcome {
         // Exemption tags: one untag call, written once per service (PolicyPort).
         Action::UntagQueue(a) => untag(c, a.untagging()).await,
         Action::UntagTopic(a) => untag(c, a.untagging()).await,
+        Action::UntagSecret(a) => untag(c, a.untagging()).await,
     }
 }
 

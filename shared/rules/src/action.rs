@@ -11,7 +11,7 @@ use crate::ops::{self, Op};
 pub use crate::permission::Permission;
 pub use crate::resources::{
     RestrictKeyPolicy, RestrictQueuePolicy, RestrictRepositoryPolicy, RestrictSecretPolicy,
-    RestrictTopicPolicy, UntagQueue, UntagTopic,
+    RestrictTopicPolicy, UntagQueue, UntagTopic, UntagSecret,
 };
 use crate::shell::{quote, words};
 use crate::state::AclEntry;
@@ -368,6 +368,12 @@ actions! {
     UntagTopic(UntagTopic) = "untag_topic" {
         ops: [SNS_LIST_TAGS, SNS_UNTAG_RESOURCE],
         inverse: Inverse::Calls(&[&ops::SNS_TAG_RESOURCE]),
+        restores_safeguard: true,
+    },
+    /// Take an exemption tag off a Secrets Manager secret.
+    UntagSecret(UntagSecret) = "untag_secret" {
+        ops: [SM_DESCRIBE_SECRET, SM_UNTAG_RESOURCE],
+        inverse: Inverse::Calls(&[&ops::SM_TAG_RESOURCE]),
         restores_safeguard: true,
     },
 }

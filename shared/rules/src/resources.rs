@@ -412,6 +412,11 @@ untag_resource!(
     UntagTopic, PolicyKind::Topic, topic_arn
 );
 
+untag_resource!(
+    /// Take an exemption tag off a Secrets Manager secret.
+    UntagSecret, PolicyKind::Secret, secret_id
+);
+
 /// The action that takes the exemption tag `key` off a resource of `kind`; None for the
 /// kinds no function untags.
 pub fn untag(kind: PolicyKind, resource: String, key: String) -> Option<crate::action::Action> {
@@ -423,6 +428,11 @@ pub fn untag(kind: PolicyKind, resource: String, key: String) -> Option<crate::a
         .into(),
         PolicyKind::Topic => UntagTopic {
             topic_arn: resource,
+            key,
+        }
+        .into(),
+        PolicyKind::Secret => UntagSecret {
+            secret_id: resource,
             key,
         }
         .into(),
