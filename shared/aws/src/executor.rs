@@ -414,6 +414,7 @@ async fn act<C: Clients>(c: &C, action: &Action, ctx: Context<'_>) -> Outcome {
         Action::UntagQueue(a) => untag(c, a.untagging()).await,
         Action::UntagTopic(a) => untag(c, a.untagging()).await,
         Action::UntagSecret(a) => untag(c, a.untagging()).await,
+        Action::UntagKey(a) => untag(c, a.untagging()).await,
     }
 }
 

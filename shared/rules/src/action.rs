@@ -11,7 +11,7 @@ use crate::ops::{self, Op};
 pub use crate::permission::Permission;
 pub use crate::resources::{
     RestrictKeyPolicy, RestrictQueuePolicy, RestrictRepositoryPolicy, RestrictSecretPolicy,
-    RestrictTopicPolicy, UntagQueue, UntagTopic, UntagSecret,
+    RestrictTopicPolicy, UntagQueue, UntagTopic, UntagSecret, UntagKey,
 };
 use crate::shell::{quote, words};
 use crate::state::AclEntry;
@@ -374,6 +374,12 @@ actions! {
     UntagSecret(UntagSecret) = "untag_secret" {
         ops: [SM_DESCRIBE_SECRET, SM_UNTAG_RESOURCE],
         inverse: Inverse::Calls(&[&ops::SM_TAG_RESOURCE]),
+        restores_safeguard: true,
+    },
+    /// Take an exemption tag off a KMS key.
+    UntagKey(UntagKey) = "untag_key" {
+        ops: [KMS_LIST_RESOURCE_TAGS, KMS_UNTAG_RESOURCE],
+        inverse: Inverse::Calls(&[&ops::KMS_TAG_RESOURCE]),
         restores_safeguard: true,
     },
 }

@@ -417,6 +417,11 @@ untag_resource!(
     UntagSecret, PolicyKind::Secret, secret_id
 );
 
+untag_resource!(
+    /// Take an exemption tag off a KMS key.
+    UntagKey, PolicyKind::Key, key_id
+);
+
 /// The action that takes the exemption tag `key` off a resource of `kind`; None for the
 /// kinds no function untags.
 pub fn untag(kind: PolicyKind, resource: String, key: String) -> Option<crate::action::Action> {
@@ -433,6 +438,11 @@ pub fn untag(kind: PolicyKind, resource: String, key: String) -> Option<crate::a
         .into(),
         PolicyKind::Secret => UntagSecret {
             secret_id: resource,
+            key,
+        }
+        .into(),
+        PolicyKind::Key => UntagKey {
+            key_id: resource,
             key,
         }
         .into(),
