@@ -415,6 +415,7 @@ async fn act<C: Clients>(c: &C, action: &Action, ctx: Context<'_>) -> Outcome {
         Action::UntagTopic(a) => untag(c, a.untagging()).await,
         Action::UntagSecret(a) => untag(c, a.untagging()).await,
         Action::UntagKey(a) => untag(c, a.untagging()).await,
+        Action::UntagRepository(a) => untag(c, a.untagging()).await,
     }
 }
 

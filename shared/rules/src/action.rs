@@ -11,7 +11,7 @@ use crate::ops::{self, Op};
 pub use crate::permission::Permission;
 pub use crate::resources::{
     RestrictKeyPolicy, RestrictQueuePolicy, RestrictRepositoryPolicy, RestrictSecretPolicy,
-    RestrictTopicPolicy, UntagQueue, UntagTopic, UntagSecret, UntagKey,
+    RestrictTopicPolicy, UntagQueue, UntagTopic, UntagSecret, UntagKey, UntagRepository,
 };
 use crate::shell::{quote, words};
 use crate::state::AclEntry;
@@ -380,6 +380,12 @@ actions! {
     UntagKey(UntagKey) = "untag_key" {
         ops: [KMS_LIST_RESOURCE_TAGS, KMS_UNTAG_RESOURCE],
         inverse: Inverse::Calls(&[&ops::KMS_TAG_RESOURCE]),
+        restores_safeguard: true,
+    },
+    /// Take an exemption tag off an ECR repository (by its ARN, as ECR's tag calls name it).
+    UntagRepository(UntagRepository) = "untag_repository" {
+        ops: [ECR_LIST_TAGS, ECR_UNTAG_RESOURCE],
+        inverse: Inverse::Calls(&[&ops::ECR_TAG_RESOURCE]),
         restores_safeguard: true,
     },
 }

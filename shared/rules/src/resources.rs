@@ -422,6 +422,11 @@ untag_resource!(
     UntagKey, PolicyKind::Key, key_id
 );
 
+untag_resource!(
+    /// Take an exemption tag off an ECR repository (by its ARN, as ECR's tag calls name it).
+    UntagRepository, PolicyKind::Repository, repository_arn
+);
+
 /// The action that takes the exemption tag `key` off a resource of `kind`; None for the
 /// kinds no function untags.
 pub fn untag(kind: PolicyKind, resource: String, key: String) -> Option<crate::action::Action> {
@@ -443,6 +448,11 @@ pub fn untag(kind: PolicyKind, resource: String, key: String) -> Option<crate::a
         .into(),
         PolicyKind::Key => UntagKey {
             key_id: resource,
+            key,
+        }
+        .into(),
+        PolicyKind::Repository => UntagRepository {
+            repository_arn: resource,
             key,
         }
         .into(),
