@@ -114,7 +114,13 @@ impl PolicyPort for Client {
     async fn untag_resource(&self, _: PolicyKind, key_id: &str, key: &str) -> PortResult<Change> {
         let what = format!("key {key_id}");
         // A key has at most 50 tags: one page of 50 holds them all.
-        let tagged = match self.list_resource_tags().key_id(key_id).limit(50).send().await {
+        let tagged = match self
+            .list_resource_tags()
+            .key_id(key_id)
+            .limit(50)
+            .send()
+            .await
+        {
             Ok(o) => o.tags().iter().any(|t| t.tag_key() == key),
             Err(e) if is_gone(&e, GONE) => return Ok(gone(&what)),
             Err(e) => return Err(classify(&ops::KMS_LIST_RESOURCE_TAGS, e)),

@@ -472,7 +472,12 @@ impl<A: PolicyPort, B: PolicyPort> PolicyPort for (A, B) {
             self.0.list_policies(kind, token).await
         }
     }
-    async fn untag_resource(&self, kind: PolicyKind, resource: &str, key: &str) -> PortResult<Change> {
+    async fn untag_resource(
+        &self,
+        kind: PolicyKind,
+        resource: &str,
+        key: &str,
+    ) -> PortResult<Change> {
         if self.1.serves(kind) {
             self.1.untag_resource(kind, resource, key).await
         } else {

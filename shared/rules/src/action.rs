@@ -11,7 +11,7 @@ use crate::ops::{self, Op};
 pub use crate::permission::Permission;
 pub use crate::resources::{
     RestrictKeyPolicy, RestrictQueuePolicy, RestrictRepositoryPolicy, RestrictSecretPolicy,
-    RestrictTopicPolicy, UntagQueue, UntagTopic, UntagSecret, UntagKey, UntagRepository,
+    RestrictTopicPolicy, UntagKey, UntagQueue, UntagRepository, UntagSecret, UntagTopic,
 };
 use crate::shell::{quote, words};
 use crate::state::AclEntry;

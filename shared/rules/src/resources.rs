@@ -456,7 +456,7 @@ pub fn untag(kind: PolicyKind, resource: String, key: String) -> Option<crate::a
             key,
         }
         .into(),
-        _ => return None,
+        PolicyKind::Domain | PolicyKind::Vault | PolicyKind::FileSystem => return None,
     })
 }
 

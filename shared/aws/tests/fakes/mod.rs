@@ -1220,7 +1220,12 @@ impl PolicyPort for Fake {
             next: p.next,
         })
     }
-    async fn untag_resource(&self, kind: PolicyKind, resource: &str, key: &str) -> PortResult<Change> {
+    async fn untag_resource(
+        &self,
+        kind: PolicyKind,
+        resource: &str,
+        key: &str,
+    ) -> PortResult<Change> {
         // The operations of the kind's untag action type: its tags read, its untag call.
         let ops = trailguard_rules::resources::untag(kind, resource.into(), key.into())
             .map(|a| a.info().ops)
