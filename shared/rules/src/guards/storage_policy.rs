@@ -8,10 +8,10 @@ use std::sync::OnceLock;
 use crate::decision::{Decision, Verdict};
 use crate::event::Event;
 use crate::facts::{FactKind, Facts};
-use crate::guards::resource_policy::{decide_call, decide_state};
+use crate::guards::resource_policy::{decide_call, decide_state, exemption};
 use crate::guards::{Bus, Delivery, GuardSpec, Trigger};
 use crate::policy::Policy;
-use crate::resources::{PolicyKind, RestrictRepositoryPolicy};
+use crate::resources::{PolicyKind, RestrictRepositoryPolicy, UntagRepository};
 use crate::state::{State, StateKind};
 
 pub static GUARD: GuardSpec = GuardSpec {
@@ -39,13 +39,32 @@ pub static GUARD: GuardSpec = GuardSpec {
             excludes_own_role: true,
             condition: None,
         },
+        // An exemption given by tagging (guards/tags.rs `exemption_given`).
+        Trigger {
+            rule: "RepositoryTagged",
+            pattern: r#"{
+                "source": ["aws.ecr"],
+                "detail-type": ["AWS API Call via CloudTrail"],
+                "detail": {
+                    "eventSource": ["ecr.amazonaws.com"],
+                    "eventName": ["TagResource", "CreateRepository"],
+                    "eventType": ["AwsApiCall"],
+                    "errorCode": [{"exists": false}],
+                    "requestParameters": {"tags": {"key": [{"prefix": "trailguard:"}]}}
+                }
+            }"#,
+            delivery: Delivery::Changes,
+            bus: Bus::Main,
+            excludes_own_role: true,
+            condition: None,
+        },
     ],
     facts: &[
         FactKind::OrganizationAccounts,
         FactKind::PolicyResource(PolicyKind::Repository),
     ],
     // OpenSearch, Glacier and EFS policies are told, not yet restricted (no action type).
-    actions: &[&RestrictRepositoryPolicy::INFO],
+    actions: &[&RestrictRepositoryPolicy::INFO, &UntagRepository::INFO],
     decide,
     reads_every_call: false,
     max_actions_per_hour: 50,
@@ -60,6 +79,9 @@ fn decide(event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
     // OpenSearch and Elasticsearch controls fail a domain outside a VPC, whatever its policy).
     if event.cloudtrail().is_none() {
         return Verdict::Decided(Decision::ignore("not a CloudTrail event"));
+    }
+    if let Some(v) = exemption(event, policy, facts, &[PolicyKind::Repository]) {
+        return v;
     }
     decide_call(event, policy, facts)
 }
