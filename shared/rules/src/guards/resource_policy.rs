@@ -313,12 +313,13 @@ pub(crate) fn read_call(r: &CloudTrailRecord) -> Result<(PolicyKind, String, Cha
     })
 }
 
+/// A tag call's resource kind, resource (when named) and the tags it gives.
+pub(crate) type TagCall = (PolicyKind, Option<String>, Vec<(String, Option<String>)>);
+
 /// A call that tags a resource whose policy this guard or the storage guard restricts, or
 /// creates one with tags: its kind, the resource as the untag call names it (None when a
 /// create call's response does not name it), and the tags it gives. None for other calls.
-pub(crate) fn read_tag_call(
-    r: &CloudTrailRecord,
-) -> Option<(PolicyKind, Option<String>, Vec<(String, Option<String>)>)> {
+pub(crate) fn read_tag_call(r: &CloudTrailRecord) -> Option<TagCall> {
     let name = r.event_name.get().unwrap_or_default();
     let source = r.event_source.get().unwrap_or_default();
     let (rp, resp) = (&r.request_parameters, &r.response_elements);
