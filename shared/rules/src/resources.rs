@@ -484,3 +484,47 @@ pub fn default_topic_policy(topic_arn: &str) -> Option<Value> {
         }]
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::action::{Action, Step};
+
+    #[test]
+    fn an_untag_is_undone_by_tagging_the_exemption_true_again() {
+        let undo = |a: Action| a.step().undo().unwrap();
+        let key = "trailguard:exempt".to_string();
+        let url = "https://sqs.us-east-1.amazonaws.com/123456789012/q".to_string();
+        assert_eq!(
+            undo(untag(PolicyKind::Queue, url, key.clone()).unwrap()),
+            "aws sqs tag-queue --queue-url https://sqs.us-east-1.amazonaws.com/123456789012/q --tags trailguard:exempt=true"
+        );
+        assert_eq!(
+            undo(untag(PolicyKind::Key, "k-1".into(), key.clone()).unwrap()),
+            "aws kms tag-resource --key-id k-1 --tags TagKey=trailguard:exempt,TagValue=true"
+        );
+        let arn = "arn:aws:ecr:us-east-1:123456789012:repository/a/b".to_string();
+        let a = untag(PolicyKind::Repository, arn, key.clone()).unwrap();
+        assert_eq!(a.type_name(), "untag_repository");
+        assert_eq!(
+            undo(a),
+            "aws ecr tag-resource --resource-arn arn:aws:ecr:us-east-1:123456789012:repository/a/b --tags Key=trailguard:exempt,Value=true"
+        );
+        // A value from an event is one shell word.
+        let a = untag(PolicyKind::Topic, "arn:x;rm -rf".into(), key.clone()).unwrap();
+        assert!(undo(a).contains("--resource-arn 'arn:x;rm -rf'"));
+        assert_eq!(
+            untag(PolicyKind::Secret, "s".into(), key.clone())
+                .unwrap()
+                .type_name(),
+            "untag_secret"
+        );
+        for kind in [
+            PolicyKind::Domain,
+            PolicyKind::Vault,
+            PolicyKind::FileSystem,
+        ] {
+            assert!(untag(kind, "r".into(), key.clone()).is_none());
+        }
+    }
+}
