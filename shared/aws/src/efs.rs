@@ -8,7 +8,7 @@ use trailguard_rules::ops;
 use trailguard_rules::resources::{PolicyKind, PolicyState};
 
 use crate::error::{classify, PortError};
-use crate::policies::{changed, is_gone, tags};
+use crate::policies::{changed, gone, is_gone, tags, untagged};
 use crate::ports::{Change, Page, PolicyPort, PortResult};
 
 const GONE: &[&str] = &["FileSystemNotFound"];
@@ -124,5 +124,27 @@ impl PolicyPort for Client {
             items,
             next: page.next_marker().map(String::from),
         })
+    }
+
+    async fn untag_resource(&self, _: PolicyKind, id: &str, key: &str) -> PortResult<Change> {
+        let what = format!("file system {id}");
+        let tagged = match self.describe_file_systems().file_system_id(id).send().await {
+            Ok(o) => o
+                .file_systems()
+                .iter()
+                .any(|f| f.tags().iter().any(|t| t.key() == key)),
+            Err(e) if is_gone(&e, GONE) => return Ok(gone(&what)),
+            Err(e) => return Err(classify(&ops::EFS_DESCRIBE_FILE_SYSTEMS, e)),
+        };
+        if !tagged {
+            return Ok(untagged(&what, key));
+        }
+        let r = self
+            .untag_resource()
+            .resource_id(id)
+            .tag_keys(key)
+            .send()
+            .await;
+        changed(r, &ops::EFS_UNTAG_RESOURCE, GONE, &what)
     }
 }

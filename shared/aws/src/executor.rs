@@ -12,7 +12,7 @@ use crate::attempts::counted;
 use crate::error::PortError;
 use crate::forensics;
 use crate::ports::{
-    Change, Clients, Ec2Port, IamPort, LambdaPort, PortResult, RdsPort, RedshiftPort,
+    Change, Clients, Ec2Port, IamPort, LambdaPort, PolicyPort, PortResult, RdsPort, RedshiftPort,
     S3ControlPort, S3Port, TrailPort,
 };
 
@@ -422,7 +422,20 @@ async fn act<C: Clients>(c: &C, action: &Action, ctx: Context<'_>) -> Outcome {
         Action::RestrictDomainPolicy(a) => policy(c, a.restriction()).await,
         Action::RestrictVaultPolicy(a) => policy(c, a.restriction()).await,
         Action::RestrictFileSystemPolicy(a) => policy(c, a.restriction()).await,
+        // Exemption tags: one untag call, written once per service (PolicyPort).
+        Action::UntagQueue(a) => untag(c, a.untagging()).await,
+        Action::UntagTopic(a) => untag(c, a.untagging()).await,
+        Action::UntagSecret(a) => untag(c, a.untagging()).await,
+        Action::UntagKey(a) => untag(c, a.untagging()).await,
+        Action::UntagRepository(a) => untag(c, a.untagging()).await,
+        Action::UntagDomain(a) => untag(c, a.untagging()).await,
+        Action::UntagVault(a) => untag(c, a.untagging()).await,
+        Action::UntagFileSystem(a) => untag(c, a.untagging()).await,
     }
+}
+
+async fn untag<C: Clients>(c: &C, u: trailguard_rules::resources::Untagging<'_>) -> Outcome {
+    Outcome::of(c.policy().untag_resource(u.kind, u.resource, u.key).await)
 }
 
 async fn policy<C: Clients>(c: &C, r: trailguard_rules::resources::Restriction<'_>) -> Outcome {

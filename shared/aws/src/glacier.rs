@@ -7,7 +7,7 @@ use trailguard_rules::ops;
 use trailguard_rules::resources::{PolicyKind, PolicyState};
 
 use crate::error::classify;
-use crate::policies::{changed, is_gone, tags};
+use crate::policies::{changed, gone, is_gone, tags, untagged};
 use crate::ports::{Change, Page, PolicyPort, PortResult};
 
 /// Glacier answers ResourceNotFoundException both for a vault that does not exist and for
@@ -137,5 +137,31 @@ impl PolicyPort for Client {
             items,
             next: page.marker().map(String::from),
         })
+    }
+
+    async fn untag_resource(&self, _: PolicyKind, vault: &str, key: &str) -> PortResult<Change> {
+        let what = format!("vault {vault}");
+        let tagged = match self
+            .list_tags_for_vault()
+            .account_id(OWN)
+            .vault_name(vault)
+            .send()
+            .await
+        {
+            Ok(o) => o.tags().is_some_and(|t| t.contains_key(key)),
+            Err(e) if is_gone(&e, NOT_FOUND) => return Ok(gone(&what)),
+            Err(e) => return Err(classify(&ops::GLACIER_LIST_TAGS, e)),
+        };
+        if !tagged {
+            return Ok(untagged(&what, key));
+        }
+        let r = self
+            .remove_tags_from_vault()
+            .account_id(OWN)
+            .vault_name(vault)
+            .tag_keys(key)
+            .send()
+            .await;
+        changed(r, &ops::GLACIER_REMOVE_TAGS, NOT_FOUND, &what)
     }
 }

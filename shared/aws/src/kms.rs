@@ -7,7 +7,7 @@ use trailguard_rules::ops;
 use trailguard_rules::resources::{PolicyKind, PolicyState};
 
 use crate::error::{classify, PortError};
-use crate::policies::{changed, is_gone, tags};
+use crate::policies::{changed, gone, is_gone, tags, untagged};
 use crate::ports::{Change, Page, PolicyPort, PortResult};
 
 const GONE: &[&str] = &["NotFoundException"];
@@ -109,5 +109,31 @@ impl PolicyPort for Client {
                 .then(|| page.next_marker().map(String::from))
                 .flatten(),
         })
+    }
+
+    async fn untag_resource(&self, _: PolicyKind, key_id: &str, key: &str) -> PortResult<Change> {
+        let what = format!("key {key_id}");
+        // A key has at most 50 tags: one page of 50 holds them all.
+        let tagged = match self
+            .list_resource_tags()
+            .key_id(key_id)
+            .limit(50)
+            .send()
+            .await
+        {
+            Ok(o) => o.tags().iter().any(|t| t.tag_key() == key),
+            Err(e) if is_gone(&e, GONE) => return Ok(gone(&what)),
+            Err(e) => return Err(classify(&ops::KMS_LIST_RESOURCE_TAGS, e)),
+        };
+        if !tagged {
+            return Ok(untagged(&what, key));
+        }
+        let r = self
+            .untag_resource()
+            .key_id(key_id)
+            .tag_keys(key)
+            .send()
+            .await;
+        changed(r, &ops::KMS_UNTAG_RESOURCE, GONE, &what)
     }
 }

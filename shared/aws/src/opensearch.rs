@@ -8,7 +8,7 @@ use trailguard_rules::ops;
 use trailguard_rules::resources::{PolicyKind, PolicyState};
 
 use crate::error::classify;
-use crate::policies::{changed, is_gone, tags};
+use crate::policies::{changed, gone, is_gone, tags, untagged};
 use crate::ports::{Change, Page, PolicyPort, PortResult};
 
 const GONE: &[&str] = &["ResourceNotFoundException"];
@@ -133,5 +133,19 @@ impl PolicyPort for Client {
             items,
             next: if more { names.last().cloned() } else { None },
         })
+    }
+
+    async fn untag_resource(&self, _: PolicyKind, arn: &str, key: &str) -> PortResult<Change> {
+        let what = format!("domain {arn}");
+        let tagged = match self.list_tags().arn(arn).send().await {
+            Ok(o) => o.tag_list().iter().any(|t| t.key() == key),
+            Err(e) if is_gone(&e, GONE) => return Ok(gone(&what)),
+            Err(e) => return Err(classify(&ops::ES_LIST_TAGS, e)),
+        };
+        if !tagged {
+            return Ok(untagged(&what, key));
+        }
+        let r = self.remove_tags().arn(arn).tag_keys(key).send().await;
+        changed(r, &ops::ES_REMOVE_TAGS, GONE, &what)
     }
 }

@@ -123,6 +123,16 @@ where
     }
 }
 
+/// A tag to take off a resource that no longer exists: nothing to do.
+pub(crate) fn gone(what: &str) -> Change {
+    Change::AlreadyDone(format!("{what} no longer exists"))
+}
+
+/// A tag to take off a resource that no longer carries it: nothing to do.
+pub(crate) fn untagged(what: &str, key: &str) -> Change {
+    Change::AlreadyDone(format!("{what} no longer carries {key}"))
+}
+
 /// Whether a failed call says the resource (or its policy) does not exist.
 pub(crate) fn is_gone<E>(
     e: &aws_smithy_runtime_api::client::result::SdkError<

@@ -348,6 +348,14 @@ pub trait PolicyPort: Send + Sync {
         kind: PolicyKind,
         token: Option<String>,
     ) -> impl Future<Output = PortResult<Page<PolicyState>>> + Send;
+    /// Take the tag `key` off the resource (an exemption given by anyone but a tag admin).
+    /// The tags are read first: a resource without it, or gone, is `Change::AlreadyDone`.
+    fn untag_resource(
+        &self,
+        kind: PolicyKind,
+        resource: &str,
+        key: &str,
+    ) -> impl Future<Output = PortResult<Change>> + Send;
 }
 
 fn unserved<T: Send>(kind: PolicyKind) -> impl Future<Output = PortResult<T>> + Send {
@@ -403,6 +411,14 @@ impl PolicyPort for Unwired {
         kind: PolicyKind,
         _: Option<String>,
     ) -> impl Future<Output = PortResult<Page<PolicyState>>> + Send {
+        unserved(kind)
+    }
+    fn untag_resource(
+        &self,
+        kind: PolicyKind,
+        _: &str,
+        _: &str,
+    ) -> impl Future<Output = PortResult<Change>> + Send {
         unserved(kind)
     }
 }
@@ -462,6 +478,18 @@ impl<A: PolicyPort, B: PolicyPort> PolicyPort for (A, B) {
             self.1.list_policies(kind, token).await
         } else {
             self.0.list_policies(kind, token).await
+        }
+    }
+    async fn untag_resource(
+        &self,
+        kind: PolicyKind,
+        resource: &str,
+        key: &str,
+    ) -> PortResult<Change> {
+        if self.1.serves(kind) {
+            self.1.untag_resource(kind, resource, key).await
+        } else {
+            self.0.untag_resource(kind, resource, key).await
         }
     }
 }

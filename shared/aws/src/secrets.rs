@@ -5,7 +5,7 @@ use trailguard_rules::ops;
 use trailguard_rules::resources::{PolicyKind, PolicyState};
 
 use crate::error::classify;
-use crate::policies::{changed, is_gone, tags};
+use crate::policies::{changed, gone, is_gone, tags, untagged};
 use crate::ports::{Change, Page, PolicyPort, PortResult};
 
 const GONE: &[&str] = &["ResourceNotFoundException"];
@@ -112,5 +112,24 @@ impl PolicyPort for Client {
             items,
             next: page.next_token().map(String::from),
         })
+    }
+
+    async fn untag_resource(&self, _: PolicyKind, secret: &str, key: &str) -> PortResult<Change> {
+        let what = format!("secret {secret}");
+        let tagged = match self.describe_secret().secret_id(secret).send().await {
+            Ok(o) => o.tags().iter().any(|t| t.key() == Some(key)),
+            Err(e) if is_gone(&e, GONE) => return Ok(gone(&what)),
+            Err(e) => return Err(classify(&ops::SM_DESCRIBE_SECRET, e)),
+        };
+        if !tagged {
+            return Ok(untagged(&what, key));
+        }
+        let r = self
+            .untag_resource()
+            .secret_id(secret)
+            .tag_keys(key)
+            .send()
+            .await;
+        changed(r, &ops::SM_UNTAG_RESOURCE, GONE, &what)
     }
 }

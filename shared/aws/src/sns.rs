@@ -6,7 +6,7 @@ use trailguard_rules::ops;
 use trailguard_rules::resources::{PolicyKind, PolicyState};
 
 use crate::error::classify;
-use crate::policies::{changed, is_gone, tags};
+use crate::policies::{changed, gone, is_gone, tags, untagged};
 use crate::ports::{Change, Page, PolicyPort, PortResult};
 
 const GONE: &[&str] = &["NotFound", "NotFoundException", "ResourceNotFound"];
@@ -91,5 +91,24 @@ impl PolicyPort for Client {
             items,
             next: page.next_token().map(String::from),
         })
+    }
+
+    async fn untag_resource(&self, _: PolicyKind, arn: &str, key: &str) -> PortResult<Change> {
+        let what = format!("topic {arn}");
+        let tagged = match self.list_tags_for_resource().resource_arn(arn).send().await {
+            Ok(o) => o.tags().iter().any(|t| t.key() == key),
+            Err(e) if is_gone(&e, GONE) => return Ok(gone(&what)),
+            Err(e) => return Err(classify(&ops::SNS_LIST_TAGS, e)),
+        };
+        if !tagged {
+            return Ok(untagged(&what, key));
+        }
+        let r = self
+            .untag_resource()
+            .resource_arn(arn)
+            .tag_keys(key)
+            .send()
+            .await;
+        changed(r, &ops::SNS_UNTAG_RESOURCE, GONE, &what)
     }
 }

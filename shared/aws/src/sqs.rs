@@ -7,7 +7,7 @@ use trailguard_rules::ops;
 use trailguard_rules::resources::{PolicyKind, PolicyState};
 
 use crate::error::classify;
-use crate::policies::{changed, is_gone, tags};
+use crate::policies::{changed, gone, is_gone, tags, untagged};
 use crate::ports::{Change, Page, PolicyPort, PortResult};
 
 const GONE: &[&str] = &[
@@ -107,5 +107,19 @@ impl PolicyPort for Client {
             items,
             next: page.next_token().map(String::from),
         })
+    }
+
+    async fn untag_resource(&self, _: PolicyKind, url: &str, key: &str) -> PortResult<Change> {
+        let what = format!("queue {url}");
+        let tagged = match self.list_queue_tags().queue_url(url).send().await {
+            Ok(o) => o.tags().is_some_and(|t| t.contains_key(key)),
+            Err(e) if is_gone(&e, GONE) => return Ok(gone(&what)),
+            Err(e) => return Err(classify(&ops::SQS_LIST_QUEUE_TAGS, e)),
+        };
+        if !tagged {
+            return Ok(untagged(&what, key));
+        }
+        let r = self.untag_queue().queue_url(url).tag_keys(key).send().await;
+        changed(r, &ops::SQS_UNTAG_QUEUE, GONE, &what)
     }
 }

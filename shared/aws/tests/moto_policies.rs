@@ -10,7 +10,7 @@ mod common;
 
 use common::*;
 use serde_json::{json, Value};
-use trailguard_aws::Sdk;
+use trailguard_aws::{Deps, NotifyPort, Sdk};
 
 const OUTSIDER: &str = "999988887777";
 const POLICY: &str = "{}";
@@ -527,4 +527,410 @@ async fn an_ecr_repository_loses_the_outside_account_and_a_public_only_policy() 
     let r = process(&deps, ev).await.unwrap();
     assert_eq!(r["decision"], "notify", "{r}");
     assert_eq!(policy().await, Some(json!([public])));
+}
+
+// ---- Exemption tags given by anyone but a tag admin are taken back ----
+
+const EXEMPT: &str = "trailguard:exempt";
+/// The samples' tag admins (events/meta/policy.json).
+const TAG_ADMINS: &str = r#"{"tag_admins": ["arn:aws:iam::*:role/security-tag-admin"]}"#;
+
+/// The attacker's exemption, as the sample `template` with `request` records it: dry-run
+/// leaves it, the function takes it off and leaves the other tags, redelivery is already
+/// done. `tags` reads the resource's tag keys.
+async fn exemption_taken_back<C: trailguard_aws::Connect, N: NotifyPort>(
+    deps: &Deps<C, N>,
+    dry: &Deps<C, N>,
+    ev: Value,
+    tags: impl AsyncFn() -> Vec<String>,
+) {
+    let before = tags().await;
+    assert!(before.iter().any(|k| k == EXEMPT), "{before:?}");
+    let r = process(dry, ev.clone()).await.unwrap();
+    assert_eq!(r["decision"], "remediate", "{r}");
+    assert_eq!(r["actions"][0]["outcome"], "dry_run", "{r}");
+    assert_eq!(tags().await, before);
+    let r = process(deps, ev.clone()).await.unwrap();
+    assert_eq!(r["actions"][0]["outcome"], "done", "{r}");
+    // Moto's queue URLs are http://, for which no command is written (shell.rs).
+    let undo = &r["actions"][0]["undo"];
+    assert!(
+        undo["command"]
+            .as_str()
+            .is_some_and(|c| c.contains(" tag-") && c.contains(EXEMPT))
+            || undo["none"]
+                .as_str()
+                .is_some_and(|w| w.contains("http(s)://")),
+        "{r}"
+    );
+    let after = tags().await;
+    let mut expected = before.clone();
+    expected.retain(|k| k != EXEMPT);
+    assert_eq!(after, expected, "only the exemption is taken off");
+    assert!(after.iter().any(|k| k == "team"), "{after:?}");
+    let again = process(deps, ev).await.unwrap();
+    assert_eq!(again["actions"][0]["outcome"], "already_done", "{again}");
+}
+
+fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
+}
+
+#[tokio::test]
+#[ignore = "needs moto server: bash scripts/test.sh"]
+async fn a_queue_exempted_by_a_non_admin_loses_the_exemption_and_then_its_open_policy() {
+    let sdk = sdk().await;
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let url = sqs
+        .create_queue()
+        .queue_name(unique("exempted"))
+        .tags("team", "payments")
+        .send()
+        .await
+        .unwrap()
+        .queue_url()
+        .unwrap()
+        .to_string();
+    // The attacker's exemption.
+    sqs.tag_queue()
+        .queue_url(&url)
+        .tags(EXEMPT, "true")
+        .send()
+        .await
+        .unwrap();
+    let ev = event(
+        "aws.sqs-TagQueue-exempt-by-non-admin.json",
+        json!({"queueUrl": url, "tags": {EXEMPT: "true"}}),
+    );
+    let tags = async || {
+        sorted(
+            sqs.list_queue_tags()
+                .queue_url(&url)
+                .send()
+                .await
+                .unwrap()
+                .tags()
+                .map(|t| t.keys().cloned().collect())
+                .unwrap_or_default(),
+        )
+    };
+    let deps = deps!(&sdk, POLICY);
+    exemption_taken_back(&deps, &deps!(&sdk, DRY_RUN), ev, tags).await;
+
+    // Then the attacker opens the queue: no longer exempt, its policy is restricted.
+    let arn = format!(
+        "arn:aws:sqs:us-east-1:{ACCOUNT}:{}",
+        url.rsplit('/').next().unwrap()
+    );
+    let opened = doc(json!([{"Sid": "Open", "Effect": "Allow", "Principal": "*",
+        "Action": "sqs:SendMessage", "Resource": arn}]));
+    sqs.set_queue_attributes()
+        .queue_url(&url)
+        .attributes(aws_sdk_sqs::types::QueueAttributeName::Policy, &opened)
+        .send()
+        .await
+        .unwrap();
+    let ev = event(
+        "aws.sqs-SetQueueAttributes-public.json",
+        json!({"queueUrl": url, "attributes": {"Policy": opened}}),
+    );
+    let r = process(&deps, ev).await.unwrap();
+    assert_eq!(r["decision"], "remediate", "{r}");
+    assert_eq!(r["actions"][0]["outcome"], "done", "{r}");
+    assert_eq!(queue_policy(&sqs, &url).await, None);
+}
+
+#[tokio::test]
+#[ignore = "needs moto server: bash scripts/test.sh"]
+async fn a_queue_exempted_by_a_tag_admin_stays_exempt() {
+    let sdk = sdk().await;
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let url = sqs
+        .create_queue()
+        .queue_name(unique("admin-exempted"))
+        .send()
+        .await
+        .unwrap()
+        .queue_url()
+        .unwrap()
+        .to_string();
+    sqs.tag_queue()
+        .queue_url(&url)
+        .tags(EXEMPT, "true")
+        .send()
+        .await
+        .unwrap();
+    let deps = deps!(&sdk, TAG_ADMINS);
+    let ev = event(
+        "aws.sqs-TagQueue-exempt-by-tag-admin.json",
+        json!({"queueUrl": url, "tags": {EXEMPT: "true"}}),
+    );
+    let r = process(&deps, ev).await.unwrap();
+    assert_eq!(r["decision"], "notify", "{r}");
+    assert_eq!(r["actions"], json!([]), "{r}");
+    let tags = sqs.list_queue_tags().queue_url(&url).send().await.unwrap();
+    assert_eq!(
+        tags.tags().and_then(|t| t.get(EXEMPT)).map(String::as_str),
+        Some("true")
+    );
+    // The exemption holds: a policy opened later is told, not changed.
+    let arn = format!(
+        "arn:aws:sqs:us-east-1:{ACCOUNT}:{}",
+        url.rsplit('/').next().unwrap()
+    );
+    let opened = doc(json!([{"Sid": "Open", "Effect": "Allow", "Principal": "*",
+        "Action": "sqs:SendMessage", "Resource": arn}]));
+    sqs.set_queue_attributes()
+        .queue_url(&url)
+        .attributes(aws_sdk_sqs::types::QueueAttributeName::Policy, &opened)
+        .send()
+        .await
+        .unwrap();
+    let ev = event(
+        "aws.sqs-SetQueueAttributes-public.json",
+        json!({"queueUrl": url, "attributes": {"Policy": opened}}),
+    );
+    let r = process(&deps, ev).await.unwrap();
+    assert_eq!(r["decision"], "notify", "{r}");
+    assert_eq!(
+        queue_policy(&sqs, &url).await.map(|p| statements(&p)),
+        Some(statements(&opened))
+    );
+}
+
+#[tokio::test]
+#[ignore = "needs moto server: bash scripts/test.sh"]
+async fn a_topic_secret_and_key_exempted_by_a_non_admin_lose_the_exemption() {
+    let sdk = sdk().await;
+    let deps = deps!(&sdk, POLICY);
+    let dry = deps!(&sdk, DRY_RUN);
+
+    let sns = aws_sdk_sns::Client::new(&sdk);
+    let tag = |k: &str, v: &str| {
+        aws_sdk_sns::types::Tag::builder()
+            .key(k)
+            .value(v)
+            .build()
+            .unwrap()
+    };
+    let topic = sns
+        .create_topic()
+        .name(unique("exempted"))
+        .tags(tag("team", "payments"))
+        .send()
+        .await
+        .unwrap()
+        .topic_arn()
+        .unwrap()
+        .to_string();
+    sns.tag_resource()
+        .resource_arn(&topic)
+        .tags(tag(EXEMPT, "true"))
+        .send()
+        .await
+        .unwrap();
+    let ev = event(
+        "aws.sns-TagResource-exempt-by-non-admin.json",
+        json!({"resourceArn": topic, "tags": [{"key": EXEMPT, "value": "true"}]}),
+    );
+    let tags = async || {
+        sorted(
+            sns.list_tags_for_resource()
+                .resource_arn(&topic)
+                .send()
+                .await
+                .unwrap()
+                .tags()
+                .iter()
+                .map(|t| t.key().to_string())
+                .collect(),
+        )
+    };
+    exemption_taken_back(&deps, &dry, ev, tags).await;
+
+    let sm = aws_sdk_secretsmanager::Client::new(&sdk);
+    let tag = |k: &str, v: &str| {
+        aws_sdk_secretsmanager::types::Tag::builder()
+            .key(k)
+            .value(v)
+            .build()
+    };
+    let secret = sm
+        .create_secret()
+        .name(unique("prod/exempted"))
+        .secret_string("s3cr3t")
+        .tags(tag("team", "payments"))
+        .send()
+        .await
+        .unwrap()
+        .arn()
+        .unwrap()
+        .to_string();
+    sm.tag_resource()
+        .secret_id(&secret)
+        .tags(tag(EXEMPT, "true"))
+        .send()
+        .await
+        .unwrap();
+    let ev = event(
+        "aws.secretsmanager-TagResource-exempt-by-non-admin.json",
+        json!({"secretId": secret, "tags": [{"key": EXEMPT, "value": "true"}]}),
+    );
+    let tags = async || {
+        sorted(
+            sm.describe_secret()
+                .secret_id(&secret)
+                .send()
+                .await
+                .unwrap()
+                .tags()
+                .iter()
+                .filter_map(|t| t.key().map(String::from))
+                .collect(),
+        )
+    };
+    exemption_taken_back(&deps, &dry, ev, tags).await;
+
+    let kms = aws_sdk_kms::Client::new(&sdk);
+    let tag = |k: &str, v: &str| {
+        aws_sdk_kms::types::Tag::builder()
+            .tag_key(k)
+            .tag_value(v)
+            .build()
+            .unwrap()
+    };
+    let key = kms
+        .create_key()
+        .tags(tag("team", "payments"))
+        .send()
+        .await
+        .unwrap()
+        .key_metadata()
+        .unwrap()
+        .key_id()
+        .to_string();
+    kms.tag_resource()
+        .key_id(&key)
+        .tags(tag(EXEMPT, "true"))
+        .send()
+        .await
+        .unwrap();
+    let ev = event(
+        "aws.kms-TagResource-exempt-by-non-admin.json",
+        json!({"keyId": key, "tags": [{"tagKey": EXEMPT, "tagValue": "true"}]}),
+    );
+    let tags = async || {
+        sorted(
+            kms.list_resource_tags()
+                .key_id(&key)
+                .send()
+                .await
+                .unwrap()
+                .tags()
+                .iter()
+                .map(|t| t.tag_key().to_string())
+                .collect(),
+        )
+    };
+    exemption_taken_back(&deps, &dry, ev, tags).await;
+}
+
+#[tokio::test]
+#[ignore = "needs moto server: bash scripts/test.sh"]
+async fn a_repository_created_exempt_by_a_non_admin_loses_the_exemption_and_then_its_open_policy() {
+    let sdk = sdk().await;
+    let ecr = aws_sdk_ecr::Client::new(&sdk);
+    let tag = |k: &str, v: &str| {
+        aws_sdk_ecr::types::Tag::builder()
+            .key(k)
+            .value(v)
+            .build()
+            .unwrap()
+    };
+    let name = unique("images/exempted");
+    // The attacker creates the repository exempt.
+    let created = ecr
+        .create_repository()
+        .repository_name(&name)
+        .tags(tag("team", "payments"))
+        .tags(tag(EXEMPT, "true"))
+        .send()
+        .await
+        .unwrap();
+    let arn = created
+        .repository()
+        .unwrap()
+        .repository_arn()
+        .unwrap()
+        .to_string();
+    let ev = cloudtrail_event(
+        "aws.ecr-CreateRepository-exempt.json",
+        json!({"repositoryName": name, "tags": [{"key": "team", "value": "payments"}, {"key": EXEMPT, "value": "true"}]}),
+        json!({"repository": {"repositoryArn": arn, "repositoryName": name, "registryId": ACCOUNT}}),
+    );
+    let deps = deps_with(
+        &sdk,
+        "revert-storage-policy",
+        POLICY,
+        Sdk::none().with_ecr(&sdk),
+    );
+    let dry = deps_with(
+        &sdk,
+        "revert-storage-policy",
+        DRY_RUN,
+        Sdk::none().with_ecr(&sdk),
+    );
+    let tags = async || {
+        sorted(
+            ecr.list_tags_for_resource()
+                .resource_arn(&arn)
+                .send()
+                .await
+                .unwrap()
+                .tags()
+                .iter()
+                .map(|t| t.key().to_string())
+                .collect(),
+        )
+    };
+    exemption_taken_back(&deps, &dry, ev, &tags).await;
+
+    // Tagged exempt again by TagResource: taken back too.
+    ecr.tag_resource()
+        .resource_arn(&arn)
+        .tags(tag(EXEMPT, "true"))
+        .send()
+        .await
+        .unwrap();
+    let ev = event(
+        "aws.ecr-TagResource-exempt-by-non-admin.json",
+        json!({"resourceArn": arn, "tags": [{"key": EXEMPT, "value": "true"}]}),
+    );
+    exemption_taken_back(&deps, &dry, ev, &tags).await;
+
+    // Then the attacker opens the repository: no longer exempt, its policy is restricted.
+    let opened = doc(
+        json!([{"Sid": "PublicPull", "Effect": "Allow", "Principal": "*",
+        "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]}]),
+    );
+    ecr.set_repository_policy()
+        .repository_name(&name)
+        .policy_text(&opened)
+        .send()
+        .await
+        .unwrap();
+    let ev = event(
+        "aws.ecr-SetRepositoryPolicy-public-pull.json",
+        json!({"repositoryName": name, "policyText": opened}),
+    );
+    let r = process(&deps, ev).await.unwrap();
+    assert_eq!(r["decision"], "remediate", "{r}");
+    assert_eq!(r["actions"][0]["outcome"], "done", "{r}");
+    assert!(ecr
+        .get_repository_policy()
+        .repository_name(&name)
+        .send()
+        .await
+        .is_err());
 }

@@ -12,6 +12,8 @@ pub use crate::permission::Permission;
 pub use crate::resources::{
     RestrictDomainPolicy, RestrictFileSystemPolicy, RestrictKeyPolicy, RestrictQueuePolicy,
     RestrictRepositoryPolicy, RestrictSecretPolicy, RestrictTopicPolicy, RestrictVaultPolicy,
+    UntagDomain, UntagFileSystem, UntagKey, UntagQueue, UntagRepository, UntagSecret, UntagTopic,
+    UntagVault,
 };
 use crate::shell::{quote, words};
 use crate::state::AclEntry;
@@ -392,6 +394,56 @@ actions! {
         ops: [EFS_DESCRIBE_FILE_SYSTEM_POLICY, EFS_PUT_FILE_SYSTEM_POLICY],
         inverse: Inverse::Calls(&[&ops::EFS_PUT_FILE_SYSTEM_POLICY]),
         restores_safeguard: false,
+    },
+    // Exemption tags given by anyone but a tag admin (resources.rs `untag_resource!`): one
+    // action type per service, so each role grants exactly its service's calls.
+    /// Take an exemption tag off an SQS queue.
+    UntagQueue(UntagQueue) = "untag_queue" {
+        ops: [SQS_LIST_QUEUE_TAGS, SQS_UNTAG_QUEUE],
+        inverse: Inverse::Calls(&[&ops::SQS_TAG_QUEUE]),
+        restores_safeguard: true,
+    },
+    /// Take an exemption tag off an SNS topic.
+    UntagTopic(UntagTopic) = "untag_topic" {
+        ops: [SNS_LIST_TAGS, SNS_UNTAG_RESOURCE],
+        inverse: Inverse::Calls(&[&ops::SNS_TAG_RESOURCE]),
+        restores_safeguard: true,
+    },
+    /// Take an exemption tag off a Secrets Manager secret.
+    UntagSecret(UntagSecret) = "untag_secret" {
+        ops: [SM_DESCRIBE_SECRET, SM_UNTAG_RESOURCE],
+        inverse: Inverse::Calls(&[&ops::SM_TAG_RESOURCE]),
+        restores_safeguard: true,
+    },
+    /// Take an exemption tag off a KMS key.
+    UntagKey(UntagKey) = "untag_key" {
+        ops: [KMS_LIST_RESOURCE_TAGS, KMS_UNTAG_RESOURCE],
+        inverse: Inverse::Calls(&[&ops::KMS_TAG_RESOURCE]),
+        restores_safeguard: true,
+    },
+    /// Take an exemption tag off an ECR repository (by its ARN, as ECR's tag calls name it).
+    UntagRepository(UntagRepository) = "untag_repository" {
+        ops: [ECR_LIST_TAGS, ECR_UNTAG_RESOURCE],
+        inverse: Inverse::Calls(&[&ops::ECR_TAG_RESOURCE]),
+        restores_safeguard: true,
+    },
+    /// Take an exemption tag off an OpenSearch domain.
+    UntagDomain(UntagDomain) = "untag_domain" {
+        ops: [ES_LIST_TAGS, ES_REMOVE_TAGS],
+        inverse: Inverse::Calls(&[&ops::ES_ADD_TAGS]),
+        restores_safeguard: true,
+    },
+    /// Take an exemption tag off a Glacier vault.
+    UntagVault(UntagVault) = "untag_vault" {
+        ops: [GLACIER_LIST_TAGS, GLACIER_REMOVE_TAGS],
+        inverse: Inverse::Calls(&[&ops::GLACIER_ADD_TAGS]),
+        restores_safeguard: true,
+    },
+    /// Take an exemption tag off an EFS file system.
+    UntagFileSystem(UntagFileSystem) = "untag_file_system" {
+        ops: [EFS_DESCRIBE_FILE_SYSTEMS, EFS_UNTAG_RESOURCE],
+        inverse: Inverse::Calls(&[&ops::EFS_TAG_RESOURCE]),
+        restores_safeguard: true,
     },
 }
 

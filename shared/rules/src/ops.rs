@@ -204,6 +204,17 @@ pub const ECR_SET_REPOSITORY_POLICY: Op = op!(ecr, SetRepositoryPolicy);
 pub const ECR_DELETE_REPOSITORY_POLICY: Op = op!(ecr, DeleteRepositoryPolicy);
 pub const ECR_LIST_TAGS: Op = op!(ecr, ListTagsForResource);
 pub const ECR_DESCRIBE_REPOSITORIES: Op = op!(ecr, DescribeRepositories);
+// Exemption tags taken back (resources.rs `untag_resource!`), and the calls their undo names.
+pub const SQS_UNTAG_QUEUE: Op = op!(sqs, UntagQueue);
+pub const SQS_TAG_QUEUE: Op = op!(sqs, TagQueue);
+pub const SNS_UNTAG_RESOURCE: Op = op!(sns, UntagResource);
+pub const SNS_TAG_RESOURCE: Op = op!(sns, TagResource);
+pub const SM_UNTAG_RESOURCE: Op = op!(secretsmanager, UntagResource);
+pub const SM_TAG_RESOURCE: Op = op!(secretsmanager, TagResource);
+pub const KMS_UNTAG_RESOURCE: Op = op!(kms, UntagResource);
+pub const KMS_TAG_RESOURCE: Op = op!(kms, TagResource);
+pub const ECR_UNTAG_RESOURCE: Op = op!(ecr, UntagResource);
+pub const ECR_TAG_RESOURCE: Op = op!(ecr, TagResource);
 pub const ES_DESCRIBE_DOMAIN_CONFIG: Op = op!(es, DescribeDomainConfig);
 pub const ES_UPDATE_DOMAIN_CONFIG: Op = op!(es, UpdateDomainConfig);
 pub const ES_LIST_TAGS: Op = op!(es, ListTags);
@@ -218,6 +229,13 @@ pub const EFS_DESCRIBE_FILE_SYSTEM_POLICY: Op = op!(elasticfilesystem, DescribeF
 pub const EFS_PUT_FILE_SYSTEM_POLICY: Op = op!(elasticfilesystem, PutFileSystemPolicy);
 pub const EFS_DELETE_FILE_SYSTEM_POLICY: Op = op!(elasticfilesystem, DeleteFileSystemPolicy);
 pub const EFS_DESCRIBE_FILE_SYSTEMS: Op = op!(elasticfilesystem, DescribeFileSystems);
+// Exemption tags on domains, vaults and file systems given by anyone but the tag admins.
+pub const ES_REMOVE_TAGS: Op = op!(es, RemoveTags);
+pub const ES_ADD_TAGS: Op = op!(es, AddTags);
+pub const GLACIER_REMOVE_TAGS: Op = op!(glacier, RemoveTagsFromVault);
+pub const GLACIER_ADD_TAGS: Op = op!(glacier, AddTagsToVault);
+pub const EFS_UNTAG_RESOURCE: Op = op!(elasticfilesystem, UntagResource);
+pub const EFS_TAG_RESOURCE: Op = op!(elasticfilesystem, TagResource);
 
 // DynamoDB: the ledger (the blast-radius breaker's counts, exactly-once claims).
 pub const LEDGER_GET: Op = op!(dynamodb, GetItem);

@@ -323,6 +323,199 @@ pub fn restrict(
     }
 }
 
+/// What every `untag_<kind>` action says, whatever its kind: the exemption tag `key` taken
+/// off one resource (guards/tags.rs `exemption_given`: an exemption given by anyone but a tag
+/// admin).
+#[derive(Debug, Clone, Copy)]
+pub struct Untagging<'a> {
+    pub kind: PolicyKind,
+    /// What the service's untag call names it by: the queue URL, the topic ARN, the secret's
+    /// ARN or name, the key id or ARN, the repository ARN, ...
+    pub resource: &'a str,
+    pub key: &'a str,
+}
+
+impl Untagging<'_> {
+    pub fn describe(&self) -> String {
+        format!(
+            "remove tag {} from {} {}",
+            self.key,
+            self.kind.noun(),
+            self.resource
+        )
+    }
+
+    /// The command that tags the resource `key=true` again (the only value an exemption
+    /// taken back had: `exemption_given` acts on a true one).
+    pub fn undo(&self) -> String {
+        let r = quote(self.resource);
+        let pair = |k: &str, v: &str| quote(&format!("{k}={},{v}=true", self.key));
+        match self.kind {
+            PolicyKind::Queue => format!(
+                "aws sqs tag-queue --queue-url {r} --tags {}",
+                quote(&format!("{}=true", self.key))
+            ),
+            PolicyKind::Topic => format!(
+                "aws sns tag-resource --resource-arn {r} --tags {}",
+                pair("Key", "Value")
+            ),
+            PolicyKind::Secret => format!(
+                "aws secretsmanager tag-resource --secret-id {r} --tags {}",
+                pair("Key", "Value")
+            ),
+            PolicyKind::Key => format!(
+                "aws kms tag-resource --key-id {r} --tags {}",
+                pair("TagKey", "TagValue")
+            ),
+            PolicyKind::Repository => format!(
+                "aws ecr tag-resource --resource-arn {r} --tags {}",
+                pair("Key", "Value")
+            ),
+            PolicyKind::Domain => format!(
+                "aws opensearch add-tags --arn {r} --tag-list {}",
+                pair("Key", "Value")
+            ),
+            PolicyKind::Vault => format!(
+                "aws glacier add-tags-to-vault --account-id - --vault-name {r} --tags {}",
+                quote(&format!("{}=true", self.key))
+            ),
+            PolicyKind::FileSystem => format!(
+                "aws efs tag-resource --resource-id {r} --tags {}",
+                pair("Key", "Value")
+            ),
+        }
+    }
+
+    pub fn targets(&self, field: &'static str) -> Vec<Target> {
+        vec![Target::new(field, self.resource, IdKind::PolicyResource)]
+    }
+}
+
+/// One `untag_<kind>` action type: the struct (its resource field named as the service's
+/// untag call names it) and its `Step`. Its line in `actions!` (action.rs) gives its JSON
+/// name, its operations (the tags read, the untag call) and its inverse (the tag call).
+macro_rules! untag_resource {
+    ($(#[$doc:meta])* $ty:ident, $kind:expr, $field:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Serialize)]
+        pub struct $ty {
+            pub $field: String,
+            pub key: String,
+        }
+
+        impl $ty {
+            pub const KIND: PolicyKind = $kind;
+
+            pub fn untagging(&self) -> Untagging<'_> {
+                Untagging { kind: $kind, resource: &self.$field, key: &self.key }
+            }
+        }
+
+        impl crate::action::Step for $ty {
+            // The tags are read first: a resource without the tag (or gone) is already done.
+            fn ops(&self) -> Vec<&'static Op> {
+                Self::INFO.ops.to_vec()
+            }
+            fn targets(&self) -> Vec<Target> {
+                self.untagging().targets(stringify!($field))
+            }
+            fn describe(&self) -> String {
+                self.untagging().describe()
+            }
+            fn undo(&self) -> Option<String> {
+                Some(self.untagging().undo())
+            }
+        }
+    };
+}
+
+untag_resource!(
+    /// Take an exemption tag off an SQS queue.
+    UntagQueue, PolicyKind::Queue, queue_url
+);
+
+untag_resource!(
+    /// Take an exemption tag off an SNS topic.
+    UntagTopic, PolicyKind::Topic, topic_arn
+);
+
+untag_resource!(
+    /// Take an exemption tag off a Secrets Manager secret.
+    UntagSecret, PolicyKind::Secret, secret_id
+);
+
+untag_resource!(
+    /// Take an exemption tag off a KMS key.
+    UntagKey, PolicyKind::Key, key_id
+);
+
+untag_resource!(
+    /// Take an exemption tag off an ECR repository (by its ARN, as ECR's tag calls name it).
+    UntagRepository, PolicyKind::Repository, repository_arn
+);
+
+untag_resource!(
+    /// Take an exemption tag off an OpenSearch domain (by its ARN, as its tag calls name it).
+    UntagDomain, PolicyKind::Domain, domain_arn
+);
+
+untag_resource!(
+    /// Take an exemption tag off a Glacier vault.
+    UntagVault, PolicyKind::Vault, vault_name
+);
+
+untag_resource!(
+    /// Take an exemption tag off an EFS file system.
+    UntagFileSystem, PolicyKind::FileSystem, file_system_id
+);
+
+/// The action that takes the exemption tag `key` off a resource of `kind` (every kind has
+/// one; an Option so a kind added later without one is a decision, not a panic).
+pub fn untag(kind: PolicyKind, resource: String, key: String) -> Option<crate::action::Action> {
+    Some(match kind {
+        PolicyKind::Queue => UntagQueue {
+            queue_url: resource,
+            key,
+        }
+        .into(),
+        PolicyKind::Topic => UntagTopic {
+            topic_arn: resource,
+            key,
+        }
+        .into(),
+        PolicyKind::Secret => UntagSecret {
+            secret_id: resource,
+            key,
+        }
+        .into(),
+        PolicyKind::Key => UntagKey {
+            key_id: resource,
+            key,
+        }
+        .into(),
+        PolicyKind::Repository => UntagRepository {
+            repository_arn: resource,
+            key,
+        }
+        .into(),
+        PolicyKind::Domain => UntagDomain {
+            domain_arn: resource,
+            key,
+        }
+        .into(),
+        PolicyKind::Vault => UntagVault {
+            vault_name: resource,
+            key,
+        }
+        .into(),
+        PolicyKind::FileSystem => UntagFileSystem {
+            file_system_id: resource,
+            key,
+        }
+        .into(),
+    })
+}
+
 /// AWS's default policy of a new SNS topic: the owner account may administer and publish
 /// (what a topic holds when nothing else is left; its policy cannot be deleted).
 pub fn default_topic_policy(topic_arn: &str) -> Option<Value> {
@@ -346,4 +539,51 @@ pub fn default_topic_policy(topic_arn: &str) -> Option<Value> {
             "Condition": {"StringEquals": {"AWS:SourceOwner": account}}
         }]
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::action::{Action, Step};
+
+    #[test]
+    fn an_untag_is_undone_by_tagging_the_exemption_true_again() {
+        let undo = |a: Action| a.step().undo().unwrap();
+        let key = "trailguard:exempt".to_string();
+        let url = "https://sqs.us-east-1.amazonaws.com/123456789012/q".to_string();
+        assert_eq!(
+            undo(untag(PolicyKind::Queue, url, key.clone()).unwrap()),
+            "aws sqs tag-queue --queue-url https://sqs.us-east-1.amazonaws.com/123456789012/q --tags trailguard:exempt=true"
+        );
+        assert_eq!(
+            undo(untag(PolicyKind::Key, "k-1".into(), key.clone()).unwrap()),
+            "aws kms tag-resource --key-id k-1 --tags TagKey=trailguard:exempt,TagValue=true"
+        );
+        let arn = "arn:aws:ecr:us-east-1:123456789012:repository/a/b".to_string();
+        let a = untag(PolicyKind::Repository, arn, key.clone()).unwrap();
+        assert_eq!(a.type_name(), "untag_repository");
+        assert_eq!(
+            undo(a),
+            "aws ecr tag-resource --resource-arn arn:aws:ecr:us-east-1:123456789012:repository/a/b --tags Key=trailguard:exempt,Value=true"
+        );
+        // A value from an event is one shell word.
+        let a = untag(PolicyKind::Topic, "arn:x;rm -rf".into(), key.clone()).unwrap();
+        assert!(undo(a).contains("--resource-arn 'arn:x;rm -rf'"));
+        assert_eq!(
+            untag(PolicyKind::Secret, "s".into(), key.clone())
+                .unwrap()
+                .type_name(),
+            "untag_secret"
+        );
+        // Every kind has its own action type.
+        let names: std::collections::BTreeSet<&str> = PolicyKind::ALL
+            .iter()
+            .map(|k| untag(*k, "r".into(), key.clone()).unwrap().type_name())
+            .collect();
+        assert_eq!(names.len(), PolicyKind::ALL.len(), "{names:?}");
+        assert_eq!(
+            undo(untag(PolicyKind::Vault, "legal-archive".into(), key.clone()).unwrap()),
+            "aws glacier add-tags-to-vault --account-id - --vault-name legal-archive --tags trailguard:exempt=true"
+        );
+    }
 }

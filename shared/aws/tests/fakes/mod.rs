@@ -1245,4 +1245,17 @@ impl PolicyPort for Fake {
             next: p.next,
         })
     }
+    async fn untag_resource(
+        &self,
+        kind: PolicyKind,
+        resource: &str,
+        key: &str,
+    ) -> PortResult<Change> {
+        // The operations of the kind's untag action type: its tags read, its untag call.
+        let ops = trailguard_rules::resources::untag(kind, resource.into(), key.into())
+            .map(|a| a.info().ops)
+            .unwrap_or_default();
+        self.record(ops, format!("UntagResource({kind:?},{resource},{key})"));
+        self.reply("UntagResource")
+    }
 }

@@ -17,11 +17,13 @@ use crate::decision::{Decision, Verdict};
 use crate::event::{CloudTrailRecord, Event, EventBody};
 use crate::facts::{FactKind, Facts, Known};
 use crate::grants::{self, Exposure};
+use crate::guards::tags::{exemption_given, given_tags, truthy};
 use crate::guards::{outside_accounts, Bus, Delivery, GuardSpec, Trigger};
 use crate::lenient::{items_any, scalar_string, str_any};
 use crate::policy::Policy;
 use crate::resources::{self, PolicyKind, PolicyState, RestrictKeyPolicy, RestrictQueuePolicy};
 use crate::resources::{RestrictSecretPolicy, RestrictTopicPolicy};
+use crate::resources::{UntagKey, UntagQueue, UntagSecret, UntagTopic};
 use crate::state::{tag_is_true, State, StateKind};
 
 pub static GUARD: GuardSpec = GuardSpec {
@@ -41,6 +43,62 @@ pub static GUARD: GuardSpec = GuardSpec {
                                   "PutResourcePolicy", "PutKeyPolicy"],
                     "eventType": ["AwsApiCall"],
                     "errorCode": [{"exists": false}]
+                }
+            }"#,
+            delivery: Delivery::Changes,
+            bus: Bus::Main,
+            excludes_own_role: true,
+            condition: None,
+        },
+        // Exemptions given by tagging (guards/tags.rs `exemption_given`): SQS writes a
+        // queue's tags as a map, whose keys a pattern cannot match, so every TagQueue and
+        // CreateQueue is delivered and the code reads the tags.
+        Trigger {
+            rule: "QueueTagged",
+            pattern: r#"{
+                "source": ["aws.sqs"],
+                "detail-type": ["AWS API Call via CloudTrail"],
+                "detail": {
+                    "eventSource": ["sqs.amazonaws.com"],
+                    "eventName": ["TagQueue", "CreateQueue"],
+                    "eventType": ["AwsApiCall"],
+                    "errorCode": [{"exists": false}]
+                }
+            }"#,
+            delivery: Delivery::Changes,
+            bus: Bus::Main,
+            excludes_own_role: true,
+            condition: None,
+        },
+        Trigger {
+            rule: "TopicOrSecretTagged",
+            pattern: r#"{
+                "source": ["aws.sns", "aws.secretsmanager"],
+                "detail-type": ["AWS API Call via CloudTrail"],
+                "detail": {
+                    "eventSource": ["sns.amazonaws.com", "secretsmanager.amazonaws.com"],
+                    "eventName": ["TagResource", "CreateTopic", "CreateSecret"],
+                    "eventType": ["AwsApiCall"],
+                    "errorCode": [{"exists": false}],
+                    "requestParameters": {"tags": {"key": [{"prefix": "trailguard:"}]}}
+                }
+            }"#,
+            delivery: Delivery::Changes,
+            bus: Bus::Main,
+            excludes_own_role: true,
+            condition: None,
+        },
+        Trigger {
+            rule: "KeyTagged",
+            pattern: r#"{
+                "source": ["aws.kms"],
+                "detail-type": ["AWS API Call via CloudTrail"],
+                "detail": {
+                    "eventSource": ["kms.amazonaws.com"],
+                    "eventName": ["TagResource", "CreateKey"],
+                    "eventType": ["AwsApiCall"],
+                    "errorCode": [{"exists": false}],
+                    "requestParameters": {"tags": {"tagKey": [{"prefix": "trailguard:"}]}}
                 }
             }"#,
             delivery: Delivery::Changes,
@@ -84,6 +142,10 @@ pub static GUARD: GuardSpec = GuardSpec {
         &RestrictTopicPolicy::INFO,
         &RestrictSecretPolicy::INFO,
         &RestrictKeyPolicy::INFO,
+        &UntagQueue::INFO,
+        &UntagTopic::INFO,
+        &UntagSecret::INFO,
+        &UntagKey::INFO,
     ],
     decide,
     reads_every_call: false,
@@ -102,9 +164,20 @@ pub static GUARD: GuardSpec = GuardSpec {
 /// The Security Hub controls this guard acts on (each fails on a policy open to everyone).
 const CONTROLS: [&str; 3] = ["SQS.3", "SNS.4", "KMS.5"];
 
+/// The kinds whose exemption tags this guard takes back.
+const TAGGED: [PolicyKind; 4] = [
+    PolicyKind::Queue,
+    PolicyKind::Topic,
+    PolicyKind::Secret,
+    PolicyKind::Key,
+];
+
 fn decide(event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
     if let EventBody::SecurityHub(d) = &event.body {
         return security_hub(d, &CONTROLS, event.account(), policy, facts);
+    }
+    if let Some(v) = exemption(event, policy, facts, &TAGGED) {
+        return v;
     }
     decide_call(event, policy, facts)
 }
@@ -239,6 +312,131 @@ pub(crate) fn read_call(r: &CloudTrailRecord) -> Result<(PolicyKind, String, Cha
         ),
         (s, n) => return Err(format!("{n} from {s} does not set a resource policy trailguard watches")),
     })
+}
+
+/// A tag call's resource kind, resource (when named) and the tags it gives.
+pub(crate) type TagCall = (PolicyKind, Option<String>, Vec<(String, Option<String>)>);
+
+/// A call that tags a resource whose policy this guard or the storage guard restricts, or
+/// creates one with tags: its kind, the resource as the untag call names it (None when a
+/// create call's response does not name it), and the tags it gives. None for other calls.
+pub(crate) fn read_tag_call(r: &CloudTrailRecord) -> Option<TagCall> {
+    let name = r.event_name.get().unwrap_or_default();
+    let source = r.event_source.get().unwrap_or_default();
+    let (rp, resp) = (&r.request_parameters, &r.response_elements);
+    let (kind, resource) = match (source, name) {
+        ("sqs.amazonaws.com", "TagQueue") => {
+            (PolicyKind::Queue, str_any(rp, &["queueUrl", "QueueUrl"]))
+        }
+        ("sqs.amazonaws.com", "CreateQueue") => {
+            (PolicyKind::Queue, str_any(resp, &["queueUrl", "QueueUrl"]))
+        }
+        ("sns.amazonaws.com", "TagResource") => {
+            (PolicyKind::Topic, str_any(rp, &["resourceArn", "ResourceArn"]))
+        }
+        ("sns.amazonaws.com", "CreateTopic") => {
+            (PolicyKind::Topic, str_any(resp, &["topicArn", "TopicArn"]))
+        }
+        ("secretsmanager.amazonaws.com", "TagResource") => {
+            (PolicyKind::Secret, str_any(rp, &["secretId", "SecretId"]))
+        }
+        // CloudTrail writes the new secret's ARN as `aRN`.
+        ("secretsmanager.amazonaws.com", "CreateSecret") => {
+            (PolicyKind::Secret, str_any(resp, &["aRN", "arn", "ARN"]))
+        }
+        ("kms.amazonaws.com", "TagResource") => (PolicyKind::Key, str_any(rp, &["keyId", "KeyId"])),
+        ("kms.amazonaws.com", "CreateKey") => {
+            let meta = resp.get("keyMetadata").or_else(|| resp.get("KeyMetadata"));
+            (PolicyKind::Key, meta.and_then(|m| str_any(m, &["keyId", "KeyId"])))
+        }
+        ("ecr.amazonaws.com", "TagResource") => {
+            (PolicyKind::Repository, str_any(rp, &["resourceArn", "ResourceArn"]))
+        }
+        ("ecr.amazonaws.com", "CreateRepository") => {
+            let repo = resp.get("repository").or_else(|| resp.get("Repository"));
+            let arn = repo.and_then(|m| str_any(m, &["repositoryArn", "RepositoryArn"]));
+            (PolicyKind::Repository, arn)
+        }
+        // OpenSearch (and Elasticsearch) domains: tagged by ARN (`aRN`, `tagList`).
+        ("es.amazonaws.com", "AddTags") => (PolicyKind::Domain, str_any(rp, &["aRN", "arn", "ARN"])),
+        ("glacier.amazonaws.com", "AddTagsToVault") => {
+            (PolicyKind::Vault, str_any(rp, &["vaultName", "VaultName"]))
+        }
+        // EFS: a file system's tags (an access point's exempt nothing here).
+        ("elasticfilesystem.amazonaws.com", "TagResource") => (
+            PolicyKind::FileSystem,
+            str_any(rp, &["resourceId", "ResourceId"]).filter(|id| id.starts_with("fs-")),
+        ),
+        ("elasticfilesystem.amazonaws.com", "CreateTags") => {
+            (PolicyKind::FileSystem, str_any(rp, &["fileSystemId", "FileSystemId"]))
+        }
+        ("elasticfilesystem.amazonaws.com", "CreateFileSystem") => {
+            (PolicyKind::FileSystem, str_any(resp, &["fileSystemId", "FileSystemId"]))
+        }
+        _ => return None,
+    };
+    let tags = rp
+        .get("tags")
+        .or_else(|| rp.get("Tags"))
+        .or_else(|| rp.get("tagList"))
+        .or_else(|| rp.get("TagList"));
+    let given = match (kind, tags) {
+        // SQS and Glacier always write a map of key to value: read as one, even when a tag is
+        // named `key` or `value`.
+        (PolicyKind::Queue | PolicyKind::Vault, Some(Value::Object(map))) => map
+            .iter()
+            .map(|(k, v)| (k.clone(), scalar_string(v)))
+            .collect(),
+        (_, Some(t)) => given_tags(t),
+        (_, None) => vec![],
+    };
+    Some((kind, resource, given))
+}
+
+/// A tag call (or a create call's tags) on a resource of `kinds`: the exemption tag given by
+/// anyone but a tag admin is taken back (guards/tags.rs `exemption_given`), since this guard
+/// leaves an exempt resource's policy alone. None when the call is not one.
+pub(crate) fn exemption(
+    event: &Event,
+    policy: &Policy,
+    facts: &Facts,
+    kinds: &[PolicyKind],
+) -> Option<Verdict> {
+    let r = event.cloudtrail()?;
+    let (kind, resource, given) = read_tag_call(r).filter(|(k, ..)| kinds.contains(k))?;
+    if let Some(d) = super::preamble(r, policy, facts) {
+        return Some(Verdict::Decided(d));
+    }
+    let name = r.event_name.get().unwrap_or_default();
+    let noun = kind.noun();
+    let exempt = &policy.exempt_tag;
+    let Some(resource) = resource else {
+        let gives = given
+            .iter()
+            .any(|(k, v)| !exempt.is_empty() && k == exempt && truthy(v.as_deref()));
+        return Some(Verdict::Decided(if gives {
+            Decision::notify(
+                format!("{name} gave a {noun} {exempt}=true, and the record does not name it"),
+                Notice {
+                    severity: Severity::High,
+                    title: format!("a {noun} exempted from trailguard by {name}"),
+                    details: details(
+                        r,
+                        format!("{exempt}=true given by {name}; the record does not name the {noun}, so the tag is left for a person to remove"),
+                    ),
+                },
+            )
+        } else {
+            Decision::ignore(format!("{name} gives no {exempt}=true"))
+        }));
+    };
+    let label = format!("{noun} {resource}");
+    let untag = resources::untag(kind, resource, exempt.clone())?;
+    Some(Verdict::Decided(
+        exemption_given(r, policy, &given, &label, |_| untag).unwrap_or_else(|| {
+            Decision::ignore(format!("{name} gives {label} no {exempt}=true"))
+        }),
+    ))
 }
 
 /// Whether an OpenSearch call puts or keeps the domain inside a VPC: subnets in the request

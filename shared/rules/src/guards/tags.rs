@@ -157,7 +157,7 @@ fn resources(rp: &Value) -> Vec<String> {
     out
 }
 
-fn truthy(v: Option<&str>) -> bool {
+pub(crate) fn truthy(v: Option<&str>) -> bool {
     v.is_some_and(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "true" | "yes" | "1"))
 }
 
@@ -198,21 +198,25 @@ pub(crate) fn given_tags(v: &Value) -> Vec<(String, Option<String>)> {
         let tags = set.get("Tag").or_else(|| set.get("tag")).unwrap_or(set);
         return given_tags(tags);
     }
-    let pair = |t: &Value| {
-        Some((
-            str_any(t, &["key", "Key", "TagKey", "tagKey"])?,
-            str_any(t, &["value", "Value", "TagValue", "tagValue"]),
-        ))
-    };
+    const KEY: [&str; 4] = ["key", "Key", "TagKey", "tagKey"];
+    const VALUE: [&str; 4] = ["value", "Value", "TagValue", "tagValue"];
+    let pair = |t: &Value| Some((str_any(t, &KEY)?, str_any(t, &VALUE)));
     match v {
         Value::Array(list) => list.iter().filter_map(pair).collect(),
-        Value::Object(map) => match pair(v) {
-            Some(one) => vec![one],
-            None => map
-                .iter()
-                .map(|(k, v)| (k.clone(), scalar_string(v)))
-                .collect(),
-        },
+        // One `{key, value}` only when it has no other field: a map of tags may hold a tag
+        // named `key` (`{"key": "x", "trailguard:exempt": "true"}`), and reading it as one
+        // pair would hide the exemption.
+        Value::Object(map)
+            if map
+                .keys()
+                .all(|k| KEY.contains(&k.as_str()) || VALUE.contains(&k.as_str())) =>
+        {
+            pair(v).into_iter().collect()
+        }
+        Value::Object(map) => map
+            .iter()
+            .map(|(k, v)| (k.clone(), scalar_string(v)))
+            .collect(),
         _ => vec![],
     }
 }
@@ -462,33 +466,97 @@ pub fn decide(event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
 
 #[cfg(test)]
 mod tests {
-    use super::given_tags;
+    use super::*;
     use serde_json::json;
 
-    fn pairs(v: serde_json::Value) -> Vec<(String, Option<String>)> {
+    fn pairs(v: Value) -> Vec<(String, Option<String>)> {
+        given_tags(&v)
+    }
+
+    fn one(k: &str, v: &str) -> (String, Option<String>) {
+        (k.to_string(), Some(v.to_string()))
+    }
+
+    #[test]
+    fn given_tags_reads_every_shape_aws_writes() {
+        // SNS, Secrets Manager, ECR, IAM: a list of {key, value}.
+        assert_eq!(
+            pairs(json!([{"key": "trailguard:exempt", "value": "true"}, {"key": "team", "value": "x"}])),
+            [one("trailguard:exempt", "true"), one("team", "x")]
+        );
+        assert_eq!(
+            pairs(json!([{"Key": "trailguard:exempt", "Value": "true"}])),
+            [one("trailguard:exempt", "true")]
+        );
+        // KMS: TagKey/TagValue (tagKey/tagValue in CloudTrail).
+        assert_eq!(
+            pairs(json!([{"tagKey": "trailguard:exempt", "tagValue": "true"}])),
+            [one("trailguard:exempt", "true")]
+        );
+        assert_eq!(
+            pairs(json!([{"TagKey": "trailguard:exempt", "TagValue": "false"}])),
+            [one("trailguard:exempt", "false")]
+        );
+        // SQS: a map of key to value.
+        let mut map = pairs(json!({"team": "payments", "trailguard:exempt": "true"}));
+        map.sort();
+        assert_eq!(map, [one("team", "payments"), one("trailguard:exempt", "true")]);
+        // A single tag, and S3's TagSet.
+        assert_eq!(
+            pairs(json!({"key": "trailguard:exempt", "value": "true"})),
+            [one("trailguard:exempt", "true")]
+        );
+        assert_eq!(
+            pairs(json!({"TagSet": {"Tag": [{"Key": "trailguard:exempt", "Value": "true"}]}})),
+            [one("trailguard:exempt", "true")]
+        );
+        // A map holding a tag named `key` is a map: the exemption is not hidden.
+        let mut map = pairs(json!({"key": "x", "trailguard:exempt": "true"}));
+        map.sort();
+        assert_eq!(map, [one("key", "x"), one("trailguard:exempt", "true")]);
+        // A tag without a value; nothing readable.
+        assert_eq!(
+            pairs(json!([{"key": "trailguard:exempt"}])),
+            [("trailguard:exempt".to_string(), None)]
+        );
+        assert!(pairs(json!("trailguard:exempt")).is_empty());
+        assert!(pairs(json!(null)).is_empty());
+    }
+
+    #[test]
+    fn only_a_true_exemption_counts() {
+        for v in ["true", "TRUE", " yes ", "1"] {
+            assert!(truthy(Some(v)), "{v}");
+        }
+        for v in [None, Some("false"), Some(""), Some("0"), Some("truthy")] {
+            assert!(!truthy(v), "{v:?}");
+        }
+    }
+
+    fn sorted(v: Value) -> Vec<(String, Option<String>)> {
         let mut p = given_tags(&v);
         p.sort();
         p
     }
 
     #[test]
-    fn tags_are_read_in_every_shape_aws_writes_them() {
+    fn s3_tag_sets_and_single_tags_are_read_too() {
         let exempt = ("trailguard:exempt".to_string(), Some("true".to_string()));
         // RDS, Redshift, SNS, Secrets Manager, ECR: a list of key/value.
-        assert_eq!(pairs(json!([{"key": "trailguard:exempt", "value": "true"}])), vec![exempt.clone()]);
-        assert_eq!(pairs(json!([{"Key": "trailguard:exempt", "Value": "true"}])), vec![exempt.clone()]);
+        assert_eq!(sorted(json!([{"key": "trailguard:exempt", "value": "true"}])), vec![exempt.clone()]);
+        assert_eq!(sorted(json!([{"Key": "trailguard:exempt", "Value": "true"}])), vec![exempt.clone()]);
         // KMS.
-        assert_eq!(pairs(json!([{"tagKey": "trailguard:exempt", "tagValue": "true"}])), vec![exempt.clone()]);
+        assert_eq!(sorted(json!([{"tagKey": "trailguard:exempt", "tagValue": "true"}])), vec![exempt.clone()]);
         // S3: a TagSet whose one Tag is an object, or a list.
-        assert_eq!(pairs(json!({"TagSet": {"Tag": {"Key": "trailguard:exempt", "Value": "true"}}})), vec![exempt.clone()]);
+        assert_eq!(sorted(json!({"TagSet": {"Tag": {"Key": "trailguard:exempt", "Value": "true"}}})), vec![exempt.clone()]);
         assert_eq!(
-            pairs(json!({"xmlns": "x", "TagSet": {"Tag": [{"Key": "a", "Value": "1"}, {"Key": "trailguard:exempt", "Value": "true"}]}})),
+            sorted(json!({"xmlns": "x", "TagSet": {"Tag": [{"Key": "a", "Value": "1"}, {"Key": "trailguard:exempt", "Value": "true"}]}})),
             vec![("a".to_string(), Some("1".to_string())), exempt.clone()]
         );
         // SQS: a map.
-        assert_eq!(pairs(json!({"trailguard:exempt": "true"})), vec![exempt]);
+        assert_eq!(sorted(json!({"trailguard:exempt": "true"})), vec![exempt]);
         // A key without a value; nothing at all.
-        assert_eq!(pairs(json!([{"key": "k"}])), vec![("k".to_string(), None)]);
+        assert_eq!(sorted(json!([{"key": "k"}])), vec![("k".to_string(), None)]);
         assert!(given_tags(&json!(null)).is_empty());
         assert!(given_tags(&json!("")).is_empty());
     }
