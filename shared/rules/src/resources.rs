@@ -544,7 +544,7 @@ pub fn default_topic_policy(topic_arn: &str) -> Option<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::action::{Action, Step};
+    use crate::action::Action;
 
     #[test]
     fn an_untag_is_undone_by_tagging_the_exemption_true_again() {
