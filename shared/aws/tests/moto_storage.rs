@@ -303,3 +303,143 @@ async fn an_efs_file_system_loses_the_public_statement_but_is_never_left_without
     assert_eq!(r["decision"], "notify", "{r}");
     assert_eq!(policy(exempt).await, Some(json!([app, anyone])));
 }
+
+// ---- exemptions given by anyone but the tag admins ----
+
+#[tokio::test]
+#[ignore = "needs moto server: bash scripts/test.sh"]
+async fn a_domain_exempted_by_a_non_admin_loses_the_exemption_and_keeps_its_other_tags() {
+    let sdk = sdk().await;
+    let es = aws_sdk_opensearch::Client::new(&sdk);
+    let name = unique("search");
+    let arn = es
+        .create_domain()
+        .domain_name(&name)
+        .engine_version("OpenSearch_2.13")
+        .send()
+        .await
+        .unwrap()
+        .domain_status()
+        .unwrap()
+        .arn()
+        .to_string();
+    let tag = |k: &str, v: &str| {
+        aws_sdk_opensearch::types::Tag::builder()
+            .key(k)
+            .value(v)
+            .build()
+            .unwrap()
+    };
+    // The attacker's call.
+    es.add_tags()
+        .arn(&arn)
+        .tag_list(tag("team", "search"))
+        .tag_list(tag("trailguard:exempt", "true"))
+        .send()
+        .await
+        .unwrap();
+    let tags = || {
+        let (es, arn) = (es.clone(), arn.clone());
+        async move {
+            let mut t: Vec<(String, String)> = es
+                .list_tags()
+                .arn(&arn)
+                .send()
+                .await
+                .unwrap()
+                .tag_list()
+                .iter()
+                .map(|t| (t.key().to_string(), t.value().to_string()))
+                .collect();
+            t.sort();
+            t
+        }
+    };
+    let ev = cloudtrail_event(
+        "aws.es-AddTags-exempt-by-non-admin.json",
+        json!({"aRN": arn, "tagList": [{"key": "team", "value": "search"}, {"key": "trailguard:exempt", "value": "true"}]}),
+        Value::Null,
+    );
+    let wire = || Sdk::none().with_opensearch(&sdk);
+    let tagged = tags().await;
+    let r = process(
+        &deps_with(&sdk, "revert-storage-policy", DRY_RUN, wire()),
+        ev.clone(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r["actions"][0]["outcome"], "dry_run", "{r}");
+    assert_eq!(tags().await, tagged);
+
+    let deps = deps_with(&sdk, "revert-storage-policy", POLICY, wire());
+    let r = process(&deps, ev.clone()).await.unwrap();
+    assert_eq!(r["actions"][0]["outcome"], "done", "{r}");
+    assert_eq!(
+        tags().await,
+        vec![("team".to_string(), "search".to_string())]
+    );
+    let again = process(&deps, ev).await.unwrap();
+    assert_eq!(again["actions"][0]["outcome"], "already_done", "{again}");
+}
+
+#[tokio::test]
+#[ignore = "needs moto server: bash scripts/test.sh"]
+async fn a_file_system_exempted_by_a_non_admin_loses_the_exemption() {
+    let sdk = sdk().await;
+    let efs = aws_sdk_efs::Client::new(&sdk);
+    let id = efs
+        .create_file_system()
+        .creation_token(unique("fs"))
+        .send()
+        .await
+        .unwrap()
+        .file_system_id()
+        .to_string();
+    let tag = |k: &str, v: &str| {
+        aws_sdk_efs::types::Tag::builder()
+            .key(k)
+            .value(v)
+            .build()
+            .unwrap()
+    };
+    efs.tag_resource()
+        .resource_id(&id)
+        .tags(tag("app", "media"))
+        .tags(tag("trailguard:exempt", "true"))
+        .send()
+        .await
+        .unwrap();
+    let tags = || {
+        let (efs, id) = (efs.clone(), id.clone());
+        async move {
+            let mut t: Vec<(String, String)> = efs
+                .list_tags_for_resource()
+                .resource_id(&id)
+                .send()
+                .await
+                .unwrap()
+                .tags()
+                .iter()
+                .map(|t| (t.key().to_string(), t.value().to_string()))
+                .collect();
+            t.sort();
+            t
+        }
+    };
+    let ev = cloudtrail_event(
+        "aws.elasticfilesystem-TagResource-exempt-by-non-admin.json",
+        json!({"resourceId": id, "tags": [{"key": "trailguard:exempt", "value": "true"}]}),
+        Value::Null,
+    );
+    let deps = deps_with(
+        &sdk,
+        "revert-storage-policy",
+        POLICY,
+        Sdk::none().with_efs(&sdk),
+    );
+    let r = process(&deps, ev.clone()).await.unwrap();
+    assert_eq!(r["actions"][0]["outcome"], "done", "{r}");
+    assert_eq!(tags().await, vec![("app".to_string(), "media".to_string())]);
+    let again = process(&deps, ev).await.unwrap();
+    assert_eq!(again["actions"][0]["outcome"], "already_done", "{again}");
+}
