@@ -182,7 +182,10 @@ pub fn decide(event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
     // allowed to create a database could otherwise create it public and exempt at once. One
     // set by anyone else is taken off, public or not: left on, it would exempt the database
     // from the next change.
-    let set_here = tag_is_true(&event_tags(rp, re), &policy.exempt_tag);
+    // A modification's response echoes the tags the database already had (a tag admin's
+    // exemption among them): only its request's tags are its own.
+    let own_tags = if call.modifies { &Value::Null } else { re };
+    let set_here = tag_is_true(&event_tags(rp, own_tags), &policy.exempt_tag);
     let by_tag_admin = policy.is_tag_admin(&r.user_identity.arns()).is_some();
     let untag = (set_here && !by_tag_admin)
         .then(|| database_arn(event, r, call.kind, &id, response))

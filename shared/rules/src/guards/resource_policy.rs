@@ -299,6 +299,11 @@ pub(crate) fn read_call(r: &CloudTrailRecord) -> Result<(PolicyKind, String, Cha
         }
         ("glacier.amazonaws.com", "SetVaultAccessPolicy") => {
             let vault = need(str_any(rp, &["vaultName", "VaultName"]), "vault")?;
+            if !own_vault_account(r) {
+                return Err(format!(
+                    "{name} on vault {vault} of another account: not this account's vault"
+                ));
+            }
             let policy = rp
                 .get("policy")
                 .or_else(|| rp.get("Policy"))
@@ -359,14 +364,23 @@ pub(crate) fn read_tag_call(r: &CloudTrailRecord) -> Option<TagCall> {
         }
         // OpenSearch (and Elasticsearch) domains: tagged by ARN (`aRN`, `tagList`).
         ("es.amazonaws.com", "AddTags") => (PolicyKind::Domain, str_any(rp, &["aRN", "arn", "ARN"])),
+        // Another account's vault (a cross-account call its policy allows) is not ours.
+        ("glacier.amazonaws.com", "AddTagsToVault") if !own_vault_account(r) => return None,
         ("glacier.amazonaws.com", "AddTagsToVault") => {
             (PolicyKind::Vault, str_any(rp, &["vaultName", "VaultName"]))
         }
-        // EFS: a file system's tags (an access point's exempt nothing here).
-        ("elasticfilesystem.amazonaws.com", "TagResource") => (
-            PolicyKind::FileSystem,
-            str_any(rp, &["resourceId", "ResourceId"]).filter(|id| id.starts_with("fs-")),
-        ),
+        // EFS: a file system's tags, by id or ARN (an access point's exempt nothing here).
+        ("elasticfilesystem.amazonaws.com", "TagResource") => {
+            let id = str_any(rp, &["resourceId", "ResourceId"])?;
+            let fs = match id.split_once(":file-system/") {
+                Some((arn, fs)) if arn.starts_with("arn:") => fs.to_string(),
+                _ => id,
+            };
+            if !fs.starts_with("fs-") {
+                return None;
+            }
+            (PolicyKind::FileSystem, Some(fs))
+        }
         ("elasticfilesystem.amazonaws.com", "CreateTags") => {
             (PolicyKind::FileSystem, str_any(rp, &["fileSystemId", "FileSystemId"]))
         }
@@ -430,6 +444,13 @@ pub(crate) fn exemption(
             Decision::ignore(format!("{name} gives no {exempt}=true"))
         }));
     };
+    // The function acts in the event's account: another account's resource is not this
+    // call's business (and tagging across accounts is that account's to answer).
+    if let Some(owner) = resource_account(&resource).filter(|o| Some(*o) != event.account()) {
+        return Some(Verdict::Decided(Decision::ignore(format!(
+            "{name} on {noun} {resource} of account {owner}, not the event's account"
+        ))));
+    }
     let label = format!("{noun} {resource}");
     let untag = resources::untag(kind, resource, exempt.clone())?;
     Some(Verdict::Decided(
@@ -437,6 +458,24 @@ pub(crate) fn exemption(
             Decision::ignore(format!("{name} gives {label} no {exempt}=true"))
         }),
     ))
+}
+
+/// Whether a Glacier call names the record's own account (`-`, or its id).
+fn own_vault_account(r: &CloudTrailRecord) -> bool {
+    match str_any(&r.request_parameters, &["accountId", "AccountId"]) {
+        None => true,
+        Some(a) => a == "-" || r.recipient_account_id.get() == Some(a.as_str()),
+    }
+}
+
+/// The account a resource's ARN or queue URL names, when it names one.
+fn resource_account(resource: &str) -> Option<&str> {
+    if resource.starts_with("arn:") {
+        return resource.split(':').nth(4).filter(|a| !a.is_empty());
+    }
+    // https://sqs.<region>.amazonaws.com/<account>/<name>
+    let path = resource.split("://").nth(1)?;
+    path.split('/').nth(1).filter(|a| crate::ids::is_account_id(a))
 }
 
 /// Whether an OpenSearch call puts or keeps the domain inside a VPC: subnets in the request

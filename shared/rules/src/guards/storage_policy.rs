@@ -5,7 +5,9 @@
 
 use std::sync::OnceLock;
 
-use crate::decision::{Decision, Verdict};
+use crate::decision::{Decision, Kind, Verdict};
+use crate::guards::tags::{exemption_given, given_tags};
+use crate::lenient::str_any;
 use crate::event::Event;
 use crate::facts::{FactKind, Facts};
 use crate::guards::resource_policy::{decide_call, decide_state, exemption};
@@ -130,7 +132,54 @@ fn decide(event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
     if let Some(v) = exemption(event, policy, facts, &STORED) {
         return v;
     }
+    if let Some(v) = domain_created_exempt(event, policy, facts) {
+        return v;
+    }
     decide_call(event, policy, facts)
+}
+
+/// A domain created with the exemption tag (`TagList`) by anyone but a tag admin: the tag is
+/// taken off, and the domain's access policy is decided as if it had none (the exemption
+/// counts for nothing). None when the call is not such a creation.
+fn domain_created_exempt(event: &Event, policy: &Policy, facts: &Facts) -> Option<Verdict> {
+    let r = event.cloudtrail()?;
+    let name = r.event_name.get().unwrap_or_default();
+    if r.event_source.get() != Some("es.amazonaws.com")
+        || !matches!(name, "CreateDomain" | "CreateElasticsearchDomain")
+        || super::preamble(r, policy, facts).is_some()
+    {
+        return None;
+    }
+    let rp = &r.request_parameters;
+    let given = given_tags(rp.get("tagList").or_else(|| rp.get("TagList"))?);
+    let status = r
+        .response_elements
+        .get("domainStatus")
+        .or_else(|| r.response_elements.get("DomainStatus"))?;
+    let arn = str_any(status, &["aRN", "arn", "ARN"])
+        .filter(|a| a.split(':').nth(4).is_some() && a.split(':').nth(4) == event.account())?;
+    let untag = UntagDomain {
+        domain_arn: arn.clone(),
+        key: policy.exempt_tag.clone(),
+    };
+    let taken = exemption_given(r, policy, &given, &format!("OpenSearch domain {arn}"), |_| {
+        untag.into()
+    })?;
+    if taken.kind != Kind::Remediate {
+        return Some(Verdict::Decided(taken));
+    }
+    // The exemption counts for nothing: the policy is decided with no exemption tag.
+    let mut unexempt = policy.clone();
+    unexempt.exempt_tag.clear();
+    Some(match decide_call(event, &unexempt, facts) {
+        Verdict::Decided(mut d) if d.kind == Kind::Remediate => {
+            d.actions.extend(taken.actions);
+            d.reason = format!("{}; {}", d.reason, taken.reason);
+            Verdict::Decided(d)
+        }
+        Verdict::Decided(_) => Verdict::Decided(taken),
+        need => need,
+    })
 }
 
 fn swept(state: &State, account: Option<&str>, policy: &Policy, facts: &Facts) -> Verdict {
