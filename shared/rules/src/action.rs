@@ -1562,67 +1562,47 @@ impl Step for UntagBucket {
     }
 }
 
-/// Take a tag off an RDS DB instance or cluster (by ARN) where it still is.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct UntagDbResource {
-    pub resource_arn: String,
-    pub key: String,
+/// One action type that takes a tag off a database by its ARN where it still is (the tags
+/// are read first: without the tag, or gone, it is already done); `$tag` is the CLI command
+/// that puts the tag back.
+macro_rules! untag_database {
+    ($(#[$doc:meta])* $ty:ident, $tag:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Serialize)]
+        pub struct $ty {
+            pub resource_arn: String,
+            pub key: String,
+        }
+
+        impl Step for $ty {
+            fn ops(&self) -> Vec<&'static Op> {
+                Self::INFO.ops.to_vec()
+            }
+            fn undo(&self) -> Option<String> {
+                Some(format!(
+                    concat!($tag, " --resource-name {} --tags {}"),
+                    quote(&self.resource_arn),
+                    quote(&format!("Key={},Value=true", self.key))
+                ))
+            }
+            fn targets(&self) -> Vec<Target> {
+                vec![Target::new("resource_arn", &self.resource_arn, IdKind::DatabaseArn)]
+            }
+            fn describe(&self) -> String {
+                format!("remove tag {} from {}", self.key, self.resource_arn)
+            }
+        }
+    };
 }
 
-impl Step for UntagDbResource {
-    // ListTagsForResource first: a database without the tag (or gone) is already done.
-    fn ops(&self) -> Vec<&'static Op> {
-        Self::INFO.ops.to_vec()
-    }
-    fn undo(&self) -> Option<String> {
-        Some(format!(
-            "aws rds add-tags-to-resource --resource-name {} --tags {}",
-            quote(&self.resource_arn),
-            quote(&format!("Key={},Value=true", self.key))
-        ))
-    }
-    fn targets(&self) -> Vec<Target> {
-        vec![Target::new(
-            "resource_arn",
-            &self.resource_arn,
-            IdKind::DatabaseArn,
-        )]
-    }
-    fn describe(&self) -> String {
-        format!("remove tag {} from {}", self.key, self.resource_arn)
-    }
-}
-
-/// Take a tag off a Redshift cluster (by ARN) where it still is.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct UntagRedshiftCluster {
-    pub resource_arn: String,
-    pub key: String,
-}
-
-impl Step for UntagRedshiftCluster {
-    // DescribeTags first: a cluster without the tag (or gone) is already done.
-    fn ops(&self) -> Vec<&'static Op> {
-        Self::INFO.ops.to_vec()
-    }
-    fn undo(&self) -> Option<String> {
-        Some(format!(
-            "aws redshift create-tags --resource-name {} --tags {}",
-            quote(&self.resource_arn),
-            quote(&format!("Key={},Value=true", self.key))
-        ))
-    }
-    fn targets(&self) -> Vec<Target> {
-        vec![Target::new(
-            "resource_arn",
-            &self.resource_arn,
-            IdKind::DatabaseArn,
-        )]
-    }
-    fn describe(&self) -> String {
-        format!("remove tag {} from {}", self.key, self.resource_arn)
-    }
-}
+untag_database!(
+    /// Take a tag off an RDS DB instance or cluster.
+    UntagDbResource, "aws rds add-tags-to-resource"
+);
+untag_database!(
+    /// Take a tag off a Redshift cluster.
+    UntagRedshiftCluster, "aws redshift create-tags"
+);
 
 /// Make one RDS DB instance not publicly accessible (a change RDS applies at once, without
 /// `ApplyImmediately`, which would also apply the changes queued for the maintenance window).

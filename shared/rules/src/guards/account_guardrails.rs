@@ -15,7 +15,7 @@ use crate::action::{Notice, PutAccountPublicAccessBlock, Severity};
 use crate::decision::{Decision, Verdict};
 use crate::event::{CloudTrailRecord, Event, EventBody, SecurityHubDetail};
 use crate::facts::Facts;
-use crate::guards::public_bucket::{by, enforced, requested_flags};
+use crate::guards::public_bucket::{by, enforced, requested_flags, weakened};
 use crate::guards::{Bus, Delivery, GuardSpec, Trigger};
 use crate::lenient::str_any;
 use crate::policy::Policy;
@@ -143,21 +143,9 @@ fn account_block(
         Ok(a) => a,
         Err(v) => return *v,
     };
-    let wanted = enforced(policy);
-    if wanted.names().is_empty() {
-        return Verdict::Decided(Decision::ignore(
-            "s3.public_access_block puts no switch back on",
-        ));
-    }
-    let off = requested.unwrap_or_default().lacking(wanted);
-    if off.is_empty() {
-        return Verdict::Decided(Decision::ignore(format!(
-            "the S3 public access block of account {account} keeps every enforced switch on"
-        )));
-    }
-    let what = match requested {
-        Some(_) => format!("switched off: {}", off.join(", ")),
-        None => "the account's S3 public access block was deleted".to_string(),
+    let (wanted, what) = match weakened(requested, policy, &format!("account {account}")) {
+        Ok(w) => w,
+        Err(v) => return *v,
     };
     let action = PutAccountPublicAccessBlock {
         account_id: account.to_string(),

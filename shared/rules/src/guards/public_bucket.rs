@@ -232,6 +232,32 @@ fn exempt(bucket: &str, policy: &Policy, facts: &Facts, what: &str) -> Option<Ve
     }
 }
 
+/// Whether a call that put (`Some`: the switches it set) or deleted (`None`) a public access
+/// block weakened it: the switches to put back on and what was done, for people; else the
+/// decision to ignore it. `whose`: "bucket b", "account a".
+pub(crate) fn weakened(
+    requested: Option<BlockFlags>,
+    policy: &Policy,
+    whose: &str,
+) -> Result<(BlockFlags, String), Box<Verdict>> {
+    let ignore = |why: String| Box::new(Verdict::Decided(Decision::ignore(why)));
+    let wanted = enforced(policy);
+    if wanted.names().is_empty() {
+        return Err(ignore("s3.public_access_block puts no switch back on".into()));
+    }
+    let off = requested.unwrap_or_default().lacking(wanted);
+    if off.is_empty() {
+        return Err(ignore(format!(
+            "the public access block of {whose} keeps every enforced switch on"
+        )));
+    }
+    let what = match requested {
+        Some(_) => format!("switched off: {}", off.join(", ")),
+        None => format!("the public access block of {whose} was deleted"),
+    };
+    Ok((wanted, what))
+}
+
 fn bucket_block(
     r: &CloudTrailRecord,
     bucket: &str,
@@ -239,21 +265,9 @@ fn bucket_block(
     policy: &Policy,
     facts: &Facts,
 ) -> Verdict {
-    let wanted = enforced(policy);
-    if wanted.names().is_empty() {
-        return Verdict::Decided(Decision::ignore(
-            "s3.public_access_block puts no switch back on",
-        ));
-    }
-    let off = requested.unwrap_or_default().lacking(wanted);
-    if off.is_empty() {
-        return Verdict::Decided(Decision::ignore(format!(
-            "the public access block of bucket {bucket} keeps every enforced switch on"
-        )));
-    }
-    let what = match requested {
-        Some(_) => format!("switched off: {}", off.join(", ")),
-        None => "the bucket's public access block was deleted".to_string(),
+    let (wanted, what) = match weakened(requested, policy, &format!("bucket {bucket}")) {
+        Ok(w) => w,
+        Err(v) => return *v,
     };
     if let Some(v) = exempt(bucket, policy, facts, &what) {
         return v;
