@@ -4,16 +4,17 @@
 
 use std::time::Duration;
 
-use trailguard_rules::action::RevokeSessions;
 use trailguard_rules::action::Undo;
+use trailguard_rules::action::{CancelKeyDeletion, EnableKeyRotation, RevokeSessions};
+use trailguard_rules::guards::encryption_keys::{self, KeyEvent, WasEnabled};
 use trailguard_rules::{Action, ActionReport, Status};
 
 use crate::attempts::counted;
 use crate::error::PortError;
 use crate::forensics;
 use crate::ports::{
-    Change, Clients, Ec2Port, IamPort, LambdaPort, PolicyPort, PortResult, RdsPort, RedshiftPort,
-    S3ControlPort, S3Port, TrailPort,
+    Change, Clients, Ec2Port, IamPort, KeyPort, LambdaPort, PolicyPort, PortResult, RdsPort,
+    RedshiftPort, S3ControlPort, S3Port, TrailPort,
 };
 
 /// How long the forensic lookup may take: containment is already done by then, and the
@@ -414,6 +415,8 @@ async fn act<C: Clients>(c: &C, action: &Action, ctx: Context<'_>) -> Outcome {
                 .await,
         ),
         // Resource policies: one restriction, written once (policies.rs).
+        Action::CancelKeyDeletion(a) => cancel_key_deletion(c, a).await,
+        Action::EnableKeyRotation(a) => enable_key_rotation(c, a).await,
         Action::RestrictQueuePolicy(a) => policy(c, a.restriction()).await,
         Action::RestrictTopicPolicy(a) => policy(c, a.restriction()).await,
         Action::RestrictSecretPolicy(a) => policy(c, a.restriction()).await,
@@ -432,6 +435,120 @@ async fn act<C: Clients>(c: &C, action: &Action, ctx: Context<'_>) -> Outcome {
         Action::UntagVault(a) => untag(c, a.untagging()).await,
         Action::UntagFileSystem(a) => untag(c, a.untagging()).await,
     }
+}
+
+/// How many pages (of 50 events) of a key's CloudTrail history are read to tell its state
+/// before a change: a key in use shows a successful call on the first.
+const KEY_HISTORY_PAGES: usize = 4;
+
+/// The key's CloudTrail events up to `at` (epoch seconds), within the history's 90 days.
+async fn key_events<C: Clients>(c: &C, key: &str, at: i64) -> PortResult<Vec<KeyEvent>> {
+    let events = c
+        .trail()
+        .lookup_resource_events(
+            key,
+            at - encryption_keys::HISTORY_SECONDS,
+            at + 1,
+            KEY_HISTORY_PAGES,
+        )
+        .await?;
+    // Only KMS's own records: another service's call of the same name (a Payment Cryptography
+    // `CreateKey`) says nothing of this key.
+    Ok(events
+        .into_iter()
+        .filter(|e| e.source.as_deref() == Some("kms.amazonaws.com"))
+        .map(|e| KeyEvent {
+            rotation_period_days: e
+                .request_parameters
+                .get("rotationPeriodInDays")
+                .and_then(|v| v.as_i64().or_else(|| v.as_str()?.trim().parse().ok())),
+            name: e.name,
+            time: e.time,
+            error_code: e.error_code,
+        })
+        .collect())
+}
+
+/// Cancel the deletion first (containment never waits on the history); then enable the key
+/// again only when its history shows it enabled when the deletion was scheduled.
+async fn cancel_key_deletion<C: Clients>(c: &C, a: &CancelKeyDeletion) -> Outcome {
+    match c.keys().cancel_key_deletion(&a.key_id).await {
+        Ok(Change::Done) => {}
+        other => return Outcome::of(other),
+    }
+    let at = a
+        .scheduled_at
+        .as_deref()
+        .and_then(trailguard_rules::time::epoch);
+    let was = match at {
+        None => {
+            WasEnabled::Unknown("the event gives no time to read the key's history up to".into())
+        }
+        Some(at) => match key_events(c, &a.key_id, at).await {
+            Ok(events) => encryption_keys::enabled_before(&events, at),
+            Err(e) => {
+                WasEnabled::Unknown(format!("its CloudTrail history could not be read ({e})"))
+            }
+        },
+    };
+    let enable = format!(
+        "`aws kms enable-key --key-id {}` enables it",
+        trailguard_rules::shell::quote(&a.key_id)
+    );
+    match was {
+        WasEnabled::Yes(why) => match c.keys().enable_key(&a.key_id).await {
+            Ok(_) => Outcome::status(
+                Status::Done,
+                Some(format!(
+                    "deletion cancelled; enabled again, as it was when the deletion was scheduled ({why})"
+                )),
+            ),
+            Err(e) => Outcome {
+                status: Status::Failed,
+                note: Some(format!(
+                    "deletion cancelled, but enabling the key again failed ({why} shows it was enabled): {enable}"
+                )),
+                error: Some(e),
+                result: None,
+                removed: None,
+                unproven: false,
+            },
+        },
+        WasEnabled::No(why) => Outcome::status(
+            Status::Done,
+            Some(format!(
+                "deletion cancelled; left disabled, as it was when the deletion was scheduled ({why})"
+            )),
+        ),
+        WasEnabled::Unknown(why) => Outcome::status(
+            Status::Done,
+            Some(format!("deletion cancelled; left disabled: {why}; {enable}")),
+        ),
+    }
+}
+
+/// Rotation back on, with the period the key's last `EnableKeyRotation` set when its
+/// history shows one.
+async fn enable_key_rotation<C: Clients>(c: &C, a: &EnableKeyRotation) -> Outcome {
+    let at = a
+        .disabled_at
+        .as_deref()
+        .and_then(trailguard_rules::time::epoch);
+    let (period, note) = match at {
+        None => (None, "KMS's default period: the event gives no time to read the key's history up to".to_string()),
+        Some(at) => match key_events(c, &a.key_id, at).await {
+            Ok(events) => match encryption_keys::rotation_period_before(&events, at) {
+                Some(d) => (Some(d), format!("every {d} days, as the key's last EnableKeyRotation set it")),
+                None => (None, "KMS's default period (365 days): the key's history names no other".to_string()),
+            },
+            Err(e) => (None, format!("KMS's default period (365 days): the key's CloudTrail history could not be read ({e})")),
+        },
+    };
+    let mut o = Outcome::of(c.keys().enable_key_rotation(&a.key_id, period).await);
+    if o.status == Status::Done {
+        o.note = Some(format!("rotation on, {note}"));
+    }
+    o
 }
 
 async fn untag<C: Clients>(c: &C, u: trailguard_rules::resources::Untagging<'_>) -> Outcome {

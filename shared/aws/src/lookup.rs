@@ -9,8 +9,8 @@ use trailguard_rules::{Decision, FactRequest, Facts, Verdict};
 use crate::error::PortError;
 use crate::lazy::Lazy;
 use crate::ports::{
-    Clients, Connect, Ec2Port, IamPort, OrgPort, PolicyPort, RdsPort, RedshiftPort, S3Port,
-    TrailPort,
+    Clients, Connect, Ec2Port, IamPort, KeyPort, OrgPort, PolicyPort, RdsPort, RedshiftPort,
+    S3Port, TrailPort,
 };
 
 /// Why no decision came out of the lookups.
@@ -134,6 +134,10 @@ pub(crate) async fn fetch<C: Clients>(
             facts
                 .policy_resources
                 .insert((*kind, resource.clone()), state);
+        }
+        FactRequest::EncryptionKey { key_id } => {
+            let key = c.keys().key_now(key_id).await?;
+            facts.encryption_keys.insert(key_id.clone(), key);
         }
         FactRequest::PrefixList { prefix_list_id } => {
             let list = c.ec2().prefix_list(prefix_list_id).await?;

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use trailguard_rules::facts::PrefixListFacts;
 use trailguard_rules::ops::{self, Op};
 use trailguard_rules::resources::{PolicyKind, PolicyState};
-use trailguard_rules::state::{AccountBlockState, BucketState};
+use trailguard_rules::state::{AccountBlockState, BucketState, EncryptionKeyState};
 use trailguard_rules::sweep::{
     AclState, Checkpoint, DatabaseState, KeyState, ShareState, TrailState,
 };
@@ -164,13 +164,19 @@ pub trait IamPort {
 }
 }
 
-/// One CloudTrail event of the forensic lookup.
-#[derive(Debug, Clone, PartialEq)]
+/// One CloudTrail event of a lookup (the forensic summary, a key's history).
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct TrailEvent {
     pub name: String,
     pub time: Option<i64>,
     pub source_ip: Option<String>,
     pub region: Option<String>,
+    /// The service that wrote it (`eventSource`: `kms.amazonaws.com`).
+    pub source: Option<String>,
+    /// The call's error code (None: it succeeded).
+    pub error_code: Option<String>,
+    /// The call's `requestParameters` (Null when the record has none).
+    pub request_parameters: serde_json::Value,
 }
 
 port! {
@@ -190,6 +196,15 @@ pub trait TrailPort {
     fn lookup_key_events(
         &self,
         key_id: &str,
+        start: i64,
+        end: i64,
+        max_pages: usize,
+    ) -> Vec<TrailEvent>;
+    /// Events about a resource (by its ARN) between two epoch seconds, newest first, at most
+    /// `max_pages` pages.
+    fn lookup_resource_events(
+        &self,
+        resource: &str,
         start: i64,
         end: i64,
         max_pages: usize,
@@ -299,6 +314,23 @@ pub trait S3ControlPort {
     fn put_account_block(&self, account: &str, flags: &[String]) -> Change;
     /// The account's public access block (the sweep).
     fn account_block(&self, account: &str) -> AccountBlockState;
+}
+}
+
+port! {
+/// KMS: a key's life (guards/encryption_keys.rs). Every change reads the key first: a key
+/// already as wanted is `already_done`.
+pub trait KeyPort {
+    /// The key as it is now: state, manager, deletion date, tags (None: no such key).
+    fn key_now(&self, key_id: &str) -> Option<EncryptionKeyState>;
+    /// Cancel the key's pending deletion (KMS leaves it disabled); a key not pending
+    /// deletion is already done.
+    fn cancel_key_deletion(&self, key_id: &str) -> Change;
+    /// Enable the key; an enabled key is already done.
+    fn enable_key(&self, key_id: &str) -> Change;
+    /// Switch automatic rotation on, with this period when given; rotation already on is
+    /// already done.
+    fn enable_key_rotation(&self, key_id: &str, period_days: Option<i64>) -> Change;
 }
 }
 
@@ -595,6 +627,7 @@ pub trait Clients: Send + Sync + 'static {
     type S3: S3Port;
     type Policy: PolicyPort;
     type S3Control: S3ControlPort;
+    type Keys: KeyPort;
     fn ec2(&self) -> &Self::Ec2;
     fn iam(&self) -> &Self::Iam;
     fn trail(&self) -> &Self::Trail;
@@ -606,10 +639,11 @@ pub trait Clients: Send + Sync + 'static {
     fn s3(&self) -> &Self::S3;
     fn policy(&self) -> &Self::Policy;
     fn s3control(&self) -> &Self::S3Control;
+    fn keys(&self) -> &Self::Keys;
 
     /// Each service as IAM prefixes its actions, the `Sdk` builder that wires it, and
     /// whether it is wired.
-    fn services(&self) -> [(&'static str, &'static str, bool); 18] {
+    fn services(&self) -> [(&'static str, &'static str, bool); 19] {
         let p = |kind| self.policy().serves(kind);
         [
             ("ec2", "with_ec2", self.ec2().wired()),
@@ -629,7 +663,9 @@ pub trait Clients: Send + Sync + 'static {
                 "with_secretsmanager",
                 p(PolicyKind::Secret),
             ),
-            ("kms", "with_kms", p(PolicyKind::Key)),
+            // DescribeKey, ListKeys and ListResourceTags: either KMS client makes them.
+            ("kms", "with_kms", p(PolicyKind::Key) || self.keys().wired()),
+            ("kmskeys", "with_kms_keys", self.keys().wired()),
             ("ecr", "with_ecr", p(PolicyKind::Repository)),
             ("es", "with_opensearch", p(PolicyKind::Domain)),
             ("glacier", "with_glacier", p(PolicyKind::Vault)),
@@ -701,6 +737,7 @@ pub struct Sdk<
     B = Unwired,
     P = Unwired,
     A = Unwired,
+    K = Unwired,
 > {
     pub ec2: E,
     pub iam: I,
@@ -714,6 +751,8 @@ pub struct Sdk<
     /// The resource-policy clients (`with_sqs`, `with_kms`, ...), nested as pairs.
     pub policy: P,
     pub s3control: A,
+    /// KMS for keys' life (`with_kms_keys`).
+    pub keys: K,
 }
 
 impl Sdk {
@@ -723,7 +762,7 @@ impl Sdk {
     }
 }
 
-impl<E, I, T, R, L, O, D, S, B, P, A> Clients for Sdk<E, I, T, R, L, O, D, S, B, P, A>
+impl<E, I, T, R, L, O, D, S, B, P, A, K> Clients for Sdk<E, I, T, R, L, O, D, S, B, P, A, K>
 where
     E: Ec2Port + 'static,
     I: IamPort + 'static,
@@ -736,6 +775,7 @@ where
     B: S3Port + 'static,
     P: PolicyPort + 'static,
     A: S3ControlPort + 'static,
+    K: KeyPort + 'static,
 {
     type Ec2 = E;
     type Iam = I;
@@ -748,6 +788,7 @@ where
     type S3 = B;
     type Policy = P;
     type S3Control = A;
+    type Keys = K;
     fn ec2(&self) -> &E {
         &self.ec2
     }
@@ -780,6 +821,9 @@ where
     }
     fn s3control(&self) -> &A {
         &self.s3control
+    }
+    fn keys(&self) -> &K {
+        &self.keys
     }
 }
 

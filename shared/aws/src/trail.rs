@@ -60,52 +60,33 @@ impl TrailPort for Client {
         end: i64,
         max_pages: usize,
     ) -> PortResult<Vec<TrailEvent>> {
-        let attr = LookupAttribute::builder()
-            .attribute_key(LookupAttributeKey::AccessKeyId)
-            .attribute_value(key_id)
-            .build()
-            .map_err(|e| PortError::Permanent {
-                op: "LookupEvents",
-                code: "BuildError".into(),
-                message: e.to_string(),
-            })?;
-        let mut out = Vec::new();
-        let mut token: Option<String> = None;
-        for _ in 0..max_pages {
-            let page = self
-                .lookup_events()
-                .lookup_attributes(attr.clone())
-                .start_time(DateTime::from_secs(start))
-                .end_time(DateTime::from_secs(end))
-                .max_results(50)
-                .set_next_token(token.take())
-                .send()
-                .await
-                .map_err(|e| classify(&ops::LOOKUP_EVENTS, e))?;
-            for ev in page.events() {
-                let detail: serde_json::Value = ev
-                    .cloud_trail_event()
-                    .and_then(|s| serde_json::from_str(s).ok())
-                    .unwrap_or_default();
-                out.push(TrailEvent {
-                    name: ev.event_name().unwrap_or("?").to_string(),
-                    time: ev.event_time().map(|t| t.secs()),
-                    source_ip: detail
-                        .get("sourceIPAddress")
-                        .and_then(|v| v.as_str())
-                        .map(String::from),
-                    region: detail
-                        .get("awsRegion")
-                        .and_then(|v| v.as_str())
-                        .map(String::from),
-                });
-            }
-            token = page.next_token().map(String::from);
-            if token.is_none() {
-                break;
-            }
-        }
-        Ok(out)
+        lookup(
+            self,
+            LookupAttributeKey::AccessKeyId,
+            key_id,
+            start,
+            end,
+            max_pages,
+        )
+        .await
+    }
+
+    async fn lookup_resource_events(
+        &self,
+        resource: &str,
+        start: i64,
+        end: i64,
+        max_pages: usize,
+    ) -> PortResult<Vec<TrailEvent>> {
+        lookup(
+            self,
+            LookupAttributeKey::ResourceName,
+            resource,
+            start,
+            end,
+            max_pages,
+        )
+        .await
     }
 
     async fn restore_management_events(&self, trail: &str) -> PortResult<Change> {
@@ -296,4 +277,60 @@ fn restored_advanced(
         );
     }
     Ok(Some(all))
+}
+
+/// `LookupEvents` by one attribute between two epoch seconds (newest first), at most
+/// `max_pages` pages of 50.
+async fn lookup(
+    c: &Client,
+    key: LookupAttributeKey,
+    value: &str,
+    start: i64,
+    end: i64,
+    max_pages: usize,
+) -> PortResult<Vec<TrailEvent>> {
+    let attr = LookupAttribute::builder()
+        .attribute_key(key)
+        .attribute_value(value)
+        .build()
+        .map_err(|e| PortError::Permanent {
+            op: "LookupEvents",
+            code: "BuildError".into(),
+            message: e.to_string(),
+        })?;
+    let mut out = Vec::new();
+    let mut token: Option<String> = None;
+    for _ in 0..max_pages {
+        let page = c
+            .lookup_events()
+            .lookup_attributes(attr.clone())
+            .start_time(DateTime::from_secs(start))
+            .end_time(DateTime::from_secs(end))
+            .max_results(50)
+            .set_next_token(token.take())
+            .send()
+            .await
+            .map_err(|e| classify(&ops::LOOKUP_EVENTS, e))?;
+        for ev in page.events() {
+            let detail: serde_json::Value = ev
+                .cloud_trail_event()
+                .and_then(|s| serde_json::from_str(s).ok())
+                .unwrap_or_default();
+            let text = |k: &str| detail.get(k).and_then(|v| v.as_str()).map(String::from);
+            out.push(TrailEvent {
+                name: ev.event_name().unwrap_or("?").to_string(),
+                time: ev.event_time().map(|t| t.secs()),
+                source_ip: text("sourceIPAddress"),
+                region: text("awsRegion"),
+                source: text("eventSource"),
+                error_code: text("errorCode"),
+                request_parameters: detail.get("requestParameters").cloned().unwrap_or_default(),
+            });
+        }
+        token = page.next_token().map(String::from);
+        if token.is_none() {
+            break;
+        }
+    }
+    Ok(out)
 }

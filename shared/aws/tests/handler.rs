@@ -521,18 +521,21 @@ async fn health_event_contains_the_key_and_summarises_what_it_did() {
                 time: Some(NOW - 3600),
                 source_ip: Some("185.220.101.45".into()),
                 region: Some("us-east-1".into()),
+                ..Default::default()
             },
             TrailEvent {
                 name: "ListBuckets".into(),
                 time: Some(NOW - 60),
                 source_ip: Some("185.220.101.45".into()),
                 region: Some("eu-west-1".into()),
+                ..Default::default()
             },
             TrailEvent {
                 name: "GetCallerIdentity".into(),
                 time: Some(NOW - 7200),
                 source_ip: Some("185.220.101.46".into()),
                 region: Some("us-east-1".into()),
+                ..Default::default()
             },
         ])),
         ..Fake::new()
@@ -1362,5 +1365,127 @@ async fn glacier_vault_and_emptied_domain_policies_through_the_fakes() {
             .any(|o| o == "PutPolicy" || o == "DeletePolicy"),
         "{:?}",
         f.calls()
+    );
+}
+
+fn key_event(name: &str, at: &str, error: Option<&str>, request: Value) -> TrailEvent {
+    TrailEvent {
+        name: name.into(),
+        time: trailguard_rules::time::epoch(at),
+        error_code: error.map(String::from),
+        request_parameters: request,
+        source: Some("kms.amazonaws.com".into()),
+        ..Default::default()
+    }
+}
+
+/// A cancelled key is enabled again only when its history shows it enabled when the deletion
+/// was scheduled (2026-11-24T09:14:03Z in the sample); moto has no LookupEvents, so this is
+/// the enabling path's test.
+#[tokio::test]
+async fn a_cancelled_key_is_enabled_again_only_when_its_history_shows_it_was() {
+    let key = "arn:aws:kms:us-east-1:123456789012:key/0d3f1a2b-5c6d-4e7f-8a9b-0c1d2e3f4a5b";
+    let cases = [
+        // In use until the deletion: enabled again.
+        (
+            vec![
+                key_event("Decrypt", "2026-11-24T09:10:00Z", None, Value::Null),
+                key_event("DisableKey", "2026-10-01T00:00:00Z", None, Value::Null),
+            ],
+            true,
+            "a successful Decrypt at 2026-11-24T09:10:00Z",
+        ),
+        // Disabled before, and a use refused since: left disabled.
+        (
+            vec![
+                key_event(
+                    "Decrypt",
+                    "2026-11-24T09:00:00Z",
+                    Some("DisabledException"),
+                    Value::Null,
+                ),
+                key_event("DisableKey", "2026-11-20T00:00:00Z", None, Value::Null),
+                key_event("Encrypt", "2026-11-19T00:00:00Z", None, Value::Null),
+            ],
+            false,
+            "was refused because the key was disabled",
+        ),
+        // A use after the scheduling (refused, or anyone's later call) does not count.
+        (
+            vec![key_event(
+                "EnableKey",
+                "2026-11-24T10:00:00Z",
+                None,
+                Value::Null,
+            )],
+            false,
+            "shows no use and no change",
+        ),
+    ];
+    let mut failures = vec![];
+    for (events, enabled, why) in cases {
+        let f = Arc::new(Fake {
+            trail_events: Some(Ok(events.clone())),
+            ..Fake::new()
+        });
+        let r = run(
+            &f,
+            "protect-encryption-keys",
+            "{}",
+            "aws.kms-ScheduleKeyDeletion-remediate.json",
+        )
+        .await
+        .unwrap();
+        let calls = f.calls();
+        let enable = format!("EnableKey({key})");
+        let note = r.actions[0].note.clone().unwrap_or_default();
+        if calls.contains(&enable) != enabled
+            || r.actions[0].outcome != Some(Status::Done)
+            || !note.contains(why)
+        {
+            failures.push(format!("{events:?}: calls {calls:?}, note {note}"));
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+#[tokio::test]
+async fn rotation_comes_back_with_the_period_the_key_had() {
+    let f = Arc::new(Fake {
+        trail_events: Some(Ok(vec![
+            key_event(
+                "EnableKeyRotation",
+                "2026-09-01T00:00:00Z",
+                None,
+                json!({"keyId": "9b8a7c6d-5e4f-4d3c-9b2a-1f0e9d8c7b6a", "rotationPeriodInDays": 180}),
+            ),
+            key_event(
+                "DisableKeyRotation",
+                "2026-11-24T09:40:27Z",
+                None,
+                Value::Null,
+            ),
+        ])),
+        ..Fake::new()
+    });
+    let r = run(
+        &f,
+        "protect-encryption-keys",
+        "{}",
+        "aws.kms-DisableKeyRotation-remediate.json",
+    )
+    .await
+    .unwrap();
+    assert!(
+        f.calls().contains(
+            &"EnableKeyRotation(arn:aws:kms:us-east-1:123456789012:key/9b8a7c6d-5e4f-4d3c-9b2a-1f0e9d8c7b6a,Some(180))"
+                .to_string()
+        ),
+        "{:?}",
+        f.calls()
+    );
+    assert_eq!(
+        r.actions[0].note.as_deref(),
+        Some("rotation on, every 180 days, as the key's last EnableKeyRotation set it")
     );
 }

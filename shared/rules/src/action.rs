@@ -344,6 +344,20 @@ actions! {
         inverse: Inverse::Calls(&[&ops::PUT_BUCKET_POLICY]),
         restores_safeguard: false,
     },
+    /// Cancel a KMS key's scheduled deletion; enable the key again when its CloudTrail history
+    /// shows it enabled when the deletion was scheduled (KMS leaves a cancelled key disabled).
+    CancelKeyDeletion(CancelKeyDeletion) = "cancel_key_deletion" {
+        ops: [KMS_DESCRIBE_KEY, KMS_CANCEL_KEY_DELETION, LOOKUP_EVENTS, KMS_ENABLE_KEY],
+        inverse: Inverse::Calls(&[&ops::KMS_SCHEDULE_KEY_DELETION]),
+        restores_safeguard: true,
+    },
+    /// Switch a KMS key's automatic rotation back on, with the period it had when its
+    /// CloudTrail history shows one.
+    EnableKeyRotation(EnableKeyRotation) = "enable_key_rotation" {
+        ops: [KMS_GET_KEY_ROTATION_STATUS, LOOKUP_EVENTS, KMS_ENABLE_KEY_ROTATION],
+        inverse: Inverse::Calls(&[&ops::KMS_DISABLE_KEY_ROTATION]),
+        restores_safeguard: true,
+    },
 
     // Resource policies (resources.rs): one action type per service, so each role grants
     // exactly its service's calls; the undo puts the previous policy back.
@@ -1877,6 +1891,79 @@ impl Step for PutAccountPublicAccessBlock {
             "switch {} back on in the S3 public access block of account {}",
             self.flags.join(", "),
             self.account_id
+        )
+    }
+}
+
+/// Cancel a KMS key's scheduled deletion (read first: a key not pending deletion is already
+/// done). KMS leaves a cancelled key disabled; the executor enables it again only when the
+/// key's CloudTrail history up to `scheduled_at` shows it enabled then
+/// (`guards::encryption_keys::enabled_before`), and says why either way.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CancelKeyDeletion {
+    /// The key's ARN.
+    pub key_id: String,
+    /// When the deletion was scheduled (RFC 3339): the history is read up to then.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scheduled_at: Option<String>,
+    /// The waiting period the call asked for, which the undo asks for again.
+    #[serde(skip)]
+    pub pending_window_days: Option<i64>,
+}
+
+impl Step for CancelKeyDeletion {
+    fn ops(&self) -> Vec<&'static Op> {
+        Self::INFO.ops.to_vec()
+    }
+    fn undo(&self) -> Option<String> {
+        Some(format!(
+            "aws kms schedule-key-deletion --key-id {} --pending-window-in-days {}",
+            quote(&self.key_id),
+            self.pending_window_days
+                .filter(|d| (7..=30).contains(d))
+                .unwrap_or(30)
+        ))
+    }
+    fn targets(&self) -> Vec<Target> {
+        vec![Target::new("key_id", &self.key_id, IdKind::KmsKeyArn)]
+    }
+    fn describe(&self) -> String {
+        format!(
+            "cancel the scheduled deletion of KMS key {} (enabled again if it was enabled)",
+            self.key_id
+        )
+    }
+}
+
+/// Switch a KMS key's automatic rotation back on (read first: rotation on is already done),
+/// with the rotation period of the key's last `EnableKeyRotation` before `disabled_at` in
+/// CloudTrail, else KMS's default.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EnableKeyRotation {
+    /// The key's ARN.
+    pub key_id: String,
+    /// When rotation was switched off (RFC 3339): the history is read up to then.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disabled_at: Option<String>,
+}
+
+impl Step for EnableKeyRotation {
+    fn ops(&self) -> Vec<&'static Op> {
+        Self::INFO.ops.to_vec()
+    }
+    fn undo(&self) -> Option<String> {
+        Some(format!(
+            "aws kms disable-key-rotation --key-id {}",
+            quote(&self.key_id)
+        ))
+    }
+    fn targets(&self) -> Vec<Target> {
+        vec![Target::new("key_id", &self.key_id, IdKind::KmsKeyArn)]
+    }
+    fn describe(&self) -> String {
+        format!(
+            "switch automatic rotation of KMS key {} back on",
+            self.key_id
         )
     }
 }

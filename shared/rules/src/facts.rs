@@ -60,6 +60,9 @@ pub enum FactRequest {
         kind: crate::resources::PolicyKind,
         resource: String,
     },
+    /// A KMS key's state, manager and tags (whether it is exempt, whether its life is a
+    /// customer's to change).
+    EncryptionKey { key_id: String },
 }
 
 /// The kinds of fact, statically: guards list the kinds they may ask for, and their
@@ -83,6 +86,7 @@ pub enum FactKind {
     BucketTags,
     BucketState,
     PolicyResource(crate::resources::PolicyKind),
+    EncryptionKey,
 }
 
 impl FactKind {
@@ -116,6 +120,7 @@ impl FactKind {
             FactKind::DbCluster => &[&ops::DESCRIBE_DB_CLUSTERS],
             FactKind::RedshiftCluster => &[&ops::REDSHIFT_DESCRIBE_CLUSTERS],
             FactKind::PolicyResource(kind) => kind.lookup_ops(),
+            FactKind::EncryptionKey => &[&ops::KMS_DESCRIBE_KEY, &ops::KMS_LIST_RESOURCE_TAGS],
         }
     }
 }
@@ -184,6 +189,9 @@ impl FactRequest {
             FactRequest::PolicyResource { resource, .. } => {
                 vec![Target::new("resource", resource, IdKind::PolicyResource)]
             }
+            FactRequest::EncryptionKey { key_id } => {
+                vec![Target::new("key_id", key_id, IdKind::PolicyResource)]
+            }
             FactRequest::OrganizationAccounts | FactRequest::TrailBuckets => vec![],
         }
     }
@@ -209,6 +217,7 @@ impl FactRequest {
             FactRequest::BucketTags { .. } => FactKind::BucketTags,
             FactRequest::BucketState { .. } => FactKind::BucketState,
             FactRequest::PolicyResource { kind, .. } => FactKind::PolicyResource(*kind),
+            FactRequest::EncryptionKey { .. } => FactKind::EncryptionKey,
         }
     }
 }
@@ -275,6 +284,8 @@ pub struct Facts {
     /// (kind, resource) -> its policy and tags (None: no such resource).
     pub policy_resources:
         BTreeMap<(crate::resources::PolicyKind, String), Option<crate::resources::PolicyState>>,
+    /// KMS key (as the request named it) -> the key (None: no such key).
+    pub encryption_keys: BTreeMap<String, Option<crate::state::EncryptionKeyState>>,
     /// Offline (the CLI): facts not given are taken as absent instead of requested, and the
     /// decision says what it assumed.
     pub offline: bool,
@@ -426,6 +437,26 @@ impl Facts {
         }
     }
 
+    /// A KMS key as it is now; offline, taken as absent.
+    pub(crate) fn encryption_key(
+        &self,
+        key_id: &str,
+    ) -> Known<Option<crate::state::EncryptionKeyState>> {
+        match self.encryption_keys.get(key_id) {
+            Some(k) => Known::Yes(k.clone()),
+            None => {
+                let request = FactRequest::EncryptionKey {
+                    key_id: key_id.to_string(),
+                };
+                if self.offline {
+                    self.assume(request, None)
+                } else {
+                    Known::Need(request)
+                }
+            }
+        }
+    }
+
     pub(crate) fn acl_state(&self, id: &str) -> Known<Option<crate::state::AclState>> {
         match self.acl_states.get(id) {
             Some(a) => Known::Yes(a.clone()),
@@ -555,6 +586,9 @@ pub struct World {
     /// Resources with a policy (every resource not listed does not exist).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub policy_resources: Vec<crate::resources::PolicyState>,
+    /// KMS keys (every key not listed does not exist); a key is found by its ARN or its id.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub encryption_keys: Vec<crate::state::EncryptionKeyState>,
 }
 
 impl World {
@@ -668,6 +702,14 @@ impl World {
                 facts
                     .policy_resources
                     .insert((*kind, resource.clone()), found);
+            }
+            FactRequest::EncryptionKey { key_id } => {
+                let found = self
+                    .encryption_keys
+                    .iter()
+                    .find(|k| k.key_id == *key_id || k.key_id.ends_with(&format!("/{key_id}")))
+                    .cloned();
+                facts.encryption_keys.insert(key_id.clone(), found);
             }
             FactRequest::NetworkAcl { network_acl_id } => {
                 facts.network_acls.insert(

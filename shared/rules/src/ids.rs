@@ -29,6 +29,9 @@ pub enum IdKind {
     ObjectKey,
     /// A queue URL, topic ARN, secret, key, repository, domain, vault or file system.
     PolicyResource,
+    /// A KMS key's ARN: `arn:aws:kms:REGION:ACCOUNT:key/` and a key id (a UUID, or `mrk-`
+    /// and 32 hexadecimal digits for a multi-Region key).
+    KmsKeyArn,
 }
 
 impl IdKind {
@@ -45,6 +48,7 @@ impl IdKind {
             IdKind::IamName => "an IAM name: 1-64 letters, digits and +=,.@_-",
             IdKind::Trail => "a trail name (3-128 letters, digits, . _ -) or a trail ARN",
             IdKind::Account => "an account id: 12 digits",
+            IdKind::KmsKeyArn => "arn:aws:kms:REGION:ACCOUNT:key/ and a key id (a UUID, or mrk- and 32 hexadecimal digits)",
             IdKind::Image => "ami- and 8 or 17 hexadecimal digits",
             IdKind::Snapshot => "snap- and 8 or 17 hexadecimal digits",
             IdKind::DbSnapshot => {
@@ -114,6 +118,17 @@ impl IdKind {
                         ("rds", "db" | "cluster") | ("redshift", "cluster")
                     )
                     && IdKind::DbIdentifier.is_valid(parts[6])
+            }
+            IdKind::KmsKeyArn => {
+                let parts: Vec<&str> = v.splitn(6, ':').collect();
+                parts.len() == 6
+                    && parts[0] == "arn"
+                    && parts[1].starts_with("aws")
+                    && parts[2] == "kms"
+                    && crate::event::is_region_name(parts[3])
+                    && is_account_id(parts[4])
+                    && parts[5].strip_prefix("key/").is_some_and(is_kms_key_id)
+                    && !placeholder(v)
             }
             IdKind::PolicyResource => {
                 (1..=2048).contains(&v.len())
@@ -240,6 +255,21 @@ pub fn is_access_key_id(s: &str) -> bool {
         && s.starts_with(|c: char| c.is_ascii_uppercase())
 }
 
+/// A KMS key id: a UUID (8-4-4-4-12 hexadecimal digits), or `mrk-` and 32 hexadecimal digits
+/// (a multi-Region key).
+pub fn is_kms_key_id(v: &str) -> bool {
+    let hex = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_hexdigit());
+    if let Some(rest) = v.strip_prefix("mrk-") {
+        return rest.len() == 32 && hex(rest);
+    }
+    let groups: Vec<&str> = v.split('-').collect();
+    groups.len() == 5
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(g, n)| g.len() == n && hex(g))
+}
+
 #[cfg(test)]
 mod tests {
     use super::IdKind::*;
@@ -266,5 +296,29 @@ mod tests {
         assert!(!Trail.is_valid("arn:aws:cloudtrail:us-east-1:ACCOUNT:trail/x"));
         assert!(SecurityGroupName.is_valid("default"));
         assert!(!SecurityGroupName.is_valid("REDACTED"));
+    }
+
+    #[test]
+    fn kms_key_arns_name_a_key_of_one_account_and_region() {
+        let ok = [
+            "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+            "arn:aws-us-gov:kms:us-gov-west-1:123456789012:key/mrk-1234abcd12ab34cd56ef1234567890ab",
+        ];
+        let bad = [
+            "arn:aws:kms:us-east-1:123456789012:alias/prod",
+            "arn:aws:kms:*:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+            "arn:aws:kms:us-east-1:12345678901:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+            "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890a",
+            "arn:aws:kms:us-east-1:123456789012:key/mrk-1234",
+            "arn:aws:s3:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+            "1234abcd-12ab-34cd-56ef-1234567890ab",
+        ];
+        let wrong: Vec<&str> = ok
+            .iter()
+            .filter(|v| !KmsKeyArn.is_valid(v))
+            .chain(bad.iter().filter(|v| KmsKeyArn.is_valid(v)))
+            .copied()
+            .collect();
+        assert!(wrong.is_empty(), "{wrong:?}");
     }
 }

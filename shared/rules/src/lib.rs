@@ -225,11 +225,7 @@ pub fn decide(event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
                 sweeping.join(", ")
             )));
         }
-        return Verdict::Decided(Decision::ignore(format!(
-            "no guard handles {} events ({})",
-            event.source().unwrap_or("unknown-source"),
-            event.detail_type().unwrap_or("no detail-type")
-        )));
+        return Verdict::Decided(Decision::ignore(undelivered(event)));
     };
     // The first guard that applies is the most specific one (Guard::all puts the guards
     // that read every call last); a stronger later decision wins.
@@ -247,6 +243,40 @@ pub fn decide(event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
         }
     }
     Verdict::Decided(best)
+}
+
+/// Why no rule delivers the event: no guard watches its source, or the guards that do watch
+/// other calls (or only calls that succeeded).
+fn undelivered(event: &Event) -> String {
+    let source = event.source().unwrap_or("unknown-source");
+    let detail_type = event.detail_type().unwrap_or("no detail-type");
+    let watching: Vec<&str> = Guard::all()
+        .filter(|g| {
+            g.spec().triggers.iter().any(|t| {
+                t.pattern_json()
+                    .get("source")
+                    .and_then(serde_json::Value::as_array)
+                    .is_some_and(|s| s.iter().any(|v| v.as_str() == Some(source)))
+            })
+        })
+        .map(|g| g.function_name())
+        .collect();
+    if watching.is_empty() {
+        return format!("no guard handles {source} events ({detail_type})");
+    }
+    let watchers = watching.join(", ");
+    match event
+        .cloudtrail()
+        .map(|r| (r.event_name.get(), r.error_code.get()))
+    {
+        Some((Some(name), Some(code))) => {
+            format!("{name} failed ({code}): nothing changed, and no rule delivers a failed call")
+        }
+        Some((Some(name), None)) => {
+            format!("no rule delivers {name}: it is not a change {watchers} watches on {source}")
+        }
+        _ => format!("no rule of {watchers} delivers this {source} event ({detail_type})"),
+    }
 }
 
 /// Decide offline: facts the event lacks are taken as absent, and the decision lists them.

@@ -16,10 +16,14 @@ pub struct Op {
 
 impl Op {
     /// The SDK client that makes the call (`Sdk::with_<client>`): the IAM prefix, except for
-    /// S3 Control's account calls, which IAM names under `s3:` but the S3 client cannot make.
+    /// S3 Control's account calls, which IAM names under `s3:` but the S3 client cannot make,
+    /// and a KMS key's life (`kmskeys`: the key port, `with_kms_keys`, not the key-policy one).
     pub fn client(&self) -> &'static str {
         if S3_CONTROL.contains(&self) {
             return "s3control";
+        }
+        if KEY_LIFE.contains(&self) {
+            return "kmskeys";
         }
         self.iam.split(':').next().unwrap_or_default()
     }
@@ -199,6 +203,23 @@ pub const KMS_PUT_KEY_POLICY: Op = op!(kms, PutKeyPolicy);
 pub const KMS_LIST_RESOURCE_TAGS: Op = op!(kms, ListResourceTags);
 pub const KMS_LIST_KEYS: Op = op!(kms, ListKeys);
 pub const KMS_DESCRIBE_KEY: Op = op!(kms, DescribeKey);
+// KMS: a key's life (guards/encryption_keys.rs), and the calls their undo names.
+pub const KMS_CANCEL_KEY_DELETION: Op = op!(kms, CancelKeyDeletion);
+pub const KMS_ENABLE_KEY: Op = op!(kms, EnableKey);
+pub const KMS_ENABLE_KEY_ROTATION: Op = op!(kms, EnableKeyRotation);
+pub const KMS_GET_KEY_ROTATION_STATUS: Op = op!(kms, GetKeyRotationStatus);
+pub const KMS_SCHEDULE_KEY_DELETION: Op = op!(kms, ScheduleKeyDeletion);
+pub const KMS_DISABLE_KEY_ROTATION: Op = op!(kms, DisableKeyRotation);
+/// The calls only the key port makes (DescribeKey, ListKeys and ListResourceTags the
+/// key-policy client makes too).
+pub const KEY_LIFE: [&Op; 6] = [
+    &KMS_CANCEL_KEY_DELETION,
+    &KMS_ENABLE_KEY,
+    &KMS_ENABLE_KEY_ROTATION,
+    &KMS_GET_KEY_ROTATION_STATUS,
+    &KMS_SCHEDULE_KEY_DELETION,
+    &KMS_DISABLE_KEY_ROTATION,
+];
 pub const ECR_GET_REPOSITORY_POLICY: Op = op!(ecr, GetRepositoryPolicy);
 pub const ECR_SET_REPOSITORY_POLICY: Op = op!(ecr, SetRepositoryPolicy);
 pub const ECR_DELETE_REPOSITORY_POLICY: Op = op!(ecr, DeleteRepositoryPolicy);

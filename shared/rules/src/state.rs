@@ -352,6 +352,22 @@ pub struct AccountBlockState {
     pub block: Option<BlockFlags>,
 }
 
+/// A KMS key as `DescribeKey` and `ListResourceTags` show it (guards/encryption_keys.rs).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EncryptionKeyState {
+    /// The key's ARN (its id when DescribeKey gave no ARN).
+    pub key_id: String,
+    /// `Enabled`, `Disabled`, `PendingDeletion`, `PendingReplicaDeletion`, `PendingImport`,
+    /// `Unavailable`, `Creating`, `Updating`.
+    pub state: String,
+    /// `CUSTOMER` or `AWS`: only a customer managed key's life is anyone's to change.
+    pub manager: String,
+    /// When a pending deletion ends (RFC 3339), if one is scheduled.
+    pub deletion_date: Option<String>,
+    pub tags: Tags,
+}
+
 /// One resource, as it is now.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]

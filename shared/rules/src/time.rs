@@ -18,6 +18,16 @@ pub fn normalize(raw: &str) -> Option<String> {
     parse_iso(s).or_else(|| parse_rfc1123(s)).map(format_epoch)
 }
 
+/// Seconds since the epoch, for the timestamps [`normalize`] reads.
+pub fn epoch(raw: &str) -> Option<i64> {
+    let s = raw.trim();
+    if !s.is_empty() && s.chars().all(|c| c.is_ascii_digit()) {
+        let n: i64 = s.parse().ok()?;
+        return Some(if n > 9_999_999_999 { n / 1000 } else { n });
+    }
+    parse_iso(s).or_else(|| parse_rfc1123(s))
+}
+
 fn parse_iso(s: &str) -> Option<i64> {
     let b = s.as_bytes();
     if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || !(b[10] == b'T' || b[10] == b' ') {

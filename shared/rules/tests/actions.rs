@@ -111,7 +111,8 @@ fn every_action_type_declares_an_inverse_its_plans_follow() {
             }
             Inverse::Calls(ops) => {
                 // The AWS CLI names S3's calls under s3api, and S3 Control's under s3control;
-                // OpenSearch's (IAM prefix es) under opensearch, EFS's under efs.
+                // OpenSearch's (IAM prefix es) under opensearch, EFS's under efs, a key's life
+                // (the key port's client) under kms.
                 let commands: BTreeSet<String> = ops
                     .iter()
                     .flat_map(|o| {
@@ -120,6 +121,7 @@ fn every_action_type_declares_an_inverse_its_plans_follow() {
                             "s3" => &["s3api"],
                             "es" => &["opensearch"],
                             "elasticfilesystem" => &["efs"],
+                            "kmskeys" => &["kms"],
                             _ => &[service],
                         };
                         cli.iter()

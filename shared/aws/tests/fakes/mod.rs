@@ -9,9 +9,9 @@ use std::sync::{Arc, Mutex};
 
 use trailguard_aws::ports::{Page, PortResult, TrailEvent};
 use trailguard_aws::{
-    Change, Claim, Clients, Connect, Deps, Ec2Port, IamPort, LambdaPort, LedgerPort, NotifyPort,
-    OrgPort, PolicyPort, PortError, RdsPort, RedshiftPort, S3ControlPort, S3Port, Settings, Slot,
-    Target, TrailPort,
+    Change, Claim, Clients, Connect, Deps, Ec2Port, IamPort, KeyPort, LambdaPort, LedgerPort,
+    NotifyPort, OrgPort, PolicyPort, PortError, RdsPort, RedshiftPort, S3ControlPort, S3Port,
+    Settings, Slot, Target, TrailPort,
 };
 use trailguard_rules::facts::{PrefixListFacts, World};
 use trailguard_rules::ops::{self, Op};
@@ -233,6 +233,10 @@ impl Clients for Fake {
     }
     type S3Control = Fake;
     fn s3control(&self) -> &Fake {
+        self
+    }
+    type Keys = Fake;
+    fn keys(&self) -> &Fake {
         self
     }
     fn rds(&self) -> &Fake {
@@ -646,6 +650,19 @@ impl TrailPort for Fake {
         );
         self.trail_events.clone().unwrap_or_else(|| Ok(vec![]))
     }
+    async fn lookup_resource_events(
+        &self,
+        resource: &str,
+        start: i64,
+        end: i64,
+        _: usize,
+    ) -> PortResult<Vec<TrailEvent>> {
+        self.record(
+            &[&ops::LOOKUP_EVENTS],
+            format!("LookupEvents({resource},{})", end - start),
+        );
+        self.trail_events.clone().unwrap_or_else(|| Ok(vec![]))
+    }
     async fn restore_management_events(&self, trail: &str) -> PortResult<Change> {
         self.record(
             &[&ops::GET_EVENT_SELECTORS, &ops::PUT_EVENT_SELECTORS],
@@ -926,6 +943,50 @@ impl S3Port for Fake {
                 _ => None,
             },
         )
+    }
+}
+
+impl KeyPort for Fake {
+    async fn key_now(
+        &self,
+        key: &str,
+    ) -> PortResult<Option<trailguard_rules::state::EncryptionKeyState>> {
+        self.record(
+            &[&ops::KMS_DESCRIBE_KEY, &ops::KMS_LIST_RESOURCE_TAGS],
+            format!("KeyNow({key})"),
+        );
+        let mut facts = trailguard_rules::Facts::default();
+        self.world.answer(
+            &trailguard_rules::FactRequest::EncryptionKey {
+                key_id: key.to_string(),
+            },
+            &mut facts,
+        );
+        Ok(facts.encryption_keys.remove(key).flatten())
+    }
+    async fn cancel_key_deletion(&self, key: &str) -> PortResult<Change> {
+        self.record(
+            &[&ops::KMS_DESCRIBE_KEY, &ops::KMS_CANCEL_KEY_DELETION],
+            format!("CancelKeyDeletion({key})"),
+        );
+        self.reply("CancelKeyDeletion")
+    }
+    async fn enable_key(&self, key: &str) -> PortResult<Change> {
+        self.record(
+            &[&ops::KMS_DESCRIBE_KEY, &ops::KMS_ENABLE_KEY],
+            format!("EnableKey({key})"),
+        );
+        self.reply("EnableKey")
+    }
+    async fn enable_key_rotation(&self, key: &str, period: Option<i64>) -> PortResult<Change> {
+        self.record(
+            &[
+                &ops::KMS_GET_KEY_ROTATION_STATUS,
+                &ops::KMS_ENABLE_KEY_ROTATION,
+            ],
+            format!("EnableKeyRotation({key},{period:?})"),
+        );
+        self.reply("EnableKeyRotation")
     }
 }
 

@@ -1,0 +1,36 @@
+//! protect-encryption-keys: a KMS key's life: cancels a scheduled deletion (and enables the
+//! key again when its history shows it was enabled), switches rotation back on, tells when a
+//! key is disabled.
+//!
+//! Wiring only. What it decides lives in shared/rules (guards/encryption_keys.rs); how it
+//! acts, reports and notifies lives in shared/aws. Settings, policy and clients are built
+//! once, at cold start.
+
+use lambda_runtime::{run, service_fn, Error};
+use trailguard_aws::{guards::encryption_keys, Clients, Deps, Sdk, SdkConfig};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    let deps = Deps::from_env(&encryption_keys::GUARD, wire).await?;
+    run(service_fn(|event| deps.handle(event))).await
+}
+
+/// The clients the function acts through, in its own account and in any other: KMS for the
+/// key, CloudTrail for the key's history.
+fn wire(sdk: &SdkConfig) -> impl Clients {
+    Sdk::none()
+        .with_kms_keys(sdk)
+        .with_cloudtrail(sdk)
+        .with_ledger(sdk)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn main_wires_every_client_its_guard_needs() {
+        assert_eq!(
+            trailguard_aws::wiring_problems(&super::encryption_keys::GUARD, super::wire),
+            Vec::<String>::new()
+        );
+    }
+}

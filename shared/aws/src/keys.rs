@@ -1,0 +1,116 @@
+//! The KMS key port on the SDK client: a key's life (guards/encryption_keys.rs). Every change
+//! reads the key first, so a key already as wanted is `already_done`, and acts on the key's
+//! ARN only.
+
+use aws_sdk_kms::types::{KeyManagerType, KeyState};
+use aws_sdk_kms::Client;
+use trailguard_rules::ops;
+use trailguard_rules::state::EncryptionKeyState;
+
+use crate::error::classify;
+use crate::policies::{is_gone, tags};
+use crate::ports::{Change, KeyPort, PortResult};
+
+const GONE: &[&str] = &["NotFoundException"];
+
+/// The key id of a key ARN (the key itself when it is an id). The calls are sent with the
+/// id: the ARN's account and region already chose the client (the decision checked they are
+/// the event's), and some emulators take only ids for these calls.
+fn id_of(key: &str) -> &str {
+    key.rsplit_once(":key/").map_or(key, |(_, id)| id)
+}
+
+/// The key's metadata (None: no such key).
+async fn describe(c: &Client, key: &str) -> PortResult<Option<aws_sdk_kms::types::KeyMetadata>> {
+    match c.describe_key().key_id(id_of(key)).send().await {
+        Ok(o) => Ok(o.key_metadata().cloned()),
+        Err(e) if is_gone(&e, GONE) => Ok(None),
+        Err(e) => Err(classify(&ops::KMS_DESCRIBE_KEY, e)),
+    }
+}
+
+fn state_of(m: &aws_sdk_kms::types::KeyMetadata) -> &str {
+    m.key_state().map(KeyState::as_str).unwrap_or("?")
+}
+
+impl KeyPort for Client {
+    async fn key_now(&self, key: &str) -> PortResult<Option<EncryptionKeyState>> {
+        let Some(m) = describe(self, key).await? else {
+            return Ok(None);
+        };
+        let t = match self.list_resource_tags().key_id(id_of(key)).send().await {
+            Ok(o) => tags(o.tags().iter().map(|t| (t.tag_key(), t.tag_value()))),
+            Err(e) if is_gone(&e, GONE) => return Ok(None),
+            Err(e) => return Err(classify(&ops::KMS_LIST_RESOURCE_TAGS, e)),
+        };
+        Ok(Some(EncryptionKeyState {
+            key_id: m.arn().unwrap_or(key).to_string(),
+            state: state_of(&m).to_string(),
+            manager: m
+                .key_manager()
+                .map(KeyManagerType::as_str)
+                .unwrap_or("CUSTOMER")
+                .to_string(),
+            deletion_date: m
+                .deletion_date()
+                .and_then(|d| trailguard_rules::time::normalize(&d.secs().to_string())),
+            tags: t,
+        }))
+    }
+
+    async fn cancel_key_deletion(&self, key: &str) -> PortResult<Change> {
+        let Some(m) = describe(self, key).await? else {
+            return Ok(Change::AlreadyDone(format!("KMS key {key} does not exist")));
+        };
+        if !matches!(
+            m.key_state(),
+            Some(KeyState::PendingDeletion | KeyState::PendingReplicaDeletion)
+        ) {
+            return Ok(Change::AlreadyDone(format!(
+                "KMS key {key} is not pending deletion (it is {})",
+                state_of(&m)
+            )));
+        }
+        self.cancel_key_deletion()
+            .key_id(id_of(key))
+            .send()
+            .await
+            .map_err(|e| classify(&ops::KMS_CANCEL_KEY_DELETION, e))?;
+        Ok(Change::Done)
+    }
+
+    async fn enable_key(&self, key: &str) -> PortResult<Change> {
+        if let Some(m) = describe(self, key).await? {
+            if m.key_state() == Some(&KeyState::Enabled) {
+                return Ok(Change::AlreadyDone(format!("KMS key {key} is enabled")));
+            }
+        }
+        self.enable_key()
+            .key_id(id_of(key))
+            .send()
+            .await
+            .map_err(|e| classify(&ops::KMS_ENABLE_KEY, e))?;
+        Ok(Change::Done)
+    }
+
+    async fn enable_key_rotation(&self, key: &str, period_days: Option<i64>) -> PortResult<Change> {
+        let status = self
+            .get_key_rotation_status()
+            .key_id(id_of(key))
+            .send()
+            .await
+            .map_err(|e| classify(&ops::KMS_GET_KEY_ROTATION_STATUS, e))?;
+        if status.key_rotation_enabled() {
+            return Ok(Change::AlreadyDone(format!(
+                "automatic rotation of KMS key {key} is on"
+            )));
+        }
+        self.enable_key_rotation()
+            .key_id(id_of(key))
+            .set_rotation_period_in_days(period_days.and_then(|d| i32::try_from(d).ok()))
+            .send()
+            .await
+            .map_err(|e| classify(&ops::KMS_ENABLE_KEY_ROTATION, e))?;
+        Ok(Change::Done)
+    }
+}

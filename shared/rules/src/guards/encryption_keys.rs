@@ -1,0 +1,476 @@
+//! A KMS key's life: a deletion scheduled, rotation switched off, the key disabled.
+//!
+//! - `ScheduleKeyDeletion` by anyone outside `kms_admins` (multi-Region primaries and
+//!   replicas alike) → the deletion is cancelled (`cancel_key_deletion`). KMS leaves a
+//!   cancelled key disabled; the key is enabled again only when its CloudTrail history up to
+//!   the scheduling shows it enabled then ([`enabled_before`]): a key in use shows successful
+//!   calls, an idle one stays disabled and people are told how to enable it.
+//! - `DisableKeyRotation` → rotation back on (`enable_key_rotation`), with the period of the
+//!   key's last `EnableKeyRotation` in its history ([`rotation_period_before`]).
+//! - `DisableKey` → told: disabling a key may be someone's deliberate containment, and
+//!   enabling it again has no safe default.
+//!
+//! A key tagged with the exemption tag is told, never touched (an exemption given by anyone
+//! but a tag admin is taken back by revert-resource-policy's `untag_key`). AWS managed keys
+//! are AWS's. A key is named by its ARN, in the event's own account and region: a call
+//! naming a key elsewhere is not this account's key.
+
+use std::borrow::Cow;
+use std::sync::OnceLock;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::action::{CancelKeyDeletion, EnableKeyRotation, Notice, Severity};
+use crate::decision::{Decision, Verdict};
+use crate::event::{CloudTrailRecord, Event};
+use crate::facts::{FactKind, Facts, Known};
+use crate::guards::public_bucket::by;
+use crate::guards::{Bus, Delivery, GuardSpec, Trigger};
+use crate::ids::{is_account_id, is_kms_key_id, IdKind};
+use crate::lenient::str_any;
+use crate::policy::{each, too_broad, GuardSettings, Policy, PolicyError, SettingsSpec};
+use crate::state::{tag_is_true, EncryptionKeyState};
+
+pub static GUARD: GuardSpec = GuardSpec {
+    name: "encryption_keys",
+    function: "protect-encryption-keys",
+    summary: "Cancels a KMS key's scheduled deletion and switches its rotation back on; tells when a key is disabled.",
+    triggers: &[Trigger {
+        rule: "KeyLifeChange",
+        pattern: r#"{
+            "source": ["aws.kms"],
+            "detail-type": ["AWS API Call via CloudTrail"],
+            "detail": {
+                "eventSource": ["kms.amazonaws.com"],
+                "eventName": ["ScheduleKeyDeletion", "DisableKeyRotation", "DisableKey"],
+                "eventType": ["AwsApiCall"],
+                "errorCode": [{"exists": false}]
+            }
+        }"#,
+        delivery: Delivery::Changes,
+        bus: Bus::Main,
+        excludes_own_role: true,
+        condition: None,
+    }],
+    facts: &[FactKind::EncryptionKey],
+    actions: &[&CancelKeyDeletion::INFO, &EnableKeyRotation::INFO],
+    decide,
+    reads_every_call: false,
+    max_actions_per_hour: 20,
+    sweeps: &[],
+    decide_state: None,
+    settings: Some(&SETTINGS),
+    compiled: OnceLock::new(),
+};
+
+/// The policy keys this guard reads.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// The principals (ARN globs, as `iam_admins`) whose changes to a key's life are theirs
+    /// to make: not reverted.
+    pub kms_admins: Vec<String>,
+}
+
+impl GuardSettings for Settings {
+    fn validate(&mut self) -> Result<(), PolicyError> {
+        each("kms_admins", &self.kms_admins, |p| too_broad(p))
+    }
+}
+
+const SETTINGS: SettingsSpec = SettingsSpec::of::<Settings>();
+
+/// This guard's settings in `policy`.
+pub fn settings(policy: &Policy) -> Cow<'_, Settings> {
+    policy.section()
+}
+
+/// How far back CloudTrail's event history goes: the key's state before a change is read
+/// within it.
+pub const HISTORY_SECONDS: i64 = 90 * 86_400;
+
+pub fn decide(event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
+    let Some(r) = event.cloudtrail() else {
+        return Verdict::Decided(Decision::ignore("not a CloudTrail event"));
+    };
+    if let Some(d) = super::preamble(r, policy, facts) {
+        return Verdict::Decided(d);
+    }
+    if r.event_source.get() != Some("kms.amazonaws.com") {
+        return Verdict::Decided(Decision::ignore(format!(
+            "event source {} is not KMS",
+            r.event_source.get().unwrap_or("?")
+        )));
+    }
+    let name = r.event_name.get().unwrap_or_default();
+    let change = match name {
+        "ScheduleKeyDeletion" => Change::Deletion,
+        "DisableKeyRotation" => Change::Rotation,
+        "DisableKey" => Change::Disabled,
+        "CancelKeyDeletion" | "EnableKeyRotation" | "EnableKey" => {
+            return Verdict::Decided(Decision::ignore(format!(
+                "{name} hardens the key: nothing to put back"
+            )))
+        }
+        other => {
+            return Verdict::Decided(Decision::ignore(format!(
+                "{other} is not a change to a KMS key's life trailguard watches"
+            )))
+        }
+    };
+    let key = match key_arn(event, r) {
+        Ok(k) => k,
+        Err(why) => return Verdict::Decided(Decision::ignore(why)),
+    };
+    if let Some(p) = kms_admin(policy, &r.user_identity.arns()) {
+        return Verdict::Decided(Decision::ignore(format!(
+            "{name} on KMS key {key} by {}, a KMS administrator by policy pattern `{p}`",
+            r.user_identity.display()
+        )));
+    }
+    let now = match facts.encryption_key(&key) {
+        Known::Need(req) => return Verdict::NeedFacts(vec![req]),
+        Known::Yes(k) => k,
+    };
+    Verdict::Decided(decide_change(change, &key, now.as_ref(), r, policy, facts))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Change {
+    Deletion,
+    Rotation,
+    Disabled,
+}
+
+fn decide_change(
+    change: Change,
+    key: &str,
+    now: Option<&EncryptionKeyState>,
+    r: &CloudTrailRecord,
+    policy: &Policy,
+    facts: &Facts,
+) -> Decision {
+    let rp = &r.request_parameters;
+    let when = r.event_time.get().and_then(crate::time::normalize);
+    let who = by(r);
+    match now {
+        None if !facts.offline => {
+            return Decision::ignore(format!(
+                "KMS key {key} does not exist (any more): nothing to put back"
+            ))
+        }
+        Some(k) if k.manager == "AWS" => {
+            return Decision::ignore(format!(
+                "KMS key {key} is an AWS managed key: its life is AWS's"
+            ))
+        }
+        Some(k) if tag_is_true(&k.tags, &policy.exempt_tag) => {
+            // Told at the deletion's severity: an exemption given moments before by someone
+            // else is taken back by revert-resource-policy, but not before this decision.
+            return Decision::notify(
+                format!("KMS key {key} is exempt (tag {})", policy.exempt_tag),
+                Notice {
+                    severity: if change == Change::Deletion { Severity::Critical } else { Severity::High },
+                    title: format!("KMS key {key}: {} (exempt, not reverted)", change.what()),
+                    details: vec![
+                        change.what().to_string(),
+                        who,
+                        format!("if the exemption is not yours: {}", change.revert(key)),
+                    ],
+                },
+            )
+        }
+        _ => {}
+    }
+    match change {
+        Change::Deletion => {
+            let days = rp
+                .get("pendingWindowInDays")
+                .and_then(|v| v.as_i64().or_else(|| v.as_str()?.trim().parse().ok()));
+            let ends = r
+                .response_elements
+                .get("deletionDate")
+                .and_then(|v| match v {
+                    Value::String(s) => crate::time::normalize(s),
+                    Value::Number(n) => crate::time::normalize(&n.to_string()),
+                    _ => None,
+                })
+                .or_else(|| now.and_then(|k| k.deletion_date.clone()));
+            Decision::remediate(
+                format!("KMS key {key} was scheduled for deletion"),
+                vec![CancelKeyDeletion {
+                    key_id: key.to_string(),
+                    scheduled_at: when,
+                    pending_window_days: days,
+                }
+                .into()],
+                Notice {
+                    severity: Severity::Critical,
+                    title: format!("KMS key {key} scheduled for deletion"),
+                    details: vec![
+                        format!(
+                            "every volume, bucket, secret and snapshot encrypted under it is lost when the deletion happens{}",
+                            ends.map(|e| format!(" ({e})")).unwrap_or_default()
+                        ),
+                        who,
+                    ],
+                },
+            )
+        }
+        Change::Rotation => Decision::remediate(
+            format!("automatic rotation of KMS key {key} was switched off"),
+            vec![EnableKeyRotation {
+                key_id: key.to_string(),
+                disabled_at: when,
+            }
+            .into()],
+            Notice {
+                severity: Severity::Medium,
+                title: format!("KMS key {key}: automatic rotation switched off"),
+                details: vec![who],
+            },
+        ),
+        Change::Disabled => Decision::notify(
+            format!("KMS key {key} was disabled"),
+            Notice {
+                severity: Severity::High,
+                title: format!("KMS key {key} disabled"),
+                details: vec![
+                    "nothing encrypted under it can be read until it is enabled again; trailguard does not enable it (disabling may be deliberate containment): `aws kms enable-key --key-id KEY` does".to_string(),
+                    who,
+                ],
+            },
+        ),
+    }
+}
+
+impl Change {
+    /// The command that reverts the change by hand.
+    fn revert(self, key: &str) -> String {
+        let k = crate::shell::quote(key);
+        match self {
+            Change::Deletion => format!("`aws kms cancel-key-deletion --key-id {k}` (and `aws kms enable-key --key-id {k}` if it was enabled)"),
+            Change::Rotation => format!("`aws kms enable-key-rotation --key-id {k}`"),
+            Change::Disabled => format!("`aws kms enable-key --key-id {k}`"),
+        }
+    }
+
+    fn what(self) -> &'static str {
+        match self {
+            Change::Deletion => "deletion scheduled",
+            Change::Rotation => "automatic rotation switched off",
+            Change::Disabled => "disabled",
+        }
+    }
+}
+
+/// The `kms_admins` pattern a principal matches, if one does.
+fn kms_admin(policy: &Policy, arns: &[&str]) -> Option<String> {
+    settings(policy)
+        .kms_admins
+        .iter()
+        .find(|p| arns.iter().any(|a| crate::glob::principal_matches(p, a)))
+        .cloned()
+}
+
+/// The ARN of the key the call changed, in the event's account and region: KMS's answer
+/// (`responseElements.keyId`, an ARN) first, else the request's key id or ARN. An alias, or
+/// a key of another account or region, is refused with the reason.
+fn key_arn(event: &Event, r: &CloudTrailRecord) -> Result<String, String> {
+    let Some(account) = event.account().filter(|a| is_account_id(a)) else {
+        return Err("the event names no account".into());
+    };
+    let Some(region) = event.region() else {
+        return Err("the event names no region".into());
+    };
+    let named = str_any(&r.response_elements, &["keyId", "KeyId"])
+        .or_else(|| str_any(&r.request_parameters, &["keyId", "KeyId"]));
+    let Some(named) = named else {
+        return Err("the call names no key".into());
+    };
+    let named = named.trim();
+    if named.starts_with("arn:") {
+        if !IdKind::KmsKeyArn.is_valid(named) {
+            return Err(format!("`{named}` is not a KMS key ARN"));
+        }
+        let parts: Vec<&str> = named.splitn(6, ':').collect();
+        if parts[4] != account || parts[3] != region {
+            return Err(format!(
+                "key {named} is not in the event's account {account} and region {region}: not this account's key"
+            ));
+        }
+        return Ok(named.to_string());
+    }
+    if !is_kms_key_id(named) {
+        return Err(format!(
+            "`{named}` is not a KMS key id (an alias cannot name a key for this call)"
+        ));
+    }
+    let partition = r
+        .user_identity
+        .arn
+        .get()
+        .and_then(|a| a.split(':').nth(1))
+        .filter(|p| p.starts_with("aws"))
+        .unwrap_or("aws");
+    Ok(format!("arn:{partition}:kms:{region}:{account}:key/{named}"))
+}
+
+/// One CloudTrail event about a key, as `LookupEvents` lists it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct KeyEvent {
+    pub name: String,
+    /// Epoch seconds.
+    pub time: Option<i64>,
+    pub error_code: Option<String>,
+    /// `requestParameters.rotationPeriodInDays` of an `EnableKeyRotation`.
+    pub rotation_period_days: Option<i64>,
+}
+
+/// What a key's history says of its state at one moment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WasEnabled {
+    /// It was enabled: the event that shows it.
+    Yes(String),
+    /// It was disabled: the event that shows it.
+    No(String),
+    /// The history does not say.
+    Unknown(String),
+}
+
+/// The calls that succeed only on an enabled key.
+const USES: [&str; 12] = [
+    "Encrypt",
+    "Decrypt",
+    "ReEncrypt",
+    "GenerateDataKey",
+    "GenerateDataKeyWithoutPlaintext",
+    "GenerateDataKeyPair",
+    "GenerateDataKeyPairWithoutPlaintext",
+    "Sign",
+    "Verify",
+    "GenerateMac",
+    "VerifyMac",
+    "DeriveSharedSecret",
+];
+
+/// Whether the key was enabled at `at` (epoch seconds), from its events: the newest one up
+/// to then that shows its state decides. `EnableKey`, `CreateKey`, `ImportKeyMaterial` and
+/// any successful use say enabled; `DisableKey`, `CancelKeyDeletion` (which leaves a key
+/// disabled) and a use refused with `DisabledException` say disabled. Nothing in the
+/// history (an idle key, or one changed before the history begins): unknown, and the
+/// key is left disabled, which harms no one who used it within the history.
+pub fn enabled_before(events: &[KeyEvent], at: i64) -> WasEnabled {
+    let mut known: Vec<&KeyEvent> = events
+        .iter()
+        .filter(|e| e.time.is_some_and(|t| t <= at) && e.name != "ScheduleKeyDeletion")
+        .collect();
+    // Newest first; within one second, an event that says disabled first (the safer reading).
+    known.sort_by_key(|e| (std::cmp::Reverse(e.time), !says_disabled(e)));
+    let when = |e: &KeyEvent| crate::time::format_epoch(e.time.unwrap_or_default());
+    for e in known {
+        let name = e.name.as_str();
+        match e.error_code.as_deref() {
+            None if ["EnableKey", "CreateKey", "ImportKeyMaterial"].contains(&name) => {
+                return WasEnabled::Yes(format!("{name} at {}", when(e)))
+            }
+            None if USES.contains(&name) => {
+                return WasEnabled::Yes(format!("a successful {name} at {}", when(e)))
+            }
+            None if ["DisableKey", "CancelKeyDeletion"].contains(&name) => {
+                return WasEnabled::No(format!("{name} at {}", when(e)))
+            }
+            Some("DisabledException") if USES.contains(&name) => {
+                return WasEnabled::No(format!(
+                    "{name} at {} was refused because the key was disabled",
+                    when(e)
+                ))
+            }
+            _ => {}
+        }
+    }
+    WasEnabled::Unknown(
+        "the key's CloudTrail history (90 days) shows no use and no change of its state before the deletion was scheduled".into(),
+    )
+}
+
+fn says_disabled(e: &KeyEvent) -> bool {
+    match e.error_code.as_deref() {
+        None => ["DisableKey", "CancelKeyDeletion"].contains(&e.name.as_str()),
+        Some(code) => code == "DisabledException",
+    }
+}
+
+/// The rotation period of the key's last successful `EnableKeyRotation` up to `at`, if it
+/// named one.
+pub fn rotation_period_before(events: &[KeyEvent], at: i64) -> Option<i64> {
+    events
+        .iter()
+        .filter(|e| {
+            e.name == "EnableKeyRotation"
+                && e.error_code.is_none()
+                && e.time.is_some_and(|t| t <= at)
+        })
+        .max_by_key(|e| e.time)
+        .and_then(|e| e.rotation_period_days)
+        .filter(|d| (90..=2560).contains(d))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(name: &str, time: i64, error: Option<&str>) -> KeyEvent {
+        KeyEvent {
+            name: name.into(),
+            time: Some(time),
+            error_code: error.map(String::from),
+            rotation_period_days: None,
+        }
+    }
+
+    #[test]
+    fn the_newest_telling_event_before_the_change_decides() {
+        let at = 1_000;
+        let cases: Vec<(Vec<KeyEvent>, &str)> = vec![
+            (vec![ev("Decrypt", 900, None), ev("DisableKey", 800, None)], "yes"),
+            (vec![ev("Decrypt", 700, None), ev("DisableKey", 800, None)], "no"),
+            (vec![ev("Decrypt", 900, Some("DisabledException"))], "no"),
+            (vec![ev("Decrypt", 900, Some("AccessDeniedException"))], "unknown"),
+            (vec![ev("EnableKey", 1_100, None), ev("DisableKey", 500, None)], "no"),
+            (vec![ev("CancelKeyDeletion", 900, None), ev("Encrypt", 100, None)], "no"),
+            (vec![ev("CreateKey", 10, None)], "yes"),
+            (vec![ev("ScheduleKeyDeletion", 1_000, None)], "unknown"),
+            (vec![ev("Decrypt", 900, None), ev("DisableKey", 900, None)], "no"),
+            (vec![ev("DisableKey", 900, None), ev("Decrypt", 900, None)], "no"),
+            (vec![], "unknown"),
+        ];
+        let mut failures = vec![];
+        for (events, want) in cases {
+            let got = match enabled_before(&events, at) {
+                WasEnabled::Yes(_) => "yes",
+                WasEnabled::No(_) => "no",
+                WasEnabled::Unknown(_) => "unknown",
+            };
+            if got != want {
+                failures.push(format!("{events:?}: {got}, expected {want}"));
+            }
+        }
+        assert!(failures.is_empty(), "{failures:#?}");
+    }
+
+    #[test]
+    fn the_rotation_period_is_the_last_enable_before_the_change() {
+        let with = |t, d| KeyEvent {
+            rotation_period_days: Some(d),
+            ..ev("EnableKeyRotation", t, None)
+        };
+        assert_eq!(
+            rotation_period_before(&[with(100, 180), with(200, 365), with(2_000, 90)], 1_000),
+            Some(365)
+        );
+        assert_eq!(rotation_period_before(&[with(100, 5)], 1_000), None);
+        assert_eq!(rotation_period_before(&[ev("EnableKeyRotation", 100, None)], 1_000), None);
+    }
+}
