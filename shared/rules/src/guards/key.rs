@@ -79,14 +79,16 @@ pub static GUARD: GuardSpec = GuardSpec {
             condition: None,
         },
         // Any successful call with root credentials, reads included: root usage itself is
-        // the signal (CIS AWS Foundations 1.7), and root calls are few.
+        // the signal (CIS AWS Foundations 1.7), and root calls are few. An AWS service acting
+        // on root's behalf (`invokedBy` a service) is not root's own use (CIS 3.3); the
+        // console (`invokedBy: signin.amazonaws.com`) is.
         Trigger {
             rule: "RootActivity",
             pattern: r#"{
                 "source": [{"prefix": "aws."}],
                 "detail-type": ["AWS API Call via CloudTrail", "AWS Console Sign In via CloudTrail"],
                 "detail": {
-                    "userIdentity": {"type": ["Root"], "invokedBy": [{"exists": false}]},
+                    "userIdentity": {"type": ["Root"], "invokedBy": [{"exists": false}, "signin.amazonaws.com"]},
                     "eventType": ["AwsApiCall", "AwsConsoleSignIn"],
                     "errorCode": [{"exists": false}]
                 }
@@ -447,6 +449,19 @@ fn health(event: &Event, h: &HealthDetail, policy: &Policy, facts: &Facts) -> Ve
     )
 }
 
+/// Whether a GuardDuty finding is about the account's root user: its principal type says
+/// Root (native `userType`, ASFF `PrincipalType`), or its principal is named `Root` with the
+/// account as its id (the older ASFF form), or its type is `RootCredentialUsage`, which
+/// GuardDuty raises for root only.
+fn is_root_finding(ftype: &str, f: &GuardDutyFinding) -> bool {
+    let by_details = f.resource.access_key_details.as_ref().is_some_and(|d| {
+        d.user_type.get().is_some_and(|t| t.eq_ignore_ascii_case("Root"))
+            || (d.user_name.get().is_some_and(|n| n.eq_ignore_ascii_case("Root"))
+                && d.principal_id.get().is_some_and(crate::ids::is_account_id))
+    });
+    by_details || ftype.rsplit('/').next() == Some("RootCredentialUsage")
+}
+
 fn guardduty(event: &Event, f: &GuardDutyFinding, policy: &Policy, facts: &Facts) -> Verdict {
     let ftype = f.finding_type.0.clone().unwrap_or_default();
     let severity = f.severity.unwrap_or(0.0);
@@ -460,11 +475,7 @@ fn guardduty(event: &Event, f: &GuardDutyFinding, policy: &Policy, facts: &Facts
             "GuardDuty finding {ftype} is archived"
         )));
     }
-    let root = f
-        .resource
-        .access_key_details
-        .as_ref()
-        .is_some_and(|d| d.user_type.get().is_some_and(|t| t.eq_ignore_ascii_case("Root")));
+    let root = is_root_finding(&ftype, f);
     // Root usage is always worth telling (GuardDuty rates RootCredentialUsage 2, below
     // any sensible notify_at), when the policy says so.
     if severity < settings(policy).guardduty.notify_at && !(root && settings(policy).notify_root_activity) {
@@ -472,6 +483,21 @@ fn guardduty(event: &Event, f: &GuardDutyFinding, policy: &Policy, facts: &Facts
             "GuardDuty {ftype} severity {severity} is below notify_at {}",
             settings(policy).guardduty.notify_at
         )));
+    }
+    // Root first: no API contains root, and a finding about it is told whether or not it
+    // names a key (a console session's finding names none).
+    if root {
+        let mut details = vec![format!("finding: {ftype} (severity {severity})")];
+        details.extend(f.title.get().map(String::from));
+        details.extend(f.remote_ip().map(|ip| format!("caller IP: {ip}")));
+        return Verdict::Decided(Decision::notify(
+            "root credentials cannot be disabled by any API: a human must act",
+            Notice {
+                severity: Severity::Critical,
+                title: format!("GuardDuty: root credentials involved in {ftype}"),
+                details,
+            },
+        ));
     }
     let Some(d) = f
         .resource
@@ -495,17 +521,6 @@ fn guardduty(event: &Event, f: &GuardDutyFinding, policy: &Policy, facts: &Facts
     }
     let act = severity >= settings(policy).guardduty.act_at;
     let title_who = user.clone().unwrap_or_else(|| key.clone());
-    if user_type.eq_ignore_ascii_case("Root") {
-        let notice = Notice {
-            severity: Severity::Critical,
-            title: format!("GuardDuty: root credentials involved in {ftype}"),
-            details,
-        };
-        return Verdict::Decided(Decision::notify(
-            "root credentials cannot be disabled by any API: a human must act",
-            notice,
-        ));
-    }
     if !act {
         let notice = Notice {
             severity: Severity::Medium,
@@ -733,7 +748,7 @@ fn cloudtrail(event: &Event, r: &CloudTrailRecord, policy: &Policy, facts: &Fact
             },
         ));
     }
-    if id.is_type("Root") && id.invoked_by.is_absent() {
+    if id.is_type("Root") && (id.invoked_by.is_absent() || id.invoked_by.get() == Some(CONSOLE)) {
         if let Some(d) = root_activity(r, &name, &ip, policy, base_details.clone()) {
             return Verdict::Decided(d);
         }
@@ -785,6 +800,9 @@ fn cloudtrail(event: &Event, r: &CloudTrailRecord, policy: &Policy, facts: &Fact
         "{name} by {who}: no access-key signal"
     )))
 }
+
+/// The `invokedBy` of a call made in the console: root's own use, unlike a service's.
+const CONSOLE: &str = "signin.amazonaws.com";
 
 /// A successful call made with root credentials (not by an AWS service on root's behalf).
 /// No API can disable root: people are told. A console sign-in and a root access key are
