@@ -1,5 +1,7 @@
 //! Detection and logging switched off: VPC flow logs, Route 53 Resolver query logs, GuardDuty,
-//! AWS Config, membership of the organization, Bedrock invocation logging and guardrails;
+//! AWS Config, Security Hub, IAM Access Analyzer, Macie (disabled or paused), a service's
+//! delegated administrator, membership of the organization, Bedrock invocation logging and
+//! guardrails;
 //! and blinding: GuardDuty filters that archive findings before EventBridge sees them,
 //! trailguard's own EventBridge rules (or a member's forwarding rules) disabled, deleted,
 //! emptied of targets or rewritten. None of these can be safely switched back on
@@ -27,13 +29,15 @@ pub static GUARD: GuardSpec = GuardSpec {
         rule: "DetectionChange",
         pattern: r#"{
             "source": ["aws.ec2", "aws.route53resolver", "aws.guardduty", "aws.config",
-                       "aws.organizations", "aws.bedrock", "aws.events"],
+                       "aws.organizations", "aws.bedrock", "aws.events", "aws.securityhub",
+                       "aws.access-analyzer", "aws.macie2"],
             "detail-type": ["AWS API Call via CloudTrail"],
             "detail": {
                 "eventSource": ["ec2.amazonaws.com", "route53resolver.amazonaws.com",
                                 "guardduty.amazonaws.com", "config.amazonaws.com",
                                 "organizations.amazonaws.com", "bedrock.amazonaws.com",
-                                "events.amazonaws.com"],
+                                "events.amazonaws.com", "securityhub.amazonaws.com",
+                                "access-analyzer.amazonaws.com", "macie2.amazonaws.com"],
                 "eventName": ["DeleteFlowLogs",
                               "DeleteResolverQueryLogConfig", "DisassociateResolverQueryLogConfig",
                               "DeleteDetector", "UpdateDetector",
@@ -43,7 +47,10 @@ pub static GUARD: GuardSpec = GuardSpec {
                               "LeaveOrganization",
                               "DeleteModelInvocationLoggingConfiguration", "DeleteGuardrail",
                               "CreateFilter", "UpdateFilter",
-                              "DisableRule", "DeleteRule", "RemoveTargets", "PutRule"],
+                              "DisableRule", "DeleteRule", "RemoveTargets", "PutRule",
+                              "DisableSecurityHub", "DeleteAnalyzer",
+                              "DisableMacie", "UpdateMacieSession",
+                              "DisableOrganizationAdminAccount"],
                 "eventType": ["AwsApiCall"],
                 "errorCode": [{"exists": false}]
             }
@@ -240,6 +247,67 @@ pub fn decide(event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
                 ),
                 format!(
                     "findings matching it are archived as they arrive and never reach EventBridge,                      so trailguard and every other consumer stop seeing them; criteria: {criteria}.                      Check the filter (aws guardduty get-filter) and delete it unless the security team made it"
+                ),
+            )
+        }
+        "DisableSecurityHub" => (
+            Severity::Critical,
+            format!("Security Hub disabled in {}", r.aws_region.get().unwrap_or("?")),
+            "Security Hub no longer runs its controls here or collects GuardDuty's and the other \
+             products' findings, and its findings are gone; enable it again \
+             (aws securityhub enable-security-hub) with the standards you had"
+                .to_string(),
+        ),
+        "DeleteAnalyzer" => (
+            Severity::High,
+            format!(
+                "IAM Access Analyzer analyzer {} deleted",
+                list(&["analyzerName", "AnalyzerName"])
+            ),
+            "resources shared outside the account (or the organization) and unused access are no \
+             longer found; create the analyzer again (aws accessanalyzer create-analyzer)"
+                .to_string(),
+        ),
+        "DisableMacie" => (
+            Severity::High,
+            format!("Amazon Macie disabled in {}", r.aws_region.get().unwrap_or("?")),
+            "sensitive data in S3 is no longer discovered, and Macie's findings and settings are \
+             deleted; enable it again (aws macie2 enable-macie) and re-create its jobs"
+                .to_string(),
+        ),
+        "UpdateMacieSession" => {
+            let status = str_any(rp, &["status", "Status"]).unwrap_or_default();
+            if !status.eq_ignore_ascii_case("PAUSED") {
+                return Verdict::Decided(Decision::ignore(format!(
+                    "UpdateMacieSession does not pause Macie (status {})",
+                    if status.is_empty() { "not set" } else { &status }
+                )));
+            }
+            (
+                Severity::High,
+                format!("Amazon Macie paused in {}", r.aws_region.get().unwrap_or("?")),
+                "Macie stops its discovery jobs and produces no findings while paused; resume it \
+                 (aws macie2 update-macie-session --status ENABLED)"
+                    .to_string(),
+            )
+        }
+        "DisableOrganizationAdminAccount" => {
+            let service = match r.event_source.get().unwrap_or_default() {
+                "guardduty.amazonaws.com" => "GuardDuty",
+                "securityhub.amazonaws.com" => "Security Hub",
+                "macie2.amazonaws.com" => "Macie",
+                other => other,
+            };
+            (
+                Severity::High,
+                format!(
+                    "{service}'s delegated administrator {} removed",
+                    list(&["adminAccountId", "AdminAccountId"])
+                ),
+                format!(
+                    "the security account no longer manages {service} for the organization, and \
+                     new accounts are no longer enrolled; designate it again from the \
+                     management account"
                 ),
             )
         }
