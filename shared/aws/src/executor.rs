@@ -370,6 +370,7 @@ async fn act<C: Clients>(c: &C, action: &Action, ctx: Context<'_>) -> Outcome {
                 .await,
         ),
         Action::UntagRole(a) => Outcome::of(c.iam().untag_role(&a.role_name, &a.key).await),
+        Action::PutPasswordPolicy(a) => Outcome::of(c.iam().put_password_policy(&a.baseline).await),
         Action::RestrictRoleTrust(a) => Outcome::of(
             c.iam()
                 .restrict_role_trust(&a.role_name, &a.principals, &a.untrusted_values)

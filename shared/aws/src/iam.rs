@@ -4,6 +4,7 @@ use aws_sdk_iam::types::{StatusType, Tag};
 use aws_sdk_iam::Client;
 use std::future::Future;
 use std::time::Duration;
+use trailguard_rules::state::PasswordPolicy;
 use trailguard_rules::sweep::KeyState;
 use trailguard_rules::{trust, PrincipalKind, Tags};
 
@@ -11,7 +12,66 @@ use crate::error::{classify, code_of, PortError};
 use crate::ports::{Change, IamPort, PortResult};
 use trailguard_rules::ops::{self, Op};
 
+/// The account's password policy as it is (None: it has none).
+async fn password_policy(c: &Client) -> PortResult<Option<PasswordPolicy>> {
+    match c.get_account_password_policy().send().await {
+        Ok(o) => Ok(o.password_policy().map(|p| PasswordPolicy {
+            minimum_password_length: p.minimum_password_length().map_or(8, |n| n.max(0) as u32),
+            require_symbols: p.require_symbols(),
+            require_numbers: p.require_numbers(),
+            require_uppercase: p.require_uppercase_characters(),
+            require_lowercase: p.require_lowercase_characters(),
+            allow_users_to_change_password: p.allow_users_to_change_password(),
+            max_password_age_days: p.max_password_age().filter(|d| *d > 0).map(|d| d as u32),
+            password_reuse_prevention: p
+                .password_reuse_prevention()
+                .filter(|n| *n > 0)
+                .map(|n| n as u32),
+            hard_expiry: p.hard_expiry().unwrap_or(false),
+        })),
+        Err(e) if code_of(&e).as_deref() == Some("NoSuchEntity") => Ok(None),
+        Err(e) => Err(classify(&ops::GET_ACCOUNT_PASSWORD_POLICY, e)),
+    }
+}
+
 impl IamPort for Client {
+    async fn put_password_policy(&self, baseline: &PasswordPolicy) -> PortResult<Change> {
+        let current = password_policy(self).await?;
+        if let Some(c) = current
+            .as_ref()
+            .filter(|c| c.weaker_than(baseline).is_empty())
+        {
+            return Ok(Change::AlreadyDone(format!(
+                "the account password policy meets the baseline ({})",
+                c.cli_args().trim()
+            )));
+        }
+        // UpdateAccountPasswordPolicy resets every parameter it is not given: all are sent.
+        let new = current.clone().unwrap_or_default().merged(baseline);
+        let to_i32 = |n: u32| i32::try_from(n).ok();
+        self.update_account_password_policy()
+            .set_minimum_password_length(
+                Some(new.minimum_password_length)
+                    .filter(|n| *n >= 6)
+                    .and_then(to_i32),
+            )
+            .require_symbols(new.require_symbols)
+            .require_numbers(new.require_numbers)
+            .require_uppercase_characters(new.require_uppercase)
+            .require_lowercase_characters(new.require_lowercase)
+            .allow_users_to_change_password(new.allow_users_to_change_password)
+            .set_max_password_age(new.max_password_age_days.and_then(to_i32))
+            .set_password_reuse_prevention(new.password_reuse_prevention.and_then(to_i32))
+            .hard_expiry(new.hard_expiry)
+            .send()
+            .await
+            .map_err(|e| classify(&ops::UPDATE_ACCOUNT_PASSWORD_POLICY, e))?;
+        let before = current
+            .map(|c| c.cli_args().trim().to_string())
+            .unwrap_or_default();
+        Ok(Change::Removed(vec![before]))
+    }
+
     async fn deactivate_key(&self, user: &str, key_id: &str) -> PortResult<Change> {
         // Read first: an Inactive or deleted key is already contained, and the report says
         // so instead of claiming a change.

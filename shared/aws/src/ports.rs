@@ -12,7 +12,7 @@ use std::sync::Arc;
 use trailguard_rules::facts::PrefixListFacts;
 use trailguard_rules::ops::{self, Op};
 use trailguard_rules::resources::{PolicyKind, PolicyState};
-use trailguard_rules::state::{AccountBlockState, BucketState, EncryptionKeyState};
+use trailguard_rules::state::{AccountBlockState, BucketState, EncryptionKeyState, PasswordPolicy};
 use trailguard_rules::sweep::{
     AclState, Checkpoint, DatabaseState, KeyState, ShareState, TrailState,
 };
@@ -157,6 +157,10 @@ pub trait IamPort {
     fn sweep_keys(&self, honeytokens: &[String]) -> Vec<KeyState>;
     /// Take a tag off a role, if it still carries it.
     fn untag_role(&self, role: &str, key: &str) -> Change;
+    /// The account's password policy with every requirement of `baseline` it lacks (read
+    /// first: one that meets it is already done; `Change::Removed` carries the policy before,
+    /// as the CLI arguments that set it, or empty when there was none).
+    fn put_password_policy(&self, baseline: &PasswordPolicy) -> Change;
     /// Whether a user carries a tag (any value), or None when the user does not exist.
     fn user_has_tag(&self, user: &str, key: &str) -> Option<bool>;
     /// A role's tags, or None when the role does not exist.

@@ -344,6 +344,15 @@ actions! {
         inverse: Inverse::Calls(&[&ops::PUT_BUCKET_POLICY]),
         restores_safeguard: false,
     },
+    /// Put the account's password policy back to the baseline (over what is stronger).
+    PutPasswordPolicy(PutPasswordPolicy) = "put_password_policy" {
+        ops: [GET_ACCOUNT_PASSWORD_POLICY, UPDATE_ACCOUNT_PASSWORD_POLICY],
+        inverse: Inverse::Calls(&[
+            &ops::UPDATE_ACCOUNT_PASSWORD_POLICY,
+            &ops::DELETE_ACCOUNT_PASSWORD_POLICY,
+        ]),
+        restores_safeguard: true,
+    },
     /// Cancel a KMS key's scheduled deletion; enable the key again when its CloudTrail history
     /// shows it enabled when the deletion was scheduled (KMS leaves a cancelled key disabled).
     CancelKeyDeletion(CancelKeyDeletion) = "cancel_key_deletion" {
@@ -606,6 +615,10 @@ impl Action {
                 previous: removed.first().cloned(),
                 ..a.clone()
             }),
+            Action::PutPasswordPolicy(a) => Action::PutPasswordPolicy(PutPasswordPolicy {
+                previous: removed.first().cloned(),
+                ..a.clone()
+            }),
             Action::RestrictQueuePolicy(a) => Action::RestrictQueuePolicy(RestrictQueuePolicy {
                 previous: removed.first().cloned(),
                 ..a.clone()
@@ -657,6 +670,7 @@ impl Action {
                 | Action::RemoveObjectAclGrants(_)
                 | Action::RestrictBucketPolicy(_)
                 | Action::UntagBucket(_)
+                | Action::PutPasswordPolicy(_)
                 | Action::RestrictQueuePolicy(_)
                 | Action::RestrictTopicPolicy(_)
                 | Action::RestrictSecretPolicy(_)
@@ -1891,6 +1905,38 @@ impl Step for PutAccountPublicAccessBlock {
             "switch {} back on in the S3 public access block of account {}",
             self.flags.join(", "),
             self.account_id
+        )
+    }
+}
+
+/// Put the account's IAM password policy back to the baseline: the policy as it is when
+/// acting, with every requirement of the baseline it lacks (nothing stronger is weakened;
+/// read first: a policy that meets the baseline is already done).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PutPasswordPolicy {
+    pub baseline: crate::state::PasswordPolicy,
+    /// The policy before (`PasswordPolicy::cli_args` of IAM's answer; empty: the account had
+    /// none), read when acting.
+    #[serde(skip)]
+    pub previous: Option<String>,
+}
+
+impl Step for PutPasswordPolicy {
+    fn ops(&self) -> Vec<&'static Op> {
+        Self::INFO.ops.to_vec()
+    }
+    fn undo(&self) -> Option<String> {
+        let previous = self.previous.as_deref()?.trim();
+        if previous.is_empty() {
+            return Some("aws iam delete-account-password-policy".into());
+        }
+        // IAM's own answer made into flags and numbers by `PasswordPolicy::cli_args`.
+        Some(format!("aws iam update-account-password-policy {previous}"))
+    }
+    fn describe(&self) -> String {
+        format!(
+            "put the account's password policy back to the baseline ({})",
+            self.baseline.cli_args().trim()
         )
     }
 }

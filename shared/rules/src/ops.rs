@@ -80,6 +80,11 @@ pub const PUT_ROLE_POLICY: Op = op!(iam, PutRolePolicy);
 pub const TAG_USER: Op = op!(iam, TagUser);
 pub const LIST_USER_TAGS: Op = op!(iam, ListUserTags);
 
+// IAM: the account's password policy (guards/iam.rs), and the call its undo may name.
+pub const GET_ACCOUNT_PASSWORD_POLICY: Op = op!(iam, GetAccountPasswordPolicy);
+pub const UPDATE_ACCOUNT_PASSWORD_POLICY: Op = op!(iam, UpdateAccountPasswordPolicy);
+pub const DELETE_ACCOUNT_PASSWORD_POLICY: Op = op!(iam, DeleteAccountPasswordPolicy);
+
 // IAM: role trust.
 pub const GET_ROLE: Op = op!(iam, GetRole);
 pub const UPDATE_ASSUME_ROLE_POLICY: Op = op!(iam, UpdateAssumeRolePolicy);

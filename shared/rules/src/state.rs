@@ -453,3 +453,185 @@ pub fn tag_is_true(tags: &Tags, key: &str) -> bool {
             .get(key)
             .is_some_and(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "true" | "yes" | "1"))
 }
+
+/// An account's IAM password policy: as `GetAccountPasswordPolicy` shows it, as an
+/// `UpdateAccountPasswordPolicy` sets it, or as the policy's baseline (`iam.password_policy`)
+/// requires it. A field left out of a baseline requires nothing.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PasswordPolicy {
+    /// The shortest password allowed (IAM: 6 to 128; 0 in a baseline: no requirement).
+    pub minimum_password_length: u32,
+    pub require_symbols: bool,
+    pub require_numbers: bool,
+    pub require_uppercase: bool,
+    pub require_lowercase: bool,
+    pub allow_users_to_change_password: bool,
+    /// Days before a password expires (None: never).
+    pub max_password_age_days: Option<u32>,
+    /// How many previous passwords may not be used again (None: any may).
+    pub password_reuse_prevention: Option<u32>,
+    /// Users whose password expired cannot set a new one themselves.
+    pub hard_expiry: bool,
+}
+
+impl PasswordPolicy {
+    /// The policy an `UpdateAccountPasswordPolicy` sets, from its request (IAM resets every
+    /// parameter the call leaves out to its default: the weakest value).
+    pub fn from_request(rp: &serde_json::Value) -> PasswordPolicy {
+        let num = |k: &str| {
+            rp.get(k).and_then(|v| {
+                v.as_u64()
+                    .or_else(|| v.as_str()?.trim().parse().ok())
+                    .and_then(|n| u32::try_from(n).ok())
+            })
+        };
+        let flag = |k: &str| rp.get(k).and_then(crate::lenient::boolean).unwrap_or(false);
+        PasswordPolicy {
+            minimum_password_length: num("minimumPasswordLength").unwrap_or(8),
+            require_symbols: flag("requireSymbols"),
+            require_numbers: flag("requireNumbers"),
+            require_uppercase: flag("requireUppercaseCharacters"),
+            require_lowercase: flag("requireLowercaseCharacters"),
+            allow_users_to_change_password: flag("allowUsersToChangePassword"),
+            max_password_age_days: num("maxPasswordAge").filter(|d| *d > 0),
+            password_reuse_prevention: num("passwordReusePrevention").filter(|n| *n > 0),
+            hard_expiry: flag("hardExpiry"),
+        }
+    }
+
+    /// The requirements of `baseline` this policy does not meet, by name.
+    pub fn weaker_than(&self, baseline: &PasswordPolicy) -> Vec<String> {
+        let mut weak = Vec::new();
+        if self.minimum_password_length < baseline.minimum_password_length {
+            weak.push(format!(
+                "minimum_password_length {} < {}",
+                self.minimum_password_length, baseline.minimum_password_length
+            ));
+        }
+        for (name, have, want) in [
+            (
+                "require_symbols",
+                self.require_symbols,
+                baseline.require_symbols,
+            ),
+            (
+                "require_numbers",
+                self.require_numbers,
+                baseline.require_numbers,
+            ),
+            (
+                "require_uppercase",
+                self.require_uppercase,
+                baseline.require_uppercase,
+            ),
+            (
+                "require_lowercase",
+                self.require_lowercase,
+                baseline.require_lowercase,
+            ),
+            (
+                "allow_users_to_change_password",
+                self.allow_users_to_change_password,
+                baseline.allow_users_to_change_password,
+            ),
+            ("hard_expiry", self.hard_expiry, baseline.hard_expiry),
+        ] {
+            if want && !have {
+                weak.push(format!("{name} off"));
+            }
+        }
+        if let Some(want) = baseline.max_password_age_days {
+            match self.max_password_age_days {
+                Some(have) if have <= want => {}
+                have => weak.push(format!(
+                    "max_password_age_days {} > {want}",
+                    have.map_or("never".into(), |d| d.to_string())
+                )),
+            }
+        }
+        if let Some(want) = baseline.password_reuse_prevention {
+            match self.password_reuse_prevention {
+                Some(have) if have >= want => {}
+                have => weak.push(format!(
+                    "password_reuse_prevention {} < {want}",
+                    have.unwrap_or(0)
+                )),
+            }
+        }
+        weak
+    }
+
+    /// The stronger of this policy and `baseline`, field by field: the baseline put back
+    /// without weakening anything stronger than it.
+    pub fn merged(&self, baseline: &PasswordPolicy) -> PasswordPolicy {
+        let min_opt = |a: Option<u32>, b: Option<u32>| match (a, b) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let max_opt = |a: Option<u32>, b: Option<u32>| match (a, b) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        PasswordPolicy {
+            minimum_password_length: self
+                .minimum_password_length
+                .max(baseline.minimum_password_length),
+            require_symbols: self.require_symbols || baseline.require_symbols,
+            require_numbers: self.require_numbers || baseline.require_numbers,
+            require_uppercase: self.require_uppercase || baseline.require_uppercase,
+            require_lowercase: self.require_lowercase || baseline.require_lowercase,
+            allow_users_to_change_password: self.allow_users_to_change_password
+                || baseline.allow_users_to_change_password,
+            max_password_age_days: min_opt(
+                self.max_password_age_days,
+                baseline.max_password_age_days,
+            ),
+            password_reuse_prevention: max_opt(
+                self.password_reuse_prevention,
+                baseline.password_reuse_prevention,
+            ),
+            hard_expiry: self.hard_expiry || baseline.hard_expiry,
+        }
+    }
+
+    /// The AWS CLI's arguments that set exactly this policy.
+    pub fn cli_args(&self) -> String {
+        let flag = |on: bool, name: &str| {
+            if on {
+                format!(" --{name}")
+            } else {
+                format!(" --no-{name}")
+            }
+        };
+        let mut out = String::new();
+        if self.minimum_password_length >= 6 {
+            out.push_str(&format!(
+                " --minimum-password-length {}",
+                self.minimum_password_length
+            ));
+        }
+        out.push_str(&flag(self.require_symbols, "require-symbols"));
+        out.push_str(&flag(self.require_numbers, "require-numbers"));
+        out.push_str(&flag(
+            self.require_uppercase,
+            "require-uppercase-characters",
+        ));
+        out.push_str(&flag(
+            self.require_lowercase,
+            "require-lowercase-characters",
+        ));
+        out.push_str(&flag(
+            self.allow_users_to_change_password,
+            "allow-users-to-change-password",
+        ));
+        if let Some(d) = self.max_password_age_days {
+            out.push_str(&format!(" --max-password-age {d}"));
+        }
+        if let Some(n) = self.password_reuse_prevention {
+            out.push_str(&format!(" --password-reuse-prevention {n}"));
+        }
+        out.push_str(&flag(self.hard_expiry, "hard-expiry"));
+        out
+    }
+}

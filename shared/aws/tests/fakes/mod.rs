@@ -501,6 +501,19 @@ impl Ec2Port for Fake {
 }
 
 impl IamPort for Fake {
+    async fn put_password_policy(
+        &self,
+        baseline: &trailguard_rules::state::PasswordPolicy,
+    ) -> PortResult<Change> {
+        self.record(
+            &[
+                &ops::GET_ACCOUNT_PASSWORD_POLICY,
+                &ops::UPDATE_ACCOUNT_PASSWORD_POLICY,
+            ],
+            format!("PutPasswordPolicy({})", baseline.cli_args().trim()),
+        );
+        self.reply("PutPasswordPolicy")
+    }
     async fn sweep_keys(&self, _: &[String]) -> PortResult<Vec<KeyState>> {
         Ok(self
             .page(

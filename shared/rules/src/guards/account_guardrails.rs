@@ -207,23 +207,10 @@ fn security_hub(event: &Event, d: &SecurityHubDetail, policy: &Policy) -> Verdic
         Ok(found) => found,
         Err(v) => return *v,
     };
-    // The finding's account resource (`AWS::::Account:<id>`) must be the event's account:
-    // the function acts in the event's account, and a finding about another is not its own.
-    let Some(account) = event.account().filter(|a| crate::ids::is_account_id(a)) else {
-        return Verdict::Decided(Decision::ignore(format!("{control} finding names no account")));
+    let account = match super::finding_account(event, f, &control) {
+        Ok(a) => a,
+        Err(v) => return *v,
     };
-    let named = f
-        .resources
-        .iter()
-        .filter(|r| r.resource_type.get() == Some("AwsAccount"))
-        .filter_map(|r| r.id.get())
-        .filter_map(|id| id.rsplit(':').next())
-        .find(|id| crate::ids::is_account_id(id));
-    if let Some(other) = named.filter(|n| *n != account) {
-        return Verdict::Decided(Decision::ignore(format!(
-            "{control} finding is about account {other}, not the event's account {account}"
-        )));
-    }
     // The finding does not say which switches are off: every enforced one is put back, over
     // those on (the function reads the block first).
     decide_account(

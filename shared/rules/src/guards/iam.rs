@@ -12,7 +12,9 @@ use std::sync::OnceLock;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::action::{Action, DeactivateKey, Notice, RestrictRoleTrust, Severity};
+use crate::action::{Action, DeactivateKey, Notice, PutPasswordPolicy, RestrictRoleTrust, Severity};
+use crate::event::EventBody;
+use crate::state::PasswordPolicy;
 use crate::decision::{Decision, Verdict};
 use crate::event::{CloudTrailRecord, Event};
 use crate::facts::{tag_is_true, FactKind, Facts, Known, Tags};
@@ -36,7 +38,8 @@ pub static GUARD: GuardSpec = GuardSpec {
                     "eventName": ["UpdateAssumeRolePolicy", "CreateRole",
                                   "CreateAccessKey", "CreateLoginProfile", "UpdateLoginProfile",
                                   "AttachUserPolicy", "AttachRolePolicy", "AttachGroupPolicy",
-                                  "PutUserPolicy", "PutRolePolicy", "PutGroupPolicy"],
+                                  "PutUserPolicy", "PutRolePolicy", "PutGroupPolicy",
+                                  "UpdateAccountPasswordPolicy", "DeleteAccountPasswordPolicy"],
                     "eventType": ["AwsApiCall"],
                     "errorCode": [{"exists": false}]
                 }
@@ -44,6 +47,29 @@ pub static GUARD: GuardSpec = GuardSpec {
             delivery: Delivery::Changes,
             bus: Bus::Main,
             excludes_own_role: true,
+            condition: None,
+        },
+        // Security Hub's password policy controls (CIS IAM.7, IAM.10 to IAM.17): they name the
+        // account; the function reads the policy before it writes.
+        Trigger {
+            rule: "PasswordPolicySecurityHubControl",
+            pattern: r#"{
+                "source": ["aws.securityhub"],
+                "detail-type": ["Security Hub Findings - Imported"],
+                "detail": {"findings": {
+                    "ProductArn": [{"suffix": ":product/aws/securityhub"}],
+                    "Compliance": {"Status": ["FAILED"]},
+                    "RecordState": ["ACTIVE"],
+                    "Resources": {"Type": ["AwsAccount"]},
+                    "$or": [
+                        {"Compliance": {"SecurityControlId": ["IAM.7", "IAM.10", "IAM.11", "IAM.12", "IAM.13", "IAM.14", "IAM.15", "IAM.16", "IAM.17"]}},
+                        {"ProductFields": {"ControlId": ["IAM.7", "IAM.10", "IAM.11", "IAM.12", "IAM.13", "IAM.14", "IAM.15", "IAM.16", "IAM.17"]}}
+                    ]
+                }}
+            }"#,
+            delivery: Delivery::Changes,
+            bus: Bus::Main,
+            excludes_own_role: false,
             condition: None,
         },
         // A new identity provider: whoever controls it can assume the roles that trust it.
@@ -84,7 +110,7 @@ pub static GUARD: GuardSpec = GuardSpec {
         },
     ],
     facts: &[FactKind::OrganizationAccounts, FactKind::RoleTags],
-    actions: &[&RestrictRoleTrust::INFO, &DeactivateKey::INFO],
+    actions: &[&RestrictRoleTrust::INFO, &DeactivateKey::INFO, &PutPasswordPolicy::INFO],
     decide,
     reads_every_call: false,
     max_actions_per_hour: 20,
@@ -106,9 +132,39 @@ pub struct Settings {
 pub struct IamSettings {
     /// Deactivate an access key a non-admin created for another user (otherwise told).
     pub contain_backdoor_keys: bool,
+    /// The account password policy's baseline: a weaker `UpdateAccountPasswordPolicy`, a
+    /// `DeleteAccountPasswordPolicy` or a failed password control puts it back (over what is
+    /// stronger). None: those are told.
+    pub password_policy: Option<PasswordPolicy>,
 }
 
-impl GuardSettings for Settings {}
+impl GuardSettings for Settings {
+    fn validate(&mut self) -> Result<(), crate::policy::PolicyError> {
+        let Some(b) = &self.iam.password_policy else {
+            return Ok(());
+        };
+        let field = crate::policy::field;
+        if b.minimum_password_length != 0 && !(6..=128).contains(&b.minimum_password_length) {
+            return Err(field(
+                "iam.password_policy.minimum_password_length",
+                format!("{} is not between 6 and 128 (IAM's limits)", b.minimum_password_length),
+            ));
+        }
+        if let Some(d) = b.max_password_age_days.filter(|d| !(1..=1095).contains(d)) {
+            return Err(field(
+                "iam.password_policy.max_password_age_days",
+                format!("{d} is not between 1 and 1095 (IAM's limits)"),
+            ));
+        }
+        if let Some(n) = b.password_reuse_prevention.filter(|n| !(1..=24).contains(n)) {
+            return Err(field(
+                "iam.password_policy.password_reuse_prevention",
+                format!("{n} is not between 1 and 24 (IAM's limits)"),
+            ));
+        }
+        Ok(())
+    }
+}
 
 const SETTINGS: SettingsSpec = SettingsSpec::of::<Settings>();
 
@@ -121,22 +177,113 @@ pub fn settings(policy: &Policy) -> Cow<'_, Settings> {
 const ADMIN_POLICIES: [&str; 2] = [":policy/AdministratorAccess", ":policy/IAMFullAccess"];
 
 pub fn decide(event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
+    if let EventBody::SecurityHub(d) = &event.body {
+        return password_control(event, d, policy);
+    }
     let Some(r) = event.cloudtrail() else {
         return Verdict::Decided(Decision::ignore("not a CloudTrail event"));
     };
     if let Some(d) = super::preamble(r, policy, facts) {
         return Verdict::Decided(d);
     }
+    let name = r.event_name.get().unwrap_or_default();
+    // Before the root check: the baseline holds whoever weakens the policy, root included.
+    if matches!(name, "UpdateAccountPasswordPolicy" | "DeleteAccountPasswordPolicy") {
+        return password_change(r, name, policy);
+    }
     if r.user_identity.is_type("Root") {
         return Verdict::Decided(Decision::ignore(
             "a root call: root activity is told by disable-compromised-key",
         ));
     }
-    let name = r.event_name.get().unwrap_or_default();
     match name {
         "UpdateAssumeRolePolicy" | "CreateRole" => role_trust(event, r, policy, facts),
         _ => persistence(r, name, policy),
     }
+}
+
+/// A password policy weakened or deleted: the baseline put back when the policy has one,
+/// else told.
+fn password_change(r: &CloudTrailRecord, name: &str, policy: &Policy) -> Verdict {
+    let baseline = settings(policy).iam.password_policy.clone();
+    let (what, weak) = if name == "DeleteAccountPasswordPolicy" {
+        ("the account password policy was deleted".to_string(), None)
+    } else {
+        let set = PasswordPolicy::from_request(&r.request_parameters);
+        let weak = baseline.as_ref().map(|b| set.weaker_than(b));
+        if weak.as_ref().is_some_and(Vec::is_empty) {
+            return Verdict::Decided(Decision::ignore(
+                "the password policy set meets the baseline (iam.password_policy)",
+            ));
+        }
+        (format!("the account password policy was set to:{}", set.cli_args()), weak)
+    };
+    let mut details = vec![what.clone(), by(r)];
+    let Some(baseline) = baseline else {
+        details.push(
+            "no baseline in the policy (iam.password_policy): nothing is put back".to_string(),
+        );
+        return Verdict::Decided(Decision::notify(
+            format!("{name}: {what}; no baseline to put back"),
+            Notice {
+                severity: Severity::Medium,
+                title: "Account password policy changed".to_string(),
+                details,
+            },
+        ));
+    };
+    if let Some(w) = weak {
+        details.push(format!("weaker than the baseline: {}", w.join(", ")));
+    }
+    Verdict::Decided(Decision::remediate(
+        format!("{what}, weaker than the baseline"),
+        vec![PutPasswordPolicy {
+            baseline,
+            previous: None,
+        }
+        .into()],
+        Notice {
+            severity: Severity::High,
+            title: "Account password policy weakened".to_string(),
+            details,
+        },
+    ))
+}
+
+/// The Security Hub controls about the account password policy this guard puts back.
+const PASSWORD_CONTROLS: [&str; 9] = [
+    "IAM.7", "IAM.10", "IAM.11", "IAM.12", "IAM.13", "IAM.14", "IAM.15", "IAM.16", "IAM.17",
+];
+
+/// A failed password policy control: the baseline put back when the policy has one (the
+/// function reads the policy first: one that meets it is already done), else ignored (the
+/// control is Security Hub's own report).
+fn password_control(event: &Event, d: &crate::event::SecurityHubDetail, policy: &Policy) -> Verdict {
+    let (f, control, why) = match super::failed_control(d, &PASSWORD_CONTROLS, "the password policy") {
+        Ok(found) => found,
+        Err(v) => return *v,
+    };
+    if let Err(v) = super::finding_account(event, f, &control) {
+        return *v;
+    }
+    let Some(baseline) = settings(policy).iam.password_policy.clone() else {
+        return Verdict::Decided(Decision::ignore(format!(
+            "{control}: no password policy baseline in the policy (iam.password_policy) to put back"
+        )));
+    };
+    Verdict::Decided(Decision::remediate(
+        format!("{control}: the account password policy is weaker than the control requires"),
+        vec![PutPasswordPolicy {
+            baseline,
+            previous: None,
+        }
+        .into()],
+        Notice {
+            severity: Severity::Medium,
+            title: format!("Account password policy fails {control}"),
+            details: vec![why],
+        },
+    ))
 }
 
 fn by(r: &CloudTrailRecord) -> String {

@@ -357,6 +357,33 @@ pub(crate) fn not_the_call(r: &CloudTrailRecord) -> Option<Decision> {
 /// Anything else is the decision to ignore the event, saying why (`about`: what the
 /// controls are about, for that message). Only Security Hub's own findings count: an
 /// imported finding carries its importer's product ARN, whatever control id it claims.
+/// The account a control finding about an account (`AwsAccount`, `AWS::::Account:<id>`) is
+/// about, which must be the event's: the function acts in the event's account, and a finding
+/// about another is not its own.
+pub(crate) fn finding_account<'a>(
+    event: &'a Event,
+    f: &crate::event::AsffFinding,
+    control: &str,
+) -> Result<&'a str, Box<Verdict>> {
+    let ignore = |why: String| Box::new(Verdict::Decided(Decision::ignore(why)));
+    let Some(account) = event.account().filter(|a| crate::ids::is_account_id(a)) else {
+        return Err(ignore(format!("{control} finding names no account")));
+    };
+    let named = f
+        .resources
+        .iter()
+        .filter(|r| r.resource_type.get() == Some("AwsAccount"))
+        .filter_map(|r| r.id.get())
+        .filter_map(|id| id.rsplit(':').next())
+        .find(|id| crate::ids::is_account_id(id));
+    if let Some(other) = named.filter(|n| *n != account) {
+        return Err(ignore(format!(
+            "{control} finding is about account {other}, not the event's account {account}"
+        )));
+    }
+    Ok(account)
+}
+
 pub(crate) fn failed_control<'a>(
     d: &'a crate::event::SecurityHubDetail,
     controls: &[&str],
