@@ -111,6 +111,71 @@ fn revoked(unknown: usize, asked: usize) -> Change {
 }
 
 impl Ec2Port for Client {
+    async fn enable_ebs_encryption_by_default(&self) -> PortResult<Change> {
+        let now = self
+            .get_ebs_encryption_by_default()
+            .send()
+            .await
+            .map_err(|e| classify(&ops::GET_EBS_ENCRYPTION_BY_DEFAULT, e))?;
+        if now.ebs_encryption_by_default() == Some(true) {
+            return Ok(Change::AlreadyDone(
+                "EBS encryption by default is on".into(),
+            ));
+        }
+        self.enable_ebs_encryption_by_default()
+            .send()
+            .await
+            .map_err(|e| classify(&ops::ENABLE_EBS_ENCRYPTION_BY_DEFAULT, e))?;
+        Ok(Change::Done)
+    }
+
+    async fn enable_snapshot_block_public_access(&self, state: &str) -> PortResult<Change> {
+        use trailguard_rules::guards::ec2_guardrails::snapshot_strictness;
+        let now = self
+            .get_snapshot_block_public_access_state()
+            .send()
+            .await
+            .map_err(|e| classify(&ops::GET_SNAPSHOT_BPA, e))?;
+        let before = now
+            .state()
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_default();
+        if snapshot_strictness(&before).unwrap_or(0) >= snapshot_strictness(state).unwrap_or(2) {
+            return Ok(Change::AlreadyDone(format!(
+                "public sharing of EBS snapshots is blocked ({before})"
+            )));
+        }
+        self.enable_snapshot_block_public_access()
+            .state(aws_sdk_ec2::types::SnapshotBlockPublicAccessState::from(
+                state,
+            ))
+            .send()
+            .await
+            .map_err(|e| classify(&ops::ENABLE_SNAPSHOT_BPA, e))?;
+        Ok(Change::Removed(vec![before]))
+    }
+
+    async fn enable_image_block_public_access(&self) -> PortResult<Change> {
+        let now = self
+            .get_image_block_public_access_state()
+            .send()
+            .await
+            .map_err(|e| classify(&ops::GET_IMAGE_BPA, e))?;
+        if now.image_block_public_access_state() == Some("block-new-sharing") {
+            return Ok(Change::AlreadyDone(
+                "new public sharing of AMIs is blocked".into(),
+            ));
+        }
+        self.enable_image_block_public_access()
+            .image_block_public_access_state(
+                aws_sdk_ec2::types::ImageBlockPublicAccessEnabledState::BlockNewSharing,
+            )
+            .send()
+            .await
+            .map_err(|e| classify(&ops::ENABLE_IMAGE_BPA, e))?;
+        Ok(Change::Done)
+    }
+
     async fn revoke_rules(
         &self,
         group_id: &str,

@@ -371,6 +371,15 @@ async fn act<C: Clients>(c: &C, action: &Action, ctx: Context<'_>) -> Outcome {
         ),
         Action::UntagRole(a) => Outcome::of(c.iam().untag_role(&a.role_name, &a.key).await),
         Action::PutPasswordPolicy(a) => Outcome::of(c.iam().put_password_policy(&a.baseline).await),
+        Action::EnableEbsEncryptionByDefault(_) => {
+            Outcome::of(c.ec2().enable_ebs_encryption_by_default().await)
+        }
+        Action::EnableSnapshotBlockPublicAccess(a) => {
+            Outcome::of(c.ec2().enable_snapshot_block_public_access(&a.state).await)
+        }
+        Action::EnableImageBlockPublicAccess(_) => {
+            Outcome::of(c.ec2().enable_image_block_public_access().await)
+        }
         Action::RestrictRoleTrust(a) => Outcome::of(
             c.iam()
                 .restrict_role_trust(&a.role_name, &a.principals, &a.untrusted_values)

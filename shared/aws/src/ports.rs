@@ -128,6 +128,13 @@ pub trait Ec2Port {
     fn remove_tag(&self, resource_ids: &[String], key: &str) -> Change;
     /// Remove these create-volume permissions from a snapshot (those still there).
     fn unshare_snapshot(&self, snapshot_id: &str, accounts: &[String], public: bool) -> Change;
+    /// Switch EBS encryption by default on in the client's region (read first).
+    fn enable_ebs_encryption_by_default(&self) -> Change;
+    /// Block public sharing of snapshots in `state`, unless the block is as strict already
+    /// (`Change::Removed` carries the state before).
+    fn enable_snapshot_block_public_access(&self, state: &str) -> Change;
+    /// Block new public sharing of AMIs (read first).
+    fn enable_image_block_public_access(&self) -> Change;
 }
 }
 

@@ -16,20 +16,30 @@ use aws_smithy_types::body::SdkBody;
 use trailguard_aws::attempts::{counted, AttemptCounter};
 use trailguard_aws::{Change, Ec2Port, PortError};
 
-/// Answers each request with the next canned (status, body); the last one repeats.
+/// Answers each request with the next canned (status, body); the last one repeats. Keeps
+/// the bodies of the requests it was sent.
 #[derive(Debug, Clone)]
-struct Canned(Arc<Mutex<VecDeque<(u16, String)>>>);
+struct Canned(Arc<Mutex<VecDeque<(u16, String)>>>, Arc<Mutex<Vec<String>>>);
 
 impl Canned {
     fn new(answers: &[(u16, &str)]) -> Canned {
-        Canned(Arc::new(Mutex::new(
-            answers.iter().map(|(s, b)| (*s, b.to_string())).collect(),
-        )))
+        Canned(
+            Arc::new(Mutex::new(
+                answers.iter().map(|(s, b)| (*s, b.to_string())).collect(),
+            )),
+            Arc::default(),
+        )
     }
 }
 
 impl HttpConnector for Canned {
-    fn call(&self, _request: HttpRequest) -> HttpConnectorFuture {
+    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+        let body = request
+            .body()
+            .bytes()
+            .map(|b| String::from_utf8_lossy(b).into_owned())
+            .unwrap_or_default();
+        self.1.lock().unwrap().push(body);
         let mut q = self.0.lock().unwrap();
         let (status, body) = if q.len() > 1 {
             q.pop_front().unwrap()
@@ -52,6 +62,16 @@ impl HttpClient for Canned {
 }
 
 fn ec2(answers: &[(u16, &str)], retries: bool) -> aws_sdk_ec2::Client {
+    ec2_seen(answers, retries).0
+}
+
+/// An EC2 client on canned answers, and the request bodies it sends.
+fn ec2_seen(
+    answers: &[(u16, &str)],
+    retries: bool,
+) -> (aws_sdk_ec2::Client, Arc<Mutex<Vec<String>>>) {
+    let canned = Canned::new(answers);
+    let seen = canned.1.clone();
     let retry = if retries {
         aws_sdk_ec2::config::retry::RetryConfig::standard()
             .with_initial_backoff(std::time::Duration::from_millis(1))
@@ -63,10 +83,10 @@ fn ec2(answers: &[(u16, &str)], retries: bool) -> aws_sdk_ec2::Client {
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new("AKIDTEST", "secret", None, None, "test"))
         .retry_config(retry)
-        .http_client(Canned::new(answers))
+        .http_client(canned)
         .interceptor(AttemptCounter)
         .build();
-    aws_sdk_ec2::Client::from_conf(conf)
+    (aws_sdk_ec2::Client::from_conf(conf), seen)
 }
 
 const REVOKED: &str = r#"<RevokeSecurityGroupIngressResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>r</requestId><return>true</return></RevokeSecurityGroupIngressResponse>"#;
@@ -126,4 +146,81 @@ async fn throttled_twice_then_done_counts_three_attempts() {
     let (r, attempts) = counted(revoke(&c)).await;
     assert_eq!(r.unwrap(), Change::Done);
     assert_eq!(attempts, 3);
+}
+
+/// moto 5.2.5 has no snapshot or image block public access: the answers EC2 writes.
+fn answer(op: &str, inner: &str) -> String {
+    format!(
+        r#"<{op}Response xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>r</requestId>{inner}</{op}Response>"#
+    )
+}
+
+#[tokio::test]
+async fn the_snapshot_block_is_read_then_put_back_and_never_loosened() {
+    let get = answer(
+        "GetSnapshotBlockPublicAccessState",
+        "<state>unblocked</state><managedBy>account</managedBy>",
+    );
+    let put = answer(
+        "EnableSnapshotBlockPublicAccess",
+        "<state>block-all-sharing</state>",
+    );
+    let (c, seen) = ec2_seen(&[(200, &get), (200, &put)], false);
+    let r = Ec2Port::enable_snapshot_block_public_access(&c, "block-all-sharing").await;
+    assert_eq!(r, Ok(Change::Removed(vec!["unblocked".into()])));
+    let bodies = seen.lock().unwrap().clone();
+    assert_eq!(bodies.len(), 2, "{bodies:?}");
+    assert!(
+        bodies[0].contains("Action=GetSnapshotBlockPublicAccessState"),
+        "{bodies:?}"
+    );
+    assert!(
+        bodies[1].contains("Action=EnableSnapshotBlockPublicAccess")
+            && bodies[1].contains("State=block-all-sharing"),
+        "{bodies:?}"
+    );
+
+    // Stricter than asked: left as it is, nothing written.
+    let get = answer(
+        "GetSnapshotBlockPublicAccessState",
+        "<state>block-all-sharing</state>",
+    );
+    let (c, seen) = ec2_seen(&[(200, &get)], false);
+    let r = Ec2Port::enable_snapshot_block_public_access(&c, "block-new-sharing").await;
+    assert!(matches!(r, Ok(Change::AlreadyDone(_))), "{r:?}");
+    assert_eq!(seen.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn the_image_block_is_read_then_put_back() {
+    let get = answer(
+        "GetImageBlockPublicAccessState",
+        "<imageBlockPublicAccessState>unblocked</imageBlockPublicAccessState><managedBy>account</managedBy>",
+    );
+    let put = answer(
+        "EnableImageBlockPublicAccess",
+        "<imageBlockPublicAccessState>block-new-sharing</imageBlockPublicAccessState>",
+    );
+    let (c, seen) = ec2_seen(&[(200, &get), (200, &put)], false);
+    assert_eq!(
+        Ec2Port::enable_image_block_public_access(&c).await,
+        Ok(Change::Done)
+    );
+    let bodies = seen.lock().unwrap().clone();
+    assert!(
+        bodies[1].contains("Action=EnableImageBlockPublicAccess")
+            && bodies[1].contains("ImageBlockPublicAccessState=block-new-sharing"),
+        "{bodies:?}"
+    );
+
+    let get = answer(
+        "GetImageBlockPublicAccessState",
+        "<imageBlockPublicAccessState>block-new-sharing</imageBlockPublicAccessState>",
+    );
+    let (c, seen) = ec2_seen(&[(200, &get)], false);
+    assert!(matches!(
+        Ec2Port::enable_image_block_public_access(&c).await,
+        Ok(Change::AlreadyDone(_))
+    ));
+    assert_eq!(seen.lock().unwrap().len(), 1);
 }

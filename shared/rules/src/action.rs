@@ -344,6 +344,24 @@ actions! {
         inverse: Inverse::Calls(&[&ops::PUT_BUCKET_POLICY]),
         restores_safeguard: false,
     },
+    /// Switch EBS encryption by default back on in a region (the default key left as it is).
+    EnableEbsEncryptionByDefault(EnableEbsEncryptionByDefault) = "enable_ebs_encryption_by_default" {
+        ops: [GET_EBS_ENCRYPTION_BY_DEFAULT, ENABLE_EBS_ENCRYPTION_BY_DEFAULT],
+        inverse: Inverse::Calls(&[&ops::DISABLE_EBS_ENCRYPTION_BY_DEFAULT]),
+        restores_safeguard: true,
+    },
+    /// Block public sharing of EBS snapshots in a region again, in the state the policy names.
+    EnableSnapshotBlockPublicAccess(EnableSnapshotBlockPublicAccess) = "enable_snapshot_block_public_access" {
+        ops: [GET_SNAPSHOT_BPA, ENABLE_SNAPSHOT_BPA],
+        inverse: Inverse::Calls(&[&ops::ENABLE_SNAPSHOT_BPA, &ops::DISABLE_SNAPSHOT_BPA]),
+        restores_safeguard: true,
+    },
+    /// Block new public sharing of AMIs in a region again.
+    EnableImageBlockPublicAccess(EnableImageBlockPublicAccess) = "enable_image_block_public_access" {
+        ops: [GET_IMAGE_BPA, ENABLE_IMAGE_BPA],
+        inverse: Inverse::Calls(&[&ops::DISABLE_IMAGE_BPA]),
+        restores_safeguard: true,
+    },
     /// Put the account's password policy back to the baseline (over what is stronger).
     PutPasswordPolicy(PutPasswordPolicy) = "put_password_policy" {
         ops: [GET_ACCOUNT_PASSWORD_POLICY, UPDATE_ACCOUNT_PASSWORD_POLICY],
@@ -619,6 +637,12 @@ impl Action {
                 previous: removed.first().cloned(),
                 ..a.clone()
             }),
+            Action::EnableSnapshotBlockPublicAccess(a) => {
+                Action::EnableSnapshotBlockPublicAccess(EnableSnapshotBlockPublicAccess {
+                    previous: removed.first().cloned(),
+                    ..a.clone()
+                })
+            }
             Action::RestrictQueuePolicy(a) => Action::RestrictQueuePolicy(RestrictQueuePolicy {
                 previous: removed.first().cloned(),
                 ..a.clone()
@@ -671,6 +695,7 @@ impl Action {
                 | Action::RestrictBucketPolicy(_)
                 | Action::UntagBucket(_)
                 | Action::PutPasswordPolicy(_)
+                | Action::EnableSnapshotBlockPublicAccess(_)
                 | Action::RestrictQueuePolicy(_)
                 | Action::RestrictTopicPolicy(_)
                 | Action::RestrictSecretPolicy(_)
@@ -1904,6 +1929,92 @@ impl Step for PutAccountPublicAccessBlock {
         format!(
             "switch {} back on in the S3 public access block of account {}",
             self.flags.join(", "),
+            self.account_id
+        )
+    }
+}
+
+/// Switch EBS encryption by default back on in the account's region (read first: on is
+/// already done). The default key is not touched: whichever key the account set stays.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EnableEbsEncryptionByDefault {
+    pub account_id: String,
+}
+
+impl Step for EnableEbsEncryptionByDefault {
+    fn ops(&self) -> Vec<&'static Op> {
+        Self::INFO.ops.to_vec()
+    }
+    fn undo(&self) -> Option<String> {
+        Some("aws ec2 disable-ebs-encryption-by-default".into())
+    }
+    fn targets(&self) -> Vec<Target> {
+        vec![Target::new("account_id", &self.account_id, IdKind::Account)]
+    }
+    fn describe(&self) -> String {
+        format!(
+            "switch EBS encryption by default back on for account {}",
+            self.account_id
+        )
+    }
+}
+
+/// Block public sharing of the account's EBS snapshots in the region again, in `state`
+/// (`block-all-sharing` or `block-new-sharing`); read first: a state as strict is already
+/// done, and the state before is what the undo puts back.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EnableSnapshotBlockPublicAccess {
+    pub account_id: String,
+    pub state: String,
+    /// The state before (`unblocked`, `block-new-sharing`), read when acting.
+    #[serde(skip)]
+    pub previous: Option<String>,
+}
+
+impl Step for EnableSnapshotBlockPublicAccess {
+    fn ops(&self) -> Vec<&'static Op> {
+        Self::INFO.ops.to_vec()
+    }
+    fn undo(&self) -> Option<String> {
+        match self.previous.as_deref()? {
+            "" | "unblocked" => Some("aws ec2 disable-snapshot-block-public-access".into()),
+            before => Some(format!(
+                "aws ec2 enable-snapshot-block-public-access --state {}",
+                quote(before)
+            )),
+        }
+    }
+    fn targets(&self) -> Vec<Target> {
+        vec![Target::new("account_id", &self.account_id, IdKind::Account)]
+    }
+    fn describe(&self) -> String {
+        format!(
+            "block public sharing of EBS snapshots again ({}) for account {}",
+            self.state, self.account_id
+        )
+    }
+}
+
+/// Block new public sharing of the account's AMIs in the region again (read first: blocked is
+/// already done).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EnableImageBlockPublicAccess {
+    pub account_id: String,
+}
+
+impl Step for EnableImageBlockPublicAccess {
+    fn ops(&self) -> Vec<&'static Op> {
+        Self::INFO.ops.to_vec()
+    }
+    fn undo(&self) -> Option<String> {
+        Some("aws ec2 disable-image-block-public-access".into())
+    }
+    fn targets(&self) -> Vec<Target> {
+        vec![Target::new("account_id", &self.account_id, IdKind::Account)]
+    }
+    fn describe(&self) -> String {
+        format!(
+            "block new public sharing of AMIs again for account {}",
             self.account_id
         )
     }

@@ -59,6 +59,18 @@ pub const DESCRIBE_MANAGED_PREFIX_LISTS: Op = op!(ec2, DescribeManagedPrefixList
 pub const GET_MANAGED_PREFIX_LIST_ENTRIES: Op = op!(ec2, GetManagedPrefixListEntries);
 pub const MODIFY_MANAGED_PREFIX_LIST: Op = op!(ec2, ModifyManagedPrefixList);
 
+// EC2: the account's defaults in a region (guards/ec2_guardrails.rs), and the calls their
+// undo names.
+pub const GET_EBS_ENCRYPTION_BY_DEFAULT: Op = op!(ec2, GetEbsEncryptionByDefault);
+pub const ENABLE_EBS_ENCRYPTION_BY_DEFAULT: Op = op!(ec2, EnableEbsEncryptionByDefault);
+pub const DISABLE_EBS_ENCRYPTION_BY_DEFAULT: Op = op!(ec2, DisableEbsEncryptionByDefault);
+pub const GET_SNAPSHOT_BPA: Op = op!(ec2, GetSnapshotBlockPublicAccessState);
+pub const ENABLE_SNAPSHOT_BPA: Op = op!(ec2, EnableSnapshotBlockPublicAccess);
+pub const DISABLE_SNAPSHOT_BPA: Op = op!(ec2, DisableSnapshotBlockPublicAccess);
+pub const GET_IMAGE_BPA: Op = op!(ec2, GetImageBlockPublicAccessState);
+pub const ENABLE_IMAGE_BPA: Op = op!(ec2, EnableImageBlockPublicAccess);
+pub const DISABLE_IMAGE_BPA: Op = op!(ec2, DisableImageBlockPublicAccess);
+
 // EC2: network ACLs.
 pub const DESCRIBE_NETWORK_ACLS: Op = op!(ec2, DescribeNetworkAcls);
 pub const DELETE_NACL_ENTRY: Op = op!(ec2, DeleteNetworkAclEntry);

@@ -260,6 +260,30 @@ impl Clients for Fake {
 }
 
 impl Ec2Port for Fake {
+    async fn enable_ebs_encryption_by_default(&self) -> PortResult<Change> {
+        self.record(
+            &[
+                &ops::GET_EBS_ENCRYPTION_BY_DEFAULT,
+                &ops::ENABLE_EBS_ENCRYPTION_BY_DEFAULT,
+            ],
+            "EnableEbsEncryptionByDefault()".into(),
+        );
+        self.reply("EnableEbsEncryptionByDefault")
+    }
+    async fn enable_snapshot_block_public_access(&self, state: &str) -> PortResult<Change> {
+        self.record(
+            &[&ops::GET_SNAPSHOT_BPA, &ops::ENABLE_SNAPSHOT_BPA],
+            format!("EnableSnapshotBlockPublicAccess({state})"),
+        );
+        self.reply("EnableSnapshotBlockPublicAccess")
+    }
+    async fn enable_image_block_public_access(&self) -> PortResult<Change> {
+        self.record(
+            &[&ops::GET_IMAGE_BPA, &ops::ENABLE_IMAGE_BPA],
+            "EnableImageBlockPublicAccess()".into(),
+        );
+        self.reply("EnableImageBlockPublicAccess")
+    }
     async fn list_groups(&self, token: Option<String>) -> PortResult<Page<GroupFacts>> {
         self.page(
             "ListGroups",

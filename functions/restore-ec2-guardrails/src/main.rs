@@ -1,0 +1,31 @@
+//! restore-ec2-guardrails: puts the account's EC2 defaults back when they are switched off:
+//! EBS encryption by default, the block on public sharing of snapshots and AMIs.
+//!
+//! Wiring only. What it decides lives in shared/rules (guards/ec2_guardrails.rs); how it
+//! acts, reports and notifies lives in shared/aws. Settings, policy and clients are built
+//! once, at cold start.
+
+use lambda_runtime::{run, service_fn, Error};
+use trailguard_aws::{guards::ec2_guardrails, Clients, Deps, Sdk, SdkConfig};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    let deps = Deps::from_env(&ec2_guardrails::GUARD, wire).await?;
+    run(service_fn(|event| deps.handle(event))).await
+}
+
+/// The clients the function acts through, in its own account and in any other.
+fn wire(sdk: &SdkConfig) -> impl Clients {
+    Sdk::none().with_ec2(sdk).with_ledger(sdk)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn main_wires_every_client_its_guard_needs() {
+        assert_eq!(
+            trailguard_aws::wiring_problems(&super::ec2_guardrails::GUARD, super::wire),
+            Vec::<String>::new()
+        );
+    }
+}

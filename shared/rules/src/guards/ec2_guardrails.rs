@@ -1,0 +1,269 @@
+//! The account's EC2 defaults in a region switched off: EBS encryption by default
+//! (`DisableEbsEncryptionByDefault`, Security Hub's EC2.7), the block on public sharing of EBS
+//! snapshots (`DisableSnapshotBlockPublicAccess`, or `EnableSnapshotBlockPublicAccess` in a
+//! state looser than the policy's) and of AMIs (`DisableImageBlockPublicAccess`). Each is put
+//! back; the function reads the state first, and never loosens one stricter than asked.
+//!
+//! A function of its own: these calls change every volume, snapshot and image the account
+//! makes in the region, so only this role holds them; and the EC2 client would push
+//! restore-account-guardrails (S3 Control) near the size limit.
+
+use std::borrow::Cow;
+use std::sync::OnceLock;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::action::{
+    Action, EnableEbsEncryptionByDefault, EnableImageBlockPublicAccess,
+    EnableSnapshotBlockPublicAccess, Notice, Severity,
+};
+use crate::decision::{Decision, Verdict};
+use crate::event::{Event, EventBody, SecurityHubDetail};
+use crate::facts::Facts;
+use crate::guards::public_bucket::by;
+use crate::guards::{Bus, Delivery, GuardSpec, Trigger};
+use crate::lenient::str_any;
+use crate::policy::{field, GuardSettings, Policy, PolicyError, SettingsSpec};
+
+pub static GUARD: GuardSpec = GuardSpec {
+    name: "ec2_guardrails",
+    function: "restore-ec2-guardrails",
+    summary: "Switches EBS encryption by default and the block on public snapshots and AMIs back on.",
+    triggers: &[
+        Trigger {
+            rule: "Ec2GuardrailChange",
+            pattern: r#"{
+                "source": ["aws.ec2"],
+                "detail-type": ["AWS API Call via CloudTrail"],
+                "detail": {
+                    "eventSource": ["ec2.amazonaws.com"],
+                    "eventName": ["DisableEbsEncryptionByDefault",
+                                  "DisableSnapshotBlockPublicAccess", "EnableSnapshotBlockPublicAccess",
+                                  "DisableImageBlockPublicAccess"],
+                    "eventType": ["AwsApiCall"],
+                    "errorCode": [{"exists": false}]
+                }
+            }"#,
+            delivery: Delivery::Changes,
+            bus: Bus::Main,
+            excludes_own_role: true,
+            condition: None,
+        },
+        // Security Hub's EC2.7: EBS encryption by default is off in the account's region.
+        Trigger {
+            rule: "Ec2GuardrailSecurityHubControl",
+            pattern: r#"{
+                "source": ["aws.securityhub"],
+                "detail-type": ["Security Hub Findings - Imported"],
+                "detail": {"findings": {
+                    "ProductArn": [{"suffix": ":product/aws/securityhub"}],
+                    "Compliance": {"Status": ["FAILED"]},
+                    "RecordState": ["ACTIVE"],
+                    "Resources": {"Type": ["AwsAccount"]},
+                    "$or": [
+                        {"Compliance": {"SecurityControlId": ["EC2.7"]}},
+                        {"ProductFields": {"ControlId": ["EC2.7"]}}
+                    ]
+                }}
+            }"#,
+            delivery: Delivery::Changes,
+            bus: Bus::Main,
+            excludes_own_role: false,
+            condition: None,
+        },
+    ],
+    facts: &[],
+    actions: &[
+        &EnableEbsEncryptionByDefault::INFO,
+        &EnableSnapshotBlockPublicAccess::INFO,
+        &EnableImageBlockPublicAccess::INFO,
+    ],
+    decide,
+    reads_every_call: false,
+    max_actions_per_hour: 20,
+    sweeps: &[],
+    decide_state: None,
+    settings: Some(&SETTINGS),
+    compiled: OnceLock::new(),
+};
+
+/// The policy's `ec2` section.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    pub ec2: Ec2Settings,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Ec2Settings {
+    /// The block on public sharing of EBS snapshots put back: `block-all-sharing` (public
+    /// snapshots stop being public too) or `block-new-sharing` (no new public sharing).
+    pub snapshot_block_public_access: String,
+}
+
+impl Default for Ec2Settings {
+    fn default() -> Self {
+        Ec2Settings {
+            snapshot_block_public_access: BLOCK_ALL.into(),
+        }
+    }
+}
+
+const BLOCK_ALL: &str = "block-all-sharing";
+const BLOCK_NEW: &str = "block-new-sharing";
+
+impl GuardSettings for Settings {
+    fn validate(&mut self) -> Result<(), PolicyError> {
+        let s = &self.ec2.snapshot_block_public_access;
+        if s != BLOCK_ALL && s != BLOCK_NEW {
+            return Err(field(
+                "ec2.snapshot_block_public_access",
+                format!("`{s}` is neither {BLOCK_ALL} nor {BLOCK_NEW}"),
+            ));
+        }
+        Ok(())
+    }
+}
+
+const SETTINGS: SettingsSpec = SettingsSpec::of::<Settings>();
+
+/// This guard's settings in `policy`.
+pub fn settings(policy: &Policy) -> Cow<'_, Settings> {
+    policy.section()
+}
+
+/// How strict a snapshot block state is (`unblocked` 0, `block-new-sharing` 1,
+/// `block-all-sharing` 2; anything else: unknown).
+pub fn snapshot_strictness(state: &str) -> Option<u8> {
+    match state.trim().to_ascii_lowercase().as_str() {
+        "unblocked" => Some(0),
+        BLOCK_NEW => Some(1),
+        BLOCK_ALL => Some(2),
+        _ => None,
+    }
+}
+
+/// The Security Hub controls this guard puts back.
+const CONTROLS: [&str; 1] = ["EC2.7"];
+
+pub fn decide(event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
+    if let EventBody::SecurityHub(d) = &event.body {
+        return security_hub(event, d);
+    }
+    let Some(r) = event.cloudtrail() else {
+        return Verdict::Decided(Decision::ignore("not a CloudTrail event"));
+    };
+    if let Some(d) = super::preamble(r, policy, facts) {
+        return Verdict::Decided(d);
+    }
+    if r.event_source.get() != Some("ec2.amazonaws.com") {
+        return Verdict::Decided(Decision::ignore(format!(
+            "event source {} is not EC2",
+            r.event_source.get().unwrap_or("?")
+        )));
+    }
+    let Some(account) = event.account().filter(|a| crate::ids::is_account_id(a)) else {
+        return Verdict::Decided(Decision::ignore("the event names no account"));
+    };
+    let region = event.region().unwrap_or("?");
+    let account_id = account.to_string();
+    let (action, severity, title, what): (Action, _, _, _) =
+        match r.event_name.get().unwrap_or_default() {
+            "DisableEbsEncryptionByDefault" => (
+                EnableEbsEncryptionByDefault { account_id }.into(),
+                Severity::High,
+                format!("EBS encryption by default switched off in {region}"),
+                "new EBS volumes and snapshot copies are created unencrypted".to_string(),
+            ),
+            "DisableImageBlockPublicAccess" => (
+                EnableImageBlockPublicAccess { account_id }.into(),
+                Severity::High,
+                format!("Public sharing of AMIs unblocked in {region}"),
+                "any AMI of the account can be made public again".to_string(),
+            ),
+            name @ ("DisableSnapshotBlockPublicAccess" | "EnableSnapshotBlockPublicAccess") => {
+                let wanted = settings(policy).ec2.snapshot_block_public_access.clone();
+                let set = if name.starts_with("Disable") {
+                    "unblocked".to_string()
+                } else {
+                    match requested_state(&r.request_parameters) {
+                        Some(s) => s,
+                        None => {
+                            return Verdict::Decided(Decision::ignore(
+                                "EnableSnapshotBlockPublicAccess names no state",
+                            ))
+                        }
+                    }
+                };
+                // An unknown state is taken as the loosest: the function reads the state
+                // before it writes, and never loosens one.
+                if snapshot_strictness(&set).unwrap_or(0) >= snapshot_strictness(&wanted).unwrap_or(2) {
+                    return Verdict::Decided(Decision::ignore(format!(
+                        "the snapshot block is {set}: as strict as the policy's {wanted}"
+                    )));
+                }
+                (
+                    EnableSnapshotBlockPublicAccess {
+                        account_id,
+                        state: wanted.clone(),
+                        previous: None,
+                    }
+                    .into(),
+                    Severity::High,
+                    format!("Public sharing of EBS snapshots loosened to {set} in {region}"),
+                    format!("snapshots can be made public again; the policy wants {wanted}"),
+                )
+            }
+            other => {
+                return Verdict::Decided(Decision::ignore(format!(
+                    "{other} is not a change to an EC2 guardrail trailguard watches"
+                )))
+            }
+        };
+    Verdict::Decided(Decision::remediate(
+        title.clone(),
+        vec![action],
+        Notice {
+            severity,
+            title: format!("Account {account}: {title}"),
+            details: vec![what, by(r)],
+        },
+    ))
+}
+
+/// The state an `EnableSnapshotBlockPublicAccess` asks for (EC2 records the request as
+/// `{"EnableSnapshotBlockPublicAccessRequest": {"State": ...}}`, or flat).
+fn requested_state(rp: &Value) -> Option<String> {
+    let keys = ["State", "state"];
+    str_any(rp, &keys).or_else(|| {
+        rp.as_object()?
+            .values()
+            .find_map(|inner| str_any(inner, &keys))
+    })
+}
+
+fn security_hub(event: &Event, d: &SecurityHubDetail) -> Verdict {
+    let (f, control, why) = match super::failed_control(d, &CONTROLS, "an EC2 guardrail control") {
+        Ok(found) => found,
+        Err(v) => return *v,
+    };
+    let account = match super::finding_account(event, f, &control) {
+        Ok(a) => a,
+        Err(v) => return *v,
+    };
+    let region = event.region().unwrap_or("?");
+    Verdict::Decided(Decision::remediate(
+        format!("{control}: EBS encryption by default is off in {region}"),
+        vec![EnableEbsEncryptionByDefault {
+            account_id: account.to_string(),
+        }
+        .into()],
+        Notice {
+            severity: Severity::Medium,
+            title: format!("Account {account}: EBS encryption by default off in {region}"),
+            details: vec![why],
+        },
+    ))
+}
