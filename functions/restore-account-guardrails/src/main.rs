@@ -1,5 +1,5 @@
 //! restore-account-guardrails: puts account-wide guardrails back when they are switched off:
-//! the account's S3 public access block.
+//! the account's S3 public access block, a suspended GuardDuty detector.
 //!
 //! Wiring only. What it decides lives in shared/rules (guards/account_guardrails.rs); how it
 //! acts, reports and notifies lives in shared/aws. Settings, policy and clients are built
@@ -16,7 +16,10 @@ async fn main() -> Result<(), Error> {
 
 /// The clients the function acts through, in its own account and in any other.
 fn wire(sdk: &SdkConfig) -> impl Clients {
-    Sdk::none().with_s3control(sdk).with_ledger(sdk)
+    Sdk::none()
+        .with_s3control(sdk)
+        .with_guardduty(sdk)
+        .with_ledger(sdk)
 }
 
 #[cfg(test)]

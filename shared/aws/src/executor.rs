@@ -13,8 +13,8 @@ use crate::attempts::counted;
 use crate::error::PortError;
 use crate::forensics;
 use crate::ports::{
-    Change, Clients, Ec2Port, IamPort, KeyPort, LambdaPort, PolicyPort, PortResult, RdsPort,
-    RedshiftPort, S3ControlPort, S3Port, TrailPort,
+    Change, Clients, Ec2Port, GuardDutyPort, IamPort, KeyPort, LambdaPort, PolicyPort, PortResult,
+    RdsPort, RedshiftPort, S3ControlPort, S3Port, TrailPort,
 };
 
 /// How long the forensic lookup may take: containment is already done by then, and the
@@ -371,6 +371,9 @@ async fn act<C: Clients>(c: &C, action: &Action, ctx: Context<'_>) -> Outcome {
         ),
         Action::UntagRole(a) => Outcome::of(c.iam().untag_role(&a.role_name, &a.key).await),
         Action::PutPasswordPolicy(a) => Outcome::of(c.iam().put_password_policy(&a.baseline).await),
+        Action::EnableDetector(a) => {
+            Outcome::of(c.guardduty().enable_detector(&a.detector_id).await)
+        }
         Action::EnableEbsEncryptionByDefault(_) => {
             Outcome::of(c.ec2().enable_ebs_encryption_by_default().await)
         }

@@ -13,6 +13,7 @@ pub mod executor;
 pub mod forensics;
 pub mod gate;
 pub mod glacier;
+pub mod guardduty;
 pub mod handler;
 pub mod iam;
 pub mod incoming;
@@ -45,9 +46,9 @@ pub use handler::{system_clock, Deps};
 pub use incoming::{Incoming, Response};
 pub use notify::Notifier;
 pub use ports::{
-    Change, Claim, Clients, Connect, Ec2Port, Home, IamPort, KeyPort, LambdaPort, LedgerPort,
-    NotifyPort, OrgPort, PolicyPort, RdsPort, RedshiftPort, S3ControlPort, S3Port, Sdk, Slot,
-    Target, TrailPort, Unwired,
+    Change, Claim, Clients, Connect, Ec2Port, GuardDutyPort, Home, IamPort, KeyPort, LambdaPort,
+    LedgerPort, NotifyPort, OrgPort, PolicyPort, RdsPort, RedshiftPort, S3ControlPort, S3Port, Sdk,
+    Slot, Target, TrailPort, Unwired,
 };
 pub use trailguard_rules::guards;
 pub use trailguard_rules::Guard;
@@ -70,118 +71,124 @@ macro_rules! counted {
 // per service: naming them would only move the same list.
 #[rustfmt::skip]
 #[allow(clippy::type_complexity)]
-impl<E, I, T, R, L, O, D, S, B, P, A, K> Sdk<E, I, T, R, L, O, D, S, B, P, A, K> {
+impl<E, I, T, R, L, O, D, S, B, P, A, K, G> Sdk<E, I, T, R, L, O, D, S, B, P, A, K, G> {
     /// Wire the EC2 client.
-    pub fn with_ec2(self, sdk: &aws_config::SdkConfig) -> Sdk<aws_sdk_ec2::Client, I, T, R, L, O, D, S, B, P, A, K> {
-        let Sdk { iam, trail, rds, lambda, org, ledger, redshift, s3, policy, s3control, keys, .. } = self;
-        Sdk { ec2: counted!(aws_sdk_ec2, sdk), iam, trail, rds, lambda, org, ledger, redshift, s3, policy, s3control, keys }
+    pub fn with_ec2(self, sdk: &aws_config::SdkConfig) -> Sdk<aws_sdk_ec2::Client, I, T, R, L, O, D, S, B, P, A, K, G> {
+        let Sdk { iam, trail, rds, lambda, org, ledger, redshift, s3, policy, s3control, keys, guardduty, .. } = self;
+        Sdk { ec2: counted!(aws_sdk_ec2, sdk), iam, trail, rds, lambda, org, ledger, redshift, s3, policy, s3control, keys, guardduty }
     }
 
     /// Wire the IAM client.
-    pub fn with_iam(self, sdk: &aws_config::SdkConfig) -> Sdk<E, aws_sdk_iam::Client, T, R, L, O, D, S, B, P, A, K> {
-        let Sdk { ec2, trail, rds, lambda, org, ledger, redshift, s3, policy, s3control, keys, .. } = self;
-        Sdk { iam: counted!(aws_sdk_iam, sdk), ec2, trail, rds, lambda, org, ledger, redshift, s3, policy, s3control, keys }
+    pub fn with_iam(self, sdk: &aws_config::SdkConfig) -> Sdk<E, aws_sdk_iam::Client, T, R, L, O, D, S, B, P, A, K, G> {
+        let Sdk { ec2, trail, rds, lambda, org, ledger, redshift, s3, policy, s3control, keys, guardduty, .. } = self;
+        Sdk { iam: counted!(aws_sdk_iam, sdk), ec2, trail, rds, lambda, org, ledger, redshift, s3, policy, s3control, keys, guardduty }
     }
 
     /// Wire the CloudTrail client.
-    pub fn with_cloudtrail(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, aws_sdk_cloudtrail::Client, R, L, O, D, S, B, P, A, K> {
-        let Sdk { ec2, iam, rds, lambda, org, ledger, redshift, s3, policy, s3control, keys, .. } = self;
-        Sdk { trail: counted!(aws_sdk_cloudtrail, sdk), ec2, iam, rds, lambda, org, ledger, redshift, s3, policy, s3control, keys }
+    pub fn with_cloudtrail(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, aws_sdk_cloudtrail::Client, R, L, O, D, S, B, P, A, K, G> {
+        let Sdk { ec2, iam, rds, lambda, org, ledger, redshift, s3, policy, s3control, keys, guardduty, .. } = self;
+        Sdk { trail: counted!(aws_sdk_cloudtrail, sdk), ec2, iam, rds, lambda, org, ledger, redshift, s3, policy, s3control, keys, guardduty }
     }
 
     /// Wire the RDS client.
-    pub fn with_rds(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, aws_sdk_rds::Client, L, O, D, S, B, P, A, K> {
-        let Sdk { ec2, iam, trail, lambda, org, ledger, redshift, s3, policy, s3control, keys, .. } = self;
-        Sdk { rds: counted!(aws_sdk_rds, sdk), ec2, iam, trail, lambda, org, ledger, redshift, s3, policy, s3control, keys }
+    pub fn with_rds(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, aws_sdk_rds::Client, L, O, D, S, B, P, A, K, G> {
+        let Sdk { ec2, iam, trail, lambda, org, ledger, redshift, s3, policy, s3control, keys, guardduty, .. } = self;
+        Sdk { rds: counted!(aws_sdk_rds, sdk), ec2, iam, trail, lambda, org, ledger, redshift, s3, policy, s3control, keys, guardduty }
     }
 
     /// Wire the Lambda client.
-    pub fn with_lambda(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, aws_sdk_lambda::Client, O, D, S, B, P, A, K> {
-        let Sdk { ec2, iam, trail, rds, org, ledger, redshift, s3, policy, s3control, keys, .. } = self;
-        Sdk { lambda: counted!(aws_sdk_lambda, sdk), ec2, iam, trail, rds, org, ledger, redshift, s3, policy, s3control, keys }
+    pub fn with_lambda(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, aws_sdk_lambda::Client, O, D, S, B, P, A, K, G> {
+        let Sdk { ec2, iam, trail, rds, org, ledger, redshift, s3, policy, s3control, keys, guardduty, .. } = self;
+        Sdk { lambda: counted!(aws_sdk_lambda, sdk), ec2, iam, trail, rds, org, ledger, redshift, s3, policy, s3control, keys, guardduty }
     }
 
     /// Wire the Organizations client (with its cache of the organization's accounts).
-    pub fn with_organizations(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, org::Organization, D, S, B, P, A, K> {
-        let Sdk { ec2, iam, trail, rds, lambda, ledger, redshift, s3, policy, s3control, keys, .. } = self;
-        Sdk { org: org::Organization::new(counted!(aws_sdk_organizations, sdk)), ec2, iam, trail, rds, lambda, ledger, redshift, s3, policy, s3control, keys }
+    pub fn with_organizations(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, org::Organization, D, S, B, P, A, K, G> {
+        let Sdk { ec2, iam, trail, rds, lambda, ledger, redshift, s3, policy, s3control, keys, guardduty, .. } = self;
+        Sdk { org: org::Organization::new(counted!(aws_sdk_organizations, sdk)), ec2, iam, trail, rds, lambda, ledger, redshift, s3, policy, s3control, keys, guardduty }
     }
 
     /// Wire the ledger: the DynamoDB table of breaker counts and exactly-once claims.
-    pub fn with_ledger(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, aws_sdk_dynamodb::Client, S, B, P, A, K> {
-        let Sdk { ec2, iam, trail, rds, lambda, org, redshift, s3, policy, s3control, keys, .. } = self;
-        Sdk { ledger: counted!(aws_sdk_dynamodb, sdk), ec2, iam, trail, rds, lambda, org, redshift, s3, policy, s3control, keys }
+    pub fn with_ledger(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, aws_sdk_dynamodb::Client, S, B, P, A, K, G> {
+        let Sdk { ec2, iam, trail, rds, lambda, org, redshift, s3, policy, s3control, keys, guardduty, .. } = self;
+        Sdk { ledger: counted!(aws_sdk_dynamodb, sdk), ec2, iam, trail, rds, lambda, org, redshift, s3, policy, s3control, keys, guardduty }
     }
 
     /// Wire the Redshift client.
-    pub fn with_redshift(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, D, aws_sdk_redshift::Client, B, P, A, K> {
-        let Sdk { ec2, iam, trail, rds, lambda, org, ledger, s3, policy, s3control, keys, .. } = self;
-        Sdk { redshift: counted!(aws_sdk_redshift, sdk), ec2, iam, trail, rds, lambda, org, ledger, s3, policy, s3control, keys }
+    pub fn with_redshift(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, D, aws_sdk_redshift::Client, B, P, A, K, G> {
+        let Sdk { ec2, iam, trail, rds, lambda, org, ledger, s3, policy, s3control, keys, guardduty, .. } = self;
+        Sdk { redshift: counted!(aws_sdk_redshift, sdk), ec2, iam, trail, rds, lambda, org, ledger, s3, policy, s3control, keys, guardduty }
     }
 
     /// Wire the S3 client (public buckets).
-    pub fn with_s3(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, D, S, s3::S3, P, A, K> {
-        let Sdk { ec2, iam, trail, rds, lambda, org, ledger, redshift, policy, s3control, keys, .. } = self;
-        Sdk { s3: s3::S3 { s3: counted!(aws_sdk_s3, sdk) }, ec2, iam, trail, rds, lambda, org, ledger, redshift, policy, s3control, keys }
+    pub fn with_s3(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, D, S, s3::S3, P, A, K, G> {
+        let Sdk { ec2, iam, trail, rds, lambda, org, ledger, redshift, policy, s3control, keys, guardduty, .. } = self;
+        Sdk { s3: s3::S3 { s3: counted!(aws_sdk_s3, sdk) }, ec2, iam, trail, rds, lambda, org, ledger, redshift, policy, s3control, keys, guardduty }
     }
 
     /// Wire the S3 Control client (the account's public access block).
-    pub fn with_s3control(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, D, S, B, P, aws_sdk_s3control::Client, K> {
-        let Sdk { ec2, iam, trail, rds, lambda, org, ledger, redshift, s3, policy, keys, .. } = self;
-        Sdk { s3control: counted!(aws_sdk_s3control, sdk), ec2, iam, trail, rds, lambda, org, ledger, redshift, s3, policy, keys }
+    pub fn with_s3control(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, D, S, B, P, aws_sdk_s3control::Client, K, G> {
+        let Sdk { ec2, iam, trail, rds, lambda, org, ledger, redshift, s3, policy, keys, guardduty, .. } = self;
+        Sdk { s3control: counted!(aws_sdk_s3control, sdk), ec2, iam, trail, rds, lambda, org, ledger, redshift, s3, policy, keys, guardduty }
     }
 
     /// Wire the KMS client for keys' life (deletion, rotation): the key port, not the
     /// key-policy one (`with_kms`).
-    pub fn with_kms_keys(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, D, S, B, P, A, aws_sdk_kms::Client> {
-        let Sdk { ec2, iam, trail, rds, lambda, org, ledger, redshift, s3, policy, s3control, .. } = self;
-        Sdk { keys: counted!(aws_sdk_kms, sdk), ec2, iam, trail, rds, lambda, org, ledger, redshift, s3, policy, s3control }
+    pub fn with_kms_keys(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, D, S, B, P, A, aws_sdk_kms::Client, G> {
+        let Sdk { ec2, iam, trail, rds, lambda, org, ledger, redshift, s3, policy, s3control, guardduty, .. } = self;
+        Sdk { keys: counted!(aws_sdk_kms, sdk), ec2, iam, trail, rds, lambda, org, ledger, redshift, s3, policy, s3control, guardduty }
+    }
+
+    /// Wire the GuardDuty client (a suspended detector switched back on).
+    pub fn with_guardduty(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, D, S, B, P, A, K, aws_sdk_guardduty::Client> {
+        let Sdk { ec2, iam, trail, rds, lambda, org, ledger, redshift, s3, policy, s3control, keys, .. } = self;
+        Sdk { guardduty: counted!(aws_sdk_guardduty, sdk), ec2, iam, trail, rds, lambda, org, ledger, redshift, s3, policy, s3control, keys }
     }
 
     /// Wire a resource-policy client (SQS, SNS, Secrets Manager, KMS, ECR, OpenSearch,
     /// Glacier, EFS): it answers for its own kind, the clients wired before for theirs.
-    fn with_policy<C>(self, client: C) -> Sdk<E, I, T, R, L, O, D, S, B, (P, C), A, K> {
-        let Sdk { ec2, iam, trail, rds, lambda, org, ledger, redshift, s3, policy, s3control, keys } = self;
-        Sdk { ec2, iam, trail, rds, lambda, org, ledger, redshift, s3, policy: (policy, client), s3control, keys }
+    fn with_policy<C>(self, client: C) -> Sdk<E, I, T, R, L, O, D, S, B, (P, C), A, K, G> {
+        let Sdk { ec2, iam, trail, rds, lambda, org, ledger, redshift, s3, policy, s3control, keys, guardduty } = self;
+        Sdk { ec2, iam, trail, rds, lambda, org, ledger, redshift, s3, policy: (policy, client), s3control, keys, guardduty }
     }
 
     /// Wire the SQS client (queue policies).
-    pub fn with_sqs(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, D, S, B, (P, aws_sdk_sqs::Client), A, K> {
+    pub fn with_sqs(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, D, S, B, (P, aws_sdk_sqs::Client), A, K, G> {
         self.with_policy(counted!(aws_sdk_sqs, sdk))
     }
 
     /// Wire an SNS client for topic policies (notification has its own).
-    pub fn with_sns(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, D, S, B, (P, aws_sdk_sns::Client), A, K> {
+    pub fn with_sns(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, D, S, B, (P, aws_sdk_sns::Client), A, K, G> {
         self.with_policy(counted!(aws_sdk_sns, sdk))
     }
 
     /// Wire the Secrets Manager client (secrets' resource policies).
-    pub fn with_secretsmanager(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, D, S, B, (P, aws_sdk_secretsmanager::Client), A, K> {
+    pub fn with_secretsmanager(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, D, S, B, (P, aws_sdk_secretsmanager::Client), A, K, G> {
         self.with_policy(counted!(aws_sdk_secretsmanager, sdk))
     }
 
     /// Wire the KMS client (key policies).
-    pub fn with_kms(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, D, S, B, (P, aws_sdk_kms::Client), A, K> {
+    pub fn with_kms(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, D, S, B, (P, aws_sdk_kms::Client), A, K, G> {
         self.with_policy(counted!(aws_sdk_kms, sdk))
     }
 
     /// Wire the ECR client (repository policies).
-    pub fn with_ecr(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, D, S, B, (P, aws_sdk_ecr::Client), A, K> {
+    pub fn with_ecr(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, D, S, B, (P, aws_sdk_ecr::Client), A, K, G> {
         self.with_policy(counted!(aws_sdk_ecr, sdk))
     }
 
     /// Wire the OpenSearch client (domain access policies, Elasticsearch domains too).
-    pub fn with_opensearch(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, D, S, B, (P, aws_sdk_opensearch::Client), A, K> {
+    pub fn with_opensearch(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, D, S, B, (P, aws_sdk_opensearch::Client), A, K, G> {
         self.with_policy(counted!(aws_sdk_opensearch, sdk))
     }
 
     /// Wire the Glacier client (vault access policies).
-    pub fn with_glacier(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, D, S, B, (P, aws_sdk_glacier::Client), A, K> {
+    pub fn with_glacier(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, D, S, B, (P, aws_sdk_glacier::Client), A, K, G> {
         self.with_policy(counted!(aws_sdk_glacier, sdk))
     }
 
     /// Wire the EFS client (file system policies).
-    pub fn with_efs(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, D, S, B, (P, aws_sdk_efs::Client), A, K> {
+    pub fn with_efs(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, D, S, B, (P, aws_sdk_efs::Client), A, K, G> {
         self.with_policy(counted!(aws_sdk_efs, sdk))
     }
 }

@@ -346,6 +346,15 @@ pub trait KeyPort {
 }
 
 port! {
+/// GuardDuty: a suspended detector switched back on.
+pub trait GuardDutyPort {
+    /// Switch the detector on (read first: an enabled detector is already done; one that no
+    /// longer exists is too, and says so).
+    fn enable_detector(&self, detector_id: &str) -> Change;
+}
+}
+
+port! {
 pub trait OrgPort {
     /// The accounts of the organization (looked up once per container and hour).
     fn organization_accounts(&self) -> BTreeSet<String>;
@@ -639,6 +648,7 @@ pub trait Clients: Send + Sync + 'static {
     type Policy: PolicyPort;
     type S3Control: S3ControlPort;
     type Keys: KeyPort;
+    type GuardDuty: GuardDutyPort;
     fn ec2(&self) -> &Self::Ec2;
     fn iam(&self) -> &Self::Iam;
     fn trail(&self) -> &Self::Trail;
@@ -651,10 +661,11 @@ pub trait Clients: Send + Sync + 'static {
     fn policy(&self) -> &Self::Policy;
     fn s3control(&self) -> &Self::S3Control;
     fn keys(&self) -> &Self::Keys;
+    fn guardduty(&self) -> &Self::GuardDuty;
 
     /// Each service as IAM prefixes its actions, the `Sdk` builder that wires it, and
     /// whether it is wired.
-    fn services(&self) -> [(&'static str, &'static str, bool); 19] {
+    fn services(&self) -> [(&'static str, &'static str, bool); 20] {
         let p = |kind| self.policy().serves(kind);
         [
             ("ec2", "with_ec2", self.ec2().wired()),
@@ -677,6 +688,7 @@ pub trait Clients: Send + Sync + 'static {
             // DescribeKey, ListKeys and ListResourceTags: either KMS client makes them.
             ("kms", "with_kms", p(PolicyKind::Key) || self.keys().wired()),
             ("kmskeys", "with_kms_keys", self.keys().wired()),
+            ("guardduty", "with_guardduty", self.guardduty().wired()),
             ("ecr", "with_ecr", p(PolicyKind::Repository)),
             ("es", "with_opensearch", p(PolicyKind::Domain)),
             ("glacier", "with_glacier", p(PolicyKind::Vault)),
@@ -749,6 +761,7 @@ pub struct Sdk<
     P = Unwired,
     A = Unwired,
     K = Unwired,
+    G = Unwired,
 > {
     pub ec2: E,
     pub iam: I,
@@ -764,6 +777,8 @@ pub struct Sdk<
     pub s3control: A,
     /// KMS for keys' life (`with_kms_keys`).
     pub keys: K,
+    /// GuardDuty (`with_guardduty`).
+    pub guardduty: G,
 }
 
 impl Sdk {
@@ -773,7 +788,7 @@ impl Sdk {
     }
 }
 
-impl<E, I, T, R, L, O, D, S, B, P, A, K> Clients for Sdk<E, I, T, R, L, O, D, S, B, P, A, K>
+impl<E, I, T, R, L, O, D, S, B, P, A, K, G> Clients for Sdk<E, I, T, R, L, O, D, S, B, P, A, K, G>
 where
     E: Ec2Port + 'static,
     I: IamPort + 'static,
@@ -787,6 +802,7 @@ where
     P: PolicyPort + 'static,
     A: S3ControlPort + 'static,
     K: KeyPort + 'static,
+    G: GuardDutyPort + 'static,
 {
     type Ec2 = E;
     type Iam = I;
@@ -800,6 +816,7 @@ where
     type Policy = P;
     type S3Control = A;
     type Keys = K;
+    type GuardDuty = G;
     fn ec2(&self) -> &E {
         &self.ec2
     }
@@ -835,6 +852,9 @@ where
     }
     fn keys(&self) -> &K {
         &self.keys
+    }
+    fn guardduty(&self) -> &G {
+        &self.guardduty
     }
 }
 

@@ -344,6 +344,12 @@ actions! {
         inverse: Inverse::Calls(&[&ops::PUT_BUCKET_POLICY]),
         restores_safeguard: false,
     },
+    /// Switch a suspended GuardDuty detector back on.
+    EnableDetector(EnableDetector) = "enable_detector" {
+        ops: [GUARDDUTY_GET_DETECTOR, GUARDDUTY_UPDATE_DETECTOR],
+        inverse: Inverse::Calls(&[&ops::GUARDDUTY_UPDATE_DETECTOR]),
+        restores_safeguard: true,
+    },
     /// Switch EBS encryption by default back on in a region (the default key left as it is).
     EnableEbsEncryptionByDefault(EnableEbsEncryptionByDefault) = "enable_ebs_encryption_by_default" {
         ops: [GET_EBS_ENCRYPTION_BY_DEFAULT, ENABLE_EBS_ENCRYPTION_BY_DEFAULT],
@@ -1931,6 +1937,35 @@ impl Step for PutAccountPublicAccessBlock {
             self.flags.join(", "),
             self.account_id
         )
+    }
+}
+
+/// Switch a suspended GuardDuty detector back on (read first: enabled is already done).
+/// Its settings, features and publishing frequency are not touched.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EnableDetector {
+    pub detector_id: String,
+}
+
+impl Step for EnableDetector {
+    fn ops(&self) -> Vec<&'static Op> {
+        Self::INFO.ops.to_vec()
+    }
+    fn undo(&self) -> Option<String> {
+        Some(format!(
+            "aws guardduty update-detector --detector-id {} --no-enable",
+            quote(&self.detector_id)
+        ))
+    }
+    fn targets(&self) -> Vec<Target> {
+        vec![Target::new(
+            "detector_id",
+            &self.detector_id,
+            IdKind::GuardDutyDetector,
+        )]
+    }
+    fn describe(&self) -> String {
+        format!("switch GuardDuty detector {} back on", self.detector_id)
     }
 }
 

@@ -32,6 +32,8 @@ pub enum IdKind {
     /// A KMS key's ARN: `arn:aws:kms:REGION:ACCOUNT:key/` and a key id (a UUID, or `mrk-`
     /// and 32 hexadecimal digits for a multi-Region key).
     KmsKeyArn,
+    /// A GuardDuty detector id: 1-300 lower-case letters and digits.
+    GuardDutyDetector,
 }
 
 impl IdKind {
@@ -48,6 +50,7 @@ impl IdKind {
             IdKind::IamName => "an IAM name: 1-64 letters, digits and +=,.@_-",
             IdKind::Trail => "a trail name (3-128 letters, digits, . _ -) or a trail ARN",
             IdKind::Account => "an account id: 12 digits",
+            IdKind::GuardDutyDetector => "a detector id: 1-300 lower-case letters and digits",
             IdKind::KmsKeyArn => "arn:aws:kms:REGION:ACCOUNT:key/ and a key id (a UUID, or mrk- and 32 hexadecimal digits)",
             IdKind::Image => "ami- and 8 or 17 hexadecimal digits",
             IdKind::Snapshot => "snap- and 8 or 17 hexadecimal digits",
@@ -118,6 +121,11 @@ impl IdKind {
                         ("rds", "db" | "cluster") | ("redshift", "cluster")
                     )
                     && IdKind::DbIdentifier.is_valid(parts[6])
+            }
+            IdKind::GuardDutyDetector => {
+                (1..=300).contains(&v.len())
+                    && v.chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
             }
             IdKind::KmsKeyArn => {
                 let parts: Vec<&str> = v.splitn(6, ':').collect();

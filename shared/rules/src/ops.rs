@@ -220,6 +220,10 @@ pub const KMS_PUT_KEY_POLICY: Op = op!(kms, PutKeyPolicy);
 pub const KMS_LIST_RESOURCE_TAGS: Op = op!(kms, ListResourceTags);
 pub const KMS_LIST_KEYS: Op = op!(kms, ListKeys);
 pub const KMS_DESCRIBE_KEY: Op = op!(kms, DescribeKey);
+// GuardDuty: a suspended detector (guards/account_guardrails.rs).
+pub const GUARDDUTY_GET_DETECTOR: Op = op!(guardduty, GetDetector);
+pub const GUARDDUTY_UPDATE_DETECTOR: Op = op!(guardduty, UpdateDetector);
+
 // KMS: a key's life (guards/encryption_keys.rs), and the calls their undo names.
 pub const KMS_CANCEL_KEY_DELETION: Op = op!(kms, CancelKeyDeletion);
 pub const KMS_ENABLE_KEY: Op = op!(kms, EnableKey);

@@ -9,9 +9,9 @@ use std::sync::{Arc, Mutex};
 
 use trailguard_aws::ports::{Page, PortResult, TrailEvent};
 use trailguard_aws::{
-    Change, Claim, Clients, Connect, Deps, Ec2Port, IamPort, KeyPort, LambdaPort, LedgerPort,
-    NotifyPort, OrgPort, PolicyPort, PortError, RdsPort, RedshiftPort, S3ControlPort, S3Port,
-    Settings, Slot, Target, TrailPort,
+    Change, Claim, Clients, Connect, Deps, Ec2Port, GuardDutyPort, IamPort, KeyPort, LambdaPort,
+    LedgerPort, NotifyPort, OrgPort, PolicyPort, PortError, RdsPort, RedshiftPort, S3ControlPort,
+    S3Port, Settings, Slot, Target, TrailPort,
 };
 use trailguard_rules::facts::{PrefixListFacts, World};
 use trailguard_rules::ops::{self, Op};
@@ -237,6 +237,10 @@ impl Clients for Fake {
     }
     type Keys = Fake;
     fn keys(&self) -> &Fake {
+        self
+    }
+    type GuardDuty = Fake;
+    fn guardduty(&self) -> &Fake {
         self
     }
     fn rds(&self) -> &Fake {
@@ -980,6 +984,19 @@ impl S3Port for Fake {
                 _ => None,
             },
         )
+    }
+}
+
+impl GuardDutyPort for Fake {
+    async fn enable_detector(&self, detector_id: &str) -> PortResult<Change> {
+        self.record(
+            &[
+                &ops::GUARDDUTY_GET_DETECTOR,
+                &ops::GUARDDUTY_UPDATE_DETECTOR,
+            ],
+            format!("EnableDetector({detector_id})"),
+        );
+        self.reply("EnableDetector")
     }
 }
 

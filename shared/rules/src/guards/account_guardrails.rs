@@ -8,10 +8,14 @@
 //! A function of its own, not revert-public-bucket's: the account's block is S3 Control's,
 //! a client of its own, and `s3:PutAccountPublicAccessBlock` changes every bucket of the
 //! account, so only this role holds it.
+//!
+//! GuardDuty suspended (`UpdateDetector` with `enable: false`) is switched back on here too:
+//! the detector is the account's, like the block, and its deletion stays guard-detection's to
+//! tell (a deleted detector's settings are gone).
 
 use std::sync::OnceLock;
 
-use crate::action::{Notice, PutAccountPublicAccessBlock, Severity};
+use crate::action::{EnableDetector, Notice, PutAccountPublicAccessBlock, Severity};
 use crate::decision::{Decision, Verdict};
 use crate::event::{CloudTrailRecord, Event, EventBody, SecurityHubDetail};
 use crate::facts::Facts;
@@ -24,7 +28,7 @@ use crate::state::{AccountBlockState, BlockFlags, State, StateKind};
 pub static GUARD: GuardSpec = GuardSpec {
     name: "account_guardrails",
     function: "restore-account-guardrails",
-    summary: "Puts the account's S3 public access block back on when it is switched off or deleted.",
+    summary: "Puts the account's S3 public access block back on when it is switched off or deleted, and a suspended GuardDuty detector back on.",
     triggers: &[
         Trigger {
             rule: "AccountBlockChange",
@@ -36,6 +40,25 @@ pub static GUARD: GuardSpec = GuardSpec {
                     "eventName": ["PutAccountPublicAccessBlock", "DeleteAccountPublicAccessBlock"],
                     "eventType": ["AwsApiCall"],
                     "errorCode": [{"exists": false}]
+                }
+            }"#,
+            delivery: Delivery::Changes,
+            bus: Bus::Main,
+            excludes_own_role: true,
+            condition: None,
+        },
+        // GuardDuty suspended: the detector stays, producing no findings.
+        Trigger {
+            rule: "DetectorSuspended",
+            pattern: r#"{
+                "source": ["aws.guardduty"],
+                "detail-type": ["AWS API Call via CloudTrail"],
+                "detail": {
+                    "eventSource": ["guardduty.amazonaws.com"],
+                    "eventName": ["UpdateDetector"],
+                    "eventType": ["AwsApiCall"],
+                    "errorCode": [{"exists": false}],
+                    "requestParameters": {"enable": [false, "false"]}
                 }
             }"#,
             delivery: Delivery::Changes,
@@ -68,7 +91,7 @@ pub static GUARD: GuardSpec = GuardSpec {
         },
     ],
     facts: &[],
-    actions: &[&PutAccountPublicAccessBlock::INFO],
+    actions: &[&PutAccountPublicAccessBlock::INFO, &EnableDetector::INFO],
     decide,
     reads_every_call: false,
     max_actions_per_hour: 20,
@@ -90,6 +113,9 @@ pub fn decide(event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
     };
     if let Some(d) = super::preamble(r, policy, facts) {
         return Verdict::Decided(d);
+    }
+    if r.event_source.get() == Some("guardduty.amazonaws.com") {
+        return detector(r);
     }
     if r.event_source.get() != Some("s3.amazonaws.com") {
         return Verdict::Decided(Decision::ignore(format!(
@@ -115,6 +141,42 @@ pub fn decide(event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
             "{other} is not a change to an account-wide guardrail trailguard watches"
         ))),
     }
+}
+
+/// `UpdateDetector` suspending GuardDuty: the detector switched back on (its settings, features
+/// and publishing frequency untouched).
+fn detector(r: &CloudTrailRecord) -> Verdict {
+    let rp = &r.request_parameters;
+    let name = r.event_name.get().unwrap_or_default();
+    let suspends = rp
+        .get("enable")
+        .or_else(|| rp.get("Enable"))
+        .and_then(crate::lenient::boolean)
+        == Some(false);
+    if name != "UpdateDetector" || !suspends {
+        return Verdict::Decided(Decision::ignore(format!(
+            "{name} leaves GuardDuty enabled"
+        )));
+    }
+    let Some(id) = str_any(rp, &["detectorId", "DetectorId"]) else {
+        return Verdict::Decided(Decision::ignore("UpdateDetector names no detector"));
+    };
+    let region = r.aws_region.get().unwrap_or("?");
+    Verdict::Decided(Decision::remediate(
+        format!("GuardDuty detector {id} was suspended in {region}"),
+        vec![EnableDetector {
+            detector_id: id.clone(),
+        }
+        .into()],
+        Notice {
+            severity: Severity::Critical,
+            title: format!("GuardDuty suspended in {region}"),
+            details: vec![
+                format!("detector {id} stopped producing findings"),
+                by(r),
+            ],
+        },
+    ))
 }
 
 /// The account whose block the call changed: the record's own account (S3 Control's

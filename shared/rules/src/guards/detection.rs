@@ -1,4 +1,5 @@
-//! Detection and logging switched off: VPC flow logs, Route 53 Resolver query logs, GuardDuty,
+//! Detection and logging switched off: VPC flow logs, Route 53 Resolver query logs, GuardDuty
+//! deleted or detached (suspended: restore-account-guardrails switches it back on),
 //! AWS Config, Security Hub, IAM Access Analyzer, Macie (disabled or paused), a service's
 //! delegated administrator, membership of the organization, Bedrock invocation logging and
 //! guardrails;
@@ -18,7 +19,7 @@ use crate::decision::{Decision, Verdict};
 use crate::event::Event;
 use crate::facts::Facts;
 use crate::guards::{Bus, Delivery, GuardSpec, Trigger};
-use crate::lenient::{boolean, items, scalar_string, str_any};
+use crate::lenient::{items, scalar_string, str_any};
 use crate::policy::Policy;
 
 pub static GUARD: GuardSpec = GuardSpec {
@@ -40,7 +41,7 @@ pub static GUARD: GuardSpec = GuardSpec {
                                 "access-analyzer.amazonaws.com", "macie2.amazonaws.com"],
                 "eventName": ["DeleteFlowLogs",
                               "DeleteResolverQueryLogConfig", "DisassociateResolverQueryLogConfig",
-                              "DeleteDetector", "UpdateDetector",
+                              "DeleteDetector",
                               "DisassociateFromMasterAccount", "DisassociateFromAdministratorAccount",
                               "StopConfigurationRecorder", "DeleteConfigurationRecorder",
                               "DeleteDeliveryChannel",
@@ -143,21 +144,6 @@ pub fn decide(event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
              enable it again and find out why it was deleted"
                 .to_string(),
         ),
-        "UpdateDetector" => {
-            let disabled = rp.get("enable").or_else(|| rp.get("Enable")).and_then(boolean) == Some(false);
-            if !disabled {
-                return Verdict::Decided(Decision::ignore(
-                    "UpdateDetector leaves GuardDuty enabled",
-                ));
-            }
-            (
-                Severity::Critical,
-                format!("GuardDuty detector {} suspended", list(&["detectorId", "DetectorId"])),
-                "GuardDuty stopped producing findings in this account and region; \
-                 enable it again (aws guardduty update-detector --enable)"
-                    .to_string(),
-            )
-        }
         "DisassociateFromMasterAccount" | "DisassociateFromAdministratorAccount" => (
             Severity::High,
             "GuardDuty member account left its administrator account".to_string(),
