@@ -260,6 +260,8 @@ pub struct AsffFinding {
     pub record_state: Text,
     /// Set on findings GuardDuty and Security Hub generate as samples.
     pub sample: Value,
+    /// GuardDuty Extended Threat Detection: `{"Sequence": {"Actors": [...], ...}}`.
+    pub detection: Value,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -423,6 +425,7 @@ impl AsffFinding {
                 }),
             },
             service: serde_json::json!({
+                "detection": {"sequence": {"actors": asff_actors(&self.detection)}},
                 "archived": flag("aws/guardduty/service/archived") == "true",
                 "additionalInfo": {"sample": flag("aws/guardduty/service/additionalInfo/sample") == "true"
                     || lenient::boolean(&self.sample) == Some(true)},
@@ -430,6 +433,30 @@ impl AsffFinding {
             }),
         }
     }
+}
+
+/// An ASFF attack sequence's actors (`Detection.Sequence.Actors`) in the native finding's
+/// terms (`service.detection.sequence.actors`: camelCase keys).
+fn asff_actors(detection: &Value) -> Value {
+    let actors = lenient::items(&detection["Sequence"]["Actors"]);
+    Value::Array(
+        actors
+            .into_iter()
+            .map(|a| {
+                let u = &a["User"];
+                serde_json::json!({
+                    "id": a["Id"],
+                    "user": {
+                        "name": u["Name"],
+                        "uid": u["Uid"],
+                        "type": u["Type"],
+                        "credentialUid": u["CredentialUid"],
+                        "account": {"uid": u["Account"]["Uid"]},
+                    },
+                })
+            })
+            .collect(),
+    )
 }
 
 /// A responder's manual trigger: `source: "trailguard"`, e.g. detail-type "Disable Access

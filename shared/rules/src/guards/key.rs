@@ -42,10 +42,15 @@ pub static GUARD: GuardSpec = GuardSpec {
         },
         Trigger {
             rule: "GuardDutyAccessKey",
+            // Findings about an access key, and the attack sequences and privilege
+            // escalations that name credentials whatever resource they are filed under.
             pattern: r#"{
                 "source": ["aws.guardduty"],
                 "detail-type": ["GuardDuty Finding"],
-                "detail": {"resource": {"resourceType": ["AccessKey"]}}
+                "detail": {"$or": [
+                    {"resource": {"resourceType": ["AccessKey"]}},
+                    {"type": [{"prefix": "AttackSequence:IAM/"}, {"prefix": "PrivilegeEscalation:IAMUser/"}]}
+                ]}
             }"#,
             delivery: Delivery::Changes,
             bus: Bus::Main,
@@ -69,8 +74,11 @@ pub static GUARD: GuardSpec = GuardSpec {
                 "detail-type": ["Security Hub Findings - Imported"],
                 "detail": {"findings": {
                     "ProductArn": [{"suffix": ":product/aws/guardduty"}],
-                    "Resources": {"Type": ["AwsIamAccessKey"]},
-                    "RecordState": ["ACTIVE"]
+                    "RecordState": ["ACTIVE"],
+                    "$or": [
+                        {"Resources": {"Type": ["AwsIamAccessKey"]}},
+                        {"Types": [{"wildcard": "*AttackSequence:IAM-*"}, {"wildcard": "*PrivilegeEscalation:IAMUser-*"}]}
+                    ]
                 }}
             }"#,
             delivery: Delivery::Changes,
@@ -449,6 +457,131 @@ fn health(event: &Event, h: &HealthDetail, policy: &Policy, facts: &Facts) -> Ve
     )
 }
 
+/// An attack sequence (GuardDuty Extended Threat Detection: several signals already tie the
+/// credentials to one attack): every credential of this account its actors name is
+/// contained: a user's access key as any compromised key, a role's sessions revoked. None
+/// when the finding names no actor (the single-key path decides it).
+fn attack_sequence(
+    event: &Event,
+    ftype: &str,
+    severity: f64,
+    f: &GuardDutyFinding,
+    policy: &Policy,
+    facts: &Facts,
+) -> Option<Verdict> {
+    let actors = crate::lenient::items(&f.service["detection"]["sequence"]["actors"]);
+    if actors.is_empty() {
+        return None;
+    }
+    let account = event.account();
+    let mut keys: Vec<(String, Option<String>)> = Vec::new();
+    let mut roles: Vec<String> = Vec::new();
+    let mut told: Vec<String> = Vec::new();
+    for a in &actors {
+        let u = &a["user"];
+        let text = |v: &serde_json::Value| crate::lenient::scalar_string(v).filter(|s| !s.is_empty());
+        let (name, kind, cred) = (text(&u["name"]), text(&u["type"]), text(&u["credentialUid"]));
+        let actor_account = text(&u["account"]["uid"]);
+        if actor_account.is_some() && actor_account.as_deref() != account {
+            told.push(format!(
+                "actor {} of account {}: not this account's, told",
+                name.as_deref().unwrap_or("?"),
+                actor_account.as_deref().unwrap_or("?")
+            ));
+            continue;
+        }
+        match kind.as_deref().unwrap_or_default() {
+            k if k.eq_ignore_ascii_case("IAMUser") => match cred {
+                Some(c) if c.starts_with("AKIA") && crate::ids::is_access_key_id(&c) => {
+                    if !keys.iter().any(|(k, _)| *k == c) {
+                        keys.push((c, name));
+                    }
+                }
+                _ => told.push(format!(
+                    "user {}: no long-term key named ({}), told",
+                    name.as_deref().unwrap_or("?"),
+                    cred.as_deref().unwrap_or("none")
+                )),
+            },
+            k if k.eq_ignore_ascii_case("AssumedRole") || k.eq_ignore_ascii_case("Role") => {
+                // The role's name: `name`, or the role part of a session ARN in `uid`.
+                let role = name.filter(|n| crate::ids::IdKind::IamName.is_valid(n)).or_else(|| {
+                    text(&u["uid"]).and_then(|arn| {
+                        arn.split(":assumed-role/").nth(1)?.split('/').next().map(String::from)
+                    })
+                });
+                match role {
+                    Some(r) if !roles.contains(&r) => roles.push(r),
+                    Some(_) => {}
+                    None => told.push("a role actor without a role name, told".into()),
+                }
+            }
+            other => told.push(format!(
+                "actor {} of type {}: trailguard cannot disable it, told",
+                name.as_deref().unwrap_or("?"),
+                if other.is_empty() { "unknown" } else { other }
+            )),
+        }
+    }
+    let mut details = vec![format!("finding: {ftype} (severity {severity})")];
+    details.extend(f.title.get().map(String::from));
+    details.extend(told);
+    if severity < settings(policy).guardduty.act_at || (keys.is_empty() && roles.is_empty()) {
+        return Some(Verdict::Decided(Decision::notify(
+            if keys.is_empty() && roles.is_empty() {
+                "the attack sequence names no credential of this account trailguard can contain".to_string()
+            } else {
+                format!(
+                    "severity {severity} is below act_at {}: notify only",
+                    settings(policy).guardduty.act_at
+                )
+            },
+            Notice {
+                severity: Severity::Critical,
+                title: format!("GuardDuty {ftype}"),
+                details,
+            },
+        )));
+    }
+    let mut role_actions: Vec<Action> = Vec::new();
+    for role in &roles {
+        let arn = format!("arn:aws:iam::{}:role/{role}", account.unwrap_or("*"));
+        if let Some(p) = policy.is_exempt_principal(&[&arn]) {
+            details.push(format!("role {role} is exempt by `{p}`: told"));
+        } else if settings(policy).revoke_sessions {
+            details.push(format!("sessions of role {role} issued before now are denied"));
+            role_actions.push(revoke_sessions(PrincipalKind::Role, role));
+        } else {
+            details.push(format!("role {role}: revoke_sessions is off, told"));
+        }
+    }
+    let context = Context {
+        why: format!("GuardDuty {ftype}"),
+        severity: Severity::Critical,
+        details: details.clone(),
+    };
+    let v = if keys.is_empty() {
+        Verdict::Decided(Decision::notify(
+            format!("GuardDuty {ftype}"),
+            Notice {
+                severity: Severity::Critical,
+                title: format!("GuardDuty {ftype}"),
+                details,
+            },
+        ))
+    } else {
+        contain_keys(account, keys, context, policy, facts)
+    };
+    Some(match v {
+        Verdict::Decided(mut d) if !role_actions.is_empty() => {
+            d.kind = Kind::Remediate;
+            d.actions.extend(role_actions);
+            Verdict::Decided(d)
+        }
+        other => other,
+    })
+}
+
 /// Whether a GuardDuty finding is about the account's root user: its principal type says
 /// Root (native `userType`, ASFF `PrincipalType`), or its principal is named `Root` with the
 /// account as its id (the older ASFF form), or its type is `RootCredentialUsage`, which
@@ -498,6 +631,9 @@ fn guardduty(event: &Event, f: &GuardDutyFinding, policy: &Policy, facts: &Facts
                 details,
             },
         ));
+    }
+    if let Some(v) = attack_sequence(event, &ftype, severity, f, policy, facts) {
+        return v;
     }
     let Some(d) = f
         .resource
