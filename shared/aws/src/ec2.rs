@@ -155,6 +155,69 @@ impl Ec2Port for Client {
         Ok(Change::Removed(vec![before]))
     }
 
+    async fn require_imdsv2(&self, instance_id: &str) -> PortResult<Change> {
+        use aws_sdk_ec2::types::HttpTokensState;
+        let found = match self
+            .describe_instances()
+            .instance_ids(instance_id)
+            .send()
+            .await
+        {
+            Ok(o) => o
+                .reservations()
+                .iter()
+                .flat_map(|r| r.instances())
+                .find(|i| i.instance_id() == Some(instance_id))
+                .cloned(),
+            Err(e) if code_of(&e).as_deref() == Some("InvalidInstanceID.NotFound") => None,
+            Err(e) => return Err(classify(&ops::DESCRIBE_INSTANCES, e)),
+        };
+        let Some(instance) = found else {
+            return Ok(Change::AlreadyDone(format!(
+                "instance {instance_id} does not exist (any more)"
+            )));
+        };
+        if instance.metadata_options().and_then(|m| m.http_tokens())
+            == Some(&HttpTokensState::Required)
+        {
+            return Ok(Change::AlreadyDone(format!(
+                "instance {instance_id} requires IMDSv2"
+            )));
+        }
+        self.modify_instance_metadata_options()
+            .instance_id(instance_id)
+            .http_tokens(HttpTokensState::Required)
+            .send()
+            .await
+            .map_err(|e| classify(&ops::MODIFY_INSTANCE_METADATA_OPTIONS, e))?;
+        Ok(Change::Done)
+    }
+
+    async fn require_imdsv2_default(&self) -> PortResult<Change> {
+        use aws_sdk_ec2::types::MetadataDefaultHttpTokensState;
+        let now = self
+            .get_instance_metadata_defaults()
+            .send()
+            .await
+            .map_err(|e| classify(&ops::GET_INSTANCE_METADATA_DEFAULTS, e))?;
+        let before = now
+            .account_level()
+            .and_then(|a| a.http_tokens())
+            .map(|t| t.as_str().to_string())
+            .unwrap_or_default();
+        if before == "required" {
+            return Ok(Change::AlreadyDone(
+                "the account's instance metadata defaults require IMDSv2".into(),
+            ));
+        }
+        self.modify_instance_metadata_defaults()
+            .http_tokens(MetadataDefaultHttpTokensState::Required)
+            .send()
+            .await
+            .map_err(|e| classify(&ops::MODIFY_INSTANCE_METADATA_DEFAULTS, e))?;
+        Ok(Change::Removed(vec![before]))
+    }
+
     async fn enable_image_block_public_access(&self) -> PortResult<Change> {
         let now = self
             .get_image_block_public_access_state()

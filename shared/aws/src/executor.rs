@@ -383,6 +383,8 @@ async fn act<C: Clients>(c: &C, action: &Action, ctx: Context<'_>) -> Outcome {
         Action::EnableImageBlockPublicAccess(_) => {
             Outcome::of(c.ec2().enable_image_block_public_access().await)
         }
+        Action::RequireImdsv2(a) => Outcome::of(c.ec2().require_imdsv2(&a.instance_id).await),
+        Action::RequireImdsv2Default(_) => Outcome::of(c.ec2().require_imdsv2_default().await),
         Action::RestrictRoleTrust(a) => Outcome::of(
             c.iam()
                 .restrict_role_trust(&a.role_name, &a.principals, &a.untrusted_values)

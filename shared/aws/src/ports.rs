@@ -135,6 +135,11 @@ pub trait Ec2Port {
     fn enable_snapshot_block_public_access(&self, state: &str) -> Change;
     /// Block new public sharing of AMIs (read first).
     fn enable_image_block_public_access(&self) -> Change;
+    /// Require IMDSv2 on an instance (read first; its other metadata options kept).
+    fn require_imdsv2(&self, instance_id: &str) -> Change;
+    /// Require IMDSv2 in the account's instance metadata defaults (read first;
+    /// `Change::Removed` carries the `HttpTokens` before, empty for no preference).
+    fn require_imdsv2_default(&self) -> Change;
 }
 }
 

@@ -224,3 +224,35 @@ async fn the_image_block_is_read_then_put_back() {
     ));
     assert_eq!(seen.lock().unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn the_imds_default_is_read_then_required_and_the_state_before_kept() {
+    // moto 5.2.5 has no instance metadata defaults: EC2's answers.
+    let get = answer(
+        "GetInstanceMetadataDefaults",
+        "<accountLevel><httpTokens>optional</httpTokens></accountLevel>",
+    );
+    let put = answer("ModifyInstanceMetadataDefaults", "<return>true</return>");
+    let (c, seen) = ec2_seen(&[(200, &get), (200, &put)], false);
+    assert_eq!(
+        Ec2Port::require_imdsv2_default(&c).await,
+        Ok(Change::Removed(vec!["optional".into()]))
+    );
+    let bodies = seen.lock().unwrap().clone();
+    assert!(
+        bodies[1].contains("Action=ModifyInstanceMetadataDefaults")
+            && bodies[1].contains("HttpTokens=required"),
+        "{bodies:?}"
+    );
+
+    let get = answer(
+        "GetInstanceMetadataDefaults",
+        "<accountLevel><httpTokens>required</httpTokens></accountLevel>",
+    );
+    let (c, seen) = ec2_seen(&[(200, &get)], false);
+    assert!(matches!(
+        Ec2Port::require_imdsv2_default(&c).await,
+        Ok(Change::AlreadyDone(_))
+    ));
+    assert_eq!(seen.lock().unwrap().len(), 1);
+}

@@ -1,8 +1,10 @@
-//! restore-ec2-guardrails against moto: EBS encryption by default switched off. The test
+//! restore-ec2-guardrails against moto: EBS encryption by default switched off, and an
+//! instance launched allowing IMDSv1 (told; required again with `imds.enforce`). The test
 //! switches it off through the SDK (the attacker's call), builds the CloudTrail event, runs
 //! the handler, and asserts EC2's answer; then redelivery (already done) and dry-run.
 //!
-//! moto 5.2.5 has no snapshot or image block public access: those adapters are tested on
+//! moto 5.2.5 has no snapshot or image block public access and no instance metadata
+//! defaults: those adapters are tested on
 //! EC2's own answers through the SDK in canned_http.rs, the decisions on the samples.
 
 mod common;
@@ -77,4 +79,61 @@ async fn ebs_encryption_by_default_switched_off_is_switched_back_on() {
     let again = run(&d, event).await;
     assert_eq!(outcome(&again), "already_done", "{again}");
     assert!(encrypted_by_default(&ec2).await);
+}
+
+async fn http_tokens(ec2: &aws_sdk_ec2::Client, id: &str) -> Option<String> {
+    ec2.describe_instances()
+        .instance_ids(id)
+        .send()
+        .await
+        .unwrap()
+        .reservations()
+        .iter()
+        .flat_map(|r| r.instances())
+        .find_map(|i| {
+            i.metadata_options()?
+                .http_tokens()
+                .map(|t| t.as_str().to_string())
+        })
+}
+
+#[tokio::test]
+#[ignore = "needs moto server: bash scripts/test.sh"]
+async fn imdsv1_allowed_is_told_and_with_imds_enforce_required_again() {
+    use aws_sdk_ec2::types::{HttpTokensState, InstanceMetadataOptionsRequest};
+    let sdk = sdk().await;
+    let ec2 = aws_sdk_ec2::Client::new(&sdk);
+    // The attacker's launch, allowing IMDSv1.
+    let launched = ec2
+        .run_instances()
+        .image_id("ami-12c6146b")
+        .min_count(1)
+        .max_count(1)
+        .metadata_options(
+            InstanceMetadataOptionsRequest::builder()
+                .http_tokens(HttpTokensState::Optional)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let id = launched.instances()[0].instance_id().unwrap().to_string();
+    assert_eq!(http_tokens(&ec2, &id).await.as_deref(), Some("optional"));
+    let mut event = sample("aws.ec2-RunInstances-imdsv1.json");
+    event["id"] = serde_json::json!(unique("ev"));
+    event["detail"]["eventID"] = serde_json::json!(unique("ct"));
+    event["detail"]["responseElements"]["instancesSet"]["items"] =
+        serde_json::json!([{"instanceId": id}]);
+
+    // By default: told, nothing changed (requiring IMDSv2 can break the workload).
+    let r = run(&deps(&sdk, "{}"), event.clone()).await;
+    assert_eq!(r["decision"], "notify", "{r}");
+    assert_eq!(http_tokens(&ec2, &id).await.as_deref(), Some("optional"));
+
+    let d = deps(&sdk, r#"{"imds": {"enforce": true}}"#);
+    let r = run(&d, event.clone()).await;
+    assert_eq!(outcome(&r), "done", "{r}");
+    assert_eq!(http_tokens(&ec2, &id).await.as_deref(), Some("required"));
+    let again = run(&d, event).await;
+    assert_eq!(outcome(&again), "already_done", "{again}");
 }

@@ -368,6 +368,18 @@ actions! {
         inverse: Inverse::Calls(&[&ops::DISABLE_IMAGE_BPA]),
         restores_safeguard: true,
     },
+    /// Require IMDSv2 (session tokens) on an instance (`imds.enforce`).
+    RequireImdsv2(RequireImdsv2) = "require_imdsv2" {
+        ops: [DESCRIBE_INSTANCES, MODIFY_INSTANCE_METADATA_OPTIONS],
+        inverse: Inverse::Calls(&[&ops::MODIFY_INSTANCE_METADATA_OPTIONS]),
+        restores_safeguard: false,
+    },
+    /// Require IMDSv2 in the account's default for new instances in a region (`imds.enforce`).
+    RequireImdsv2Default(RequireImdsv2Default) = "require_imdsv2_default" {
+        ops: [GET_INSTANCE_METADATA_DEFAULTS, MODIFY_INSTANCE_METADATA_DEFAULTS],
+        inverse: Inverse::Calls(&[&ops::MODIFY_INSTANCE_METADATA_DEFAULTS]),
+        restores_safeguard: true,
+    },
     /// Put the account's password policy back to the baseline (over what is stronger).
     PutPasswordPolicy(PutPasswordPolicy) = "put_password_policy" {
         ops: [GET_ACCOUNT_PASSWORD_POLICY, UPDATE_ACCOUNT_PASSWORD_POLICY],
@@ -649,6 +661,10 @@ impl Action {
                     ..a.clone()
                 })
             }
+            Action::RequireImdsv2Default(a) => Action::RequireImdsv2Default(RequireImdsv2Default {
+                previous: removed.first().cloned(),
+                ..a.clone()
+            }),
             Action::RestrictQueuePolicy(a) => Action::RestrictQueuePolicy(RestrictQueuePolicy {
                 previous: removed.first().cloned(),
                 ..a.clone()
@@ -702,6 +718,7 @@ impl Action {
                 | Action::UntagBucket(_)
                 | Action::PutPasswordPolicy(_)
                 | Action::EnableSnapshotBlockPublicAccess(_)
+                | Action::RequireImdsv2Default(_)
                 | Action::RestrictQueuePolicy(_)
                 | Action::RestrictTopicPolicy(_)
                 | Action::RestrictSecretPolicy(_)
@@ -2050,6 +2067,73 @@ impl Step for EnableImageBlockPublicAccess {
     fn describe(&self) -> String {
         format!(
             "block new public sharing of AMIs again for account {}",
+            self.account_id
+        )
+    }
+}
+
+/// Require IMDSv2 on one instance (read first: required is already done); the other
+/// metadata options are left as they are.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RequireImdsv2 {
+    pub instance_id: String,
+}
+
+impl Step for RequireImdsv2 {
+    fn ops(&self) -> Vec<&'static Op> {
+        Self::INFO.ops.to_vec()
+    }
+    fn undo(&self) -> Option<String> {
+        Some(format!(
+            "aws ec2 modify-instance-metadata-options --instance-id {} --http-tokens optional",
+            quote(&self.instance_id)
+        ))
+    }
+    fn targets(&self) -> Vec<Target> {
+        vec![Target::new(
+            "instance_id",
+            &self.instance_id,
+            IdKind::Ec2Resource,
+        )]
+    }
+    fn describe(&self) -> String {
+        format!(
+            "require IMDSv2 (session tokens) on instance {}",
+            self.instance_id
+        )
+    }
+}
+
+/// Require IMDSv2 in the account's instance metadata defaults for the region (read first:
+/// required is already done; the state before is what the undo puts back).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RequireImdsv2Default {
+    pub account_id: String,
+    /// The default's `HttpTokens` before (`optional`, or empty: no preference), read when
+    /// acting.
+    #[serde(skip)]
+    pub previous: Option<String>,
+}
+
+impl Step for RequireImdsv2Default {
+    fn ops(&self) -> Vec<&'static Op> {
+        Self::INFO.ops.to_vec()
+    }
+    fn undo(&self) -> Option<String> {
+        let before = match self.previous.as_deref()? {
+            "" => "no-preference".to_string(),
+            other => quote(other),
+        };
+        Some(format!(
+            "aws ec2 modify-instance-metadata-defaults --http-tokens {before}"
+        ))
+    }
+    fn targets(&self) -> Vec<Target> {
+        vec![Target::new("account_id", &self.account_id, IdKind::Account)]
+    }
+    fn describe(&self) -> String {
+        format!(
+            "require IMDSv2 in the instance metadata defaults of account {}",
             self.account_id
         )
     }

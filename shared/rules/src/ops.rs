@@ -70,6 +70,10 @@ pub const DISABLE_SNAPSHOT_BPA: Op = op!(ec2, DisableSnapshotBlockPublicAccess);
 pub const GET_IMAGE_BPA: Op = op!(ec2, GetImageBlockPublicAccessState);
 pub const ENABLE_IMAGE_BPA: Op = op!(ec2, EnableImageBlockPublicAccess);
 pub const DISABLE_IMAGE_BPA: Op = op!(ec2, DisableImageBlockPublicAccess);
+pub const DESCRIBE_INSTANCES: Op = op!(ec2, DescribeInstances);
+pub const MODIFY_INSTANCE_METADATA_OPTIONS: Op = op!(ec2, ModifyInstanceMetadataOptions);
+pub const GET_INSTANCE_METADATA_DEFAULTS: Op = op!(ec2, GetInstanceMetadataDefaults);
+pub const MODIFY_INSTANCE_METADATA_DEFAULTS: Op = op!(ec2, ModifyInstanceMetadataDefaults);
 
 // EC2: network ACLs.
 pub const DESCRIBE_NETWORK_ACLS: Op = op!(ec2, DescribeNetworkAcls);

@@ -281,6 +281,26 @@ impl Ec2Port for Fake {
         );
         self.reply("EnableSnapshotBlockPublicAccess")
     }
+    async fn require_imdsv2(&self, instance_id: &str) -> PortResult<Change> {
+        self.record(
+            &[
+                &ops::DESCRIBE_INSTANCES,
+                &ops::MODIFY_INSTANCE_METADATA_OPTIONS,
+            ],
+            format!("RequireImdsv2({instance_id})"),
+        );
+        self.reply("RequireImdsv2")
+    }
+    async fn require_imdsv2_default(&self) -> PortResult<Change> {
+        self.record(
+            &[
+                &ops::GET_INSTANCE_METADATA_DEFAULTS,
+                &ops::MODIFY_INSTANCE_METADATA_DEFAULTS,
+            ],
+            "RequireImdsv2Default()".into(),
+        );
+        self.reply("RequireImdsv2Default")
+    }
     async fn enable_image_block_public_access(&self) -> PortResult<Change> {
         self.record(
             &[&ops::GET_IMAGE_BPA, &ops::ENABLE_IMAGE_BPA],

@@ -3,6 +3,8 @@
 //! snapshots (`DisableSnapshotBlockPublicAccess`, or `EnableSnapshotBlockPublicAccess` in a
 //! state looser than the policy's) and of AMIs (`DisableImageBlockPublicAccess`). Each is put
 //! back; the function reads the state first, and never loosens one stricter than asked.
+//! IMDSv1 allowed on an instance or as the account's default is told, and with
+//! `imds.enforce` IMDSv2 is required again.
 //!
 //! A function of its own: these calls change every volume, snapshot and image the account
 //! makes in the region, so only this role holds them; and the EC2 client would push
@@ -16,7 +18,7 @@ use serde_json::Value;
 
 use crate::action::{
     Action, EnableEbsEncryptionByDefault, EnableImageBlockPublicAccess,
-    EnableSnapshotBlockPublicAccess, Notice, Severity,
+    EnableSnapshotBlockPublicAccess, Notice, RequireImdsv2, RequireImdsv2Default, Severity,
 };
 use crate::decision::{Decision, Verdict};
 use crate::event::{Event, EventBody, SecurityHubDetail};
@@ -40,9 +42,29 @@ pub static GUARD: GuardSpec = GuardSpec {
                     "eventSource": ["ec2.amazonaws.com"],
                     "eventName": ["DisableEbsEncryptionByDefault",
                                   "DisableSnapshotBlockPublicAccess", "EnableSnapshotBlockPublicAccess",
-                                  "DisableImageBlockPublicAccess"],
+                                  "DisableImageBlockPublicAccess",
+                                  "ModifyInstanceMetadataOptions", "ModifyInstanceMetadataDefaults"],
                     "eventType": ["AwsApiCall"],
                     "errorCode": [{"exists": false}]
+                }
+            }"#,
+            delivery: Delivery::Changes,
+            bus: Bus::Main,
+            excludes_own_role: true,
+            condition: None,
+        },
+        // Instances launched allowing IMDSv1 (session tokens optional).
+        Trigger {
+            rule: "Imdsv1Launch",
+            pattern: r#"{
+                "source": ["aws.ec2"],
+                "detail-type": ["AWS API Call via CloudTrail"],
+                "detail": {
+                    "eventSource": ["ec2.amazonaws.com"],
+                    "eventName": ["RunInstances"],
+                    "eventType": ["AwsApiCall"],
+                    "errorCode": [{"exists": false}],
+                    "requestParameters": {"metadataOptions": {"httpTokens": ["optional"]}}
                 }
             }"#,
             delivery: Delivery::Changes,
@@ -78,6 +100,8 @@ pub static GUARD: GuardSpec = GuardSpec {
         &EnableEbsEncryptionByDefault::INFO,
         &EnableSnapshotBlockPublicAccess::INFO,
         &EnableImageBlockPublicAccess::INFO,
+        &RequireImdsv2::INFO,
+        &RequireImdsv2Default::INFO,
     ],
     decide,
     reads_every_call: false,
@@ -88,11 +112,20 @@ pub static GUARD: GuardSpec = GuardSpec {
     compiled: OnceLock::new(),
 };
 
-/// The policy's `ec2` section.
+/// The policy's `ec2` and `imds` sections.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
     pub ec2: Ec2Settings,
+    pub imds: ImdsSettings,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ImdsSettings {
+    /// Require IMDSv2 on an instance, or in the account's default, that a call left allowing
+    /// IMDSv1 (otherwise told: forcing IMDSv2 on a running workload can break it).
+    pub enforce: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -216,6 +249,9 @@ pub fn decide(event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
                     format!("snapshots can be made public again; the policy wants {wanted}"),
                 )
             }
+            name @ ("ModifyInstanceMetadataOptions" | "ModifyInstanceMetadataDefaults" | "RunInstances") => {
+                return imds(event, r, name, account, policy)
+            }
             other => {
                 return Verdict::Decided(Decision::ignore(format!(
                     "{other} is not a change to an EC2 guardrail trailguard watches"
@@ -233,15 +269,95 @@ pub fn decide(event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
     ))
 }
 
+/// IMDSv1 allowed: on instances (`ModifyInstanceMetadataOptions`, `RunInstances`) or as the
+/// account's default (`ModifyInstanceMetadataDefaults`). Told; with `imds.enforce`, IMDSv2
+/// required again.
+fn imds(
+    event: &Event,
+    r: &crate::event::CloudTrailRecord,
+    name: &str,
+    account: &str,
+    policy: &Policy,
+) -> Verdict {
+    let rp = &r.request_parameters;
+    let region = event.region().unwrap_or("?");
+    let tokens = if name == "RunInstances" {
+        rp.get("metadataOptions").and_then(|m| str_any(m, &["httpTokens", "HttpTokens"]))
+    } else {
+        nested(rp, &["HttpTokens", "httpTokens"])
+    };
+    if !tokens.as_deref().is_some_and(|t| t.eq_ignore_ascii_case("optional")) {
+        return Verdict::Decided(Decision::ignore(format!(
+            "{name} does not allow IMDSv1 (HttpTokens {})",
+            tokens.as_deref().unwrap_or("not set")
+        )));
+    }
+    let (target, actions): (String, Vec<Action>) = if name == "ModifyInstanceMetadataDefaults" {
+        (
+            format!("the account's default for new instances in {region}"),
+            vec![RequireImdsv2Default {
+                account_id: account.to_string(),
+                previous: None,
+            }
+            .into()],
+        )
+    } else {
+        let ids: Vec<String> = if name == "RunInstances" {
+            crate::lenient::items(&r.response_elements["instancesSet"]["items"])
+                .into_iter()
+                .filter_map(|i| str_any(i, &["instanceId"]))
+                .collect()
+        } else {
+            nested(rp, &["InstanceId", "instanceId"]).into_iter().collect()
+        };
+        if ids.is_empty() {
+            return Verdict::Decided(Decision::ignore(format!("{name} names no instance")));
+        }
+        (
+            format!("instance {}", ids.join(", ")),
+            ids.into_iter()
+                .map(|i| RequireImdsv2 { instance_id: i }.into())
+                .collect(),
+        )
+    };
+    let details = vec![
+        format!("{name}: {target} answers IMDSv1 (no session token): an SSRF in a workload can read its role's credentials"),
+        by(r),
+    ];
+    let title = format!("Account {account}: IMDSv1 allowed on {target}");
+    if !settings(policy).imds.enforce {
+        let mut details = details;
+        details.push("not changed: imds.enforce is off (requiring IMDSv2 can break a workload that still uses IMDSv1)".into());
+        return Verdict::Decided(Decision::notify(
+            format!("IMDSv1 allowed on {target}"),
+            Notice {
+                severity: Severity::Medium,
+                title,
+                details,
+            },
+        ));
+    }
+    Verdict::Decided(Decision::remediate(
+        format!("IMDSv1 allowed on {target}; imds.enforce requires IMDSv2"),
+        actions,
+        Notice {
+            severity: Severity::Medium,
+            title,
+            details,
+        },
+    ))
+}
+
+/// A value at the top of a request or one level down (EC2 records most requests as
+/// `{"<Operation>Request": {...}}`).
+fn nested(rp: &Value, keys: &[&str]) -> Option<String> {
+    str_any(rp, keys).or_else(|| rp.as_object()?.values().find_map(|inner| str_any(inner, keys)))
+}
+
 /// The state an `EnableSnapshotBlockPublicAccess` asks for (EC2 records the request as
 /// `{"EnableSnapshotBlockPublicAccessRequest": {"State": ...}}`, or flat).
 fn requested_state(rp: &Value) -> Option<String> {
-    let keys = ["State", "state"];
-    str_any(rp, &keys).or_else(|| {
-        rp.as_object()?
-            .values()
-            .find_map(|inner| str_any(inner, &keys))
-    })
+    nested(rp, &["State", "state"])
 }
 
 fn security_hub(event: &Event, d: &SecurityHubDetail) -> Verdict {
@@ -266,4 +382,32 @@ fn security_hub(event: &Event, d: &SecurityHubDetail) -> Verdict {
             details: vec![why],
         },
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decision::Kind;
+
+    fn decided(sample: &str, policy: &str) -> Decision {
+        let event = Event::from_value(serde_json::from_str(sample).unwrap()).unwrap();
+        let policy = Policy::from_json(policy).unwrap();
+        match decide(&event, &policy, &Facts::offline()) {
+            Verdict::Decided(d) => d,
+            Verdict::NeedFacts(f) => panic!("asked for {f:?}"),
+        }
+    }
+
+    #[test]
+    fn imdsv1_is_told_unless_the_policy_enforces_imdsv2() {
+        let launch = include_str!("../../../../events/aws.ec2-RunInstances-imdsv1.json");
+        let told = decided(launch, "{}");
+        assert_eq!((told.kind, told.actions.len()), (Kind::Notify, 0), "{told:?}");
+        let enforced = decided(launch, r#"{"imds": {"enforce": true}}"#);
+        assert_eq!(
+            (enforced.kind, enforced.actions.len()),
+            (Kind::Remediate, 2),
+            "{enforced:?}"
+        );
+    }
 }
