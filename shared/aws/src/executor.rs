@@ -453,8 +453,9 @@ async fn act<C: Clients>(c: &C, action: &Action, ctx: Context<'_>) -> Outcome {
 }
 
 /// How many pages (of 50 events) of a key's CloudTrail history are read to tell its state
-/// before a change: a key in use shows a successful call on the first.
-const KEY_HISTORY_PAGES: usize = 4;
+/// before a change: a key in use shows a successful call on the first; a flood of refused
+/// calls can push the telling event further (then the key is left disabled and people told).
+const KEY_HISTORY_PAGES: usize = 10;
 
 /// The key's CloudTrail events up to `at` (epoch seconds), within the history's 90 days.
 async fn key_events<C: Clients>(c: &C, key: &str, at: i64) -> PortResult<Vec<KeyEvent>> {

@@ -365,10 +365,26 @@ impl AsffFinding {
         })
     }
 
-    /// The GuardDuty finding type: the `Types` entry that carries it (ASFF writes
+    /// The GuardDuty finding type: the `FindingProviderFields.Types` (else `Types`) entry that
+    /// carries it (ASFF writes
     /// `UnauthorizedAccess:IAMUser/TorIPCaller` as `.../UnauthorizedAccess:IAMUser-TorIPCaller`).
     pub fn guardduty_type(&self) -> Option<String> {
-        self.types.iter().filter_map(Text::get).find_map(|t| {
+        // The provider's own types first: `Types` can be rewritten by anyone allowed to call
+        // BatchUpdateFindings, `FindingProviderFields.Types` only by GuardDuty.
+        let provider: Vec<String> = lenient::items(&self.finding_provider_fields["Types"])
+            .into_iter()
+            .filter_map(lenient::scalar_string)
+            .collect();
+        let types: Vec<String> = if provider.is_empty() {
+            self.types
+                .iter()
+                .filter_map(Text::get)
+                .map(String::from)
+                .collect()
+        } else {
+            provider
+        };
+        types.iter().find_map(|t| {
             let last = t.rsplit('/').next()?;
             let (prefix, rest) = last.split_once(':')?;
             Some(match rest.split_once('-') {

@@ -286,7 +286,12 @@ fn imds(
     } else {
         nested(rp, &["HttpTokens", "httpTokens"])
     };
-    if !tokens.as_deref().is_some_and(|t| t.eq_ignore_ascii_case("optional")) {
+    // As the account's default, `no-preference` lets each AMI decide, IMDSv1 included.
+    let allows_v1 = |t: &str| {
+        t.eq_ignore_ascii_case("optional")
+            || (name == "ModifyInstanceMetadataDefaults" && t.eq_ignore_ascii_case("no-preference"))
+    };
+    if !tokens.as_deref().is_some_and(allows_v1) {
         return Verdict::Decided(Decision::ignore(format!(
             "{name} does not allow IMDSv1 (HttpTokens {})",
             tokens.as_deref().unwrap_or("not set")

@@ -77,7 +77,8 @@ pub static GUARD: GuardSpec = GuardSpec {
                     "RecordState": ["ACTIVE"],
                     "$or": [
                         {"Resources": {"Type": ["AwsIamAccessKey"]}},
-                        {"Types": [{"wildcard": "*AttackSequence:IAM-*"}, {"wildcard": "*PrivilegeEscalation:IAMUser-*"}]}
+                        {"Types": [{"wildcard": "*AttackSequence:IAM-*"}, {"wildcard": "*PrivilegeEscalation:IAMUser-*"}]},
+                        {"FindingProviderFields": {"Types": [{"wildcard": "*AttackSequence:IAM-*"}, {"wildcard": "*PrivilegeEscalation:IAMUser-*"}]}}
                     ]
                 }}
             }"#,
@@ -491,10 +492,12 @@ fn attack_sequence(
             continue;
         }
         match kind.as_deref().unwrap_or_default() {
+            // The key's owner is looked up (`AccessKeyOwner`), not taken from the finding:
+            // the actor's name is what the finding says, the owner what IAM says.
             k if k.eq_ignore_ascii_case("IAMUser") => match cred {
                 Some(c) if c.starts_with("AKIA") && crate::ids::is_access_key_id(&c) => {
                     if !keys.iter().any(|(k, _)| *k == c) {
-                        keys.push((c, name));
+                        keys.push((c, None));
                     }
                 }
                 _ => told.push(format!(
@@ -504,16 +507,33 @@ fn attack_sequence(
                 )),
             },
             k if k.eq_ignore_ascii_case("AssumedRole") || k.eq_ignore_ascii_case("Role") => {
-                // The role's name: `name`, or the role part of a session ARN in `uid`.
-                let role = name.filter(|n| crate::ids::IdKind::IamName.is_valid(n)).or_else(|| {
-                    text(&u["uid"]).and_then(|arn| {
-                        arn.split(":assumed-role/").nth(1)?.split('/').next().map(String::from)
-                    })
+                // The role by its account and name: the session's issuer (a role ARN), else
+                // the assumed-role ARN in `uid`. A bare name may be a session's, and a role
+                // of that name in another account is someone else's.
+                let issuer = text(&a["session"]["issuer"]).and_then(|arn| {
+                    super::role_parts(&arn).map(|(acc, n)| (acc.to_string(), n.to_string()))
                 });
-                match role {
-                    Some(r) if !roles.contains(&r) => roles.push(r),
-                    Some(_) => {}
-                    None => told.push("a role actor without a role name, told".into()),
+                let from_uid = text(&u["uid"]).and_then(|arn| {
+                    let f: Vec<&str> = arn.splitn(6, ':').collect();
+                    let role = f.get(5)?.strip_prefix("assumed-role/")?.split('/').next()?;
+                    (f.len() == 6 && f[2] == "sts").then(|| (f[4].to_string(), role.to_string()))
+                });
+                match issuer.or(from_uid) {
+                    Some((acc, role)) if Some(acc.as_str()) != account => told.push(format!(
+                        "role {role} of account {acc}: not this account's, told"
+                    )),
+                    Some((acc, role)) if super::is_trailguard_role(&acc, &role, policy, facts) => {
+                        told.push(format!("role {role} is trailguard's own: never revoked, told"))
+                    }
+                    Some((_, role)) if crate::ids::IdKind::IamName.is_valid(&role) => {
+                        if !roles.contains(&role) {
+                            roles.push(role)
+                        }
+                    }
+                    _ => told.push(format!(
+                        "role actor {}: the finding names neither its role ARN nor its session ARN, told",
+                        name.as_deref().unwrap_or("?")
+                    )),
                 }
             }
             other => told.push(format!(

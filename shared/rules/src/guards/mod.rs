@@ -493,6 +493,30 @@ pub(crate) fn own_role(r: &CloudTrailRecord, policy: &Policy, facts: &Facts) -> 
         .or_else(|| member_role_session(r, policy))
 }
 
+/// Whether the role `name` in `account` is trailguard's own: the running function's role, one
+/// of the policy's `own_roles`, or a central deployment's member role in a member account
+/// (as `own_role` and `member_role_session` judge a caller). Never revoked or contained.
+pub(crate) fn is_trailguard_role(
+    account: &str,
+    name: &str,
+    policy: &Policy,
+    facts: &Facts,
+) -> bool {
+    let listed = facts
+        .own_role_arn
+        .iter()
+        .chain(policy.own_roles.iter())
+        .filter_map(|arn| role_parts(arn))
+        .any(|(a, n)| a == account && n == name);
+    let member = policy.member_role().is_some_and(|m| {
+        m.name == name
+            && m.home_account
+                .as_deref()
+                .is_some_and(|home| home != account)
+    });
+    listed || member
+}
+
 /// Whether the record's caller is the given role (by its role ARN, with or without a path),
 /// through its session issuer or its assumed-role ARN: the same name in the same account,
 /// never a name alone (anyone can create a role of any name in their own account).
@@ -542,7 +566,7 @@ fn caller_role(r: &CloudTrailRecord) -> Option<(&str, &str)> {
 }
 
 /// (account, role name) of `arn:aws:iam::ACCOUNT:role/PATH/NAME`.
-fn role_parts(arn: &str) -> Option<(&str, &str)> {
+pub(crate) fn role_parts(arn: &str) -> Option<(&str, &str)> {
     let f: Vec<&str> = arn.splitn(6, ':').collect();
     if f.len() != 6 || f[2] != "iam" {
         return None;
