@@ -10,6 +10,7 @@ use aws_sdk_ec2::types::{
 use aws_sdk_ec2::Client;
 use trailguard_rules::facts::{GroupRule, PrefixListFacts};
 use trailguard_rules::net::Protocol;
+use trailguard_rules::state::Ec2DefaultsState;
 use trailguard_rules::sweep::{AclEntry, AclState, ShareState};
 use trailguard_rules::{GroupFacts, Permission, Tags};
 
@@ -216,6 +217,36 @@ impl Ec2Port for Client {
             .await
             .map_err(|e| classify(&ops::MODIFY_INSTANCE_METADATA_DEFAULTS, e))?;
         Ok(Change::Removed(vec![before]))
+    }
+
+    async fn ec2_defaults(&self, account: &str, region: &str) -> PortResult<Ec2DefaultsState> {
+        // A region or partition without one of these features answers that it does not know
+        // the call: that guardrail is not read, the others are.
+        let unknown = |code: Option<String>| {
+            code.is_some_and(|c| ["InvalidAction", "UnsupportedOperation"].contains(&c.as_str()))
+        };
+        let ebs = match self.get_ebs_encryption_by_default().send().await {
+            Ok(o) => o.ebs_encryption_by_default(),
+            Err(e) if unknown(code_of(&e)) => None,
+            Err(e) => return Err(classify(&ops::GET_EBS_ENCRYPTION_BY_DEFAULT, e)),
+        };
+        let snapshots = match self.get_snapshot_block_public_access_state().send().await {
+            Ok(o) => o.state().map(|s| s.as_str().to_string()),
+            Err(e) if unknown(code_of(&e)) => None,
+            Err(e) => return Err(classify(&ops::GET_SNAPSHOT_BPA, e)),
+        };
+        let images = match self.get_image_block_public_access_state().send().await {
+            Ok(o) => o.image_block_public_access_state().map(String::from),
+            Err(e) if unknown(code_of(&e)) => None,
+            Err(e) => return Err(classify(&ops::GET_IMAGE_BPA, e)),
+        };
+        Ok(Ec2DefaultsState {
+            account: account.to_string(),
+            region: region.to_string(),
+            ebs_encryption_by_default: ebs,
+            snapshot_block_public_access: snapshots,
+            image_block_public_access: images,
+        })
     }
 
     async fn enable_image_block_public_access(&self) -> PortResult<Change> {

@@ -473,16 +473,28 @@ async fn key_events<C: Clients>(c: &C, key: &str, at: i64) -> PortResult<Vec<Key
     Ok(events
         .into_iter()
         .filter(|e| e.source.as_deref() == Some("kms.amazonaws.com"))
-        .map(|e| KeyEvent {
-            rotation_period_days: e
-                .request_parameters
-                .get("rotationPeriodInDays")
-                .and_then(|v| v.as_i64().or_else(|| v.as_str()?.trim().parse().ok())),
-            name: e.name,
-            time: e.time,
-            error_code: e.error_code,
-        })
+        .map(key_event)
         .collect())
+}
+
+/// A KMS record of the history as the rules judge it.
+pub(crate) fn key_event(e: crate::ports::TrailEvent) -> KeyEvent {
+    let named = e
+        .request_parameters
+        .get("keyId")
+        .and_then(|v| v.as_str())
+        .map(String::from);
+    KeyEvent {
+        rotation_period_days: e
+            .request_parameters
+            .get("rotationPeriodInDays")
+            .and_then(|v| v.as_i64().or_else(|| v.as_str()?.trim().parse().ok())),
+        keys: e.resources.into_iter().chain(named).collect(),
+        principals: e.principals,
+        name: e.name,
+        time: e.time,
+        error_code: e.error_code,
+    }
 }
 
 /// Cancel the deletion first (containment never waits on the history); then enable the key

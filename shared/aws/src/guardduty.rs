@@ -8,6 +8,30 @@ use crate::error::{classify, code_of};
 use crate::ports::{Change, GuardDutyPort, PortResult};
 
 impl GuardDutyPort for Client {
+    async fn detectors(&self) -> PortResult<Vec<(String, String)>> {
+        // A region has at most one detector per account: one page holds them.
+        let ids = self
+            .list_detectors()
+            .send()
+            .await
+            .map_err(|e| classify(&ops::GUARDDUTY_LIST_DETECTORS, e))?;
+        let mut out = Vec::new();
+        for id in ids.detector_ids() {
+            match self.get_detector().detector_id(id).send().await {
+                Ok(d) => out.push((
+                    id.clone(),
+                    d.status()
+                        .map(|s| s.as_str().to_string())
+                        .unwrap_or_default(),
+                )),
+                // Deleted between the two calls.
+                Err(e) if code_of(&e).as_deref() == Some("BadRequestException") => {}
+                Err(e) => return Err(classify(&ops::GUARDDUTY_GET_DETECTOR, e)),
+            }
+        }
+        Ok(out)
+    }
+
     async fn enable_detector(&self, detector_id: &str) -> PortResult<Change> {
         match self.get_detector().detector_id(detector_id).send().await {
             Ok(d) if d.status() == Some(&DetectorStatus::Enabled) => {

@@ -35,6 +35,10 @@ async fn password_policy(c: &Client) -> PortResult<Option<PasswordPolicy>> {
 }
 
 impl IamPort for Client {
+    async fn password_policy(&self) -> PortResult<Option<PasswordPolicy>> {
+        password_policy(self).await
+    }
+
     async fn put_password_policy(&self, baseline: &PasswordPolicy) -> PortResult<Change> {
         let current = password_policy(self).await?;
         if let Some(c) = current

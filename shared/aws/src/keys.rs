@@ -2,14 +2,14 @@
 //! reads the key first, so a key already as wanted is `already_done`, and acts on the key's
 //! ARN only.
 
-use aws_sdk_kms::types::{KeyManagerType, KeyState};
+use aws_sdk_kms::types::{KeyManagerType, KeySpec, KeyState, MultiRegionKeyType, OriginType};
 use aws_sdk_kms::Client;
 use trailguard_rules::ops;
 use trailguard_rules::state::EncryptionKeyState;
 
 use crate::error::classify;
 use crate::policies::{is_gone, tags};
-use crate::ports::{Change, KeyPort, PortResult};
+use crate::ports::{Change, KeyPort, Page, PortResult};
 
 const GONE: &[&str] = &["NotFoundException"];
 
@@ -33,29 +33,93 @@ fn state_of(m: &aws_sdk_kms::types::KeyMetadata) -> &str {
     m.key_state().map(KeyState::as_str).unwrap_or("?")
 }
 
+/// Whether the key can rotate automatically: an enabled customer managed symmetric key with
+/// KMS's own material, not a multi-Region replica (its primary rotates it).
+fn rotates(m: &aws_sdk_kms::types::KeyMetadata) -> bool {
+    m.key_manager() == Some(&KeyManagerType::Customer)
+        && m.key_state() == Some(&KeyState::Enabled)
+        && m.key_spec().is_none_or(|s| *s == KeySpec::SymmetricDefault)
+        && m.origin().is_none_or(|o| *o == OriginType::AwsKms)
+        && m.multi_region_configuration()
+            .and_then(|c| c.multi_region_key_type())
+            != Some(&MultiRegionKeyType::Replica)
+}
+
+/// The key as it is, from its metadata: its tags and rotation read for a customer managed
+/// key (None: it went away meanwhile).
+async fn key_state(
+    c: &Client,
+    m: &aws_sdk_kms::types::KeyMetadata,
+) -> PortResult<Option<EncryptionKeyState>> {
+    let key = m.arn().unwrap_or(m.key_id());
+    let manager = m
+        .key_manager()
+        .map(KeyManagerType::as_str)
+        .unwrap_or("CUSTOMER")
+        .to_string();
+    let mut state = EncryptionKeyState {
+        key_id: key.to_string(),
+        state: state_of(m).to_string(),
+        deletion_date: m
+            .deletion_date()
+            .and_then(|d| trailguard_rules::time::normalize(&d.secs().to_string())),
+        manager,
+        ..EncryptionKeyState::default()
+    };
+    if state.manager == "AWS" {
+        return Ok(Some(state));
+    }
+    state.tags = match c.list_resource_tags().key_id(id_of(key)).send().await {
+        Ok(o) => tags(o.tags().iter().map(|t| (t.tag_key(), t.tag_value()))),
+        Err(e) if is_gone(&e, GONE) => return Ok(None),
+        Err(e) => return Err(classify(&ops::KMS_LIST_RESOURCE_TAGS, e)),
+    };
+    if rotates(m) {
+        state.rotation = match c.get_key_rotation_status().key_id(id_of(key)).send().await {
+            Ok(o) => Some(o.key_rotation_enabled()),
+            Err(e) if is_gone(&e, GONE) => return Ok(None),
+            // A key KMS says cannot rotate after all (its spec or origin in an answer
+            // older than the model): not a rotation to put back.
+            Err(e) if is_gone(&e, &["UnsupportedOperationException"]) => None,
+            Err(e) => return Err(classify(&ops::KMS_GET_KEY_ROTATION_STATUS, e)),
+        };
+    }
+    Ok(Some(state))
+}
+
 impl KeyPort for Client {
     async fn key_now(&self, key: &str) -> PortResult<Option<EncryptionKeyState>> {
-        let Some(m) = describe(self, key).await? else {
-            return Ok(None);
-        };
-        let t = match self.list_resource_tags().key_id(id_of(key)).send().await {
-            Ok(o) => tags(o.tags().iter().map(|t| (t.tag_key(), t.tag_value()))),
-            Err(e) if is_gone(&e, GONE) => return Ok(None),
-            Err(e) => return Err(classify(&ops::KMS_LIST_RESOURCE_TAGS, e)),
-        };
-        Ok(Some(EncryptionKeyState {
-            key_id: m.arn().unwrap_or(key).to_string(),
-            state: state_of(&m).to_string(),
-            manager: m
-                .key_manager()
-                .map(KeyManagerType::as_str)
-                .unwrap_or("CUSTOMER")
-                .to_string(),
-            deletion_date: m
-                .deletion_date()
-                .and_then(|d| trailguard_rules::time::normalize(&d.secs().to_string())),
-            tags: t,
-        }))
+        match describe(self, key).await? {
+            Some(m) => key_state(self, &m).await,
+            None => Ok(None),
+        }
+    }
+
+    async fn list_keys(&self, token: Option<String>) -> PortResult<Page<EncryptionKeyState>> {
+        let page = self
+            .list_keys()
+            .set_marker(token)
+            .send()
+            .await
+            .map_err(|e| classify(&ops::KMS_LIST_KEYS, e))?;
+        let mut items = Vec::new();
+        for k in page.keys() {
+            let Some(id) = k.key_arn().or(k.key_id()) else {
+                continue;
+            };
+            if let Some(m) = describe(self, id).await? {
+                if let Some(state) = key_state(self, &m).await? {
+                    items.push(state);
+                }
+            }
+        }
+        Ok(Page {
+            items,
+            next: page
+                .next_marker()
+                .filter(|_| page.truncated())
+                .map(String::from),
+        })
     }
 
     async fn cancel_key_deletion(&self, key: &str) -> PortResult<Change> {

@@ -9,8 +9,8 @@ use trailguard_rules::{Decision, FactRequest, Facts, Verdict};
 use crate::error::PortError;
 use crate::lazy::Lazy;
 use crate::ports::{
-    Clients, Connect, Ec2Port, IamPort, KeyPort, OrgPort, PolicyPort, RdsPort, RedshiftPort,
-    S3Port, TrailPort,
+    Clients, Connect, Ec2Port, GuardDutyPort, IamPort, KeyPort, OrgPort, PolicyPort, RdsPort,
+    RedshiftPort, S3Port, TrailPort,
 };
 
 /// Why no decision came out of the lookups.
@@ -139,10 +139,50 @@ pub(crate) async fn fetch<C: Clients>(
             let key = c.keys().key_now(key_id).await?;
             facts.encryption_keys.insert(key_id.clone(), key);
         }
+        FactRequest::KeyDeletion { key_id } => {
+            let scheduled = key_deletion(c, key_id).await?;
+            facts.key_deletions.insert(key_id.clone(), scheduled);
+        }
+        FactRequest::Detectors => {
+            facts.detectors = Some(trailguard_rules::state::DetectorsState {
+                detectors: c.guardduty().detectors().await?,
+                ..Default::default()
+            });
+        }
         FactRequest::PrefixList { prefix_list_id } => {
             let list = c.ec2().prefix_list(prefix_list_id).await?;
             facts.prefix_lists.insert(prefix_list_id.clone(), list);
         }
     }
     Ok(())
+}
+
+/// Pages of the region's `ScheduleKeyDeletion` events read to find who scheduled a key's
+/// deletion (50 each): deletions are rare, and one not found is told, never cancelled.
+const DELETION_PAGES: usize = 10;
+
+/// Who scheduled `key`'s pending deletion: the newest successful `ScheduleKeyDeletion` naming
+/// it in CloudTrail's event history of the last 31 days (KMS's records only).
+async fn key_deletion<C: Clients>(
+    c: &C,
+    key: &str,
+) -> Result<Option<trailguard_rules::state::KeyDeletion>, PortError> {
+    use trailguard_rules::guards::encryption_keys::{self, KeyEvent};
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let events: Vec<KeyEvent> = c
+        .trail()
+        .lookup_named_events(
+            "ScheduleKeyDeletion",
+            now - encryption_keys::DELETION_LOOKBACK_SECONDS,
+            now + 1,
+            DELETION_PAGES,
+        )
+        .await?
+        .into_iter()
+        .filter(|e| e.source.as_deref() == Some("kms.amazonaws.com"))
+        .map(crate::executor::key_event)
+        .collect();
+    Ok(encryption_keys::deletion_scheduled(&events, key))
 }

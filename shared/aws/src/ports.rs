@@ -12,7 +12,9 @@ use std::sync::Arc;
 use trailguard_rules::facts::PrefixListFacts;
 use trailguard_rules::ops::{self, Op};
 use trailguard_rules::resources::{PolicyKind, PolicyState};
-use trailguard_rules::state::{AccountBlockState, BucketState, EncryptionKeyState, PasswordPolicy};
+use trailguard_rules::state::{
+    AccountBlockState, BucketState, Ec2DefaultsState, EncryptionKeyState, PasswordPolicy,
+};
 use trailguard_rules::sweep::{
     AclState, Checkpoint, DatabaseState, KeyState, ShareState, TrailState,
 };
@@ -140,6 +142,9 @@ pub trait Ec2Port {
     /// Require IMDSv2 in the account's instance metadata defaults (read first;
     /// `Change::Removed` carries the `HttpTokens` before, empty for no preference).
     fn require_imdsv2_default(&self) -> Change;
+    /// The account's EBS encryption default and snapshot and AMI blocks in the client's
+    /// region (the sweep).
+    fn ec2_defaults(&self, account: &str, region: &str) -> Ec2DefaultsState;
 }
 }
 
@@ -177,6 +182,8 @@ pub trait IamPort {
     fn user_has_tag(&self, user: &str, key: &str) -> Option<bool>;
     /// A role's tags, or None when the role does not exist.
     fn role_tags(&self, role: &str) -> Option<Tags>;
+    /// The account's password policy (None: it has none).
+    fn password_policy(&self) -> Option<PasswordPolicy>;
 }
 }
 
@@ -193,6 +200,10 @@ pub struct TrailEvent {
     pub error_code: Option<String>,
     /// The call's `requestParameters` (Null when the record has none).
     pub request_parameters: serde_json::Value,
+    /// The resources it names (`LookupEvents`' `Resources`: ARNs or names).
+    pub resources: Vec<String>,
+    /// The caller's ARNs: `userIdentity.arn` and a session's issuer.
+    pub principals: Vec<String>,
 }
 
 port! {
@@ -221,6 +232,15 @@ pub trait TrailPort {
     fn lookup_resource_events(
         &self,
         resource: &str,
+        start: i64,
+        end: i64,
+        max_pages: usize,
+    ) -> Vec<TrailEvent>;
+    /// Events of one name (`ScheduleKeyDeletion`) between two epoch seconds, newest first,
+    /// at most `max_pages` pages.
+    fn lookup_named_events(
+        &self,
+        event_name: &str,
         start: i64,
         end: i64,
         max_pages: usize,
@@ -347,6 +367,9 @@ pub trait KeyPort {
     /// Switch automatic rotation on, with this period when given; rotation already on is
     /// already done.
     fn enable_key_rotation(&self, key_id: &str, period_days: Option<i64>) -> Change;
+    /// A page of the account's keys in the client's region, each as `key_now` reads it
+    /// (the sweep; AWS managed keys without their tags and rotation).
+    fn list_keys(&self, token: Option<String>) -> Page<EncryptionKeyState>;
 }
 }
 
@@ -356,6 +379,8 @@ pub trait GuardDutyPort {
     /// Switch the detector on (read first: an enabled detector is already done; one that no
     /// longer exists is too, and says so).
     fn enable_detector(&self, detector_id: &str) -> Change;
+    /// The region's detectors with their status (the sweep, GuardDuty.1).
+    fn detectors(&self) -> Vec<(String, String)>;
 }
 }
 

@@ -22,8 +22,8 @@ use crate::handler::{emit, remediation_error, Deps};
 use crate::lazy::Lazy;
 use crate::lookup::{self, Unsettled};
 use crate::ports::{
-    Clients, Connect, Ec2Port, IamPort, LedgerPort, NotifyPort, Page, PolicyPort, RdsPort,
-    RedshiftPort, S3ControlPort, S3Port, Target, TrailPort,
+    Clients, Connect, Ec2Port, GuardDutyPort, IamPort, KeyPort, LedgerPort, NotifyPort, Page,
+    PolicyPort, RdsPort, RedshiftPort, S3ControlPort, S3Port, Target, TrailPort,
 };
 
 /// Time kept back from the deadline when a sweep decides whether to list another page: a
@@ -46,7 +46,14 @@ async fn list<C: Clients>(
     token: Option<String>,
     honeytokens: &[String],
     account: Option<&str>,
+    region: Option<&str>,
 ) -> Result<Page<State>, PortError> {
+    fn one(item: Option<State>) -> Page<State> {
+        Page {
+            items: item.into_iter().collect(),
+            next: None,
+        }
+    }
     fn map<T>(p: Page<T>, f: fn(T) -> State) -> Page<State> {
         Page {
             items: p.items.into_iter().map(f).collect(),
@@ -101,6 +108,27 @@ async fn list<C: Clients>(
             },
             next: None,
         },
+        StateKind::EncryptionKeys => map(c.keys().list_keys(token).await?, State::EncryptionKey),
+        // The account's one state in the region (one per account for the password policy).
+        StateKind::Ec2Defaults => one(match account {
+            Some(a) => Some(State::Ec2Defaults(
+                c.ec2().ec2_defaults(a, region.unwrap_or("?")).await?,
+            )),
+            None => None,
+        }),
+        StateKind::GuardDutyDetectors => one(Some(State::Detectors(
+            trailguard_rules::state::DetectorsState {
+                account: account.unwrap_or_default().to_string(),
+                region: region.unwrap_or("?").to_string(),
+                detectors: c.guardduty().detectors().await?,
+            },
+        ))),
+        StateKind::AccountPasswordPolicy => one(Some(State::PasswordPolicy(
+            trailguard_rules::state::PasswordPolicyState {
+                account: account.unwrap_or_default().to_string(),
+                policy: c.iam().password_policy().await?,
+            },
+        ))),
         StateKind::AccessKeys => Page {
             items: c
                 .iam()
@@ -196,6 +224,7 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
                     token.clone(),
                     &trailguard_rules::guards::key::settings(&s.policy).honeytoken_access_keys,
                     account.as_deref(),
+                    s.region.as_deref(),
                 )
                 .await;
                 aws += t.elapsed();

@@ -89,6 +89,24 @@ impl TrailPort for Client {
         .await
     }
 
+    async fn lookup_named_events(
+        &self,
+        event_name: &str,
+        start: i64,
+        end: i64,
+        max_pages: usize,
+    ) -> PortResult<Vec<TrailEvent>> {
+        lookup(
+            self,
+            LookupAttributeKey::EventName,
+            event_name,
+            start,
+            end,
+            max_pages,
+        )
+        .await
+    }
+
     async fn restore_management_events(&self, trail: &str) -> PortResult<Change> {
         let current = self
             .get_event_selectors()
@@ -325,6 +343,25 @@ async fn lookup(
                 source: text("eventSource"),
                 error_code: text("errorCode"),
                 request_parameters: detail.get("requestParameters").cloned().unwrap_or_default(),
+                resources: ev
+                    .resources()
+                    .iter()
+                    .filter_map(|r| r.resource_name().map(String::from))
+                    .chain(
+                        detail["resources"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .filter_map(|r| r["ARN"].as_str().map(String::from)),
+                    )
+                    .collect(),
+                principals: [
+                    &detail["userIdentity"]["arn"],
+                    &detail["userIdentity"]["sessionContext"]["sessionIssuer"]["arn"],
+                ]
+                .into_iter()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect(),
             });
         }
         token = page.next_token().map(String::from);

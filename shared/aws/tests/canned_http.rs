@@ -256,3 +256,45 @@ async fn the_imds_default_is_read_then_required_and_the_state_before_kept() {
     ));
     assert_eq!(seen.lock().unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn the_sweep_reads_each_ec2_default_and_skips_one_the_region_does_not_know() {
+    let ebs = answer(
+        "GetEbsEncryptionByDefault",
+        "<ebsEncryptionByDefault>false</ebsEncryptionByDefault><sseType>sse-ebs</sseType>",
+    );
+    let snapshots = answer(
+        "GetSnapshotBlockPublicAccessState",
+        "<state>block-new-sharing</state><managedBy>account</managedBy>",
+    );
+    let (c, seen) = ec2_seen(
+        &[
+            (200, &ebs),
+            (200, &snapshots),
+            (400, &error("InvalidAction")),
+        ],
+        false,
+    );
+    let d = Ec2Port::ec2_defaults(&c, "123456789012", "ap-south-2")
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            d.ebs_encryption_by_default,
+            d.snapshot_block_public_access.as_deref(),
+            d.image_block_public_access.as_deref()
+        ),
+        (Some(false), Some("block-new-sharing"), None)
+    );
+    let bodies = seen.lock().unwrap().clone();
+    assert!(
+        bodies[2].contains("Action=GetImageBlockPublicAccessState"),
+        "{bodies:?}"
+    );
+    // Refused for another reason: the sweep's listing fails, and says which call.
+    let (c, _) = ec2_seen(&[(403, &error("UnauthorizedOperation"))], false);
+    let e = Ec2Port::ec2_defaults(&c, "123456789012", "us-east-1")
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("GetEbsEncryptionByDefault"), "{e}");
+}

@@ -4,9 +4,11 @@
 //! dry-run, and a detector's other settings left as they were.
 
 mod common;
+mod moto_control;
 
 use aws_sdk_guardduty::types::{DetectorStatus, FindingPublishingFrequency};
 use common::*;
+use moto_control::control;
 use serde_json::{json, Value};
 use trailguard_aws::{Clients, Deps, Home, Notifier, Sdk};
 
@@ -106,4 +108,100 @@ async fn a_suspended_detector_is_switched_back_on() {
     );
     let again = run(&d, event).await;
     assert_eq!(outcome(&again), "already_done", "{again}");
+}
+
+#[tokio::test]
+#[ignore = "needs moto server: bash scripts/test.sh"]
+async fn the_sweep_switches_on_a_detector_suspended_before_trailguard() {
+    // A region of its own: the event test above keeps us-east-1's detector.
+    let sdk = sdk()
+        .await
+        .into_builder()
+        .region(aws_config::Region::new("eu-north-1"))
+        .build();
+    let gd = aws_sdk_guardduty::Client::new(&sdk);
+    let id = match gd
+        .list_detectors()
+        .send()
+        .await
+        .unwrap()
+        .detector_ids()
+        .first()
+    {
+        Some(id) => id.clone(),
+        None => gd
+            .create_detector()
+            .enable(true)
+            .send()
+            .await
+            .unwrap()
+            .detector_id()
+            .unwrap()
+            .to_string(),
+    };
+    gd.update_detector()
+        .detector_id(&id)
+        .enable(false)
+        .send()
+        .await
+        .unwrap();
+    let status = || async {
+        gd.get_detector()
+            .detector_id(&id)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .cloned()
+    };
+    // The sweep also reads the account's S3 block: whatever it puts there is taken away
+    // after, so the S3 tests find the account as they expect.
+    let control = control(&sdk);
+    let had_block = control
+        .get_public_access_block()
+        .account_id(ACCOUNT)
+        .send()
+        .await
+        .is_ok();
+    let sweeper = |policy: &str| {
+        let mut clients = Sdk::none().with_guardduty(&sdk).with_s3control(&sdk);
+        clients.s3control = control.clone();
+        let mut d = deps_with(&sdk, "restore-account-guardrails", policy, clients);
+        d.settings.region = Some("eu-north-1".into());
+        d
+    };
+    let d = sweeper(r#"{"mode": {"account_guardrails": "dry-run"}}"#);
+    let r = d.sweep(None).await.unwrap();
+    assert!(r.count("dry_run") >= 1, "{r:?}");
+    assert_eq!(status().await, Some(DetectorStatus::Disabled));
+
+    let d = sweeper("{}");
+    let r = d.sweep(None).await.unwrap();
+    assert!(
+        r.findings.iter().any(
+            |f| f.kind == trailguard_rules::sweep::StateKind::GuardDutyDetectors
+                && f.report
+                    .actions
+                    .iter()
+                    .all(|a| a.outcome == Some(trailguard_rules::report::Status::Done))
+        ),
+        "{r:?}"
+    );
+    assert_eq!(status().await, Some(DetectorStatus::Enabled));
+    let again = d.sweep(None).await.unwrap();
+    assert!(
+        again
+            .findings
+            .iter()
+            .all(|f| f.kind != trailguard_rules::sweep::StateKind::GuardDutyDetectors),
+        "{again:?}"
+    );
+    if !had_block {
+        control
+            .delete_public_access_block()
+            .account_id(ACCOUNT)
+            .send()
+            .await
+            .unwrap();
+    }
 }

@@ -219,3 +219,55 @@ async fn rotation_switched_off_is_switched_back_on() {
     assert_eq!(outcome(&again), "already_done", "{again}");
     assert!(rotation(&kms, &key).await);
 }
+
+#[tokio::test]
+#[ignore = "needs moto server: bash scripts/test.sh"]
+async fn the_sweep_switches_rotation_on_where_it_is_off_and_leaves_an_exempt_key() {
+    // A region of its own: the other tests leave keys pending deletion in us-east-1, whose
+    // scheduler the sweep reads from CloudTrail's history (moto has none; the recording fake
+    // in sweep.rs tests that path).
+    let sdk = sdk()
+        .await
+        .into_builder()
+        .region(aws_config::Region::new("ap-southeast-2"))
+        .build();
+    let kms = aws_sdk_kms::Client::new(&sdk);
+    let plain = new_key(&kms, &[]).await;
+    let exempt = new_key(&kms, &[("trailguard:exempt", "true")]).await;
+    let disabled = new_key(&kms, &[]).await;
+    kms.disable_key()
+        .key_id(disabled.rsplit('/').next().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert!(!rotation(&kms, &plain).await && !rotation(&kms, &exempt).await);
+
+    let mut dry = deps(&sdk, DRY_RUN);
+    dry.settings.region = Some("ap-southeast-2".into());
+    let r = dry.sweep(None).await.unwrap();
+    assert!(r.complete, "{r:?}");
+    assert!(r.count("dry_run") >= 1, "{r:?}");
+    assert!(!rotation(&kms, &plain).await);
+
+    let mut d = deps(&sdk, POLICY);
+    d.settings.region = Some("ap-southeast-2".into());
+    let r = d.sweep(None).await.unwrap();
+    assert!(r.complete, "{r:?}");
+    assert!(
+        r.findings.iter().any(|f| f.resource == plain),
+        "{:?}",
+        r.findings
+    );
+    assert!(rotation(&kms, &plain).await);
+    assert!(
+        !rotation(&kms, &exempt).await,
+        "an exempt key is left as it is"
+    );
+    assert_eq!(state(&kms, &disabled).await, KeyState::Disabled);
+    let again = d.sweep(None).await.unwrap();
+    assert!(
+        again.findings.iter().all(|f| f.resource != plain),
+        "{:?}",
+        again.findings
+    );
+}

@@ -167,3 +167,31 @@ async fn what_is_stronger_than_the_baseline_stays_and_a_deleted_policy_comes_bac
         Some((6, false, false, false, true, None, None))
     );
 }
+
+#[tokio::test]
+#[ignore = "needs moto server: bash scripts/test.sh"]
+async fn the_sweep_puts_the_baseline_back_over_a_policy_weakened_before_trailguard() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let sdk = sdk().await;
+    let iam = Client::new(&sdk);
+    weaken(&iam).await;
+    let weak = policy_now(&iam).await;
+
+    let r = deps(&sdk, DRY_RUN).sweep(None).await.unwrap();
+    assert_eq!(r.count("dry_run"), 1, "{r:?}");
+    assert_eq!(policy_now(&iam).await, weak);
+
+    let d = deps(&sdk, POLICY);
+    let r = d.sweep(None).await.unwrap();
+    assert_eq!(r.count("done"), 1, "{r:?}");
+    assert_eq!(
+        policy_now(&iam).await,
+        Some((14, true, true, true, true, Some(90), Some(24)))
+    );
+    // As wanted now: nothing found.
+    assert!(d.sweep(None).await.unwrap().findings.is_empty());
+    // No policy at all is weaker than the baseline too.
+    iam.delete_account_password_policy().send().await.unwrap();
+    assert_eq!(d.sweep(None).await.unwrap().count("done"), 1);
+    assert!(policy_now(&iam).await.is_some());
+}

@@ -11,12 +11,14 @@
 //! Control).
 
 mod common;
+mod moto_control;
 
 use aws_sdk_s3::types::{
     AccessControlPolicy, Grant, Grantee, Owner, Permission, PublicAccessBlockConfiguration, Tag,
     Tagging, Type,
 };
 use common::*;
+use moto_control::control;
 use serde_json::{json, Value};
 use trailguard_aws::s3::S3;
 use trailguard_aws::{Deps, Home, Notifier, Sdk};
@@ -29,32 +31,6 @@ const PARTNER_ID: &str = "a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b
 
 /// One test at a time: the sweep lists every bucket and the account's block is one.
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-#[derive(Debug)]
-struct Plain(String);
-
-impl aws_sdk_s3control::config::endpoint::ResolveEndpoint for Plain {
-    fn resolve_endpoint<'a>(
-        &'a self,
-        _: &'a aws_sdk_s3control::config::endpoint::Params,
-    ) -> aws_sdk_s3control::config::endpoint::EndpointFuture<'a> {
-        aws_sdk_s3control::config::endpoint::EndpointFuture::ready(Ok(
-            aws_smithy_types::endpoint::Endpoint::builder()
-                .url(self.0.clone())
-                .build(),
-        ))
-    }
-}
-
-/// S3 Control on moto's address as it is.
-fn control(sdk: &aws_config::SdkConfig) -> aws_sdk_s3control::Client {
-    let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_default();
-    aws_sdk_s3control::Client::from_conf(
-        aws_sdk_s3control::config::Builder::from(sdk)
-            .endpoint_resolver(Plain(endpoint))
-            .build(),
-    )
-}
 
 type BucketDeps = Deps<
     Home<
@@ -92,6 +68,8 @@ type AccountDeps = Deps<
             trailguard_aws::Unwired,
             trailguard_aws::Unwired,
             aws_sdk_s3control::Client,
+            trailguard_aws::Unwired,
+            aws_sdk_guardduty::Client,
         >,
     >,
     Notifier,
@@ -99,7 +77,7 @@ type AccountDeps = Deps<
 
 /// restore-account-guardrails, wired as its main.rs wires it (S3 Control on moto's address).
 fn account_deps(sdk: &aws_config::SdkConfig, policy: &str) -> AccountDeps {
-    let mut clients = Sdk::none().with_s3control(sdk);
+    let mut clients = Sdk::none().with_s3control(sdk).with_guardduty(sdk);
     clients.s3control = control(sdk);
     deps_with(sdk, "restore-account-guardrails", policy, clients)
 }

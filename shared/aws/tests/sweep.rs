@@ -260,3 +260,204 @@ async fn too_close_to_the_deadline_a_sweep_lists_nothing_and_keeps_its_place() {
         })
     );
 }
+
+// ---- the account's guardrails and keys, as they are ----
+
+fn key(id: &str, state: &str, rotation: Option<bool>, tags: &[(&str, &str)]) -> State {
+    State::EncryptionKey(trailguard_rules::state::EncryptionKeyState {
+        key_id: format!("arn:aws:kms:us-east-1:123456789012:key/{id}"),
+        state: state.into(),
+        manager: "CUSTOMER".into(),
+        tags: tags
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        rotation,
+        ..Default::default()
+    })
+}
+
+#[tokio::test]
+async fn a_key_sweep_cancels_only_deletions_no_administrator_scheduled_and_turns_rotation_on() {
+    let f = Arc::new(Fake::new());
+    let mallory = "0d3f1a2b-5c6d-4e7f-8a9b-0c1d2e3f4a5b"; // the world's history: mallory
+    let admin = "4d5e6f70-8192-4a3b-bc4d-5e6f70819203"; // the world's history: KeyAdministrator
+    let unknown = "6e7f8091-a2b3-4c4d-8e5f-60718293a4b5"; // not in the history
+    let mut aws_managed = key("11111111-2222-4333-8444-555555555555", "Enabled", None, &[]);
+    if let State::EncryptionKey(k) = &mut aws_managed {
+        k.manager = "AWS".into();
+    }
+    *f.state.lock().unwrap() = vec![
+        key(mallory, "PendingDeletion", None, &[]),
+        key(admin, "PendingDeletion", None, &[]),
+        key(unknown, "PendingDeletion", None, &[]),
+        key(
+            "7a8b9c0d-1e2f-4a3b-8c4d-5e6f7a8b9c0d",
+            "Enabled",
+            Some(false),
+            &[],
+        ),
+        key(
+            "9b8a7c6d-5e4f-4d3c-9b2a-1f0e9d8c7b6a",
+            "Enabled",
+            Some(false),
+            &[("trailguard:exempt", "true")],
+        ),
+        key(
+            "2c3d4e5f-6a7b-4c8d-9e0f-1a2b3c4d5e6f",
+            "Disabled",
+            None,
+            &[],
+        ),
+        aws_managed,
+    ];
+    let policy = r#"{"kms_admins": ["arn:aws:iam::*:role/KeyAdministrator"]}"#;
+    let r = deps(&f, "protect-encryption-keys", policy)
+        .sweep(None)
+        .await
+        .unwrap();
+    let calls = f.calls();
+    let acted: Vec<&String> = calls
+        .iter()
+        .filter(|c| c.starts_with("Cancel") || c.starts_with("EnableKeyRotation"))
+        .collect();
+    assert_eq!(
+        acted,
+        [
+            &format!("CancelKeyDeletion(arn:aws:kms:us-east-1:123456789012:key/{mallory})"),
+            &"EnableKeyRotation(arn:aws:kms:us-east-1:123456789012:key/7a8b9c0d-1e2f-4a3b-8c4d-5e6f7a8b9c0d,None)".to_string(),
+        ],
+        "{calls:?}"
+    );
+    assert!(r.complete, "{r:?}");
+    assert_eq!(r.listed[&StateKind::EncryptionKeys], 7);
+    // The cancelled one, the rotation, and the deletion nobody can be named for (told).
+    let found: Vec<(&str, String)> = r
+        .findings
+        .iter()
+        .map(|f| {
+            (
+                f.resource.rsplit('/').next().unwrap(),
+                format!("{:?}", f.report.decision).to_lowercase(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        found,
+        [
+            (mallory, "remediate".to_string()),
+            (unknown, "notify".to_string()),
+            (
+                "7a8b9c0d-1e2f-4a3b-8c4d-5e6f7a8b9c0d",
+                "remediate".to_string()
+            )
+        ]
+    );
+    let (_, body) = &f.published()[0];
+    assert!(body.contains("not cancelled: who scheduled it"), "{body}");
+}
+
+#[tokio::test]
+async fn an_ec2_defaults_sweep_puts_each_guardrail_back_in_one_finding() {
+    let f = Arc::new(Fake::new());
+    *f.state.lock().unwrap() = vec![State::Ec2Defaults(
+        trailguard_rules::state::Ec2DefaultsState {
+            account: "123456789012".into(),
+            region: "us-east-1".into(),
+            ebs_encryption_by_default: Some(false),
+            snapshot_block_public_access: Some("block-new-sharing".into()),
+            image_block_public_access: Some("unblocked".into()),
+        },
+    )];
+    let r = deps(&f, "restore-ec2-guardrails", "{}")
+        .sweep(None)
+        .await
+        .unwrap();
+    assert_eq!(
+        f.calls(),
+        [
+            "Ec2Defaults(123456789012,us-east-1)",
+            "EnableEbsEncryptionByDefault()",
+            "EnableSnapshotBlockPublicAccess(block-all-sharing)",
+            "EnableImageBlockPublicAccess()"
+        ]
+    );
+    assert_eq!(r.findings.len(), 1, "{r:?}");
+
+    // A guardrail the region could not read is left alone; those on are not touched.
+    let f = Arc::new(Fake::new());
+    *f.state.lock().unwrap() = vec![State::Ec2Defaults(
+        trailguard_rules::state::Ec2DefaultsState {
+            account: "123456789012".into(),
+            region: "us-east-1".into(),
+            ebs_encryption_by_default: Some(true),
+            snapshot_block_public_access: None,
+            image_block_public_access: Some("block-new-sharing".into()),
+        },
+    )];
+    let r = deps(&f, "restore-ec2-guardrails", "{}")
+        .sweep(None)
+        .await
+        .unwrap();
+    assert_eq!(f.calls(), ["Ec2Defaults(123456789012,us-east-1)"]);
+    assert!(r.findings.is_empty() && f.published().is_empty(), "{r:?}");
+}
+
+#[tokio::test]
+async fn a_detector_sweep_switches_a_suspended_detector_back_on_and_creates_none() {
+    let f = Arc::new(Fake::new());
+    *f.state.lock().unwrap() = vec![State::Detectors(trailguard_rules::state::DetectorsState {
+        detectors: vec![("12abc34d567e8fa901bc2d34e56789f0".into(), "DISABLED".into())],
+        ..Default::default()
+    })];
+    deps(&f, "restore-account-guardrails", "{}")
+        .sweep(None)
+        .await
+        .unwrap();
+    assert_eq!(
+        f.calls(),
+        [
+            "AccountBlock(123456789012)",
+            "Detectors()",
+            "EnableDetector(12abc34d567e8fa901bc2d34e56789f0)"
+        ]
+    );
+    // A region without GuardDuty: nothing created, nothing sent (GuardDuty.1 tells).
+    let f = Arc::new(Fake::new());
+    *f.state.lock().unwrap() = vec![State::Detectors(Default::default())];
+    let r = deps(&f, "restore-account-guardrails", "{}")
+        .sweep(None)
+        .await
+        .unwrap();
+    assert_eq!(f.calls(), ["AccountBlock(123456789012)", "Detectors()"]);
+    assert!(r.findings.is_empty(), "{r:?}");
+}
+
+#[tokio::test]
+async fn a_password_policy_sweep_puts_the_baseline_back_only_when_the_policy_has_one() {
+    let weak = State::PasswordPolicy(trailguard_rules::state::PasswordPolicyState {
+        account: "123456789012".into(),
+        policy: Some(trailguard_rules::state::PasswordPolicy {
+            minimum_password_length: 8,
+            ..Default::default()
+        }),
+    });
+    let f = Arc::new(Fake::new());
+    *f.state.lock().unwrap() = vec![weak.clone()];
+    let baseline =
+        r#"{"iam": {"password_policy": {"minimum_password_length": 14, "require_symbols": true}}}"#;
+    let r = deps(&f, "guard-iam", baseline).sweep(None).await.unwrap();
+    assert_eq!(
+        f.calls(),
+        [
+            "PasswordPolicy()",
+            "PutPasswordPolicy(--minimum-password-length 14 --require-symbols --no-require-numbers --no-require-uppercase-characters --no-require-lowercase-characters --no-allow-users-to-change-password --no-hard-expiry)"
+        ]
+    );
+    assert_eq!(r.findings.len(), 1);
+    let f = Arc::new(Fake::new());
+    *f.state.lock().unwrap() = vec![weak];
+    let r = deps(&f, "guard-iam", "{}").sweep(None).await.unwrap();
+    assert_eq!(f.calls(), ["PasswordPolicy()"]);
+    assert!(r.findings.is_empty());
+}

@@ -63,6 +63,12 @@ pub enum FactRequest {
     /// A KMS key's state, manager and tags (whether it is exempt, whether its life is a
     /// customer's to change).
     EncryptionKey { key_id: String },
+    /// Who scheduled a KMS key's pending deletion, from CloudTrail's event history
+    /// (`LookupEvents` by event name, the 30 days a deletion can be pending).
+    KeyDeletion { key_id: String },
+    /// The GuardDuty detectors of the event's region (a Security Hub finding names the
+    /// account only).
+    Detectors,
 }
 
 /// The kinds of fact, statically: guards list the kinds they may ask for, and their
@@ -87,6 +93,8 @@ pub enum FactKind {
     BucketState,
     PolicyResource(crate::resources::PolicyKind),
     EncryptionKey,
+    KeyDeletion,
+    Detectors,
 }
 
 impl FactKind {
@@ -120,7 +128,13 @@ impl FactKind {
             FactKind::DbCluster => &[&ops::DESCRIBE_DB_CLUSTERS],
             FactKind::RedshiftCluster => &[&ops::REDSHIFT_DESCRIBE_CLUSTERS],
             FactKind::PolicyResource(kind) => kind.lookup_ops(),
-            FactKind::EncryptionKey => &[&ops::KMS_DESCRIBE_KEY, &ops::KMS_LIST_RESOURCE_TAGS],
+            FactKind::EncryptionKey => &[
+                &ops::KMS_DESCRIBE_KEY,
+                &ops::KMS_LIST_RESOURCE_TAGS,
+                &ops::KMS_GET_KEY_ROTATION_STATUS,
+            ],
+            FactKind::KeyDeletion => &[&ops::LOOKUP_EVENTS],
+            FactKind::Detectors => &[&ops::GUARDDUTY_LIST_DETECTORS, &ops::GUARDDUTY_GET_DETECTOR],
         }
     }
 }
@@ -189,10 +203,12 @@ impl FactRequest {
             FactRequest::PolicyResource { resource, .. } => {
                 vec![Target::new("resource", resource, IdKind::PolicyResource)]
             }
-            FactRequest::EncryptionKey { key_id } => {
+            FactRequest::EncryptionKey { key_id } | FactRequest::KeyDeletion { key_id } => {
                 vec![Target::new("key_id", key_id, IdKind::PolicyResource)]
             }
-            FactRequest::OrganizationAccounts | FactRequest::TrailBuckets => vec![],
+            FactRequest::OrganizationAccounts
+            | FactRequest::TrailBuckets
+            | FactRequest::Detectors => vec![],
         }
     }
 
@@ -218,6 +234,8 @@ impl FactRequest {
             FactRequest::BucketState { .. } => FactKind::BucketState,
             FactRequest::PolicyResource { kind, .. } => FactKind::PolicyResource(*kind),
             FactRequest::EncryptionKey { .. } => FactKind::EncryptionKey,
+            FactRequest::KeyDeletion { .. } => FactKind::KeyDeletion,
+            FactRequest::Detectors => FactKind::Detectors,
         }
     }
 }
@@ -286,6 +304,10 @@ pub struct Facts {
         BTreeMap<(crate::resources::PolicyKind, String), Option<crate::resources::PolicyState>>,
     /// KMS key (as the request named it) -> the key (None: no such key).
     pub encryption_keys: BTreeMap<String, Option<crate::state::EncryptionKeyState>>,
+    /// KMS key -> who scheduled its pending deletion (None: the history does not say).
+    pub key_deletions: BTreeMap<String, Option<crate::state::KeyDeletion>>,
+    /// The region's GuardDuty detectors (None: not looked up).
+    pub detectors: Option<crate::state::DetectorsState>,
     /// Offline (the CLI): facts not given are taken as absent instead of requested, and the
     /// decision says what it assumed.
     pub offline: bool,
@@ -457,6 +479,32 @@ impl Facts {
         }
     }
 
+    /// Who scheduled a key's pending deletion; offline, taken as unknown.
+    pub(crate) fn key_deletion(&self, key_id: &str) -> Known<Option<crate::state::KeyDeletion>> {
+        match self.key_deletions.get(key_id) {
+            Some(k) => Known::Yes(k.clone()),
+            None => {
+                let request = FactRequest::KeyDeletion {
+                    key_id: key_id.to_string(),
+                };
+                if self.offline {
+                    self.assume(request, None)
+                } else {
+                    Known::Need(request)
+                }
+            }
+        }
+    }
+
+    /// The region's GuardDuty detectors; offline, taken as none.
+    pub(crate) fn detectors(&self) -> Known<crate::state::DetectorsState> {
+        match &self.detectors {
+            Some(d) => Known::Yes(d.clone()),
+            None if self.offline => self.assume(FactRequest::Detectors, Default::default()),
+            None => Known::Need(FactRequest::Detectors),
+        }
+    }
+
     pub(crate) fn acl_state(&self, id: &str) -> Known<Option<crate::state::AclState>> {
         match self.acl_states.get(id) {
             Some(a) => Known::Yes(a.clone()),
@@ -589,6 +637,12 @@ pub struct World {
     /// KMS keys (every key not listed does not exist); a key is found by its ARN or its id.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub encryption_keys: Vec<crate::state::EncryptionKeyState>,
+    /// Who scheduled each pending key deletion (a key not listed: the history does not say).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub key_deletions: Vec<crate::state::KeyDeletion>,
+    /// The GuardDuty detectors of the world's region (none listed: none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detectors: Option<crate::state::DetectorsState>,
 }
 
 impl World {
@@ -710,6 +764,17 @@ impl World {
                     .find(|k| k.key_id == *key_id || k.key_id.ends_with(&format!("/{key_id}")))
                     .cloned();
                 facts.encryption_keys.insert(key_id.clone(), found);
+            }
+            FactRequest::KeyDeletion { key_id } => {
+                let found = self
+                    .key_deletions
+                    .iter()
+                    .find(|k| k.key_id == *key_id || k.key_id.ends_with(&format!("/{key_id}")))
+                    .cloned();
+                facts.key_deletions.insert(key_id.clone(), found);
+            }
+            FactRequest::Detectors => {
+                facts.detectors = Some(self.detectors.clone().unwrap_or_default());
             }
             FactRequest::NetworkAcl { network_acl_id } => {
                 facts.network_acls.insert(

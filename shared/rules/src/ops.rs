@@ -225,6 +225,7 @@ pub const KMS_LIST_RESOURCE_TAGS: Op = op!(kms, ListResourceTags);
 pub const KMS_LIST_KEYS: Op = op!(kms, ListKeys);
 pub const KMS_DESCRIBE_KEY: Op = op!(kms, DescribeKey);
 // GuardDuty: a suspended detector (guards/account_guardrails.rs).
+pub const GUARDDUTY_LIST_DETECTORS: Op = op!(guardduty, ListDetectors);
 pub const GUARDDUTY_GET_DETECTOR: Op = op!(guardduty, GetDetector);
 pub const GUARDDUTY_UPDATE_DETECTOR: Op = op!(guardduty, UpdateDetector);
 

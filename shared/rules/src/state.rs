@@ -23,6 +23,14 @@ pub enum StateKind {
     RedshiftClusters,
     Buckets,
     AccountPublicAccessBlock,
+    /// Customer managed KMS keys: pending deletion, rotation off.
+    EncryptionKeys,
+    /// The account's EC2 defaults in the region: EBS encryption, snapshot and AMI blocks.
+    Ec2Defaults,
+    /// The region's GuardDuty detectors.
+    GuardDutyDetectors,
+    /// The account's IAM password policy.
+    AccountPasswordPolicy,
     // Resource policies (resources.rs).
     QueuePolicies,
     TopicPolicies,
@@ -59,6 +67,21 @@ impl StateKind {
                 &ops::GET_BUCKET_POLICY,
             ],
             StateKind::AccountPublicAccessBlock => &[&ops::GET_ACCOUNT_PAB],
+            StateKind::EncryptionKeys => &[
+                &ops::KMS_LIST_KEYS,
+                &ops::KMS_DESCRIBE_KEY,
+                &ops::KMS_LIST_RESOURCE_TAGS,
+                &ops::KMS_GET_KEY_ROTATION_STATUS,
+            ],
+            StateKind::Ec2Defaults => &[
+                &ops::GET_EBS_ENCRYPTION_BY_DEFAULT,
+                &ops::GET_SNAPSHOT_BPA,
+                &ops::GET_IMAGE_BPA,
+            ],
+            StateKind::GuardDutyDetectors => {
+                &[&ops::GUARDDUTY_LIST_DETECTORS, &ops::GUARDDUTY_GET_DETECTOR]
+            }
+            StateKind::AccountPasswordPolicy => &[&ops::GET_ACCOUNT_PASSWORD_POLICY],
             StateKind::QueuePolicies => &[
                 &ops::SQS_LIST_QUEUES,
                 &ops::SQS_GET_QUEUE_ATTRIBUTES,
@@ -111,6 +134,10 @@ impl StateKind {
             StateKind::RedshiftClusters => "Redshift clusters",
             StateKind::Buckets => "buckets",
             StateKind::AccountPublicAccessBlock => "the account's public access block",
+            StateKind::EncryptionKeys => "KMS keys",
+            StateKind::Ec2Defaults => "the account's EC2 defaults",
+            StateKind::GuardDutyDetectors => "GuardDuty detectors",
+            StateKind::AccountPasswordPolicy => "the account's password policy",
             StateKind::QueuePolicies => "SQS queue policies",
             StateKind::TopicPolicies => "SNS topic policies",
             StateKind::SecretPolicies => "secret policies",
@@ -366,6 +393,54 @@ pub struct EncryptionKeyState {
     /// When a pending deletion ends (RFC 3339), if one is scheduled.
     pub deletion_date: Option<String>,
     pub tags: Tags,
+    /// Whether automatic rotation is on (None: the key cannot rotate (asymmetric, HMAC,
+    /// imported or custom key store material, a multi-Region replica) or was not asked).
+    pub rotation: Option<bool>,
+}
+
+/// Who scheduled a KMS key's deletion, as its CloudTrail record says.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KeyDeletion {
+    /// The key's ARN.
+    pub key_id: String,
+    /// When (RFC 3339).
+    pub at: Option<String>,
+    /// The caller's ARNs (a role session's and its role's).
+    pub by: Vec<String>,
+}
+
+/// The account's EC2 defaults in one region, as the three `Get...` calls show them (None:
+/// not read).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Ec2DefaultsState {
+    pub account: String,
+    pub region: String,
+    pub ebs_encryption_by_default: Option<bool>,
+    /// `block-all-sharing`, `block-new-sharing` or `unblocked`.
+    pub snapshot_block_public_access: Option<String>,
+    /// `block-new-sharing` or `unblocked`.
+    pub image_block_public_access: Option<String>,
+}
+
+/// The GuardDuty detectors of one region (a region has at most one per account).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DetectorsState {
+    pub account: String,
+    pub region: String,
+    /// Each detector's id and status (`ENABLED`, `DISABLED`).
+    pub detectors: Vec<(String, String)>,
+}
+
+/// The account's IAM password policy as it is.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PasswordPolicyState {
+    pub account: String,
+    /// None: the account has none (IAM's defaults apply: the weakest).
+    pub policy: Option<PasswordPolicy>,
 }
 
 /// One resource, as it is now.
@@ -381,6 +456,10 @@ pub enum State {
     Database(DatabaseState),
     Bucket(BucketState),
     AccountBlock(AccountBlockState),
+    EncryptionKey(EncryptionKeyState),
+    Ec2Defaults(Ec2DefaultsState),
+    Detectors(DetectorsState),
+    PasswordPolicy(PasswordPolicyState),
     ResourcePolicy(crate::resources::PolicyState),
 }
 
@@ -401,6 +480,10 @@ impl State {
             },
             State::Bucket(_) => StateKind::Buckets,
             State::AccountBlock(_) => StateKind::AccountPublicAccessBlock,
+            State::EncryptionKey(_) => StateKind::EncryptionKeys,
+            State::Ec2Defaults(_) => StateKind::Ec2Defaults,
+            State::Detectors(_) => StateKind::GuardDutyDetectors,
+            State::PasswordPolicy(_) => StateKind::AccountPasswordPolicy,
             State::ResourcePolicy(p) => p.kind.state_kind(),
         }
     }
@@ -416,6 +499,10 @@ impl State {
             State::Database(d) => &d.id,
             State::Bucket(b) => &b.bucket,
             State::AccountBlock(a) => &a.account,
+            State::EncryptionKey(k) => &k.key_id,
+            State::Ec2Defaults(d) => &d.region,
+            State::Detectors(d) => &d.region,
+            State::PasswordPolicy(p) => &p.account,
             State::ResourcePolicy(p) => &p.resource,
         }
     }

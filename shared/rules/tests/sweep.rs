@@ -63,6 +63,59 @@ fn state_left(guard: &str, detail: &Value, policy: &Policy, world: &World) -> Op
     let rp = &detail["requestParameters"];
     let resp = &detail["responseElements"];
     match (guard, name) {
+        ("encryption_keys", "ScheduleKeyDeletion" | "DisableKeyRotation") => {
+            // The key as the world has it after the call: pending deletion, or rotation off.
+            let id = text(rp, "keyId")?;
+            let id = id.rsplit('/').next()?.to_string();
+            let mut k = world
+                .encryption_keys
+                .iter()
+                .find(|k| k.key_id.ends_with(&format!("/{id}")))?
+                .clone();
+            if name == "DisableKeyRotation" {
+                k.rotation = Some(false);
+            }
+            Some(State::EncryptionKey(k))
+        }
+        ("account_guardrails", "UpdateDetector") => {
+            Some(State::Detectors(trailguard_rules::state::DetectorsState {
+                account: detail["recipientAccountId"].as_str()?.into(),
+                region: detail["awsRegion"].as_str()?.into(),
+                detectors: vec![(text(rp, "detectorId")?, "DISABLED".into())],
+            }))
+        }
+        ("ec2_guardrails", _) => {
+            let mut d = trailguard_rules::state::Ec2DefaultsState {
+                account: detail["recipientAccountId"].as_str()?.into(),
+                region: detail["awsRegion"].as_str()?.into(),
+                ebs_encryption_by_default: Some(true),
+                snapshot_block_public_access: Some("block-all-sharing".into()),
+                image_block_public_access: Some("block-new-sharing".into()),
+            };
+            let nested =
+                |k: &str| text(rp, k).or_else(|| rp.as_object()?.values().find_map(|v| text(v, k)));
+            match name {
+                "DisableEbsEncryptionByDefault" => d.ebs_encryption_by_default = Some(false),
+                "DisableImageBlockPublicAccess" => {
+                    d.image_block_public_access = Some("unblocked".into())
+                }
+                "DisableSnapshotBlockPublicAccess" => {
+                    d.snapshot_block_public_access = Some("unblocked".into())
+                }
+                "EnableSnapshotBlockPublicAccess" => {
+                    d.snapshot_block_public_access = Some(nested("State")?)
+                }
+                _ => return None,
+            }
+            Some(State::Ec2Defaults(d))
+        }
+        ("iam", "UpdateAccountPasswordPolicy" | "DeleteAccountPasswordPolicy") => Some(
+            State::PasswordPolicy(trailguard_rules::state::PasswordPolicyState {
+                account: detail["recipientAccountId"].as_str()?.into(),
+                policy: (name == "UpdateAccountPasswordPolicy")
+                    .then(|| trailguard_rules::state::PasswordPolicy::from_request(rp)),
+            }),
+        ),
         ("security_group", "AuthorizeSecurityGroupIngress" | "AuthorizeSecurityGroupEgress") => {
             let set = items(resp.get("securityGroupRuleSet")?);
             let group_id = set.first().and_then(|r| text(r, "groupId"))?;
@@ -330,9 +383,18 @@ fn decide_with(world: &World, f: impl FnMut(&Facts) -> Verdict) -> Decision {
     ask::settle_in(world, &mut Ask::new(Facts::default()), f).unwrap_or_else(|s| panic!("{s}"))
 }
 
-/// What a state can show: the changes to the resource itself, as JSON.
+/// What a state can show: the changes to the resource itself, as JSON, without what only
+/// the call tells (when it was made, the window it asked for).
 fn state_changes(d: &Decision) -> Vec<Value> {
-    const STATE_ACTIONS: [&str; 18] = [
+    const CALL_FIELDS: [&str; 3] = ["scheduled_at", "pending_window_days", "disabled_at"];
+    const STATE_ACTIONS: [&str; 25] = [
+        "enable_detector",
+        "enable_ebs_encryption_by_default",
+        "enable_snapshot_block_public_access",
+        "enable_image_block_public_access",
+        "cancel_key_deletion",
+        "enable_key_rotation",
+        "put_password_policy",
         "restrict_queue_policy",
         "restrict_topic_policy",
         "restrict_secret_policy",
@@ -356,7 +418,15 @@ fn state_changes(d: &Decision) -> Vec<Value> {
         .actions
         .iter()
         .filter(|a| STATE_ACTIONS.contains(&a.type_name()))
-        .map(|a| serde_json::to_value(a).unwrap())
+        .map(|a| {
+            let mut v = serde_json::to_value(a).unwrap();
+            if let Some(o) = v.as_object_mut() {
+                for f in CALL_FIELDS {
+                    o.remove(f);
+                }
+            }
+            v
+        })
         .collect();
     v.sort_by_key(|a| a.to_string());
     v

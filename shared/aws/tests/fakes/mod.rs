@@ -291,6 +291,34 @@ impl Ec2Port for Fake {
         );
         self.reply("RequireImdsv2")
     }
+    async fn ec2_defaults(
+        &self,
+        account: &str,
+        region: &str,
+    ) -> PortResult<trailguard_rules::state::Ec2DefaultsState> {
+        self.record(
+            &[
+                &ops::GET_EBS_ENCRYPTION_BY_DEFAULT,
+                &ops::GET_SNAPSHOT_BPA,
+                &ops::GET_IMAGE_BPA,
+            ],
+            format!("Ec2Defaults({account},{region})"),
+        );
+        if let Some(e) = self.failure("Ec2Defaults") {
+            return Err(e);
+        }
+        let listed = self.state.lock().unwrap().iter().find_map(|s| match s {
+            State::Ec2Defaults(d) => Some(d.clone()),
+            _ => None,
+        });
+        Ok(listed.unwrap_or(trailguard_rules::state::Ec2DefaultsState {
+            account: account.into(),
+            region: region.into(),
+            ebs_encryption_by_default: Some(true),
+            snapshot_block_public_access: Some("block-all-sharing".into()),
+            image_block_public_access: Some("block-new-sharing".into()),
+        }))
+    }
     async fn require_imdsv2_default(&self) -> PortResult<Change> {
         self.record(
             &[
@@ -549,6 +577,19 @@ impl Ec2Port for Fake {
 }
 
 impl IamPort for Fake {
+    async fn password_policy(&self) -> PortResult<Option<trailguard_rules::state::PasswordPolicy>> {
+        self.record(
+            &[&ops::GET_ACCOUNT_PASSWORD_POLICY],
+            "PasswordPolicy()".into(),
+        );
+        if let Some(e) = self.failure("PasswordPolicy") {
+            return Err(e);
+        }
+        Ok(self.state.lock().unwrap().iter().find_map(|s| match s {
+            State::PasswordPolicy(p) => p.policy.clone(),
+            _ => None,
+        }))
+    }
     async fn put_password_policy(
         &self,
         baseline: &trailguard_rules::state::PasswordPolicy,
@@ -723,6 +764,36 @@ impl TrailPort for Fake {
             format!("LookupEvents({resource},{})", end - start),
         );
         self.trail_events.clone().unwrap_or_else(|| Ok(vec![]))
+    }
+    async fn lookup_named_events(
+        &self,
+        name: &str,
+        start: i64,
+        end: i64,
+        _: usize,
+    ) -> PortResult<Vec<TrailEvent>> {
+        self.record(
+            &[&ops::LOOKUP_EVENTS],
+            format!("LookupEventsNamed({name},{})", end - start),
+        );
+        if let Some(scripted) = &self.trail_events {
+            return scripted.clone();
+        }
+        // The world's key deletions, as KMS's records of them.
+        Ok(self
+            .world
+            .key_deletions
+            .iter()
+            .filter(|_| name == "ScheduleKeyDeletion")
+            .map(|k| TrailEvent {
+                name: name.to_string(),
+                time: k.at.as_deref().and_then(trailguard_rules::time::epoch),
+                source: Some("kms.amazonaws.com".into()),
+                resources: vec![k.key_id.clone()],
+                principals: k.by.clone(),
+                ..TrailEvent::default()
+            })
+            .collect())
     }
     async fn restore_management_events(&self, trail: &str) -> PortResult<Change> {
         self.record(
@@ -1018,6 +1089,26 @@ impl GuardDutyPort for Fake {
         );
         self.reply("EnableDetector")
     }
+    async fn detectors(&self) -> PortResult<Vec<(String, String)>> {
+        self.record(
+            &[&ops::GUARDDUTY_LIST_DETECTORS, &ops::GUARDDUTY_GET_DETECTOR],
+            "Detectors()".into(),
+        );
+        if let Some(e) = self.failure("Detectors") {
+            return Err(e);
+        }
+        let listed = self.state.lock().unwrap().iter().find_map(|s| match s {
+            State::Detectors(d) => Some(d.detectors.clone()),
+            _ => None,
+        });
+        Ok(listed.unwrap_or_else(|| {
+            self.world
+                .detectors
+                .clone()
+                .map(|d| d.detectors)
+                .unwrap_or_default()
+        }))
+    }
 }
 
 impl KeyPort for Fake {
@@ -1026,7 +1117,11 @@ impl KeyPort for Fake {
         key: &str,
     ) -> PortResult<Option<trailguard_rules::state::EncryptionKeyState>> {
         self.record(
-            &[&ops::KMS_DESCRIBE_KEY, &ops::KMS_LIST_RESOURCE_TAGS],
+            &[
+                &ops::KMS_DESCRIBE_KEY,
+                &ops::KMS_LIST_RESOURCE_TAGS,
+                &ops::KMS_GET_KEY_ROTATION_STATUS,
+            ],
             format!("KeyNow({key})"),
         );
         let mut facts = trailguard_rules::Facts::default();
@@ -1037,6 +1132,25 @@ impl KeyPort for Fake {
             &mut facts,
         );
         Ok(facts.encryption_keys.remove(key).flatten())
+    }
+    async fn list_keys(
+        &self,
+        token: Option<String>,
+    ) -> PortResult<Page<trailguard_rules::state::EncryptionKeyState>> {
+        self.page(
+            "ListKeys",
+            &[
+                &ops::KMS_LIST_KEYS,
+                &ops::KMS_DESCRIBE_KEY,
+                &ops::KMS_LIST_RESOURCE_TAGS,
+                &ops::KMS_GET_KEY_ROTATION_STATUS,
+            ],
+            token,
+            |s| match s {
+                State::EncryptionKey(k) => Some(k.clone()),
+                _ => None,
+            },
+        )
     }
     async fn cancel_key_deletion(&self, key: &str) -> PortResult<Change> {
         self.record(

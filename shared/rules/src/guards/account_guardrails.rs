@@ -18,12 +18,12 @@ use std::sync::OnceLock;
 use crate::action::{EnableDetector, Notice, PutAccountPublicAccessBlock, Severity};
 use crate::decision::{Decision, Verdict};
 use crate::event::{CloudTrailRecord, Event, EventBody, SecurityHubDetail};
-use crate::facts::Facts;
+use crate::facts::{FactKind, Facts, Known};
 use crate::guards::public_bucket::{by, enforced, requested_flags, weakened};
 use crate::guards::{Bus, Delivery, GuardSpec, Trigger};
 use crate::lenient::str_any;
 use crate::policy::Policy;
-use crate::state::{AccountBlockState, BlockFlags, State, StateKind};
+use crate::state::{AccountBlockState, BlockFlags, DetectorsState, State, StateKind};
 
 pub static GUARD: GuardSpec = GuardSpec {
     name: "account_guardrails",
@@ -67,7 +67,8 @@ pub static GUARD: GuardSpec = GuardSpec {
             condition: None,
         },
         // Security Hub's S3.1: the account's block is not fully on. It names the account
-        // only, and the function reads the block before it writes.
+        // only, and the function reads the block before it writes. GuardDuty.1: GuardDuty
+        // is not enabled in the region (the detectors are looked up).
         Trigger {
             rule: "AccountBlockSecurityHubControl",
             pattern: r#"{
@@ -79,8 +80,8 @@ pub static GUARD: GuardSpec = GuardSpec {
                     "RecordState": ["ACTIVE"],
                     "Resources": {"Type": ["AwsAccount"]},
                     "$or": [
-                        {"Compliance": {"SecurityControlId": ["S3.1"]}},
-                        {"ProductFields": {"ControlId": ["S3.1"]}}
+                        {"Compliance": {"SecurityControlId": ["S3.1", "GuardDuty.1"]}},
+                        {"ProductFields": {"ControlId": ["S3.1", "GuardDuty.1"]}}
                     ]
                 }}
             }"#,
@@ -90,23 +91,23 @@ pub static GUARD: GuardSpec = GuardSpec {
             condition: None,
         },
     ],
-    facts: &[],
+    facts: &[FactKind::Detectors],
     actions: &[&PutAccountPublicAccessBlock::INFO, &EnableDetector::INFO],
     decide,
     reads_every_call: false,
     max_actions_per_hour: 20,
-    sweeps: &[StateKind::AccountPublicAccessBlock],
+    sweeps: &[StateKind::AccountPublicAccessBlock, StateKind::GuardDutyDetectors],
     decide_state: Some(swept),
     settings: None,
     compiled: OnceLock::new(),
 };
 
 /// The Security Hub controls about account-wide guardrails this guard puts back.
-const CONTROLS: [&str; 1] = ["S3.1"];
+const CONTROLS: [&str; 2] = ["S3.1", "GuardDuty.1"];
 
 pub fn decide(event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
     if let EventBody::SecurityHub(d) = &event.body {
-        return security_hub(event, d, policy);
+        return security_hub(event, d, policy, facts);
     }
     let Some(r) = event.cloudtrail() else {
         return Verdict::Decided(Decision::ignore("not a CloudTrail event"));
@@ -260,11 +261,74 @@ fn decide_account(a: &AccountBlockState, policy: &Policy, why: &str) -> Verdict 
 fn swept(state: &State, _account: Option<&str>, policy: &Policy, _facts: &Facts) -> Verdict {
     match state {
         State::AccountBlock(a) => decide_account(a, policy, crate::state::WHY),
+        State::Detectors(d) => detectors(d, crate::state::WHY, false),
         other => super::not_swept(GUARD.name, other),
     }
 }
 
-fn security_hub(event: &Event, d: &SecurityHubDetail, policy: &Policy) -> Verdict {
+/// The region's GuardDuty detectors as they are (the sweep, GuardDuty.1): each suspended one
+/// switched back on. A region with none is told only when Security Hub asked
+/// (`tell_absent`): creating a detector starts billing and has settings no default fits.
+fn detectors(d: &DetectorsState, why: &str, tell_absent: bool) -> Verdict {
+    let region = if d.region.is_empty() { "?" } else { d.region.as_str() };
+    let suspended: Vec<&String> = d
+        .detectors
+        .iter()
+        .filter(|(id, status)| {
+            status.eq_ignore_ascii_case("DISABLED")
+                && crate::ids::IdKind::GuardDutyDetector.is_valid(id)
+        })
+        .map(|(id, _)| id)
+        .collect();
+    if d.detectors.is_empty() {
+        if !tell_absent {
+            return Verdict::Decided(Decision::ignore(format!(
+                "GuardDuty has no detector in {region}: nothing suspended to switch back on"
+            )));
+        }
+        return Verdict::Decided(Decision::notify(
+            format!("GuardDuty is not enabled in {region}"),
+            Notice {
+                severity: Severity::High,
+                title: format!("GuardDuty not enabled in {region}"),
+                details: vec![
+                    "no detector: trailguard does not create one (it starts billing, and its features and exports are yours to choose): `aws guardduty create-detector --enable` does".into(),
+                    why.to_string(),
+                ],
+            },
+        ));
+    }
+    if suspended.is_empty() {
+        return Verdict::Decided(Decision::ignore(format!(
+            "GuardDuty's detector in {region} is enabled"
+        )));
+    }
+    Verdict::Decided(Decision::remediate(
+        format!("GuardDuty is suspended in {region}"),
+        suspended
+            .iter()
+            .map(|id| {
+                EnableDetector {
+                    detector_id: (*id).clone(),
+                }
+                .into()
+            })
+            .collect(),
+        Notice {
+            severity: Severity::Critical,
+            title: format!("GuardDuty suspended in {region}"),
+            details: vec![
+                format!(
+                    "detector {} produces no findings",
+                    suspended.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+                ),
+                why.to_string(),
+            ],
+        },
+    ))
+}
+
+fn security_hub(event: &Event, d: &SecurityHubDetail, policy: &Policy, facts: &Facts) -> Verdict {
     let (f, control, why) = match super::failed_control(d, &CONTROLS, "an account guardrail control") {
         Ok(found) => found,
         Err(v) => return *v,
@@ -273,6 +337,17 @@ fn security_hub(event: &Event, d: &SecurityHubDetail, policy: &Policy) -> Verdic
         Ok(a) => a,
         Err(v) => return *v,
     };
+    if control == "GuardDuty.1" {
+        return match facts.detectors() {
+            Known::Need(req) => Verdict::NeedFacts(vec![req]),
+            Known::Yes(mut d) => {
+                if d.region.is_empty() {
+                    d.region = event.region().unwrap_or("?").to_string();
+                }
+                detectors(&d, &why, true)
+            }
+        };
+    }
     // The finding does not say which switches are off: every enforced one is put back, over
     // those on (the function reads the block first).
     decide_account(

@@ -26,6 +26,7 @@ use crate::facts::Facts;
 use crate::guards::public_bucket::by;
 use crate::guards::{Bus, Delivery, GuardSpec, Trigger};
 use crate::lenient::str_any;
+use crate::state::{Ec2DefaultsState, State, StateKind};
 use crate::policy::{field, GuardSettings, Policy, PolicyError, SettingsSpec};
 
 pub static GUARD: GuardSpec = GuardSpec {
@@ -72,7 +73,8 @@ pub static GUARD: GuardSpec = GuardSpec {
             excludes_own_role: true,
             condition: None,
         },
-        // Security Hub's EC2.7: EBS encryption by default is off in the account's region.
+        // Security Hub's EC2.7: EBS encryption by default is off in the account's region;
+        // EC2.8: an instance allows IMDSv1.
         Trigger {
             rule: "Ec2GuardrailSecurityHubControl",
             pattern: r#"{
@@ -82,10 +84,10 @@ pub static GUARD: GuardSpec = GuardSpec {
                     "ProductArn": [{"suffix": ":product/aws/securityhub"}],
                     "Compliance": {"Status": ["FAILED"]},
                     "RecordState": ["ACTIVE"],
-                    "Resources": {"Type": ["AwsAccount"]},
+                    "Resources": {"Type": ["AwsAccount", "AwsEc2Instance"]},
                     "$or": [
-                        {"Compliance": {"SecurityControlId": ["EC2.7"]}},
-                        {"ProductFields": {"ControlId": ["EC2.7"]}}
+                        {"Compliance": {"SecurityControlId": ["EC2.7", "EC2.8"]}},
+                        {"ProductFields": {"ControlId": ["EC2.7", "EC2.8"]}}
                     ]
                 }}
             }"#,
@@ -106,8 +108,8 @@ pub static GUARD: GuardSpec = GuardSpec {
     decide,
     reads_every_call: false,
     max_actions_per_hour: 20,
-    sweeps: &[],
-    decide_state: None,
+    sweeps: &[StateKind::Ec2Defaults],
+    decide_state: Some(swept),
     settings: Some(&SETTINGS),
     compiled: OnceLock::new(),
 };
@@ -179,11 +181,11 @@ pub fn snapshot_strictness(state: &str) -> Option<u8> {
 }
 
 /// The Security Hub controls this guard puts back.
-const CONTROLS: [&str; 1] = ["EC2.7"];
+const CONTROLS: [&str; 2] = ["EC2.7", "EC2.8"];
 
 pub fn decide(event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
     if let EventBody::SecurityHub(d) = &event.body {
-        return security_hub(event, d);
+        return security_hub(event, d, policy);
     }
     let Some(r) = event.cloudtrail() else {
         return Verdict::Decided(Decision::ignore("not a CloudTrail event"));
@@ -365,11 +367,73 @@ fn requested_state(rp: &Value) -> Option<String> {
     nested(rp, &["State", "state"])
 }
 
-fn security_hub(event: &Event, d: &SecurityHubDetail) -> Verdict {
+fn swept(state: &State, _account: Option<&str>, policy: &Policy, _facts: &Facts) -> Verdict {
+    match state {
+        State::Ec2Defaults(d) => defaults(d, policy),
+        other => super::not_swept(GUARD.name, other),
+    }
+}
+
+/// The account's EC2 defaults in a region as they are (the sweep): each guardrail off is put
+/// back, in one decision. A state the listing could not read is left alone.
+fn defaults(d: &Ec2DefaultsState, policy: &Policy) -> Verdict {
+    let (account, region) = (&d.account, &d.region);
+    if !crate::ids::is_account_id(account) {
+        return Verdict::Decided(Decision::ignore("the sweep names no account"));
+    }
+    let account_id = account.clone();
+    let mut actions: Vec<Action> = vec![];
+    let mut details = vec![];
+    if d.ebs_encryption_by_default == Some(false) {
+        actions.push(EnableEbsEncryptionByDefault { account_id: account_id.clone() }.into());
+        details.push("EBS encryption by default is off: new volumes are created unencrypted".to_string());
+    }
+    let wanted = settings(policy).ec2.snapshot_block_public_access.clone();
+    if let Some(now) = &d.snapshot_block_public_access {
+        if snapshot_strictness(now).unwrap_or(0) < snapshot_strictness(&wanted).unwrap_or(2) {
+            actions.push(
+                EnableSnapshotBlockPublicAccess {
+                    account_id: account_id.clone(),
+                    state: wanted.clone(),
+                    previous: None,
+                }
+                .into(),
+            );
+            details.push(format!("public sharing of EBS snapshots is {now}; the policy wants {wanted}"));
+        }
+    }
+    if d.image_block_public_access.as_deref().is_some_and(|s| s != BLOCK_NEW) {
+        actions.push(EnableImageBlockPublicAccess { account_id }.into());
+        details.push(format!(
+            "public sharing of AMIs is {}",
+            d.image_block_public_access.as_deref().unwrap_or("?")
+        ));
+    }
+    if actions.is_empty() {
+        return Verdict::Decided(Decision::ignore(format!(
+            "the EC2 defaults of account {account} in {region} are on"
+        )));
+    }
+    details.push(crate::state::WHY.to_string());
+    Verdict::Decided(Decision::remediate(
+        format!("EC2 guardrails off in {region}"),
+        actions,
+        Notice {
+            severity: Severity::High,
+            title: format!("Account {account}: EC2 guardrails off in {region}"),
+            details,
+        },
+    ))
+}
+
+fn security_hub(event: &Event, d: &SecurityHubDetail, policy: &Policy) -> Verdict {
     let (f, control, why) = match super::failed_control(d, &CONTROLS, "an EC2 guardrail control") {
         Ok(found) => found,
         Err(v) => return *v,
     };
+    if control == "EC2.8" {
+        return instance_finding(event, f, &control, why, policy);
+    }
     let account = match super::finding_account(event, f, &control) {
         Ok(a) => a,
         Err(v) => return *v,
@@ -385,6 +449,63 @@ fn security_hub(event: &Event, d: &SecurityHubDetail) -> Verdict {
             severity: Severity::Medium,
             title: format!("Account {account}: EBS encryption by default off in {region}"),
             details: vec![why],
+        },
+    ))
+}
+
+/// EC2.8: an instance allows IMDSv1. Told, or with `imds.enforce` IMDSv2 required, as for a
+/// call that allowed it.
+fn instance_finding(
+    event: &Event,
+    f: &crate::event::AsffFinding,
+    control: &str,
+    why: String,
+    policy: &Policy,
+) -> Verdict {
+    let Some(account) = event.account().filter(|a| crate::ids::is_account_id(a)) else {
+        return Verdict::Decided(Decision::ignore(format!("{control} finding names no account")));
+    };
+    let region = event.region().unwrap_or("?");
+    // The instance's ARN, in the finding's own account and region.
+    let instance = f
+        .resources
+        .iter()
+        .filter(|r| r.resource_type.get() == Some("AwsEc2Instance"))
+        .filter_map(|r| r.id.get())
+        .find_map(|id| {
+            let parts: Vec<&str> = id.splitn(6, ':').collect();
+            let ok = parts.len() == 6 && parts[2] == "ec2" && parts[3] == region && parts[4] == account;
+            let i = parts.get(5)?.strip_prefix("instance/")?;
+            (ok && i.starts_with("i-") && crate::ids::IdKind::Ec2Resource.is_valid(i)).then(|| i.to_string())
+        });
+    let Some(instance) = instance else {
+        return Verdict::Decided(Decision::ignore(format!(
+            "{control} finding names no instance of account {account} in {region}"
+        )));
+    };
+    let title = format!("Account {account}: IMDSv1 allowed on instance {instance}");
+    let mut details = vec![
+        format!("instance {instance} answers IMDSv1 (no session token): an SSRF in a workload can read its role's credentials"),
+        why,
+    ];
+    if !settings(policy).imds.enforce {
+        details.push("not changed: imds.enforce is off (requiring IMDSv2 can break a workload that still uses IMDSv1)".into());
+        return Verdict::Decided(Decision::notify(
+            format!("{control}: IMDSv1 allowed on instance {instance}"),
+            Notice {
+                severity: Severity::Medium,
+                title,
+                details,
+            },
+        ));
+    }
+    Verdict::Decided(Decision::remediate(
+        format!("{control}: IMDSv1 allowed on instance {instance}; imds.enforce requires IMDSv2"),
+        vec![RequireImdsv2 { instance_id: instance }.into()],
+        Notice {
+            severity: Severity::Medium,
+            title,
+            details,
         },
     ))
 }

@@ -23,20 +23,21 @@ use serde_json::Value;
 
 use crate::action::{CancelKeyDeletion, EnableKeyRotation, Notice, Severity};
 use crate::decision::{Decision, Verdict};
-use crate::event::{CloudTrailRecord, Event};
+use crate::event::{CloudTrailRecord, Event, EventBody, SecurityHubDetail};
 use crate::facts::{FactKind, Facts, Known};
 use crate::guards::public_bucket::by;
 use crate::guards::{Bus, Delivery, GuardSpec, Trigger};
 use crate::ids::{is_account_id, is_kms_key_id, IdKind};
 use crate::lenient::str_any;
 use crate::policy::{each, too_broad, GuardSettings, Policy, PolicyError, SettingsSpec};
-use crate::state::{tag_is_true, EncryptionKeyState};
+use crate::state::{tag_is_true, EncryptionKeyState, KeyDeletion, State, StateKind};
 
 pub static GUARD: GuardSpec = GuardSpec {
     name: "encryption_keys",
     function: "protect-encryption-keys",
     summary: "Cancels a KMS key's scheduled deletion and switches its rotation back on; tells when a key is disabled.",
-    triggers: &[Trigger {
+    triggers: &[
+        Trigger {
         rule: "KeyLifeChange",
         pattern: r#"{
             "source": ["aws.kms"],
@@ -52,14 +53,38 @@ pub static GUARD: GuardSpec = GuardSpec {
         bus: Bus::Main,
         excludes_own_role: true,
         condition: None,
-    }],
-    facts: &[FactKind::EncryptionKey],
+        },
+        // Security Hub's KMS.3 (a key pending deletion) and KMS.4 (rotation off): the same
+        // decision as the sweep's, on the key as it is now.
+        Trigger {
+            rule: "KeyLifeSecurityHubControl",
+            pattern: r#"{
+                "source": ["aws.securityhub"],
+                "detail-type": ["Security Hub Findings - Imported"],
+                "detail": {"findings": {
+                    "ProductArn": [{"suffix": ":product/aws/securityhub"}],
+                    "Compliance": {"Status": ["FAILED"]},
+                    "RecordState": ["ACTIVE"],
+                    "Resources": {"Type": ["AwsKmsKey"]},
+                    "$or": [
+                        {"Compliance": {"SecurityControlId": ["KMS.3", "KMS.4"]}},
+                        {"ProductFields": {"ControlId": ["KMS.3", "KMS.4"]}}
+                    ]
+                }}
+            }"#,
+            delivery: Delivery::Changes,
+            bus: Bus::Main,
+            excludes_own_role: false,
+            condition: None,
+        },
+    ],
+    facts: &[FactKind::EncryptionKey, FactKind::KeyDeletion],
     actions: &[&CancelKeyDeletion::INFO, &EnableKeyRotation::INFO],
     decide,
     reads_every_call: false,
     max_actions_per_hour: 20,
-    sweeps: &[],
-    decide_state: None,
+    sweeps: &[StateKind::EncryptionKeys],
+    decide_state: Some(swept),
     settings: Some(&SETTINGS),
     compiled: OnceLock::new(),
 };
@@ -90,7 +115,17 @@ pub fn settings(policy: &Policy) -> Cow<'_, Settings> {
 /// within it.
 pub const HISTORY_SECONDS: i64 = 90 * 86_400;
 
+/// The Security Hub controls this guard takes.
+const CONTROLS: [&str; 2] = ["KMS.3", "KMS.4"];
+
+/// How far back a pending deletion's scheduling is looked for: KMS's longest waiting
+/// period (30 days) and a day's margin.
+pub const DELETION_LOOKBACK_SECONDS: i64 = 31 * 86_400;
+
 pub fn decide(event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
+    if let EventBody::SecurityHub(d) = &event.body {
+        return security_hub(event, d, policy, facts);
+    }
     let Some(r) = event.cloudtrail() else {
         return Verdict::Decided(Decision::ignore("not a CloudTrail event"));
     };
@@ -317,9 +352,189 @@ fn key_arn(event: &Event, r: &CloudTrailRecord) -> Result<String, String> {
     Ok(format!("arn:{partition}:kms:{region}:{account}:key/{named}"))
 }
 
+fn swept(state: &State, _account: Option<&str>, policy: &Policy, facts: &Facts) -> Verdict {
+    match state {
+        State::EncryptionKey(k) => key_as_it_is(k, policy, facts, crate::state::WHY),
+        other => super::not_swept(GUARD.name, other),
+    }
+}
+
+fn security_hub(event: &Event, d: &SecurityHubDetail, policy: &Policy, facts: &Facts) -> Verdict {
+    let (f, control, why) = match super::failed_control(d, &CONTROLS, "a KMS key's life") {
+        Ok(found) => found,
+        Err(v) => return *v,
+    };
+    let Some(account) = event.account().filter(|a| is_account_id(a)) else {
+        return Verdict::Decided(Decision::ignore(format!("{control} finding names no account")));
+    };
+    let region = event.region().unwrap_or("?");
+    let Some(key) = f
+        .resources
+        .iter()
+        .filter(|r| r.resource_type.get() == Some("AwsKmsKey"))
+        .find_map(|r| r.id.get())
+    else {
+        return Verdict::Decided(Decision::ignore(format!("{control} finding names no KMS key")));
+    };
+    // Only a key of the finding's own account and region: the function's clients are there.
+    let parts: Vec<&str> = key.splitn(6, ':').collect();
+    if !IdKind::KmsKeyArn.is_valid(key) || parts[4] != account || parts[3] != region {
+        return Verdict::Decided(Decision::ignore(format!(
+            "{control} finding names {key}, not a key ARN of account {account} in {region}"
+        )));
+    }
+    let now = match facts.encryption_key(key) {
+        Known::Need(req) => return Verdict::NeedFacts(vec![req]),
+        Known::Yes(None) if facts.offline => {
+            return Verdict::Decided(Decision::ignore(format!(
+                "{control}: KMS key {key} is not in the facts given (the function reads it; --world gives it)"
+            )))
+        }
+        Known::Yes(None) => {
+            return Verdict::Decided(Decision::ignore(format!(
+                "KMS key {key} does not exist (any more): nothing to put back"
+            )))
+        }
+        Known::Yes(Some(k)) => k,
+    };
+    key_as_it_is(&now, policy, facts, &why)
+}
+
+/// A key as it is now (the sweep, KMS.3, KMS.4): a deletion pending that no KMS
+/// administrator scheduled is cancelled, and one whose scheduler the history does not name
+/// is told; rotation off on a key that can rotate is switched on. AWS managed keys are AWS's;
+/// an exempt key is left alone.
+fn key_as_it_is(k: &EncryptionKeyState, policy: &Policy, facts: &Facts, why: &str) -> Verdict {
+    let key = &k.key_id;
+    if k.manager == "AWS" {
+        return Verdict::Decided(Decision::ignore(format!(
+            "KMS key {key} is an AWS managed key: its life is AWS's"
+        )));
+    }
+    if tag_is_true(&k.tags, &policy.exempt_tag) {
+        return Verdict::Decided(Decision::ignore(format!(
+            "KMS key {key} is exempt (tag {})",
+            policy.exempt_tag
+        )));
+    }
+    if matches!(k.state.as_str(), "PendingDeletion" | "PendingReplicaDeletion") {
+        let scheduled = match facts.key_deletion(key) {
+            Known::Need(req) => return Verdict::NeedFacts(vec![req]),
+            Known::Yes(s) => s,
+        };
+        return Verdict::Decided(pending_deletion(k, scheduled, policy, why));
+    }
+    if k.state == "Enabled" && k.rotation == Some(false) {
+        return Verdict::Decided(Decision::remediate(
+            format!("automatic rotation of KMS key {key} is off"),
+            vec![EnableKeyRotation {
+                key_id: key.clone(),
+                disabled_at: None,
+            }
+            .into()],
+            Notice {
+                severity: Severity::Medium,
+                title: format!("KMS key {key}: automatic rotation off"),
+                details: vec![why.to_string()],
+            },
+        ));
+    }
+    Verdict::Decided(Decision::ignore(format!(
+        "KMS key {key} is {} with rotation {}: nothing to put back",
+        k.state,
+        match k.rotation {
+            Some(true) => "on",
+            Some(false) => "off",
+            None => "not applicable",
+        }
+    )))
+}
+
+fn pending_deletion(
+    k: &EncryptionKeyState,
+    scheduled: Option<KeyDeletion>,
+    policy: &Policy,
+    why: &str,
+) -> Decision {
+    let key = &k.key_id;
+    let ends = k
+        .deletion_date
+        .as_deref()
+        .map(|d| format!(" ({d})"))
+        .unwrap_or_default();
+    let lost = format!(
+        "every volume, bucket, secret and snapshot encrypted under it is lost when the deletion happens{ends}"
+    );
+    let Some(s) = scheduled.filter(|s| !s.by.is_empty()) else {
+        // Who scheduled it is unknown: an administrator's deletion must not be undone, nor
+        // an attacker's left unsaid.
+        return Decision::notify(
+            format!("KMS key {key} is pending deletion; its CloudTrail history does not say who scheduled it"),
+            Notice {
+                severity: Severity::Critical,
+                title: format!("KMS key {key} pending deletion"),
+                details: vec![
+                    lost,
+                    format!("not cancelled: who scheduled it is not in the last 31 days of CloudTrail's event history; if it is not yours: {}", Change::Deletion.revert(key)),
+                    why.to_string(),
+                ],
+            },
+        );
+    };
+    let arns: Vec<&str> = s.by.iter().map(String::as_str).collect();
+    if let Some(p) = kms_admin(policy, &arns) {
+        return Decision::ignore(format!(
+            "KMS key {key} is pending deletion, scheduled by {}, a KMS administrator by policy pattern `{p}`",
+            s.by[0]
+        ));
+    }
+    Decision::remediate(
+        format!("KMS key {key} is pending deletion"),
+        vec![CancelKeyDeletion {
+            key_id: key.clone(),
+            scheduled_at: s.at.clone(),
+            pending_window_days: None,
+        }
+        .into()],
+        Notice {
+            severity: Severity::Critical,
+            title: format!("KMS key {key} pending deletion"),
+            details: vec![
+                lost,
+                format!(
+                    "scheduled by {}{}",
+                    s.by[0],
+                    s.at.as_deref().map(|a| format!(" at {a}")).unwrap_or_default()
+                ),
+                why.to_string(),
+            ],
+        },
+    )
+}
+
+/// The newest successful `ScheduleKeyDeletion` of `key` (its ARN) among `events`: when, and
+/// by whom. A record that names the key by id matches its ARN's id.
+pub fn deletion_scheduled(events: &[KeyEvent], key: &str) -> Option<KeyDeletion> {
+    let id = key.rsplit_once(":key/").map_or(key, |(_, id)| id);
+    events
+        .iter()
+        .filter(|e| e.name == "ScheduleKeyDeletion" && e.error_code.is_none() && e.time.is_some())
+        .filter(|e| e.keys.iter().any(|k| k == key || k == id))
+        .max_by_key(|e| e.time)
+        .map(|e| KeyDeletion {
+            key_id: key.to_string(),
+            at: e.time.map(crate::time::format_epoch),
+            by: e.principals.clone(),
+        })
+}
+
 /// One CloudTrail event about a key, as `LookupEvents` lists it.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct KeyEvent {
+    /// The keys it names (its resources' ARNs, the request's `keyId`).
+    pub keys: Vec<String>,
+    /// The caller's ARNs (a role session's and its role's).
+    pub principals: Vec<String>,
     pub name: String,
     /// Epoch seconds.
     pub time: Option<i64>,
@@ -426,7 +641,7 @@ mod tests {
             name: name.into(),
             time: Some(time),
             error_code: error.map(String::from),
-            rotation_period_days: None,
+            ..KeyEvent::default()
         }
     }
 
@@ -458,6 +673,30 @@ mod tests {
             }
         }
         assert!(failures.is_empty(), "{failures:#?}");
+    }
+
+    #[test]
+    fn the_scheduler_is_the_newest_successful_scheduling_of_that_key() {
+        let key = "arn:aws:kms:us-east-1:123456789012:key/0d3f1a2b-5c6d-4e7f-8a9b-0c1d2e3f4a5b";
+        let by = |who: &str, t, keys: &[&str], error: Option<&str>| KeyEvent {
+            keys: keys.iter().map(|k| k.to_string()).collect(),
+            principals: vec![who.into()],
+            ..ev("ScheduleKeyDeletion", t, error)
+        };
+        let other = "arn:aws:kms:us-east-1:123456789012:key/9b8a7c6d-5e4f-4d3c-9b2a-1f0e9d8c7b6a";
+        let events = [
+            by("old", 100, &[key], None),
+            // By id, as the request names it: the same key.
+            by("mallory", 300, &["0d3f1a2b-5c6d-4e7f-8a9b-0c1d2e3f4a5b"], None),
+            // Refused, or about another key: says nothing of who scheduled this one.
+            by("refused", 400, &[key], Some("AccessDeniedException")),
+            by("elsewhere", 500, &[other], None),
+        ];
+        let found = deletion_scheduled(&events, key).unwrap();
+        assert_eq!(found.by, ["mallory"]);
+        assert_eq!(found.at.as_deref(), Some("1970-01-01T00:05:00Z"));
+        assert_eq!(deletion_scheduled(&events[2..3], key), None);
+        assert_eq!(deletion_scheduled(&[], key), None);
     }
 
     #[test]

@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use crate::action::{Action, DeactivateKey, Notice, PutPasswordPolicy, RestrictRoleTrust, Severity};
 use crate::event::EventBody;
-use crate::state::PasswordPolicy;
+use crate::state::{PasswordPolicy, PasswordPolicyState, State, StateKind};
 use crate::decision::{Decision, Verdict};
 use crate::event::{CloudTrailRecord, Event};
 use crate::facts::{tag_is_true, FactKind, Facts, Known, Tags};
@@ -114,8 +114,8 @@ pub static GUARD: GuardSpec = GuardSpec {
     decide,
     reads_every_call: false,
     max_actions_per_hour: 20,
-    sweeps: &[],
-    decide_state: None,
+    sweeps: &[StateKind::AccountPasswordPolicy],
+    decide_state: Some(swept),
     settings: Some(&SETTINGS),
     compiled: OnceLock::new(),
 };
@@ -282,6 +282,47 @@ fn password_control(event: &Event, d: &crate::event::SecurityHubDetail, policy: 
             severity: Severity::Medium,
             title: format!("Account password policy fails {control}"),
             details: vec![why],
+        },
+    ))
+}
+
+fn swept(state: &State, _account: Option<&str>, policy: &Policy, _facts: &Facts) -> Verdict {
+    match state {
+        State::PasswordPolicy(p) => password_now(p, policy),
+        other => super::not_swept(GUARD.name, other),
+    }
+}
+
+/// The account's password policy as it is (the sweep): the baseline put back when the policy
+/// is weaker or absent; without a baseline there is nothing to compare with.
+fn password_now(p: &PasswordPolicyState, policy: &Policy) -> Verdict {
+    let Some(baseline) = settings(policy).iam.password_policy.clone() else {
+        return Verdict::Decided(Decision::ignore(
+            "no password policy baseline in the policy (iam.password_policy)",
+        ));
+    };
+    let weak = match &p.policy {
+        None => vec!["the account has no password policy (IAM's weakest defaults apply)".to_string()],
+        Some(now) => now.weaker_than(&baseline),
+    };
+    if weak.is_empty() {
+        return Verdict::Decided(Decision::ignore(
+            "the account password policy meets the baseline (iam.password_policy)",
+        ));
+    }
+    let mut details = weak;
+    details.push(crate::state::WHY.to_string());
+    Verdict::Decided(Decision::remediate(
+        format!("the password policy of account {} is weaker than the baseline", p.account),
+        vec![PutPasswordPolicy {
+            baseline,
+            previous: None,
+        }
+        .into()],
+        Notice {
+            severity: Severity::Medium,
+            title: "Account password policy weaker than the baseline".to_string(),
+            details,
         },
     ))
 }
