@@ -156,6 +156,35 @@ impl Ec2Port for Client {
         Ok(Change::Removed(vec![before]))
     }
 
+    async fn instance_tags(&self, instance_id: &str) -> PortResult<Option<Tags>> {
+        let found = match self
+            .describe_instances()
+            .instance_ids(instance_id)
+            .send()
+            .await
+        {
+            Ok(o) => o
+                .reservations()
+                .iter()
+                .flat_map(|r| r.instances())
+                .find(|i| i.instance_id() == Some(instance_id))
+                .cloned(),
+            Err(e) if code_of(&e).as_deref() == Some("InvalidInstanceID.NotFound") => None,
+            Err(e) => return Err(classify(&ops::DESCRIBE_INSTANCES, e)),
+        };
+        Ok(found.map(|i| {
+            i.tags()
+                .iter()
+                .filter_map(|t| {
+                    Some((
+                        t.key()?.to_string(),
+                        t.value().unwrap_or_default().to_string(),
+                    ))
+                })
+                .collect()
+        }))
+    }
+
     async fn require_imdsv2(&self, instance_id: &str) -> PortResult<Change> {
         use aws_sdk_ec2::types::HttpTokensState;
         let found = match self

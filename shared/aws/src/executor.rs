@@ -558,6 +558,18 @@ async fn cancel_key_deletion<C: Clients>(c: &C, a: &CancelKeyDeletion) -> Outcom
 /// Rotation back on, with the period the key's last `EnableKeyRotation` set when its
 /// history shows one.
 async fn enable_key_rotation<C: Clients>(c: &C, a: &EnableKeyRotation) -> Outcome {
+    // Already on (a redelivery, someone faster): done without reading the history, whose
+    // `LookupEvents` allows two calls a second per account and region.
+    match c.keys().rotation_on(&a.key_id).await {
+        Ok(true) => {
+            return Outcome::of(Ok(Change::AlreadyDone(format!(
+                "automatic rotation of KMS key {} is on",
+                a.key_id
+            ))))
+        }
+        Ok(false) => {}
+        Err(e) => return Outcome::of(Err(e)),
+    }
     let at = a
         .disabled_at
         .as_deref()

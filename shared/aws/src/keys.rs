@@ -157,14 +157,18 @@ impl KeyPort for Client {
         Ok(Change::Done)
     }
 
-    async fn enable_key_rotation(&self, key: &str, period_days: Option<i64>) -> PortResult<Change> {
-        let status = self
+    async fn rotation_on(&self, key: &str) -> PortResult<bool> {
+        Ok(self
             .get_key_rotation_status()
             .key_id(id_of(key))
             .send()
             .await
-            .map_err(|e| classify(&ops::KMS_GET_KEY_ROTATION_STATUS, e))?;
-        if status.key_rotation_enabled() {
+            .map_err(|e| classify(&ops::KMS_GET_KEY_ROTATION_STATUS, e))?
+            .key_rotation_enabled())
+    }
+
+    async fn enable_key_rotation(&self, key: &str, period_days: Option<i64>) -> PortResult<Change> {
+        if self.rotation_on(key).await? {
             return Ok(Change::AlreadyDone(format!(
                 "automatic rotation of KMS key {key} is on"
             )));

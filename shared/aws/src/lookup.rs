@@ -101,6 +101,10 @@ pub(crate) async fn fetch<C: Clients>(
                 .await?;
             facts.user_quarantined.insert(user_name.clone(), q);
         }
+        FactRequest::InstanceTags { instance_id } => {
+            let tags = c.ec2().instance_tags(instance_id).await?;
+            facts.instance_tags.insert(instance_id.clone(), tags);
+        }
         FactRequest::RoleTags { role_name } => {
             let tags = c.iam().role_tags(role_name).await?;
             facts.role_tags.insert(role_name.clone(), tags);

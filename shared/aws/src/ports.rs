@@ -137,6 +137,8 @@ pub trait Ec2Port {
     fn enable_snapshot_block_public_access(&self, state: &str) -> Change;
     /// Block new public sharing of AMIs (read first).
     fn enable_image_block_public_access(&self) -> Change;
+    /// An instance's tags (None: no such instance).
+    fn instance_tags(&self, instance_id: &str) -> Option<Tags>;
     /// Require IMDSv2 on an instance (read first; its other metadata options kept).
     fn require_imdsv2(&self, instance_id: &str) -> Change;
     /// Require IMDSv2 in the account's instance metadata defaults (read first;
@@ -367,6 +369,8 @@ pub trait KeyPort {
     /// Switch automatic rotation on, with this period when given; rotation already on is
     /// already done.
     fn enable_key_rotation(&self, key_id: &str, period_days: Option<i64>) -> Change;
+    /// Whether automatic rotation is on (`GetKeyRotationStatus`).
+    fn rotation_on(&self, key_id: &str) -> bool;
     /// A page of the account's keys in the client's region, each as `key_now` reads it
     /// (the sweep; AWS managed keys without their tags and rotation).
     fn list_keys(&self, token: Option<String>) -> Page<EncryptionKeyState>;

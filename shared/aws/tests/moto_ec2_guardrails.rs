@@ -137,3 +137,51 @@ async fn imdsv1_allowed_is_told_and_with_imds_enforce_required_again() {
     let again = run(&d, event).await;
     assert_eq!(outcome(&again), "already_done", "{again}");
 }
+
+#[tokio::test]
+#[ignore = "needs moto server: bash scripts/test.sh"]
+async fn an_exempt_instance_keeps_imdsv1_even_with_imds_enforce() {
+    use aws_sdk_ec2::types::{
+        HttpTokensState, InstanceMetadataOptionsRequest, ResourceType, Tag, TagSpecification,
+    };
+    let sdk = sdk().await;
+    let ec2 = aws_sdk_ec2::Client::new(&sdk);
+    let launched = ec2
+        .run_instances()
+        .image_id("ami-12c6146b")
+        .min_count(1)
+        .max_count(1)
+        .metadata_options(
+            InstanceMetadataOptionsRequest::builder()
+                .http_tokens(HttpTokensState::Optional)
+                .build(),
+        )
+        .tag_specifications(
+            TagSpecification::builder()
+                .resource_type(ResourceType::Instance)
+                .tags(
+                    Tag::builder()
+                        .key("trailguard:exempt")
+                        .value("true")
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let id = launched.instances()[0].instance_id().unwrap().to_string();
+    let mut event = sample("aws.ec2-ModifyInstanceMetadataOptions-optional.json");
+    event["id"] = serde_json::json!(unique("ev"));
+    event["detail"]["eventID"] = serde_json::json!(unique("ct"));
+    event["detail"]["requestParameters"]["ModifyInstanceMetadataOptionsRequest"]["InstanceId"] =
+        serde_json::json!(id);
+    let r = run(&deps(&sdk, r#"{"imds": {"enforce": true}}"#), event).await;
+    assert_eq!(r["decision"], "notify", "{r}");
+    assert!(
+        r.to_string()
+            .contains("left as it is (tag trailguard:exempt)"),
+        "{r}"
+    );
+    assert_eq!(http_tokens(&ec2, &id).await.as_deref(), Some("optional"));
+}

@@ -69,6 +69,8 @@ pub enum FactRequest {
     /// The GuardDuty detectors of the event's region (a Security Hub finding names the
     /// account only).
     Detectors,
+    /// An EC2 instance's tags (its exemption, before IMDSv2 is required on it).
+    InstanceTags { instance_id: String },
 }
 
 /// The kinds of fact, statically: guards list the kinds they may ask for, and their
@@ -95,6 +97,7 @@ pub enum FactKind {
     EncryptionKey,
     KeyDeletion,
     Detectors,
+    InstanceTags,
 }
 
 impl FactKind {
@@ -135,6 +138,7 @@ impl FactKind {
             ],
             FactKind::KeyDeletion => &[&ops::LOOKUP_EVENTS],
             FactKind::Detectors => &[&ops::GUARDDUTY_LIST_DETECTORS, &ops::GUARDDUTY_GET_DETECTOR],
+            FactKind::InstanceTags => &[&ops::DESCRIBE_INSTANCES],
         }
     }
 }
@@ -183,6 +187,9 @@ impl FactRequest {
             }
             FactRequest::RoleTags { role_name } => {
                 vec![Target::new("role_name", role_name, IdKind::IamName)]
+            }
+            FactRequest::InstanceTags { instance_id } => {
+                vec![Target::new("instance_id", instance_id, IdKind::Ec2Resource)]
             }
             FactRequest::UserQuarantined { user_name } => {
                 vec![Target::new("user_name", user_name, IdKind::IamName)]
@@ -236,6 +243,7 @@ impl FactRequest {
             FactRequest::EncryptionKey { .. } => FactKind::EncryptionKey,
             FactRequest::KeyDeletion { .. } => FactKind::KeyDeletion,
             FactRequest::Detectors => FactKind::Detectors,
+            FactRequest::InstanceTags { .. } => FactKind::InstanceTags,
         }
     }
 }
@@ -308,6 +316,8 @@ pub struct Facts {
     pub key_deletions: BTreeMap<String, Option<crate::state::KeyDeletion>>,
     /// The region's GuardDuty detectors (None: not looked up).
     pub detectors: Option<crate::state::DetectorsState>,
+    /// EC2 instance id -> tags (None: no such instance).
+    pub instance_tags: BTreeMap<String, Option<Tags>>,
     /// Offline (the CLI): facts not given are taken as absent instead of requested, and the
     /// decision says what it assumed.
     pub offline: bool,
@@ -377,6 +387,23 @@ impl Facts {
             Some(a) => Known::Yes(a.clone()),
             None if self.offline => self.assume(FactRequest::OrganizationAccounts, BTreeSet::new()),
             None => Known::Need(FactRequest::OrganizationAccounts),
+        }
+    }
+
+    /// An instance's tags; offline, taken as none.
+    pub(crate) fn instance_tags(&self, instance_id: &str) -> Known<Option<Tags>> {
+        match self.instance_tags.get(instance_id) {
+            Some(t) => Known::Yes(t.clone()),
+            None => {
+                let request = FactRequest::InstanceTags {
+                    instance_id: instance_id.to_string(),
+                };
+                if self.offline {
+                    self.assume(request, Some(Tags::new()))
+                } else {
+                    Known::Need(request)
+                }
+            }
         }
     }
 
@@ -643,6 +670,9 @@ pub struct World {
     /// The GuardDuty detectors of the world's region (none listed: none).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detectors: Option<crate::state::DetectorsState>,
+    /// EC2 instance id -> tags (instances not listed exist and carry none).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub instances: BTreeMap<String, Tags>,
 }
 
 impl World {
@@ -699,6 +729,12 @@ impl World {
             FactRequest::OrganizationAccounts => {
                 facts.organization_accounts =
                     Some(self.organization_accounts.iter().cloned().collect());
+            }
+            FactRequest::InstanceTags { instance_id } => {
+                facts.instance_tags.insert(
+                    instance_id.clone(),
+                    Some(self.instances.get(instance_id).cloned().unwrap_or_default()),
+                );
             }
             FactRequest::RoleTags { role_name } => {
                 facts

@@ -291,6 +291,22 @@ impl Ec2Port for Fake {
         );
         self.reply("RequireImdsv2")
     }
+    async fn instance_tags(&self, instance_id: &str) -> PortResult<Option<Tags>> {
+        self.record(
+            &[&ops::DESCRIBE_INSTANCES],
+            format!("InstanceTags({instance_id})"),
+        );
+        if let Some(e) = self.failure("InstanceTags") {
+            return Err(e);
+        }
+        Ok(Some(
+            self.world
+                .instances
+                .get(instance_id)
+                .cloned()
+                .unwrap_or_default(),
+        ))
+    }
     async fn ec2_defaults(
         &self,
         account: &str,
@@ -1165,6 +1181,17 @@ impl KeyPort for Fake {
             format!("EnableKey({key})"),
         );
         self.reply("EnableKey")
+    }
+    async fn rotation_on(&self, key: &str) -> PortResult<bool> {
+        self.record(
+            &[&ops::KMS_GET_KEY_ROTATION_STATUS],
+            format!("RotationOn({key})"),
+        );
+        if let Some(e) = self.failure("RotationOn") {
+            return Err(e);
+        }
+        // "already on" is scripted on the enabling call itself.
+        Ok(false)
     }
     async fn enable_key_rotation(&self, key: &str, period: Option<i64>) -> PortResult<Change> {
         self.record(

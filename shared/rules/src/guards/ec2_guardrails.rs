@@ -22,7 +22,7 @@ use crate::action::{
 };
 use crate::decision::{Decision, Verdict};
 use crate::event::{Event, EventBody, SecurityHubDetail};
-use crate::facts::Facts;
+use crate::facts::{FactKind, Facts, Known};
 use crate::guards::public_bucket::by;
 use crate::guards::{Bus, Delivery, GuardSpec, Trigger};
 use crate::lenient::str_any;
@@ -97,7 +97,7 @@ pub static GUARD: GuardSpec = GuardSpec {
             condition: None,
         },
     ],
-    facts: &[],
+    facts: &[FactKind::InstanceTags],
     actions: &[
         &EnableEbsEncryptionByDefault::INFO,
         &EnableSnapshotBlockPublicAccess::INFO,
@@ -185,7 +185,7 @@ const CONTROLS: [&str; 2] = ["EC2.7", "EC2.8"];
 
 pub fn decide(event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
     if let EventBody::SecurityHub(d) = &event.body {
-        return security_hub(event, d, policy);
+        return security_hub(event, d, policy, facts);
     }
     let Some(r) = event.cloudtrail() else {
         return Verdict::Decided(Decision::ignore("not a CloudTrail event"));
@@ -252,7 +252,7 @@ pub fn decide(event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
                 )
             }
             name @ ("ModifyInstanceMetadataOptions" | "ModifyInstanceMetadataDefaults" | "RunInstances") => {
-                return imds(event, r, name, account, policy)
+                return imds(event, r, name, account, policy, facts)
             }
             other => {
                 return Verdict::Decided(Decision::ignore(format!(
@@ -280,6 +280,7 @@ fn imds(
     name: &str,
     account: &str,
     policy: &Policy,
+    facts: &Facts,
 ) -> Verdict {
     let rp = &r.request_parameters;
     let region = event.region().unwrap_or("?");
@@ -299,6 +300,7 @@ fn imds(
             tokens.as_deref().unwrap_or("not set")
         )));
     }
+    let mut exempt: Vec<String> = vec![];
     let (target, actions): (String, Vec<Action>) = if name == "ModifyInstanceMetadataDefaults" {
         (
             format!("the account's default for new instances in {region}"),
@@ -320,21 +322,36 @@ fn imds(
         if ids.is_empty() {
             return Verdict::Decided(Decision::ignore(format!("{name} names no instance")));
         }
+        if settings(policy).imds.enforce {
+            exempt = match exempt_instances(&ids, policy, facts) {
+                Ok(e) => e,
+                Err(v) => return *v,
+            };
+        }
         (
             format!("instance {}", ids.join(", ")),
             ids.into_iter()
+                .filter(|i| !exempt.contains(i))
                 .map(|i| RequireImdsv2 { instance_id: i }.into())
                 .collect(),
         )
     };
-    let details = vec![
+    let mut details = vec![
         format!("{name}: {target} answers IMDSv1 (no session token): an SSRF in a workload can read its role's credentials"),
         by(r),
     ];
+    if !exempt.is_empty() {
+        details.push(format!(
+            "left as it is (tag {}): instance {}",
+            policy.exempt_tag,
+            exempt.join(", ")
+        ));
+    }
     let title = format!("Account {account}: IMDSv1 allowed on {target}");
-    if !settings(policy).imds.enforce {
-        let mut details = details;
-        details.push("not changed: imds.enforce is off (requiring IMDSv2 can break a workload that still uses IMDSv1)".into());
+    if !settings(policy).imds.enforce || actions.is_empty() {
+        if !settings(policy).imds.enforce {
+            details.push("not changed: imds.enforce is off (requiring IMDSv2 can break a workload that still uses IMDSv1)".into());
+        }
         return Verdict::Decided(Decision::notify(
             format!("IMDSv1 allowed on {target}"),
             Notice {
@@ -353,6 +370,30 @@ fn imds(
             details,
         },
     ))
+}
+
+/// The instances among `ids` tagged with the exemption tag (their tags looked up: a call
+/// that changes an instance's metadata options does not carry them). An instance that no
+/// longer exists is not exempt: the function finds it gone.
+fn exempt_instances(ids: &[String], policy: &Policy, facts: &Facts) -> Result<Vec<String>, Box<Verdict>> {
+    if policy.exempt_tag.is_empty() {
+        return Ok(vec![]);
+    }
+    let mut need = vec![];
+    let mut exempt = vec![];
+    for id in ids {
+        match facts.instance_tags(id) {
+            Known::Need(req) => need.push(req),
+            Known::Yes(Some(tags)) if crate::state::tag_is_true(&tags, &policy.exempt_tag) => {
+                exempt.push(id.clone())
+            }
+            Known::Yes(_) => {}
+        }
+    }
+    if !need.is_empty() {
+        return Err(Box::new(Verdict::NeedFacts(need)));
+    }
+    Ok(exempt)
 }
 
 /// A value at the top of a request or one level down (EC2 records most requests as
@@ -426,13 +467,13 @@ fn defaults(d: &Ec2DefaultsState, policy: &Policy) -> Verdict {
     ))
 }
 
-fn security_hub(event: &Event, d: &SecurityHubDetail, policy: &Policy) -> Verdict {
+fn security_hub(event: &Event, d: &SecurityHubDetail, policy: &Policy, facts: &Facts) -> Verdict {
     let (f, control, why) = match super::failed_control(d, &CONTROLS, "an EC2 guardrail control") {
         Ok(found) => found,
         Err(v) => return *v,
     };
     if control == "EC2.8" {
-        return instance_finding(event, f, &control, why, policy);
+        return instance_finding(event, f, &control, why, policy, facts);
     }
     let account = match super::finding_account(event, f, &control) {
         Ok(a) => a,
@@ -461,6 +502,7 @@ fn instance_finding(
     control: &str,
     why: String,
     policy: &Policy,
+    facts: &Facts,
 ) -> Verdict {
     let Some(account) = event.account().filter(|a| crate::ids::is_account_id(a)) else {
         return Verdict::Decided(Decision::ignore(format!("{control} finding names no account")));
@@ -488,8 +530,21 @@ fn instance_finding(
         format!("instance {instance} answers IMDSv1 (no session token): an SSRF in a workload can read its role's credentials"),
         why,
     ];
-    if !settings(policy).imds.enforce {
-        details.push("not changed: imds.enforce is off (requiring IMDSv2 can break a workload that still uses IMDSv1)".into());
+    let exempt = if settings(policy).imds.enforce {
+        match exempt_instances(std::slice::from_ref(&instance), policy, facts) {
+            Ok(e) => !e.is_empty(),
+            Err(v) => return *v,
+        }
+    } else {
+        false
+    };
+    if exempt {
+        details.push(format!("not changed: the instance is exempt (tag {})", policy.exempt_tag));
+    }
+    if !settings(policy).imds.enforce || exempt {
+        if !exempt {
+            details.push("not changed: imds.enforce is off (requiring IMDSv2 can break a workload that still uses IMDSv1)".into());
+        }
         return Verdict::Decided(Decision::notify(
             format!("{control}: IMDSv1 allowed on instance {instance}"),
             Notice {

@@ -158,7 +158,7 @@ pub fn decide(event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
         Ok(k) => k,
         Err(why) => return Verdict::Decided(Decision::ignore(why)),
     };
-    if let Some(p) = kms_admin(policy, &r.user_identity.arns()) {
+    if let Some(p) = kms_admin(policy, &r.user_identity.arns(), &key) {
         return Verdict::Decided(Decision::ignore(format!(
             "{name} on KMS key {key} by {}, a KMS administrator by policy pattern `{p}`",
             r.user_identity.display()
@@ -300,12 +300,23 @@ impl Change {
     }
 }
 
-/// The `kms_admins` pattern a principal matches, if one does.
-fn kms_admin(policy: &Policy, arns: &[&str]) -> Option<String> {
+/// The `kms_admins` pattern a principal matches, if one does. A pattern that leaves the
+/// account open (`arn:aws:iam::*:role/KeyAdministrator`) covers the key's own account only:
+/// anyone can create a role of that name in an account of their own, and a key policy may
+/// let another account's principals schedule a deletion. An administrator in another
+/// account is named with its account id.
+fn kms_admin(policy: &Policy, arns: &[&str], key: &str) -> Option<String> {
+    let key_account = key.split(':').nth(4).unwrap_or_default();
     settings(policy)
         .kms_admins
         .iter()
-        .find(|p| arns.iter().any(|a| crate::glob::principal_matches(p, a)))
+        .find(|p| {
+            let open = p.split(':').nth(4).is_none_or(|a| a.contains('*'));
+            arns.iter().any(|a| {
+                crate::glob::principal_matches(p, a)
+                    && (!open || a.split(':').nth(4) == Some(key_account))
+            })
+        })
         .cloned()
 }
 
@@ -482,7 +493,7 @@ fn pending_deletion(
         );
     };
     let arns: Vec<&str> = s.by.iter().map(String::as_str).collect();
-    if let Some(p) = kms_admin(policy, &arns) {
+    if let Some(p) = kms_admin(policy, &arns, key) {
         return Decision::ignore(format!(
             "KMS key {key} is pending deletion, scheduled by {}, a KMS administrator by policy pattern `{p}`",
             s.by[0]
@@ -673,6 +684,27 @@ mod tests {
             }
         }
         assert!(failures.is_empty(), "{failures:#?}");
+    }
+
+    #[test]
+    fn an_open_account_in_kms_admins_covers_the_key_s_own_account_only() {
+        let policy = Policy::from_json(
+            r#"{"kms_admins": ["arn:aws:iam::*:role/KeyAdministrator", "arn:aws:iam::210987654321:role/Central*"]}"#,
+        )
+        .unwrap();
+        let key = "arn:aws:kms:us-east-1:123456789012:key/0d3f1a2b-5c6d-4e7f-8a9b-0c1d2e3f4a5b";
+        // A caller as CloudTrail names it: the session and the role it was issued by.
+        let admin = |account: &str, role: &str| {
+            let session = format!("arn:aws:sts::{account}:assumed-role/{role}/someone");
+            let issuer = format!("arn:aws:iam::{account}:role/{role}");
+            kms_admin(&policy, &[&session, &issuer], key).is_some()
+        };
+        assert!(admin("123456789012", "KeyAdministrator"));
+        // The same name in an attacker's own account is not an administrator of this key.
+        assert!(!admin("999988887777", "KeyAdministrator"));
+        // One named with its account is, from there only.
+        assert!(admin("210987654321", "CentralKeys"));
+        assert!(!admin("123456789012", "CentralKeys"));
     }
 
     #[test]
