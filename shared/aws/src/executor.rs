@@ -477,6 +477,11 @@ async fn key_events<C: Clients>(c: &C, key: &str, at: i64) -> PortResult<Vec<Key
         .collect())
 }
 
+fn number(v: &serde_json::Value, key: &str) -> Option<i64> {
+    v.get(key)
+        .and_then(|v| v.as_i64().or_else(|| v.as_str()?.trim().parse().ok()))
+}
+
 /// A KMS record of the history as the rules judge it.
 pub(crate) fn key_event(e: crate::ports::TrailEvent) -> KeyEvent {
     let named = e
@@ -485,10 +490,8 @@ pub(crate) fn key_event(e: crate::ports::TrailEvent) -> KeyEvent {
         .and_then(|v| v.as_str())
         .map(String::from);
     KeyEvent {
-        rotation_period_days: e
-            .request_parameters
-            .get("rotationPeriodInDays")
-            .and_then(|v| v.as_i64().or_else(|| v.as_str()?.trim().parse().ok())),
+        rotation_period_days: number(&e.request_parameters, "rotationPeriodInDays"),
+        pending_window_days: number(&e.request_parameters, "pendingWindowInDays"),
         keys: e.resources.into_iter().chain(named).collect(),
         principals: e.principals,
         name: e.name,

@@ -107,10 +107,24 @@ impl KeyPort for Client {
             let Some(id) = k.key_arn().or(k.key_id()) else {
                 continue;
             };
-            if let Some(m) = describe(self, id).await? {
-                if let Some(state) = key_state(self, &m).await? {
-                    items.push(state);
-                }
+            let read = match describe(self, id).await {
+                Ok(Some(m)) => key_state(self, &m).await,
+                Ok(None) => Ok(None),
+                Err(e) => Err(e),
+            };
+            match read {
+                Ok(Some(state)) => items.push(state),
+                Ok(None) => {}
+                // A key whose policy shuts trailguard's role out (anyone allowed to create
+                // keys can make one): listed as unreadable, so that it cannot stop the sweep
+                // of every other key. Throttling stops the page: the next run retries.
+                Err(e) if !e.is_retryable() => items.push(EncryptionKeyState {
+                    key_id: id.to_string(),
+                    state: "?".into(),
+                    unreadable: Some(e.to_string()),
+                    ..EncryptionKeyState::default()
+                }),
+                Err(e) => return Err(e),
             }
         }
         Ok(Page {

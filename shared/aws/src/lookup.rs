@@ -175,7 +175,7 @@ async fn key_deletion<C: Clients>(
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);
-    let events: Vec<KeyEvent> = c
+    let read = c
         .trail()
         .lookup_named_events(
             "ScheduleKeyDeletion",
@@ -183,10 +183,24 @@ async fn key_deletion<C: Clients>(
             now + 1,
             DELETION_PAGES,
         )
-        .await?
+        .await?;
+    // Every page read was full: there may be more, and the one looked for among them.
+    let truncated = read.len() >= DELETION_PAGES * 50;
+    let events: Vec<KeyEvent> = read
         .into_iter()
         .filter(|e| e.source.as_deref() == Some("kms.amazonaws.com"))
         .map(crate::executor::key_event)
         .collect();
-    Ok(encryption_keys::deletion_scheduled(&events, key))
+    Ok(match encryption_keys::deletion_scheduled(&events, key) {
+        Some(found) => Some(trailguard_rules::state::KeyDeletion {
+            history_truncated: truncated,
+            ..found
+        }),
+        None if truncated => Some(trailguard_rules::state::KeyDeletion {
+            key_id: key.to_string(),
+            history_truncated: true,
+            ..Default::default()
+        }),
+        None => None,
+    })
 }

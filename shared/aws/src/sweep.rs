@@ -142,6 +142,16 @@ async fn list<C: Clients>(
     })
 }
 
+/// A listing or lookup that failed: said in the report (after any earlier one), and the first
+/// failure kept for the run's answer.
+fn failed(report: &mut SweepReport, failure: &mut Option<PortError>, why: String, e: PortError) {
+    report.stopped = Some(match report.stopped.take() {
+        Some(before) => format!("{before}; {why}"),
+        None => why,
+    });
+    failure.get_or_insert(e);
+}
+
 impl<C: Connect, N: NotifyPort> Deps<C, N> {
     /// One sweep run. `deadline` is the invocation's (None: no time limit, as in the CLI).
     pub async fn sweep(&self, deadline: Option<Instant>) -> Result<SweepReport, HandlerError> {
@@ -202,8 +212,12 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
         };
         let mut failure: Option<PortError> = None;
         let mut looked_at = 0u64;
-        'kinds: for (i, kind) in kinds.iter().copied().enumerate().skip(first) {
-            if i > first {
+        // From the checkpoint's kind to the last, then round to those before it: a run that
+        // resumed mid-way still looks at every kind.
+        let order = (first..kinds.len()).chain(0..first);
+        'kinds: for (n, i) in order.enumerate() {
+            let kind = kinds[i];
+            if n > 0 {
                 (token, skip) = (None, 0);
             }
             loop {
@@ -231,10 +245,17 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
                 let page = match listed {
                     Ok(p) => p,
                     Err(e) => {
-                        report.stopped = Some(format!("listing {} failed: {e}", kind.name()));
-                        report.checkpoint = Some(here(skip));
-                        failure = Some(e);
-                        break 'kinds;
+                        let why = format!("listing {} failed: {e}", kind.name());
+                        // Retryable (throttled): the next run starts here again. Refused for
+                        // good (a key policy, an SCP): this kind is passed over so that it
+                        // cannot keep every other kind from being swept.
+                        let retry = e.is_retryable();
+                        failed(&mut report, &mut failure, why, e);
+                        if retry {
+                            report.checkpoint = Some(here(skip));
+                            break 'kinds;
+                        }
+                        continue 'kinds;
                     }
                 };
                 report.pages += 1;
@@ -258,12 +279,17 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
                     let decision = match decided {
                         Ok(d) => d,
                         Err(e) => {
-                            // Looked at again next run; what was fixed stays fixed.
-                            report.stopped =
-                                Some(format!("looking up facts about {} failed: {e}", state.id()));
-                            report.checkpoint = Some(here(n as u64));
-                            failure = Some(e);
-                            break 'kinds;
+                            let why = format!("looking up facts about {} failed: {e}", state.id());
+                            if e.is_retryable() {
+                                // Looked at again next run; what was fixed stays fixed.
+                                failed(&mut report, &mut failure, why, e);
+                                report.checkpoint = Some(here(n as u64));
+                                break 'kinds;
+                            }
+                            // Refused for good: this resource is passed over (and reported),
+                            // the others still looked at.
+                            failed(&mut report, &mut failure, why, e);
+                            continue;
                         }
                     };
                     if decision.kind == Kind::Ignore {

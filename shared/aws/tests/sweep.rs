@@ -354,7 +354,10 @@ async fn a_key_sweep_cancels_only_deletions_no_administrator_scheduled_and_turns
         ]
     );
     let (_, body) = &f.published()[0];
-    assert!(body.contains("not cancelled: who scheduled it"), "{body}");
+    assert!(
+        body.contains("not cancelled: the scheduling of its pending deletion"),
+        "{body}"
+    );
 }
 
 #[tokio::test]
@@ -460,4 +463,97 @@ async fn a_password_policy_sweep_puts_the_baseline_back_only_when_the_policy_has
     let r = deps(&f, "guard-iam", "{}").sweep(None).await.unwrap();
     assert_eq!(f.calls(), ["PasswordPolicy()"]);
     assert!(r.findings.is_empty());
+}
+
+#[tokio::test]
+async fn a_kind_refused_for_good_is_passed_over_and_cannot_stop_the_others() {
+    let f = Arc::new(Fake::new());
+    f.answer(
+        "Detectors",
+        Err(PortError::Permanent {
+            op: "ListDetectors",
+            code: "AccessDeniedException".into(),
+            message: "explicit deny in a service control policy".into(),
+        }),
+    );
+    let mut d = deps(&f, "restore-account-guardrails", "{}");
+    d.settings.ledger_table = Some("trailguard-ledger".into());
+    for _ in 0..2 {
+        let e = d.sweep(None).await.unwrap_err();
+        assert!(
+            matches!(&e, HandlerError::Lookup(p) if !p.is_retryable()),
+            "{e:?}"
+        );
+    }
+    // Each run looked at the account's block, whatever the detectors' listing did.
+    assert_eq!(
+        f.calls(),
+        [
+            "AccountBlock(123456789012)",
+            "Detectors()",
+            "AccountBlock(123456789012)",
+            "Detectors()"
+        ]
+    );
+    assert!(
+        f.checkpoints.lock().unwrap().is_empty(),
+        "no place kept at a kind refused for good"
+    );
+    assert!(f.published()[1]
+        .1
+        .contains("listing GuardDuty detectors failed"));
+}
+
+#[tokio::test]
+async fn a_run_resumed_at_a_later_kind_goes_round_to_the_earlier_ones() {
+    let f = Arc::new(Fake::new());
+    f.checkpoints.lock().unwrap().insert(
+        "sweep#account_guardrails#123456789012#us-east-1".into(),
+        Checkpoint {
+            kind: StateKind::GuardDutyDetectors,
+            token: None,
+            skip: 0,
+        },
+    );
+    let mut d = deps(&f, "restore-account-guardrails", "{}");
+    d.settings.ledger_table = Some("trailguard-ledger".into());
+    let r = d.sweep(None).await.unwrap();
+    assert!(r.complete, "{r:?}");
+    assert_eq!(
+        f.calls(),
+        [
+            "Detectors()",
+            "EnableDetector(12abc34d567e8fa901bc2d34e56789f0)",
+            "AccountBlock(123456789012)"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_key_the_function_cannot_read_is_passed_over() {
+    let f = Arc::new(Fake::new());
+    let mut locked = key("3f4e5d6c-7b8a-4990-8a1b-2c3d4e5f6a7b", "?", None, &[]);
+    if let State::EncryptionKey(k) = &mut locked {
+        k.unreadable =
+            Some("AccessDeniedException: not authorized to perform kms:DescribeKey".into());
+    }
+    *f.state.lock().unwrap() = vec![
+        locked,
+        key(
+            "7a8b9c0d-1e2f-4a3b-8c4d-5e6f7a8b9c0d",
+            "Enabled",
+            Some(false),
+            &[],
+        ),
+    ];
+    let r = deps(&f, "protect-encryption-keys", "{}")
+        .sweep(None)
+        .await
+        .unwrap();
+    assert!(r.complete, "{r:?}");
+    assert_eq!(r.findings.len(), 1);
+    assert!(f
+        .calls()
+        .iter()
+        .any(|c| c.starts_with("EnableKeyRotation(arn:aws:kms:us-east-1:123456789012:key/7a8b")));
 }

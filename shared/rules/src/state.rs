@@ -396,6 +396,10 @@ pub struct EncryptionKeyState {
     /// Whether automatic rotation is on (None: the key cannot rotate (asymmetric, HMAC,
     /// imported or custom key store material, a multi-Region replica) or was not asked).
     pub rotation: Option<bool>,
+    /// Why the key could not be read (its key policy shuts trailguard's role out): the sweep
+    /// lists it and passes over it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unreadable: Option<String>,
 }
 
 /// Who scheduled a KMS key's deletion, as its CloudTrail record says.
@@ -408,6 +412,11 @@ pub struct KeyDeletion {
     pub at: Option<String>,
     /// The caller's ARNs (a role session's and its role's).
     pub by: Vec<String>,
+    /// The waiting period the call asked for (KMS's default: 30 days).
+    pub window_days: Option<i64>,
+    /// The history read was cut at its page limit: a flood of `ScheduleKeyDeletion` calls
+    /// (refused ones are recorded too) can hide the scheduling looked for.
+    pub history_truncated: bool,
 }
 
 /// The account's EC2 defaults in one region, as the three `Get...` calls show them (None:

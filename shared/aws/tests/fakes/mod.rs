@@ -807,6 +807,7 @@ impl TrailPort for Fake {
                 source: Some("kms.amazonaws.com".into()),
                 resources: vec![k.key_id.clone()],
                 principals: k.by.clone(),
+                request_parameters: serde_json::json!({"pendingWindowInDays": k.window_days}),
                 ..TrailEvent::default()
             })
             .collect())

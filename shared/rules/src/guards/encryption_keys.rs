@@ -417,6 +417,11 @@ fn security_hub(event: &Event, d: &SecurityHubDetail, policy: &Policy, facts: &F
 /// an exempt key is left alone.
 fn key_as_it_is(k: &EncryptionKeyState, policy: &Policy, facts: &Facts, why: &str) -> Verdict {
     let key = &k.key_id;
+    if let Some(why) = &k.unreadable {
+        return Verdict::Decided(Decision::ignore(format!(
+            "KMS key {key} cannot be read ({why}): its key policy does not let trailguard's role describe it"
+        )));
+    }
     if k.manager == "AWS" {
         return Verdict::Decided(Decision::ignore(format!(
             "KMS key {key} is an AWS managed key: its life is AWS's"
@@ -476,7 +481,32 @@ fn pending_deletion(
     let lost = format!(
         "every volume, bucket, secret and snapshot encrypted under it is lost when the deletion happens{ends}"
     );
-    let Some(s) = scheduled.filter(|s| !s.by.is_empty()) else {
+    let truncated = scheduled.as_ref().is_some_and(|s| s.history_truncated);
+    let current = scheduled.filter(|s| !s.by.is_empty() && is_current(s, k));
+    let Some(s) = current else {
+        if truncated {
+            // The history was flooded past the pages read: whoever scheduled it hid the
+            // record. A cancelled deletion can be scheduled again; a deletion done cannot
+            // be undone.
+            return Decision::remediate(
+                format!("KMS key {key} is pending deletion and a flood of ScheduleKeyDeletion records hides who scheduled it"),
+                vec![CancelKeyDeletion {
+                    key_id: key.clone(),
+                    scheduled_at: None,
+                    pending_window_days: None,
+                }
+                .into()],
+                Notice {
+                    severity: Severity::Critical,
+                    title: format!("KMS key {key} pending deletion (history flooded)"),
+                    details: vec![
+                        lost,
+                        "cancelled: the region's ScheduleKeyDeletion records of the last 31 days fill every page read, and the scheduling of this key is not among them".into(),
+                        why.to_string(),
+                    ],
+                },
+            );
+        }
         // Who scheduled it is unknown: an administrator's deletion must not be undone, nor
         // an attacker's left unsaid.
         return Decision::notify(
@@ -486,7 +516,7 @@ fn pending_deletion(
                 title: format!("KMS key {key} pending deletion"),
                 details: vec![
                     lost,
-                    format!("not cancelled: who scheduled it is not in the last 31 days of CloudTrail's event history; if it is not yours: {}", Change::Deletion.revert(key)),
+                    format!("not cancelled: the scheduling of its pending deletion is not (yet) in the last 31 days of CloudTrail's event history; if it is not yours: {}", Change::Deletion.revert(key)),
                     why.to_string(),
                 ],
             },
@@ -496,6 +526,13 @@ fn pending_deletion(
     if let Some(p) = kms_admin(policy, &arns, key) {
         return Decision::ignore(format!(
             "KMS key {key} is pending deletion, scheduled by {}, a KMS administrator by policy pattern `{p}`",
+            s.by[0]
+        ));
+    }
+    // As the event's preamble: an exempt principal's changes are theirs.
+    if let Some(p) = policy.is_exempt_principal(&arns) {
+        return Decision::ignore(format!(
+            "KMS key {key} is pending deletion, scheduled by {}, exempt by policy pattern `{p}`",
             s.by[0]
         ));
     }
@@ -523,6 +560,22 @@ fn pending_deletion(
     )
 }
 
+/// Whether a scheduling is the one the key's pending deletion comes from: its time and
+/// waiting period give the deletion date (within a day: KMS may round it). The newest
+/// scheduling in the history can be an older one, cancelled since, while the current one is
+/// not in the history yet (it lags by minutes).
+fn is_current(s: &KeyDeletion, k: &EncryptionKeyState) -> bool {
+    let (Some(at), Some(ends)) = (
+        s.at.as_deref().and_then(crate::time::epoch),
+        k.deletion_date.as_deref().and_then(crate::time::epoch),
+    ) else {
+        // Nothing to compare: the newest scheduling stands.
+        return true;
+    };
+    let expected = at + s.window_days.unwrap_or(30) * 86_400;
+    (expected - ends).abs() <= 86_400 + 3_600
+}
+
 /// The newest successful `ScheduleKeyDeletion` of `key` (its ARN) among `events`: when, and
 /// by whom. A record that names the key by id matches its ARN's id.
 pub fn deletion_scheduled(events: &[KeyEvent], key: &str) -> Option<KeyDeletion> {
@@ -536,6 +589,8 @@ pub fn deletion_scheduled(events: &[KeyEvent], key: &str) -> Option<KeyDeletion>
             key_id: key.to_string(),
             at: e.time.map(crate::time::format_epoch),
             by: e.principals.clone(),
+            window_days: e.pending_window_days,
+            history_truncated: false,
         })
 }
 
@@ -552,6 +607,8 @@ pub struct KeyEvent {
     pub error_code: Option<String>,
     /// `requestParameters.rotationPeriodInDays` of an `EnableKeyRotation`.
     pub rotation_period_days: Option<i64>,
+    /// `requestParameters.pendingWindowInDays` of a `ScheduleKeyDeletion`.
+    pub pending_window_days: Option<i64>,
 }
 
 /// What a key's history says of its state at one moment.
@@ -705,6 +762,71 @@ mod tests {
         // One named with its account is, from there only.
         assert!(admin("210987654321", "CentralKeys"));
         assert!(!admin("123456789012", "CentralKeys"));
+    }
+
+    #[test]
+    fn a_pending_deletion_is_cancelled_only_on_its_own_scheduling_by_a_non_administrator() {
+        let policy = Policy::from_json(
+            r#"{"kms_admins": ["arn:aws:iam::*:role/KeyAdministrator"], "exempt_principals": ["arn:aws:iam::*:role/BreakGlass"]}"#,
+        )
+        .unwrap();
+        let key = EncryptionKeyState {
+            key_id: "arn:aws:kms:us-east-1:123456789012:key/0d3f1a2b-5c6d-4e7f-8a9b-0c1d2e3f4a5b".into(),
+            state: "PendingDeletion".into(),
+            manager: "CUSTOMER".into(),
+            deletion_date: Some("2026-12-01T09:14:03Z".into()),
+            ..Default::default()
+        };
+        let by = |role: &str, at: &str, window: i64| KeyDeletion {
+            key_id: key.key_id.clone(),
+            at: Some(at.into()),
+            by: vec![
+                format!("arn:aws:sts::123456789012:assumed-role/{role}/someone"),
+                format!("arn:aws:iam::123456789012:role/{role}"),
+            ],
+            window_days: Some(window),
+            history_truncated: false,
+        };
+        let kind = |s: Option<KeyDeletion>| {
+            let d = pending_deletion(&key, s, &policy, "why");
+            format!("{:?}", d.kind).to_lowercase()
+        };
+        let cases = [
+            // Its own scheduling, by someone outside kms_admins: cancelled.
+            (Some(by("Developer", "2026-11-24T09:14:03Z", 7)), "remediate"),
+            // By an administrator, or an exempt principal: theirs.
+            (Some(by("KeyAdministrator", "2026-11-24T09:14:03Z", 7)), "ignore"),
+            (Some(by("BreakGlass", "2026-11-24T09:14:03Z", 7)), "ignore"),
+            // An administrator's older scheduling (cancelled since): not the pending one,
+            // whose record is not in the history yet: told.
+            (Some(by("KeyAdministrator", "2026-11-01T08:00:00Z", 7)), "notify"),
+            // Nobody in the history: told.
+            (None, "notify"),
+            // The history flooded past the pages read: cancelled.
+            (
+                Some(KeyDeletion {
+                    key_id: key.key_id.clone(),
+                    history_truncated: true,
+                    ..Default::default()
+                }),
+                "remediate",
+            ),
+            (
+                Some(KeyDeletion {
+                    history_truncated: true,
+                    ..by("KeyAdministrator", "2026-11-01T08:00:00Z", 7)
+                }),
+                "remediate",
+            ),
+        ];
+        let mut failures = vec![];
+        for (s, want) in cases {
+            let got = kind(s.clone());
+            if got != want {
+                failures.push(format!("{s:?}: {got}, expected {want}"));
+            }
+        }
+        assert!(failures.is_empty(), "{failures:#?}");
     }
 
     #[test]
