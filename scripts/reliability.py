@@ -207,6 +207,8 @@ def faults(target, proxy, tmp):
         msgs = drain(q)
         msg = (r or {}).get("errorMessage", "")
         check(kind == "error" and "retryable" in msg, f"{fault['fault']}: the invocation fails retryably ({msg[:90]}...)")
+        check((r or {}).get("errorType") == "RemediationFailedRetryable",
+              f"{fault['fault']}: Lambda's errorType names the class ({(r or {}).get('errorType')})")
         check(len(msgs) == 1 and "CONTAINMENT FAILED" in msgs[0],
               f"{fault['fault']}: the notification says containment failed")
         check(is_open(ec2, sg), f"{fault['fault']}: nothing was changed")
@@ -223,6 +225,7 @@ def faults(target, proxy, tmp):
     status, policies, tags = user_state(iam, user, key)
     check(kind == "error" and "iam:PutUserPolicy" in r.get("errorMessage", ""),
           f"denied: the error names the IAM action to grant ({r.get('errorMessage', '')[:100]})")
+    check(r.get("errorType") == "RemediationFailed", f"denied: errorType RemediationFailed ({r.get('errorType')})")
     check(status == "Inactive" and "trailguard:quarantined" in tags, "denied: the other actions of the plan still ran (key Inactive, user tagged)")
     check(len(msgs) == 1 and "iam:PutUserPolicy" in msgs[0], "denied: the notification names the action to grant")
 
@@ -255,6 +258,20 @@ def faults(target, proxy, tmp):
           "crash: the redelivery finds the key already disabled (already_done) and finishes the plan")
     check(after == clean, f"crash: the end state equals an uninterrupted run's ({after} vs {clean})")
     drain(q)
+
+    print("faults: an event from an account no member role reaches")
+    ev = sample("aws.ec2-AuthorizeSecurityGroupIngress-open-ssh.json")
+    other = "222233334444"
+    ev["account"] = other
+    ev["detail"]["recipientAccountId"] = other
+    ev["detail"]["userIdentity"]["accountId"] = other
+    fn = Function(target, "revert-security-group", proxy.url, env)
+    kind, r = fn.invoke(ev)
+    fn.stop()
+    msgs = drain(q)
+    check(kind == "error" and r.get("errorType") == "MemberRoleUnavailable",
+          f"unreachable: errorType MemberRoleUnavailable ({(r or {}).get('errorType')}: {(r or {}).get('errorMessage', '')[:80]})")
+    check(len(msgs) == 1 and other in msgs[0], "unreachable: people are told which account")
 
 
 def storms(target, proxy, tmp):
@@ -293,7 +310,7 @@ def storms(target, proxy, tmp):
         # Remediations and ignores get a report; a malformed event gets an error naming what
         # is wrong, or (when it parses leniently) an ignore with its reason.
         if what == "malformed":
-            ok = (kind == "error" and r.get("errorMessage")) or (kind == "response" and r["decision"] == "ignore" and r["reason"])
+            ok = (kind == "error" and r.get("errorMessage") and r.get("errorType") == "MalformedEvent") or (kind == "response" and r["decision"] == "ignore" and r["reason"])
         else:
             ok = kind == "response" and r["decision"] == {"remediate": "remediate", "ignore": "ignore"}[what]
         if not ok:

@@ -163,14 +163,138 @@ pub enum HandlerError {
     Malformed(String),
     #[error("looking up a fact failed ({kind}): {0}", kind = .0.kind())]
     Lookup(PortError),
+    /// The event's account could not be reached (its member role could not be assumed, or
+    /// none is configured): nothing could be decided there.
+    #[error("the event's account could not be reached ({kind}): {0}", kind = .0.kind())]
+    Unreachable(PortError),
     #[error("{failed} remediation step(s) failed ({kind}): {summary}")]
     Remediation {
         failed: usize,
         kind: &'static str,
         summary: String,
+        /// Every failure was the breaker holding the action back.
+        breaker: bool,
     },
     #[error("notification failed ({kind}): {0}", kind = .0.kind())]
     Notify(PortError),
     #[error("internal: {0}")]
     Internal(String),
+}
+
+/// The failure classes Lambda reports as `errorType` (README, "Errors"): a retryable one ends
+/// in `Retryable`, so one filter finds every failure a retry can clear.
+pub const ERROR_TYPES: [&str; 11] = [
+    "MalformedEvent",
+    "LookupFailed",
+    "LookupFailedRetryable",
+    "MemberRoleUnavailable",
+    "MemberRoleUnavailableRetryable",
+    "RemediationFailed",
+    "RemediationFailedRetryable",
+    "BreakerOpen",
+    "NotificationFailed",
+    "NotificationFailedRetryable",
+    "Internal",
+];
+
+impl HandlerError {
+    /// Whether delivering the event again can help.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            HandlerError::Lookup(e) | HandlerError::Unreachable(e) | HandlerError::Notify(e) => {
+                e.is_retryable()
+            }
+            HandlerError::Remediation { kind, .. } => *kind == "retryable",
+            HandlerError::Malformed(_) | HandlerError::Internal(_) => false,
+        }
+    }
+
+    /// The failure's class, Lambda's `errorType` (one of [`ERROR_TYPES`]).
+    pub fn error_type(&self) -> String {
+        let class = match self {
+            HandlerError::Malformed(_) => return "MalformedEvent".into(),
+            HandlerError::Internal(_) => return "Internal".into(),
+            HandlerError::Remediation { breaker: true, .. } => return "BreakerOpen".into(),
+            HandlerError::Lookup(_) => "LookupFailed",
+            HandlerError::Unreachable(_) => "MemberRoleUnavailable",
+            HandlerError::Remediation { .. } => "RemediationFailed",
+            HandlerError::Notify(_) => "NotificationFailed",
+        };
+        if self.is_retryable() {
+            format!("{class}Retryable")
+        } else {
+            class.to_string()
+        }
+    }
+}
+
+/// What Lambda reports for a failed invocation: the class as `errorType` (seen in the
+/// console, the failure queue's `responsePayload` and CloudWatch), the message as it is.
+impl From<HandlerError> for lambda_runtime::Diagnostic {
+    fn from(e: HandlerError) -> Self {
+        lambda_runtime::Diagnostic {
+            error_type: e.error_type(),
+            error_message: e.to_string(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_failure_has_its_class_and_retryable_ones_say_so() {
+        let transient = PortError::Transient {
+            op: "X",
+            code: "Throttling".into(),
+            message: "m".into(),
+        };
+        let denied = PortError::Permanent {
+            op: "AssumeRole",
+            code: "AccessDenied".into(),
+            message: "m".into(),
+        };
+        let remediation = |kind, breaker| HandlerError::Remediation {
+            failed: 1,
+            kind,
+            summary: "s".into(),
+            breaker,
+        };
+        let cases = [
+            (HandlerError::Malformed("m".into()), "MalformedEvent"),
+            (
+                HandlerError::Lookup(transient.clone()),
+                "LookupFailedRetryable",
+            ),
+            (HandlerError::Lookup(denied.clone()), "LookupFailed"),
+            (
+                HandlerError::Unreachable(denied.clone()),
+                "MemberRoleUnavailable",
+            ),
+            (
+                HandlerError::Unreachable(transient.clone()),
+                "MemberRoleUnavailableRetryable",
+            ),
+            (remediation("permanent", false), "RemediationFailed"),
+            (
+                remediation("retryable", false),
+                "RemediationFailedRetryable",
+            ),
+            (remediation("retryable", true), "BreakerOpen"),
+            (
+                HandlerError::Notify(transient),
+                "NotificationFailedRetryable",
+            ),
+            (HandlerError::Notify(denied), "NotificationFailed"),
+            (HandlerError::Internal("i".into()), "Internal"),
+        ];
+        for (e, want) in cases {
+            let message = e.to_string();
+            let d = lambda_runtime::Diagnostic::from(e);
+            assert_eq!(d.error_type, want);
+            assert!(ERROR_TYPES.contains(&want), "{want} is listed");
+            assert_eq!(d.error_message, message);
+        }
+    }
 }

@@ -41,7 +41,7 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
     pub async fn handle(
         &self,
         event: lambda_runtime::LambdaEvent<Incoming>,
-    ) -> Result<Response, lambda_runtime::Error> {
+    ) -> Result<Response, HandlerError> {
         let result = if event.payload.is_scheduled() && !self.settings.guard.0.sweeps.is_empty() {
             let now_ms = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
@@ -64,9 +64,8 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
         } else {
             self.process(event.payload).await.map(Response::Event)
         };
-        result.map_err(|e| {
-            emit(&json!({"level": "ERROR", "kind": "invocation_failed", "function": self.function(), "error": e.to_string()}));
-            lambda_runtime::Error::from(e.to_string())
+        result.inspect_err(|e| {
+            emit(&json!({"level": "ERROR", "kind": "invocation_failed", "function": self.function(), "error_type": e.error_type(), "error": e.to_string()}));
         })
     }
 
@@ -189,7 +188,7 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
         if let Err(n) = self.notify.publish(&subject, &body, &report).await {
             return HandlerError::Notify(n);
         }
-        HandlerError::Lookup(e)
+        HandlerError::Unreachable(e)
     }
 
     /// Decide, looking up exactly the facts the rules ask for (`lookup::settle`; the rounds
@@ -224,6 +223,9 @@ pub(crate) fn remediation_error(failures: &[ErrorReport]) -> Option<HandlerError
     }
     let retryable = failures.iter().all(|e| e.kind == "retryable");
     Some(HandlerError::Remediation {
+        breaker: failures
+            .iter()
+            .all(|e| e.code == crate::executor::BREAKER_OPEN),
         failed: failures.len(),
         kind: if retryable { "retryable" } else { "permanent" },
         summary: failures

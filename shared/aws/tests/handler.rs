@@ -340,6 +340,7 @@ async fn transient_failure_is_retryable_and_still_notified() {
         ),
         "{e}"
     );
+    assert_eq!(e.error_type(), "RemediationFailedRetryable");
     assert!(f.published()[0].0.contains("FAILED"));
 }
 
@@ -1105,7 +1106,8 @@ async fn a_member_account_that_cannot_be_reached_for_a_lookup_is_told_and_retrie
     )
     .await
     .unwrap_err();
-    assert!(matches!(e, HandlerError::Lookup(_)), "{e}");
+    assert!(matches!(e, HandlerError::Unreachable(_)), "{e}");
+    assert_eq!(e.error_type(), "MemberRoleUnavailable");
     assert!(f.calls().is_empty(), "nothing was called: {:?}", f.calls());
     let published = f.published();
     assert_eq!(published.len(), 1, "{published:?}");
