@@ -475,8 +475,27 @@ impl Ec2Port for Client {
                 "rule number {rule_number} cannot exist"
             )));
         };
-        // Look first: an entry already deleted is "already done", and some EC2 emulators
-        // answer a delete of a missing entry with a 500 that would be retried forever.
+        // Deleted straight away: the decision has just read the ACL (its tags), and EC2
+        // answers a missing entry with `InvalidNetworkAclEntry.NotFound` (already done), so
+        // one event makes one DescribeNetworkAcls. Some emulators answer a missing entry with
+        // a 500 instead: only then is the ACL read, to tell "already gone" from a failure.
+        let deleted = self
+            .delete_network_acl_entry()
+            .network_acl_id(acl_id)
+            .rule_number(n)
+            .egress(egress)
+            .send()
+            .await;
+        let e = match deleted {
+            Ok(_) => return Ok(Change::Done),
+            Err(e) => e,
+        };
+        let server_error = e
+            .raw_response()
+            .is_some_and(|r| r.status().is_server_error());
+        if !server_error {
+            return gone_or(e, &ops::DELETE_NACL_ENTRY);
+        }
         let acls = match self
             .describe_network_acls()
             .network_acl_ids(acl_id)
@@ -484,34 +503,24 @@ impl Ec2Port for Client {
             .await
         {
             Ok(o) => o,
-            Err(e) if code_of(&e).is_some_and(|c| GONE.contains(&c.as_str())) => {
+            Err(read) if code_of(&read).is_some_and(|c| GONE.contains(&c.as_str())) => {
                 return Ok(Change::AlreadyDone(format!(
                     "network ACL {acl_id} no longer exists"
                 )))
             }
-            Err(e) => return Err(classify(&ops::DESCRIBE_NETWORK_ACLS, e)),
+            Err(_) => return Err(classify(&ops::DELETE_NACL_ENTRY, e)),
         };
         let exists = acls
             .network_acls()
             .iter()
             .flat_map(|a| a.entries())
             .any(|e| e.rule_number() == Some(n) && e.egress() == Some(egress));
-        if !exists {
-            return Ok(Change::AlreadyDone(format!(
-                "entry {rule_number} of {acl_id} is already gone"
-            )));
+        if exists {
+            return Err(classify(&ops::DELETE_NACL_ENTRY, e));
         }
-        match self
-            .delete_network_acl_entry()
-            .network_acl_id(acl_id)
-            .rule_number(n)
-            .egress(egress)
-            .send()
-            .await
-        {
-            Ok(_) => Ok(Change::Done),
-            Err(e) => gone_or(e, &ops::DELETE_NACL_ENTRY),
-        }
+        Ok(Change::AlreadyDone(format!(
+            "entry {rule_number} of {acl_id} is already gone"
+        )))
     }
 
     async fn unshare_image(

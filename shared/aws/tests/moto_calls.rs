@@ -6,6 +6,9 @@ mod common;
 use common::*;
 use serde_json::json;
 
+/// moto's recorder is one for the server: the tests here record one at a time.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// (service, action) of every request moto recorded.
 fn recorded() -> Vec<(String, String)> {
     recorded_requests()
@@ -17,6 +20,7 @@ fn recorded() -> Vec<(String, String)> {
 #[tokio::test]
 #[ignore = "needs moto server: bash scripts/test.sh"]
 async fn one_ec2_call_to_revert_and_one_iam_mutation_per_key() {
+    let _one = ONE_AT_A_TIME.lock().await;
     let sdk = sdk().await;
     // Set up outside the recording.
     let ec2 = aws_sdk_ec2::Client::new(&sdk);
@@ -92,6 +96,58 @@ async fn one_ec2_call_to_revert_and_one_iam_mutation_per_key() {
             "TagUser",
             "Publish"
         ],
+        "{calls:?}"
+    );
+}
+
+#[tokio::test]
+#[ignore = "needs moto server: bash scripts/test.sh"]
+async fn one_network_acl_read_and_one_delete_per_entry_event() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let sdk = sdk().await;
+    let ec2 = aws_sdk_ec2::Client::new(&sdk);
+    let vpc = create_vpc(&ec2, "10.3.0.0/16").await;
+    let acl = ec2
+        .create_network_acl()
+        .vpc_id(&vpc)
+        .send()
+        .await
+        .unwrap()
+        .network_acl()
+        .unwrap()
+        .network_acl_id()
+        .unwrap()
+        .to_string();
+    ec2.create_network_acl_entry()
+        .network_acl_id(&acl)
+        .rule_number(90)
+        .protocol("6")
+        .rule_action(aws_sdk_ec2::types::RuleAction::Allow)
+        .egress(false)
+        .cidr_block("0.0.0.0/0")
+        .port_range(
+            aws_sdk_ec2::types::PortRange::builder()
+                .from(22)
+                .to(22)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let mut ev = sample("aws.ec2-CreateNetworkAclEntry-open-ssh.json");
+    ev["detail"]["requestParameters"]["networkAclId"] = json!(acl);
+    // The default policy: the ACL's tags are read (its exemption), then the entry deleted.
+    let deps = ec2_deps(&sdk, "revert-network-acl", "{}", None);
+    moto_api("POST", "/moto-api/recorder/reset-recording");
+    moto_api("POST", "/moto-api/recorder/start-recording");
+    let r = process(&deps, ev).await.unwrap();
+    moto_api("POST", "/moto-api/recorder/stop-recording");
+    assert_eq!(r["actions"][0]["outcome"], "done", "{r}");
+    let calls = recorded();
+    let actions: Vec<&str> = calls.iter().map(|(_, a)| a.as_str()).collect();
+    assert_eq!(
+        actions,
+        ["DescribeNetworkAcls", "DeleteNetworkAclEntry"],
         "{calls:?}"
     );
 }

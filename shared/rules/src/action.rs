@@ -1152,7 +1152,8 @@ impl Step for DeleteNaclEntry {
             if e.allow { "allow" } else { "deny" }
         ))
     }
-    // DescribeNetworkAcls first, so an entry already deleted is reported as already done.
+    // The delete first (a missing entry is already done); DescribeNetworkAcls only when an
+    // emulator answers a missing entry with a 500.
     fn ops(&self) -> Vec<&'static Op> {
         Self::INFO.ops.to_vec()
     }
