@@ -9,19 +9,48 @@ use trailguard_backtest::run::{self, Options};
 use trailguard_backtest::{render, source, Engine, Filters, Summary};
 use trailguard_rules::Policy;
 
-pub const USAGE: &str =
-    "  trailguard backtest [--policy FILE] [--since YYYY-MM-DD] [--until YYYY-MM-DD]
-        [--account ID]... [--region NAME]... [--function NAME]... [--jobs N]
-        [--json | --markdown] [--decisions FILE] [--quiet] SOURCE...
-      What trailguard would have done over CloudTrail's archive: SOURCE is a log file, a
-      directory (read recursively) or s3://bucket/prefix (the usual credentials, region and
-      AWS_ENDPOINT_URL). Objects outside --since/--until/--account/--region by their key
-      (AWSLogs/[o-…/]ACCOUNT/CloudTrail/REGION/YYYY/MM/DD/) are never read. Prints a summary
-      (per function and decision, top reasons, whose changes would be reverted, by day);
-      --decisions writes one JSON line per notify or remediate decision (decide's schema).
-      Exit status 1 when an object or record could not be read (they are named).
-  trailguard backtest --merge s3://bucket/prefix/ [--json | --markdown]
-      Merge the partial summaries a distributed backtest wrote (template.yaml, Backtest*).";
+/// `trailguard backtest`'s flags (the help text is the subcommand's, in main.rs).
+#[derive(clap::Args)]
+pub struct Args {
+    /// The policy to decide with (default: the default policy).
+    #[arg(long, value_name = "FILE")]
+    policy: Option<String>,
+    /// Only objects of this day and later (YYYY-MM-DD, by the key).
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    since: Option<String>,
+    /// Only objects of this day and earlier.
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    until: Option<String>,
+    /// Only these accounts (repeatable).
+    #[arg(long, value_name = "ID")]
+    account: Vec<String>,
+    /// Only these regions (repeatable).
+    #[arg(long, value_name = "NAME")]
+    region: Vec<String>,
+    /// Only these functions' decisions (repeatable).
+    #[arg(long, value_name = "NAME")]
+    function: Vec<String>,
+    /// Worker threads (default: one per core).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    jobs: usize,
+    /// The summary as JSON.
+    #[arg(long, conflicts_with = "markdown")]
+    json: bool,
+    /// The summary as Markdown.
+    #[arg(long)]
+    markdown: bool,
+    /// Write one JSON line per notify or remediate decision here.
+    #[arg(long, value_name = "FILE")]
+    decisions: Option<String>,
+    /// No progress line, no notes on standard error.
+    #[arg(long)]
+    quiet: bool,
+    /// Merge the partial summaries a distributed backtest wrote under s3://bucket/prefix/.
+    #[arg(long, value_name = "S3_URL")]
+    merge: Option<String>,
+    #[arg(value_name = "SOURCE")]
+    sources: Vec<String>,
+}
 
 fn day(flag: &str, v: &str) -> Result<String, String> {
     let ok = v.len() == 10
@@ -34,61 +63,38 @@ fn day(flag: &str, v: &str) -> Result<String, String> {
         .ok_or_else(|| format!("{flag} `{v}` is not a date (YYYY-MM-DD)"))
 }
 
-pub fn cmd(args: &[&str]) -> Result<ExitCode, String> {
-    let mut policy = Policy::default();
+pub fn cmd(args: Args) -> Result<ExitCode, String> {
+    let policy = match &args.policy {
+        Some(f) => crate::load_policy(f)?,
+        None => Policy::default(),
+    };
     let mut filters = Filters::default();
-    let (mut json, mut markdown, mut quiet, mut jobs) = (false, false, false, 0usize);
-    let mut decisions: Option<String> = None;
-    let mut merge: Option<String> = None;
-    let mut sources = Vec::new();
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        let mut value = |what: &str| {
-            it.next()
-                .map(|s| s.to_string())
-                .ok_or(format!("{a} needs {what}"))
-        };
-        match *a {
-            "--policy" => policy = crate::load_policy(&value("a file")?)?,
-            "--since" => filters.since = Some(day("--since", &value("a date")?)?),
-            "--until" => filters.until = Some(day("--until", &value("a date")?)?),
-            "--account" => {
-                let v = value("an account id")?;
-                if !trailguard_rules::ids::is_account_id(&v) {
-                    return Err(format!("--account `{v}` is not an account id (12 digits)"));
-                }
-                filters.accounts.push(v);
-            }
-            "--region" => {
-                let v = value("a region")?;
-                if !trailguard_rules::event::is_region_name(&v) {
-                    return Err(format!(
-                        "--region `{v}` is not a region name (like eu-west-1)"
-                    ));
-                }
-                filters.regions.push(v);
-            }
-            "--function" => {
-                let v = value("a function name")?;
-                crate::guard(&v)?;
-                filters.functions.push(v);
-            }
-            "--jobs" => {
-                jobs = value("a number")?
-                    .parse()
-                    .map_err(|_| "--jobs needs a number".to_string())?
-            }
-            "--json" => json = true,
-            "--markdown" => markdown = true,
-            "--quiet" => quiet = true,
-            "--decisions" => decisions = Some(value("a file")?),
-            "--merge" => merge = Some(value("s3://bucket/prefix/")?),
-            s if s.starts_with("--") => {
-                return Err(format!("backtest: unknown option {s}\n{USAGE}"))
-            }
-            s => sources.push(s.to_string()),
-        }
+    if let Some(v) = &args.since {
+        filters.since = Some(day("--since", v)?);
     }
+    if let Some(v) = &args.until {
+        filters.until = Some(day("--until", v)?);
+    }
+    for v in args.account {
+        if !trailguard_rules::ids::is_account_id(&v) {
+            return Err(format!("--account `{v}` is not an account id (12 digits)"));
+        }
+        filters.accounts.push(v);
+    }
+    for v in args.region {
+        if !trailguard_rules::event::is_region_name(&v) {
+            return Err(format!(
+                "--region `{v}` is not a region name (like eu-west-1)"
+            ));
+        }
+        filters.regions.push(v);
+    }
+    for v in args.function {
+        crate::guard(&v)?;
+        filters.functions.push(v);
+    }
+    let (json, markdown, quiet, jobs) = (args.json, args.markdown, args.quiet, args.jobs);
+    let (decisions, merge, sources) = (args.decisions, args.merge, args.sources);
     if json && markdown {
         return Err("--json and --markdown: choose one".into());
     }
@@ -107,7 +113,7 @@ pub fn cmd(args: &[&str]) -> Result<ExitCode, String> {
         })?
     } else {
         if sources.is_empty() {
-            return Err(format!("backtest needs at least one source\n{USAGE}"));
+            return Err("backtest needs at least one SOURCE (trailguard backtest --help)".into());
         }
         let mut engine = Engine::new(policy, filters)?;
         engine.reports = decisions.is_some();

@@ -1,15 +1,8 @@
 //! `trailguard`: try events against a policy offline, check policies, and print what a
 //! function needs from its template (IAM actions, EventBridge patterns).
 //!
-//! ```text
-//! trailguard decide [--policy FILE] [--guard FUNCTION] [--world FILE] FILE...
-//! trailguard policy check FILE
-//! trailguard policy default
-//! trailguard iam-actions FUNCTION
-//! trailguard patterns FUNCTION
-//! trailguard disable-key --access-key-id AKIA… --reason "…" [--bus NAME] [--user NAME]
-//! trailguard breaker reset --guard NAME [--account ID] [--table NAME]
-//! ```
+//! The commands and their flags are declared once, with clap (`Cli`): `--help` on each,
+//! `--version`, suggestions, `completions SHELL` and `man` come from the declaration.
 
 mod backtest;
 mod remote;
@@ -26,35 +19,146 @@ use trailguard_rules::ask::{self, Ask};
 use trailguard_rules::facts::World;
 use trailguard_rules::{decide, decide_guard, Decision, Event, Facts, Guard, Policy, Report};
 
-const USAGE: &str = "usage:
-  trailguard decide [--policy FILE] [--guard FUNCTION] [--world FILE] FILE...
-      Print one JSON decision per event (EventBridge envelopes, raw CloudTrail records,
-      or CloudTrail log files {\"Records\": [...]}, plain or .gz). '-' reads standard input.
-      Facts the events lack are taken as absent, or read from --world (the account's
-      security groups, key owners, ... as in events/meta/world.json).
-  trailguard policy check FILE     validate a policy; prints it with defaults filled in
-  trailguard policy default        print the default policy
-  trailguard iam-actions FUNCTION  the IAM actions a function needs (as template.yaml grants)
-  trailguard iam-actions --member  what the member role grants (member.yaml): every function's
-      actions in the account an event is about
-  trailguard sweeps FUNCTION       what the function's reconciliation sweep lists (template.yaml schedules it)
-  trailguard patterns FUNCTION     the EventBridge rules a function needs (as template.yaml has)
-  trailguard disable-key --access-key-id AKIA... --reason \"...\" [--bus NAME] [--user NAME]
-      Ask disable-compromised-key to contain one key: puts the manual trigger on the stack's
-      manual-trigger bus (its ManualTriggerBusName output, or TRAILGUARD_MANUAL_BUS). Only the
-      principals in the stack's ManualTriggerPrincipals may put it there.
-  trailguard backtest [OPTIONS] SOURCE...   (trailguard backtest --help)
-      What trailguard would have done over an archive of CloudTrail logs (files, directories,
-      s3://bucket/prefix): counts by function and decision, reasons, actors, days.
-  trailguard breaker reset --guard NAME [--account ID] [--table NAME]
-      Close a guard's blast-radius breaker in one account (default: the caller's own) in the
-      ledger table (the stack's LedgerTableName output, or TRAILGUARD_LEDGER_TABLE): it acts
-      there again.";
+use clap::{CommandFactory, Parser, Subcommand};
+
+/// trailguard: try events against a policy offline, check policies, print what a function
+/// needs from its template, replay CloudTrail archives, and talk to a deployed stack.
+#[derive(Parser)]
+#[command(
+    name = "trailguard",
+    version = env!("TRAILGUARD_VERSION"),
+    about,
+    arg_required_else_help = true,
+    disable_help_subcommand = false
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print one JSON decision per event.
+    ///
+    /// FILEs are EventBridge envelopes, raw CloudTrail records, or CloudTrail log files
+    /// {"Records": [...]}, plain or .gz; '-' reads standard input. Facts the events lack are
+    /// taken as absent, or read from --world (the account's security groups, key owners, ...
+    /// as in events/meta/world.json). Exit status 1 when a file or record could not be read
+    /// (each is named on standard error; the others are still decided).
+    Decide {
+        /// The policy to decide with (default: the default policy).
+        #[arg(long, value_name = "FILE")]
+        policy: Option<String>,
+        /// Decide as this function alone (default: every guard, merged).
+        #[arg(long, value_name = "FUNCTION")]
+        guard: Option<String>,
+        /// Look facts up in this account description instead of assuming them absent.
+        #[arg(long, value_name = "FILE")]
+        world: Option<String>,
+        /// Events or CloudTrail log files ('-': standard input).
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<String>,
+    },
+    /// Validate a policy, or print the default one.
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
+    /// The IAM actions a function needs (as template.yaml grants them).
+    IamActions {
+        /// What the member role grants (member.yaml): every function's actions in the
+        /// account an event is about.
+        #[arg(long, conflicts_with = "function")]
+        member: bool,
+        #[arg(required_unless_present = "member", value_name = "FUNCTION")]
+        function: Option<String>,
+    },
+    /// What a function's reconciliation sweep lists (template.yaml schedules it).
+    Sweeps {
+        #[arg(value_name = "FUNCTION")]
+        function: String,
+    },
+    /// The EventBridge rules a function needs (as template.yaml has them).
+    Patterns {
+        #[arg(value_name = "FUNCTION")]
+        function: String,
+    },
+    /// Ask disable-compromised-key to contain one key.
+    ///
+    /// Puts the manual trigger on the stack's manual-trigger bus (its ManualTriggerBusName
+    /// output, or TRAILGUARD_MANUAL_BUS). Only the principals in the stack's
+    /// ManualTriggerPrincipals may put it there.
+    DisableKey {
+        /// The key (AKIA... or ASIA...); it must be in this account.
+        #[arg(long, value_name = "AKIA...")]
+        access_key_id: Option<String>,
+        /// Why: in the notification and the audit trail (required).
+        #[arg(long)]
+        reason: Option<String>,
+        /// The manual-trigger bus (default: TRAILGUARD_MANUAL_BUS).
+        #[arg(long, value_name = "NAME")]
+        bus: Option<String>,
+        /// The key's user, when the caller cannot look it up.
+        #[arg(long, value_name = "NAME")]
+        user: Option<String>,
+    },
+    /// What trailguard would have done over an archive of CloudTrail logs.
+    ///
+    /// SOURCE is a log file, a directory (read recursively) or s3://bucket/prefix (the usual
+    /// credentials, region and AWS_ENDPOINT_URL). Objects outside --since/--until/--account/
+    /// --region by their key (AWSLogs/[o-…/]ACCOUNT/CloudTrail/REGION/YYYY/MM/DD/) are never
+    /// read. Prints a summary (per function and decision, top reasons, whose changes would be
+    /// reverted, by day); --decisions writes one JSON line per notify or remediate decision
+    /// (decide's schema). Exit status 1 when an object or record could not be read (they are
+    /// named). With --merge: merge the partial summaries a distributed backtest wrote
+    /// (template.yaml, Backtest*).
+    Backtest(backtest::Args),
+    /// Close a guard's blast-radius breaker.
+    Breaker {
+        #[command(subcommand)]
+        command: BreakerCommand,
+    },
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions {
+        #[arg(value_name = "SHELL")]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff): `trailguard man | man -l -`.
+    Man,
+}
+
+#[derive(Subcommand)]
+enum PolicyCommand {
+    /// Validate a policy; prints it with defaults filled in.
+    Check {
+        #[arg(value_name = "FILE")]
+        file: String,
+    },
+    /// Print the default policy.
+    Default,
+}
+
+#[derive(Subcommand)]
+enum BreakerCommand {
+    /// Close a guard's breaker in one account (default: the caller's own) in the ledger
+    /// table (the stack's LedgerTableName output, or TRAILGUARD_LEDGER_TABLE): it acts there
+    /// again.
+    Reset {
+        /// The guard (its policy name, as in max_actions_per_hour).
+        #[arg(long, value_name = "NAME")]
+        guard: Option<String>,
+        #[arg(long, value_name = "ID")]
+        account: Option<String>,
+        #[arg(long, value_name = "NAME")]
+        table: Option<String>,
+    },
+}
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
-    match run(&argv) {
+    // Usage errors (unknown subcommand or flag, a missing value) exit 2 with clap's
+    // message and its suggestion; --help and --version exit 0.
+    let cli = Cli::parse();
+    match run(cli.command) {
         Ok(code) => code,
         Err(msg) => {
             eprintln!("trailguard: {msg}");
@@ -63,61 +167,99 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(args: &[&str]) -> Result<ExitCode, String> {
-    match args {
-        ["decide", rest @ ..] => decide_cmd(rest),
-        ["policy", "check", file] => {
-            let policy = load_policy(file)?;
-            println!("{}", policy.to_json_pretty());
+/// Write the command's output; a closed pipe (`| head`) ends it quietly.
+fn out(text: impl AsRef<[u8]>) -> Result<ExitCode, String> {
+    let mut o = std::io::stdout().lock();
+    match o.write_all(text.as_ref()).and_then(|_| o.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(format!("writing: {e}")),
+        _ => Ok(ExitCode::SUCCESS),
+    }
+}
+
+fn print_json(v: &Value) -> Result<ExitCode, String> {
+    out(format!("{v}\n"))
+}
+
+fn run(command: Command) -> Result<ExitCode, String> {
+    match command {
+        Command::Decide {
+            policy,
+            guard: only,
+            world,
+            files,
+        } => {
+            let policy = match policy {
+                Some(f) => load_policy(&f)?,
+                None => Policy::default(),
+            };
+            let only = only.map(|g| guard(&g)).transpose()?;
+            let world = world.map(|w| load_world(&w)).transpose()?;
+            decide_cmd(&policy, only, world.as_ref(), &files)
+        }
+        Command::Policy {
+            command: PolicyCommand::Check { file },
+        } => {
+            let policy = load_policy(&file)?;
             eprintln!("{file}: policy is valid");
-            Ok(ExitCode::SUCCESS)
+            out(format!("{}\n", policy.to_json_pretty()))
         }
-        ["policy", "default"] => {
-            println!("{}", Policy::default().to_json_pretty());
-            Ok(ExitCode::SUCCESS)
-        }
-        ["iam-actions", "--member"] => {
+        Command::Policy {
+            command: PolicyCommand::Default,
+        } => out(format!("{}\n", Policy::default().to_json_pretty())),
+        Command::IamActions { member: true, .. } => {
             let all: std::collections::BTreeSet<&str> =
                 Guard::all().flat_map(|g| g.member_iam_actions()).collect();
-            println!("{}", json!(all));
-            Ok(ExitCode::SUCCESS)
+            print_json(&json!(all))
         }
-        // The backtest function is not a guard: it reads archives and writes summaries.
-        ["iam-actions", "backtest"] => {
-            println!("{}", json!(trailguard_backtest::iam_actions()));
-            Ok(ExitCode::SUCCESS)
+        Command::IamActions { function, .. } => match function.as_deref() {
+            // The backtest function is not a guard: it reads archives and writes summaries.
+            Some("backtest") => print_json(&json!(trailguard_backtest::iam_actions())),
+            Some(f) => print_json(&json!(guard(f)?.iam_actions())),
+            None => Err("iam-actions needs a FUNCTION or --member".into()),
+        },
+        Command::Sweeps { function } if function == "backtest" => print_json(&json!([])),
+        Command::Patterns { function } if function == "backtest" => print_json(&json!([])),
+        Command::Sweeps { function } => print_json(&json!(guard(&function)?.spec().sweeps)),
+        Command::Patterns { function } => out(format!(
+            "{}\n",
+            serde_json::to_string_pretty(&guard(&function)?.patterns()).unwrap_or_default()
+        )),
+        Command::DisableKey {
+            access_key_id,
+            reason,
+            bus,
+            user,
+        } => remote::disable_key(&remote::given(&[
+            ("--access-key-id", access_key_id),
+            ("--reason", reason),
+            ("--bus", bus),
+            ("--user", user),
+        ])),
+        Command::Backtest(args) => backtest::cmd(args),
+        Command::Breaker {
+            command:
+                BreakerCommand::Reset {
+                    guard,
+                    account,
+                    table,
+                },
+        } => remote::breaker_reset(&remote::given(&[
+            ("--guard", guard),
+            ("--account", account),
+            ("--table", table),
+        ])),
+        Command::Completions { shell } => {
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "trailguard", &mut script);
+            out(script)
         }
-        ["patterns" | "sweeps", "backtest"] => {
-            println!("[]");
-            Ok(ExitCode::SUCCESS)
+        Command::Man => {
+            let mut page = Vec::new();
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut page)
+                .map_err(|e| format!("the manual page: {e}"))?;
+            out(page)
         }
-        ["iam-actions", function] => {
-            println!("{}", json!(guard(function)?.iam_actions()));
-            Ok(ExitCode::SUCCESS)
-        }
-        ["sweeps", function] => {
-            println!("{}", json!(guard(function)?.spec().sweeps));
-            Ok(ExitCode::SUCCESS)
-        }
-        ["patterns", function] => {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&guard(function)?.patterns()).unwrap_or_default()
-            );
-            Ok(ExitCode::SUCCESS)
-        }
-        ["disable-key", rest @ ..] => remote::disable_key(rest),
-        ["backtest", "--help" | "-h"] => {
-            println!("{}", backtest::USAGE);
-            Ok(ExitCode::SUCCESS)
-        }
-        ["backtest", rest @ ..] => backtest::cmd(rest),
-        ["breaker", "reset", rest @ ..] => remote::breaker_reset(rest),
-        ["-h" | "--help" | "help"] => {
-            println!("{USAGE}");
-            Ok(ExitCode::SUCCESS)
-        }
-        _ => Err(format!("unrecognised arguments\n{USAGE}")),
     }
 }
 
@@ -173,29 +315,16 @@ fn decide_one(
     }
 }
 
-fn decide_cmd(args: &[&str]) -> Result<ExitCode, String> {
-    let mut policy = Policy::default();
-    let mut guard_filter = None;
-    let mut world = None;
-    let mut files = Vec::new();
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        match *a {
-            "--policy" => policy = load_policy(it.next().ok_or("--policy needs a file")?)?,
-            "--guard" => {
-                guard_filter = Some(guard(it.next().ok_or("--guard needs a function name")?)?)
-            }
-            "--world" => world = Some(load_world(it.next().ok_or("--world needs a file")?)?),
-            f => files.push(f),
-        }
-    }
-    if files.is_empty() {
-        return Err(format!("decide needs at least one file\n{USAGE}"));
-    }
+fn decide_cmd(
+    policy: &Policy,
+    guard_filter: Option<Guard>,
+    world: Option<&World>,
+    files: &[String],
+) -> Result<ExitCode, String> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let mut failed = false;
-    for file in files {
+    for file in files.iter().map(String::as_str) {
         // The backtest's reader: one record at a time, whatever the file's size.
         let input: Box<dyn std::io::BufRead> = if file == "-" {
             Box::new(std::io::BufReader::new(std::io::stdin()))
@@ -219,7 +348,7 @@ fn decide_cmd(args: &[&str]) -> Result<ExitCode, String> {
                         .and_then(|v| Event::from_value(v).map_err(|e| e.to_string()));
                     match event {
                         Ok(event) => {
-                            let d = decide_one(&event, &policy, guard_filter, world.as_ref());
+                            let d = decide_one(&event, policy, guard_filter, world);
                             let mut report = Report::new(&d, Some(&event));
                             report.source_file = Some(file.to_string());
                             let _ = writeln!(out, "{}", report.to_value());

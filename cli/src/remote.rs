@@ -8,25 +8,20 @@ use trailguard_aws::LedgerPort;
 use trailguard_rules::ids::is_access_key_id;
 use trailguard_rules::Guard;
 
-/// `--name value` pairs; every flag takes a value.
-fn flags<'a>(args: &[&'a str], known: &[&str]) -> Result<Vec<(&'a str, &'a str)>, String> {
-    let mut out = Vec::new();
-    let mut it = args.iter();
-    while let Some(flag) = it.next() {
-        if !known.contains(flag) {
-            return Err(format!(
-                "unknown option `{flag}` (expected one of {})",
-                known.join(", ")
-            ));
-        }
-        let value = it.next().ok_or_else(|| format!("`{flag}` needs a value"))?;
-        out.push((*flag, *value));
-    }
-    Ok(out)
+/// The flags given, as `(--name, value)` pairs (clap parsed them; the checks and their
+/// messages are here).
+pub(crate) fn given(flags: &[(&'static str, Option<String>)]) -> Vec<(&'static str, String)> {
+    flags
+        .iter()
+        .filter_map(|(name, v)| Some((*name, v.clone()?)))
+        .collect()
 }
 
-fn get<'a>(flags: &[(&'a str, &'a str)], name: &str) -> Option<&'a str> {
-    flags.iter().find(|(f, _)| *f == name).map(|(_, v)| *v)
+fn get<'a>(flags: &'a [(&'static str, String)], name: &str) -> Option<&'a str> {
+    flags
+        .iter()
+        .find(|(f, _)| *f == name)
+        .map(|(_, v)| v.as_str())
 }
 
 fn env(name: &str) -> Option<String> {
@@ -43,22 +38,21 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, String> {
 /// `trailguard disable-key --access-key-id AKIA… --reason "…" [--bus NAME] [--user NAME]`:
 /// put the manual "Disable Access Key" event on the stack's manual-trigger bus. The key is
 /// looked up first, so a key that is not in the account is an error here, not a notice later.
-pub fn disable_key(args: &[&str]) -> Result<ExitCode, String> {
-    let f = flags(args, &["--access-key-id", "--reason", "--bus", "--user"])?;
-    let key = get(&f, "--access-key-id").ok_or("--access-key-id is required")?;
+pub fn disable_key(f: &[(&'static str, String)]) -> Result<ExitCode, String> {
+    let key = get(f, "--access-key-id").ok_or("--access-key-id is required")?;
     if !is_access_key_id(key) {
         return Err(format!(
             "--access-key-id `{key}` is not an access key id (AKIA… or ASIA…, 16-128 upper-case letters and digits)"
         ));
     }
-    let reason = get(&f, "--reason").unwrap_or_default().trim();
+    let reason = get(f, "--reason").unwrap_or_default().trim();
     if reason.is_empty() {
         return Err("--reason is required: it is in the notification and the audit trail".into());
     }
     if reason.chars().count() > 512 {
         return Err("--reason is longer than 512 characters".into());
     }
-    let bus = get(&f, "--bus")
+    let bus = get(f, "--bus")
         .map(String::from)
         .or_else(|| env("TRAILGUARD_MANUAL_BUS"))
         .ok_or(
@@ -79,7 +73,7 @@ pub fn disable_key(args: &[&str]) -> Result<ExitCode, String> {
                 None
             }
         };
-        let user = get(&f, "--user").map(String::from).or(user);
+        let user = get(f, "--user").map(String::from).or(user);
         let caller = aws_sdk_sts::Client::new(&sdk)
             .get_caller_identity()
             .send()
@@ -131,9 +125,8 @@ pub fn disable_key(args: &[&str]) -> Result<ExitCode, String> {
 
 /// `trailguard breaker reset --guard NAME [--account ID] [--table NAME]`: forget a guard's
 /// counts in one account (the caller's own when not given), so it acts there again.
-pub fn breaker_reset(args: &[&str]) -> Result<ExitCode, String> {
-    let f = flags(args, &["--guard", "--account", "--table"])?;
-    let name = get(&f, "--guard").ok_or("--guard is required")?;
+pub fn breaker_reset(f: &[(&'static str, String)]) -> Result<ExitCode, String> {
+    let name = get(f, "--guard").ok_or("--guard is required")?;
     let guard = Guard::by_name(name)
         .or_else(|| Guard::from_function_name(name))
         .ok_or_else(|| {
@@ -145,13 +138,13 @@ pub fn breaker_reset(args: &[&str]) -> Result<ExitCode, String> {
                     .join(", ")
             )
         })?;
-    let table = get(&f, "--table")
+    let table = get(f, "--table")
         .map(String::from)
         .or_else(|| env("TRAILGUARD_LEDGER_TABLE"))
         .ok_or(
             "--table is required (the stack's LedgerTableName output), or TRAILGUARD_LEDGER_TABLE",
         )?;
-    let account = get(&f, "--account");
+    let account = get(f, "--account");
     if let Some(a) = account {
         if !trailguard_rules::ids::is_account_id(a) {
             return Err(format!(

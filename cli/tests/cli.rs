@@ -329,3 +329,66 @@ fn backtest_summarises_names_what_it_skipped_and_exits_1() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn help_version_suggestions_completions_and_the_manual() {
+    // Every subcommand answers --help, and exits 0.
+    for sub in [
+        "decide",
+        "policy",
+        "iam-actions",
+        "sweeps",
+        "patterns",
+        "disable-key",
+        "backtest",
+        "breaker",
+        "completions",
+        "man",
+    ] {
+        let out = bin().args([sub, "--help"]).output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{sub} --help");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("Usage: trailguard"),
+            "{sub} --help"
+        );
+    }
+    let v = bin().arg("--version").output().unwrap();
+    assert_eq!(v.status.code(), Some(0));
+    assert!(
+        String::from_utf8_lossy(&v.stdout)
+            .starts_with(&format!("trailguard {}", env!("CARGO_PKG_VERSION"))),
+        "{v:?}"
+    );
+    // A mistyped subcommand or flag: a suggestion, exit status 2.
+    let typo = bin().args(["decid", "x.json"]).output().unwrap();
+    assert_eq!(typo.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&typo.stderr).contains("'decide'"));
+    let flag = bin()
+        .args(["decide", "--polcy", "p.json", "x.json"])
+        .output()
+        .unwrap();
+    assert_eq!(flag.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&flag.stderr).contains("--policy"));
+    // Nothing to decide: a usage error.
+    assert_eq!(bin().arg("decide").output().unwrap().status.code(), Some(2));
+    for (shell, says) in [
+        ("bash", "_trailguard"),
+        ("zsh", "#compdef trailguard"),
+        ("fish", "complete -c trailguard"),
+    ] {
+        let out = bin().args(["completions", shell]).output().unwrap();
+        assert!(out.status.success());
+        let script = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            script.contains(says) && script.contains("backtest"),
+            "{shell}"
+        );
+    }
+    let man = bin().arg("man").output().unwrap();
+    assert!(man.status.success());
+    let page = String::from_utf8_lossy(&man.stdout);
+    assert!(
+        page.contains(".TH trailguard 1") && page.contains("decide"),
+        "{page}"
+    );
+}
