@@ -93,7 +93,7 @@ enum Command {
         #[arg(long, value_name = "AKIA...")]
         access_key_id: Option<String>,
         /// Why: in the notification and the audit trail (required).
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         reason: Option<String>,
         /// The manual-trigger bus (default: TRAILGUARD_MANUAL_BUS).
         #[arg(long, value_name = "NAME")]
@@ -324,7 +324,11 @@ fn decide_cmd(
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let mut failed = false;
+    let mut closed = false;
     for file in files.iter().map(String::as_str) {
+        if closed {
+            break;
+        }
         // The backtest's reader: one record at a time, whatever the file's size.
         let input: Box<dyn std::io::BufRead> = if file == "-" {
             Box::new(std::io::BufReader::new(std::io::stdin()))
@@ -343,6 +347,9 @@ fn decide_cmd(
             .map_err(|e| format!("not valid gzip: {e}"))
             .and_then(|reader| {
                 scan::for_each_record(reader, |bytes| {
+                    if closed {
+                        return;
+                    }
                     let event = serde_json::from_slice::<Value>(bytes)
                         .map_err(|e| format!("not valid JSON: {e}"))
                         .and_then(|v| Event::from_value(v).map_err(|e| e.to_string()));
@@ -351,7 +358,12 @@ fn decide_cmd(
                             let d = decide_one(&event, policy, guard_filter, world);
                             let mut report = Report::new(&d, Some(&event));
                             report.source_file = Some(file.to_string());
-                            let _ = writeln!(out, "{}", report.to_value());
+                            if let Err(e) = writeln!(out, "{}", report.to_value()) {
+                                // A closed pipe (`| head`): nobody reads the rest.
+                                if e.kind() == std::io::ErrorKind::BrokenPipe {
+                                    closed = true;
+                                }
+                            }
                         }
                         Err(e) => {
                             failed = true;

@@ -469,33 +469,17 @@ impl Ec2Port for Client {
         acl_id: &str,
         rule_number: i64,
         egress: bool,
+        expected: Option<&AclEntry>,
     ) -> PortResult<Change> {
         let Ok(n) = i32::try_from(rule_number) else {
             return Ok(Change::AlreadyDone(format!(
                 "rule number {rule_number} cannot exist"
             )));
         };
-        // Deleted straight away: the decision has just read the ACL (its tags), and EC2
-        // answers a missing entry with `InvalidNetworkAclEntry.NotFound` (already done), so
-        // one event makes one DescribeNetworkAcls. Some emulators answer a missing entry with
-        // a 500 instead: only then is the ACL read, to tell "already gone" from a failure.
-        let deleted = self
-            .delete_network_acl_entry()
-            .network_acl_id(acl_id)
-            .rule_number(n)
-            .egress(egress)
-            .send()
-            .await;
-        let e = match deleted {
-            Ok(_) => return Ok(Change::Done),
-            Err(e) => e,
-        };
-        let server_error = e
-            .raw_response()
-            .is_some_and(|r| r.status().is_server_error());
-        if !server_error {
-            return gone_or(e, &ops::DELETE_NACL_ENTRY);
-        }
+        // Look first: an entry already deleted is "already done" (some EC2 emulators answer
+        // a delete of a missing entry with a 500 that would be retried forever), and an entry
+        // replaced since the event (a redrive after someone fixed it by hand) is not the one
+        // the event made: entries are deleted by number, so the read is what proves it.
         let acls = match self
             .describe_network_acls()
             .network_acl_ids(acl_id)
@@ -503,24 +487,41 @@ impl Ec2Port for Client {
             .await
         {
             Ok(o) => o,
-            Err(read) if code_of(&read).is_some_and(|c| GONE.contains(&c.as_str())) => {
+            Err(e) if code_of(&e).is_some_and(|c| GONE.contains(&c.as_str())) => {
                 return Ok(Change::AlreadyDone(format!(
                     "network ACL {acl_id} no longer exists"
                 )))
             }
-            Err(_) => return Err(classify(&ops::DELETE_NACL_ENTRY, e)),
+            Err(e) => return Err(classify(&ops::DESCRIBE_NETWORK_ACLS, e)),
         };
-        let exists = acls
-            .network_acls()
-            .iter()
-            .flat_map(|a| a.entries())
-            .any(|e| e.rule_number() == Some(n) && e.egress() == Some(egress));
-        if exists {
-            return Err(classify(&ops::DELETE_NACL_ENTRY, e));
+        let now = acls.network_acls().first().map(acl_state_of).and_then(|a| {
+            a.entries
+                .into_iter()
+                .find(|e| e.rule_number == rule_number && e.egress == egress)
+        });
+        let Some(now) = now else {
+            return Ok(Change::AlreadyDone(format!(
+                "entry {rule_number} of {acl_id} is already gone"
+            )));
+        };
+        if let Some(want) = expected.filter(|w| !same_entry(w, &now)) {
+            return Ok(Change::AlreadyDone(format!(
+                "entry {rule_number} of {acl_id} was replaced since ({} now, the event's {}): left as it is",
+                entry_text(&now),
+                entry_text(want)
+            )));
         }
-        Ok(Change::AlreadyDone(format!(
-            "entry {rule_number} of {acl_id} is already gone"
-        )))
+        match self
+            .delete_network_acl_entry()
+            .network_acl_id(acl_id)
+            .rule_number(n)
+            .egress(egress)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(Change::Done),
+            Err(e) => gone_or(e, &ops::DELETE_NACL_ENTRY),
+        }
     }
 
     async fn unshare_image(
@@ -934,6 +935,42 @@ impl Ec2Port for Client {
             Err(e) => Err(classify(&ops::DESCRIBE_NETWORK_ACLS, e)),
         }
     }
+}
+
+/// A protocol as a number (`tcp` → 6), as EC2 answers it.
+fn protocol_number(p: &str) -> String {
+    match p.trim().to_ascii_lowercase().as_str() {
+        "tcp" => "6".into(),
+        "udp" => "17".into(),
+        "icmp" => "1".into(),
+        "icmpv6" => "58".into(),
+        "all" => "-1".into(),
+        other => other.to_string(),
+    }
+}
+
+/// Whether the entry EC2 shows is the one the event made: action, protocol, block and (for
+/// protocols with ports) the ports.
+fn same_entry(want: &AclEntry, now: &AclEntry) -> bool {
+    let proto = protocol_number(&want.protocol);
+    want.allow == now.allow
+        && proto == protocol_number(&now.protocol)
+        && want.cidr == now.cidr
+        && (!matches!(proto.as_str(), "6" | "17")
+            || (want.from_port == now.from_port && want.to_port == now.to_port))
+}
+
+fn entry_text(e: &AclEntry) -> String {
+    format!(
+        "{} {} {}{}",
+        if e.allow { "allow" } else { "deny" },
+        e.protocol,
+        e.cidr.as_deref().unwrap_or("?"),
+        match (e.from_port, e.to_port) {
+            (Some(f), Some(t)) => format!(" {f}-{t}"),
+            _ => String::new(),
+        }
+    )
 }
 
 fn acl_state_of(a: &aws_sdk_ec2::types::NetworkAcl) -> AclState {

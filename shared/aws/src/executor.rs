@@ -326,7 +326,7 @@ async fn act<C: Clients>(c: &C, action: &Action, ctx: Context<'_>) -> Outcome {
         }
         Action::DeleteNetworkAclEntry(a) => Outcome::of(
             c.ec2()
-                .delete_nacl_entry(&a.network_acl_id, a.rule_number, a.egress)
+                .delete_nacl_entry(&a.network_acl_id, a.rule_number, a.egress, a.entry.as_ref())
                 .await,
         ),
         Action::StartLogging(a) => start_logging(c.trail(), &a.trail).await,

@@ -16,7 +16,7 @@ use trailguard_rules::state::{
     AccountBlockState, BucketState, Ec2DefaultsState, EncryptionKeyState, PasswordPolicy,
 };
 use trailguard_rules::sweep::{
-    AclState, Checkpoint, DatabaseState, KeyState, ShareState, TrailState,
+    AclEntry, AclState, Checkpoint, DatabaseState, KeyState, ShareState, TrailState,
 };
 use trailguard_rules::{GroupFacts, Guard, Permission, PrincipalKind, Report, Tags};
 
@@ -95,7 +95,15 @@ pub trait Ec2Port {
     fn rule_directions(&self, group_id: &str, rule_ids: &[String]) -> BTreeMap<String, bool>;
     /// A group with its tags and every rule; None when it does not exist.
     fn group_state(&self, group_id: &str) -> Option<GroupFacts>;
-    fn delete_nacl_entry(&self, acl_id: &str, rule_number: i64, egress: bool) -> Change;
+    /// Delete one entry, read first: a missing entry is already done, and one that no longer
+    /// is `expected` (replaced since the event) is left as it is.
+    fn delete_nacl_entry(
+        &self,
+        acl_id: &str,
+        rule_number: i64,
+        egress: bool,
+        expected: Option<&AclEntry>,
+    ) -> Change;
     /// A managed prefix list's owner, name and entries; None when it does not exist.
     fn prefix_list(&self, prefix_list_id: &str) -> Option<PrefixListFacts>;
     /// Remove these CIDRs from a managed prefix list: those still in it and not in version

@@ -313,7 +313,8 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
                 }
             }
         }
-        report.complete = report.checkpoint.is_none();
+        // Complete: nothing left for the next run, and nothing passed over on a failure.
+        report.complete = report.checkpoint.is_none() && failure.is_none();
         if let Some(t) = table {
             // Best effort: without it the next run starts over, which misses nothing.
             if let Err(e) = home

@@ -102,7 +102,7 @@ async fn one_ec2_call_to_revert_and_one_iam_mutation_per_key() {
 
 #[tokio::test]
 #[ignore = "needs moto server: bash scripts/test.sh"]
-async fn one_network_acl_read_and_one_delete_per_entry_event() {
+async fn one_network_acl_read_and_one_delete_per_entry_event_without_tags() {
     let _one = ONE_AT_A_TIME.lock().await;
     let sdk = sdk().await;
     let ec2 = aws_sdk_ec2::Client::new(&sdk);
@@ -136,8 +136,11 @@ async fn one_network_acl_read_and_one_delete_per_entry_event() {
         .unwrap();
     let mut ev = sample("aws.ec2-CreateNetworkAclEntry-open-ssh.json");
     ev["detail"]["requestParameters"]["networkAclId"] = json!(acl);
-    // The default policy: the ACL's tags are read (its exemption), then the entry deleted.
-    let deps = ec2_deps(&sdk, "revert-network-acl", "{}", None);
+    // Without exemption or protection tags the decision reads nothing: the one read is the
+    // function's own before the delete (which proves the entry is still the event's). With
+    // tags the decision reads them too: two reads (BENCHMARKS.md).
+    let no_tags = r#"{"exempt_tag": "", "protected_tag": ""}"#;
+    let deps = ec2_deps(&sdk, "revert-network-acl", no_tags, None);
     moto_api("POST", "/moto-api/recorder/reset-recording");
     moto_api("POST", "/moto-api/recorder/start-recording");
     let r = process(&deps, ev).await.unwrap();

@@ -60,6 +60,41 @@ async fn an_open_nacl_entry_is_deleted_once() {
         let again = process(&deps, ev.clone()).await.unwrap();
         assert_eq!(again["actions"][0]["outcome"], "already_done", "{again}");
     }
+    // Someone puts entry 90 back as a narrow rule by hand; the old event, redriven, deletes
+    // nothing: the entry at that number is no longer the one the event made.
+    ec2.create_network_acl_entry()
+        .network_acl_id(&acl)
+        .rule_number(90)
+        .protocol("6")
+        .rule_action(aws_sdk_ec2::types::RuleAction::Allow)
+        .egress(false)
+        .cidr_block("10.0.0.0/8")
+        .port_range(
+            aws_sdk_ec2::types::PortRange::builder()
+                .from(22)
+                .to(22)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let redriven = process(&deps, ev.clone()).await.unwrap();
+    assert_eq!(
+        redriven["actions"][0]["outcome"], "already_done",
+        "{redriven}"
+    );
+    assert!(
+        redriven.to_string().contains("was replaced since"),
+        "{redriven}"
+    );
+    let kept = numbers(
+        ec2.describe_network_acls()
+            .network_acl_ids(&acl)
+            .send()
+            .await
+            .unwrap(),
+    );
+    assert!(kept.contains(&90), "{kept:?}");
     let mut eph = sample("aws.ec2-CreateNetworkAclEntry-ephemeral-ports.json");
     eph["detail"]["requestParameters"]["networkAclId"] = json!(acl);
     assert_eq!(process(&deps, eph).await.unwrap()["decision"], "ignore");

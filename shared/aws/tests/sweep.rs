@@ -530,7 +530,7 @@ async fn a_run_resumed_at_a_later_kind_goes_round_to_the_earlier_ones() {
 }
 
 #[tokio::test]
-async fn a_key_the_function_cannot_read_is_passed_over() {
+async fn a_key_the_function_cannot_read_is_told_and_the_others_still_swept() {
     let f = Arc::new(Fake::new());
     let mut locked = key("3f4e5d6c-7b8a-4990-8a1b-2c3d4e5f6a7b", "?", None, &[]);
     if let State::EncryptionKey(k) = &mut locked {
@@ -551,7 +551,9 @@ async fn a_key_the_function_cannot_read_is_passed_over() {
         .await
         .unwrap();
     assert!(r.complete, "{r:?}");
-    assert_eq!(r.findings.len(), 1);
+    // Told (trailguard cannot protect it), and the other key still looked at.
+    assert_eq!(r.findings.len(), 2, "{r:?}");
+    assert!(f.published()[0].1.contains("trailguard cannot read it"));
     assert!(f
         .calls()
         .iter()

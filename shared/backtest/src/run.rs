@@ -60,34 +60,43 @@ struct Progress {
 }
 
 impl Progress {
-    /// A line on standard error every quarter second until stopped: objects, records,
-    /// records/s and the time left.
+    /// A bar on standard error until stopped: objects done of all, records, records/s and
+    /// the time left. The workers only add to the counters (once per 4,096 records); this
+    /// thread reads them four times a second, so the bar costs the decisions nothing.
+    #[cfg(feature = "progress")]
     fn show(self: &Arc<Self>) -> std::thread::JoinHandle<()> {
         let p = self.clone();
         std::thread::spawn(move || {
+            let bar = indicatif::ProgressBar::with_draw_target(
+                Some(p.total.load(Ordering::Relaxed)),
+                indicatif::ProgressDrawTarget::stderr_with_hz(4),
+            );
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "  {bar:30} {pos}/{len} objects  {msg}  ETA {eta}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
             let started = Instant::now();
             while !p.stop.load(Ordering::Relaxed) {
                 std::thread::sleep(Duration::from_millis(250));
-                let (done, total, records) = (
-                    p.done.load(Ordering::Relaxed),
-                    p.total.load(Ordering::Relaxed),
-                    p.records.load(Ordering::Relaxed),
-                );
+                let records = p.records.load(Ordering::Relaxed);
                 let secs = started.elapsed().as_secs_f64().max(1e-3);
-                let eta = if done > 0 {
-                    (total.saturating_sub(done)) as f64 * secs / done as f64
-                } else {
-                    0.0
-                };
-                eprint!(
-                    "\r\x1b[2K  {done}/{total} objects  {records} records  {:.0} records/s  ETA {}:{:02}",
-                    records as f64 / secs,
-                    eta as u64 / 60,
-                    eta as u64 % 60
-                );
+                bar.set_length(p.total.load(Ordering::Relaxed));
+                bar.set_position(p.done.load(Ordering::Relaxed));
+                bar.set_message(format!(
+                    "{records} records  {:.0} records/s",
+                    records as f64 / secs
+                ));
             }
-            eprint!("\r\x1b[2K");
+            bar.finish_and_clear();
         })
+    }
+
+    /// Built without the `progress` feature (the backtest Lambda): nothing to show.
+    #[cfg(not(feature = "progress"))]
+    fn show(self: &Arc<Self>) -> std::thread::JoinHandle<()> {
+        std::thread::spawn(|| {})
     }
 }
 

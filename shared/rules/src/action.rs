@@ -1152,8 +1152,8 @@ impl Step for DeleteNaclEntry {
             if e.allow { "allow" } else { "deny" }
         ))
     }
-    // The delete first (a missing entry is already done); DescribeNetworkAcls only when an
-    // emulator answers a missing entry with a 500.
+    // DescribeNetworkAcls first: an entry already deleted is already done, and one replaced
+    // since the event is left as it is.
     fn ops(&self) -> Vec<&'static Op> {
         Self::INFO.ops.to_vec()
     }

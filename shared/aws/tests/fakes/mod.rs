@@ -495,6 +495,7 @@ impl Ec2Port for Fake {
         acl_id: &str,
         rule_number: i64,
         egress: bool,
+        _: Option<&trailguard_rules::sweep::AclEntry>,
     ) -> PortResult<Change> {
         self.record(
             &[&ops::DESCRIBE_NETWORK_ACLS, &ops::DELETE_NACL_ENTRY],

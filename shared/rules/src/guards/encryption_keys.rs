@@ -417,10 +417,21 @@ fn security_hub(event: &Event, d: &SecurityHubDetail, policy: &Policy, facts: &F
 /// an exempt key is left alone.
 fn key_as_it_is(k: &EncryptionKeyState, policy: &Policy, facts: &Facts, why: &str) -> Verdict {
     let key = &k.key_id;
-    if let Some(why) = &k.unreadable {
-        return Verdict::Decided(Decision::ignore(format!(
-            "KMS key {key} cannot be read ({why}): its key policy does not let trailguard's role describe it"
-        )));
+    if let Some(reason) = &k.unreadable {
+        // Told: a key trailguard cannot read is a key it cannot protect (a key policy that
+        // shuts its role out may be the first step of an attack on the key).
+        return Verdict::Decided(Decision::notify(
+            format!("KMS key {key} cannot be read by trailguard's role"),
+            Notice {
+                severity: Severity::Medium,
+                title: format!("KMS key {key}: trailguard cannot read it"),
+                details: vec![
+                    reason.clone(),
+                    "its key policy does not let trailguard's role describe it, so the sweep cannot watch its deletion or rotation: grant the role kms:DescribeKey, kms:ListResourceTags and kms:GetKeyRotationStatus in it".into(),
+                    why.to_string(),
+                ],
+            },
+        ));
     }
     if k.manager == "AWS" {
         return Verdict::Decided(Decision::ignore(format!(
