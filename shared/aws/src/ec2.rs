@@ -111,6 +111,28 @@ fn revoked(unknown: usize, asked: usize) -> Change {
     }
 }
 
+/// One instance as `DescribeInstances` shows it (None: no such instance).
+async fn instance(
+    c: &Client,
+    instance_id: &str,
+) -> PortResult<Option<aws_sdk_ec2::types::Instance>> {
+    match c
+        .describe_instances()
+        .instance_ids(instance_id)
+        .send()
+        .await
+    {
+        Ok(o) => Ok(o
+            .reservations()
+            .iter()
+            .flat_map(|r| r.instances())
+            .find(|i| i.instance_id() == Some(instance_id))
+            .cloned()),
+        Err(e) if code_of(&e).as_deref() == Some("InvalidInstanceID.NotFound") => Ok(None),
+        Err(e) => Err(classify(&ops::DESCRIBE_INSTANCES, e)),
+    }
+}
+
 impl Ec2Port for Client {
     async fn enable_ebs_encryption_by_default(&self) -> PortResult<Change> {
         let now = self
@@ -157,21 +179,7 @@ impl Ec2Port for Client {
     }
 
     async fn instance_tags(&self, instance_id: &str) -> PortResult<Option<Tags>> {
-        let found = match self
-            .describe_instances()
-            .instance_ids(instance_id)
-            .send()
-            .await
-        {
-            Ok(o) => o
-                .reservations()
-                .iter()
-                .flat_map(|r| r.instances())
-                .find(|i| i.instance_id() == Some(instance_id))
-                .cloned(),
-            Err(e) if code_of(&e).as_deref() == Some("InvalidInstanceID.NotFound") => None,
-            Err(e) => return Err(classify(&ops::DESCRIBE_INSTANCES, e)),
-        };
+        let found = instance(self, instance_id).await?;
         Ok(found.map(|i| {
             i.tags()
                 .iter()
@@ -187,21 +195,7 @@ impl Ec2Port for Client {
 
     async fn require_imdsv2(&self, instance_id: &str) -> PortResult<Change> {
         use aws_sdk_ec2::types::HttpTokensState;
-        let found = match self
-            .describe_instances()
-            .instance_ids(instance_id)
-            .send()
-            .await
-        {
-            Ok(o) => o
-                .reservations()
-                .iter()
-                .flat_map(|r| r.instances())
-                .find(|i| i.instance_id() == Some(instance_id))
-                .cloned(),
-            Err(e) if code_of(&e).as_deref() == Some("InvalidInstanceID.NotFound") => None,
-            Err(e) => return Err(classify(&ops::DESCRIBE_INSTANCES, e)),
-        };
+        let found = instance(self, instance_id).await?;
         let Some(instance) = found else {
             return Ok(Change::AlreadyDone(format!(
                 "instance {instance_id} does not exist (any more)"

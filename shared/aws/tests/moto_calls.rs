@@ -107,33 +107,8 @@ async fn one_network_acl_read_and_one_delete_per_entry_event_without_tags() {
     let sdk = sdk().await;
     let ec2 = aws_sdk_ec2::Client::new(&sdk);
     let vpc = create_vpc(&ec2, "10.3.0.0/16").await;
-    let acl = ec2
-        .create_network_acl()
-        .vpc_id(&vpc)
-        .send()
-        .await
-        .unwrap()
-        .network_acl()
-        .unwrap()
-        .network_acl_id()
-        .unwrap()
-        .to_string();
-    ec2.create_network_acl_entry()
-        .network_acl_id(&acl)
-        .rule_number(90)
-        .protocol("6")
-        .rule_action(aws_sdk_ec2::types::RuleAction::Allow)
-        .egress(false)
-        .cidr_block("0.0.0.0/0")
-        .port_range(
-            aws_sdk_ec2::types::PortRange::builder()
-                .from(22)
-                .to(22)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    let acl = create_acl(&ec2, &vpc).await;
+    allow_tcp_entry(&ec2, &acl, 90, "0.0.0.0/0", (22, 22)).await;
     let mut ev = sample("aws.ec2-CreateNetworkAclEntry-open-ssh.json");
     ev["detail"]["requestParameters"]["networkAclId"] = json!(acl);
     // Without exemption or protection tags the decision reads nothing: the one read is the

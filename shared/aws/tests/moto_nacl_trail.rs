@@ -11,35 +11,9 @@ async fn an_open_nacl_entry_is_deleted_once() {
     let sdk = sdk().await;
     let ec2 = aws_sdk_ec2::Client::new(&sdk);
     let vpc = create_vpc(&ec2, "10.1.0.0/16").await;
-    let acl = ec2
-        .create_network_acl()
-        .vpc_id(vpc)
-        .send()
-        .await
-        .unwrap()
-        .network_acl()
-        .unwrap()
-        .network_acl_id()
-        .unwrap()
-        .to_string();
-    let entry = |n: i32, from: i32, to: i32| {
-        ec2.create_network_acl_entry()
-            .network_acl_id(&acl)
-            .rule_number(n)
-            .protocol("6")
-            .rule_action(aws_sdk_ec2::types::RuleAction::Allow)
-            .egress(false)
-            .cidr_block("0.0.0.0/0")
-            .port_range(
-                aws_sdk_ec2::types::PortRange::builder()
-                    .from(from)
-                    .to(to)
-                    .build(),
-            )
-            .send()
-    };
-    entry(90, 22, 22).await.unwrap();
-    entry(200, 1024, 65535).await.unwrap();
+    let acl = create_acl(&ec2, &vpc).await;
+    allow_tcp_entry(&ec2, &acl, 90, "0.0.0.0/0", (22, 22)).await;
+    allow_tcp_entry(&ec2, &acl, 200, "0.0.0.0/0", (1024, 65535)).await;
     let mut ev = sample("aws.ec2-CreateNetworkAclEntry-open-ssh.json");
     ev["detail"]["requestParameters"]["networkAclId"] = json!(acl);
     let deps = ec2_deps(&sdk, "revert-network-acl", "{}", None);
@@ -62,22 +36,7 @@ async fn an_open_nacl_entry_is_deleted_once() {
     }
     // Someone puts entry 90 back as a narrow rule by hand; the old event, redriven, deletes
     // nothing: the entry at that number is no longer the one the event made.
-    ec2.create_network_acl_entry()
-        .network_acl_id(&acl)
-        .rule_number(90)
-        .protocol("6")
-        .rule_action(aws_sdk_ec2::types::RuleAction::Allow)
-        .egress(false)
-        .cidr_block("10.0.0.0/8")
-        .port_range(
-            aws_sdk_ec2::types::PortRange::builder()
-                .from(22)
-                .to(22)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    allow_tcp_entry(&ec2, &acl, 90, "10.0.0.0/8", (22, 22)).await;
     let redriven = process(&deps, ev.clone()).await.unwrap();
     assert_eq!(
         redriven["actions"][0]["outcome"], "already_done",

@@ -305,6 +305,42 @@ pub async fn create_vpc(ec2: &aws_sdk_ec2::Client, cidr: &str) -> String {
     out.vpc().unwrap().vpc_id().unwrap().to_string()
 }
 
+/// A new network ACL in `vpc`.
+pub async fn create_acl(ec2: &aws_sdk_ec2::Client, vpc: &str) -> String {
+    let out = ec2.create_network_acl().vpc_id(vpc).send().await.unwrap();
+    out.network_acl()
+        .unwrap()
+        .network_acl_id()
+        .unwrap()
+        .to_string()
+}
+
+/// An ingress entry allowing TCP `from`-`to` from `cidr`, at rule number `n`.
+pub async fn allow_tcp_entry(
+    ec2: &aws_sdk_ec2::Client,
+    acl: &str,
+    n: i32,
+    cidr: &str,
+    (from, to): (i32, i32),
+) {
+    ec2.create_network_acl_entry()
+        .network_acl_id(acl)
+        .rule_number(n)
+        .protocol("6")
+        .rule_action(aws_sdk_ec2::types::RuleAction::Allow)
+        .egress(false)
+        .cidr_block(cidr)
+        .port_range(
+            aws_sdk_ec2::types::PortRange::builder()
+                .from(from)
+                .to(to)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+}
+
 /// A new IAM user (name starting with `prefix`) with `n` access keys.
 pub async fn create_user_with_keys(
     iam: &aws_sdk_iam::Client,
