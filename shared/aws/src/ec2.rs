@@ -931,27 +931,21 @@ impl Ec2Port for Client {
     }
 }
 
-/// A protocol as a number (`tcp` → 6), as EC2 answers it.
-fn protocol_number(p: &str) -> String {
-    match p.trim().to_ascii_lowercase().as_str() {
-        "tcp" => "6".into(),
-        "udp" => "17".into(),
-        "icmp" => "1".into(),
-        "icmpv6" => "58".into(),
-        "all" => "-1".into(),
-        other => other.to_string(),
-    }
-}
-
-/// Whether the entry EC2 shows is the one the event made: action, protocol, block and (for
-/// protocols with ports) the ports.
+/// Whether the entry EC2 shows at the event's number still lets in what the event let in:
+/// an allow for the same block. The block is compared as a network (EC2 stores
+/// `1.2.3.4/0` as `0.0.0.0/0`, and IPv6 in one spelling), so a block written oddly in the
+/// request cannot make the open entry look replaced. Its protocol and ports may have changed
+/// since (a replacement still open to the same block is still deleted); an entry put there
+/// for another block, or a deny, is someone else's and is left.
 fn same_entry(want: &AclEntry, now: &AclEntry) -> bool {
-    let proto = protocol_number(&want.protocol);
-    want.allow == now.allow
-        && proto == protocol_number(&now.protocol)
-        && want.cidr == now.cidr
-        && (!matches!(proto.as_str(), "6" | "17")
-            || (want.from_port == now.from_port && want.to_port == now.to_port))
+    let block = |c: &Option<String>| {
+        c.as_deref()
+            .map(|c| match c.trim().parse::<ipnet::IpNet>() {
+                Ok(n) => n.trunc().to_string(),
+                Err(_) => c.trim().to_ascii_lowercase(),
+            })
+    };
+    want.allow == now.allow && block(&want.cidr) == block(&now.cidr)
 }
 
 fn entry_text(e: &AclEntry) -> String {
@@ -1182,5 +1176,54 @@ where
             Ok(Change::AlreadyDone(format!("{c}: already gone")))
         }
         _ => Err(classify(op, e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(allow: bool, protocol: &str, cidr: &str, ports: Option<(i64, i64)>) -> AclEntry {
+        AclEntry {
+            rule_number: 90,
+            egress: false,
+            allow,
+            protocol: protocol.into(),
+            from_port: ports.map(|p| p.0),
+            to_port: ports.map(|p| p.1),
+            cidr: Some(cidr.into()),
+        }
+    }
+
+    #[test]
+    fn an_entry_is_the_event_s_while_it_allows_the_same_block() {
+        let event = entry(true, "6", "1.2.3.4/0", Some((22, 22)));
+        // EC2 stores the block as a network: still the event's entry, deleted.
+        assert!(same_entry(
+            &event,
+            &entry(true, "6", "0.0.0.0/0", Some((22, 22)))
+        ));
+        assert!(same_entry(
+            &entry(true, "-1", "0:0::0/0", None),
+            &entry(true, "-1", "::/0", None)
+        ));
+        assert!(same_entry(
+            &entry(true, "6", "2001:DB8::/32", Some((22, 22))),
+            &entry(true, "6", "2001:db8::/32", Some((22, 22)))
+        ));
+        // Replaced but still open to the same block (another port): still deleted.
+        assert!(same_entry(
+            &event,
+            &entry(true, "6", "0.0.0.0/0", Some((23, 23)))
+        ));
+        // Someone else's: a narrower block, or a deny.
+        assert!(!same_entry(
+            &event,
+            &entry(true, "6", "10.0.0.0/8", Some((22, 22)))
+        ));
+        assert!(!same_entry(
+            &event,
+            &entry(false, "6", "0.0.0.0/0", Some((22, 22)))
+        ));
     }
 }

@@ -63,7 +63,6 @@ impl Progress {
     /// A bar on standard error until stopped: objects done of all, records, records/s and
     /// the time left. The workers only add to the counters (once per 4,096 records); this
     /// thread reads them four times a second, so the bar costs the decisions nothing.
-    #[cfg(feature = "progress")]
     fn show(self: &Arc<Self>) -> std::thread::JoinHandle<()> {
         let p = self.clone();
         std::thread::spawn(move || {
@@ -91,12 +90,6 @@ impl Progress {
             }
             bar.finish_and_clear();
         })
-    }
-
-    /// Built without the `progress` feature (the backtest Lambda): nothing to show.
-    #[cfg(not(feature = "progress"))]
-    fn show(self: &Arc<Self>) -> std::thread::JoinHandle<()> {
-        std::thread::spawn(|| {})
     }
 }
 
