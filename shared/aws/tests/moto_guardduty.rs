@@ -29,31 +29,33 @@ fn outcome(r: &Value) -> &str {
     r["actions"][0]["outcome"].as_str().unwrap_or("none")
 }
 
-#[tokio::test]
-#[ignore = "needs moto server: bash scripts/test.sh"]
-async fn a_suspended_detector_is_switched_back_on() {
-    let sdk = sdk().await;
-    let gd = aws_sdk_guardduty::Client::new(&sdk);
-    let id = match gd
-        .list_detectors()
-        .send()
-        .await
-        .unwrap()
-        .detector_ids()
-        .first()
-    {
+/// The region's detector, created (with this publishing frequency) when it has none.
+async fn detector(
+    gd: &aws_sdk_guardduty::Client,
+    frequency: Option<FindingPublishingFrequency>,
+) -> String {
+    let listed = gd.list_detectors().send().await.unwrap();
+    match listed.detector_ids().first() {
         Some(id) => id.clone(),
         None => gd
             .create_detector()
             .enable(true)
-            .finding_publishing_frequency(FindingPublishingFrequency::OneHour)
+            .set_finding_publishing_frequency(frequency)
             .send()
             .await
             .unwrap()
             .detector_id()
             .unwrap()
             .to_string(),
-    };
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs moto server: bash scripts/test.sh"]
+async fn a_suspended_detector_is_switched_back_on() {
+    let sdk = sdk().await;
+    let gd = aws_sdk_guardduty::Client::new(&sdk);
+    let id = detector(&gd, Some(FindingPublishingFrequency::OneHour)).await;
     let status = |gd: aws_sdk_guardduty::Client, id: String| async move {
         let d = gd.get_detector().detector_id(id).send().await.unwrap();
         (
@@ -120,25 +122,7 @@ async fn the_sweep_switches_on_a_detector_suspended_before_trailguard() {
         .region(aws_config::Region::new("eu-north-1"))
         .build();
     let gd = aws_sdk_guardduty::Client::new(&sdk);
-    let id = match gd
-        .list_detectors()
-        .send()
-        .await
-        .unwrap()
-        .detector_ids()
-        .first()
-    {
-        Some(id) => id.clone(),
-        None => gd
-            .create_detector()
-            .enable(true)
-            .send()
-            .await
-            .unwrap()
-            .detector_id()
-            .unwrap()
-            .to_string(),
-    };
+    let id = detector(&gd, None).await;
     gd.update_detector()
         .detector_id(&id)
         .enable(false)
