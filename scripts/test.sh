@@ -51,6 +51,9 @@ echo "    $AWS_ENDPOINT_URL (pid $MOTO_PID)"
 step "cargo test --workspace -- --include-ignored (unit, property, CLI, handler fakes, moto end-to-end)"
 # Compiling lines and test results as they come (cargo's progress bar needs a terminal).
 t0=$(date +%s)
+# Each moto test's invocation logs the AWS calls it made (scripts/calls.py reads them).
+export TRAILGUARD_CALLS_LOG="$TG_LOGDIR/calls.jsonl"
+rm -f "$TRAILGUARD_CALLS_LOG"
 if ! cargo test --workspace -- --include-ignored 2>&1 | tee "$TG_LOGDIR/cargo-test.log" \
     | { grep --line-buffered -E '^ +(Compiling|Finished)|^test result|FAILED|panicked' || true; }; then
   tail -60 "$TG_LOGDIR/cargo-test.log"
@@ -61,6 +64,11 @@ grep -E '^test result' "$TG_LOGDIR/cargo-test.log" | awk '{p+=$4; f+=$6; i+=$8} 
 if grep -E '^test .* \.\.\. ignored' "$TG_LOGDIR/cargo-test.log"; then
   tg_die "tests were skipped (listed above)"
 fi
+unset TRAILGUARD_CALLS_LOG
+
+step "AWS calls per remediation (the moto tests' invocations): within the limit, or a listed exception"
+"$MOTO_VENV/bin/python" scripts/calls.py check "$TG_LOGDIR/calls.jsonl"
+"$MOTO_VENV/bin/python" scripts/calls.py table "$TG_LOGDIR/calls.jsonl" >"$TG_LOGDIR/calls.md"
 
 step "template: sam validate --lint (template.yaml, member.yaml)"
 (cd "$TG_ROOT" && AWS_DEFAULT_REGION=us-east-1 "$SAM_VENV/bin/sam" validate --lint --template template.yaml)

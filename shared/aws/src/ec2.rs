@@ -15,7 +15,7 @@ use trailguard_rules::sweep::{AclEntry, AclState, ShareState};
 use trailguard_rules::{GroupFacts, Permission, Tags};
 
 use crate::error::{classify, code_of};
-use crate::ports::{Change, Ec2Port, Page, PortResult};
+use crate::ports::{Change, Ec2Port, InstanceNow, Page, PortResult};
 use trailguard_rules::ops::{self, Op};
 
 /// A listing's next-page token (an empty one means the end, as a missing one does).
@@ -178,10 +178,12 @@ impl Ec2Port for Client {
         Ok(Change::Removed(vec![before]))
     }
 
-    async fn instance_tags(&self, instance_id: &str) -> PortResult<Option<Tags>> {
+    async fn instance(&self, instance_id: &str) -> PortResult<Option<InstanceNow>> {
+        use aws_sdk_ec2::types::HttpTokensState;
         let found = instance(self, instance_id).await?;
-        Ok(found.map(|i| {
-            i.tags()
+        Ok(found.map(|i| InstanceNow {
+            tags: i
+                .tags()
                 .iter()
                 .filter_map(|t| {
                     Some((
@@ -189,21 +191,30 @@ impl Ec2Port for Client {
                         t.value().unwrap_or_default().to_string(),
                     ))
                 })
-                .collect()
+                .collect(),
+            tokens_required: i.metadata_options().and_then(|m| m.http_tokens())
+                == Some(&HttpTokensState::Required),
         }))
     }
 
-    async fn require_imdsv2(&self, instance_id: &str) -> PortResult<Change> {
+    async fn require_imdsv2(
+        &self,
+        instance_id: &str,
+        read: Option<&Option<bool>>,
+    ) -> PortResult<Change> {
         use aws_sdk_ec2::types::HttpTokensState;
-        let found = instance(self, instance_id).await?;
-        let Some(instance) = found else {
+        // Read first (or take the decision's read of moments ago): an instance gone, or
+        // already requiring tokens, is already done.
+        let required = match read {
+            Some(read) => *read,
+            None => self.instance(instance_id).await?.map(|i| i.tokens_required),
+        };
+        let Some(required) = required else {
             return Ok(Change::AlreadyDone(format!(
                 "instance {instance_id} does not exist (any more)"
             )));
         };
-        if instance.metadata_options().and_then(|m| m.http_tokens())
-            == Some(&HttpTokensState::Required)
-        {
+        if required {
             return Ok(Change::AlreadyDone(format!(
                 "instance {instance_id} requires IMDSv2"
             )));
@@ -464,6 +475,7 @@ impl Ec2Port for Client {
         rule_number: i64,
         egress: bool,
         expected: Option<&AclEntry>,
+        read: Option<&Option<AclState>>,
     ) -> PortResult<Change> {
         let Ok(n) = i32::try_from(rule_number) else {
             return Ok(Change::AlreadyDone(format!(
@@ -473,35 +485,35 @@ impl Ec2Port for Client {
         // Look first: an entry already deleted is "already done" (some EC2 emulators answer
         // a delete of a missing entry with a 500 that would be retried forever), and an entry
         // replaced since the event (a redrive after someone fixed it by hand) is not the one
-        // the event made: entries are deleted by number, so the read is what proves it.
-        let acls = match self
-            .describe_network_acls()
-            .network_acl_ids(acl_id)
-            .send()
-            .await
-        {
-            Ok(o) => o,
-            Err(e) if code_of(&e).is_some_and(|c| GONE.contains(&c.as_str())) => {
-                return Ok(Change::AlreadyDone(format!(
-                    "network ACL {acl_id} no longer exists"
-                )))
+        // the event made: entries are deleted by number, so the read is what proves it. The
+        // decision's own read of the ACL (its tags), moments ago, serves as that read: one
+        // DescribeNetworkAcls per event either way.
+        let fresh;
+        let acl = match read {
+            Some(acl) => acl.as_ref(),
+            None => {
+                fresh = self.acl_state(acl_id).await?;
+                fresh.as_ref()
             }
-            Err(e) => return Err(classify(&ops::DESCRIBE_NETWORK_ACLS, e)),
         };
-        let now = acls.network_acls().first().map(acl_state_of).and_then(|a| {
-            a.entries
-                .into_iter()
-                .find(|e| e.rule_number == rule_number && e.egress == egress)
-        });
+        let Some(acl) = acl else {
+            return Ok(Change::AlreadyDone(format!(
+                "network ACL {acl_id} no longer exists"
+            )));
+        };
+        let now = acl
+            .entries
+            .iter()
+            .find(|e| e.rule_number == rule_number && e.egress == egress);
         let Some(now) = now else {
             return Ok(Change::AlreadyDone(format!(
                 "entry {rule_number} of {acl_id} is already gone"
             )));
         };
-        if let Some(want) = expected.filter(|w| !same_entry(w, &now)) {
+        if let Some(want) = expected.filter(|w| !same_entry(w, now)) {
             return Ok(Change::AlreadyDone(format!(
                 "entry {rule_number} of {acl_id} was replaced since ({} now, the event's {}): left as it is",
-                entry_text(&now),
+                entry_text(now),
                 entry_text(want)
             )));
         }
@@ -912,19 +924,6 @@ impl Ec2Port for Client {
             .await
         {
             Ok(out) => Ok(out.network_acls().first().map(acl_state_of)),
-            Err(e) if code_of(&e).is_some_and(|c| GONE.contains(&c.as_str())) => Ok(None),
-            Err(e) => Err(classify(&ops::DESCRIBE_NETWORK_ACLS, e)),
-        }
-    }
-
-    async fn nacl_tags(&self, acl_id: &str) -> PortResult<Option<Tags>> {
-        match self
-            .describe_network_acls()
-            .network_acl_ids(acl_id)
-            .send()
-            .await
-        {
-            Ok(out) => Ok(out.network_acls().first().map(|a| tags_of(a.tags()))),
             Err(e) if code_of(&e).is_some_and(|c| GONE.contains(&c.as_str())) => Ok(None),
             Err(e) => Err(classify(&ops::DESCRIBE_NETWORK_ACLS, e)),
         }

@@ -7,9 +7,12 @@ use std::time::Duration;
 use trailguard_rules::action::Undo;
 use trailguard_rules::action::{CancelKeyDeletion, EnableKeyRotation, RevokeSessions};
 use trailguard_rules::guards::encryption_keys::{self, KeyEvent, WasEnabled};
-use trailguard_rules::{Action, ActionReport, Status};
+use trailguard_rules::resources::PolicyKind;
+use trailguard_rules::state::EncryptionKeyState;
+use trailguard_rules::sweep::{DatabaseState, DbKind};
+use trailguard_rules::{Action, ActionReport, Facts, Status};
 
-use crate::attempts::counted;
+use crate::attempts::{measured, Traffic};
 use crate::error::PortError;
 use crate::forensics;
 use crate::ports::{
@@ -120,7 +123,7 @@ impl Outcome {
 
     /// Write the outcome into the action's report line; an action done gets the command
     /// that undoes exactly what the call changed, in the account and region it was done.
-    pub fn record(self, report: &mut ActionReport, attempts: u32, place: Place<'_>) {
+    pub fn record(self, report: &mut ActionReport, traffic: Traffic, place: Place<'_>) {
         // What the call proved it did, when narrower than the action planned.
         let done = self
             .removed
@@ -160,7 +163,8 @@ impl Outcome {
         };
         report.error = self.error.as_ref().map(PortError::report);
         report.result = self.result;
-        report.attempts = (attempts > 0).then_some(attempts);
+        report.attempts = (traffic.attempts > 0).then_some(traffic.attempts);
+        report.calls = traffic.calls;
     }
 }
 
@@ -178,11 +182,29 @@ pub struct Context<'a> {
     pub now: i64,
     /// `AWS_ENDPOINT_URL`, when the clients talk to an endpoint that is not AWS.
     pub endpoint: Option<&'a str>,
+    /// The facts this invocation's decision read moments ago: an action that must look
+    /// before it acts may take them instead of reading again.
+    pub read: Option<&'a Facts>,
 }
 
-/// Run one action. Returns its outcome and the HTTP attempts made.
-pub async fn run<C: Clients>(clients: &C, action: &Action, ctx: Context<'_>) -> (Outcome, u32) {
-    counted(act(clients, action, ctx)).await
+impl Context<'_> {
+    /// The KMS key as the decision read it, if it did and could.
+    fn key(&self, key_id: &str) -> Option<&Option<EncryptionKeyState>> {
+        self.read
+            .and_then(|f| f.encryption_keys.get(key_id))
+            .filter(|k| k.as_ref().is_none_or(|k| k.unreadable.is_none()))
+    }
+
+    /// The database as the decision read it, if it did.
+    fn database(&self, kind: DbKind, id: &str) -> Option<&Option<DatabaseState>> {
+        self.read
+            .and_then(|f| f.databases.get(&(kind, id.to_string())))
+    }
+}
+
+/// Run one action. Returns its outcome and what its calls took.
+pub async fn run<C: Clients>(clients: &C, action: &Action, ctx: Context<'_>) -> (Outcome, Traffic) {
+    measured(act(clients, action, ctx)).await
 }
 
 /// Why there is no key-activity summary, in words a reader can act on.
@@ -326,7 +348,13 @@ async fn act<C: Clients>(c: &C, action: &Action, ctx: Context<'_>) -> Outcome {
         }
         Action::DeleteNetworkAclEntry(a) => Outcome::of(
             c.ec2()
-                .delete_nacl_entry(&a.network_acl_id, a.rule_number, a.egress, a.entry.as_ref())
+                .delete_nacl_entry(
+                    &a.network_acl_id,
+                    a.rule_number,
+                    a.egress,
+                    a.entry.as_ref(),
+                    ctx.read.and_then(|f| f.acl_states.get(&a.network_acl_id)),
+                )
                 .await,
         ),
         Action::StartLogging(a) => start_logging(c.trail(), &a.trail).await,
@@ -383,19 +411,42 @@ async fn act<C: Clients>(c: &C, action: &Action, ctx: Context<'_>) -> Outcome {
         Action::EnableImageBlockPublicAccess(_) => {
             Outcome::of(c.ec2().enable_image_block_public_access().await)
         }
-        Action::RequireImdsv2(a) => Outcome::of(c.ec2().require_imdsv2(&a.instance_id).await),
+        Action::RequireImdsv2(a) => Outcome::of(
+            c.ec2()
+                .require_imdsv2(
+                    &a.instance_id,
+                    ctx.read
+                        .and_then(|f| f.instance_tokens_required.get(&a.instance_id)),
+                )
+                .await,
+        ),
         Action::RequireImdsv2Default(_) => Outcome::of(c.ec2().require_imdsv2_default().await),
         Action::RestrictRoleTrust(a) => Outcome::of(
             c.iam()
-                .restrict_role_trust(&a.role_name, &a.principals, &a.untrusted_values)
+                .restrict_role_trust(
+                    &a.role_name,
+                    &a.principals,
+                    &a.untrusted_values,
+                    ctx.read.and_then(|f| f.role_trusts.get(&a.role_name)),
+                )
                 .await,
         ),
-        Action::MakeDbInstancePrivate(a) => {
-            Outcome::of(c.rds().make_db_instance_private(&a.db_instance).await)
-        }
-        Action::MakeRedshiftClusterPrivate(a) => {
-            Outcome::of(c.redshift().make_redshift_cluster_private(&a.cluster).await)
-        }
+        Action::MakeDbInstancePrivate(a) => Outcome::of(
+            c.rds()
+                .make_db_instance_private(
+                    &a.db_instance,
+                    ctx.database(DbKind::Instance, &a.db_instance),
+                )
+                .await,
+        ),
+        Action::MakeRedshiftClusterPrivate(a) => Outcome::of(
+            c.redshift()
+                .make_redshift_cluster_private(
+                    &a.cluster,
+                    ctx.database(DbKind::Redshift, &a.cluster),
+                )
+                .await,
+        ),
         Action::MakeDbClusterPrivate(a) => {
             Outcome::of(c.rds().make_db_cluster_private(&a.db_cluster).await)
         }
@@ -430,16 +481,16 @@ async fn act<C: Clients>(c: &C, action: &Action, ctx: Context<'_>) -> Outcome {
                 .await,
         ),
         // Resource policies: one restriction, written once (policies.rs).
-        Action::CancelKeyDeletion(a) => cancel_key_deletion(c, a).await,
-        Action::EnableKeyRotation(a) => enable_key_rotation(c, a).await,
-        Action::RestrictQueuePolicy(a) => policy(c, a.restriction()).await,
-        Action::RestrictTopicPolicy(a) => policy(c, a.restriction()).await,
-        Action::RestrictSecretPolicy(a) => policy(c, a.restriction()).await,
-        Action::RestrictKeyPolicy(a) => policy(c, a.restriction()).await,
-        Action::RestrictRepositoryPolicy(a) => policy(c, a.restriction()).await,
-        Action::RestrictDomainPolicy(a) => policy(c, a.restriction()).await,
-        Action::RestrictVaultPolicy(a) => policy(c, a.restriction()).await,
-        Action::RestrictFileSystemPolicy(a) => policy(c, a.restriction()).await,
+        Action::CancelKeyDeletion(a) => cancel_key_deletion(c, a, ctx).await,
+        Action::EnableKeyRotation(a) => enable_key_rotation(c, a, ctx).await,
+        Action::RestrictQueuePolicy(a) => policy(c, a.restriction(), ctx).await,
+        Action::RestrictTopicPolicy(a) => policy(c, a.restriction(), ctx).await,
+        Action::RestrictSecretPolicy(a) => policy(c, a.restriction(), ctx).await,
+        Action::RestrictKeyPolicy(a) => policy(c, a.restriction(), ctx).await,
+        Action::RestrictRepositoryPolicy(a) => policy(c, a.restriction(), ctx).await,
+        Action::RestrictDomainPolicy(a) => policy(c, a.restriction(), ctx).await,
+        Action::RestrictVaultPolicy(a) => policy(c, a.restriction(), ctx).await,
+        Action::RestrictFileSystemPolicy(a) => policy(c, a.restriction(), ctx).await,
         // Exemption tags: one untag call, written once per service (PolicyPort).
         Action::UntagQueue(a) => untag(c, a.untagging()).await,
         Action::UntagTopic(a) => untag(c, a.untagging()).await,
@@ -502,8 +553,16 @@ pub(crate) fn key_event(e: crate::ports::TrailEvent) -> KeyEvent {
 
 /// Cancel the deletion first (containment never waits on the history); then enable the key
 /// again only when its history shows it enabled when the deletion was scheduled.
-async fn cancel_key_deletion<C: Clients>(c: &C, a: &CancelKeyDeletion) -> Outcome {
-    match c.keys().cancel_key_deletion(&a.key_id).await {
+async fn cancel_key_deletion<C: Clients>(
+    c: &C,
+    a: &CancelKeyDeletion,
+    ctx: Context<'_>,
+) -> Outcome {
+    match c
+        .keys()
+        .cancel_key_deletion(&a.key_id, ctx.key(&a.key_id))
+        .await
+    {
         Ok(Change::Done) => {}
         other => return Outcome::of(other),
     }
@@ -560,10 +619,22 @@ async fn cancel_key_deletion<C: Clients>(c: &C, a: &CancelKeyDeletion) -> Outcom
 
 /// Rotation back on, with the period the key's last `EnableKeyRotation` set when its
 /// history shows one.
-async fn enable_key_rotation<C: Clients>(c: &C, a: &EnableKeyRotation) -> Outcome {
+async fn enable_key_rotation<C: Clients>(
+    c: &C,
+    a: &EnableKeyRotation,
+    ctx: Context<'_>,
+) -> Outcome {
     // Already on (a redelivery, someone faster): done without reading the history, whose
-    // `LookupEvents` allows two calls a second per account and region.
-    match c.keys().rotation_on(&a.key_id).await {
+    // `LookupEvents` allows two calls a second per account and region. The decision's read
+    // of moments ago serves, when it read the rotation.
+    let read = ctx
+        .key(&a.key_id)
+        .and_then(|k| k.as_ref().and_then(|k| k.rotation));
+    let on = match read {
+        Some(on) => Ok(on),
+        None => c.keys().rotation_on(&a.key_id).await,
+    };
+    match on {
         Ok(true) => {
             return Outcome::of(Ok(Change::AlreadyDone(format!(
                 "automatic rotation of KMS key {} is on",
@@ -598,6 +669,18 @@ async fn untag<C: Clients>(c: &C, u: trailguard_rules::resources::Untagging<'_>)
     Outcome::of(c.policy().untag_resource(u.kind, u.resource, u.key).await)
 }
 
-async fn policy<C: Clients>(c: &C, r: trailguard_rules::resources::Restriction<'_>) -> Outcome {
-    Outcome::of(crate::policies::restrict(c.policy(), r).await)
+async fn policy<C: Clients>(
+    c: &C,
+    r: trailguard_rules::resources::Restriction<'_>,
+    ctx: Context<'_>,
+) -> Outcome {
+    // The decision's read of the policy serves as the restriction's, where it is the same
+    // call: an OpenSearch domain's decision reads the active policy (DescribeDomains), its
+    // restriction the latest requested one (DescribeDomainConfig), so that one reads again.
+    let read = ctx
+        .read
+        .filter(|_| r.kind != PolicyKind::Domain)
+        .and_then(|f| f.policy_resources.get(&(r.kind, r.resource.to_string())))
+        .map(|state| state.as_ref().map(|s| s.policy.clone()));
+    Outcome::of(crate::policies::restrict(c.policy(), r, read).await)
 }

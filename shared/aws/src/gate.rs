@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use trailguard_rules::{Decision, Event, Report};
 
+use crate::attempts::Traffic;
 use crate::error::PortError;
 use crate::executor::{self, Outcome};
 use crate::handler::{emit, Deps};
@@ -30,7 +31,7 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
         action: &trailguard_rules::Action,
         clients: &mut Lazy<'_, C>,
         ctx: executor::Context<'_>,
-    ) -> (Outcome, u32) {
+    ) -> (Outcome, Traffic) {
         let table = self.settings.ledger_table.as_deref().unwrap_or_default();
         let home = self.connect.home();
         let ledger = home.ledger();
@@ -44,9 +45,13 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
                 .await
             {
                 Ok(Claim::Won) => {}
-                Ok(Claim::Done { outcome }) => return (Outcome::done_elsewhere(&outcome), 0),
-                Ok(Claim::Busy { .. }) => return (self.wait_for(table, key).await, 0),
-                Err(e) => return (Outcome::failed(e), 0),
+                Ok(Claim::Done { outcome }) => {
+                    return (Outcome::done_elsewhere(&outcome), Traffic::default())
+                }
+                Ok(Claim::Busy { .. }) => {
+                    return (self.wait_for(table, key).await, Traffic::default())
+                }
+                Err(e) => return (Outcome::failed(e), Traffic::default()),
             }
         }
         let release = |why: Outcome| async {
@@ -54,7 +59,7 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
                 // Best effort: a claim not released expires with its lease.
                 let _ = ledger.release(table, key, &owner).await;
             }
-            (why, 0)
+            (why, Traffic::default())
         };
         let guard = self.settings.guard;
         let limit = guard.max_actions_per_hour(&self.settings.policy);
@@ -108,9 +113,9 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
                 Err(e) => return release(Outcome::failed(e)).await,
             }
         }
-        let (outcome, attempts) = match clients.get().await {
+        let (outcome, traffic) = match clients.get().await {
             Ok(c) => executor::run(&*c, action, ctx).await,
-            Err(e) => (Outcome::failed(e), 0),
+            Err(e) => (Outcome::failed(e), Traffic::default()),
         };
         // Only what changed counts: a no-op ("already done") or a failed call gives its slot
         // back, so forged or replayed events that change nothing cannot open the breaker.
@@ -126,7 +131,7 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
                     .await;
             }
         }
-        (outcome, attempts)
+        (outcome, traffic)
     }
 
     /// Another delivery holds the claim: wait for its outcome, or fail retryably (Lambda

@@ -9,6 +9,7 @@ use trailguard_rules::render;
 use trailguard_rules::report::{ErrorReport, Timing};
 use trailguard_rules::{decide_guard, Decision, Event, Facts, Kind, Mode, Report};
 
+use crate::attempts::recorded;
 use crate::config::Settings;
 use crate::error::{HandlerError, PortError};
 use crate::lazy::Lazy;
@@ -98,7 +99,10 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
             },
             clients: None,
         };
-        let decision = match self.decide(&event, &mut clients, &mut aws).await {
+        // Boxed: the decision's future is large, and held by value it would grow this one's.
+        let (decided, lookups) =
+            recorded(Box::pin(self.decide(&event, &mut clients, &mut aws))).await;
+        let (decision, read) = match decided {
             Ok(d) => d,
             // The event's account could not be reached: no decision is possible, and people
             // are told which role failed before Lambda retries the event.
@@ -112,8 +116,15 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
         );
         let mut report = Report::new(&decision, Some(&event));
         report.function = Some(self.function());
+        report.lookups = lookups;
         aws += self
-            .run_plan(Some(&event), &decision, &mut report, &mut clients)
+            .run_plan(
+                Some(&event),
+                &decision,
+                Some(&read),
+                &mut report,
+                &mut clients,
+            )
             .await;
         report.connection = clients.connection();
         metrics::emit_outcomes(&report);
@@ -198,7 +209,7 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
         event: &Event,
         clients: &mut Lazy<'_, C>,
         aws: &mut Duration,
-    ) -> Result<Decision, HandlerError> {
+    ) -> Result<(Decision, Facts), HandlerError> {
         let s = &self.settings;
         let facts = Facts {
             own_role_arn: s.own_role_arn.clone(),

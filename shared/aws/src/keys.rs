@@ -136,17 +136,23 @@ impl KeyPort for Client {
         })
     }
 
-    async fn cancel_key_deletion(&self, key: &str) -> PortResult<Change> {
-        let Some(m) = describe(self, key).await? else {
+    async fn cancel_key_deletion(
+        &self,
+        key: &str,
+        read: Option<&Option<EncryptionKeyState>>,
+    ) -> PortResult<Change> {
+        // Read first (or take the decision's read of moments ago): a key gone, or not
+        // pending deletion, is already done.
+        let state = match read {
+            Some(read) => read.as_ref().map(|k| k.state.clone()),
+            None => describe(self, key).await?.map(|m| state_of(&m).to_string()),
+        };
+        let Some(state) = state else {
             return Ok(Change::AlreadyDone(format!("KMS key {key} does not exist")));
         };
-        if !matches!(
-            m.key_state(),
-            Some(KeyState::PendingDeletion | KeyState::PendingReplicaDeletion)
-        ) {
+        if !matches!(state.as_str(), "PendingDeletion" | "PendingReplicaDeletion") {
             return Ok(Change::AlreadyDone(format!(
-                "KMS key {key} is not pending deletion (it is {})",
-                state_of(&m)
+                "KMS key {key} is not pending deletion (it is {state})"
             )));
         }
         self.cancel_key_deletion()

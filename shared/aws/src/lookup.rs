@@ -32,11 +32,11 @@ pub(crate) async fn settle<C: Connect>(
     facts: Facts,
     mut decide: impl FnMut(&Facts) -> Verdict,
     aws: &mut Duration,
-) -> Result<Decision, Unsettled> {
+) -> Result<(Decision, Facts), Unsettled> {
     let mut ask = Ask::new(facts);
     loop {
         match ask.next(decide(ask.facts())) {
-            Next::Decided(d) => return Ok(d),
+            Next::Decided(d) => return Ok((d, ask.into_facts())),
             Next::Stuck(_) => return Err(Unsettled::Stuck),
             Next::Fetch(requests) => {
                 let t = Instant::now();
@@ -88,8 +88,12 @@ pub(crate) async fn fetch<C: Clients>(
             facts.group_states.insert(group_id.clone(), state);
         }
         FactRequest::NetworkAcl { network_acl_id } => {
-            let tags = c.ec2().nacl_tags(network_acl_id).await?.unwrap_or_default();
+            // The whole ACL is read, not only its tags: the entry's delete takes this read
+            // (executor::Context::read) instead of reading again.
+            let state = c.ec2().acl_state(network_acl_id).await?;
+            let tags = state.as_ref().map(|a| a.tags.clone()).unwrap_or_default();
             facts.network_acls.insert(network_acl_id.clone(), tags);
+            facts.acl_states.insert(network_acl_id.clone(), state);
         }
         FactRequest::OrganizationAccounts => {
             facts.organization_accounts = Some(home.org().organization_accounts().await?);
@@ -102,11 +106,25 @@ pub(crate) async fn fetch<C: Clients>(
             facts.user_quarantined.insert(user_name.clone(), q);
         }
         FactRequest::InstanceTags { instance_id } => {
-            let tags = c.ec2().instance_tags(instance_id).await?;
-            facts.instance_tags.insert(instance_id.clone(), tags);
+            // Its metadata options come with the tags (one DescribeInstances): requiring
+            // IMDSv2 takes them instead of reading the instance again.
+            let found = c.ec2().instance(instance_id).await?;
+            facts.instance_tokens_required.insert(
+                instance_id.clone(),
+                found.as_ref().map(|i| i.tokens_required),
+            );
+            facts
+                .instance_tags
+                .insert(instance_id.clone(), found.map(|i| i.tags));
         }
         FactRequest::RoleTags { role_name } => {
-            let tags = c.iam().role_tags(role_name).await?;
+            // The trust policy comes with the tags (one GetRole): the trust restriction takes
+            // it instead of reading the role again (executor::Context::read).
+            let role = c.iam().role(role_name).await?;
+            let tags = role.as_ref().map(|r| r.tags.clone());
+            facts
+                .role_trusts
+                .insert(role_name.clone(), role.map(|r| r.trust.unwrap_or_default()));
             facts.role_tags.insert(role_name.clone(), tags);
         }
         FactRequest::TrailBuckets => {

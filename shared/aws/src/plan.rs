@@ -4,8 +4,9 @@
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use trailguard_rules::{Decision, Event, Mode, Report};
+use trailguard_rules::{Decision, Event, Facts, Mode, Report};
 
+use crate::attempts::Traffic;
 use crate::executor::{self, Outcome};
 use crate::handler::{emit, Deps};
 use crate::lazy::Lazy;
@@ -18,6 +19,7 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
         &self,
         event: Option<&Event>,
         decision: &Decision,
+        read: Option<&Facts>,
         report: &mut Report,
         clients: &mut Lazy<'_, C>,
     ) -> Duration {
@@ -28,20 +30,21 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
             let ctx = executor::Context {
                 now,
                 endpoint: self.settings.endpoint_url.as_deref(),
+                read,
             };
-            let (outcome, attempts) = if decision.mode == Mode::DryRun && action.mutates() {
-                (Outcome::dry_run(action), 0)
+            let (outcome, traffic) = if decision.mode == Mode::DryRun && action.mutates() {
+                (Outcome::dry_run(action), Traffic::default())
             } else if action.mutates() && self.settings.ledger_table.is_some() {
                 self.once_within_breaker(event, decision, action, clients, ctx)
                     .await
             } else {
                 match clients.get().await {
                     Ok(c) => executor::run(&*c, action, ctx).await,
-                    Err(e) => (Outcome::failed(e), 0),
+                    Err(e) => (Outcome::failed(e), Traffic::default()),
                 }
             };
             emit(
-                &json!({"level": if outcome.error.is_some() { "ERROR" } else { "INFO" }, "kind": "action_outcome", "function": self.function(), "event_id": event_id, "action": action.type_name(), "target": action.describe(), "outcome": outcome.status, "attempts": attempts, "error": outcome.error.as_ref().map(|e| e.to_string())}),
+                &json!({"level": if outcome.error.is_some() { "ERROR" } else { "INFO" }, "kind": "action_outcome", "function": self.function(), "event_id": event_id, "action": action.type_name(), "target": action.describe(), "outcome": outcome.status, "attempts": traffic.attempts, "calls": traffic.calls, "error": outcome.error.as_ref().map(|e| e.to_string())}),
             );
             let place = executor::Place {
                 account: clients
@@ -53,7 +56,7 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
                     .and_then(Event::region)
                     .or(self.settings.region.as_deref()),
             };
-            outcome.record(line, attempts, place);
+            outcome.record(line, traffic, place);
         }
         started.elapsed()
     }

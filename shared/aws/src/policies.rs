@@ -12,11 +12,21 @@ use crate::error::PortError;
 use crate::ports::{Change, PolicyPort, PortResult};
 
 /// Take `r.principals` out of the resource's policy as it is now. `Change::Removed` carries
-/// the policy as it was (the undo writes it back).
-pub async fn restrict<P: PolicyPort>(p: &P, r: Restriction<'_>) -> PortResult<Change> {
+/// the policy as it was (the undo writes it back). `read` is the policy as this invocation's
+/// decision read it moments ago (None inside: the resource did not exist; `Some(None)`: it
+/// had none); without it the policy is read here.
+pub async fn restrict<P: PolicyPort>(
+    p: &P,
+    r: Restriction<'_>,
+    read: Option<Option<Option<String>>>,
+) -> PortResult<Change> {
     let (kind, resource) = (r.kind, r.resource);
     let noun = kind.noun();
-    let current = match p.read_policy(kind, resource).await? {
+    let read = match read {
+        Some(read) => read,
+        None => p.read_policy(kind, resource).await?,
+    };
+    let current = match read {
         None => {
             return Ok(Change::AlreadyDone(format!(
                 "{noun} {resource} no longer exists"

@@ -36,6 +36,22 @@ pub enum Change {
 
 pub type PortResult<T> = Result<T, PortError>;
 
+/// An instance as DescribeInstances answers it: its tags (an exemption) and whether its
+/// metadata service requires tokens (IMDSv2).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct InstanceNow {
+    pub tags: Tags,
+    pub tokens_required: bool,
+}
+
+/// A role as GetRole answers it: its tags (what a decision reads, for an exemption) and its
+/// trust policy as IAM returns it (what restricting the trust rewrites).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RoleNow {
+    pub tags: Tags,
+    pub trust: Option<String>,
+}
+
 /// One page of a sweep's listing, and where the next one starts.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Page<T> {
@@ -96,13 +112,16 @@ pub trait Ec2Port {
     /// A group with its tags and every rule; None when it does not exist.
     fn group_state(&self, group_id: &str) -> Option<GroupFacts>;
     /// Delete one entry, read first: a missing entry is already done, and one that no longer
-    /// is `expected` (replaced since the event) is left as it is.
+    /// is `expected` (replaced since the event) is left as it is. `read` is the ACL as this
+    /// invocation read it moments ago (`Some(None)`: it did not exist); without it the ACL
+    /// is read here.
     fn delete_nacl_entry(
         &self,
         acl_id: &str,
         rule_number: i64,
         egress: bool,
         expected: Option<&AclEntry>,
+        read: Option<&Option<AclState>>,
     ) -> Change;
     /// A managed prefix list's owner, name and entries; None when it does not exist.
     fn prefix_list(&self, prefix_list_id: &str) -> Option<PrefixListFacts>;
@@ -114,10 +133,8 @@ pub trait Ec2Port {
         cidrs: &[String],
         previous_version: Option<i64>,
     ) -> Change;
-    /// A network ACL with its entries; None when it does not exist.
+    /// A network ACL with its tags and entries; None when it does not exist.
     fn acl_state(&self, acl_id: &str) -> Option<AclState>;
-    /// None when the ACL does not exist.
-    fn nacl_tags(&self, acl_id: &str) -> Option<Tags>;
     /// Remove these launch permissions from an image (those still there).
     fn unshare_image(
         &self,
@@ -145,10 +162,13 @@ pub trait Ec2Port {
     fn enable_snapshot_block_public_access(&self, state: &str) -> Change;
     /// Block new public sharing of AMIs (read first).
     fn enable_image_block_public_access(&self) -> Change;
-    /// An instance's tags (None: no such instance).
-    fn instance_tags(&self, instance_id: &str) -> Option<Tags>;
-    /// Require IMDSv2 on an instance (read first; its other metadata options kept).
-    fn require_imdsv2(&self, instance_id: &str) -> Change;
+    /// An instance's tags and whether it requires IMDSv2 (one DescribeInstances; None: no
+    /// such instance).
+    fn instance(&self, instance_id: &str) -> Option<InstanceNow>;
+    /// Require IMDSv2 on an instance (read first; its other metadata options kept). `read`
+    /// is the instance as this invocation's decision read it moments ago (`Some(None)`: it
+    /// did not exist); without it the instance is read here.
+    fn require_imdsv2(&self, instance_id: &str, read: Option<&Option<bool>>) -> Change;
     /// Require IMDSv2 in the account's instance metadata defaults (read first;
     /// `Change::Removed` carries the `HttpTokens` before, empty for no preference).
     fn require_imdsv2_default(&self) -> Change;
@@ -173,11 +193,14 @@ pub trait IamPort {
     fn key_owner(&self, key_id: &str) -> Option<String>;
     /// Take these principals out of a role's trust policy as it is now, where no condition
     /// restricts them to the trusted set (`untrusted` are the condition values outside it).
+    /// `read` is the trust policy as this invocation's decision read it moments ago
+    /// (`Some(None)`: the role did not exist); without it the role is read here.
     fn restrict_role_trust(
         &self,
         role: &str,
         principals: &[String],
         untrusted: &[String],
+        read: Option<&Option<String>>,
     ) -> Change;
     /// The keys a sweep looks at: the honeytokens that exist in this account, and the keys
     /// of users carrying AWS's quarantine policy.
@@ -190,8 +213,8 @@ pub trait IamPort {
     fn put_password_policy(&self, baseline: &PasswordPolicy) -> Change;
     /// Whether a user carries a tag (any value), or None when the user does not exist.
     fn user_has_tag(&self, user: &str, key: &str) -> Option<bool>;
-    /// A role's tags, or None when the role does not exist.
-    fn role_tags(&self, role: &str) -> Option<Tags>;
+    /// A role's tags and trust policy (one GetRole), or None when the role does not exist.
+    fn role(&self, role: &str) -> Option<RoleNow>;
     /// The account's password policy (None: it has none).
     fn password_policy(&self) -> Option<PasswordPolicy>;
 }
@@ -278,8 +301,10 @@ pub trait RdsPort {
     fn list_db_instances(&self, token: Option<String>) -> Page<DatabaseState>;
     /// A page of the account's DB clusters (the sweep).
     fn list_db_clusters(&self, token: Option<String>) -> Page<DatabaseState>;
-    /// Make a DB instance not publicly accessible, at once.
-    fn make_db_instance_private(&self, id: &str) -> Change;
+    /// Make a DB instance not publicly accessible, at once, read first. `read` is the
+    /// instance as this invocation read it moments ago (`Some(None)`: it did not exist);
+    /// without it the instance is read here.
+    fn make_db_instance_private(&self, id: &str, read: Option<&Option<DatabaseState>>) -> Change;
     /// Make a DB cluster's public instances not publicly accessible, at once: the members
     /// changed (`Change::Removed`).
     fn make_db_cluster_private(&self, id: &str) -> Change;
@@ -295,8 +320,13 @@ pub trait RedshiftPort {
     fn redshift_cluster(&self, id: &str) -> Option<DatabaseState>;
     /// A page of the account's Redshift clusters (the sweep).
     fn list_redshift_clusters(&self, token: Option<String>) -> Page<DatabaseState>;
-    /// Make a Redshift cluster not publicly accessible.
-    fn make_redshift_cluster_private(&self, id: &str) -> Change;
+    /// Make a Redshift cluster not publicly accessible, read first (`read`: as for
+    /// `make_db_instance_private`).
+    fn make_redshift_cluster_private(
+        &self,
+        id: &str,
+        read: Option<&Option<DatabaseState>>,
+    ) -> Change;
     /// Take a tag off a Redshift cluster (by ARN), read first.
     fn remove_redshift_tag(&self, arn: &str, key: &str) -> Change;
 }
@@ -370,8 +400,13 @@ pub trait KeyPort {
     /// The key as it is now: state, manager, deletion date, tags (None: no such key).
     fn key_now(&self, key_id: &str) -> Option<EncryptionKeyState>;
     /// Cancel the key's pending deletion (KMS leaves it disabled); a key not pending
-    /// deletion is already done.
-    fn cancel_key_deletion(&self, key_id: &str) -> Change;
+    /// deletion is already done. `read` is the key as this invocation's decision read it
+    /// moments ago (`Some(None)`: it did not exist); without it the key is read here.
+    fn cancel_key_deletion(
+        &self,
+        key_id: &str,
+        read: Option<&Option<EncryptionKeyState>>,
+    ) -> Change;
     /// Enable the key; an enabled key is already done.
     fn enable_key(&self, key_id: &str) -> Change;
     /// Switch automatic rotation on, with this period when given; rotation already on is

@@ -160,8 +160,12 @@ impl RdsPort for Client {
         })
     }
 
-    async fn make_db_instance_private(&self, id: &str) -> PortResult<Change> {
-        make_instance_private(self, id).await
+    async fn make_db_instance_private(
+        &self,
+        id: &str,
+        read: Option<&Option<DatabaseState>>,
+    ) -> PortResult<Change> {
+        make_instance_private(self, id, read).await
     }
 
     async fn remove_db_tag(&self, arn: &str, key: &str) -> PortResult<Change> {
@@ -220,7 +224,7 @@ impl RdsPort for Client {
         let mut changed = Vec::new();
         let mut failed = None;
         for m in &members {
-            match make_instance_private(self, m).await {
+            match make_instance_private(self, m, None).await {
                 Ok(Change::AlreadyDone(_)) => {}
                 Ok(_) => changed.push(m.clone()),
                 // The other members are still made private: partial containment beats none.
@@ -286,9 +290,18 @@ pub(crate) fn unmodifiable(status: &str) -> bool {
     )
 }
 
-async fn make_instance_private(c: &Client, id: &str) -> PortResult<Change> {
-    // Read first: an instance that is not public (or gone) is already done.
-    let Some(now) = c.db_instance(id).await? else {
+async fn make_instance_private(
+    c: &Client,
+    id: &str,
+    read: Option<&Option<DatabaseState>>,
+) -> PortResult<Change> {
+    // Read first (or take the decision's read of moments ago): an instance that is not
+    // public (or gone) is already done.
+    let now = match read {
+        Some(read) => read.clone(),
+        None => c.db_instance(id).await?,
+    };
+    let Some(now) = now else {
         return Ok(Change::AlreadyDone(format!(
             "DB instance {id} no longer exists"
         )));

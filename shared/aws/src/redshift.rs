@@ -53,9 +53,18 @@ impl RedshiftPort for Client {
         }
     }
 
-    async fn make_redshift_cluster_private(&self, id: &str) -> PortResult<Change> {
-        // Read first: a cluster that is not public (or gone) is already done.
-        let Some(now) = self.redshift_cluster(id).await? else {
+    async fn make_redshift_cluster_private(
+        &self,
+        id: &str,
+        read: Option<&Option<DatabaseState>>,
+    ) -> PortResult<Change> {
+        // Read first (or take the decision's read of moments ago): a cluster that is not
+        // public (or gone) is already done.
+        let now = match read {
+            Some(read) => read.clone(),
+            None => self.redshift_cluster(id).await?,
+        };
+        let Some(now) = now else {
             return Ok(Change::AlreadyDone(format!(
                 "Redshift cluster {id} no longer exists"
             )));

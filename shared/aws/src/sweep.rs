@@ -300,7 +300,9 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
                     );
                     let mut r = Report::new(&decision, None);
                     r.function = Some(self.function_name());
-                    aws += self.run_plan(None, &decision, &mut r, &mut clients).await;
+                    aws += self
+                        .run_plan(None, &decision, None, &mut r, &mut clients)
+                        .await;
                     report.add(Finding {
                         kind,
                         resource: state.id().to_string(),
@@ -418,7 +420,7 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
         // The sweep times the whole decision itself.
         let mut looked_up = Duration::ZERO;
         match lookup::settle(clients, facts, decide, &mut looked_up).await {
-            Ok(d) => Ok(d),
+            Ok((d, _)) => Ok(d),
             Err(Unsettled::Lookup(e)) => Err(e),
             Err(Unsettled::Stuck) => Err(PortError::Permanent {
                 op: "decide",

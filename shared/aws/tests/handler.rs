@@ -788,9 +788,17 @@ async fn nacl_entries_already_gone_replaced_or_protected() {
     .unwrap();
     assert_eq!(
         f.ops(),
-        ["DescribeNacl", "DeleteNaclEntry"],
+        ["DescribeNaclState", "DeleteNaclEntry"],
         "protected ACL: any added entry is reverted"
     );
+    // The delete took the decision's read of the ACL: no second DescribeNetworkAcls.
+    let described = f
+        .calls_with_ops()
+        .iter()
+        .flat_map(|(_, ops)| ops.clone())
+        .filter(|op| op.iam == "ec2:DescribeNetworkAcls")
+        .count();
+    assert_eq!(described, 1, "{:?}", f.calls_with_ops());
 }
 
 // ---- The ledger: exactly once per event, and the blast-radius breaker ----
@@ -1216,6 +1224,7 @@ async fn an_action_calls_only_what_its_type_declares() {
         let ctx = trailguard_aws::executor::Context {
             now: NOW,
             endpoint: None,
+            read: None,
         };
         let (outcome, _) = trailguard_aws::executor::run(&*f, action, ctx).await;
         let seen = f.calls_with_ops();

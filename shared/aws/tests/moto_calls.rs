@@ -102,30 +102,44 @@ async fn one_ec2_call_to_revert_and_one_iam_mutation_per_key() {
 
 #[tokio::test]
 #[ignore = "needs moto server: bash scripts/test.sh"]
-async fn one_network_acl_read_and_one_delete_per_entry_event_without_tags() {
+async fn one_network_acl_read_and_one_delete_per_entry_event() {
     let _one = ONE_AT_A_TIME.lock().await;
     let sdk = sdk().await;
     let ec2 = aws_sdk_ec2::Client::new(&sdk);
     let vpc = create_vpc(&ec2, "10.3.0.0/16").await;
-    let acl = create_acl(&ec2, &vpc).await;
-    allow_tcp_entry(&ec2, &acl, 90, "0.0.0.0/0", (22, 22)).await;
-    let mut ev = sample("aws.ec2-CreateNetworkAclEntry-open-ssh.json");
-    ev["detail"]["requestParameters"]["networkAclId"] = json!(acl);
-    // Without exemption or protection tags the decision reads nothing: the one read is the
-    // function's own before the delete (which proves the entry is still the event's). With
-    // tags the decision reads them too: two reads (BENCHMARKS.md).
-    let no_tags = r#"{"exempt_tag": "", "protected_tag": ""}"#;
-    let deps = ec2_deps(&sdk, "revert-network-acl", no_tags, None);
-    moto_api("POST", "/moto-api/recorder/reset-recording");
-    moto_api("POST", "/moto-api/recorder/start-recording");
-    let r = process(&deps, ev).await.unwrap();
-    moto_api("POST", "/moto-api/recorder/stop-recording");
-    assert_eq!(r["actions"][0]["outcome"], "done", "{r}");
-    let calls = recorded();
-    let actions: Vec<&str> = calls.iter().map(|(_, a)| a.as_str()).collect();
-    assert_eq!(
-        actions,
-        ["DescribeNetworkAcls", "DeleteNetworkAclEntry"],
-        "{calls:?}"
-    );
+    // Without exemption or protection tags the decision reads nothing and the one read is
+    // the function's own before the delete (it proves the entry is still the event's). With
+    // the default tags the decision reads the ACL, and that read is the one the delete takes.
+    for (policy, number) in [
+        (r#"{"exempt_tag": "", "protected_tag": ""}"#, 90),
+        ("{}", 91),
+    ] {
+        let acl = create_acl(&ec2, &vpc).await;
+        allow_tcp_entry(&ec2, &acl, number, "0.0.0.0/0", (22, 22)).await;
+        let mut ev = sample("aws.ec2-CreateNetworkAclEntry-open-ssh.json");
+        ev["detail"]["requestParameters"]["networkAclId"] = json!(acl);
+        ev["detail"]["requestParameters"]["ruleNumber"] = json!(number);
+        let deps = ec2_deps(&sdk, "revert-network-acl", policy, None);
+        moto_api("POST", "/moto-api/recorder/reset-recording");
+        moto_api("POST", "/moto-api/recorder/start-recording");
+        let r = process(&deps, ev.clone()).await.unwrap();
+        moto_api("POST", "/moto-api/recorder/stop-recording");
+        assert_eq!(r["actions"][0]["outcome"], "done", "{policy}: {r}");
+        let calls = recorded();
+        let actions: Vec<&str> = calls.iter().map(|(_, a)| a.as_str()).collect();
+        assert_eq!(
+            actions,
+            ["DescribeNetworkAcls", "DeleteNetworkAclEntry"],
+            "{policy}: {calls:?}"
+        );
+        // Delivered again: the one read finds the entry gone, and nothing is deleted.
+        moto_api("POST", "/moto-api/recorder/reset-recording");
+        moto_api("POST", "/moto-api/recorder/start-recording");
+        let r = process(&deps, ev).await.unwrap();
+        moto_api("POST", "/moto-api/recorder/stop-recording");
+        assert_eq!(r["actions"][0]["outcome"], "already_done", "{policy}: {r}");
+        let calls = recorded();
+        let actions: Vec<&str> = calls.iter().map(|(_, a)| a.as_str()).collect();
+        assert_eq!(actions, ["DescribeNetworkAcls"], "{policy}: {calls:?}");
+    }
 }

@@ -293,6 +293,9 @@ pub struct Facts {
     pub organization_accounts: Option<BTreeSet<String>>,
     /// Role name -> tags (None: no such role).
     pub role_tags: BTreeMap<String, Option<Tags>>,
+    /// Role name -> its trust policy as IAM returned it with the tags (None: no such role).
+    /// No rule reads it: restricting the trust takes it instead of reading the role again.
+    pub role_trusts: BTreeMap<String, Option<String>>,
     /// User name -> whether it carries trailguard's quarantine tag (None: no such user).
     pub user_quarantined: BTreeMap<String, Option<bool>>,
     /// The buckets the account's trails deliver to, once looked up.
@@ -318,6 +321,9 @@ pub struct Facts {
     pub detectors: Option<crate::state::DetectorsState>,
     /// EC2 instance id -> tags (None: no such instance).
     pub instance_tags: BTreeMap<String, Option<Tags>>,
+    /// EC2 instance id -> whether it requires IMDSv2, as read with its tags (None: no such
+    /// instance). No rule reads it: requiring IMDSv2 takes it instead of reading again.
+    pub instance_tokens_required: BTreeMap<String, Option<bool>>,
     /// Offline (the CLI): facts not given are taken as absent instead of requested, and the
     /// decision says what it assumed.
     pub offline: bool,

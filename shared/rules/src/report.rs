@@ -65,6 +65,10 @@ pub struct ActionReport {
     /// HTTP requests made for this action, retries included.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub attempts: Option<u32>,
+    /// The AWS operations the action called, in order (`DescribeNetworkAcls`,
+    /// `DeleteNetworkAclEntry`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub calls: Vec<String>,
     /// For an action done: the exact command that undoes it, or why there is none.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub undo: Option<Undo>,
@@ -81,6 +85,7 @@ impl ActionReport {
             error: None,
             result: None,
             attempts: None,
+            calls: vec![],
             undo: None,
         }
     }
@@ -188,6 +193,9 @@ pub struct Report {
     /// Offline decisions: the facts taken as absent.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub assumed_absent: Vec<FactRequest>,
+    /// The AWS operations called to decide (the facts looked up), in order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub lookups: Vec<String>,
     /// A central deployment acting in a member account: through which role.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub connection: Option<Connection>,
@@ -212,6 +220,7 @@ impl Report {
             actions: d.actions.iter().map(ActionReport::planned).collect(),
             notice: d.notice.clone(),
             assumed_absent: d.assumed.clone(),
+            lookups: vec![],
             connection: None,
             notified: false,
             timing: None,

@@ -39,7 +39,42 @@ pub async fn process<C: trailguard_aws::Connect, N: NotifyPort>(
     deps: &Deps<C, N>,
     event: Value,
 ) -> Result<Value, HandlerError> {
-    deps.process(event).await.map(|r| r.to_value())
+    let report = deps.process(event).await;
+    if let (Ok(r), Some(log)) = (&report, std::env::var_os("TRAILGUARD_CALLS_LOG")) {
+        log_calls(r, &log);
+    }
+    report.map(|r| r.to_value())
+}
+
+/// With `TRAILGUARD_CALLS_LOG` set (the test command sets it), each report's AWS calls are
+/// appended there, a JSON line per invocation, for `scripts/calls.py` (calls per remediation,
+/// BENCHMARKS.md).
+fn log_calls(report: &trailguard_rules::Report, log: &std::ffi::OsStr) {
+    use std::io::Write;
+    let actions: Vec<Value> = report
+        .actions
+        .iter()
+        .map(|a| {
+            serde_json::json!({"type": a.action.type_name(), "mutates": a.action.mutates(), "outcome": a.outcome, "calls": a.calls})
+        })
+        .collect();
+    let line = serde_json::json!({
+        "test": std::thread::current().name().unwrap_or_default(),
+        "function": report.function,
+        "event": report.event.as_ref().map(|e| e.name.as_str()),
+        "decision": report.decision,
+        "mode": report.mode,
+        "lookups": report.lookups,
+        "actions": actions,
+    });
+    // One write per line, appending: the tests of a binary run at once.
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .expect("TRAILGUARD_CALLS_LOG cannot be opened");
+    f.write_all(format!("{line}\n").as_bytes())
+        .expect("TRAILGUARD_CALLS_LOG cannot be written");
 }
 
 pub fn sample(name: &str) -> Value {

@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
-use trailguard_aws::ports::{Page, PortResult, TrailEvent};
+use trailguard_aws::ports::{InstanceNow, Page, PortResult, RoleNow, TrailEvent};
 use trailguard_aws::{
     Change, Claim, Clients, Connect, Deps, Ec2Port, GuardDutyPort, IamPort, KeyPort, LambdaPort,
     LedgerPort, NotifyPort, OrgPort, PolicyPort, PortError, RdsPort, RedshiftPort, S3ControlPort,
@@ -281,17 +281,22 @@ impl Ec2Port for Fake {
         );
         self.reply("EnableSnapshotBlockPublicAccess")
     }
-    async fn require_imdsv2(&self, instance_id: &str) -> PortResult<Change> {
+    async fn require_imdsv2(
+        &self,
+        instance_id: &str,
+        read: Option<&Option<bool>>,
+    ) -> PortResult<Change> {
         self.record(
-            &[
+            &read_then(
+                read,
                 &ops::DESCRIBE_INSTANCES,
                 &ops::MODIFY_INSTANCE_METADATA_OPTIONS,
-            ],
+            ),
             format!("RequireImdsv2({instance_id})"),
         );
         self.reply("RequireImdsv2")
     }
-    async fn instance_tags(&self, instance_id: &str) -> PortResult<Option<Tags>> {
+    async fn instance(&self, instance_id: &str) -> PortResult<Option<InstanceNow>> {
         self.record(
             &[&ops::DESCRIBE_INSTANCES],
             format!("InstanceTags({instance_id})"),
@@ -299,13 +304,16 @@ impl Ec2Port for Fake {
         if let Some(e) = self.failure("InstanceTags") {
             return Err(e);
         }
-        Ok(Some(
-            self.world
+        // The world holds an instance's tags; its metadata options are not modelled.
+        Ok(Some(InstanceNow {
+            tags: self
+                .world
                 .instances
                 .get(instance_id)
                 .cloned()
                 .unwrap_or_default(),
-        ))
+            tokens_required: false,
+        }))
     }
     async fn ec2_defaults(
         &self,
@@ -496,9 +504,10 @@ impl Ec2Port for Fake {
         rule_number: i64,
         egress: bool,
         _: Option<&trailguard_rules::sweep::AclEntry>,
+        read: Option<&Option<AclState>>,
     ) -> PortResult<Change> {
         self.record(
-            &[&ops::DESCRIBE_NETWORK_ACLS, &ops::DELETE_NACL_ENTRY],
+            &read_then(read, &ops::DESCRIBE_NETWORK_ACLS, &ops::DELETE_NACL_ENTRY),
             format!("DeleteNaclEntry({acl_id},{rule_number},{egress})"),
         );
         self.reply("DeleteNaclEntry")
@@ -540,14 +549,15 @@ impl Ec2Port for Fake {
             &[&ops::DESCRIBE_NETWORK_ACLS],
             format!("DescribeNaclState({acl_id})"),
         );
-        Ok(self.world.acl_states.get(acl_id).cloned())
-    }
-    async fn nacl_tags(&self, acl_id: &str) -> PortResult<Option<Tags>> {
-        self.record(
-            &[&ops::DESCRIBE_NETWORK_ACLS],
-            format!("DescribeNacl({acl_id})"),
-        );
-        Ok(self.world.network_acls.get(acl_id).cloned())
+        // An ACL the world lists only by its tags: those tags, entries not modelled.
+        Ok(self.world.acl_states.get(acl_id).cloned().or_else(|| {
+            self.world.network_acls.get(acl_id).map(|tags| AclState {
+                network_acl_id: acl_id.to_string(),
+                is_default: false,
+                tags: tags.clone(),
+                entries: vec![],
+            })
+        }))
     }
     async fn unshare_image(
         &self,
@@ -680,6 +690,7 @@ impl IamPort for Fake {
         role: &str,
         principals: &[String],
         untrusted: &[String],
+        read: Option<&Option<String>>,
     ) -> PortResult<Change> {
         let values = if untrusted.is_empty() {
             String::new()
@@ -687,7 +698,7 @@ impl IamPort for Fake {
             format!(",outside:{}", untrusted.join("+"))
         };
         self.record(
-            &[&ops::GET_ROLE, &ops::UPDATE_ASSUME_ROLE_POLICY],
+            &read_then(read, &ops::GET_ROLE, &ops::UPDATE_ASSUME_ROLE_POLICY),
             format!("RestrictRoleTrust({role},{}{values})", principals.join("+")),
         );
         self.reply("RestrictRoleTrust")
@@ -708,9 +719,15 @@ impl IamPort for Fake {
                 .is_some_and(|t| t.contains_key(key)),
         ))
     }
-    async fn role_tags(&self, role: &str) -> PortResult<Option<Tags>> {
+    async fn role(&self, role: &str) -> PortResult<Option<RoleNow>> {
         self.record(&[&ops::GET_ROLE], format!("RoleTags({role})"));
-        Ok(self.world.roles.get(role).cloned())
+        // The world holds a role's tags; its trust is the event's business (not modelled).
+        Ok(self
+            .world
+            .roles
+            .get(role)
+            .cloned()
+            .map(|tags| RoleNow { tags, trust: None }))
     }
 }
 
@@ -876,9 +893,13 @@ impl RdsPort for Fake {
             |s| database_of(s, DbKind::Cluster),
         )
     }
-    async fn make_db_instance_private(&self, id: &str) -> PortResult<Change> {
+    async fn make_db_instance_private(
+        &self,
+        id: &str,
+        read: Option<&Option<DatabaseState>>,
+    ) -> PortResult<Change> {
         self.record(
-            &[&ops::DESCRIBE_DB_INSTANCES, &ops::MODIFY_DB_INSTANCE],
+            &read_then(read, &ops::DESCRIBE_DB_INSTANCES, &ops::MODIFY_DB_INSTANCE),
             format!("MakeDbInstancePrivate({id})"),
         );
         self.reply("MakeDbInstancePrivate")
@@ -929,15 +950,30 @@ impl RedshiftPort for Fake {
         );
         self.reply("RemoveRedshiftTag")
     }
-    async fn make_redshift_cluster_private(&self, id: &str) -> PortResult<Change> {
+    async fn make_redshift_cluster_private(
+        &self,
+        id: &str,
+        read: Option<&Option<DatabaseState>>,
+    ) -> PortResult<Change> {
         self.record(
-            &[
+            &read_then(
+                read,
                 &ops::REDSHIFT_DESCRIBE_CLUSTERS,
                 &ops::REDSHIFT_MODIFY_CLUSTER,
-            ],
+            ),
             format!("MakeRedshiftClusterPrivate({id})"),
         );
         self.reply("MakeRedshiftClusterPrivate")
+    }
+}
+
+/// The operations of a look-first change: the real port reads only when the decision's read
+/// is not handed to it.
+fn read_then<T>(read: Option<&T>, look: &'static Op, change: &'static Op) -> Vec<&'static Op> {
+    if read.is_some() {
+        vec![change]
+    } else {
+        vec![look, change]
     }
 }
 
@@ -1170,9 +1206,13 @@ impl KeyPort for Fake {
             },
         )
     }
-    async fn cancel_key_deletion(&self, key: &str) -> PortResult<Change> {
+    async fn cancel_key_deletion(
+        &self,
+        key: &str,
+        read: Option<&Option<trailguard_rules::state::EncryptionKeyState>>,
+    ) -> PortResult<Change> {
         self.record(
-            &[&ops::KMS_DESCRIBE_KEY, &ops::KMS_CANCEL_KEY_DELETION],
+            &read_then(read, &ops::KMS_DESCRIBE_KEY, &ops::KMS_CANCEL_KEY_DELETION),
             format!("CancelKeyDeletion({key})"),
         );
         self.reply("CancelKeyDeletion")

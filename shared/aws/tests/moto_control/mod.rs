@@ -18,12 +18,14 @@ impl aws_sdk_s3control::config::endpoint::ResolveEndpoint for Plain {
     }
 }
 
-/// S3 Control on moto's address as it is.
+/// S3 Control on moto's address as it is, counted and named like every client trailguard
+/// builds.
 pub fn control(sdk: &aws_config::SdkConfig) -> aws_sdk_s3control::Client {
     let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_default();
     aws_sdk_s3control::Client::from_conf(
         aws_sdk_s3control::config::Builder::from(sdk)
             .endpoint_resolver(Plain(endpoint))
+            .interceptor(trailguard_aws::attempts::AttemptCounter)
             .build(),
     )
 }
