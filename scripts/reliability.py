@@ -7,8 +7,12 @@ checks the end state in moto, the invocation's answer (report or error), the not
 (SNS -> SQS) and the function's own log lines.
 
     python reliability.py TARGET_DIR PROXY_URL [RESULTS_JSON]
+    python reliability.py --error-types SAM_BUILD_DIR PROXY_URL
 
 Needs AWS_ENDPOINT_URL (moto) in the environment; PROXY_URL is an awsproxy in front of it.
+`--error-types` runs only the checks of Lambda's `errorType` (a malformed event, a failed
+step, an unreachable member role) against the release binaries `sam build` made
+(SAM_BUILD_DIR/<Function>/bootstrap): the artifacts a deployment runs, not the debug ones.
 """
 
 import json
@@ -62,6 +66,25 @@ class Proxy:
         return json.loads(urllib.request.urlopen(f"{self.url}/__proxy/stats").read())
 
 
+def binary(target, name):
+    """The function's executable: TARGET/name (cargo's output), or in a `sam build` directory
+    the bootstrap of the function whose template.yaml entry sets `Binary: name` (sam build
+    names each function's directory by its logical id)."""
+    plain = os.path.join(target, name)
+    if os.path.isfile(plain):
+        return plain
+    logical = None
+    with open(os.path.join(ROOT, "template.yaml")) as f:
+        for line in f:
+            if line.startswith("  ") and not line.startswith("   ") and line.rstrip().endswith(":"):
+                logical = line.strip().rstrip(":")
+            elif line.strip() == f"Binary: {name}" and logical:
+                path = os.path.join(target, logical, "bootstrap")
+                if os.path.isfile(path):
+                    return path
+    raise SystemExit(f"no binary for {name} in {target}")
+
+
 class Function:
     """One warm function process behind its own Runtime API."""
 
@@ -83,7 +106,7 @@ class Function:
         env.update(extra_env or {})
         self.log_path = log or f"/dev/null"
         self.log = open(self.log_path, "w")
-        self.proc = subprocess.Popen([os.path.join(target, name)], env=env, stdout=self.log, stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen([binary(target, name)], env=env, stdout=self.log, stderr=subprocess.DEVNULL)
         STARTED.append(self)
 
     def invoke(self, event, timeout=90):
@@ -274,6 +297,45 @@ def faults(target, proxy, tmp):
     check(len(msgs) == 1 and other in msgs[0], "unreachable: people are told which account")
 
 
+def error_types(target, proxy):
+    """Lambda's errorType names the failure class, from the binaries in `target`."""
+    ec2 = aws("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.79.0.0/16")["Vpc"]["VpcId"]
+    topic, q = topic_with_queue()
+    env = {"TRAILGUARD_TOPIC_ARN": topic}
+    fn = Function(target, "revert-security-group", proxy.url, env)
+    try:
+        kind, r = fn.invoke({"version": "0", "id": "malformed-1", "source": "aws.ec2",
+                             "detail-type": "AWS API Call via CloudTrail", "detail": "not an object"})
+        check(kind == "error" and r.get("errorType") == "MalformedEvent",
+              f"errorType MalformedEvent for a malformed event ({(r or {}).get('errorType')}: {(r or {}).get('errorMessage', '')[:80]})")
+        sg, ev = open_group(ec2, vpc)
+        proxy.rules([{"operation": "RevokeSecurityGroupIngress", "fault": "denied"}])
+        kind, r = fn.invoke(ev)
+        proxy.rules([])
+        check(kind == "error" and r.get("errorType") == "RemediationFailed" and "ec2:RevokeSecurityGroupIngress" in r.get("errorMessage", ""),
+              f"errorType RemediationFailed for a step refused for good ({(r or {}).get('errorType')}: {(r or {}).get('errorMessage', '')[:80]})")
+        check(is_open(ec2, sg), "the refused step changed nothing")
+        sg, ev = open_group(ec2, vpc)
+        proxy.rules([{"operation": "RevokeSecurityGroupIngress", "fault": "error", "status": 503, "code": "ServiceUnavailable"}])
+        kind, r = fn.invoke(ev)
+        proxy.rules([])
+        check(kind == "error" and r.get("errorType") == "RemediationFailedRetryable",
+              f"errorType RemediationFailedRetryable for a step that keeps failing with 503 ({(r or {}).get('errorType')})")
+        other = "222233334444"
+        sg, ev = open_group(ec2, vpc)
+        ev["account"] = other
+        ev["detail"]["recipientAccountId"] = other
+        ev["detail"]["userIdentity"]["accountId"] = other
+        kind, r = fn.invoke(ev)
+        check(kind == "error" and r.get("errorType") == "MemberRoleUnavailable",
+              f"errorType MemberRoleUnavailable for an account no member role reaches ({(r or {}).get('errorType')}: {(r or {}).get('errorMessage', '')[:80]})")
+    finally:
+        fn.stop()
+        proxy.rules([])
+    drain(q)
+
+
 def storms(target, proxy, tmp):
     ec2 = aws("ec2")
     vpc = ec2.create_vpc(CidrBlock="10.78.0.0/16")["Vpc"]["VpcId"]
@@ -358,6 +420,14 @@ def storms(target, proxy, tmp):
 
 
 def main():
+    if sys.argv[1] == "--error-types":
+        proxy = Proxy(sys.argv[3])
+        print(f"error types: the binaries in {sys.argv[2]}")
+        error_types(sys.argv[2], proxy)
+        if FAILURES:
+            print(f"{len(FAILURES)} check(s) failed")
+            sys.exit(1)
+        return
     target, proxy_url = sys.argv[1], sys.argv[2]
     out = sys.argv[3] if len(sys.argv) > 3 else None
     tmp = os.environ.get("TG_LOGDIR", "/tmp")
