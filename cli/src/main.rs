@@ -14,7 +14,8 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use serde_json::{json, Value};
-use trailguard_backtest::scan;
+use trailguard_backtest::scan::{self, Step};
+use trailguard_backtest::Sift;
 use trailguard_rules::ask::{self, Ask};
 use trailguard_rules::facts::World;
 use trailguard_rules::{decide, decide_guard, Decision, Event, Facts, Guard, Policy, Report};
@@ -55,6 +56,11 @@ enum Command {
         /// Look facts up in this account description instead of assuming them absent.
         #[arg(long, value_name = "FILE")]
         world: Option<String>,
+        /// Print only the decisions that act (notify or remediate). Records no rule delivers
+        /// are skipped without being parsed whole, as the backtest does: a day of logs is
+        /// decided at about the backtest's speed.
+        #[arg(long)]
+        only_acted: bool,
         /// Events or CloudTrail log files ('-': standard input).
         #[arg(required = true, value_name = "FILE")]
         files: Vec<String>,
@@ -186,6 +192,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
             policy,
             guard: only,
             world,
+            only_acted,
             files,
         } => {
             let policy = match policy {
@@ -194,7 +201,22 @@ fn run(command: Command) -> Result<ExitCode, String> {
             };
             let only = only.map(|g| guard(&g)).transpose()?;
             let world = world.map(|w| load_world(&w)).transpose()?;
-            decide_cmd(&policy, only, world.as_ref(), &files)
+            // The backtest's prefilter, for --only-acted: which records a rule could deliver.
+            let prefilter = only_acted
+                .then(|| {
+                    trailguard_backtest::Engine::new(
+                        policy.clone(),
+                        trailguard_backtest::Filters {
+                            functions: only
+                                .map(|g| g.function_name().to_string())
+                                .into_iter()
+                                .collect(),
+                            ..Default::default()
+                        },
+                    )
+                })
+                .transpose()?;
+            decide_cmd(&policy, only, world.as_ref(), prefilter.as_ref(), &files)
         }
         Command::Policy {
             command: PolicyCommand::Check { file },
@@ -283,15 +305,24 @@ fn load_world(file: &str) -> Result<World, String> {
 }
 
 /// Decide with the facts a world gives, or offline (absent facts assumed absent, listed).
+/// `among`: the only guards that could handle the event (the prefilter's candidates).
 fn decide_one(
     event: &Event,
     policy: &Policy,
     guard: Option<Guard>,
     world: Option<&World>,
+    among: Option<&[Guard]>,
 ) -> Decision {
-    let decide = |facts: &Facts| match guard {
-        Some(g) => decide_guard(g, event, policy, facts),
-        None => decide(event, policy, facts),
+    let decide = |facts: &Facts| match (guard, among) {
+        (Some(g), _) => decide_guard(g, event, policy, facts),
+        // In Guard::all's order: the first that applies is the most specific.
+        (None, Some(among)) => trailguard_rules::decide_among(
+            Guard::all().filter(|g| among.contains(g)),
+            event,
+            policy,
+            facts,
+        ),
+        (None, None) => decide(event, policy, facts),
     };
     let (ask, result) = match world {
         Some(w) => {
@@ -319,6 +350,7 @@ fn decide_cmd(
     policy: &Policy,
     guard_filter: Option<Guard>,
     world: Option<&World>,
+    only_acted: Option<&trailguard_backtest::Engine>,
     files: &[String],
 ) -> Result<ExitCode, String> {
     let stdout = std::io::stdout();
@@ -342,36 +374,63 @@ fn decide_cmd(
                 }
             }
         };
-        let mut i = 0usize;
+        // The record's index in its file, for error messages (skipped records count too).
+        let i = std::cell::Cell::new(0usize);
+        // One record's bytes: decided, printed (unless --only-acted and it does not act).
+        let mut one = |bytes: &[u8], among: Option<&[Guard]>| {
+            if closed {
+                return;
+            }
+            let event = serde_json::from_slice::<Value>(bytes)
+                .map_err(|e| format!("not valid JSON: {e}"))
+                .and_then(|v| Event::from_value(v).map_err(|e| e.to_string()));
+            match event {
+                Ok(event) => {
+                    let d = decide_one(&event, policy, guard_filter, world, among);
+                    if only_acted.is_none() || d.kind != trailguard_rules::Kind::Ignore {
+                        let mut report = Report::new(&d, Some(&event));
+                        report.source_file = Some(file.to_string());
+                        if let Err(e) = writeln!(out, "{}", report.to_value()) {
+                            // A closed pipe (`| head`): nobody reads the rest.
+                            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                                closed = true;
+                            }
+                        }
+                    }
+                }
+                Err(e) => {
+                    failed = true;
+                    eprintln!("trailguard: {file} (record {}): {e}", i.get());
+                }
+            }
+            i.set(i.get() + 1);
+        };
         let result = scan::decompressing(input)
             .map_err(|e| format!("not valid gzip: {e}"))
             .and_then(|reader| {
-                scan::for_each_record(reader, |bytes| {
-                    if closed {
-                        return;
-                    }
-                    let event = serde_json::from_slice::<Value>(bytes)
-                        .map_err(|e| format!("not valid JSON: {e}"))
-                        .and_then(|v| Event::from_value(v).map_err(|e| e.to_string()));
-                    match event {
-                        Ok(event) => {
-                            let d = decide_one(&event, policy, guard_filter, world);
-                            let mut report = Report::new(&d, Some(&event));
-                            report.source_file = Some(file.to_string());
-                            if let Err(e) = writeln!(out, "{}", report.to_value()) {
-                                // A closed pipe (`| head`): nobody reads the rest.
-                                if e.kind() == std::io::ErrorKind::BrokenPipe {
-                                    closed = true;
-                                }
-                            }
+                let one = std::cell::RefCell::new(&mut one);
+                scan::for_each_element(
+                    reader,
+                    // --only-acted: a log file's records are sifted in the read buffer, as
+                    // the backtest reads them; those no rule delivers are skipped unread.
+                    |rest, eof| match only_acted.map(|engine| engine.sift(rest, eof)) {
+                        Some(Sift::Skip(n)) => {
+                            i.set(i.get() + 1);
+                            Step::Used(n)
                         }
-                        Err(e) => {
-                            failed = true;
-                            eprintln!("trailguard: {file} (record {i}): {e}");
+                        Some(Sift::Decide(n, among)) => {
+                            (one.borrow_mut())(&rest[..n], Some(&among));
+                            Step::Used(n)
                         }
-                    }
-                    i += 1;
-                })
+                        Some(Sift::NeedMore) => Step::NeedMore,
+                        Some(Sift::Scan) | None => Step::Scan,
+                    },
+                    |bytes| match only_acted.map(|engine| engine.sift_scanned(bytes)) {
+                        Some(Some(among)) if among.is_empty() => i.set(i.get() + 1),
+                        Some(Some(among)) => (one.borrow_mut())(bytes, Some(&among)),
+                        _ => (one.borrow_mut())(bytes, None),
+                    },
+                )
                 .map_err(|e| e.to_string())
             });
         if let Err(e) = result {

@@ -392,3 +392,74 @@ fn help_version_suggestions_completions_and_the_manual() {
         "{page}"
     );
 }
+
+/// `decide --only-acted` prints exactly the lines of `decide` that notify or remediate, in
+/// order: over every sample as its EventBridge event and as a raw CloudTrail record in a log
+/// file (where the prefilter skips records unread), for every guard alone and for all of
+/// them.
+#[test]
+fn only_acted_prints_exactly_the_acting_decisions() {
+    let dir = std::env::temp_dir().join(format!("trailguard-cli-acted-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut samples: Vec<std::path::PathBuf> = std::fs::read_dir(events())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    samples.sort();
+    let records: Vec<Value> = samples
+        .iter()
+        .filter_map(|p| {
+            let v: Value = serde_json::from_str(&std::fs::read_to_string(p).ok()?).ok()?;
+            v["detail"].get("eventName").map(|_| v["detail"].clone())
+        })
+        .collect();
+    assert!(records.len() > 200, "{} records", records.len());
+    let log = dir.join("123456789012_CloudTrail_us-east-1_20261120T1015Z_all.json");
+    std::fs::write(&log, serde_json::json!({ "Records": records }).to_string()).unwrap();
+    let mut inputs: Vec<std::ffi::OsString> = samples.iter().map(|p| p.clone().into()).collect();
+    inputs.push(log.clone().into());
+    let policy = events().join("meta/policy.json");
+    let mut guards: Vec<Option<String>> = vec![None];
+    guards.extend(trailguard_rules::Guard::all().map(|g| Some(g.function_name().to_string())));
+    let mut failures = vec![];
+    let mut acted_total = 0;
+    // Every guard alone with the samples' policy (the one under which most samples act), and
+    // all of them merged under both policies.
+    for with_policy in [false, true] {
+        for guard in guards.iter().filter(|g| with_policy || g.is_none()) {
+            let run = |only: bool| {
+                let mut c = bin();
+                c.arg("decide");
+                if only {
+                    c.arg("--only-acted");
+                }
+                if with_policy {
+                    c.arg("--policy").arg(&policy);
+                }
+                if let Some(g) = guard {
+                    c.args(["--guard", g]);
+                }
+                let out = c.args(&inputs).output().unwrap();
+                lines(&out.stdout)
+            };
+            let all = run(false);
+            let acted: Vec<Value> = all
+                .into_iter()
+                .filter(|d| d["decision"] != "ignore")
+                .collect();
+            let only = run(true);
+            acted_total += only.len();
+            if only != acted {
+                failures.push(format!(
+                    "policy {with_policy}, guard {guard:?}: --only-acted printed {} lines, decide's acting lines are {}",
+                    only.len(),
+                    acted.len()
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+    assert!(acted_total > 100, "{acted_total}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -190,6 +190,20 @@ fn day_of(time: &str) -> Option<String> {
     Some(t.get(..10)?.to_string())
 }
 
+/// What [`Engine::sift`] made of a record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Sift {
+    /// A record of this many bytes no rule delivers: skip it.
+    Skip(usize),
+    /// A record of this many bytes these guards could act on (every guard a rule delivers
+    /// it to is among them): decide it.
+    Decide(usize, Vec<Guard>),
+    /// The buffer ends inside the record: read more and ask again.
+    NeedMore,
+    /// Not a record the quick reader reads: let the scanner find its end.
+    Scan,
+}
+
 impl Engine {
     pub fn new(policy: Policy, filters: Filters) -> Result<Engine, String> {
         let guards: Vec<Guard> = Guard::all()
@@ -212,6 +226,38 @@ impl Engine {
             filters,
             guards,
         })
+    }
+
+    /// For `trailguard decide --only-acted`, at the start of a log file's record (`rest`):
+    /// how long the record is, and whether any guard could act on it. A record no rule
+    /// delivers (the prefilter, on a few fields read without parsing the rest) is decided
+    /// `ignore` by every guard, so it is skipped unread. An EventBridge event, or a record the
+    /// quick reader cannot see through, goes to the rules through the scanner.
+    pub fn sift(&self, rest: &[u8], eof: bool) -> Sift {
+        match crate::quick::read(rest) {
+            crate::quick::Quick::Record(f, used) => {
+                let candidates = self.prefilter.candidates(&f.record, &self.policy);
+                if candidates.is_empty() {
+                    Sift::Skip(used)
+                } else {
+                    Sift::Decide(used, candidates)
+                }
+            }
+            crate::quick::Quick::NeedMore if !eof => Sift::NeedMore,
+            _ => Sift::Scan,
+        }
+    }
+
+    /// [`Engine::sift`] for a record the scanner found (the quick reader could not read it in
+    /// place): the guards that could act on it (empty: none, skip it), or None for what is
+    /// not a CloudTrail record (an EventBridge event: the rules see it whole).
+    pub fn sift_scanned(&self, bytes: &[u8]) -> Option<Vec<Guard>> {
+        match serde_json::from_slice::<View>(bytes) {
+            Ok(v) if v.event_name.is_some() => {
+                Some(self.prefilter.candidates(&v.fields().record, &self.policy))
+            }
+            _ => None,
+        }
     }
 
     /// The one-pass path for a log file's records: parse the view straight from the read

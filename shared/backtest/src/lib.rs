@@ -12,7 +12,7 @@ pub mod scan;
 pub mod source;
 pub mod summary;
 
-pub use engine::{Engine, Filters};
+pub use engine::{Engine, Filters, Sift};
 pub use summary::Summary;
 
 /// The IAM actions the backtest function calls (declared with the others in ops.rs).

@@ -78,7 +78,9 @@ impl Progress {
             );
             let started = Instant::now();
             while !p.stop.load(Ordering::Relaxed) {
-                std::thread::sleep(Duration::from_millis(250));
+                // Parked, not asleep: `finish` unparks it, so the run ends when the work does
+                // (a sleep would hold the exit for up to a quarter of a second).
+                std::thread::park_timeout(Duration::from_millis(250));
                 let records = p.records.load(Ordering::Relaxed);
                 let secs = started.elapsed().as_secs_f64().max(1e-3);
                 bar.set_length(p.total.load(Ordering::Relaxed));
@@ -182,6 +184,7 @@ fn finish(
 ) -> Summary {
     progress.stop.store(true, Ordering::Relaxed);
     if let Some(h) = shower {
+        h.thread().unpark();
         let _ = h.join();
     }
     for p in parts {

@@ -196,12 +196,23 @@ fn not_acted_on(event: &Event, bad: Vec<String>, planned: Option<Decision>) -> D
 /// several apply (a honeytoken key opening a security group), the strongest decision wins
 /// and carries the others' actions too.
 pub fn decide(event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
+    decide_among(Guard::all(), event, policy, facts)
+}
+
+/// [`decide`], trying only `guards`: the same decision whenever they include every guard that
+/// handles the event (the prefilter's candidates do: `decide --only-acted`).
+pub fn decide_among(
+    guards: impl Iterator<Item = Guard>,
+    event: &Event,
+    policy: &Policy,
+    facts: &Facts,
+) -> Verdict {
     if let Some(d) = refused(event, policy, facts) {
         return Verdict::Decided(d);
     }
     let mut decided: Vec<Decision> = Vec::new();
     let mut needed: Vec<FactRequest> = Vec::new();
-    for guard in Guard::all() {
+    for guard in guards {
         if !guard.applies_anywhere(event, policy) {
             continue;
         }
@@ -245,21 +256,42 @@ pub fn decide(event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
     Verdict::Decided(best)
 }
 
+/// Each guard with the sources its trigger patterns name, read from the patterns once (most
+/// records `decide` reads are delivered nowhere, and each asks why).
+fn watched_sources() -> &'static [(Guard, Vec<String>)] {
+    static SOURCES: std::sync::OnceLock<Vec<(Guard, Vec<String>)>> = std::sync::OnceLock::new();
+    SOURCES.get_or_init(|| {
+        Guard::all()
+            .map(|g| {
+                let sources = g
+                    .spec()
+                    .triggers
+                    .iter()
+                    .flat_map(|t| {
+                        t.pattern_json()
+                            .get("source")
+                            .and_then(serde_json::Value::as_array)
+                            .into_iter()
+                            .flatten()
+                            .filter_map(|v| v.as_str().map(String::from))
+                            .collect::<Vec<_>>()
+                    })
+                    .collect();
+                (g, sources)
+            })
+            .collect()
+    })
+}
+
 /// Why no rule delivers the event: no guard watches its source, or the guards that do watch
 /// other calls (or only calls that succeeded).
 fn undelivered(event: &Event) -> String {
     let source = event.source().unwrap_or("unknown-source");
     let detail_type = event.detail_type().unwrap_or("no detail-type");
-    let watching: Vec<&str> = Guard::all()
-        .filter(|g| {
-            g.spec().triggers.iter().any(|t| {
-                t.pattern_json()
-                    .get("source")
-                    .and_then(serde_json::Value::as_array)
-                    .is_some_and(|s| s.iter().any(|v| v.as_str() == Some(source)))
-            })
-        })
-        .map(|g| g.function_name())
+    let watching: Vec<&str> = watched_sources()
+        .iter()
+        .filter(|(_, sources)| sources.iter().any(|s| s == source))
+        .map(|(g, _)| g.function_name())
         .collect();
     if watching.is_empty() {
         return format!("no guard handles {source} events ({detail_type})");
