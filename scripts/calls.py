@@ -8,8 +8,10 @@ interceptor on every SDK client) is appended there as a JSON line.
     python calls.py table LOG    # the Markdown table of BENCHMARKS.md "Calls per remediation"
 
 The limit: each action makes at most one mutating call and at most one read, and no read is
-made twice in one invocation (a fact the decision read is handed to the action that needs
-it). Exceptions are listed with the reason the extra call is needed; `check` fails on a
+made twice in one invocation (a fact the decision read, still fresh, is handed to an action
+that looks before a flag-like change). A document the action rewrites is always read again
+right before the write (REWRITTEN). Other exceptions are listed with the reason the extra
+call is needed; `check` fails on a
 remediation over the limit that is not listed, and on a listed exception no test shows any
 more (so the list stays true).
 """
@@ -19,6 +21,18 @@ import json
 import sys
 
 READ_PREFIXES = ("Describe", "Get", "List", "Lookup")
+
+# A document the action rewrites (a resource policy, a role's trust) is read right before the
+# write, even when the decision read it: the decision's read is taken before the ledger gate,
+# where the breaker's slot can wait on concurrent invocations, and a document written from
+# it could put back what another remediation took out in the meantime.
+REWRITTEN = {
+    "restrict_queue_policy", "restrict_topic_policy", "restrict_secret_policy",
+    "restrict_key_policy", "restrict_repository_policy", "restrict_domain_policy",
+    "restrict_vault_policy", "restrict_file_system_policy", "restrict_role_trust",
+}
+REWRITTEN_REASON = ("a document it rewrites is read right before the write, not taken from "
+                    "the decision's read (which the ledger gate can make stale)")
 
 # (function, action type) -> why it reads more than once, or changes more than once.
 EXCEPTIONS = {
@@ -91,11 +105,16 @@ def check(rows):
         n += 1
         for action, why in over_limit(r):
             key = (r["function"], action)
+            if action in REWRITTEN:
+                seen.add(("*", action))
+                continue
             if key in EXCEPTIONS:
                 seen.add(key)
                 continue
             failures.append(f"{r['function']} {r['event']} ({r['test']}): {action}: {why}")
     stale = sorted(set(EXCEPTIONS) - seen)
+    if not any(k[0] == "*" for k in seen):
+        stale.append(("*", "the documents rewritten"))
     for f in sorted(set(failures)):
         print(f"FAIL {f}")
     for key in stale:
@@ -113,7 +132,7 @@ def table(rows):
         writes = sum(1 for a in r["actions"] for c in a["calls"] if not is_read(c))
         reads = len(r.get("lookups") or []) + sum(1 for a in r["actions"] for c in a["calls"] if is_read(c))
         over = over_limit(r)
-        limit = "yes" if not over else "exception: " + "; ".join(sorted({a for a, _ in over}))
+        limit = "yes" if not over else "read again: " + "; ".join(sorted({a for a, _ in over}))
         key = (r["function"], r["event"], lookups, acts)
         patterns.setdefault(key, (reads, writes, limit))
     print("| function | event | decision's reads | each action's calls | reads | mutating | within the limit |")

@@ -15,7 +15,9 @@ does not model; they are listed), and then, per resource type:
 - AWS::IAM::Role: carries exactly its inline policies, statement by statement, and trusts
   exactly the principals the template names;
 - AWS::SNS::Topic, AWS::SQS::Queue (retention, encryption), AWS::Logs::LogGroup
-  (retention): exist as declared.
+  (retention): exist as declared;
+- AWS::CloudWatch::Dashboard: exists under its name with the body the template resolves to
+  (the failure queue's name and the region filled in), every widget a metric graph.
 
 The stack is deleted at the end. Exits 1 on any difference.
 """
@@ -30,7 +32,7 @@ import boto3
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
 # Types moto's CloudFormation accepts but does not create: reported, not failed.
-NOT_MODELLED = {"AWS::Lambda::EventInvokeConfig", "AWS::SQS::QueuePolicy", "AWS::SNS::Subscription", "AWS::Events::EventBusPolicy"}
+NOT_MODELLED = {"AWS::Lambda::EventInvokeConfig", "AWS::SQS::QueuePolicy", "AWS::SNS::Subscription", "AWS::Events::EventBusPolicy", "AWS::CloudWatch::Alarm"}
 # Properties moto's CloudFormation drops when it creates a function (it keeps the API's
 # default): checked in the template only, and reported.
 FUNCTION_PROPERTIES_NOT_KEPT = {"Architectures"}
@@ -43,6 +45,7 @@ iam = boto3.client("iam", region_name=REGION)
 sns = boto3.client("sns", region_name=REGION)
 sqs = boto3.client("sqs", region_name=REGION)
 logs = boto3.client("logs", region_name=REGION)
+cw = boto3.client("cloudwatch", region_name=REGION)
 
 failures = []
 
@@ -299,6 +302,24 @@ def check_topic(s, lid, props, seen):
         fail(f"{lid}: topic not found ({e})")
 
 
+def check_dashboard(s, lid, props, seen):
+    name = s.resolve(props["DashboardName"])
+    try:
+        body = json.loads(cw.get_dashboard(DashboardName=name)["DashboardBody"])
+    except Exception as e:
+        return fail(f"{lid}: dashboard {name} not found or not JSON ({e})")
+    want = json.loads(s.resolve(props["DashboardBody"]))
+    if body != want:
+        return fail(f"{lid}: dashboard {name} differs from the template's body")
+    widgets = body.get("widgets", [])
+    queue = s.attr("FailureQueue", "QueueName")
+    if not widgets or any(w.get("type") != "metric" or not w["properties"].get("metrics") for w in widgets):
+        fail(f"{lid}: a widget without metrics")
+    if not any(queue in json.dumps(w) for w in widgets):
+        fail(f"{lid}: no widget plots the failure queue {queue}")
+    seen.append(f"dashboard {name}: {len(widgets)} metric widgets, the failure queue {queue}")
+
+
 def check_queue(s, lid, props, seen):
     try:
         attrs = sqs.get_queue_attributes(QueueUrl=s.physical[lid], AttributeNames=["All"])["Attributes"]
@@ -385,6 +406,7 @@ CHECKS = {
     "AWS::IAM::Role": check_role,
     "AWS::SNS::Topic": check_topic,
     "AWS::SQS::Queue": check_queue,
+    "AWS::CloudWatch::Dashboard": check_dashboard,
     "AWS::Logs::LogGroup": check_log_group,
 }
 

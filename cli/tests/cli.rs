@@ -407,16 +407,32 @@ fn only_acted_prints_exactly_the_acting_decisions() {
         .filter(|p| p.extension().is_some_and(|x| x == "json"))
         .collect();
     samples.sort();
-    let records: Vec<Value> = samples
+    let envelopes: Vec<Value> = samples
         .iter()
-        .filter_map(|p| {
-            let v: Value = serde_json::from_str(&std::fs::read_to_string(p).ok()?).ok()?;
-            v["detail"].get("eventName").map(|_| v["detail"].clone())
-        })
+        .filter_map(|p| serde_json::from_str(&std::fs::read_to_string(p).ok()?).ok())
+        .collect();
+    let mut records: Vec<Value> = envelopes
+        .iter()
+        .filter_map(|v| v["detail"].get("eventName").map(|_| v["detail"].clone()))
         .collect();
     assert!(records.len() > 200, "{} records", records.len());
+    // Mixed shapes a crafted file could hold: an event carrying a record's top-level
+    // eventName (the rules read it as the event it is), and one whose `source` key is
+    // written with an escape.
+    for v in &envelopes {
+        if let (Some(name), Some(obj)) = (v["detail"].get("eventName"), v.as_object()) {
+            let mut mixed = obj.clone();
+            mixed.insert("eventName".into(), name.clone());
+            records.push(Value::Object(mixed));
+        }
+    }
     let log = dir.join("123456789012_CloudTrail_us-east-1_20261120T1015Z_all.json");
-    std::fs::write(&log, serde_json::json!({ "Records": records }).to_string()).unwrap();
+    let escaped = serde_json::to_string(records.last().unwrap())
+        .unwrap()
+        .replacen("\"source\"", "\"\\u0073ource\"", 1);
+    let text = serde_json::json!({ "Records": records }).to_string();
+    let text = format!("{},{escaped}]}}", text.trim_end_matches("]}"));
+    std::fs::write(&log, text).unwrap();
     let mut inputs: Vec<std::ffi::OsString> = samples.iter().map(|p| p.clone().into()).collect();
     inputs.push(log.clone().into());
     let policy = events().join("meta/policy.json");

@@ -2,12 +2,11 @@
 //! (containment first, enrichment last). A failed step does not stop the others: containing
 //! part of an incident beats containing none of it.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use trailguard_rules::action::Undo;
 use trailguard_rules::action::{CancelKeyDeletion, EnableKeyRotation, RevokeSessions};
 use trailguard_rules::guards::encryption_keys::{self, KeyEvent, WasEnabled};
-use trailguard_rules::resources::PolicyKind;
 use trailguard_rules::state::EncryptionKeyState;
 use trailguard_rules::sweep::{DatabaseState, DbKind};
 use trailguard_rules::{Action, ActionReport, Facts, Status};
@@ -182,22 +181,43 @@ pub struct Context<'a> {
     pub now: i64,
     /// `AWS_ENDPOINT_URL`, when the clients talk to an endpoint that is not AWS.
     pub endpoint: Option<&'a str>,
-    /// The facts this invocation's decision read moments ago: an action that must look
-    /// before it acts may take them instead of reading again.
-    pub read: Option<&'a Facts>,
+    /// The facts this invocation's decision read, and when it started reading them.
+    pub read: Option<Read<'a>>,
 }
 
+/// The facts a decision read, and the instant before it started reading.
+#[derive(Debug, Clone, Copy)]
+pub struct Read<'a> {
+    pub facts: &'a Facts,
+    pub at: Instant,
+}
+
+/// How old a decision's read may be and still serve as an action's look before it acts. An
+/// action waits for nothing but the ledger's claim and the breaker's slot, milliseconds
+/// unless many invocations contend for the slot; past this, the action reads again.
+pub const READ_FRESH_FOR: Duration = Duration::from_secs(1);
+
 impl Context<'_> {
+    /// The facts the decision read, while they are fresh: an action that looks before a
+    /// flag-like change (an entry still there, an instance still public) may take them
+    /// instead of reading again. Never for a document the action rewrites (a policy, a
+    /// trust): that is read right before the write.
+    fn facts(&self) -> Option<&Facts> {
+        self.read
+            .filter(|r| r.at.elapsed() <= READ_FRESH_FOR)
+            .map(|r| r.facts)
+    }
+
     /// The KMS key as the decision read it, if it did and could.
     fn key(&self, key_id: &str) -> Option<&Option<EncryptionKeyState>> {
-        self.read
+        self.facts()
             .and_then(|f| f.encryption_keys.get(key_id))
             .filter(|k| k.as_ref().is_none_or(|k| k.unreadable.is_none()))
     }
 
     /// The database as the decision read it, if it did.
     fn database(&self, kind: DbKind, id: &str) -> Option<&Option<DatabaseState>> {
-        self.read
+        self.facts()
             .and_then(|f| f.databases.get(&(kind, id.to_string())))
     }
 }
@@ -353,7 +373,8 @@ async fn act<C: Clients>(c: &C, action: &Action, ctx: Context<'_>) -> Outcome {
                     a.rule_number,
                     a.egress,
                     a.entry.as_ref(),
-                    ctx.read.and_then(|f| f.acl_states.get(&a.network_acl_id)),
+                    ctx.facts()
+                        .and_then(|f| f.acl_states.get(&a.network_acl_id)),
                 )
                 .await,
         ),
@@ -415,7 +436,7 @@ async fn act<C: Clients>(c: &C, action: &Action, ctx: Context<'_>) -> Outcome {
             c.ec2()
                 .require_imdsv2(
                     &a.instance_id,
-                    ctx.read
+                    ctx.facts()
                         .and_then(|f| f.instance_tokens_required.get(&a.instance_id)),
                 )
                 .await,
@@ -423,12 +444,7 @@ async fn act<C: Clients>(c: &C, action: &Action, ctx: Context<'_>) -> Outcome {
         Action::RequireImdsv2Default(_) => Outcome::of(c.ec2().require_imdsv2_default().await),
         Action::RestrictRoleTrust(a) => Outcome::of(
             c.iam()
-                .restrict_role_trust(
-                    &a.role_name,
-                    &a.principals,
-                    &a.untrusted_values,
-                    ctx.read.and_then(|f| f.role_trusts.get(&a.role_name)),
-                )
+                .restrict_role_trust(&a.role_name, &a.principals, &a.untrusted_values)
                 .await,
         ),
         Action::MakeDbInstancePrivate(a) => Outcome::of(
@@ -483,14 +499,14 @@ async fn act<C: Clients>(c: &C, action: &Action, ctx: Context<'_>) -> Outcome {
         // Resource policies: one restriction, written once (policies.rs).
         Action::CancelKeyDeletion(a) => cancel_key_deletion(c, a, ctx).await,
         Action::EnableKeyRotation(a) => enable_key_rotation(c, a, ctx).await,
-        Action::RestrictQueuePolicy(a) => policy(c, a.restriction(), ctx).await,
-        Action::RestrictTopicPolicy(a) => policy(c, a.restriction(), ctx).await,
-        Action::RestrictSecretPolicy(a) => policy(c, a.restriction(), ctx).await,
-        Action::RestrictKeyPolicy(a) => policy(c, a.restriction(), ctx).await,
-        Action::RestrictRepositoryPolicy(a) => policy(c, a.restriction(), ctx).await,
-        Action::RestrictDomainPolicy(a) => policy(c, a.restriction(), ctx).await,
-        Action::RestrictVaultPolicy(a) => policy(c, a.restriction(), ctx).await,
-        Action::RestrictFileSystemPolicy(a) => policy(c, a.restriction(), ctx).await,
+        Action::RestrictQueuePolicy(a) => policy(c, a.restriction()).await,
+        Action::RestrictTopicPolicy(a) => policy(c, a.restriction()).await,
+        Action::RestrictSecretPolicy(a) => policy(c, a.restriction()).await,
+        Action::RestrictKeyPolicy(a) => policy(c, a.restriction()).await,
+        Action::RestrictRepositoryPolicy(a) => policy(c, a.restriction()).await,
+        Action::RestrictDomainPolicy(a) => policy(c, a.restriction()).await,
+        Action::RestrictVaultPolicy(a) => policy(c, a.restriction()).await,
+        Action::RestrictFileSystemPolicy(a) => policy(c, a.restriction()).await,
         // Exemption tags: one untag call, written once per service (PolicyPort).
         Action::UntagQueue(a) => untag(c, a.untagging()).await,
         Action::UntagTopic(a) => untag(c, a.untagging()).await,
@@ -669,18 +685,6 @@ async fn untag<C: Clients>(c: &C, u: trailguard_rules::resources::Untagging<'_>)
     Outcome::of(c.policy().untag_resource(u.kind, u.resource, u.key).await)
 }
 
-async fn policy<C: Clients>(
-    c: &C,
-    r: trailguard_rules::resources::Restriction<'_>,
-    ctx: Context<'_>,
-) -> Outcome {
-    // The decision's read of the policy serves as the restriction's, where it is the same
-    // call: an OpenSearch domain's decision reads the active policy (DescribeDomains), its
-    // restriction the latest requested one (DescribeDomainConfig), so that one reads again.
-    let read = ctx
-        .read
-        .filter(|_| r.kind != PolicyKind::Domain)
-        .and_then(|f| f.policy_resources.get(&(r.kind, r.resource.to_string())))
-        .map(|state| state.as_ref().map(|s| s.policy.clone()));
-    Outcome::of(crate::policies::restrict(c.policy(), r, read).await)
+async fn policy<C: Clients>(c: &C, r: trailguard_rules::resources::Restriction<'_>) -> Outcome {
+    Outcome::of(crate::policies::restrict(c.policy(), r).await)
 }

@@ -100,6 +100,7 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
             clients: None,
         };
         // Boxed: the decision's future is large, and held by value it would grow this one's.
+        let reading = Instant::now();
         let (decided, lookups) =
             recorded(Box::pin(self.decide(&event, &mut clients, &mut aws))).await;
         let (decision, read) = match decided {
@@ -121,7 +122,10 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
             .run_plan(
                 Some(&event),
                 &decision,
-                Some(&read),
+                Some(crate::executor::Read {
+                    facts: &read,
+                    at: reading,
+                }),
                 &mut report,
                 &mut clients,
             )

@@ -9,7 +9,7 @@ use trailguard_rules::sweep::KeyState;
 use trailguard_rules::{trust, PrincipalKind, Tags};
 
 use crate::error::{classify, code_of, PortError};
-use crate::ports::{Change, IamPort, PortResult, RoleNow};
+use crate::ports::{Change, IamPort, PortResult};
 use trailguard_rules::ops::{self, Op};
 
 /// The account's password policy as it is (None: it has none).
@@ -171,26 +171,24 @@ impl IamPort for Client {
         role: &str,
         principals: &[String],
         untrusted: &[String],
-        read: Option<&Option<String>>,
     ) -> PortResult<Change> {
-        // The trust policy as it is now (the event's may have been changed since), or as the
-        // decision read it moments ago.
-        let trust = match read {
-            Some(read) => read.clone(),
-            None => read_role(self, role)
-                .await?
-                .map(|r| r.trust.unwrap_or_default()),
+        // The trust policy as it is now: the event's may have been changed since.
+        let current = match self.get_role().role_name(role).send().await {
+            Ok(o) => o,
+            Err(e) if code_of(&e).as_deref() == Some("NoSuchEntity") => {
+                return Ok(Change::AlreadyDone(format!("role {role} no longer exists")))
+            }
+            Err(e) => return Err(classify(&ops::GET_ROLE, e)),
         };
-        let Some(trust) = trust else {
-            return Ok(Change::AlreadyDone(format!("role {role} no longer exists")));
-        };
-        let doc = trust::document(&serde_json::Value::String(trust)).ok_or_else(|| {
-            PortError::Permanent {
+        let doc = current
+            .role()
+            .and_then(|r| r.assume_role_policy_document())
+            .and_then(|d| trust::document(&serde_json::Value::String(d.to_string())))
+            .ok_or_else(|| PortError::Permanent {
                 op: "GetRole",
                 code: "UnreadableTrustPolicy".into(),
                 message: format!("the trust policy of {role} is not a JSON document"),
-            }
-        })?;
+            })?;
         // The principals open now, judged as the decision judged them: the accounts it found
         // outside are outside, any other value is the subject of its own event.
         let inside = trust::judged_as_decided(principals, untrusted);
@@ -230,8 +228,8 @@ impl IamPort for Client {
         changed(r, &ops::UNTAG_ROLE, gone)
     }
 
-    async fn role(&self, role: &str) -> PortResult<Option<RoleNow>> {
-        settled_role_tags(|| read_role(self, role), ROLE_TAG_SETTLE).await
+    async fn role_tags(&self, role: &str) -> PortResult<Option<Tags>> {
+        settled_role_tags(|| read_role_tags(self, role), ROLE_TAG_SETTLE).await
     }
 
     async fn sweep_keys(&self, honeytokens: &[String]) -> PortResult<Vec<KeyState>> {
@@ -373,11 +371,10 @@ where
 /// the functions' 30-second timeout.
 pub const ROLE_TAG_SETTLE: Duration = Duration::from_secs(6);
 
-async fn read_role(client: &Client, role: &str) -> PortResult<Option<RoleNow>> {
+async fn read_role_tags(client: &Client, role: &str) -> PortResult<Option<Tags>> {
     match client.get_role().role_name(role).send().await {
-        Ok(o) => Ok(Some(RoleNow {
-            tags: o
-                .role()
+        Ok(o) => Ok(Some(
+            o.role()
                 .map(|r| {
                     r.tags()
                         .iter()
@@ -385,30 +382,9 @@ async fn read_role(client: &Client, role: &str) -> PortResult<Option<RoleNow>> {
                         .collect()
                 })
                 .unwrap_or_default(),
-            trust: o
-                .role()
-                .and_then(|r| r.assume_role_policy_document())
-                .map(String::from),
-        })),
+        )),
         Err(e) if code_of(&e).as_deref() == Some("NoSuchEntity") => Ok(None),
         Err(e) => Err(classify(&ops::GET_ROLE, e)),
-    }
-}
-
-/// What carries a role's tags: the tags themselves, or the role as read.
-pub trait Tagged {
-    fn tags(&self) -> &Tags;
-}
-
-impl Tagged for Tags {
-    fn tags(&self) -> &Tags {
-        self
-    }
-}
-
-impl Tagged for RoleNow {
-    fn tags(&self) -> &Tags {
-        &self.tags
     }
 }
 
@@ -427,14 +403,13 @@ fn claims_exemption(tags: &Tags) -> bool {
 /// exemption, they are read again after `settle`, and the second reading decides. A role
 /// without trailguard's tags costs one read and no wait; an exemption a tag admin granted is
 /// still there on the second read.
-pub async fn settled_role_tags<T, F, Fut>(read: F, settle: Duration) -> PortResult<Option<T>>
+pub async fn settled_role_tags<F, Fut>(read: F, settle: Duration) -> PortResult<Option<Tags>>
 where
-    T: Tagged,
     F: Fn() -> Fut,
-    Fut: Future<Output = PortResult<Option<T>>>,
+    Fut: Future<Output = PortResult<Option<Tags>>>,
 {
     let first = read().await?;
-    if !first.as_ref().is_some_and(|t| claims_exemption(t.tags())) {
+    if !first.as_ref().is_some_and(claims_exemption) {
         return Ok(first);
     }
     tokio::time::sleep(settle).await;

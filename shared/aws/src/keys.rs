@@ -7,7 +7,7 @@ use aws_sdk_kms::Client;
 use trailguard_rules::ops;
 use trailguard_rules::state::EncryptionKeyState;
 
-use crate::error::classify;
+use crate::error::{classify, code_of};
 use crate::policies::{is_gone, tags};
 use crate::ports::{Change, KeyPort, Page, PortResult};
 
@@ -155,12 +155,31 @@ impl KeyPort for Client {
                 "KMS key {key} is not pending deletion (it is {state})"
             )));
         }
-        self.cancel_key_deletion()
-            .key_id(id_of(key))
-            .send()
-            .await
-            .map_err(|e| classify(&ops::KMS_CANCEL_KEY_DELETION, e))?;
-        Ok(Change::Done)
+        match self.cancel_key_deletion().key_id(id_of(key)).send().await {
+            Ok(_) => Ok(Change::Done),
+            // The decision's read said pending, KMS says the key is not: someone (another
+            // delivery) cancelled it since. Read again: only a key no longer pending is done.
+            Err(e)
+                if read.is_some() && code_of(&e).as_deref() == Some("KMSInvalidStateException") =>
+            {
+                match describe(self, key).await? {
+                    Some(m)
+                        if !matches!(
+                            m.key_state(),
+                            Some(KeyState::PendingDeletion | KeyState::PendingReplicaDeletion)
+                        ) =>
+                    {
+                        Ok(Change::AlreadyDone(format!(
+                            "KMS key {key} is not pending deletion (it is {})",
+                            state_of(&m)
+                        )))
+                    }
+                    None => Ok(Change::AlreadyDone(format!("KMS key {key} does not exist"))),
+                    Some(_) => Err(classify(&ops::KMS_CANCEL_KEY_DELETION, e)),
+                }
+            }
+            Err(e) => Err(classify(&ops::KMS_CANCEL_KEY_DELETION, e)),
+        }
     }
 
     async fn enable_key(&self, key: &str) -> PortResult<Change> {

@@ -118,13 +118,7 @@ pub(crate) async fn fetch<C: Clients>(
                 .insert(instance_id.clone(), found.map(|i| i.tags));
         }
         FactRequest::RoleTags { role_name } => {
-            // The trust policy comes with the tags (one GetRole): the trust restriction takes
-            // it instead of reading the role again (executor::Context::read).
-            let role = c.iam().role(role_name).await?;
-            let tags = role.as_ref().map(|r| r.tags.clone());
-            facts
-                .role_trusts
-                .insert(role_name.clone(), role.map(|r| r.trust.unwrap_or_default()));
+            let tags = c.iam().role_tags(role_name).await?;
             facts.role_tags.insert(role_name.clone(), tags);
         }
         FactRequest::TrailBuckets => {

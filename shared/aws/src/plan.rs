@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use trailguard_rules::{Decision, Event, Facts, Mode, Report};
+use trailguard_rules::{Decision, Event, Mode, Report};
 
 use crate::attempts::Traffic;
 use crate::executor::{self, Outcome};
@@ -19,7 +19,7 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
         &self,
         event: Option<&Event>,
         decision: &Decision,
-        read: Option<&Facts>,
+        read: Option<executor::Read<'_>>,
         report: &mut Report,
         clients: &mut Lazy<'_, C>,
     ) -> Duration {

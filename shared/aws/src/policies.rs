@@ -12,21 +12,14 @@ use crate::error::PortError;
 use crate::ports::{Change, PolicyPort, PortResult};
 
 /// Take `r.principals` out of the resource's policy as it is now. `Change::Removed` carries
-/// the policy as it was (the undo writes it back). `read` is the policy as this invocation's
-/// decision read it moments ago (None inside: the resource did not exist; `Some(None)`: it
-/// had none); without it the policy is read here.
-pub async fn restrict<P: PolicyPort>(
-    p: &P,
-    r: Restriction<'_>,
-    read: Option<Option<Option<String>>>,
-) -> PortResult<Change> {
+/// the policy as it was (the undo writes it back). The policy is read right before it is
+/// rewritten, never taken from the decision's read: a document written from a read taken
+/// before the ledger gate (the breaker's slot can wait on other invocations) could put back
+/// what a concurrent remediation took out.
+pub async fn restrict<P: PolicyPort>(p: &P, r: Restriction<'_>) -> PortResult<Change> {
     let (kind, resource) = (r.kind, r.resource);
     let noun = kind.noun();
-    let read = match read {
-        Some(read) => read,
-        None => p.read_policy(kind, resource).await?,
-    };
-    let current = match read {
+    let current = match p.read_policy(kind, resource).await? {
         None => {
             return Ok(Change::AlreadyDone(format!(
                 "{noun} {resource} no longer exists"

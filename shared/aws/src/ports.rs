@@ -44,14 +44,6 @@ pub struct InstanceNow {
     pub tokens_required: bool,
 }
 
-/// A role as GetRole answers it: its tags (what a decision reads, for an exemption) and its
-/// trust policy as IAM returns it (what restricting the trust rewrites).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct RoleNow {
-    pub tags: Tags,
-    pub trust: Option<String>,
-}
-
 /// One page of a sweep's listing, and where the next one starts.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Page<T> {
@@ -193,14 +185,14 @@ pub trait IamPort {
     fn key_owner(&self, key_id: &str) -> Option<String>;
     /// Take these principals out of a role's trust policy as it is now, where no condition
     /// restricts them to the trusted set (`untrusted` are the condition values outside it).
-    /// `read` is the trust policy as this invocation's decision read it moments ago
-    /// (`Some(None)`: the role did not exist); without it the role is read here.
+    /// Read right before it is rewritten, never from the decision's read: a document written
+    /// from a read taken before the ledger gate could put back what a concurrent remediation
+    /// took out.
     fn restrict_role_trust(
         &self,
         role: &str,
         principals: &[String],
         untrusted: &[String],
-        read: Option<&Option<String>>,
     ) -> Change;
     /// The keys a sweep looks at: the honeytokens that exist in this account, and the keys
     /// of users carrying AWS's quarantine policy.
@@ -213,8 +205,8 @@ pub trait IamPort {
     fn put_password_policy(&self, baseline: &PasswordPolicy) -> Change;
     /// Whether a user carries a tag (any value), or None when the user does not exist.
     fn user_has_tag(&self, user: &str, key: &str) -> Option<bool>;
-    /// A role's tags and trust policy (one GetRole), or None when the role does not exist.
-    fn role(&self, role: &str) -> Option<RoleNow>;
+    /// A role's tags, or None when the role does not exist.
+    fn role_tags(&self, role: &str) -> Option<Tags>;
     /// The account's password policy (None: it has none).
     fn password_policy(&self) -> Option<PasswordPolicy>;
 }

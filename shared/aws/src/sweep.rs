@@ -332,6 +332,7 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
         emit(
             &json!({"level": "INFO", "kind": "sweep", "function": self.function_name(), "listed": report.listed, "pages": report.pages, "findings": report.findings.len(), "outcomes": report.outcomes, "complete": report.complete, "stopped": report.stopped}),
         );
+        crate::metrics::emit_sweep(&report, failure.is_some());
 
         let critical: Vec<_> = report
             .critical_failures()

@@ -801,6 +801,45 @@ async fn nacl_entries_already_gone_replaced_or_protected() {
     assert_eq!(described, 1, "{:?}", f.calls_with_ops());
 }
 
+/// The decision's read serves as the delete's look only while it is fresh: one older than
+/// `READ_FRESH_FOR` (the breaker's slot waited on other invocations) is read again.
+#[tokio::test]
+async fn a_stale_decision_read_is_read_again() {
+    use trailguard_aws::executor::{run, Context, Read, READ_FRESH_FOR};
+    let acl = "acl-0a1b2c3d4e5f6a7b8";
+    let action: Action = trailguard_rules::action::DeleteNaclEntry {
+        network_acl_id: acl.into(),
+        rule_number: 90,
+        egress: false,
+        entry: None,
+    }
+    .into();
+    let mut facts = trailguard_rules::Facts::default();
+    facts.acl_states.insert(acl.into(), None);
+    for (age, described) in [
+        (std::time::Duration::ZERO, 0),
+        (READ_FRESH_FOR + std::time::Duration::from_millis(200), 1),
+    ] {
+        let f = Arc::new(Fake::new());
+        let at = std::time::Instant::now()
+            .checked_sub(age)
+            .expect("the clock goes back that far");
+        let ctx = Context {
+            now: NOW,
+            endpoint: None,
+            read: Some(Read { facts: &facts, at }),
+        };
+        run(&*f, &action, ctx).await;
+        let n = f
+            .calls_with_ops()
+            .iter()
+            .flat_map(|(_, ops)| ops.clone())
+            .filter(|op| op.iam == "ec2:DescribeNetworkAcls")
+            .count();
+        assert_eq!(n, described, "a read {age:?} old: {:?}", f.calls_with_ops());
+    }
+}
+
 // ---- The ledger: exactly once per event, and the blast-radius breaker ----
 
 fn with_ledger(f: &Arc<Fake>, function: &str, policy: &str) -> Deps<Via, Via> {

@@ -190,6 +190,17 @@ fn day_of(time: &str) -> Option<String> {
     Some(t.get(..10)?.to_string())
 }
 
+/// Whether these bytes may be an EventBridge event rather than a CloudTrail record: the
+/// rules read an object with a top-level `source` or `detail-type` as an event (its fields
+/// are elsewhere), so the record's view must not judge it. Either key anywhere, or a `\u`
+/// escape (which could spell one), says "maybe", and the rules see the object whole;
+/// CloudTrail writes neither key, so real records are sifted.
+fn maybe_event(bytes: &[u8]) -> bool {
+    memchr::memmem::find(bytes, b"\"detail-type\"").is_some()
+        || memchr::memmem::find(bytes, b"\"source\"").is_some()
+        || memchr::memmem::find(bytes, b"\\u").is_some()
+}
+
 /// What [`Engine::sift`] made of a record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Sift {
@@ -235,6 +246,7 @@ impl Engine {
     /// quick reader cannot see through, goes to the rules through the scanner.
     pub fn sift(&self, rest: &[u8], eof: bool) -> Sift {
         match crate::quick::read(rest) {
+            crate::quick::Quick::Record(_, used) if maybe_event(&rest[..used]) => Sift::Scan,
             crate::quick::Quick::Record(f, used) => {
                 let candidates = self.prefilter.candidates(&f.record, &self.policy);
                 if candidates.is_empty() {
@@ -252,6 +264,9 @@ impl Engine {
     /// place): the guards that could act on it (empty: none, skip it), or None for what is
     /// not a CloudTrail record (an EventBridge event: the rules see it whole).
     pub fn sift_scanned(&self, bytes: &[u8]) -> Option<Vec<Guard>> {
+        if maybe_event(bytes) {
+            return None;
+        }
         match serde_json::from_slice::<View>(bytes) {
             Ok(v) if v.event_name.is_some() => {
                 Some(self.prefilter.candidates(&v.fields().record, &self.policy))

@@ -293,9 +293,6 @@ pub struct Facts {
     pub organization_accounts: Option<BTreeSet<String>>,
     /// Role name -> tags (None: no such role).
     pub role_tags: BTreeMap<String, Option<Tags>>,
-    /// Role name -> its trust policy as IAM returned it with the tags (None: no such role).
-    /// No rule reads it: restricting the trust takes it instead of reading the role again.
-    pub role_trusts: BTreeMap<String, Option<String>>,
     /// User name -> whether it carries trailguard's quarantine tag (None: no such user).
     pub user_quarantined: BTreeMap<String, Option<bool>>,
     /// The buckets the account's trails deliver to, once looked up.

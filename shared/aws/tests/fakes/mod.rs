@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
-use trailguard_aws::ports::{InstanceNow, Page, PortResult, RoleNow, TrailEvent};
+use trailguard_aws::ports::{InstanceNow, Page, PortResult, TrailEvent};
 use trailguard_aws::{
     Change, Claim, Clients, Connect, Deps, Ec2Port, GuardDutyPort, IamPort, KeyPort, LambdaPort,
     LedgerPort, NotifyPort, OrgPort, PolicyPort, PortError, RdsPort, RedshiftPort, S3ControlPort,
@@ -690,7 +690,6 @@ impl IamPort for Fake {
         role: &str,
         principals: &[String],
         untrusted: &[String],
-        read: Option<&Option<String>>,
     ) -> PortResult<Change> {
         let values = if untrusted.is_empty() {
             String::new()
@@ -698,7 +697,7 @@ impl IamPort for Fake {
             format!(",outside:{}", untrusted.join("+"))
         };
         self.record(
-            &read_then(read, &ops::GET_ROLE, &ops::UPDATE_ASSUME_ROLE_POLICY),
+            &[&ops::GET_ROLE, &ops::UPDATE_ASSUME_ROLE_POLICY],
             format!("RestrictRoleTrust({role},{}{values})", principals.join("+")),
         );
         self.reply("RestrictRoleTrust")
@@ -719,15 +718,9 @@ impl IamPort for Fake {
                 .is_some_and(|t| t.contains_key(key)),
         ))
     }
-    async fn role(&self, role: &str) -> PortResult<Option<RoleNow>> {
+    async fn role_tags(&self, role: &str) -> PortResult<Option<Tags>> {
         self.record(&[&ops::GET_ROLE], format!("RoleTags({role})"));
-        // The world holds a role's tags; its trust is the event's business (not modelled).
-        Ok(self
-            .world
-            .roles
-            .get(role)
-            .cloned()
-            .map(|tags| RoleNow { tags, trust: None }))
+        Ok(self.world.roles.get(role).cloned())
     }
 }
 
