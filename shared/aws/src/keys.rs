@@ -157,11 +157,10 @@ impl KeyPort for Client {
         }
         match self.cancel_key_deletion().key_id(id_of(key)).send().await {
             Ok(_) => Ok(Change::Done),
-            // The decision's read said pending, KMS says the key is not: someone (another
-            // delivery) cancelled it since. Read again: only a key no longer pending is done.
-            Err(e)
-                if read.is_some() && code_of(&e).as_deref() == Some("KMSInvalidStateException") =>
-            {
+            // The read said pending, KMS says the key is not: someone (another delivery)
+            // cancelled it since. Read again: only a key that exists and is no longer pending
+            // is done; a key gone (its deletion completed) is a failure, never "done".
+            Err(e) if code_of(&e).as_deref() == Some("KMSInvalidStateException") => {
                 match describe(self, key).await? {
                     Some(m)
                         if !matches!(
@@ -174,8 +173,7 @@ impl KeyPort for Client {
                             state_of(&m)
                         )))
                     }
-                    None => Ok(Change::AlreadyDone(format!("KMS key {key} does not exist"))),
-                    Some(_) => Err(classify(&ops::KMS_CANCEL_KEY_DELETION, e)),
+                    _ => Err(classify(&ops::KMS_CANCEL_KEY_DELETION, e)),
                 }
             }
             Err(e) => Err(classify(&ops::KMS_CANCEL_KEY_DELETION, e)),

@@ -7,10 +7,14 @@ use trailguard_aws::metrics::{
     COUNTERS, NAMESPACE, OUTCOME_DIMENSIONS, SWEEP_DIMENSIONS, SWEEP_METRICS,
 };
 
-/// The dashboard's body as JSON (`${...}` substitutions replaced by a placeholder).
-fn dashboard() -> Value {
+fn template() -> String {
     let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../template.yaml");
-    let template = std::fs::read_to_string(path).unwrap();
+    std::fs::read_to_string(path).unwrap()
+}
+
+/// The dashboard's body as JSON (each `${Name}` substitution replaced by `Name`).
+fn dashboard() -> Value {
+    let template = template();
     let start = template
         .find("DashboardBody: !Sub |\n")
         .expect("template.yaml has a dashboard")
@@ -22,8 +26,9 @@ fn dashboard() -> Value {
     let mut rest = &template[start..end];
     while let Some(i) = rest.find("${") {
         body.push_str(&rest[..i]);
-        body.push('X');
-        rest = &rest[i + rest[i..].find('}').unwrap() + 1..];
+        let end = i + rest[i..].find('}').unwrap();
+        body.push_str(&rest[i + 2..end]);
+        rest = &rest[end + 1..];
     }
     body.push_str(rest);
     serde_json::from_str(&body).expect("the dashboard body is JSON")
@@ -90,4 +95,57 @@ fn the_dashboard_plots_what_the_functions_emit() {
         }
     }
     assert!(problems.is_empty(), "{problems:#?}");
+}
+
+/// The functions' Lambda metrics are plotted for every function, each by its own name (no
+/// search that could match another stack's functions).
+#[test]
+fn the_dashboard_plots_every_function() {
+    let d = dashboard();
+    // Logical id -> the binary it runs (`BuildProperties: Binary:`), from the template.
+    let template = template();
+    let lines: Vec<&str> = template.lines().collect();
+    let mut binaries = std::collections::BTreeMap::new();
+    for (i, l) in lines.iter().enumerate() {
+        if *l == "    Type: AWS::Serverless::Function" {
+            let id = lines[i - 1].trim().trim_end_matches(':').to_string();
+            let binary = lines[i + 1..]
+                .iter()
+                .take_while(|l| l.is_empty() || l.starts_with("    "))
+                .find_map(|l| l.trim().strip_prefix("Binary: "));
+            if let Some(b) = binary {
+                binaries.insert(id, b.to_string());
+            }
+        }
+    }
+    let mut want: Vec<&str> = trailguard_rules::Guard::all()
+        .map(|g| g.function_name())
+        .collect();
+    want.sort();
+    for metric in ["Errors", "Throttles", "Duration"] {
+        let mut labels: Vec<String> = d["widgets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|w| {
+                w["properties"]["metrics"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+            })
+            .filter(|row| row[0] == "AWS/Lambda" && row[1] == metric)
+            .map(|row| {
+                assert_eq!(row[2], "FunctionName", "{row}");
+                let label = row[4]["label"].as_str().unwrap().to_string();
+                assert_eq!(
+                    binaries.get(row[3].as_str().unwrap()),
+                    Some(&label),
+                    "{metric}: {row} plots another function than its label says"
+                );
+                label
+            })
+            .collect();
+        labels.sort();
+        assert_eq!(labels, want, "{metric}");
+    }
 }

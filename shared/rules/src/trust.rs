@@ -28,7 +28,10 @@ fn percent_decode(s: &str) -> String {
     let mut i = 0;
     while i < b.len() {
         if b[i] == b'%' && i + 2 < b.len() {
-            if let Ok(x) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+            // On the bytes: the two after '%' may split a multi-byte character, which a
+            // string slice would panic on.
+            let hex = std::str::from_utf8(&b[i + 1..i + 3]).ok();
+            if let Some(x) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
                 out.push(x);
                 i += 3;
                 continue;
@@ -490,6 +493,22 @@ pub(crate) fn kept_statements(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn percent_decoding_never_splits_a_character() {
+        for s in [
+            "%a\u{e9}",
+            "%\u{e9}x",
+            "%%\u{1F600}",
+            "a%2",
+            "%4",
+            "%41\u{e9}%2",
+        ] {
+            let _ = percent_decode(s);
+            let _ = document(&serde_json::Value::String(s.to_string()));
+        }
+        assert_eq!(percent_decode("%7B%22a%22%3A1%7D"), "{\"a\":1}");
+    }
 
     const OWN: &str = "123456789012";
     const ORG: &str = "o-a1b2c3d4e5";
