@@ -15,7 +15,7 @@ use trailguard_rules::sweep::{AclEntry, AclState, ShareState};
 use trailguard_rules::{GroupFacts, Permission, Tags};
 
 use crate::error::{classify, code_of};
-use crate::ports::{Change, Ec2Port, InstanceNow, Page, PortResult};
+use crate::ports::{read_or, Change, Ec2Port, InstanceNow, Page, PortResult};
 use trailguard_rules::ops::{self, Op};
 
 /// A listing's next-page token (an empty one means the end, as a missing one does).
@@ -205,10 +205,10 @@ impl Ec2Port for Client {
         use aws_sdk_ec2::types::HttpTokensState;
         // Read first (or take the decision's read of moments ago): an instance gone, or
         // already requiring tokens, is already done.
-        let required = match read {
-            Some(read) => *read,
-            None => self.instance(instance_id).await?.map(|i| i.tokens_required),
-        };
+        let required = read_or(read, async {
+            Ok(self.instance(instance_id).await?.map(|i| i.tokens_required))
+        })
+        .await?;
         let Some(required) = required else {
             return Ok(Change::AlreadyDone(format!(
                 "instance {instance_id} does not exist (any more)"
@@ -488,14 +488,7 @@ impl Ec2Port for Client {
         // the event made: entries are deleted by number, so the read is what proves it. The
         // decision's own read of the ACL (its tags), moments ago, serves as that read: one
         // DescribeNetworkAcls per event either way.
-        let fresh;
-        let acl = match read {
-            Some(acl) => acl.as_ref(),
-            None => {
-                fresh = self.acl_state(acl_id).await?;
-                fresh.as_ref()
-            }
-        };
+        let acl = read_or(read, self.acl_state(acl_id)).await?;
         let Some(acl) = acl else {
             return Ok(Change::AlreadyDone(format!(
                 "network ACL {acl_id} no longer exists"

@@ -208,11 +208,9 @@ impl Context<'_> {
             .map(|r| r.facts)
     }
 
-    /// The KMS key as the decision read it, if it did and could.
+    /// The KMS key as the decision read it, if it did.
     fn key(&self, key_id: &str) -> Option<&Option<EncryptionKeyState>> {
-        self.facts()
-            .and_then(|f| f.encryption_keys.get(key_id))
-            .filter(|k| k.as_ref().is_none_or(|k| k.unreadable.is_none()))
+        self.facts().and_then(|f| f.encryption_keys.get(key_id))
     }
 
     /// The database as the decision read it, if it did.

@@ -9,7 +9,7 @@ use trailguard_rules::state::EncryptionKeyState;
 
 use crate::error::{classify, code_of};
 use crate::policies::{is_gone, tags};
-use crate::ports::{Change, KeyPort, Page, PortResult};
+use crate::ports::{read_or, Change, KeyPort, Page, PortResult};
 
 const GONE: &[&str] = &["NotFoundException"];
 
@@ -143,10 +143,11 @@ impl KeyPort for Client {
     ) -> PortResult<Change> {
         // Read first (or take the decision's read of moments ago): a key gone, or not
         // pending deletion, is already done.
-        let state = match read {
-            Some(read) => read.as_ref().map(|k| k.state.clone()),
-            None => describe(self, key).await?.map(|m| state_of(&m).to_string()),
-        };
+        let read = read.map(|k| k.as_ref().map(|k| k.state.clone()));
+        let state = read_or(read.as_ref(), async {
+            Ok(describe(self, key).await?.map(|m| state_of(&m).to_string()))
+        })
+        .await?;
         let Some(state) = state else {
             return Ok(Change::AlreadyDone(format!("KMS key {key} does not exist")));
         };

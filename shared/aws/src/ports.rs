@@ -36,6 +36,18 @@ pub enum Change {
 
 pub type PortResult<T> = Result<T, PortError>;
 
+/// A look-first port's look: the decision's read of moments ago when it is handed one
+/// (`executor::Context::facts`), else `fetch` (not polled then).
+pub(crate) async fn read_or<T: Clone>(
+    read: Option<&T>,
+    fetch: impl Future<Output = PortResult<T>>,
+) -> PortResult<T> {
+    match read {
+        Some(read) => Ok(read.clone()),
+        None => fetch.await,
+    }
+}
+
 /// An instance as DescribeInstances answers it: its tags (an exemption) and whether its
 /// metadata service requires tokens (IMDSv2).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

@@ -7,7 +7,7 @@ use trailguard_rules::sweep::{DatabaseState, DbKind};
 use trailguard_rules::Tags;
 
 use crate::error::{classify, code_of, PortError};
-use crate::ports::{Change, Page, PortResult, RdsPort};
+use crate::ports::{read_or, Change, Page, PortResult, RdsPort};
 
 /// Listing page size (the API's maximum).
 const PAGE: i32 = 100;
@@ -297,10 +297,7 @@ async fn make_instance_private(
 ) -> PortResult<Change> {
     // Read first (or take the decision's read of moments ago): an instance that is not
     // public (or gone) is already done.
-    let now = match read {
-        Some(read) => read.clone(),
-        None => c.db_instance(id).await?,
-    };
+    let now = read_or(read, c.db_instance(id)).await?;
     let Some(now) = now else {
         return Ok(Change::AlreadyDone(format!(
             "DB instance {id} no longer exists"

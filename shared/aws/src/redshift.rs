@@ -7,7 +7,7 @@ use trailguard_rules::sweep::{DatabaseState, DbKind};
 
 use crate::error::{classify, code_of};
 use crate::ports::Change;
-use crate::ports::{Page, PortResult, RedshiftPort};
+use crate::ports::{read_or, Page, PortResult, RedshiftPort};
 use crate::rds::{not_yet, unmodifiable};
 
 /// Listing page size (the API's maximum).
@@ -60,10 +60,7 @@ impl RedshiftPort for Client {
     ) -> PortResult<Change> {
         // Read first (or take the decision's read of moments ago): a cluster that is not
         // public (or gone) is already done.
-        let now = match read {
-            Some(read) => read.clone(),
-            None => self.redshift_cluster(id).await?,
-        };
+        let now = read_or(read, self.redshift_cluster(id)).await?;
         let Some(now) = now else {
             return Ok(Change::AlreadyDone(format!(
                 "Redshift cluster {id} no longer exists"

@@ -9,12 +9,18 @@ use serde_json::json;
 /// moto's recorder is one for the server: the tests here record one at a time.
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-/// (service, action) of every request moto recorded.
-fn recorded() -> Vec<(String, String)> {
-    recorded_requests()
+/// Run `f` with moto's recorder on: its result and the (service, action) of every request
+/// moto recorded meanwhile.
+async fn recording<T>(f: impl std::future::Future<Output = T>) -> (T, Vec<(String, String)>) {
+    moto_api("POST", "/moto-api/recorder/reset-recording");
+    moto_api("POST", "/moto-api/recorder/start-recording");
+    let out = f.await;
+    moto_api("POST", "/moto-api/recorder/stop-recording");
+    let calls = recorded_requests()
         .into_iter()
         .map(|r| (r.service, r.action))
-        .collect()
+        .collect();
+    (out, calls)
 }
 
 #[tokio::test]
@@ -55,12 +61,9 @@ async fn one_ec2_call_to_revert_and_one_iam_mutation_per_key() {
     let no_tags = r#"{"exempt_tag": "", "protected_tag": ""}"#;
     let deps = ec2_deps(&sdk, "revert-security-group", no_tags, Some(topic.clone()));
 
-    moto_api("POST", "/moto-api/recorder/reset-recording");
-    moto_api("POST", "/moto-api/recorder/start-recording");
-    let r = process(&deps, ev).await.unwrap();
-    moto_api("POST", "/moto-api/recorder/stop-recording");
+    let (r, calls) = recording(process(&deps, ev)).await;
+    let r = r.unwrap();
     assert_eq!(r["actions"][0]["outcome"], "done", "{r}");
-    let calls = recorded();
     let actions: Vec<&str> = calls.iter().map(|(_, a)| a.as_str()).collect();
     assert_eq!(
         actions,
@@ -77,11 +80,8 @@ async fn one_ec2_call_to_revert_and_one_iam_mutation_per_key() {
     gd["detail"]["resource"]["accessKeyDetails"] =
         json!({"accessKeyId": key, "userName": user, "userType": "IAMUser"});
     let kd = key_deps(&sdk, "{}", Some(topic));
-    moto_api("POST", "/moto-api/recorder/reset-recording");
-    moto_api("POST", "/moto-api/recorder/start-recording");
-    process(&kd, gd).await.unwrap();
-    moto_api("POST", "/moto-api/recorder/stop-recording");
-    let calls = recorded();
+    let (r, calls) = recording(process(&kd, gd)).await;
+    r.unwrap();
     let actions: Vec<&str> = calls
         .iter()
         .map(|(_, a)| a.as_str())
@@ -120,12 +120,9 @@ async fn one_network_acl_read_and_one_delete_per_entry_event() {
         ev["detail"]["requestParameters"]["networkAclId"] = json!(acl);
         ev["detail"]["requestParameters"]["ruleNumber"] = json!(number);
         let deps = ec2_deps(&sdk, "revert-network-acl", policy, None);
-        moto_api("POST", "/moto-api/recorder/reset-recording");
-        moto_api("POST", "/moto-api/recorder/start-recording");
-        let r = process(&deps, ev.clone()).await.unwrap();
-        moto_api("POST", "/moto-api/recorder/stop-recording");
+        let (r, calls) = recording(process(&deps, ev.clone())).await;
+        let r = r.unwrap();
         assert_eq!(r["actions"][0]["outcome"], "done", "{policy}: {r}");
-        let calls = recorded();
         let actions: Vec<&str> = calls.iter().map(|(_, a)| a.as_str()).collect();
         assert_eq!(
             actions,
@@ -133,12 +130,9 @@ async fn one_network_acl_read_and_one_delete_per_entry_event() {
             "{policy}: {calls:?}"
         );
         // Delivered again: the one read finds the entry gone, and nothing is deleted.
-        moto_api("POST", "/moto-api/recorder/reset-recording");
-        moto_api("POST", "/moto-api/recorder/start-recording");
-        let r = process(&deps, ev).await.unwrap();
-        moto_api("POST", "/moto-api/recorder/stop-recording");
+        let (r, calls) = recording(process(&deps, ev)).await;
+        let r = r.unwrap();
         assert_eq!(r["actions"][0]["outcome"], "already_done", "{policy}: {r}");
-        let calls = recorded();
         let actions: Vec<&str> = calls.iter().map(|(_, a)| a.as_str()).collect();
         assert_eq!(actions, ["DescribeNetworkAcls"], "{policy}: {calls:?}");
     }
