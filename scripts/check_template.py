@@ -322,17 +322,18 @@ def check_central(template_path, template, rules, functions, trailguard, failure
         print(f"ok   organization: central bus only for the organization, function roles assume only the member role, member.yaml forwards the {len(central_rules)} central rules' patterns ({len(forwards)} distinct)")
 
 
-def check_scp(readme_path, failures):
-    """The README's Service Control Policy decides the requests the README says it decides:
+def check_scp(page_path, failures):
+    """The Service Control Policy of the security page (docs/src/security.md) decides the
+    requests the page says it decides:
     a small evaluator of the operators it uses (a Deny statement applies when its action,
     resource and every condition match), against an attacker, the tag admin and the
-    deployment. It checks what the README claims, DeleteTags with no tag list included."""
+    deployment. It checks what the page claims, DeleteTags with no tag list included."""
     import fnmatch
     import re
-    text = open(readme_path).read()
+    text = open(page_path).read()
     m = re.search(r"<!-- scp:begin -->\s*```json\n(.*?)```\s*<!-- scp:end -->", text, re.S)
     if not m:
-        failures.append("README: no Service Control Policy between scp:begin and scp:end")
+        failures.append("docs/src/security.md: no Service Control Policy between scp:begin and scp:end")
         return
     scp = json.loads(m.group(1))
 
@@ -392,9 +393,9 @@ def check_scp(readme_path, failures):
     ]
     wrong = [f"{what}: {'allowed' if want else 'denied'} ({denied(a, r, c)})" for what, a, r, c, want in cases if bool(denied(a, r, c)) != want]
     if wrong:
-        failures.append("README's Service Control Policy decides differently from what it says: " + "; ".join(wrong))
+        failures.append("docs/src/security.md's Service Control Policy decides differently from what it says: " + "; ".join(wrong))
     else:
-        print(f"ok   README's Service Control Policy: {len(cases)} requests decided as documented (DeleteTags with no tag list included)")
+        print(f"ok   docs/src/security.md's Service Control Policy: {len(cases)} requests decided as documented (DeleteTags with no tag list included)")
 
 
 def main():
@@ -514,8 +515,8 @@ def main():
     # 2c. Central deployment and member accounts.
     check_central(template_path, template, rules, functions, trailguard, failures)
 
-    # 2d. The Service Control Policy the README gives.
-    check_scp(os.path.join(os.path.dirname(os.path.abspath(template_path)), "README.md"), failures)
+    # 2d. The Service Control Policy the security page gives.
+    check_scp(os.path.join(os.path.dirname(os.path.abspath(template_path)), "docs", "src", "security.md"), failures)
 
     # 3. Routing, with a faithful matcher and the read-only delivery rule.
     compiler, engine = EventPatternCompiler(), EventRuleEngine()

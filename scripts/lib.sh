@@ -113,3 +113,15 @@ tg_stop_pid() {
   fi
   wait "$pid" 2>/dev/null || true
 }
+
+# tg_chromium: Debian's Chromium (the browser checks drive it headless). Installed with apt
+# when it is not there yet; that needs root, as on CI.
+tg_chromium() {
+  [ -x /usr/bin/chromium ] && return 0
+  command -v apt-get >/dev/null || tg_die "Chromium is needed at /usr/bin/chromium (Debian's package chromium)"
+  printf '    installing Debian'"'"'s chromium (once per machine, about a minute)\n' >&2
+  { DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium >&2 \
+    || { apt-get update >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium >&2; }; } \
+    || tg_die "apt-get install chromium failed (run as root, or install it first)"
+  [ -x /usr/bin/chromium ] || tg_die "chromium installed, but not at /usr/bin/chromium"
+}

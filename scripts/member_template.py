@@ -145,8 +145,7 @@ AWSTemplateFormatVersion: "2010-09-09"
 Description: >-
   trailguard member account: the role a central trailguard deployment acts through, and the
   rules that forward the events it watches to the central bus. Deploy it with CloudFormation
-  StackSets to the organization's accounts, in every region you use (README, "Regions and
-  organizations").
+  StackSets to the organization's accounts, in every region you use (docs/src/regions.md).
 
 Parameters:
   CentralEventBusArn:

@@ -4,7 +4,8 @@
 # Rust test suite (unit, property, CLI and end-to-end against moto), the template checks, the
 # faults and redelivery storms through the real binaries (scripts/reliability.py), the demo
 # in check mode (the real function binaries under cargo lambda's local Lambda runtime),
-# `sam build`, and the stack deployed to moto's CloudFormation and checked. Exits non-zero on
+# `sam build`, and the stack deployed to moto's CloudFormation and checked. The backtest's
+# HTML page is checked in Debian's Chromium (installed with apt when missing). Exits non-zero on
 # any failure; stops every process it started, by PID.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -103,6 +104,22 @@ done
 step "trailguard decide over every sample"
 target/debug/trailguard decide --policy events/meta/policy.json events/*.json >"$TG_LOGDIR/decide.jsonl"
 echo "ok   $(wc -l <"$TG_LOGDIR/decide.jsonl") decisions"
+
+step "backtest page: rendered in headless Chromium (Debian's), one bar group per day, every number the JSON summary's"
+tg_chromium
+page="$TG_ROOT/.tmp/page"; rm -rf "$page"
+python3 scripts/gen_cloudtrail.py "$page/archive" --mb 4 --days 8 --records-per-file 150 >/dev/null
+# One more log: a remediated change by an actor whose name is markup; the page shows it as text.
+python3 scripts/check_page.py --plant "$page/archive" events/aws.ec2-AuthorizeSecurityGroupIngress-open-ssh.json
+target/debug/trailguard backtest --quiet --json --html "$page/backtest.html" "$page/archive" >"$page/summary.json"
+if ! python3 scripts/check_page.py --self-test "$page/backtest.html" "$page/summary.json" \
+    --screenshot "$TG_LOGDIR/backtest-page.png" | sed 's/^/    /'; then
+  tg_die "the backtest page check failed"
+fi
+
+step "docs: the mdBook builds (mdbook from crates.io), no broken internal link"
+bash scripts/docs.sh >"$TG_LOGDIR/docs.log" 2>&1 || { tail -40 "$TG_LOGDIR/docs.log"; tg_die "the docs check failed"; }
+grep '^ok   links' "$TG_LOGDIR/docs.log"
 
 step "faults and storms through the real binaries (Runtime API + fault-injecting proxy + moto)"
 # `cargo test` builds the binaries only of packages with integration tests: build them all.

@@ -39,6 +39,10 @@ pub struct Args {
     /// The summary as Markdown.
     #[arg(long)]
     markdown: bool,
+    /// Also write the summary as one self-contained HTML page here (a chart per day, the
+    /// top reasons, the actors; nothing loaded from elsewhere).
+    #[arg(long, value_name = "FILE")]
+    html: Option<String>,
     /// Write one JSON line per notify or remediate decision here.
     #[arg(long, value_name = "FILE")]
     decisions: Option<String>,
@@ -95,6 +99,7 @@ pub fn cmd(args: Args) -> Result<ExitCode, String> {
     }
     let (json, markdown, quiet, jobs) = (args.json, args.markdown, args.quiet, args.jobs);
     let (decisions, merge, sources) = (args.decisions, args.merge, args.sources);
+    let args_html = args.html;
     if json && markdown {
         return Err("--json and --markdown: choose one".into());
     }
@@ -164,6 +169,10 @@ pub fn cmd(args: Args) -> Result<ExitCode, String> {
         }
         total
     };
+    if let Some(path) = &args_html {
+        std::fs::write(path, trailguard_backtest::html::html(&summary))
+            .map_err(|e| format!("--html {path}: {e}"))?;
+    }
     // A closed pipe (`| head`) ends the output quietly.
     let mut out = std::io::stdout().lock();
     let _ = if json {

@@ -259,9 +259,12 @@ fn backtest_summarises_names_what_it_skipped_and_exits_1() {
     let _ = std::fs::remove_dir_all(&dir);
     archive(&dir);
     let decisions = dir.with_extension("jsonl");
+    let page = dir.with_extension("html");
     let out = bin()
         .args(["backtest", "--json", "--decisions"])
         .arg(&decisions)
+        .arg("--html")
+        .arg(&page)
         .arg(&dir)
         .output()
         .unwrap();
@@ -283,6 +286,12 @@ fn backtest_summarises_names_what_it_skipped_and_exits_1() {
         std::fs::read_to_string(&decisions).unwrap().lines().count(),
         4
     );
+    // The page is the same run's summary (scripts/check_page.py opens it in Chromium).
+    let summary: trailguard_backtest::Summary = serde_json::from_slice(&out.stdout).unwrap();
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert_eq!(html, trailguard_backtest::html::html(&summary));
+    assert!(html.contains("data-key=\"/decisions/revert-security-group/remediate\">4</data>"));
+    let _ = std::fs::remove_file(&page);
     // The same archive without the stray file: exit 0, and Markdown for a review.
     std::fs::remove_file(dir.join("README.txt")).unwrap();
     let _ = std::fs::remove_file(&decisions);

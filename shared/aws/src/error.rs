@@ -181,7 +181,7 @@ pub enum HandlerError {
     Internal(String),
 }
 
-/// The failure classes Lambda reports as `errorType` (README, "Errors"): a retryable one ends
+/// The failure classes Lambda reports as `errorType` (docs/src/reliability.md, "Errors"): a retryable one ends
 /// in `Retryable`, so one filter finds every failure a retry can clear.
 pub const ERROR_TYPES: [&str; 11] = [
     "MalformedEvent",

@@ -401,8 +401,18 @@ impl Engine {
                 .or_default()
                 .entry(kind.into())
                 .or_default() += 1;
+            let on = day.clone().unwrap_or_else(|| "unknown".into());
+            if d.kind != Kind::Ignore {
+                *s.daily
+                    .entry(on.clone())
+                    .or_default()
+                    .entry(function.clone())
+                    .or_default()
+                    .entry(kind.into())
+                    .or_default() += 1;
+            }
             *s.timeline
-                .entry(day.clone().unwrap_or_else(|| "unknown".into()))
+                .entry(on)
                 .or_default()
                 .entry(kind.into())
                 .or_default() += 1;

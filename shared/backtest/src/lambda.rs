@@ -5,7 +5,7 @@
 //!   written to `<output>partials/<name>.json` (the name follows from the keys, so a retried
 //!   batch overwrites its own partial);
 //! - the merge (the state after the map): `{"merge": "s3://bucket/run/"}` -> every partial
-//!   merged, `summary.json` and `summary.md` written next to them.
+//!   merged, `summary.json`, `summary.md` and `summary.html` (the page) written next to them.
 //!
 //! The merge is [`crate::merge_partials`], the same code `trailguard backtest --merge` runs.
 
@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 use crate::engine::{Engine, Filters};
 use crate::run::{self, Options};
 use crate::source::parse_s3_url;
-use crate::{merge_partials, partial_name, render};
+use crate::{html, merge_partials, partial_name, render};
 
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]
@@ -119,6 +119,13 @@ pub async fn handle(
                 &format!("{base}summary.md"),
                 render::render(&summary, true).into_bytes(),
                 "text/markdown",
+            )
+            .await?;
+            put(
+                s3,
+                &format!("{base}summary.html"),
+                html::html(&summary).into_bytes(),
+                "text/html; charset=utf-8",
             )
             .await?;
             Ok(

@@ -33,6 +33,8 @@ pub struct Summary {
     pub actors: BTreeMap<String, BTreeMap<String, u64>>,
     /// Day (YYYY-MM-DD, the record's time) -> decision -> records delivered to a function.
     pub timeline: BTreeMap<String, BTreeMap<String, u64>>,
+    /// Day -> function -> decision (`notify` | `remediate`) -> records: the page's chart.
+    pub daily: BTreeMap<String, BTreeMap<String, BTreeMap<String, u64>>>,
     /// Facts the rules needed and a backtest cannot look up (taken as absent, as in
     /// `trailguard decide`): fact -> decisions that assumed it.
     pub assumed: BTreeMap<String, u64>,
@@ -81,6 +83,12 @@ impl Summary {
         }
         for (d, m) in &other.timeline {
             add(self.timeline.entry(d.clone()).or_default(), m);
+        }
+        for (d, by_function) in &other.daily {
+            let mine = self.daily.entry(d.clone()).or_default();
+            for (f, m) in by_function {
+                add(mine.entry(f.clone()).or_default(), m);
+            }
         }
         add(&mut self.assumed, &other.assumed);
         // The listed skips are the smallest names: the same whatever the merge order.
@@ -137,6 +145,12 @@ mod tests {
             .entry(day.into())
             .or_default()
             .insert(kind.into(), 1);
+        s.daily
+            .entry(day.into())
+            .or_default()
+            .entry(function.into())
+            .or_default()
+            .insert(kind.into(), 1);
         s
     }
 
@@ -155,6 +169,8 @@ mod tests {
         assert_eq!(a.records, 30);
         assert_eq!(a.count("revert-security-group", "remediate"), 1);
         assert_eq!(a.timeline["2026-08-01"].values().sum::<u64>(), 2);
+        assert_eq!(a.daily["2026-08-01"]["guard-iam"]["notify"], 1);
+        assert_eq!(a.daily["2026-08-01"].len(), 2);
         let mut x = Summary::default();
         x.skip("b", "corrupt");
         let mut y = Summary::default();

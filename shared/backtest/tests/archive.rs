@@ -74,6 +74,31 @@ fn the_whole_archive_field_by_field() {
         "{:?}",
         s.skipped_objects
     );
+    // The chart's counts (day, function) add up to the day's and the function's.
+    for kind in ["remediate", "notify"] {
+        let of_day = |d: &str| -> u64 {
+            s.daily
+                .get(d)
+                .map(|m| m.values().filter_map(|k| k.get(kind)).sum())
+                .unwrap_or(0)
+        };
+        for d in s.timeline.keys().chain(s.daily.keys()) {
+            assert_eq!(of_day(d), day(&s, d, kind), "{d} {kind}");
+        }
+        for f in s.decisions.keys() {
+            let of_function: u64 = s
+                .daily
+                .values()
+                .filter_map(|m| m.get(f).and_then(|k| k.get(kind)))
+                .sum();
+            assert_eq!(of_function, s.count(f, kind), "{f} {kind}");
+        }
+    }
+    assert!(s
+        .daily
+        .values()
+        .flat_map(|m| m.values())
+        .all(|k| !k.contains_key("ignore")));
     // 12 files of 6 records, and the truncated file's one whole record.
     assert_eq!(s.records, 73);
     assert_eq!(s.bad_records, 0);

@@ -197,7 +197,7 @@ async fn lambda_batches_write_partials_whose_merge_is_the_cli_summary() {
         by_key(from_partials.clone(), &format!("s3://{bucket}")),
         local(&root, Filters::default())
     );
-    // summary.json is that summary; summary.md renders it.
+    // summary.json is that summary; summary.md and summary.html render it.
     let written = source::s3_get(&s3, &results, "runs/test/summary.json")
         .await
         .unwrap();
@@ -214,6 +214,14 @@ async fn lambda_batches_write_partials_whose_merge_is_the_cli_summary() {
     assert!(
         md.contains("| `revert-security-group` | 13 | 0 | 0 |"),
         "{md}"
+    );
+    // summary.html is that summary's page.
+    let page = source::s3_get(&s3, &results, "runs/test/summary.html")
+        .await
+        .unwrap();
+    assert_eq!(
+        String::from_utf8(page).unwrap(),
+        trailguard_backtest::html::html(&from_partials)
     );
     // A request that is neither is an error that says so.
     let e = lambda::handle(&s3, &policy, json!({"hello": 1}))

@@ -260,7 +260,9 @@ fn human(report: &Report) -> (String, String) {
     ));
     b.push_str(&format!("Why:           {}\n", report.reason));
     plan_and_details(&mut b, report);
-    b.push_str("\nTo undo a remediation by hand, see the README section \"Rolling back\".\n");
+    b.push_str(
+        "\nTo undo a remediation by hand, see trailguard's docs, \"Rolling back a remediation by hand\" (docs/src/rollback.md).\n",
+    );
     (subject, b)
 }
 

@@ -1,6 +1,6 @@
 //! The report: a decision, what became of each action, and whether people were told. The
 //! functions return it as their Lambda response and log it; `trailguard decide` prints the
-//! same schema without outcomes. The README documents the JSON; keep it stable.
+//! same schema without outcomes. docs/src/decision-schema.md documents the JSON; keep it stable.
 
 use serde::Serialize;
 use serde_json::Value;
