@@ -117,6 +117,19 @@ if ! python3 scripts/check_page.py --self-test "$page/backtest.html" "$page/summ
   tg_die "the backtest page check failed"
 fi
 
+step "backtest: the fast path gives the reference path's summary, record for record (deep and shallow corpora, two policies)"
+for shape in realistic simple; do
+  python3 scripts/gen_cloudtrail.py "$page/$shape" --shape "$shape" --mb 48 --days 6 --records-per-file 500 >/dev/null
+  for policy in default events/meta/policy.json; do
+    flag=(); [ "$policy" = default ] || flag=(--policy "$policy")
+    target/debug/trailguard backtest --quiet --json "${flag[@]}" "$page/$shape" >"$page/fast.json"
+    target/debug/trailguard backtest --quiet --json --reference "${flag[@]}" "$page/$shape" >"$page/reference.json"
+    cmp -s "$page/fast.json" "$page/reference.json" \
+      || { diff "$page/fast.json" "$page/reference.json" | head -20; tg_die "$shape corpus, policy $policy: the fast path and the reference path differ"; }
+    python3 -c 'import json, sys; s = json.load(open(sys.argv[1])); d = sum(sum(m.values()) for m in s["decisions"].values()); print("    ok   %s corpus, policy %s: %d records, %d decisions, the same summary both ways" % (sys.argv[2], sys.argv[3], s["records"], d))' "$page/fast.json" "$shape" "$policy"
+  done
+done
+
 step "docs: the mdBook builds (mdbook from crates.io), no broken internal link"
 bash scripts/docs.sh >"$TG_LOGDIR/docs.log" 2>&1 || { tail -40 "$TG_LOGDIR/docs.log"; tg_die "the docs check failed"; }
 grep '^ok   links' "$TG_LOGDIR/docs.log"

@@ -46,6 +46,11 @@ pub struct Args {
     /// Write one JSON line per notify or remediate decision here.
     #[arg(long, value_name = "FILE")]
     decisions: Option<String>,
+    /// The reference path: every record parsed whole and offered to every function's rules
+    /// (no quick reader, no prefilter). Slow: it checks that the fast path gives the same
+    /// summary.
+    #[arg(long)]
+    reference: bool,
     /// No progress line, no notes on standard error.
     #[arg(long)]
     quiet: bool,
@@ -99,7 +104,7 @@ pub fn cmd(args: Args) -> Result<ExitCode, String> {
     }
     let (json, markdown, quiet, jobs) = (args.json, args.markdown, args.quiet, args.jobs);
     let (decisions, merge, sources) = (args.decisions, args.merge, args.sources);
-    let args_html = args.html;
+    let (args_html, reference) = (args.html, args.reference);
     if json && markdown {
         return Err("--json and --markdown: choose one".into());
     }
@@ -122,6 +127,7 @@ pub fn cmd(args: Args) -> Result<ExitCode, String> {
         }
         let mut engine = Engine::new(policy, filters)?;
         engine.reports = decisions.is_some();
+        engine.reference = reference;
         let engine = Arc::new(engine);
         let writer: Option<Mutex<Box<dyn Write + Send>>> = match &decisions {
             Some(path) => Some(Mutex::new(Box::new(std::io::BufWriter::new(

@@ -10,6 +10,7 @@ pub mod quick;
 pub mod render;
 pub mod run;
 pub mod scan;
+pub mod skip;
 pub mod source;
 pub mod summary;
 

@@ -1,6 +1,7 @@
 //! The fastest read of a record: walk its JSON once, keep the dozen top-level fields the
 //! prefilter reads (strings without escapes, `readOnly`), and jump over everything else
-//! (strings by a byte search for the closing quote, containers by nesting). No allocation,
+//! (strings by a byte search for the closing quote, containers 64 bytes at a time:
+//! `skip.rs`). No allocation,
 //! no validation of the parts it jumps over: a record is validated when it is decided, and
 //! anything unusual (an escape in a kept field, a kept field that is not a string) is left
 //! to serde by answering [`Quick::Other`].
@@ -85,30 +86,13 @@ impl<'a> Cursor<'a> {
     fn skip(&mut self) -> Result<(), Err> {
         match self.ws()? {
             b'"' => self.string().map(|_| ()),
-            b'{' | b'[' => {
-                let mut depth = 0usize;
-                loop {
-                    let Some(&c) = self.b.get(self.i) else {
-                        return Err(Err::End);
-                    };
-                    match c {
-                        b'"' => {
-                            self.string()?;
-                            continue;
-                        }
-                        b'{' | b'[' => depth += 1,
-                        b'}' | b']' => {
-                            depth -= 1;
-                            if depth == 0 {
-                                self.i += 1;
-                                return Ok(());
-                            }
-                        }
-                        _ => {}
-                    }
-                    self.i += 1;
+            b'{' | b'[' => match crate::skip::container_end(self.b, self.i) {
+                Some(end) => {
+                    self.i = end;
+                    Ok(())
                 }
-            }
+                None => Err(Err::End),
+            },
             _ => {
                 // A number or a literal: up to the next delimiter.
                 while let Some(&c) = self.b.get(self.i) {

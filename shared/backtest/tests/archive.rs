@@ -301,3 +301,88 @@ fn records_across_read_buffer_boundaries_are_read_once_each() {
     }
     let _ = std::fs::remove_dir_all(&root);
 }
+
+/// The same files through the fast path (quick reader, prefilter) and the reference path
+/// (every record parsed whole and offered to every guard): the same summary.
+fn fast_and_reference(root: &Path, policy: &Policy) -> (Summary, Summary) {
+    let files = source::local_files(&[root.to_path_buf()]).unwrap();
+    let run = |reference: bool| {
+        let mut engine = Engine::new(policy.clone(), Filters::default()).unwrap();
+        engine.reference = reference;
+        run::local(
+            &engine,
+            &files,
+            &Options {
+                jobs: 2,
+                ..Options::default()
+            },
+        )
+    };
+    (run(false), run(true))
+}
+
+#[test]
+fn the_fast_path_decides_every_record_as_the_reference_path() {
+    let root = root().with_extension("reference");
+    let _ = std::fs::remove_dir_all(&root);
+    archive(&root);
+    // Every sample too, each in the form a log holds it: a CloudTrail sample's record (its
+    // `detail`), and every sample whole (Health, GuardDuty, Security Hub, manual events).
+    let events = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events");
+    let mut records = Vec::new();
+    let mut whole = Vec::new();
+    let mut names: Vec<_> = std::fs::read_dir(&events)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    names.sort();
+    for p in &names {
+        let v: Value = serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
+        if v["detail-type"] == "AWS API Call via CloudTrail"
+            || v["detail-type"] == "AWS Console Sign In via CloudTrail"
+        {
+            records.push(v["detail"].clone());
+        }
+        whole.push(v);
+    }
+    assert!(records.len() > 200, "{}", records.len());
+    let logs = root.join(key(
+        "111122223333",
+        "us-east-1",
+        "2026-08-09",
+        "samples.json",
+    ));
+    write(
+        &logs,
+        json!({ "Records": records }).to_string().as_bytes(),
+        false,
+    );
+    write(
+        &logs.with_file_name("samples-events.json.gz"),
+        Value::Array(whole).to_string().as_bytes(),
+        true,
+    );
+    let samples_policy: Policy =
+        Policy::from_json(&std::fs::read_to_string(events.join("meta/policy.json")).unwrap())
+            .unwrap();
+    for (name, policy) in [("default", Policy::default()), ("samples'", samples_policy)] {
+        let (fast, reference) = fast_and_reference(&root, &policy);
+        assert!(fast.records > 300, "{}", fast.records);
+        assert!(
+            fast.decisions
+                .values()
+                .flat_map(|m| m.values())
+                .sum::<u64>()
+                > 100,
+            "{:?}",
+            fast.decisions
+        );
+        assert_eq!(
+            serde_json::to_value(&fast).unwrap(),
+            serde_json::to_value(&reference).unwrap(),
+            "the {name} policy: the fast path and the reference path differ"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&root);
+}

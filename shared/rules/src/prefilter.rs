@@ -4,7 +4,7 @@
 //! with its conditions on other fields dropped: a weaker pattern, so a record it refuses is
 //! one the real rule refuses too. Only the records it lets through are read whole and decided.
 
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 use crate::guards::{is_read_only_call, Bus, Delivery, Guard};
 use crate::pattern::Pattern;
@@ -70,7 +70,12 @@ impl Summary<'_> {
         } else {
             crate::event::DETAIL_TYPE_API_CALL
         };
-        json!({"source": source, "detail-type": detail_type, "detail": detail})
+        // Built by moving the parts in: `json!` would serialise `detail` into a copy.
+        let mut event = Map::new();
+        event.insert("source".into(), source.map_or(Value::Null, Value::String));
+        event.insert("detail-type".into(), Value::String(detail_type.into()));
+        event.insert("detail".into(), Value::Object(detail));
+        Value::Object(event)
     }
 }
 
@@ -126,14 +131,76 @@ impl Field {
     }
 }
 
+/// FNV-1a: the index's keys are short names, hashed once per record; SipHash's protection
+/// against chosen keys is not needed for keys the registry declares.
+#[derive(Default)]
+struct Fnv(u64);
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for b in bytes {
+            h = (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+type Index<V> = std::collections::HashMap<String, V, std::hash::BuildHasherDefault<Fnv>>;
+
+/// The rules that may take one service's calls, by event name.
+#[derive(Default)]
+struct ByName {
+    /// Event name -> the rules naming it and the rules naming no event name, in rule order.
+    named: Index<Vec<usize>>,
+    /// The rules naming no event name (for a call no rule names).
+    rest: Vec<usize>,
+}
+
+impl ByName {
+    fn new(rules: &[Rule], of: &[usize]) -> ByName {
+        let names = |i: usize| {
+            rules[i].literals.iter().find_map(|(f, v)| match f {
+                Field::EventName => Some(v),
+                _ => None,
+            })
+        };
+        let rest: Vec<usize> = of.iter().copied().filter(|&i| names(i).is_none()).collect();
+        let mut named: Index<Vec<usize>> = Index::default();
+        for &i in of {
+            for n in names(i).into_iter().flatten() {
+                named.entry(n.clone()).or_default().push(i);
+            }
+        }
+        for list in named.values_mut() {
+            list.extend(&rest);
+            list.sort_unstable();
+            list.dedup();
+        }
+        ByName { named, rest }
+    }
+
+    fn get(&self, name: Option<&str>) -> &[usize] {
+        name.and_then(|n| self.named.get(n)).unwrap_or(&self.rest)
+    }
+}
+
 /// The main-bus rules of every guard, weakened to [`FIELDS`].
 pub struct Prefilter {
     rules: Vec<Rule>,
-    /// Service (`ec2` of `ec2.amazonaws.com`) -> the rules that may take its calls, in
-    /// rule order: those naming the service, and those naming no source.
-    by_service: std::collections::HashMap<String, Vec<usize>>,
+    /// Service (`ec2` of `ec2.amazonaws.com`) -> the rules that may take its calls, by
+    /// event name, in rule order: those naming the service, and those naming no source. A
+    /// record is matched only against the rules that could take its service and name.
+    by_service: Index<ByName>,
     /// The rules that name no source (for a service no rule names).
-    any_service: Vec<usize>,
+    any_service: ByName,
 }
 
 impl Prefilter {
@@ -180,25 +247,30 @@ impl Prefilter {
                     .any(|(f, _)| matches!(f, Field::Source))
             })
             .collect();
-        let mut by_service: std::collections::HashMap<String, Vec<usize>> = Default::default();
+        let mut services: Index<Vec<usize>> = Index::default();
         for (i, r) in rules.iter().enumerate() {
             for (f, values) in &r.literals {
                 if matches!(f, Field::Source) {
                     for v in values.iter().filter_map(|v| v.strip_prefix("aws.")) {
-                        by_service.entry(v.to_string()).or_default().push(i);
+                        services.entry(v.to_string()).or_default().push(i);
                     }
                 }
             }
         }
-        for list in by_service.values_mut() {
-            list.extend(&any_service);
-            list.sort_unstable();
-            list.dedup();
-        }
+        let by_service = services
+            .into_iter()
+            .map(|(service, mut list)| {
+                list.extend(&any_service);
+                list.sort_unstable();
+                list.dedup();
+                let by_name = ByName::new(&rules, &list);
+                (service, by_name)
+            })
+            .collect();
         Prefilter {
+            any_service: ByName::new(&rules, &any_service),
             rules,
             by_service,
-            any_service,
         }
     }
 
@@ -206,13 +278,14 @@ impl Prefilter {
     pub fn candidates(&self, s: &Summary<'_>, policy: &Policy) -> Vec<Guard> {
         let mut out: Vec<Guard> = Vec::new();
         let mut event: Option<Value> = None;
-        // Only the rules that may take this service's calls: a few of them, not all.
+        // Only the rules that may take this service's calls of this name: a few, not all.
         let service = s
             .event_source
             .and_then(|e| e.strip_suffix(".amazonaws.com"));
         let rules = service
             .and_then(|svc| self.by_service.get(svc))
-            .unwrap_or(&self.any_service);
+            .unwrap_or(&self.any_service)
+            .get(s.event_name);
         for r in rules.iter().map(|&i| &self.rules[i]) {
             if out.contains(&r.guard) {
                 continue;
@@ -280,6 +353,7 @@ fn project(v: &Value, prefix: &str) -> Option<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn weakened_patterns_keep_only_what_the_summary_has() {
