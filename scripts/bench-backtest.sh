@@ -43,10 +43,13 @@ echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(grep 
 measure() {
   local label="$1" records="$2"; shift 2
   "$@" >/dev/null 2>&1 || true
-  local times=()
+  local times=() out
+  out="$(mktemp)"
   for _ in $(seq "$RUNS"); do
-    times+=("$( { /usr/bin/time -f '%e %M' "$@" >/dev/null 2>/dev/null; } 2>&1 | tail -1)")
+    /usr/bin/time -o "$out" -f '%e %M' "$@" >/dev/null 2>&1 || true
+    times+=("$(tail -1 "$out")")
   done
+  rm -f "$out"
   printf '%s\n' "${times[@]}" | python3 -c '
 import statistics, sys
 label, records = sys.argv[1], int(sys.argv[2])

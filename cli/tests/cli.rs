@@ -488,3 +488,52 @@ fn only_acted_prints_exactly_the_acting_decisions() {
     assert!(acted_total > 100, "{acted_total}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Every planned action of every sample that names a resource with a console page links to
+/// it: on the console's own hosts, in the event's region, with nothing an event could use
+/// to send a reader elsewhere.
+#[test]
+fn console_links_of_every_sample_lead_only_to_the_console() {
+    let mut files: Vec<_> = std::fs::read_dir(events())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    let out = bin()
+        .args(["decide", "--policy"])
+        .arg(events().join("meta/policy.json"))
+        .args(&files)
+        .output()
+        .unwrap();
+    let mut linked = std::collections::BTreeSet::new();
+    let mut problems = vec![];
+    for r in lines(&out.stdout) {
+        for a in r["actions"].as_array().into_iter().flatten() {
+            let Some(link) = a["console"].as_str() else {
+                continue;
+            };
+            linked.insert(a["type"].as_str().unwrap_or_default().to_string());
+            let host_ok = link.starts_with("https://console.aws.amazon.com/")
+                || link.starts_with("https://s3.console.aws.amazon.com/s3/buckets/");
+            let tail = link.split_once(".com/").map(|(_, t)| t).unwrap_or("");
+            let region = r["event"]["region"].as_str().unwrap_or("");
+            if !host_ok
+                || !link.is_ascii()
+                || tail.contains("//")
+                || link
+                    .chars()
+                    .any(|c| c.is_whitespace() || "<>\"'`".contains(c))
+                || link.matches('#').count() > 1
+                || (link.contains("region=") && !link.contains(&format!("region={region}")))
+            {
+                problems.push(format!("{}: {link}", r["source_file"]));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{problems:#?}");
+    assert!(
+        linked.len() >= 30,
+        "action types with a console link: {linked:?}"
+    );
+}

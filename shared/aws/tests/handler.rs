@@ -157,6 +157,7 @@ async fn the_report_keeps_its_documented_schema() {
     assert_eq!(
         action,
         [
+            "console",
             "egress",
             "group_id",
             "iam_actions",
@@ -166,6 +167,14 @@ async fn the_report_keeps_its_documented_schema() {
             "type",
             "undo"
         ]
+    );
+    // Where to look at it: the group's page in the event's region.
+    assert!(
+        r["actions"][0]["console"].as_str().unwrap().starts_with(
+            "https://console.aws.amazon.com/ec2/home?region=us-east-1#SecurityGroup:groupId=sg-"
+        ),
+        "{}",
+        r["actions"][0]["console"]
     );
     // The action done says how to undo it: the exact rule put back, in the event's region.
     let undo = r["actions"][0]["undo"]["command"].as_str().unwrap();

@@ -8,6 +8,7 @@
 
 pub mod action;
 pub mod ask;
+pub mod console;
 pub mod decision;
 pub mod event;
 pub mod facts;

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::action::Action;
+use crate::action::{Action, Undo};
 use crate::decision::Kind;
 use crate::report::{Report, Status};
 use crate::sweep::SweepReport;
@@ -296,6 +296,15 @@ fn plan_and_details(b: &mut String, report: &Report) {
             if let Some(err) = &a.error {
                 b.push_str(&format!("\n      error: {}", err.message));
             }
+            // What undoes it (only for a step proved done), and where to look at it.
+            match &a.undo {
+                Some(Undo::Command(c)) => b.push_str(&format!("\n      undo: {c}")),
+                Some(Undo::None(why)) => b.push_str(&format!("\n      undo: none ({why})")),
+                None => {}
+            }
+            if let Some(l) = &a.console {
+                b.push_str(&format!("\n      console: {l}"));
+            }
             b.push('\n');
         }
     }
@@ -436,6 +445,7 @@ mod tests {
     use super::*;
     use crate::action::{Notice, Severity};
     use crate::decision::Decision;
+    use crate::event::Event;
 
     fn hostile(title: &str, details: Vec<String>) -> (String, String) {
         let d = Decision::notify(
@@ -592,6 +602,60 @@ mod tests {
         );
         r.actions[0].outcome = Some(Status::Done);
         assert!(render(&r).0.contains("REMEDIATED"), "{}", render(&r).0);
+    }
+
+    #[test]
+    fn each_action_done_names_its_undo_and_its_console_page() {
+        use crate::action::{Action, RevokeRules};
+        let event = Event::parse(
+            &serde_json::from_str(include_str!(
+                "../../../events/aws.ec2-AuthorizeSecurityGroupIngress-open-ssh.json"
+            ))
+            .unwrap(),
+        )
+        .unwrap();
+        let d = Decision::remediate(
+            "port 22 open to the world",
+            vec![Action::from(RevokeRules {
+                group_id: "sg-0a1b2c3d4e5f60789".into(),
+                egress: false,
+                rule_ids: vec!["sgr-0123456789abcdef0".into()],
+                permissions: vec![],
+            })],
+            Notice {
+                severity: Severity::High,
+                title: "Security group opened".into(),
+                details: vec![],
+            },
+        );
+        let mut r = Report::new(&d, Some(&event));
+        let region = event.region().unwrap().to_string();
+        let live = format!(
+            "https://console.aws.amazon.com/ec2/home?region={region}#SecurityGroup:groupId=sg-0a1b2c3d4e5f60789"
+        );
+        assert_eq!(r.actions[0].console.as_deref(), Some(live.as_str()));
+        r.actions[0].outcome = Some(Status::Done);
+        r.actions[0].undo = Some(Undo::Command(
+            "aws ec2 authorize-security-group-ingress --group-id sg-0a1b2c3d4e5f60789".into(),
+        ));
+        let (_, body) = render(&r);
+        let (human, json) = body.split_once("--- report (JSON) ---\n").unwrap();
+        // The text part: the undo command, and the link made inert like every other.
+        assert!(
+            human.contains(
+                "\n      undo: aws ec2 authorize-security-group-ingress --group-id sg-0a1b2c3d4e5f60789"
+            ),
+            "{human}"
+        );
+        assert!(human.contains("console: hxxps://"), "{human}");
+        assert!(!human.contains("https://"), "{human}");
+        // The JSON part: the live link.
+        let v: Value = serde_json::from_str(json).unwrap();
+        assert_eq!(v["actions"][0]["console"], live.as_str());
+        // Not done: no undo line.
+        r.actions[0].outcome = Some(Status::AlreadyDone);
+        r.actions[0].undo = None;
+        assert!(!render(&r).1.contains("undo: aws"));
     }
 
     #[test]

@@ -72,6 +72,9 @@ pub struct ActionReport {
     /// For an action done: the exact command that undoes it, or why there is none.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub undo: Option<Undo>,
+    /// The target's page in the AWS console (console.rs), in the event's region.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub console: Option<String>,
 }
 
 impl ActionReport {
@@ -87,6 +90,7 @@ impl ActionReport {
             attempts: None,
             calls: vec![],
             undo: None,
+            console: None,
         }
     }
 
@@ -208,6 +212,12 @@ pub struct Report {
 impl Report {
     /// The report of a decision, before anything ran.
     pub fn new(d: &Decision, event: Option<&Event>) -> Report {
+        let region = event.and_then(|e| e.region());
+        let planned = |a: &Action| {
+            let mut r = ActionReport::planned(a);
+            r.console = crate::console::first_link(&a.step().targets(), region);
+            r
+        };
         Report {
             source_file: None,
             event_id: event.and_then(|e| e.id()).map(String::from),
@@ -217,7 +227,7 @@ impl Report {
             decision: d.kind,
             reason: d.reason.clone(),
             mode: d.mode,
-            actions: d.actions.iter().map(ActionReport::planned).collect(),
+            actions: d.actions.iter().map(planned).collect(),
             notice: d.notice.clone(),
             assumed_absent: d.assumed.clone(),
             lookups: vec![],
