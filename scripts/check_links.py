@@ -127,10 +127,10 @@ def check_css(book, problems):
     return checked
 
 
-def github_slugs(markdown):
-    """The anchors GitHub gives a Markdown file's headings (outside code blocks)."""
-    slugs, seen, fence = set(), {}, None
-    for line in markdown.splitlines():
+def outside_fences(markdown):
+    """The lines of a Markdown text outside fenced code blocks, with their line numbers."""
+    fence = None
+    for no, line in enumerate(markdown.splitlines(), 1):
         m = re.match(r"^\s*(`{3,}|~{3,})", line)
         if m:
             if fence is None:
@@ -138,8 +138,14 @@ def github_slugs(markdown):
             elif m.group(1)[0] == fence:
                 fence = None
             continue
-        if fence is not None:
-            continue
+        if fence is None:
+            yield no, line
+
+
+def github_slugs(markdown):
+    """The anchors GitHub gives a Markdown file's headings (outside code blocks)."""
+    slugs, seen = set(), {}
+    for _, line in outside_fences(markdown):
         m = re.match(r"^#{1,6}\s+(.*?)\s*#*\s*$", line)
         if not m:
             continue
@@ -155,17 +161,8 @@ def github_slugs(markdown):
 def markdown_links(markdown):
     """The destinations of the inline links and images of a Markdown text, outside code
     (fenced blocks and `spans`), with their line numbers."""
-    out, fence = [], None
-    for no, line in enumerate(markdown.splitlines(), 1):
-        m = re.match(r"^\s*(`{3,}|~{3,})", line)
-        if m:
-            if fence is None:
-                fence = m.group(1)[0]
-            elif m.group(1)[0] == fence:
-                fence = None
-            continue
-        if fence is not None:
-            continue
+    out = []
+    for no, line in outside_fences(markdown):
         line = re.sub(r"`[^`]*`", "", line)
         for m in re.finditer(r"!?\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)", line):
             out.append((no, m.group(1)))

@@ -31,8 +31,10 @@ import tempfile
 import time
 
 CHROMIUM = os.environ.get("TRAILGUARD_CHROMIUM", "/usr/bin/chromium")
-# The chart's scale (shared/backtest/src/html.rs BAR_HEIGHT).
+# How far a bar's rendered height may be from its count's, in pixels.
 TOLERANCE_PX = 0.6
+# The most days the chart draws (shared/backtest/src/html.rs CHART_DAYS).
+CHART_DAYS = 400
 
 
 class Browser:
@@ -205,13 +207,16 @@ def check(page_path, summary_path, screenshot):
         failures.append(f"the page looks empty: a {len(png)}-byte screenshot, {got['bodyText']} characters")
 
     # One bar group per day, each bar as tall as its count.
-    days = sorted(set(summary.get("timeline", {})) | set(summary.get("daily", {})))
+    # The chart draws the latest CHART_DAYS days (shared/backtest/src/html.rs).
+    days = sorted(set(summary.get("timeline", {})) | set(summary.get("daily", {})))[-CHART_DAYS:]
     shown_days = [d["day"] for d in got["days"]]
     if shown_days != days:
         failures.append(f"bar groups {shown_days} are not the summary's days {days}")
     chart = got["chart"] or {"max": 0, "barHeight": 0}
     column = {}
     for d, by_f in summary.get("daily", {}).items():
+        if d not in days:
+            continue
         for f, m in by_f.items():
             for k, n in m.items():
                 column[(d, k)] = column.get((d, k), 0) + n
@@ -231,6 +236,8 @@ def check(page_path, summary_path, screenshot):
                 failures.append(f"bar {bar['key']} is {bar['h']:.2f}px high, {bar['w']:.2f}px wide: {h:.2f}px high expected")
             bars[bar["key"]] = bar["value"]
     for d, by_f in summary.get("daily", {}).items():
+        if d not in days:
+            continue
         for f, m in by_f.items():
             for k, n in m.items():
                 key = f"/daily/{esc(d)}/{esc(f)}/{esc(k)}"

@@ -83,6 +83,18 @@ ACTORS = [
 # "{#name}": {#bo} {#launch}. The simple shape's risky kinds keep their holes: {hex} is {h},
 # their {key} is {k8}.
 
+def write_log(path, body, gz):
+    """Write one log file's bytes, gzip-compressed as CloudTrail writes them when `gz`; the
+    bytes before compression are what it returns."""
+    if gz:
+        with gzip.open(path, "wb", compresslevel=6) as f:
+            f.write(body)
+    else:
+        with open(path, "wb") as f:
+            f.write(body)
+    return len(body)
+
+
 def _tags(pairs):
     return [{"key": k, "value": v} for k, v in pairs]
 
@@ -719,14 +731,7 @@ def realistic(a, rnd, accounts, regions, start):
             sizes.append(len(rec))
             parts.append(rec)
         body = ('{"Records":[' + ",".join(parts) + "]}").encode()
-        path = os.path.join(d, name)
-        if a.gzip:
-            with gzip.open(path, "wb", compresslevel=6) as f:
-                f.write(body)
-        else:
-            with open(path, "wb") as f:
-                f.write(body)
-        written += len(body)
+        written += write_log(os.path.join(d, name), body, a.gzip)
         files += 1
         records += len(parts)
     print(json.dumps({"files": files, "records": records, "bytes": written, "bytes_per_record": round(written / max(records, 1)),
@@ -810,14 +815,7 @@ def main():
                    .replace("{hex}", hexid).replace("{key}", key).replace("{uuid2}", uuid[::-1]).replace("{uuid}", uuid))
             parts.append(rec)
         body = ('{"Records": [' + ", ".join(parts) + "]}").encode()
-        path = os.path.join(d, name)
-        if a.gzip:
-            with gzip.open(path, "wb", compresslevel=6) as f:
-                f.write(body)
-        else:
-            with open(path, "wb") as f:
-                f.write(body)
-        written += len(body)
+        written += write_log(os.path.join(d, name), body, a.gzip)
         files += 1
         records += len(parts)
     print(json.dumps({"files": files, "records": records, "bytes": written, "bytes_per_record": round(written / max(records, 1))}))

@@ -23,6 +23,10 @@ const DAY_WIDTH: f64 = 2.0 * BAR_WIDTH + 10.0;
 const LEFT: f64 = 48.0;
 const TOP: f64 = 10.0;
 
+/// The most days the chart draws (the latest ones): records can carry any time, and a page
+/// must stay a page.
+pub const CHART_DAYS: usize = 400;
+
 /// The decisions a day's chart stacks, one column each, in this order.
 pub const CHARTED: [&str; 2] = ["remediate", "notify"];
 
@@ -43,17 +47,37 @@ ul.legend{list-style:none;padding:0;display:flex;flex-wrap:wrap;gap:4px 14px}ul.
 rect.notify{opacity:.5}.muted{color:#666}
 ";
 
-/// `s` escaped for HTML text and attribute values.
+/// `s` escaped for HTML text and attribute values; control characters and bidirectional
+/// controls (which could make a name read as another: `user/\u{202E}enilepip-ic` shown as
+/// `user/ci-pipeline`) become U+FFFD.
 pub fn escape(s: &str) -> String {
     let mut o = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
+            c if c.is_control() || trailguard_rules::render::is_bidi_control(c) => {
+                o.push('\u{FFFD}')
+            }
             '&' => o.push_str("&amp;"),
             '<' => o.push_str("&lt;"),
             '>' => o.push_str("&gt;"),
             '"' => o.push_str("&quot;"),
             '\'' => o.push_str("&#39;"),
             c => o.push(c),
+        }
+    }
+    o
+}
+
+/// `s` escaped for an attribute the page does not show (`data-key`): exact, so the browser
+/// check reads back the summary's own key; control and bidirectional characters as numeric
+/// references (an attribute's value reorders no text on the page).
+pub fn escape_attr(s: &str) -> String {
+    let mut o = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c.is_control() || trailguard_rules::render::is_bidi_control(c) {
+            o.push_str(&format!("&#x{:X};", c as u32));
+        } else {
+            o.push_str(&escape(c.encode_utf8(&mut [0; 4])));
         }
     }
     o
@@ -82,7 +106,7 @@ fn grouped(n: u64) -> String {
 fn num(path: &[&str], n: u64) -> String {
     format!(
         "<data value=\"{n}\" data-key=\"{}\">{}</data>",
-        escape(&pointer(path)),
+        escape_attr(&pointer(path)),
         grouped(n)
     )
 }
@@ -139,7 +163,7 @@ fn chart(o: &mut String, s: &Summary, days: &[String], colour: &BTreeMap<String,
     );
     for (i, day) in days.iter().enumerate() {
         let x0 = LEFT + DAY_WIDTH * i as f64 + 4.0;
-        let _ = writeln!(o, "<g class=\"day\" data-day=\"{}\">", escape(day));
+        let _ = writeln!(o, "<g class=\"day\" data-day=\"{}\">", escape_attr(day));
         for (c, kind) in CHARTED.iter().enumerate() {
             let x = x0 + BAR_WIDTH * c as f64;
             let _ = write!(o, "<g class=\"column\" data-kind=\"{kind}\">");
@@ -157,7 +181,7 @@ fn chart(o: &mut String, s: &Summary, days: &[String], colour: &BTreeMap<String,
                         "<rect class=\"{kind}\" x=\"{x:.1}\" y=\"{y:.3}\" width=\"{:.1}\" height=\"{h:.3}\" fill=\"{}\" data-key=\"{}\" data-value=\"{n}\"><title>{} {} {kind}: {}</title></rect>",
                         BAR_WIDTH - 1.0,
                         colour.get(function).copied().unwrap_or("#999"),
-                        escape(&pointer(&["daily", day, function, kind])),
+                        escape_attr(&pointer(&["daily", day, function, kind])),
                         escape(day),
                         escape(function),
                         grouped(n)
@@ -233,7 +257,15 @@ pub fn html(s: &Summary) -> String {
         o,
         "<h2>By day</h2><p class=\"muted\">Records decided per day (the record's own time): for each day, <b>remediate</b> (solid) then <b>notify</b> (light), stacked by function.</p>"
     );
-    chart(&mut o, s, &days, &colour);
+    let charted = &days[days.len().saturating_sub(CHART_DAYS)..];
+    if charted.len() < days.len() {
+        let _ = writeln!(
+            o,
+            "<p class=\"muted\">The latest {CHART_DAYS} of {} days; the table below has them all.</p>",
+            days.len()
+        );
+    }
+    chart(&mut o, s, charted, &colour);
     let _ = write!(o, "<ul class=\"legend\">");
     for f in &functions {
         let _ = write!(
@@ -422,6 +454,10 @@ mod tests {
             .entry("arn:aws:iam::111122223333:user/<img src=x onerror=alert(1)>".into())
             .or_default()
             .insert("revert-security-group".into(), 5);
+        s.actors
+            .entry("arn:aws:iam::111122223333:user/\u{202E}enilepip-ic\n".into())
+            .or_default()
+            .insert("revert-security-group".into(), 1);
         s.skip("AWSLogs/\"x'&.json.gz", "corrupt gzip <b>");
         s
     }
@@ -429,7 +465,18 @@ mod tests {
     /// Every `data-key="…"` with the value next to it (`value` or `data-value`).
     fn numbers(page: &str) -> Vec<(String, u64)> {
         let unescape = |s: &str| {
-            s.replace("&quot;", "\"")
+            // Numeric references first (`&#x202E;`), then the named ones, `&amp;` last.
+            let mut t = String::new();
+            let mut rest = s;
+            while let Some(at) = rest.find("&#x") {
+                t.push_str(&rest[..at]);
+                let end = at + rest[at..].find(';').unwrap();
+                let code = u32::from_str_radix(&rest[at + 3..end], 16).unwrap();
+                t.push(char::from_u32(code).unwrap());
+                rest = &rest[end + 1..];
+            }
+            t.push_str(rest);
+            t.replace("&quot;", "\"")
                 .replace("&#39;", "'")
                 .replace("&lt;", "<")
                 .replace("&gt;", ">")
@@ -480,9 +527,32 @@ mod tests {
         assert!(!page.contains("<img"));
         assert!(!page.contains("gzip <b>"));
         assert!(page.contains("&lt;script&gt;"));
+        // A name cannot reorder the text around it.
+        assert!(!page.contains('\u{202E}') && page.contains("user/\u{FFFD}enilepip-ic\u{FFFD}"));
         // Nothing is loaded: no src, no link, no script, and the policy says so.
         assert!(!page.contains(" src=\"") && !page.contains("<link") && !page.contains("url("));
         assert!(page.contains("default-src 'none'"));
+    }
+
+    #[test]
+    fn the_chart_draws_at_most_its_days() {
+        let mut s = Summary::default();
+        for d in 0..CHART_DAYS + 50 {
+            let day = format!("{:04}-01-01", 1000 + d);
+            s.timeline
+                .entry(day.clone())
+                .or_default()
+                .insert("ignore".into(), 1);
+        }
+        let page = html(&s);
+        assert_eq!(page.matches("<g class=\"day\"").count(), CHART_DAYS);
+        assert!(page.contains(&format!(
+            "The latest {CHART_DAYS} of {} days",
+            CHART_DAYS + 50
+        )));
+        assert!(
+            page.contains("data-day=\"1449-01-01\"") && !page.contains("data-day=\"1000-01-01\"")
+        );
     }
 
     #[test]

@@ -14,7 +14,7 @@
 const BLOCK: usize = 64;
 
 /// The four masks of one block: bit k is byte k.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 struct Masks {
     quote: u64,
     backslash: u64,
@@ -53,12 +53,7 @@ mod sse2 {
 
     #[target_feature(enable = "sse2")]
     fn block(b: &[u8; BLOCK]) -> Masks {
-        let mut m = Masks {
-            quote: 0,
-            backslash: 0,
-            open: 0,
-            close: 0,
-        };
+        let mut m = Masks::default();
         for (k, part) in b.chunks_exact(16).enumerate() {
             let Ok(part) = <&[u8; 16]>::try_from(part) else {
                 continue;
@@ -83,12 +78,7 @@ mod sse2 {
 /// masks on other architectures.
 #[cfg(any(test, not(target_arch = "x86_64")))]
 fn masks_bytewise(b: &[u8; BLOCK]) -> Masks {
-    let mut m = Masks {
-        quote: 0,
-        backslash: 0,
-        open: 0,
-        close: 0,
-    };
+    let mut m = Masks::default();
     for (k, &c) in b.iter().enumerate() {
         let bit = 1u64 << k;
         match c {

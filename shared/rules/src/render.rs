@@ -135,6 +135,17 @@ fn defang_line(line: &str) -> String {
     out
 }
 
+/// Whether a command can stand in the text part exactly as it is: one line that making it
+/// inert leaves unchanged (no bracket, link, mention or formatting character, not cut).
+/// Otherwise what a reader pasted would not be the command (an escaped bracket breaks its
+/// JSON; a line cut inside a quoted policy lets the next line run as shell code), so the
+/// text points to the JSON part, which has it exactly.
+fn pastes_as_is(command: &str) -> bool {
+    !command.contains(['\n', '\r'])
+        && command.chars().count() + 16 <= MAX_LINE
+        && defang_line(command) == command
+}
+
 /// At most `max` bytes of `s`, cut at a line end or a character boundary.
 fn bounded(s: &str, max: usize) -> String {
     if s.len() <= max {
@@ -276,7 +287,7 @@ fn plan_and_details(b: &mut String, report: &Report) {
         } else {
             "\nWhat trailguard did:\n"
         });
-        for a in &report.actions {
+        for (i, a) in report.actions.iter().enumerate() {
             // A read-only step that could not run is not a failed containment.
             let outcome = match a.outcome {
                 Some(Status::Failed) if !a.action.is_critical() => "not available",
@@ -298,12 +309,24 @@ fn plan_and_details(b: &mut String, report: &Report) {
             }
             // What undoes it (only for a step proved done), and where to look at it.
             match &a.undo {
-                Some(Undo::Command(c)) => b.push_str(&format!("\n      undo: {c}")),
+                Some(Undo::Command(c)) if pastes_as_is(c) => {
+                    b.push_str(&format!("\n      undo: {c}"))
+                }
+                Some(Undo::Command(_)) => b.push_str(&format!(
+                    "\n      undo: the exact command is in the JSON report below (action {}, undo.command)",
+                    i + 1
+                )),
                 Some(Undo::None(why)) => b.push_str(&format!("\n      undo: none ({why})")),
                 None => {}
             }
             if let Some(l) = &a.console {
-                b.push_str(&format!("\n      console: {l}"));
+                // The console opens the page in the account one is signed in to.
+                let account = report
+                    .event
+                    .as_ref()
+                    .and_then(|e| e.account.as_deref())
+                    .unwrap_or("?");
+                b.push_str(&format!("\n      console (account {account}): {l}"));
             }
             b.push('\n');
         }
@@ -647,11 +670,41 @@ mod tests {
             ),
             "{human}"
         );
-        assert!(human.contains("console: hxxps://"), "{human}");
+        assert!(
+            human.contains("console (account 123456789012): hxxps://"),
+            "{human}"
+        );
         assert!(!human.contains("https://"), "{human}");
         // The JSON part: the live link.
         let v: Value = serde_json::from_str(json).unwrap();
         assert_eq!(v["actions"][0]["console"], live.as_str());
+        // A command that making it inert would change is never printed changed: the text
+        // points to the JSON part, which has it exactly. Brackets (a group's permissions), a
+        // policy over several lines with a quote where a line would be cut (what follows
+        // would run as shell code when pasted), a command longer than a line.
+        let quote_at_400 = format!(
+            "aws kms put-key-policy --key-id k --policy '{{\n  \"{}'\\''B\",\n  \"$(touch PWNED)\"\n}}'",
+            "A".repeat(380)
+        );
+        for command in [
+            r#"aws ec2 authorize-security-group-ingress --group-id sg-1 --ip-permissions '[{"IpProtocol":"tcp"}]'"#.to_string(),
+            quote_at_400,
+            format!("aws sqs set-queue-attributes --queue-url q --attributes Policy={}", "x".repeat(500)),
+            "aws sqs tag-queue --queue-url https://sqs.us-east-1.amazonaws.com/1/q --tags a=b".to_string(),
+        ] {
+            r.actions[0].undo = Some(Undo::Command(command.clone()));
+            let (_, body) = render(&r);
+            let (human, json) = body.split_once("--- report (JSON) ---\n").unwrap();
+            assert!(
+                human.contains(
+                    "undo: the exact command is in the JSON report below (action 1, undo.command)"
+                ),
+                "{human}"
+            );
+            assert!(!human.contains("PWNED") && !human.contains("put-key-policy"), "{human}");
+            let v: Value = serde_json::from_str(json).unwrap();
+            assert_eq!(v["actions"][0]["undo"]["command"], command.as_str());
+        }
         // Not done: no undo line.
         r.actions[0].outcome = Some(Status::AlreadyDone);
         r.actions[0].undo = None;
