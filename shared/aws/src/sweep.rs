@@ -298,7 +298,7 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
                     emit(
                         &json!({"level": "INFO", "kind": "decision", "function": self.function_name(), "sweep": true, "resource": state.id(), "decision": decision.kind, "reason": decision.reason, "mode": decision.mode, "actions": decision.actions.len()}),
                     );
-                    let mut r = Report::new(&decision, None);
+                    let mut r = Report::new(&decision, None).with_console(s.region.as_deref());
                     r.function = Some(self.function_name());
                     aws += self
                         .run_plan(None, &decision, None, &mut r, &mut clients)

@@ -47,16 +47,14 @@ ul.legend{list-style:none;padding:0;display:flex;flex-wrap:wrap;gap:4px 14px}ul.
 rect.notify{opacity:.5}.muted{color:#666}
 ";
 
-/// `s` escaped for HTML text and attribute values; control characters and bidirectional
-/// controls (which could make a name read as another: `user/\u{202E}enilepip-ic` shown as
-/// `user/ci-pipeline`) become U+FFFD.
+/// `s` escaped for HTML text and attribute values; the characters that could make a name
+/// read as another ([`hidden`]: `user/\u{202E}enilepip-ic` shown as `user/ci-pipeline`)
+/// become U+FFFD.
 pub fn escape(s: &str) -> String {
     let mut o = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
-            c if c.is_control() || trailguard_rules::render::is_bidi_control(c) => {
-                o.push('\u{FFFD}')
-            }
+            c if hidden(c) => o.push('\u{FFFD}'),
             '&' => o.push_str("&amp;"),
             '<' => o.push_str("&lt;"),
             '>' => o.push_str("&gt;"),
@@ -68,16 +66,32 @@ pub fn escape(s: &str) -> String {
     o
 }
 
-/// `s` escaped for an attribute the page does not show (`data-key`): exact, so the browser
-/// check reads back the summary's own key; control and bidirectional characters as numeric
-/// references (an attribute's value reorders no text on the page).
+/// A character that changes or hides what the text around it reads as: controls,
+/// bidirectional controls, and the invisible ones (zero-width spaces and joiners, the soft
+/// hyphen, the byte order mark, tag characters), which make one name look like another.
+fn hidden(c: char) -> bool {
+    c.is_control()
+        || trailguard_rules::render::is_bidi_control(c)
+        || matches!(c, '\u{AD}' | '\u{200B}'..='\u{200F}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}' | '\u{E0000}'..='\u{E007F}')
+}
+
+/// `s` escaped for an attribute the page does not show (`data-key`, `data-day`): exact, so
+/// the browser check reads back the summary's own key (an attribute's value reorders no
+/// text). The C0 controls are written as numeric references, which HTML reads back exactly
+/// (but NUL, which it reads as U+FFFD); the C1 controls stay as they are, since HTML reads
+/// their references as Windows-1252 characters.
 pub fn escape_attr(s: &str) -> String {
     let mut o = String::with_capacity(s.len());
     for c in s.chars() {
-        if c.is_control() || trailguard_rules::render::is_bidi_control(c) {
-            o.push_str(&format!("&#x{:X};", c as u32));
-        } else {
-            o.push_str(&escape(c.encode_utf8(&mut [0; 4])));
+        match c {
+            '\0' => o.push('\u{FFFD}'),
+            '\u{1}'..='\u{1F}' | '\u{7F}' => o.push_str(&format!("&#x{:X};", c as u32)),
+            '&' => o.push_str("&amp;"),
+            '<' => o.push_str("&lt;"),
+            '>' => o.push_str("&gt;"),
+            '"' => o.push_str("&quot;"),
+            '\'' => o.push_str("&#39;"),
+            c => o.push(c),
         }
     }
     o
@@ -455,7 +469,7 @@ mod tests {
             .or_default()
             .insert("revert-security-group".into(), 5);
         s.actors
-            .entry("arn:aws:iam::111122223333:user/\u{202E}enilepip-ic\n".into())
+            .entry("arn:aws:iam::111122223333:user/\u{202E}enilepip-ic\n\u{200B}\u{85}".into())
             .or_default()
             .insert("revert-security-group".into(), 1);
         s.skip("AWSLogs/\"x'&.json.gz", "corrupt gzip <b>");
@@ -528,7 +542,16 @@ mod tests {
         assert!(!page.contains("gzip <b>"));
         assert!(page.contains("&lt;script&gt;"));
         // A name cannot reorder the text around it.
-        assert!(!page.contains('\u{202E}') && page.contains("user/\u{FFFD}enilepip-ic\u{FFFD}"));
+        let shown: String = page
+            .split("<td><code>")
+            .skip(1)
+            .filter_map(|cell| cell.split("</code>").next())
+            .collect();
+        assert!(
+            !shown.contains(['\u{202E}', '\u{200B}', '\u{85}', '\n'])
+                && shown.contains("user/\u{FFFD}enilepip-ic\u{FFFD}\u{FFFD}\u{FFFD}"),
+            "{shown}"
+        );
         // Nothing is loaded: no src, no link, no script, and the policy says so.
         assert!(!page.contains(" src=\"") && !page.contains("<link") && !page.contains("url("));
         assert!(page.contains("default-src 'none'"));

