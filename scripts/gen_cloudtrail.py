@@ -83,6 +83,21 @@ ACTORS = [
 # "{#name}": {#bo} {#launch}. The simple shape's risky kinds keep their holes: {hex} is {h},
 # their {key} is {k8}.
 
+def log_file(a, rnd, start, accounts, regions, files):
+    """Where the next log file goes, as CloudTrail lays them out: its account, region and
+    time (a random second of its day), its folder (made) and its name."""
+    account = accounts[files % len(accounts)]
+    region = regions[(files // len(accounts)) % len(regions)]
+    day = start + datetime.timedelta(days=(files // (len(accounts) * len(regions))) % a.days)
+    t = day + datetime.timedelta(seconds=rnd.randrange(86400))
+    stamp = t.strftime("%Y%m%dT%H%MZ")
+    prefix = ["AWSLogs"] + ([a.org] if a.org else []) + [account, "CloudTrail", region, t.strftime("%Y"), t.strftime("%m"), t.strftime("%d")]
+    d = os.path.join(a.out, *prefix)
+    os.makedirs(d, exist_ok=True)
+    name = f"{account}_CloudTrail_{region}_{stamp}_{rnd.getrandbits(64):016x}.json" + (".gz" if a.gzip else "")
+    return account, region, t, d, name
+
+
 def write_log(path, body, gz):
     """Write one log file's bytes, gzip-compressed as CloudTrail writes them when `gz`; the
     bytes before compression are what it returns."""
@@ -681,15 +696,7 @@ def realistic(a, rnd, accounts, regions, start):
         kd["default_err"] = ("AccessDenied", "User: {ARN} is not authorized to perform: " + kd["src"].split(".")[0] + ":" + kd["name"] +
                              " because no identity-based policy allows the " + kd["src"].split(".")[0] + ":" + kd["name"] + " action")
     while written < target:
-        account = accounts[files % len(accounts)]
-        region = regions[(files // len(accounts)) % len(regions)]
-        day = start + datetime.timedelta(days=(files // (len(accounts) * len(regions))) % a.days)
-        t = day + datetime.timedelta(seconds=rnd.randrange(86400))
-        stamp = t.strftime("%Y%m%dT%H%MZ")
-        prefix = ["AWSLogs"] + ([a.org] if a.org else []) + [account, "CloudTrail", region, t.strftime("%Y"), t.strftime("%m"), t.strftime("%d")]
-        d = os.path.join(a.out, *prefix)
-        os.makedirs(d, exist_ok=True)
-        name = f"{account}_CloudTrail_{region}_{stamp}_{rnd.getrandbits(64):016x}.json" + (".gz" if a.gzip else "")
+        account, region, t, d, name = log_file(a, rnd, start, accounts, regions, files)
         whens = [(t + datetime.timedelta(seconds=s)).strftime("%Y-%m-%dT%H:%M:%SZ") for s in range(300)]
         created = (t - datetime.timedelta(minutes=37)).strftime("%Y-%m-%dT%H:%M:%SZ")
         later = t + datetime.timedelta(hours=1)
@@ -781,15 +788,7 @@ def main():
     target = int(a.mb * 1024 * 1024)
     written, files, records = 0, 0, 0
     while written < target:
-        account = accounts[files % len(accounts)]
-        region = regions[(files // len(accounts)) % len(regions)]
-        day = start + datetime.timedelta(days=(files // (len(accounts) * len(regions))) % a.days)
-        t = day + datetime.timedelta(seconds=rnd.randrange(86400))
-        stamp = t.strftime("%Y%m%dT%H%MZ")
-        prefix = ["AWSLogs"] + ([a.org] if a.org else []) + [account, "CloudTrail", region, t.strftime("%Y"), t.strftime("%m"), t.strftime("%d")]
-        d = os.path.join(a.out, *prefix)
-        os.makedirs(d, exist_ok=True)
-        name = f"{account}_CloudTrail_{region}_{stamp}_{rnd.getrandbits(64):016x}.json" + (".gz" if a.gzip else "")
+        account, region, t, d, name = log_file(a, rnd, start, accounts, regions, files)
         parts = []
         for _ in range(a.records_per_file):
             source, ename, ro, req, resp = rendered[rnd.choices(range(len(MIX)), weights)[0]]
