@@ -130,7 +130,7 @@ for shape in realistic simple; do
   done
 done
 
-step "docs: the mdBook builds (mdbook from crates.io), no broken internal link"
+step "docs: the mdBook builds (mdbook, pinned, installed with cargo install), no broken internal link"
 bash scripts/docs.sh >"$TG_LOGDIR/docs.log" 2>&1 || { tail -40 "$TG_LOGDIR/docs.log"; tg_die "the docs check failed"; }
 grep '^ok   links' "$TG_LOGDIR/docs.log"
 
