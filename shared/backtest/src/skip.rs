@@ -182,22 +182,28 @@ pub fn container_end(b: &[u8], start: usize) -> Option<usize> {
     None
 }
 
+/// The index of the quote that closes the string opening at `b[at]`, a byte at a time (a
+/// backslash escapes the next byte); None when `b` ends first.
+#[cfg(test)]
+fn string_end(b: &[u8], at: usize) -> Option<usize> {
+    let mut i = at + 1;
+    loop {
+        match b.get(i)? {
+            b'"' => return Some(i),
+            b'\\' => i += 2,
+            _ => i += 1,
+        }
+    }
+}
+
 /// [`container_end`] a byte at a time, as the scanners did before: the reference for tests.
-pub fn container_end_bytewise(b: &[u8], start: usize) -> Option<usize> {
+#[cfg(test)]
+fn container_end_bytewise(b: &[u8], start: usize) -> Option<usize> {
     let mut depth = 0usize;
     let mut i = start;
     while i < b.len() {
         match b[i] {
-            b'"' => {
-                i += 1;
-                loop {
-                    match b.get(i)? {
-                        b'"' => break,
-                        b'\\' => i += 2,
-                        _ => i += 1,
-                    }
-                }
-            }
+            b'"' => i = string_end(b, i)?,
             b'{' | b'[' => depth += 1,
             b'}' | b']' => {
                 depth = depth.checked_sub(1)?;
@@ -358,17 +364,10 @@ mod tests {
         let mut i = start;
         while i < b.len() {
             match b[i] {
-                b'"' => {
-                    i += 1;
-                    loop {
-                        match b.get(i) {
-                            None => return false,
-                            Some(b'"') => break,
-                            Some(b'\\') => i += 2,
-                            Some(_) => i += 1,
-                        }
-                    }
-                }
+                b'"' => match string_end(b, i) {
+                    Some(end) => i = end,
+                    None => return false,
+                },
                 b'\\' => return true,
                 _ => {}
             }
