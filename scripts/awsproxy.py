@@ -1,7 +1,14 @@
 """A small HTTP proxy in front of moto, on loopback, that answers named AWS operations the
 way a test or the demo needs: a canned (recorded) answer, throttling or server errors for
 the first N calls, a delay past the SDK's timeout, a reset connection, AccessDenied.
-Everything else is forwarded to moto unchanged.
+Everything else is forwarded to moto unchanged, but for what moto does not model, which the
+proxy answers itself on top of moto's state:
+
+- Security Hub's `BatchUpdateFindings` (`PATCH /findings/batchupdate`): each named finding is
+  read from moto (`GetFindings`), given the request's `Workflow.Status` and `Note`, and
+  imported back (`BatchImportFindings`); the answer lists it as processed, or as unprocessed
+  (`FindingNotFound`) when moto has no finding with that Id and ProductArn. A note over 512
+  characters is refused, as Security Hub does.
 
     python awsproxy.py --port PORT --upstream http://127.0.0.1:MOTO_PORT [--rules FILE]
 
@@ -47,6 +54,13 @@ def operation(headers, body):
         service = scope[3] if len(scope) > 3 else ""
         return action, "ec2" if service == "ec2" else "query"
     return None, "rest"
+
+
+def rest_operation(method, path):
+    """The REST operations the proxy knows by method and path."""
+    if method == "PATCH" and path.split("?")[0] == "/findings/batchupdate":
+        return "BatchUpdateFindings"
+    return None
 
 
 def error_body(protocol, code, message):
@@ -112,6 +126,8 @@ class Handler(BaseHTTPRequestHandler):
         if self.path.startswith("/__proxy/"):
             return self._control(body)
         op, protocol = operation(self.headers, body)
+        if op is None and rest_operation(self.command, self.path):
+            op, protocol = rest_operation(self.command, self.path), "json"
         rule = pick(op)
         fault = rule.get("fault") if rule else None
         if fault == "reset":
@@ -138,7 +154,57 @@ class Handler(BaseHTTPRequestHandler):
                 with open(rule["body_file"]) as f:
                     text = f.read()
             return self._send(int(rule.get("status", 200)), rule.get("content_type", "application/x-amz-json-1.1"), text)
+        if op == "BatchUpdateFindings":
+            return self._batch_update_findings(body)
         self._forward(body)
+
+    def _upstream(self, method, path, body):
+        """One call to moto with this request's credentials; (status, parsed JSON)."""
+        up = urllib.parse.urlparse(self.upstream)
+        conn = http.client.HTTPConnection(up.hostname, up.port, timeout=120)
+        skip = ("connection", "keep-alive", "content-length", "content-type")
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in skip}
+        headers["Content-Type"] = "application/json"
+        conn.request(method, path, body=json.dumps(body).encode(), headers=headers)
+        resp = conn.getresponse()
+        data = resp.read()
+        conn.close()
+        return resp.status, json.loads(data or b"{}")
+
+    def _batch_update_findings(self, body):
+        req = json.loads(body or b"{}")
+        note = req.get("Note")
+        if note and len(note.get("Text", "")) > 512:
+            ctype, text = error_body("json", "InvalidInputException", "Note.Text is longer than 512 characters")
+            return self._send(400, ctype, text)
+        findings, token = [], None
+        while True:
+            status, page = self._upstream("POST", "/findings", {"NextToken": token} if token else {})
+            if status != 200:
+                return self._send(status, "application/json", json.dumps(page))
+            findings += page.get("Findings", [])
+            token = page.get("NextToken")
+            if not token:
+                break
+        now = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+        processed, unprocessed, changed = [], [], []
+        for ident in req.get("FindingIdentifiers", []):
+            f = next((f for f in findings if f.get("Id") == ident.get("Id") and f.get("ProductArn") == ident.get("ProductArn")), None)
+            if f is None:
+                unprocessed.append({"FindingIdentifier": ident, "ErrorCode": "FindingNotFound", "ErrorMessage": "finding not found"})
+                continue
+            if "Workflow" in req:
+                f["Workflow"] = {"Status": req["Workflow"]["Status"]}
+            if note:
+                f["Note"] = {"Text": note["Text"], "UpdatedBy": note.get("UpdatedBy", ""), "UpdatedAt": now}
+            f["UpdatedAt"] = now
+            changed.append(f)
+            processed.append(ident)
+        if changed:
+            status, out = self._upstream("POST", "/findings/import", {"Findings": changed})
+            if status != 200 or out.get("FailedCount"):
+                return self._send(500, "application/json", json.dumps({"__type": "InternalException", "message": f"moto refused the import: {out}"}))
+        return self._send(200, "application/json", json.dumps({"ProcessedFindings": processed, "UnprocessedFindings": unprocessed}))
 
     def _forward(self, body):
         up = urllib.parse.urlparse(self.upstream)

@@ -19,6 +19,7 @@ fn wire(sdk: &SdkConfig) -> impl Clients {
     Sdk::none()
         .with_iam(sdk)
         .with_organizations(sdk)
+        .with_securityhub(sdk)
         .with_ledger(sdk)
 }
 

@@ -21,6 +21,7 @@ fn wire(sdk: &SdkConfig) -> impl Clients {
     Sdk::none()
         .with_kms_keys(sdk)
         .with_cloudtrail(sdk)
+        .with_securityhub(sdk)
         .with_ledger(sdk)
 }
 

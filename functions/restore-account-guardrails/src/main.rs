@@ -19,6 +19,7 @@ fn wire(sdk: &SdkConfig) -> impl Clients {
     Sdk::none()
         .with_s3control(sdk)
         .with_guardduty(sdk)
+        .with_securityhub(sdk)
         .with_ledger(sdk)
 }
 

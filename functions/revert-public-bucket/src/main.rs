@@ -20,6 +20,7 @@ fn wire(sdk: &SdkConfig) -> impl Clients {
     Sdk::none()
         .with_s3(sdk)
         .with_organizations(sdk)
+        .with_securityhub(sdk)
         .with_ledger(sdk)
 }
 

@@ -19,6 +19,7 @@ fn wire(sdk: &SdkConfig) -> impl Clients {
     Sdk::none()
         .with_rds(sdk)
         .with_redshift(sdk)
+        .with_securityhub(sdk)
         .with_ledger(sdk)
 }
 

@@ -21,6 +21,7 @@ pub fn wire(sdk: &SdkConfig) -> impl Clients {
         .with_secretsmanager(sdk)
         .with_kms(sdk)
         .with_organizations(sdk)
+        .with_securityhub(sdk)
         .with_ledger(sdk)
 }
 

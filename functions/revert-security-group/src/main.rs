@@ -15,7 +15,10 @@ async fn main() -> Result<(), Error> {
 
 /// The clients the function acts through, in its own account and in any other.
 fn wire(sdk: &SdkConfig) -> impl Clients {
-    Sdk::none().with_ec2(sdk).with_ledger(sdk)
+    Sdk::none()
+        .with_ec2(sdk)
+        .with_securityhub(sdk)
+        .with_ledger(sdk)
 }
 
 #[cfg(test)]

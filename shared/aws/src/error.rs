@@ -177,13 +177,17 @@ pub enum HandlerError {
     },
     #[error("notification failed ({kind}): {0}", kind = .0.kind())]
     Notify(PortError),
+    /// Every action stands, but the Security Hub finding the event carried could not be
+    /// updated (only a transient failure is returned: a permanent one is only reported).
+    #[error("the Security Hub finding was not updated ({kind}): {0}", kind = .0.kind())]
+    FindingUpdate(PortError),
     #[error("internal: {0}")]
     Internal(String),
 }
 
 /// The failure classes Lambda reports as `errorType` (docs/src/reliability.md, "Errors"): a retryable one ends
 /// in `Retryable`, so one filter finds every failure a retry can clear.
-pub const ERROR_TYPES: [&str; 11] = [
+pub const ERROR_TYPES: [&str; 13] = [
     "MalformedEvent",
     "LookupFailed",
     "LookupFailedRetryable",
@@ -194,6 +198,8 @@ pub const ERROR_TYPES: [&str; 11] = [
     "BreakerOpen",
     "NotificationFailed",
     "NotificationFailedRetryable",
+    "FindingUpdateFailed",
+    "FindingUpdateFailedRetryable",
     "Internal",
 ];
 
@@ -201,9 +207,10 @@ impl HandlerError {
     /// Whether delivering the event again can help.
     pub fn is_retryable(&self) -> bool {
         match self {
-            HandlerError::Lookup(e) | HandlerError::Unreachable(e) | HandlerError::Notify(e) => {
-                e.is_retryable()
-            }
+            HandlerError::Lookup(e)
+            | HandlerError::Unreachable(e)
+            | HandlerError::Notify(e)
+            | HandlerError::FindingUpdate(e) => e.is_retryable(),
             HandlerError::Remediation { kind, .. } => *kind == "retryable",
             HandlerError::Malformed(_) | HandlerError::Internal(_) => false,
         }
@@ -219,6 +226,7 @@ impl HandlerError {
             HandlerError::Unreachable(_) => "MemberRoleUnavailable",
             HandlerError::Remediation { .. } => "RemediationFailed",
             HandlerError::Notify(_) => "NotificationFailed",
+            HandlerError::FindingUpdate(_) => "FindingUpdateFailed",
         };
         if self.is_retryable() {
             format!("{class}Retryable")

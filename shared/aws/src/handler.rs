@@ -5,6 +5,7 @@
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
+use trailguard_rules::finding::FindingOutcome;
 use trailguard_rules::render;
 use trailguard_rules::report::{ErrorReport, Timing};
 use trailguard_rules::{decide_guard, Decision, Event, Facts, Kind, Mode, Report};
@@ -15,7 +16,7 @@ use crate::error::{HandlerError, PortError};
 use crate::lazy::Lazy;
 use crate::lookup::{self, Unsettled};
 use crate::metrics;
-use crate::ports::{Connect, NotifyPort, Target};
+use crate::ports::{Clients, Connect, NotifyPort, SecurityHubPort, Target};
 use crate::{Incoming, Response};
 
 /// Everything a handler needs, built once at cold start.
@@ -130,6 +131,11 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
                 &mut clients,
             )
             .await;
+        // The Security Hub finding the event carried, told what became of it (never in
+        // dry-run; RESOLVED only when every action is proved done).
+        let t = Instant::now();
+        let finding_error = self.update_finding(&event, &mut report, &mut clients).await;
+        aws += t.elapsed();
         report.connection = clients.connection();
         metrics::emit_outcomes(&report);
 
@@ -167,10 +173,48 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
             aws_ms: ms(aws),
             overhead_ms: ms(total.saturating_sub(aws)),
         });
-        match remediation_error(&failures) {
-            Some(e) => Err(e),
-            None => Ok(report),
+        match (remediation_error(&failures), finding_error) {
+            (Some(e), _) | (None, Some(e)) => Err(e),
+            (None, None) => Ok(report),
         }
+    }
+
+    /// Update the event's Security Hub finding as `trailguard_rules::finding::plan` says,
+    /// recording what Security Hub answered in the report. A transient failure is returned,
+    /// so Lambda delivers the event again and the failure queue keeps it if that fails too:
+    /// a guard that decides from the event finds its actions already done and writes the
+    /// update then; one that decides from the resource as it is now finds nothing to do and
+    /// writes nothing (Security Hub resolves a control finding itself once its check passes).
+    /// A permanent failure (no permission, Security Hub off) is only reported: the
+    /// remediation stands, and trying again cannot help.
+    async fn update_finding(
+        &self,
+        event: &Event,
+        report: &mut Report,
+        clients: &mut Lazy<'_, C>,
+    ) -> Option<HandlerError> {
+        let mut update =
+            trailguard_rules::finding::plan(report, event, self.settings.policy.update_findings)?;
+        let result = match clients.get().await {
+            Ok(c) => c.securityhub().update_finding(&update).await,
+            Err(e) => Err(e),
+        };
+        let retry = match result {
+            Ok(outcome) => {
+                update.outcome = Some(outcome);
+                None
+            }
+            Err(e) => {
+                update.outcome = Some(FindingOutcome::Failed);
+                update.error = Some(e.report());
+                e.is_retryable().then_some(HandlerError::FindingUpdate(e))
+            }
+        };
+        emit(
+            &json!({"level": if update.error.is_some() { "ERROR" } else { "INFO" }, "kind": "finding_update", "function": self.function(), "event_id": event.id(), "finding": update.id, "workflow_status": update.workflow_status, "outcome": update.outcome, "error": update.error.as_ref().map(|e| e.message.as_str())}),
+        );
+        report.finding = Some(update);
+        retry
     }
 
     /// The event's account could not be reached while looking up facts: report it as a

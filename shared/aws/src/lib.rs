@@ -35,6 +35,7 @@ pub mod redshift;
 pub mod s3;
 pub mod s3control;
 pub mod secrets;
+pub mod securityhub;
 pub mod sns;
 pub mod sqs;
 pub mod sweep;
@@ -48,7 +49,7 @@ pub use notify::Notifier;
 pub use ports::{
     Change, Claim, Clients, Connect, Ec2Port, GuardDutyPort, Home, IamPort, KeyPort, LambdaPort,
     LedgerPort, NotifyPort, OrgPort, PolicyPort, RdsPort, RedshiftPort, S3ControlPort, S3Port, Sdk,
-    Slot, Target, TrailPort, Unwired,
+    SecurityHubPort, Slot, Target, TrailPort, Unwired,
 };
 pub use trailguard_rules::guards;
 pub use trailguard_rules::Guard;
@@ -71,124 +72,130 @@ macro_rules! counted {
 // per service: naming them would only move the same list.
 #[rustfmt::skip]
 #[allow(clippy::type_complexity)]
-impl<E, I, T, R, L, O, D, S, B, P, A, K, G> Sdk<E, I, T, R, L, O, D, S, B, P, A, K, G> {
+impl<E, I, T, R, L, O, D, S, B, P, A, K, G, H> Sdk<E, I, T, R, L, O, D, S, B, P, A, K, G, H> {
     /// Wire the EC2 client.
-    pub fn with_ec2(self, sdk: &aws_config::SdkConfig) -> Sdk<aws_sdk_ec2::Client, I, T, R, L, O, D, S, B, P, A, K, G> {
-        let Sdk { iam, trail, rds, lambda, org, ledger, redshift, s3, policy, s3control, keys, guardduty, .. } = self;
-        Sdk { ec2: counted!(aws_sdk_ec2, sdk), iam, trail, rds, lambda, org, ledger, redshift, s3, policy, s3control, keys, guardduty }
+    pub fn with_ec2(self, sdk: &aws_config::SdkConfig) -> Sdk<aws_sdk_ec2::Client, I, T, R, L, O, D, S, B, P, A, K, G, H> {
+        let Sdk { iam, trail, rds, lambda, org, ledger, redshift, s3, policy, s3control, keys, guardduty, securityhub, .. } = self;
+        Sdk { ec2: counted!(aws_sdk_ec2, sdk), iam, trail, rds, lambda, org, ledger, redshift, s3, policy, s3control, keys, guardduty, securityhub }
     }
 
     /// Wire the IAM client.
-    pub fn with_iam(self, sdk: &aws_config::SdkConfig) -> Sdk<E, aws_sdk_iam::Client, T, R, L, O, D, S, B, P, A, K, G> {
-        let Sdk { ec2, trail, rds, lambda, org, ledger, redshift, s3, policy, s3control, keys, guardduty, .. } = self;
-        Sdk { iam: counted!(aws_sdk_iam, sdk), ec2, trail, rds, lambda, org, ledger, redshift, s3, policy, s3control, keys, guardduty }
+    pub fn with_iam(self, sdk: &aws_config::SdkConfig) -> Sdk<E, aws_sdk_iam::Client, T, R, L, O, D, S, B, P, A, K, G, H> {
+        let Sdk { ec2, trail, rds, lambda, org, ledger, redshift, s3, policy, s3control, keys, guardduty, securityhub, .. } = self;
+        Sdk { iam: counted!(aws_sdk_iam, sdk), ec2, trail, rds, lambda, org, ledger, redshift, s3, policy, s3control, keys, guardduty, securityhub }
     }
 
     /// Wire the CloudTrail client.
-    pub fn with_cloudtrail(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, aws_sdk_cloudtrail::Client, R, L, O, D, S, B, P, A, K, G> {
-        let Sdk { ec2, iam, rds, lambda, org, ledger, redshift, s3, policy, s3control, keys, guardduty, .. } = self;
-        Sdk { trail: counted!(aws_sdk_cloudtrail, sdk), ec2, iam, rds, lambda, org, ledger, redshift, s3, policy, s3control, keys, guardduty }
+    pub fn with_cloudtrail(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, aws_sdk_cloudtrail::Client, R, L, O, D, S, B, P, A, K, G, H> {
+        let Sdk { ec2, iam, rds, lambda, org, ledger, redshift, s3, policy, s3control, keys, guardduty, securityhub, .. } = self;
+        Sdk { trail: counted!(aws_sdk_cloudtrail, sdk), ec2, iam, rds, lambda, org, ledger, redshift, s3, policy, s3control, keys, guardduty, securityhub }
     }
 
     /// Wire the RDS client.
-    pub fn with_rds(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, aws_sdk_rds::Client, L, O, D, S, B, P, A, K, G> {
-        let Sdk { ec2, iam, trail, lambda, org, ledger, redshift, s3, policy, s3control, keys, guardduty, .. } = self;
-        Sdk { rds: counted!(aws_sdk_rds, sdk), ec2, iam, trail, lambda, org, ledger, redshift, s3, policy, s3control, keys, guardduty }
+    pub fn with_rds(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, aws_sdk_rds::Client, L, O, D, S, B, P, A, K, G, H> {
+        let Sdk { ec2, iam, trail, lambda, org, ledger, redshift, s3, policy, s3control, keys, guardduty, securityhub, .. } = self;
+        Sdk { rds: counted!(aws_sdk_rds, sdk), ec2, iam, trail, lambda, org, ledger, redshift, s3, policy, s3control, keys, guardduty, securityhub }
     }
 
     /// Wire the Lambda client.
-    pub fn with_lambda(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, aws_sdk_lambda::Client, O, D, S, B, P, A, K, G> {
-        let Sdk { ec2, iam, trail, rds, org, ledger, redshift, s3, policy, s3control, keys, guardduty, .. } = self;
-        Sdk { lambda: counted!(aws_sdk_lambda, sdk), ec2, iam, trail, rds, org, ledger, redshift, s3, policy, s3control, keys, guardduty }
+    pub fn with_lambda(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, aws_sdk_lambda::Client, O, D, S, B, P, A, K, G, H> {
+        let Sdk { ec2, iam, trail, rds, org, ledger, redshift, s3, policy, s3control, keys, guardduty, securityhub, .. } = self;
+        Sdk { lambda: counted!(aws_sdk_lambda, sdk), ec2, iam, trail, rds, org, ledger, redshift, s3, policy, s3control, keys, guardduty, securityhub }
     }
 
     /// Wire the Organizations client (with its cache of the organization's accounts).
-    pub fn with_organizations(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, org::Organization, D, S, B, P, A, K, G> {
-        let Sdk { ec2, iam, trail, rds, lambda, ledger, redshift, s3, policy, s3control, keys, guardduty, .. } = self;
-        Sdk { org: org::Organization::new(counted!(aws_sdk_organizations, sdk)), ec2, iam, trail, rds, lambda, ledger, redshift, s3, policy, s3control, keys, guardduty }
+    pub fn with_organizations(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, org::Organization, D, S, B, P, A, K, G, H> {
+        let Sdk { ec2, iam, trail, rds, lambda, ledger, redshift, s3, policy, s3control, keys, guardduty, securityhub, .. } = self;
+        Sdk { org: org::Organization::new(counted!(aws_sdk_organizations, sdk)), ec2, iam, trail, rds, lambda, ledger, redshift, s3, policy, s3control, keys, guardduty, securityhub }
     }
 
     /// Wire the ledger: the DynamoDB table of breaker counts and exactly-once claims.
-    pub fn with_ledger(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, aws_sdk_dynamodb::Client, S, B, P, A, K, G> {
-        let Sdk { ec2, iam, trail, rds, lambda, org, redshift, s3, policy, s3control, keys, guardduty, .. } = self;
-        Sdk { ledger: counted!(aws_sdk_dynamodb, sdk), ec2, iam, trail, rds, lambda, org, redshift, s3, policy, s3control, keys, guardduty }
+    pub fn with_ledger(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, aws_sdk_dynamodb::Client, S, B, P, A, K, G, H> {
+        let Sdk { ec2, iam, trail, rds, lambda, org, redshift, s3, policy, s3control, keys, guardduty, securityhub, .. } = self;
+        Sdk { ledger: counted!(aws_sdk_dynamodb, sdk), ec2, iam, trail, rds, lambda, org, redshift, s3, policy, s3control, keys, guardduty, securityhub }
     }
 
     /// Wire the Redshift client.
-    pub fn with_redshift(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, D, aws_sdk_redshift::Client, B, P, A, K, G> {
-        let Sdk { ec2, iam, trail, rds, lambda, org, ledger, s3, policy, s3control, keys, guardduty, .. } = self;
-        Sdk { redshift: counted!(aws_sdk_redshift, sdk), ec2, iam, trail, rds, lambda, org, ledger, s3, policy, s3control, keys, guardduty }
+    pub fn with_redshift(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, D, aws_sdk_redshift::Client, B, P, A, K, G, H> {
+        let Sdk { ec2, iam, trail, rds, lambda, org, ledger, s3, policy, s3control, keys, guardduty, securityhub, .. } = self;
+        Sdk { redshift: counted!(aws_sdk_redshift, sdk), ec2, iam, trail, rds, lambda, org, ledger, s3, policy, s3control, keys, guardduty, securityhub }
     }
 
     /// Wire the S3 client (public buckets).
-    pub fn with_s3(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, D, S, s3::S3, P, A, K, G> {
-        let Sdk { ec2, iam, trail, rds, lambda, org, ledger, redshift, policy, s3control, keys, guardduty, .. } = self;
-        Sdk { s3: s3::S3 { s3: counted!(aws_sdk_s3, sdk) }, ec2, iam, trail, rds, lambda, org, ledger, redshift, policy, s3control, keys, guardduty }
+    pub fn with_s3(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, D, S, s3::S3, P, A, K, G, H> {
+        let Sdk { ec2, iam, trail, rds, lambda, org, ledger, redshift, policy, s3control, keys, guardduty, securityhub, .. } = self;
+        Sdk { s3: s3::S3 { s3: counted!(aws_sdk_s3, sdk) }, ec2, iam, trail, rds, lambda, org, ledger, redshift, policy, s3control, keys, guardduty, securityhub }
     }
 
     /// Wire the S3 Control client (the account's public access block).
-    pub fn with_s3control(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, D, S, B, P, aws_sdk_s3control::Client, K, G> {
-        let Sdk { ec2, iam, trail, rds, lambda, org, ledger, redshift, s3, policy, keys, guardduty, .. } = self;
-        Sdk { s3control: counted!(aws_sdk_s3control, sdk), ec2, iam, trail, rds, lambda, org, ledger, redshift, s3, policy, keys, guardduty }
+    pub fn with_s3control(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, D, S, B, P, aws_sdk_s3control::Client, K, G, H> {
+        let Sdk { ec2, iam, trail, rds, lambda, org, ledger, redshift, s3, policy, keys, guardduty, securityhub, .. } = self;
+        Sdk { s3control: counted!(aws_sdk_s3control, sdk), ec2, iam, trail, rds, lambda, org, ledger, redshift, s3, policy, keys, guardduty, securityhub }
     }
 
     /// Wire the KMS client for keys' life (deletion, rotation): the key port, not the
     /// key-policy one (`with_kms`).
-    pub fn with_kms_keys(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, D, S, B, P, A, aws_sdk_kms::Client, G> {
-        let Sdk { ec2, iam, trail, rds, lambda, org, ledger, redshift, s3, policy, s3control, guardduty, .. } = self;
-        Sdk { keys: counted!(aws_sdk_kms, sdk), ec2, iam, trail, rds, lambda, org, ledger, redshift, s3, policy, s3control, guardduty }
+    pub fn with_kms_keys(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, D, S, B, P, A, aws_sdk_kms::Client, G, H> {
+        let Sdk { ec2, iam, trail, rds, lambda, org, ledger, redshift, s3, policy, s3control, guardduty, securityhub, .. } = self;
+        Sdk { keys: counted!(aws_sdk_kms, sdk), ec2, iam, trail, rds, lambda, org, ledger, redshift, s3, policy, s3control, guardduty, securityhub }
     }
 
     /// Wire the GuardDuty client (a suspended detector switched back on).
-    pub fn with_guardduty(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, D, S, B, P, A, K, aws_sdk_guardduty::Client> {
-        let Sdk { ec2, iam, trail, rds, lambda, org, ledger, redshift, s3, policy, s3control, keys, .. } = self;
-        Sdk { guardduty: counted!(aws_sdk_guardduty, sdk), ec2, iam, trail, rds, lambda, org, ledger, redshift, s3, policy, s3control, keys }
+    pub fn with_guardduty(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, D, S, B, P, A, K, aws_sdk_guardduty::Client, H> {
+        let Sdk { ec2, iam, trail, rds, lambda, org, ledger, redshift, s3, policy, s3control, keys, securityhub, .. } = self;
+        Sdk { guardduty: counted!(aws_sdk_guardduty, sdk), ec2, iam, trail, rds, lambda, org, ledger, redshift, s3, policy, s3control, keys, securityhub }
+    }
+
+    /// Wire the Security Hub client (the finding an event carried, updated after acting).
+    pub fn with_securityhub(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, D, S, B, P, A, K, G, aws_sdk_securityhub::Client> {
+        let Sdk { ec2, iam, trail, rds, lambda, org, ledger, redshift, s3, policy, s3control, keys, guardduty, .. } = self;
+        Sdk { securityhub: counted!(aws_sdk_securityhub, sdk), ec2, iam, trail, rds, lambda, org, ledger, redshift, s3, policy, s3control, keys, guardduty }
     }
 
     /// Wire a resource-policy client (SQS, SNS, Secrets Manager, KMS, ECR, OpenSearch,
     /// Glacier, EFS): it answers for its own kind, the clients wired before for theirs.
-    fn with_policy<C>(self, client: C) -> Sdk<E, I, T, R, L, O, D, S, B, (P, C), A, K, G> {
-        let Sdk { ec2, iam, trail, rds, lambda, org, ledger, redshift, s3, policy, s3control, keys, guardduty } = self;
-        Sdk { ec2, iam, trail, rds, lambda, org, ledger, redshift, s3, policy: (policy, client), s3control, keys, guardduty }
+    fn with_policy<C>(self, client: C) -> Sdk<E, I, T, R, L, O, D, S, B, (P, C), A, K, G, H> {
+        let Sdk { ec2, iam, trail, rds, lambda, org, ledger, redshift, s3, policy, s3control, keys, guardduty, securityhub } = self;
+        Sdk { ec2, iam, trail, rds, lambda, org, ledger, redshift, s3, policy: (policy, client), s3control, keys, guardduty, securityhub }
     }
 
     /// Wire the SQS client (queue policies).
-    pub fn with_sqs(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, D, S, B, (P, aws_sdk_sqs::Client), A, K, G> {
+    pub fn with_sqs(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, D, S, B, (P, aws_sdk_sqs::Client), A, K, G, H> {
         self.with_policy(counted!(aws_sdk_sqs, sdk))
     }
 
     /// Wire an SNS client for topic policies (notification has its own).
-    pub fn with_sns(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, D, S, B, (P, aws_sdk_sns::Client), A, K, G> {
+    pub fn with_sns(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, D, S, B, (P, aws_sdk_sns::Client), A, K, G, H> {
         self.with_policy(counted!(aws_sdk_sns, sdk))
     }
 
     /// Wire the Secrets Manager client (secrets' resource policies).
-    pub fn with_secretsmanager(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, D, S, B, (P, aws_sdk_secretsmanager::Client), A, K, G> {
+    pub fn with_secretsmanager(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, D, S, B, (P, aws_sdk_secretsmanager::Client), A, K, G, H> {
         self.with_policy(counted!(aws_sdk_secretsmanager, sdk))
     }
 
     /// Wire the KMS client (key policies).
-    pub fn with_kms(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, D, S, B, (P, aws_sdk_kms::Client), A, K, G> {
+    pub fn with_kms(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, D, S, B, (P, aws_sdk_kms::Client), A, K, G, H> {
         self.with_policy(counted!(aws_sdk_kms, sdk))
     }
 
     /// Wire the ECR client (repository policies).
-    pub fn with_ecr(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, D, S, B, (P, aws_sdk_ecr::Client), A, K, G> {
+    pub fn with_ecr(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, D, S, B, (P, aws_sdk_ecr::Client), A, K, G, H> {
         self.with_policy(counted!(aws_sdk_ecr, sdk))
     }
 
     /// Wire the OpenSearch client (domain access policies, Elasticsearch domains too).
-    pub fn with_opensearch(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, D, S, B, (P, aws_sdk_opensearch::Client), A, K, G> {
+    pub fn with_opensearch(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, D, S, B, (P, aws_sdk_opensearch::Client), A, K, G, H> {
         self.with_policy(counted!(aws_sdk_opensearch, sdk))
     }
 
     /// Wire the Glacier client (vault access policies).
-    pub fn with_glacier(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, D, S, B, (P, aws_sdk_glacier::Client), A, K, G> {
+    pub fn with_glacier(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, D, S, B, (P, aws_sdk_glacier::Client), A, K, G, H> {
         self.with_policy(counted!(aws_sdk_glacier, sdk))
     }
 
     /// Wire the EFS client (file system policies).
-    pub fn with_efs(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, D, S, B, (P, aws_sdk_efs::Client), A, K, G> {
+    pub fn with_efs(self, sdk: &aws_config::SdkConfig) -> Sdk<E, I, T, R, L, O, D, S, B, (P, aws_sdk_efs::Client), A, K, G, H> {
         self.with_policy(counted!(aws_sdk_efs, sdk))
     }
 }

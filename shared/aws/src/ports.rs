@@ -10,6 +10,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use trailguard_rules::facts::PrefixListFacts;
+use trailguard_rules::finding::{FindingOutcome, FindingUpdate};
 use trailguard_rules::ops::{self, Op};
 use trailguard_rules::resources::{PolicyKind, PolicyState};
 use trailguard_rules::state::{
@@ -436,6 +437,16 @@ pub trait GuardDutyPort {
 }
 
 port! {
+/// Security Hub: the finding an event carried, updated once trailguard has acted
+/// (trailguard_rules::finding decides what to write).
+pub trait SecurityHubPort {
+    /// Write the finding's workflow status and note: `Updated` when Security Hub lists it
+    /// as processed, `NotFound` when it answers that it has no such finding.
+    fn update_finding(&self, update: &FindingUpdate) -> FindingOutcome;
+}
+}
+
+port! {
 pub trait OrgPort {
     /// The accounts of the organization (looked up once per container and hour).
     fn organization_accounts(&self) -> BTreeSet<String>;
@@ -730,6 +741,7 @@ pub trait Clients: Send + Sync + 'static {
     type S3Control: S3ControlPort;
     type Keys: KeyPort;
     type GuardDuty: GuardDutyPort;
+    type SecurityHub: SecurityHubPort;
     fn ec2(&self) -> &Self::Ec2;
     fn iam(&self) -> &Self::Iam;
     fn trail(&self) -> &Self::Trail;
@@ -743,10 +755,11 @@ pub trait Clients: Send + Sync + 'static {
     fn s3control(&self) -> &Self::S3Control;
     fn keys(&self) -> &Self::Keys;
     fn guardduty(&self) -> &Self::GuardDuty;
+    fn securityhub(&self) -> &Self::SecurityHub;
 
     /// Each service as IAM prefixes its actions, the `Sdk` builder that wires it, and
     /// whether it is wired.
-    fn services(&self) -> [(&'static str, &'static str, bool); 20] {
+    fn services(&self) -> [(&'static str, &'static str, bool); 21] {
         let p = |kind| self.policy().serves(kind);
         [
             ("ec2", "with_ec2", self.ec2().wired()),
@@ -770,6 +783,11 @@ pub trait Clients: Send + Sync + 'static {
             ("kms", "with_kms", p(PolicyKind::Key) || self.keys().wired()),
             ("kmskeys", "with_kms_keys", self.keys().wired()),
             ("guardduty", "with_guardduty", self.guardduty().wired()),
+            (
+                "securityhub",
+                "with_securityhub",
+                self.securityhub().wired(),
+            ),
             ("ecr", "with_ecr", p(PolicyKind::Repository)),
             ("es", "with_opensearch", p(PolicyKind::Domain)),
             ("glacier", "with_glacier", p(PolicyKind::Vault)),
@@ -843,6 +861,7 @@ pub struct Sdk<
     A = Unwired,
     K = Unwired,
     G = Unwired,
+    H = Unwired,
 > {
     pub ec2: E,
     pub iam: I,
@@ -860,6 +879,8 @@ pub struct Sdk<
     pub keys: K,
     /// GuardDuty (`with_guardduty`).
     pub guardduty: G,
+    /// Security Hub (`with_securityhub`).
+    pub securityhub: H,
 }
 
 impl Sdk {
@@ -869,7 +890,8 @@ impl Sdk {
     }
 }
 
-impl<E, I, T, R, L, O, D, S, B, P, A, K, G> Clients for Sdk<E, I, T, R, L, O, D, S, B, P, A, K, G>
+impl<E, I, T, R, L, O, D, S, B, P, A, K, G, H> Clients
+    for Sdk<E, I, T, R, L, O, D, S, B, P, A, K, G, H>
 where
     E: Ec2Port + 'static,
     I: IamPort + 'static,
@@ -884,6 +906,7 @@ where
     A: S3ControlPort + 'static,
     K: KeyPort + 'static,
     G: GuardDutyPort + 'static,
+    H: SecurityHubPort + 'static,
 {
     type Ec2 = E;
     type Iam = I;
@@ -898,6 +921,7 @@ where
     type S3Control = A;
     type Keys = K;
     type GuardDuty = G;
+    type SecurityHub = H;
     fn ec2(&self) -> &E {
         &self.ec2
     }
@@ -936,6 +960,9 @@ where
     }
     fn guardduty(&self) -> &G {
         &self.guardduty
+    }
+    fn securityhub(&self) -> &H {
+        &self.securityhub
     }
 }
 

@@ -1548,3 +1548,101 @@ async fn rotation_comes_back_with_the_period_the_key_had() {
         Some("rotation on, every 180 days, as the key's last EnableKeyRotation set it")
     );
 }
+
+#[tokio::test]
+async fn the_finding_is_updated_after_acting_and_a_failed_update_is_retried_only_when_transient() {
+    const SAMPLE: &str = "aws.securityhub-EC2.19-high-risk-port-open.json";
+    let id = load(SAMPLE)["detail"]["findings"][0]["Id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Done: RESOLVED, after the revoke, in the same connection.
+    let f = Arc::new(Fake::new());
+    let r = run(&f, "revert-security-group", NO_TAGS, SAMPLE)
+        .await
+        .unwrap();
+    assert_eq!(r.actions[0].outcome, Some(Status::Done));
+    let calls = f.calls();
+    assert_eq!(
+        calls.last().map(String::as_str),
+        Some(format!("UpdateFinding(RESOLVED, {id})").as_str()),
+        "{calls:?}"
+    );
+    let v = r.to_value();
+    assert_eq!(v["finding"]["outcome"], "updated", "{v}");
+    assert!(f.published()[0].1.contains("marked RESOLVED"));
+
+    // A revoke that failed for good: the finding says people were told.
+    let f = Arc::new(Fake::new());
+    f.answer(
+        "RevokeRules",
+        Err(PortError::AccessDenied {
+            op: "RevokeSecurityGroupIngress",
+            iam_action: "ec2:RevokeSecurityGroupIngress",
+            code: "UnauthorizedOperation".into(),
+            message: "no".into(),
+        }),
+    );
+    run(&f, "revert-security-group", NO_TAGS, SAMPLE)
+        .await
+        .unwrap_err();
+    assert!(
+        f.calls()
+            .contains(&format!("UpdateFinding(NOTIFIED, {id})")),
+        "{:?}",
+        f.calls()
+    );
+
+    // The update throttled: the remediation stands, Lambda delivers the event again.
+    let f = Arc::new(Fake::new());
+    f.answer(
+        "UpdateFinding",
+        Err(PortError::Transient {
+            op: "BatchUpdateFindings",
+            code: "TooManyRequestsException".into(),
+            message: "slow down".into(),
+        }),
+    );
+    let e = run(&f, "revert-security-group", NO_TAGS, SAMPLE)
+        .await
+        .unwrap_err();
+    assert_eq!(e.error_type(), "FindingUpdateFailedRetryable", "{e}");
+    assert!(f.published()[0].1.contains("not marked RESOLVED"));
+
+    // Refused for good (Security Hub off, no permission): reported, nothing to retry.
+    let f = Arc::new(Fake::new());
+    f.answer(
+        "UpdateFinding",
+        Err(PortError::Permanent {
+            op: "BatchUpdateFindings",
+            code: "InvalidAccessException".into(),
+            message: "not subscribed".into(),
+        }),
+    );
+    let r = run(&f, "revert-security-group", NO_TAGS, SAMPLE)
+        .await
+        .unwrap();
+    let v = r.to_value();
+    assert_eq!(v["finding"]["outcome"], "failed", "{v}");
+    assert_eq!(
+        v["finding"]["error"]["code"], "InvalidAccessException",
+        "{v}"
+    );
+
+    // Switched off, or dry-run: no call.
+    for policy in [
+        r#"{"exempt_tag": "", "protected_tag": "", "update_findings": false}"#,
+        r#"{"exempt_tag": "", "protected_tag": "", "mode": {"default": "dry-run"}}"#,
+    ] {
+        let f = Arc::new(Fake::new());
+        let r = run(&f, "revert-security-group", policy, SAMPLE)
+            .await
+            .unwrap();
+        assert!(r.finding.is_none(), "{policy}");
+        assert!(
+            !f.calls().iter().any(|c| c.starts_with("UpdateFinding")),
+            "{policy}: {:?}",
+            f.calls()
+        );
+    }
+}

@@ -7,7 +7,7 @@ mod common;
 
 use aws_sdk_ec2::types::{IpPermission, IpRange};
 use common::*;
-use serde_json::json;
+use serde_json::{json, Value};
 
 fn tcp(port: i32, cidr: &str) -> IpPermission {
     IpPermission::builder()
@@ -171,4 +171,231 @@ async fn root_activity_is_told_and_nothing_is_changed() {
         .await
         .unwrap();
     assert_eq!(r["decision"], "ignore", "{r}");
+}
+
+/// The finding in Security Hub (moto, through scripts/awsproxy.py for BatchUpdateFindings):
+/// its workflow status and note.
+fn finding_now(id: &str) -> (String, Value) {
+    let all = securityhub_json("/findings", &json!({}));
+    let f = all["Findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["Id"] == id)
+        .unwrap_or_else(|| panic!("finding {id} is not in Security Hub"))
+        .clone();
+    (
+        f["Workflow"]["Status"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+        f["Note"].clone(),
+    )
+}
+
+/// A group open on port 22 and the EC2.19 finding about it, imported into Security Hub.
+async fn group_with_finding(ec2: &aws_sdk_ec2::Client) -> (String, Value) {
+    let vpc = create_vpc(ec2, "10.4.0.0/16").await;
+    let group = create_group(ec2, &vpc, &unique("finding"), &[]).await;
+    ec2.authorize_security_group_ingress()
+        .group_id(&group)
+        .ip_permissions(tcp(22, "0.0.0.0/0"))
+        .send()
+        .await
+        .unwrap();
+    let mut ev = sample("aws.securityhub-EC2.19-high-risk-port-open.json");
+    ev["id"] = json!(unique("sh"));
+    let f = &mut ev["detail"]["findings"][0];
+    f["Id"] = json!(format!(
+        "arn:aws:securityhub:us-east-1:{ACCOUNT}:security-control/EC2.19/finding/{}",
+        unique("f")
+    ));
+    f["Resources"][0]["Id"] = json!(format!(
+        "arn:aws:ec2:us-east-1:{ACCOUNT}:security-group/{group}"
+    ));
+    f["Resources"][0]["Details"]["AwsEc2SecurityGroup"]["GroupId"] = json!(group);
+    let imported = securityhub_json("/findings/import", &json!({"Findings": [f.clone()]}));
+    assert_eq!(imported["SuccessCount"], 1, "{imported}");
+    (group, ev)
+}
+
+type FindingDeps = trailguard_aws::Deps<
+    trailguard_aws::Home<
+        trailguard_aws::Sdk<
+            aws_sdk_ec2::Client,
+            trailguard_aws::Unwired,
+            trailguard_aws::Unwired,
+            trailguard_aws::Unwired,
+            trailguard_aws::Unwired,
+            trailguard_aws::Unwired,
+            trailguard_aws::Unwired,
+            trailguard_aws::Unwired,
+            trailguard_aws::Unwired,
+            trailguard_aws::Unwired,
+            trailguard_aws::Unwired,
+            trailguard_aws::Unwired,
+            trailguard_aws::Unwired,
+            aws_sdk_securityhub::Client,
+        >,
+    >,
+    trailguard_aws::Notifier,
+>;
+
+/// revert-security-group with its Security Hub client reaching moto through the proxy.
+fn finding_deps(
+    sdk: &aws_config::SdkConfig,
+    proxy: &AwsProxy,
+    policy: &str,
+    topic: Option<String>,
+) -> FindingDeps {
+    // Set on the client's own configuration: AWS_ENDPOINT_URL (moto) would win over an
+    // endpoint on the shared one.
+    let securityhub = aws_sdk_securityhub::Client::from_conf(
+        aws_sdk_securityhub::config::Builder::from(sdk)
+            .endpoint_url(&proxy.url)
+            .build(),
+    );
+    use trailguard_aws::Unwired as U;
+    let sdk_clients = trailguard_aws::Sdk {
+        ec2: aws_sdk_ec2::Client::new(sdk),
+        iam: U,
+        trail: U,
+        rds: U,
+        lambda: U,
+        org: U,
+        ledger: U,
+        redshift: U,
+        s3: U,
+        policy: U,
+        s3control: U,
+        keys: U,
+        guardduty: U,
+        securityhub,
+    };
+    trailguard_aws::Deps {
+        connect: trailguard_aws::Home(std::sync::Arc::new(sdk_clients)),
+        notify: notifier(sdk, topic.clone()),
+        settings: settings("revert-security-group", policy, topic),
+        clock: trailguard_aws::system_clock,
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs moto server: bash scripts/test.sh"]
+async fn the_finding_acted_on_is_marked_resolved_with_its_undo_command_and_its_copy_ignored() {
+    let sdk = sdk().await;
+    let proxy = AwsProxy::start();
+    let ec2 = aws_sdk_ec2::Client::new(&sdk);
+    let (group, ev) = group_with_finding(&ec2).await;
+    let id = ev["detail"]["findings"][0]["Id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (topic, queue) = topic_with_queue(&sdk).await;
+    let deps = finding_deps(&sdk, &proxy, "{}", Some(topic));
+
+    let r = process(&deps, ev.clone()).await.unwrap();
+    assert_eq!(r["actions"][0]["outcome"], "done", "{r}");
+    assert!(ingress(&ec2, &group).await.is_empty());
+    assert_eq!(r["finding"]["workflow_status"], "RESOLVED", "{r}");
+    assert_eq!(r["finding"]["outcome"], "updated", "{r}");
+    let (status, note) = finding_now(&id);
+    assert_eq!(status, "RESOLVED");
+    let undo = r["actions"][0]["undo"]["command"].as_str().unwrap();
+    let text = note["Text"].as_str().unwrap();
+    assert!(
+        text.starts_with("trailguard revert-security-group remediated it: 1. "),
+        "{text}"
+    );
+    assert!(text.ends_with(&format!("Undo: {undo}")), "{text}\n{undo}");
+    assert_eq!(note["UpdatedBy"], "trailguard/revert-security-group");
+    let msgs = drain(&sdk, &queue).await;
+    assert!(
+        msgs[0].contains(&format!("finding {id} marked RESOLVED")),
+        "{}",
+        msgs[0]
+    );
+
+    // Security Hub sends the updated finding again: it is closed, nothing more is done.
+    let mut copy = ev.clone();
+    copy["id"] = json!(unique("sh"));
+    copy["detail"]["findings"][0]["Workflow"]["Status"] = json!("RESOLVED");
+    let again = process(&deps, copy).await.unwrap();
+    assert_eq!(again["decision"], "ignore", "{again}");
+    assert!(again.get("finding").is_none(), "{again}");
+    // Delivered again as it first came: the group is as the policy wants now, nothing is
+    // done or written, and the finding stays RESOLVED.
+    let redelivered = process(&deps, ev).await.unwrap();
+    assert_eq!(redelivered["decision"], "ignore", "{redelivered}");
+    assert!(redelivered.get("finding").is_none(), "{redelivered}");
+    assert_eq!(finding_now(&id).0, "RESOLVED");
+}
+
+#[tokio::test]
+#[ignore = "needs moto server: bash scripts/test.sh"]
+async fn a_finding_people_are_told_of_is_notified_once_and_dry_run_writes_nothing() {
+    let sdk = sdk().await;
+    let proxy = AwsProxy::start();
+    let ec2 = aws_sdk_ec2::Client::new(&sdk);
+
+    // Dry-run: the plan is reported, the finding is left as it was.
+    let (group, ev) = group_with_finding(&ec2).await;
+    let id = ev["detail"]["findings"][0]["Id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let dry = finding_deps(&sdk, &proxy, r#"{"mode": {"default": "dry-run"}}"#, None);
+    let r = process(&dry, ev).await.unwrap();
+    assert_eq!(r["actions"][0]["outcome"], "dry_run", "{r}");
+    assert!(r.get("finding").is_none(), "{r}");
+    assert_eq!(finding_now(&id).0, "NEW");
+    assert_eq!(ingress(&ec2, &group).await.len(), 1);
+
+    // The default group of a VPC allowing traffic (EC2.2): people are told, the finding says
+    // so, and its copy, which Security Hub sends after the update, is not told again.
+    let mut ev = sample("aws.securityhub-EC2.2-default-group-allows-traffic.json");
+    ev["id"] = json!(unique("sh"));
+    let id = format!(
+        "arn:aws:securityhub:us-east-1:{ACCOUNT}:security-control/EC2.2/finding/{}",
+        unique("f")
+    );
+    ev["detail"]["findings"][0]["Id"] = json!(id);
+    let imported = securityhub_json(
+        "/findings/import",
+        &json!({"Findings": [ev["detail"]["findings"][0].clone()]}),
+    );
+    assert_eq!(imported["SuccessCount"], 1, "{imported}");
+    let deps = finding_deps(&sdk, &proxy, "{}", None);
+    let r = process(&deps, ev.clone()).await.unwrap();
+    assert_eq!(r["decision"], "notify", "{r}");
+    assert_eq!(r["finding"]["workflow_status"], "NOTIFIED", "{r}");
+    let (status, note) = finding_now(&id);
+    assert_eq!(status, "NOTIFIED");
+    assert!(
+        note["Text"]
+            .as_str()
+            .unwrap()
+            .starts_with("trailguard revert-security-group told people: "),
+        "{note}"
+    );
+    let mut copy = ev;
+    copy["id"] = json!(unique("sh"));
+    copy["detail"]["findings"][0]["Workflow"]["Status"] = json!("NOTIFIED");
+    let again = process(&deps, copy).await.unwrap();
+    assert_eq!(again["decision"], "ignore", "{again}");
+    assert!(
+        again["reason"].as_str().unwrap().contains("NOTIFIED"),
+        "{again}"
+    );
+
+    // A finding Security Hub does not have: reported, the remediation stands.
+    let (group, mut ev) = group_with_finding(&ec2).await;
+    ev["detail"]["findings"][0]["Id"] = json!(format!(
+        "arn:aws:securityhub:us-east-1:{ACCOUNT}:security-control/EC2.19/finding/{}",
+        unique("gone")
+    ));
+    let r = process(&deps, ev).await.unwrap();
+    assert_eq!(r["actions"][0]["outcome"], "done", "{r}");
+    assert_eq!(r["finding"]["outcome"], "not_found", "{r}");
+    assert!(ingress(&ec2, &group).await.is_empty());
 }

@@ -12,6 +12,7 @@ pub mod console;
 pub mod decision;
 pub mod event;
 pub mod facts;
+pub mod finding;
 pub mod glob;
 pub mod grants;
 pub mod guards;
@@ -125,18 +126,12 @@ fn run(guard: Guard, event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
         );
     }
     let verdict = match (guard.spec().decide)(event, policy, facts) {
-        Verdict::Decided(d) => {
-            let bad = invalid_targets(
-                d.actions
-                    .iter()
-                    .map(|a| (a.type_name(), a.step().targets())),
-            );
-            if bad.is_empty() {
-                Verdict::Decided(d)
-            } else {
-                Verdict::Decided(not_acted_on(event, bad, Some(d)))
-            }
-        }
+        // A notice about a finding already NOTIFIED (as trailguard's own update leaves it,
+        // which Security Hub sends again) is not repeated; a remediation always goes on.
+        Verdict::Decided(d) => match finding::told_already(event, d.kind) {
+            Some(reason) => Verdict::Decided(Decision::ignore(reason)),
+            None => checked(event, d),
+        },
         Verdict::NeedFacts(requests) => {
             let bad = invalid_targets(requests.iter().map(|r| ("lookup", r.targets())));
             if bad.is_empty() {
@@ -147,6 +142,20 @@ fn run(guard: Guard, event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
         }
     };
     attribute(guard, verdict, event.account(), policy)
+}
+
+/// A decision whose targets are all real ids, or the notice that names those that are not.
+fn checked(event: &Event, d: Decision) -> Verdict {
+    let bad = invalid_targets(
+        d.actions
+            .iter()
+            .map(|a| (a.type_name(), a.step().targets())),
+    );
+    if bad.is_empty() {
+        Verdict::Decided(d)
+    } else {
+        Verdict::Decided(not_acted_on(event, bad, Some(d)))
+    }
 }
 
 /// The targets that cannot be real ids, described: `type.field = value is not a valid id`.

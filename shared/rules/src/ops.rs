@@ -229,6 +229,10 @@ pub const GUARDDUTY_LIST_DETECTORS: Op = op!(guardduty, ListDetectors);
 pub const GUARDDUTY_GET_DETECTOR: Op = op!(guardduty, GetDetector);
 pub const GUARDDUTY_UPDATE_DETECTOR: Op = op!(guardduty, UpdateDetector);
 
+// Security Hub: the finding trailguard acted on gets its workflow status and a note
+// (finding.rs), in the finding's own account and region.
+pub const SECURITYHUB_BATCH_UPDATE_FINDINGS: Op = op!(securityhub, BatchUpdateFindings);
+
 // KMS: a key's life (guards/encryption_keys.rs), and the calls their undo names.
 pub const KMS_CANCEL_KEY_DELETION: Op = op!(kms, CancelKeyDeletion);
 pub const KMS_ENABLE_KEY: Op = op!(kms, EnableKey);

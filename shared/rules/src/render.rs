@@ -296,10 +296,29 @@ fn human(report: &Report) -> (String, String) {
             finding: None,
         },
     );
+    if let Some(f) = &report.finding {
+        b.push_str(&finding_line(f));
+    }
     b.push_str(
         "\nTo undo a remediation by hand, see trailguard's docs, \"Rolling back a remediation by hand\" (docs/src/rollback.md).\n",
     );
     (subject, b)
+}
+
+/// What became of the Security Hub finding the event carried.
+fn finding_line(f: &crate::finding::FindingUpdate) -> String {
+    use crate::finding::FindingOutcome;
+    let what = match (f.outcome, &f.error) {
+        (Some(FindingOutcome::Updated), _) => format!("marked {}", f.workflow_status.as_str()),
+        (Some(FindingOutcome::NotFound), _) => "not found in Security Hub: not updated".into(),
+        (_, Some(e)) => format!(
+            "not marked {}: {}",
+            f.workflow_status.as_str(),
+            one_line(&e.message)
+        ),
+        _ => format!("to be marked {}", f.workflow_status.as_str()),
+    };
+    format!("\nSecurity Hub:  finding {} {what}\n", one_line(&f.id))
 }
 
 /// What was done (or would be) and the notice's details: the part of a report an event's

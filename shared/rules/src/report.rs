@@ -205,6 +205,9 @@ pub struct Report {
     pub connection: Option<Connection>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub notified: bool,
+    /// The Security Hub finding the event carried, as trailguard updated it (finding.rs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finding: Option<crate::finding::FindingUpdate>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timing: Option<Timing>,
 }
@@ -239,6 +242,7 @@ impl Report {
             lookups: vec![],
             connection: None,
             notified: false,
+            finding: None,
             timing: None,
         }
     }

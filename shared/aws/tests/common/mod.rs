@@ -596,3 +596,76 @@ pub async fn create_ledger_table(sdk: &aws_config::SdkConfig) -> String {
         .unwrap();
     name
 }
+
+/// A JSON call to moto's Security Hub (REST, `path` such as `/findings/import`) in the
+/// default account and `us-east-1`: the findings a test sets up and reads back as they are.
+pub fn securityhub_json(path: &str, body: &Value) -> Value {
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap();
+    let hostport = endpoint
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_string();
+    let mut s = std::net::TcpStream::connect(&hostport).unwrap();
+    let body = body.to_string();
+    let auth = "AWS4-HMAC-SHA256 Credential=testing/20261206/us-east-1/securityhub/aws4_request, SignedHeaders=host, Signature=0";
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: {hostport}\r\nAuthorization: {auth}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).unwrap();
+    let (head, text) = resp.split_once("\r\n\r\n").unwrap_or((&resp, ""));
+    assert!(
+        head.starts_with("HTTP/1.1 200") || head.starts_with("HTTP/1.0 200"),
+        "{path}: {head}\n{text}"
+    );
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("{path}: {e}: {text}"))
+}
+
+/// scripts/awsproxy.py in front of moto, on a free loopback port, stopped by its PID when
+/// dropped: what moto does not model (Security Hub's BatchUpdateFindings) it answers on top
+/// of moto's state.
+pub struct AwsProxy {
+    child: std::process::Child,
+    pub url: String,
+}
+
+impl AwsProxy {
+    pub fn start() -> AwsProxy {
+        let upstream = std::env::var("AWS_ENDPOINT_URL").unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let script =
+            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scripts/awsproxy.py");
+        let child = std::process::Command::new("python3")
+            .arg(script)
+            .args(["--port", &port.to_string(), "--upstream", &upstream])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("python3 runs scripts/awsproxy.py");
+        // Held from here, so a failure below still stops it.
+        let proxy = AwsProxy {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        };
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return proxy;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("awsproxy did not listen on {}", proxy.url);
+    }
+}
+
+impl Drop for AwsProxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -11,9 +11,10 @@ use trailguard_aws::ports::{InstanceNow, Page, PortResult, TrailEvent};
 use trailguard_aws::{
     Change, Claim, Clients, Connect, Deps, Ec2Port, GuardDutyPort, IamPort, KeyPort, LambdaPort,
     LedgerPort, NotifyPort, OrgPort, PolicyPort, PortError, RdsPort, RedshiftPort, S3ControlPort,
-    S3Port, Settings, Slot, Target, TrailPort,
+    S3Port, SecurityHubPort, Settings, Slot, Target, TrailPort,
 };
 use trailguard_rules::facts::{PrefixListFacts, World};
+use trailguard_rules::finding::{FindingOutcome, FindingUpdate};
 use trailguard_rules::ops::{self, Op};
 use trailguard_rules::resources::{PolicyKind, PolicyState};
 use trailguard_rules::sweep::{
@@ -241,6 +242,10 @@ impl Clients for Fake {
     }
     type GuardDuty = Fake;
     fn guardduty(&self) -> &Fake {
+        self
+    }
+    type SecurityHub = Fake;
+    fn securityhub(&self) -> &Fake {
         self
     }
     fn rds(&self) -> &Fake {
@@ -1122,6 +1127,25 @@ impl S3Port for Fake {
                 _ => None,
             },
         )
+    }
+}
+
+impl SecurityHubPort for Fake {
+    /// `UpdateFinding(STATUS, id)`; an answer of `AlreadyDone` stands for Security Hub
+    /// not having the finding.
+    async fn update_finding(&self, update: &FindingUpdate) -> PortResult<FindingOutcome> {
+        self.record(
+            &[&ops::SECURITYHUB_BATCH_UPDATE_FINDINGS],
+            format!(
+                "UpdateFinding({}, {})",
+                update.workflow_status.as_str(),
+                update.id
+            ),
+        );
+        match self.reply("UpdateFinding")? {
+            Change::AlreadyDone(_) => Ok(FindingOutcome::NotFound),
+            _ => Ok(FindingOutcome::Updated),
+        }
     }
 }
 

@@ -231,7 +231,21 @@ impl Guard {
                     .filter(|f| !matches!(f, crate::facts::FactKind::OrganizationAccounts))
                     .flat_map(|f| f.ops().iter().map(|o| o.iam)),
             )
+            // The finding an event carried is updated where it lives (finding.rs).
+            .chain(
+                self.takes_findings()
+                    .then_some(ops::SECURITYHUB_BATCH_UPDATE_FINDINGS.iam),
+            )
             .collect()
+    }
+
+    /// Whether a rule of this guard delivers Security Hub findings (whose finding the
+    /// function updates once it has acted).
+    pub fn takes_findings(self) -> bool {
+        self.0
+            .triggers
+            .iter()
+            .any(|t| t.pattern.contains(r#""Security Hub Findings - Imported""#))
     }
 
     /// Whether one of this guard's rules on the main bus delivers the event, as deployed with

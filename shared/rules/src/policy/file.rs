@@ -38,6 +38,9 @@ pub struct PolicyFile {
     /// then is a "Disable Access Key" request honoured. The template sets it
     /// (`TRAILGUARD_MANUAL_TRIGGER`, which wins over this field).
     pub(crate) manual_trigger: bool,
+    /// After acting on a Security Hub finding (or telling people of it), set its workflow
+    /// status and a note (finding.rs).
+    pub(crate) update_findings: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -113,6 +116,7 @@ impl Policy {
             },
             mode_by_account: self.mode_by_account.clone(),
             manual_trigger: self.manual_trigger,
+            update_findings: self.update_findings,
         }
     }
 }

@@ -106,6 +106,10 @@ pub struct Policy {
     /// Whether a manual "Disable Access Key" request is honoured (the stack has a manual
     /// trigger).
     pub manual_trigger: bool,
+    /// Whether the Security Hub finding an event carried is updated after acting on it:
+    /// RESOLVED when every action is done or already done, NOTIFIED when people were told
+    /// (finding.rs). Never in dry-run.
+    pub update_findings: bool,
     /// A central deployment's member role: its sessions are trailguard's own in member
     /// accounts only (set from the deployment, never from the policy file).
     member_role: Option<MemberRole>,
@@ -173,6 +177,7 @@ impl Policy {
             accounts_exclude: vec![],
             mode_by_account: BTreeMap::new(),
             manual_trigger: false,
+            update_findings: true,
             member_role: None,
             sections: Sections::default(),
         }

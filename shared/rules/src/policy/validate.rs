@@ -246,6 +246,7 @@ impl Policy {
             accounts_exclude: file.accounts.exclude.clone(),
             mode_by_account: file.mode_by_account.clone(),
             manual_trigger: file.manual_trigger,
+            update_findings: file.update_findings,
             member_role: None,
             sections: Sections::default(),
         })

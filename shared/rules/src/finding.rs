@@ -1,0 +1,436 @@
+//! What trailguard writes back to the Security Hub finding an event carried, once it has
+//! acted: the finding's workflow status and a note (`BatchUpdateFindings`, in the finding's
+//! own account and region), so the team sees in Security Hub what was done and how to undo
+//! it. The handler makes the call; what to write is decided here, from the report.
+//!
+//! - `RESOLVED` only when the report proves it: every action done or already done.
+//! - `NOTIFIED` when people were told instead: a notice, or an action that failed or was held.
+//! - Nothing in dry-run, for an ignored event, when the policy's `update_findings` is off, or
+//!   when the event does not name exactly one live finding of AWS's own products.
+//!
+//! Security Hub sends the updated finding again as a new event. A `RESOLVED` one is closed
+//! and ignored; a `NOTIFIED` one that only calls for telling people is ignored too
+//! ([`told_already`]), so an update never starts a loop of notices.
+
+use serde::Serialize;
+
+use crate::decision::Kind;
+use crate::event::{is_region_name, AsffFinding, Event, EventBody};
+use crate::policy::Mode;
+use crate::report::{ErrorReport, Report, Status};
+
+/// Security Hub's limit on a note's text (and on `UpdatedBy`).
+pub const NOTE_MAX: usize = 512;
+
+/// The workflow status trailguard sets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Workflow {
+    #[serde(rename = "RESOLVED")]
+    Resolved,
+    #[serde(rename = "NOTIFIED")]
+    Notified,
+}
+
+impl Workflow {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Workflow::Resolved => "RESOLVED",
+            Workflow::Notified => "NOTIFIED",
+        }
+    }
+}
+
+/// What the finding's update call proved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FindingOutcome {
+    /// Security Hub listed the finding as processed.
+    Updated,
+    /// Security Hub has no such finding in that account and region (deleted, or never
+    /// there): nothing to update.
+    NotFound,
+    Failed,
+}
+
+/// The update of one finding: what to write, and once written, what became of it. The
+/// report's `finding`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FindingUpdate {
+    pub id: String,
+    pub product_arn: String,
+    pub workflow_status: Workflow,
+    pub note: String,
+    /// Who the note says wrote it (`trailguard/<function>`).
+    pub updated_by: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<FindingOutcome>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorReport>,
+}
+
+/// The one finding an event is about: a live finding of AWS's own Security Hub or GuardDuty
+/// product, with an id and a product ARN in the event's region. None when there is none, or
+/// when there are several (which one a decision was about is then not exact).
+pub fn the_finding(event: &Event) -> Option<&AsffFinding> {
+    let EventBody::SecurityHub(d) = &event.body else {
+        return None;
+    };
+    let mut live = d
+        .findings
+        .iter()
+        .filter(|f| (f.is_aws_product("securityhub") || f.is_guardduty()) && f.closed().is_none());
+    let f = live.next()?;
+    if live.next().is_some() {
+        return None;
+    }
+    let id = f.id.get()?;
+    let region = event.region()?;
+    let valid_id = !id.is_empty() && id.len() <= NOTE_MAX && !id.chars().any(char::is_control);
+    (valid_id && product_arn_in(f.product_arn.get()?, region)).then_some(f)
+}
+
+/// `arn:<partition>:securityhub:<region>::product/aws/<securityhub|guardduty>` in `region`.
+fn product_arn_in(arn: &str, region: &str) -> bool {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    matches!(
+        parts.as_slice(),
+        ["arn", "aws" | "aws-cn" | "aws-us-gov", "securityhub", r, "", "product/aws/securityhub" | "product/aws/guardduty"]
+            if *r == region && is_region_name(r)
+    )
+}
+
+/// A decision that only tells people, about a finding whose workflow already says people
+/// were told (`NOTIFIED`, as trailguard's own update leaves it): telling them again would
+/// repeat the notice each time Security Hub sends the finding. Remediations are never held
+/// back by a finding's workflow status.
+pub fn told_already(event: &Event, kind: Kind) -> Option<String> {
+    if kind != Kind::Notify {
+        return None;
+    }
+    let f = the_finding(event)?;
+    let status = f.workflow_status()?;
+    status.eq_ignore_ascii_case("NOTIFIED").then(|| {
+        format!(
+            "Security Hub finding {} is NOTIFIED: people were told already",
+            f.id.get().unwrap_or("?")
+        )
+    })
+}
+
+/// What to write to the event's finding after acting, from the report of what was done.
+pub fn plan(report: &Report, event: &Event, update_findings: bool) -> Option<FindingUpdate> {
+    if !update_findings || report.mode == Mode::DryRun || report.decision == Kind::Ignore {
+        return None;
+    }
+    let f = the_finding(event)?;
+    let proved = !report.actions.is_empty()
+        && report
+            .actions
+            .iter()
+            .all(|a| matches!(a.outcome, Some(Status::Done) | Some(Status::AlreadyDone)));
+    let status = if report.decision == Kind::Remediate && proved {
+        Workflow::Resolved
+    } else {
+        Workflow::Notified
+    };
+    let function = report.function.unwrap_or("trailguard");
+    Some(FindingUpdate {
+        id: f.id.get()?.to_string(),
+        product_arn: f.product_arn.get()?.to_string(),
+        workflow_status: status,
+        note: note(report, status),
+        updated_by: format!("trailguard/{function}"),
+        outcome: None,
+        error: None,
+    })
+}
+
+/// The note: what was done, and where the exact undo command is. One line, at most
+/// [`NOTE_MAX`] characters; an undo command is written out when it fits.
+fn note(report: &Report, status: Workflow) -> String {
+    let function = report.function.unwrap_or("trailguard");
+    let event = report.event_id.as_deref().unwrap_or("?");
+    let mut text = match status {
+        Workflow::Resolved => format!("trailguard {function} remediated it:"),
+        Workflow::Notified if report.actions.is_empty() => {
+            format!("trailguard {function} told people: {}", report.reason)
+        }
+        Workflow::Notified => format!("trailguard {function} could not remediate it all:"),
+    };
+    for (n, a) in report.actions.iter().enumerate() {
+        let outcome = match (a.outcome, &a.error) {
+            (Some(Status::Failed), Some(e)) => format!("failed, {}", e.code),
+            (Some(s), _) => s.as_str().replace('_', " "),
+            (None, _) => "not run".into(),
+        };
+        text.push_str(&format!(" {}. {} ({outcome});", n + 1, a.action.describe()));
+    }
+    let undos: Vec<&str> = report
+        .actions
+        .iter()
+        .filter_map(|a| match &a.undo {
+            Some(crate::action::Undo::Command(c)) => Some(c.as_str()),
+            _ => None,
+        })
+        .collect();
+    let pointer = format!(
+        " Undo: each action's undo.command in the report of event {event} (the function's log and its SNS message)."
+    );
+    match undos.as_slice() {
+        [] => {}
+        [one] if text.chars().count() + one.chars().count() + 7 <= NOTE_MAX => {
+            text.push_str(" Undo: ");
+            text.push_str(one);
+        }
+        _ => text.push_str(&pointer),
+    }
+    cut(&one_line(&text), NOTE_MAX)
+}
+
+fn one_line(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_control() || crate::render::is_bidi_control(c) {
+                ' '
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
+fn cut(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(max - 1).collect();
+    out.push('…');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::action::{Action, RevokeRules, Undo};
+    use crate::decision::Decision;
+    use serde_json::json;
+
+    fn event(findings: serde_json::Value) -> Event {
+        Event::from_value(json!({
+            "id": "e-1", "source": "aws.securityhub", "account": "123456789012",
+            "region": "us-east-1", "detail-type": "Security Hub Findings - Imported",
+            "detail": {"findings": findings}
+        }))
+        .unwrap()
+    }
+
+    fn finding(product: &str, workflow: &str) -> serde_json::Value {
+        json!({
+            "Id": format!("arn:aws:securityhub:us-east-1:123456789012:finding/{workflow}-{product}"),
+            "ProductArn": format!("arn:aws:securityhub:us-east-1::product/aws/{product}"),
+            "AwsAccountId": "123456789012", "Region": "us-east-1",
+            "Workflow": {"Status": workflow}, "RecordState": "ACTIVE"
+        })
+    }
+
+    fn revoke() -> Action {
+        RevokeRules {
+            group_id: "sg-0123456789abcdef0".into(),
+            egress: false,
+            rule_ids: vec!["sgr-0123456789abcdef0".into()],
+            permissions: vec![],
+        }
+        .into()
+    }
+
+    fn report(kind: Kind, mode: Mode, outcomes: &[Status]) -> Report {
+        let d = Decision {
+            kind,
+            mode,
+            actions: outcomes.iter().map(|_| revoke()).collect(),
+            ..Decision::ignore("port 22 open to the world")
+        };
+        let mut r = Report::new(&d, None);
+        r.function = Some("revert-security-group");
+        r.event_id = Some("e-1".into());
+        for (a, s) in r.actions.iter_mut().zip(outcomes) {
+            a.outcome = Some(*s);
+            if *s == Status::Done {
+                a.undo = Some(Undo::Command(
+                    "aws ec2 authorize-security-group-ingress --group-id sg-0123456789abcdef0"
+                        .into(),
+                ));
+            }
+            if *s == Status::Failed {
+                a.error = Some(ErrorReport {
+                    message: "no".into(),
+                    code: "AccessDenied".into(),
+                    kind: "permanent",
+                });
+            }
+        }
+        r
+    }
+
+    #[test]
+    fn resolved_only_when_every_action_is_proved_done() {
+        let e = event(json!([finding("securityhub", "NEW")]));
+        let all = plan(
+            &report(
+                Kind::Remediate,
+                Mode::Enforce,
+                &[Status::Done, Status::AlreadyDone],
+            ),
+            &e,
+            true,
+        )
+        .unwrap();
+        assert_eq!(all.workflow_status, Workflow::Resolved);
+        assert_eq!(all.updated_by, "trailguard/revert-security-group");
+        assert!(
+            all.note.contains("1. ")
+                && all.note.contains("(done)")
+                && all.note.contains("(already done)"),
+            "{}",
+            all.note
+        );
+        let failed = plan(
+            &report(
+                Kind::Remediate,
+                Mode::Enforce,
+                &[Status::Done, Status::Failed],
+            ),
+            &e,
+            true,
+        )
+        .unwrap();
+        assert_eq!(failed.workflow_status, Workflow::Notified);
+        assert!(
+            failed.note.contains("failed, AccessDenied"),
+            "{}",
+            failed.note
+        );
+        let told = plan(&report(Kind::Notify, Mode::Enforce, &[]), &e, true).unwrap();
+        assert_eq!(told.workflow_status, Workflow::Notified);
+        assert!(told.note.contains("told people: port 22"), "{}", told.note);
+    }
+
+    #[test]
+    fn the_undo_command_is_in_the_note_when_it_fits() {
+        let e = event(json!([finding("securityhub", "NEW")]));
+        let one = plan(
+            &report(Kind::Remediate, Mode::Enforce, &[Status::Done]),
+            &e,
+            true,
+        )
+        .unwrap();
+        assert!(
+            one.note.ends_with(
+                "Undo: aws ec2 authorize-security-group-ingress --group-id sg-0123456789abcdef0"
+            ),
+            "{}",
+            one.note
+        );
+        let two = plan(
+            &report(
+                Kind::Remediate,
+                Mode::Enforce,
+                &[Status::Done, Status::Done],
+            ),
+            &e,
+            true,
+        )
+        .unwrap();
+        assert!(
+            two.note.contains("undo.command in the report of event e-1"),
+            "{}",
+            two.note
+        );
+        let mut long = report(Kind::Remediate, Mode::Enforce, &[Status::Done]);
+        long.actions[0].undo = Some(Undo::Command(format!("aws x {}\n@here", "y".repeat(600))));
+        let n = plan(&long, &e, true).unwrap().note;
+        assert!(
+            n.chars().count() <= NOTE_MAX && n.contains("undo.command") && !n.contains('\n'),
+            "{n}"
+        );
+    }
+
+    #[test]
+    fn nothing_is_written_in_dry_run_for_ignored_events_or_when_switched_off() {
+        let e = event(json!([finding("securityhub", "NEW")]));
+        assert!(plan(
+            &report(Kind::Remediate, Mode::DryRun, &[Status::DryRun]),
+            &e,
+            true
+        )
+        .is_none());
+        assert!(plan(&report(Kind::Ignore, Mode::Enforce, &[]), &e, true).is_none());
+        assert!(plan(
+            &report(Kind::Remediate, Mode::Enforce, &[Status::Done]),
+            &e,
+            false
+        )
+        .is_none());
+    }
+
+    #[test]
+    fn only_one_live_finding_of_aws_products_in_the_events_region_is_updated() {
+        let done = report(Kind::Remediate, Mode::Enforce, &[Status::Done]);
+        let two = event(json!([
+            finding("securityhub", "NEW"),
+            finding("guardduty", "NEW")
+        ]));
+        assert!(
+            plan(&done, &two, true).is_none(),
+            "two candidates: which one is not exact"
+        );
+        let one_closed = event(json!([
+            finding("securityhub", "NEW"),
+            finding("guardduty", "SUPPRESSED")
+        ]));
+        assert!(plan(&done, &one_closed, true)
+            .unwrap()
+            .product_arn
+            .ends_with("/aws/securityhub"));
+        let mut imported = finding("securityhub", "NEW");
+        imported["ProductArn"] =
+            json!("arn:aws:securityhub:us-east-1:999988887777:product/999988887777/default");
+        assert!(
+            plan(&done, &event(json!([imported])), true).is_none(),
+            "someone's import"
+        );
+        let mut elsewhere = finding("securityhub", "NEW");
+        elsewhere["ProductArn"] = json!("arn:aws:securityhub:eu-west-1::product/aws/securityhub");
+        assert!(
+            plan(&done, &event(json!([elsewhere])), true).is_none(),
+            "product ARN of another region"
+        );
+        let mut no_id = finding("securityhub", "NEW");
+        no_id["Id"] = json!("a\nb");
+        assert!(plan(&done, &event(json!([no_id])), true).is_none());
+    }
+
+    #[test]
+    fn a_notified_finding_is_not_told_again_but_still_remediated() {
+        let e = event(json!([finding("securityhub", "NOTIFIED")]));
+        assert!(told_already(&e, Kind::Notify).is_some());
+        assert!(told_already(&e, Kind::Remediate).is_none());
+        assert!(
+            told_already(&event(json!([finding("securityhub", "NEW")])), Kind::Notify).is_none()
+        );
+    }
+
+    #[test]
+    fn the_report_carries_the_update() {
+        let e = event(json!([finding("securityhub", "NEW")]));
+        let u = plan(
+            &report(Kind::Remediate, Mode::Enforce, &[Status::Done]),
+            &e,
+            true,
+        )
+        .unwrap();
+        let v = serde_json::to_value(&u).unwrap();
+        assert_eq!(v["workflow_status"], "RESOLVED");
+        assert!(v.get("outcome").is_none());
+    }
+}
