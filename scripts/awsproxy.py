@@ -9,6 +9,10 @@ proxy answers itself on top of moto's state:
   imported back (`BatchImportFindings`); the answer lists it as processed, or as unprocessed
   (`FindingNotFound`) when moto has no finding with that Id and ProductArn. A note over 512
   characters is refused, as Security Hub does.
+- GuardDuty's `ArchiveFindings` (`POST /detector/{id}/findings/archive`; moto keeps no
+  findings): the detector is looked up in moto (`GetDetector`, refused as GuardDuty does when
+  the account has no such detector), and the archived finding ids are kept, listed at
+  `GET /__proxy/guardduty/archived` as `[{"detector": ..., "finding": ...}]`.
 
     python awsproxy.py --port PORT --upstream http://127.0.0.1:MOTO_PORT [--rules FILE]
 
@@ -38,7 +42,7 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 LOCK = threading.Lock()
-STATE = {"rules": [], "stats": {}}
+STATE = {"rules": [], "stats": {}, "archived": []}
 
 
 def operation(headers, body):
@@ -58,8 +62,12 @@ def operation(headers, body):
 
 def rest_operation(method, path):
     """The REST operations the proxy knows by method and path."""
-    if method == "PATCH" and path.split("?")[0] == "/findings/batchupdate":
+    path = path.split("?")[0]
+    if method == "PATCH" and path == "/findings/batchupdate":
         return "BatchUpdateFindings"
+    parts = path.split("/")
+    if method == "POST" and len(parts) == 5 and parts[1] == "detector" and parts[3:] == ["findings", "archive"]:
+        return "ArchiveFindings"
     return None
 
 
@@ -119,6 +127,9 @@ class Handler(BaseHTTPRequestHandler):
         if self.path == "/__proxy/stats":
             with LOCK:
                 return self._send(200, "application/json", json.dumps(STATE["stats"]))
+        if self.path == "/__proxy/guardduty/archived":
+            with LOCK:
+                return self._send(200, "application/json", json.dumps(STATE["archived"]))
         return self._send(404, "application/json", "{}")
 
     def _handle(self):
@@ -156,6 +167,8 @@ class Handler(BaseHTTPRequestHandler):
             return self._send(int(rule.get("status", 200)), rule.get("content_type", "application/x-amz-json-1.1"), text)
         if op == "BatchUpdateFindings":
             return self._batch_update_findings(body)
+        if op == "ArchiveFindings":
+            return self._archive_findings(body)
         self._forward(body)
 
     def _upstream(self, method, path, body):
@@ -165,7 +178,7 @@ class Handler(BaseHTTPRequestHandler):
         skip = ("connection", "keep-alive", "content-length", "content-type")
         headers = {k: v for k, v in self.headers.items() if k.lower() not in skip}
         headers["Content-Type"] = "application/json"
-        conn.request(method, path, body=json.dumps(body).encode(), headers=headers)
+        conn.request(method, path, body=None if body is None else json.dumps(body).encode(), headers=headers)
         resp = conn.getresponse()
         data = resp.read()
         conn.close()
@@ -205,6 +218,17 @@ class Handler(BaseHTTPRequestHandler):
             if status != 200 or out.get("FailedCount"):
                 return self._send(500, "application/json", json.dumps({"__type": "InternalException", "message": f"moto refused the import: {out}"}))
         return self._send(200, "application/json", json.dumps({"ProcessedFindings": processed, "UnprocessedFindings": unprocessed}))
+
+    def _archive_findings(self, body):
+        detector = self.path.split("?")[0].split("/")[2]
+        status, _ = self._upstream("GET", f"/detector/{detector}", None)
+        if status != 200:
+            ctype, text = error_body("json", "BadRequestException", "The request is rejected because the input detectorId is not owned by the current account.")
+            return self._send(400, ctype, text)
+        ids = json.loads(body or b"{}").get("findingIds", [])
+        with LOCK:
+            STATE["archived"] += [{"detector": detector, "finding": i} for i in ids]
+        return self._send(200, "application/json", "{}")
 
     def _forward(self, body):
         up = urllib.parse.urlparse(self.upstream)

@@ -18,6 +18,7 @@ fn wire(sdk: &SdkConfig) -> impl Clients {
     Sdk::none()
         .with_iam(sdk)
         .with_cloudtrail(sdk)
+        .with_guardduty(sdk)
         .with_securityhub(sdk)
         .with_ledger(sdk)
 }

@@ -177,9 +177,10 @@ pub enum HandlerError {
     },
     #[error("notification failed ({kind}): {0}", kind = .0.kind())]
     Notify(PortError),
-    /// Every action stands, but the Security Hub finding the event carried could not be
-    /// updated (only a transient failure is returned: a permanent one is only reported).
-    #[error("the Security Hub finding was not updated ({kind}): {0}", kind = .0.kind())]
+    /// Every action stands, but the finding the event carried could not be updated in
+    /// Security Hub or archived in GuardDuty (only a transient failure is returned: a
+    /// permanent one is only reported).
+    #[error("the finding was not updated ({kind}): {0}", kind = .0.kind())]
     FindingUpdate(PortError),
     #[error("internal: {0}")]
     Internal(String),

@@ -1,10 +1,13 @@
-//! The GuardDuty port on the SDK client: a suspended detector switched back on, read first.
+//! The GuardDuty port on the SDK client: a suspended detector switched back on, read first;
+//! a finding archived once its credentials are contained.
 
 use aws_sdk_guardduty::types::DetectorStatus;
 use aws_sdk_guardduty::Client;
 use trailguard_rules::ops;
 
-use crate::error::{classify, code_of};
+use trailguard_rules::finding::FindingOutcome;
+
+use crate::error::{classify, code_of, PortError};
 use crate::ports::{Change, GuardDutyPort, PortResult};
 
 impl GuardDutyPort for Client {
@@ -30,6 +33,29 @@ impl GuardDutyPort for Client {
             }
         }
         Ok(out)
+    }
+
+    async fn archive_finding(&self, finding_id: &str) -> PortResult<FindingOutcome> {
+        let ids = self
+            .list_detectors()
+            .send()
+            .await
+            .map_err(|e| classify(&ops::GUARDDUTY_LIST_DETECTORS, e))?;
+        // A region has at most one detector per account.
+        let Some(detector) = ids.detector_ids().first() else {
+            return Err(PortError::Permanent {
+                op: ops::GUARDDUTY_ARCHIVE_FINDINGS.api,
+                code: "NoDetector".into(),
+                message: "GuardDuty has no detector in this account and region".into(),
+            });
+        };
+        self.archive_findings()
+            .detector_id(detector)
+            .finding_ids(finding_id)
+            .send()
+            .await
+            .map_err(|e| classify(&ops::GUARDDUTY_ARCHIVE_FINDINGS, e))?;
+        Ok(FindingOutcome::Updated)
     }
 
     async fn enable_detector(&self, detector_id: &str) -> PortResult<Change> {

@@ -16,7 +16,7 @@ use crate::error::{HandlerError, PortError};
 use crate::lazy::Lazy;
 use crate::lookup::{self, Unsettled};
 use crate::metrics;
-use crate::ports::{Clients, Connect, NotifyPort, SecurityHubPort, Target};
+use crate::ports::{Clients, Connect, GuardDutyPort, NotifyPort, SecurityHubPort, Target};
 use crate::{Incoming, Response};
 
 /// Everything a handler needs, built once at cold start.
@@ -135,6 +135,7 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
         // dry-run; RESOLVED only when every action is proved done).
         let t = Instant::now();
         let finding_error = self.update_finding(&event, &mut report, &mut clients).await;
+        let archive_error = self.archive_finding(&event, &mut report).await;
         aws += t.elapsed();
         report.connection = clients.connection();
         metrics::emit_outcomes(&report);
@@ -173,10 +174,51 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
             aws_ms: ms(aws),
             overhead_ms: ms(total.saturating_sub(aws)),
         });
-        match (remediation_error(&failures), finding_error) {
-            (Some(e), _) | (None, Some(e)) => Err(e),
-            (None, None) => Ok(report),
+        match remediation_error(&failures)
+            .or(finding_error)
+            .or(archive_error)
+        {
+            Some(e) => Err(e),
+            None => Ok(report),
         }
+    }
+
+    /// Archive the GuardDuty finding the event was, once its credentials are contained and
+    /// when the policy asks (`trailguard_rules::finding::archive_plan`), in the account it
+    /// was delivered to; the answer goes in the report's `archived`. Failures are handled as
+    /// for the Security Hub update: a transient one is returned, a permanent one (a member
+    /// account, which GuardDuty does not let archive; no detector) only reported.
+    async fn archive_finding(&self, event: &Event, report: &mut Report) -> Option<HandlerError> {
+        let mut archive = trailguard_rules::finding::archive_plan(
+            report,
+            event,
+            self.settings.policy.archive_guardduty_findings,
+        )?;
+        let target = Target {
+            account: Some(archive.account.clone()),
+            region: Some(archive.region.clone()),
+            event_id: event.id().map(String::from),
+        };
+        let result = match self.connect.connect(&target).await {
+            Ok(c) => c.guardduty().archive_finding(&archive.finding_id).await,
+            Err(e) => Err(e),
+        };
+        let retry = match result {
+            Ok(outcome) => {
+                archive.outcome = Some(outcome);
+                None
+            }
+            Err(e) => {
+                archive.outcome = Some(FindingOutcome::Failed);
+                archive.error = Some(e.report());
+                e.is_retryable().then_some(HandlerError::FindingUpdate(e))
+            }
+        };
+        emit(
+            &json!({"level": if archive.error.is_some() { "ERROR" } else { "INFO" }, "kind": "finding_archive", "function": self.function(), "event_id": event.id(), "finding": archive.finding_id, "account": archive.account, "outcome": archive.outcome, "error": archive.error.as_ref().map(|e| e.message.as_str())}),
+        );
+        report.archived = Some(archive);
+        retry
     }
 
     /// Update the event's Security Hub finding as `trailguard_rules::finding::plan` says,

@@ -433,6 +433,9 @@ pub trait GuardDutyPort {
     fn enable_detector(&self, detector_id: &str) -> Change;
     /// The region's detectors with their status (the sweep, GuardDuty.1).
     fn detectors(&self) -> Vec<(String, String)>;
+    /// Archive a finding with the region's detector (only an administrator account, or an
+    /// account on its own, may): `Updated` once GuardDuty accepted it.
+    fn archive_finding(&self, finding_id: &str) -> FindingOutcome;
 }
 }
 

@@ -1646,3 +1646,66 @@ async fn the_finding_is_updated_after_acting_and_a_failed_update_is_retried_only
         );
     }
 }
+
+#[tokio::test]
+async fn a_guardduty_finding_is_archived_when_asked_and_a_refusal_is_only_reported() {
+    const SAMPLE: &str = "aws.guardduty-UnauthorizedAccess-IAMUser-TorIPCaller-high.json";
+    let on = r#"{"exempt_tag": "", "protected_tag": "", "archive_guardduty_findings": true}"#;
+    let id = load(SAMPLE)["detail"]["id"].as_str().unwrap().to_string();
+    let f = Arc::new(Fake::new());
+    let r = run(&f, "disable-compromised-key", on, SAMPLE)
+        .await
+        .unwrap();
+    assert_eq!(r.to_value()["archived"]["outcome"], "updated");
+    assert_eq!(
+        f.calls().last().map(String::as_str),
+        Some(format!("ArchiveFinding({id})").as_str()),
+        "{:?}",
+        f.calls()
+    );
+    assert!(f.published()[0]
+        .1
+        .contains(&format!("finding {id} archived")));
+    // Off by default.
+    let f = Arc::new(Fake::new());
+    run(&f, "disable-compromised-key", NO_TAGS, SAMPLE)
+        .await
+        .unwrap();
+    assert!(
+        !f.calls().iter().any(|c| c.starts_with("ArchiveFinding")),
+        "{:?}",
+        f.calls()
+    );
+    // A member account, which GuardDuty does not let archive: reported, the key stays off.
+    let f = Arc::new(Fake::new());
+    f.answer(
+        "ArchiveFinding",
+        Err(PortError::Permanent {
+            op: "ArchiveFindings",
+            code: "BadRequestException".into(),
+            message: "member accounts cannot archive".into(),
+        }),
+    );
+    let r = run(&f, "disable-compromised-key", on, SAMPLE)
+        .await
+        .unwrap();
+    assert_eq!(r.to_value()["archived"]["outcome"], "failed");
+    assert!(r
+        .actions
+        .iter()
+        .all(|a| a.outcome == Some(Status::Done) || !a.action.mutates()));
+    // Throttled: Lambda delivers the event again.
+    let f = Arc::new(Fake::new());
+    f.answer(
+        "ArchiveFinding",
+        Err(PortError::Transient {
+            op: "ArchiveFindings",
+            code: "TooManyRequestsException".into(),
+            message: "slow down".into(),
+        }),
+    );
+    let e = run(&f, "disable-compromised-key", on, SAMPLE)
+        .await
+        .unwrap_err();
+    assert_eq!(e.error_type(), "FindingUpdateFailedRetryable");
+}

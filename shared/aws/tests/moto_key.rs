@@ -276,3 +276,92 @@ async fn the_deny_older_sessions_policy_deleted_by_a_non_admin_is_put_back() {
         "{cutoff}"
     );
 }
+
+#[tokio::test]
+#[ignore = "needs moto server: bash scripts/test.sh"]
+async fn the_guardduty_finding_is_archived_once_the_key_is_disabled_only_when_asked() {
+    let sdk = sdk().await;
+    let proxy = AwsProxy::start();
+    // The region's detector (moto keeps one per account and region for the whole server).
+    let gd = aws_sdk_guardduty::Client::new(&sdk);
+    let detector = match gd
+        .list_detectors()
+        .send()
+        .await
+        .unwrap()
+        .detector_ids()
+        .first()
+    {
+        Some(d) => d.clone(),
+        None => gd
+            .create_detector()
+            .enable(true)
+            .send()
+            .await
+            .unwrap()
+            .detector_id()
+            .unwrap()
+            .to_string(),
+    };
+    // moto has no ArchiveFindings: the proxy answers it (after GetDetector in moto).
+    let through_proxy = aws_sdk_guardduty::Client::from_conf(
+        aws_sdk_guardduty::config::Builder::from(&sdk)
+            .endpoint_url(&proxy.url)
+            .build(),
+    );
+    use trailguard_aws::Unwired as U;
+    let clients = |sdk: &aws_config::SdkConfig| trailguard_aws::Sdk {
+        iam: aws_sdk_iam::Client::new(sdk),
+        trail: aws_sdk_cloudtrail::Client::new(sdk),
+        guardduty: through_proxy.clone(),
+        ec2: U,
+        rds: U,
+        lambda: U,
+        org: U,
+        ledger: U,
+        redshift: U,
+        s3: U,
+        policy: U,
+        s3control: U,
+        keys: U,
+        securityhub: U,
+    };
+    let archived = |id: &str| {
+        proxy
+            .get("/__proxy/guardduty/archived")
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| a["finding"] == id)
+            .map(|a| a["detector"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+
+    // Asked: the key disabled, then the finding archived with the region's detector.
+    let u = user_with_two_keys(&sdk).await;
+    let mut ev = guardduty(&u.key1, &u.name);
+    let id = unique("f").replace('-', "");
+    ev["detail"]["id"] = json!(id);
+    let on = r#"{"archive_guardduty_findings": true}"#;
+    let deps = deps_with(&sdk, "disable-compromised-key", on, clients(&sdk));
+    let r = process(&deps, ev).await.unwrap();
+    assert_eq!(status(&u, &u.key1).await, "Inactive", "{r}");
+    assert_eq!(r["archived"]["outcome"], "updated", "{r}");
+    assert_eq!(r["archived"]["account"], ACCOUNT, "{r}");
+    assert_eq!(archived(&id), [detector]);
+
+    // By default, and in dry-run: the key as the mode says, the finding left as it is.
+    for policy in [
+        "{}",
+        r#"{"archive_guardduty_findings": true, "mode": {"default": "dry-run"}}"#,
+    ] {
+        let u = user_with_two_keys(&sdk).await;
+        let mut ev = guardduty(&u.key1, &u.name);
+        let id = unique("f").replace('-', "");
+        ev["detail"]["id"] = json!(id);
+        let deps = deps_with(&sdk, "disable-compromised-key", policy, clients(&sdk));
+        let r = process(&deps, ev).await.unwrap();
+        assert!(r.get("archived").is_none(), "{policy}: {r}");
+        assert!(archived(&id).is_empty(), "{policy}");
+    }
+}

@@ -8,6 +8,12 @@
 //! - Nothing in dry-run, for an ignored event, when the policy's `update_findings` is off, or
 //!   when the event does not name exactly one live finding of AWS's own products.
 //!
+//! A GuardDuty finding (its own event, `GuardDuty Finding`) may be archived too once the
+//! credentials it is about are contained ([`archive_plan`]; the policy's
+//! `archive_guardduty_findings`, off by default): only when every action is proved done, in
+//! the account the finding was delivered to (GuardDuty lets only an administrator account, or
+//! an account on its own, archive).
+//!
 //! Security Hub sends the updated finding again as a new event. A `RESOLVED` one is closed
 //! and ignored; a `NOTIFIED` one that only calls for telling people is ignored too
 //! ([`told_already`]), so an update never starts a loop of notices.
@@ -68,6 +74,62 @@ pub struct FindingUpdate {
     pub error: Option<ErrorReport>,
 }
 
+/// A GuardDuty finding archived once its credentials are contained: the report's
+/// `archived`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Archive {
+    pub finding_id: String,
+    /// Where it is archived: the account the finding was delivered to (the GuardDuty
+    /// administrator's, or the account's own) and the event's region.
+    pub account: String,
+    pub region: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<FindingOutcome>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorReport>,
+}
+
+/// Whether the report proves every change done (or already done): none failed, was held,
+/// or was only planned.
+fn proved(report: &Report) -> bool {
+    // A read-only step (the key's activity summary) that could not run contains nothing and
+    // undoes nothing: only the changes count.
+    let mut changes = report
+        .actions
+        .iter()
+        .filter(|a| a.action.mutates())
+        .peekable();
+    changes.peek().is_some()
+        && changes.all(|a| matches!(a.outcome, Some(Status::Done) | Some(Status::AlreadyDone)))
+}
+
+/// The GuardDuty finding to archive after acting on it, when the policy asks for it: only a
+/// remediation proved done, only GuardDuty's own event, only a finding id as GuardDuty writes
+/// them, in the account the event was delivered to.
+pub fn archive_plan(report: &Report, event: &Event, archive: bool) -> Option<Archive> {
+    if !archive
+        || report.mode == Mode::DryRun
+        || report.decision != Kind::Remediate
+        || !proved(report)
+    {
+        return None;
+    }
+    let EventBody::GuardDuty(f) = &event.body else {
+        return None;
+    };
+    let id = f.id.get()?;
+    let account = event.envelope.account.get()?;
+    let region = event.region()?;
+    let valid = !id.is_empty() && id.len() <= 300 && id.chars().all(|c| c.is_ascii_alphanumeric());
+    (valid && crate::ids::is_account_id(account) && is_region_name(region)).then(|| Archive {
+        finding_id: id.to_string(),
+        account: account.to_string(),
+        region: region.to_string(),
+        outcome: None,
+        error: None,
+    })
+}
+
 /// The one finding an event is about: a live finding of AWS's own Security Hub or GuardDuty
 /// product, with an id and a product ARN in the event's region. None when there is none, or
 /// when there are several (which one a decision was about is then not exact).
@@ -123,12 +185,7 @@ pub fn plan(report: &Report, event: &Event, update_findings: bool) -> Option<Fin
         return None;
     }
     let f = the_finding(event)?;
-    let proved = !report.actions.is_empty()
-        && report
-            .actions
-            .iter()
-            .all(|a| matches!(a.outcome, Some(Status::Done) | Some(Status::AlreadyDone)));
-    let status = if report.decision == Kind::Remediate && proved {
+    let status = if report.decision == Kind::Remediate && proved(report) {
         Workflow::Resolved
     } else {
         Workflow::Notified
@@ -159,6 +216,7 @@ fn note(report: &Report, status: Workflow) -> String {
     };
     for (n, a) in report.actions.iter().enumerate() {
         let outcome = match (a.outcome, &a.error) {
+            (Some(Status::Failed), _) if !a.action.mutates() => "not available".into(),
             (Some(Status::Failed), Some(e)) => format!("failed, {}", e.code),
             (Some(s), _) => s.as_str().replace('_', " "),
             (None, _) => "not run".into(),
@@ -316,6 +374,30 @@ mod tests {
     }
 
     #[test]
+    fn a_read_only_step_that_could_not_run_does_not_stand_in_the_way() {
+        let e = event(json!([finding("guardduty", "NEW")]));
+        let mut r = report(Kind::Remediate, Mode::Enforce, &[Status::Done]);
+        let mut summary = crate::report::ActionReport::planned(
+            &crate::action::SummarizeKeyActivity {
+                access_key_id: "AKIAIOSFODNN7EXAMPLE".into(),
+                hours: 24,
+            }
+            .into(),
+        );
+        summary.outcome = Some(Status::Failed);
+        r.actions.push(summary);
+        let u = plan(&r, &e, true).unwrap();
+        assert_eq!(u.workflow_status, Workflow::Resolved);
+        assert!(u.note.contains("(not available)"), "{}", u.note);
+        // Only a read-only step: nothing was contained.
+        r.actions.remove(0);
+        assert_eq!(
+            plan(&r, &e, true).unwrap().workflow_status,
+            Workflow::Notified
+        );
+    }
+
+    #[test]
     fn the_undo_command_is_in_the_note_when_it_fits() {
         let e = event(json!([finding("securityhub", "NEW")]));
         let one = plan(
@@ -417,6 +499,51 @@ mod tests {
         assert!(told_already(&e, Kind::Remediate).is_none());
         assert!(
             told_already(&event(json!([finding("securityhub", "NEW")])), Kind::Notify).is_none()
+        );
+    }
+
+    fn guardduty(account: &str, id: &str) -> Event {
+        Event::from_value(json!({
+            "id": "e-2", "source": "aws.guardduty", "account": account,
+            "region": "us-east-1", "detail-type": "GuardDuty Finding",
+            "detail": {"id": id, "accountId": "111122223333", "region": "us-east-1",
+                       "type": "UnauthorizedAccess:IAMUser/TorIPCaller"}
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_guardduty_finding_is_archived_only_when_asked_and_proved_contained() {
+        let e = guardduty("123456789012", "5eb0b5d1e2f3a4b5c6d7e8f9a0b1c2d3");
+        let done = report(
+            Kind::Remediate,
+            Mode::Enforce,
+            &[Status::Done, Status::AlreadyDone],
+        );
+        let a = archive_plan(&done, &e, true).unwrap();
+        // Where it was delivered (the administrator), not the member the key is in.
+        assert_eq!(
+            (a.account.as_str(), a.region.as_str()),
+            ("123456789012", "us-east-1")
+        );
+        assert!(archive_plan(&done, &e, false).is_none(), "off by default");
+        for r in [
+            report(
+                Kind::Remediate,
+                Mode::Enforce,
+                &[Status::Done, Status::Failed],
+            ),
+            report(Kind::Remediate, Mode::DryRun, &[Status::DryRun]),
+            report(Kind::Notify, Mode::Enforce, &[]),
+        ] {
+            assert!(archive_plan(&r, &e, true).is_none(), "{:?}", r.decision);
+        }
+        assert!(archive_plan(&done, &guardduty("123456789012", "../x"), true).is_none());
+        assert!(archive_plan(&done, &guardduty("12345", "abc"), true).is_none());
+        let sh = event(json!([finding("guardduty", "NEW")]));
+        assert!(
+            archive_plan(&done, &sh, true).is_none(),
+            "only GuardDuty's own event"
         );
     }
 

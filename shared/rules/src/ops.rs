@@ -228,6 +228,9 @@ pub const KMS_DESCRIBE_KEY: Op = op!(kms, DescribeKey);
 pub const GUARDDUTY_LIST_DETECTORS: Op = op!(guardduty, ListDetectors);
 pub const GUARDDUTY_GET_DETECTOR: Op = op!(guardduty, GetDetector);
 pub const GUARDDUTY_UPDATE_DETECTOR: Op = op!(guardduty, UpdateDetector);
+/// A finding archived once its credentials are contained (finding.rs), with the detector
+/// `GUARDDUTY_LIST_DETECTORS` finds where it was delivered.
+pub const GUARDDUTY_ARCHIVE_FINDINGS: Op = op!(guardduty, ArchiveFindings);
 
 // Security Hub: the finding trailguard acted on gets its workflow status and a note
 // (finding.rs), in the finding's own account and region.

@@ -299,6 +299,18 @@ fn human(report: &Report) -> (String, String) {
     if let Some(f) = &report.finding {
         b.push_str(&finding_line(f));
     }
+    if let Some(a) = &report.archived {
+        let what = match (&a.error, a.outcome) {
+            (Some(e), _) => format!("not archived: {}", one_line(&e.message)),
+            (None, Some(crate::finding::FindingOutcome::Updated)) => "archived".to_string(),
+            _ => "to be archived".to_string(),
+        };
+        b.push_str(&format!(
+            "\nGuardDuty:     finding {} {what} (account {})\n",
+            one_line(&a.finding_id),
+            one_line(&a.account)
+        ));
+    }
     b.push_str(
         "\nTo undo a remediation by hand, see trailguard's docs, \"Rolling back a remediation by hand\" (docs/src/rollback.md).\n",
     );

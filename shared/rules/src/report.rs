@@ -208,6 +208,9 @@ pub struct Report {
     /// The Security Hub finding the event carried, as trailguard updated it (finding.rs).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub finding: Option<crate::finding::FindingUpdate>,
+    /// The GuardDuty finding the event was, archived once contained (finding.rs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub archived: Option<crate::finding::Archive>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timing: Option<Timing>,
 }
@@ -243,6 +246,7 @@ impl Report {
             connection: None,
             notified: false,
             finding: None,
+            archived: None,
             timing: None,
         }
     }

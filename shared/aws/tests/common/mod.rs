@@ -663,6 +663,23 @@ impl AwsProxy {
     }
 }
 
+impl AwsProxy {
+    /// What the proxy kept (`/__proxy/guardduty/archived`), as JSON.
+    pub fn get(&self, path: &str) -> Value {
+        let hostport = self.url.trim_start_matches("http://");
+        let mut s = std::net::TcpStream::connect(hostport).unwrap();
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: {hostport}\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut resp = String::new();
+        s.read_to_string(&mut resp).unwrap();
+        let body = resp.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+        serde_json::from_str(body).unwrap_or_else(|e| panic!("{path}: {e}: {resp}"))
+    }
+}
+
 impl Drop for AwsProxy {
     fn drop(&mut self) {
         let _ = self.child.kill();

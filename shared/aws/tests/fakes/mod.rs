@@ -1150,6 +1150,17 @@ impl SecurityHubPort for Fake {
 }
 
 impl GuardDutyPort for Fake {
+    async fn archive_finding(&self, finding_id: &str) -> PortResult<FindingOutcome> {
+        self.record(
+            &[
+                &ops::GUARDDUTY_LIST_DETECTORS,
+                &ops::GUARDDUTY_ARCHIVE_FINDINGS,
+            ],
+            format!("ArchiveFinding({finding_id})"),
+        );
+        self.reply("ArchiveFinding")
+            .map(|_| FindingOutcome::Updated)
+    }
     async fn enable_detector(&self, detector_id: &str) -> PortResult<Change> {
         self.record(
             &[

@@ -236,7 +236,26 @@ impl Guard {
                 self.takes_findings()
                     .then_some(ops::SECURITYHUB_BATCH_UPDATE_FINDINGS.iam),
             )
+            // A GuardDuty finding is archived where it was delivered (finding.rs).
+            .chain(
+                self.takes_guardduty_findings()
+                    .then_some([
+                        ops::GUARDDUTY_LIST_DETECTORS.iam,
+                        ops::GUARDDUTY_ARCHIVE_FINDINGS.iam,
+                    ])
+                    .into_iter()
+                    .flatten(),
+            )
             .collect()
+    }
+
+    /// Whether a rule of this guard delivers GuardDuty's own findings (which the function
+    /// archives once contained, when the policy asks).
+    pub fn takes_guardduty_findings(self) -> bool {
+        self.0
+            .triggers
+            .iter()
+            .any(|t| t.pattern.contains(r#""GuardDuty Finding""#))
     }
 
     /// Whether a rule of this guard delivers Security Hub findings (whose finding the

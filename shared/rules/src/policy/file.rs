@@ -41,6 +41,8 @@ pub struct PolicyFile {
     /// After acting on a Security Hub finding (or telling people of it), set its workflow
     /// status and a note (finding.rs).
     pub(crate) update_findings: bool,
+    /// Archive a GuardDuty finding once its credentials are contained (finding.rs).
+    pub(crate) archive_guardduty_findings: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -117,6 +119,7 @@ impl Policy {
             mode_by_account: self.mode_by_account.clone(),
             manual_trigger: self.manual_trigger,
             update_findings: self.update_findings,
+            archive_guardduty_findings: self.archive_guardduty_findings,
         }
     }
 }

@@ -110,6 +110,9 @@ pub struct Policy {
     /// RESOLVED when every action is done or already done, NOTIFIED when people were told
     /// (finding.rs). Never in dry-run.
     pub update_findings: bool,
+    /// Whether a GuardDuty finding is archived once every action on it is proved done, in
+    /// the account it was delivered to (finding.rs). Off by default.
+    pub archive_guardduty_findings: bool,
     /// A central deployment's member role: its sessions are trailguard's own in member
     /// accounts only (set from the deployment, never from the policy file).
     member_role: Option<MemberRole>,
@@ -178,6 +181,7 @@ impl Policy {
             mode_by_account: BTreeMap::new(),
             manual_trigger: false,
             update_findings: true,
+            archive_guardduty_findings: false,
             member_role: None,
             sections: Sections::default(),
         }

@@ -247,6 +247,7 @@ impl Policy {
             mode_by_account: file.mode_by_account.clone(),
             manual_trigger: file.manual_trigger,
             update_findings: file.update_findings,
+            archive_guardduty_findings: file.archive_guardduty_findings,
             member_role: None,
             sections: Sections::default(),
         })
