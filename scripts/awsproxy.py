@@ -5,8 +5,9 @@ Everything else is forwarded to moto unchanged, but for what moto does not model
 proxy answers itself on top of moto's state:
 
 - Security Hub's `BatchUpdateFindings` (`PATCH /findings/batchupdate`): each named finding is
-  read from moto (`GetFindings`), given the request's `Workflow.Status` and `Note`, and
-  imported back (`BatchImportFindings`); the answer lists it as processed, or as unprocessed
+  read from moto (`GetFindings`), given the request's `Workflow.Status` and `Note` (with the
+  time as its `UpdatedAt`; the finding's own `UpdatedAt` stays the product's), and imported
+  back (`BatchImportFindings`); the answer lists it as processed, or as unprocessed
   (`FindingNotFound`) when moto has no finding with that Id and ProductArn. A note over 512
   characters is refused, as Security Hub does.
 - GuardDuty's `ArchiveFindings` (`POST /detector/{id}/findings/archive`; moto keeps no
@@ -210,7 +211,7 @@ class Handler(BaseHTTPRequestHandler):
                 f["Workflow"] = {"Status": req["Workflow"]["Status"]}
             if note:
                 f["Note"] = {"Text": note["Text"], "UpdatedBy": note.get("UpdatedBy", ""), "UpdatedAt": now}
-            f["UpdatedAt"] = now
+            # The finding's UpdatedAt is the product's: BatchUpdateFindings leaves it as it is.
             changed.append(f)
             processed.append(ident)
         if changed:

@@ -173,8 +173,28 @@ async fn root_activity_is_told_and_nothing_is_changed() {
     assert_eq!(r["decision"], "ignore", "{r}");
 }
 
-/// The finding in Security Hub (moto, through scripts/awsproxy.py for BatchUpdateFindings):
-/// its workflow status and note.
+/// The finding as Security Hub keeps it (moto; BatchUpdateFindings through
+/// scripts/awsproxy.py): what it sends in its next event.
+fn stored(id: &str) -> Value {
+    let all = securityhub_json("/findings", &json!({}));
+    all["Findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["Id"] == id)
+        .unwrap_or_else(|| panic!("finding {id} is not in Security Hub"))
+        .clone()
+}
+
+/// The event Security Hub sends after a finding changed: `ev` with the finding as stored.
+fn sent_again(ev: &Value, id: &str) -> Value {
+    let mut copy = ev.clone();
+    copy["id"] = json!(unique("sh"));
+    copy["detail"]["findings"][0] = stored(id);
+    copy
+}
+
+/// The finding in Security Hub: its workflow status and note.
 fn finding_now(id: &str) -> (String, Value) {
     let all = securityhub_json("/findings", &json!({}));
     let f = all["Findings"]
@@ -317,10 +337,7 @@ async fn the_finding_acted_on_is_marked_resolved_with_its_undo_command_and_its_c
     );
 
     // Security Hub sends the updated finding again: it is closed, nothing more is done.
-    let mut copy = ev.clone();
-    copy["id"] = json!(unique("sh"));
-    copy["detail"]["findings"][0]["Workflow"]["Status"] = json!("RESOLVED");
-    let again = process(&deps, copy).await.unwrap();
+    let again = process(&deps, sent_again(&ev, &id)).await.unwrap();
     assert_eq!(again["decision"], "ignore", "{again}");
     assert!(again.get("finding").is_none(), "{again}");
     // Delivered again as it first came: the group is as the policy wants now, nothing is
@@ -378,15 +395,22 @@ async fn a_finding_people_are_told_of_is_notified_once_and_dry_run_writes_nothin
             .starts_with("trailguard revert-security-group told people: "),
         "{note}"
     );
-    let mut copy = ev;
-    copy["id"] = json!(unique("sh"));
-    copy["detail"]["findings"][0]["Workflow"]["Status"] = json!("NOTIFIED");
-    let again = process(&deps, copy).await.unwrap();
+    let again = process(&deps, sent_again(&ev, &id)).await.unwrap();
     assert_eq!(again["decision"], "ignore", "{again}");
     assert!(
-        again["reason"].as_str().unwrap().contains("NOTIFIED"),
+        again["reason"]
+            .as_str()
+            .unwrap()
+            .contains("trailguard's own update"),
         "{again}"
     );
+    // The control checked again later (the product's update, newer than the note): people
+    // are told again, and the finding, already NOTIFIED, is not written again.
+    let mut later = sent_again(&ev, &id);
+    later["detail"]["findings"][0]["UpdatedAt"] = json!("2099-01-01T00:00:00.000Z");
+    let told = process(&deps, later).await.unwrap();
+    assert_eq!(told["decision"], "notify", "{told}");
+    assert!(told.get("finding").is_none(), "{told}");
 
     // A finding Security Hub does not have: reported, the remediation stands.
     let (group, mut ev) = group_with_finding(&ec2).await;

@@ -262,6 +262,11 @@ pub struct AsffFinding {
     pub sample: Value,
     /// GuardDuty Extended Threat Detection: `{"Sequence": {"Actors": [...], ...}}`.
     pub detection: Value,
+    /// When the product last updated the finding (BatchUpdateFindings leaves it as it is).
+    pub updated_at: Text,
+    /// `{"Text", "UpdatedBy", "UpdatedAt"}`: the last BatchUpdateFindings note (trailguard's
+    /// own, once it has acted).
+    pub note: Value,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

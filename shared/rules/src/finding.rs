@@ -14,9 +14,13 @@
 //! the account the finding was delivered to (GuardDuty lets only an administrator account, or
 //! an account on its own, archive).
 //!
+//! `RESOLVED` and archiving say the incident is contained: for GuardDuty's findings only when
+//! one access key was disabled, never for an attack sequence or role credentials ([`contained`]).
+//!
 //! Security Hub sends the updated finding again as a new event. A `RESOLVED` one is closed
-//! and ignored; a `NOTIFIED` one that only calls for telling people is ignored too
-//! ([`told_already`]), so an update never starts a loop of notices.
+//! and ignored; any other is recognised as trailguard's own update sent back ([`own_echo`]) and
+//! ignored, and a status the finding already has is not written again, so an update never
+//! starts a loop, even when the action keeps failing.
 
 use serde::Serialize;
 
@@ -110,7 +114,7 @@ pub fn archive_plan(report: &Report, event: &Event, archive: bool) -> Option<Arc
     if !archive
         || report.mode == Mode::DryRun
         || report.decision != Kind::Remediate
-        || !proved(report)
+        || !contained(report, event)
     {
         return None;
     }
@@ -148,7 +152,10 @@ pub fn the_finding(event: &Event) -> Option<&AsffFinding> {
     let id = f.id.get()?;
     let region = event.region()?;
     let valid_id = !id.is_empty() && id.len() <= NOTE_MAX && !id.chars().any(char::is_control);
-    (valid_id && product_arn_in(f.product_arn.get()?, region)).then_some(f)
+    // Where the clients connect (the event's account and region, read from the first
+    // finding that names them) must be where this finding is.
+    let here = f.aws_account_id.get() == event.account() && f.region.get() == Some(region);
+    (valid_id && here && product_arn_in(f.product_arn.get()?, region)).then_some(f)
 }
 
 /// `arn:<partition>:securityhub:<region>::product/aws/<securityhub|guardduty>` in `region`.
@@ -161,22 +168,68 @@ fn product_arn_in(arn: &str, region: &str) -> bool {
     )
 }
 
-/// A decision that only tells people, about a finding whose workflow already says people
-/// were told (`NOTIFIED`, as trailguard's own update leaves it): telling them again would
-/// repeat the notice each time Security Hub sends the finding. Remediations are never held
-/// back by a finding's workflow status.
-pub fn told_already(event: &Event, kind: Kind) -> Option<String> {
-    if kind != Kind::Notify {
+/// Security Hub sending back trailguard's own update of the finding (every
+/// BatchUpdateFindings makes a new "Findings - Imported" event): its note is this function's
+/// (`trailguard/<function>`) and no newer than the product's last update of the finding
+/// (`UpdatedAt`, which BatchUpdateFindings leaves as it is). Deciding it again would act and
+/// write again, without end when the action keeps failing. A product's later update (the
+/// control checked again, GuardDuty seeing the activity again) is newer than the note, and is
+/// decided as any other; so is a note anyone else wrote, whatever it says.
+pub fn own_echo(event: &Event, function: &str) -> Option<String> {
+    let f = the_finding(event)?;
+    let by = crate::lenient::str_at(&f.note, "UpdatedBy")?;
+    if by != format!("trailguard/{function}") {
         return None;
     }
-    let f = the_finding(event)?;
-    let status = f.workflow_status()?;
-    status.eq_ignore_ascii_case("NOTIFIED").then(|| {
+    let noted = epoch_ms(&crate::lenient::str_at(&f.note, "UpdatedAt")?)?;
+    let updated = epoch_ms(f.updated_at.get()?)?;
+    (updated <= noted).then(|| {
         format!(
-            "Security Hub finding {} is NOTIFIED: people were told already",
+            "Security Hub finding {} is trailguard's own update, sent back (the product has not updated it since)",
             f.id.get().unwrap_or("?")
         )
     })
+}
+
+/// Milliseconds since the epoch of an ASFF timestamp (`2026-12-06T13:01:43.123Z`).
+fn epoch_ms(raw: &str) -> Option<i64> {
+    let secs = crate::time::epoch(raw)?;
+    let frac = raw
+        .split_once('.')
+        .map(|(_, f)| {
+            f.chars()
+                .take_while(char::is_ascii_digit)
+                .collect::<String>()
+        })
+        .unwrap_or_default();
+    let ms: i64 = format!("{frac:0<3}")[..3].parse().unwrap_or(0);
+    Some(secs * 1000 + ms)
+}
+
+/// Whether what was proved done contains the incident the event is about: for a control
+/// finding, every change done; for GuardDuty's findings (its own event, or through Security
+/// Hub), only one access key disabled, outside attack sequences (which name actors
+/// trailguard only tells of) and role credentials (whose sessions keep being issued).
+fn contained(report: &Report, event: &Event) -> bool {
+    if !proved(report) {
+        return false;
+    }
+    let guardduty_type = match &event.body {
+        EventBody::GuardDuty(f) => Some(f.finding_type.get().unwrap_or_default().to_string()),
+        EventBody::SecurityHub(_) => the_finding(event)
+            .filter(|f| f.is_guardduty())
+            .map(|f| f.guardduty_type().unwrap_or_default()),
+        _ => None,
+    };
+    let Some(t) = guardduty_type else {
+        return true;
+    };
+    let keys = report
+        .actions
+        .iter()
+        .filter(|a| matches!(a.action, crate::action::Action::DeactivateAccessKey(_)))
+        .count();
+    !t.starts_with("AttackSequence:") && keys == 1
 }
 
 /// What to write to the event's finding after acting, from the report of what was done.
@@ -185,11 +238,18 @@ pub fn plan(report: &Report, event: &Event, update_findings: bool) -> Option<Fin
         return None;
     }
     let f = the_finding(event)?;
-    let status = if report.decision == Kind::Remediate && proved(report) {
+    let status = if report.decision == Kind::Remediate && contained(report, event) {
         Workflow::Resolved
     } else {
         Workflow::Notified
     };
+    // The finding already says so (a delivery retried, an action that keeps failing): writing
+    // it again would only make Security Hub send it once more.
+    if f.workflow_status()
+        .is_some_and(|w| w.eq_ignore_ascii_case(status.as_str()))
+    {
+        return None;
+    }
     let function = report.function.unwrap_or("trailguard");
     Some(FindingUpdate {
         id: f.id.get()?.to_string(),
@@ -375,7 +435,7 @@ mod tests {
 
     #[test]
     fn a_read_only_step_that_could_not_run_does_not_stand_in_the_way() {
-        let e = event(json!([finding("guardduty", "NEW")]));
+        let e = event(json!([finding("securityhub", "NEW")]));
         let mut r = report(Kind::Remediate, Mode::Enforce, &[Status::Done]);
         let mut summary = crate::report::ActionReport::planned(
             &crate::action::SummarizeKeyActivity {
@@ -493,13 +553,105 @@ mod tests {
     }
 
     #[test]
-    fn a_notified_finding_is_not_told_again_but_still_remediated() {
+    fn only_this_functions_own_update_sent_back_is_an_echo() {
+        let echo = |by: &str, updated: &str, noted: &str| {
+            let mut f = finding("securityhub", "NOTIFIED");
+            f["UpdatedAt"] = json!(updated);
+            f["Note"] = json!({"Text": "x", "UpdatedBy": by, "UpdatedAt": noted});
+            own_echo(&event(json!([f])), "revert-security-group")
+        };
+        let ours = "trailguard/revert-security-group";
+        assert!(echo(ours, "2026-12-06T13:01:43.100Z", "2026-12-06T13:01:43.250Z").is_some());
+        assert!(echo(ours, "2026-12-06T13:01:43.250Z", "2026-12-06T13:01:43.250Z").is_some());
+        // The product updated it since (the control checked again, the activity seen again).
+        assert!(echo(ours, "2026-12-06T13:01:43.300Z", "2026-12-06T13:01:43.250Z").is_none());
+        assert!(echo(ours, "2026-12-06T14:00:00Z", "2026-12-06T13:01:43.250Z").is_none());
+        // Someone else's note, or another function's: decided as any other.
+        assert!(echo("ticketing", "2026-12-06T13:00:00Z", "2026-12-06T13:01:43Z").is_none());
+        assert!(echo(
+            "trailguard/guard-iam",
+            "2026-12-06T13:00:00Z",
+            "2026-12-06T13:01:43Z"
+        )
+        .is_none());
+        assert!(echo(ours, "garbage", "2026-12-06T13:01:43Z").is_none());
+    }
+
+    #[test]
+    fn a_status_the_finding_already_has_is_not_written_again() {
         let e = event(json!([finding("securityhub", "NOTIFIED")]));
-        assert!(told_already(&e, Kind::Notify).is_some());
-        assert!(told_already(&e, Kind::Remediate).is_none());
+        assert!(plan(&report(Kind::Notify, Mode::Enforce, &[]), &e, true).is_none());
+        let failed = report(Kind::Remediate, Mode::Enforce, &[Status::Failed]);
         assert!(
-            told_already(&event(json!([finding("securityhub", "NEW")])), Kind::Notify).is_none()
+            plan(&failed, &e, true).is_none(),
+            "a fix that keeps failing"
         );
+        let done = report(Kind::Remediate, Mode::Enforce, &[Status::Done]);
+        assert_eq!(
+            plan(&done, &e, true).unwrap().workflow_status,
+            Workflow::Resolved
+        );
+    }
+
+    #[test]
+    fn guardduty_is_contained_only_by_one_key_disabled_outside_attack_sequences() {
+        let key: Action = crate::action::DeactivateKey {
+            access_key_id: "AKIAIOSFODNN7EXAMPLE".into(),
+            user_name: Some("bob".into()),
+        }
+        .into();
+        let mut r = report(Kind::Remediate, Mode::Enforce, &[]);
+        let mut line = crate::report::ActionReport::planned(&key);
+        line.outcome = Some(Status::Done);
+        r.actions.push(line);
+        let native = |t: &str| {
+            Event::from_value(json!({
+                "id": "e-3", "source": "aws.guardduty", "account": "123456789012",
+                "region": "us-east-1", "detail-type": "GuardDuty Finding",
+                "detail": {"id": "abc123", "type": t}
+            }))
+            .unwrap()
+        };
+        assert!(
+            archive_plan(&r, &native("UnauthorizedAccess:IAMUser/TorIPCaller"), true).is_some()
+        );
+        assert!(archive_plan(
+            &r,
+            &native("AttackSequence:IAM/CompromisedCredentials"),
+            true
+        )
+        .is_none());
+        let mut gd = finding("guardduty", "NEW");
+        gd["Types"] = json!(["TTPs/Initial Access/UnauthorizedAccess:IAMUser-TorIPCaller"]);
+        assert_eq!(
+            plan(&r, &event(json!([gd.clone()])), true)
+                .unwrap()
+                .workflow_status,
+            Workflow::Resolved
+        );
+        gd["Types"] = json!(["TTPs/AttackSequence:IAM-CompromisedCredentials"]);
+        assert_eq!(
+            plan(&r, &event(json!([gd])), true).unwrap().workflow_status,
+            Workflow::Notified
+        );
+        // Role credentials: sessions revoked, but the instance keeps issuing new ones.
+        let sessions = report(Kind::Remediate, Mode::Enforce, &[Status::Done]);
+        assert!(archive_plan(
+            &sessions,
+            &native("UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.OutsideAWS"),
+            true
+        )
+        .is_none());
+    }
+
+    #[test]
+    fn a_finding_of_another_account_or_region_than_the_events_is_left_alone() {
+        let done = report(Kind::Remediate, Mode::Enforce, &[Status::Done]);
+        let mut closed = finding("securityhub", "RESOLVED");
+        closed["AwsAccountId"] = json!("111122223333");
+        let live = finding("securityhub", "NEW");
+        // The event's account is read from the first finding (the closed one, elsewhere).
+        assert!(plan(&done, &event(json!([closed, live])), true).is_none());
     }
 
     fn guardduty(account: &str, id: &str) -> Event {
@@ -512,14 +664,27 @@ mod tests {
         .unwrap()
     }
 
+    /// The report's first action as one key's deactivation.
+    fn key_first(mut r: Report) -> Report {
+        let key: Action = crate::action::DeactivateKey {
+            access_key_id: "AKIAIOSFODNN7EXAMPLE".into(),
+            user_name: Some("bob".into()),
+        }
+        .into();
+        if let Some(first) = r.actions.first_mut() {
+            first.action = key;
+        }
+        r
+    }
+
     #[test]
     fn a_guardduty_finding_is_archived_only_when_asked_and_proved_contained() {
         let e = guardduty("123456789012", "5eb0b5d1e2f3a4b5c6d7e8f9a0b1c2d3");
-        let done = report(
+        let done = key_first(report(
             Kind::Remediate,
             Mode::Enforce,
             &[Status::Done, Status::AlreadyDone],
-        );
+        ));
         let a = archive_plan(&done, &e, true).unwrap();
         // Where it was delivered (the administrator), not the member the key is in.
         assert_eq!(
@@ -528,12 +693,12 @@ mod tests {
         );
         assert!(archive_plan(&done, &e, false).is_none(), "off by default");
         for r in [
-            report(
+            key_first(report(
                 Kind::Remediate,
                 Mode::Enforce,
                 &[Status::Done, Status::Failed],
-            ),
-            report(Kind::Remediate, Mode::DryRun, &[Status::DryRun]),
+            )),
+            key_first(report(Kind::Remediate, Mode::DryRun, &[Status::DryRun])),
             report(Kind::Notify, Mode::Enforce, &[]),
         ] {
             assert!(archive_plan(&r, &e, true).is_none(), "{:?}", r.decision);

@@ -125,13 +125,18 @@ fn run(guard: Guard, event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
             policy,
         );
     }
+    // Security Hub sending back this function's own update of the finding: deciding it again
+    // would act and write again (finding.rs).
+    if let Some(reason) = finding::own_echo(event, guard.function_name()) {
+        return attribute(
+            guard,
+            Verdict::Decided(Decision::ignore(reason)),
+            event.account(),
+            policy,
+        );
+    }
     let verdict = match (guard.spec().decide)(event, policy, facts) {
-        // A notice about a finding already NOTIFIED (as trailguard's own update leaves it,
-        // which Security Hub sends again) is not repeated; a remediation always goes on.
-        Verdict::Decided(d) => match finding::told_already(event, d.kind) {
-            Some(reason) => Verdict::Decided(Decision::ignore(reason)),
-            None => checked(event, d),
-        },
+        Verdict::Decided(d) => checked(event, d),
         Verdict::NeedFacts(requests) => {
             let bad = invalid_targets(requests.iter().map(|r| ("lookup", r.targets())));
             if bad.is_empty() {
