@@ -203,17 +203,8 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
             Ok(c) => c.guardduty().archive_finding(&archive.finding_id).await,
             Err(e) => Err(e),
         };
-        let retry = match result {
-            Ok(outcome) => {
-                archive.outcome = Some(outcome);
-                None
-            }
-            Err(e) => {
-                archive.outcome = Some(FindingOutcome::Failed);
-                archive.error = Some(e.report());
-                e.is_retryable().then_some(HandlerError::FindingUpdate(e))
-            }
-        };
+        let (outcome, error, retry) = answered(result);
+        (archive.outcome, archive.error) = (Some(outcome), error);
         emit(
             &json!({"level": if archive.error.is_some() { "ERROR" } else { "INFO" }, "kind": "finding_archive", "function": self.function(), "event_id": event.id(), "finding": archive.finding_id, "account": archive.account, "outcome": archive.outcome, "error": archive.error.as_ref().map(|e| e.message.as_str())}),
         );
@@ -241,17 +232,8 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
             Ok(c) => c.securityhub().update_finding(&update).await,
             Err(e) => Err(e),
         };
-        let retry = match result {
-            Ok(outcome) => {
-                update.outcome = Some(outcome);
-                None
-            }
-            Err(e) => {
-                update.outcome = Some(FindingOutcome::Failed);
-                update.error = Some(e.report());
-                e.is_retryable().then_some(HandlerError::FindingUpdate(e))
-            }
-        };
+        let (outcome, error, retry) = answered(result);
+        (update.outcome, update.error) = (Some(outcome), error);
         emit(
             &json!({"level": if update.error.is_some() { "ERROR" } else { "INFO" }, "kind": "finding_update", "function": self.function(), "event_id": event.id(), "finding": update.id, "workflow_status": update.workflow_status, "outcome": update.outcome, "error": update.error.as_ref().map(|e| e.message.as_str())}),
         );
@@ -313,6 +295,21 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
                 "the rules kept asking for facts after they were looked up".into(),
             )),
         }
+    }
+}
+
+/// What a finding's update or archive call proved, for the report, and the invocation's error
+/// when it failed transiently (a permanent failure is only reported: the remediation stands).
+fn answered(
+    result: Result<FindingOutcome, PortError>,
+) -> (FindingOutcome, Option<ErrorReport>, Option<HandlerError>) {
+    match result {
+        Ok(outcome) => (outcome, None, None),
+        Err(e) => (
+            FindingOutcome::Failed,
+            Some(e.report()),
+            e.is_retryable().then_some(HandlerError::FindingUpdate(e)),
+        ),
     }
 }
 

@@ -239,35 +239,16 @@ async fn group_with_finding(ec2: &aws_sdk_ec2::Client) -> (String, Value) {
     (group, ev)
 }
 
-type FindingDeps = trailguard_aws::Deps<
-    trailguard_aws::Home<
-        trailguard_aws::Sdk<
-            aws_sdk_ec2::Client,
-            trailguard_aws::Unwired,
-            trailguard_aws::Unwired,
-            trailguard_aws::Unwired,
-            trailguard_aws::Unwired,
-            trailguard_aws::Unwired,
-            trailguard_aws::Unwired,
-            trailguard_aws::Unwired,
-            trailguard_aws::Unwired,
-            trailguard_aws::Unwired,
-            trailguard_aws::Unwired,
-            trailguard_aws::Unwired,
-            trailguard_aws::Unwired,
-            aws_sdk_securityhub::Client,
-        >,
-    >,
-    trailguard_aws::Notifier,
->;
-
 /// revert-security-group with its Security Hub client reaching moto through the proxy.
 fn finding_deps(
     sdk: &aws_config::SdkConfig,
     proxy: &AwsProxy,
     policy: &str,
     topic: Option<String>,
-) -> FindingDeps {
+) -> trailguard_aws::Deps<
+    trailguard_aws::Home<impl trailguard_aws::Clients>,
+    trailguard_aws::Notifier,
+> {
     // Set on the client's own configuration: AWS_ENDPOINT_URL (moto) would win over an
     // endpoint on the shared one.
     let securityhub = aws_sdk_securityhub::Client::from_conf(
@@ -276,28 +257,8 @@ fn finding_deps(
             .build(),
     );
     use trailguard_aws::Unwired as U;
-    let sdk_clients = trailguard_aws::Sdk {
-        ec2: aws_sdk_ec2::Client::new(sdk),
-        iam: U,
-        trail: U,
-        rds: U,
-        lambda: U,
-        org: U,
-        ledger: U,
-        redshift: U,
-        s3: U,
-        policy: U,
-        s3control: U,
-        keys: U,
-        guardduty: U,
-        securityhub,
-    };
-    trailguard_aws::Deps {
-        connect: trailguard_aws::Home(std::sync::Arc::new(sdk_clients)),
-        notify: notifier(sdk, topic.clone()),
-        settings: settings("revert-security-group", policy, topic),
-        clock: trailguard_aws::system_clock,
-    }
+    let clients = five_clients(aws_sdk_ec2::Client::new(sdk), U, U, U, securityhub);
+    deps_telling(sdk, "revert-security-group", policy, topic, clients)
 }
 
 #[tokio::test]

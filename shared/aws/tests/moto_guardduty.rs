@@ -29,27 +29,6 @@ fn outcome(r: &Value) -> &str {
     r["actions"][0]["outcome"].as_str().unwrap_or("none")
 }
 
-/// The region's detector, created (with this publishing frequency) when it has none.
-async fn detector(
-    gd: &aws_sdk_guardduty::Client,
-    frequency: Option<FindingPublishingFrequency>,
-) -> String {
-    let listed = gd.list_detectors().send().await.unwrap();
-    match listed.detector_ids().first() {
-        Some(id) => id.clone(),
-        None => gd
-            .create_detector()
-            .enable(true)
-            .set_finding_publishing_frequency(frequency)
-            .send()
-            .await
-            .unwrap()
-            .detector_id()
-            .unwrap()
-            .to_string(),
-    }
-}
-
 #[tokio::test]
 #[ignore = "needs moto server: bash scripts/test.sh"]
 async fn a_suspended_detector_is_switched_back_on() {

@@ -284,25 +284,7 @@ async fn the_guardduty_finding_is_archived_once_the_key_is_disabled_only_when_as
     let proxy = AwsProxy::start();
     // The region's detector (moto keeps one per account and region for the whole server).
     let gd = aws_sdk_guardduty::Client::new(&sdk);
-    let detector = match gd
-        .list_detectors()
-        .send()
-        .await
-        .unwrap()
-        .detector_ids()
-        .first()
-    {
-        Some(d) => d.clone(),
-        None => gd
-            .create_detector()
-            .enable(true)
-            .send()
-            .await
-            .unwrap()
-            .detector_id()
-            .unwrap()
-            .to_string(),
-    };
+    let detector = detector(&gd, None).await;
     // moto has no ArchiveFindings: the proxy answers it (after GetDetector in moto).
     let through_proxy = aws_sdk_guardduty::Client::from_conf(
         aws_sdk_guardduty::config::Builder::from(&sdk)
@@ -310,21 +292,14 @@ async fn the_guardduty_finding_is_archived_once_the_key_is_disabled_only_when_as
             .build(),
     );
     use trailguard_aws::Unwired as U;
-    let clients = |sdk: &aws_config::SdkConfig| trailguard_aws::Sdk {
-        iam: aws_sdk_iam::Client::new(sdk),
-        trail: aws_sdk_cloudtrail::Client::new(sdk),
-        guardduty: through_proxy.clone(),
-        ec2: U,
-        rds: U,
-        lambda: U,
-        org: U,
-        ledger: U,
-        redshift: U,
-        s3: U,
-        policy: U,
-        s3control: U,
-        keys: U,
-        securityhub: U,
+    let clients = |sdk: &aws_config::SdkConfig| {
+        five_clients(
+            U,
+            aws_sdk_iam::Client::new(sdk),
+            aws_sdk_cloudtrail::Client::new(sdk),
+            through_proxy.clone(),
+            U,
+        )
     };
     let archived = |id: &str| {
         proxy

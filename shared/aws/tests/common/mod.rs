@@ -239,7 +239,19 @@ pub fn cloudtrail_event(template: &str, request: Value, response: Value) -> Valu
 /// A raw HTTP request to moto over loopback: (status line, body).
 pub fn raw_http(method: &str, path: &str, headers: &[(&str, &str)]) -> (String, String) {
     let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap();
-    let hostport = endpoint
+    http_to(&endpoint, method, path, headers, "")
+}
+
+/// A raw HTTP request with a body to a server on loopback (`http://127.0.0.1:PORT`):
+/// (status line, body).
+pub fn http_to(
+    base: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (String, String) {
+    let hostport = base
         .trim_start_matches("http://")
         .trim_end_matches('/')
         .to_string();
@@ -248,7 +260,12 @@ pub fn raw_http(method: &str, path: &str, headers: &[(&str, &str)]) -> (String, 
         .iter()
         .map(|(k, v)| format!("{k}: {v}\r\n"))
         .collect();
-    write!(s, "{method} {path} HTTP/1.1\r\nHost: {hostport}\r\n{extra}Content-Length: 0\r\nConnection: close\r\n\r\n").unwrap();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {hostport}\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
     let mut resp = String::new();
     s.read_to_string(&mut resp).unwrap();
     let (head, body) = resp.split_once("\r\n\r\n").unwrap_or((&resp, ""));
@@ -508,11 +525,65 @@ pub fn deps_with<C: trailguard_aws::Clients>(
     policy: &str,
     clients: C,
 ) -> Deps<Home<C>, Notifier> {
+    deps_telling(sdk, function, policy, None, clients)
+}
+
+/// [`deps_with`], notifying `topic`.
+pub fn deps_telling<C: trailguard_aws::Clients>(
+    sdk: &aws_config::SdkConfig,
+    function: &str,
+    policy: &str,
+    topic: Option<String>,
+    clients: C,
+) -> Deps<Home<C>, Notifier> {
     Deps {
         connect: Home(Arc::new(clients)),
-        notify: notifier(sdk, None),
-        settings: settings(function, policy, None),
+        notify: notifier(sdk, topic.clone()),
+        settings: settings(function, policy, topic),
         clock: trailguard_aws::system_clock,
+    }
+}
+
+/// A function's clients for a test: these five, every other port unwired (a client built
+/// with its own endpoint, such as the proxy's, cannot come from `Sdk`'s builders).
+#[allow(clippy::type_complexity)]
+pub fn five_clients<E, I, T, G, H>(
+    ec2: E,
+    iam: I,
+    trail: T,
+    guardduty: G,
+    securityhub: H,
+) -> Sdk<
+    E,
+    I,
+    T,
+    Unwired,
+    Unwired,
+    Unwired,
+    Unwired,
+    Unwired,
+    Unwired,
+    Unwired,
+    Unwired,
+    Unwired,
+    G,
+    H,
+> {
+    Sdk {
+        ec2,
+        iam,
+        trail,
+        guardduty,
+        securityhub,
+        rds: Unwired,
+        lambda: Unwired,
+        org: Unwired,
+        ledger: Unwired,
+        redshift: Unwired,
+        s3: Unwired,
+        policy: Unwired,
+        s3control: Unwired,
+        keys: Unwired,
     }
 }
 
@@ -601,27 +672,14 @@ pub async fn create_ledger_table(sdk: &aws_config::SdkConfig) -> String {
 /// default account and `us-east-1`: the findings a test sets up and reads back as they are.
 pub fn securityhub_json(path: &str, body: &Value) -> Value {
     let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap();
-    let hostport = endpoint
-        .trim_start_matches("http://")
-        .trim_end_matches('/')
-        .to_string();
-    let mut s = std::net::TcpStream::connect(&hostport).unwrap();
-    let body = body.to_string();
     let auth = "AWS4-HMAC-SHA256 Credential=testing/20261206/us-east-1/securityhub/aws4_request, SignedHeaders=host, Signature=0";
-    write!(
-        s,
-        "POST {path} HTTP/1.1\r\nHost: {hostport}\r\nAuthorization: {auth}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut resp = String::new();
-    s.read_to_string(&mut resp).unwrap();
-    let (head, text) = resp.split_once("\r\n\r\n").unwrap_or((&resp, ""));
-    assert!(
-        head.starts_with("HTTP/1.1 200") || head.starts_with("HTTP/1.0 200"),
-        "{path}: {head}\n{text}"
-    );
-    serde_json::from_str(text).unwrap_or_else(|e| panic!("{path}: {e}: {text}"))
+    let headers = [
+        ("Authorization", auth),
+        ("Content-Type", "application/json"),
+    ];
+    let (status, text) = http_to(&endpoint, "POST", path, &headers, &body.to_string());
+    assert!(status.contains(" 200"), "{path}: {status}\n{text}");
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}: {text}"))
 }
 
 /// scripts/awsproxy.py in front of moto, on a free loopback port, stopped by its PID when
@@ -666,17 +724,8 @@ impl AwsProxy {
 impl AwsProxy {
     /// What the proxy kept (`/__proxy/guardduty/archived`), as JSON.
     pub fn get(&self, path: &str) -> Value {
-        let hostport = self.url.trim_start_matches("http://");
-        let mut s = std::net::TcpStream::connect(hostport).unwrap();
-        write!(
-            s,
-            "GET {path} HTTP/1.1\r\nHost: {hostport}\r\nConnection: close\r\n\r\n"
-        )
-        .unwrap();
-        let mut resp = String::new();
-        s.read_to_string(&mut resp).unwrap();
-        let body = resp.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
-        serde_json::from_str(body).unwrap_or_else(|e| panic!("{path}: {e}: {resp}"))
+        let (status, text) = http_to(&self.url, "GET", path, &[], "");
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {status}: {e}: {text}"))
     }
 }
 
@@ -684,5 +733,26 @@ impl Drop for AwsProxy {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// The region's detector, created (with this publishing frequency) when it has none.
+pub async fn detector(
+    gd: &aws_sdk_guardduty::Client,
+    frequency: Option<aws_sdk_guardduty::types::FindingPublishingFrequency>,
+) -> String {
+    let listed = gd.list_detectors().send().await.unwrap();
+    match listed.detector_ids().first() {
+        Some(id) => id.clone(),
+        None => gd
+            .create_detector()
+            .enable(true)
+            .set_finding_publishing_frequency(frequency)
+            .send()
+            .await
+            .unwrap()
+            .detector_id()
+            .unwrap()
+            .to_string(),
     }
 }
