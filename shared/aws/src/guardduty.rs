@@ -3,26 +3,29 @@
 
 use aws_sdk_guardduty::types::DetectorStatus;
 use aws_sdk_guardduty::Client;
-use trailguard_rules::ops;
-
 use trailguard_rules::finding::FindingOutcome;
+use trailguard_rules::ops;
 
 use crate::error::{classify, code_of, PortError};
 use crate::ports::{Change, GuardDutyPort, PortResult};
 
+/// The region's detector ids (at most one per account: one page holds them).
+async fn detector_ids(client: &Client) -> PortResult<Vec<String>> {
+    client
+        .list_detectors()
+        .send()
+        .await
+        .map(|out| out.detector_ids().to_vec())
+        .map_err(|e| classify(&ops::GUARDDUTY_LIST_DETECTORS, e))
+}
+
 impl GuardDutyPort for Client {
     async fn detectors(&self) -> PortResult<Vec<(String, String)>> {
-        // A region has at most one detector per account: one page holds them.
-        let ids = self
-            .list_detectors()
-            .send()
-            .await
-            .map_err(|e| classify(&ops::GUARDDUTY_LIST_DETECTORS, e))?;
         let mut out = Vec::new();
-        for id in ids.detector_ids() {
-            match self.get_detector().detector_id(id).send().await {
+        for id in detector_ids(self).await? {
+            match self.get_detector().detector_id(&id).send().await {
                 Ok(d) => out.push((
-                    id.clone(),
+                    id,
                     d.status()
                         .map(|s| s.as_str().to_string())
                         .unwrap_or_default(),
@@ -36,13 +39,8 @@ impl GuardDutyPort for Client {
     }
 
     async fn archive_finding(&self, finding_id: &str) -> PortResult<FindingOutcome> {
-        let ids = self
-            .list_detectors()
-            .send()
-            .await
-            .map_err(|e| classify(&ops::GUARDDUTY_LIST_DETECTORS, e))?;
-        // A region has at most one detector per account.
-        let Some(detector) = ids.detector_ids().first() else {
+        let ids = detector_ids(self).await?;
+        let Some(detector) = ids.first() else {
             return Err(PortError::Permanent {
                 op: ops::GUARDDUTY_ARCHIVE_FINDINGS.api,
                 code: "NoDetector".into(),

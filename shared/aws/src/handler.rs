@@ -131,8 +131,8 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
                 &mut clients,
             )
             .await;
-        // The Security Hub finding the event carried, told what became of it (never in
-        // dry-run; RESOLVED only when every action is proved done).
+        // The finding the event carried, told what became of it (finding.rs decides what to
+        // write: never in dry-run, RESOLVED only when the report proves the incident contained).
         let t = Instant::now();
         let finding_error = self.update_finding(&event, &mut report, &mut clients).await;
         let archive_error = self.archive_finding(&event, &mut report).await;

@@ -3,15 +3,14 @@
 //! own account and region), so the team sees in Security Hub what was done and how to undo
 //! it. The handler makes the call; what to write is decided here, from the report.
 //!
-//! - `RESOLVED` only when the report proves it: every action done or already done.
+//! - `RESOLVED` only when the report proves the incident contained ([`contained`]).
 //! - `NOTIFIED` when people were told instead: a notice, or an action that failed or was held.
 //! - Nothing in dry-run, for an ignored event, when the policy's `update_findings` is off, or
 //!   when the event does not name exactly one live finding of AWS's own products.
 //!
 //! A GuardDuty finding (its own event, `GuardDuty Finding`) may be archived too once the
 //! credentials it is about are contained ([`archive_plan`]; the policy's
-//! `archive_guardduty_findings`, off by default): only when every action is proved done, in
-//! the account the finding was delivered to (GuardDuty lets only an administrator account, or
+//! `archive_guardduty_findings`, off by default): only when contained, in the account the finding was delivered to (GuardDuty lets only an administrator account, or
 //! an account on its own, archive).
 //!
 //! `RESOLVED` and archiving say the incident is contained: for GuardDuty's findings only when
