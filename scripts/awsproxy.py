@@ -1,8 +1,9 @@
 """A small HTTP proxy in front of moto, on loopback, that answers named AWS operations the
 way a test or the demo needs: a canned (recorded) answer, throttling or server errors for
 the first N calls, a delay past the SDK's timeout, a reset connection, AccessDenied.
-Everything else is forwarded to moto unchanged, but for what moto does not model, which the
-proxy answers itself on top of moto's state:
+Everything else is forwarded to moto unchanged (DynamoDB's calls one at a time: moto's
+conditional writes are not atomic under racing writers, DynamoDB's are), but for what moto
+does not model, which the proxy answers itself on top of moto's state:
 
 - Security Hub's `BatchUpdateFindings` (`PATCH /findings/batchupdate`): each named finding is
   read from moto (`GetFindings`), given the request's `Workflow.Status` and `Note` (with the
@@ -43,6 +44,7 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 LOCK = threading.Lock()
+DYNAMODB = threading.Lock()
 STATE = {"rules": [], "stats": {}, "archived": []}
 
 
@@ -232,6 +234,15 @@ class Handler(BaseHTTPRequestHandler):
         return self._send(200, "application/json", "{}")
 
     def _forward(self, body):
+        # moto's DynamoDB checks a write's condition and writes without a lock, so two racing
+        # conditional writes can both succeed; DynamoDB's are atomic. DynamoDB calls through
+        # the proxy are forwarded one at a time, as the ledger's racing tests need.
+        if (self.headers.get("X-Amz-Target") or "").startswith("DynamoDB_"):
+            with DYNAMODB:
+                return self._forward_now(body)
+        return self._forward_now(body)
+
+    def _forward_now(self, body):
         up = urllib.parse.urlparse(self.upstream)
         conn = http.client.HTTPConnection(up.hostname, up.port, timeout=120)
         headers = {k: v for k, v in self.headers.items() if k.lower() not in ("connection", "keep-alive")}

@@ -18,7 +18,9 @@ use trailguard_backtest::scan::{self, Step};
 use trailguard_backtest::Sift;
 use trailguard_rules::ask::{self, Ask};
 use trailguard_rules::facts::World;
-use trailguard_rules::{decide, decide_guard, Decision, Event, Facts, Guard, Policy, Report};
+use trailguard_rules::{
+    decide, decide_guard, Decider, Decision, Event, Facts, Guard, Policy, Report,
+};
 
 use clap::{CommandFactory, Parser, Subcommand};
 
@@ -199,7 +201,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
                 Some(f) => load_policy(&f)?,
                 None => Policy::default(),
             };
-            let only = only.map(|g| guard(&g)).transpose()?;
+            let only = only.map(|g| decider(&g)).transpose()?;
             let world = world.map(|w| load_world(&w)).transpose()?;
             // The backtest's prefilter, for --only-acted: which records a rule could deliver.
             let prefilter = only_acted
@@ -208,7 +210,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
                         policy.clone(),
                         trailguard_backtest::Filters {
                             functions: only
-                                .map(|g| g.function_name().to_string())
+                                .map(|d| d.guard().function_name().to_string())
                                 .into_iter()
                                 .collect(),
                             ..Default::default()
@@ -294,6 +296,12 @@ pub(crate) fn guard(function: &str) -> Result<Guard, String> {
     })
 }
 
+/// A function's guard with its decisions (`decide --function`).
+fn decider(function: &str) -> Result<&'static Decider, String> {
+    let g = guard(function)?;
+    Decider::of(g).ok_or_else(|| format!("the guard of `{function}` declares no decisions"))
+}
+
 pub(crate) fn load_policy(file: &str) -> Result<Policy, String> {
     let text = std::fs::read_to_string(file).map_err(|e| format!("{file}: {e}"))?;
     Policy::from_json(&text).map_err(|e| format!("{file}: {e}"))
@@ -309,15 +317,15 @@ fn load_world(file: &str) -> Result<World, String> {
 fn decide_one(
     event: &Event,
     policy: &Policy,
-    guard: Option<Guard>,
+    guard: Option<&'static Decider>,
     world: Option<&World>,
     among: Option<&[Guard]>,
 ) -> Decision {
     let decide = |facts: &Facts| match (guard, among) {
-        (Some(g), _) => decide_guard(g, event, policy, facts),
+        (Some(d), _) => decide_guard(d, event, policy, facts),
         // In Guard::all's order: the first that applies is the most specific.
         (None, Some(among)) => trailguard_rules::decide_among(
-            Guard::all().filter(|g| among.contains(g)),
+            Decider::all().filter(|d| among.contains(&d.guard())),
             event,
             policy,
             facts,
@@ -348,7 +356,7 @@ fn decide_one(
 
 fn decide_cmd(
     policy: &Policy,
-    guard_filter: Option<Guard>,
+    guard_filter: Option<&'static Decider>,
     world: Option<&World>,
     only_acted: Option<&trailguard_backtest::Engine>,
     files: &[String],

@@ -1,5 +1,6 @@
 //! Lists the guard modules: every file in src/guards/ other than mod.rs declares one guard
-//! (`pub static GUARD: GuardSpec`). The generated module declarations and the `ALL` list are
+//! (`pub static GUARD: GuardSpec`) and its decisions (`pub static DECIDER: Decider`). The
+//! generated module declarations and the `ALL` and `DECIDERS` lists are
 //! included by src/guards/mod.rs, so adding a guard is adding its file. Build time only:
 //! the library itself does no I/O.
 
@@ -35,6 +36,17 @@ fn main() {
         names
             .iter()
             .map(|n| format!("&{n}::GUARD"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+    .unwrap();
+    writeln!(
+        out,
+        "/// Every guard's decisions, in file-name order: read only where decisions are made \
+         across guards.\npub static DECIDERS: &[&Decider] = &[{}];",
+        names
+            .iter()
+            .map(|n| format!("&{n}::DECIDER"))
             .collect::<Vec<_>>()
             .join(", ")
     )

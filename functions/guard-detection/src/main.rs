@@ -1,20 +1,21 @@
 //! guard-detection: reports logging and threat detection being switched off.
 //!
 //! Wiring only. What it decides lives in shared/rules (guards/detection.rs); how it reports
-//! and notifies lives in shared/aws. It acts on no resource, so it wires no client.
+//! and notifies lives in shared/aws. It acts on no resource: its only client reads the account's
+//! alias for its notices.
 
 use lambda_runtime::{run, service_fn, Error};
 use trailguard_aws::{guards::detection, Clients, Deps, Sdk, SdkConfig};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    let deps = Deps::from_env(&detection::GUARD, wire).await?;
+    let deps = Deps::from_env(&detection::DECIDER, wire).await?;
     run(service_fn(|event| deps.handle(event))).await
 }
 
-/// The clients the function acts through, in its own account and in any other.
-fn wire(_sdk: &SdkConfig) -> impl Clients {
-    Sdk::none()
+/// The clients the function reads through, in its own account and in any other.
+fn wire(sdk: &SdkConfig) -> impl Clients {
+    Sdk::none().with_account_alias(sdk)
 }
 
 #[cfg(test)]
@@ -25,5 +26,13 @@ mod tests {
             trailguard_aws::wiring_problems(&super::detection::GUARD, super::wire),
             Vec::<String>::new()
         );
+    }
+
+    #[test]
+    fn links_only_its_own_guards_decisions() {
+        // Kept in this test binary as in the function's, so its symbols say what it links.
+        std::hint::black_box(super::main as fn() -> _);
+        let linked = trailguard_aws::decisions_linked_here().unwrap();
+        assert_eq!(linked, ["detection".to_string()].into());
     }
 }

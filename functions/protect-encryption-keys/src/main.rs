@@ -11,7 +11,7 @@ use trailguard_aws::{guards::encryption_keys, Clients, Deps, Sdk, SdkConfig};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    let deps = Deps::from_env(&encryption_keys::GUARD, wire).await?;
+    let deps = Deps::from_env(&encryption_keys::DECIDER, wire).await?;
     run(service_fn(|event| deps.handle(event))).await
 }
 
@@ -19,6 +19,7 @@ async fn main() -> Result<(), Error> {
 /// key, CloudTrail for the key's history.
 fn wire(sdk: &SdkConfig) -> impl Clients {
     Sdk::none()
+        .with_account_alias(sdk)
         .with_kms_keys(sdk)
         .with_cloudtrail(sdk)
         .with_securityhub(sdk)
@@ -33,5 +34,13 @@ mod tests {
             trailguard_aws::wiring_problems(&super::encryption_keys::GUARD, super::wire),
             Vec::<String>::new()
         );
+    }
+
+    #[test]
+    fn links_only_its_own_guards_decisions() {
+        // Kept in this test binary as in the function's, so its symbols say what it links.
+        std::hint::black_box(super::main as fn() -> _);
+        let linked = trailguard_aws::decisions_linked_here().unwrap();
+        assert_eq!(linked, ["encryption_keys".to_string()].into());
     }
 }

@@ -10,13 +10,14 @@ use trailguard_aws::{guards::account_guardrails, Clients, Deps, Sdk, SdkConfig};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    let deps = Deps::from_env(&account_guardrails::GUARD, wire).await?;
+    let deps = Deps::from_env(&account_guardrails::DECIDER, wire).await?;
     run(service_fn(|event| deps.handle(event))).await
 }
 
 /// The clients the function acts through, in its own account and in any other.
 fn wire(sdk: &SdkConfig) -> impl Clients {
     Sdk::none()
+        .with_account_alias(sdk)
         .with_s3control(sdk)
         .with_guardduty(sdk)
         .with_securityhub(sdk)
@@ -31,5 +32,13 @@ mod tests {
             trailguard_aws::wiring_problems(&super::account_guardrails::GUARD, super::wire),
             Vec::<String>::new()
         );
+    }
+
+    #[test]
+    fn links_only_its_own_guards_decisions() {
+        // Kept in this test binary as in the function's, so its symbols say what it links.
+        std::hint::black_box(super::main as fn() -> _);
+        let linked = trailguard_aws::decisions_linked_here().unwrap();
+        assert_eq!(linked, ["account_guardrails".to_string()].into());
     }
 }

@@ -9,13 +9,14 @@ use trailguard_aws::{guards::resource_policy, Clients, Deps, Sdk, SdkConfig};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    let deps = Deps::from_env(&resource_policy::GUARD, wire).await?;
+    let deps = Deps::from_env(&resource_policy::DECIDER, wire).await?;
     run(service_fn(|event| deps.handle(event))).await
 }
 
 /// The clients the function acts through, in its own account and in any other.
 pub fn wire(sdk: &SdkConfig) -> impl Clients {
     Sdk::none()
+        .with_account_alias(sdk)
         .with_sqs(sdk)
         .with_sns(sdk)
         .with_secretsmanager(sdk)
@@ -33,5 +34,13 @@ mod tests {
             trailguard_aws::wiring_problems(&super::resource_policy::GUARD, super::wire),
             Vec::<String>::new()
         );
+    }
+
+    #[test]
+    fn links_only_its_own_guards_decisions() {
+        // Kept in this test binary as in the function's, so its symbols say what it links.
+        std::hint::black_box(super::main as fn() -> _);
+        let linked = trailguard_aws::decisions_linked_here().unwrap();
+        assert_eq!(linked, ["resource_policy".to_string()].into());
     }
 }

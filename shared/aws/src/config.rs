@@ -2,7 +2,7 @@
 //! bad configuration fails the init, visibly, instead of remediating with the wrong policy.
 
 use thiserror::Error;
-use trailguard_rules::{Additions, Guard, Mode, Policy, PolicyError};
+use trailguard_rules::{Additions, Decider, Guard, Mode, Policy, PolicyError};
 
 #[derive(Debug, Error)]
 pub enum ConfigError {
@@ -18,7 +18,8 @@ pub enum ConfigError {
 /// What a function knows about itself and its policy.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    pub guard: Guard,
+    /// The function's guard and its decisions (the only guard's decisions it links).
+    pub decider: &'static Decider,
     pub policy: Policy,
     /// The function's own role ARN: its own changes are never acted on.
     pub own_role_arn: Option<String>,
@@ -53,7 +54,7 @@ impl Settings {
     /// `TRAILGUARD_OWN_ROLE_ARN` through `get`. `TRAILGUARD_MODE=dry-run` makes every guard
     /// plan without acting, whatever the policy says; `enforce` leaves the policy's modes.
     pub fn from_vars(
-        guard: Guard,
+        decider: &'static Decider,
         get: impl Fn(&str) -> Option<String>,
     ) -> Result<Settings, ConfigError> {
         let non_empty = |k: &str| {
@@ -169,7 +170,7 @@ impl Settings {
             }
         }
         Ok(Settings {
-            guard,
+            decider,
             policy,
             own_role_arn,
             topic_arn,
@@ -183,8 +184,13 @@ impl Settings {
         })
     }
 
-    pub fn from_env(guard: Guard) -> Result<Settings, ConfigError> {
-        Settings::from_vars(guard, |k| std::env::var(k).ok())
+    pub fn from_env(decider: &'static Decider) -> Result<Settings, ConfigError> {
+        Settings::from_vars(decider, |k| std::env::var(k).ok())
+    }
+
+    /// The function's guard.
+    pub fn guard(&self) -> Guard {
+        self.decider.guard()
     }
 }
 
@@ -273,12 +279,12 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
-    fn sg() -> Guard {
-        Guard::by_name("security_group").unwrap()
+    fn sg() -> &'static Decider {
+        Decider::by_name("security_group").unwrap()
     }
 
-    fn key() -> Guard {
-        Guard::by_name("access_key").unwrap()
+    fn key() -> &'static Decider {
+        Decider::by_name("access_key").unwrap()
     }
 
     fn vars(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
@@ -365,9 +371,9 @@ mod tests {
             vars(&[("TRAILGUARD_MODE", "dry-run"), ("TRAILGUARD_POLICY", "")]),
         )
         .unwrap();
-        assert_eq!(key().mode(&s.policy), Mode::DryRun);
+        assert_eq!(key().guard().mode(&s.policy), Mode::DryRun);
         let s = Settings::from_vars(key(), vars(&[])).unwrap();
-        assert_eq!(key().mode(&s.policy), Mode::Enforce);
+        assert_eq!(key().guard().mode(&s.policy), Mode::Enforce);
         // Enforce from outside leaves a guard the policy keeps in dry-run alone.
         let s = Settings::from_vars(
             key(),
@@ -380,7 +386,7 @@ mod tests {
             ]),
         )
         .unwrap();
-        assert_eq!(key().mode(&s.policy), Mode::DryRun);
+        assert_eq!(key().guard().mode(&s.policy), Mode::DryRun);
         assert!(s.topic_arn.is_none());
     }
 

@@ -61,7 +61,7 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
             }
             (why, Traffic::default())
         };
-        let guard = self.settings.guard;
+        let guard = self.settings.guard();
         let limit = guard.max_actions_per_hour(&self.settings.policy);
         // One breaker per guard and account: a flood in one account (a sandbox's own
         // resources, forged or not) does not hold back containment in the others. Putting a
@@ -169,7 +169,7 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
         count: u32,
         limit: u32,
     ) {
-        let guard = self.settings.guard.name();
+        let guard = self.settings.guard().name();
         let subject = format!(
             "[trailguard] BREAKER OPEN: {guard} stopped acting in {account} after {count} actions {whose}in an hour"
         );

@@ -16,7 +16,9 @@ use crate::error::{HandlerError, PortError};
 use crate::lazy::Lazy;
 use crate::lookup::{self, Unsettled};
 use crate::metrics;
-use crate::ports::{Clients, Connect, GuardDutyPort, NotifyPort, SecurityHubPort, Target};
+use crate::ports::{
+    AliasPort, Clients, Connect, GuardDutyPort, NotifyPort, SecurityHubPort, Target,
+};
 use crate::{Incoming, Response};
 
 /// Everything a handler needs, built once at cold start.
@@ -28,6 +30,9 @@ pub struct Deps<C, N> {
     /// Seconds since the epoch; a parameter so tests can fix time.
     pub clock: fn() -> i64,
 }
+
+/// The longest a notice waits for the account's alias.
+const ALIAS_WAIT: Duration = Duration::from_millis(1500);
 
 pub fn system_clock() -> i64 {
     std::time::SystemTime::now()
@@ -44,7 +49,7 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
         &self,
         event: lambda_runtime::LambdaEvent<Incoming>,
     ) -> Result<Response, HandlerError> {
-        let result = if event.payload.is_scheduled() && !self.settings.guard.0.sweeps.is_empty() {
+        let result = if event.payload.is_scheduled() && !self.settings.guard().0.sweeps.is_empty() {
             let now_ms = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| d.as_millis() as u64)
@@ -72,7 +77,7 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
     }
 
     pub(crate) fn function(&self) -> &'static str {
-        self.settings.guard.function_name()
+        self.settings.guard().function_name()
     }
 
     pub async fn process(&self, payload: impl Into<Incoming>) -> Result<Report, HandlerError> {
@@ -137,6 +142,7 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
         let finding_error = self.update_finding(&event, &mut report, &mut clients).await;
         let archive_error = self.archive_finding(&event, &mut report).await;
         aws += t.elapsed();
+        // The alias read before a notice connects nowhere new (`Lazy::without_new_role`).
         report.connection = clients.connection();
         metrics::emit_outcomes(&report);
 
@@ -148,6 +154,14 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
         if decision.kind != Kind::Ignore || !failures.is_empty() {
             let t = Instant::now();
             report.notified = true;
+            // An event naming no account has no alias to show (not the deployment's own).
+            let alias = match event.account() {
+                Some(_) => self.account_alias(&mut clients).await,
+                None => None,
+            };
+            if let Some(e) = report.event.as_mut() {
+                e.set_account_alias(alias.as_deref());
+            }
             let (subject, body) = render::render(&report);
             self.notify
                 .publish(&subject, &body, &report)
@@ -181,6 +195,35 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
             Some(e) => Err(e),
             None => Ok(report),
         }
+    }
+
+    /// The alias of the account a notice is about, read with that account's clients when
+    /// they need no new role (`Lazy::without_new_role`: a plan or notice in a member account
+    /// that connected to nothing assumes nothing for its alias, and shows none); a failure
+    /// only leaves it out of the notice (and is logged): people are told anyway, and no later
+    /// than [`ALIAS_WAIT`] for it (IAM throttled or unreachable delays no notice).
+    pub(crate) async fn account_alias(&self, clients: &mut Lazy<'_, C>) -> Option<String> {
+        let read = async {
+            match clients.without_new_role().await {
+                Some(c) => c.aliases().account_alias().await.map(Some),
+                None => Ok(None),
+            }
+        };
+        let read = tokio::time::timeout(ALIAS_WAIT, read)
+            .await
+            .unwrap_or_else(|_| {
+                Err(PortError::Transient {
+                    op: trailguard_rules::ops::LIST_ACCOUNT_ALIASES.api,
+                    code: "Timeout".into(),
+                    message: format!("no answer within {} ms", ALIAS_WAIT.as_millis()),
+                })
+            });
+        read.map(Option::flatten).unwrap_or_else(|e| {
+            emit(
+                &json!({"level": "WARN", "kind": "account_alias", "function": self.function(), "error": e.to_string()}),
+            );
+            None
+        })
     }
 
     /// Archive the GuardDuty finding the event was, once its credentials are contained and
@@ -251,7 +294,7 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
         e: PortError,
     ) -> HandlerError {
         let decision = trailguard_rules::attribute_decision(
-            self.settings.guard,
+            self.settings.guard(),
             Decision::unreachable(
                 event.account().unwrap_or("?"),
                 event.region().unwrap_or("?"),
@@ -287,7 +330,7 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
             own_role_arn: s.own_role_arn.clone(),
             ..Facts::default()
         };
-        let decide = |facts: &Facts| decide_guard(s.guard, event, &s.policy, facts);
+        let decide = |facts: &Facts| decide_guard(s.decider, event, &s.policy, facts);
         match lookup::settle(clients, facts, decide, aws).await {
             Ok(d) => Ok(d),
             Err(Unsettled::Lookup(e)) => Err(HandlerError::Lookup(e)),

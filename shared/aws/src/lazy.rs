@@ -39,6 +39,17 @@ impl<C: Connect> Lazy<'_, C> {
         })
     }
 
+    /// The clients when reaching them assumes no role now: those already connected, or the
+    /// function's own account's. A notice's alias is read only through these: telling people
+    /// of a dry-run plan or a notice in a member account never assumes its role.
+    pub(crate) async fn without_new_role(&mut self) -> Option<Arc<C::Clients>> {
+        match &self.clients {
+            Some(connected) => connected.clone().ok(),
+            None if self.connect.role_for(&self.target).is_none() => self.get().await.ok(),
+            None => None,
+        }
+    }
+
     pub(crate) async fn get(&mut self) -> Result<Arc<C::Clients>, PortError> {
         if self.clients.is_none() {
             self.clients = Some(self.connect.connect(&self.target).await);

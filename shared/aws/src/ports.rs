@@ -450,6 +450,14 @@ pub trait SecurityHubPort {
 }
 
 port! {
+/// IAM's account alias, which notices show beside the account id.
+pub trait AliasPort {
+    /// The account's alias (None: it has none).
+    fn account_alias(&self) -> Option<String>;
+}
+}
+
+port! {
 pub trait OrgPort {
     /// The accounts of the organization (looked up once per container and hour).
     fn organization_accounts(&self) -> BTreeSet<String>;
@@ -745,6 +753,7 @@ pub trait Clients: Send + Sync + 'static {
     type Keys: KeyPort;
     type GuardDuty: GuardDutyPort;
     type SecurityHub: SecurityHubPort;
+    type Aliases: AliasPort;
     fn ec2(&self) -> &Self::Ec2;
     fn iam(&self) -> &Self::Iam;
     fn trail(&self) -> &Self::Trail;
@@ -759,6 +768,7 @@ pub trait Clients: Send + Sync + 'static {
     fn keys(&self) -> &Self::Keys;
     fn guardduty(&self) -> &Self::GuardDuty;
     fn securityhub(&self) -> &Self::SecurityHub;
+    fn aliases(&self) -> &Self::Aliases;
 
     /// Each service as IAM prefixes its actions, the `Sdk` builder that wires it, and
     /// whether it is wired.
@@ -831,6 +841,14 @@ pub fn missing_clients<C: Clients>(guard: Guard, clients: &C) -> Vec<String> {
         }
         why
     };
+    // Every notice names the account's alias (report.rs), so every function reads it.
+    let aliases = (!clients.aliases().wired()).then(|| {
+        format!(
+            "{} needs an IAM client for the account's alias in its notices and main.rs wires \
+             none: add `.with_account_alias(sdk)`",
+            spec.function
+        )
+    });
     clients
         .services()
         .into_iter()
@@ -845,6 +863,7 @@ pub fn missing_clients<C: Clients>(guard: Guard, clients: &C) -> Vec<String> {
                 )
             })
         })
+        .chain(aliases)
         .collect()
 }
 
@@ -865,6 +884,7 @@ pub struct Sdk<
     K = Unwired,
     G = Unwired,
     H = Unwired,
+    N = Unwired,
 > {
     pub ec2: E,
     pub iam: I,
@@ -884,6 +904,8 @@ pub struct Sdk<
     pub guardduty: G,
     /// Security Hub (`with_securityhub`).
     pub securityhub: H,
+    /// The account's alias (`with_account_alias`, every function: its notices name it).
+    pub aliases: N,
 }
 
 impl Sdk {
@@ -893,8 +915,8 @@ impl Sdk {
     }
 }
 
-impl<E, I, T, R, L, O, D, S, B, P, A, K, G, H> Clients
-    for Sdk<E, I, T, R, L, O, D, S, B, P, A, K, G, H>
+impl<E, I, T, R, L, O, D, S, B, P, A, K, G, H, N> Clients
+    for Sdk<E, I, T, R, L, O, D, S, B, P, A, K, G, H, N>
 where
     E: Ec2Port + 'static,
     I: IamPort + 'static,
@@ -910,6 +932,7 @@ where
     K: KeyPort + 'static,
     G: GuardDutyPort + 'static,
     H: SecurityHubPort + 'static,
+    N: AliasPort + 'static,
 {
     type Ec2 = E;
     type Iam = I;
@@ -925,6 +948,7 @@ where
     type Keys = K;
     type GuardDuty = G;
     type SecurityHub = H;
+    type Aliases = N;
     fn ec2(&self) -> &E {
         &self.ec2
     }
@@ -966,6 +990,9 @@ where
     }
     fn securityhub(&self) -> &H {
         &self.securityhub
+    }
+    fn aliases(&self) -> &N {
+        &self.aliases
     }
 }
 

@@ -272,6 +272,32 @@ pub(crate) fn not_yet(op: &'static ops::Op, code: &str, what: &str, status: &str
     }
 }
 
+/// What a database's read says before it is made private (`what`: "DB instance x"): a
+/// change already done (gone, or settled and not public), an error when it cannot be told or
+/// changed yet (`refuses`: the states in which `op` is refused), or None: make it private.
+/// RDS and Redshift show a new `PubliclyAccessible` only once they have applied it, while the
+/// status says `modifying`: a database that reads as not public then may still become public
+/// from the very change the event reported, so "already done" waits until it is settled
+/// (Lambda retries; the sweep is the net).
+pub(crate) fn before_private(
+    what: &str,
+    now: Option<DatabaseState>,
+    op: &'static ops::Op,
+    code: &str,
+    refuses: impl Fn(&str) -> bool,
+) -> PortResult<Option<Change>> {
+    let Some(now) = now else {
+        return Ok(Some(Change::AlreadyDone(format!(
+            "{what} no longer exists"
+        ))));
+    };
+    let status = now.status.unwrap_or_default();
+    if now.public && refuses(&status) || !now.public && status == "modifying" {
+        return Err(not_yet(op, code, what, &status));
+    }
+    Ok((!now.public).then(|| Change::AlreadyDone(format!("{what} is not publicly accessible"))))
+}
+
 /// States in which a modification is refused.
 pub(crate) fn unmodifiable(status: &str) -> bool {
     matches!(
@@ -295,27 +321,17 @@ async fn make_instance_private(
     id: &str,
     read: Option<&Option<DatabaseState>>,
 ) -> PortResult<Change> {
-    // Read first (or take the decision's read of moments ago): an instance that is not
-    // public (or gone) is already done.
+    // Read first (or take the decision's read of moments ago): an instance that is gone, or
+    // settled and not public, is already done.
     let now = read_or(read, c.db_instance(id)).await?;
-    let Some(now) = now else {
-        return Ok(Change::AlreadyDone(format!(
-            "DB instance {id} no longer exists"
-        )));
-    };
-    if !now.public {
-        return Ok(Change::AlreadyDone(format!(
-            "DB instance {id} is not publicly accessible"
-        )));
-    }
-    let status = now.status.unwrap_or_default();
-    if unmodifiable(&status) {
-        return Err(not_yet(
-            &ops::MODIFY_DB_INSTANCE,
-            "InvalidDBInstanceState",
-            &format!("DB instance {id}"),
-            &status,
-        ));
+    if let Some(done) = before_private(
+        &format!("DB instance {id}"),
+        now,
+        &ops::MODIFY_DB_INSTANCE,
+        "InvalidDBInstanceState",
+        unmodifiable,
+    )? {
+        return Ok(done);
     }
     match c
         .modify_db_instance()
@@ -381,6 +397,48 @@ fn restore_values<'a>(attrs: impl Iterator<Item = (Option<&'a str>, &'a [String]
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn not_public_is_already_done_only_once_the_database_is_settled() {
+        let db = |public: bool, status: &str| {
+            Some(DatabaseState {
+                kind: trailguard_rules::sweep::DbKind::Instance,
+                id: "orders".into(),
+                public,
+                status: Some(status.into()),
+                tags: Default::default(),
+            })
+        };
+        let before = |now| {
+            before_private(
+                "DB instance orders",
+                now,
+                &ops::MODIFY_DB_INSTANCE,
+                "InvalidDBInstanceState",
+                unmodifiable,
+            )
+        };
+        // The event's change to public may not show yet while RDS applies it.
+        let e = before(db(false, "modifying")).unwrap_err();
+        assert!(e.is_retryable(), "{e}");
+        assert!(e.to_string().contains("modifying"), "{e}");
+        assert_eq!(
+            before(db(false, "available")).unwrap(),
+            Some(Change::AlreadyDone(
+                "DB instance orders is not publicly accessible".into()
+            ))
+        );
+        assert_eq!(
+            before(None).unwrap(),
+            Some(Change::AlreadyDone(
+                "DB instance orders no longer exists".into()
+            ))
+        );
+        assert!(before(db(true, "creating")).unwrap_err().is_retryable());
+        // Public and modifiable: made private.
+        assert_eq!(before(db(true, "available")).unwrap(), None);
+        assert_eq!(before(db(true, "modifying")).unwrap(), None);
+    }
 
     #[test]
     fn a_database_being_created_fails_retryably_and_says_what_happens_next() {

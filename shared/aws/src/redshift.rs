@@ -8,7 +8,7 @@ use trailguard_rules::sweep::{DatabaseState, DbKind};
 use crate::error::{classify, code_of};
 use crate::ports::Change;
 use crate::ports::{read_or, Page, PortResult, RedshiftPort};
-use crate::rds::{not_yet, unmodifiable};
+use crate::rds::{before_private, not_yet, unmodifiable};
 
 /// Listing page size (the API's maximum).
 const PAGE: i32 = 100;
@@ -58,28 +58,18 @@ impl RedshiftPort for Client {
         id: &str,
         read: Option<&Option<DatabaseState>>,
     ) -> PortResult<Change> {
-        // Read first (or take the decision's read of moments ago): a cluster that is not
-        // public (or gone) is already done.
+        // Read first (or take the decision's read of moments ago): a cluster that is gone, or
+        // settled and not public, is already done.
         let now = read_or(read, self.redshift_cluster(id)).await?;
-        let Some(now) = now else {
-            return Ok(Change::AlreadyDone(format!(
-                "Redshift cluster {id} no longer exists"
-            )));
-        };
-        if !now.public {
-            return Ok(Change::AlreadyDone(format!(
-                "Redshift cluster {id} is not publicly accessible"
-            )));
-        }
-        let status = now.status.unwrap_or_default();
         let what = format!("Redshift cluster {id}");
-        if unmodifiable(&status) || status == "paused" {
-            return Err(not_yet(
-                &ops::REDSHIFT_MODIFY_CLUSTER,
-                "InvalidClusterState",
-                &what,
-                &status,
-            ));
+        if let Some(done) = before_private(
+            &what,
+            now,
+            &ops::REDSHIFT_MODIFY_CLUSTER,
+            "InvalidClusterState",
+            |s| unmodifiable(s) || s == "paused",
+        )? {
+            return Ok(done);
         }
         match self
             .modify_cluster()
@@ -127,11 +117,18 @@ impl RedshiftPort for Client {
     }
 }
 
+/// A cluster as trailguard judges it. A change to public that Redshift has not applied yet
+/// (`PendingModifiedValues.PubliclyAccessible`) counts as public: the cluster is made private
+/// (or, while Redshift refuses changes, retried) instead of passing as already private.
 fn state(c: &Cluster) -> DatabaseState {
+    let pending_public = c
+        .pending_modified_values()
+        .and_then(|p| p.publicly_accessible())
+        == Some(true);
     DatabaseState {
         kind: DbKind::Redshift,
         id: c.cluster_identifier().unwrap_or_default().to_string(),
-        public: c.publicly_accessible() == Some(true),
+        public: c.publicly_accessible() == Some(true) || pending_public,
         status: c.cluster_status().map(String::from),
         tags: c
             .tags()
@@ -143,5 +140,37 @@ fn state(c: &Cluster) -> DatabaseState {
                 ))
             })
             .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_redshift::types::PendingModifiedValues;
+
+    #[test]
+    fn a_change_to_public_not_applied_yet_counts_as_public() {
+        let cluster = |now: bool, pending: Option<bool>| {
+            let mut b = Cluster::builder()
+                .cluster_identifier("analytics")
+                .publicly_accessible(now)
+                .cluster_status("modifying");
+            if let Some(p) = pending {
+                b = b.pending_modified_values(
+                    PendingModifiedValues::builder()
+                        .publicly_accessible(p)
+                        .build(),
+                );
+            }
+            state(&b.build()).public
+        };
+        assert!(cluster(false, Some(true)));
+        assert!(cluster(true, None));
+        assert!(
+            cluster(true, Some(false)),
+            "public until Redshift applies the change"
+        );
+        assert!(!cluster(false, Some(false)));
+        assert!(!cluster(false, None));
     }
 }

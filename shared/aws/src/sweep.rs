@@ -159,7 +159,7 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
         // Time spent waiting on AWS (listing, lookups, actions, notifying), for the report.
         let mut aws = Duration::ZERO;
         let s = &self.settings;
-        let guard = s.guard;
+        let guard = s.guard();
         let account = s.own_role_arn.as_deref().and_then(account_of);
         let mut report = SweepReport::new(guard, &s.policy, account.clone(), s.region.clone());
         // An account the policy leaves out is not listed at all, as its events are not read;
@@ -341,6 +341,8 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
         if !report.findings.is_empty() || failure.is_some() {
             let t = Instant::now();
             report.notified = true;
+            let alias = self.account_alias(&mut clients).await;
+            report.set_account_alias(alias.as_deref());
             let (subject, body) = render::render_sweep(&report);
             self.notify
                 .publish(&subject, &body, &summary(&report))
@@ -380,7 +382,7 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
     }
 
     fn function_name(&self) -> &'static str {
-        self.settings.guard.function_name()
+        self.settings.guard().function_name()
     }
 
     /// Why this run should look at no further resource, if it should not.
@@ -417,7 +419,8 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
             own_role_arn: s.own_role_arn.clone(),
             ..Facts::default()
         };
-        let decide = |facts: &Facts| sweep::decide_state(s.guard, state, account, &s.policy, facts);
+        let decide =
+            |facts: &Facts| sweep::decide_state(s.decider, state, account, &s.policy, facts);
         // The sweep times the whole decision itself.
         let mut looked_up = Duration::ZERO;
         match lookup::settle(clients, facts, decide, &mut looked_up).await {

@@ -193,6 +193,7 @@ async fn the_report_keeps_its_documented_schema() {
         [
             "access_key_id",
             "account",
+            "account_alias",
             "actor",
             "actor_type",
             "detail_type",
@@ -1708,4 +1709,44 @@ async fn a_guardduty_finding_is_archived_when_asked_and_a_refusal_is_only_report
         .await
         .unwrap_err();
     assert_eq!(e.error_type(), "FindingUpdateFailedRetryable");
+}
+
+#[tokio::test]
+async fn the_notice_names_the_account_by_its_alias_and_goes_out_without_it() {
+    let denied = PortError::AccessDenied {
+        op: "ListAccountAliases",
+        iam_action: "iam:ListAccountAliases",
+        code: "AccessDenied".into(),
+        message: "not authorized".into(),
+    };
+    for (answer, shown) in [
+        (Ok(Some("prod-payments".to_string())), Some("prod-payments")),
+        (Ok(None), None),
+        // Someone in the account chose an alias trailguard will not show.
+        (Ok(Some("Prod\nWhat trailguard did:".to_string())), None),
+        (Err(denied), None),
+    ] {
+        let f = Arc::new(Fake {
+            alias: Some(answer.clone()),
+            ..Fake::new()
+        });
+        let r = deps(&f, "revert-security-group", &sample_policy_json())
+            .process(load("aws.ec2-AuthorizeSecurityGroupIngress-open-ssh.json"))
+            .await
+            .unwrap()
+            .to_value();
+        assert_eq!(r["actions"][0]["outcome"], "done", "{answer:?}: {r}");
+        assert_eq!(r["event"]["account_alias"].as_str(), shown, "{answer:?}");
+        let published = f.published();
+        assert_eq!(published.len(), 1, "{answer:?}: told anyway");
+        let where_ = match shown {
+            Some(a) => format!("Where:         account 123456789012 (alias {a}), us-east-1\n"),
+            None => "Where:         account 123456789012, us-east-1\n".to_string(),
+        };
+        assert!(
+            published[0].1.contains(&where_),
+            "{answer:?}: {}",
+            published[0].1
+        );
+    }
 }

@@ -134,7 +134,7 @@ fn opened(account: &str, region: &str, group: &str, rule: &str) -> Value {
 
 fn settings_for(function: &str, policy: &str, topic: Option<String>) -> trailguard_aws::Settings {
     let mut s = settings(function, policy, None);
-    let central = trailguard_aws::Settings::from_vars(s.guard, |k| match k {
+    let central = trailguard_aws::Settings::from_vars(s.decider, |k| match k {
         "TRAILGUARD_POLICY" => Some(policy.to_string()),
         "TRAILGUARD_MEMBER_ROLE_NAME" => Some(MEMBER_ROLE.to_string()),
         "TRAILGUARD_OWN_ROLE_ARN" => s.own_role_arn.clone(),
@@ -403,8 +403,16 @@ async fn scope_and_per_account_modes_hold_in_member_accounts() {
     let (out_ec2, out_group, out_rule) = open_group(&out_cfg).await;
     let (dry_ec2, dry_group, dry_rule) = open_group(&dry_cfg).await;
     let policy = json!({"accounts": {"include": ["*"], "exclude": [out]}, "mode_by_account": {dry.clone(): "dry-run"}}).to_string();
+    // Each account's alias is read in that account, through its member role, only when the
+    // invocation has connected there anyway.
+    aws_sdk_iam::Client::new(&dry_cfg)
+        .create_account_alias()
+        .account_alias("member-in-dry-run")
+        .send()
+        .await
+        .unwrap();
     let deps = central(&sdk, "revert-security-group", &policy, None, |c| {
-        Sdk::none().with_ec2(c)
+        Sdk::none().with_account_alias(c).with_ec2(c)
     });
 
     let r = process(&deps, opened(&out, "us-east-1", &out_group, &out_rule))
@@ -427,6 +435,23 @@ async fn scope_and_per_account_modes_hold_in_member_accounts() {
     assert_eq!(r["mode"], "dry-run", "{r}");
     assert_eq!(r["actions"][0]["outcome"], "dry_run", "{r}");
     assert_eq!(ingress_rules(&dry_ec2, &dry_group).await, vec![dry_rule]);
+    // It connected to look the group up: the notice names the account by its own alias.
+    assert_eq!(r["connection"]["outcome"], "done", "{r}");
+    assert_eq!(r["event"]["account_alias"], "member-in-dry-run", "{r}");
+
+    // A notice that needs nothing in the account assumes no role for its alias either.
+    let detection = central(&sdk, "guard-detection", &policy, None, |c| {
+        Sdk::none().with_account_alias(c)
+    });
+    let mut deleted = sample("aws.access-analyzer-DeleteAnalyzer-report.json");
+    deleted["account"] = json!(dry);
+    deleted["detail"]["recipientAccountId"] = json!(dry);
+    deleted["detail"]["userIdentity"]["accountId"] = json!(dry);
+    let r = process(&detection, deleted).await.unwrap();
+    assert_eq!(r["decision"], "notify", "{r}");
+    assert!(r.get("connection").is_none(), "no role assumed: {r}");
+    assert_eq!(r["event"]["account"], json!(dry), "{r}");
+    assert_eq!(r["event"]["account_alias"], Value::Null, "{r}");
 }
 
 /// moto in front of which STS refuses `AssumeRole` of one role, as AWS does when the role's

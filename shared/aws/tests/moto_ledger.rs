@@ -1,6 +1,8 @@
 //! The ledger against moto's DynamoDB: the breaker's counts and the exactly-once claims hold
 //! under concurrent writers (conditional writes, not luck), and the breaker stops a flood of
-//! key-exposure events at the limit.
+//! key-exposure events at the limit. Racing writers go through scripts/awsproxy.py, which
+//! forwards DynamoDB's calls one at a time: moto checks a condition and writes without a
+//! lock, where DynamoDB's conditional writes are atomic.
 
 mod common;
 
@@ -10,15 +12,26 @@ use common::*;
 use serde_json::json;
 use trailguard_aws::{Claim, LedgerPort, Sdk, Slot};
 
+/// A DynamoDB client through the proxy (its own configuration's endpoint: AWS_ENDPOINT_URL,
+/// moto, would win over one on the shared configuration).
+fn serialised(sdk: &aws_config::SdkConfig, proxy: &AwsProxy) -> aws_sdk_dynamodb::Client {
+    aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(sdk)
+            .endpoint_url(&proxy.url)
+            .build(),
+    )
+}
+
 #[tokio::test]
 #[ignore = "needs moto server: bash scripts/test.sh"]
 async fn racing_writers_never_count_past_the_limit() {
     let sdk = sdk().await;
+    let proxy = AwsProxy::start();
     let table = create_ledger_table(&sdk).await;
     // Two clients (two containers, as far as DynamoDB can tell), 25 writers each.
     let clients = [
-        Arc::new(aws_sdk_dynamodb::Client::new(&sdk)),
-        Arc::new(aws_sdk_dynamodb::Client::new(&sdk)),
+        Arc::new(serialised(&sdk, &proxy)),
+        Arc::new(serialised(&sdk, &proxy)),
     ];
     let now = trailguard_aws::system_clock() * 1000;
     let mut tasks = Vec::new();
@@ -94,8 +107,9 @@ async fn racing_writers_never_count_past_the_limit() {
 #[ignore = "needs moto server: bash scripts/test.sh"]
 async fn one_actors_flood_holds_back_only_its_own_changes_and_the_account_stays_bounded() {
     let sdk = sdk().await;
+    let proxy = AwsProxy::start();
     let table = create_ledger_table(&sdk).await;
-    let c = aws_sdk_dynamodb::Client::new(&sdk);
+    let c = serialised(&sdk, &proxy);
     let now = trailguard_aws::system_clock() * 1000;
     let scope = "access_key@123456789012";
     let user = |n: usize| format!("arn:aws:iam::123456789012:user/u{n}");
@@ -170,8 +184,9 @@ async fn one_actors_flood_holds_back_only_its_own_changes_and_the_account_stays_
 #[ignore = "needs moto server: bash scripts/test.sh"]
 async fn a_slot_given_back_no_longer_counts_even_with_writers_racing() {
     let sdk = sdk().await;
+    let proxy = AwsProxy::start();
     let table = create_ledger_table(&sdk).await;
-    let c = Arc::new(aws_sdk_dynamodb::Client::new(&sdk));
+    let c = Arc::new(serialised(&sdk, &proxy));
     let now = trailguard_aws::system_clock() * 1000;
     let scope = "tags@123456789012";
     // 10 writers take a slot each (limit 20: all granted); half of them give theirs back
@@ -241,11 +256,12 @@ async fn a_slot_given_back_no_longer_counts_even_with_writers_racing() {
 #[ignore = "needs moto server: bash scripts/test.sh"]
 async fn one_delivery_wins_a_claim_and_the_others_see_its_outcome() {
     let sdk = sdk().await;
+    let proxy = AwsProxy::start();
     let table = create_ledger_table(&sdk).await;
     let now = trailguard_aws::system_clock();
     let mut tasks = Vec::new();
     for i in 0..8 {
-        let (c, table) = (aws_sdk_dynamodb::Client::new(&sdk), table.clone());
+        let (c, table) = (serialised(&sdk, &proxy), table.clone());
         tasks.push(tokio::spawn(async move {
             c.claim(&table, "claim#ev-1#a", &format!("delivery-{i}"), now, 60)
                 .await
@@ -262,7 +278,7 @@ async fn one_delivery_wins_a_claim_and_the_others_see_its_outcome() {
         }
     }
     assert_eq!(winners.len(), 1, "{winners:?}");
-    let c = aws_sdk_dynamodb::Client::new(&sdk);
+    let c = serialised(&sdk, &proxy);
     let owner = format!("delivery-{}", winners[0]);
     // Only the owner finishes it.
     c.finish(&table, "claim#ev-1#a", "someone-else", "done")

@@ -415,3 +415,51 @@ async fn a_group_named_only_by_name_is_resolved() {
     assert_eq!(r["actions"][0]["outcome"], "done", "{r}");
     assert!(!rules(&g).await.iter().any(|x| x.3 == 5432));
 }
+
+#[tokio::test]
+#[ignore = "needs moto server: bash scripts/test.sh"]
+async fn the_notice_names_the_account_by_its_alias() {
+    let sdk = sdk().await;
+    let iam = aws_sdk_iam::Client::new(&sdk);
+    // The account keeps this alias for the rest of the run; no other test reads it.
+    iam.create_account_alias()
+        .account_alias("trailguard-moto-tests")
+        .send()
+        .await
+        .unwrap();
+    let g = group(&sdk, &[]).await;
+    g.ec2
+        .authorize_security_group_ingress()
+        .group_id(&g.id)
+        .ip_permissions(tcp(22, "0.0.0.0/0"))
+        .send()
+        .await
+        .unwrap();
+    let before = rules(&g).await;
+    let event = cloudtrail_event(
+        "aws.ec2-AuthorizeSecurityGroupIngress-open-ssh.json",
+        json!({"groupId": g.id, "ipPermissions": perms_json(&[("tcp", 22, "0.0.0.0/0")])}),
+        rule_set(&g, &before, false),
+    );
+    let (topic, queue) = topic_with_queue(&sdk).await;
+    let deps = trailguard_aws::Deps {
+        connect: trailguard_aws::Home(std::sync::Arc::new(
+            trailguard_aws::Sdk::none()
+                .with_account_alias(&sdk)
+                .with_ec2(&sdk),
+        )),
+        notify: notifier(&sdk, Some(topic.clone())),
+        settings: settings("revert-security-group", "{}", Some(topic)),
+        clock: trailguard_aws::system_clock,
+    };
+    let report = process(&deps, event.clone()).await.unwrap();
+    assert_eq!(report["actions"][0]["outcome"], "done", "{report}");
+    assert_eq!(report["event"]["account_alias"], "trailguard-moto-tests");
+    let msgs = drain(&sdk, &queue).await;
+    assert_eq!(msgs.len(), 1);
+    assert!(
+        msgs[0].contains("account 123456789012 (alias trailguard-moto-tests), us-east-1"),
+        "{}",
+        msgs[0]
+    );
+}

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 use trailguard_rules::prefilter::{self, Prefilter};
-use trailguard_rules::{decide_guard_offline, Event, Guard, Kind, Policy, Report};
+use trailguard_rules::{decide_guard_offline, Decider, Event, Guard, Kind, Policy, Report};
 
 use crate::quick::Fields;
 use crate::scan::Step;
@@ -403,7 +403,11 @@ impl Engine {
                 continue;
             }
             delivered = true;
-            let d = decide_guard_offline(g, &event, &self.policy);
+            // Every guard has its decisions (a test in the rules crate holds it).
+            let Some(decider) = Decider::of(g) else {
+                continue;
+            };
+            let d = decide_guard_offline(decider, &event, &self.policy);
             let function = g.function_name().to_string();
             let kind = match d.kind {
                 Kind::Ignore => "ignore",

@@ -255,6 +255,39 @@ pub fn is_account_id(s: &str) -> bool {
     s.len() == 12 && s.chars().all(|c| c.is_ascii_digit())
 }
 
+/// Whether `s` is an account alias trailguard shows: one IAM accepts (`CreateAccountAlias`:
+/// 3 to 63 lowercase letters, digits and single hyphens, a letter or digit at each end) that
+/// names neither an account nor a region. Whoever may set an account's alias chooses it: a
+/// notice shows it only beside the account id, labelled, and only in this form, which cannot
+/// break a line, look like a link, or pass for another account (twelve digits in a row) or
+/// for the region the notice names.
+pub fn is_account_alias(s: &str) -> bool {
+    let longest_digits = s
+        .split(|c: char| !c.is_ascii_digit())
+        .map(str::len)
+        .max()
+        .unwrap_or(0);
+    (3..=63).contains(&s.len())
+        && s.bytes()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-')
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+        && !s.contains("--")
+        && longest_digits < 12
+        && !looks_like_region(s)
+}
+
+/// `us-east-1`, `us-gov-west-1`, `ap-southeast-2`: two letters, words, a number.
+fn looks_like_region(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    parts.len() >= 3
+        && parts[0].len() == 2
+        && parts[..parts.len() - 1]
+            .iter()
+            .all(|p| p.bytes().all(|c| c.is_ascii_lowercase()))
+        && parts[parts.len() - 1].bytes().all(|c| c.is_ascii_digit())
+}
+
 /// Whether `s` looks like an IAM access key id (long-term AKIA or temporary ASIA).
 pub fn is_access_key_id(s: &str) -> bool {
     (16..=128).contains(&s.len())

@@ -38,13 +38,14 @@ pub use action::{Action, Notice, Permission, PrincipalKind, Severity};
 pub use decision::{Decision, GuardId, Kind, Verdict};
 pub use event::{Event, ParseError};
 pub use facts::{FactRequest, Facts, GroupFacts, Tags};
-pub use guards::Guard;
+pub use guards::{Decider, Guard};
 pub use policy::{Additions, Mode, Policy, PolicyError};
 pub use report::{ActionReport, Report, Status};
 
 /// Decide for one guard (one function). Events none of the guard's rules would deliver are
 /// ignored with a reason that names the guard.
-pub fn decide_guard(guard: Guard, event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
+pub fn decide_guard(decider: &Decider, event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
+    let guard = decider.guard();
     if let Some(d) = refused(event, policy, facts) {
         return attribute(guard, Verdict::Decided(d), event.account(), policy);
     }
@@ -57,7 +58,7 @@ pub fn decide_guard(guard: Guard, event: &Event, policy: &Policy, facts: &Facts)
         ));
         return attribute(guard, Verdict::Decided(d), event.account(), policy);
     }
-    run(guard, event, policy, facts)
+    run(decider, event, policy, facts)
 }
 
 /// The one place a decision gets its guard and its mode, for an event, a sweep's resource, or
@@ -114,7 +115,8 @@ fn refused(event: &Event, policy: &Policy, facts: &Facts) -> Option<Decision> {
     }
 }
 
-fn run(guard: Guard, event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
+fn run(decider: &Decider, event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
+    let guard = decider.guard();
     // A central deployment receives every member account's events; only the policy's
     // accounts are acted on (or even looked at: nothing is fetched for the others).
     if let Some(reason) = policy.out_of_scope(event.account()) {
@@ -135,7 +137,7 @@ fn run(guard: Guard, event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
             policy,
         );
     }
-    let verdict = match (guard.spec().decide)(event, policy, facts) {
+    let verdict = match (decider.event)(event, policy, facts) {
         Verdict::Decided(d) => checked(event, d),
         Verdict::NeedFacts(requests) => {
             let bad = invalid_targets(requests.iter().map(|r| ("lookup", r.targets())));
@@ -211,13 +213,13 @@ fn not_acted_on(event: &Event, bad: Vec<String>, planned: Option<Decision>) -> D
 /// several apply (a honeytoken key opening a security group), the strongest decision wins
 /// and carries the others' actions too.
 pub fn decide(event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
-    decide_among(Guard::all(), event, policy, facts)
+    decide_among(Decider::all(), event, policy, facts)
 }
 
 /// [`decide`], trying only `guards`: the same decision whenever they include every guard that
 /// handles the event (the prefilter's candidates do: `decide --only-acted`).
-pub fn decide_among(
-    guards: impl Iterator<Item = Guard>,
+pub fn decide_among<'a>(
+    guards: impl Iterator<Item = &'a Decider>,
     event: &Event,
     policy: &Policy,
     facts: &Facts,
@@ -227,11 +229,11 @@ pub fn decide_among(
     }
     let mut decided: Vec<Decision> = Vec::new();
     let mut needed: Vec<FactRequest> = Vec::new();
-    for guard in guards {
-        if !guard.applies_anywhere(event, policy) {
+    for decider in guards {
+        if !decider.guard().applies_anywhere(event, policy) {
             continue;
         }
-        match run(guard, event, policy, facts) {
+        match run(decider, event, policy, facts) {
             Verdict::Decided(d) => decided.push(d),
             Verdict::NeedFacts(f) => needed.extend(f),
         }
@@ -339,9 +341,9 @@ pub fn decide_offline(event: &Event, policy: &Policy) -> Decision {
 }
 
 /// One guard's decision offline, facts the event lacks taken as absent.
-pub fn decide_guard_offline(guard: Guard, event: &Event, policy: &Policy) -> Decision {
+pub fn decide_guard_offline(decider: &Decider, event: &Event, policy: &Policy) -> Decision {
     let facts = Facts::offline();
-    match decide_guard(guard, event, policy, &facts) {
+    match decide_guard(decider, event, policy, &facts) {
         Verdict::Decided(d) => with_assumptions(d, &facts),
         Verdict::NeedFacts(f) => {
             Decision::ignore(format!("facts could not be assumed offline: {f:?}"))

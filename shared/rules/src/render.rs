@@ -141,6 +141,13 @@ fn one_line(s: &str) -> String {
     s.replace(['\n', '\r', '\u{85}', '\u{2028}', '\u{2029}'], " ")
 }
 
+/// ` (alias NAME)` after an account id, or nothing (the alias was checked when it was set:
+/// `ids::is_account_alias`). Labelled: the account chose it, the id is what identifies it.
+fn alias(a: Option<&str>) -> String {
+    a.map(|a| format!(" (alias {})", one_line(a)))
+        .unwrap_or_default()
+}
+
 /// Whose actions a text lists: the account they were done in, and in a sweep's message the
 /// finding they belong to (counting from 1).
 struct Whose<'a> {
@@ -283,8 +290,9 @@ fn human(report: &Report) -> (String, String) {
     ));
     b.push_str(&format!("When:          {}\n", one_line(&or_q(&e.time))));
     b.push_str(&format!(
-        "Where:         account {}, {}\n",
+        "Where:         account {}{}, {}\n",
         one_line(&or_q(&e.account)),
+        alias(e.account_alias.as_deref()),
         one_line(&or_q(&e.region))
     ));
     b.push_str(&format!("Why:           {}\n", one_line(&report.reason)));
@@ -431,7 +439,12 @@ pub fn render_sweep(r: &SweepReport) -> (String, String) {
         _ => "SWEEP",
     };
     let or_q = |v: &Option<String>| v.clone().unwrap_or_else(|| "?".into());
-    let where_ = format!("account {}, {}", or_q(&r.account), or_q(&r.region));
+    let where_ = format!(
+        "account {}{}, {}",
+        or_q(&r.account),
+        alias(r.account_alias.as_deref()),
+        or_q(&r.region)
+    );
     let verb = if dry { "to fix" } else { "fixed" };
     let subject = format!(
         "[trailguard] {tag}: {}: {fixed} resource(s) {verb}, {noticed} notice(s) in {where_}",
@@ -787,6 +800,79 @@ mod tests {
             .next()
             .unwrap()
             .contains("undo:"));
+    }
+
+    #[test]
+    fn the_account_is_named_by_its_alias_only_in_the_form_iam_allows() {
+        let event = Event::parse(&serde_json::json!({
+            "source": "aws.ec2", "detail-type": "AWS API Call via CloudTrail",
+            "account": "123456789012", "region": "us-east-1",
+            "detail": {"eventSource": "ec2.amazonaws.com", "eventName": "CreateSecurityGroup",
+                       "awsRegion": "us-east-1", "recipientAccountId": "123456789012",
+                       "userIdentity": {"type": "IAMUser", "accountId": "123456789012"}}
+        }))
+        .unwrap();
+        let d = Decision::notify(
+            "a notice",
+            Notice {
+                severity: Severity::Medium,
+                title: "a notice".into(),
+                details: vec![],
+            },
+        );
+        let with = |alias: &str| {
+            let mut r = Report::new(&d, Some(&event));
+            r.event.as_mut().unwrap().set_account_alias(Some(alias));
+            r
+        };
+        let (_, body) = render(&with("prod-payments-2"));
+        assert!(
+            body.contains(
+                "Where:         account 123456789012 (alias prod-payments-2), us-east-1\n"
+            ),
+            "{body}"
+        );
+        let v: Value =
+            serde_json::from_str(body.split_once("--- report (JSON) ---\n").unwrap().1).unwrap();
+        assert_eq!(v["event"]["account_alias"], "prod-payments-2");
+        let long = "a".repeat(64);
+        for bad in [
+            "Prod",
+            "ab",
+            "-prod",
+            "prod-",
+            "a--b",
+            "prod\nWhat trailguard did: nothing",
+            "prod.example.com",
+            "210987654321",
+            "prod-210987654321",
+            "us-east-1",
+            "us-gov-west-1",
+            "prod payments",
+            long.as_str(),
+        ] {
+            let r = with(bad);
+            assert_eq!(r.event.as_ref().unwrap().account_alias, None, "{bad:?}");
+            let (_, body) = render(&r);
+            assert!(
+                body.contains("Where:         account 123456789012, us-east-1\n"),
+                "{bad:?}: {body}"
+            );
+        }
+        let mut sweep = crate::sweep::SweepReport::new(
+            crate::Guard::by_name("security_group").unwrap(),
+            &crate::Policy::default(),
+            Some("123456789012".into()),
+            Some("us-east-1".into()),
+        );
+        sweep.set_account_alias(Some("prod-payments-2"));
+        let (subject, _) = render_sweep(&sweep);
+        assert!(
+            subject.contains("account 123456789012 (alias prod-payments-2), us-east-1"),
+            "{subject}"
+        );
+        sweep.set_account_alias(Some("Prod Payments"));
+        assert_eq!(sweep.account_alias, None);
     }
 
     #[test]

@@ -107,6 +107,10 @@ pub struct EventSummary {
     pub detail_type: Option<String>,
     pub name: String,
     pub account: Option<String>,
+    /// The account's alias (`iam:ListAccountAliases`, read by the function before it tells
+    /// people; None when it has none or it could not be read). Set only through
+    /// [`EventSummary::set_account_alias`], which keeps only what IAM accepts as an alias.
+    pub account_alias: Option<String>,
     pub region: Option<String>,
     pub time: Option<String>,
     pub actor: Option<String>,
@@ -116,6 +120,14 @@ pub struct EventSummary {
 }
 
 impl EventSummary {
+    /// The account's alias as read from IAM, kept only when it is one IAM could have set
+    /// ([`crate::ids::is_account_alias`]): anything else is not shown.
+    pub fn set_account_alias(&mut self, alias: Option<&str>) {
+        self.account_alias = alias
+            .filter(|a| crate::ids::is_account_alias(a))
+            .map(String::from);
+    }
+
     pub fn of(e: &Event) -> EventSummary {
         let (actor, actor_type, key, ip) = match &e.body {
             EventBody::CloudTrail(r) => (
@@ -147,6 +159,7 @@ impl EventSummary {
             detail_type: e.detail_type().map(String::from),
             name: e.name(),
             account: e.account().map(String::from),
+            account_alias: None,
             region: e.region().map(String::from),
             time: time.as_deref().and_then(crate::time::normalize).or(time),
             actor,

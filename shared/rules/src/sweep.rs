@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::decision::{Decision, Verdict};
 use crate::facts::Facts;
-use crate::guards::Guard;
+use crate::guards::{Decider, Guard};
 use crate::policy::Policy;
 
 pub use crate::state::{
@@ -16,18 +16,19 @@ pub use crate::state::{
 };
 pub use crate::state::{DatabaseState, DbKind};
 
-/// A guard's decision on one resource as it is now, through the guard's declaration
-/// ([`crate::guards::GuardSpec::decide_state`]). The account is the one the sweep runs in:
+/// A guard's decision on one resource as it is now, through the guard's
+/// [`crate::guards::Decider::state`]. The account is the one the sweep runs in:
 /// scope and mode are that account's, decided in the one place events use too
 /// ([`crate::attribute`]), so an account `mode_by_account` sets to dry-run is not changed by a
 /// sweep either.
 pub fn decide_state(
-    guard: Guard,
+    decider: &Decider,
     state: &State,
     account: Option<&str>,
     policy: &Policy,
     facts: &Facts,
 ) -> Verdict {
+    let guard = decider.guard();
     if let Some(reason) = policy.out_of_scope(account) {
         return crate::attribute(
             guard,
@@ -36,9 +37,8 @@ pub fn decide_state(
             policy,
         );
     }
-    let spec = guard.spec();
-    let verdict = match spec.decide_state {
-        Some(decide) if spec.sweeps.contains(&state.kind()) => {
+    let verdict = match decider.state {
+        Some(decide) if guard.spec().sweeps.contains(&state.kind()) => {
             decide(state, account, policy, facts)
         }
         _ => crate::guards::not_swept(guard.name(), state),
@@ -76,6 +76,9 @@ pub struct SweepReport {
     pub function: &'static str,
     pub mode: crate::Mode,
     pub account: Option<String>,
+    /// The account's alias, as for an event's report
+    /// ([`crate::report::EventSummary::set_account_alias`]).
+    pub account_alias: Option<String>,
     pub region: Option<String>,
     /// The checkpoint this run started from (None: from the beginning).
     pub resumed_from: Option<Checkpoint>,
@@ -112,6 +115,7 @@ impl SweepReport {
             function: guard.function_name(),
             mode: guard.mode_in(policy, account.as_deref()),
             account,
+            account_alias: None,
             region,
             resumed_from: None,
             listed: Default::default(),
@@ -124,6 +128,13 @@ impl SweepReport {
             notified: false,
             timing: None,
         }
+    }
+
+    /// The account's alias, kept only when it is one IAM could have set.
+    pub fn set_account_alias(&mut self, alias: Option<&str>) {
+        self.account_alias = alias
+            .filter(|a| crate::ids::is_account_alias(a))
+            .map(String::from);
     }
 
     /// Count a finding's outcomes and keep it.

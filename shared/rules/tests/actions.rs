@@ -10,7 +10,7 @@ use serde_json::Value;
 use trailguard_rules::action::{Inverse, Undo, ALL_ACTIONS};
 use trailguard_rules::ask::{self, Ask};
 use trailguard_rules::facts::World;
-use trailguard_rules::{decide_guard, Action, Decision, Event, Facts, Guard, Policy};
+use trailguard_rules::{decide_guard, Action, Decider, Decision, Event, Facts, Guard, Policy};
 
 fn events_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../events")
@@ -23,7 +23,7 @@ fn load(name: &str) -> Value {
 
 fn decide_with_world(guard: Guard, event: &Event, policy: &Policy, world: &World) -> Decision {
     ask::settle_in(world, &mut Ask::new(Facts::default()), |facts| {
-        decide_guard(guard, event, policy, facts)
+        decide_guard(Decider::of(guard).unwrap(), event, policy, facts)
     })
     .unwrap_or_else(|s| Decision::ignore(format!("{guard}: {s}")))
 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use serde_json::{json, Value};
 use trailguard_rules::event::is_region_name;
-use trailguard_rules::{decide_guard_offline, Event, Guard, Kind, Mode, Policy};
+use trailguard_rules::{decide_guard_offline, Decider, Event, Kind, Mode, Policy};
 
 fn load(name: &str) -> Value {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -22,8 +22,8 @@ fn open_ssh_in(account: &str) -> Event {
     Event::from_value(v).unwrap()
 }
 
-fn sg() -> Guard {
-    Guard::from_function_name("revert-security-group").unwrap()
+fn sg() -> &'static Decider {
+    Decider::from_function_name("revert-security-group").unwrap()
 }
 
 fn policy(v: Value) -> Policy {

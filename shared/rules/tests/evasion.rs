@@ -147,12 +147,12 @@ fn decide_online(
     world: &trailguard_rules::facts::World,
 ) -> (trailguard_rules::Decision, Vec<Value>) {
     use trailguard_rules::ask::{self, Ask};
-    use trailguard_rules::{decide_guard, Facts, Guard};
+    use trailguard_rules::{decide_guard, Decider, Facts, Guard};
     let guard = Guard::from_function_name(guard).unwrap();
     let event = Event::parse(raw).unwrap();
     let policy = policy();
     let mut ask = Ask::new(Facts::default());
-    let decide = |facts: &Facts| decide_guard(guard, &event, &policy, facts);
+    let decide = |facts: &Facts| decide_guard(Decider::of(guard).unwrap(), &event, &policy, facts);
     let d = ask::settle_in(world, &mut ask, decide).unwrap_or_else(|s| panic!("{s}"));
     let asked = ask
         .asked()

@@ -27,7 +27,7 @@ use trailguard_rules::event::{CloudTrailRecord, Envelope};
 use trailguard_rules::facts::World;
 use trailguard_rules::guards::Bus;
 use trailguard_rules::{
-    decide_guard, decide_offline, Decision, Event, FactRequest, Facts, Guard, Policy,
+    decide_guard, decide_offline, Decider, Decision, Event, FactRequest, Facts, Guard, Policy,
 };
 
 fn events_dir() -> PathBuf {
@@ -97,7 +97,7 @@ fn decide_with_world(
     world: &World,
 ) -> Result<Decision, String> {
     let mut undeclared: Option<String> = None;
-    let decide = |facts: &Facts| decide_guard(guard, event, policy, facts);
+    let decide = |facts: &Facts| decide_guard(Decider::of(guard).unwrap(), event, policy, facts);
     let answer = |r: &FactRequest, facts: &mut Facts| {
         if undeclared.is_none() && !guard.spec().facts.contains(&r.kind()) {
             undeclared = Some(format!(

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use serde_json::{json, Value};
 use trailguard_rules::{
-    decide, decide_guard, decide_offline, Event, Facts, Guard, Kind, Policy, Verdict,
+    decide, decide_guard, decide_offline, Decider, Event, Facts, Guard, Kind, Policy, Verdict,
 };
 
 fn load(name: &str) -> Value {
@@ -31,7 +31,7 @@ fn decide_at_home(event: &Event, policy: &Policy, home: &str) -> trailguard_rule
         )),
         ..Facts::offline()
     };
-    match decide_guard(key(), event, policy, &facts) {
+    match decide_guard(Decider::of(key()).unwrap(), event, policy, &facts) {
         Verdict::Decided(d) => d,
         Verdict::NeedFacts(f) => panic!("offline facts answer everything: {f:?}"),
     }
@@ -64,7 +64,8 @@ fn an_aws_detail_type_under_any_other_source_is_refused_whatever_it_names() {
             let event = Event::from_value(v).unwrap();
             let d = decide_offline(&event, &policy);
             for g in Guard::all() {
-                let per_guard = decide_guard(g, &event, &policy, &Facts::offline());
+                let per_guard =
+                    decide_guard(Decider::of(g).unwrap(), &event, &policy, &Facts::offline());
                 if !matches!(&per_guard, Verdict::Decided(d) if d.kind == Kind::Ignore && d.actions.is_empty())
                 {
                     failures.push(format!("{sample} as {source:?}: {g} decided {per_guard:?}"));

@@ -6,8 +6,8 @@
 use proptest::prelude::*;
 use serde_json::{json, Value};
 use trailguard_rules::{
-    decide, decide_offline, Decision, Event, Facts, GroupFacts, Guard, Kind, Policy, Report,
-    Verdict,
+    decide, decide_offline, Decider, Decision, Event, Facts, GroupFacts, Guard, Kind, Policy,
+    Report, Verdict,
 };
 
 fn samples() -> &'static [Value] {
@@ -206,7 +206,12 @@ fn exercise(doc: &Value) -> Outcome {
                 Verdict::NeedFacts(f) => assert!(!f.is_empty()),
             }
             for g in Guard::all() {
-                match trailguard_rules::decide_guard(g, &event, &policy, &Facts::default()) {
+                match trailguard_rules::decide_guard(
+                    Decider::of(g).unwrap(),
+                    &event,
+                    &policy,
+                    &Facts::default(),
+                ) {
                     Verdict::Decided(d) => {
                         assert_eq!(d.guard, Some(g.id()));
                         assert_well_formed(&d, &event);

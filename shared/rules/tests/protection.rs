@@ -8,7 +8,9 @@ use std::path::PathBuf;
 use serde_json::{json, Value};
 use trailguard_rules::ask::{self, Ask};
 use trailguard_rules::facts::World;
-use trailguard_rules::{decide_guard, Action, Decision, Event, Facts, Guard, Kind, Policy};
+use trailguard_rules::{
+    decide_guard, Action, Decider, Decision, Event, Facts, Guard, Kind, Policy,
+};
 
 fn load(name: &str) -> Value {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -27,7 +29,7 @@ fn decide(function: &str, ev: &Value) -> Decision {
     let event = Event::parse(ev).unwrap();
     let world: World = serde_json::from_value(load("meta/world.json")).unwrap();
     let policy = policy();
-    let decide = |facts: &Facts| decide_guard(guard, &event, &policy, facts);
+    let decide = |facts: &Facts| decide_guard(Decider::of(guard).unwrap(), &event, &policy, facts);
     ask::settle_in(&world, &mut Ask::new(Facts::default()), decide)
         .unwrap_or_else(|s| panic!("{function}: {s}"))
 }

@@ -18,7 +18,7 @@ use trailguard_rules::facts::{GroupRule, World};
 use trailguard_rules::resources::PolicyState;
 use trailguard_rules::sweep::{self, AclEntry, AclState, KeyState, ShareState, State, TrailState};
 use trailguard_rules::{
-    decide_guard, Decision, Event, Facts, GroupFacts, Guard, Kind, Policy, Verdict,
+    decide_guard, Decider, Decision, Event, Facts, GroupFacts, Guard, Kind, Policy, Verdict,
 };
 
 fn events_dir() -> PathBuf {
@@ -460,7 +460,9 @@ fn a_sweep_plans_what_the_event_planned() {
             if !sweeping.contains(&guard) {
                 continue;
             }
-            let by_event = decide_with(&world, |f| decide_guard(guard, &event, &policy, f));
+            let by_event = decide_with(&world, |f| {
+                decide_guard(Decider::of(guard).unwrap(), &event, &policy, f)
+            });
             // Only a change that was made is left in the state (not one refused, ignored as
             // our own, or exempt by who made it).
             if by_event.kind != Kind::Remediate {
@@ -472,7 +474,7 @@ fn a_sweep_plans_what_the_event_planned() {
             };
             let account = raw["account"].as_str();
             let by_sweep = decide_with(&world, |f| {
-                sweep::decide_state(guard, &state, account, &policy, f)
+                sweep::decide_state(Decider::of(guard).unwrap(), &state, account, &policy, f)
             });
             let (swept, evented) = (state_changes(&by_sweep), state_changes(&by_event));
             if swept != evented {

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 use trailguard_aws::{Deps, HandlerError, Home, Notifier, NotifyPort, Sdk, Settings, Unwired};
-use trailguard_rules::{Guard, Policy};
+use trailguard_rules::{Decider, Policy};
 
 pub const ACCOUNT: &str = "123456789012";
 
@@ -100,7 +100,7 @@ pub fn unique(prefix: &str) -> String {
 
 pub fn settings(function: &str, policy: &str, topic: Option<String>) -> Settings {
     Settings {
-        guard: Guard::from_function_name(function).unwrap(),
+        decider: Decider::from_function_name(function).unwrap(),
         policy: Policy::from_json(policy).unwrap(),
         own_role_arn: Some(format!(
             "arn:aws:iam::{ACCOUNT}:role/trailguard-RevertSecurityGroupRole-EXAMPLE"
@@ -584,6 +584,7 @@ pub fn five_clients<E, I, T, G, H>(
         policy: Unwired,
         s3control: Unwired,
         keys: Unwired,
+        aliases: Unwired,
     }
 }
 

@@ -9,9 +9,9 @@ use std::sync::{Arc, Mutex};
 
 use trailguard_aws::ports::{InstanceNow, Page, PortResult, TrailEvent};
 use trailguard_aws::{
-    Change, Claim, Clients, Connect, Deps, Ec2Port, GuardDutyPort, IamPort, KeyPort, LambdaPort,
-    LedgerPort, NotifyPort, OrgPort, PolicyPort, PortError, RdsPort, RedshiftPort, S3ControlPort,
-    S3Port, SecurityHubPort, Settings, Slot, Target, TrailPort,
+    AliasPort, Change, Claim, Clients, Connect, Deps, Ec2Port, GuardDutyPort, IamPort, KeyPort,
+    LambdaPort, LedgerPort, NotifyPort, OrgPort, PolicyPort, PortError, RdsPort, RedshiftPort,
+    S3ControlPort, S3Port, SecurityHubPort, Settings, Slot, Target, TrailPort,
 };
 use trailguard_rules::facts::{PrefixListFacts, World};
 use trailguard_rules::finding::{FindingOutcome, FindingUpdate};
@@ -20,7 +20,7 @@ use trailguard_rules::resources::{PolicyKind, PolicyState};
 use trailguard_rules::sweep::{
     AclState, Checkpoint, DatabaseState, DbKind, KeyState, ShareState, State, TrailState,
 };
-use trailguard_rules::{GroupFacts, Guard, Permission, Policy, PrincipalKind, Report, Tags};
+use trailguard_rules::{GroupFacts, Permission, Policy, PrincipalKind, Report, Tags};
 
 /// One breaker's last hour: (epoch ms, actor) of each counted change, and who has been told.
 pub type Breaker = (Vec<(i64, String)>, BTreeSet<String>);
@@ -50,6 +50,9 @@ pub struct Fake {
     /// Resource policies written or deleted, by (kind, resource): None once deleted. Those
     /// not here are as the world says.
     pub resource_policies: Mutex<HashMap<(PolicyKind, String), Option<String>>>,
+    /// What IAM answers for the account's alias (None: it has none); read for notices, not
+    /// recorded in `calls` (it is no part of a decision or an action).
+    pub alias: Option<PortResult<Option<String>>>,
 }
 
 impl Fake {
@@ -174,8 +177,8 @@ pub fn deps(fake: &Arc<Fake>, guard: &str, policy: &str) -> Deps<Via, Via> {
 
 pub fn settings(guard: &str, policy: &str) -> Settings {
     Settings {
-        guard: Guard::from_function_name(guard)
-            .or_else(|| Guard::by_name(guard))
+        decider: trailguard_rules::Decider::from_function_name(guard)
+            .or_else(|| trailguard_rules::Decider::by_name(guard))
             .unwrap_or_else(|| panic!("no guard {guard}")),
         policy: Policy::from_json(policy).unwrap(),
         own_role_arn: Some(
@@ -246,6 +249,10 @@ impl Clients for Fake {
     }
     type SecurityHub = Fake;
     fn securityhub(&self) -> &Fake {
+        self
+    }
+    type Aliases = Fake;
+    fn aliases(&self) -> &Fake {
         self
     }
     fn rds(&self) -> &Fake {
@@ -1127,6 +1134,12 @@ impl S3Port for Fake {
                 _ => None,
             },
         )
+    }
+}
+
+impl AliasPort for Fake {
+    async fn account_alias(&self) -> PortResult<Option<String>> {
+        self.alias.clone().unwrap_or(Ok(None))
     }
 }
 

@@ -93,13 +93,18 @@ pub static GUARD: GuardSpec = GuardSpec {
     ],
     facts: &[FactKind::Detectors],
     actions: &[&PutAccountPublicAccessBlock::INFO, &EnableDetector::INFO],
-    decide,
     reads_every_call: false,
     max_actions_per_hour: 20,
     sweeps: &[StateKind::AccountPublicAccessBlock, StateKind::GuardDutyDetectors],
-    decide_state: Some(swept),
     settings: None,
     compiled: OnceLock::new(),
+};
+
+/// Its decisions, apart from its declaration: only its own function links them.
+pub static DECIDER: super::Decider = super::Decider {
+    guard: &GUARD,
+    event: decide,
+    state: Some(swept),
 };
 
 /// The Security Hub controls about account-wide guardrails this guard puts back.

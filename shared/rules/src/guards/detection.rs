@@ -63,13 +63,18 @@ pub static GUARD: GuardSpec = GuardSpec {
     }],
     facts: &[],
     actions: &[],
-    decide,
     reads_every_call: false,
     max_actions_per_hour: 0,
     sweeps: &[],
-    decide_state: None,
     settings: None,
     compiled: OnceLock::new(),
+};
+
+/// Its decisions, apart from its declaration: only its own function links them.
+pub static DECIDER: super::Decider = super::Decider {
+    guard: &GUARD,
+    event: decide,
+    state: None,
 };
 
 /// The identifiers a request names, under any of the keys, at the top or one level down, in

@@ -105,13 +105,18 @@ pub static GUARD: GuardSpec = GuardSpec {
         &RequireImdsv2::INFO,
         &RequireImdsv2Default::INFO,
     ],
-    decide,
     reads_every_call: false,
     max_actions_per_hour: 20,
     sweeps: &[StateKind::Ec2Defaults],
-    decide_state: Some(swept),
     settings: Some(&SETTINGS),
     compiled: OnceLock::new(),
+};
+
+/// Its decisions, apart from its declaration: only its own function links them.
+pub static DECIDER: super::Decider = super::Decider {
+    guard: &GUARD,
+    event: decide,
+    state: Some(swept),
 };
 
 /// The policy's `ec2` and `imds` sections.

@@ -80,13 +80,18 @@ pub static GUARD: GuardSpec = GuardSpec {
     ],
     facts: &[FactKind::EncryptionKey, FactKind::KeyDeletion],
     actions: &[&CancelKeyDeletion::INFO, &EnableKeyRotation::INFO],
-    decide,
     reads_every_call: false,
     max_actions_per_hour: 20,
     sweeps: &[StateKind::EncryptionKeys],
-    decide_state: Some(swept),
     settings: Some(&SETTINGS),
     compiled: OnceLock::new(),
+};
+
+/// Its decisions, apart from its declaration: only its own function links them.
+pub static DECIDER: super::Decider = super::Decider {
+    guard: &GUARD,
+    event: decide,
+    state: Some(swept),
 };
 
 /// The policy keys this guard reads.

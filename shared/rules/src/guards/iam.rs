@@ -111,13 +111,18 @@ pub static GUARD: GuardSpec = GuardSpec {
     ],
     facts: &[FactKind::OrganizationAccounts, FactKind::RoleTags],
     actions: &[&RestrictRoleTrust::INFO, &DeactivateKey::INFO, &PutPasswordPolicy::INFO],
-    decide,
     reads_every_call: false,
     max_actions_per_hour: 20,
     sweeps: &[StateKind::AccountPasswordPolicy],
-    decide_state: Some(swept),
     settings: Some(&SETTINGS),
     compiled: OnceLock::new(),
+};
+
+/// Its decisions, apart from its declaration: only its own function links them.
+pub static DECIDER: super::Decider = super::Decider {
+    guard: &GUARD,
+    event: decide,
+    state: Some(swept),
 };
 
 /// The policy's `iam` section: what only this guard reads.

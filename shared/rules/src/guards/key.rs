@@ -246,13 +246,18 @@ pub static GUARD: GuardSpec = GuardSpec {
         &TagUser::INFO,
         &SummarizeKeyActivity::INFO,
     ],
-    decide,
     reads_every_call: true,
     max_actions_per_hour: 20,
     sweeps: &[StateKind::AccessKeys],
-    decide_state: Some(swept),
     settings: Some(&SETTINGS),
     compiled: OnceLock::new(),
+};
+
+/// Its decisions, apart from its declaration: only its own function links them.
+pub static DECIDER: super::Decider = super::Decider {
+    guard: &GUARD,
+    event: decide,
+    state: Some(swept),
 };
 
 /// What only this guard reads.

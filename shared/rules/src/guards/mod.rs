@@ -2,10 +2,10 @@
 //!
 //! Every file in this folder other than this one is a guard module with a
 //! `pub static GUARD: GuardSpec`: its name, its function, the EventBridge rules that trigger
-//! it, the facts it may ask for, the action types it may plan, its decision function, and
-//! the policy settings only it reads (its `Settings`).
-//! The build script lists the files and writes the module declarations and [`ALL`], so a new
-//! guard is one new file here and nothing else in this crate.
+//! it, the facts it may ask for, the action types it may plan, and the policy settings only it
+//! reads (its `Settings`); and a `pub static DECIDER: Decider`, its decision functions.
+//! The build script lists the files and writes the module declarations, [`ALL`] and
+//! [`DECIDERS`], so a new guard is one new file here and nothing else in this crate.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -87,7 +87,6 @@ pub struct GuardSpec {
     pub facts: &'static [FactKind],
     /// The action types it may plan.
     pub actions: &'static [&'static ActionInfo],
-    pub decide: fn(&Event, &Policy, &Facts) -> Verdict,
     /// A guard that reads every CloudTrail call (the access-key guard) comes after those
     /// that read one kind of call, when [`crate::decide`] merges their decisions.
     pub reads_every_call: bool,
@@ -99,13 +98,57 @@ pub struct GuardSpec {
     /// What its reconciliation sweep lists (none: the guard has nothing to sweep, or a
     /// sweep could not tell a change from how things always were).
     pub sweeps: &'static [StateKind],
-    /// Its decision on one resource its sweep lists, as it is now (None: it does not sweep).
-    /// The sweep runs it through [`crate::sweep::decide_state`], which adds scope and mode.
-    pub decide_state: Option<DecideState>,
     /// The policy keys this guard alone reads, with their defaults and checks (its
     /// `Settings`, read back with `Policy::section`); none when it reads only shared ones.
     pub settings: Option<&'static SettingsSpec>,
     pub compiled: OnceLock<Vec<Option<Pattern>>>,
+}
+
+/// A guard's decisions, declared beside its [`GuardSpec`] in its module (`DECIDER`) and kept
+/// apart from it: every function reads every guard's declaration (the policy may name them
+/// all), but runs only its own guard, so a function's binary, which names only its own
+/// `DECIDER`, links only its own guard's decision code. Only what decides across guards (the
+/// CLI, the backtest, the tests) reads [`DECIDERS`].
+pub struct Decider {
+    /// The guard these decisions are for.
+    pub guard: &'static GuardSpec,
+    /// Its decision on an event.
+    pub event: fn(&Event, &Policy, &Facts) -> Verdict,
+    /// Its decision on one resource its sweep lists, as it is now (None: it does not sweep).
+    /// The sweep runs it through [`crate::sweep::decide_state`], which adds scope and mode.
+    pub state: Option<DecideState>,
+}
+
+impl Decider {
+    /// Every guard's decisions, in [`Guard::all`]'s order (those that read every call last).
+    pub fn all() -> impl Iterator<Item = &'static Decider> {
+        let specific = DECIDERS.iter().filter(|d| !d.guard.reads_every_call);
+        let general = DECIDERS.iter().filter(|d| d.guard.reads_every_call);
+        specific.chain(general).copied()
+    }
+
+    pub fn by_name(name: &str) -> Option<&'static Decider> {
+        Decider::all().find(|d| d.guard.name == name)
+    }
+
+    pub fn from_function_name(name: &str) -> Option<&'static Decider> {
+        Decider::all().find(|d| d.guard.function == name)
+    }
+
+    /// The decisions of `guard`.
+    pub fn of(guard: Guard) -> Option<&'static Decider> {
+        Decider::all().find(|d| std::ptr::eq(d.guard, guard.0))
+    }
+
+    pub fn guard(&self) -> Guard {
+        Guard(self.guard)
+    }
+}
+
+impl fmt::Debug for Decider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Decider({})", self.guard.name)
+    }
 }
 
 /// A sweeping guard's decision on one resource: the resource as listed, the account swept
@@ -231,6 +274,8 @@ impl Guard {
                     .filter(|f| !matches!(f, crate::facts::FactKind::OrganizationAccounts))
                     .flat_map(|f| f.ops().iter().map(|o| o.iam)),
             )
+            // Every notice names the account by its alias, read where the event happened.
+            .chain([ops::LIST_ACCOUNT_ALIASES.iam])
             // The finding an event carried is updated where it lives (finding.rs).
             .chain(
                 self.takes_findings()
@@ -614,13 +659,26 @@ mod tests {
 
     #[test]
     fn a_guard_sweeps_exactly_when_it_declares_how_to_decide_a_swept_resource() {
-        for g in Guard::all() {
+        for d in Decider::all() {
             assert_eq!(
-                g.spec().sweeps.is_empty(),
-                g.spec().decide_state.is_none(),
-                "{g}: sweeps {:?}",
-                g.spec().sweeps
+                d.guard.sweeps.is_empty(),
+                d.state.is_none(),
+                "{}: sweeps {:?}",
+                d.guard(),
+                d.guard.sweeps
             );
+        }
+    }
+
+    #[test]
+    fn every_guard_has_exactly_its_own_decisions() {
+        let guards: Vec<Guard> = Guard::all().collect();
+        let decided: Vec<Guard> = Decider::all().map(|d| d.guard()).collect();
+        assert_eq!(guards, decided);
+        for g in Guard::all() {
+            let d = Decider::of(g).unwrap_or_else(|| panic!("{g}: no DECIDER"));
+            assert!(std::ptr::eq(d.guard, g.spec()), "{g}");
+            assert_eq!(Decider::by_name(g.name()).map(|d| d.guard()), Some(g));
         }
     }
 

@@ -39,13 +39,18 @@ pub static GUARD: GuardSpec = GuardSpec {
     }],
     facts: &[FactKind::NetworkAcl, FactKind::NetworkAclState],
     actions: &[&DeleteNaclEntry::INFO],
-    decide,
     reads_every_call: false,
     max_actions_per_hour: 50,
     sweeps: &[StateKind::NetworkAcls],
-    decide_state: Some(swept),
     settings: Some(&SETTINGS),
     compiled: OnceLock::new(),
+};
+
+/// Its decisions, apart from its declaration: only its own function links them.
+pub static DECIDER: super::Decider = super::Decider {
+    guard: &GUARD,
+    event: decide,
+    state: Some(swept),
 };
 
 /// What only this guard reads: `protected_network_acls` and the `network_acl` section.

@@ -90,13 +90,18 @@ pub static GUARD: GuardSpec = GuardSpec {
         &RestrictBucketPolicy::INFO,
         &UntagBucket::INFO,
     ],
-    decide,
     reads_every_call: false,
     max_actions_per_hour: 50,
     sweeps: &[StateKind::Buckets],
-    decide_state: Some(swept),
     settings: Some(&SETTINGS),
     compiled: OnceLock::new(),
+};
+
+/// Its decisions, apart from its declaration: only its own function links them.
+pub static DECIDER: super::Decider = super::Decider {
+    guard: &GUARD,
+    event: decide,
+    state: Some(swept),
 };
 
 /// The policy's `s3` section (guards/account_guardrails.rs reads it too: one set of switches

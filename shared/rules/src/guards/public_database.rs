@@ -90,7 +90,6 @@ pub static GUARD: GuardSpec = GuardSpec {
         &UntagDbResource::INFO,
         &UntagRedshiftCluster::INFO,
     ],
-    decide,
     reads_every_call: false,
     max_actions_per_hour: 50,
     sweeps: &[
@@ -98,9 +97,15 @@ pub static GUARD: GuardSpec = GuardSpec {
         StateKind::DbClusters,
         StateKind::RedshiftClusters,
     ],
-    decide_state: Some(swept),
     settings: None,
     compiled: OnceLock::new(),
+};
+
+/// Its decisions, apart from its declaration: only its own function links them.
+pub static DECIDER: super::Decider = super::Decider {
+    guard: &GUARD,
+    event: decide,
+    state: Some(swept),
 };
 
 /// What the Security Hub controls trailguard acts on name: the control, the ASFF resource

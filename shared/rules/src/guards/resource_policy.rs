@@ -147,7 +147,6 @@ pub static GUARD: GuardSpec = GuardSpec {
         &UntagSecret::INFO,
         &UntagKey::INFO,
     ],
-    decide,
     reads_every_call: false,
     max_actions_per_hour: 50,
     sweeps: &[
@@ -156,9 +155,15 @@ pub static GUARD: GuardSpec = GuardSpec {
         StateKind::SecretPolicies,
         StateKind::KeyPolicies,
     ],
-    decide_state: Some(swept),
     settings: None,
     compiled: OnceLock::new(),
+};
+
+/// Its decisions, apart from its declaration: only its own function links them.
+pub static DECIDER: super::Decider = super::Decider {
+    guard: &GUARD,
+    event: decide,
+    state: Some(swept),
 };
 
 /// The Security Hub controls this guard acts on (each fails on a policy open to everyone).

@@ -81,13 +81,18 @@ pub static GUARD: GuardSpec = GuardSpec {
         &AuthorizePermissions::INFO,
         &crate::action::RemovePrefixListEntries::INFO,
     ],
-    decide,
     reads_every_call: false,
     max_actions_per_hour: 100,
     sweeps: &[StateKind::SecurityGroups],
-    decide_state: Some(swept),
     settings: Some(&SETTINGS),
     compiled: OnceLock::new(),
+};
+
+/// Its decisions, apart from its declaration: only its own function links them.
+pub static DECIDER: super::Decider = super::Decider {
+    guard: &GUARD,
+    event: decide,
+    state: Some(swept),
 };
 
 /// What only this guard reads (what counts as public is shared with the NACL guard).

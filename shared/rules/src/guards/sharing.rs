@@ -50,13 +50,18 @@ pub static GUARD: GuardSpec = GuardSpec {
         &UnshareDbSnapshot::INFO,
         &RemoveLambdaPermission::INFO,
     ],
-    decide,
     reads_every_call: false,
     max_actions_per_hour: 50,
     sweeps: &[StateKind::Images, StateKind::Snapshots],
-    decide_state: Some(swept),
     settings: None,
     compiled: OnceLock::new(),
+};
+
+/// Its decisions, apart from its declaration: only its own function links them.
+pub static DECIDER: super::Decider = super::Decider {
+    guard: &GUARD,
+    event: decide,
+    state: Some(swept),
 };
 
 /// What an EC2 attribute call added: account ids, `group: all`, organization/OU ARNs.

@@ -101,7 +101,6 @@ pub static GUARD: GuardSpec = GuardSpec {
         &UntagVault::INFO,
         &UntagFileSystem::INFO,
     ],
-    decide,
     reads_every_call: false,
     max_actions_per_hour: 50,
     sweeps: &[
@@ -110,9 +109,15 @@ pub static GUARD: GuardSpec = GuardSpec {
         StateKind::VaultPolicies,
         StateKind::FileSystemPolicies,
     ],
-    decide_state: Some(swept),
     settings: None,
     compiled: OnceLock::new(),
+};
+
+/// Its decisions, apart from its declaration: only its own function links them.
+pub static DECIDER: super::Decider = super::Decider {
+    guard: &GUARD,
+    event: decide,
+    state: Some(swept),
 };
 
 /// The kinds this guard's function holds the clients of.

@@ -118,13 +118,18 @@ pub static GUARD: GuardSpec = GuardSpec {
     ],
     facts: &[],
     actions: &[&RemoveTag::INFO, &UntagRole::INFO],
-    decide,
     reads_every_call: false,
     max_actions_per_hour: 50,
     sweeps: &[],
-    decide_state: None,
     settings: None,
     compiled: OnceLock::new(),
+};
+
+/// Its decisions, apart from its declaration: only its own function links them.
+pub static DECIDER: super::Decider = super::Decider {
+    guard: &GUARD,
+    event: decide,
+    state: None,
 };
 
 /// A tag as the request names it: key, and the value when given.
