@@ -110,6 +110,27 @@ enum Command {
         #[arg(long, value_name = "NAME")]
         user: Option<String>,
     },
+    /// Undo exactly what one remediation did, last action first.
+    ///
+    /// REPORT is the function's report as it logged or returned it, or its "Remediation
+    /// Performed" event. Every action done is checked first against its resource as it is
+    /// now: when one cannot be undone exactly, or was changed since (a rule already put back,
+    /// a key rotated out), nothing is run and the reason is printed (exit status 2). Runs with
+    /// the usual credentials, which must be of the account the remediation was done in; the
+    /// region is the report's. Prints one JSON report of the undo.
+    Undo {
+        /// The report (a file; '-': standard input).
+        #[arg(long, value_name = "FILE")]
+        report: String,
+        /// Check and print the calls; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// The ledger table (the stack's LedgerTableName output, or TRAILGUARD_LEDGER_TABLE):
+        /// the event's claims are marked undone there, so a redelivery of it does not act
+        /// again.
+        #[arg(long, value_name = "NAME")]
+        table: Option<String>,
+    },
     /// What trailguard would have done over an archive of CloudTrail logs.
     ///
     /// SOURCE is a log file, a directory (read recursively) or s3://bucket/prefix (the usual
@@ -259,6 +280,15 @@ fn run(command: Command) -> Result<ExitCode, String> {
             ("--bus", bus),
             ("--user", user),
         ])),
+        Command::Undo {
+            report,
+            dry_run,
+            table,
+        } => remote::undo(
+            &report,
+            dry_run,
+            table.or_else(|| remote::env("TRAILGUARD_LEDGER_TABLE")),
+        ),
         Command::Backtest(args) => backtest::cmd(args),
         Command::Breaker {
             command:

@@ -24,7 +24,7 @@ fn get<'a>(flags: &'a [(&'static str, String)], name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.as_str())
 }
 
-fn env(name: &str) -> Option<String> {
+pub(crate) fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
@@ -175,5 +175,104 @@ pub fn breaker_reset(f: &[(&'static str, String)]) -> Result<ExitCode, String> {
             if was { "closed" } else { "had nothing counted" },
         );
         Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// How long a claim marked undone is kept: longer than any redelivery (EventBridge retries
+/// for 24 hours, a failure queue keeps messages 14 days at most).
+const UNDONE_KEPT_SECS: i64 = 30 * 86_400;
+
+/// `trailguard undo --report FILE [--dry-run] [--table NAME]`: read the report, check every action done
+/// against its resource now, and undo them last first (undo.rs in shared/aws). The caller's
+/// credentials must be of the account the report names: a name (a user, a bucket's block)
+/// means another thing in another account.
+pub fn undo(file: &str, dry_run: bool, table: Option<String>) -> Result<ExitCode, String> {
+    let text = if file == "-" {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)
+            .map_err(|e| format!("reading standard input: {e}"))?;
+        s
+    } else {
+        std::fs::read_to_string(file).map_err(|e| format!("reading {file}: {e}"))?
+    };
+    let value: serde_json::Value =
+        serde_json::from_str(text.trim()).map_err(|e| format!("{file}: not JSON: {e}"))?;
+    let plan = trailguard_rules::undo::plan(&value).map_err(|e| format!("{file}: {e}"))?;
+    if plan.steps.is_empty() {
+        return Err(format!(
+            "{file}: the report has no action done: nothing to undo ({} changed nothing)",
+            plan.unchanged
+        ));
+    }
+    runtime()?.block_on(async {
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .http_client(trailguard_aws::config::http_client())
+            .timeout_config(trailguard_aws::config::timeouts());
+        if let Some(region) = plan.region.as_deref().filter(|r| trailguard_rules::event::is_region_name(r)) {
+            loader = loader.region(aws_config::Region::new(region.to_string()));
+        }
+        let sdk = loader.load().await;
+        let caller = aws_sdk_sts::Client::new(&sdk)
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(|e| format!("who is calling (sts:GetCallerIdentity): {}", trailguard_aws::error::code_of(&e).unwrap_or_else(|| e.to_string())))?;
+        let account = caller.account().unwrap_or_default();
+        match plan.account.as_deref() {
+            Some(a) if a == account => {}
+            Some(a) => {
+                return Err(format!(
+                    "these credentials are of account {account}; the remediation was done in {a}: undo it with credentials of {a}"
+                ))
+            }
+            None => {
+                return Err("the report does not say which account the remediation was done in".into())
+            }
+        }
+        let port = trailguard_aws::undo::SdkUndo::new(&sdk);
+        let report = trailguard_aws::undo::undo(&port, &plan, dry_run).await;
+        let by = caller.arn().unwrap_or("?");
+        let mut out = serde_json::to_value(&report).unwrap_or_default();
+        out["undone_by"] = json!(by);
+        // The event's claims, marked undone: a redelivery of it reports them, not acts.
+        let mut unmarked = false;
+        if !dry_run && report.complete() {
+            let keys: Vec<&str> = plan.steps.iter().filter_map(|s| s.ledger_key.as_deref()).collect();
+            match (&table, keys.is_empty()) {
+                (_, true) => {}
+                (None, false) => {
+                    unmarked = true;
+                    eprintln!("trailguard: the event's claims were not marked undone (no --table): a redelivery after its 7-day claim window would act again");
+                }
+                (Some(table), false) => {
+                    let ledger = aws_sdk_dynamodb::Client::new(&sdk);
+                    let now = trailguard_aws::system_clock();
+                    let note = format!("undone by {by} at {}", trailguard_rules::time::format_epoch(now));
+                    let mut marked = vec![];
+                    for key in keys {
+                        let r = ledger.mark_undone(table, key, &note, now + UNDONE_KEPT_SECS).await;
+                        unmarked |= !matches!(r, Ok(true));
+                        marked.push(match r {
+                            Ok(m) => json!({"key": key, "marked": m}),
+                            Err(e) => json!({"key": key, "marked": false, "error": e.to_string()}),
+                        });
+                    }
+                    out["ledger"] = json!(marked);
+                    if unmarked {
+                        eprintln!("trailguard: not every claim of the event was marked undone in {table} (see `ledger`)");
+                    }
+                }
+            }
+        }
+        println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+        if let Some(why) = &report.refused {
+            eprintln!("trailguard: undo refused, nothing was changed: {why}");
+            return Ok(ExitCode::from(2));
+        }
+        Ok(if report.complete() && !unmarked {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        })
     })
 }

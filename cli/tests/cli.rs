@@ -355,6 +355,7 @@ fn help_version_suggestions_completions_and_the_manual() {
         "sweeps",
         "patterns",
         "disable-key",
+        "undo",
         "backtest",
         "breaker",
         "completions",
@@ -542,4 +543,42 @@ fn console_links_of_every_sample_lead_only_to_the_console() {
         linked.len() >= 30,
         "action types with a console link: {linked:?}"
     );
+}
+
+#[test]
+fn undo_refuses_what_is_not_a_report_of_something_done_before_any_call() {
+    let dir = std::env::temp_dir().join(format!("tg-undo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (name, text, says) in [
+        ("log.json", r#"{"Records": []}"#, "not a trailguard report"),
+        (
+            "dry.json",
+            r#"{"mode": "dry_run", "actions": []}"#,
+            "dry run",
+        ),
+        ("broken.json", "{", "not JSON"),
+        (
+            "nothing.json",
+            r#"{"mode": "enforce", "actions": [{"type": "tag_user", "outcome": "already_done"}]}"#,
+            "nothing to undo",
+        ),
+        (
+            "bad.json",
+            r#"{"actions": [{"type": "tag_user", "outcome": "done", "reversal": {"call": "untag_user", "with": {"user_name": 3, "key": "k"}}}]}"#,
+            "actions[0].reversal.with.user_name",
+        ),
+    ] {
+        let file = dir.join(name);
+        std::fs::write(&file, text).unwrap();
+        let out = bin()
+            .args(["undo", "--report", file.to_str().unwrap()])
+            // No AWS: a report refused here never reaches a call.
+            .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{name}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(says), "{name}: {err}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -323,3 +323,102 @@ async fn breaker_reset_lets_the_guard_act_again() {
     let (ok, _, err) = trailguard(&["breaker", "reset", "--guard", "nope", "--table", &table]);
     assert!(!ok && err.contains("no guard `nope`"), "{err}");
 }
+
+#[tokio::test]
+#[ignore = "needs moto server: bash scripts/test.sh"]
+async fn undo_from_the_report_file_puts_a_contained_user_back_and_only_in_its_account() {
+    let sdk = sdk().await;
+    let u = user_with_two_keys(&sdk).await;
+    let before = user_state(&u).await;
+    let mut event: Value = serde_json::from_str(include_str!(
+        "../../events/aws.health-AWS_RISK_CREDENTIALS_EXPOSED-key-on-github.json"
+    ))
+    .unwrap();
+    event["id"] = serde_json::json!(unique("health"));
+    event["detail"]["affectedEntities"] = serde_json::json!([{"entityValue": u.key1, "tags": {}}]);
+    // Through the ledger, as deployed: each action's claim is in the report.
+    let table = create_ledger_table(&sdk).await;
+    let mut deps = deps_with(
+        &sdk,
+        "disable-compromised-key",
+        "{}",
+        Sdk::none()
+            .with_iam(&sdk)
+            .with_cloudtrail(&sdk)
+            .with_ledger(&sdk),
+    );
+    deps.settings.ledger_table = Some(table.clone());
+    let report = process(&deps, event.clone()).await.unwrap();
+    assert_eq!(status(&u, &u.key1).await, "Inactive", "{report}");
+    assert!(
+        report["actions"][0]["ledger_key"]
+            .as_str()
+            .is_some_and(|k| k.starts_with("claim#")),
+        "{report}"
+    );
+    let contained = user_state(&u).await;
+    let dir = std::env::temp_dir().join(unique("undo"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("report.json");
+    std::fs::write(&file, report.to_string()).unwrap();
+    let path = file.to_str().unwrap();
+
+    // --dry-run prints the calls and changes nothing.
+    let (ok, out, err) = trailguard(&["undo", "--report", path, "--dry-run"]);
+    assert!(ok, "{out}{err}");
+    let planned: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(planned["dry_run"], true);
+    assert!(
+        out.contains("UpdateAccessKey") && out.contains("would_run"),
+        "{out}"
+    );
+    assert_eq!(user_state(&u).await, contained);
+
+    // A report of another account is refused before anything is read there.
+    let mut foreign = report.clone();
+    foreign["event"]["account"] = serde_json::json!("210987654321");
+    foreign["connection"] = Value::Null;
+    let other = dir.join("foreign.json");
+    std::fs::write(&other, foreign.to_string()).unwrap();
+    let (ok, out, err) = trailguard(&["undo", "--report", other.to_str().unwrap()]);
+    assert!(
+        !ok && err.contains("credentials of 210987654321"),
+        "{out}{err}"
+    );
+    assert_eq!(user_state(&u).await, contained);
+
+    let (ok, out, err) = trailguard(&["undo", "--report", path, "--table", &table]);
+    assert!(ok, "{out}{err}");
+    let undone: Value = serde_json::from_str(&out).unwrap();
+    assert!(
+        undone["undone_by"]
+            .as_str()
+            .is_some_and(|a| a.starts_with("arn:aws:")),
+        "{out}"
+    );
+    assert_eq!(undone["ledger"].as_array().map(Vec::len), Some(3), "{out}");
+    assert!(
+        undone["ledger"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m["marked"] == true),
+        "{out}"
+    );
+    assert_eq!(user_state(&u).await, before, "the user exactly as before");
+    // The same event delivered again: reported as undone, not contained again.
+    let again = process(&deps, event).await.unwrap();
+    assert_eq!(again["actions"][0]["outcome"], "already_done", "{again}");
+    assert!(
+        again["actions"][0]["note"]
+            .as_str()
+            .is_some_and(|n| n.contains("undone by")),
+        "{again}"
+    );
+    assert_eq!(
+        user_state(&u).await,
+        before,
+        "the redelivery changed nothing"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -154,6 +154,9 @@ impl Outcome {
                 .unwrap_or(&report.action)
                 .undo(place.account, place.region)
         };
+        report.reversal = (self.status == Status::Done && !self.unproven)
+            .then(|| done.as_ref().unwrap_or(&report.action).reversal().ok())
+            .flatten();
         report.target = Some(report.action.describe());
         report.outcome = Some(self.status);
         report.note = match (self.note, partly) {

@@ -207,7 +207,7 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
 /// The claim of one action of one event: the same for every delivery of the event (its
 /// EventBridge id, or the CloudTrail record's eventID) and action (its JSON). None when the
 /// event carries no id: every delivery then acts, as without a ledger.
-fn claim_key(event: &Event, action: &trailguard_rules::Action) -> Option<String> {
+pub(crate) fn claim_key(event: &Event, action: &trailguard_rules::Action) -> Option<String> {
     let id = event
         .id()
         .filter(|i| !i.is_empty() && *i != "unknown")

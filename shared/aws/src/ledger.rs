@@ -396,6 +396,33 @@ impl LedgerPort for Client {
         Ok(())
     }
 
+    async fn mark_undone(
+        &self,
+        table: &str,
+        key: &str,
+        note: &str,
+        keep_until: i64,
+    ) -> PortResult<bool> {
+        // A claim lives 7 days; `keep_until` (the undo's time and then some) is always later.
+        let r = self
+            .update_item()
+            .table_name(table)
+            .key("pk", s(key))
+            .update_expression("SET outcome = :note, expires_at = :keep")
+            .condition_expression("#state = :done")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":done", s("done"))
+            .expression_attribute_values(":note", s(note))
+            .expression_attribute_values(":keep", n(keep_until))
+            .send()
+            .await;
+        match r {
+            Ok(_) => Ok(true),
+            Err(e) if conflict(&code_of(&e)) => Ok(false),
+            Err(e) => Err(classify(&ops::LEDGER_UPDATE, e)),
+        }
+    }
+
     async fn reset_breaker(&self, table: &str, scope: &str) -> PortResult<bool> {
         let out = self
             .delete_item()

@@ -41,6 +41,7 @@ pub mod sns;
 pub mod sqs;
 pub mod sweep;
 pub mod trail;
+pub mod undo;
 
 pub use config::{sdk_config, Settings};
 pub use error::{HandlerError, PortError};

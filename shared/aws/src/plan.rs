@@ -32,9 +32,12 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
                 endpoint: self.settings.endpoint_url.as_deref(),
                 read,
             };
+            let gated = decision.mode != Mode::DryRun
+                && action.mutates()
+                && self.settings.ledger_table.is_some();
             let (outcome, traffic) = if decision.mode == Mode::DryRun && action.mutates() {
                 (Outcome::dry_run(action), Traffic::default())
-            } else if action.mutates() && self.settings.ledger_table.is_some() {
+            } else if gated {
                 self.once_within_breaker(event, decision, action, clients, ctx)
                     .await
             } else {
@@ -57,6 +60,10 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
                     .or(self.settings.region.as_deref()),
             };
             outcome.record(line, traffic, place);
+            // The claim that keeps a redelivery from acting again: `trailguard undo` marks it.
+            if gated && line.outcome == Some(trailguard_rules::Status::Done) {
+                line.ledger_key = event.and_then(|e| crate::gate::claim_key(e, action));
+            }
         }
         started.elapsed()
     }

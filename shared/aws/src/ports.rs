@@ -714,6 +714,10 @@ pub trait LedgerPort {
     /// Close a breaker (a guard in one account): forget its counts. True when there was
     /// something to forget.
     fn reset_breaker(&self, table: &str, scope: &str) -> bool;
+    /// Mark a finished claim as undone (`trailguard undo`): its outcome becomes `note` and it
+    /// is kept until at least `keep_until`, so a redelivery of the event reports it instead
+    /// of acting again. False when there is no finished claim of that key.
+    fn mark_undone(&self, table: &str, key: &str, note: &str, keep_until: i64) -> bool;
 }
 }
 

@@ -119,7 +119,12 @@ fn public_grantee(g: &aws_sdk_s3::types::Grant) -> Option<&'static str> {
 }
 
 impl S3 {
-    async fn block(&self, bucket: &str) -> Result<Option<Option<BlockFlags>>, PortError> {
+    /// A bucket's public access block: None when the bucket does not exist, `Some(None)`
+    /// when it has no block.
+    pub(crate) async fn block(
+        &self,
+        bucket: &str,
+    ) -> Result<Option<Option<BlockFlags>>, PortError> {
         match self
             .s3
             .get_public_access_block()

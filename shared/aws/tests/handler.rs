@@ -162,6 +162,7 @@ async fn the_report_keeps_its_documented_schema() {
             "group_id",
             "iam_actions",
             "outcome",
+            "reversal",
             "rule_ids",
             "target",
             "type",

@@ -340,3 +340,64 @@ async fn the_guardduty_finding_is_archived_once_the_key_is_disabled_only_when_as
         assert!(archived(&id).is_empty(), "{policy}");
     }
 }
+
+#[tokio::test]
+#[ignore = "needs moto server: bash scripts/test.sh"]
+async fn undo_puts_the_user_back_exactly_and_refuses_once_the_key_is_rotated_out() {
+    let sdk = sdk().await;
+    let u = user_with_two_keys(&sdk).await;
+    let deps = key_deps(&sdk, "{}", None);
+    let before = user_state(&u).await;
+    let r = process(&deps, health(&u.key1)).await.unwrap();
+    assert_eq!(status(&u, &u.key1).await, "Inactive", "{r}");
+    assert_ne!(user_state(&u).await, before);
+
+    let undone = undo(&sdk, &r, false).await;
+    // Last action first: the tag, the deny policy, then the key; the summary (which failed
+    // on moto) changed nothing and is not a step.
+    assert_eq!(
+        undone["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["type"].as_str().unwrap())
+            .collect::<Vec<_>>(),
+        ["tag_user", "revoke_sessions", "deactivate_access_key"],
+        "{undone}"
+    );
+    assert_eq!(undo_outcomes(&undone), ["done", "done", "done"], "{undone}");
+    assert_eq!(user_state(&u).await, before, "the user exactly as before");
+    let again = undo(&sdk, &r, false).await;
+    assert_eq!(
+        undo_outcomes(&again),
+        ["already_undone", "already_undone", "already_undone"],
+        "{again}"
+    );
+
+    // Contained again, then the key is rotated out (deleted): nothing is undone, not even
+    // the tag or the policy, and the reason names the key.
+    let r = process(&deps, health(&u.key1)).await.unwrap();
+    assert_eq!(status(&u, &u.key1).await, "Inactive", "{r}");
+    u.iam
+        .delete_access_key()
+        .user_name(&u.name)
+        .access_key_id(&u.key1)
+        .send()
+        .await
+        .unwrap();
+    let refused = undo(&sdk, &r, false).await;
+    assert!(
+        refused["refused"]
+            .as_str()
+            .is_some_and(|w| w.contains(&u.key1) && w.contains("no longer exists")),
+        "{refused}"
+    );
+    assert!(deny_policy(&u).await.is_some(), "the deny policy stays");
+    assert!(
+        tags(&u)
+            .await
+            .iter()
+            .any(|(k, _)| k == "trailguard:quarantined"),
+        "the tag stays"
+    );
+}

@@ -234,3 +234,61 @@ async fn advanced_selectors_limited_to_reads_lose_the_limit_and_keep_data_select
     let again = process(&deps, ev).await.unwrap();
     assert_eq!(again["actions"][0]["outcome"], "already_done", "{again}");
 }
+
+#[tokio::test]
+#[ignore = "needs moto server: bash scripts/test.sh"]
+async fn undo_creates_the_deleted_entry_again_unless_its_number_is_taken() {
+    let sdk = sdk().await;
+    let ec2 = aws_sdk_ec2::Client::new(&sdk);
+    let vpc = create_vpc(&ec2, "10.2.0.0/16").await;
+    let acl = create_acl(&ec2, &vpc).await;
+    allow_tcp_entry(&ec2, &acl, 90, "0.0.0.0/0", (22, 22)).await;
+    let entries = |ec2: aws_sdk_ec2::Client, acl: String| async move {
+        let out = ec2
+            .describe_network_acls()
+            .network_acl_ids(&acl)
+            .send()
+            .await
+            .unwrap();
+        let mut v: Vec<String> = out.network_acls()[0]
+            .entries()
+            .iter()
+            .map(|e| format!("{e:?}"))
+            .collect();
+        v.sort();
+        v
+    };
+    let before = entries(ec2.clone(), acl.clone()).await;
+    let mut ev = sample("aws.ec2-CreateNetworkAclEntry-open-ssh.json");
+    ev["detail"]["requestParameters"]["networkAclId"] = json!(acl);
+    let deps = ec2_deps(&sdk, "revert-network-acl", "{}", None);
+    let r = process(&deps, ev.clone()).await.unwrap();
+    assert_eq!(r["actions"][0]["outcome"], "done", "{r}");
+    assert_ne!(entries(ec2.clone(), acl.clone()).await, before);
+
+    let undone = undo(&sdk, &r, false).await;
+    assert_eq!(undo_outcomes(&undone), ["done"], "{undone}");
+    assert_eq!(
+        entries(ec2.clone(), acl.clone()).await,
+        before,
+        "exactly as before"
+    );
+    assert_eq!(
+        undo_outcomes(&undo(&sdk, &r, false).await),
+        ["already_undone"]
+    );
+
+    // Deleted again; then someone puts a narrow entry at that number: refused.
+    let r = process(&deps, ev).await.unwrap();
+    assert_eq!(r["actions"][0]["outcome"], "done", "{r}");
+    allow_tcp_entry(&ec2, &acl, 90, "10.0.0.0/8", (22, 22)).await;
+    let narrow = entries(ec2.clone(), acl.clone()).await;
+    let refused = undo(&sdk, &r, false).await;
+    assert!(
+        refused["refused"]
+            .as_str()
+            .is_some_and(|w| w.contains("rule number 90") && w.contains("taken")),
+        "{refused}"
+    );
+    assert_eq!(entries(ec2, acl).await, narrow, "nothing changed");
+}

@@ -884,3 +884,76 @@ async fn an_exemption_from_a_non_admin_is_taken_back_and_the_bucket_policy_is_th
     assert_eq!(outcome(&r), "done", "{r}");
     assert_eq!(bucket_policy(&s3, &bucket).await, None);
 }
+
+#[tokio::test]
+#[ignore = "needs moto server: bash scripts/test.sh"]
+async fn undo_puts_the_bucket_block_back_as_it_was_or_deletes_it_and_refuses_a_block_changed_since()
+{
+    let _one = ONE_AT_A_TIME.lock().await;
+    let sdk = sdk().await;
+    let s3 = aws_sdk_s3::Client::new(&sdk);
+    let d = deps(&sdk, POLICY);
+    let bucket = new_bucket(&s3).await;
+    // Switched partly off by someone; trailguard switches it back on; the undo puts back
+    // exactly the partial block.
+    let off = [true, true, false, false];
+    s3.put_public_access_block()
+        .bucket(&bucket)
+        .public_access_block_configuration(pab(off))
+        .send()
+        .await
+        .unwrap();
+    let event = bucket_event(
+        "aws.s3-PutBucketPublicAccessBlock-flags-off.json",
+        &bucket,
+        json!({"publicAccessBlock": "", "PublicAccessBlockConfiguration": pab_json(off)}),
+    );
+    let r = run(&d, event.clone()).await;
+    assert_eq!(outcome(&r), "done", "{r}");
+    assert_eq!(bucket_block(&s3, &bucket).await, Some([true; 4]));
+    let undone = common::undo(&sdk, &r, false).await;
+    assert_eq!(undo_outcomes(&undone), ["done"], "{undone}");
+    assert_eq!(bucket_block(&s3, &bucket).await, Some(off));
+    assert_eq!(
+        undo_outcomes(&common::undo(&sdk, &r, false).await),
+        ["already_undone"]
+    );
+
+    // Deleted by someone; trailguard puts it back whole; the undo deletes it again.
+    s3.delete_public_access_block()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
+    let deleted = bucket_event(
+        "aws.s3-DeleteBucketPublicAccessBlock-remediate.json",
+        &bucket,
+        json!({"publicAccessBlock": ""}),
+    );
+    let r = run(&d, deleted.clone()).await;
+    assert_eq!(outcome(&r), "done", "{r}");
+    let undone = common::undo(&sdk, &r, false).await;
+    assert_eq!(undo_outcomes(&undone), ["done"], "{undone}");
+    assert_eq!(bucket_block(&s3, &bucket).await, None);
+
+    // Put back again, then someone switches one switch off by hand: refused, and the block
+    // stays as they left it.
+    let r = run(&d, deleted).await;
+    assert_eq!(outcome(&r), "done", "{r}");
+    let by_hand = [true, false, true, true];
+    s3.put_public_access_block()
+        .bucket(&bucket)
+        .public_access_block_configuration(pab(by_hand))
+        .send()
+        .await
+        .unwrap();
+    let refused = common::undo(&sdk, &r, false).await;
+    assert_eq!(undo_outcomes(&refused), ["refused"], "{refused}");
+    assert!(
+        refused["refused"]
+            .as_str()
+            .is_some_and(|w| w.contains("trailguard left")),
+        "{refused}"
+    );
+    assert_eq!(bucket_block(&s3, &bucket).await, Some(by_hand));
+}

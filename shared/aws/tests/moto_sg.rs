@@ -463,3 +463,91 @@ async fn the_notice_names_the_account_by_its_alias() {
         msgs[0]
     );
 }
+
+/// The rules without their ids: a rule put back is a new rule with a new id.
+fn opened(
+    rs: &[(String, bool, String, i32, i32, String)],
+) -> Vec<(bool, String, i32, i32, String)> {
+    rs.iter()
+        .map(|(_, e, p, f, t, c)| (*e, p.clone(), *f, *t, c.clone()))
+        .collect()
+}
+
+#[tokio::test]
+#[ignore = "needs moto server: bash scripts/test.sh"]
+async fn undo_puts_back_exactly_the_revoked_rule_and_refuses_once_the_group_is_gone() {
+    let sdk = sdk().await;
+    let g = group(&sdk, &[]).await;
+    g.ec2
+        .authorize_security_group_ingress()
+        .group_id(&g.id)
+        .ip_permissions(tcp(22, "0.0.0.0/0"))
+        .ip_permissions(tcp(443, "0.0.0.0/0"))
+        .send()
+        .await
+        .unwrap();
+    let before = rules(&g).await;
+    let event = cloudtrail_event(
+        "aws.ec2-AuthorizeSecurityGroupIngress-open-ssh.json",
+        json!({"groupId": g.id, "ipPermissions": perms_json(&[("tcp", 22, "0.0.0.0/0"), ("tcp", 443, "0.0.0.0/0")])}),
+        rule_set(&g, &before, false),
+    );
+    let deps = ec2_deps(&sdk, "revert-security-group", "{}", None);
+    let report = process(&deps, event.clone()).await.unwrap();
+    assert_eq!(report["actions"][0]["outcome"], "done", "{report}");
+    assert_eq!(
+        report["actions"][0]["reversal"]["call"], "authorize_security_group",
+        "{report}"
+    );
+    let remediated = rules(&g).await;
+    assert_eq!(remediated.len(), before.len() - 1);
+
+    // A dry run checks and names the calls, and changes nothing.
+    let planned = undo(&sdk, &report, true).await;
+    assert_eq!(undo_outcomes(&planned), ["would_run"], "{planned}");
+    assert_eq!(
+        planned["steps"][0]["calls"],
+        json!([
+            "DescribeSecurityGroups",
+            "DescribeSecurityGroupRules",
+            "AuthorizeSecurityGroupIngress"
+        ])
+    );
+    assert_eq!(rules(&g).await, remediated);
+
+    let undone = undo(&sdk, &report, false).await;
+    assert_eq!(undo_outcomes(&undone), ["done"], "{undone}");
+    assert_eq!(
+        opened(&rules(&g).await),
+        opened(&before),
+        "back exactly as before"
+    );
+    // Run again: already undone, and nothing more is opened.
+    let again = undo(&sdk, &report, false).await;
+    assert_eq!(undo_outcomes(&again), ["already_undone"], "{again}");
+    assert_eq!(opened(&rules(&g).await), opened(&before));
+
+    // Opened again (the rule put back has a new id, so a new event), remediated again, then
+    // the group is deleted: the undo is refused, naming why.
+    let event = cloudtrail_event(
+        "aws.ec2-AuthorizeSecurityGroupIngress-open-ssh.json",
+        json!({"groupId": g.id, "ipPermissions": perms_json(&[("tcp", 22, "0.0.0.0/0")])}),
+        rule_set(&g, &rules(&g).await, false),
+    );
+    let report = process(&deps, event).await.unwrap();
+    assert_eq!(report["actions"][0]["outcome"], "done", "{report}");
+    g.ec2
+        .delete_security_group()
+        .group_id(&g.id)
+        .send()
+        .await
+        .unwrap();
+    let refused = undo(&sdk, &report, false).await;
+    assert_eq!(undo_outcomes(&refused), ["refused"], "{refused}");
+    assert!(
+        refused["refused"]
+            .as_str()
+            .is_some_and(|r| r.contains("no longer exists")),
+        "{refused}"
+    );
+}

@@ -33,6 +33,7 @@ pub mod state;
 pub mod sweep;
 pub mod time;
 pub mod trust;
+pub mod undo;
 
 pub use action::{Action, Notice, Permission, PrincipalKind, Severity};
 pub use decision::{Decision, GuardId, Kind, Verdict};

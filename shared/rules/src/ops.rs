@@ -83,6 +83,8 @@ pub const DELETE_NACL_ENTRY: Op = op!(ec2, DeleteNetworkAclEntry);
 pub const CREATE_NACL_ENTRY: Op = op!(ec2, CreateNetworkAclEntry);
 pub const DELETE_USER_POLICY: Op = op!(iam, DeleteUserPolicy);
 pub const DELETE_ROLE_POLICY: Op = op!(iam, DeleteRolePolicy);
+pub const GET_USER_POLICY: Op = op!(iam, GetUserPolicy);
+pub const GET_ROLE_POLICY: Op = op!(iam, GetRolePolicy);
 pub const UNTAG_USER: Op = op!(iam, UntagUser);
 // Every notice names the account by its alias too (report.rs `EventSummary::account_alias`).
 pub const LIST_ACCOUNT_ALIASES: Op = op!(iam, ListAccountAliases);

@@ -72,6 +72,14 @@ pub struct ActionReport {
     /// For an action done: the exact command that undoes it, or why there is none.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub undo: Option<Undo>,
+    /// For an action done: the typed call that undoes it exactly (`trailguard undo` runs it
+    /// after checking the resource is still as trailguard left it; undo.rs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reversal: Option<crate::undo::Reversal>,
+    /// For an action done through the ledger: its claim, which `trailguard undo --table`
+    /// marks undone so that a redelivery of the event does not act again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ledger_key: Option<String>,
     /// The target's page in the AWS console (console.rs), in the event's region.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub console: Option<String>,
@@ -90,6 +98,8 @@ impl ActionReport {
             attempts: None,
             calls: vec![],
             undo: None,
+            reversal: None,
+            ledger_key: None,
             console: None,
         }
     }

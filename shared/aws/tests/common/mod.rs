@@ -757,3 +757,25 @@ pub async fn detector(
             .to_string(),
     }
 }
+
+/// `trailguard undo` on a function's report, as the CLI runs it (its plan, the SDK port in
+/// moto's account and region): the undo's report as JSON.
+pub async fn undo(sdk: &aws_config::SdkConfig, report: &Value, dry_run: bool) -> Value {
+    let plan = trailguard_rules::undo::plan(report).expect("a report trailguard undo reads");
+    let port = trailguard_aws::undo::SdkUndo::new(sdk);
+    serde_json::to_value(trailguard_aws::undo::undo(&port, &plan, dry_run).await).unwrap()
+}
+
+/// Each step's outcome in an undo's report (`done`, `already_undone`, `refused`, ...).
+pub fn undo_outcomes(u: &Value) -> Vec<String> {
+    u["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| match &s["outcome"] {
+            Value::String(s) => s.clone(),
+            Value::Object(o) => o.keys().next().cloned().unwrap_or_default(),
+            other => other.to_string(),
+        })
+        .collect()
+}

@@ -1382,6 +1382,16 @@ impl LedgerPort for Fake {
             }
         }
     }
+    async fn mark_undone(&self, _: &str, key: &str, note: &str, _: i64) -> PortResult<bool> {
+        let mut c = self.claims.lock().unwrap();
+        match c.get_mut(key) {
+            Some((state, _)) if state != "acting" => {
+                *state = note.to_string();
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
     async fn claim_state(&self, _: &str, key: &str) -> PortResult<Option<Claim>> {
         Ok(self.claims.lock().unwrap().get(key).map(|(state, _)| {
             if state == "acting" {

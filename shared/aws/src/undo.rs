@@ -1,0 +1,573 @@
+//! `trailguard undo`'s calls: each [`Reversal`] a report recorded is first checked against
+//! the resource as it is now ([`UndoPort::check`]: still as trailguard left it, already put
+//! back, or changed since), and only then run ([`UndoPort::run`]). [`undo`] checks every
+//! step before it runs any: one step changed since refuses the whole undo, so an undo is
+//! never half done because of what someone else did.
+
+use std::future::Future;
+
+use serde::Serialize;
+use trailguard_rules::action::PrincipalKind;
+use trailguard_rules::ops;
+use trailguard_rules::permission::Permission;
+use trailguard_rules::state::{AclEntry, BlockFlags};
+use trailguard_rules::undo::{How, Reversal, UndoPlan};
+
+use crate::error::{classify, code_of, PortError};
+use crate::ports::{Change, Ec2Port, IamPort, PortResult};
+use crate::s3::S3;
+
+/// The resource as it is now, against what trailguard left.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "now", content = "why", rename_all = "snake_case")]
+pub enum Now {
+    /// As trailguard left it: the reversal can run.
+    AsLeft,
+    /// Already as it was before trailguard acted (why): nothing to run.
+    AlreadyUndone(String),
+    /// Changed since in another way (why): running the reversal would not put back exactly
+    /// what was there, so it is refused.
+    Changed(String),
+}
+
+/// The calls `trailguard undo` makes: a look, then the reversal.
+pub trait UndoPort: Send + Sync {
+    fn check(&self, r: &Reversal) -> impl Future<Output = PortResult<Now>> + Send;
+    fn run(&self, r: &Reversal) -> impl Future<Output = PortResult<Change>> + Send;
+}
+
+/// What became of one step of an undo.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepOutcome {
+    /// Dry run: checked, and this would run.
+    WouldRun,
+    Done,
+    AlreadyUndone(String),
+    /// Not run: the undo was refused (this step's reason, or another step's).
+    Refused(String),
+    /// Not run: an earlier step failed.
+    NotRun,
+    Failed(String),
+}
+
+/// One step's line of the undo's report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UndoLine {
+    pub index: usize,
+    #[serde(rename = "type")]
+    pub type_name: String,
+    pub target: Option<String>,
+    /// What undoing it does (its reversal), when it has one.
+    pub reversal: Option<String>,
+    /// The AWS calls it makes, the look first.
+    pub calls: Vec<&'static str>,
+    pub outcome: StepOutcome,
+}
+
+/// What an undo did: every step, and whether it was refused.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UndoReport {
+    pub event_id: Option<String>,
+    pub account: Option<String>,
+    pub region: Option<String>,
+    pub dry_run: bool,
+    /// Why nothing was run, when a step cannot be undone exactly or changed since.
+    pub refused: Option<String>,
+    pub steps: Vec<UndoLine>,
+}
+
+impl UndoReport {
+    /// Every step undone or already undone (a dry run: every step would run or is undone).
+    pub fn complete(&self) -> bool {
+        self.refused.is_none()
+            && self.steps.iter().all(|s| {
+                matches!(
+                    s.outcome,
+                    StepOutcome::Done | StepOutcome::AlreadyUndone(_) | StepOutcome::WouldRun
+                )
+            })
+    }
+}
+
+/// Undo the plan's steps in its order (last action first): check every one, refuse the whole
+/// undo when one cannot be undone exactly or changed since, else run them (not in a dry run),
+/// stopping at the first failure.
+pub async fn undo(port: &impl UndoPort, plan: &UndoPlan, dry_run: bool) -> UndoReport {
+    let mut lines: Vec<UndoLine> = plan
+        .steps
+        .iter()
+        .map(|s| {
+            let (reversal, calls) = match &s.how {
+                How::Reversal(r) => (Some(r.describe()), r.ops().iter().map(|o| o.api).collect()),
+                How::Refused(_) => (None, vec![]),
+            };
+            UndoLine {
+                index: s.index,
+                type_name: s.type_name.clone(),
+                target: s.target.clone(),
+                reversal,
+                calls,
+                outcome: StepOutcome::NotRun,
+            }
+        })
+        .collect();
+    let mut refused: Option<String> = None;
+    let mut to_run = vec![];
+    for (i, step) in plan.steps.iter().enumerate() {
+        let why = match &step.how {
+            How::Refused(why) => Some(why.clone()),
+            How::Reversal(r) => match port.check(r).await {
+                Ok(Now::AsLeft) => {
+                    to_run.push((i, r));
+                    None
+                }
+                Ok(Now::AlreadyUndone(why)) => {
+                    lines[i].outcome = StepOutcome::AlreadyUndone(why);
+                    None
+                }
+                Ok(Now::Changed(why)) => Some(format!("changed since trailguard acted: {why}")),
+                Err(e) => Some(format!("could not read it as it is now: {e}")),
+            },
+        };
+        if let Some(why) = why {
+            refused.get_or_insert_with(|| {
+                format!("action {} ({}): {why}", step.index, step.type_name)
+            });
+            lines[i].outcome = StepOutcome::Refused(why);
+        }
+    }
+    if let Some(why) = &refused {
+        for (i, _) in &to_run {
+            lines[*i].outcome = StepOutcome::Refused(format!("not run: {why}"));
+        }
+    } else if dry_run {
+        for (i, _) in &to_run {
+            lines[*i].outcome = StepOutcome::WouldRun;
+        }
+    } else {
+        for (i, r) in to_run {
+            lines[i].outcome = match port.run(r).await {
+                Ok(Change::AlreadyDone(why)) => StepOutcome::AlreadyUndone(why),
+                Ok(_) => StepOutcome::Done,
+                Err(e) => {
+                    lines[i].outcome = StepOutcome::Failed(e.to_string());
+                    break;
+                }
+            };
+        }
+    }
+    UndoReport {
+        event_id: plan.event_id.clone(),
+        account: plan.account.clone(),
+        region: plan.region.clone(),
+        dry_run,
+        refused,
+        steps: lines,
+    }
+}
+
+/// [`UndoPort`] on the SDK clients of the account and region the remediation was done in.
+pub struct SdkUndo {
+    pub ec2: aws_sdk_ec2::Client,
+    pub iam: aws_sdk_iam::Client,
+    pub s3: S3,
+}
+
+/// Whether two permissions open the same thing (descriptions aside).
+fn same_permission(a: &Permission, b: &Permission) -> bool {
+    a.protocol == b.protocol
+        && a.from_port == b.from_port
+        && a.to_port == b.to_port
+        && a.cidr_ipv4 == b.cidr_ipv4
+        && a.cidr_ipv6 == b.cidr_ipv6
+        && a.prefix_list_id == b.prefix_list_id
+        && a.source_group_id == b.source_group_id
+}
+
+impl SdkUndo {
+    /// The clients of the config's account and region.
+    pub fn new(sdk: &aws_config::SdkConfig) -> SdkUndo {
+        SdkUndo {
+            ec2: aws_sdk_ec2::Client::new(sdk),
+            iam: aws_sdk_iam::Client::new(sdk),
+            s3: S3 {
+                s3: aws_sdk_s3::Client::new(sdk),
+            },
+        }
+    }
+
+    /// How many of `perms` the group has now in that direction; None when it no longer
+    /// exists.
+    async fn group_has(
+        &self,
+        group_id: &str,
+        egress: bool,
+        perms: &[Permission],
+    ) -> PortResult<Option<usize>> {
+        let Some(state) = self.ec2.group_state(group_id).await? else {
+            return Ok(None);
+        };
+        Ok(Some(
+            perms
+                .iter()
+                .filter(|p| {
+                    state
+                        .rules
+                        .iter()
+                        .any(|r| r.egress == egress && same_permission(&r.permission, p))
+                })
+                .count(),
+        ))
+    }
+
+    /// The user owning a key (the one named, else the key's owner) and the key's status;
+    /// None when the key no longer exists.
+    async fn key_status(
+        &self,
+        user: Option<&str>,
+        key_id: &str,
+    ) -> PortResult<Option<(String, String)>> {
+        let user = match user {
+            Some(u) => u.to_string(),
+            None => match self.iam.key_owner(key_id).await? {
+                Some(u) => u,
+                None => return Ok(None),
+            },
+        };
+        let keys = match self.iam.list_access_keys().user_name(&user).send().await {
+            Ok(o) => o,
+            Err(e) if code_of(&e).as_deref() == Some("NoSuchEntity") => return Ok(None),
+            Err(e) => return Err(classify(&ops::LIST_ACCESS_KEYS, e)),
+        };
+        Ok(keys
+            .access_key_metadata()
+            .iter()
+            .find(|k| k.access_key_id() == Some(key_id))
+            .map(|k| {
+                (
+                    user.clone(),
+                    k.status()
+                        .map(|s| s.as_str().to_string())
+                        .unwrap_or_default(),
+                )
+            }))
+    }
+}
+
+fn entry_same(a: &AclEntry, b: &AclEntry) -> bool {
+    let block = |c: &Option<String>| {
+        c.as_deref()
+            .map(|c| match c.trim().parse::<ipnet::IpNet>() {
+                Ok(n) => n.trunc().to_string(),
+                Err(_) => c.trim().to_ascii_lowercase(),
+            })
+    };
+    let ports = |e: &AclEntry| {
+        if e.protocol == "-1" {
+            (None, None)
+        } else {
+            (e.from_port, e.to_port)
+        }
+    };
+    a.allow == b.allow
+        && a.protocol == b.protocol
+        && ports(a) == ports(b)
+        && block(&a.cidr) == block(&b.cidr)
+}
+
+fn flags_text(f: Option<BlockFlags>) -> String {
+    match f {
+        None => "no block".into(),
+        Some(f) if f.names().is_empty() => "every switch off".into(),
+        Some(f) => format!("{} on", f.names().join(", ")),
+    }
+}
+
+impl UndoPort for SdkUndo {
+    async fn check(&self, r: &Reversal) -> PortResult<Now> {
+        Ok(match r {
+            Reversal::AuthorizeSecurityGroup {
+                group_id,
+                egress,
+                permissions,
+            } => match self.group_has(group_id, *egress, permissions).await? {
+                None => Now::Changed(format!("security group {group_id} no longer exists")),
+                Some(0) => Now::AsLeft,
+                Some(n) if n == permissions.len() => {
+                    Now::AlreadyUndone(format!("security group {group_id} has these rules again"))
+                }
+                Some(n) => Now::Changed(format!(
+                    "security group {group_id} has {n} of these {} rules again",
+                    permissions.len()
+                )),
+            },
+            Reversal::RevokeSecurityGroup {
+                group_id,
+                egress,
+                permissions,
+            } => match self.group_has(group_id, *egress, permissions).await? {
+                None => Now::Changed(format!("security group {group_id} no longer exists")),
+                Some(n) if n == permissions.len() => Now::AsLeft,
+                Some(0) => Now::AlreadyUndone(format!(
+                    "security group {group_id} no longer has these rules"
+                )),
+                Some(n) => Now::Changed(format!(
+                    "security group {group_id} has only {n} of these {} rules",
+                    permissions.len()
+                )),
+            },
+            Reversal::ActivateAccessKey {
+                user_name,
+                access_key_id,
+            } => match self.key_status(user_name.as_deref(), access_key_id).await? {
+                None => Now::Changed(format!(
+                    "access key {access_key_id} no longer exists (deleted, or rotated out)"
+                )),
+                Some((_, s)) if s == "Active" => {
+                    Now::AlreadyUndone(format!("access key {access_key_id} is Active again"))
+                }
+                Some((_, s)) if s == "Inactive" => Now::AsLeft,
+                Some((_, s)) => Now::Changed(format!("access key {access_key_id} is {s}")),
+            },
+            Reversal::DeleteInlinePolicy {
+                principal,
+                name,
+                policy_name,
+            } => {
+                let r = match principal {
+                    PrincipalKind::User => self
+                        .iam
+                        .get_user_policy()
+                        .user_name(name)
+                        .policy_name(policy_name)
+                        .send()
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| (code_of(&e), classify(&ops::GET_USER_POLICY, e))),
+                    PrincipalKind::Role => self
+                        .iam
+                        .get_role_policy()
+                        .role_name(name)
+                        .policy_name(policy_name)
+                        .send()
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| (code_of(&e), classify(&ops::GET_ROLE_POLICY, e))),
+                };
+                match r {
+                    Ok(()) => Now::AsLeft,
+                    Err((code, _)) if code.as_deref() == Some("NoSuchEntity") => {
+                        Now::AlreadyUndone(format!("{name} has no inline policy {policy_name}"))
+                    }
+                    Err((_, e)) => return Err(e),
+                }
+            }
+            Reversal::UntagUser { user_name, key } => {
+                match self.iam.list_user_tags().user_name(user_name).send().await {
+                    Ok(o) if o.tags().iter().any(|t| t.key() == key) => Now::AsLeft,
+                    Ok(_) => Now::AlreadyUndone(format!("user {user_name} has no tag {key}")),
+                    Err(e) if code_of(&e).as_deref() == Some("NoSuchEntity") => {
+                        Now::Changed(format!("user {user_name} no longer exists"))
+                    }
+                    Err(e) => return Err(classify(&ops::LIST_USER_TAGS, e)),
+                }
+            }
+            Reversal::CreateNetworkAclEntry {
+                network_acl_id,
+                entry,
+            } => match self.ec2.acl_state(network_acl_id).await? {
+                None => Now::Changed(format!("network ACL {network_acl_id} no longer exists")),
+                Some(acl) => match acl
+                    .entries
+                    .iter()
+                    .find(|e| e.rule_number == entry.rule_number && e.egress == entry.egress)
+                {
+                    None => Now::AsLeft,
+                    Some(now) if entry_same(now, entry) => Now::AlreadyUndone(format!(
+                        "entry {} of {network_acl_id} is back",
+                        entry.rule_number
+                    )),
+                    Some(_) => Now::Changed(format!(
+                        "rule number {} of {network_acl_id} is taken by another entry",
+                        entry.rule_number
+                    )),
+                },
+            },
+            Reversal::RestoreBucketPublicAccessBlock {
+                bucket,
+                previous,
+                left,
+            } => match self.s3.block(bucket).await? {
+                None => Now::Changed(format!("bucket {bucket} no longer exists")),
+                Some(now) if now == *previous => Now::AlreadyUndone(format!(
+                    "the block of bucket {bucket} is as before ({})",
+                    flags_text(now)
+                )),
+                Some(Some(now)) if now == *left => Now::AsLeft,
+                Some(now) => Now::Changed(format!(
+                    "the block of bucket {bucket} is {} (trailguard left {})",
+                    flags_text(now),
+                    flags_text(Some(*left))
+                )),
+            },
+        })
+    }
+
+    async fn run(&self, r: &Reversal) -> PortResult<Change> {
+        match r {
+            Reversal::AuthorizeSecurityGroup {
+                group_id,
+                egress,
+                permissions,
+            } => {
+                self.ec2
+                    .authorize_permissions(group_id, *egress, permissions)
+                    .await
+            }
+            Reversal::RevokeSecurityGroup {
+                group_id,
+                egress,
+                permissions,
+            } => {
+                self.ec2
+                    .revoke_permissions(Some(group_id), None, *egress, permissions)
+                    .await
+            }
+            Reversal::ActivateAccessKey {
+                user_name,
+                access_key_id,
+            } => {
+                let Some((user, _)) = self.key_status(user_name.as_deref(), access_key_id).await?
+                else {
+                    return Err(gone("the access key"));
+                };
+                self.iam
+                    .update_access_key()
+                    .user_name(user)
+                    .access_key_id(access_key_id)
+                    .status(aws_sdk_iam::types::StatusType::Active)
+                    .send()
+                    .await
+                    .map(|_| Change::Done)
+                    .map_err(|e| classify(&ops::UPDATE_ACCESS_KEY, e))
+            }
+            Reversal::DeleteInlinePolicy {
+                principal,
+                name,
+                policy_name,
+            } => match principal {
+                PrincipalKind::User => self
+                    .iam
+                    .delete_user_policy()
+                    .user_name(name)
+                    .policy_name(policy_name)
+                    .send()
+                    .await
+                    .map(|_| Change::Done)
+                    .map_err(|e| classify(&ops::DELETE_USER_POLICY, e)),
+                PrincipalKind::Role => self
+                    .iam
+                    .delete_role_policy()
+                    .role_name(name)
+                    .policy_name(policy_name)
+                    .send()
+                    .await
+                    .map(|_| Change::Done)
+                    .map_err(|e| classify(&ops::DELETE_ROLE_POLICY, e)),
+            },
+            Reversal::UntagUser { user_name, key } => self
+                .iam
+                .untag_user()
+                .user_name(user_name)
+                .tag_keys(key)
+                .send()
+                .await
+                .map(|_| Change::Done)
+                .map_err(|e| classify(&ops::UNTAG_USER, e)),
+            Reversal::CreateNetworkAclEntry {
+                network_acl_id,
+                entry,
+            } => {
+                let number = i32::try_from(entry.rule_number)
+                    .map_err(|_| invalid("the entry's rule number is out of range"))?;
+                let port = |p: Option<i64>| p.and_then(|p| i32::try_from(p).ok());
+                let mut req = self
+                    .ec2
+                    .create_network_acl_entry()
+                    .network_acl_id(network_acl_id)
+                    .rule_number(number)
+                    .egress(entry.egress)
+                    .protocol(&entry.protocol)
+                    .rule_action(if entry.allow {
+                        aws_sdk_ec2::types::RuleAction::Allow
+                    } else {
+                        aws_sdk_ec2::types::RuleAction::Deny
+                    });
+                if entry.protocol != "-1" {
+                    if let (Some(from), Some(to)) = (port(entry.from_port), port(entry.to_port)) {
+                        req = req.port_range(
+                            aws_sdk_ec2::types::PortRange::builder()
+                                .from(from)
+                                .to(to)
+                                .build(),
+                        );
+                    }
+                }
+                let cidr = entry.cidr.as_deref().unwrap_or_default();
+                req = if cidr.contains(':') {
+                    req.ipv6_cidr_block(cidr)
+                } else {
+                    req.cidr_block(cidr)
+                };
+                req.send()
+                    .await
+                    .map(|_| Change::Done)
+                    .map_err(|e| classify(&ops::CREATE_NACL_ENTRY, e))
+            }
+            Reversal::RestoreBucketPublicAccessBlock {
+                bucket, previous, ..
+            } => match previous {
+                Some(f) => self
+                    .s3
+                    .s3
+                    .put_public_access_block()
+                    .bucket(bucket)
+                    .public_access_block_configuration(
+                        aws_sdk_s3::types::PublicAccessBlockConfiguration::builder()
+                            .block_public_acls(f.block_public_acls)
+                            .ignore_public_acls(f.ignore_public_acls)
+                            .block_public_policy(f.block_public_policy)
+                            .restrict_public_buckets(f.restrict_public_buckets)
+                            .build(),
+                    )
+                    .send()
+                    .await
+                    .map(|_| Change::Done)
+                    .map_err(|e| classify(&ops::PUT_BUCKET_PAB, e)),
+                None => self
+                    .s3
+                    .s3
+                    .delete_public_access_block()
+                    .bucket(bucket)
+                    .send()
+                    .await
+                    .map(|_| Change::Done)
+                    .map_err(|e| classify(&ops::DELETE_BUCKET_PAB, e)),
+            },
+        }
+    }
+}
+
+/// The resource went away between the check and the call.
+fn gone(what: &str) -> PortError {
+    invalid(&format!("{what} no longer exists"))
+}
+
+fn invalid(why: &str) -> PortError {
+    PortError::Permanent {
+        op: "undo",
+        code: "Changed".into(),
+        message: why.to_string(),
+    }
+}

@@ -1,0 +1,563 @@
+//! Undoing a remediation exactly: each action type's typed inverse ([`Reversal`]), which a
+//! function's report records for every action it proved done, and the plan `trailguard undo`
+//! runs from such a report ([`plan`]): the actions done, last first, each with its reversal or
+//! the reason there is none.
+//!
+//! A reversal carries what its call needs and what the resource looked like when trailguard
+//! left it, so the one who runs it can check first that nothing changed since: `trailguard
+//! undo` never puts back what someone else already put back or changed (the ports say which,
+//! `shared/aws` `undo.rs`).
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::action::{Action, Inverse, PrincipalKind};
+use crate::ops::{self, Op};
+use crate::permission::Permission;
+use crate::state::{AclEntry, BlockFlags};
+
+/// The typed call that undoes one action done, with what the resource was left as.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(
+    tag = "call",
+    content = "with",
+    rename_all = "snake_case",
+    deny_unknown_fields
+)]
+pub enum Reversal {
+    /// Put back security-group rules trailguard revoked.
+    AuthorizeSecurityGroup {
+        group_id: String,
+        egress: bool,
+        permissions: Vec<Permission>,
+    },
+    /// Take out rules trailguard put back into a protected group.
+    RevokeSecurityGroup {
+        group_id: String,
+        egress: bool,
+        permissions: Vec<Permission>,
+    },
+    /// Set an access key trailguard set Inactive back to Active.
+    ActivateAccessKey {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        user_name: Option<String>,
+        access_key_id: String,
+    },
+    /// Delete the inline deny policy trailguard put on a user or role.
+    DeleteInlinePolicy {
+        principal: PrincipalKind,
+        name: String,
+        policy_name: String,
+    },
+    /// Take the quarantine tag trailguard put on a user off.
+    UntagUser { user_name: String, key: String },
+    /// Create again the network ACL entry trailguard deleted.
+    CreateNetworkAclEntry {
+        network_acl_id: String,
+        entry: AclEntry,
+    },
+    /// Put a bucket's public access block back as it was (`previous`; none: no block), when
+    /// it is still as trailguard left it (`left`).
+    RestoreBucketPublicAccessBlock {
+        bucket: String,
+        previous: Option<BlockFlags>,
+        left: BlockFlags,
+    },
+}
+
+impl Reversal {
+    /// The AWS operations running it may call, the reads that check the resource first
+    /// included: what the credentials running `trailguard undo` need.
+    pub fn ops(&self) -> Vec<&'static Op> {
+        match self {
+            Reversal::AuthorizeSecurityGroup { egress, .. } => vec![
+                &ops::DESCRIBE_SECURITY_GROUPS,
+                &ops::DESCRIBE_SG_RULES,
+                if *egress {
+                    &ops::AUTHORIZE_SG_EGRESS
+                } else {
+                    &ops::AUTHORIZE_SG_INGRESS
+                },
+            ],
+            Reversal::RevokeSecurityGroup { egress, .. } => vec![
+                &ops::DESCRIBE_SECURITY_GROUPS,
+                &ops::DESCRIBE_SG_RULES,
+                if *egress {
+                    &ops::REVOKE_SG_EGRESS
+                } else {
+                    &ops::REVOKE_SG_INGRESS
+                },
+            ],
+            Reversal::ActivateAccessKey { .. } => vec![
+                &ops::GET_ACCESS_KEY_LAST_USED,
+                &ops::LIST_ACCESS_KEYS,
+                &ops::UPDATE_ACCESS_KEY,
+            ],
+            Reversal::DeleteInlinePolicy { principal, .. } => match principal {
+                PrincipalKind::User => vec![&ops::GET_USER_POLICY, &ops::DELETE_USER_POLICY],
+                PrincipalKind::Role => vec![&ops::GET_ROLE_POLICY, &ops::DELETE_ROLE_POLICY],
+            },
+            Reversal::UntagUser { .. } => vec![&ops::LIST_USER_TAGS, &ops::UNTAG_USER],
+            Reversal::CreateNetworkAclEntry { .. } => {
+                vec![&ops::DESCRIBE_NETWORK_ACLS, &ops::CREATE_NACL_ENTRY]
+            }
+            Reversal::RestoreBucketPublicAccessBlock { previous, .. } => vec![
+                &ops::GET_BUCKET_PAB,
+                if previous.is_some() {
+                    &ops::PUT_BUCKET_PAB
+                } else {
+                    &ops::DELETE_BUCKET_PAB
+                },
+            ],
+        }
+    }
+
+    /// One line for humans: what running it does.
+    pub fn describe(&self) -> String {
+        let dir = |egress: &bool| if *egress { "egress" } else { "ingress" };
+        let perms = |p: &[Permission]| {
+            p.iter()
+                .map(Permission::describe)
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
+        match self {
+            Reversal::AuthorizeSecurityGroup {
+                group_id,
+                egress,
+                permissions,
+            } => format!(
+                "authorize {} {} on security group {group_id}",
+                dir(egress),
+                perms(permissions)
+            ),
+            Reversal::RevokeSecurityGroup {
+                group_id,
+                egress,
+                permissions,
+            } => format!(
+                "revoke {} {} of security group {group_id}",
+                dir(egress),
+                perms(permissions)
+            ),
+            Reversal::ActivateAccessKey {
+                user_name,
+                access_key_id,
+            } => format!(
+                "set access key {access_key_id} of user {} Active",
+                user_name.as_deref().unwrap_or("(its owner)")
+            ),
+            Reversal::DeleteInlinePolicy {
+                principal,
+                name,
+                policy_name,
+            } => format!(
+                "delete inline policy {policy_name} of {} {name}",
+                match principal {
+                    PrincipalKind::User => "user",
+                    PrincipalKind::Role => "role",
+                }
+            ),
+            Reversal::UntagUser { user_name, key } => {
+                format!("take tag {key} off user {user_name}")
+            }
+            Reversal::CreateNetworkAclEntry {
+                network_acl_id,
+                entry,
+            } => format!(
+                "create {} entry {} of network ACL {network_acl_id} again",
+                dir(&entry.egress),
+                entry.rule_number
+            ),
+            Reversal::RestoreBucketPublicAccessBlock {
+                bucket, previous, ..
+            } => match previous {
+                Some(p) => format!(
+                    "put the public access block of bucket {bucket} back to {}",
+                    on_or_none(p)
+                ),
+                None => format!("delete the public access block of bucket {bucket} (it had none)"),
+            },
+        }
+    }
+}
+
+fn on_or_none(f: &BlockFlags) -> String {
+    let on = f.names();
+    if on.is_empty() {
+        "every switch off".into()
+    } else {
+        format!("{} on", on.join(", "))
+    }
+}
+
+impl Action {
+    /// The typed call that undoes this action once done, or why `trailguard undo` cannot
+    /// undo it exactly (the report's `undo` says what a person can do instead).
+    pub fn reversal(&self) -> Result<Reversal, String> {
+        let missing = |what: &str| Err(format!("the report does not say {what}"));
+        match self {
+            Action::RevokeSecurityGroupRules(a) => {
+                if a.permissions.is_empty() {
+                    return missing(
+                        "the revoked rules' permissions (the event named only rule ids)",
+                    );
+                }
+                Ok(Reversal::AuthorizeSecurityGroup {
+                    group_id: a.group_id.clone(),
+                    egress: a.egress,
+                    permissions: a.permissions.clone(),
+                })
+            }
+            Action::RevokeSecurityGroupPermissions(a) => {
+                // A name alone means the default VPC's group to EC2's calls, but a lookup by
+                // name may find groups of that name in every VPC: only the id is exact.
+                let Some(group_id) = &a.group_id else {
+                    return missing("the group's id (the event named it by name only)");
+                };
+                Ok(Reversal::AuthorizeSecurityGroup {
+                    group_id: group_id.clone(),
+                    egress: a.egress,
+                    permissions: a.permissions.clone(),
+                })
+            }
+            Action::AuthorizeSecurityGroupPermissions(a) => Ok(Reversal::RevokeSecurityGroup {
+                group_id: a.group_id.clone(),
+                egress: a.egress,
+                permissions: a.permissions.clone(),
+            }),
+            Action::DeactivateAccessKey(a) => Ok(Reversal::ActivateAccessKey {
+                user_name: a.user_name.clone(),
+                access_key_id: a.access_key_id.clone(),
+            }),
+            Action::RevokeSessions(a) => match &a.name {
+                Some(name) => Ok(Reversal::DeleteInlinePolicy {
+                    principal: a.principal,
+                    name: name.clone(),
+                    policy_name: a.policy_name.clone(),
+                }),
+                None => missing("which principal"),
+            },
+            Action::TagUser(a) => match &a.user_name {
+                Some(user) => Ok(Reversal::UntagUser {
+                    user_name: user.clone(),
+                    key: a.key.clone(),
+                }),
+                None => missing("which user"),
+            },
+            Action::DeleteNetworkAclEntry(a) => match &a.entry {
+                // ICMP entries also carry a type and code, which the entry does not keep.
+                Some(e) if matches!(e.protocol.as_str(), "1" | "58" | "icmp" | "icmpv6") => {
+                    missing("the deleted ICMP entry's type and code")
+                }
+                Some(e) if e.cidr.is_none() => missing("the deleted entry's CIDR block"),
+                Some(e) => Ok(Reversal::CreateNetworkAclEntry {
+                    network_acl_id: a.network_acl_id.clone(),
+                    entry: e.clone(),
+                }),
+                None => missing("the deleted entry's fields (the ACL was not read first)"),
+            },
+            Action::PutBucketPublicAccessBlock(a) => {
+                let Some(previous) = &a.previous else {
+                    return missing("the block before the call");
+                };
+                let previous: Option<BlockFlags> = if previous.is_empty() {
+                    None
+                } else {
+                    Some(serde_json::from_str(previous).map_err(|e| {
+                        format!("the block before the call is not a block's JSON: {e}")
+                    })?)
+                };
+                Ok(Reversal::RestoreBucketPublicAccessBlock {
+                    bucket: a.bucket.clone(),
+                    left: previous.unwrap_or_default().or(BlockFlags::of(&a.flags)),
+                    previous,
+                })
+            }
+            other => match other.info().inverse {
+                Inverse::ReadOnly => Err("it changed nothing".into()),
+                Inverse::None(why) => Err(why.into()),
+                Inverse::Calls(_) => Err(format!(
+                    "`trailguard undo` does not undo {} yet: the report's `undo` has the exact \
+                     command",
+                    other.type_name()
+                )),
+            },
+        }
+    }
+}
+
+/// A report `trailguard undo` cannot read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReportError {
+    #[error("not a trailguard report: {0}")]
+    NotAReport(&'static str),
+    #[error("{field}: {why}")]
+    Field { field: String, why: String },
+}
+
+/// The remediation a report describes, as `trailguard undo` needs it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UndoPlan {
+    pub event_id: Option<String>,
+    pub function: Option<String>,
+    /// Where the actions were done: the undo runs there, with credentials of that account.
+    pub account: Option<String>,
+    pub region: Option<String>,
+    /// The actions done, last first.
+    pub steps: Vec<UndoStep>,
+    /// How many of the report's actions changed nothing (already done, dry-run, failed,
+    /// read-only): nothing of theirs to undo.
+    pub unchanged: usize,
+}
+
+/// One action done, and how it is undone.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UndoStep {
+    /// Its place in the report's `actions`.
+    pub index: usize,
+    #[serde(rename = "type")]
+    pub type_name: String,
+    pub target: Option<String>,
+    /// Its claim in the ledger (the report's `ledger_key`), marked undone once it is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ledger_key: Option<String>,
+    #[serde(flatten)]
+    pub how: How,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum How {
+    Reversal(Reversal),
+    /// Why this action cannot be undone exactly.
+    Refused(String),
+}
+
+/// The report in a file as a user has it: the function's response or log line (the report
+/// itself), the "Remediation Performed" event (its `detail`), or `{"report": ...}`.
+fn report_of(v: &Value) -> Option<&Value> {
+    let looks = |r: &Value| r.get("actions").is_some_and(Value::is_array);
+    [Some(v), v.get("detail"), v.get("report")]
+        .into_iter()
+        .flatten()
+        .find(|r| looks(r))
+}
+
+/// What undoing the remediation a report describes takes: its actions done, last first.
+pub fn plan(v: &Value) -> Result<UndoPlan, ReportError> {
+    let report = report_of(v).ok_or(ReportError::NotAReport(
+        "no `actions` array (a function's report, its log line, or its Remediation Performed event)",
+    ))?;
+    let text = |k: &str| report.get(k).and_then(Value::as_str).map(String::from);
+    let event = report.get("event");
+    let in_event = |k: &str| event.and_then(|e| e.get(k)).and_then(Value::as_str);
+    let connection = report.get("connection");
+    let connected = |k: &str| connection.and_then(|c| c.get(k)).and_then(Value::as_str);
+    if text("mode").as_deref() == Some("dry_run") {
+        return Err(ReportError::NotAReport(
+            "the report is of a dry run: nothing was done",
+        ));
+    }
+    let actions = report["actions"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or(&[]);
+    let mut steps = vec![];
+    let mut unchanged = 0;
+    for (index, a) in actions.iter().enumerate().rev() {
+        if a.get("outcome").and_then(Value::as_str) != Some("done") {
+            unchanged += 1;
+            continue;
+        }
+        let type_name = a
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or("?")
+            .to_string();
+        let read_only = crate::action::ALL_ACTIONS
+            .iter()
+            .any(|i| i.type_name == type_name && i.inverse == Inverse::ReadOnly);
+        if read_only {
+            unchanged += 1;
+            continue;
+        }
+        let how = match a.get("reversal") {
+            Some(r) => {
+                let mut track = serde_path_to_error::Track::new();
+                match Reversal::deserialize(serde_path_to_error::Deserializer::new(r, &mut track)) {
+                    Ok(r) => How::Reversal(r),
+                    Err(e) => {
+                        return Err(ReportError::Field {
+                            field: format!("actions[{index}].reversal.{}", track.path()),
+                            why: e.to_string(),
+                        })
+                    }
+                }
+            }
+            None => How::Refused(
+                a.get("undo")
+                    .and_then(|u| u.get("none"))
+                    .and_then(Value::as_str)
+                    .map(String::from)
+                    .unwrap_or_else(|| {
+                        "the report records no exact reversal for it (written before \
+                         trailguard recorded them, or an action with nothing to undo)"
+                            .into()
+                    }),
+            ),
+        };
+        steps.push(UndoStep {
+            index,
+            type_name,
+            target: a.get("target").and_then(Value::as_str).map(String::from),
+            ledger_key: a
+                .get("ledger_key")
+                .and_then(Value::as_str)
+                .filter(|k| k.starts_with("claim#"))
+                .map(String::from),
+            how,
+        });
+    }
+    Ok(UndoPlan {
+        event_id: text("event_id"),
+        function: text("function"),
+        account: connected("account")
+            .or(in_event("account"))
+            .map(String::from),
+        region: connected("region").or(in_event("region")).map(String::from),
+        steps,
+        unchanged,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::action::{DeactivateKey, PutBucketPublicAccessBlock, StartLogging};
+    use serde_json::json;
+
+    fn done(action: &Action) -> Value {
+        let mut a = serde_json::to_value(action).unwrap();
+        a["outcome"] = json!("done");
+        if let Ok(r) = action.reversal() {
+            a["reversal"] = serde_json::to_value(r).unwrap();
+        }
+        a
+    }
+
+    #[test]
+    fn a_report_is_undone_last_action_first_and_only_what_was_done() {
+        let key = Action::from(DeactivateKey::of(
+            Some("bob".into()),
+            "AKIAIOSFODNN7EXAMPLE".into(),
+        ));
+        let block = Action::from(PutBucketPublicAccessBlock {
+            bucket: "b".into(),
+            flags: vec!["BlockPublicPolicy".into()],
+            previous: Some(r#"{"BlockPublicAcls":true}"#.into()),
+        });
+        let mut skipped = done(&key);
+        skipped["outcome"] = json!("already_done");
+        let report = json!({"event_id": "e1", "mode": "enforce",
+            "event": {"account": "123456789012", "region": "eu-west-1"},
+            "actions": [done(&key), skipped, done(&block)]});
+        // As the function returned it, and inside its Remediation Performed event.
+        for v in [
+            report.clone(),
+            json!({"detail-type": "Remediation Performed", "detail": report}),
+        ] {
+            let p = plan(&v).unwrap();
+            assert_eq!(p.account.as_deref(), Some("123456789012"));
+            assert_eq!(p.region.as_deref(), Some("eu-west-1"));
+            assert_eq!(p.unchanged, 1);
+            assert_eq!(p.steps.iter().map(|s| s.index).collect::<Vec<_>>(), [2, 0]);
+            assert_eq!(
+                p.steps[0].how,
+                How::Reversal(Reversal::RestoreBucketPublicAccessBlock {
+                    bucket: "b".into(),
+                    previous: Some(BlockFlags {
+                        block_public_acls: true,
+                        ..BlockFlags::default()
+                    }),
+                    left: BlockFlags {
+                        block_public_acls: true,
+                        block_public_policy: true,
+                        ..BlockFlags::default()
+                    },
+                })
+            );
+        }
+    }
+
+    #[test]
+    fn what_cannot_be_undone_exactly_is_a_refused_step_and_bad_input_names_its_field() {
+        let trail = Action::from(StartLogging { trail: "t".into() });
+        let mut a = done(&trail);
+        a["undo"] = json!({"none": "why not"});
+        // A read-only step done changes nothing: not a step.
+        let mut read = a.clone();
+        read["type"] = json!("summarize_key_activity");
+        let p = plan(&json!({"actions": [a, read]})).unwrap();
+        assert_eq!(p.steps.len(), 1);
+        assert_eq!(p.unchanged, 1);
+        assert_eq!(p.steps[0].how, How::Refused("why not".into()));
+
+        let key = Action::from(DeactivateKey::of(None, "AKIAIOSFODNN7EXAMPLE".into()));
+        let mut a = done(&key);
+        a["reversal"]["with"]["access_key_id"] = json!(7);
+        let e = plan(&json!({"actions": [a]})).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("actions[0].reversal.with.access_key_id"),
+            "{e}"
+        );
+        a["reversal"] = json!({"call": "format_disk"});
+        assert!(plan(&json!({"actions": [a]})).is_err());
+
+        assert!(plan(&json!({"Records": []})).is_err());
+        assert!(plan(&json!({"mode": "dry_run", "actions": []})).is_err());
+        assert!(plan(&json!([1, 2])).is_err());
+    }
+
+    #[test]
+    fn every_reversal_reads_back_as_written() {
+        let rs = [
+            Reversal::ActivateAccessKey {
+                user_name: None,
+                access_key_id: "AKIAIOSFODNN7EXAMPLE".into(),
+            },
+            Reversal::UntagUser {
+                user_name: "bob".into(),
+                key: "k".into(),
+            },
+            Reversal::DeleteInlinePolicy {
+                principal: PrincipalKind::Role,
+                name: "r".into(),
+                policy_name: "p".into(),
+            },
+            Reversal::CreateNetworkAclEntry {
+                network_acl_id: "acl-1".into(),
+                entry: AclEntry {
+                    rule_number: 90,
+                    egress: false,
+                    allow: true,
+                    protocol: "6".into(),
+                    from_port: Some(22),
+                    to_port: Some(22),
+                    cidr: Some("0.0.0.0/0".into()),
+                },
+            },
+            Reversal::RestoreBucketPublicAccessBlock {
+                bucket: "b".into(),
+                previous: None,
+                left: BlockFlags::ALL,
+            },
+        ];
+        for r in rs {
+            let v = serde_json::to_value(&r).unwrap();
+            assert_eq!(serde_json::from_value::<Reversal>(v).unwrap(), r);
+            assert!(!r.ops().is_empty() && !r.describe().is_empty());
+        }
+    }
+}
