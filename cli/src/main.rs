@@ -130,6 +130,11 @@ enum Command {
         /// again.
         #[arg(long, value_name = "NAME")]
         table: Option<String>,
+        /// Run the reversals the report holds without checking them against the ledger (a
+        /// deployment without one, or a ledger these credentials cannot read): only for a
+        /// report whose source you trust.
+        #[arg(long, conflicts_with = "table")]
+        unverified: bool,
     },
     /// What trailguard would have done over an archive of CloudTrail logs.
     ///
@@ -284,10 +289,12 @@ fn run(command: Command) -> Result<ExitCode, String> {
             report,
             dry_run,
             table,
+            unverified,
         } => remote::undo(
             &report,
             dry_run,
-            table.or_else(|| remote::env("TRAILGUARD_LEDGER_TABLE")),
+            table.or_else(|| remote::env("TRAILGUARD_LEDGER_TABLE").filter(|_| !unverified)),
+            unverified,
         ),
         Command::Backtest(args) => backtest::cmd(args),
         Command::Breaker {

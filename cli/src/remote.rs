@@ -182,11 +182,17 @@ pub fn breaker_reset(f: &[(&'static str, String)]) -> Result<ExitCode, String> {
 /// for 24 hours, a failure queue keeps messages 14 days at most).
 const UNDONE_KEPT_SECS: i64 = 30 * 86_400;
 
-/// `trailguard undo --report FILE [--dry-run] [--table NAME]`: read the report, check every action done
+/// `trailguard undo --report FILE [--dry-run] [--table NAME | --unverified]`: read the
+/// report, hold each reversal to the one the ledger's claim keeps, check every action done
 /// against its resource now, and undo them last first (undo.rs in shared/aws). The caller's
 /// credentials must be of the account the report names: a name (a user, a bucket's block)
 /// means another thing in another account.
-pub fn undo(file: &str, dry_run: bool, table: Option<String>) -> Result<ExitCode, String> {
+pub fn undo(
+    file: &str,
+    dry_run: bool,
+    table: Option<String>,
+    unverified: bool,
+) -> Result<ExitCode, String> {
     let text = if file == "-" {
         let mut s = String::new();
         std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)
@@ -197,74 +203,111 @@ pub fn undo(file: &str, dry_run: bool, table: Option<String>) -> Result<ExitCode
     };
     let value: serde_json::Value =
         serde_json::from_str(text.trim()).map_err(|e| format!("{file}: not JSON: {e}"))?;
-    let plan = trailguard_rules::undo::plan(&value).map_err(|e| format!("{file}: {e}"))?;
+    let mut plan = trailguard_rules::undo::plan(&value).map_err(|e| format!("{file}: {e}"))?;
     if plan.steps.is_empty() {
         return Err(format!(
             "{file}: the report has no action done: nothing to undo ({} changed nothing)",
             plan.unchanged
         ));
     }
+    if table.is_none() && !unverified {
+        return Err(
+            "--table is required (the stack's LedgerTableName output, or \
+             TRAILGUARD_LEDGER_TABLE): each reversal is checked against what trailguard \
+             recorded there; --unverified runs the report as it is, for a report whose source \
+             you trust"
+                .into(),
+        );
+    }
+    let region = plan
+        .region
+        .clone()
+        .filter(|r| trailguard_rules::event::is_region_name(r))
+        .ok_or_else(|| {
+            format!("{file}: the report does not say which region the remediation was done in")
+        })?;
     runtime()?.block_on(async {
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
             .http_client(trailguard_aws::config::http_client())
-            .timeout_config(trailguard_aws::config::timeouts());
-        if let Some(region) = plan.region.as_deref().filter(|r| trailguard_rules::event::is_region_name(r)) {
-            loader = loader.region(aws_config::Region::new(region.to_string()));
-        }
-        let sdk = loader.load().await;
+            .timeout_config(trailguard_aws::config::timeouts())
+            .region(aws_config::Region::new(region))
+            .load()
+            .await;
         let caller = aws_sdk_sts::Client::new(&sdk)
             .get_caller_identity()
             .send()
             .await
-            .map_err(|e| format!("who is calling (sts:GetCallerIdentity): {}", trailguard_aws::error::code_of(&e).unwrap_or_else(|| e.to_string())))?;
+            .map_err(|e| {
+                let code = trailguard_aws::error::code_of(&e).unwrap_or_else(|| e.to_string());
+                format!("who is calling (sts:GetCallerIdentity): {code}")
+            })?;
         let account = caller.account().unwrap_or_default();
         match plan.account.as_deref() {
             Some(a) if a == account => {}
             Some(a) => {
                 return Err(format!(
-                    "these credentials are of account {account}; the remediation was done in {a}: undo it with credentials of {a}"
+                    "these credentials are of account {account}; the remediation was done in \
+                     {a}: undo it with credentials of {a}"
                 ))
             }
             None => {
-                return Err("the report does not say which account the remediation was done in".into())
+                return Err(
+                    "the report does not say which account the remediation was done in".into(),
+                )
             }
+        }
+        let ledger = aws_sdk_dynamodb::Client::new(&sdk);
+        if let Some(table) = &table {
+            trailguard_aws::undo::verify(&ledger, table, &mut plan)
+                .await
+                .map_err(|e| format!("reading the ledger {table}: {e}"))?;
         }
         let port = trailguard_aws::undo::SdkUndo::new(&sdk);
         let report = trailguard_aws::undo::undo(&port, &plan, dry_run).await;
         let by = caller.arn().unwrap_or("?");
         let mut out = serde_json::to_value(&report).unwrap_or_default();
         out["undone_by"] = json!(by);
+        out["verified"] = json!(table.is_some());
         // The event's claims, marked undone: a redelivery of it reports them, not acts.
         let mut unmarked = false;
-        if !dry_run && report.complete() {
-            let keys: Vec<&str> = plan.steps.iter().filter_map(|s| s.ledger_key.as_deref()).collect();
-            match (&table, keys.is_empty()) {
-                (_, true) => {}
-                (None, false) => {
-                    unmarked = true;
-                    eprintln!("trailguard: the event's claims were not marked undone (no --table): a redelivery after its 7-day claim window would act again");
-                }
-                (Some(table), false) => {
-                    let ledger = aws_sdk_dynamodb::Client::new(&sdk);
-                    let now = trailguard_aws::system_clock();
-                    let note = format!("undone by {by} at {}", trailguard_rules::time::format_epoch(now));
-                    let mut marked = vec![];
-                    for key in keys {
-                        let r = ledger.mark_undone(table, key, &note, now + UNDONE_KEPT_SECS).await;
-                        unmarked |= !matches!(r, Ok(true));
-                        marked.push(match r {
-                            Ok(m) => json!({"key": key, "marked": m}),
-                            Err(e) => json!({"key": key, "marked": false, "error": e.to_string()}),
-                        });
-                    }
-                    out["ledger"] = json!(marked);
-                    if unmarked {
-                        eprintln!("trailguard: not every claim of the event was marked undone in {table} (see `ledger`)");
-                    }
-                }
+        if let (Some(table), false, true) = (&table, dry_run, report.complete()) {
+            let now = trailguard_aws::system_clock();
+            let note = format!(
+                "{}{by} at {}",
+                trailguard_aws::executor::UNDONE_BY,
+                trailguard_rules::time::format_epoch(now)
+            );
+            let mut marked = vec![];
+            for key in plan.steps.iter().filter_map(|s| s.ledger_key.as_deref()) {
+                let r = ledger
+                    .mark_undone(table, key, &note, now + UNDONE_KEPT_SECS)
+                    .await;
+                unmarked |= !matches!(r, Ok(true));
+                marked.push(match r {
+                    Ok(m) => json!({"key": key, "marked": m}),
+                    Err(e) => json!({"key": key, "marked": false, "error": e.to_string()}),
+                });
+            }
+            out["ledger"] = json!(marked);
+            if unmarked {
+                eprintln!(
+                    "trailguard: not every claim of the event was marked undone in {table} \
+                     (see `ledger`): a redelivery of it may act again"
+                );
             }
         }
         println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+        let changed = report
+            .steps
+            .iter()
+            .any(|s| s.outcome == trailguard_aws::undo::StepOutcome::Done);
+        if changed {
+            eprintln!(
+                "trailguard: the calls this undo made are events like anyone's: the functions \
+                 and the sweep act on them unless the resource is tagged exempt (as a tag \
+                 admin) or the policy allows it"
+            );
+        }
         if let Some(why) = &report.refused {
             eprintln!("trailguard: undo refused, nothing was changed: {why}");
             return Ok(ExitCode::from(2));

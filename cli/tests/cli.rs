@@ -564,7 +564,7 @@ fn undo_refuses_what_is_not_a_report_of_something_done_before_any_call() {
         ),
         (
             "bad.json",
-            r#"{"actions": [{"type": "tag_user", "outcome": "done", "reversal": {"call": "untag_user", "with": {"user_name": 3, "key": "k"}}}]}"#,
+            r#"{"actions": [{"type": "tag_user", "outcome": "done", "reversal": {"call": "untag_user", "with": {"user_name": 3, "key": "k", "value": "v"}}}]}"#,
             "actions[0].reversal.with.user_name",
         ),
     ] {

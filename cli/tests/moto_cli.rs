@@ -364,7 +364,10 @@ async fn undo_from_the_report_file_puts_a_contained_user_back_and_only_in_its_ac
     let path = file.to_str().unwrap();
 
     // --dry-run prints the calls and changes nothing.
-    let (ok, out, err) = trailguard(&["undo", "--report", path, "--dry-run"]);
+    // Without the ledger, the report cannot be checked: refused unless asked.
+    let (ok, _, err) = trailguard(&["undo", "--report", path]);
+    assert!(!ok && err.contains("--table is required"), "{err}");
+    let (ok, out, err) = trailguard(&["undo", "--report", path, "--table", &table, "--dry-run"]);
     assert!(ok, "{out}{err}");
     let planned: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(planned["dry_run"], true);
@@ -380,9 +383,28 @@ async fn undo_from_the_report_file_puts_a_contained_user_back_and_only_in_its_ac
     foreign["connection"] = Value::Null;
     let other = dir.join("foreign.json");
     std::fs::write(&other, foreign.to_string()).unwrap();
-    let (ok, out, err) = trailguard(&["undo", "--report", other.to_str().unwrap()]);
+    let (ok, out, err) = trailguard(&["undo", "--report", other.to_str().unwrap(), "--unverified"]);
     assert!(
         !ok && err.contains("credentials of 210987654321"),
+        "{out}{err}"
+    );
+    assert_eq!(user_state(&u).await, contained);
+
+    // A forged report: the same claims, but a reversal that would activate another key.
+    // The ledger holds what the function recorded: refused, and nothing changes.
+    let mut forged = report.clone();
+    forged["actions"][0]["reversal"]["with"]["access_key_id"] = serde_json::json!(u.key2);
+    let forged_file = dir.join("forged.json");
+    std::fs::write(&forged_file, forged.to_string()).unwrap();
+    let (ok, out, err) = trailguard(&[
+        "undo",
+        "--report",
+        forged_file.to_str().unwrap(),
+        "--table",
+        &table,
+    ]);
+    assert!(
+        !ok && out.contains("not the one the ledger holds"),
         "{out}{err}"
     );
     assert_eq!(user_state(&u).await, contained);
@@ -408,7 +430,8 @@ async fn undo_from_the_report_file_puts_a_contained_user_back_and_only_in_its_ac
     assert_eq!(user_state(&u).await, before, "the user exactly as before");
     // The same event delivered again: reported as undone, not contained again.
     let again = process(&deps, event).await.unwrap();
-    assert_eq!(again["actions"][0]["outcome"], "already_done", "{again}");
+    assert_eq!(again["actions"][0]["outcome"], "undone", "{again}");
+    assert!(again.get("finding").is_none(), "{again}");
     assert!(
         again["actions"][0]["note"]
             .as_str()

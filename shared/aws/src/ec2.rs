@@ -518,7 +518,12 @@ impl Ec2Port for Client {
             .send()
             .await
         {
-            Ok(_) => Ok(Change::Done),
+            // The entry as it was read, not as the event wrote it (it may have been narrowed
+            // since): what the undo creates again.
+            Ok(_) => Ok(match serde_json::to_string(now) {
+                Ok(read) => Change::Removed(vec![read]),
+                Err(_) => Change::Done,
+            }),
             Err(e) => gone_or(e, &ops::DELETE_NACL_ENTRY),
         }
     }

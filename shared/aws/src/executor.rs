@@ -12,6 +12,9 @@ use trailguard_rules::sweep::{DatabaseState, DbKind};
 use trailguard_rules::{Action, ActionReport, Facts, Status};
 
 use crate::attempts::{measured, Traffic};
+
+/// How a claim marked by `trailguard undo` starts its outcome: `undone by ARN at TIME`.
+pub const UNDONE_BY: &str = "undone by ";
 use crate::error::PortError;
 use crate::forensics;
 use crate::ports::{
@@ -67,6 +70,16 @@ impl Outcome {
 
     /// Another delivery of the same event made this action.
     pub fn done_elsewhere(outcome: &str) -> Outcome {
+        // `trailguard undo --table` marked it: the people who undid it meant it to stay so.
+        if outcome.starts_with(UNDONE_BY) {
+            return Outcome::status(
+                Status::Undone,
+                Some(format!(
+                    "{outcome} (trailguard undo): an earlier delivery of this event did it, and \
+                     it is not done again"
+                )),
+            );
+        }
         Outcome::status(
             Status::AlreadyDone,
             Some(format!(
@@ -120,6 +133,16 @@ impl Outcome {
         }
     }
 
+    /// The typed call that undoes what this outcome proved done at `now` (none for anything
+    /// not proved done): the report's `reversal`, and what the ledger's claim keeps.
+    pub fn reversal(&self, action: &Action, now: i64) -> Option<trailguard_rules::undo::Reversal> {
+        if self.status != Status::Done || self.unproven {
+            return None;
+        }
+        let done = self.removed.as_ref().map(|values| action.narrowed(values));
+        done.as_ref().unwrap_or(action).reversal(now).ok()
+    }
+
     /// Write the outcome into the action's report line; an action done gets the command
     /// that undoes exactly what the call changed, in the account and region it was done.
     pub fn record(self, report: &mut ActionReport, traffic: Traffic, place: Place<'_>) {
@@ -154,9 +177,6 @@ impl Outcome {
                 .unwrap_or(&report.action)
                 .undo(place.account, place.region)
         };
-        report.reversal = (self.status == Status::Done && !self.unproven)
-            .then(|| done.as_ref().unwrap_or(&report.action).reversal().ok())
-            .flatten();
         report.target = Some(report.action.describe());
         report.outcome = Some(self.status);
         report.note = match (self.note, partly) {

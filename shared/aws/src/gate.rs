@@ -126,8 +126,17 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
             if outcome.error.is_some() {
                 let _ = ledger.release(table, key, &owner).await;
             } else {
+                let reversal = outcome
+                    .reversal(action, ctx.now)
+                    .and_then(|r| serde_json::to_string(&r).ok());
                 let _ = ledger
-                    .finish(table, key, &owner, outcome.status.as_str())
+                    .finish(
+                        table,
+                        key,
+                        &owner,
+                        outcome.status.as_str(),
+                        reversal.as_deref(),
+                    )
                     .await;
             }
         }

@@ -16,7 +16,7 @@ const GONE: &[&str] = &["NotFoundException"];
 /// The key id of a key ARN (the key itself when it is an id). The calls are sent with the
 /// id: the ARN's account and region already chose the client (the decision checked they are
 /// the event's), and some emulators take only ids for these calls.
-fn id_of(key: &str) -> &str {
+pub(crate) fn id_of(key: &str) -> &str {
     key.rsplit_once(":key/").map_or(key, |(_, id)| id)
 }
 

@@ -305,12 +305,27 @@ impl LedgerPort for Client {
             }))
     }
 
-    async fn finish(&self, table: &str, key: &str, owner: &str, outcome: &str) -> PortResult<()> {
-        let r = self
-            .update_item()
-            .table_name(table)
-            .key("pk", s(key))
-            .update_expression("SET #state = :done, outcome = :outcome")
+    async fn finish(
+        &self,
+        table: &str,
+        key: &str,
+        owner: &str,
+        outcome: &str,
+        reversal: Option<&str>,
+    ) -> PortResult<()> {
+        let mut update = self.update_item().table_name(table).key("pk", s(key));
+        update = match reversal {
+            // Kept for `trailguard undo` for 30 days from the claim, not 7.
+            Some(r) => update
+                .update_expression(
+                    "SET #state = :done, outcome = :outcome, reversal = :reversal, \
+                     expires_at = expires_at + :longer",
+                )
+                .expression_attribute_values(":reversal", s(r))
+                .expression_attribute_values(":longer", n(23 * 86_400)),
+            None => update.update_expression("SET #state = :done, outcome = :outcome"),
+        };
+        let r = update
             .condition_expression("#owner = :me")
             .expression_attribute_names("#state", "state")
             .expression_attribute_names("#owner", "owner")
@@ -325,6 +340,14 @@ impl LedgerPort for Client {
             Err(e) => Err(classify(&ops::LEDGER_UPDATE, e)),
             Ok(_) => Ok(()),
         }
+    }
+
+    async fn claimed_reversal(&self, table: &str, key: &str) -> PortResult<Option<String>> {
+        Ok(get(self, table, key).await?.and_then(|item| {
+            (text(&item, "state").as_deref() == Some("done"))
+                .then(|| text(&item, "reversal"))
+                .flatten()
+        }))
     }
 
     async fn release(&self, table: &str, key: &str, owner: &str) -> PortResult<()> {

@@ -68,6 +68,8 @@ fn counter(a: &ActionReport) -> &'static str {
     match a.outcome {
         Some(Status::Done) => "remediated",
         Some(Status::AlreadyDone) => "already_done",
+        // Undone by a person: nothing was changed, as for a change already made.
+        Some(Status::Undone) => "already_done",
         Some(Status::DryRun) => "dry_run",
         Some(Status::Failed) | None
             if a.error

@@ -59,7 +59,9 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
                     .and_then(Event::region)
                     .or(self.settings.region.as_deref()),
             };
+            let reversal = outcome.reversal(action, now);
             outcome.record(line, traffic, place);
+            line.reversal = reversal;
             // The claim that keeps a redelivery from acting again: `trailguard undo` marks it.
             if gated && line.outcome == Some(trailguard_rules::Status::Done) {
                 line.ledger_key = event.and_then(|e| crate::gate::claim_key(e, action));

@@ -697,8 +697,18 @@ pub trait LedgerPort {
     fn claim(&self, table: &str, key: &str, owner: &str, now: i64, lease: i64) -> Claim;
     /// What a claim says now (after waiting on a busy one).
     fn claim_state(&self, table: &str, key: &str) -> Option<Claim>;
-    /// Record the outcome of a won claim.
-    fn finish(&self, table: &str, key: &str, owner: &str, outcome: &str) -> ();
+    /// Record the outcome of a won claim, and the typed call that undoes what it did (JSON;
+    /// `trailguard undo` runs only a reversal the ledger holds).
+    fn finish(
+        &self,
+        table: &str,
+        key: &str,
+        owner: &str,
+        outcome: &str,
+        reversal: Option<&str>,
+    ) -> ();
+    /// The reversal a finished claim holds (None: no such claim, or none kept).
+    fn claimed_reversal(&self, table: &str, key: &str) -> Option<String>;
     /// Give a won claim up (the action failed, or was not made), so a redelivery acts.
     fn release(&self, table: &str, key: &str, owner: &str) -> ();
     /// Where the last sweep of `key` stopped (None: it finished, or never ran).

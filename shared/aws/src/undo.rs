@@ -11,10 +11,11 @@ use trailguard_rules::action::PrincipalKind;
 use trailguard_rules::ops;
 use trailguard_rules::permission::Permission;
 use trailguard_rules::state::{AclEntry, BlockFlags};
+use trailguard_rules::trust;
 use trailguard_rules::undo::{How, Reversal, UndoPlan};
 
 use crate::error::{classify, code_of, PortError};
-use crate::ports::{Change, Ec2Port, IamPort, PortResult};
+use crate::ports::{Change, Ec2Port, IamPort, KeyPort, PortResult, RdsPort};
 use crate::s3::S3;
 
 /// The resource as it is now, against what trailguard left.
@@ -167,20 +168,70 @@ pub async fn undo(port: &impl UndoPort, plan: &UndoPlan, dry_run: bool) -> UndoR
     }
 }
 
+/// Hold the report to what trailguard recorded: each step runs only the reversal the
+/// ledger's finished claim of it holds (the report's `ledger_key`), written by the function
+/// that acted. A report whose reversal differs, or that names no claim the ledger finished,
+/// has that step refused: a file is anyone's to write, the ledger only trailguard's.
+pub async fn verify(
+    ledger: &impl crate::ports::LedgerPort,
+    table: &str,
+    plan: &mut UndoPlan,
+) -> PortResult<()> {
+    for step in &mut plan.steps {
+        let How::Reversal(reported) = &step.how else {
+            continue;
+        };
+        let Some(key) = &step.ledger_key else {
+            step.how = How::Refused(
+                "the report names no ledger claim for it, so it cannot be checked against what \
+                 trailguard recorded"
+                    .into(),
+            );
+            continue;
+        };
+        let held = ledger.claimed_reversal(table, key).await?;
+        let held: Option<Reversal> = held.and_then(|h| serde_json::from_str(&h).ok());
+        step.how = match held {
+            Some(h) if h == *reported => How::Reversal(h),
+            Some(_) => How::Refused(format!(
+                "the report's reversal is not the one the ledger holds for claim {key}"
+            )),
+            None => How::Refused(format!(
+                "the ledger holds no finished claim {key} with a reversal (kept 30 days; or \
+                 not trailguard's)"
+            )),
+        };
+    }
+    Ok(())
+}
+
 /// [`UndoPort`] on the SDK clients of the account and region the remediation was done in.
 pub struct SdkUndo {
     pub ec2: aws_sdk_ec2::Client,
     pub iam: aws_sdk_iam::Client,
     pub s3: S3,
+    pub kms: aws_sdk_kms::Client,
+    pub rds: aws_sdk_rds::Client,
 }
 
-/// Whether two permissions open the same thing (descriptions aside).
+/// Whether two permissions open the same thing (descriptions aside), as EC2 lists them:
+/// all-traffic rules carry no ports, and a CIDR is written in its canonical form.
 fn same_permission(a: &Permission, b: &Permission) -> bool {
+    let ports = |p: &Permission| match p.protocol {
+        trailguard_rules::net::Protocol::All => (None, None),
+        _ => (p.from_port, p.to_port),
+    };
+    let block = |c: &Option<String>| {
+        c.as_deref()
+            .map(|c| match c.trim().parse::<ipnet::IpNet>() {
+                Ok(n) => n.trunc().to_string(),
+                Err(_) => c.trim().to_ascii_lowercase(),
+            })
+    };
     a.protocol == b.protocol
-        && a.from_port == b.from_port
-        && a.to_port == b.to_port
-        && a.cidr_ipv4 == b.cidr_ipv4
-        && a.cidr_ipv6 == b.cidr_ipv6
+        && ports(a) == ports(b)
+        && block(&a.cidr_ipv4) == block(&b.cidr_ipv4)
+        && block(&a.cidr_ipv6) == block(&b.cidr_ipv6)
         && a.prefix_list_id == b.prefix_list_id
         && a.source_group_id == b.source_group_id
 }
@@ -194,6 +245,8 @@ impl SdkUndo {
             s3: S3 {
                 s3: aws_sdk_s3::Client::new(sdk),
             },
+            kms: aws_sdk_kms::Client::new(sdk),
+            rds: aws_sdk_rds::Client::new(sdk),
         }
     }
 
@@ -334,6 +387,7 @@ impl UndoPort for SdkUndo {
                 principal,
                 name,
                 policy_name,
+                document,
             } => {
                 let r = match principal {
                     PrincipalKind::User => self
@@ -343,7 +397,7 @@ impl UndoPort for SdkUndo {
                         .policy_name(policy_name)
                         .send()
                         .await
-                        .map(|_| ())
+                        .map(|o| o.policy_document().to_string())
                         .map_err(|e| (code_of(&e), classify(&ops::GET_USER_POLICY, e))),
                     PrincipalKind::Role => self
                         .iam
@@ -352,27 +406,43 @@ impl UndoPort for SdkUndo {
                         .policy_name(policy_name)
                         .send()
                         .await
-                        .map(|_| ())
+                        .map(|o| o.policy_document().to_string())
                         .map_err(|e| (code_of(&e), classify(&ops::GET_ROLE_POLICY, e))),
                 };
+                let parsed = |d: &str| trust::document(&serde_json::Value::String(d.into()));
                 match r {
-                    Ok(()) => Now::AsLeft,
+                    // Rewritten since (a later containment's cutoff, or by hand): it stays.
+                    Ok(now) if parsed(&now).is_none() || parsed(&now) != parsed(document) => {
+                        Now::Changed(format!(
+                            "inline policy {policy_name} of {name} is no longer the one this \
+                             remediation wrote (a later containment or a person rewrote it)"
+                        ))
+                    }
+                    Ok(_) => Now::AsLeft,
                     Err((code, _)) if code.as_deref() == Some("NoSuchEntity") => {
                         Now::AlreadyUndone(format!("{name} has no inline policy {policy_name}"))
                     }
                     Err((_, e)) => return Err(e),
                 }
             }
-            Reversal::UntagUser { user_name, key } => {
-                match self.iam.list_user_tags().user_name(user_name).send().await {
-                    Ok(o) if o.tags().iter().any(|t| t.key() == key) => Now::AsLeft,
-                    Ok(_) => Now::AlreadyUndone(format!("user {user_name} has no tag {key}")),
-                    Err(e) if code_of(&e).as_deref() == Some("NoSuchEntity") => {
-                        Now::Changed(format!("user {user_name} no longer exists"))
-                    }
-                    Err(e) => return Err(classify(&ops::LIST_USER_TAGS, e)),
+            Reversal::UntagUser {
+                user_name,
+                key,
+                value,
+            } => match self.iam.list_user_tags().user_name(user_name).send().await {
+                Ok(o) => match o.tags().iter().find(|t| t.key() == key) {
+                    None => Now::AlreadyUndone(format!("user {user_name} has no tag {key}")),
+                    Some(t) if t.value() == value => Now::AsLeft,
+                    Some(_) => Now::Changed(format!(
+                        "tag {key} of user {user_name} is no longer the one this remediation \
+                         wrote (a later containment or a person rewrote it)"
+                    )),
+                },
+                Err(e) if code_of(&e).as_deref() == Some("NoSuchEntity") => {
+                    Now::Changed(format!("user {user_name} no longer exists"))
                 }
-            }
+                Err(e) => return Err(classify(&ops::LIST_USER_TAGS, e)),
+            },
             Reversal::CreateNetworkAclEntry {
                 network_acl_id,
                 entry,
@@ -394,6 +464,35 @@ impl UndoPort for SdkUndo {
                     )),
                 },
             },
+            Reversal::DisableEbsEncryptionByDefault { .. } => {
+                let now = self
+                    .ec2
+                    .get_ebs_encryption_by_default()
+                    .send()
+                    .await
+                    .map_err(|e| classify(&ops::GET_EBS_ENCRYPTION_BY_DEFAULT, e))?;
+                if now.ebs_encryption_by_default() == Some(true) {
+                    Now::AsLeft
+                } else {
+                    Now::AlreadyUndone("EBS encryption by default is off".into())
+                }
+            }
+            Reversal::DisableKeyRotation { key_id } => {
+                if self.kms.rotation_on(key_id).await? {
+                    Now::AsLeft
+                } else {
+                    Now::AlreadyUndone(format!("automatic rotation of KMS key {key_id} is off"))
+                }
+            }
+            Reversal::MakeDbInstancePublic { db_instance } => {
+                match self.rds.db_instance(db_instance).await? {
+                    None => Now::Changed(format!("DB instance {db_instance} no longer exists")),
+                    Some(d) if d.public => Now::AlreadyUndone(format!(
+                        "DB instance {db_instance} is publicly accessible"
+                    )),
+                    Some(_) => Now::AsLeft,
+                }
+            }
             Reversal::RestoreBucketPublicAccessBlock {
                 bucket,
                 previous,
@@ -456,6 +555,7 @@ impl UndoPort for SdkUndo {
                 principal,
                 name,
                 policy_name,
+                ..
             } => match principal {
                 PrincipalKind::User => self
                     .iam
@@ -476,7 +576,7 @@ impl UndoPort for SdkUndo {
                     .map(|_| Change::Done)
                     .map_err(|e| classify(&ops::DELETE_ROLE_POLICY, e)),
             },
-            Reversal::UntagUser { user_name, key } => self
+            Reversal::UntagUser { user_name, key, .. } => self
                 .iam
                 .untag_user()
                 .user_name(user_name)
@@ -525,6 +625,31 @@ impl UndoPort for SdkUndo {
                     .map(|_| Change::Done)
                     .map_err(|e| classify(&ops::CREATE_NACL_ENTRY, e))
             }
+            Reversal::DisableEbsEncryptionByDefault { .. } => self
+                .ec2
+                .disable_ebs_encryption_by_default()
+                .send()
+                .await
+                .map(|_| Change::Done)
+                .map_err(|e| classify(&ops::DISABLE_EBS_ENCRYPTION_BY_DEFAULT, e)),
+            Reversal::DisableKeyRotation { key_id } => self
+                .kms
+                .disable_key_rotation()
+                .key_id(crate::keys::id_of(key_id))
+                .send()
+                .await
+                .map(|_| Change::Done)
+                .map_err(|e| classify(&ops::KMS_DISABLE_KEY_ROTATION, e)),
+            Reversal::MakeDbInstancePublic { db_instance } => self
+                .rds
+                .modify_db_instance()
+                .db_instance_identifier(db_instance)
+                .publicly_accessible(true)
+                .apply_immediately(true)
+                .send()
+                .await
+                .map(|_| Change::Done)
+                .map_err(|e| classify(&ops::MODIFY_DB_INSTANCE, e)),
             Reversal::RestoreBucketPublicAccessBlock {
                 bucket, previous, ..
             } => match previous {

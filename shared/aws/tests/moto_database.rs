@@ -49,7 +49,7 @@ fn outcome(r: &Value) -> &str {
 const DRY_RUN: &str = r#"{"mode": {"public_database": "dry-run"}}"#;
 
 /// What the fix must leave as it was, and whether it is public.
-#[derive(Debug, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 struct Instance {
     public: Option<bool>,
     class: Option<String>,
@@ -151,10 +151,21 @@ async fn an_instance_made_public_is_private_again_and_nothing_else_changed() {
         after,
         Instance {
             public: Some(false),
-            ..before
+            ..before.clone()
         },
         "only public access changed"
     );
+    // trailguard undo: public again, exactly as the remediation found it.
+    let undone = common::undo(&sdk, &r, false).await;
+    assert_eq!(undo_outcomes(&undone), ["done"], "{undone}");
+    assert_eq!(instance(&rds, &db).await, before);
+    rds.modify_db_instance()
+        .db_instance_identifier(&db)
+        .publicly_accessible(false)
+        .apply_immediately(true)
+        .send()
+        .await
+        .unwrap();
     let undo = r["actions"][0]["undo"]["command"]
         .as_str()
         .unwrap_or_default();

@@ -79,6 +79,14 @@ async fn ebs_encryption_by_default_switched_off_is_switched_back_on() {
     let again = run(&d, event).await;
     assert_eq!(outcome(&again), "already_done", "{again}");
     assert!(encrypted_by_default(&ec2).await);
+    // trailguard undo: off again, as the remediation found it; then already undone.
+    let undone = common::undo(&sdk, &r, false).await;
+    assert_eq!(undo_outcomes(&undone), ["done"], "{undone}");
+    assert!(!encrypted_by_default(&ec2).await);
+    assert_eq!(
+        undo_outcomes(&common::undo(&sdk, &r, false).await),
+        ["already_undone"]
+    );
 }
 
 async fn http_tokens(ec2: &aws_sdk_ec2::Client, id: &str) -> Option<String> {

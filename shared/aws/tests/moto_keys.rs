@@ -210,6 +210,15 @@ async fn rotation_switched_off_is_switched_back_on() {
         note(&r).starts_with("rotation on, KMS's default period"),
         "{r}"
     );
+    // trailguard undo: off again, as the remediation found it, then on again for the rest.
+    let undone = undo(&sdk, &r, false).await;
+    assert_eq!(undo_outcomes(&undone), ["done"], "{undone}");
+    assert!(!rotation(&kms, &key).await);
+    assert_eq!(
+        undo_outcomes(&undo(&sdk, &r, false).await),
+        ["already_undone"]
+    );
+    kms.enable_key_rotation().key_id(&key).send().await.unwrap();
     let u = r["actions"][0]["undo"]["command"]
         .as_str()
         .unwrap_or_default();

@@ -128,7 +128,7 @@ fn untag_plan(users: &[&str]) -> trailguard_rules::undo::UndoPlan {
         .iter()
         .map(|u| {
             serde_json::json!({"type": "tag_user", "outcome": "done",
-                "reversal": {"call": "untag_user", "with": {"user_name": u, "key": "trailguard:quarantined"}}})
+                "reversal": {"call": "untag_user", "with": {"user_name": u, "key": "trailguard:quarantined", "value": "v"}}})
         })
         .collect();
     trailguard_rules::undo::plan(&serde_json::json!({"actions": actions})).unwrap()

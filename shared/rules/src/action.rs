@@ -617,6 +617,14 @@ impl Action {
                     ..a.clone()
                 })
             }
+            // The entry as the call read it before deleting it (JSON).
+            Action::DeleteNetworkAclEntry(a) => Action::DeleteNetworkAclEntry(DeleteNaclEntry {
+                entry: removed
+                    .first()
+                    .and_then(|r| serde_json::from_str(r).ok())
+                    .or_else(|| a.entry.clone()),
+                ..a.clone()
+            }),
             // S3: the call's one removed value is the document before it (the undo writes
             // it back exactly).
             Action::PutBucketPublicAccessBlock(a) => {
@@ -710,7 +718,8 @@ impl Action {
     pub fn removed_is_previous(&self) -> bool {
         matches!(
             self,
-            Action::PutBucketPublicAccessBlock(_)
+            Action::DeleteNetworkAclEntry(_)
+                | Action::PutBucketPublicAccessBlock(_)
                 | Action::PutAccountPublicAccessBlock(_)
                 | Action::RemoveBucketAclGrants(_)
                 | Action::RemoveObjectAclGrants(_)

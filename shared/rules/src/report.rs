@@ -22,6 +22,9 @@ pub enum Status {
     /// Mode dry-run: planned, not done.
     DryRun,
     Failed,
+    /// A person undid it (`trailguard undo`) after an earlier delivery of this event did it:
+    /// not done again, and not counted as contained.
+    Undone,
 }
 
 impl Status {
@@ -31,6 +34,7 @@ impl Status {
             Status::AlreadyDone => "already_done",
             Status::DryRun => "dry_run",
             Status::Failed => "failed",
+            Status::Undone => "undone",
         }
     }
 }

@@ -43,19 +43,33 @@ pub enum Reversal {
         user_name: Option<String>,
         access_key_id: String,
     },
-    /// Delete the inline deny policy trailguard put on a user or role.
+    /// Delete the inline deny policy trailguard put on a user or role, when it is still the
+    /// one this remediation wrote (`document`: a later containment rewrites it with a later
+    /// cutoff, and that one stays).
     DeleteInlinePolicy {
         principal: PrincipalKind,
         name: String,
         policy_name: String,
+        document: String,
     },
-    /// Take the quarantine tag trailguard put on a user off.
-    UntagUser { user_name: String, key: String },
+    /// Take the quarantine tag trailguard put on a user off, when it still has the value this
+    /// remediation wrote.
+    UntagUser {
+        user_name: String,
+        key: String,
+        value: String,
+    },
     /// Create again the network ACL entry trailguard deleted.
     CreateNetworkAclEntry {
         network_acl_id: String,
         entry: AclEntry,
     },
+    /// Switch EBS encryption by default off again in the account's region.
+    DisableEbsEncryptionByDefault { account_id: String },
+    /// Switch a KMS key's automatic rotation off again.
+    DisableKeyRotation { key_id: String },
+    /// Make an RDS DB instance publicly accessible again.
+    MakeDbInstancePublic { db_instance: String },
     /// Put a bucket's public access block back as it was (`previous`; none: no block), when
     /// it is still as trailguard left it (`left`).
     RestoreBucketPublicAccessBlock {
@@ -100,6 +114,17 @@ impl Reversal {
             Reversal::UntagUser { .. } => vec![&ops::LIST_USER_TAGS, &ops::UNTAG_USER],
             Reversal::CreateNetworkAclEntry { .. } => {
                 vec![&ops::DESCRIBE_NETWORK_ACLS, &ops::CREATE_NACL_ENTRY]
+            }
+            Reversal::DisableEbsEncryptionByDefault { .. } => vec![
+                &ops::GET_EBS_ENCRYPTION_BY_DEFAULT,
+                &ops::DISABLE_EBS_ENCRYPTION_BY_DEFAULT,
+            ],
+            Reversal::DisableKeyRotation { .. } => vec![
+                &ops::KMS_GET_KEY_ROTATION_STATUS,
+                &ops::KMS_DISABLE_KEY_ROTATION,
+            ],
+            Reversal::MakeDbInstancePublic { .. } => {
+                vec![&ops::DESCRIBE_DB_INSTANCES, &ops::MODIFY_DB_INSTANCE]
             }
             Reversal::RestoreBucketPublicAccessBlock { previous, .. } => vec![
                 &ops::GET_BUCKET_PAB,
@@ -151,6 +176,7 @@ impl Reversal {
                 principal,
                 name,
                 policy_name,
+                ..
             } => format!(
                 "delete inline policy {policy_name} of {} {name}",
                 match principal {
@@ -158,7 +184,7 @@ impl Reversal {
                     PrincipalKind::Role => "role",
                 }
             ),
-            Reversal::UntagUser { user_name, key } => {
+            Reversal::UntagUser { user_name, key, .. } => {
                 format!("take tag {key} off user {user_name}")
             }
             Reversal::CreateNetworkAclEntry {
@@ -169,6 +195,15 @@ impl Reversal {
                 dir(&entry.egress),
                 entry.rule_number
             ),
+            Reversal::DisableEbsEncryptionByDefault { account_id } => {
+                format!("switch EBS encryption by default off again in account {account_id}")
+            }
+            Reversal::DisableKeyRotation { key_id } => {
+                format!("switch automatic rotation of KMS key {key_id} off again")
+            }
+            Reversal::MakeDbInstancePublic { db_instance } => {
+                format!("make DB instance {db_instance} publicly accessible again")
+            }
             Reversal::RestoreBucketPublicAccessBlock {
                 bucket, previous, ..
             } => match previous {
@@ -192,9 +227,10 @@ fn on_or_none(f: &BlockFlags) -> String {
 }
 
 impl Action {
-    /// The typed call that undoes this action once done, or why `trailguard undo` cannot
+    /// The typed call that undoes this action once done at `now` (what it wrote depends on
+    /// the time: the deny policy's cutoff, the tag's value), or why `trailguard undo` cannot
     /// undo it exactly (the report's `undo` says what a person can do instead).
-    pub fn reversal(&self) -> Result<Reversal, String> {
+    pub fn reversal(&self, now: i64) -> Result<Reversal, String> {
         let missing = |what: &str| Err(format!("the report does not say {what}"));
         match self {
             Action::RevokeSecurityGroupRules(a) => {
@@ -235,6 +271,7 @@ impl Action {
                     principal: a.principal,
                     name: name.clone(),
                     policy_name: a.policy_name.clone(),
+                    document: crate::action::RevokeSessions::document(now),
                 }),
                 None => missing("which principal"),
             },
@@ -242,6 +279,7 @@ impl Action {
                 Some(user) => Ok(Reversal::UntagUser {
                     user_name: user.clone(),
                     key: a.key.clone(),
+                    value: a.value(now),
                 }),
                 None => missing("which user"),
             },
@@ -257,6 +295,17 @@ impl Action {
                 }),
                 None => missing("the deleted entry's fields (the ACL was not read first)"),
             },
+            Action::EnableEbsEncryptionByDefault(a) => {
+                Ok(Reversal::DisableEbsEncryptionByDefault {
+                    account_id: a.account_id.clone(),
+                })
+            }
+            Action::EnableKeyRotation(a) => Ok(Reversal::DisableKeyRotation {
+                key_id: a.key_id.clone(),
+            }),
+            Action::MakeDbInstancePrivate(a) => Ok(Reversal::MakeDbInstancePublic {
+                db_instance: a.db_instance.clone(),
+            }),
             Action::PutBucketPublicAccessBlock(a) => {
                 let Some(previous) = &a.previous else {
                     return missing("the block before the call");
@@ -440,7 +489,7 @@ mod tests {
     fn done(action: &Action) -> Value {
         let mut a = serde_json::to_value(action).unwrap();
         a["outcome"] = json!("done");
-        if let Ok(r) = action.reversal() {
+        if let Ok(r) = action.reversal(0) {
             a["reversal"] = serde_json::to_value(r).unwrap();
         }
         a
@@ -530,11 +579,13 @@ mod tests {
             Reversal::UntagUser {
                 user_name: "bob".into(),
                 key: "k".into(),
+                value: "v".into(),
             },
             Reversal::DeleteInlinePolicy {
                 principal: PrincipalKind::Role,
                 name: "r".into(),
                 policy_name: "p".into(),
+                document: "{}".into(),
             },
             Reversal::CreateNetworkAclEntry {
                 network_acl_id: "acl-1".into(),

@@ -1403,7 +1403,17 @@ impl LedgerPort for Fake {
             }
         }))
     }
-    async fn finish(&self, _: &str, key: &str, owner: &str, outcome: &str) -> PortResult<()> {
+    async fn claimed_reversal(&self, _: &str, _: &str) -> PortResult<Option<String>> {
+        Ok(None)
+    }
+    async fn finish(
+        &self,
+        _: &str,
+        key: &str,
+        owner: &str,
+        outcome: &str,
+        _: Option<&str>,
+    ) -> PortResult<()> {
         self.claims
             .lock()
             .unwrap()
