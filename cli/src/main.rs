@@ -130,6 +130,10 @@ enum Command {
         /// again.
         #[arg(long, value_name = "NAME")]
         table: Option<String>,
+        /// The ledger's region, when it is not the usual configuration's (the report's
+        /// actions may have been done in another).
+        #[arg(long, value_name = "REGION")]
+        ledger_region: Option<String>,
         /// Run the reversals the report holds without checking them against the ledger (a
         /// deployment without one, or a ledger these credentials cannot read): only for a
         /// report whose source you trust.
@@ -289,11 +293,13 @@ fn run(command: Command) -> Result<ExitCode, String> {
             report,
             dry_run,
             table,
+            ledger_region,
             unverified,
         } => remote::undo(
             &report,
             dry_run,
             table.or_else(|| remote::env("TRAILGUARD_LEDGER_TABLE").filter(|_| !unverified)),
+            ledger_region,
             unverified,
         ),
         Command::Backtest(args) => backtest::cmd(args),

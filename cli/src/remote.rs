@@ -191,6 +191,7 @@ pub fn undo(
     file: &str,
     dry_run: bool,
     table: Option<String>,
+    ledger_region: Option<String>,
     unverified: bool,
 ) -> Result<ExitCode, String> {
     let text = if file == "-" {
@@ -256,7 +257,15 @@ pub fn undo(
                 )
             }
         }
-        let ledger = aws_sdk_dynamodb::Client::new(&sdk);
+        // The ledger is in the deployment's region (the usual configuration's, or
+        // --ledger-region), which need not be the report's.
+        let mut home = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .http_client(trailguard_aws::config::http_client())
+            .timeout_config(trailguard_aws::config::timeouts());
+        if let Some(r) = &ledger_region {
+            home = home.region(aws_config::Region::new(r.clone()));
+        }
+        let ledger = aws_sdk_dynamodb::Client::new(&home.load().await);
         if let Some(table) = &table {
             trailguard_aws::undo::verify(&ledger, table, &mut plan)
                 .await

@@ -409,6 +409,22 @@ async fn undo_from_the_report_file_puts_a_contained_user_back_and_only_in_its_ac
     );
     assert_eq!(user_state(&u).await, contained);
 
+    // A report that moves the same claims to another region is refused.
+    let mut moved = report.clone();
+    moved["event"]["region"] = serde_json::json!("eu-west-1");
+    moved["connection"] = Value::Null;
+    let moved_file = dir.join("moved.json");
+    std::fs::write(&moved_file, moved.to_string()).unwrap();
+    let (ok, out, err) = trailguard(&[
+        "undo",
+        "--report",
+        moved_file.to_str().unwrap(),
+        "--table",
+        &table,
+    ]);
+    assert!(!ok && out.contains("not the report's"), "{out}{err}");
+    assert_eq!(user_state(&u).await, contained);
+
     let (ok, out, err) = trailguard(&["undo", "--report", path, "--table", &table]);
     assert!(ok, "{out}{err}");
     let undone: Value = serde_json::from_str(&out).unwrap();
@@ -443,5 +459,9 @@ async fn undo_from_the_report_file_puts_a_contained_user_back_and_only_in_its_ac
         before,
         "the redelivery changed nothing"
     );
+    // Undone once, never again from the same report: the claims hold nothing to run.
+    let (ok, out, err) = trailguard(&["undo", "--report", path, "--table", &table]);
+    assert!(!ok && out.contains("undone already"), "{out}{err}");
+    assert_eq!(user_state(&u).await, before);
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -126,9 +126,13 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
             if outcome.error.is_some() {
                 let _ = ledger.release(table, key, &owner).await;
             } else {
-                let reversal = outcome
-                    .reversal(action, ctx.now)
-                    .and_then(|r| serde_json::to_string(&r).ok());
+                // With where it was done: `trailguard undo` runs it only there.
+                let region = event
+                    .and_then(Event::region)
+                    .or(self.settings.region.as_deref());
+                let reversal = outcome.reversal(action, ctx.now).map(|r| {
+                    json!({"account": account, "region": region, "reversal": r}).to_string()
+                });
                 let _ = ledger
                     .finish(
                         table,

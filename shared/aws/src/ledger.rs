@@ -319,10 +319,11 @@ impl LedgerPort for Client {
             Some(r) => update
                 .update_expression(
                     "SET #state = :done, outcome = :outcome, reversal = :reversal, \
-                     expires_at = expires_at + :longer",
+                     expires_at = if_not_exists(expires_at, :none) + :longer",
                 )
                 .expression_attribute_values(":reversal", s(r))
-                .expression_attribute_values(":longer", n(23 * 86_400)),
+                .expression_attribute_values(":longer", n(23 * 86_400))
+                .expression_attribute_values(":none", n(0)),
             None => update.update_expression("SET #state = :done, outcome = :outcome"),
         };
         let r = update
@@ -343,8 +344,11 @@ impl LedgerPort for Client {
     }
 
     async fn claimed_reversal(&self, table: &str, key: &str) -> PortResult<Option<String>> {
+        // Once undone, never again: a claim marked undone holds no reversal to run.
         Ok(get(self, table, key).await?.and_then(|item| {
-            (text(&item, "state").as_deref() == Some("done"))
+            let undone =
+                text(&item, "outcome").is_some_and(|o| o.starts_with(crate::executor::UNDONE_BY));
+            (text(&item, "state").as_deref() == Some("done") && !undone)
                 .then(|| text(&item, "reversal"))
                 .flatten()
         }))

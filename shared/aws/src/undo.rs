@@ -168,6 +168,15 @@ pub async fn undo(port: &impl UndoPort, plan: &UndoPlan, dry_run: bool) -> UndoR
     }
 }
 
+/// What a finished claim keeps for `trailguard undo` (gate.rs): the reversal, and where the
+/// action was done.
+#[derive(serde::Deserialize)]
+struct Held {
+    account: Option<String>,
+    region: Option<String>,
+    reversal: Reversal,
+}
+
 /// Hold the report to what trailguard recorded: each step runs only the reversal the
 /// ledger's finished claim of it holds (the report's `ledger_key`), written by the function
 /// that acted. A report whose reversal differs, or that names no claim the ledger finished,
@@ -189,16 +198,37 @@ pub async fn verify(
             );
             continue;
         };
+        // The claim of this event's actions, not another event's.
+        let own = plan
+            .event_id
+            .as_deref()
+            .is_some_and(|id| key.starts_with(&format!("claim#{id}#")));
+        if !own {
+            step.how = How::Refused(format!(
+                "ledger claim {key} is not one of the report's event"
+            ));
+            continue;
+        }
         let held = ledger.claimed_reversal(table, key).await?;
-        let held: Option<Reversal> = held.and_then(|h| serde_json::from_str(&h).ok());
+        let held: Option<Held> = held.and_then(|h| serde_json::from_str(&h).ok());
         step.how = match held {
-            Some(h) if h == *reported => How::Reversal(h),
+            Some(h)
+                if h.account.as_deref() != plan.account.as_deref()
+                    || h.region.as_deref() != plan.region.as_deref() =>
+            {
+                How::Refused(format!(
+                    "ledger claim {key} was done in account {} region {}, not the report's",
+                    h.account.as_deref().unwrap_or("?"),
+                    h.region.as_deref().unwrap_or("?")
+                ))
+            }
+            Some(h) if h.reversal == *reported => How::Reversal(h.reversal),
             Some(_) => How::Refused(format!(
                 "the report's reversal is not the one the ledger holds for claim {key}"
             )),
             None => How::Refused(format!(
-                "the ledger holds no finished claim {key} with a reversal (kept 30 days; or \
-                 not trailguard's)"
+                "the ledger holds no finished claim {key} with a reversal to run (kept 30 \
+                 days; undone already; or not trailguard's)"
             )),
         };
     }

@@ -94,11 +94,12 @@ fn perms_json(perms: &[(&str, i32, &str)]) -> Value {
     json!({"items": items})
 }
 
-#[tokio::test]
-#[ignore = "needs moto server: bash scripts/test.sh"]
-async fn exactly_the_open_rule_is_revoked_and_the_compliant_one_stays() {
-    let sdk = sdk().await;
-    let g = group(&sdk, &[]).await;
+/// A group opened to the internet on SSH (which trailguard revokes) and HTTPS (which the
+/// default policy allows) in one call: the group, its rules, and the call's event.
+async fn ssh_and_https_opened(
+    sdk: &aws_config::SdkConfig,
+) -> (Group, Vec<(String, bool, String, i32, i32, String)>, Value) {
+    let g = group(sdk, &[]).await;
     g.ec2
         .authorize_security_group_ingress()
         .group_id(&g.id)
@@ -113,6 +114,14 @@ async fn exactly_the_open_rule_is_revoked_and_the_compliant_one_stays() {
         json!({"groupId": g.id, "ipPermissions": perms_json(&[("tcp", 22, "0.0.0.0/0"), ("tcp", 443, "0.0.0.0/0")])}),
         rule_set(&g, &before, false),
     );
+    (g, before, event)
+}
+
+#[tokio::test]
+#[ignore = "needs moto server: bash scripts/test.sh"]
+async fn exactly_the_open_rule_is_revoked_and_the_compliant_one_stays() {
+    let sdk = sdk().await;
+    let (g, before, event) = ssh_and_https_opened(&sdk).await;
     let (topic, queue) = topic_with_queue(&sdk).await;
     let deps = ec2_deps(&sdk, "revert-security-group", "{}", Some(topic));
     let report = process(&deps, event.clone()).await.unwrap();
@@ -477,21 +486,7 @@ fn opened(
 #[ignore = "needs moto server: bash scripts/test.sh"]
 async fn undo_puts_back_exactly_the_revoked_rule_and_refuses_once_the_group_is_gone() {
     let sdk = sdk().await;
-    let g = group(&sdk, &[]).await;
-    g.ec2
-        .authorize_security_group_ingress()
-        .group_id(&g.id)
-        .ip_permissions(tcp(22, "0.0.0.0/0"))
-        .ip_permissions(tcp(443, "0.0.0.0/0"))
-        .send()
-        .await
-        .unwrap();
-    let before = rules(&g).await;
-    let event = cloudtrail_event(
-        "aws.ec2-AuthorizeSecurityGroupIngress-open-ssh.json",
-        json!({"groupId": g.id, "ipPermissions": perms_json(&[("tcp", 22, "0.0.0.0/0"), ("tcp", 443, "0.0.0.0/0")])}),
-        rule_set(&g, &before, false),
-    );
+    let (g, before, event) = ssh_and_https_opened(&sdk).await;
     let deps = ec2_deps(&sdk, "revert-security-group", "{}", None);
     let report = process(&deps, event.clone()).await.unwrap();
     assert_eq!(report["actions"][0]["outcome"], "done", "{report}");

@@ -256,9 +256,11 @@ fn human(report: &Report) -> (String, String) {
     let unchanged = !changes.is_empty()
         && changes
             .iter()
-            .all(|a| a.outcome == Some(Status::AlreadyDone));
+            .all(|a| matches!(a.outcome, Some(Status::AlreadyDone | Status::Undone)));
+    let undone = unchanged && changes.iter().any(|a| a.outcome == Some(Status::Undone));
     let tag = match (report.decision, dry, failed) {
         (Kind::Remediate, false, _) if held => "HELD (breaker open)",
+        (Kind::Remediate, false, _) if undone => "UNDONE, not acted on again",
         (Kind::Remediate, false, _) if unchanged => "NO CHANGE NEEDED",
         (_, _, true) => "FAILED",
         (Kind::Remediate, true, _) => "DRY-RUN",
