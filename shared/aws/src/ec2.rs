@@ -935,14 +935,17 @@ impl Ec2Port for Client {
 /// since (a replacement still open to the same block is still deleted); an entry put there
 /// for another block, or a deny, is someone else's and is left.
 fn same_entry(want: &AclEntry, now: &AclEntry) -> bool {
-    let block = |c: &Option<String>| {
-        c.as_deref()
-            .map(|c| match c.trim().parse::<ipnet::IpNet>() {
-                Ok(n) => n.trunc().to_string(),
-                Err(_) => c.trim().to_ascii_lowercase(),
-            })
-    };
-    want.allow == now.allow && block(&want.cidr) == block(&now.cidr)
+    want.allow == now.allow && canonical_block(&want.cidr) == canonical_block(&now.cidr)
+}
+
+/// A CIDR block as EC2 lists it (`10.0.0.1/8` is `10.0.0.0/8`), to compare a request's
+/// spelling with a listing's.
+pub(crate) fn canonical_block(c: &Option<String>) -> Option<String> {
+    c.as_deref()
+        .map(|c| match c.trim().parse::<ipnet::IpNet>() {
+            Ok(n) => n.trunc().to_string(),
+            Err(_) => c.trim().to_ascii_lowercase(),
+        })
 }
 
 fn entry_text(e: &AclEntry) -> String {

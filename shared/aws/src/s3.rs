@@ -118,6 +118,11 @@ fn public_grantee(g: &aws_sdk_s3::types::Grant) -> Option<&'static str> {
     g.grantee().and_then(|t| t.uri()).and_then(public_group)
 }
 
+/// A public access block as the S3 API takes it.
+pub(crate) fn block_config(f: BlockFlags) -> aws_sdk_s3::types::PublicAccessBlockConfiguration {
+    config_of!(aws_sdk_s3, f)
+}
+
 impl S3 {
     /// A bucket's public access block: None when the bucket does not exist, `Some(None)`
     /// when it has no block.
@@ -209,7 +214,7 @@ impl S3Port for S3 {
             .s3
             .put_public_access_block()
             .bucket(bucket)
-            .public_access_block_configuration(config_of!(aws_sdk_s3, new))
+            .public_access_block_configuration(block_config(new))
             .send()
             .await;
         s3_changed(r, &ops::PUT_BUCKET_PAB, bucket, previous_block(current))

@@ -14,6 +14,7 @@ use trailguard_rules::state::{AclEntry, BlockFlags};
 use trailguard_rules::trust;
 use trailguard_rules::undo::{How, Reversal, UndoPlan};
 
+use crate::ec2::canonical_block;
 use crate::error::{classify, code_of, PortError};
 use crate::ports::{Change, Ec2Port, IamPort, KeyPort, PortResult, RdsPort};
 use crate::s3::S3;
@@ -251,13 +252,7 @@ fn same_permission(a: &Permission, b: &Permission) -> bool {
         trailguard_rules::net::Protocol::All => (None, None),
         _ => (p.from_port, p.to_port),
     };
-    let block = |c: &Option<String>| {
-        c.as_deref()
-            .map(|c| match c.trim().parse::<ipnet::IpNet>() {
-                Ok(n) => n.trunc().to_string(),
-                Err(_) => c.trim().to_ascii_lowercase(),
-            })
-    };
+    let block = canonical_block;
     a.protocol == b.protocol
         && ports(a) == ports(b)
         && block(&a.cidr_ipv4) == block(&b.cidr_ipv4)
@@ -339,13 +334,7 @@ impl SdkUndo {
 }
 
 fn entry_same(a: &AclEntry, b: &AclEntry) -> bool {
-    let block = |c: &Option<String>| {
-        c.as_deref()
-            .map(|c| match c.trim().parse::<ipnet::IpNet>() {
-                Ok(n) => n.trunc().to_string(),
-                Err(_) => c.trim().to_ascii_lowercase(),
-            })
-    };
+    let block = canonical_block;
     let ports = |e: &AclEntry| {
         if e.protocol == "-1" {
             (None, None)
@@ -360,11 +349,7 @@ fn entry_same(a: &AclEntry, b: &AclEntry) -> bool {
 }
 
 fn flags_text(f: Option<BlockFlags>) -> String {
-    match f {
-        None => "no block".into(),
-        Some(f) if f.names().is_empty() => "every switch off".into(),
-        Some(f) => format!("{} on", f.names().join(", ")),
-    }
+    f.map_or_else(|| "no block".into(), |f| f.switches_on())
 }
 
 impl UndoPort for SdkUndo {
@@ -688,14 +673,7 @@ impl UndoPort for SdkUndo {
                     .s3
                     .put_public_access_block()
                     .bucket(bucket)
-                    .public_access_block_configuration(
-                        aws_sdk_s3::types::PublicAccessBlockConfiguration::builder()
-                            .block_public_acls(f.block_public_acls)
-                            .ignore_public_acls(f.ignore_public_acls)
-                            .block_public_policy(f.block_public_policy)
-                            .restrict_public_buckets(f.restrict_public_buckets)
-                            .build(),
-                    )
+                    .public_access_block_configuration(crate::s3::block_config(*f))
                     .send()
                     .await
                     .map(|_| Change::Done)

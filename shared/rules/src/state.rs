@@ -319,6 +319,17 @@ impl BlockFlags {
             .collect()
     }
 
+    /// The switches on, for people: `BlockPublicAcls, IgnorePublicAcls on`, or `every
+    /// switch off`.
+    pub fn switches_on(&self) -> String {
+        let on = self.names();
+        if on.is_empty() {
+            "every switch off".into()
+        } else {
+            format!("{} on", on.join(", "))
+        }
+    }
+
     /// Every switch on in either.
     pub fn or(self, o: BlockFlags) -> BlockFlags {
         BlockFlags {

@@ -209,20 +209,11 @@ impl Reversal {
             } => match previous {
                 Some(p) => format!(
                     "put the public access block of bucket {bucket} back to {}",
-                    on_or_none(p)
+                    p.switches_on()
                 ),
                 None => format!("delete the public access block of bucket {bucket} (it had none)"),
             },
         }
-    }
-}
-
-fn on_or_none(f: &BlockFlags) -> String {
-    let on = f.names();
-    if on.is_empty() {
-        "every switch off".into()
-    } else {
-        format!("{} on", on.join(", "))
     }
 }
 
