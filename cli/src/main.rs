@@ -112,16 +112,28 @@ enum Command {
     },
     /// Undo exactly what one remediation did, last action first.
     ///
-    /// REPORT is the function's report as it logged or returned it, or its "Remediation
-    /// Performed" event. Every action done is checked first against its resource as it is
-    /// now: when one cannot be undone exactly, or was changed since (a rule already put back,
-    /// a key rotated out), nothing is run and the reason is printed (exit status 2). Runs with
-    /// the usual credentials, which must be of the account the remediation was done in; the
-    /// region is the report's. Prints one JSON report of the undo.
+    /// The remediation is named by its report (--report: the function's report as it logged
+    /// or returned it, or its "Remediation Performed" event) or by its event (--event-id:
+    /// the reports the ledger kept of it, for the policy's undo_retention_days). Every action
+    /// done is checked first against its resource as it is now: when one cannot be undone
+    /// exactly, or was changed since (a rule already put back, a key rotated out), nothing is
+    /// run and the reason is printed (exit status 2). Runs with the usual credentials, which
+    /// must be of the account the remediation was done in; the region is the report's.
+    /// Prints one JSON report of the undo; records it in the ledger and, with --topic, tells
+    /// the notification topic.
     Undo {
         /// The report (a file; '-': standard input).
-        #[arg(long, value_name = "FILE")]
-        report: String,
+        #[arg(
+            long,
+            value_name = "FILE",
+            required_unless_present = "event_id",
+            conflicts_with = "event_id"
+        )]
+        report: Option<String>,
+        /// The event whose remediation to undo (the report's `event_id`): its reports are
+        /// read from the ledger.
+        #[arg(long, value_name = "ID")]
+        event_id: Option<String>,
         /// Check and print the calls; change nothing.
         #[arg(long)]
         dry_run: bool,
@@ -137,8 +149,12 @@ enum Command {
         /// Run the reversals the report holds without checking them against the ledger (a
         /// deployment without one, or a ledger these credentials cannot read): only for a
         /// report whose source you trust.
-        #[arg(long, conflicts_with = "table")]
+        #[arg(long, conflicts_with_all = ["table", "event_id"])]
         unverified: bool,
+        /// The notification topic (the stack's NotificationTopicArn output, or
+        /// TRAILGUARD_TOPIC_ARN): told who undid what.
+        #[arg(long, value_name = "ARN")]
+        topic: Option<String>,
     },
     /// What trailguard would have done over an archive of CloudTrail logs.
     ///
@@ -291,16 +307,22 @@ fn run(command: Command) -> Result<ExitCode, String> {
         ])),
         Command::Undo {
             report,
+            event_id,
             dry_run,
             table,
             ledger_region,
             unverified,
+            topic,
         } => remote::undo(
-            &report,
+            match (report, event_id) {
+                (Some(file), _) => remote::Named::Report(file),
+                (None, id) => remote::Named::Event(id.unwrap_or_default()),
+            },
             dry_run,
             table.or_else(|| remote::env("TRAILGUARD_LEDGER_TABLE").filter(|_| !unverified)),
             ledger_region,
             unverified,
+            topic.or_else(|| remote::env("TRAILGUARD_TOPIC_ARN")),
         ),
         Command::Backtest(args) => backtest::cmd(args),
         Command::Breaker {

@@ -182,18 +182,24 @@ pub fn breaker_reset(f: &[(&'static str, String)]) -> Result<ExitCode, String> {
 /// for 24 hours, a failure queue keeps messages 14 days at most).
 const UNDONE_KEPT_SECS: i64 = 30 * 86_400;
 
-/// `trailguard undo --report FILE [--dry-run] [--table NAME | --unverified]`: read the
-/// report, hold each reversal to the one the ledger's claim keeps, check every action done
-/// against its resource now, and undo them last first (undo.rs in shared/aws). The caller's
-/// credentials must be of the account the report names: a name (a user, a bucket's block)
-/// means another thing in another account.
-pub fn undo(
-    file: &str,
-    dry_run: bool,
-    table: Option<String>,
-    ledger_region: Option<String>,
-    unverified: bool,
-) -> Result<ExitCode, String> {
+/// The remediation `trailguard undo` is told to undo.
+pub enum Named {
+    /// A report file ('-': standard input).
+    Report(String),
+    /// An event whose reports the ledger kept.
+    Event(String),
+}
+
+impl Named {
+    fn label(&self) -> String {
+        match self {
+            Named::Report(f) => f.clone(),
+            Named::Event(id) => format!("event {id}"),
+        }
+    }
+}
+
+fn read_report(file: &str) -> Result<serde_json::Value, String> {
     let text = if file == "-" {
         let mut s = String::new();
         std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)
@@ -202,32 +208,101 @@ pub fn undo(
     } else {
         std::fs::read_to_string(file).map_err(|e| format!("reading {file}: {e}"))?
     };
-    let value: serde_json::Value =
-        serde_json::from_str(text.trim()).map_err(|e| format!("{file}: not JSON: {e}"))?;
-    let mut plan = trailguard_rules::undo::plan(&value).map_err(|e| format!("{file}: {e}"))?;
-    if plan.steps.is_empty() {
-        return Err(format!(
-            "{file}: the report has no action done: nothing to undo ({} changed nothing)",
-            plan.unchanged
-        ));
+    serde_json::from_str(text.trim()).map_err(|e| format!("{file}: not JSON: {e}"))
+}
+
+const TABLE_REQUIRED: &str = "--table is required (the stack's LedgerTableName output, or \
+     TRAILGUARD_LEDGER_TABLE): each reversal is checked against what trailguard recorded \
+     there";
+
+/// `trailguard undo (--report FILE | --event-id ID) [--dry-run] [--table NAME | --unverified]
+/// [--topic ARN]`: read the report (or the reports the ledger kept of the event), hold each
+/// reversal to the one the ledger's claim keeps, check every action done against its
+/// resource now, and undo them last first (undo.rs in shared/aws). The caller's credentials
+/// must be of the account the report names: a name (a user, a bucket's block) means another
+/// thing in another account. What was undone, and by whom, is recorded beside the event's
+/// reports in the ledger and told to the topic.
+pub fn undo(
+    named: Named,
+    dry_run: bool,
+    table: Option<String>,
+    ledger_region: Option<String>,
+    unverified: bool,
+    topic: Option<String>,
+) -> Result<ExitCode, String> {
+    let from_file = match &named {
+        Named::Report(file) => Some(read_report(file)?),
+        Named::Event(id) => {
+            if id.is_empty() || id.len() > 256 || id.chars().any(char::is_control) {
+                return Err(format!(
+                    "--event-id: `{}` is not an event id (the report's `event_id`)",
+                    id.escape_debug()
+                ));
+            }
+            if table.is_none() {
+                return Err(format!(
+                    "{TABLE_REQUIRED}, and the event's reports are read from it"
+                ));
+            }
+            None
+        }
+    };
+    if let Some(v) = &from_file {
+        let label = named.label();
+        let plan = trailguard_rules::undo::plan(v).map_err(|e| format!("{label}: {e}"))?;
+        if plan.steps.is_empty() {
+            return Err(format!(
+                "{label}: the report has no action done: nothing to undo ({} changed nothing)",
+                plan.unchanged
+            ));
+        }
+        if table.is_none() && !unverified {
+            return Err(format!(
+                "{TABLE_REQUIRED}; --unverified runs the report as it is, for a report whose \
+                 source you trust"
+            ));
+        }
     }
-    if table.is_none() && !unverified {
-        return Err(
-            "--table is required (the stack's LedgerTableName output, or \
-             TRAILGUARD_LEDGER_TABLE): each reversal is checked against what trailguard \
-             recorded there; --unverified runs the report as it is, for a report whose source \
-             you trust"
-                .into(),
-        );
+    if let Some(t) = &topic {
+        if sns_region(t).is_none() {
+            return Err(format!("--topic: `{t}` is not an SNS topic ARN"));
+        }
     }
-    let region = plan
-        .region
-        .clone()
-        .filter(|r| trailguard_rules::event::is_region_name(r))
-        .ok_or_else(|| {
-            format!("{file}: the report does not say which region the remediation was done in")
-        })?;
     runtime()?.block_on(async {
+        // The ledger is in the deployment's region (the usual configuration's, or
+        // --ledger-region), which need not be the report's.
+        let mut home = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .http_client(trailguard_aws::config::http_client())
+            .timeout_config(trailguard_aws::config::timeouts());
+        if let Some(r) = &ledger_region {
+            home = home.region(aws_config::Region::new(r.clone()));
+        }
+        let home = home.load().await;
+        let ledger = aws_sdk_dynamodb::Client::new(&home);
+        let label = named.label();
+        let value = match (from_file, &named, &table) {
+            (Some(v), _, _) => v,
+            (None, Named::Event(id), Some(table)) => {
+                let reports = ledger
+                    .kept_reports(table, id)
+                    .await
+                    .map_err(|e| format!("reading the ledger {table}: {e}"))?;
+                trailguard_rules::undo::merge(id, &reports)
+                    .map_err(|e| format!("{label} in {table}: {e}"))?
+            }
+            _ => return Err(TABLE_REQUIRED.to_string()),
+        };
+        let mut plan = trailguard_rules::undo::plan(&value).map_err(|e| format!("{label}: {e}"))?;
+        if plan.steps.is_empty() {
+            return Err(format!("{label}: no action done: nothing to undo"));
+        }
+        let region = plan
+            .region
+            .clone()
+            .filter(|r| trailguard_rules::event::is_region_name(r))
+            .ok_or_else(|| {
+                format!("{label}: the report does not say which region the remediation was done in")
+            })?;
         let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
             .http_client(trailguard_aws::config::http_client())
             .timeout_config(trailguard_aws::config::timeouts())
@@ -257,15 +332,6 @@ pub fn undo(
                 )
             }
         }
-        // The ledger is in the deployment's region (the usual configuration's, or
-        // --ledger-region), which need not be the report's.
-        let mut home = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .http_client(trailguard_aws::config::http_client())
-            .timeout_config(trailguard_aws::config::timeouts());
-        if let Some(r) = &ledger_region {
-            home = home.region(aws_config::Region::new(r.clone()));
-        }
-        let ledger = aws_sdk_dynamodb::Client::new(&home.load().await);
         if let Some(table) = &table {
             trailguard_aws::undo::verify(&ledger, table, &mut plan)
                 .await
@@ -274,13 +340,14 @@ pub fn undo(
         let port = trailguard_aws::undo::SdkUndo::new(&sdk);
         let report = trailguard_aws::undo::undo(&port, &plan, dry_run).await;
         let by = caller.arn().unwrap_or("?");
+        let now = trailguard_aws::system_clock();
         let mut out = serde_json::to_value(&report).unwrap_or_default();
         out["undone_by"] = json!(by);
+        out["at"] = json!(trailguard_rules::time::format_epoch(now));
         out["verified"] = json!(table.is_some());
         // The event's claims, marked undone: a redelivery of it reports them, not acts.
         let mut unmarked = false;
         if let (Some(table), false, true) = (&table, dry_run, report.complete()) {
-            let now = trailguard_aws::system_clock();
             let note = format!(
                 "{}{by} at {}",
                 trailguard_aws::executor::UNDONE_BY,
@@ -305,6 +372,56 @@ pub fn undo(
                 );
             }
         }
+        let touched = report.steps.iter().any(|s| {
+            matches!(
+                s.outcome,
+                trailguard_aws::undo::StepOutcome::Done
+                    | trailguard_aws::undo::StepOutcome::Failed(_)
+            )
+        });
+        // Who undid what: beside the event's reports in the ledger, and told to the topic.
+        let mut unrecorded = false;
+        if let (false, true, Some(table), Some(id)) =
+            (dry_run, touched, &table, plan.event_id.as_deref())
+        {
+            let r = ledger
+                .record_undo(table, id, &out.to_string(), now + UNDONE_KEPT_SECS)
+                .await;
+            unrecorded |= r.is_err();
+            out["recorded"] = match r {
+                Ok(()) => json!(true),
+                Err(e) => json!({"error": e.to_string()}),
+            };
+        }
+        if let (false, true, Some(t)) = (dry_run, touched, &topic) {
+            let (subject, body) = trailguard_rules::render::render_undo(&out);
+            let mut region = aws_config::defaults(aws_config::BehaviorVersion::latest())
+                .http_client(trailguard_aws::config::http_client())
+                .timeout_config(trailguard_aws::config::timeouts());
+            if let Some(r) = sns_region(t) {
+                region = region.region(aws_config::Region::new(r));
+            }
+            let sns = aws_sdk_sns::Client::new(&region.load().await);
+            let r = trailguard_aws::notify::publish_undo(
+                &sns,
+                t,
+                &subject,
+                &body,
+                plan.event_id.as_deref(),
+            )
+            .await;
+            unrecorded |= r.is_err();
+            out["told"] = match r {
+                Ok(()) => json!(t),
+                Err(e) => json!({"error": e.to_string()}),
+            };
+        }
+        if unrecorded {
+            eprintln!(
+                "trailguard: the undo was not recorded in the ledger or not told to the topic \
+                 (see `recorded`, `told`)"
+            );
+        }
         println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
         let changed = report
             .steps
@@ -321,10 +438,25 @@ pub fn undo(
             eprintln!("trailguard: undo refused, nothing was changed: {why}");
             return Ok(ExitCode::from(2));
         }
-        Ok(if report.complete() && !unmarked {
+        Ok(if report.complete() && !unmarked && !unrecorded {
             ExitCode::SUCCESS
         } else {
             ExitCode::FAILURE
         })
     })
+}
+
+/// The region of an SNS topic ARN (`arn:<partition>:sns:<region>:<account>:<name>`).
+fn sns_region(arn: &str) -> Option<String> {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    match parts.as_slice() {
+        ["arn", _, "sns", region, account, name]
+            if trailguard_rules::event::is_region_name(region)
+                && trailguard_rules::ids::is_account_id(account)
+                && !name.is_empty() =>
+        {
+            Some((*region).to_string())
+        }
+        _ => None,
+    }
 }

@@ -580,5 +580,51 @@ fn undo_refuses_what_is_not_a_report_of_something_done_before_any_call() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(says), "{name}: {err}");
     }
+    // By event: its reports are in the ledger, so the ledger is required; the id and the
+    // topic are checked before any call.
+    let report = dir.join("log.json");
+    for (args, says) in [
+        (vec!["--event-id", "ev-1"], "--table is required"),
+        (
+            vec!["--event-id", "", "--table", "t"],
+            "--event-id: `` is not an event id",
+        ),
+        (
+            vec!["--event-id", "a\nb", "--table", "t"],
+            "is not an event id",
+        ),
+        (
+            vec!["--event-id", "ev-1", "--report", report.to_str().unwrap()],
+            "cannot be used with",
+        ),
+        (
+            vec!["--event-id", "ev-1", "--unverified"],
+            "cannot be used with",
+        ),
+        (vec![], "--report <FILE>"),
+        (
+            vec![
+                "--event-id",
+                "ev-1",
+                "--table",
+                "t",
+                "--topic",
+                "arn:aws:sqs:us-east-1:123456789012:q",
+            ],
+            "--topic: `arn:aws:sqs:us-east-1:123456789012:q` is not an SNS topic ARN",
+        ),
+    ] {
+        let out = bin()
+            .arg("undo")
+            .args(&args)
+            .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+            .env_remove("TRAILGUARD_LEDGER_TABLE")
+            .env_remove("TRAILGUARD_TOPIC_ARN")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }

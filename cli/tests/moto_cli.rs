@@ -425,9 +425,58 @@ async fn undo_from_the_report_file_puts_a_contained_user_back_and_only_in_its_ac
     assert!(!ok && out.contains("not the report's"), "{out}{err}");
     assert_eq!(user_state(&u).await, contained);
 
-    let (ok, out, err) = trailguard(&["undo", "--report", path, "--table", &table]);
+    // By the event's id: the report the function kept in the ledger. Who undid what is
+    // recorded there and told to the topic.
+    let event_id = event["id"].as_str().unwrap().to_string();
+    let kept = trailguard_aws::LedgerPort::kept_reports(
+        &aws_sdk_dynamodb::Client::new(&sdk),
+        &table,
+        &event_id,
+    )
+    .await
+    .unwrap();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    let (topic, queue) = topic_with_queue(&sdk).await;
+    let (ok, out, err) = trailguard(&["undo", "--event-id", "no-such-event", "--table", &table]);
+    assert!(
+        !ok && err.contains("keeps no report of this event"),
+        "{out}{err}"
+    );
+    let (ok, out, err) = trailguard(&[
+        "undo",
+        "--event-id",
+        &event_id,
+        "--table",
+        &table,
+        "--topic",
+        &topic,
+    ]);
     assert!(ok, "{out}{err}");
     let undone: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(undone["recorded"], true, "{out}");
+    assert_eq!(undone["told"], topic.as_str(), "{out}");
+    let told = drain(&sdk, &queue).await;
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert!(
+        told[0].contains(&format!("undid the remediation of event {event_id}"))
+            && told[0].contains("deactivate_access_key"),
+        "{}",
+        told[0]
+    );
+    let item = aws_sdk_dynamodb::Client::new(&sdk)
+        .get_item()
+        .table_name(&table)
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("report#{event_id}")),
+        )
+        .send()
+        .await
+        .unwrap();
+    let records = item.item().unwrap()["undone"].as_l().unwrap();
+    assert_eq!(records.len(), 1);
+    let record: Value = serde_json::from_str(records[0].as_s().unwrap()).unwrap();
+    assert_eq!(record["undone_by"], undone["undone_by"]);
     assert!(
         undone["undone_by"]
             .as_str()
@@ -459,9 +508,21 @@ async fn undo_from_the_report_file_puts_a_contained_user_back_and_only_in_its_ac
         before,
         "the redelivery changed nothing"
     );
-    // Undone once, never again from the same report: the claims hold nothing to run.
+    // Undone once, never again from the same report or event: the claims hold nothing to
+    // run, and nobody is told of an undo that changed nothing.
     let (ok, out, err) = trailguard(&["undo", "--report", path, "--table", &table]);
     assert!(!ok && out.contains("undone already"), "{out}{err}");
+    let (ok, out, err) = trailguard(&[
+        "undo",
+        "--event-id",
+        &event_id,
+        "--table",
+        &table,
+        "--topic",
+        &topic,
+    ]);
+    assert!(!ok && out.contains("undone already"), "{out}{err}");
+    assert_eq!(drain(&sdk, &queue).await.len(), 0);
     assert_eq!(user_state(&u).await, before);
     std::fs::remove_dir_all(&dir).unwrap();
 }

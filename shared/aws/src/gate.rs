@@ -140,6 +140,7 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
                         &owner,
                         outcome.status.as_str(),
                         reversal.as_deref(),
+                        ctx.now + i64::from(self.settings.policy.undo_retention_days) * 86_400,
                     )
                     .await;
             }

@@ -17,7 +17,7 @@ use crate::lazy::Lazy;
 use crate::lookup::{self, Unsettled};
 use crate::metrics;
 use crate::ports::{
-    AliasPort, Clients, Connect, GuardDutyPort, NotifyPort, SecurityHubPort, Target,
+    AliasPort, Clients, Connect, GuardDutyPort, LedgerPort, NotifyPort, SecurityHubPort, Target,
 };
 use crate::{Incoming, Response};
 
@@ -144,6 +144,7 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
         aws += t.elapsed();
         // The alias read before a notice connects nowhere new (`Lazy::without_new_role`).
         report.connection = clients.connection();
+        self.keep_report(&report).await;
         metrics::emit_outcomes(&report);
 
         // People are told about every remediation, notice and failure; ignored events only log.
@@ -194,6 +195,31 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
         {
             Some(e) => Err(e),
             None => Ok(report),
+        }
+    }
+
+    /// Keep what the report changed in the ledger, for `trailguard undo --event-id`. It is a
+    /// convenience beside the claims (which hold each reversal), so failing to keep it fails
+    /// nothing: it is logged, and the report itself (log, notice, event) still serves.
+    async fn keep_report(&self, report: &Report) {
+        let (Some(table), Some(id)) = (&self.settings.ledger_table, report.event_id.as_deref())
+        else {
+            return;
+        };
+        let Some(kept) = trailguard_rules::undo::kept(&report.to_value()) else {
+            return;
+        };
+        let keep_until =
+            (self.clock)() + i64::from(self.settings.policy.undo_retention_days) * 86_400;
+        let home = self.connect.home();
+        if let Err(e) = home
+            .ledger()
+            .keep_report(table, id, &kept.to_string(), keep_until)
+            .await
+        {
+            emit(
+                &json!({"level": "WARN", "kind": "report_not_kept", "function": self.function(), "event_id": id, "error": e.to_string()}),
+            );
         }
     }
 

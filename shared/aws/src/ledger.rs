@@ -3,7 +3,9 @@
 //! milliseconds and the actor of the changes it made there in the last hour, and a version) and each action's claim (`claim#<event>#<action>`:
 //! who acts, until when, and the outcome). Every write is conditional on what was read, so
 //! concurrent deliveries, containers and accounts never count past a limit or both win a
-//! claim: the loser reads again and decides again.
+//! claim: the loser reads again and decides again. An event's reports
+//! (`report#<event>`: each delivery's that changed something, and who undid them) are kept
+//! for `trailguard undo --event-id`.
 
 use std::collections::HashMap;
 
@@ -35,6 +37,11 @@ fn num(item: &Item, key: &str) -> Option<i64> {
 
 fn text(item: &Item, key: &str) -> Option<String> {
     item.get(key)?.as_s().ok().cloned()
+}
+
+/// The ledger item of an event's reports (and who undid them).
+pub fn report_key(event_id: &str) -> String {
+    format!("report#{event_id}")
 }
 
 fn conflict(code: &Option<String>) -> bool {
@@ -312,18 +319,19 @@ impl LedgerPort for Client {
         owner: &str,
         outcome: &str,
         reversal: Option<&str>,
+        keep_until: i64,
     ) -> PortResult<()> {
         let mut update = self.update_item().table_name(table).key("pk", s(key));
         update = match reversal {
-            // Kept for `trailguard undo` for 30 days from the claim, not 7.
+            // Kept for `trailguard undo` (the policy's retention, never under a claim's 7
+            // days: the retention is at least that, counted from now, after the claim).
             Some(r) => update
                 .update_expression(
                     "SET #state = :done, outcome = :outcome, reversal = :reversal, \
-                     expires_at = if_not_exists(expires_at, :none) + :longer",
+                     expires_at = :keep",
                 )
                 .expression_attribute_values(":reversal", s(r))
-                .expression_attribute_values(":longer", n(23 * 86_400))
-                .expression_attribute_values(":none", n(0)),
+                .expression_attribute_values(":keep", n(keep_until)),
             None => update.update_expression("SET #state = :done, outcome = :outcome"),
         };
         let r = update
@@ -448,6 +456,65 @@ impl LedgerPort for Client {
             Err(e) if conflict(&code_of(&e)) => Ok(false),
             Err(e) => Err(classify(&ops::LEDGER_UPDATE, e)),
         }
+    }
+
+    async fn keep_report(
+        &self,
+        table: &str,
+        event_id: &str,
+        report: &str,
+        keep_until: i64,
+    ) -> PortResult<()> {
+        // Appended, never replaced: a redelivery that finished what an earlier one began
+        // adds its own, and `undo --event-id` undoes both.
+        self.update_item()
+            .table_name(table)
+            .key("pk", s(report_key(event_id)))
+            .update_expression(
+                "SET reports = list_append(if_not_exists(reports, :none), :this), \
+                 expires_at = :keep",
+            )
+            .expression_attribute_values(":none", AttributeValue::L(vec![]))
+            .expression_attribute_values(":this", AttributeValue::L(vec![s(report)]))
+            .expression_attribute_values(":keep", n(keep_until))
+            .send()
+            .await
+            .map_err(|e| classify(&ops::LEDGER_UPDATE, e))?;
+        Ok(())
+    }
+
+    async fn kept_reports(&self, table: &str, event_id: &str) -> PortResult<Vec<String>> {
+        let Some(item) = get(self, table, &report_key(event_id)).await? else {
+            return Ok(vec![]);
+        };
+        Ok(item
+            .get("reports")
+            .and_then(|v| v.as_l().ok())
+            .map(|l| l.iter().filter_map(|r| r.as_s().ok().cloned()).collect())
+            .unwrap_or_default())
+    }
+
+    async fn record_undo(
+        &self,
+        table: &str,
+        event_id: &str,
+        record: &str,
+        keep_until: i64,
+    ) -> PortResult<()> {
+        self.update_item()
+            .table_name(table)
+            .key("pk", s(report_key(event_id)))
+            .update_expression(
+                "SET undone = list_append(if_not_exists(undone, :none), :this), \
+                 expires_at = :keep",
+            )
+            .expression_attribute_values(":none", AttributeValue::L(vec![]))
+            .expression_attribute_values(":this", AttributeValue::L(vec![s(record)]))
+            .expression_attribute_values(":keep", n(keep_until))
+            .send()
+            .await
+            .map_err(|e| classify(&ops::LEDGER_UPDATE, e))?;
+        Ok(())
     }
 
     async fn reset_breaker(&self, table: &str, scope: &str) -> PortResult<bool> {

@@ -25,6 +25,37 @@ pub fn subject_line(s: &str) -> String {
     clean.chars().take(100).collect()
 }
 
+/// Tell the topic of an undo (`trailguard undo`): subscribers filter on `decision` =
+/// `undone` and `event_id` as they do on a function's notices.
+pub async fn publish_undo(
+    sns: &aws_sdk_sns::Client,
+    topic: &str,
+    subject: &str,
+    message: &str,
+    event_id: Option<&str>,
+) -> PortResult<()> {
+    let mut req = sns
+        .publish()
+        .topic_arn(topic)
+        .subject(subject_line(subject))
+        .message(message);
+    for (name, value) in [("decision", Some("undone")), ("event_id", event_id)] {
+        if let Some(v) = value.filter(|v| !v.is_empty()) {
+            if let Ok(attr) = MessageAttributeValue::builder()
+                .data_type("String")
+                .string_value(v)
+                .build()
+            {
+                req = req.message_attributes(name, attr);
+            }
+        }
+    }
+    req.send()
+        .await
+        .map_err(|e| classify(&ops::SNS_PUBLISH, e))?;
+    Ok(())
+}
+
 pub struct Notifier {
     pub sns: aws_sdk_sns::Client,
     pub topic_arn: Option<String>,

@@ -698,7 +698,8 @@ pub trait LedgerPort {
     /// What a claim says now (after waiting on a busy one).
     fn claim_state(&self, table: &str, key: &str) -> Option<Claim>;
     /// Record the outcome of a won claim, and the typed call that undoes what it did (JSON;
-    /// `trailguard undo` runs only a reversal the ledger holds).
+    /// `trailguard undo` runs only a reversal the ledger holds), kept until `keep_until`
+    /// (epoch seconds; the policy's `undo_retention_days`).
     fn finish(
         &self,
         table: &str,
@@ -706,6 +707,7 @@ pub trait LedgerPort {
         owner: &str,
         outcome: &str,
         reversal: Option<&str>,
+        keep_until: i64,
     ) -> ();
     /// The reversal a finished claim holds (None: no such claim, or none kept).
     fn claimed_reversal(&self, table: &str, key: &str) -> Option<String>;
@@ -728,6 +730,13 @@ pub trait LedgerPort {
     /// is kept until at least `keep_until`, so a redelivery of the event reports it instead
     /// of acting again. False when there is no finished claim of that key.
     fn mark_undone(&self, table: &str, key: &str, note: &str, keep_until: i64) -> bool;
+    /// Keep a delivery's report of an event (JSON) beside the others of that event, until
+    /// `keep_until`: `trailguard undo --event-id` reads them.
+    fn keep_report(&self, table: &str, event_id: &str, report: &str, keep_until: i64) -> ();
+    /// The reports kept of an event, oldest first (none: nothing was done, or they expired).
+    fn kept_reports(&self, table: &str, event_id: &str) -> Vec<String>;
+    /// Record beside an event's reports who undid what (JSON), kept until `keep_until`.
+    fn record_undo(&self, table: &str, event_id: &str, record: &str, keep_until: i64) -> ();
 }
 }
 

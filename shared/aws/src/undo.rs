@@ -16,7 +16,9 @@ use trailguard_rules::undo::{How, Reversal, UndoPlan};
 
 use crate::ec2::canonical_block;
 use crate::error::{classify, code_of, PortError};
-use crate::ports::{Change, Ec2Port, IamPort, KeyPort, PortResult, RdsPort};
+use crate::ports::{
+    Change, Ec2Port, IamPort, KeyPort, PortResult, RdsPort, RedshiftPort, TrailPort,
+};
 use crate::s3::S3;
 
 /// The resource as it is now, against what trailguard left.
@@ -243,6 +245,9 @@ pub struct SdkUndo {
     pub s3: S3,
     pub kms: aws_sdk_kms::Client,
     pub rds: aws_sdk_rds::Client,
+    pub redshift: aws_sdk_redshift::Client,
+    pub trail: aws_sdk_cloudtrail::Client,
+    pub guardduty: aws_sdk_guardduty::Client,
 }
 
 /// Whether two permissions open the same thing (descriptions aside), as EC2 lists them:
@@ -272,6 +277,9 @@ impl SdkUndo {
             },
             kms: aws_sdk_kms::Client::new(sdk),
             rds: aws_sdk_rds::Client::new(sdk),
+            redshift: aws_sdk_redshift::Client::new(sdk),
+            trail: aws_sdk_cloudtrail::Client::new(sdk),
+            guardduty: aws_sdk_guardduty::Client::new(sdk),
         }
     }
 
@@ -508,6 +516,79 @@ impl UndoPort for SdkUndo {
                     Some(_) => Now::AsLeft,
                 }
             }
+            Reversal::MakeDbClusterInstancesPublic {
+                db_cluster,
+                instances,
+            } => {
+                let (mut public, mut private) = (vec![], vec![]);
+                for id in instances {
+                    match self.rds.db_instance(id).await? {
+                        None => {
+                            return Ok(Now::Changed(format!(
+                                "DB instance {id} of cluster {db_cluster} no longer exists"
+                            )))
+                        }
+                        Some(d) if d.public => public.push(id.as_str()),
+                        Some(_) => private.push(id.as_str()),
+                    }
+                }
+                match (public.is_empty(), private.is_empty()) {
+                    (_, true) => Now::AlreadyUndone(format!(
+                        "DB instance(s) {} of cluster {db_cluster} are publicly accessible",
+                        public.join(", ")
+                    )),
+                    (true, false) => Now::AsLeft,
+                    // Some put back by hand: the undo would not be the one remediation's.
+                    (false, false) => Now::Changed(format!(
+                        "DB instance(s) {} of cluster {db_cluster} are publicly accessible again, {} not",
+                        public.join(", "),
+                        private.join(", ")
+                    )),
+                }
+            }
+            Reversal::MakeRedshiftClusterPublic { cluster } => {
+                match self.redshift.redshift_cluster(cluster).await? {
+                    None => Now::Changed(format!("Redshift cluster {cluster} no longer exists")),
+                    Some(c) if c.public => Now::AlreadyUndone(format!(
+                        "Redshift cluster {cluster} is publicly accessible"
+                    )),
+                    Some(_) => Now::AsLeft,
+                }
+            }
+            Reversal::StopLogging { trail } => match self.trail.trail_is_logging(trail).await {
+                Ok(Some(true)) => Now::AsLeft,
+                Ok(Some(false)) => Now::AlreadyUndone(format!("trail {trail} is not logging")),
+                Ok(None) => {
+                    Now::Changed(format!("CloudTrail did not say whether trail {trail} logs"))
+                }
+                Err(PortError::Permanent { code, .. }) if code == "TrailNotFoundException" => {
+                    Now::Changed(format!("trail {trail} no longer exists"))
+                }
+                Err(e) => return Err(e),
+            },
+            Reversal::DisableDetector { detector_id } => {
+                match self
+                    .guardduty
+                    .get_detector()
+                    .detector_id(detector_id)
+                    .send()
+                    .await
+                {
+                    Ok(d)
+                        if d.status()
+                            == Some(&aws_sdk_guardduty::types::DetectorStatus::Enabled) =>
+                    {
+                        Now::AsLeft
+                    }
+                    Ok(_) => {
+                        Now::AlreadyUndone(format!("GuardDuty detector {detector_id} is suspended"))
+                    }
+                    Err(e) if code_of(&e).as_deref() == Some("BadRequestException") => {
+                        Now::Changed(format!("GuardDuty detector {detector_id} no longer exists"))
+                    }
+                    Err(e) => return Err(classify(&ops::GUARDDUTY_GET_DETECTOR, e)),
+                }
+            }
             Reversal::RestoreBucketPublicAccessBlock {
                 bucket,
                 previous,
@@ -665,6 +746,45 @@ impl UndoPort for SdkUndo {
                 .await
                 .map(|_| Change::Done)
                 .map_err(|e| classify(&ops::MODIFY_DB_INSTANCE, e)),
+            Reversal::MakeDbClusterInstancesPublic { instances, .. } => {
+                for id in instances {
+                    self.rds
+                        .modify_db_instance()
+                        .db_instance_identifier(id)
+                        .publicly_accessible(true)
+                        .apply_immediately(true)
+                        .send()
+                        .await
+                        .map_err(|e| classify(&ops::MODIFY_DB_INSTANCE, e))?;
+                }
+                Ok(Change::Done)
+            }
+            Reversal::MakeRedshiftClusterPublic { cluster } => self
+                .redshift
+                .modify_cluster()
+                .cluster_identifier(cluster)
+                .publicly_accessible(true)
+                .send()
+                .await
+                .map(|_| Change::Done)
+                .map_err(|e| classify(&ops::REDSHIFT_MODIFY_CLUSTER, e)),
+            Reversal::StopLogging { trail } => self
+                .trail
+                .stop_logging()
+                .name(trail)
+                .send()
+                .await
+                .map(|_| Change::Done)
+                .map_err(|e| classify(&ops::STOP_LOGGING, e)),
+            Reversal::DisableDetector { detector_id } => self
+                .guardduty
+                .update_detector()
+                .detector_id(detector_id)
+                .enable(false)
+                .send()
+                .await
+                .map(|_| Change::Done)
+                .map_err(|e| classify(&ops::GUARDDUTY_UPDATE_DETECTOR, e)),
             Reversal::RestoreBucketPublicAccessBlock {
                 bucket, previous, ..
             } => match previous {

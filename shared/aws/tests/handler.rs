@@ -876,6 +876,33 @@ fn open_ssh_in(n: usize, account: &str) -> Value {
 }
 
 #[tokio::test]
+async fn the_ledger_keeps_each_report_that_changed_something_for_undo_by_event_id() {
+    let f = Arc::new(Fake::new());
+    let policy = json!({"exempt_tag": "", "protected_tag": ""}).to_string();
+    let d = with_ledger(&f, "revert-security-group", &policy);
+    let r = d.process(open_ssh(1)).await.unwrap();
+    assert_eq!(r.actions[0].outcome, Some(Status::Done), "{r:?}");
+    // A redelivery changes nothing: nothing more is kept.
+    d.process(open_ssh(1)).await.unwrap();
+    let kept = f.reports.lock().unwrap().get("flood-1").cloned().unwrap();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    let plan =
+        trailguard_rules::undo::plan(&trailguard_rules::undo::merge("flood-1", &kept).unwrap())
+            .unwrap();
+    assert_eq!(plan.steps.len(), 1);
+    assert_eq!(plan.steps[0].ledger_key, r.actions[0].ledger_key);
+    assert_eq!(plan.account.as_deref(), Some("123456789012"));
+    // A dry run changes nothing, and keeps nothing.
+    let dry = with_ledger(
+        &f,
+        "revert-security-group",
+        &json!({"mode": {"default": "dry-run"}, "exempt_tag": "", "protected_tag": ""}).to_string(),
+    );
+    dry.process(open_ssh(2)).await.unwrap();
+    assert!(!f.reports.lock().unwrap().contains_key("flood-2"));
+}
+
+#[tokio::test]
 async fn the_breaker_holds_every_change_past_the_limit_in_that_account_and_tells_people_once() {
     let f = Arc::new(Fake::new());
     let policy = json!({"max_actions_per_hour": {"security_group": 20}, "exempt_tag": "", "protected_tag": ""}).to_string();

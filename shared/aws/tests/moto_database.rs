@@ -286,17 +286,30 @@ async fn a_cluster_made_public_has_its_public_instances_made_private() {
         instance(&rds, &public).await,
         Instance {
             public: Some(false),
-            ..public_before
+            ..public_before.clone()
         }
     );
     assert_eq!(instance(&rds, &private).await, private_before);
     let note = r["actions"][0]["note"].as_str().unwrap_or_default();
     assert!(note.contains(&public) && !note.contains(&private), "{r}");
     assert_eq!(outcome(&deps.run(event).await), "already_done");
+
+    // trailguard undo: the member it made private is public again, the other untouched.
+    let undone = common::undo(&sdk, &r, true).await;
+    assert!(
+        undone.to_string().contains(&public) && !undone.to_string().contains(&private),
+        "{undone}"
+    );
+    let undone = common::undo(&sdk, &r, false).await;
+    assert_eq!(undo_outcomes(&undone), ["done"], "{undone}");
+    assert_eq!(instance(&rds, &public).await, public_before);
+    assert_eq!(instance(&rds, &private).await, private_before);
+    let undone = common::undo(&sdk, &r, false).await;
+    assert_eq!(undo_outcomes(&undone), ["already_undone"], "{undone}");
 }
 
 /// What the fix must leave as it was on a Redshift cluster.
-#[derive(Debug, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 struct Warehouse {
     public: Option<bool>,
     node_type: Option<String>,
@@ -386,7 +399,7 @@ async fn a_redshift_cluster_made_public_is_private_again_unless_exempt_or_dry_ru
         after,
         Warehouse {
             public: Some(false),
-            ..before
+            ..before.clone()
         },
         "only public access changed"
     );
@@ -402,6 +415,19 @@ async fn a_redshift_cluster_made_public_is_private_again_unless_exempt_or_dry_ru
     let again = deps.run(event.clone()).await;
     assert_eq!(outcome(&again), "already_done", "{again}");
     assert_eq!(warehouse(&rs, &id).await, after);
+
+    // trailguard undo: public again, everything else as it was; then nothing to undo.
+    let undone = common::undo(&sdk, &r, false).await;
+    assert_eq!(undo_outcomes(&undone), ["done"], "{undone}");
+    assert_eq!(warehouse(&rs, &id).await, before);
+    let undone = common::undo(&sdk, &r, false).await;
+    assert_eq!(undo_outcomes(&undone), ["already_undone"], "{undone}");
+    rs.modify_cluster()
+        .cluster_identifier(&id)
+        .publicly_accessible(false)
+        .send()
+        .await
+        .unwrap();
 
     // Made public again, now tagged exempt: told, left alone.
     rs.create_tags()

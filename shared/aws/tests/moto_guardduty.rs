@@ -76,7 +76,7 @@ async fn a_suspended_detector_is_switched_back_on() {
     assert_eq!(outcome(&r), "done", "{r}");
     assert_eq!(
         status(gd.clone(), id.clone()).await,
-        (Some(DetectorStatus::Enabled), before)
+        (Some(DetectorStatus::Enabled), before.clone())
     );
     let undo = r["actions"][0]["undo"]["command"]
         .as_str()
@@ -89,6 +89,16 @@ async fn a_suspended_detector_is_switched_back_on() {
     );
     let again = run(&d, event).await;
     assert_eq!(outcome(&again), "already_done", "{again}");
+
+    // trailguard undo: suspended again, its settings as they were; then nothing to undo.
+    let undone = common::undo(&sdk, &r, false).await;
+    assert_eq!(undo_outcomes(&undone), ["done"], "{undone}");
+    assert_eq!(
+        status(gd.clone(), id.clone()).await,
+        (Some(DetectorStatus::Disabled), before)
+    );
+    let undone = common::undo(&sdk, &r, false).await;
+    assert_eq!(undo_outcomes(&undone), ["already_undone"], "{undone}");
 }
 
 #[tokio::test]

@@ -281,14 +281,14 @@ async fn one_delivery_wins_a_claim_and_the_others_see_its_outcome() {
     let c = serialised(&sdk, &proxy);
     let owner = format!("delivery-{}", winners[0]);
     // Only the owner finishes it.
-    c.finish(&table, "claim#ev-1#a", "someone-else", "done", None)
+    c.finish(&table, "claim#ev-1#a", "someone-else", "done", None, 0)
         .await
         .unwrap();
     assert!(matches!(
         c.claim_state(&table, "claim#ev-1#a").await.unwrap(),
         Some(Claim::Busy { .. })
     ));
-    c.finish(&table, "claim#ev-1#a", &owner, "done", None)
+    c.finish(&table, "claim#ev-1#a", &owner, "done", None, 0)
         .await
         .unwrap();
     assert_eq!(

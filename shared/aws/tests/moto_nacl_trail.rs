@@ -99,8 +99,32 @@ async fn stopped_logging_is_started_again() {
             .is_logging(),
         Some(true)
     );
-    let r = process(&deps, ev).await.unwrap();
-    assert_eq!(r["actions"][0]["outcome"], "already_done", "{r}");
+    let again = process(&deps, ev).await.unwrap();
+    assert_eq!(again["actions"][0]["outcome"], "already_done", "{again}");
+
+    // trailguard undo: the trail stops logging again, as the remediation found it; again,
+    // nothing to undo; a trail deleted since refuses the undo.
+    let logging = |ct: aws_sdk_cloudtrail::Client, name: String| async move {
+        ct.get_trail_status()
+            .name(name)
+            .send()
+            .await
+            .unwrap()
+            .is_logging()
+    };
+    let undone = common::undo(&sdk, &r, false).await;
+    assert_eq!(undo_outcomes(&undone), ["done"], "{undone}");
+    assert_eq!(logging(ct.clone(), name.clone()).await, Some(false));
+    let undone = common::undo(&sdk, &r, false).await;
+    assert_eq!(undo_outcomes(&undone), ["already_undone"], "{undone}");
+    ct.delete_trail().name(&name).send().await.unwrap();
+    let undone = common::undo(&sdk, &r, false).await;
+    assert!(
+        undone["refused"]
+            .as_str()
+            .is_some_and(|w| w.contains("no longer exists")),
+        "{undone}"
+    );
 }
 
 #[tokio::test]

@@ -318,6 +318,23 @@ mod tests {
     }
 
     #[test]
+    fn undo_retention_is_a_week_to_a_year() {
+        assert_eq!(Policy::default().undo_retention_days, 30);
+        let p = Policy::from_json(r#"{"undo_retention_days": 90}"#).unwrap();
+        assert_eq!(p.undo_retention_days, 90);
+        assert_eq!(Policy::from_json(&p.to_json_pretty()).unwrap(), p);
+        for bad in ["6", "366", "0"] {
+            let e = Policy::from_json(&format!(r#"{{"undo_retention_days": {bad}}}"#)).unwrap_err();
+            assert!(
+                e.to_string().contains("`undo_retention_days`") && e.to_string().contains("from 7"),
+                "{e}"
+            );
+        }
+        let e = Policy::from_json(r#"{"undo_retention_days": "30"}"#).unwrap_err();
+        assert!(e.to_string().contains("undo_retention_days"), "{e}");
+    }
+
+    #[test]
     fn public_definition() {
         let p = Policy::default();
         let n = |s: &str| s.parse::<IpNet>().unwrap();

@@ -321,6 +321,24 @@ fn human(report: &Report) -> (String, String) {
             one_line(&a.account)
         ));
     }
+    // Every action done went through the ledger: the whole remediation undoes with one
+    // command. Like every command, it is not in the text (the id comes from the event):
+    // the text says where its argument is.
+    let through_ledger = |a: &&crate::report::ActionReport| {
+        a.outcome == Some(Status::Done) && a.reversal.is_some() && a.ledger_key.is_some()
+    };
+    if report.event_id.is_some() && !report.is_dry_run() {
+        let done: Vec<_> = report
+            .actions
+            .iter()
+            .filter(|a| a.outcome == Some(Status::Done))
+            .collect();
+        if !done.is_empty() && done.iter().all(through_ledger) {
+            b.push_str(
+                "\nTo undo all of it, checked first and last action first: trailguard undo --event-id with the event_id of the JSON report below, and --table the stack's LedgerTableName (--dry-run first).",
+            );
+        }
+    }
     b.push_str(
         "\nTo undo a remediation by hand, see trailguard's docs, \"Rolling back a remediation by hand\" (docs/src/rollback.md).\n",
     );
@@ -416,6 +434,58 @@ fn plan_and_details(b: &mut String, report: &Report, whose: &Whose) {
             }
         }
     }
+}
+
+/// (subject, body) for one `trailguard undo` that changed something or failed: who undid
+/// which remediation, each step's outcome, then the undo's JSON report (`undo` in
+/// shared/aws: `event_id`, `account`, `region`, `steps`, `undone_by`, `at`). The strings
+/// come from a report and the ledger: made inert like a notice's.
+pub fn render_undo(out: &Value) -> (String, String) {
+    let text = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).unwrap_or("?").to_string();
+    let steps = out
+        .get("steps")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or(&[]);
+    let outcome = |s: &Value| match s.get("outcome") {
+        Some(Value::String(o)) => o.replace('_', " "),
+        Some(Value::Object(m)) => m
+            .iter()
+            .next()
+            .map(|(k, v)| format!("{}: {}", k.replace('_', " "), v.as_str().unwrap_or("")))
+            .unwrap_or_default(),
+        _ => "?".into(),
+    };
+    let failed = steps
+        .iter()
+        .any(|s| s.get("outcome").and_then(|o| o.get("failed")).is_some());
+    let tag = if failed { "UNDO FAILED" } else { "UNDONE" };
+    let where_ = format!("account {}, {}", text(out, "account"), text(out, "region"));
+    let subject = format!(
+        "[trailguard] {tag}: the remediation of event {} in {where_}",
+        text(out, "event_id")
+    );
+    let mut b = format!(
+        "{} undid the remediation of event {} in {where_}, at {}, with `trailguard undo`.\n\
+         A redelivery of that event reports what was undone and does not act on it again; \
+         a new change to the same resources is acted on as any other.\n\n",
+        text(out, "undone_by"),
+        text(out, "event_id"),
+        text(out, "at"),
+    );
+    for s in steps {
+        b.push_str(&format!(
+            "- {} {}: {}\n",
+            text(s, "type"),
+            text(s, "target"),
+            outcome(s)
+        ));
+    }
+    let mut body = bounded(&defang(&b), MAX_HUMAN);
+    body.push_str("\n--- undo (JSON) ---\n");
+    body.push_str(&inert_json(out));
+    body.push('\n');
+    (inert_subject(&subject), body)
 }
 
 /// (subject, body) for one sweep: the counts, then each finding, then the JSON report.
@@ -545,6 +615,34 @@ fn key_activity(b: &mut String, r: &Value) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn an_undo_notice_names_who_and_what_and_is_inert() {
+        let out = serde_json::json!({
+            "event_id": "ev-1", "account": "123456789012", "region": "eu-west-1",
+            "undone_by": "arn:aws:iam::123456789012:user/alice", "at": "2026-12-06T10:00:00Z",
+            "steps": [
+                {"type": "deactivate_access_key", "target": "<@here> AKIA1", "outcome": "done"},
+                {"type": "tag_user", "target": "bob", "outcome": {"already_undone": "no tag"}},
+            ],
+        });
+        let (subject, body) = render_undo(&out);
+        assert_eq!(
+            subject,
+            "[trailguard] UNDONE: the remediation of event ev-1 in account 123456789012, eu-west-1"
+        );
+        assert!(
+            body.starts_with("arn:aws:iam::123456789012:user/alice undid"),
+            "{body}"
+        );
+        assert!(body.contains(" bob: already undone: no tag\n"), "{body}");
+        assert!(!body.contains("<@here>"), "{body}");
+        let mut failed = out.clone();
+        failed["steps"][0]["outcome"] = serde_json::json!({"failed": "AccessDenied"});
+        assert!(render_undo(&failed)
+            .0
+            .starts_with("[trailguard] UNDO FAILED:"));
+    }
+
     use super::*;
     use crate::action::{Notice, Severity};
     use crate::decision::Decision;
@@ -791,6 +889,25 @@ mod tests {
                 .lines()
                 .all(|l| !l.trim_start().starts_with("undo: curl")
                     && !l.starts_with("What trailguard did: ")),
+            "{human}"
+        );
+        // Done through the ledger: the whole remediation undoes by its event id, which is
+        // named, not written, in the text.
+        r.actions[0].undo = None;
+        r.actions[0].note = None;
+        r.event_id = Some("ev-1; touch PWNED3".into());
+        let whole = "To undo all of it, checked first and last action first: trailguard undo --event-id with the event_id of the JSON report below";
+        assert!(!render(&r).1.contains(whole));
+        r.actions[0].reversal = Some(crate::undo::Reversal::RevokeSecurityGroup {
+            group_id: "sg-1".into(),
+            egress: false,
+            permissions: vec![],
+        });
+        r.actions[0].ledger_key = Some("claim#ev-1#0".into());
+        let (_, body) = render(&r);
+        let (human, _) = body.split_once("--- report (JSON) ---\n").unwrap();
+        assert!(
+            human.contains(whole) && !human.contains("PWNED3"),
             "{human}"
         );
         // Not done: no undo line.

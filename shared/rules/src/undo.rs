@@ -70,6 +70,18 @@ pub enum Reversal {
     DisableKeyRotation { key_id: String },
     /// Make an RDS DB instance publicly accessible again.
     MakeDbInstancePublic { db_instance: String },
+    /// Make the members of an RDS DB cluster trailguard made private publicly accessible
+    /// again (only those: the others were private before).
+    MakeDbClusterInstancesPublic {
+        db_cluster: String,
+        instances: Vec<String>,
+    },
+    /// Make a Redshift cluster publicly accessible again.
+    MakeRedshiftClusterPublic { cluster: String },
+    /// Stop the logging trailguard started again on a trail.
+    StopLogging { trail: String },
+    /// Suspend a GuardDuty detector trailguard switched back on.
+    DisableDetector { detector_id: String },
     /// Put a bucket's public access block back as it was (`previous`; none: no block), when
     /// it is still as trailguard left it (`left`).
     RestoreBucketPublicAccessBlock {
@@ -123,9 +135,19 @@ impl Reversal {
                 &ops::KMS_GET_KEY_ROTATION_STATUS,
                 &ops::KMS_DISABLE_KEY_ROTATION,
             ],
-            Reversal::MakeDbInstancePublic { .. } => {
+            Reversal::MakeDbInstancePublic { .. }
+            | Reversal::MakeDbClusterInstancesPublic { .. } => {
                 vec![&ops::DESCRIBE_DB_INSTANCES, &ops::MODIFY_DB_INSTANCE]
             }
+            Reversal::MakeRedshiftClusterPublic { .. } => vec![
+                &ops::REDSHIFT_DESCRIBE_CLUSTERS,
+                &ops::REDSHIFT_MODIFY_CLUSTER,
+            ],
+            Reversal::StopLogging { .. } => vec![&ops::GET_TRAIL_STATUS, &ops::STOP_LOGGING],
+            Reversal::DisableDetector { .. } => vec![
+                &ops::GUARDDUTY_GET_DETECTOR,
+                &ops::GUARDDUTY_UPDATE_DETECTOR,
+            ],
             Reversal::RestoreBucketPublicAccessBlock { previous, .. } => vec![
                 &ops::GET_BUCKET_PAB,
                 if previous.is_some() {
@@ -203,6 +225,20 @@ impl Reversal {
             }
             Reversal::MakeDbInstancePublic { db_instance } => {
                 format!("make DB instance {db_instance} publicly accessible again")
+            }
+            Reversal::MakeDbClusterInstancesPublic {
+                db_cluster,
+                instances,
+            } => format!(
+                "make DB instance(s) {} of cluster {db_cluster} publicly accessible again",
+                instances.join(", ")
+            ),
+            Reversal::MakeRedshiftClusterPublic { cluster } => {
+                format!("make Redshift cluster {cluster} publicly accessible again")
+            }
+            Reversal::StopLogging { trail } => format!("stop the logging of trail {trail} again"),
+            Reversal::DisableDetector { detector_id } => {
+                format!("suspend GuardDuty detector {detector_id} again")
             }
             Reversal::RestoreBucketPublicAccessBlock {
                 bucket, previous, ..
@@ -293,6 +329,22 @@ impl Action {
             }
             Action::EnableKeyRotation(a) => Ok(Reversal::DisableKeyRotation {
                 key_id: a.key_id.clone(),
+            }),
+            Action::MakeDbClusterPrivate(a) if a.instances.is_empty() => {
+                missing("which members were made private")
+            }
+            Action::MakeDbClusterPrivate(a) => Ok(Reversal::MakeDbClusterInstancesPublic {
+                db_cluster: a.db_cluster.clone(),
+                instances: a.instances.clone(),
+            }),
+            Action::MakeRedshiftClusterPrivate(a) => Ok(Reversal::MakeRedshiftClusterPublic {
+                cluster: a.cluster.clone(),
+            }),
+            Action::StartLogging(a) => Ok(Reversal::StopLogging {
+                trail: a.trail.clone(),
+            }),
+            Action::EnableDetector(a) => Ok(Reversal::DisableDetector {
+                detector_id: a.detector_id.clone(),
             }),
             Action::MakeDbInstancePrivate(a) => Ok(Reversal::MakeDbInstancePublic {
                 db_instance: a.db_instance.clone(),
@@ -471,6 +523,86 @@ pub fn plan(v: &Value) -> Result<UndoPlan, ReportError> {
     })
 }
 
+/// What the ledger keeps of a function's report for `trailguard undo --event-id`: where it
+/// was done and each action's type, target, outcome, reversal and claim (what `plan` reads),
+/// none of the notice. None when the report changed nothing (a dry run, nothing done).
+pub fn kept(report: &Value) -> Option<Value> {
+    let actions = report.get("actions")?.as_array()?;
+    let done = |a: &Value| a.get("outcome").and_then(Value::as_str) == Some("done");
+    if report.get("mode").and_then(Value::as_str) == Some("dry_run") || !actions.iter().any(done) {
+        return None;
+    }
+    let pick = |v: &Value, keys: &[&str]| {
+        Value::Object(
+            keys.iter()
+                .filter_map(|k| Some((k.to_string(), v.get(*k).filter(|x| !x.is_null())?.clone())))
+                .collect(),
+        )
+    };
+    let mut out = pick(report, &["event_id", "function", "mode"]);
+    for part in ["event", "connection"] {
+        if let Some(v) = report.get(part).filter(|v| v.is_object()) {
+            out[part] = pick(v, &["account", "region"]);
+        }
+    }
+    out["actions"] = actions
+        .iter()
+        .map(|a| {
+            pick(
+                a,
+                &[
+                    "type",
+                    "target",
+                    "outcome",
+                    "reversal",
+                    "ledger_key",
+                    "undo",
+                ],
+            )
+        })
+        .collect();
+    Some(out)
+}
+
+/// The reports the ledger kept of one event (each delivery that changed something), as one
+/// report: their actions in the order they were done. They must be of that event, and done
+/// in one account and region.
+pub fn merge(event_id: &str, reports: &[String]) -> Result<Value, ReportError> {
+    let mut actions = vec![];
+    let mut first: Option<Value> = None;
+    for (i, text) in reports.iter().enumerate() {
+        let field = |why: String| ReportError::Field {
+            field: format!("reports[{i}]"),
+            why,
+        };
+        let r: Value = serde_json::from_str(text).map_err(|e| field(e.to_string()))?;
+        if r.get("event_id").and_then(Value::as_str) != Some(event_id) {
+            return Err(field(format!("not a report of event {event_id}")));
+        }
+        let p = plan(&r).map_err(|e| field(e.to_string()))?;
+        if let Some(f) = &first {
+            let q = plan(f).map_err(|e| field(e.to_string()))?;
+            if (&q.account, &q.region) != (&p.account, &p.region) {
+                return Err(field(format!(
+                    "done in {} {}, the first report in {} {}",
+                    p.account.as_deref().unwrap_or("?"),
+                    p.region.as_deref().unwrap_or("?"),
+                    q.account.as_deref().unwrap_or("?"),
+                    q.region.as_deref().unwrap_or("?"),
+                )));
+            }
+        }
+        actions.extend(r["actions"].as_array().cloned().unwrap_or_default());
+        first.get_or_insert(r);
+    }
+    let mut merged = first.ok_or(ReportError::NotAReport(
+        "the ledger keeps no report of this event: nothing was done, it was done in \
+         dry-run, or the policy's undo_retention_days have passed",
+    ))?;
+    merged["actions"] = Value::Array(actions);
+    Ok(merged)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -534,6 +666,8 @@ mod tests {
     fn what_cannot_be_undone_exactly_is_a_refused_step_and_bad_input_names_its_field() {
         let trail = Action::from(StartLogging { trail: "t".into() });
         let mut a = done(&trail);
+        // A report without a reversal (written before trailguard recorded them).
+        a.as_object_mut().unwrap().remove("reversal");
         a["undo"] = json!({"none": "why not"});
         // A read-only step done changes nothing: not a step.
         let mut read = a.clone();
@@ -595,11 +729,76 @@ mod tests {
                 previous: None,
                 left: BlockFlags::ALL,
             },
+            Reversal::MakeDbClusterInstancesPublic {
+                db_cluster: "c".into(),
+                instances: vec!["c-1".into()],
+            },
+            Reversal::MakeRedshiftClusterPublic {
+                cluster: "w".into(),
+            },
+            Reversal::StopLogging { trail: "t".into() },
+            Reversal::DisableDetector {
+                detector_id: "d".into(),
+            },
         ];
         for r in rs {
             let v = serde_json::to_value(&r).unwrap();
             assert_eq!(serde_json::from_value::<Reversal>(v).unwrap(), r);
             assert!(!r.ops().is_empty() && !r.describe().is_empty());
         }
+    }
+
+    #[test]
+    fn the_ledger_keeps_what_plans_an_undo_and_merges_an_events_deliveries() {
+        let key = |id: &str| Action::from(DeactivateKey::of(Some("bob".into()), id.into()));
+        let report = |id: &str, outcome: &str, region: &str| {
+            let mut a = done(&key(id));
+            a["outcome"] = json!(outcome);
+            a["ledger_key"] = json!(format!("claim#e1#{id}"));
+            a["console"] = json!("https://console.aws.amazon.com/x");
+            json!({"event_id": "e1", "mode": "enforce", "function": "disable-compromised-key",
+                "event": {"account": "123456789012", "region": region, "actor": "x"},
+                "notice": {"subject": "long text"}, "actions": [a]})
+        };
+        let first = kept(&report("AKIA1", "done", "eu-west-1")).unwrap();
+        assert!(first.get("notice").is_none() && first["actions"][0].get("console").is_none());
+        assert_eq!(
+            first["event"],
+            json!({"account": "123456789012", "region": "eu-west-1"})
+        );
+        assert_eq!(
+            plan(&first).unwrap(),
+            plan(&report("AKIA1", "done", "eu-west-1")).unwrap()
+        );
+        // Nothing done, or a dry run: nothing kept.
+        assert_eq!(kept(&report("AKIA1", "already_done", "eu-west-1")), None);
+        let mut dry = report("AKIA1", "done", "eu-west-1");
+        dry["mode"] = json!("dry_run");
+        assert_eq!(kept(&dry), None);
+
+        // A redelivery finished what the first began: both undone, the later first.
+        let second = kept(&report("AKIA2", "done", "eu-west-1")).unwrap();
+        let both = merge("e1", &[first.to_string(), second.to_string()]).unwrap();
+        let p = plan(&both).unwrap();
+        assert_eq!(
+            p.steps
+                .iter()
+                .map(|s| s.ledger_key.as_deref().unwrap())
+                .collect::<Vec<_>>(),
+            ["claim#e1#AKIA2", "claim#e1#AKIA1"]
+        );
+        // Another event's report, or one done elsewhere, is not merged.
+        let e = merge("e2", &[first.to_string()]).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("reports[0]: not a report of event e2"),
+            "{e}"
+        );
+        let moved = kept(&report("AKIA2", "done", "us-east-1")).unwrap();
+        let e = merge("e1", &[first.to_string(), moved.to_string()]).unwrap_err();
+        assert!(e.to_string().starts_with("reports[1]: done in"), "{e}");
+        let e = merge("e1", &["{".into()]).unwrap_err();
+        assert!(e.to_string().starts_with("reports[0]:"), "{e}");
+        assert!(matches!(merge("e1", &[]), Err(ReportError::NotAReport(_))));
     }
 }

@@ -47,6 +47,8 @@ pub struct Fake {
     /// What a sweep lists, paged two at a time.
     pub state: Mutex<Vec<State>>,
     pub checkpoints: Mutex<HashMap<String, Checkpoint>>,
+    /// The reports kept of each event (`keep_report`).
+    pub reports: Mutex<HashMap<String, Vec<String>>>,
     /// Resource policies written or deleted, by (kind, resource): None once deleted. Those
     /// not here are as the world says.
     pub resource_policies: Mutex<HashMap<(PolicyKind, String), Option<String>>>,
@@ -1413,6 +1415,7 @@ impl LedgerPort for Fake {
         owner: &str,
         outcome: &str,
         _: Option<&str>,
+        _: i64,
     ) -> PortResult<()> {
         self.claims
             .lock()
@@ -1443,6 +1446,27 @@ impl LedgerPort for Fake {
     }
     async fn reset_breaker(&self, _: &str, scope: &str) -> PortResult<bool> {
         Ok(self.breaker.lock().unwrap().remove(scope).is_some())
+    }
+    async fn keep_report(&self, _: &str, event_id: &str, report: &str, _: i64) -> PortResult<()> {
+        self.reports
+            .lock()
+            .unwrap()
+            .entry(event_id.to_string())
+            .or_default()
+            .push(report.to_string());
+        Ok(())
+    }
+    async fn kept_reports(&self, _: &str, event_id: &str) -> PortResult<Vec<String>> {
+        Ok(self
+            .reports
+            .lock()
+            .unwrap()
+            .get(event_id)
+            .cloned()
+            .unwrap_or_default())
+    }
+    async fn record_undo(&self, _: &str, _: &str, _: &str, _: i64) -> PortResult<()> {
+        Ok(())
     }
 }
 

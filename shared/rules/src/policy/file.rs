@@ -43,6 +43,9 @@ pub struct PolicyFile {
     pub(crate) update_findings: bool,
     /// Archive a GuardDuty finding once its credentials are contained (finding.rs).
     pub(crate) archive_guardduty_findings: bool,
+    /// Days the ledger keeps what `trailguard undo` needs: the reports and each action's
+    /// reversal.
+    pub(crate) undo_retention_days: u32,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -120,6 +123,7 @@ impl Policy {
             manual_trigger: self.manual_trigger,
             update_findings: self.update_findings,
             archive_guardduty_findings: self.archive_guardduty_findings,
+            undo_retention_days: self.undo_retention_days,
         }
     }
 }

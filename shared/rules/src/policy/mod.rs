@@ -113,6 +113,10 @@ pub struct Policy {
     /// Whether a GuardDuty finding is archived once every action on it is proved done, in
     /// the account it was delivered to (finding.rs). Off by default.
     pub archive_guardduty_findings: bool,
+    /// Days the ledger keeps a remediation's report and its actions' reversals for
+    /// `trailguard undo --event-id` (7 to 365: never shorter than a claim's exactly-once
+    /// window).
+    pub undo_retention_days: u32,
     /// A central deployment's member role: its sessions are trailguard's own in member
     /// accounts only (set from the deployment, never from the policy file).
     member_role: Option<MemberRole>,
@@ -182,6 +186,7 @@ impl Policy {
             manual_trigger: false,
             update_findings: true,
             archive_guardduty_findings: false,
+            undo_retention_days: 30,
             member_role: None,
             sections: Sections::default(),
         }

@@ -12,6 +12,9 @@ use super::{Policy, PolicyError, Sections};
 use crate::ids::{is_account_id, is_organization_id};
 use crate::net::PortSpec;
 
+/// How long the ledger may keep what `trailguard undo` needs.
+const UNDO_RETENTION_DAYS: std::ops::RangeInclusive<u32> = 7..=365;
+
 /// An error naming `f`.
 pub fn field(f: impl Into<String>, p: impl Into<String>) -> PolicyError {
     PolicyError::Field {
@@ -214,6 +217,17 @@ impl Policy {
         each("trusted_accounts", &file.trusted_accounts, |a| {
             (!is_account_id(a)).then(|| format!("`{a}` is not an account id (12 digits)"))
         })?;
+        if !(UNDO_RETENTION_DAYS.contains(&file.undo_retention_days)) {
+            return Err(field(
+                "undo_retention_days",
+                format!(
+                    "{} days: from {} (a claim's exactly-once window) to {} (a year)",
+                    file.undo_retention_days,
+                    UNDO_RETENTION_DAYS.start(),
+                    UNDO_RETENTION_DAYS.end()
+                ),
+            ));
+        }
         let org = file.organization_id.trim();
         if !org.is_empty() && !is_organization_id(org) {
             return Err(field(
@@ -248,6 +262,7 @@ impl Policy {
             manual_trigger: file.manual_trigger,
             update_findings: file.update_findings,
             archive_guardduty_findings: file.archive_guardduty_findings,
+            undo_retention_days: file.undo_retention_days,
             member_role: None,
             sections: Sections::default(),
         })
