@@ -1,6 +1,6 @@
 """Faults and storms, end to end through the real function binaries.
 
-Each function runs as Lambda runs it: the release-independent binary from target/debug,
+Each function runs as Lambda runs it: the binary of the test command's debug build,
 talking to a Lambda Runtime API on loopback (scripts/bench/runtime_api.py), its AWS calls
 going through the fault-injecting proxy (scripts/awsproxy.py) to moto. Every scenario
 checks the end state in moto, the invocation's answer (report or error), the notification
@@ -11,8 +11,10 @@ checks the end state in moto, the invocation's answer (report or error), the not
 
 Needs AWS_ENDPOINT_URL (moto) in the environment; PROXY_URL is an awsproxy in front of it.
 `--error-types` runs only the checks of Lambda's `errorType` (a malformed event, a failed
-step, an unreachable member role) against the release binaries `sam build` made
-(SAM_BUILD_DIR/<Function>/bootstrap): the artifacts a deployment runs, not the debug ones.
+step, an unreachable member role) against the artifacts `sam build` made and copied
+(SAM_BUILD_DIR/<Function>/bootstrap): what a deployment would upload. The test command's
+`sam build` runs in SAM's debug mode over its own build; the optimised release binaries
+(panic=abort, LTO) are scripts/bench.sh's.
 """
 
 import json

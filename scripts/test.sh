@@ -168,7 +168,7 @@ if [ "${TRAILGUARD_SAM_BUILD:-1}" = "1" ]; then
   step "Lambda errorType from the artifacts sam build made (Runtime API on loopback, proxy, moto)"
   tg_start_proxy "$MOTO_VENV"
   if ! "$MOTO_VENV/bin/python" scripts/reliability.py --error-types .aws-sam/build "$PROXY_URL" >"$TG_LOGDIR/error-types.log" 2>&1; then
-    tg_stop_pid "$PROXY_PID"; cat "$TG_LOGDIR/error-types.log"; tg_die "the release binaries' errorType checks failed"
+    tg_stop_pid "$PROXY_PID"; cat "$TG_LOGDIR/error-types.log"; tg_die "the sam build artifacts' errorType checks failed"
   fi
   tg_stop_pid "$PROXY_PID"; PROXY_PID=""
   grep -E '^  (ok|FAIL)' "$TG_LOGDIR/error-types.log" | sed 's/^  /    /'
@@ -178,7 +178,7 @@ if [ "${TRAILGUARD_SAM_BUILD:-1}" = "1" ]; then
   bash scripts/deploy-check.sh
   tg_stop_pid "$MOTO_PID"; MOTO_PID=""
 else
-  echo "    TRAILGUARD_SAM_BUILD=0: sam build, the release binaries' errorType and the deployment check skipped"
+  echo "    TRAILGUARD_SAM_BUILD=0: sam build, the artifacts' errorType and the deployment check skipped"
 fi
 
 step "all checks passed in $(( $(date +%s) - started ))s"

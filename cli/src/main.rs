@@ -134,6 +134,10 @@ enum Command {
         /// read from the ledger.
         #[arg(long, value_name = "ID")]
         event_id: Option<String>,
+        /// With --event-id: the function whose remediation to undo, when more than one
+        /// acted on the event (the report's `function`).
+        #[arg(long, value_name = "NAME", conflicts_with = "report")]
+        function: Option<String>,
         /// Check and print the calls; change nothing.
         #[arg(long)]
         dry_run: bool,
@@ -308,6 +312,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
         Command::Undo {
             report,
             event_id,
+            function,
             dry_run,
             table,
             ledger_region,
@@ -316,7 +321,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
         } => remote::undo(
             match (report, event_id) {
                 (Some(file), _) => remote::Named::Report(file),
-                (None, id) => remote::Named::Event(id.unwrap_or_default()),
+                (None, id) => remote::Named::Event(id.unwrap_or_default(), function),
             },
             dry_run,
             table.or_else(|| remote::env("TRAILGUARD_LEDGER_TABLE").filter(|_| !unverified)),

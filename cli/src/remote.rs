@@ -186,15 +186,15 @@ const UNDONE_KEPT_SECS: i64 = 30 * 86_400;
 pub enum Named {
     /// A report file ('-': standard input).
     Report(String),
-    /// An event whose reports the ledger kept.
-    Event(String),
+    /// An event whose reports the ledger kept, and the function that acted on it.
+    Event(String, Option<String>),
 }
 
 impl Named {
     fn label(&self) -> String {
         match self {
             Named::Report(f) => f.clone(),
-            Named::Event(id) => format!("event {id}"),
+            Named::Event(id, _) => format!("event {id}"),
         }
     }
 }
@@ -232,7 +232,15 @@ pub fn undo(
 ) -> Result<ExitCode, String> {
     let from_file = match &named {
         Named::Report(file) => Some(read_report(file)?),
-        Named::Event(id) => {
+        Named::Event(id, function) => {
+            if let Some(f) = function {
+                if !Guard::all().any(|g| g.function_name() == f) {
+                    return Err(format!(
+                        "--function: no function `{f}` (one of {})",
+                        Guard::function_names()
+                    ));
+                }
+            }
             if id.is_empty() || id.len() > 256 || id.chars().any(char::is_control) {
                 return Err(format!(
                     "--event-id: `{}` is not an event id (the report's `event_id`)",
@@ -280,18 +288,46 @@ pub fn undo(
         let home = home.load().await;
         let ledger = aws_sdk_dynamodb::Client::new(&home);
         let label = named.label();
-        let value = match (from_file, &named, &table) {
-            (Some(v), _, _) => v,
-            (None, Named::Event(id), Some(table)) => {
-                let reports = ledger
-                    .kept_reports(table, id)
-                    .await
-                    .map_err(|e| format!("reading the ledger {table}: {e}"))?;
-                trailguard_rules::undo::merge(id, &reports)
-                    .map_err(|e| format!("{label} in {table}: {e}"))?
-            }
-            _ => return Err(TABLE_REQUIRED.to_string()),
-        };
+        let value =
+            match (from_file, &named, &table) {
+                (Some(v), _, _) => v,
+                (None, Named::Event(id, function), Some(table)) => {
+                    // Each function keeps its own reports of an event: EventBridge gives every
+                    // rule's target the same id, and one function's remediation is undone alone.
+                    let mut found = vec![];
+                    let mut names: Vec<&str> = Guard::all().map(|g| g.function_name()).collect();
+                    names.sort_unstable();
+                    names.dedup();
+                    for f in names
+                        .into_iter()
+                        .filter(|f| function.as_deref().is_none_or(|w| w == *f))
+                    {
+                        let key = trailguard_aws::ledger::report_key(id, f);
+                        let reports = ledger
+                            .kept_reports(table, &key)
+                            .await
+                            .map_err(|e| format!("reading the ledger {table}: {e}"))?;
+                        if !reports.is_empty() {
+                            found.push((f, reports));
+                        }
+                    }
+                    match found.as_slice() {
+                        [] => trailguard_rules::undo::merge(id, &[])
+                            .map_err(|e| format!("{label} in {table}: {e}"))?,
+                        [(_, reports)] => trailguard_rules::undo::merge(id, reports)
+                            .map_err(|e| format!("{label} in {table}: {e}"))?,
+                        several => {
+                            return Err(format!(
+                            "{label}: {} functions acted on it ({}): name the one to undo with \
+                             --function",
+                            several.len(),
+                            several.iter().map(|(f, _)| *f).collect::<Vec<_>>().join(", ")
+                        ))
+                        }
+                    }
+                }
+                _ => return Err(TABLE_REQUIRED.to_string()),
+            };
         let mut plan = trailguard_rules::undo::plan(&value).map_err(|e| format!("{label}: {e}"))?;
         if plan.steps.is_empty() {
             return Err(format!("{label}: no action done: nothing to undo"));
@@ -342,6 +378,7 @@ pub fn undo(
         let by = caller.arn().unwrap_or("?");
         let now = trailguard_aws::system_clock();
         let mut out = serde_json::to_value(&report).unwrap_or_default();
+        out["function"] = json!(plan.function);
         out["undone_by"] = json!(by);
         out["at"] = json!(trailguard_rules::time::format_epoch(now));
         out["verified"] = json!(table.is_some());
@@ -381,11 +418,16 @@ pub fn undo(
         });
         // Who undid what: beside the event's reports in the ledger, and told to the topic.
         let mut unrecorded = false;
-        if let (false, true, Some(table), Some(id)) =
-            (dry_run, touched, &table, plan.event_id.as_deref())
-        {
+        if let (false, true, Some(table), Some(id), Some(function)) = (
+            dry_run,
+            touched,
+            &table,
+            plan.event_id.as_deref(),
+            plan.function.as_deref(),
+        ) {
+            let key = trailguard_aws::ledger::report_key(id, function);
             let r = ledger
-                .record_undo(table, id, &out.to_string(), now + UNDONE_KEPT_SECS)
+                .record_undo(table, &key, &out.to_string(), now + UNDONE_KEPT_SECS)
                 .await;
             unrecorded |= r.is_err();
             out["recorded"] = match r {

@@ -603,6 +603,19 @@ fn undo_refuses_what_is_not_a_report_of_something_done_before_any_call() {
         ),
         (vec![], "--report <FILE>"),
         (
+            vec!["--event-id", "ev-1", "--table", "t", "--function", "nope"],
+            "--function: no function `nope`",
+        ),
+        (
+            vec![
+                "--report",
+                report.to_str().unwrap(),
+                "--function",
+                "guard-iam",
+            ],
+            "cannot be used with",
+        ),
+        (
             vec![
                 "--event-id",
                 "ev-1",

@@ -428,14 +428,30 @@ async fn undo_from_the_report_file_puts_a_contained_user_back_and_only_in_its_ac
     // By the event's id: the report the function kept in the ledger. Who undid what is
     // recorded there and told to the topic.
     let event_id = event["id"].as_str().unwrap().to_string();
-    let kept = trailguard_aws::LedgerPort::kept_reports(
-        &aws_sdk_dynamodb::Client::new(&sdk),
-        &table,
-        &event_id,
-    )
-    .await
-    .unwrap();
+    let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+    let key = trailguard_aws::ledger::report_key(&event_id, "disable-compromised-key");
+    let kept = dynamodb.kept_reports(&table, &key).await.unwrap();
     assert_eq!(kept.len(), 1, "{kept:?}");
+    // Another function acted on the same event (EventBridge gives every target the same
+    // id): each keeps its own, and the undo names the one it undoes.
+    let mut other: Value = serde_json::from_str(&kept[0]).unwrap();
+    other["function"] = serde_json::json!("guard-iam");
+    let other_key = trailguard_aws::ledger::report_key(&event_id, "guard-iam");
+    dynamodb
+        .keep_report(
+            &table,
+            &other_key,
+            &other.to_string(),
+            trailguard_aws::system_clock() + 3600,
+        )
+        .await
+        .unwrap();
+    let (ok, out, err) = trailguard(&["undo", "--event-id", &event_id, "--table", &table]);
+    assert!(
+        !ok && err.contains("2 functions acted on it (disable-compromised-key, guard-iam)"),
+        "{out}{err}"
+    );
+    assert_eq!(user_state(&u).await, contained);
     let (topic, queue) = topic_with_queue(&sdk).await;
     let (ok, out, err) = trailguard(&["undo", "--event-id", "no-such-event", "--table", &table]);
     assert!(
@@ -446,6 +462,8 @@ async fn undo_from_the_report_file_puts_a_contained_user_back_and_only_in_its_ac
         "undo",
         "--event-id",
         &event_id,
+        "--function",
+        "disable-compromised-key",
         "--table",
         &table,
         "--topic",
@@ -468,7 +486,7 @@ async fn undo_from_the_report_file_puts_a_contained_user_back_and_only_in_its_ac
         .table_name(&table)
         .key(
             "pk",
-            aws_sdk_dynamodb::types::AttributeValue::S(format!("report#{event_id}")),
+            aws_sdk_dynamodb::types::AttributeValue::S(key.clone()),
         )
         .send()
         .await
@@ -516,6 +534,8 @@ async fn undo_from_the_report_file_puts_a_contained_user_back_and_only_in_its_ac
         "undo",
         "--event-id",
         &event_id,
+        "--function",
+        "disable-compromised-key",
         "--table",
         &table,
         "--topic",

@@ -222,16 +222,22 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
 /// EventBridge id, or the CloudTrail record's eventID) and action (its JSON). None when the
 /// event carries no id: every delivery then acts, as without a ledger.
 pub(crate) fn claim_key(event: &Event, action: &trailguard_rules::Action) -> Option<String> {
-    let id = event
-        .id()
-        .filter(|i| !i.is_empty() && *i != "unknown")
-        .or_else(|| event.cloudtrail().and_then(|r| r.event_id.get()))?;
+    let id = event_key_id(event)?;
     let text = serde_json::to_string(action).unwrap_or_default();
     // FNV-1a: stable across processes and releases, unlike the std hasher.
     let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
     });
     Some(format!("claim#{id}#{hash:016x}"))
+}
+
+/// The id an event's ledger items are kept under (its claims, its reports): EventBridge's,
+/// or CloudTrail's when the envelope has none.
+pub(crate) fn event_key_id(event: &Event) -> Option<&str> {
+    event
+        .id()
+        .filter(|i| !i.is_empty() && *i != "unknown")
+        .or_else(|| event.cloudtrail().and_then(|r| r.event_id.get()))
 }
 
 /// Who caused an event's change, for the breaker: the role of an assumed-role session (its

@@ -31,6 +31,9 @@ pub struct Deps<C, N> {
     pub clock: fn() -> i64,
 }
 
+/// The longest the notice waits for the report to be kept in the ledger.
+const REPORT_WAIT: Duration = Duration::from_millis(3000);
+
 /// The longest a notice waits for the account's alias.
 const ALIAS_WAIT: Duration = Duration::from_millis(1500);
 
@@ -144,7 +147,7 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
         aws += t.elapsed();
         // The alias read before a notice connects nowhere new (`Lazy::without_new_role`).
         report.connection = clients.connection();
-        self.keep_report(&report).await;
+        self.keep_report(&event, &report).await;
         metrics::emit_outcomes(&report);
 
         // People are told about every remediation, notice and failure; ignored events only log.
@@ -201,26 +204,37 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
     /// Keep what the report changed in the ledger, for `trailguard undo --event-id`. It is a
     /// convenience beside the claims (which hold each reversal), so failing to keep it fails
     /// nothing: it is logged, and the report itself (log, notice, event) still serves.
-    async fn keep_report(&self, report: &Report) {
-        let (Some(table), Some(id)) = (&self.settings.ledger_table, report.event_id.as_deref())
-        else {
+    async fn keep_report(&self, event: &Event, report: &Report) {
+        let (Some(table), Some(id)) = (
+            &self.settings.ledger_table,
+            crate::gate::event_key_id(event),
+        ) else {
             return;
         };
-        let Some(kept) = trailguard_rules::undo::kept(&report.to_value()) else {
+        let Some(mut kept) = trailguard_rules::undo::kept(&report.to_value()) else {
             return;
         };
+        // Under the id its claims are kept under, which `merge` holds it to.
+        kept["event_id"] = json!(id);
         let keep_until =
             (self.clock)() + i64::from(self.settings.policy.undo_retention_days) * 86_400;
+        let key = crate::ledger::report_key(id, self.function());
         let home = self.connect.home();
-        if let Err(e) = home
-            .ledger()
-            .keep_report(table, id, &kept.to_string(), keep_until)
-            .await
-        {
-            emit(
-                &json!({"level": "WARN", "kind": "report_not_kept", "function": self.function(), "event_id": id, "error": e.to_string()}),
-            );
-        }
+        // Bounded: a slow ledger must not keep the notice from going out.
+        let kept = tokio::time::timeout(
+            REPORT_WAIT,
+            home.ledger()
+                .keep_report(table, &key, &kept.to_string(), keep_until),
+        )
+        .await;
+        let error = match kept {
+            Ok(Ok(())) => return,
+            Ok(Err(e)) => e.to_string(),
+            Err(_) => format!("no answer in {} ms", REPORT_WAIT.as_millis()),
+        };
+        emit(
+            &json!({"level": "WARN", "kind": "report_not_kept", "function": self.function(), "event_id": id, "error": error}),
+        );
     }
 
     /// The alias of the account a notice is about, read with that account's clients when

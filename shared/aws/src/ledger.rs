@@ -3,9 +3,9 @@
 //! milliseconds and the actor of the changes it made there in the last hour, and a version) and each action's claim (`claim#<event>#<action>`:
 //! who acts, until when, and the outcome). Every write is conditional on what was read, so
 //! concurrent deliveries, containers and accounts never count past a limit or both win a
-//! claim: the loser reads again and decides again. An event's reports
-//! (`report#<event>`: each delivery's that changed something, and who undid them) are kept
-//! for `trailguard undo --event-id`.
+//! claim: the loser reads again and decides again. A function's reports of an event
+//! (`report#<event>#<function>`: each delivery's that changed something, and who undid them)
+//! are kept for `trailguard undo --event-id`.
 
 use std::collections::HashMap;
 
@@ -39,10 +39,15 @@ fn text(item: &Item, key: &str) -> Option<String> {
     item.get(key)?.as_s().ok().cloned()
 }
 
-/// The ledger item of an event's reports (and who undid them).
-pub fn report_key(event_id: &str) -> String {
-    format!("report#{event_id}")
+/// The ledger item of one function's reports of an event (and who undid them): each
+/// function's apart, since EventBridge gives every rule's target the same event id.
+pub fn report_key(event_id: &str, function: &str) -> String {
+    format!("report#{event_id}#{function}")
 }
+
+/// The most reports one item keeps (deliveries of one event that each changed something):
+/// far more than redeliveries make, and far below DynamoDB's 400 KB an item.
+const MAX_REPORTS: i64 = 25;
 
 fn conflict(code: &Option<String>) -> bool {
     code.as_deref() == Some("ConditionalCheckFailedException")
@@ -461,30 +466,40 @@ impl LedgerPort for Client {
     async fn keep_report(
         &self,
         table: &str,
-        event_id: &str,
+        key: &str,
         report: &str,
         keep_until: i64,
     ) -> PortResult<()> {
         // Appended, never replaced: a redelivery that finished what an earlier one began
         // adds its own, and `undo --event-id` undoes both.
-        self.update_item()
+        let r = self
+            .update_item()
             .table_name(table)
-            .key("pk", s(report_key(event_id)))
+            .key("pk", s(key))
             .update_expression(
                 "SET reports = list_append(if_not_exists(reports, :none), :this), \
                  expires_at = :keep",
             )
+            .condition_expression("attribute_not_exists(reports) OR size(reports) < :max")
             .expression_attribute_values(":none", AttributeValue::L(vec![]))
             .expression_attribute_values(":this", AttributeValue::L(vec![s(report)]))
             .expression_attribute_values(":keep", n(keep_until))
+            .expression_attribute_values(":max", n(MAX_REPORTS))
             .send()
-            .await
-            .map_err(|e| classify(&ops::LEDGER_UPDATE, e))?;
-        Ok(())
+            .await;
+        match r {
+            Ok(_) => Ok(()),
+            Err(e) if conflict(&code_of(&e)) => Err(PortError::Permanent {
+                op: ops::LEDGER_UPDATE.api,
+                code: "TooManyReports".into(),
+                message: format!("{key} keeps {MAX_REPORTS} reports already"),
+            }),
+            Err(e) => Err(classify(&ops::LEDGER_UPDATE, e)),
+        }
     }
 
-    async fn kept_reports(&self, table: &str, event_id: &str) -> PortResult<Vec<String>> {
-        let Some(item) = get(self, table, &report_key(event_id)).await? else {
+    async fn kept_reports(&self, table: &str, key: &str) -> PortResult<Vec<String>> {
+        let Some(item) = get(self, table, key).await? else {
             return Ok(vec![]);
         };
         Ok(item
@@ -497,23 +512,37 @@ impl LedgerPort for Client {
     async fn record_undo(
         &self,
         table: &str,
-        event_id: &str,
+        key: &str,
         record: &str,
         keep_until: i64,
     ) -> PortResult<()> {
-        self.update_item()
-            .table_name(table)
-            .key("pk", s(report_key(event_id)))
-            .update_expression(
-                "SET undone = list_append(if_not_exists(undone, :none), :this), \
-                 expires_at = :keep",
-            )
-            .expression_attribute_values(":none", AttributeValue::L(vec![]))
-            .expression_attribute_values(":this", AttributeValue::L(vec![s(record)]))
-            .expression_attribute_values(":keep", n(keep_until))
-            .send()
-            .await
-            .map_err(|e| classify(&ops::LEDGER_UPDATE, e))?;
+        // Kept at least until `keep_until`, never less than the reports already were.
+        for longer in [true, false] {
+            let mut update = self
+                .update_item()
+                .table_name(table)
+                .key("pk", s(key))
+                .expression_attribute_values(":none", AttributeValue::L(vec![]))
+                .expression_attribute_values(":this", AttributeValue::L(vec![s(record)]));
+            update = if longer {
+                update
+                    .update_expression(
+                        "SET undone = list_append(if_not_exists(undone, :none), :this), \
+                         expires_at = :keep",
+                    )
+                    .condition_expression("attribute_not_exists(expires_at) OR expires_at < :keep")
+                    .expression_attribute_values(":keep", n(keep_until))
+            } else {
+                update.update_expression(
+                    "SET undone = list_append(if_not_exists(undone, :none), :this)",
+                )
+            };
+            match update.send().await {
+                Ok(_) => return Ok(()),
+                Err(e) if longer && conflict(&code_of(&e)) => continue,
+                Err(e) => return Err(classify(&ops::LEDGER_UPDATE, e)),
+            }
+        }
         Ok(())
     }
 

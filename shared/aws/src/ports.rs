@@ -730,13 +730,15 @@ pub trait LedgerPort {
     /// is kept until at least `keep_until`, so a redelivery of the event reports it instead
     /// of acting again. False when there is no finished claim of that key.
     fn mark_undone(&self, table: &str, key: &str, note: &str, keep_until: i64) -> bool;
-    /// Keep a delivery's report of an event (JSON) beside the others of that event, until
-    /// `keep_until`: `trailguard undo --event-id` reads them.
-    fn keep_report(&self, table: &str, event_id: &str, report: &str, keep_until: i64) -> ();
-    /// The reports kept of an event, oldest first (none: nothing was done, or they expired).
-    fn kept_reports(&self, table: &str, event_id: &str) -> Vec<String>;
-    /// Record beside an event's reports who undid what (JSON), kept until `keep_until`.
-    fn record_undo(&self, table: &str, event_id: &str, record: &str, keep_until: i64) -> ();
+    /// Keep a delivery's report of an event (JSON) beside the function's others of that
+    /// event (`key`: `ledger::report_key`), until `keep_until`: `trailguard undo --event-id`
+    /// reads them.
+    fn keep_report(&self, table: &str, key: &str, report: &str, keep_until: i64) -> ();
+    /// The reports kept under `key`, oldest first (none: nothing was done, or they expired).
+    fn kept_reports(&self, table: &str, key: &str) -> Vec<String>;
+    /// Record beside the reports under `key` who undid what (JSON), kept at least until
+    /// `keep_until`.
+    fn record_undo(&self, table: &str, key: &str, record: &str, keep_until: i64) -> ();
 }
 }
 

@@ -164,7 +164,7 @@ impl S3 {
     }
 
     /// A bucket's policy text (Ok(None): none; Err(None) in the outer option: no bucket).
-    async fn policy(&self, bucket: &str) -> Result<Option<Option<String>>, PortError> {
+    pub(crate) async fn policy(&self, bucket: &str) -> Result<Option<Option<String>>, PortError> {
         match self.s3.get_bucket_policy().bucket(bucket).send().await {
             Ok(o) => Ok(Some(o.policy().map(String::from))),
             Err(e) if is(&e, "NoSuchBucketPolicy") => Ok(Some(None)),

@@ -16,9 +16,8 @@ use trailguard_rules::undo::{How, Reversal, UndoPlan};
 
 use crate::ec2::canonical_block;
 use crate::error::{classify, code_of, PortError};
-use crate::ports::{
-    Change, Ec2Port, IamPort, KeyPort, PortResult, RdsPort, RedshiftPort, TrailPort,
-};
+use crate::ports::S3ControlPort;
+use crate::ports::{Change, Ec2Port, IamPort, KeyPort, PolicyPort, PortResult, RdsPort, TrailPort};
 use crate::s3::S3;
 
 /// The resource as it is now, against what trailguard left.
@@ -248,7 +247,31 @@ pub struct SdkUndo {
     pub redshift: aws_sdk_redshift::Client,
     pub trail: aws_sdk_cloudtrail::Client,
     pub guardduty: aws_sdk_guardduty::Client,
+    /// Every kind's resource-policy client, nested as pairs (`PolicyPort`).
+    pub policies: Policies,
+    pub s3control: aws_sdk_s3control::Client,
 }
+
+/// The resource-policy clients of the eight kinds, as `PolicyPort` composes them.
+pub type Policies = (
+    aws_sdk_sqs::Client,
+    (
+        aws_sdk_sns::Client,
+        (
+            aws_sdk_secretsmanager::Client,
+            (
+                aws_sdk_kms::Client,
+                (
+                    aws_sdk_ecr::Client,
+                    (
+                        aws_sdk_opensearch::Client,
+                        (aws_sdk_glacier::Client, aws_sdk_efs::Client),
+                    ),
+                ),
+            ),
+        ),
+    ),
+);
 
 /// Whether two permissions open the same thing (descriptions aside), as EC2 lists them:
 /// all-traffic rules carry no ports, and a CIDR is written in its canonical form.
@@ -280,6 +303,29 @@ impl SdkUndo {
             redshift: aws_sdk_redshift::Client::new(sdk),
             trail: aws_sdk_cloudtrail::Client::new(sdk),
             guardduty: aws_sdk_guardduty::Client::new(sdk),
+            s3control: aws_sdk_s3control::Client::new(sdk),
+            policies: (
+                aws_sdk_sqs::Client::new(sdk),
+                (
+                    aws_sdk_sns::Client::new(sdk),
+                    (
+                        aws_sdk_secretsmanager::Client::new(sdk),
+                        (
+                            aws_sdk_kms::Client::new(sdk),
+                            (
+                                aws_sdk_ecr::Client::new(sdk),
+                                (
+                                    aws_sdk_opensearch::Client::new(sdk),
+                                    (
+                                        aws_sdk_glacier::Client::new(sdk),
+                                        aws_sdk_efs::Client::new(sdk),
+                                    ),
+                                ),
+                            ),
+                        ),
+                    ),
+                ),
+            ),
         }
     }
 
@@ -510,6 +556,9 @@ impl UndoPort for SdkUndo {
             Reversal::MakeDbInstancePublic { db_instance } => {
                 match self.rds.db_instance(db_instance).await? {
                     None => Now::Changed(format!("DB instance {db_instance} no longer exists")),
+                    Some(d) if unsettled(d.status.as_deref()) => {
+                        not_settled(&format!("DB instance {db_instance}"), d.status.as_deref())
+                    }
                     Some(d) if d.public => Now::AlreadyUndone(format!(
                         "DB instance {db_instance} is publicly accessible"
                     )),
@@ -520,38 +569,75 @@ impl UndoPort for SdkUndo {
                 db_cluster,
                 instances,
             } => {
-                let (mut public, mut private) = (vec![], vec![]);
+                let mut private = 0;
                 for id in instances {
-                    match self.rds.db_instance(id).await? {
-                        None => {
-                            return Ok(Now::Changed(format!(
-                                "DB instance {id} of cluster {db_cluster} no longer exists"
-                            )))
-                        }
-                        Some(d) if d.public => public.push(id.as_str()),
-                        Some(_) => private.push(id.as_str()),
+                    let Some(m) = self.member(id).await? else {
+                        return Ok(Now::Changed(format!(
+                            "DB instance {id} of cluster {db_cluster} no longer exists"
+                        )));
+                    };
+                    // The same name in another cluster is another instance.
+                    if m.cluster.as_deref() != Some(db_cluster.as_str()) {
+                        return Ok(Now::Changed(format!(
+                            "DB instance {id} is no longer a member of cluster {db_cluster}"
+                        )));
                     }
+                    if unsettled(m.status.as_deref()) {
+                        return Ok(not_settled(
+                            &format!("DB instance {id}"),
+                            m.status.as_deref(),
+                        ));
+                    }
+                    private += usize::from(!m.public);
                 }
-                match (public.is_empty(), private.is_empty()) {
-                    (_, true) => Now::AlreadyUndone(format!(
+                // Some already public (put back by hand, or an undo that stopped part way):
+                // the rest is still this remediation's to undo.
+                if private == 0 {
+                    Now::AlreadyUndone(format!(
                         "DB instance(s) {} of cluster {db_cluster} are publicly accessible",
-                        public.join(", ")
-                    )),
-                    (true, false) => Now::AsLeft,
-                    // Some put back by hand: the undo would not be the one remediation's.
-                    (false, false) => Now::Changed(format!(
-                        "DB instance(s) {} of cluster {db_cluster} are publicly accessible again, {} not",
-                        public.join(", "),
-                        private.join(", ")
-                    )),
+                        instances.join(", ")
+                    ))
+                } else {
+                    Now::AsLeft
                 }
             }
             Reversal::MakeRedshiftClusterPublic { cluster } => {
-                match self.redshift.redshift_cluster(cluster).await? {
+                let c = match self
+                    .redshift
+                    .describe_clusters()
+                    .cluster_identifier(cluster)
+                    .send()
+                    .await
+                {
+                    Ok(o) => o.clusters().first().cloned(),
+                    Err(e)
+                        if matches!(
+                            code_of(&e).as_deref(),
+                            Some("ClusterNotFound" | "ClusterNotFoundFault")
+                        ) =>
+                    {
+                        None
+                    }
+                    Err(e) => return Err(classify(&ops::REDSHIFT_DESCRIBE_CLUSTERS, e)),
+                };
+                match c {
                     None => Now::Changed(format!("Redshift cluster {cluster} no longer exists")),
-                    Some(c) if c.public => Now::AlreadyUndone(format!(
-                        "Redshift cluster {cluster} is publicly accessible"
-                    )),
+                    // trailguard's change still pending: it cannot be told apart from a
+                    // cluster put back, so nothing is decided yet.
+                    Some(c)
+                        if unsettled(c.cluster_status())
+                            || c.pending_modified_values()
+                                .and_then(|p| p.publicly_accessible())
+                                .is_some() =>
+                    {
+                        not_settled(
+                            &format!("Redshift cluster {cluster}"),
+                            Some(c.cluster_status().unwrap_or("modifying")),
+                        )
+                    }
+                    Some(c) if c.publicly_accessible() == Some(true) => Now::AlreadyUndone(
+                        format!("Redshift cluster {cluster} is publicly accessible"),
+                    ),
                     Some(_) => Now::AsLeft,
                 }
             }
@@ -567,6 +653,7 @@ impl UndoPort for SdkUndo {
                 Err(e) => return Err(e),
             },
             Reversal::DisableDetector { detector_id } => {
+                use aws_sdk_guardduty::types::DetectorStatus;
                 match self
                     .guardduty
                     .get_detector()
@@ -574,19 +661,96 @@ impl UndoPort for SdkUndo {
                     .send()
                     .await
                 {
-                    Ok(d)
-                        if d.status()
-                            == Some(&aws_sdk_guardduty::types::DetectorStatus::Enabled) =>
-                    {
-                        Now::AsLeft
-                    }
-                    Ok(_) => {
-                        Now::AlreadyUndone(format!("GuardDuty detector {detector_id} is suspended"))
-                    }
+                    Ok(d) => match d.status() {
+                        Some(DetectorStatus::Enabled) => Now::AsLeft,
+                        Some(DetectorStatus::Disabled) => Now::AlreadyUndone(format!(
+                            "GuardDuty detector {detector_id} is suspended"
+                        )),
+                        other => Now::Changed(format!(
+                            "GuardDuty detector {detector_id} is {}",
+                            other.map(|s| s.as_str()).unwrap_or("of no status")
+                        )),
+                    },
                     Err(e) if code_of(&e).as_deref() == Some("BadRequestException") => {
                         Now::Changed(format!("GuardDuty detector {detector_id} no longer exists"))
                     }
                     Err(e) => return Err(classify(&ops::GUARDDUTY_GET_DETECTOR, e)),
+                }
+            }
+            Reversal::RestoreAccountPublicAccessBlock {
+                account_id,
+                previous,
+                left,
+            } => match self.s3control.account_block(account_id).await?.block {
+                now if now == *previous => Now::AlreadyUndone(format!(
+                    "the S3 block of account {account_id} is as before ({})",
+                    flags_text(now)
+                )),
+                Some(now) if now == *left => Now::AsLeft,
+                now => Now::Changed(format!(
+                    "the S3 block of account {account_id} is {} (trailguard left {})",
+                    flags_text(now),
+                    flags_text(Some(*left))
+                )),
+            },
+            Reversal::RestoreBucketPolicy {
+                bucket,
+                previous,
+                left,
+            } => {
+                let doc = |t: &str| trust::document(&serde_json::Value::String(t.to_string()));
+                match self.s3.policy(bucket).await? {
+                    None => Now::Changed(format!("bucket {bucket} no longer exists")),
+                    Some(None) if left.is_none() => Now::AsLeft,
+                    Some(None) => Now::Changed(format!(
+                        "bucket {bucket} has no policy now (trailguard left one)"
+                    )),
+                    Some(Some(text)) => match doc(&text) {
+                        Some(d) if Some(&d) == doc(previous).as_ref() => Now::AlreadyUndone(
+                            format!("the policy of bucket {bucket} is as before"),
+                        ),
+                        Some(d) if left.as_deref().and_then(doc).as_ref() == Some(&d) => {
+                            Now::AsLeft
+                        }
+                        _ => Now::Changed(format!(
+                            "the policy of bucket {bucket} was changed since trailguard \
+                             restricted it"
+                        )),
+                    },
+                }
+            }
+            Reversal::RestoreResourcePolicy {
+                kind,
+                resource,
+                previous,
+                left,
+            } => {
+                let noun = kind.noun();
+                // Compared as JSON: a service may give back what it was given re-spaced.
+                let doc = |t: &str| trust::document(&serde_json::Value::String(t.to_string()));
+                match self.policies.read_policy(*kind, resource).await? {
+                    None => Now::Changed(format!("{noun} {resource} no longer exists")),
+                    Some(now) => match now.filter(|t| !t.trim().is_empty()) {
+                        None if left.is_none() => Now::AsLeft,
+                        None => Now::Changed(format!(
+                            "{noun} {resource} has no policy now (trailguard left one)"
+                        )),
+                        Some(text) => match doc(&text) {
+                            None => Now::Changed(format!(
+                                "the policy of {noun} {resource} is not a JSON document now"
+                            )),
+                            Some(d) if Some(&d) == doc(previous).as_ref() => Now::AlreadyUndone(
+                                format!("the policy of {noun} {resource} is as before"),
+                            ),
+                            Some(d) if left.as_deref().and_then(doc).as_ref() == Some(&d) => {
+                                Now::AsLeft
+                            }
+                            Some(_) => Now::Changed(format!(
+                                "the policy of {noun} {resource} was changed since trailguard \
+                                 restricted it"
+                            )),
+                        },
+                    },
                 }
             }
             Reversal::RestoreBucketPublicAccessBlock {
@@ -748,6 +912,10 @@ impl UndoPort for SdkUndo {
                 .map_err(|e| classify(&ops::MODIFY_DB_INSTANCE, e)),
             Reversal::MakeDbClusterInstancesPublic { instances, .. } => {
                 for id in instances {
+                    // Only the members still private: one already public stays as it is.
+                    if self.member(id).await?.is_some_and(|m| m.public) {
+                        continue;
+                    }
                     self.rds
                         .modify_db_instance()
                         .db_instance_identifier(id)
@@ -785,6 +953,50 @@ impl UndoPort for SdkUndo {
                 .await
                 .map(|_| Change::Done)
                 .map_err(|e| classify(&ops::GUARDDUTY_UPDATE_DETECTOR, e)),
+            Reversal::RestoreAccountPublicAccessBlock {
+                account_id,
+                previous,
+                ..
+            } => match previous {
+                Some(f) => self
+                    .s3control
+                    .put_public_access_block()
+                    .account_id(account_id)
+                    .public_access_block_configuration(crate::s3::config_of!(aws_sdk_s3control, *f))
+                    .send()
+                    .await
+                    .map(|_| Change::Done)
+                    .map_err(|e| classify(&ops::PUT_ACCOUNT_PAB, e)),
+                None => self
+                    .s3control
+                    .delete_public_access_block()
+                    .account_id(account_id)
+                    .send()
+                    .await
+                    .map(|_| Change::Done)
+                    .map_err(|e| classify(&ops::DELETE_ACCOUNT_PAB, e)),
+            },
+            Reversal::RestoreBucketPolicy {
+                bucket, previous, ..
+            } => self
+                .s3
+                .s3
+                .put_bucket_policy()
+                .bucket(bucket)
+                .policy(previous)
+                .send()
+                .await
+                .map(|_| Change::Done)
+                .map_err(|e| classify(&ops::PUT_BUCKET_POLICY, e)),
+            Reversal::RestoreResourcePolicy {
+                kind,
+                resource,
+                previous,
+                ..
+            } => match self.policies.put_policy(*kind, resource, previous).await? {
+                Change::AlreadyDone(why) => Err(invalid(&why)),
+                _ => Ok(Change::Done),
+            },
             Reversal::RestoreBucketPublicAccessBlock {
                 bucket, previous, ..
             } => match previous {
@@ -810,6 +1022,46 @@ impl UndoPort for SdkUndo {
             },
         }
     }
+}
+
+/// What a cluster's undo reads of one member.
+struct Member {
+    cluster: Option<String>,
+    public: bool,
+    status: Option<String>,
+}
+
+impl SdkUndo {
+    async fn member(&self, id: &str) -> PortResult<Option<Member>> {
+        match self
+            .rds
+            .describe_db_instances()
+            .db_instance_identifier(id)
+            .send()
+            .await
+        {
+            Ok(o) => Ok(o.db_instances().first().map(|d| Member {
+                cluster: d.db_cluster_identifier().map(String::from),
+                public: d.publicly_accessible() == Some(true),
+                status: d.db_instance_status().map(String::from),
+            })),
+            Err(e) if code_of(&e).as_deref() == Some("DBInstanceNotFound") => Ok(None),
+            Err(e) => Err(classify(&ops::DESCRIBE_DB_INSTANCES, e)),
+        }
+    }
+}
+
+/// A database still changing (`modifying`, ...): trailguard's own change may not show yet,
+/// so neither "as left" nor "already undone" can be told.
+fn unsettled(status: Option<&str>) -> bool {
+    status.is_some_and(|s| !s.eq_ignore_ascii_case("available"))
+}
+
+fn not_settled(what: &str, status: Option<&str>) -> Now {
+    Now::Changed(format!(
+        "{what} is {}: a change to it has not settled; run the undo again once it is available",
+        status.unwrap_or("changing")
+    ))
 }
 
 /// The resource went away between the check and the call.

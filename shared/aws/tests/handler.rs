@@ -884,7 +884,13 @@ async fn the_ledger_keeps_each_report_that_changed_something_for_undo_by_event_i
     assert_eq!(r.actions[0].outcome, Some(Status::Done), "{r:?}");
     // A redelivery changes nothing: nothing more is kept.
     d.process(open_ssh(1)).await.unwrap();
-    let kept = f.reports.lock().unwrap().get("flood-1").cloned().unwrap();
+    let kept = f
+        .reports
+        .lock()
+        .unwrap()
+        .get("report#flood-1#revert-security-group")
+        .cloned()
+        .unwrap();
     assert_eq!(kept.len(), 1, "{kept:?}");
     let plan =
         trailguard_rules::undo::plan(&trailguard_rules::undo::merge("flood-1", &kept).unwrap())
@@ -899,7 +905,12 @@ async fn the_ledger_keeps_each_report_that_changed_something_for_undo_by_event_i
         &json!({"mode": {"default": "dry-run"}, "exempt_tag": "", "protected_tag": ""}).to_string(),
     );
     dry.process(open_ssh(2)).await.unwrap();
-    assert!(!f.reports.lock().unwrap().contains_key("flood-2"));
+    assert!(f
+        .reports
+        .lock()
+        .unwrap()
+        .keys()
+        .all(|k| !k.contains("flood-2")));
 }
 
 #[tokio::test]

@@ -122,6 +122,46 @@ async fn an_sqs_queue_loses_exactly_what_was_opened() {
     let again = process(&deps, ev).await.unwrap();
     assert_eq!(again["actions"][0]["outcome"], "already_done", "{again}");
 
+    // trailguard undo: the policy exactly as the remediation found it; again, nothing to
+    // undo. A policy rewritten since is not trailguard's to put back: refused.
+    let undone = common::undo(&sdk, &r, false).await;
+    assert_eq!(undo_outcomes(&undone), ["done"], "{undone}");
+    assert_eq!(
+        queue_policy(&sqs, &url).await.map(|p| statements(&p)),
+        Some(statements(&opened))
+    );
+    let undone = common::undo(&sdk, &r, false).await;
+    assert_eq!(undo_outcomes(&undone), ["already_undone"], "{undone}");
+    let rewritten = doc(json!([app, {"Sid": "Other", "Effect": "Allow",
+        "Principal": {"AWS": format!("arn:aws:iam::{ACCOUNT}:role/billing")},
+        "Action": "sqs:SendMessage", "Resource": arn}]));
+    sqs.set_queue_attributes()
+        .queue_url(&url)
+        .attributes(aws_sdk_sqs::types::QueueAttributeName::Policy, &rewritten)
+        .send()
+        .await
+        .unwrap();
+    let undone = common::undo(&sdk, &r, false).await;
+    assert!(
+        undone["refused"]
+            .as_str()
+            .is_some_and(|w| w.contains("changed since")),
+        "{undone}"
+    );
+    assert_eq!(
+        queue_policy(&sqs, &url).await.map(|p| statements(&p)),
+        Some(statements(&rewritten))
+    );
+    sqs.set_queue_attributes()
+        .queue_url(&url)
+        .attributes(
+            aws_sdk_sqs::types::QueueAttributeName::Policy,
+            doc(json!([app])),
+        )
+        .send()
+        .await
+        .unwrap();
+
     // AddPermission for an outside account: its statement goes, the application's stays.
     sqs.add_permission()
         .queue_url(&url)
@@ -264,6 +304,19 @@ async fn an_sns_topic_loses_exactly_what_was_opened_and_keeps_a_default_policy()
         "{left}"
     );
     assert_eq!(left.as_array().unwrap().len(), 1);
+    // trailguard undo: from AWS's default back to the policy it replaced, then back again
+    // by hand, as the rest of this test needs.
+    let undone = common::undo(&sdk, &r, false).await;
+    assert_eq!(undo_outcomes(&undone), ["done"], "{undone}");
+    assert_eq!(statements(&topic_policy(&sns, &arn).await), json!([anyone]));
+    let restricted = trailguard_rules::resources::default_topic_policy(&arn).unwrap();
+    sns.set_topic_attributes()
+        .topic_arn(&arn)
+        .attribute_name("Policy")
+        .attribute_value(restricted.to_string())
+        .send()
+        .await
+        .unwrap();
 
     // AddPermission for an outside account.
     sns.add_permission()
@@ -337,6 +390,12 @@ async fn a_secret_loses_the_outside_account_and_an_empty_policy_is_deleted() {
         assert_eq!(policy(&sm).await.map(|p| statements(&p)), left);
         let again = process(&deps, ev).await.unwrap();
         assert_eq!(again["actions"][0]["outcome"], "already_done", "{again}");
+        // trailguard undo: the policy as it was, whether trailguard rewrote or deleted it.
+        let undone = common::undo(&sdk, &r, false).await;
+        assert_eq!(undo_outcomes(&undone), ["done"], "{undone}");
+        assert_eq!(policy(&sm).await.as_deref(), Some(opened.as_str()));
+        let undone = common::undo(&sdk, &r, false).await;
+        assert_eq!(undo_outcomes(&undone), ["already_undone"], "{undone}");
     }
 }
 

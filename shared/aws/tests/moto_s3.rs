@@ -82,6 +82,14 @@ fn account_deps(sdk: &aws_config::SdkConfig, policy: &str) -> AccountDeps {
     deps_with(sdk, "restore-account-guardrails", policy, clients)
 }
 
+/// `trailguard undo` of a report, with S3 Control on moto's address as it is.
+async fn account_undo(sdk: &aws_config::SdkConfig, report: &Value) -> Value {
+    let plan = trailguard_rules::undo::plan(report).expect("a report trailguard undo reads");
+    let mut port = trailguard_aws::undo::SdkUndo::new(sdk);
+    port.s3control = control(sdk);
+    serde_json::to_value(trailguard_aws::undo::undo(&port, &plan, false).await).unwrap()
+}
+
 const POLICY: &str = r#"{"trusted_accounts": ["444455556666"]}"#;
 const DRY_RUN: &str =
     r#"{"trusted_accounts": ["444455556666"], "mode": {"public_bucket": "dry-run"}}"#;
@@ -364,6 +372,15 @@ async fn the_account_block_switched_off_is_switched_back_on() {
     );
     let again = run(&d, event).await;
     assert_eq!(outcome(&again), "already_done", "{again}");
+    // trailguard undo: the account's block back to the attacker's switches; then nothing
+    // to undo; then fixed again for what follows.
+    let undone = account_undo(&sdk, &r).await;
+    assert_eq!(undo_outcomes(&undone), ["done"], "{undone}");
+    assert_eq!(account_block(&c).await, Some(off));
+    let undone = account_undo(&sdk, &r).await;
+    assert_eq!(undo_outcomes(&undone), ["already_undone"], "{undone}");
+    let r = run(&d, attack().await).await;
+    assert_eq!(outcome(&r), "done", "{r}");
 
     // Deleted: put back.
     c.delete_public_access_block()
@@ -380,7 +397,10 @@ async fn the_account_block_switched_off_is_switched_back_on() {
     let r = run(&d, event).await;
     assert_eq!(outcome(&r), "done", "{r}");
     assert_eq!(account_block(&c).await, Some([true; 4]));
-    // Leave the account as the other tests expect it: no block.
+    // Its undo deletes the block again: the account had none.
+    let undone = account_undo(&sdk, &r).await;
+    assert_eq!(undo_outcomes(&undone), ["done"], "{undone}");
+    // ... which leaves the account as the other tests expect it: no block.
     c.delete_public_access_block()
         .account_id(ACCOUNT)
         .send()
@@ -639,6 +659,12 @@ async fn a_bucket_policy_loses_exactly_the_outside_principals() {
         bucket_policy(&s3, &bucket).await.unwrap()["Statement"],
         json!([own, deny, service])
     );
+    // trailguard undo: the policy exactly as the attacker left it; then nothing to undo.
+    let undone = common::undo(&sdk, &r, false).await;
+    assert_eq!(undo_outcomes(&undone), ["done"], "{undone}");
+    assert_eq!(bucket_policy(&s3, &bucket).await, Some(doc.clone()));
+    let undone = common::undo(&sdk, &r, false).await;
+    assert_eq!(undo_outcomes(&undone), ["already_undone"], "{undone}");
 
     // Nothing left: the policy is deleted.
     let doc = json!({"Version": "2012-10-17", "Statement": [statement("Public", json!("*"), "Allow", &bucket)]});
@@ -646,6 +672,15 @@ async fn a_bucket_policy_loses_exactly_the_outside_principals() {
     let r = run(&d, event).await;
     assert_eq!(outcome(&r), "done", "{r}");
     assert_eq!(bucket_policy(&s3, &bucket).await, None);
+    // Its undo writes the deleted policy back.
+    let undone = common::undo(&sdk, &r, false).await;
+    assert_eq!(undo_outcomes(&undone), ["done"], "{undone}");
+    assert_eq!(bucket_policy(&s3, &bucket).await, Some(doc.clone()));
+    s3.delete_bucket_policy()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
 
     // Dry-run and exempt: the policy stays as the attacker wrote it.
     let event = put_policy(&s3, &bucket, &doc).await;

@@ -335,8 +335,14 @@ fn human(report: &Report) -> (String, String) {
             .collect();
         if !done.is_empty() && done.iter().all(through_ledger) {
             b.push_str(
-                "\nTo undo all of it, checked first and last action first: trailguard undo --event-id with the event_id of the JSON report below, and --table the stack's LedgerTableName (--dry-run first).",
+                "\nTo undo all of it, checked first and last action first: trailguard undo --event-id with the event_id of the JSON report below, and --table the stack's LedgerTableName (--dry-run first)",
             );
+            if let Some(f) = report.function {
+                b.push_str(&format!(
+                    "; --function {f} when other functions acted on the same event"
+                ));
+            }
+            b.push('.');
         }
     }
     b.push_str(
@@ -441,18 +447,26 @@ fn plan_and_details(b: &mut String, report: &Report, whose: &Whose) {
 /// shared/aws: `event_id`, `account`, `region`, `steps`, `undone_by`, `at`). The strings
 /// come from a report and the ledger: made inert like a notice's.
 pub fn render_undo(out: &Value) -> (String, String) {
-    let text = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).unwrap_or("?").to_string();
+    // Every value on one line: a line break in an id or a target cannot start a line that
+    // reads as trailguard's own.
+    let text = |v: &Value, k: &str| one_line(v.get(k).and_then(Value::as_str).unwrap_or("?"));
     let steps = out
         .get("steps")
         .and_then(Value::as_array)
         .map(Vec::as_slice)
         .unwrap_or(&[]);
     let outcome = |s: &Value| match s.get("outcome") {
-        Some(Value::String(o)) => o.replace('_', " "),
+        Some(Value::String(o)) => one_line(&o.replace('_', " ")),
         Some(Value::Object(m)) => m
             .iter()
             .next()
-            .map(|(k, v)| format!("{}: {}", k.replace('_', " "), v.as_str().unwrap_or("")))
+            .map(|(k, v)| {
+                one_line(&format!(
+                    "{}: {}",
+                    k.replace('_', " "),
+                    v.as_str().unwrap_or("")
+                ))
+            })
             .unwrap_or_default(),
         _ => "?".into(),
     };
@@ -621,7 +635,7 @@ mod tests {
             "event_id": "ev-1", "account": "123456789012", "region": "eu-west-1",
             "undone_by": "arn:aws:iam::123456789012:user/alice", "at": "2026-12-06T10:00:00Z",
             "steps": [
-                {"type": "deactivate_access_key", "target": "<@here> AKIA1", "outcome": "done"},
+                {"type": "deactivate_access_key", "target": "<@here> AKIA1\nWhat trailguard did: x", "outcome": "done"},
                 {"type": "tag_user", "target": "bob", "outcome": {"already_undone": "no tag"}},
             ],
         });
@@ -636,6 +650,10 @@ mod tests {
         );
         assert!(body.contains(" bob: already undone: no tag\n"), "{body}");
         assert!(!body.contains("<@here>"), "{body}");
+        assert!(
+            !body.lines().any(|l| l.starts_with("What trailguard did")),
+            "{body}"
+        );
         let mut failed = out.clone();
         failed["steps"][0]["outcome"] = serde_json::json!({"failed": "AccessDenied"});
         assert!(render_undo(&failed)

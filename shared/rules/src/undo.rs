@@ -14,6 +14,7 @@ use serde_json::Value;
 use crate::action::{Action, Inverse, PrincipalKind};
 use crate::ops::{self, Op};
 use crate::permission::Permission;
+use crate::resources::{PolicyKind, Restriction};
 use crate::state::{AclEntry, BlockFlags};
 
 /// The typed call that undoes one action done, with what the resource was left as.
@@ -82,6 +83,29 @@ pub enum Reversal {
     StopLogging { trail: String },
     /// Suspend a GuardDuty detector trailguard switched back on.
     DisableDetector { detector_id: String },
+    /// Put the account's S3 public access block back as it was (`previous`; none: no
+    /// block), when it is still as trailguard left it (`left`).
+    RestoreAccountPublicAccessBlock {
+        account_id: String,
+        previous: Option<BlockFlags>,
+        left: BlockFlags,
+    },
+    /// Put a bucket policy trailguard restricted back as it was (`previous`), when it is
+    /// still the one trailguard left (`left`; None: it deleted the policy).
+    RestoreBucketPolicy {
+        bucket: String,
+        previous: String,
+        left: Option<String>,
+    },
+    /// Put a resource policy trailguard restricted back as it was (`previous`), when it is
+    /// still the one trailguard left (`left`: the policy without the principals it took out;
+    /// None: it deleted the policy, nothing being left).
+    RestoreResourcePolicy {
+        kind: PolicyKind,
+        resource: String,
+        previous: String,
+        left: Option<String>,
+    },
     /// Put a bucket's public access block back as it was (`previous`; none: no block), when
     /// it is still as trailguard left it (`left`).
     RestoreBucketPublicAccessBlock {
@@ -148,6 +172,17 @@ impl Reversal {
                 &ops::GUARDDUTY_GET_DETECTOR,
                 &ops::GUARDDUTY_UPDATE_DETECTOR,
             ],
+            // The restriction's own calls: the read, and the write that puts it back.
+            Reversal::RestoreResourcePolicy { kind, .. } => {
+                let name = serde_json::to_value(kind)
+                    .ok()
+                    .and_then(|v| v.as_str().map(|k| format!("restrict_{k}_policy")));
+                crate::action::ALL_ACTIONS
+                    .iter()
+                    .find(|i| Some(i.type_name) == name.as_deref())
+                    .map(|i| i.ops.to_vec())
+                    .unwrap_or_default()
+            }
             Reversal::RestoreBucketPublicAccessBlock { previous, .. } => vec![
                 &ops::GET_BUCKET_PAB,
                 if previous.is_some() {
@@ -156,6 +191,17 @@ impl Reversal {
                     &ops::DELETE_BUCKET_PAB
                 },
             ],
+            Reversal::RestoreAccountPublicAccessBlock { previous, .. } => vec![
+                &ops::GET_ACCOUNT_PAB,
+                if previous.is_some() {
+                    &ops::PUT_ACCOUNT_PAB
+                } else {
+                    &ops::DELETE_ACCOUNT_PAB
+                },
+            ],
+            Reversal::RestoreBucketPolicy { .. } => {
+                vec![&ops::GET_BUCKET_POLICY, &ops::PUT_BUCKET_POLICY]
+            }
         }
     }
 
@@ -240,6 +286,26 @@ impl Reversal {
             Reversal::DisableDetector { detector_id } => {
                 format!("suspend GuardDuty detector {detector_id} again")
             }
+            Reversal::RestoreAccountPublicAccessBlock {
+                account_id,
+                previous,
+                ..
+            } => match previous {
+                Some(p) => format!(
+                    "put the S3 public access block of account {account_id} back to {}",
+                    p.switches_on()
+                ),
+                None => format!(
+                    "delete the S3 public access block of account {account_id} (it had none)"
+                ),
+            },
+            Reversal::RestoreBucketPolicy { bucket, .. } => {
+                format!("put the policy of bucket {bucket} back as it was")
+            }
+            Reversal::RestoreResourcePolicy { kind, resource, .. } => format!(
+                "put the policy of {} {resource} back as it was",
+                kind.noun()
+            ),
             Reversal::RestoreBucketPublicAccessBlock {
                 bucket, previous, ..
             } => match previous {
@@ -346,24 +412,43 @@ impl Action {
             Action::EnableDetector(a) => Ok(Reversal::DisableDetector {
                 detector_id: a.detector_id.clone(),
             }),
+            Action::PutAccountPublicAccessBlock(a) => {
+                let (previous, left) = block_before(a.previous.as_deref(), &a.flags)?;
+                Ok(Reversal::RestoreAccountPublicAccessBlock {
+                    account_id: a.account_id.clone(),
+                    previous,
+                    left,
+                })
+            }
+            Action::RestrictBucketPolicy(a) => {
+                let previous = a
+                    .previous
+                    .as_deref()
+                    .ok_or("the report does not say the policy before the call")?;
+                Ok(Reversal::RestoreBucketPolicy {
+                    bucket: a.bucket.clone(),
+                    previous: previous.to_string(),
+                    left: without(previous, &a.principals, &a.untrusted_values)?
+                        .map(|l| l.to_string()),
+                })
+            }
+            Action::RestrictQueuePolicy(a) => restored(a.restriction()),
+            Action::RestrictTopicPolicy(a) => restored(a.restriction()),
+            Action::RestrictSecretPolicy(a) => restored(a.restriction()),
+            Action::RestrictKeyPolicy(a) => restored(a.restriction()),
+            Action::RestrictRepositoryPolicy(a) => restored(a.restriction()),
+            Action::RestrictDomainPolicy(a) => restored(a.restriction()),
+            Action::RestrictVaultPolicy(a) => restored(a.restriction()),
+            Action::RestrictFileSystemPolicy(a) => restored(a.restriction()),
             Action::MakeDbInstancePrivate(a) => Ok(Reversal::MakeDbInstancePublic {
                 db_instance: a.db_instance.clone(),
             }),
             Action::PutBucketPublicAccessBlock(a) => {
-                let Some(previous) = &a.previous else {
-                    return missing("the block before the call");
-                };
-                let previous: Option<BlockFlags> = if previous.is_empty() {
-                    None
-                } else {
-                    Some(serde_json::from_str(previous).map_err(|e| {
-                        format!("the block before the call is not a block's JSON: {e}")
-                    })?)
-                };
+                let (previous, left) = block_before(a.previous.as_deref(), &a.flags)?;
                 Ok(Reversal::RestoreBucketPublicAccessBlock {
                     bucket: a.bucket.clone(),
-                    left: previous.unwrap_or_default().or(BlockFlags::of(&a.flags)),
                     previous,
+                    left,
                 })
             }
             other => match other.info().inverse {
@@ -377,6 +462,65 @@ impl Action {
             },
         }
     }
+}
+
+/// A block's undo: the block before the call (None: there was none) and the block trailguard
+/// left (the one before with the switches it turned on).
+fn block_before(
+    previous: Option<&str>,
+    flags: &[String],
+) -> Result<(Option<BlockFlags>, BlockFlags), String> {
+    let previous = previous.ok_or("the report does not say the block before the call")?;
+    let previous: Option<BlockFlags> = if previous.is_empty() {
+        None
+    } else {
+        Some(
+            serde_json::from_str(previous)
+                .map_err(|e| format!("the block before the call is not a block's JSON: {e}"))?,
+        )
+    };
+    Ok((
+        previous,
+        previous.unwrap_or_default().or(BlockFlags::of(flags)),
+    ))
+}
+
+/// The policy `previous` without `principals`, judged as the function judged it when it
+/// restricted it (None: no statement left, so it deleted the policy).
+fn without(
+    previous: &str,
+    principals: &[String],
+    untrusted: &[String],
+) -> Result<Option<Value>, String> {
+    let doc = crate::trust::document(&Value::String(previous.to_string()))
+        .ok_or("the policy before the call is not a JSON document")?;
+    let inside = crate::grants::judge(principals, untrusted);
+    Ok(crate::grants::without_principals(&doc, principals, &inside))
+}
+
+/// The undo of a resource policy restricted: the policy as it was, and the one trailguard
+/// wrote, computed as the function computed it (`policies::restrict` in shared/aws: the same
+/// judge, the same statements dropped, AWS's default for a topic left with none).
+fn restored(r: Restriction<'_>) -> Result<Reversal, String> {
+    let previous = r
+        .previous
+        .ok_or("the report does not say the policy before the call")?;
+    let left = match without(previous, r.principals, r.untrusted_values)? {
+        Some(left) => Some(left.to_string()),
+        None if r.kind.deletable() => None,
+        None if r.kind == PolicyKind::Topic => Some(
+            crate::resources::default_topic_policy(r.resource)
+                .ok_or("the topic is not named by its ARN")?
+                .to_string(),
+        ),
+        None => return Err("no statement would be left, and trailguard writes none then".into()),
+    };
+    Ok(Reversal::RestoreResourcePolicy {
+        kind: r.kind,
+        resource: r.resource.to_string(),
+        previous: previous.to_string(),
+        left,
+    })
 }
 
 /// A report `trailguard undo` cannot read.
@@ -540,10 +684,22 @@ pub fn kept(report: &Value) -> Option<Value> {
         )
     };
     let mut out = pick(report, &["event_id", "function", "mode"]);
-    for part in ["event", "connection"] {
-        if let Some(v) = report.get(part).filter(|v| v.is_object()) {
-            out[part] = pick(v, &["account", "region"]);
-        }
+    // The event as well as its id: every delivery of one event says the same, and a report
+    // of another event under the same id (a direct invocation may carry any id) does not.
+    let event = [
+        "account",
+        "region",
+        "source",
+        "detail_type",
+        "name",
+        "time",
+        "actor",
+    ];
+    if let Some(v) = report.get("event").filter(|v| v.is_object()) {
+        out["event"] = pick(v, &event);
+    }
+    if let Some(v) = report.get("connection").filter(|v| v.is_object()) {
+        out["connection"] = pick(v, &["account", "region"]);
     }
     out["actions"] = actions
         .iter()
@@ -564,9 +720,9 @@ pub fn kept(report: &Value) -> Option<Value> {
     Some(out)
 }
 
-/// The reports the ledger kept of one event (each delivery that changed something), as one
-/// report: their actions in the order they were done. They must be of that event, and done
-/// in one account and region.
+/// The reports one function kept of one event (each delivery that changed something), as
+/// one report: their actions in the order they were kept. They must be of that event (its id
+/// and the same event summary), of one function, and done in one account and region.
 pub fn merge(event_id: &str, reports: &[String]) -> Result<Value, ReportError> {
     let mut actions = vec![];
     let mut first: Option<Value> = None;
@@ -581,6 +737,15 @@ pub fn merge(event_id: &str, reports: &[String]) -> Result<Value, ReportError> {
         }
         let p = plan(&r).map_err(|e| field(e.to_string()))?;
         if let Some(f) = &first {
+            for part in ["function", "event"] {
+                if r.get(part) != f.get(part) {
+                    return Err(field(format!(
+                        "its {part} is not the first report's: {} against {}",
+                        r.get(part).unwrap_or(&Value::Null),
+                        f.get(part).unwrap_or(&Value::Null)
+                    )));
+                }
+            }
             let q = plan(f).map_err(|e| field(e.to_string()))?;
             if (&q.account, &q.region) != (&p.account, &p.region) {
                 return Err(field(format!(
@@ -740,6 +905,12 @@ mod tests {
             Reversal::DisableDetector {
                 detector_id: "d".into(),
             },
+            Reversal::RestoreResourcePolicy {
+                kind: PolicyKind::Queue,
+                resource: "https://sqs.us-east-1.amazonaws.com/123456789012/q".into(),
+                previous: "{}".into(),
+                left: None,
+            },
         ];
         for r in rs {
             let v = serde_json::to_value(&r).unwrap();
@@ -757,14 +928,16 @@ mod tests {
             a["ledger_key"] = json!(format!("claim#e1#{id}"));
             a["console"] = json!("https://console.aws.amazon.com/x");
             json!({"event_id": "e1", "mode": "enforce", "function": "disable-compromised-key",
-                "event": {"account": "123456789012", "region": region, "actor": "x"},
+                "event": {"account": "123456789012", "region": region, "actor": "x",
+                    "name": "AWS_RISK_CREDENTIALS_EXPOSED", "account_alias": "prod"},
                 "notice": {"subject": "long text"}, "actions": [a]})
         };
         let first = kept(&report("AKIA1", "done", "eu-west-1")).unwrap();
         assert!(first.get("notice").is_none() && first["actions"][0].get("console").is_none());
         assert_eq!(
             first["event"],
-            json!({"account": "123456789012", "region": "eu-west-1"})
+            json!({"account": "123456789012", "region": "eu-west-1", "actor": "x",
+                "name": "AWS_RISK_CREDENTIALS_EXPOSED"})
         );
         assert_eq!(
             plan(&first).unwrap(),
@@ -796,7 +969,16 @@ mod tests {
         );
         let moved = kept(&report("AKIA2", "done", "us-east-1")).unwrap();
         let e = merge("e1", &[first.to_string(), moved.to_string()]).unwrap_err();
-        assert!(e.to_string().starts_with("reports[1]: done in"), "{e}");
+        assert!(e.to_string().starts_with("reports[1]: its event"), "{e}");
+        // Another event under the same id (a direct invocation), or another function's.
+        let mut other = second.clone();
+        other["event"]["name"] = json!("CreateAccessKey");
+        let e = merge("e1", &[first.to_string(), other.to_string()]).unwrap_err();
+        assert!(e.to_string().starts_with("reports[1]: its event"), "{e}");
+        let mut other = second.clone();
+        other["function"] = json!("guard-iam");
+        let e = merge("e1", &[first.to_string(), other.to_string()]).unwrap_err();
+        assert!(e.to_string().starts_with("reports[1]: its function"), "{e}");
         let e = merge("e1", &["{".into()]).unwrap_err();
         assert!(e.to_string().starts_with("reports[0]:"), "{e}");
         assert!(matches!(merge("e1", &[]), Err(ReportError::NotAReport(_))));

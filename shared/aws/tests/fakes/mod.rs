@@ -1447,21 +1447,21 @@ impl LedgerPort for Fake {
     async fn reset_breaker(&self, _: &str, scope: &str) -> PortResult<bool> {
         Ok(self.breaker.lock().unwrap().remove(scope).is_some())
     }
-    async fn keep_report(&self, _: &str, event_id: &str, report: &str, _: i64) -> PortResult<()> {
+    async fn keep_report(&self, _: &str, key: &str, report: &str, _: i64) -> PortResult<()> {
         self.reports
             .lock()
             .unwrap()
-            .entry(event_id.to_string())
+            .entry(key.to_string())
             .or_default()
             .push(report.to_string());
         Ok(())
     }
-    async fn kept_reports(&self, _: &str, event_id: &str) -> PortResult<Vec<String>> {
+    async fn kept_reports(&self, _: &str, key: &str) -> PortResult<Vec<String>> {
         Ok(self
             .reports
             .lock()
             .unwrap()
-            .get(event_id)
+            .get(key)
             .cloned()
             .unwrap_or_default())
     }
