@@ -133,6 +133,37 @@ async fn instance(
     }
 }
 
+/// Whom an EBS snapshot is shared with: the account ids, and whether everyone may create a
+/// volume from it; None when the snapshot does not exist.
+pub(crate) async fn snapshot_shares(
+    c: &Client,
+    snapshot_id: &str,
+) -> PortResult<Option<(Vec<String>, bool)>> {
+    match c
+        .describe_snapshot_attribute()
+        .snapshot_id(snapshot_id)
+        .attribute(SnapshotAttributeName::CreateVolumePermission)
+        .send()
+        .await
+    {
+        Ok(a) => {
+            let present = a.create_volume_permissions();
+            Ok(Some((
+                present
+                    .iter()
+                    .filter_map(|p| p.user_id())
+                    .map(String::from)
+                    .collect(),
+                present
+                    .iter()
+                    .any(|p| p.group() == Some(&PermissionGroup::All)),
+            )))
+        }
+        Err(e) if code_of(&e).is_some_and(|c| c.starts_with("InvalidSnapshot")) => Ok(None),
+        Err(e) => Err(classify(&ops::DESCRIBE_SNAPSHOT_ATTRIBUTE, e)),
+    }
+}
+
 impl Ec2Port for Client {
     async fn enable_ebs_encryption_by_default(&self) -> PortResult<Change> {
         let now = self
@@ -593,32 +624,16 @@ impl Ec2Port for Client {
         accounts: &[String],
         public: bool,
     ) -> PortResult<Change> {
-        let attr = match self
-            .describe_snapshot_attribute()
-            .snapshot_id(snapshot_id)
-            .attribute(SnapshotAttributeName::CreateVolumePermission)
-            .send()
-            .await
-        {
-            Ok(a) => a,
-            Err(e) if code_of(&e).is_some_and(|c| c.starts_with("InvalidSnapshot")) => {
-                return Ok(Change::AlreadyDone(format!(
-                    "snapshot {snapshot_id} no longer exists"
-                )))
-            }
-            Err(e) => return Err(classify(&ops::DESCRIBE_SNAPSHOT_ATTRIBUTE, e)),
+        let Some((shared_with, shared_public)) = snapshot_shares(self, snapshot_id).await? else {
+            return Ok(Change::AlreadyDone(format!(
+                "snapshot {snapshot_id} no longer exists"
+            )));
         };
-        let present = attr.create_volume_permissions();
-        let users: Vec<String> = present
-            .iter()
-            .filter_map(|p| p.user_id())
+        let users: Vec<String> = shared_with
+            .into_iter()
             .filter(|u| accounts.iter().any(|a| a == u))
-            .map(String::from)
             .collect();
-        let everyone = public
-            && present
-                .iter()
-                .any(|p| p.group() == Some(&PermissionGroup::All));
+        let everyone = public && shared_public;
         let mut removed = users.clone();
         if everyone {
             removed.push("all".into());

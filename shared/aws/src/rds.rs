@@ -17,6 +17,65 @@ fn gone(code: Option<String>) -> bool {
     code.is_some_and(|c| c.contains("NotFound"))
 }
 
+/// Who may restore an RDS snapshot (its `restore` attribute: account ids, `all`); None when
+/// the snapshot does not exist.
+pub(crate) async fn snapshot_restore_values(
+    c: &Client,
+    snapshot: &str,
+    cluster: bool,
+) -> PortResult<Option<Vec<String>>> {
+    let present = if cluster {
+        c.describe_db_cluster_snapshot_attributes()
+            .db_cluster_snapshot_identifier(snapshot)
+            .send()
+            .await
+            .map(|o| {
+                let attrs = o
+                    .db_cluster_snapshot_attributes_result()
+                    .map(|r| r.db_cluster_snapshot_attributes())
+                    .unwrap_or_default();
+                restore_values(
+                    attrs
+                        .iter()
+                        .map(|a| (a.attribute_name(), a.attribute_values())),
+                )
+            })
+            .map_err(|e| {
+                (
+                    code_of(&e),
+                    classify(&ops::DESCRIBE_DB_CLUSTER_SNAPSHOT_ATTRIBUTES, e),
+                )
+            })
+    } else {
+        c.describe_db_snapshot_attributes()
+            .db_snapshot_identifier(snapshot)
+            .send()
+            .await
+            .map(|o| {
+                let attrs = o
+                    .db_snapshot_attributes_result()
+                    .map(|r| r.db_snapshot_attributes())
+                    .unwrap_or_default();
+                restore_values(
+                    attrs
+                        .iter()
+                        .map(|a| (a.attribute_name(), a.attribute_values())),
+                )
+            })
+            .map_err(|e| {
+                (
+                    code_of(&e),
+                    classify(&ops::DESCRIBE_DB_SNAPSHOT_ATTRIBUTES, e),
+                )
+            })
+    };
+    match present {
+        Ok(p) => Ok(Some(p)),
+        Err((code, _)) if gone(code.clone()) => Ok(None),
+        Err((_, e)) => Err(e),
+    }
+}
+
 impl RdsPort for Client {
     async fn unshare_db_snapshot(
         &self,
@@ -25,59 +84,10 @@ impl RdsPort for Client {
         values: &[String],
     ) -> PortResult<Change> {
         // Look first: only values still there are removed, and none left is already done.
-        let present = if cluster {
-            self.describe_db_cluster_snapshot_attributes()
-                .db_cluster_snapshot_identifier(snapshot)
-                .send()
-                .await
-                .map(|o| {
-                    let attrs = o
-                        .db_cluster_snapshot_attributes_result()
-                        .map(|r| r.db_cluster_snapshot_attributes())
-                        .unwrap_or_default();
-                    restore_values(
-                        attrs
-                            .iter()
-                            .map(|a| (a.attribute_name(), a.attribute_values())),
-                    )
-                })
-                .map_err(|e| {
-                    (
-                        code_of(&e),
-                        classify(&ops::DESCRIBE_DB_CLUSTER_SNAPSHOT_ATTRIBUTES, e),
-                    )
-                })
-        } else {
-            self.describe_db_snapshot_attributes()
-                .db_snapshot_identifier(snapshot)
-                .send()
-                .await
-                .map(|o| {
-                    let attrs = o
-                        .db_snapshot_attributes_result()
-                        .map(|r| r.db_snapshot_attributes())
-                        .unwrap_or_default();
-                    restore_values(
-                        attrs
-                            .iter()
-                            .map(|a| (a.attribute_name(), a.attribute_values())),
-                    )
-                })
-                .map_err(|e| {
-                    (
-                        code_of(&e),
-                        classify(&ops::DESCRIBE_DB_SNAPSHOT_ATTRIBUTES, e),
-                    )
-                })
-        };
-        let present = match present {
-            Ok(p) => p,
-            Err((code, _)) if gone(code.clone()) => {
-                return Ok(Change::AlreadyDone(format!(
-                    "snapshot {snapshot} no longer exists"
-                )))
-            }
-            Err((_, e)) => return Err(e),
+        let Some(present) = snapshot_restore_values(self, snapshot, cluster).await? else {
+            return Ok(Change::AlreadyDone(format!(
+                "snapshot {snapshot} no longer exists"
+            )));
         };
         let remove: Vec<String> = values
             .iter()

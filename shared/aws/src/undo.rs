@@ -677,6 +677,33 @@ impl UndoPort for SdkUndo {
                     Err(e) => return Err(classify(&ops::GUARDDUTY_GET_DETECTOR, e)),
                 }
             }
+            Reversal::ShareSnapshot {
+                snapshot_id,
+                accounts,
+                public,
+            } => match crate::ec2::snapshot_shares(&self.ec2, snapshot_id).await? {
+                None => Now::Changed(format!("snapshot {snapshot_id} no longer exists")),
+                // All shared again (by hand, or an undo that stopped part way): done; else the
+                // missing ones are this remediation's to share again.
+                Some((with, everyone)) => {
+                    if accounts.iter().all(|a| with.contains(a)) && (!*public || everyone) {
+                        Now::AlreadyUndone(format!("snapshot {snapshot_id} is shared with them"))
+                    } else {
+                        Now::AsLeft
+                    }
+                }
+            },
+            Reversal::ShareDbSnapshot {
+                snapshot,
+                cluster,
+                values,
+            } => match crate::rds::snapshot_restore_values(&self.rds, snapshot, *cluster).await? {
+                None => Now::Changed(format!("DB snapshot {snapshot} no longer exists")),
+                Some(now) if values.iter().all(|v| now.contains(v)) => {
+                    Now::AlreadyUndone(format!("DB snapshot {snapshot} is shared with them"))
+                }
+                Some(_) => Now::AsLeft,
+            },
             Reversal::RestoreAccountPublicAccessBlock {
                 account_id,
                 previous,
@@ -953,6 +980,50 @@ impl UndoPort for SdkUndo {
                 .await
                 .map(|_| Change::Done)
                 .map_err(|e| classify(&ops::GUARDDUTY_UPDATE_DETECTOR, e)),
+            Reversal::ShareSnapshot {
+                snapshot_id,
+                accounts,
+                public,
+            } => self
+                .ec2
+                .modify_snapshot_attribute()
+                .snapshot_id(snapshot_id)
+                .attribute(aws_sdk_ec2::types::SnapshotAttributeName::CreateVolumePermission)
+                .operation_type(aws_sdk_ec2::types::OperationType::Add)
+                .set_user_ids((!accounts.is_empty()).then(|| accounts.clone()))
+                .set_group_names(public.then(|| vec!["all".to_string()]))
+                .send()
+                .await
+                .map(|_| Change::Done)
+                .map_err(|e| classify(&ops::MODIFY_SNAPSHOT_ATTRIBUTE, e)),
+            Reversal::ShareDbSnapshot {
+                snapshot,
+                cluster: true,
+                values,
+            } => self
+                .rds
+                .modify_db_cluster_snapshot_attribute()
+                .db_cluster_snapshot_identifier(snapshot)
+                .attribute_name("restore")
+                .set_values_to_add(Some(values.clone()))
+                .send()
+                .await
+                .map(|_| Change::Done)
+                .map_err(|e| classify(&ops::MODIFY_DB_CLUSTER_SNAPSHOT_ATTRIBUTE, e)),
+            Reversal::ShareDbSnapshot {
+                snapshot,
+                cluster: false,
+                values,
+            } => self
+                .rds
+                .modify_db_snapshot_attribute()
+                .db_snapshot_identifier(snapshot)
+                .attribute_name("restore")
+                .set_values_to_add(Some(values.clone()))
+                .send()
+                .await
+                .map(|_| Change::Done)
+                .map_err(|e| classify(&ops::MODIFY_DB_SNAPSHOT_ATTRIBUTE, e)),
             Reversal::RestoreAccountPublicAccessBlock {
                 account_id,
                 previous,

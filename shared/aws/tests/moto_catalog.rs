@@ -295,6 +295,16 @@ async fn a_snapshot_shared_outside_is_taken_back_exactly() {
     let again = deps.run(event).await;
     assert_eq!(outcome(&again), "already_done", "{again}");
     assert_eq!(shares_of(&ec2, &snapshot).await, [VENDOR]);
+
+    // trailguard undo: shared again exactly as the attacker left it; then nothing to undo.
+    let undone = common::undo(&sdk, &r, false).await;
+    assert_eq!(undo_outcomes(&undone), ["done"], "{undone}");
+    assert_eq!(
+        shares_of(&ec2, &snapshot).await,
+        ["444455556666", "999988887777", "all"]
+    );
+    let undone = common::undo(&sdk, &r, false).await;
+    assert_eq!(undo_outcomes(&undone), ["already_undone"], "{undone}");
 }
 
 /// A snapshot's create-volume permissions, sorted: account ids, and `all` for public.
@@ -396,6 +406,20 @@ async fn rds_snapshots_shared_outside_are_taken_back_exactly() {
     let again = deps.run(event).await;
     assert_eq!(outcome(&again), "already_done", "{again}");
     assert_eq!(restore().await, kept);
+    // trailguard undo: the outsider and everyone may restore it again, as the attacker left
+    // it; then nothing to undo.
+    let undone = common::undo(&sdk, &r, false).await;
+    assert_eq!(undo_outcomes(&undone), ["done"], "{undone}");
+    let mut shared = vec![
+        member.clone(),
+        VENDOR.to_string(),
+        OUTSIDER.to_string(),
+        "all".into(),
+    ];
+    shared.sort();
+    assert_eq!(restore().await, shared);
+    let undone = common::undo(&sdk, &r, false).await;
+    assert_eq!(undo_outcomes(&undone), ["already_undone"], "{undone}");
 
     // An Aurora cluster snapshot made public.
     let cluster = unique("billing").to_lowercase();
@@ -443,6 +467,23 @@ async fn rds_snapshots_shared_outside_are_taken_back_exactly() {
         .collect();
     assert!(all.is_empty(), "{all:?}");
     assert_eq!(outcome(&deps.run(event).await), "already_done");
+    // trailguard undo: public again.
+    let undone = common::undo(&sdk, &r, false).await;
+    assert_eq!(undo_outcomes(&undone), ["done"], "{undone}");
+    let values = rds
+        .describe_db_cluster_snapshot_attributes()
+        .db_cluster_snapshot_identifier(&csnap)
+        .send()
+        .await
+        .unwrap();
+    let all: Vec<String> = values
+        .db_cluster_snapshot_attributes_result()
+        .unwrap()
+        .db_cluster_snapshot_attributes()
+        .iter()
+        .flat_map(|a| a.attribute_values().to_vec())
+        .collect();
+    assert_eq!(all, ["all"]);
 }
 
 // ---- Lambda ----

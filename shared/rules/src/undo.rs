@@ -83,6 +83,19 @@ pub enum Reversal {
     StopLogging { trail: String },
     /// Suspend a GuardDuty detector trailguard switched back on.
     DisableDetector { detector_id: String },
+    /// Share an EBS snapshot again with the accounts (`all`: everyone) trailguard took off.
+    ShareSnapshot {
+        snapshot_id: String,
+        accounts: Vec<String>,
+        public: bool,
+    },
+    /// Share an RDS snapshot (or cluster snapshot) again with the values of its `restore`
+    /// attribute trailguard took off (account ids, `all`).
+    ShareDbSnapshot {
+        snapshot: String,
+        cluster: bool,
+        values: Vec<String>,
+    },
     /// Put the account's S3 public access block back as it was (`previous`; none: no
     /// block), when it is still as trailguard left it (`left`).
     RestoreAccountPublicAccessBlock {
@@ -191,6 +204,18 @@ impl Reversal {
                     &ops::DELETE_BUCKET_PAB
                 },
             ],
+            Reversal::ShareSnapshot { .. } => vec![
+                &ops::DESCRIBE_SNAPSHOT_ATTRIBUTE,
+                &ops::MODIFY_SNAPSHOT_ATTRIBUTE,
+            ],
+            Reversal::ShareDbSnapshot { cluster: false, .. } => vec![
+                &ops::DESCRIBE_DB_SNAPSHOT_ATTRIBUTES,
+                &ops::MODIFY_DB_SNAPSHOT_ATTRIBUTE,
+            ],
+            Reversal::ShareDbSnapshot { cluster: true, .. } => vec![
+                &ops::DESCRIBE_DB_CLUSTER_SNAPSHOT_ATTRIBUTES,
+                &ops::MODIFY_DB_CLUSTER_SNAPSHOT_ATTRIBUTE,
+            ],
             Reversal::RestoreAccountPublicAccessBlock { previous, .. } => vec![
                 &ops::GET_ACCOUNT_PAB,
                 if previous.is_some() {
@@ -286,6 +311,20 @@ impl Reversal {
             Reversal::DisableDetector { detector_id } => {
                 format!("suspend GuardDuty detector {detector_id} again")
             }
+            Reversal::ShareSnapshot {
+                snapshot_id,
+                accounts,
+                public,
+            } => format!(
+                "share snapshot {snapshot_id} again with {}",
+                shared_with(accounts, *public)
+            ),
+            Reversal::ShareDbSnapshot {
+                snapshot, values, ..
+            } => format!(
+                "share DB snapshot {snapshot} again with {}",
+                values.join(", ")
+            ),
             Reversal::RestoreAccountPublicAccessBlock {
                 account_id,
                 previous,
@@ -412,6 +451,22 @@ impl Action {
             Action::EnableDetector(a) => Ok(Reversal::DisableDetector {
                 detector_id: a.detector_id.clone(),
             }),
+            Action::UnshareSnapshot(a) if a.accounts.is_empty() && !a.public => {
+                missing("whom the snapshot was shared with")
+            }
+            Action::UnshareSnapshot(a) => Ok(Reversal::ShareSnapshot {
+                snapshot_id: a.snapshot_id.clone(),
+                accounts: a.accounts.clone(),
+                public: a.public,
+            }),
+            Action::UnshareDbSnapshot(a) if a.values.is_empty() => {
+                missing("whom the snapshot was shared with")
+            }
+            Action::UnshareDbSnapshot(a) => Ok(Reversal::ShareDbSnapshot {
+                snapshot: a.snapshot.clone(),
+                cluster: a.cluster,
+                values: a.values.clone(),
+            }),
             Action::PutAccountPublicAccessBlock(a) => {
                 let (previous, left) = block_before(a.previous.as_deref(), &a.flags)?;
                 Ok(Reversal::RestoreAccountPublicAccessBlock {
@@ -462,6 +517,15 @@ impl Action {
             },
         }
     }
+}
+
+/// `123456789012, everyone`: whom a share names.
+fn shared_with(accounts: &[String], public: bool) -> String {
+    let mut who = accounts.to_vec();
+    if public {
+        who.push("everyone".into());
+    }
+    who.join(", ")
 }
 
 /// A block's undo: the block before the call (None: there was none) and the block trailguard
@@ -904,6 +968,16 @@ mod tests {
             Reversal::StopLogging { trail: "t".into() },
             Reversal::DisableDetector {
                 detector_id: "d".into(),
+            },
+            Reversal::ShareSnapshot {
+                snapshot_id: "snap-1".into(),
+                accounts: vec!["111122223333".into()],
+                public: true,
+            },
+            Reversal::ShareDbSnapshot {
+                snapshot: "s".into(),
+                cluster: true,
+                values: vec!["all".into()],
             },
             Reversal::RestoreResourcePolicy {
                 kind: PolicyKind::Queue,
