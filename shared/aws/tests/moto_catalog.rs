@@ -450,40 +450,28 @@ async fn rds_snapshots_shared_outside_are_taken_back_exactly() {
         json!({"dBClusterSnapshotIdentifier": csnap, "attributeName": "restore", "valuesToAdd": ["all"]}),
         Value::Null,
     );
+    let cluster_shares = || async {
+        rds.describe_db_cluster_snapshot_attributes()
+            .db_cluster_snapshot_identifier(&csnap)
+            .send()
+            .await
+            .unwrap()
+            .db_cluster_snapshot_attributes_result()
+            .unwrap()
+            .db_cluster_snapshot_attributes()
+            .iter()
+            .flat_map(|a| a.attribute_values().to_vec())
+            .collect::<Vec<String>>()
+    };
     let r = deps.run(event.clone()).await;
     assert_eq!(outcome(&r), "done", "{r}");
-    let values = rds
-        .describe_db_cluster_snapshot_attributes()
-        .db_cluster_snapshot_identifier(&csnap)
-        .send()
-        .await
-        .unwrap();
-    let all: Vec<String> = values
-        .db_cluster_snapshot_attributes_result()
-        .unwrap()
-        .db_cluster_snapshot_attributes()
-        .iter()
-        .flat_map(|a| a.attribute_values().to_vec())
-        .collect();
+    let all = cluster_shares().await;
     assert!(all.is_empty(), "{all:?}");
     assert_eq!(outcome(&deps.run(event).await), "already_done");
     // trailguard undo: public again.
     let undone = common::undo(&sdk, &r, false).await;
     assert_eq!(undo_outcomes(&undone), ["done"], "{undone}");
-    let values = rds
-        .describe_db_cluster_snapshot_attributes()
-        .db_cluster_snapshot_identifier(&csnap)
-        .send()
-        .await
-        .unwrap();
-    let all: Vec<String> = values
-        .db_cluster_snapshot_attributes_result()
-        .unwrap()
-        .db_cluster_snapshot_attributes()
-        .iter()
-        .flat_map(|a| a.attribute_values().to_vec())
-        .collect();
-    assert_eq!(all, ["all"]);
+    assert_eq!(cluster_shares().await, ["all"]);
 }
 
 // ---- Lambda ----
