@@ -127,6 +127,11 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
         let mut report = Report::new(&decision, Some(&event));
         report.function = Some(self.function());
         report.lookups = lookups;
+        // The id the event's claims and reports are kept under, which `trailguard undo`
+        // needs (CloudTrail's, when the envelope has none).
+        if let Some(id) = crate::gate::event_key_id(&event) {
+            report.event_id = Some(id.to_string());
+        }
         aws += self
             .run_plan(
                 Some(&event),

@@ -471,31 +471,48 @@ impl LedgerPort for Client {
         keep_until: i64,
     ) -> PortResult<()> {
         // Appended, never replaced: a redelivery that finished what an earlier one began
-        // adds its own, and `undo --event-id` undoes both.
-        let r = self
-            .update_item()
-            .table_name(table)
-            .key("pk", s(key))
-            .update_expression(
-                "SET reports = list_append(if_not_exists(reports, :none), :this), \
-                 expires_at = :keep",
-            )
-            .condition_expression("attribute_not_exists(reports) OR size(reports) < :max")
-            .expression_attribute_values(":none", AttributeValue::L(vec![]))
-            .expression_attribute_values(":this", AttributeValue::L(vec![s(report)]))
-            .expression_attribute_values(":keep", n(keep_until))
-            .expression_attribute_values(":max", n(MAX_REPORTS))
-            .send()
-            .await;
-        match r {
-            Ok(_) => Ok(()),
-            Err(e) if conflict(&code_of(&e)) => Err(PortError::Permanent {
-                op: ops::LEDGER_UPDATE.api,
-                code: "TooManyReports".into(),
-                message: format!("{key} keeps {MAX_REPORTS} reports already"),
-            }),
-            Err(e) => Err(classify(&ops::LEDGER_UPDATE, e)),
+        // adds its own, and `undo --event-id` undoes both. Kept longer, never shorter (an
+        // undo recorded there may keep it longer than the retention).
+        for longer in [true, false] {
+            let mut update = self
+                .update_item()
+                .table_name(table)
+                .key("pk", s(key))
+                .expression_attribute_values(":none", AttributeValue::L(vec![]))
+                .expression_attribute_values(":this", AttributeValue::L(vec![s(report)]))
+                .expression_attribute_values(":max", n(MAX_REPORTS));
+            update = if longer {
+                update
+                    .update_expression(
+                        "SET reports = list_append(if_not_exists(reports, :none), :this), \
+                         expires_at = :keep",
+                    )
+                    .condition_expression(
+                        "(attribute_not_exists(reports) OR size(reports) < :max) AND \
+                         (attribute_not_exists(expires_at) OR expires_at < :keep)",
+                    )
+                    .expression_attribute_values(":keep", n(keep_until))
+            } else {
+                update
+                    .update_expression(
+                        "SET reports = list_append(if_not_exists(reports, :none), :this)",
+                    )
+                    .condition_expression("attribute_not_exists(reports) OR size(reports) < :max")
+            };
+            match update.send().await {
+                Ok(_) => return Ok(()),
+                Err(e) if longer && conflict(&code_of(&e)) => continue,
+                Err(e) if conflict(&code_of(&e)) => {
+                    return Err(PortError::Permanent {
+                        op: ops::LEDGER_UPDATE.api,
+                        code: "TooManyReports".into(),
+                        message: format!("{key} keeps {MAX_REPORTS} reports already"),
+                    })
+                }
+                Err(e) => return Err(classify(&ops::LEDGER_UPDATE, e)),
+            }
         }
+        Ok(())
     }
 
     async fn kept_reports(&self, table: &str, key: &str) -> PortResult<Vec<String>> {

@@ -10,6 +10,7 @@ use serde::Serialize;
 use trailguard_rules::action::PrincipalKind;
 use trailguard_rules::ops;
 use trailguard_rules::permission::Permission;
+use trailguard_rules::resources::PolicyKind;
 use trailguard_rules::state::{AclEntry, BlockFlags};
 use trailguard_rules::trust;
 use trailguard_rules::undo::{How, Reversal, UndoPlan};
@@ -200,11 +201,12 @@ pub async fn verify(
             );
             continue;
         };
-        // The claim of this event's actions, not another event's.
-        let own = plan
-            .event_id
-            .as_deref()
-            .is_some_and(|id| key.starts_with(&format!("claim#{id}#")));
+        // The claim of this event's actions, not another event's: exactly the id, then the
+        // action's 16-digit hash (an id `E#x` of a crafted event is not event `E`'s).
+        let own = plan.event_id.as_deref().is_some_and(|id| {
+            key.strip_prefix(&format!("claim#{id}#"))
+                .is_some_and(|h| h.len() == 16 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+        });
         if !own {
             step.how = How::Refused(format!(
                 "ledger claim {key} is not one of the report's event"
@@ -681,7 +683,11 @@ impl UndoPort for SdkUndo {
                 snapshot_id,
                 accounts,
                 public,
+                done_at,
             } => match crate::ec2::snapshot_shares(&self.ec2, snapshot_id).await? {
+                _ if self.snapshot_made_after(snapshot_id, *done_at).await? => {
+                    Now::Changed(made_after(&format!("snapshot {snapshot_id}")))
+                }
                 None => Now::Changed(format!("snapshot {snapshot_id} no longer exists")),
                 // All shared again (by hand, or an undo that stopped part way): done; else the
                 // missing ones are this remediation's to share again.
@@ -697,7 +703,14 @@ impl UndoPort for SdkUndo {
                 snapshot,
                 cluster,
                 values,
+                done_at,
             } => match crate::rds::snapshot_restore_values(&self.rds, snapshot, *cluster).await? {
+                _ if self
+                    .db_snapshot_made_after(snapshot, *cluster, *done_at)
+                    .await? =>
+                {
+                    Now::Changed(made_after(&format!("DB snapshot {snapshot}")))
+                }
                 None => Now::Changed(format!("DB snapshot {snapshot} no longer exists")),
                 Some(now) if values.iter().all(|v| now.contains(v)) => {
                     Now::AlreadyUndone(format!("DB snapshot {snapshot} is shared with them"))
@@ -728,7 +741,10 @@ impl UndoPort for SdkUndo {
                 let doc = |t: &str| trust::document(&serde_json::Value::String(t.to_string()));
                 match self.s3.policy(bucket).await? {
                     None => Now::Changed(format!("bucket {bucket} no longer exists")),
-                    Some(None) if left.is_none() => Now::AsLeft,
+                    Some(None) if left.is_none() => Now::Changed(unidentified(
+                        &format!("bucket {bucket}"),
+                        "deleted its policy",
+                    )),
                     Some(None) => Now::Changed(format!(
                         "bucket {bucket} has no policy now (trailguard left one)"
                     )),
@@ -755,10 +771,20 @@ impl UndoPort for SdkUndo {
                 let noun = kind.noun();
                 // Compared as JSON: a service may give back what it was given re-spaced.
                 let doc = |t: &str| trust::document(&serde_json::Value::String(t.to_string()));
+                // What a resource of the same name made since would have too: not proof that
+                // this is the resource trailguard changed.
+                let fresh = |d: &serde_json::Value| {
+                    *kind == PolicyKind::Topic
+                        && trailguard_rules::resources::default_topic_policy(resource).as_ref()
+                            == Some(d)
+                };
                 match self.policies.read_policy(*kind, resource).await? {
                     None => Now::Changed(format!("{noun} {resource} no longer exists")),
                     Some(now) => match now.filter(|t| !t.trim().is_empty()) {
-                        None if left.is_none() => Now::AsLeft,
+                        None if left.is_none() => Now::Changed(unidentified(
+                            &format!("{noun} {resource}"),
+                            "deleted its policy",
+                        )),
                         None => Now::Changed(format!(
                             "{noun} {resource} has no policy now (trailguard left one)"
                         )),
@@ -769,6 +795,10 @@ impl UndoPort for SdkUndo {
                             Some(d) if Some(&d) == doc(previous).as_ref() => Now::AlreadyUndone(
                                 format!("the policy of {noun} {resource} is as before"),
                             ),
+                            Some(d) if fresh(&d) => Now::Changed(unidentified(
+                                &format!("{noun} {resource}"),
+                                "wrote AWS's default policy",
+                            )),
                             Some(d) if left.as_deref().and_then(doc).as_ref() == Some(&d) => {
                                 Now::AsLeft
                             }
@@ -932,7 +962,6 @@ impl UndoPort for SdkUndo {
                 .modify_db_instance()
                 .db_instance_identifier(db_instance)
                 .publicly_accessible(true)
-                .apply_immediately(true)
                 .send()
                 .await
                 .map(|_| Change::Done)
@@ -947,7 +976,6 @@ impl UndoPort for SdkUndo {
                         .modify_db_instance()
                         .db_instance_identifier(id)
                         .publicly_accessible(true)
-                        .apply_immediately(true)
                         .send()
                         .await
                         .map_err(|e| classify(&ops::MODIFY_DB_INSTANCE, e))?;
@@ -984,6 +1012,7 @@ impl UndoPort for SdkUndo {
                 snapshot_id,
                 accounts,
                 public,
+                ..
             } => self
                 .ec2
                 .modify_snapshot_attribute()
@@ -1000,6 +1029,7 @@ impl UndoPort for SdkUndo {
                 snapshot,
                 cluster: true,
                 values,
+                ..
             } => self
                 .rds
                 .modify_db_cluster_snapshot_attribute()
@@ -1014,6 +1044,7 @@ impl UndoPort for SdkUndo {
                 snapshot,
                 cluster: false,
                 values,
+                ..
             } => self
                 .rds
                 .modify_db_snapshot_attribute()
@@ -1095,6 +1126,77 @@ impl UndoPort for SdkUndo {
     }
 }
 
+/// Why a snapshot is not shared again: it is not the one trailguard unshared.
+fn made_after(what: &str) -> String {
+    format!(
+        "{what} was made after the remediation: another snapshot under the same name, not \
+         shared again"
+    )
+}
+
+impl SdkUndo {
+    /// Whether the EBS snapshot was started after `done_at` (epoch seconds; 0: unknown,
+    /// and then only a snapshot that says nothing of its time passes).
+    async fn snapshot_made_after(&self, id: &str, done_at: i64) -> PortResult<bool> {
+        let out = match self.ec2.describe_snapshots().snapshot_ids(id).send().await {
+            Ok(o) => o,
+            Err(e) if code_of(&e).is_some_and(|c| c.starts_with("InvalidSnapshot")) => {
+                return Ok(false)
+            }
+            Err(e) => return Err(classify(&ops::DESCRIBE_SNAPSHOTS, e)),
+        };
+        let made = out
+            .snapshots()
+            .first()
+            .and_then(|s| s.start_time())
+            .map(|t| t.secs());
+        Ok(made.is_some_and(|m| m > done_at))
+    }
+
+    /// Whether the RDS snapshot (or cluster snapshot) was made after `done_at`.
+    async fn db_snapshot_made_after(
+        &self,
+        id: &str,
+        cluster: bool,
+        done_at: i64,
+    ) -> PortResult<bool> {
+        let made = if cluster {
+            match self
+                .rds
+                .describe_db_cluster_snapshots()
+                .db_cluster_snapshot_identifier(id)
+                .send()
+                .await
+            {
+                Ok(o) => o
+                    .db_cluster_snapshots()
+                    .first()
+                    .and_then(|s| s.snapshot_create_time())
+                    .map(|t| t.secs()),
+                Err(e) if code_of(&e).is_some_and(|c| c.contains("NotFound")) => None,
+                Err(e) => return Err(classify(&ops::DESCRIBE_DB_CLUSTER_SNAPSHOTS, e)),
+            }
+        } else {
+            match self
+                .rds
+                .describe_db_snapshots()
+                .db_snapshot_identifier(id)
+                .send()
+                .await
+            {
+                Ok(o) => o
+                    .db_snapshots()
+                    .first()
+                    .and_then(|s| s.snapshot_create_time())
+                    .map(|t| t.secs()),
+                Err(e) if code_of(&e).is_some_and(|c| c.contains("NotFound")) => None,
+                Err(e) => return Err(classify(&ops::DESCRIBE_DB_SNAPSHOTS, e)),
+            }
+        };
+        Ok(made.is_some_and(|m| m > done_at))
+    }
+}
+
 /// What a cluster's undo reads of one member.
 struct Member {
     cluster: Option<String>,
@@ -1120,6 +1222,15 @@ impl SdkUndo {
             Err(e) => Err(classify(&ops::DESCRIBE_DB_INSTANCES, e)),
         }
     }
+}
+
+/// Why a policy trailguard deleted (or replaced with AWS's default) is not put back: a
+/// resource of the same name created since looks the same, and would get the old grants.
+fn unidentified(what: &str, did: &str) -> String {
+    format!(
+        "trailguard {did} of {what}, and a new one of the same name would look the same: \
+         not put back here; check it is the same resource, then run the report's undo.command"
+    )
 }
 
 /// A database still changing (`modifying`, ...): trailguard's own change may not show yet,

@@ -420,6 +420,28 @@ async fn rds_snapshots_shared_outside_are_taken_back_exactly() {
     assert_eq!(restore().await, shared);
     let undone = common::undo(&sdk, &r, false).await;
     assert_eq!(undo_outcomes(&undone), ["already_undone"], "{undone}");
+    // Another snapshot under the same name, made after the remediation, holding whatever
+    // it holds: the undo does not share it.
+    rds.delete_db_snapshot()
+        .db_snapshot_identifier(&snap)
+        .send()
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    rds.create_db_snapshot()
+        .db_snapshot_identifier(&snap)
+        .db_instance_identifier(&db)
+        .send()
+        .await
+        .unwrap();
+    let undone = common::undo(&sdk, &r, false).await;
+    assert!(
+        undone["refused"]
+            .as_str()
+            .is_some_and(|w| w.contains("was made after the remediation")),
+        "{undone}"
+    );
+    assert!(restore().await.is_empty());
 
     // An Aurora cluster snapshot made public.
     let cluster = unique("billing").to_lowercase();

@@ -130,6 +130,9 @@ pub const MODIFY_DB_SNAPSHOT_ATTRIBUTE: Op = op!(rds, ModifyDBSnapshotAttribute)
 pub const DESCRIBE_DB_CLUSTER_SNAPSHOT_ATTRIBUTES: Op =
     op!(rds, DescribeDBClusterSnapshotAttributes);
 pub const MODIFY_DB_CLUSTER_SNAPSHOT_ATTRIBUTE: Op = op!(rds, ModifyDBClusterSnapshotAttribute);
+/// When a snapshot was made (`trailguard undo`: one made after the remediation is another).
+pub const DESCRIBE_DB_SNAPSHOTS: Op = op!(rds, DescribeDBSnapshots);
+pub const DESCRIBE_DB_CLUSTER_SNAPSHOTS: Op = op!(rds, DescribeDBClusterSnapshots);
 
 // RDS and Redshift: databases made publicly accessible (the modify calls are their own
 // inverse: the undo commands name them with the flag the other way).

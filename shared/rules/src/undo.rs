@@ -88,6 +88,9 @@ pub enum Reversal {
         snapshot_id: String,
         accounts: Vec<String>,
         public: bool,
+        /// When it was unshared (epoch seconds): a snapshot of that id made later is another.
+        #[serde(default)]
+        done_at: i64,
     },
     /// Share an RDS snapshot (or cluster snapshot) again with the values of its `restore`
     /// attribute trailguard took off (account ids, `all`).
@@ -95,6 +98,10 @@ pub enum Reversal {
         snapshot: String,
         cluster: bool,
         values: Vec<String>,
+        /// When it was unshared (epoch seconds): a snapshot of that name made later is
+        /// another, whatever it holds.
+        #[serde(default)]
+        done_at: i64,
     },
     /// Put the account's S3 public access block back as it was (`previous`; none: no
     /// block), when it is still as trailguard left it (`left`).
@@ -205,14 +212,17 @@ impl Reversal {
                 },
             ],
             Reversal::ShareSnapshot { .. } => vec![
+                &ops::DESCRIBE_SNAPSHOTS,
                 &ops::DESCRIBE_SNAPSHOT_ATTRIBUTE,
                 &ops::MODIFY_SNAPSHOT_ATTRIBUTE,
             ],
             Reversal::ShareDbSnapshot { cluster: false, .. } => vec![
+                &ops::DESCRIBE_DB_SNAPSHOTS,
                 &ops::DESCRIBE_DB_SNAPSHOT_ATTRIBUTES,
                 &ops::MODIFY_DB_SNAPSHOT_ATTRIBUTE,
             ],
             Reversal::ShareDbSnapshot { cluster: true, .. } => vec![
+                &ops::DESCRIBE_DB_CLUSTER_SNAPSHOTS,
                 &ops::DESCRIBE_DB_CLUSTER_SNAPSHOT_ATTRIBUTES,
                 &ops::MODIFY_DB_CLUSTER_SNAPSHOT_ATTRIBUTE,
             ],
@@ -315,6 +325,7 @@ impl Reversal {
                 snapshot_id,
                 accounts,
                 public,
+                ..
             } => format!(
                 "share snapshot {snapshot_id} again with {}",
                 shared_with(accounts, *public)
@@ -458,6 +469,7 @@ impl Action {
                 snapshot_id: a.snapshot_id.clone(),
                 accounts: a.accounts.clone(),
                 public: a.public,
+                done_at: now,
             }),
             Action::UnshareDbSnapshot(a) if a.values.is_empty() => {
                 missing("whom the snapshot was shared with")
@@ -466,6 +478,7 @@ impl Action {
                 snapshot: a.snapshot.clone(),
                 cluster: a.cluster,
                 values: a.values.clone(),
+                done_at: now,
             }),
             Action::PutAccountPublicAccessBlock(a) => {
                 let (previous, left) = block_before(a.previous.as_deref(), &a.flags)?;
@@ -973,11 +986,13 @@ mod tests {
                 snapshot_id: "snap-1".into(),
                 accounts: vec!["111122223333".into()],
                 public: true,
+                done_at: 1,
             },
             Reversal::ShareDbSnapshot {
                 snapshot: "s".into(),
                 cluster: true,
                 values: vec!["all".into()],
+                done_at: 1,
             },
             Reversal::RestoreResourcePolicy {
                 kind: PolicyKind::Queue,
