@@ -1061,7 +1061,7 @@ async fn tagged(
 }
 
 /// The launch permissions of `wanted` still on an image, as EC2 takes them in a remove.
-fn launch_permissions_present(
+pub(crate) fn launch_permissions_present(
     present: &[LaunchPermission],
     accounts: &[String],
     public: bool,

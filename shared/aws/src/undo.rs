@@ -699,6 +699,39 @@ impl UndoPort for SdkUndo {
                     }
                 }
             },
+            Reversal::ShareImage {
+                image_id,
+                accounts,
+                public,
+                organizations,
+            } => match self
+                .ec2
+                .describe_image_attribute()
+                .image_id(image_id)
+                .attribute(aws_sdk_ec2::types::ImageAttributeName::LaunchPermission)
+                .send()
+                .await
+            {
+                Err(e) if code_of(&e).is_some_and(|c| c.starts_with("InvalidAMIID")) => {
+                    Now::Changed(format!("image {image_id} no longer exists"))
+                }
+                Err(e) => return Err(classify(&ops::DESCRIBE_IMAGE_ATTRIBUTE, e)),
+                // All shared again: done; else the missing ones are this remediation's.
+                Ok(a) => {
+                    let present = crate::ec2::launch_permissions_present(
+                        a.launch_permissions(),
+                        accounts,
+                        *public,
+                        organizations,
+                    );
+                    if present.len() >= accounts.len() + organizations.len() + usize::from(*public)
+                    {
+                        Now::AlreadyUndone(format!("image {image_id} is shared with them"))
+                    } else {
+                        Now::AsLeft
+                    }
+                }
+            },
             Reversal::ShareDbSnapshot {
                 snapshot,
                 cluster,
@@ -1025,6 +1058,46 @@ impl UndoPort for SdkUndo {
                 .await
                 .map(|_| Change::Done)
                 .map_err(|e| classify(&ops::MODIFY_SNAPSHOT_ATTRIBUTE, e)),
+            Reversal::ShareImage {
+                image_id,
+                accounts,
+                public,
+                organizations,
+            } => {
+                use aws_sdk_ec2::types::{LaunchPermission, PermissionGroup};
+                let mut add: Vec<LaunchPermission> = accounts
+                    .iter()
+                    .map(|a| LaunchPermission::builder().user_id(a).build())
+                    .collect();
+                if *public {
+                    add.push(
+                        LaunchPermission::builder()
+                            .group(PermissionGroup::All)
+                            .build(),
+                    );
+                }
+                for o in organizations {
+                    add.push(if o.contains(":ou/") {
+                        LaunchPermission::builder()
+                            .organizational_unit_arn(o)
+                            .build()
+                    } else {
+                        LaunchPermission::builder().organization_arn(o).build()
+                    });
+                }
+                self.ec2
+                    .modify_image_attribute()
+                    .image_id(image_id)
+                    .launch_permission(
+                        aws_sdk_ec2::types::LaunchPermissionModifications::builder()
+                            .set_add(Some(add))
+                            .build(),
+                    )
+                    .send()
+                    .await
+                    .map(|_| Change::Done)
+                    .map_err(|e| classify(&ops::MODIFY_IMAGE_ATTRIBUTE, e))
+            }
             Reversal::ShareDbSnapshot {
                 snapshot,
                 cluster: true,

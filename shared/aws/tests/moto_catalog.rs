@@ -172,6 +172,21 @@ async fn an_image_shared_outside_keeps_only_its_trusted_shares() {
         assert_eq!(outcome(&again), "already_done", "{again}");
         assert_eq!(image_shares(&ec2, &image).await, kept);
     }
+
+    // trailguard undo: the outsider and everyone may launch it again, as the attacker left
+    // it; then nothing to undo.
+    let undone = common::undo(&sdk, &r, false).await;
+    assert_eq!(undo_outcomes(&undone), ["done"], "{undone}");
+    let mut shared = vec![
+        member.clone(),
+        VENDOR.to_string(),
+        OUTSIDER.to_string(),
+        "all".into(),
+    ];
+    shared.sort();
+    assert_eq!(image_shares(&ec2, &image).await, shared);
+    let undone = common::undo(&sdk, &r, false).await;
+    assert_eq!(undo_outcomes(&undone), ["already_undone"], "{undone}");
 }
 
 #[tokio::test]

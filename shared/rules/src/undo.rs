@@ -92,6 +92,14 @@ pub enum Reversal {
         #[serde(default)]
         done_at: i64,
     },
+    /// Share an AMI again with the accounts, organizations and OUs (and everyone) trailguard
+    /// took off its launch permissions.
+    ShareImage {
+        image_id: String,
+        accounts: Vec<String>,
+        public: bool,
+        organizations: Vec<String>,
+    },
     /// Share an RDS snapshot (or cluster snapshot) again with the values of its `restore`
     /// attribute trailguard took off (account ids, `all`).
     ShareDbSnapshot {
@@ -216,6 +224,9 @@ impl Reversal {
                 &ops::DESCRIBE_SNAPSHOT_ATTRIBUTE,
                 &ops::MODIFY_SNAPSHOT_ATTRIBUTE,
             ],
+            Reversal::ShareImage { .. } => {
+                vec![&ops::DESCRIBE_IMAGE_ATTRIBUTE, &ops::MODIFY_IMAGE_ATTRIBUTE]
+            }
             Reversal::ShareDbSnapshot { cluster: false, .. } => vec![
                 &ops::DESCRIBE_DB_SNAPSHOTS,
                 &ops::DESCRIBE_DB_SNAPSHOT_ATTRIBUTES,
@@ -330,6 +341,19 @@ impl Reversal {
                 "share snapshot {snapshot_id} again with {}",
                 shared_with(accounts, *public)
             ),
+            Reversal::ShareImage {
+                image_id,
+                accounts,
+                public,
+                organizations,
+            } => {
+                let mut who = accounts.clone();
+                who.extend(organizations.iter().cloned());
+                format!(
+                    "share image {image_id} again with {}",
+                    shared_with(&who, *public)
+                )
+            }
             Reversal::ShareDbSnapshot {
                 snapshot, values, ..
             } => format!(
@@ -470,6 +494,17 @@ impl Action {
                 accounts: a.accounts.clone(),
                 public: a.public,
                 done_at: now,
+            }),
+            Action::UnshareImage(a)
+                if a.accounts.is_empty() && a.organizations.is_empty() && !a.public =>
+            {
+                missing("whom the image was shared with")
+            }
+            Action::UnshareImage(a) => Ok(Reversal::ShareImage {
+                image_id: a.image_id.clone(),
+                accounts: a.accounts.clone(),
+                public: a.public,
+                organizations: a.organizations.clone(),
             }),
             Action::UnshareDbSnapshot(a) if a.values.is_empty() => {
                 missing("whom the snapshot was shared with")
@@ -993,6 +1028,14 @@ mod tests {
                 cluster: true,
                 values: vec!["all".into()],
                 done_at: 1,
+            },
+            Reversal::ShareImage {
+                image_id: "ami-1".into(),
+                accounts: vec![],
+                public: false,
+                organizations: vec![
+                    "arn:aws:organizations::111122223333:ou/o-a1b2c3d4e5/ou-ab12-cdef3456".into(),
+                ],
             },
             Reversal::RestoreResourcePolicy {
                 kind: PolicyKind::Queue,
