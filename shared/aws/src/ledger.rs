@@ -45,6 +45,58 @@ pub fn report_key(event_id: &str, function: &str) -> String {
     format!("report#{event_id}#{function}")
 }
 
+/// Append `value` to the list attribute `list` of item `key` (at most `cap` long), and keep
+/// the item until `keep_until` unless it is kept longer already: one write when it is, a
+/// second without the expiry otherwise. False: the list is full.
+async fn append_keeping_longer(
+    c: &Client,
+    table: &str,
+    key: &str,
+    list: &str,
+    value: &str,
+    keep_until: i64,
+    cap: Option<i64>,
+) -> PortResult<bool> {
+    let append = format!("SET {list} = list_append(if_not_exists({list}, :none), :this)");
+    let room = cap.map(|_| format!("(attribute_not_exists({list}) OR size({list}) < :max)"));
+    for longer in [true, false] {
+        let mut update = c
+            .update_item()
+            .table_name(table)
+            .key("pk", s(key))
+            .expression_attribute_values(":none", AttributeValue::L(vec![]))
+            .expression_attribute_values(":this", AttributeValue::L(vec![s(value)]));
+        if let Some(max) = cap {
+            update = update.expression_attribute_values(":max", n(max));
+        }
+        let (expression, condition) = if longer {
+            update = update.expression_attribute_values(":keep", n(keep_until));
+            let later = "(attribute_not_exists(expires_at) OR expires_at < :keep)";
+            (
+                format!("{append}, expires_at = :keep"),
+                Some(match &room {
+                    Some(r) => format!("{r} AND {later}"),
+                    None => later.to_string(),
+                }),
+            )
+        } else {
+            (append.clone(), room.clone())
+        };
+        match update
+            .update_expression(expression)
+            .set_condition_expression(condition)
+            .send()
+            .await
+        {
+            Ok(_) => return Ok(true),
+            Err(e) if longer && conflict(&code_of(&e)) => continue,
+            Err(e) if conflict(&code_of(&e)) => return Ok(false),
+            Err(e) => return Err(classify(&ops::LEDGER_UPDATE, e)),
+        }
+    }
+    Ok(false)
+}
+
 /// The most reports one item keeps (deliveries of one event that each changed something):
 /// far more than redeliveries make, and far below DynamoDB's 400 KB an item.
 const MAX_REPORTS: i64 = 25;
@@ -471,48 +523,26 @@ impl LedgerPort for Client {
         keep_until: i64,
     ) -> PortResult<()> {
         // Appended, never replaced: a redelivery that finished what an earlier one began
-        // adds its own, and `undo --event-id` undoes both. Kept longer, never shorter (an
-        // undo recorded there may keep it longer than the retention).
-        for longer in [true, false] {
-            let mut update = self
-                .update_item()
-                .table_name(table)
-                .key("pk", s(key))
-                .expression_attribute_values(":none", AttributeValue::L(vec![]))
-                .expression_attribute_values(":this", AttributeValue::L(vec![s(report)]))
-                .expression_attribute_values(":max", n(MAX_REPORTS));
-            update = if longer {
-                update
-                    .update_expression(
-                        "SET reports = list_append(if_not_exists(reports, :none), :this), \
-                         expires_at = :keep",
-                    )
-                    .condition_expression(
-                        "(attribute_not_exists(reports) OR size(reports) < :max) AND \
-                         (attribute_not_exists(expires_at) OR expires_at < :keep)",
-                    )
-                    .expression_attribute_values(":keep", n(keep_until))
-            } else {
-                update
-                    .update_expression(
-                        "SET reports = list_append(if_not_exists(reports, :none), :this)",
-                    )
-                    .condition_expression("attribute_not_exists(reports) OR size(reports) < :max")
-            };
-            match update.send().await {
-                Ok(_) => return Ok(()),
-                Err(e) if longer && conflict(&code_of(&e)) => continue,
-                Err(e) if conflict(&code_of(&e)) => {
-                    return Err(PortError::Permanent {
-                        op: ops::LEDGER_UPDATE.api,
-                        code: "TooManyReports".into(),
-                        message: format!("{key} keeps {MAX_REPORTS} reports already"),
-                    })
-                }
-                Err(e) => return Err(classify(&ops::LEDGER_UPDATE, e)),
-            }
+        // adds its own, and `undo --event-id` undoes both.
+        if append_keeping_longer(
+            self,
+            table,
+            key,
+            "reports",
+            report,
+            keep_until,
+            Some(MAX_REPORTS),
+        )
+        .await?
+        {
+            Ok(())
+        } else {
+            Err(PortError::Permanent {
+                op: ops::LEDGER_UPDATE.api,
+                code: "TooManyReports".into(),
+                message: format!("{key} keeps {MAX_REPORTS} reports already"),
+            })
         }
-        Ok(())
     }
 
     async fn kept_reports(&self, table: &str, key: &str) -> PortResult<Vec<String>> {
@@ -533,34 +563,9 @@ impl LedgerPort for Client {
         record: &str,
         keep_until: i64,
     ) -> PortResult<()> {
-        // Kept at least until `keep_until`, never less than the reports already were.
-        for longer in [true, false] {
-            let mut update = self
-                .update_item()
-                .table_name(table)
-                .key("pk", s(key))
-                .expression_attribute_values(":none", AttributeValue::L(vec![]))
-                .expression_attribute_values(":this", AttributeValue::L(vec![s(record)]));
-            update = if longer {
-                update
-                    .update_expression(
-                        "SET undone = list_append(if_not_exists(undone, :none), :this), \
-                         expires_at = :keep",
-                    )
-                    .condition_expression("attribute_not_exists(expires_at) OR expires_at < :keep")
-                    .expression_attribute_values(":keep", n(keep_until))
-            } else {
-                update.update_expression(
-                    "SET undone = list_append(if_not_exists(undone, :none), :this)",
-                )
-            };
-            match update.send().await {
-                Ok(_) => return Ok(()),
-                Err(e) if longer && conflict(&code_of(&e)) => continue,
-                Err(e) => return Err(classify(&ops::LEDGER_UPDATE, e)),
-            }
-        }
-        Ok(())
+        append_keeping_longer(self, table, key, "undone", record, keep_until, None)
+            .await
+            .map(|_| ())
     }
 
     async fn reset_breaker(&self, table: &str, scope: &str) -> PortResult<bool> {
