@@ -8,7 +8,8 @@ in, the innermost part first:
   record) and decided by the guards, and counted in the summary;
 - prefilter: the rules weakened to a dozen fields, matched on every record;
 - scanning: the quick reader walking each record for those fields and jumping over the rest;
-- reading: the file read (the kernel's copy), decompression, the read buffer;
+- reading: the file read (the kernel's copy), decompression (libdeflate for a whole file,
+  flate2 streaming), the read buffer;
 - other: start-up, threads, the scanner's own loop, the summary's merge.
 
     perf record -e cpu-clock -F 1000 --call-graph dwarf,16384 -o perf.data \\
@@ -28,7 +29,7 @@ PARTS = [
     ("prefilter", ["trailguard_rules::prefilter::Prefilter::candidates"]),
     ("scanning", ["trailguard_backtest::quick::", "trailguard_backtest::skip::"]),
     ("reading", ["trailguard_backtest::scan::Buf", "ksys_read", "vfs_read", "zlib_rs::",
-                 "flate2::", "std::fs::", "<std::io::buffered"]),
+                 "flate2::", "libdeflate", "deflate_decompress", "trailguard_backtest::gunzip::", "std::fs::", "<std::io::buffered"]),
 ]
 
 

@@ -14,7 +14,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use serde_json::{json, Value};
-use trailguard_backtest::scan::{self, Step};
+use trailguard_backtest::scan::Step;
 use trailguard_backtest::Sift;
 use trailguard_rules::ask::{self, Ask};
 use trailguard_rules::facts::World;
@@ -483,33 +483,33 @@ fn decide_cmd(
             }
             i.set(i.get() + 1);
         };
-        let result = scan::decompressing(input)
+        let result = trailguard_backtest::gunzip::decompressing(input)
             .map_err(|e| format!("not valid gzip: {e}"))
             .and_then(|reader| {
                 let one = std::cell::RefCell::new(&mut one);
-                scan::for_each_element(
-                    reader,
-                    // --only-acted: a log file's records are sifted in the read buffer, as
-                    // the backtest reads them; those no rule delivers are skipped unread.
-                    |rest, eof| match only_acted.map(|engine| engine.sift(rest, eof)) {
-                        Some(Sift::Skip(n)) => {
-                            i.set(i.get() + 1);
-                            Step::Used(n)
-                        }
-                        Some(Sift::Decide(n, among)) => {
-                            (one.borrow_mut())(&rest[..n], Some(&among));
-                            Step::Used(n)
-                        }
-                        Some(Sift::NeedMore) => Step::NeedMore,
-                        Some(Sift::Scan) | None => Step::Scan,
-                    },
-                    |bytes| match only_acted.map(|engine| engine.sift_scanned(bytes)) {
-                        Some(Some(among)) if among.is_empty() => i.set(i.get() + 1),
-                        Some(Some(among)) => (one.borrow_mut())(bytes, Some(&among)),
-                        _ => (one.borrow_mut())(bytes, None),
-                    },
-                )
-                .map_err(|e| e.to_string())
+                reader
+                    .for_each_element(
+                        // --only-acted: a log file's records are sifted in the read buffer, as
+                        // the backtest reads them; those no rule delivers are skipped unread.
+                        |rest, eof| match only_acted.map(|engine| engine.sift(rest, eof)) {
+                            Some(Sift::Skip(n)) => {
+                                i.set(i.get() + 1);
+                                Step::Used(n)
+                            }
+                            Some(Sift::Decide(n, among)) => {
+                                (one.borrow_mut())(&rest[..n], Some(&among));
+                                Step::Used(n)
+                            }
+                            Some(Sift::NeedMore) => Step::NeedMore,
+                            Some(Sift::Scan) | None => Step::Scan,
+                        },
+                        |bytes| match only_acted.map(|engine| engine.sift_scanned(bytes)) {
+                            Some(Some(among)) if among.is_empty() => i.set(i.get() + 1),
+                            Some(Some(among)) => (one.borrow_mut())(bytes, Some(&among)),
+                            _ => (one.borrow_mut())(bytes, None),
+                        },
+                    )
+                    .map_err(|e| e.to_string())
             });
         if let Err(e) = result {
             failed = true;

@@ -4,6 +4,7 @@
 //! produce the same [`Summary`], and summaries merge.
 
 pub mod engine;
+pub mod gunzip;
 pub mod html;
 pub mod lambda;
 pub mod quick;

@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 use trailguard_rules::Report;
 
 use crate::engine::Engine;
-use crate::scan;
 use crate::source;
 use crate::summary::Summary;
 
@@ -125,24 +124,24 @@ fn object(
             reported.set(s.records);
         }
     };
-    let result = scan::decompressing(input)
+    let result = crate::gunzip::decompressing(input)
         .map_err(|e| e.to_string())
         .and_then(|reader| {
-            scan::for_each_element(
-                reader,
-                |rest, eof| {
-                    let mut s = local_cell.borrow_mut();
-                    let step = engine.parse_record(rest, eof, &mut s, name, &mut |r| write(r));
-                    tick(&s);
-                    step
-                },
-                |rec| {
-                    let mut s = local_cell.borrow_mut();
-                    engine.record(rec, &mut s, name, &mut |r| write(r));
-                    tick(&s);
-                },
-            )
-            .map_err(|e| e.to_string())
+            reader
+                .for_each_element(
+                    |rest, eof| {
+                        let mut s = local_cell.borrow_mut();
+                        let step = engine.parse_record(rest, eof, &mut s, name, &mut |r| write(r));
+                        tick(&s);
+                        step
+                    },
+                    |rec| {
+                        let mut s = local_cell.borrow_mut();
+                        engine.record(rec, &mut s, name, &mut |r| write(r));
+                        tick(&s);
+                    },
+                )
+                .map_err(|e| e.to_string())
         });
     let mut local = local_cell.into_inner();
     progress

@@ -1,5 +1,6 @@
 //! Reading a CloudTrail log file one record at a time, whatever its size: the decompressed
-//! bytes stream through a buffer that holds at most one record beyond the current read.
+//! bytes stream through a buffer that holds at most one record beyond the current read, or,
+//! for a gzip file decompressed whole (`gunzip.rs`), are read where they are.
 //!
 //! A log file is `{"Records": [record, record, ...]}` (other top-level keys are skipped);
 //! an array of records or events, and a single record or event, are read too (the shapes
@@ -232,8 +233,8 @@ pub fn for_each_record<R: Read>(
 /// read goes through the scanner to `each`.
 pub fn for_each_element<R: Read>(
     input: R,
-    mut parse: impl FnMut(&[u8], bool) -> Step,
-    mut each: impl FnMut(&[u8]),
+    parse: impl FnMut(&[u8], bool) -> Step,
+    each: impl FnMut(&[u8]),
 ) -> Result<(Shape, u64), ScanError> {
     let mut b = Buf {
         inner: input,
@@ -242,6 +243,34 @@ pub fn for_each_element<R: Read>(
         offset: 0,
         eof: false,
     };
+    elements(&mut b, parse, each)
+}
+
+/// [`for_each_element`] over a file already whole in memory (a gzip file decompressed at
+/// once): the records are read where they are, nothing is copied into a read buffer. The
+/// bytes are left in `whole` (its allocation is reused for the next file).
+pub fn for_each_element_in(
+    whole: &mut Vec<u8>,
+    parse: impl FnMut(&[u8], bool) -> Step,
+    each: impl FnMut(&[u8]),
+) -> Result<(Shape, u64), ScanError> {
+    let mut b = Buf {
+        inner: io::empty(),
+        buf: std::mem::take(whole),
+        pos: 0,
+        offset: 0,
+        eof: true,
+    };
+    let result = elements(&mut b, parse, each);
+    *whole = b.buf;
+    result
+}
+
+fn elements<R: Read>(
+    b: &mut Buf<R>,
+    mut parse: impl FnMut(&[u8], bool) -> Step,
+    mut each: impl FnMut(&[u8]),
+) -> Result<(Shape, u64), ScanError> {
     let mut n = 0u64;
     let array = |b: &mut Buf<R>,
                  parse: &mut dyn FnMut(&[u8], bool) -> Step,
@@ -290,7 +319,7 @@ pub fn for_each_element<R: Read>(
     let shape = match b.peek_token()? {
         None => return Err(b.err(0, "empty")),
         Some(b'[') => {
-            array(&mut b, &mut parse, &mut each, &mut n)?;
+            array(b, &mut parse, &mut each, &mut n)?;
             Shape::Array
         }
         Some(b'{') => {
@@ -307,7 +336,7 @@ pub fn for_each_element<R: Read>(
             };
             if first_key.as_deref() == Some(b"\"Records\"") {
                 b.expect(b':')?;
-                array(&mut b, &mut parse, &mut each, &mut n)?;
+                array(b, &mut parse, &mut each, &mut n)?;
                 // The rest of the object: other keys, skipped.
                 loop {
                     match b.peek_token()? {
@@ -361,17 +390,6 @@ pub fn for_each_element<R: Read>(
         return Err(b.err(b.pos, format!("`{}` after the end of the JSON", c as char)));
     }
     Ok((shape, n))
-}
-
-/// The reader for a file's bytes: decompressed when they start with gzip's magic bytes
-/// (CloudTrail writes `.json.gz`; the name is not trusted).
-pub fn decompressing<'a, R: io::BufRead + 'a>(mut input: R) -> io::Result<Box<dyn Read + 'a>> {
-    let head = input.fill_buf()?;
-    if head.starts_with(&[0x1f, 0x8b]) {
-        Ok(Box::new(flate2::bufread::MultiGzDecoder::new(input)))
-    } else {
-        Ok(Box::new(input))
-    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,298 @@
+//! A CloudTrail log file's gzip, decompressed whole by libdeflate: about twice zlib-rs's
+//! streaming speed on these files (BENCHMARKS.md, "Backtest"), which is what a gzip archive's
+//! backtest spends a third of its time on. CloudTrail writes each file as one gzip member of a
+//! few megabytes, so the whole file fits in memory; anything else (several members, a trailer
+//! that does not match, corrupt data, a file larger than [`WHOLE_MAX`]) is left to the
+//! streaming decoder, which reads it exactly as before and names the error.
+//!
+//! The one `unsafe` block is the call into libdeflate: `tests::agrees_with_the_streaming_decoder`
+//! fuzzes it against flate2's `MultiGzDecoder` (single and concatenated members, truncations,
+//! flipped bytes, forged trailers, random bytes).
+
+use std::io::{self, BufRead, Read};
+
+use crate::scan::{self, ScanError, Shape, Step};
+
+use libdeflate_sys::{
+    libdeflate_alloc_decompressor, libdeflate_decompressor, libdeflate_free_decompressor,
+    libdeflate_gzip_decompress_ex, libdeflate_result_LIBDEFLATE_SUCCESS,
+};
+
+/// A file that says it decompresses to more than this is streamed: the memory a worker
+/// holds stays bounded (CloudTrail's files are a few megabytes).
+pub const WHOLE_MAX: usize = 8 << 20;
+
+/// gzip's smallest member: a 10-byte header, an empty deflate block, the 8-byte trailer.
+const MIN_MEMBER: usize = 20;
+
+/// libdeflate's decompressor (about 10 KB of tables), freed when dropped.
+struct Decompressor(*mut libdeflate_decompressor);
+
+impl Drop for Decompressor {
+    fn drop(&mut self) {
+        // SAFETY: the pointer came from libdeflate_alloc_decompressor, is not null, and is
+        // freed once.
+        unsafe { libdeflate_free_decompressor(self.0) }
+    }
+}
+
+thread_local! {
+    /// Each worker's two buffers (the compressed file, the decompressed one), kept from file to
+    /// file: a fresh allocation of a few megabytes per file cost page faults and zeroing
+    /// (about 3 % of a gzip backtest's time). Each holds at most WHOLE_MAX (+1) bytes.
+    static SPARE: std::cell::RefCell<(Vec<u8>, Vec<u8>)> = const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
+}
+
+/// The bytes of `data` when it is exactly one gzip member that decompresses to the size its
+/// trailer states, at most [`WHOLE_MAX`]; None for anything else.
+pub fn whole(data: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    whole_into(data, &mut out).then_some(out)
+}
+
+/// [`whole`] into `out` (cleared first; left empty when it returns false).
+fn whole_into(data: &[u8], out: &mut Vec<u8>) -> bool {
+    out.clear();
+    if data.len() < MIN_MEMBER || !data.starts_with(&[0x1f, 0x8b]) {
+        return false;
+    }
+    let size = u32::from_le_bytes([
+        data[data.len() - 4],
+        data[data.len() - 3],
+        data[data.len() - 2],
+        data[data.len() - 1],
+    ]) as usize;
+    if size == 0 || size > WHOLE_MAX {
+        return false;
+    }
+    out.reserve_exact(size);
+    // SAFETY: allocating has no precondition; a null result (no memory) is handled.
+    let d = Decompressor(unsafe { libdeflate_alloc_decompressor() });
+    if d.0.is_null() {
+        return false;
+    }
+    let (mut used_in, mut used_out) = (0usize, 0usize);
+    // SAFETY: `data` is a live slice passed with its length; `out` has room for `size` bytes
+    // past its (zero) length and nothing else refers to it. libdeflate reads at most
+    // `data.len()` bytes, writes at most `size`, and writes the two counts through pointers to
+    // locals. The decompressor is not shared.
+    let result = unsafe {
+        libdeflate_gzip_decompress_ex(
+            d.0,
+            data.as_ptr().cast(),
+            data.len(),
+            out.spare_capacity_mut().as_mut_ptr().cast(),
+            size,
+            &mut used_in,
+            &mut used_out,
+        )
+    };
+    // One member that ends where the file ends (libdeflate stops after the first member and
+    // would otherwise drop the rest), and the size the trailer promised.
+    if result == libdeflate_result_LIBDEFLATE_SUCCESS && used_in == data.len() && used_out == size {
+        // SAFETY: on success libdeflate wrote `used_out` (= size, within the capacity) bytes
+        // from the start of the spare capacity.
+        unsafe { out.set_len(used_out) };
+        true
+    } else {
+        false
+    }
+}
+
+/// A file's bytes, ready to scan: decompressed at once, or a reader.
+pub enum Decompressed<'a> {
+    /// One gzip member of at most [`WHOLE_MAX`] bytes, decompressed.
+    Whole(Vec<u8>),
+    /// Anything else: plain bytes as they are, other gzip streamed.
+    Stream(Box<dyn Read + 'a>),
+}
+
+impl Decompressed<'_> {
+    /// [`scan::for_each_element`] over these bytes (read in place when whole).
+    pub fn for_each_element(
+        self,
+        parse: impl FnMut(&[u8], bool) -> Step,
+        each: impl FnMut(&[u8]),
+    ) -> Result<(Shape, u64), ScanError> {
+        match self {
+            Decompressed::Whole(mut bytes) => {
+                let result = scan::for_each_element_in(&mut bytes, parse, each);
+                SPARE.with(|s| s.borrow_mut().1 = bytes);
+                result
+            }
+            Decompressed::Stream(reader) => scan::for_each_element(reader, parse, each),
+        }
+    }
+}
+
+/// A file's bytes, decompressed when they start with gzip's magic bytes (CloudTrail writes
+/// `.json.gz`; the name is not trusted). A file of one member up to [`WHOLE_MAX`] is
+/// decompressed at once; the rest is streamed.
+pub fn decompressing<'a, R: BufRead + 'a>(mut input: R) -> io::Result<Decompressed<'a>> {
+    if !input.fill_buf()?.starts_with(&[0x1f, 0x8b]) {
+        return Ok(Decompressed::Stream(Box::new(input)));
+    }
+    let (mut gz, mut plain) = SPARE.with(|s| std::mem::take(&mut *s.borrow_mut()));
+    gz.clear();
+    // At most WHOLE_MAX compressed bytes are held: a larger file is streamed from what was
+    // read followed by the rest.
+    (&mut input)
+        .take(WHOLE_MAX as u64 + 1)
+        .read_to_end(&mut gz)?;
+    if gz.len() <= WHOLE_MAX && whole_into(&gz, &mut plain) {
+        SPARE.with(|s| s.borrow_mut().0 = gz);
+        return Ok(Decompressed::Whole(plain));
+    }
+    SPARE.with(|s| s.borrow_mut().1 = plain);
+    Ok(Decompressed::Stream(Box::new(
+        flate2::bufread::MultiGzDecoder::new(io::Cursor::new(gz).chain(input)),
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flate2::{write::GzEncoder, Compression};
+    use proptest::prelude::*;
+    use std::io::Write;
+
+    fn gzip(data: &[u8], level: u32) -> Vec<u8> {
+        let mut e = GzEncoder::new(Vec::new(), Compression::new(level));
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    fn streamed(data: &[u8]) -> io::Result<Vec<u8>> {
+        let mut out = Vec::new();
+        flate2::bufread::MultiGzDecoder::new(data).read_to_end(&mut out)?;
+        Ok(out)
+    }
+
+    fn through_decompressing(data: &[u8]) -> io::Result<Vec<u8>> {
+        match decompressing(io::BufReader::with_capacity(7, data))? {
+            Decompressed::Whole(bytes) => Ok(bytes),
+            Decompressed::Stream(mut reader) => {
+                let mut out = Vec::new();
+                reader.read_to_end(&mut out)?;
+                Ok(out)
+            }
+        }
+    }
+
+    /// Text shaped like a log file (repeats, so it compresses), of any length.
+    fn text(seed: u64, len: usize) -> Vec<u8> {
+        let words: [&[u8]; 6] = [
+            b"{\"eventName\":\"",
+            b"DescribeInstances",
+            b"\",\"awsRegion\":\"eu-west-1\"}",
+            b"\\u00e9",
+            b" ",
+            b"0123456789abcdef",
+        ];
+        let mut x = seed | 1;
+        let mut out = Vec::with_capacity(len);
+        while out.len() < len {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            if x.is_multiple_of(5) {
+                out.push((x >> 8) as u8);
+            } else {
+                out.extend_from_slice(words[(x >> 16) as usize % words.len()]);
+            }
+        }
+        out.truncate(len);
+        out
+    }
+
+    #[test]
+    fn one_member_is_decompressed_whole() {
+        for len in [1, 100, 70_000, 3 << 20] {
+            let plain = text(len as u64, len);
+            let gz = gzip(&plain, 6);
+            assert_eq!(whole(&gz).as_deref(), Some(&plain[..]), "{len} bytes");
+            assert_eq!(through_decompressing(&gz).unwrap(), plain, "{len} bytes");
+        }
+    }
+
+    #[test]
+    fn what_whole_leaves_is_streamed_exactly() {
+        let a = text(1, 5_000);
+        let b = text(2, 7_000);
+        // Two members: libdeflate alone would stop after the first.
+        let two = [gzip(&a, 6), gzip(&b, 1)].concat();
+        assert_eq!(whole(&two), None);
+        assert_eq!(
+            through_decompressing(&two).unwrap(),
+            [&a[..], &b[..]].concat()
+        );
+        // The same member twice: its trailer is the file's, and still both are read.
+        let twice = [gzip(&a, 6), gzip(&a, 6)].concat();
+        assert_eq!(whole(&twice), None);
+        assert_eq!(
+            through_decompressing(&twice).unwrap(),
+            [&a[..], &a[..]].concat()
+        );
+        // A trailer that lies about the size.
+        let mut lying = gzip(&a, 6);
+        let n = lying.len();
+        lying[n - 4..].copy_from_slice(&4_000u32.to_le_bytes());
+        assert_eq!(whole(&lying), None);
+        assert!(through_decompressing(&lying).is_err());
+        // Larger than WHOLE_MAX: streamed, same bytes.
+        let big = text(3, WHOLE_MAX + 1);
+        let gz = gzip(&big, 1);
+        assert_eq!(whole(&gz), None);
+        assert_eq!(through_decompressing(&gz).unwrap(), big);
+        // Truncated: the streaming decoder's error.
+        let cut = &gzip(&a, 6)[..n / 2];
+        assert_eq!(whole(cut), None);
+        assert!(through_decompressing(cut).is_err());
+        // Not gzip: the bytes as they are.
+        assert_eq!(
+            through_decompressing(b"{\"Records\":[]}").unwrap(),
+            b"{\"Records\":[]}"
+        );
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(600))]
+
+        /// Whatever `whole` returns is what the streaming decoder reads; a well-formed single
+        /// member is always decompressed whole (so the fast path is the one tested).
+        #[test]
+        fn agrees_with_the_streaming_decoder(
+            seed in any::<u64>(),
+            len in 0usize..20_000,
+            level in 0u32..10,
+            members in 1usize..4,
+            damage in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..4),
+            cut in prop::option::of(any::<prop::sample::Index>()),
+            random in prop::collection::vec(any::<u8>(), 0..64),
+        ) {
+            let parts: Vec<Vec<u8>> = (0..members).map(|m| text(seed.wrapping_add(m as u64), len)).collect();
+            let mut gz: Vec<u8> = parts.iter().flat_map(|p| gzip(p, level)).collect();
+            if members == 1 && damage.is_empty() && cut.is_none() && len > 0 {
+                let got = whole(&gz);
+                prop_assert_eq!(got.as_deref(), Some(&parts[0][..]));
+            }
+            for (at, byte) in &damage {
+                let i = at.index(gz.len());
+                gz[i] ^= byte | 1;
+            }
+            if let Some(c) = cut {
+                gz.truncate(c.index(gz.len() + 1));
+            }
+            for input in [gz.clone(), [&[0x1f, 0x8b][..], &random[..]].concat()] {
+                let fast = whole(&input);
+                let slow = streamed(&input).ok();
+                if let Some(f) = &fast {
+                    prop_assert_eq!(Some(f), slow.as_ref());
+                }
+                // Bytes that do not start with gzip's magic are read as they are.
+                let expected = if input.starts_with(&[0x1f, 0x8b]) { slow } else { Some(input.clone()) };
+                prop_assert_eq!(through_decompressing(&input).ok(), expected);
+            }
+        }
+    }
+}
