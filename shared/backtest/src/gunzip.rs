@@ -1,13 +1,20 @@
 //! A CloudTrail log file's gzip, decompressed whole by libdeflate: about twice zlib-rs's
 //! streaming speed on these files (BENCHMARKS.md, "Backtest"), which is what a gzip archive's
 //! backtest spends a third of its time on. CloudTrail writes each file as one gzip member of a
-//! few megabytes, so the whole file fits in memory; anything else (several members, a trailer
-//! that does not match, corrupt data, a file larger than [`WHOLE_MAX`]) is left to the
-//! streaming decoder, which reads it exactly as before and names the error.
+//! few megabytes, so the whole file fits in memory. Anything else is left to the streaming
+//! decoder (flate2), which reads it as before and names the error: several members, a trailer
+//! that does not match, corrupt data, a file larger than [`WHOLE_MAX`], and a header with a
+//! checksum, a comment or extra fields (libdeflate skips the header checksum unchecked, and
+//! flate2 bounds those fields; a plain header, or one with a short file name, is read alike).
+//!
+//! Within the deflate data libdeflate accepts a little more than zlib does (a few codes zlib
+//! calls invalid, which no compressor writes): such a crafted member is read here where the
+//! streaming decoder would skip the file as corrupt. It still has to match the CRC-32 and
+//! size in its trailer.
 //!
 //! The one `unsafe` block is the call into libdeflate: `tests::agrees_with_the_streaming_decoder`
 //! fuzzes it against flate2's `MultiGzDecoder` (single and concatenated members, truncations,
-//! flipped bytes, forged trailers, random bytes).
+//! flipped bytes, random bytes after the magic), and the unit tests forge trailers and headers.
 
 use std::io::{self, BufRead, Read};
 
@@ -25,21 +32,49 @@ pub const WHOLE_MAX: usize = 8 << 20;
 /// gzip's smallest member: a 10-byte header, an empty deflate block, the 8-byte trailer.
 const MIN_MEMBER: usize = 20;
 
+/// The longest file name the header may carry on the fast path: well within flate2's bound
+/// on a header field (64 KiB), so a longer one stays flate2's error to name.
+const MAX_NAME: usize = 1024;
+
 /// libdeflate's decompressor (about 10 KB of tables), freed when dropped.
 struct Decompressor(*mut libdeflate_decompressor);
 
+impl Decompressor {
+    fn new() -> Option<Decompressor> {
+        // SAFETY: allocating has no precondition; a null result (no memory) is not wrapped.
+        let p = unsafe { libdeflate_alloc_decompressor() };
+        (!p.is_null()).then_some(Decompressor(p))
+    }
+}
+
 impl Drop for Decompressor {
     fn drop(&mut self) {
-        // SAFETY: the pointer came from libdeflate_alloc_decompressor, is not null, and is
-        // freed once.
+        // SAFETY: the pointer came from libdeflate_alloc_decompressor, is not null (see
+        // `new`), and is freed once.
         unsafe { libdeflate_free_decompressor(self.0) }
     }
+}
+
+/// Whether the member's header is one both decoders read alike: no flags but FTEXT and FNAME,
+/// and a name that ends within [`MAX_NAME`] bytes.
+fn plain_header(data: &[u8]) -> bool {
+    const FTEXT: u8 = 0x01;
+    const FNAME: u8 = 0x08;
+    let flags = data[3];
+    if data[2] != 8 || flags & !(FTEXT | FNAME) != 0 {
+        return false;
+    }
+    flags & FNAME == 0
+        || data
+            .get(10..)
+            .is_some_and(|rest| memchr::memchr(0, &rest[..rest.len().min(MAX_NAME + 1)]).is_some())
 }
 
 thread_local! {
     /// Each worker's two buffers (the compressed file, the decompressed one), kept from file to
     /// file: a fresh allocation of a few megabytes per file cost page faults and zeroing
-    /// (about 3 % of a gzip backtest's time). Each holds at most WHOLE_MAX (+1) bytes.
+    /// (about 3 % of a gzip backtest's time). Each is given back with a capacity of at most
+    /// WHOLE_MAX (+1), so a worker holds at most about 16 MiB between files.
     static SPARE: std::cell::RefCell<(Vec<u8>, Vec<u8>)> = const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
 }
 
@@ -53,7 +88,7 @@ pub fn whole(data: &[u8]) -> Option<Vec<u8>> {
 /// [`whole`] into `out` (cleared first; left empty when it returns false).
 fn whole_into(data: &[u8], out: &mut Vec<u8>) -> bool {
     out.clear();
-    if data.len() < MIN_MEMBER || !data.starts_with(&[0x1f, 0x8b]) {
+    if data.len() < MIN_MEMBER || !data.starts_with(&[0x1f, 0x8b]) || !plain_header(data) {
         return false;
     }
     let size = u32::from_le_bytes([
@@ -65,12 +100,10 @@ fn whole_into(data: &[u8], out: &mut Vec<u8>) -> bool {
     if size == 0 || size > WHOLE_MAX {
         return false;
     }
-    out.reserve_exact(size);
-    // SAFETY: allocating has no precondition; a null result (no memory) is handled.
-    let d = Decompressor(unsafe { libdeflate_alloc_decompressor() });
-    if d.0.is_null() {
+    let Some(d) = Decompressor::new() else {
         return false;
-    }
+    };
+    out.reserve_exact(size);
     let (mut used_in, mut used_out) = (0usize, 0usize);
     // SAFETY: `data` is a live slice passed with its length; `out` has room for `size` bytes
     // past its (zero) length and nothing else refers to it. libdeflate reads at most
@@ -136,10 +169,17 @@ pub fn decompressing<'a, R: BufRead + 'a>(mut input: R) -> io::Result<Decompress
     gz.clear();
     // At most WHOLE_MAX compressed bytes are held: a larger file is streamed from what was
     // read followed by the rest.
-    (&mut input)
-        .take(WHOLE_MAX as u64 + 1)
-        .read_to_end(&mut gz)?;
+    let read = (&mut input).take(WHOLE_MAX as u64 + 1).read_to_end(&mut gz);
+    if let Err(e) = read {
+        // The bytes read so far, then the error, through the streaming decoder: the records
+        // before the failure are counted and the error is the scanner's, as before.
+        SPARE.with(|s| s.borrow_mut().1 = plain);
+        return Ok(Decompressed::Stream(Box::new(
+            flate2::bufread::MultiGzDecoder::new(io::Cursor::new(gz).chain(Failed(Some(e)))),
+        )));
+    }
     if gz.len() <= WHOLE_MAX && whole_into(&gz, &mut plain) {
+        gz.shrink_to(WHOLE_MAX + 1);
         SPARE.with(|s| s.borrow_mut().0 = gz);
         return Ok(Decompressed::Whole(plain));
     }
@@ -147,6 +187,28 @@ pub fn decompressing<'a, R: BufRead + 'a>(mut input: R) -> io::Result<Decompress
     Ok(Decompressed::Stream(Box::new(
         flate2::bufread::MultiGzDecoder::new(io::Cursor::new(gz).chain(input)),
     )))
+}
+
+/// A reader whose next read fails with the error the file's read failed with.
+struct Failed(Option<io::Error>);
+
+impl Read for Failed {
+    fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+        Err(self
+            .0
+            .take()
+            .unwrap_or_else(|| io::Error::other("the read failed")))
+    }
+}
+
+impl BufRead for Failed {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        Err(self
+            .0
+            .take()
+            .unwrap_or_else(|| io::Error::other("the read failed")))
+    }
+    fn consume(&mut self, _: usize) {}
 }
 
 #[cfg(test)]
@@ -253,6 +315,79 @@ mod tests {
             through_decompressing(b"{\"Records\":[]}").unwrap(),
             b"{\"Records\":[]}"
         );
+    }
+
+    /// Headers libdeflate and flate2 do not read alike are left to flate2; a plain header and
+    /// one with a short file name are read whole.
+    #[test]
+    fn only_plain_headers_are_read_whole() {
+        let plain = text(7, 9_000);
+        let named = |name: &str| {
+            let mut e = flate2::GzBuilder::new()
+                .filename(name)
+                .write(Vec::new(), Compression::new(6));
+            e.write_all(&plain).unwrap();
+            e.finish().unwrap()
+        };
+        let short = named("111122223333_CloudTrail_eu-west-1_20261207T0005Z_x.json.gz");
+        assert_eq!(whole(&short).as_deref(), Some(&plain[..]));
+        let long = named(&"n".repeat(MAX_NAME + 1));
+        assert_eq!(whole(&long), None);
+        assert_eq!(through_decompressing(&long).unwrap(), plain);
+        let mut e = flate2::GzBuilder::new()
+            .comment("c")
+            .write(Vec::new(), Compression::new(6));
+        e.write_all(&plain).unwrap();
+        let commented = e.finish().unwrap();
+        assert_eq!(whole(&commented), None);
+        assert_eq!(through_decompressing(&commented).unwrap(), plain);
+        // A header checksum that is wrong: libdeflate would skip it unchecked; flate2 refuses.
+        let gz = gzip(&plain, 6);
+        let mut hcrc = gz[..10].to_vec();
+        hcrc[3] |= 0x02;
+        hcrc.extend_from_slice(&[0xde, 0xad]);
+        hcrc.extend_from_slice(&gz[10..]);
+        assert_eq!(whole(&hcrc), None);
+        assert!(streamed(&hcrc).is_err());
+        assert!(through_decompressing(&hcrc).is_err());
+    }
+
+    /// A read that fails partway: what was read before it is decompressed and handed on, then
+    /// the error (the records before it stay counted, as when streaming).
+    #[test]
+    fn a_failed_read_keeps_what_came_before() {
+        struct Breaks<'a>(&'a [u8], usize);
+        impl Read for Breaks<'_> {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                if self.0.is_empty() {
+                    return Err(io::Error::other("disk on fire"));
+                }
+                let n = buf.len().min(self.0.len()).min(self.1);
+                buf[..n].copy_from_slice(&self.0[..n]);
+                self.0 = &self.0[n..];
+                Ok(n)
+            }
+        }
+        let plain = text(9, 400_000);
+        let gz = gzip(&plain, 1);
+        let half = &gz[..gz.len() / 2];
+        let Decompressed::Stream(mut reader) =
+            decompressing(io::BufReader::new(Breaks(half, 4096))).unwrap()
+        else {
+            panic!("a failed read is streamed");
+        };
+        let mut got = Vec::new();
+        let mut buf = [0u8; 8192];
+        let error = loop {
+            match reader.read(&mut buf) {
+                Ok(0) => panic!("the error is lost"),
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+                Err(e) => break e,
+            }
+        };
+        assert!(error.to_string().contains("disk on fire"), "{error}");
+        assert!(got.len() > 100_000, "{} bytes before the error", got.len());
+        assert_eq!(&plain[..got.len()], &got[..]);
     }
 
     proptest! {

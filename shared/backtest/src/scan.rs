@@ -405,6 +405,35 @@ mod tests {
         Ok((shape, out))
     }
 
+    /// A file whole in memory is read as the same file streamed: the same records, the same
+    /// shape, the same error at the same byte.
+    #[test]
+    fn whole_files_read_as_streamed_ones() {
+        for text in [
+            r#" {"Records": [ {"a": "x\"}]", "b": [1, {"c": 2}]} , {"d": "\\"} ] } "#,
+            r#"[{"a": 1},{"b": 2}]"#,
+            r#"{"eventName": "X"}"#,
+            r#"{"x": 1, "Records": [{"a": 1}], "digest": {"k": [1]}}"#,
+            r#"{"Records": [{"a": 1}, {"b": "#,
+            r#"{"Records": [{"a": 1}] } x"#,
+            "",
+        ] {
+            let mut streamed = vec![];
+            let a = for_each_element(
+                text.as_bytes(),
+                |_, _| Step::Scan,
+                |r| streamed.push(r.to_vec()),
+            );
+            let mut whole = text.as_bytes().to_vec();
+            let mut in_place = vec![];
+            let b =
+                for_each_element_in(&mut whole, |_, _| Step::Scan, |r| in_place.push(r.to_vec()));
+            assert_eq!(format!("{a:?}"), format!("{b:?}"), "{text}");
+            assert_eq!(streamed, in_place, "{text}");
+            assert_eq!(whole, text.as_bytes(), "the bytes are left in place");
+        }
+    }
+
     #[test]
     fn log_files_arrays_and_single_events() {
         let (s, r) =

@@ -222,7 +222,9 @@ where
 /// place, anything else is the default. [`or_default`] copies the field into a `Value` first;
 /// for `userIdentity` and its nested session that copy was a twentieth of a backtest's time.
 /// A struct with a field that can fail must use [`or_default`] (an object would then fail the
-/// whole event instead of reading as the default).
+/// whole event instead of reading as the default). Meant for a `Value`'s deserializer, whose
+/// objects have each key once: read from text, a key given twice inside the object fails the
+/// record (serde's "duplicate field"), where [`or_default`] kept the last.
 pub fn struct_or_default<'de, D, T>(d: D) -> Result<T, D::Error>
 where
     D: Deserializer<'de>,
@@ -293,6 +295,27 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// JSON of every shape, its objects' keys drawn from `keys`.
+    fn json_trees(keys: &'static [&'static str]) -> proptest::strategy::BoxedStrategy<Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            "[a-z:/]{0,8}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(4, 48, 6, move |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
+                prop::collection::btree_map(prop::sample::select(keys), inner, 0..6).prop_map(
+                    |m| Value::Object(m.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+                ),
+            ]
+        })
+        .boxed()
+    }
+
     /// `struct_or_default` reads what `or_default` (a copy into a `Value`, then the struct or
     /// its default) reads, for every shape of `userIdentity`, its session and its issuer.
     #[test]
@@ -342,34 +365,19 @@ mod tests {
             arn: Text,
             user_name: Text,
         }
-        let leaf = prop_oneof![
-            Just(Value::Null),
-            any::<bool>().prop_map(Value::from),
-            any::<i64>().prop_map(Value::from),
-            any::<f64>().prop_map(Value::from),
-            "[a-z:/]{0,8}".prop_map(Value::from),
-        ];
-        let keys = prop_oneof![
-            Just("type"),
-            Just("arn"),
-            Just("userName"),
-            Just("accountId"),
-            Just("accessKeyId"),
-            Just("invokedBy"),
-            Just("principalId"),
-            Just("sessionContext"),
-            Just("sessionIssuer"),
-            Just("attributes"),
-            Just("other"),
-        ];
-        let tree = leaf.prop_recursive(4, 48, 6, move |inner| {
-            prop_oneof![
-                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
-                prop::collection::btree_map(keys.clone(), inner, 0..6).prop_map(|m| {
-                    Value::Object(m.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
-                }),
-            ]
-        });
+        let tree = json_trees(&[
+            "type",
+            "arn",
+            "userName",
+            "accountId",
+            "accessKeyId",
+            "invokedBy",
+            "principalId",
+            "sessionContext",
+            "sessionIssuer",
+            "attributes",
+            "other",
+        ]);
         let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig::with_cases(2000));
         runner
             .run(&tree, |identity| {
@@ -430,32 +438,18 @@ mod tests {
         assert!(CloudTrailRecord::read(&json!("not a record")).is_err());
         // Any record, any shapes: what serde reads.
         use proptest::prelude::*;
-        let leaf = prop_oneof![
-            Just(Value::Null),
-            any::<bool>().prop_map(Value::from),
-            any::<i64>().prop_map(Value::from),
-            "[a-z]{0,6}".prop_map(Value::from),
-        ];
-        let keys = prop_oneof![
-            Just("eventName"),
-            Just("eventSource"),
-            Just("requestParameters"),
-            Just("responseElements"),
-            Just("additionalEventData"),
-            Just("userIdentity"),
-            Just("sessionContext"),
-            Just("arn"),
-            Just("readOnly"),
-            Just("other"),
-        ];
-        let tree = leaf.prop_recursive(3, 32, 5, move |inner| {
-            prop_oneof![
-                prop::collection::vec(inner.clone(), 0..3).prop_map(Value::from),
-                prop::collection::btree_map(keys.clone(), inner, 0..6).prop_map(|m| {
-                    Value::Object(m.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
-                }),
-            ]
-        });
+        let tree = json_trees(&[
+            "eventName",
+            "eventSource",
+            "requestParameters",
+            "responseElements",
+            "additionalEventData",
+            "userIdentity",
+            "sessionContext",
+            "arn",
+            "readOnly",
+            "other",
+        ]);
         proptest::test_runner::TestRunner::new(ProptestConfig::with_cases(2000))
             .run(&tree, |record| {
                 let serde = CloudTrailRecord::deserialize(&record).ok();
