@@ -3,9 +3,10 @@
 //! backtest spends a third of its time on. CloudTrail writes each file as one gzip member of a
 //! few megabytes, so the whole file fits in memory. Anything else is left to the streaming
 //! decoder (flate2), which reads it as before and names the error: several members, a trailer
-//! that does not match, corrupt data, a file larger than [`WHOLE_MAX`], and a header with a
-//! checksum, a comment or extra fields (libdeflate skips the header checksum unchecked, and
-//! flate2 bounds those fields; a plain header, or one with a short file name, is read alike).
+//! that does not match, corrupt data, a file larger than [`WHOLE_MAX`]. So, as a cautious
+//! choice, is a header with a checksum (libdeflate skips it unchecked), a comment, extra
+//! fields or a name longer than [`MAX_NAME`]: only a plain header, or one with a short file
+//! name, is read here.
 //!
 //! Within the deflate data libdeflate accepts a little more than zlib does (a few codes zlib
 //! calls invalid, which no compressor writes): such a crafted member is read here where the
@@ -14,7 +15,8 @@
 //!
 //! The one `unsafe` block is the call into libdeflate: `tests::agrees_with_the_streaming_decoder`
 //! fuzzes it against flate2's `MultiGzDecoder` (single and concatenated members, truncations,
-//! flipped bytes, random bytes after the magic), and the unit tests forge trailers and headers.
+//! flipped bytes, plain headers followed by random bytes), and the unit tests forge trailers
+//! and headers.
 
 use std::io::{self, BufRead, Read};
 
@@ -32,9 +34,9 @@ pub const WHOLE_MAX: usize = 8 << 20;
 /// gzip's smallest member: a 10-byte header, an empty deflate block, the 8-byte trailer.
 const MIN_MEMBER: usize = 20;
 
-/// The longest file name the header may carry on the fast path: well within flate2's bound
-/// on a header field (64 KiB), so a longer one stays flate2's error to name.
-const MAX_NAME: usize = 1024;
+/// The longest file name the header may carry on the fast path (CloudTrail's are about 80
+/// bytes); a longer one is streamed.
+pub const MAX_NAME: usize = 1024;
 
 /// libdeflate's decompressor (about 10 KB of tables), freed when dropped.
 struct Decompressor(*mut libdeflate_decompressor);
@@ -175,7 +177,7 @@ pub fn decompressing<'a, R: BufRead + 'a>(mut input: R) -> io::Result<Decompress
         // before the failure are counted and the error is the scanner's, as before.
         SPARE.with(|s| s.borrow_mut().1 = plain);
         return Ok(Decompressed::Stream(Box::new(
-            flate2::bufread::MultiGzDecoder::new(io::Cursor::new(gz).chain(Failed(Some(e)))),
+            flate2::bufread::MultiGzDecoder::new(io::Cursor::new(gz).chain(Failed::new(e))),
         )));
     }
     if gz.len() <= WHOLE_MAX && whole_into(&gz, &mut plain) {
@@ -189,24 +191,27 @@ pub fn decompressing<'a, R: BufRead + 'a>(mut input: R) -> io::Result<Decompress
     )))
 }
 
-/// A reader whose next read fails with the error the file's read failed with.
-struct Failed(Option<io::Error>);
+/// A reader whose every read fails with the error the file's read failed with.
+struct Failed(io::ErrorKind, String);
+
+impl Failed {
+    fn new(e: io::Error) -> Failed {
+        Failed(e.kind(), e.to_string())
+    }
+    fn error(&self) -> io::Error {
+        io::Error::new(self.0, self.1.clone())
+    }
+}
 
 impl Read for Failed {
     fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
-        Err(self
-            .0
-            .take()
-            .unwrap_or_else(|| io::Error::other("the read failed")))
+        Err(self.error())
     }
 }
 
 impl BufRead for Failed {
     fn fill_buf(&mut self) -> io::Result<&[u8]> {
-        Err(self
-            .0
-            .take()
-            .unwrap_or_else(|| io::Error::other("the read failed")))
+        Err(self.error())
     }
     fn consume(&mut self, _: usize) {}
 }
@@ -222,6 +227,13 @@ mod tests {
         let mut e = GzEncoder::new(Vec::new(), Compression::new(level));
         e.write_all(data).unwrap();
         e.finish().unwrap()
+    }
+
+    /// CRC-32 (gzip's), by flate2.
+    fn crc32(data: &[u8]) -> u32 {
+        let mut c = flate2::Crc::new();
+        c.update(data);
+        c.sum()
     }
 
     fn streamed(data: &[u8]) -> io::Result<Vec<u8>> {
@@ -331,9 +343,26 @@ mod tests {
         };
         let short = named("111122223333_CloudTrail_eu-west-1_20261207T0005Z_x.json.gz");
         assert_eq!(whole(&short).as_deref(), Some(&plain[..]));
+        let longest = named(&"n".repeat(MAX_NAME));
+        assert_eq!(whole(&longest).as_deref(), Some(&plain[..]));
         let long = named(&"n".repeat(MAX_NAME + 1));
         assert_eq!(whole(&long), None);
         assert_eq!(through_decompressing(&long).unwrap(), plain);
+        let mut e = flate2::GzBuilder::new()
+            .extra(vec![1, 2, 3, 4])
+            .write(Vec::new(), Compression::new(6));
+        e.write_all(&plain).unwrap();
+        let extra = e.finish().unwrap();
+        assert_eq!(whole(&extra), None);
+        assert_eq!(through_decompressing(&extra).unwrap(), plain);
+        // A reserved flag: streamed (and refused by flate2 as by libdeflate).
+        let mut reserved = gzip(&plain, 6);
+        reserved[3] |= 0x20;
+        assert_eq!(whole(&reserved), None);
+        assert_eq!(
+            through_decompressing(&reserved).ok(),
+            streamed(&reserved).ok()
+        );
         let mut e = flate2::GzBuilder::new()
             .comment("c")
             .write(Vec::new(), Compression::new(6));
@@ -350,6 +379,11 @@ mod tests {
         assert_eq!(whole(&hcrc), None);
         assert!(streamed(&hcrc).is_err());
         assert!(through_decompressing(&hcrc).is_err());
+        // The right header checksum: still streamed (by its flag, not its value), and read.
+        let crc = crc32(&hcrc[..10]);
+        hcrc[10..12].copy_from_slice(&(crc as u16).to_le_bytes());
+        assert_eq!(whole(&hcrc), None);
+        assert_eq!(through_decompressing(&hcrc).unwrap(), plain);
     }
 
     /// A read that fails partway: what was read before it is decompressed and handed on, then
@@ -388,6 +422,22 @@ mod tests {
         assert!(error.to_string().contains("disk on fire"), "{error}");
         assert!(got.len() > 100_000, "{} bytes before the error", got.len());
         assert_eq!(&plain[..got.len()], &got[..]);
+        // A log file's records before the failure are handed on, then the scanner's error.
+        let records: Vec<String> = (0..20_000)
+            .map(|i| format!(r#"{{"eventName": "Put{i}", "n": {i}}}"#))
+            .collect();
+        let log = format!(r#"{{"Records": [{}]}}"#, records.join(","));
+        let gz = gzip(log.as_bytes(), 1);
+        let mut seen = 0;
+        let result = decompressing(io::BufReader::new(Breaks(&gz[..gz.len() / 2], 4096)))
+            .unwrap()
+            .for_each_element(|_, _| Step::Scan, |_| seen += 1);
+        let message = format!("{:?}", result.unwrap_err());
+        assert!(message.contains("disk on fire"), "{message}");
+        assert!(
+            seen > 1_000 && seen < 20_000,
+            "{seen} records before the error"
+        );
     }
 
     proptest! {
@@ -403,7 +453,7 @@ mod tests {
             members in 1usize..4,
             damage in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..4),
             cut in prop::option::of(any::<prop::sample::Index>()),
-            random in prop::collection::vec(any::<u8>(), 0..64),
+            random in prop::collection::vec(any::<u8>(), 0..96),
         ) {
             let parts: Vec<Vec<u8>> = (0..members).map(|m| text(seed.wrapping_add(m as u64), len)).collect();
             let mut gz: Vec<u8> = parts.iter().flat_map(|p| gzip(p, level)).collect();
@@ -418,7 +468,11 @@ mod tests {
             if let Some(c) = cut {
                 gz.truncate(c.index(gz.len() + 1));
             }
-            for input in [gz.clone(), [&[0x1f, 0x8b][..], &random[..]].concat()] {
+            // Random bytes behind a header the fast path takes (so they reach libdeflate),
+            // and behind the bare magic.
+            let flags = [0u8, 1, 8, 9][random.len() % 4];
+            let headed = [&[0x1f, 0x8b, 8, flags, 0, 0, 0, 0, 0, 0xff][..], &random[..]].concat();
+            for input in [gz.clone(), headed, [&[0x1f, 0x8b][..], &random[..]].concat()] {
                 let fast = whole(&input);
                 let slow = streamed(&input).ok();
                 if let Some(f) = &fast {

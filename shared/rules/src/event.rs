@@ -115,9 +115,10 @@ const DOCUMENTS: [&str; 3] = [
 
 impl CloudTrailRecord {
     /// The record in `v`, as serde reads it (any field may have any shape; what is not an
-    /// object gets serde's own answer), faster: serde would rebuild each document key by key from the `Value`;
-    /// here serde reads the other fields and each document is cloned as a whole tree. That
-    /// rebuilding was most of the typed record's cost, about 5 % of a backtest's time.
+    /// object gets serde's own answer), faster: serde would rebuild each document key by key
+    /// from the `Value`; here serde reads the other fields and each document is cloned as a
+    /// whole tree. That rebuilding was most of the typed record's cost, about 5 % of a
+    /// backtest's time.
     pub fn read(v: &Value) -> Result<CloudTrailRecord, serde_json::Error> {
         let Value::Object(fields) = v else {
             return CloudTrailRecord::deserialize(v);

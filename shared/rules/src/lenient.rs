@@ -223,7 +223,7 @@ where
 /// for `userIdentity` and its nested session that copy was a twentieth of a backtest's time.
 /// A struct with a field that can fail must use [`or_default`] (an object would then fail the
 /// whole event instead of reading as the default). Meant for a `Value`'s deserializer, whose
-/// objects have each key once: read from text, a key given twice inside the object fails the
+/// objects have each key once: read from text, a field of the struct given twice fails the
 /// record (serde's "duplicate field"), where [`or_default`] kept the last.
 pub fn struct_or_default<'de, D, T>(d: D) -> Result<T, D::Error>
 where
