@@ -177,13 +177,7 @@ async fn an_image_shared_outside_keeps_only_its_trusted_shares() {
     // it; then nothing to undo.
     let undone = common::undo(&sdk, &r, false).await;
     assert_eq!(undo_outcomes(&undone), ["done"], "{undone}");
-    let mut shared = vec![
-        member.clone(),
-        VENDOR.to_string(),
-        OUTSIDER.to_string(),
-        "all".into(),
-    ];
-    shared.sort();
+    let shared = as_the_attacker_left_it(&member);
     assert_eq!(image_shares(&ec2, &image).await, shared);
     let undone = common::undo(&sdk, &r, false).await;
     assert_eq!(undo_outcomes(&undone), ["already_undone"], "{undone}");
@@ -425,13 +419,7 @@ async fn rds_snapshots_shared_outside_are_taken_back_exactly() {
     // it; then nothing to undo.
     let undone = common::undo(&sdk, &r, false).await;
     assert_eq!(undo_outcomes(&undone), ["done"], "{undone}");
-    let mut shared = vec![
-        member.clone(),
-        VENDOR.to_string(),
-        OUTSIDER.to_string(),
-        "all".into(),
-    ];
-    shared.sort();
+    let shared = as_the_attacker_left_it(&member);
     assert_eq!(restore().await, shared);
     let undone = common::undo(&sdk, &r, false).await;
     assert_eq!(undo_outcomes(&undone), ["already_undone"], "{undone}");
@@ -1155,4 +1143,17 @@ async fn stolen_instance_credentials_lose_their_sessions_and_the_role_stays() {
             .len(),
         1
     );
+}
+
+/// Who may use the image or snapshot after the attack (what an undo gives back), sorted: the
+/// member and the vendor it was shared with, the outsider, and everyone.
+fn as_the_attacker_left_it(member: &str) -> Vec<String> {
+    let mut shared = vec![
+        member.to_string(),
+        VENDOR.to_string(),
+        OUTSIDER.to_string(),
+        "all".into(),
+    ];
+    shared.sort();
+    shared
 }
