@@ -26,10 +26,21 @@ step() { tg_say "$* (+$(( $(date +%s) - started ))s)"; }
 # AWS SDK a fourth time.
 export CARGO_BUILD_TARGET=x86_64-unknown-linux-gnu
 BIN="target/$CARGO_BUILD_TARGET/debug"
+# A run builds everything once: incremental caches would only cost disk (about 4 GiB of the
+# run's 17) and time. A later local run with them off rebuilds the workspace crates only.
+export CARGO_INCREMENTAL=0
 
 echo "The first run on a new 2-core machine takes about 25 minutes: Python tools (about 2 min),"
 echo "the AWS SDK compiled for the lints and for the tests (about 5 min each), and the tests."
 echo "Later runs take a few minutes. Logs: $TG_LOGDIR"
+
+# The run needs about 14 GiB under target/ and .aws-sam/, and the tools about 2 GiB: say so
+# before it starts, rather than fail at `sam build` after twenty minutes.
+free_kib=$(df -Pk . | awk 'NR==2 {print $4}')
+echo "Free disk space here: $(( free_kib / 1024 / 1024 )) GiB (a run needs about 16 GiB)."
+if [ "$free_kib" -lt $(( 16 * 1024 * 1024 )) ]; then
+  echo "warning: less than 16 GiB free; the build may stop with \"No space left on device\"" >&2
+fi
 
 step "tools: Python venvs (moto + event-ruler, sam + cfn-lint, cargo-lambda, checkov)"
 MOTO_VENV="$(tg_venv moto)"

@@ -4,6 +4,7 @@
 //! The commands and their flags are declared once, with clap (`Cli`): `--help` on each,
 //! `--version`, suggestions, `completions SHELL` and `man` come from the declaration.
 
+mod approve;
 mod backtest;
 mod remote;
 
@@ -109,6 +110,35 @@ enum Command {
         /// The key's user, when the caller cannot look it up.
         #[arg(long, value_name = "NAME")]
         user: Option<String>,
+    },
+    /// Approve a plan a function keeps waiting (mode approve): it acts.
+    ///
+    /// ID is the plan's id, as the notice names it (16 hex digits). The plan is read from the
+    /// ledger first (it must still wait: not rejected, not expired); then an "Approve Plan"
+    /// event naming it goes on the stack's manual-trigger bus (its ManualTriggerBusName
+    /// output, or TRAILGUARD_MANUAL_BUS), which only ManualTriggerPrincipals may put on. The
+    /// function that kept the plan decides its event again as the resources are now, does
+    /// only actions the plan holds, and tells the topic. Prints the plan (JSON).
+    Approve {
+        #[arg(value_name = "ID")]
+        id: String,
+        /// The manual-trigger bus (default: TRAILGUARD_MANUAL_BUS).
+        #[arg(long, value_name = "NAME")]
+        bus: Option<String>,
+        /// The ledger table (the stack's LedgerTableName output, or TRAILGUARD_LEDGER_TABLE).
+        #[arg(long, value_name = "NAME")]
+        table: Option<String>,
+    },
+    /// Reject a plan a function keeps waiting (mode approve): it is never carried out.
+    ///
+    /// The plan is marked rejected in the ledger, naming the caller; an approval after that
+    /// does nothing and says so. Prints the plan (JSON).
+    Reject {
+        #[arg(value_name = "ID")]
+        id: String,
+        /// The ledger table (the stack's LedgerTableName output, or TRAILGUARD_LEDGER_TABLE).
+        #[arg(long, value_name = "NAME")]
+        table: Option<String>,
     },
     /// Undo exactly what one remediation did, last action first.
     ///
@@ -309,6 +339,14 @@ fn run(command: Command) -> Result<ExitCode, String> {
             ("--bus", bus),
             ("--user", user),
         ])),
+        Command::Approve { id, bus, table } => approve::approve(&remote::given(&[
+            ("ID", Some(id)),
+            ("--bus", bus),
+            ("--table", table),
+        ])),
+        Command::Reject { id, table } => {
+            approve::reject(&remote::given(&[("ID", Some(id)), ("--table", table)]))
+        }
         Command::Undo {
             report,
             event_id,

@@ -17,7 +17,7 @@ pub(crate) fn given(flags: &[(&'static str, Option<String>)]) -> Vec<(&'static s
         .collect()
 }
 
-fn get<'a>(flags: &'a [(&'static str, String)], name: &str) -> Option<&'a str> {
+pub(crate) fn get<'a>(flags: &'a [(&'static str, String)], name: &str) -> Option<&'a str> {
     flags
         .iter()
         .find(|(f, _)| *f == name)
@@ -52,75 +52,103 @@ pub fn disable_key(f: &[(&'static str, String)]) -> Result<ExitCode, String> {
     if reason.chars().count() > 512 {
         return Err("--reason is longer than 512 characters".into());
     }
-    let bus = get(f, "--bus")
-        .map(String::from)
-        .or_else(|| env("TRAILGUARD_MANUAL_BUS"))
-        .ok_or(
-            "--bus is required (the stack's ManualTriggerBusName output), or TRAILGUARD_MANUAL_BUS",
-        )?;
+    let bus = manual_bus(f)?;
     runtime()?.block_on(async {
         let sdk = trailguard_aws::sdk_config().await;
         let iam = aws_sdk_iam::Client::new(&sdk);
         // The key's owner, as the function will find it: an unknown key stops here.
-        let user = match iam.get_access_key_last_used().access_key_id(key).send().await {
+        let user = match iam
+            .get_access_key_last_used()
+            .access_key_id(key)
+            .send()
+            .await
+        {
             Ok(o) => o.user_name().map(String::from),
             Err(e) => {
                 let code = trailguard_aws::error::code_of(&e).unwrap_or_default();
                 if code == "NoSuchEntity" || code == "InvalidClientTokenId" {
                     return Err(format!("no access key {key} in this account ({code})"));
                 }
-                eprintln!("trailguard: could not look the key up ({code}); putting the event anyway");
+                eprintln!(
+                    "trailguard: could not look the key up ({code}); putting the event anyway"
+                );
                 None
             }
         };
         let user = get(f, "--user").map(String::from).or(user);
-        let caller = aws_sdk_sts::Client::new(&sdk)
-            .get_caller_identity()
-            .send()
-            .await
-            .ok()
-            .and_then(|o| o.arn().map(String::from));
+        let caller = caller_arn(&sdk).await;
         let detail = json!({
             "accessKeyId": key,
             "userName": user,
             "reason": reason,
             "requestedBy": caller,
         });
-        let out = aws_sdk_eventbridge::Client::new(&sdk)
-            .put_events()
-            .entries(
-                aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
-                    .source("trailguard")
-                    .detail_type("Disable Access Key")
-                    .detail(detail.to_string())
-                    .event_bus_name(&bus)
-                    .build(),
-            )
-            .send()
-            .await
-            .map_err(|e| {
-                format!(
-                    "PutEvents on {bus} failed: {}",
-                    trailguard_aws::error::classify(&trailguard_rules::ops::PUT_EVENTS, e)
-                )
-            })?;
-        match out.entries().first() {
-            Some(e) if e.error_code().is_some() => Err(format!(
-                "PutEvents on {bus} refused the event: {} {} (is your principal in ManualTriggerPrincipals?)",
-                e.error_code().unwrap_or_default(),
-                e.error_message().unwrap_or_default()
-            )),
-            Some(e) => {
-                println!(
-                    "put event {} on {bus}: disable-compromised-key will disable {key}{} and notify",
-                    e.event_id().unwrap_or("?"),
-                    user.as_deref().map(|u| format!(" of {u}")).unwrap_or_default()
-                );
-                Ok(ExitCode::SUCCESS)
-            }
-            None => Err(format!("PutEvents on {bus} answered with no entry")),
-        }
+        let id = put_manual(&sdk, &bus, "Disable Access Key", &detail).await?;
+        println!(
+            "put event {id} on {bus}: disable-compromised-key will disable {key}{} and notify",
+            user.as_deref()
+                .map(|u| format!(" of {u}"))
+                .unwrap_or_default()
+        );
+        Ok(ExitCode::SUCCESS)
     })
+}
+
+/// The caller's ARN, as STS names it (None: STS did not answer).
+pub(crate) async fn caller_arn(sdk: &aws_config::SdkConfig) -> Option<String> {
+    aws_sdk_sts::Client::new(sdk)
+        .get_caller_identity()
+        .send()
+        .await
+        .ok()
+        .and_then(|o| o.arn().map(String::from))
+}
+
+/// The manual-trigger bus, from --bus or TRAILGUARD_MANUAL_BUS.
+pub(crate) fn manual_bus(f: &[(&'static str, String)]) -> Result<String, String> {
+    get(f, "--bus")
+        .map(String::from)
+        .or_else(|| env("TRAILGUARD_MANUAL_BUS"))
+        .ok_or_else(|| {
+            "--bus is required (the stack's ManualTriggerBusName output), or TRAILGUARD_MANUAL_BUS"
+                .to_string()
+        })
+}
+
+/// Put one `source: trailguard` event on the manual-trigger bus; its event id.
+pub(crate) async fn put_manual(
+    sdk: &aws_config::SdkConfig,
+    bus: &str,
+    detail_type: &str,
+    detail: &serde_json::Value,
+) -> Result<String, String> {
+    let out = aws_sdk_eventbridge::Client::new(sdk)
+        .put_events()
+        .entries(
+            aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
+                .source("trailguard")
+                .detail_type(detail_type)
+                .detail(detail.to_string())
+                .event_bus_name(bus)
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| {
+            format!(
+                "PutEvents on {bus} failed: {}",
+                trailguard_aws::error::classify(&trailguard_rules::ops::PUT_EVENTS, e)
+            )
+        })?;
+    match out.entries().first() {
+        Some(e) if e.error_code().is_some() => Err(format!(
+            "PutEvents on {bus} refused the event: {} {} (is your principal in ManualTriggerPrincipals?)",
+            e.error_code().unwrap_or_default(),
+            e.error_message().unwrap_or_default()
+        )),
+        Some(e) => Ok(e.event_id().unwrap_or("?").to_string()),
+        None => Err(format!("PutEvents on {bus} answered with no entry")),
+    }
 }
 
 /// `trailguard breaker reset --guard NAME [--account ID] [--table NAME]`: forget a guard's

@@ -546,3 +546,113 @@ async fn undo_from_the_report_file_puts_a_contained_user_back_and_only_in_its_ac
     assert_eq!(user_state(&u).await, before);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[tokio::test]
+#[ignore = "needs moto server: bash scripts/test.sh"]
+async fn approve_and_reject_as_a_person_runs_them() {
+    use aws_sdk_ec2::types::{IpPermission, IpRange};
+    let sdk = sdk().await;
+    let ec2 = aws_sdk_ec2::Client::new(&sdk);
+    let table = create_ledger_table(&sdk).await;
+    let bus = unique("trailguard-manual-trigger");
+    aws_sdk_eventbridge::Client::new(&sdk)
+        .create_event_bus()
+        .name(&bus)
+        .send()
+        .await
+        .unwrap();
+    let guard = Guard::from_function_name("revert-security-group").unwrap();
+    let approvals = rules_to_queue(&sdk, &bus, &[guard.approval_pattern()]).await;
+    let mut deps = deps_with(
+        &sdk,
+        "revert-security-group",
+        r#"{"mode": {"default": "approve"}, "manual_trigger": true}"#,
+        Sdk::none().with_ec2(&sdk).with_ledger(&sdk),
+    );
+    deps.settings.ledger_table = Some(table.clone());
+    // A group opened to the world on SSH, and the event CloudTrail records for it.
+    let opened = |g: String| {
+        let ec2 = ec2.clone();
+        async move {
+            let out = ec2
+                .authorize_security_group_ingress()
+                .group_id(&g)
+                .ip_permissions(
+                    IpPermission::builder()
+                        .ip_protocol("tcp")
+                        .from_port(22)
+                        .to_port(22)
+                        .ip_ranges(IpRange::builder().cidr_ip("0.0.0.0/0").build())
+                        .build(),
+                )
+                .send()
+                .await
+                .unwrap();
+            let rule = out.security_group_rules()[0]
+                .security_group_rule_id()
+                .unwrap()
+                .to_string();
+            let event = cloudtrail_event(
+                "aws.ec2-AuthorizeSecurityGroupIngress-open-ssh.json",
+                serde_json::json!({"groupId": g, "ipPermissions": {"items": [{"ipProtocol": "tcp", "fromPort": 22, "toPort": 22, "groups": {}, "ipRanges": {"items": [{"cidrIp": "0.0.0.0/0"}]}, "ipv6Ranges": {}, "prefixListIds": {}}]}}),
+                serde_json::json!({"requestId": "r", "_return": true, "securityGroupRuleSet": {"items": [{"groupOwnerId": ACCOUNT, "groupId": g, "securityGroupRuleId": rule, "isEgress": false, "ipProtocol": "tcp", "fromPort": 22, "toPort": 22, "cidrIpv4": "0.0.0.0/0"}]}}),
+            );
+            (rule, event)
+        }
+    };
+    let rule_there = |rule: String| {
+        let ec2 = ec2.clone();
+        async move {
+            ec2.describe_security_group_rules()
+                .security_group_rule_ids(rule)
+                .send()
+                .await
+                .map(|o| !o.security_group_rules().is_empty())
+                .unwrap_or(false)
+        }
+    };
+    let vpc = create_vpc(&ec2, "10.0.0.0/16").await;
+
+    // Planned and kept: the notice's command approves it.
+    let g = create_group(&ec2, &vpc, &unique("web"), &[]).await;
+    let (rule, event) = opened(g).await;
+    let r = process(&deps, event).await.unwrap();
+    let plan = r["approval"]["plan_id"].as_str().unwrap().to_string();
+    assert!(rule_there(rule.clone()).await);
+    let (ok, out, err) = trailguard(&["approve", &plan, "--bus", &bus, "--table", &table]);
+    assert!(ok, "{out}{err}");
+    let shown: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(shown["function"], "revert-security-group");
+    assert_eq!(shown["state"], "waiting");
+    assert_eq!(shown["actions"][0]["rule_ids"][0], rule.as_str());
+    let delivered = drain(&sdk, &approvals).await;
+    assert_eq!(delivered.len(), 1, "{delivered:?}");
+    let approval: Value = serde_json::from_str(&delivered[0]).unwrap();
+    assert_eq!(approval["detail"]["planId"], plan.as_str());
+    let done = process(&deps, approval).await.unwrap();
+    assert_eq!(done["actions"][0]["outcome"], "done", "{done}");
+    assert!(!rule_there(rule).await, "revoked once approved");
+    // Approved once: approving again is refused, naming the state.
+    let (ok, _, err) = trailguard(&["approve", &plan, "--bus", &bus, "--table", &table]);
+    assert!(!ok && err.contains("approved already"), "{err}");
+
+    // Rejected: an approval after that is refused by the command, and by the function.
+    let g = create_group(&ec2, &vpc, &unique("web"), &[]).await;
+    let (rule, event) = opened(g).await;
+    let r = process(&deps, event).await.unwrap();
+    let plan = r["approval"]["plan_id"].as_str().unwrap().to_string();
+    let (ok, out, err) = trailguard(&["reject", &plan, "--table", &table]);
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("\"state\": \"rejected\""), "{out}");
+    let (ok, _, err) = trailguard(&["approve", &plan, "--bus", &bus, "--table", &table]);
+    assert!(!ok && err.contains("rejected already"), "{err}");
+    let (ok, _, err) = trailguard(&["reject", &plan, "--table", &table]);
+    assert!(!ok && err.contains("rejected already"), "{err}");
+    assert!(rule_there(rule).await, "a rejected plan changes nothing");
+
+    // What is not a plan: named.
+    let (ok, _, err) = trailguard(&["approve", "DROP TABLE", "--bus", &bus, "--table", &table]);
+    assert!(!ok && err.contains("is not a plan id"), "{err}");
+    let (ok, _, err) = trailguard(&["reject", "0123456789abcdef", "--table", &table]);
+    assert!(!ok && err.contains("no plan 0123456789abcdef"), "{err}");
+}

@@ -109,7 +109,7 @@ impl Settings {
         if let Some(m) = non_empty("TRAILGUARD_MODE") {
             let mode = Mode::parse(&m).ok_or_else(|| ConfigError::Invalid {
                 var: "TRAILGUARD_MODE",
-                problem: format!("`{m}` is not `enforce` or `dry-run`"),
+                problem: format!("`{m}` is not `enforce`, `dry-run` or `approve`"),
             })?;
             policy = policy.with_mode_ceiling(mode);
         }
@@ -160,6 +160,25 @@ impl Settings {
                 })
             }
         }
+        let ledger_table = non_empty("TRAILGUARD_LEDGER_TABLE");
+        // A plan nobody can approve would wait in vain: say so at cold start, naming the field.
+        let guard = decider.guard();
+        if policy.asks_approval(guard.name()) && !(policy.manual_trigger && ledger_table.is_some())
+        {
+            return Err(ConfigError::Policy {
+                var: "TRAILGUARD_POLICY",
+                source: trailguard_rules::PolicyError::Field {
+                    field: format!("mode.{}", guard.name()),
+                    problem: format!(
+                        "`approve` (here or in mode_by_account) needs the stack's manual-trigger bus \
+                         (ManualTriggerPrincipals; TRAILGUARD_MANUAL_TRIGGER is {}) and its ledger \
+                         table (TRAILGUARD_LEDGER_TABLE is {})",
+                        policy.manual_trigger,
+                        if ledger_table.is_some() { "set" } else { "not set" }
+                    ),
+                },
+            });
+        }
         let topic_arn = non_empty("TRAILGUARD_TOPIC_ARN");
         if let Some(t) = &topic_arn {
             if !t.starts_with("arn:") {
@@ -176,7 +195,7 @@ impl Settings {
             topic_arn,
             event_bus: non_empty("TRAILGUARD_EVENT_BUS"),
             endpoint_url: non_empty("AWS_ENDPOINT_URL"),
-            ledger_table: non_empty("TRAILGUARD_LEDGER_TABLE"),
+            ledger_table,
             region: non_empty("AWS_REGION").or_else(|| non_empty("AWS_DEFAULT_REGION")),
             sweep_max_resources,
             member_role_name,

@@ -182,13 +182,16 @@ pub enum HandlerError {
     /// permanent one is only reported).
     #[error("the finding was not updated ({kind}): {0}", kind = .0.kind())]
     FindingUpdate(PortError),
+    /// Mode approve: the plan could not be kept in the ledger, or an approved one read.
+    #[error("the plan waiting for approval could not be kept or read ({kind}): {0}", kind = .0.kind())]
+    Approval(PortError),
     #[error("internal: {0}")]
     Internal(String),
 }
 
 /// The failure classes Lambda reports as `errorType` (docs/src/reliability.md, "Errors"): a retryable one ends
 /// in `Retryable`, so one filter finds every failure a retry can clear.
-pub const ERROR_TYPES: [&str; 13] = [
+pub const ERROR_TYPES: [&str; 15] = [
     "MalformedEvent",
     "LookupFailed",
     "LookupFailedRetryable",
@@ -201,6 +204,8 @@ pub const ERROR_TYPES: [&str; 13] = [
     "NotificationFailedRetryable",
     "FindingUpdateFailed",
     "FindingUpdateFailedRetryable",
+    "ApprovalFailed",
+    "ApprovalFailedRetryable",
     "Internal",
 ];
 
@@ -211,7 +216,8 @@ impl HandlerError {
             HandlerError::Lookup(e)
             | HandlerError::Unreachable(e)
             | HandlerError::Notify(e)
-            | HandlerError::FindingUpdate(e) => e.is_retryable(),
+            | HandlerError::FindingUpdate(e)
+            | HandlerError::Approval(e) => e.is_retryable(),
             HandlerError::Remediation { kind, .. } => *kind == "retryable",
             HandlerError::Malformed(_) | HandlerError::Internal(_) => false,
         }
@@ -228,6 +234,7 @@ impl HandlerError {
             HandlerError::Remediation { .. } => "RemediationFailed",
             HandlerError::Notify(_) => "NotificationFailed",
             HandlerError::FindingUpdate(_) => "FindingUpdateFailed",
+            HandlerError::Approval(_) => "ApprovalFailed",
         };
         if self.is_retryable() {
             format!("{class}Retryable")
@@ -295,7 +302,8 @@ mod tests {
                 HandlerError::Notify(transient),
                 "NotificationFailedRetryable",
             ),
-            (HandlerError::Notify(denied), "NotificationFailed"),
+            (HandlerError::Notify(denied.clone()), "NotificationFailed"),
+            (HandlerError::Approval(denied), "ApprovalFailed"),
             (HandlerError::Internal("i".into()), "Internal"),
         ];
         for (e, want) in cases {

@@ -68,6 +68,14 @@ impl Outcome {
         Outcome::status(Status::DryRun, Some(format!("would {}", action.describe())))
     }
 
+    /// Mode approve: planned and kept for a person; nothing called.
+    pub fn awaiting_approval(action: &Action) -> Outcome {
+        Outcome::status(
+            Status::AwaitingApproval,
+            Some(format!("will {} once approved", action.describe())),
+        )
+    }
+
     /// Another delivery of the same event made this action.
     pub fn done_elsewhere(outcome: &str) -> Outcome {
         // `trailguard undo --table` marked it: the people who undid it meant it to stay so.

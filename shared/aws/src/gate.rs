@@ -234,10 +234,7 @@ pub(crate) fn claim_key(event: &Event, action: &trailguard_rules::Action) -> Opt
 /// The id an event's ledger items are kept under (its claims, its reports): EventBridge's,
 /// or CloudTrail's when the envelope has none.
 pub(crate) fn event_key_id(event: &Event) -> Option<&str> {
-    event
-        .id()
-        .filter(|i| !i.is_empty() && *i != "unknown")
-        .or_else(|| event.cloudtrail().and_then(|r| r.event_id.get()))
+    event.key_id()
 }
 
 /// Who caused an event's change, for the breaker: the role of an assumed-role session (its

@@ -85,8 +85,6 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
 
     pub async fn process(&self, payload: impl Into<Incoming>) -> Result<Report, HandlerError> {
         let started = Instant::now();
-        // Time spent waiting on AWS, so the report can show trailguard's own overhead.
-        let mut aws = Duration::ZERO;
         let payload = payload.into();
         let id = payload.id();
         // The account and region are checked before anything is done there (a central
@@ -99,6 +97,32 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
                 emit(&json!({"level": "ERROR", "kind": "decision", "function": self.function(), "event_id": id, "decision": "malformed", "reason": e.to_string()}));
                 e
             })?;
+        // A person's approval of a plan this function kept (mode approve): the plan is read
+        // from the ledger and its event decided again (approve.rs).
+        if let Some(request) = trailguard_rules::approval::request(&event) {
+            if self
+                .settings
+                .guard()
+                .delivers_approval(&event, &self.settings.policy)
+            {
+                return self.approve(&event, request, started).await;
+            }
+        }
+        self.act(&event, &self.settings.policy, None, started).await
+    }
+
+    /// Decide an event under `policy`, act (or plan), report and tell people. `approving`:
+    /// the event is a kept plan's, decided again because a person approved it; only what
+    /// the plan holds may run.
+    pub(crate) async fn act(
+        &self,
+        event: &Event,
+        policy: &trailguard_rules::Policy,
+        mut approving: Option<crate::approve::Approving>,
+        started: Instant,
+    ) -> Result<Report, HandlerError> {
+        // Time spent waiting on AWS, so the report can show trailguard's own overhead.
+        let mut aws = Duration::ZERO;
         let mut clients = Lazy {
             connect: &self.connect,
             target: Target {
@@ -111,30 +135,36 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
         // Boxed: the decision's future is large, and held by value it would grow this one's.
         let reading = Instant::now();
         let (decided, lookups) =
-            recorded(Box::pin(self.decide(&event, &mut clients, &mut aws))).await;
-        let (decision, read) = match decided {
+            recorded(Box::pin(self.decide(event, policy, &mut clients, &mut aws))).await;
+        let (mut decision, read) = match decided {
             Ok(d) => d,
             // The event's account could not be reached: no decision is possible, and people
             // are told which role failed before Lambda retries the event.
             Err(HandlerError::Lookup(e)) if clients.failed() => {
-                return Err(self.unreachable(&event, &clients, e).await);
+                return Err(self.unreachable(event, &clients, e).await);
             }
             Err(e) => return Err(e),
         };
+        // Approved: only the plan's actions run, and only once the plan is settled approved.
+        if let Some(a) = approving.as_mut() {
+            if let Some(nothing) = self.settle_approval(a, &decision).await? {
+                decision = nothing;
+            }
+        }
         emit(
             &json!({"level": "INFO", "kind": "decision", "function": self.function(), "event_id": event.id(), "decision": decision.kind, "reason": decision.reason, "mode": decision.mode, "actions": decision.actions.len()}),
         );
-        let mut report = Report::new(&decision, Some(&event));
+        let mut report = Report::new(&decision, Some(event));
         report.function = Some(self.function());
         report.lookups = lookups;
         // The id the event's claims and reports are kept under, which `trailguard undo`
         // needs (CloudTrail's, when the envelope has none).
-        if let Some(id) = crate::gate::event_key_id(&event) {
+        if let Some(id) = crate::gate::event_key_id(event) {
             report.event_id = Some(id.to_string());
         }
         aws += self
             .run_plan(
-                Some(&event),
+                Some(event),
                 &decision,
                 Some(crate::executor::Read {
                     facts: &read,
@@ -144,15 +174,28 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
                 &mut clients,
             )
             .await;
+        // Mode approve: the plan kept in the ledger for a person (an approved run's report
+        // says whose approval it carried out).
+        let t = Instant::now();
+        report.approval = match approving {
+            Some(a) => Some(a.approval),
+            None if report
+                .actions
+                .iter()
+                .any(|a| a.outcome == Some(trailguard_rules::Status::AwaitingApproval)) =>
+            {
+                Some(self.keep_plan(event, &decision).await?)
+            }
+            None => None,
+        };
         // The finding the event carried, told what became of it (finding.rs decides what to
         // write: never in dry-run, RESOLVED only when the report proves the incident contained).
-        let t = Instant::now();
-        let finding_error = self.update_finding(&event, &mut report, &mut clients).await;
-        let archive_error = self.archive_finding(&event, &mut report).await;
+        let finding_error = self.update_finding(event, &mut report, &mut clients).await;
+        let archive_error = self.archive_finding(event, &mut report).await;
         aws += t.elapsed();
         // The alias read before a notice connects nowhere new (`Lazy::without_new_role`).
         report.connection = clients.connection();
-        self.keep_report(&event, &report).await;
+        self.keep_report(event, &report).await;
         metrics::emit_outcomes(&report);
 
         // People are told about every remediation, notice and failure; ignored events only log.
@@ -160,7 +203,7 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
             .critical_failures()
             .filter_map(|a| a.error.clone())
             .collect();
-        if decision.kind != Kind::Ignore || !failures.is_empty() {
+        if decision.kind != Kind::Ignore || !failures.is_empty() || report.approval.is_some() {
             let t = Instant::now();
             report.notified = true;
             // An event naming no account has no alias to show (not the deployment's own).
@@ -177,7 +220,7 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
                 .await
                 .map_err(HandlerError::Notify)?;
             if decision.kind == Kind::Remediate {
-                let detail_type = if decision.mode == Mode::DryRun {
+                let detail_type = if decision.mode != Mode::Enforce {
                     "Remediation Planned"
                 } else {
                     "Remediation Performed"
@@ -367,6 +410,7 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
     async fn decide(
         &self,
         event: &Event,
+        policy: &trailguard_rules::Policy,
         clients: &mut Lazy<'_, C>,
         aws: &mut Duration,
     ) -> Result<(Decision, Facts), HandlerError> {
@@ -375,7 +419,7 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
             own_role_arn: s.own_role_arn.clone(),
             ..Facts::default()
         };
-        let decide = |facts: &Facts| decide_guard(s.decider, event, &s.policy, facts);
+        let decide = |facts: &Facts| decide_guard(s.decider, event, policy, facts);
         match lookup::settle(clients, facts, decide, aws).await {
             Ok(d) => Ok(d),
             Err(Unsettled::Lookup(e)) => Err(HandlerError::Lookup(e)),

@@ -15,7 +15,7 @@ use trailguard_rules::ops;
 use trailguard_rules::sweep::Checkpoint;
 
 use crate::error::{classify, code_of, PortError};
-use crate::ports::{Claim, LedgerPort, PortResult, Slot, ACCOUNT_FACTOR};
+use crate::ports::{Claim, KeptPlan, LedgerPort, PortResult, Slot, ACCOUNT_FACTOR};
 
 const HOUR_MS: i64 = 3_600_000;
 /// Optimistic writes retried before giving up with a retryable error.
@@ -566,6 +566,88 @@ impl LedgerPort for Client {
         append_keeping_longer(self, table, key, "undone", record, keep_until, None)
             .await
             .map(|_| ())
+    }
+
+    async fn offer_plan(
+        &self,
+        table: &str,
+        key: &str,
+        plan: &str,
+        approve_by: i64,
+        keep_until: i64,
+    ) -> PortResult<KeptPlan> {
+        let r = self
+            .put_item()
+            .table_name(table)
+            .item("pk", s(key))
+            .item("plan", s(plan))
+            .item("state", s("waiting"))
+            .item("approve_by", n(approve_by))
+            .item("expires_at", n(keep_until))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match r {
+            Ok(_) => Ok(KeptPlan {
+                plan: plan.to_string(),
+                state: "waiting".into(),
+                approve_by,
+                by: None,
+            }),
+            Err(e) if conflict(&code_of(&e)) => {
+                self.kept_plan(table, key)
+                    .await?
+                    .ok_or_else(|| PortError::Transient {
+                        op: ops::LEDGER_GET.api,
+                        code: "PlanVanished".into(),
+                        message: format!("{key}: kept, then gone before it could be read"),
+                    })
+            }
+            Err(e) => Err(classify(&ops::LEDGER_PUT, e)),
+        }
+    }
+
+    async fn kept_plan(&self, table: &str, key: &str) -> PortResult<Option<KeptPlan>> {
+        Ok(get(self, table, key).await?.and_then(|item| {
+            Some(KeptPlan {
+                plan: text(&item, "plan")?,
+                state: text(&item, "state")?,
+                approve_by: num(&item, "approve_by")?,
+                by: text(&item, "by"),
+            })
+        }))
+    }
+
+    async fn settle_plan(
+        &self,
+        table: &str,
+        key: &str,
+        from: &str,
+        to: &str,
+        by: &str,
+        now: i64,
+    ) -> PortResult<bool> {
+        let mut update = self
+            .update_item()
+            .table_name(table)
+            .key("pk", s(key))
+            .update_expression("SET #state = :to, #by = :by, settled_at = :now")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_names("#by", "by")
+            .expression_attribute_values(":from", s(from))
+            .expression_attribute_values(":to", s(to))
+            .expression_attribute_values(":by", s(by))
+            .expression_attribute_values(":now", n(now));
+        update = if from == "waiting" {
+            update.condition_expression("#state = :from AND approve_by >= :now")
+        } else {
+            update.condition_expression("#state = :from")
+        };
+        match update.send().await {
+            Ok(_) => Ok(true),
+            Err(e) if conflict(&code_of(&e)) => Ok(false),
+            Err(e) => Err(classify(&ops::LEDGER_UPDATE, e)),
+        }
     }
 
     async fn reset_breaker(&self, table: &str, scope: &str) -> PortResult<bool> {

@@ -70,7 +70,8 @@ fn counter(a: &ActionReport) -> &'static str {
         Some(Status::AlreadyDone) => "already_done",
         // Undone by a person: nothing was changed, as for a change already made.
         Some(Status::Undone) => "already_done",
-        Some(Status::DryRun) => "dry_run",
+        // Planned, not done, either way.
+        Some(Status::DryRun | Status::AwaitingApproval) => "dry_run",
         Some(Status::Failed) | None
             if a.error
                 .as_ref()

@@ -32,20 +32,25 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
                 endpoint: self.settings.endpoint_url.as_deref(),
                 read,
             };
-            let gated = decision.mode != Mode::DryRun
+            let gated = decision.mode == Mode::Enforce
                 && action.mutates()
                 && self.settings.ledger_table.is_some();
-            let (outcome, traffic) = if decision.mode == Mode::DryRun && action.mutates() {
-                (Outcome::dry_run(action), Traffic::default())
-            } else if gated {
-                self.once_within_breaker(event, decision, action, clients, ctx)
-                    .await
-            } else {
-                match clients.get().await {
-                    Ok(c) => executor::run(&*c, action, ctx).await,
-                    Err(e) => (Outcome::failed(e), Traffic::default()),
-                }
-            };
+            // A sweep has no event to keep for an approval: in mode approve it plans, as in
+            // dry-run, and the change's own event is what waits for a person.
+            let (outcome, traffic) =
+                if decision.mode == Mode::Approve && action.mutates() && event.is_some() {
+                    (Outcome::awaiting_approval(action), Traffic::default())
+                } else if decision.mode != Mode::Enforce && action.mutates() {
+                    (Outcome::dry_run(action), Traffic::default())
+                } else if gated {
+                    self.once_within_breaker(event, decision, action, clients, ctx)
+                        .await
+                } else {
+                    match clients.get().await {
+                        Ok(c) => executor::run(&*c, action, ctx).await,
+                        Err(e) => (Outcome::failed(e), Traffic::default()),
+                    }
+                };
             emit(
                 &json!({"level": if outcome.error.is_some() { "ERROR" } else { "INFO" }, "kind": "action_outcome", "function": self.function(), "event_id": event_id, "action": action.type_name(), "target": action.describe(), "outcome": outcome.status, "attempts": traffic.attempts, "calls": traffic.calls, "error": outcome.error.as_ref().map(|e| e.to_string())}),
             );

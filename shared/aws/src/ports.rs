@@ -681,6 +681,19 @@ pub enum Claim {
     Busy { lease_until: i64 },
 }
 
+/// A plan waiting for approval, as the ledger keeps it (approval.rs; `ledger.rs`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeptPlan {
+    /// The `approval::StoredPlan`, as JSON.
+    pub plan: String,
+    /// `approval::PlanState`'s name.
+    pub state: String,
+    /// Epoch seconds after which it cannot be approved.
+    pub approve_by: i64,
+    /// Who approved, rejected or refused it.
+    pub by: Option<String>,
+}
+
 port! {
 /// The ledger: a DynamoDB table shared by every container and account, for the breaker's
 /// counts and exactly-once claims. Every write is conditional, so concurrent deliveries never
@@ -739,6 +752,23 @@ pub trait LedgerPort {
     /// Record beside the reports under `key` who undid what (JSON), kept at least until
     /// `keep_until`.
     fn record_undo(&self, table: &str, key: &str, record: &str, keep_until: i64) -> ();
+    /// Keep a plan waiting for approval under `key` (`approval::ledger_key`) until
+    /// `keep_until`, unless a plan is kept there already; the plan as kept (this one, or the
+    /// one a delivery before kept: a redelivery never resets a plan's state or expiry).
+    fn offer_plan(
+        &self,
+        table: &str,
+        key: &str,
+        plan: &str,
+        approve_by: i64,
+        keep_until: i64,
+    ) -> KeptPlan;
+    /// The plan kept under `key` (None: never kept, or expired out of the table).
+    fn kept_plan(&self, table: &str, key: &str) -> Option<KeptPlan>;
+    /// Move the plan under `key` from state `from` to `to`, naming `by`; from `waiting`, only
+    /// while `now` is not past its `approve_by`. False when it is not so (another person or
+    /// delivery settled it first, or it expired).
+    fn settle_plan(&self, table: &str, key: &str, from: &str, to: &str, by: &str, now: i64) -> bool;
 }
 }
 

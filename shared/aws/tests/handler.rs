@@ -1789,3 +1789,345 @@ async fn the_notice_names_the_account_by_its_alias_and_goes_out_without_it() {
         );
     }
 }
+
+// ---- Mode approve: a plan kept for a person, approved, rejected, expired, forged ----
+
+const APPROVE: &str = r#"{"mode": {"default": "approve"}, "manual_trigger": true}"#;
+const SSH: &str = "aws.ec2-AuthorizeSecurityGroupIngress-open-ssh.json";
+
+/// An "Approve Plan" event as `trailguard approve` puts it on the manual-trigger bus.
+fn approval_event(plan: &str, function: &str) -> Value {
+    json!({
+        "version": "0",
+        "id": format!("approval-of-{plan}"),
+        "detail-type": "Approve Plan",
+        "source": "trailguard",
+        "account": "123456789012",
+        "time": "2026-11-18T11:10:00Z",
+        "region": "us-east-1",
+        "resources": [],
+        "detail": {"planId": plan, "function": function, "requestedBy": "arn:aws:iam::123456789012:user/alice"},
+    })
+}
+
+/// Mode approve: the open-SSH event planned and kept; its plan id.
+async fn kept(f: &Arc<Fake>) -> String {
+    let r = with_ledger(f, "revert-security-group", APPROVE)
+        .process(load(SSH))
+        .await
+        .unwrap();
+    assert_eq!(json!(r.mode), "approve");
+    r.approval.expect("a plan").plan_id
+}
+
+#[tokio::test]
+async fn approve_mode_keeps_the_plan_and_changes_nothing() {
+    let f = Arc::new(Fake::new());
+    let r = with_ledger(&f, "revert-security-group", APPROVE)
+        .process(load(SSH))
+        .await
+        .unwrap();
+    assert_eq!(f.ops(), ["DescribeGroup"], "only the decision's read");
+    assert_eq!(r.actions[0].outcome, Some(Status::AwaitingApproval));
+    let a = r.approval.clone().expect("the report names the plan");
+    let id = trailguard_rules::approval::plan_id(
+        "00007a1f-0000-0000-0000-000000007bbc",
+        "revert-security-group",
+    );
+    assert_eq!(a.plan_id, id);
+    assert_eq!(json!(a.state), "waiting");
+    assert_eq!(
+        a.approve_by.as_deref(),
+        Some("2026-11-18T12:06:40Z"),
+        "60 minutes"
+    );
+    let plans = f.plans.lock().unwrap().clone();
+    let kept = &plans[&format!("plan#{id}")];
+    let plan: Value = serde_json::from_str(&kept.plan).unwrap();
+    assert_eq!(plan["function"], "revert-security-group");
+    assert_eq!(plan["actions"][0]["type"], "revoke_security_group_rules");
+    assert_eq!(plan["event"]["id"], "00007a1f-0000-0000-0000-000000007bbc");
+    let (subject, body) = f.published()[0].clone();
+    assert!(subject.contains("AWAITING APPROVAL"), "{subject}");
+    assert!(
+        body.contains(&format!("To act:       trailguard approve {id}")),
+        "{body}"
+    );
+    assert!(
+        body.contains(&format!("To decline:   trailguard reject {id}")),
+        "{body}"
+    );
+    assert!(
+        body.contains("once a person approves (nothing was changed yet)"),
+        "{body}"
+    );
+    // A redelivery finds the plan it kept: same id, state and expiry.
+    let again = with_ledger(&f, "revert-security-group", APPROVE)
+        .process(load(SSH))
+        .await
+        .unwrap();
+    assert_eq!(again.approval.unwrap(), a);
+    assert_eq!(f.plans.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn an_approval_runs_the_kept_plan_once_and_says_who_approved() {
+    let f = Arc::new(Fake::new());
+    let id = kept(&f).await;
+    let d = with_ledger(&f, "revert-security-group", APPROVE);
+    let r = d
+        .process(approval_event(&id, "revert-security-group"))
+        .await
+        .unwrap();
+    assert_eq!(json!(r.mode), "enforce");
+    assert_eq!(r.decision, Kind::Remediate);
+    assert_eq!(r.actions[0].outcome, Some(Status::Done), "{:?}", f.calls());
+    // The kept event's id: its claims and report are the event's, for undo --event-id.
+    assert_eq!(
+        r.event_id.as_deref(),
+        Some("00007a1f-0000-0000-0000-000000007bbc")
+    );
+    let a = r.approval.clone().unwrap();
+    assert_eq!(json!(a.state), "approved");
+    assert_eq!(
+        a.by.as_deref(),
+        Some("arn:aws:iam::123456789012:user/alice")
+    );
+    assert_eq!(
+        f.plans.lock().unwrap()[&format!("plan#{id}")].state,
+        "approved"
+    );
+    let (subject, body) = f.published().last().cloned().unwrap();
+    assert!(subject.contains("REMEDIATED"), "{subject}");
+    assert!(
+        body.contains(&format!(
+            "plan {id}, approved by arn:aws:iam::123456789012:user/alice"
+        )),
+        "{body}"
+    );
+    // The approval delivered again: the claim says done, nothing is changed twice.
+    let revokes = |f: &Fake| f.ops().iter().filter(|o| o.starts_with("Revoke")).count();
+    assert_eq!(revokes(&f), 1);
+    let again = d
+        .process(approval_event(&id, "revert-security-group"))
+        .await
+        .unwrap();
+    assert_eq!(again.actions[0].outcome, Some(Status::AlreadyDone));
+    assert_eq!(revokes(&f), 1);
+}
+
+#[tokio::test]
+async fn rejected_expired_unknown_and_foreign_plans_do_nothing_and_say_so() {
+    let revokes = |f: &Fake| f.ops().iter().filter(|o| o.starts_with("Revoke")).count();
+    // Rejected (as `trailguard reject` settles it).
+    let f = Arc::new(Fake::new());
+    let id = kept(&f).await;
+    {
+        let mut plans = f.plans.lock().unwrap();
+        let p = plans.get_mut(&format!("plan#{id}")).unwrap();
+        p.state = "rejected".into();
+        p.by = Some("arn:aws:iam::123456789012:user/bob".into());
+    }
+    let r = with_ledger(&f, "revert-security-group", APPROVE)
+        .process(approval_event(&id, "revert-security-group"))
+        .await
+        .unwrap();
+    assert_eq!(r.decision, Kind::Notify);
+    assert_eq!(json!(r.approval.as_ref().unwrap().state), "rejected");
+    assert_eq!(revokes(&f), 0);
+    let body = f.published().last().cloned().unwrap().1;
+    assert!(
+        body.contains(&format!(
+            "plan {id} was rejected by arn:aws:iam::123456789012:user/bob: nothing was done"
+        )),
+        "{body}"
+    );
+
+    // Expired: the clock past approve_by.
+    let f = Arc::new(Fake::new());
+    let id = kept(&f).await;
+    let mut late = with_ledger(&f, "revert-security-group", APPROVE);
+    late.clock = || NOW + 3601;
+    let r = late
+        .process(approval_event(&id, "revert-security-group"))
+        .await
+        .unwrap();
+    assert_eq!(json!(r.approval.as_ref().unwrap().state), "expired");
+    assert_eq!(revokes(&f), 0);
+    assert_eq!(
+        f.plans.lock().unwrap()[&format!("plan#{id}")].state,
+        "waiting"
+    );
+
+    // Unknown: no such plan.
+    let f = Arc::new(Fake::new());
+    let r = with_ledger(&f, "revert-security-group", APPROVE)
+        .process(approval_event("0123456789abcdef", "revert-security-group"))
+        .await
+        .unwrap();
+    assert_eq!(json!(r.approval.as_ref().unwrap().state), "refused");
+    assert!(
+        r.reason.contains("no plan 0123456789abcdef"),
+        "{}",
+        r.reason
+    );
+    assert_eq!(f.ops(), Vec::<String>::new());
+
+    // Another function's approval (its rule does not deliver it here): ignored, not read.
+    let f = Arc::new(Fake::new());
+    let id = kept(&f).await;
+    let r = with_ledger(&f, "revert-network-acl", APPROVE)
+        .process(approval_event(&id, "revert-security-group"))
+        .await
+        .unwrap();
+    assert_eq!(r.decision, Kind::Ignore);
+    assert!(r.approval.is_none());
+    // Named to this function, but the kept plan is another's: refused.
+    let r = with_ledger(&f, "revert-network-acl", APPROVE)
+        .process(approval_event(&id, "revert-network-acl"))
+        .await
+        .unwrap();
+    assert_eq!(json!(r.approval.as_ref().unwrap().state), "refused");
+    assert!(r.reason.contains("revert-security-group's"), "{}", r.reason);
+    assert_eq!(revokes(&f), 0);
+
+    // Without the manual-trigger bus, no approval is delivered: an ignore.
+    let f = Arc::new(Fake::new());
+    let r = with_ledger(
+        &f,
+        "revert-security-group",
+        r#"{"mode": {"default": "approve"}}"#,
+    )
+    .process(approval_event(&id, "revert-security-group"))
+    .await
+    .unwrap();
+    assert_eq!(r.decision, Kind::Ignore);
+
+    // A malformed approval (no plan id of the right form) is an error naming the field.
+    let f = Arc::new(Fake::new());
+    let e = with_ledger(&f, "revert-security-group", APPROVE)
+        .process(approval_event("DROP TABLE", "revert-security-group"))
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("detail.planId"), "{e}");
+}
+
+#[tokio::test]
+async fn an_approval_does_only_what_the_plan_holds() {
+    // A plan whose actions were changed in the ledger (or whose event now decides more):
+    // the decision made again holds an action the plan does not, so nothing runs.
+    let f = Arc::new(Fake::new());
+    let id = kept(&f).await;
+    {
+        let mut plans = f.plans.lock().unwrap();
+        let p = plans.get_mut(&format!("plan#{id}")).unwrap();
+        let mut plan: Value = serde_json::from_str(&p.plan).unwrap();
+        plan["actions"][0]["group_id"] = json!("sg-0fffffffffffffff0");
+        p.plan = plan.to_string();
+    }
+    let r = with_ledger(&f, "revert-security-group", APPROVE)
+        .process(approval_event(&id, "revert-security-group"))
+        .await
+        .unwrap();
+    assert_eq!(r.decision, Kind::Notify);
+    let a = r.approval.clone().unwrap();
+    assert_eq!(json!(a.state), "refused");
+    assert!(
+        a.problem.unwrap().contains("does not hold"),
+        "{:?}",
+        r.reason
+    );
+    assert!(
+        f.ops().iter().all(|o| !o.starts_with("Revoke")),
+        "{:?}",
+        f.ops()
+    );
+    assert_eq!(
+        f.plans.lock().unwrap()[&format!("plan#{id}")].state,
+        "refused"
+    );
+
+    // The kept event changed so that it decides more (its allowed HTTPS rule made RDP): the
+    // decision made again revokes a rule the plan does not name, so nothing runs.
+    let f = Arc::new(Fake::new());
+    let id = kept(&f).await;
+    {
+        let mut plans = f.plans.lock().unwrap();
+        let p = plans.get_mut(&format!("plan#{id}")).unwrap();
+        let mut plan: Value = serde_json::from_str(&p.plan).unwrap();
+        let rules =
+            &mut plan["event"]["detail"]["responseElements"]["securityGroupRuleSet"]["items"];
+        rules[1]["fromPort"] = json!(3389);
+        rules[1]["toPort"] = json!(3389);
+        let asked = &mut plan["event"]["detail"]["requestParameters"]["ipPermissions"]["items"];
+        asked[1]["fromPort"] = json!(3389);
+        asked[1]["toPort"] = json!(3389);
+        p.plan = plan.to_string();
+    }
+    let r = with_ledger(&f, "revert-security-group", APPROVE)
+        .process(approval_event(&id, "revert-security-group"))
+        .await
+        .unwrap();
+    assert_eq!(
+        json!(r.approval.as_ref().unwrap().state),
+        "refused",
+        "{}",
+        r.reason
+    );
+    assert!(
+        f.ops().iter().all(|o| !o.starts_with("Revoke")),
+        "{:?}",
+        f.ops()
+    );
+}
+
+#[tokio::test]
+async fn an_approval_under_a_dry_run_ceiling_changes_nothing_and_the_plan_waits() {
+    let f = Arc::new(Fake::new());
+    let id = kept(&f).await;
+    let mut d = with_ledger(&f, "revert-security-group", APPROVE);
+    d.settings.policy = d
+        .settings
+        .policy
+        .clone()
+        .with_mode_ceiling(trailguard_rules::Mode::DryRun);
+    let r = d
+        .process(approval_event(&id, "revert-security-group"))
+        .await
+        .unwrap();
+    assert!(
+        f.ops().iter().all(|o| !o.starts_with("Revoke")),
+        "{:?}",
+        f.ops()
+    );
+    assert_eq!(json!(r.approval.as_ref().unwrap().state), "waiting");
+    assert_eq!(
+        f.plans.lock().unwrap()[&format!("plan#{id}")].state,
+        "waiting"
+    );
+}
+
+#[test]
+fn approve_mode_needs_the_manual_trigger_bus_and_the_ledger() {
+    let vars = |trigger: &'static str, table: bool| {
+        move |k: &str| match k {
+            "TRAILGUARD_POLICY" => Some(r#"{"mode": {"security_group": "approve"}}"#.to_string()),
+            "TRAILGUARD_MANUAL_TRIGGER" => Some(trigger.to_string()),
+            "TRAILGUARD_LEDGER_TABLE" if table => Some("ledger".to_string()),
+            _ => None,
+        }
+    };
+    let decider = trailguard_rules::Decider::from_function_name("revert-security-group").unwrap();
+    let e = trailguard_aws::Settings::from_vars(decider, vars("false", true)).unwrap_err();
+    assert!(e.to_string().contains("mode.security_group"), "{e}");
+    assert!(e.to_string().contains("ManualTriggerPrincipals"), "{e}");
+    let e = trailguard_aws::Settings::from_vars(decider, vars("true", false)).unwrap_err();
+    assert!(
+        e.to_string().contains("TRAILGUARD_LEDGER_TABLE is not set"),
+        "{e}"
+    );
+    assert!(trailguard_aws::Settings::from_vars(decider, vars("true", true)).is_ok());
+    // Another guard's function is not concerned.
+    let nacl = trailguard_rules::Decider::from_function_name("revert-network-acl").unwrap();
+    assert!(trailguard_aws::Settings::from_vars(nacl, vars("false", false)).is_ok());
+}

@@ -546,3 +546,112 @@ async fn undo_puts_back_exactly_the_revoked_rule_and_refuses_once_the_group_is_g
         "{refused}"
     );
 }
+
+/// An "Approve Plan" event as `trailguard approve` puts it on the manual-trigger bus.
+fn approval_of(plan: &str, by: &str) -> Value {
+    json!({
+        "version": "0", "id": unique("approval"), "detail-type": "Approve Plan",
+        "source": "trailguard", "account": ACCOUNT, "time": "2026-11-18T11:10:00Z",
+        "region": "us-east-1", "resources": [],
+        "detail": {"planId": plan, "function": "revert-security-group", "requestedBy": by},
+    })
+}
+
+#[tokio::test]
+#[ignore = "needs moto server: bash scripts/test.sh"]
+async fn mode_approve_keeps_the_plan_in_dynamodb_and_acts_only_once_approved() {
+    use trailguard_aws::LedgerPort;
+    let sdk = sdk().await;
+    let table = create_ledger_table(&sdk).await;
+    let ledger = aws_sdk_dynamodb::Client::new(&sdk);
+    let (topic, queue) = topic_with_queue(&sdk).await;
+    let policy = r#"{"mode": {"security_group": "approve"}, "manual_trigger": true}"#;
+    let mut deps = deps_telling(
+        &sdk,
+        "revert-security-group",
+        policy,
+        Some(topic),
+        trailguard_aws::Sdk::none().with_ec2(&sdk).with_ledger(&sdk),
+    );
+    deps.settings.ledger_table = Some(table.clone());
+
+    // The event: planned and kept, nothing revoked.
+    let (g, before, event) = ssh_and_https_opened(&sdk).await;
+    let r = process(&deps, event.clone()).await.unwrap();
+    assert_eq!(r["actions"][0]["outcome"], "awaiting_approval", "{r}");
+    assert_eq!(r["approval"]["state"], "waiting", "{r}");
+    let plan = r["approval"]["plan_id"].as_str().unwrap().to_string();
+    assert_eq!(rules(&g).await, before, "nothing changed before approval");
+    let kept = ledger
+        .kept_plan(&table, &format!("plan#{plan}"))
+        .await
+        .unwrap()
+        .expect("the plan is in the table");
+    assert_eq!(kept.state, "waiting");
+    let waiting = drain(&sdk, &queue).await;
+    assert!(
+        waiting.iter().any(
+            |m| m.contains("once a person approves (nothing was changed yet)")
+                && m.contains(&format!("To act:       trailguard approve {plan}"))
+        ),
+        "{waiting:?}"
+    );
+    // Delivered again: the same plan, still waiting.
+    let again = process(&deps, event.clone()).await.unwrap();
+    assert_eq!(again["approval"]["plan_id"], plan.as_str());
+    assert_eq!(again["approval"]["approve_by"], r["approval"]["approve_by"]);
+
+    // Approved: exactly the SSH rule goes, once.
+    let alice = "arn:aws:iam::123456789012:user/alice";
+    let done = process(&deps, approval_of(&plan, alice)).await.unwrap();
+    assert_eq!(done["actions"][0]["outcome"], "done", "{done}");
+    assert_eq!(done["approval"]["state"], "approved");
+    assert_eq!(done["approval"]["by"], alice);
+    let after = rules(&g).await;
+    assert_eq!(after.len(), before.len() - 1, "{after:?}");
+    assert!(after.iter().all(|r| r.3 != 22) && after.iter().any(|r| r.3 == 443));
+    let kept = ledger
+        .kept_plan(&table, &format!("plan#{plan}"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (kept.state.as_str(), kept.by.as_deref()),
+        ("approved", Some(alice))
+    );
+    let twice = process(&deps, approval_of(&plan, alice)).await.unwrap();
+    assert_eq!(twice["actions"][0]["outcome"], "already_done", "{twice}");
+
+    // Another group: the plan rejected in DynamoDB first, then an approval does nothing.
+    let (g2, before2, event2) = ssh_and_https_opened(&sdk).await;
+    let r2 = process(&deps, event2).await.unwrap();
+    let plan2 = r2["approval"]["plan_id"].as_str().unwrap().to_string();
+    let key2 = format!("plan#{plan2}");
+    let now = trailguard_aws::system_clock();
+    let bob = "arn:aws:iam::123456789012:user/bob";
+    // Past its time, a waiting plan cannot be settled (DynamoDB's condition, not the code's).
+    let late = now + 3 * 3600;
+    assert!(!ledger
+        .settle_plan(&table, &key2, "waiting", "approved", bob, late)
+        .await
+        .unwrap());
+    assert!(ledger
+        .settle_plan(&table, &key2, "waiting", "rejected", bob, now)
+        .await
+        .unwrap());
+    assert!(!ledger
+        .settle_plan(&table, &key2, "waiting", "approved", alice, now)
+        .await
+        .unwrap());
+    drain(&sdk, &queue).await;
+    let refused = process(&deps, approval_of(&plan2, alice)).await.unwrap();
+    assert_eq!(refused["approval"]["state"], "rejected", "{refused}");
+    assert_eq!(refused["approval"]["by"], bob);
+    assert_eq!(rules(&g2).await, before2, "a rejected plan changes nothing");
+    let told = drain(&sdk, &queue).await;
+    assert!(
+        told.iter()
+            .any(|m| m.contains(&format!("plan {plan2} was rejected by {bob}"))),
+        "{told:?}"
+    );
+}

@@ -451,6 +451,9 @@ impl Engine {
                 .or_default()
                 .entry(reason_class(&d.reason))
                 .or_default() += 1;
+            if d.kind == Kind::Remediate && d.mode == trailguard_rules::Mode::Approve {
+                *s.awaiting_approval.entry(function.clone()).or_default() += 1;
+            }
             if d.kind == Kind::Remediate {
                 let actor = match event.cloudtrail() {
                     Some(r) => Some(r.user_identity.display()),
@@ -528,6 +531,37 @@ mod tests {
                 assert_eq!(s.count("revert-security-group", "remediate"), 1, "{s:?}");
             }
         }
+    }
+
+    #[test]
+    fn remediations_that_would_wait_for_approval_are_counted_per_function() {
+        let sample: Value = serde_json::from_str(include_str!(
+            "../../../events/aws.ec2-AuthorizeSecurityGroupIngress-open-ssh.json"
+        ))
+        .unwrap();
+        let log = format!("{{\"Records\": [{0}, {0}]}}", sample["detail"]);
+        let count = |policy: &str| {
+            let engine =
+                Engine::new(Policy::from_json(policy).unwrap(), Filters::default()).unwrap();
+            // The quick reader decides as it parses; the lenient path when a record is whole.
+            let s = std::cell::RefCell::new(Summary::default());
+            crate::scan::for_each_element(
+                log.as_bytes(),
+                |rest, eof| engine.parse_record(rest, eof, &mut s.borrow_mut(), "x", &mut |_| {}),
+                |rec| engine.record(rec, &mut s.borrow_mut(), "x", &mut |_| {}),
+            )
+            .unwrap();
+            let s = s.into_inner();
+            assert_eq!(s.count("revert-security-group", "remediate"), 2, "{s:?}");
+            s.awaiting_approval
+        };
+        assert!(count("{}").is_empty());
+        assert_eq!(
+            count(r#"{"mode": {"security_group": "approve"}}"#),
+            [("revert-security-group".to_string(), 2)].into()
+        );
+        // Another account's mode: not this record's.
+        assert!(count(r#"{"mode_by_account": {"210987654321": "approve"}}"#).is_empty());
     }
 
     #[test]

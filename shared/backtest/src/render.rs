@@ -89,6 +89,20 @@ pub fn render(s: &Summary, markdown: bool) -> String {
         }
     }
 
+    if !s.awaiting_approval.is_empty() {
+        h(
+            &mut o,
+            "Remediations that would have waited for approval (mode approve)",
+        );
+        for (f, n) in &s.awaiting_approval {
+            if markdown {
+                let _ = writeln!(o, "- `{f}` ×{n}");
+            } else {
+                let _ = writeln!(o, "  {n:>8}  {f}");
+            }
+        }
+    }
+
     h(&mut o, "Top reasons");
     for (f, by_kind) in &s.reasons {
         for kind in ["remediate", "notify"] {

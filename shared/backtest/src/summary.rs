@@ -28,6 +28,9 @@ pub struct Summary {
     /// function -> decision -> reason -> records (notify and remediate only: an ignore's
     /// reason is rarely worth reading, and there are many).
     pub reasons: BTreeMap<String, BTreeMap<String, BTreeMap<String, u64>>>,
+    /// Remediations that would have waited for a person (the policy's mode `approve` for
+    /// the function in the record's account): function -> records.
+    pub awaiting_approval: BTreeMap<String, u64>,
     /// Who made the changes that would have been reverted: actor -> function -> records.
     /// The pipelines among them are the principals to exempt before enforcing.
     pub actors: BTreeMap<String, BTreeMap<String, u64>>,
@@ -91,6 +94,7 @@ impl Summary {
             }
         }
         add(&mut self.assumed, &other.assumed);
+        add(&mut self.awaiting_approval, &other.awaiting_approval);
         // The listed skips are the smallest names: the same whatever the merge order.
         self.skipped_objects
             .extend(other.skipped_objects.iter().cloned());

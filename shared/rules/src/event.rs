@@ -527,6 +527,9 @@ pub struct ManualRequest {
     pub reason: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub requested_by: Option<String>,
+    /// An "Approve Plan" request's plan (approval.rs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plan_id: Option<String>,
 }
 
 /// What an event is about, after parsing.
@@ -698,6 +701,14 @@ impl Event {
         self.envelope.id.get()
     }
 
+    /// The id an event's ledger items are kept under (its claims, its reports, its plan):
+    /// EventBridge's, or CloudTrail's when the envelope has none.
+    pub fn key_id(&self) -> Option<&str> {
+        self.id()
+            .filter(|i| !i.is_empty() && *i != "unknown")
+            .or_else(|| self.cloudtrail().and_then(|r| r.event_id.get()))
+    }
+
     /// Why the event cannot be AWS's although it is dressed as AWS's, if it is: a
     /// detail-type AWS writes (CloudTrail, Health, GuardDuty, Security Hub) under a source
     /// that is not `aws.*`. EventBridge reserves only `aws.*` sources; anyone allowed to put
@@ -829,6 +840,7 @@ fn parse_manual(detail_type: &str, detail: &Value) -> Result<ManualRequest, Pars
         user_name: lenient::str_any(detail, &["userName", "user_name", "UserName"]),
         reason: lenient::str_any(detail, &["reason", "Reason"]),
         requested_by: lenient::str_any(detail, &["requestedBy", "requested_by"]),
+        plan_id: lenient::str_any(detail, &["planId", "plan_id"]),
     })
 }
 

@@ -111,7 +111,7 @@ fn proved(report: &Report) -> bool {
 /// them, in the account the event was delivered to.
 pub fn archive_plan(report: &Report, event: &Event, archive: bool) -> Option<Archive> {
     if !archive
-        || report.mode == Mode::DryRun
+        || report.mode != Mode::Enforce
         || report.decision != Kind::Remediate
         || !contained(report, event)
     {
@@ -233,7 +233,9 @@ fn contained(report: &Report, event: &Event) -> bool {
 
 /// What to write to the event's finding after acting, from the report of what was done.
 pub fn plan(report: &Report, event: &Event, update_findings: bool) -> Option<FindingUpdate> {
-    if !update_findings || report.mode == Mode::DryRun || report.decision == Kind::Ignore {
+    // A plan waiting for approval is not yet something to tell the finding: its approved
+    // run updates it.
+    if !update_findings || report.mode != Mode::Enforce || report.decision == Kind::Ignore {
         return None;
     }
     let f = the_finding(event)?;

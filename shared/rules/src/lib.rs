@@ -7,6 +7,7 @@
 //! caller fetches those facts and asks again.
 
 pub mod action;
+pub mod approval;
 pub mod ask;
 pub mod console;
 pub mod decision;
@@ -49,6 +50,31 @@ pub fn decide_guard(decider: &Decider, event: &Event, policy: &Policy, facts: &F
     let guard = decider.guard();
     if let Some(d) = refused(event, policy, facts) {
         return attribute(guard, Verdict::Decided(d), event.account(), policy);
+    }
+    // A person's approval of a kept plan: the function that kept it reads it from the ledger
+    // and decides the kept event again (shared/aws approve.rs); nothing here to decide.
+    if let Some(request) = approval::request(event) {
+        let reason = match request {
+            Ok(r) if guard.delivers_approval(event, policy) => format!(
+                "an approval of plan {}: {} carries out the plan it kept (decided again from \
+                 the kept event when the approval arrives)",
+                r.plan_id,
+                guard.function_name()
+            ),
+            Ok(r) => format!(
+                "an approval of plan {} for another function (or with no manual-trigger bus): \
+                 not {}'s",
+                r.plan_id,
+                guard.function_name()
+            ),
+            Err(problem) => problem,
+        };
+        return attribute(
+            guard,
+            Verdict::Decided(Decision::ignore(reason)),
+            event.account(),
+            policy,
+        );
     }
     if !guard.applies_anywhere(event, policy) {
         let d = Decision::ignore(format!(

@@ -335,6 +335,45 @@ mod tests {
     }
 
     #[test]
+    fn approval_waits_a_minute_to_a_week_and_approve_sits_between_the_other_modes() {
+        assert_eq!(Policy::default().approval_ttl_minutes, 60);
+        let p = Policy::from_json(
+            r#"{"approval_ttl_minutes": 15, "mode": {"default": "enforce", "iam": "approve"},
+                "mode_by_account": {"210987654321": "approve", "444455556666": "dry-run"}}"#,
+        )
+        .unwrap();
+        assert_eq!(p.approval_ttl_minutes, 15);
+        assert_eq!(Policy::from_json(&p.to_json_pretty()).unwrap(), p);
+        for bad in ["0", "10081"] {
+            let e =
+                Policy::from_json(&format!(r#"{{"approval_ttl_minutes": {bad}}}"#)).unwrap_err();
+            assert!(e.to_string().contains("`approval_ttl_minutes`"), "{e}");
+        }
+        let iam = guard("iam");
+        let sg = guard("security_group");
+        assert_eq!(iam.mode(&p), Mode::Approve);
+        assert_eq!(sg.mode_in(&p, Some("210987654321")), Mode::Approve);
+        assert_eq!(sg.mode_in(&p, Some("123456789012")), Mode::Enforce);
+        assert!(p.asks_approval("security_group") && p.asks_approval("iam"));
+        // An approval runs with approve read as enforce; dry-run stays dry-run.
+        let approved = p.approved();
+        assert_eq!(iam.mode(&approved), Mode::Enforce);
+        assert_eq!(sg.mode_in(&approved, Some("210987654321")), Mode::Enforce);
+        assert_eq!(sg.mode_in(&approved, Some("444455556666")), Mode::DryRun);
+        // The template's Mode: dry-run wins over approve, approve over enforce.
+        let dry = p.clone().with_mode_ceiling(Mode::DryRun);
+        assert_eq!(iam.mode(&dry), Mode::DryRun);
+        assert_eq!(sg.mode_in(&dry, Some("210987654321")), Mode::DryRun);
+        assert_eq!(iam.mode(&dry.approved()), Mode::DryRun);
+        assert!(!dry.asks_approval("iam"));
+        let waits = Policy::default().with_mode_ceiling(Mode::Approve);
+        assert!(Guard::all().all(|g| g.mode(&waits) == Mode::Approve));
+        assert_eq!(sg.mode_in(&waits, Some("444455556666")), Mode::Approve);
+        assert!(Guard::all().all(|g| g.mode(&waits.approved()) == Mode::Enforce));
+        assert_eq!(Mode::parse(" Approve "), Some(Mode::Approve));
+    }
+
+    #[test]
     fn public_definition() {
         let p = Policy::default();
         let n = |s: &str| s.parse::<IpNet>().unwrap();

@@ -258,7 +258,9 @@ fn human(report: &Report) -> (String, String) {
             .iter()
             .all(|a| matches!(a.outcome, Some(Status::AlreadyDone | Status::Undone)));
     let undone = unchanged && changes.iter().any(|a| a.outcome == Some(Status::Undone));
+    let waiting = report.mode == crate::Mode::Approve;
     let tag = match (report.decision, dry, failed) {
+        (Kind::Remediate, true, false) if waiting => "AWAITING APPROVAL",
         (Kind::Remediate, false, _) if held => "HELD (breaker open)",
         (Kind::Remediate, false, _) if undone => "UNDONE, not acted on again",
         (Kind::Remediate, false, _) if unchanged => "NO CHANGE NEEDED",
@@ -306,6 +308,9 @@ fn human(report: &Report) -> (String, String) {
             finding: None,
         },
     );
+    if let Some(a) = &report.approval {
+        b.push_str(&approval_lines(a));
+    }
     if let Some(f) = &report.finding {
         b.push_str(&finding_line(f));
     }
@@ -351,6 +356,33 @@ fn human(report: &Report) -> (String, String) {
     (subject, b)
 }
 
+/// Where the plan stands, and what people run. The plan id is trailguard's own (16 hex
+/// digits), so the commands are safe in the text, unlike anything from the event.
+fn approval_lines(a: &crate::approval::Approval) -> String {
+    use crate::approval::PlanState;
+    let id = one_line(&a.plan_id);
+    let by = a.by.as_deref().map(one_line).unwrap_or_else(|| "?".into());
+    let mut s = match a.state {
+        PlanState::Waiting => format!(
+            "\nApproval:      plan {id} waits for a person until {}.\n  To act:       trailguard approve {id}\n  To decline:   trailguard reject {id}\n",
+            one_line(a.approve_by.as_deref().unwrap_or("?"))
+        ),
+        PlanState::Approved => format!("\nApproval:      plan {id}, approved by {by}\n"),
+        PlanState::Rejected => {
+            format!("\nApproval:      plan {id} was rejected by {by}: nothing was done\n")
+        }
+        PlanState::Expired => format!(
+            "\nApproval:      plan {id} expired at {}: nothing was done\n",
+            one_line(a.approve_by.as_deref().unwrap_or("?"))
+        ),
+        PlanState::Refused => format!("\nApproval:      plan {id}: nothing was done\n"),
+    };
+    if let Some(p) = &a.problem {
+        s.push_str(&format!("  Why:          {}\n", one_line(p)));
+    }
+    s
+}
+
 /// What became of the Security Hub finding the event carried.
 fn finding_line(f: &crate::finding::FindingUpdate) -> String {
     use crate::finding::FindingOutcome;
@@ -372,7 +404,9 @@ fn finding_line(f: &crate::finding::FindingUpdate) -> String {
 fn plan_and_details(b: &mut String, report: &Report, whose: &Whose) {
     let dry = report.is_dry_run();
     if !report.actions.is_empty() {
-        b.push_str(if dry {
+        b.push_str(if report.mode == crate::Mode::Approve {
+            "\nWhat trailguard will do once a person approves (nothing was changed yet):\n"
+        } else if dry {
             "\nWhat trailguard would do (dry-run, nothing was changed):\n"
         } else {
             "\nWhat trailguard did:\n"
@@ -387,11 +421,9 @@ fn plan_and_details(b: &mut String, report: &Report, whose: &Whose) {
             let what = a.target.clone().unwrap_or_else(|| a.action.describe());
             b.push_str(&format!("  - {}: {outcome}", one_line(&what)));
             // A dry-run note repeats the target ("would ..."); others (the breaker's) add to it.
-            if let Some(n) = a
-                .note
-                .as_ref()
-                .filter(|_| a.outcome != Some(Status::DryRun) || !dry)
-            {
+            if let Some(n) = a.note.as_ref().filter(|_| {
+                !matches!(a.outcome, Some(Status::DryRun | Status::AwaitingApproval)) || !dry
+            }) {
                 b.push_str(&format!(" ({})", one_line(n)));
             }
             if let Some(err) = &a.error {
@@ -504,7 +536,7 @@ pub fn render_undo(out: &Value) -> (String, String) {
 
 /// (subject, body) for one sweep: the counts, then each finding, then the JSON report.
 pub fn render_sweep(r: &SweepReport) -> (String, String) {
-    let dry = r.mode == crate::Mode::DryRun;
+    let dry = r.mode != crate::Mode::Enforce;
     let failed = r.critical_failures().next().is_some();
     let fixed = r
         .findings

@@ -21,6 +21,8 @@ pub enum Status {
     AlreadyDone,
     /// Mode dry-run: planned, not done.
     DryRun,
+    /// Mode approve: planned, kept, waiting for a person's approval.
+    AwaitingApproval,
     Failed,
     /// A person undid it (`trailguard undo`) after an earlier delivery of this event did it:
     /// not done again, and not counted as contained.
@@ -33,6 +35,7 @@ impl Status {
             Status::Done => "done",
             Status::AlreadyDone => "already_done",
             Status::DryRun => "dry_run",
+            Status::AwaitingApproval => "awaiting_approval",
             Status::Failed => "failed",
             Status::Undone => "undone",
         }
@@ -238,6 +241,9 @@ pub struct Report {
     /// The GuardDuty finding the event was, archived once contained (finding.rs).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub archived: Option<crate::finding::Archive>,
+    /// Mode approve: the plan kept for a person, or the approval this run carried out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approval: Option<crate::approval::Approval>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timing: Option<Timing>,
 }
@@ -274,6 +280,21 @@ impl Report {
             notified: false,
             finding: None,
             archived: None,
+            // Mode approve: the plan's id and commands, as the function will keep it
+            // (`trailguard decide` and a backtest's decisions show them too).
+            approval: match (d.kind, d.mode, d.guard, event.and_then(Event::key_id)) {
+                (Kind::Remediate, Mode::Approve, Some(g), Some(id))
+                    if d.actions.iter().any(Action::mutates) =>
+                {
+                    let plan = crate::approval::plan_id(id, g.function);
+                    Some(crate::approval::Approval::new(
+                        &plan,
+                        crate::approval::PlanState::Waiting,
+                        None,
+                    ))
+                }
+                _ => None,
+            },
             timing: None,
         }
     }
@@ -283,8 +304,9 @@ impl Report {
         self.actions.iter().filter(|a| a.failed_critically())
     }
 
+    /// Nothing was changed on purpose: dry-run, or a plan waiting for approval.
     pub fn is_dry_run(&self) -> bool {
-        self.mode == Mode::DryRun
+        self.mode != Mode::Enforce
     }
 
     pub fn to_value(&self) -> Value {

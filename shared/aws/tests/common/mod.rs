@@ -78,10 +78,17 @@ fn log_calls(report: &trailguard_rules::Report, log: &std::ffi::OsStr) {
 }
 
 pub fn sample(name: &str) -> Value {
-    let p = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../events")
-        .join(name);
-    serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+    // The repository's events/, from shared/aws or from cli/ (which includes this module).
+    let events = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .map(|a| a.join("events"))
+        .find(|e| e.join("meta").is_dir())
+        .expect("the repository's events/ directory");
+    let p = events.join(name);
+    serde_json::from_str(
+        &std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display())),
+    )
+    .unwrap()
 }
 
 pub fn unique(prefix: &str) -> String {

@@ -9,9 +9,9 @@ use std::sync::{Arc, Mutex};
 
 use trailguard_aws::ports::{InstanceNow, Page, PortResult, TrailEvent};
 use trailguard_aws::{
-    AliasPort, Change, Claim, Clients, Connect, Deps, Ec2Port, GuardDutyPort, IamPort, KeyPort,
-    LambdaPort, LedgerPort, NotifyPort, OrgPort, PolicyPort, PortError, RdsPort, RedshiftPort,
-    S3ControlPort, S3Port, SecurityHubPort, Settings, Slot, Target, TrailPort,
+    AliasPort, Change, Claim, Clients, Connect, Deps, Ec2Port, GuardDutyPort, IamPort, KeptPlan,
+    KeyPort, LambdaPort, LedgerPort, NotifyPort, OrgPort, PolicyPort, PortError, RdsPort,
+    RedshiftPort, S3ControlPort, S3Port, SecurityHubPort, Settings, Slot, Target, TrailPort,
 };
 use trailguard_rules::facts::{PrefixListFacts, World};
 use trailguard_rules::finding::{FindingOutcome, FindingUpdate};
@@ -49,6 +49,8 @@ pub struct Fake {
     pub checkpoints: Mutex<HashMap<String, Checkpoint>>,
     /// The reports kept of each event (`keep_report`).
     pub reports: Mutex<HashMap<String, Vec<String>>>,
+    /// The plans waiting for approval, by ledger key (`offer_plan`).
+    pub plans: Mutex<HashMap<String, KeptPlan>>,
     /// Resource policies written or deleted, by (kind, resource): None once deleted. Those
     /// not here are as the world says.
     pub resource_policies: Mutex<HashMap<(PolicyKind, String), Option<String>>>,
@@ -1467,6 +1469,49 @@ impl LedgerPort for Fake {
     }
     async fn record_undo(&self, _: &str, _: &str, _: &str, _: i64) -> PortResult<()> {
         Ok(())
+    }
+    async fn offer_plan(
+        &self,
+        _: &str,
+        key: &str,
+        plan: &str,
+        approve_by: i64,
+        _: i64,
+    ) -> PortResult<KeptPlan> {
+        Ok(self
+            .plans
+            .lock()
+            .unwrap()
+            .entry(key.to_string())
+            .or_insert_with(|| KeptPlan {
+                plan: plan.to_string(),
+                state: "waiting".into(),
+                approve_by,
+                by: None,
+            })
+            .clone())
+    }
+    async fn kept_plan(&self, _: &str, key: &str) -> PortResult<Option<KeptPlan>> {
+        Ok(self.plans.lock().unwrap().get(key).cloned())
+    }
+    async fn settle_plan(
+        &self,
+        _: &str,
+        key: &str,
+        from: &str,
+        to: &str,
+        by: &str,
+        now: i64,
+    ) -> PortResult<bool> {
+        let mut plans = self.plans.lock().unwrap();
+        match plans.get_mut(key) {
+            Some(p) if p.state == from && (from != "waiting" || p.approve_by >= now) => {
+                p.state = to.to_string();
+                p.by = Some(by.to_string());
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
     }
 }
 

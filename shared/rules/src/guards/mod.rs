@@ -368,9 +368,55 @@ impl Guard {
                     "pattern": t.pattern_json(),
                 })
             })
+            .chain(std::iter::once(json!({
+                "rule": self.approval_rule(),
+                "bus": Bus::ManualTrigger,
+                "state": Delivery::Changes.state(),
+                "excludes_own_role": false,
+                "condition": APPROVAL_CONDITION,
+                "pattern": self.approval_pattern(),
+            })))
             .collect()
     }
+
+    /// The rule that brings this function a person's approval of one of its plans (mode
+    /// `approve`, approval.rs), on the manual-trigger bus: every function has one, named
+    /// after its template resource (`RevertSecurityGroupApprovalRule`).
+    pub fn approval_rule(self) -> String {
+        let camel: String = self
+            .function_name()
+            .split('-')
+            .map(|w| {
+                let mut c = w.chars();
+                c.next()
+                    .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                    .unwrap_or_default()
+            })
+            .collect();
+        format!("{camel}ApprovalRule")
+    }
+
+    /// That rule's pattern: trailguard's approvals naming this function (the function checks
+    /// the plan it kept names it too).
+    pub fn approval_pattern(self) -> Value {
+        json!({
+            "source": ["trailguard"],
+            "detail-type": [crate::approval::DETAIL_TYPE],
+            "detail": {"function": [self.function_name()]},
+        })
+    }
+
+    /// Whether the approval rule delivers the event, as deployed with this policy.
+    pub fn delivers_approval(self, event: &Event, policy: &Policy) -> bool {
+        policy.template_condition(APPROVAL_CONDITION)
+            && Pattern::parse(&self.approval_pattern())
+                .is_ok_and(|p| p.matches_with(&event.raw, &|_: &str| None))
+    }
 }
+
+/// Approvals come only on the manual-trigger bus, which exists only with
+/// ManualTriggerPrincipals.
+const APPROVAL_CONDITION: &str = "HasManualTrigger";
 
 /// Whether EventBridge treats the event as a read-only management call.
 pub fn is_read_only_call(raw: &Value) -> bool {

@@ -46,6 +46,8 @@ pub struct PolicyFile {
     /// Days the ledger keeps what `trailguard undo` needs: the reports and each action's
     /// reversal.
     pub(crate) undo_retention_days: u32,
+    /// Minutes a plan of mode `approve` waits for a person's approval.
+    pub(crate) approval_ttl_minutes: u32,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -124,6 +126,7 @@ impl Policy {
             update_findings: self.update_findings,
             archive_guardduty_findings: self.archive_guardduty_findings,
             undo_retention_days: self.undo_retention_days,
+            approval_ttl_minutes: self.approval_ttl_minutes,
         }
     }
 }

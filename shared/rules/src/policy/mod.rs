@@ -39,6 +39,10 @@ pub enum Mode {
     Enforce,
     #[serde(rename = "dry-run")]
     DryRun,
+    /// Plan, keep the plan in the ledger and wait: a person approves it (`trailguard
+    /// approve`, through the manual-trigger bus) before the function acts, or rejects it.
+    #[serde(rename = "approve")]
+    Approve,
 }
 
 impl Mode {
@@ -46,6 +50,7 @@ impl Mode {
         match s.trim().to_ascii_lowercase().as_str() {
             "enforce" => Some(Mode::Enforce),
             "dry-run" | "dryrun" | "dry_run" => Some(Mode::DryRun),
+            "approve" => Some(Mode::Approve),
             _ => None,
         }
     }
@@ -56,6 +61,7 @@ impl fmt::Display for Mode {
         f.write_str(match self {
             Mode::Enforce => "enforce",
             Mode::DryRun => "dry-run",
+            Mode::Approve => "approve",
         })
     }
 }
@@ -117,6 +123,9 @@ pub struct Policy {
     /// `trailguard undo --event-id` (7 to 365: never shorter than a claim's exactly-once
     /// window).
     pub undo_retention_days: u32,
+    /// Minutes a plan waits for approval (mode `approve`) before it expires: 1 to 10080 (a
+    /// week).
+    pub approval_ttl_minutes: u32,
     /// A central deployment's member role: its sessions are trailguard's own in member
     /// accounts only (set from the deployment, never from the policy file).
     member_role: Option<MemberRole>,
@@ -187,6 +196,7 @@ impl Policy {
             update_findings: true,
             archive_guardduty_findings: false,
             undo_retention_days: 30,
+            approval_ttl_minutes: 60,
             member_role: None,
             sections: Sections::default(),
         }
@@ -214,7 +224,8 @@ impl Policy {
     }
 
     /// A mode set from outside the policy (`TRAILGUARD_MODE`, the template's `Mode`):
-    /// `dry-run` makes every guard plan without acting; `enforce` leaves the policy's modes.
+    /// `dry-run` makes every guard plan without acting; `approve` makes every enforcing guard
+    /// wait for approval; `enforce` leaves the policy's modes.
     pub fn with_mode_ceiling(mut self, mode: Mode) -> Policy {
         self.ceiling = Some(mode);
         self
@@ -225,6 +236,36 @@ impl Policy {
     pub fn with_manual_trigger(mut self, on: bool) -> Policy {
         self.manual_trigger = on;
         self
+    }
+
+    /// The policy a person's approval runs under: every `approve` mode (the default, a
+    /// guard's, an account's) read as `enforce`. The dry-run ceiling still wins, so an
+    /// approval after the deployment went back to dry-run changes nothing.
+    pub fn approved(&self) -> Policy {
+        let enforce = |m: &Mode| {
+            if *m == Mode::Approve {
+                Mode::Enforce
+            } else {
+                *m
+            }
+        };
+        let mut p = self.clone();
+        p.ceiling = p.ceiling.map(|c| enforce(&c));
+        p.mode_default = enforce(&p.mode_default);
+        p.modes.values_mut().for_each(|m| *m = enforce(m));
+        p.mode_by_account.values_mut().for_each(|m| *m = enforce(m));
+        p
+    }
+
+    /// Whether the guard called `guard` may wait for approval in some account (its function
+    /// then needs the manual-trigger bus and the ledger: `Settings::from_env` checks).
+    pub fn asks_approval(&self, guard: &str) -> bool {
+        (self.mode(guard) == Mode::Approve
+            || self
+                .mode_by_account
+                .values()
+                .any(|m| self.under_ceiling(*m) == Mode::Approve))
+            && self.ceiling != Some(Mode::DryRun)
     }
 
     /// A central deployment's member role, and the central account it runs in.

@@ -12,9 +12,15 @@ impl Policy {
     /// `mode.default`; a ceiling of dry-run ([`Policy::with_mode_ceiling`]) wins over both.
     pub fn mode(&self, guard: &str) -> Mode {
         let own = self.modes.get(guard).copied().unwrap_or(self.mode_default);
-        match self.ceiling {
-            Some(Mode::DryRun) => Mode::DryRun,
-            _ => own,
+        self.under_ceiling(own)
+    }
+
+    /// A mode under the ceiling: dry-run wins over everything, approve over enforce.
+    pub(crate) fn under_ceiling(&self, mode: Mode) -> Mode {
+        match (self.ceiling, mode) {
+            (Some(Mode::DryRun), _) => Mode::DryRun,
+            (Some(Mode::Approve), Mode::Enforce) => Mode::Approve,
+            _ => mode,
         }
     }
 
@@ -22,13 +28,9 @@ impl Policy {
     /// `mode_by_account.<account>` when the policy sets one (enforce in sandboxes, dry-run in
     /// production), else [`Policy::mode`]; a ceiling of dry-run still wins.
     pub fn mode_in(&self, guard: &str, account: Option<&str>) -> Mode {
-        match (
-            self.ceiling,
-            account.and_then(|a| self.mode_by_account.get(a)),
-        ) {
-            (Some(Mode::DryRun), _) => Mode::DryRun,
-            (_, Some(m)) => *m,
-            _ => self.mode(guard),
+        match account.and_then(|a| self.mode_by_account.get(a)) {
+            Some(m) => self.under_ceiling(*m),
+            None => self.mode(guard),
         }
     }
 

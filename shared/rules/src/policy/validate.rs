@@ -14,6 +14,9 @@ use crate::net::PortSpec;
 
 /// How long the ledger may keep what `trailguard undo` needs.
 const UNDO_RETENTION_DAYS: std::ops::RangeInclusive<u32> = 7..=365;
+/// A plan waits at least a minute and at most a week: past that, the change it answers is
+/// better looked at afresh.
+const APPROVAL_TTL_MINUTES: std::ops::RangeInclusive<u32> = 1..=10_080;
 
 /// An error naming `f`.
 pub fn field(f: impl Into<String>, p: impl Into<String>) -> PolicyError {
@@ -228,6 +231,17 @@ impl Policy {
                 ),
             ));
         }
+        if !(APPROVAL_TTL_MINUTES.contains(&file.approval_ttl_minutes)) {
+            return Err(field(
+                "approval_ttl_minutes",
+                format!(
+                    "{} minutes: from {} to {} (a week)",
+                    file.approval_ttl_minutes,
+                    APPROVAL_TTL_MINUTES.start(),
+                    APPROVAL_TTL_MINUTES.end()
+                ),
+            ));
+        }
         let org = file.organization_id.trim();
         if !org.is_empty() && !is_organization_id(org) {
             return Err(field(
@@ -263,6 +277,7 @@ impl Policy {
             update_findings: file.update_findings,
             archive_guardduty_findings: file.archive_guardduty_findings,
             undo_retention_days: file.undo_retention_days,
+            approval_ttl_minutes: file.approval_ttl_minutes,
             member_role: None,
             sections: Sections::default(),
         })

@@ -1,0 +1,304 @@
+//! Approval before acting (mode `approve`). A function in that mode plans, keeps the plan in
+//! the ledger and tells people; `trailguard approve ID` puts an "Approve Plan" event on the
+//! manual-trigger bus, and the function then reads the plan it kept (never the event's word
+//! for it), decides the kept event again as the resources are now, and does only actions the
+//! plan holds. This file is the pure part: the plan's id and form, the approval's state in a
+//! report, and the check that an approved run stays inside what was approved.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::action::Action;
+use crate::decision::Decision;
+use crate::event::{Event, EventBody};
+
+/// The manual-trigger bus's detail-type that approves a plan.
+pub const DETAIL_TYPE: &str = "Approve Plan";
+
+/// The ledger key a plan is kept under.
+pub fn ledger_key(plan_id: &str) -> String {
+    format!("plan#{plan_id}")
+}
+
+/// The id of the plan a function makes for an event: the same for every delivery of that
+/// event (a redelivery finds the plan it already kept), different per function (EventBridge
+/// gives each rule's target the same event id). 16 hex digits, so it is safe in any text.
+pub fn plan_id(event_id: &str, function: &str) -> String {
+    // FNV-1a: stable across processes and releases, unlike the std hasher.
+    let hash = format!("{function}#{event_id}")
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+        });
+    format!("{hash:016x}")
+}
+
+/// Whether `s` has the form of a plan id (16 lower-case hex digits).
+pub fn is_plan_id(s: &str) -> bool {
+    s.len() == 16
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// What the ledger keeps of a plan waiting for approval (as JSON, under [`ledger_key`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredPlan {
+    pub plan_id: String,
+    pub function: String,
+    /// The event as it was delivered: an approval decides it again.
+    pub event: Value,
+    /// The actions planned, as they are sent (each action's JSON, `"type"` and target):
+    /// an approved run does no other.
+    pub actions: Vec<Value>,
+    pub reason: String,
+    #[serde(default)]
+    pub account: Option<String>,
+    #[serde(default)]
+    pub region: Option<String>,
+    /// Epoch seconds after which an approval does nothing.
+    pub approve_by: i64,
+}
+
+/// Where a plan stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PlanState {
+    /// Kept, waiting for a person.
+    Waiting,
+    /// A person approved it: the function acts (again, on a redelivery: the actions' claims
+    /// make that exactly once).
+    Approved,
+    Rejected,
+    /// Not approved in time.
+    Expired,
+    /// Approved, then not run: the event decides differently now, or the plan names
+    /// another function, or the ledger has no such plan.
+    Refused,
+}
+
+impl PlanState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PlanState::Waiting => "waiting",
+            PlanState::Approved => "approved",
+            PlanState::Rejected => "rejected",
+            PlanState::Expired => "expired",
+            PlanState::Refused => "refused",
+        }
+    }
+
+    /// The state the ledger writes (`None`: not one it keeps).
+    pub fn parse(s: &str) -> Option<PlanState> {
+        [
+            PlanState::Waiting,
+            PlanState::Approved,
+            PlanState::Rejected,
+            PlanState::Expired,
+            PlanState::Refused,
+        ]
+        .into_iter()
+        .find(|p| p.as_str() == s)
+    }
+}
+
+/// The approval part of a report: the plan, where it stands, and the commands people run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Approval {
+    pub plan_id: String,
+    pub state: PlanState,
+    /// When the plan expires (UTC, ISO 8601).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approve_by: Option<String>,
+    /// Who approved or rejected it (the principal's ARN, as the request named it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
+    /// Why an approval did nothing, or why the plan could not be kept.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
+    pub approve: String,
+    pub reject: String,
+}
+
+impl Approval {
+    pub fn new(plan_id: &str, state: PlanState, approve_by: Option<i64>) -> Approval {
+        Approval {
+            plan_id: plan_id.to_string(),
+            state,
+            approve_by: approve_by.map(crate::time::format_epoch),
+            by: None,
+            problem: None,
+            approve: format!("trailguard approve {plan_id}"),
+            reject: format!("trailguard reject {plan_id}"),
+        }
+    }
+}
+
+/// An "Approve Plan" request as the manual-trigger bus delivered it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Request<'a> {
+    pub plan_id: &'a str,
+    pub requested_by: Option<&'a str>,
+}
+
+/// The approval an event asks for, if it is one: `source` trailguard, the detail-type
+/// [`DETAIL_TYPE`], and a plan id of the right form (`Err`: an approval naming none).
+pub fn request(event: &Event) -> Option<Result<Request<'_>, String>> {
+    let EventBody::Manual(m) = &event.body else {
+        return None;
+    };
+    if m.action != DETAIL_TYPE {
+        return None;
+    }
+    Some(match m.plan_id.as_deref() {
+        Some(id) if is_plan_id(id) => Ok(Request {
+            plan_id: id,
+            requested_by: m.requested_by.as_deref(),
+        }),
+        other => Err(format!(
+            "the approval names no plan id (detail.planId: 16 hex digits), found {other:?}"
+        )),
+    })
+}
+
+/// The actions of an approved run that the plan does not hold, described: an approval
+/// lets the function do only what people saw. An action the plan holds but the decision no
+/// longer makes is simply not done (the resource changed since, or an exemption was given).
+pub fn unapproved(plan: &StoredPlan, decision: &Decision) -> Vec<String> {
+    decision
+        .actions
+        .iter()
+        .filter(|a| a.mutates() && !plan.actions.contains(&wire(a)))
+        .map(Action::describe)
+        .collect()
+}
+
+/// An action as a plan keeps it.
+pub fn wire(a: &Action) -> Value {
+    serde_json::to_value(a).unwrap_or(Value::Null)
+}
+
+/// The plan a decision in mode `approve` makes, for the ledger.
+pub fn stored_plan(
+    event: &Event,
+    decision: &Decision,
+    plan_id: &str,
+    function: &str,
+    approve_by: i64,
+) -> StoredPlan {
+    StoredPlan {
+        plan_id: plan_id.to_string(),
+        function: function.to_string(),
+        event: event.raw.clone(),
+        actions: decision.actions.iter().map(wire).collect(),
+        reason: decision.reason.clone(),
+        account: event.account().map(String::from),
+        region: event.region().map(String::from),
+        approve_by,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::action::Notice;
+    use crate::action::RevokeRules;
+    use crate::decision::Kind;
+
+    fn revoke(rule: &str) -> Action {
+        Action::RevokeSecurityGroupRules(RevokeRules {
+            group_id: "sg-0123456789abcdef0".into(),
+            egress: false,
+            rule_ids: vec![rule.into()],
+            permissions: vec![],
+        })
+    }
+
+    fn plan(actions: Vec<Action>) -> StoredPlan {
+        StoredPlan {
+            plan_id: plan_id("e-1", "revert-security-group"),
+            function: "revert-security-group".into(),
+            event: Value::Null,
+            actions: actions.iter().map(wire).collect(),
+            reason: "opened to the world".into(),
+            account: None,
+            region: None,
+            approve_by: 0,
+        }
+    }
+
+    #[test]
+    fn plan_ids_are_stable_per_event_and_function() {
+        let a = plan_id(
+            "6a7e8feb-b491-4cf7-a9f1-bf3703467718",
+            "revert-security-group",
+        );
+        assert!(is_plan_id(&a), "{a}");
+        assert_eq!(
+            a,
+            plan_id(
+                "6a7e8feb-b491-4cf7-a9f1-bf3703467718",
+                "revert-security-group"
+            )
+        );
+        assert_ne!(
+            a,
+            plan_id("6a7e8feb-b491-4cf7-a9f1-bf3703467718", "revert-network-acl")
+        );
+        assert_ne!(
+            a,
+            plan_id(
+                "6a7e8feb-b491-4cf7-a9f1-bf3703467719",
+                "revert-security-group"
+            )
+        );
+        for bad in [
+            "",
+            "0123456789ABCDEF",
+            "0123456789abcde",
+            "0123456789abcdeg",
+            "0123456789abcdef0",
+        ] {
+            assert!(!is_plan_id(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn only_approved_changes_may_run() {
+        let notice = Notice {
+            severity: crate::action::Severity::High,
+            title: "t".into(),
+            details: vec![],
+        };
+        let mut d = Decision::remediate("x", vec![revoke("sgr-0aaaaaaaaaaaaaaaa")], notice);
+        assert!(unapproved(&plan(vec![revoke("sgr-0aaaaaaaaaaaaaaaa")]), &d).is_empty());
+        // Fewer than approved: fine (the rest is no longer wanted).
+        assert!(unapproved(
+            &plan(vec![
+                revoke("sgr-0aaaaaaaaaaaaaaaa"),
+                revoke("sgr-0bbbbbbbbbbbbbbbb")
+            ]),
+            &d
+        )
+        .is_empty());
+        // Another target than approved: named.
+        d.actions = vec![revoke("sgr-0cccccccccccccccc")];
+        let extra = unapproved(&plan(vec![revoke("sgr-0aaaaaaaaaaaaaaaa")]), &d);
+        assert_eq!(extra.len(), 1, "{extra:?}");
+        assert!(extra[0].contains("sg-0123456789abcdef0"), "{extra:?}");
+        assert_eq!(d.kind, Kind::Remediate);
+    }
+
+    #[test]
+    fn states_read_back() {
+        for s in [
+            PlanState::Waiting,
+            PlanState::Approved,
+            PlanState::Rejected,
+            PlanState::Expired,
+            PlanState::Refused,
+        ] {
+            assert_eq!(PlanState::parse(s.as_str()), Some(s));
+        }
+        assert_eq!(PlanState::parse("done"), None);
+    }
+}
