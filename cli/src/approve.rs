@@ -87,7 +87,7 @@ fn not_waiting(id: &str, kept: &KeptPlan, state: PlanState) -> String {
             s.as_str(),
             kept.by
                 .as_deref()
-                .map(|b| format!(" (by {b})"))
+                .map(|b| format!(" (by {})", approval::approver(Some(b))))
                 .unwrap_or_default()
         ),
     }
@@ -106,10 +106,12 @@ pub fn approve(f: &[(&'static str, String)]) -> Result<ExitCode, String> {
             return Err(not_waiting(id, &kept, state));
         }
         let caller = caller_arn(&sdk).await;
+        // The digest of the plan shown here: the function runs it only if it reads this one.
         let detail = json!({
             "planId": id,
             "function": plan.function,
             "requestedBy": caller,
+            "planDigest": trailguard_aws::approve::plan_digest(&kept.plan),
         });
         let event = put_manual(&sdk, &bus, approval::DETAIL_TYPE, &detail).await?;
         let mut out = summary(id, &kept, &plan, state);

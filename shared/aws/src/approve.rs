@@ -15,6 +15,22 @@ use crate::error::{HandlerError, PortError};
 use crate::handler::{emit, Deps};
 use crate::ports::{Clients, Connect, LedgerPort, NotifyPort};
 
+/// How long after its expiry an approved plan may still be run again: a redelivered
+/// approval (EventBridge retries for 24 hours) finishes what the first began; a replay after
+/// that does nothing.
+const RERUN_SECS: i64 = 86_400;
+
+/// The digest of a plan as the ledger keeps it (SHA-256, hex): `trailguard approve` puts the
+/// one of the plan it showed in the approval, and the function runs the plan only if the one
+/// it reads has it.
+pub fn plan_digest(plan: &str) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(plan.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// An approved plan being carried out.
 pub(crate) struct Approving {
     pub plan: StoredPlan,
@@ -56,6 +72,13 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
         };
         let id = approval::plan_id(event_id, self.function());
         let now = (self.clock)();
+        let refused = |problem: String| {
+            HandlerError::Approval(PortError::Permanent {
+                op: trailguard_rules::ops::LEDGER_PUT.api,
+                code: "PlanNotKept".into(),
+                message: problem,
+            })
+        };
         let policy = &self.settings.policy;
         let approve_by = now + i64::from(policy.approval_ttl_minutes) * 60;
         // Kept past its expiry for the record: who approved or rejected what.
@@ -75,6 +98,16 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
             )
             .await
             .map_err(HandlerError::Approval)?;
+        // The plan under this id must be this event's (ids are 64-bit hashes).
+        let of_this_event = serde_json::from_str::<StoredPlan>(&kept.plan)
+            .ok()
+            .and_then(|p| Event::from_value(p.event).ok())
+            .is_some_and(|e| e.key_id() == Some(event_id));
+        if !of_this_event {
+            return Err(refused(format!(
+                "the ledger holds plan {id} for another event, or one that cannot be read"
+            )));
+        }
         let state = PlanState::parse(&kept.state).unwrap_or(PlanState::Refused);
         // A plan still waiting past its time is expired, whatever the ledger says.
         let state = match state {
@@ -102,11 +135,7 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
             HandlerError::Malformed(format!("{p} (event id {})", event.id().unwrap_or("?")))
         })?;
         let id = request.plan_id;
-        let by = request
-            .requested_by
-            .filter(|b| !b.trim().is_empty())
-            .unwrap_or("a ManualTriggerPrincipals principal who gave no name")
-            .to_string();
+        let by = approval::approver(request.requested_by);
         let table = self.table()?;
         let key = approval::ledger_key(id);
         let home = self.connect.home();
@@ -121,6 +150,14 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
                 .nothing_done(event, id, PlanState::Refused, None, None, format!("no plan {id} is kept in the ledger: it was never made, or it is past its retention"))
                 .await;
         };
+        // What the approver was shown: the plan read now must be that one, byte for byte.
+        if request.digest != Some(plan_digest(&kept.plan).as_str()) {
+            return self
+                .nothing_done(event, id, PlanState::Refused, Some(kept.approve_by), None, format!(
+                    "the approval's planDigest is not the kept plan's: it changed since {by} was shown it (or the approval came from elsewhere than trailguard approve); nothing was settled"
+                ))
+                .await;
+        }
         let stored: StoredPlan = match serde_json::from_str(&kept.plan) {
             Ok(p) => p,
             Err(e) => {
@@ -136,7 +173,13 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
                     .await
             }
         };
-        if stored.plan_id != id || stored.function != self.function() {
+        let named = Event::from_value(stored.event.clone())
+            .ok()
+            .and_then(|e| e.key_id().map(|k| approval::plan_id(k, &stored.function)));
+        if stored.plan_id != id
+            || stored.function != self.function()
+            || named.as_deref() != Some(id)
+        {
             return self
                 .nothing_done(
                     event,
@@ -166,6 +209,17 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
                     )
                     .await
             }
+            PlanState::Approved if now > kept.approve_by + RERUN_SECS => return self
+                .nothing_done(
+                    event,
+                    id,
+                    PlanState::Approved,
+                    Some(kept.approve_by),
+                    kept.by.clone(),
+                    "it was approved and carried out; a day after its expiry it is not run again"
+                        .to_string(),
+                )
+                .await,
             // Approved already: a redelivery of the approval finishes what it began (each
             // action's claim makes it exactly once).
             PlanState::Waiting | PlanState::Approved => {}
@@ -228,6 +282,8 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
         let home = self.connect.home();
         let ledger = home.ledger();
         let extra = approval::unapproved(&a.plan, decision);
+        let nothing_to_do = decision.kind != trailguard_rules::Kind::Remediate
+            || !decision.actions.iter().any(|x| x.mutates());
         let problem = if decision.mode != trailguard_rules::Mode::Enforce {
             // The deployment went back to dry-run since: the approval is not used up, and
             // the plan waits on (until it expires) for a deployment that acts.
@@ -235,6 +291,14 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
             format!(
                 "the function runs in {} now; the plan still waits",
                 decision.mode
+            )
+        } else if nothing_to_do {
+            // Decided again, the event asks for nothing now (an exemption, the resource
+            // changed): the approval is not used up either, so it can be given again later.
+            a.approval.state = PlanState::Waiting;
+            format!(
+                "decided again now, the event asks for nothing ({}); the plan still waits",
+                decision.reason
             )
         } else if !extra.is_empty() {
             ledger

@@ -5,6 +5,7 @@
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
+use trailguard_rules::approval::PlanState;
 use trailguard_rules::finding::FindingOutcome;
 use trailguard_rules::render;
 use trailguard_rules::report::{ErrorReport, Timing};
@@ -177,15 +178,30 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
         // Mode approve: the plan kept in the ledger for a person (an approved run's report
         // says whose approval it carried out).
         let t = Instant::now();
+        // A plan that could not be kept is told (no one can approve it yet), then the error
+        // is returned, so Lambda delivers the event again.
+        let mut plan_error = None;
+        let waits = report
+            .actions
+            .iter()
+            .any(|a| a.outcome == Some(trailguard_rules::Status::AwaitingApproval));
         report.approval = match approving {
             Some(a) => Some(a.approval),
-            None if report
-                .actions
-                .iter()
-                .any(|a| a.outcome == Some(trailguard_rules::Status::AwaitingApproval)) =>
-            {
-                Some(self.keep_plan(event, &decision).await?)
-            }
+            None if waits => match self.keep_plan(event, &decision).await {
+                Ok(a) => Some(a),
+                Err(e) => {
+                    let mut a = report.approval.take().unwrap_or_else(|| {
+                        trailguard_rules::approval::Approval::new("-", PlanState::Refused, None)
+                    });
+                    a.state = PlanState::Refused;
+                    a.problem = Some(format!(
+                        "the plan could not be kept, so no one can approve it yet ({e}); the event \
+                         is delivered again"
+                    ));
+                    plan_error = Some(e);
+                    Some(a)
+                }
+            },
             None => None,
         };
         // The finding the event carried, told what became of it (finding.rs decides what to
@@ -240,7 +256,8 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
             aws_ms: ms(aws),
             overhead_ms: ms(total.saturating_sub(aws)),
         });
-        match remediation_error(&failures)
+        match plan_error
+            .or(remediation_error(&failures))
             .or(finding_error)
             .or(archive_error)
         {

@@ -3,7 +3,7 @@
 //! pure `trailguard-rules` crate; this crate only carries them out.
 
 pub mod aliases;
-mod approve;
+pub mod approve;
 pub mod attempts;
 pub mod central;
 pub mod config;

@@ -32,15 +32,18 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
                 endpoint: self.settings.endpoint_url.as_deref(),
                 read,
             };
-            let gated = decision.mode == Mode::Enforce
-                && action.mutates()
-                && self.settings.ledger_table.is_some();
+            // Mode approve never waits to put a safeguard back (logging, a detector, a key's
+            // deletion cancelled, an exemption taken back): as the breaker, it holds back only
+            // the changes that take something away.
+            let acts = decision.mode == Mode::Enforce
+                || (decision.mode == Mode::Approve && action.restores_safeguard());
+            let gated = acts && action.mutates() && self.settings.ledger_table.is_some();
             // A sweep has no event to keep for an approval: in mode approve it plans, as in
             // dry-run, and the change's own event is what waits for a person.
             let (outcome, traffic) =
-                if decision.mode == Mode::Approve && action.mutates() && event.is_some() {
+                if !acts && decision.mode == Mode::Approve && action.mutates() && event.is_some() {
                     (Outcome::awaiting_approval(action), Traffic::default())
-                } else if decision.mode != Mode::Enforce && action.mutates() {
+                } else if !acts && action.mutates() {
                     (Outcome::dry_run(action), Traffic::default())
                 } else if gated {
                     self.once_within_breaker(event, decision, action, clients, ctx)

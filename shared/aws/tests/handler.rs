@@ -1795,8 +1795,15 @@ async fn the_notice_names_the_account_by_its_alias_and_goes_out_without_it() {
 const APPROVE: &str = r#"{"mode": {"default": "approve"}, "manual_trigger": true}"#;
 const SSH: &str = "aws.ec2-AuthorizeSecurityGroupIngress-open-ssh.json";
 
-/// An "Approve Plan" event as `trailguard approve` puts it on the manual-trigger bus.
-fn approval_event(plan: &str, function: &str) -> Value {
+/// An "Approve Plan" event as `trailguard approve` puts it on the manual-trigger bus: with
+/// the digest of the plan the fake ledger keeps under that id.
+fn approval_event(f: &Fake, plan: &str, function: &str) -> Value {
+    let digest = f
+        .plans
+        .lock()
+        .unwrap()
+        .get(&format!("plan#{plan}"))
+        .map(|p| trailguard_aws::approve::plan_digest(&p.plan));
     json!({
         "version": "0",
         "id": format!("approval-of-{plan}"),
@@ -1806,7 +1813,7 @@ fn approval_event(plan: &str, function: &str) -> Value {
         "time": "2026-11-18T11:10:00Z",
         "region": "us-east-1",
         "resources": [],
-        "detail": {"planId": plan, "function": function, "requestedBy": "arn:aws:iam::123456789012:user/alice"},
+        "detail": {"planId": plan, "function": function, "requestedBy": "arn:aws:iam::123456789012:user/alice", "planDigest": digest},
     })
 }
 
@@ -1876,7 +1883,7 @@ async fn an_approval_runs_the_kept_plan_once_and_says_who_approved() {
     let id = kept(&f).await;
     let d = with_ledger(&f, "revert-security-group", APPROVE);
     let r = d
-        .process(approval_event(&id, "revert-security-group"))
+        .process(approval_event(&f, &id, "revert-security-group"))
         .await
         .unwrap();
     assert_eq!(json!(r.mode), "enforce");
@@ -1909,7 +1916,7 @@ async fn an_approval_runs_the_kept_plan_once_and_says_who_approved() {
     let revokes = |f: &Fake| f.ops().iter().filter(|o| o.starts_with("Revoke")).count();
     assert_eq!(revokes(&f), 1);
     let again = d
-        .process(approval_event(&id, "revert-security-group"))
+        .process(approval_event(&f, &id, "revert-security-group"))
         .await
         .unwrap();
     assert_eq!(again.actions[0].outcome, Some(Status::AlreadyDone));
@@ -1929,7 +1936,7 @@ async fn rejected_expired_unknown_and_foreign_plans_do_nothing_and_say_so() {
         p.by = Some("arn:aws:iam::123456789012:user/bob".into());
     }
     let r = with_ledger(&f, "revert-security-group", APPROVE)
-        .process(approval_event(&id, "revert-security-group"))
+        .process(approval_event(&f, &id, "revert-security-group"))
         .await
         .unwrap();
     assert_eq!(r.decision, Kind::Notify);
@@ -1949,7 +1956,7 @@ async fn rejected_expired_unknown_and_foreign_plans_do_nothing_and_say_so() {
     let mut late = with_ledger(&f, "revert-security-group", APPROVE);
     late.clock = || NOW + 3601;
     let r = late
-        .process(approval_event(&id, "revert-security-group"))
+        .process(approval_event(&f, &id, "revert-security-group"))
         .await
         .unwrap();
     assert_eq!(json!(r.approval.as_ref().unwrap().state), "expired");
@@ -1962,7 +1969,11 @@ async fn rejected_expired_unknown_and_foreign_plans_do_nothing_and_say_so() {
     // Unknown: no such plan.
     let f = Arc::new(Fake::new());
     let r = with_ledger(&f, "revert-security-group", APPROVE)
-        .process(approval_event("0123456789abcdef", "revert-security-group"))
+        .process(approval_event(
+            &f,
+            "0123456789abcdef",
+            "revert-security-group",
+        ))
         .await
         .unwrap();
     assert_eq!(json!(r.approval.as_ref().unwrap().state), "refused");
@@ -1977,14 +1988,14 @@ async fn rejected_expired_unknown_and_foreign_plans_do_nothing_and_say_so() {
     let f = Arc::new(Fake::new());
     let id = kept(&f).await;
     let r = with_ledger(&f, "revert-network-acl", APPROVE)
-        .process(approval_event(&id, "revert-security-group"))
+        .process(approval_event(&f, &id, "revert-security-group"))
         .await
         .unwrap();
     assert_eq!(r.decision, Kind::Ignore);
     assert!(r.approval.is_none());
     // Named to this function, but the kept plan is another's: refused.
     let r = with_ledger(&f, "revert-network-acl", APPROVE)
-        .process(approval_event(&id, "revert-network-acl"))
+        .process(approval_event(&f, &id, "revert-network-acl"))
         .await
         .unwrap();
     assert_eq!(json!(r.approval.as_ref().unwrap().state), "refused");
@@ -1998,7 +2009,7 @@ async fn rejected_expired_unknown_and_foreign_plans_do_nothing_and_say_so() {
         "revert-security-group",
         r#"{"mode": {"default": "approve"}}"#,
     )
-    .process(approval_event(&id, "revert-security-group"))
+    .process(approval_event(&f, &id, "revert-security-group"))
     .await
     .unwrap();
     assert_eq!(r.decision, Kind::Ignore);
@@ -2006,7 +2017,7 @@ async fn rejected_expired_unknown_and_foreign_plans_do_nothing_and_say_so() {
     // A malformed approval (no plan id of the right form) is an error naming the field.
     let f = Arc::new(Fake::new());
     let e = with_ledger(&f, "revert-security-group", APPROVE)
-        .process(approval_event("DROP TABLE", "revert-security-group"))
+        .process(approval_event(&f, "DROP TABLE", "revert-security-group"))
         .await
         .unwrap_err();
     assert!(e.to_string().contains("detail.planId"), "{e}");
@@ -2026,7 +2037,7 @@ async fn an_approval_does_only_what_the_plan_holds() {
         p.plan = plan.to_string();
     }
     let r = with_ledger(&f, "revert-security-group", APPROVE)
-        .process(approval_event(&id, "revert-security-group"))
+        .process(approval_event(&f, &id, "revert-security-group"))
         .await
         .unwrap();
     assert_eq!(r.decision, Kind::Notify);
@@ -2065,7 +2076,7 @@ async fn an_approval_does_only_what_the_plan_holds() {
         p.plan = plan.to_string();
     }
     let r = with_ledger(&f, "revert-security-group", APPROVE)
-        .process(approval_event(&id, "revert-security-group"))
+        .process(approval_event(&f, &id, "revert-security-group"))
         .await
         .unwrap();
     assert_eq!(
@@ -2092,7 +2103,7 @@ async fn an_approval_under_a_dry_run_ceiling_changes_nothing_and_the_plan_waits(
         .clone()
         .with_mode_ceiling(trailguard_rules::Mode::DryRun);
     let r = d
-        .process(approval_event(&id, "revert-security-group"))
+        .process(approval_event(&f, &id, "revert-security-group"))
         .await
         .unwrap();
     assert!(
@@ -2130,4 +2141,135 @@ fn approve_mode_needs_the_manual_trigger_bus_and_the_ledger() {
     // Another guard's function is not concerned.
     let nacl = trailguard_rules::Decider::from_function_name("revert-network-acl").unwrap();
     assert!(trailguard_aws::Settings::from_vars(nacl, vars("false", false)).is_ok());
+}
+
+#[tokio::test]
+async fn an_approval_runs_only_the_plan_its_approver_was_shown() {
+    // The approval carries the digest of the plan `trailguard approve` showed; the plan in
+    // the ledger changed after that (someone with write access to the table): refused, the
+    // plan left as it is, nothing changed.
+    let f = Arc::new(Fake::new());
+    let id = kept(&f).await;
+    let approval = approval_event(&f, &id, "revert-security-group");
+    {
+        let mut plans = f.plans.lock().unwrap();
+        let p = plans.get_mut(&format!("plan#{id}")).unwrap();
+        p.plan = p.plan.replace("opens", "opened");
+        p.plan.push(' ');
+    }
+    let r = with_ledger(&f, "revert-security-group", APPROVE)
+        .process(approval)
+        .await
+        .unwrap();
+    assert_eq!(r.decision, Kind::Notify);
+    assert!(r.reason.contains("planDigest"), "{}", r.reason);
+    assert_eq!(
+        f.plans.lock().unwrap()[&format!("plan#{id}")].state,
+        "waiting"
+    );
+    assert!(
+        f.ops().iter().all(|o| !o.starts_with("Revoke")),
+        "{:?}",
+        f.ops()
+    );
+    // An approval put by hand, without the digest: the same.
+    let mut bare = approval_event(&f, &id, "revert-security-group");
+    bare["detail"].as_object_mut().unwrap().remove("planDigest");
+    let r = with_ledger(&f, "revert-security-group", APPROVE)
+        .process(bare)
+        .await
+        .unwrap();
+    assert!(r.reason.contains("planDigest"), "{}", r.reason);
+}
+
+#[tokio::test]
+async fn an_approval_when_nothing_is_to_be_done_leaves_the_plan_waiting() {
+    let f = Arc::new(Fake::new());
+    let id = kept(&f).await;
+    // The account went out of the policy's scope since: the event decided again asks nothing.
+    let out = r#"{"mode": {"default": "approve"}, "manual_trigger": true, "accounts": {"exclude": ["123456789012"]}}"#;
+    let r = with_ledger(&f, "revert-security-group", out)
+        .process(approval_event(&f, &id, "revert-security-group"))
+        .await
+        .unwrap();
+    assert_eq!(r.decision, Kind::Notify);
+    assert_eq!(json!(r.approval.as_ref().unwrap().state), "waiting");
+    assert!(r.reason.contains("the plan still waits"), "{}", r.reason);
+    assert_eq!(
+        f.plans.lock().unwrap()[&format!("plan#{id}")].state,
+        "waiting"
+    );
+    // Approved again once it is in scope: it acts.
+    let r = with_ledger(&f, "revert-security-group", APPROVE)
+        .process(approval_event(&f, &id, "revert-security-group"))
+        .await
+        .unwrap();
+    assert_eq!(r.actions[0].outcome, Some(Status::Done));
+}
+
+#[tokio::test]
+async fn a_replayed_approval_long_after_its_plan_ran_does_nothing() {
+    let f = Arc::new(Fake::new());
+    let id = kept(&f).await;
+    let approval = approval_event(&f, &id, "revert-security-group");
+    with_ledger(&f, "revert-security-group", APPROVE)
+        .process(approval.clone())
+        .await
+        .unwrap();
+    let mut later = with_ledger(&f, "revert-security-group", APPROVE);
+    later.clock = || NOW + 3600 + 86_400 + 1;
+    let r = later.process(approval).await.unwrap();
+    assert_eq!(r.decision, Kind::Notify);
+    assert!(r.reason.contains("not run again"), "{}", r.reason);
+    assert!(r.actions.is_empty());
+}
+
+#[tokio::test]
+async fn in_approve_mode_a_safeguard_is_put_back_at_once() {
+    // StopLogging: starting the trail again restores a safeguard, which never waits.
+    let f = Arc::new(Fake::new());
+    let r = with_ledger(&f, "guard-cloudtrail", APPROVE)
+        .process(load("aws.cloudtrail-StopLogging-remediate.json"))
+        .await
+        .unwrap();
+    assert_eq!(json!(r.mode), "approve");
+    let changes: Vec<_> = r.actions.iter().filter(|a| a.action.mutates()).collect();
+    assert!(!changes.is_empty());
+    assert!(
+        changes.iter().all(|a| a.outcome == Some(Status::Done)),
+        "{:?}",
+        r.actions
+    );
+    assert!(r.approval.is_none(), "nothing left to approve");
+    assert!(f.plans.lock().unwrap().is_empty());
+    let (subject, body) = f.published()[0].clone();
+    assert!(subject.contains("REMEDIATED"), "{subject}");
+    assert!(
+        body.contains("safeguards are put back without waiting for approval"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn a_plan_that_cannot_be_kept_is_told_then_retried() {
+    let f = Arc::new(Fake::new());
+    f.answer(
+        "OfferPlan",
+        Err(PortError::Transient {
+            op: "PutItem",
+            code: "ProvisionedThroughputExceededException".into(),
+            message: "slow down".into(),
+        }),
+    );
+    let e = with_ledger(&f, "revert-security-group", APPROVE)
+        .process(load(SSH))
+        .await
+        .unwrap_err();
+    assert_eq!(e.error_type(), "ApprovalFailedRetryable");
+    let (_, body) = f.published()[0].clone();
+    assert!(
+        body.contains("the plan could not be kept, so no one can approve it yet"),
+        "{body}"
+    );
+    assert!(!body.contains("To act:"), "{body}");
 }

@@ -547,13 +547,26 @@ async fn undo_puts_back_exactly_the_revoked_rule_and_refuses_once_the_group_is_g
     );
 }
 
-/// An "Approve Plan" event as `trailguard approve` puts it on the manual-trigger bus.
-fn approval_of(plan: &str, by: &str) -> Value {
+/// An "Approve Plan" event as `trailguard approve` puts it on the manual-trigger bus, with
+/// the digest of the plan the ledger keeps now.
+async fn approval_of(
+    ledger: &aws_sdk_dynamodb::Client,
+    table: &str,
+    plan: &str,
+    by: &str,
+) -> Value {
+    use trailguard_aws::LedgerPort;
+    let kept = ledger
+        .kept_plan(table, &format!("plan#{plan}"))
+        .await
+        .unwrap()
+        .expect("a kept plan");
     json!({
         "version": "0", "id": unique("approval"), "detail-type": "Approve Plan",
         "source": "trailguard", "account": ACCOUNT, "time": "2026-11-18T11:10:00Z",
         "region": "us-east-1", "resources": [],
-        "detail": {"planId": plan, "function": "revert-security-group", "requestedBy": by},
+        "detail": {"planId": plan, "function": "revert-security-group", "requestedBy": by,
+                   "planDigest": trailguard_aws::approve::plan_digest(&kept.plan)},
     })
 }
 
@@ -603,7 +616,9 @@ async fn mode_approve_keeps_the_plan_in_dynamodb_and_acts_only_once_approved() {
 
     // Approved: exactly the SSH rule goes, once.
     let alice = "arn:aws:iam::123456789012:user/alice";
-    let done = process(&deps, approval_of(&plan, alice)).await.unwrap();
+    let done = process(&deps, approval_of(&ledger, &table, &plan, alice).await)
+        .await
+        .unwrap();
     assert_eq!(done["actions"][0]["outcome"], "done", "{done}");
     assert_eq!(done["approval"]["state"], "approved");
     assert_eq!(done["approval"]["by"], alice);
@@ -619,7 +634,9 @@ async fn mode_approve_keeps_the_plan_in_dynamodb_and_acts_only_once_approved() {
         (kept.state.as_str(), kept.by.as_deref()),
         ("approved", Some(alice))
     );
-    let twice = process(&deps, approval_of(&plan, alice)).await.unwrap();
+    let twice = process(&deps, approval_of(&ledger, &table, &plan, alice).await)
+        .await
+        .unwrap();
     assert_eq!(twice["actions"][0]["outcome"], "already_done", "{twice}");
 
     // Another group: the plan rejected in DynamoDB first, then an approval does nothing.
@@ -644,7 +661,9 @@ async fn mode_approve_keeps_the_plan_in_dynamodb_and_acts_only_once_approved() {
         .await
         .unwrap());
     drain(&sdk, &queue).await;
-    let refused = process(&deps, approval_of(&plan2, alice)).await.unwrap();
+    let refused = process(&deps, approval_of(&ledger, &table, &plan2, alice).await)
+        .await
+        .unwrap();
     assert_eq!(refused["approval"]["state"], "rejected", "{refused}");
     assert_eq!(refused["approval"]["by"], bob);
     assert_eq!(rules(&g2).await, before2, "a rejected plan changes nothing");

@@ -138,6 +138,9 @@ impl Approval {
 pub struct Request<'a> {
     pub plan_id: &'a str,
     pub requested_by: Option<&'a str>,
+    /// The digest of the plan as `trailguard approve` showed it: the function runs the plan
+    /// only if the one it reads is that one.
+    pub digest: Option<&'a str>,
 }
 
 /// The approval an event asks for, if it is one: `source` trailguard, the detail-type
@@ -153,6 +156,7 @@ pub fn request(event: &Event) -> Option<Result<Request<'_>, String>> {
         Some(id) if is_plan_id(id) => Ok(Request {
             plan_id: id,
             requested_by: m.requested_by.as_deref(),
+            digest: m.plan_digest.as_deref(),
         }),
         other => Err(format!(
             "the approval names no plan id (detail.planId: 16 hex digits), found {other:?}"
@@ -162,14 +166,54 @@ pub fn request(event: &Event) -> Option<Result<Request<'_>, String>> {
 
 /// The actions of an approved run that the plan does not hold, described: an approval
 /// lets the function do only what people saw. An action the plan holds but the decision no
-/// longer makes is simply not done (the resource changed since, or an exemption was given).
+/// longer makes is simply not done (the resource changed since, or an exemption was given),
+/// and neither is a target of one that is gone since (fewer rule ids, fewer accounts): an
+/// action is held when a planned one of its type has the same fields, each of its lists
+/// with at most the planned targets ([`within`]).
 pub fn unapproved(plan: &StoredPlan, decision: &Decision) -> Vec<String> {
     decision
         .actions
         .iter()
-        .filter(|a| a.mutates() && !plan.actions.contains(&wire(a)))
+        .filter(|a| {
+            let now = wire(a);
+            a.mutates() && (now.is_null() || !plan.actions.iter().any(|p| within(&now, p)))
+        })
         .map(Action::describe)
         .collect()
+}
+
+/// Whether an action's JSON asks for no more than a planned one: the same fields, equal
+/// values, and each list either equal to the planned one or a non-empty part of it (an empty
+/// list can mean "all", as a cluster's members).
+pub fn within(now: &Value, planned: &Value) -> bool {
+    match (now, planned) {
+        (Value::Object(n), Value::Object(p)) => {
+            n.len() == p.len()
+                && n.iter()
+                    .all(|(k, v)| p.get(k).is_some_and(|pv| within(v, pv)))
+        }
+        (Value::Array(n), Value::Array(p)) => {
+            n == p || (!n.is_empty() && n.iter().all(|x| p.contains(x)))
+        }
+        (Value::Null, _) => false,
+        (n, p) => n == p,
+    }
+}
+
+/// Who approved, as the request names them, made fit for a report and a terminal: control
+/// characters dropped, at most 256 characters (the bus's policy decides who may approve; this
+/// is only their word for their name).
+pub fn approver(requested_by: Option<&str>) -> String {
+    let name: String = requested_by
+        .unwrap_or_default()
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(256)
+        .collect();
+    match name.trim() {
+        "" => "a ManualTriggerPrincipals principal who gave no name".to_string(),
+        n => n.to_string(),
+    }
 }
 
 /// An action as a plan keeps it.
@@ -280,12 +324,69 @@ mod tests {
             &d
         )
         .is_empty());
+        // One action with fewer of its planned targets (a rule the attacker revoked
+        // themselves since): still approved.
+        let both = Action::RevokeSecurityGroupRules(RevokeRules {
+            group_id: "sg-0123456789abcdef0".into(),
+            egress: false,
+            rule_ids: vec![
+                "sgr-0aaaaaaaaaaaaaaaa".into(),
+                "sgr-0bbbbbbbbbbbbbbbb".into(),
+            ],
+            permissions: vec![],
+        });
+        assert!(unapproved(&plan(vec![both.clone()]), &d).is_empty());
+        // More targets than planned, or the other direction: not approved.
+        let mut more = d.clone();
+        more.actions = vec![both.clone()];
+        assert_eq!(
+            unapproved(&plan(vec![revoke("sgr-0aaaaaaaaaaaaaaaa")]), &more).len(),
+            1
+        );
+        let mut egress = d.clone();
+        if let Action::RevokeSecurityGroupRules(r) = &mut egress.actions[0] {
+            r.egress = true;
+        }
+        assert_eq!(unapproved(&plan(vec![both]), &egress).len(), 1);
         // Another target than approved: named.
         d.actions = vec![revoke("sgr-0cccccccccccccccc")];
         let extra = unapproved(&plan(vec![revoke("sgr-0aaaaaaaaaaaaaaaa")]), &d);
         assert_eq!(extra.len(), 1, "{extra:?}");
         assert!(extra[0].contains("sg-0123456789abcdef0"), "{extra:?}");
         assert_eq!(d.kind, Kind::Remediate);
+    }
+
+    #[test]
+    fn a_list_is_within_a_planned_one_only_as_a_non_empty_part_of_it() {
+        use serde_json::json;
+        let planned = json!({"type": "t", "id": "x", "ids": ["a", "b"], "all": []});
+        assert!(within(&planned, &planned));
+        assert!(within(
+            &json!({"type": "t", "id": "x", "ids": ["b"], "all": []}),
+            &planned
+        ));
+        // An empty list may mean every member: never "fewer".
+        assert!(!within(
+            &json!({"type": "t", "id": "x", "ids": [], "all": []}),
+            &planned
+        ));
+        assert!(!within(
+            &json!({"type": "t", "id": "x", "ids": ["c"], "all": []}),
+            &planned
+        ));
+        assert!(!within(
+            &json!({"type": "t", "id": "y", "ids": ["a"], "all": []}),
+            &planned
+        ));
+        assert!(!within(
+            &json!({"type": "t", "id": "x", "ids": ["a"]}),
+            &planned
+        ));
+        assert!(!within(
+            &json!({"type": "t", "id": "x", "ids": ["a"], "all": [], "more": 1}),
+            &planned
+        ));
+        assert!(!within(&Value::Null, &Value::Null));
     }
 
     #[test]

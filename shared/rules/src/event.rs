@@ -530,6 +530,9 @@ pub struct ManualRequest {
     /// An "Approve Plan" request's plan (approval.rs).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub plan_id: Option<String>,
+    /// And the digest of the plan the approver was shown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plan_digest: Option<String>,
 }
 
 /// What an event is about, after parsing.
@@ -841,6 +844,7 @@ fn parse_manual(detail_type: &str, detail: &Value) -> Result<ManualRequest, Pars
         reason: lenient::str_any(detail, &["reason", "Reason"]),
         requested_by: lenient::str_any(detail, &["requestedBy", "requested_by"]),
         plan_id: lenient::str_any(detail, &["planId", "plan_id"]),
+        plan_digest: lenient::str_any(detail, &["planDigest", "plan_digest"]),
     })
 }
 

@@ -232,7 +232,7 @@ fn cut_strings_at(v: &Value, max: usize) -> Value {
 
 /// (subject, the human part) before it is made inert.
 fn human(report: &Report) -> (String, String) {
-    let dry = report.is_dry_run();
+    let dry = report.planned_only();
     let title = report
         .notice
         .as_ref()
@@ -258,9 +258,17 @@ fn human(report: &Report) -> (String, String) {
             .iter()
             .all(|a| matches!(a.outcome, Some(Status::AlreadyDone | Status::Undone)));
     let undone = unchanged && changes.iter().any(|a| a.outcome == Some(Status::Undone));
-    let waiting = report.mode == crate::Mode::Approve;
+    use crate::approval::PlanState;
+    let plan = report
+        .approval
+        .as_ref()
+        .filter(|_| report.mode == crate::Mode::Approve)
+        .map(|a| a.state);
     let tag = match (report.decision, dry, failed) {
-        (Kind::Remediate, true, false) if waiting => "AWAITING APPROVAL",
+        (Kind::Remediate, _, false) if plan == Some(PlanState::Waiting) => "AWAITING APPROVAL",
+        (Kind::Remediate, _, false) if plan == Some(PlanState::Approved) => "PLAN APPROVED",
+        (Kind::Remediate, _, false) if plan == Some(PlanState::Rejected) => "PLAN REJECTED",
+        (Kind::Remediate, _, false) if plan == Some(PlanState::Expired) => "PLAN EXPIRED",
         (Kind::Remediate, false, _) if held => "HELD (breaker open)",
         (Kind::Remediate, false, _) if undone => "UNDONE, not acted on again",
         (Kind::Remediate, false, _) if unchanged => "NO CHANGE NEEDED",
@@ -332,7 +340,7 @@ fn human(report: &Report) -> (String, String) {
     let through_ledger = |a: &&crate::report::ActionReport| {
         a.outcome == Some(Status::Done) && a.reversal.is_some() && a.ledger_key.is_some()
     };
-    if report.event_id.is_some() && !report.is_dry_run() {
+    if report.event_id.is_some() && !report.planned_only() {
         let done: Vec<_> = report
             .actions
             .iter()
@@ -402,10 +410,19 @@ fn finding_line(f: &crate::finding::FindingUpdate) -> String {
 /// What was done (or would be) and the notice's details: the part of a report an event's
 /// message and a sweep's finding share.
 fn plan_and_details(b: &mut String, report: &Report, whose: &Whose) {
-    let dry = report.is_dry_run();
+    let dry = report.planned_only();
     if !report.actions.is_empty() {
-        b.push_str(if report.mode == crate::Mode::Approve {
+        let approve = report.mode == crate::Mode::Approve;
+        let waits = report
+            .actions
+            .iter()
+            .any(|a| a.outcome.is_none() || a.outcome == Some(Status::AwaitingApproval));
+        b.push_str(if approve && waits && !dry {
+            "\nWhat trailguard will do once a person approves (the safeguards marked done were put back at once):\n"
+        } else if approve && waits {
             "\nWhat trailguard will do once a person approves (nothing was changed yet):\n"
+        } else if approve && !dry {
+            "\nWhat trailguard did (safeguards are put back without waiting for approval):\n"
         } else if dry {
             "\nWhat trailguard would do (dry-run, nothing was changed):\n"
         } else {

@@ -309,6 +309,19 @@ impl Report {
         self.mode != Mode::Enforce
     }
 
+    /// The report is of a plan only: dry-run, or mode approve where no safeguard was put
+    /// back at once (those never wait for approval).
+    pub fn planned_only(&self) -> bool {
+        match self.mode {
+            Mode::Enforce => false,
+            Mode::DryRun => true,
+            Mode::Approve => !self
+                .actions
+                .iter()
+                .any(|a| matches!(a.outcome, Some(Status::Done | Status::AlreadyDone))),
+        }
+    }
+
     pub fn to_value(&self) -> Value {
         serde_json::to_value(self).unwrap_or(Value::Null)
     }

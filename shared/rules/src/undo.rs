@@ -702,7 +702,8 @@ pub fn plan(v: &Value) -> Result<UndoPlan, ReportError> {
     let in_event = |k: &str| event.and_then(|e| e.get(k)).and_then(Value::as_str);
     let connection = report.get("connection");
     let connected = |k: &str| connection.and_then(|c| c.get(k)).and_then(Value::as_str);
-    if text("mode").as_deref() == Some("dry_run") {
+    // `Mode` writes "dry-run"; reports written by hand may say "dry_run".
+    if matches!(text("mode").as_deref(), Some("dry-run" | "dry_run")) {
         return Err(ReportError::NotAReport(
             "the report is of a dry run: nothing was done",
         ));
@@ -785,7 +786,11 @@ pub fn plan(v: &Value) -> Result<UndoPlan, ReportError> {
 pub fn kept(report: &Value) -> Option<Value> {
     let actions = report.get("actions")?.as_array()?;
     let done = |a: &Value| a.get("outcome").and_then(Value::as_str) == Some("done");
-    if report.get("mode").and_then(Value::as_str) == Some("dry_run") || !actions.iter().any(done) {
+    if matches!(
+        report.get("mode").and_then(Value::as_str),
+        Some("dry-run" | "dry_run")
+    ) || !actions.iter().any(done)
+    {
         return None;
     }
     let pick = |v: &Value, keys: &[&str]| {
@@ -968,6 +973,9 @@ mod tests {
 
         assert!(plan(&json!({"Records": []})).is_err());
         assert!(plan(&json!({"mode": "dry_run", "actions": []})).is_err());
+        // As a function writes it.
+        let e = plan(&json!({"mode": "dry-run", "actions": []})).unwrap_err();
+        assert!(e.to_string().contains("dry run"), "{e}");
         assert!(plan(&json!([1, 2])).is_err());
     }
 

@@ -1478,6 +1478,9 @@ impl LedgerPort for Fake {
         approve_by: i64,
         _: i64,
     ) -> PortResult<KeptPlan> {
+        if let Some(e) = self.failure("OfferPlan") {
+            return Err(e);
+        }
         Ok(self
             .plans
             .lock()
