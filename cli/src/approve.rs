@@ -61,15 +61,25 @@ async fn read(
 }
 
 /// What the plan would do, for the person deciding (one line each; the JSON has it all).
+/// Where the function will act is where the kept event is: its account, region and call are
+/// shown from the event itself (the function refuses a plan whose own fields differ).
 fn summary(id: &str, kept: &KeptPlan, plan: &StoredPlan, state: PlanState) -> Value {
+    let e = &plan.event;
     json!({
         "plan_id": id,
         "function": plan.function,
         "state": state.as_str(),
         "by": kept.by,
         "approve_by": trailguard_rules::time::format_epoch(kept.approve_by),
-        "account": plan.account,
-        "region": plan.region,
+        "account": e.get("account"),
+        "region": e.get("region"),
+        "event": {
+            "id": e.get("id"),
+            "source": e.get("source"),
+            "detail_type": e.get("detail-type"),
+            "name": e["detail"].get("eventName"),
+            "actor": e["detail"]["userIdentity"].get("arn"),
+        },
         "reason": plan.reason,
         "actions": plan.actions,
     })

@@ -150,14 +150,6 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
                 .nothing_done(event, id, PlanState::Refused, None, None, format!("no plan {id} is kept in the ledger: it was never made, or it is past its retention"))
                 .await;
         };
-        // What the approver was shown: the plan read now must be that one, byte for byte.
-        if request.digest != Some(plan_digest(&kept.plan).as_str()) {
-            return self
-                .nothing_done(event, id, PlanState::Refused, Some(kept.approve_by), None, format!(
-                    "the approval's planDigest is not the kept plan's: it changed since {by} was shown it (or the approval came from elsewhere than trailguard approve); nothing was settled"
-                ))
-                .await;
-        }
         let stored: StoredPlan = match serde_json::from_str(&kept.plan) {
             Ok(p) => p,
             Err(e) => {
@@ -209,7 +201,7 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
                     )
                     .await
             }
-            PlanState::Approved if now > kept.approve_by + RERUN_SECS => return self
+            PlanState::Approved if now > kept.approve_by.saturating_add(RERUN_SECS) => return self
                 .nothing_done(
                     event,
                     id,
@@ -236,9 +228,37 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
                     .await
             }
         }
+        // What the approver was shown: the plan read now must be that one, byte for byte
+        // (checked after its state, so a rejected or expired plan says so whatever the CLI).
+        if request.digest != Some(plan_digest(&kept.plan).as_str()) {
+            return self
+                .nothing_done(event, id, PlanState::Waiting, Some(kept.approve_by), None, format!(
+                    "the approval's planDigest is not the kept plan's: it changed since {by} was shown it, or the approval did not come from `trailguard approve` (an older one puts no digest); nothing was settled, the plan still waits"
+                ))
+                .await;
+        }
         let kept_event = match Event::from_value(stored.event.clone())
             .and_then(|e| e.check_target().map(|()| e))
         {
+            // Where the plan says it acts is where its event is: what the approver read.
+            Ok(e)
+                if e.account() != stored.account.as_deref()
+                    || e.region() != stored.region.as_deref() =>
+            {
+                return self
+                    .nothing_done(
+                        event,
+                        id,
+                        PlanState::Refused,
+                        Some(kept.approve_by),
+                        None,
+                        format!(
+                        "the kept plan names account {:?} and region {:?}, its event {:?} and {:?}",
+                        stored.account, stored.region, e.account(), e.region()
+                    ),
+                    )
+                    .await
+            }
             Ok(e) => e,
             Err(e) => {
                 return self
@@ -301,20 +321,12 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
                 decision.reason
             )
         } else if !extra.is_empty() {
-            ledger
-                .settle_plan(
-                    table,
-                    &a.key,
-                    "waiting",
-                    PlanState::Refused.as_str(),
-                    &a.by,
-                    now,
-                )
-                .await
-                .map_err(HandlerError::Approval)?;
-            a.approval.state = PlanState::Refused;
+            // Nothing runs, and the plan is not used up: the event may ask for less again
+            // (what it asks now is told, for a person to act on by hand).
+            a.approval.state = PlanState::Waiting;
             format!(
-                "the event, decided again now, asks for what the plan does not hold: {}",
+                "the event, decided again now, asks for what the plan does not hold: {}; \
+                 nothing was done, the plan still waits",
                 extra.join("; ")
             )
         } else if ledger

@@ -32,11 +32,13 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
                 endpoint: self.settings.endpoint_url.as_deref(),
                 read,
             };
-            // Mode approve never waits to put a safeguard back (logging, a detector, a key's
-            // deletion cancelled, an exemption taken back): as the breaker, it holds back only
-            // the changes that take something away.
+            // Mode approve does not wait to switch a recording or detection control back on
+            // (logging, a detector, a key's deletion cancelled: `runs_without_approval`) after
+            // an event; everything else waits, and a sweep in mode approve only plans.
             let acts = decision.mode == Mode::Enforce
-                || (decision.mode == Mode::Approve && action.restores_safeguard());
+                || (decision.mode == Mode::Approve
+                    && event.is_some()
+                    && action.runs_without_approval());
             let gated = acts && action.mutates() && self.settings.ledger_table.is_some();
             // A sweep has no event to keep for an approval: in mode approve it plans, as in
             // dry-run, and the change's own event is what waits for a person.

@@ -2042,7 +2042,8 @@ async fn an_approval_does_only_what_the_plan_holds() {
         .unwrap();
     assert_eq!(r.decision, Kind::Notify);
     let a = r.approval.clone().unwrap();
-    assert_eq!(json!(a.state), "refused");
+    // Nothing runs, and the plan is not used up (the event may ask for less again).
+    assert_eq!(json!(a.state), "waiting");
     assert!(
         a.problem.unwrap().contains("does not hold"),
         "{:?}",
@@ -2055,7 +2056,7 @@ async fn an_approval_does_only_what_the_plan_holds() {
     );
     assert_eq!(
         f.plans.lock().unwrap()[&format!("plan#{id}")].state,
-        "refused"
+        "waiting"
     );
 
     // The kept event changed so that it decides more (its allowed HTTPS rule made RDP): the
@@ -2079,17 +2080,30 @@ async fn an_approval_does_only_what_the_plan_holds() {
         .process(approval_event(&f, &id, "revert-security-group"))
         .await
         .unwrap();
-    assert_eq!(
-        json!(r.approval.as_ref().unwrap().state),
-        "refused",
-        "{}",
-        r.reason
-    );
+    assert!(r.reason.contains("does not hold"), "{}", r.reason);
     assert!(
         f.ops().iter().all(|o| !o.starts_with("Revoke")),
         "{:?}",
         f.ops()
     );
+
+    // The plan's account made to say another than its event's (what `trailguard approve`
+    // shows comes from the event): refused.
+    let f = Arc::new(Fake::new());
+    let id = kept(&f).await;
+    {
+        let mut plans = f.plans.lock().unwrap();
+        let p = plans.get_mut(&format!("plan#{id}")).unwrap();
+        let mut plan: Value = serde_json::from_str(&p.plan).unwrap();
+        plan["account"] = json!("210987654321");
+        p.plan = plan.to_string();
+    }
+    let r = with_ledger(&f, "revert-security-group", APPROVE)
+        .process(approval_event(&f, &id, "revert-security-group"))
+        .await
+        .unwrap();
+    assert!(r.reason.contains("names account"), "{}", r.reason);
+    assert!(f.ops().iter().all(|o| !o.starts_with("Revoke")));
 }
 
 #[tokio::test]
@@ -2163,6 +2177,7 @@ async fn an_approval_runs_only_the_plan_its_approver_was_shown() {
         .unwrap();
     assert_eq!(r.decision, Kind::Notify);
     assert!(r.reason.contains("planDigest"), "{}", r.reason);
+    assert_eq!(json!(r.approval.as_ref().unwrap().state), "waiting");
     assert_eq!(
         f.plans.lock().unwrap()[&format!("plan#{id}")].state,
         "waiting"
@@ -2272,4 +2287,26 @@ async fn a_plan_that_cannot_be_kept_is_told_then_retried() {
         "{body}"
     );
     assert!(!body.contains("To act:"), "{body}");
+}
+
+#[tokio::test]
+async fn in_approve_mode_an_exemption_taken_back_waits_like_any_change() {
+    // Taking an exemption tag back takes someone's exemption away: it waits for a person.
+    let f = Arc::new(Fake::new());
+    let r = with_ledger(&f, "guard-tags", APPROVE)
+        .process(load("aws.ec2-CreateTags-exempt-by-non-admin.json"))
+        .await
+        .unwrap();
+    assert_eq!(r.decision, Kind::Remediate, "{}", r.reason);
+    let changes: Vec<_> = r.actions.iter().filter(|a| a.action.mutates()).collect();
+    assert!(!changes.is_empty());
+    assert!(
+        changes
+            .iter()
+            .all(|a| a.outcome == Some(Status::AwaitingApproval)),
+        "{:?}",
+        r.actions
+    );
+    assert!(f.ops().iter().all(|o| !o.contains("Tag")), "{:?}", f.ops());
+    assert_eq!(json!(r.approval.unwrap().state), "waiting");
 }

@@ -559,3 +559,29 @@ async fn a_key_the_function_cannot_read_is_told_and_the_others_still_swept() {
         .iter()
         .any(|c| c.starts_with("EnableKeyRotation(arn:aws:kms:us-east-1:123456789012:key/7a8b")));
 }
+
+#[tokio::test]
+async fn a_sweep_in_approve_mode_only_plans_even_a_safeguard() {
+    // A sweep has no event to keep for a person: it plans, as in dry-run, and changes
+    // nothing, not even a detector (only an event's own safeguards run without approval).
+    let f = Arc::new(Fake::new());
+    *f.state.lock().unwrap() = vec![State::Detectors(trailguard_rules::state::DetectorsState {
+        detectors: vec![("12abc34d567e8fa901bc2d34e56789f0".into(), "DISABLED".into())],
+        ..Default::default()
+    })];
+    let r = deps(
+        &f,
+        "restore-account-guardrails",
+        r#"{"mode": {"default": "approve"}, "manual_trigger": true}"#,
+    )
+    .sweep(None)
+    .await
+    .unwrap();
+    assert_eq!(f.calls(), ["AccountBlock(123456789012)", "Detectors()"]);
+    assert_eq!(r.count("dry_run"), 1, "{r:?}");
+    assert!(
+        f.published()[0].0.contains("SWEEP DRY-RUN"),
+        "{:?}",
+        f.published()
+    );
+}

@@ -65,6 +65,20 @@ pub struct ActionInfo {
     pub restores_safeguard: bool,
 }
 
+/// [`Action::runs_without_approval`], by type.
+pub fn runs_without_approval(info: &ActionInfo) -> bool {
+    info.restores_safeguard
+        && matches!(
+            info.type_name,
+            "start_logging"
+                | "restore_management_events"
+                | "enable_detector"
+                | "enable_ebs_encryption_by_default"
+                | "enable_key_rotation"
+                | "cancel_key_deletion"
+        )
+}
+
 /// What undoes an action type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Inverse {
@@ -537,6 +551,16 @@ impl Action {
     /// logging off or an attacker's exemption in place for an hour.
     pub fn restores_safeguard(&self) -> bool {
         self.info().restores_safeguard
+    }
+
+    /// Whether mode `approve` runs this step at once, without a person: it switches a
+    /// recording, detection or data-protection control back on and takes no one's access
+    /// away (logging, management events, a detector, EBS encryption by default, key
+    /// rotation, a key's deletion cancelled). Safeguards that do take access (a public
+    /// access block, a snapshot or AMI block, an exemption tag taken back, a password
+    /// policy) wait like any other change.
+    pub fn runs_without_approval(&self) -> bool {
+        runs_without_approval(self.info())
     }
 
     /// How to undo this action once done (None for a read-only step): the exact command,

@@ -207,7 +207,12 @@ pub fn approver(requested_by: Option<&str>) -> String {
     let name: String = requested_by
         .unwrap_or_default()
         .chars()
-        .filter(|c| !c.is_control())
+        // Control characters, and the invisible ones that reorder or hide text (bidi
+        // overrides and isolates, zero-width characters, the byte-order mark).
+        .filter(|c| {
+            !c.is_control()
+                && !matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
+        })
         .take(256)
         .collect();
     match name.trim() {
@@ -387,6 +392,45 @@ mod tests {
             &planned
         ));
         assert!(!within(&Value::Null, &Value::Null));
+    }
+
+    #[test]
+    fn only_recording_and_detection_controls_run_without_approval() {
+        let mut without: Vec<&str> = crate::action::ALL_ACTIONS
+            .iter()
+            .filter(|i| crate::action::runs_without_approval(i))
+            .map(|i| i.type_name)
+            .collect();
+        without.sort_unstable();
+        // Every name is a declared type (a typo would leave it waiting, silently).
+        assert_eq!(
+            without,
+            [
+                "cancel_key_deletion",
+                "enable_detector",
+                "enable_ebs_encryption_by_default",
+                "enable_key_rotation",
+                "restore_management_events",
+                "start_logging"
+            ]
+        );
+        // Safeguards that take access away wait.
+        for waits in [
+            "untag_bucket",
+            "put_bucket_public_access_block",
+            "remove_tag",
+            "enable_snapshot_block_public_access",
+        ] {
+            let info = crate::action::ALL_ACTIONS
+                .iter()
+                .find(|i| i.type_name == waits)
+                .unwrap();
+            assert!(
+                info.restores_safeguard && !crate::action::runs_without_approval(info),
+                "{waits}"
+            );
+        }
+        assert!(!revoke("sgr-0aaaaaaaaaaaaaaaa").runs_without_approval());
     }
 
     #[test]

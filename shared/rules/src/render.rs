@@ -265,6 +265,7 @@ fn human(report: &Report) -> (String, String) {
         .filter(|_| report.mode == crate::Mode::Approve)
         .map(|a| a.state);
     let tag = match (report.decision, dry, failed) {
+        (Kind::Remediate, _, _) if plan == Some(PlanState::Refused) => "FAILED: PLAN NOT KEPT",
         (Kind::Remediate, _, false) if plan == Some(PlanState::Waiting) => "AWAITING APPROVAL",
         (Kind::Remediate, _, false) if plan == Some(PlanState::Approved) => "PLAN APPROVED",
         (Kind::Remediate, _, false) if plan == Some(PlanState::Rejected) => "PLAN REJECTED",
