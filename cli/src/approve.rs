@@ -103,18 +103,39 @@ fn not_waiting(id: &str, kept: &KeptPlan, state: PlanState) -> String {
     }
 }
 
+/// A plan that still waits, as read for a person's answer.
+struct Waiting {
+    sdk: aws_config::SdkConfig,
+    ledger: aws_sdk_dynamodb::Client,
+    kept: KeptPlan,
+    plan: StoredPlan,
+}
+
+/// The plan `id`, read with the usual credentials; an error naming its state unless it waits.
+async fn waiting(table: &str, id: &str) -> Result<Waiting, String> {
+    let sdk = trailguard_aws::sdk_config().await;
+    let ledger = aws_sdk_dynamodb::Client::new(&sdk);
+    let (kept, plan, state) = read(&ledger, table, id).await?;
+    if state != PlanState::Waiting {
+        return Err(not_waiting(id, &kept, state));
+    }
+    Ok(Waiting {
+        sdk,
+        ledger,
+        kept,
+        plan,
+    })
+}
+
 /// `trailguard approve ID [--bus NAME] [--table NAME]`.
 pub fn approve(f: &[(&'static str, String)]) -> Result<ExitCode, String> {
     let id = plan_id(f)?;
     let table = table(f)?;
     let bus = manual_bus(f)?;
     runtime()?.block_on(async {
-        let sdk = trailguard_aws::sdk_config().await;
-        let ledger = aws_sdk_dynamodb::Client::new(&sdk);
-        let (kept, plan, state) = read(&ledger, &table, id).await?;
-        if state != PlanState::Waiting {
-            return Err(not_waiting(id, &kept, state));
-        }
+        let Waiting {
+            sdk, kept, plan, ..
+        } = waiting(&table, id).await?;
         let caller = caller_arn(&sdk).await;
         // The digest of the plan shown here: the function runs it only if it reads this one.
         let detail = json!({
@@ -124,7 +145,7 @@ pub fn approve(f: &[(&'static str, String)]) -> Result<ExitCode, String> {
             "planDigest": trailguard_aws::approve::plan_digest(&kept.plan),
         });
         let event = put_manual(&sdk, &bus, approval::DETAIL_TYPE, &detail).await?;
-        let mut out = summary(id, &kept, &plan, state);
+        let mut out = summary(id, &kept, &plan, PlanState::Waiting);
         out["approval_event"] = json!(event);
         out["bus"] = json!(bus);
         println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
@@ -142,12 +163,12 @@ pub fn reject(f: &[(&'static str, String)]) -> Result<ExitCode, String> {
     let id = plan_id(f)?;
     let table = table(f)?;
     runtime()?.block_on(async {
-        let sdk = trailguard_aws::sdk_config().await;
-        let ledger = aws_sdk_dynamodb::Client::new(&sdk);
-        let (kept, plan, state) = read(&ledger, &table, id).await?;
-        if state != PlanState::Waiting {
-            return Err(not_waiting(id, &kept, state));
-        }
+        let Waiting {
+            sdk,
+            ledger,
+            kept,
+            plan,
+        } = waiting(&table, id).await?;
         let by = caller_arn(&sdk)
             .await
             .unwrap_or_else(|| "a caller STS did not name".into());

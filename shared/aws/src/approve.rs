@@ -146,22 +146,14 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
             .map_err(HandlerError::Approval)?;
         let now = (self.clock)();
         let Some(kept) = kept else {
-            return self
-                .nothing_done(event, id, PlanState::Refused, None, None, format!("no plan {id} is kept in the ledger: it was never made, or it is past its retention"))
+            return self.refused(event, id, format!("no plan {id} is kept in the ledger: it was never made, or it is past its retention"))
                 .await;
         };
         let stored: StoredPlan = match serde_json::from_str(&kept.plan) {
             Ok(p) => p,
             Err(e) => {
                 return self
-                    .nothing_done(
-                        event,
-                        id,
-                        PlanState::Refused,
-                        None,
-                        None,
-                        format!("the kept plan cannot be read: {e}"),
-                    )
+                    .refused(event, id, format!("the kept plan cannot be read: {e}"))
                     .await
             }
         };
@@ -173,12 +165,9 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
             || named.as_deref() != Some(id)
         {
             return self
-                .nothing_done(
+                .refused(
                     event,
                     id,
-                    PlanState::Refused,
-                    None,
-                    None,
                     format!(
                         "plan {id} is {}'s, not {}'s",
                         stored.function,
@@ -382,6 +371,17 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
             a.plan.account.as_deref(),
             &self.settings.policy.approved(),
         )))
+    }
+
+    /// An approval of a plan that cannot be run as kept (none, unreadable, another's).
+    async fn refused(
+        &self,
+        event: &Event,
+        id: &str,
+        problem: String,
+    ) -> Result<Report, HandlerError> {
+        self.nothing_done(event, id, PlanState::Refused, None, None, problem)
+            .await
     }
 
     /// An approval that does nothing: people are told why (the approver waits for it).
