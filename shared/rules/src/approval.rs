@@ -434,6 +434,48 @@ mod tests {
     }
 
     #[test]
+    fn decide_names_the_function_an_approval_is_for() {
+        use serde_json::json;
+        let approval = |function: &str| {
+            crate::Event::from_value(json!({
+                "version": "0", "id": "x", "detail-type": "Approve Plan", "source": "trailguard",
+                "account": "123456789012", "time": "2026-11-18T11:10:00Z", "region": "us-east-1",
+                "resources": [], "detail": {"planId": "0123456789abcdef", "function": function},
+            }))
+            .unwrap()
+        };
+        let decided = |e: &crate::Event, policy: &str| {
+            let p = crate::Policy::from_json(policy).unwrap();
+            match crate::decide(e, &p, &crate::Facts::default()) {
+                crate::Verdict::Decided(d) => d,
+                other => panic!("{other:?}"),
+            }
+        };
+        let d = decided(
+            &approval("revert-security-group"),
+            r#"{"manual_trigger": true}"#,
+        );
+        assert_eq!(d.kind, Kind::Ignore);
+        assert!(
+            d.reason
+                .contains("revert-security-group carries out the plan"),
+            "{}",
+            d.reason
+        );
+        for (function, policy) in [
+            ("revert-security-group", "{}"),
+            ("no-such-function", r#"{"manual_trigger": true}"#),
+        ] {
+            let d = decided(&approval(function), policy);
+            assert!(
+                d.reason.contains("no function's approval rule"),
+                "{}",
+                d.reason
+            );
+        }
+    }
+
+    #[test]
     fn states_read_back() {
         for s in [
             PlanState::Waiting,

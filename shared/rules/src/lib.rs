@@ -254,6 +254,17 @@ pub fn decide_among<'a>(
     if let Some(d) = refused(event, policy, facts) {
         return Verdict::Decided(d);
     }
+    // A person's approval: the function whose approval rule delivers it says what it does.
+    if approval::request(event).is_some() {
+        let mut guards = guards;
+        return match guards.find(|d| d.guard().delivers_approval(event, policy)) {
+            Some(d) => decide_guard(d, event, policy, facts),
+            None => Verdict::Decided(Decision::ignore(
+                "an approval (Approve Plan) no function's approval rule delivers: it names no \
+                 function of this stack, or the stack has no manual-trigger bus",
+            )),
+        };
+    }
     let mut decided: Vec<Decision> = Vec::new();
     let mut needed: Vec<FactRequest> = Vec::new();
     for decider in guards {

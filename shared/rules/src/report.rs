@@ -284,7 +284,9 @@ impl Report {
             // (`trailguard decide` and a backtest's decisions show them too).
             approval: match (d.kind, d.mode, d.guard, event.and_then(Event::key_id)) {
                 (Kind::Remediate, Mode::Approve, Some(g), Some(id))
-                    if d.actions.iter().any(Action::mutates) =>
+                    if d.actions
+                        .iter()
+                        .any(|a| a.mutates() && !a.runs_without_approval()) =>
                 {
                     let plan = crate::approval::plan_id(id, g.function);
                     Some(crate::approval::Approval::new(
