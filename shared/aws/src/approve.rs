@@ -221,8 +221,8 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
         // (checked after its state, so a rejected or expired plan says so whatever the CLI).
         if request.digest != Some(plan_digest(&kept.plan).as_str()) {
             return self
-                .nothing_done(event, id, PlanState::Waiting, Some(kept.approve_by), None, format!(
-                    "the approval's planDigest is not the kept plan's: it changed since {by} was shown it, or the approval did not come from `trailguard approve` (an older one puts no digest); nothing was settled, the plan still waits"
+                .nothing_done(event, id, state, Some(kept.approve_by), kept.by.clone(), format!(
+                    "the approval's planDigest is not the kept plan's: it changed since {by} was shown it, or the approval did not come from `trailguard approve` (an older one puts no digest); nothing was settled, the plan is left {}", state.as_str()
                 ))
                 .await;
         }
