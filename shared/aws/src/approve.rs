@@ -98,11 +98,13 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
             )
             .await
             .map_err(HandlerError::Approval)?;
-        // The plan under this id must be this event's (ids are 64-bit hashes).
-        let of_this_event = serde_json::from_str::<StoredPlan>(&kept.plan)
-            .ok()
-            .and_then(|p| Event::from_value(p.event).ok())
-            .is_some_and(|e| e.key_id() == Some(event_id));
+        // The plan under this id must be this event's (ids are 64-bit hashes): the one just
+        // offered is; one kept before is read.
+        let of_this_event = kept.plan == plan
+            || serde_json::from_str::<StoredPlan>(&kept.plan)
+                .ok()
+                .and_then(|p| Event::from_value(p.event).ok())
+                .is_some_and(|e| e.key_id() == Some(event_id));
         if !of_this_event {
             return Err(refused(format!(
                 "the ledger holds plan {id} for another event, or one that cannot be read"
@@ -157,7 +159,10 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
                     .await
             }
         };
-        let named = Event::from_value(stored.event.clone())
+        // The kept event, read once: it names the plan (and is decided again below).
+        let kept_event = Event::from_value(stored.event.clone());
+        let named = kept_event
+            .as_ref()
             .ok()
             .and_then(|e| e.key_id().map(|k| approval::plan_id(k, &stored.function)));
         if stored.plan_id != id
@@ -226,30 +231,26 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
                 ))
                 .await;
         }
-        let kept_event = match Event::from_value(stored.event.clone())
-            .and_then(|e| e.check_target().map(|()| e))
-        {
+        let kept_event = match kept_event.and_then(|e| e.check_target().map(|()| e)) {
             // Where the plan says it acts is where its event is: what the approver read.
             Ok(e)
                 if e.account() != stored.account.as_deref()
                     || e.region() != stored.region.as_deref() =>
             {
-                return self
-                    .nothing_done(
-                        event,
-                        id,
-                        PlanState::Refused,
-                        Some(kept.approve_by),
-                        None,
-                        format!(
-                        "the kept plan names account {:?} and region {:?}, its event {:?} and {:?}",
-                        stored.account, stored.region, e.account(), e.region()
-                    ),
-                    )
-                    .await
+                Err(format!(
+                    "the kept plan names account {:?} and region {:?}, its event {:?} and {:?}",
+                    stored.account,
+                    stored.region,
+                    e.account(),
+                    e.region()
+                ))
             }
+            Ok(e) => Ok(e),
+            Err(e) => Err(format!("the kept event cannot be read: {e}")),
+        };
+        let kept_event = match kept_event {
             Ok(e) => e,
-            Err(e) => {
+            Err(problem) => {
                 return self
                     .nothing_done(
                         event,
@@ -257,7 +258,7 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
                         PlanState::Refused,
                         Some(kept.approve_by),
                         None,
-                        format!("the kept event cannot be read: {e}"),
+                        problem,
                     )
                     .await
             }
@@ -285,6 +286,7 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
         &self,
         a: &mut Approving,
         decision: &Decision,
+        policy: &trailguard_rules::Policy,
     ) -> Result<Option<Decision>, HandlerError> {
         let table = self.table()?;
         let now = (self.clock)();
@@ -369,7 +371,7 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
                 },
             ),
             a.plan.account.as_deref(),
-            &self.settings.policy.approved(),
+            policy,
         )))
     }
 

@@ -148,7 +148,7 @@ impl<C: Connect, N: NotifyPort> Deps<C, N> {
         };
         // Approved: only the plan's actions run, and only once the plan is settled approved.
         if let Some(a) = approving.as_mut() {
-            if let Some(nothing) = self.settle_approval(a, &decision).await? {
+            if let Some(nothing) = self.settle_approval(a, &decision, policy).await? {
                 decision = nothing;
             }
         }

@@ -340,17 +340,6 @@ pub fn decide(event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
 /// member.yaml's `Forward<rule>`. A target id of trailguard's (its function names, `central`
 /// of the forwarding rules) also makes it ours for `RemoveTargets`.
 fn is_own_rule_name(rule: &str) -> bool {
-    let camel = |function: &str| -> String {
-        function
-            .split('-')
-            .map(|w| {
-                let mut c = w.chars();
-                c.next()
-                    .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
-                    .unwrap_or_default()
-            })
-            .collect()
-    };
     // At least this much of a logical id survives CloudFormation's shortening, and it is
     // long enough not to be a word of someone else's rule name.
     const KEPT: usize = 12;
@@ -359,7 +348,7 @@ fn is_own_rule_name(rule: &str) -> bool {
     let rule = rule.to_ascii_lowercase();
     rule.contains("trailguard")
         || super::Guard::all().any(|g| {
-            rule.contains(&start(camel(g.function_name()) + "Function"))
+            rule.contains(&start(g.camel_name() + "Function"))
                 || g.spec().triggers.iter().any(|t| {
                     rule.contains(&format!("-{}", t.rule.to_ascii_lowercase()))
                         || rule.contains(&start(format!("Forward{}", t.rule)))

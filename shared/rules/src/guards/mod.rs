@@ -383,8 +383,13 @@ impl Guard {
     /// `approve`, approval.rs), on the manual-trigger bus: every function has one, named
     /// after its template resource (`RevertSecurityGroupApprovalRule`).
     pub fn approval_rule(self) -> String {
-        let camel: String = self
-            .function_name()
+        format!("{}ApprovalRule", self.camel_name())
+    }
+
+    /// The function's name in CamelCase (`revert-security-group` → `RevertSecurityGroup`), as
+    /// template.yaml's logical ids start.
+    pub fn camel_name(self) -> String {
+        self.function_name()
             .split('-')
             .map(|w| {
                 let mut c = w.chars();
@@ -392,8 +397,7 @@ impl Guard {
                     .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
                     .unwrap_or_default()
             })
-            .collect();
-        format!("{camel}ApprovalRule")
+            .collect()
     }
 
     /// That rule's pattern: trailguard's approvals naming this function (the function checks
