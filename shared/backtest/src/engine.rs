@@ -253,7 +253,9 @@ impl Engine {
         match crate::quick::read(rest) {
             crate::quick::Quick::Record(_, used) if maybe_event(&rest[..used]) => Sift::Scan,
             crate::quick::Quick::Record(f, used) => {
-                let candidates = self.prefilter.candidates(&f.record, &self.policy);
+                let candidates =
+                    self.prefilter
+                        .candidates_in(&f.record, Some(&rest[..used]), &self.policy);
                 if candidates.is_empty() {
                     Sift::Skip(used)
                 } else {
@@ -273,9 +275,11 @@ impl Engine {
             return None;
         }
         match serde_json::from_slice::<View>(bytes) {
-            Ok(v) if v.event_name.is_some() => {
-                Some(self.prefilter.candidates(&v.fields().record, &self.policy))
-            }
+            Ok(v) if v.event_name.is_some() => Some(self.prefilter.candidates_in(
+                &v.fields().record,
+                Some(bytes),
+                &self.policy,
+            )),
             _ => None,
         }
     }
@@ -352,7 +356,9 @@ impl Engine {
             s.records_filtered += 1;
             return;
         }
-        let candidates = self.prefilter.candidates(&f.record, &self.policy);
+        let candidates = self
+            .prefilter
+            .candidates_in(&f.record, Some(bytes), &self.policy);
         if candidates.is_empty() {
             s.not_delivered += 1;
             return;

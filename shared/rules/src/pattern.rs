@@ -68,6 +68,40 @@ impl Pattern {
             .iter()
             .any(|fields| fields.iter().all(|f| f.matches(event, params)))
     }
+
+    /// What an event's JSON text must contain for the pattern to match it, per alternative
+    /// (the pattern matches only if, for some alternative, each of its lists has one needle
+    /// in the text), for the fields under `under` that `keep` accepts. A field gives a list
+    /// only when each of its conditions is an exact string (the needle `"value"`) or a
+    /// case-sensitive prefix (`"prefix`), each free of `"`, `\` and control characters: such
+    /// a string is written as it is unless the text uses a `\u` or `\/` escape, so the
+    /// needles only hold for a text without either (the caller checks).
+    pub fn needles(&self, under: &str, keep: &dyn Fn(&str) -> bool) -> Vec<Vec<Vec<String>>> {
+        let plain = |s: &str| !s.is_empty() && !s.chars().any(|c| c == '"' || c == '\\' || c < ' ');
+        self.alternatives
+            .iter()
+            .map(|fields| {
+                fields
+                    .iter()
+                    .filter(|f| f.path.first().is_some_and(|p| p == under) && f.path.len() > 1)
+                    .filter(|f| keep(&f.path.join(".")))
+                    .filter_map(|f| {
+                        f.conditions
+                            .iter()
+                            .map(|c| match c {
+                                Condition::Equals(Value::String(s)) if plain(s) => {
+                                    Some(format!("\"{s}\""))
+                                }
+                                Condition::Prefix(p, false) if plain(p) => Some(format!("\"{p}")),
+                                _ => None,
+                            })
+                            .collect::<Option<Vec<String>>>()
+                            .filter(|n| !n.is_empty())
+                    })
+                    .collect()
+            })
+            .collect()
+    }
 }
 
 fn flatten(
@@ -329,6 +363,42 @@ mod tests {
 
     fn m(p: Value, e: Value) -> bool {
         Pattern::parse(&p).unwrap().matches(&e)
+    }
+
+    #[test]
+    fn needles_come_only_from_exact_strings_and_prefixes() {
+        let p = Pattern::parse(&json!({"source": ["aws.ec2"], "detail": {
+            "eventName": ["CreateTags"],
+            "requestParameters": {
+                "tagSet": {"items": {"key": [{"prefix": "trailguard:"}, "owner"]}},
+                "enable": [false, "false"],
+                "name": [{"prefix": {"equals-ignore-case": "x"}}],
+                "id": ["{{Ids}}"],
+                "quote": ["a\"b"],
+                "path": ["a/b"]
+            }
+        }}))
+        .unwrap();
+        let all = p.needles("detail", &|_| true);
+        assert_eq!(
+            all,
+            vec![vec![
+                vec!["\"CreateTags\"".to_string()],
+                vec!["\"a/b\"".to_string()],
+                vec!["\"trailguard:".to_string(), "\"owner\"".to_string()],
+            ]]
+        );
+        let kept = p.needles("detail", &|path| path != "detail.eventName");
+        assert_eq!(kept[0].len(), 2);
+        // Each `$or` branch is an alternative with its own lists.
+        let or = Pattern::parse(&json!({"detail": {"$or": [
+            {"a": ["x"]}, {"b": [{"exists": true}]}
+        ]}}))
+        .unwrap();
+        assert_eq!(
+            or.needles("detail", &|_| true),
+            vec![vec![vec!["\"x\"".to_string()]], vec![]]
+        );
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! with its conditions on other fields dropped: a weaker pattern, so a record it refuses is
 //! one the real rule refuses too. Only the records it lets through are read whole and decided.
 
+use memchr::memmem::Finder;
 use serde_json::{Map, Value};
 
 use crate::guards::{is_read_only_call, Bus, Delivery, Guard};
@@ -87,6 +88,28 @@ struct Rule {
     /// Fields the rule lists exact values for (outside any `$or`): a record whose value is
     /// not among them never matches, and is refused without building its event.
     literals: Vec<(Field, Vec<String>)>,
+    /// What the record's text must contain for the full pattern to match it, for the fields
+    /// the summary does not have ([`Pattern::needles`]): per alternative, lists of which one
+    /// must be found. A `CreateTags` call is taken only if its text has `"trailguard:`.
+    needles: Vec<Vec<Vec<Finder<'static>>>>,
+}
+
+impl Rule {
+    /// Whether the record's text holds what one of the full pattern's alternatives needs.
+    fn found_in(&self, text: &[u8]) -> bool {
+        self.needles.is_empty()
+            || self.needles.iter().any(|lists| {
+                lists
+                    .iter()
+                    .all(|list| list.iter().any(|n| n.find(text).is_some()))
+            })
+    }
+}
+
+/// Whether the needles hold for a record's text: a string with a `\u` or `\/` escape may
+/// spell a needle's value without its characters (`\u0074railguard:`).
+fn needles_hold_for(text: &[u8]) -> bool {
+    memchr::memmem::find(text, b"\\u").is_none() && memchr::memmem::find(text, b"\\/").is_none()
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -228,6 +251,31 @@ impl Prefilter {
                         Some((*field, values))
                     })
                     .collect();
+                // Conditions on the summary's fields are the weak pattern's; a parameter's
+                // values are the policy's, and give no needle.
+                let needles = Pattern::parse(&full)
+                    .map(|p| {
+                        p.needles("detail", &|path| !FIELDS.contains(&path))
+                            .into_iter()
+                            .map(|lists| {
+                                lists
+                                    .iter()
+                                    .map(|list| {
+                                        list.iter()
+                                            .map(|n| Finder::new(n.as_bytes()).into_owned())
+                                            .collect()
+                                    })
+                                    .collect::<Vec<Vec<Finder<'static>>>>()
+                            })
+                            .collect::<Vec<_>>()
+                    })
+                    .unwrap_or_default();
+                // An alternative with no list constrains nothing: the rule needs no needle.
+                let needles = if needles.iter().any(Vec::is_empty) {
+                    Vec::new()
+                } else {
+                    needles
+                };
                 if let Ok(pattern) = Pattern::parse(&weak) {
                     rules.push(Rule {
                         guard: *g,
@@ -235,6 +283,7 @@ impl Prefilter {
                         reads: t.delivery == Delivery::ChangesAndReads,
                         condition: t.condition,
                         literals,
+                        needles,
                     });
                 }
             }
@@ -276,8 +325,21 @@ impl Prefilter {
 
     /// The guards whose rules might deliver the record (a superset of those that do).
     pub fn candidates(&self, s: &Summary<'_>, policy: &Policy) -> Vec<Guard> {
+        self.candidates_in(s, None, policy)
+    }
+
+    /// [`Prefilter::candidates`], also reading the record's JSON text (`text`, the record
+    /// as the log file holds it) for the values the rules name in fields the summary does
+    /// not have: most `CreateTags` calls tag nothing a rule watches.
+    pub fn candidates_in(
+        &self,
+        s: &Summary<'_>,
+        text: Option<&[u8]>,
+        policy: &Policy,
+    ) -> Vec<Guard> {
         let mut out: Vec<Guard> = Vec::new();
         let mut event: Option<Value> = None;
+        let mut searchable: Option<bool> = None;
         // Only the rules that may take this service's calls of this name: a few, not all.
         let service = s
             .event_source
@@ -301,9 +363,15 @@ impl Prefilter {
                 continue;
             }
             let params = |name: &str| policy.template_parameter(name);
-            if r.pattern.matches_with(e, &params) {
-                out.push(r.guard);
+            if !r.pattern.matches_with(e, &params) {
+                continue;
             }
+            if let Some(text) = text.filter(|_| !r.needles.is_empty()) {
+                if *searchable.get_or_insert_with(|| needles_hold_for(text)) && !r.found_in(text) {
+                    continue;
+                }
+            }
+            out.push(r.guard);
         }
         out
     }
