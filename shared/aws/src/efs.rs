@@ -8,7 +8,7 @@ use trailguard_rules::ops;
 use trailguard_rules::resources::{PolicyKind, PolicyState};
 
 use crate::error::{classify, PortError};
-use crate::policies::{changed, gone, is_gone, tags, untagged};
+use crate::policies::{changed, is_gone, tag_error, tags, to_untag, untag_removed};
 use crate::ports::{Change, Page, PolicyPort, PortResult};
 
 const GONE: &[&str] = &["FileSystemNotFound"];
@@ -126,25 +126,53 @@ impl PolicyPort for Client {
         })
     }
 
-    async fn untag_resource(&self, _: PolicyKind, id: &str, key: &str) -> PortResult<Change> {
-        let what = format!("file system {id}");
-        let tagged = match self.describe_file_systems().file_system_id(id).send().await {
-            Ok(o) => o
-                .file_systems()
-                .iter()
-                .any(|f| f.tags().iter().any(|t| t.key() == key)),
-            Err(e) if is_gone(&e, GONE) => return Ok(gone(&what)),
-            Err(e) => return Err(classify(&ops::EFS_DESCRIBE_FILE_SYSTEMS, e)),
-        };
-        if !tagged {
-            return Ok(untagged(&what, key));
+    async fn tag_value(
+        &self,
+        _: PolicyKind,
+        id: &str,
+        key: &str,
+    ) -> PortResult<Option<Option<String>>> {
+        match self.describe_file_systems().file_system_id(id).send().await {
+            Ok(o) => Ok(o.file_systems().first().map(|f| {
+                f.tags()
+                    .iter()
+                    .find(|t| t.key() == key)
+                    .map(|t| t.value().to_string())
+            })),
+            Err(e) if is_gone(&e, GONE) => Ok(None),
+            Err(e) => Err(classify(&ops::EFS_DESCRIBE_FILE_SYSTEMS, e)),
         }
+    }
+
+    async fn untag_resource(&self, kind: PolicyKind, id: &str, key: &str) -> PortResult<Change> {
+        let what = format!("file system {id}");
+        let value = match to_untag(self.tag_value(kind, id, key).await?, &what, key) {
+            Ok(v) => v,
+            Err(nothing) => return Ok(nothing),
+        };
         let r = self
             .untag_resource()
             .resource_id(id)
             .tag_keys(key)
             .send()
             .await;
-        changed(r, &ops::EFS_UNTAG_RESOURCE, GONE, &what)
+        untag_removed(changed(r, &ops::EFS_UNTAG_RESOURCE, GONE, &what), value)
+    }
+
+    async fn tag_resource(
+        &self,
+        _: PolicyKind,
+        id: &str,
+        key: &str,
+        value: &str,
+    ) -> PortResult<Change> {
+        let what = format!("file system {id}");
+        let tag = aws_sdk_efs::types::Tag::builder()
+            .key(key)
+            .value(value)
+            .build()
+            .map_err(|e| tag_error(&ops::EFS_TAG_RESOURCE, e))?;
+        let r = self.tag_resource().resource_id(id).tags(tag).send().await;
+        changed(r, &ops::EFS_TAG_RESOURCE, GONE, &what)
     }
 }

@@ -7,7 +7,7 @@ use trailguard_rules::ops;
 use trailguard_rules::resources::{PolicyKind, PolicyState};
 
 use crate::error::classify;
-use crate::policies::{changed, gone, is_gone, tags, untagged};
+use crate::policies::{changed, is_gone, tags, to_untag, untag_removed};
 use crate::ports::{Change, Page, PolicyPort, PortResult};
 
 /// Glacier answers ResourceNotFoundException both for a vault that does not exist and for
@@ -139,22 +139,31 @@ impl PolicyPort for Client {
         })
     }
 
-    async fn untag_resource(&self, _: PolicyKind, vault: &str, key: &str) -> PortResult<Change> {
-        let what = format!("vault {vault}");
-        let tagged = match self
+    async fn tag_value(
+        &self,
+        _: PolicyKind,
+        vault: &str,
+        key: &str,
+    ) -> PortResult<Option<Option<String>>> {
+        match self
             .list_tags_for_vault()
             .account_id(OWN)
             .vault_name(vault)
             .send()
             .await
         {
-            Ok(o) => o.tags().is_some_and(|t| t.contains_key(key)),
-            Err(e) if is_gone(&e, NOT_FOUND) => return Ok(gone(&what)),
-            Err(e) => return Err(classify(&ops::GLACIER_LIST_TAGS, e)),
-        };
-        if !tagged {
-            return Ok(untagged(&what, key));
+            Ok(o) => Ok(Some(o.tags().and_then(|t| t.get(key)).cloned())),
+            Err(e) if is_gone(&e, NOT_FOUND) => Ok(None),
+            Err(e) => Err(classify(&ops::GLACIER_LIST_TAGS, e)),
         }
+    }
+
+    async fn untag_resource(&self, kind: PolicyKind, vault: &str, key: &str) -> PortResult<Change> {
+        let what = format!("vault {vault}");
+        let value = match to_untag(self.tag_value(kind, vault, key).await?, &what, key) {
+            Ok(v) => v,
+            Err(nothing) => return Ok(nothing),
+        };
         let r = self
             .remove_tags_from_vault()
             .account_id(OWN)
@@ -162,6 +171,27 @@ impl PolicyPort for Client {
             .tag_keys(key)
             .send()
             .await;
-        changed(r, &ops::GLACIER_REMOVE_TAGS, NOT_FOUND, &what)
+        untag_removed(
+            changed(r, &ops::GLACIER_REMOVE_TAGS, NOT_FOUND, &what),
+            value,
+        )
+    }
+
+    async fn tag_resource(
+        &self,
+        _: PolicyKind,
+        vault: &str,
+        key: &str,
+        value: &str,
+    ) -> PortResult<Change> {
+        let what = format!("vault {vault}");
+        let r = self
+            .add_tags_to_vault()
+            .account_id(OWN)
+            .vault_name(vault)
+            .tags(key, value)
+            .send()
+            .await;
+        changed(r, &ops::GLACIER_ADD_TAGS, NOT_FOUND, &what)
     }
 }

@@ -7,7 +7,7 @@ use trailguard_rules::ops;
 use trailguard_rules::resources::{PolicyKind, PolicyState};
 
 use crate::error::{classify, PortError};
-use crate::policies::{changed, gone, is_gone, tags, untagged};
+use crate::policies::{changed, is_gone, tag_error, tags, to_untag, untag_removed};
 use crate::ports::{Change, Page, PolicyPort, PortResult};
 
 const GONE: &[&str] = &["NotFoundException"];
@@ -111,29 +111,65 @@ impl PolicyPort for Client {
         })
     }
 
-    async fn untag_resource(&self, _: PolicyKind, key_id: &str, key: &str) -> PortResult<Change> {
-        let what = format!("key {key_id}");
+    async fn tag_value(
+        &self,
+        _: PolicyKind,
+        key_id: &str,
+        key: &str,
+    ) -> PortResult<Option<Option<String>>> {
         // A key has at most 50 tags: one page of 50 holds them all.
-        let tagged = match self
+        match self
             .list_resource_tags()
             .key_id(key_id)
             .limit(50)
             .send()
             .await
         {
-            Ok(o) => o.tags().iter().any(|t| t.tag_key() == key),
-            Err(e) if is_gone(&e, GONE) => return Ok(gone(&what)),
-            Err(e) => return Err(classify(&ops::KMS_LIST_RESOURCE_TAGS, e)),
-        };
-        if !tagged {
-            return Ok(untagged(&what, key));
+            Ok(o) => Ok(Some(
+                o.tags()
+                    .iter()
+                    .find(|t| t.tag_key() == key)
+                    .map(|t| t.tag_value().to_string()),
+            )),
+            Err(e) if is_gone(&e, GONE) => Ok(None),
+            Err(e) => Err(classify(&ops::KMS_LIST_RESOURCE_TAGS, e)),
         }
+    }
+
+    async fn untag_resource(
+        &self,
+        kind: PolicyKind,
+        key_id: &str,
+        key: &str,
+    ) -> PortResult<Change> {
+        let what = format!("key {key_id}");
+        let value = match to_untag(self.tag_value(kind, key_id, key).await?, &what, key) {
+            Ok(v) => v,
+            Err(nothing) => return Ok(nothing),
+        };
         let r = self
             .untag_resource()
             .key_id(key_id)
             .tag_keys(key)
             .send()
             .await;
-        changed(r, &ops::KMS_UNTAG_RESOURCE, GONE, &what)
+        untag_removed(changed(r, &ops::KMS_UNTAG_RESOURCE, GONE, &what), value)
+    }
+
+    async fn tag_resource(
+        &self,
+        _: PolicyKind,
+        key_id: &str,
+        key: &str,
+        value: &str,
+    ) -> PortResult<Change> {
+        let what = format!("key {key_id}");
+        let tag = aws_sdk_kms::types::Tag::builder()
+            .tag_key(key)
+            .tag_value(value)
+            .build()
+            .map_err(|e| tag_error(&ops::KMS_TAG_RESOURCE, e))?;
+        let r = self.tag_resource().key_id(key_id).tags(tag).send().await;
+        changed(r, &ops::KMS_TAG_RESOURCE, GONE, &what)
     }
 }

@@ -8,7 +8,7 @@ use trailguard_rules::ops;
 use trailguard_rules::resources::{PolicyKind, PolicyState};
 
 use crate::error::classify;
-use crate::policies::{changed, gone, is_gone, tags, untagged};
+use crate::policies::{changed, is_gone, tag_error, tags, to_untag, untag_removed};
 use crate::ports::{Change, Page, PolicyPort, PortResult};
 
 const GONE: &[&str] = &["ResourceNotFoundException"];
@@ -135,17 +135,48 @@ impl PolicyPort for Client {
         })
     }
 
-    async fn untag_resource(&self, _: PolicyKind, arn: &str, key: &str) -> PortResult<Change> {
-        let what = format!("domain {arn}");
-        let tagged = match self.list_tags().arn(arn).send().await {
-            Ok(o) => o.tag_list().iter().any(|t| t.key() == key),
-            Err(e) if is_gone(&e, GONE) => return Ok(gone(&what)),
-            Err(e) => return Err(classify(&ops::ES_LIST_TAGS, e)),
-        };
-        if !tagged {
-            return Ok(untagged(&what, key));
+    async fn tag_value(
+        &self,
+        _: PolicyKind,
+        arn: &str,
+        key: &str,
+    ) -> PortResult<Option<Option<String>>> {
+        match self.list_tags().arn(arn).send().await {
+            Ok(o) => Ok(Some(
+                o.tag_list()
+                    .iter()
+                    .find(|t| t.key() == key)
+                    .map(|t| t.value().to_string()),
+            )),
+            Err(e) if is_gone(&e, GONE) => Ok(None),
+            Err(e) => Err(classify(&ops::ES_LIST_TAGS, e)),
         }
+    }
+
+    async fn untag_resource(&self, kind: PolicyKind, arn: &str, key: &str) -> PortResult<Change> {
+        let what = format!("domain {arn}");
+        let value = match to_untag(self.tag_value(kind, arn, key).await?, &what, key) {
+            Ok(v) => v,
+            Err(nothing) => return Ok(nothing),
+        };
         let r = self.remove_tags().arn(arn).tag_keys(key).send().await;
-        changed(r, &ops::ES_REMOVE_TAGS, GONE, &what)
+        untag_removed(changed(r, &ops::ES_REMOVE_TAGS, GONE, &what), value)
+    }
+
+    async fn tag_resource(
+        &self,
+        _: PolicyKind,
+        arn: &str,
+        key: &str,
+        value: &str,
+    ) -> PortResult<Change> {
+        let what = format!("domain {arn}");
+        let tag = aws_sdk_opensearch::types::Tag::builder()
+            .key(key)
+            .value(value)
+            .build()
+            .map_err(|e| tag_error(&ops::ES_ADD_TAGS, e))?;
+        let r = self.add_tags().arn(arn).tag_list(tag).send().await;
+        changed(r, &ops::ES_ADD_TAGS, GONE, &what)
     }
 }

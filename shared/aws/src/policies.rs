@@ -131,6 +131,41 @@ pub(crate) fn gone(what: &str) -> Change {
     Change::AlreadyDone(format!("{what} no longer exists"))
 }
 
+/// An untag call's result, with the tag's value before it when it took the tag off (the
+/// undo puts that value back).
+pub(crate) fn untag_removed(r: PortResult<Change>, value: String) -> PortResult<Change> {
+    r.map(|c| match c {
+        Change::Done | Change::Removed(_) => Change::Removed(vec![value]),
+        other => other,
+    })
+}
+
+/// The tag's value, read before taking it off: the value, or what the untag call answers
+/// when there is nothing to take off (the resource gone, or without the tag).
+pub(crate) fn to_untag(
+    read: Option<Option<String>>,
+    what: &str,
+    key: &str,
+) -> Result<String, Change> {
+    match read {
+        None => Err(gone(what)),
+        Some(None) => Err(untagged(what, key)),
+        Some(Some(v)) => Ok(v),
+    }
+}
+
+/// A tag builder's error (a required field left out), as a port error.
+pub(crate) fn tag_error(
+    op: &'static trailguard_rules::ops::Op,
+    e: impl std::fmt::Display,
+) -> PortError {
+    PortError::Permanent {
+        op: op.api,
+        code: "BuildError".into(),
+        message: e.to_string(),
+    }
+}
+
 /// A tag to take off a resource that no longer carries it: nothing to do.
 pub(crate) fn untagged(what: &str, key: &str) -> Change {
     Change::AlreadyDone(format!("{what} no longer carries {key}"))

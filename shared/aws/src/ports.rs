@@ -504,12 +504,29 @@ pub trait PolicyPort: Send + Sync {
         token: Option<String>,
     ) -> impl Future<Output = PortResult<Page<PolicyState>>> + Send;
     /// Take the tag `key` off the resource (an exemption given by anyone but a tag admin).
-    /// The tags are read first: a resource without it, or gone, is `Change::AlreadyDone`.
+    /// The tags are read first: a resource without it, or gone, is `Change::AlreadyDone`;
+    /// taken off, `Change::Removed` holds its value before (the undo puts it back).
     fn untag_resource(
         &self,
         kind: PolicyKind,
         resource: &str,
         key: &str,
+    ) -> impl Future<Output = PortResult<Change>> + Send;
+    /// The value of the resource's tag `key` (None: the resource is gone; `Some(None)`: it
+    /// has no such tag).
+    fn tag_value(
+        &self,
+        kind: PolicyKind,
+        resource: &str,
+        key: &str,
+    ) -> impl Future<Output = PortResult<Option<Option<String>>>> + Send;
+    /// Tag the resource `key=value` (`trailguard undo` of an exemption taken back).
+    fn tag_resource(
+        &self,
+        kind: PolicyKind,
+        resource: &str,
+        key: &str,
+        value: &str,
     ) -> impl Future<Output = PortResult<Change>> + Send;
 }
 
@@ -571,6 +588,23 @@ impl PolicyPort for Unwired {
     fn untag_resource(
         &self,
         kind: PolicyKind,
+        _: &str,
+        _: &str,
+    ) -> impl Future<Output = PortResult<Change>> + Send {
+        unserved(kind)
+    }
+    fn tag_value(
+        &self,
+        kind: PolicyKind,
+        _: &str,
+        _: &str,
+    ) -> impl Future<Output = PortResult<Option<Option<String>>>> + Send {
+        unserved(kind)
+    }
+    fn tag_resource(
+        &self,
+        kind: PolicyKind,
+        _: &str,
         _: &str,
         _: &str,
     ) -> impl Future<Output = PortResult<Change>> + Send {
@@ -645,6 +679,31 @@ impl<A: PolicyPort, B: PolicyPort> PolicyPort for (A, B) {
             self.1.untag_resource(kind, resource, key).await
         } else {
             self.0.untag_resource(kind, resource, key).await
+        }
+    }
+    async fn tag_value(
+        &self,
+        kind: PolicyKind,
+        resource: &str,
+        key: &str,
+    ) -> PortResult<Option<Option<String>>> {
+        if self.1.serves(kind) {
+            self.1.tag_value(kind, resource, key).await
+        } else {
+            self.0.tag_value(kind, resource, key).await
+        }
+    }
+    async fn tag_resource(
+        &self,
+        kind: PolicyKind,
+        resource: &str,
+        key: &str,
+        value: &str,
+    ) -> PortResult<Change> {
+        if self.1.serves(kind) {
+            self.1.tag_resource(kind, resource, key, value).await
+        } else {
+            self.0.tag_resource(kind, resource, key, value).await
         }
     }
 }

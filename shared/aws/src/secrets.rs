@@ -5,7 +5,7 @@ use trailguard_rules::ops;
 use trailguard_rules::resources::{PolicyKind, PolicyState};
 
 use crate::error::classify;
-use crate::policies::{changed, gone, is_gone, tags, untagged};
+use crate::policies::{changed, is_gone, tags, to_untag, untag_removed};
 use crate::ports::{Change, Page, PolicyPort, PortResult};
 
 const GONE: &[&str] = &["ResourceNotFoundException"];
@@ -114,22 +114,57 @@ impl PolicyPort for Client {
         })
     }
 
-    async fn untag_resource(&self, _: PolicyKind, secret: &str, key: &str) -> PortResult<Change> {
-        let what = format!("secret {secret}");
-        let tagged = match self.describe_secret().secret_id(secret).send().await {
-            Ok(o) => o.tags().iter().any(|t| t.key() == Some(key)),
-            Err(e) if is_gone(&e, GONE) => return Ok(gone(&what)),
-            Err(e) => return Err(classify(&ops::SM_DESCRIBE_SECRET, e)),
-        };
-        if !tagged {
-            return Ok(untagged(&what, key));
+    async fn tag_value(
+        &self,
+        _: PolicyKind,
+        secret: &str,
+        key: &str,
+    ) -> PortResult<Option<Option<String>>> {
+        match self.describe_secret().secret_id(secret).send().await {
+            Ok(o) => Ok(Some(
+                o.tags()
+                    .iter()
+                    .find(|t| t.key() == Some(key))
+                    .map(|t| t.value().unwrap_or_default().to_string()),
+            )),
+            Err(e) if is_gone(&e, GONE) => Ok(None),
+            Err(e) => Err(classify(&ops::SM_DESCRIBE_SECRET, e)),
         }
+    }
+
+    async fn untag_resource(
+        &self,
+        kind: PolicyKind,
+        secret: &str,
+        key: &str,
+    ) -> PortResult<Change> {
+        let what = format!("secret {secret}");
+        let value = match to_untag(self.tag_value(kind, secret, key).await?, &what, key) {
+            Ok(v) => v,
+            Err(nothing) => return Ok(nothing),
+        };
         let r = self
             .untag_resource()
             .secret_id(secret)
             .tag_keys(key)
             .send()
             .await;
-        changed(r, &ops::SM_UNTAG_RESOURCE, GONE, &what)
+        untag_removed(changed(r, &ops::SM_UNTAG_RESOURCE, GONE, &what), value)
+    }
+
+    async fn tag_resource(
+        &self,
+        _: PolicyKind,
+        secret: &str,
+        key: &str,
+        value: &str,
+    ) -> PortResult<Change> {
+        let what = format!("secret {secret}");
+        let tag = aws_sdk_secretsmanager::types::Tag::builder()
+            .key(key)
+            .value(value)
+            .build();
+        let r = self.tag_resource().secret_id(secret).tags(tag).send().await;
+        changed(r, &ops::SM_TAG_RESOURCE, GONE, &what)
     }
 }

@@ -7,7 +7,7 @@ use trailguard_rules::ops;
 use trailguard_rules::resources::{PolicyKind, PolicyState};
 
 use crate::error::classify;
-use crate::policies::{changed, gone, is_gone, tags, untagged};
+use crate::policies::{changed, is_gone, tags, to_untag, untag_removed};
 use crate::ports::{Change, Page, PolicyPort, PortResult};
 
 const GONE: &[&str] = &[
@@ -109,17 +109,43 @@ impl PolicyPort for Client {
         })
     }
 
-    async fn untag_resource(&self, _: PolicyKind, url: &str, key: &str) -> PortResult<Change> {
-        let what = format!("queue {url}");
-        let tagged = match self.list_queue_tags().queue_url(url).send().await {
-            Ok(o) => o.tags().is_some_and(|t| t.contains_key(key)),
-            Err(e) if is_gone(&e, GONE) => return Ok(gone(&what)),
-            Err(e) => return Err(classify(&ops::SQS_LIST_QUEUE_TAGS, e)),
-        };
-        if !tagged {
-            return Ok(untagged(&what, key));
+    async fn tag_value(
+        &self,
+        _: PolicyKind,
+        url: &str,
+        key: &str,
+    ) -> PortResult<Option<Option<String>>> {
+        match self.list_queue_tags().queue_url(url).send().await {
+            Ok(o) => Ok(Some(o.tags().and_then(|t| t.get(key)).cloned())),
+            Err(e) if is_gone(&e, GONE) => Ok(None),
+            Err(e) => Err(classify(&ops::SQS_LIST_QUEUE_TAGS, e)),
         }
+    }
+
+    async fn untag_resource(&self, kind: PolicyKind, url: &str, key: &str) -> PortResult<Change> {
+        let what = format!("queue {url}");
+        let value = match to_untag(self.tag_value(kind, url, key).await?, &what, key) {
+            Ok(v) => v,
+            Err(nothing) => return Ok(nothing),
+        };
         let r = self.untag_queue().queue_url(url).tag_keys(key).send().await;
-        changed(r, &ops::SQS_UNTAG_QUEUE, GONE, &what)
+        untag_removed(changed(r, &ops::SQS_UNTAG_QUEUE, GONE, &what), value)
+    }
+
+    async fn tag_resource(
+        &self,
+        _: PolicyKind,
+        url: &str,
+        key: &str,
+        value: &str,
+    ) -> PortResult<Change> {
+        let what = format!("queue {url}");
+        let r = self
+            .tag_queue()
+            .queue_url(url)
+            .tags(key, value)
+            .send()
+            .await;
+        changed(r, &ops::SQS_TAG_QUEUE, GONE, &what)
     }
 }

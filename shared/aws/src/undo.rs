@@ -860,6 +860,25 @@ impl UndoPort for SdkUndo {
                     flags_text(Some(*left))
                 )),
             },
+            Reversal::TagResource {
+                kind,
+                resource,
+                key,
+                value,
+            } => {
+                let noun = kind.noun();
+                match self.policies.tag_value(*kind, resource, key).await? {
+                    None => Now::Changed(format!("{noun} {resource} no longer exists")),
+                    Some(None) => Now::AsLeft,
+                    Some(Some(v)) if v == *value => {
+                        Now::AlreadyUndone(format!("{noun} {resource} carries {key}={value} again"))
+                    }
+                    Some(Some(v)) => Now::Changed(format!(
+                        "{noun} {resource} carries {key}={v} now (trailguard took off \
+                         {key}={value})"
+                    )),
+                }
+            }
         })
     }
 
@@ -1194,6 +1213,19 @@ impl UndoPort for SdkUndo {
                     .await
                     .map(|_| Change::Done)
                     .map_err(|e| classify(&ops::DELETE_BUCKET_PAB, e)),
+            },
+            Reversal::TagResource {
+                kind,
+                resource,
+                key,
+                value,
+            } => match self
+                .policies
+                .tag_resource(*kind, resource, key, value)
+                .await?
+            {
+                Change::AlreadyDone(why) => Err(invalid(&why)),
+                _ => Ok(Change::Done),
             },
         }
     }

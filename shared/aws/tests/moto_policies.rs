@@ -604,11 +604,15 @@ const TAG_ADMINS: &str = r#"{"tag_admins": ["arn:aws:iam::*:role/security-tag-ad
 
 /// The attacker's exemption, as the sample `template` with `request` records it: dry-run
 /// leaves it, the function takes it off and leaves the other tags, redelivery is already
-/// done. `tags` reads the resource's tag keys.
+/// done; `trailguard undo` puts back exactly the tag taken off (`value`, as the resource
+/// carried it), then has nothing to undo; the same exemption given again is taken off again.
+/// `tags` reads the resource's tag keys.
 async fn exemption_taken_back<C: trailguard_aws::Connect, N: NotifyPort>(
+    sdk: &aws_config::SdkConfig,
     deps: &Deps<C, N>,
     dry: &Deps<C, N>,
     ev: Value,
+    value: &str,
     tags: impl AsyncFn() -> Vec<String>,
 ) {
     let before = tags().await;
@@ -635,8 +639,30 @@ async fn exemption_taken_back<C: trailguard_aws::Connect, N: NotifyPort>(
     expected.retain(|k| k != EXEMPT);
     assert_eq!(after, expected, "only the exemption is taken off");
     assert!(after.iter().any(|k| k == "team"), "{after:?}");
-    let again = process(deps, ev).await.unwrap();
+    let again = process(deps, ev.clone()).await.unwrap();
     assert_eq!(again["actions"][0]["outcome"], "already_done", "{again}");
+
+    // trailguard undo: the tag is back with the value it had, the other tags as they were.
+    let reversal = &r["actions"][0]["reversal"];
+    assert_eq!(reversal["call"], "tag_resource", "{r}");
+    assert_eq!(reversal["with"]["key"], EXEMPT, "{r}");
+    assert_eq!(reversal["with"]["value"], value, "{r}");
+    let undone = common::undo(sdk, &r, false).await;
+    assert_eq!(undo_outcomes(&undone), ["done"], "{undone}");
+    assert_eq!(tags().await, before, "the undo puts back the tag taken off");
+    // Already undone only when the tag carries that value again.
+    let undone = common::undo(sdk, &r, false).await;
+    assert_eq!(undo_outcomes(&undone), ["already_undone"], "{undone}");
+
+    // The same exemption given again (another event): taken off again.
+    let mut given_again = ev;
+    given_again["id"] = json!(format!(
+        "{}-again",
+        given_again["id"].as_str().unwrap_or("event")
+    ));
+    let r = process(deps, given_again).await.unwrap();
+    assert_eq!(r["actions"][0]["outcome"], "done", "{r}");
+    assert_eq!(tags().await, expected);
 }
 
 fn sorted(mut v: Vec<String>) -> Vec<String> {
@@ -659,16 +685,16 @@ async fn a_queue_exempted_by_a_non_admin_loses_the_exemption_and_then_its_open_p
         .queue_url()
         .unwrap()
         .to_string();
-    // The attacker's exemption.
+    // The attacker's exemption, truthy in another spelling: the undo puts back this one.
     sqs.tag_queue()
         .queue_url(&url)
-        .tags(EXEMPT, "true")
+        .tags(EXEMPT, "Yes")
         .send()
         .await
         .unwrap();
     let ev = event(
         "aws.sqs-TagQueue-exempt-by-non-admin.json",
-        json!({"queueUrl": url, "tags": {EXEMPT: "true"}}),
+        json!({"queueUrl": url, "tags": {EXEMPT: "Yes"}}),
     );
     let tags = async || {
         sorted(
@@ -683,7 +709,7 @@ async fn a_queue_exempted_by_a_non_admin_loses_the_exemption_and_then_its_open_p
         )
     };
     let deps = deps!(&sdk, POLICY);
-    exemption_taken_back(&deps, &deps!(&sdk, DRY_RUN), ev, tags).await;
+    exemption_taken_back(&sdk, &deps, &deps!(&sdk, DRY_RUN), ev, "Yes", tags).await;
 
     // Then the attacker opens the queue: no longer exempt, its policy is restricted.
     let arn = format!(
@@ -814,7 +840,7 @@ async fn a_topic_secret_and_key_exempted_by_a_non_admin_lose_the_exemption() {
                 .collect(),
         )
     };
-    exemption_taken_back(&deps, &dry, ev, tags).await;
+    exemption_taken_back(&sdk, &deps, &dry, ev, "true", tags).await;
 
     let sm = aws_sdk_secretsmanager::Client::new(&sdk);
     let tag = |k: &str, v: &str| {
@@ -857,7 +883,7 @@ async fn a_topic_secret_and_key_exempted_by_a_non_admin_lose_the_exemption() {
                 .collect(),
         )
     };
-    exemption_taken_back(&deps, &dry, ev, tags).await;
+    exemption_taken_back(&sdk, &deps, &dry, ev, "true", tags).await;
 
     let kms = aws_sdk_kms::Client::new(&sdk);
     let tag = |k: &str, v: &str| {
@@ -900,7 +926,7 @@ async fn a_topic_secret_and_key_exempted_by_a_non_admin_lose_the_exemption() {
                 .collect(),
         )
     };
-    exemption_taken_back(&deps, &dry, ev, tags).await;
+    exemption_taken_back(&sdk, &deps, &dry, ev, "true", tags).await;
 }
 
 #[tokio::test]
@@ -961,7 +987,7 @@ async fn a_repository_created_exempt_by_a_non_admin_loses_the_exemption_and_then
                 .collect(),
         )
     };
-    exemption_taken_back(&deps, &dry, ev, &tags).await;
+    exemption_taken_back(&sdk, &deps, &dry, ev, "true", &tags).await;
 
     // Tagged exempt again by TagResource: taken back too.
     ecr.tag_resource()
@@ -974,7 +1000,7 @@ async fn a_repository_created_exempt_by_a_non_admin_loses_the_exemption_and_then
         "aws.ecr-TagResource-exempt-by-non-admin.json",
         json!({"resourceArn": arn, "tags": [{"key": EXEMPT, "value": "true"}]}),
     );
-    exemption_taken_back(&deps, &dry, ev, &tags).await;
+    exemption_taken_back(&sdk, &deps, &dry, ev, "true", &tags).await;
 
     // Then the attacker opens the repository: no longer exempt, its policy is restricted.
     let opened = doc(

@@ -380,6 +380,14 @@ async fn a_domain_exempted_by_a_non_admin_loses_the_exemption_and_keeps_its_othe
     );
     let again = process(&deps, ev).await.unwrap();
     assert_eq!(again["actions"][0]["outcome"], "already_done", "{again}");
+
+    // trailguard undo: the exemption back exactly as it was, the other tags untouched; then
+    // nothing to undo.
+    let undone = undo(&sdk, &r, false).await;
+    assert_eq!(undo_outcomes(&undone), ["done"], "{undone}");
+    assert_eq!(tags().await, tagged);
+    let undone = undo(&sdk, &r, false).await;
+    assert_eq!(undo_outcomes(&undone), ["already_undone"], "{undone}");
 }
 
 #[tokio::test]
@@ -437,9 +445,30 @@ async fn a_file_system_exempted_by_a_non_admin_loses_the_exemption() {
         POLICY,
         Sdk::none().with_efs(&sdk),
     );
+    let tagged = tags().await;
     let r = process(&deps, ev.clone()).await.unwrap();
     assert_eq!(r["actions"][0]["outcome"], "done", "{r}");
     assert_eq!(tags().await, vec![("app".to_string(), "media".to_string())]);
     let again = process(&deps, ev).await.unwrap();
     assert_eq!(again["actions"][0]["outcome"], "already_done", "{again}");
+
+    // trailguard undo: the exemption back exactly as it was; someone then changes its value,
+    // and an undo of the same remediation is refused, naming the value now.
+    let undone = undo(&sdk, &r, false).await;
+    assert_eq!(undo_outcomes(&undone), ["done"], "{undone}");
+    assert_eq!(tags().await, tagged);
+    efs.tag_resource()
+        .resource_id(&id)
+        .tags(tag("trailguard:exempt", "false"))
+        .send()
+        .await
+        .unwrap();
+    let undone = undo(&sdk, &r, false).await;
+    assert_eq!(undo_outcomes(&undone), ["refused"], "{undone}");
+    assert!(
+        undone["refused"]
+            .as_str()
+            .is_some_and(|w| w.contains("trailguard:exempt=false now")),
+        "{undone}"
+    );
 }

@@ -733,12 +733,30 @@ impl Action {
                     ..a.clone()
                 })
             }
+            // The tag's value before the call (the undo puts it back).
+            Action::UntagQueue(a) => Action::UntagQueue(a.with_previous(removed.first().cloned())),
+            Action::UntagTopic(a) => Action::UntagTopic(a.with_previous(removed.first().cloned())),
+            Action::UntagSecret(a) => {
+                Action::UntagSecret(a.with_previous(removed.first().cloned()))
+            }
+            Action::UntagKey(a) => Action::UntagKey(a.with_previous(removed.first().cloned())),
+            Action::UntagRepository(a) => {
+                Action::UntagRepository(a.with_previous(removed.first().cloned()))
+            }
+            Action::UntagDomain(a) => {
+                Action::UntagDomain(a.with_previous(removed.first().cloned()))
+            }
+            Action::UntagVault(a) => Action::UntagVault(a.with_previous(removed.first().cloned())),
+            Action::UntagFileSystem(a) => {
+                Action::UntagFileSystem(a.with_previous(removed.first().cloned()))
+            }
             other => other.clone(),
         }
     }
 
     /// Whether the call's `Change::Removed` is the document before it (an S3 block, ACL or
-    /// policy, a resource policy), kept for the undo, rather than some of the action's values.
+    /// policy, a resource policy, the value of a tag taken off), kept for the undo, rather than
+    /// some of the action's values.
     pub fn removed_is_previous(&self) -> bool {
         matches!(
             self,
@@ -760,6 +778,14 @@ impl Action {
                 | Action::RestrictDomainPolicy(_)
                 | Action::RestrictVaultPolicy(_)
                 | Action::RestrictFileSystemPolicy(_)
+                | Action::UntagQueue(_)
+                | Action::UntagTopic(_)
+                | Action::UntagSecret(_)
+                | Action::UntagKey(_)
+                | Action::UntagRepository(_)
+                | Action::UntagDomain(_)
+                | Action::UntagVault(_)
+                | Action::UntagFileSystem(_)
         )
     }
 }

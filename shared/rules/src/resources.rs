@@ -333,6 +333,8 @@ pub struct Untagging<'a> {
     /// ARN or name, the key id or ARN, the repository ARN, ...
     pub resource: &'a str,
     pub key: &'a str,
+    /// The tag's value before the call, once the call has read it (`Change::Removed`).
+    pub value: Option<&'a str>,
 }
 
 impl Untagging<'_> {
@@ -345,15 +347,16 @@ impl Untagging<'_> {
         )
     }
 
-    /// The command that tags the resource `key=true` again (the only value an exemption
-    /// taken back had: `exemption_given` acts on a true one).
+    /// The command that tags the resource `key=value` again: the value the call read before
+    /// taking the tag off, else `true` (`exemption_given` acts only on a true one).
     pub fn undo(&self) -> String {
         let r = quote(self.resource);
-        let pair = |k: &str, v: &str| quote(&format!("{k}={},{v}=true", self.key));
+        let value = self.value.unwrap_or("true");
+        let pair = |k: &str, v: &str| quote(&format!("{k}={},{v}={value}", self.key));
         match self.kind {
             PolicyKind::Queue => format!(
                 "aws sqs tag-queue --queue-url {r} --tags {}",
-                quote(&format!("{}=true", self.key))
+                quote(&format!("{}={value}", self.key))
             ),
             PolicyKind::Topic => format!(
                 "aws sns tag-resource --resource-arn {r} --tags {}",
@@ -377,7 +380,7 @@ impl Untagging<'_> {
             ),
             PolicyKind::Vault => format!(
                 "aws glacier add-tags-to-vault --account-id - --vault-name {r} --tags {}",
-                quote(&format!("{}=true", self.key))
+                quote(&format!("{}={value}", self.key))
             ),
             PolicyKind::FileSystem => format!(
                 "aws efs tag-resource --resource-id {r} --tags {}",
@@ -401,13 +404,26 @@ macro_rules! untag_resource {
         pub struct $ty {
             pub $field: String,
             pub key: String,
+            /// The tag's value before the call, read when acting (the undo puts it back).
+            #[serde(skip)]
+            pub previous: Option<String>,
         }
 
         impl $ty {
             pub const KIND: PolicyKind = $kind;
 
             pub fn untagging(&self) -> Untagging<'_> {
-                Untagging { kind: $kind, resource: &self.$field, key: &self.key }
+                Untagging {
+                    kind: $kind,
+                    resource: &self.$field,
+                    key: &self.key,
+                    value: self.previous.as_deref(),
+                }
+            }
+
+            /// The action with the tag's value the call read before taking it off.
+            pub fn with_previous(&self, previous: Option<String>) -> $ty {
+                $ty { previous, ..self.clone() }
             }
         }
 
@@ -476,41 +492,49 @@ pub fn untag(kind: PolicyKind, resource: String, key: String) -> Option<crate::a
         PolicyKind::Queue => UntagQueue {
             queue_url: resource,
             key,
+            previous: None,
         }
         .into(),
         PolicyKind::Topic => UntagTopic {
             topic_arn: resource,
             key,
+            previous: None,
         }
         .into(),
         PolicyKind::Secret => UntagSecret {
             secret_id: resource,
             key,
+            previous: None,
         }
         .into(),
         PolicyKind::Key => UntagKey {
             key_id: resource,
             key,
+            previous: None,
         }
         .into(),
         PolicyKind::Repository => UntagRepository {
             repository_arn: resource,
             key,
+            previous: None,
         }
         .into(),
         PolicyKind::Domain => UntagDomain {
             domain_arn: resource,
             key,
+            previous: None,
         }
         .into(),
         PolicyKind::Vault => UntagVault {
             vault_name: resource,
             key,
+            previous: None,
         }
         .into(),
         PolicyKind::FileSystem => UntagFileSystem {
             file_system_id: resource,
             key,
+            previous: None,
         }
         .into(),
     })

@@ -141,6 +141,14 @@ pub enum Reversal {
         previous: Option<BlockFlags>,
         left: BlockFlags,
     },
+    /// Put back the tag `key=value` trailguard took off a resource of `kind` (an exemption
+    /// given by someone who is not a tag admin), when the resource still lacks it.
+    TagResource {
+        kind: PolicyKind,
+        resource: String,
+        key: String,
+        value: String,
+    },
 }
 
 impl Reversal {
@@ -209,6 +217,23 @@ impl Reversal {
                     .iter()
                     .find(|i| Some(i.type_name) == name.as_deref())
                     .map(|i| i.ops.to_vec())
+                    .unwrap_or_default()
+            }
+            // The untag's read of the tags, and its inverse: the tag call.
+            Reversal::TagResource { kind, .. } => {
+                let name = serde_json::to_value(kind)
+                    .ok()
+                    .and_then(|v| v.as_str().map(|k| format!("untag_{k}")));
+                crate::action::ALL_ACTIONS
+                    .iter()
+                    .find(|i| Some(i.type_name) == name.as_deref())
+                    .map(|i| {
+                        let mut ops = i.ops[..1].to_vec();
+                        if let Inverse::Calls(calls) = i.inverse {
+                            ops.extend(calls.iter().copied());
+                        }
+                        ops
+                    })
                     .unwrap_or_default()
             }
             Reversal::RestoreBucketPublicAccessBlock { previous, .. } => vec![
@@ -389,6 +414,12 @@ impl Reversal {
                 ),
                 None => format!("delete the public access block of bucket {bucket} (it had none)"),
             },
+            Reversal::TagResource {
+                kind,
+                resource,
+                key,
+                value,
+            } => format!("tag {} {resource} {key}={value} again", kind.noun()),
         }
     }
 }
@@ -543,6 +574,14 @@ impl Action {
             Action::RestrictDomainPolicy(a) => restored(a.restriction()),
             Action::RestrictVaultPolicy(a) => restored(a.restriction()),
             Action::RestrictFileSystemPolicy(a) => restored(a.restriction()),
+            Action::UntagQueue(a) => tagged_again(a.untagging()),
+            Action::UntagTopic(a) => tagged_again(a.untagging()),
+            Action::UntagSecret(a) => tagged_again(a.untagging()),
+            Action::UntagKey(a) => tagged_again(a.untagging()),
+            Action::UntagRepository(a) => tagged_again(a.untagging()),
+            Action::UntagDomain(a) => tagged_again(a.untagging()),
+            Action::UntagVault(a) => tagged_again(a.untagging()),
+            Action::UntagFileSystem(a) => tagged_again(a.untagging()),
             Action::MakeDbInstancePrivate(a) => Ok(Reversal::MakeDbInstancePublic {
                 db_instance: a.db_instance.clone(),
             }),
@@ -632,6 +671,19 @@ fn restored(r: Restriction<'_>) -> Result<Reversal, String> {
         resource: r.resource.to_string(),
         previous: previous.to_string(),
         left,
+    })
+}
+
+/// An exemption tag's undo: the tag as the call read it before taking it off.
+fn tagged_again(u: crate::resources::Untagging<'_>) -> Result<Reversal, String> {
+    let value = u
+        .value
+        .ok_or("the report does not say the tag's value before the call")?;
+    Ok(Reversal::TagResource {
+        kind: u.kind,
+        resource: u.resource.to_string(),
+        key: u.key.to_string(),
+        value: value.to_string(),
     })
 }
 
@@ -1051,11 +1103,68 @@ mod tests {
                 previous: "{}".into(),
                 left: None,
             },
+            Reversal::TagResource {
+                kind: PolicyKind::FileSystem,
+                resource: "fs-0123456789abcdef0".into(),
+                key: "trailguard:exempt".into(),
+                value: "Yes".into(),
+            },
         ];
         for r in rs {
             let v = serde_json::to_value(&r).unwrap();
             assert_eq!(serde_json::from_value::<Reversal>(v).unwrap(), r);
             assert!(!r.ops().is_empty() && !r.describe().is_empty());
+        }
+    }
+
+    /// Every kind's exemption taken back is tagged again with the value the call read, by
+    /// the kind's read of its tags and its tag call; without that value there is no undo.
+    #[test]
+    fn an_exemption_taken_back_is_tagged_again_with_its_value() {
+        use crate::resources::PolicyKind as K;
+        let kinds = [
+            K::Queue,
+            K::Topic,
+            K::Secret,
+            K::Key,
+            K::Repository,
+            K::Domain,
+            K::Vault,
+            K::FileSystem,
+        ];
+        for kind in kinds {
+            let action =
+                crate::resources::untag(kind, "r-1".into(), "trailguard:exempt".into()).unwrap();
+            assert!(
+                action.reversal(0).unwrap_err().contains("tag's value"),
+                "{kind:?}"
+            );
+            assert!(action.removed_is_previous(), "{kind:?}");
+            let done = action.narrowed(&["Yes".into()]);
+            let r = done.reversal(0).unwrap();
+            assert_eq!(
+                r,
+                Reversal::TagResource {
+                    kind,
+                    resource: "r-1".into(),
+                    key: "trailguard:exempt".into(),
+                    value: "Yes".into(),
+                }
+            );
+            let Inverse::Calls(inverse) = action.info().inverse else {
+                panic!("{kind:?}: an untag has calls for its inverse");
+            };
+            assert_eq!(
+                r.ops(),
+                vec![action.info().ops[0], inverse[0]],
+                "{kind:?}: the tags read, then the tag call"
+            );
+            // The command a person can run says the same value.
+            let undo = done.step().undo().unwrap();
+            assert!(
+                undo.contains("trailguard:exempt") && undo.contains("Yes"),
+                "{undo}"
+            );
         }
     }
 

@@ -1709,4 +1709,30 @@ impl PolicyPort for Fake {
         self.record(ops, format!("UntagResource({kind:?},{resource},{key})"));
         self.reply("UntagResource")
     }
+    // `trailguard undo`'s calls: the functions never make them.
+    async fn tag_value(
+        &self,
+        kind: PolicyKind,
+        resource: &str,
+        key: &str,
+    ) -> PortResult<Option<Option<String>>> {
+        self.record(&[], format!("TagValue({kind:?},{resource},{key})"));
+        match self.failure("TagValue") {
+            Some(e) => Err(e),
+            None => Ok(Some(None)),
+        }
+    }
+    async fn tag_resource(
+        &self,
+        kind: PolicyKind,
+        resource: &str,
+        key: &str,
+        value: &str,
+    ) -> PortResult<Change> {
+        self.record(
+            &[],
+            format!("TagResource({kind:?},{resource},{key},{value})"),
+        );
+        self.reply("TagResource")
+    }
 }

@@ -166,6 +166,7 @@ fn domain_created_exempt(event: &Event, policy: &Policy, facts: &Facts) -> Optio
     let untag = UntagDomain {
         domain_arn: arn.clone(),
         key: policy.exempt_tag.clone(),
+        previous: None,
     };
     let taken = exemption_given(r, policy, &given, &format!("OpenSearch domain {arn}"), |_| {
         untag.into()
