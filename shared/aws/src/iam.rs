@@ -219,13 +219,22 @@ impl IamPort for Client {
             }
             Err(e) => return Err(classify(&ops::LIST_ROLE_TAGS, e)),
         };
-        if !tags.tags().iter().any(|t| t.key() == key) {
+        let Some(value) = tags
+            .tags()
+            .iter()
+            .find(|t| t.key() == key)
+            .map(|t| t.value().to_string())
+        else {
             return Ok(Change::AlreadyDone(format!(
                 "role {role} no longer carries {key}"
             )));
-        }
+        };
         let r = self.untag_role().role_name(role).tag_keys(key).send().await;
-        changed(r, &ops::UNTAG_ROLE, gone)
+        // Taken off: the value it had, which the undo puts back.
+        changed(r, &ops::UNTAG_ROLE, gone).map(|c| match c {
+            Change::Done => Change::Removed(vec![value]),
+            other => other,
+        })
     }
 
     async fn role_tags(&self, role: &str) -> PortResult<Option<Tags>> {

@@ -860,6 +860,27 @@ impl UndoPort for SdkUndo {
                     flags_text(Some(*left))
                 )),
             },
+            Reversal::TagRole {
+                role_name,
+                key,
+                value,
+            } => match self.iam.list_role_tags().role_name(role_name).send().await {
+                Err(e) if code_of(&e).as_deref() == Some("NoSuchEntity") => {
+                    Now::Changed(format!("role {role_name} no longer exists"))
+                }
+                Err(e) => return Err(classify(&ops::LIST_ROLE_TAGS, e)),
+                Ok(o) => match o.tags().iter().find(|t| t.key() == key) {
+                    None => Now::AsLeft,
+                    Some(t) if t.value() == value => {
+                        Now::AlreadyUndone(format!("role {role_name} carries {key}={value} again"))
+                    }
+                    Some(t) => Now::Changed(format!(
+                        "role {role_name} carries {key}={} now (trailguard took off \
+                         {key}={value})",
+                        t.value()
+                    )),
+                },
+            },
             Reversal::TagResource {
                 kind,
                 resource,
@@ -1214,6 +1235,31 @@ impl UndoPort for SdkUndo {
                     .map(|_| Change::Done)
                     .map_err(|e| classify(&ops::DELETE_BUCKET_PAB, e)),
             },
+            Reversal::TagRole {
+                role_name,
+                key,
+                value,
+            } => {
+                let tag = aws_sdk_iam::types::Tag::builder()
+                    .key(key)
+                    .value(value)
+                    .build()
+                    .map_err(|e| crate::policies::tag_error(&ops::TAG_ROLE, e))?;
+                match self
+                    .iam
+                    .tag_role()
+                    .role_name(role_name)
+                    .tags(tag)
+                    .send()
+                    .await
+                {
+                    Ok(_) => Ok(Change::Done),
+                    Err(e) if code_of(&e).as_deref() == Some("NoSuchEntity") => {
+                        Err(invalid(&format!("role {role_name} no longer exists")))
+                    }
+                    Err(e) => Err(classify(&ops::TAG_ROLE, e)),
+                }
+            }
             Reversal::TagResource {
                 kind,
                 resource,

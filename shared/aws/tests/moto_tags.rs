@@ -272,16 +272,17 @@ async fn a_role_exempted_by_a_non_admin_loses_the_tag() {
         .tags(
             aws_sdk_iam::types::Tag::builder()
                 .key("trailguard:exempt")
-                .value("true")
+                .value("1")
                 .build()
                 .unwrap(),
         )
         .send()
         .await
         .unwrap();
+    // Truthy in another spelling: the undo puts back this one.
     let ev = cloudtrail_event(
         "aws.iam-TagRole-exempt-by-non-admin.json",
-        json!({"roleName": role, "tags": [{"key": "trailguard:exempt", "value": "true"}]}),
+        json!({"roleName": role, "tags": [{"key": "trailguard:exempt", "value": "1"}]}),
         Value::Null,
     );
     let deps = deps_with(
@@ -299,4 +300,30 @@ async fn a_role_exempted_by_a_non_admin_loses_the_tag() {
         process(&deps, ev).await.unwrap()["actions"][0]["outcome"],
         "already_done"
     );
+
+    // trailguard undo: the exemption back with its value, then nothing to undo.
+    let role_tags = async || {
+        let mut t: Vec<(String, String)> = iam
+            .list_role_tags()
+            .role_name(&role)
+            .send()
+            .await
+            .unwrap()
+            .tags()
+            .iter()
+            .map(|t| (t.key().to_string(), t.value().to_string()))
+            .collect();
+        t.sort();
+        t
+    };
+    assert_eq!(r["actions"][0]["reversal"]["call"], "tag_role", "{r}");
+    let undone = undo(&sdk, &r, false).await;
+    assert_eq!(undo_outcomes(&undone), ["done"], "{undone}");
+    assert_eq!(
+        role_tags().await,
+        [("team", "platform"), ("trailguard:exempt", "1")]
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+    );
+    let undone = undo(&sdk, &r, false).await;
+    assert_eq!(undo_outcomes(&undone), ["already_undone"], "{undone}");
 }

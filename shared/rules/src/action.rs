@@ -734,6 +734,10 @@ impl Action {
                 })
             }
             // The tag's value before the call (the undo puts it back).
+            Action::UntagRole(a) => Action::UntagRole(UntagRole {
+                previous: removed.first().cloned(),
+                ..a.clone()
+            }),
             Action::UntagQueue(a) => Action::UntagQueue(a.with_previous(removed.first().cloned())),
             Action::UntagTopic(a) => Action::UntagTopic(a.with_previous(removed.first().cloned())),
             Action::UntagSecret(a) => {
@@ -778,6 +782,7 @@ impl Action {
                 | Action::RestrictDomainPolicy(_)
                 | Action::RestrictVaultPolicy(_)
                 | Action::RestrictFileSystemPolicy(_)
+                | Action::UntagRole(_)
                 | Action::UntagQueue(_)
                 | Action::UntagTopic(_)
                 | Action::UntagSecret(_)
@@ -1642,14 +1647,23 @@ impl Step for RemoveTag {
 pub struct UntagRole {
     pub role_name: String,
     pub key: String,
+    /// The tag's value before the call, read when acting (the undo puts it back).
+    #[serde(skip)]
+    pub previous: Option<String>,
 }
 
 impl Step for UntagRole {
+    // The value the call read before taking the tag off, else `true` (the only kind of value
+    // an exemption taken back has).
     fn undo(&self) -> Option<String> {
         Some(format!(
             "aws iam tag-role --role-name {} --tags {}",
             quote(&self.role_name),
-            quote(&format!("Key={},Value=true", self.key))
+            quote(&format!(
+                "Key={},Value={}",
+                self.key,
+                self.previous.as_deref().unwrap_or("true")
+            ))
         ))
     }
     // ListRoleTags first: a role without the tag (or gone) is already done.

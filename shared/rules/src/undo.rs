@@ -149,6 +149,12 @@ pub enum Reversal {
         key: String,
         value: String,
     },
+    /// Put back the tag `key=value` trailguard took off a role, when the role still lacks it.
+    TagRole {
+        role_name: String,
+        key: String,
+        value: String,
+    },
 }
 
 impl Reversal {
@@ -236,6 +242,7 @@ impl Reversal {
                     })
                     .unwrap_or_default()
             }
+            Reversal::TagRole { .. } => vec![&ops::LIST_ROLE_TAGS, &ops::TAG_ROLE],
             Reversal::RestoreBucketPublicAccessBlock { previous, .. } => vec![
                 &ops::GET_BUCKET_PAB,
                 if previous.is_some() {
@@ -420,6 +427,11 @@ impl Reversal {
                 key,
                 value,
             } => format!("tag {} {resource} {key}={value} again", kind.noun()),
+            Reversal::TagRole {
+                role_name,
+                key,
+                value,
+            } => format!("tag role {role_name} {key}={value} again"),
         }
     }
 }
@@ -574,6 +586,14 @@ impl Action {
             Action::RestrictDomainPolicy(a) => restored(a.restriction()),
             Action::RestrictVaultPolicy(a) => restored(a.restriction()),
             Action::RestrictFileSystemPolicy(a) => restored(a.restriction()),
+            Action::UntagRole(a) => match &a.previous {
+                Some(value) => Ok(Reversal::TagRole {
+                    role_name: a.role_name.clone(),
+                    key: a.key.clone(),
+                    value: value.clone(),
+                }),
+                None => missing("the tag's value before the call"),
+            },
             Action::UntagQueue(a) => tagged_again(a.untagging()),
             Action::UntagTopic(a) => tagged_again(a.untagging()),
             Action::UntagSecret(a) => tagged_again(a.untagging()),
@@ -1108,6 +1128,11 @@ mod tests {
                 resource: "fs-0123456789abcdef0".into(),
                 key: "trailguard:exempt".into(),
                 value: "Yes".into(),
+            },
+            Reversal::TagRole {
+                role_name: "app-deploy".into(),
+                key: "trailguard:exempt".into(),
+                value: "true".into(),
             },
         ];
         for r in rs {

@@ -388,6 +388,7 @@ pub fn decide(event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
                         UntagRole {
                             role_name: role.clone(),
                             key: key.clone(),
+                            previous: None,
                         }
                         .into(),
                     );
