@@ -124,6 +124,22 @@ pub(crate) fn block_config(f: BlockFlags) -> aws_sdk_s3::types::PublicAccessBloc
 }
 
 impl S3 {
+    /// A bucket's tags as (key, value) pairs: None when the bucket does not exist, empty
+    /// when it has none.
+    pub(crate) async fn tag_set(&self, bucket: &str) -> PortResult<Option<Vec<(String, String)>>> {
+        match self.s3.get_bucket_tagging().bucket(bucket).send().await {
+            Ok(o) => Ok(Some(
+                o.tag_set()
+                    .iter()
+                    .map(|t| (t.key().to_string(), t.value().to_string()))
+                    .collect(),
+            )),
+            Err(e) if is(&e, "NoSuchTagSet") => Ok(Some(vec![])),
+            Err(e) if is(&e, NO_BUCKET) => Ok(None),
+            Err(e) => Err(classify(&ops::GET_BUCKET_TAGGING, e)),
+        }
+    }
+
     /// A bucket's public access block: None when the bucket does not exist, `Some(None)`
     /// when it has no block.
     pub(crate) async fn block(

@@ -860,6 +860,35 @@ impl UndoPort for SdkUndo {
                     flags_text(Some(*left))
                 )),
             },
+            Reversal::RestoreBucketTagging {
+                bucket,
+                key,
+                previous,
+            } => {
+                let sorted = |mut v: Vec<(String, String)>| {
+                    v.sort();
+                    v
+                };
+                let before =
+                    sorted(trailguard_rules::undo::tag_set(previous).map_err(|e| invalid(&e))?);
+                let left: Vec<(String, String)> =
+                    before.iter().filter(|(k, _)| k != key).cloned().collect();
+                match self.s3.tag_set(bucket).await?.map(sorted) {
+                    None => Now::Changed(format!("bucket {bucket} no longer exists")),
+                    Some(now) if now == before => {
+                        Now::AlreadyUndone(format!("the tags of bucket {bucket} are as before"))
+                    }
+                    // No tags left: a bucket of that name made since has none either.
+                    Some(now) if now.is_empty() && left.is_empty() => Now::Changed(unidentified(
+                        &format!("bucket {bucket}"),
+                        "deleted the tags",
+                    )),
+                    Some(now) if now == left => Now::AsLeft,
+                    Some(_) => Now::Changed(format!(
+                        "the tags of bucket {bucket} were changed since trailguard took {key} off"
+                    )),
+                }
+            }
             Reversal::TagRole {
                 role_name,
                 key,
@@ -1235,6 +1264,29 @@ impl UndoPort for SdkUndo {
                     .map(|_| Change::Done)
                     .map_err(|e| classify(&ops::DELETE_BUCKET_PAB, e)),
             },
+            Reversal::RestoreBucketTagging {
+                bucket, previous, ..
+            } => {
+                let tags = trailguard_rules::undo::tag_set(previous)
+                    .map_err(|e| invalid(&e))?
+                    .into_iter()
+                    .map(|(k, v)| aws_sdk_s3::types::Tag::builder().key(k).value(v).build())
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| crate::policies::tag_error(&ops::PUT_BUCKET_TAGGING, e))?;
+                let tagging = aws_sdk_s3::types::Tagging::builder()
+                    .set_tag_set(Some(tags))
+                    .build()
+                    .map_err(|e| crate::policies::tag_error(&ops::PUT_BUCKET_TAGGING, e))?;
+                self.s3
+                    .s3
+                    .put_bucket_tagging()
+                    .bucket(bucket)
+                    .tagging(tagging)
+                    .send()
+                    .await
+                    .map(|_| Change::Done)
+                    .map_err(|e| classify(&ops::PUT_BUCKET_TAGGING, e))
+            }
             Reversal::TagRole {
                 role_name,
                 key,

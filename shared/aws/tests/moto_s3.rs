@@ -909,8 +909,52 @@ async fn an_exemption_from_a_non_admin_is_taken_back_and_the_bucket_policy_is_th
             && u.contains("trailguard:exempt"),
         "{u}"
     );
-    let again = run(&d, event).await;
+    let again = run(&d, event.clone()).await;
     assert_eq!(outcome(&again), "already_done", "{again}");
+
+    // trailguard undo: the tag set back as it was, then nothing to undo.
+    assert_eq!(
+        r["actions"][0]["reversal"]["call"], "restore_bucket_tagging",
+        "{r}"
+    );
+    let undone = common::undo(&sdk, &r, false).await;
+    assert_eq!(undo_outcomes(&undone), ["done"], "{undone}");
+    assert_eq!(bucket_tags(&s3, &bucket).await, tagged);
+    let undone = common::undo(&sdk, &r, false).await;
+    assert_eq!(undo_outcomes(&undone), ["already_undone"], "{undone}");
+    // The same exemption given again (another event): taken off again.
+    let mut given_again = event;
+    given_again["id"] = json!("exempt-again");
+    assert_eq!(outcome(&run(&d, given_again).await), "done");
+    assert_eq!(
+        bucket_tags(&s3, &bucket).await,
+        vec![("team".to_string(), "analytics".to_string())]
+    );
+    // Someone tags the bucket since: an undo of that remediation is refused.
+    s3.put_bucket_tagging()
+        .bucket(&bucket)
+        .tagging(
+            Tagging::builder()
+                .tag_set(tag("team", "search"))
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let undone = common::undo(&sdk, &r, false).await;
+    assert_eq!(undo_outcomes(&undone), ["refused"], "{undone}");
+    s3.put_bucket_tagging()
+        .bucket(&bucket)
+        .tagging(
+            Tagging::builder()
+                .tag_set(tag("team", "analytics"))
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
 
     // No longer exempt: the public policy the attacker writes next is taken back.
     let doc = json!({"Version": "2012-10-17", "Statement": [statement("Public", json!("*"), "Allow", &bucket)]});

@@ -149,6 +149,13 @@ pub enum Reversal {
         key: String,
         value: String,
     },
+    /// Put a bucket's tag set back as it was (`previous`, `--tagging` JSON), when it is still
+    /// the set trailguard left: the one before without `key`.
+    RestoreBucketTagging {
+        bucket: String,
+        key: String,
+        previous: String,
+    },
     /// Put back the tag `key=value` trailguard took off a role, when the role still lacks it.
     TagRole {
         role_name: String,
@@ -243,6 +250,9 @@ impl Reversal {
                     .unwrap_or_default()
             }
             Reversal::TagRole { .. } => vec![&ops::LIST_ROLE_TAGS, &ops::TAG_ROLE],
+            Reversal::RestoreBucketTagging { .. } => {
+                vec![&ops::GET_BUCKET_TAGGING, &ops::PUT_BUCKET_TAGGING]
+            }
             Reversal::RestoreBucketPublicAccessBlock { previous, .. } => vec![
                 &ops::GET_BUCKET_PAB,
                 if previous.is_some() {
@@ -432,6 +442,9 @@ impl Reversal {
                 key,
                 value,
             } => format!("tag role {role_name} {key}={value} again"),
+            Reversal::RestoreBucketTagging { bucket, key, .. } => {
+                format!("put the tags of bucket {bucket} back as they were, {key} with them")
+            }
         }
     }
 }
@@ -594,6 +607,20 @@ impl Action {
                 }),
                 None => missing("the tag's value before the call"),
             },
+            Action::UntagBucket(a) => {
+                let previous = a
+                    .previous
+                    .as_deref()
+                    .ok_or("the report does not say the bucket's tags before the call")?;
+                if !tag_set(previous)?.iter().any(|(k, _)| *k == a.key) {
+                    return Err(format!("the tags before the call do not hold {}", a.key));
+                }
+                Ok(Reversal::RestoreBucketTagging {
+                    bucket: a.bucket.clone(),
+                    key: a.key.clone(),
+                    previous: previous.to_string(),
+                })
+            }
             Action::UntagQueue(a) => tagged_again(a.untagging()),
             Action::UntagTopic(a) => tagged_again(a.untagging()),
             Action::UntagSecret(a) => tagged_again(a.untagging()),
@@ -692,6 +719,25 @@ fn restored(r: Restriction<'_>) -> Result<Reversal, String> {
         previous: previous.to_string(),
         left,
     })
+}
+
+/// A bucket's tag set as `put-bucket-tagging --tagging` takes it (`{"TagSet": [{"Key": …,
+/// "Value": …}]}`), as (key, value) pairs.
+pub fn tag_set(tagging: &str) -> Result<Vec<(String, String)>, String> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct Tag {
+        key: String,
+        value: String,
+    }
+    #[derive(Deserialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct Tagging {
+        tag_set: Vec<Tag>,
+    }
+    let t: Tagging = serde_json::from_str(tagging)
+        .map_err(|e| format!("the bucket's tags before the call are not a tag set: {e}"))?;
+    Ok(t.tag_set.into_iter().map(|t| (t.key, t.value)).collect())
 }
 
 /// An exemption tag's undo: the tag as the call read it before taking it off.
@@ -1134,6 +1180,11 @@ mod tests {
                 key: "trailguard:exempt".into(),
                 value: "true".into(),
             },
+            Reversal::RestoreBucketTagging {
+                bucket: "b".into(),
+                key: "trailguard:exempt".into(),
+                previous: r#"{"TagSet":[{"Key":"trailguard:exempt","Value":"true"}]}"#.into(),
+            },
         ];
         for r in rs {
             let v = serde_json::to_value(&r).unwrap();
@@ -1191,6 +1242,50 @@ mod tests {
                 "{undo}"
             );
         }
+
+        let role: Action = crate::action::UntagRole {
+            role_name: "app-deploy".into(),
+            key: "trailguard:exempt".into(),
+            previous: None,
+        }
+        .into();
+        assert!(role.reversal(0).unwrap_err().contains("tag's value"));
+        let done = role.narrowed(&["1".into()]);
+        assert_eq!(
+            done.reversal(0).unwrap(),
+            Reversal::TagRole {
+                role_name: "app-deploy".into(),
+                key: "trailguard:exempt".into(),
+                value: "1".into(),
+            }
+        );
+        assert!(done.step().undo().unwrap().contains("Value=1"));
+
+        // A bucket's whole tag set, as read before the call, holding the key.
+        let bucket = |previous: Option<&str>| -> Action {
+            crate::action::UntagBucket {
+                bucket: "b".into(),
+                key: "trailguard:exempt".into(),
+                previous: previous.map(String::from),
+            }
+            .into()
+        };
+        let set =
+            r#"{"TagSet":[{"Key":"team","Value":"a"},{"Key":"trailguard:exempt","Value":"yes"}]}"#;
+        assert_eq!(
+            bucket(Some(set)).reversal(0).unwrap(),
+            Reversal::RestoreBucketTagging {
+                bucket: "b".into(),
+                key: "trailguard:exempt".into(),
+                previous: set.into(),
+            }
+        );
+        assert!(bucket(None).reversal(0).is_err());
+        assert!(bucket(Some(r#"{"TagSet":[{"Key":"team","Value":"a"}]}"#))
+            .reversal(0)
+            .unwrap_err()
+            .contains("do not hold"));
+        assert!(bucket(Some("not json")).reversal(0).is_err());
     }
 
     #[test]
