@@ -13,7 +13,7 @@ use crate::ports::{Change, IamPort, PortResult};
 use trailguard_rules::ops::{self, Op};
 
 /// The account's password policy as it is (None: it has none).
-async fn password_policy(c: &Client) -> PortResult<Option<PasswordPolicy>> {
+pub(crate) async fn password_policy(c: &Client) -> PortResult<Option<PasswordPolicy>> {
     match c.get_account_password_policy().send().await {
         Ok(o) => Ok(o.password_policy().map(|p| PasswordPolicy {
             minimum_password_length: p.minimum_password_length().map_or(8, |n| n.max(0) as u32),
@@ -34,6 +34,30 @@ async fn password_policy(c: &Client) -> PortResult<Option<PasswordPolicy>> {
     }
 }
 
+/// Set the account's password policy to exactly `p`: UpdateAccountPasswordPolicy resets
+/// every parameter it is not given, so all are sent.
+pub(crate) async fn write_password_policy(c: &Client, p: &PasswordPolicy) -> PortResult<()> {
+    let to_i32 = |n: u32| i32::try_from(n).ok();
+    c.update_account_password_policy()
+        .set_minimum_password_length(
+            Some(p.minimum_password_length)
+                .filter(|n| *n >= 6)
+                .and_then(to_i32),
+        )
+        .require_symbols(p.require_symbols)
+        .require_numbers(p.require_numbers)
+        .require_uppercase_characters(p.require_uppercase)
+        .require_lowercase_characters(p.require_lowercase)
+        .allow_users_to_change_password(p.allow_users_to_change_password)
+        .set_max_password_age(p.max_password_age_days.and_then(to_i32))
+        .set_password_reuse_prevention(p.password_reuse_prevention.and_then(to_i32))
+        .hard_expiry(p.hard_expiry)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| classify(&ops::UPDATE_ACCOUNT_PASSWORD_POLICY, e))
+}
+
 impl IamPort for Client {
     async fn password_policy(&self) -> PortResult<Option<PasswordPolicy>> {
         password_policy(self).await
@@ -50,26 +74,8 @@ impl IamPort for Client {
                 c.cli_args().trim()
             )));
         }
-        // UpdateAccountPasswordPolicy resets every parameter it is not given: all are sent.
         let new = current.clone().unwrap_or_default().merged(baseline);
-        let to_i32 = |n: u32| i32::try_from(n).ok();
-        self.update_account_password_policy()
-            .set_minimum_password_length(
-                Some(new.minimum_password_length)
-                    .filter(|n| *n >= 6)
-                    .and_then(to_i32),
-            )
-            .require_symbols(new.require_symbols)
-            .require_numbers(new.require_numbers)
-            .require_uppercase_characters(new.require_uppercase)
-            .require_lowercase_characters(new.require_lowercase)
-            .allow_users_to_change_password(new.allow_users_to_change_password)
-            .set_max_password_age(new.max_password_age_days.and_then(to_i32))
-            .set_password_reuse_prevention(new.password_reuse_prevention.and_then(to_i32))
-            .hard_expiry(new.hard_expiry)
-            .send()
-            .await
-            .map_err(|e| classify(&ops::UPDATE_ACCOUNT_PASSWORD_POLICY, e))?;
+        write_password_policy(self, &new).await?;
         let before = current
             .map(|c| c.cli_args().trim().to_string())
             .unwrap_or_default();

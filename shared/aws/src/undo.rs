@@ -11,7 +11,7 @@ use trailguard_rules::action::PrincipalKind;
 use trailguard_rules::ops;
 use trailguard_rules::permission::Permission;
 use trailguard_rules::resources::PolicyKind;
-use trailguard_rules::state::{AclEntry, BlockFlags};
+use trailguard_rules::state::{AclEntry, BlockFlags, PasswordPolicy};
 use trailguard_rules::trust;
 use trailguard_rules::undo::{How, Reversal, UndoPlan};
 
@@ -889,6 +889,27 @@ impl UndoPort for SdkUndo {
                     )),
                 }
             }
+            Reversal::RestorePasswordPolicy { previous, left } => {
+                let now = crate::iam::password_policy(&self.iam).await?;
+                let text = |p: &Option<PasswordPolicy>| {
+                    p.as_ref()
+                        .map_or_else(|| "none".to_string(), |p| p.cli_args().trim().to_string())
+                };
+                if now == *previous {
+                    Now::AlreadyUndone(format!(
+                        "the account password policy is as before ({})",
+                        text(previous)
+                    ))
+                } else if now.as_ref() == Some(left) {
+                    Now::AsLeft
+                } else {
+                    Now::Changed(format!(
+                        "the account password policy is {} (trailguard left {})",
+                        text(&now),
+                        left.cli_args().trim()
+                    ))
+                }
+            }
             Reversal::TagRole {
                 role_name,
                 key,
@@ -1287,6 +1308,18 @@ impl UndoPort for SdkUndo {
                     .map(|_| Change::Done)
                     .map_err(|e| classify(&ops::PUT_BUCKET_TAGGING, e))
             }
+            Reversal::RestorePasswordPolicy { previous, .. } => match previous {
+                Some(p) => crate::iam::write_password_policy(&self.iam, p)
+                    .await
+                    .map(|_| Change::Done),
+                None => match self.iam.delete_account_password_policy().send().await {
+                    Ok(_) => Ok(Change::Done),
+                    Err(e) if code_of(&e).as_deref() == Some("NoSuchEntity") => Ok(
+                        Change::AlreadyDone("the account has no password policy".into()),
+                    ),
+                    Err(e) => Err(classify(&ops::DELETE_ACCOUNT_PASSWORD_POLICY, e)),
+                },
+            },
             Reversal::TagRole {
                 role_name,
                 key,

@@ -101,6 +101,17 @@ async fn a_weakened_password_policy_gets_the_baseline_back() {
     );
     let again = run(&d, event).await;
     assert_eq!(outcome(&again), "already_done", "{again}");
+
+    // trailguard undo: the policy back as it was, then nothing to undo.
+    assert_eq!(
+        r["actions"][0]["reversal"]["call"], "restore_password_policy",
+        "{r}"
+    );
+    let undone = common::undo(&sdk, &r, false).await;
+    assert_eq!(undo_outcomes(&undone), ["done"], "{undone}");
+    assert_eq!(policy_now(&iam).await, weak);
+    let undone = common::undo(&sdk, &r, false).await;
+    assert_eq!(undo_outcomes(&undone), ["already_undone"], "{undone}");
 }
 
 #[tokio::test]
@@ -157,6 +168,41 @@ async fn what_is_stronger_than_the_baseline_stays_and_a_deleted_policy_comes_bac
         undo.ends_with("&& aws iam delete-account-password-policy"),
         "{undo}"
     );
+    // Someone changes the policy since: the undo is refused and changes nothing.
+    iam.update_account_password_policy()
+        .minimum_password_length(16)
+        .require_symbols(true)
+        .require_numbers(true)
+        .require_uppercase_characters(true)
+        .require_lowercase_characters(true)
+        .max_password_age(90)
+        .password_reuse_prevention(24)
+        .send()
+        .await
+        .unwrap();
+    let undone = common::undo(&sdk, &r, false).await;
+    assert_eq!(undo_outcomes(&undone), ["refused"], "{undone}");
+    assert_eq!(
+        policy_now(&iam).await,
+        Some((16, true, true, true, true, Some(90), Some(24)))
+    );
+    // Put back as trailguard left it: the undo deletes the policy, as there was none.
+    iam.update_account_password_policy()
+        .minimum_password_length(14)
+        .require_symbols(true)
+        .require_numbers(true)
+        .require_uppercase_characters(true)
+        .require_lowercase_characters(true)
+        .max_password_age(90)
+        .password_reuse_prevention(24)
+        .send()
+        .await
+        .unwrap();
+    let undone = common::undo(&sdk, &r, false).await;
+    assert_eq!(undo_outcomes(&undone), ["done"], "{undone}");
+    assert_eq!(policy_now(&iam).await, None);
+    let undone = common::undo(&sdk, &r, false).await;
+    assert_eq!(undo_outcomes(&undone), ["already_undone"], "{undone}");
 
     // No baseline: told, nothing changed.
     let event = weaken(&iam).await;

@@ -702,6 +702,46 @@ impl PasswordPolicy {
         }
     }
 
+    /// The policy [`PasswordPolicy::cli_args`] wrote (how a report keeps the policy before a
+    /// call): every flag it writes, and nothing else.
+    pub fn from_cli_args(text: &str) -> Result<PasswordPolicy, String> {
+        let mut p = PasswordPolicy::default();
+        let mut words = text.split_whitespace();
+        let number = |w: Option<&str>, flag: &str| -> Result<u32, String> {
+            w.and_then(|n| n.parse().ok())
+                .ok_or_else(|| format!("--{flag} takes a number"))
+        };
+        while let Some(w) = words.next() {
+            let (on, name) = match w.strip_prefix("--no-") {
+                Some(name) => (false, name),
+                None => (
+                    true,
+                    w.strip_prefix("--")
+                        .ok_or_else(|| format!("{w}: not a flag"))?,
+                ),
+            };
+            match name {
+                "minimum-password-length" if on => {
+                    p.minimum_password_length = number(words.next(), name)?
+                }
+                "max-password-age" if on => {
+                    p.max_password_age_days = Some(number(words.next(), name)?)
+                }
+                "password-reuse-prevention" if on => {
+                    p.password_reuse_prevention = Some(number(words.next(), name)?)
+                }
+                "require-symbols" => p.require_symbols = on,
+                "require-numbers" => p.require_numbers = on,
+                "require-uppercase-characters" => p.require_uppercase = on,
+                "require-lowercase-characters" => p.require_lowercase = on,
+                "allow-users-to-change-password" => p.allow_users_to_change_password = on,
+                "hard-expiry" => p.hard_expiry = on,
+                _ => return Err(format!("{w}: not a password policy flag")),
+            }
+        }
+        Ok(p)
+    }
+
     /// The AWS CLI's arguments that set exactly this policy.
     pub fn cli_args(&self) -> String {
         let flag = |on: bool, name: &str| {
@@ -740,5 +780,47 @@ impl PasswordPolicy {
         }
         out.push_str(&flag(self.hard_expiry, "hard-expiry"));
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PasswordPolicy;
+
+    /// Every policy `cli_args` writes reads back as itself; anything else is an error.
+    #[test]
+    fn a_password_policy_reads_back_from_its_cli_arguments() {
+        let mut checked = 0;
+        for bits in 0u32..64 {
+            for (length, age, reuse) in [
+                (0, None, None),
+                (6, Some(90), Some(24)),
+                (128, Some(1), None),
+            ] {
+                let p = PasswordPolicy {
+                    minimum_password_length: length,
+                    require_symbols: bits & 1 != 0,
+                    require_numbers: bits & 2 != 0,
+                    require_uppercase: bits & 4 != 0,
+                    require_lowercase: bits & 8 != 0,
+                    allow_users_to_change_password: bits & 16 != 0,
+                    max_password_age_days: age,
+                    password_reuse_prevention: reuse,
+                    hard_expiry: bits & 32 != 0,
+                };
+                assert_eq!(PasswordPolicy::from_cli_args(&p.cli_args()), Ok(p.clone()));
+                checked += 1;
+            }
+        }
+        assert_eq!(checked, 192);
+        for bad in [
+            "--minimum-password-length",
+            "--minimum-password-length x",
+            "--no-max-password-age 3",
+            "--require-everything",
+            "14",
+        ] {
+            assert!(PasswordPolicy::from_cli_args(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -15,7 +15,7 @@ use crate::action::{Action, Inverse, PrincipalKind};
 use crate::ops::{self, Op};
 use crate::permission::Permission;
 use crate::resources::{PolicyKind, Restriction};
-use crate::state::{AclEntry, BlockFlags};
+use crate::state::{AclEntry, BlockFlags, PasswordPolicy};
 
 /// The typed call that undoes one action done, with what the resource was left as.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -156,6 +156,12 @@ pub enum Reversal {
         key: String,
         previous: String,
     },
+    /// Put the account's password policy back as it was (`previous`; none: delete it), when
+    /// it is still the one trailguard wrote (`left`: the one before with the baseline in it).
+    RestorePasswordPolicy {
+        previous: Option<PasswordPolicy>,
+        left: PasswordPolicy,
+    },
     /// Put back the tag `key=value` trailguard took off a role, when the role still lacks it.
     TagRole {
         role_name: String,
@@ -250,6 +256,14 @@ impl Reversal {
                     .unwrap_or_default()
             }
             Reversal::TagRole { .. } => vec![&ops::LIST_ROLE_TAGS, &ops::TAG_ROLE],
+            Reversal::RestorePasswordPolicy { previous, .. } => vec![
+                &ops::GET_ACCOUNT_PASSWORD_POLICY,
+                if previous.is_some() {
+                    &ops::UPDATE_ACCOUNT_PASSWORD_POLICY
+                } else {
+                    &ops::DELETE_ACCOUNT_PASSWORD_POLICY
+                },
+            ],
             Reversal::RestoreBucketTagging { .. } => {
                 vec![&ops::GET_BUCKET_TAGGING, &ops::PUT_BUCKET_TAGGING]
             }
@@ -442,6 +456,10 @@ impl Reversal {
                 key,
                 value,
             } => format!("tag role {role_name} {key}={value} again"),
+            Reversal::RestorePasswordPolicy { previous, .. } => match previous {
+                Some(p) => format!("put the account password policy back to{}", p.cli_args()),
+                None => "delete the account password policy (it had none)".into(),
+            },
             Reversal::RestoreBucketTagging { bucket, key, .. } => {
                 format!("put the tags of bucket {bucket} back as they were, {key} with them")
             }
@@ -619,6 +637,24 @@ impl Action {
                     bucket: a.bucket.clone(),
                     key: a.key.clone(),
                     previous: previous.to_string(),
+                })
+            }
+            Action::PutPasswordPolicy(a) => {
+                let previous = a
+                    .previous
+                    .as_deref()
+                    .ok_or("the report does not say the password policy before the call")?
+                    .trim();
+                let previous = if previous.is_empty() {
+                    None
+                } else {
+                    Some(PasswordPolicy::from_cli_args(previous).map_err(|e| {
+                        format!("the password policy before the call does not read: {e}")
+                    })?)
+                };
+                Ok(Reversal::RestorePasswordPolicy {
+                    left: previous.clone().unwrap_or_default().merged(&a.baseline),
+                    previous,
                 })
             }
             Action::UntagQueue(a) => tagged_again(a.untagging()),
@@ -1184,6 +1220,13 @@ mod tests {
                 bucket: "b".into(),
                 key: "trailguard:exempt".into(),
                 previous: r#"{"TagSet":[{"Key":"trailguard:exempt","Value":"true"}]}"#.into(),
+            },
+            Reversal::RestorePasswordPolicy {
+                previous: None,
+                left: PasswordPolicy {
+                    minimum_password_length: 14,
+                    ..PasswordPolicy::default()
+                },
             },
         ];
         for r in rs {
