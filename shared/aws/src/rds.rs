@@ -184,16 +184,20 @@ impl RdsPort for Client {
             .resource_name(arn)
             .send()
             .await;
-        let has = match listed {
-            Ok(o) => o.tag_list().iter().any(|t| t.key() == Some(key)),
+        let value = match listed {
+            Ok(o) => o
+                .tag_list()
+                .iter()
+                .find(|t| t.key() == Some(key))
+                .map(|t| t.value().unwrap_or_default().to_string()),
             Err(e) if gone(code_of(&e)) => {
                 return Ok(Change::AlreadyDone(format!("{arn} no longer exists")))
             }
             Err(e) => return Err(classify(&ops::RDS_LIST_TAGS, e)),
         };
-        if !has {
+        let Some(value) = value else {
             return Ok(Change::AlreadyDone(format!("{arn} has no tag {key}")));
-        }
+        };
         match self
             .remove_tags_from_resource()
             .resource_name(arn)
@@ -201,7 +205,8 @@ impl RdsPort for Client {
             .send()
             .await
         {
-            Ok(_) => Ok(Change::Done),
+            // Taken off: the value it had, which the undo puts back.
+            Ok(_) => Ok(Change::Removed(vec![value])),
             Err(e) if gone(code_of(&e)) => {
                 Ok(Change::AlreadyDone(format!("{arn} no longer exists")))
             }

@@ -25,19 +25,21 @@ impl RedshiftPort for Client {
             .tag_keys(key)
             .send()
             .await;
-        let has = match listed {
+        let value = match listed {
             Ok(o) => o
                 .tagged_resources()
                 .iter()
-                .any(|r| r.tag().and_then(|t| t.key()) == Some(key)),
+                .filter_map(|r| r.tag())
+                .find(|t| t.key() == Some(key))
+                .map(|t| t.value().unwrap_or_default().to_string()),
             Err(e) if gone(code_of(&e)) => {
                 return Ok(Change::AlreadyDone(format!("{arn} no longer exists")))
             }
             Err(e) => return Err(classify(&ops::REDSHIFT_DESCRIBE_TAGS, e)),
         };
-        if !has {
+        let Some(value) = value else {
             return Ok(Change::AlreadyDone(format!("{arn} has no tag {key}")));
-        }
+        };
         match self
             .delete_tags()
             .resource_name(arn)
@@ -45,7 +47,8 @@ impl RedshiftPort for Client {
             .send()
             .await
         {
-            Ok(_) => Ok(Change::Done),
+            // Taken off: the value it had, which the undo puts back.
+            Ok(_) => Ok(Change::Removed(vec![value])),
             Err(e) if gone(code_of(&e)) => {
                 Ok(Change::AlreadyDone(format!("{arn} no longer exists")))
             }

@@ -910,6 +910,62 @@ impl UndoPort for SdkUndo {
                     ))
                 }
             }
+            Reversal::TagDbResource {
+                resource_arn,
+                key,
+                value,
+            } => {
+                let listed = self
+                    .rds
+                    .list_tags_for_resource()
+                    .resource_name(resource_arn)
+                    .send()
+                    .await;
+                match listed {
+                    Err(e) if db_gone(code_of(&e)) => {
+                        Now::Changed(format!("{resource_arn} no longer exists"))
+                    }
+                    Err(e) => return Err(classify(&ops::RDS_LIST_TAGS, e)),
+                    Ok(o) => tag_now(
+                        resource_arn,
+                        key,
+                        value,
+                        o.tag_list()
+                            .iter()
+                            .find(|t| t.key() == Some(key.as_str()))
+                            .map(|t| t.value().unwrap_or_default()),
+                    ),
+                }
+            }
+            Reversal::TagRedshiftCluster {
+                resource_arn,
+                key,
+                value,
+            } => {
+                let listed = self
+                    .redshift
+                    .describe_tags()
+                    .resource_name(resource_arn)
+                    .tag_keys(key)
+                    .send()
+                    .await;
+                match listed {
+                    Err(e) if db_gone(code_of(&e)) => {
+                        Now::Changed(format!("{resource_arn} no longer exists"))
+                    }
+                    Err(e) => return Err(classify(&ops::REDSHIFT_DESCRIBE_TAGS, e)),
+                    Ok(o) => tag_now(
+                        resource_arn,
+                        key,
+                        value,
+                        o.tagged_resources()
+                            .iter()
+                            .filter_map(|r| r.tag())
+                            .find(|t| t.key() == Some(key.as_str()))
+                            .map(|t| t.value().unwrap_or_default()),
+                    ),
+                }
+            }
             Reversal::TagRole {
                 role_name,
                 key,
@@ -919,17 +975,12 @@ impl UndoPort for SdkUndo {
                     Now::Changed(format!("role {role_name} no longer exists"))
                 }
                 Err(e) => return Err(classify(&ops::LIST_ROLE_TAGS, e)),
-                Ok(o) => match o.tags().iter().find(|t| t.key() == key) {
-                    None => Now::AsLeft,
-                    Some(t) if t.value() == value => {
-                        Now::AlreadyUndone(format!("role {role_name} carries {key}={value} again"))
-                    }
-                    Some(t) => Now::Changed(format!(
-                        "role {role_name} carries {key}={} now (trailguard took off \
-                         {key}={value})",
-                        t.value()
-                    )),
-                },
+                Ok(o) => tag_now(
+                    &format!("role {role_name}"),
+                    key,
+                    value,
+                    o.tags().iter().find(|t| t.key() == key).map(|t| t.value()),
+                ),
             },
             Reversal::TagResource {
                 kind,
@@ -940,14 +991,7 @@ impl UndoPort for SdkUndo {
                 let noun = kind.noun();
                 match self.policies.tag_value(*kind, resource, key).await? {
                     None => Now::Changed(format!("{noun} {resource} no longer exists")),
-                    Some(None) => Now::AsLeft,
-                    Some(Some(v)) if v == *value => {
-                        Now::AlreadyUndone(format!("{noun} {resource} carries {key}={value} again"))
-                    }
-                    Some(Some(v)) => Now::Changed(format!(
-                        "{noun} {resource} carries {key}={v} now (trailguard took off \
-                         {key}={value})"
-                    )),
+                    Some(now) => tag_now(&format!("{noun} {resource}"), key, value, now.as_deref()),
                 }
             }
         })
@@ -1320,6 +1364,54 @@ impl UndoPort for SdkUndo {
                     Err(e) => Err(classify(&ops::DELETE_ACCOUNT_PASSWORD_POLICY, e)),
                 },
             },
+            Reversal::TagDbResource {
+                resource_arn,
+                key,
+                value,
+            } => {
+                let tag = aws_sdk_rds::types::Tag::builder()
+                    .key(key)
+                    .value(value)
+                    .build();
+                match self
+                    .rds
+                    .add_tags_to_resource()
+                    .resource_name(resource_arn)
+                    .tags(tag)
+                    .send()
+                    .await
+                {
+                    Ok(_) => Ok(Change::Done),
+                    Err(e) if db_gone(code_of(&e)) => {
+                        Err(invalid(&format!("{resource_arn} no longer exists")))
+                    }
+                    Err(e) => Err(classify(&ops::RDS_ADD_TAGS, e)),
+                }
+            }
+            Reversal::TagRedshiftCluster {
+                resource_arn,
+                key,
+                value,
+            } => {
+                let tag = aws_sdk_redshift::types::Tag::builder()
+                    .key(key)
+                    .value(value)
+                    .build();
+                match self
+                    .redshift
+                    .create_tags()
+                    .resource_name(resource_arn)
+                    .tags(tag)
+                    .send()
+                    .await
+                {
+                    Ok(_) => Ok(Change::Done),
+                    Err(e) if db_gone(code_of(&e)) => {
+                        Err(invalid(&format!("{resource_arn} no longer exists")))
+                    }
+                    Err(e) => Err(classify(&ops::REDSHIFT_CREATE_TAGS, e)),
+                }
+            }
             Reversal::TagRole {
                 role_name,
                 key,
@@ -1457,6 +1549,22 @@ impl SdkUndo {
             Err(e) if code_of(&e).as_deref() == Some("DBInstanceNotFound") => Ok(None),
             Err(e) => Err(classify(&ops::DESCRIBE_DB_INSTANCES, e)),
         }
+    }
+}
+
+/// An RDS or Redshift error code that says the resource is not there.
+fn db_gone(code: Option<String>) -> bool {
+    code.is_some_and(|c| c.contains("NotFound"))
+}
+
+/// A tag's undo, from the value the resource carries now (None: no such tag).
+fn tag_now(what: &str, key: &str, value: &str, now: Option<&str>) -> Now {
+    match now {
+        None => Now::AsLeft,
+        Some(v) if v == value => Now::AlreadyUndone(format!("{what} carries {key}={value} again")),
+        Some(v) => Now::Changed(format!(
+            "{what} carries {key}={v} now (trailguard took off {key}={value})"
+        )),
     }
 }
 

@@ -513,7 +513,7 @@ async fn an_exemption_tag_from_a_non_admin_is_taken_back_and_the_database_is_no_
             .tags(
                 aws_sdk_rds::types::Tag::builder()
                     .key("trailguard:exempt")
-                    .value("true")
+                    .value("1")
                     .build(),
             )
             .send()
@@ -521,7 +521,7 @@ async fn an_exemption_tag_from_a_non_admin_is_taken_back_and_the_database_is_no_
             .unwrap();
         cloudtrail_event(
             "aws.rds-AddTagsToResource-exempt.json",
-            json!({"resourceName": arn, "tags": [{"key": "trailguard:exempt", "value": "true"}]}),
+            json!({"resourceName": arn, "tags": [{"key": "trailguard:exempt", "value": "1"}]}),
             Value::Null,
         )
     };
@@ -529,7 +529,7 @@ async fn an_exemption_tag_from_a_non_admin_is_taken_back_and_the_database_is_no_
     let tagged = instance(&rds, &db).await;
     assert!(tagged
         .tags
-        .contains(&("trailguard:exempt".into(), "true".into())));
+        .contains(&("trailguard:exempt".into(), "1".into())));
     let r = database_guard(&sdk, DRY_RUN).run(event.clone()).await;
     assert_eq!(outcome(&r), "dry_run", "{r}");
     assert_eq!(instance(&rds, &db).await, tagged);
@@ -546,6 +546,7 @@ async fn an_exemption_tag_from_a_non_admin_is_taken_back_and_the_database_is_no_
             .is_some_and(|u| u.contains("aws rds add-tags-to-resource")),
         "{r}"
     );
+    let taken = r;
     let again = d.run(event).await;
     assert_eq!(outcome(&again), "already_done", "{again}");
 
@@ -553,6 +554,23 @@ async fn an_exemption_tag_from_a_non_admin_is_taken_back_and_the_database_is_no_
     let r = d.run(modify_event(&db)).await;
     assert_eq!(outcome(&r), "done", "{r}");
     assert_eq!(instance(&rds, &db).await.public, Some(false));
+
+    // trailguard undo of the untagging: the exemption back with the value it had, once.
+    assert_eq!(
+        taken["actions"][0]["reversal"]["call"], "tag_db_resource",
+        "{taken}"
+    );
+    let undone = common::undo(&sdk, &taken, false).await;
+    assert_eq!(undo_outcomes(&undone), ["done"], "{undone}");
+    let mut tags = instance(&rds, &db).await.tags;
+    tags.sort();
+    assert_eq!(
+        tags,
+        [("team", "orders"), ("trailguard:exempt", "1")]
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+    );
+    let undone = common::undo(&sdk, &taken, false).await;
+    assert_eq!(undo_outcomes(&undone), ["already_undone"], "{undone}");
 }
 
 #[tokio::test]
@@ -608,4 +626,44 @@ async fn a_redshift_exemption_tag_from_a_non_admin_is_taken_back() {
     );
     let again = d.run(event).await;
     assert_eq!(outcome(&again), "already_done", "{again}");
+
+    // trailguard undo: dry-run changes nothing; then the exemption is back with its value.
+    assert_eq!(
+        r["actions"][0]["reversal"]["call"], "tag_redshift_cluster",
+        "{r}"
+    );
+    let planned = common::undo(&sdk, &r, true).await;
+    assert_eq!(undo_outcomes(&planned), ["would_run"], "{planned}");
+    assert_eq!(warehouse(&rs, &id).await.tags.len(), 1);
+    let undone = common::undo(&sdk, &r, false).await;
+    assert_eq!(undo_outcomes(&undone), ["done"], "{undone}");
+    let mut tags = warehouse(&rs, &id).await.tags;
+    tags.sort();
+    assert_eq!(
+        tags,
+        [("team", "bi"), ("trailguard:exempt", "yes")].map(|(k, v)| (k.to_string(), v.to_string()))
+    );
+    // Someone sets another value since: undoing again is refused, and changes nothing.
+    rs.create_tags()
+        .resource_name(&arn)
+        .tags(
+            aws_sdk_redshift::types::Tag::builder()
+                .key("trailguard:exempt")
+                .value("forever")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let refused = common::undo(&sdk, &r, false).await;
+    assert!(
+        refused["refused"]
+            .as_str()
+            .is_some_and(|w| w.contains("trailguard:exempt=forever")),
+        "{refused}"
+    );
+    assert!(warehouse(&rs, &id)
+        .await
+        .tags
+        .contains(&("trailguard:exempt".to_string(), "forever".to_string())));
 }

@@ -738,6 +738,14 @@ impl Action {
                 previous: removed.first().cloned(),
                 ..a.clone()
             }),
+            Action::UntagDbResource(a) => Action::UntagDbResource(UntagDbResource {
+                previous: removed.first().cloned(),
+                ..a.clone()
+            }),
+            Action::UntagRedshiftCluster(a) => Action::UntagRedshiftCluster(UntagRedshiftCluster {
+                previous: removed.first().cloned(),
+                ..a.clone()
+            }),
             Action::UntagQueue(a) => Action::UntagQueue(a.with_previous(removed.first().cloned())),
             Action::UntagTopic(a) => Action::UntagTopic(a.with_previous(removed.first().cloned())),
             Action::UntagSecret(a) => {
@@ -783,6 +791,8 @@ impl Action {
                 | Action::RestrictVaultPolicy(_)
                 | Action::RestrictFileSystemPolicy(_)
                 | Action::UntagRole(_)
+                | Action::UntagDbResource(_)
+                | Action::UntagRedshiftCluster(_)
                 | Action::UntagQueue(_)
                 | Action::UntagTopic(_)
                 | Action::UntagSecret(_)
@@ -1722,17 +1732,31 @@ macro_rules! untag_database {
         pub struct $ty {
             pub resource_arn: String,
             pub key: String,
+            /// The tag's value before the call, read when acting (the undo puts it back).
+            #[serde(skip)]
+            pub previous: Option<String>,
+        }
+
+        impl $ty {
+            pub fn new(resource_arn: String, key: String) -> $ty {
+                $ty { resource_arn, key, previous: None }
+            }
         }
 
         impl Step for $ty {
             fn ops(&self) -> Vec<&'static Op> {
                 Self::INFO.ops.to_vec()
             }
+            // The value the call read before taking the tag off, else `true`.
             fn undo(&self) -> Option<String> {
                 Some(format!(
                     concat!($tag, " --resource-name {} --tags {}"),
                     quote(&self.resource_arn),
-                    quote(&format!("Key={},Value=true", self.key))
+                    quote(&format!(
+                        "Key={},Value={}",
+                        self.key,
+                        self.previous.as_deref().unwrap_or("true")
+                    ))
                 ))
             }
             fn targets(&self) -> Vec<Target> {

@@ -162,6 +162,20 @@ pub enum Reversal {
         previous: Option<PasswordPolicy>,
         left: PasswordPolicy,
     },
+    /// Put back the tag `key=value` trailguard took off an RDS instance or cluster (by ARN),
+    /// when it still lacks it.
+    TagDbResource {
+        resource_arn: String,
+        key: String,
+        value: String,
+    },
+    /// Put back the tag `key=value` trailguard took off a Redshift cluster (by ARN), when it
+    /// still lacks it.
+    TagRedshiftCluster {
+        resource_arn: String,
+        key: String,
+        value: String,
+    },
     /// Put back the tag `key=value` trailguard took off a role, when the role still lacks it.
     TagRole {
         role_name: String,
@@ -256,6 +270,10 @@ impl Reversal {
                     .unwrap_or_default()
             }
             Reversal::TagRole { .. } => vec![&ops::LIST_ROLE_TAGS, &ops::TAG_ROLE],
+            Reversal::TagDbResource { .. } => vec![&ops::RDS_LIST_TAGS, &ops::RDS_ADD_TAGS],
+            Reversal::TagRedshiftCluster { .. } => {
+                vec![&ops::REDSHIFT_DESCRIBE_TAGS, &ops::REDSHIFT_CREATE_TAGS]
+            }
             Reversal::RestorePasswordPolicy { previous, .. } => vec![
                 &ops::GET_ACCOUNT_PASSWORD_POLICY,
                 if previous.is_some() {
@@ -460,6 +478,16 @@ impl Reversal {
                 Some(p) => format!("put the account password policy back to{}", p.cli_args()),
                 None => "delete the account password policy (it had none)".into(),
             },
+            Reversal::TagDbResource {
+                resource_arn,
+                key,
+                value,
+            }
+            | Reversal::TagRedshiftCluster {
+                resource_arn,
+                key,
+                value,
+            } => format!("tag {resource_arn} {key}={value} again"),
             Reversal::RestoreBucketTagging { bucket, key, .. } => {
                 format!("put the tags of bucket {bucket} back as they were, {key} with them")
             }
@@ -657,6 +685,22 @@ impl Action {
                     previous,
                 })
             }
+            Action::UntagDbResource(a) => match &a.previous {
+                Some(value) => Ok(Reversal::TagDbResource {
+                    resource_arn: a.resource_arn.clone(),
+                    key: a.key.clone(),
+                    value: value.clone(),
+                }),
+                None => missing("the tag's value before the call"),
+            },
+            Action::UntagRedshiftCluster(a) => match &a.previous {
+                Some(value) => Ok(Reversal::TagRedshiftCluster {
+                    resource_arn: a.resource_arn.clone(),
+                    key: a.key.clone(),
+                    value: value.clone(),
+                }),
+                None => missing("the tag's value before the call"),
+            },
             Action::UntagQueue(a) => tagged_again(a.untagging()),
             Action::UntagTopic(a) => tagged_again(a.untagging()),
             Action::UntagSecret(a) => tagged_again(a.untagging()),
@@ -1216,6 +1260,16 @@ mod tests {
                 key: "trailguard:exempt".into(),
                 value: "true".into(),
             },
+            Reversal::TagDbResource {
+                resource_arn: "arn:aws:rds:us-east-1:123456789012:cluster:c".into(),
+                key: "trailguard:exempt".into(),
+                value: "1".into(),
+            },
+            Reversal::TagRedshiftCluster {
+                resource_arn: "arn:aws:redshift:us-east-1:123456789012:cluster:w".into(),
+                key: "trailguard:exempt".into(),
+                value: "1".into(),
+            },
             Reversal::RestoreBucketTagging {
                 bucket: "b".into(),
                 key: "trailguard:exempt".into(),
@@ -1303,6 +1357,43 @@ mod tests {
             }
         );
         assert!(done.step().undo().unwrap().contains("Value=1"));
+
+        // RDS and Redshift: by ARN, the value read before, the database's own tag calls.
+        let arn = "arn:aws:rds:us-east-1:123456789012:db:orders";
+        for (db, tag_call) in [
+            (
+                Action::from(crate::action::UntagDbResource::new(
+                    arn.into(),
+                    "trailguard:exempt".into(),
+                )),
+                "add-tags-to-resource",
+            ),
+            (
+                Action::from(crate::action::UntagRedshiftCluster::new(
+                    arn.into(),
+                    "trailguard:exempt".into(),
+                )),
+                "create-tags",
+            ),
+        ] {
+            assert!(
+                db.reversal(0).unwrap_err().contains("tag's value"),
+                "{db:?}"
+            );
+            assert!(db.removed_is_previous());
+            let done = db.narrowed(&["later".into()]);
+            let r = done.reversal(0).unwrap();
+            let Inverse::Calls(inverse) = db.info().inverse else {
+                panic!("{db:?}: an untag has calls for its inverse");
+            };
+            assert_eq!(r.ops(), vec![db.info().ops[0], inverse[0]]);
+            assert!(r.describe().contains("trailguard:exempt=later"));
+            let undo = done.step().undo().unwrap();
+            assert!(
+                undo.contains(tag_call) && undo.contains("Value=later"),
+                "{undo}"
+            );
+        }
 
         // A bucket's whole tag set, as read before the call, holding the key.
         let bucket = |previous: Option<&str>| -> Action {

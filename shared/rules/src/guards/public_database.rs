@@ -287,8 +287,8 @@ fn database_arn(
 
 fn untag_action(kind: DbKind, resource_arn: String, key: String) -> Action {
     match kind {
-        DbKind::Redshift => UntagRedshiftCluster { resource_arn, key }.into(),
-        DbKind::Instance | DbKind::Cluster => UntagDbResource { resource_arn, key }.into(),
+        DbKind::Redshift => UntagRedshiftCluster::new(resource_arn, key).into(),
+        DbKind::Instance | DbKind::Cluster => UntagDbResource::new(resource_arn, key).into(),
     }
 }
 
@@ -320,9 +320,9 @@ fn tagged(event: &Event, r: &CloudTrailRecord, policy: &Policy) -> Verdict {
     let given = crate::guards::tags::given_tags(rp.get("tags").or_else(|| rp.get("Tags")).unwrap_or(&Value::Null));
     let untag = |key| {
         if redshift {
-            UntagRedshiftCluster { resource_arn: arn.clone(), key }.into()
+            UntagRedshiftCluster::new(arn.clone(), key).into()
         } else {
-            UntagDbResource { resource_arn: arn.clone(), key }.into()
+            UntagDbResource::new(arn.clone(), key).into()
         }
     };
     match crate::guards::tags::exemption_given(r, policy, &given, &arn, untag) {
