@@ -982,6 +982,73 @@ impl UndoPort for SdkUndo {
                     o.tags().iter().find(|t| t.key() == key).map(|t| t.value()),
                 ),
             },
+            Reversal::AllowImdsv1 { instance_id } => match self.ec2.instance(instance_id).await? {
+                None => Now::Changed(format!("instance {instance_id} no longer exists")),
+                Some(i) if i.tokens_required => Now::AsLeft,
+                Some(_) => {
+                    Now::AlreadyUndone(format!("instance {instance_id} allows IMDSv1 again"))
+                }
+            },
+            Reversal::RestoreImdsDefault { previous, .. } => {
+                let now = self
+                    .ec2
+                    .get_instance_metadata_defaults()
+                    .send()
+                    .await
+                    .map_err(|e| classify(&ops::GET_INSTANCE_METADATA_DEFAULTS, e))?;
+                let tokens = now
+                    .account_level()
+                    .and_then(|a| a.http_tokens())
+                    .map(|t| t.as_str().to_string())
+                    .unwrap_or_default();
+                if tokens == "required" {
+                    Now::AsLeft
+                } else if tokens == *previous {
+                    Now::AlreadyUndone("the instance metadata default is as before".into())
+                } else {
+                    Now::Changed(format!(
+                        "the instance metadata default's HttpTokens is {tokens:?} (trailguard \
+                         left required)"
+                    ))
+                }
+            }
+            Reversal::RestoreSnapshotBlockPublicAccess { previous, left, .. } => {
+                let now = self
+                    .ec2
+                    .get_snapshot_block_public_access_state()
+                    .send()
+                    .await
+                    .map_err(|e| classify(&ops::GET_SNAPSHOT_BPA, e))?;
+                let state = now
+                    .state()
+                    .map(|s| s.as_str().to_string())
+                    .unwrap_or_default();
+                let unblocked = |s: &str| s.is_empty() || s == "unblocked";
+                if state == *left {
+                    Now::AsLeft
+                } else if state == *previous || (unblocked(&state) && unblocked(previous)) {
+                    Now::AlreadyUndone(format!("the EBS snapshot block is as before ({state})"))
+                } else {
+                    Now::Changed(format!(
+                        "the EBS snapshot block is {state} (trailguard left {left})"
+                    ))
+                }
+            }
+            Reversal::DisableImageBlockPublicAccess { .. } => {
+                let now = self
+                    .ec2
+                    .get_image_block_public_access_state()
+                    .send()
+                    .await
+                    .map_err(|e| classify(&ops::GET_IMAGE_BPA, e))?;
+                match now.image_block_public_access_state() {
+                    Some("block-new-sharing") => Now::AsLeft,
+                    state => Now::AlreadyUndone(format!(
+                        "new public sharing of AMIs is not blocked ({})",
+                        state.unwrap_or("unblocked")
+                    )),
+                }
+            }
             Reversal::TagResource {
                 kind,
                 resource,
@@ -1364,6 +1431,65 @@ impl UndoPort for SdkUndo {
                     Err(e) => Err(classify(&ops::DELETE_ACCOUNT_PASSWORD_POLICY, e)),
                 },
             },
+            Reversal::AllowImdsv1 { instance_id } => self
+                .ec2
+                .modify_instance_metadata_options()
+                .instance_id(instance_id)
+                .http_tokens(aws_sdk_ec2::types::HttpTokensState::Optional)
+                .send()
+                .await
+                .map(|_| Change::Done)
+                .map_err(|e| classify(&ops::MODIFY_INSTANCE_METADATA_OPTIONS, e)),
+            Reversal::RestoreImdsDefault { previous, .. } => {
+                use aws_sdk_ec2::types::MetadataDefaultHttpTokensState as Tokens;
+                let tokens = match previous.as_str() {
+                    "" => Tokens::NoPreference,
+                    "optional" => Tokens::Optional,
+                    other => {
+                        return Err(invalid(&format!(
+                            "the report's default before ({other}) is not one trailguard \
+                             replaces"
+                        )))
+                    }
+                };
+                self.ec2
+                    .modify_instance_metadata_defaults()
+                    .http_tokens(tokens)
+                    .send()
+                    .await
+                    .map(|_| Change::Done)
+                    .map_err(|e| classify(&ops::MODIFY_INSTANCE_METADATA_DEFAULTS, e))
+            }
+            Reversal::RestoreSnapshotBlockPublicAccess { previous, .. } => {
+                if previous.is_empty() || previous == "unblocked" {
+                    self.ec2
+                        .disable_snapshot_block_public_access()
+                        .send()
+                        .await
+                        .map(|_| Change::Done)
+                        .map_err(|e| classify(&ops::DISABLE_SNAPSHOT_BPA, e))
+                } else if previous == "block-new-sharing" {
+                    self.ec2
+                        .enable_snapshot_block_public_access()
+                        .state(aws_sdk_ec2::types::SnapshotBlockPublicAccessState::BlockNewSharing)
+                        .send()
+                        .await
+                        .map(|_| Change::Done)
+                        .map_err(|e| classify(&ops::ENABLE_SNAPSHOT_BPA, e))
+                } else {
+                    Err(invalid(&format!(
+                        "the report's snapshot block before ({previous}) is not one trailguard \
+                         tightens"
+                    )))
+                }
+            }
+            Reversal::DisableImageBlockPublicAccess { .. } => self
+                .ec2
+                .disable_image_block_public_access()
+                .send()
+                .await
+                .map(|_| Change::Done)
+                .map_err(|e| classify(&ops::DISABLE_IMAGE_BPA, e)),
             Reversal::TagDbResource {
                 resource_arn,
                 key,

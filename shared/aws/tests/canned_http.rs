@@ -298,3 +298,143 @@ async fn the_sweep_reads_each_ec2_default_and_skips_one_the_region_does_not_know
         .unwrap_err();
     assert!(e.to_string().contains("GetEbsEncryptionByDefault"), "{e}");
 }
+
+/// `trailguard undo`'s port with its EC2 client on canned answers (the other clients are
+/// never called by an EC2 reversal).
+fn undo_port(answers: &[(u16, &str)]) -> (trailguard_aws::undo::SdkUndo, Arc<Mutex<Vec<String>>>) {
+    let sdk = aws_config::SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .build();
+    let (ec2, seen) = ec2_seen(answers, false);
+    let mut port = trailguard_aws::undo::SdkUndo::new(&sdk);
+    port.ec2 = ec2;
+    (port, seen)
+}
+
+/// Each account-level EC2 guardrail's undo: as trailguard left it, the state read before is
+/// written back with the call that writes it; as before already, nothing is written; changed
+/// otherwise, refused.
+#[tokio::test]
+async fn an_ec2_guardrail_is_put_back_only_from_the_state_trailguard_left() {
+    use trailguard_aws::undo::{Now, UndoPort};
+    use trailguard_rules::undo::Reversal;
+    let account = "123456789012".to_string();
+    let snapshot_state = |s: &str| {
+        answer(
+            "GetSnapshotBlockPublicAccessState",
+            &format!("<state>{s}</state><managedBy>account</managedBy>"),
+        )
+    };
+    let to_new = Reversal::RestoreSnapshotBlockPublicAccess {
+        account_id: account.clone(),
+        previous: "block-new-sharing".into(),
+        left: "block-all-sharing".into(),
+    };
+    let to_unblocked = Reversal::RestoreSnapshotBlockPublicAccess {
+        account_id: account.clone(),
+        previous: "unblocked".into(),
+        left: "block-new-sharing".into(),
+    };
+    let get = snapshot_state("block-all-sharing");
+    let put = answer(
+        "EnableSnapshotBlockPublicAccess",
+        "<state>block-new-sharing</state>",
+    );
+    let (port, seen) = undo_port(&[(200, &get), (200, &put)]);
+    assert_eq!(port.check(&to_new).await, Ok(Now::AsLeft));
+    assert_eq!(port.run(&to_new).await, Ok(Change::Done));
+    let bodies = seen.lock().unwrap().clone();
+    assert!(
+        bodies[1].contains("Action=EnableSnapshotBlockPublicAccess")
+            && bodies[1].contains("State=block-new-sharing"),
+        "{bodies:?}"
+    );
+    let get = snapshot_state("block-new-sharing");
+    let put = answer(
+        "DisableSnapshotBlockPublicAccess",
+        "<state>unblocked</state>",
+    );
+    let (port, seen) = undo_port(&[(200, &get), (200, &put)]);
+    assert_eq!(port.check(&to_unblocked).await, Ok(Now::AsLeft));
+    assert_eq!(port.run(&to_unblocked).await, Ok(Change::Done));
+    assert!(seen.lock().unwrap()[1].contains("Action=DisableSnapshotBlockPublicAccess"));
+    // Back as before: nothing to run. Loosened further by someone: refused.
+    let (port, _) = undo_port(&[(200, &snapshot_state("unblocked"))]);
+    assert!(matches!(
+        port.check(&to_unblocked).await,
+        Ok(Now::AlreadyUndone(_))
+    ));
+    let (port, _) = undo_port(&[(200, &snapshot_state("unblocked"))]);
+    assert!(matches!(port.check(&to_new).await, Ok(Now::Changed(_))));
+
+    let image = Reversal::DisableImageBlockPublicAccess {
+        account_id: account.clone(),
+    };
+    let image_state = |s: &str| {
+        answer(
+            "GetImageBlockPublicAccessState",
+            &format!("<imageBlockPublicAccessState>{s}</imageBlockPublicAccessState>"),
+        )
+    };
+    let get = image_state("block-new-sharing");
+    let put = answer(
+        "DisableImageBlockPublicAccess",
+        "<imageBlockPublicAccessState>unblocked</imageBlockPublicAccessState>",
+    );
+    let (port, seen) = undo_port(&[(200, &get), (200, &put)]);
+    assert_eq!(port.check(&image).await, Ok(Now::AsLeft));
+    assert_eq!(port.run(&image).await, Ok(Change::Done));
+    assert!(seen.lock().unwrap()[1].contains("Action=DisableImageBlockPublicAccess"));
+    let (port, _) = undo_port(&[(200, &image_state("unblocked"))]);
+    assert!(matches!(
+        port.check(&image).await,
+        Ok(Now::AlreadyUndone(_))
+    ));
+
+    let defaults = |tokens: &str| {
+        answer(
+            "GetInstanceMetadataDefaults",
+            &format!("<accountLevel><httpTokens>{tokens}</httpTokens></accountLevel>"),
+        )
+    };
+    let put = answer("ModifyInstanceMetadataDefaults", "<return>true</return>");
+    for (previous, written) in [
+        ("optional", "HttpTokens=optional"),
+        ("", "HttpTokens=no-preference"),
+    ] {
+        let r = Reversal::RestoreImdsDefault {
+            account_id: account.clone(),
+            previous: previous.into(),
+        };
+        let (port, seen) = undo_port(&[(200, &defaults("required")), (200, &put)]);
+        assert_eq!(port.check(&r).await, Ok(Now::AsLeft));
+        assert_eq!(port.run(&r).await, Ok(Change::Done));
+        let bodies = seen.lock().unwrap().clone();
+        assert!(
+            bodies[1].contains("Action=ModifyInstanceMetadataDefaults")
+                && bodies[1].contains(written),
+            "{bodies:?}"
+        );
+    }
+    let optional = Reversal::RestoreImdsDefault {
+        account_id: account.clone(),
+        previous: "optional".into(),
+    };
+    let (port, _) = undo_port(&[(200, &defaults("optional"))]);
+    assert!(matches!(
+        port.check(&optional).await,
+        Ok(Now::AlreadyUndone(_))
+    ));
+    // No preference now, where trailguard left required and found optional: changed since.
+    let (port, _) = undo_port(&[(200, "<GetInstanceMetadataDefaultsResponse xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\"><requestId>r</requestId><accountLevel/></GetInstanceMetadataDefaultsResponse>")]);
+    assert!(matches!(port.check(&optional).await, Ok(Now::Changed(_))));
+    // A forged report's "before" is not written.
+    let forged = Reversal::RestoreImdsDefault {
+        account_id: account,
+        previous: "anything".into(),
+    };
+    let (port, seen) = undo_port(&[(200, &put)]);
+    assert!(port.run(&forged).await.is_err());
+    assert!(seen.lock().unwrap().is_empty());
+}

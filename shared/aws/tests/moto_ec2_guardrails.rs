@@ -144,6 +144,14 @@ async fn imdsv1_allowed_is_told_and_with_imds_enforce_required_again() {
     assert_eq!(http_tokens(&ec2, &id).await.as_deref(), Some("required"));
     let again = run(&d, event).await;
     assert_eq!(outcome(&again), "already_done", "{again}");
+
+    // trailguard undo: IMDSv1 allowed again, as the launch left it; then nothing to undo.
+    assert_eq!(r["actions"][0]["reversal"]["call"], "allow_imdsv1", "{r}");
+    let undone = common::undo(&sdk, &r, false).await;
+    assert_eq!(undo_outcomes(&undone), ["done"], "{undone}");
+    assert_eq!(http_tokens(&ec2, &id).await.as_deref(), Some("optional"));
+    let undone = common::undo(&sdk, &r, false).await;
+    assert_eq!(undo_outcomes(&undone), ["already_undone"], "{undone}");
 }
 
 #[tokio::test]

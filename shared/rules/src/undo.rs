@@ -182,6 +182,24 @@ pub enum Reversal {
         key: String,
         value: String,
     },
+    /// Allow IMDSv1 again on an instance trailguard made require IMDSv2, when it still
+    /// requires it (instance ids are never reused).
+    AllowImdsv1 { instance_id: String },
+    /// Put the `HttpTokens` of the account's instance metadata defaults in the region back to
+    /// `previous` (`optional`, or empty: no preference), when it is still `required`.
+    RestoreImdsDefault {
+        account_id: String,
+        previous: String,
+    },
+    /// Put the EBS snapshot block public access of the region back to `previous`
+    /// (`unblocked`, `block-new-sharing`), when it is still the `left` trailguard set.
+    RestoreSnapshotBlockPublicAccess {
+        account_id: String,
+        previous: String,
+        left: String,
+    },
+    /// Unblock new public sharing of AMIs in the region again, when it is still blocked.
+    DisableImageBlockPublicAccess { account_id: String },
 }
 
 impl Reversal {
@@ -270,6 +288,25 @@ impl Reversal {
                     .unwrap_or_default()
             }
             Reversal::TagRole { .. } => vec![&ops::LIST_ROLE_TAGS, &ops::TAG_ROLE],
+            Reversal::AllowImdsv1 { .. } => vec![
+                &ops::DESCRIBE_INSTANCES,
+                &ops::MODIFY_INSTANCE_METADATA_OPTIONS,
+            ],
+            Reversal::RestoreImdsDefault { .. } => vec![
+                &ops::GET_INSTANCE_METADATA_DEFAULTS,
+                &ops::MODIFY_INSTANCE_METADATA_DEFAULTS,
+            ],
+            Reversal::RestoreSnapshotBlockPublicAccess { previous, .. } => vec![
+                &ops::GET_SNAPSHOT_BPA,
+                if snapshot_unblocked(previous) {
+                    &ops::DISABLE_SNAPSHOT_BPA
+                } else {
+                    &ops::ENABLE_SNAPSHOT_BPA
+                },
+            ],
+            Reversal::DisableImageBlockPublicAccess { .. } => {
+                vec![&ops::GET_IMAGE_BPA, &ops::DISABLE_IMAGE_BPA]
+            }
             Reversal::TagDbResource { .. } => vec![&ops::RDS_LIST_TAGS, &ops::RDS_ADD_TAGS],
             Reversal::TagRedshiftCluster { .. } => {
                 vec![&ops::REDSHIFT_DESCRIBE_TAGS, &ops::REDSHIFT_CREATE_TAGS]
@@ -488,6 +525,31 @@ impl Reversal {
                 key,
                 value,
             } => format!("tag {resource_arn} {key}={value} again"),
+            Reversal::AllowImdsv1 { instance_id } => {
+                format!("allow IMDSv1 on instance {instance_id} again (--http-tokens optional)")
+            }
+            Reversal::RestoreImdsDefault {
+                account_id,
+                previous,
+            } => format!(
+                "put the instance metadata default of account {account_id} back to {}",
+                imds_default_text(previous)
+            ),
+            Reversal::RestoreSnapshotBlockPublicAccess {
+                account_id,
+                previous,
+                ..
+            } => format!(
+                "put the EBS snapshot block public access of account {account_id} back to {}",
+                if snapshot_unblocked(previous) {
+                    "unblocked"
+                } else {
+                    previous
+                }
+            ),
+            Reversal::DisableImageBlockPublicAccess { account_id } => {
+                format!("unblock new public sharing of AMIs again for account {account_id}")
+            }
             Reversal::RestoreBucketTagging { bucket, key, .. } => {
                 format!("put the tags of bucket {bucket} back as they were, {key} with them")
             }
@@ -709,6 +771,47 @@ impl Action {
             Action::UntagDomain(a) => tagged_again(a.untagging()),
             Action::UntagVault(a) => tagged_again(a.untagging()),
             Action::UntagFileSystem(a) => tagged_again(a.untagging()),
+            Action::RequireImdsv2(a) => Ok(Reversal::AllowImdsv1 {
+                instance_id: a.instance_id.clone(),
+            }),
+            Action::RequireImdsv2Default(a) => match a.previous.as_deref() {
+                // What the read before said: only a weaker default is put back.
+                Some(p @ ("" | "optional")) => Ok(Reversal::RestoreImdsDefault {
+                    account_id: a.account_id.clone(),
+                    previous: p.to_string(),
+                }),
+                Some(other) => Err(format!(
+                    "the report's default before ({other}) is not one trailguard replaces"
+                )),
+                None => missing("the default's HttpTokens before the call"),
+            },
+            Action::EnableSnapshotBlockPublicAccess(a) => {
+                use crate::guards::ec2_guardrails::snapshot_strictness;
+                let Some(previous) = a.previous.as_deref() else {
+                    return missing("the snapshot block's state before the call");
+                };
+                // Only a state looser than the one set is put back: what the call replaced.
+                let before = snapshot_strictness(previous).or(previous.is_empty().then_some(0));
+                match (before, snapshot_strictness(&a.state)) {
+                    (Some(b), Some(set)) if b < set => {
+                        Ok(Reversal::RestoreSnapshotBlockPublicAccess {
+                            account_id: a.account_id.clone(),
+                            previous: previous.to_string(),
+                            left: a.state.clone(),
+                        })
+                    }
+                    _ => Err(format!(
+                        "the report's states ({previous:?} before, {:?} set) are not a block \
+                         trailguard tightened",
+                        a.state
+                    )),
+                }
+            }
+            Action::EnableImageBlockPublicAccess(a) => {
+                Ok(Reversal::DisableImageBlockPublicAccess {
+                    account_id: a.account_id.clone(),
+                })
+            }
             Action::MakeDbInstancePrivate(a) => Ok(Reversal::MakeDbInstancePublic {
                 db_instance: a.db_instance.clone(),
             }),
@@ -730,6 +833,21 @@ impl Action {
                 )),
             },
         }
+    }
+}
+
+/// Whether a snapshot block state read before is "no block" (EC2 writes `unblocked`; an
+/// account that never set it may answer nothing).
+fn snapshot_unblocked(state: &str) -> bool {
+    state.is_empty() || state.eq_ignore_ascii_case("unblocked")
+}
+
+/// An instance metadata default's `HttpTokens` as people read it (empty: no preference).
+fn imds_default_text(tokens: &str) -> &str {
+    if tokens.is_empty() {
+        "no preference"
+    } else {
+        tokens
     }
 }
 
@@ -1275,6 +1393,21 @@ mod tests {
                 key: "trailguard:exempt".into(),
                 previous: r#"{"TagSet":[{"Key":"trailguard:exempt","Value":"true"}]}"#.into(),
             },
+            Reversal::AllowImdsv1 {
+                instance_id: "i-0123456789abcdef0".into(),
+            },
+            Reversal::RestoreImdsDefault {
+                account_id: "123456789012".into(),
+                previous: String::new(),
+            },
+            Reversal::RestoreSnapshotBlockPublicAccess {
+                account_id: "123456789012".into(),
+                previous: "unblocked".into(),
+                left: "block-all-sharing".into(),
+            },
+            Reversal::DisableImageBlockPublicAccess {
+                account_id: "123456789012".into(),
+            },
             Reversal::RestorePasswordPolicy {
                 previous: None,
                 left: PasswordPolicy {
@@ -1420,6 +1553,106 @@ mod tests {
             .unwrap_err()
             .contains("do not hold"));
         assert!(bucket(Some("not json")).reversal(0).is_err());
+    }
+
+    /// The EC2 guardrails put back as the call found them: only a state looser than the one
+    /// set, read before the call, and each with the call that writes that state.
+    #[test]
+    fn an_ec2_guardrail_is_put_back_to_the_state_read_before() {
+        use crate::action::{
+            EnableImageBlockPublicAccess, EnableSnapshotBlockPublicAccess, RequireImdsv2,
+            RequireImdsv2Default,
+        };
+        let account = "123456789012".to_string();
+        let snapshot = |previous: Option<&str>, state: &str| -> Action {
+            Action::from(EnableSnapshotBlockPublicAccess {
+                account_id: account.clone(),
+                state: state.into(),
+                previous: None,
+            })
+            .narrowed(&previous.map(|p| vec![p.to_string()]).unwrap_or_default())
+        };
+        let r = snapshot(Some("block-new-sharing"), "block-all-sharing")
+            .reversal(0)
+            .unwrap();
+        assert_eq!(
+            r,
+            Reversal::RestoreSnapshotBlockPublicAccess {
+                account_id: account.clone(),
+                previous: "block-new-sharing".into(),
+                left: "block-all-sharing".into(),
+            }
+        );
+        assert_eq!(
+            r.ops(),
+            vec![&ops::GET_SNAPSHOT_BPA, &ops::ENABLE_SNAPSHOT_BPA]
+        );
+        for unblocked in ["unblocked", ""] {
+            let r = snapshot(Some(unblocked), "block-new-sharing")
+                .reversal(0)
+                .unwrap();
+            assert_eq!(
+                r.ops(),
+                vec![&ops::GET_SNAPSHOT_BPA, &ops::DISABLE_SNAPSHOT_BPA]
+            );
+            assert!(
+                r.describe().ends_with("back to unblocked"),
+                "{}",
+                r.describe()
+            );
+        }
+        // Nothing read, or a "before" as strict or stricter, or unknown: no reversal.
+        assert!(snapshot(None, "block-all-sharing").reversal(0).is_err());
+        for (before, set) in [
+            ("block-all-sharing", "block-new-sharing"),
+            ("block-new-sharing", "block-new-sharing"),
+            ("wide-open", "block-all-sharing"),
+            ("unblocked", "whatever"),
+        ] {
+            assert!(
+                snapshot(Some(before), set).reversal(0).is_err(),
+                "{before} -> {set}"
+            );
+        }
+
+        let default = |previous: &str| -> Result<Reversal, String> {
+            Action::from(RequireImdsv2Default {
+                account_id: account.clone(),
+                previous: None,
+            })
+            .narrowed(&[previous.to_string()])
+            .reversal(0)
+        };
+        assert_eq!(
+            default("optional").unwrap(),
+            Reversal::RestoreImdsDefault {
+                account_id: account.clone(),
+                previous: "optional".into(),
+            }
+        );
+        assert!(default("").unwrap().describe().ends_with("no preference"));
+        assert!(default("required").is_err());
+        assert!(Action::from(RequireImdsv2Default {
+            account_id: account.clone(),
+            previous: None,
+        })
+        .reversal(0)
+        .is_err());
+
+        let instance = Action::from(RequireImdsv2 {
+            instance_id: "i-0123456789abcdef0".into(),
+        });
+        let image = Action::from(EnableImageBlockPublicAccess {
+            account_id: account.clone(),
+        });
+        // Each reversal's calls: the action's read, then its declared inverse.
+        for a in [instance, image] {
+            let r = a.reversal(0).unwrap();
+            let Inverse::Calls(inverse) = a.info().inverse else {
+                panic!("{a:?} has calls for its inverse");
+            };
+            assert_eq!(r.ops(), vec![a.info().ops[0], inverse[0]], "{a:?}");
+        }
     }
 
     #[test]
