@@ -7,6 +7,7 @@ use serde_json::{json, Value};
 use trailguard_rules::grants;
 use trailguard_rules::ops::{self, Op};
 use trailguard_rules::state::{public_group, BlockFlags, BucketState};
+use trailguard_rules::undo::Acl;
 use trailguard_rules::{trust, Tags};
 
 use crate::error::{classify, code_of, PortError};
@@ -159,6 +160,87 @@ impl S3 {
             Err(e) if is(&e, NO_BLOCK) => Ok(Some(None)),
             Err(e) if is(&e, NO_BUCKET) => Ok(None),
             Err(e) => Err(classify(&ops::GET_BUCKET_PAB, e)),
+        }
+    }
+
+    /// A bucket's ACL, read as the undo compares it (None: no such bucket).
+    pub(crate) async fn acl(&self, bucket: &str) -> PortResult<Option<Acl>> {
+        match self.s3.get_bucket_acl().bucket(bucket).send().await {
+            // Read through the JSON the report keeps: one conversion for both sides.
+            Ok(o) => trailguard_rules::undo::acl(&acl_json(o.owner(), o.grants()))
+                .map(Some)
+                .map_err(|message| PortError::Permanent {
+                    op: "GetBucketAcl",
+                    code: "UnreadableAcl".into(),
+                    message,
+                }),
+            Err(e) if is(&e, NO_BUCKET) => Ok(None),
+            Err(e) => Err(classify(&ops::GET_BUCKET_ACL, e)),
+        }
+    }
+
+    /// Write a bucket's ACL as the report kept it.
+    pub(crate) async fn put_acl(&self, bucket: &str, acl: &Acl) -> PortResult<Change> {
+        use aws_sdk_s3::types::{AccessControlPolicy, Grant, Grantee, Owner, Permission, Type};
+        let mut grants = Vec::with_capacity(acl.grants.len());
+        for g in &acl.grants {
+            let grantee = Grantee::builder()
+                .r#type(Type::from(g.grantee_type.as_str()))
+                .set_id(g.id.clone())
+                .set_uri(g.uri.clone())
+                .set_email_address(g.email.clone())
+                .build()
+                .map_err(|e| PortError::Permanent {
+                    op: "PutBucketAcl",
+                    code: "InvalidGrantee".into(),
+                    message: e.to_string(),
+                })?;
+            grants.push(
+                Grant::builder()
+                    .grantee(grantee)
+                    .permission(Permission::from(g.permission.as_str()))
+                    .build(),
+            );
+        }
+        let owner = Owner::builder()
+            .set_id(acl.owner_id.clone())
+            .set_display_name(acl.owner_name.clone())
+            .build();
+        let policy = AccessControlPolicy::builder()
+            .set_grants(Some(grants))
+            .owner(owner)
+            .build();
+        self.s3
+            .put_bucket_acl()
+            .bucket(bucket)
+            .access_control_policy(policy)
+            .send()
+            .await
+            .map(|_| Change::Done)
+            .map_err(|e| classify(&ops::PUT_BUCKET_ACL, e))
+    }
+
+    /// When a bucket was made (epoch seconds), from the account's bucket list: None when
+    /// it is not in it.
+    pub(crate) async fn made_at(&self, bucket: &str) -> PortResult<Option<i64>> {
+        let mut token = None;
+        loop {
+            let out = self
+                .s3
+                .list_buckets()
+                .prefix(bucket)
+                .max_buckets(BUCKETS_PER_PAGE)
+                .set_continuation_token(token)
+                .send()
+                .await
+                .map_err(|e| classify(&ops::LIST_BUCKETS, e))?;
+            if let Some(b) = out.buckets().iter().find(|b| b.name() == Some(bucket)) {
+                return Ok(b.creation_date().map(|d| d.secs()));
+            }
+            match out.continuation_token() {
+                Some(t) => token = Some(t.to_string()),
+                None => return Ok(None),
+            }
         }
     }
 

@@ -982,6 +982,36 @@ impl UndoPort for SdkUndo {
                     o.tags().iter().find(|t| t.key() == key).map(|t| t.value()),
                 ),
             },
+            Reversal::RestoreBucketAcl {
+                bucket,
+                groups,
+                previous,
+                done_at,
+            } => {
+                let before = trailguard_rules::undo::acl(previous).map_err(|e| invalid(&e))?;
+                // A bucket of that name made since is another: its ACL is not ours to open.
+                let made = self.s3.made_at(bucket).await?;
+                match self.s3.acl(bucket).await? {
+                    None => Now::Changed(format!("bucket {bucket} no longer exists")),
+                    Some(_) if made.is_some_and(|m| m > *done_at) => Now::Changed(format!(
+                        "bucket {bucket} was made after the remediation: another bucket under \
+                         the same name, whose ACL is not opened"
+                    )),
+                    Some(_) if made.is_none() => Now::Changed(format!(
+                        "bucket {bucket} is not in the account's bucket list, so it cannot be \
+                         told to be the one trailguard changed"
+                    )),
+                    Some(now) if now.sorted() == before.sorted() => {
+                        Now::AlreadyUndone(format!("the ACL of bucket {bucket} is as before"))
+                    }
+                    Some(now) if now.sorted() == before.without(groups) => Now::AsLeft,
+                    Some(_) => Now::Changed(format!(
+                        "the ACL of bucket {bucket} was changed since trailguard took the grants \
+                         to {} out",
+                        groups.join(", ")
+                    )),
+                }
+            }
             Reversal::AllowImdsv1 { instance_id } => match self.ec2.instance(instance_id).await? {
                 None => Now::Changed(format!("instance {instance_id} no longer exists")),
                 Some(i) if i.tokens_required => Now::AsLeft,
@@ -1431,6 +1461,12 @@ impl UndoPort for SdkUndo {
                     Err(e) => Err(classify(&ops::DELETE_ACCOUNT_PASSWORD_POLICY, e)),
                 },
             },
+            Reversal::RestoreBucketAcl {
+                bucket, previous, ..
+            } => {
+                let before = trailguard_rules::undo::acl(previous).map_err(|e| invalid(&e))?;
+                self.s3.put_acl(bucket, &before).await
+            }
             Reversal::AllowImdsv1 { instance_id } => self
                 .ec2
                 .modify_instance_metadata_options()

@@ -574,6 +574,75 @@ async fn a_public_acl_grant_is_taken_out_and_the_other_grants_stay() {
     assert_eq!(outcome(&again), "already_done", "{again}");
     assert_eq!(grants(&s3, &bucket).await, expected);
 
+    // trailguard undo: the ACL exactly as it was, once; then, changed since, refused.
+    assert_eq!(
+        r["actions"][0]["reversal"]["call"], "restore_bucket_acl",
+        "{r}"
+    );
+    let undone = common::undo(&sdk, &r, false).await;
+    assert_eq!(undo_outcomes(&undone), ["done"], "{undone}");
+    assert_eq!(grants(&s3, &bucket).await, opened);
+    let undone = common::undo(&sdk, &r, false).await;
+    assert_eq!(undo_outcomes(&undone), ["already_undone"], "{undone}");
+    s3.put_bucket_acl()
+        .bucket(&bucket)
+        .acl(aws_sdk_s3::types::BucketCannedAcl::Private)
+        .send()
+        .await
+        .unwrap();
+    let changed = grants(&s3, &bucket).await;
+    let refused = common::undo(&sdk, &r, false).await;
+    assert!(
+        refused["refused"]
+            .as_str()
+            .is_some_and(|w| w.contains("changed since")),
+        "{refused}"
+    );
+    assert_eq!(grants(&s3, &bucket).await, changed);
+
+    // Deleted, and a bucket of the same name made with the ACL trailguard left: another
+    // bucket, whose ACL undo does not open.
+    let bucket = new_bucket(&s3).await;
+    let r = run(&d, open_acl(&s3, &bucket).await).await;
+    assert_eq!(outcome(&r), "done", "{r}");
+    let left = grants(&s3, &bucket).await;
+    s3.delete_bucket().bucket(&bucket).send().await.unwrap();
+    // Bucket times are in seconds: the new one is made a second later.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    s3.create_bucket().bucket(&bucket).send().await.unwrap();
+    let owner = s3
+        .get_bucket_acl()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap()
+        .owner()
+        .and_then(|o| o.id())
+        .unwrap()
+        .to_string();
+    s3.put_bucket_acl()
+        .bucket(&bucket)
+        .access_control_policy(
+            AccessControlPolicy::builder()
+                .owner(Owner::builder().id(&owner).build())
+                .grants(user(&owner, Permission::FullControl))
+                .grants(group(LOG_DELIVERY, Permission::Write))
+                .grants(user(PARTNER_ID, Permission::Read))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(grants(&s3, &bucket).await, left);
+    let refused = common::undo(&sdk, &r, false).await;
+    assert!(
+        refused["refused"]
+            .as_str()
+            .is_some_and(|w| w.contains("made after the remediation")),
+        "{refused}"
+    );
+    assert_eq!(grants(&s3, &bucket).await, left);
+
     // Dry-run, then exempt: the public grant stays.
     let bucket = new_bucket(&s3).await;
     let event = open_acl(&s3, &bucket).await;

@@ -200,6 +200,16 @@ pub enum Reversal {
     },
     /// Unblock new public sharing of AMIs in the region again, when it is still blocked.
     DisableImageBlockPublicAccess { account_id: String },
+    /// Put a bucket's ACL back as it was (`previous`, `--access-control-policy` JSON), when it
+    /// is still the ACL trailguard left (the one before without the grants to `groups`) and
+    /// the bucket is the one it was (not made after `done_at`).
+    RestoreBucketAcl {
+        bucket: String,
+        groups: Vec<String>,
+        previous: String,
+        #[serde(default)]
+        done_at: i64,
+    },
 }
 
 impl Reversal {
@@ -321,6 +331,13 @@ impl Reversal {
             ],
             Reversal::RestoreBucketTagging { .. } => {
                 vec![&ops::GET_BUCKET_TAGGING, &ops::PUT_BUCKET_TAGGING]
+            }
+            Reversal::RestoreBucketAcl { .. } => {
+                vec![
+                    &ops::LIST_BUCKETS,
+                    &ops::GET_BUCKET_ACL,
+                    &ops::PUT_BUCKET_ACL,
+                ]
             }
             Reversal::RestoreBucketPublicAccessBlock { previous, .. } => vec![
                 &ops::GET_BUCKET_PAB,
@@ -550,6 +567,10 @@ impl Reversal {
             Reversal::DisableImageBlockPublicAccess { account_id } => {
                 format!("unblock new public sharing of AMIs again for account {account_id}")
             }
+            Reversal::RestoreBucketAcl { bucket, groups, .. } => format!(
+                "put the ACL of bucket {bucket} back as it was, the grants to {} with it",
+                groups.join(", ")
+            ),
             Reversal::RestoreBucketTagging { bucket, key, .. } => {
                 format!("put the tags of bucket {bucket} back as they were, {key} with them")
             }
@@ -727,6 +748,25 @@ impl Action {
                     bucket: a.bucket.clone(),
                     key: a.key.clone(),
                     previous: previous.to_string(),
+                })
+            }
+            Action::RemoveBucketAclGrants(a) => {
+                let previous = a
+                    .previous
+                    .as_deref()
+                    .ok_or("the report does not say the bucket's ACL before the call")?;
+                let before = acl(previous)?;
+                if before.without(&a.groups) == before.sorted() {
+                    return Err(format!(
+                        "the ACL before the call holds no grant to {}",
+                        a.groups.join(", ")
+                    ));
+                }
+                Ok(Reversal::RestoreBucketAcl {
+                    bucket: a.bucket.clone(),
+                    groups: a.groups.clone(),
+                    previous: previous.to_string(),
+                    done_at: now,
                 })
             }
             Action::PutPasswordPolicy(a) => {
@@ -936,6 +976,98 @@ pub fn tag_set(tagging: &str) -> Result<Vec<(String, String)>, String> {
     let t: Tagging = serde_json::from_str(tagging)
         .map_err(|e| format!("the bucket's tags before the call are not a tag set: {e}"))?;
     Ok(t.tag_set.into_iter().map(|t| (t.key, t.value)).collect())
+}
+
+/// One grant of an S3 ACL, its grantee by what names it (the display name S3 fills in
+/// itself is not compared).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct AclGrant {
+    /// `CanonicalUser`, `Group` or `AmazonCustomerByEmail`.
+    pub grantee_type: String,
+    pub id: Option<String>,
+    pub uri: Option<String>,
+    pub email: Option<String>,
+    pub permission: String,
+}
+
+/// An S3 ACL as `--access-control-policy` takes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Acl {
+    pub owner_id: Option<String>,
+    pub owner_name: Option<String>,
+    pub grants: Vec<AclGrant>,
+}
+
+impl Acl {
+    /// Its grants in one order, to compare ACLs.
+    pub fn sorted(&self) -> Vec<AclGrant> {
+        let mut g = self.grants.clone();
+        g.sort();
+        g
+    }
+
+    /// Its grants without those to these public groups (`AllUsers`, ...): what taking them
+    /// out leaves, in one order.
+    pub fn without(&self, groups: &[String]) -> Vec<AclGrant> {
+        let public = |g: &AclGrant| {
+            g.uri
+                .as_deref()
+                .and_then(crate::state::public_group)
+                .is_some_and(|p| groups.iter().any(|x| x == p))
+        };
+        self.sorted().into_iter().filter(|g| !public(g)).collect()
+    }
+}
+
+/// An ACL as `put-bucket-acl --access-control-policy` takes it (`{"Owner": {"ID": …},
+/// "Grants": [{"Grantee": {"Type": …, "ID" | "URI" | "EmailAddress": …}, "Permission": …}]}`).
+pub fn acl(policy: &str) -> Result<Acl, String> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct Grantee {
+        r#type: String,
+        #[serde(rename = "ID")]
+        id: Option<String>,
+        #[serde(rename = "URI")]
+        uri: Option<String>,
+        email_address: Option<String>,
+    }
+    #[derive(Deserialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct Grant {
+        grantee: Grantee,
+        permission: String,
+    }
+    #[derive(Deserialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct Owner {
+        #[serde(rename = "ID")]
+        id: Option<String>,
+        display_name: Option<String>,
+    }
+    #[derive(Deserialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct Policy {
+        owner: Option<Owner>,
+        grants: Vec<Grant>,
+    }
+    let p: Policy = serde_json::from_str(policy)
+        .map_err(|e| format!("the ACL before the call is not an access control policy: {e}"))?;
+    Ok(Acl {
+        owner_id: p.owner.as_ref().and_then(|o| o.id.clone()),
+        owner_name: p.owner.and_then(|o| o.display_name),
+        grants: p
+            .grants
+            .into_iter()
+            .map(|g| AclGrant {
+                grantee_type: g.grantee.r#type,
+                id: g.grantee.id,
+                uri: g.grantee.uri,
+                email: g.grantee.email_address,
+                permission: g.permission,
+            })
+            .collect(),
+    })
 }
 
 /// An exemption tag's undo: the tag as the call read it before taking it off.
@@ -1408,6 +1540,12 @@ mod tests {
             Reversal::DisableImageBlockPublicAccess {
                 account_id: "123456789012".into(),
             },
+            Reversal::RestoreBucketAcl {
+                bucket: "b".into(),
+                groups: vec!["AllUsers".into()],
+                previous: r#"{"Grants":[]}"#.into(),
+                done_at: 1,
+            },
             Reversal::RestorePasswordPolicy {
                 previous: None,
                 left: PasswordPolicy {
@@ -1653,6 +1791,75 @@ mod tests {
             };
             assert_eq!(r.ops(), vec![a.info().ops[0], inverse[0]], "{a:?}");
         }
+    }
+
+    /// A bucket's ACL is put back as the call read it, and only when that ACL held a grant
+    /// to a group the call took out; the comparison leaves out the names S3 fills in.
+    #[test]
+    fn a_bucket_acl_is_put_back_from_the_acl_read_before() {
+        let all_users = crate::state::ALL_USERS;
+        let policy = |grants: &[(&str, &str, &str, &str)]| {
+            let grants: Vec<Value> = grants
+                .iter()
+                .map(|(t, k, v, p)| serde_json::json!({"Grantee": {"Type": t, *k: v, "DisplayName": "x"}, "Permission": p}))
+                .collect();
+            serde_json::json!({"Owner": {"ID": "abc", "DisplayName": "owner"}, "Grants": grants})
+                .to_string()
+        };
+        let owner = ("CanonicalUser", "ID", "abc", "FULL_CONTROL");
+        let public = ("Group", "URI", all_users, "READ");
+        let before = policy(&[public, owner]);
+        let action = |previous: Option<String>| -> Action {
+            crate::action::RemoveBucketAclGrants {
+                bucket: "b".into(),
+                groups: vec![all_users.into()],
+                previous,
+            }
+            .into()
+        };
+        let r = action(Some(before.clone())).reversal(7).unwrap();
+        assert_eq!(
+            r,
+            Reversal::RestoreBucketAcl {
+                bucket: "b".into(),
+                groups: vec![all_users.into()],
+                previous: before.clone(),
+                done_at: 7,
+            }
+        );
+        assert_eq!(
+            r.ops(),
+            vec![
+                &ops::LIST_BUCKETS,
+                &ops::GET_BUCKET_ACL,
+                &ops::PUT_BUCKET_ACL
+            ]
+        );
+        let acl = acl(&before).unwrap();
+        assert_eq!(acl.owner_id.as_deref(), Some("abc"));
+        assert_eq!(acl.grants.len(), 2);
+        // What trailguard left: the owner's grant alone, whatever order S3 lists them in.
+        assert_eq!(
+            acl.without(&[all_users.into()]),
+            crate::undo::acl(&policy(&[owner])).unwrap().sorted()
+        );
+        assert_eq!(
+            acl.without(&[crate::state::AUTHENTICATED_USERS.into()]),
+            acl.sorted()
+        );
+        assert_eq!(
+            acl.sorted(),
+            crate::undo::acl(&policy(&[owner, public]))
+                .unwrap()
+                .sorted()
+        );
+        // Nothing read, a document that is not an ACL, or one without the grant: no undo.
+        assert!(action(None).reversal(0).is_err());
+        assert!(action(Some("{}".into())).reversal(0).is_err());
+        assert!(action(Some(policy(&[owner])))
+            .reversal(0)
+            .unwrap_err()
+            .contains("no grant to"));
     }
 
     #[test]
