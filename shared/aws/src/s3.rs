@@ -119,6 +119,39 @@ fn public_grantee(g: &aws_sdk_s3::types::Grant) -> Option<&'static str> {
     g.grantee().and_then(|t| t.uri()).and_then(public_group)
 }
 
+/// An ACL the report kept, as the S3 API takes it.
+fn access_control_policy(acl: &Acl) -> PortResult<aws_sdk_s3::types::AccessControlPolicy> {
+    use aws_sdk_s3::types::{AccessControlPolicy, Grant, Grantee, Owner, Permission, Type};
+    let mut grants = Vec::with_capacity(acl.grants.len());
+    for g in &acl.grants {
+        let grantee = Grantee::builder()
+            .r#type(Type::from(g.grantee_type.as_str()))
+            .set_id(g.id.clone())
+            .set_uri(g.uri.clone())
+            .set_email_address(g.email.clone())
+            .build()
+            .map_err(|e| PortError::Permanent {
+                op: "PutBucketAcl",
+                code: "InvalidGrantee".into(),
+                message: e.to_string(),
+            })?;
+        grants.push(
+            Grant::builder()
+                .grantee(grantee)
+                .permission(Permission::from(g.permission.as_str()))
+                .build(),
+        );
+    }
+    let owner = Owner::builder()
+        .set_id(acl.owner_id.clone())
+        .set_display_name(acl.owner_name.clone())
+        .build();
+    Ok(AccessControlPolicy::builder()
+        .set_grants(Some(grants))
+        .owner(owner)
+        .build())
+}
+
 /// A public access block as the S3 API takes it.
 pub(crate) fn block_config(f: BlockFlags) -> aws_sdk_s3::types::PublicAccessBlockConfiguration {
     config_of!(aws_sdk_s3, f)
@@ -181,35 +214,7 @@ impl S3 {
 
     /// Write a bucket's ACL as the report kept it.
     pub(crate) async fn put_acl(&self, bucket: &str, acl: &Acl) -> PortResult<Change> {
-        use aws_sdk_s3::types::{AccessControlPolicy, Grant, Grantee, Owner, Permission, Type};
-        let mut grants = Vec::with_capacity(acl.grants.len());
-        for g in &acl.grants {
-            let grantee = Grantee::builder()
-                .r#type(Type::from(g.grantee_type.as_str()))
-                .set_id(g.id.clone())
-                .set_uri(g.uri.clone())
-                .set_email_address(g.email.clone())
-                .build()
-                .map_err(|e| PortError::Permanent {
-                    op: "PutBucketAcl",
-                    code: "InvalidGrantee".into(),
-                    message: e.to_string(),
-                })?;
-            grants.push(
-                Grant::builder()
-                    .grantee(grantee)
-                    .permission(Permission::from(g.permission.as_str()))
-                    .build(),
-            );
-        }
-        let owner = Owner::builder()
-            .set_id(acl.owner_id.clone())
-            .set_display_name(acl.owner_name.clone())
-            .build();
-        let policy = AccessControlPolicy::builder()
-            .set_grants(Some(grants))
-            .owner(owner)
-            .build();
+        let policy = access_control_policy(acl)?;
         self.s3
             .put_bucket_acl()
             .bucket(bucket)
@@ -218,6 +223,79 @@ impl S3 {
             .await
             .map(|_| Change::Done)
             .map_err(|e| classify(&ops::PUT_BUCKET_ACL, e))
+    }
+
+    /// An object's ACL (of one version, when named), read as the undo compares it, and when
+    /// the object was written (epoch seconds; None for a version, which is never rewritten).
+    /// None: no such object.
+    pub(crate) async fn object_acl(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> PortResult<Option<(Acl, Option<i64>)>> {
+        let written = match version_id {
+            Some(_) => None,
+            None => match self.s3.head_object().bucket(bucket).key(key).send().await {
+                Ok(o) => Some(o.last_modified().map_or(i64::MAX, |t| t.secs())),
+                // HeadObject answers a missing object with a bare 404.
+                Err(e) if is(&e, NO_BUCKET) || is(&e, "NotFound") || is(&e, "NoSuchKey") => {
+                    return Ok(None)
+                }
+                Err(e) => return Err(classify(&ops::HEAD_OBJECT, e)),
+            },
+        };
+        let get = if version_id.is_some() {
+            &ops::GET_OBJECT_VERSION_ACL
+        } else {
+            &ops::GET_OBJECT_ACL
+        };
+        match self
+            .s3
+            .get_object_acl()
+            .bucket(bucket)
+            .key(key)
+            .set_version_id(version_id.map(String::from))
+            .send()
+            .await
+        {
+            Ok(o) => trailguard_rules::undo::acl(&acl_json(o.owner(), o.grants()))
+                .map(|acl| Some((acl, written)))
+                .map_err(|message| PortError::Permanent {
+                    op: "GetObjectAcl",
+                    code: "UnreadableAcl".into(),
+                    message,
+                }),
+            Err(e) if is(&e, NO_BUCKET) || is(&e, "NoSuchKey") || is(&e, "NoSuchVersion") => {
+                Ok(None)
+            }
+            Err(e) => Err(classify(get, e)),
+        }
+    }
+
+    /// Write an object's ACL (of one version, when named) as the report kept it.
+    pub(crate) async fn put_object_acl(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        acl: &Acl,
+    ) -> PortResult<Change> {
+        let put = if version_id.is_some() {
+            &ops::PUT_OBJECT_VERSION_ACL
+        } else {
+            &ops::PUT_OBJECT_ACL
+        };
+        self.s3
+            .put_object_acl()
+            .bucket(bucket)
+            .key(key)
+            .set_version_id(version_id.map(String::from))
+            .access_control_policy(access_control_policy(acl)?)
+            .send()
+            .await
+            .map(|_| Change::Done)
+            .map_err(|e| classify(put, e))
     }
 
     /// When a bucket was made (epoch seconds), from the account's bucket list: None when

@@ -1012,6 +1012,37 @@ impl UndoPort for SdkUndo {
                     )),
                 }
             }
+            Reversal::RestoreObjectAcl {
+                bucket,
+                key,
+                version_id,
+                groups,
+                previous,
+                done_at,
+            } => {
+                let before = trailguard_rules::undo::acl(previous).map_err(|e| invalid(&e))?;
+                let what = format!("s3://{bucket}/{key}");
+                match self
+                    .s3
+                    .object_acl(bucket, key, version_id.as_deref())
+                    .await?
+                {
+                    None => Now::Changed(format!("{what} no longer exists")),
+                    Some((now, _)) if now.sorted() == before.sorted() => {
+                        Now::AlreadyUndone(format!("the ACL of {what} is as before"))
+                    }
+                    // Written since: another object under that key, whose ACL is not opened.
+                    Some((_, Some(written))) if written > *done_at => Now::Changed(format!(
+                        "{what} was written after the remediation: another object under the \
+                         same key, whose ACL is not opened"
+                    )),
+                    Some((now, _)) if now.sorted() == before.without(groups) => Now::AsLeft,
+                    Some(_) => Now::Changed(format!(
+                        "the ACL of {what} was changed since trailguard took the grants to {} out",
+                        groups.join(", ")
+                    )),
+                }
+            }
             Reversal::AllowImdsv1 { instance_id } => match self.ec2.instance(instance_id).await? {
                 None => Now::Changed(format!("instance {instance_id} no longer exists")),
                 Some(i) if i.tokens_required => Now::AsLeft,
@@ -1466,6 +1497,18 @@ impl UndoPort for SdkUndo {
             } => {
                 let before = trailguard_rules::undo::acl(previous).map_err(|e| invalid(&e))?;
                 self.s3.put_acl(bucket, &before).await
+            }
+            Reversal::RestoreObjectAcl {
+                bucket,
+                key,
+                version_id,
+                previous,
+                ..
+            } => {
+                let before = trailguard_rules::undo::acl(previous).map_err(|e| invalid(&e))?;
+                self.s3
+                    .put_object_acl(bucket, key, version_id.as_deref(), &before)
+                    .await
             }
             Reversal::AllowImdsv1 { instance_id } => self
                 .ec2

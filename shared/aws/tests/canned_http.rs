@@ -438,3 +438,88 @@ async fn an_ec2_guardrail_is_put_back_only_from_the_state_trailguard_left() {
     assert!(port.run(&forged).await.is_err());
     assert!(seen.lock().unwrap().is_empty());
 }
+
+/// An S3 client on canned answers (path-style, as S3 answers any client), and the request
+/// bodies it sends.
+fn s3_seen(answers: &[(u16, &str)]) -> (aws_sdk_s3::Client, Arc<Mutex<Vec<String>>>) {
+    let canned = Canned::new(answers);
+    let seen = canned.1.clone();
+    let conf = aws_sdk_s3::Config::builder()
+        .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+        .region(aws_sdk_s3::config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_s3::config::Credentials::new(
+            "AKIDTEST", "secret", None, None, "test",
+        ))
+        .retry_config(aws_sdk_s3::config::retry::RetryConfig::disabled())
+        .force_path_style(true)
+        .http_client(canned)
+        .build();
+    (aws_sdk_s3::Client::from_conf(conf), seen)
+}
+
+const ALL_USERS: &str = "http://acs.amazonaws.com/groups/global/AllUsers";
+
+/// An object's ACL as S3 writes it: the owner's full control, and everyone's READ.
+fn public_object_acl() -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?><AccessControlPolicy xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Owner><ID>abc123</ID><DisplayName>owner</DisplayName></Owner><AccessControlList><Grant><Grantee xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="CanonicalUser"><ID>abc123</ID><DisplayName>owner</DisplayName></Grantee><Permission>FULL_CONTROL</Permission></Grant><Grant><Grantee xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="Group"><URI>{ALL_USERS}</URI></Grantee><Permission>READ</Permission></Grant></AccessControlList></AccessControlPolicy>"#
+    )
+}
+
+/// moto 5.2.5's PutObjectAcl reads only a canned ACL from the headers, never the ACL in the
+/// body: what the remediation and its undo write into that body, on S3's own answers.
+#[tokio::test]
+async fn an_object_acl_is_written_without_the_public_grant_and_its_undo_writes_it_back() {
+    use trailguard_aws::undo::UndoPort;
+    use trailguard_aws::S3Port;
+    let get = public_object_acl();
+    let (s3, seen) = s3_seen(&[(200, &get), (200, "")]);
+    let port = trailguard_aws::s3::S3 { s3 };
+    let changed = S3Port::remove_object_acl_grants(
+        &port,
+        "reports",
+        "exports/q3.csv",
+        None,
+        &[ALL_USERS.to_string()],
+    )
+    .await;
+    let Ok(Change::Removed(before)) = changed else {
+        panic!("the ACL before is kept: {changed:?}");
+    };
+    let bodies = seen.lock().unwrap().clone();
+    assert_eq!(bodies.len(), 2, "{bodies:?}");
+    assert!(
+        bodies[1].contains("<ID>abc123</ID>")
+            && bodies[1].contains("FULL_CONTROL")
+            && !bodies[1].contains(ALL_USERS),
+        "{bodies:?}"
+    );
+
+    // The undo, from the report's reversal: the ACL read before, written back whole.
+    let action = trailguard_rules::Action::from(trailguard_rules::action::RemoveObjectAclGrants {
+        bucket: "reports".into(),
+        key: "exports/q3.csv".into(),
+        version_id: None,
+        groups: vec![ALL_USERS.into()],
+        previous: None,
+    })
+    .narrowed(&before);
+    let reversal = action.reversal(1).unwrap();
+    let sdk = aws_config::SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .build();
+    let (s3, seen) = s3_seen(&[(200, "")]);
+    let mut undo = trailguard_aws::undo::SdkUndo::new(&sdk);
+    undo.s3 = trailguard_aws::s3::S3 { s3 };
+    assert_eq!(undo.run(&reversal).await, Ok(Change::Done));
+    let body = seen.lock().unwrap()[0].clone();
+    assert!(
+        body.contains(&format!("<URI>{ALL_USERS}</URI>"))
+            && body.contains(r#"xsi:type="Group""#)
+            && body.contains("<Permission>READ</Permission>")
+            && body.contains("<ID>abc123</ID>")
+            && body.contains("<Permission>FULL_CONTROL</Permission>"),
+        "{body}"
+    );
+}

@@ -902,6 +902,53 @@ async fn a_public_object_acl_grant_is_taken_out_and_the_owner_keeps_its_grant() 
     assert_eq!(outcome(&again), "already_done", "{again}");
     assert_eq!(object_grants(&s3, &bucket, &key).await, expected);
 
+    // trailguard undo. moto 5.2.5's PutObjectAcl reads only headers (a canned ACL), not the
+    // ACL in the body the undo writes: the write is checked on S3's own answers in
+    // canned_http.rs; here the look before it. As trailguard left it: it would run.
+    assert_eq!(
+        r["actions"][0]["reversal"]["call"], "restore_object_acl",
+        "{r}"
+    );
+    let planned = common::undo(&sdk, &r, true).await;
+    assert_eq!(undo_outcomes(&planned), ["would_run"], "{planned}");
+    assert_eq!(object_grants(&s3, &bucket, &key).await, expected);
+    // Public again by hand: as before, nothing to undo.
+    s3.put_object_acl()
+        .bucket(&bucket)
+        .key(&key)
+        .acl(aws_sdk_s3::types::ObjectCannedAcl::PublicRead)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(object_grants(&s3, &bucket, &key).await, opened);
+    let undone = common::undo(&sdk, &r, false).await;
+    assert_eq!(undo_outcomes(&undone), ["already_undone"], "{undone}");
+    // Taken out again, then the object written anew (its ACL the owner's alone, as
+    // trailguard left the old one): another object, whose ACL undo does not open.
+    let (_, event) = public_object(&s3, &bucket).await;
+    let r = run(&d, event).await;
+    assert_eq!(outcome(&r), "done", "{r}");
+    // Object times are in seconds: the new one is written a second later.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    s3.put_object()
+        .bucket(&bucket)
+        .key(&key)
+        .body(aws_sdk_s3::primitives::ByteStream::from_static(
+            b"id,name\n1,x\n",
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(object_grants(&s3, &bucket, &key).await, expected);
+    let refused = common::undo(&sdk, &r, false).await;
+    assert!(
+        refused["refused"]
+            .as_str()
+            .is_some_and(|w| w.contains("written after the remediation")),
+        "{refused}"
+    );
+    assert_eq!(object_grants(&s3, &bucket, &key).await, expected);
+
     // Dry-run, then exempt: the object stays public.
     let bucket = new_bucket(&s3).await;
     let (key, event) = public_object(&s3, &bucket).await;

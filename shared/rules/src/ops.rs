@@ -209,6 +209,8 @@ pub const GET_BUCKET_TAGGING: Op = op!(s3, GetBucketTagging);
 pub const PUT_BUCKET_TAGGING: Op = op!(s3, PutBucketTagging);
 pub const DELETE_BUCKET_TAGGING: Op = op!(s3, DeleteBucketTagging => PutBucketTagging);
 // The same calls on one version of an object take their own IAM actions.
+/// An object's time of writing, for `trailguard undo` (an object written since is another).
+pub const HEAD_OBJECT: Op = op!(s3, HeadObject => GetObject);
 pub const GET_OBJECT_VERSION_ACL: Op = op!(s3, GetObjectAcl => GetObjectVersionAcl);
 pub const PUT_OBJECT_VERSION_ACL: Op = op!(s3, PutObjectAcl => PutObjectVersionAcl);
 pub const LIST_BUCKETS: Op = op!(s3, ListBuckets => ListAllMyBuckets);

@@ -210,6 +210,18 @@ pub enum Reversal {
         #[serde(default)]
         done_at: i64,
     },
+    /// Put an object's ACL back as it was (`previous`), when it is still the ACL trailguard
+    /// left, and the object (or its version) is the one it was: not written after `done_at`.
+    RestoreObjectAcl {
+        bucket: String,
+        key: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        version_id: Option<String>,
+        groups: Vec<String>,
+        previous: String,
+        #[serde(default)]
+        done_at: i64,
+    },
 }
 
 impl Reversal {
@@ -339,6 +351,15 @@ impl Reversal {
                     &ops::PUT_BUCKET_ACL,
                 ]
             }
+            // A version is never rewritten: only an object's latest is looked at for its time.
+            Reversal::RestoreObjectAcl { version_id, .. } => match version_id {
+                Some(_) => vec![&ops::GET_OBJECT_VERSION_ACL, &ops::PUT_OBJECT_VERSION_ACL],
+                None => vec![
+                    &ops::HEAD_OBJECT,
+                    &ops::GET_OBJECT_ACL,
+                    &ops::PUT_OBJECT_ACL,
+                ],
+            },
             Reversal::RestoreBucketPublicAccessBlock { previous, .. } => vec![
                 &ops::GET_BUCKET_PAB,
                 if previous.is_some() {
@@ -571,6 +592,20 @@ impl Reversal {
                 "put the ACL of bucket {bucket} back as it was, the grants to {} with it",
                 groups.join(", ")
             ),
+            Reversal::RestoreObjectAcl {
+                bucket,
+                key,
+                version_id,
+                groups,
+                ..
+            } => format!(
+                "put the ACL of s3://{bucket}/{key}{} back as it was, the grants to {} with it",
+                version_id
+                    .as_deref()
+                    .map(|v| format!(" (version {v})"))
+                    .unwrap_or_default(),
+                groups.join(", ")
+            ),
             Reversal::RestoreBucketTagging { bucket, key, .. } => {
                 format!("put the tags of bucket {bucket} back as they were, {key} with them")
             }
@@ -764,6 +799,27 @@ impl Action {
                 }
                 Ok(Reversal::RestoreBucketAcl {
                     bucket: a.bucket.clone(),
+                    groups: a.groups.clone(),
+                    previous: previous.to_string(),
+                    done_at: now,
+                })
+            }
+            Action::RemoveObjectAclGrants(a) => {
+                let previous = a
+                    .previous
+                    .as_deref()
+                    .ok_or("the report does not say the object's ACL before the call")?;
+                let before = acl(previous)?;
+                if before.without(&a.groups) == before.sorted() {
+                    return Err(format!(
+                        "the ACL before the call holds no grant to {}",
+                        a.groups.join(", ")
+                    ));
+                }
+                Ok(Reversal::RestoreObjectAcl {
+                    bucket: a.bucket.clone(),
+                    key: a.key.clone(),
+                    version_id: a.version_id.clone(),
                     groups: a.groups.clone(),
                     previous: previous.to_string(),
                     done_at: now,
@@ -1860,6 +1916,36 @@ mod tests {
             .reversal(0)
             .unwrap_err()
             .contains("no grant to"));
+
+        // An object's: its time looked at (an object written since is another), except a
+        // version's, which is never rewritten.
+        let object = |version_id: Option<&str>| -> Reversal {
+            Action::from(crate::action::RemoveObjectAclGrants {
+                bucket: "b".into(),
+                key: "k".into(),
+                version_id: version_id.map(String::from),
+                groups: vec![all_users.into()],
+                previous: None,
+            })
+            .narrowed(std::slice::from_ref(&before))
+            .reversal(9)
+            .unwrap()
+        };
+        assert_eq!(
+            object(None).ops(),
+            vec![
+                &ops::HEAD_OBJECT,
+                &ops::GET_OBJECT_ACL,
+                &ops::PUT_OBJECT_ACL
+            ]
+        );
+        assert_eq!(
+            object(Some("v1")).ops(),
+            vec![&ops::GET_OBJECT_VERSION_ACL, &ops::PUT_OBJECT_VERSION_ACL]
+        );
+        assert!(object(Some("v1"))
+            .describe()
+            .contains("s3://b/k (version v1)"));
     }
 
     #[test]
