@@ -998,6 +998,35 @@ fn acl_state_of(a: &aws_sdk_ec2::types::NetworkAcl) -> AclState {
 }
 
 /// The CIDRs of a managed prefix list, now or at `version`, every page.
+/// A managed prefix list's version and CIDRs now (None: no such list), for the undo.
+pub(crate) async fn prefix_list_now(
+    ec2: &Client,
+    prefix_list_id: &str,
+) -> PortResult<Option<(i64, Vec<String>)>> {
+    let described = match ec2
+        .describe_managed_prefix_lists()
+        .prefix_list_ids(prefix_list_id)
+        .send()
+        .await
+    {
+        Ok(out) => out,
+        Err(e) if code_of(&e).is_some_and(|c| c.ends_with(".NotFound")) => return Ok(None),
+        Err(e) => return Err(classify(&ops::DESCRIBE_MANAGED_PREFIX_LISTS, e)),
+    };
+    // A list being deleted, or deleted, is still described for a while: it is gone.
+    let Some(version) = described
+        .prefix_lists()
+        .iter()
+        .find(|l| l.prefix_list_id() == Some(prefix_list_id))
+        .filter(|l| !l.state().is_some_and(|s| s.as_str().starts_with("delete")))
+        .and_then(|l| l.version())
+    else {
+        return Ok(None);
+    };
+    let cidrs = prefix_list_cidrs(ec2, prefix_list_id, None).await?;
+    Ok(Some((version, cidrs)))
+}
+
 async fn prefix_list_cidrs(
     ec2: &Client,
     prefix_list_id: &str,

@@ -1012,6 +1012,21 @@ impl UndoPort for SdkUndo {
                     )),
                 }
             }
+            Reversal::AddPrefixListEntries {
+                prefix_list_id,
+                cidrs,
+            } => match crate::ec2::prefix_list_now(&self.ec2, prefix_list_id).await? {
+                None => Now::Changed(format!("prefix list {prefix_list_id} no longer exists")),
+                // All back (by hand, or an undo that stopped part way): done; else the missing
+                // ones are this remediation's to add back.
+                Some((_, now)) if cidrs.iter().all(|c| now.contains(c)) => {
+                    Now::AlreadyUndone(format!(
+                        "prefix list {prefix_list_id} holds {} again",
+                        cidrs.join(", ")
+                    ))
+                }
+                Some(_) => Now::AsLeft,
+            },
             Reversal::RestoreObjectAcl {
                 bucket,
                 key,
@@ -1497,6 +1512,42 @@ impl UndoPort for SdkUndo {
             } => {
                 let before = trailguard_rules::undo::acl(previous).map_err(|e| invalid(&e))?;
                 self.s3.put_acl(bucket, &before).await
+            }
+            Reversal::AddPrefixListEntries {
+                prefix_list_id,
+                cidrs,
+            } => {
+                // The version the call must name, and only the entries still missing.
+                let Some((version, now)) =
+                    crate::ec2::prefix_list_now(&self.ec2, prefix_list_id).await?
+                else {
+                    return Err(invalid(&format!(
+                        "prefix list {prefix_list_id} no longer exists"
+                    )));
+                };
+                let missing: Vec<_> = cidrs
+                    .iter()
+                    .filter(|c| !now.contains(c))
+                    .map(|c| {
+                        aws_sdk_ec2::types::AddPrefixListEntry::builder()
+                            .cidr(c)
+                            .build()
+                    })
+                    .collect();
+                if missing.is_empty() {
+                    return Ok(Change::AlreadyDone(format!(
+                        "prefix list {prefix_list_id} holds them again"
+                    )));
+                }
+                self.ec2
+                    .modify_managed_prefix_list()
+                    .prefix_list_id(prefix_list_id)
+                    .current_version(version)
+                    .set_add_entries(Some(missing))
+                    .send()
+                    .await
+                    .map(|_| Change::Done)
+                    .map_err(|e| classify(&ops::MODIFY_MANAGED_PREFIX_LIST, e))
             }
             Reversal::RestoreObjectAcl {
                 bucket,

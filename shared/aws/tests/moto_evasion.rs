@@ -174,6 +174,37 @@ async fn the_internet_added_to_a_prefix_list_is_taken_out_and_nothing_else() {
     let again = process(&deps, ev.clone()).await.unwrap();
     assert_eq!(again["actions"][0]["outcome"], "already_done", "{again}");
 
+    // trailguard undo: the entry taken out is added back, once; the list is as the
+    // attacker's call left it.
+    assert_eq!(
+        r["actions"][0]["reversal"]["call"], "add_prefix_list_entries",
+        "{r}"
+    );
+    let planned = common::undo(&sdk, &r, true).await;
+    assert_eq!(undo_outcomes(&planned), ["would_run"], "{planned}");
+    assert_eq!(entries(&ec2, &list).await.len(), 2);
+    let undone = common::undo(&sdk, &r, false).await;
+    assert_eq!(undo_outcomes(&undone), ["done"], "{undone}");
+    assert_eq!(
+        entries(&ec2, &list).await,
+        ["0.0.0.0/0", "192.0.2.0/28", "198.51.100.0/24"]
+    );
+    let undone = common::undo(&sdk, &r, false).await;
+    assert_eq!(undo_outcomes(&undone), ["already_undone"], "{undone}");
+    // A list deleted since: refused, nothing made.
+    ec2.delete_managed_prefix_list()
+        .prefix_list_id(&list)
+        .send()
+        .await
+        .unwrap();
+    let refused = common::undo(&sdk, &r, false).await;
+    assert!(
+        refused["refused"]
+            .as_str()
+            .is_some_and(|w| w.contains("no longer exists")),
+        "{refused}"
+    );
+
     // A list that held 0.0.0.0/0 before the call keeps it: the call did not add it.
     let open = prefix_list(&ec2, &unique("open"), &["0.0.0.0/0"]).await;
     let v = version(&ec2, &open).await;

@@ -210,6 +210,12 @@ pub enum Reversal {
         #[serde(default)]
         done_at: i64,
     },
+    /// Add back to a managed prefix list the CIDRs trailguard took out (without the
+    /// descriptions they had, which the call did not keep), those it lacks.
+    AddPrefixListEntries {
+        prefix_list_id: String,
+        cidrs: Vec<String>,
+    },
     /// Put an object's ACL back as it was (`previous`), when it is still the ACL trailguard
     /// left, and the object (or its version) is the one it was: not written after `done_at`.
     RestoreObjectAcl {
@@ -351,6 +357,11 @@ impl Reversal {
                     &ops::PUT_BUCKET_ACL,
                 ]
             }
+            Reversal::AddPrefixListEntries { .. } => vec![
+                &ops::DESCRIBE_MANAGED_PREFIX_LISTS,
+                &ops::GET_MANAGED_PREFIX_LIST_ENTRIES,
+                &ops::MODIFY_MANAGED_PREFIX_LIST,
+            ],
             // A version is never rewritten: only an object's latest is looked at for its time.
             Reversal::RestoreObjectAcl { version_id, .. } => match version_id {
                 Some(_) => vec![&ops::GET_OBJECT_VERSION_ACL, &ops::PUT_OBJECT_VERSION_ACL],
@@ -592,6 +603,13 @@ impl Reversal {
                 "put the ACL of bucket {bucket} back as it was, the grants to {} with it",
                 groups.join(", ")
             ),
+            Reversal::AddPrefixListEntries {
+                prefix_list_id,
+                cidrs,
+            } => format!(
+                "add {} to prefix list {prefix_list_id} again",
+                cidrs.join(", ")
+            ),
             Reversal::RestoreObjectAcl {
                 bucket,
                 key,
@@ -804,6 +822,13 @@ impl Action {
                     done_at: now,
                 })
             }
+            Action::RemovePrefixListEntries(a) if a.cidrs.is_empty() => {
+                missing("which entries were taken out")
+            }
+            Action::RemovePrefixListEntries(a) => Ok(Reversal::AddPrefixListEntries {
+                prefix_list_id: a.prefix_list_id.clone(),
+                cidrs: a.cidrs.clone(),
+            }),
             Action::RemoveObjectAclGrants(a) => {
                 let previous = a
                     .previous
@@ -1596,6 +1621,10 @@ mod tests {
             Reversal::DisableImageBlockPublicAccess {
                 account_id: "123456789012".into(),
             },
+            Reversal::AddPrefixListEntries {
+                prefix_list_id: "pl-1".into(),
+                cidrs: vec!["0.0.0.0/0".into()],
+            },
             Reversal::RestoreBucketAcl {
                 bucket: "b".into(),
                 groups: vec!["AllUsers".into()],
@@ -1832,6 +1861,29 @@ mod tests {
         })
         .reversal(0)
         .is_err());
+
+        // A prefix list's entries: those the call proved it took out, added back.
+        let list = Action::from(crate::action::RemovePrefixListEntries {
+            prefix_list_id: "pl-0123456789abcdef0".into(),
+            cidrs: vec!["0.0.0.0/0".into(), "::/0".into()],
+            previous_version: Some(3),
+        });
+        assert_eq!(
+            list.narrowed(&["::/0".into()]).reversal(0).unwrap(),
+            Reversal::AddPrefixListEntries {
+                prefix_list_id: "pl-0123456789abcdef0".into(),
+                cidrs: vec!["::/0".into()],
+            }
+        );
+        assert!(list.narrowed(&[]).reversal(0).is_err());
+        assert_eq!(
+            list.reversal(0).unwrap().ops(),
+            vec![
+                &ops::DESCRIBE_MANAGED_PREFIX_LISTS,
+                &ops::GET_MANAGED_PREFIX_LIST_ENTRIES,
+                &ops::MODIFY_MANAGED_PREFIX_LIST
+            ]
+        );
 
         let instance = Action::from(RequireImdsv2 {
             instance_id: "i-0123456789abcdef0".into(),
