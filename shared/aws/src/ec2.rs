@@ -820,7 +820,8 @@ impl Ec2Port for Client {
     }
 
     async fn remove_tag(&self, resource_ids: &[String], key: &str) -> PortResult<Change> {
-        let carrying: Vec<String> = tagged(self, resource_ids, key).await?.into_keys().collect();
+        let before = tagged(self, resource_ids, key).await?;
+        let carrying: Vec<String> = before.keys().cloned().collect();
         if carrying.is_empty() {
             return Ok(Change::AlreadyDone(format!(
                 "{} no longer carry {key}",
@@ -834,7 +835,10 @@ impl Ec2Port for Client {
             .send()
             .await
         {
-            Ok(_) => Ok(Change::Removed(carrying)),
+            // `id=value`: each resource taken off, with the value the undo puts back.
+            Ok(_) => Ok(Change::Removed(
+                before.iter().map(|(id, v)| format!("{id}={v}")).collect(),
+            )),
             Err(e) if code_of(&e).is_some_and(|c| c.ends_with(".NotFound")) => Ok(
                 Change::AlreadyDone(format!("{} no longer exist", resource_ids.join(", "))),
             ),
@@ -1056,7 +1060,7 @@ async fn prefix_list_cidrs(
 }
 
 /// Resource id -> value of tag `key`, for those of `resource_ids` that carry it.
-async fn tagged(
+pub(crate) async fn tagged(
     ec2: &Client,
     resource_ids: &[String],
     key: &str,

@@ -1012,6 +1012,22 @@ impl UndoPort for SdkUndo {
                     )),
                 }
             }
+            Reversal::TagEc2Resources { key, tags } => {
+                let ids: Vec<String> = tags.iter().map(|(id, _)| id.clone()).collect();
+                let now = crate::ec2::tagged(&self.ec2, &ids, key).await?;
+                let other = tags
+                    .iter()
+                    .find_map(|(id, v)| now.get(id).filter(|n| *n != v).map(|n| (id, n, v)));
+                match other {
+                    Some((id, n, v)) => Now::Changed(format!(
+                        "{id} carries {key}={n} now (trailguard took off {key}={v})"
+                    )),
+                    None if now.len() == tags.len() => {
+                        Now::AlreadyUndone(format!("{} carry {key} again", ids.join(", ")))
+                    }
+                    None => Now::AsLeft,
+                }
+            }
             Reversal::AddPrefixListEntries {
                 prefix_list_id,
                 cidrs,
@@ -1512,6 +1528,43 @@ impl UndoPort for SdkUndo {
             } => {
                 let before = trailguard_rules::undo::acl(previous).map_err(|e| invalid(&e))?;
                 self.s3.put_acl(bucket, &before).await
+            }
+            Reversal::TagEc2Resources { key, tags } => {
+                // Only those that lack it, one call per value.
+                let ids: Vec<String> = tags.iter().map(|(id, _)| id.clone()).collect();
+                let now = crate::ec2::tagged(&self.ec2, &ids, key).await?;
+                let mut values: Vec<&String> = vec![];
+                for (id, v) in tags {
+                    if !now.contains_key(id) && !values.contains(&v) {
+                        values.push(v);
+                    }
+                }
+                if values.is_empty() {
+                    return Ok(Change::AlreadyDone(format!(
+                        "{} carry {key} again",
+                        ids.join(", ")
+                    )));
+                }
+                for value in values {
+                    let resources: Vec<String> = tags
+                        .iter()
+                        .filter(|(id, v)| v == value && !now.contains_key(id))
+                        .map(|(id, _)| id.clone())
+                        .collect();
+                    self.ec2
+                        .create_tags()
+                        .set_resources(Some(resources))
+                        .tags(
+                            aws_sdk_ec2::types::Tag::builder()
+                                .key(key)
+                                .value(value)
+                                .build(),
+                        )
+                        .send()
+                        .await
+                        .map_err(|e| classify(&ops::CREATE_TAGS, e))?;
+                }
+                Ok(Change::Done)
             }
             Reversal::AddPrefixListEntries {
                 prefix_list_id,

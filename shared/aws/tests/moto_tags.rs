@@ -80,13 +80,13 @@ async fn exemptions_come_off_unless_a_tag_admin_did_it_and_removed_protections_a
     );
 
     // A non-admin grants the exemption: it comes off, the Name tag stays.
-    tag(&ec2, &group, "trailguard:exempt", "true").await;
+    tag(&ec2, &group, "trailguard:exempt", "yes").await;
     let ev = tag_event(
         "aws.ec2-CreateTags-exempt-by-non-admin.json",
         "CreateTags",
         &group,
         "trailguard:exempt",
-        Some("true"),
+        Some("yes"),
     );
     let r = process(&deps, ev.clone()).await.unwrap();
     assert_eq!(r["actions"][0]["outcome"], "done", "{r}");
@@ -96,6 +96,48 @@ async fn exemptions_come_off_unless_a_tag_admin_did_it_and_removed_protections_a
     );
     let again = process(&deps, ev).await.unwrap();
     assert_eq!(again["actions"][0]["outcome"], "already_done", "{again}");
+
+    // trailguard undo: the exemption back with the value it had, once; a value set since
+    // is not overwritten.
+    assert_eq!(
+        r["actions"][0]["reversal"]["call"], "tag_ec2_resources",
+        "{r}"
+    );
+    assert!(
+        r["actions"][0]["undo"]["command"]
+            .as_str()
+            .is_some_and(|c| c.contains("Key=trailguard:exempt,Value=yes")),
+        "{r}"
+    );
+    let undone = common::undo(&sdk, &r, false).await;
+    assert_eq!(undo_outcomes(&undone), ["done"], "{undone}");
+    assert_eq!(
+        group_tags(&ec2, &group).await,
+        [
+            ("Name".into(), "web".into()),
+            ("trailguard:exempt".into(), "yes".into())
+        ]
+    );
+    let undone = common::undo(&sdk, &r, false).await;
+    assert_eq!(undo_outcomes(&undone), ["already_undone"], "{undone}");
+    tag(&ec2, &group, "trailguard:exempt", "1").await;
+    let refused = common::undo(&sdk, &r, false).await;
+    assert!(
+        refused["refused"]
+            .as_str()
+            .is_some_and(|w| w.contains("trailguard:exempt=1")),
+        "{refused}"
+    );
+    // Taken off again (the next CreateTags event), for what follows.
+    let ev = tag_event(
+        "aws.ec2-CreateTags-exempt-by-non-admin.json",
+        "CreateTags",
+        &group,
+        "trailguard:exempt",
+        Some("1"),
+    );
+    let r = process(&deps, ev).await.unwrap();
+    assert_eq!(r["actions"][0]["outcome"], "done", "{r}");
 
     // A tag admin grants it: told, kept.
     tag(&ec2, &group, "trailguard:exempt", "true").await;

@@ -631,10 +631,32 @@ impl Action {
                 instances: removed.to_vec(),
                 ..a.clone()
             }),
-            Action::RemoveTag(a) => Action::RemoveTag(RemoveTag {
-                resource_ids: kept(&a.resource_ids),
-                ..a.clone()
-            }),
+            // `id=value`: the resources the call took the tag off, with the value each had.
+            Action::RemoveTag(a) => {
+                let previous: Vec<(String, String)> = removed
+                    .iter()
+                    .filter_map(|r| r.split_once('='))
+                    .map(|(id, v)| (id.to_string(), v.to_string()))
+                    .collect();
+                let ids: Vec<String> = removed
+                    .iter()
+                    .map(|r| {
+                        r.split_once('=')
+                            .map_or(r.as_str(), |(id, _)| id)
+                            .to_string()
+                    })
+                    .collect();
+                Action::RemoveTag(RemoveTag {
+                    resource_ids: a
+                        .resource_ids
+                        .iter()
+                        .filter(|id| ids.contains(id))
+                        .cloned()
+                        .collect(),
+                    previous,
+                    ..a.clone()
+                })
+            }
             Action::RemovePrefixListEntries(a) => {
                 Action::RemovePrefixListEntries(RemovePrefixListEntries {
                     cidrs: kept(&a.cidrs),
@@ -1623,15 +1645,48 @@ impl Step for RestrictRoleTrust {
 pub struct RemoveTag {
     pub resource_ids: Vec<String>,
     pub key: String,
+    /// (resource id, value) of the tag each carried before the call, read when acting (the
+    /// undo puts them back).
+    #[serde(skip)]
+    pub previous: Vec<(String, String)>,
+}
+
+impl RemoveTag {
+    pub fn new(resource_ids: Vec<String>, key: String) -> RemoveTag {
+        RemoveTag {
+            resource_ids,
+            key,
+            previous: vec![],
+        }
+    }
 }
 
 impl Step for RemoveTag {
+    // One create-tags per value the resources had (read before the call), else `true`.
     fn undo(&self) -> Option<String> {
-        Some(format!(
-            "aws ec2 create-tags --resources {} --tags {}",
-            words(&self.resource_ids),
-            quote(&format!("Key={},Value=true", self.key))
-        ))
+        let mut by_value: Vec<(&str, Vec<String>)> = vec![];
+        for id in &self.resource_ids {
+            let value = self
+                .previous
+                .iter()
+                .find(|(r, _)| r == id)
+                .map_or("true", |(_, v)| v.as_str());
+            match by_value.iter_mut().find(|(v, _)| *v == value) {
+                Some((_, ids)) => ids.push(id.clone()),
+                None => by_value.push((value, vec![id.clone()])),
+            }
+        }
+        let commands: Vec<String> = by_value
+            .iter()
+            .map(|(value, ids)| {
+                format!(
+                    "aws ec2 create-tags --resources {} --tags {}",
+                    words(ids),
+                    quote(&format!("Key={},Value={value}", self.key))
+                )
+            })
+            .collect();
+        Some(commands.join(" && "))
     }
     // DescribeTags first: resources that no longer carry the tag are already done.
     fn ops(&self) -> Vec<&'static Op> {

@@ -210,6 +210,12 @@ pub enum Reversal {
         #[serde(default)]
         done_at: i64,
     },
+    /// Tag EC2 resources again with the tag `key` trailguard took off, each with the value
+    /// it had (`tags`: resource id, value), those that lack it.
+    TagEc2Resources {
+        key: String,
+        tags: Vec<(String, String)>,
+    },
     /// Add back to a managed prefix list the CIDRs trailguard took out (without the
     /// descriptions they had, which the call did not keep), those it lacks.
     AddPrefixListEntries {
@@ -357,6 +363,7 @@ impl Reversal {
                     &ops::PUT_BUCKET_ACL,
                 ]
             }
+            Reversal::TagEc2Resources { .. } => vec![&ops::DESCRIBE_TAGS, &ops::CREATE_TAGS],
             Reversal::AddPrefixListEntries { .. } => vec![
                 &ops::DESCRIBE_MANAGED_PREFIX_LISTS,
                 &ops::GET_MANAGED_PREFIX_LIST_ENTRIES,
@@ -603,6 +610,13 @@ impl Reversal {
                 "put the ACL of bucket {bucket} back as it was, the grants to {} with it",
                 groups.join(", ")
             ),
+            Reversal::TagEc2Resources { key, tags } => format!(
+                "tag {} again",
+                tags.iter()
+                    .map(|(id, v)| format!("{id} {key}={v}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
             Reversal::AddPrefixListEntries {
                 prefix_list_id,
                 cidrs,
@@ -822,6 +836,19 @@ impl Action {
                     done_at: now,
                 })
             }
+            // Every resource the call took the tag off, each with the value it read.
+            Action::RemoveTag(a)
+                if a.resource_ids.is_empty()
+                    || a.resource_ids
+                        .iter()
+                        .any(|id| !a.previous.iter().any(|(r, _)| r == id)) =>
+            {
+                missing("the tag's value on each resource before the call")
+            }
+            Action::RemoveTag(a) => Ok(Reversal::TagEc2Resources {
+                key: a.key.clone(),
+                tags: a.previous.clone(),
+            }),
             Action::RemovePrefixListEntries(a) if a.cidrs.is_empty() => {
                 missing("which entries were taken out")
             }
@@ -1625,6 +1652,10 @@ mod tests {
                 prefix_list_id: "pl-1".into(),
                 cidrs: vec!["0.0.0.0/0".into()],
             },
+            Reversal::TagEc2Resources {
+                key: "trailguard:exempt".into(),
+                tags: vec![("i-1".into(), "true".into())],
+            },
             Reversal::RestoreBucketAcl {
                 bucket: "b".into(),
                 groups: vec!["AllUsers".into()],
@@ -1713,6 +1744,29 @@ mod tests {
             }
         );
         assert!(done.step().undo().unwrap().contains("Value=1"));
+
+        // EC2: each resource the call took the tag off, with the value it read there (`id=value`
+        // in what the call removed); one command per value.
+        let ec2 = Action::from(crate::action::RemoveTag::new(
+            vec!["sg-1".into(), "sg-2".into(), "i-3".into()],
+            "trailguard:exempt".into(),
+        ));
+        assert!(ec2.reversal(0).is_err());
+        let done = ec2.narrowed(&["sg-1=yes".into(), "i-3=1".into()]);
+        assert_eq!(
+            done.reversal(0).unwrap(),
+            Reversal::TagEc2Resources {
+                key: "trailguard:exempt".into(),
+                tags: vec![("sg-1".into(), "yes".into()), ("i-3".into(), "1".into())],
+            }
+        );
+        assert_eq!(
+            done.step().undo().unwrap(),
+            "aws ec2 create-tags --resources sg-1 --tags Key=trailguard:exempt,Value=yes && \
+             aws ec2 create-tags --resources i-3 --tags Key=trailguard:exempt,Value=1"
+        );
+        // A removal that names resources without values (an older report) has no reversal.
+        assert!(ec2.narrowed(&["sg-1".into()]).reversal(0).is_err());
 
         // RDS and Redshift: by ARN, the value read before, the database's own tag calls.
         let arn = "arn:aws:rds:us-east-1:123456789012:db:orders";

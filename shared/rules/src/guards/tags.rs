@@ -327,11 +327,7 @@ pub fn decide(event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
                         value.as_deref().unwrap_or("")
                     ));
                     actions.push(
-                        RemoveTag {
-                            resource_ids: ids.clone(),
-                            key: key.clone(),
-                        }
-                        .into(),
+                        RemoveTag::new(ids.clone(), key.clone()).into(),
                     );
                 } else if name == "DeleteTags"
                     && key == protected
@@ -364,11 +360,7 @@ pub fn decide(event: &Event, policy: &Policy, facts: &Facts) -> Verdict {
                 } else {
                     weakened.push(format!("{what} ({})", ids.join(", ")));
                     actions.push(
-                        RemoveTag {
-                            resource_ids: ids,
-                            key,
-                        }
-                        .into(),
+                        RemoveTag::new(ids, key).into(),
                     );
                 }
             }
