@@ -47,6 +47,11 @@ pub trait Step {
     fn undo(&self) -> Option<String> {
         None
     }
+    /// The commands that undo the step, in order, when one is not enough (each gets the
+    /// region and the account check on its own); by default, [`Step::undo`].
+    fn undo_commands(&self) -> Option<Vec<String>> {
+        self.undo().map(|c| vec![c])
+    }
 }
 
 /// An action type, statically: its JSON `type`, every operation any instance may call, the
@@ -571,19 +576,32 @@ impl Action {
         match self.info().inverse {
             Inverse::ReadOnly => None,
             Inverse::None(why) => Some(Undo::None(why.to_string())),
-            Inverse::Calls(_) => Some(match self.step().undo() {
+            Inverse::Calls(_) => Some(match self.step().undo_commands() {
                 // The AWS CLI reads a parameter that starts with file://, fileb:// (or, in
                 // version 1, fetches http(s)://) instead of taking it as written.
-                Some(command) if crate::shell::loads_from_elsewhere(&command) => Undo::None(
-                    "a value from the event starts with file://, fileb:// or http(s)://, which \
-                     the AWS CLI would read instead of sending: undo it by hand"
-                        .into(),
-                ),
-                Some(mut command) => {
-                    if let Some(r) = region.filter(|_| !command.starts_with("aws iam ")) {
-                        command.push_str(" --region ");
-                        command.push_str(&crate::shell::quote(r));
-                    }
+                Some(commands)
+                    if commands
+                        .iter()
+                        .any(|c| crate::shell::loads_from_elsewhere(c)) =>
+                {
+                    Undo::None(
+                        "a value from the event starts with file://, fileb:// or http(s)://, \
+                         which the AWS CLI would read instead of sending: undo it by hand"
+                            .into(),
+                    )
+                }
+                Some(commands) => {
+                    let commands: Vec<String> = commands
+                        .into_iter()
+                        .map(|mut command| {
+                            if let Some(r) = region.filter(|_| !command.starts_with("aws iam ")) {
+                                command.push_str(" --region ");
+                                command.push_str(&crate::shell::quote(r));
+                            }
+                            command
+                        })
+                        .collect();
+                    let mut command = commands.join(" && ");
                     if let Some(a) = account.filter(|a| crate::ids::is_account_id(a)) {
                         command = format!(
                             "[ \"$(aws sts get-caller-identity --query Account --output text)\" = {a} ] && {command}"
@@ -1662,8 +1680,11 @@ impl RemoveTag {
 }
 
 impl Step for RemoveTag {
-    // One create-tags per value the resources had (read before the call), else `true`.
     fn undo(&self) -> Option<String> {
+        self.undo_commands().map(|c| c.join(" && "))
+    }
+    // One create-tags per value the resources had (read before the call), else `true`.
+    fn undo_commands(&self) -> Option<Vec<String>> {
         let mut by_value: Vec<(&str, Vec<String>)> = vec![];
         for id in &self.resource_ids {
             let value = self
@@ -1686,7 +1707,7 @@ impl Step for RemoveTag {
                 )
             })
             .collect();
-        Some(commands.join(" && "))
+        Some(commands)
     }
     // DescribeTags first: resources that no longer carry the tag are already done.
     fn ops(&self) -> Vec<&'static Op> {

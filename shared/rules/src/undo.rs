@@ -1765,6 +1765,11 @@ mod tests {
             "aws ec2 create-tags --resources sg-1 --tags Key=trailguard:exempt,Value=yes && \
              aws ec2 create-tags --resources i-3 --tags Key=trailguard:exempt,Value=1"
         );
+        // Each command in its region.
+        let Some(crate::action::Undo::Command(c)) = done.undo(None, Some("eu-west-1")) else {
+            panic!("a command");
+        };
+        assert_eq!(c.matches(" --region eu-west-1").count(), 2, "{c}");
         // A removal that names resources without values (an older report) has no reversal.
         assert!(ec2.narrowed(&["sg-1".into()]).reversal(0).is_err());
 
