@@ -112,7 +112,7 @@ fn revoked(unknown: usize, asked: usize) -> Change {
 }
 
 /// One instance as `DescribeInstances` shows it (None: no such instance).
-async fn instance(
+pub(crate) async fn instance(
     c: &Client,
     instance_id: &str,
 ) -> PortResult<Option<aws_sdk_ec2::types::Instance>> {
@@ -847,21 +847,7 @@ impl Ec2Port for Client {
     }
 
     async fn prefix_list(&self, prefix_list_id: &str) -> PortResult<Option<PrefixListFacts>> {
-        let described = match self
-            .describe_managed_prefix_lists()
-            .prefix_list_ids(prefix_list_id)
-            .send()
-            .await
-        {
-            Ok(out) => out,
-            Err(e) if code_of(&e).is_some_and(|c| c.ends_with(".NotFound")) => return Ok(None),
-            Err(e) => return Err(classify(&ops::DESCRIBE_MANAGED_PREFIX_LISTS, e)),
-        };
-        let Some(list) = described
-            .prefix_lists()
-            .iter()
-            .find(|l| l.prefix_list_id() == Some(prefix_list_id))
-        else {
+        let Some(list) = described_prefix_list(self, prefix_list_id).await? else {
             return Ok(None);
         };
         let cidrs = prefix_list_cidrs(self, prefix_list_id, None).await?;
@@ -879,24 +865,8 @@ impl Ec2Port for Client {
         cidrs: &[String],
         previous_version: Option<i64>,
     ) -> PortResult<Change> {
-        let described = match self
-            .describe_managed_prefix_lists()
-            .prefix_list_ids(prefix_list_id)
-            .send()
-            .await
-        {
-            Ok(out) => out,
-            Err(e) if code_of(&e).is_some_and(|c| c.ends_with(".NotFound")) => {
-                return Ok(Change::AlreadyDone(format!(
-                    "prefix list {prefix_list_id} no longer exists"
-                )))
-            }
-            Err(e) => return Err(classify(&ops::DESCRIBE_MANAGED_PREFIX_LISTS, e)),
-        };
-        let Some(version) = described
-            .prefix_lists()
-            .iter()
-            .find(|l| l.prefix_list_id() == Some(prefix_list_id))
+        let Some(version) = described_prefix_list(self, prefix_list_id)
+            .await?
             .and_then(|l| l.version())
         else {
             return Ok(Change::AlreadyDone(format!(
@@ -1002,26 +972,35 @@ fn acl_state_of(a: &aws_sdk_ec2::types::NetworkAcl) -> AclState {
 }
 
 /// The CIDRs of a managed prefix list, now or at `version`, every page.
-/// A managed prefix list's version and CIDRs now (None: no such list), for the undo.
-pub(crate) async fn prefix_list_now(
+/// A managed prefix list as EC2 describes it (None: no such list).
+async fn described_prefix_list(
     ec2: &Client,
     prefix_list_id: &str,
-) -> PortResult<Option<(i64, Vec<String>)>> {
-    let described = match ec2
+) -> PortResult<Option<aws_sdk_ec2::types::ManagedPrefixList>> {
+    match ec2
         .describe_managed_prefix_lists()
         .prefix_list_ids(prefix_list_id)
         .send()
         .await
     {
-        Ok(out) => out,
-        Err(e) if code_of(&e).is_some_and(|c| c.ends_with(".NotFound")) => return Ok(None),
-        Err(e) => return Err(classify(&ops::DESCRIBE_MANAGED_PREFIX_LISTS, e)),
-    };
+        Ok(out) => Ok(out
+            .prefix_lists()
+            .iter()
+            .find(|l| l.prefix_list_id() == Some(prefix_list_id))
+            .cloned()),
+        Err(e) if code_of(&e).is_some_and(|c| c.ends_with(".NotFound")) => Ok(None),
+        Err(e) => Err(classify(&ops::DESCRIBE_MANAGED_PREFIX_LISTS, e)),
+    }
+}
+
+/// A managed prefix list's version and CIDRs now (None: no such list), for the undo.
+pub(crate) async fn prefix_list_now(
+    ec2: &Client,
+    prefix_list_id: &str,
+) -> PortResult<Option<(i64, Vec<String>)>> {
     // A list being deleted, or deleted, is still described for a while: it is gone.
-    let Some(version) = described
-        .prefix_lists()
-        .iter()
-        .find(|l| l.prefix_list_id() == Some(prefix_list_id))
+    let Some(version) = described_prefix_list(ec2, prefix_list_id)
+        .await?
         .filter(|l| !l.state().is_some_and(|s| s.as_str().starts_with("delete")))
         .and_then(|l| l.version())
     else {

@@ -225,19 +225,22 @@ impl S3 {
             .map_err(|e| classify(&ops::PUT_BUCKET_ACL, e))
     }
 
-    /// An object's ACL (of one version, when named), read as the undo compares it, and when
-    /// the object was written (epoch seconds; None for a version, which is never rewritten).
-    /// None: no such object.
+    /// An object's ACL (of one version, when named), read as the undo compares it, and for
+    /// the latest object when it was written (epoch seconds) and its version id (a bucket that
+    /// keeps versions; `null` is none). None: no such object.
     pub(crate) async fn object_acl(
         &self,
         bucket: &str,
         key: &str,
         version_id: Option<&str>,
-    ) -> PortResult<Option<(Acl, Option<i64>)>> {
+    ) -> PortResult<Option<(Acl, Option<(i64, Option<String>)>)>> {
         let written = match version_id {
             Some(_) => None,
             None => match self.s3.head_object().bucket(bucket).key(key).send().await {
-                Ok(o) => Some(o.last_modified().map_or(i64::MAX, |t| t.secs())),
+                Ok(o) => Some((
+                    o.last_modified().map_or(i64::MAX, |t| t.secs()),
+                    o.version_id().filter(|v| *v != "null").map(String::from),
+                )),
                 // HeadObject answers a missing object with a bare 404.
                 Err(e) if is(&e, NO_BUCKET) || is(&e, "NotFound") || is(&e, "NoSuchKey") => {
                     return Ok(None)

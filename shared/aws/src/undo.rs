@@ -994,8 +994,10 @@ impl UndoPort for SdkUndo {
                 match self.s3.acl(bucket).await? {
                     None => Now::Changed(format!("bucket {bucket} no longer exists")),
                     Some(_) if made.is_some_and(|m| m > *done_at) => Now::Changed(format!(
-                        "bucket {bucket} was made after the remediation: another bucket under \
-                         the same name, whose ACL is not opened"
+                        "the account's bucket list dates bucket {bucket} after the remediation: \
+                         made again under the same name (S3 may also move the date of a bucket \
+                         in another region when its settings change), so its ACL is not opened; \
+                         if it is the same bucket, run the report's undo command by hand"
                     )),
                     Some(_) if made.is_none() => Now::Changed(format!(
                         "bucket {bucket} is not in the account's bucket list, so it cannot be \
@@ -1062,8 +1064,15 @@ impl UndoPort for SdkUndo {
                     Some((now, _)) if now.sorted() == before.sorted() => {
                         Now::AlreadyUndone(format!("the ACL of {what} is as before"))
                     }
+                    // A bucket that keeps versions, and a remediation that named none: the
+                    // version it changed may no longer be the latest.
+                    Some((_, Some((_, Some(_))))) if version_id.is_none() => Now::Changed(format!(
+                        "{what} is in a bucket that keeps versions, and the remediation named \
+                         none: the version it changed is not known to be the latest; run the \
+                         report's undo command against that version by hand"
+                    )),
                     // Written since: another object under that key, whose ACL is not opened.
-                    Some((_, Some(written))) if written > *done_at => Now::Changed(format!(
+                    Some((_, Some((written, _)))) if written > *done_at => Now::Changed(format!(
                         "{what} was written after the remediation: another object under the \
                          same key, whose ACL is not opened"
                     )),
@@ -1074,13 +1083,32 @@ impl UndoPort for SdkUndo {
                     )),
                 }
             }
-            Reversal::AllowImdsv1 { instance_id } => match self.ec2.instance(instance_id).await? {
-                None => Now::Changed(format!("instance {instance_id} no longer exists")),
-                Some(i) if i.tokens_required => Now::AsLeft,
-                Some(_) => {
-                    Now::AlreadyUndone(format!("instance {instance_id} allows IMDSv1 again"))
+            Reversal::AllowImdsv1 { instance_id } => {
+                use aws_sdk_ec2::types::{HttpTokensState, InstanceStateName};
+                match crate::ec2::instance(&self.ec2, instance_id).await? {
+                    None => Now::Changed(format!("instance {instance_id} no longer exists")),
+                    // Terminated instances are still described for a while.
+                    Some(i)
+                        if i.state().and_then(|s| s.name()).is_some_and(|n| {
+                            matches!(
+                                n,
+                                InstanceStateName::Terminated | InstanceStateName::ShuttingDown
+                            )
+                        }) =>
+                    {
+                        Now::Changed(format!("instance {instance_id} is terminated"))
+                    }
+                    Some(i)
+                        if i.metadata_options().and_then(|m| m.http_tokens())
+                            == Some(&HttpTokensState::Required) =>
+                    {
+                        Now::AsLeft
+                    }
+                    Some(_) => {
+                        Now::AlreadyUndone(format!("instance {instance_id} allows IMDSv1 again"))
+                    }
                 }
-            },
+            }
             Reversal::RestoreImdsDefault { previous, .. } => {
                 let now = self
                     .ec2
@@ -1551,9 +1579,12 @@ impl UndoPort for SdkUndo {
                         .filter(|(id, v)| v == value && !now.contains_key(id))
                         .map(|(id, _)| id.clone())
                         .collect();
-                    self.ec2
+                    // DescribeTags cannot tell a resource gone from one without the tag:
+                    // the call says which.
+                    match self
+                        .ec2
                         .create_tags()
-                        .set_resources(Some(resources))
+                        .set_resources(Some(resources.clone()))
                         .tags(
                             aws_sdk_ec2::types::Tag::builder()
                                 .key(key)
@@ -1562,7 +1593,17 @@ impl UndoPort for SdkUndo {
                         )
                         .send()
                         .await
-                        .map_err(|e| classify(&ops::CREATE_TAGS, e))?;
+                    {
+                        Ok(_) => {}
+                        Err(e) if code_of(&e).is_some_and(|c| c.ends_with(".NotFound")) => {
+                            return Err(invalid(&format!(
+                                "{} (or one of them) no longer exists: {}",
+                                resources.join(", "),
+                                code_of(&e).unwrap_or_default()
+                            )))
+                        }
+                        Err(e) => return Err(classify(&ops::CREATE_TAGS, e)),
+                    }
                 }
                 Ok(Change::Done)
             }

@@ -152,6 +152,25 @@ async fn imdsv1_allowed_is_told_and_with_imds_enforce_required_again() {
     assert_eq!(http_tokens(&ec2, &id).await.as_deref(), Some("optional"));
     let undone = common::undo(&sdk, &r, false).await;
     assert_eq!(undo_outcomes(&undone), ["already_undone"], "{undone}");
+    // Required again, then terminated: not an instance to change any more.
+    ec2.modify_instance_metadata_options()
+        .instance_id(&id)
+        .http_tokens(HttpTokensState::Required)
+        .send()
+        .await
+        .unwrap();
+    ec2.terminate_instances()
+        .instance_ids(&id)
+        .send()
+        .await
+        .unwrap();
+    let refused = common::undo(&sdk, &r, false).await;
+    assert!(
+        refused["refused"]
+            .as_str()
+            .is_some_and(|w| w.contains("terminated")),
+        "{refused}"
+    );
 }
 
 #[tokio::test]

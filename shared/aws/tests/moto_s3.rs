@@ -638,7 +638,7 @@ async fn a_public_acl_grant_is_taken_out_and_the_other_grants_stay() {
     assert!(
         refused["refused"]
             .as_str()
-            .is_some_and(|w| w.contains("made after the remediation")),
+            .is_some_and(|w| w.contains("after the remediation: made again")),
         "{refused}"
     );
     assert_eq!(grants(&s3, &bucket).await, left);
@@ -948,6 +948,30 @@ async fn a_public_object_acl_grant_is_taken_out_and_the_owner_keeps_its_grant() 
         "{refused}"
     );
     assert_eq!(object_grants(&s3, &bucket, &key).await, expected);
+
+    // A bucket that keeps versions, and a remediation that named none: the version changed
+    // is not known to be the latest, so undo does not open it.
+    let versioned = new_bucket(&s3).await;
+    s3.put_bucket_versioning()
+        .bucket(&versioned)
+        .versioning_configuration(
+            aws_sdk_s3::types::VersioningConfiguration::builder()
+                .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let (_, event) = public_object(&s3, &versioned).await;
+    let r = run(&d, event).await;
+    assert_eq!(outcome(&r), "done", "{r}");
+    let refused = common::undo(&sdk, &r, false).await;
+    assert!(
+        refused["refused"]
+            .as_str()
+            .is_some_and(|w| w.contains("keeps versions")),
+        "{refused}"
+    );
 
     // Dry-run, then exempt: the object stays public.
     let bucket = new_bucket(&s3).await;

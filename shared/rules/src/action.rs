@@ -1707,7 +1707,7 @@ impl Step for RemoveTag {
                 )
             })
             .collect();
-        Some(commands)
+        (!commands.is_empty()).then_some(commands)
     }
     // DescribeTags first: resources that no longer carry the tag are already done.
     fn ops(&self) -> Vec<&'static Op> {

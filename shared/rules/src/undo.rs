@@ -313,7 +313,8 @@ impl Reversal {
                     .iter()
                     .find(|i| Some(i.type_name) == name.as_deref())
                     .map(|i| {
-                        let mut ops = i.ops[..1].to_vec();
+                        let mut ops: Vec<&'static Op> =
+                            i.ops.first().copied().into_iter().collect();
                         if let Inverse::Calls(calls) = i.inverse {
                             ops.extend(calls.iter().copied());
                         }
@@ -938,6 +939,9 @@ impl Action {
                 let Some(previous) = a.previous.as_deref() else {
                     return missing("the snapshot block's state before the call");
                 };
+                // As EC2 writes it, so that the check and the call compare and send one form.
+                let previous = previous.trim().to_ascii_lowercase();
+                let previous = previous.as_str();
                 // Only a state looser than the one set is put back: what the call replaced.
                 let before = snapshot_strictness(previous).or(previous.is_empty().then_some(0));
                 match (before, snapshot_strictness(&a.state)) {
@@ -945,7 +949,7 @@ impl Action {
                         Ok(Reversal::RestoreSnapshotBlockPublicAccess {
                             account_id: a.account_id.clone(),
                             previous: previous.to_string(),
-                            left: a.state.clone(),
+                            left: a.state.trim().to_ascii_lowercase(),
                         })
                     }
                     _ => Err(format!(
@@ -1324,6 +1328,10 @@ pub fn plan(v: &Value) -> Result<UndoPlan, ReportError> {
             how,
         });
     }
+    // A public access block is put back before the ACLs and policies of the same remediation
+    // (a sweep blocks, then takes the grants out): S3 refuses a public ACL or policy while
+    // the block it had put on is still there.
+    steps.sort_by_key(|s| !unblocks(&s.how));
     Ok(UndoPlan {
         event_id: text("event_id"),
         function: text("function"),
@@ -1334,6 +1342,17 @@ pub fn plan(v: &Value) -> Result<UndoPlan, ReportError> {
         steps,
         unchanged,
     })
+}
+
+/// Whether a step puts a public access block back as it was (loosens it).
+fn unblocks(how: &How) -> bool {
+    matches!(
+        how,
+        How::Reversal(
+            Reversal::RestoreBucketPublicAccessBlock { .. }
+                | Reversal::RestoreAccountPublicAccessBlock { .. }
+        )
+    )
 }
 
 /// What the ledger keeps of a function's report for `trailguard undo --event-id`: where it
@@ -1498,6 +1517,34 @@ mod tests {
                 })
             );
         }
+    }
+
+    /// A sweep blocks a bucket, then takes the ACL's public grants out: undone, the block
+    /// comes off first (S3 refuses a public ACL while the block is on), then the grants.
+    #[test]
+    fn a_block_is_put_back_before_the_grants_it_would_refuse() {
+        let block = Action::from(PutBucketPublicAccessBlock {
+            bucket: "b".into(),
+            flags: vec!["BlockPublicAcls".into()],
+            previous: Some(String::new()),
+        });
+        let all_users = crate::state::ALL_USERS;
+        let acl = Action::from(crate::action::RemoveBucketAclGrants {
+            bucket: "b".into(),
+            groups: vec![all_users.into()],
+            previous: Some(
+                json!({"Owner": {"ID": "o"}, "Grants": [
+                    {"Grantee": {"Type": "CanonicalUser", "ID": "o"}, "Permission": "FULL_CONTROL"},
+                    {"Grantee": {"Type": "Group", "URI": all_users}, "Permission": "READ"}]})
+                .to_string(),
+            ),
+        });
+        let key = Action::from(DeactivateKey::of(None, "AKIAIOSFODNN7EXAMPLE".into()));
+        let p = plan(&json!({"actions": [done(&key), done(&block), done(&acl)]})).unwrap();
+        assert_eq!(
+            p.steps.iter().map(|s| s.index).collect::<Vec<_>>(),
+            [1, 2, 0]
+        );
     }
 
     #[test]
