@@ -914,7 +914,15 @@ impl UndoPort for SdkUndo {
                 resource_arn,
                 key,
                 value,
+                done_at,
             } => {
+                if self
+                    .db_made_at(resource_arn)
+                    .await?
+                    .is_some_and(|m| m > *done_at)
+                {
+                    return Ok(Now::Changed(made_again(resource_arn)));
+                }
                 let listed = self
                     .rds
                     .list_tags_for_resource()
@@ -941,7 +949,15 @@ impl UndoPort for SdkUndo {
                 resource_arn,
                 key,
                 value,
+                done_at,
             } => {
+                if self
+                    .redshift_made_at(resource_arn)
+                    .await?
+                    .is_some_and(|m| m > *done_at)
+                {
+                    return Ok(Now::Changed(made_again(resource_arn)));
+                }
                 let listed = self
                     .redshift
                     .describe_tags()
@@ -970,7 +986,15 @@ impl UndoPort for SdkUndo {
                 role_name,
                 key,
                 value,
+                done_at,
             } => match self.iam.list_role_tags().role_name(role_name).send().await {
+                _ if self
+                    .role_made_at(role_name)
+                    .await?
+                    .is_some_and(|m| m > *done_at) =>
+                {
+                    Now::Changed(made_again(&format!("role {role_name}")))
+                }
                 Err(e) if code_of(&e).as_deref() == Some("NoSuchEntity") => {
                     Now::Changed(format!("role {role_name} no longer exists"))
                 }
@@ -1718,6 +1742,7 @@ impl UndoPort for SdkUndo {
                 resource_arn,
                 key,
                 value,
+                ..
             } => {
                 let tag = aws_sdk_rds::types::Tag::builder()
                     .key(key)
@@ -1742,6 +1767,7 @@ impl UndoPort for SdkUndo {
                 resource_arn,
                 key,
                 value,
+                ..
             } => {
                 let tag = aws_sdk_redshift::types::Tag::builder()
                     .key(key)
@@ -1766,6 +1792,7 @@ impl UndoPort for SdkUndo {
                 role_name,
                 key,
                 value,
+                ..
             } => {
                 let tag = aws_sdk_iam::types::Tag::builder()
                     .key(key)
@@ -1813,6 +1840,71 @@ fn made_after(what: &str) -> String {
 }
 
 impl SdkUndo {
+    /// When a role was made (epoch seconds; None: no such role).
+    async fn role_made_at(&self, role_name: &str) -> PortResult<Option<i64>> {
+        match self.iam.get_role().role_name(role_name).send().await {
+            Ok(o) => Ok(o.role().map(|r| r.create_date().secs())),
+            Err(e) if code_of(&e).as_deref() == Some("NoSuchEntity") => Ok(None),
+            Err(e) => Err(classify(&ops::GET_ROLE, e)),
+        }
+    }
+
+    /// When an RDS instance or cluster was made, by its ARN (None: no such database).
+    async fn db_made_at(&self, arn: &str) -> PortResult<Option<i64>> {
+        let secs = |t: Option<&aws_smithy_types::DateTime>| t.map_or(i64::MAX, |t| t.secs());
+        if let Some((_, id)) = arn.split_once(":cluster:") {
+            match self
+                .rds
+                .describe_db_clusters()
+                .db_cluster_identifier(id)
+                .send()
+                .await
+            {
+                Ok(o) => Ok(o
+                    .db_clusters()
+                    .first()
+                    .map(|c| secs(c.cluster_create_time()))),
+                Err(e) if db_gone(code_of(&e)) => Ok(None),
+                Err(e) => Err(classify(&ops::DESCRIBE_DB_CLUSTERS, e)),
+            }
+        } else {
+            let id = arn.split_once(":db:").map_or(arn, |(_, id)| id);
+            match self
+                .rds
+                .describe_db_instances()
+                .db_instance_identifier(id)
+                .send()
+                .await
+            {
+                Ok(o) => Ok(o
+                    .db_instances()
+                    .first()
+                    .map(|i| secs(i.instance_create_time()))),
+                Err(e) if db_gone(code_of(&e)) => Ok(None),
+                Err(e) => Err(classify(&ops::DESCRIBE_DB_INSTANCES, e)),
+            }
+        }
+    }
+
+    /// When a Redshift cluster was made, by its ARN (None: no such cluster).
+    async fn redshift_made_at(&self, arn: &str) -> PortResult<Option<i64>> {
+        let id = arn.split_once(":cluster:").map_or(arn, |(_, id)| id);
+        match self
+            .redshift
+            .describe_clusters()
+            .cluster_identifier(id)
+            .send()
+            .await
+        {
+            Ok(o) => Ok(o
+                .clusters()
+                .first()
+                .map(|c| c.cluster_create_time().map_or(i64::MAX, |t| t.secs()))),
+            Err(e) if db_gone(code_of(&e)) => Ok(None),
+            Err(e) => Err(classify(&ops::REDSHIFT_DESCRIBE_CLUSTERS, e)),
+        }
+    }
+
     /// Whether the EBS snapshot was started after `done_at` (epoch seconds; 0: unknown,
     /// and then only a snapshot that says nothing of its time passes).
     async fn snapshot_made_after(&self, id: &str, done_at: i64) -> PortResult<bool> {
@@ -1900,6 +1992,14 @@ impl SdkUndo {
             Err(e) => Err(classify(&ops::DESCRIBE_DB_INSTANCES, e)),
         }
     }
+}
+
+/// Why a tag is not put back on a resource made again under the name trailguard untagged.
+fn made_again(what: &str) -> String {
+    format!(
+        "{what} was made after the remediation: another one under the same name, which is not \
+         given the exemption"
+    )
 }
 
 /// An RDS or Redshift error code that says the resource is not there.

@@ -571,6 +571,34 @@ async fn an_exemption_tag_from_a_non_admin_is_taken_back_and_the_database_is_no_
     );
     let undone = common::undo(&sdk, &taken, false).await;
     assert_eq!(undo_outcomes(&undone), ["already_undone"], "{undone}");
+
+    // The database deleted and one of the same name made since: another, not exempted.
+    rds.remove_tags_from_resource()
+        .resource_name(&arn)
+        .tag_keys("trailguard:exempt")
+        .send()
+        .await
+        .unwrap();
+    rds.delete_db_instance()
+        .db_instance_identifier(&db)
+        .skip_final_snapshot(true)
+        .send()
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    create_instance(&rds, &db, false).await;
+    let refused = common::undo(&sdk, &taken, false).await;
+    assert!(
+        refused["refused"]
+            .as_str()
+            .is_some_and(|w| w.contains("made after the remediation")),
+        "{refused}"
+    );
+    assert!(!instance(&rds, &db)
+        .await
+        .tags
+        .iter()
+        .any(|(k, _)| k == "trailguard:exempt"));
 }
 
 #[tokio::test]

@@ -368,4 +368,33 @@ async fn a_role_exempted_by_a_non_admin_loses_the_tag() {
     );
     let undone = undo(&sdk, &r, false).await;
     assert_eq!(undo_outcomes(&undone), ["already_undone"], "{undone}");
+
+    // The role deleted, and one of the same name made since (IAM dates it a second later):
+    // another role, which the undo does not exempt.
+    iam.untag_role()
+        .role_name(&role)
+        .tag_keys("trailguard:exempt")
+        .send()
+        .await
+        .unwrap();
+    iam.delete_role().role_name(&role).send().await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    iam.create_role()
+        .role_name(&role)
+        .assume_role_policy_document(
+            json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+                "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+            .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let refused = undo(&sdk, &r, false).await;
+    assert!(
+        refused["refused"]
+            .as_str()
+            .is_some_and(|w| w.contains("made after the remediation")),
+        "{refused}"
+    );
+    assert!(role_tags().await.is_empty());
 }

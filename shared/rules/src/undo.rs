@@ -168,6 +168,10 @@ pub enum Reversal {
         resource_arn: String,
         key: String,
         value: String,
+        /// When it was taken off (epoch seconds): a database of that name made later is
+        /// another.
+        #[serde(default)]
+        done_at: i64,
     },
     /// Put back the tag `key=value` trailguard took off a Redshift cluster (by ARN), when it
     /// still lacks it.
@@ -175,12 +179,18 @@ pub enum Reversal {
         resource_arn: String,
         key: String,
         value: String,
+        /// When it was taken off (epoch seconds): a cluster of that name made later is another.
+        #[serde(default)]
+        done_at: i64,
     },
     /// Put back the tag `key=value` trailguard took off a role, when the role still lacks it.
     TagRole {
         role_name: String,
         key: String,
         value: String,
+        /// When it was taken off (epoch seconds): a role of that name made later is another.
+        #[serde(default)]
+        done_at: i64,
     },
     /// Allow IMDSv1 again on an instance trailguard made require IMDSv2, when it still
     /// requires it (instance ids are never reused).
@@ -322,7 +332,9 @@ impl Reversal {
                     })
                     .unwrap_or_default()
             }
-            Reversal::TagRole { .. } => vec![&ops::LIST_ROLE_TAGS, &ops::TAG_ROLE],
+            Reversal::TagRole { .. } => {
+                vec![&ops::GET_ROLE, &ops::LIST_ROLE_TAGS, &ops::TAG_ROLE]
+            }
             Reversal::AllowImdsv1 { .. } => vec![
                 &ops::DESCRIBE_INSTANCES,
                 &ops::MODIFY_INSTANCE_METADATA_OPTIONS,
@@ -342,10 +354,21 @@ impl Reversal {
             Reversal::DisableImageBlockPublicAccess { .. } => {
                 vec![&ops::GET_IMAGE_BPA, &ops::DISABLE_IMAGE_BPA]
             }
-            Reversal::TagDbResource { .. } => vec![&ops::RDS_LIST_TAGS, &ops::RDS_ADD_TAGS],
-            Reversal::TagRedshiftCluster { .. } => {
-                vec![&ops::REDSHIFT_DESCRIBE_TAGS, &ops::REDSHIFT_CREATE_TAGS]
-            }
+            // When the database was made first: one made since under the name is another.
+            Reversal::TagDbResource { resource_arn, .. } => vec![
+                if resource_arn.contains(":cluster:") {
+                    &ops::DESCRIBE_DB_CLUSTERS
+                } else {
+                    &ops::DESCRIBE_DB_INSTANCES
+                },
+                &ops::RDS_LIST_TAGS,
+                &ops::RDS_ADD_TAGS,
+            ],
+            Reversal::TagRedshiftCluster { .. } => vec![
+                &ops::REDSHIFT_DESCRIBE_CLUSTERS,
+                &ops::REDSHIFT_DESCRIBE_TAGS,
+                &ops::REDSHIFT_CREATE_TAGS,
+            ],
             Reversal::RestorePasswordPolicy { previous, .. } => vec![
                 &ops::GET_ACCOUNT_PASSWORD_POLICY,
                 if previous.is_some() {
@@ -567,6 +590,7 @@ impl Reversal {
                 role_name,
                 key,
                 value,
+                ..
             } => format!("tag role {role_name} {key}={value} again"),
             Reversal::RestorePasswordPolicy { previous, .. } => match previous {
                 Some(p) => format!("put the account password policy back to{}", p.cli_args()),
@@ -576,11 +600,13 @@ impl Reversal {
                 resource_arn,
                 key,
                 value,
+                ..
             }
             | Reversal::TagRedshiftCluster {
                 resource_arn,
                 key,
                 value,
+                ..
             } => format!("tag {resource_arn} {key}={value} again"),
             Reversal::AllowImdsv1 { instance_id } => {
                 format!("allow IMDSv1 on instance {instance_id} again (--http-tokens optional)")
@@ -801,6 +827,7 @@ impl Action {
                     role_name: a.role_name.clone(),
                     key: a.key.clone(),
                     value: value.clone(),
+                    done_at: now,
                 }),
                 None => missing("the tag's value before the call"),
             },
@@ -901,6 +928,7 @@ impl Action {
                     resource_arn: a.resource_arn.clone(),
                     key: a.key.clone(),
                     value: value.clone(),
+                    done_at: now,
                 }),
                 None => missing("the tag's value before the call"),
             },
@@ -909,6 +937,7 @@ impl Action {
                     resource_arn: a.resource_arn.clone(),
                     key: a.key.clone(),
                     value: value.clone(),
+                    done_at: now,
                 }),
                 None => missing("the tag's value before the call"),
             },
@@ -1664,16 +1693,19 @@ mod tests {
                 role_name: "app-deploy".into(),
                 key: "trailguard:exempt".into(),
                 value: "true".into(),
+                done_at: 1,
             },
             Reversal::TagDbResource {
                 resource_arn: "arn:aws:rds:us-east-1:123456789012:cluster:c".into(),
                 key: "trailguard:exempt".into(),
                 value: "1".into(),
+                done_at: 1,
             },
             Reversal::TagRedshiftCluster {
                 resource_arn: "arn:aws:redshift:us-east-1:123456789012:cluster:w".into(),
                 key: "trailguard:exempt".into(),
                 value: "1".into(),
+                done_at: 1,
             },
             Reversal::RestoreBucketTagging {
                 bucket: "b".into(),
@@ -1788,6 +1820,7 @@ mod tests {
                 role_name: "app-deploy".into(),
                 key: "trailguard:exempt".into(),
                 value: "1".into(),
+                done_at: 0,
             }
         );
         assert!(done.step().undo().unwrap().contains("Value=1"));
@@ -1848,7 +1881,9 @@ mod tests {
             let Inverse::Calls(inverse) = db.info().inverse else {
                 panic!("{db:?}: an untag has calls for its inverse");
             };
-            assert_eq!(r.ops(), vec![db.info().ops[0], inverse[0]]);
+            // When it was made, then the action's read of the tags, then the tag call.
+            assert_eq!(&r.ops()[1..], [db.info().ops[0], inverse[0]]);
+            assert_eq!(r.ops().len(), 3);
             assert!(r.describe().contains("trailguard:exempt=later"));
             let undo = done.step().undo().unwrap();
             assert!(
