@@ -1167,7 +1167,7 @@ impl UndoPort for SdkUndo {
                     .state()
                     .map(|s| s.as_str().to_string())
                     .unwrap_or_default();
-                let unblocked = |s: &str| s.is_empty() || s == "unblocked";
+                let unblocked = trailguard_rules::undo::snapshot_unblocked;
                 if state == *left {
                     Now::AsLeft
                 } else if state == *previous || (unblocked(&state) && unblocked(previous)) {
@@ -1709,7 +1709,7 @@ impl UndoPort for SdkUndo {
                     .map_err(|e| classify(&ops::MODIFY_INSTANCE_METADATA_DEFAULTS, e))
             }
             Reversal::RestoreSnapshotBlockPublicAccess { previous, .. } => {
-                if previous.is_empty() || previous == "unblocked" {
+                if trailguard_rules::undo::snapshot_unblocked(previous) {
                     self.ec2
                         .disable_snapshot_block_public_access()
                         .send()

@@ -1019,7 +1019,7 @@ impl Action {
 
 /// Whether a snapshot block state read before is "no block" (EC2 writes `unblocked`; an
 /// account that never set it may answer nothing).
-fn snapshot_unblocked(state: &str) -> bool {
+pub fn snapshot_unblocked(state: &str) -> bool {
     state.is_empty() || state.eq_ignore_ascii_case("unblocked")
 }
 
