@@ -296,6 +296,25 @@ def check_central(template_path, template, rules, functions, trailguard, failure
         failures.append(f"member.yaml: the member role grants {sorted(declared - union)}, which no function role has")
     else:
         print(f"ok   least privilege: the member role grants exactly the {len(declared)} actions the functions call in member accounts")
+    # The undo role: only when asked for, trusting only the principals given, inside the
+    # organization, granting exactly what `trailguard undo` calls.
+    undo_role = mres.get("UndoRole", {})
+    up = undo_role.get("Properties", {})
+    ut = up.get("AssumeRolePolicyDocument", {}).get("Statement", [])
+    ok = (undo_role.get("Condition") == "HasUndoPrincipals" and len(ut) == 1 and ut[0].get("Action") == "sts:AssumeRole"
+          and getattr(ut[0].get("Principal", {}).get("AWS"), "value", None) == "UndoPrincipalArns"
+          and getattr(ut[0].get("Condition", {}).get("StringEquals", {}).get("aws:PrincipalOrgID"), "value", None) == "OrganizationId"
+          and set(ut[0].get("Condition", {})) == {"StringEquals"})
+    if not ok:
+        failures.append("member.yaml: the undo role must exist only under HasUndoPrincipals and trust only UndoPrincipalArns, inside OrganizationId")
+    undo_granted = set()
+    for s in up.get("Policies", [{}])[0].get("PolicyDocument", {}).get("Statement", []):
+        undo_granted.update([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+    undo_declared = set(json.loads(subprocess.check_output([trailguard, "iam-actions", "--undo"])))
+    if undo_granted != undo_declared:
+        failures.append(f"member.yaml: the undo role grants {sorted(undo_granted - undo_declared)} no undo calls, and lacks {sorted(undo_declared - undo_granted)}")
+    else:
+        print(f"ok   least privilege: the undo role grants exactly the {len(undo_declared)} actions trailguard undo calls")
     # Forwarding: the central main-bus rules' patterns, State and condition, each forwarded.
     forwards = []
     for lid, r in mres.items():

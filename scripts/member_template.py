@@ -115,6 +115,11 @@ def main():
     out.extend(f"                  - {a}" for a in actions)
     out.append('                Resource: "*"')
     out.append("")
+    undo = json.loads(subprocess.check_output([trailguard, "iam-actions", "--undo"]))
+    out.append(UNDO.rstrip("\n"))
+    out.extend(f"                  - {a}" for a in undo)
+    out.append('                Resource: "*"')
+    out.append("")
     out.append(TAIL.rstrip("\n"))
     out.append("")
     for i, (name, pattern, state, cond) in enumerate(sorted(forwards.values(), key=lambda f: f[0])):
@@ -176,11 +181,18 @@ Parameters:
     Type: CommaDelimitedList
     Default: ""
     Description: As in the central stack (its long-term key rule is forwarded only when set).
+  UndoPrincipalArns:
+    Type: CommaDelimitedList
+    Default: ""
+    Description: The roles or users of the organization allowed to run `trailguard undo --member-role <MemberRoleName>-undo` here (docs/src/rollback.md). Empty (the default) makes no undo role.
 
 Conditions:
   RoleRegion: !Equals [!Ref AWS::Region, !Ref RoleRegion]
   HasHoneytokens: !Not [!Equals [!Join [",", !Ref HoneytokenAccessKeyIds], ""]]
   WatchLongTermKeys: !Not [!Equals [!Join [",", !Ref TrustedNetworks], ""]]
+  HasUndoPrincipals: !And
+    - !Condition RoleRegion
+    - !Not [!Equals [!Join [",", !Ref UndoPrincipalArns], ""]]
 
 Resources:
   # The role central functions assume to act here. It trusts only their roles, and only
@@ -214,6 +226,52 @@ Resources:
             Condition:
               StringEquals:
                 aws:PrincipalOrgID: !Ref OrganizationId
+"""
+
+UNDO = """  # The role `trailguard undo --member-role` runs as here (only when UndoPrincipalArns is
+  # set): the person runs the undo from the central account, where the ledger is. It trusts
+  # only those principals, inside the organization; its sessions are not trailguard's own,
+  # so the functions judge the undo's calls as anyone's.
+  UndoRole:
+    Type: AWS::IAM::Role
+    Condition: HasUndoPrincipals
+    Metadata:
+      checkov:
+        skip:
+          - id: CKV_AWS_107
+            comment: "iam:UpdateAccessKey, iam:ListAccessKeys and iam:GetAccessKeyLastUsed make a key trailguard disabled active again, only while it is still the key the ledger names; no secret is read (the role cannot create keys)."
+          - id: CKV_AWS_108
+            comment: "s3:GetObject is what HeadObject needs: an object ACL is written back only while the object is the one trailguard changed, which its last-modified time tells. The undo reads no object's content."
+          - id: CKV_AWS_109
+            comment: "An undo writes back what a remediation changed on any user, role or resource of the account (an inline policy deleted, a tag, a password policy): the resources cannot be known in advance. Only UndoPrincipalArns, inside the organization, can assume this role, and each undo is checked against the ledger's record first."
+          - id: CKV_AWS_110
+            comment: "The same writes as CKV_AWS_109: they could escalate only for a principal that can assume this role, which trusts only UndoPrincipalArns (by ARN) inside the organization."
+          - id: CKV_AWS_111
+            comment: "Write actions on any resource of the account: a remediation can be on any group, ACL, bucket, key, image or snapshot. The actions are exactly those trailguard undo calls (trailguard iam-actions --undo), checked by the test command."
+    Properties:
+      RoleName: !Sub "${MemberRoleName}-undo"
+      Description: trailguard undo runs in this account as this role (a central deployment).
+      MaxSessionDuration: 3600
+      AssumeRolePolicyDocument:
+        Version: "2012-10-17"
+        Statement:
+          - Effect: Allow
+            Principal:
+              AWS: !Ref UndoPrincipalArns
+            Action: sts:AssumeRole
+            Condition:
+              StringEquals:
+                aws:PrincipalOrgID: !Ref OrganizationId
+      Policies:
+        - PolicyName: trailguard-undo
+          PolicyDocument:
+            Version: "2012-10-17"
+            Statement:
+              # Exactly `trailguard iam-actions --undo`: what undoing any remediation calls
+              # (scripts/check_template.py compares).
+              - Sid: TrailguardUndo
+                Effect: Allow
+                Action:
 """
 
 TAIL = """  # EventBridge puts the matching events on the central bus as this role.

@@ -79,7 +79,11 @@ enum Command {
         /// account an event is about.
         #[arg(long, conflicts_with = "function")]
         member: bool,
-        #[arg(required_unless_present = "member", value_name = "FUNCTION")]
+        /// What `trailguard undo` may call in the account it undoes in, for any remediation
+        /// (member.yaml's undo role grants these).
+        #[arg(long, conflicts_with_all = ["function", "member"])]
+        undo: bool,
+        #[arg(required_unless_present_any = ["member", "undo"], value_name = "FUNCTION")]
         function: Option<String>,
     },
     /// What a function's reconciliation sweep lists (template.yaml schedules it).
@@ -189,6 +193,11 @@ enum Command {
         /// TRAILGUARD_TOPIC_ARN): told who undid what.
         #[arg(long, value_name = "ARN")]
         topic: Option<String>,
+        /// A central deployment: the role to undo as in the member account the remediation
+        /// was done in (member.yaml's UndoRole, `trailguard-undo`), assumed with the usual
+        /// credentials, which stay the home account's (the ledger's and the topic's).
+        #[arg(long, value_name = "NAME")]
+        member_role: Option<String>,
     },
     /// What trailguard would have done over an archive of CloudTrail logs.
     ///
@@ -315,11 +324,14 @@ fn run(command: Command) -> Result<ExitCode, String> {
                 Guard::all().flat_map(|g| g.member_iam_actions()).collect();
             print_json(&json!(all))
         }
+        Command::IamActions { undo: true, .. } => {
+            print_json(&json!(trailguard_rules::undo::every_op()))
+        }
         Command::IamActions { function, .. } => match function.as_deref() {
             // The backtest function is not a guard: it reads archives and writes summaries.
             Some("backtest") => print_json(&json!(trailguard_backtest::iam_actions())),
             Some(f) => print_json(&json!(guard(f)?.iam_actions())),
-            None => Err("iam-actions needs a FUNCTION or --member".into()),
+            None => Err("iam-actions needs a FUNCTION, --member or --undo".into()),
         },
         Command::Sweeps { function } if function == "backtest" => print_json(&json!([])),
         Command::Patterns { function } if function == "backtest" => print_json(&json!([])),
@@ -356,6 +368,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
             ledger_region,
             unverified,
             topic,
+            member_role,
         } => remote::undo(
             match (report, event_id) {
                 (Some(file), _) => remote::Named::Report(file),
@@ -366,6 +379,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
             ledger_region,
             unverified,
             topic.or_else(|| remote::env("TRAILGUARD_TOPIC_ARN")),
+            member_role,
         ),
         Command::Backtest(args) => backtest::cmd(args),
         Command::Breaker {

@@ -257,7 +257,16 @@ pub fn undo(
     ledger_region: Option<String>,
     unverified: bool,
     topic: Option<String>,
+    member_role: Option<String>,
 ) -> Result<ExitCode, String> {
+    if let Some(name) = &member_role {
+        if !is_role_name(name) {
+            return Err(format!(
+                "--member-role: `{}` is not a role name (1 to 64 of A-Z a-z 0-9 + = , . @ _ -)",
+                name.escape_debug()
+            ));
+        }
+    }
     let from_file = match &named {
         Named::Report(file) => Some(read_report(file)?),
         Named::Event(id, function) => {
@@ -367,21 +376,29 @@ pub fn undo(
             .ok_or_else(|| {
                 format!("{label}: the report does not say which region the remediation was done in")
             })?;
-        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        let usual = aws_config::defaults(aws_config::BehaviorVersion::latest())
             .http_client(trailguard_aws::config::http_client())
             .timeout_config(trailguard_aws::config::timeouts())
             .region(aws_config::Region::new(region))
             .load()
             .await;
-        let caller = aws_sdk_sts::Client::new(&sdk)
-            .get_caller_identity()
-            .send()
-            .await
-            .map_err(|e| {
-                let code = trailguard_aws::error::code_of(&e).unwrap_or_else(|| e.to_string());
-                format!("who is calling (sts:GetCallerIdentity): {code}")
-            })?;
-        let account = caller.account().unwrap_or_default();
+        let caller = who_is(&usual).await?;
+        // A central deployment: the person runs the undo from the home account (where the
+        // ledger is), and its calls are made in the member account as the role named there.
+        let (sdk, acting) = match (&member_role, plan.account.as_deref()) {
+            (Some(name), Some(member)) if trailguard_rules::ids::is_account_id(member) => {
+                let (sdk, acting) = as_member_role(&usual, &caller, member, name).await?;
+                (sdk, Some(acting))
+            }
+            _ => (usual, None),
+        };
+        let account = acting
+            .as_ref()
+            .unwrap_or(&caller)
+            .account()
+            .unwrap_or_default()
+            .to_string();
+        let account = account.as_str();
         match plan.account.as_deref() {
             Some(a) if a == account => {}
             Some(a) => {
@@ -408,6 +425,9 @@ pub fn undo(
         let mut out = serde_json::to_value(&report).unwrap_or_default();
         out["function"] = json!(plan.function);
         out["undone_by"] = json!(by);
+        if let Some(a) = &acting {
+            out["acting_as"] = json!(a.arn().unwrap_or("?"));
+        }
         out["at"] = json!(trailguard_rules::time::format_epoch(now));
         out["verified"] = json!(table.is_some());
         // The event's claims, marked undone: a redelivery of it reports them, not acts.
@@ -514,6 +534,96 @@ pub fn undo(
             ExitCode::FAILURE
         })
     })
+}
+
+/// Who the credentials of `sdk` are.
+async fn who_is(
+    sdk: &aws_config::SdkConfig,
+) -> Result<aws_sdk_sts::operation::get_caller_identity::GetCallerIdentityOutput, String> {
+    aws_sdk_sts::Client::new(sdk)
+        .get_caller_identity()
+        .send()
+        .await
+        .map_err(|e| {
+            let code = trailguard_aws::error::code_of(&e).unwrap_or_else(|| e.to_string());
+            format!("who is calling (sts:GetCallerIdentity): {code}")
+        })
+}
+
+/// An IAM role name (no path): what `--member-role` takes.
+fn is_role_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b))
+}
+
+/// The configuration of `sdk` with the credentials of role `name` in account `member`,
+/// assumed by `caller` for this undo (a quarter of an hour), and who those credentials are.
+/// The session is named after the caller, so the member account's CloudTrail says who.
+async fn as_member_role(
+    sdk: &aws_config::SdkConfig,
+    caller: &aws_sdk_sts::operation::get_caller_identity::GetCallerIdentityOutput,
+    member: &str,
+    name: &str,
+) -> Result<
+    (
+        aws_config::SdkConfig,
+        aws_sdk_sts::operation::get_caller_identity::GetCallerIdentityOutput,
+    ),
+    String,
+> {
+    let arn = caller.arn().unwrap_or_default();
+    // The caller's partition: a role in aws-cn or aws-us-gov is named in its own.
+    let partition = arn
+        .split(':')
+        .nth(1)
+        .filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase() || b == b'-'))
+        .unwrap_or("aws");
+    let role_arn = format!("arn:{partition}:iam::{member}:role/{name}");
+    let out = aws_sdk_sts::Client::new(sdk)
+        .assume_role()
+        .role_arn(&role_arn)
+        .role_session_name(session_name(arn))
+        .duration_seconds(900)
+        .send()
+        .await
+        .map_err(|e| {
+            let code = trailguard_aws::error::code_of(&e).unwrap_or_else(|| e.to_string());
+            format!("--member-role: assuming {role_arn} (sts:AssumeRole): {code}")
+        })?;
+    let c = out
+        .credentials()
+        .ok_or_else(|| format!("--member-role: assuming {role_arn} gave no credentials"))?;
+    let member_sdk = sdk
+        .to_builder()
+        .credentials_provider(aws_sdk_sts::config::SharedCredentialsProvider::new(
+            aws_sdk_sts::config::Credentials::new(
+                c.access_key_id(),
+                c.secret_access_key(),
+                Some(c.session_token().to_string()),
+                None,
+                "trailguard-undo-member-role",
+            ),
+        ))
+        .build();
+    let acting = who_is(&member_sdk).await?;
+    Ok((member_sdk, acting))
+}
+
+/// `trailguard-undo.<the caller's last name part>`, in the characters and length a role
+/// session name takes.
+fn session_name(caller_arn: &str) -> String {
+    let who: String = caller_arn
+        .rsplit(['/', ':'])
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(*c))
+        .collect();
+    let mut name = format!("trailguard-undo.{who}");
+    name.truncate(64);
+    name
 }
 
 /// The region of an SNS topic ARN (`arn:<partition>:sns:<region>:<account>:<name>`).

@@ -656,3 +656,125 @@ async fn approve_and_reject_as_a_person_runs_them() {
     let (ok, _, err) = trailguard(&["reject", "0123456789abcdef", "--table", &table]);
     assert!(!ok && err.contains("no plan 0123456789abcdef"), "{err}");
 }
+
+#[tokio::test]
+#[ignore = "needs moto server: bash scripts/test.sh"]
+async fn undo_of_a_central_remediation_runs_as_the_undo_role_in_the_member_account() {
+    const MEMBER_ROLE: &str = "trailguard-member";
+    let sdk = sdk().await;
+    let b = member_account(3);
+    let b_east = as_account(&sdk, &b, "us-east-1").await;
+    let (ec2_b, group, rule) = open_group(&b_east).await;
+    let table = create_ledger_table(&sdk).await;
+
+    // The central function: its ledger in its own account, its change made in B.
+    let policy = "{}";
+    let mut settings = settings("revert-security-group", policy, None);
+    let central = trailguard_aws::Settings::from_vars(settings.decider, |k| match k {
+        "TRAILGUARD_POLICY" => Some(policy.to_string()),
+        "TRAILGUARD_MEMBER_ROLE_NAME" => Some(MEMBER_ROLE.to_string()),
+        "TRAILGUARD_OWN_ROLE_ARN" => settings.own_role_arn.clone(),
+        _ => None,
+    })
+    .unwrap();
+    settings.policy = central.policy;
+    settings.member_role_name = central.member_role_name;
+    settings.ledger_table = Some(table.clone());
+    let deps = trailguard_aws::Deps {
+        connect: trailguard_aws::central::Central::new(
+            sdk.clone(),
+            |c: &aws_config::SdkConfig| Sdk::none().with_ec2(c).with_ledger(c),
+            "revert-security-group",
+            Some(ACCOUNT.to_string()),
+            Some(MEMBER_ROLE.to_string()),
+        ),
+        notify: notifier(&sdk, None),
+        settings,
+        clock: trailguard_aws::system_clock,
+    };
+    let mut event = opened(&b, "us-east-1", &group, &rule);
+    let event_id = unique("central-undo");
+    event["id"] = serde_json::json!(event_id);
+    let report = process(&deps, event).await.unwrap();
+    assert_eq!(report["actions"][0]["outcome"], "done", "{report}");
+    assert!(ingress_rules(&ec2_b, &group).await.is_empty());
+
+    // The home account's credentials alone cannot undo in B, and say how.
+    let (ok, out, err) = trailguard(&["undo", "--event-id", &event_id, "--table", &table]);
+    assert!(
+        !ok && err.contains(&format!("credentials of {b}")),
+        "{out}{err}"
+    );
+    // A role name is a name, not a path or an ARN.
+    for bad in ["a/b", "arn:aws:iam::111111111111:role/x", ""] {
+        let (ok, _, err) = trailguard(&[
+            "undo",
+            "--event-id",
+            &event_id,
+            "--table",
+            &table,
+            "--member-role",
+            bad,
+        ]);
+        assert!(!ok && err.contains("--member-role: `"), "{bad}: {err}");
+    }
+    assert!(ingress_rules(&ec2_b, &group).await.is_empty());
+
+    moto_api("POST", "/moto-api/recorder/reset-recording");
+    moto_api("POST", "/moto-api/recorder/start-recording");
+    let (ok, out, err) = trailguard(&[
+        "undo",
+        "--event-id",
+        &event_id,
+        "--table",
+        &table,
+        "--member-role",
+        "trailguard-member-undo",
+    ]);
+    moto_api("POST", "/moto-api/recorder/stop-recording");
+    assert!(ok, "{out}{err}");
+    let undone: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(undone["steps"][0]["outcome"], "done", "{out}");
+    // Who: the person in the home account; as: the undo role's session in B, named after them.
+    assert_eq!(
+        undone["undone_by"],
+        format!("arn:aws:sts::{ACCOUNT}:user/moto"),
+        "{out}"
+    );
+    assert!(
+        undone["acting_as"]
+            .as_str()
+            .is_some_and(|a| a.starts_with(&format!(
+                "arn:aws:sts::{b}:assumed-role/trailguard-member-undo/trailguard-undo.moto"
+            ))),
+        "{out}"
+    );
+    assert_eq!(undone["ledger"][0]["marked"], true, "{out}");
+    assert_eq!(ingress_rules(&ec2_b, &group).await.len(), 1);
+    let assumed: Vec<String> = recorded_requests()
+        .into_iter()
+        .filter(|r| r.action == "AssumeRole")
+        .map(|r| urlencoding_decode(&r.body))
+        .filter(|b| b.contains("trailguard-member-undo"))
+        .collect();
+    assert_eq!(assumed.len(), 1, "{assumed:?}");
+    assert!(
+        assumed[0].contains(&format!(
+            "RoleArn=arn:aws:iam::{b}:role/trailguard-member-undo"
+        )) && assumed[0].contains("DurationSeconds=900"),
+        "{assumed:?}"
+    );
+
+    // Once undone, the claims say so: a second undo has nothing to run.
+    let (ok, out, err) = trailguard(&[
+        "undo",
+        "--event-id",
+        &event_id,
+        "--table",
+        &table,
+        "--member-role",
+        "trailguard-member-undo",
+    ]);
+    assert!(!ok && out.contains("undone already"), "{out}{err}");
+    assert_eq!(ingress_rules(&ec2_b, &group).await.len(), 1);
+}

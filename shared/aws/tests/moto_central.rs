@@ -7,7 +7,6 @@
 
 mod common;
 
-use aws_sdk_ec2::types::{Filter, IpPermission, IpRange};
 use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
     SharedHttpConnector,
@@ -23,47 +22,6 @@ use trailguard_aws::{Clients, Deps, Notifier, Sdk};
 
 const MEMBER_ROLE: &str = "trailguard-member";
 
-/// A member account of its own for each test (moto keeps state per account).
-fn member_account(n: u8) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    format!(
-        "{n}{:011}",
-        (nanos as u64 * 7919 + std::process::id() as u64) % 100_000_000_000
-    )
-}
-
-/// Credentials in `account` for setting up its resources (moto lets any role be assumed).
-async fn as_account(
-    sdk: &aws_config::SdkConfig,
-    account: &str,
-    region: &str,
-) -> aws_config::SdkConfig {
-    let sts = aws_sdk_sts::Client::new(sdk);
-    let out = sts
-        .assume_role()
-        .role_arn(format!("arn:aws:iam::{account}:role/test-setup"))
-        .role_session_name("test-setup")
-        .send()
-        .await
-        .unwrap();
-    let c = out.credentials().unwrap();
-    sdk.to_builder()
-        .region(aws_config::Region::new(region.to_string()))
-        .credentials_provider(aws_sdk_sts::config::SharedCredentialsProvider::new(
-            aws_sdk_sts::config::Credentials::new(
-                c.access_key_id(),
-                c.secret_access_key(),
-                Some(c.session_token().to_string()),
-                None,
-                "test",
-            ),
-        ))
-        .build()
-}
-
 /// The member role in `account`, trusting the central function's role, as member.yaml
 /// creates it.
 async fn member_role(member: &aws_config::SdkConfig) {
@@ -76,60 +34,6 @@ async fn member_role(member: &aws_config::SdkConfig) {
         .assume_role_policy_document(trust.to_string())
         .send()
         .await;
-}
-
-/// A group with SSH open to the world: (ec2 client, group id, rule id).
-async fn open_group(cfg: &aws_config::SdkConfig) -> (aws_sdk_ec2::Client, String, String) {
-    let ec2 = aws_sdk_ec2::Client::new(cfg);
-    let vpc = create_vpc(&ec2, "10.0.0.0/16").await;
-    let id = create_group(&ec2, &vpc, &unique("web"), &[]).await;
-    ec2.authorize_security_group_ingress()
-        .group_id(&id)
-        .ip_permissions(
-            IpPermission::builder()
-                .ip_protocol("tcp")
-                .from_port(22)
-                .to_port(22)
-                .ip_ranges(IpRange::builder().cidr_ip("0.0.0.0/0").build())
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    let rule = ingress_rules(&ec2, &id).await.remove(0);
-    (ec2, id, rule)
-}
-
-async fn ingress_rules(ec2: &aws_sdk_ec2::Client, group: &str) -> Vec<String> {
-    let out = ec2
-        .describe_security_group_rules()
-        .filters(Filter::builder().name("group-id").values(group).build())
-        .send()
-        .await
-        .unwrap();
-    out.security_group_rules()
-        .iter()
-        .filter(|r| r.is_egress() == Some(false))
-        .map(|r| r.security_group_rule_id().unwrap().to_string())
-        .collect()
-}
-
-/// The CloudTrail event of opening SSH on `group`, made in `account` and `region`.
-fn opened(account: &str, region: &str, group: &str, rule: &str) -> Value {
-    let mut ev = cloudtrail_event(
-        "aws.ec2-AuthorizeSecurityGroupIngress-open-ssh.json",
-        json!({"groupId": group, "ipPermissions": {"items": [{"ipProtocol": "tcp", "fromPort": 22, "toPort": 22,
-            "ipRanges": {"items": [{"cidrIp": "0.0.0.0/0"}]}}]}}),
-        json!({"_return": true, "securityGroupRuleSet": {"items": [{"groupOwnerId": account, "groupId": group,
-            "securityGroupRuleId": rule, "isEgress": false, "ipProtocol": "tcp", "fromPort": 22, "toPort": 22,
-            "cidrIpv4": "0.0.0.0/0"}]}}),
-    );
-    ev["account"] = json!(account);
-    ev["region"] = json!(region);
-    ev["detail"]["recipientAccountId"] = json!(account);
-    ev["detail"]["awsRegion"] = json!(region);
-    ev["detail"]["userIdentity"]["accountId"] = json!(account);
-    ev
 }
 
 fn settings_for(function: &str, policy: &str, topic: Option<String>) -> trailguard_aws::Settings {

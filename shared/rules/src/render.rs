@@ -356,6 +356,13 @@ fn human(report: &Report) -> (String, String) {
                     "; --function {f} when other functions acted on the same event"
                 ));
             }
+            // Done in a member account: the undo runs from the central account, as the
+            // member account's undo role (member.yaml).
+            if report.connection.is_some() {
+                b.push_str(
+                    "; from the central account, with --member-role and the member role's name followed by -undo",
+                );
+            }
             b.push('.');
         }
     }
@@ -975,9 +982,23 @@ mod tests {
         let (_, body) = render(&r);
         let (human, _) = body.split_once("--- report (JSON) ---\n").unwrap();
         assert!(
-            human.contains(whole) && !human.contains("PWNED3"),
+            human.contains(whole) && !human.contains("PWNED3") && !human.contains("--member-role"),
             "{human}"
         );
+        // Done in a member account: the undo says how to run it from the central account.
+        r.connection = Some(crate::report::Connection {
+            account: Some("111122223333".into()),
+            region: Some("us-east-1".into()),
+            role: "arn:aws:iam::111122223333:role/trailguard-member".into(),
+            outcome: Status::Done,
+            error: None,
+        });
+        let (_, body) = render(&r);
+        assert!(
+            body.contains("with --member-role and the member role's name followed by -undo"),
+            "{body}"
+        );
+        r.connection = None;
         // Not done: no undo line.
         r.actions[0].outcome = Some(Status::AlreadyDone);
         r.actions[0].undo = None;

@@ -303,7 +303,8 @@ impl Reversal {
                 &ops::GUARDDUTY_GET_DETECTOR,
                 &ops::GUARDDUTY_UPDATE_DETECTOR,
             ],
-            // The restriction's own calls: the read, and the write that puts it back.
+            // The restriction's own calls: the read, and the write that puts it back (never
+            // its delete: a policy trailguard deleted is not put back).
             Reversal::RestoreResourcePolicy { kind, .. } => {
                 let name = serde_json::to_value(kind)
                     .ok()
@@ -311,7 +312,13 @@ impl Reversal {
                 crate::action::ALL_ACTIONS
                     .iter()
                     .find(|i| Some(i.type_name) == name.as_deref())
-                    .map(|i| i.ops.to_vec())
+                    .map(|i| {
+                        i.ops
+                            .iter()
+                            .copied()
+                            .filter(|o| !o.api.starts_with("Delete"))
+                            .collect()
+                    })
                     .unwrap_or_default()
             }
             // The untag's read of the tags, and its inverse: the tag call.
@@ -440,6 +447,197 @@ impl Reversal {
                 vec![&ops::GET_BUCKET_POLICY, &ops::PUT_BUCKET_POLICY]
             }
         }
+    }
+
+    /// One of each reversal, in each of the forms that change which calls it makes: with
+    /// [`Reversal::ops`], what a role that runs `trailguard undo` for any remediation needs
+    /// ([`every_op`]). A test holds it to the enum: every variant is here.
+    pub fn forms() -> Vec<Reversal> {
+        let s = String::new;
+        let flags = BlockFlags::default;
+        let mut forms = vec![];
+        for egress in [false, true] {
+            forms.push(Reversal::AuthorizeSecurityGroup {
+                group_id: s(),
+                egress,
+                permissions: vec![],
+            });
+            forms.push(Reversal::RevokeSecurityGroup {
+                group_id: s(),
+                egress,
+                permissions: vec![],
+            });
+        }
+        for principal in [PrincipalKind::User, PrincipalKind::Role] {
+            forms.push(Reversal::DeleteInlinePolicy {
+                principal,
+                name: s(),
+                policy_name: s(),
+                document: s(),
+            });
+        }
+        for cluster in [false, true] {
+            forms.push(Reversal::ShareDbSnapshot {
+                snapshot: s(),
+                cluster,
+                values: vec![],
+                done_at: 0,
+            });
+        }
+        for resource_arn in ["arn:aws:rds:r:1:db:d", "arn:aws:rds:r:1:cluster:c"] {
+            forms.push(Reversal::TagDbResource {
+                resource_arn: resource_arn.into(),
+                key: s(),
+                value: s(),
+                done_at: 0,
+            });
+        }
+        for kind in PolicyKind::ALL {
+            forms.push(Reversal::RestoreResourcePolicy {
+                kind,
+                resource: s(),
+                previous: s(),
+                left: None,
+            });
+            forms.push(Reversal::TagResource {
+                kind,
+                resource: s(),
+                key: s(),
+                value: s(),
+            });
+        }
+        for previous in [None, Some(flags())] {
+            forms.push(Reversal::RestoreAccountPublicAccessBlock {
+                account_id: s(),
+                previous,
+                left: flags(),
+            });
+            forms.push(Reversal::RestoreBucketPublicAccessBlock {
+                bucket: s(),
+                previous,
+                left: flags(),
+            });
+        }
+        for previous in [None, Some(PasswordPolicy::default())] {
+            forms.push(Reversal::RestorePasswordPolicy {
+                previous,
+                left: PasswordPolicy::default(),
+            });
+        }
+        for previous in ["unblocked", "block-all-sharing"] {
+            forms.push(Reversal::RestoreSnapshotBlockPublicAccess {
+                account_id: s(),
+                previous: previous.into(),
+                left: s(),
+            });
+        }
+        for version_id in [None, Some(s())] {
+            forms.push(Reversal::RestoreObjectAcl {
+                bucket: s(),
+                key: s(),
+                version_id,
+                groups: vec![],
+                previous: s(),
+                done_at: 0,
+            });
+        }
+        forms.extend([
+            Reversal::ActivateAccessKey {
+                user_name: None,
+                access_key_id: s(),
+            },
+            Reversal::UntagUser {
+                user_name: s(),
+                key: s(),
+                value: s(),
+            },
+            Reversal::CreateNetworkAclEntry {
+                network_acl_id: s(),
+                entry: AclEntry {
+                    rule_number: 0,
+                    egress: false,
+                    allow: false,
+                    protocol: s(),
+                    from_port: None,
+                    to_port: None,
+                    cidr: None,
+                },
+            },
+            Reversal::DisableEbsEncryptionByDefault { account_id: s() },
+            Reversal::DisableKeyRotation { key_id: s() },
+            Reversal::MakeDbInstancePublic { db_instance: s() },
+            Reversal::MakeDbClusterInstancesPublic {
+                db_cluster: s(),
+                instances: vec![],
+            },
+            Reversal::MakeRedshiftClusterPublic { cluster: s() },
+            Reversal::StopLogging { trail: s() },
+            Reversal::DisableDetector { detector_id: s() },
+            Reversal::ShareSnapshot {
+                snapshot_id: s(),
+                accounts: vec![],
+                public: false,
+                done_at: 0,
+            },
+            Reversal::ShareImage {
+                image_id: s(),
+                accounts: vec![],
+                public: false,
+                organizations: vec![],
+            },
+            Reversal::RestoreBucketPolicy {
+                bucket: s(),
+                previous: s(),
+                left: None,
+            },
+            Reversal::RestoreBucketTagging {
+                bucket: s(),
+                key: s(),
+                previous: s(),
+            },
+            Reversal::TagRedshiftCluster {
+                resource_arn: s(),
+                key: s(),
+                value: s(),
+                done_at: 0,
+            },
+            Reversal::TagRole {
+                role_name: s(),
+                key: s(),
+                value: s(),
+                done_at: 0,
+            },
+            Reversal::AllowImdsv1 { instance_id: s() },
+            Reversal::RestoreImdsDefault {
+                account_id: s(),
+                previous: s(),
+            },
+            Reversal::DisableImageBlockPublicAccess { account_id: s() },
+            Reversal::RestoreBucketAcl {
+                bucket: s(),
+                groups: vec![],
+                previous: s(),
+                done_at: 0,
+            },
+            Reversal::TagEc2Resources {
+                key: s(),
+                tags: vec![],
+            },
+            Reversal::AddPrefixListEntries {
+                prefix_list_id: s(),
+                cidrs: vec![],
+            },
+        ]);
+        forms
+    }
+
+    /// The variant's name as the report writes it (`call`): the test that holds
+    /// [`Reversal::forms`] to the enum counts these.
+    pub fn call(&self) -> String {
+        serde_json::to_value(self)
+            .ok()
+            .and_then(|v| v["call"].as_str().map(str::to_string))
+            .unwrap_or_default()
     }
 
     /// One line for humans: what running it does.
@@ -1017,6 +1215,16 @@ impl Action {
     }
 }
 
+/// The IAM actions `trailguard undo` may call in the account it undoes in, for any
+/// remediation: what member.yaml's undo role grants (`trailguard iam-actions --undo`).
+pub fn every_op() -> std::collections::BTreeSet<&'static str> {
+    Reversal::forms()
+        .iter()
+        .flat_map(|r| r.ops())
+        .map(|o| o.iam)
+        .collect()
+}
+
 /// Whether a snapshot block state read before is "no block" (EC2 writes `unblocked`; an
 /// account that never set it may answer nothing).
 pub fn snapshot_unblocked(state: &str) -> bool {
@@ -1494,6 +1702,76 @@ mod tests {
     use super::*;
     use crate::action::{DeactivateKey, PutBucketPublicAccessBlock, StartLogging};
     use serde_json::json;
+
+    #[test]
+    fn the_forms_hold_every_reversal_and_every_call_it_makes() {
+        // Exhaustive: a reversal added to the enum does not compile here until it is
+        // named, and then this wants a form of it.
+        fn index(r: &Reversal) -> usize {
+            match r {
+                Reversal::AuthorizeSecurityGroup { .. } => 0,
+                Reversal::RevokeSecurityGroup { .. } => 1,
+                Reversal::ActivateAccessKey { .. } => 2,
+                Reversal::DeleteInlinePolicy { .. } => 3,
+                Reversal::UntagUser { .. } => 4,
+                Reversal::CreateNetworkAclEntry { .. } => 5,
+                Reversal::DisableEbsEncryptionByDefault { .. } => 6,
+                Reversal::DisableKeyRotation { .. } => 7,
+                Reversal::MakeDbInstancePublic { .. } => 8,
+                Reversal::MakeDbClusterInstancesPublic { .. } => 9,
+                Reversal::MakeRedshiftClusterPublic { .. } => 10,
+                Reversal::StopLogging { .. } => 11,
+                Reversal::DisableDetector { .. } => 12,
+                Reversal::ShareSnapshot { .. } => 13,
+                Reversal::ShareImage { .. } => 14,
+                Reversal::ShareDbSnapshot { .. } => 15,
+                Reversal::RestoreAccountPublicAccessBlock { .. } => 16,
+                Reversal::RestoreBucketPolicy { .. } => 17,
+                Reversal::RestoreResourcePolicy { .. } => 18,
+                Reversal::RestoreBucketPublicAccessBlock { .. } => 19,
+                Reversal::TagResource { .. } => 20,
+                Reversal::RestoreBucketTagging { .. } => 21,
+                Reversal::RestorePasswordPolicy { .. } => 22,
+                Reversal::TagDbResource { .. } => 23,
+                Reversal::TagRedshiftCluster { .. } => 24,
+                Reversal::TagRole { .. } => 25,
+                Reversal::AllowImdsv1 { .. } => 26,
+                Reversal::RestoreImdsDefault { .. } => 27,
+                Reversal::RestoreSnapshotBlockPublicAccess { .. } => 28,
+                Reversal::DisableImageBlockPublicAccess { .. } => 29,
+                Reversal::RestoreBucketAcl { .. } => 30,
+                Reversal::TagEc2Resources { .. } => 31,
+                Reversal::AddPrefixListEntries { .. } => 32,
+                Reversal::RestoreObjectAcl { .. } => 33,
+            }
+        }
+        let forms = Reversal::forms();
+        let seen: std::collections::BTreeSet<usize> = forms.iter().map(index).collect();
+        assert_eq!(seen, (0..34).collect(), "a reversal has no form");
+        // Each form's calls are in the set the undo role grants, and the set has nothing
+        // else; the branches show: both security-group directions, both S3 block writes.
+        let all = every_op();
+        for f in &forms {
+            assert!(!f.call().is_empty());
+            for o in f.ops() {
+                assert!(all.contains(o.iam), "{}: {}", f.call(), o.iam);
+            }
+        }
+        for iam in [
+            "ec2:AuthorizeSecurityGroupEgress",
+            "ec2:RevokeSecurityGroupIngress",
+            "s3:PutBucketPublicAccessBlock",
+            "iam:DeleteAccountPasswordPolicy",
+            "rds:ModifyDBClusterSnapshotAttribute",
+            "sqs:SetQueueAttributes",
+            "sqs:TagQueue",
+        ] {
+            assert!(all.contains(iam), "{iam}");
+        }
+        assert!(!all.contains("ec2:DeleteSecurityGroup"));
+        // A deleted policy is never put back, so the undo never deletes one either.
+        assert!(!all.contains("ecr:DeleteRepositoryPolicy"));
+    }
 
     fn done(action: &Action) -> Value {
         let mut a = serde_json::to_value(action).unwrap();

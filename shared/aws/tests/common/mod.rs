@@ -786,3 +786,107 @@ pub fn undo_outcomes(u: &Value) -> Vec<String> {
         })
         .collect()
 }
+
+/// A member account of its own for each test (moto keeps state per account).
+pub fn member_account(n: u8) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!(
+        "{n}{:011}",
+        (nanos as u64 * 7919 + std::process::id() as u64) % 100_000_000_000
+    )
+}
+
+/// Credentials in `account` for setting up its resources (moto lets any role be assumed).
+pub async fn as_account(
+    sdk: &aws_config::SdkConfig,
+    account: &str,
+    region: &str,
+) -> aws_config::SdkConfig {
+    let sts = aws_sdk_sts::Client::new(sdk);
+    let out = sts
+        .assume_role()
+        .role_arn(format!("arn:aws:iam::{account}:role/test-setup"))
+        .role_session_name("test-setup")
+        .send()
+        .await
+        .unwrap();
+    let c = out.credentials().unwrap();
+    sdk.to_builder()
+        .region(aws_config::Region::new(region.to_string()))
+        .credentials_provider(aws_sdk_sts::config::SharedCredentialsProvider::new(
+            aws_sdk_sts::config::Credentials::new(
+                c.access_key_id(),
+                c.secret_access_key(),
+                Some(c.session_token().to_string()),
+                None,
+                "test",
+            ),
+        ))
+        .build()
+}
+
+/// A group with SSH open to the world: (ec2 client, group id, rule id).
+pub async fn open_group(cfg: &aws_config::SdkConfig) -> (aws_sdk_ec2::Client, String, String) {
+    let ec2 = aws_sdk_ec2::Client::new(cfg);
+    let vpc = create_vpc(&ec2, "10.0.0.0/16").await;
+    let id = create_group(&ec2, &vpc, &unique("web"), &[]).await;
+    ec2.authorize_security_group_ingress()
+        .group_id(&id)
+        .ip_permissions(
+            aws_sdk_ec2::types::IpPermission::builder()
+                .ip_protocol("tcp")
+                .from_port(22)
+                .to_port(22)
+                .ip_ranges(
+                    aws_sdk_ec2::types::IpRange::builder()
+                        .cidr_ip("0.0.0.0/0")
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let rule = ingress_rules(&ec2, &id).await.remove(0);
+    (ec2, id, rule)
+}
+
+pub async fn ingress_rules(ec2: &aws_sdk_ec2::Client, group: &str) -> Vec<String> {
+    let out = ec2
+        .describe_security_group_rules()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("group-id")
+                .values(group)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    out.security_group_rules()
+        .iter()
+        .filter(|r| r.is_egress() == Some(false))
+        .map(|r| r.security_group_rule_id().unwrap().to_string())
+        .collect()
+}
+
+/// The CloudTrail event of opening SSH on `group`, made in `account` and `region`.
+pub fn opened(account: &str, region: &str, group: &str, rule: &str) -> Value {
+    let mut ev = cloudtrail_event(
+        "aws.ec2-AuthorizeSecurityGroupIngress-open-ssh.json",
+        json!({"groupId": group, "ipPermissions": {"items": [{"ipProtocol": "tcp", "fromPort": 22, "toPort": 22,
+            "ipRanges": {"items": [{"cidrIp": "0.0.0.0/0"}]}}]}}),
+        json!({"_return": true, "securityGroupRuleSet": {"items": [{"groupOwnerId": account, "groupId": group,
+            "securityGroupRuleId": rule, "isEgress": false, "ipProtocol": "tcp", "fromPort": 22, "toPort": 22,
+            "cidrIpv4": "0.0.0.0/0"}]}}),
+    );
+    ev["account"] = json!(account);
+    ev["region"] = json!(region);
+    ev["detail"]["recipientAccountId"] = json!(account);
+    ev["detail"]["awsRegion"] = json!(region);
+    ev["detail"]["userIdentity"]["accountId"] = json!(account);
+    ev
+}
