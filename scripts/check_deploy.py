@@ -101,6 +101,8 @@ class Stack:
                 return f"arn:aws:s3:::{pid}"
             if typ == "AWS::StepFunctions::StateMachine":
                 return pid
+        if attr == "StreamArn" and typ == "AWS::DynamoDB::Table":
+            return boto3.client("dynamodb", region_name=REGION).describe_table(TableName=pid)["Table"].get("LatestStreamArn")
         if attr == "Name" and typ == "AWS::Events::EventBus":
             # moto's physical id of a bus is not its name; the template names it.
             return self.resolve(self.t["Resources"][lid]["Properties"]["Name"])
@@ -360,7 +362,27 @@ def check_table(s, lid, props, seen):
         moto_gaps.add(f"table TimeToLiveSpecification (the template says {want_ttl})")
     elif ttl.get("AttributeName") != want_ttl:
         fail(f"{lid}: time to live {ttl}, the template says {want_ttl}")
-    seen.append(f"table {name} (key pk)")
+    want_stream = s.resolve(props.get("StreamSpecification", NO_VALUE))
+    stream = t.get("StreamSpecification", {})
+    if want_stream is not NO_VALUE and (not stream.get("StreamEnabled") or stream.get("StreamViewType") != want_stream["StreamViewType"]):
+        fail(f"{lid}: stream {stream}, the template says {want_stream}")
+    if want_stream is NO_VALUE and stream.get("StreamEnabled"):
+        fail(f"{lid}: a stream the template does not ask for: {stream}")
+    seen.append(f"table {name} (key pk" + (f", stream {want_stream['StreamViewType']})" if want_stream is not NO_VALUE else ")"))
+
+
+def check_event_source_mapping(s, lid, props, seen):
+    """publish-findings' mapping: the ledger's stream, to the function, filtered to reports."""
+    function = s.resolve(props["FunctionName"])
+    source = s.resolve(props["EventSourceArn"])
+    found = [m for m in lam.list_event_source_mappings(FunctionName=function)["EventSourceMappings"] if m.get("EventSourceArn") == source]
+    if len(found) != 1:
+        return fail(f"{lid}: {len(found)} mappings of {source} to {function}")
+    m = found[0]
+    want_filter = s.resolve(props.get("FilterCriteria", {}))
+    if want_filter and m.get("FilterCriteria") != want_filter:
+        moto_gaps.add(f"event source mapping FilterCriteria (the template says {json.dumps(want_filter)})")
+    seen.append(f"event source mapping {source.split('/stream/')[0].rsplit('/', 1)[-1]} stream -> {function.rsplit(':', 1)[-1]}")
 
 
 def check_bus(s, lid, props, seen):
@@ -408,6 +430,7 @@ CHECKS = {
     "AWS::SQS::Queue": check_queue,
     "AWS::CloudWatch::Dashboard": check_dashboard,
     "AWS::Logs::LogGroup": check_log_group,
+    "AWS::Lambda::EventSourceMapping": check_event_source_mapping,
 }
 
 

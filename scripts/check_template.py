@@ -247,7 +247,7 @@ def check_central(template_path, template, rules, functions, trailguard, failure
             and isinstance(org, Tagged) and org.value == "OrganizationId" and set(st.get("Condition", {})) == {"StringEquals", "StringLike"}
             and source == {"events:source": "aws.*"}):
         failures.append("the central bus's policy must allow events:PutEvents only on aws:PrincipalOrgID = OrganizationId and events:source aws.*")
-    guard_roles = {resources[lid]["Properties"]["Role"].value.split(".")[0] for lid, b in functions.items() if b != "backtest"}
+    guard_roles = {resources[lid]["Properties"]["Role"].value.split(".")[0] for lid, b in functions.items() if b not in ("backtest", "publish-findings")}
     for lid, res in resources.items():
         if lid not in guard_roles:
             continue
@@ -302,14 +302,29 @@ def check_central(template_path, template, rules, functions, trailguard, failure
     up = undo_role.get("Properties", {})
     ut = up.get("AssumeRolePolicyDocument", {}).get("Statement", [])
     ok = (undo_role.get("Condition") == "HasUndoPrincipals" and len(ut) == 1 and ut[0].get("Action") == "sts:AssumeRole"
+          and ut[0].get("Effect") == "Allow" and set(ut[0].get("Principal", {})) == {"AWS"}
           and getattr(ut[0].get("Principal", {}).get("AWS"), "value", None) == "UndoPrincipalArns"
           and getattr(ut[0].get("Condition", {}).get("StringEquals", {}).get("aws:PrincipalOrgID"), "value", None) == "OrganizationId"
-          and set(ut[0].get("Condition", {})) == {"StringEquals"})
+          and set(ut[0].get("Condition", {})) == {"StringEquals"} and len(ut[0]["Condition"]["StringEquals"]) == 1
+          and getattr(up.get("RoleName"), "value", None) == "${MemberRoleName}-undo"
+          and "ManagedPolicyArns" not in up and len(up.get("Policies", [])) == 1)
     if not ok:
-        failures.append("member.yaml: the undo role must exist only under HasUndoPrincipals and trust only UndoPrincipalArns, inside OrganizationId")
+        failures.append("member.yaml: the undo role (<MemberRoleName>-undo, one inline policy, no managed ones) must exist only under HasUndoPrincipals and trust only UndoPrincipalArns, inside OrganizationId")
     undo_granted = set()
+    denied = []
     for s in up.get("Policies", [{}])[0].get("PolicyDocument", {}).get("Statement", []):
-        undo_granted.update([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+        acts = [s["Action"]] if isinstance(s["Action"], str) else s["Action"]
+        if s.get("Effect") == "Deny":
+            denied.append((sorted(acts), sorted(getattr(r, "value", r) for r in s.get("Resource", []))))
+        elif s.get("Effect") == "Allow" and s.get("Resource") == "*":
+            undo_granted.update(acts)
+        else:
+            failures.append(f"member.yaml: the undo role has a statement that is neither its grant nor its deny: {s}")
+    own = sorted(f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role/${{MemberRoleName}}{x}" for x in ("", "-forward", "-undo"))
+    role_writes = sorted(a for a in json.loads(subprocess.check_output([trailguard, "iam-actions", "--undo"]))
+                         if a in ("iam:DeleteRolePolicy", "iam:TagRole", "iam:PutRolePolicy", "iam:UntagRole", "iam:UpdateAssumeRolePolicy"))
+    if denied != [(role_writes, own)]:
+        failures.append(f"member.yaml: the undo role must be denied its role writes {role_writes} on exactly trailguard's own roles {own}; it has {denied}")
     undo_declared = set(json.loads(subprocess.check_output([trailguard, "iam-actions", "--undo"])))
     if undo_granted != undo_declared:
         failures.append(f"member.yaml: the undo role grants {sorted(undo_granted - undo_declared)} no undo calls, and lacks {sorted(undo_declared - undo_granted)}")

@@ -29,7 +29,7 @@ KEY_ARN="$("$MOTO_VENV/bin/python" -c 'import boto3; print(boto3.client("kms").c
   HoneytokenAccessKeyIds=AKIA5HONEYTOKEN00001,AKIA5HONEYTOKEN00002 \
   TrustedNetworks=198.51.100.0/24 NotificationEmail=secops@example.com \
   TrustedAccounts=444455556666,210987654321 OrganizationId=o-a1b2c3d4e5 \
-  PublishRemediationEvents=true BacktestBucket=trailguard-archive BacktestPrefix=AWSLogs/
+  PublishRemediationEvents=true ImportFindings=true BacktestBucket=trailguard-archive BacktestPrefix=AWSLogs/
 
 # A central deployment: its organization bus, the rules on it, the member-role statement.
 "$MOTO_VENV/bin/python" scripts/check_deploy.py "$OUT/packaged.cfn.json" trailguard-central \
@@ -44,4 +44,5 @@ json.dump(yaml_parse(open(sys.argv[1]).read()), open(sys.argv[2], "w"))' member.
   CentralEventBusArn=arn:aws:events:us-east-1:123456789012:event-bus/trailguard-central-central \
   CentralRoleArns=arn:aws:iam::123456789012:role/trailguard-central-RevertSecurityGroupRole-EXAMPLE,arn:aws:iam::123456789012:role/trailguard-central-DisableCompromisedKeyRole-EXAMPLE \
   OrganizationId=o-a1b2c3d4e5 MemberRoleName=trailguard-member RoleRegion=us-east-1 \
-  HoneytokenAccessKeyIds=AKIA5HONEYTOKEN00001 TrustedNetworks=198.51.100.0/24
+  HoneytokenAccessKeyIds=AKIA5HONEYTOKEN00001 TrustedNetworks=198.51.100.0/24 \
+  UndoPrincipalArns=arn:aws:iam::123456789012:role/security-oncall

@@ -119,6 +119,7 @@ def main():
     out.append(UNDO.rstrip("\n"))
     out.extend(f"                  - {a}" for a in undo)
     out.append('                Resource: "*"')
+    out.append(UNDO_DENY.rstrip("\n"))
     out.append("")
     out.append(TAIL.rstrip("\n"))
     out.append("")
@@ -184,7 +185,8 @@ Parameters:
   UndoPrincipalArns:
     Type: CommaDelimitedList
     Default: ""
-    Description: The roles or users of the organization allowed to run `trailguard undo --member-role <MemberRoleName>-undo` here (docs/src/rollback.md). Empty (the default) makes no undo role.
+    AllowedPattern: "^(arn:aws[a-z-]*:iam::[0-9]{12}:(role|user)/[A-Za-z0-9+=,.@_/-]{1,512})?$"
+    Description: The roles or users (by ARN) of the organization allowed to run `trailguard undo --member-role <MemberRoleName>-undo` here (docs/src/rollback.md). Empty (the default) makes no undo role.
 
 Conditions:
   RoleRegion: !Equals [!Ref AWS::Region, !Ref RoleRegion]
@@ -243,7 +245,7 @@ UNDO = """  # The role `trailguard undo --member-role` runs as here (only when U
           - id: CKV_AWS_108
             comment: "s3:GetObject is what HeadObject needs: an object ACL is written back only while the object is the one trailguard changed, which its last-modified time tells. The undo reads no object's content."
           - id: CKV_AWS_109
-            comment: "An undo writes back what a remediation changed on any user, role or resource of the account (an inline policy deleted, a tag, a password policy): the resources cannot be known in advance. Only UndoPrincipalArns, inside the organization, can assume this role, and each undo is checked against the ledger's record first."
+            comment: "An undo writes back what a remediation changed on any user, role or resource of the account (an inline policy deleted, a tag, a password policy): the resources cannot be known in advance. The role is as strong as these actions on every resource (trailguard undo checks the ledger, but whoever assumes the role can call them directly): only UndoPrincipalArns, inside the organization, can assume it, and it is denied trailguard's own roles."
           - id: CKV_AWS_110
             comment: "The same writes as CKV_AWS_109: they could escalate only for a principal that can assume this role, which trusts only UndoPrincipalArns (by ARN) inside the organization."
           - id: CKV_AWS_111
@@ -272,6 +274,19 @@ UNDO = """  # The role `trailguard undo --member-role` runs as here (only when U
               - Sid: TrailguardUndo
                 Effect: Allow
                 Action:
+"""
+
+UNDO_DENY = """              # Never trailguard's own roles: an undo does not touch them, and their policies
+              # and tags are what keep trailguard working here.
+              - Sid: NotTrailguardsOwnRoles
+                Effect: Deny
+                Action:
+                  - iam:DeleteRolePolicy
+                  - iam:TagRole
+                Resource:
+                  - !Sub "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${MemberRoleName}"
+                  - !Sub "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${MemberRoleName}-forward"
+                  - !Sub "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${MemberRoleName}-undo"
 """
 
 TAIL = """  # EventBridge puts the matching events on the central bus as this role.

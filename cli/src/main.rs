@@ -194,9 +194,11 @@ enum Command {
         #[arg(long, value_name = "ARN")]
         topic: Option<String>,
         /// A central deployment: the role to undo as in the member account the remediation
-        /// was done in (member.yaml's UndoRole, `trailguard-undo`), assumed with the usual
-        /// credentials, which stay the home account's (the ledger's and the topic's).
-        #[arg(long, value_name = "NAME")]
+        /// was done in (member.yaml's undo role, `<MemberRoleName>-undo`, e.g.
+        /// `trailguard-member-undo`), assumed with the usual credentials, which stay the home
+        /// account's (the ledger's and the topic's). Needs the ledger: the report is checked
+        /// there before the role is assumed.
+        #[arg(long, value_name = "NAME", conflicts_with = "unverified")]
         member_role: Option<String>,
     },
     /// What trailguard would have done over an archive of CloudTrail logs.
@@ -330,11 +332,16 @@ fn run(command: Command) -> Result<ExitCode, String> {
         Command::IamActions { function, .. } => match function.as_deref() {
             // The backtest function is not a guard: it reads archives and writes summaries.
             Some("backtest") => print_json(&json!(trailguard_backtest::iam_actions())),
+            // Not a guard either: it imports the ledger's remediations into Security Hub.
+            Some("publish-findings") => print_json(&json!(trailguard_aws::publish::iam_actions())),
             Some(f) => print_json(&json!(guard(f)?.iam_actions())),
             None => Err("iam-actions needs a FUNCTION, --member or --undo".into()),
         },
-        Command::Sweeps { function } if function == "backtest" => print_json(&json!([])),
-        Command::Patterns { function } if function == "backtest" => print_json(&json!([])),
+        Command::Sweeps { function } | Command::Patterns { function }
+            if function == "backtest" || function == "publish-findings" =>
+        {
+            print_json(&json!([]))
+        }
         Command::Sweeps { function } => print_json(&json!(guard(&function)?.spec().sweeps)),
         Command::Patterns { function } => out(format!(
             "{}\n",

@@ -376,21 +376,43 @@ pub fn undo(
             .ok_or_else(|| {
                 format!("{label}: the report does not say which region the remediation was done in")
             })?;
-        let usual = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .http_client(trailguard_aws::config::http_client())
-            .timeout_config(trailguard_aws::config::timeouts())
-            .region(aws_config::Region::new(region))
-            .load()
-            .await;
-        let caller = who_is(&usual).await?;
         // A central deployment: the person runs the undo from the home account (where the
         // ledger is), and its calls are made in the member account as the role named there.
-        let (sdk, acting) = match (&member_role, plan.account.as_deref()) {
-            (Some(name), Some(member)) if trailguard_rules::ids::is_account_id(member) => {
-                let (sdk, acting) = as_member_role(&usual, &caller, member, name).await?;
-                (sdk, Some(acting))
+        // The report is held to the ledger first: nothing reaches the member account for a
+        // report the ledger refuses (clap keeps --member-role from --unverified).
+        let verified_first = member_role.is_some();
+        if let (true, Some(table)) = (verified_first, &table) {
+            trailguard_aws::undo::verify(&ledger, table, &mut plan)
+                .await
+                .map_err(|e| format!("reading the ledger {table}: {e}"))?;
+        }
+        let (sdk, caller, acting) = match &member_role {
+            Some(name) => {
+                let member = plan
+                    .account
+                    .clone()
+                    .filter(|a| trailguard_rules::ids::is_account_id(a))
+                    .ok_or_else(|| {
+                        format!(
+                            "--member-role: the report's account `{}` is not an account id",
+                            plan.account.as_deref().unwrap_or("").escape_debug()
+                        )
+                    })?;
+                // STS in the home region (the member's may not be enabled here).
+                let caller = who_is(&home).await?;
+                let (sdk, acting) = as_member_role(&home, &caller, &member, name, &region).await?;
+                (sdk, caller, Some(acting))
             }
-            _ => (usual, None),
+            None => {
+                let usual = aws_config::defaults(aws_config::BehaviorVersion::latest())
+                    .http_client(trailguard_aws::config::http_client())
+                    .timeout_config(trailguard_aws::config::timeouts())
+                    .region(aws_config::Region::new(region))
+                    .load()
+                    .await;
+                let caller = who_is(&usual).await?;
+                (usual, caller, None)
+            }
         };
         let account = acting
             .as_ref()
@@ -413,7 +435,7 @@ pub fn undo(
                 )
             }
         }
-        if let Some(table) = &table {
+        if let (false, Some(table)) = (verified_first, &table) {
             trailguard_aws::undo::verify(&ledger, table, &mut plan)
                 .await
                 .map_err(|e| format!("reading the ledger {table}: {e}"))?;
@@ -558,14 +580,16 @@ fn is_role_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b))
 }
 
-/// The configuration of `sdk` with the credentials of role `name` in account `member`,
-/// assumed by `caller` for this undo (a quarter of an hour), and who those credentials are.
-/// The session is named after the caller, so the member account's CloudTrail says who.
+/// The configuration of `sdk` in `region` with the credentials of role `name` in account
+/// `member`, assumed by `caller` for this undo (a quarter of an hour), and who those
+/// credentials are. The session is named after the caller, so the member account's
+/// CloudTrail says who.
 async fn as_member_role(
     sdk: &aws_config::SdkConfig,
     caller: &aws_sdk_sts::operation::get_caller_identity::GetCallerIdentityOutput,
     member: &str,
     name: &str,
+    region: &str,
 ) -> Result<
     (
         aws_config::SdkConfig,
@@ -597,12 +621,13 @@ async fn as_member_role(
         .ok_or_else(|| format!("--member-role: assuming {role_arn} gave no credentials"))?;
     let member_sdk = sdk
         .to_builder()
+        .region(aws_config::Region::new(region.to_string()))
         .credentials_provider(aws_sdk_sts::config::SharedCredentialsProvider::new(
             aws_sdk_sts::config::Credentials::new(
                 c.access_key_id(),
                 c.secret_access_key(),
                 Some(c.session_token().to_string()),
-                None,
+                std::time::SystemTime::try_from(*c.expiration()).ok(),
                 "trailguard-undo-member-role",
             ),
         ))

@@ -718,6 +718,16 @@ async fn undo_of_a_central_remediation_runs_as_the_undo_role_in_the_member_accou
         ]);
         assert!(!ok && err.contains("--member-role: `"), "{bad}: {err}");
     }
+    // The member role is only for a report the ledger holds.
+    let (ok, _, err) = trailguard(&[
+        "undo",
+        "--report",
+        "-",
+        "--unverified",
+        "--member-role",
+        "trailguard-member-undo",
+    ]);
+    assert!(!ok && err.contains("cannot be used with"), "{err}");
     assert!(ingress_rules(&ec2_b, &group).await.is_empty());
 
     moto_api("POST", "/moto-api/recorder/reset-recording");

@@ -113,7 +113,7 @@ fn contention(table: &str) -> PortError {
     }
 }
 
-async fn get(c: &Client, table: &str, pk: &str) -> PortResult<Option<Item>> {
+pub(crate) async fn get(c: &Client, table: &str, pk: &str) -> PortResult<Option<Item>> {
     let out = c
         .get_item()
         .table_name(table)

@@ -32,6 +32,7 @@ pub mod org;
 mod plan;
 pub mod policies;
 pub mod ports;
+pub mod publish;
 pub mod rds;
 pub mod redshift;
 pub mod s3;

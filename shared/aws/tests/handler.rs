@@ -165,10 +165,14 @@ async fn the_report_keeps_its_documented_schema() {
             "reversal",
             "rule_ids",
             "target",
+            "targets",
             "type",
             "undo"
         ]
     );
+    // The resources it names, each a real id of its kind (a finding's, imported.rs).
+    assert_eq!(r["actions"][0]["targets"][0]["kind"], "security_group");
+    assert_eq!(r["actions"][0]["targets"][0]["id"], r["actions"][0]["group_id"]);
     // Where to look at it: the group's page in the event's region.
     assert!(
         r["actions"][0]["console"].as_str().unwrap().starts_with(

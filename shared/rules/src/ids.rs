@@ -3,7 +3,8 @@
 //! cannot be a real id, and says which field was wrong.
 
 /// The kinds of identifier an action targets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum IdKind {
     SecurityGroup,
     SecurityGroupRule,

@@ -18,6 +18,7 @@ pub mod glob;
 pub mod grants;
 pub mod guards;
 pub mod ids;
+pub mod imported;
 pub mod lenient;
 mod load;
 pub mod net;

@@ -244,6 +244,9 @@ pub const GUARDDUTY_ARCHIVE_FINDINGS: Op = op!(guardduty, ArchiveFindings);
 // Security Hub: the finding trailguard acted on gets its workflow status and a note
 // (finding.rs), in the finding's own account and region.
 pub const SECURITYHUB_BATCH_UPDATE_FINDINGS: Op = op!(securityhub, BatchUpdateFindings);
+/// publish-findings: a remediation the ledger keeps, imported as a finding of the account's
+/// own default product (imported.rs).
+pub const SECURITYHUB_BATCH_IMPORT_FINDINGS: Op = op!(securityhub, BatchImportFindings);
 
 // KMS: a key's life (guards/encryption_keys.rs), and the calls their undo names.
 pub const KMS_CANCEL_KEY_DELETION: Op = op!(kms, CancelKeyDeletion);

@@ -360,7 +360,7 @@ fn human(report: &Report) -> (String, String) {
             // member account's undo role (member.yaml).
             if report.connection.is_some() {
                 b.push_str(
-                    "; from the central account, with --member-role and the member role's name followed by -undo",
+                    "; from the central account, with --member-role and the member role's name followed by -undo (the role member.yaml makes when UndoPrincipalArns is set)",
                 );
             }
             b.push('.');

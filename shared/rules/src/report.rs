@@ -90,6 +90,18 @@ pub struct ActionReport {
     /// The target's page in the AWS console (console.rs), in the event's region.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub console: Option<String>,
+    /// The resources the action names, each a real id of its kind (ids.rs): what a
+    /// Security Hub finding of the remediation lists (imported.rs).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<TargetRef>,
+}
+
+/// One resource an action names: its field, the kind of id, the id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct TargetRef {
+    pub field: String,
+    pub kind: crate::ids::IdKind,
+    pub id: String,
 }
 
 impl ActionReport {
@@ -108,6 +120,7 @@ impl ActionReport {
             reversal: None,
             ledger_key: None,
             console: None,
+            targets: vec![],
         }
     }
 
@@ -257,7 +270,17 @@ impl Report {
     /// Each action's console page, in `region` (a sweep's report has no event to say it).
     pub fn with_console(mut self, region: Option<&str>) -> Report {
         for a in &mut self.actions {
-            a.console = crate::console::first_link(&a.action.step().targets(), region);
+            let targets = a.action.step().targets();
+            a.console = crate::console::first_link(&targets, region);
+            a.targets = targets
+                .into_iter()
+                .filter(|t| t.kind.is_valid(t.value.trim()))
+                .map(|t| TargetRef {
+                    field: t.field.to_string(),
+                    kind: t.kind,
+                    id: t.value.trim().to_string(),
+                })
+                .collect();
         }
         self
     }
