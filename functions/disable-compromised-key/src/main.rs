@@ -5,7 +5,7 @@
 //! start.
 
 use lambda_runtime::{run, service_fn, Error};
-use trailguard_aws::{guards::key, Clients, Deps, Sdk, SdkConfig};
+use trailguard_aws::{guards::key, Acting, Clients, Deps, Sdk, SdkConfig};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
@@ -15,13 +15,16 @@ async fn main() -> Result<(), Error> {
 
 /// The clients the function acts through, in its own account and in any other.
 fn wire(sdk: &SdkConfig) -> impl Clients {
-    Sdk::none()
-        .with_account_alias(sdk)
-        .with_iam(sdk)
-        .with_cloudtrail(sdk)
-        .with_guardduty(sdk)
-        .with_securityhub(sdk)
-        .with_ledger(sdk)
+    // Only its guard's action types: the binary keeps no other action's code.
+    Acting::<_, { key::ACTION_MASK }>(
+        Sdk::none()
+            .with_account_alias(sdk)
+            .with_iam(sdk)
+            .with_cloudtrail(sdk)
+            .with_guardduty(sdk)
+            .with_securityhub(sdk)
+            .with_ledger(sdk),
+    )
 }
 
 #[cfg(test)]

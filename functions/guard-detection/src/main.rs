@@ -5,7 +5,7 @@
 //! alias for its notices.
 
 use lambda_runtime::{run, service_fn, Error};
-use trailguard_aws::{guards::detection, Clients, Deps, Sdk, SdkConfig};
+use trailguard_aws::{guards::detection, Acting, Clients, Deps, Sdk, SdkConfig};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
@@ -15,7 +15,8 @@ async fn main() -> Result<(), Error> {
 
 /// The clients the function reads through, in its own account and in any other.
 fn wire(sdk: &SdkConfig) -> impl Clients {
-    Sdk::none().with_account_alias(sdk)
+    // Only its guard's action types: the binary keeps no other action's code.
+    Acting::<_, { detection::ACTION_MASK }>(Sdk::none().with_account_alias(sdk))
 }
 
 #[cfg(test)]

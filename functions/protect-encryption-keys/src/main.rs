@@ -7,7 +7,7 @@
 //! once, at cold start.
 
 use lambda_runtime::{run, service_fn, Error};
-use trailguard_aws::{guards::encryption_keys, Clients, Deps, Sdk, SdkConfig};
+use trailguard_aws::{guards::encryption_keys, Acting, Clients, Deps, Sdk, SdkConfig};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
@@ -18,12 +18,15 @@ async fn main() -> Result<(), Error> {
 /// The clients the function acts through, in its own account and in any other: KMS for the
 /// key, CloudTrail for the key's history.
 fn wire(sdk: &SdkConfig) -> impl Clients {
-    Sdk::none()
-        .with_account_alias(sdk)
-        .with_kms_keys(sdk)
-        .with_cloudtrail(sdk)
-        .with_securityhub(sdk)
-        .with_ledger(sdk)
+    // Only its guard's action types: the binary keeps no other action's code.
+    Acting::<_, { encryption_keys::ACTION_MASK }>(
+        Sdk::none()
+            .with_account_alias(sdk)
+            .with_kms_keys(sdk)
+            .with_cloudtrail(sdk)
+            .with_securityhub(sdk)
+            .with_ledger(sdk),
+    )
 }
 
 #[cfg(test)]

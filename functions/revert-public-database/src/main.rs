@@ -6,7 +6,7 @@
 //! once, at cold start.
 
 use lambda_runtime::{run, service_fn, Error};
-use trailguard_aws::{guards::public_database, Clients, Deps, Sdk, SdkConfig};
+use trailguard_aws::{guards::public_database, Acting, Clients, Deps, Sdk, SdkConfig};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
@@ -16,12 +16,15 @@ async fn main() -> Result<(), Error> {
 
 /// The clients the function acts through, in its own account and in any other.
 fn wire(sdk: &SdkConfig) -> impl Clients {
-    Sdk::none()
-        .with_account_alias(sdk)
-        .with_rds(sdk)
-        .with_redshift(sdk)
-        .with_securityhub(sdk)
-        .with_ledger(sdk)
+    // Only its guard's action types: the binary keeps no other action's code.
+    Acting::<_, { public_database::ACTION_MASK }>(
+        Sdk::none()
+            .with_account_alias(sdk)
+            .with_rds(sdk)
+            .with_redshift(sdk)
+            .with_securityhub(sdk)
+            .with_ledger(sdk),
+    )
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 //! acts (policies.rs and one port per service), reports and notifies lives in shared/aws.
 
 use lambda_runtime::{run, service_fn, Error};
-use trailguard_aws::{guards::resource_policy, Clients, Deps, Sdk, SdkConfig};
+use trailguard_aws::{guards::resource_policy, Acting, Clients, Deps, Sdk, SdkConfig};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
@@ -15,15 +15,18 @@ async fn main() -> Result<(), Error> {
 
 /// The clients the function acts through, in its own account and in any other.
 pub fn wire(sdk: &SdkConfig) -> impl Clients {
-    Sdk::none()
-        .with_account_alias(sdk)
-        .with_sqs(sdk)
-        .with_sns(sdk)
-        .with_secretsmanager(sdk)
-        .with_kms(sdk)
-        .with_organizations(sdk)
-        .with_securityhub(sdk)
-        .with_ledger(sdk)
+    // Only its guard's action types: the binary keeps no other action's code.
+    Acting::<_, { resource_policy::ACTION_MASK }>(
+        Sdk::none()
+            .with_account_alias(sdk)
+            .with_sqs(sdk)
+            .with_sns(sdk)
+            .with_secretsmanager(sdk)
+            .with_kms(sdk)
+            .with_organizations(sdk)
+            .with_securityhub(sdk)
+            .with_ledger(sdk),
+    )
 }
 
 #[cfg(test)]

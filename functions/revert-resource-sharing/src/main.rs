@@ -6,7 +6,7 @@
 //! cold start.
 
 use lambda_runtime::{run, service_fn, Error};
-use trailguard_aws::{guards::sharing, Clients, Deps, Sdk, SdkConfig};
+use trailguard_aws::{guards::sharing, Acting, Clients, Deps, Sdk, SdkConfig};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
@@ -16,13 +16,16 @@ async fn main() -> Result<(), Error> {
 
 /// The clients the function acts through, in its own account and in any other.
 fn wire(sdk: &SdkConfig) -> impl Clients {
-    Sdk::none()
-        .with_account_alias(sdk)
-        .with_ec2(sdk)
-        .with_rds(sdk)
-        .with_lambda(sdk)
-        .with_organizations(sdk)
-        .with_ledger(sdk)
+    // Only its guard's action types: the binary keeps no other action's code.
+    Acting::<_, { sharing::ACTION_MASK }>(
+        Sdk::none()
+            .with_account_alias(sdk)
+            .with_ec2(sdk)
+            .with_rds(sdk)
+            .with_lambda(sdk)
+            .with_organizations(sdk)
+            .with_ledger(sdk),
+    )
 }
 
 #[cfg(test)]

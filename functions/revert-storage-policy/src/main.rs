@@ -5,7 +5,7 @@
 //! acts, reports and notifies lives in shared/aws.
 
 use lambda_runtime::{run, service_fn, Error};
-use trailguard_aws::{guards::storage_policy, Clients, Deps, Sdk, SdkConfig};
+use trailguard_aws::{guards::storage_policy, Acting, Clients, Deps, Sdk, SdkConfig};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
@@ -15,14 +15,17 @@ async fn main() -> Result<(), Error> {
 
 /// The clients the function acts through, in its own account and in any other.
 pub fn wire(sdk: &SdkConfig) -> impl Clients {
-    Sdk::none()
-        .with_account_alias(sdk)
-        .with_ecr(sdk)
-        .with_opensearch(sdk)
-        .with_glacier(sdk)
-        .with_efs(sdk)
-        .with_organizations(sdk)
-        .with_ledger(sdk)
+    // Only its guard's action types: the binary keeps no other action's code.
+    Acting::<_, { storage_policy::ACTION_MASK }>(
+        Sdk::none()
+            .with_account_alias(sdk)
+            .with_ecr(sdk)
+            .with_opensearch(sdk)
+            .with_glacier(sdk)
+            .with_efs(sdk)
+            .with_organizations(sdk)
+            .with_ledger(sdk),
+    )
 }
 
 #[cfg(test)]

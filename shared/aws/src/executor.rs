@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use trailguard_rules::action::Undo;
+use trailguard_rules::action::{bits, Undo};
 use trailguard_rules::action::{CancelKeyDeletion, EnableKeyRotation, RevokeSessions};
 use trailguard_rules::guards::encryption_keys::{self, KeyEvent, WasEnabled};
 use trailguard_rules::state::EncryptionKeyState;
@@ -302,7 +302,14 @@ async fn start_logging<T: TrailPort>(t: &T, trail: &str) -> Outcome {
     outcome
 }
 
-async fn act<C: Clients>(c: &C, action: &Action, ctx: Context<'_>) -> Outcome {
+/// The future of one action. A function's clients act only for its guard's action types
+/// (`Clients::ACTIONS`): each arm's future is boxed where it is made, so the arms of other
+/// action types, constant-false for those clients, leave their code out of the binary.
+fn act<'a, C: Clients>(
+    c: &'a C,
+    action: &'a Action,
+    ctx: Context<'a>,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Outcome> + 'a>> {
     let now = ctx.now;
     let unresolved = |what: &str| {
         Outcome::of(Err(PortError::Permanent {
@@ -312,56 +319,101 @@ async fn act<C: Clients>(c: &C, action: &Action, ctx: Context<'_>) -> Outcome {
         }))
     };
     match action {
-        Action::RevokeSecurityGroupRules(a) => Outcome::of(
-            c.ec2()
-                .revoke_rules(&a.group_id, a.egress, &a.rule_ids)
-                .await,
-        ),
-        Action::RevokeSecurityGroupPermissions(a) => Outcome::of(
-            c.ec2()
-                .revoke_permissions(
-                    a.group_id.as_deref(),
-                    a.group_name.as_deref(),
-                    a.egress,
-                    &a.permissions,
-                )
-                .await,
-        ),
-        Action::AuthorizeSecurityGroupPermissions(a) => Outcome::of(
-            c.ec2()
-                .authorize_permissions(&a.group_id, a.egress, &a.permissions)
-                .await,
-        ),
-        Action::DeactivateAccessKey(a) => match &a.user_name {
-            Some(user) => Outcome::of(c.iam().deactivate_key(user, &a.access_key_id).await),
-            None => unresolved("key's owner"),
-        },
-        Action::RevokeSessions(a) => match &a.name {
-            Some(name) => {
-                let doc = RevokeSessions::document(now);
-                let mut o = Outcome::of(
-                    c.iam()
-                        .put_deny_policy(a.principal, name, &a.policy_name, &doc)
-                        .await,
-                );
-                o.result = Some(serde_json::json!({
-                    "policy_name": a.policy_name,
-                    "token_issued_before": trailguard_rules::time::format_epoch(now),
-                }));
-                o
+        Action::RevokeSecurityGroupRules(a)
+            if const { C::ACTIONS & bits::RevokeSecurityGroupRules != 0 } =>
+        {
+            Box::pin(async move {
+                {
+                    Outcome::of(
+                        c.ec2()
+                            .revoke_rules(&a.group_id, a.egress, &a.rule_ids)
+                            .await,
+                    )
+                }
+            })
+        }
+        Action::RevokeSecurityGroupPermissions(a)
+            if const { C::ACTIONS & bits::RevokeSecurityGroupPermissions != 0 } =>
+        {
+            Box::pin(async move {
+                {
+                    Outcome::of(
+                        c.ec2()
+                            .revoke_permissions(
+                                a.group_id.as_deref(),
+                                a.group_name.as_deref(),
+                                a.egress,
+                                &a.permissions,
+                            )
+                            .await,
+                    )
+                }
+            })
+        }
+        Action::AuthorizeSecurityGroupPermissions(a)
+            if const { C::ACTIONS & bits::AuthorizeSecurityGroupPermissions != 0 } =>
+        {
+            Box::pin(async move {
+                {
+                    Outcome::of(
+                        c.ec2()
+                            .authorize_permissions(&a.group_id, a.egress, &a.permissions)
+                            .await,
+                    )
+                }
+            })
+        }
+        Action::DeactivateAccessKey(a) if const { C::ACTIONS & bits::DeactivateAccessKey != 0 } => {
+            Box::pin(async move {
+                {
+                    match &a.user_name {
+                        Some(user) => {
+                            Outcome::of(c.iam().deactivate_key(user, &a.access_key_id).await)
+                        }
+                        None => unresolved("key's owner"),
+                    }
+                }
+            })
+        }
+        Action::RevokeSessions(a) if const { C::ACTIONS & bits::RevokeSessions != 0 } => {
+            Box::pin(async move {
+                {
+                    match &a.name {
+                        Some(name) => {
+                            let doc = RevokeSessions::document(now);
+                            let mut o = Outcome::of(
+                                c.iam()
+                                    .put_deny_policy(a.principal, name, &a.policy_name, &doc)
+                                    .await,
+                            );
+                            o.result = Some(serde_json::json!({
+                                "policy_name": a.policy_name,
+                                "token_issued_before": trailguard_rules::time::format_epoch(now),
+                            }));
+                            o
+                        }
+                        None => unresolved("key's owner"),
+                    }
+                }
+            })
+        }
+        Action::TagUser(a) if const { C::ACTIONS & bits::TagUser != 0 } => Box::pin(async move {
+            match &a.user_name {
+                Some(user) => Outcome::of(c.iam().tag_user(user, &a.key, &a.value(now)).await),
+                None => unresolved("key's owner"),
             }
-            None => unresolved("key's owner"),
-        },
-        Action::TagUser(a) => match &a.user_name {
-            Some(user) => Outcome::of(c.iam().tag_user(user, &a.key, &a.value(now)).await),
-            None => unresolved("key's owner"),
-        },
-        Action::SummarizeKeyActivity(a) => {
-            let start = now - i64::from(a.hours) * 3600;
-            let lookup =
-                c.trail()
-                    .lookup_key_events(&a.access_key_id, start, now, FORENSICS_MAX_PAGES);
-            match tokio::time::timeout(FORENSICS_TIMEOUT, lookup).await {
+        }),
+        Action::SummarizeKeyActivity(a) if const { C::ACTIONS & bits::SummarizeKeyActivity != 0 } => {
+            Box::pin(async move {
+                {
+                    let start = now - i64::from(a.hours) * 3600;
+                    let lookup = c.trail().lookup_key_events(
+                        &a.access_key_id,
+                        start,
+                        now,
+                        FORENSICS_MAX_PAGES,
+                    );
+                    match tokio::time::timeout(FORENSICS_TIMEOUT, lookup).await {
                 Ok(Ok(events)) => Outcome {
                     status: Status::Done,
                     note: None,
@@ -394,157 +446,465 @@ async fn act<C: Clients>(c: &C, action: &Action, ctx: Context<'_>) -> Outcome {
                     unproven: false,
                 },
             }
+                }
+            })
         }
-        Action::DeleteNetworkAclEntry(a) => Outcome::of(
-            c.ec2()
-                .delete_nacl_entry(
-                    &a.network_acl_id,
-                    a.rule_number,
-                    a.egress,
-                    a.entry.as_ref(),
-                    ctx.facts()
-                        .and_then(|f| f.acl_states.get(&a.network_acl_id)),
+        Action::DeleteNetworkAclEntry(a) if const { C::ACTIONS & bits::DeleteNetworkAclEntry != 0 } => {
+            Box::pin(async move {
+                {
+                    Outcome::of(
+                        c.ec2()
+                            .delete_nacl_entry(
+                                &a.network_acl_id,
+                                a.rule_number,
+                                a.egress,
+                                a.entry.as_ref(),
+                                ctx.facts()
+                                    .and_then(|f| f.acl_states.get(&a.network_acl_id)),
+                            )
+                            .await,
+                    )
+                }
+            })
+        }
+        Action::StartLogging(a) if const { C::ACTIONS & bits::StartLogging != 0 } => {
+            Box::pin(async move {
+                {
+                    start_logging(c.trail(), &a.trail).await
+                }
+            })
+        }
+        Action::UpdateTrail(a) if const { C::ACTIONS & bits::UpdateTrail != 0 } => {
+            Box::pin(async move {
+                Outcome::of(
+                    c.trail()
+                        .update_trail(
+                            &a.trail,
+                            a.multi_region,
+                            a.log_file_validation,
+                            a.global_service_events,
+                        )
+                        .await,
                 )
-                .await,
-        ),
-        Action::StartLogging(a) => start_logging(c.trail(), &a.trail).await,
-        Action::UpdateTrail(a) => Outcome::of(
-            c.trail()
-                .update_trail(
-                    &a.trail,
-                    a.multi_region,
-                    a.log_file_validation,
-                    a.global_service_events,
+            })
+        }
+        Action::RestoreManagementEvents(a)
+            if const { C::ACTIONS & bits::RestoreManagementEvents != 0 } =>
+        {
+            Box::pin(async move {
+                {
+                    Outcome::of(c.trail().restore_management_events(&a.trail).await)
+                }
+            })
+        }
+        Action::UnshareImage(a) if const { C::ACTIONS & bits::UnshareImage != 0 } => {
+            Box::pin(async move {
+                Outcome::of(
+                    c.ec2()
+                        .unshare_image(&a.image_id, &a.accounts, a.public, &a.organizations)
+                        .await,
                 )
-                .await,
-        ),
-        Action::RestoreManagementEvents(a) => {
-            Outcome::of(c.trail().restore_management_events(&a.trail).await)
+            })
         }
-        Action::UnshareImage(a) => Outcome::of(
-            c.ec2()
-                .unshare_image(&a.image_id, &a.accounts, a.public, &a.organizations)
-                .await,
-        ),
-        Action::UnshareSnapshot(a) => Outcome::of(
-            c.ec2()
-                .unshare_snapshot(&a.snapshot_id, &a.accounts, a.public)
-                .await,
-        ),
-        Action::UnshareDbSnapshot(a) => Outcome::of(
-            c.rds()
-                .unshare_db_snapshot(&a.snapshot, a.cluster, &a.values)
-                .await,
-        ),
-        Action::RemoveLambdaPermission(a) => Outcome::of(
-            c.lambda()
-                .remove_permission(&a.function_name, &a.statement_id, a.qualifier.as_deref())
-                .await,
-        ),
-        Action::RemoveTag(a) => Outcome::of(c.ec2().remove_tag(&a.resource_ids, &a.key).await),
-        Action::RemovePrefixListEntries(a) => Outcome::of(
-            c.ec2()
-                .remove_prefix_list_entries(&a.prefix_list_id, &a.cidrs, a.previous_version)
-                .await,
-        ),
-        Action::UntagRole(a) => Outcome::of(c.iam().untag_role(&a.role_name, &a.key).await),
-        Action::PutPasswordPolicy(a) => Outcome::of(c.iam().put_password_policy(&a.baseline).await),
-        Action::EnableDetector(a) => {
-            Outcome::of(c.guardduty().enable_detector(&a.detector_id).await)
+        Action::UnshareSnapshot(a) if const { C::ACTIONS & bits::UnshareSnapshot != 0 } => {
+            Box::pin(async move {
+                {
+                    Outcome::of(
+                        c.ec2()
+                            .unshare_snapshot(&a.snapshot_id, &a.accounts, a.public)
+                            .await,
+                    )
+                }
+            })
         }
-        Action::EnableEbsEncryptionByDefault(_) => {
-            Outcome::of(c.ec2().enable_ebs_encryption_by_default().await)
+        Action::UnshareDbSnapshot(a) if const { C::ACTIONS & bits::UnshareDbSnapshot != 0 } => {
+            Box::pin(async move {
+                {
+                    Outcome::of(
+                        c.rds()
+                            .unshare_db_snapshot(&a.snapshot, a.cluster, &a.values)
+                            .await,
+                    )
+                }
+            })
         }
-        Action::EnableSnapshotBlockPublicAccess(a) => {
-            Outcome::of(c.ec2().enable_snapshot_block_public_access(&a.state).await)
+        Action::RemoveLambdaPermission(a) if const { C::ACTIONS & bits::RemoveLambdaPermission != 0 } => {
+            Box::pin(async move {
+                {
+                    Outcome::of(
+                        c.lambda()
+                            .remove_permission(
+                                &a.function_name,
+                                &a.statement_id,
+                                a.qualifier.as_deref(),
+                            )
+                            .await,
+                    )
+                }
+            })
         }
-        Action::EnableImageBlockPublicAccess(_) => {
-            Outcome::of(c.ec2().enable_image_block_public_access().await)
+        Action::RemoveTag(a) if const { C::ACTIONS & bits::RemoveTag != 0 } => {
+            Box::pin(async move {
+                {
+                    Outcome::of(c.ec2().remove_tag(&a.resource_ids, &a.key).await)
+                }
+            })
         }
-        Action::RequireImdsv2(a) => Outcome::of(
-            c.ec2()
-                .require_imdsv2(
-                    &a.instance_id,
-                    ctx.facts()
-                        .and_then(|f| f.instance_tokens_required.get(&a.instance_id)),
+        Action::RemovePrefixListEntries(a)
+            if const { C::ACTIONS & bits::RemovePrefixListEntries != 0 } =>
+        {
+            Box::pin(async move {
+                {
+                    Outcome::of(
+                        c.ec2()
+                            .remove_prefix_list_entries(
+                                &a.prefix_list_id,
+                                &a.cidrs,
+                                a.previous_version,
+                            )
+                            .await,
+                    )
+                }
+            })
+        }
+        Action::UntagRole(a) if const { C::ACTIONS & bits::UntagRole != 0 } => {
+            Box::pin(async move {
+                {
+                    Outcome::of(c.iam().untag_role(&a.role_name, &a.key).await)
+                }
+            })
+        }
+        Action::PutPasswordPolicy(a) if const { C::ACTIONS & bits::PutPasswordPolicy != 0 } => {
+            Box::pin(async move {
+                {
+                    Outcome::of(c.iam().put_password_policy(&a.baseline).await)
+                }
+            })
+        }
+        Action::EnableDetector(a) if const { C::ACTIONS & bits::EnableDetector != 0 } => {
+            Box::pin(async move {
+                {
+                    Outcome::of(c.guardduty().enable_detector(&a.detector_id).await)
+                }
+            })
+        }
+        Action::EnableEbsEncryptionByDefault(_)
+            if const { C::ACTIONS & bits::EnableEbsEncryptionByDefault != 0 } =>
+        {
+            Box::pin(async move {
+                {
+                    Outcome::of(c.ec2().enable_ebs_encryption_by_default().await)
+                }
+            })
+        }
+        Action::EnableSnapshotBlockPublicAccess(a)
+            if const { C::ACTIONS & bits::EnableSnapshotBlockPublicAccess != 0 } =>
+        {
+            Box::pin(async move {
+                {
+                    Outcome::of(c.ec2().enable_snapshot_block_public_access(&a.state).await)
+                }
+            })
+        }
+        Action::EnableImageBlockPublicAccess(_)
+            if const { C::ACTIONS & bits::EnableImageBlockPublicAccess != 0 } =>
+        {
+            Box::pin(async move {
+                {
+                    Outcome::of(c.ec2().enable_image_block_public_access().await)
+                }
+            })
+        }
+        Action::RequireImdsv2(a) if const { C::ACTIONS & bits::RequireImdsv2 != 0 } => {
+            Box::pin(async move {
+                Outcome::of(
+                    c.ec2()
+                        .require_imdsv2(
+                            &a.instance_id,
+                            ctx.facts()
+                                .and_then(|f| f.instance_tokens_required.get(&a.instance_id)),
+                        )
+                        .await,
                 )
-                .await,
-        ),
-        Action::RequireImdsv2Default(_) => Outcome::of(c.ec2().require_imdsv2_default().await),
-        Action::RestrictRoleTrust(a) => Outcome::of(
-            c.iam()
-                .restrict_role_trust(&a.role_name, &a.principals, &a.untrusted_values)
-                .await,
-        ),
-        Action::MakeDbInstancePrivate(a) => Outcome::of(
-            c.rds()
-                .make_db_instance_private(
-                    &a.db_instance,
-                    ctx.database(DbKind::Instance, &a.db_instance),
-                )
-                .await,
-        ),
-        Action::MakeRedshiftClusterPrivate(a) => Outcome::of(
-            c.redshift()
-                .make_redshift_cluster_private(
-                    &a.cluster,
-                    ctx.database(DbKind::Redshift, &a.cluster),
-                )
-                .await,
-        ),
-        Action::MakeDbClusterPrivate(a) => {
-            Outcome::of(c.rds().make_db_cluster_private(&a.db_cluster).await)
+            })
         }
-        Action::PutBucketPublicAccessBlock(a) => {
-            Outcome::of(c.s3().put_bucket_block(&a.bucket, &a.flags).await)
+        Action::RequireImdsv2Default(_) if const { C::ACTIONS & bits::RequireImdsv2Default != 0 } => {
+            Box::pin(async move {
+                {
+                    Outcome::of(c.ec2().require_imdsv2_default().await)
+                }
+            })
         }
-        Action::PutAccountPublicAccessBlock(a) => Outcome::of(
-            c.s3control()
-                .put_account_block(&a.account_id, &a.flags)
-                .await,
-        ),
-        Action::RemoveBucketAclGrants(a) => {
-            Outcome::of(c.s3().remove_bucket_acl_grants(&a.bucket, &a.groups).await)
+        Action::RestrictRoleTrust(a) if const { C::ACTIONS & bits::RestrictRoleTrust != 0 } => {
+            Box::pin(async move {
+                {
+                    Outcome::of(
+                        c.iam()
+                            .restrict_role_trust(&a.role_name, &a.principals, &a.untrusted_values)
+                            .await,
+                    )
+                }
+            })
         }
-        Action::RemoveObjectAclGrants(a) => Outcome::of(
-            c.s3()
-                .remove_object_acl_grants(&a.bucket, &a.key, a.version_id.as_deref(), &a.groups)
-                .await,
-        ),
-        Action::RestrictBucketPolicy(a) => Outcome::of(
-            c.s3()
-                .restrict_bucket_policy(&a.bucket, &a.principals, &a.untrusted_values)
-                .await,
-        ),
-        Action::UntagBucket(a) => Outcome::of(c.s3().remove_bucket_tag(&a.bucket, &a.key).await),
-        Action::UntagDbResource(a) => {
-            Outcome::of(c.rds().remove_db_tag(&a.resource_arn, &a.key).await)
+        Action::MakeDbInstancePrivate(a) if const { C::ACTIONS & bits::MakeDbInstancePrivate != 0 } => {
+            Box::pin(async move {
+                {
+                    Outcome::of(
+                        c.rds()
+                            .make_db_instance_private(
+                                &a.db_instance,
+                                ctx.database(DbKind::Instance, &a.db_instance),
+                            )
+                            .await,
+                    )
+                }
+            })
         }
-        Action::UntagRedshiftCluster(a) => Outcome::of(
-            c.redshift()
-                .remove_redshift_tag(&a.resource_arn, &a.key)
-                .await,
-        ),
+        Action::MakeRedshiftClusterPrivate(a)
+            if const { C::ACTIONS & bits::MakeRedshiftClusterPrivate != 0 } =>
+        {
+            Box::pin(async move {
+                {
+                    Outcome::of(
+                        c.redshift()
+                            .make_redshift_cluster_private(
+                                &a.cluster,
+                                ctx.database(DbKind::Redshift, &a.cluster),
+                            )
+                            .await,
+                    )
+                }
+            })
+        }
+        Action::MakeDbClusterPrivate(a) if const { C::ACTIONS & bits::MakeDbClusterPrivate != 0 } => {
+            Box::pin(async move {
+                {
+                    Outcome::of(c.rds().make_db_cluster_private(&a.db_cluster).await)
+                }
+            })
+        }
+        Action::PutBucketPublicAccessBlock(a)
+            if const { C::ACTIONS & bits::PutBucketPublicAccessBlock != 0 } =>
+        {
+            Box::pin(async move {
+                {
+                    Outcome::of(c.s3().put_bucket_block(&a.bucket, &a.flags).await)
+                }
+            })
+        }
+        Action::PutAccountPublicAccessBlock(a)
+            if const { C::ACTIONS & bits::PutAccountPublicAccessBlock != 0 } =>
+        {
+            Box::pin(async move {
+                {
+                    Outcome::of(
+                        c.s3control()
+                            .put_account_block(&a.account_id, &a.flags)
+                            .await,
+                    )
+                }
+            })
+        }
+        Action::RemoveBucketAclGrants(a) if const { C::ACTIONS & bits::RemoveBucketAclGrants != 0 } => {
+            Box::pin(async move {
+                {
+                    Outcome::of(c.s3().remove_bucket_acl_grants(&a.bucket, &a.groups).await)
+                }
+            })
+        }
+        Action::RemoveObjectAclGrants(a) if const { C::ACTIONS & bits::RemoveObjectAclGrants != 0 } => {
+            Box::pin(async move {
+                {
+                    Outcome::of(
+                        c.s3()
+                            .remove_object_acl_grants(
+                                &a.bucket,
+                                &a.key,
+                                a.version_id.as_deref(),
+                                &a.groups,
+                            )
+                            .await,
+                    )
+                }
+            })
+        }
+        Action::RestrictBucketPolicy(a) if const { C::ACTIONS & bits::RestrictBucketPolicy != 0 } => {
+            Box::pin(async move {
+                {
+                    Outcome::of(
+                        c.s3()
+                            .restrict_bucket_policy(&a.bucket, &a.principals, &a.untrusted_values)
+                            .await,
+                    )
+                }
+            })
+        }
+        Action::UntagBucket(a) if const { C::ACTIONS & bits::UntagBucket != 0 } => {
+            Box::pin(async move {
+                {
+                    Outcome::of(c.s3().remove_bucket_tag(&a.bucket, &a.key).await)
+                }
+            })
+        }
+        Action::UntagDbResource(a) if const { C::ACTIONS & bits::UntagDbResource != 0 } => {
+            Box::pin(async move {
+                {
+                    Outcome::of(c.rds().remove_db_tag(&a.resource_arn, &a.key).await)
+                }
+            })
+        }
+        Action::UntagRedshiftCluster(a) if const { C::ACTIONS & bits::UntagRedshiftCluster != 0 } => {
+            Box::pin(async move {
+                {
+                    Outcome::of(
+                        c.redshift()
+                            .remove_redshift_tag(&a.resource_arn, &a.key)
+                            .await,
+                    )
+                }
+            })
+        }
         // Resource policies: one restriction, written once (policies.rs).
-        Action::CancelKeyDeletion(a) => cancel_key_deletion(c, a, ctx).await,
-        Action::EnableKeyRotation(a) => enable_key_rotation(c, a, ctx).await,
-        Action::RestrictQueuePolicy(a) => policy(c, a.restriction()).await,
-        Action::RestrictTopicPolicy(a) => policy(c, a.restriction()).await,
-        Action::RestrictSecretPolicy(a) => policy(c, a.restriction()).await,
-        Action::RestrictKeyPolicy(a) => policy(c, a.restriction()).await,
-        Action::RestrictRepositoryPolicy(a) => policy(c, a.restriction()).await,
-        Action::RestrictDomainPolicy(a) => policy(c, a.restriction()).await,
-        Action::RestrictVaultPolicy(a) => policy(c, a.restriction()).await,
-        Action::RestrictFileSystemPolicy(a) => policy(c, a.restriction()).await,
+        Action::CancelKeyDeletion(a) if const { C::ACTIONS & bits::CancelKeyDeletion != 0 } => {
+            Box::pin(async move {
+                {
+                    cancel_key_deletion(c, a, ctx).await
+                }
+            })
+        }
+        Action::EnableKeyRotation(a) if const { C::ACTIONS & bits::EnableKeyRotation != 0 } => {
+            Box::pin(async move {
+                {
+                    enable_key_rotation(c, a, ctx).await
+                }
+            })
+        }
+        Action::RestrictQueuePolicy(a) if const { C::ACTIONS & bits::RestrictQueuePolicy != 0 } => {
+            Box::pin(async move {
+                {
+                    policy(c, a.restriction()).await
+                }
+            })
+        }
+        Action::RestrictTopicPolicy(a) if const { C::ACTIONS & bits::RestrictTopicPolicy != 0 } => {
+            Box::pin(async move {
+                {
+                    policy(c, a.restriction()).await
+                }
+            })
+        }
+        Action::RestrictSecretPolicy(a) if const { C::ACTIONS & bits::RestrictSecretPolicy != 0 } => {
+            Box::pin(async move {
+                {
+                    policy(c, a.restriction()).await
+                }
+            })
+        }
+        Action::RestrictKeyPolicy(a) if const { C::ACTIONS & bits::RestrictKeyPolicy != 0 } => {
+            Box::pin(async move {
+                {
+                    policy(c, a.restriction()).await
+                }
+            })
+        }
+        Action::RestrictRepositoryPolicy(a)
+            if const { C::ACTIONS & bits::RestrictRepositoryPolicy != 0 } =>
+        {
+            Box::pin(async move {
+                {
+                    policy(c, a.restriction()).await
+                }
+            })
+        }
+        Action::RestrictDomainPolicy(a) if const { C::ACTIONS & bits::RestrictDomainPolicy != 0 } => {
+            Box::pin(async move {
+                {
+                    policy(c, a.restriction()).await
+                }
+            })
+        }
+        Action::RestrictVaultPolicy(a) if const { C::ACTIONS & bits::RestrictVaultPolicy != 0 } => {
+            Box::pin(async move {
+                {
+                    policy(c, a.restriction()).await
+                }
+            })
+        }
+        Action::RestrictFileSystemPolicy(a)
+            if const { C::ACTIONS & bits::RestrictFileSystemPolicy != 0 } =>
+        {
+            Box::pin(async move {
+                {
+                    policy(c, a.restriction()).await
+                }
+            })
+        }
         // Exemption tags: one untag call, written once per service (PolicyPort).
-        Action::UntagQueue(a) => untag(c, a.untagging()).await,
-        Action::UntagTopic(a) => untag(c, a.untagging()).await,
-        Action::UntagSecret(a) => untag(c, a.untagging()).await,
-        Action::UntagKey(a) => untag(c, a.untagging()).await,
-        Action::UntagRepository(a) => untag(c, a.untagging()).await,
-        Action::UntagDomain(a) => untag(c, a.untagging()).await,
-        Action::UntagVault(a) => untag(c, a.untagging()).await,
-        Action::UntagFileSystem(a) => untag(c, a.untagging()).await,
+        Action::UntagQueue(a) if const { C::ACTIONS & bits::UntagQueue != 0 } => {
+            Box::pin(async move {
+                {
+                    untag(c, a.untagging()).await
+                }
+            })
+        }
+        Action::UntagTopic(a) if const { C::ACTIONS & bits::UntagTopic != 0 } => {
+            Box::pin(async move {
+                {
+                    untag(c, a.untagging()).await
+                }
+            })
+        }
+        Action::UntagSecret(a) if const { C::ACTIONS & bits::UntagSecret != 0 } => {
+            Box::pin(async move {
+                {
+                    untag(c, a.untagging()).await
+                }
+            })
+        }
+        Action::UntagKey(a) if const { C::ACTIONS & bits::UntagKey != 0 } => Box::pin(async move {
+            {
+                untag(c, a.untagging()).await
+            }
+        }),
+        Action::UntagRepository(a) if const { C::ACTIONS & bits::UntagRepository != 0 } => {
+            Box::pin(async move {
+                {
+                    untag(c, a.untagging()).await
+                }
+            })
+        }
+        Action::UntagDomain(a) if const { C::ACTIONS & bits::UntagDomain != 0 } => {
+            Box::pin(async move {
+                {
+                    untag(c, a.untagging()).await
+                }
+            })
+        }
+        Action::UntagVault(a) if const { C::ACTIONS & bits::UntagVault != 0 } => {
+            Box::pin(async move {
+                {
+                    untag(c, a.untagging()).await
+                }
+            })
+        }
+        Action::UntagFileSystem(a) if const { C::ACTIONS & bits::UntagFileSystem != 0 } => {
+            Box::pin(async move {
+                {
+                    untag(c, a.untagging()).await
+                }
+            })
+        }
+        // Not this function's guard's: its code is not in this binary (Clients::ACTIONS).
+        _ => Box::pin(async move {
+            Outcome::of(Err(PortError::Permanent {
+                op: "act",
+                code: "NotThisFunctionsAction".into(),
+                message: format!(
+                    "{} is not an action type of this function's guard",
+                    action.info().type_name
+                ),
+            }))
+        }),
     }
 }
 

@@ -51,9 +51,9 @@ pub use handler::{system_clock, Deps};
 pub use incoming::{Incoming, Response};
 pub use notify::Notifier;
 pub use ports::{
-    AliasPort, Change, Claim, Clients, Connect, Ec2Port, GuardDutyPort, Home, IamPort, KeptPlan,
-    KeyPort, LambdaPort, LedgerPort, NotifyPort, OrgPort, PolicyPort, RdsPort, RedshiftPort,
-    S3ControlPort, S3Port, Sdk, SecurityHubPort, Slot, Target, TrailPort, Unwired,
+    Acting, AliasPort, Change, Claim, Clients, Connect, Ec2Port, GuardDutyPort, Home, IamPort,
+    KeptPlan, KeyPort, LambdaPort, LedgerPort, NotifyPort, OrgPort, PolicyPort, RdsPort,
+    RedshiftPort, S3ControlPort, S3Port, Sdk, SecurityHubPort, Slot, Target, TrailPort, Unwired,
 };
 pub use trailguard_rules::guards;
 pub use trailguard_rules::Guard;

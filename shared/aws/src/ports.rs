@@ -853,6 +853,10 @@ pub struct Unwired;
 
 /// The clients for one account and region.
 pub trait Clients: Send + Sync + 'static {
+    /// The action types these clients act for (`trailguard_rules::action::mask_of`): every
+    /// one, unless a function's wiring says its guard's ([`Acting`]). The executor refuses
+    /// the others, and the compiler leaves their code out of the function's binary.
+    const ACTIONS: u128 = u128::MAX;
     type Ec2: Ec2Port;
     type Iam: IamPort;
     type Trail: TrailPort;
@@ -955,6 +959,18 @@ pub fn missing_clients<C: Clients>(guard: Guard, clients: &C) -> Vec<String> {
         }
         why
     };
+    // The clients act for every action type the guard may plan.
+    let left_out: Vec<String> = spec
+        .actions
+        .iter()
+        .filter(|a| C::ACTIONS & (1u128 << trailguard_rules::action::index_of(a.type_name)) == 0)
+        .map(|a| {
+            format!(
+                "action {} is left out of the clients' action types (Acting's mask)",
+                a.type_name
+            )
+        })
+        .collect();
     // Every notice names the account's alias (report.rs), so every function reads it.
     let aliases = (!clients.aliases().wired()).then(|| {
         format!(
@@ -978,6 +994,7 @@ pub fn missing_clients<C: Clients>(guard: Guard, clients: &C) -> Vec<String> {
             })
         })
         .chain(aliases)
+        .chain(left_out)
         .collect()
 }
 
@@ -1020,6 +1037,76 @@ pub struct Sdk<
     pub securityhub: H,
     /// The account's alias (`with_account_alias`, every function: its notices name it).
     pub aliases: N,
+}
+
+/// A function's clients, acting only for its guard's action types: `M` is the guard's
+/// `ACTION_MASK` (`Acting::<_, { sharing::ACTION_MASK }>(Sdk::none().with_ec2(sdk)…)`).
+/// The executor refuses any other action type, so the binary carries only the code of the
+/// actions its guard can plan; `missing_clients` fails a mask that leaves out one of them.
+pub struct Acting<C, const M: u128>(pub C);
+
+impl<C: Clients, const M: u128> Clients for Acting<C, M> {
+    const ACTIONS: u128 = M & C::ACTIONS;
+    type Ec2 = C::Ec2;
+    type Iam = C::Iam;
+    type Trail = C::Trail;
+    type Rds = C::Rds;
+    type Lambda = C::Lambda;
+    type Org = C::Org;
+    type Ledger = C::Ledger;
+    type Redshift = C::Redshift;
+    type S3 = C::S3;
+    type Policy = C::Policy;
+    type S3Control = C::S3Control;
+    type Keys = C::Keys;
+    type GuardDuty = C::GuardDuty;
+    type SecurityHub = C::SecurityHub;
+    type Aliases = C::Aliases;
+    fn ec2(&self) -> &C::Ec2 {
+        self.0.ec2()
+    }
+    fn iam(&self) -> &C::Iam {
+        self.0.iam()
+    }
+    fn trail(&self) -> &C::Trail {
+        self.0.trail()
+    }
+    fn rds(&self) -> &C::Rds {
+        self.0.rds()
+    }
+    fn lambda(&self) -> &C::Lambda {
+        self.0.lambda()
+    }
+    fn org(&self) -> &C::Org {
+        self.0.org()
+    }
+    fn ledger(&self) -> &C::Ledger {
+        self.0.ledger()
+    }
+    fn redshift(&self) -> &C::Redshift {
+        self.0.redshift()
+    }
+    fn s3(&self) -> &C::S3 {
+        self.0.s3()
+    }
+    fn policy(&self) -> &C::Policy {
+        self.0.policy()
+    }
+    fn s3control(&self) -> &C::S3Control {
+        self.0.s3control()
+    }
+    fn keys(&self) -> &C::Keys {
+        self.0.keys()
+    }
+    fn guardduty(&self) -> &C::GuardDuty {
+        self.0.guardduty()
+    }
+    fn securityhub(&self) -> &C::SecurityHub {
+        self.0.securityhub()
+    }
+    fn aliases(&self) -> &C::Aliases {
+        self.0.aliases()
+    }
 }
 
 impl Sdk {

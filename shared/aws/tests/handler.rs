@@ -172,7 +172,10 @@ async fn the_report_keeps_its_documented_schema() {
     );
     // The resources it names, each a real id of its kind (a finding's, imported.rs).
     assert_eq!(r["actions"][0]["targets"][0]["kind"], "security_group");
-    assert_eq!(r["actions"][0]["targets"][0]["id"], r["actions"][0]["group_id"]);
+    assert_eq!(
+        r["actions"][0]["targets"][0]["id"],
+        r["actions"][0]["group_id"]
+    );
     // Where to look at it: the group's page in the event's region.
     assert!(
         r["actions"][0]["console"].as_str().unwrap().starts_with(
@@ -2313,4 +2316,59 @@ async fn in_approve_mode_an_exemption_taken_back_waits_like_any_change() {
     );
     assert!(f.ops().iter().all(|o| !o.contains("Tag")), "{:?}", f.ops());
     assert_eq!(json!(r.approval.unwrap().state), "waiting");
+}
+
+#[tokio::test]
+async fn a_function_acts_only_for_its_own_guards_action_types() {
+    use trailguard_aws::Acting;
+    use trailguard_rules::action::{RevokeRules, UnshareImage};
+    use trailguard_rules::guards::sg;
+    let ctx = trailguard_aws::executor::Context {
+        now: NOW,
+        endpoint: None,
+        read: None,
+    };
+    let clients = Acting::<_, { sg::ACTION_MASK }>(Fake::new());
+    // Another guard's action: refused before any call, naming why.
+    let share = Action::from(UnshareImage {
+        image_id: "ami-0123456789abcdef0".into(),
+        accounts: vec!["210987654321".into()],
+        public: false,
+        organizations: vec![],
+    });
+    let (outcome, _) = trailguard_aws::executor::run(&clients, &share, ctx).await;
+    assert_eq!(outcome.status, Status::Failed);
+    assert!(
+        outcome.error.as_ref().is_some_and(|e| e
+            .to_string()
+            .contains("not an action type of this function's guard")),
+        "{:?}",
+        outcome.error
+    );
+    assert!(clients.0.calls_with_ops().is_empty());
+    // Its own: run as ever.
+    let revoke = Action::from(RevokeRules {
+        group_id: "sg-0123456789abcdef0".into(),
+        egress: false,
+        rule_ids: vec!["sgr-0123456789abcdef0".into()],
+        permissions: vec![],
+    });
+    let (outcome, _) = trailguard_aws::executor::run(&clients, &revoke, ctx).await;
+    assert_ne!(outcome.status, Status::Failed, "{:?}", outcome.error);
+    assert!(!clients.0.calls_with_ops().is_empty());
+    // A mask that leaves out one of the guard's own action types fails the wiring check.
+    let problems = trailguard_aws::wiring_problems(&sg::GUARD, |sdk| {
+        Acting::<_, { trailguard_rules::guards::sharing::ACTION_MASK }>(
+            Sdk::none()
+                .with_account_alias(sdk)
+                .with_ec2(sdk)
+                .with_ledger(sdk),
+        )
+    });
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("revoke_security_group_rules is left out")),
+        "{problems:?}"
+    );
 }

@@ -148,7 +148,65 @@ macro_rules! actions {
 
         /// Every action type.
         pub const ALL_ACTIONS: &[&ActionInfo] = &[$(&$ty::INFO,)*];
+
+        /// Each action type's bit in a set of action types ([`mask_of`]), by its variant.
+        #[allow(non_upper_case_globals)]
+        pub mod bits {
+            $(pub const $variant: u128 = 1u128 << super::index_of($name);)*
+        }
+
+        impl Action {
+            /// This action's type's bit in a set of action types ([`mask_of`]).
+            pub fn bit(&self) -> u128 {
+                match self {
+                    $(Action::$variant(_) => bits::$variant,)*
+                }
+            }
+        }
     };
+}
+
+// A set of action types is a u128 (bits): a function's binary keeps only the code of its
+// guard's action types (trailguard_aws's `Acting`).
+const _: () = assert!(ALL_ACTIONS.len() <= 128);
+
+const fn same(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// The position of action type `name` in [`ALL_ACTIONS`] (at compile time; a name that is
+/// not an action type does not compile).
+pub const fn index_of(name: &str) -> u32 {
+    let mut i = 0;
+    while i < ALL_ACTIONS.len() {
+        if same(ALL_ACTIONS[i].type_name, name) {
+            return i as u32;
+        }
+        i += 1;
+    }
+    panic!("not an action type")
+}
+
+/// The set of `actions` (one bit each, [`bits`]): a guard's `ACTION_MASK`.
+pub const fn mask_of(actions: &[&ActionInfo]) -> u128 {
+    let mut mask = 0u128;
+    let mut i = 0;
+    while i < actions.len() {
+        mask |= 1u128 << index_of(actions[i].type_name);
+        i += 1;
+    }
+    mask
 }
 
 actions! {

@@ -25,6 +25,11 @@ use crate::lenient::str_any;
 use crate::policy::Policy;
 use crate::state::{AccountBlockState, BlockFlags, DetectorsState, State, StateKind};
 
+/// The action types it may plan: its declaration's, and (as a set) what its function's
+/// clients act for (`ACTION_MASK`; the binary keeps only these actions' code).
+pub const ACTIONS: &[&crate::action::ActionInfo] = &[&PutAccountPublicAccessBlock::INFO, &EnableDetector::INFO];
+pub const ACTION_MASK: u128 = crate::action::mask_of(ACTIONS);
+
 pub static GUARD: GuardSpec = GuardSpec {
     name: "account_guardrails",
     function: "restore-account-guardrails",
@@ -92,7 +97,7 @@ pub static GUARD: GuardSpec = GuardSpec {
         },
     ],
     facts: &[FactKind::Detectors],
-    actions: &[&PutAccountPublicAccessBlock::INFO, &EnableDetector::INFO],
+    actions: ACTIONS,
     reads_every_call: false,
     max_actions_per_hour: 20,
     sweeps: &[StateKind::AccountPublicAccessBlock, StateKind::GuardDutyDetectors],

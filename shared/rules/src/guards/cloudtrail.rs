@@ -15,6 +15,15 @@ use crate::guards::{Bus, Delivery, GuardSpec, Trigger};
 use crate::lenient::{bool_any, boolean, int_any, items_any, str_any};
 use crate::policy::{GuardSettings, Policy, SettingsSpec};
 
+/// The action types it may plan: its declaration's, and (as a set) what its function's
+/// clients act for (`ACTION_MASK`; the binary keeps only these actions' code).
+pub const ACTIONS: &[&crate::action::ActionInfo] = &[
+    &StartLogging::INFO,
+    &UpdateTrail::INFO,
+    &RestoreManagementEvents::INFO,
+];
+pub const ACTION_MASK: u128 = crate::action::mask_of(ACTIONS);
+
 pub static GUARD: GuardSpec = GuardSpec {
     name: "cloudtrail",
     function: "guard-cloudtrail",
@@ -58,11 +67,7 @@ pub static GUARD: GuardSpec = GuardSpec {
         },
     ],
     facts: &[FactKind::TrailBuckets],
-    actions: &[
-        &StartLogging::INFO,
-        &UpdateTrail::INFO,
-        &RestoreManagementEvents::INFO,
-    ],
+    actions: ACTIONS,
     reads_every_call: false,
     max_actions_per_hour: 20,
     sweeps: &[StateKind::Trails],

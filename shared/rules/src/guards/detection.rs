@@ -22,6 +22,11 @@ use crate::guards::{Bus, Delivery, GuardSpec, Trigger};
 use crate::lenient::{items, scalar_string, str_any};
 use crate::policy::Policy;
 
+/// The action types it may plan: its declaration's, and (as a set) what its function's
+/// clients act for (`ACTION_MASK`; the binary keeps only these actions' code).
+pub const ACTIONS: &[&crate::action::ActionInfo] = &[];
+pub const ACTION_MASK: u128 = crate::action::mask_of(ACTIONS);
+
 pub static GUARD: GuardSpec = GuardSpec {
     name: "detection",
     function: "guard-detection",
@@ -62,7 +67,7 @@ pub static GUARD: GuardSpec = GuardSpec {
         condition: None,
     }],
     facts: &[],
-    actions: &[],
+    actions: ACTIONS,
     reads_every_call: false,
     max_actions_per_hour: 0,
     sweeps: &[],

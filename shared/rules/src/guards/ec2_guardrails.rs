@@ -29,6 +29,17 @@ use crate::lenient::str_any;
 use crate::state::{Ec2DefaultsState, State, StateKind};
 use crate::policy::{field, GuardSettings, Policy, PolicyError, SettingsSpec};
 
+/// The action types it may plan: its declaration's, and (as a set) what its function's
+/// clients act for (`ACTION_MASK`; the binary keeps only these actions' code).
+pub const ACTIONS: &[&crate::action::ActionInfo] = &[
+    &EnableEbsEncryptionByDefault::INFO,
+    &EnableSnapshotBlockPublicAccess::INFO,
+    &EnableImageBlockPublicAccess::INFO,
+    &RequireImdsv2::INFO,
+    &RequireImdsv2Default::INFO,
+];
+pub const ACTION_MASK: u128 = crate::action::mask_of(ACTIONS);
+
 pub static GUARD: GuardSpec = GuardSpec {
     name: "ec2_guardrails",
     function: "restore-ec2-guardrails",
@@ -98,13 +109,7 @@ pub static GUARD: GuardSpec = GuardSpec {
         },
     ],
     facts: &[FactKind::InstanceTags],
-    actions: &[
-        &EnableEbsEncryptionByDefault::INFO,
-        &EnableSnapshotBlockPublicAccess::INFO,
-        &EnableImageBlockPublicAccess::INFO,
-        &RequireImdsv2::INFO,
-        &RequireImdsv2Default::INFO,
-    ],
+    actions: ACTIONS,
     reads_every_call: false,
     max_actions_per_hour: 20,
     sweeps: &[StateKind::Ec2Defaults],

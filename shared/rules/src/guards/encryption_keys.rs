@@ -32,6 +32,11 @@ use crate::lenient::str_any;
 use crate::policy::{each, too_broad, GuardSettings, Policy, PolicyError, SettingsSpec};
 use crate::state::{tag_is_true, EncryptionKeyState, KeyDeletion, State, StateKind};
 
+/// The action types it may plan: its declaration's, and (as a set) what its function's
+/// clients act for (`ACTION_MASK`; the binary keeps only these actions' code).
+pub const ACTIONS: &[&crate::action::ActionInfo] = &[&CancelKeyDeletion::INFO, &EnableKeyRotation::INFO];
+pub const ACTION_MASK: u128 = crate::action::mask_of(ACTIONS);
+
 pub static GUARD: GuardSpec = GuardSpec {
     name: "encryption_keys",
     function: "protect-encryption-keys",
@@ -79,7 +84,7 @@ pub static GUARD: GuardSpec = GuardSpec {
         },
     ],
     facts: &[FactKind::EncryptionKey, FactKind::KeyDeletion],
-    actions: &[&CancelKeyDeletion::INFO, &EnableKeyRotation::INFO],
+    actions: ACTIONS,
     reads_every_call: false,
     max_actions_per_hour: 20,
     sweeps: &[StateKind::EncryptionKeys],

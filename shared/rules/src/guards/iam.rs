@@ -23,6 +23,11 @@ use crate::lenient::{items, items_any, scalar_string, str_any};
 use crate::policy::{GuardSettings, Policy, SettingsSpec};
 use crate::trust::{self, Unit};
 
+/// The action types it may plan: its declaration's, and (as a set) what its function's
+/// clients act for (`ACTION_MASK`; the binary keeps only these actions' code).
+pub const ACTIONS: &[&crate::action::ActionInfo] = &[&RestrictRoleTrust::INFO, &DeactivateKey::INFO, &PutPasswordPolicy::INFO];
+pub const ACTION_MASK: u128 = crate::action::mask_of(ACTIONS);
+
 pub static GUARD: GuardSpec = GuardSpec {
     name: "iam",
     function: "guard-iam",
@@ -110,7 +115,7 @@ pub static GUARD: GuardSpec = GuardSpec {
         },
     ],
     facts: &[FactKind::OrganizationAccounts, FactKind::RoleTags],
-    actions: &[&RestrictRoleTrust::INFO, &DeactivateKey::INFO, &PutPasswordPolicy::INFO],
+    actions: ACTIONS,
     reads_every_call: false,
     max_actions_per_hour: 20,
     sweeps: &[StateKind::AccountPasswordPolicy],

@@ -23,6 +23,16 @@ use crate::lenient::str_any;
 use crate::ids::is_access_key_id;
 use crate::policy::{each, field, GuardSettings, Parsed, Policy, PolicyError, SettingsSpec};
 
+/// The action types it may plan: its declaration's, and (as a set) what its function's
+/// clients act for (`ACTION_MASK`; the binary keeps only these actions' code).
+pub const ACTIONS: &[&crate::action::ActionInfo] = &[
+    &DeactivateKey::INFO,
+    &RevokeSessions::INFO,
+    &TagUser::INFO,
+    &SummarizeKeyActivity::INFO,
+];
+pub const ACTION_MASK: u128 = crate::action::mask_of(ACTIONS);
+
 pub static GUARD: GuardSpec = GuardSpec {
     name: "access_key",
     function: "disable-compromised-key",
@@ -240,12 +250,7 @@ pub static GUARD: GuardSpec = GuardSpec {
         },
     ],
     facts: &[FactKind::AccessKeyOwner, FactKind::UserQuarantined],
-    actions: &[
-        &DeactivateKey::INFO,
-        &RevokeSessions::INFO,
-        &TagUser::INFO,
-        &SummarizeKeyActivity::INFO,
-    ],
+    actions: ACTIONS,
     reads_every_call: true,
     max_actions_per_hour: 20,
     sweeps: &[StateKind::AccessKeys],

@@ -15,6 +15,11 @@ use crate::lenient::{bool_any, int_any, str_any};
 use crate::net::{Peer, PortRange, PortSpec, Protocol};
 use crate::policy::{allowed_by, each, GuardSettings, Parsed, Policy, PolicyError, SettingsSpec};
 
+/// The action types it may plan: its declaration's, and (as a set) what its function's
+/// clients act for (`ACTION_MASK`; the binary keeps only these actions' code).
+pub const ACTIONS: &[&crate::action::ActionInfo] = &[&DeleteNaclEntry::INFO];
+pub const ACTION_MASK: u128 = crate::action::mask_of(ACTIONS);
+
 pub static GUARD: GuardSpec = GuardSpec {
     name: "network_acl",
     function: "revert-network-acl",
@@ -38,7 +43,7 @@ pub static GUARD: GuardSpec = GuardSpec {
         condition: None,
     }],
     facts: &[FactKind::NetworkAcl, FactKind::NetworkAclState],
-    actions: &[&DeleteNaclEntry::INFO],
+    actions: ACTIONS,
     reads_every_call: false,
     max_actions_per_hour: 50,
     sweeps: &[StateKind::NetworkAcls],

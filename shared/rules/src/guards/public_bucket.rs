@@ -30,6 +30,17 @@ use crate::state::{
     AUTHENTICATED_USERS, ALL_USERS,
 };
 
+/// The action types it may plan: its declaration's, and (as a set) what its function's
+/// clients act for (`ACTION_MASK`; the binary keeps only these actions' code).
+pub const ACTIONS: &[&crate::action::ActionInfo] = &[
+    &PutBucketPublicAccessBlock::INFO,
+    &RemoveBucketAclGrants::INFO,
+    &RemoveObjectAclGrants::INFO,
+    &RestrictBucketPolicy::INFO,
+    &UntagBucket::INFO,
+];
+pub const ACTION_MASK: u128 = crate::action::mask_of(ACTIONS);
+
 pub static GUARD: GuardSpec = GuardSpec {
     name: "public_bucket",
     function: "revert-public-bucket",
@@ -83,13 +94,7 @@ pub static GUARD: GuardSpec = GuardSpec {
         FactKind::BucketTags,
         FactKind::BucketState,
     ],
-    actions: &[
-        &PutBucketPublicAccessBlock::INFO,
-        &RemoveBucketAclGrants::INFO,
-        &RemoveObjectAclGrants::INFO,
-        &RestrictBucketPolicy::INFO,
-        &UntagBucket::INFO,
-    ],
+    actions: ACTIONS,
     reads_every_call: false,
     max_actions_per_hour: 50,
     sweeps: &[StateKind::Buckets],

@@ -26,6 +26,17 @@ use crate::lenient::{bool_any, items_any, str_any};
 use crate::policy::Policy;
 use crate::state::{DatabaseState, DbKind, State, StateKind};
 
+/// The action types it may plan: its declaration's, and (as a set) what its function's
+/// clients act for (`ACTION_MASK`; the binary keeps only these actions' code).
+pub const ACTIONS: &[&crate::action::ActionInfo] = &[
+    &MakeDbInstancePrivate::INFO,
+    &MakeDbClusterPrivate::INFO,
+    &MakeRedshiftClusterPrivate::INFO,
+    &UntagDbResource::INFO,
+    &UntagRedshiftCluster::INFO,
+];
+pub const ACTION_MASK: u128 = crate::action::mask_of(ACTIONS);
+
 pub static GUARD: GuardSpec = GuardSpec {
     name: "public_database",
     function: "revert-public-database",
@@ -83,13 +94,7 @@ pub static GUARD: GuardSpec = GuardSpec {
         FactKind::DbCluster,
         FactKind::RedshiftCluster,
     ],
-    actions: &[
-        &MakeDbInstancePrivate::INFO,
-        &MakeDbClusterPrivate::INFO,
-        &MakeRedshiftClusterPrivate::INFO,
-        &UntagDbResource::INFO,
-        &UntagRedshiftCluster::INFO,
-    ],
+    actions: ACTIONS,
     reads_every_call: false,
     max_actions_per_hour: 50,
     sweeps: &[

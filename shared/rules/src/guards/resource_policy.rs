@@ -26,6 +26,20 @@ use crate::resources::{RestrictSecretPolicy, RestrictTopicPolicy};
 use crate::resources::{UntagKey, UntagQueue, UntagSecret, UntagTopic};
 use crate::state::{tag_is_true, State, StateKind};
 
+/// The action types it may plan: its declaration's, and (as a set) what its function's
+/// clients act for (`ACTION_MASK`; the binary keeps only these actions' code).
+pub const ACTIONS: &[&crate::action::ActionInfo] = &[
+    &RestrictQueuePolicy::INFO,
+    &RestrictTopicPolicy::INFO,
+    &RestrictSecretPolicy::INFO,
+    &RestrictKeyPolicy::INFO,
+    &UntagQueue::INFO,
+    &UntagTopic::INFO,
+    &UntagSecret::INFO,
+    &UntagKey::INFO,
+];
+pub const ACTION_MASK: u128 = crate::action::mask_of(ACTIONS);
+
 pub static GUARD: GuardSpec = GuardSpec {
     name: "resource_policy",
     function: "revert-resource-policy",
@@ -137,16 +151,7 @@ pub static GUARD: GuardSpec = GuardSpec {
         FactKind::PolicyResource(PolicyKind::Secret),
         FactKind::PolicyResource(PolicyKind::Key),
     ],
-    actions: &[
-        &RestrictQueuePolicy::INFO,
-        &RestrictTopicPolicy::INFO,
-        &RestrictSecretPolicy::INFO,
-        &RestrictKeyPolicy::INFO,
-        &UntagQueue::INFO,
-        &UntagTopic::INFO,
-        &UntagSecret::INFO,
-        &UntagKey::INFO,
-    ],
+    actions: ACTIONS,
     reads_every_call: false,
     max_actions_per_hour: 50,
     sweeps: &[

@@ -21,6 +21,16 @@ use crate::lenient::{bool_any, int_any, items_any, str_any};
 use crate::net::{Peer, PortSpec, Protocol};
 use crate::policy::{each, GuardSettings, Parsed, Policy, PolicyError, SettingsSpec};
 
+/// The action types it may plan: its declaration's, and (as a set) what its function's
+/// clients act for (`ACTION_MASK`; the binary keeps only these actions' code).
+pub const ACTIONS: &[&crate::action::ActionInfo] = &[
+    &RevokeRules::INFO,
+    &RevokePermissions::INFO,
+    &AuthorizePermissions::INFO,
+    &crate::action::RemovePrefixListEntries::INFO,
+];
+pub const ACTION_MASK: u128 = crate::action::mask_of(ACTIONS);
+
 pub static GUARD: GuardSpec = GuardSpec {
     name: "security_group",
     function: "revert-security-group",
@@ -75,12 +85,7 @@ pub static GUARD: GuardSpec = GuardSpec {
         FactKind::SecurityGroupState,
         FactKind::PrefixList,
     ],
-    actions: &[
-        &RevokeRules::INFO,
-        &RevokePermissions::INFO,
-        &AuthorizePermissions::INFO,
-        &crate::action::RemovePrefixListEntries::INFO,
-    ],
+    actions: ACTIONS,
     reads_every_call: false,
     max_actions_per_hour: 100,
     sweeps: &[StateKind::SecurityGroups],

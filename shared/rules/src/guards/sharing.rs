@@ -20,6 +20,16 @@ use crate::lenient::{items, items_any, scalar_string, str_any};
 use crate::policy::Policy;
 use crate::trust::{condition_unit, principal_account, Unit};
 
+/// The action types it may plan: its declaration's, and (as a set) what its function's
+/// clients act for (`ACTION_MASK`; the binary keeps only these actions' code).
+pub const ACTIONS: &[&crate::action::ActionInfo] = &[
+    &UnshareImage::INFO,
+    &UnshareSnapshot::INFO,
+    &UnshareDbSnapshot::INFO,
+    &RemoveLambdaPermission::INFO,
+];
+pub const ACTION_MASK: u128 = crate::action::mask_of(ACTIONS);
+
 pub static GUARD: GuardSpec = GuardSpec {
     name: "resource_sharing",
     function: "revert-resource-sharing",
@@ -44,12 +54,7 @@ pub static GUARD: GuardSpec = GuardSpec {
         condition: None,
     }],
     facts: &[FactKind::OrganizationAccounts],
-    actions: &[
-        &UnshareImage::INFO,
-        &UnshareSnapshot::INFO,
-        &UnshareDbSnapshot::INFO,
-        &RemoveLambdaPermission::INFO,
-    ],
+    actions: ACTIONS,
     reads_every_call: false,
     max_actions_per_hour: 50,
     sweeps: &[StateKind::Images, StateKind::Snapshots],

@@ -18,6 +18,20 @@ use crate::resources::{RestrictRepositoryPolicy, RestrictVaultPolicy, UntagRepos
 use crate::resources::{UntagDomain, UntagFileSystem, UntagVault};
 use crate::state::{State, StateKind};
 
+/// The action types it may plan: its declaration's, and (as a set) what its function's
+/// clients act for (`ACTION_MASK`; the binary keeps only these actions' code).
+pub const ACTIONS: &[&crate::action::ActionInfo] = &[
+    &RestrictRepositoryPolicy::INFO,
+    &RestrictDomainPolicy::INFO,
+    &RestrictVaultPolicy::INFO,
+    &RestrictFileSystemPolicy::INFO,
+    &UntagRepository::INFO,
+    &UntagDomain::INFO,
+    &UntagVault::INFO,
+    &UntagFileSystem::INFO,
+];
+pub const ACTION_MASK: u128 = crate::action::mask_of(ACTIONS);
+
 pub static GUARD: GuardSpec = GuardSpec {
     name: "storage_policy",
     function: "revert-storage-policy",
@@ -91,16 +105,7 @@ pub static GUARD: GuardSpec = GuardSpec {
         FactKind::PolicyResource(PolicyKind::Vault),
         FactKind::PolicyResource(PolicyKind::FileSystem),
     ],
-    actions: &[
-        &RestrictRepositoryPolicy::INFO,
-        &RestrictDomainPolicy::INFO,
-        &RestrictVaultPolicy::INFO,
-        &RestrictFileSystemPolicy::INFO,
-        &UntagRepository::INFO,
-        &UntagDomain::INFO,
-        &UntagVault::INFO,
-        &UntagFileSystem::INFO,
-    ],
+    actions: ACTIONS,
     reads_every_call: false,
     max_actions_per_hour: 50,
     sweeps: &[

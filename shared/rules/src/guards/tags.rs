@@ -34,6 +34,11 @@ const PROTECTABLE: [&str; 2] = ["sg-", "acl-"];
 pub const UNPROVEN: &str = "not put back: the DeleteTags record does not show the tag was there (DeleteTags succeeds without it, and a value in the request is the caller's), and protecting a resource that was not protected would revoke its allowed public rules too";
 use crate::policy::Policy;
 
+/// The action types it may plan: its declaration's, and (as a set) what its function's
+/// clients act for (`ACTION_MASK`; the binary keeps only these actions' code).
+pub const ACTIONS: &[&crate::action::ActionInfo] = &[&RemoveTag::INFO, &UntagRole::INFO];
+pub const ACTION_MASK: u128 = crate::action::mask_of(ACTIONS);
+
 pub static GUARD: GuardSpec = GuardSpec {
     name: "tags",
     function: "guard-tags",
@@ -117,7 +122,7 @@ pub static GUARD: GuardSpec = GuardSpec {
         },
     ],
     facts: &[],
-    actions: &[&RemoveTag::INFO, &UntagRole::INFO],
+    actions: ACTIONS,
     reads_every_call: false,
     max_actions_per_hour: 50,
     sweeps: &[],
