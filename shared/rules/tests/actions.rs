@@ -61,6 +61,22 @@ fn planned() -> BTreeMap<&'static str, Vec<(String, Action)>> {
                 continue;
             };
             let d = decide_with_world(guard, &event, &policy, &world);
+            // A function's clients act only for its guard's declared action types (its
+            // ACTION_MASK): a plan with another would fail where it is carried out.
+            for a in &d.actions {
+                assert!(
+                    guard.spec().actions.iter().any(|i| std::ptr::eq(*i, a.info())
+                        || i.type_name == a.info().type_name),
+                    "{fixture}: {guard} plans {}, which it does not declare",
+                    a.type_name()
+                );
+                assert_ne!(
+                    a.bit() & trailguard_rules::action::mask_of(guard.spec().actions),
+                    0,
+                    "{fixture}: {guard}: {} outside its mask",
+                    a.type_name()
+                );
+            }
             for a in d.actions {
                 by_type
                     .entry(a.type_name())
