@@ -176,14 +176,10 @@ async fn root_activity_is_told_and_nothing_is_changed() {
 /// The finding as Security Hub keeps it (moto; BatchUpdateFindings through
 /// scripts/awsproxy.py): what it sends in its next event.
 fn stored(id: &str) -> Value {
-    let all = securityhub_json("/findings", &json!({}));
-    all["Findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["Id"] == id)
+    securityhub_findings(id)
+        .into_iter()
+        .next()
         .unwrap_or_else(|| panic!("finding {id} is not in Security Hub"))
-        .clone()
 }
 
 /// The event Security Hub sends after a finding changed: `ev` with the finding as stored.
@@ -196,14 +192,7 @@ fn sent_again(ev: &Value, id: &str) -> Value {
 
 /// The finding in Security Hub: its workflow status and note.
 fn finding_now(id: &str) -> (String, Value) {
-    let all = securityhub_json("/findings", &json!({}));
-    let f = all["Findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["Id"] == id)
-        .unwrap_or_else(|| panic!("finding {id} is not in Security Hub"))
-        .clone();
+    let f = stored(id);
     (
         f["Workflow"]["Status"]
             .as_str()

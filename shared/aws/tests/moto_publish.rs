@@ -24,23 +24,11 @@ fn stream_record(table: &str, key: &str, event_name: &str) -> Value {
 }
 
 fn finding(id: &str) -> Option<Value> {
-    let all = securityhub_json("/findings", &json!({}));
-    all["Findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["Id"] == id)
-        .cloned()
+    securityhub_findings(id).into_iter().next()
 }
 
 fn count(id: &str) -> usize {
-    let all = securityhub_json("/findings", &json!({}));
-    all["Findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|f| f["Id"] == id)
-        .count()
+    securityhub_findings(id).len()
 }
 
 #[tokio::test]

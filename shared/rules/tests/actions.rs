@@ -65,8 +65,11 @@ fn planned() -> BTreeMap<&'static str, Vec<(String, Action)>> {
             // ACTION_MASK): a plan with another would fail where it is carried out.
             for a in &d.actions {
                 assert!(
-                    guard.spec().actions.iter().any(|i| std::ptr::eq(*i, a.info())
-                        || i.type_name == a.info().type_name),
+                    guard
+                        .spec()
+                        .actions
+                        .iter()
+                        .any(|i| std::ptr::eq(*i, a.info()) || i.type_name == a.info().type_name),
                     "{fixture}: {guard} plans {}, which it does not declare",
                     a.type_name()
                 );

@@ -690,6 +690,18 @@ pub fn securityhub_json(path: &str, body: &Value) -> Value {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}: {text}"))
 }
 
+/// Every finding of that id in Security Hub (moto's GetFindings), as it keeps them.
+pub fn securityhub_findings(id: &str) -> Vec<Value> {
+    let all = securityhub_json("/findings", &json!({}));
+    all["Findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["Id"] == id)
+        .cloned()
+        .collect()
+}
+
 /// scripts/awsproxy.py in front of moto, on a free loopback port, stopped by its PID when
 /// dropped: what moto does not model (Security Hub's BatchUpdateFindings) it answers on top
 /// of moto's state.
