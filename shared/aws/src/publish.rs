@@ -14,7 +14,8 @@ use std::collections::BTreeSet;
 use std::future::Future;
 
 use aws_sdk_securityhub::types::{
-    AwsSecurityFinding, Recommendation, Remediation, Resource, Severity, SeverityLabel,
+    AwsSecurityFinding, FindingProviderFields, FindingProviderSeverity, Recommendation,
+    Remediation, Resource, Severity, SeverityLabel,
 };
 use serde_json::{json, Value};
 use trailguard_rules::imported::{self, Home, Imported};
@@ -130,9 +131,15 @@ impl FindingsPort for aws_sdk_securityhub::Client {
                 message: f.error_message().unwrap_or_default().to_string(),
             })
             .collect();
-        // Security Hub counts what it took: an answer that accounts for fewer proves nothing.
+        // Security Hub counts what it took, and names what it refused: an answer that does
+        // not account for every finding sent, each once, proves nothing.
         let taken = out.success_count().unwrap_or(0).max(0) as usize;
-        if taken + refused.len() < findings.len() {
+        let sent: BTreeSet<&str> = findings.iter().map(|f| f.id.as_str()).collect();
+        let named: BTreeSet<&str> = refused.iter().map(|r| r.id.as_str()).collect();
+        if !named.is_subset(&sent)
+            || named.len() != refused.len()
+            || taken + refused.len() != findings.len()
+        {
             return Err(PortError::Transient {
                 op: op.api,
                 code: "Unaccounted".into(),
@@ -165,7 +172,15 @@ fn asff(f: &Imported) -> AwsSecurityFinding {
         .set_types(Some(f.types.clone()))
         .created_at(&f.created_at)
         .updated_at(&f.updated_at)
-        .severity(Severity::builder().label(label).build())
+        .severity(Severity::builder().label(label.clone()).build())
+        // What the provider says (Security Hub keeps the top-level fields as a person set
+        // them once the finding exists).
+        .finding_provider_fields(
+            FindingProviderFields::builder()
+                .severity(FindingProviderSeverity::builder().label(label).build())
+                .set_types(Some(f.types.clone()))
+                .build(),
+        )
         .title(&f.title)
         .description(&f.description)
         .remediation(
@@ -278,6 +293,9 @@ pub async fn handle(
     }))
 }
 
+/// Worth another try, and past the retries the failure queue: throttling and Security
+/// Hub's limits, and its refusal to take any finding (not enabled, or no access), which
+/// would otherwise drop every remediation quietly.
 fn transient(code: &str) -> bool {
     [
         "Throttl",
@@ -285,6 +303,8 @@ fn transient(code: &str) -> bool {
         "Internal",
         "ServiceUnavailable",
         "TooMany",
+        "InvalidAccess",
+        "AccessDenied",
     ]
     .iter()
     .any(|c| code.contains(c))

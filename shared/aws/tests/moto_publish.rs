@@ -146,7 +146,7 @@ async fn a_kept_remediation_is_imported_once_and_updated_by_its_undo() {
             .as_str()
             .unwrap()
             .contains(&format!(
-                "trailguard undo --event-id {event_id} --function revert-security-group"
+                "trailguard undo --dry-run --function revert-security-group --table TABLE --event-id {event_id} (TABLE: "
             )),
         "{f}"
     );

@@ -153,7 +153,7 @@ pub fn finding(
         let targets: Vec<TargetRef> =
             serde_json::from_value(a.get("targets").cloned().unwrap_or(Value::Null))
                 .unwrap_or_default();
-        for t in targets.iter().filter(|t| t.kind.is_valid(&t.id)) {
+        for t in targets.iter().filter(|t| names_a_resource(t)) {
             resources.insert(resource(t, &home.partition, &account, &region));
         }
     }
@@ -171,6 +171,8 @@ pub fn finding(
     let text = |k: &str, max: usize| clean(event[k].as_str().unwrap_or("?"), max);
     let (name, actor) = (text("name", 128), text("actor", 512));
     let event_time = event["time"].as_str().and_then(crate::time::epoch);
+    // An undo that changed something; whole when every step is undone and none refused
+    // (an undo stops at a failed step, and is recorded all the same).
     let undos: Vec<Value> = undone
         .iter()
         .filter_map(|u| serde_json::from_str::<Value>(u).ok())
@@ -180,6 +182,14 @@ pub fn finding(
                 .is_some_and(|s| s.iter().any(|s| s["outcome"] == "done"))
         })
         .collect();
+    let whole = |u: &Value| {
+        u["refused"].is_null()
+            && u["steps"].as_array().is_some_and(|s| {
+                s.iter()
+                    .all(|s| s["outcome"] == "done" || s["outcome"] == "already_undone")
+            })
+    };
+    let undone_all = undos.iter().any(whole);
 
     let types: Vec<String> = done
         .iter()
@@ -200,59 +210,90 @@ pub fn finding(
     }
     for u in &undos {
         description.push_str(&format!(
-            " Undone by {} at {}.",
+            " {} by {} at {}.",
+            if whole(u) { "Undone" } else { "Partly undone" },
             clean(u["undone_by"].as_str().unwrap_or("?"), 200),
             clean(u["at"].as_str().unwrap_or("?"), 40)
         ));
     }
-    let mut recommendation = format!(
-        "Check that the change is wanted. To undo it, checked first and last action first: \
-         trailguard undo --event-id {} --function {function} --table <the stack's \
-         LedgerTableName> --dry-run",
-        crate::shell::quote(&clean(event_id, 256))
+    let central = merged.get("connection").is_some_and(Value::is_object);
+    let command = format!(
+        "trailguard undo --dry-run --function {function}{} --table TABLE --event-id {}",
+        if central { " --member-role ROLE" } else { "" },
+        crate::shell::quote(event_id)
     );
-    if merged.get("connection").is_some_and(Value::is_object) {
-        recommendation.push_str(" --member-role <MemberRoleName>-undo (from this account)");
+    let mut recommendation = String::from(
+        "Check that the change is wanted. To undo it, checked first and last action first",
+    );
+    let wheres = if central {
+        " (TABLE: the stack's LedgerTableName; ROLE: the member role's name followed by -undo; \
+         run from this account)"
+    } else {
+        " (TABLE: the stack's LedgerTableName)"
+    };
+    // The whole command or none: a command cut short could do something else.
+    if recommendation.len() + command.len() + wheres.len() + 2 <= 512
+        && !command.contains(char::is_control)
+    {
+        recommendation.push_str(&format!(": {command}{wheres}"));
+    } else {
+        recommendation
+            .push_str(": trailguard undo --event-id with the finding's trailguard/EventId");
     }
     let mut product_fields = BTreeMap::new();
     for (k, v) in [
         ("Function", function.to_string()),
-        ("EventId", clean(event_id, 256)),
+        ("EventId", clean(event_id, 512)),
         ("EventName", name.clone()),
         ("Actor", actor),
         ("Account", account.clone()),
         ("Region", region.clone()),
         ("Actions", types.join(",")),
-        ("Undone", (!undos.is_empty()).to_string()),
+        (
+            "Undone",
+            if undone_all {
+                "true"
+            } else if undos.is_empty() {
+                "false"
+            } else {
+                "partly"
+            }
+            .to_string(),
+        ),
     ] {
         product_fields.insert(format!("trailguard/{k}"), v);
     }
     let now_text = crate::time::format_epoch(now);
     Ok(Imported {
-        id: clip(
-            &format!("trailguard/{function}/{}", clean(event_id, 256)),
-            512,
-        ),
+        id: format!("trailguard/{function}/{}", id_part(event_id)),
         product_arn: home.product_arn(),
         generator_id: format!("trailguard/{function}"),
         aws_account_id: home.account.clone(),
         types: vec![FINDING_TYPE.to_string()],
-        first_observed_at: event_time.map(crate::time::format_epoch),
+        first_observed_at: event_time
+            .filter(|t| *t <= now)
+            .map(crate::time::format_epoch),
         // When the change trailguard answered was made; never after the import.
         created_at: event_time
             .filter(|t| *t <= now)
             .map(crate::time::format_epoch)
             .unwrap_or_else(|| now_text.clone()),
         updated_at: now_text,
-        severity: if undos.is_empty() {
-            "MEDIUM"
-        } else {
+        severity: if undone_all {
             "INFORMATIONAL"
+        } else {
+            "MEDIUM"
         },
         title: clip(
             &format!(
                 "trailguard {function} remediated {name} in {account} {region}{}",
-                if undos.is_empty() { "" } else { " (undone)" }
+                if undone_all {
+                    " (undone)"
+                } else if undos.is_empty() {
+                    ""
+                } else {
+                    " (partly undone)"
+                }
             ),
             256,
         ),
@@ -266,6 +307,20 @@ pub fn finding(
         product_fields,
         resources,
     })
+}
+
+/// Whether a target names the resource changed: not the accounts a share was taken from,
+/// a rule's number or id, a statement id, nor an object key (its bucket is listed).
+fn names_a_resource(t: &TargetRef) -> bool {
+    t.kind.is_valid(&t.id)
+        && match t.kind {
+            IdKind::Account => t.field == "account_id",
+            IdKind::SecurityGroupRule
+            | IdKind::NetworkAclRuleNumber
+            | IdKind::StatementId
+            | IdKind::ObjectKey => false,
+            _ => true,
+        }
 }
 
 /// A target as ASFF names it: its resource type and id (an ARN where ASFF wants one).
@@ -326,7 +381,7 @@ fn resource(t: &TargetRef, partition: &str, account: &str, region: &str) -> Reso
     };
     Resource {
         kind,
-        id: clip(&id, 512),
+        id: clean(&id, 512),
         region: region.to_string(),
         partition: partition.to_string(),
     }
@@ -341,16 +396,33 @@ fn clean(s: &str, max: usize) -> String {
     clip(&one, max)
 }
 
-/// At most `max` bytes, cut at a character boundary.
+/// At most `max` bytes, cut at a character boundary, with `…` where it was cut.
 fn clip(s: &str, max: usize) -> String {
     if s.len() <= max {
         return s.to_string();
     }
-    let mut end = max.saturating_sub(1);
+    let mut end = max.saturating_sub('…'.len_utf8());
     while !s.is_char_boundary(end) {
         end -= 1;
     }
-    format!("{}…", &s[..end.saturating_sub(2)])
+    format!("{}…", &s[..end])
+}
+
+/// The event id as the finding's id names it: itself when it is plain (an EventBridge id
+/// is a UUID), else a digest of it, so two ids never share a finding and no character of an
+/// event's reaches the id.
+fn id_part(event_id: &str) -> String {
+    let plain = (1..=128).contains(&event_id.len())
+        && event_id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b));
+    if plain {
+        return event_id.to_string();
+    }
+    let hash = event_id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    format!("h-{hash:016x}")
 }
 
 #[cfg(test)]
@@ -437,9 +509,13 @@ mod tests {
         assert!(
             !f.description.contains('\n') && !f.product_fields["trailguard/Actor"].contains('\n')
         );
-        assert!(f
-            .recommendation
-            .contains("trailguard undo --event-id ev-1 --function revert-security-group"));
+        assert!(
+            f.recommendation.contains(
+                "trailguard undo --dry-run --function revert-security-group --table TABLE --event-id ev-1 (TABLE: "
+            ),
+            "{}",
+            f.recommendation
+        );
         assert!(!f.recommendation.contains("--member-role"));
         assert_eq!(f.source_url.as_deref(), r["actions"][0]["console"].as_str());
         assert_eq!(
@@ -459,6 +535,14 @@ mod tests {
                 && g.description
                     .contains("Undone by arn:aws:iam::123456789012:user/alice")
         );
+        // An undo that stopped at a failed step: partly undone, still in place.
+        let partly = json!({"undone_by": "x", "at": "y", "steps": [{"outcome": "done"}, {"outcome": "failed"}]});
+        let p = finding(&home(), key, &[r.to_string()], &[partly.to_string()], now).unwrap();
+        assert_eq!(p.severity, "MEDIUM");
+        assert!(
+            p.title.ends_with("(partly undone)") && p.description.contains("Partly undone by x")
+        );
+        assert_eq!(p.product_fields["trailguard/Undone"], "partly");
         // An undo that changed nothing (a dry run is never recorded; a refused one) is not one.
         let refused = json!({"undone_by": "x", "at": "y", "steps": [{"outcome": "refused"}]});
         assert_eq!(
@@ -543,9 +627,35 @@ mod tests {
         let now = 1_800_000_000;
         let f = finding(&home(), &key, &[r.to_string()], &[], now).unwrap();
         assert_eq!(f.created_at, crate::time::format_epoch(now));
+        assert_eq!(f.first_observed_at, None);
         assert!(f.id.len() <= 512 && f.title.len() <= 256 && f.description.len() <= 1024);
-        assert!(f.recommendation.len() <= 512);
+        // Too long for the whole command: none, rather than one cut short.
+        assert!(f.recommendation.len() <= 512 && !f.recommendation.contains("--dry-run"));
         assert!(f.product_fields.values().all(|v| v.len() <= 2048));
+        // Multi-byte text from an event (an object key, an actor) is cut on a character.
+        let mut wide = report("ev-1");
+        wide["event"]["actor"] = json!("€".repeat(700));
+        wide["actions"][0]["target"] = json!("€".repeat(700));
+        let w = finding(
+            &home(),
+            "report#ev-1#revert-security-group",
+            &[wide.to_string()],
+            &[],
+            now,
+        )
+        .unwrap();
+        assert!(w.description.len() <= 1024 && w.description.contains('…'));
+        for n in 0..12 {
+            let t = clip(&format!("{}{}", "a".repeat(n), "€".repeat(100)), 64);
+            assert!(t.len() <= 64 && t.ends_with('…'), "{n}: {t}");
+        }
+        // Ids that differ only in characters cleaning drops are different findings.
+        assert_ne!(id_part("x\u{200f}"), id_part("x"));
+        assert_eq!(
+            id_part("6f1e0a3c-1d2b-4c5d-9e8f-0123456789ab"),
+            "6f1e0a3c-1d2b-4c5d-9e8f-0123456789ab"
+        );
+        assert!(id_part("a b;rm").starts_with("h-"));
     }
 
     #[test]
@@ -607,5 +717,22 @@ mod tests {
             t("image_id", IdKind::Image, "ami-0123456789abcdef0").kind,
             "Other"
         );
+        // The accounts a share was taken from, rule ids and object keys are not the resource.
+        let named = |field: &str, kind: IdKind, id: &str| {
+            names_a_resource(&TargetRef {
+                field: field.into(),
+                kind,
+                id: id.into(),
+            })
+        };
+        assert!(!named("accounts", IdKind::Account, "210987654321"));
+        assert!(named("account_id", IdKind::Account, "210987654321"));
+        assert!(!named(
+            "rule_ids",
+            IdKind::SecurityGroupRule,
+            "sgr-0123456789abcdef0"
+        ));
+        assert!(!named("key", IdKind::ObjectKey, "a.txt"));
+        assert!(!named("group_id", IdKind::SecurityGroup, "sg-xxxx"));
     }
 }
