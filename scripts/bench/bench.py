@@ -168,6 +168,12 @@ def init_only(fn, bin_path, policy):
         "TRAILGUARD_OWN_ROLE_ARN": f"arn:aws:iam::{ACCOUNT}:role/trailguard-bench",
         "RUST_LOG": "off",
     })
+    if fn == "publish-findings":
+        # What template.yaml gives it: the ledger, and the account's own product.
+        env.update({
+            "TRAILGUARD_LEDGER_TABLE": "trailguard-bench-ledger",
+            "TRAILGUARD_FINDINGS_PRODUCT_ARN": f"arn:aws:securityhub:us-east-1:{ACCOUNT}:product/{ACCOUNT}/default",
+        })
     t0 = time.perf_counter()
     proc = subprocess.Popen([bin_path], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
