@@ -24,13 +24,17 @@ pub fn ledger_key(plan_id: &str) -> String {
 /// event (a redelivery finds the plan it already kept), different per function (EventBridge
 /// gives each rule's target the same event id). 16 hex digits, so it is safe in any text.
 pub fn plan_id(event_id: &str, function: &str) -> String {
-    // FNV-1a: stable across processes and releases, unlike the std hasher.
-    let hash = format!("{function}#{event_id}")
-        .bytes()
-        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-        });
-    format!("{hash:016x}")
+    format!(
+        "{:016x}",
+        fnv1a(format!("{function}#{event_id}").as_bytes())
+    )
+}
+
+/// FNV-1a of `bytes`: stable across processes and releases, unlike the std hasher.
+pub fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
 }
 
 /// Whether `s` has the form of a plan id (16 lower-case hex digits).

@@ -419,10 +419,7 @@ fn id_part(event_id: &str) -> String {
     if plain {
         return event_id.to_string();
     }
-    let hash = event_id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-    });
-    format!("h-{hash:016x}")
+    format!("h-{:016x}", crate::approval::fnv1a(event_id.as_bytes()))
 }
 
 #[cfg(test)]
